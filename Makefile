@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+# The meter gateway: one GNU Makefile. Objects go under build/.
+#
+#   make                 build build/gatewayd, build/gwctl, build/metersim
+#   make check           install what is missing, build, run every test
+#   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san)
+#   make demo            simulated meters -> gateway -> PostgreSQL, two days
+#   make bench           benchmarks (ratios against a baseline in one run)
+
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+PKGS := libmodbus libserialport libpq zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+ifneq ($(CI),)
+WARN += -Werror
+endif
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -Igateway -Idrivers
+LDFLAGS += $(SANFLAGS)
+LDLIBS += $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c)) $(wildcard drivers/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GWCTL_SRC := $(wildcard tools/gwctl*.c)
+METERSIM_SRC := $(wildcard tools/metersim*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# C programs that integration scripts run (they need a server or a simulator)
+IT_SRC := $(wildcard tests/integration/it_*.c)
+IT_BIN := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+
+PROGS := $(BUILD)/gatewayd $(BUILD)/gwctl $(BUILD)/metersim
+
+.PHONY: all tests check demo bench deps clean
+all: $(PROGS)
+tests: $(PROGS) $(UNIT_BIN) $(IT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libgw.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/gatewayd: $(BUILD)/gateway/main.o $(BUILD)/libgw.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gwctl: $(GWCTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libgw.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/metersim: $(METERSIM_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libgw.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libgw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/it_%: $(BUILD)/tests/integration/it_%.o $(BUILD)/libgw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+# Installs missing Debian packages (only if something is missing).
+deps:
+	@tools/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@GW_BUILD=$(BUILD) tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@GW_BUILD=$(BUILD) tools/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@GW_BUILD=$(BUILD) tests/bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

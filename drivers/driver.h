@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * driver.h - the one small interface every meter protocol hides behind:
+ * open a bus, read a meter, close the bus.
+ *
+ * Each protocol fills one const table of operations (modelled on libmodbus's
+ * backends) and keeps its private state behind a void pointer. A bus worker
+ * owns its bus handle; a handle is used by one thread at a time.
+ */
+#ifndef GW_DRIVER_H
+#define GW_DRIVER_H
+
+#include <stddef.h>
+
+#include "../gateway/config.h"
+#include "../gateway/reading.h"
+
+/* Per-read fault counts a driver reports back to the scheduler. */
+struct gw_read_stats {
+	unsigned requests;
+	unsigned timeouts;
+	unsigned crc_errors;
+	unsigned exceptions;
+	unsigned malformed;
+};
+
+struct gw_driver_ops {
+	const char *name;
+	/* Opens the bus; on success *handle is the driver's state. Returns 0
+	 * or GW_ECONN / GW_EINVAL. Close with .close. */
+	int (*open)(const struct gw_bus_config *bus, void **handle);
+	/* Reads every register of one meter's profile. Fills at most cap
+	 * readings (meter_id, obis, value, scale, unit; ts_ms is 0 and set by
+	 * the caller) and returns their number, or a negative GW_E* code when
+	 * no register could be read. A register the meter reports as not
+	 * available is left out. `stats` (may be NULL) is added to. */
+	int (*read)(void *handle, const struct gw_meter_config *meter,
+		    struct gw_reading *out, size_t cap,
+		    struct gw_read_stats *stats);
+	/* Closes the bus and frees the handle; accepts NULL. */
+	void (*close)(void *handle);
+};
+
+extern const struct gw_driver_ops gw_modbus_driver;
+
+/* The driver for a bus type. */
+const struct gw_driver_ops *gw_driver_for(enum gw_bus_type type);
+
+#endif

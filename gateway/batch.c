@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch.c - the batching core: per-meter local days from readings; see
+ * batch.h.
+ *
+ * Readings are kept per (meter, register) as a series sorted by time, in a
+ * hash table. A day D is sealed once the clock has passed the end of D by
+ * seal_delay: for each energy register the values at D's two midnights are
+ * derived (measured / interpolated / estimated / incomplete), the day's
+ * consumption is their difference, and every register's readings inside D
+ * become its interval series. After sealing, a series keeps only its last
+ * reading at or before D's end (the next day's start needs it) and later
+ * ones.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "tz.h"
+
+struct point {
+	int64_t ts;
+	int64_t v;
+};
+
+struct track {
+	char meter_id[GW_ID_MAX];
+	char obis[GW_OBIS_MAX];
+	uint8_t unit;
+	int8_t scale;
+	uint32_t hash;
+	size_t n, cap;
+	struct point *pts;
+};
+
+struct gw_batcher {
+	struct gw_batcher_params p;
+	char gateway_id[GW_ID_MAX];
+	struct track **slots; /* open addressing, NULL = empty */
+	size_t n_slots, n_tracks;
+	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
+	uint64_t dropped_late;
+};
+
+static const char *const quality_names[] = {
+	"measured", "interpolated", "estimated", "incomplete"};
+
+const char *gw_quality_name(enum gw_quality q)
+{
+	if ((unsigned)q > GW_Q_INCOMPLETE)
+		return "?";
+	return quality_names[q];
+}
+
+int gw_quality_parse(const char *s, enum gw_quality *q)
+{
+	for (int i = 0; i <= GW_Q_INCOMPLETE; i++) {
+		if (strcmp(s, quality_names[i]) == 0) {
+			*q = (enum gw_quality)i;
+			return 0;
+		}
+	}
+	return GW_EINVAL;
+}
+
+void gw_batch_free(struct gw_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_series; i++) {
+		free(b->series[i].ts_ms);
+		free(b->series[i].value);
+	}
+	free(b->series);
+	free(b->days);
+	free(b);
+}
+
+static uint32_t key_hash(const char *meter, const char *obis)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *meter; meter++)
+		h = (h ^ (uint8_t)*meter) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (; *obis; obis++)
+		h = (h ^ (uint8_t)*obis) * 16777619u;
+	return h;
+}
+
+struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p)
+{
+	struct gw_batcher *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->p = *p;
+	gw_strlcpy(b->gateway_id, p->gateway_id ? p->gateway_id : "",
+		   sizeof(b->gateway_id));
+	b->p.gateway_id = b->gateway_id;
+	b->n_slots = 64;
+	b->slots = calloc(b->n_slots, sizeof(*b->slots));
+	if (!b->slots) {
+		free(b);
+		return NULL;
+	}
+	b->next_day = INT32_MIN;
+	return b;
+}
+
+void gw_batcher_free(struct gw_batcher *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_slots; i++) {
+		if (b->slots[i]) {
+			free(b->slots[i]->pts);
+			free(b->slots[i]);
+		}
+	}
+	free(b->slots);
+	free(b);
+}
+
+static int rehash(struct gw_batcher *b)
+{
+	size_t n = b->n_slots * 2;
+	struct track **slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return GW_ENOMEM;
+	for (size_t i = 0; i < b->n_slots; i++) {
+		struct track *t = b->slots[i];
+		if (!t)
+			continue;
+		size_t j = t->hash & (n - 1);
+		while (slots[j])
+			j = (j + 1) & (n - 1);
+		slots[j] = t;
+	}
+	free(b->slots);
+	b->slots = slots;
+	b->n_slots = n;
+	return 0;
+}
+
+static struct track *find_track(struct gw_batcher *b, const struct gw_reading *r,
+				int create)
+{
+	uint32_t h = key_hash(r->meter_id, r->obis);
+	size_t j = h & (b->n_slots - 1);
+
+	while (b->slots[j]) {
+		struct track *t = b->slots[j];
+		if (t->hash == h && strcmp(t->meter_id, r->meter_id) == 0 &&
+		    strcmp(t->obis, r->obis) == 0)
+			return t;
+		j = (j + 1) & (b->n_slots - 1);
+	}
+	if (!create)
+		return NULL;
+	if ((b->n_tracks + 1) * 10 > b->n_slots * 7) {
+		if (rehash(b))
+			return NULL;
+		return find_track(b, r, create);
+	}
+	struct track *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	gw_strlcpy(t->meter_id, r->meter_id, sizeof(t->meter_id));
+	gw_strlcpy(t->obis, r->obis, sizeof(t->obis));
+	t->unit = r->unit;
+	t->scale = r->scale;
+	t->hash = h;
+	b->slots[j] = t;
+	b->n_tracks++;
+	return t;
+}
+
+/* Inserts a point keeping the series sorted; a second reading with the
+ * same timestamp replaces the first. */
+static int track_insert(struct track *t, int64_t ts, int64_t v)
+{
+	size_t lo = 0, hi = t->n;
+
+	if (t->n == 0 || t->pts[t->n - 1].ts < ts) {
+		lo = t->n;
+	} else {
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (t->pts[mid].ts < ts)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < t->n && t->pts[lo].ts == ts) {
+			t->pts[lo].v = v;
+			return 0;
+		}
+	}
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 128;
+		struct point *np = realloc(t->pts, ncap * sizeof(*np));
+		if (!np)
+			return GW_ENOMEM;
+		t->pts = np;
+		t->cap = ncap;
+	}
+	memmove(t->pts + lo + 1, t->pts + lo, (t->n - lo) * sizeof(*t->pts));
+	t->pts[lo].ts = ts;
+	t->pts[lo].v = v;
+	t->n++;
+	return 0;
+}
+
+int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* A reading for a sealed day cannot change that day here (a
+		 * later revision of the day will); it still helps the next
+		 * day's start boundary if it is recent enough. */
+		if (b->next_day != INT32_MIN &&
+		    r[i].ts_ms < gw_tz_day_start(b->next_day) - b->p.max_gap_ms) {
+			b->dropped_late++;
+			continue;
+		}
+		struct track *t = find_track(b, &r[i], 1);
+		if (!t)
+			return GW_ENOMEM;
+		if (t->scale != r[i].scale || t->unit != r[i].unit) {
+			/* Same register, another scale: keep the series in one
+			 * scale. Energy is always scale 0; this only concerns
+			 * instantaneous values of a re-configured meter. */
+			t->unit = r[i].unit;
+			t->scale = r[i].scale;
+		}
+		int rc = track_insert(t, r[i].ts_ms, r[i].value);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Index of the first point with ts >= x (t->n if none). */
+static size_t lower_bound(const struct track *t, int64_t x)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->pts[mid].ts < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* a + (b - a) * num / den, rounded to nearest, without overflow. */
+static int64_t interp(int64_t a, int64_t b, int64_t num, int64_t den)
+{
+	__int128 d = (__int128)(b - a) * num;
+	__int128 q = d / den, r = d % den;
+
+	if (2 * (r < 0 ? -r : r) >= den)
+		q += (d < 0) ? -1 : 1;
+	return a + (int64_t)q;
+}
+
+/* The register value at midnight m; returns its quality. */
+static enum gw_quality boundary(const struct gw_batcher *b, const struct track *t,
+				int64_t m, int64_t *value)
+{
+	size_t i = lower_bound(t, m);
+	const struct point *after = i < t->n ? &t->pts[i] : NULL;
+	const struct point *before = NULL;
+
+	if (after && after->ts == m) {
+		*value = after->v;
+		return GW_Q_MEASURED;
+	}
+	if (i > 0)
+		before = &t->pts[i - 1];
+	int64_t tol = b->p.midnight_tolerance_ms;
+	int64_t db = before ? m - before->ts : INT64_MAX;
+	int64_t da = after ? after->ts - m : INT64_MAX;
+	if (db <= tol || da <= tol) {
+		*value = db <= da ? before->v : after->v;
+		return GW_Q_MEASURED;
+	}
+	if (before && after) {
+		*value = interp(before->v, after->v, m - before->ts,
+				after->ts - before->ts);
+		return after->ts - before->ts <= b->p.max_gap_ms
+			       ? GW_Q_INTERPOLATED
+			       : GW_Q_ESTIMATED;
+	}
+	return GW_Q_INCOMPLETE;
+}
+
+static int cmp_track(const void *a, const void *b)
+{
+	const struct track *x = *(const struct track *const *)a;
+	const struct track *y = *(const struct track *const *)b;
+	int c = strcmp(x->meter_id, y->meter_id);
+
+	return c ? c : strcmp(x->obis, y->obis);
+}
+
+/* Minutes of [s, e) not covered by readings. A gap between consecutive
+ * readings longer than 1.5 poll intervals is missing beyond one poll
+ * interval; a gap that crosses midnight counts in proportion to its part
+ * inside the day, so that a gap's minutes are split between the days it
+ * spans and add up to the whole. With no reading beyond an edge of the
+ * day, the edge itself bounds the gap. */
+static uint32_t missing_minutes(const struct gw_batcher *b, const struct track *t,
+				size_t first, size_t end, int64_t s, int64_t e)
+{
+	int64_t poll = b->p.poll_interval_ms, miss = 0;
+	int64_t prev = first > 0 ? t->pts[first - 1].ts : s;
+
+	for (size_t i = first; i <= end; i++) {
+		int64_t ts;
+		if (i < end)
+			ts = t->pts[i].ts;
+		else
+			ts = end < t->n ? t->pts[end].ts : e;
+		int64_t gap = ts - prev;
+		if (gap > 0 && gap * 2 > poll * 3) {
+			int64_t in = (ts < e ? ts : e) - (prev > s ? prev : s);
+			if (in > 0)
+				miss += (int64_t)((__int128)in * (gap - poll) / gap);
+		}
+		prev = ts;
+	}
+	return (uint32_t)(miss / 60000);
+}
+
+/* Builds the batch of day d from every track with data in it. */
+static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
+{
+	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
+	struct track **list = malloc(b->n_tracks * sizeof(*list) + 1);
+	struct gw_batch *batch = calloc(1, sizeof(*batch));
+	size_t n = 0;
+
+	if (!list || !batch)
+		goto oom;
+	for (size_t i = 0; i < b->n_slots; i++) {
+		struct track *t = b->slots[i];
+		if (!t || t->n == 0)
+			continue;
+		size_t first = lower_bound(t, s);
+		int inside = first < t->n && t->pts[first].ts < e;
+		int spans = first > 0 && first < t->n;
+		if (inside || spans)
+			list[n++] = t;
+	}
+	qsort(list, n, sizeof(*list), cmp_track);
+	batch->days = calloc(n + 1, sizeof(*batch->days));
+	batch->series = calloc(n + 1, sizeof(*batch->series));
+	if (!batch->days || !batch->series)
+		goto oom;
+	gw_strlcpy(batch->gateway_id, b->gateway_id, sizeof(batch->gateway_id));
+	gw_strlcpy(batch->timezone, gw_tz_name(), sizeof(batch->timezone));
+	batch->day = d;
+	batch->created_ms = now;
+	for (size_t k = 0; k < n; k++) {
+		struct track *t = list[k];
+		size_t first = lower_bound(t, s), end = lower_bound(t, e);
+		if (end > first) {
+			struct gw_series *se = &batch->series[batch->n_series];
+			size_t cnt = end - first;
+			se->ts_ms = malloc(cnt * sizeof(int64_t));
+			se->value = malloc(cnt * sizeof(int64_t));
+			if (!se->ts_ms || !se->value) {
+				free(se->ts_ms);
+				free(se->value);
+				goto oom;
+			}
+			memcpy(se->meter_id, t->meter_id, sizeof(se->meter_id));
+			memcpy(se->obis, t->obis, sizeof(se->obis));
+			se->unit = t->unit;
+			se->scale = t->scale;
+			se->n = (uint32_t)cnt;
+			for (size_t i = 0; i < cnt; i++) {
+				se->ts_ms[i] = t->pts[first + i].ts;
+				se->value[i] = t->pts[first + i].v;
+			}
+			batch->n_series++;
+		}
+		if (!gw_unit_is_energy(t->unit))
+			continue;
+		struct gw_day_register *dr = &batch->days[batch->n_days];
+		int64_t sv = 0, ev = 0;
+		enum gw_quality qs = boundary(b, t, s, &sv);
+		enum gw_quality qe = boundary(b, t, e, &ev);
+		if (qs == GW_Q_INCOMPLETE || qe == GW_Q_INCOMPLETE) {
+			if (end == first)
+				continue; /* nothing to say about this day */
+			if (qs == GW_Q_INCOMPLETE)
+				sv = t->pts[first].v;
+			if (qe == GW_Q_INCOMPLETE)
+				ev = t->pts[end - 1].v;
+		}
+		memcpy(dr->meter_id, t->meter_id, sizeof(dr->meter_id));
+		memcpy(dr->obis, t->obis, sizeof(dr->obis));
+		dr->unit = t->unit;
+		dr->quality = (uint8_t)(qs > qe ? qs : qe);
+		dr->start_value = sv;
+		dr->end_value = ev;
+		dr->consumption = ev - sv;
+		dr->readings = (uint32_t)(end - first);
+		dr->minutes_missing = missing_minutes(b, t, first, end, s, e);
+		if (dr->consumption < 0) {
+			/* The counter went backwards (reset or replacement):
+			 * never report negative consumption as good data. */
+			char day[16];
+			gw_warn("meter %s %s went backwards on %s (%lld -> %lld)",
+				t->meter_id, t->obis, gw_day_format(d, day, sizeof(day)),
+				(long long)sv, (long long)ev);
+			dr->quality = GW_Q_INCOMPLETE;
+		}
+		batch->n_days++;
+	}
+	free(list);
+	return batch;
+oom:
+	free(list);
+	gw_batch_free(batch);
+	return NULL;
+}
+
+/* Drops points no longer needed once day d is sealed. */
+static void prune(struct gw_batcher *b, int32_t d)
+{
+	int64_t e = gw_tz_day_start(d + 1);
+
+	for (size_t i = 0; i < b->n_slots; i++) {
+		struct track *t = b->slots[i];
+		if (!t)
+			continue;
+		size_t k = lower_bound(t, e + 1);
+		if (k <= 1)
+			continue;
+		k--; /* keep the last point at or before the end */
+		memmove(t->pts, t->pts + k, (t->n - k) * sizeof(*t->pts));
+		t->n -= k;
+	}
+}
+
+static int32_t oldest_day(const struct gw_batcher *b)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (size_t i = 0; i < b->n_slots; i++) {
+		const struct track *t = b->slots[i];
+		if (!t || t->n == 0)
+			continue;
+		if (t->pts[0].ts < oldest)
+			oldest = t->pts[0].ts;
+	}
+	return oldest == INT64_MAX ? INT32_MIN : gw_tz_day_of(oldest);
+}
+
+int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b)
+{
+	return b->next_day != INT32_MIN ? b->next_day : oldest_day(b);
+}
+
+int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
+		       gw_sealed_fn sealed, void *ctx)
+{
+	int count = 0;
+
+	if (b->next_day == INT32_MIN) {
+		b->next_day = oldest_day(b);
+		if (b->next_day == INT32_MIN)
+			return 0;
+	}
+	while (gw_tz_day_start(b->next_day + 1) + b->p.seal_delay_ms <= now_ms) {
+		struct gw_batch *batch = build_day(b, b->next_day, now_ms);
+		if (!batch)
+			return GW_ENOMEM;
+		int rc = 0;
+		if (batch->n_days || batch->n_series)
+			rc = sealed(ctx, batch);
+		else
+			gw_batch_free(batch); /* a day without any data */
+		if (rc)
+			return rc;
+		prune(b, b->next_day);
+		b->next_day++;
+		count++;
+	}
+	return count;
+}

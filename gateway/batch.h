@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch.h - the batching core: turns readings into each meter's local days
+ * and seals each day into a batch.
+ *
+ * For every meter and cumulative register it derives the register value at
+ * each local midnight (measured if a reading lies within the tolerance of
+ * midnight, else interpolated linearly between the readings around it, or
+ * estimated when that gap is longer than max_gap) and the day's consumption
+ * as end minus start. Instantaneous values (voltage, power) are kept as
+ * interval data only. This module is pure code over readings and time: no
+ * I/O, no clock, no threads.
+ */
+#ifndef GW_BATCH_H
+#define GW_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw.h"
+#include "reading.h"
+
+/* How a day's value was derived; ordered from best to worst. */
+enum gw_quality {
+	GW_Q_MEASURED = 0,     /* both midnights read within the tolerance */
+	GW_Q_INTERPOLATED = 1, /* a midnight interpolated over a short gap */
+	GW_Q_ESTIMATED = 2,    /* a midnight interpolated over a long gap */
+	GW_Q_INCOMPLETE = 3,   /* a midnight has no reading after or before it */
+};
+
+const char *gw_quality_name(enum gw_quality q);
+int gw_quality_parse(const char *s, enum gw_quality *q);
+
+/* One meter's register over one local day. Values are in the register's
+ * unit at scale 0 (Wh, varh, VAh). For GW_Q_INCOMPLETE the missing boundary
+ * is replaced by the first or last reading of the day. */
+struct gw_day_register {
+	char meter_id[GW_ID_MAX];
+	char obis[GW_OBIS_MAX];
+	uint8_t unit;    /* enum gw_unit */
+	uint8_t quality; /* enum gw_quality */
+	int64_t start_value;
+	int64_t end_value;
+	int64_t consumption; /* end_value - start_value */
+	uint32_t readings;   /* readings inside the day */
+	uint32_t minutes_missing;
+};
+
+/* Interval readings of one meter register inside one day, oldest first. */
+struct gw_series {
+	char meter_id[GW_ID_MAX];
+	char obis[GW_OBIS_MAX];
+	uint8_t unit;
+	int8_t scale;
+	uint32_t n;
+	int64_t *ts_ms;
+	int64_t *value;
+};
+
+/* A sealed day of one gateway: what a spool batch file holds. */
+struct gw_batch {
+	char gateway_id[GW_ID_MAX];
+	char timezone[64];
+	int32_t day; /* civil day number, see tz.h */
+	uint32_t revision;
+	int64_t created_ms;
+	size_t n_days;
+	struct gw_day_register *days;
+	size_t n_series;
+	struct gw_series *series;
+};
+
+/* Frees a batch and everything it owns; accepts NULL. */
+void gw_batch_free(struct gw_batch *b);
+
+struct gw_batcher_params {
+	const char *gateway_id;
+	int64_t poll_interval_ms;      /* expected cadence, for minutes missing */
+	int64_t midnight_tolerance_ms; /* |reading - midnight| <= this: measured */
+	int64_t max_gap_ms;            /* longer gaps around midnight: estimated */
+	int64_t seal_delay_ms;         /* how long after midnight a day waits */
+};
+
+struct gw_batcher;
+
+/* Returns a new batcher or NULL when out of memory. The time zone must be
+ * set (gw_tz_set) before use. Free with gw_batcher_free(). */
+struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p);
+void gw_batcher_free(struct gw_batcher *b);
+
+/* Adds n readings, in any order. Returns 0 or GW_ENOMEM. */
+int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n);
+
+/* Seals every day that ended at least seal_delay before now_ms: each such
+ * day becomes one batch handed to `sealed` (which takes ownership and must
+ * free it with gw_batch_free, also on error). Stops at the first non-zero
+ * return of `sealed` and returns it; the day stays open then. Returns the
+ * number of days sealed otherwise. */
+typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
+int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
+		       gw_sealed_fn sealed, void *ctx);
+
+/* The oldest day still open, or INT32_MIN if nothing is open. */
+int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b);
+
+#endif

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * clock.c - real and simulated (accelerated, anchored) time; see clock.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "gw.h"
+
+void gw_clock_init_real(struct gw_clock *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->speed = 1;
+}
+
+int gw_clock_init_sim(struct gw_clock *c, int64_t anchor_us, int64_t start_ms,
+		      int64_t speed)
+{
+	if (speed < 1 || speed > GW_CLOCK_SPEED_MAX)
+		return GW_EINVAL;
+	c->simulated = true;
+	c->anchor_us = anchor_us ? anchor_us : gw_real_now_us();
+	c->start_ms = start_ms;
+	c->speed = speed;
+	return 0;
+}
+
+int gw_clock_parse_anchor(const char *s, int64_t *anchor_us)
+{
+	int64_t secs = 0, frac = 0;
+	int digits = 0;
+	const char *p = s;
+
+	if (strcmp(s, "now") == 0) {
+		*anchor_us = gw_real_now_us();
+		return 0;
+	}
+	if (*p < '0' || *p > '9')
+		return GW_EINVAL;
+	while (*p >= '0' && *p <= '9') {
+		secs = secs * 10 + (*p++ - '0');
+		if (secs > 100000000000LL)
+			return GW_EINVAL;
+	}
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (digits < 6) {
+				frac = frac * 10 + (*p - '0');
+				digits++;
+			}
+			p++;
+		}
+		if (digits == 0)
+			return GW_EINVAL;
+	}
+	if (*p != '\0')
+		return GW_EINVAL;
+	while (digits++ < 6)
+		frac *= 10;
+	*anchor_us = secs * 1000000 + frac;
+	return 0;
+}
+
+int64_t gw_clock_now_ms(const struct gw_clock *c)
+{
+	int64_t real = gw_real_now_us();
+
+	if (!c->simulated)
+		return real / 1000;
+	/* speed <= 1e5 and a run of years keeps this far from overflow. */
+	return c->start_ms + (real - c->anchor_us) * c->speed / 1000;
+}
+
+int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms)
+{
+	if (!c->simulated)
+		return sim_ms * 1000;
+	return sim_ms * 1000 / c->speed;
+}
+
+bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
+			  volatile sig_atomic_t *stop)
+{
+	for (;;) {
+		if (stop && *stop)
+			return false;
+		int64_t now = gw_clock_now_ms(c);
+		if (now >= until_ms)
+			return true;
+		/* Wake at least every 100 ms of real time to notice *stop;
+		 * +1 us so that rounding never wakes us just short. */
+		int64_t us = gw_clock_real_us(c, until_ms - now) + 1;
+		if (us > 100000)
+			us = 100000;
+		struct timespec ts = {.tv_sec = us / 1000000,
+				      .tv_nsec = (long)(us % 1000000) * 1000};
+		nanosleep(&ts, NULL);
+	}
+}

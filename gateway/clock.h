@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * clock.h - the gateway's notion of "now": real UTC time, or a simulated
+ * clock running faster than real time so that tests and the demo cross
+ * local midnights in seconds.
+ *
+ * A simulated clock is anchored to one real instant that every process is
+ * given on its command line:
+ *
+ *     sim_now = start + (real_now - anchor) * speed
+ *
+ * Two processes (gatewayd and metersim) given the same anchor, start and
+ * speed agree on sim_now to within their scheduling latency, however far
+ * apart they were started. Starting each with its own "now" as anchor would
+ * make them drift apart by their start-up difference times the speed-up.
+ */
+#ifndef GW_CLOCK_H
+#define GW_CLOCK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GW_CLOCK_SPEED_MAX 100000
+
+struct gw_clock {
+	bool simulated;
+	int64_t anchor_us; /* real UTC time of the anchor, microseconds */
+	int64_t start_ms;  /* simulated UTC time at the anchor, milliseconds */
+	int64_t speed;     /* simulated seconds per real second, 1..100000 */
+};
+
+/* A clock that is real time. */
+void gw_clock_init_real(struct gw_clock *c);
+/* A simulated clock; anchor_us = 0 means "the real now". Returns 0 or
+ * GW_EINVAL if speed is out of range. */
+int gw_clock_init_sim(struct gw_clock *c, int64_t anchor_us, int64_t start_ms,
+		      int64_t speed);
+
+/* Parses an anchor given as "now" or as real UTC seconds since the epoch
+ * with up to six decimals ("1700000000.25"). Returns 0 or GW_EINVAL. */
+int gw_clock_parse_anchor(const char *s, int64_t *anchor_us);
+
+/* The clock's current UTC time in milliseconds. */
+int64_t gw_clock_now_ms(const struct gw_clock *c);
+
+/* Sleeps until the clock reads at least until_ms, or until *stop becomes
+ * non-zero (checked at least every 100 ms of real time; stop may be NULL).
+ * Returns true if the time was reached, false if stopped. */
+bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
+			  volatile sig_atomic_t *stop);
+
+/* Real microseconds that `sim_ms` simulated milliseconds last. */
+int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms);
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the gateway's configuration: one INI file (gatewayd -c FILE),
+ * optionally a meter list as CSV next to it.
+ *
+ * Every key is range-checked. An unknown key, a bad value or a missing
+ * required key is reported as "FILE:LINE: message" and start-up stops.
+ * docs/configuration.md is the reference for every key.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdint.h>
+
+#include "clock.h"
+#include "gw.h"
+#include "profile.h"
+
+enum gw_bus_type {
+	GW_BUS_MODBUS_TCP,
+	GW_BUS_MODBUS_RTU,
+};
+
+struct gw_bus_config {
+	char name[GW_ID_MAX];
+	enum gw_bus_type type;
+	/* modbus-tcp */
+	char host[256];
+	int port;
+	/* modbus-rtu */
+	char device[GW_PATH_MAX];
+	int baud;
+	char parity; /* 'N', 'E', 'O' */
+	int data_bits;
+	int stop_bits;
+	/* all */
+	int timeout_ms;      /* response timeout */
+	int byte_timeout_ms; /* gap allowed between bytes of one reply */
+	int line;            /* where the section starts */
+};
+
+struct gw_meter_config {
+	char id[GW_ID_MAX];
+	int bus;     /* index into gw_config.buses */
+	int unit_id; /* Modbus unit id 1..247 */
+	const struct gw_profile *profile; /* borrowed from gw_config.profiles */
+	char source[GW_PATH_MAX]; /* file the meter was defined in */
+	int line;
+};
+
+struct gw_config {
+	char path[GW_PATH_MAX];
+	/* [gateway] */
+	char gateway_id[GW_ID_MAX];
+	char timezone[64];
+	char spool_dir[GW_PATH_MAX];
+	char profiles_dir[GW_PATH_MAX];
+	char meters_csv[GW_PATH_MAX];
+	int poll_interval_s;      /* simulated seconds between poll cycles */
+	int midnight_tolerance_s; /* a reading this close to midnight is "measured" */
+	int max_gap_s;            /* longer gaps around midnight are "estimated" */
+	int seal_delay_s;         /* wait after midnight before sealing a day */
+	enum gw_log_level log_level;
+	/* [clock] */
+	struct gw_clock clock;
+	/* [database] */
+	char db_conninfo[1024];
+	int upload_interval_s; /* real seconds between upload passes */
+	int upload_retry_max_s;
+	/* [bus NAME] and [meter ID] sections and the CSV meter list */
+	int n_buses;
+	struct gw_bus_config *buses;
+	int n_meters;
+	struct gw_meter_config *meters;
+	int n_profiles;
+	struct gw_profile **profiles;
+};
+
+/* Reads and validates the file. On error reports "FILE:LINE: message" on
+ * stderr and returns GW_ECONFIG (or GW_EIO, GW_ENOMEM) with *out NULL.
+ * Free with gw_config_free(). */
+int gw_config_load(const char *path, struct gw_config **out);
+void gw_config_free(struct gw_config *cfg);
+
+/* The meter with this id, or NULL. */
+const struct gw_meter_config *gw_config_find_meter(const struct gw_config *cfg,
+						   const char *id);
+
+#endif

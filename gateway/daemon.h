@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.h - the gateway's main loop: poll workers feed the batching core,
+ * sealed days go to the spool, an upload thread loads the spool into
+ * PostgreSQL. gatewayd's main() only parses its command line and calls
+ * gw_daemon_run(), so the loop is testable without the binary.
+ */
+#ifndef GW_DAEMON_H
+#define GW_DAEMON_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct gw_daemon_opts {
+	int64_t stop_at_ms; /* stop when the clock reaches this; 0: never */
+};
+
+/* Runs until *stop is set (by a signal handler) or the clock reaches
+ * opts->stop_at_ms. On the way out it seals what can be sealed and makes one
+ * last upload pass. Returns 0, or a negative GW_E* code if the gateway could
+ * not start (spool not writable, out of memory). */
+int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts,
+		  volatile sig_atomic_t *stop);
+
+#endif

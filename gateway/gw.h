@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw.h - what every module of the meter gateway shares: return codes,
+ * logging, limits of identifiers and a few small helpers.
+ *
+ * Functions return 0 (or a count) on success and a negative GW_E* code on
+ * failure; gw_strerror() names the code. A library's own error (libmodbus,
+ * libserialport, libpq, zlib) is translated at the boundary where it is
+ * handled, and logged there once.
+ */
+#ifndef GW_H
+#define GW_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum gw_err {
+	GW_OK = 0,
+	GW_EINVAL = -1,     /* bad argument or value */
+	GW_ENOMEM = -2,     /* out of memory */
+	GW_EIO = -3,        /* read, write, fsync or rename failed (errno kept) */
+	GW_ETIMEDOUT = -4,  /* a device did not answer in time */
+	GW_ECRC = -5,       /* checksum (Modbus CRC, BCC, file CRC-32) wrong */
+	GW_EPROTO = -6,     /* short, malformed or unexpected reply */
+	GW_EEXCEPT = -7,    /* device answered with an exception */
+	GW_ECONFIG = -8,    /* configuration error (already reported) */
+	GW_ECORRUPT = -9,   /* a file is truncated or does not decode */
+	GW_EVERSION = -10,  /* a file has a format version we cannot read */
+	GW_EDB = -11,       /* the database refused or failed a request */
+	GW_ENOTFOUND = -12, /* no such meter, profile, file or register */
+	GW_ECONN = -13,     /* cannot connect (bus, endpoint or database) */
+	GW_EFULL = -14,     /* a bound (spool size, buffer capacity) reached */
+	GW_ENOTAVAIL = -15, /* the device reports "value not available" */
+};
+
+/* Returns a static string naming a GW_E* code (or "success"). */
+const char *gw_strerror(int err);
+
+/* Identifier limits, including the terminating NUL. */
+#define GW_ID_MAX 48    /* meter, gateway and bus ids */
+#define GW_OBIS_MAX 24  /* "1-0:1.8.0*255" and shorter */
+#define GW_PATH_MAX 512
+
+/* Logging: one line per call on stderr: "UTC-time level message". */
+enum gw_log_level { GW_LOG_ERROR, GW_LOG_WARN, GW_LOG_INFO, GW_LOG_DEBUG };
+
+void gw_log_set_level(enum gw_log_level level);
+/* Parses "error", "warn", "info", "debug"; returns 0 or GW_EINVAL. */
+int gw_log_parse_level(const char *s, enum gw_log_level *out);
+void gw_log(enum gw_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define gw_err(...) gw_log(GW_LOG_ERROR, __VA_ARGS__)
+#define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
+#define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
+#define gw_debug(...) gw_log(GW_LOG_DEBUG, __VA_ARGS__)
+
+/* Copies src into dst of capacity cap; returns GW_EINVAL if it did not fit
+ * (dst then holds a truncated, NUL-terminated copy). */
+int gw_strlcpy(char *dst, const char *src, size_t cap);
+
+/* Real (wall-clock) UTC time in microseconds since the epoch. */
+int64_t gw_real_now_us(void);
+
+/* Formats UTC milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (>= 32). */
+char *gw_format_utc(int64_t ms, char *buf, size_t cap);
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" or "YYYY-MM-DD HH:MM:SS[.fff]+00"
+ * style UTC times and plain "YYYY-MM-DD" (midnight UTC). Returns 0 or
+ * GW_EINVAL. */
+int gw_parse_utc(const char *s, int64_t *ms);
+
+#endif

@@ -1,0 +1,717 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spool.c - batch files (encode, decode, CRC) and the spool directory with
+ * its durable writes; see spool.h and docs/spool-format.md.
+ *
+ * On-disk records use explicit little-endian fields, never a raw struct.
+ * Numbers inside the compressed payload are LEB128 varints; signed ones are
+ * zigzag-encoded; interval series are delta-encoded (timestamps as deltas of
+ * deltas, values as deltas), which turns a regular 15-minute series of a
+ * slowly rising register into runs of small numbers that zlib packs well.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "spool.h"
+#include "tz.h"
+
+#define HDR_FIXED 44
+#define MAX_RAW (1u << 30) /* refuse to inflate more than 1 GiB */
+
+/* ---- growable byte buffer ---- */
+
+struct buf {
+	uint8_t *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void buf_need(struct buf *b, size_t more)
+{
+	if (b->oom || b->n + more <= b->cap)
+		return;
+	size_t ncap = b->cap ? b->cap : 4096;
+	while (ncap < b->n + more)
+		ncap *= 2;
+	uint8_t *np = realloc(b->p, ncap);
+	if (!np) {
+		b->oom = 1;
+		return;
+	}
+	b->p = np;
+	b->cap = ncap;
+}
+
+static void put_bytes(struct buf *b, const void *src, size_t n)
+{
+	buf_need(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->n, src, n);
+	b->n += n;
+}
+
+static void put_u8(struct buf *b, uint8_t v) { put_bytes(b, &v, 1); }
+
+static void put_le(struct buf *b, uint64_t v, int width)
+{
+	uint8_t t[8];
+
+	for (int i = 0; i < width; i++)
+		t[i] = (uint8_t)(v >> (8 * i));
+	put_bytes(b, t, (size_t)width);
+}
+
+static void put_varint(struct buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	int n = 0;
+
+	do {
+		t[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			t[n] |= 0x80;
+		n++;
+	} while (v);
+	put_bytes(b, t, (size_t)n);
+}
+
+static uint64_t zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	put_varint(b, n);
+	put_bytes(b, s, n);
+}
+
+/* ---- bounded reader ---- */
+
+struct rd {
+	const uint8_t *p;
+	size_t n, pos;
+	int bad;
+};
+
+static uint64_t get_le(struct rd *r, int width)
+{
+	uint64_t v = 0;
+
+	if (r->bad || r->n - r->pos < (size_t)width) {
+		r->bad = 1;
+		return 0;
+	}
+	for (int i = 0; i < width; i++)
+		v |= (uint64_t)r->p[r->pos + (size_t)i] << (8 * i);
+	r->pos += (size_t)width;
+	return v;
+}
+
+static uint64_t get_varint(struct rd *r)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 70; shift += 7) {
+		if (r->bad || r->pos >= r->n) {
+			r->bad = 1;
+			return 0;
+		}
+		uint8_t c = r->p[r->pos++];
+		if (shift == 63 && (c & 0x7e)) {
+			r->bad = 1;
+			return 0;
+		}
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return v;
+	}
+	r->bad = 1;
+	return 0;
+}
+
+static void get_str(struct rd *r, char *dst, size_t cap)
+{
+	uint64_t n = get_varint(r);
+
+	if (r->bad || n >= cap || r->n - r->pos < n) {
+		r->bad = 1;
+		dst[0] = '\0';
+		return;
+	}
+	memcpy(dst, r->p + r->pos, (size_t)n);
+	dst[n] = '\0';
+	if (memchr(dst, '\0', (size_t)n))
+		r->bad = 1;
+	r->pos += (size_t)n;
+}
+
+uint32_t gw_crc32(const uint8_t *buf, size_t len)
+{
+	uLong c = crc32(0L, Z_NULL, 0);
+
+	while (len > 0) {
+		uInt chunk = len > 0x40000000 ? 0x40000000 : (uInt)len;
+		c = crc32(c, buf, chunk);
+		buf += chunk;
+		len -= chunk;
+	}
+	return (uint32_t)c;
+}
+
+/* ---- encode ---- */
+
+static void encode_payload(const struct gw_batch *b, struct buf *out)
+{
+	for (size_t i = 0; i < b->n_days; i++) {
+		const struct gw_day_register *d = &b->days[i];
+		put_str(out, d->meter_id);
+		put_str(out, d->obis);
+		put_u8(out, d->unit);
+		put_u8(out, d->quality);
+		put_varint(out, zigzag(d->start_value));
+		put_varint(out, zigzag(d->end_value - d->start_value));
+		put_varint(out, d->readings);
+		put_varint(out, d->minutes_missing);
+	}
+	for (size_t i = 0; i < b->n_series; i++) {
+		const struct gw_series *s = &b->series[i];
+		int64_t pts = 0, pdelta = 0, pv = 0;
+		put_str(out, s->meter_id);
+		put_str(out, s->obis);
+		put_u8(out, s->unit);
+		put_u8(out, (uint8_t)s->scale);
+		put_varint(out, s->n);
+		for (uint32_t k = 0; k < s->n; k++) {
+			if (k == 0) {
+				put_varint(out, zigzag(s->ts_ms[0]));
+				put_varint(out, zigzag(s->value[0]));
+			} else {
+				int64_t delta = s->ts_ms[k] - pts;
+				put_varint(out, zigzag(delta - pdelta));
+				put_varint(out, zigzag(s->value[k] - pv));
+				pdelta = delta;
+			}
+			pts = s->ts_ms[k];
+			pv = s->value[k];
+		}
+	}
+}
+
+int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
+{
+	struct buf raw = {0}, out = {0};
+	uint64_t n_readings = 0;
+	size_t gl = strlen(b->gateway_id), zl = strlen(b->timezone);
+
+	*bufp = NULL;
+	*lenp = 0;
+	if (gl > 255 || zl > 255 || b->n_days > UINT32_MAX ||
+	    b->n_series > UINT32_MAX)
+		return GW_EINVAL;
+	for (size_t i = 0; i < b->n_series; i++)
+		n_readings += b->series[i].n;
+	encode_payload(b, &raw);
+	if (raw.oom || raw.n > MAX_RAW) {
+		free(raw.p);
+		return raw.oom ? GW_ENOMEM : GW_EINVAL;
+	}
+	uLongf clen = compressBound((uLong)raw.n);
+	size_t hlen = HDR_FIXED + 2 + gl + zl;
+	buf_need(&out, hlen + clen + 4);
+	if (out.oom) {
+		free(raw.p);
+		return GW_ENOMEM;
+	}
+	put_bytes(&out, GW_BATCH_MAGIC, 4);
+	put_le(&out, GW_BATCH_VERSION, 2);
+	put_le(&out, hlen, 2);
+	put_le(&out, (uint32_t)b->day, 4);
+	put_le(&out, b->revision, 4);
+	put_le(&out, (uint64_t)b->created_ms, 8);
+	put_le(&out, b->n_days, 4);
+	put_le(&out, b->n_series, 4);
+	put_le(&out, n_readings > UINT32_MAX ? UINT32_MAX : n_readings, 4);
+	put_le(&out, raw.n, 4);
+	size_t clen_at = out.n;
+	put_le(&out, 0, 4); /* compressed length, filled below */
+	put_u8(&out, (uint8_t)gl);
+	put_bytes(&out, b->gateway_id, gl);
+	put_u8(&out, (uint8_t)zl);
+	put_bytes(&out, b->timezone, zl);
+	int zrc = compress2(out.p + out.n, &clen, raw.p ? raw.p : (const Bytef *)"",
+			    (uLong)raw.n, 6);
+	free(raw.p);
+	if (zrc != Z_OK) {
+		free(out.p);
+		return zrc == Z_MEM_ERROR ? GW_ENOMEM : GW_EINVAL;
+	}
+	out.n += clen;
+	for (int i = 0; i < 4; i++)
+		out.p[clen_at + (size_t)i] = (uint8_t)(clen >> (8 * i));
+	put_le(&out, gw_crc32(out.p, out.n), 4);
+	*bufp = out.p;
+	*lenp = out.n;
+	return 0;
+}
+
+/* ---- decode ---- */
+
+static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n)
+{
+	struct rd r = {.p = p, .n = n};
+
+	/* Each record takes at least 8 bytes: refuse counts the payload
+	 * cannot hold before allocating for them. */
+	if (b->n_days > n / 8 + 1 || b->n_series > n / 8 + 1)
+		return GW_ECORRUPT;
+	b->days = calloc(b->n_days + 1, sizeof(*b->days));
+	b->series = calloc(b->n_series + 1, sizeof(*b->series));
+	if (!b->days || !b->series)
+		return GW_ENOMEM;
+	for (size_t i = 0; i < b->n_days && !r.bad; i++) {
+		struct gw_day_register *d = &b->days[i];
+		get_str(&r, d->meter_id, sizeof(d->meter_id));
+		get_str(&r, d->obis, sizeof(d->obis));
+		d->unit = (uint8_t)get_le(&r, 1);
+		d->quality = (uint8_t)get_le(&r, 1);
+		d->start_value = unzigzag(get_varint(&r));
+		d->consumption = unzigzag(get_varint(&r));
+		d->end_value = (int64_t)((uint64_t)d->start_value +
+					 (uint64_t)d->consumption);
+		uint64_t rd = get_varint(&r), mm = get_varint(&r);
+		if (rd > UINT32_MAX || mm > UINT32_MAX ||
+		    d->unit >= GW_UNIT_COUNT_ || d->quality > GW_Q_INCOMPLETE)
+			r.bad = 1;
+		d->readings = (uint32_t)rd;
+		d->minutes_missing = (uint32_t)mm;
+	}
+	for (size_t i = 0; i < b->n_series && !r.bad; i++) {
+		struct gw_series *s = &b->series[i];
+		get_str(&r, s->meter_id, sizeof(s->meter_id));
+		get_str(&r, s->obis, sizeof(s->obis));
+		s->unit = (uint8_t)get_le(&r, 1);
+		s->scale = (int8_t)get_le(&r, 1);
+		uint64_t cnt = get_varint(&r);
+		if (r.bad || s->unit >= GW_UNIT_COUNT_ || cnt > (r.n - r.pos) / 2)
+			return GW_ECORRUPT;
+		s->n = (uint32_t)cnt;
+		s->ts_ms = malloc((cnt + 1) * sizeof(int64_t));
+		s->value = malloc((cnt + 1) * sizeof(int64_t));
+		if (!s->ts_ms || !s->value)
+			return GW_ENOMEM;
+		int64_t ts = 0, delta = 0, v = 0;
+		for (uint64_t k = 0; k < cnt && !r.bad; k++) {
+			if (k == 0) {
+				ts = unzigzag(get_varint(&r));
+				v = unzigzag(get_varint(&r));
+			} else {
+				delta += unzigzag(get_varint(&r));
+				ts += delta;
+				v += unzigzag(get_varint(&r));
+			}
+			s->ts_ms[k] = ts;
+			s->value[k] = v;
+		}
+	}
+	if (r.bad || r.pos != r.n)
+		return GW_ECORRUPT;
+	return 0;
+}
+
+int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
+		    uint32_t *crcp)
+{
+	struct rd r = {.p = buf, .n = len};
+	struct gw_batch *b;
+
+	*out = NULL;
+	if (len < 4 || memcmp(buf, GW_BATCH_MAGIC, 4) != 0)
+		return GW_ECORRUPT;
+	if (len < 8)
+		return GW_ECORRUPT;
+	r.pos = 4;
+	unsigned version = (unsigned)get_le(&r, 2);
+	if (version != GW_BATCH_VERSION)
+		return GW_EVERSION;
+	if (len < HDR_FIXED + 2 + 4)
+		return GW_ECORRUPT;
+	uint32_t want = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
+			(uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24;
+	uint32_t crc = gw_crc32(buf, len - 4);
+	if (crc != want)
+		return GW_ECORRUPT;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return GW_ENOMEM;
+	size_t hlen = (size_t)get_le(&r, 2);
+	b->day = (int32_t)(uint32_t)get_le(&r, 4);
+	b->revision = (uint32_t)get_le(&r, 4);
+	b->created_ms = (int64_t)get_le(&r, 8);
+	b->n_days = (size_t)get_le(&r, 4);
+	b->n_series = (size_t)get_le(&r, 4);
+	(void)get_le(&r, 4); /* reading count, for listings */
+	uint32_t raw_len = (uint32_t)get_le(&r, 4);
+	uint32_t clen = (uint32_t)get_le(&r, 4);
+	size_t gl = (size_t)get_le(&r, 1);
+	if (!r.bad && gl < sizeof(b->gateway_id) && r.n - r.pos >= gl) {
+		memcpy(b->gateway_id, buf + r.pos, gl);
+		r.pos += gl;
+	} else {
+		r.bad = 1;
+	}
+	size_t zl = (size_t)get_le(&r, 1);
+	if (!r.bad && zl < sizeof(b->timezone) && r.n - r.pos >= zl) {
+		memcpy(b->timezone, buf + r.pos, zl);
+		r.pos += zl;
+	} else {
+		r.bad = 1;
+	}
+	int rc = GW_ECORRUPT;
+	if (r.bad || r.pos != hlen || raw_len > MAX_RAW ||
+	    (uint64_t)hlen + clen + 4 != len)
+		goto fail;
+	uint8_t *raw = malloc(raw_len ? raw_len : 1);
+	if (!raw) {
+		rc = GW_ENOMEM;
+		goto fail;
+	}
+	uLongf got = raw_len;
+	int zrc = uncompress(raw, &got, buf + hlen, clen);
+	if (zrc != Z_OK || got != raw_len) {
+		free(raw);
+		rc = zrc == Z_MEM_ERROR ? GW_ENOMEM : GW_ECORRUPT;
+		goto fail;
+	}
+	rc = decode_payload(b, raw, raw_len);
+	free(raw);
+	if (rc)
+		goto fail;
+	if (crcp)
+		*crcp = crc;
+	*out = b;
+	return 0;
+fail:
+	gw_batch_free(b);
+	return rc;
+}
+
+int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+
+	*out = NULL;
+	if (fd < 0)
+		return errno == ENOENT ? GW_ENOTFOUND : GW_EIO;
+	if (fstat(fd, &st) != 0 || st.st_size > (off_t)MAX_RAW + 4096) {
+		close(fd);
+		return st.st_size > (off_t)MAX_RAW ? GW_ECORRUPT : GW_EIO;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return GW_ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	int rc = got == (size_t)st.st_size ? gw_batch_decode(buf, got, out, crc)
+					   : GW_EIO;
+	free(buf);
+	return rc;
+}
+
+int gw_batch_filename(const struct gw_batch *b, char *buf, size_t cap)
+{
+	char day[16];
+	int n = snprintf(buf, cap, "%s_%s_r%u.gwb", b->gateway_id,
+			 gw_day_format(b->day, day, sizeof(day)), b->revision);
+
+	return n < 0 || (size_t)n >= cap ? GW_EINVAL : 0;
+}
+
+/* ---- spool directory ---- */
+
+static const char *const subdirs[] = {"ready", "done", "quarantine", "tmp"};
+
+int gw_spool_open(const char *dir)
+{
+	char path[GW_PATH_MAX];
+
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		gw_err("spool %s: cannot create: %s", dir, strerror(errno));
+		return GW_EIO;
+	}
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+			gw_err("spool %s: cannot create: %s", path, strerror(errno));
+			return GW_EIO;
+		}
+	}
+	return gw_fsync_dir(dir);
+}
+
+int gw_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		gw_err("%s: cannot open directory: %s", dir, strerror(errno));
+		return GW_EIO;
+	}
+	if (fsync(fd) != 0) {
+		gw_err("%s: fsync of directory failed: %s", dir, strerror(errno));
+		close(fd);
+		return GW_EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+static void dirname_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(out, cap, ".");
+	else if (slash == path)
+		snprintf(out, cap, "/");
+	else
+		snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+int gw_write_file_durable(const char *tmp_path, const char *path,
+			  const uint8_t *buf, size_t len)
+{
+	char dir[GW_PATH_MAX];
+	int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	size_t done = 0;
+
+	if (fd < 0) {
+		gw_err("%s: cannot create: %s", tmp_path, strerror(errno));
+		return GW_EIO;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			gw_err("%s: write failed: %s", tmp_path,
+			       n < 0 ? strerror(errno) : "short write");
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	/* A failed fsync means the data may not be on disk: the file is
+	 * abandoned, never renamed into place as if it were. */
+	if (fsync(fd) != 0) {
+		gw_err("%s: fsync failed: %s", tmp_path, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		gw_err("%s: close failed: %s", tmp_path, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp_path, path) != 0) {
+		gw_err("%s: rename to %s failed: %s", tmp_path, path,
+		       strerror(errno));
+		goto fail;
+	}
+	dirname_of(path, dir, sizeof(dir));
+	return gw_fsync_dir(dir);
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp_path);
+	return GW_EIO;
+}
+
+int gw_spool_write(const char *dir, const struct gw_batch *b)
+{
+	char name[GW_PATH_MAX], tmp[GW_PATH_MAX * 2], dst[GW_PATH_MAX * 2];
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (gw_batch_filename(b, name, sizeof(name)))
+		return GW_EINVAL;
+	rc = gw_batch_encode(b, &buf, &len);
+	if (rc)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
+	snprintf(dst, sizeof(dst), "%s/ready/%s", dir, name);
+	rc = gw_write_file_durable(tmp, dst, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* Splits "<gw>_<YYYY-MM-DD>_r<rev>.gwb" into day and revision. */
+static int parse_name(const char *name, int32_t *day, unsigned long *rev)
+{
+	size_t n = strlen(name);
+	char daybuf[11];
+
+	if (n < 4 || strcmp(name + n - 4, ".gwb") != 0)
+		return -1;
+	const char *r = NULL;
+	for (const char *p = name; (p = strstr(p, "_r")) != NULL; p++)
+		r = p;
+	if (!r || r - name < 11 || r[-11] != '_')
+		return -1;
+	char *end;
+	*rev = strtoul(r + 2, &end, 10);
+	if (end != name + n - 4)
+		return -1;
+	memcpy(daybuf, r - 10, 10);
+	daybuf[10] = '\0';
+	return gw_day_parse(daybuf, day) == 0 ? 0 : -1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	int32_t dx = 0, dy = 0;
+	unsigned long rx = 0, ry = 0;
+	int px = parse_name(x, &dx, &rx), py = parse_name(y, &dy, &ry);
+
+	if (px == 0 && py == 0) {
+		if (dx != dy)
+			return dx < dy ? -1 : 1;
+		if (rx != ry)
+			return rx < ry ? -1 : 1;
+	}
+	return strcmp(x, y);
+}
+
+int gw_spool_list(const char *dir, const char *sub, char ***names)
+{
+	char path[GW_PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	char **v = NULL;
+	int n = 0, cap = 0;
+
+	*names = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, sub ? sub : "ready");
+	d = opendir(path);
+	if (!d) {
+		gw_err("%s: cannot list: %s", path, strerror(errno));
+		return GW_EIO;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".gwb") != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nv = realloc(v, (size_t)cap * sizeof(*nv));
+			if (!nv)
+				goto oom;
+			v = nv;
+		}
+		v[n] = strdup(e->d_name);
+		if (!v[n])
+			goto oom;
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, (size_t)n, sizeof(*v), cmp_names);
+	*names = v;
+	return n;
+oom:
+	closedir(d);
+	gw_spool_list_free(v, n);
+	return GW_ENOMEM;
+}
+
+void gw_spool_list_free(char **names, int n)
+{
+	if (!names)
+		return;
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int move_to(const char *dir, const char *name, const char *sub)
+{
+	char from[GW_PATH_MAX * 2], to[GW_PATH_MAX * 2], todir[GW_PATH_MAX * 2];
+
+	snprintf(from, sizeof(from), "%s/ready/%s", dir, name);
+	snprintf(to, sizeof(to), "%s/%s/%s", dir, sub, name);
+	snprintf(todir, sizeof(todir), "%s/%s", dir, sub);
+	if (rename(from, to) != 0) {
+		gw_err("%s: cannot move to %s: %s", from, todir, strerror(errno));
+		return GW_EIO;
+	}
+	int rc = gw_fsync_dir(todir);
+	if (rc == 0) {
+		snprintf(todir, sizeof(todir), "%s/ready", dir);
+		rc = gw_fsync_dir(todir);
+	}
+	return rc;
+}
+
+int gw_spool_mark_done(const char *dir, const char *name)
+{
+	return move_to(dir, name, "done");
+}
+
+int gw_spool_quarantine(const char *dir, const char *name)
+{
+	return move_to(dir, name, "quarantine");
+}
+
+int gw_spool_next_revision(const char *dir, const char *gateway_id, int32_t day)
+{
+	char prefix[GW_ID_MAX + 16], daybuf[16];
+	int next = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s_%s_r", gateway_id,
+		 gw_day_format(day, daybuf, sizeof(daybuf)));
+	for (size_t s = 0; s < 3; s++) {
+		char **names;
+		int n = gw_spool_list(dir, subdirs[s], &names);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			int32_t d;
+			unsigned long rev;
+			if (strncmp(names[i], prefix, strlen(prefix)) == 0 &&
+			    parse_name(names[i], &d, &rev) == 0 && d == day &&
+			    (int)rev >= next)
+				next = (int)rev + 1;
+		}
+		gw_spool_list_free(names, n);
+	}
+	return next;
+}

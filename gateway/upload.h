@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * upload.h - loads sealed batches into PostgreSQL with libpq, exactly once.
+ *
+ * One transaction per batch: the batch ledger row (gateway, day, revision,
+ * CRC) and the COPY of the batch's rows commit together. A batch whose
+ * ledger row already exists was applied before (for example the process
+ * died between COMMIT and moving the file to done/) and is not applied
+ * again. No SQL is assembled from strings that contain data: values travel
+ * as parameters or COPY data.
+ */
+#ifndef GW_UPLOAD_H
+#define GW_UPLOAD_H
+
+#include <stdint.h>
+
+#include "batch.h"
+
+struct gw_uploader;
+
+/* A new uploader for conninfo (libpq keyword/value or URI form). It
+ * connects lazily. Returns NULL when out of memory. */
+struct gw_uploader *gw_uploader_new(const char *conninfo);
+void gw_uploader_free(struct gw_uploader *u);
+
+/* Applies one decoded batch with its file CRC. Returns 1 if applied, 0 if
+ * the ledger shows it was applied before (nothing changed), GW_ECONN if the
+ * database cannot be reached, GW_EDB if it refused the batch (the message is
+ * logged). On any error nothing of the batch is committed. */
+int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
+		    uint32_t crc);
+
+/* Uploads every file in <spool>/ready oldest first and moves each applied
+ * (or already applied) file to done/; a file that does not decode is
+ * quarantined. Stops at the first database error. Returns the number of
+ * files moved to done/, or a negative GW_E* code if it stopped on an error
+ * before any. */
+int gw_upload_spool(struct gw_uploader *u, const char *spool_dir);
+
+/* Uploads the given batch files (not necessarily in a spool), in the order
+ * given; used by `gwctl upload`. Returns the number applied or already
+ * applied, or a negative code on the first error. */
+int gw_upload_files(struct gw_uploader *u, char *const *paths, int n);
+
+#endif

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.c - return codes, logging and small helpers shared by every module.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw.h"
+
+const char *gw_strerror(int err)
+{
+	switch (err) {
+	case GW_OK: return "success";
+	case GW_EINVAL: return "invalid argument or value";
+	case GW_ENOMEM: return "out of memory";
+	case GW_EIO: return "input/output error";
+	case GW_ETIMEDOUT: return "timed out";
+	case GW_ECRC: return "checksum error";
+	case GW_EPROTO: return "malformed or unexpected reply";
+	case GW_EEXCEPT: return "device answered with an exception";
+	case GW_ECONFIG: return "configuration error";
+	case GW_ECORRUPT: return "corrupt or truncated file";
+	case GW_EVERSION: return "unsupported format version";
+	case GW_EDB: return "database error";
+	case GW_ENOTFOUND: return "not found";
+	case GW_ECONN: return "cannot connect";
+	case GW_EFULL: return "bound reached";
+	case GW_ENOTAVAIL: return "value not available";
+	default: return "unknown error";
+	}
+}
+
+static volatile int log_level = GW_LOG_INFO;
+
+void gw_log_set_level(enum gw_log_level level)
+{
+	log_level = (int)level;
+}
+
+int gw_log_parse_level(const char *s, enum gw_log_level *out)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum gw_log_level)i;
+			return 0;
+		}
+	}
+	return GW_EINVAL;
+}
+
+void gw_log(enum gw_log_level level, const char *fmt, ...)
+{
+	static const char *const tags[] = {"error", "warn", "info", "debug"};
+	char msg[1024], ts[40];
+	va_list ap;
+
+	if ((int)level > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	gw_format_utc(gw_real_now_us() / 1000, ts, sizeof(ts));
+	/* One fprintf per line: stdio locks the stream, so lines from bus
+	 * workers do not interleave. */
+	fprintf(stderr, "%s %s: %s\n", ts, tags[level], msg);
+}
+
+int gw_strlcpy(char *dst, const char *src, size_t cap)
+{
+	size_t n = strlen(src);
+
+	if (cap == 0)
+		return GW_EINVAL;
+	if (n >= cap) {
+		memcpy(dst, src, cap - 1);
+		dst[cap - 1] = '\0';
+		return GW_EINVAL;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int64_t gw_real_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Floor division for negative times before 1970. */
+static int64_t floordiv(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+char *gw_format_utc(int64_t ms, char *buf, size_t cap)
+{
+	time_t secs = (time_t)floordiv(ms, 1000);
+	int frac = (int)(ms - (int64_t)secs * 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, frac);
+	return buf;
+}
+
+int gw_parse_utc(const char *s, int64_t *ms)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+	long frac = 0;
+	int frac_digits = 0;
+	const char *p;
+	struct tm tm;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+		return GW_EINVAL;
+	p = s + n;
+	if (*p == 'T' || *p == ' ') {
+		if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 ||
+		    n != 8)
+			return GW_EINVAL;
+		p += 1 + n;
+		if (*p == '.') {
+			p++;
+			while (*p >= '0' && *p <= '9') {
+				if (frac_digits < 3) {
+					frac = frac * 10 + (*p - '0');
+					frac_digits++;
+				}
+				p++;
+			}
+			if (frac_digits == 0)
+				return GW_EINVAL;
+			while (frac_digits < 3) {
+				frac *= 10;
+				frac_digits++;
+			}
+		}
+		if (strcmp(p, "Z") != 0 && strcmp(p, "+00") != 0 &&
+		    strcmp(p, "+00:00") != 0)
+			return GW_EINVAL;
+	} else if (*p != '\0') {
+		return GW_EINVAL;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60 || y < 1970)
+		return GW_EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac;
+	return 0;
+}

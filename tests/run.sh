@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/run.sh - runs every unit test (cmocka, TAP output) and every
+# integration script, counts each check, and ends with "N passed, N failed".
+# A test program or script that exits non-zero without reporting a failed
+# check counts as one failure itself.
+#   tests/run.sh [PATTERN]   only tests whose name contains PATTERN
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+GW_BUILD=${GW_BUILD:-build}
+export GW_BUILD
+filter=${1:-}
+passed=0
+failed=0
+failures=()
+
+run_one() {
+	local name=$1
+	shift
+	local out rc p f
+	out=$(mktemp)
+	echo "# $name"
+	"$@" >"$out" 2>&1
+	rc=$?
+	p=$(grep -cE '^ok( |$)' "$out")
+	f=$(grep -cE '^not ok( |$)' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "not ok - $name exited with status $rc"
+	fi
+	if [ "$f" -gt 0 ] || [ "${GW_VERBOSE:-}" != "" ]; then
+		cat "$out"
+	else
+		grep -E '^(ok|not ok)' "$out"
+	fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $name reported no checks"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -gt 0 ] && failures+=("$name")
+	rm -f "$out"
+}
+
+export CMOCKA_MESSAGE_OUTPUT=TAP
+for t in "$GW_BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	case "$t" in *"$filter"*) ;; *) continue ;; esac
+	run_one "unit/$(basename "$t")" "$t"
+done
+for t in tests/integration/*.sh; do
+	[ -f "$t" ] || continue
+	case "$t" in *"$filter"*) ;; *) continue ;; esac
+	run_one "integration/$(basename "$t" .sh)" bash "$t"
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "# failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

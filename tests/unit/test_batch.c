@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_batch.c - the batching core: exact daily consumption at local
+ * midnights (measured, interpolated, estimated, incomplete), daylight-saving
+ * days, instantaneous values, counters going backwards, and properties that
+ * must hold for any split and order of the same readings.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+#include "tz.h"
+
+#define MIN 60000LL
+#define HOUR 3600000LL
+
+struct collected {
+	int n;
+	struct gw_batch *b[64];
+};
+
+static int collect(void *ctx, struct gw_batch *b)
+{
+	struct collected *c = ctx;
+
+	assert_true(c->n < 64);
+	c->b[c->n++] = b;
+	return 0;
+}
+
+static void free_collected(struct collected *c)
+{
+	for (int i = 0; i < c->n; i++)
+		gw_batch_free(c->b[i]);
+	c->n = 0;
+}
+
+static struct gw_batcher *new_batcher(void)
+{
+	struct gw_batcher_params p = {
+		.gateway_id = "gw-test",
+		.poll_interval_ms = 15 * MIN,
+		.midnight_tolerance_ms = 1 * MIN,
+		.max_gap_ms = 2 * HOUR,
+		.seal_delay_ms = 30 * MIN,
+	};
+	struct gw_batcher *b = gw_batcher_new(&p);
+	assert_non_null(b);
+	return b;
+}
+
+static struct gw_reading rd(const char *meter, const char *obis, int64_t ts,
+			    int64_t v, enum gw_unit u)
+{
+	struct gw_reading r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.meter_id, sizeof(r.meter_id), "%s", meter);
+	snprintf(r.obis, sizeof(r.obis), "%s", obis);
+	r.ts_ms = ts;
+	r.value = v;
+	r.unit = (uint8_t)u;
+	return r;
+}
+
+static const struct gw_day_register *find_day(const struct gw_batch *b,
+					      const char *meter, const char *obis)
+{
+	for (size_t i = 0; i < b->n_days; i++)
+		if (!strcmp(b->days[i].meter_id, meter) &&
+		    !strcmp(b->days[i].obis, obis))
+			return &b->days[i];
+	return NULL;
+}
+
+static int32_t day_of(const char *ymd)
+{
+	int32_t d;
+
+	assert_int_equal(gw_day_parse(ymd, &d), 0);
+	return d;
+}
+
+/* A meter consuming 1 Wh per minute, read every 15 minutes on the dot from
+ * 2026-03-01 00:00 local for three days: two whole days are measured. */
+static void measured_days(void **state)
+{
+	struct gw_batcher *b = new_batcher();
+	struct collected c = {0};
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	t0 = gw_tz_day_start(d0);
+	for (int64_t t = t0; t <= t0 + 3 * 24 * HOUR; t += 15 * MIN) {
+		struct gw_reading r = rd("m1", "1.8.0", t, 5000000 + (t - t0) / MIN,
+					 GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	/* nothing before the seal delay has passed */
+	assert_int_equal(gw_batcher_advance(b, t0 + 24 * HOUR + 29 * MIN, collect, &c), 0);
+	assert_int_equal(gw_batcher_advance(b, t0 + 3 * 24 * HOUR + 30 * MIN, collect, &c), 3);
+	assert_int_equal(c.n, 3);
+	for (int i = 0; i < 3; i++) {
+		const struct gw_day_register *dr = find_day(c.b[i], "m1", "1.8.0");
+		assert_non_null(dr);
+		assert_int_equal(c.b[i]->day, d0 + i);
+		assert_int_equal(dr->consumption, 1440);
+		assert_int_equal(dr->start_value, 5000000 + 1440 * i);
+		assert_int_equal(dr->quality, GW_Q_MEASURED);
+		assert_int_equal(dr->readings, 96);
+		assert_int_equal(dr->minutes_missing, 0);
+		assert_string_equal(c.b[i]->gateway_id, "gw-test");
+		assert_string_equal(c.b[i]->timezone, "Asia/Ho_Chi_Minh");
+		assert_int_equal(c.b[i]->n_series, 1);
+		assert_int_equal(c.b[i]->series[0].n, 96);
+	}
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Polls 7 minutes off midnight: interpolated to the exact Wh; a reading a
+ * few seconds off midnight counts as measured. */
+static void interpolated_and_tolerance(void **state)
+{
+	struct gw_batcher *b = new_batcher();
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	/* 2 Wh per minute; readings at :07, :22, :37, :52 */
+	for (int64_t t = t0 - HOUR + 7 * MIN; t <= t0 + 25 * HOUR; t += 15 * MIN) {
+		struct gw_reading r = rd("m1", "1.8.0", t, 2 * ((t - t0) / MIN) + 1000,
+					 GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
+	/* a second meter read 20 s after each midnight: within tolerance */
+	for (int64_t t = t0 - HOUR + 20000; t <= t0 + 25 * HOUR; t += 15 * MIN) {
+		struct gw_reading r = rd("m2", "1.8.0", t, (t - t0) / 1000, GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 2);
+	/* day d0-1 has one hour of readings and no start: incomplete */
+	const struct gw_day_register *first = find_day(c.b[0], "m1", "1.8.0");
+	assert_non_null(first);
+	assert_int_equal(first->quality, GW_Q_INCOMPLETE);
+	const struct gw_day_register *dr = find_day(c.b[1], "m1", "1.8.0");
+	assert_non_null(dr);
+	assert_int_equal(dr->quality, GW_Q_INTERPOLATED);
+	assert_int_equal(dr->start_value, 1000);
+	assert_int_equal(dr->end_value, 1000 + 2 * 1440);
+	assert_int_equal(dr->consumption, 2880);
+	dr = find_day(c.b[1], "m2", "1.8.0");
+	assert_non_null(dr);
+	assert_int_equal(dr->quality, GW_Q_MEASURED);
+	assert_int_equal(dr->consumption, 86400); /* 20 s late on both ends */
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* A 5-hour outage across midnight: the day is estimated, and the minutes
+ * missing are counted. */
+static void estimated_gap(void **state)
+{
+	struct gw_batcher *b = new_batcher();
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	for (int64_t t = t0; t <= t0 + 48 * HOUR; t += 15 * MIN) {
+		if (t > t0 + 22 * HOUR && t < t0 + 27 * HOUR)
+			continue; /* 22:00 .. 03:00 next day missing */
+		struct gw_reading r = rd("m1", "1.8.0", t, (t - t0) / MIN, GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
+	assert_int_equal(gw_batcher_advance(b, t0 + 49 * HOUR, collect, &c), 2);
+	const struct gw_day_register *dr = find_day(c.b[0], "m1", "1.8.0");
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	assert_int_equal(dr->consumption, 1440); /* linear meter: still exact */
+	/* 22:00..03:00 is a 5 h gap, 4 h 45 min missing, 2 h of it in day 1 */
+	assert_int_equal(dr->minutes_missing, 114);
+	dr = find_day(c.b[1], "m1", "1.8.0");
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	assert_int_equal(dr->minutes_missing, 171);
+	assert_int_equal(dr->readings, 96 - 12);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Days of 23 and 25 hours in Europe/Berlin and America/New_York. */
+static void dst_days(void **state)
+{
+	static const struct {
+		const char *zone, *spring, *autumn;
+	} z[] = {
+		{"Europe/Berlin", "2026-03-29", "2026-10-25"},
+		{"America/New_York", "2026-03-08", "2026-11-01"},
+	};
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		const char *days[2] = {z[k].spring, z[k].autumn};
+		int64_t expect[2] = {23 * 60, 25 * 60};
+		assert_int_equal(gw_tz_set(z[k].zone), 0);
+		for (int j = 0; j < 2; j++) {
+			struct gw_batcher *b = new_batcher();
+			struct collected c = {0};
+			int32_t d = day_of(days[j]);
+			int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
+			for (int64_t t = s - HOUR; t <= e + HOUR; t += 15 * MIN) {
+				struct gw_reading r =
+					rd("m1", "1.8.0", t, (t - s) / MIN, GW_UNIT_WH);
+				gw_batcher_add(b, &r, 1);
+			}
+			gw_batcher_advance(b, e + 2 * HOUR, collect, &c);
+			const struct gw_day_register *dr = NULL;
+			for (int i = 0; i < c.n; i++)
+				if (c.b[i]->day == d)
+					dr = find_day(c.b[i], "m1", "1.8.0");
+			assert_non_null(dr);
+			assert_int_equal(dr->consumption, expect[j]);
+			assert_int_equal(dr->readings, expect[j] / 15);
+			assert_int_equal(dr->quality, GW_Q_MEASURED);
+			free_collected(&c);
+			gw_batcher_free(b);
+		}
+	}
+}
+
+/* Voltage is interval data only; export is accounted like import. */
+static void instantaneous_and_export(void **state)
+{
+	struct gw_batcher *b = new_batcher();
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	for (int64_t t = t0; t <= t0 + 24 * HOUR; t += 15 * MIN) {
+		struct gw_reading r[3] = {
+			rd("m1", "1.8.0", t, 100, GW_UNIT_WH),
+			rd("m1", "2.8.0", t, 7 * ((t - t0) / (15 * MIN)), GW_UNIT_WH),
+			rd("m1", "32.7.0", t, 2301 + (t / MIN) % 5, GW_UNIT_V),
+		};
+		r[2].scale = -1;
+		gw_batcher_add(b, r, 3);
+	}
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 1);
+	assert_int_equal(c.b[0]->n_days, 2);
+	assert_int_equal(c.b[0]->n_series, 3);
+	assert_null(find_day(c.b[0], "m1", "32.7.0"));
+	assert_int_equal(find_day(c.b[0], "m1", "1.8.0")->consumption, 0);
+	assert_int_equal(find_day(c.b[0], "m1", "2.8.0")->consumption, 7 * 96);
+	for (size_t i = 0; i < c.b[0]->n_series; i++)
+		if (!strcmp(c.b[0]->series[i].obis, "32.7.0"))
+			assert_int_equal(c.b[0]->series[i].scale, -1);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* A counter that goes backwards never yields negative good data. */
+static void backwards_counter_flagged(void **state)
+{
+	struct gw_batcher *b = new_batcher();
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	for (int64_t t = t0; t <= t0 + 24 * HOUR; t += 15 * MIN) {
+		int64_t v = t < t0 + 12 * HOUR ? 900000 + (t - t0) / MIN : (t - t0) / MIN;
+		struct gw_reading r = rd("m1", "1.8.0", t, v, GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
+	gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c);
+	const struct gw_day_register *dr = find_day(c.b[0], "m1", "1.8.0");
+	assert_int_equal(dr->quality, GW_Q_INCOMPLETE);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Same readings, split into polls of random size and added in random
+ * order: the same days, and consecutive days sum to the register's change
+ * between the first and last midnight. A monotonic register never yields a
+ * negative day. */
+static void property_split_and_order(void **state)
+{
+	(void)state;
+	gw_tz_set("Europe/Berlin");
+	srand(12345);
+	for (int round = 0; round < 20; round++) {
+		int32_t d0 = day_of("2026-03-27") + (round % 3) * 100;
+		int64_t t0 = gw_tz_day_start(d0);
+		size_t n = 0, cap = 2000;
+		struct gw_reading *r = calloc(cap, sizeof(*r));
+		int64_t v = 1000000;
+		int64_t stop = gw_tz_day_start(d0 + 4) + 12 * HOUR;
+		for (int64_t t = t0 - 2 * HOUR; t < stop && n < cap;) {
+			r[n++] = rd("m1", "1.8.0", t, v, GW_UNIT_WH);
+			t += (5 + rand() % 40) * MIN; /* irregular polls */
+			v += rand() % 500;            /* monotonic */
+		}
+		int64_t totals[2] = {0, 0}, firsts[2] = {0, 0};
+		struct gw_day_register days[2][8];
+		int ndays[2] = {0, 0};
+		for (int pass = 0; pass < 2; pass++) {
+			struct gw_batcher *b = new_batcher();
+			struct collected c = {0};
+			if (pass == 1) { /* shuffle */
+				for (size_t i = n - 1; i > 0; i--) {
+					size_t j = (size_t)rand() % (i + 1);
+					struct gw_reading tmp = r[i];
+					r[i] = r[j];
+					r[j] = tmp;
+				}
+			}
+			for (size_t i = 0; i < n;) {
+				size_t k = 1 + (size_t)rand() % 7;
+				if (k > n - i)
+					k = n - i;
+				assert_int_equal(gw_batcher_add(b, r + i, k), 0);
+				i += k;
+			}
+			gw_batcher_advance(b, t0 + 6 * 24 * HOUR, collect, &c);
+			for (int i = 0; i < c.n; i++) {
+				const struct gw_day_register *dr =
+					find_day(c.b[i], "m1", "1.8.0");
+				if (!dr || dr->quality == GW_Q_INCOMPLETE)
+					continue;
+				assert_true(dr->consumption >= 0);
+				if (ndays[pass] == 0)
+					firsts[pass] = dr->start_value;
+				else /* days chain: one's end is the next's start */
+					assert_int_equal(dr->start_value,
+							 days[pass][ndays[pass] - 1].end_value);
+				totals[pass] += dr->consumption;
+				days[pass][ndays[pass]++] = *dr;
+			}
+			free_collected(&c);
+			gw_batcher_free(b);
+		}
+		assert_int_equal(ndays[0], 4);
+		assert_int_equal(ndays[1], ndays[0]);
+		assert_memory_equal(days[0], days[1], sizeof(days[0][0]) * (size_t)ndays[0]);
+		assert_int_equal(totals[0],
+				 days[0][ndays[0] - 1].end_value - firsts[0]);
+		free(r);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(measured_days),
+		cmocka_unit_test(interpolated_and_tolerance),
+		cmocka_unit_test(estimated_gap),
+		cmocka_unit_test(dst_days),
+		cmocka_unit_test(instantaneous_and_export),
+		cmocka_unit_test(backwards_counter_flagged),
+		cmocka_unit_test(property_split_and_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_config.c - the INI reader and the configuration: a good file loads
+ * with its defaults; every kind of bad line stops loading with a one-line
+ * message naming file and line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "ini.h"
+
+static char dir[256];
+static char profiles[512];
+static char errbuf[4096];
+
+static void write_file(const char *name, const char *text)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Loads dir/gw.ini written from text; captures stderr into errbuf. */
+static int load(const char *text, struct gw_config **cfg)
+{
+	char path[600], errpath[600];
+	write_file("gw.ini", text);
+	snprintf(path, sizeof(path), "%s/gw.ini", dir);
+	snprintf(errpath, sizeof(errpath), "%s/err.txt", dir);
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *ef = fopen(errpath, "w+");
+	assert_non_null(ef);
+	dup2(fileno(ef), 2);
+	int rc = gw_config_load(path, cfg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(ef);
+	size_t n = fread(errbuf, 1, sizeof(errbuf) - 1, ef);
+	errbuf[n] = '\0';
+	fclose(ef);
+	return rc;
+}
+
+/* The base of every test file: [gateway] with a profile dir that exists. */
+static char *with_base(const char *rest)
+{
+	static char text[8192];
+	snprintf(text, sizeof(text),
+		 "[gateway]\n"               /* 1 */
+		 "id = sub-042\n"            /* 2 */
+		 "timezone = Asia/Ho_Chi_Minh\n" /* 3 */
+		 "spool_dir = spool\n"       /* 4 */
+		 "profiles_dir = %s\n"       /* 5 */
+		 "%s",
+		 profiles, rest);
+	return text;
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct gw_config *cfg = (struct gw_config *)1;
+	char want[700];
+
+	assert_int_equal(load(text, &cfg), GW_ECONFIG);
+	assert_null(cfg);
+	snprintf(want, sizeof(want), "%s/%s", dir, needle);
+	if (!strstr(errbuf, want)) {
+		print_error("expected '%s' in: %s\n", want, errbuf);
+		fail();
+	}
+	/* one line per error */
+	assert_non_null(strchr(errbuf, '\n'));
+	assert_null(strchr(strchr(errbuf, '\n') + 1, '\n'));
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	char cwd[256];
+	snprintf(dir, sizeof(dir), "/tmp/gwcfg.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(profiles, sizeof(profiles), "%s/profiles", cwd);
+	assert_int_equal(access(profiles, R_OK), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void good_config(void **state)
+{
+	struct gw_config *cfg;
+	(void)state;
+	write_file("meters.csv",
+		   "# the RS-485 line in cabinet 2\n"
+		   "meter_id,bus,unit,profile\n"
+		   "PE0003, line1, 3, abb_b23\n"
+		   "\n"
+		   "PE0004,tcp1,4,abb_b23\n");
+	int rc = load(with_base("poll_interval = 15m\n"
+				"meters = meters.csv\n"
+				"log_level = debug\n"
+				"[clock]\n"
+				"speed = 1440\n"
+				"start = 2026-03-01T00:00:00Z\n"
+				"anchor = 1700000000.5\n"
+				"[database]\n"
+				"conninfo = \"host=/tmp port=5432 dbname=meters\"\n"
+				"[bus line1]\n"
+				"type = modbus-rtu\n"
+				"device = /dev/ttyUSB0\n"
+				"baud = 19200 # inline comment\n"
+				"parity = none\n"
+				"[bus tcp1]\n"
+				"type = modbus-tcp\n"
+				"host = 127.0.0.1\n"
+				"port = 1502\n"
+				"[meter PE0001]\n"
+				"bus = tcp1\n"
+				"unit = 1\n"
+				"profile = abb_b23\n"),
+		     &cfg);
+	if (rc)
+		print_error("%s", errbuf);
+	assert_int_equal(rc, 0);
+	assert_string_equal(cfg->gateway_id, "sub-042");
+	assert_int_equal(cfg->poll_interval_s, 900);
+	assert_int_equal(cfg->midnight_tolerance_s, 60); /* default */
+	assert_int_equal(cfg->log_level, GW_LOG_DEBUG);
+	assert_true(cfg->clock.simulated);
+	assert_int_equal(cfg->clock.speed, 1440);
+	assert_int_equal(cfg->clock.anchor_us, 1700000000500000LL);
+	assert_string_equal(cfg->db_conninfo, "host=/tmp port=5432 dbname=meters");
+	assert_int_equal(cfg->n_buses, 2);
+	assert_int_equal(cfg->buses[0].baud, 19200);
+	assert_int_equal(cfg->buses[0].parity, 'N');
+	assert_int_equal(cfg->buses[1].port, 1502);
+	assert_int_equal(cfg->n_meters, 3);
+	const struct gw_meter_config *m = gw_config_find_meter(cfg, "PE0003");
+	assert_non_null(m);
+	assert_int_equal(m->unit_id, 3);
+	assert_int_equal(m->bus, 0);
+	assert_non_null(m->profile);
+	assert_int_equal(cfg->n_profiles, 1); /* loaded once, shared */
+	char want[600];
+	snprintf(want, sizeof(want), "%s/spool", dir);
+	assert_string_equal(cfg->spool_dir, want); /* relative to the file */
+	assert_null(gw_config_find_meter(cfg, "nobody"));
+	gw_config_free(cfg);
+}
+
+static void bad_lines(void **state)
+{
+	(void)state;
+	expect_error(with_base("colour = blue\n"), "gw.ini:6: unknown key 'colour'");
+	expect_error(with_base("poll_interval = 0\n"), "gw.ini:6: poll_interval");
+	expect_error(with_base("poll_interval = 2d\n"), "gw.ini:6: poll_interval");
+	expect_error(with_base("poll_interval = ten\n"), "gw.ini:6: poll_interval");
+	expect_error(with_base("poll_interval = 60\npoll_interval = 60\n"),
+		     "gw.ini:7: key 'poll_interval' appears twice");
+	expect_error(with_base("midnight_tolerance = 2h\n"), "gw.ini:6: midnight_tolerance");
+	expect_error(with_base("log_level = loud\n"), "gw.ini:6: log_level");
+	expect_error(with_base("[weather]\n"), "gw.ini:6: unknown section [weather]");
+	expect_error(with_base("just words\n"), "gw.ini:6: expected 'key = value'");
+	expect_error(with_base("[bus x\n"), "gw.ini:6: section header without ']'");
+	expect_error(with_base("[clock]\nspeed = 0\n"), "gw.ini:7: speed");
+	expect_error(with_base("[clock]\nspeed = 200000\n"), "gw.ini:7: speed");
+	expect_error(with_base("[clock]\nstart = yesterday\n"), "gw.ini:7: start");
+	expect_error(with_base("[clock]\nspeed = 60\n"), "gw.ini:6: [clock]: speed > 1 needs 'start'");
+	expect_error(with_base("[database]\nretry_max = 0\n"), "gw.ini:7: retry_max");
+	expect_error(with_base("[bus a]\ntype = zigbee\n"), "gw.ini:7: type");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nport = 70000\n"), "gw.ini:8: port");
+	expect_error(with_base("[bus a]\ntype = modbus-rtu\ndevice = /dev/x\nbaud = 9601\n"),
+		     "gw.ini:9: baud");
+	expect_error(with_base("[bus a]\ntype = modbus-rtu\nparity = maybe\n"), "gw.ini:8: parity");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\ntimeout_ms = 5\n"), "gw.ini:8: timeout_ms");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\n"),
+		     "gw.ini:6: [bus a]: missing required key 'host'");
+	expect_error(with_base("[bus a]\nhost = h\n"),
+		     "gw.ini:6: [bus a]: missing required key 'type'");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n[bus a]\n"),
+		     "gw.ini:9: bus 'a' is defined twice");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "[meter m1]\nbus = a\nunit = 0\n"),
+		     "gw.ini:11: unit");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "[meter m1]\nbus = b\nunit = 1\nprofile = abb_b23\n"),
+		     "gw.ini:10: meter m1: no bus named 'b'");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "[meter m1]\nbus = a\nprofile = abb_b23\n"),
+		     "gw.ini:9: meter m1: missing required key 'unit'");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "[meter m1]\nbus = a\nunit = 1\nprofile = nosuchmeter\n"),
+		     "gw.ini:12: meter m1: cannot load profile 'nosuchmeter'");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "[meter m1]\nbus = a\nunit = 1\nprofile = abb_b23\n"
+			       "[meter m2]\nbus = a\nunit = 1\nprofile = abb_b23\n"),
+		     "gw.ini:15: meter m2: unit 1 on bus a is already meter m1");
+	expect_error(with_base("[meter bad/id]\n"), "gw.ini:6: meter id 'bad/id' is not valid");
+	/* missing required keys name the [gateway] line */
+	expect_error("# comment\n[gateway]\nid = x\nspool_dir = s\n",
+		     "gw.ini:2: [gateway]: missing required key 'timezone'");
+	expect_error("[gateway]\ntimezone = UTC\nspool_dir = s\n",
+		     "gw.ini:1: [gateway]: missing required key 'id'");
+	expect_error("[gateway]\nid = x\ntimezone = Europe/Atlantis\n",
+		     "gw.ini:3: timezone: 'Europe/Atlantis'");
+	expect_error("id = x\n", "gw.ini:1: key 'id' before any section");
+	expect_error("", "gw.ini: missing section [gateway]");
+}
+
+static void bad_meter_csv(void **state)
+{
+	(void)state;
+	const char *bus = "meters = m.csv\n[bus a]\ntype = modbus-tcp\nhost = h\n";
+	write_file("m.csv", "id,bus,unit\n");
+	expect_error(with_base(bus), "m.csv:1: expected the header");
+	write_file("m.csv", "meter_id,bus,unit,profile\nPE1,a,1,abb_b23\nPE2,a,300,abb_b23\n");
+	expect_error(with_base(bus), "m.csv:3: unit");
+	write_file("m.csv", "meter_id,bus,unit,profile\nPE1,a,1\n");
+	expect_error(with_base(bus), "m.csv:2: expected 4 fields, found 3");
+	write_file("m.csv", "meter_id,bus,unit,profile\n\nPE1,a,1,abb_b23\nPE1,a,2,abb_b23\n");
+	expect_error(with_base(bus), "m.csv:4: meter 'PE1' is defined twice");
+	write_file("m.csv", "meter_id,bus,unit,profile\nPE1,nowhere,1,abb_b23\n");
+	expect_error(with_base(bus), "m.csv:2: meter PE1: no bus named 'nowhere'");
+	expect_error(with_base("meters = absent.csv\n"), "gw.ini:6: meters: cannot open");
+}
+
+static int count_keys(void *ctx, const char *section, const char *key,
+		      const char *value, int line)
+{
+	int *n = ctx;
+	(void)section;
+	(void)line;
+	if (key && strcmp(key, "v") == 0)
+		assert_string_equal(value, "  spaced # kept ");
+	*n += key != NULL;
+	return 0;
+}
+
+static void ini_details(void **state)
+{
+	int n = 0;
+	const char text[] = "\xEF\xBB\xBF; comment\n[s]\r\na=1\r\nv = \"  spaced # kept \"\n"
+			    "  b   =   2   ; trailing\n";
+	(void)state;
+	assert_int_equal(gw_ini_parse_buffer("t", text, sizeof(text) - 1, count_keys, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(gw_ini_parse("/nonexistent/file.ini", count_keys, &n), GW_EIO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_config),
+		cmocka_unit_test(bad_lines),
+		cmocka_unit_test(bad_meter_csv),
+		cmocka_unit_test(ini_details),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

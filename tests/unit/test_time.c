@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_time.c - UTC parsing, civil days, local days in zones with and
+ * without daylight saving, and the anchored simulated clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "gw.h"
+#include "reading.h"
+#include "tz.h"
+
+static void utc_parse_format(void **state)
+{
+	int64_t ms;
+	char buf[40];
+
+	(void)state;
+	assert_int_equal(gw_parse_utc("2026-03-01T00:00:00Z", &ms), 0);
+	assert_int_equal(ms, 1772323200000LL);
+	assert_int_equal(gw_parse_utc("2026-03-01T00:00:00.25Z", &ms), 0);
+	assert_int_equal(ms, 1772323200250LL);
+	assert_int_equal(gw_parse_utc("2026-03-01 00:00:01+00", &ms), 0);
+	assert_int_equal(ms, 1772323201000LL);
+	assert_int_equal(gw_parse_utc("2026-03-01", &ms), 0);
+	assert_int_equal(ms, 1772323200000LL);
+	assert_string_equal(gw_format_utc(1772323200250LL, buf, sizeof(buf)),
+			    "2026-03-01T00:00:00.250Z");
+	assert_int_equal(gw_parse_utc("2026-03-01T00:00:00", &ms), GW_EINVAL);
+	assert_int_equal(gw_parse_utc("2026-13-01T00:00:00Z", &ms), GW_EINVAL);
+	assert_int_equal(gw_parse_utc("2026-03-01T00:00:00+07", &ms), GW_EINVAL);
+	assert_int_equal(gw_parse_utc("yesterday", &ms), GW_EINVAL);
+}
+
+static void civil_days(void **state)
+{
+	int y, m, d;
+	int32_t day;
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(gw_day_from_ymd(1970, 1, 1), 0);
+	assert_int_equal(gw_day_from_ymd(2000, 3, 1), 11017);
+	for (int32_t z = -1000; z < 40000; z += 7) {
+		gw_day_to_ymd(z, &y, &m, &d);
+		assert_int_equal(gw_day_from_ymd(y, m, d), z);
+	}
+	assert_int_equal(gw_day_parse("2024-02-29", &day), 0);
+	assert_string_equal(gw_day_format(day, buf, sizeof(buf)), "2024-02-29");
+	assert_int_equal(gw_day_parse("2026-02-29", &day), GW_EINVAL);
+	assert_int_equal(gw_day_parse("2026-2-1", &day), GW_EINVAL);
+}
+
+static void zone_validation(void **state)
+{
+	(void)state;
+	assert_int_equal(gw_tz_set("Asia/Ho_Chi_Minh"), 0);
+	assert_string_equal(gw_tz_name(), "Asia/Ho_Chi_Minh");
+	assert_int_equal(gw_tz_set("Mars/Olympus_Mons"), GW_ENOTFOUND);
+	assert_int_equal(gw_tz_set("../etc/passwd"), GW_EINVAL);
+	assert_int_equal(gw_tz_set(""), GW_EINVAL);
+	/* a failed set keeps the previous zone */
+	assert_string_equal(gw_tz_name(), "Asia/Ho_Chi_Minh");
+}
+
+static void ho_chi_minh_days(void **state)
+{
+	int32_t day;
+
+	(void)state;
+	assert_int_equal(gw_tz_set("Asia/Ho_Chi_Minh"), 0);
+	gw_day_parse("2026-03-01", &day);
+	/* UTC+7: local midnight is 17:00 UTC the day before */
+	assert_int_equal(gw_tz_day_start(day), 1772323200000LL - 7 * 3600000LL);
+	assert_int_equal(gw_tz_day_of(1772323200000LL - 7 * 3600000LL), day);
+	assert_int_equal(gw_tz_day_of(1772323200000LL - 7 * 3600000LL - 1), day - 1);
+	assert_int_equal(gw_tz_day_start(day + 1) - gw_tz_day_start(day),
+			 86400000LL);
+}
+
+static void dst_days_berlin_new_york(void **state)
+{
+	int32_t spring, autumn;
+
+	(void)state;
+	assert_int_equal(gw_tz_set("Europe/Berlin"), 0);
+	gw_day_parse("2026-03-29", &spring);
+	gw_day_parse("2026-10-25", &autumn);
+	assert_int_equal(gw_tz_day_start(spring + 1) - gw_tz_day_start(spring),
+			 23 * 3600000LL);
+	assert_int_equal(gw_tz_day_start(autumn + 1) - gw_tz_day_start(autumn),
+			 25 * 3600000LL);
+	assert_int_equal(gw_tz_day_start(spring + 2) - gw_tz_day_start(spring + 1),
+			 24 * 3600000LL);
+	/* 2026-03-29 00:00 CET = 2026-03-28T23:00Z */
+	int64_t ms;
+	gw_parse_utc("2026-03-28T23:00:00Z", &ms);
+	assert_int_equal(gw_tz_day_start(spring), ms);
+
+	assert_int_equal(gw_tz_set("America/New_York"), 0);
+	gw_day_parse("2026-03-08", &spring);
+	gw_day_parse("2026-11-01", &autumn);
+	assert_int_equal(gw_tz_day_start(spring + 1) - gw_tz_day_start(spring),
+			 23 * 3600000LL);
+	assert_int_equal(gw_tz_day_start(autumn + 1) - gw_tz_day_start(autumn),
+			 25 * 3600000LL);
+	/* every instant of a day maps back to that day */
+	for (int64_t t = gw_tz_day_start(autumn); t < gw_tz_day_start(autumn + 1);
+	     t += 60000)
+		assert_int_equal(gw_tz_day_of(t), autumn);
+}
+
+static void simulated_clock(void **state)
+{
+	struct gw_clock a, b;
+	int64_t anchor;
+
+	(void)state;
+	assert_int_equal(gw_clock_parse_anchor("1700000000.5", &anchor), 0);
+	assert_int_equal(anchor, 1700000000500000LL);
+	assert_int_equal(gw_clock_parse_anchor("1700000000.1234567", &anchor), 0);
+	assert_int_equal(anchor, 1700000000123456LL);
+	assert_int_equal(gw_clock_parse_anchor("17e8", &anchor), GW_EINVAL);
+	assert_int_equal(gw_clock_parse_anchor("-5", &anchor), GW_EINVAL);
+	assert_int_equal(gw_clock_init_sim(&a, 1, 0, 0), GW_EINVAL);
+	assert_int_equal(gw_clock_init_sim(&a, 1, 0, GW_CLOCK_SPEED_MAX + 1),
+			 GW_EINVAL);
+
+	/* Two clocks with one anchor agree however late each was made. */
+	int64_t now = gw_real_now_us();
+	assert_int_equal(gw_clock_init_sim(&a, now - 2000000, 1772323200000LL,
+					   1440), 0);
+	assert_int_equal(gw_clock_init_sim(&b, now - 2000000, 1772323200000LL,
+					   1440), 0);
+	int64_t ta = gw_clock_now_ms(&a), tb = gw_clock_now_ms(&b);
+	assert_true(tb - ta >= 0 && tb - ta < 1440 * 50); /* < 50 ms real apart */
+	/* about 2 real seconds after the anchor: 2880 simulated seconds */
+	assert_true(ta - 1772323200000LL >= 2880000 - 1440 * 50);
+	assert_true(ta - 1772323200000LL <= 2880000 + 1440 * 1000);
+	assert_int_equal(gw_clock_real_us(&a, 1440000), 1000000);
+
+	/* sleeping 1 simulated hour at 3600x takes about 1 real second */
+	gw_clock_init_sim(&a, 0, 0, 36000);
+	int64_t r0 = gw_real_now_us();
+	assert_true(gw_clock_sleep_until(&a, 3600000, NULL));
+	int64_t r1 = gw_real_now_us();
+	assert_true(gw_clock_now_ms(&a) >= 3600000);
+	assert_true(r1 - r0 >= 99000);
+	volatile sig_atomic_t stop = 1;
+	assert_false(gw_clock_sleep_until(&a, 1000000000LL, &stop));
+}
+
+static void decimals_and_units(void **state)
+{
+	char buf[48];
+	enum gw_unit u;
+	int e;
+
+	(void)state;
+	assert_string_equal(gw_format_decimal(12345, -3, buf, sizeof(buf)), "12.345");
+	assert_string_equal(gw_format_decimal(-5, -3, buf, sizeof(buf)), "-0.005");
+	assert_string_equal(gw_format_decimal(7, 2, buf, sizeof(buf)), "700");
+	assert_string_equal(gw_format_decimal(INT64_MIN, 0, buf, sizeof(buf)),
+			    "-9223372036854775808");
+	assert_int_equal(gw_unit_parse("kWh", &u, &e), 0);
+	assert_int_equal(u, GW_UNIT_WH);
+	assert_int_equal(e, 3);
+	assert_int_equal(gw_unit_parse("VAh", &u, &e), 0);
+	assert_int_equal(u, GW_UNIT_VAH);
+	assert_int_equal(e, 0);
+	assert_int_equal(gw_unit_parse("kvarh", &u, &e), 0);
+	assert_int_equal(u, GW_UNIT_VARH);
+	assert_int_equal(gw_unit_parse("furlong", &u, &e), GW_EINVAL);
+	assert_true(gw_unit_is_energy(GW_UNIT_WH));
+	assert_false(gw_unit_is_energy(GW_UNIT_W));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(utc_parse_format),
+		cmocka_unit_test(civil_days),
+		cmocka_unit_test(zone_validation),
+		cmocka_unit_test(ho_chi_minh_days),
+		cmocka_unit_test(dst_days_berlin_new_york),
+		cmocka_unit_test(simulated_clock),
+		cmocka_unit_test(decimals_and_units),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tools/deps.sh - installs the Debian 12 packages the gateway, its tests and
+# its demo need, and only those that are missing. Runs apt-get as root, or
+# through sudo when not root. Does nothing when everything is present.
+set -euo pipefail
+
+pkgs=(
+	gcc make pkg-config
+	libmodbus-dev libserialport-dev libpq-dev zlib1g-dev libcmocka-dev
+	postgresql postgresql-client
+	socat mbpoll python3 python3-pymodbus faketime tzdata procps
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing+=("$p") ;;
+	esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=()
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+	sudo=(sudo -n)
+else
+	echo "deps: missing packages: ${missing[*]}" >&2
+	echo "deps: run as root or with sudo, or: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q >&2
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

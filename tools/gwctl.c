@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gwctl.c - the operator's command line: dispatches subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gwctl.h"
+#include "gwctl_db.h"
+#include "gwctl_spool.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gwctl COMMAND [ARGS]\n"
+		"The meter gateway's operator tool.\n\n"
+		"Meters:\n"
+		"  read -c CONFIG METER [--tsv]   read one meter once and print its registers\n"
+		"                                 (--tsv: obis<TAB>value<TAB>unit per line)\n"
+		"Spool:\n"
+		"  spool ls (-c CONFIG | DIR)     list batches: ready, done, quarantined\n"
+		"  spool verify (-c CONFIG | DIR | FILE...)\n"
+		"                                 check every batch's CRC and structure\n"
+		"  spool dump [--intervals] FILE  print a batch as CSV (daily registers,\n"
+		"                                 or with --intervals every reading)\n"
+		"Database:\n"
+		"  db migrate [--conninfo S] [--schema-dir DIR]\n"
+		"                                 apply schema migrations not yet applied\n"
+		"  upload [--conninfo S] FILE...|SPOOL_DIR\n"
+		"                                 load batch files into PostgreSQL, exactly once\n\n"
+		"Connection strings default to $GW_PG_CONNINFO, then libpq's PG* variables.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "read") == 0)
+		return gwctl_read(argc - 1, argv + 1);
+	if (strcmp(cmd, "spool") == 0)
+		return gwctl_spool(argc - 1, argv + 1);
+	if (strcmp(cmd, "db") == 0)
+		return gwctl_db(argc - 1, argv + 1);
+	if (strcmp(cmd, "upload") == 0)
+		return gwctl_upload(argc - 1, argv + 1);
+	fprintf(stderr, "gwctl: unknown command '%s' (gwctl --help)\n", cmd);
+	return 2;
+}
