@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * it_upload.c - the uploader against a real PostgreSQL (cmocka).
+ *
+ * Run by tests/integration/upload.sh, which starts a private cluster with
+ * tools/pgtmp.sh and exports GW_PG_CONNINFO; without it this program
+ * fails (it does not skip). Batches are built in memory, uploaded with
+ * gw_upload_batch / gw_upload_spool, and checked with plain SQL on a
+ * second connection. Each test uses its own gateway and meter ids, so the
+ * tests do not see each other's rows. GW_IT_SPOOL names a directory for
+ * the spool test (default: a new directory under $TMPDIR or /tmp).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "batch.h"
+#include "gw.h"
+#include "reading.h"
+#include "spool.h"
+#include "tz.h"
+#include "upload.h"
+
+static const char *conninfo;
+static PGconn *db; /* the tests' own connection, TimeZone UTC */
+
+/* Returns the first column of the first row as a new string ("NULL" for
+ * NULL, "NONE" for no row); fails the test on an SQL error. */
+static char *query1(const char *sql, int n, const char *const *params)
+{
+	PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+	char *out;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		print_error("query failed: %s\n%s\n", sql, PQerrorMessage(db));
+		PQclear(res);
+		fail();
+	}
+	if (PQntuples(res) == 0)
+		out = strdup("NONE");
+	else if (PQgetisnull(res, 0, 0))
+		out = strdup("NULL");
+	else
+		out = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	assert_non_null(out);
+	return out;
+}
+
+/* Asserts that a one-parameter query returns `want`. */
+static void expect1(const char *want, const char *sql, const char *param)
+{
+	const char *params[1] = { param };
+	char *got = query1(sql, param ? 1 : 0, params);
+
+	if (strcmp(got, want) != 0)
+		print_error("%s [%s]: got '%s', expected '%s'\n", sql,
+			    param ? param : "", got, want);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static struct gw_day_register reg(const char *meter, const char *obis,
+				  enum gw_quality q, int64_t start, int64_t end)
+{
+	struct gw_day_register d;
+
+	memset(&d, 0, sizeof(d));
+	gw_strlcpy(d.meter_id, meter, sizeof(d.meter_id));
+	gw_strlcpy(d.obis, obis, sizeof(d.obis));
+	d.unit = obis[0] == '3' || obis[0] == '4' ? GW_UNIT_VARH : GW_UNIT_WH;
+	d.quality = (uint8_t)q;
+	d.start_value = start;
+	d.end_value = end;
+	d.consumption = end - start;
+	d.readings = 96;
+	d.minutes_missing = 0;
+	return d;
+}
+
+static void init_batch(struct gw_batch *b, const char *gw, const char *day,
+		       uint32_t revision, struct gw_day_register *days,
+		       size_t n_days, struct gw_series *series, size_t n_series)
+{
+	memset(b, 0, sizeof(*b));
+	gw_strlcpy(b->gateway_id, gw, sizeof(b->gateway_id));
+	gw_strlcpy(b->timezone, "Asia/Ho_Chi_Minh", sizeof(b->timezone));
+	assert_int_equal(gw_day_parse(day, &b->day), 0);
+	b->revision = revision;
+	b->created_ms = 1772384400000; /* 2026-03-01T17:00:00Z */
+	b->days = days;
+	b->n_days = n_days;
+	b->series = series;
+	b->n_series = n_series;
+}
+
+static int upload_one(const struct gw_batch *b, uint32_t crc)
+{
+	struct gw_uploader *u = gw_uploader_new(conninfo);
+	int rc;
+
+	assert_non_null(u);
+	rc = gw_upload_batch(u, b, crc);
+	gw_uploader_free(u);
+	return rc;
+}
+
+/* 2026-03-01 00:00, 00:15, 00:30, 00:45 UTC */
+static int64_t ts4[4] = { 1772323200000, 1772324100000, 1772325000000,
+			  1772325900000 };
+static int64_t val4[4] = { 9007199254740993, 9007199254741000,
+			   9007199254741100, 9007199254741200 };
+
+static void test_rows_land_exactly(void **state)
+{
+	struct gw_day_register days[3];
+	struct gw_series s;
+	struct gw_batch b;
+	struct gw_uploader *u = gw_uploader_new(conninfo);
+
+	(void)state;
+	/* 2^53 + 1: a double would round it. */
+	days[0] = reg("it-a1", "1.8.0", GW_Q_MEASURED, 9007199254740993,
+		      9007199254753338);
+	days[1] = reg("it-a1", "2.8.0", GW_Q_MEASURED, 500, 500);
+	days[2] = reg("it-a2", "1.8.0", GW_Q_INTERPOLATED, 7, 8);
+	days[2].readings = 90;
+	days[2].minutes_missing = 45;
+	memset(&s, 0, sizeof(s));
+	gw_strlcpy(s.meter_id, "it-a1", sizeof(s.meter_id));
+	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
+	s.unit = GW_UNIT_WH;
+	s.n = 4;
+	s.ts_ms = ts4;
+	s.value = val4;
+	init_batch(&b, "it-gw-a", "2026-03-01", 0, days, 3, &s, 1);
+
+	assert_non_null(u);
+	assert_int_equal(gw_upload_batch(u, &b, 0xDEADBEEF), 1);
+	gw_uploader_free(u);
+
+	expect1("9007199254740993", "SELECT start_value FROM daily_registers "
+		"WHERE meter_id = $1 AND obis = '1.8.0'", "it-a1");
+	expect1("9007199254753338", "SELECT end_value FROM daily_registers "
+		"WHERE meter_id = $1 AND obis = '1.8.0'", "it-a1");
+	expect1("12345", "SELECT consumption FROM daily_registers "
+		"WHERE meter_id = $1 AND obis = '1.8.0'", "it-a1");
+	expect1("2026-03-01|Wh|measured|96|0|0|it-gw-a",
+		"SELECT concat_ws('|', day, unit, quality, readings, "
+		"minutes_missing, revision, gateway_id) FROM daily_registers "
+		"WHERE meter_id = $1 AND obis = '1.8.0'", "it-a1");
+	expect1("0", "SELECT consumption FROM daily_registers "
+		"WHERE meter_id = $1 AND obis = '2.8.0'", "it-a1");
+	expect1("interpolated|90|45", "SELECT concat_ws('|', quality, readings,"
+		" minutes_missing) FROM daily_registers WHERE meter_id = $1",
+		"it-a2");
+	expect1("4", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
+		"it-a1");
+	expect1("2026-03-01 00:15:00+00|9007199254741000|0|Wh",
+		"SELECT concat_ws('|', ts, value, scale, unit) FROM "
+		"interval_readings WHERE meter_id = $1 ORDER BY ts OFFSET 1 LIMIT 1",
+		"it-a1");
+	expect1("3735928559|3|4|Asia/Ho_Chi_Minh|2026-03-01 17:00:00+00",
+		"SELECT concat_ws('|', crc, daily_rows, interval_rows, timezone,"
+		" created_at) FROM batch_ledger WHERE gateway_id = $1", "it-gw-a");
+	expect1("it-gw-a|2026-03-01|2026-03-01", "SELECT concat_ws('|', "
+		"gateway_id, first_day, last_day) FROM meters WHERE meter_id = $1",
+		"it-a2");
+	expect1("Asia/Ho_Chi_Minh", "SELECT timezone FROM gateways "
+		"WHERE gateway_id = $1", "it-gw-a");
+}
+
+static void test_same_batch_twice_applies_once(void **state)
+{
+	struct gw_day_register days[2];
+	struct gw_series s;
+	struct gw_batch b;
+	struct gw_uploader *u = gw_uploader_new(conninfo);
+
+	(void)state;
+	days[0] = reg("it-t1", "1.8.0", GW_Q_MEASURED, 1000, 3000);
+	days[1] = reg("it-t2", "1.8.0", GW_Q_MEASURED, 10, 20);
+	memset(&s, 0, sizeof(s));
+	gw_strlcpy(s.meter_id, "it-t1", sizeof(s.meter_id));
+	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
+	s.unit = GW_UNIT_WH;
+	s.n = 4;
+	s.ts_ms = ts4;
+	s.value = val4;
+	init_batch(&b, "it-gw-t", "2026-03-01", 0, days, 2, &s, 1);
+
+	assert_non_null(u);
+	assert_int_equal(gw_upload_batch(u, &b, 42), 1);
+	assert_int_equal(gw_upload_batch(u, &b, 42), 0);
+	gw_uploader_free(u);
+	/* A new connection, as after a restart, finds it in the ledger too. */
+	assert_int_equal(upload_one(&b, 42), 0);
+
+	expect1("2", "SELECT count(*) FROM daily_registers WHERE gateway_id = $1",
+		"it-gw-t");
+	expect1("4", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
+		"it-t1");
+	expect1("1", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1",
+		"it-gw-t");
+}
+
+static void test_later_revision_replaces_day(void **state)
+{
+	struct gw_day_register d0[1], d1[2];
+	struct gw_series s;
+	struct gw_batch b0, b1;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	gw_strlcpy(s.meter_id, "it-r1", sizeof(s.meter_id));
+	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
+	s.unit = GW_UNIT_WH;
+	s.n = 4;
+	s.ts_ms = ts4;
+	s.value = val4;
+
+	/* revision 0, then revision 1 of the same day */
+	d0[0] = reg("it-r1", "1.8.0", GW_Q_ESTIMATED, 5000, 6000);
+	d1[0] = reg("it-r1", "1.8.0", GW_Q_INTERPOLATED, 5000, 6500);
+	d1[1] = reg("it-r1", "2.8.0", GW_Q_MEASURED, 0, 3);
+	init_batch(&b0, "it-gw-r", "2026-03-02", 0, d0, 1, &s, 1);
+	init_batch(&b1, "it-gw-r", "2026-03-02", 1, d1, 2, &s, 1);
+	assert_int_equal(upload_one(&b0, 1), 1);
+	expect1("1000|estimated|0", "SELECT concat_ws('|', consumption, quality,"
+		" revision) FROM daily_registers WHERE meter_id = $1 AND "
+		"day = '2026-03-02' AND obis = '1.8.0'", "it-r1");
+	/* The interval readings of revision 1 overlap revision 0's. */
+	assert_int_equal(upload_one(&b1, 2), 1);
+	expect1("1500|interpolated|1", "SELECT concat_ws('|', consumption, quality,"
+		" revision) FROM daily_registers WHERE meter_id = $1 AND "
+		"day = '2026-03-02' AND obis = '1.8.0'", "it-r1");
+	expect1("2", "SELECT count(*) FROM daily_registers WHERE meter_id = $1 "
+		"AND day = '2026-03-02'", "it-r1");
+	expect1("4", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
+		"it-r1");
+	assert_int_equal(upload_one(&b0, 1), 0);
+
+	/* Revisions arriving out of order: the older one does not win. */
+	b1.day = b0.day = b0.day + 1;
+	assert_int_equal(upload_one(&b1, 3), 1);
+	assert_int_equal(upload_one(&b0, 4), 1);
+	expect1("1500|1", "SELECT concat_ws('|', consumption, revision) FROM "
+		"daily_registers WHERE meter_id = $1 AND day = '2026-03-03' AND "
+		"obis = '1.8.0'", "it-r1");
+	expect1("2", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1 "
+		"AND day = '2026-03-03'", "it-gw-r");
+}
+
+static void test_daily_usage_view(void **state)
+{
+	struct gw_day_register d[6];
+	struct gw_batch b;
+
+	(void)state;
+	d[0] = reg("it-u1", "1.8.0", GW_Q_MEASURED, 1000000, 1012345);
+	d[1] = reg("it-u1", "2.8.0", GW_Q_ESTIMATED, 200, 267);
+	d[2] = reg("it-u1", "3.8.0", GW_Q_INTERPOLATED, 0, 10);
+	d[3] = reg("it-u2", "1.8.0", GW_Q_MEASURED, 0, 1000);
+	d[4] = reg("it-u3", "1.8.0", GW_Q_INCOMPLETE, 0, 1);
+	d[5] = reg("it-u3", "2.8.0", GW_Q_MEASURED, 5, 5);
+	init_batch(&b, "it-gw-u", "2026-03-04", 0, d, 6, NULL, 0);
+	assert_int_equal(upload_one(&b, 7), 1);
+
+	expect1("2026-03-04|12.345|0.067|estimated",
+		"SELECT concat_ws('|', day, import_kwh, export_kwh, quality) "
+		"FROM daily_usage WHERE meter_id = $1", "it-u1");
+	expect1("1", "SELECT count(*) FROM daily_usage WHERE meter_id = $1",
+		"it-u1");
+	/* No 2.8.0 register: export is NULL, not zero. */
+	expect1("1.000|NULL|measured",
+		"SELECT concat_ws('|', import_kwh, coalesce(export_kwh::text, "
+		"'NULL'), quality) FROM daily_usage WHERE meter_id = $1", "it-u2");
+	expect1("0.001|0.000|incomplete",
+		"SELECT concat_ws('|', import_kwh, export_kwh, quality) "
+		"FROM daily_usage WHERE meter_id = $1", "it-u3");
+	expect1("numeric", "SELECT pg_typeof(import_kwh)::text FROM daily_usage "
+		"WHERE meter_id = $1", "it-u1");
+}
+
+/* A batch the server refuses half-way leaves nothing behind. */
+static void check_nothing_of(const char *gw, const char *meter)
+{
+	expect1("0", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1", gw);
+	expect1("0", "SELECT count(*) FROM gateways WHERE gateway_id = $1", gw);
+	expect1("0", "SELECT count(*) FROM meters WHERE meter_id = $1", meter);
+	expect1("0", "SELECT count(*) FROM daily_registers WHERE meter_id = $1",
+		meter);
+	expect1("0", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
+		meter);
+}
+
+static void test_refused_batch_is_all_or_nothing(void **state)
+{
+	struct gw_day_register d[2];
+	struct gw_series s;
+	struct gw_batch b;
+	struct gw_uploader *u = gw_uploader_new(conninfo);
+
+	(void)state;
+	assert_non_null(u);
+	memset(&s, 0, sizeof(s));
+	gw_strlcpy(s.meter_id, "it-bad1", sizeof(s.meter_id));
+	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
+	s.unit = GW_UNIT_WH;
+	s.n = 4;
+	s.ts_ms = ts4;
+	s.value = val4;
+
+	/* a quality code the check constraint refuses */
+	d[0] = reg("it-bad1", "1.8.0", GW_Q_MEASURED, 0, 100);
+	d[1] = reg("it-bad2", "1.8.0", GW_Q_MEASURED, 0, 100);
+	d[1].quality = 9;
+	init_batch(&b, "it-gw-bad", "2026-03-05", 0, d, 2, &s, 1);
+	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EDB);
+	check_nothing_of("it-gw-bad", "it-bad1");
+	check_nothing_of("it-gw-bad", "it-bad2");
+
+	/* more missing minutes than the longest (25 h) day has */
+	d[1].quality = GW_Q_ESTIMATED;
+	d[1].minutes_missing = 5000;
+	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EDB);
+	check_nothing_of("it-gw-bad", "it-bad1");
+
+	/* a reading count that does not fit the column */
+	d[1].minutes_missing = 0;
+	d[1].readings = UINT32_MAX;
+	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EDB);
+	check_nothing_of("it-gw-bad", "it-bad1");
+
+	/* The same uploader goes on with the corrected batch. */
+	d[1].readings = 96;
+	assert_int_equal(gw_upload_batch(u, &b, 5), 1);
+	expect1("2", "SELECT count(*) FROM daily_registers WHERE gateway_id = $1",
+		"it-gw-bad");
+	gw_uploader_free(u);
+}
+
+/* Meter ids with COPY's special characters arrive unchanged. */
+static void test_copy_escaping(void **state)
+{
+	static const char *const ids[] = {
+		"it-esc\ttab", "it-esc\\N", "it-esc\nnewline\r",
+		"it-esc'quote\"", "it-esc\\.", "it-esc-ü-điện",
+	};
+	enum { N = sizeof(ids) / sizeof(ids[0]) };
+	struct gw_day_register d[N];
+	struct gw_series s[N];
+	struct gw_batch b;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		d[i] = reg(ids[i], "1.8.0", GW_Q_MEASURED, 0, (int64_t)i + 1);
+		memset(&s[i], 0, sizeof(s[i]));
+		gw_strlcpy(s[i].meter_id, ids[i], sizeof(s[i].meter_id));
+		gw_strlcpy(s[i].obis, "1.8.0", sizeof(s[i].obis));
+		s[i].n = 4;
+		s[i].ts_ms = ts4;
+		s[i].value = val4;
+	}
+	init_batch(&b, "it-gw-esc\t\\", "2026-03-01", 0, d, N, s, N);
+	assert_int_equal(upload_one(&b, 9), 1);
+	for (size_t i = 0; i < N; i++) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "%zu", i + 1);
+		expect1(want, "SELECT consumption FROM daily_registers "
+			"WHERE meter_id = $1", ids[i]);
+		expect1("4", "SELECT count(*) FROM interval_readings "
+			"WHERE meter_id = $1 AND unit IS NULL", ids[i]);
+		expect1("it-gw-esc\t\\", "SELECT gateway_id FROM meters "
+			"WHERE meter_id = $1", ids[i]);
+	}
+}
+
+static void test_unreachable_database(void **state)
+{
+	struct gw_day_register d[1];
+	struct gw_batch b;
+	struct gw_uploader *u;
+
+	(void)state;
+	d[0] = reg("it-x1", "1.8.0", GW_Q_MEASURED, 0, 1);
+	init_batch(&b, "it-gw-x", "2026-03-01", 0, d, 1, NULL, 0);
+	u = gw_uploader_new("host=/nonexistent/gw-it port=5999 connect_timeout=2");
+	assert_non_null(u);
+	assert_int_equal(gw_upload_batch(u, &b, 1), GW_ECONN);
+	assert_int_equal(gw_upload_batch(u, &b, 1), GW_ECONN);
+	gw_uploader_free(u);
+}
+
+/* The server ends the uploader's session between two batches: the next
+ * call reports GW_ECONN with nothing committed, the one after reconnects. */
+static void test_lost_connection_reconnects(void **state)
+{
+	struct gw_day_register d1[1], d2[1];
+	struct gw_batch b1, b2;
+	struct gw_uploader *u;
+	char *ci, *n;
+	size_t len = strlen(conninfo) + 64;
+
+	(void)state;
+	ci = malloc(len);
+	assert_non_null(ci);
+	/* Works for the key=value form that pgtmp.sh writes. */
+	snprintf(ci, len, "%s application_name=it-lost", conninfo);
+	d1[0] = reg("it-l1", "1.8.0", GW_Q_MEASURED, 0, 1);
+	d2[0] = reg("it-l1", "1.8.0", GW_Q_MEASURED, 1, 3);
+	init_batch(&b1, "it-gw-l", "2026-03-01", 0, d1, 1, NULL, 0);
+	init_batch(&b2, "it-gw-l", "2026-03-02", 0, d2, 1, NULL, 0);
+	u = gw_uploader_new(ci);
+	assert_non_null(u);
+	assert_int_equal(gw_upload_batch(u, &b1, 1), 1);
+
+	n = query1("SELECT count(pg_terminate_backend(pid, 10000)) FROM "
+		   "pg_stat_activity WHERE application_name = 'it-lost'", 0, NULL);
+	assert_string_equal(n, "1");
+	free(n);
+
+	assert_int_equal(gw_upload_batch(u, &b2, 2), GW_ECONN);
+	expect1("0", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1 "
+		"AND day = '2026-03-02'", "it-gw-l");
+	assert_int_equal(gw_upload_batch(u, &b2, 2), 1);
+	expect1("2", "SELECT consumption FROM daily_registers WHERE meter_id = $1 "
+		"AND day = '2026-03-02'", "it-l1");
+	gw_uploader_free(u);
+	free(ci);
+}
+
+/* Enough rows that the COPY data goes out in many chunks. */
+static void test_large_batch(void **state)
+{
+	enum { METERS = 500, POINTS = 96 };
+	struct gw_day_register *d = calloc(METERS, sizeof(*d));
+	struct gw_series *s = calloc(METERS, sizeof(*s));
+	int64_t *ts = calloc(POINTS, sizeof(*ts));
+	int64_t *val = calloc(POINTS, sizeof(*val));
+	struct gw_batch b;
+	char id[GW_ID_MAX];
+
+	(void)state;
+	assert_true(d && s && ts && val);
+	for (int k = 0; k < POINTS; k++) {
+		ts[k] = 1772323200000 + (int64_t)k * 900000;
+		val[k] = 1000000 + (int64_t)k * 250;
+	}
+	for (int i = 0; i < METERS; i++) {
+		snprintf(id, sizeof(id), "it-big-%04d", i);
+		d[i] = reg(id, "1.8.0", GW_Q_MEASURED, 1000000, 1000000 + 24000 + i);
+		gw_strlcpy(s[i].meter_id, id, sizeof(s[i].meter_id));
+		gw_strlcpy(s[i].obis, "1.8.0", sizeof(s[i].obis));
+		s[i].unit = GW_UNIT_WH;
+		s[i].n = POINTS;
+		s[i].ts_ms = ts;
+		s[i].value = val;
+	}
+	init_batch(&b, "it-gw-big", "2026-03-01", 0, d, METERS, s, METERS);
+	assert_int_equal(upload_one(&b, 11), 1);
+	expect1("500|12124750", "SELECT concat_ws('|', count(*), sum(consumption))"
+		" FROM daily_registers WHERE gateway_id = $1", "it-gw-big");
+	expect1("48000", "SELECT count(*) FROM interval_readings "
+		"WHERE meter_id LIKE $1", "it-big-%");
+	expect1("500|48000", "SELECT concat_ws('|', daily_rows, interval_rows) "
+		"FROM batch_ledger WHERE gateway_id = $1", "it-gw-big");
+	free(d);
+	free(s);
+	free(ts);
+	free(val);
+}
+
+static int count_dir(const char *dir, const char *sub)
+{
+	char cmd[GW_PATH_MAX + 64];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s/%s' | wc -l", dir, sub);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+/* gw_upload_spool: ready/ oldest first into done/, a broken file into
+ * quarantine/, and a second run finds nothing to do. */
+static void test_upload_spool(void **state)
+{
+	struct gw_day_register d1[1], d2[1];
+	struct gw_batch b1, b2;
+	struct gw_uploader *u;
+	char dir[GW_PATH_MAX], path[GW_PATH_MAX + 64];
+	const char *env = getenv("GW_IT_SPOOL");
+	FILE *f;
+
+	(void)state;
+	if (env && *env) {
+		gw_strlcpy(dir, env, sizeof(dir));
+	} else {
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(dir, sizeof(dir), "%s/it_upload.XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
+		assert_non_null(mkdtemp(dir));
+	}
+	assert_int_equal(gw_spool_open(dir), 0);
+	d1[0] = reg("it-s1", "1.8.0", GW_Q_MEASURED, 100, 200);
+	d2[0] = reg("it-s1", "1.8.0", GW_Q_MEASURED, 200, 350);
+	init_batch(&b1, "it-gw-s", "2026-03-06", 0, d1, 1, NULL, 0);
+	init_batch(&b2, "it-gw-s", "2026-03-07", 0, d2, 1, NULL, 0);
+	assert_int_equal(gw_spool_write(dir, &b2), 0);
+	assert_int_equal(gw_spool_write(dir, &b1), 0);
+	snprintf(path, sizeof(path), "%s/ready/it-gw-s_2026-03-05_r0.gwb", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("GWB1 this is not a batch", f);
+	assert_int_equal(fclose(f), 0);
+
+	u = gw_uploader_new(conninfo);
+	assert_non_null(u);
+	assert_int_equal(gw_upload_spool(u, dir), 2);
+	assert_int_equal(count_dir(dir, "ready"), 0);
+	assert_int_equal(count_dir(dir, "done"), 2);
+	assert_int_equal(count_dir(dir, "quarantine"), 1);
+	assert_int_equal(gw_upload_spool(u, dir), 0);
+	gw_uploader_free(u);
+
+	expect1("100,150", "SELECT string_agg(consumption::text, ',' ORDER BY day)"
+		" FROM daily_registers WHERE meter_id = $1", "it-s1");
+	expect1("2026-03-07", "SELECT last_day::text FROM meters "
+		"WHERE meter_id = $1", "it-s1");
+}
+
+static int setup(void **state)
+{
+	PGresult *res;
+
+	(void)state;
+	db = PQconnectdb(conninfo);
+	if (PQstatus(db) != CONNECTION_OK) {
+		print_error("cannot connect to %s: %s", conninfo,
+			    PQerrorMessage(db));
+		return -1;
+	}
+	res = PQexec(db, "SET TimeZone = 'UTC'");
+	PQclear(res);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	PQfinish(db);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rows_land_exactly),
+		cmocka_unit_test(test_same_batch_twice_applies_once),
+		cmocka_unit_test(test_later_revision_replaces_day),
+		cmocka_unit_test(test_daily_usage_view),
+		cmocka_unit_test(test_refused_batch_is_all_or_nothing),
+		cmocka_unit_test(test_copy_escaping),
+		cmocka_unit_test(test_unreachable_database),
+		cmocka_unit_test(test_lost_connection_reconnects),
+		cmocka_unit_test(test_large_batch),
+		cmocka_unit_test(test_upload_spool),
+	};
+
+	conninfo = getenv("GW_PG_CONNINFO");
+	if (!conninfo || !*conninfo) {
+		printf("not ok - it_upload: GW_PG_CONNINFO is not set "
+		       "(run tests/integration/upload.sh)\n");
+		return 1;
+	}
+	gw_log_set_level(GW_LOG_WARN);
+	return cmocka_run_group_tests_name("it_upload", tests, setup, teardown);
+}
