@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * driver.c - maps a bus type to the driver that speaks its protocol.
+ */
+#include <stddef.h>
+
+#include "driver.h"
+
+const struct gw_driver_ops *gw_driver_for(enum gw_bus_type type)
+{
+	switch (type) {
+	case GW_BUS_MODBUS_TCP:
+	case GW_BUS_MODBUS_RTU:
+		return &gw_modbus_driver;
+	}
+	return NULL;
+}

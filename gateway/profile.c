@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * profile.c - Modbus meter profiles: loading and validating the register map
+ * of one meter model from an INI data file, and turning a register's raw
+ * 16-bit words into an exact reading (and back, for the simulator).
+ *
+ * Energy leaves this file as an integer count of Wh (varh, VAh) at scale 0;
+ * other quantities as an exact decimal value * 10^scale. Where the meter's
+ * value cannot be represented exactly (a float, a divisor that is not a
+ * power of ten) it is rounded here, once, half away from zero; docs/profiles.md
+ * documents the rules.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ini.h"
+#include "profile.h"
+
+#define MAX_REGS_DEFAULT 100
+#define MAX_REGS_LIMIT 125 /* Modbus: at most 125 registers per read */
+#define EXP10_LIMIT 9      /* |exp10| of a scale, and of a unit prefix */
+
+int gw_reg_type_words(enum gw_reg_type t)
+{
+	switch (t) {
+	case GW_T_INT16:
+	case GW_T_UINT16:
+		return 1;
+	case GW_T_INT32:
+	case GW_T_UINT32:
+	case GW_T_FLOAT32:
+		return 2;
+	case GW_T_INT64:
+	case GW_T_UINT64:
+	case GW_T_FLOAT64:
+		return 4;
+	}
+	return 0;
+}
+
+static const char *const type_names[] = {
+	[GW_T_INT16] = "int16",	    [GW_T_UINT16] = "uint16",
+	[GW_T_INT32] = "int32",	    [GW_T_UINT32] = "uint32",
+	[GW_T_INT64] = "int64",	    [GW_T_UINT64] = "uint64",
+	[GW_T_FLOAT32] = "float32", [GW_T_FLOAT64] = "float64",
+};
+
+static const char *const order_names[] = {
+	[GW_ORDER_ABCD] = "ABCD",
+	[GW_ORDER_CDAB] = "CDAB",
+	[GW_ORDER_BADC] = "BADC",
+	[GW_ORDER_DCBA] = "DCBA",
+};
+
+/* Keys of a [register] section, as bits, to find missing required keys. */
+enum {
+	K_FUNCTION = 1 << 0,
+	K_ADDRESS = 1 << 1,
+	K_TYPE = 1 << 2,
+	K_ORDER = 1 << 3,
+	K_SCALE = 1 << 4,
+	K_UNIT = 1 << 5,
+	K_NA = 1 << 6,
+	K_REQUIRED = K_FUNCTION | K_ADDRESS | K_TYPE | K_UNIT,
+};
+
+enum { S_NONE, S_PROFILE, S_REGISTER };
+
+struct load_state {
+	const char *path;
+	struct gw_profile *p;
+	int cap;
+	int section;       /* S_* */
+	int seen_profile;  /* line of [profile], 0 if none yet */
+	unsigned prof_keys;
+	unsigned *reg_keys; /* keys seen per register */
+	int errors;
+};
+
+static int errorf(const struct load_state *st, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int errorf(const struct load_state *st, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s:%d: ", st->path, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return GW_ECONFIG;
+}
+
+/* Parses an unsigned integer, decimal or 0x hex, the whole string. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s == '-' || *s == '+' || *s == '\0' || *s == ' ')
+		return GW_EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end != '\0' || end == s)
+		return GW_EINVAL;
+	/* strtoull with base 0 reads "010" as octal; nobody means that. */
+	if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+		return GW_EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Normalises an OBIS code to "C.D.E": accepts "C.D.E", "A-B:C.D.E" and a
+ * trailing "*F". Each group is 0..255. */
+static int parse_obis(const char *s, char *out, size_t cap)
+{
+	unsigned v[3];
+	int n = 0;
+	const char *p = strchr(s, ':');
+
+	if (p) {
+		/* "A-B:" prefix: two numbers separated by '-' */
+		unsigned a, b;
+		char tail;
+		if (sscanf(s, "%3u-%3u%c", &a, &b, &tail) != 3 || tail != ':' ||
+		    a > 255 || b > 255)
+			return GW_EINVAL;
+		s = p + 1;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (*s < '0' || *s > '9')
+			return GW_EINVAL;
+		unsigned x = 0;
+		int digits = 0;
+		while (*s >= '0' && *s <= '9') {
+			x = x * 10 + (unsigned)(*s++ - '0');
+			if (++digits > 3)
+				return GW_EINVAL;
+		}
+		if (x > 255)
+			return GW_EINVAL;
+		v[n++] = x;
+		if (i < 2 && *s++ != '.')
+			return GW_EINVAL;
+	}
+	if (*s == '*') {
+		uint64_t f;
+		if (parse_u64(s + 1, &f) || f > 255)
+			return GW_EINVAL;
+	} else if (*s != '\0') {
+		return GW_EINVAL;
+	}
+	snprintf(out, cap, "%u.%u.%u", v[0], v[1], v[2]);
+	return 0;
+}
+
+/* "/N" (divisor; its factors of ten go to exp10), "eN", "e-N", "1". */
+static int parse_scale(const char *s, int8_t *exp10, uint32_t *divisor)
+{
+	uint64_t d;
+	int e = 0;
+
+	if (strcmp(s, "1") == 0) {
+		*exp10 = 0;
+		*divisor = 1;
+		return 0;
+	}
+	if (s[0] == '/') {
+		if (parse_u64(s + 1, &d) || d == 0 || d > UINT32_MAX)
+			return GW_EINVAL;
+		while (d % 10 == 0) {
+			d /= 10;
+			e--;
+		}
+		*exp10 = (int8_t)e;
+		*divisor = (uint32_t)d;
+		return 0;
+	}
+	if (s[0] == 'e' || s[0] == 'E') {
+		const char *p = s + 1;
+		int neg = 0;
+		if (*p == '-' || *p == '+')
+			neg = *p++ == '-';
+		if (*p < '0' || *p > '9' || p[1] != '\0')
+			return GW_EINVAL; /* one digit: |e| <= 9 */
+		e = *p - '0';
+		*exp10 = (int8_t)(neg ? -e : e);
+		*divisor = 1;
+		return 0;
+	}
+	return GW_EINVAL;
+}
+
+/* The raw value's bits as a type of `bits` width: hex or decimal, a negative
+ * decimal for signed types. */
+static int parse_na(const char *s, enum gw_reg_type t, uint64_t *out)
+{
+	int bits = gw_reg_type_words(t) * 16;
+	uint64_t mask = bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
+	int is_signed = t == GW_T_INT16 || t == GW_T_INT32 || t == GW_T_INT64;
+	uint64_t v;
+
+	if (s[0] == '-') {
+		if (!is_signed || parse_u64(s + 1, &v))
+			return GW_EINVAL;
+		uint64_t lim = (uint64_t)1 << (bits - 1); /* |min| */
+		if (v > lim)
+			return GW_EINVAL;
+		*out = ((uint64_t)0 - v) & mask;
+		return 0;
+	}
+	if (parse_u64(s, &v) || (v & ~mask) != 0)
+		return GW_EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int key_profile(struct load_state *st, const char *key,
+		       const char *value, int line)
+{
+	struct gw_profile *p = st->p;
+	unsigned bit;
+
+	if (strcmp(key, "name") == 0) {
+		bit = 1;
+		if (!*value || gw_strlcpy(p->name, value, sizeof(p->name)) ||
+		    strpbrk(value, "/ \t"))
+			return errorf(st, line, "name: '%s' is not a valid profile name",
+				      value);
+	} else if (strcmp(key, "description") == 0) {
+		bit = 2;
+		gw_strlcpy(p->description, value, sizeof(p->description));
+	} else if (strcmp(key, "max_registers") == 0) {
+		uint64_t v;
+		bit = 4;
+		if (parse_u64(value, &v) || v < 1 || v > MAX_REGS_LIMIT)
+			return errorf(st, line,
+				      "max_registers: '%s' is not an integer 1..%d",
+				      value, MAX_REGS_LIMIT);
+		p->max_registers = (int)v;
+	} else {
+		return errorf(st, line, "unknown key '%s' in [profile]", key);
+	}
+	if (st->prof_keys & bit)
+		return errorf(st, line, "duplicate key '%s'", key);
+	st->prof_keys |= bit;
+	return 0;
+}
+
+static int key_register(struct load_state *st, const char *key,
+			const char *value, int line)
+{
+	struct gw_profile_reg *r = &st->p->regs[st->p->n_regs - 1];
+	unsigned *seen = &st->reg_keys[st->p->n_regs - 1];
+	unsigned bit;
+	uint64_t v;
+
+	if (strcmp(key, "function") == 0) {
+		bit = K_FUNCTION;
+		if (strcmp(value, "3") == 0)
+			r->function = 3;
+		else if (strcmp(value, "4") == 0)
+			r->function = 4;
+		else
+			return errorf(st, line,
+				      "function: '%s' is not 3 (holding) or 4 (input)",
+				      value);
+	} else if (strcmp(key, "address") == 0) {
+		bit = K_ADDRESS;
+		if (parse_u64(value, &v) || v > 0xFFFF)
+			return errorf(st, line,
+				      "address: '%s' is not a wire address 0..0xFFFF",
+				      value);
+		r->address = (uint16_t)v;
+	} else if (strcmp(key, "type") == 0) {
+		bit = K_TYPE;
+		size_t i;
+		for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+			if (strcmp(value, type_names[i]) == 0)
+				break;
+		if (i == sizeof(type_names) / sizeof(type_names[0]))
+			return errorf(st, line,
+				      "type: '%s' is not one of int16 uint16 int32 uint32 int64 uint64 float32 float64",
+				      value);
+		if (*seen & K_NA)
+			return errorf(st, line, "type: must come before 'na'");
+		r->type = (uint8_t)i;
+	} else if (strcmp(key, "order") == 0) {
+		bit = K_ORDER;
+		size_t i;
+		for (i = 0; i < 4; i++)
+			if (strcmp(value, order_names[i]) == 0)
+				break;
+		if (i == 4)
+			return errorf(st, line,
+				      "order: '%s' is not one of ABCD CDAB BADC DCBA",
+				      value);
+		r->order = (uint8_t)i;
+	} else if (strcmp(key, "scale") == 0) {
+		bit = K_SCALE;
+		if (parse_scale(value, &r->exp10, &r->divisor))
+			return errorf(st, line,
+				      "scale: '%s' is not a divisor '/N', a power of ten 'eN' or 'e-N' (|N| <= 9), or '1'",
+				      value);
+	} else if (strcmp(key, "unit") == 0) {
+		enum gw_unit u;
+		int e;
+		bit = K_UNIT;
+		if (gw_unit_parse(value, &u, &e))
+			return errorf(st, line, "unit: '%s' is not a known unit",
+				      value);
+		r->unit = (uint8_t)u;
+		r->unit_exp10 = (int8_t)e;
+	} else if (strcmp(key, "na") == 0) {
+		bit = K_NA;
+		if (!(*seen & K_TYPE))
+			return errorf(st, line, "na: 'type' must come first");
+		if (parse_na(value, (enum gw_reg_type)r->type, &r->na))
+			return errorf(st, line,
+				      "na: '%s' does not fit the register's type %s",
+				      value, type_names[r->type]);
+		r->has_na = 1;
+	} else {
+		return errorf(st, line, "unknown key '%s' in [register %s]", key,
+			      r->obis);
+	}
+	if (*seen & bit)
+		return errorf(st, line, "duplicate key '%s'", key);
+	*seen |= bit;
+	return 0;
+}
+
+static int section_header(struct load_state *st, const char *section, int line)
+{
+	struct gw_profile *p = st->p;
+
+	if (strcmp(section, "profile") == 0) {
+		if (st->seen_profile)
+			return errorf(st, line, "duplicate [profile] (first at line %d)",
+				      st->seen_profile);
+		st->seen_profile = line;
+		st->section = S_PROFILE;
+		return 0;
+	}
+	if (strncmp(section, "register ", 9) != 0) {
+		st->section = S_NONE;
+		return errorf(st, line,
+			      "unknown section [%s]: expected [profile] or [register OBIS]",
+			      section);
+	}
+	char obis[GW_OBIS_MAX];
+	const char *code = section + 9;
+	while (*code == ' ')
+		code++;
+	if (parse_obis(code, obis, sizeof(obis)))
+		return errorf(st, line, "[%s]: '%s' is not an OBIS code like 1.8.0",
+			      section, code);
+	for (int i = 0; i < p->n_regs; i++)
+		if (strcmp(p->regs[i].obis, obis) == 0)
+			return errorf(st, line,
+				      "[%s]: register %s is already defined at line %d",
+				      section, obis, p->regs[i].line);
+	if (p->n_regs == st->cap) {
+		int ncap = st->cap ? st->cap * 2 : 16;
+		struct gw_profile_reg *nr =
+			realloc(p->regs, sizeof(*nr) * (size_t)ncap);
+		if (!nr)
+			return GW_ENOMEM;
+		p->regs = nr;
+		unsigned *nk = realloc(st->reg_keys, sizeof(*nk) * (size_t)ncap);
+		if (!nk)
+			return GW_ENOMEM;
+		st->reg_keys = nk;
+		st->cap = ncap;
+	}
+	struct gw_profile_reg *r = &p->regs[p->n_regs];
+	memset(r, 0, sizeof(*r));
+	gw_strlcpy(r->obis, obis, sizeof(r->obis));
+	r->order = GW_ORDER_ABCD;
+	r->divisor = 1;
+	r->line = line;
+	st->reg_keys[p->n_regs] = 0;
+	p->n_regs++;
+	st->section = S_REGISTER;
+	return 0;
+}
+
+static int load_cb(void *ctx, const char *section, const char *key,
+		   const char *value, int line)
+{
+	struct load_state *st = ctx;
+	int rc;
+
+	if (!key)
+		rc = section_header(st, section, line);
+	else if (st->section == S_PROFILE)
+		rc = key_profile(st, key, value, line);
+	else if (st->section == S_REGISTER)
+		rc = key_register(st, key, value, line);
+	else if (*section == '\0')
+		rc = errorf(st, line, "key '%s' outside of a section", key);
+	else
+		rc = 0; /* inside an unknown section: already reported */
+	if (rc == GW_ENOMEM)
+		return rc;
+	if (rc)
+		st->errors++;
+	/* Go on to report every error in the file, not just the first. */
+	return 0;
+}
+
+static int reg_cmp(const void *a, const void *b)
+{
+	const struct gw_profile_reg *x = a, *y = b;
+
+	if (x->function != y->function)
+		return x->function - y->function;
+	return (int)x->address - (int)y->address;
+}
+
+/* Checks what needs the whole file: required keys, sizes, overlaps. */
+static void check_profile(struct load_state *st)
+{
+	struct gw_profile *p = st->p;
+
+	if (!st->seen_profile) {
+		errorf(st, 1, "missing [profile] section");
+		st->errors++;
+	}
+	if (p->n_regs == 0) {
+		errorf(st, st->seen_profile ? st->seen_profile : 1,
+		       "the profile defines no [register OBIS] section");
+		st->errors++;
+	}
+	for (int i = 0; i < p->n_regs; i++) {
+		struct gw_profile_reg *r = &p->regs[i];
+		unsigned missing = K_REQUIRED & ~st->reg_keys[i];
+		static const struct {
+			unsigned bit;
+			const char *name;
+		} req[] = { { K_FUNCTION, "function" },
+			    { K_ADDRESS, "address" },
+			    { K_TYPE, "type" },
+			    { K_UNIT, "unit" } };
+		for (size_t k = 0; k < sizeof(req) / sizeof(req[0]); k++) {
+			if (missing & req[k].bit) {
+				errorf(st, r->line,
+				       "[register %s]: missing required key '%s'",
+				       r->obis, req[k].name);
+				st->errors++;
+			}
+		}
+		if (missing)
+			continue;
+		int words = gw_reg_type_words((enum gw_reg_type)r->type);
+		if ((int)r->address + words - 1 > 0xFFFF) {
+			errorf(st, r->line,
+			       "[register %s]: %s at 0x%04X runs past address 0xFFFF",
+			       r->obis, type_names[r->type], r->address);
+			st->errors++;
+		}
+		if (words > p->max_registers) {
+			errorf(st, r->line,
+			       "[register %s]: %d registers exceed max_registers %d",
+			       r->obis, words, p->max_registers);
+			st->errors++;
+		}
+	}
+	if (st->errors)
+		return;
+	/* Sort by function and address (keys ride along by index: no longer
+	 * needed), then reject overlapping registers. */
+	qsort(p->regs, (size_t)p->n_regs, sizeof(p->regs[0]), reg_cmp);
+	for (int i = 1; i < p->n_regs; i++) {
+		const struct gw_profile_reg *a = &p->regs[i - 1], *b = &p->regs[i];
+		if (a->function == b->function &&
+		    (int)a->address + gw_reg_type_words((enum gw_reg_type)a->type) >
+			    (int)b->address) {
+			errorf(st, b->line,
+			       "[register %s]: address 0x%04X overlaps register %s (line %d)",
+			       b->obis, b->address, a->obis, a->line);
+			st->errors++;
+		}
+	}
+}
+
+/* The file's base name without ".prof", as a default profile name. */
+static void default_name(const char *path, char *out, size_t cap)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	gw_strlcpy(out, b, cap);
+	size_t n = strlen(out);
+	if (n > 5 && strcmp(out + n - 5, ".prof") == 0)
+		out[n - 5] = '\0';
+}
+
+int gw_profile_load(const char *path, struct gw_profile **out)
+{
+	struct load_state st;
+	int rc;
+
+	*out = NULL;
+	memset(&st, 0, sizeof(st));
+	st.path = path;
+	st.p = calloc(1, sizeof(*st.p));
+	if (!st.p)
+		return GW_ENOMEM;
+	st.p->max_registers = MAX_REGS_DEFAULT;
+	gw_strlcpy(st.p->path, path, sizeof(st.p->path));
+
+	rc = gw_ini_parse(path, load_cb, &st);
+	if (rc == 0) {
+		check_profile(&st);
+		if (st.errors)
+			rc = GW_ECONFIG;
+	}
+	free(st.reg_keys);
+	if (rc) {
+		gw_profile_free(st.p);
+		return rc == GW_EIO || rc == GW_ENOMEM ? rc : GW_ECONFIG;
+	}
+	if (!(st.prof_keys & 1))
+		default_name(path, st.p->name, sizeof(st.p->name));
+	*out = st.p;
+	return 0;
+}
+
+int gw_profile_load_named(const char *dir, const char *name,
+			  struct gw_profile **out)
+{
+	char path[GW_PATH_MAX];
+
+	*out = NULL;
+	if (!name || !*name || strchr(name, '/') || strcmp(name, "..") == 0)
+		return GW_EINVAL;
+	if (snprintf(path, sizeof(path), "%s/%s.prof", dir && *dir ? dir : ".",
+		     name) >= (int)sizeof(path))
+		return GW_EINVAL;
+	if (access(path, F_OK) != 0)
+		return GW_ENOTFOUND;
+	return gw_profile_load(path, out);
+}
+
+void gw_profile_free(struct gw_profile *p)
+{
+	if (!p)
+		return;
+	free(p->regs);
+	free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding and encoding                                               */
+
+static uint16_t bswap16(uint16_t w)
+{
+	return (uint16_t)((w >> 8) | (w << 8));
+}
+
+/* The register's raw bits, most significant first, from wire words. */
+static uint64_t words_to_bits(const struct gw_profile_reg *r,
+			      const uint16_t *words)
+{
+	int n = gw_reg_type_words((enum gw_reg_type)r->type);
+	int swap_words = r->order == GW_ORDER_CDAB || r->order == GW_ORDER_DCBA;
+	int swap_bytes = r->order == GW_ORDER_BADC || r->order == GW_ORDER_DCBA;
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint16_t w = words[swap_words ? n - 1 - i : i];
+		v = (v << 16) | (swap_bytes ? bswap16(w) : w);
+	}
+	return v;
+}
+
+static void bits_to_words(const struct gw_profile_reg *r, uint64_t v,
+			  uint16_t *words)
+{
+	int n = gw_reg_type_words((enum gw_reg_type)r->type);
+	int swap_words = r->order == GW_ORDER_CDAB || r->order == GW_ORDER_DCBA;
+	int swap_bytes = r->order == GW_ORDER_BADC || r->order == GW_ORDER_DCBA;
+
+	for (int i = n - 1; i >= 0; i--) {
+		uint16_t w = (uint16_t)(v & 0xFFFF);
+		v >>= 16;
+		words[swap_words ? n - 1 - i : i] = swap_bytes ? bswap16(w) : w;
+	}
+}
+
+static int pow10_u64(int e, uint64_t *out)
+{
+	uint64_t v = 1;
+
+	if (e < 0 || e > 19)
+		return GW_EINVAL;
+	for (int i = 0; i < e; i++)
+		v *= 10;
+	*out = v;
+	return 0;
+}
+
+/* mag / d rounded half away from zero (for a magnitude: half up). */
+static uint64_t div_round(uint64_t mag, uint64_t d)
+{
+	uint64_t q = mag / d, r = mag % d;
+
+	if (r >= d - r)
+		q++;
+	return q;
+}
+
+/* Sets *out to the signed value neg ? -mag : mag, GW_EINVAL if it does not
+ * fit an int64. */
+static int to_i64(int neg, uint64_t mag, int64_t *out)
+{
+	if (neg) {
+		if (mag > (uint64_t)INT64_MAX + 1)
+			return GW_EINVAL;
+		*out = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
+	} else {
+		if (mag > (uint64_t)INT64_MAX)
+			return GW_EINVAL;
+		*out = (int64_t)mag;
+	}
+	return 0;
+}
+
+/* mag * 10^e / div, rounded half away from zero, without overflow (e may be
+ * negative). */
+static int scale_mag(uint64_t mag, int e, uint64_t div, uint64_t *out)
+{
+	uint64_t p;
+
+	if (e >= 0) {
+		if (pow10_u64(e, &p) || __builtin_mul_overflow(mag, p, &mag))
+			return GW_EINVAL;
+	} else {
+		if (pow10_u64(-e, &p) || __builtin_mul_overflow(div, p, &div))
+			return GW_EINVAL;
+	}
+	*out = div_round(mag, div);
+	return 0;
+}
+
+int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
+		      struct gw_reading *out)
+{
+	uint64_t bits = words_to_bits(r, words);
+	int e = r->exp10 + r->unit_exp10;
+	int energy = gw_unit_is_energy((enum gw_unit)r->unit);
+	int neg = 0;
+	uint64_t mag;
+
+	if (r->has_na && bits == r->na)
+		return GW_ENOTAVAIL;
+	gw_strlcpy(out->obis, r->obis, sizeof(out->obis));
+	out->unit = r->unit;
+	out->status = GW_RS_OK;
+
+	if (r->type == GW_T_FLOAT32 || r->type == GW_T_FLOAT64) {
+		double f;
+		if (r->type == GW_T_FLOAT32) {
+			uint32_t b32 = (uint32_t)bits;
+			float f32;
+			memcpy(&f32, &b32, sizeof(f32));
+			f = f32;
+		} else {
+			memcpy(&f, &bits, sizeof(f));
+		}
+		if (isnan(f))
+			return GW_ENOTAVAIL;
+		/* Rounded once, here: energy to whole Wh, others to 1/1000. */
+		/* Multiply or divide by an exact power of ten, so that 230.1
+		 * V read as a float gives 230100 mV, not 230099.99... */
+		int fe = energy ? e : e + 3;
+		double x = fe >= 0 ? f * pow(10.0, fe) : f / pow(10.0, -fe);
+		x /= (double)r->divisor;
+		if (!isfinite(x) || fabs(x) >= 9.2e18)
+			return GW_EINVAL;
+		out->value = llround(x);
+		out->scale = (int8_t)(energy ? 0 : -3);
+		return 0;
+	}
+
+	switch (r->type) {
+	case GW_T_INT16: {
+		int64_t v = (int16_t)(uint16_t)bits;
+		neg = v < 0;
+		mag = neg ? (uint64_t)(-v) : (uint64_t)v;
+		break;
+	}
+	case GW_T_INT32: {
+		int64_t v = (int32_t)(uint32_t)bits;
+		neg = v < 0;
+		mag = neg ? (uint64_t)(-v) : (uint64_t)v;
+		break;
+	}
+	case GW_T_INT64:
+		neg = (int64_t)bits < 0;
+		mag = neg ? (uint64_t)0 - bits : bits;
+		break;
+	default: /* unsigned */
+		mag = bits;
+		break;
+	}
+
+	if (energy) {
+		/* Exact Wh at scale 0: raw * 10^e / divisor. */
+		if (scale_mag(mag, e, r->divisor, &mag))
+			return GW_EINVAL;
+		out->scale = 0;
+		return to_i64(neg, mag, &out->value);
+	}
+	if (r->divisor != 1) {
+		/* Not a power of ten: three more decimals, rounded. */
+		if (scale_mag(mag, 3, r->divisor, &mag))
+			return GW_EINVAL;
+		e -= 3;
+	}
+	if (e < INT8_MIN || e > INT8_MAX)
+		return GW_EINVAL;
+	out->scale = (int8_t)e;
+	return to_i64(neg, mag, &out->value);
+}
+
+int gw_profile_encode(const struct gw_profile_reg *r, int64_t value, int scale,
+		      uint16_t *words)
+{
+	/* raw = value * 10^(scale - e) * divisor */
+	int e = scale - r->exp10 - r->unit_exp10;
+	uint64_t bits;
+
+	if (r->type == GW_T_FLOAT32 || r->type == GW_T_FLOAT64) {
+		long double x = (long double)value * powl(10.0L, e) *
+				(long double)r->divisor;
+		if (r->type == GW_T_FLOAT32) {
+			float f = (float)x;
+			uint32_t b32;
+			if (!isfinite(f))
+				return GW_EINVAL;
+			memcpy(&b32, &f, sizeof(b32));
+			bits = b32;
+		} else {
+			double d = (double)x;
+			memcpy(&bits, &d, sizeof(bits));
+		}
+		bits_to_words(r, bits, words);
+		return 0;
+	}
+
+	int neg = value < 0;
+	uint64_t mag = neg ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	if (__builtin_mul_overflow(mag, (uint64_t)r->divisor, &mag))
+		return GW_EINVAL;
+	if (scale_mag(mag, e, 1, &mag))
+		return GW_EINVAL;
+
+	int64_t lo, hi;
+	uint64_t umax;
+	switch (r->type) {
+	case GW_T_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
+	case GW_T_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
+	case GW_T_INT64: lo = INT64_MIN; hi = INT64_MAX; break;
+	case GW_T_UINT16: umax = UINT16_MAX; goto unsig;
+	case GW_T_UINT32: umax = UINT32_MAX; goto unsig;
+	default: umax = UINT64_MAX; goto unsig;
+	}
+	int64_t sv;
+	if (to_i64(neg, mag, &sv) || sv < lo || sv > hi)
+		return GW_EINVAL;
+	bits = (uint64_t)sv;
+	bits &= gw_reg_type_words((enum gw_reg_type)r->type) == 4
+			? UINT64_MAX
+			: ((uint64_t)1 << (16 * gw_reg_type_words(
+						   (enum gw_reg_type)r->type))) - 1;
+	bits_to_words(r, bits, words);
+	return 0;
+unsig:
+	if ((neg && mag != 0) || mag > umax)
+		return GW_EINVAL;
+	bits_to_words(r, mag, words);
+	return 0;
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/integration/modbus_tcp.sh - the Modbus slice of the thin path:
+# build/metersim serves simulated ABB B23 and Eastron SDM630 meters on
+# loopback TCP; mbpoll (an independent Modbus master) and the gateway's own
+# Modbus driver read them, and the values must be exactly what the meter
+# model says (docs/metersim.md).
+#
+# The simulated clock is anchored in the past so that "now" is 02:00 local
+# on day 2, in the middle of the flat night window (22:00-06:00, 8 simulated
+# hours = 28.8 real seconds at speed 1000): every read sees the same values
+# however long the test takes.
+. "$(dirname "$0")/../lib.sh"
+
+SIM=$GW_BUILD/metersim
+READ=$GW_BUILD/tests/it_modbus_read
+PROF=$GW_TOP/profiles
+
+for f in "$SIM" "$READ"; do
+	if [ ! -x "$f" ]; then
+		not_ok "$f is built"
+		finish
+	fi
+done
+
+# start_sim NAME ARGS...: starts metersim on a free port; sets PORT.
+start_sim() {
+	local name=$1
+	shift
+	PORT=$(free_port)
+	"$SIM" --tcp "127.0.0.1:$PORT" --profiles-dir "$PROF" \
+		--ready-file "$GW_TMP/$name.ready" --pidfile "$GW_TMP/$name.pid" \
+		"$@" >"$GW_TMP/$name.log" 2>&1 &
+	track_pid $!
+	if wait_for 10 test -s "$GW_TMP/$name.ready"; then
+		ok "metersim $name listens on port $PORT"
+	else
+		not_ok "metersim $name listens on port $PORT"
+		sed 's/^/#   /' "$GW_TMP/$name.log"
+		finish
+	fi
+}
+
+# An anchor SECONDS real seconds ago.
+anchor_ago() {
+	/usr/bin/python3 -c "import time; print('%.3f' % (time.time() - $1))"
+}
+
+# mbpoll_regs UNIT ADDR COUNT: prints the COUNT 16-bit holding registers.
+mbpoll_regs() {
+	mbpoll -m tcp -a "$1" -r "$2" -0 -c "$3" -t 4 -1 -p "$PORT" 127.0.0.1 |
+		sed -n 's/^\[[0-9]*\]:[[:space:]]*\([0-9]*\).*/\1/p'
+}
+
+# Combines big-endian 16-bit words (one per line) into one number.
+words_to_int() {
+	local v=0 w
+	while read -r w; do
+		v=$(((v << 16) | w))
+	done
+	echo "$v"
+}
+
+# it_value OUTPUT UNIT OBIS: the value it_modbus_read printed.
+it_value() {
+	awk -F'\t' -v u="$2" -v o="$3" '$1 == u && $2 == o { print $3 }' "$1"
+}
+
+# ---- ABB B23, shop load, UTC -------------------------------------------
+N=4
+start_sim abb --meters $N --profile abb_b23 --tz UTC \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+
+# The model: day 1 (2026-01-01) is a full day; 1.8.0 = 1e6*u + 16*P_u Wh.
+"$SIM" --profiles-dir "$PROF" --profile abb_b23 --meters $N \
+	--clock-start 2026-01-01T00:00:00Z --print-expected 2026-01-01 \
+	>"$GW_TMP/expected.tsv"
+for u in $(seq 1 $N); do
+	p=$((200 + 50 * u))
+	q=0
+	[ $((u % 3)) -eq 0 ] && q=$((500 * u))
+	check_eq "$(awk -v u=$u '$1 == u { print $2 "/" $3 }' "$GW_TMP/expected.tsv")" \
+		"$((16 * p))/$((4 * q))" "print-expected: unit $u imports 16*P_u, exports 4*Q_u Wh on 2026-01-01"
+done
+
+if command -v mbpoll >/dev/null; then
+	for u in 1 3; do
+		p=$((200 + 50 * u))
+		want=$(((1000000 * u + 16 * p) / 10)) # /100 kWh: 10 Wh per count
+		got=$(mbpoll_regs $u 0x5000 4 | words_to_int)
+		check_eq "$got" "$want" "mbpoll: unit $u 1.8.0 raw uint64 at 0x5000"
+	done
+	got=$(mbpoll_regs 3 0x5004 4 | words_to_int)
+	check_eq "$got" "$((4 * 1500 / 10))" "mbpoll: unit 3 2.8.0 raw at 0x5004 (export 4*Q_u)"
+	got=$(mbpoll_regs 2 0x5B2C 1)
+	check_eq "$got" "5000" "mbpoll: unit 2 frequency 0x5B2C = 5000 (50.00 Hz)"
+	got=$(mbpoll_regs 1 0x5B00 2 | words_to_int)
+	check_eq "$got" "2297" "mbpoll: unit 1 voltage L1 0x5B00 = 2297 (229.7 V)"
+	got=$(mbpoll_regs 1 0x5460 4 | tr '\n' ' ')
+	check_eq "$got" "65535 65535 65535 65535 " "mbpoll: a register the model lacks reads as the na sentinel (all ones)"
+	if mbpoll -m tcp -a 9 -r 0x5000 -0 -c 4 -t 4 -1 -p "$PORT" 127.0.0.1 \
+		>"$GW_TMP/mbpoll9.out" 2>&1; then
+		not_ok "mbpoll: unit 9 (not simulated) fails"
+	else
+		ok "mbpoll: unit 9 (not simulated) fails"
+	fi
+else
+	not_ok "mbpoll is installed (apt-get install mbpoll)"
+fi
+
+# The driver: exact Wh after decoding, one reading per register it knows.
+"$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" $(seq 1 $N) >"$GW_TMP/read.out" 2>&1
+check_eq "$?" "0" "driver: reads units 1..$N"
+for u in $(seq 1 $N); do
+	p=$((200 + 50 * u))
+	q=0
+	[ $((u % 3)) -eq 0 ] && q=$((500 * u))
+	check_eq "$(it_value "$GW_TMP/read.out" $u 1.8.0)" "$((1000000 * u + 16 * p))" \
+		"driver: unit $u 1.8.0 = 1e6*u + 16*P_u Wh"
+	check_eq "$(it_value "$GW_TMP/read.out" $u 2.8.0)" "$((4 * q))" \
+		"driver: unit $u 2.8.0 = 4*Q_u Wh"
+done
+check_eq "$(it_value "$GW_TMP/read.out" 2 32.7.0)" "230.4" "driver: unit 2 voltage L1 230.4 V"
+check_eq "$(it_value "$GW_TMP/read.out" 2 16.7.0)" "0.00" "driver: unit 2 power at night 0.00 W"
+check_eq "$(it_value "$GW_TMP/read.out" 2 14.7.0)" "50.00" "driver: unit 2 frequency 50.00 Hz"
+check_eq "$(it_value "$GW_TMP/read.out" 2 21.8.0)" "" "driver: a not-available register is left out"
+check_eq "$(awk -F'\t' '$1 == 1 && $2 == "stats" { print $3 }' "$GW_TMP/read.out")" \
+	"requests=3 timeouts=0 exceptions=0" "driver: 23 ABB registers in 3 requests"
+
+"$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 2 9 >"$GW_TMP/read9.out" 2>&1
+rc=$?
+check_eq "$rc/$(awk -F'\t' '$1 == 9 { print $2 "/" $3 }' "$GW_TMP/read9.out" | head -1)" \
+	"1/error/device answered with an exception" "driver: an absent unit fails with GW_EEXCEPT"
+check_eq "$(awk -F'\t' '$1 == 9 && $2 == "stats" { print $3 }' "$GW_TMP/read9.out")" \
+	"requests=1 timeouts=0 exceptions=1" "driver: an unreachable unit costs one request, not one per group"
+check_eq "$(it_value "$GW_TMP/read9.out" 2 1.8.0)" "$((2000000 + 16 * 300))" \
+	"driver: the meter before the absent one is still read"
+
+# gwctl read, through a gateway configuration.
+if [ -x "$GW_BUILD/gwctl" ]; then
+	mkdir -p "$GW_TMP/spool"
+	cat >"$GW_TMP/gw.ini" <<EOF
+[gateway]
+id = it-modbus
+timezone = UTC
+spool_dir = $GW_TMP/spool
+profiles_dir = $PROF
+
+[bus tcp1]
+type = modbus-tcp
+host = 127.0.0.1
+port = $PORT
+timeout_ms = 1000
+
+[meter shop-3]
+bus = tcp1
+unit = 3
+profile = abb_b23
+
+[meter ghost]
+bus = tcp1
+unit = 99
+profile = abb_b23
+EOF
+	"$GW_BUILD/gwctl" read -c "$GW_TMP/gw.ini" shop-3 --tsv >"$GW_TMP/gwctl.out" 2>&1
+	check_eq "$?/$(awk -F'\t' '$1 == "1.8.0" { print $2 " " $3 }' "$GW_TMP/gwctl.out")" \
+		"0/3005600 Wh" "gwctl read --tsv: shop-3 1.8.0 = 3005600 Wh"
+	"$GW_BUILD/gwctl" read -c "$GW_TMP/gw.ini" shop-3 >"$GW_TMP/gwctl.out" 2>&1
+	check_eq "$(awk '$1 == "32.7.0" { print $2 " " $3 }' "$GW_TMP/gwctl.out")" \
+		"229.0 V" "gwctl read: table shows 32.7.0 229.0 V"
+	"$GW_BUILD/gwctl" read -c "$GW_TMP/gw.ini" ghost >"$GW_TMP/gwctl.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ "$(wc -l <"$GW_TMP/gwctl.out")" -eq 1 ] &&
+		grep -q "meter ghost" "$GW_TMP/gwctl.out"; then
+		ok "gwctl read: an absent meter exits 1 with one line naming it"
+	else
+		not_ok "gwctl read: an absent meter exits 1 with one line naming it (exit $rc)"
+		sed 's/^/#   /' "$GW_TMP/gwctl.out"
+	fi
+fi
+
+# ---- a meter that refuses reads across unmapped registers --------------
+start_sim strict --meters 1 --profile abb_b23 --strict-map \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+"$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 1 >"$GW_TMP/strict.out" 2>&1
+check_eq "$?/$(it_value "$GW_TMP/strict.out" 1 1.8.0)/$(it_value "$GW_TMP/strict.out" 1 14.7.0)" \
+	"0/1004000/50.00" "driver: a gap the meter refuses is read register by register"
+check_eq "$(awk -F'\t' '$2 == "stats" { print $3 }' "$GW_TMP/strict.out")" \
+	"requests=18 timeouts=0 exceptions=1" "driver: 2 requests, 1 refused, then its 15 registers one by one"
+
+# ---- Eastron SDM630: float32 input registers ---------------------------
+start_sim sdm --meters 3 --profile eastron_sdm630 \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+"$READ" 127.0.0.1 "$PORT" "$PROF/eastron_sdm630.prof" 1 2 3 >"$GW_TMP/sdm.out" 2>&1
+check_eq "$?" "0" "driver: reads SDM630 units 1..3 (FC 4, float32)"
+for u in 1 2 3; do
+	p=$((200 + 50 * u))
+	check_eq "$(it_value "$GW_TMP/sdm.out" $u 1.8.0)" "$((1000000 * u + 16 * p))" \
+		"driver: SDM630 unit $u 1.8.0 exact Wh from float32 kWh"
+done
+check_eq "$(it_value "$GW_TMP/sdm.out" 3 2.8.0)" "6000" "driver: SDM630 unit 3 2.8.0 = 6000 Wh"
+check_eq "$(it_value "$GW_TMP/sdm.out" 1 32.7.0)" "229.700" "driver: SDM630 voltage as float, 3 decimals"
+if command -v mbpoll >/dev/null; then
+	got=$(mbpoll -m tcp -a 2 -r 0x48 -0 -c 1 -t 3:float -B -1 -p "$PORT" 127.0.0.1 |
+		sed -n 's/^\[[0-9]*\]:[[:space:]]*\([0-9.]*\).*/\1/p')
+	check_eq "$got" "2004.8" "mbpoll: SDM630 unit 2 1.8.0 float32 at input 0x48 = 2004.8 kWh"
+fi
+
+# ---- a DST day: Europe/Berlin, 2026-03-29 has 23 hours -----------------
+# Start at local midnight 2026-03-28 (23:00Z); now = 2026-03-30 02:00 CEST
+# (00:00Z) = 47 simulated hours later.
+start_sim dst --meters 2 --profile abb_b23 --tz Europe/Berlin \
+	--clock-anchor "$(anchor_ago 169.2)" --clock-start 2026-03-27T23:00:00Z \
+	--clock-speed 1000
+"$SIM" --profiles-dir "$PROF" --profile abb_b23 --meters 2 --tz Europe/Berlin \
+	--clock-start 2026-03-27T23:00:00Z --print-expected 2026-03-29 \
+	>"$GW_TMP/dst.tsv"
+check_eq "$(awk '$1 == 2 { print $2 }' "$GW_TMP/dst.tsv")" "4800" \
+	"print-expected: the 23-hour day still has a 16-hour window (16*300 Wh)"
+"$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 2 >"$GW_TMP/dst.out" 2>&1
+check_eq "$(it_value "$GW_TMP/dst.out" 2 1.8.0)" "$((2000000 + 2 * 4800))" \
+	"driver: after two local days (one of 23 h) 1.8.0 = 2e6 + 2*16*P_u Wh"
+
+# ---- stopping --------------------------------------------------------
+pid=$(cat "$GW_TMP/dst.pid")
+kill -TERM "$pid"
+if wait_pid_exit 5 "$pid"; then
+	ok "metersim stops on SIGTERM"
+else
+	not_ok "metersim stops on SIGTERM"
+fi
+check_eq "$(test -e "$GW_TMP/dst.pid" && echo present || echo removed)" "removed" \
+	"metersim removes its pidfile on exit"
+
+finish

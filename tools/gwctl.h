@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gwctl.h - subcommands of the operator's tool gwctl that live in their own
+ * files; tools/gwctl.c dispatches to them.
+ */
+#ifndef GW_GWCTL_H
+#define GW_GWCTL_H
+
+/* `gwctl read -c CONFIG METER_ID [--tsv]`: reads one meter once through its
+ * bus's driver and prints every register as "OBIS value unit" (exact
+ * decimals), or with --tsv one "obis<TAB>value<TAB>unit" line each.
+ * argv[0] is the subcommand name ("read"). Returns the exit status: 0 on
+ * success, 1 if the configuration cannot be loaded or the meter cannot be
+ * read (one line on stderr names the meter and the error), 2 on a usage
+ * error. */
+int gwctl_read(int argc, char **argv);
+
+#endif

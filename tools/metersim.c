@@ -1,0 +1,827 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * metersim.c - simulates N Modbus energy meters of one model (any profile in
+ * profiles/) behind one Modbus TCP endpoint or on one RS-485 line (a serial
+ * device or pseudo-terminal), for tests and the demo.
+ *
+ * The meters' registers are a closed-form function of the simulated time
+ * (the same gw_clock as the gateway's): energy is integrated exactly over
+ * the local hours since the reference time T_ref, never step by step, so
+ * any poll pattern sees consistent values and a test can compute what a
+ * day's consumption must be (--print-expected). docs/metersim.md describes
+ * the model and every option.
+ *
+ * One process, one thread: a pselect() loop over the listening socket and
+ * its clients (TCP) or over the serial line (RTU). SIGTERM and SIGINT only
+ * set a flag that the loop acts on.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <modbus.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "gw.h"
+#include "profile.h"
+#include "tz.h"
+
+#define MAX_CLIENTS 64
+#define HOUR_MS 3600000LL
+
+enum load { LOAD_SHOP, LOAD_HOME };
+
+/* Power per local hour as a weight; the meter's power is
+ * w[hour] * mul / div watts. */
+struct curve {
+	int w[24];
+	int64_t *cum; /* cum[k]: integral of w dt (W*ms) over days
+		       * day_ref .. day_ref+k-1 */
+	int ncum, capcum;
+};
+
+struct sim {
+	struct gw_profile *prof;
+	int first_unit, n_meters;
+	enum load load;
+	struct gw_clock clock;
+	int64_t t_ref;   /* UTC ms: energy counts from here */
+	int32_t day_ref; /* local day of t_ref */
+	struct curve imp, exp;
+	modbus_mapping_t *map;
+	bool strict; /* refuse requests that touch unmapped registers */
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The meter model                                                    */
+
+/* Home load, W per local hour for a factor of 1; a day is 13.0 kWh. */
+static const int home_w[24] = {
+	150, 150, 150, 150, 150, 150, 400, 900, 900, 300, 300, 300,
+	300, 300, 300, 300, 300, 600, 1500, 1500, 1500, 1500, 600, 300,
+};
+
+static void curves_init(struct sim *s)
+{
+	memset(&s->imp, 0, sizeof(s->imp));
+	memset(&s->exp, 0, sizeof(s->exp));
+	for (int h = 0; h < 24; h++) {
+		if (s->load == LOAD_HOME)
+			s->imp.w[h] = home_w[h];
+		else
+			s->imp.w[h] = h >= 6 && h < 22;
+		s->exp.w[h] = h >= 10 && h < 14;
+	}
+}
+
+/* Integral of the curve (W*ms) from the start of local day d to x (at most
+ * the day's end), hour slot by hour slot: a 23- or 25-hour day has 23 or
+ * 25 slots, each with the power of its local hour. */
+static int64_t within_day(const struct curve *c, int32_t d, int64_t x)
+{
+	int64_t start = gw_tz_day_start(d), end = gw_tz_day_start(d + 1);
+	int64_t sum = 0;
+
+	if (x < end)
+		end = x;
+	for (int64_t t = start; t < end; t += HOUR_MS) {
+		int64_t te = t + HOUR_MS < end ? t + HOUR_MS : end;
+		time_t secs = (time_t)(t / 1000);
+		struct tm tm;
+		localtime_r(&secs, &tm);
+		sum += (int64_t)c->w[tm.tm_hour] * (te - t);
+	}
+	return sum;
+}
+
+/* Integral of the curve from the start of day_ref to x (x >= that start). */
+static int64_t integral(struct sim *s, struct curve *c, int64_t x)
+{
+	int32_t d = gw_tz_day_of(x);
+	int k = d - s->day_ref;
+
+	if (k < 0)
+		return 0;
+	if (c->ncum == 0) {
+		c->capcum = 64;
+		c->cum = malloc(sizeof(*c->cum) * (size_t)c->capcum);
+		if (!c->cum)
+			abort();
+		c->cum[0] = 0;
+		c->ncum = 1;
+	}
+	while (c->ncum <= k) {
+		if (c->ncum == c->capcum) {
+			c->capcum *= 2;
+			int64_t *n = realloc(c->cum, sizeof(*n) * (size_t)c->capcum);
+			if (!n)
+				abort();
+			c->cum = n;
+		}
+		int32_t dd = s->day_ref + c->ncum - 1;
+		c->cum[c->ncum] = c->cum[c->ncum - 1] +
+				  within_day(c, dd, gw_tz_day_start(dd + 1));
+		c->ncum++;
+	}
+	return c->cum[k] + within_day(c, d, x);
+}
+
+static int64_t imp_mul(const struct sim *s, int u, int64_t *div)
+{
+	if (s->load == LOAD_HOME) {
+		*div = 10; /* home power: w * (10 + u) / 10 */
+		return 10 + u;
+	}
+	*div = 1;
+	return 200 + 50 * u;
+}
+
+static int64_t exp_mul(int u)
+{
+	return u % 3 == 0 ? 500 * u : 0;
+}
+
+static int64_t floordiv64(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Cumulative import Wh (1.8.0) of unit u at time t. */
+static int64_t import_wh(struct sim *s, int u, int64_t t)
+{
+	int64_t div;
+	int64_t mul = imp_mul(s, u, &div);
+
+	if (t < s->t_ref)
+		t = s->t_ref;
+	int64_t ws = integral(s, &s->imp, t) - integral(s, &s->imp, s->t_ref);
+	return 1000000LL * u + floordiv64(mul * ws, HOUR_MS * div);
+}
+
+/* Cumulative export Wh (2.8.0) of unit u at time t. */
+static int64_t export_wh(struct sim *s, int u, int64_t t)
+{
+	if (t < s->t_ref)
+		t = s->t_ref;
+	int64_t ws = integral(s, &s->exp, t) - integral(s, &s->exp, s->t_ref);
+	return floordiv64(exp_mul(u) * ws, HOUR_MS);
+}
+
+/* Net active power in 0.1 W at time t. */
+static int64_t power_dw(const struct sim *s, int u, int64_t t)
+{
+	time_t secs = (time_t)floordiv64(t, 1000);
+	struct tm tm;
+	int64_t div;
+
+	localtime_r(&secs, &tm);
+	int64_t mul = imp_mul(s, u, &div);
+	int64_t p = s->imp.w[tm.tm_hour] * mul * 10 / div;
+	return p - s->exp.w[tm.tm_hour] * exp_mul(u) * 10;
+}
+
+/* The model's value of an OBIS register as value * 10^scale in the base
+ * unit; GW_ENOTFOUND for a register the model does not know. */
+static int model_value(struct sim *s, const char *obis, int u, int64_t t,
+		       int64_t *v, int *scale)
+{
+	*scale = 0;
+	if (strcmp(obis, "1.8.0") == 0) {
+		*v = import_wh(s, u, t);
+	} else if (strcmp(obis, "2.8.0") == 0) {
+		*v = export_wh(s, u, t);
+	} else if (strcmp(obis, "32.7.0") == 0 || strcmp(obis, "52.7.0") == 0 ||
+		   strcmp(obis, "72.7.0") == 0) {
+		int ph = obis[0] == '3' ? 0 : obis[0] == '5' ? 1 : 2;
+		*v = 2300 + (u * 7 + ph * 3) % 21 - 10; /* 229.0 .. 231.0 V */
+		*scale = -1;
+	} else if (strcmp(obis, "16.7.0") == 0) {
+		*v = power_dw(s, u, t);
+		*scale = -1;
+	} else if (strcmp(obis, "14.7.0") == 0) {
+		*v = 5000;
+		*scale = -2;
+	} else {
+		return GW_ENOTFOUND;
+	}
+	return 0;
+}
+
+/* The na sentinel's wire words (the inverse of the profile's word order). */
+static void na_words(const struct gw_profile_reg *r, uint16_t *words)
+{
+	int n = gw_reg_type_words((enum gw_reg_type)r->type);
+	bool sw = r->order == GW_ORDER_CDAB || r->order == GW_ORDER_DCBA;
+	bool sb = r->order == GW_ORDER_BADC || r->order == GW_ORDER_DCBA;
+	uint64_t v = r->has_na ? r->na : 0;
+
+	for (int i = n - 1; i >= 0; i--) {
+		uint16_t w = (uint16_t)(v & 0xFFFF);
+		v >>= 16;
+		if (sb)
+			w = (uint16_t)((w >> 8) | (w << 8));
+		words[sw ? n - 1 - i : i] = w;
+	}
+}
+
+/* The register's words for unit u at time t. */
+static void reg_words(struct sim *s, const struct gw_profile_reg *r, int u,
+		      int64_t t, uint16_t *words)
+{
+	int64_t v;
+	int scale;
+
+	if (model_value(s, r->obis, u, t, &v, &scale) != 0 ||
+	    gw_profile_encode(r, v, scale, words) != 0)
+		na_words(r, words);
+}
+
+/* What the gateway will read from the register: the model's value through
+ * the profile's resolution (encode, then decode). */
+static int64_t as_read(struct sim *s, const char *obis, int64_t wh)
+{
+	for (int i = 0; i < s->prof->n_regs; i++) {
+		const struct gw_profile_reg *r = &s->prof->regs[i];
+		uint16_t w[4];
+		struct gw_reading rd;
+		if (strcmp(r->obis, obis) != 0)
+			continue;
+		if (gw_profile_encode(r, wh, 0, w) == 0 &&
+		    gw_profile_decode(r, w, &rd) == 0)
+			return rd.value;
+	}
+	return wh;
+}
+
+/* ------------------------------------------------------------------ */
+/* Serving requests                                                   */
+
+/* Answers one request (header_len: 7 for TCP, 1 for RTU). */
+static void serve(struct sim *s, modbus_t *ctx, const uint8_t *q, int len,
+		  int header_len)
+{
+	int unit = q[header_len - 1];
+	int fc = q[header_len];
+	bool tcp = header_len > 1;
+
+	if (unit < s->first_unit || unit >= s->first_unit + s->n_meters) {
+		/* On a serial line another device may answer; behind a TCP
+		 * gateway the gateway reports the missing target. */
+		if (tcp)
+			modbus_reply_exception(ctx, q,
+					       MODBUS_EXCEPTION_GATEWAY_TARGET);
+		return;
+	}
+	if (fc != MODBUS_FC_READ_HOLDING_REGISTERS &&
+	    fc != MODBUS_FC_READ_INPUT_REGISTERS) {
+		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+		return;
+	}
+	if (len < header_len + 5)
+		return;
+	int addr = (q[header_len + 1] << 8) | q[header_len + 2];
+	int nb = (q[header_len + 3] << 8) | q[header_len + 4];
+	if (nb < 1 || nb > MODBUS_MAX_READ_REGISTERS) {
+		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+		return;
+	}
+	if (addr + nb > 0x10000) {
+		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+		return;
+	}
+	uint16_t *tab = fc == MODBUS_FC_READ_HOLDING_REGISTERS
+				? s->map->tab_registers
+				: s->map->tab_input_registers;
+	int64_t now = gw_clock_now_ms(&s->clock);
+	bool any = false;
+	int covered = 0;
+
+	memset(tab + addr, 0, sizeof(*tab) * (size_t)nb);
+	for (int i = 0; i < s->prof->n_regs; i++) {
+		const struct gw_profile_reg *r = &s->prof->regs[i];
+		int n = gw_reg_type_words((enum gw_reg_type)r->type);
+		uint16_t w[4];
+		if (r->function != fc || r->address + n <= addr ||
+		    r->address >= addr + nb)
+			continue;
+		any = true;
+		reg_words(s, r, unit, now, w);
+		for (int k = 0; k < n; k++) {
+			int a = r->address + k;
+			if (a >= addr && a < addr + nb) {
+				tab[a] = w[k];
+				covered++;
+			}
+		}
+	}
+	if (!any || (s->strict && covered != nb)) {
+		/* Nothing the meter knows in that range. */
+		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+		return;
+	}
+	if (!tcp)
+		modbus_set_slave(ctx, unit); /* modbus_reply filters on it */
+	modbus_reply(ctx, q, len, s->map);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	char tmp[GW_PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || fputs(text, f) == EOF || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		fprintf(stderr, "metersim: cannot write %s: %s\n", path,
+			strerror(errno));
+		return GW_EIO;
+	}
+	return 0;
+}
+
+static int run_tcp(struct sim *s, const char *host, const char *port,
+		   const char *ready_file, const sigset_t *waitmask)
+{
+	modbus_t *ctx = modbus_new_tcp_pi(host, port);
+	int clients[MAX_CLIENTS], nclients = 0;
+	uint8_t q[MODBUS_TCP_MAX_ADU_LENGTH];
+
+	if (!ctx) {
+		fprintf(stderr, "metersim: %s:%s: %s\n", host, port,
+			modbus_strerror(errno));
+		return 1;
+	}
+	int ls = modbus_tcp_pi_listen(ctx, 16);
+	if (ls < 0) {
+		fprintf(stderr, "metersim: cannot listen on %s:%s: %s\n", host,
+			port, modbus_strerror(errno));
+		modbus_free(ctx);
+		return 1;
+	}
+	int header_len = modbus_get_header_length(ctx);
+	gw_info("metersim: %d meter(s), units %d..%d, profile %s, Modbus TCP on %s:%s",
+		s->n_meters, s->first_unit, s->first_unit + s->n_meters - 1,
+		s->prof->name, host, port);
+	if (ready_file) {
+		char text[64];
+		snprintf(text, sizeof(text), "%s\n", port);
+		if (write_file(ready_file, text)) {
+			close(ls);
+			modbus_free(ctx);
+			return 1;
+		}
+	}
+
+	while (!stop_flag) {
+		fd_set rd;
+		int maxfd = ls;
+		FD_ZERO(&rd);
+		FD_SET(ls, &rd);
+		for (int i = 0; i < nclients; i++) {
+			FD_SET(clients[i], &rd);
+			if (clients[i] > maxfd)
+				maxfd = clients[i];
+		}
+		/* Signals are blocked except inside pselect: no lost wake-up. */
+		int n = pselect(maxfd + 1, &rd, NULL, NULL, NULL, waitmask);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("metersim: select");
+			break;
+		}
+		if (FD_ISSET(ls, &rd)) {
+			int c = accept(ls, NULL, NULL);
+			if (c >= 0 && nclients < MAX_CLIENTS)
+				clients[nclients++] = c;
+			else if (c >= 0)
+				close(c);
+		}
+		for (int i = 0; i < nclients; i++) {
+			if (!FD_ISSET(clients[i], &rd))
+				continue;
+			modbus_set_socket(ctx, clients[i]);
+			int len = modbus_receive(ctx, q);
+			if (len > 0) {
+				serve(s, ctx, q, len, header_len);
+			} else if (len < 0) {
+				/* Closed by the client, or garbage. */
+				close(clients[i]);
+				clients[i--] = clients[--nclients];
+			}
+		}
+	}
+	for (int i = 0; i < nclients; i++)
+		close(clients[i]);
+	close(ls);
+	modbus_set_socket(ctx, -1);
+	modbus_free(ctx);
+	return 0;
+}
+
+/* CRC-16/MODBUS of an RTU frame (without its CRC). */
+static uint16_t crc16(const uint8_t *p, int n)
+{
+	uint16_t crc = 0xFFFF;
+
+	for (int i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001)
+					: (uint16_t)(crc >> 1);
+	}
+	return crc;
+}
+
+static int run_rtu(struct sim *s, const char *device, int baud, char parity,
+		   int data_bits, int stop_bits, const char *ready_file,
+		   const sigset_t *waitmask)
+{
+	modbus_t *ctx = modbus_new_rtu(device, baud, parity, data_bits, stop_bits);
+	uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];
+
+	if (!ctx || modbus_connect(ctx) == -1) {
+		fprintf(stderr, "metersim: cannot open %s: %s\n", device,
+			modbus_strerror(errno));
+		modbus_free(ctx);
+		return 1;
+	}
+	gw_info("metersim: %d meter(s), units %d..%d, profile %s, Modbus RTU on %s %d %d%c%d",
+		s->n_meters, s->first_unit, s->first_unit + s->n_meters - 1,
+		s->prof->name, device, baud, data_bits, parity, stop_bits);
+	if (ready_file && write_file(ready_file, "rtu\n")) {
+		modbus_close(ctx);
+		modbus_free(ctx);
+		return 1;
+	}
+	int fd = modbus_get_socket(ctx);
+	while (!stop_flag) {
+		fd_set rd;
+		FD_ZERO(&rd);
+		FD_SET(fd, &rd);
+		int n = pselect(fd + 1, &rd, NULL, NULL, NULL, waitmask);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("metersim: select");
+			break;
+		}
+		int len = modbus_receive(ctx, q);
+		if (len < 0) {
+			modbus_flush(ctx);
+			continue;
+		}
+		if (len == 0) {
+			/* libmodbus serves one unit id and passes over frames
+			 * for others without checking them: a read request
+			 * (8 bytes) for one of our other meters is checked
+			 * here. */
+			int fc = q[1];
+			if (q[0] == 0 ||
+			    (fc != MODBUS_FC_READ_HOLDING_REGISTERS &&
+			     fc != MODBUS_FC_READ_INPUT_REGISTERS))
+				continue;
+			uint16_t crc = (uint16_t)(q[6] | (q[7] << 8));
+			if (crc16(q, 6) != crc)
+				continue;
+			len = 8;
+		}
+		if (q[0] == 0)
+			continue; /* broadcast: reads are never answered */
+		serve(s, ctx, q, len, 1);
+	}
+	modbus_close(ctx);
+	modbus_free(ctx);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                       */
+
+static void usage(FILE *f)
+{
+	fputs("usage: metersim (--tcp HOST:PORT | --rtu DEVICE [--baud N] [--parity N|E|O]\n"
+	      "                 [--data-bits N] [--stop-bits N])\n"
+	      "                 --meters N [--first-unit U] --profile NAME [--profiles-dir DIR]\n"
+	      "                 [--load shop|home] [--tz ZONE]\n"
+	      "                 [--clock-anchor A --clock-start UTC --clock-speed S]\n"
+	      "                 [--pidfile FILE] [--ready-file FILE] [--print-expected DAY]\n"
+	      "                 [--strict-map]\n"
+	      "\n"
+	      "Simulates N Modbus meters (unit ids U..U+N-1, default U=1) of the model\n"
+	      "described by profiles/NAME.prof behind one Modbus TCP endpoint or on one\n"
+	      "serial line. Registers are computed at request time from the (simulated)\n"
+	      "clock: 1.8.0/2.8.0 energy, 32.7.0/52.7.0/72.7.0 voltage, 16.7.0 power,\n"
+	      "14.7.0 frequency; other registers read as the profile's 'na' value (or 0).\n"
+	      "\n"
+	      "  --tcp HOST:PORT      listen for Modbus TCP (unit id selects the meter)\n"
+	      "  --rtu DEVICE         serve Modbus RTU on a serial device or pty\n"
+	      "  --baud N             RTU speed (default 9600)\n"
+	      "  --parity N|E|O       RTU parity (default N); --data-bits 8, --stop-bits 1\n"
+	      "  --meters N           number of meters (1..247)\n"
+	      "  --first-unit U       unit id of the first meter (default 1)\n"
+	      "  --profile NAME       profile name, or a path to a .prof file\n"
+	      "  --profiles-dir DIR   where profiles are (default: ../profiles next to\n"
+	      "                       the binary if it exists, else ./profiles)\n"
+	      "  --load shop|home     load model (default shop): shop imports 200+50*U W\n"
+	      "                       06:00-22:00 local; home follows a daily curve\n"
+	      "                       (13 kWh/day scaled by (10+U)/10); meters with\n"
+	      "                       U%3==0 export 500*U W 10:00-14:00 local\n"
+	      "  --tz ZONE            IANA zone of the local day (default UTC)\n"
+	      "  --clock-anchor A     real UTC seconds (or 'now') of the simulated start\n"
+	      "  --clock-start UTC    simulated time at the anchor, e.g. 2026-03-28T00:00:00Z\n"
+	      "  --clock-speed S      simulated seconds per real second (1..100000)\n"
+	      "  --pidfile FILE       write the process id to FILE\n"
+	      "  --ready-file FILE    written once the simulator listens (TCP: the port)\n"
+	      "  --print-expected DAY print per meter 'UNIT<TAB>IMPORT_WH<TAB>EXPORT_WH' for\n"
+	      "                       local day DAY (YYYY-MM-DD), as the gateway should\n"
+	      "                       compute it from the registers, and exit\n"
+	      "  --strict-map         answer 'illegal data address' to a request that\n"
+	      "                       covers registers the profile does not define (as\n"
+	      "                       many real meters do); default: they read as 0\n"
+	      "\n"
+	      "Energy counts from T_ref = the clock start (2026-01-01T00:00:00Z on the real\n"
+	      "clock): 1.8.0 = 1000000*U Wh at T_ref, 2.8.0 = 0. See docs/metersim.md.\n"
+	      "SIGTERM or SIGINT stops it.\n",
+	      f);
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi)
+		return GW_EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/* The default profiles directory: ../profiles next to the binary, else
+ * ./profiles. */
+static void default_profiles_dir(char *out, size_t cap)
+{
+	char exe[GW_PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			if (snprintf(out, cap, "%.400s/../profiles", exe) < (int)cap &&
+			    access(out, F_OK) == 0)
+				return;
+		}
+	}
+	snprintf(out, cap, "profiles");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tcp", required_argument, NULL, 't' },
+		{ "rtu", required_argument, NULL, 'r' },
+		{ "baud", required_argument, NULL, 'b' },
+		{ "parity", required_argument, NULL, 'P' },
+		{ "data-bits", required_argument, NULL, 'D' },
+		{ "stop-bits", required_argument, NULL, 'S' },
+		{ "meters", required_argument, NULL, 'n' },
+		{ "first-unit", required_argument, NULL, 'u' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "profiles-dir", required_argument, NULL, 'd' },
+		{ "load", required_argument, NULL, 'l' },
+		{ "tz", required_argument, NULL, 'z' },
+		{ "clock-anchor", required_argument, NULL, 'A' },
+		{ "clock-start", required_argument, NULL, 'T' },
+		{ "clock-speed", required_argument, NULL, 'X' },
+		{ "pidfile", required_argument, NULL, 'i' },
+		{ "ready-file", required_argument, NULL, 'R' },
+		{ "print-expected", required_argument, NULL, 'E' },
+		{ "strict-map", no_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *tcp = NULL, *rtu = NULL, *profile = NULL, *dir = NULL;
+	const char *tz = "UTC", *anchor = NULL, *start = NULL, *speed = NULL;
+	const char *pidfile = NULL, *ready = NULL, *expected = NULL;
+	int baud = 9600, data_bits = 8, stop_bits = 1;
+	char parity = 'N';
+	struct sim s;
+	char dirbuf[GW_PATH_MAX];
+	int c;
+
+	memset(&s, 0, sizeof(s));
+	s.first_unit = 1;
+	s.load = LOAD_SHOP;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': tcp = optarg; break;
+		case 'r': rtu = optarg; break;
+		case 'b':
+			if (parse_int(optarg, 50, 4000000, &baud))
+				goto bad;
+			break;
+		case 'P':
+			if (strlen(optarg) != 1 || !strchr("NEO", optarg[0]))
+				goto bad;
+			parity = optarg[0];
+			break;
+		case 'D':
+			if (parse_int(optarg, 5, 8, &data_bits))
+				goto bad;
+			break;
+		case 'S':
+			if (parse_int(optarg, 1, 2, &stop_bits))
+				goto bad;
+			break;
+		case 'n':
+			if (parse_int(optarg, 1, 247, &s.n_meters))
+				goto bad;
+			break;
+		case 'u':
+			if (parse_int(optarg, 1, 247, &s.first_unit))
+				goto bad;
+			break;
+		case 'p': profile = optarg; break;
+		case 'd': dir = optarg; break;
+		case 'l':
+			if (strcmp(optarg, "shop") == 0)
+				s.load = LOAD_SHOP;
+			else if (strcmp(optarg, "home") == 0)
+				s.load = LOAD_HOME;
+			else
+				goto bad;
+			break;
+		case 'z': tz = optarg; break;
+		case 'A': anchor = optarg; break;
+		case 'T': start = optarg; break;
+		case 'X': speed = optarg; break;
+		case 'i': pidfile = optarg; break;
+		case 'R': ready = optarg; break;
+		case 'E': expected = optarg; break;
+		case 'M': s.strict = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		continue;
+bad:
+		fprintf(stderr, "metersim: bad value '%s' (see --help)\n", optarg);
+		return 2;
+	}
+	if (optind < argc || !profile || s.n_meters == 0 ||
+	    (!expected && !!tcp == !!rtu)) {
+		fprintf(stderr, "metersim: need --profile, --meters and one of --tcp or --rtu\n");
+		usage(stderr);
+		return 2;
+	}
+	if (s.first_unit + s.n_meters - 1 > 247) {
+		fprintf(stderr, "metersim: unit ids end above 247\n");
+		return 2;
+	}
+	int rc = gw_tz_set(tz);
+	if (rc) {
+		fprintf(stderr, "metersim: --tz %s: %s\n", tz, gw_strerror(rc));
+		return 2;
+	}
+
+	/* The clock and T_ref. */
+	if (start || speed || anchor) {
+		int64_t anchor_us = 0, start_ms;
+		int sp;
+		if (!start || gw_parse_utc(start, &start_ms)) {
+			fprintf(stderr, "metersim: need a valid --clock-start\n");
+			return 2;
+		}
+		if (anchor && gw_clock_parse_anchor(anchor, &anchor_us)) {
+			fprintf(stderr, "metersim: bad --clock-anchor '%s'\n", anchor);
+			return 2;
+		}
+		if (parse_int(speed ? speed : "1", 1, GW_CLOCK_SPEED_MAX, &sp) ||
+		    gw_clock_init_sim(&s.clock, anchor_us, start_ms, sp)) {
+			fprintf(stderr, "metersim: bad --clock-speed\n");
+			return 2;
+		}
+		s.t_ref = start_ms;
+	} else {
+		gw_clock_init_real(&s.clock);
+		gw_parse_utc("2026-01-01T00:00:00Z", &s.t_ref);
+	}
+	s.day_ref = gw_tz_day_of(s.t_ref);
+	curves_init(&s);
+
+	if (strchr(profile, '/') ||
+	    (strlen(profile) > 5 && strcmp(profile + strlen(profile) - 5, ".prof") == 0)) {
+		rc = gw_profile_load(profile, &s.prof);
+	} else {
+		if (!dir) {
+			default_profiles_dir(dirbuf, sizeof(dirbuf));
+			dir = dirbuf;
+		}
+		rc = gw_profile_load_named(dir, profile, &s.prof);
+		if (rc == GW_ENOTFOUND)
+			fprintf(stderr, "metersim: no profile %s/%s.prof\n", dir,
+				profile);
+	}
+	if (rc)
+		return 2;
+
+	if (expected) {
+		int32_t day;
+		if (gw_day_parse(expected, &day)) {
+			fprintf(stderr, "metersim: bad --print-expected day '%s'\n",
+				expected);
+			return 2;
+		}
+		int64_t t0 = gw_tz_day_start(day), t1 = gw_tz_day_start(day + 1);
+		for (int u = s.first_unit; u < s.first_unit + s.n_meters; u++) {
+			int64_t imp = as_read(&s, "1.8.0", import_wh(&s, u, t1)) -
+				      as_read(&s, "1.8.0", import_wh(&s, u, t0));
+			int64_t ex = as_read(&s, "2.8.0", export_wh(&s, u, t1)) -
+				     as_read(&s, "2.8.0", export_wh(&s, u, t0));
+			printf("%d\t%" PRId64 "\t%" PRId64 "\n", u, imp, ex);
+		}
+		free(s.imp.cum);
+		free(s.exp.cum);
+		gw_profile_free(s.prof);
+		return 0;
+	}
+
+	/* One mapping big enough for any request; serve() fills the part a
+	 * request asks for. */
+	s.map = modbus_mapping_new(0, 0, 0x10000, 0x10000);
+	if (!s.map) {
+		fprintf(stderr, "metersim: out of memory\n");
+		return 1;
+	}
+
+	struct sigaction sa;
+	sigset_t block, waitmask;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+
+	if (pidfile) {
+		char text[32];
+		snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+		if (write_file(pidfile, text))
+			return 1;
+	}
+
+	if (tcp) {
+		char host[256];
+		const char *colon = strrchr(tcp, ':');
+		if (!colon || colon == tcp || (size_t)(colon - tcp) >= sizeof(host) ||
+		    !colon[1]) {
+			fprintf(stderr, "metersim: --tcp wants HOST:PORT\n");
+			return 2;
+		}
+		memcpy(host, tcp, (size_t)(colon - tcp));
+		host[colon - tcp] = '\0';
+		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+			memmove(host, host + 1, strlen(host));
+			host[strlen(host) - 1] = '\0';
+		}
+		rc = run_tcp(&s, host, colon + 1, ready, &waitmask);
+	} else {
+		rc = run_rtu(&s, rtu, baud, parity, data_bits, stop_bits, ready,
+			     &waitmask);
+	}
+	if (pidfile)
+		unlink(pidfile);
+	gw_info("metersim: stopped");
+	modbus_mapping_free(s.map);
+	free(s.imp.cum);
+	free(s.exp.cum);
+	gw_profile_free(s.prof);
+	return rc;
+}
