@@ -41,6 +41,8 @@ struct gw_batcher {
 	size_t n_slots, n_tracks;
 	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
 	uint64_t dropped_late;
+	struct gw_event *events; /* queued, in arrival order */
+	size_t n_events, cap_events;
 };
 
 static const char *const quality_names[] = {
@@ -64,11 +66,31 @@ int gw_quality_parse(const char *s, enum gw_quality *q)
 	return GW_EINVAL;
 }
 
+static const char *const event_names[] = {
+	[GW_EV_OFFLINE] = "offline",
+	[GW_EV_ONLINE] = "online",
+	[GW_EV_COUNTER_RESET] = "counter_reset",
+	[GW_EV_METER_REPLACED] = "meter_replaced",
+	[GW_EV_CLOCK_DRIFT] = "clock_drift",
+	[GW_EV_POWER_OUTAGE] = "power_outage",
+	[GW_EV_COUNTER_WRAP] = "counter_wrap",
+	[GW_EV_JUMP] = "jump",
+};
+
+const char *gw_event_name(enum gw_event_kind k)
+{
+	if ((unsigned)k < 1 || (unsigned)k > GW_EV_KIND_MAX_)
+		return NULL;
+	return event_names[k];
+}
+
 void gw_batch_free(struct gw_batch *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->n_series; i++) {
+	free(b->events);
+	/* A batch that failed to decode may have counts without arrays. */
+	for (size_t i = 0; b->series && i < b->n_series; i++) {
 		free(b->series[i].ts_ms);
 		free(b->series[i].value);
 	}
@@ -120,7 +142,52 @@ void gw_batcher_free(struct gw_batcher *b)
 		}
 	}
 	free(b->slots);
+	free(b->events);
 	free(b);
+}
+
+int gw_batcher_add_event(struct gw_batcher *b, const struct gw_event *ev)
+{
+	if (b->n_events == b->cap_events) {
+		size_t ncap = b->cap_events ? b->cap_events * 2 : 16;
+		struct gw_event *ne = realloc(b->events, ncap * sizeof(*ne));
+		if (!ne)
+			return GW_ENOMEM;
+		b->events = ne;
+		b->cap_events = ncap;
+	}
+	b->events[b->n_events++] = *ev;
+	return 0;
+}
+
+/* Copies the queued events before `end` into the batch; they leave the
+ * queue only once the batch is sealed (drop_events). */
+static int copy_events(const struct gw_batcher *b, struct gw_batch *batch,
+		       int64_t end)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n_events; i++)
+		n += b->events[i].ts_ms < end;
+	if (n == 0)
+		return 0;
+	batch->events = malloc(n * sizeof(*batch->events));
+	if (!batch->events)
+		return GW_ENOMEM;
+	for (size_t i = 0; i < b->n_events; i++)
+		if (b->events[i].ts_ms < end)
+			batch->events[batch->n_events++] = b->events[i];
+	return 0;
+}
+
+static void drop_events(struct gw_batcher *b, int64_t end)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < b->n_events; i++)
+		if (b->events[i].ts_ms >= end)
+			b->events[k++] = b->events[i];
+	b->n_events = k;
 }
 
 static int rehash(struct gw_batcher *b)
@@ -484,12 +551,18 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		if (!batch)
 			return GW_ENOMEM;
 		int rc = 0;
-		if (batch->n_days || batch->n_series)
+		int64_t end = gw_tz_day_start(b->next_day + 1);
+		if (copy_events(b, batch, end)) {
+			gw_batch_free(batch);
+			return GW_ENOMEM;
+		}
+		if (batch->n_days || batch->n_series || batch->n_events)
 			rc = sealed(ctx, batch);
 		else
 			gw_batch_free(batch); /* a day without any data */
 		if (rc)
-			return rc;
+			return rc; /* the day and its events stay for a retry */
+		drop_events(b, end);
 		prune(b, b->next_day);
 		b->next_day++;
 		count++;

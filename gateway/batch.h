@@ -57,6 +57,30 @@ struct gw_series {
 	int64_t *value;
 };
 
+/* Something that happened to a meter, bound for the meter_events table. */
+enum gw_event_kind {
+	GW_EV_OFFLINE = 1,       /* stopped answering for the configured cycles */
+	GW_EV_ONLINE = 2,        /* answers again */
+	GW_EV_COUNTER_RESET = 3, /* a register went backwards */
+	GW_EV_METER_REPLACED = 4,/* a new serial number, or a reset to ~0 */
+	GW_EV_CLOCK_DRIFT = 5,   /* the meter's clock is off by more than allowed */
+	GW_EV_POWER_OUTAGE = 6,  /* every meter of a bus or feeder went dark */
+	GW_EV_COUNTER_WRAP = 7,  /* a register rolled over its width */
+	GW_EV_JUMP = 8,          /* an increase beyond the configured maximum power */
+	GW_EV_KIND_MAX_ = 8
+};
+
+/* "offline", "online", "counter_reset", ... (NULL for an unknown kind). */
+const char *gw_event_name(enum gw_event_kind k);
+
+struct gw_event {
+	char meter_id[GW_ID_MAX];
+	char obis[GW_OBIS_MAX]; /* "" when not about one register */
+	int64_t ts_ms;          /* UTC */
+	uint8_t kind;           /* enum gw_event_kind */
+	char detail[96];        /* human-readable, may be "" */
+};
+
 /* A sealed day of one gateway: what a spool batch file holds. */
 struct gw_batch {
 	char gateway_id[GW_ID_MAX];
@@ -68,6 +92,8 @@ struct gw_batch {
 	struct gw_day_register *days;
 	size_t n_series;
 	struct gw_series *series;
+	size_t n_events; /* events up to the end of the day not sealed before */
+	struct gw_event *events;
 };
 
 /* Frees a batch and everything it owns; accepts NULL. */
@@ -90,6 +116,11 @@ void gw_batcher_free(struct gw_batcher *b);
 
 /* Adds n readings, in any order. Returns 0 or GW_ENOMEM. */
 int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n);
+
+/* Queues an event; it goes into the first batch sealed after its time (the
+ * batch of its own day, or of the oldest open day if that is later).
+ * Returns 0 or GW_ENOMEM. */
+int gw_batcher_add_event(struct gw_batcher *b, const struct gw_event *ev);
 
 /* Seals every day that ended at least seal_delay before now_ms: each such
  * day becomes one batch handed to `sealed` (which takes ownership and must

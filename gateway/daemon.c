@@ -138,6 +138,16 @@ static int on_sealed(void *arg, struct gw_batch *b)
 	return rc;
 }
 
+static void take_events(struct gw_sched *sched, struct gw_batcher *bat,
+			struct gw_event **buf, size_t *cap)
+{
+	size_t n = gw_sched_take_events(sched, buf, cap);
+
+	for (size_t i = 0; i < n; i++)
+		if (gw_batcher_add_event(bat, &(*buf)[i]))
+			gw_err("batching: out of memory; event lost");
+}
+
 int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts,
 		  volatile sig_atomic_t *stop)
 {
@@ -152,6 +162,8 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	struct seal_ctx sc = {.cfg = cfg, .up = &up};
 	struct gw_reading *buf = NULL;
 	size_t cap = 0;
+	struct gw_event *evbuf = NULL;
+	size_t evcap = 0;
 	unsigned seal_failures = 0;
 	int rc;
 
@@ -191,6 +203,7 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		size_t n = gw_sched_take(sched, &buf, &cap, 100);
 		if (n && gw_batcher_add(bat, buf, n))
 			gw_err("batching: out of memory; %zu readings lost", n);
+		take_events(sched, bat, &evbuf, &evcap);
 		int64_t now = gw_clock_now_ms(&cfg->clock);
 		int s = gw_batcher_advance(bat, now, on_sealed, &sc);
 		if (s < 0) {
@@ -211,6 +224,7 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	size_t n = gw_sched_take(sched, &buf, &cap, 0);
 	if (n)
 		gw_batcher_add(bat, buf, n);
+	take_events(sched, bat, &evbuf, &evcap);
 	gw_batcher_advance(bat, gw_clock_now_ms(&cfg->clock), on_sealed, &sc);
 	if (up.started) {
 		pthread_mutex_lock(&up.lock);
@@ -224,6 +238,7 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	gw_sched_free(sched);
 	gw_batcher_free(bat);
 	free(buf);
+	free(evbuf);
 	gw_info("gateway %s stopped", cfg->gateway_id);
 	return rc;
 }

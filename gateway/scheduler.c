@@ -30,6 +30,8 @@ struct gw_sched {
 	pthread_cond_t cond;
 	struct gw_reading *q; /* queued readings */
 	size_t qn, qcap;
+	struct gw_event *ev; /* queued events */
+	size_t evn, evcap;
 	struct gw_meter_health *health; /* per meter, under lock */
 	int n_workers;
 	struct worker *workers;
@@ -80,6 +82,51 @@ static int push(struct gw_sched *s, const struct gw_reading *r, size_t n)
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+int gw_sched_event(struct gw_sched *s, const struct gw_event *ev)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->evn == s->evcap) {
+		size_t ncap = s->evcap ? s->evcap * 2 : 16;
+		struct gw_event *ne = realloc(s->ev, ncap * sizeof(*ne));
+		if (!ne) {
+			rc = GW_ENOMEM;
+			goto out;
+		}
+		s->ev = ne;
+		s->evcap = ncap;
+	}
+	s->ev[s->evn++] = *ev;
+	pthread_cond_signal(&s->cond);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+size_t gw_sched_take_events(struct gw_sched *s, struct gw_event **buf,
+			    size_t *cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->evn;
+	if (n > *cap) {
+		struct gw_event *nb = realloc(*buf, n * sizeof(*nb));
+		if (!nb) {
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+		*buf = nb;
+		*cap = n;
+	}
+	if (n)
+		memcpy(*buf, s->ev, n * sizeof(**buf));
+	s->evn = 0;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 static int is_power_of_two(unsigned long x)
@@ -289,6 +336,7 @@ void gw_sched_free(struct gw_sched *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->q);
+	free(s->ev);
 	free(s->health);
 	free(s->workers);
 	free(s);

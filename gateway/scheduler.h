@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "batch.h"
 #include "clock.h"
 #include "config.h"
 #include "reading.h"
@@ -37,6 +38,11 @@ int gw_sched_start(struct gw_sched *s);
  * number moved. */
 size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		     int wait_ms);
+/* Queues an event for the core (from a worker). Returns 0 or GW_ENOMEM. */
+int gw_sched_event(struct gw_sched *s, const struct gw_event *ev);
+/* Moves queued events into *buf like gw_sched_take; never waits. */
+size_t gw_sched_take_events(struct gw_sched *s, struct gw_event **buf,
+			    size_t *cap);
 /* Number of poll cycles every worker has completed at least. */
 unsigned long gw_sched_min_cycles(struct gw_sched *s);
 /* Copies a meter's counters (index into cfg->meters). */

@@ -22,7 +22,7 @@
 #include "spool.h"
 #include "tz.h"
 
-#define HDR_FIXED 44
+#define HDR_FIXED 48
 #define MAX_RAW (1u << 30) /* refuse to inflate more than 1 GiB */
 
 /* ---- growable byte buffer ---- */
@@ -212,6 +212,14 @@ static void encode_payload(const struct gw_batch *b, struct buf *out)
 			pv = s->value[k];
 		}
 	}
+	for (size_t i = 0; i < b->n_events; i++) {
+		const struct gw_event *e = &b->events[i];
+		put_str(out, e->meter_id);
+		put_str(out, e->obis);
+		put_varint(out, zigzag(e->ts_ms));
+		put_u8(out, e->kind);
+		put_str(out, e->detail);
+	}
 }
 
 int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
@@ -223,7 +231,7 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
 	*bufp = NULL;
 	*lenp = 0;
 	if (gl > 255 || zl > 255 || b->n_days > UINT32_MAX ||
-	    b->n_series > UINT32_MAX)
+	    b->n_series > UINT32_MAX || b->n_events > UINT32_MAX)
 		return GW_EINVAL;
 	for (size_t i = 0; i < b->n_series; i++)
 		n_readings += b->series[i].n;
@@ -251,6 +259,7 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
 	put_le(&out, raw.n, 4);
 	size_t clen_at = out.n;
 	put_le(&out, 0, 4); /* compressed length, filled below */
+	put_le(&out, b->n_events, 4);
 	put_u8(&out, (uint8_t)gl);
 	put_bytes(&out, b->gateway_id, gl);
 	put_u8(&out, (uint8_t)zl);
@@ -279,11 +288,13 @@ static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n)
 
 	/* Each record takes at least 8 bytes: refuse counts the payload
 	 * cannot hold before allocating for them. */
-	if (b->n_days > n / 8 + 1 || b->n_series > n / 8 + 1)
+	if (b->n_days > n / 8 + 1 || b->n_series > n / 8 + 1 ||
+	    b->n_events > n / 5 + 1)
 		return GW_ECORRUPT;
 	b->days = calloc(b->n_days + 1, sizeof(*b->days));
 	b->series = calloc(b->n_series + 1, sizeof(*b->series));
-	if (!b->days || !b->series)
+	b->events = calloc(b->n_events + 1, sizeof(*b->events));
+	if (!b->days || !b->series || !b->events)
 		return GW_ENOMEM;
 	for (size_t i = 0; i < b->n_days && !r.bad; i++) {
 		struct gw_day_register *d = &b->days[i];
@@ -330,6 +341,16 @@ static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n)
 			s->value[k] = v;
 		}
 	}
+	for (size_t i = 0; i < b->n_events && !r.bad; i++) {
+		struct gw_event *e = &b->events[i];
+		get_str(&r, e->meter_id, sizeof(e->meter_id));
+		get_str(&r, e->obis, sizeof(e->obis));
+		e->ts_ms = unzigzag(get_varint(&r));
+		e->kind = (uint8_t)get_le(&r, 1);
+		get_str(&r, e->detail, sizeof(e->detail));
+		if (!gw_event_name(e->kind))
+			r.bad = 1;
+	}
 	if (r.bad || r.pos != r.n)
 		return GW_ECORRUPT;
 	return 0;
@@ -369,6 +390,7 @@ int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
 	(void)get_le(&r, 4); /* reading count, for listings */
 	uint32_t raw_len = (uint32_t)get_le(&r, 4);
 	uint32_t clen = (uint32_t)get_le(&r, 4);
+	b->n_events = (size_t)get_le(&r, 4);
 	size_t gl = (size_t)get_le(&r, 1);
 	if (!r.bad && gl < sizeof(b->gateway_id) && r.n - r.pos >= gl) {
 		memcpy(b->gateway_id, buf + r.pos, gl);

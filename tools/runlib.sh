@@ -19,6 +19,7 @@ _gw_pgdirs=()
 
 _gw_cleanup() {
 	local pid d
+	set +e # a script under set -e must still stop everything
 	for pid in "${_gw_pids[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done

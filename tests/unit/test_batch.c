@@ -362,6 +362,47 @@ static void property_split_and_order(void **state)
 	}
 }
 
+/* Events go into the batch of the first day sealed after their time, and
+ * stay queued when sealing fails. */
+static int refuse(void *ctx, struct gw_batch *b)
+{
+	(void)ctx;
+	gw_batch_free(b);
+	return GW_EIO;
+}
+
+static void events_follow_days(void **state)
+{
+	struct gw_batcher *b = new_batcher();
+	struct collected c = {0};
+	struct gw_event ev = {.meter_id = "m1", .kind = GW_EV_OFFLINE};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	for (int64_t t = t0; t <= t0 + 48 * HOUR; t += HOUR) {
+		struct gw_reading r = rd("m1", "1.8.0", t, t / MIN, GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
+	ev.ts_ms = t0 + 3 * HOUR;
+	assert_int_equal(gw_batcher_add_event(b, &ev), 0);
+	ev.ts_ms = t0 + 30 * HOUR;
+	ev.kind = GW_EV_ONLINE;
+	assert_int_equal(gw_batcher_add_event(b, &ev), 0);
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, refuse, NULL), GW_EIO);
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 1);
+	assert_int_equal(c.b[0]->n_events, 1);
+	assert_int_equal(c.b[0]->events[0].kind, GW_EV_OFFLINE);
+	assert_int_equal(gw_batcher_advance(b, t0 + 49 * HOUR, collect, &c), 1);
+	assert_int_equal(c.b[1]->n_events, 1);
+	assert_int_equal(c.b[1]->events[0].kind, GW_EV_ONLINE);
+	assert_string_equal(gw_event_name(GW_EV_METER_REPLACED), "meter_replaced");
+	assert_null(gw_event_name(0));
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +413,7 @@ int main(void)
 		cmocka_unit_test(instantaneous_and_export),
 		cmocka_unit_test(backwards_counter_flagged),
 		cmocka_unit_test(property_split_and_order),
+		cmocka_unit_test(events_follow_days),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
