@@ -309,6 +309,17 @@ int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n)
 	return 0;
 }
 
+void gw_batcher_restore(struct gw_batcher *b, int32_t next_day)
+{
+	b->next_day = next_day;
+}
+
+int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
+		      size_t n)
+{
+	return gw_batcher_add(b, r, n);
+}
+
 /* Index of the first point with ts >= x (t->n if none). */
 static size_t lower_bound(const struct track *t, int64_t x)
 {

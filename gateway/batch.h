@@ -131,6 +131,16 @@ typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx);
 
+/* After a restart: days before next_day are already sealed (their batches
+ * are in the spool); call before replaying the journal. */
+void gw_batcher_restore(struct gw_batcher *b, int32_t next_day);
+
+/* Adds readings replayed from the journal after a restart: like
+ * gw_batcher_add, but they never cause a new revision of a sealed day
+ * (those days were sealed with them already). */
+int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
+		      size_t n);
+
 /* The oldest day still open, or INT32_MIN if nothing is open. */
 int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b);
 

@@ -33,6 +33,8 @@ struct gw_sched {
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
 	struct gw_meter_health *health; /* per meter, under lock */
+	gw_cycle_sink_fn sink;
+	void *sink_ctx;
 	int n_workers;
 	struct worker *workers;
 };
@@ -186,6 +188,8 @@ static void *worker_main(void *arg)
 	size_t cap = 256;
 	struct gw_reading *buf = malloc(cap * sizeof(*buf));
 	int open_failures = 0, first = 1;
+	struct gw_reading *cyc = NULL;
+	size_t ccap = 0;
 
 	if (!buf || !drv) {
 		gw_err("bus %s: cannot start worker", bus->name);
@@ -219,6 +223,7 @@ static void *worker_main(void *arg)
 					bus->name, open_failures);
 			open_failures = 0;
 		}
+		size_t cn = 0; /* readings of this cycle, in cyc */
 		for (int m = 0; m < cfg->n_meters && !s->stop; m++) {
 			const struct gw_meter_config *mc = &cfg->meters[m];
 			struct gw_read_stats st = {0};
@@ -231,15 +236,45 @@ static void *worker_main(void *arg)
 				continue;
 			for (int i = 0; i < n; i++)
 				buf[i].ts_ms = ts;
-			if (push(s, buf, (size_t)n))
-				gw_err("bus %s: out of memory queueing readings",
-				       bus->name);
+			if (cn + (size_t)n > ccap) {
+				size_t ncap = ccap ? ccap * 2 : 1024;
+				while (ncap < cn + (size_t)n)
+					ncap *= 2;
+				struct gw_reading *nc = realloc(cyc, ncap * sizeof(*nc));
+				if (!nc) {
+					gw_err("bus %s: out of memory; readings of meter %s lost",
+					       bus->name, mc->id);
+					continue;
+				}
+				cyc = nc;
+				ccap = ncap;
+			}
+			memcpy(cyc + cn, buf, (size_t)n * sizeof(*buf));
+			cn += (size_t)n;
 		}
+		/* The cycle's readings are made durable (the journal) before
+		 * they reach the core: one sink call, so one fsync per cycle
+		 * per bus. */
+		if (cn && s->sink) {
+			int rc = s->sink(s->sink_ctx, w->bus, cyc, cn);
+			if (rc)
+				gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
+				       bus->name, cn, gw_strerror(rc));
+		}
+		if (cn && push(s, cyc, cn))
+			gw_err("bus %s: out of memory queueing readings", bus->name);
 		cycle_done(w);
 	}
 	drv->close(h);
 	free(buf);
+	free(cyc);
 	return NULL;
+}
+
+void gw_sched_set_sink(struct gw_sched *s, gw_cycle_sink_fn fn, void *ctx)
+{
+	s->sink = fn;
+	s->sink_ctx = ctx;
 }
 
 int gw_sched_start(struct gw_sched *s)

@@ -31,6 +31,15 @@ struct gw_meter_health {
  * must outlive it). Returns NULL when out of memory. */
 struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 			      const struct gw_clock *clk);
+/* Called by a bus worker with all readings of one poll cycle of bus `bus`
+ * (index into cfg->buses) before they are queued for the core; it makes
+ * them durable (the journal). Returns 0 or a GW_E* code, which is logged;
+ * the readings are queued either way. Called from several threads. */
+typedef int (*gw_cycle_sink_fn)(void *ctx, int bus, const struct gw_reading *r,
+				size_t n);
+/* Sets the sink before gw_sched_start. */
+void gw_sched_set_sink(struct gw_sched *s, gw_cycle_sink_fn fn, void *ctx);
+
 /* Starts one worker per bus that has meters. Returns 0 or GW_ENOMEM. */
 int gw_sched_start(struct gw_sched *s);
 /* Moves queued readings into *buf (grown as needed; *cap is its capacity;
