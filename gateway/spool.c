@@ -186,7 +186,11 @@ static void encode_payload(const struct gw_batch *b, struct buf *out)
 		put_u8(out, d->unit);
 		put_u8(out, d->quality);
 		put_varint(out, zigzag(d->start_value));
-		put_varint(out, zigzag(d->end_value - d->start_value));
+		put_varint(out, zigzag(d->consumption));
+		/* end - start differs from the consumption only on days with a
+		 * counter wrap, reset or replacement: usually one zero byte. */
+		put_varint(out, zigzag(d->end_value - d->start_value -
+				       d->consumption));
 		put_varint(out, d->readings);
 		put_varint(out, d->minutes_missing);
 	}
@@ -305,7 +309,8 @@ static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n)
 		d->start_value = unzigzag(get_varint(&r));
 		d->consumption = unzigzag(get_varint(&r));
 		d->end_value = (int64_t)((uint64_t)d->start_value +
-					 (uint64_t)d->consumption);
+					 (uint64_t)d->consumption +
+					 (uint64_t)unzigzag(get_varint(&r)));
 		uint64_t rd = get_varint(&r), mm = get_varint(&r);
 		if (rd > UINT32_MAX || mm > UINT32_MAX ||
 		    d->unit >= GW_UNIT_COUNT_ || d->quality > GW_Q_INCOMPLETE)

@@ -42,7 +42,8 @@ static struct gw_batch *sample_batch(unsigned seed, size_t meters)
 			d->quality = (uint8_t)(rand() % 4);
 			d->start_value = (int64_t)rand() * 1000 + (k ? 0 : INT64_C(1) << 40);
 			d->consumption = rand() % 100000;
-			d->end_value = d->start_value + d->consumption;
+			d->end_value = d->start_value + d->consumption -
+				       (m % 5 == 0 ? d->start_value : 0); /* a reset */
 			d->readings = 96;
 			d->minutes_missing = (uint32_t)(rand() % 30);
 		}
