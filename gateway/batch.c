@@ -13,6 +13,7 @@
  * ones.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ struct track {
 	uint8_t unit;
 	int8_t scale;
 	uint32_t hash;
+	int64_t rollover; /* 0: unknown or never */
 	size_t n, cap;
 	struct point *pts;
 };
@@ -43,6 +45,8 @@ struct gw_batcher {
 	uint64_t dropped_late;
 	struct gw_event *events; /* queued, in arrival order */
 	size_t n_events, cap_events;
+	int32_t dirty[32]; /* sealed days with late readings, to seal again */
+	int n_dirty;
 };
 
 static const char *const quality_names[] = {
@@ -240,13 +244,16 @@ static struct track *find_track(struct gw_batcher *b, const struct gw_reading *r
 	t->unit = r->unit;
 	t->scale = r->scale;
 	t->hash = h;
+	if (b->p.rollover && gw_unit_is_energy(r->unit))
+		t->rollover = b->p.rollover(b->p.rollover_ctx, r->meter_id, r->obis);
 	b->slots[j] = t;
 	b->n_tracks++;
 	return t;
 }
 
 /* Inserts a point keeping the series sorted; a second reading with the
- * same timestamp replaces the first. */
+ * same timestamp replaces the first. Returns 1 if the series changed, 0 if
+ * the same point was there already, or GW_ENOMEM. */
 static int track_insert(struct track *t, int64_t ts, int64_t v)
 {
 	size_t lo = 0, hi = t->n;
@@ -262,8 +269,10 @@ static int track_insert(struct track *t, int64_t ts, int64_t v)
 				hi = mid;
 		}
 		if (lo < t->n && t->pts[lo].ts == ts) {
+			if (t->pts[lo].v == v)
+				return 0;
 			t->pts[lo].v = v;
-			return 0;
+			return 1;
 		}
 	}
 	if (t->n == t->cap) {
@@ -278,17 +287,36 @@ static int track_insert(struct track *t, int64_t ts, int64_t v)
 	t->pts[lo].ts = ts;
 	t->pts[lo].v = v;
 	t->n++;
-	return 0;
+	return 1;
 }
 
-int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n)
+static void mark_dirty(struct gw_batcher *b, int32_t d)
+{
+	if (b->next_day == INT32_MIN || d >= b->next_day ||
+	    d < b->next_day - b->p.revision_window_days)
+		return;
+	for (int i = 0; i < b->n_dirty; i++)
+		if (b->dirty[i] == d)
+			return;
+	if (b->n_dirty < (int)(sizeof(b->dirty) / sizeof(b->dirty[0])))
+		b->dirty[b->n_dirty++] = d;
+}
+
+/* The earliest reading still useful: the start of the oldest day that can
+ * be sealed again, less max_gap for that day's start boundary. */
+static int64_t keep_from(const struct gw_batcher *b)
+{
+	return gw_tz_day_start(b->next_day - b->p.revision_window_days) -
+	       b->p.max_gap_ms;
+}
+
+static int add(struct gw_batcher *b, const struct gw_reading *r, size_t n,
+	       int replay)
 {
 	for (size_t i = 0; i < n; i++) {
-		/* A reading for a sealed day cannot change that day here (a
-		 * later revision of the day will); it still helps the next
-		 * day's start boundary if it is recent enough. */
-		if (b->next_day != INT32_MIN &&
-		    r[i].ts_ms < gw_tz_day_start(b->next_day) - b->p.max_gap_ms) {
+		int late = b->next_day != INT32_MIN &&
+			   r[i].ts_ms < gw_tz_day_start(b->next_day);
+		if (late && r[i].ts_ms < keep_from(b)) {
 			b->dropped_late++;
 			continue;
 		}
@@ -303,10 +331,25 @@ int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n)
 			t->scale = r[i].scale;
 		}
 		int rc = track_insert(t, r[i].ts_ms, r[i].value);
-		if (rc)
+		if (rc < 0)
 			return rc;
+		if (rc == 1 && late && !replay) {
+			/* A late reading can change its own day, and the
+			 * neighbouring day whose midnight it lies next to. */
+			int32_t d = gw_tz_day_of(r[i].ts_ms);
+			mark_dirty(b, d);
+			if (r[i].ts_ms - gw_tz_day_start(d) <= b->p.max_gap_ms)
+				mark_dirty(b, d - 1);
+			if (gw_tz_day_start(d + 1) - r[i].ts_ms <= b->p.max_gap_ms)
+				mark_dirty(b, d + 1);
+		}
 	}
 	return 0;
+}
+
+int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n)
+{
+	return add(b, r, n, 0);
 }
 
 void gw_batcher_restore(struct gw_batcher *b, int32_t next_day)
@@ -317,7 +360,12 @@ void gw_batcher_restore(struct gw_batcher *b, int32_t next_day)
 int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		      size_t n)
 {
-	return gw_batcher_add(b, r, n);
+	return add(b, r, n, 1);
+}
+
+uint64_t gw_batcher_dropped(const struct gw_batcher *b)
+{
+	return b->dropped_late;
 }
 
 /* Index of the first point with ts >= x (t->n if none). */
@@ -346,6 +394,32 @@ static int64_t interp(int64_t a, int64_t b, int64_t num, int64_t den)
 	return a + (int64_t)q;
 }
 
+/* Most energy (register units) a meter can count in dt ms at max_power,
+ * or -1 when there is no bound. */
+static int64_t max_energy(const struct gw_batcher *b, int64_t dt)
+{
+	if (b->p.max_power_w <= 0)
+		return -1;
+	if (dt < 0)
+		dt = 0;
+	/* W * ms / 3.6e6 = Wh; +1 for the register's rounding. */
+	return (int64_t)((__int128)b->p.max_power_w * dt / 3600000) + 1;
+}
+
+/* The increase from a to b, dt ms apart, if b < a is a wrap of a register
+ * rolling over at r; -1 otherwise. */
+static int64_t wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
+			     int64_t bv, int64_t dt)
+{
+	if (r <= 0 || bv >= a || a >= r)
+		return -1;
+	int64_t inc = bv + (r - a);
+	int64_t bound = max_energy(b, dt);
+	if (bound >= 0 ? inc > bound : inc > r / 2)
+		return -1;
+	return inc;
+}
+
 /* The register value at midnight m; returns its quality. */
 static enum gw_quality boundary(const struct gw_batcher *b, const struct track *t,
 				int64_t m, int64_t *value)
@@ -367,14 +441,29 @@ static enum gw_quality boundary(const struct gw_batcher *b, const struct track *
 		*value = db <= da ? before->v : after->v;
 		return GW_Q_MEASURED;
 	}
-	if (before && after) {
-		*value = interp(before->v, after->v, m - before->ts,
-				after->ts - before->ts);
-		return after->ts - before->ts <= b->p.max_gap_ms
-			       ? GW_Q_INTERPOLATED
-			       : GW_Q_ESTIMATED;
+	if (!before || !after)
+		return GW_Q_INCOMPLETE;
+	enum gw_quality q = after->ts - before->ts <= b->p.max_gap_ms
+				    ? GW_Q_INTERPOLATED
+				    : GW_Q_ESTIMATED;
+	int64_t av = after->v;
+	if (av < before->v) {
+		int64_t inc = wrap_increase(b, t->rollover, before->v, av,
+					    after->ts - before->ts);
+		if (inc < 0) {
+			/* A reset between the two readings: nothing to
+			 * interpolate; the old counter's last value stands for
+			 * midnight and the new counter counts from the next
+			 * day's start. */
+			*value = before->v;
+			return GW_Q_ESTIMATED;
+		}
+		av = before->v + inc; /* unwrapped */
 	}
-	return GW_Q_INCOMPLETE;
+	*value = interp(before->v, av, m - before->ts, after->ts - before->ts);
+	if (t->rollover > 0 && *value >= t->rollover)
+		*value -= t->rollover;
+	return q;
 }
 
 static int cmp_track(const void *a, const void *b)
@@ -415,13 +504,82 @@ static uint32_t missing_minutes(const struct gw_batcher *b, const struct track *
 	return (uint32_t)(miss / 60000);
 }
 
+static int add_event(struct gw_batch *batch, size_t *cap,
+		     const struct track *t, int64_t ts, enum gw_event_kind kind,
+		     int64_t from, int64_t to)
+{
+	if (batch->n_events == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct gw_event *ne = realloc(batch->events, ncap * sizeof(*ne));
+		if (!ne)
+			return GW_ENOMEM;
+		batch->events = ne;
+		*cap = ncap;
+	}
+	struct gw_event *e = &batch->events[batch->n_events++];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->meter_id, t->meter_id, sizeof(e->meter_id));
+	memcpy(e->obis, t->obis, sizeof(e->obis));
+	e->ts_ms = ts;
+	e->kind = (uint8_t)kind;
+	snprintf(e->detail, sizeof(e->detail), "%lld -> %lld %s", (long long)from,
+		 (long long)to, gw_unit_name((enum gw_unit)t->unit));
+	return 0;
+}
+
+/* Sums the increases along start value, readings inside [s, e), end value;
+ * see gw_batcher_advance for how drops and jumps count. Raises *q and
+ * records events as it goes. */
+static int sum_increases(const struct gw_batcher *b, const struct track *t,
+			 size_t first, size_t end, int64_t s, int64_t sv,
+			 int64_t e, int64_t ev, struct gw_batch *batch,
+			 size_t *ecap, enum gw_quality *q, int64_t *total)
+{
+	int64_t prev = sv, pts = s, sum = 0;
+
+	for (size_t i = first; i <= end; i++) {
+		int64_t v = i < end ? t->pts[i].v : ev;
+		int64_t ts = i < end ? t->pts[i].ts : e;
+		/* the event's time: the reading that showed the change */
+		int64_t ets = i < end ? ts : (end < t->n ? t->pts[end].ts : e);
+		int64_t inc = v - prev, bound = max_energy(b, ts - pts);
+		enum gw_event_kind kind = 0;
+		if (inc < 0) {
+			int64_t w = wrap_increase(b, t->rollover, prev, v, ts - pts);
+			if (w >= 0) {
+				inc = w;
+				kind = GW_EV_COUNTER_WRAP;
+			} else {
+				/* Reset or replaced: count the new counter from
+				 * zero if it could have got there since. */
+				inc = (bound >= 0 && v <= bound) ? v : 0;
+				kind = GW_EV_COUNTER_RESET;
+				if (*q < GW_Q_ESTIMATED)
+					*q = GW_Q_ESTIMATED;
+			}
+		} else if (bound >= 0 && inc > bound) {
+			kind = GW_EV_JUMP;
+			inc = 0;
+			if (*q < GW_Q_ESTIMATED)
+				*q = GW_Q_ESTIMATED;
+		}
+		if (kind && add_event(batch, ecap, t, ets, kind, prev, v))
+			return GW_ENOMEM;
+		sum += inc;
+		prev = v;
+		pts = ts;
+	}
+	*total = sum;
+	return 0;
+}
+
 /* Builds the batch of day d from every track with data in it. */
 static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
 {
 	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
 	struct track **list = malloc(b->n_tracks * sizeof(*list) + 1);
 	struct gw_batch *batch = calloc(1, sizeof(*batch));
-	size_t n = 0;
+	size_t n = 0, ecap = 0;
 
 	if (!list || !batch)
 		goto oom;
@@ -482,24 +640,22 @@ static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
 			if (qe == GW_Q_INCOMPLETE)
 				ev = t->pts[end - 1].v;
 		}
+		enum gw_quality q = qs > qe ? qs : qe;
+		int64_t total;
+		/* A point exactly at s is the start value itself. */
+		size_t from = first < end && t->pts[first].ts == s ? first + 1 : first;
+		if (sum_increases(b, t, from, end, s, sv, e, ev, batch, &ecap, &q,
+				  &total))
+			goto oom;
 		memcpy(dr->meter_id, t->meter_id, sizeof(dr->meter_id));
 		memcpy(dr->obis, t->obis, sizeof(dr->obis));
 		dr->unit = t->unit;
-		dr->quality = (uint8_t)(qs > qe ? qs : qe);
+		dr->quality = (uint8_t)q;
 		dr->start_value = sv;
 		dr->end_value = ev;
-		dr->consumption = ev - sv;
+		dr->consumption = total;
 		dr->readings = (uint32_t)(end - first);
 		dr->minutes_missing = missing_minutes(b, t, first, end, s, e);
-		if (dr->consumption < 0) {
-			/* The counter went backwards (reset or replacement):
-			 * never report negative consumption as good data. */
-			char day[16];
-			gw_warn("meter %s %s went backwards on %s (%lld -> %lld)",
-				t->meter_id, t->obis, gw_day_format(d, day, sizeof(day)),
-				(long long)sv, (long long)ev);
-			dr->quality = GW_Q_INCOMPLETE;
-		}
 		batch->n_days++;
 	}
 	free(list);
@@ -510,19 +666,20 @@ oom:
 	return NULL;
 }
 
-/* Drops points no longer needed once day d is sealed. */
-static void prune(struct gw_batcher *b, int32_t d)
+/* Drops points no longer needed: before the oldest day that can still be
+ * sealed again, keeping the last point before it (its start boundary). */
+static void prune(struct gw_batcher *b)
 {
-	int64_t e = gw_tz_day_start(d + 1);
+	int64_t from = gw_tz_day_start(b->next_day - b->p.revision_window_days);
 
 	for (size_t i = 0; i < b->n_slots; i++) {
 		struct track *t = b->slots[i];
 		if (!t)
 			continue;
-		size_t k = lower_bound(t, e + 1);
+		size_t k = lower_bound(t, from + 1);
 		if (k <= 1)
 			continue;
-		k--; /* keep the last point at or before the end */
+		k--; /* keep the last point at or before `from` */
 		memmove(t->pts, t->pts + k, (t->n - k) * sizeof(*t->pts));
 		t->n -= k;
 	}
@@ -547,36 +704,91 @@ int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b)
 	return b->next_day != INT32_MIN ? b->next_day : oldest_day(b);
 }
 
+/* Builds day d and hands it to `sealed` with the events due by its end. */
+static int seal_day(struct gw_batcher *b, int32_t d, int64_t now_ms,
+		    gw_sealed_fn sealed, void *ctx, int with_queue)
+{
+	struct gw_batch *batch = build_day(b, d, now_ms);
+	int64_t end = gw_tz_day_start(d + 1);
+
+	if (!batch)
+		return GW_ENOMEM;
+	if (with_queue) {
+		/* queued events (offline, online ...) go with the day */
+		size_t own = batch->n_events;
+		struct gw_batch tmp = {0};
+		if (copy_events(b, &tmp, end)) {
+			gw_batch_free(batch);
+			return GW_ENOMEM;
+		}
+		if (tmp.n_events) {
+			struct gw_event *ne = realloc(batch->events,
+						      (own + tmp.n_events) * sizeof(*ne));
+			if (!ne) {
+				free(tmp.events);
+				gw_batch_free(batch);
+				return GW_ENOMEM;
+			}
+			memcpy(ne + own, tmp.events, tmp.n_events * sizeof(*ne));
+			batch->events = ne;
+			batch->n_events = own + tmp.n_events;
+		}
+		free(tmp.events);
+	}
+	if (!batch->n_days && !batch->n_series && !batch->n_events) {
+		gw_batch_free(batch); /* a day without any data */
+		return 0;
+	}
+	int rc = sealed(ctx, batch);
+	if (rc)
+		return rc; /* the day and its events stay for a retry */
+	if (with_queue)
+		drop_events(b, end);
+	return 1;
+}
+
+static int cmp_day(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx)
 {
-	int count = 0;
+	int count = 0, rc;
 
 	if (b->next_day == INT32_MIN) {
 		b->next_day = oldest_day(b);
 		if (b->next_day == INT32_MIN)
 			return 0;
 	}
+	/* Sealed days with late readings first, oldest first: a new
+	 * revision of each. */
+	qsort(b->dirty, (size_t)b->n_dirty, sizeof(b->dirty[0]), cmp_day);
+	while (b->n_dirty > 0) {
+		rc = seal_day(b, b->dirty[0], now_ms, sealed, ctx, 0);
+		if (rc < 0)
+			return rc;
+		count += rc;
+		memmove(b->dirty, b->dirty + 1,
+			(size_t)(b->n_dirty - 1) * sizeof(b->dirty[0]));
+		b->n_dirty--;
+	}
 	while (gw_tz_day_start(b->next_day + 1) + b->p.seal_delay_ms <= now_ms) {
-		struct gw_batch *batch = build_day(b, b->next_day, now_ms);
-		if (!batch)
-			return GW_ENOMEM;
-		int rc = 0;
-		int64_t end = gw_tz_day_start(b->next_day + 1);
-		if (copy_events(b, batch, end)) {
-			gw_batch_free(batch);
-			return GW_ENOMEM;
-		}
-		if (batch->n_days || batch->n_series || batch->n_events)
-			rc = sealed(ctx, batch);
-		else
-			gw_batch_free(batch); /* a day without any data */
-		if (rc)
-			return rc; /* the day and its events stay for a retry */
-		drop_events(b, end);
-		prune(b, b->next_day);
+		rc = seal_day(b, b->next_day, now_ms, sealed, ctx, 1);
+		if (rc < 0)
+			return rc;
+		count += rc;
 		b->next_day++;
-		count++;
+		/* days that left the revision window can no longer be dirty */
+		int k = 0;
+		for (int i = 0; i < b->n_dirty; i++)
+			if (b->dirty[i] >= b->next_day - b->p.revision_window_days)
+				b->dirty[k++] = b->dirty[i];
+		b->n_dirty = k;
+		prune(b);
 	}
 	return count;
 }

@@ -105,6 +105,20 @@ struct gw_batcher_params {
 	int64_t midnight_tolerance_ms; /* |reading - midnight| <= this: measured */
 	int64_t max_gap_ms;            /* longer gaps around midnight: estimated */
 	int64_t seal_delay_ms;         /* how long after midnight a day waits */
+	/* The largest power a meter can draw, W: an increase beyond it over
+	 * the time between two readings is a jump (flagged, not summed), and
+	 * it bounds what a counter that restarted from zero can have counted.
+	 * 0: no bound (jumps are summed, a restarted counter's first value is
+	 * not counted). */
+	int64_t max_power_w;
+	/* Sealed days kept to be sealed again, as a new revision, when
+	 * readings for them arrive late (0..31). */
+	int revision_window_days;
+	/* The value at which a register rolls over to 0 (in its unit, e.g.
+	 * 2^32 * 10 Wh for a uint32 register counting 10 Wh), or 0 if unknown
+	 * or never. NULL: no register wraps. */
+	int64_t (*rollover)(void *ctx, const char *meter_id, const char *obis);
+	void *rollover_ctx;
 };
 
 struct gw_batcher;
@@ -124,9 +138,20 @@ int gw_batcher_add_event(struct gw_batcher *b, const struct gw_event *ev);
 
 /* Seals every day that ended at least seal_delay before now_ms: each such
  * day becomes one batch handed to `sealed` (which takes ownership and must
- * free it with gw_batch_free, also on error). Stops at the first non-zero
- * return of `sealed` and returns it; the day stays open then. Returns the
- * number of days sealed otherwise. */
+ * free it with gw_batch_free, also on error). Sealed days that received
+ * late readings since are sealed again first (a new revision: `sealed`
+ * gives it its revision number). Stops at the first non-zero return of
+ * `sealed` and returns it; the day stays open (or due) then. Returns the
+ * number of batches sealed otherwise.
+ *
+ * On days where a register went backwards the consumption is the sum of
+ * the increases between consecutive values: a wrap of a register with a
+ * known rollover is unwrapped (exact, event counter_wrap); any other drop
+ * is a reset or replacement (event counter_reset): the day is split into
+ * consumption before and after it, the new counter's first value counted
+ * when it could have been reached from zero at max_power, and the day is
+ * at least "estimated". An increase beyond max_power is left out (event
+ * jump) and the day is at least "estimated". */
 typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx);
@@ -140,6 +165,9 @@ void gw_batcher_restore(struct gw_batcher *b, int32_t next_day);
  * (those days were sealed with them already). */
 int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		      size_t n);
+
+/* Readings dropped because they were older than the revision window. */
+uint64_t gw_batcher_dropped(const struct gw_batcher *b);
 
 /* The oldest day still open, or INT32_MIN if nothing is open. */
 int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b);

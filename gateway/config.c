@@ -197,12 +197,32 @@ static int key_gateway(struct parse_state *st, const char *key,
 				      "max_gap: '%s' is not a duration in 1m..7d",
 				      value);
 		c->max_gap_s = (int)x;
+	} else if (strcmp(key, "max_power") == 0) {
+		if (parse_int(value, 0, 100000000, &x))
+			return errorf(st->file, line,
+				      "max_power: '%s' is not a power in W in 0..100000000",
+				      value);
+		c->max_power_w = x;
+	} else if (strcmp(key, "revision_window") == 0) {
+		if (parse_duration(value, 0, 31 * 86400, &x) || x % 86400)
+			return errorf(st->file, line,
+				      "revision_window: '%s' is not a whole number of days in 0d..31d",
+				      value);
+		c->revision_window_days = (int)(x / 86400);
 	} else if (strcmp(key, "seal_delay") == 0) {
 		if (parse_duration(value, 0, 86400, &x))
 			return errorf(st->file, line,
 				      "seal_delay: '%s' is not a duration in 0s..1d",
 				      value);
 		c->seal_delay_s = (int)x;
+	} else if (strcmp(key, "offline_after") == 0) {
+		if (parse_int(value, 1, 1000, &x))
+			return BAD_RANGE("offline_after", 1, 1000);
+		c->offline_after = (int)x;
+	} else if (strcmp(key, "retry_backoff_max") == 0) {
+		if (parse_int(value, 0, 1000, &x))
+			return BAD_RANGE("retry_backoff_max", 0, 1000);
+		c->retry_backoff_max = (int)x;
 	} else if (strcmp(key, "log_level") == 0) {
 		if (gw_log_parse_level(value, &c->log_level))
 			return errorf(st->file, line,
@@ -341,6 +361,15 @@ static int key_bus(struct parse_state *st, const char *key, const char *value,
 		if (parse_int(value, 1, 10000, &x))
 			return BAD_RANGE("byte_timeout_ms", 1, 10000);
 		b->byte_timeout_ms = (int)x;
+	} else if (strcmp(key, "offline_after") == 0) {
+		if (parse_int(value, 1, 1000, &x))
+			return BAD_RANGE("offline_after", 1, 1000);
+		b->offline_after = (int)x;
+	} else if (strcmp(key, "retry_backoff_max") == 0) {
+		/* -1 in the struct: "0 given", as 0 means "inherit" */
+		if (parse_int(value, 0, 1000, &x))
+			return BAD_RANGE("retry_backoff_max", 0, 1000);
+		b->retry_backoff_max = x ? (int)x : -1;
 	} else {
 		return errorf(st->file, line, "unknown key '%s' in [bus %s]", key,
 			      b->name);
@@ -746,7 +775,11 @@ int gw_config_load(const char *path, struct gw_config **out)
 	c->midnight_tolerance_s = 60;
 	c->max_gap_s = 7200;
 	c->seal_delay_s = 1800;
+	c->max_power_w = 250000;
+	c->revision_window_days = 2;
 	c->log_level = GW_LOG_INFO;
+	c->offline_after = 3;
+	c->retry_backoff_max = 8;
 	c->upload_interval_s = 60;
 	c->upload_retry_max_s = 300;
 	gw_clock_init_real(&c->clock);

@@ -36,6 +36,10 @@ struct gw_bus_config {
 	/* all */
 	int timeout_ms;      /* response timeout */
 	int byte_timeout_ms; /* gap allowed between bytes of one reply */
+	/* meter health; 0: the [gateway] value */
+	int offline_after;     /* failed cycles in a row before "offline" */
+	int retry_backoff_max; /* most cycles an offline meter is skipped;
+				* -1: "0" given (no backoff on this bus) */
 	int line;            /* where the section starts */
 };
 
@@ -60,7 +64,11 @@ struct gw_config {
 	int midnight_tolerance_s; /* a reading this close to midnight is "measured" */
 	int max_gap_s;            /* longer gaps around midnight are "estimated" */
 	int seal_delay_s;         /* wait after midnight before sealing a day */
+	int64_t max_power_w;      /* plausibility bound for increases, W; 0 none */
+	int revision_window_days; /* sealed days that late readings still revise */
 	enum gw_log_level log_level;
+	int offline_after;     /* failed cycles in a row before "offline" */
+	int retry_backoff_max; /* most cycles an offline meter is skipped (0: none) */
 	/* [clock] */
 	struct gw_clock clock;
 	/* [database] */

@@ -148,6 +148,36 @@ static void take_events(struct gw_sched *sched, struct gw_batcher *bat,
 			gw_err("batching: out of memory; event lost");
 }
 
+/* The value at which a meter's register rolls over, from its profile: an
+ * unsigned integer register of 16 or 32 bits counting in steps of
+ * 10^exp10 / divisor of its unit. 0 when unknown, never (64 bits, floats)
+ * or not a whole number of Wh. */
+static int64_t register_rollover(void *ctx, const char *meter_id,
+				 const char *obis)
+{
+	const struct gw_config *cfg = ctx;
+	const struct gw_meter_config *m = gw_config_find_meter(cfg, meter_id);
+
+	if (!m || !m->profile)
+		return 0;
+	for (int i = 0; i < m->profile->n_regs; i++) {
+		const struct gw_profile_reg *r = &m->profile->regs[i];
+		if (strcmp(r->obis, obis) != 0)
+			continue;
+		int bits = r->type == GW_T_UINT16 ? 16 : r->type == GW_T_UINT32 ? 32 : 0;
+		int e = r->exp10 + r->unit_exp10;
+		if (!bits || e < 0 || e > 9)
+			return 0;
+		int64_t steps = (int64_t)1 << bits, f = 1;
+		while (e-- > 0)
+			f *= 10;
+		if (f % r->divisor)
+			return 0;
+		return steps * (f / r->divisor);
+	}
+	return 0;
+}
+
 int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts,
 		  volatile sig_atomic_t *stop)
 {
@@ -157,6 +187,10 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		.midnight_tolerance_ms = (int64_t)cfg->midnight_tolerance_s * 1000,
 		.max_gap_ms = (int64_t)cfg->max_gap_s * 1000,
 		.seal_delay_ms = (int64_t)cfg->seal_delay_s * 1000,
+		.max_power_w = cfg->max_power_w,
+		.revision_window_days = cfg->revision_window_days,
+		.rollover = register_rollover,
+		.rollover_ctx = (void *)cfg,
 	};
 	struct uploader_thread up = {.cfg = cfg};
 	struct seal_ctx sc = {.cfg = cfg, .up = &up};

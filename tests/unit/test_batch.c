@@ -271,10 +271,43 @@ static void instantaneous_and_export(void **state)
 	gw_batcher_free(b);
 }
 
-/* A counter that goes backwards never yields negative good data. */
-static void backwards_counter_flagged(void **state)
+static int64_t rollover_100k(void *ctx, const char *meter, const char *obis)
 {
-	struct gw_batcher *b = new_batcher();
+	(void)ctx;
+	(void)obis;
+	return strcmp(meter, "wrap") == 0 ? 100000 : 0;
+}
+
+static struct gw_batcher *new_batcher_power(int64_t max_power_w, int window)
+{
+	struct gw_batcher_params p = {
+		.gateway_id = "gw-test",
+		.poll_interval_ms = 15 * MIN,
+		.midnight_tolerance_ms = 1 * MIN,
+		.max_gap_ms = 2 * HOUR,
+		.seal_delay_ms = 30 * MIN,
+		.max_power_w = max_power_w,
+		.revision_window_days = window,
+		.rollover = rollover_100k,
+	};
+	struct gw_batcher *b = gw_batcher_new(&p);
+	assert_non_null(b);
+	return b;
+}
+
+static int count_events(const struct gw_batch *b, enum gw_event_kind k)
+{
+	int n = 0;
+	for (size_t i = 0; i < b->n_events; i++)
+		n += b->events[i].kind == k;
+	return n;
+}
+
+/* 1 Wh a minute all day, with a replaced meter, a wrapping register and a
+ * glitch: each day's consumption stays right, and each is flagged. */
+static void reset_wrap_jump(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(100000, 0);
 	struct collected c = {0};
 
 	(void)state;
@@ -282,15 +315,213 @@ static void backwards_counter_flagged(void **state)
 	int32_t d0 = day_of("2026-03-01");
 	int64_t t0 = gw_tz_day_start(d0);
 	for (int64_t t = t0; t <= t0 + 24 * HOUR; t += 15 * MIN) {
-		int64_t v = t < t0 + 12 * HOUR ? 900000 + (t - t0) / MIN : (t - t0) / MIN;
-		struct gw_reading r = rd("m1", "1.8.0", t, v, GW_UNIT_WH);
+		int64_t min = (t - t0) / MIN;
+		struct gw_reading r[3] = {
+			/* replaced at 12:00 by a meter starting from 0 */
+			rd("swap", "1.8.0", t, min < 720 ? 900000 + min : min - 720,
+			   GW_UNIT_WH),
+			/* a 100 kWh register rolling over at 10:40 */
+			rd("wrap", "1.8.0", t, (99360 + min) % 100000, GW_UNIT_WH),
+			/* a glitch of +1 MWh from 10:00 on */
+			rd("jump", "1.8.0", t, 5000 + min + (min >= 600 ? 1000000 : 0),
+			   GW_UNIT_WH),
+		};
+		gw_batcher_add(b, r, 3);
+	}
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 1);
+	const struct gw_day_register *dr = find_day(c.b[0], "swap", "1.8.0");
+	/* 705 Wh on the old meter to 11:45, the new one from 0 at 12:00 to
+	 * 720 at midnight; the 15 minutes of the swap are not known */
+	assert_int_equal(dr->consumption, 705 + 720);
+	assert_int_equal(dr->start_value, 900000);
+	assert_int_equal(dr->end_value, 720);
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	dr = find_day(c.b[0], "wrap", "1.8.0");
+	assert_int_equal(dr->consumption, 1440); /* exact across the wrap */
+	assert_int_equal(dr->quality, GW_Q_MEASURED);
+	assert_int_equal(dr->end_value, (99360 + 1440) % 100000);
+	dr = find_day(c.b[0], "jump", "1.8.0");
+	assert_int_equal(dr->consumption, 1440 - 15); /* the jump's step left out */
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	assert_int_equal(count_events(c.b[0], GW_EV_COUNTER_RESET), 1);
+	assert_int_equal(count_events(c.b[0], GW_EV_COUNTER_WRAP), 1);
+	assert_int_equal(count_events(c.b[0], GW_EV_JUMP), 1);
+	free_collected(&c);
+	gw_batcher_free(b);
+
+	/* Without a power bound a restarted counter's first value is not
+	 * counted, and a jump is summed (and not flagged). */
+	b = new_batcher_power(0, 0);
+	for (int64_t t = t0; t <= t0 + 24 * HOUR; t += 15 * MIN) {
+		int64_t min = (t - t0) / MIN;
+		struct gw_reading r = rd("swap", "1.8.0", t,
+					 min < 720 ? 900000 + min : min - 700, GW_UNIT_WH);
 		gw_batcher_add(b, &r, 1);
 	}
 	gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c);
-	const struct gw_day_register *dr = find_day(c.b[0], "m1", "1.8.0");
-	assert_int_equal(dr->quality, GW_Q_INCOMPLETE);
+	assert_int_equal(find_day(c.b[0], "swap", "1.8.0")->consumption, 705 + 720);
 	free_collected(&c);
 	gw_batcher_free(b);
+}
+
+/* A wrap and a reset right across midnight. */
+static void drops_across_midnight(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(100000, 0);
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	/* readings at :07, :22, ... so every midnight is interpolated */
+	for (int64_t t = t0 + 7 * MIN; t <= t0 + 49 * HOUR; t += 15 * MIN) {
+		int64_t min = (t - t0) / MIN;
+		struct gw_reading r[2] = {
+			rd("wrap", "1.8.0", t, (100000 - 1440 + min) % 100000, GW_UNIT_WH),
+			rd("swap", "1.8.0", t, min < 1440 ? 700000 + min : min - 1440,
+			   GW_UNIT_WH),
+		};
+		gw_batcher_add(b, r, 2);
+	}
+	gw_batcher_advance(b, t0 + 49 * HOUR, collect, &c);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(count_events(c.b[1], GW_EV_COUNTER_WRAP), 0); /* at the boundary */
+	assert_int_equal(count_events(c.b[1], GW_EV_COUNTER_RESET), 1);
+	const struct gw_day_register *dr = find_day(c.b[1], "wrap", "1.8.0");
+	assert_int_equal(dr->start_value, 0); /* interpolated across the wrap */
+	assert_int_equal(dr->consumption, 1440);
+	assert_int_equal(dr->quality, GW_Q_INTERPOLATED);
+	/* day 1 of "wrap" has no start boundary: incomplete, from 00:07 */
+	assert_int_equal(find_day(c.b[0], "wrap", "1.8.0")->consumption, 1440 - 7);
+	/* the swap between 23:52 and 00:07: day 1 ends on the old counter */
+	dr = find_day(c.b[0], "swap", "1.8.0");
+	assert_int_equal(dr->end_value, 700000 + 1432);
+	assert_int_equal(dr->quality, GW_Q_INCOMPLETE);
+	dr = find_day(c.b[1], "swap", "1.8.0");
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	/* the new counter counted from 0: 7 Wh by 00:07, then on to 1440 */
+	assert_int_equal(dr->consumption, 1440);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Readings that arrive for a day already sealed produce a new revision of
+ * that day, never a lost update; outside the window they are dropped and
+ * counted. */
+static void late_readings_revise(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(0, 2);
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	/* meter a every 15 min; meter b offline from 08:00 on day 1 */
+	for (int64_t t = t0 - HOUR; t <= t0 + 24 * HOUR + HOUR; t += 15 * MIN) {
+		int64_t min = (t - t0) / MIN;
+		struct gw_reading r = rd("a", "1.8.0", t, min, GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+		if (t <= t0 + 8 * HOUR) {
+			r = rd("b", "1.8.0", t, 2 * min, GW_UNIT_WH);
+			gw_batcher_add(b, &r, 1);
+		}
+	}
+	gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c);
+	struct gw_batch *first = NULL;
+	for (int i = 0; i < c.n; i++)
+		if (c.b[i]->day == d0)
+			first = c.b[i];
+	assert_non_null(first);
+	assert_int_equal(find_day(first, "b", "1.8.0")->quality, GW_Q_INCOMPLETE);
+	assert_int_equal(find_day(first, "b", "1.8.0")->consumption, 2 * 480);
+	int before = c.n;
+	/* meter b's load profile arrives later, for the rest of day 1 */
+	for (int64_t t = t0 + 8 * HOUR; t <= t0 + 24 * HOUR + HOUR; t += 15 * MIN) {
+		struct gw_reading r = rd("b", "1.8.0", t, 2 * ((t - t0) / MIN), GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	/* a repeated reading changes nothing: no revision for day 0 - 1 */
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 1);
+	assert_int_equal(c.n, before + 1);
+	struct gw_batch *rev = c.b[c.n - 1];
+	assert_int_equal(rev->day, d0);
+	const struct gw_day_register *dr = find_day(rev, "b", "1.8.0");
+	assert_int_equal(dr->quality, GW_Q_MEASURED);
+	assert_int_equal(dr->consumption, 2 * 1440);
+	assert_int_equal(find_day(rev, "a", "1.8.0")->consumption, 1440);
+	/* nothing more to seal again */
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 0);
+	/* far too late: dropped and counted */
+	struct gw_reading old = rd("a", "1.8.0", t0 - 5 * 24 * HOUR, 1, GW_UNIT_WH);
+	gw_batcher_add(b, &old, 1);
+	assert_int_equal(gw_batcher_dropped(b), 1);
+	/* replayed readings of a sealed day never start a revision */
+	struct gw_reading again = rd("a", "1.8.0", t0 + 3 * MIN, 3, GW_UNIT_WH);
+	gw_batcher_replay(b, &again, 1);
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 0);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Readings arriving in any order, with sealing in between: the latest
+ * revision of every day equals the days sealed from readings in order. */
+static void property_late_arrival(void **state)
+{
+	(void)state;
+	gw_tz_set("America/New_York");
+	srand(777);
+	for (int round = 0; round < 10; round++) {
+		int32_t d0 = day_of("2026-10-30");
+		int64_t t0 = gw_tz_day_start(d0), stop = gw_tz_day_start(d0 + 4);
+		size_t n = 0;
+		struct gw_reading r[600];
+		int64_t v = 1000;
+		for (int64_t t = t0 - HOUR; t < stop && n < 600;
+		     t += (10 + rand() % 20) * MIN) {
+			r[n++] = rd(rand() % 2 ? "m1" : "m2", "1.8.0", t, v, GW_UNIT_WH);
+			v += rand() % 100;
+		}
+		struct gw_day_register want[8], got[8];
+		int nw = 0, ng = 0;
+		for (int pass = 0; pass < 2; pass++) {
+			struct gw_batcher *b = new_batcher_power(0, 31);
+			struct collected c = {0};
+			if (pass == 1)
+				for (size_t i = n - 1; i > 0; i--) {
+					size_t j = (size_t)rand() % (i + 1);
+					struct gw_reading tmp = r[i];
+					r[i] = r[j];
+					r[j] = tmp;
+				}
+			for (size_t i = 0; i < n; i++) {
+				gw_batcher_add(b, &r[i], 1);
+				if (pass == 1 && i % 50 == 49) {
+					gw_batcher_advance(b, stop + HOUR, collect, &c);
+					if (c.n > 48) /* keep the newest batches */
+						free_collected(&c);
+				}
+			}
+			gw_batcher_advance(b, stop + HOUR, collect, &c);
+			/* latest revision of each day, for meter m1 */
+			int *cnt = pass ? &ng : &nw;
+			struct gw_day_register *out = pass ? got : want;
+			*cnt = 0;
+			for (int32_t d = d0 - 1; d < d0 + 4; d++) {
+				const struct gw_day_register *last = NULL;
+				for (int i = 0; i < c.n; i++)
+					if (c.b[i]->day == d && find_day(c.b[i], "m1", "1.8.0"))
+						last = find_day(c.b[i], "m1", "1.8.0");
+				if (last)
+					out[(*cnt)++] = *last;
+			}
+			free_collected(&c);
+			gw_batcher_free(b);
+		}
+		assert_int_equal(ng, nw);
+		assert_memory_equal(got, want, sizeof(want[0]) * (size_t)nw);
+	}
 }
 
 /* Same readings, split into polls of random size and added in random
@@ -411,7 +642,10 @@ int main(void)
 		cmocka_unit_test(estimated_gap),
 		cmocka_unit_test(dst_days),
 		cmocka_unit_test(instantaneous_and_export),
-		cmocka_unit_test(backwards_counter_flagged),
+		cmocka_unit_test(reset_wrap_jump),
+		cmocka_unit_test(drops_across_midnight),
+		cmocka_unit_test(late_readings_revise),
+		cmocka_unit_test(property_late_arrival),
 		cmocka_unit_test(property_split_and_order),
 		cmocka_unit_test(events_follow_days),
 	};
