@@ -6,6 +6,7 @@
 #   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san)
 #   make demo            simulated meters -> gateway -> PostgreSQL, two days
 #   make bench           benchmarks (ratios against a baseline in one run)
+#   make fuzz            libFuzzer on the IEC 62056-21 parser for FUZZ_TIME s
 
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
@@ -42,10 +43,13 @@ IT_SRC := $(wildcard tests/integration/it_*.c)
 IT_BIN := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
 PROGS := $(BUILD)/gatewayd $(BUILD)/gwctl $(BUILD)/metersim
+# benchmark programs that tests/bench/*.sh run (make bench)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all tests check demo bench deps clean
+.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build
 all: $(PROGS)
-tests: $(PROGS) $(UNIT_BIN) $(IT_BIN)
+tests: $(PROGS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,6 +76,10 @@ $(BUILD)/tests/it_%: $(BUILD)/tests/integration/it_%.o $(BUILD)/libgw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libgw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Installs missing Debian packages (only if something is missing).
 deps:
 	@tools/deps.sh
@@ -80,13 +88,36 @@ check: deps
 	@$(MAKE) --no-print-directory tests
 	@GW_BUILD=$(BUILD) tests/run.sh
 
+# The crash test, many more times (GW_CRASH_KILLS, default 500 here).
+soak: deps
+	@$(MAKE) --no-print-directory tests
+	@GW_BUILD=$(BUILD) GW_CRASH_KILLS=$${GW_CRASH_KILLS:-500} tests/run.sh crash
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@GW_BUILD=$(BUILD) tools/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@GW_BUILD=$(BUILD) tests/bench/run.sh
+
+# libFuzzer target for the IEC 62056-21 parser (clang; tools/deps.sh installs
+# it). Its own flags: the fuzzer build is always ASan + UBSan.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 300
+FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c gateway/reading.c gateway/util.c
+FUZZ_BIN := $(BUILD)/fuzz/fuzz_iec
+$(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/reading.h gateway/gw.h gateway/batch.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-Igateway -Idrivers -o $@ $(FUZZ_SRC)
+fuzz-build: $(FUZZ_BIN)
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
+		$(BUILD)/fuzz/corpus tests/unit/files/iec62056-21
 
 clean:
 	rm -rf build

@@ -12,6 +12,8 @@ const struct gw_driver_ops *gw_driver_for(enum gw_bus_type type)
 	case GW_BUS_MODBUS_TCP:
 	case GW_BUS_MODBUS_RTU:
 		return &gw_modbus_driver;
+	case GW_BUS_IEC62056:
+		return &gw_iec62056_driver;
 	}
 	return NULL;
 }

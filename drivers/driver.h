@@ -11,17 +11,27 @@
 #define GW_DRIVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../gateway/config.h"
 #include "../gateway/reading.h"
 
-/* Per-read fault counts a driver reports back to the scheduler. */
+/* Per-read fault counts a driver reports back to the scheduler. A request
+ * counts in at most one of timeouts, crc_errors, exceptions, malformed;
+ * exc_* and wrong_unit break those down further. */
 struct gw_read_stats {
 	unsigned requests;
 	unsigned timeouts;
 	unsigned crc_errors;
 	unsigned exceptions;
-	unsigned malformed;
+	unsigned malformed;           /* short, malformed or mismatched reply */
+	unsigned exc_illegal_address; /* exception 2, in exceptions */
+	unsigned exc_busy;            /* exception 6 (device busy), in exceptions */
+	unsigned wrong_unit;          /* reply from another unit id, in malformed */
+	/* iec62056-21: the meter's own clock (0.9.2 date + 0.9.1 time) as UTC
+	 * ms when its telegram carried one, else 0. The caller compares it
+	 * with its clock (gw_iec_clock_drift) to flag a drifting meter. */
+	int64_t meter_clock_ms;
 };
 
 struct gw_driver_ops {
@@ -42,6 +52,10 @@ struct gw_driver_ops {
 };
 
 extern const struct gw_driver_ops gw_modbus_driver;
+/* IEC 62056-21 (drivers/iec62056.c). Its .read may also return load-profile
+ * interval readings: those carry their own ts_ms (non-zero), which the
+ * caller keeps. */
+extern const struct gw_driver_ops gw_iec62056_driver;
 
 /* The driver for a bus type. */
 const struct gw_driver_ops *gw_driver_for(enum gw_bus_type type);

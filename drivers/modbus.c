@@ -72,15 +72,25 @@ static int mb_error(int e)
 	}
 }
 
-static void mb_count(struct gw_read_stats *stats, int err)
+static void mb_count(struct gw_read_stats *stats, int err, int e)
 {
 	if (!stats)
 		return;
 	switch (err) {
 	case GW_ETIMEDOUT: stats->timeouts++; break;
 	case GW_ECRC: stats->crc_errors++; break;
-	case GW_EEXCEPT: stats->exceptions++; break;
-	case GW_EPROTO: stats->malformed++; break;
+	case GW_EEXCEPT:
+		stats->exceptions++;
+		if (e == EMBXILADD)
+			stats->exc_illegal_address++;
+		else if (e == EMBXSBUSY)
+			stats->exc_busy++;
+		break;
+	case GW_EPROTO:
+		stats->malformed++;
+		if (e == EMBBADSLAVE)
+			stats->wrong_unit++;
+		break;
 	default: break;
 	}
 }
@@ -145,6 +155,8 @@ static int mb_open(const struct gw_bus_config *bus, void **handle)
 					bus->data_bits ? bus->data_bits : 8,
 					bus->stop_bits ? bus->stop_bits : 1);
 		break;
+	default: /* not a Modbus bus: no context, refused below */
+		break;
 	}
 	if (!b->ctx) {
 		gw_err("bus %s: %s", bus->name, modbus_strerror(errno));
@@ -179,34 +191,86 @@ static void mb_close(void *handle)
 	free(b);
 }
 
+/* One read request over TCP, checked here: libmodbus 3.1.6 does not
+ * compare a TCP reply's unit id (or protocol id) with the request's, and a
+ * TCP-to-RTU bridge that mixes up its meters must not have one meter's
+ * registers stored under another's id. Returns like modbus_read_registers
+ * (count or -1 with errno). */
+static int mb_tcp_read(modbus_t *ctx, int unit, int fc, int addr, int n,
+		       uint16_t *buf)
+{
+	uint8_t req[6] = {(uint8_t)unit, (uint8_t)fc, (uint8_t)(addr >> 8),
+			  (uint8_t)addr, (uint8_t)(n >> 8), (uint8_t)n};
+	uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
+
+	if (modbus_send_raw_request(ctx, req, 6) == -1)
+		return -1;
+	int len = modbus_receive_confirmation(ctx, rsp);
+	if (len == -1)
+		return -1;
+	if (len < 9 || rsp[2] != 0 || rsp[3] != 0) {
+		errno = EMBBADDATA;
+		return -1;
+	}
+	if (rsp[6] != unit) {
+		errno = EMBBADSLAVE;
+		return -1;
+	}
+	if (rsp[7] == (fc | 0x80)) {
+		errno = MODBUS_ENOBASE + rsp[8];
+		return -1;
+	}
+	if (rsp[7] != fc || rsp[8] != 2 * n || len != 9 + 2 * n) {
+		errno = EMBBADDATA;
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		buf[i] = (uint16_t)((rsp[9 + 2 * i] << 8) | rsp[10 + 2 * i]);
+	return n;
+}
+
 /* One request: registers [first, last] of the profile. */
 static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
-		      int last, uint16_t *buf, struct gw_read_stats *stats)
+		      int last, int unit, uint16_t *buf,
+		      struct gw_read_stats *stats)
 {
 	const struct gw_profile_reg *r0 = &p->regs[first], *rn = &p->regs[last];
 	int addr = r0->address;
 	int n = rn->address + gw_reg_type_words((enum gw_reg_type)rn->type) - addr;
 	int got;
 
-	if (stats)
-		stats->requests++;
-	if (r0->function == 4)
-		got = modbus_read_input_registers(b->ctx, addr, n, buf);
-	else
-		got = modbus_read_registers(b->ctx, addr, n, buf);
-	if (got == n)
-		return 0;
-	b->last_errno = got < 0 ? errno : EMBMDATA;
-	int err = mb_error(b->last_errno);
-	mb_count(stats, err);
-	if (err == GW_ECONN || err == GW_ETIMEDOUT || err == GW_ECRC ||
-	    err == GW_EPROTO) {
-		/* After a timeout or garbage a late reply may still arrive and
-		 * be taken for the next answer: drop what is pending. */
-		modbus_flush(b->ctx);
+	int err = 0;
+	/* A reply that does not match the request (another unit id, an old
+	 * transaction id, a short frame) is often the late answer to an
+	 * earlier request that timed out; it has been consumed now, so the
+	 * request is sent once more. A meter that keeps answering wrongly
+	 * costs two fast requests, not a timeout. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (stats)
+			stats->requests++;
+		if (b->cfg.type == GW_BUS_MODBUS_TCP)
+			got = mb_tcp_read(b->ctx, unit, r0->function, addr, n, buf);
+		else if (r0->function == 4)
+			got = modbus_read_input_registers(b->ctx, addr, n, buf);
+		else
+			got = modbus_read_registers(b->ctx, addr, n, buf);
+		if (got == n)
+			return 0;
+		b->last_errno = got < 0 ? errno : EMBMDATA;
+		err = mb_error(b->last_errno);
+		mb_count(stats, err, b->last_errno);
+		if (err == GW_ECONN || err == GW_ETIMEDOUT || err == GW_ECRC ||
+		    err == GW_EPROTO) {
+			/* After a timeout or garbage a late reply may still
+			 * arrive and be taken for the next answer: drop what
+			 * is pending. */
+			modbus_flush(b->ctx);
+		}
+		if (err == GW_ECONN)
+			mb_disconnect(b);
+		if (err != GW_EPROTO)
+			break;
 	}
-	if (err == GW_ECONN)
-		mb_disconnect(b);
 	return err;
 }
 
@@ -270,12 +334,13 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 				break;
 			j++;
 		}
-		rc = mb_request(b, p, i, j, buf, stats);
+		rc = mb_request(b, p, i, j, meter->unit_id, buf, stats);
 		if (rc == GW_EEXCEPT && j > i && b->last_errno == EMBXILADD) {
 			/* The meter may refuse the unused registers in a
 			 * gap: ask for each register on its own. */
 			for (int k = i; k <= j && n < cap; k++) {
-				int rk = mb_request(b, p, k, k, buf, stats);
+				int rk = mb_request(b, p, k, k, meter->unit_id, buf,
+						    stats);
 				if (rk == 0) {
 					ok_requests++;
 					n += mb_decode(p, k, k, buf, meter->id, out + n,
@@ -283,8 +348,10 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 				} else if (!first_err) {
 					first_err = rk;
 				}
-				if (rk == GW_ECONN)
+				if (rk == GW_ECONN || rk == GW_ETIMEDOUT) {
+					rc = rk;
 					break;
+				}
 			}
 		} else if (rc == 0) {
 			ok_requests++;
@@ -294,13 +361,15 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 		}
 		if (rc == GW_ECONN || (!b->connected))
 			break;
-		/* A meter that does not answer at all (or that a TCP gateway
-		 * cannot reach) will not answer the next request either: do
-		 * not wait out one timeout per group. */
-		if (ok_requests == 0 &&
-		    (rc == GW_ETIMEDOUT ||
-		     (rc == GW_EEXCEPT && (b->last_errno == EMBXGTAR ||
-					   b->last_errno == EMBXGPATH))))
+		/* A meter that does not answer (or that a TCP gateway cannot
+		 * reach) will not answer the next request either: a read
+		 * waits out at most one timeout, so that a dead meter costs
+		 * its line one timeout per cycle and the other meters of the
+		 * line are still read in time. Registers already read are
+		 * kept. */
+		if (rc == GW_ETIMEDOUT ||
+		    (ok_requests == 0 && rc == GW_EEXCEPT &&
+		     (b->last_errno == EMBXGTAR || b->last_errno == EMBXGPATH)))
 			break;
 		i = j + 1;
 	}

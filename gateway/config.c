@@ -27,7 +27,17 @@ struct meter_refs {
 	char bus[GW_ID_MAX];
 	char profile[GW_ID_MAX];
 	int bus_line, unit_line, profile_line;
+	/* iec62056-21: the address (key `address`, or `unit` in the CSV
+	 * list), checked once the bus's type is known */
+	char unit[72];
+	int unit_deferred, address_line;
 };
+
+/* iec62056-21 keys given in a [bus] section (parse_state.bus_iec). */
+#define IEC_SET_BAUD 0x1
+#define IEC_SET_TIMEOUT 0x2
+#define IEC_SET_BYTE_TIMEOUT 0x4
+#define IEC_SET_IEC_KEY 0x8 /* mode, max_baud, framing, billing, ... */
 
 struct parse_state {
 	struct gw_config *cfg;
@@ -46,6 +56,7 @@ struct parse_state {
 	struct meter_refs *refs;
 	/* per-bus lines of required keys */
 	int *bus_type_line, *bus_host_line, *bus_device_line;
+	int *bus_iec; /* IEC_SET_* bits per bus */
 };
 
 static int errorf(const char *file, int line, const char *fmt, ...)
@@ -82,6 +93,37 @@ static int parse_int(const char *v, long long lo, long long hi, long long *out)
 }
 
 /* Seconds, with an optional unit suffix: 90, 90s, 15m, 2h, 1d. */
+/* Parses a size: a number of bytes with an optional unit B, kB, KB, MB,
+ * GB (powers of 1024; KiB, MiB, GiB also accepted). 0 means "no bound". */
+static int parse_size(const char *v, uint64_t *out)
+{
+	static const struct { const char *u; uint64_t mult; } units[] = {
+		{"", 1}, {"B", 1}, {"kB", 1024}, {"KB", 1024}, {"KiB", 1024},
+		{"MB", 1 << 20}, {"MiB", 1 << 20},
+		{"GB", 1 << 30}, {"GiB", 1 << 30},
+	};
+	char *end;
+	unsigned long long x;
+
+	if (*v < '0' || *v > '9')
+		return GW_EINVAL;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno)
+		return GW_EINVAL;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].u) == 0) {
+			if (x > UINT64_MAX / units[i].mult)
+				return GW_EINVAL;
+			*out = (uint64_t)x * units[i].mult;
+			return 0;
+		}
+	}
+	return GW_EINVAL;
+}
+
 static int parse_duration(const char *v, long long lo, long long hi,
 			  long long *out)
 {
@@ -223,6 +265,30 @@ static int key_gateway(struct parse_state *st, const char *key,
 		if (parse_int(value, 0, 1000, &x))
 			return BAD_RANGE("retry_backoff_max", 0, 1000);
 		c->retry_backoff_max = (int)x;
+	} else if (strcmp(key, "spool_max") == 0 ||
+		   strcmp(key, "spool_max_bytes") == 0) {
+		if (parse_size(value, &c->spool_max_bytes))
+			return errorf(st->file, line,
+				      "%s: '%s' is not a size like 512MB, 2GB or 0 (no bound)",
+				      key, value);
+	} else if (strcmp(key, "spool_full_policy") == 0) {
+		if (strcmp(value, "drop-intervals") == 0)
+			c->spool_full_policy = 0;
+		else if (strcmp(value, "keep") == 0)
+			c->spool_full_policy = 1;
+		else
+			return errorf(st->file, line,
+				      "spool_full_policy: '%s' is not one of drop-intervals, keep",
+				      value);
+	} else if (strcmp(key, "allow_delete_unuploaded") == 0) {
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+			c->allow_delete_unuploaded = 1;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+			c->allow_delete_unuploaded = 0;
+		else
+			return errorf(st->file, line,
+				      "allow_delete_unuploaded: '%s' is not yes or no",
+				      value);
 	} else if (strcmp(key, "log_level") == 0) {
 		if (gw_log_parse_level(value, &c->log_level))
 			return errorf(st->file, line,
@@ -305,9 +371,11 @@ static int key_bus(struct parse_state *st, const char *key, const char *value,
 			b->type = GW_BUS_MODBUS_TCP;
 		else if (strcmp(value, "modbus-rtu") == 0)
 			b->type = GW_BUS_MODBUS_RTU;
+		else if (strcmp(value, "iec62056-21") == 0)
+			b->type = GW_BUS_IEC62056;
 		else
 			return errorf(st->file, line,
-				      "type: '%s' is not one of modbus-tcp, modbus-rtu",
+				      "type: '%s' is not one of modbus-tcp, modbus-rtu, iec62056-21",
 				      value);
 		st->bus_type_line[i] = line;
 	} else if (strcmp(key, "host") == 0) {
@@ -334,6 +402,7 @@ static int key_bus(struct parse_state *st, const char *key, const char *value,
 				      "baud: '%s' is not one of 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200",
 				      value);
 		b->baud = (int)x;
+		st->bus_iec[i] |= IEC_SET_BAUD;
 	} else if (strcmp(key, "parity") == 0) {
 		if (strcmp(value, "none") == 0)
 			b->parity = 'N';
@@ -357,10 +426,12 @@ static int key_bus(struct parse_state *st, const char *key, const char *value,
 		if (parse_int(value, 10, 60000, &x))
 			return BAD_RANGE("timeout_ms", 10, 60000);
 		b->timeout_ms = (int)x;
+		st->bus_iec[i] |= IEC_SET_TIMEOUT;
 	} else if (strcmp(key, "byte_timeout_ms") == 0) {
 		if (parse_int(value, 1, 10000, &x))
 			return BAD_RANGE("byte_timeout_ms", 1, 10000);
 		b->byte_timeout_ms = (int)x;
+		st->bus_iec[i] |= IEC_SET_BYTE_TIMEOUT;
 	} else if (strcmp(key, "offline_after") == 0) {
 		if (parse_int(value, 1, 1000, &x))
 			return BAD_RANGE("offline_after", 1, 1000);
@@ -370,6 +441,51 @@ static int key_bus(struct parse_state *st, const char *key, const char *value,
 		if (parse_int(value, 0, 1000, &x))
 			return BAD_RANGE("retry_backoff_max", 0, 1000);
 		b->retry_backoff_max = x ? (int)x : -1;
+	} else if (strcmp(key, "mode") == 0) { /* iec62056-21 */
+		if (strcmp(value, "c") == 0 || strcmp(value, "C") == 0)
+			b->iec_mode = GW_IEC_MODE_C;
+		else if (strcmp(value, "fixed") == 0)
+			b->iec_mode = GW_IEC_MODE_FIXED;
+		else if (strcmp(value, "d") == 0 || strcmp(value, "D") == 0)
+			b->iec_mode = GW_IEC_MODE_D;
+		else
+			return errorf(st->file, line,
+				      "mode: '%s' is not one of c, fixed, d", value);
+		st->bus_iec[i] |= IEC_SET_IEC_KEY;
+	} else if (strcmp(key, "max_baud") == 0) {
+		if (parse_int(value, 300, 19200, &x) ||
+		    (x != 300 && x != 600 && x != 1200 && x != 2400 && x != 4800 &&
+		     x != 9600 && x != 19200))
+			return errorf(st->file, line,
+				      "max_baud: '%s' is not one of 300, 600, 1200, 2400, 4800, 9600, 19200",
+				      value);
+		b->max_baud = (int)x;
+		st->bus_iec[i] |= IEC_SET_IEC_KEY;
+	} else if (strcmp(key, "framing") == 0) {
+		if (strcmp(value, "7E1") == 0 || strcmp(value, "7e1") == 0)
+			b->iec_8n1 = 0;
+		else if (strcmp(value, "8N1") == 0 || strcmp(value, "8n1") == 0)
+			b->iec_8n1 = 1;
+		else
+			return errorf(st->file, line,
+				      "framing: '%s' is not one of 7E1, 8N1", value);
+		st->bus_iec[i] |= IEC_SET_IEC_KEY;
+	} else if (strcmp(key, "billing") == 0) {
+		if (strcmp(value, "yes") == 0)
+			b->iec_billing = 1;
+		else if (strcmp(value, "no") == 0)
+			b->iec_billing = 0;
+		else
+			return errorf(st->file, line, "billing: '%s' is not yes or no",
+				      value);
+		st->bus_iec[i] |= IEC_SET_IEC_KEY;
+	} else if (strcmp(key, "max_clock_drift") == 0) {
+		if (parse_duration(value, 0, 86400, &x))
+			return errorf(st->file, line,
+				      "max_clock_drift: '%s' is not a duration in 0s..1d",
+				      value);
+		b->max_clock_drift_s = (int)x;
+		st->bus_iec[i] |= IEC_SET_IEC_KEY;
 	} else {
 		return errorf(st->file, line, "unknown key '%s' in [bus %s]", key,
 			      b->name);
@@ -392,10 +508,27 @@ static int key_meter(struct parse_state *st, const char *key,
 		gw_strlcpy(r->bus, value, sizeof(r->bus));
 		r->bus_line = line;
 	} else if (strcmp(key, "unit") == 0) {
-		if (parse_int(value, 1, 247, &x))
-			return BAD_RANGE("unit", 1, 247);
-		m->unit_id = (int)x;
+		/* On an iec62056-21 bus (the CSV list's unit column) this is
+		 * the meter's address; when the bus is not known yet, a value
+		 * that is no unit id is checked once it is. */
+		int bi = -1;
+		for (int k = 0; k < c->n_buses; k++)
+			if (strcmp(c->buses[k].name, r->bus) == 0 &&
+			    st->bus_type_line[k])
+				bi = k;
+		gw_strlcpy(r->unit, value, sizeof(r->unit));
 		r->unit_line = line;
+		if (bi >= 0 && c->buses[bi].type == GW_BUS_IEC62056)
+			r->unit_deferred = 1;
+		else if (parse_int(value, 1, 247, &x) == 0)
+			m->unit_id = (int)x;
+		else if (bi >= 0)
+			return BAD_RANGE("unit", 1, 247);
+		else
+			r->unit_deferred = 1;
+	} else if (strcmp(key, "address") == 0) { /* iec62056-21 */
+		gw_strlcpy(r->unit, value, sizeof(r->unit));
+		r->address_line = line;
 	} else if (strcmp(key, "profile") == 0) {
 		if (!valid_id(value))
 			return errorf(st->file, line,
@@ -436,7 +569,8 @@ static int add_bus(struct parse_state *st, const char *name, int line)
 		if (resize((void **)&c->buses, sizeof(*c->buses), cap, ncap) ||
 		    resize((void **)&st->bus_type_line, sizeof(int), cap, ncap) ||
 		    resize((void **)&st->bus_host_line, sizeof(int), cap, ncap) ||
-		    resize((void **)&st->bus_device_line, sizeof(int), cap, ncap))
+		    resize((void **)&st->bus_device_line, sizeof(int), cap, ncap) ||
+		    resize((void **)&st->bus_iec, sizeof(int), cap, ncap))
 			return GW_ENOMEM;
 		st->cap_buses = ncap;
 	}
@@ -451,6 +585,8 @@ static int add_bus(struct parse_state *st, const char *name, int line)
 	b->stop_bits = 1;
 	b->timeout_ms = 1000;
 	b->byte_timeout_ms = 100;
+	b->max_baud = 19200;
+	b->max_clock_drift_s = 120;
 	b->line = line;
 	return 0;
 }
@@ -666,6 +802,92 @@ static int find_profile(struct gw_config *c, const char *name,
 	return 0;
 }
 
+/* iec62056-21 bus: required keys, defaults that differ from Modbus, and
+ * its keys given on another bus type. */
+static int finish_iec_bus(struct parse_state *st, int i)
+{
+	struct gw_config *c = st->cfg;
+	struct gw_bus_config *b = &c->buses[i];
+	const char *f = c->path;
+	int set = st->bus_iec[i];
+
+	if (b->type != GW_BUS_IEC62056) {
+		if (set & IEC_SET_IEC_KEY)
+			return errorf(f, b->line,
+				      "[bus %s]: mode, max_baud, framing, billing and max_clock_drift are keys of iec62056-21 buses",
+				      b->name);
+		return 0;
+	}
+	if (!st->bus_device_line[i])
+		return errorf(f, b->line,
+			      "[bus %s]: missing required key 'device' for iec62056-21",
+			      b->name);
+	/* The standard's sign-on speed is 300 baud; fixed-speed and push
+	 * lines mostly run at 9600. */
+	if (!(set & IEC_SET_BAUD))
+		b->baud = b->iec_mode == GW_IEC_MODE_C ? 300 : 9600;
+	if (b->baud > 19200)
+		return errorf(f, b->line,
+			      "[bus %s]: baud %d is above 19200, the fastest IEC 62056-21 rate",
+			      b->name, b->baud);
+	if (b->iec_mode == GW_IEC_MODE_C && b->max_baud < b->baud)
+		return errorf(f, b->line,
+			      "[bus %s]: max_baud %d is below baud %d", b->name,
+			      b->max_baud, b->baud);
+	/* A meter answers within 1500 ms (tr) and may pause 1500 ms between
+	 * characters (ta); a push meter sends every few seconds. */
+	if (!(set & IEC_SET_TIMEOUT))
+		b->timeout_ms = b->iec_mode == GW_IEC_MODE_D ? 10000 : 2000;
+	if (!(set & IEC_SET_BYTE_TIMEOUT))
+		b->byte_timeout_ms = 1500;
+	b->data_bits = b->iec_8n1 ? 8 : 7;
+	b->parity = b->iec_8n1 ? 'N' : 'E';
+	b->stop_bits = 1;
+	return 0;
+}
+
+/* An address: 1..32 of 0-9 A-Z a-z and blanks; "-" or "" for none. */
+static int valid_address(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > GW_METER_ADDR_MAX - 1)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != ' ')
+			return 0;
+	return 1;
+}
+
+static int finish_iec_meter(struct parse_state *st, int i)
+{
+	struct gw_config *c = st->cfg;
+	struct gw_meter_config *m = &c->meters[i];
+	struct meter_refs *r = &st->refs[i];
+	const char *mf = m->source;
+	int line = r->address_line ? r->address_line : r->unit_line;
+	const char *a = strcmp(r->unit, "-") == 0 ? "" : r->unit;
+
+	if (!valid_address(a))
+		return errorf(mf, line,
+			      "meter %s: address '%s' is not up to 32 letters, digits or blanks ('-' for none)",
+			      m->id, r->unit);
+	gw_strlcpy(m->address, a, sizeof(m->address));
+	m->unit_id = 0;
+	if (r->profile_line && strcmp(r->profile, "-") != 0)
+		return errorf(mf, r->profile_line,
+			      "meter %s: profile: a meter on an iec62056-21 bus has none ('-')",
+			      m->id);
+	for (int j = 0; j < i; j++)
+		if (c->meters[j].bus == m->bus &&
+		    strcmp(c->meters[j].address, m->address) == 0)
+			return errorf(mf, line,
+				      "meter %s: address '%s' on bus %s is already meter %s (%s:%d)",
+				      m->id, m->address, r->bus, c->meters[j].id,
+				      c->meters[j].source, c->meters[j].line);
+	return 0;
+}
+
 /* Checks what can only be checked once everything is read. */
 static int finish(struct parse_state *st)
 {
@@ -710,6 +932,9 @@ static int finish(struct parse_state *st)
 			return errorf(f, b->line,
 				      "[bus %s]: missing required key 'device' for modbus-rtu",
 				      b->name);
+		int rc = finish_iec_bus(st, i);
+		if (rc)
+			return rc;
 	}
 	if (st->meters_line) {
 		int rc = load_meters_csv(st, c->meters_csv);
@@ -723,18 +948,36 @@ static int finish(struct parse_state *st)
 		if (!r->bus_line)
 			return errorf(mf, m->line, "meter %s: missing required key 'bus'",
 				      m->id);
+		for (int b = 0; b < c->n_buses; b++)
+			if (strcmp(c->buses[b].name, r->bus) == 0)
+				m->bus = b;
+		if (m->bus >= 0 && c->buses[m->bus].type == GW_BUS_IEC62056) {
+			int rc = finish_iec_meter(st, i);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (r->address_line)
+			return errorf(mf, r->address_line,
+				      "meter %s: address: only meters on an iec62056-21 bus have one",
+				      m->id);
 		if (!r->unit_line)
 			return errorf(mf, m->line, "meter %s: missing required key 'unit'",
 				      m->id);
 		if (!r->profile_line)
 			return errorf(mf, m->line,
 				      "meter %s: missing required key 'profile'", m->id);
-		for (int b = 0; b < c->n_buses; b++)
-			if (strcmp(c->buses[b].name, r->bus) == 0)
-				m->bus = b;
 		if (m->bus < 0)
 			return errorf(mf, r->bus_line, "meter %s: no bus named '%s'",
 				      m->id, r->bus);
+		if (r->unit_deferred) {
+			long long x;
+			if (parse_int(r->unit, 1, 247, &x))
+				return errorf(mf, r->unit_line,
+					      "unit: '%s' is not a number in 1..247",
+					      r->unit);
+			m->unit_id = (int)x;
+		}
 		for (int j = 0; j < i; j++)
 			if (c->meters[j].bus == m->bus &&
 			    c->meters[j].unit_id == m->unit_id)
@@ -778,6 +1021,7 @@ int gw_config_load(const char *path, struct gw_config **out)
 	c->max_power_w = 250000;
 	c->revision_window_days = 2;
 	c->log_level = GW_LOG_INFO;
+	c->spool_max_bytes = UINT64_C(512) << 20;
 	c->offline_after = 3;
 	c->retry_backoff_max = 8;
 	c->upload_interval_s = 60;
@@ -791,6 +1035,7 @@ int gw_config_load(const char *path, struct gw_config **out)
 	free(st.bus_type_line);
 	free(st.bus_host_line);
 	free(st.bus_device_line);
+	free(st.bus_iec);
 	if (rc) {
 		gw_config_free(c);
 		return rc == GW_EIO || rc == GW_ENOMEM ? rc : GW_ECONFIG;

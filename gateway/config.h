@@ -19,7 +19,19 @@
 enum gw_bus_type {
 	GW_BUS_MODBUS_TCP,
 	GW_BUS_MODBUS_RTU,
+	GW_BUS_IEC62056, /* IEC 62056-21 (optical head or RS-485) */
 };
+
+/* How an iec62056-21 bus talks to its meters. */
+enum gw_iec_mode {
+	GW_IEC_MODE_C = 0, /* sign-on at `baud`, switch to the meter's baud
+			    * (at most max_baud), readout */
+	GW_IEC_MODE_FIXED, /* sign-on and readout at `baud`, no switch */
+	GW_IEC_MODE_D,     /* the meter pushes telegrams; only listen */
+};
+
+/* An IEC 62056-21 device address: up to 32 characters. */
+#define GW_METER_ADDR_MAX 33
 
 struct gw_bus_config {
 	char name[GW_ID_MAX];
@@ -40,6 +52,13 @@ struct gw_bus_config {
 	int offline_after;     /* failed cycles in a row before "offline" */
 	int retry_backoff_max; /* most cycles an offline meter is skipped;
 				* -1: "0" given (no backoff on this bus) */
+	/* iec62056-21 (device, baud as the initial baud, timeouts above) */
+	int iec_mode;          /* enum gw_iec_mode */
+	int max_baud;          /* highest baud the bus switches to */
+	int iec_8n1;           /* 1: 8N1 port, parity bit made and stripped
+				* in software; 0: 7E1 */
+	int iec_billing;       /* 1: also store billing-period values */
+	int max_clock_drift_s; /* a meter clock further off is an event */
 	int line;            /* where the section starts */
 };
 
@@ -47,6 +66,7 @@ struct gw_meter_config {
 	char id[GW_ID_MAX];
 	int bus;     /* index into gw_config.buses */
 	int unit_id; /* Modbus unit id 1..247 */
+	char address[GW_METER_ADDR_MAX]; /* iec62056-21: "" = no address */
 	const struct gw_profile *profile; /* borrowed from gw_config.profiles */
 	char source[GW_PATH_MAX]; /* file the meter was defined in */
 	int line;
@@ -66,6 +86,9 @@ struct gw_config {
 	int seal_delay_s;         /* wait after midnight before sealing a day */
 	int64_t max_power_w;      /* plausibility bound for increases, W; 0 none */
 	int revision_window_days; /* sealed days that late readings still revise */
+	uint64_t spool_max_bytes;     /* spool size bound; 0: none */
+	int spool_full_policy;        /* enum gw_spool_policy (spool.h) */
+	int allow_delete_unuploaded;  /* 1: the bound may delete ready batches */
 	enum gw_log_level log_level;
 	int offline_after;     /* failed cycles in a row before "offline" */
 	int retry_backoff_max; /* most cycles an offline meter is skipped (0: none) */

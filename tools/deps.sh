@@ -9,7 +9,8 @@ pkgs=(
 	gcc make pkg-config
 	libmodbus-dev libserialport-dev libpq-dev zlib1g-dev libcmocka-dev
 	postgresql postgresql-client
-	socat mbpoll python3 python3-pymodbus faketime tzdata procps
+	socat mbpoll python3 python3-pymodbus python3-serial python3-serial-asyncio faketime tzdata procps
+	clang libclang-rt-14-dev
 )
 
 missing=()

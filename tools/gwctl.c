@@ -15,14 +15,25 @@ static void usage(FILE *f)
 		"usage: gwctl COMMAND [ARGS]\n"
 		"The meter gateway's operator tool.\n\n"
 		"Meters:\n"
-		"  read -c CONFIG METER [--tsv]   read one meter once and print its registers\n"
-		"                                 (--tsv: obis<TAB>value<TAB>unit per line)\n"
+		"  read -c CONFIG METER [--tsv] [--trace FILE]\n"
+		"                                 read one meter once and print its registers\n"
+		"                                 (--tsv: obis<TAB>value<TAB>unit per line;\n"
+		"                                 Modbus and IEC 62056-21 meters alike;\n"
+		"                                 --trace: IEC bytes exchanged, with times)\n"
+		"  scan (-c CONFIG BUS | --tcp HOST[:PORT] | --rtu DEVICE [--baud N])\n"
+		"       [--from U] [--to U] [--timeout-ms MS]\n"
+		"                                 list the Modbus unit ids that answer on a line\n"
 		"Spool:\n"
-		"  spool ls (-c CONFIG | DIR)     list batches: ready, done, quarantined\n"
+		"  spool ls (-c CONFIG | DIR)     list batches: ready, done, quarantined,\n"
+		"                                 then usage, size bound and any alarm\n"
 		"  spool verify (-c CONFIG | DIR | FILE...)\n"
 		"                                 check every batch's CRC and structure\n"
-		"  spool dump [--intervals] FILE  print a batch as CSV (daily registers,\n"
-		"                                 or with --intervals every reading)\n"
+		"  spool dump [--intervals | --events] FILE\n"
+		"                                 print a batch as CSV (daily registers,\n"
+		"                                 every reading, or its meter events)\n"
+		"  spool journal [--check] (-c CONFIG | DIR | FILE...)\n"
+		"                                 print the journal of open days as CSV,\n"
+		"                                 or check its segments\n"
 		"Database:\n"
 		"  db migrate [--conninfo S] [--schema-dir DIR]\n"
 		"                                 apply schema migrations not yet applied\n"
@@ -45,6 +56,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "read") == 0)
 		return gwctl_read(argc - 1, argv + 1);
+	if (strcmp(cmd, "scan") == 0)
+		return gwctl_scan(argc - 1, argv + 1);
 	if (strcmp(cmd, "spool") == 0)
 		return gwctl_spool(argc - 1, argv + 1);
 	if (strcmp(cmd, "db") == 0)

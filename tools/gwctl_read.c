@@ -4,8 +4,12 @@
  * site. Loads the gateway's configuration, opens the meter's bus with its
  * driver, reads every register of the meter's profile once and prints the
  * values exactly as the gateway would store them.
+ *
+ * For an IEC 62056-21 meter --trace FILE writes every byte exchanged, with
+ * direction and time, for troubleshooting a meter in the field.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +18,18 @@
 #include "driver.h"
 #include "gw.h"
 #include "gwctl.h"
+#include "iec62056.h"
+#include "iec_parse.h"
 #include "reading.h"
 
 static void read_usage(FILE *f)
 {
-	fputs("usage: gwctl read -c CONFIG METER_ID [--tsv]\n"
+	fputs("usage: gwctl read -c CONFIG METER_ID [--tsv] [--trace FILE]\n"
 	      "  Reads meter METER_ID once and prints 'OBIS value unit' per\n"
-	      "  register (--tsv: obis<TAB>value<TAB>unit, no header).\n",
+	      "  register (--tsv: obis<TAB>value<TAB>unit, no header). Load-profile\n"
+	      "  readings of IEC 62056-21 meters add a fourth column, their UTC time.\n"
+	      "  --trace FILE  (iec62056-21) write every byte exchanged to FILE, with\n"
+	      "                direction and milliseconds ('-': standard error)\n",
 	      f);
 }
 
@@ -29,10 +38,11 @@ int gwctl_read(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "tsv", no_argument, NULL, 't' },
+		{ "trace", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL;
+	const char *config = NULL, *trace = NULL;
 	int tsv = 0, c;
 
 	optind = 0; /* glibc: start over, whatever parsed argv before */
@@ -40,6 +50,7 @@ int gwctl_read(int argc, char **argv)
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 't': tsv = 1; break;
+		case 'T': trace = optarg; break;
 		case 'h': read_usage(stdout); return 0;
 		default: read_usage(stderr); return 2;
 		}
@@ -49,6 +60,8 @@ int gwctl_read(int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		if (strcmp(argv[i], "--tsv") == 0) {
 			tsv = 1;
+		} else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
+			trace = argv[++i];
 		} else if (!id) {
 			id = argv[i];
 		} else {
@@ -75,23 +88,53 @@ int gwctl_read(int argc, char **argv)
 	}
 	const struct gw_bus_config *bus = &cfg->buses[m->bus];
 	const struct gw_driver_ops *drv = gw_driver_for(bus->type);
+	bool iec = bus->type == GW_BUS_IEC62056;
+	char where[GW_METER_ADDR_MAX + GW_ID_MAX + 48];
+	if (iec)
+		snprintf(where, sizeof(where), "address '%s' on bus %s", m->address,
+			 bus->name);
+	else
+		snprintf(where, sizeof(where), "unit %d on bus %s", m->unit_id,
+			 bus->name);
+	FILE *tf = NULL;
+	if (trace && !iec) {
+		fprintf(stderr, "gwctl read: --trace is for meters on an iec62056-21 bus\n");
+		gw_config_free(cfg);
+		return 2;
+	}
+	if (trace) {
+		tf = strcmp(trace, "-") == 0 ? stderr : fopen(trace, "w");
+		if (!tf) {
+			fprintf(stderr, "gwctl read: cannot write %s\n", trace);
+			gw_config_free(cfg);
+			return 1;
+		}
+	}
 	void *h = NULL;
 	int rc = drv ? drv->open(bus, &h) : GW_EINVAL;
 	if (rc) {
 		fprintf(stderr, "gwctl read: meter %s: cannot open bus %s: %s\n", id,
 			bus->name, gw_strerror(rc));
+		if (tf && tf != stderr)
+			fclose(tf);
 		gw_config_free(cfg);
 		return 1;
 	}
-	size_t cap = (size_t)m->profile->n_regs;
+	if (tf)
+		gw_iec_set_trace(h, tf);
+	/* An IEC meter says what it has: room for a readout and a load
+	 * profile. */
+	size_t cap = iec ? 4096 : (size_t)m->profile->n_regs;
 	struct gw_reading *rd = calloc(cap, sizeof(*rd));
 	struct gw_read_stats st;
 	memset(&st, 0, sizeof(st));
 	rc = rd ? drv->read(h, m, rd, cap, &st) : GW_ENOMEM;
 	drv->close(h);
+	if (tf && tf != stderr)
+		fclose(tf);
 	if (rc < 0) {
-		fprintf(stderr, "gwctl read: meter %s (unit %d on bus %s): %s\n", id,
-			m->unit_id, bus->name, gw_strerror(rc));
+		fprintf(stderr, "gwctl read: meter %s (%s): %s\n", id, where,
+			gw_strerror(rc));
 		free(rd);
 		gw_config_free(cfg);
 		return 1;
@@ -102,10 +145,27 @@ int gwctl_read(int argc, char **argv)
 		char val[48];
 		gw_format_decimal(rd[i].value, rd[i].scale, val, sizeof(val));
 		const char *unit = gw_unit_name((enum gw_unit)rd[i].unit);
+		char when[40] = "";
+		if (rd[i].ts_ms) /* a load-profile interval: its own time */
+			gw_format_utc(rd[i].ts_ms, when, sizeof(when));
 		if (tsv)
-			printf("%s\t%s\t%s\n", rd[i].obis, val, unit);
+			printf("%s\t%s\t%s%s%s\n", rd[i].obis, val, unit,
+			       *when ? "\t" : "", when);
 		else
-			printf("%-12s %20s  %s\n", rd[i].obis, val, unit);
+			printf("%-12s %20s  %s%s%s\n", rd[i].obis, val, unit,
+			       *when ? "  " : "", when);
+	}
+	if (!tsv && st.meter_clock_ms) {
+		char mt[40], gt[40];
+		struct gw_event ev;
+		int64_t now = gw_clock_now_ms(&cfg->clock);
+		int off = gw_iec_clock_drift(id, st.meter_clock_ms, now,
+					     (int64_t)bus->max_clock_drift_s * 1000, &ev);
+		printf("# meter clock %s, gateway %s: %+lld s%s\n",
+		       gw_format_utc(st.meter_clock_ms, mt, sizeof(mt)),
+		       gw_format_utc(now, gt, sizeof(gt)),
+		       (long long)((st.meter_clock_ms - now) / 1000),
+		       off ? " (drifted: more than max_clock_drift)" : "");
 	}
 	if (!tsv && (st.timeouts || st.crc_errors || st.exceptions || st.malformed))
 		printf("# %u requests: %u timeouts, %u CRC errors, %u exceptions, %u malformed\n",

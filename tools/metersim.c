@@ -25,13 +25,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "gw.h"
+#include "metersim_iec.h"
 #include "profile.h"
 #include "tz.h"
 
@@ -49,6 +52,24 @@ struct curve {
 	int ncum, capcum;
 };
 
+/* Faults of one simulated unit (docs/metersim.md). */
+enum {
+	F_NOANSWER = 1,  /* no reply at all */
+	F_CRC = 2,       /* RTU: wrong CRC; TCP: wrong protocol id */
+	F_WRONGUNIT = 4, /* the reply carries unit id u % 247 + 1 */
+	F_SHORT = 8,     /* one register less than asked, well framed */
+};
+
+struct fault {
+	unsigned flags;
+	int exception;    /* exception code to answer with, 0 none */
+	int slow_ms;      /* delay before the reply */
+	int64_t wrap_wh;  /* energy registers wrap this many Wh after wrap_t0 */
+	int64_t wrap_t0;  /* simulated time the wrap fault was switched on */
+	int replaced;     /* times the meter was replaced */
+	int64_t imp_base, exp_base; /* counters at the last replacement */
+};
+
 struct sim {
 	struct gw_profile *prof;
 	int first_unit, n_meters;
@@ -59,6 +80,14 @@ struct sim {
 	struct curve imp, exp;
 	modbus_mapping_t *map;
 	bool strict; /* refuse requests that touch unmapped registers */
+	struct fault faults[248]; /* per unit id */
+	int ctl_fd;               /* --control FIFO, or -1 */
+	char ctl_buf[512];
+	size_t ctl_len;
+	bool pace;                /* RTU: pace bytes at the line rate */
+	int64_t char_ns;          /* one character on the line */
+	int64_t line_free_ns;     /* CLOCK_MONOTONIC: end of the last gap */
+	uint16_t regs[MODBUS_MAX_READ_REGISTERS]; /* reply scratch */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -164,8 +193,8 @@ static int64_t floordiv64(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* Cumulative import Wh (1.8.0) of unit u at time t. */
-static int64_t import_wh(struct sim *s, int u, int64_t t)
+/* Cumulative import Wh (1.8.0) of unit u at time t, before faults. */
+static int64_t import_wh_raw(struct sim *s, int u, int64_t t)
 {
 	int64_t div;
 	int64_t mul = imp_mul(s, u, &div);
@@ -176,13 +205,154 @@ static int64_t import_wh(struct sim *s, int u, int64_t t)
 	return 1000000LL * u + floordiv64(mul * ws, HOUR_MS * div);
 }
 
-/* Cumulative export Wh (2.8.0) of unit u at time t. */
-static int64_t export_wh(struct sim *s, int u, int64_t t)
+/* Cumulative export Wh (2.8.0) of unit u at time t, before faults. */
+static int64_t export_wh_raw(struct sim *s, int u, int64_t t)
 {
 	if (t < s->t_ref)
 		t = s->t_ref;
 	int64_t ws = integral(s, &s->exp, t) - integral(s, &s->exp, s->t_ref);
 	return floordiv64(exp_mul(u) * ws, HOUR_MS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Faults                                                             */
+
+/* Parses a fault spec "UNIT:KIND[:ARG]" (UNIT a unit id or "all") and
+ * applies it at simulated time now. Returns 0, or GW_EINVAL with a message
+ * in err. */
+static int fault_apply(struct sim *s, const char *spec, int64_t now, char *err,
+		       size_t errcap)
+{
+	char buf[96], *kind, *arg, *end;
+	int lo, hi;
+
+	if (gw_strlcpy(buf, spec, sizeof(buf))) {
+		snprintf(err, errcap, "fault '%.40s...': too long", spec);
+		return GW_EINVAL;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	kind = strchr(buf, ':');
+	if (!kind) {
+		snprintf(err, errcap, "fault '%s': want UNIT:KIND[:ARG]", buf);
+		return GW_EINVAL;
+	}
+	*kind++ = '\0';
+	arg = strchr(kind, ':');
+	if (arg)
+		*arg++ = '\0';
+	if (strcmp(buf, "all") == 0) {
+		lo = 1;
+		hi = 247;
+	} else {
+		errno = 0;
+		long u = strtol(buf, &end, 10);
+		if (errno || *end || end == buf || u < 1 || u > 247) {
+			snprintf(err, errcap, "fault '%s': unit '%s' is not 1..247 or 'all'",
+				 spec, buf);
+			return GW_EINVAL;
+		}
+		lo = hi = (int)u;
+	}
+	long long a = -1;
+	if (arg) {
+		errno = 0;
+		a = strtoll(arg, &end, 0);
+		if (errno || *end || end == arg || a < 0) {
+			snprintf(err, errcap, "fault '%s': bad argument '%s'", spec, arg);
+			return GW_EINVAL;
+		}
+	}
+	struct fault f;
+	unsigned flag = 0;
+	memset(&f, 0, sizeof(f));
+	if (strcmp(kind, "none") == 0 || strcmp(kind, "clear") == 0) {
+		flag = 0;
+	} else if (strcmp(kind, "noanswer") == 0) {
+		flag = F_NOANSWER;
+	} else if (strcmp(kind, "crc") == 0) {
+		flag = F_CRC;
+	} else if (strcmp(kind, "wrongunit") == 0) {
+		flag = F_WRONGUNIT;
+	} else if (strcmp(kind, "short") == 0) {
+		flag = F_SHORT;
+	} else if (strcmp(kind, "exception") == 0) {
+		if (arg && (a < 1 || a > 255)) {
+			snprintf(err, errcap, "fault '%s': exception code 1..255", spec);
+			return GW_EINVAL;
+		}
+		f.exception = arg ? (int)a : MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY;
+	} else if (strcmp(kind, "slow") == 0) {
+		if (!arg || a < 1 || a > 60000) {
+			snprintf(err, errcap, "fault '%s': slow needs a delay 1..60000 ms", spec);
+			return GW_EINVAL;
+		}
+		f.slow_ms = (int)a;
+	} else if (strcmp(kind, "wrap") == 0) {
+		if (arg && a < 1) {
+			snprintf(err, errcap, "fault '%s': wrap needs at least 1 Wh", spec);
+			return GW_EINVAL;
+		}
+		f.wrap_wh = arg ? (int64_t)a : 1000;
+	} else if (strcmp(kind, "replaced") == 0) {
+		/* a one-off action, not a state */
+	} else {
+		snprintf(err, errcap,
+			 "fault '%s': unknown kind '%s' (noanswer crc exception slow wrap replaced wrongunit short none)",
+			 spec, kind);
+		return GW_EINVAL;
+	}
+	if (arg && (flag || strcmp(kind, "none") == 0 || strcmp(kind, "clear") == 0 ||
+		    strcmp(kind, "replaced") == 0)) {
+		snprintf(err, errcap, "fault '%s': %s takes no argument", spec, kind);
+		return GW_EINVAL;
+	}
+	for (int u = lo; u <= hi; u++) {
+		struct fault *t = &s->faults[u];
+		if (strcmp(kind, "none") == 0 || strcmp(kind, "clear") == 0) {
+			t->flags = 0;
+			t->exception = 0;
+			t->slow_ms = 0;
+			t->wrap_wh = 0;
+		} else if (strcmp(kind, "replaced") == 0) {
+			/* The new meter's counters start at 0 now; its serial
+			 * number is new. */
+			t->imp_base = import_wh_raw(s, u, now);
+			t->exp_base = export_wh_raw(s, u, now);
+			t->replaced++;
+		} else if (flag) {
+			t->flags |= flag;
+		} else if (strcmp(kind, "exception") == 0) {
+			t->exception = f.exception;
+		} else if (strcmp(kind, "slow") == 0) {
+			t->slow_ms = f.slow_ms;
+		} else if (strcmp(kind, "wrap") == 0) {
+			t->wrap_wh = f.wrap_wh;
+			t->wrap_t0 = now;
+		}
+	}
+	return 0;
+}
+
+/* The meter's serial number (96.1.0): a new one after each replacement. */
+static int64_t serial_of(const struct sim *s, int u)
+{
+	return 21000000LL + 1000LL * s->faults[u].replaced + u;
+}
+
+/* An energy counter of a replaced meter counts from 0 at the replacement. */
+static int64_t energy_fault(const struct sim *s, int u, int64_t v, int64_t base)
+{
+	return s->faults[u].replaced ? v - base : v;
+}
+
+static int64_t import_wh(struct sim *s, int u, int64_t t)
+{
+	return energy_fault(s, u, import_wh_raw(s, u, t), s->faults[u].imp_base);
+}
+
+static int64_t export_wh(struct sim *s, int u, int64_t t)
+{
+	return energy_fault(s, u, export_wh_raw(s, u, t), s->faults[u].exp_base);
 }
 
 /* Net active power in 0.1 W at time t. */
@@ -219,6 +389,8 @@ static int model_value(struct sim *s, const char *obis, int u, int64_t t,
 	} else if (strcmp(obis, "14.7.0") == 0) {
 		*v = 5000;
 		*scale = -2;
+	} else if (strcmp(obis, "96.1.0") == 0) {
+		*v = serial_of(s, u);
 	} else {
 		return GW_ENOTFOUND;
 	}
@@ -242,6 +414,23 @@ static void na_words(const struct gw_profile_reg *r, uint16_t *words)
 	}
 }
 
+/* Where an energy register rolls over, in Wh: 2^bits register steps for a
+ * 16- or 32-bit unsigned register of whole Wh steps, else 10^9 Wh. */
+static int64_t wrap_modulus(const struct gw_profile_reg *r)
+{
+	int bits = r->type == GW_T_UINT16 ? 16 : r->type == GW_T_UINT32 ? 32 : 0;
+	int e = r->exp10 + r->unit_exp10;
+	int64_t f = 1;
+
+	if (!bits || e < 0 || e > 9)
+		return 1000000000LL;
+	while (e-- > 0)
+		f *= 10;
+	if (f % r->divisor)
+		return 1000000000LL;
+	return ((int64_t)1 << bits) * (f / r->divisor);
+}
+
 /* The register's words for unit u at time t. */
 static void reg_words(struct sim *s, const struct gw_profile_reg *r, int u,
 		      int64_t t, uint16_t *words)
@@ -249,8 +438,21 @@ static void reg_words(struct sim *s, const struct gw_profile_reg *r, int u,
 	int64_t v;
 	int scale;
 
-	if (model_value(s, r->obis, u, t, &v, &scale) != 0 ||
-	    gw_profile_encode(r, v, scale, words) != 0)
+	if (model_value(s, r->obis, u, t, &v, &scale) != 0) {
+		na_words(r, words);
+		return;
+	}
+	const struct fault *f = &s->faults[u];
+	bool imp = strcmp(r->obis, "1.8.0") == 0;
+	if (f->wrap_wh > 0 && (imp || strcmp(r->obis, "2.8.0") == 0)) {
+		/* The register rolls over wrap_wh Wh after the fault was
+		 * switched on: at its width for a 16- or 32-bit unsigned
+		 * register, else at 10^9 Wh (a 6-digit kWh display). */
+		int64_t roll = wrap_modulus(r);
+		int64_t v0 = imp ? import_wh(s, u, f->wrap_t0) : export_wh(s, u, f->wrap_t0);
+		v = ((v - v0) + roll - f->wrap_wh % roll) % roll;
+	}
+	if (gw_profile_encode(r, v, scale, words) != 0)
 		na_words(r, words);
 }
 
@@ -274,8 +476,111 @@ static int64_t as_read(struct sim *s, const char *obis, int64_t wh)
 /* ------------------------------------------------------------------ */
 /* Serving requests                                                   */
 
-/* Answers one request (header_len: 7 for TCP, 1 for RTU). */
-static void serve(struct sim *s, modbus_t *ctx, const uint8_t *q, int len,
+/* CRC-16/MODBUS of an RTU frame (without its CRC). */
+static uint16_t crc16(const uint8_t *p, int n)
+{
+	uint16_t crc = 0xFFFF;
+
+	for (int i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001)
+					: (uint16_t)(crc >> 1);
+	}
+	return crc;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_until_ns(int64_t t)
+{
+	struct timespec ts = {.tv_sec = (time_t)(t / 1000000000),
+			      .tv_nsec = (long)(t % 1000000000)};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+	       !stop_flag)
+		;
+}
+
+static void write_all(int fd, const uint8_t *p, int n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, (size_t)n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* the client went away; the loop notices */
+		p += w;
+		n -= (int)w;
+	}
+}
+
+/* Sends one reply (pdu starts with the function code) to request q, with
+ * the faults of unit `unit` applied. RTU with --pace: the reply starts
+ * 3.5 characters after the request would have ended on the wire, goes out
+ * one byte per character time, and the line is then silent for 3.5
+ * characters, so that a master sees the throughput of a real line. */
+static void send_reply(struct sim *s, int fd, const uint8_t *q, int req_len,
+		       bool tcp, int unit, const uint8_t *pdu, int pdu_len)
+{
+	const struct fault *f = &s->faults[unit];
+	uint8_t frame[MODBUS_TCP_MAX_ADU_LENGTH + 8];
+	int n = 0, wunit = (f->flags & F_WRONGUNIT) ? unit % 247 + 1 : unit;
+	int64_t rx = mono_ns();
+
+	if (f->flags & F_NOANSWER)
+		return;
+	if (tcp) {
+		frame[n++] = q[0]; /* transaction id */
+		frame[n++] = q[1];
+		frame[n++] = 0;    /* protocol id, 1 for the "crc" fault */
+		frame[n++] = (f->flags & F_CRC) ? 1 : 0;
+		frame[n++] = (uint8_t)((pdu_len + 1) >> 8);
+		frame[n++] = (uint8_t)(pdu_len + 1);
+	}
+	frame[n++] = (uint8_t)wunit;
+	memcpy(frame + n, pdu, (size_t)pdu_len);
+	n += pdu_len;
+	if (!tcp) {
+		uint16_t crc = crc16(frame, n);
+		if (f->flags & F_CRC)
+			crc ^= 0x5A5A;
+		frame[n++] = (uint8_t)(crc & 0xFF);
+		frame[n++] = (uint8_t)(crc >> 8);
+	}
+	if (f->slow_ms > 0) {
+		/* The whole simulator waits, as a line (or a bridge in front
+		 * of one) waits for its slow meter. */
+		sleep_until_ns(rx + (int64_t)f->slow_ms * 1000000);
+	}
+	if (tcp || !s->pace) {
+		write_all(fd, frame, n);
+		return;
+	}
+	int64_t t = rx + s->char_ns * req_len + s->char_ns * 7 / 2;
+	if (t < s->line_free_ns)
+		t = s->line_free_ns;
+	for (int i = 0; i < n && !stop_flag; i++) {
+		sleep_until_ns(t);
+		write_all(fd, frame + i, 1);
+		t += s->char_ns;
+	}
+	s->line_free_ns = t + s->char_ns * 7 / 2;
+}
+
+static void send_exception(struct sim *s, int fd, const uint8_t *q, int len,
+			   bool tcp, int unit, int fc, int code)
+{
+	uint8_t pdu[2] = {(uint8_t)(fc | 0x80), (uint8_t)code};
+	send_reply(s, fd, q, len, tcp, unit, pdu, 2);
+}
+
+/* Answers one request (header_len: 7 for TCP, 1 for RTU) on fd. */
+static void serve(struct sim *s, int fd, const uint8_t *q, int len,
 		  int header_len)
 {
 	int unit = q[header_len - 1];
@@ -285,36 +590,44 @@ static void serve(struct sim *s, modbus_t *ctx, const uint8_t *q, int len,
 	if (unit < s->first_unit || unit >= s->first_unit + s->n_meters) {
 		/* On a serial line another device may answer; behind a TCP
 		 * gateway the gateway reports the missing target. */
-		if (tcp)
-			modbus_reply_exception(ctx, q,
-					       MODBUS_EXCEPTION_GATEWAY_TARGET);
+		if (tcp && unit != 0)
+			send_exception(s, fd, q, len, tcp, unit, fc,
+				       MODBUS_EXCEPTION_GATEWAY_TARGET);
 		return;
 	}
+	const struct fault *f = &s->faults[unit];
+	if (f->flags & F_NOANSWER)
+		return;
 	if (fc != MODBUS_FC_READ_HOLDING_REGISTERS &&
 	    fc != MODBUS_FC_READ_INPUT_REGISTERS) {
-		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+		send_exception(s, fd, q, len, tcp, unit, fc,
+			       MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
 		return;
 	}
 	if (len < header_len + 5)
 		return;
+	if (f->exception) {
+		send_exception(s, fd, q, len, tcp, unit, fc, f->exception);
+		return;
+	}
 	int addr = (q[header_len + 1] << 8) | q[header_len + 2];
 	int nb = (q[header_len + 3] << 8) | q[header_len + 4];
 	if (nb < 1 || nb > MODBUS_MAX_READ_REGISTERS) {
-		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+		send_exception(s, fd, q, len, tcp, unit, fc,
+			       MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
 		return;
 	}
 	if (addr + nb > 0x10000) {
-		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+		send_exception(s, fd, q, len, tcp, unit, fc,
+			       MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
 		return;
 	}
-	uint16_t *tab = fc == MODBUS_FC_READ_HOLDING_REGISTERS
-				? s->map->tab_registers
-				: s->map->tab_input_registers;
+	uint16_t *tab = s->regs;
 	int64_t now = gw_clock_now_ms(&s->clock);
 	bool any = false;
 	int covered = 0;
 
-	memset(tab + addr, 0, sizeof(*tab) * (size_t)nb);
+	memset(tab, 0, sizeof(*tab) * (size_t)nb);
 	for (int i = 0; i < s->prof->n_regs; i++) {
 		const struct gw_profile_reg *r = &s->prof->regs[i];
 		int n = gw_reg_type_words((enum gw_reg_type)r->type);
@@ -327,19 +640,84 @@ static void serve(struct sim *s, modbus_t *ctx, const uint8_t *q, int len,
 		for (int k = 0; k < n; k++) {
 			int a = r->address + k;
 			if (a >= addr && a < addr + nb) {
-				tab[a] = w[k];
+				tab[a - addr] = w[k];
 				covered++;
 			}
 		}
 	}
 	if (!any || (s->strict && covered != nb)) {
 		/* Nothing the meter knows in that range. */
-		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+		send_exception(s, fd, q, len, tcp, unit, fc,
+			       MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
 		return;
 	}
-	if (!tcp)
-		modbus_set_slave(ctx, unit); /* modbus_reply filters on it */
-	modbus_reply(ctx, q, len, s->map);
+	uint8_t pdu[2 + 2 * MODBUS_MAX_READ_REGISTERS];
+	int words = (f->flags & F_SHORT) ? nb - 1 : nb;
+	pdu[0] = (uint8_t)fc;
+	pdu[1] = (uint8_t)(2 * words);
+	for (int i = 0; i < words; i++) {
+		pdu[2 + 2 * i] = (uint8_t)(tab[i] >> 8);
+		pdu[3 + 2 * i] = (uint8_t)(tab[i] & 0xFF);
+	}
+	send_reply(s, fd, q, len, tcp, unit, pdu, 2 + 2 * words);
+}
+
+/* --control: reads fault specs, one per line, from the FIFO. */
+static void control_read(struct sim *s)
+{
+	char err[200];
+
+	for (;;) {
+		ssize_t r = read(s->ctl_fd, s->ctl_buf + s->ctl_len,
+				 sizeof(s->ctl_buf) - 1 - s->ctl_len);
+		if (r <= 0)
+			return;
+		s->ctl_len += (size_t)r;
+		char *nl;
+		while ((nl = memchr(s->ctl_buf, '\n', s->ctl_len)) != NULL) {
+			*nl = '\0';
+			if (s->ctl_buf[0] && s->ctl_buf[0] != '#') {
+				if (fault_apply(s, s->ctl_buf, gw_clock_now_ms(&s->clock),
+						err, sizeof(err)))
+					gw_warn("metersim: control: %s", err);
+				else
+					gw_info("metersim: fault %s", s->ctl_buf);
+			}
+			size_t used = (size_t)(nl - s->ctl_buf) + 1;
+			memmove(s->ctl_buf, nl + 1, s->ctl_len - used);
+			s->ctl_len -= used;
+		}
+		if (s->ctl_len == sizeof(s->ctl_buf) - 1) {
+			gw_warn("metersim: control: line too long, dropped");
+			s->ctl_len = 0;
+		}
+	}
+}
+
+/* Opens the control FIFO (made if missing). Our own write end keeps it
+ * open when a writer closes, so select never sees a permanent EOF. */
+static int control_open(struct sim *s, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		if (mkfifo(path, 0600) != 0) {
+			fprintf(stderr, "metersim: cannot make FIFO %s: %s\n", path,
+				strerror(errno));
+			return GW_EIO;
+		}
+	} else if (!S_ISFIFO(st.st_mode)) {
+		fprintf(stderr, "metersim: --control %s exists and is not a FIFO\n",
+			path);
+		return GW_EINVAL;
+	}
+	s->ctl_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (s->ctl_fd < 0 || open(path, O_WRONLY | O_CLOEXEC) < 0) {
+		fprintf(stderr, "metersim: cannot open FIFO %s: %s\n", path,
+			strerror(errno));
+		return GW_EIO;
+	}
+	return 0;
 }
 
 static int write_file(const char *path, const char *text)
@@ -401,6 +779,11 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 			if (clients[i] > maxfd)
 				maxfd = clients[i];
 		}
+		if (s->ctl_fd >= 0) {
+			FD_SET(s->ctl_fd, &rd);
+			if (s->ctl_fd > maxfd)
+				maxfd = s->ctl_fd;
+		}
 		/* Signals are blocked except inside pselect: no lost wake-up. */
 		int n = pselect(maxfd + 1, &rd, NULL, NULL, NULL, waitmask);
 		if (n < 0) {
@@ -409,6 +792,8 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 			perror("metersim: select");
 			break;
 		}
+		if (s->ctl_fd >= 0 && FD_ISSET(s->ctl_fd, &rd))
+			control_read(s);
 		if (FD_ISSET(ls, &rd)) {
 			int c = accept(ls, NULL, NULL);
 			if (c >= 0 && nclients < MAX_CLIENTS)
@@ -422,7 +807,7 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 			modbus_set_socket(ctx, clients[i]);
 			int len = modbus_receive(ctx, q);
 			if (len > 0) {
-				serve(s, ctx, q, len, header_len);
+				serve(s, clients[i], q, len, header_len);
 			} else if (len < 0) {
 				/* Closed by the client, or garbage. */
 				close(clients[i]);
@@ -438,26 +823,13 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 	return 0;
 }
 
-/* CRC-16/MODBUS of an RTU frame (without its CRC). */
-static uint16_t crc16(const uint8_t *p, int n)
-{
-	uint16_t crc = 0xFFFF;
-
-	for (int i = 0; i < n; i++) {
-		crc ^= p[i];
-		for (int b = 0; b < 8; b++)
-			crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001)
-					: (uint16_t)(crc >> 1);
-	}
-	return crc;
-}
-
 static int run_rtu(struct sim *s, const char *device, int baud, char parity,
 		   int data_bits, int stop_bits, const char *ready_file,
 		   const sigset_t *waitmask)
 {
 	modbus_t *ctx = modbus_new_rtu(device, baud, parity, data_bits, stop_bits);
-	uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];
+	uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH], rbuf[MODBUS_RTU_MAX_ADU_LENGTH];
+	size_t rlen = 0;
 
 	if (!ctx || modbus_connect(ctx) == -1) {
 		fprintf(stderr, "metersim: cannot open %s: %s\n", device,
@@ -474,40 +846,77 @@ static int run_rtu(struct sim *s, const char *device, int baud, char parity,
 		return 1;
 	}
 	int fd = modbus_get_socket(ctx);
+	/* start bit, data bits, parity bit, stop bits */
+	s->char_ns = (int64_t)(1 + data_bits + (parity != 'N') + stop_bits) *
+		     1000000000 / baud;
 	while (!stop_flag) {
 		fd_set rd;
 		FD_ZERO(&rd);
 		FD_SET(fd, &rd);
-		int n = pselect(fd + 1, &rd, NULL, NULL, NULL, waitmask);
+		if (s->ctl_fd >= 0)
+			FD_SET(s->ctl_fd, &rd);
+		int n = pselect((fd > s->ctl_fd ? fd : s->ctl_fd) + 1, &rd, NULL,
+				NULL, NULL, waitmask);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("metersim: select");
 			break;
 		}
-		int len = modbus_receive(ctx, q);
-		if (len < 0) {
-			modbus_flush(ctx);
+		if (s->ctl_fd >= 0 && FD_ISSET(s->ctl_fd, &rd))
+			control_read(s);
+		if (!FD_ISSET(fd, &rd))
 			continue;
-		}
-		if (len == 0) {
-			/* libmodbus serves one unit id and passes over frames
-			 * for others without checking them: a read request
-			 * (8 bytes) for one of our other meters is checked
-			 * here. */
-			int fc = q[1];
-			if (q[0] == 0 ||
-			    (fc != MODBUS_FC_READ_HOLDING_REGISTERS &&
-			     fc != MODBUS_FC_READ_INPUT_REGISTERS))
+		/* Frames are read here, not with modbus_receive: libmodbus
+		 * 3.1.6 serves one unit id and, after a request for another
+		 * unit, takes the next frame on the line for that unit's reply
+		 * and skips it, so it would swallow every other request of a
+		 * multi-drop line. Read requests (FC 3 and 4) are 8 bytes. */
+		ssize_t r = read(fd, rbuf + rlen, sizeof(rbuf) - rlen);
+		if (r <= 0)
+			continue;
+		rlen += (size_t)r;
+		while (rlen >= 2) {
+			int fc = rbuf[1];
+			if (fc != MODBUS_FC_READ_HOLDING_REGISTERS &&
+			    fc != MODBUS_FC_READ_INPUT_REGISTERS) {
+				/* Not a read request: reply "illegal function"
+				 * if it is a whole frame for us, then drop it
+				 * (after the line has been quiet briefly). */
+				struct timeval tv = {0, 20000};
+				fd_set one;
+				FD_ZERO(&one);
+				FD_SET(fd, &one);
+				while (select(fd + 1, &one, NULL, NULL, &tv) > 0) {
+					ssize_t m = read(fd, rbuf + rlen, sizeof(rbuf) - rlen);
+					if (m <= 0 || rlen + (size_t)m >= sizeof(rbuf))
+						break;
+					rlen += (size_t)m;
+					tv.tv_usec = 20000;
+				}
+				if (rlen >= 4 && rbuf[0] != 0 &&
+				    crc16(rbuf, (int)rlen - 2) ==
+					    (uint16_t)(rbuf[rlen - 2] | (rbuf[rlen - 1] << 8)) &&
+				    rbuf[0] >= s->first_unit &&
+				    rbuf[0] < s->first_unit + s->n_meters)
+					send_exception(s, fd, rbuf, (int)rlen, false, rbuf[0],
+						       fc, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+				rlen = 0;
+				break;
+			}
+			if (rlen < 8)
+				break;
+			if (crc16(rbuf, 6) != (uint16_t)(rbuf[6] | (rbuf[7] << 8))) {
+				/* noise: resynchronise on the next byte */
+				memmove(rbuf, rbuf + 1, --rlen);
 				continue;
-			uint16_t crc = (uint16_t)(q[6] | (q[7] << 8));
-			if (crc16(q, 6) != crc)
-				continue;
-			len = 8;
+			}
+			memcpy(q, rbuf, 8);
+			memmove(rbuf, rbuf + 8, rlen - 8);
+			rlen -= 8;
+			if (q[0] != 0) /* broadcast reads are never answered */
+				serve(s, fd, q, 8, 1);
 		}
-		if (q[0] == 0)
-			continue; /* broadcast: reads are never answered */
-		serve(s, ctx, q, len, 1);
 	}
 	modbus_close(ctx);
 	modbus_free(ctx);
@@ -525,7 +934,8 @@ static void usage(FILE *f)
 	      "                 [--load shop|home] [--tz ZONE]\n"
 	      "                 [--clock-anchor A --clock-start UTC --clock-speed S]\n"
 	      "                 [--pidfile FILE] [--ready-file FILE] [--print-expected DAY]\n"
-	      "                 [--strict-map]\n"
+	      "                 [--strict-map] [--fault UNIT:KIND[:ARG]]... [--control FIFO]\n"
+	      "                 [--pace]\n"
 	      "\n"
 	      "Simulates N Modbus meters (unit ids U..U+N-1, default U=1) of the model\n"
 	      "described by profiles/NAME.prof behind one Modbus TCP endpoint or on one\n"
@@ -558,6 +968,22 @@ static void usage(FILE *f)
 	      "  --strict-map         answer 'illegal data address' to a request that\n"
 	      "                       covers registers the profile does not define (as\n"
 	      "                       many real meters do); default: they read as 0\n"
+	      "  --fault UNIT:KIND[:ARG]  switch a fault on for unit UNIT (or 'all'); may\n"
+	      "                       be repeated. KIND: noanswer; crc (RTU: bad CRC, TCP:\n"
+	      "                       bad protocol id); exception[:CODE] (default 6, busy;\n"
+	      "                       2 is illegal data address); slow:MS (reply MS ms\n"
+	      "                       late); wrap[:WH] (1.8.0/2.8.0 roll over to 0 after\n"
+	      "                       WH more Wh, default 1000: at the register's width,\n"
+	      "                       or 1e9 Wh for 64-bit and float registers);\n"
+	      "                       replaced (counters restart at 0, new serial number\n"
+	      "                       in 96.1.0); wrongunit (reply from unit UNIT+1);\n"
+	      "                       short (one register less than asked); none (clear\n"
+	      "                       every fault of the unit)\n"
+	      "  --control FIFO       read more fault specs, one per line, from FIFO (made\n"
+	      "                       if missing) while running: echo 3:noanswer > FIFO\n"
+	      "  --pace               RTU: send replies at the line rate (one byte per\n"
+	      "                       character time, 3.5 characters of silence around\n"
+	      "                       each frame), as a real RS-485 line would\n"
 	      "\n"
 	      "Energy counts from T_ref = the clock start (2026-01-01T00:00:00Z on the real\n"
 	      "clock): 1.8.0 = 1000000*U Wh at T_ref, 2.8.0 = 0. See docs/metersim.md.\n"
@@ -598,6 +1024,11 @@ static void default_profiles_dir(char *out, size_t cap)
 
 int main(int argc, char **argv)
 {
+	/* IEC 62056-21 meters are a simulator of their own
+	 * (tools/metersim_iec.c). */
+	for (int a = 1; a < argc; a++)
+		if (strcmp(argv[a], "--iec") == 0 || strncmp(argv[a], "--iec=", 6) == 0)
+			return metersim_iec_main(argc, argv);
 	static const struct option opts[] = {
 		{ "tcp", required_argument, NULL, 't' },
 		{ "rtu", required_argument, NULL, 'r' },
@@ -618,12 +1049,18 @@ int main(int argc, char **argv)
 		{ "ready-file", required_argument, NULL, 'R' },
 		{ "print-expected", required_argument, NULL, 'E' },
 		{ "strict-map", no_argument, NULL, 'M' },
+		{ "fault", required_argument, NULL, 'F' },
+		{ "control", required_argument, NULL, 'C' },
+		{ "pace", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tcp = NULL, *rtu = NULL, *profile = NULL, *dir = NULL;
 	const char *tz = "UTC", *anchor = NULL, *start = NULL, *speed = NULL;
 	const char *pidfile = NULL, *ready = NULL, *expected = NULL;
+	const char *control = NULL;
+	const char *fault_specs[64];
+	int n_faults = 0;
 	int baud = 9600, data_bits = 8, stop_bits = 1;
 	char parity = 'N';
 	struct sim s;
@@ -631,6 +1068,7 @@ int main(int argc, char **argv)
 	int c;
 
 	memset(&s, 0, sizeof(s));
+	s.ctl_fd = -1;
 	s.first_unit = 1;
 	s.load = LOAD_SHOP;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -680,6 +1118,15 @@ int main(int argc, char **argv)
 		case 'R': ready = optarg; break;
 		case 'E': expected = optarg; break;
 		case 'M': s.strict = true; break;
+		case 'F':
+			if (n_faults == (int)(sizeof(fault_specs) / sizeof(fault_specs[0]))) {
+				fprintf(stderr, "metersim: too many --fault options\n");
+				return 2;
+			}
+			fault_specs[n_faults++] = optarg;
+			break;
+		case 'C': control = optarg; break;
+		case 'G': s.pace = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -728,6 +1175,18 @@ bad:
 	}
 	s.day_ref = gw_tz_day_of(s.t_ref);
 	curves_init(&s);
+	for (int i = 0; i < n_faults; i++) {
+		char err[200];
+		if (fault_apply(&s, fault_specs[i], gw_clock_now_ms(&s.clock), err,
+				sizeof(err))) {
+			fprintf(stderr, "metersim: --%s\n", err);
+			return 2;
+		}
+	}
+	if (s.pace && !rtu) {
+		fprintf(stderr, "metersim: --pace is for --rtu\n");
+		return 2;
+	}
 
 	if (strchr(profile, '/') ||
 	    (strlen(profile) > 5 && strcmp(profile + strlen(profile) - 5, ".prof") == 0)) {
@@ -796,6 +1255,8 @@ bad:
 		if (write_file(pidfile, text))
 			return 1;
 	}
+	if (control && control_open(&s, control))
+		return 1;
 
 	if (tcp) {
 		char host[256];
@@ -818,6 +1279,8 @@ bad:
 	}
 	if (pidfile)
 		unlink(pidfile);
+	if (s.ctl_fd >= 0)
+		close(s.ctl_fd);
 	gw_info("metersim: stopped");
 	modbus_mapping_free(s.map);
 	free(s.imp.cum);

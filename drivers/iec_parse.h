@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iec_parse.h - the IEC 62056-21 (IEC 1107) telegram parser: pure functions
+ * over bytes, no I/O, no allocation, no global state (apart from the
+ * process time zone that gw_iec_local_to_utc() reads through mktime).
+ *
+ * gw_iec_parse() splits what a meter sent (garbage, a sign-on echo, the
+ * identification line, an STX..ETX block with its BCC, or bare push data)
+ * into data sets "address(value*unit)(value)...". gw_iec_readings() turns
+ * those into struct gw_reading: OBIS names normalised, energy in exact
+ * integer Wh/varh/VAh, load profiles (P.01) into interval readings.
+ * docs/iec62056-21.md describes the naming rules.
+ */
+#ifndef GW_IEC_PARSE_H
+#define GW_IEC_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../gateway/batch.h"
+#include "../gateway/reading.h"
+
+#define GW_IEC_SOH 0x01
+#define GW_IEC_STX 0x02
+#define GW_IEC_ETX 0x03
+#define GW_IEC_ACK 0x06
+#define GW_IEC_NAK 0x15
+
+#define GW_IEC_ADDR_MAX 33   /* device address: up to 32 characters + NUL */
+#define GW_IEC_MAX_SETS 1024 /* data sets per telegram */
+#define GW_IEC_MAX_VALUES 2048 /* "(...)" groups per telegram */
+#define GW_IEC_TEXT_MAX 48   /* one value's text (longer is truncated) */
+#define GW_IEC_UNIT_MAX 16
+
+/* Why a telegram was rejected (gw_iec_telegram.reason). */
+enum gw_iec_reason {
+	GW_IEC_OK = 0,
+	GW_IEC_NO_DATA,   /* nothing but garbage */
+	GW_IEC_BAD_IDENT, /* a '/' line that is not "/XXXZ...CR LF" */
+	GW_IEC_NO_STX,    /* a BCC-protected block was required */
+	GW_IEC_NO_ETX,    /* STX but no ETX: the block was cut short */
+	GW_IEC_NO_BCC,    /* ETX is the last byte: the BCC is missing */
+	GW_IEC_BAD_BCC,   /* the BCC does not match the block */
+	GW_IEC_NO_END,    /* push data without its '!' end line */
+	GW_IEC_SYNTAX,    /* a data line is not address(value)...: see .error_at */
+	GW_IEC_TOO_MANY,  /* more data sets or values than the limits above */
+};
+
+/* A static name for a reason ("bad BCC", ...). */
+const char *gw_iec_reason_name(enum gw_iec_reason r);
+
+/* The identification line "/XXXZ\W...Ident". */
+struct gw_iec_ident {
+	char manufacturer[4]; /* "LGZ", "ISk" */
+	char baud_char;       /* Z as sent */
+	char mode;            /* 'C' (Z is 0..9), 'B' (A..I) or 'A' (other) */
+	int baud;             /* baud rate Z stands for; 0 if reserved/mode A */
+	char enhanced[8];     /* the W of each "\W" sequence, in order */
+	char model[40];       /* the rest; bytes outside 0x20..0x7e shown as '?' */
+	bool fast;            /* lowercase third letter: 20 ms reaction time */
+};
+
+/* One "(...)" group: "value*unit" split at the first '*'. */
+struct gw_iec_value {
+	char text[GW_IEC_TEXT_MAX]; /* trimmed of blanks */
+	char unit[GW_IEC_UNIT_MAX]; /* "" when there is no '*' or no unit */
+	bool truncated;             /* longer than text[]: never a number */
+};
+
+struct gw_iec_dataset {
+	char address[32];        /* as sent ("1-0:1.8.0*255"); "" for a
+				  * load-profile row */
+	char name[GW_OBIS_MAX];  /* normalised (gw_iec_name) */
+	uint16_t first_value;    /* index into gw_iec_telegram.values */
+	uint16_t n_values;
+	int16_t billing;         /* billing period F, -1 for current values */
+};
+
+/* The meter's own clock, as data sets 0.9.1 (time) and 0.9.2 (date). */
+struct gw_iec_clock {
+	bool has_date, has_time;
+	int year, month, day, hour, min, sec;
+};
+
+/* The result of gw_iec_parse(). Large (about 150 kB): allocate it. */
+struct gw_iec_telegram {
+	enum gw_iec_reason reason;
+	size_t error_at;    /* byte offset of the problem, for messages */
+	bool echo;          /* a sign-on echo "/?...!" was skipped */
+	bool has_ident;
+	struct gw_iec_ident ident;
+	bool has_stx, has_etx, has_end; /* has_end: the '!' end line */
+	bool bcc_checked;   /* STX..ETX BCC present and correct */
+	uint8_t bcc_sent, bcc_calc;
+	size_t garbage;     /* bytes skipped before the telegram */
+	size_t used;        /* bytes consumed (through the BCC or '!') */
+	struct gw_iec_clock clock;
+	size_t n_sets, n_values;
+	struct gw_iec_dataset sets[GW_IEC_MAX_SETS];
+	struct gw_iec_value values[GW_IEC_MAX_VALUES];
+};
+
+/* Flags of gw_iec_parse(). */
+#define GW_IEC_NEED_BCC 0x1 /* mode C readout: STX..ETX BCC required */
+#define GW_IEC_NEED_END 0x2 /* push (mode D): the '!' end line required */
+
+/* Parses buf[0..n) (the bytes as received, 7-bit or with bit 7 already
+ * stripped) into *t, which it overwrites. Returns 0, GW_ECRC for a wrong
+ * BCC (reason GW_IEC_BAD_BCC), GW_EFULL for GW_IEC_TOO_MANY or GW_EPROTO
+ * for every other reason. On error t->n_sets is 0: a rejected block never
+ * yields data sets. */
+int gw_iec_parse(const uint8_t *buf, size_t n, unsigned flags,
+		 struct gw_iec_telegram *t);
+
+/* Parses an identification line without the leading '/' (s[0..n), without
+ * CR LF). Returns 0 or GW_EPROTO. */
+int gw_iec_parse_ident(const uint8_t *s, size_t n, struct gw_iec_ident *id);
+
+/* The baud rate of a mode C baud character '0'..'6', or 0. */
+int gw_iec_baud_of(char c);
+/* The mode C baud character of a baud rate, or 0 if none. */
+char gw_iec_baud_char(int baud);
+
+/* XOR of p[0..n). */
+uint8_t gw_iec_bcc(const uint8_t *p, size_t n);
+
+/* Normalises a data-set address into name (cap >= GW_OBIS_MAX):
+ * "1-0:1.8.0*255" and "1-1:1.8.0" -> "1.8.0" (medium 1, channel 0 or 1 is
+ * the meter itself); "1-2:1.8.0" keeps its prefix; a billing-period
+ * suffix "*NN" or "&NN" other than 255 becomes "*N" ("1.8.0*96",
+ * "1.6.0*1") and *billing is N (else -1). Returns 0 or GW_EINVAL. */
+int gw_iec_name(const char *address, char *name, size_t cap, int *billing);
+
+/* Parses a decimal "[blanks][+|-]digits[.digits][blanks]" into
+ * *mantissa and *decimals (digits after the point). Returns 0 or
+ * GW_EINVAL (also for more than 18 digits). */
+int gw_iec_number(const char *s, int64_t *mantissa, int *decimals);
+
+/* Flags of gw_iec_readings(). */
+#define GW_IEC_BILLING 0x1 /* also billing-period values ("1.8.0*96") */
+#define GW_IEC_PROFILE 0x2 /* also load-profile (P.01) interval readings */
+
+/* Converts a parsed telegram into readings for meter_id: every data set
+ * whose value is a number with a known unit, or without a unit where the
+ * unit is known otherwise (the same register's current value, or an
+ * energy register X.8.Y, whose unit is then kWh/kvarh/kVAh), or without a
+ * unit on an electrical register (C 1..199 but 96..99, unit none).
+ * Register readings have ts_ms 0; load-profile readings carry the UTC time
+ * of their interval. A name that occurs twice keeps its first value.
+ * Returns the number of readings (at most cap) or GW_EFULL. */
+int gw_iec_readings(const struct gw_iec_telegram *t, const char *meter_id,
+		    unsigned flags, struct gw_reading *out, size_t cap);
+
+/* The meter's local time (t->clock, or a load-profile time stamp) as UTC
+ * milliseconds, through the process time zone; isdst -1 when unknown.
+ * Returns 0 or GW_EINVAL. */
+int gw_iec_local_to_utc(int year, int month, int day, int hour, int min,
+			int sec, int isdst, int64_t *ms);
+
+/* When the meter's clock meter_ms differs from the gateway's now_ms by
+ * more than max_drift_ms, fills *ev (GW_EV_CLOCK_DRIFT for meter_id, with
+ * the difference in its detail) and returns 1; else returns 0. */
+int gw_iec_clock_drift(const char *meter_id, int64_t meter_ms, int64_t now_ms,
+		       int64_t max_drift_ms, struct gw_event *ev);
+
+#endif
