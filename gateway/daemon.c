@@ -7,14 +7,25 @@
  * upload thread that loads ready batches oldest first. A failed upload is
  * retried with exponential backoff and jitter up to [database] retry_max,
  * so a database that is down costs time, never data, and never a busy loop.
+ *
+ * Durability (docs/spool-format.md): every poll cycle is appended to the
+ * journal and fsync'ed by its bus worker before it reaches the batcher
+ * (the scheduler's cycle sink). At start the spool is checked (interrupted
+ * writes removed, undecodable batches quarantined), the batcher learns
+ * which days are sealed already and the journal is replayed into it. After
+ * each sealed day the sealed-through state is recorded, journal segments
+ * that are no longer needed are removed, and the spool's size bound is
+ * enforced; <spool_dir>/status says how full it is and any alarm.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "batch.h"
 #include "daemon.h"
+#include "journal.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "tz.h"
@@ -138,14 +149,204 @@ static int on_sealed(void *arg, struct gw_batch *b)
 	return rc;
 }
 
+/* Journal state shared with the bus workers through the cycle sink. */
+struct durable {
+	struct gw_journal *journal;
+	const struct gw_config *cfg;
+	struct gw_spool_bound bound;
+	struct gw_spool_recovery recovery;
+	struct gw_journal_stats replay;
+	unsigned long intervals_dropped, deleted_unuploaded, done_pruned;
+	int full;               /* the bound was reached at the last check */
+	unsigned long failures; /* journal failures written to the status */
+	int32_t next_day;       /* sealed-through state written to the spool */
+};
+
+/* The scheduler's cycle sink: one append + one fsync per cycle per bus.
+ * A debug line per durable cycle lets tests (crash.sh) check that every
+ * acknowledged reading survives. */
+static int journal_sink(void *arg, int bus, const struct gw_reading *r, size_t n)
+{
+	struct durable *du = arg;
+	int rc = gw_journal_append_cycle(du->journal, bus, r, n);
+
+	if (rc == 0 && n)
+		gw_debug("journal: durable bus=%d n=%zu ts=%lld..%lld", bus, n,
+			 (long long)r[0].ts_ms, (long long)r[n - 1].ts_ms);
+	return rc;
+}
+
+static int replay_cycle(void *arg, int bus, const struct gw_reading *r, size_t n)
+{
+	(void)bus;
+	return gw_batcher_replay(arg, r, n);
+}
+
+struct replay_ctx {
+	struct gw_batcher *bat;
+	int32_t next_day;
+	unsigned long skipped_events;
+};
+
+static int replay_event(void *arg, const struct gw_event *ev, int32_t day)
+{
+	struct replay_ctx *rc = arg;
+
+	/* The event went into the batch of `day`; if that day is sealed it
+	 * is in the spool already and must not be counted again. */
+	if (rc->next_day != INT32_MIN && day < rc->next_day) {
+		rc->skipped_events++;
+		return 0;
+	}
+	return gw_batcher_add_event(rc->bat, ev);
+}
+
+static int replay_cycle_ctx(void *arg, int bus, const struct gw_reading *r,
+			    size_t n)
+{
+	struct replay_ctx *rc = arg;
+
+	return replay_cycle(rc->bat, bus, r, n);
+}
+
+static void write_status(struct durable *du, struct gw_batcher *bat)
+{
+	const struct gw_config *cfg = du->cfg;
+	struct gw_spool_usage u;
+	char text[2048], t[40], day[16], alarm[256] = "";
+	unsigned long jf = gw_journal_failures(du->journal);
+	int32_t next = gw_batcher_oldest_open_day(bat);
+
+	gw_spool_usage(cfg->spool_dir, &u);
+	if (du->full)
+		strcat(alarm, ",spool_full");
+	if (du->intervals_dropped)
+		strcat(alarm, ",intervals_dropped");
+	if (du->deleted_unuploaded)
+		strcat(alarm, ",deleted_unuploaded");
+	if (jf)
+		strcat(alarm, ",journal_write_failed");
+	if (du->recovery.quarantined || du->replay.quarantined)
+		strcat(alarm, ",quarantined_at_start");
+	snprintf(text, sizeof(text),
+		 "gateway=%s\nupdated=%s\nalarm=%s\nspool_bytes=%llu\n"
+		 "spool_max_bytes=%llu\nspool_full_policy=%s\n"
+		 "allow_delete_unuploaded=%s\nready_batches=%u\nready_bytes=%llu\n"
+		 "done_bytes=%llu\njournal_bytes=%llu\nnext_day=%s\n"
+		 "quarantined_at_start=%u\njournal_torn_at_start=%u\n"
+		 "journal_write_failures=%lu\nintervals_dropped=%lu\n"
+		 "deleted_unuploaded=%lu\ndone_emptied=%lu\n",
+		 cfg->gateway_id,
+		 gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)),
+		 alarm[0] ? alarm + 1 : "none", (unsigned long long)u.total,
+		 (unsigned long long)du->bound.max_bytes,
+		 du->bound.policy == GW_SPOOL_KEEP ? "keep" : "drop-intervals",
+		 du->bound.allow_delete_unuploaded ? "yes" : "no", u.n_ready,
+		 (unsigned long long)u.ready, (unsigned long long)u.done,
+		 (unsigned long long)u.journal,
+		 next == INT32_MIN ? "-" : gw_day_format(next, day, sizeof(day)),
+		 du->recovery.quarantined + du->replay.quarantined,
+		 du->replay.torn, jf, du->intervals_dropped,
+		 du->deleted_unuploaded, du->done_pruned);
+	if (gw_spool_status_write(cfg->spool_dir, text))
+		gw_warn("spool: cannot write the status file");
+	du->failures = jf;
+}
+
+static void enforce_bound(struct durable *du)
+{
+	struct gw_spool_enforce res;
+
+	if (gw_spool_enforce(du->cfg->spool_dir, &du->bound, &res))
+		gw_err("spool: enforcing the size bound failed");
+	du->full = res.before > du->bound.max_bytes && du->bound.max_bytes;
+	du->intervals_dropped += res.intervals_dropped;
+	du->deleted_unuploaded += res.deleted_unuploaded;
+	du->done_pruned += res.done_pruned;
+}
+
+/* After days were sealed: record the sealed-through day durably, then
+ * remove the journal segments no longer needed (a segment of day X goes
+ * once X+1 is sealed: the midnight between them is in a batch). */
+static void after_seal(struct durable *du, struct gw_batcher *bat)
+{
+	int32_t next = gw_batcher_oldest_open_day(bat);
+
+	if (next == INT32_MIN || next == du->next_day)
+		return;
+	if (gw_spool_state_write(du->cfg->spool_dir, next)) {
+		gw_err("spool: cannot record the sealed days; journal kept");
+		return;
+	}
+	du->next_day = next;
+	int n = gw_journal_prune(du->journal, next - 1);
+	if (n < 0)
+		gw_err("journal: cannot remove segments of sealed days");
+	enforce_bound(du);
+	write_status(du, bat);
+}
+
 static void take_events(struct gw_sched *sched, struct gw_batcher *bat,
-			struct gw_event **buf, size_t *cap)
+			struct durable *du, struct gw_event **buf, size_t *cap)
 {
 	size_t n = gw_sched_take_events(sched, buf, cap);
+	int32_t open = gw_batcher_oldest_open_day(bat);
 
+	if (n == 0)
+		return;
+	/* The day each event is bound for: its own, or the oldest open day if
+	 * that is later (gw_batcher_add_event). One fsync for all of them. */
+	int32_t day = gw_tz_day_of((*buf)[0].ts_ms);
+	for (size_t i = 1; i < n; i++)
+		if (gw_tz_day_of((*buf)[i].ts_ms) > day)
+			day = gw_tz_day_of((*buf)[i].ts_ms);
+	if (open != INT32_MIN && open > day)
+		day = open;
+	if (gw_journal_append_events(du->journal, *buf, n, day))
+		gw_err("journal: %zu events not durable; kept in memory", n);
 	for (size_t i = 0; i < n; i++)
 		if (gw_batcher_add_event(bat, &(*buf)[i]))
 			gw_err("batching: out of memory; event lost");
+}
+
+/* Start-up: check the spool, tell the batcher which days are sealed, and
+ * replay the journal into it. */
+static int recover(struct durable *du, struct gw_batcher *bat)
+{
+	const struct gw_config *cfg = du->cfg;
+	struct replay_ctx rc = {.bat = bat};
+	char day[16];
+	int r;
+
+	r = gw_spool_recover(cfg->spool_dir, &du->recovery);
+	if (r)
+		return r;
+	if (du->recovery.tmp_removed)
+		gw_info("spool: removed %u interrupted write%s from tmp/",
+			du->recovery.tmp_removed,
+			du->recovery.tmp_removed == 1 ? "" : "s");
+	if (du->recovery.quarantined)
+		gw_err("spool: %u batch%s failed verification and went to quarantine/",
+		       du->recovery.quarantined,
+		       du->recovery.quarantined == 1 ? "" : "es");
+	r = gw_spool_next_day(cfg->spool_dir, cfg->gateway_id, &rc.next_day);
+	if (r)
+		return r;
+	if (rc.next_day != INT32_MIN)
+		gw_batcher_restore(bat, rc.next_day);
+	du->next_day = rc.next_day;
+	r = gw_journal_replay(du->journal, replay_cycle_ctx, replay_event, &rc,
+			      &du->replay);
+	if (r)
+		return r;
+	gw_info("journal: replayed %lu cycles (%lu readings, %lu events) from %u "
+		"segment%s; days before %s were sealed already%s",
+		du->replay.cycles, du->replay.readings, du->replay.events,
+		du->replay.segments, du->replay.segments == 1 ? "" : "s",
+		rc.next_day == INT32_MIN ? "-"
+					 : gw_day_format(rc.next_day, day, sizeof(day)),
+		du->replay.torn ? "; a torn tail was cut" : "");
+	return 0;
 }
 
 /* The value at which a meter's register rolls over, from its profile: an
@@ -199,6 +400,7 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	struct gw_event *evbuf = NULL;
 	size_t evcap = 0;
 	unsigned seal_failures = 0;
+	unsigned long loops = 0;
 	int rc;
 
 	rc = gw_tz_set(cfg->timezone);
@@ -209,13 +411,36 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	rc = gw_spool_open(cfg->spool_dir);
 	if (rc)
 		return rc;
+	struct durable du = {
+		.cfg = cfg,
+		.bound = {.max_bytes = cfg->spool_max_bytes,
+			  .policy = cfg->spool_full_policy,
+			  .allow_delete_unuploaded = cfg->allow_delete_unuploaded},
+		.next_day = INT32_MIN,
+	};
+	rc = gw_journal_open(cfg->spool_dir, cfg->n_buses, &du.journal);
+	if (rc)
+		return rc;
 	struct gw_batcher *bat = gw_batcher_new(&bp);
 	struct gw_sched *sched = gw_sched_new(cfg, &cfg->clock);
 	if (!bat || !sched) {
 		gw_batcher_free(bat);
 		gw_sched_free(sched);
+		gw_journal_close(du.journal);
 		return GW_ENOMEM;
 	}
+	rc = recover(&du, bat);
+	if (rc) {
+		gw_err("spool %s: cannot recover (%s)", cfg->spool_dir,
+		       gw_strerror(rc));
+		gw_batcher_free(bat);
+		gw_sched_free(sched);
+		gw_journal_close(du.journal);
+		return rc;
+	}
+	enforce_bound(&du);
+	write_status(&du, bat);
+	gw_sched_set_sink(sched, journal_sink, &du);
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.cond, NULL);
 	if (cfg->db_conninfo[0]) {
@@ -237,7 +462,7 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		size_t n = gw_sched_take(sched, &buf, &cap, 100);
 		if (n && gw_batcher_add(bat, buf, n))
 			gw_err("batching: out of memory; %zu readings lost", n);
-		take_events(sched, bat, &evbuf, &evcap);
+		take_events(sched, bat, &du, &evbuf, &evcap);
 		int64_t now = gw_clock_now_ms(&cfg->clock);
 		int s = gw_batcher_advance(bat, now, on_sealed, &sc);
 		if (s < 0) {
@@ -249,6 +474,12 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		} else if (s > 0) {
 			seal_failures = 0;
 		}
+		after_seal(&du, bat);
+		if (++loops % 600 == 0) /* about once a minute */
+			enforce_bound(&du);
+		if (gw_journal_failures(du.journal) != du.failures ||
+		    loops % 600 == 0)
+			write_status(&du, bat);
 		if (opts && opts->stop_at_ms && now >= opts->stop_at_ms) {
 			gw_info("clock reached the stop time");
 			break;
@@ -258,8 +489,10 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	size_t n = gw_sched_take(sched, &buf, &cap, 0);
 	if (n)
 		gw_batcher_add(bat, buf, n);
-	take_events(sched, bat, &evbuf, &evcap);
+	take_events(sched, bat, &du, &evbuf, &evcap);
 	gw_batcher_advance(bat, gw_clock_now_ms(&cfg->clock), on_sealed, &sc);
+	after_seal(&du, bat);
+	write_status(&du, bat);
 	if (up.started) {
 		pthread_mutex_lock(&up.lock);
 		up.stop = 1;
@@ -271,6 +504,7 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	pthread_cond_destroy(&up.cond);
 	gw_sched_free(sched);
 	gw_batcher_free(bat);
+	gw_journal_close(du.journal);
 	free(buf);
 	free(evbuf);
 	gw_info("gateway %s stopped", cfg->gateway_id);

@@ -177,6 +177,59 @@ uint32_t gw_crc32(const uint8_t *buf, size_t len)
 
 /* ---- encode ---- */
 
+/* The order in which the value column holds the series: grouped by OBIS
+ * code (stable: by position within a code), so that each register's deltas
+ * sit together (all 1.8.0, then all 2.8.0, then all 32.7.0 ...) and zlib's
+ * Huffman tables fit one distribution at a time. Returns a malloc'ed array
+ * of n indexes, or NULL when out of memory. */
+static size_t *series_order(const struct gw_series *s, size_t n)
+{
+	size_t *ix = malloc((n + 1) * sizeof(*ix));
+
+	if (!ix)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	/* a stable bottom-up merge sort (qsort is not stable and would need
+	 * a global for the strings) */
+	size_t *tmp = malloc((n + 1) * sizeof(*tmp));
+	if (!tmp) {
+		free(ix);
+		return NULL;
+	}
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t a = lo, b = mid, k = lo;
+			while (a < mid && b < hi) {
+				int c = strcmp(s[ix[a]].obis, s[ix[b]].obis);
+				tmp[k++] = c <= 0 ? ix[a++] : ix[b++];
+			}
+			while (a < mid)
+				tmp[k++] = ix[a++];
+			while (b < hi)
+				tmp[k++] = ix[b++];
+		}
+		memcpy(ix, tmp, n * sizeof(*ix));
+	}
+	free(tmp);
+	return ix;
+}
+
+/* True if series s has the same timestamps as series p (one request of
+ * one meter gives all its registers the same time). */
+static int same_times(const struct gw_series *s, const struct gw_series *p)
+{
+	return s->n == p->n && s->n > 0 &&
+	       memcmp(s->ts_ms, p->ts_ms, s->n * sizeof(int64_t)) == 0;
+}
+
+/* The payload is laid out column-wise: the daily records, then every
+ * series' header, then every series' timestamps, then every series' values,
+ * then the events. Like numbers sit next to like numbers, so zlib's Huffman
+ * tables fit each column (timestamps are nearly all zeros, energy deltas
+ * small and positive) instead of averaging over an interleaved mix. */
 static void encode_payload(const struct gw_batch *b, struct buf *out)
 {
 	for (size_t i = 0; i < b->n_days; i++) {
@@ -196,26 +249,65 @@ static void encode_payload(const struct gw_batch *b, struct buf *out)
 	}
 	for (size_t i = 0; i < b->n_series; i++) {
 		const struct gw_series *s = &b->series[i];
-		int64_t pts = 0, pdelta = 0, pv = 0;
 		put_str(out, s->meter_id);
 		put_str(out, s->obis);
 		put_u8(out, s->unit);
 		put_u8(out, (uint8_t)s->scale);
 		put_varint(out, s->n);
+	}
+	/* timestamps: first one relative to the previous series' first one,
+	 * then the first interval, then each interval minus the first one
+	 * (a regular cadence is a run of zeros; jitter stays jitter-sized) */
+	int64_t prev0 = 0;
+	for (size_t i = 0; i < b->n_series; i++) {
+		const struct gw_series *s = &b->series[i];
+		if (s->n == 0)
+			continue;
+		/* 0: the same times as the previous series; 1: times follow */
+		if (i > 0 && same_times(s, &b->series[i - 1])) {
+			put_u8(out, 0);
+			continue;
+		}
+		put_u8(out, 1);
+		put_varint(out, zigzag(s->ts_ms[0] - prev0));
+		prev0 = s->ts_ms[0];
+		if (s->n < 2)
+			continue;
+		int64_t cadence = s->ts_ms[1] - s->ts_ms[0];
+		put_varint(out, zigzag(cadence));
+		for (uint32_t k = 2; k < s->n; k++)
+			put_varint(out, zigzag(s->ts_ms[k] - s->ts_ms[k - 1] - cadence));
+	}
+	/* values: the first one, then deltas; series grouped by OBIS code */
+	size_t *ord = series_order(b->series, b->n_series);
+	if (!ord) {
+		out->oom = 1;
+		return;
+	}
+	/* Each value's varint is split: its first byte goes into the first
+	 * plane, any further bytes into the second. The first plane is one
+	 * byte per reading and holds the small deltas whole; the second holds
+	 * the high bits of the larger ones. Kept apart, each plane gets its
+	 * own Huffman statistics instead of a mix of low and high bytes. */
+	struct buf lo = {0}, hi = {0};
+	for (size_t j = 0; j < b->n_series; j++) {
+		const struct gw_series *s = &b->series[ord[j]];
 		for (uint32_t k = 0; k < s->n; k++) {
-			if (k == 0) {
-				put_varint(out, zigzag(s->ts_ms[0]));
-				put_varint(out, zigzag(s->value[0]));
-			} else {
-				int64_t delta = s->ts_ms[k] - pts;
-				put_varint(out, zigzag(delta - pdelta));
-				put_varint(out, zigzag(s->value[k] - pv));
-				pdelta = delta;
-			}
-			pts = s->ts_ms[k];
-			pv = s->value[k];
+			uint64_t v = zigzag(k ? s->value[k] - s->value[k - 1]
+					      : s->value[0]);
+			put_u8(&lo, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+			if (v > 0x7f)
+				put_varint(&hi, v >> 7);
 		}
 	}
+	free(ord);
+	if (lo.oom || hi.oom)
+		out->oom = 1;
+	put_varint(out, lo.n);
+	put_bytes(out, lo.p ? lo.p : (uint8_t *)"", lo.n);
+	put_bytes(out, hi.p ? hi.p : (uint8_t *)"", hi.n);
+	free(lo.p);
+	free(hi.p);
 	for (size_t i = 0; i < b->n_events; i++) {
 		const struct gw_event *e = &b->events[i];
 		put_str(out, e->meter_id);
@@ -239,6 +331,8 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
 		return GW_EINVAL;
 	for (size_t i = 0; i < b->n_series; i++)
 		n_readings += b->series[i].n;
+	if (n_readings > UINT32_MAX)
+		return GW_EINVAL;
 	encode_payload(b, &raw);
 	if (raw.oom || raw.n > MAX_RAW) {
 		free(raw.p);
@@ -259,7 +353,7 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
 	put_le(&out, (uint64_t)b->created_ms, 8);
 	put_le(&out, b->n_days, 4);
 	put_le(&out, b->n_series, 4);
-	put_le(&out, n_readings > UINT32_MAX ? UINT32_MAX : n_readings, 4);
+	put_le(&out, n_readings, 4);
 	put_le(&out, raw.n, 4);
 	size_t clen_at = out.n;
 	put_le(&out, 0, 4); /* compressed length, filled below */
@@ -286,14 +380,23 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
 
 /* ---- decode ---- */
 
-static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n)
+/* a + b with two's complement wrap-around: a file that lies (with a CRC
+ * that matches the lie) must not make the reader overflow a signed int. */
+static int64_t wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n,
+			  uint32_t n_readings)
 {
 	struct rd r = {.p = p, .n = n};
+	uint64_t total = 0;
 
-	/* Each record takes at least 8 bytes: refuse counts the payload
+	/* Each record takes at least a few bytes: refuse counts the payload
 	 * cannot hold before allocating for them. */
-	if (b->n_days > n / 8 + 1 || b->n_series > n / 8 + 1 ||
-	    b->n_events > n / 5 + 1)
+	if (b->n_days > n / 8 + 1 || b->n_series > n / 5 + 1 ||
+	    b->n_events > n / 5 + 1 || n_readings > n)
 		return GW_ECORRUPT;
 	b->days = calloc(b->n_days + 1, sizeof(*b->days));
 	b->series = calloc(b->n_series + 1, sizeof(*b->series));
@@ -325,27 +428,75 @@ static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n)
 		s->unit = (uint8_t)get_le(&r, 1);
 		s->scale = (int8_t)get_le(&r, 1);
 		uint64_t cnt = get_varint(&r);
-		if (r.bad || s->unit >= GW_UNIT_COUNT_ || cnt > (r.n - r.pos) / 2)
+		/* every reading takes at least one byte (its value's first byte) */
+		if (r.bad || s->unit >= GW_UNIT_COUNT_ || cnt > n_readings - total)
 			return GW_ECORRUPT;
+		total += cnt;
 		s->n = (uint32_t)cnt;
 		s->ts_ms = malloc((cnt + 1) * sizeof(int64_t));
 		s->value = malloc((cnt + 1) * sizeof(int64_t));
 		if (!s->ts_ms || !s->value)
 			return GW_ENOMEM;
-		int64_t ts = 0, delta = 0, v = 0;
-		for (uint64_t k = 0; k < cnt && !r.bad; k++) {
-			if (k == 0) {
-				ts = unzigzag(get_varint(&r));
-				v = unzigzag(get_varint(&r));
-			} else {
-				delta += unzigzag(get_varint(&r));
-				ts += delta;
-				v += unzigzag(get_varint(&r));
+	}
+	if (r.bad || total != n_readings || total > n)
+		return GW_ECORRUPT;
+	int64_t prev0 = 0;
+	for (size_t i = 0; i < b->n_series && !r.bad; i++) {
+		struct gw_series *s = &b->series[i];
+		if (s->n == 0)
+			continue;
+		uint64_t own = get_le(&r, 1);
+		if (own == 0) {
+			const struct gw_series *prev = i ? &b->series[i - 1] : NULL;
+			if (!prev || prev->n != s->n) {
+				r.bad = 1;
+				break;
 			}
-			s->ts_ms[k] = ts;
+			memcpy(s->ts_ms, prev->ts_ms, s->n * sizeof(int64_t));
+			continue;
+		}
+		if (own != 1) {
+			r.bad = 1;
+			break;
+		}
+		s->ts_ms[0] = wrap_add(prev0, unzigzag(get_varint(&r)));
+		prev0 = s->ts_ms[0];
+		if (s->n < 2)
+			continue;
+		int64_t cadence = unzigzag(get_varint(&r));
+		s->ts_ms[1] = wrap_add(s->ts_ms[0], cadence);
+		for (uint32_t k = 2; k < s->n && !r.bad; k++)
+			s->ts_ms[k] = wrap_add(wrap_add(s->ts_ms[k - 1], cadence),
+					       unzigzag(get_varint(&r)));
+	}
+	size_t *ord = series_order(b->series, b->n_series);
+	if (!ord)
+		return GW_ENOMEM;
+	uint64_t lo_len = get_varint(&r);
+	if (r.bad || lo_len != total || lo_len > r.n - r.pos) {
+		free(ord);
+		return GW_ECORRUPT;
+	}
+	struct rd lo = {.p = r.p + r.pos, .n = (size_t)lo_len};
+	r.pos += (size_t)lo_len;
+	for (size_t j = 0; j < b->n_series && !r.bad && !lo.bad; j++) {
+		struct gw_series *s = &b->series[ord[j]];
+		int64_t v = 0;
+		for (uint32_t k = 0; k < s->n && !r.bad && !lo.bad; k++) {
+			uint64_t c = get_le(&lo, 1), z = c & 0x7f;
+			if (c & 0x80) {
+				uint64_t rest = get_varint(&r);
+				if (rest == 0 || rest > (UINT64_MAX >> 7))
+					r.bad = 1;
+				z |= rest << 7;
+			}
+			v = k ? wrap_add(v, unzigzag(z)) : unzigzag(z);
 			s->value[k] = v;
 		}
 	}
+	free(ord);
+	if (lo.bad || lo.pos != lo.n)
+		return GW_ECORRUPT;
 	for (size_t i = 0; i < b->n_events && !r.bad; i++) {
 		struct gw_event *e = &b->events[i];
 		get_str(&r, e->meter_id, sizeof(e->meter_id));
@@ -364,25 +515,51 @@ static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n)
 int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
 		    uint32_t *crcp)
 {
+	const char *why;
+
+	return gw_batch_decode_ex(buf, len, out, crcp, &why);
+}
+
+int gw_batch_decode_ex(const uint8_t *buf, size_t len, struct gw_batch **out,
+		       uint32_t *crcp, const char **why)
+{
 	struct rd r = {.p = buf, .n = len};
 	struct gw_batch *b;
 
 	*out = NULL;
-	if (len < 4 || memcmp(buf, GW_BATCH_MAGIC, 4) != 0)
+	*why = "";
+	if (len < 4) {
+		*why = "truncated header";
 		return GW_ECORRUPT;
-	if (len < 8)
+	}
+	if (memcmp(buf, GW_BATCH_MAGIC, 4) != 0) {
+		*why = "bad magic";
 		return GW_ECORRUPT;
+	}
+	if (len < 8) {
+		*why = "truncated header";
+		return GW_ECORRUPT;
+	}
 	r.pos = 4;
 	unsigned version = (unsigned)get_le(&r, 2);
-	if (version != GW_BATCH_VERSION)
+	/* Versions 1..GW_BATCH_VERSION are read; a later one is named as
+	 * such (an older gwctl meeting a newer gateway's file), never as
+	 * corruption. */
+	if (version == 0 || version > GW_BATCH_VERSION) {
+		*why = "unsupported version";
 		return GW_EVERSION;
-	if (len < HDR_FIXED + 2 + 4)
+	}
+	if (len < HDR_FIXED + 2 + 4) {
+		*why = "truncated header";
 		return GW_ECORRUPT;
+	}
 	uint32_t want = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
 			(uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24;
 	uint32_t crc = gw_crc32(buf, len - 4);
-	if (crc != want)
+	if (crc != want) {
+		*why = "bad CRC";
 		return GW_ECORRUPT;
+	}
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return GW_ENOMEM;
@@ -392,7 +569,7 @@ int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
 	b->created_ms = (int64_t)get_le(&r, 8);
 	b->n_days = (size_t)get_le(&r, 4);
 	b->n_series = (size_t)get_le(&r, 4);
-	(void)get_le(&r, 4); /* reading count, for listings */
+	uint32_t n_readings = (uint32_t)get_le(&r, 4);
 	uint32_t raw_len = (uint32_t)get_le(&r, 4);
 	uint32_t clen = (uint32_t)get_le(&r, 4);
 	b->n_events = (size_t)get_le(&r, 4);
@@ -411,9 +588,14 @@ int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
 		r.bad = 1;
 	}
 	int rc = GW_ECORRUPT;
-	if (r.bad || r.pos != hlen || raw_len > MAX_RAW ||
-	    (uint64_t)hlen + clen + 4 != len)
+	if (r.bad || r.pos != hlen) {
+		*why = "bad header length";
 		goto fail;
+	}
+	if (raw_len > MAX_RAW || (uint64_t)hlen + clen + 4 != len) {
+		*why = "lengths do not add up to the file size";
+		goto fail;
+	}
 	uint8_t *raw = malloc(raw_len ? raw_len : 1);
 	if (!raw) {
 		rc = GW_ENOMEM;
@@ -423,13 +605,19 @@ int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
 	int zrc = uncompress(raw, &got, buf + hlen, clen);
 	if (zrc != Z_OK || got != raw_len) {
 		free(raw);
+		*why = zrc == Z_OK || zrc == Z_BUF_ERROR
+			       ? "payload length differs from the header"
+			       : "payload does not inflate";
 		rc = zrc == Z_MEM_ERROR ? GW_ENOMEM : GW_ECORRUPT;
 		goto fail;
 	}
-	rc = decode_payload(b, raw, raw_len);
+	rc = decode_payload(b, raw, raw_len, n_readings);
 	free(raw);
-	if (rc)
+	if (rc) {
+		if (rc == GW_ECORRUPT)
+			*why = "payload does not decode";
 		goto fail;
+	}
 	if (crcp)
 		*crcp = crc;
 	*out = b;
@@ -441,17 +629,31 @@ fail:
 
 int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc)
 {
+	const char *why;
+
+	return gw_batch_read_file_ex(path, out, crc, &why);
+}
+
+int gw_batch_read_file_ex(const char *path, struct gw_batch **out,
+			  uint32_t *crc, const char **why)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	uint8_t *buf;
 	size_t got = 0;
 
 	*out = NULL;
+	*why = "";
 	if (fd < 0)
 		return errno == ENOENT ? GW_ENOTFOUND : GW_EIO;
-	if (fstat(fd, &st) != 0 || st.st_size > (off_t)MAX_RAW + 4096) {
+	if (fstat(fd, &st) != 0) {
 		close(fd);
-		return st.st_size > (off_t)MAX_RAW ? GW_ECORRUPT : GW_EIO;
+		return GW_EIO;
+	}
+	if (st.st_size > (off_t)MAX_RAW + 4096) {
+		close(fd);
+		*why = "file too large";
+		return GW_ECORRUPT;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
@@ -467,7 +669,7 @@ int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc)
 		got += (size_t)n;
 	}
 	close(fd);
-	int rc = got == (size_t)st.st_size ? gw_batch_decode(buf, got, out, crc)
+	int rc = got == (size_t)st.st_size ? gw_batch_decode_ex(buf, got, out, crc, why)
 					   : GW_EIO;
 	free(buf);
 	return rc;
@@ -741,4 +943,345 @@ int gw_spool_next_revision(const char *dir, const char *gateway_id, int32_t day)
 		gw_spool_list_free(names, n);
 	}
 	return next;
+}
+
+/* ---- recovery at start ---- */
+
+int gw_spool_recover(const char *dir, struct gw_spool_recovery *rec)
+{
+	char path[GW_PATH_MAX * 2];
+	DIR *d;
+	struct dirent *e;
+
+	memset(rec, 0, sizeof(*rec));
+	/* tmp/ holds only files that were never renamed into place: a write
+	 * interrupted by the crash. Their day is still open (or in the
+	 * journal), so they are simply removed. */
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	d = opendir(path);
+	if (d) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/tmp/%s", dir, e->d_name);
+			if (unlink(path) == 0)
+				rec->tmp_removed++;
+		}
+		closedir(d);
+		snprintf(path, sizeof(path), "%s/tmp", dir);
+		if (rec->tmp_removed && gw_fsync_dir(path))
+			return GW_EIO;
+	}
+	char **names;
+	int n = gw_spool_list(dir, "ready", &names);
+	if (n < 0)
+		return n;
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct gw_batch *b;
+		const char *why;
+		snprintf(path, sizeof(path), "%s/ready/%s", dir, names[i]);
+		int r = gw_batch_read_file_ex(path, &b, NULL, &why);
+		if (r == 0) {
+			gw_batch_free(b);
+			rec->ready_ok++;
+		} else if (r == GW_ECORRUPT || r == GW_EVERSION) {
+			gw_err("spool: ready/%s: %s (%s); moved to quarantine/",
+			       names[i], gw_strerror(r), why);
+			rc = gw_spool_quarantine(dir, names[i]);
+			rec->quarantined++;
+		} else if (r == GW_ENOMEM) {
+			rc = r;
+		} else {
+			gw_err("spool: ready/%s: %s", names[i], gw_strerror(r));
+		}
+	}
+	gw_spool_list_free(names, n);
+	return rc;
+}
+
+/* ---- which days are sealed ---- */
+
+int gw_spool_state_write(const char *dir, int32_t next_day)
+{
+	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 32], day[16];
+	char text[64];
+	int n = snprintf(text, sizeof(text), "next_day=%s\n",
+			 gw_day_format(next_day, day, sizeof(day)));
+
+	snprintf(path, sizeof(path), "%s/state", dir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/state", dir);
+	return gw_write_file_durable(tmp, path, (const uint8_t *)text, (size_t)n);
+}
+
+int gw_spool_next_day(const char *dir, const char *gateway_id, int32_t *next_day)
+{
+	char path[GW_PATH_MAX + 16], line[64], prefix[GW_ID_MAX + 2];
+	int32_t best = INT32_MIN;
+
+	snprintf(path, sizeof(path), "%s/state", dir);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		int32_t d;
+		if (fgets(line, sizeof(line), f) && strncmp(line, "next_day=", 9) == 0 &&
+		    strlen(line) >= 19 && (line[19] = '\0', gw_day_parse(line + 9, &d) == 0))
+			best = d;
+		else
+			gw_warn("spool %s: not understood; using the batch files", path);
+		fclose(f);
+	}
+	/* A batch in ready/ or done/ proves its day sealed even if the state
+	 * file was not rewritten before a crash. */
+	snprintf(prefix, sizeof(prefix), "%s_", gateway_id);
+	for (int s = 0; s < 2; s++) {
+		char **names;
+		int n = gw_spool_list(dir, s ? "done" : "ready", &names);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			int32_t d;
+			unsigned long rev;
+			size_t pl = strlen(prefix);
+			if (strncmp(names[i], prefix, pl) == 0 &&
+			    strlen(names[i]) > pl + 12 &&
+			    strncmp(names[i] + pl + 10, "_r", 2) == 0 &&
+			    parse_name(names[i], &d, &rev) == 0 && d + 1 > best)
+				best = d + 1;
+		}
+		gw_spool_list_free(names, n);
+	}
+	*next_day = best;
+	return 0;
+}
+
+/* ---- size bound ---- */
+
+static uint64_t dir_bytes(const char *dir, const char *sub, unsigned *count)
+{
+	char path[GW_PATH_MAX * 2], f[GW_PATH_MAX * 3];
+	uint64_t total = 0;
+	struct dirent *e;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+		if (stat(f, &st) == 0 && S_ISREG(st.st_mode)) {
+			total += (uint64_t)st.st_size;
+			if (count)
+				(*count)++;
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+int gw_spool_usage(const char *dir, struct gw_spool_usage *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->ready = dir_bytes(dir, "ready", &u->n_ready);
+	u->done = dir_bytes(dir, "done", &u->n_done);
+	u->quarantine = dir_bytes(dir, "quarantine", &u->n_quarantine);
+	u->journal = dir_bytes(dir, "journal", NULL);
+	u->tmp = dir_bytes(dir, "tmp", NULL);
+	u->total = u->ready + u->done + u->quarantine + u->journal + u->tmp;
+	return 0;
+}
+
+static uint64_t file_bytes(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Rewrites ready/<name> without its interval series, atomically: the new
+ * file is written durably to tmp/ and exchanged with the old one, so that
+ * an upload that moved the old one to done/ meanwhile is not undone (the
+ * exchange then fails and the new file is dropped). Returns bytes freed
+ * (>= 0), or a negative GW_E* code. */
+static int64_t drop_intervals(const char *dir, const char *name)
+{
+	char src[GW_PATH_MAX * 2], tmp[GW_PATH_MAX * 2], rdir[GW_PATH_MAX + 8];
+	struct gw_batch *b;
+	const char *why;
+	uint8_t *buf;
+	size_t len;
+
+	snprintf(src, sizeof(src), "%s/ready/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
+	snprintf(rdir, sizeof(rdir), "%s/ready", dir);
+	int rc = gw_batch_read_file_ex(src, &b, NULL, &why);
+	if (rc)
+		return rc == GW_ENOTFOUND ? 0 : rc;
+	if (b->n_series == 0) {
+		gw_batch_free(b);
+		return 0;
+	}
+	uint64_t before = file_bytes(src);
+	for (size_t i = 0; i < b->n_series; i++) {
+		free(b->series[i].ts_ms);
+		free(b->series[i].value);
+	}
+	b->n_series = 0;
+	rc = gw_batch_encode(b, &buf, &len);
+	gw_batch_free(b);
+	if (rc)
+		return rc;
+	/* write + fsync to tmp/, then exchange: never a moment without a
+	 * complete file under ready/<name> */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	size_t done = 0;
+	if (fd < 0) {
+		free(buf);
+		return GW_EIO;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	free(buf);
+	if (done != len || fsync(fd) != 0) {
+		gw_err("spool: %s: write or fsync failed: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return GW_EIO;
+	}
+	close(fd);
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, src, RENAME_EXCHANGE) != 0) {
+		int err = errno;
+		unlink(tmp);
+		if (err == ENOENT)
+			return 0; /* uploaded meanwhile */
+		gw_err("spool: cannot replace %s: %s", src, strerror(err));
+		return GW_EIO;
+	}
+	/* tmp now holds the old file */
+	unlink(tmp);
+	if (gw_fsync_dir(rdir))
+		return GW_EIO;
+	uint64_t after = file_bytes(src);
+	return before > after ? (int64_t)(before - after) : 0;
+}
+
+int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
+		     struct gw_spool_enforce *res)
+{
+	struct gw_spool_usage u;
+	char path[GW_PATH_MAX * 2];
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	gw_spool_usage(dir, &u);
+	res->before = res->after = u.total;
+	if (bnd->max_bytes == 0 || u.total <= bnd->max_bytes)
+		return 0;
+	/* Once over the bound, free down to 90% of it, so that the next
+	 * sealed day does not start the same work again. */
+	uint64_t target = bnd->max_bytes - bnd->max_bytes / 10;
+	uint64_t total = u.total;
+
+	/* 1. Uploaded batches: their content is in the database. The file
+	 * is emptied, not removed, so that its name keeps the revision
+	 * numbers of that day unique. */
+	char **names;
+	int n = gw_spool_list(dir, "done", &names);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n && total > target; i++) {
+		snprintf(path, sizeof(path), "%s/done/%s", dir, names[i]);
+		uint64_t sz = file_bytes(path);
+		if (sz == 0)
+			continue;
+		int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) != 0) {
+			gw_err("spool: cannot empty %s: %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			rc = GW_EIO;
+			break;
+		}
+		close(fd);
+		total -= sz;
+		res->done_pruned++;
+	}
+	gw_spool_list_free(names, n);
+	if (res->done_pruned)
+		gw_info("spool: over its bound; emptied %u uploaded batch%s in done/",
+			res->done_pruned, res->done_pruned == 1 ? "" : "es");
+	if (rc)
+		goto out;
+	/* 2. Interval detail of the oldest batches not yet uploaded goes
+	 * before their daily totals (what customers are billed from). */
+	if (total > bnd->max_bytes && bnd->policy == GW_SPOOL_DROP_INTERVALS) {
+		n = gw_spool_list(dir, "ready", &names);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n && total > target; i++) {
+			int64_t freed = drop_intervals(dir, names[i]);
+			if (freed < 0) {
+				rc = (int)freed;
+				break;
+			}
+			if (freed > 0) {
+				gw_err("spool: over its bound of %llu bytes; dropped the "
+				       "interval readings of %s (daily totals kept)",
+				       (unsigned long long)bnd->max_bytes, names[i]);
+				total -= (uint64_t)freed > total ? total : (uint64_t)freed;
+				res->intervals_dropped++;
+			}
+		}
+		gw_spool_list_free(names, n);
+		if (rc)
+			goto out;
+	}
+	/* 3. Whole batches not yet uploaded: only if the operator allowed it. */
+	if (total > bnd->max_bytes && bnd->allow_delete_unuploaded) {
+		n = gw_spool_list(dir, "ready", &names);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n && total > target; i++) {
+			snprintf(path, sizeof(path), "%s/ready/%s", dir, names[i]);
+			uint64_t sz = file_bytes(path);
+			if (unlink(path) != 0)
+				continue;
+			gw_err("spool: over its bound; DELETED %s before upload "
+			       "(allow_delete_unuploaded = yes)", names[i]);
+			total -= sz > total ? total : sz;
+			res->deleted_unuploaded++;
+		}
+		gw_spool_list_free(names, n);
+		snprintf(path, sizeof(path), "%s/ready", dir);
+		if (res->deleted_unuploaded && gw_fsync_dir(path))
+			rc = GW_EIO;
+	}
+out:
+	gw_spool_usage(dir, &u);
+	res->after = u.total;
+	res->over = u.total > bnd->max_bytes;
+	if (res->over)
+		gw_err("spool: FULL: %llu bytes, bound %llu; nothing more may be "
+		       "dropped by policy; sealed days are kept",
+		       (unsigned long long)u.total, (unsigned long long)bnd->max_bytes);
+	return rc;
+}
+
+/* ---- status file ---- */
+
+int gw_spool_status_write(const char *dir, const char *text)
+{
+	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/status", dir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/status", dir);
+	return gw_write_file_durable(tmp, path, (const uint8_t *)text, strlen(text));
 }

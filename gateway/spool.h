@@ -32,8 +32,18 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
  * NULL on error. *crc (may be NULL) gets the file's CRC-32. */
 int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
 		    uint32_t *crc);
-/* Reads and decodes a batch file. */
+/* The same, and *why (never NULL afterwards; a static string, "" on
+ * success) names what is wrong: "truncated header", "bad magic",
+ * "unsupported version", "bad CRC", "bad header length", "lengths do not
+ * add up to the file size", "payload does not inflate", "payload length
+ * differs from the header", "payload does not decode". */
+int gw_batch_decode_ex(const uint8_t *buf, size_t len, struct gw_batch **out,
+		       uint32_t *crc, const char **why);
+/* Reads and decodes a batch file. Returns as gw_batch_decode, or
+ * GW_ENOTFOUND / GW_EIO. */
 int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc);
+int gw_batch_read_file_ex(const char *path, struct gw_batch **out,
+			  uint32_t *crc, const char **why);
 
 /* The file name of a batch: "<gateway>_<YYYY-MM-DD>_r<revision>.gwb". */
 int gw_batch_filename(const struct gw_batch *b, char *buf, size_t cap);
@@ -70,5 +80,62 @@ uint32_t gw_crc32(const uint8_t *buf, size_t len);
 int gw_fsync_dir(const char *dir);
 int gw_write_file_durable(const char *tmp_path, const char *path,
 			  const uint8_t *buf, size_t len);
+
+/* At start: removes what a crash left in tmp/, and moves every ready/
+ * batch that does not decode (bad CRC, truncated, newer version) to
+ * quarantine/, logging each. Returns 0 or a GW_E* code. */
+struct gw_spool_recovery {
+	unsigned tmp_removed; /* interrupted writes */
+	unsigned ready_ok;    /* batches kept for upload */
+	unsigned quarantined; /* set aside */
+};
+int gw_spool_recover(const char *dir, struct gw_spool_recovery *rec);
+
+/* The first day of gateway_id not yet sealed: the larger of the state file
+ * (gw_spool_state_write) and one after the newest batch of the gateway in
+ * ready/ or done/; INT32_MIN if neither exists (a fresh gateway). Returns 0
+ * or a GW_E* code. */
+int gw_spool_next_day(const char *dir, const char *gateway_id, int32_t *next_day);
+/* Durably records that every day before next_day is sealed (<dir>/state). */
+int gw_spool_state_write(const char *dir, int32_t next_day);
+
+/* Bytes and files under the spool, per folder (apparent file sizes). */
+struct gw_spool_usage {
+	uint64_t ready, done, quarantine, journal, tmp, total;
+	unsigned n_ready, n_done, n_quarantine;
+};
+int gw_spool_usage(const char *dir, struct gw_spool_usage *u);
+
+/* The size bound and what happens when it is reached. */
+enum gw_spool_policy {
+	GW_SPOOL_DROP_INTERVALS = 0, /* drop interval series of the oldest
+				      * ready batches, keep daily totals */
+	GW_SPOOL_KEEP = 1,           /* drop nothing not yet uploaded */
+};
+struct gw_spool_bound {
+	uint64_t max_bytes; /* 0: unbounded */
+	int policy;         /* enum gw_spool_policy */
+	int allow_delete_unuploaded; /* last resort: delete oldest ready */
+};
+struct gw_spool_enforce {
+	uint64_t before, after; /* bytes */
+	unsigned done_pruned;       /* uploaded batches emptied (name kept) */
+	unsigned intervals_dropped; /* ready batches rewritten without series */
+	unsigned deleted_unuploaded;
+	int over; /* still over the bound afterwards */
+};
+/* If the spool is over its bound, frees space down to 90% of it in this
+ * order: (1) empty the oldest done/ batches (already in the database; the
+ * empty file keeps the name so revision numbers stay unique); (2) with
+ * GW_SPOOL_DROP_INTERVALS, rewrite the oldest ready/ batches without their
+ * interval series; (3) with allow_delete_unuploaded, delete the oldest
+ * ready/ batches. Each step is logged. Returns 0 or a GW_E* code; *res says
+ * what was done (an alarm is due if intervals_dropped, deleted_unuploaded
+ * or over is non-zero). */
+int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
+		     struct gw_spool_enforce *res);
+
+/* Replaces <dir>/status with text ("key=value" lines) durably. */
+int gw_spool_status_write(const char *dir, const char *text);
 
 #endif

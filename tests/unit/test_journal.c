@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_journal.c - the write-ahead journal: exact replay of cycles and
+ * events, a torn tail cut at every possible byte, a bad CRC, unknown record
+ * types skipped, newer versions quarantined, segments per day and pruning;
+ * and the spool's start-up recovery, sealed-day state and size bound.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "journal.h"
+#include "spool.h"
+#include "tz.h"
+
+static char top[256], spool[300], jdir[320];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(top, sizeof(top), "/tmp/gwjournal.XXXXXX");
+	assert_non_null(mkdtemp(top));
+	snprintf(spool, sizeof(spool), "%s/spool", top);
+	snprintf(jdir, sizeof(jdir), "%s/journal", spool);
+	assert_int_equal(gw_tz_set("Asia/Ho_Chi_Minh"), 0);
+	return gw_spool_open(spool);
+}
+
+static int teardown(void **state)
+{
+	char cmd[400];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	return system(cmd);
+}
+
+static int count_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The only segment file in the journal (asserts there is exactly one). */
+static void only_segment(char *path, size_t cap)
+{
+	DIR *d = opendir(jdir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, cap, "%s/%s", jdir, e->d_name);
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
+}
+
+static void make_cycle(struct gw_reading *r, int n, int64_t ts, int64_t base)
+{
+	memset(r, 0, sizeof(*r) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		snprintf(r[i].meter_id, sizeof(r[i].meter_id), "PE%04d", i / 2);
+		snprintf(r[i].obis, sizeof(r[i].obis), i % 2 ? "32.7.0" : "1.8.0");
+		r[i].ts_ms = ts + i * 37;
+		r[i].value = i % 2 ? 2301 : base + i * 1000003LL;
+		r[i].scale = i % 2 ? -1 : 0;
+		r[i].unit = i % 2 ? GW_UNIT_V : GW_UNIT_WH;
+	}
+}
+
+struct got {
+	struct gw_reading r[4096];
+	size_t n;
+	unsigned long cycles;
+	struct gw_event ev[16];
+	int32_t evday[16];
+	size_t nev;
+};
+
+static int got_cycle(void *ctx, int bus, const struct gw_reading *r, size_t n)
+{
+	struct got *g = ctx;
+	(void)bus;
+	assert_true(g->n + n <= 4096);
+	memcpy(g->r + g->n, r, n * sizeof(*r));
+	g->n += n;
+	g->cycles++;
+	return 0;
+}
+
+static int got_event(void *ctx, const struct gw_event *ev, int32_t day)
+{
+	struct got *g = ctx;
+	assert_true(g->nev < 16);
+	g->evday[g->nev] = day;
+	g->ev[g->nev++] = *ev;
+	return 0;
+}
+
+static void clear_journal(void)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/*", jdir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* 2026-03-01 06:00 local (UTC+7) */
+#define T0 1772319600000LL
+
+static void replay_exact(void **state)
+{
+	struct gw_journal *j;
+	struct gw_reading r[10];
+	struct gw_journal_stats st;
+	static struct got g;
+	(void)state;
+
+	clear_journal();
+	assert_int_equal(gw_journal_open(spool, 2, &j), 0);
+	for (int c = 0; c < 20; c++) {
+		make_cycle(r, 10, T0 + c * 900000LL, INT64_C(1) << 40);
+		r[0].value = -c; /* negative values survive */
+		assert_int_equal(gw_journal_append_cycle(j, c % 2, r, 10), 0);
+	}
+	struct gw_event ev = {.meter_id = "PE0001", .ts_ms = T0 + 5,
+			      .kind = GW_EV_OFFLINE, .detail = "after 3 \"failed\" cycles"};
+	struct gw_event ev2 = {.meter_id = "PE0002", .obis = "1.8.0",
+			       .ts_ms = T0 + 6, .kind = GW_EV_COUNTER_RESET};
+	struct gw_event both[2] = {ev, ev2};
+	assert_int_equal(gw_journal_append_events(j, both, 2, 20513), 0);
+	assert_int_equal(gw_journal_append_cycle(j, 2, r, 10), GW_EINVAL);
+	gw_journal_close(j);
+	assert_int_equal(count_in(jdir), 3); /* b0, b1, ev */
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 2, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, got_event, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(st.segments, 3);
+	assert_int_equal(st.cycles, 20);
+	assert_int_equal(st.readings, 200);
+	assert_int_equal(st.torn, 0);
+	assert_int_equal(g.n, 200);
+	assert_int_equal(g.nev, 2);
+	assert_string_equal(g.ev[0].detail, ev.detail);
+	assert_int_equal(g.ev[0].ts_ms, ev.ts_ms);
+	assert_int_equal(g.ev[0].kind, GW_EV_OFFLINE);
+	assert_string_equal(g.ev[1].obis, "1.8.0");
+	assert_int_equal(g.evday[1], 20513);
+	/* every reading comes back exactly (each bus's cycles in order) */
+	int seen = 0;
+	for (int c = 0; c < 20; c++) {
+		make_cycle(r, 10, T0 + c * 900000LL, INT64_C(1) << 40);
+		r[0].value = -c;
+		for (size_t k = 0; k < g.n; k += 10)
+			if (memcmp(&g.r[k], r, sizeof(r)) == 0)
+				seen++;
+	}
+	assert_int_equal(seen, 20);
+}
+
+static void torn_tail_every_byte(void **state)
+{
+	struct gw_journal *j;
+	struct gw_reading r[6];
+	char path[700];
+	struct stat sb;
+	(void)state;
+
+	clear_journal();
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	for (int c = 0; c < 3; c++) {
+		make_cycle(r, 6, T0 + c * 900000LL, 1000);
+		assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), 0);
+	}
+	gw_journal_close(j);
+	only_segment(path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	FILE *f = fopen(path, "rb");
+	size_t full = (size_t)sb.st_size;
+	uint8_t *img = malloc(full);
+	assert_int_equal(fread(img, 1, full, f), full);
+	fclose(f);
+	size_t rec = (full - GW_JOURNAL_HDR) / 3;
+
+	/* cut anywhere inside the last record: the first two cycles stay,
+	 * the file is cut back to them, and a second replay finds it whole */
+	for (size_t cut = full - rec; cut < full; cut++) {
+		static struct got g;
+		struct gw_journal_stats st;
+		f = fopen(path, "wb");
+		assert_int_equal(fwrite(img, 1, cut, f), cut);
+		fclose(f);
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+		assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+		gw_journal_close(j);
+		assert_int_equal(g.cycles, 2);
+		assert_int_equal(st.torn, cut == full - rec ? 0 : 1);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal((size_t)sb.st_size, full - rec);
+		const char *why;
+		uint64_t good;
+		assert_int_equal(gw_journal_check_file(path, &why, &good), 0);
+	}
+	/* a flipped bit in the last record: cut there too */
+	img[full - 3] ^= 1;
+	f = fopen(path, "wb");
+	assert_int_equal(fwrite(img, 1, full, f), full);
+	fclose(f);
+	const char *why;
+	uint64_t good;
+	assert_int_equal(gw_journal_check_file(path, &why, &good), GW_ECORRUPT);
+	assert_string_equal(why, "bad record CRC");
+	assert_int_equal(good, full - rec);
+	/* a header cut short holds nothing acknowledged: removed */
+	f = fopen(path, "wb");
+	assert_int_equal(fwrite(img, 1, 5, f), 5);
+	fclose(f);
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, NULL, NULL, NULL, NULL), 0);
+	gw_journal_close(j);
+	assert_int_equal(count_in(jdir), 0);
+	free(img);
+}
+
+static void unknown_records_and_versions(void **state)
+{
+	struct gw_journal *j;
+	struct gw_reading r[2];
+	char path[700], qdir[400];
+	static struct got g;
+	struct gw_journal_stats st;
+	(void)state;
+
+	clear_journal();
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	make_cycle(r, 2, T0, 5);
+	assert_int_equal(gw_journal_append_cycle(j, 0, r, 2), 0);
+	gw_journal_close(j);
+	only_segment(path, sizeof(path));
+	/* append a record of a type from the future, with a good CRC */
+	uint8_t rec[8 + 5] = {5, 0, 0, 0, 0, 0, 0, 0, 99, 1, 2, 3, 4};
+	uint32_t c = gw_crc32(rec + 8, 5);
+	for (int i = 0; i < 4; i++)
+		rec[4 + i] = (uint8_t)(c >> (8 * i));
+	FILE *f = fopen(path, "ab");
+	assert_int_equal(fwrite(rec, 1, sizeof(rec), f), sizeof(rec));
+	fclose(f);
+	/* then one more real cycle by hand-copying the first record */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(st.skipped, 1);
+	assert_int_equal(st.torn, 0);
+	assert_int_equal(g.n, 2);
+	/* a segment of a newer version is set aside, not cut or replayed */
+	f = fopen(path, "r+b");
+	fseek(f, 4, SEEK_SET);
+	fputc(2, f);
+	fclose(f);
+	snprintf(qdir, sizeof(qdir), "%s/quarantine", spool);
+	int before = count_in(qdir);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(st.quarantined, 1);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(count_in(qdir), before + 1);
+	assert_int_equal(count_in(jdir), 0);
+}
+
+static void segments_per_day_and_prune(void **state)
+{
+	struct gw_journal *j;
+	struct gw_reading r[2];
+	int32_t d0 = gw_tz_day_of(T0);
+	(void)state;
+
+	clear_journal();
+	assert_int_equal(gw_journal_open(spool, 2, &j), 0);
+	for (int day = 0; day < 4; day++) {
+		make_cycle(r, 2, T0 + day * 86400000LL, 1);
+		assert_int_equal(gw_journal_append_cycle(j, 0, r, 2), 0);
+		assert_int_equal(gw_journal_append_cycle(j, 1, r, 2), 0);
+	}
+	/* late data of day 0 goes into the open (day 3) segment */
+	make_cycle(r, 2, T0, 1);
+	assert_int_equal(gw_journal_append_cycle(j, 0, r, 2), 0);
+	assert_int_equal(count_in(jdir), 8);
+	assert_true(gw_journal_bytes(spool) > 0);
+	assert_int_equal(gw_journal_prune(j, d0 + 2), 4);
+	assert_int_equal(count_in(jdir), 4);
+	/* appending after a prune of the open segment's day opens a new one */
+	assert_int_equal(gw_journal_prune(j, d0 + 10), 4);
+	make_cycle(r, 2, T0 + 3 * 86400000LL, 1);
+	assert_int_equal(gw_journal_append_cycle(j, 0, r, 2), 0);
+	assert_int_equal(count_in(jdir), 1);
+	gw_journal_close(j);
+}
+
+/* ---- spool: recovery, sealed-day state, size bound ---- */
+
+static struct gw_batch *day_batch(int32_t day, int meters)
+{
+	struct gw_batch *b = calloc(1, sizeof(*b));
+	snprintf(b->gateway_id, sizeof(b->gateway_id), "gw-1");
+	snprintf(b->timezone, sizeof(b->timezone), "Asia/Ho_Chi_Minh");
+	b->day = day;
+	b->n_days = (size_t)meters;
+	b->days = calloc((size_t)meters, sizeof(*b->days));
+	b->n_series = (size_t)meters;
+	b->series = calloc((size_t)meters, sizeof(*b->series));
+	for (int m = 0; m < meters; m++) {
+		snprintf(b->days[m].meter_id, GW_ID_MAX, "PE%04d", m);
+		snprintf(b->days[m].obis, GW_OBIS_MAX, "1.8.0");
+		b->days[m].unit = GW_UNIT_WH;
+		b->days[m].consumption = 1000 + m;
+		b->days[m].end_value = 1000 + m;
+		struct gw_series *s = &b->series[m];
+		snprintf(s->meter_id, GW_ID_MAX, "PE%04d", m);
+		snprintf(s->obis, GW_OBIS_MAX, "32.7.0");
+		s->unit = GW_UNIT_V;
+		s->n = 96;
+		s->ts_ms = malloc(96 * sizeof(int64_t));
+		s->value = malloc(96 * sizeof(int64_t));
+		for (int k = 0; k < 96; k++) {
+			s->ts_ms[k] = gw_tz_day_start(day) + k * 900000LL + (k * 7919 % 1000);
+			s->value[k] = 2200 + (k * 104729 + m * 31) % 200;
+		}
+	}
+	return b;
+}
+
+static void clear_spool(void)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", spool);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(gw_spool_open(spool), 0);
+}
+
+static void recover_and_state(void **state)
+{
+	char path[700];
+	struct gw_spool_recovery rec;
+	int32_t next;
+	int32_t d0 = gw_tz_day_of(T0);
+	(void)state;
+
+	clear_spool();
+	assert_int_equal(gw_spool_next_day(spool, "gw-1", &next), 0);
+	assert_int_equal(next, INT32_MIN);
+	for (int i = 0; i < 3; i++) {
+		struct gw_batch *b = day_batch(d0 + i, 3);
+		assert_int_equal(gw_spool_write(spool, b), 0);
+		gw_batch_free(b);
+	}
+	assert_int_equal(gw_spool_next_day(spool, "gw-1", &next), 0);
+	assert_int_equal(next, d0 + 3);
+	/* another gateway's files do not count */
+	assert_int_equal(gw_spool_next_day(spool, "gw", &next), 0);
+	assert_int_equal(next, INT32_MIN);
+	/* the state file counts, the larger one wins */
+	assert_int_equal(gw_spool_state_write(spool, d0 + 5), 0);
+	assert_int_equal(gw_spool_next_day(spool, "gw-1", &next), 0);
+	assert_int_equal(next, d0 + 5);
+	assert_int_equal(gw_spool_state_write(spool, d0 + 1), 0);
+	assert_int_equal(gw_spool_next_day(spool, "gw-1", &next), 0);
+	assert_int_equal(next, d0 + 3);
+
+	/* damage one ready batch, leave a half-written file in tmp/ */
+	char **names;
+	int n = gw_spool_list(spool, "ready", &names);
+	assert_int_equal(n, 3);
+	snprintf(path, sizeof(path), "%s/ready/%s", spool, names[1]);
+	assert_int_equal(truncate(path, 100), 0);
+	gw_spool_list_free(names, n);
+	snprintf(path, sizeof(path), "%s/tmp/gw-1_x.gwb", spool);
+	FILE *f = fopen(path, "wb");
+	fputs("half", f);
+	fclose(f);
+	assert_int_equal(gw_spool_recover(spool, &rec), 0);
+	assert_int_equal(rec.tmp_removed, 1);
+	assert_int_equal(rec.quarantined, 1);
+	assert_int_equal(rec.ready_ok, 2);
+	snprintf(path, sizeof(path), "%s/quarantine", spool);
+	assert_int_equal(count_in(path), 1);
+	snprintf(path, sizeof(path), "%s/tmp", spool);
+	assert_int_equal(count_in(path), 0);
+}
+
+static void size_bound(void **state)
+{
+	struct gw_spool_usage u;
+	struct gw_spool_enforce res;
+	char path[700];
+	int32_t d0 = gw_tz_day_of(T0);
+	(void)state;
+
+	clear_spool();
+	for (int i = 0; i < 6; i++) {
+		struct gw_batch *b = day_batch(d0 + i, 40);
+		assert_int_equal(gw_spool_write(spool, b), 0);
+		gw_batch_free(b);
+	}
+	char **names;
+	int n = gw_spool_list(spool, "ready", &names);
+	assert_int_equal(n, 6);
+	assert_int_equal(gw_spool_mark_done(spool, names[0]), 0);
+	assert_int_equal(gw_spool_mark_done(spool, names[1]), 0);
+	gw_spool_usage(spool, &u);
+	uint64_t one = u.total / 6;
+
+	/* under the bound: nothing happens */
+	struct gw_spool_bound bnd = {.max_bytes = u.total + 10};
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_int_equal(res.done_pruned + res.intervals_dropped, 0);
+
+	/* a little over: uploaded batches are emptied first, names kept */
+	bnd.max_bytes = u.total - one / 2;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_true(res.done_pruned >= 1);
+	assert_int_equal(res.intervals_dropped, 0);
+	assert_false(res.over);
+	snprintf(path, sizeof(path), "%s/done/%s", spool, names[0]);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	assert_int_equal(gw_spool_next_revision(spool, "gw-1", d0), 1);
+
+	/* far over: interval detail of the oldest ready batches goes, daily
+	 * totals stay, nothing not uploaded is deleted */
+	gw_spool_usage(spool, &u);
+	bnd.max_bytes = u.total / 4 * 3;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_true(res.intervals_dropped >= 1);
+	assert_int_equal(res.deleted_unuploaded, 0);
+	struct gw_batch *b;
+	snprintf(path, sizeof(path), "%s/ready/%s", spool, names[2]);
+	assert_int_equal(gw_batch_read_file(path, &b, NULL), 0);
+	assert_int_equal(b->n_series, 0);
+	assert_int_equal(b->n_days, 40);
+	assert_int_equal(b->days[7].consumption, 1007);
+	gw_batch_free(b);
+	snprintf(path, sizeof(path), "%s/ready/%s", spool, names[5]);
+	assert_int_equal(gw_batch_read_file(path, &b, NULL), 0);
+	assert_int_equal(b->n_series, 40); /* the newest keeps its detail */
+	gw_batch_free(b);
+
+	/* impossible bound, keep policy: the alarm stays, nothing lost */
+	bnd.max_bytes = 100;
+	bnd.policy = GW_SPOOL_KEEP;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_true(res.over);
+	char **left;
+	assert_int_equal(gw_spool_list(spool, "ready", &left), 4);
+	gw_spool_list_free(left, 4);
+	/* only when the operator allows it are batches not uploaded deleted */
+	bnd.policy = GW_SPOOL_DROP_INTERVALS;
+	bnd.allow_delete_unuploaded = 1;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_int_equal(res.deleted_unuploaded, 4);
+	assert_false(res.over);
+	gw_spool_list_free(names, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(replay_exact),
+		cmocka_unit_test(torn_tail_every_byte),
+		cmocka_unit_test(unknown_records_and_versions),
+		cmocka_unit_test(segments_per_day_and_prune),
+		cmocka_unit_test(recover_and_state),
+		cmocka_unit_test(size_bound),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
