@@ -360,7 +360,23 @@ void gw_batcher_restore(struct gw_batcher *b, int32_t next_day)
 int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		      size_t n)
 {
-	return add(b, r, n, 1);
+	int64_t read_at = INT64_MIN;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].ts_ms > read_at)
+			read_at = r[i].ts_ms;
+	for (size_t i = 0; i < n; i++) {
+		int late = 0;
+		if (b->next_day != INT32_MIN &&
+		    r[i].ts_ms < gw_tz_day_start(b->next_day)) {
+			int32_t d = gw_tz_day_of(r[i].ts_ms);
+			late = read_at >= gw_tz_day_start(d + 1) + b->p.seal_delay_ms;
+		}
+		int rc = add(b, &r[i], 1, !late);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 uint64_t gw_batcher_dropped(const struct gw_batcher *b)

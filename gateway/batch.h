@@ -160,9 +160,14 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
  * are in the spool); call before replaying the journal. */
 void gw_batcher_restore(struct gw_batcher *b, int32_t next_day);
 
-/* Adds readings replayed from the journal after a restart: like
- * gw_batcher_add, but they never cause a new revision of a sealed day
- * (those days were sealed with them already). */
+/* Adds one poll cycle's readings replayed from the journal after a restart.
+ * The cycle's newest reading tells when it was read. A reading of a sealed
+ * day whose seal time (end + seal_delay) had passed by then arrived late
+ * and is added as late data: its day is sealed again as a new revision,
+ * since the crash may have come before that revision reached the spool
+ * (if it had, the new revision carries the same values). Every other
+ * reading of a sealed day was in it when it was sealed and causes no
+ * revision. */
 int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		      size_t n);
 

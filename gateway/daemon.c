@@ -176,12 +176,6 @@ static int journal_sink(void *arg, int bus, const struct gw_reading *r, size_t n
 	return rc;
 }
 
-static int replay_cycle(void *arg, int bus, const struct gw_reading *r, size_t n)
-{
-	(void)bus;
-	return gw_batcher_replay(arg, r, n);
-}
-
 struct replay_ctx {
 	struct gw_batcher *bat;
 	int32_t next_day;
@@ -201,12 +195,15 @@ static int replay_event(void *arg, const struct gw_event *ev, int32_t day)
 	return gw_batcher_add_event(rc->bat, ev);
 }
 
+/* Replays one journaled cycle (gw_batcher_replay tells late readings from
+ * readings that were in their day when it was sealed). */
 static int replay_cycle_ctx(void *arg, int bus, const struct gw_reading *r,
 			    size_t n)
 {
 	struct replay_ctx *rc = arg;
 
-	return replay_cycle(rc->bat, bus, r, n);
+	(void)bus;
+	return gw_batcher_replay(rc->bat, r, n);
 }
 
 static void write_status(struct durable *du, struct gw_batcher *bat)

@@ -457,10 +457,33 @@ static void late_readings_revise(void **state)
 	struct gw_reading old = rd("a", "1.8.0", t0 - 5 * 24 * HOUR, 1, GW_UNIT_WH);
 	gw_batcher_add(b, &old, 1);
 	assert_int_equal(gw_batcher_dropped(b), 1);
-	/* replayed readings of a sealed day never start a revision */
-	struct gw_reading again = rd("a", "1.8.0", t0 + 3 * MIN, 3, GW_UNIT_WH);
-	gw_batcher_replay(b, &again, 1);
+	/* a replayed cycle read while its day was open causes no revision */
+	struct gw_reading again[2] = {rd("a", "1.8.0", t0 + 3 * MIN, 3, GW_UNIT_WH),
+				      rd("b", "1.8.0", t0 + 3 * MIN, 6, GW_UNIT_WH)};
+	gw_batcher_replay(b, again, 2);
 	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 0);
+	free_collected(&c);
+	gw_batcher_free(b);
+
+	/* After a crash: day 0 sealed (restored), then the journal replays
+	 * the cycles. A late load profile for day 0, read on day 1 after day
+	 * 0's seal time, must still revise day 0. */
+	b = new_batcher_power(0, 2);
+	gw_batcher_restore(b, d0 + 1);
+	struct gw_reading cyc[3] = {
+		rd("a", "1.8.0", t0 + 10 * HOUR, 600, GW_UNIT_WH),   /* late */
+		rd("a", "1.8.0", t0 + 23 * HOUR, 1380, GW_UNIT_WH),  /* late */
+		rd("a", "1.8.0", t0 + 26 * HOUR, 1560, GW_UNIT_WH),  /* now */
+	};
+	struct gw_reading early[2] = {
+		rd("a", "1.8.0", t0 - 2 * MIN, 0, GW_UNIT_WH), /* cycle of day 0 */
+		rd("a", "1.8.0", t0 + 2 * MIN, 2, GW_UNIT_WH),
+	};
+	assert_int_equal(gw_batcher_replay(b, early, 2), 0);
+	assert_int_equal(gw_batcher_advance(b, t0 + 26 * HOUR, collect, &c), 0);
+	assert_int_equal(gw_batcher_replay(b, cyc, 3), 0);
+	assert_int_equal(gw_batcher_advance(b, t0 + 26 * HOUR, collect, &c), 1);
+	assert_int_equal(c.b[0]->day, d0);
 	free_collected(&c);
 	gw_batcher_free(b);
 }
