@@ -2,29 +2,32 @@
 /*
  * upload.c - loads sealed batches into PostgreSQL with libpq, exactly once.
  *
- * One transaction per batch:
+ * One transaction per batch, sent as one query string:
  *
- *     BEGIN
- *     INSERT INTO gateways ... ON CONFLICT DO UPDATE (last_seen)
- *     INSERT INTO batch_ledger ... ON CONFLICT DO NOTHING RETURNING
- *         no row: the batch was applied before -> ROLLBACK, return 0
- *     COPY gw_stage_daily, COPY gw_stage_interval   (text COPY, escaped)
- *     INSERT INTO meters     SELECT the staged meter ids ... ON CONFLICT
- *     INSERT INTO daily_registers SELECT ... ON CONFLICT DO UPDATE
- *         only where the stored revision is older than this batch's
- *     INSERT INTO interval_readings SELECT ... ON CONFLICT DO NOTHING
+ *     BEGIN;
+ *     COPY pg_temp.gw_stage FROM STDIN (FORMAT binary);
+ *     COPY pg_temp.gw_stage_interval FROM STDIN (FORMAT binary);
+ *     SELECT status, stored_crc FROM gw_apply_staged();
  *     COMMIT
  *
- * The ledger row comes first: a second uploader applying the same batch at
- * the same time waits on its key and then finds it taken. The staging
- * tables are temporary (per connection, ON COMMIT DELETE ROWS) so that
- * COPY can feed rows that may already exist: a later revision replaces a
- * day's registers, and interval readings are raw measurements, so a
- * reading already stored (same meter, register and time) is kept.
+ * so that a batch costs about three round trips however large it is (the
+ * wait for each COPY to start, and the results at the end). The staging
+ * tables are temporary tables of the session, made by gw_stage_open() on
+ * connect; gw_apply_staged() (schema/003_roles_rls_loader.sql) runs as the
+ * schema's owner, checks that the session's role may load this gateway
+ * and its meters, inserts the ledger row (gateway, day, revision, CRC)
+ * first and then the meters, daily registers, interval readings and
+ * events. If the ledger row existed already the batch was applied before
+ * (the process died between COMMIT and moving the file to done/): the
+ * function changes nothing and says "duplicate". A later revision of a day
+ * replaces the daily registers of earlier revisions in the same
+ * transaction, so readers see the old day or the new one, never a mix.
+ * The gateway's role needs no privilege on any table.
  *
- * Values travel only as parameters or COPY data; the SQL text is constant.
- * If the connection is lost, the server rolls back what it had; if it is
- * lost during COMMIT, the ledger decides on the next attempt.
+ * COPY is binary: integers and times go as they are, text without any
+ * escaping, and no SQL text contains a value. If the connection is lost,
+ * the server rolls back what it had; if it is lost during COMMIT, the
+ * ledger decides on the next attempt.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,89 +49,37 @@ struct gw_uploader {
 	unsigned failed_connects; /* consecutive, for quiet retry logging */
 };
 
-/* Growing buffer of COPY text, sent in chunks of about COPY_CHUNK bytes. */
+/* Growing buffer of COPY data, sent in chunks of about COPY_CHUNK bytes. */
 struct copybuf {
-	char *p;
+	unsigned char *p;
 	size_t len, cap;
 	int oom;
 };
 
-#define COPY_CHUNK (64 * 1024)
+#define COPY_CHUNK (256 * 1024)
 
-static const char SQL_STAGE[] =
-	"CREATE TEMP TABLE IF NOT EXISTS gw_stage_daily ("
-	" meter_id text, day date, obis text, unit text,"
-	" start_value bigint, end_value bigint, consumption bigint,"
-	" quality text, readings bigint, minutes_missing bigint,"
-	" revision bigint, gateway_id text) ON COMMIT DELETE ROWS;"
-	"CREATE TEMP TABLE IF NOT EXISTS gw_stage_interval ("
-	" meter_id text, obis text, ts timestamptz, value bigint,"
-	" scale smallint, unit text) ON COMMIT DELETE ROWS";
+/* PostgreSQL's epoch (2000-01-01) in Unix milliseconds and civil days. */
+#define PG_EPOCH_MS INT64_C(946684800000)
+#define PG_EPOCH_DAY 10957
 
-static const char SQL_GATEWAY[] =
-	"INSERT INTO gateways (gateway_id, timezone) VALUES ($1, $2) "
-	"ON CONFLICT (gateway_id) DO UPDATE SET last_seen = now(), "
-	"timezone = COALESCE(EXCLUDED.timezone, gateways.timezone)";
+static const char SQL_STAGE_OPEN[] = "SELECT gw_stage_open()";
 
-static const char SQL_LEDGER[] =
-	"INSERT INTO batch_ledger (gateway_id, day, revision, crc, timezone,"
-	" created_at, daily_rows, interval_rows) "
-	"VALUES ($1, $2::date, $3::int, $4::bigint, $5,"
-	" to_timestamp($6::bigint / 1000.0), $7::int, $8::int) "
-	"ON CONFLICT DO NOTHING RETURNING 1";
+static const char SQL_BATCH[] =
+	"BEGIN;"
+	"COPY pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3,"
+	" n1, n2, n3, unit, quality, detail) FROM STDIN (FORMAT binary);"
+	"COPY pg_temp.gw_stage_interval (meter_id, obis, ts, value, scale, unit)"
+	" FROM STDIN (FORMAT binary);"
+	"SELECT status, stored_crc FROM gw_apply_staged();"
+	"COMMIT";
 
-static const char SQL_LEDGER_CRC[] =
-	"SELECT crc FROM batch_ledger "
-	"WHERE gateway_id = $1 AND day = $2::date AND revision = $3::int";
-
-static const char SQL_COPY_DAILY[] =
-	"COPY gw_stage_daily (meter_id, day, obis, unit, start_value,"
-	" end_value, consumption, quality, readings, minutes_missing,"
-	" revision, gateway_id) FROM STDIN";
-
-static const char SQL_COPY_INTERVAL[] =
-	"COPY gw_stage_interval (meter_id, obis, ts, value, scale, unit) "
-	"FROM STDIN";
-
-/* Sorted, so that two batches touching the same meters lock them in the
- * same order and cannot deadlock. A meter moved to another gateway follows
- * the batch with the latest day. */
-static const char SQL_METERS[] =
-	"INSERT INTO meters (meter_id, gateway_id, first_day, last_day) "
-	"SELECT m, $1, $2::date, $2::date FROM ("
-	" SELECT meter_id FROM gw_stage_daily"
-	" UNION SELECT meter_id FROM gw_stage_interval) s(m) ORDER BY m "
-	"ON CONFLICT (meter_id) DO UPDATE SET last_seen = now(),"
-	" first_day = LEAST(meters.first_day, EXCLUDED.first_day),"
-	" last_day = GREATEST(meters.last_day, EXCLUDED.last_day),"
-	" gateway_id = CASE WHEN meters.last_day IS NULL"
-	"  OR EXCLUDED.last_day >= meters.last_day"
-	"  THEN EXCLUDED.gateway_id ELSE meters.gateway_id END";
-
-static const char SQL_DAILY[] =
-	"INSERT INTO daily_registers (meter_id, day, obis, unit, start_value,"
-	" end_value, consumption, quality, readings, minutes_missing,"
-	" revision, gateway_id) "
-	"SELECT meter_id, day, obis, unit, start_value, end_value, consumption,"
-	" quality, readings, minutes_missing, revision, gateway_id "
-	"FROM gw_stage_daily "
-	"ON CONFLICT (meter_id, day, obis) DO UPDATE SET"
-	" unit = EXCLUDED.unit, start_value = EXCLUDED.start_value,"
-	" end_value = EXCLUDED.end_value, consumption = EXCLUDED.consumption,"
-	" quality = EXCLUDED.quality, readings = EXCLUDED.readings,"
-	" minutes_missing = EXCLUDED.minutes_missing,"
-	" revision = EXCLUDED.revision, gateway_id = EXCLUDED.gateway_id,"
-	" loaded_at = now() "
-	"WHERE daily_registers.revision < EXCLUDED.revision";
-
-static const char SQL_INTERVAL[] =
-	"INSERT INTO interval_readings (meter_id, obis, ts, value, scale, unit) "
-	"SELECT meter_id, obis, ts, value, scale, unit FROM gw_stage_interval "
-	"ON CONFLICT (meter_id, obis, ts) DO NOTHING";
+#define STAGE_FIELDS 15
+#define INTERVAL_FIELDS 6
 
 struct gw_uploader *gw_uploader_new(const char *conninfo)
 {
 	struct gw_uploader *u = calloc(1, sizeof(*u));
+	PQconninfoOption *opts;
 
 	if (!u)
 		return NULL;
@@ -137,6 +88,16 @@ struct gw_uploader *gw_uploader_new(const char *conninfo)
 		free(u);
 		return NULL;
 	}
+	/* A password written into the connection string ends up in config
+	 * files, process listings and shell histories. */
+	opts = PQconninfoParse(u->conninfo, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			gw_warn("database: the connection string holds a password; "
+				"use a password file (passfile=, PGPASSFILE) or a "
+				"client certificate instead");
+	}
+	PQconninfoFree(opts);
 	return u;
 }
 
@@ -162,7 +123,7 @@ static const char *pq_msg(const char *msg, char *buf, size_t cap)
 	return buf;
 }
 
-/* Server notices (e.g. "relation already exists, skipping") go to debug. */
+/* Server notices go to debug. */
 static void quiet_notice(void *arg, const char *message)
 {
 	(void)arg;
@@ -177,7 +138,11 @@ static void disconnect(struct gw_uploader *u)
 
 /* Connects if there is no usable connection. The first failure of a series
  * is logged as an error, the rest at debug level, and the recovery once.
- * Returns 0 or GW_ECONN. */
+ * With several hosts and target_session_attrs=read-write in the conninfo,
+ * libpq tries them in turn and takes the one that accepts writes, which is
+ * how a promoted standby is found after a failover. Returns 0, GW_ECONN,
+ * or GW_EDB (connected, but the staging tables cannot be made: the role
+ * lacks EXECUTE on gw_stage_open, or the schema is too old). */
 static int ensure_connected(struct gw_uploader *u)
 {
 	/* Defaults come before "dbname" so that the conninfo overrides them;
@@ -214,60 +179,35 @@ static int ensure_connected(struct gw_uploader *u)
 	u->failed_connects = 0;
 	PQsetNoticeProcessor(u->conn, quiet_notice, NULL);
 
-	res = PQexec(u->conn, SQL_STAGE);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		gw_err("database: cannot create staging tables: %s",
+	res = PQexec(u->conn, SQL_STAGE_OPEN);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		int gone = PQstatus(u->conn) != CONNECTION_OK;
+
+		gw_err("database: cannot make the staging tables: %s",
 		       pq_msg(PQresultErrorMessage(res), buf, sizeof(buf)));
 		PQclear(res);
 		disconnect(u);
-		return GW_EDB;
+		return gone ? GW_ECONN : GW_EDB;
 	}
 	PQclear(res);
 	return 0;
 }
 
-/* Classifies a failure on the connection: GW_ECONN (and disconnects) when
- * the connection is gone, GW_EDB otherwise. Logs the message once. */
-static int fail(struct gw_uploader *u, const char *what, const PGresult *res)
+/* Whether an error means "this server, this session, cannot go on" rather
+ * than "this batch was refused": the connection is gone, the server shuts
+ * down or is starting, or it is (now) a read-only standby. The caller
+ * disconnects and the next attempt connects afresh, possibly elsewhere. */
+static int session_lost(PGconn *conn, const PGresult *res)
 {
-	const char *msg = res ? PQresultErrorMessage(res) : "";
-	char buf[1024];
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	if (!msg || !*msg)
-		msg = PQerrorMessage(u->conn);
-	pq_msg(msg, buf, sizeof(buf));
-	if (PQstatus(u->conn) != CONNECTION_OK) {
-		gw_err("database: connection lost during %s: %s", what, buf);
-		disconnect(u);
-		return GW_ECONN;
-	}
-	gw_err("database: %s failed: %s", what, buf);
-	return GW_EDB;
-}
-
-/* Runs a statement with text parameters; returns 0 or a GW_E* code. If
- * tuples is non-NULL the statement must return rows and *tuples gets their
- * count. */
-static int exec_params(struct gw_uploader *u, const char *what,
-		       const char *sql, int n, const char *const *params,
-		       int *tuples)
-{
-	PGresult *res = PQexecParams(u->conn, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType want = tuples ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
-	int rc = 0;
-
-	if (PQresultStatus(res) != want)
-		rc = fail(u, what, res);
-	else if (tuples)
-		*tuples = PQntuples(res);
-	PQclear(res);
-	return rc;
-}
-
-static int exec_simple(struct gw_uploader *u, const char *what,
-		       const char *sql)
-{
-	return exec_params(u, what, sql, 0, NULL, NULL);
+	if (PQstatus(conn) != CONNECTION_OK)
+		return 1;
+	if (!st)
+		return 0;
+	return strncmp(st, "08", 2) == 0 ||   /* connection exception */
+	       strncmp(st, "57P", 3) == 0 ||  /* admin shutdown, crash, starting */
+	       strcmp(st, "25006") == 0;      /* read-only transaction */
 }
 
 /* Ends a failed transaction. A failure here means the connection is bad;
@@ -278,20 +218,24 @@ static void rollback(struct gw_uploader *u)
 
 	if (!u->conn)
 		return;
+	if (PQtransactionStatus(u->conn) == PQTRANS_IDLE)
+		return;
 	res = PQexec(u->conn, "ROLLBACK");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		disconnect(u);
 	PQclear(res);
 }
 
+/* --- binary COPY ---------------------------------------------------- */
+
 static void cb_reserve(struct copybuf *cb, size_t more)
 {
 	size_t cap;
-	char *p;
+	unsigned char *p;
 
 	if (cb->oom || cb->len + more <= cb->cap)
 		return;
-	cap = cb->cap ? cb->cap : 4096;
+	cap = cb->cap ? cb->cap : COPY_CHUNK + 4096;
 	while (cap < cb->len + more)
 		cap *= 2;
 	p = realloc(cb->p, cap);
@@ -303,7 +247,7 @@ static void cb_reserve(struct copybuf *cb, size_t more)
 	cb->cap = cap;
 }
 
-static void cb_raw(struct copybuf *cb, const char *s, size_t n)
+static void cb_raw(struct copybuf *cb, const void *s, size_t n)
 {
 	cb_reserve(cb, n);
 	if (cb->oom)
@@ -312,42 +256,94 @@ static void cb_raw(struct copybuf *cb, const char *s, size_t n)
 	cb->len += n;
 }
 
-/* Appends s as one COPY text field: backslash, tab, newline and carriage
- * return are escaped, so that no data can end a field or a row or spell
- * the NULL marker \N. */
-static void cb_text(struct copybuf *cb, const char *s)
+/* Big-endian integers, as the binary COPY format wants them. */
+static void cb_be(struct copybuf *cb, uint64_t v, int bytes)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '\\': cb_raw(cb, "\\\\", 2); break;
-		case '\t': cb_raw(cb, "\\t", 2); break;
-		case '\n': cb_raw(cb, "\\n", 2); break;
-		case '\r': cb_raw(cb, "\\r", 2); break;
-		default: cb_raw(cb, s, 1); break;
-		}
-	}
+	unsigned char b[8];
+
+	for (int i = 0; i < bytes; i++)
+		b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+	cb_raw(cb, b, (size_t)bytes);
 }
 
-/* A field holding text that may be empty: empty becomes NULL. */
-static void cb_text_or_null(struct copybuf *cb, const char *s)
+static void cb_header(struct copybuf *cb)
+{
+	static const unsigned char sig[11] = "PGCOPY\n\377\r\n";
+
+	cb_raw(cb, sig, sizeof(sig)); /* includes the final '\0' */
+	cb_be(cb, 0, 4);              /* flags: no OIDs */
+	cb_be(cb, 0, 4);              /* no header extension */
+}
+
+static void cb_trailer(struct copybuf *cb)
+{
+	cb_be(cb, 0xFFFF, 2);
+}
+
+static void cb_tuple(struct copybuf *cb, int fields)
+{
+	cb_be(cb, (uint64_t)fields, 2);
+}
+
+static void f_null(struct copybuf *cb)
+{
+	cb_be(cb, 0xFFFFFFFFu, 4);
+}
+
+/* Text as it is (the server checks that it is valid UTF-8). */
+static void f_text(struct copybuf *cb, const char *s)
+{
+	size_t n = strlen(s);
+
+	cb_be(cb, n, 4);
+	cb_raw(cb, s, n);
+}
+
+/* Text that may be empty or absent: NULL then. */
+static void f_text_or_null(struct copybuf *cb, const char *s)
 {
 	if (!s || !*s)
-		cb_raw(cb, "\\N", 2);
+		f_null(cb);
 	else
-		cb_text(cb, s);
+		f_text(cb, s);
 }
 
-static void cb_i64(struct copybuf *cb, int64_t v)
+static void f_i64(struct copybuf *cb, int64_t v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRId64, v);
-
-	cb_raw(cb, num, (size_t)n);
+	cb_be(cb, 8, 4);
+	cb_be(cb, (uint64_t)v, 8);
 }
 
-static void cb_sep(struct copybuf *cb, char c)
+static void f_i16(struct copybuf *cb, int16_t v)
 {
+	cb_be(cb, 2, 4);
+	cb_be(cb, (uint64_t)(uint16_t)v, 2);
+}
+
+static void f_char(struct copybuf *cb, char c)
+{
+	cb_be(cb, 1, 4);
 	cb_raw(cb, &c, 1);
+}
+
+/* A civil day number (days since 1970-01-01) as a date. */
+static void f_date(struct copybuf *cb, int32_t day)
+{
+	cb_be(cb, 4, 4);
+	cb_be(cb, (uint64_t)(uint32_t)(day - PG_EPOCH_DAY), 4);
+}
+
+/* Unix milliseconds as a timestamptz (microseconds since 2000-01-01). */
+static void f_ts(struct copybuf *cb, int64_t ms)
+{
+	cb_be(cb, 8, 4);
+	cb_be(cb, (uint64_t)((ms - PG_EPOCH_MS) * 1000), 8);
+}
+
+static void f_nulls(struct copybuf *cb, int n)
+{
+	while (n-- > 0)
+		f_null(cb);
 }
 
 /* Sends what the buffer holds. Returns 0 or a GW_E* code. */
@@ -357,230 +353,295 @@ static int cb_flush(struct gw_uploader *u, struct copybuf *cb)
 		return GW_ENOMEM;
 	if (cb->len == 0)
 		return 0;
-	if (PQputCopyData(u->conn, cb->p, (int)cb->len) != 1)
+	if (PQputCopyData(u->conn, (const char *)cb->p, (int)cb->len) != 1)
 		return GW_EIO;
 	cb->len = 0;
 	return 0;
 }
 
-static int copy_begin(struct gw_uploader *u, const char *what, const char *sql)
+static int cb_maybe_flush(struct gw_uploader *u, struct copybuf *cb)
 {
-	PGresult *res = PQexec(u->conn, sql);
-	int rc = 0;
-
-	if (PQresultStatus(res) != PGRES_COPY_IN)
-		rc = fail(u, what, res);
-	PQclear(res);
-	return rc;
+	return cb->len >= COPY_CHUNK || cb->oom ? cb_flush(u, cb) : 0;
 }
 
-/* Ends a COPY. With err != 0 (GW_ENOMEM building the data, GW_EIO from
- * PQputCopyData) the COPY is aborted, which fails the transaction. Returns
- * 0 or a GW_E* code; the message is logged once. */
-static int copy_end(struct gw_uploader *u, const char *what, int err)
+static int cmp_str(const void *a, const void *b)
 {
-	PGresult *res;
-	int rc = 0;
-
-	if (err == GW_ENOMEM)
-		gw_err("database: out of memory building the %s", what);
-	if (PQputCopyEnd(u->conn, err ? "client aborted the COPY" : NULL) != 1)
-		return fail(u, what, NULL);
-	while (u->conn && (res = PQgetResult(u->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
-			rc = err == GW_ENOMEM ? GW_ENOMEM : fail(u, what, res);
-		PQclear(res);
-	}
-	if (rc == 0 && err)
-		rc = err == GW_ENOMEM ? GW_ENOMEM : fail(u, what, NULL);
-	return rc;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int copy_daily(struct gw_uploader *u, const struct gw_batch *b,
-		      const char *day)
+/* Streams the gw_stage rows: the header, each distinct meter, the daily
+ * registers and the events. Returns 0 or a GW_E* code. */
+static int send_stage(struct gw_uploader *u, struct copybuf *cb,
+		      const struct gw_batch *b, uint32_t crc)
 {
-	struct copybuf cb = { 0 };
-	int rc = copy_begin(u, "COPY of daily registers", SQL_COPY_DAILY);
+	size_t n_ids = b->n_days + b->n_series + b->n_events, n_interval = 0;
+	const char **ids = malloc((n_ids ? n_ids : 1) * sizeof(*ids));
+	int64_t first = 0, last = 0;
+	int have_ts = 0, rc = 0;
+	size_t k = 0;
 
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < b->n_days && rc == 0; i++) {
-		const struct gw_day_register *d = &b->days[i];
-		const char *q = gw_quality_name((enum gw_quality)d->quality);
-
-		cb_text(&cb, d->meter_id);
-		cb_sep(&cb, '\t');
-		cb_text(&cb, day);
-		cb_sep(&cb, '\t');
-		cb_text(&cb, d->obis);
-		cb_sep(&cb, '\t');
-		cb_text_or_null(&cb, gw_unit_name((enum gw_unit)d->unit));
-		cb_sep(&cb, '\t');
-		cb_i64(&cb, d->start_value);
-		cb_sep(&cb, '\t');
-		cb_i64(&cb, d->end_value);
-		cb_sep(&cb, '\t');
-		cb_i64(&cb, d->consumption);
-		cb_sep(&cb, '\t');
-		/* An unknown code goes to the server as NULL, which it refuses:
-		 * the batch fails as a whole, with the server's message. */
-		cb_text_or_null(&cb, q);
-		cb_sep(&cb, '\t');
-		cb_i64(&cb, d->readings);
-		cb_sep(&cb, '\t');
-		cb_i64(&cb, d->minutes_missing);
-		cb_sep(&cb, '\t');
-		cb_i64(&cb, b->revision);
-		cb_sep(&cb, '\t');
-		cb_text(&cb, b->gateway_id);
-		cb_sep(&cb, '\n');
-		if (cb.len >= COPY_CHUNK)
-			rc = cb_flush(u, &cb);
-	}
-	if (rc == 0)
-		rc = cb_flush(u, &cb);
-	free(cb.p);
-	return copy_end(u, "COPY of daily registers", rc);
-}
-
-static int copy_interval(struct gw_uploader *u, const struct gw_batch *b)
-{
-	struct copybuf cb = { 0 };
-	char ts[40];
-	int rc = copy_begin(u, "COPY of interval readings", SQL_COPY_INTERVAL);
-
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < b->n_series && rc == 0; i++) {
+	if (!ids)
+		return GW_ENOMEM;
+	for (size_t i = 0; i < b->n_days; i++)
+		ids[k++] = b->days[i].meter_id;
+	for (size_t i = 0; i < b->n_series; i++) {
 		const struct gw_series *s = &b->series[i];
 
-		for (uint32_t k = 0; k < s->n && rc == 0; k++) {
-			cb_text(&cb, s->meter_id);
-			cb_sep(&cb, '\t');
-			cb_text(&cb, s->obis);
-			cb_sep(&cb, '\t');
-			/* "YYYY-MM-DDTHH:MM:SS.mmmZ": ISO 8601 in UTC. */
-			cb_text(&cb, gw_format_utc(s->ts_ms[k], ts, sizeof(ts)));
-			cb_sep(&cb, '\t');
-			cb_i64(&cb, s->value[k]);
-			cb_sep(&cb, '\t');
-			cb_i64(&cb, s->scale);
-			cb_sep(&cb, '\t');
-			cb_text_or_null(&cb, gw_unit_name((enum gw_unit)s->unit));
-			cb_sep(&cb, '\n');
-			if (cb.len >= COPY_CHUNK)
-				rc = cb_flush(u, &cb);
+		ids[k++] = s->meter_id;
+		n_interval += s->n;
+		for (uint32_t j = 0; j < s->n; j++) {
+			if (!have_ts || s->ts_ms[j] < first)
+				first = s->ts_ms[j];
+			if (!have_ts || s->ts_ms[j] > last)
+				last = s->ts_ms[j];
+			have_ts = 1;
 		}
 	}
-	if (rc == 0)
-		rc = cb_flush(u, &cb);
-	free(cb.p);
-	return copy_end(u, "COPY of interval readings", rc);
+	for (size_t i = 0; i < b->n_events; i++)
+		ids[k++] = b->events[i].meter_id;
+	qsort(ids, n_ids, sizeof(*ids), cmp_str);
+
+	cb_header(cb);
+	/* 'b': the batch */
+	cb_tuple(cb, STAGE_FIELDS);
+	f_char(cb, 'b');
+	f_text(cb, b->gateway_id);
+	f_text_or_null(cb, b->timezone);
+	f_date(cb, b->day);
+	if (have_ts) {
+		f_ts(cb, first);
+		f_ts(cb, last);
+	} else {
+		f_nulls(cb, 2);
+	}
+	f_i64(cb, b->revision);
+	f_i64(cb, crc);
+	f_i64(cb, b->created_ms);
+	f_i64(cb, (int64_t)b->n_days);
+	f_i64(cb, (int64_t)n_interval);
+	f_i64(cb, (int64_t)b->n_events);
+	f_nulls(cb, 3);
+	/* 'm': each meter once */
+	for (size_t i = 0; i < n_ids && rc == 0; i++) {
+		if (i > 0 && strcmp(ids[i], ids[i - 1]) == 0)
+			continue;
+		cb_tuple(cb, STAGE_FIELDS);
+		f_char(cb, 'm');
+		f_text(cb, ids[i]);
+		f_nulls(cb, STAGE_FIELDS - 2);
+		rc = cb_maybe_flush(u, cb);
+	}
+	free(ids);
+	/* 'd': daily registers */
+	for (size_t i = 0; i < b->n_days && rc == 0; i++) {
+		const struct gw_day_register *d = &b->days[i];
+
+		cb_tuple(cb, STAGE_FIELDS);
+		f_char(cb, 'd');
+		f_text(cb, d->meter_id);
+		f_text(cb, d->obis);
+		f_nulls(cb, 3); /* day (the batch's), ts, ts2 */
+		f_i64(cb, d->start_value);
+		f_i64(cb, d->end_value);
+		f_i64(cb, d->consumption);
+		f_i64(cb, d->readings);
+		f_i64(cb, d->minutes_missing);
+		f_null(cb);
+		f_text_or_null(cb, gw_unit_name((enum gw_unit)d->unit));
+		/* An unknown code goes as NULL, which the server refuses:
+		 * the batch fails as a whole, with the server's message. */
+		f_text_or_null(cb, gw_quality_name((enum gw_quality)d->quality));
+		f_null(cb);
+		rc = cb_maybe_flush(u, cb);
+	}
+	/* 'e': events */
+	for (size_t i = 0; i < b->n_events && rc == 0; i++) {
+		const struct gw_event *e = &b->events[i];
+
+		cb_tuple(cb, STAGE_FIELDS);
+		f_char(cb, 'e');
+		f_text(cb, e->meter_id);
+		f_text(cb, e->obis);
+		f_null(cb);
+		f_ts(cb, e->ts_ms);
+		f_nulls(cb, 8);
+		f_text_or_null(cb, gw_event_name((enum gw_event_kind)e->kind));
+		f_text(cb, e->detail);
+		rc = cb_maybe_flush(u, cb);
+	}
+	cb_trailer(cb);
+	return rc ? rc : cb_flush(u, cb);
 }
 
-/* Checks, for a batch found in the ledger, that it is the same file. */
-static void check_ledger_crc(struct gw_uploader *u, const char *const *key,
-			     uint32_t crc, const char *day,
-			     const struct gw_batch *b)
+/* Streams the interval readings. Returns 0 or a GW_E* code. */
+static int send_interval(struct gw_uploader *u, struct copybuf *cb,
+			 const struct gw_batch *b)
 {
-	PGresult *res = PQexecParams(u->conn, SQL_LEDGER_CRC, 3, NULL, key,
-				     NULL, NULL, 0);
+	int rc = 0;
 
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		uint32_t stored = (uint32_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	cb_header(cb);
+	for (size_t i = 0; i < b->n_series && rc == 0; i++) {
+		const struct gw_series *s = &b->series[i];
+		const char *unit = gw_unit_name((enum gw_unit)s->unit);
 
-		if (stored != crc)
-			gw_warn("database: batch %s %s r%" PRIu32 " was applied "
-				"with CRC %08" PRIx32 ", this file has %08" PRIx32
-				"; keeping the applied one",
-				b->gateway_id, day, b->revision, stored, crc);
+		for (uint32_t k = 0; k < s->n && rc == 0; k++) {
+			cb_tuple(cb, INTERVAL_FIELDS);
+			f_text(cb, s->meter_id);
+			f_text(cb, s->obis);
+			f_ts(cb, s->ts_ms[k]);
+			f_i64(cb, s->value[k]);
+			f_i16(cb, s->scale);
+			f_text_or_null(cb, unit);
+			rc = cb_maybe_flush(u, cb);
+		}
 	}
-	PQclear(res);
+	cb_trailer(cb);
+	return rc ? rc : cb_flush(u, cb);
+}
+
+/* What came back from the batch's query string. */
+struct outcome {
+	int copies;          /* COPY streams sent */
+	int committed;       /* "COMMIT" completed */
+	int applied;         /* 1 applied, 0 duplicate, -1 no answer */
+	int lost;            /* the session cannot go on */
+	int err;             /* first GW_E* of ours (building, sending) */
+	uint32_t stored_crc; /* for a duplicate */
+	char msg[1024];      /* first server error */
+};
+
+static void note_error(struct gw_uploader *u, struct outcome *o,
+		       const PGresult *res)
+{
+	const char *m = res ? PQresultErrorMessage(res) : NULL;
+
+	if (!m || !*m)
+		m = PQerrorMessage(u->conn);
+	if (!o->msg[0])
+		pq_msg(m, o->msg, sizeof(o->msg));
+	if (session_lost(u->conn, res))
+		o->lost = 1;
+}
+
+/* Sends the batch's query string and feeds its COPYs; collects what the
+ * server answered into *o. */
+static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
+		      uint32_t crc, struct outcome *o)
+{
+	struct copybuf cb = { 0 };
+	PGresult *res;
+
+	if (!PQsendQuery(u->conn, SQL_BATCH)) {
+		note_error(u, o, NULL);
+		o->lost = 1;
+		return;
+	}
+	while ((res = PQgetResult(u->conn)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_COPY_IN: {
+			int rc = o->err;
+
+			if (rc == 0)
+				rc = o->copies == 0 ? send_stage(u, &cb, b, crc)
+						    : send_interval(u, &cb, b);
+			cb.len = 0;
+			if (rc && !o->err)
+				o->err = rc;
+			if (rc == GW_EIO)
+				o->lost = 1; /* PQputCopyData failed */
+			o->copies++;
+			/* An error of ours aborts the COPY, which fails the
+			 * transaction; the server skips the rest. */
+			if (PQputCopyEnd(u->conn, rc ? "client could not send the batch"
+						       : NULL) != 1) {
+				note_error(u, o, NULL);
+				o->lost = 1;
+			}
+			break;
+		}
+		case PGRES_COMMAND_OK:
+			if (strcmp(PQcmdStatus(res), "COMMIT") == 0)
+				o->committed = 1;
+			break;
+		case PGRES_TUPLES_OK:
+			if (PQntuples(res) == 1 && PQnfields(res) == 2) {
+				o->applied = strcmp(PQgetvalue(res, 0, 0), "applied") == 0;
+				if (!PQgetisnull(res, 0, 1))
+					o->stored_crc = (uint32_t)strtoull(
+						PQgetvalue(res, 0, 1), NULL, 10);
+			}
+			break;
+		default:
+			note_error(u, o, res);
+			break;
+		}
+		PQclear(res);
+		if (o->lost && PQstatus(u->conn) != CONNECTION_OK)
+			break;
+	}
+	free(cb.p);
+	if (PQstatus(u->conn) != CONNECTION_OK)
+		o->lost = 1;
 }
 
 int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		    uint32_t crc)
 {
-	char day[16], rev[16], crcs[16], created[24], nd[24], ni[24];
-	const char *params[8];
-	uint64_t n_interval = 0;
-	int rc, applied = 0;
+	struct outcome o = { .applied = -1 };
+	char day[16];
+	size_t n_interval = 0;
+	int rc;
 
 	if (!u || !b)
 		return GW_EINVAL;
-	for (size_t i = 0; i < b->n_series; i++)
-		n_interval += b->series[i].n;
 	rc = ensure_connected(u);
 	if (rc)
 		return rc;
-
-	gw_day_format(b->day, day, sizeof(day));
-	snprintf(rev, sizeof(rev), "%" PRIu32, b->revision);
-	snprintf(crcs, sizeof(crcs), "%" PRIu32, crc);
-	snprintf(created, sizeof(created), "%" PRId64, b->created_ms);
-	snprintf(nd, sizeof(nd), "%zu", b->n_days);
-	snprintf(ni, sizeof(ni), "%" PRIu64, n_interval);
-
-	if (PQtransactionStatus(u->conn) != PQTRANS_IDLE)
-		rollback(u); /* left over from an interrupted call */
+	rollback(u); /* left over from an interrupted call */
 	if (!u->conn)
 		return GW_ECONN;
-	rc = exec_simple(u, "BEGIN", "BEGIN");
-	if (rc)
-		return rc;
+	gw_day_format(b->day, day, sizeof(day));
+	for (size_t i = 0; i < b->n_series; i++)
+		n_interval += b->series[i].n;
 
-	params[0] = b->gateway_id;
-	params[1] = b->timezone[0] ? b->timezone : NULL;
-	rc = exec_params(u, "insert of the gateway", SQL_GATEWAY, 2, params, NULL);
-	if (rc)
-		goto out;
+	run_batch(u, b, crc, &o);
 
-	params[0] = b->gateway_id;
-	params[1] = day;
-	params[2] = rev;
-	params[3] = crcs;
-	params[4] = b->timezone[0] ? b->timezone : NULL;
-	params[5] = created;
-	params[6] = nd;
-	params[7] = ni;
-	rc = exec_params(u, "insert into batch_ledger", SQL_LEDGER, 8, params,
-			 &applied);
-	if (rc)
-		goto out;
-	if (applied == 0) {
-		check_ledger_crc(u, params, crc, day, b);
-		gw_info("database: batch %s %s r%" PRIu32 " was applied before",
-			b->gateway_id, day, b->revision);
-		rollback(u);
-		return 0;
-	}
-
-	rc = copy_daily(u, b, day);
-	if (rc == 0)
-		rc = copy_interval(u, b);
-	if (rc)
-		goto out;
-	params[0] = b->gateway_id;
-	params[1] = day;
-	rc = exec_params(u, "insert of meters", SQL_METERS, 2, params, NULL);
-	if (rc == 0)
-		rc = exec_simple(u, "insert into daily_registers", SQL_DAILY);
-	if (rc == 0)
-		rc = exec_simple(u, "insert into interval_readings",
-				 SQL_INTERVAL);
-	if (rc == 0)
-		rc = exec_simple(u, "COMMIT", "COMMIT");
-	if (rc == 0) {
+	if (o.committed && o.applied == 1 && !o.err && !o.msg[0]) {
 		gw_debug("database: applied batch %s %s r%" PRIu32
-			 " (%zu daily, %" PRIu64 " interval rows)",
-			 b->gateway_id, day, b->revision, b->n_days, n_interval);
+			 " (%zu daily, %zu interval rows, %zu events)",
+			 b->gateway_id, day, b->revision, b->n_days, n_interval,
+			 b->n_events);
 		return 1;
 	}
-out:
+	if (o.committed && o.applied == 0 && !o.err && !o.msg[0]) {
+		if (o.stored_crc != crc)
+			gw_warn("database: batch %s %s r%" PRIu32 " was applied "
+				"with CRC %08" PRIx32 ", this file has %08" PRIx32
+				"; keeping the applied one",
+				b->gateway_id, day, b->revision, o.stored_crc, crc);
+		gw_info("database: batch %s %s r%" PRIu32 " was applied before",
+			b->gateway_id, day, b->revision);
+		return 0;
+	}
+	if (o.err == GW_ENOMEM)
+		gw_err("database: out of memory building batch %s %s r%" PRIu32,
+		       b->gateway_id, day, b->revision);
+	if (o.lost) {
+		gw_err("database: connection lost loading batch %s %s r%" PRIu32
+		       ": %s", b->gateway_id, day, b->revision,
+		       o.msg[0] ? o.msg : "no answer");
+		disconnect(u);
+		return GW_ECONN;
+	}
+	if (o.msg[0])
+		gw_err("database: batch %s %s r%" PRIu32 " refused: %s",
+		       b->gateway_id, day, b->revision, o.msg);
+	else if (!o.err)
+		gw_err("database: batch %s %s r%" PRIu32 ": unexpected answer "
+		       "(is the schema migrated?)", b->gateway_id, day, b->revision);
 	rollback(u);
-	return rc;
+	return o.err == GW_ENOMEM ? GW_ENOMEM : GW_EDB;
 }
-
 /* Reads one batch file and uploads it. Returns 1 or 0 as gw_upload_batch,
  * or a negative code; *decode_err tells a file that could not be read or
  * decoded, which the caller logs (database errors are logged already). */

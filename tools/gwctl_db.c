@@ -10,6 +10,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,7 +479,7 @@ out:
 static void upload_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gwctl upload [--conninfo S] SPOOL-DIR | BATCH-FILE...\n"
+		"usage: gwctl upload [--conninfo S] [--retry-for SECONDS] SPOOL-DIR | BATCH-FILE...\n"
 		"  SPOOL-DIR    load SPOOL-DIR/ready/*.gwb oldest first, moving each\n"
 		"               loaded (or already loaded) file to done/ and files\n"
 		"               that do not decode to quarantine/\n"
@@ -486,7 +487,43 @@ static void upload_usage(FILE *f)
 		"  A batch is applied exactly once: the database's batch_ledger\n"
 		"  records it in the same transaction as its rows.\n"
 		"  --conninfo S libpq connection string (default: $GW_PG_CONNINFO,\n"
-		"               else libpq's PG* variables)\n");
+		"               else libpq's PG* variables). Passwords belong in a\n"
+		"               password file (passfile=, PGPASSFILE), not here\n"
+		"  --retry-for SECONDS\n"
+		"               while the database is down, restarting or failing\n"
+		"               over, retry with exponential backoff and jitter\n"
+		"               for up to SECONDS (default 0: fail at once)\n");
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits before the next attempt: 0.5 s, 1 s, 2 s ... up to 10 s, each
+ * with up to 50% random jitter, never past the deadline. Returns 0 if
+ * there is time left for another attempt, -1 if not. */
+static int retry_wait(int64_t deadline, int64_t *backoff, unsigned *seed)
+{
+	int64_t now = mono_ms(), base, ms;
+	struct timespec ts;
+
+	if (now >= deadline)
+		return -1;
+	base = *backoff ? *backoff * 2 : 500;
+	if (base > 10000)
+		base = 10000;
+	*backoff = base;
+	ms = base / 2 + (int64_t)(rand_r(seed) % (unsigned)(base / 2 + 1));
+	if (now + ms > deadline)
+		ms = deadline - now;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	nanosleep(&ts, NULL);
+	return 0;
 }
 
 /* gw_upload_spool reports a count once it moved anything, also when it
@@ -507,18 +544,33 @@ static int check_ready_empty(const char *spool)
 	return 0;
 }
 
+/* 0 when SPOOL/ready is empty, 1 otherwise (nothing printed). */
+static int check_ready_quiet(const char *spool)
+{
+	char **names = NULL;
+	int n = gw_spool_list(spool, "ready", &names);
+
+	if (n < 0)
+		return 1;
+	gw_spool_list_free(names, n);
+	return n > 0;
+}
+
 int gwctl_upload(int argc, char **argv)
 {
-	const char *conninfo = conninfo_default();
+	const char *conninfo = conninfo_default(), *retry_s = NULL;
 	struct gw_uploader *u;
 	char **ops;
 	int nops = 0, rc = 0, r;
+	int64_t deadline, backoff = 0;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 
 	ops = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*ops));
 	if (!ops)
 		return 1;
 	for (int i = 1; i < argc; i++) {
-		if ((r = opt_value(argc, argv, &i, "--conninfo", &conninfo)) != 0) {
+		if ((r = opt_value(argc, argv, &i, "--conninfo", &conninfo)) != 0 ||
+		    (r = opt_value(argc, argv, &i, "--retry-for", &retry_s)) != 0) {
 			if (r < 0) {
 				free(ops);
 				return 2;
@@ -541,41 +593,68 @@ int gwctl_upload(int argc, char **argv)
 		free(ops);
 		return 2;
 	}
+	if (retry_s) {
+		char *end;
+		long v = strtol(retry_s, &end, 10);
+
+		if (*end || v < 0 || v > 86400) {
+			fprintf(stderr, "gwctl upload: --retry-for wants 0..86400 seconds\n");
+			free(ops);
+			return 2;
+		}
+		deadline = mono_ms() + v * 1000;
+	} else {
+		deadline = 0;
+	}
 	u = gw_uploader_new(conninfo);
 	if (!u) {
 		fprintf(stderr, "gwctl: out of memory\n");
 		free(ops);
 		return 1;
 	}
-	/* Operands in order: a directory is a spool; a run of consecutive
-	 * files is loaded with one call. */
+	/* Operands in order: a directory is a spool; files are loaded one by
+	 * one. The same code path as gatewayd's upload thread. */
 	for (int i = 0; i < nops && rc == 0;) {
-		int j = i, n;
+		int n;
 
 		if (is_dir(ops[i])) {
-			n = gw_upload_spool(u, ops[i]);
-			if (n < 0) {
-				fprintf(stderr, "gwctl: upload of %s failed: %s\n",
-					ops[i], gw_strerror(n));
-				rc = 1;
-			} else {
-				printf("%s: %d batch file%s loaded and moved to done/\n",
-				       ops[i], n, n == 1 ? "" : "s");
-				rc = check_ready_empty(ops[i]);
+			int total = 0;
+
+			for (;;) {
+				n = gw_upload_spool(u, ops[i]);
+				if (n > 0)
+					total += n;
+				if (n >= 0 && check_ready_quiet(ops[i]) == 0)
+					break;
+				if (retry_wait(deadline, &backoff, &seed) < 0) {
+					if (n < 0)
+						fprintf(stderr, "gwctl: upload of %s failed: %s\n",
+							ops[i], gw_strerror(n));
+					rc = 1;
+					break;
+				}
 			}
+			printf("%s: %d batch file%s loaded and moved to done/\n",
+			       ops[i], total, total == 1 ? "" : "s");
+			if (rc == 0)
+				backoff = 0;
+			else
+				check_ready_empty(ops[i]);
 			i++;
 			continue;
 		}
-		while (j < nops && !is_dir(ops[j]))
-			j++;
-		n = gw_upload_files(u, ops + i, j - i);
+		n = gw_upload_files(u, ops + i, 1);
 		if (n < 0) {
-			fprintf(stderr, "gwctl: upload failed: %s\n", gw_strerror(n));
+			if (retry_wait(deadline, &backoff, &seed) == 0)
+				continue;
+			fprintf(stderr, "gwctl: upload of %s failed: %s\n", ops[i],
+				gw_strerror(n));
 			rc = 1;
-		} else {
-			printf("%d batch file%s loaded\n", n, n == 1 ? "" : "s");
+			break;
 		}
-		i = j;
+		backoff = 0;
+		printf("%s: loaded\n", ops[i]);
+		i++;
 	}
 	gw_uploader_free(u);
 	free(ops);

@@ -10,13 +10,27 @@
 #                               already stopped
 #   tools/pgtmp.sh status DIR   exit 0 if the cluster in DIR is running
 #   tools/pgtmp.sh env DIR      print DIR/env (shell lines: GW_PG_CONNINFO, PG*)
+#   tools/pgtmp.sh cert DIR NAME
+#                               a client certificate for role NAME signed by
+#                               DIR's CA: DIR/tls/NAME.crt, DIR/tls/NAME.key
+#   tools/pgtmp.sh standby PRIMARY DIR
+#                               a streaming standby of the running cluster in
+#                               PRIMARY (pg_basebackup -R), started in DIR
+#   tools/pgtmp.sh promote DIR  promote the standby in DIR to a primary
 #
-# The cluster listens on a Unix socket in DIR/sock only (no TCP), with trust
-# authentication for user "postgres". PostgreSQL refuses to run as root, so
+# The cluster listens on a Unix socket in DIR/sock, with trust
+# authentication there. With GW_PG_TCP=1 at the first start it also
+# listens on 127.0.0.1 (same port number) with TLS only: a local CA, a
+# server certificate for localhost/127.0.0.1 and the CA's key are made with
+# openssl in DIR/tls; members of gw_uploader log in with a client
+# certificate (CN = role name), everyone else with a SCRAM password; plain
+# TCP is refused. DIR/env then also sets GW_PG_TLS_CONNINFO (verify-full).
+# PostgreSQL refuses to run as root, so
 # when we are root the server runs as the "postgres" system user (runuser);
 # DIR's parents must then be searchable by that user (0755 temp dirs are).
 #
-# Environment: PGBIN (server binaries; default the newest
+# Environment: GW_PG_CONF (extra postgresql.conf lines), GW_PG_TCP (see
+# above), PGBIN (server binaries; default the newest
 # /usr/lib/postgresql/*/bin), GW_BUILD (build dir, default build: the schema
 # is applied with $GW_BUILD/gwctl db migrate when it exists, else with psql;
 # GW_PG_MIGRATE=psql forces psql), GW_PG_START_TIMEOUT, GW_PG_STOP_TIMEOUT
@@ -33,7 +47,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $0 start|stop|status|env DIR" >&2
+	echo "usage: $0 start|stop|status|env|promote DIR | cert DIR ROLE | standby PRIMARY DIR" >&2
 	exit 2
 }
 
@@ -110,11 +124,25 @@ cmd_start() {
 		# With no TCP listener the socket name is private to DIR, so a port
 		# only clashes if another server uses the same socket directory;
 		# still pick one that nothing listens on and retry on failure.
+		[ "${GW_PG_TCP:-}" = 1 ] && [ ! -f "$dir/tls/server.crt" ] && make_tls "$dir"
+		# A restart keeps its port, so that clients find it again.
+		port=$(sed -n "s/^port = \([0-9]*\)$/\1/p" "$data/pgtmp.conf" 2>/dev/null || true)
 		for attempt in 1 2 3 4 5; do
-			port=$(pick_port)
+			[ -n "$port" ] && [ "$attempt" -eq 1 ] || port=$(pick_port)
+			local listen="''" tls=""
+			if [ -f "$dir/tls/server.crt" ]; then
+				listen="'127.0.0.1'"
+				tls="ssl = on
+ssl_cert_file = '$dir/tls/server.crt'
+ssl_key_file = '$dir/tls/server.key'
+ssl_ca_file = '$dir/tls/ca.crt'
+password_encryption = scram-sha-256"
+				write_hba "$data"
+			fi
 			as_owner tee "$data/pgtmp.conf" >/dev/null <<-EOF
 				# written by tools/pgtmp.sh
-				listen_addresses = ''
+				listen_addresses = $listen
+				$tls
 				unix_socket_directories = '$sock'
 				port = $port
 				shared_buffers = 16MB
@@ -122,6 +150,7 @@ cmd_start() {
 				max_wal_size = 256MB
 				log_min_messages = warning
 				log_line_prefix = '%m [%p] %u@%d '
+				${GW_PG_CONF:-}
 			EOF
 			if as_owner "$PGBIN/pg_ctl" -D "$data" -l "$log" -w -t "$start_timeout" start >/dev/null 2>&1; then
 				break
@@ -142,18 +171,14 @@ cmd_start() {
 	pid=$(postmaster_pid "$dir") || die "server is not running after start (log: $log)"
 
 	local psql=(env PGOPTIONS='-c client_min_messages=warning' "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres)
-	if [ "$("${psql[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'meters'")" != 1 ]; then
-		"${psql[@]}" -d postgres -c "CREATE DATABASE meters" >/dev/null || die "CREATE DATABASE meters failed"
-	fi
-
 	local conninfo="host=$sock port=$port dbname=meters user=postgres"
-	local build=${GW_BUILD:-build}
-	case "$build" in /*) ;; *) build="$top/$build" ;; esac
-	if [ -x "$build/gwctl" ] && [ "${GW_PG_MIGRATE:-}" != psql ]; then
-		"$build/gwctl" db migrate --conninfo "$conninfo" --schema-dir "$top/schema" >&2 ||
-			die "gwctl db migrate failed"
+	if [ "$("${psql[@]}" -d postgres -Atc "SELECT pg_is_in_recovery()")" = t ]; then
+		: # a standby: the database and its schema come from the primary
+	elif [ "$("${psql[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'meters'")" != 1 ]; then
+		"${psql[@]}" -d postgres -c "CREATE DATABASE meters" >/dev/null || die "CREATE DATABASE meters failed"
+		migrate "$conninfo" "${psql[@]}" -d meters
 	else
-		migrate_psql "$top/schema" "${psql[@]}" -d meters
+		migrate "$conninfo" "${psql[@]}" -d meters
 	fi
 
 	umask 022
@@ -164,6 +189,9 @@ cmd_start() {
 		export PGDATABASE='meters'
 		export PGUSER='postgres'
 	EOF
+	if [ -f "$dir/tls/server.crt" ]; then
+		echo "export GW_PG_TLS_CONNINFO='host=127.0.0.1 port=$port dbname=meters sslmode=verify-full sslrootcert=$dir/tls/ca.crt'" >>"$dir/env.tmp"
+	fi
 	mv "$dir/env.tmp" "$dir/env"
 
 	cat <<-EOF
@@ -172,6 +200,99 @@ cmd_start() {
 		env:      . $dir/env
 		stop:     $0 stop $dir
 	EOF
+}
+
+# migrate CONNINFO PSQL...: applies schema/ with gwctl when built, else psql.
+migrate() {
+	local conninfo=$1 build=${GW_BUILD:-build}
+	shift
+	case "$build" in /*) ;; *) build="$top/$build" ;; esac
+	if [ -x "$build/gwctl" ] && [ "${GW_PG_MIGRATE:-}" != psql ]; then
+		"$build/gwctl" db migrate --conninfo "$conninfo" --schema-dir "$top/schema" >&2 ||
+			die "gwctl db migrate failed"
+	else
+		migrate_psql "$top/schema" "$@"
+	fi
+}
+
+# make_tls DIR: a CA, a server certificate for localhost and 127.0.0.1.
+# Test material only: short-lived, unencrypted keys, the CA key kept next
+# to it so that `cert` can sign client certificates.
+make_tls() {
+	local t=$1/tls
+	command -v openssl >/dev/null || die "GW_PG_TCP=1 needs openssl"
+	mkdir -p "$t"
+	chmod 700 "$t"
+	(
+		cd "$t" || exit 1
+		openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-keyout ca.key -out ca.crt -days 30 -subj "/CN=pgtmp test CA" &&
+		openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-keyout server.key -out server.csr -subj "/CN=localhost" &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext &&
+		openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out server.crt -days 30 -extfile server.ext
+	) >"$1/tls.log" 2>&1 || { tail -5 "$1/tls.log" >&2; die "openssl failed (log: $1/tls.log)"; }
+	chmod 600 "$t"/*.key
+	chmod 644 "$t/ca.crt" "$t/server.crt"
+	chmod 711 "$t"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres: "$t/server.key" "$t/server.crt"
+	fi
+}
+
+# write_hba DATA: TLS-only TCP; gateways by client certificate.
+write_hba() {
+	as_owner tee "$1/pg_hba.conf" >/dev/null <<-EOF
+		# written by tools/pgtmp.sh
+		local   all          all                          trust
+		local   replication  all                          trust
+		hostssl all          +gw_uploader  127.0.0.1/32   cert
+		hostssl all          all           127.0.0.1/32   scram-sha-256
+		host    all          all           127.0.0.1/32   reject
+		host    all          all           ::1/128        reject
+	EOF
+}
+
+cmd_cert() {
+	local dir=$1 name=$2 t=$1/tls
+	[ -f "$t/ca.key" ] || die "no CA in $t (start the cluster with GW_PG_TCP=1)"
+	case "$name" in '' | *[!A-Za-z0-9_.-]*) die "bad role name: $name" ;; esac
+	(
+		cd "$t" || exit 1
+		openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-keyout "$name.key" -out "$name.csr" -subj "/CN=$name" &&
+		printf 'extendedKeyUsage=clientAuth\n' >client.ext &&
+		openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out "$name.crt" -days 30 -extfile client.ext
+	) >"$dir/tls.log" 2>&1 || { tail -5 "$dir/tls.log" >&2; die "openssl failed"; }
+	chmod 600 "$t/$name.key"
+	echo "sslcert=$t/$name.crt sslkey=$t/$name.key"
+}
+
+cmd_standby() {
+	local primary=$1 dir=$2 ppid pport
+	ppid=$(postmaster_pid "$primary") || die "no running primary in $primary"
+	pport=$(sed -n 4p "$primary/data/postmaster.pid")
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	find_pgbin
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+	if [ ! -f "$dir/data/PG_VERSION" ]; then
+		as_owner "$PGBIN/pg_basebackup" -h "$primary/sock" -p "$pport" -U postgres \
+			-D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 ||
+			{ tail -5 "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
+		as_owner rm -f "$dir/data/pgtmp.conf" "$dir/data/postmaster.pid"
+	fi
+	[ -d "$primary/tls" ] && [ ! -e "$dir/tls" ] && ln -s "$primary/tls" "$dir/tls"
+	cmd_start "$dir"
+}
+
+cmd_promote() {
+	find_pgbin
+	as_owner "$PGBIN/pg_ctl" -D "$1/data" -w -t "$start_timeout" promote >/dev/null ||
+		die "promote failed (log: $1/postgres.log)"
+	echo "pgtmp: promoted $1"
 }
 
 # pick_port: prints a random port in 20000..59999 with no TCP listener.
@@ -237,9 +358,12 @@ cmd_stop() {
 	die "pid $pid survived SIGKILL"
 }
 
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 case "$1" in
 start) cmd_start "$2" ;;
+cert) [ $# -eq 3 ] || usage; cmd_cert "$2" "$3" ;;
+standby) [ $# -eq 3 ] || usage; cmd_standby "$2" "$3" ;;
+promote) cmd_promote "$2" ;;
 stop) cmd_stop "$2" ;;
 status)
 	if pid=$(postmaster_pid "$2"); then

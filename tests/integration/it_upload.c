@@ -546,6 +546,78 @@ static void test_upload_spool(void **state)
 		"WHERE meter_id = $1", "it-s1");
 }
 
+/* Events land in meter_events; a meter that only an event mentions is
+ * added to meters; the same event twice (a replayed revision) is kept once. */
+static void test_events(void **state)
+{
+	struct gw_day_register d[1];
+	struct gw_event ev[3];
+	struct gw_batch b;
+
+	(void)state;
+	d[0] = reg("it-e1", "1.8.0", GW_Q_MEASURED, 0, 10);
+	memset(ev, 0, sizeof(ev));
+	gw_strlcpy(ev[0].meter_id, "it-e1", sizeof(ev[0].meter_id));
+	ev[0].ts_ms = ts4[1];
+	ev[0].kind = GW_EV_OFFLINE;
+	gw_strlcpy(ev[0].detail, "no answer for 3 cycles", sizeof(ev[0].detail));
+	gw_strlcpy(ev[1].meter_id, "it-e2-only-event", sizeof(ev[1].meter_id));
+	gw_strlcpy(ev[1].obis, "1.8.0", sizeof(ev[1].obis));
+	ev[1].ts_ms = ts4[2];
+	ev[1].kind = GW_EV_COUNTER_RESET;
+	gw_strlcpy(ev[2].meter_id, "it-e2-only-event", sizeof(ev[2].meter_id));
+	gw_strlcpy(ev[2].obis, "2.8.0", sizeof(ev[2].obis));
+	ev[2].ts_ms = ts4[2];
+	ev[2].kind = GW_EV_COUNTER_RESET;
+	init_batch(&b, "it-gw-e", "2026-03-01", 0, d, 1, NULL, 0);
+	b.events = ev;
+	b.n_events = 3;
+	assert_int_equal(upload_one(&b, 21), 1);
+	expect1("offline|no answer for 3 cycles||it-gw-e", "SELECT concat_ws('|', kind,"
+		" detail, obis, gateway_id) FROM meter_events WHERE meter_id = $1", "it-e1");
+	expect1("it-gw-e", "SELECT gateway_id FROM meters WHERE meter_id = $1",
+		"it-e2-only-event");
+	expect1("1.8.0,2.8.0", "SELECT string_agg(obis, ',' ORDER BY obis) FROM "
+		"meter_events WHERE meter_id = $1 AND kind = 'counter_reset'",
+		"it-e2-only-event");
+	/* revision 1 of the day carries the same events again */
+	b.revision = 1;
+	assert_int_equal(upload_one(&b, 22), 1);
+	expect1("3", "SELECT count(*) FROM meter_events WHERE gateway_id = $1",
+		"it-gw-e");
+	/* an unknown kind is refused with the whole batch */
+	b.revision = 2;
+	ev[0].kind = 99;
+	assert_int_equal(upload_one(&b, 23), GW_EDB);
+	expect1("2", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1",
+		"it-gw-e");
+}
+
+/* Readings of a month without a partition make it, in the same batch. */
+static void test_partition_on_demand(void **state)
+{
+	static int64_t ts_may[2] = { 1780272000000, 1780272900000 }; /* 2026-06-01 00:00Z */
+	static int64_t v_may[2] = { 1, 2 };
+	struct gw_series s;
+	struct gw_batch b;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	gw_strlcpy(s.meter_id, "it-p1", sizeof(s.meter_id));
+	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
+	s.unit = GW_UNIT_WH;
+	s.n = 2;
+	s.ts_ms = ts_may;
+	s.value = v_may;
+	expect1("NULL", "SELECT to_regclass($1)::text", "interval_readings_2026_06");
+	init_batch(&b, "it-gw-p", "2026-06-01", 0, NULL, 0, &s, 1);
+	assert_int_equal(upload_one(&b, 31), 1);
+	expect1("interval_readings_2026_06", "SELECT to_regclass($1)::text",
+		"interval_readings_2026_06");
+	expect1("2", "SELECT count(*) FROM interval_readings_2026_06 WHERE meter_id = $1",
+		"it-p1");
+}
+
 static int setup(void **state)
 {
 	PGresult *res;
@@ -582,6 +654,8 @@ int main(void)
 		cmocka_unit_test(test_lost_connection_reconnects),
 		cmocka_unit_test(test_large_batch),
 		cmocka_unit_test(test_upload_spool),
+		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_partition_on_demand),
 	};
 
 	conninfo = getenv("GW_PG_CONNINFO");
