@@ -5,9 +5,19 @@
  * A meter that fails is logged on its first failure and then at growing
  * intervals (1, 2, 4, 8 ... cycles), and its recovery once, so that a dead
  * meter does not flood the log (as collectd does for its plugins).
+ *
+ * Health: a meter is read every cycle until offline_after reads in a row
+ * have failed, so that a short disturbance costs one reading and outage
+ * detection takes a known number of cycles. It is then offline (an event
+ * for the database) and retried after 1, 2, 4 ... skipped cycles, at most
+ * retry_backoff_max, so that a line with dead meters keeps its cycle short;
+ * the driver bounds a dead meter's cost to one timeout per read. Its first
+ * good read makes it online (another event).
  */
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,35 +146,116 @@ static int is_power_of_two(unsigned long x)
 	return x && !(x & (x - 1));
 }
 
-static void account(struct gw_sched *s, int m, int rc,
-		    const struct gw_read_stats *st)
+int gw_health_due(struct gw_meter_health *h)
 {
-	const struct gw_meter_config *mc = &s->cfg->meters[m];
-	struct gw_meter_health *h = &s->health[m];
-	int was_failing;
-
-	pthread_mutex_lock(&s->lock);
+	if (h->skip_left <= 0)
+		return 1;
+	h->skip_left--;
+	h->skipped++;
 	h->cycles++;
-	h->timeouts += st->timeouts;
-	h->crc_errors += st->crc_errors;
-	h->exceptions += st->exceptions;
-	h->malformed += st->malformed;
-	was_failing = h->consecutive_failures;
-	if (rc < 0) {
-		h->failed++;
-		h->consecutive_failures++;
-	} else {
+	return 0;
+}
+
+enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
+					const struct gw_read_stats *st,
+					int offline_after, int backoff_max)
+{
+	h->cycles++;
+	if (st) {
+		h->timeouts += st->timeouts;
+		h->crc_errors += st->crc_errors;
+		h->exceptions += st->exceptions;
+		h->malformed += st->malformed;
+		h->exc_illegal_address += st->exc_illegal_address;
+		h->exc_busy += st->exc_busy;
+		h->wrong_unit += st->wrong_unit;
+	}
+	if (offline_after < 1)
+		offline_after = 1;
+	if (rc >= 0) {
+		int was_offline = h->offline;
 		h->ok++;
 		h->consecutive_failures = 0;
+		h->offline = 0;
+		h->skip_left = 0;
+		h->last_error = 0;
+		return was_offline ? GW_HEALTH_ONLINE : GW_HEALTH_SAME;
 	}
-	int fails = h->consecutive_failures;
+	h->failed++;
+	h->last_error = rc;
+	if (h->consecutive_failures < INT_MAX)
+		h->consecutive_failures++;
+	int beyond = h->consecutive_failures - offline_after;
+	if (beyond < 0)
+		return GW_HEALTH_SAME;
+	/* 1, 2, 4 ... cycles, at most backoff_max */
+	long skip = 1L << (beyond < 20 ? beyond : 20);
+	h->skip_left = (int)(skip < backoff_max ? skip : (backoff_max > 0 ? backoff_max : 0));
+	if (h->offline)
+		return GW_HEALTH_SAME;
+	h->offline = 1;
+	return GW_HEALTH_OFFLINE;
+}
+
+/* "timed out: 3 timeouts, 1 CRC error" style summary of a read's faults. */
+static void fault_detail(char *buf, size_t cap, int rc,
+			 const struct gw_read_stats *st)
+{
+	snprintf(buf, cap, "%s (%u timeouts, %u CRC, %u exceptions, %u malformed)",
+		 gw_strerror(rc), st->timeouts, st->crc_errors, st->exceptions,
+		 st->malformed);
+}
+
+static void account(struct gw_sched *s, int m, int rc,
+		    const struct gw_read_stats *st, int64_t ts_ms)
+{
+	const struct gw_meter_config *mc = &s->cfg->meters[m];
+	const struct gw_bus_config *bus = &s->cfg->buses[mc->bus];
+	struct gw_meter_health *h = &s->health[m];
+	int offline_after = bus->offline_after ? bus->offline_after
+					       : s->cfg->offline_after;
+	int backoff_max = bus->retry_backoff_max < 0 ? 0
+			  : bus->retry_backoff_max ? bus->retry_backoff_max
+						   : s->cfg->retry_backoff_max;
+
+	pthread_mutex_lock(&s->lock);
+	int was_failing = h->consecutive_failures;
+	enum gw_health_change ch =
+		gw_health_account(h, rc, st, offline_after, backoff_max);
+	int fails = h->consecutive_failures, skip = h->skip_left;
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0 && is_power_of_two((unsigned long)fails))
-		gw_warn("meter %s: read failed (%s), %d cycle%s in a row", mc->id,
-			gw_strerror(rc), fails, fails == 1 ? "" : "s");
+		gw_warn("meter %s: read failed (%s), %d cycle%s in a row%s", mc->id,
+			gw_strerror(rc), fails, fails == 1 ? "" : "s",
+			skip ? "; retried with backoff" : "");
 	else if (rc >= 0 && was_failing)
 		gw_info("meter %s: answers again after %d failed cycle%s", mc->id,
 			was_failing, was_failing == 1 ? "" : "s");
+
+	if (ch == GW_HEALTH_SAME)
+		return;
+	struct gw_event ev;
+	memset(&ev, 0, sizeof(ev));
+	gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
+	ev.ts_ms = ts_ms;
+	if (ch == GW_HEALTH_OFFLINE) {
+		char why[80];
+		fault_detail(why, sizeof(why), rc, st);
+		ev.kind = GW_EV_OFFLINE;
+		snprintf(ev.detail, sizeof(ev.detail), "%d failed cycles: %.70s",
+			 fails, why);
+		gw_warn("meter %s (unit %d on bus %s): offline after %d failed cycles",
+			mc->id, mc->unit_id, bus->name, fails);
+	} else {
+		ev.kind = GW_EV_ONLINE;
+		snprintf(ev.detail, sizeof(ev.detail),
+			 "answers again after %d failed cycles", was_failing);
+		gw_info("meter %s (unit %d on bus %s): online again", mc->id,
+			mc->unit_id, bus->name);
+	}
+	if (gw_sched_event(s, &ev))
+		gw_err("meter %s: out of memory; %s event lost", mc->id,
+		       gw_event_name((enum gw_event_kind)ev.kind));
 }
 
 /* Counts a finished poll cycle; gw_sched_min_cycles reads it. */
@@ -215,6 +306,19 @@ static void *worker_main(void *arg)
 					gw_warn("bus %s: cannot open (%s), attempt %d",
 						bus->name, gw_strerror(rc),
 						open_failures);
+				/* Its meters were not read: a dead endpoint
+				 * makes them offline like a dead meter. */
+				for (int m = 0; m < cfg->n_meters; m++) {
+					struct gw_read_stats st0 = {0};
+					if (cfg->meters[m].bus != w->bus)
+						continue;
+					pthread_mutex_lock(&s->lock);
+					int due = gw_health_due(&s->health[m]);
+					pthread_mutex_unlock(&s->lock);
+					if (due)
+						account(s, m, rc, &st0,
+							gw_clock_now_ms(s->clk));
+				}
 				cycle_done(w);
 				continue;
 			}
@@ -229,9 +333,14 @@ static void *worker_main(void *arg)
 			struct gw_read_stats st = {0};
 			if (mc->bus != w->bus)
 				continue;
+			pthread_mutex_lock(&s->lock);
+			int due = gw_health_due(&s->health[m]);
+			pthread_mutex_unlock(&s->lock);
+			if (!due)
+				continue;
 			int n = drv->read(h, mc, buf, cap, &st);
 			int64_t ts = gw_clock_now_ms(s->clk);
-			account(s, m, n, &st);
+			account(s, m, n, &st, ts);
 			if (n <= 0)
 				continue;
 			for (int i = 0; i < n; i++)
@@ -354,12 +463,32 @@ void gw_sched_health(struct gw_sched *s, int meter, struct gw_meter_health *out)
 
 void gw_sched_stop(struct gw_sched *s)
 {
+	int joined = 0;
+
 	s->stop = 1;
 	for (int i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started) {
 			pthread_join(s->workers[i].thread, NULL);
 			s->workers[i].started = 0;
+			joined++;
 		}
+	}
+	if (!joined)
+		return;
+	/* Per-meter health, once, for the meters that had faults. */
+	for (int m = 0; m < s->cfg->n_meters; m++) {
+		const struct gw_meter_health *h = &s->health[m];
+		if (!h->failed && !h->timeouts && !h->crc_errors &&
+		    !h->exceptions && !h->malformed)
+			continue;
+		gw_info("meter %s health: %lu cycles, %lu ok, %lu failed, %lu skipped; "
+			"%lu timeouts, %lu CRC errors, %lu exceptions "
+			"(%lu illegal address, %lu busy), %lu malformed "
+			"(%lu wrong unit id)%s",
+			s->cfg->meters[m].id, h->cycles, h->ok, h->failed,
+			h->skipped, h->timeouts, h->crc_errors, h->exceptions,
+			h->exc_illegal_address, h->exc_busy, h->malformed,
+			h->wrong_unit, h->offline ? "; offline" : "");
 	}
 }
 

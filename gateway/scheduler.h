@@ -7,6 +7,9 @@
  * Each worker wakes at every poll boundary of the (possibly simulated)
  * clock, reads each meter of its bus in turn, stamps the readings with the
  * time the meter answered and hands them to the core through a queue.
+ * Per meter it keeps health counters, retries a failing meter with backoff
+ * and queues GW_EV_OFFLINE / GW_EV_ONLINE events when a meter stops or
+ * starts answering (see gw_health_account).
  */
 #ifndef GW_SCHEDULER_H
 #define GW_SCHEDULER_H
@@ -20,12 +23,43 @@
 
 struct gw_sched;
 
-/* Per-meter counters, for logs and status. */
+/* Per-meter counters and state, for logs and status. Every poll cycle of
+ * its bus counts in cycles and in exactly one of ok, failed (read, but no
+ * register could be read) or skipped (an offline meter waiting out its
+ * backoff). The fault counters count requests (a read may send several). */
 struct gw_meter_health {
-	unsigned long cycles, ok, failed;
+	unsigned long cycles, ok, failed, skipped;
 	unsigned long timeouts, crc_errors, exceptions, malformed;
-	int consecutive_failures;
+	unsigned long exc_illegal_address, exc_busy; /* part of exceptions */
+	unsigned long wrong_unit;                    /* part of malformed */
+	int consecutive_failures; /* failed reads in a row */
+	int offline;              /* 1 from the offline event to the online one */
+	int skip_left;            /* cycles still to skip before the next try */
+	int last_error;           /* GW_E* code of the last failed read, or 0 */
 };
+
+struct gw_read_stats;
+
+/* What a read did to a meter's state. */
+enum gw_health_change {
+	GW_HEALTH_SAME = 0,
+	GW_HEALTH_OFFLINE, /* offline_after failed reads in a row */
+	GW_HEALTH_ONLINE,  /* an offline meter answered */
+};
+
+/* Decides whether a meter is read this cycle: returns 1 if so, or 0 if it
+ * is skipped (an offline meter in its backoff; counted in h->skipped and
+ * h->cycles). */
+int gw_health_due(struct gw_meter_health *h);
+/* Accounts one read: rc is the driver's return (a count, or a negative
+ * GW_E* code when no register could be read), st its fault counts (may be
+ * NULL). A meter is read every cycle until offline_after (>= 1) reads in a
+ * row failed; it is then offline and skipped for 1, 2, 4 ... cycles after
+ * each further failed read, at most backoff_max (0: never skipped). Its
+ * first good read makes it online again. Returns the change. */
+enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
+					const struct gw_read_stats *st,
+					int offline_after, int backoff_max);
 
 /* A scheduler for cfg's buses and meters on clock clk (both borrowed; they
  * must outlive it). Returns NULL when out of memory. */
@@ -54,9 +88,10 @@ size_t gw_sched_take_events(struct gw_sched *s, struct gw_event **buf,
 			    size_t *cap);
 /* Number of poll cycles every worker has completed at least. */
 unsigned long gw_sched_min_cycles(struct gw_sched *s);
-/* Copies a meter's counters (index into cfg->meters). */
+/* Copies a meter's counters and state (index into cfg->meters). */
 void gw_sched_health(struct gw_sched *s, int meter, struct gw_meter_health *out);
-/* Stops the workers (a read in progress finishes) and joins them. */
+/* Stops the workers (a read in progress finishes) and joins them, then
+ * logs the health of every meter that had a fault. */
 void gw_sched_stop(struct gw_sched *s);
 void gw_sched_free(struct gw_sched *s);
 

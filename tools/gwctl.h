@@ -15,4 +15,11 @@
  * error. */
 int gwctl_read(int argc, char **argv);
 
+/* `gwctl scan (-c CONFIG BUS | --tcp HOST[:PORT] | --rtu DEVICE ...)
+ * [--from U] [--to U] [--timeout-ms MS]`: lists the Modbus unit ids that
+ * answer on a line, one "UNIT<TAB>answers" line each. argv[0] is "scan".
+ * Returns 0 if some unit answered, 1 if none (or the line cannot be
+ * opened), 2 on a usage error. */
+int gwctl_scan(int argc, char **argv);
+
 #endif

@@ -561,9 +561,10 @@ static void send_reply(struct sim *s, int fd, const uint8_t *q, int req_len,
 		write_all(fd, frame, n);
 		return;
 	}
-	int64_t t = rx + s->char_ns * req_len + s->char_ns * 7 / 2;
-	if (t < s->line_free_ns)
-		t = s->line_free_ns;
+	/* The request went on the wire once the line was free: its bytes,
+	 * then the silence that ends it, then the reply. */
+	int64_t t = (rx > s->line_free_ns ? rx : s->line_free_ns) +
+		    s->char_ns * req_len + s->char_ns * 7 / 2;
 	for (int i = 0; i < n && !stop_flag; i++) {
 		sleep_until_ns(t);
 		write_all(fd, frame + i, 1);

@@ -7,7 +7,9 @@
  *     it_modbus_read rtu:DEVICE BAUD PROFILE_FILE UNIT [UNIT...]   (8N1)
  *
  * Prints one "UNIT<TAB>OBIS<TAB>VALUE<TAB>UNIT" line per reading, then
- * "UNIT<TAB>stats<TAB>requests=N timeouts=N exceptions=N" per meter; a
+ * "UNIT<TAB>stats<TAB>requests=N timeouts=N exceptions=N" and
+ * "UNIT<TAB>faults<TAB>crc=N malformed=N wrong_unit=N illegal_address=N
+ * busy=N" per meter; a
  * meter that cannot be read prints "UNIT<TAB>error<TAB>MESSAGE". Exits 0 if
  * every meter was read, 1 otherwise.
  */
@@ -81,6 +83,9 @@ int main(int argc, char **argv)
 		}
 		printf("%d\tstats\trequests=%u timeouts=%u exceptions=%u\n",
 		       m.unit_id, st.requests, st.timeouts, st.exceptions);
+		printf("%d\tfaults\tcrc=%u malformed=%u wrong_unit=%u illegal_address=%u busy=%u\n",
+		       m.unit_id, st.crc_errors, st.malformed, st.wrong_unit,
+		       st.exc_illegal_address, st.exc_busy);
 	}
 	drv->close(h);
 	free(rd);

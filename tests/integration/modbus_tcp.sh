@@ -224,6 +224,73 @@ check_eq "$(awk '$1 == 2 { print $2 }' "$GW_TMP/dst.tsv")" "4800" \
 check_eq "$(it_value "$GW_TMP/dst.out" 2 1.8.0)" "$((2000000 + 2 * 4800))" \
 	"driver: after two local days (one of 23 h) 1.8.0 = 2e6 + 2*16*P_u Wh"
 
+# ---- faults on TCP (metersim --fault), counted per kind -------------------
+start_sim faults --meters 5 --profile abb_b23 --fault 1:wrongunit --fault 2:short \
+	--fault 3:crc --fault 4:exception --fault 5:exception:2 \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+"$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 1 2 3 4 5 >"$GW_TMP/faults.out" 2>&1
+fl() { awk -F'\t' -v u="$1" '$1 == u && ($2 == "error" || $2 == "faults") { print $3 }' "$GW_TMP/faults.out" | tr '\n' '/'; }
+check_eq "$(fl 1)" "malformed or unexpected reply/crc=0 malformed=6 wrong_unit=6 illegal_address=0 busy=0/" \
+	"driver TCP: a reply from another unit id is refused (libmodbus 3.1.6 does not check it on TCP)"
+check_eq "$(fl 2)" "malformed or unexpected reply/crc=0 malformed=6 wrong_unit=0 illegal_address=0 busy=0/" \
+	"driver TCP: a short reply is malformed"
+check_eq "$(fl 3)" "malformed or unexpected reply/crc=0 malformed=6 wrong_unit=0 illegal_address=0 busy=0/" \
+	"driver TCP: the crc fault (bad protocol id on TCP) is malformed"
+check_eq "$(fl 4)" "device answered with an exception/crc=0 malformed=0 wrong_unit=0 illegal_address=0 busy=3/" \
+	"driver TCP: 'device busy' exceptions counted"
+check_eq "$(fl 5 | cut -d/ -f2 | sed 's/illegal_address=[1-9][0-9]*/illegal_address=N/')" \
+	"crc=0 malformed=0 wrong_unit=0 illegal_address=N busy=0" "driver TCP: 'illegal data address' exceptions counted"
+
+# counter wrap and meter replacement, switched on while running
+start_sim wrap --meters 2 --profile carlogavazzi_em24 --control "$GW_TMP/wrap.ctl" \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+echo "1:wrap:500" >"$GW_TMP/wrap.ctl"
+echo "2:replaced" >"$GW_TMP/wrap.ctl"
+wait_for 5 grep -q "fault 2:replaced" "$GW_TMP/wrap.log"
+"$READ" 127.0.0.1 "$PORT" "$PROF/carlogavazzi_em24.prof" 1 2 >"$GW_TMP/wrap.out" 2>&1
+v1=$(it_value "$GW_TMP/wrap.out" 1 1.8.0)
+v2=$(it_value "$GW_TMP/wrap.out" 2 1.8.0)
+if [ -n "$v1" ] && [ "$v1" -gt 1000000 ]; then
+	ok "wrap: unit 1's 1.8.0 sits just below the register's rollover ($v1 Wh)"
+else
+	not_ok "wrap: unit 1's 1.8.0 sits just below the register's rollover (got '$v1')"
+fi
+check_eq "$v2" "0" "replaced: unit 2's 1.8.0 starts again at 0 Wh (night: no consumption yet)"
+
+# ---- gwctl scan over TCP, and bad input --------------------------------
+"$GW_BUILD/gwctl" scan --tcp "127.0.0.1:$PORT" --to 5 --register 0x5000 >"$GW_TMP/scan.out" 2>&1
+check_eq "$?/$(grep -v '^#' "$GW_TMP/scan.out" | cut -f1 | tr '\n' ' ')" "0/1 2 " \
+	"gwctl scan --tcp: units 1 and 2 answer, 3..5 do not (gateway target exception)"
+"$GW_BUILD/gwctl" scan --tcp "127.0.0.1:$PORT" --from 10 --to 12 >/dev/null 2>&1
+check_eq "$?" "1" "gwctl scan: exit 1 when no unit answers"
+for bad in "--to 300" "--from 5 --to 4" "--function 6" "--timeout-ms 0" \
+	"--tcp :502" "--rtu /dev/null --tcp 127.0.0.1:1" "" "--tcp 127.0.0.1:1 extra"; do
+	# shellcheck disable=SC2086
+	"$GW_BUILD/gwctl" scan $bad >/dev/null 2>&1
+	check_eq "$?" "2" "gwctl scan $bad: usage error, exit 2"
+done
+"$GW_BUILD/gwctl" scan -c "$GW_TMP/gw.ini" nosuchbus >"$GW_TMP/scan.err" 2>&1
+check_eq "$?/$(grep -c "no Modbus bus 'nosuchbus'" "$GW_TMP/scan.err")" "1/1" \
+	"gwctl scan -c: an unknown bus is named, exit 1"
+
+# ---- metersim: bad fault specs are refused ------------------------------
+for bad in "3" "0:noanswer" "248:crc" "x:crc" "3:explode" "3:slow" "3:slow:0" \
+	"3:exception:0" "3:noanswer:5" "3:wrap:-1"; do
+	"$SIM" --tcp 127.0.0.1:1 --meters 3 --profile abb_b23 --profiles-dir "$PROF" \
+		--fault "$bad" >"$GW_TMP/badfault.out" 2>&1
+	check_eq "$?/$(grep -c "fault '$bad'" "$GW_TMP/badfault.out")" "2/1" \
+		"metersim --fault $bad: refused with a message, exit 2"
+done
+"$SIM" --tcp 127.0.0.1:1 --meters 1 --profile abb_b23 --profiles-dir "$PROF" --pace \
+	>/dev/null 2>&1
+check_eq "$?" "2" "metersim --pace without --rtu: exit 2"
+"$SIM" --tcp 127.0.0.1:1 --meters 1 --profile abb_b23 --profiles-dir "$PROF" \
+	--control "$GW_TMP/gw.ini" >"$GW_TMP/badctl.out" 2>&1
+check_eq "$?/$(grep -c 'not a FIFO' "$GW_TMP/badctl.out")" "1/1" \
+	"metersim --control on a regular file: refused"
+
 # ---- stopping --------------------------------------------------------
 pid=$(cat "$GW_TMP/dst.pid")
 kill -TERM "$pid"
