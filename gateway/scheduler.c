@@ -258,6 +258,41 @@ static void account(struct gw_sched *s, int m, int rc,
 		       gw_event_name((enum gw_event_kind)ev.kind));
 }
 
+/* A meter that reports its own clock (IEC 62056-21 0.9.1/0.9.2) is
+ * compared with the gateway's: a difference beyond the bus's
+ * max_clock_drift raises one clock_drift event, and another only after the
+ * clock was back in range. */
+static void check_meter_clock(struct gw_sched *s, int m,
+			      const struct gw_read_stats *st, int64_t now)
+{
+	const struct gw_meter_config *mc = &s->cfg->meters[m];
+	const struct gw_bus_config *bus = &s->cfg->buses[mc->bus];
+	int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
+
+	if (!st->meter_clock_ms || max <= 0)
+		return;
+	int64_t d = st->meter_clock_ms - now;
+	int drifting = (d < 0 ? -d : d) > max;
+	pthread_mutex_lock(&s->lock);
+	int was = s->health[m].clock_drifting;
+	s->health[m].clock_drifting = drifting;
+	pthread_mutex_unlock(&s->lock);
+	if (!drifting || was)
+		return;
+	struct gw_event ev;
+	memset(&ev, 0, sizeof(ev));
+	gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
+	gw_strlcpy(ev.obis, "0.9.1", sizeof(ev.obis));
+	ev.ts_ms = now;
+	ev.kind = GW_EV_CLOCK_DRIFT;
+	snprintf(ev.detail, sizeof(ev.detail),
+		 "meter clock %+lld s off the gateway's (allowed %d s)",
+		 (long long)(d / 1000), bus->max_clock_drift_s);
+	gw_warn("meter %s: %s", mc->id, ev.detail);
+	if (gw_sched_event(s, &ev))
+		gw_err("meter %s: out of memory; clock_drift event lost", mc->id);
+}
+
 /* Counts a finished poll cycle; gw_sched_min_cycles reads it. */
 static void cycle_done(struct worker *w)
 {
@@ -341,10 +376,14 @@ static void *worker_main(void *arg)
 			int n = drv->read(h, mc, buf, cap, &st);
 			int64_t ts = gw_clock_now_ms(s->clk);
 			account(s, m, n, &st, ts);
+			check_meter_clock(s, m, &st, ts);
 			if (n <= 0)
 				continue;
+			/* A reading the driver stamped itself (a load profile
+			 * interval) keeps its time; the rest were read now. */
 			for (int i = 0; i < n; i++)
-				buf[i].ts_ms = ts;
+				if (buf[i].ts_ms == 0)
+					buf[i].ts_ms = ts;
 			if (cn + (size_t)n > ccap) {
 				size_t ncap = ccap ? ccap * 2 : 1024;
 				while (ncap < cn + (size_t)n)

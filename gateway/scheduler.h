@@ -36,6 +36,7 @@ struct gw_meter_health {
 	int offline;              /* 1 from the offline event to the online one */
 	int skip_left;            /* cycles still to skip before the next try */
 	int last_error;           /* GW_E* code of the last failed read, or 0 */
+	int clock_drifting;       /* 1 from a clock_drift event until in range */
 };
 
 struct gw_read_stats;

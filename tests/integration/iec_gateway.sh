@@ -27,7 +27,7 @@ clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 
 "$GW_BUILD/metersim" --iec "$GW_TMP/sim" --addresses 1001,1002,1003 --mode fixed \
 	--baud 9600 --reaction-ms 20 --manufacturer GWs --tz Asia/Ho_Chi_Minh \
-	"${clock[@]}" --ready-file "$GW_TMP/sim.ready" 2>"$GW_TMP/sim.log" &
+	--clock-offset 300 "${clock[@]}" --ready-file "$GW_TMP/sim.ready" 2>"$GW_TMP/sim.log" &
 track_pid $!
 if wait_for 10 test -e "$GW_TMP/sim.ready"; then
 	ok "metersim serves three IEC meters on a pty"
@@ -58,6 +58,7 @@ mode = fixed
 baud = 9600
 timeout_ms = 1000
 byte_timeout_ms = 300
+max_clock_drift = 2m
 INI
 check_cmd "gatewayd --check accepts an iec62056-21 bus" \
 	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --check
@@ -98,4 +99,13 @@ for u in 1 2 3; do
 	*) not_ok "EL000$u 2.8.0 consumption, want $exp: '$ex'" ;;
 	esac
 done
+
+# The meters' clocks run 5 minutes ahead: one clock_drift event per meter
+# (not one per poll), in the first day's batch.
+"$GW_BUILD/gwctl" spool dump --events "$GW_TMP"/spool/ready/*2026-03-01*.gwb \
+	>"$GW_TMP/events.csv" 2>&1
+check_eq "$(grep -c clock_drift "$GW_TMP/events.csv")" 3 \
+	"one clock_drift event per meter whose clock is 300 s ahead"
+"$GW_BUILD/gwctl" spool dump --events "$batch" >"$GW_TMP/events2.csv" 2>&1
+check_eq "$(grep -c clock_drift "$GW_TMP/events2.csv")" 0 "no repeated drift events the next day"
 finish
