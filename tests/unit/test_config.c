@@ -18,42 +18,9 @@
 #include "config.h"
 #include "ini.h"
 
-static char dir[256];
+#include "config_harness.h"
+
 static char profiles[512];
-static char errbuf[4096];
-
-static void write_file(const char *name, const char *text)
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-/* Loads dir/gw.ini written from text; captures stderr into errbuf. */
-static int load(const char *text, struct gw_config **cfg)
-{
-	char path[600], errpath[600];
-	write_file("gw.ini", text);
-	snprintf(path, sizeof(path), "%s/gw.ini", dir);
-	snprintf(errpath, sizeof(errpath), "%s/err.txt", dir);
-	fflush(stderr);
-	int saved = dup(2);
-	FILE *ef = fopen(errpath, "w+");
-	assert_non_null(ef);
-	dup2(fileno(ef), 2);
-	int rc = gw_config_load(path, cfg);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(ef);
-	size_t n = fread(errbuf, 1, sizeof(errbuf) - 1, ef);
-	errbuf[n] = '\0';
-	fclose(ef);
-	return rc;
-}
 
 /* The base of every test file: [gateway] with a profile dir that exists. */
 static char *with_base(const char *rest)
@@ -70,29 +37,11 @@ static char *with_base(const char *rest)
 	return text;
 }
 
-static void expect_error(const char *text, const char *needle)
-{
-	struct gw_config *cfg = (struct gw_config *)1;
-	char want[700];
-
-	assert_int_equal(load(text, &cfg), GW_ECONFIG);
-	assert_null(cfg);
-	snprintf(want, sizeof(want), "%s/%s", dir, needle);
-	if (!strstr(errbuf, want)) {
-		print_error("expected '%s' in: %s\n", want, errbuf);
-		fail();
-	}
-	/* one line per error */
-	assert_non_null(strchr(errbuf, '\n'));
-	assert_null(strchr(strchr(errbuf, '\n') + 1, '\n'));
-}
-
 static int setup(void **state)
 {
 	(void)state;
 	char cwd[256];
-	snprintf(dir, sizeof(dir), "/tmp/gwcfg.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	harness_mkdir("/tmp/gwcfg.XXXXXX");
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(profiles, sizeof(profiles), "%s/profiles", cwd);
 	assert_int_equal(access(profiles, R_OK), 0);
@@ -101,10 +50,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[300];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return harness_rmdir();
 }
 
 static void good_config(void **state)

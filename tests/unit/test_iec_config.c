@@ -17,40 +17,8 @@
 
 #include "config.h"
 
-static char dir[256];
-static char errbuf[4096];
+#include "config_harness.h"
 
-static void write_file(const char *name, const char *text)
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static int load(const char *text, struct gw_config **cfg)
-{
-	char path[600], errpath[600];
-	write_file("gw.ini", text);
-	snprintf(path, sizeof(path), "%s/gw.ini", dir);
-	snprintf(errpath, sizeof(errpath), "%s/err.txt", dir);
-	fflush(stderr);
-	int saved = dup(2);
-	FILE *ef = fopen(errpath, "w+");
-	assert_non_null(ef);
-	dup2(fileno(ef), 2);
-	int rc = gw_config_load(path, cfg);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(ef);
-	size_t n = fread(errbuf, 1, sizeof(errbuf) - 1, ef);
-	errbuf[n] = '\0';
-	fclose(ef);
-	return rc;
-}
 
 static char *with_base(const char *rest)
 {
@@ -65,36 +33,17 @@ static char *with_base(const char *rest)
 	return text;
 }
 
-static void expect_error(const char *text, const char *needle)
-{
-	struct gw_config *cfg = (struct gw_config *)1;
-	char want[700];
-
-	assert_int_equal(load(text, &cfg), GW_ECONFIG);
-	assert_null(cfg);
-	snprintf(want, sizeof(want), "%s/%s", dir, needle);
-	if (!strstr(errbuf, want)) {
-		print_error("expected '%s' in: %s\n", want, errbuf);
-		fail();
-	}
-	assert_non_null(strchr(errbuf, '\n'));
-	assert_null(strchr(strchr(errbuf, '\n') + 1, '\n'));
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/gwiec.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	harness_mkdir("/tmp/gwiec.XXXXXX");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return harness_rmdir();
 }
 
 static void good(void **state)
