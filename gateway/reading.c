@@ -77,7 +77,7 @@ char *gw_format_decimal(int64_t value, int scale, char *buf, size_t cap)
 	}
 	n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)mag);
 	int frac = -scale;
-	char out[64];
+	char out[192]; /* sign, "0.", up to 128 zeros, 20 digits */
 	if (value < 0)
 		out[pos++] = '-';
 	if (n <= frac) {

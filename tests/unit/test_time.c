@@ -169,6 +169,12 @@ static void decimals_and_units(void **state)
 	assert_string_equal(gw_format_decimal(7, 2, buf, sizeof(buf)), "700");
 	assert_string_equal(gw_format_decimal(INT64_MIN, 0, buf, sizeof(buf)),
 			    "-9223372036854775808");
+	/* the smallest scale an int8_t holds: no overflow, cut to the buffer */
+	char big[200];
+	gw_format_decimal(-1, -128, big, sizeof(big));
+	assert_int_equal(strlen(big), 131);
+	assert_string_equal(big + 128, "001");
+	assert_string_equal(gw_format_decimal(1, -3, buf, 4), "0.0");
 	assert_int_equal(gw_unit_parse("kWh", &u, &e), 0);
 	assert_int_equal(u, GW_UNIT_WH);
 	assert_int_equal(e, 3);
