@@ -62,7 +62,11 @@ struct copybuf {
 #define PG_EPOCH_MS INT64_C(946684800000)
 #define PG_EPOCH_DAY 10957
 
-static const char SQL_STAGE_OPEN[] = "SELECT gw_stage_open()";
+/* temp_buffers must be set before the session first touches a temporary
+ * table: the staging tables of a large batch then stay in memory instead
+ * of being written out and read back (the default is 8 MB). */
+static const char SQL_STAGE_OPEN[] =
+	"SET temp_buffers = '256MB'; SELECT gw_stage_open()";
 
 static const char SQL_BATCH[] =
 	"BEGIN;"
