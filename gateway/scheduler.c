@@ -30,6 +30,7 @@ struct worker {
 	pthread_t thread;
 	int started;
 	unsigned long cycles;
+	int outage; /* every meter of the bus offline */
 };
 
 struct gw_sched {
@@ -293,9 +294,56 @@ static void check_meter_clock(struct gw_sched *s, int m,
 		gw_err("meter %s: out of memory; clock_drift event lost", mc->id);
 }
 
+/* Outage detection, once per cycle: when every meter of a bus with two or
+ * more meters is offline at once, the line or the feeder behind it has most
+ * likely gone dark (or the TCP endpoint is down); each of its meters gets a
+ * power_outage event, once, and the end of the outage is logged when any
+ * meter answers again (their online events follow as usual). */
+static void check_outage(struct worker *w)
+{
+	struct gw_sched *s = w->s;
+	const struct gw_config *cfg = s->cfg;
+	int n = 0, off = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (int m = 0; m < cfg->n_meters; m++) {
+		if (cfg->meters[m].bus != w->bus)
+			continue;
+		n++;
+		off += s->health[m].offline != 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	const char *bus = cfg->buses[w->bus].name;
+	if (w->outage && off < n) {
+		w->outage = 0;
+		gw_info("bus %s: outage over, %d of %d meters answer", bus, n - off, n);
+		return;
+	}
+	if (w->outage || n < 2 || off < n)
+		return;
+	w->outage = 1;
+	gw_err("bus %s: all %d meters offline: line, feeder or endpoint down", bus, n);
+	int64_t now = gw_clock_now_ms(s->clk);
+	for (int m = 0; m < cfg->n_meters; m++) {
+		if (cfg->meters[m].bus != w->bus)
+			continue;
+		struct gw_event ev;
+		memset(&ev, 0, sizeof(ev));
+		gw_strlcpy(ev.meter_id, cfg->meters[m].id, sizeof(ev.meter_id));
+		ev.ts_ms = now;
+		ev.kind = GW_EV_POWER_OUTAGE;
+		snprintf(ev.detail, sizeof(ev.detail),
+			 "all %d meters of bus %.40s offline at once", n, bus);
+		if (gw_sched_event(s, &ev))
+			gw_err("meter %s: out of memory; power_outage event lost",
+			       cfg->meters[m].id);
+	}
+}
+
 /* Counts a finished poll cycle; gw_sched_min_cycles reads it. */
 static void cycle_done(struct worker *w)
 {
+	check_outage(w);
 	pthread_mutex_lock(&w->s->lock);
 	w->cycles++;
 	pthread_cond_broadcast(&w->s->cond);
