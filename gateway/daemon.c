@@ -245,9 +245,43 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 du->recovery.quarantined + du->replay.quarantined,
 		 du->replay.torn, jf, du->intervals_dropped,
 		 du->deleted_unuploaded, du->done_pruned);
-	if (gw_spool_status_write(cfg->spool_dir, text))
+	if (gw_spool_status_write(cfg->spool_dir, "status", text))
 		gw_warn("spool: cannot write the status file");
 	du->failures = jf;
+}
+
+/* Writes <spool>/health: one line per meter with its state and fault
+ * counters, read by `gwctl status`. */
+static void write_health(const struct gw_config *cfg, struct gw_sched *sched)
+{
+	size_t cap = 256 + (size_t)cfg->n_meters * 192, len = 0;
+	char *text = malloc(cap), t[40];
+
+	if (!text)
+		return;
+	len += (size_t)snprintf(text, cap,
+				"# updated %s\nmeter_id\tbus\tstate\tfailed_in_a_row\t"
+				"cycles\tok\tfailed\tskipped\ttimeouts\tcrc_errors\t"
+				"exceptions\tmalformed\tlast_error\n",
+				gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)));
+	for (int m = 0; m < cfg->n_meters && len < cap; m++) {
+		struct gw_meter_health h;
+		gw_sched_health(sched, m, &h);
+		const char *state = h.offline ? "offline"
+				    : h.consecutive_failures ? "failing"
+				    : h.cycles ? "online" : "unread";
+		len += (size_t)snprintf(text + len, cap - len,
+					"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\n",
+					cfg->meters[m].id,
+					cfg->buses[cfg->meters[m].bus].name, state,
+					h.consecutive_failures, h.cycles, h.ok, h.failed,
+					h.skipped, h.timeouts, h.crc_errors, h.exceptions,
+					h.malformed,
+					h.last_error ? gw_strerror(h.last_error) : "-");
+	}
+	if (gw_spool_status_write(cfg->spool_dir, "health", text))
+		gw_warn("spool: cannot write the health file");
+	free(text);
 }
 
 static void enforce_bound(struct durable *du)
@@ -283,14 +317,16 @@ static void after_seal(struct durable *du, struct gw_batcher *bat)
 	write_status(du, bat);
 }
 
-static void take_events(struct gw_sched *sched, struct gw_batcher *bat,
-			struct durable *du, struct gw_event **buf, size_t *cap)
+/* Moves the workers' events into the journal and the batcher; returns how
+ * many there were. */
+static size_t take_events(struct gw_sched *sched, struct gw_batcher *bat,
+			  struct durable *du, struct gw_event **buf, size_t *cap)
 {
 	size_t n = gw_sched_take_events(sched, buf, cap);
 	int32_t open = gw_batcher_oldest_open_day(bat);
 
 	if (n == 0)
-		return;
+		return 0;
 	/* The day each event is bound for: its own, or the oldest open day if
 	 * that is later (gw_batcher_add_event). One fsync for all of them. */
 	int32_t day = gw_tz_day_of((*buf)[0].ts_ms);
@@ -304,6 +340,7 @@ static void take_events(struct gw_sched *sched, struct gw_batcher *bat,
 	for (size_t i = 0; i < n; i++)
 		if (gw_batcher_add_event(bat, &(*buf)[i]))
 			gw_err("batching: out of memory; event lost");
+	return n;
 }
 
 /* Start-up: check the spool, tell the batcher which days are sealed, and
@@ -459,7 +496,9 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		size_t n = gw_sched_take(sched, &buf, &cap, 100);
 		if (n && gw_batcher_add(bat, buf, n))
 			gw_err("batching: out of memory; %zu readings lost", n);
-		take_events(sched, bat, &du, &evbuf, &evcap);
+		/* A meter going offline or online is an event: the health
+		 * file follows it at once, and every 10 s or so otherwise. */
+		int changed = take_events(sched, bat, &du, &evbuf, &evcap) > 0;
 		int64_t now = gw_clock_now_ms(&cfg->clock);
 		int s = gw_batcher_advance(bat, now, on_sealed, &sc);
 		if (s < 0) {
@@ -477,12 +516,15 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		if (gw_journal_failures(du.journal) != du.failures ||
 		    loops % 600 == 0)
 			write_status(&du, bat);
+		if (changed || loops % 100 == 0)
+			write_health(cfg, sched);
 		if (opts && opts->stop_at_ms && now >= opts->stop_at_ms) {
 			gw_info("clock reached the stop time");
 			break;
 		}
 	}
 	gw_sched_stop(sched);
+	write_health(cfg, sched);
 	size_t n = gw_sched_take(sched, &buf, &cap, 0);
 	if (n)
 		gw_batcher_add(bat, buf, n);

@@ -1277,11 +1277,11 @@ out:
 
 /* ---- status file ---- */
 
-int gw_spool_status_write(const char *dir, const char *text)
+int gw_spool_status_write(const char *dir, const char *name, const char *text)
 {
-	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 32];
+	char path[GW_PATH_MAX + 64], tmp[GW_PATH_MAX + 80];
 
-	snprintf(path, sizeof(path), "%s/status", dir);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/status", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
 	return gw_write_file_durable(tmp, path, (const uint8_t *)text, strlen(text));
 }

@@ -135,7 +135,8 @@ struct gw_spool_enforce {
 int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
 		     struct gw_spool_enforce *res);
 
-/* Replaces <dir>/status with text ("key=value" lines) durably. */
-int gw_spool_status_write(const char *dir, const char *text);
+/* Replaces <dir>/<name> ("status": "key=value" lines; "health": a TSV of
+ * the meters' health) with text, durably. */
+int gw_spool_status_write(const char *dir, const char *name, const char *text);
 
 #endif

@@ -23,6 +23,10 @@ static void usage(FILE *f)
 		"  scan (-c CONFIG BUS | --tcp HOST[:PORT] | --rtu DEVICE [--baud N])\n"
 		"       [--from U] [--to U] [--timeout-ms MS]\n"
 		"                                 list the Modbus unit ids that answer on a line\n"
+		"Status:\n"
+		"  status (-c CONFIG | SPOOL_DIR)  alarms, spool usage, each meter's state and\n"
+		"                                 fault counters (exit 1 if an alarm is raised\n"
+		"                                 or a meter is offline)\n"
 		"Spool:\n"
 		"  spool ls (-c CONFIG | DIR)     list batches: ready, done, quarantined,\n"
 		"                                 then usage, size bound and any alarm\n"
@@ -58,6 +62,8 @@ int main(int argc, char **argv)
 		return gwctl_read(argc - 1, argv + 1);
 	if (strcmp(cmd, "scan") == 0)
 		return gwctl_scan(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return gwctl_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "spool") == 0)
 		return gwctl_spool(argc - 1, argv + 1);
 	if (strcmp(cmd, "db") == 0)

@@ -22,13 +22,12 @@
 
 static const char *const subs[] = {"ready", "done", "quarantine"};
 
-/* Finds the spool directory from "-c CONFIG" or a plain DIR argument. */
-static int spool_dir_arg(int argc, char **argv, int *i, char *out, size_t cap)
+int gwctl_spool_dir_arg(int argc, char **argv, int *i, char *out, size_t cap)
 {
 	if (*i < argc && strcmp(argv[*i], "-c") == 0) {
 		struct gw_config *cfg;
 		if (*i + 1 >= argc) {
-			fprintf(stderr, "gwctl spool: -c needs a file\n");
+			fprintf(stderr, "gwctl: -c needs a file\n");
 			return -1;
 		}
 		if (gw_config_load(argv[*i + 1], &cfg))
@@ -43,7 +42,7 @@ static int spool_dir_arg(int argc, char **argv, int *i, char *out, size_t cap)
 		(*i)++;
 		return 0;
 	}
-	fprintf(stderr, "gwctl spool: give the spool directory or -c CONFIG\n");
+	fprintf(stderr, "gwctl: give the spool directory or -c CONFIG\n");
 	return -1;
 }
 
@@ -86,7 +85,7 @@ static int spool_ls(int argc, char **argv)
 	char dir[GW_PATH_MAX], path[GW_PATH_MAX * 2], day[16];
 	int i = 0, bad = 0;
 
-	if (spool_dir_arg(argc, argv, &i, dir, sizeof(dir)))
+	if (gwctl_spool_dir_arg(argc, argv, &i, dir, sizeof(dir)))
 		return 2;
 	printf("%-10s %-40s %-10s %4s %7s %9s %9s  %s\n", "state", "file", "day",
 	       "rev", "meters", "readings", "bytes", "check");
@@ -158,7 +157,7 @@ static int spool_verify(int argc, char **argv)
 		for (i = 0; i < argc; i++, total++)
 			bad += verify_file(argv[i], argv[i]);
 	} else {
-		if (spool_dir_arg(argc, argv, &i, dir, sizeof(dir)))
+		if (gwctl_spool_dir_arg(argc, argv, &i, dir, sizeof(dir)))
 			return 2;
 		for (size_t s = 0; s < 2; s++) { /* quarantine is known bad */
 			char **names;
@@ -320,7 +319,7 @@ static int spool_journal(int argc, char **argv)
 			bad += journal_one(argv[i], argv[i], check);
 		return bad ? 1 : 0;
 	}
-	if (spool_dir_arg(argc, argv, &i, dir, sizeof(dir)))
+	if (gwctl_spool_dir_arg(argc, argv, &i, dir, sizeof(dir)))
 		return 2;
 	snprintf(jdir, sizeof(jdir), "%s/journal", dir);
 	DIR *d = opendir(jdir);

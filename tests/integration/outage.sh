@@ -70,7 +70,17 @@ track_pid $gw
 # the feeder is dark from about 03:00 to 08:00 local on 2026-03-02.
 sleep 4
 kill -KILL "$simpid"
-sleep 2
+# gwctl status shows the outage while it lasts, and exits 1
+if wait_for 5 sh -c "'$GW_BUILD/gwctl' status '$GW_TMP/spool' | grep -q '3 offline'"; then
+	ok "gwctl status shows the three meters offline during the outage"
+	"$GW_BUILD/gwctl" status "$GW_TMP/spool" >"$GW_TMP/status.out"
+	check_eq "$?" 1 "gwctl status exits 1 while meters are offline"
+	grep -Eq '^A1 +feeder-7 +offline' "$GW_TMP/status.out" &&
+		ok "the offline meter is listed with its bus" ||
+		not_ok "offline meter line in: $(cat "$GW_TMP/status.out")"
+else
+	not_ok "gwctl status during the outage: $("$GW_BUILD/gwctl" status "$GW_TMP/spool" 2>&1)"
+fi
 sim "$port" 1 3 "$GW_TMP/a2.ready"
 track_pid $!
 wait_for 10 test -e "$GW_TMP/a2.ready" || not_ok "metersim did not come back"
@@ -95,6 +105,12 @@ grep -q "bus feeder-7: all 3 meters offline" "$GW_TMP/gatewayd.log" &&
 	not_ok "outage log line"
 grep -q "bus feeder-7: outage over" "$GW_TMP/gatewayd.log" &&
 	ok "the end of the outage is logged" || not_ok "end-of-outage log line"
+out=$("$GW_BUILD/gwctl" status "$GW_TMP/spool")
+check_eq "$?" 0 "gwctl status exits 0 once every meter answers again"
+case "$out" in *"meters: 4 online, 0 failing, 0 offline"*) ok "gwctl status: 4 online" ;;
+*) not_ok "gwctl status after the outage: $out" ;; esac
+"$GW_BUILD/gwctl" status "$GW_TMP/nowhere" >/dev/null 2>&1
+check_eq "$?" 2 "gwctl status of a spool without status exits 2"
 # The day's consumption is still exact: the shop load is flat before 06:00
 # and the meters answer again well before 22:00.
 rows=$("$GW_BUILD/gwctl" spool dump "$f" | awk -F, '$5 == "1.8.0" { print $4, $8 }' | tr '\n' ' ')
