@@ -47,7 +47,7 @@ PROGS := $(BUILD)/gatewayd $(BUILD)/gwctl $(BUILD)/metersim
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build
+.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install
 all: $(PROGS)
 tests: $(PROGS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
 
@@ -118,6 +118,18 @@ fuzz: deps
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
 		$(BUILD)/fuzz/corpus tests/unit/files/iec62056-21
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: binaries, profiles, schema
+# and the systemd unit (docs/deployment.md).
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gatewayd/profiles \
+		$(DESTDIR)$(PREFIX)/share/gatewayd/schema $(DESTDIR)/lib/systemd/system
+	install -m 755 $(BUILD)/gatewayd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 profiles/*.prof $(DESTDIR)$(PREFIX)/share/gatewayd/profiles/
+	install -m 644 schema/*.sql $(DESTDIR)$(PREFIX)/share/gatewayd/schema/
+	sed 's|@PREFIX@|$(PREFIX)|g' tools/gatewayd.service \
+		>$(DESTDIR)/lib/systemd/system/gatewayd.service
 
 clean:
 	rm -rf build
