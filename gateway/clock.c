@@ -2,6 +2,7 @@
 /*
  * clock.c - real and simulated (accelerated, anchored) time; see clock.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +63,35 @@ int gw_clock_parse_anchor(const char *s, int64_t *anchor_us)
 		frac *= 10;
 	*anchor_us = secs * 1000000 + frac;
 	return 0;
+}
+
+int gw_clock_from_options(struct gw_clock *c, const char *prog,
+			  const char *anchor, const char *start,
+			  const char *speed)
+{
+	int64_t anchor_us = 0, start_ms, sp = 1;
+	char *end;
+
+	if (!start || gw_parse_utc(start, &start_ms)) {
+		fprintf(stderr, "%s: --clock-start: '%s' is not a UTC time like 2026-03-01T00:00:00Z\n",
+			prog, start ? start : "");
+		return GW_EINVAL;
+	}
+	if (anchor && gw_clock_parse_anchor(anchor, &anchor_us)) {
+		fprintf(stderr, "%s: --clock-anchor: '%s' is not 'now' or real UTC seconds\n",
+			prog, anchor);
+		return GW_EINVAL;
+	}
+	if (speed) {
+		sp = strtoll(speed, &end, 10);
+		if (*speed == '\0' || *end != '\0' || sp < 1 ||
+		    sp > GW_CLOCK_SPEED_MAX) {
+			fprintf(stderr, "%s: --clock-speed: '%s' is not in 1..%d\n",
+				prog, speed, GW_CLOCK_SPEED_MAX);
+			return GW_EINVAL;
+		}
+	}
+	return gw_clock_init_sim(c, anchor_us, start_ms, sp);
 }
 
 int64_t gw_clock_now_ms(const struct gw_clock *c)

@@ -41,6 +41,15 @@ int gw_clock_init_sim(struct gw_clock *c, int64_t anchor_us, int64_t start_ms,
  * with up to six decimals ("1700000000.25"). Returns 0 or GW_EINVAL. */
 int gw_clock_parse_anchor(const char *s, int64_t *anchor_us);
 
+/* Builds a simulated clock from command-line options: anchor ("now" or
+ * real UTC seconds; NULL: now), start (simulated UTC time at the anchor;
+ * required) and speed (1..GW_CLOCK_SPEED_MAX; NULL: 1). On a bad or
+ * missing value prints "PROG: --clock-OPTION: ..." on stderr and returns
+ * GW_EINVAL. */
+int gw_clock_from_options(struct gw_clock *c, const char *prog,
+			  const char *anchor, const char *start,
+			  const char *speed);
+
 /* The clock's current UTC time in milliseconds. */
 int64_t gw_clock_now_ms(const struct gw_clock *c);
 

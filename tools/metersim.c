@@ -1154,22 +1154,9 @@ bad:
 
 	/* The clock and T_ref. */
 	if (start || speed || anchor) {
-		int64_t anchor_us = 0, start_ms;
-		int sp;
-		if (!start || gw_parse_utc(start, &start_ms)) {
-			fprintf(stderr, "metersim: need a valid --clock-start\n");
+		if (gw_clock_from_options(&s.clock, "metersim", anchor, start, speed))
 			return 2;
-		}
-		if (anchor && gw_clock_parse_anchor(anchor, &anchor_us)) {
-			fprintf(stderr, "metersim: bad --clock-anchor '%s'\n", anchor);
-			return 2;
-		}
-		if (parse_int(speed ? speed : "1", 1, GW_CLOCK_SPEED_MAX, &sp) ||
-		    gw_clock_init_sim(&s.clock, anchor_us, start_ms, sp)) {
-			fprintf(stderr, "metersim: bad --clock-speed\n");
-			return 2;
-		}
-		s.t_ref = start_ms;
+		s.t_ref = s.clock.start_ms;
 	} else {
 		gw_clock_init_real(&s.clock);
 		gw_parse_utc("2026-01-01T00:00:00Z", &s.t_ref);

@@ -649,15 +649,9 @@ bad:
 		return 2;
 	}
 	if (start || speed || anchor) {
-		int64_t anchor_us = 0, start_ms;
-		if (!start || gw_parse_utc(start, &start_ms) ||
-		    (anchor && gw_clock_parse_anchor(anchor, &anchor_us)) ||
-		    gw_clock_init_sim(&s.clock, anchor_us, start_ms,
-				      speed ? atoi(speed) : 1)) {
-			fprintf(stderr, "metersim: bad --clock-* options\n");
+		if (gw_clock_from_options(&s.clock, "metersim", anchor, start, speed))
 			return 2;
-		}
-		s.t_ref = start_ms;
+		s.t_ref = s.clock.start_ms;
 	} else {
 		gw_clock_init_real(&s.clock);
 		gw_parse_utc("2026-01-01T00:00:00Z", &s.t_ref);

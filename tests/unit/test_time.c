@@ -7,8 +7,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -153,6 +156,24 @@ static void simulated_clock(void **state)
 	int64_t r1 = gw_real_now_us();
 	assert_true(gw_clock_now_ms(&a) >= 3600000);
 	assert_true(r1 - r0 >= 99000);
+	/* command-line options, as gatewayd's simulators take them */
+	fflush(stderr);
+	int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, 2);
+	assert_int_equal(gw_clock_from_options(&a, "t", NULL, NULL, "60"), GW_EINVAL);
+	assert_int_equal(gw_clock_from_options(&a, "t", NULL, "yesterday", NULL), GW_EINVAL);
+	assert_int_equal(gw_clock_from_options(&a, "t", "soon", "2026-03-01", NULL), GW_EINVAL);
+	assert_int_equal(gw_clock_from_options(&a, "t", NULL, "2026-03-01", "5x"), GW_EINVAL);
+	assert_int_equal(gw_clock_from_options(&a, "t", NULL, "2026-03-01", "0"), GW_EINVAL);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(devnull);
+	assert_int_equal(gw_clock_from_options(&a, "t", "1700000000", "2026-03-01", "60"), 0);
+	assert_true(a.simulated);
+	assert_int_equal(a.anchor_us, 1700000000000000LL);
+	assert_int_equal(a.start_ms, 1772323200000LL);
+	assert_int_equal(a.speed, 60);
 	volatile sig_atomic_t stop = 1;
 	assert_false(gw_clock_sleep_until(&a, 1000000000LL, &stop));
 }
