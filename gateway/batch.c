@@ -135,6 +135,12 @@ struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p)
 	return b;
 }
 
+void gw_batcher_set_params(struct gw_batcher *b, const struct gw_batcher_params *p)
+{
+	b->p = *p;
+	b->p.gateway_id = b->gateway_id;
+}
+
 void gw_batcher_free(struct gw_batcher *b)
 {
 	if (!b)

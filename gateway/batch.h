@@ -128,6 +128,10 @@ struct gw_batcher;
 struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p);
 void gw_batcher_free(struct gw_batcher *b);
 
+/* Replaces the parameters (after a configuration reload); the gateway id
+ * stays. */
+void gw_batcher_set_params(struct gw_batcher *b, const struct gw_batcher_params *p);
+
 /* Adds n readings, in any order. Returns 0 or GW_ENOMEM. */
 int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n);
 

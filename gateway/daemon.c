@@ -390,7 +390,9 @@ static int recover(struct durable *du, struct gw_batcher *bat)
 static int64_t register_rollover(void *ctx, const char *meter_id,
 				 const char *obis)
 {
-	const struct gw_config *cfg = ctx;
+	/* ctx is the daemon's pointer to the current configuration, which a
+	 * reload replaces. */
+	const struct gw_config *cfg = *(struct gw_config *const *)ctx;
 	const struct gw_meter_config *m = gw_config_find_meter(cfg, meter_id);
 
 	if (!m || !m->profile)
@@ -413,9 +415,9 @@ static int64_t register_rollover(void *ctx, const char *meter_id,
 	return 0;
 }
 
-int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts,
-		  volatile sig_atomic_t *stop)
+static struct gw_batcher_params batcher_params(struct gw_config **cfgp)
 {
+	const struct gw_config *cfg = *cfgp;
 	struct gw_batcher_params bp = {
 		.gateway_id = cfg->gateway_id,
 		.poll_interval_ms = (int64_t)cfg->poll_interval_s * 1000,
@@ -425,8 +427,123 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		.max_power_w = cfg->max_power_w,
 		.revision_window_days = cfg->revision_window_days,
 		.rollover = register_rollover,
-		.rollover_ctx = (void *)cfg,
+		.rollover_ctx = (void *)cfgp,
 	};
+	return bp;
+}
+
+static void uploader_start(struct uploader_thread *up)
+{
+	up->stop = 0;
+	up->kick = 0;
+	if (!up->cfg->db_conninfo[0]) {
+		gw_info("no [database] conninfo: batches stay in the spool");
+		return;
+	}
+	if (pthread_create(&up->thread, NULL, uploader_main, up) == 0)
+		up->started = 1;
+	else
+		gw_err("upload: cannot start thread; batches stay in the spool");
+}
+
+/* Stops the upload thread after its last pass. */
+static void uploader_stop(struct uploader_thread *up)
+{
+	if (!up->started)
+		return;
+	pthread_mutex_lock(&up->lock);
+	up->stop = 1;
+	pthread_cond_signal(&up->cond);
+	pthread_mutex_unlock(&up->lock);
+	pthread_join(up->thread, NULL);
+	up->started = 0;
+}
+
+/* Everything the main loop owns that a reload swaps. */
+struct running {
+	struct gw_config **cfgp;
+	struct gw_sched *sched;
+	struct gw_batcher *bat;
+	struct durable *du;
+	struct uploader_thread *up;
+	struct seal_ctx *sc;
+	struct gw_reading **buf;
+	size_t *cap;
+	struct gw_event **evbuf;
+	size_t *evcap;
+};
+
+/* SIGHUP: re-reads the configuration file. Meters, buses, profiles, the
+ * database connection and the accounting keys take effect; the gateway id,
+ * time zone and spool directory need a restart (the open days and the
+ * spool belong to them). Poll workers are stopped after their cycle (their
+ * readings are journaled and handed to the core first) and started again
+ * with the new configuration; meter health counters start afresh. */
+static void reload(struct running *r)
+{
+	struct gw_config *old = *r->cfgp, *ncfg;
+	struct gw_journal *nj;
+
+	gw_info("reload: reading %s", old->path);
+	if (gw_config_load(old->path, &ncfg)) {
+		gw_err("reload: %s has errors (reported above); keeping the running configuration",
+		       old->path);
+		return;
+	}
+	if (strcmp(ncfg->gateway_id, old->gateway_id) ||
+	    strcmp(ncfg->timezone, old->timezone) ||
+	    strcmp(ncfg->spool_dir, old->spool_dir)) {
+		gw_err("reload: id, timezone and spool_dir change only with a restart; keeping the running configuration");
+		gw_config_free(ncfg);
+		return;
+	}
+	ncfg->clock = old->clock; /* the command line's clock stays */
+	if (gw_journal_open(ncfg->spool_dir, ncfg->n_buses, &nj)) {
+		gw_err("reload: cannot open the journal; keeping the running configuration");
+		gw_config_free(ncfg);
+		return;
+	}
+	struct gw_sched *ns = gw_sched_new(ncfg, &ncfg->clock);
+	if (!ns) {
+		gw_err("reload: out of memory; keeping the running configuration");
+		gw_journal_close(nj);
+		gw_config_free(ncfg);
+		return;
+	}
+	gw_sched_stop(r->sched);
+	size_t n = gw_sched_take(r->sched, r->buf, r->cap, 0);
+	if (n && gw_batcher_add(r->bat, *r->buf, n))
+		gw_err("batching: out of memory; %zu readings lost", n);
+	take_events(r->sched, r->bat, r->du, r->evbuf, r->evcap);
+	gw_sched_free(r->sched);
+	uploader_stop(r->up);
+	gw_journal_close(r->du->journal);
+
+	*r->cfgp = ncfg;
+	r->du->journal = nj;
+	r->du->cfg = ncfg;
+	r->du->bound.max_bytes = ncfg->spool_max_bytes;
+	r->du->bound.policy = ncfg->spool_full_policy;
+	r->du->bound.allow_delete_unuploaded = ncfg->allow_delete_unuploaded;
+	r->up->cfg = ncfg;
+	r->sc->cfg = ncfg;
+	struct gw_batcher_params bp = batcher_params(r->cfgp);
+	gw_batcher_set_params(r->bat, &bp);
+	gw_config_free(old);
+
+	r->sched = ns;
+	gw_sched_set_sink(ns, journal_sink, r->du);
+	uploader_start(r->up);
+	if (gw_sched_start(ns))
+		gw_err("reload: cannot start the poll workers");
+	gw_info("reload: %d meters on %d buses", ncfg->n_meters, ncfg->n_buses);
+}
+
+int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
+		  volatile sig_atomic_t *stop)
+{
+	const struct gw_config *cfg = *cfgp;
+	struct gw_batcher_params bp = batcher_params(cfgp);
 	struct uploader_thread up = {.cfg = cfg};
 	struct seal_ctx sc = {.cfg = cfg, .up = &up};
 	struct gw_reading *buf = NULL;
@@ -477,15 +594,12 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	gw_sched_set_sink(sched, journal_sink, &du);
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.cond, NULL);
-	if (cfg->db_conninfo[0]) {
-		if (pthread_create(&up.thread, NULL, uploader_main, &up) == 0)
-			up.started = 1;
-		else
-			gw_err("upload: cannot start thread; batches stay in the spool");
-	} else {
-		gw_info("no [database] conninfo: batches stay in the spool");
-	}
+	uploader_start(&up);
 	rc = gw_sched_start(sched);
+	struct running run = {
+		.cfgp = cfgp, .sched = sched, .bat = bat, .du = &du, .up = &up,
+		.sc = &sc, .buf = &buf, .cap = &cap, .evbuf = &evbuf, .evcap = &evcap,
+	};
 	char t[40];
 	gw_info("gateway %s: %d meters on %d buses, zone %s, clock %s%s",
 		cfg->gateway_id, cfg->n_meters, cfg->n_buses, cfg->timezone,
@@ -493,6 +607,12 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 		cfg->clock.simulated ? " (simulated)" : "");
 
 	while (rc == 0 && !*stop) {
+		if (opts && opts->reload && *opts->reload) {
+			*opts->reload = 0;
+			reload(&run);
+			cfg = *cfgp;
+			sched = run.sched;
+		}
 		size_t n = gw_sched_take(sched, &buf, &cap, 100);
 		if (n && gw_batcher_add(bat, buf, n))
 			gw_err("batching: out of memory; %zu readings lost", n);
@@ -532,13 +652,7 @@ int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts
 	gw_batcher_advance(bat, gw_clock_now_ms(&cfg->clock), on_sealed, &sc);
 	after_seal(&du, bat);
 	write_status(&du, bat);
-	if (up.started) {
-		pthread_mutex_lock(&up.lock);
-		up.stop = 1;
-		pthread_cond_signal(&up.cond);
-		pthread_mutex_unlock(&up.lock);
-		pthread_join(up.thread, NULL);
-	}
+	uploader_stop(&up);
 	pthread_mutex_destroy(&up.lock);
 	pthread_cond_destroy(&up.cond);
 	gw_sched_free(sched);

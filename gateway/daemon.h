@@ -15,13 +15,20 @@
 
 struct gw_daemon_opts {
 	int64_t stop_at_ms; /* stop when the clock reaches this; 0: never */
+	/* Set (by a SIGHUP handler) to re-read the configuration file; may be
+	 * NULL. */
+	volatile sig_atomic_t *reload;
 };
 
 /* Runs until *stop is set (by a signal handler) or the clock reaches
  * opts->stop_at_ms. On the way out it seals what can be sealed and makes one
- * last upload pass. Returns 0, or a negative GW_E* code if the gateway could
- * not start (spool not writable, out of memory). */
-int gw_daemon_run(const struct gw_config *cfg, const struct gw_daemon_opts *opts,
+ * last upload pass. When *opts->reload is set it re-reads (*cfg)->path: a
+ * valid file with the same gateway id, time zone and spool replaces *cfg
+ * (the old one is freed; the caller frees the last one); anything else is
+ * logged and the running configuration stays. Returns 0, or a negative
+ * GW_E* code if the gateway could not start (spool not writable, out of
+ * memory). */
+int gw_daemon_run(struct gw_config **cfg, const struct gw_daemon_opts *opts,
 		  volatile sig_atomic_t *stop);
 
 #endif

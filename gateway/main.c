@@ -15,12 +15,15 @@
 #include "config.h"
 #include "daemon.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
+/* Handlers only set flags; the main loop acts on them. */
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 static void usage(FILE *f)
@@ -37,7 +40,9 @@ static void usage(FILE *f)
 		"      --clock-speed N    simulated seconds per real second (1..100000)\n"
 		"      --stop-at T        stop when the clock reaches UTC time T\n"
 		"  -h, --help             this text\n"
-		"The clock options override [clock] in FILE (docs/simulated-time.md).\n");
+		"The clock options override [clock] in FILE (docs/simulated-time.md).\n"
+		"Signals: SIGTERM/SIGINT seal what is due and exit; SIGHUP re-reads FILE\n"
+		"(meters, buses, database; a broken file is reported and ignored).\n");
 }
 
 int main(int argc, char **argv)
@@ -125,9 +130,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	opts.reload = &reload_flag;
 	signal(SIGPIPE, SIG_IGN);
 
-	int rc = gw_daemon_run(cfg, &opts, &stop_flag);
+	int rc = gw_daemon_run(&cfg, &opts, &stop_flag);
 	gw_config_free(cfg);
 	return rc ? 1 : 0;
 bad:
