@@ -3,7 +3,8 @@
 # tests/run.sh - runs every unit test (cmocka, TAP output) and every
 # integration script, counts each check, and ends with "N passed, N failed".
 # A test program or script that exits non-zero without reporting a failed
-# check counts as one failure itself.
+# check counts as one failure itself; one that runs longer than
+# GW_TEST_TIMEOUT seconds (default 600) is stopped and counted as failed.
 #   tests/run.sh [PATTERN]   only tests whose name contains PATTERN
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +22,11 @@ run_one() {
 	local out rc p f
 	out=$(mktemp)
 	echo "# $name"
-	"$@" >"$out" 2>&1
+	# A test that hangs is stopped (its EXIT trap still stops what it
+	# started) and counted as failed, so a run always ends.
+	timeout --kill-after=15 "${GW_TEST_TIMEOUT:-600}" "$@" >"$out" 2>&1
 	rc=$?
+	[ "$rc" -eq 124 ] && echo "not ok - $name did not finish within ${GW_TEST_TIMEOUT:-600} s" >>"$out"
 	p=$(grep -cE '^ok( |$)' "$out")
 	f=$(grep -cE '^not ok( |$)' "$out")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
