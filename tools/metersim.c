@@ -1023,6 +1023,26 @@ static void default_profiles_dir(char *out, size_t cap)
 	snprintf(out, cap, "profiles");
 }
 
+int metersim_time_setup(const char *tz, const char *anchor, const char *start,
+			const char *speed, struct gw_clock *clock, int64_t *t_ref)
+{
+	int rc = gw_tz_set(tz);
+
+	if (rc) {
+		fprintf(stderr, "metersim: --tz %s: %s\n", tz, gw_strerror(rc));
+		return 2;
+	}
+	if (start || speed || anchor) {
+		if (gw_clock_from_options(clock, "metersim", anchor, start, speed))
+			return 2;
+		*t_ref = clock->start_ms;
+	} else {
+		gw_clock_init_real(clock);
+		gw_parse_utc("2026-01-01T00:00:00Z", t_ref);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* IEC 62056-21 meters are a simulator of their own
@@ -1146,21 +1166,8 @@ bad:
 		fprintf(stderr, "metersim: unit ids end above 247\n");
 		return 2;
 	}
-	int rc = gw_tz_set(tz);
-	if (rc) {
-		fprintf(stderr, "metersim: --tz %s: %s\n", tz, gw_strerror(rc));
+	if (metersim_time_setup(tz, anchor, start, speed, &s.clock, &s.t_ref))
 		return 2;
-	}
-
-	/* The clock and T_ref. */
-	if (start || speed || anchor) {
-		if (gw_clock_from_options(&s.clock, "metersim", anchor, start, speed))
-			return 2;
-		s.t_ref = s.clock.start_ms;
-	} else {
-		gw_clock_init_real(&s.clock);
-		gw_parse_utc("2026-01-01T00:00:00Z", &s.t_ref);
-	}
 	s.day_ref = gw_tz_day_of(s.t_ref);
 	curves_init(&s);
 	for (int i = 0; i < n_faults; i++) {
@@ -1176,6 +1183,7 @@ bad:
 		return 2;
 	}
 
+	int rc;
 	if (strchr(profile, '/') ||
 	    (strlen(profile) > 5 && strcmp(profile + strlen(profile) - 5, ".prof") == 0)) {
 		rc = gw_profile_load(profile, &s.prof);

@@ -644,18 +644,8 @@ bad:
 		for (int k = 0; k < s.n; k++)
 			snprintf(s.addr[k], sizeof(s.addr[0]), "%d", k + 1);
 	}
-	if (gw_tz_set(tz)) {
-		fprintf(stderr, "metersim: --tz %s: not an installed zone\n", tz);
+	if (metersim_time_setup(tz, anchor, start, speed, &s.clock, &s.t_ref))
 		return 2;
-	}
-	if (start || speed || anchor) {
-		if (gw_clock_from_options(&s.clock, "metersim", anchor, start, speed))
-			return 2;
-		s.t_ref = s.clock.start_ms;
-	} else {
-		gw_clock_init_real(&s.clock);
-		gw_parse_utc("2026-01-01T00:00:00Z", &s.t_ref);
-	}
 
 	s.fd = open(dev, O_RDWR | O_NOCTTY | O_NONBLOCK);
 	if (s.fd < 0) {
