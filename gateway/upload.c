@@ -2,32 +2,47 @@
 /*
  * upload.c - loads sealed batches into PostgreSQL with libpq, exactly once.
  *
- * One transaction per batch, sent as one query string:
+ * One transaction per batch, sent as two query strings:
  *
  *     BEGIN;
  *     COPY pg_temp.gw_stage FROM STDIN (FORMAT binary);
- *     COPY pg_temp.gw_stage_interval FROM STDIN (FORMAT binary);
- *     SELECT status, stored_crc FROM gw_apply_staged();
+ *     SELECT status, stored_crc, target, ts_from, ts_to FROM gw_begin_batch(true)
+ *
+ * and, once the server has said where the interval readings go:
+ *
+ *     COPY public.interval_readings_2026_02 (...) FROM STDIN (FORMAT binary);
+ *     COPY public.interval_readings_2026_03 (...) FROM STDIN (FORMAT binary);
+ *     SELECT gw_end_batch();
  *     COMMIT
  *
- * so that a batch costs about three round trips however large it is (the
- * wait for each COPY to start, and the results at the end). The staging
- * tables are temporary tables of the session, made by gw_stage_open() on
- * connect; gw_apply_staged() (schema/003_roles_rls_loader.sql) runs as the
- * schema's owner, checks that the session's role may load this gateway
- * and its meters, inserts the ledger row (gateway, day, revision, CRC)
- * first and then the meters, daily registers, interval readings and
- * events. If the ledger row existed already the batch was applied before
- * (the process died between COMMIT and moving the file to done/): the
- * function changes nothing and says "duplicate". A later revision of a day
+ * so a batch costs a handful of round trips however large it is. The
+ * staging table is a temporary table of the session, made by
+ * gw_stage_open() on connect. gw_begin_batch() (schema/004_*.sql) runs as
+ * the schema's owner: it checks that the session's role may load this
+ * gateway and its meters, inserts the ledger row (gateway, day, revision,
+ * CRC) first and then the meters, daily registers and events, and answers
+ * with one row per UTC month of the readings: the month's partition of
+ * interval_readings and its bounds. The readings go there by COPY, which
+ * writes whole pages at a time (an INSERT ... SELECT from staging costs
+ * half as much again); a trigger on each partition refuses rows of meters
+ * that are not the batch's. gw_end_batch() checks that every reading the
+ * header promised arrived.
+ *
+ * If the ledger row existed already the batch was applied before (the
+ * process died between COMMIT and moving the file to done/): the server
+ * says "duplicate", nothing is changed and no reading is sent. A later
+ * revision of a day, or a first revision some of whose readings are
+ * stored already (the COPY fails on the primary key and the batch is
+ * loaded again), goes through pg_temp.gw_stage_interval instead, and
+ * gw_end_batch() moves the rows, keeping the stored ones. A later revision
  * replaces the daily registers of earlier revisions in the same
  * transaction, so readers see the old day or the new one, never a mix.
- * The gateway's role needs no privilege on any table.
  *
  * COPY is binary: integers and times go as they are, text without any
- * escaping, and no SQL text contains a value. If the connection is lost,
- * the server rolls back what it had; if it is lost during COMMIT, the
- * ledger decides on the next attempt.
+ * escaping, and no SQL text contains a value (the only names in SQL text
+ * are table names the server chose). If the connection is lost, the server
+ * rolls back what it had; if it is lost during COMMIT, the ledger decides
+ * on the next attempt.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,14 +83,18 @@ struct copybuf {
 static const char SQL_STAGE_OPEN[] =
 	"SET temp_buffers = '256MB'; SELECT gw_stage_open()";
 
-static const char SQL_BATCH[] =
+/* The first query string of a batch; "%s" is true (readings straight into
+ * the month partitions) or false (through the staging table). */
+static const char SQL_BEGIN[] =
 	"BEGIN;"
 	"COPY pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3,"
 	" n1, n2, n3, unit, quality, detail) FROM STDIN (FORMAT binary);"
-	"COPY pg_temp.gw_stage_interval (meter_id, obis, ts, value, scale, unit)"
-	" FROM STDIN (FORMAT binary);"
-	"SELECT status, stored_crc FROM gw_apply_staged();"
-	"COMMIT";
+	"SELECT status, stored_crc, target, ts_from, ts_to FROM gw_begin_batch(%s)";
+
+/* The second: one COPY per target the server named, then the end. */
+static const char SQL_COPY_INTERVAL[] =
+	"COPY %s (meter_id, obis, ts, value, scale, unit) FROM STDIN (FORMAT binary);";
+static const char SQL_END[] = "SELECT gw_end_batch();COMMIT";
 
 #define STAGE_FIELDS 15
 #define INTERVAL_FIELDS 6
@@ -477,9 +496,21 @@ static int send_stage(struct gw_uploader *u, struct copybuf *cb,
 	return rc ? rc : cb_flush(u, cb);
 }
 
-/* Streams the interval readings. Returns 0 or a GW_E* code. */
+/* Where the server wants a batch's interval readings: a table and the
+ * range of ts (Unix ms, from <= ts < to) that goes there. */
+struct target {
+	char table[128];
+	int64_t from, to;
+	int has_from, has_to;
+};
+
+#define MAX_TARGETS 64
+
+/* Streams the interval readings that fall into t's range; adds their
+ * number to *sent. Returns 0 or a GW_E* code. */
 static int send_interval(struct gw_uploader *u, struct copybuf *cb,
-			 const struct gw_batch *b)
+			 const struct gw_batch *b, const struct target *t,
+			 size_t *sent)
 {
 	int rc = 0;
 
@@ -489,6 +520,9 @@ static int send_interval(struct gw_uploader *u, struct copybuf *cb,
 		const char *unit = gw_unit_name((enum gw_unit)s->unit);
 
 		for (uint32_t k = 0; k < s->n && rc == 0; k++) {
+			if ((t->has_from && s->ts_ms[k] < t->from) ||
+			    (t->has_to && s->ts_ms[k] >= t->to))
+				continue;
 			cb_tuple(cb, INTERVAL_FIELDS);
 			f_text(cb, s->meter_id);
 			f_text(cb, s->obis);
@@ -496,6 +530,7 @@ static int send_interval(struct gw_uploader *u, struct copybuf *cb,
 			f_i64(cb, s->value[k]);
 			f_i16(cb, s->scale);
 			f_text_or_null(cb, unit);
+			(*sent)++;
 			rc = cb_maybe_flush(u, cb);
 		}
 	}
@@ -503,14 +538,18 @@ static int send_interval(struct gw_uploader *u, struct copybuf *cb,
 	return rc ? rc : cb_flush(u, cb);
 }
 
-/* What came back from the batch's query string. */
+/* What came back from a batch's two query strings. */
 struct outcome {
-	int copies;          /* COPY streams sent */
+	int copies;          /* COPY streams sent in the current string */
 	int committed;       /* "COMMIT" completed */
 	int applied;         /* 1 applied, 0 duplicate, -1 no answer */
 	int lost;            /* the session cannot go on */
 	int err;             /* first GW_E* of ours (building, sending) */
 	uint32_t stored_crc; /* for a duplicate */
+	struct target tg[MAX_TARGETS];
+	int n_tg;            /* targets of the readings (0: none to send) */
+	size_t sent;         /* interval rows sent */
+	char sqlstate[6];    /* of the first server error */
 	char msg[1024];      /* first server error */
 };
 
@@ -518,24 +557,77 @@ static void note_error(struct gw_uploader *u, struct outcome *o,
 		       const PGresult *res)
 {
 	const char *m = res ? PQresultErrorMessage(res) : NULL;
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	if (!m || !*m)
 		m = PQerrorMessage(u->conn);
-	if (!o->msg[0])
+	if (!o->msg[0]) {
 		pq_msg(m, o->msg, sizeof(o->msg));
+		gw_strlcpy(o->sqlstate, st ? st : "", sizeof(o->sqlstate));
+	}
 	if (session_lost(u->conn, res))
 		o->lost = 1;
 }
 
-/* Sends the batch's query string and feeds its COPYs; collects what the
- * server answered into *o. */
-static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
-		      uint32_t crc, struct outcome *o)
+/* A table name as the server wrote it (format('%I.%I')): letters, digits,
+ * '_', '.' and quotes only, so that it cannot end the statement. */
+static int table_name_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '"'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Reads gw_begin_batch()'s answer into *o. */
+static void read_begin(const PGresult *res, struct outcome *o)
+{
+	int n = PQntuples(res);
+
+	if (PQnfields(res) != 5 || n < 1 || n > MAX_TARGETS) {
+		if (!o->err)
+			o->err = GW_EPROTO;
+		return;
+	}
+	o->applied = strcmp(PQgetvalue(res, 0, 0), "applied") == 0;
+	if (!PQgetisnull(res, 0, 1))
+		o->stored_crc = (uint32_t)strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	for (int r = 0; r < n && o->applied == 1; r++) {
+		struct target *t = &o->tg[o->n_tg];
+
+		if (PQgetisnull(res, r, 2))
+			continue; /* no readings */
+		if (strlen(PQgetvalue(res, r, 2)) >= sizeof(t->table) ||
+		    !table_name_ok(PQgetvalue(res, r, 2))) {
+			if (!o->err)
+				o->err = GW_EPROTO;
+			return;
+		}
+		gw_strlcpy(t->table, PQgetvalue(res, r, 2), sizeof(t->table));
+		t->has_from = !PQgetisnull(res, r, 3);
+		t->has_to = !PQgetisnull(res, r, 4);
+		t->from = t->has_from ? strtoll(PQgetvalue(res, r, 3), NULL, 10) : 0;
+		t->to = t->has_to ? strtoll(PQgetvalue(res, r, 4), NULL, 10) : 0;
+		o->n_tg++;
+	}
+}
+
+/* Sends a query string and serves its COPYs: the first with the staged
+ * batch (stage = 1), or the interval readings, one target each. Collects
+ * the answers into *o. */
+static void run_query(struct gw_uploader *u, const char *sql,
+		      const struct gw_batch *b, uint32_t crc, int stage,
+		      size_t n_interval, struct outcome *o)
 {
 	struct copybuf cb = { 0 };
 	PGresult *res;
 
-	if (!PQsendQuery(u->conn, SQL_BATCH)) {
+	o->copies = 0;
+	if (!PQsendQuery(u->conn, sql)) {
 		note_error(u, o, NULL);
 		o->lost = 1;
 		return;
@@ -544,10 +636,22 @@ static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
 		switch (PQresultStatus(res)) {
 		case PGRES_COPY_IN: {
 			int rc = o->err;
+			const char *why = "client could not send the batch";
 
-			if (rc == 0)
-				rc = o->copies == 0 ? send_stage(u, &cb, b, crc)
-						    : send_interval(u, &cb, b);
+			if (rc == 0 && stage && o->copies == 0)
+				rc = send_stage(u, &cb, b, crc);
+			else if (rc == 0 && !stage && o->copies < o->n_tg)
+				rc = send_interval(u, &cb, b, &o->tg[o->copies],
+						   &o->sent);
+			else if (rc == 0)
+				rc = GW_EPROTO;
+			/* After the last target every reading must have gone
+			 * to one of them. */
+			if (rc == 0 && !stage && o->copies == o->n_tg - 1 &&
+			    o->sent != n_interval) {
+				rc = GW_EPROTO;
+				why = "the server's ranges do not cover the batch's readings";
+			}
 			cb.len = 0;
 			if (rc && !o->err)
 				o->err = rc;
@@ -556,8 +660,7 @@ static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
 			o->copies++;
 			/* An error of ours aborts the COPY, which fails the
 			 * transaction; the server skips the rest. */
-			if (PQputCopyEnd(u->conn, rc ? "client could not send the batch"
-						       : NULL) != 1) {
+			if (PQputCopyEnd(u->conn, rc ? why : NULL) != 1) {
 				note_error(u, o, NULL);
 				o->lost = 1;
 			}
@@ -568,13 +671,9 @@ static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
 				o->committed = 1;
 			break;
 		case PGRES_TUPLES_OK:
-			if (PQntuples(res) == 1 && PQnfields(res) == 2) {
-				o->applied = strcmp(PQgetvalue(res, 0, 0), "applied") == 0;
-				if (!PQgetisnull(res, 0, 1))
-					o->stored_crc = (uint32_t)strtoull(
-						PQgetvalue(res, 0, 1), NULL, 10);
-			}
-			break;
+			if (stage)
+				read_begin(res, o);
+			break; /* gw_end_batch() returns one empty row */
 		default:
 			note_error(u, o, res);
 			break;
@@ -588,10 +687,39 @@ static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
 		o->lost = 1;
 }
 
+/* Loads the batch in one transaction (see the top of the file); direct
+ * says whether its readings may go straight into the partitions. */
+static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
+		      uint32_t crc, int direct, size_t n_interval,
+		      struct outcome *o)
+{
+	char sql[sizeof(SQL_COPY_INTERVAL) * MAX_TARGETS + 256];
+	size_t len = 0;
+
+	snprintf(sql, sizeof(sql), SQL_BEGIN, direct ? "true" : "false");
+	run_query(u, sql, b, crc, 1, n_interval, o);
+	if (o->lost || o->err || o->msg[0] || o->applied < 0)
+		return;
+	if (o->applied == 0) {
+		/* A duplicate: only gateways.last_seen changed. */
+		run_query(u, "COMMIT", b, crc, 0, n_interval, o);
+		return;
+	}
+	if (o->n_tg == 0 && n_interval > 0) {
+		o->err = GW_EPROTO;
+		return;
+	}
+	for (int i = 0; i < o->n_tg; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					SQL_COPY_INTERVAL, o->tg[i].table);
+	snprintf(sql + len, sizeof(sql) - len, "%s", SQL_END);
+	run_query(u, sql, b, crc, 0, n_interval, o);
+}
+
 int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		    uint32_t crc)
 {
-	struct outcome o = { .applied = -1 };
+	struct outcome o;
 	char day[16];
 	size_t n_interval = 0;
 	int rc;
@@ -608,7 +736,23 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 	for (size_t i = 0; i < b->n_series; i++)
 		n_interval += b->series[i].n;
 
-	run_batch(u, b, crc, &o);
+	memset(&o, 0, sizeof(o));
+	o.applied = -1;
+	run_batch(u, b, crc, 1, n_interval, &o);
+	if (!o.committed && !o.lost && strcmp(o.sqlstate, "23505") == 0) {
+		/* Some of the readings are stored already (a meter that moved
+		 * between gateways, a load profile read twice): load the batch
+		 * again through the staging table, keeping the stored ones. */
+		gw_info("database: batch %s %s r%" PRIu32 " meets stored readings; "
+			"loading it again keeping them", b->gateway_id, day,
+			b->revision);
+		rollback(u);
+		if (!u->conn)
+			return GW_ECONN;
+		memset(&o, 0, sizeof(o));
+		o.applied = -1;
+		run_batch(u, b, crc, 0, n_interval, &o);
+	}
 
 	if (o.committed && o.applied == 1 && !o.err && !o.msg[0]) {
 		gw_debug("database: applied batch %s %s r%" PRIu32
@@ -637,10 +781,14 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		disconnect(u);
 		return GW_ECONN;
 	}
-	if (o.msg[0])
+	if (o.msg[0] && strcmp(o.sqlstate, "42883") == 0)
+		gw_err("database: batch %s %s r%" PRIu32 " refused: %s (the "
+		       "database's schema is older than this gateway: run "
+		       "gwctl db migrate)", b->gateway_id, day, b->revision, o.msg);
+	else if (o.msg[0])
 		gw_err("database: batch %s %s r%" PRIu32 " refused: %s",
 		       b->gateway_id, day, b->revision, o.msg);
-	else if (!o.err)
+	else if (o.err == GW_EPROTO || !o.err)
 		gw_err("database: batch %s %s r%" PRIu32 ": unexpected answer "
 		       "(is the schema migrated?)", b->gateway_id, day, b->revision);
 	rollback(u);

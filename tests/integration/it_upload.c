@@ -6,7 +6,10 @@
  * tools/pgtmp.sh and exports GW_PG_CONNINFO; without it this program
  * fails (it does not skip). Batches are built in memory, uploaded with
  * gw_upload_batch / gw_upload_spool, and checked with plain SQL on a
- * second connection. Each test uses its own gateway and meter ids, so the
+ * second connection. The uploads log in as a back-office loader
+ * (GW_IT_LOADER_CONNINFO: a role in gw_loader_any, not a superuser, so the
+ * schema's checks all apply); the checks use GW_PG_CONNINFO. Each test
+ * uses its own gateway and meter ids, so the
  * tests do not see each other's rows. GW_IT_SPOOL names a directory for
  * the spool test (default: a new directory under $TMPDIR or /tmp).
  */
@@ -30,7 +33,8 @@
 #include "tz.h"
 #include "upload.h"
 
-static const char *conninfo;
+static const char *conninfo; /* the checks' (a superuser) */
+static const char *loader;   /* the uploads' (gw_loader_any) */
 static PGconn *db; /* the tests' own connection, TimeZone UTC */
 
 /* Returns the first column of the first row as a new string ("NULL" for
@@ -105,7 +109,7 @@ static void init_batch(struct gw_batch *b, const char *gw, const char *day,
 
 static int upload_one(const struct gw_batch *b, uint32_t crc)
 {
-	struct gw_uploader *u = gw_uploader_new(conninfo);
+	struct gw_uploader *u = gw_uploader_new(loader);
 	int rc;
 
 	assert_non_null(u);
@@ -125,7 +129,7 @@ static void test_rows_land_exactly(void **state)
 	struct gw_day_register days[3];
 	struct gw_series s;
 	struct gw_batch b;
-	struct gw_uploader *u = gw_uploader_new(conninfo);
+	struct gw_uploader *u = gw_uploader_new(loader);
 
 	(void)state;
 	/* 2^53 + 1: a double would round it. */
@@ -184,7 +188,7 @@ static void test_same_batch_twice_applies_once(void **state)
 	struct gw_day_register days[2];
 	struct gw_series s;
 	struct gw_batch b;
-	struct gw_uploader *u = gw_uploader_new(conninfo);
+	struct gw_uploader *u = gw_uploader_new(loader);
 
 	(void)state;
 	days[0] = reg("it-t1", "1.8.0", GW_Q_MEASURED, 1000, 3000);
@@ -308,7 +312,7 @@ static void test_refused_batch_is_all_or_nothing(void **state)
 	struct gw_day_register d[2];
 	struct gw_series s;
 	struct gw_batch b;
-	struct gw_uploader *u = gw_uploader_new(conninfo);
+	struct gw_uploader *u = gw_uploader_new(loader);
 
 	(void)state;
 	assert_non_null(u);
@@ -410,13 +414,13 @@ static void test_lost_connection_reconnects(void **state)
 	struct gw_batch b1, b2;
 	struct gw_uploader *u;
 	char *ci, *n;
-	size_t len = strlen(conninfo) + 64;
+	size_t len = strlen(loader) + 64;
 
 	(void)state;
 	ci = malloc(len);
 	assert_non_null(ci);
 	/* Works for the key=value form that pgtmp.sh writes. */
-	snprintf(ci, len, "%s application_name=it-lost", conninfo);
+	snprintf(ci, len, "%s application_name=it-lost", loader);
 	d1[0] = reg("it-l1", "1.8.0", GW_Q_MEASURED, 0, 1);
 	d2[0] = reg("it-l1", "1.8.0", GW_Q_MEASURED, 1, 3);
 	init_batch(&b1, "it-gw-l", "2026-03-01", 0, d1, 1, NULL, 0);
@@ -531,7 +535,7 @@ static void test_upload_spool(void **state)
 	fputs("GWB1 this is not a batch", f);
 	assert_int_equal(fclose(f), 0);
 
-	u = gw_uploader_new(conninfo);
+	u = gw_uploader_new(loader);
 	assert_non_null(u);
 	assert_int_equal(gw_upload_spool(u, dir), 2);
 	assert_int_equal(count_dir(dir, "ready"), 0);
@@ -618,6 +622,75 @@ static void test_partition_on_demand(void **state)
 		"it-p1");
 }
 
+/* A local day of Asia/Ho_Chi_Minh (UTC+7) starts in the UTC month before:
+ * its readings go to two month partitions, each by its own COPY. */
+static void test_day_across_two_months(void **state)
+{
+	/* 2026-02-28 17:00Z, 23:45Z, 2026-03-01 00:00Z, 16:45Z */
+	static int64_t ts[4] = { 1772298000000, 1772322300000, 1772323200000,
+				 1772383500000 };
+	static int64_t v[4] = { 10, 20, 30, 40 };
+	struct gw_series s;
+	struct gw_batch b;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	gw_strlcpy(s.meter_id, "it-2m", sizeof(s.meter_id));
+	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
+	s.unit = GW_UNIT_WH;
+	s.n = 4;
+	s.ts_ms = ts;
+	s.value = v;
+	init_batch(&b, "it-gw-2m", "2026-03-01", 0, NULL, 0, &s, 1);
+	assert_int_equal(upload_one(&b, 41), 1);
+	expect1("30", "SELECT sum(value) FROM interval_readings_2026_02 WHERE meter_id = $1",
+		"it-2m");
+	expect1("70", "SELECT sum(value) FROM interval_readings_2026_03 WHERE meter_id = $1",
+		"it-2m");
+	expect1("4", "SELECT interval_rows FROM batch_ledger WHERE gateway_id = $1",
+		"it-gw-2m");
+}
+
+/* A first revision some of whose readings are stored already (the meter
+ * moved to another gateway, which read its load profile again): the
+ * stored readings stay, the new ones are added, the batch is applied
+ * once. */
+static void test_first_revision_meets_stored_readings(void **state)
+{
+	/* 2026-03-07 00:00Z, 00:15Z, 00:30Z, 00:45Z and 01:00Z, 01:15Z */
+	static int64_t t1[4] = { 1772841600000, 1772842500000, 1772843400000,
+				 1772844300000 };
+	static int64_t t2[4] = { 1772843400000, 1772844300000, 1772845200000,
+				 1772846100000 };
+	static int64_t v1[4] = { 100, 200, 300, 400 };
+	static int64_t v2[4] = { 9300, 9400, 500, 600 };
+	struct gw_series s1, s2;
+	struct gw_batch b1, b2;
+
+	(void)state;
+	memset(&s1, 0, sizeof(s1));
+	gw_strlcpy(s1.meter_id, "it-s1", sizeof(s1.meter_id));
+	gw_strlcpy(s1.obis, "1.8.0", sizeof(s1.obis));
+	s1.unit = GW_UNIT_WH;
+	s1.n = 4;
+	s1.ts_ms = t1;
+	s1.value = v1;
+	s2 = s1;
+	s2.ts_ms = t2;
+	s2.value = v2;
+	init_batch(&b1, "it-gw-s1", "2026-03-07", 0, NULL, 0, &s1, 1);
+	init_batch(&b2, "it-gw-s2", "2026-03-07", 0, NULL, 0, &s2, 1);
+	assert_int_equal(upload_one(&b1, 51), 1);
+	assert_int_equal(upload_one(&b2, 52), 1);
+	expect1("100,200,300,400,500,600", "SELECT string_agg(value::text, ',' "
+		"ORDER BY ts) FROM interval_readings WHERE meter_id = $1", "it-s1");
+	expect1("2", "SELECT count(*) FROM batch_ledger WHERE gateway_id IN "
+		"('it-gw-s1', 'it-gw-s2') AND day = $1", "2026-03-07");
+	assert_int_equal(upload_one(&b2, 52), 0);
+	expect1("6", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
+		"it-s1");
+}
+
 static int setup(void **state)
 {
 	PGresult *res;
@@ -656,12 +729,15 @@ int main(void)
 		cmocka_unit_test(test_upload_spool),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_partition_on_demand),
+		cmocka_unit_test(test_day_across_two_months),
+		cmocka_unit_test(test_first_revision_meets_stored_readings),
 	};
 
 	conninfo = getenv("GW_PG_CONNINFO");
-	if (!conninfo || !*conninfo) {
-		printf("not ok - it_upload: GW_PG_CONNINFO is not set "
-		       "(run tests/integration/upload.sh)\n");
+	loader = getenv("GW_IT_LOADER_CONNINFO");
+	if (!conninfo || !*conninfo || !loader || !*loader) {
+		printf("not ok - it_upload: GW_PG_CONNINFO or GW_IT_LOADER_CONNINFO "
+		       "is not set (run tests/integration/upload.sh)\n");
 		return 1;
 	}
 	gw_log_set_level(GW_LOG_WARN);

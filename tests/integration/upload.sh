@@ -26,6 +26,10 @@ check_eq "$(psql -XAtc 'SHOW listen_addresses' 2>&1)" "" "no TCP listener"
 
 # --- the uploader, from C ----------------------------------------------
 out=$GW_TMP/it_upload.out
+# The uploads log in as a back-office loader, not as a superuser, so that
+# every check of the schema applies to them.
+psql -Xq -c "CREATE ROLE it_loader LOGIN IN ROLE gw_loader_any" || not_ok "create the loader role"
+GW_IT_LOADER_CONNINFO="$GW_PG_CONNINFO user=it_loader" \
 CMOCKA_MESSAGE_OUTPUT=TAP GW_IT_SPOOL=$GW_TMP/spool "$GW_BUILD/tests/it_upload" >"$out" 2>&1
 rc=$?
 grep -E '^(ok|not ok)' "$out"
@@ -72,6 +76,55 @@ else
 fi
 check_eq "$(psql -XAtc "SELECT count(*) FROM schema_migrations WHERE version = 999" fresh)/$(psql -XAtc "SELECT to_regclass('half_done') IS NULL" fresh)" \
 	"0/t" "the broken migration left no row and no table"
+
+# An upgrade: a database at schema version 3 holding data, a gateway of
+# this release (refused, with what to do), then the migration.
+psql -Xqc "CREATE DATABASE older" >/dev/null 2>&1
+older="host=$PGHOST port=$PGPORT dbname=older user=postgres"
+v3=$GW_TMP/schema-v3
+mkdir -p "$v3"
+cp "$GW_TOP"/schema/00[123]_*.sql "$v3/"
+check_cmd "a database at schema version 3" "$gwctl" db migrate --conninfo "$older" --schema-dir "$v3"
+"$GW_BUILD/bench/pg_gen" --gateway up-gw --meters 20 --days 2 "$GW_TMP/up1" >/dev/null
+"$GW_BUILD/bench/pg_gen" --gateway up-gw --meters 20 --day 2026-03-03 "$GW_TMP/up2" >/dev/null
+psql -Xq older <<'EOF2' >/dev/null 2>&1
+INSERT INTO gateways (gateway_id) VALUES ('up-gw');
+SELECT gw_create_interval_partitions('2026-02-01', 2);
+EOF2
+# What a gateway of the previous release sent: both COPYs, then one call.
+psql -Xq -v ON_ERROR_STOP=1 older >"$GW_TMP/old.out" 2>&1 <<'EOF2' && ok "the previous release's one-call load (gw_apply_staged) works on version 3" || not_ok "the previous release's one-call load works on version 3 ($(tail -2 "$GW_TMP/old.out"))"
+BEGIN;
+SELECT gw_stage_open();
+INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n2, n3) VALUES
+	('b', 'up-gw', 'Asia/Ho_Chi_Minh', '2026-02-20', '2026-02-20 00:00Z', '2026-02-20 00:15Z', 0, 1, 0, 0, 2, 0),
+	('m', 'U-1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO pg_temp.gw_stage_interval VALUES ('U-1', '1.8.0', '2026-02-20 00:00Z', 5, 0, 'Wh'), ('U-1', '1.8.0', '2026-02-20 00:15Z', 6, 0, 'Wh');
+SELECT * FROM gw_apply_staged();
+COMMIT;
+EOF2
+if "$gwctl" upload --conninfo "$older" "$GW_TMP/up1" >"$GW_TMP/last.out" 2>&1; then
+	not_ok "this release refuses to load into schema version 3"
+elif grep -q "schema is older than this gateway: run gwctl db migrate" "$GW_TMP/last.out"; then
+	ok "this release refuses to load into schema version 3, saying: run gwctl db migrate"
+else
+	not_ok "this release refuses to load into schema version 3, saying: run gwctl db migrate ($(tail -2 "$GW_TMP/last.out"))"
+fi
+check_cmd "gwctl db migrate brings it to the current version" "$gwctl" db migrate --conninfo "$older" \
+	--schema-dir "$GW_TOP/schema"
+check_cmd "this release loads after the migration" "$gwctl" upload --conninfo "$older" "$GW_TMP/up1"
+psql -Xq -v ON_ERROR_STOP=1 older >"$GW_TMP/old.out" 2>&1 <<'EOF2' && ok "the previous release's one-call load still works after it" || not_ok "the previous release's one-call load still works after it ($(tail -2 "$GW_TMP/old.out"))"
+BEGIN;
+SELECT gw_stage_open();
+INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n2, n3) VALUES
+	('b', 'up-gw', 'Asia/Ho_Chi_Minh', '2026-02-21', '2026-02-21 00:00Z', '2026-02-21 00:15Z', 0, 2, 0, 0, 2, 0),
+	('m', 'U-1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO pg_temp.gw_stage_interval VALUES ('U-1', '1.8.0', '2026-02-21 00:00Z', 7, 0, 'Wh'), ('U-1', '1.8.0', '2026-02-21 00:15Z', 8, 0, 'Wh');
+SELECT * FROM gw_apply_staged();
+COMMIT;
+EOF2
+check_cmd "and loads the next day" "$gwctl" upload --conninfo "$older" "$GW_TMP/up2"
+check_eq "$(psql -XAtc "SELECT count(*) || '/' || sum(value) FROM interval_readings WHERE meter_id = 'U-1'" older)/$(psql -XAtc "SELECT count(*) FROM interval_readings WHERE meter_id LIKE 'M-up-gw-%'" older)/$(psql -XAtc "SELECT count(*) FROM batch_ledger" older)" \
+	"4/26/17280/5" "every row of both releases is there once (4 + 3 days x 20 meters x 3 x 96 readings, 5 ledger rows)"
 
 # --- gwctl upload ----------------------------------------------------------
 # it_upload's spool test left two loaded batches in spool/done; loading them

@@ -26,7 +26,7 @@ for i in $(seq 1 "$KILLS"); do
 	before=$(ls "$spool/ready" | wc -l)
 	"$gwctl" upload "$spool" >"$GW_TMP/kill.out" 2>&1 &
 	pid=$!
-	# 0 .. 250 ms: before connecting, in a COPY, in gw_apply_staged, at
+	# 0 .. 250 ms: before connecting, in a COPY, in gw_begin_batch, at
 	# COMMIT, between COMMIT and the rename into done/ ...
 	sleep "0.$(printf '%03d' $((RANDOM % 250)))"
 	kill -KILL "$pid" 2>/dev/null

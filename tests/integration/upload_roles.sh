@@ -91,6 +91,58 @@ denied "uploader: cannot touch the staging tables but by COPY/INSERT" gw_a \
 denied "uploader: a hand-made batch for gw-b is refused" gw_a \
 	"SELECT gw_stage_open(); INSERT INTO pg_temp.gw_stage (k, meter_id, day, v1, v2, v3, n1, n2, n3) VALUES ('b', 'gw-b', '2026-04-01', 0, 0, 0, 0, 0, 0); SELECT * FROM gw_apply_staged()"
 
+# The month partitions: a gateway's role may INSERT (COPY) there, but only
+# inside a batch it began, only rows of that batch's meters and times.
+# refused DESC ROLE SQL PATTERN: ok if the server refuses SQL for ROLE
+# with a message matching PATTERN.
+refused() {
+	if as_role "$2" "$3"; then
+		not_ok "$1 (it was allowed: $(head -c 200 "$GW_TMP/as.out"))"
+	elif grep -qE "$4" "$GW_TMP/as.out"; then
+		ok "$1"
+	else
+		not_ok "$1 (failed for another reason: $(head -c 300 "$GW_TMP/as.out"))"
+	fi
+}
+# A hand-made batch of gw-a for 2026-03-20: one meter, one reading promised.
+begin_a="BEGIN; SELECT gw_stage_open();
+INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n2, n3) VALUES
+	('b', 'gw-a', 'Asia/Ho_Chi_Minh', '2026-03-20', '2026-03-20 00:00Z', '2026-03-20 01:00Z', 0, 7, 0, 0, 1, 0),
+	('m', 'A-000001', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT * FROM gw_begin_batch(true);"
+part=interval_readings_2026_03
+row_a="INSERT INTO $part (meter_id, obis, ts, value) VALUES ('A-000001', '1.8.0', '2026-03-20 00:15Z', 1);"
+if as_role gw_a "$begin_a $row_a SELECT gw_end_batch(); ROLLBACK" &&
+	grep -q "^applied|||*public.$part|" "$GW_TMP/as.out"; then
+	ok "uploader: inside its batch, a reading of its meter goes into the month partition"
+else
+	not_ok "uploader: inside its batch, a reading of its meter goes into the month partition ($(head -c 300 "$GW_TMP/as.out"))"
+fi
+refused "uploader: no INSERT into a month partition outside a batch" gw_a "$row_a" "may not insert into $part outside a batch"
+refused "uploader: its batch may not carry another gateway's meter" gw_a \
+	"$begin_a INSERT INTO $part (meter_id, obis, ts, value) VALUES ('B-000001', '1.8.0', '2026-03-20 00:15Z', 1)" \
+	"meter B-000001 is not one of the meters of batch gw-a"
+refused "uploader: a meter staged after the batch began is not one of its meters" gw_a \
+	"$begin_a INSERT INTO pg_temp.gw_stage (k, meter_id) VALUES ('m', 'B-000001'); INSERT INTO $part (meter_id, obis, ts, value) VALUES ('B-000001', '1.8.0', '2026-03-20 00:15Z', 1)" \
+	"meter B-000001 is not one of the meters of batch gw-a"
+refused "uploader: readings outside the batch's time range are refused" gw_a \
+	"$begin_a INSERT INTO $part (meter_id, obis, ts, value) VALUES ('A-000001', '1.8.0', '2026-03-01 00:15Z', 1)" \
+	"lie outside batch gw-a"
+refused "uploader: no INSERT once the batch has ended" gw_a \
+	"$begin_a $row_a SELECT gw_end_batch(); ${row_a/00:15Z/00:30Z}" "may not insert into $part outside a batch"
+refused "uploader: a batch that sent fewer readings than promised does not end" gw_a \
+	"$begin_a SELECT gw_end_batch()" "has 0 interval rows of its meters, its header says 1"
+refused "uploader: gw_end_batch without a batch" gw_a "SELECT gw_end_batch()" "no batch was begun"
+denied "uploader: no SELECT on a month partition" gw_a "SELECT count(*) FROM $part"
+denied "uploader: no UPDATE of a month partition" gw_a "UPDATE $part SET value = 0"
+denied "uploader: no DELETE from a month partition" gw_a "DELETE FROM $part"
+denied "uploader: no TRUNCATE of a month partition" gw_a "TRUNCATE $part"
+denied "analyst: no INSERT into a month partition" ana "$row_a"
+check_eq "$(psql -XAtc "SELECT count(*) FROM batch_ledger WHERE day = '2026-03-20'")/$(psql -XAtc "SELECT count(*) FROM interval_readings WHERE ts >= '2026-03-20' AND ts < '2026-03-21'")" \
+	"0/0" "the hand-made batches left nothing"
+check_eq "$(psql -XAtc "SELECT count(*) FROM pg_inherits i LEFT JOIN pg_trigger t ON t.tgrelid = i.inhrelid AND t.tgname = 'gw_batch_check' WHERE i.inhparent = 'interval_readings'::regclass AND t.oid IS NULL")" \
+	0 "every month partition has the batch check"
+
 # --- analyst ---------------------------------------------------------------
 sees "analyst reads every gateway's days" ana "SELECT count(*) FROM daily_usage" "11"
 sees "analyst reads the ledger" ana "SELECT count(*) FROM batch_ledger" "4"
