@@ -55,10 +55,13 @@ static int is_dir(const char *path)
 
 /* The schema directory when --schema-dir is not given: $GW_SCHEMA_DIR,
  * then schema/ next to the build directory holding this program (build/
- * or build/san/), then the installed copy, then ./schema. */
+ * or build/san/), then the copy `make install` put beside it
+ * (PREFIX/bin/../share/gatewayd/schema), then /usr/share/gatewayd/schema,
+ * then ./schema. */
 static const char *schema_dir_default(char *buf, size_t cap)
 {
-	static const char *const rel[] = { "/../schema", "/../../schema" };
+	static const char *const rel[] = { "/../schema", "/../../schema",
+					   "/../share/gatewayd/schema" };
 	const char *env = getenv("GW_SCHEMA_DIR");
 	char exe[GW_PATH_MAX];
 	ssize_t n;
@@ -79,8 +82,8 @@ static const char *schema_dir_default(char *buf, size_t cap)
 				return buf;
 		}
 	}
-	if (is_dir("/usr/share/gateway/schema"))
-		return "/usr/share/gateway/schema";
+	if (is_dir("/usr/share/gatewayd/schema"))
+		return "/usr/share/gatewayd/schema";
 	return "schema";
 }
 
@@ -355,7 +358,8 @@ static void db_usage(FILE *f)
 		"  --conninfo S    libpq connection string (default: $GW_PG_CONNINFO,\n"
 		"                  else libpq's PGHOST, PGPORT, PGDATABASE, PGUSER)\n"
 		"  --schema-dir D  migrations directory (default: $GW_SCHEMA_DIR,\n"
-		"                  else schema/ of the source tree gwctl was built in)\n");
+		"                  else schema/ of the source tree gwctl was built in,\n"
+		"                  else the installed PREFIX/share/gatewayd/schema)\n");
 }
 
 /* Matches "--name VALUE" and "--name=VALUE"; advances *i past the value.
