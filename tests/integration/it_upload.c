@@ -107,6 +107,22 @@ static void init_batch(struct gw_batch *b, const char *gw, const char *day,
 	b->n_series = n_series;
 }
 
+/* A 1.8.0 series of meter with n readings (ts and v are borrowed). */
+static struct gw_series series(const char *meter, int64_t *ts, int64_t *v,
+			       uint32_t n)
+{
+	struct gw_series s;
+
+	memset(&s, 0, sizeof(s));
+	gw_strlcpy(s.meter_id, meter, sizeof(s.meter_id));
+	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
+	s.unit = GW_UNIT_WH;
+	s.n = n;
+	s.ts_ms = ts;
+	s.value = v;
+	return s;
+}
+
 static int upload_one(const struct gw_batch *b, uint32_t crc)
 {
 	struct gw_uploader *u = gw_uploader_new(loader);
@@ -139,13 +155,7 @@ static void test_rows_land_exactly(void **state)
 	days[2] = reg("it-a2", "1.8.0", GW_Q_INTERPOLATED, 7, 8);
 	days[2].readings = 90;
 	days[2].minutes_missing = 45;
-	memset(&s, 0, sizeof(s));
-	gw_strlcpy(s.meter_id, "it-a1", sizeof(s.meter_id));
-	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
-	s.unit = GW_UNIT_WH;
-	s.n = 4;
-	s.ts_ms = ts4;
-	s.value = val4;
+	s = series("it-a1", ts4, val4, 4);
 	init_batch(&b, "it-gw-a", "2026-03-01", 0, days, 3, &s, 1);
 
 	assert_non_null(u);
@@ -193,13 +203,7 @@ static void test_same_batch_twice_applies_once(void **state)
 	(void)state;
 	days[0] = reg("it-t1", "1.8.0", GW_Q_MEASURED, 1000, 3000);
 	days[1] = reg("it-t2", "1.8.0", GW_Q_MEASURED, 10, 20);
-	memset(&s, 0, sizeof(s));
-	gw_strlcpy(s.meter_id, "it-t1", sizeof(s.meter_id));
-	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
-	s.unit = GW_UNIT_WH;
-	s.n = 4;
-	s.ts_ms = ts4;
-	s.value = val4;
+	s = series("it-t1", ts4, val4, 4);
 	init_batch(&b, "it-gw-t", "2026-03-01", 0, days, 2, &s, 1);
 
 	assert_non_null(u);
@@ -224,13 +228,7 @@ static void test_later_revision_replaces_day(void **state)
 	struct gw_batch b0, b1;
 
 	(void)state;
-	memset(&s, 0, sizeof(s));
-	gw_strlcpy(s.meter_id, "it-r1", sizeof(s.meter_id));
-	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
-	s.unit = GW_UNIT_WH;
-	s.n = 4;
-	s.ts_ms = ts4;
-	s.value = val4;
+	s = series("it-r1", ts4, val4, 4);
 
 	/* revision 0, then revision 1 of the same day */
 	d0[0] = reg("it-r1", "1.8.0", GW_Q_ESTIMATED, 5000, 6000);
@@ -316,13 +314,7 @@ static void test_refused_batch_is_all_or_nothing(void **state)
 
 	(void)state;
 	assert_non_null(u);
-	memset(&s, 0, sizeof(s));
-	gw_strlcpy(s.meter_id, "it-bad1", sizeof(s.meter_id));
-	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
-	s.unit = GW_UNIT_WH;
-	s.n = 4;
-	s.ts_ms = ts4;
-	s.value = val4;
+	s = series("it-bad1", ts4, val4, 4);
 
 	/* a quality code the check constraint refuses */
 	d[0] = reg("it-bad1", "1.8.0", GW_Q_MEASURED, 0, 100);
@@ -606,13 +598,7 @@ static void test_partition_on_demand(void **state)
 	struct gw_batch b;
 
 	(void)state;
-	memset(&s, 0, sizeof(s));
-	gw_strlcpy(s.meter_id, "it-p1", sizeof(s.meter_id));
-	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
-	s.unit = GW_UNIT_WH;
-	s.n = 2;
-	s.ts_ms = ts_may;
-	s.value = v_may;
+	s = series("it-p1", ts_may, v_may, 2);
 	expect1("NULL", "SELECT to_regclass($1)::text", "interval_readings_2026_06");
 	init_batch(&b, "it-gw-p", "2026-06-01", 0, NULL, 0, &s, 1);
 	assert_int_equal(upload_one(&b, 31), 1);
@@ -634,13 +620,7 @@ static void test_day_across_two_months(void **state)
 	struct gw_batch b;
 
 	(void)state;
-	memset(&s, 0, sizeof(s));
-	gw_strlcpy(s.meter_id, "it-2m", sizeof(s.meter_id));
-	gw_strlcpy(s.obis, "1.8.0", sizeof(s.obis));
-	s.unit = GW_UNIT_WH;
-	s.n = 4;
-	s.ts_ms = ts;
-	s.value = v;
+	s = series("it-2m", ts, v, 4);
 	init_batch(&b, "it-gw-2m", "2026-03-01", 0, NULL, 0, &s, 1);
 	assert_int_equal(upload_one(&b, 41), 1);
 	expect1("30", "SELECT sum(value) FROM interval_readings_2026_02 WHERE meter_id = $1",
@@ -668,16 +648,8 @@ static void test_first_revision_meets_stored_readings(void **state)
 	struct gw_batch b1, b2;
 
 	(void)state;
-	memset(&s1, 0, sizeof(s1));
-	gw_strlcpy(s1.meter_id, "it-s1", sizeof(s1.meter_id));
-	gw_strlcpy(s1.obis, "1.8.0", sizeof(s1.obis));
-	s1.unit = GW_UNIT_WH;
-	s1.n = 4;
-	s1.ts_ms = t1;
-	s1.value = v1;
-	s2 = s1;
-	s2.ts_ms = t2;
-	s2.value = v2;
+	s1 = series("it-s1", t1, v1, 4);
+	s2 = series("it-s1", t2, v2, 4);
 	init_batch(&b1, "it-gw-s1", "2026-03-07", 0, NULL, 0, &s1, 1);
 	init_batch(&b2, "it-gw-s2", "2026-03-07", 0, NULL, 0, &s2, 1);
 	assert_int_equal(upload_one(&b1, 51), 1);

@@ -92,16 +92,22 @@ INSERT INTO gateways (gateway_id) VALUES ('up-gw');
 SELECT gw_create_interval_partitions('2026-02-01', 2);
 EOF2
 # What a gateway of the previous release sent: both COPYs, then one call.
-psql -Xq -v ON_ERROR_STOP=1 older >"$GW_TMP/old.out" 2>&1 <<'EOF2' && ok "the previous release's one-call load (gw_apply_staged) works on version 3" || not_ok "the previous release's one-call load works on version 3 ($(tail -2 "$GW_TMP/old.out"))"
-BEGIN;
-SELECT gw_stage_open();
-INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n2, n3) VALUES
-	('b', 'up-gw', 'Asia/Ho_Chi_Minh', '2026-02-20', '2026-02-20 00:00Z', '2026-02-20 00:15Z', 0, 1, 0, 0, 2, 0),
-	('m', 'U-1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-INSERT INTO pg_temp.gw_stage_interval VALUES ('U-1', '1.8.0', '2026-02-20 00:00Z', 5, 0, 'Wh'), ('U-1', '1.8.0', '2026-02-20 00:15Z', 6, 0, 'Wh');
-SELECT * FROM gw_apply_staged();
-COMMIT;
-EOF2
+# old_release_load DAY V1 V2 DESCRIPTION: meter U-1's readings at 00:00
+# and 00:15 UTC of DAY.
+old_release_load() {
+	psql -Xq -v ON_ERROR_STOP=1 older >"$GW_TMP/old.out" 2>&1 <<-EOF2
+		BEGIN;
+		SELECT gw_stage_open();
+		INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n2, n3) VALUES
+			('b', 'up-gw', 'Asia/Ho_Chi_Minh', '$1', '$1 00:00Z', '$1 00:15Z', 0, $2, 0, 0, 2, 0),
+			('m', 'U-1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+		INSERT INTO pg_temp.gw_stage_interval VALUES ('U-1', '1.8.0', '$1 00:00Z', $2, 0, 'Wh'), ('U-1', '1.8.0', '$1 00:15Z', $3, 0, 'Wh');
+		SELECT * FROM gw_apply_staged();
+		COMMIT;
+	EOF2
+	if [ $? -eq 0 ]; then ok "$4"; else not_ok "$4 ($(tail -2 "$GW_TMP/old.out"))"; fi
+}
+old_release_load 2026-02-20 5 6 "the previous release's one-call load (gw_apply_staged) works on version 3"
 if "$gwctl" upload --conninfo "$older" "$GW_TMP/up1" >"$GW_TMP/last.out" 2>&1; then
 	not_ok "this release refuses to load into schema version 3"
 elif grep -q "schema is older than this gateway: run gwctl db migrate" "$GW_TMP/last.out"; then
@@ -112,16 +118,7 @@ fi
 check_cmd "gwctl db migrate brings it to the current version" "$gwctl" db migrate --conninfo "$older" \
 	--schema-dir "$GW_TOP/schema"
 check_cmd "this release loads after the migration" "$gwctl" upload --conninfo "$older" "$GW_TMP/up1"
-psql -Xq -v ON_ERROR_STOP=1 older >"$GW_TMP/old.out" 2>&1 <<'EOF2' && ok "the previous release's one-call load still works after it" || not_ok "the previous release's one-call load still works after it ($(tail -2 "$GW_TMP/old.out"))"
-BEGIN;
-SELECT gw_stage_open();
-INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n2, n3) VALUES
-	('b', 'up-gw', 'Asia/Ho_Chi_Minh', '2026-02-21', '2026-02-21 00:00Z', '2026-02-21 00:15Z', 0, 2, 0, 0, 2, 0),
-	('m', 'U-1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-INSERT INTO pg_temp.gw_stage_interval VALUES ('U-1', '1.8.0', '2026-02-21 00:00Z', 7, 0, 'Wh'), ('U-1', '1.8.0', '2026-02-21 00:15Z', 8, 0, 'Wh');
-SELECT * FROM gw_apply_staged();
-COMMIT;
-EOF2
+old_release_load 2026-02-21 7 8 "the previous release's one-call load still works after it"
 check_cmd "and loads the next day" "$gwctl" upload --conninfo "$older" "$GW_TMP/up2"
 check_eq "$(psql -XAtc "SELECT count(*) || '/' || sum(value) FROM interval_readings WHERE meter_id = 'U-1'" older)/$(psql -XAtc "SELECT count(*) FROM interval_readings WHERE meter_id LIKE 'M-up-gw-%'" older)/$(psql -XAtc "SELECT count(*) FROM batch_ledger" older)" \
 	"4/26/17280/5" "every row of both releases is there once (4 + 3 days x 20 meters x 3 x 96 readings, 5 ledger rows)"

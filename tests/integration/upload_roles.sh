@@ -17,15 +17,20 @@ tls=$pgdir/tls
 as_role() {
 	psql -XqAt -v ON_ERROR_STOP=1 -U "$1" -c "$2" >"$GW_TMP/as.out" 2>&1
 }
-# denied DESC ROLE SQL: ok if the server refuses SQL for ROLE.
-denied() {
+# refused DESC ROLE SQL PATTERN: ok if the server refuses SQL for ROLE
+# with a message matching PATTERN.
+refused() {
 	if as_role "$2" "$3"; then
 		not_ok "$1 (it was allowed: $(head -c 200 "$GW_TMP/as.out"))"
-	elif grep -qE 'permission denied|may not|belongs to another|violates row-level' "$GW_TMP/as.out"; then
+	elif grep -qE "$4" "$GW_TMP/as.out"; then
 		ok "$1"
 	else
 		not_ok "$1 (failed for another reason: $(head -c 300 "$GW_TMP/as.out"))"
 	fi
+}
+# denied DESC ROLE SQL: ok if the server refuses SQL for ROLE for want of a right.
+denied() {
+	refused "$1" "$2" "$3" 'permission denied|may not|belongs to another|violates row-level'
 }
 # sees DESC ROLE SQL EXPECTED
 sees() {
@@ -93,17 +98,6 @@ denied "uploader: a hand-made batch for gw-b is refused" gw_a \
 
 # The month partitions: a gateway's role may INSERT (COPY) there, but only
 # inside a batch it began, only rows of that batch's meters and times.
-# refused DESC ROLE SQL PATTERN: ok if the server refuses SQL for ROLE
-# with a message matching PATTERN.
-refused() {
-	if as_role "$2" "$3"; then
-		not_ok "$1 (it was allowed: $(head -c 200 "$GW_TMP/as.out"))"
-	elif grep -qE "$4" "$GW_TMP/as.out"; then
-		ok "$1"
-	else
-		not_ok "$1 (failed for another reason: $(head -c 300 "$GW_TMP/as.out"))"
-	fi
-}
 # A hand-made batch of gw-a for 2026-03-20: one meter, one reading promised.
 begin_a="BEGIN; SELECT gw_stage_open();
 INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n2, n3) VALUES
