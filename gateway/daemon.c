@@ -225,6 +225,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		strcat(alarm, ",journal_write_failed");
 	if (du->recovery.quarantined || du->replay.quarantined)
 		strcat(alarm, ",quarantined_at_start");
+	if (u.n_refused)
+		strcat(alarm, ",batch_refused");
 	snprintf(text, sizeof(text),
 		 "gateway=%s\nupdated=%s\nalarm=%s\nspool_bytes=%llu\n"
 		 "spool_max_bytes=%llu\nspool_full_policy=%s\n"
@@ -232,7 +234,7 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 "done_bytes=%llu\njournal_bytes=%llu\nnext_day=%s\n"
 		 "quarantined_at_start=%u\njournal_torn_at_start=%u\n"
 		 "journal_write_failures=%lu\nintervals_dropped=%lu\n"
-		 "deleted_unuploaded=%lu\ndone_emptied=%lu\n",
+		 "deleted_unuploaded=%lu\ndone_emptied=%lu\nrefused_batches=%u\n",
 		 cfg->gateway_id,
 		 gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)),
 		 alarm[0] ? alarm + 1 : "none", (unsigned long long)u.total,
@@ -244,7 +246,7 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 next == INT32_MIN ? "-" : gw_day_format(next, day, sizeof(day)),
 		 du->recovery.quarantined + du->replay.quarantined,
 		 du->replay.torn, jf, du->intervals_dropped,
-		 du->deleted_unuploaded, du->done_pruned);
+		 du->deleted_unuploaded, du->done_pruned, u.n_refused);
 	if (gw_spool_status_write(cfg->spool_dir, "status", text))
 		gw_warn("spool: cannot write the status file");
 	du->failures = jf;
@@ -651,8 +653,8 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	take_events(sched, bat, &du, &evbuf, &evcap);
 	gw_batcher_advance(bat, gw_clock_now_ms(&cfg->clock), on_sealed, &sc);
 	after_seal(&du, bat);
-	write_status(&du, bat);
 	uploader_stop(&up);
+	write_status(&du, bat); /* after the last upload pass */
 	pthread_mutex_destroy(&up.lock);
 	pthread_cond_destroy(&up.cond);
 	gw_sched_free(sched);

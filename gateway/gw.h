@@ -32,6 +32,8 @@ enum gw_err {
 	GW_ECONN = -13,     /* cannot connect (bus, endpoint or database) */
 	GW_EFULL = -14,     /* a bound (spool size, buffer capacity) reached */
 	GW_ENOTAVAIL = -15, /* the device reports "value not available" */
+	GW_EREFUSED = -16,  /* the database refused the data itself (retrying
+			     * the same batch cannot help) */
 };
 
 /* Returns a static string naming a GW_E* code (or "success"). */

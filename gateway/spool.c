@@ -920,6 +920,74 @@ int gw_spool_quarantine(const char *dir, const char *name)
 	return move_to(dir, name, "quarantine");
 }
 
+int gw_spool_refuse(const char *dir, const char *name, const char *why)
+{
+	char path[GW_PATH_MAX * 2], tmp[GW_PATH_MAX * 2], text[1100];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/quarantine/%s.refused", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.refused", dir, name);
+	/* One line: the message with its line breaks made spaces. */
+	n = snprintf(text, sizeof(text) - 1, "%s", why ? why : "");
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(text) - 2)
+		n = (int)sizeof(text) - 2;
+	for (int i = 0; i < n; i++)
+		if (text[i] == '\n' || text[i] == '\r' || text[i] == '\t')
+			text[i] = ' ';
+	text[n++] = '\n';
+	int rc = gw_write_file_durable(tmp, path, (const uint8_t *)text, (size_t)n);
+	if (rc)
+		return rc;
+	return move_to(dir, name, "quarantine");
+}
+
+int gw_spool_unrefuse(const char *dir, const char *name)
+{
+	char from[GW_PATH_MAX * 2], to[GW_PATH_MAX * 2], note[GW_PATH_MAX * 2];
+
+	snprintf(note, sizeof(note), "%s/quarantine/%s.refused", dir, name);
+	if (access(note, F_OK) != 0)
+		return GW_ENOTFOUND;
+	snprintf(from, sizeof(from), "%s/quarantine/%s", dir, name);
+	snprintf(to, sizeof(to), "%s/done/%s", dir, name);
+	if (rename(from, to) != 0) {
+		gw_err("%s: cannot move to done/: %s", from, strerror(errno));
+		return GW_EIO;
+	}
+	if (unlink(note) != 0 && errno != ENOENT) {
+		gw_err("%s: cannot remove: %s", note, strerror(errno));
+		return GW_EIO;
+	}
+	snprintf(to, sizeof(to), "%s/done", dir);
+	int rc = gw_fsync_dir(to);
+	if (rc == 0) {
+		snprintf(to, sizeof(to), "%s/quarantine", dir);
+		rc = gw_fsync_dir(to);
+	}
+	return rc;
+}
+
+int gw_spool_refused_reason(const char *dir, const char *name, char *buf,
+			    size_t cap)
+{
+	char path[GW_PATH_MAX * 2];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/quarantine/%s.refused", dir, name);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (cap > 0) {
+		if (!fgets(buf, (int)cap, f))
+			buf[0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	fclose(f);
+	return 1;
+}
+
 int gw_spool_next_revision(const char *dir, const char *gateway_id, int32_t day)
 {
 	char prefix[GW_ID_MAX + 16], daybuf[16];
@@ -1056,7 +1124,10 @@ int gw_spool_next_day(const char *dir, const char *gateway_id, int32_t *next_day
 
 /* ---- size bound ---- */
 
-static uint64_t dir_bytes(const char *dir, const char *sub, unsigned *count)
+/* Bytes of the files in dir/sub; *count counts them, except the
+ * ".refused" notes, which *refused counts (either may be NULL). */
+static uint64_t dir_bytes(const char *dir, const char *sub, unsigned *count,
+			  unsigned *refused)
 {
 	char path[GW_PATH_MAX * 2], f[GW_PATH_MAX * 3];
 	uint64_t total = 0;
@@ -1072,9 +1143,15 @@ static uint64_t dir_bytes(const char *dir, const char *sub, unsigned *count)
 			continue;
 		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
 		if (stat(f, &st) == 0 && S_ISREG(st.st_mode)) {
+			size_t len = strlen(e->d_name);
+
 			total += (uint64_t)st.st_size;
-			if (count)
+			if (len > 8 && strcmp(e->d_name + len - 8, ".refused") == 0) {
+				if (refused)
+					(*refused)++;
+			} else if (count) {
 				(*count)++;
+			}
 		}
 	}
 	closedir(d);
@@ -1084,11 +1161,12 @@ static uint64_t dir_bytes(const char *dir, const char *sub, unsigned *count)
 int gw_spool_usage(const char *dir, struct gw_spool_usage *u)
 {
 	memset(u, 0, sizeof(*u));
-	u->ready = dir_bytes(dir, "ready", &u->n_ready);
-	u->done = dir_bytes(dir, "done", &u->n_done);
-	u->quarantine = dir_bytes(dir, "quarantine", &u->n_quarantine);
-	u->journal = dir_bytes(dir, "journal", NULL);
-	u->tmp = dir_bytes(dir, "tmp", NULL);
+	u->ready = dir_bytes(dir, "ready", &u->n_ready, NULL);
+	u->done = dir_bytes(dir, "done", &u->n_done, NULL);
+	u->quarantine = dir_bytes(dir, "quarantine", &u->n_quarantine,
+				  &u->n_refused);
+	u->journal = dir_bytes(dir, "journal", NULL, NULL);
+	u->tmp = dir_bytes(dir, "tmp", NULL, NULL);
 	u->total = u->ready + u->done + u->quarantine + u->journal + u->tmp;
 	return 0;
 }

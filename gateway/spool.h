@@ -66,6 +66,23 @@ void gw_spool_list_free(char **names, int n);
 int gw_spool_mark_done(const char *dir, const char *name);
 int gw_spool_quarantine(const char *dir, const char *name);
 
+/* Sets aside ready/<name>, which the database refused: writes why (one
+ * line, the server's message) to quarantine/<name>.refused, then moves the
+ * batch to quarantine/, both durably. `gwctl upload quarantine/<name>`
+ * loads it once the cause is mended. Returns 0 or GW_EIO. */
+int gw_spool_refuse(const char *dir, const char *name, const char *why);
+
+/* After a refused batch was loaded after all (gwctl upload of
+ * quarantine/<name>): moves it to done/ and removes its .refused note,
+ * durably. Returns 0, GW_ENOTFOUND if it has no note (not a refused
+ * batch: left where it is), or GW_EIO. */
+int gw_spool_unrefuse(const char *dir, const char *name);
+
+/* Reads quarantine/<name>.refused into buf (cap bytes, first line only).
+ * Returns 1 if the batch was refused, 0 if not (no such file). */
+int gw_spool_refused_reason(const char *dir, const char *name, char *buf,
+			    size_t cap);
+
 /* The revision a newly sealed batch of (gateway, day) must carry: one more
  * than any such batch in ready/, done/ or quarantine/, 0 if none. Returns it
  * or a negative GW_E* code. */
@@ -103,6 +120,7 @@ int gw_spool_state_write(const char *dir, int32_t next_day);
 struct gw_spool_usage {
 	uint64_t ready, done, quarantine, journal, tmp, total;
 	unsigned n_ready, n_done, n_quarantine;
+	unsigned n_refused; /* quarantine/ batches the database refused */
 };
 int gw_spool_usage(const char *dir, struct gw_spool_usage *u);
 

@@ -62,6 +62,8 @@ struct gw_uploader {
 	char *conninfo;
 	PGconn *conn;
 	unsigned failed_connects; /* consecutive, for quiet retry logging */
+	unsigned refused;         /* batches set aside (GW_EREFUSED) */
+	char last_msg[1024];      /* the server's message of the last refusal */
 };
 
 /* Growing buffer of COPY data, sent in chunks of about COPY_CHUNK bytes. */
@@ -687,6 +689,20 @@ static void run_query(struct gw_uploader *u, const char *sql,
 		o->lost = 1;
 }
 
+/* Whether the server's error says that the batch's data can never be
+ * loaded as it is: a data exception (class 22: a value out of range, an
+ * inconsistent batch) or an integrity constraint (class 23: a check
+ * failed), other than a unique key, which a concurrent loader can cause.
+ * A refused privilege, a missing function (an old schema), a lost
+ * connection or a deadlock are for the database's people to mend, or
+ * pass: the batch waits for them. */
+static int refused_for_good(const char *sqlstate)
+{
+	if (strncmp(sqlstate, "22", 2) == 0)
+		return 1;
+	return strncmp(sqlstate, "23", 2) == 0 && strcmp(sqlstate, "23505") != 0;
+}
+
 /* Loads the batch in one transaction (see the top of the file); direct
  * says whether its readings may go straight into the partitions. */
 static void run_batch(struct gw_uploader *u, const struct gw_batch *b,
@@ -781,6 +797,7 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		disconnect(u);
 		return GW_ECONN;
 	}
+	gw_strlcpy(u->last_msg, o.msg, sizeof(u->last_msg));
 	if (o.msg[0] && strcmp(o.sqlstate, "42883") == 0)
 		gw_err("database: batch %s %s r%" PRIu32 " refused: %s (the "
 		       "database's schema is older than this gateway: run "
@@ -792,7 +809,9 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		gw_err("database: batch %s %s r%" PRIu32 ": unexpected answer "
 		       "(is the schema migrated?)", b->gateway_id, day, b->revision);
 	rollback(u);
-	return o.err == GW_ENOMEM ? GW_ENOMEM : GW_EDB;
+	if (o.err == GW_ENOMEM)
+		return GW_ENOMEM;
+	return refused_for_good(o.sqlstate) ? GW_EREFUSED : GW_EDB;
 }
 /* Reads one batch file and uploads it. Returns 1 or 0 as gw_upload_batch,
  * or a negative code; *decode_err tells a file that could not be read or
@@ -847,6 +866,18 @@ int gw_upload_spool(struct gw_uploader *u, const char *spool_dir)
 				break;
 			continue;
 		}
+		if (rc == GW_EREFUSED) {
+			/* Retrying cannot help either; the days after it must
+			 * not wait for it. */
+			gw_err("upload: %s refused by the database; moving it to "
+			       "quarantine/ (the reason is in quarantine/%s.refused)",
+			       names[i], names[i]);
+			rc = gw_spool_refuse(spool_dir, names[i], u->last_msg);
+			if (rc < 0)
+				break;
+			u->refused++;
+			continue;
+		}
 		if (rc < 0) {
 			if (rc != GW_EDB && rc != GW_ECONN)
 				gw_err("upload: %s: %s", path, gw_strerror(rc));
@@ -863,6 +894,32 @@ int gw_upload_spool(struct gw_uploader *u, const char *spool_dir)
 	return moved;
 }
 
+unsigned gw_uploader_refused(const struct gw_uploader *u)
+{
+	return u ? u->refused : 0;
+}
+
+/* A file in SPOOL/quarantine/ that the database once refused and has now
+ * taken (or had taken): it goes to SPOOL/done/ and loses its note. */
+static void unrefuse(const char *path)
+{
+	char dir[GW_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t len;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return;
+	len = (size_t)(slash - path);
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (len < 11 || strcmp(dir + len - 11, "/quarantine") != 0)
+		return;
+	dir[len - 11] = '\0';
+	if (gw_spool_unrefuse(dir, slash + 1) == 0)
+		gw_info("upload: %s was refused before and is loaded now; moved "
+			"to done/", slash + 1);
+}
+
 int gw_upload_files(struct gw_uploader *u, char *const *paths, int n)
 {
 	int count = 0, decode_err;
@@ -873,10 +930,11 @@ int gw_upload_files(struct gw_uploader *u, char *const *paths, int n)
 		int rc = upload_file(u, paths[i], &decode_err);
 
 		if (rc < 0) {
-			if (rc != GW_EDB && rc != GW_ECONN)
+			if (rc != GW_EDB && rc != GW_ECONN && rc != GW_EREFUSED)
 				gw_err("upload: %s: %s", paths[i], gw_strerror(rc));
 			return rc;
 		}
+		unrefuse(paths[i]);
 		count++;
 	}
 	return count;

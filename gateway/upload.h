@@ -25,21 +25,32 @@ void gw_uploader_free(struct gw_uploader *u);
 
 /* Applies one decoded batch with its file CRC. Returns 1 if applied, 0 if
  * the ledger shows it was applied before (nothing changed), GW_ECONN if the
- * database cannot be reached, GW_EDB if it refused the batch (the message is
- * logged). On any error nothing of the batch is committed. */
+ * database cannot be reached, GW_EREFUSED if it refused the batch's data
+ * (a value out of range, a failed check: loading it again cannot help),
+ * GW_EDB for any other refusal or failure (a privilege, an old schema: the
+ * batch may load once that is mended). The message is logged. On any
+ * error nothing of the batch is committed. */
 int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		    uint32_t crc);
 
 /* Uploads every file in <spool>/ready oldest first and moves each applied
  * (or already applied) file to done/; a file that does not decode is
- * quarantined. Stops at the first database error. Returns the number of
- * files moved to done/, or a negative GW_E* code if it stopped on an error
+ * quarantined, and so is a batch the database refuses for good
+ * (GW_EREFUSED; gw_spool_refuse() keeps the server's reason beside it).
+ * Stops at the first other database error. Returns the number of files
+ * moved to done/, or a negative GW_E* code if it stopped on an error
  * before any. */
 int gw_upload_spool(struct gw_uploader *u, const char *spool_dir);
 
+/* The number of batches gw_upload_spool set aside as refused since u was
+ * made. */
+unsigned gw_uploader_refused(const struct gw_uploader *u);
+
 /* Uploads the given batch files (not necessarily in a spool), in the order
- * given; used by `gwctl upload`. Returns the number applied or already
- * applied, or a negative code on the first error. */
+ * given; used by `gwctl upload`. A file of a spool's quarantine/ that the
+ * database once refused (it has a .refused note) and now took moves to
+ * the spool's done/. Returns the number applied or already applied, or a
+ * negative code on the first error. */
 int gw_upload_files(struct gw_uploader *u, char *const *paths, int n);
 
 #endif

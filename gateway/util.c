@@ -29,6 +29,7 @@ const char *gw_strerror(int err)
 	case GW_ECONN: return "cannot connect";
 	case GW_EFULL: return "bound reached";
 	case GW_ENOTAVAIL: return "value not available";
+	case GW_EREFUSED: return "refused by the database";
 	default: return "unknown error";
 	}
 }

@@ -565,7 +565,7 @@ int gwctl_upload(int argc, char **argv)
 	const char *conninfo = conninfo_default(), *retry_s = NULL;
 	struct gw_uploader *u;
 	char **ops;
-	int nops = 0, rc = 0, r;
+	int nops = 0, rc = 0, r, any_refused = 0;
 	int64_t deadline, backoff = 0;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 
@@ -623,6 +623,7 @@ int gwctl_upload(int argc, char **argv)
 
 		if (is_dir(ops[i])) {
 			int total = 0;
+			unsigned refused = gw_uploader_refused(u);
 
 			for (;;) {
 				n = gw_upload_spool(u, ops[i]);
@@ -640,6 +641,14 @@ int gwctl_upload(int argc, char **argv)
 			}
 			printf("%s: %d batch file%s loaded and moved to done/\n",
 			       ops[i], total, total == 1 ? "" : "s");
+			refused = gw_uploader_refused(u) - refused;
+			if (refused) {
+				fprintf(stderr, "gwctl: %u batch file%s refused by the "
+					"database, set aside in %s/quarantine/ (the reasons "
+					"are in the .refused files beside them)\n", refused,
+					refused == 1 ? "" : "s", ops[i]);
+				any_refused = 1;
+			}
 			if (rc == 0)
 				backoff = 0;
 			else
@@ -649,7 +658,8 @@ int gwctl_upload(int argc, char **argv)
 		}
 		n = gw_upload_files(u, ops + i, 1);
 		if (n < 0) {
-			if (retry_wait(deadline, &backoff, &seed) == 0)
+			/* A refusal of the data is final; anything else may pass. */
+			if (n != GW_EREFUSED && retry_wait(deadline, &backoff, &seed) == 0)
 				continue;
 			fprintf(stderr, "gwctl: upload of %s failed: %s\n", ops[i],
 				gw_strerror(n));
@@ -662,5 +672,5 @@ int gwctl_upload(int argc, char **argv)
 	}
 	gw_uploader_free(u);
 	free(ops);
-	return rc;
+	return rc || any_refused;
 }

@@ -119,9 +119,13 @@ static int spool_ls(int argc, char **argv)
 			for (size_t j = 0; j < b->n_days; j++)
 				meters += j == 0 || strcmp(b->days[j].meter_id,
 							   b->days[j - 1].meter_id);
-			printf("%-10s %-40s %-10s %4u %7zu %9zu %9ld  ok\n", subs[s],
+			char reason[512] = "refused: ";
+			int refused = s == 2 && gw_spool_refused_reason(
+				dir, names[k], reason + 9, sizeof(reason) - 9);
+			printf("%-10s %-40s %-10s %4u %7zu %9zu %9ld  %s\n", subs[s],
 			       names[k], gw_day_format(b->day, day, sizeof(day)),
-			       b->revision, meters, readings, file_size(path));
+			       b->revision, meters, readings, file_size(path),
+			       refused ? reason : "ok");
 			gw_batch_free(b);
 		}
 		gw_spool_list_free(names, n);

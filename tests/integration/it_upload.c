@@ -321,20 +321,20 @@ static void test_refused_batch_is_all_or_nothing(void **state)
 	d[1] = reg("it-bad2", "1.8.0", GW_Q_MEASURED, 0, 100);
 	d[1].quality = 9;
 	init_batch(&b, "it-gw-bad", "2026-03-05", 0, d, 2, &s, 1);
-	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EDB);
+	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EREFUSED);
 	check_nothing_of("it-gw-bad", "it-bad1");
 	check_nothing_of("it-gw-bad", "it-bad2");
 
 	/* more missing minutes than the longest (25 h) day has */
 	d[1].quality = GW_Q_ESTIMATED;
 	d[1].minutes_missing = 5000;
-	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EDB);
+	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EREFUSED);
 	check_nothing_of("it-gw-bad", "it-bad1");
 
 	/* a reading count that does not fit the column */
 	d[1].minutes_missing = 0;
 	d[1].readings = UINT32_MAX;
-	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EDB);
+	assert_int_equal(gw_upload_batch(u, &b, 5), GW_EREFUSED);
 	check_nothing_of("it-gw-bad", "it-bad1");
 
 	/* The same uploader goes on with the corrected batch. */
@@ -497,11 +497,13 @@ static int count_dir(const char *dir, const char *sub)
  * quarantine/, and a second run finds nothing to do. */
 static void test_upload_spool(void **state)
 {
-	struct gw_day_register d1[1], d2[1];
-	struct gw_batch b1, b2;
+	struct gw_day_register d1[1], d2[1], dbad[1];
+	struct gw_batch b1, b2, bad;
 	struct gw_uploader *u;
 	char dir[GW_PATH_MAX], path[GW_PATH_MAX + 64];
 	const char *env = getenv("GW_IT_SPOOL");
+	char reason[512];
+	struct gw_spool_usage use;
 	FILE *f;
 
 	(void)state;
@@ -518,7 +520,13 @@ static void test_upload_spool(void **state)
 	d1[0] = reg("it-s1", "1.8.0", GW_Q_MEASURED, 100, 200);
 	d2[0] = reg("it-s1", "1.8.0", GW_Q_MEASURED, 200, 350);
 	init_batch(&b1, "it-gw-s", "2026-03-06", 0, d1, 1, NULL, 0);
-	init_batch(&b2, "it-gw-s", "2026-03-07", 0, d2, 1, NULL, 0);
+	init_batch(&b2, "it-gw-s", "2026-03-08", 0, d2, 1, NULL, 0);
+	/* A day between them that the database refuses (more minutes
+	 * missing than a day has): it is set aside, the next day loads. */
+	dbad[0] = reg("it-s1", "1.8.0", GW_Q_ESTIMATED, 200, 200);
+	dbad[0].minutes_missing = 5000;
+	init_batch(&bad, "it-gw-s", "2026-03-07", 0, dbad, 1, NULL, 0);
+	assert_int_equal(gw_spool_write(dir, &bad), 0);
 	assert_int_equal(gw_spool_write(dir, &b2), 0);
 	assert_int_equal(gw_spool_write(dir, &b1), 0);
 	snprintf(path, sizeof(path), "%s/ready/it-gw-s_2026-03-05_r0.gwb", dir);
@@ -530,15 +538,30 @@ static void test_upload_spool(void **state)
 	u = gw_uploader_new(loader);
 	assert_non_null(u);
 	assert_int_equal(gw_upload_spool(u, dir), 2);
+	assert_int_equal(gw_uploader_refused(u), 1);
 	assert_int_equal(count_dir(dir, "ready"), 0);
 	assert_int_equal(count_dir(dir, "done"), 2);
-	assert_int_equal(count_dir(dir, "quarantine"), 1);
+	/* the undecodable file, the refused batch and its reason */
+	assert_int_equal(count_dir(dir, "quarantine"), 3);
+	assert_int_equal(gw_spool_refused_reason(dir, "it-gw-s_2026-03-07_r0.gwb",
+						 reason, sizeof(reason)), 1);
+	if (!strstr(reason, "minutes_missing"))
+		print_error("reason: %s\n", reason);
+	assert_non_null(strstr(reason, "minutes_missing"));
+	assert_int_equal(gw_spool_refused_reason(dir, "it-gw-s_2026-03-06_r0.gwb",
+						 reason, sizeof(reason)), 0);
+	assert_int_equal(gw_spool_usage(dir, &use), 0);
+	assert_int_equal(use.n_quarantine, 2);
+	assert_int_equal(use.n_refused, 1);
 	assert_int_equal(gw_upload_spool(u, dir), 0);
+	assert_int_equal(gw_uploader_refused(u), 1);
 	gw_uploader_free(u);
 
 	expect1("100,150", "SELECT string_agg(consumption::text, ',' ORDER BY day)"
 		" FROM daily_registers WHERE meter_id = $1", "it-s1");
-	expect1("2026-03-07", "SELECT last_day::text FROM meters "
+	expect1("0", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1 "
+		"AND day = '2026-03-07'", "it-gw-s");
+	expect1("2026-03-08", "SELECT last_day::text FROM meters "
 		"WHERE meter_id = $1", "it-s1");
 }
 
@@ -584,7 +607,7 @@ static void test_events(void **state)
 	/* an unknown kind is refused with the whole batch */
 	b.revision = 2;
 	ev[0].kind = 99;
-	assert_int_equal(upload_one(&b, 23), GW_EDB);
+	assert_int_equal(upload_one(&b, 23), GW_EREFUSED);
 	expect1("2", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1",
 		"it-gw-e");
 }
@@ -648,19 +671,19 @@ static void test_first_revision_meets_stored_readings(void **state)
 	struct gw_batch b1, b2;
 
 	(void)state;
-	s1 = series("it-s1", t1, v1, 4);
-	s2 = series("it-s1", t2, v2, 4);
+	s1 = series("it-mv1", t1, v1, 4);
+	s2 = series("it-mv1", t2, v2, 4);
 	init_batch(&b1, "it-gw-s1", "2026-03-07", 0, NULL, 0, &s1, 1);
 	init_batch(&b2, "it-gw-s2", "2026-03-07", 0, NULL, 0, &s2, 1);
 	assert_int_equal(upload_one(&b1, 51), 1);
 	assert_int_equal(upload_one(&b2, 52), 1);
 	expect1("100,200,300,400,500,600", "SELECT string_agg(value::text, ',' "
-		"ORDER BY ts) FROM interval_readings WHERE meter_id = $1", "it-s1");
+		"ORDER BY ts) FROM interval_readings WHERE meter_id = $1", "it-mv1");
 	expect1("2", "SELECT count(*) FROM batch_ledger WHERE gateway_id IN "
 		"('it-gw-s1', 'it-gw-s2') AND day = $1", "2026-03-07");
 	assert_int_equal(upload_one(&b2, 52), 0);
 	expect1("6", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
-		"it-s1");
+		"it-mv1");
 }
 
 static int setup(void **state)
