@@ -53,18 +53,20 @@ static long file_size(const char *path)
 	return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-/* Prints the usage and the gateway's status file (alarm, bound). */
+/* Prints the usage and, from the gateway's status file, the alarm and
+ * when gatewayd wrote it (`gwctl status` shows the rest). */
 static void print_status(const char *dir)
 {
 	struct gw_spool_usage u;
-	char path[GW_PATH_MAX + 16], line[256];
+	char path[GW_PATH_MAX + 16], line[256], updated[256] = "?";
+	char alarm[256] = "?";
 
 	gw_spool_usage(dir, &u);
 	printf("# spool: %llu bytes (ready %llu in %u batches, done %llu, "
-	       "quarantine %llu in %u files, journal %llu)\n",
+	       "quarantine %llu in %u files (%u refused), journal %llu)\n",
 	       (unsigned long long)u.total, (unsigned long long)u.ready, u.n_ready,
 	       (unsigned long long)u.done, (unsigned long long)u.quarantine,
-	       u.n_quarantine, (unsigned long long)u.journal);
+	       u.n_quarantine, u.n_refused, (unsigned long long)u.journal);
 	snprintf(path, sizeof(path), "%s/status", dir);
 	FILE *f = fopen(path, "re");
 	if (!f) {
@@ -73,11 +75,16 @@ static void print_status(const char *dir)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "alarm=", 6) == 0 && strcmp(line + 6, "none") != 0)
-			printf("# ALARM: %s\n", line + 6);
-		printf("# status: %s\n", line);
+		if (strncmp(line, "alarm=", 6) == 0)
+			snprintf(alarm, sizeof(alarm), "%s", line + 6);
+		else if (strncmp(line, "updated=", 8) == 0)
+			snprintf(updated, sizeof(updated), "%s", line + 8);
 	}
 	fclose(f);
+	if (strcmp(alarm, "none") != 0)
+		printf("# ALARM: %s\n", alarm);
+	printf("# status of %s: alarm %s (gwctl status %s shows more)\n", updated,
+	       alarm, dir);
 }
 
 static int spool_ls(int argc, char **argv)

@@ -80,6 +80,8 @@ if grep -E '^quarantine +sub-7_2026-03-02_r0.gwb .*refused: .*no_second_of_march
 else
 	not_ok "gwctl spool ls shows why the batch was refused ($(grep quarantine "$GW_TMP/ls.out"))"
 fi
+check_eq "$(grep -c '^# ALARM: batch_refused$' "$GW_TMP/ls.out")/$(grep -c '(1 refused)' "$GW_TMP/ls.out")" "1/1" \
+	"gwctl spool ls shows the alarm and counts the refused batch"
 
 # --- gwctl upload (a back-office load of a spool copied off a gateway) -----
 copy=$GW_TMP/copy
