@@ -24,16 +24,9 @@ clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 port1=$(free_port)
 port2=$(free_port)
 say "starting simulated meters: 4 shops on 127.0.0.1:$port1, 2 homes on 127.0.0.1:$port2"
-"$GW_BUILD/metersim" --tcp "127.0.0.1:$port1" --meters 4 --first-unit 1 --load shop \
-	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" \
-	--ready-file "$GW_TMP/sim1.ready" 2>"$GW_TMP/sim1.log" &
-track_pid $!
-"$GW_BUILD/metersim" --tcp "127.0.0.1:$port2" --meters 2 --first-unit 5 --load home \
-	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" \
-	--ready-file "$GW_TMP/sim2.ready" 2>"$GW_TMP/sim2.log" &
-track_pid $!
-wait_for 10 test -e "$GW_TMP/sim1.ready"
-wait_for 10 test -e "$GW_TMP/sim2.ready"
+sim=(--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}")
+start_metersim sim1 --tcp "127.0.0.1:$port1" --meters 4 --first-unit 1 --load shop "${sim[@]}" || exit 1
+start_metersim sim2 --tcp "127.0.0.1:$port2" --meters 2 --first-unit 5 --load home "${sim[@]}" || exit 1
 
 cat >"$GW_TMP/meters.csv" <<CSV
 meter_id,bus,unit,profile

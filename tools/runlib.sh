@@ -69,6 +69,21 @@ wait_for() {
 	return 1
 }
 
+# start_metersim NAME ARGS...: starts $GW_BUILD/metersim ARGS in the
+# background, stopped on exit, its log in $GW_TMP/NAME.log, and waits up to
+# 10 s until it serves. Returns 1, with the log on stderr, if it does not.
+start_metersim() {
+	local name=$1
+	shift
+	"$GW_BUILD/metersim" "$@" --ready-file "$GW_TMP/$name.ready" 2>"$GW_TMP/$name.log" &
+	track_pid $!
+	if ! wait_for 10 test -e "$GW_TMP/$name.ready"; then
+		echo "metersim $name did not start:" >&2
+		cat "$GW_TMP/$name.log" >&2
+		return 1
+	fi
+}
+
 # pid_alive PID: true while the process runs (a zombie child has ended).
 pid_alive() {
 	local st

@@ -20,20 +20,13 @@ speed=14400                  # 1 real second = 4 simulated hours
 start=2026-03-01T15:00:00Z   # 22:00 local
 anchor=$(date +%s.%N)
 clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
-sim_args() { echo --profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz Asia/Ho_Chi_Minh; }
+sim=(--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz Asia/Ho_Chi_Minh "${clock[@]}")
 
 port1=$(free_port)
 port2=$(free_port)
-# shellcheck disable=SC2046
-"$GW_BUILD/metersim" --tcp "127.0.0.1:$port1" --meters 3 --first-unit 1 $(sim_args) \
-	"${clock[@]}" --ready-file "$GW_TMP/sim1.ready" 2>"$GW_TMP/sim1.log" &
-track_pid $!
-# shellcheck disable=SC2046
-"$GW_BUILD/metersim" --tcp "127.0.0.1:$port2" --meters 2 --first-unit 4 $(sim_args) \
-	"${clock[@]}" --ready-file "$GW_TMP/sim2.ready" 2>"$GW_TMP/sim2.log" &
-track_pid $!
-if ! wait_for 10 test -e "$GW_TMP/sim1.ready" || ! wait_for 10 test -e "$GW_TMP/sim2.ready"; then
-	not_ok "metersim did not start"; cat "$GW_TMP"/sim*.log; finish
+if ! start_metersim sim1 --tcp "127.0.0.1:$port1" --meters 3 --first-unit 1 "${sim[@]}" ||
+	! start_metersim sim2 --tcp "127.0.0.1:$port2" --meters 2 --first-unit 4 "${sim[@]}"; then
+	not_ok "metersim did not start"; finish
 fi
 
 cat >"$GW_TMP/meters.csv" <<CSV

@@ -12,11 +12,9 @@ zone=Europe/Berlin
 anchor=$(date +%s.%N)
 clock=(--clock-anchor "$anchor" --clock-start 2026-03-28T20:00:00Z --clock-speed 8640)
 port=$(free_port)
-"$GW_BUILD/metersim" --tcp "127.0.0.1:$port" --meters 2 --first-unit 1 \
-	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" \
-	"${clock[@]}" --ready-file "$GW_TMP/sim.ready" 2>"$GW_TMP/sim.log" &
-track_pid $!
-wait_for 10 test -e "$GW_TMP/sim.ready" || { not_ok "metersim did not start"; finish; }
+start_metersim sim --tcp "127.0.0.1:$port" --meters 2 --first-unit 1 \
+	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" ||
+	{ not_ok "metersim did not start"; finish; }
 
 cat >"$GW_TMP/gw.ini" <<INI
 [gateway]

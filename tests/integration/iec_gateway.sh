@@ -25,14 +25,12 @@ stop=2026-03-02T18:00:00Z  # 01:00 local on 2026-03-03
 anchor=$(date +%s.%N)
 clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 
-"$GW_BUILD/metersim" --iec "$GW_TMP/sim" --addresses 1001,1002,1003 --mode fixed \
+if start_metersim sim --iec "$GW_TMP/sim" --addresses 1001,1002,1003 --mode fixed \
 	--baud 9600 --reaction-ms 20 --manufacturer GWs --tz Asia/Ho_Chi_Minh \
-	--clock-offset 300 "${clock[@]}" --ready-file "$GW_TMP/sim.ready" 2>"$GW_TMP/sim.log" &
-track_pid $!
-if wait_for 10 test -e "$GW_TMP/sim.ready"; then
+	--clock-offset 300 "${clock[@]}"; then
 	ok "metersim serves three IEC meters on a pty"
 else
-	not_ok "metersim serves three IEC meters on a pty"; cat "$GW_TMP/sim.log"; finish
+	not_ok "metersim serves three IEC meters on a pty"; finish
 fi
 
 cat >"$GW_TMP/meters.csv" <<CSV

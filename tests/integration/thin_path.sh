@@ -20,18 +20,12 @@ clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 
 port1=$(free_port)
 port2=$(free_port)
-"$GW_BUILD/metersim" --tcp "127.0.0.1:$port1" --meters 3 --first-unit 1 \
-	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz Asia/Ho_Chi_Minh \
-	"${clock[@]}" --ready-file "$GW_TMP/sim1.ready" 2>"$GW_TMP/sim1.log" &
-track_pid $!
-"$GW_BUILD/metersim" --tcp "127.0.0.1:$port2" --meters 2 --first-unit 4 \
-	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz Asia/Ho_Chi_Minh \
-	"${clock[@]}" --ready-file "$GW_TMP/sim2.ready" 2>"$GW_TMP/sim2.log" &
-track_pid $!
-if wait_for 10 test -e "$GW_TMP/sim1.ready" && wait_for 10 test -e "$GW_TMP/sim2.ready"; then
+sim=(--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz Asia/Ho_Chi_Minh "${clock[@]}")
+if start_metersim sim1 --tcp "127.0.0.1:$port1" --meters 3 --first-unit 1 "${sim[@]}" &&
+	start_metersim sim2 --tcp "127.0.0.1:$port2" --meters 2 --first-unit 4 "${sim[@]}"; then
 	ok "two metersim endpoints listening"
 else
-	not_ok "metersim did not start"; cat "$GW_TMP"/sim*.log; finish
+	not_ok "metersim did not start"; finish
 fi
 
 cat >"$GW_TMP/meters.csv" <<CSV
