@@ -288,6 +288,15 @@ BEGIN
 		RAISE EXCEPTION 'staged batch has % interval rows but no valid time range', h.n2
 			USING ERRCODE = 'data_exception';
 	END IF;
+	-- A gateway's batch holds the readings of its local day. Readings
+	-- weeks away from it (a meter clock gone wrong, a broken producer)
+	-- are refused rather than given partitions of their own: one
+	-- reading in 2000 would otherwise make 300 months of partitions.
+	IF h.n2 > 0 AND (h.ts < (h.day - 7)::timestamp AT TIME ZONE 'UTC' OR
+			 h.ts2 >= (h.day + 8)::timestamp AT TIME ZONE 'UTC') THEN
+		RAISE EXCEPTION 'staged batch of day % has interval readings from % to %, more than a week away from its day',
+			h.day, h.ts, h.ts2 USING ERRCODE = 'data_exception';
+	END IF;
 
 	-- Meters, sorted so that two batches lock shared meters in the same
 	-- order. A meter follows the gateway that reported its latest day.

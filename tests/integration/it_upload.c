@@ -686,6 +686,26 @@ static void test_first_revision_meets_stored_readings(void **state)
 		"it-mv1");
 }
 
+/* Readings weeks away from the batch's day (a meter clock gone wrong) are
+ * refused for good, and no partition is made for their month. */
+static void test_readings_far_from_their_day(void **state)
+{
+	/* 2026-01-20 00:00Z: 40 days before the batch's day */
+	static int64_t ts[2] = { 1768867200000, 1772323200000 };
+	static int64_t v[2] = { 1, 2 };
+	struct gw_series s;
+	struct gw_batch b;
+
+	(void)state;
+	s = series("it-far1", ts, v, 2);
+	init_batch(&b, "it-gw-far", "2026-03-01", 0, NULL, 0, &s, 1);
+	expect1("NULL", "SELECT to_regclass($1)::text", "interval_readings_2026_01");
+	assert_int_equal(upload_one(&b, 61), GW_EREFUSED);
+	expect1("NULL", "SELECT to_regclass($1)::text", "interval_readings_2026_01");
+	expect1("0", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1",
+		"it-gw-far");
+}
+
 static int setup(void **state)
 {
 	PGresult *res;
@@ -726,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_partition_on_demand),
 		cmocka_unit_test(test_day_across_two_months),
 		cmocka_unit_test(test_first_revision_meets_stored_readings),
+		cmocka_unit_test(test_readings_far_from_their_day),
 	};
 
 	conninfo = getenv("GW_PG_CONNINFO");
