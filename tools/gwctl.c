@@ -29,7 +29,8 @@ static void usage(FILE *f)
 		"                                 or a meter is offline)\n"
 		"Spool:\n"
 		"  spool ls (-c CONFIG | DIR)     list batches: ready, done, quarantined,\n"
-		"                                 then usage, size bound and any alarm\n"
+		"                                 then usage and any alarm (with the\n"
+		"                                 reason a refused batch was set aside)\n"
 		"  spool verify (-c CONFIG | DIR | FILE...)\n"
 		"                                 check every batch's CRC and structure\n"
 		"  spool dump [--intervals | --events] FILE\n"
@@ -41,8 +42,15 @@ static void usage(FILE *f)
 		"Database:\n"
 		"  db migrate [--conninfo S] [--schema-dir DIR]\n"
 		"                                 apply schema migrations not yet applied\n"
-		"  upload [--conninfo S] FILE...|SPOOL_DIR\n"
-		"                                 load batch files into PostgreSQL, exactly once\n\n"
+		"  db status [--conninfo S] [--schema-dir DIR]\n"
+		"                                 list migrations, applied or pending\n"
+		"                                 (exit 1 if any is pending)\n"
+		"  upload [--conninfo S] [--retry-for SECONDS] FILE...|SPOOL_DIR\n"
+		"                                 load batch files into PostgreSQL, exactly once;\n"
+		"                                 a batch whose data the database refuses goes\n"
+		"                                 to SPOOL_DIR/quarantine/ with its reason\n"
+		"                                 (exit 1); loading it from there once mended\n"
+		"                                 moves it to done/\n\n"
 		"Connection strings default to $GW_PG_CONNINFO, then libpq's PG* variables.\n");
 }
 
