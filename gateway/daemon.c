@@ -37,7 +37,16 @@ struct uploader_thread {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int kick, stop, started;
+	/* For the status file, under lock: */
+	unsigned failures;  /* upload passes failed in a row */
+	int last_rc;        /* the last failure's GW_E* code */
+	int64_t last_ok_ms; /* gateway clock of the last batch loaded; 0 none */
 };
+
+/* Passes failed in a row that raise the upload_failing alarm: with the
+ * backoff (1, 2, 4, 8 s ... at most retry_max) a database away for a few
+ * seconds, a restart or a failover, does not raise it. */
+#define UPLOAD_ALARM_FAILURES 5
 
 static void timed_wait(struct uploader_thread *u, int64_t ms)
 {
@@ -80,6 +89,16 @@ static void *uploader_main(void *arg)
 		pthread_mutex_unlock(&u->lock);
 
 		int rc = gw_upload_spool(up, cfg->spool_dir);
+		pthread_mutex_lock(&u->lock);
+		if (rc >= 0) {
+			u->failures = 0;
+			if (rc > 0)
+				u->last_ok_ms = gw_clock_now_ms(&cfg->clock);
+		} else {
+			u->failures = failures + 1;
+			u->last_rc = rc;
+		}
+		pthread_mutex_unlock(&u->lock);
 		if (rc >= 0) {
 			if (failures)
 				gw_info("upload: database reachable again after %u failed attempt%s",
@@ -160,6 +179,7 @@ struct durable {
 	int full;               /* the bound was reached at the last check */
 	unsigned long failures; /* journal failures written to the status */
 	int32_t next_day;       /* sealed-through state written to the spool */
+	struct uploader_thread *up; /* its state goes into the status */
 };
 
 /* The scheduler's cycle sink: one append + one fsync per cycle per bus.
@@ -214,6 +234,20 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 	unsigned long jf = gw_journal_failures(du->journal);
 	int32_t next = gw_batcher_oldest_open_day(bat);
 
+	unsigned up_failures = 0;
+	int up_rc = 0;
+	int64_t up_ok = 0;
+	char ok_t[40] = "-";
+
+	if (du->up) {
+		pthread_mutex_lock(&du->up->lock);
+		up_failures = du->up->failures;
+		up_rc = du->up->last_rc;
+		up_ok = du->up->last_ok_ms;
+		pthread_mutex_unlock(&du->up->lock);
+	}
+	if (up_ok)
+		gw_format_utc(up_ok, ok_t, sizeof(ok_t));
 	gw_spool_usage(cfg->spool_dir, &u);
 	if (du->full)
 		strcat(alarm, ",spool_full");
@@ -227,6 +261,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		strcat(alarm, ",quarantined_at_start");
 	if (u.n_refused)
 		strcat(alarm, ",batch_refused");
+	if (up_failures >= UPLOAD_ALARM_FAILURES)
+		strcat(alarm, ",upload_failing");
 	snprintf(text, sizeof(text),
 		 "gateway=%s\nupdated=%s\nalarm=%s\nspool_bytes=%llu\n"
 		 "spool_max_bytes=%llu\nspool_full_policy=%s\n"
@@ -234,7 +270,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 "done_bytes=%llu\njournal_bytes=%llu\nnext_day=%s\n"
 		 "quarantined_at_start=%u\njournal_torn_at_start=%u\n"
 		 "journal_write_failures=%lu\nintervals_dropped=%lu\n"
-		 "deleted_unuploaded=%lu\ndone_emptied=%lu\nrefused_batches=%u\n",
+		 "deleted_unuploaded=%lu\ndone_emptied=%lu\nrefused_batches=%u\n"
+		 "upload_last_ok=%s\nupload_failures=%u\nupload_last_error=%s\n",
 		 cfg->gateway_id,
 		 gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)),
 		 alarm[0] ? alarm + 1 : "none", (unsigned long long)u.total,
@@ -246,7 +283,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 next == INT32_MIN ? "-" : gw_day_format(next, day, sizeof(day)),
 		 du->recovery.quarantined + du->replay.quarantined,
 		 du->replay.torn, jf, du->intervals_dropped,
-		 du->deleted_unuploaded, du->done_pruned, u.n_refused);
+		 du->deleted_unuploaded, du->done_pruned, u.n_refused, ok_t,
+		 up_failures, up_failures ? gw_strerror(up_rc) : "-");
 	if (gw_spool_status_write(cfg->spool_dir, "status", text))
 		gw_warn("spool: cannot write the status file");
 	du->failures = jf;
@@ -596,6 +634,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	gw_sched_set_sink(sched, journal_sink, &du);
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.cond, NULL);
+	du.up = &up;
 	uploader_start(&up);
 	rc = gw_sched_start(sched);
 	struct running run = {

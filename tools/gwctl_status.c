@@ -80,6 +80,15 @@ int gwctl_status(int argc, char **argv)
 	       status_value(st, "spool_bytes", v[5], sizeof(v[5])),
 	       status_value(st, "spool_max_bytes", v[1], sizeof(v[1])));
 	printf("oldest open day: %s\n", status_value(st, "next_day", v[2], sizeof(v[2])));
+	/* Statuses written before these keys existed have none of them. */
+	const char *fails = status_value(st, "upload_failures", v[3], sizeof(v[3]));
+	if (strcmp(fails, "0") == 0)
+		printf("upload: last batch loaded %s\n",
+		       status_value(st, "upload_last_ok", v[4], sizeof(v[4])));
+	else if (strcmp(fails, "?") != 0)
+		printf("upload: %s failed attempts in a row (%s), last batch loaded %s\n",
+		       fails, status_value(st, "upload_last_error", v[5], sizeof(v[5])),
+		       status_value(st, "upload_last_ok", v[4], sizeof(v[4])));
 	bad |= strcmp(alarm, "none") != 0;
 	free(st);
 
