@@ -6,7 +6,8 @@
 #   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san)
 #   make demo            simulated meters -> gateway -> PostgreSQL, two days
 #   make bench           benchmarks (ratios against a baseline in one run)
-#   make fuzz            libFuzzer on the IEC 62056-21 parser for FUZZ_TIME s
+#   make fuzz            libFuzzer on the IEC 62056-21 parser and the batch
+#                        decoder, FUZZ_TIME s each
 
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
@@ -101,23 +102,34 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@GW_BUILD=$(BUILD) tests/bench/run.sh
 
-# libFuzzer target for the IEC 62056-21 parser (clang; tools/deps.sh installs
-# it). Its own flags: the fuzzer build is always ASan + UBSan.
+# libFuzzer targets (clang; tools/deps.sh installs it): the IEC 62056-21
+# parser and the batch file decoder. Their own flags: a fuzzer build is
+# always ASan + UBSan.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 300
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Igateway -Idrivers
 FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c gateway/reading.c gateway/util.c
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_iec
+FUZZ_BATCH_SRC := tests/fuzz/fuzz_batch.c gateway/spool.c gateway/batch.c \
+	gateway/tz.c gateway/reading.c gateway/util.c
+FUZZ_BATCH_BIN := $(BUILD)/fuzz/fuzz_batch
 $(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/reading.h gateway/gw.h gateway/batch.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Igateway -Idrivers -o $@ $(FUZZ_SRC)
-fuzz-build: $(FUZZ_BIN)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRC)
+$(FUZZ_BATCH_BIN): $(FUZZ_BATCH_SRC) gateway/spool.h gateway/batch.h gateway/tz.h gateway/reading.h gateway/gw.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_BATCH_SRC) -lz
+fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
-	@mkdir -p $(BUILD)/fuzz/corpus
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/batch-corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
 		$(BUILD)/fuzz/corpus tests/unit/files/iec62056-21
+	tools/fuzz_seeds.py tests/golden $(BUILD)/fuzz/batch-seeds
+	$(FUZZ_BATCH_BIN) -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+		-rss_limit_mb=2048 $(BUILD)/fuzz/batch-corpus $(BUILD)/fuzz/batch-seeds
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: binaries, profiles, schema
 # and the systemd unit (docs/deployment.md).

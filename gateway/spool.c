@@ -84,6 +84,21 @@ static void put_varint(struct buf *b, uint64_t v)
 	put_bytes(b, t, (size_t)n);
 }
 
+/* a - b and a + b modulo 2^64 (two's complement wrap-around). The
+ * encoder's deltas are defined for any two values, a file's extreme ones
+ * too, and the decoder adds them back with the same arithmetic: a file
+ * that lies (with a CRC that matches the lie) must not make the reader,
+ * or the writer of what it read, overflow a signed int. */
+static int64_t wrap_sub(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+static int64_t wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
 static uint64_t zigzag(int64_t v)
 {
 	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
@@ -242,8 +257,9 @@ static void encode_payload(const struct gw_batch *b, struct buf *out)
 		put_varint(out, zigzag(d->consumption));
 		/* end - start differs from the consumption only on days with a
 		 * counter wrap, reset or replacement: usually one zero byte. */
-		put_varint(out, zigzag(d->end_value - d->start_value -
-				       d->consumption));
+		put_varint(out, zigzag(wrap_sub(wrap_sub(d->end_value,
+							 d->start_value),
+						d->consumption)));
 		put_varint(out, d->readings);
 		put_varint(out, d->minutes_missing);
 	}
@@ -269,14 +285,16 @@ static void encode_payload(const struct gw_batch *b, struct buf *out)
 			continue;
 		}
 		put_u8(out, 1);
-		put_varint(out, zigzag(s->ts_ms[0] - prev0));
+		put_varint(out, zigzag(wrap_sub(s->ts_ms[0], prev0)));
 		prev0 = s->ts_ms[0];
 		if (s->n < 2)
 			continue;
-		int64_t cadence = s->ts_ms[1] - s->ts_ms[0];
+		int64_t cadence = wrap_sub(s->ts_ms[1], s->ts_ms[0]);
 		put_varint(out, zigzag(cadence));
 		for (uint32_t k = 2; k < s->n; k++)
-			put_varint(out, zigzag(s->ts_ms[k] - s->ts_ms[k - 1] - cadence));
+			put_varint(out, zigzag(wrap_sub(wrap_sub(s->ts_ms[k],
+								 s->ts_ms[k - 1]),
+							cadence)));
 	}
 	/* values: the first one, then deltas; series grouped by OBIS code */
 	size_t *ord = series_order(b->series, b->n_series);
@@ -293,7 +311,7 @@ static void encode_payload(const struct gw_batch *b, struct buf *out)
 	for (size_t j = 0; j < b->n_series; j++) {
 		const struct gw_series *s = &b->series[ord[j]];
 		for (uint32_t k = 0; k < s->n; k++) {
-			uint64_t v = zigzag(k ? s->value[k] - s->value[k - 1]
+			uint64_t v = zigzag(k ? wrap_sub(s->value[k], s->value[k - 1])
 					      : s->value[0]);
 			put_u8(&lo, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
 			if (v > 0x7f)
@@ -379,13 +397,6 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **bufp, size_t *lenp)
 }
 
 /* ---- decode ---- */
-
-/* a + b with two's complement wrap-around: a file that lies (with a CRC
- * that matches the lie) must not make the reader overflow a signed int. */
-static int64_t wrap_add(int64_t a, int64_t b)
-{
-	return (int64_t)((uint64_t)a + (uint64_t)b);
-}
 
 static int decode_payload(struct gw_batch *b, const uint8_t *p, size_t n,
 			  uint32_t n_readings)

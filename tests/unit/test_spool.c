@@ -144,6 +144,27 @@ static void round_trip(void **state)
 		free(buf);
 		gw_batch_free(b);
 	}
+	/* extreme values and times (a file that lies, read and written
+	 * again): the deltas wrap, they do not overflow */
+	{
+		struct gw_batch *b = sample_batch(13, 2), *back;
+		uint8_t *buf;
+		size_t len;
+		struct gw_series *x = &b->series[0];
+		x->ts_ms[0] = INT64_MIN;
+		x->ts_ms[1] = INT64_MAX;
+		x->value[0] = INT64_MAX;
+		x->value[1] = INT64_MIN;
+		b->days[0].start_value = INT64_MIN;
+		b->days[0].end_value = INT64_MAX;
+		b->days[0].consumption = INT64_MIN;
+		assert_int_equal(gw_batch_encode(b, &buf, &len), 0);
+		assert_int_equal(gw_batch_decode(buf, len, &back, NULL), 0);
+		assert_batches_equal(b, back);
+		gw_batch_free(back);
+		free(buf);
+		gw_batch_free(b);
+	}
 	/* an empty day is a valid batch too */
 	struct gw_batch empty = {.gateway_id = "g", .timezone = "UTC", .day = 1};
 	uint8_t *buf;
