@@ -32,6 +32,10 @@ struct gw_read_stats {
 	 * ms when its telegram carried one, else 0. The caller compares it
 	 * with its clock (gw_iec_clock_drift) to flag a drifting meter. */
 	int64_t meter_clock_ms;
+	/* The meter's serial number when its reply carried one (iec62056-21:
+	 * data set C.1.0, 96.1.0 or 0.0.0), else "". The caller notices a
+	 * new one: the meter behind the id was replaced. */
+	char meter_serial[GW_SERIAL_MAX];
 };
 
 struct gw_driver_ops {

@@ -570,6 +570,8 @@ static int take_telegram(struct iec_bus *b, const struct gw_meter_config *m,
 					&ms) == 0)
 			st->meter_clock_ms = ms;
 	}
+	if (st)
+		gw_iec_serial(t, st->meter_serial, sizeof(st->meter_serial));
 	trace_note(b, "accepted: %zu data sets, %d readings%s", t->n_sets, n,
 		   t->bcc_checked ? ", BCC ok" : "");
 	return n;
@@ -691,8 +693,10 @@ static int iec_read(void *handle, const struct gw_meter_config *meter,
 
 	if (!b || !meter || !out)
 		return GW_EINVAL;
-	if (stats)
+	if (stats) {
 		stats->meter_clock_ms = 0;
+		stats->meter_serial[0] = '\0';
+	}
 	rc = port_open(b);
 	if (rc == 0) {
 		if (b->cfg.iec_mode == GW_IEC_MODE_D)

@@ -720,6 +720,30 @@ static int profile_readings(const struct gw_iec_telegram *t, size_t h,
 	return 0;
 }
 
+int gw_iec_serial(const struct gw_iec_telegram *t, char *buf, size_t cap)
+{
+	static const char *const names[] = { "C.1.0", "96.1.0", "0.0.0" };
+
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		for (size_t i = 0; i < t->n_sets; i++) {
+			const struct gw_iec_dataset *d = &t->sets[i];
+			if (d->billing != -1 || d->n_values == 0 ||
+			    strcmp(d->name, names[k]) != 0)
+				continue;
+			const struct gw_iec_value *v = &t->values[d->first_value];
+			size_t len = strlen(v->text);
+			int ok = len > 0 && len < cap && !v->truncated;
+			for (size_t j = 0; ok && j < len; j++)
+				ok = v->text[j] > 0x20 && v->text[j] < 0x7f;
+			if (!ok)
+				continue;
+			memcpy(buf, v->text, len + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int gw_iec_readings(const struct gw_iec_telegram *t, const char *meter_id,
 		    unsigned flags, struct gw_reading *out, size_t cap)
 {

@@ -45,6 +45,14 @@ struct gw_batcher {
 	uint64_t dropped_late;
 	struct gw_event *events; /* queued, in arrival order */
 	size_t n_events, cap_events;
+	/* Meter replacements (meter_replaced events), kept as long as a day
+	 * they fall in can be sealed again: a track's counter before one and
+	 * after one belong to different meters. */
+	struct replacement {
+		char meter_id[GW_ID_MAX];
+		int64_t ts; /* the first read of the new meter */
+	} *repl;
+	size_t n_repl, cap_repl;
 	int32_t dirty[32]; /* sealed days with late readings, to seal again */
 	int n_dirty;
 };
@@ -153,11 +161,47 @@ void gw_batcher_free(struct gw_batcher *b)
 	}
 	free(b->slots);
 	free(b->events);
+	free(b->repl);
 	free(b);
+}
+
+static int add_replacement(struct gw_batcher *b, const struct gw_event *ev)
+{
+	for (size_t i = 0; i < b->n_repl; i++)
+		if (b->repl[i].ts == ev->ts_ms &&
+		    strcmp(b->repl[i].meter_id, ev->meter_id) == 0)
+			return 0; /* the same event replayed */
+	if (b->n_repl == b->cap_repl) {
+		size_t ncap = b->cap_repl ? b->cap_repl * 2 : 8;
+		struct replacement *nr = realloc(b->repl, ncap * sizeof(*nr));
+		if (!nr)
+			return GW_ENOMEM;
+		b->repl = nr;
+		b->cap_repl = ncap;
+	}
+	memcpy(b->repl[b->n_repl].meter_id, ev->meter_id, GW_ID_MAX);
+	b->repl[b->n_repl].meter_id[GW_ID_MAX - 1] = '\0';
+	b->repl[b->n_repl].ts = ev->ts_ms;
+	b->n_repl++;
+	return 0;
+}
+
+/* Whether meter's meter was replaced after `from` and by `to` (from < ts
+ * <= to): the readings at from and at to are of different meters. */
+static int replaced_between(const struct gw_batcher *b, const char *meter,
+			    int64_t from, int64_t to)
+{
+	for (size_t i = 0; i < b->n_repl; i++)
+		if (b->repl[i].ts > from && b->repl[i].ts <= to &&
+		    strcmp(b->repl[i].meter_id, meter) == 0)
+			return 1;
+	return 0;
 }
 
 int gw_batcher_add_event(struct gw_batcher *b, const struct gw_event *ev)
 {
+	if (ev->kind == GW_EV_METER_REPLACED && add_replacement(b, ev))
+		return GW_ENOMEM;
 	if (b->n_events == b->cap_events) {
 		size_t ncap = b->cap_events ? b->cap_events * 2 : 16;
 		struct gw_event *ne = realloc(b->events, ncap * sizeof(*ne));
@@ -468,6 +512,13 @@ static enum gw_quality boundary(const struct gw_batcher *b, const struct track *
 	enum gw_quality q = after->ts - before->ts <= b->p.max_gap_ms
 				    ? GW_Q_INTERPOLATED
 				    : GW_Q_ESTIMATED;
+	if (replaced_between(b, t->meter_id, before->ts, after->ts)) {
+		/* Two meters: nothing to interpolate. The old meter's last
+		 * value stands for midnight; the energy between it and the
+		 * new meter's first reading is not known. */
+		*value = before->v;
+		return GW_Q_ESTIMATED;
+	}
 	int64_t av = after->v;
 	if (av < before->v) {
 		int64_t inc = wrap_increase(b, t->rollover, before->v, av,
@@ -564,9 +615,19 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 		int64_t ts = i < end ? t->pts[i].ts : e;
 		/* the event's time: the reading that showed the change */
 		int64_t ets = i < end ? ts : (end < t->n ? t->pts[end].ts : e);
+		/* the reading the step starts from (the start value stands for
+		 * the last reading before the day) */
+		int64_t from = i == first && first > 0 ? t->pts[first - 1].ts : pts;
 		int64_t inc = v - prev, bound = max_energy(b, ts - pts);
 		enum gw_event_kind kind = 0;
-		if (inc < 0) {
+		if (replaced_between(b, t->meter_id, from, ets)) {
+			/* The old meter's register, then the new one's: the
+			 * step between them is not consumption (the meter_replaced
+			 * event says so), and the energy in it is not known. */
+			inc = 0;
+			if (*q < GW_Q_ESTIMATED)
+				*q = GW_Q_ESTIMATED;
+		} else if (inc < 0) {
 			int64_t w = wrap_increase(b, t->rollover, prev, v, ts - pts);
 			if (w >= 0) {
 				inc = w;
@@ -705,6 +766,12 @@ static void prune(struct gw_batcher *b)
 		memmove(t->pts, t->pts + k, (t->n - k) * sizeof(*t->pts));
 		t->n -= k;
 	}
+	/* a replacement matters to the steps after the kept points */
+	size_t k = 0;
+	for (size_t i = 0; i < b->n_repl; i++)
+		if (b->repl[i].ts >= from - b->p.max_gap_ms - 86400000)
+			b->repl[k++] = b->repl[i];
+	b->n_repl = k;
 }
 
 static int32_t oldest_day(const struct gw_batcher *b)

@@ -43,6 +43,7 @@ const char *gw_strerror(int err);
 #define GW_ID_MAX 48    /* meter, gateway and bus ids */
 #define GW_OBIS_MAX 24  /* "1-0:1.8.0*255" and shorter */
 #define GW_PATH_MAX 512
+#define GW_SERIAL_MAX 40 /* a meter's serial number */
 
 /* Logging: one line per call on stderr: "UTC-time level message". */
 enum gw_log_level { GW_LOG_ERROR, GW_LOG_WARN, GW_LOG_INFO, GW_LOG_DEBUG };

@@ -13,6 +13,13 @@
  * retry_backoff_max, so that a line with dead meters keeps its cycle short;
  * the driver bounds a dead meter's cost to one timeout per read. Its first
  * good read makes it online (another event).
+ *
+ * Identity: a meter whose reply carries its serial number (IEC 62056-21
+ * C.1.0, 96.1.0, 0.0.0) has it compared with the last one seen, which is
+ * kept in <spool_dir>/serials across restarts. A different one means the
+ * meter behind the id was replaced: a meter_replaced event at that read,
+ * from which the batching core counts the new meter's register apart from
+ * the old one's.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -23,6 +30,7 @@
 
 #include "driver.h"
 #include "scheduler.h"
+#include "spool.h"
 
 struct worker {
 	struct gw_sched *s;
@@ -44,11 +52,101 @@ struct gw_sched {
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
 	struct gw_meter_health *health; /* per meter, under lock */
+	pthread_mutex_t serials_lock;   /* one writer of <spool>/serials */
 	gw_cycle_sink_fn sink;
 	void *sink_ctx;
 	int n_workers;
 	struct worker *workers;
 };
+
+/* <spool_dir>/serials: "meter_id<TAB>serial" lines, the last serial
+ * number seen of each meter. Missing or unreadable: none known (the first
+ * read of each meter then records its serial without an event). */
+static void load_serials(struct gw_sched *s)
+{
+	char path[GW_PATH_MAX + 16], line[GW_ID_MAX + GW_SERIAL_MAX + 8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		*tab = '\0';
+		tab[1 + strcspn(tab + 1, "\r\n")] = '\0';
+		for (int m = 0; m < s->cfg->n_meters; m++)
+			if (strcmp(s->cfg->meters[m].id, line) == 0)
+				gw_strlcpy(s->health[m].serial, tab + 1,
+					   sizeof(s->health[m].serial));
+	}
+	fclose(f);
+}
+
+/* Writes every known serial to <spool_dir>/serials, durably. */
+static void save_serials(struct gw_sched *s)
+{
+	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 24];
+	size_t cap = (size_t)s->cfg->n_meters * (GW_ID_MAX + GW_SERIAL_MAX + 2) + 1;
+	char *text = malloc(cap);
+	size_t len = 0;
+
+	if (!text) {
+		gw_err("meter serial numbers: out of memory; not saved");
+		return;
+	}
+	pthread_mutex_lock(&s->serials_lock);
+	pthread_mutex_lock(&s->lock);
+	for (int m = 0; m < s->cfg->n_meters; m++)
+		if (s->health[m].serial[0])
+			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\n",
+						s->cfg->meters[m].id,
+						s->health[m].serial);
+	pthread_mutex_unlock(&s->lock);
+	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/serials", s->cfg->spool_dir);
+	if (gw_write_file_durable(tmp, path, (const uint8_t *)text, len))
+		gw_err("meter serial numbers: cannot write %s", path);
+	pthread_mutex_unlock(&s->serials_lock);
+	free(text);
+}
+
+/* Compares the serial number a read reported with the last one known. */
+static void check_meter_serial(struct gw_sched *s, int m,
+			       const struct gw_read_stats *st, int64_t now)
+{
+	const struct gw_meter_config *mc = &s->cfg->meters[m];
+	char old[GW_SERIAL_MAX];
+
+	if (!st->meter_serial[0])
+		return;
+	pthread_mutex_lock(&s->lock);
+	gw_strlcpy(old, s->health[m].serial, sizeof(old));
+	int same = strcmp(old, st->meter_serial) == 0;
+	if (!same)
+		gw_strlcpy(s->health[m].serial, st->meter_serial,
+			   sizeof(s->health[m].serial));
+	pthread_mutex_unlock(&s->lock);
+	if (same)
+		return;
+	save_serials(s);
+	if (!old[0]) {
+		gw_info("meter %s: serial number %s", mc->id, st->meter_serial);
+		return;
+	}
+	struct gw_event ev;
+	memset(&ev, 0, sizeof(ev));
+	gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
+	ev.ts_ms = now;
+	ev.kind = GW_EV_METER_REPLACED;
+	snprintf(ev.detail, sizeof(ev.detail), "serial %s -> %s", old,
+		 st->meter_serial);
+	gw_warn("meter %s: replaced (%s)", mc->id, ev.detail);
+	if (gw_sched_event(s, &ev))
+		gw_err("meter %s: out of memory; meter_replaced event lost", mc->id);
+}
 
 struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 			      const struct gw_clock *clk)
@@ -68,7 +166,9 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->serials_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	load_serials(s);
 	return s;
 }
 
@@ -425,6 +525,8 @@ static void *worker_main(void *arg)
 			int64_t ts = gw_clock_now_ms(s->clk);
 			account(s, m, n, &st, ts);
 			check_meter_clock(s, m, &st, ts);
+			if (n > 0)
+				check_meter_serial(s, m, &st, ts);
 			if (n <= 0)
 				continue;
 			/* A reading the driver stamped itself (a load profile
@@ -585,6 +687,7 @@ void gw_sched_free(struct gw_sched *s)
 		return;
 	gw_sched_stop(s);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->serials_lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->q);
 	free(s->ev);

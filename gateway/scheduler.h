@@ -37,6 +37,7 @@ struct gw_meter_health {
 	int skip_left;            /* cycles still to skip before the next try */
 	int last_error;           /* GW_E* code of the last failed read, or 0 */
 	int clock_drifting;       /* 1 from a clock_drift event until in range */
+	char serial[GW_SERIAL_MAX]; /* the meter's serial number, "" if unknown */
 };
 
 struct gw_read_stats;

@@ -406,6 +406,74 @@ static void drops_across_midnight(void **state)
 	gw_batcher_free(b);
 }
 
+/* A meter replaced, as the scheduler tells by its serial number (a
+ * meter_replaced event at the new meter's first read): the old register
+ * and the new one are counted apart, whatever their values, with no
+ * counter_reset or jump; the step between them is not known. */
+static void known_replacement(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(100000, 0);
+	struct collected c = {0};
+	struct gw_event ev;
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	/* at noon, by a meter whose register stands far higher */
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.meter_id, sizeof(ev.meter_id), "noon");
+	ev.kind = GW_EV_METER_REPLACED;
+	ev.ts_ms = t0 + 12 * HOUR;
+	snprintf(ev.detail, sizeof(ev.detail), "serial A1 -> B2");
+	assert_int_equal(gw_batcher_add_event(b, &ev), 0);
+	/* between 23:52 and 00:07, by one whose register starts at 300 */
+	snprintf(ev.meter_id, sizeof(ev.meter_id), "night");
+	ev.ts_ms = t0 + 24 * HOUR + 7 * MIN;
+	assert_int_equal(gw_batcher_add_event(b, &ev), 0);
+	for (int64_t t = t0; t <= t0 + 48 * HOUR; t += 15 * MIN) {
+		int64_t min = (t - t0) / MIN;
+		struct gw_reading r = rd("noon", "1.8.0", t,
+					 min < 720 ? 900000 + min : 5000000 + (min - 720),
+					 GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
+	for (int64_t t = t0 + 7 * MIN; t <= t0 + 49 * HOUR; t += 15 * MIN) {
+		int64_t min = (t - t0) / MIN;
+		struct gw_reading r = rd("night", "1.8.0", t,
+					 min < 1440 ? 700000 + min : 300 + (min - 1447),
+					 GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
+	assert_int_equal(gw_batcher_advance(b, t0 + 49 * HOUR, collect, &c), 2);
+	/* 705 Wh on the old meter to 11:45, 720 on the new one from noon */
+	const struct gw_day_register *dr = find_day(c.b[0], "noon", "1.8.0");
+	assert_int_equal(dr->consumption, 705 + 720);
+	assert_int_equal(dr->start_value, 900000);
+	assert_int_equal(dr->end_value, 5000720);
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	/* the next day is the new meter's alone */
+	dr = find_day(c.b[1], "noon", "1.8.0");
+	assert_int_equal(dr->consumption, 1440);
+	assert_int_equal(dr->quality, GW_Q_MEASURED);
+	/* across midnight: day 1 ends on the old meter's last value, day 2
+	 * counts the new one from 00:07 (300) to midnight (interpolated) */
+	dr = find_day(c.b[0], "night", "1.8.0");
+	assert_int_equal(dr->end_value, 700000 + 1432);
+	dr = find_day(c.b[1], "night", "1.8.0");
+	assert_int_equal(dr->start_value, 700000 + 1432);
+	assert_int_equal(dr->consumption, 1433);
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(count_events(c.b[i], GW_EV_COUNTER_RESET), 0);
+		assert_int_equal(count_events(c.b[i], GW_EV_JUMP), 0);
+	}
+	assert_int_equal(count_events(c.b[0], GW_EV_METER_REPLACED), 1);
+	assert_int_equal(count_events(c.b[1], GW_EV_METER_REPLACED), 1);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
 /* Readings that arrive for a day already sealed produce a new revision of
  * that day, never a lost update; outside the window they are dropped and
  * counted. */
@@ -667,6 +735,7 @@ int main(void)
 		cmocka_unit_test(instantaneous_and_export),
 		cmocka_unit_test(reset_wrap_jump),
 		cmocka_unit_test(drops_across_midnight),
+		cmocka_unit_test(known_replacement),
 		cmocka_unit_test(late_readings_revise),
 		cmocka_unit_test(property_late_arrival),
 		cmocka_unit_test(property_split_and_order),

@@ -387,6 +387,47 @@ static void siemens_heat(void **state)
 }
 
 /* Every captured file has a test above, also files added later. */
+/* The meter's serial number, from the captured telegrams that carry one
+ * (and none from those that do not). */
+static void serial_numbers(void **state)
+{
+	static const struct {
+		const char *file, *serial;
+	} cases[] = {
+		{"landisgyr_lgz_1-1_frame.txt", "001LGZ0056859504"}, /* 1-1:0.0.0 */
+		{"logarex_lk13.txt", "001LOG0065282495"},            /* 1-0:96.1.0*255 */
+		{"metcom_mcs_table1.txt", "10067967"},                /* 0.0.0 */
+		{"landisgyr_zmd120ap.txt", "20000"},                  /* "( 20000)" */
+		{"emh_lzqj_p98.txt", "23456321"},
+		{"iskra_mt174.txt", NULL},
+		{"hager_ehz010c.txt", NULL},
+	};
+	char serial[GW_SERIAL_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		size_t n = load(cases[i].file);
+		assert_int_equal(gw_iec_parse(buf, n, 0, &tg), 0);
+		int got = gw_iec_serial(&tg, serial, sizeof(serial));
+		if (got != (cases[i].serial != NULL))
+			print_error("%s: gw_iec_serial returned %d\n", cases[i].file, got);
+		assert_int_equal(got, cases[i].serial != NULL);
+		if (cases[i].serial)
+			assert_string_equal(serial, cases[i].serial);
+	}
+	/* C.1.0 wins over 0.0.0; a billing-period value never counts; a
+	 * serial longer than the buffer is not cut to fit */
+	static const char t1[] = "0.0.0(111)\r\nC.1.0(AB-222)\r\n!\r\n";
+	assert_int_equal(gw_iec_parse((const uint8_t *)t1, sizeof(t1) - 1, 0, &tg), 0);
+	assert_int_equal(gw_iec_serial(&tg, serial, sizeof(serial)), 1);
+	assert_string_equal(serial, "AB-222");
+	static const char t2[] = "C.1.0*01(OLD)\r\n0.0.0(12345678901)\r\n!\r\n";
+	assert_int_equal(gw_iec_parse((const uint8_t *)t2, sizeof(t2) - 1, 0, &tg), 0);
+	assert_int_equal(gw_iec_serial(&tg, serial, 8), 0);
+	assert_int_equal(gw_iec_serial(&tg, serial, sizeof(serial)), 1);
+	assert_string_equal(serial, "12345678901");
+}
+
 static void every_file_covered(void **state)
 {
 	static const char *const covered[] = {
@@ -614,6 +655,7 @@ int main(void)
 		cmocka_unit_test(metcom_table1),
 		cmocka_unit_test(siemens_heat),
 		cmocka_unit_test(every_file_covered),
+		cmocka_unit_test(serial_numbers),
 		cmocka_unit_test(names),
 		cmocka_unit_test(numbers_and_energy),
 		cmocka_unit_test(framing),
