@@ -5,7 +5,7 @@
  * RS-485 line, mode C with the baud switch, fixed-baud lines, mode D push
  * telegrams, a sign-on echo, 7E1 characters through an 8N1 converter, and
  * faults that can be switched on while it runs (no answer, garbage, wrong
- * BCC, wrong baud, block cut short).
+ * BCC, wrong baud, block cut short, meter replaced).
  *
  * A pseudo-terminal passes bytes at once whatever its baud, so with --pace
  * the simulator sends each character in its slot at the line rate and
@@ -47,10 +47,15 @@
 #define MAX_METERS 64
 #define HOUR_MS 3600000LL
 
-enum fault { F_NONE, F_SILENT, F_GARBAGE, F_BCC, F_BAUD, F_CUT };
+enum fault { F_NONE, F_SILENT, F_GARBAGE, F_BCC, F_BAUD, F_CUT, F_REPLACED };
 
 static const char *const fault_names[] = {"none", "silent", "garbage",
-					  "bcc", "baud", "cut"};
+					  "bcc", "baud", "cut", "replaced"};
+#define N_FAULTS (sizeof(fault_names) / sizeof(fault_names[0]))
+
+/* A replacement meter's registers: 1.8.0 starts at this many Wh (a
+ * refurbished meter), 2.8.0 at 0. */
+#define REPLACEMENT_IMPORT_WH 12345
 
 struct isim {
 	int fd;
@@ -62,6 +67,7 @@ struct isim {
 	int push_ms;
 	int block_bytes;                /* pad data blocks to about this size */
 	int64_t clock_offset_ms;        /* meter clock minus true time */
+	int64_t replaced_at[MAX_METERS]; /* simulated time of the swap, 0: none */
 	const char *faults_file;
 	char manufacturer[4];
 	struct gw_clock clock;
@@ -188,13 +194,19 @@ static size_t data_lines(struct isim *s, int u, int64_t t, char *buf, size_t cap
 
 	localtime_r(&secs, &tm);
 	addf(buf, cap, &len, "F.F(00000000)\r\n0.0.0(%s)\r\n", s->addr[u]);
+	/* the serial number: a replacement meter has another one */
+	int64_t swap = s->replaced_at[u];
+	addf(buf, cap, &len, "C.1.0(SIM-%s%s)\r\n", s->addr[u], swap ? "-R" : "");
 	addf(buf, cap, &len, "1-0:0.9.1*255(%02d%02d%02d)\r\n", tm.tm_hour,
 	     tm.tm_min, tm.tm_sec);
 	addf(buf, cap, &len, "1-0:0.9.2*255(0%02d%02d%02d)\r\n", tm.tm_year % 100,
 	     tm.tm_mon + 1, tm.tm_mday);
-	kwh(v, sizeof(v), import_wh(s, m, t));
+	kwh(v, sizeof(v), swap ? REPLACEMENT_IMPORT_WH + import_wh(s, m, t) -
+					 import_wh(s, m, swap)
+			       : import_wh(s, m, t));
 	addf(buf, cap, &len, "1-0:1.8.0*255(%s*kWh)\r\n", v);
-	kwh(v, sizeof(v), export_wh(s, m, t));
+	kwh(v, sizeof(v), swap ? export_wh(s, m, t) - export_wh(s, m, swap)
+			       : export_wh(s, m, t));
 	addf(buf, cap, &len, "1-0:2.8.0*255(%s*kWh)\r\n", v);
 	int64_t p = power_w(s, m, t);
 	addf(buf, cap, &len, "1-0:16.7.0*255(%s%06.3f*kW)\r\n", p < 0 ? "-" : "",
@@ -310,7 +322,7 @@ static enum fault fault_for(const struct isim *s, const char *addr)
 			continue;
 		if (strcmp(a, "*") != 0 && strcmp(a, addr) != 0)
 			continue;
-		for (int k = 0; k < 6; k++)
+		for (size_t k = 0; k < N_FAULTS; k++)
 			if (strcmp(name, fault_names[k]) == 0)
 				ft = (enum fault)k;
 	}
@@ -413,6 +425,8 @@ static void session(struct isim *s, int u, enum fault ft)
 
 	int64_t sim = gw_clock_now_ms(&s->clock);
 	size_t len = 0;
+	if (ft == F_REPLACED && !s->replaced_at[u])
+		s->replaced_at[u] = sim; /* swapped just before this readout */
 	block[len++] = GW_IEC_STX;
 	len += data_lines(s, u, sim, (char *)block + len, sizeof(block) - len - 4);
 	block[len++] = GW_IEC_ETX;
@@ -480,8 +494,10 @@ static void run_mode_d(struct isim *s)
 		int n = snprintf((char *)tel, sizeof(tel), "/%s%c\\2SIM%s\r\n\r\n",
 				 s->manufacturer, gw_iec_baud_char(s->baud), s->addr[0]);
 		size_t len = (size_t)n;
-		len += data_lines(s, 0, gw_clock_now_ms(&s->clock), (char *)tel + len,
-				  sizeof(tel) - len);
+		int64_t sim = gw_clock_now_ms(&s->clock);
+		if (ft == F_REPLACED && !s->replaced_at[0])
+			s->replaced_at[0] = sim;
+		len += data_lines(s, 0, sim, (char *)tel + len, sizeof(tel) - len);
 		if (ft == F_CUT)
 			len /= 2;
 		send(s, tel, len);
@@ -536,7 +552,10 @@ static void usage(FILE *f)
 	      "  --clock-offset S   the meters' clocks run S seconds ahead (negative: behind)\n"
 	      "  --faults FILE      read at every sign-on: lines 'ADDRESS FAULT' or\n"
 	      "                     '* FAULT'; FAULT: none, silent, garbage, bcc (wrong\n"
-	      "                     BCC), baud (data at a wrong baud), cut (block cut short)\n"
+	      "                     BCC), baud (data at a wrong baud), cut (block cut short),\n"
+	      "                     replaced (from the next readout on: another serial\n"
+	      "                     number, C.1.0 SIM-ADDRESS-R, and registers counting\n"
+	      "                     from 12.345 kWh import, 0 export)\n"
 	      "Meter u (1-based) imports 200+50u W from 06:00 to 22:00 local; meters with\n"
 	      "u%3==0 export 500u W 10:00-14:00; 1.8.0 = 1000000u Wh at the clock start.\n",
 	      f);

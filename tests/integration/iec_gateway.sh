@@ -8,6 +8,9 @@
 # local, meters with u % 3 == 0 export 500 u W 10:00-14:00), so a whole day
 # imports exactly 16 P_u Wh and exports 4 * 500 u Wh; no power flows around
 # midnight, so the day's registers are exact however the polls fall.
+# Meter 1002 is replaced in the night of the 2nd (another serial number,
+# registers starting afresh): its day is still exact, counted on both
+# meters, with a meter_replaced event and no counter reset.
 . "$(dirname "$0")/../lib.sh"
 
 if ! command -v socat >/dev/null; then
@@ -25,9 +28,10 @@ stop=2026-03-02T18:00:00Z  # 01:00 local on 2026-03-03
 anchor=$(date +%s.%N)
 clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 
+: >"$GW_TMP/faults"
 if start_metersim sim --iec "$GW_TMP/sim" --addresses 1001,1002,1003 --mode fixed \
 	--baud 9600 --reaction-ms 20 --manufacturer GWs --tz Asia/Ho_Chi_Minh \
-	--clock-offset 300 "${clock[@]}"; then
+	--clock-offset 300 --faults "$GW_TMP/faults" "${clock[@]}"; then
 	ok "metersim serves three IEC meters on a pty"
 else
 	not_ok "metersim serves three IEC meters on a pty"; finish
@@ -65,6 +69,11 @@ check_cmd "gatewayd --check accepts an iec62056-21 bus" \
 	2>"$GW_TMP/gatewayd.log" &
 gw=$!
 track_pid $gw
+# Meter 1002 is swapped at about 02:24 local on the 2nd (5.5 s after the
+# anchor at 2880x; anywhere from 00:00 to 06:00, 2.5 s to 10 s, would do):
+# no power flows then, so no energy falls between the two meters.
+sleep "$(awk -v a="$anchor" -v n="$(date +%s.%N)" 'BEGIN { d = a + 5.5 - n; print (d > 0 ? d : 0) }')"
+echo "1002 replaced" >"$GW_TMP/faults"
 if wait_pid_exit 120 $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran to the stop time and exited 0"
@@ -106,4 +115,23 @@ check_eq "$(grep -c clock_drift "$GW_TMP/events.csv")" 3 \
 	"one clock_drift event per meter whose clock is 300 s ahead"
 "$GW_BUILD/gwctl" spool dump --events "$batch" >"$GW_TMP/events2.csv" 2>&1
 check_eq "$(grep -c clock_drift "$GW_TMP/events2.csv")" 0 "no repeated drift events the next day"
+
+# The replacement.
+check_eq "$(grep ',EL0002,1\.8\.0,' "$GW_TMP/dump.csv" | cut -d, -f6-8,10)" "2000000,17145,4800,estimated" \
+	"EL0002 on the 2nd: from the old meter's 2000000 Wh to the new one's 12345 + 4800 Wh, 4800 Wh consumed, estimated"
+check_eq "$(grep -c ',EL0002,,.*,meter_replaced,"serial SIM-1002 -> SIM-1002-R"' "$GW_TMP/events2.csv")/$(grep -c 'counter_reset\|jump' "$GW_TMP/events2.csv")" \
+	"1/0" "one meter_replaced event with both serial numbers, no counter_reset or jump"
+check_eq "$(sort "$GW_TMP/spool/serials" | tr '\t\n' ': ')" "EL0001:SIM-1001 EL0002:SIM-1002-R EL0003:SIM-1003 " \
+	"spool/serials keeps each meter's serial number"
+check_eq "$(grep ',EL000[13],1\.8\.0,' "$GW_TMP/dump.csv" | cut -d, -f10 | sort -u)" "measured" \
+	"the other meters' days are measured"
+# After a restart the known serials raise nothing.
+anchor=$(date +%s.%N)
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "$anchor" --clock-start 2026-03-02T18:05:00Z \
+	--clock-speed "$speed" --stop-at 2026-03-02T19:00:00Z 2>"$GW_TMP/gatewayd2.log" &
+gw=$!
+track_pid $gw
+wait_pid_exit 60 $gw || not_ok "gatewayd did not stop within 60 s"
+check_eq "$(grep -c 'replaced\|serial number' "$GW_TMP/gatewayd2.log")/$(grep -c 'EL0002' "$GW_TMP/spool/serials")" "0/1" \
+	"after a restart the same meters raise no meter_replaced event"
 finish
