@@ -214,6 +214,7 @@ DECLARE
 	v_direct boolean;
 	v_month timestamptz;
 	v_next timestamptz;
+	v_repl record;
 	n bigint;
 	n_ev bigint;
 BEGIN
@@ -331,6 +332,36 @@ BEGIN
 	SELECT s.meter_id, s.ts, s.quality, coalesce(s.obis, ''), nullif(s.detail, ''), h.meter_id
 	FROM pg_temp.gw_stage s WHERE s.k = 'e'
 	ON CONFLICT DO NOTHING;
+
+	-- Meters the gateway saw replaced (its serial number changed: detail
+	-- "serial OLD -> NEW"): the serial number history follows, from the
+	-- local day of the new meter's first reading. Loading the batch again
+	-- (a revision carries its events again) changes nothing more.
+	FOR v_repl IN
+		SELECT s.meter_id, (s.ts AT TIME ZONE coalesce(h.obis, 'UTC'))::date AS day,
+		       substring(s.detail FROM '^serial (.+) -> ') AS old_serial,
+		       substring(s.detail FROM ' -> (.+)$') AS new_serial
+		FROM pg_temp.gw_stage s
+		WHERE s.k = 'e' AND s.quality = 'meter_replaced' AND s.detail ~ '^serial .+ -> .+$'
+		ORDER BY s.ts
+	LOOP
+		IF NOT EXISTS (SELECT FROM meter_serials ms WHERE ms.meter_id = v_repl.meter_id) THEN
+			INSERT INTO meter_serials (meter_id, valid_from, valid_to, serial_number, note)
+			VALUES (v_repl.meter_id, '-infinity', v_repl.day, v_repl.old_serial,
+				'reported by gateway ' || h.meter_id);
+		END IF;
+		UPDATE meter_serials ms SET valid_to = v_repl.day
+		WHERE ms.meter_id = v_repl.meter_id AND ms.valid_to IS NULL
+		  AND ms.valid_from < v_repl.day AND ms.serial_number <> v_repl.new_serial;
+		INSERT INTO meter_serials (meter_id, valid_from, serial_number, note)
+		SELECT v_repl.meter_id, v_repl.day, v_repl.new_serial, 'reported by gateway ' || h.meter_id
+		WHERE NOT EXISTS (SELECT FROM meter_serials ms WHERE ms.meter_id = v_repl.meter_id
+				  AND ms.valid_from >= v_repl.day)
+		ON CONFLICT DO NOTHING;
+		UPDATE meters m SET serial_number = ms.serial_number
+		FROM meter_serials ms
+		WHERE m.meter_id = v_repl.meter_id AND ms.meter_id = m.meter_id AND ms.valid_to IS NULL;
+	END LOOP;
 
 	-- What the interval readings that follow are checked against.
 	v_direct := p_direct AND h.v1 = 0;

@@ -706,6 +706,46 @@ static void test_readings_far_from_their_day(void **state)
 		"it-gw-far");
 }
 
+/* A meter the gateway saw replaced (a meter_replaced event, "serial OLD ->
+ * NEW"): the serial number history follows, once however often the day is
+ * loaded again. */
+static void test_meter_replaced_serial_history(void **state)
+{
+	struct gw_day_register d[1];
+	struct gw_event ev[1];
+	struct gw_batch b;
+
+	(void)state;
+	d[0] = reg("it-rp1", "1.8.0", GW_Q_ESTIMATED, 900000, 12345);
+	d[0].consumption = 1425;
+	memset(ev, 0, sizeof(ev));
+	gw_strlcpy(ev[0].meter_id, "it-rp1", sizeof(ev[0].meter_id));
+	ev[0].ts_ms = 1773118800000; /* 2026-03-10 05:00Z, noon local */
+	ev[0].kind = GW_EV_METER_REPLACED;
+	gw_strlcpy(ev[0].detail, "serial A1 -> B2", sizeof(ev[0].detail));
+	init_batch(&b, "it-gw-rp", "2026-03-10", 0, d, 1, NULL, 0);
+	b.events = ev;
+	b.n_events = 1;
+	assert_int_equal(upload_one(&b, 71), 1);
+	b.revision = 1; /* the day sealed again carries the event again */
+	assert_int_equal(upload_one(&b, 72), 1);
+	const char *hist = "SELECT string_agg(concat_ws('|', valid_from, valid_to, "
+			   "serial_number), ',' ORDER BY valid_from) FROM meter_serials "
+			   "WHERE meter_id = $1";
+	expect1("-infinity|2026-03-10|A1,2026-03-10|B2", hist, "it-rp1");
+	expect1("B2", "SELECT serial_number FROM meters WHERE meter_id = $1", "it-rp1");
+	/* replaced again five days later */
+	ev[0].ts_ms += 5 * 86400000LL;
+	gw_strlcpy(ev[0].detail, "serial B2 -> C3", sizeof(ev[0].detail));
+	init_batch(&b, "it-gw-rp", "2026-03-15", 0, d, 1, NULL, 0);
+	b.events = ev;
+	b.n_events = 1;
+	assert_int_equal(upload_one(&b, 73), 1);
+	expect1("-infinity|2026-03-10|A1,2026-03-10|2026-03-15|B2,2026-03-15|C3", hist,
+		"it-rp1");
+	expect1("C3", "SELECT serial_number FROM meters WHERE meter_id = $1", "it-rp1");
+}
+
 static int setup(void **state)
 {
 	PGresult *res;
@@ -747,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_day_across_two_months),
 		cmocka_unit_test(test_first_revision_meets_stored_readings),
 		cmocka_unit_test(test_readings_far_from_their_day),
+		cmocka_unit_test(test_meter_replaced_serial_history),
 	};
 
 	conninfo = getenv("GW_PG_CONNINFO");
