@@ -33,4 +33,83 @@ check_cmd() {
 	fi
 }
 
+# upload_only_ini ID SPOOL CONNINFO [EXTRA-DATABASE-LINES]: a gateway
+# configuration for tests of the upload side: one Modbus meter on a port
+# where nothing listens (it is simply offline), the spool, the database.
+upload_only_ini() {
+	cat <<INI
+[gateway]
+id = $1
+timezone = Asia/Ho_Chi_Minh
+spool_dir = $2
+profiles_dir = $GW_TOP/profiles
+
+[database]
+conninfo = $3
+upload_interval = 1
+${4:-}
+
+[bus b]
+type = modbus-tcp
+host = 127.0.0.1
+port = $(free_port)
+timeout_ms = 200
+
+[meter M1]
+bus = b
+unit = 1
+profile = abb_b23
+INI
+}
+
+# run_gatewayd CONFIG LOG SIMULATED-START SIMULATED-STOP [SPEED]: runs
+# gatewayd on an accelerated clock (default 60x) to the stop time; not_ok
+# if it does not stop within 90 s. Returns gatewayd's exit status.
+run_gatewayd() {
+	local gw
+	"$GW_BUILD/gatewayd" -c "$1" --clock-anchor "$(date +%s.%N)" --clock-start "$3" \
+		--clock-speed "${5:-60}" --stop-at "$4" 2>>"$2" &
+	gw=$!
+	track_pid $gw
+	if ! wait_pid_exit 90 $gw; then
+		not_ok "gatewayd did not stop within 90 s"
+		return 1
+	fi
+	wait $gw
+}
+
+# fuzz_run WHAT TARGET SECONDS MAX_LEN SEED-DIR...: builds the libFuzzer
+# targets (make fuzz-build) and runs build/fuzz/TARGET for SECONDS on a new
+# corpus and the seeds; any crash, leak, undefined behaviour or timeout is
+# a failure.
+fuzz_run() {
+	local what=$1 target=$2 secs=$3 maxlen=$4 rc runs
+	shift 4
+	if ! command -v "${FUZZ_CC:-clang}" >/dev/null; then
+		not_ok "clang is installed (tools/deps.sh installs clang and libclang-rt-14-dev)"
+		return
+	fi
+	if make -C "$GW_TOP" --no-print-directory BUILD="$GW_BUILD" fuzz-build \
+		>"$GW_TMP/build.log" 2>&1; then
+		ok "the libFuzzer targets build (clang, ASan + UBSan)"
+	else
+		not_ok "the libFuzzer targets build"
+		sed 's/^/#   /' "$GW_TMP/build.log" | tail -20
+		return
+	fi
+	mkdir -p "$GW_TMP/corpus"
+	(cd "$GW_TMP" && "$GW_BUILD/fuzz/$target" -max_total_time="$secs" \
+		-max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		"$GW_TMP/corpus" "$@" >"$GW_TMP/fuzz.log" 2>&1)
+	rc=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$GW_TMP/fuzz.log")
+	if [ "$rc" -eq 0 ] && ! grep -qE '^==[0-9]+==ERROR|runtime error|deadly signal|SUMMARY' "$GW_TMP/fuzz.log"; then
+		ok "fuzzing $what for $secs s: no crash, leak or undefined behaviour (${runs:-?} inputs)"
+	else
+		not_ok "fuzzing $what (exit $rc)"
+		grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$GW_TMP/fuzz.log" | head -10 | sed 's/^/#   /'
+		ls "$GW_TMP"/crash-* "$GW_TMP"/leak-* 2>/dev/null | sed 's/^/#   /'
+	fi
+}
+
 finish() { exit $_gw_failed; }

@@ -7,29 +7,5 @@
 # runs the same target for FUZZ_TIME seconds (300 by default).
 . "$(dirname "$0")/../lib.sh"
 
-if ! command -v "${FUZZ_CC:-clang}" >/dev/null; then
-	not_ok "clang is installed (tools/deps.sh installs clang and libclang-rt-14-dev)"
-	finish
-fi
-if make -C "$GW_TOP" --no-print-directory BUILD="$GW_BUILD" fuzz-build \
-	>"$GW_TMP/build.log" 2>&1; then
-	ok "the libFuzzer target builds (clang, ASan + UBSan)"
-else
-	not_ok "the libFuzzer target builds"
-	sed 's/^/#   /' "$GW_TMP/build.log" | tail -20
-	finish
-fi
-mkdir -p "$GW_TMP/corpus"
-(cd "$GW_TMP" && "$GW_BUILD/fuzz/fuzz_iec" -max_total_time="${IEC_FUZZ_TIME:-20}" \
-	-max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	"$GW_TMP/corpus" "$GW_TOP/tests/unit/files/iec62056-21" >"$GW_TMP/fuzz.log" 2>&1)
-rc=$?
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$GW_TMP/fuzz.log")
-if [ "$rc" -eq 0 ] && ! grep -qE '^==[0-9]+==ERROR|runtime error|deadly signal|SUMMARY' "$GW_TMP/fuzz.log"; then
-	ok "fuzzing the parser for ${IEC_FUZZ_TIME:-20} s: no crash, leak or undefined behaviour (${runs:-?} inputs)"
-else
-	not_ok "fuzzing the parser (exit $rc)"
-	grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$GW_TMP/fuzz.log" | head -10 | sed 's/^/#   /'
-	ls "$GW_TMP"/crash-* "$GW_TMP"/leak-* 2>/dev/null | sed 's/^/#   /'
-fi
+fuzz_run "the parser" fuzz_iec "${IEC_FUZZ_TIME:-20}" 4096 "$GW_TOP/tests/unit/files/iec62056-21"
 finish

@@ -18,40 +18,9 @@ psql -Xqc "ALTER TABLE daily_registers ADD CONSTRAINT no_second_of_march CHECK (
 spool=$GW_TMP/spool
 "$gen" --gateway sub-7 --prefix S- --meters 4 --days 3 "$spool" >/dev/null
 check_eq "$(ls "$spool/ready" | wc -l)" 3 "three days waiting in ready/"
-port=$(free_port) # nothing listens: the meter is simply offline
-cat >"$GW_TMP/gw.ini" <<INI
-[gateway]
-id = sub-7
-timezone = Asia/Ho_Chi_Minh
-spool_dir = $spool
-profiles_dir = $GW_TOP/profiles
-
-[database]
-conninfo = $GW_PG_CONNINFO
-upload_interval = 1
-
-[bus b]
-type = modbus-tcp
-host = 127.0.0.1
-port = $port
-timeout_ms = 200
-
-[meter M1]
-bus = b
-unit = 1
-profile = abb_b23
-INI
-clock=(--clock-anchor "$(date +%s.%N)" --clock-start 2026-03-10T01:00:00Z --clock-speed 60)
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-10T01:04:00Z \
-	2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
-if wait_pid_exit 60 $gw; then
-	wait $gw
-	check_eq "$?" 0 "gatewayd ran and stopped"
-else
-	not_ok "gatewayd did not stop within 60 s"
-fi
+upload_only_ini sub-7 "$spool" "$GW_PG_CONNINFO" >"$GW_TMP/gw.ini"
+run_gatewayd "$GW_TMP/gw.ini" "$GW_TMP/gatewayd.log" 2026-03-10T01:00:00Z 2026-03-10T01:04:00Z
+check_eq "$?" 0 "gatewayd ran and stopped"
 check_eq "$(ls "$spool/ready" | wc -l)/$(ls "$spool/done" | wc -l)/$(ls "$spool/quarantine" | sort | tr '\n' ' ')" \
 	"0/2/sub-7_2026-03-02_r0.gwb sub-7_2026-03-02_r0.gwb.refused " \
 	"the refused day is in quarantine/ with its reason; the days before and after it are loaded"
@@ -112,12 +81,7 @@ check_eq "$(psql -XAtc "SELECT count(*) FROM daily_registers WHERE day = '2026-0
 check_eq "$(ls "$spool/quarantine" | wc -l)/$(ls "$spool/done" | wc -l)/$(ls "$copy/quarantine" | wc -l)" "0/3/0" \
 	"the loaded batches moved from quarantine/ to done/, their notes removed"
 # gatewayd's next status says the alarm is over.
-clock=(--clock-anchor "$(date +%s.%N)" --clock-start 2026-03-10T02:00:00Z --clock-speed 60)
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-10T02:02:00Z \
-	2>"$GW_TMP/gatewayd2.log" &
-gw=$!
-track_pid $gw
-wait_pid_exit 60 $gw || not_ok "gatewayd did not stop within 60 s"
+run_gatewayd "$GW_TMP/gw.ini" "$GW_TMP/gatewayd2.log" 2026-03-10T02:00:00Z 2026-03-10T02:02:00Z
 check_eq "$(grep '^alarm=' "$spool/status")/$(grep '^refused_batches=' "$spool/status")" \
 	"alarm=none/refused_batches=0" "the alarm is cleared"
 finish

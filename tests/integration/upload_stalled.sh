@@ -10,44 +10,8 @@
 gwctl=$GW_BUILD/gwctl
 spool=$GW_TMP/spool
 "$GW_BUILD/bench/pg_gen" --gateway sub-9 --prefix N- --meters 2 --days 2 "$spool" >/dev/null
-port=$(free_port) # no meter answers there; no database either (below)
-conf() { # CONNINFO
-	cat <<INI
-[gateway]
-id = sub-9
-timezone = Asia/Ho_Chi_Minh
-spool_dir = $spool
-profiles_dir = $GW_TOP/profiles
-
-[database]
-conninfo = $1
-upload_interval = 1
-retry_max = 1
-
-[bus b]
-type = modbus-tcp
-host = 127.0.0.1
-port = $port
-timeout_ms = 200
-
-[meter M1]
-bus = b
-unit = 1
-profile = abb_b23
-INI
-}
-# run_gatewayd SIMULATED-START SIMULATED-STOP: at 60x, minutes take seconds.
-run_gatewayd() {
-	local gw
-	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "$(date +%s.%N)" \
-		--clock-start "$1" --clock-speed 60 --stop-at "$2" 2>>"$GW_TMP/gatewayd.log" &
-	gw=$!
-	track_pid $gw
-	wait_pid_exit 90 $gw || not_ok "gatewayd did not stop within 90 s"
-}
-
-conf "host=$GW_TMP/no-such-dir port=5 dbname=meters connect_timeout=2" >"$GW_TMP/gw.ini"
-run_gatewayd 2026-03-10T01:00:00Z 2026-03-10T01:10:00Z
+upload_only_ini sub-9 "$spool" "host=$GW_TMP/no-such-dir port=5 dbname=meters connect_timeout=2" "retry_max = 1" >"$GW_TMP/gw.ini"
+run_gatewayd "$GW_TMP/gw.ini" "$GW_TMP/gatewayd.log" 2026-03-10T01:00:00Z 2026-03-10T01:10:00Z
 check_eq "$(ls "$spool/ready" | wc -l)" 2 "the batches stay in ready/"
 fails=$(sed -n 's/^upload_failures=//p' "$spool/status")
 if [ "${fails:-0}" -ge 5 ]; then
@@ -76,8 +40,8 @@ fi
 
 # The database comes back.
 start_pg pg
-conf "$GW_PG_CONNINFO" >"$GW_TMP/gw.ini"
-run_gatewayd 2026-03-10T02:00:00Z 2026-03-10T02:03:00Z
+upload_only_ini sub-9 "$spool" "$GW_PG_CONNINFO" "retry_max = 1" >"$GW_TMP/gw.ini"
+run_gatewayd "$GW_TMP/gw.ini" "$GW_TMP/gatewayd.log" 2026-03-10T02:00:00Z 2026-03-10T02:03:00Z
 check_eq "$(ls "$spool/ready" | wc -l)/$(ls "$spool/done" | wc -l)/$(psql -XAtc 'SELECT count(*) FROM batch_ledger')" \
 	"0/2/2" "once the database is back, both batches load"
 check_eq "$(grep '^alarm=' "$spool/status")/$(grep '^upload_failures=' "$spool/status")/$(grep -c '^upload_last_ok=2026-03-10T02:0' "$spool/status")" \
