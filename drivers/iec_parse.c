@@ -727,8 +727,12 @@ int gw_iec_serial(const struct gw_iec_telegram *t, char *buf, size_t cap)
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		for (size_t i = 0; i < t->n_sets; i++) {
 			const struct gw_iec_dataset *d = &t->sets[i];
+			/* "0-0:96.1.0*255" (medium 0: abstract) keeps its
+			 * prefix in the normalised name */
+			const char *name = strncmp(d->name, "0-0:", 4) == 0
+						   ? d->name + 4 : d->name;
 			if (d->billing != -1 || d->n_values == 0 ||
-			    strcmp(d->name, names[k]) != 0)
+			    strcmp(name, names[k]) != 0)
 				continue;
 			const struct gw_iec_value *v = &t->values[d->first_value];
 			size_t len = strlen(v->text);

@@ -139,8 +139,9 @@ int gw_iec_number(const char *s, int64_t *mantissa, int *decimals);
 
 /* The meter's serial number, from the first current-value data set of
  * C.1.0 (manufacturer's serial), 96.1.0 (device id) or 0.0.0 (device
- * address), in that order of preference, with a non-empty value of at
- * most cap - 1 printable characters. Returns 1 and fills buf, or 0. */
+ * address), also with a "0-0:" prefix, in that order of preference, with
+ * a non-empty value of at most cap - 1 printable characters. Returns 1
+ * and fills buf, or 0. */
 int gw_iec_serial(const struct gw_iec_telegram *t, char *buf, size_t cap);
 
 /* Flags of gw_iec_readings(). */

@@ -15,7 +15,7 @@
  * good read makes it online (another event).
  *
  * Identity: a meter whose reply carries its serial number (IEC 62056-21
- * C.1.0, 96.1.0, 0.0.0) has it compared with the last one seen, which is
+ * C.1.0, 96.1.0, 0.0.0; a Modbus profile's 96.1.0 register) has it compared with the last one seen, which is
  * kept in <spool_dir>/serials across restarts. A different one means the
  * meter behind the id was replaced: a meter_replaced event at that read,
  * from which the batching core counts the new meter's register apart from
@@ -113,13 +113,20 @@ static void save_serials(struct gw_sched *s)
 	free(text);
 }
 
-/* Compares the serial number a read reported with the last one known. */
+/* Compares the serial number a read reported with the last one known: the
+ * driver's (IEC 62056-21), else a serial-number register of the meter's
+ * profile (OBIS 96.1.0 or C.1.0, a number: Modbus). */
 static void check_meter_serial(struct gw_sched *s, int m,
-			       const struct gw_read_stats *st, int64_t now)
+			       struct gw_read_stats *st, const struct gw_reading *r,
+			       int n, int64_t now)
 {
 	const struct gw_meter_config *mc = &s->cfg->meters[m];
 	char old[GW_SERIAL_MAX];
 
+	for (int i = 0; i < n && !st->meter_serial[0]; i++)
+		if (strcmp(r[i].obis, "96.1.0") == 0 || strcmp(r[i].obis, "C.1.0") == 0)
+			snprintf(st->meter_serial, sizeof(st->meter_serial), "%lld",
+				 (long long)r[i].value);
 	if (!st->meter_serial[0])
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -526,7 +533,7 @@ static void *worker_main(void *arg)
 			account(s, m, n, &st, ts);
 			check_meter_clock(s, m, &st, ts);
 			if (n > 0)
-				check_meter_serial(s, m, &st, ts);
+				check_meter_serial(s, m, &st, buf, n, ts);
 			if (n <= 0)
 				continue;
 			/* A reading the driver stamped itself (a load profile

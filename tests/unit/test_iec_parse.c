@@ -426,6 +426,11 @@ static void serial_numbers(void **state)
 	assert_int_equal(gw_iec_serial(&tg, serial, 8), 0);
 	assert_int_equal(gw_iec_serial(&tg, serial, sizeof(serial)), 1);
 	assert_string_equal(serial, "12345678901");
+	/* the abstract-medium form of the device id */
+	static const char t3[] = "0-0:96.1.0*255(1ESY1160123456)\r\n1-0:1.8.0*255(000001.0*kWh)\r\n!\r\n";
+	assert_int_equal(gw_iec_parse((const uint8_t *)t3, sizeof(t3) - 1, 0, &tg), 0);
+	assert_int_equal(gw_iec_serial(&tg, serial, sizeof(serial)), 1);
+	assert_string_equal(serial, "1ESY1160123456");
 }
 
 static void every_file_covered(void **state)
