@@ -165,12 +165,12 @@ void gw_batcher_free(struct gw_batcher *b)
 	free(b);
 }
 
-static int add_replacement(struct gw_batcher *b, const struct gw_event *ev)
+int gw_batcher_add_replacement(struct gw_batcher *b, const char *meter_id,
+			       int64_t ts_ms)
 {
 	for (size_t i = 0; i < b->n_repl; i++)
-		if (b->repl[i].ts == ev->ts_ms &&
-		    strcmp(b->repl[i].meter_id, ev->meter_id) == 0)
-			return 0; /* the same event replayed */
+		if (b->repl[i].ts == ts_ms && strcmp(b->repl[i].meter_id, meter_id) == 0)
+			return 0; /* known already (the event replayed too) */
 	if (b->n_repl == b->cap_repl) {
 		size_t ncap = b->cap_repl ? b->cap_repl * 2 : 8;
 		struct replacement *nr = realloc(b->repl, ncap * sizeof(*nr));
@@ -179,9 +179,8 @@ static int add_replacement(struct gw_batcher *b, const struct gw_event *ev)
 		b->repl = nr;
 		b->cap_repl = ncap;
 	}
-	memcpy(b->repl[b->n_repl].meter_id, ev->meter_id, GW_ID_MAX);
-	b->repl[b->n_repl].meter_id[GW_ID_MAX - 1] = '\0';
-	b->repl[b->n_repl].ts = ev->ts_ms;
+	gw_strlcpy(b->repl[b->n_repl].meter_id, meter_id, GW_ID_MAX);
+	b->repl[b->n_repl].ts = ts_ms;
 	b->n_repl++;
 	return 0;
 }
@@ -200,7 +199,8 @@ static int replaced_between(const struct gw_batcher *b, const char *meter,
 
 int gw_batcher_add_event(struct gw_batcher *b, const struct gw_event *ev)
 {
-	if (ev->kind == GW_EV_METER_REPLACED && add_replacement(b, ev))
+	if (ev->kind == GW_EV_METER_REPLACED &&
+	    gw_batcher_add_replacement(b, ev->meter_id, ev->ts_ms))
 		return GW_ENOMEM;
 	if (b->n_events == b->cap_events) {
 		size_t ncap = b->cap_events ? b->cap_events * 2 : 16;

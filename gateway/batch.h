@@ -140,6 +140,13 @@ int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n);
  * Returns 0 or GW_ENOMEM. */
 int gw_batcher_add_event(struct gw_batcher *b, const struct gw_event *ev);
 
+/* Tells the batcher that meter's meter was replaced at ts_ms (its first
+ * read of the new meter), as a meter_replaced event does, without queueing
+ * an event: for replacements known from before a restart, whose events
+ * went out with their day. Returns 0 or GW_ENOMEM. */
+int gw_batcher_add_replacement(struct gw_batcher *b, const char *meter_id,
+			       int64_t ts_ms);
+
 /* Seals every day that ended at least seal_delay before now_ms: each such
  * day becomes one batch handed to `sealed` (which takes ownership and must
  * free it with gw_batch_free, also on error). Sealed days that received

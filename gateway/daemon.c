@@ -620,6 +620,10 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		gw_journal_close(du.journal);
 		return GW_ENOMEM;
 	}
+	/* Replacements known from before this start (their events may have
+	 * gone out with their day, or been lost in a crash). */
+	if (gw_sched_feed_replacements(sched, bat))
+		gw_err("out of memory: meter replacements before this start not known");
 	rc = recover(&du, bat);
 	if (rc) {
 		gw_err("spool %s: cannot recover (%s)", cfg->spool_dir,

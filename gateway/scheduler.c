@@ -59,9 +59,11 @@ struct gw_sched {
 	struct worker *workers;
 };
 
-/* <spool_dir>/serials: "meter_id<TAB>serial" lines, the last serial
- * number seen of each meter. Missing or unreadable: none known (the first
- * read of each meter then records its serial without an event). */
+/* <spool_dir>/serials: "meter_id<TAB>serial[<TAB>replaced_ms]" lines, the
+ * last serial number seen of each meter and, if that meter replaced
+ * another, the time of its first read. Missing or unreadable: none known
+ * (the first read of each meter then records its serial without an
+ * event). */
 static void load_serials(struct gw_sched *s)
 {
 	char path[GW_PATH_MAX + 16], line[GW_ID_MAX + GW_SERIAL_MAX + 8];
@@ -77,10 +79,18 @@ static void load_serials(struct gw_sched *s)
 			continue;
 		*tab = '\0';
 		tab[1 + strcspn(tab + 1, "\r\n")] = '\0';
+		char *tab2 = strchr(tab + 1, '\t');
+		int64_t when = 0;
+		if (tab2) {
+			*tab2 = '\0';
+			when = strtoll(tab2 + 1, NULL, 10);
+		}
 		for (int m = 0; m < s->cfg->n_meters; m++)
-			if (strcmp(s->cfg->meters[m].id, line) == 0)
+			if (strcmp(s->cfg->meters[m].id, line) == 0) {
 				gw_strlcpy(s->health[m].serial, tab + 1,
 					   sizeof(s->health[m].serial));
+				s->health[m].replaced_ms = when > 0 ? when : 0;
+			}
 	}
 	fclose(f);
 }
@@ -89,7 +99,7 @@ static void load_serials(struct gw_sched *s)
 static void save_serials(struct gw_sched *s)
 {
 	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 24];
-	size_t cap = (size_t)s->cfg->n_meters * (GW_ID_MAX + GW_SERIAL_MAX + 2) + 1;
+	size_t cap = (size_t)s->cfg->n_meters * (GW_ID_MAX + GW_SERIAL_MAX + 24) + 1;
 	char *text = malloc(cap);
 	size_t len = 0;
 
@@ -100,7 +110,12 @@ static void save_serials(struct gw_sched *s)
 	pthread_mutex_lock(&s->serials_lock);
 	pthread_mutex_lock(&s->lock);
 	for (int m = 0; m < s->cfg->n_meters; m++)
-		if (s->health[m].serial[0])
+		if (s->health[m].serial[0] && s->health[m].replaced_ms)
+			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\t%lld\n",
+						s->cfg->meters[m].id,
+						s->health[m].serial,
+						(long long)s->health[m].replaced_ms);
+		else if (s->health[m].serial[0])
 			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\n",
 						s->cfg->meters[m].id,
 						s->health[m].serial);
@@ -132,9 +147,13 @@ static void check_meter_serial(struct gw_sched *s, int m,
 	pthread_mutex_lock(&s->lock);
 	gw_strlcpy(old, s->health[m].serial, sizeof(old));
 	int same = strcmp(old, st->meter_serial) == 0;
-	if (!same)
+	if (!same) {
 		gw_strlcpy(s->health[m].serial, st->meter_serial,
 			   sizeof(s->health[m].serial));
+		/* saved with the serial, so that the batching core learns of
+		 * the swap at the next start even if its event is lost */
+		s->health[m].replaced_ms = old[0] ? now : 0;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (same)
 		return;
@@ -153,6 +172,16 @@ static void check_meter_serial(struct gw_sched *s, int m,
 	gw_warn("meter %s: replaced (%s)", mc->id, ev.detail);
 	if (gw_sched_event(s, &ev))
 		gw_err("meter %s: out of memory; meter_replaced event lost", mc->id);
+}
+
+int gw_sched_feed_replacements(const struct gw_sched *s, struct gw_batcher *b)
+{
+	for (int m = 0; m < s->cfg->n_meters; m++)
+		if (s->health[m].replaced_ms &&
+		    gw_batcher_add_replacement(b, s->cfg->meters[m].id,
+					       s->health[m].replaced_ms))
+			return GW_ENOMEM;
+	return 0;
 }
 
 struct gw_sched *gw_sched_new(const struct gw_config *cfg,

@@ -38,6 +38,7 @@ struct gw_meter_health {
 	int last_error;           /* GW_E* code of the last failed read, or 0 */
 	int clock_drifting;       /* 1 from a clock_drift event until in range */
 	char serial[GW_SERIAL_MAX]; /* the meter's serial number, "" if unknown */
+	int64_t replaced_ms;        /* its first read, if it replaced another */
 };
 
 struct gw_read_stats;
@@ -96,5 +97,12 @@ void gw_sched_health(struct gw_sched *s, int meter, struct gw_meter_health *out)
  * logs the health of every meter that had a fault. */
 void gw_sched_stop(struct gw_sched *s);
 void gw_sched_free(struct gw_sched *s);
+
+/* Tells the batcher of every meter replacement <spool_dir>/serials
+ * records (the last one of each meter), so that days sealed again after a
+ * restart still count the old and the new meter apart. Returns 0 or
+ * GW_ENOMEM. */
+struct gw_batcher;
+int gw_sched_feed_replacements(const struct gw_sched *s, struct gw_batcher *b);
 
 #endif

@@ -121,8 +121,15 @@ check_eq "$(grep ',EL0002,1\.8\.0,' "$GW_TMP/dump.csv" | cut -d, -f6-8,10)" "200
 	"EL0002 on the 2nd: from the old meter's 2000000 Wh to the new one's 12345 + 4800 Wh, 4800 Wh consumed, estimated"
 check_eq "$(grep -c ',EL0002,,.*,meter_replaced,"serial SIM-1002 -> SIM-1002-R"' "$GW_TMP/events2.csv")/$(grep -c 'counter_reset\|jump' "$GW_TMP/events2.csv")" \
 	"1/0" "one meter_replaced event with both serial numbers, no counter_reset or jump"
-check_eq "$(sort "$GW_TMP/spool/serials" | tr '\t\n' ': ')" "EL0001:SIM-1001 EL0002:SIM-1002-R EL0003:SIM-1003 " \
+check_eq "$(sort "$GW_TMP/spool/serials" | cut -f1,2 | tr '\t\n' ': ')" "EL0001:SIM-1001 EL0002:SIM-1002-R EL0003:SIM-1003 " \
 	"spool/serials keeps each meter's serial number"
+# and when the new meter was first read: 00:00 to 06:00 local on the 2nd
+swap=$(awk -F'\t' '$1 == "EL0002" { print $3 }' "$GW_TMP/spool/serials")
+if [ -n "$swap" ] && [ "$swap" -ge 1772384400000 ] && [ "$swap" -lt 1772406000000 ]; then
+	ok "spool/serials keeps when EL0002 was replaced ($swap)"
+else
+	not_ok "spool/serials keeps when EL0002 was replaced (got '$swap')"
+fi
 check_eq "$(grep ',EL000[13],1\.8\.0,' "$GW_TMP/dump.csv" | cut -d, -f10 | sort -u)" "measured" \
 	"the other meters' days are measured"
 # After a restart the known serials raise nothing.

@@ -438,6 +438,15 @@ static void known_replacement(void **state)
 					 GW_UNIT_WH);
 		gw_batcher_add(b, &r, 1);
 	}
+	/* "told": the same noon swap, known from before a restart (no event) */
+	assert_int_equal(gw_batcher_add_replacement(b, "told", t0 + 12 * HOUR), 0);
+	for (int64_t t = t0; t <= t0 + 48 * HOUR; t += 15 * MIN) {
+		int64_t min = (t - t0) / MIN;
+		struct gw_reading r = rd("told", "1.8.0", t,
+					 min < 720 ? 900000 + min : 5000000 + (min - 720),
+					 GW_UNIT_WH);
+		gw_batcher_add(b, &r, 1);
+	}
 	for (int64_t t = t0 + 7 * MIN; t <= t0 + 49 * HOUR; t += 15 * MIN) {
 		int64_t min = (t - t0) / MIN;
 		struct gw_reading r = rd("night", "1.8.0", t,
@@ -451,6 +460,9 @@ static void known_replacement(void **state)
 	assert_int_equal(dr->consumption, 705 + 720);
 	assert_int_equal(dr->start_value, 900000);
 	assert_int_equal(dr->end_value, 5000720);
+	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
+	dr = find_day(c.b[0], "told", "1.8.0");
+	assert_int_equal(dr->consumption, 705 + 720);
 	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
 	/* the next day is the new meter's alone */
 	dr = find_day(c.b[1], "noon", "1.8.0");
@@ -468,6 +480,7 @@ static void known_replacement(void **state)
 		assert_int_equal(count_events(c.b[i], GW_EV_COUNTER_RESET), 0);
 		assert_int_equal(count_events(c.b[i], GW_EV_JUMP), 0);
 	}
+	/* one event each for "noon" and "night"; none made up for "told" */
 	assert_int_equal(count_events(c.b[0], GW_EV_METER_REPLACED), 1);
 	assert_int_equal(count_events(c.b[1], GW_EV_METER_REPLACED), 1);
 	free_collected(&c);
