@@ -15,8 +15,9 @@
  * good read makes it online (another event).
  *
  * Identity: a meter whose reply carries its serial number (IEC 62056-21
- * C.1.0, 96.1.0, 0.0.0; a Modbus profile's 96.1.0 register) has it compared with the last one seen, which is
- * kept in <spool_dir>/serials across restarts. A different one means the
+ * C.1.0, 96.1.0, 0.0.0; a Modbus profile's 96.1.0 register) has it
+ * compared with the last one seen, which is kept in <spool_dir>/serials
+ * across restarts. A different one means the
  * meter behind the id was replaced: a meter_replaced event at that read,
  * from which the batching core counts the new meter's register apart from
  * the old one's.
@@ -59,37 +60,50 @@ struct gw_sched {
 	struct worker *workers;
 };
 
-/* <spool_dir>/serials: "meter_id<TAB>serial[<TAB>replaced_ms]" lines, the
+/* <spool_dir>/serials: "meter_id<TAB>serial<TAB>replaced_ms" lines, the
  * last serial number seen of each meter and, if that meter replaced
- * another, the time of its first read. Missing or unreadable: none known
- * (the first read of each meter then records its serial without an
- * event). */
+ * another, the time of its first read (else 0; a line without it is read
+ * as 0). Missing: none known (the first read of each meter then records
+ * its serial without an event). A line that does not parse is reported
+ * with its file:line and skipped: that meter's next serial is taken as its
+ * first. */
 static void load_serials(struct gw_sched *s)
 {
-	char path[GW_PATH_MAX + 16], line[GW_ID_MAX + GW_SERIAL_MAX + 8];
+	char path[GW_PATH_MAX + 16], line[GW_ID_MAX + GW_SERIAL_MAX + 32];
 	FILE *f;
+	int ln = 0;
 
 	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
 	f = fopen(path, "re");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
+		ln++;
+		size_t len = strcspn(line, "\r\n");
+		int whole = line[len] != '\0' || feof(f);
+		line[len] = '\0';
 		char *tab = strchr(line, '\t');
-		if (!tab)
-			continue;
-		*tab = '\0';
-		tab[1 + strcspn(tab + 1, "\r\n")] = '\0';
-		char *tab2 = strchr(tab + 1, '\t');
+		char *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
+		char *end = NULL;
 		int64_t when = 0;
-		if (tab2) {
-			*tab2 = '\0';
-			when = strtoll(tab2 + 1, NULL, 10);
+		if (tab2)
+			when = strtoll(tab2 + 1, &end, 10);
+		if (!whole || !tab || tab == line || tab[1] == '\0' || tab[1] == '\t' ||
+		    (tab2 && (end == tab2 + 1 || *end != '\0' || when < 0))) {
+			gw_warn("%s:%d: not \"meter_id<TAB>serial<TAB>ms\"; line skipped",
+				path, ln);
+			while (!whole && fgets(line, sizeof(line), f))
+				whole = strchr(line, '\n') != NULL;
+			continue;
 		}
+		*tab = '\0';
+		if (tab2)
+			*tab2 = '\0';
 		for (int m = 0; m < s->cfg->n_meters; m++)
 			if (strcmp(s->cfg->meters[m].id, line) == 0) {
 				gw_strlcpy(s->health[m].serial, tab + 1,
 					   sizeof(s->health[m].serial));
-				s->health[m].replaced_ms = when > 0 ? when : 0;
+				s->health[m].replaced_ms = when;
 			}
 	}
 	fclose(f);
@@ -110,15 +124,11 @@ static void save_serials(struct gw_sched *s)
 	pthread_mutex_lock(&s->serials_lock);
 	pthread_mutex_lock(&s->lock);
 	for (int m = 0; m < s->cfg->n_meters; m++)
-		if (s->health[m].serial[0] && s->health[m].replaced_ms)
+		if (s->health[m].serial[0])
 			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\t%lld\n",
 						s->cfg->meters[m].id,
 						s->health[m].serial,
 						(long long)s->health[m].replaced_ms);
-		else if (s->health[m].serial[0])
-			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\n",
-						s->cfg->meters[m].id,
-						s->health[m].serial);
 	pthread_mutex_unlock(&s->lock);
 	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/serials", s->cfg->spool_dir);

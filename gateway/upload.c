@@ -912,9 +912,12 @@ static void unrefuse(const char *path)
 	len = (size_t)(slash - path);
 	memcpy(dir, path, len);
 	dir[len] = '\0';
-	if (len < 11 || strcmp(dir + len - 11, "/quarantine") != 0)
+	if (strcmp(dir, "quarantine") == 0) /* run from inside the spool */
+		strcpy(dir, ".");
+	else if (len >= 11 && strcmp(dir + len - 11, "/quarantine") == 0)
+		dir[len - 11] = '\0';
+	else
 		return;
-	dir[len - 11] = '\0';
 	if (gw_spool_unrefuse(dir, slash + 1) == 0)
 		gw_info("upload: %s was refused before and is loaded now; moved "
 			"to done/", slash + 1);

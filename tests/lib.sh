@@ -33,6 +33,13 @@ check_cmd() {
 	fi
 }
 
+# sleep_until ANCHOR SECONDS: sleeps until SECONDS (real) after ANCHOR (a
+# `date +%s.%N` time), at once if that has passed: on an accelerated clock,
+# to act at a known simulated time.
+sleep_until() {
+	sleep "$(awk -v a="$1" -v s="$2" -v n="$(date +%s.%N)" 'BEGIN { d = a + s - n; print (d > 0 ? d : 0) }')"
+}
+
 # upload_only_ini ID SPOOL CONNINFO [EXTRA-DATABASE-LINES]: a gateway
 # configuration for tests of the upload side: one Modbus meter on a port
 # where nothing listens (it is simply offline), the spool, the database.

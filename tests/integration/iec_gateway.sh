@@ -72,7 +72,7 @@ track_pid $gw
 # Meter 1002 is swapped at about 02:24 local on the 2nd (5.5 s after the
 # anchor at 2880x; anywhere from 00:00 to 06:00, 2.5 s to 10 s, would do):
 # no power flows then, so no energy falls between the two meters.
-sleep "$(awk -v a="$anchor" -v n="$(date +%s.%N)" 'BEGIN { d = a + 5.5 - n; print (d > 0 ? d : 0) }')"
+sleep_until "$anchor" 5.5
 echo "1002 replaced" >"$GW_TMP/faults"
 if wait_pid_exit 120 $gw; then
 	wait $gw
@@ -132,7 +132,9 @@ else
 fi
 check_eq "$(grep ',EL000[13],1\.8\.0,' "$GW_TMP/dump.csv" | cut -d, -f10 | sort -u)" "measured" \
 	"the other meters' days are measured"
-# After a restart the known serials raise nothing.
+# After a restart the known serials raise nothing; a damaged line is named
+# and skipped.
+printf 'EL0009\tSIM-9\tnot-a-time\nno tab here\n' >>"$GW_TMP/spool/serials"
 anchor=$(date +%s.%N)
 "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "$anchor" --clock-start 2026-03-02T18:05:00Z \
 	--clock-speed "$speed" --stop-at 2026-03-02T19:00:00Z 2>"$GW_TMP/gatewayd2.log" &
@@ -141,4 +143,6 @@ track_pid $gw
 wait_pid_exit 60 $gw || not_ok "gatewayd did not stop within 60 s"
 check_eq "$(grep -c 'replaced\|serial number' "$GW_TMP/gatewayd2.log")/$(grep -c 'EL0002' "$GW_TMP/spool/serials")" "0/1" \
 	"after a restart the same meters raise no meter_replaced event"
+check_eq "$(grep -cE "spool/serials:(4|5): not \"meter_id<TAB>serial<TAB>ms\"; line skipped" "$GW_TMP/gatewayd2.log")" 2 \
+	"the two damaged lines of spool/serials are named with file:line"
 finish

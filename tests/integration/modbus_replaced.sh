@@ -68,7 +68,7 @@ gw=$!
 track_pid $gw
 # Meter 2 is swapped at about 02:24 local on the 2nd (5.5 s after the
 # anchor; anywhere from 00:00 to 06:00, 2.5 s to 10 s, would do).
-sleep "$(awk -v a="$anchor" -v n="$(date +%s.%N)" 'BEGIN { d = a + 5.5 - n; print (d > 0 ? d : 0) }')"
+sleep_until "$anchor" 5.5
 echo "2:replaced" >"$GW_TMP/sim.ctl"
 if wait_pid_exit 120 $gw; then
 	wait $gw

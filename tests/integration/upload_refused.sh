@@ -72,8 +72,10 @@ fi
 
 # --- the cause mended ------------------------------------------------------
 psql -Xqc "ALTER TABLE daily_registers DROP CONSTRAINT no_second_of_march"
+# one spool's file named from inside that spool, the other's by full path
 check_cmd "once the constraint is gone, gwctl upload loads the set-aside batches" \
-	"$gwctl" upload --conninfo "$GW_PG_CONNINFO" "$spool"/quarantine/*.gwb "$copy"/quarantine/*.gwb
+	env -C "$spool" "$gwctl" upload --conninfo "$GW_PG_CONNINFO" quarantine/sub-7_2026-03-02_r0.gwb \
+	"$copy"/quarantine/sub-8_2026-03-02_r0.gwb
 check_eq "$(psql -XAtc "SELECT gateway_id || ':' || count(*) FROM batch_ledger GROUP BY gateway_id ORDER BY gateway_id" | tr '\n' ' ')" \
 	"sub-7:3 sub-8:3 " "every day of both gateways is in the ledger once"
 check_eq "$(psql -XAtc "SELECT count(*) FROM daily_registers WHERE day = '2026-03-02'")/$(psql -XAtc "SELECT count(*) FROM interval_readings")" \
