@@ -87,6 +87,8 @@ static const char *const event_names[] = {
 	[GW_EV_POWER_OUTAGE] = "power_outage",
 	[GW_EV_COUNTER_WRAP] = "counter_wrap",
 	[GW_EV_JUMP] = "jump",
+	[GW_EV_BAD_VALUE] = "bad_value",
+	[GW_EV_LONG_GAP] = "long_gap",
 };
 
 const char *gw_event_name(enum gw_event_kind k)

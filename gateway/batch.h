@@ -67,7 +67,11 @@ enum gw_event_kind {
 	GW_EV_POWER_OUTAGE = 6,  /* every meter of a bus or feeder went dark */
 	GW_EV_COUNTER_WRAP = 7,  /* a register rolled over its width */
 	GW_EV_JUMP = 8,          /* an increase beyond the configured maximum power */
-	GW_EV_KIND_MAX_ = 8
+	GW_EV_BAD_VALUE = 9,     /* a value that cannot be true (Inf, beyond the
+				  * register's range or the int64 limits) */
+	GW_EV_LONG_GAP = 10,     /* a gap longer than the revision window: the
+				  * energy in it could not be placed on days */
+	GW_EV_KIND_MAX_ = 10
 };
 
 /* "offline", "online", "counter_reset", ... (NULL for an unknown kind). */

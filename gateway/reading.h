@@ -31,7 +31,16 @@ enum gw_unit {
 };
 
 enum gw_reading_status {
-	GW_RS_OK = 0,
+	GW_RS_OK = 0,       /* read from the meter's register now */
+	/* From the meter's own load profile (IEC 62056-21 P.01): a value the
+	 * meter recorded at the end of one of its intervals, its time moved
+	 * onto the gateway's clock. As good as a reading at that time. */
+	GW_RS_PROFILE = 1,
+	/* Derived, not read: a cumulative value the gateway built for a gap
+	 * from the meter's load profile (interval demand scaled so that the
+	 * gap adds up to the register's real change). The batching core never
+	 * calls a midnight derived from it "measured". */
+	GW_RS_DERIVED = 2,
 };
 
 struct gw_reading {
