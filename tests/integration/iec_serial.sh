@@ -101,8 +101,9 @@ check_eq "$(grep -v '^#' "$GW_TMP/r2.out" | head -6)" "$(printf '%s\n' \
 	'16.7.0                          0  W' \
 	'32.7.0                      230.2  V' \
 	'14.7.0                      50.00  Hz')" "registers exact, printed as for Modbus meters"
-check_eq "$(grep -c '^1.5.0 .*W  2026-03-01T1[56]:[0-9:.]*Z$' "$GW_TMP/r2.out")" 4 \
-	"load profile P.01: four interval readings with their own UTC times"
+check_eq "$(grep -cE '^P\.01:1\.5\.0 .*W  2026-03-01T1[56]:(10|25|40|55):00\.000Z$' "$GW_TMP/r2.out")" 4 \
+	"load profile P.01: four interval readings of the series P.01:1.5.0, moved by the meter clock's 300 s onto the gateway's"
+check_eq "$(grep -c '^1\.5\.0 ' "$GW_TMP/r2.out")" 0 "no profile channel is named like a register"
 if grep -Eq '^# meter clock .*: \+(29[89]|30[01]) s \(drifted: more than max_clock_drift\)$' "$GW_TMP/r2.out"; then
 	ok "a meter clock 300 s ahead is reported as drifted"
 else
