@@ -190,8 +190,8 @@ static void kwh(char *out, size_t cap, int64_t wh)
 
 /* The meter's load profile (P.01) from meter time a to b: one header,
  * then a row per quarter hour whose end (on the meter's clock, which runs
- * clock_offset_ms ahead) lies in [a, b] and at most at its clock's now,
- * and after its registers started (T_ref). Channels 1.5.0 and 2.5.0, the
+ * clock_offset_ms ahead) lies in [a, b], at most at its clock's now and
+ * at least 40 days before. Channels 1.5.0 and 2.5.0, the
  * average import and export power of the interval in kW (exact: the
  * registers count whole Wh), and with --profile-registers 1.8.0 and 2.8.0
  * at the interval's end. Consistent with the registers by construction. */
@@ -202,7 +202,8 @@ static size_t profile_lines(struct isim *s, int u, int64_t a, int64_t b,
 	int m = u + 1;
 	int64_t off = s->clock_offset_ms, mnow = t + off;
 	int64_t e = (a + PROFILE_STEP_MS - 1) / PROFILE_STEP_MS * PROFILE_STEP_MS;
-	int64_t first_ok = s->t_ref + off + PROFILE_STEP_MS;
+	/* it keeps 40 days (before T_ref: nothing flowed) */
+	int64_t first_ok = t - 40 * 86400000LL + off;
 
 	if (e < first_ok)
 		e = (first_ok + PROFILE_STEP_MS - 1) / PROFILE_STEP_MS * PROFILE_STEP_MS;

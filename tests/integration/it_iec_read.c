@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 		}
 		struct gw_read_stats st;
 		memset(&st, 0, sizeof(st));
+		st.clock = &cfg->clock; /* profile times on the configured clock */
 		rc = drv->read(h, m, rd, drv->max_readings, &st);
 		if (rc < 0) {
 			printf("%s\terror\t%s\n", m->id, gw_strerror(rc));
