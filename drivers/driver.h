@@ -36,6 +36,16 @@ struct gw_read_stats {
 	 * data set C.1.0, 96.1.0 or 0.0.0), else "". The caller notices a
 	 * new one: the meter behind the id was replaced. */
 	char meter_serial[GW_SERIAL_MAX];
+	/* Set by the caller before .read (an input, unlike the rest): the
+	 * gateway's clock, on which a driver places time stamps of its own
+	 * (iec62056-21: load-profile entries, moved by the meter's clock
+	 * offset). NULL: the system clock. Borrowed for the read. */
+	const struct gw_clock *clock;
+	/* Set by the caller before .read: the time it stamped this meter's
+	 * last good read with (0: none known). iec62056-21: a meter that
+	 * answers again after a gap has the gap filled from its load
+	 * profile (backfill_after), starting there. */
+	int64_t last_good_ms;
 };
 
 struct gw_driver_ops {
@@ -53,6 +63,10 @@ struct gw_driver_ops {
 		    struct gw_read_stats *stats);
 	/* Closes the bus and frees the handle; accepts NULL. */
 	void (*close)(void *handle);
+	/* The most readings one .read can return (the cap to offer it), or
+	 * 0: the meter's profile says (n_regs). iec62056-21:
+	 * GW_IEC_MAX_READINGS, the one limit of a readout's size. */
+	size_t max_readings;
 };
 
 extern const struct gw_driver_ops gw_modbus_driver;

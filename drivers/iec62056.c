@@ -49,17 +49,49 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "drops.h"
 #include "iec62056.h"
 #include "iec_parse.h"
+#include "iec_profile.h"
 
-#define RX_CAP 65536           /* largest telegram kept */
-#define READOUT_MAX_MS 300000  /* a readout is abandoned after this */
-#define MAX_READINGS_PER_METER 1024
+#define RX_CAP GW_IEC_MAX_BYTES /* largest telegram kept (iec_parse.h) */
+#define READOUT_MAX_MS 300000  /* a readout is abandoned after this, or
+				* after twice the wire time of RX_CAP */
 #define WEDGED_AFTER 3         /* reads in a row without a byte */
+#define MAX_REGS 16            /* energy registers kept per meter for gaps */
+#define BACKFILL_TRIES 3       /* reads that try to fill one gap */
+#define OFFSET_KEEP_MS 60000   /* a clock offset measured within this of
+				* the last one used keeps the last one */
+#define GAP_MARGIN_MS 60000    /* filled points keep this far from the
+				* readings at the gap's ends */
 
+/* An energy register's value at a good read. */
+struct reg_value {
+	char obis[GW_OBIS_MAX];
+	int64_t value;
+};
+
+/* What the driver remembers of a meter between reads (in memory: lost
+ * when the bus is closed, at a restart or a reload). */
 struct meter_state {
 	char id[GW_ID_MAX];
 	int last_rc;
+	/* its last good readout, on the gateway's clock, and its energy
+	 * registers then */
+	int64_t last_ok_ms;
+	char serial[GW_SERIAL_MAX];
+	struct reg_value regs[MAX_REGS];
+	int n_regs;
+	/* its clock's offset (meter minus gateway) as used for its profile */
+	bool has_offset;
+	int64_t offset_ms;
+	int64_t prof_last_ms;  /* newest profile entry passed on (gateway clock) */
+	bool bad_time_logged;  /* refused entries logged, until some pass */
+	/* a gap waiting to be filled from the meter's profile */
+	int gap_tries;         /* 0: none */
+	int64_t gap_from_ms, gap_to_ms;
+	struct reg_value gap_from[MAX_REGS], gap_to[MAX_REGS];
+	int n_gap;
 };
 
 struct iec_bus {
@@ -75,6 +107,8 @@ struct iec_bus {
 	size_t rx_len;
 	FILE *trace;
 	int64_t trace_t0;
+	const struct gw_clock *clock; /* the caller's, for this read; NULL: real */
+	int64_t rx_first_ms;    /* gateway time of the answer's first byte */
 	struct meter_state *ms;
 	size_t n_ms, cap_ms;
 };
@@ -93,6 +127,17 @@ static double mono_ms_f(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The gateway's time (its clock for this read, else the system's). */
+static int64_t bus_now(const struct iec_bus *b)
+{
+	struct gw_clock real;
+
+	if (b->clock)
+		return gw_clock_now_ms(b->clock);
+	gw_clock_init_real(&real);
+	return gw_clock_now_ms(&real);
 }
 
 /* Sleeps until monotonic time t_ms (fractional). */
@@ -378,17 +423,31 @@ static void port_discard(struct iec_bus *b)
 }
 
 /* What a reception waits for. */
-enum rx_goal { RX_IDENT, RX_BLOCK, RX_PUSH };
+enum rx_goal { RX_IDENT, RX_BLOCK, RX_PUSH, RX_REPLY };
 
 /* Complete? RX_IDENT: an identification line (after any echo/garbage);
  * RX_BLOCK: STX ... ETX BCC; RX_PUSH: "/..." through "!" LF, or an STX
- * block after the identification. */
-static bool rx_complete(struct iec_bus *b, enum rx_goal goal)
+ * block after the identification; RX_REPLY (programming mode, in
+ * b->rx[from..), after the echo of what was sent): a NAK or ACK, or a
+ * message ending in ETX BCC (SOH P0 STX (...) ETX BCC, STX data ETX BCC,
+ * SOH B0 ETX BCC). */
+static bool rx_complete(struct iec_bus *b, enum rx_goal goal, size_t from)
 {
 	const uint8_t *p = b->rx;
 	size_t n = b->rx_len;
 
 	switch (goal) {
+	case RX_REPLY: {
+		for (size_t i = from; i < n; i++) {
+			if (p[i] == GW_IEC_NAK || p[i] == GW_IEC_ACK)
+				return true;
+			if (p[i] == GW_IEC_STX || p[i] == GW_IEC_SOH) {
+				const uint8_t *etx = memchr(p + i, GW_IEC_ETX, n - i);
+				return etx && (size_t)(etx - p) + 1 < n;
+			}
+		}
+		return false;
+	}
 	case RX_IDENT:
 		return gw_iec_parse(p, n, 0, b->tg) == 0 && b->tg->has_ident;
 	case RX_BLOCK: {
@@ -427,13 +486,20 @@ static int rx_until(struct iec_bus *b, enum rx_goal goal, int first_ms,
 {
 	int64_t start = mono_ms();
 	size_t base = b->rx_len;
-	int64_t hard = start + first_ms + READOUT_MAX_MS;
+	/* A readout as long as the buffer takes this long on the wire. */
+	int64_t most = (int64_t)(2 * gw_iec_wire_ms(RX_CAP, b->baud));
+	int64_t hard = start + first_ms + (most > READOUT_MAX_MS ? most : READOUT_MAX_MS);
 	int64_t next = start + first_ms;
 	size_t got = 0;
 	uint8_t tmp[512];
 
 	for (;;) {
-		if (rx_complete(b, goal))
+		/* RX_REPLY looks past the echo of what was sent */
+		size_t in = b->rx_len - base, from = base;
+		if (echo_len && in && memcmp(b->rx + base, echo,
+					     in < echo_len ? in : echo_len) == 0)
+			from = base + (in < echo_len ? in : echo_len);
+		if (rx_complete(b, goal, from))
 			return 0;
 		int64_t now = mono_ms();
 		int64_t until = next < hard ? next : hard;
@@ -470,6 +536,8 @@ static int rx_until(struct iec_bus *b, enum rx_goal goal, int first_ms,
 				if (fresh <= echo_len &&
 				    memcmp(b->rx + base, echo, fresh) == 0)
 					continue; /* only our own echo so far */
+				if (!got)
+					b->rx_first_ms = bus_now(b);
 				got = fresh;
 				next = mono_ms() + gap_ms;
 				continue;
@@ -538,6 +606,7 @@ static void count(struct gw_read_stats *st, int rc)
 	switch (rc) {
 	case GW_ETIMEDOUT: st->timeouts++; break;
 	case GW_ECRC: st->crc_errors++; break;
+	case GW_EEXCEPT: st->exceptions++; break;
 	case GW_EPROTO:
 	case GW_EFULL: st->malformed++; break;
 	default: break;
@@ -565,10 +634,13 @@ static int take_telegram(struct iec_bus *b, const struct gw_meter_config *m,
 		return n;
 	if (st && t->clock.has_date && t->clock.has_time) {
 		int64_t ms;
+		/* The meter read its clock as it began to answer: moved on
+		 * by the time the answer took, it compares with the
+		 * gateway's time at the end of the read. */
 		if (gw_iec_local_to_utc(t->clock.year, t->clock.month, t->clock.day,
 					t->clock.hour, t->clock.min, t->clock.sec, -1,
 					&ms) == 0)
-			st->meter_clock_ms = ms;
+			st->meter_clock_ms = ms + (b->rx_first_ms ? bus_now(b) - b->rx_first_ms : 0);
 	}
 	if (st)
 		gw_iec_serial(t, st->meter_serial, sizeof(st->meter_serial));
@@ -577,10 +649,14 @@ static int take_telegram(struct iec_bus *b, const struct gw_meter_config *m,
 	return n;
 }
 
-/* One mode C (or fixed, A, B) session with meter m. */
-static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
-		       struct gw_reading *out, size_t cap,
-		       struct gw_read_stats *st)
+/* Sign-on and option select with meter m: "/?ADDRESS!", its
+ * identification, ACK 0 Z `mode` ('0' data readout, '1' programming) and
+ * the baud switch. On return 0, ack[0..*ack_len) is what was sent last
+ * (its echo is to be skipped), *tr the meter's reaction time and *id its
+ * identification. */
+static int sign_on(struct iec_bus *b, const struct gw_meter_config *m,
+		   char mode, struct gw_read_stats *st, struct gw_iec_ident *id,
+		   int *tr, uint8_t *ack, size_t *ack_len)
 {
 	const struct gw_bus_config *c = &b->cfg;
 	uint8_t msg[64];
@@ -601,18 +677,19 @@ static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 	b->rx_len = 0;
 	rc = rx_until(b, RX_IDENT, c->timeout_ms, c->byte_timeout_ms, msg,
 		      (size_t)len);
+	b->rx_first_ms = 0; /* the answer that counts comes after the ACK */
 	if (rc)
 		return rc;
-	struct gw_iec_ident id = b->tg->ident;
+	*id = b->tg->ident;
 	double t_ident = mono_ms_f();
-	int tr = id.fast ? GW_IEC_TR_FAST_MS : GW_IEC_TR_MS;
+	*tr = id->fast ? GW_IEC_TR_FAST_MS : GW_IEC_TR_MS;
 	int new_baud = c->baud;
 
-	len = 0; /* the echo to expect next: the ACK, if one is sent */
-	if (id.mode == 'C') {
+	*ack_len = 0; /* the echo to expect next: the ACK, if one is sent */
+	if (id->mode == 'C') {
 		char z = gw_iec_baud_char(c->baud);
-		if (c->iec_mode == GW_IEC_MODE_C && id.baud > 0) {
-			new_baud = id.baud < c->max_baud ? id.baud : c->max_baud;
+		if (c->iec_mode == GW_IEC_MODE_C && id->baud > 0) {
+			new_baud = id->baud < c->max_baud ? id->baud : c->max_baud;
 			z = gw_iec_baud_char(new_baud);
 		}
 		if (!z) {
@@ -620,22 +697,37 @@ static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 			z = '0';
 		}
 		/* Option select: protocol '0' (normal), baud Z, mode '0'
-		 * (data readout). */
-		uint8_t ack[6] = {GW_IEC_ACK, '0', (uint8_t)z, '0', '\r', '\n'};
-		sleep_until(t_ident + tr);
-		rc = port_write(b, ack, sizeof(ack));
+		 * (data readout) or '1' (programming). */
+		uint8_t a[6] = {GW_IEC_ACK, '0', (uint8_t)z, (uint8_t)mode, '\r', '\n'};
+		sleep_until(t_ident + *tr);
+		rc = port_write(b, a, sizeof(a));
 		if (rc)
 			return rc;
-		memcpy(msg, ack, sizeof(ack));
-		len = (int)sizeof(ack);
-	} else if (id.mode == 'B' && id.baud > 0 && c->iec_mode == GW_IEC_MODE_C) {
-		new_baud = id.baud; /* the meter switches without an ACK */
+		memcpy(ack, a, sizeof(a));
+		*ack_len = sizeof(a);
+	} else if (mode != '0') {
+		return GW_EINVAL; /* mode A and B know no programming mode */
+	} else if (id->mode == 'B' && id->baud > 0 && c->iec_mode == GW_IEC_MODE_C) {
+		new_baud = id->baud; /* the meter switches without an ACK */
 	}
-	rc = port_set_baud(b, new_baud);
+	return port_set_baud(b, new_baud);
+}
+
+/* One mode C (or fixed, A, B) session with meter m. */
+static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
+		       struct gw_reading *out, size_t cap,
+		       struct gw_read_stats *st)
+{
+	const struct gw_bus_config *c = &b->cfg;
+	struct gw_iec_ident id;
+	uint8_t ack[8];
+	size_t ack_len;
+	int tr, rc;
+
+	rc = sign_on(b, m, '0', st, &id, &tr, ack, &ack_len);
 	if (rc)
 		return rc;
-	rc = rx_until(b, RX_BLOCK, c->timeout_ms, c->byte_timeout_ms, msg,
-		      (size_t)len);
+	rc = rx_until(b, RX_BLOCK, c->timeout_ms, c->byte_timeout_ms, ack, ack_len);
 	b->quiet_until = mono_ms() + tr;
 	if (rc)
 		return rc;
@@ -645,6 +737,115 @@ static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 	const uint8_t *stx = memchr(b->rx, GW_IEC_STX, b->rx_len);
 	return take_telegram(b, m, (size_t)(stx - b->rx), GW_IEC_NEED_BCC, out,
 			     cap, st);
+}
+
+/* Sends SOH cmd [STX data] ETX BCC (a programming-mode command) after
+ * the reaction time; msg[] gets what was sent, for its echo. */
+static int send_command(struct iec_bus *b, int tr, const char *cmd,
+			const char *data, uint8_t *msg, size_t cap, size_t *len)
+{
+	size_t n = 0;
+
+	msg[n++] = GW_IEC_SOH;
+	n += (size_t)snprintf((char *)msg + n, cap - n - 3, "%s", cmd);
+	if (data) {
+		msg[n++] = GW_IEC_STX;
+		n += (size_t)snprintf((char *)msg + n, cap - n - 2, "%s", data);
+	}
+	msg[n++] = GW_IEC_ETX;
+	msg[n] = gw_iec_bcc(msg + 1, n - 1);
+	n++;
+	*len = n;
+	sleep_until(mono_ms_f() + tr);
+	b->rx_len = 0;
+	return port_write(b, msg, n);
+}
+
+/* The meter's local time of gateway time ms on its clock (offset_ms
+ * ahead) as a profile time "Syymmddhhmm" (S: 1 summer time, else 0). */
+static void profile_time(int64_t ms, int64_t offset_ms, char *buf, size_t cap)
+{
+	time_t t = (time_t)((ms + offset_ms) / 1000);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	snprintf(buf, cap, "%d%02d%02d%02d%02d%02d", tm.tm_isdst > 0 ? 1 : 0,
+		 tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min);
+}
+
+/* The meter's load profile from `from_ms` to `to_ms` (gateway clock) in
+ * programming mode: sign-on with ACK 0 Z 1, the meter's SOH P0 STX (id)
+ * ETX BCC, then SOH R5 STX P.01(Syymmddhhmm;Syymmddhhmm) ETX BCC, whose
+ * answer STX P.01(...)(...)... ETX BCC is parsed into b->tg; then SOH B0
+ * ETX BCC ends the session. No password is sent (P1): the meters we know
+ * give their profile without one. Returns 0 or a GW_E code, with *what
+ * saying what went wrong. */
+static int request_profile(struct iec_bus *b, const struct gw_meter_config *m,
+			   int64_t from_ms, int64_t to_ms, int64_t offset_ms,
+			   struct gw_read_stats *st, const char **what)
+{
+	const struct gw_bus_config *c = &b->cfg;
+	struct gw_iec_ident id;
+	uint8_t ack[8], msg[96];
+	size_t ack_len, len;
+	char range[80], a[32], z[32];
+	int tr, rc;
+
+	*what = "no answer to the sign-on";
+	rc = sign_on(b, m, '1', st, &id, &tr, ack, &ack_len);
+	if (rc == GW_EINVAL)
+		*what = "it identifies in mode A or B, which has no programming mode";
+	if (rc)
+		return rc;
+	*what = "it refuses programming mode";
+	rc = rx_until(b, RX_REPLY, c->timeout_ms, c->byte_timeout_ms, ack, ack_len);
+	b->quiet_until = mono_ms() + tr;
+	if (rc)
+		return rc == GW_ETIMEDOUT ? GW_EEXCEPT : rc;
+	const uint8_t *soh = memchr(b->rx, GW_IEC_SOH, b->rx_len);
+	if (!soh || soh + 3 > b->rx + b->rx_len || soh[1] != 'P' || soh[2] != '0')
+		return GW_EEXCEPT;
+	const uint8_t *etx = memchr(soh, GW_IEC_ETX, b->rx_len - (size_t)(soh - b->rx));
+	if (!etx || gw_iec_bcc(soh + 1, (size_t)(etx - soh)) != etx[1]) {
+		*what = "its programming-mode answer P0 has a wrong BCC";
+		return GW_ECRC;
+	}
+	profile_time(from_ms, offset_ms, a, sizeof(a));
+	profile_time(to_ms + 60000, offset_ms, z, sizeof(z));
+	snprintf(range, sizeof(range), "P.01(%s;%s)", a, z);
+	if (st)
+		st->requests++;
+	*what = "the load-profile request could not be sent";
+	rc = send_command(b, tr, "R5", range, msg, sizeof(msg), &len);
+	if (rc)
+		return rc;
+	trace_note(b, "load profile %s", range);
+	*what = "no answer to the load-profile request";
+	rc = rx_until(b, RX_REPLY, c->timeout_ms, c->byte_timeout_ms, msg, len);
+	b->quiet_until = mono_ms() + tr;
+	size_t got = b->rx_len;
+	/* End the programming session whatever came (SOH B0 ETX BCC). */
+	if (b->fd >= 0 && send_command(b, tr, "B0", NULL, msg, sizeof(msg), &len) == 0)
+		b->quiet_until = mono_ms() + tr;
+	b->rx_len = got;
+	if (rc == GW_EPROTO)
+		*what = "its answer was cut short";
+	if (rc)
+		return rc;
+	const uint8_t *stx = memchr(b->rx, GW_IEC_STX, b->rx_len);
+	if (!stx) {
+		*what = "it refused the load-profile request";
+		return GW_EEXCEPT;
+	}
+	rc = gw_iec_parse(stx, b->rx_len - (size_t)(stx - b->rx), GW_IEC_NEED_BCC, b->tg);
+	if (rc) {
+		*what = b->tg->reason == GW_IEC_BAD_BCC ? "its answer has a wrong BCC"
+		      : b->tg->reason == GW_IEC_NO_ETX ? "its answer was cut short"
+							: "its answer is malformed";
+		trace_note(b, "rejected: %s at byte %zu",
+			   gw_iec_reason_name(b->tg->reason), b->tg->error_at);
+	}
+	return rc;
 }
 
 /* Mode D: waits for the next complete push telegram. */
@@ -658,6 +859,7 @@ static int read_mode_d(struct iec_bus *b, const struct gw_meter_config *m,
 		st->requests++;
 	port_discard(b); /* a telegram half gone by is of no use */
 	b->rx_len = 0;
+	b->rx_first_ms = 0;
 	int rc = rx_until(b, RX_PUSH, c->timeout_ms, c->byte_timeout_ms, NULL, 0);
 	if (rc)
 		return rc;
@@ -666,11 +868,11 @@ static int read_mode_d(struct iec_bus *b, const struct gw_meter_config *m,
 			     st);
 }
 
-static int *last_rc(struct iec_bus *b, const char *id)
+static struct meter_state *meter_state(struct iec_bus *b, const char *id)
 {
 	for (size_t i = 0; i < b->n_ms; i++)
 		if (strcmp(b->ms[i].id, id) == 0)
-			return &b->ms[i].last_rc;
+			return &b->ms[i];
 	if (b->n_ms == b->cap_ms) {
 		size_t ncap = b->cap_ms ? b->cap_ms * 2 : 8;
 		struct meter_state *n = realloc(b->ms, ncap * sizeof(*n));
@@ -681,7 +883,246 @@ static int *last_rc(struct iec_bus *b, const char *id)
 	}
 	memset(&b->ms[b->n_ms], 0, sizeof(b->ms[0]));
 	gw_strlcpy(b->ms[b->n_ms].id, id, sizeof(b->ms[0].id));
-	return &b->ms[b->n_ms++].last_rc;
+	return &b->ms[b->n_ms++];
+}
+
+/* The current energy registers of a readout (OK status, no billing
+ * period), at most MAX_REGS. */
+static int energy_regs(const struct gw_reading *r, int n, struct reg_value *out)
+{
+	int k = 0;
+
+	for (int i = 0; i < n && k < MAX_REGS; i++)
+		if (r[i].ts_ms == 0 && r[i].status == GW_RS_OK && r[i].scale == 0 &&
+		    gw_unit_is_energy((enum gw_unit)r[i].unit) &&
+		    !strchr(r[i].obis, '*') && !strchr(r[i].obis, ':')) {
+			gw_strlcpy(out[k].obis, r[i].obis, sizeof(out[k].obis));
+			out[k++].value = r[i].value;
+		}
+	return k;
+}
+
+/* The profile readings of a readout (ts_ms != 0) onto the gateway's clock:
+ * moved by the meter's clock offset, outside the window refused (counted
+ * as bad_time), those passed on before left out. Returns the new n. */
+static int place_profile(struct iec_bus *b, const struct gw_meter_config *m,
+			 struct meter_state *ms, struct gw_reading *out, int n,
+			 int64_t now)
+{
+	const struct gw_bus_config *c = &b->cfg;
+	int64_t window = (int64_t)c->iec_profile_window_s * 1000;
+	int64_t ahead = (int64_t)c->max_clock_drift_s * 1000;
+	int profile = 0;
+
+	for (int i = 0; i < n; i++)
+		profile += out[i].ts_ms != 0;
+	if (!profile)
+		return n;
+	if (ahead < 60000)
+		ahead = 60000;
+	size_t k = gw_iec_profile_place(out, (size_t)n, ms->has_offset ? ms->offset_ms : 0,
+					now, window, ahead);
+	size_t refused = (size_t)n - k;
+	if (refused) {
+		gw_drops_add(GW_DROP_BAD_TIME, refused);
+		if (!ms->bad_time_logged)
+			gw_warn("meter %s: %zu load-profile entries refused: their time "
+				"stamps lie outside %d s before to %lld s after the "
+				"gateway's time (meter clock %+lld s)",
+				m->id, refused, c->iec_profile_window_s,
+				(long long)(ahead / 1000),
+				(long long)(ms->offset_ms / 1000));
+		ms->bad_time_logged = true;
+	} else {
+		ms->bad_time_logged = false;
+	}
+	/* left out: what an earlier readout passed on already */
+	int64_t newest = ms->prof_last_ms;
+	size_t j = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (out[i].ts_ms != 0 && out[i].ts_ms <= ms->prof_last_ms)
+			continue;
+		if (out[i].ts_ms > newest)
+			newest = out[i].ts_ms;
+		out[j++] = out[i];
+	}
+	ms->prof_last_ms = newest;
+	return (int)j;
+}
+
+/* Fills the meter's pending gap from its load profile, appending points
+ * to out[n..cap). Returns the new n; a failure is logged and counted in
+ * st, and the gap is tried again at the next read, BACKFILL_TRIES times
+ * in all. */
+static int backfill(struct iec_bus *b, const struct gw_meter_config *m,
+		    struct meter_state *ms, struct gw_reading *out, int n,
+		    size_t cap, struct gw_read_stats *st)
+{
+	const struct gw_bus_config *c = &b->cfg;
+	int64_t window = (int64_t)c->iec_profile_window_s * 1000;
+	int64_t from = ms->gap_from_ms, to = ms->gap_to_ms;
+	const char *what = "";
+	char why[256] = "", f[40], t[40];
+	struct gw_reading *p = NULL;
+	int rc, added = 0, derived = 0, points = 0;
+
+	gw_format_utc(from, f, sizeof(f));
+	gw_format_utc(to, t, sizeof(t));
+	if (from < to - window)
+		from = to - window; /* never ask for more than the window */
+	ms->gap_tries--;
+	rc = request_profile(b, m, from, to, ms->offset_ms, st, &what);
+	if (rc) {
+		count(st, rc);
+		snprintf(why, sizeof(why), "%s (%s)", what, gw_strerror(rc));
+		goto failed;
+	}
+	int64_t step = 0;
+	p = malloc(GW_IEC_MAX_READINGS * sizeof(*p));
+	int np = p ? gw_iec_profile(b->tg, m->id, p, GW_IEC_MAX_READINGS, &step) : GW_ENOMEM;
+	if (np < 0) {
+		snprintf(why, sizeof(why), "%s", gw_strerror(np));
+		goto failed;
+	}
+	int64_t ahead = (int64_t)c->max_clock_drift_s * 1000;
+	size_t kept = gw_iec_profile_place(p, (size_t)np, ms->offset_ms, to,
+					   window, ahead < 60000 ? 60000 : ahead);
+	if (kept < (size_t)np)
+		gw_drops_add(GW_DROP_BAD_TIME, (size_t)np - kept);
+	/* Register points for each energy register known at both ends. */
+	for (int i = 0; i < ms->n_gap; i++) {
+		struct gw_iec_gap g;
+		memset(&g, 0, sizeof(g));
+		gw_strlcpy(g.obis, ms->gap_to[i].obis, sizeof(g.obis));
+		int j;
+		for (j = 0; j < ms->n_gap; j++)
+			if (strcmp(ms->gap_from[j].obis, g.obis) == 0)
+				break;
+		if (j == ms->n_gap || !ms->gap_from[j].obis[0])
+			continue;
+		g.from_ms = ms->gap_from_ms + GAP_MARGIN_MS;
+		g.from_value = ms->gap_from[j].value;
+		g.to_ms = ms->gap_to_ms - GAP_MARGIN_MS;
+		g.to_value = ms->gap_to[i].value;
+		char w[120];
+		int k = gw_iec_backfill(p, kept, step, &g, m->id, out + n + added,
+					cap - (size_t)(n + added), w, sizeof(w));
+		if (k < 0) {
+			if (k == GW_EPROTO)
+				snprintf(why, sizeof(why),
+					 "the profile does not fit register %s: %s",
+					 g.obis, w);
+			else
+				snprintf(why, sizeof(why), "%s", gw_strerror(k));
+			if (st)
+				st->malformed++;
+			goto failed;
+		}
+		for (int q = 0; q < k; q++)
+			derived += out[n + added + q].status == GW_RS_DERIVED;
+		added += k;
+	}
+	points = added;
+	/* The profile's own series over the gap (demand ...), as in a
+	 * readout. */
+	int ns = gw_iec_readings(b->tg, m->id, GW_IEC_PROFILE, out + n + added,
+				 cap - (size_t)(n + added));
+	if (ns > 0) {
+		size_t k2 = gw_iec_profile_place(out + n + added, (size_t)ns,
+						 ms->offset_ms, to, window,
+						 ahead < 60000 ? 60000 : ahead);
+		size_t u = 0;
+		for (size_t q = 0; q < k2; q++) {
+			struct gw_reading *r = &out[n + added + q];
+			if (r->ts_ms > ms->gap_from_ms && r->ts_ms < ms->gap_to_ms)
+				out[n + added + u++] = *r;
+		}
+		added += (int)u;
+	}
+	free(p);
+	ms->gap_tries = 0;
+	gw_info("meter %s: gap %s .. %s filled from its load profile: %d register "
+		"points (%d derived from its interval demand)", m->id, f, t,
+		points, derived);
+	return n + added;
+failed:
+	free(p);
+	if (ms->gap_tries > 0)
+		gw_warn("meter %s: gap %s .. %s not filled from its load profile: %s; "
+			"tried again at the next read", m->id, f, t, why);
+	else
+		gw_warn("meter %s: gap %s .. %s not filled from its load profile: %s; "
+			"given up, its days stay estimated", m->id, f, t, why);
+	ms->gap_tries = ms->gap_tries > 0 ? ms->gap_tries : 0;
+	return n;
+}
+
+/* After a good readout at `now`: the meter's clock offset, its profile
+ * entries placed, and, when it answers again after a gap longer than
+ * backfill_after, the gap filled from its load profile. Returns the new
+ * number of readings. */
+static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
+			 struct gw_reading *out, int n, size_t cap,
+			 struct gw_read_stats *st, int64_t sampled, int64_t now)
+{
+	const struct gw_bus_config *c = &b->cfg;
+	struct meter_state *ms = meter_state(b, m->id);
+
+	if (!ms)
+		return n;
+	if (st && st->meter_clock_ms) {
+		/* offset rounded to the second (the meter's resolution) and
+		 * kept while measurements agree, so that one interval lands
+		 * on the same instant at every readout */
+		int64_t d0 = st->meter_clock_ms + 500 - now; /* its seconds are cut */
+		int64_t off = (d0 >= 0 ? d0 + 500 : d0 - 500) / 1000 * 1000;
+		int64_t d = off - ms->offset_ms;
+		if (!ms->has_offset || d > OFFSET_KEEP_MS || d < -OFFSET_KEEP_MS)
+			ms->offset_ms = off;
+		ms->has_offset = true;
+	}
+	n = place_profile(b, m, ms, out, n, now);
+
+	struct reg_value regs[MAX_REGS];
+	int nr = energy_regs(out, n, regs);
+	const char *serial = st ? st->meter_serial : "";
+	bool same_meter = !serial[0] || !ms->serial[0] || strcmp(serial, ms->serial) == 0;
+	/* The last good read as the caller stamped it (its registers'
+	 * time), else as the driver saw it end. */
+	int64_t last = st && st->last_good_ms ? st->last_good_ms : ms->last_ok_ms;
+	if (c->iec_backfill_after_s > 0 && c->iec_mode != GW_IEC_MODE_D &&
+	    ms->last_ok_ms && last && same_meter && nr > 0 && ms->n_regs > 0 &&
+	    now - last > (int64_t)c->iec_backfill_after_s * 1000) {
+		char f[40];
+		gw_info("meter %s: answers again after %lld s without a good read "
+			"(last %s): asking for its load profile", m->id,
+			(long long)((now - last) / 1000),
+			gw_format_utc(last, f, sizeof(f)));
+		ms->gap_tries = BACKFILL_TRIES;
+		ms->gap_from_ms = last;
+		/* the gap ends when the meter read its registers: as it
+		 * began to answer */
+		ms->gap_to_ms = sampled ? sampled : now;
+		memset(ms->gap_from, 0, sizeof(ms->gap_from));
+		memcpy(ms->gap_from, ms->regs, sizeof(ms->regs));
+		memcpy(ms->gap_to, regs, sizeof(regs));
+		ms->n_gap = nr;
+		for (int i = ms->n_regs; i < MAX_REGS; i++)
+			ms->gap_from[i].obis[0] = '\0';
+	} else if (!same_meter) {
+		ms->gap_tries = 0; /* another meter: its profile says nothing of the gap */
+	}
+	if (serial[0])
+		gw_strlcpy(ms->serial, serial, sizeof(ms->serial));
+	memcpy(ms->regs, regs, sizeof(regs));
+	ms->n_regs = nr;
+	if (ms->gap_tries > 0)
+		n = backfill(b, m, ms, out, n, cap, st);
+	/* The read ends now; the next gap starts here. Taken after the
+	 * profile request, so that it is never before the time the caller
+	 * stamps this read's registers with. */
+	ms->last_ok_ms = bus_now(b);
+	return n;
 }
 
 static int iec_read(void *handle, const struct gw_meter_config *meter,
@@ -697,6 +1138,8 @@ static int iec_read(void *handle, const struct gw_meter_config *meter,
 		stats->meter_clock_ms = 0;
 		stats->meter_serial[0] = '\0';
 	}
+	b->clock = stats ? stats->clock : NULL;
+	b->rx_first_ms = 0;
 	rc = port_open(b);
 	if (rc == 0) {
 		if (b->cfg.iec_mode == GW_IEC_MODE_D)
@@ -715,7 +1158,11 @@ static int iec_read(void *handle, const struct gw_meter_config *meter,
 			b->silent_reads = 0;
 		}
 	}
-	int *last = last_rc(b, meter->id);
+	if (rc >= 0)
+		rc = after_readout(b, meter, out, rc, cap, stats, b->rx_first_ms,
+				   bus_now(b));
+	struct meter_state *ms = meter_state(b, meter->id);
+	int *last = ms ? &ms->last_rc : NULL;
 	if (last) {
 		if (rc < 0 && *last != rc)
 			gw_warn("meter %s (address '%s' on bus %s): read failed: %s",
@@ -734,4 +1181,5 @@ const struct gw_driver_ops gw_iec62056_driver = {
 	.open = iec_open,
 	.read = iec_read,
 	.close = iec_close,
+	.max_readings = GW_IEC_MAX_READINGS,
 };

@@ -626,19 +626,19 @@ static int inherited_unit(const struct gw_iec_telegram *t,
 	return GW_EINVAL;
 }
 
-static int seen(const struct gw_reading *out, size_t n, const char *name,
-		int64_t ts)
+static int seen(const struct gw_reading *out, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
-		if (out[i].ts_ms == ts && strcmp(out[i].obis, name) == 0)
+		if (out[i].ts_ms == 0 && strcmp(out[i].obis, name) == 0)
 			return 1;
 	return 0;
 }
 
+/* Adds a register reading (ts_ms 0) unless its name is there already. */
 static int add(struct gw_reading *out, size_t *n, size_t cap,
 	       const struct gw_reading *r)
 {
-	if (seen(out, *n, r->obis, r->ts_ms))
+	if (seen(out, *n, r->obis))
 		return 0;
 	if (*n >= cap)
 		return GW_EFULL;
@@ -646,11 +646,30 @@ static int add(struct gw_reading *out, size_t *n, size_t cap,
 	return 0;
 }
 
+/* A load-profile channel's name: normalised, the short form "C.D" of some
+ * meters completed to "C.D.0", so that EMH's "1.5" and Metcom's
+ * "1-0:1.5.0" name the same channel. Returns 0 or GW_EINVAL. */
+static int channel_name(const char *text, char *name, size_t cap)
+{
+	int billing, dots = 0;
+
+	if (gw_iec_name(text, name, cap, &billing) || billing >= 0)
+		return GW_EINVAL;
+	const char *core = strrchr(name, ':');
+	for (const char *p = core ? core + 1 : name; *p; p++)
+		dots += *p == '.';
+	if (dots == 1 && strlen(name) + 2 < cap)
+		strcat(name, ".0");
+	return 0;
+}
+
 /* Load profile: P.xx(time)(status)(interval min)(channels)(name)(unit)...
- * then one row of `channels` values per interval. */
-static int profile_readings(const struct gw_iec_telegram *t, size_t h,
-			    const char *meter_id, struct gw_reading *out,
-			    size_t *n, size_t cap)
+ * then one row of `channels` values per interval. With `series` the
+ * readings are the series "P.01:<channel>" of the channels that are not
+ * energy; else every channel's entries under the channel's own name. */
+static int profile_rows(const struct gw_iec_telegram *t, size_t h,
+			const char *meter_id, int series, struct gw_reading *out,
+			size_t *n, size_t cap, int64_t *interval_ms)
 {
 	const struct gw_iec_dataset *d = &t->sets[h];
 	const struct gw_iec_value *v = &t->values[d->first_value];
@@ -684,18 +703,30 @@ static int profile_readings(const struct gw_iec_telegram *t, size_t h,
 	if (gw_iec_number(v[3].text, &m, &dec) || dec || m < 1 || m > 32 ||
 	    d->n_values < 4 + 2 * m)
 		return 0;
+	if (interval_ms)
+		*interval_ms = step;
 	int ch = (int)m;
 	char names[32][GW_OBIS_MAX];
 	enum gw_unit units[32];
 	int exps[32];
 	for (int c = 0; c < ch; c++) {
-		int billing;
-		if (gw_iec_name(v[4 + 2 * c].text, names[c], sizeof(names[c]),
-				&billing) ||
-		    gw_unit_parse(v[5 + 2 * c].unit[0] ? v[5 + 2 * c].unit
-						       : v[5 + 2 * c].text,
-				  &units[c], &exps[c]))
-			names[c][0] = '\0';
+		char plain[GW_OBIS_MAX];
+		const struct gw_iec_value *u = &v[5 + 2 * c];
+		names[c][0] = '\0';
+		if (channel_name(v[4 + 2 * c].text, plain, sizeof(plain)) ||
+		    gw_unit_parse(u->unit[0] ? u->unit : u->text, &units[c], &exps[c]))
+			continue;
+		if (!series) {
+			memcpy(names[c], plain, sizeof(plain));
+			continue;
+		}
+		/* energy channels fill gaps of the register (iec_profile.h) */
+		if (gw_unit_is_energy(units[c]))
+			continue;
+		int w = snprintf(names[c], sizeof(names[c]), "%s%s",
+				 GW_IEC_PROFILE_PREFIX, plain);
+		if (w < 0 || (size_t)w >= sizeof(names[c]))
+			names[c][0] = '\0'; /* too long a name: not kept */
 	}
 	int row = 0;
 	for (size_t i = h + 1; i < t->n_sets && t->sets[i].address[0] == '\0';
@@ -713,11 +744,28 @@ static int profile_readings(const struct gw_iec_telegram *t, size_t h,
 			gw_strlcpy(rd.meter_id, meter_id, sizeof(rd.meter_id));
 			gw_strlcpy(rd.obis, names[c], sizeof(rd.obis));
 			rd.ts_ms = t0 + step * row;
-			if (add(out, n, cap, &rd))
+			rd.status = GW_RS_PROFILE;
+			if (*n >= cap)
 				return GW_EFULL;
+			out[(*n)++] = rd;
 		}
 	}
 	return 0;
+}
+
+int gw_iec_profile(const struct gw_iec_telegram *t, const char *meter_id,
+		   struct gw_reading *out, size_t cap, int64_t *interval_ms)
+{
+	size_t n = 0;
+
+	*interval_ms = 0;
+	for (size_t i = 0; i < t->n_sets; i++) {
+		const struct gw_iec_dataset *d = &t->sets[i];
+		if (d->address[0] && d->name[0] == 'P' && d->name[1] == '.' &&
+		    profile_rows(t, i, meter_id, 0, out, &n, cap, interval_ms))
+			return GW_EFULL;
+	}
+	return (int)n;
 }
 
 int gw_iec_serial(const struct gw_iec_telegram *t, char *buf, size_t cap)
@@ -765,7 +813,7 @@ int gw_iec_readings(const struct gw_iec_telegram *t, const char *meter_id,
 			continue; /* a load-profile row */
 		if (d->name[0] == 'P' && d->name[1] == '.') {
 			if ((flags & GW_IEC_PROFILE) &&
-			    profile_readings(t, i, meter_id, out, &n, cap))
+			    profile_rows(t, i, meter_id, 1, out, &n, cap, NULL))
 				return GW_EFULL;
 			continue;
 		}

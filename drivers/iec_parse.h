@@ -28,10 +28,22 @@
 #define GW_IEC_NAK 0x15
 
 #define GW_IEC_ADDR_MAX 33   /* device address: up to 32 characters + NUL */
-#define GW_IEC_MAX_SETS 1024 /* data sets per telegram */
-#define GW_IEC_MAX_VALUES 2048 /* "(...)" groups per telegram */
 #define GW_IEC_TEXT_MAX 48   /* one value's text (longer is truncated) */
 #define GW_IEC_UNIT_MAX 16
+
+/* How big a readout the gateway takes, in one place: the driver's receive
+ * buffer, the parser's tables, the readings one read may return (the
+ * driver's .max_readings, which gatewayd, gwctl read and the tests size
+ * their buffers by) all follow from these. Sized for a readout a real
+ * meter sends: a week of 15-minute load profile (672 rows) of 12 channels
+ * (8064 values) plus a register list with a long billing history (up to
+ * 1500 data sets of 2 values), with room to spare. A readout beyond them
+ * is refused whole (GW_EFULL, counted as malformed), never cut and stored
+ * in part. docs/iec62056-21.md ("How much a readout may hold"). */
+#define GW_IEC_MAX_BYTES (512 * 1024) /* bytes of one telegram */
+#define GW_IEC_MAX_SETS 12288        /* data lines (data sets and profile rows) */
+#define GW_IEC_MAX_VALUES 16384      /* "(...)" groups per telegram */
+#define GW_IEC_MAX_READINGS GW_IEC_MAX_VALUES /* readings of one read */
 
 /* Why a telegram was rejected (gw_iec_telegram.reason). */
 enum gw_iec_reason {
@@ -83,7 +95,7 @@ struct gw_iec_clock {
 	int year, month, day, hour, min, sec;
 };
 
-/* The result of gw_iec_parse(). Large (about 150 kB): allocate it. */
+/* The result of gw_iec_parse(). Large (about 2 MB): allocate it. */
 struct gw_iec_telegram {
 	enum gw_iec_reason reason;
 	size_t error_at;    /* byte offset of the problem, for messages */
@@ -148,16 +160,40 @@ int gw_iec_serial(const struct gw_iec_telegram *t, char *buf, size_t cap);
 #define GW_IEC_BILLING 0x1 /* also billing-period values ("1.8.0*96") */
 #define GW_IEC_PROFILE 0x2 /* also load-profile (P.01) interval readings */
 
+/* The prefix of a load-profile channel's series name: channel 1.5.0 of a
+ * P.01 profile is the series "P.01:1.5.0", never the register "1.5.0"
+ * that the same readout may carry. */
+#define GW_IEC_PROFILE_PREFIX "P.01:"
+
 /* Converts a parsed telegram into readings for meter_id: every data set
  * whose value is a number with a known unit, or without a unit where the
  * unit is known otherwise (the same register's current value, or an
  * energy register X.8.Y, whose unit is then kWh/kvarh/kVAh), or without a
  * unit on an electrical register (C 1..199 but 96..99, unit none).
- * Register readings have ts_ms 0; load-profile readings carry the UTC time
- * of their interval. A name that occurs twice keeps its first value.
+ * Register readings have ts_ms 0. With GW_IEC_PROFILE a load profile's
+ * channels of other units than energy (demand in W, var, VA; V, A...)
+ * become readings "P.01:<channel>" with status GW_RS_PROFILE and the UTC
+ * time of the end of their interval on the meter's clock (gw_iec_profile);
+ * energy channels (cumulative C.8.E or per interval C.29.E) are not
+ * readings: the batching core takes every energy series for a cumulative
+ * register, and the register is read itself (they fill gaps instead,
+ * iec_profile.h). A register name that occurs twice keeps its first value.
  * Returns the number of readings (at most cap) or GW_EFULL. */
 int gw_iec_readings(const struct gw_iec_telegram *t, const char *meter_id,
 		    unsigned flags, struct gw_reading *out, size_t cap);
+
+/* Every load-profile (P.01) entry of the telegram, whatever its unit: one
+ * reading per row and channel, obis the channel's normalised name without
+ * prefix ("1.5.0"; the short form "1.5" of some meters becomes "1.5.0"),
+ * ts_ms the end of its interval on the meter's clock as UTC (rows are
+ * stamped header time + k * interval; the header time is "SYYMMDDhhmmss",
+ * S the season: 0 winter, 1 summer time, local; 2 UTC), status
+ * GW_RS_PROFILE. A telegram may hold several P.01 headers (a meter starts
+ * a new one when its status or clock changes). *interval_ms gets the
+ * interval of the last header (0 if none). Returns the number of entries
+ * (at most cap) or GW_EFULL. */
+int gw_iec_profile(const struct gw_iec_telegram *t, const char *meter_id,
+		   struct gw_reading *out, size_t cap, int64_t *interval_ms);
 
 /* The meter's local time (t->clock, or a load-profile time stamp) as UTC
  * milliseconds, through the process time zone; isdst -1 when unknown.

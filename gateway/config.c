@@ -486,6 +486,23 @@ static int key_bus(struct parse_state *st, const char *key, const char *value,
 				      value);
 		b->max_clock_drift_s = (int)x;
 		st->bus_iec[i] |= IEC_SET_IEC_KEY;
+	} else if (strcmp(key, "backfill_after") == 0) {
+		if (strcmp(value, "off") == 0)
+			x = 0;
+		else if (parse_duration(value, 0, 7 * 86400, &x) ||
+			 (x > 0 && x < 60))
+			return errorf(st->file, line,
+				      "backfill_after: '%s' is not off, 0 or a duration in 1m..7d",
+				      value);
+		b->iec_backfill_after_s = (int)x;
+		st->bus_iec[i] |= IEC_SET_IEC_KEY;
+	} else if (strcmp(key, "profile_window") == 0) {
+		if (parse_duration(value, 3600, 31 * 86400, &x))
+			return errorf(st->file, line,
+				      "profile_window: '%s' is not a duration in 1h..31d",
+				      value);
+		b->iec_profile_window_s = (int)x;
+		st->bus_iec[i] |= IEC_SET_IEC_KEY;
 	} else {
 		return errorf(st->file, line, "unknown key '%s' in [bus %s]", key,
 			      b->name);
@@ -587,6 +604,7 @@ static int add_bus(struct parse_state *st, const char *name, int line)
 	b->byte_timeout_ms = 100;
 	b->max_baud = 19200;
 	b->max_clock_drift_s = 120;
+	b->iec_profile_window_s = 7 * 86400;
 	b->line = line;
 	return 0;
 }
@@ -814,7 +832,7 @@ static int finish_iec_bus(struct parse_state *st, int i)
 	if (b->type != GW_BUS_IEC62056) {
 		if (set & IEC_SET_IEC_KEY)
 			return errorf(f, b->line,
-				      "[bus %s]: mode, max_baud, framing, billing and max_clock_drift are keys of iec62056-21 buses",
+				      "[bus %s]: mode, max_baud, framing, billing, max_clock_drift, backfill_after and profile_window are keys of iec62056-21 buses",
 				      b->name);
 		return 0;
 	}
@@ -840,6 +858,15 @@ static int finish_iec_bus(struct parse_state *st, int i)
 		b->timeout_ms = b->iec_mode == GW_IEC_MODE_D ? 10000 : 2000;
 	if (!(set & IEC_SET_BYTE_TIMEOUT))
 		b->byte_timeout_ms = 1500;
+	if (b->iec_backfill_after_s && b->iec_backfill_after_s <= c->poll_interval_s)
+		return errorf(f, b->line,
+			      "[bus %s]: backfill_after %d s is not longer than poll_interval %d s",
+			      b->name, b->iec_backfill_after_s, c->poll_interval_s);
+	/* A pushing meter cannot be asked for anything. */
+	if (b->iec_mode == GW_IEC_MODE_D && b->iec_backfill_after_s)
+		return errorf(f, b->line,
+			      "[bus %s]: backfill_after needs mode c or fixed (a mode d meter only pushes)",
+			      b->name);
 	b->data_bits = b->iec_8n1 ? 8 : 7;
 	b->parity = b->iec_8n1 ? 'N' : 'E';
 	b->stop_bits = 1;

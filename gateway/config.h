@@ -59,6 +59,10 @@ struct gw_bus_config {
 				* in software; 0: 7E1 */
 	int iec_billing;       /* 1: also store billing-period values */
 	int max_clock_drift_s; /* a meter clock further off is an event */
+	int iec_backfill_after_s; /* a meter back after a gap longer than this
+				   * is asked for its load profile; 0: never */
+	int iec_profile_window_s; /* load-profile entries older than this
+				   * (or in the future) are refused */
 	int line;            /* where the section starts */
 };
 

@@ -58,6 +58,7 @@ struct gw_sched {
 	void *sink_ctx;
 	int n_workers;
 	struct worker *workers;
+	int64_t *last_good; /* per meter: when its last good read was stamped */
 };
 
 /* <spool_dir>/serials: "meter_id<TAB>serial<TAB>replaced_ms" lines, the
@@ -205,9 +206,11 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	s->clk = clk;
 	s->health = calloc((size_t)cfg->n_meters + 1, sizeof(*s->health));
 	s->workers = calloc((size_t)cfg->n_buses + 1, sizeof(*s->workers));
-	if (!s->health || !s->workers) {
+	s->last_good = calloc((size_t)cfg->n_meters + 1, sizeof(*s->last_good));
+	if (!s->health || !s->workers || !s->last_good) {
 		free(s->health);
 		free(s->workers);
+		free(s->last_good);
 		free(s);
 		return NULL;
 	}
@@ -505,7 +508,13 @@ static void *worker_main(void *arg)
 	const struct gw_driver_ops *drv = gw_driver_for(bus->type);
 	int64_t poll = (int64_t)cfg->poll_interval_s * 1000;
 	void *h = NULL;
-	size_t cap = 256;
+	/* room for what one read can return: the driver's bound (an IEC
+	 * readout with a load profile), else the largest profile here */
+	size_t cap = drv && drv->max_readings ? drv->max_readings : 256;
+	for (int m = 0; m < cfg->n_meters && !(drv && drv->max_readings); m++)
+		if (cfg->meters[m].bus == w->bus && cfg->meters[m].profile &&
+		    (size_t)cfg->meters[m].profile->n_regs > cap)
+			cap = (size_t)cfg->meters[m].profile->n_regs;
 	struct gw_reading *buf = malloc(cap * sizeof(*buf));
 	int open_failures = 0, first = 1;
 	struct gw_reading *cyc = NULL;
@@ -567,8 +576,12 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&s->lock);
 			if (!due)
 				continue;
+			st.clock = s->clk; /* profile times onto the gateway's clock */
+			st.last_good_ms = s->last_good[m]; /* a gap to fill? */
 			int n = drv->read(h, mc, buf, cap, &st);
 			int64_t ts = gw_clock_now_ms(s->clk);
+			if (n > 0)
+				s->last_good[m] = ts;
 			account(s, m, n, &st, ts);
 			check_meter_clock(s, m, &st, ts);
 			if (n > 0)
@@ -739,5 +752,6 @@ void gw_sched_free(struct gw_sched *s)
 	free(s->ev);
 	free(s->health);
 	free(s->workers);
+	free(s->last_good);
 	free(s);
 }

@@ -122,12 +122,13 @@ int gwctl_read(int argc, char **argv)
 	}
 	if (tf)
 		gw_iec_set_trace(h, tf);
-	/* An IEC meter says what it has: room for a readout and a load
-	 * profile. */
-	size_t cap = iec ? 4096 : (size_t)m->profile->n_regs;
+	/* An IEC meter says what it has: room for the largest readout the
+	 * gateway takes (the driver's bound, the same as gatewayd's). */
+	size_t cap = drv->max_readings ? drv->max_readings : (size_t)m->profile->n_regs;
 	struct gw_reading *rd = calloc(cap, sizeof(*rd));
 	struct gw_read_stats st;
 	memset(&st, 0, sizeof(st));
+	st.clock = &cfg->clock;
 	rc = rd ? drv->read(h, m, rd, cap, &st) : GW_ENOMEM;
 	drv->close(h);
 	if (tf && tf != stderr)

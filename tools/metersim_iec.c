@@ -47,10 +47,12 @@
 #define MAX_METERS 64
 #define HOUR_MS 3600000LL
 
-enum fault { F_NONE, F_SILENT, F_GARBAGE, F_BCC, F_BAUD, F_CUT, F_REPLACED };
+enum fault { F_NONE, F_SILENT, F_GARBAGE, F_BCC, F_BAUD, F_CUT, F_REPLACED,
+	     F_LP_REFUSE, F_LP_BCC, F_LP_CUT };
 
 static const char *const fault_names[] = {"none", "silent", "garbage",
-					  "bcc", "baud", "cut", "replaced"};
+					  "bcc", "baud", "cut", "replaced",
+					  "lp-refuse", "lp-bcc", "lp-cut"};
 #define N_FAULTS (sizeof(fault_names) / sizeof(fault_names[0]))
 
 /* A replacement meter's registers: 1.8.0 starts at this many Wh (a
@@ -63,6 +65,8 @@ struct isim {
 	char addr[MAX_METERS][GW_METER_ADDR_MAX];
 	int baud, max_baud, cur_baud;
 	bool fixed, push, echo, parity_bit, pace, load_profile;
+	bool profile_registers;         /* 1.8.0 and 2.8.0 in the profile too */
+	int profile_hours;              /* of profile in each readout */
 	int reaction_ms;
 	int push_ms;
 	int block_bytes;                /* pad data blocks to about this size */
@@ -182,6 +186,56 @@ static void kwh(char *out, size_t cap, int64_t wh)
 	snprintf(out, cap, "%07" PRId64 ".%03" PRId64, wh / 1000, wh % 1000);
 }
 
+#define PROFILE_STEP_MS 900000LL /* the meters' profile interval: 15 min */
+
+/* The meter's load profile (P.01) from meter time a to b: one header,
+ * then a row per quarter hour whose end (on the meter's clock, which runs
+ * clock_offset_ms ahead) lies in [a, b], at most at its clock's now and
+ * at least 40 days before. Channels 1.5.0 and 2.5.0, the
+ * average import and export power of the interval in kW (exact: the
+ * registers count whole Wh), and with --profile-registers 1.8.0 and 2.8.0
+ * at the interval's end. Consistent with the registers by construction. */
+static size_t profile_lines(struct isim *s, int u, int64_t a, int64_t b,
+			    int64_t t, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int m = u + 1;
+	int64_t off = s->clock_offset_ms, mnow = t + off;
+	int64_t e = (a + PROFILE_STEP_MS - 1) / PROFILE_STEP_MS * PROFILE_STEP_MS;
+	/* it keeps 40 days (before T_ref: nothing flowed) */
+	int64_t first_ok = t - 40 * 86400000LL + off;
+
+	if (e < first_ok)
+		e = (first_ok + PROFILE_STEP_MS - 1) / PROFILE_STEP_MS * PROFILE_STEP_MS;
+	if (b > mnow)
+		b = mnow;
+	if (e > b)
+		return 0;
+	time_t hs = (time_t)(e / 1000);
+	struct tm ht;
+	localtime_r(&hs, &ht);
+	addf(buf, cap, &len, "P.01(%d%02d%02d%02d%02d%02d00)(00000000)(15)(%d)"
+	     "(1.5.0)(kW)(2.5.0)(kW)%s\r\n", ht.tm_isdst > 0 ? 1 : 0,
+	     ht.tm_year % 100, ht.tm_mon + 1, ht.tm_mday, ht.tm_hour, ht.tm_min,
+	     s->profile_registers ? 4 : 2,
+	     s->profile_registers ? "(1.8.0)(kWh)(2.8.0)(kWh)" : "");
+	for (; e <= b && len + 80 < cap; e += PROFILE_STEP_MS) {
+		int64_t t1 = e - off, t0 = t1 - PROFILE_STEP_MS;
+		int64_t wi = (import_wh(s, m, t1) - import_wh(s, m, t0)) * 4;
+		int64_t we = (export_wh(s, m, t1) - export_wh(s, m, t0)) * 4;
+		addf(buf, cap, &len, "(%03" PRId64 ".%03" PRId64 ")(%03" PRId64 ".%03" PRId64 ")",
+		     wi / 1000, wi % 1000, we / 1000, we % 1000);
+		if (s->profile_registers) {
+			char v1[32], v2[32];
+			kwh(v1, sizeof(v1), import_wh(s, m, t1));
+			kwh(v2, sizeof(v2), export_wh(s, m, t1));
+			addf(buf, cap, &len, "(%s)(%s)", v1, v2);
+		}
+		addf(buf, cap, &len, "\r\n");
+	}
+	return len;
+}
+
 /* The data lines of meter u (index) at simulated time t, through "!\r\n". */
 static size_t data_lines(struct isim *s, int u, int64_t t, char *buf, size_t cap)
 {
@@ -213,22 +267,9 @@ static size_t data_lines(struct isim *s, int u, int64_t t, char *buf, size_t cap
 	     (double)(p < 0 ? -p : p) / 1000.0);
 	addf(buf, cap, &len, "1-0:32.7.0*255(%03d.%d*V)\r\n", 230 + m / 10, m % 10);
 	addf(buf, cap, &len, "1-0:14.7.0*255(50.00*Hz)\r\n");
-	if (s->load_profile) {
-		/* the last four quarter hours of 1.5.0 (average import power) */
-		int64_t q = (t / 900000) * 900000 - 3 * 900000;
-		time_t qs = (time_t)(q / 1000);
-		struct tm qt;
-		localtime_r(&qs, &qt);
-		addf(buf, cap, &len,
-		     "P.01(%d%02d%02d%02d%02d%02d00)(00000000)(15)(1)(1.5.0)(kW)\r\n",
-		     qt.tm_isdst > 0 ? 1 : 0, qt.tm_year % 100, qt.tm_mon + 1,
-		     qt.tm_mday, qt.tm_hour, qt.tm_min);
-		for (int k = 0; k < 4; k++) {
-			int64_t e0 = import_wh(s, m, q + (k - 1) * 900000LL);
-			int64_t e1 = import_wh(s, m, q + k * 900000LL);
-			addf(buf, cap, &len, "(%06.3f)\r\n", (double)(e1 - e0) * 4 / 1000.0);
-		}
-	}
+	if (s->load_profile) /* the last quarter hours */
+		len += profile_lines(s, u, mt - s->profile_hours * 4 * PROFILE_STEP_MS + 1,
+				     mt, t, buf + len, cap - len);
 	/* Padding to the requested size: service data sets, no readings. */
 	for (int k = 0; len + 40 < (size_t)s->block_bytes && k < 100000; k++)
 		addf(buf, cap, &len, "C.90.%d(%08d)\r\n", k, k * 7 % 100000000);
@@ -386,11 +427,119 @@ static size_t wait_message(struct isim *s, uint8_t *in, size_t cap, int ms)
 	return 0;
 }
 
+/* Waits (up to ms) for a programming-mode command SOH ... ETX BCC (or a
+ * lone NAK/ACK); returns its length or 0. */
+static size_t wait_command(struct isim *s, uint8_t *in, size_t cap, int ms)
+{
+	size_t len = 0;
+	double first = 0, deadline = now_ms() + ms;
+
+	while (!stop_flag) {
+		uint8_t *etx = len ? memchr(in, GW_IEC_ETX, len) : NULL;
+		if (etx && (size_t)(etx - in) + 1 < len) {
+			size_t n = (size_t)(etx - in) + 2;
+			if (s->pace)
+				sleep_until(first + gw_iec_wire_ms(n, s->cur_baud));
+			return n;
+		}
+		double left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pf = {.fd = s->fd, .events = POLLIN};
+		int pr = poll(&pf, 1, (int)left + 1);
+		if (pr > 0 && (pf.revents & POLLIN))
+			take_input(s, in, &len, cap, &first);
+		else if (pr > 0)
+			usleep(20000);
+		if (len == cap)
+			return 0;
+	}
+	return 0;
+}
+
+/* "Syymmddhhmm" (S the season digit) on the meter's clock as UTC ms. */
+static int meter_time(const char *p, size_t n, int64_t *ms)
+{
+	int x[5];
+
+	if (n != 11)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+	for (int i = 0; i < 5; i++)
+		x[i] = (p[1 + 2 * i] - '0') * 10 + (p[2 + 2 * i] - '0');
+	return gw_iec_local_to_utc(2000 + x[0], x[1], x[2], x[3], x[4], 0,
+				   p[0] == '1' ? 1 : 0, ms) ? -1 : 0;
+}
+
+/* Programming mode (ACK 0 Z 1) for meter index u: SOH P0 STX (serial)
+ * ETX BCC, then commands until B0 or silence. R5 P.01(from;to) is
+ * answered with the load profile of that range; other commands with NAK.
+ * Faults: lp-refuse (NAK instead of P0), lp-bcc, lp-cut (the profile's
+ * answer with a wrong BCC, or cut short). */
+static void programming(struct isim *s, int u, enum fault ft, uint8_t *block,
+			size_t cap)
+{
+	uint8_t cmd[128];
+	int tr = s->reaction_ms;
+	size_t len = 0;
+	uint8_t nak = GW_IEC_NAK;
+
+	if (ft == F_LP_REFUSE) {
+		send(s, &nak, 1);
+		return;
+	}
+	block[len++] = GW_IEC_SOH;
+	len += (size_t)snprintf((char *)block + len, cap - len, "P0%c(SIM-%s%s)%c",
+				GW_IEC_STX, s->addr[u], s->replaced_at[u] ? "-R" : "",
+				GW_IEC_ETX);
+	block[len] = gw_iec_bcc(block + 1, len - 1);
+	len++;
+	send(s, block, len);
+	for (;;) {
+		size_t m = wait_command(s, cmd, sizeof(cmd), 1500 + tr);
+		const uint8_t *soh = m ? memchr(cmd, GW_IEC_SOH, m) : NULL;
+		if (!soh)
+			return;
+		size_t k = m - (size_t)(soh - cmd);
+		sleep_until(now_ms() + tr);
+		if (k >= 4 && soh[1] == 'B')
+			return; /* B0: the session ends */
+		if (gw_iec_bcc(soh + 1, k - 2) != soh[k - 1] || k < 6 || soh[1] != 'R' ||
+		    soh[3] != GW_IEC_STX || memcmp(soh + 4, "P.01(", 5) != 0) {
+			send(s, &nak, 1);
+			continue;
+		}
+		const char *a = (const char *)soh + 9;
+		const char *semi = memchr(a, ';', k - 9);
+		const char *close = semi ? memchr(semi, ')', k - (size_t)(semi - (const char *)soh)) : NULL;
+		int64_t from, to;
+		if (!close || meter_time(a, (size_t)(semi - a), &from) ||
+		    meter_time(semi + 1, (size_t)(close - semi - 1), &to)) {
+			send(s, &nak, 1);
+			continue;
+		}
+		int64_t sim = gw_clock_now_ms(&s->clock);
+		len = 0;
+		block[len++] = GW_IEC_STX;
+		len += profile_lines(s, u, from, to, sim, (char *)block + len, cap - len - 4);
+		if (len == 1)
+			len += (size_t)snprintf((char *)block + len, cap - len, "P.01(ERROR)\r\n");
+		block[len++] = GW_IEC_ETX;
+		uint8_t bcc = gw_iec_bcc(block + 1, len - 1);
+		block[len++] = ft == F_LP_BCC ? (uint8_t)(bcc ^ 0x01) : bcc;
+		if (ft == F_LP_CUT)
+			len /= 2;
+		send(s, block, len);
+	}
+}
+
 /* One mode C session after a sign-on for meter index u. */
 static void session(struct isim *s, int u, enum fault ft)
 {
 	uint8_t msg[64];
-	static uint8_t block[1 << 17];
+	static uint8_t block[GW_IEC_MAX_BYTES];
 	char ident[64];
 	char z = gw_iec_baud_char(s->max_baud);
 	int tr = s->reaction_ms;
@@ -422,6 +571,11 @@ static void session(struct isim *s, int u, enum fault ft)
 		set_baud(s, nb);
 	t = now_ms();
 	sleep_until(t + tr);
+	if (ack[3] == '1') {
+		programming(s, u, ft, block, sizeof(block));
+		set_baud(s, s->baud);
+		return;
+	}
 
 	int64_t sim = gw_clock_now_ms(&s->clock);
 	size_t len = 0;
@@ -480,7 +634,7 @@ static void run_mode_c(struct isim *s)
 
 static void run_mode_d(struct isim *s)
 {
-	static uint8_t tel[1 << 17];
+	static uint8_t tel[GW_IEC_MAX_BYTES];
 	double next = now_ms();
 
 	while (!stop_flag) {
@@ -528,7 +682,9 @@ static void usage(FILE *f)
 	      "                [--baud N] [--max-baud N] [--mode c|fixed|d] [--push-ms MS]\n"
 	      "                [--pace] [--echo] [--parity-bit] [--reaction-ms MS]\n"
 	      "                [--manufacturer XXX] [--block-bytes N] [--load-profile]\n"
-	      "                [--clock-offset S] [--faults FILE] [--tz ZONE]\n"
+	      "                [--profile-hours H] [--profile-registers] [--clock-offset S]\n"
+	      "                [--faults FILE]\n"
+	      "                [--tz ZONE]\n"
 	      "                [--clock-anchor A --clock-start UTC --clock-speed S]\n"
 	      "                [--pidfile FILE] [--ready-file FILE]\n"
 	      "\n"
@@ -548,14 +704,24 @@ static void usage(FILE *f)
 	      "  --manufacturer XXX three letters (default GWS; lowercase third letter:\n"
 	      "                     20 ms reaction time)\n"
 	      "  --block-bytes N    pad each data block to about N bytes with C.90.x sets\n"
-	      "  --load-profile     add a P.01 load profile (last 4 quarter hours)\n"
+	      "                     (at most 523264)\n"
+	      "  --load-profile     add a P.01 load profile (last 4 quarter hours) to\n"
+	      "                     each readout; a range read in programming mode\n"
+	      "                     (ACK 0Z1, R5 P.01(Syymmddhhmm;Syymmddhhmm)) is\n"
+	      "                     answered whether or not this is given\n"
+	      "  --profile-hours H  hours of profile in each readout (1..168, default 1)\n"
+	      "  --profile-registers the profile also records 1.8.0 and 2.8.0 (kWh)\n"
+	      "                     besides the average power 1.5.0 and 2.5.0 (kW)\n"
 	      "  --clock-offset S   the meters' clocks run S seconds ahead (negative: behind)\n"
 	      "  --faults FILE      read at every sign-on: lines 'ADDRESS FAULT' or\n"
 	      "                     '* FAULT'; FAULT: none, silent, garbage, bcc (wrong\n"
 	      "                     BCC), baud (data at a wrong baud), cut (block cut short),\n"
 	      "                     replaced (from the next readout on: another serial\n"
 	      "                     number, C.1.0 SIM-ADDRESS-R, and registers counting\n"
-	      "                     from 12.345 kWh import, 0 export)\n"
+	      "                     from 12.345 kWh import, 0 export); programming\n"
+	      "                     mode only: lp-refuse (NAK instead of P0), lp-bcc\n"
+	      "                     (the profile's answer with a wrong BCC), lp-cut\n"
+	      "                     (the profile's answer cut short)\n"
 	      "Meter u (1-based) imports 200+50u W from 06:00 to 22:00 local; meters with\n"
 	      "u%3==0 export 500u W 10:00-14:00; 1.8.0 = 1000000u Wh at the clock start.\n",
 	      f);
@@ -578,6 +744,8 @@ int metersim_iec_main(int argc, char **argv)
 		{"manufacturer", required_argument, NULL, 'M'},
 		{"block-bytes", required_argument, NULL, 'k'},
 		{"load-profile", no_argument, NULL, 'L'},
+		{"profile-registers", no_argument, NULL, 'G'},
+		{"profile-hours", required_argument, NULL, 'H'},
 		{"clock-offset", required_argument, NULL, 'o'},
 		{"faults", required_argument, NULL, 'f'},
 		{"tz", required_argument, NULL, 'z'},
@@ -600,6 +768,7 @@ int metersim_iec_main(int argc, char **argv)
 	s.max_baud = 9600;
 	s.reaction_ms = GW_IEC_TR_MS;
 	s.push_ms = 1000;
+	s.profile_hours = 1;
 	s.rnd = 12345;
 	memcpy(s.manufacturer, "GWS", 4);
 	optind = 1;
@@ -628,6 +797,8 @@ int metersim_iec_main(int argc, char **argv)
 			break;
 		case 'k': s.block_bytes = atoi(optarg); break;
 		case 'L': s.load_profile = true; break;
+		case 'G': s.profile_registers = true; break;
+		case 'H': s.profile_hours = atoi(optarg); break;
 		case 'o': s.clock_offset_ms = atoll(optarg) * 1000; break;
 		case 'f': s.faults_file = optarg; break;
 		case 'z': tz = optarg; break;
@@ -648,7 +819,8 @@ bad:
 	if (!dev || optind < argc || s.n < 1 || s.n > MAX_METERS ||
 	    !gw_iec_baud_char(s.baud) || !gw_iec_baud_char(s.max_baud) ||
 	    s.reaction_ms < 0 || s.push_ms < 10 || s.block_bytes < 0 ||
-	    s.block_bytes > 100000) {
+	    s.profile_hours < 1 || s.profile_hours > 24 * 7 ||
+	    s.block_bytes > GW_IEC_MAX_BYTES - 1024) {
 		usage(stderr);
 		return 2;
 	}

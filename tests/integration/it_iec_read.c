@@ -18,12 +18,13 @@
 #include "config.h"
 #include "driver.h"
 #include "gw.h"
+#include "iec_parse.h"
 
 int main(int argc, char **argv)
 {
 	struct gw_config *cfg = NULL;
 	char line[128];
-	static struct gw_reading rd[4096];
+	static struct gw_reading rd[GW_IEC_MAX_READINGS];
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s CONFIG BUS\n", argv[0]);
@@ -57,7 +58,8 @@ int main(int argc, char **argv)
 		}
 		struct gw_read_stats st;
 		memset(&st, 0, sizeof(st));
-		rc = drv->read(h, m, rd, 4096, &st);
+		st.clock = &cfg->clock; /* profile times on the configured clock */
+		rc = drv->read(h, m, rd, drv->max_readings, &st);
 		if (rc < 0) {
 			printf("%s\terror\t%s\n", m->id, gw_strerror(rc));
 		} else {

@@ -62,6 +62,8 @@ static void good(void **state)
 				"framing = 8N1\n"
 				"billing = yes\n"
 				"max_clock_drift = 5m\n"
+				"backfill_after = 1h\n"
+				"profile_window = 2d\n"
 				"[bus optical]\n"
 				"type = iec62056-21\n"
 				"device = /dev/ttyUSB0\n"
@@ -95,6 +97,8 @@ static void good(void **state)
 	assert_int_equal(b->parity, 'N');
 	assert_int_equal(b->iec_billing, 1);
 	assert_int_equal(b->max_clock_drift_s, 300);
+	assert_int_equal(b->iec_backfill_after_s, 3600);
+	assert_int_equal(b->iec_profile_window_s, 2 * 86400);
 	assert_int_equal(b->timeout_ms, 2000);
 	assert_int_equal(b->byte_timeout_ms, 1500);
 	b = &cfg->buses[1];
@@ -103,6 +107,8 @@ static void good(void **state)
 	assert_int_equal(b->data_bits, 7);
 	assert_int_equal(b->parity, 'E');
 	assert_int_equal(b->max_clock_drift_s, 120);
+	assert_int_equal(b->iec_backfill_after_s, 0); /* off unless asked for */
+	assert_int_equal(b->iec_profile_window_s, 7 * 86400);
 	b = &cfg->buses[2];
 	assert_int_equal(b->iec_mode, GW_IEC_MODE_D);
 	assert_int_equal(b->baud, 9600);
@@ -140,12 +146,22 @@ static void bad(void **state)
 	expect_error(with_base(t), "gw.ini:8: billing: 'maybe' is not yes or no");
 	snprintf(t, sizeof(t), "%smax_clock_drift = 2d\n", bus);
 	expect_error(with_base(t), "gw.ini:8: max_clock_drift: '2d' is not a duration");
+	snprintf(t, sizeof(t), "%sbackfill_after = 30s\n", bus);
+	expect_error(with_base(t), "gw.ini:8: backfill_after: '30s' is not off, 0 or a duration in 1m..7d");
+	snprintf(t, sizeof(t), "%sbackfill_after = 8d\n", bus);
+	expect_error(with_base(t), "gw.ini:8: backfill_after: '8d' is not off");
+	snprintf(t, sizeof(t), "%sprofile_window = 10m\n", bus);
+	expect_error(with_base(t), "gw.ini:8: profile_window: '10m' is not a duration in 1h..31d");
+	snprintf(t, sizeof(t), "%sbackfill_after = 5m\n", bus);
+	expect_error(with_base(t), "gw.ini:5: [bus o]: backfill_after 300 s is not longer than poll_interval 900 s");
+	snprintf(t, sizeof(t), "%smode = d\nbackfill_after = 1h\n", bus);
+	expect_error(with_base(t), "gw.ini:5: [bus o]: backfill_after needs mode c or fixed");
 	snprintf(t, sizeof(t), "%sbaud = 38400\n", bus);
 	expect_error(with_base(t), "gw.ini:5: [bus o]: baud 38400 is above 19200");
 	snprintf(t, sizeof(t), "%sbaud = 9600\nmax_baud = 4800\n", bus);
 	expect_error(with_base(t), "gw.ini:5: [bus o]: max_baud 4800 is below baud 9600");
 	expect_error(with_base("[bus m]\ntype = modbus-tcp\nhost = h\nmode = c\n"),
-		     "gw.ini:5: [bus m]: mode, max_baud, framing, billing and max_clock_drift are keys of iec62056-21 buses");
+		     "gw.ini:5: [bus m]: mode, max_baud, framing, billing, max_clock_drift, backfill_after and profile_window are keys of iec62056-21 buses");
 	snprintf(t, sizeof(t), "%s[meter e1]\nbus = o\naddress = 12/34\n", bus);
 	expect_error(with_base(t), "gw.ini:10: meter e1: address '12/34' is not up to 32");
 	snprintf(t, sizeof(t), "%s[meter e1]\nbus = o\naddress = 123456789012345678901234567890123\n", bus);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "iec_parse.h"
+#include "iec_profile.h"
 #include "tz.h"
 
 #define DIR_FILES "tests/unit/files/iec62056-21"
@@ -32,9 +33,9 @@ struct want {
 	const char *ts; /* UTC time of a load-profile reading, or NULL */
 };
 
-static uint8_t buf[65536];
+static uint8_t buf[GW_IEC_MAX_BYTES];
 static struct gw_iec_telegram tg;
-static struct gw_reading rd[4096];
+static struct gw_reading rd[GW_IEC_MAX_READINGS];
 
 /* Reads a file and strips its first line ("# source: ..."). */
 static size_t load(const char *name)
@@ -290,18 +291,18 @@ static void emh_p01_profile(void **state)
 	/* 1220823161500: season 1 (summer), 2022-08-23 16:15:00 local; in
 	 * Europe/Berlin that is 14:15 UTC; one row per 15 minutes */
 	static const struct want w[] = {
-		{"1.5", 18374, -2, W, "2022-08-23T14:15:00.000Z"},
-		{"2.5", 78, -2, W, "2022-08-23T14:15:00.000Z"},
-		{"5.5", 0, -2, VAR, "2022-08-23T14:15:00.000Z"},
-		{"6.5", 6, -2, VAR, "2022-08-23T14:15:00.000Z"},
-		{"7.5", 87, -2, VAR, "2022-08-23T14:15:00.000Z"},
-		{"8.5", 2431, -2, VAR, "2022-08-23T14:15:00.000Z"},
-		{"1.5", 16832, -2, W, "2022-08-23T14:30:00.000Z"},
-		{"2.5", 0, -2, W, "2022-08-23T14:30:00.000Z"},
-		{"5.5", 0, -2, VAR, "2022-08-23T14:30:00.000Z"},
-		{"6.5", 0, -2, VAR, "2022-08-23T14:30:00.000Z"},
-		{"7.5", 0, -2, VAR, "2022-08-23T14:30:00.000Z"},
-		{"8.5", 2686, -2, VAR, "2022-08-23T14:30:00.000Z"},
+		{"P.01:1.5.0", 18374, -2, W, "2022-08-23T14:15:00.000Z"},
+		{"P.01:2.5.0", 78, -2, W, "2022-08-23T14:15:00.000Z"},
+		{"P.01:5.5.0", 0, -2, VAR, "2022-08-23T14:15:00.000Z"},
+		{"P.01:6.5.0", 6, -2, VAR, "2022-08-23T14:15:00.000Z"},
+		{"P.01:7.5.0", 87, -2, VAR, "2022-08-23T14:15:00.000Z"},
+		{"P.01:8.5.0", 2431, -2, VAR, "2022-08-23T14:15:00.000Z"},
+		{"P.01:1.5.0", 16832, -2, W, "2022-08-23T14:30:00.000Z"},
+		{"P.01:2.5.0", 0, -2, W, "2022-08-23T14:30:00.000Z"},
+		{"P.01:5.5.0", 0, -2, VAR, "2022-08-23T14:30:00.000Z"},
+		{"P.01:6.5.0", 0, -2, VAR, "2022-08-23T14:30:00.000Z"},
+		{"P.01:7.5.0", 0, -2, VAR, "2022-08-23T14:30:00.000Z"},
+		{"P.01:8.5.0", 2686, -2, VAR, "2022-08-23T14:30:00.000Z"},
 	};
 	expect_readings(w, N(w), ALL);
 	/* without GW_IEC_PROFILE: nothing */
@@ -315,30 +316,30 @@ static void metcom_p01_profile(void **state)
 	assert_int_equal(gw_iec_parse(buf, n, 0, &tg), 0);
 	assert_int_equal(tg.n_sets, 5);
 	static const struct want w[] = {
-		{"1.5.0", 0, -2, W, "2022-08-23T13:00:00.000Z"},
-		{"2.5.0", 12683, -2, W, "2022-08-23T13:00:00.000Z"},
-		{"5.5.0", 0, -2, VAR, "2022-08-23T13:00:00.000Z"},
-		{"6.5.0", 11411, -2, VAR, "2022-08-23T13:00:00.000Z"},
-		{"7.5.0", 0, -2, VAR, "2022-08-23T13:00:00.000Z"},
-		{"8.5.0", 0, -2, VAR, "2022-08-23T13:00:00.000Z"},
-		{"1.5.0", 28, -2, W, "2022-08-23T13:15:00.000Z"},
-		{"2.5.0", 6188, -2, W, "2022-08-23T13:15:00.000Z"},
-		{"5.5.0", 59, -2, VAR, "2022-08-23T13:15:00.000Z"},
-		{"6.5.0", 7409, -2, VAR, "2022-08-23T13:15:00.000Z"},
-		{"7.5.0", 0, -2, VAR, "2022-08-23T13:15:00.000Z"},
-		{"8.5.0", 0, -2, VAR, "2022-08-23T13:15:00.000Z"},
-		{"1.5.0", 0, -2, W, "2022-08-23T13:30:00.000Z"},
-		{"2.5.0", 11250, -2, W, "2022-08-23T13:30:00.000Z"},
-		{"5.5.0", 0, -2, VAR, "2022-08-23T13:30:00.000Z"},
-		{"6.5.0", 11677, -2, VAR, "2022-08-23T13:30:00.000Z"},
-		{"7.5.0", 0, -2, VAR, "2022-08-23T13:30:00.000Z"},
-		{"8.5.0", 0, -2, VAR, "2022-08-23T13:30:00.000Z"},
-		{"1.5.0", 6, -2, W, "2022-08-23T13:45:00.000Z"},
-		{"2.5.0", 4656, -2, W, "2022-08-23T13:45:00.000Z"},
-		{"5.5.0", 82, -2, VAR, "2022-08-23T13:45:00.000Z"},
-		{"6.5.0", 9270, -2, VAR, "2022-08-23T13:45:00.000Z"},
-		{"7.5.0", 0, -2, VAR, "2022-08-23T13:45:00.000Z"},
-		{"8.5.0", 0, -2, VAR, "2022-08-23T13:45:00.000Z"},
+		{"P.01:1.5.0", 0, -2, W, "2022-08-23T13:00:00.000Z"},
+		{"P.01:2.5.0", 12683, -2, W, "2022-08-23T13:00:00.000Z"},
+		{"P.01:5.5.0", 0, -2, VAR, "2022-08-23T13:00:00.000Z"},
+		{"P.01:6.5.0", 11411, -2, VAR, "2022-08-23T13:00:00.000Z"},
+		{"P.01:7.5.0", 0, -2, VAR, "2022-08-23T13:00:00.000Z"},
+		{"P.01:8.5.0", 0, -2, VAR, "2022-08-23T13:00:00.000Z"},
+		{"P.01:1.5.0", 28, -2, W, "2022-08-23T13:15:00.000Z"},
+		{"P.01:2.5.0", 6188, -2, W, "2022-08-23T13:15:00.000Z"},
+		{"P.01:5.5.0", 59, -2, VAR, "2022-08-23T13:15:00.000Z"},
+		{"P.01:6.5.0", 7409, -2, VAR, "2022-08-23T13:15:00.000Z"},
+		{"P.01:7.5.0", 0, -2, VAR, "2022-08-23T13:15:00.000Z"},
+		{"P.01:8.5.0", 0, -2, VAR, "2022-08-23T13:15:00.000Z"},
+		{"P.01:1.5.0", 0, -2, W, "2022-08-23T13:30:00.000Z"},
+		{"P.01:2.5.0", 11250, -2, W, "2022-08-23T13:30:00.000Z"},
+		{"P.01:5.5.0", 0, -2, VAR, "2022-08-23T13:30:00.000Z"},
+		{"P.01:6.5.0", 11677, -2, VAR, "2022-08-23T13:30:00.000Z"},
+		{"P.01:7.5.0", 0, -2, VAR, "2022-08-23T13:30:00.000Z"},
+		{"P.01:8.5.0", 0, -2, VAR, "2022-08-23T13:30:00.000Z"},
+		{"P.01:1.5.0", 6, -2, W, "2022-08-23T13:45:00.000Z"},
+		{"P.01:2.5.0", 4656, -2, W, "2022-08-23T13:45:00.000Z"},
+		{"P.01:5.5.0", 82, -2, VAR, "2022-08-23T13:45:00.000Z"},
+		{"P.01:6.5.0", 9270, -2, VAR, "2022-08-23T13:45:00.000Z"},
+		{"P.01:7.5.0", 0, -2, VAR, "2022-08-23T13:45:00.000Z"},
+		{"P.01:8.5.0", 0, -2, VAR, "2022-08-23T13:45:00.000Z"},
 	};
 	expect_readings(w, N(w), ALL);
 }
@@ -592,7 +593,7 @@ static void framing(void **state)
 
 static void too_many(void **state)
 {
-	static uint8_t big[GW_IEC_MAX_SETS * 8 + 16];
+	static uint8_t big[GW_IEC_MAX_SETS * 12 + 16];
 	size_t n = 0;
 	(void)state;
 	for (int i = 0; i <= GW_IEC_MAX_SETS; i++)
@@ -637,6 +638,322 @@ static void clock_drift(void **state)
 	assert_int_equal(gw_tz_set("UTC"), 0);
 }
 
+
+/* ---- load profiles: untrusted, placed, used to fill gaps ------------- */
+/* (these run in UTC: clock_drift leaves the zone there) */
+
+#define MIN_MS 60000LL
+#define Q_MS (15 * MIN_MS)
+
+/* Every P.01 entry under its channel's plain name, status PROFILE. */
+static void profile_entries(void **state)
+{
+	int64_t step = 0;
+	(void)state;
+	size_t n = load("emh_p01_loadprofile.txt");
+	assert_int_equal(gw_iec_parse(buf, n, 0, &tg), 0);
+	int k = gw_iec_profile(&tg, "m1", rd, GW_IEC_MAX_READINGS, &step);
+	assert_int_equal(k, 12);
+	assert_int_equal(step, Q_MS);
+	assert_string_equal(rd[0].obis, "1.5.0"); /* EMH's "1.5" */
+	assert_int_equal(rd[0].status, GW_RS_PROFILE);
+	assert_string_equal(rd[11].obis, "8.5.0");
+	assert_int_equal(rd[11].ts_ms - rd[0].ts_ms, Q_MS);
+	assert_int_equal(gw_iec_profile(&tg, "m1", rd, 5, &step), GW_EFULL);
+}
+
+/* A register and a profile channel of the same OBIS code stay apart;
+ * energy channels are no series of their own. */
+static void profile_names_apart(void **state)
+{
+	(void)state;
+	const char *t = "1.5.0(2.000*kW)\r\n1.8.0(100.000*kWh)\r\n"
+			"P.01(0260301100000)(00)(15)(3)(1.5.0)(kW)(1.8.0)(kWh)(32.5.0)(V)\r\n"
+			"(0.400)(100.100)(230.1)\r\n(0.800)(100.300)(229.9)\r\n!\r\n";
+	assert_int_equal(gw_iec_parse((const uint8_t *)t, strlen(t), 0, &tg), 0);
+	static const struct want w[] = {
+		{"1.5.0", 2000, 0, W, NULL},
+		{"1.8.0", 100000, 0, WH, NULL},
+		{"P.01:1.5.0", 400, 0, W, "2026-03-01T10:00:00.000Z"},
+		{"P.01:32.5.0", 2301, -1, GW_UNIT_V, "2026-03-01T10:00:00.000Z"},
+		{"P.01:1.5.0", 800, 0, W, "2026-03-01T10:15:00.000Z"},
+		{"P.01:32.5.0", 2299, -1, GW_UNIT_V, "2026-03-01T10:15:00.000Z"},
+	};
+	expect_readings(w, N(w), GW_IEC_PROFILE);
+	for (size_t i = 2; i < N(w); i++)
+		assert_int_equal(rd[i].status, GW_RS_PROFILE);
+	assert_int_equal(rd[0].status, GW_RS_OK);
+	/* the cumulative channel is there for gaps, under its own name */
+	int64_t step;
+	int k = gw_iec_profile(&tg, "m1", rd, GW_IEC_MAX_READINGS, &step);
+	assert_int_equal(k, 6);
+	assert_string_equal(rd[1].obis, "1.8.0");
+	assert_int_equal(rd[1].value, 100100);
+	assert_int_equal(rd[1].ts_ms, 1772359200000LL); /* 10:00 in UTC */
+}
+
+/* A meter 5 minutes slow: its interval ends move 5 minutes on; entries
+ * outside the window (a clock years off, the future) are refused. */
+static void profile_placed(void **state)
+{
+	struct gw_reading r[6];
+	int64_t now = 1772359200000LL; /* 2026-03-01T10:00:00Z */
+	(void)state;
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < 6; i++) {
+		snprintf(r[i].obis, sizeof(r[i].obis), "P.01:1.5.0");
+		r[i].value = i;
+	}
+	r[0].ts_ms = now - 5 * MIN_MS - 2 * Q_MS; /* meter's 9:25 */
+	r[1].ts_ms = now - 5 * MIN_MS - Q_MS;     /* meter's 9:40 */
+	r[2].ts_ms = 0;                           /* a register */
+	r[3].ts_ms = now - 20LL * 365 * 86400000; /* 2006: clock lost */
+	r[4].ts_ms = now - 5 * MIN_MS + Q_MS;     /* the future */
+	r[5].ts_ms = now - 5 * MIN_MS;            /* meter's 9:55, ended now */
+	size_t k = gw_iec_profile_place(r, 6, -5 * MIN_MS, now, 7 * 86400000LL, MIN_MS);
+	assert_int_equal(k, 4);
+	assert_int_equal(r[0].ts_ms, now - 2 * Q_MS);
+	assert_int_equal(r[1].ts_ms, now - Q_MS);
+	assert_int_equal(r[2].ts_ms, 0);
+	assert_int_equal(r[3].ts_ms, now);
+	assert_int_equal(r[3].value, 5);
+	/* without the offset the same entries land 5 minutes early */
+	r[0].ts_ms = now - 5 * MIN_MS;
+	assert_int_equal(gw_iec_profile_place(r, 1, 0, now, 86400000LL, 0), 1);
+	assert_int_equal(r[0].ts_ms, now - 5 * MIN_MS);
+}
+
+/* A profile of demand d[i] W for quarter hours ending at t0 + (i+1)*15m,
+ * channel name. */
+static size_t demand(struct gw_reading *p, const char *name, int64_t t0,
+		     const int64_t *d, size_t n, int scale)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&p[i], 0, sizeof(p[i]));
+		snprintf(p[i].obis, sizeof(p[i].obis), "%s", name);
+		p[i].ts_ms = t0 + (int64_t)(i + 1) * Q_MS;
+		p[i].value = d[i];
+		p[i].scale = (int8_t)scale;
+		p[i].unit = GW_UNIT_W;
+		p[i].status = GW_RS_PROFILE;
+	}
+	return n;
+}
+
+/* Demand scaled to the register's real change: whole Wh, largest
+ * remainder, exactly the change, strictly inside the gap, DERIVED. */
+static void backfill_derived(void **state)
+{
+	struct gw_reading p[16], out[32];
+	char why[128];
+	int64_t t0 = 1772323200000LL; /* 00:00Z */
+	/* 2 h of quarter hours: 400 W, 0, 1000 W, ... (sum 100 Wh + ...) */
+	static const int64_t d[8] = {400, 0, 1000, 1000, 2000, 333, 333, 334};
+	(void)state;
+	size_t n = demand(p, "1.5.0", t0, d, 8, 0);
+	/* the gap: last read at 00:05, next at 02:05 (the meter's current
+	 * interval 02:00..02:05 not yet in its profile) */
+	struct gw_iec_gap g = {"1.8.0", t0 + 5 * MIN_MS, 1000000, t0 + 125 * MIN_MS, 0};
+	/* the profile says: 400*10/60 + 0 + 250 + 250 + 500 + 83.25 + 83.25 +
+	 * 83.5 + tail 334*5/60 = 1344.4 Wh; the register changed 1345 */
+	g.to_value = g.from_value + 1345;
+	int k = gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why));
+	assert_int_equal(k, 8);
+	int64_t last = g.from_value;
+	for (int i = 0; i < k; i++) {
+		assert_string_equal(out[i].obis, "1.8.0");
+		assert_string_equal(out[i].meter_id, "m1");
+		assert_int_equal(out[i].status, GW_RS_DERIVED);
+		assert_int_equal(out[i].unit, GW_UNIT_WH);
+		assert_int_equal(out[i].scale, 0);
+		assert_int_equal(out[i].ts_ms, t0 + (i + 1) * Q_MS);
+		assert_true(out[i].ts_ms > g.from_ms && out[i].ts_ms < g.to_ms);
+		assert_true(out[i].value >= last && out[i].value <= g.to_value);
+		last = out[i].value;
+	}
+	/* each share within 1 Wh of its exact part 1345 * e_i / 1344.4 */
+	static const double e[8] = {66.667, 0, 250, 250, 500, 83.25, 83.25, 83.5};
+	double cum = 0;
+	for (int i = 0; i < k; i++) {
+		cum += e[i] * 1345.0 / (1344.4167);
+		double got = (double)(out[i].value - g.from_value);
+		assert_true(got > cum - 1.0 && got < cum + 1.0);
+	}
+	/* the tail (the current interval) gets the rest: exactly 1345 */
+	assert_int_equal(g.to_value - out[7].value, 1345 - (out[7].value - g.from_value));
+	/* a register that did not move over a profile without energy: flat */
+	static const int64_t zero[8] = {0};
+	n = demand(p, "1.5.0", t0, zero, 8, 0);
+	g.to_value = g.from_value;
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why)), 8);
+	assert_int_equal(out[3].value, g.from_value);
+	/* the capacity is kept */
+	n = demand(p, "1.5.0", t0, d, 8, 0);
+	g.to_value = g.from_value + 1345;
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 3, why, sizeof(why)), GW_EFULL);
+}
+
+/* Demand at another resolution (EMH: 0.01 W) and energy per interval
+ * (C.29.E) give the same points. */
+static void backfill_resolution(void **state)
+{
+	struct gw_reading p[16], out[32], out2[32];
+	char why[128];
+	int64_t t0 = 1772323200000LL;
+	static const int64_t d[4] = {40000, 80000, 120000, 160000}; /* 400..1600 W */
+	(void)state;
+	size_t n = demand(p, "1.5.0", t0, d, 4, -2);
+	struct gw_iec_gap g = {"1.8.0", t0, 500, t0 + 4 * Q_MS, 500 + 1000};
+	int k = gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why));
+	assert_int_equal(k, 3);
+	assert_int_equal(out[0].value, 600);
+	assert_int_equal(out[1].value, 800);
+	assert_int_equal(out[2].value, 1100);
+	/* the same as Wh per interval */
+	for (size_t i = 0; i < n; i++) {
+		snprintf(p[i].obis, sizeof(p[i].obis), "1.29.0");
+		p[i].value = d[i] / 400;
+		p[i].scale = 0;
+		p[i].unit = GW_UNIT_WH;
+	}
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out2, 32, why, sizeof(why)), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(out2[i].value, out[i].value);
+	/* no channel for 2.8.0: nothing, no error */
+	struct gw_iec_gap g2 = g;
+	snprintf(g2.obis, sizeof(g2.obis), "2.8.0");
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g2, "m1", out, 32, why, sizeof(why)), 0);
+}
+
+/* The profile's own register values (Metcom: 1.8.0 in the profile) as
+ * PROFILE points; one that does not fit the register refuses it all. */
+static void backfill_direct(void **state)
+{
+	struct gw_reading p[8], out[8];
+	char why[128];
+	int64_t t0 = 1772323200000LL;
+	(void)state;
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < 4; i++) {
+		snprintf(p[i].obis, sizeof(p[i].obis), "1.8.0");
+		p[i].ts_ms = t0 + (i + 1) * Q_MS;
+		p[i].value = 1000 + 100 * i;
+		p[i].unit = GW_UNIT_WH;
+	}
+	struct gw_iec_gap g = {"1.8.0", t0 + MIN_MS, 990, t0 + 4 * Q_MS + MIN_MS, 1310};
+	int k = gw_iec_backfill(p, 4, Q_MS, &g, "m1", out, 8, why, sizeof(why));
+	assert_int_equal(k, 4);
+	assert_int_equal(out[0].status, GW_RS_PROFILE);
+	assert_int_equal(out[3].value, 1300);
+	/* a value above the register's after the gap: refused, nothing out */
+	g.to_value = 1250;
+	out[0].value = -1;
+	assert_int_equal(gw_iec_backfill(p, 4, Q_MS, &g, "m1", out, 8, why, sizeof(why)),
+			 GW_EPROTO);
+	assert_non_null(strstr(why, "1.8.0 1300 is not between"));
+	/* running backwards inside the profile: refused */
+	g.to_value = 1310;
+	p[2].value = 1050;
+	assert_int_equal(gw_iec_backfill(p, 4, Q_MS, &g, "m1", out, 8, why, sizeof(why)),
+			 GW_EPROTO);
+}
+
+/* A profile that contradicts the register, or does not cover the gap,
+ * is refused: never a wrong point. */
+static void backfill_refused(void **state)
+{
+	struct gw_reading p[16], out[32];
+	char why[128];
+	int64_t t0 = 1772323200000LL;
+	static const int64_t d[8] = {1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000};
+	(void)state;
+	size_t n = demand(p, "1.5.0", t0, d, 8, 0);
+	/* 2 h at 1 kW is 2000 Wh; the register says 3000 */
+	struct gw_iec_gap g = {"1.8.0", t0, 0, t0 + 8 * Q_MS, 3000};
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why)),
+			 GW_EPROTO);
+	assert_non_null(strstr(why, "adds up to 2000 Wh, the register changed by 3000 Wh"));
+	/* 2000 is right */
+	g.to_value = 2000;
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why)), 7);
+	assert_int_equal(out[3].value, 1000);
+	/* the profile starts an hour after the gap */
+	g.from_ms = t0 - 4 * Q_MS;
+	g.to_value = 3000;
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why)),
+			 GW_EPROTO);
+	assert_non_null(strstr(why, "covers only part"));
+	/* the register went backwards (a reset or a swap): no fill */
+	g.from_ms = t0;
+	g.from_value = 5000;
+	g.to_value = 10;
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why)),
+			 GW_EPROTO);
+	/* energy in the profile but none on the register */
+	g.from_value = g.to_value = 10;
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why)),
+			 GW_EPROTO);
+}
+
+/* The answer to a range read (R5 P.01(start;end)): an STX block of
+ * several P.01 headers, BCC checked; a wrong BCC or a cut answer yields
+ * nothing. */
+static void range_read_answer(void **state)
+{
+	uint8_t a[512];
+	size_t n = 0;
+	int64_t step;
+	(void)state;
+	a[n++] = GW_IEC_STX;
+	n += (size_t)sprintf((char *)a + n,
+			     "P.01(0260301000000)(00)(15)(1)(1.5.0)(kW)\r\n(0.400)\r\n(0.800)\r\n"
+			     "P.01(0260301010000)(08)(15)(1)(1.5.0)(kW)\r\n(1.200)\r\n");
+	a[n++] = GW_IEC_ETX;
+	a[n] = gw_iec_bcc(a + 1, n);
+	n++;
+	assert_int_equal(gw_iec_parse(a, n, GW_IEC_NEED_BCC, &tg), 0);
+	int k = gw_iec_profile(&tg, "m1", rd, GW_IEC_MAX_READINGS, &step);
+	assert_int_equal(k, 3);
+	char t[40];
+	assert_string_equal(gw_format_utc(rd[2].ts_ms, t, sizeof(t)), "2026-03-01T01:00:00.000Z");
+	assert_int_equal(rd[2].value, 1200);
+	a[n - 1] ^= 1;
+	assert_int_equal(gw_iec_parse(a, n, GW_IEC_NEED_BCC, &tg), GW_ECRC);
+	assert_int_equal(gw_iec_profile(&tg, "m1", rd, GW_IEC_MAX_READINGS, &step), 0);
+	assert_int_equal(gw_iec_parse(a, n / 2, GW_IEC_NEED_BCC, &tg), GW_EPROTO);
+	assert_int_equal(tg.reason, GW_IEC_NO_ETX);
+	assert_int_equal(gw_iec_profile(&tg, "m1", rd, GW_IEC_MAX_READINGS, &step), 0);
+}
+
+/* The one limit: a week of 15-minute profile on 12 channels and a long
+ * register list fit; one more value than the limit is refused whole. */
+static void big_readout(void **state)
+{
+	static uint8_t big[GW_IEC_MAX_BYTES];
+	size_t n = 0;
+	(void)state;
+	big[n++] = GW_IEC_STX;
+	for (int i = 0; i < 1500; i++)
+		n += (size_t)sprintf((char *)big + n, "1.8.%d(%07d.123*kWh)\r\n", i, i);
+	n += (size_t)sprintf((char *)big + n, "P.01(0260301000000)(00)(15)(12)");
+	for (int c = 1; c <= 12; c++)
+		n += (size_t)sprintf((char *)big + n, "(%d.5.0)(kW)", c);
+	n += (size_t)sprintf((char *)big + n, "\r\n");
+	for (int r = 0; r < 672; r++) {
+		for (int c = 0; c < 12; c++)
+			n += (size_t)sprintf((char *)big + n, "(%d.%03d)", r % 10, c);
+		n += (size_t)sprintf((char *)big + n, "\r\n");
+	}
+	n += (size_t)sprintf((char *)big + n, "!\r\n");
+	big[n++] = GW_IEC_ETX;
+	big[n] = gw_iec_bcc(big + 1, n);
+	n++;
+	assert_true(n < GW_IEC_MAX_BYTES);
+	assert_int_equal(gw_iec_parse(big, n, GW_IEC_NEED_BCC, &tg), 0);
+	int k = gw_iec_readings(&tg, "m1", GW_IEC_PROFILE, rd, GW_IEC_MAX_READINGS);
+	assert_int_equal(k, 1500 + 672 * 12);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -666,6 +983,15 @@ int main(void)
 		cmocka_unit_test(framing),
 		cmocka_unit_test(too_many),
 		cmocka_unit_test_setup(clock_drift, NULL),
+		cmocka_unit_test(profile_entries),
+		cmocka_unit_test(profile_names_apart),
+		cmocka_unit_test(profile_placed),
+		cmocka_unit_test(backfill_derived),
+		cmocka_unit_test(backfill_resolution),
+		cmocka_unit_test(backfill_direct),
+		cmocka_unit_test(backfill_refused),
+		cmocka_unit_test(range_read_answer),
+		cmocka_unit_test(big_readout),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
