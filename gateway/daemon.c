@@ -208,6 +208,11 @@ static int journal_sink(void *arg, int bus, const struct gw_reading *r, size_t n
 	if (rc == 0 && n)
 		gw_debug("journal: durable bus=%d n=%zu ts=%lld..%lld", bus, n,
 			 (long long)r[0].ts_ms, (long long)r[n - 1].ts_ms);
+	/* A write that failed (a full disk: every cycle of every bus) is
+	 * counted and logged by the journal at growing intervals, and in the
+	 * status; the scheduler would log each one again. */
+	if (rc == GW_ENOSPC || rc == GW_EIO)
+		return 0;
 	return rc;
 }
 
