@@ -377,6 +377,22 @@ static int journal_alarm(struct durable *du, int32_t oldest_open)
 	       (d != INT32_MIN && (oldest_open == INT32_MIN || d >= oldest_open));
 }
 
+/* At a stop: cycles the journal could not write (a full disk) of days
+ * still open are in memory only, and lost now; say so. */
+static void warn_not_durable(struct durable *du, struct gw_batcher *bat)
+{
+	int32_t open = gw_batcher_oldest_open_day(bat);
+	int32_t d = gw_journal_failed_day(du->journal);
+	char day[16];
+
+	if (d != INT32_MIN && open != INT32_MIN && d >= open)
+		gw_err("stopping with readings the journal could not write (%lu "
+		       "failed appends since start, the last for %s): they are "
+		       "lost; their days are sealed from what the journal holds",
+		       gw_journal_failures(du->journal),
+		       gw_day_format(d, day, sizeof(day)));
+}
+
 /* Appends this part's status lines to text (capacity cap). */
 static void disk_status_lines(struct durable *du, char *text, size_t cap)
 {
@@ -882,6 +898,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	take_events(sched, bat, &du, &evbuf, &evcap);
 	gw_batcher_advance(bat, gw_clock_now_ms(&cfg->clock), on_sealed, &sc);
 	after_seal(&du, bat);
+	warn_not_durable(&du, bat);
 	uploader_stop(&up);
 	write_status(&du, bat); /* after the last upload pass */
 	pthread_mutex_destroy(&up.lock);

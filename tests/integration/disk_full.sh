@@ -19,6 +19,9 @@
 #     interval series have no hole across the full period (the readings
 #     that could not be journaled were kept in memory), and each whole
 #     day's import and export equal the simulator's exact values.
+# Last, a gateway started on a full disk (a reboot) starts, raises
+# disk_full, and when stopped says which readings it could not keep; with
+# space again the next run seals on.
 #
 # Needs root (mount -t tmpfs), as in CI. Without it this test FAILS and
 # says so; a developer runs it with `sudo -E env PATH="$PATH" tests/run.sh
@@ -324,4 +327,43 @@ if [ "$checked" -eq 8 ] && [ "$bad" -eq 0 ]; then
 else
 	not_ok "daily values: $bad of $checked wrong"
 fi
+
+# 6. A gateway (re)started on a full disk, e.g. after a reboot: it starts,
+# tells the truth, and when stopped says which readings it could not keep.
+sim_in() { # HOURS: the simulated time HOURS from now, ISO UTC
+	date -ud "@$(awk -v a="$anchor" -v s="$(date -ud "$start" +%s)" -v n="$(date +%s.%N)" \
+		-v k="$speed" -v h="$1" 'BEGIN { printf "%d", s + (n - a) * k + h * 3600 }')" +%FT%TZ
+}
+dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null
+stop2=$(sim_in 5)
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop2" 2>"$GW_TMP/gw2.log" &
+gw=$!
+track_pid $gw
+if wait_pid_exit 30 $gw; then
+	wait $gw
+	check_eq "$?" 0 "gatewayd started on the full disk, ran to $stop2 and exited 0"
+else
+	not_ok "gatewayd on the full disk did not stop"
+fi
+grep '^alarm=' "$spool/status" | grep -q disk_full && ok "its status says disk_full" ||
+	not_ok "status of the run on the full disk: $(grep '^alarm=' "$spool/status")"
+grep -q "stopping with readings the journal could not write" "$GW_TMP/gw2.log" &&
+	ok "stopping on the full disk names the readings it could not keep" ||
+	not_ok "no log line about the readings lost at the stop: $(grep error "$GW_TMP/gw2.log" | tail -3)"
+# Space again: the next run replays what the journal holds and seals on.
+rm -f "$mnt/filler"
+stop3=$(sim_in 18)
+seal_day=$(date -ud "$(sim_in 0) + 7 hours" +%F) # the local day now
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop3" 2>"$GW_TMP/gw3.log" &
+gw=$!
+track_pid $gw
+if wait_pid_exit 40 $gw; then
+	wait $gw
+	check_eq "$?" 0 "with space again gatewayd ran to $stop3 and exited 0"
+else
+	not_ok "gatewayd after the full start did not stop"
+fi
+check_eq "$(ls "$spool/ready" | grep -c "_${seal_day}_r0")" 1 "the day of the run on the full disk ($seal_day) is sealed"
+check_cmd "gwctl spool verify passes at the end" "$GW_BUILD/gwctl" spool verify "$spool"
+check_eq "$(find "$spool/journal" -type f -size -8c | wc -l)" 0 "no journal litter at the end"
 finish
