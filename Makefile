@@ -6,8 +6,8 @@
 #   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san)
 #   make demo            simulated meters -> gateway -> PostgreSQL, two days
 #   make bench           benchmarks (ratios against a baseline in one run)
-#   make fuzz            libFuzzer on the IEC 62056-21 parser and the batch
-#                        decoder, FUZZ_TIME s each
+#   make fuzz            libFuzzer on the IEC 62056-21 parser, the batch
+#                        decoder and the journal reader, FUZZ_TIME s each
 
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
@@ -121,7 +121,15 @@ $(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/reading.h gateway/gw.h gate
 $(FUZZ_BATCH_BIN): $(FUZZ_BATCH_SRC) gateway/spool.h gateway/batch.h gateway/tz.h gateway/reading.h gateway/gw.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_BATCH_SRC) -lz
-fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN)
+# the journal segment reader (what start-up replays after a power loss)
+FUZZ_JOURNAL_SRC := tests/fuzz/fuzz_journal.c gateway/journal.c gateway/spool.c \
+	gateway/batch.c gateway/tz.c gateway/reading.c gateway/util.c
+FUZZ_JOURNAL_BIN := $(BUILD)/fuzz/fuzz_journal
+$(FUZZ_JOURNAL_BIN): $(FUZZ_JOURNAL_SRC) gateway/journal.h gateway/spool.h gateway/batch.h \
+		gateway/tz.h gateway/reading.h gateway/gw.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_JOURNAL_SRC) -lz -lpthread
+fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_JOURNAL_BIN)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/batch-corpus
@@ -130,6 +138,10 @@ fuzz: deps
 	tools/fuzz_seeds.py tests/golden $(BUILD)/fuzz/batch-seeds
 	$(FUZZ_BATCH_BIN) -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
 		-rss_limit_mb=2048 $(BUILD)/fuzz/batch-corpus $(BUILD)/fuzz/batch-seeds
+	@mkdir -p $(BUILD)/fuzz/journal-corpus
+	tests/fuzz/journal_seeds.py tests/golden $(BUILD)/fuzz/journal-seeds
+	$(FUZZ_JOURNAL_BIN) -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+		-rss_limit_mb=2048 $(BUILD)/fuzz/journal-corpus $(BUILD)/fuzz/journal-seeds
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: binaries, profiles, schema
 # and the systemd unit (docs/deployment.md).

@@ -17,6 +17,7 @@
  * that are no longer needed are removed, and the spool's size bound is
  * enforced; <spool_dir>/status says how full it is and any alarm.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,7 @@ struct seal_ctx {
 	const struct gw_config *cfg;
 	struct uploader_thread *up;
 	unsigned failures;
+	int err; /* errno of the last batch that could not be written */
 };
 
 static int on_sealed(void *arg, struct gw_batch *b)
@@ -157,6 +159,7 @@ static int on_sealed(void *arg, struct gw_batch *b)
 	for (size_t i = 0; i < b->n_series; i++)
 		readings += b->series[i].n;
 	int rc = gw_spool_write(c->cfg->spool_dir, b);
+	c->err = rc == GW_ENOSPC || rc == GW_EIO ? errno : 0;
 	gw_batch_filename(b, name, sizeof(name));
 	if (rc == 0)
 		gw_info("sealed %s: %zu daily registers, %zu readings -> %s",
@@ -167,6 +170,16 @@ static int on_sealed(void *arg, struct gw_batch *b)
 		uploader_kick(c->up);
 	return rc;
 }
+
+/* Sealing after a write failed (docs/spool-format.md, "A full disk"). */
+struct seal_retry {
+	int64_t next_us;      /* monotonic time of the next try */
+	int64_t backoff_us;   /* 1 s, 2 s, 4 s ... SEAL_RETRY_MAX_US; 0: none */
+	unsigned failures;    /* attempts failed in a row */
+	unsigned long failed; /* attempts failed since start */
+	int err;              /* errno of the last failure, 0 after a success */
+	int journal_err;      /* the journal's errno at that failure */
+};
 
 /* Journal state shared with the bus workers through the cycle sink. */
 struct durable {
@@ -180,6 +193,8 @@ struct durable {
 	unsigned long failures; /* journal failures written to the status */
 	int32_t next_day;       /* sealed-through state written to the spool */
 	struct uploader_thread *up; /* its state goes into the status */
+	struct seal_retry retry;    /* sealing after a failed write */
+	int status_err; /* errno that stopped the last status replacement */
 };
 
 /* The scheduler's cycle sink: one append + one fsync per cycle per bus.
@@ -193,6 +208,11 @@ static int journal_sink(void *arg, int bus, const struct gw_reading *r, size_t n
 	if (rc == 0 && n)
 		gw_debug("journal: durable bus=%d n=%zu ts=%lld..%lld", bus, n,
 			 (long long)r[0].ts_ms, (long long)r[n - 1].ts_ms);
+	/* A write that failed (a full disk: every cycle of every bus) is
+	 * counted and logged by the journal at growing intervals, and in the
+	 * status; the scheduler would log each one again. */
+	if (rc == GW_ENOSPC || rc == GW_EIO)
+		return 0;
 	return rc;
 }
 
@@ -226,6 +246,189 @@ static int replay_cycle_ctx(void *arg, int bus, const struct gw_reading *r,
 	return gw_batcher_replay(rc->bat, r, n);
 }
 
+/* ---- a full disk ----
+ *
+ * A day whose batch cannot be written (the disk is full, the flash fails)
+ * stays open, in memory, and is tried again after 1 s, 2 s, 4 s ... at
+ * most SEAL_RETRY_MAX_US, by the real monotonic clock: not on every pass
+ * of the loop (ten a second), and not by the gateway's clock, which runs
+ * fast in tests and may jump. When the journal, which failed for want of
+ * space too, writes again, space is back: the day is tried at once. The
+ * status says "disk_full" (with the errno's text) while any spool write
+ * fails for want of space or nothing is free; everything resumes by itself
+ * once space is freed.
+ */
+#define SEAL_RETRY_MAX_US (60 * 1000000LL)
+/* Free bytes a full disk is given back, from uploaded batches, when a
+ * seal fails for want of space: a day's batch and journal with room. */
+#define SEAL_ROOM (16u << 20)
+
+static void write_status(struct durable *du, struct gw_batcher *bat);
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int is_nospace(int err)
+{
+	return err == ENOSPC || err == EDQUOT;
+}
+
+/* True when the main loop should try to seal now. */
+static int seal_due(struct durable *du)
+{
+	struct seal_retry *r = &du->retry;
+
+	if (r->failures == 0 || mono_us() >= r->next_us)
+		return 1;
+	if (r->journal_err && gw_journal_last_errno(du->journal) == 0) {
+		gw_info("spool: the journal writes again; sealing now");
+		r->journal_err = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* After a try: s is gw_batcher_advance's return; a sealed-through state
+ * that could not be recorded (after_seal) counts as a failure too. */
+static void seal_tried(struct durable *du, const struct seal_ctx *sc,
+		       struct gw_batcher *bat, int s)
+{
+	struct seal_retry *r = &du->retry;
+	int32_t open = gw_batcher_oldest_open_day(bat);
+	int state_failed = open != INT32_MIN && open != du->next_day;
+
+	if (s >= 0 && !state_failed) {
+		if (r->failures) {
+			gw_info("spool: sealing works again after %u failed attempt%s",
+				r->failures, r->failures == 1 ? "" : "s");
+			r->failures = 0;
+			r->backoff_us = 0;
+			r->err = 0;
+			write_status(du, bat);
+		}
+		return;
+	}
+	if (s < 0)
+		r->err = sc->err;
+	if (is_nospace(r->err)) {
+		/* what is in the database already makes room first */
+		unsigned emptied;
+		gw_spool_free_done(du->cfg->spool_dir, SEAL_ROOM, &emptied);
+		du->done_pruned += emptied;
+	}
+	r->failures++;
+	r->failed++;
+	r->journal_err = gw_journal_last_errno(du->journal);
+	r->backoff_us = r->backoff_us ? 2 * r->backoff_us : 1000000;
+	if (r->backoff_us > SEAL_RETRY_MAX_US)
+		r->backoff_us = SEAL_RETRY_MAX_US;
+	r->next_us = mono_us() + r->backoff_us;
+	if ((r->failures & (r->failures - 1)) == 0)
+		gw_err("cannot seal a day into the spool (%s%s), attempt %u; "
+		       "the day stays open in memory, next try in %lld s",
+		       s < 0 ? "" : "the sealed days not recorded: ",
+		       r->err ? strerror(r->err) : gw_strerror(s < 0 ? s : GW_EIO),
+		       r->failures,
+		       (long long)(r->backoff_us / 1000000));
+	write_status(du, bat);
+}
+
+/* The errno saying the spool's disk is full, or 0: a write that failed
+ * for want of space (a batch, the journal, the status file), or no free
+ * block left. *free_bytes gets the bytes free (for an unprivileged user). */
+static int disk_full_errno(struct durable *du, unsigned long long *free_bytes)
+{
+	uint64_t f = gw_spool_disk_free(du->cfg->spool_dir);
+	int e;
+
+	*free_bytes = f == UINT64_MAX ? 0 : (unsigned long long)f;
+	if (is_nospace(du->retry.err))
+		return du->retry.err;
+	if (is_nospace(e = gw_journal_last_errno(du->journal)))
+		return e;
+	if (is_nospace(du->status_err))
+		return du->status_err;
+	return f == 0 ? ENOSPC : 0;
+}
+
+/* The alarms of this part: disk_full, seal_failed. */
+static void disk_alarms(struct durable *du, char *alarm, size_t cap)
+{
+	unsigned long long free_bytes;
+
+	if (disk_full_errno(du, &free_bytes) && strlen(alarm) + 11 < cap)
+		strcat(alarm, ",disk_full");
+	if (du->retry.failures && strlen(alarm) + 13 < cap)
+		strcat(alarm, ",seal_failed");
+}
+
+/* journal_write_failed: the journal fails now, or failed for a day not
+ * sealed yet (those readings are in memory only until it is). */
+static int journal_alarm(struct durable *du, int32_t oldest_open)
+{
+	int32_t d = gw_journal_failed_day(du->journal);
+
+	return gw_journal_last_errno(du->journal) != 0 ||
+	       (d != INT32_MIN && (oldest_open == INT32_MIN || d >= oldest_open));
+}
+
+/* At a stop: cycles the journal could not write (a full disk) of days
+ * still open are in memory only, and lost now; say so. */
+static void warn_not_durable(struct durable *du, struct gw_batcher *bat)
+{
+	int32_t open = gw_batcher_oldest_open_day(bat);
+	int32_t d = gw_journal_failed_day(du->journal);
+	char day[16];
+
+	if (d != INT32_MIN && open != INT32_MIN && d >= open)
+		gw_err("stopping with readings the journal could not write (%lu "
+		       "failed appends since start, the last for %s): they are "
+		       "lost; their days are sealed from what the journal holds",
+		       gw_journal_failures(du->journal),
+		       gw_day_format(d, day, sizeof(day)));
+}
+
+/* Appends this part's status lines to text (capacity cap). */
+static void disk_status_lines(struct durable *du, char *text, size_t cap)
+{
+	unsigned long long free_bytes;
+	int full = disk_full_errno(du, &free_bytes);
+	int err = full ? full : du->retry.err;
+	size_t n = strlen(text);
+	int64_t wait = du->retry.failures ? du->retry.next_us - mono_us() : 0;
+
+	if (n >= cap)
+		return;
+	snprintf(text + n, cap - n,
+		 "disk_free_bytes=%llu\ndisk_error=%s\nseal_failures=%u\n"
+		 "seal_failures_total=%lu\nseal_next_try_s=%lld\n",
+		 free_bytes, err ? strerror(err) : "-", du->retry.failures,
+		 du->retry.failed, (long long)(wait > 0 ? (wait + 999999) / 1000000 : 0));
+}
+
+/* Notes how a status write went (gw_spool_status_write's return). */
+static void status_written(struct durable *du, int rc, const char *what)
+{
+	int err = errno;
+
+	if (rc == 0) {
+		du->status_err = 0;
+		return;
+	}
+	if (rc < 0)
+		gw_warn("spool: cannot write the %s file (%s); it is out of date",
+			what, strerror(err));
+	else if (!du->status_err)
+		gw_warn("spool: cannot replace the %s file (%s); rewriting it in "
+			"place until space is freed", what, strerror(err));
+	du->status_err = err ? err : EIO;
+}
+
 static void write_status(struct durable *du, struct gw_batcher *bat)
 {
 	const struct gw_config *cfg = du->cfg;
@@ -255,8 +458,9 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		strcat(alarm, ",intervals_dropped");
 	if (du->deleted_unuploaded)
 		strcat(alarm, ",deleted_unuploaded");
-	if (jf)
+	if (journal_alarm(du, next))
 		strcat(alarm, ",journal_write_failed");
+	disk_alarms(du, alarm, sizeof(alarm));
 	if (du->recovery.quarantined || du->replay.quarantined)
 		strcat(alarm, ",quarantined_at_start");
 	if (u.n_refused)
@@ -285,8 +489,9 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 du->replay.torn, jf, du->intervals_dropped,
 		 du->deleted_unuploaded, du->done_pruned, u.n_refused, ok_t,
 		 up_failures, up_failures ? gw_strerror(up_rc) : "-");
-	if (gw_spool_status_write(cfg->spool_dir, "status", text))
-		gw_warn("spool: cannot write the status file");
+	disk_status_lines(du, text, sizeof(text));
+	status_written(du, gw_spool_status_write(cfg->spool_dir, "status", text),
+		       "status");
 	du->failures = jf;
 }
 
@@ -319,7 +524,7 @@ static void write_health(const struct gw_config *cfg, struct gw_sched *sched)
 					h.malformed,
 					h.last_error ? gw_strerror(h.last_error) : "-");
 	}
-	if (gw_spool_status_write(cfg->spool_dir, "health", text))
+	if (gw_spool_status_write(cfg->spool_dir, "health", text) < 0)
 		gw_warn("spool: cannot write the health file");
 	free(text);
 }
@@ -346,6 +551,7 @@ static void after_seal(struct durable *du, struct gw_batcher *bat)
 	if (next == INT32_MIN || next == du->next_day)
 		return;
 	if (gw_spool_state_write(du->cfg->spool_dir, next)) {
+		du->retry.err = errno;
 		gw_err("spool: cannot record the sealed days; journal kept");
 		return;
 	}
@@ -590,7 +796,6 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	size_t cap = 0;
 	struct gw_event *evbuf = NULL;
 	size_t evcap = 0;
-	unsigned seal_failures = 0;
 	unsigned long loops = 0;
 	int rc;
 
@@ -635,6 +840,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	}
 	enforce_bound(&du);
 	write_status(&du, bat);
+	write_health(cfg, sched); /* both files exist, with room, from the start */
 	gw_sched_set_sink(sched, journal_sink, &du);
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.cond, NULL);
@@ -665,17 +871,13 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		 * file follows it at once, and every 10 s or so otherwise. */
 		int changed = take_events(sched, bat, &du, &evbuf, &evcap) > 0;
 		int64_t now = gw_clock_now_ms(&cfg->clock);
-		int s = gw_batcher_advance(bat, now, on_sealed, &sc);
-		if (s < 0) {
-			/* The day stays open and is sealed on a later pass. */
-			seal_failures++;
-			if ((seal_failures & (seal_failures - 1)) == 0)
-				gw_err("cannot seal a day into the spool (%s), attempt %u",
-				       gw_strerror(s), seal_failures);
-		} else if (s > 0) {
-			seal_failures = 0;
+		if (seal_due(&du)) {
+			/* a day that cannot be written stays open and is
+			 * tried again with backoff (seal_tried) */
+			int s = gw_batcher_advance(bat, now, on_sealed, &sc);
+			after_seal(&du, bat);
+			seal_tried(&du, &sc, bat, s);
 		}
-		after_seal(&du, bat);
 		if (++loops % 600 == 0) /* about once a minute */
 			enforce_bound(&du);
 		if (gw_journal_failures(du.journal) != du.failures ||
@@ -696,6 +898,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	take_events(sched, bat, &du, &evbuf, &evcap);
 	gw_batcher_advance(bat, gw_clock_now_ms(&cfg->clock), on_sealed, &sc);
 	after_seal(&du, bat);
+	warn_not_durable(&du, bat);
 	uploader_stop(&up);
 	write_status(&du, bat); /* after the last upload pass */
 	pthread_mutex_destroy(&up.lock);

@@ -34,6 +34,8 @@ enum gw_err {
 	GW_ENOTAVAIL = -15, /* the device reports "value not available" */
 	GW_EREFUSED = -16,  /* the database refused the data itself (retrying
 			     * the same batch cannot help) */
+	GW_ENOSPC = -17,    /* no space left on the spool's file system (ENOSPC,
+			     * or EDQUOT: the user's quota); errno kept */
 };
 
 /* Returns a static string naming a GW_E* code (or "success"). */

@@ -26,8 +26,9 @@
 
 struct slot {
 	pthread_mutex_t lock;
-	int fd;      /* open segment, -1 if none */
-	int32_t day; /* its day */
+	int fd;       /* open segment, -1 if none */
+	int32_t day;  /* its day */
+	uint64_t len; /* its bytes written and synced */
 };
 
 struct gw_journal {
@@ -37,7 +38,10 @@ struct gw_journal {
 	struct slot *slots;
 	pthread_mutex_t seq_lock;
 	unsigned long next_seq;
-	unsigned long failures;
+	unsigned long failures; /* failed appends since open */
+	unsigned long fail_run; /* failed appends in a row */
+	int last_errno;         /* of the last failed append; 0 once one succeeds */
+	int32_t failed_day;     /* the newest day of a failed append */
 };
 
 /* ---- little-endian helpers ---- */
@@ -224,6 +228,26 @@ unsigned long gw_journal_failures(struct gw_journal *j)
 	return n;
 }
 
+int32_t gw_journal_failed_day(struct gw_journal *j)
+{
+	int32_t d;
+
+	pthread_mutex_lock(&j->seq_lock);
+	d = j->failures ? j->failed_day : INT32_MIN;
+	pthread_mutex_unlock(&j->seq_lock);
+	return d;
+}
+
+int gw_journal_last_errno(struct gw_journal *j)
+{
+	int e;
+
+	pthread_mutex_lock(&j->seq_lock);
+	e = j->last_errno;
+	pthread_mutex_unlock(&j->seq_lock);
+	return e;
+}
+
 /* ---- append ---- */
 
 /* Writes all of buf; returns 0 or -1 with errno. */
@@ -244,18 +268,67 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* Appends one record (rec: 8 bytes of room, then the payload) to slot s
- * for `day`, opening a new segment when the day moves on. Called with the
- * slot locked. */
+/* Counts one append's outcome; logs the first failure of a run, then at
+ * 2, 4, 8 ... failures in a row, and the first success after a run (a
+ * full disk fails every cycle of every bus: one line each would bury the
+ * rest of the log). Takes seq_lock. */
+static void note_append(struct gw_journal *j, int err, int32_t day,
+			const char *what, const char *step)
+{
+	pthread_mutex_lock(&j->seq_lock);
+	if (err) {
+		if (j->failures == 0 || day > j->failed_day)
+			j->failed_day = day;
+		j->failures++;
+		j->fail_run++;
+		j->last_errno = err;
+		if ((j->fail_run & (j->fail_run - 1)) == 0)
+			gw_err("journal: %s: %s: %s; not durable, kept in memory only "
+			       "(%lu failed append%s in a row)", what, step,
+			       strerror(err), j->fail_run, j->fail_run == 1 ? "" : "s");
+	} else if (j->fail_run) {
+		gw_info("journal: appends durable again after %lu failed in a row",
+			j->fail_run);
+		j->fail_run = 0;
+		j->last_errno = 0;
+	}
+	pthread_mutex_unlock(&j->seq_lock);
+}
+
+/* Removes a segment this append created and that holds nothing
+ * acknowledged, so that a disk that keeps failing does not collect one
+ * empty or half-written segment per cycle. */
+static void drop_fresh(struct gw_journal *j, const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		gw_warn("journal %s: cannot remove: %s", path, strerror(errno));
+	else
+		(void)gw_fsync_dir(j->dir); /* best effort; replay copes */
+}
+
+static int gw_errno_rc(int err)
+{
+	return err == ENOSPC || err == EDQUOT ? GW_ENOSPC : GW_EIO;
+}
+
+/* Appends framed records (buf, len: one or more "u32 length, u32 CRC,
+ * payload") to slot idx for `day` with one write and one fsync, opening a
+ * new segment when the day moves on. Called with the slot locked.
+ *
+ * On failure nothing is acknowledged and no litter is left: a segment
+ * created by this call is removed again; a write that failed on an open
+ * segment is cut back off it (ftruncate to the last synced length) and the
+ * segment stays open; after a failed fsync the open segment is abandoned
+ * (never synced again: the kernel may have dropped the dirty pages and a
+ * second fsync could report success without the data) and the next cycle
+ * starts a new one. */
 static int append_locked(struct gw_journal *j, int idx, int32_t day,
-			 uint8_t *rec, size_t payload_len)
+			 const uint8_t *buf, size_t len, const char *what)
 {
 	struct slot *s = &j->slots[idx];
 	char path[GW_PATH_MAX + 64], daybuf[16], tag[16];
-	int fresh = 0;
+	int fresh = 0, err = 0;
 
-	le_put(rec, payload_len, 4);
-	le_put(rec + 4, gw_crc32(rec + 8, payload_len), 4);
 	/* A segment named after day X holds days up to X: a cycle of an
 	 * earlier day (late data) goes into the open segment. */
 	if (s->fd >= 0 && day > s->day) {
@@ -275,43 +348,64 @@ static int append_locked(struct gw_journal *j, int idx, int32_t day,
 		s->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
 			     0640);
 		if (s->fd < 0) {
-			gw_err("journal %s: cannot create: %s", path, strerror(errno));
-			return GW_EIO;
+			err = errno;
+			note_append(j, err, day, what, "cannot create a segment");
+			return gw_errno_rc(err);
 		}
 		s->day = day;
+		s->len = 0;
 		fresh = 1;
 	}
-	int rc = 0;
 	if (fresh) {
 		uint8_t hdr[GW_JOURNAL_HDR];
 		memcpy(hdr, GW_JOURNAL_MAGIC, 4);
 		le_put(hdr + 4, GW_JOURNAL_VERSION, 2);
 		le_put(hdr + 6, 0, 2);
 		if (write_all(s->fd, hdr, sizeof(hdr)))
-			rc = GW_EIO;
+			err = errno;
+		else
+			s->len = sizeof(hdr);
 	}
-	if (rc == 0 && write_all(s->fd, rec, 8 + payload_len))
-		rc = GW_EIO;
-	if (rc) {
-		gw_err("journal: write failed: %s", strerror(errno));
-	} else if (fsync(s->fd) != 0) {
-		/* Never retried on the same file: after a failed fsync the
-		 * kernel may have dropped the dirty pages and marked them
-		 * clean, so a second fsync could succeed without the data. */
-		gw_err("journal: fsync failed: %s; this cycle is not durable, "
-		       "the next one starts a new segment", strerror(errno));
-		rc = GW_EIO;
-	} else if (fresh && gw_fsync_dir(j->dir)) {
-		rc = GW_EIO; /* the new file's name may not survive a power loss */
+	if (!err && write_all(s->fd, buf, len))
+		err = errno;
+	if (err) {
+		note_append(j, err, day, what, "write failed");
+		if (fresh || ftruncate(s->fd, (off_t)s->len) != 0) {
+			close(s->fd);
+			s->fd = -1;
+			if (fresh)
+				drop_fresh(j, path);
+		}
+		return gw_errno_rc(err);
 	}
-	if (rc) {
+	if (fsync(s->fd) != 0) {
+		err = errno;
+		note_append(j, err, day, what, "fsync failed");
 		close(s->fd);
 		s->fd = -1;
-		pthread_mutex_lock(&j->seq_lock);
-		j->failures++;
-		pthread_mutex_unlock(&j->seq_lock);
+		if (fresh)
+			drop_fresh(j, path);
+		return gw_errno_rc(err);
 	}
-	return rc;
+	if (fresh && gw_fsync_dir(j->dir)) {
+		/* the new file's name may not survive a power loss */
+		err = errno ? errno : EIO;
+		note_append(j, err, day, what, "fsync of journal/ failed");
+		close(s->fd);
+		s->fd = -1;
+		drop_fresh(j, path);
+		return gw_errno_rc(err);
+	}
+	s->len += len;
+	note_append(j, 0, day, what, NULL);
+	return 0;
+}
+
+/* Frames one record in place: rec has 8 bytes of room, then the payload. */
+static void frame(uint8_t *rec, size_t payload_len)
+{
+	le_put(rec, payload_len, 4);
+	le_put(rec + 4, gw_crc32(rec + 8, payload_len), 4);
 }
 
 static size_t reading_size(const struct gw_reading *r)
@@ -366,8 +460,9 @@ int gw_journal_append_cycle(struct gw_journal *j, int bus,
 		p[18] = r[i].status;
 		p += 19;
 	}
+	frame(rec, len);
 	pthread_mutex_lock(&j->slots[bus].lock);
-	int rc = append_locked(j, bus, day, rec, len);
+	int rc = append_locked(j, bus, day, rec, 8 + len, "cycle");
 	pthread_mutex_unlock(&j->slots[bus].lock);
 	free(rec);
 	return rc;
@@ -376,23 +471,24 @@ int gw_journal_append_cycle(struct gw_journal *j, int bus,
 int gw_journal_append_events(struct gw_journal *j, const struct gw_event *ev,
 			     size_t n, int32_t day)
 {
-	int idx;
-	int rc = 0;
-
 	if (!j)
 		return GW_EINVAL;
-	idx = j->n_slots - 1;
-	/* One record per event, one fsync for all of them. Events are rare
-	 * (a meter going offline or coming back); simplicity wins here. */
-	size_t len = 0;
-	for (size_t i = 0; i < n; i++)
-		len += 8 + 1 + 4 + 1 + 8 + 3 + strlen(ev[i].meter_id) +
-		       strlen(ev[i].obis) + strlen(ev[i].detail);
 	if (n == 0)
 		return 0;
+	/* One record per event, all written with one write and one fsync.
+	 * Events are rare (a meter going offline or coming back). */
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(ev[i].meter_id) > 255 || strlen(ev[i].obis) > 255 ||
+		    strlen(ev[i].detail) > 255)
+			return GW_EINVAL;
+		len += 8 + 1 + 4 + 1 + 8 + 3 + strlen(ev[i].meter_id) +
+		       strlen(ev[i].obis) + strlen(ev[i].detail);
+	}
 	uint8_t *all = malloc(len), *p = all;
 	if (!all)
 		return GW_ENOMEM;
+	int32_t segday = day;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *rec = p, *q = p + 8;
 		*q++ = GW_JREC_EVENT;
@@ -403,57 +499,135 @@ int gw_journal_append_events(struct gw_journal *j, const struct gw_event *ev,
 		q = put_str8(q, ev[i].meter_id);
 		q = put_str8(q, ev[i].obis);
 		q = put_str8(q, ev[i].detail);
-		size_t plen = (size_t)(q - rec) - 8;
-		le_put(rec, plen, 4);
-		le_put(rec + 4, gw_crc32(rec + 8, plen), 4);
+		frame(rec, (size_t)(q - rec) - 8);
 		p = q;
-	}
-	/* append_locked frames one record; here the records are framed
-	 * already, so write them as one "record" whose frame we skip. */
-	struct slot *s = &j->slots[idx];
-	pthread_mutex_lock(&s->lock);
-	int32_t segday = gw_tz_day_of(ev[0].ts_ms);
-	if (day > segday)
-		segday = day;
-	for (size_t i = 1; i < n; i++) {
 		int32_t d = gw_tz_day_of(ev[i].ts_ms);
 		if (d > segday)
 			segday = d;
 	}
-	/* Write the first record through append_locked (which opens the
-	 * segment and syncs), then the rest with one more write + fsync. */
-	size_t first = (size_t)le_get(all, 4);
-	rc = append_locked(j, idx, segday, all, first);
-	if (rc == 0 && n > 1) {
-		if (write_all(s->fd, all + 8 + first, len - 8 - first) ||
-		    fsync(s->fd) != 0) {
-			gw_err("journal: event write or fsync failed: %s",
-			       strerror(errno));
-			close(s->fd);
-			s->fd = -1;
-			rc = GW_EIO;
-		}
-	}
+	struct slot *s = &j->slots[j->n_slots - 1];
+	pthread_mutex_lock(&s->lock);
+	int rc = append_locked(j, j->n_slots - 1, segday, all, len, "events");
 	pthread_mutex_unlock(&s->lock);
 	free(all);
 	return rc;
 }
 
-/* ---- reading segments ---- */
+/* ---- reading segments ----
+ *
+ * The reader takes any bytes: a segment cut by a power loss (a record cut
+ * short, or the end of the file that was never synced read back as zeros),
+ * flash gone bad, a fuzzer's input. Every length is checked against what
+ * is left of the segment before it is used or allocated for, fields are
+ * decoded with unsigned arithmetic and explicit conversions, and a record
+ * of length 0 (which the writer never makes: a payload has at least its
+ * type byte) is refused before anything else is done with it. So no input
+ * makes the reader overflow, read out of bounds or convert out of range;
+ * tests/fuzz/fuzz_journal.c checks this under ASan and UBSan.
+ */
 
-static int get_str8(const uint8_t **p, const uint8_t *end, char *dst, size_t cap)
+/* Signed values from their two's complement bits, without the
+ * implementation-defined conversion of an out-of-range unsigned value. */
+static int64_t to_i64(uint64_t v)
 {
-	if (*p >= end)
+	return v <= INT64_MAX ? (int64_t)v : -(int64_t)(UINT64_MAX - v) - 1;
+}
+
+static int32_t to_i32(uint64_t v)
+{
+	v &= 0xffffffffu;
+	return v <= INT32_MAX ? (int32_t)v : -(int32_t)(0xffffffffu - v) - 1;
+}
+
+static int8_t to_i8(uint8_t v)
+{
+	return v <= INT8_MAX ? (int8_t)v : (int8_t)(-(int)(0xffu - v) - 1);
+}
+
+/* A segment's bytes: a file (f) or an image in memory (mem). */
+struct src {
+	FILE *f;
+	const uint8_t *mem;
+	uint64_t size; /* bytes in the segment when reading began */
+	uint64_t pos;
+	int err;       /* errno of a read error, else 0 */
+};
+
+/* Reads up to n bytes at pos; returns how many (fewer at the end of the
+ * segment, or on a read error, which sets s->err). */
+static size_t src_read(struct src *s, uint8_t *dst, size_t n)
+{
+	size_t got;
+
+	if (s->pos >= s->size || n == 0)
+		return 0;
+	if (n > s->size - s->pos)
+		n = (size_t)(s->size - s->pos);
+	if (s->mem) {
+		memcpy(dst, s->mem + s->pos, n);
+		got = n;
+	} else {
+		got = fread(dst, 1, n, s->f);
+		if (got < n && ferror(s->f))
+			s->err = errno ? errno : EIO;
+	}
+	s->pos += got;
+	return got;
+}
+
+/* 1 if every byte from `from` to the end of the segment is zero (also when
+ * there is none), 0 if not, -1 on a read error. Moves pos to the end. */
+static int src_zero_from(struct src *s, uint64_t from)
+{
+	uint8_t chunk[4096];
+	size_t got;
+
+	if (!s->mem && fseeko(s->f, (off_t)from, SEEK_SET) != 0) {
+		s->err = errno ? errno : EIO;
 		return -1;
-	size_t n = **p;
-	if (n >= cap || (size_t)(end - *p - 1) < n)
-		return -1;
-	memcpy(dst, *p + 1, n);
+	}
+	s->pos = from;
+	while ((got = src_read(s, chunk, sizeof(chunk))) > 0)
+		for (size_t i = 0; i < got; i++)
+			if (chunk[i])
+				return 0;
+	return s->err ? -1 : 1;
+}
+
+/* Bounded reading of one record's payload. */
+struct rd {
+	const uint8_t *p;
+	size_t n, pos;
+	int bad;
+};
+
+static uint64_t rd_le(struct rd *r, int width)
+{
+	if (r->bad || r->n - r->pos < (size_t)width) {
+		r->bad = 1;
+		return 0;
+	}
+	uint64_t v = le_get(r->p + r->pos, width);
+	r->pos += (size_t)width;
+	return v;
+}
+
+/* A u8 length and that many bytes into dst (cap bytes with the NUL);
+ * an embedded NUL or a string too long for dst is bad. */
+static void rd_str8(struct rd *r, char *dst, size_t cap)
+{
+	size_t n = (size_t)rd_le(r, 1);
+
+	dst[0] = '\0';
+	if (r->bad || n >= cap || r->n - r->pos < n) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(dst, r->p + r->pos, n);
 	dst[n] = '\0';
 	if (memchr(dst, '\0', n))
-		return -1;
-	*p += 1 + n;
-	return 0;
+		r->bad = 1;
+	r->pos += n;
 }
 
 struct scan {
@@ -465,67 +639,65 @@ struct scan {
 	unsigned long cycles, readings, events, skipped;
 };
 
-/* Decodes one record's payload; -1 if it does not decode (which, with a
- * good CRC, means a writer bug: treated like corruption), else the
- * callback's return (0 normally). */
+/* The smallest encoded reading: two empty strings' lengths, then
+ * ts, value, scale, unit, status. */
+#define READING_MIN (1 + 1 + 8 + 8 + 3)
+
+/* Decodes one record's payload (len >= 1) and hands it to the callback.
+ * Returns 0, -1 if it does not decode (with a good CRC: a writer's bug or
+ * damage, treated like a torn record), -2 when out of memory. *cbrc gets
+ * the callback's return. */
 static int decode_record(struct scan *sc, const uint8_t *p, size_t len, int *cbrc)
 {
-	const uint8_t *end = p + len;
+	struct rd r = {.p = p, .n = len};
 
 	*cbrc = 0;
-	if (len < 1)
+	uint64_t type = rd_le(&r, 1);
+	if (r.bad)
 		return -1;
-	if (p[0] == GW_JREC_CYCLE) {
-		if (len < 7)
-			return -1;
-		int bus = (int)le_get(p + 1, 2);
-		uint64_t n = le_get(p + 3, 4);
-		p += 7;
-		if (n > len / 19)
+	if (type == GW_JREC_CYCLE) {
+		int bus = (int)rd_le(&r, 2);
+		uint64_t n = rd_le(&r, 4);
+		if (r.bad || n > (len - r.pos) / READING_MIN)
 			return -1;
 		if (n > sc->rcap) {
-			struct gw_reading *nb = realloc(sc->rbuf, n * sizeof(*nb));
+			struct gw_reading *nb = realloc(sc->rbuf, (size_t)n * sizeof(*nb));
 			if (!nb)
 				return -2;
 			sc->rbuf = nb;
-			sc->rcap = n;
+			sc->rcap = (size_t)n;
 		}
 		for (uint64_t i = 0; i < n; i++) {
-			struct gw_reading *r = &sc->rbuf[i];
-			memset(r, 0, sizeof(*r));
-			if (get_str8(&p, end, r->meter_id, sizeof(r->meter_id)) ||
-			    get_str8(&p, end, r->obis, sizeof(r->obis)) ||
-			    end - p < 19)
-				return -1;
-			r->ts_ms = (int64_t)le_get(p, 8);
-			r->value = (int64_t)le_get(p + 8, 8);
-			r->scale = (int8_t)p[16];
-			r->unit = p[17];
-			r->status = p[18];
-			p += 19;
-			if (r->unit >= GW_UNIT_COUNT_)
+			struct gw_reading *rd = &sc->rbuf[i];
+			memset(rd, 0, sizeof(*rd));
+			rd_str8(&r, rd->meter_id, sizeof(rd->meter_id));
+			rd_str8(&r, rd->obis, sizeof(rd->obis));
+			rd->ts_ms = to_i64(rd_le(&r, 8));
+			rd->value = to_i64(rd_le(&r, 8));
+			rd->scale = to_i8((uint8_t)rd_le(&r, 1));
+			rd->unit = (uint8_t)rd_le(&r, 1);
+			rd->status = (uint8_t)rd_le(&r, 1);
+			if (r.bad || rd->unit >= GW_UNIT_COUNT_)
 				return -1;
 		}
-		if (p != end)
+		if (r.pos != r.n)
 			return -1;
 		sc->cycles++;
-		sc->readings += n;
-		if (sc->cycle)
+		sc->readings += (unsigned long)n;
+		if (sc->cycle && n > 0)
 			*cbrc = sc->cycle(sc->ctx, bus, sc->rbuf, (size_t)n);
 		return 0;
 	}
-	if (p[0] == GW_JREC_EVENT) {
+	if (type == GW_JREC_EVENT) {
 		struct gw_event ev;
 		memset(&ev, 0, sizeof(ev));
-		if (len < 14)
-			return -1;
-		int32_t day = (int32_t)(uint32_t)le_get(p + 1, 4);
-		ev.kind = p[5];
-		ev.ts_ms = (int64_t)le_get(p + 6, 8);
-		p += 14;
-		if (get_str8(&p, end, ev.meter_id, sizeof(ev.meter_id)) ||
-		    get_str8(&p, end, ev.obis, sizeof(ev.obis)) ||
-		    get_str8(&p, end, ev.detail, sizeof(ev.detail)) || p != end)
+		int32_t day = to_i32(rd_le(&r, 4));
+		ev.kind = (uint8_t)rd_le(&r, 1);
+		ev.ts_ms = to_i64(rd_le(&r, 8));
+		rd_str8(&r, ev.meter_id, sizeof(ev.meter_id));
+		rd_str8(&r, ev.obis, sizeof(ev.obis));
+		rd_str8(&r, ev.detail, sizeof(ev.detail));
+		if (r.bad || r.pos != r.n)
 			return -1;
 		sc->events++;
 		if (sc->event)
@@ -536,91 +708,166 @@ static int decode_record(struct scan *sc, const uint8_t *p, size_t len, int *cbr
 	return 0;
 }
 
+/* What a scan found wrong, and what start-up does about it. */
+enum fix {
+	FIX_NONE,     /* whole */
+	FIX_CUT,      /* cut at good_len (removed if good_len < the header):
+		       * what a crash or power loss leaves */
+	FIX_SET_ASIDE /* not a segment of ours (bad magic) or of a newer
+		       * version: moved to quarantine/, not replayed */
+};
+
+struct verdict {
+	const char *why; /* "" when whole */
+	uint64_t good_len; /* bytes up to the end of the last good record */
+	enum fix fix;
+};
+
 /* Reads a segment, calling back for each good record. Returns 0 if whole,
- * GW_ECORRUPT (torn; *good_len set), GW_EVERSION, GW_EIO, GW_ENOMEM, or a
- * callback's non-zero return (via *cbrc, with 0 returned). */
-static int scan_file(const char *path, struct scan *sc, const char **why,
-		     uint64_t *good_len, int *cbrc)
+ * GW_ECORRUPT or GW_EVERSION (v says why and what to do), GW_EIO,
+ * GW_ENOMEM, or 0 with *cbrc set when a callback stopped it. */
+static int scan_src(struct src *s, struct scan *sc, struct verdict *v, int *cbrc)
 {
-	FILE *f = fopen(path, "rbe");
-	uint8_t hdr[GW_JOURNAL_HDR], *buf = NULL;
+	uint8_t hdr[GW_JOURNAL_HDR], rh[8], *buf = NULL;
 	size_t cap = 0;
 	int rc = 0;
 
-	*why = "";
-	*good_len = 0;
+	v->why = "";
+	v->good_len = 0;
+	v->fix = FIX_NONE;
 	*cbrc = 0;
-	if (!f)
-		return errno == ENOENT ? GW_ENOTFOUND : GW_EIO;
-	size_t got = fread(hdr, 1, sizeof(hdr), f);
+	size_t got = src_read(s, hdr, sizeof(hdr));
+	if (s->err) {
+		v->why = "read error";
+		return GW_EIO;
+	}
 	if (got < sizeof(hdr)) {
-		*why = "truncated header";
-		rc = GW_ECORRUPT;
-		goto out;
+		/* a segment is created, then its header written: a crash
+		 * between the two leaves less than a header, and nothing of it
+		 * was ever acknowledged */
+		v->why = "truncated header";
+		v->fix = FIX_CUT;
+		return GW_ECORRUPT;
 	}
-	if (memcmp(hdr, GW_JOURNAL_MAGIC, 4) != 0) {
-		*why = "bad magic";
-		rc = GW_ECORRUPT;
-		goto out;
+	if (memcmp(hdr, GW_JOURNAL_MAGIC, 4) != 0 ||
+	    le_get(hdr + 4, 2) != GW_JOURNAL_VERSION) {
+		/* The header this writer makes, as far as it matches, then
+		 * nothing but zeros: the file's size reached the disk, its data
+		 * did not (a power loss before the first fsync). Nothing in it
+		 * was acknowledged. */
+		static const uint8_t ours[GW_JOURNAL_HDR] = {
+			'G', 'W', 'J', '1', GW_JOURNAL_VERSION, 0, 0, 0};
+		size_t k = 0;
+		while (k < sizeof(ours) && hdr[k] == ours[k])
+			k++;
+		int z = src_zero_from(s, k);
+		if (z < 0) {
+			v->why = "read error";
+			return GW_EIO;
+		}
+		if (z) {
+			v->why = k ? "truncated header" : "zero-filled segment";
+			v->fix = FIX_CUT;
+			return GW_ECORRUPT;
+		}
+		/* not ours, or of a later version: set aside, never cut */
+		v->fix = FIX_SET_ASIDE;
+		if (memcmp(hdr, GW_JOURNAL_MAGIC, 4) != 0) {
+			v->why = "bad magic";
+			return GW_ECORRUPT;
+		}
+		v->why = "unsupported version";
+		return GW_EVERSION;
 	}
-	if (le_get(hdr + 4, 2) != GW_JOURNAL_VERSION) {
-		*why = "unsupported version";
-		rc = GW_EVERSION;
-		goto out;
-	}
-	*good_len = sizeof(hdr);
+	v->good_len = sizeof(hdr);
 	for (;;) {
-		uint8_t rh[8];
-		got = fread(rh, 1, sizeof(rh), f);
-		if (got == 0 && feof(f))
+		uint64_t at = v->good_len, left = s->size - at;
+		const char *bad = NULL;
+		if (left == 0)
 			break;
-		if (got < sizeof(rh)) {
-			*why = ferror(f) ? "read error" : "torn record header";
-			rc = ferror(f) ? GW_EIO : GW_ECORRUPT;
+		memset(rh, 0, sizeof(rh));
+		got = src_read(s, rh, sizeof(rh));
+		if (s->err)
 			break;
-		}
-		size_t len = (size_t)le_get(rh, 4);
-		uint32_t crc = (uint32_t)le_get(rh + 4, 4);
-		if (len > GW_JOURNAL_REC_MAX) {
-			*why = "record length out of range";
-			rc = GW_ECORRUPT;
-			break;
-		}
-		if (len > cap) {
-			uint8_t *nb = realloc(buf, len);
-			if (!nb) {
-				rc = GW_ENOMEM;
-				break;
+		uint64_t len = le_get(rh, 4);
+		if (got < sizeof(rh))
+			bad = "torn record header";
+		else if (len == 0)
+			bad = "empty record";
+		else if (len > GW_JOURNAL_REC_MAX)
+			bad = "record length out of range";
+		else if (len > left - sizeof(rh))
+			bad = "torn record";
+		if (!bad) {
+			if (len > cap) {
+				uint8_t *nb = realloc(buf, (size_t)len);
+				if (!nb) {
+					rc = GW_ENOMEM;
+					break;
+				}
+				buf = nb;
+				cap = (size_t)len;
 			}
-			buf = nb;
-			cap = len;
+			if (src_read(s, buf, (size_t)len) != len) {
+				if (s->err)
+					break;
+				bad = "torn record"; /* the file shrank meanwhile */
+			} else if (gw_crc32(buf, (size_t)len) != (uint32_t)le_get(rh + 4, 4)) {
+				bad = "bad record CRC";
+			} else {
+				int d = decode_record(sc, buf, (size_t)len, cbrc);
+				if (d == -2) {
+					rc = GW_ENOMEM;
+					break;
+				}
+				if (d < 0)
+					bad = "record does not decode";
+			}
 		}
-		if (fread(buf, 1, len, f) != len) {
-			*why = ferror(f) ? "read error" : "torn record";
-			rc = ferror(f) ? GW_EIO : GW_ECORRUPT;
-			break;
-		}
-		if (gw_crc32(buf, len) != crc) {
-			*why = "bad record CRC";
+		if (bad) {
+			/* What a power loss leaves after the last synced record
+			 * reads as zeros: name it as such. */
+			int z = src_zero_from(s, at);
+			if (z < 0)
+				break;
+			v->why = z ? "zero-filled tail" : bad;
+			v->fix = FIX_CUT;
 			rc = GW_ECORRUPT;
 			break;
 		}
-		int d = decode_record(sc, buf, len, cbrc);
-		if (d == -2) {
-			rc = GW_ENOMEM;
-			break;
-		}
-		if (d < 0) {
-			*why = "record does not decode";
-			rc = GW_ECORRUPT;
-			break;
-		}
-		*good_len += 8 + len;
+		v->good_len = at + sizeof(rh) + len;
 		if (*cbrc)
 			break;
 	}
-out:
+	if (s->err) {
+		v->why = "read error";
+		v->fix = FIX_NONE;
+		rc = GW_EIO;
+	}
 	free(buf);
+	return rc;
+}
+
+/* Opens path and scans it. GW_ENOTFOUND if it does not exist. */
+static int scan_file(const char *path, struct scan *sc, struct verdict *v,
+		     int *cbrc)
+{
+	struct stat sb;
+	FILE *f = fopen(path, "rbe");
+	int rc;
+
+	v->why = "";
+	v->good_len = 0;
+	v->fix = FIX_NONE;
+	*cbrc = 0;
+	if (!f)
+		return errno == ENOENT ? GW_ENOTFOUND : GW_EIO;
+	if (fstat(fileno(f), &sb) != 0) {
+		fclose(f);
+		return GW_EIO;
+	}
+	struct src s = {.f = f, .size = (uint64_t)sb.st_size};
+	rc = scan_src(&s, sc, v, cbrc);
 	fclose(f);
 	return rc;
 }
@@ -628,10 +875,13 @@ out:
 int gw_journal_check_file(const char *path, const char **why, uint64_t *good_len)
 {
 	struct scan sc = {0};
+	struct verdict v;
 	int cbrc;
-	int rc = scan_file(path, &sc, why, good_len, &cbrc);
+	int rc = scan_file(path, &sc, &v, &cbrc);
 
 	free(sc.rbuf);
+	*why = v.why;
+	*good_len = v.good_len;
 	return rc;
 }
 
@@ -639,12 +889,27 @@ int gw_journal_read_file(const char *path, gw_journal_cycle_fn cycle,
 			 gw_journal_event_fn event, void *ctx)
 {
 	struct scan sc = {.cycle = cycle, .event = event, .ctx = ctx};
-	const char *why;
-	uint64_t good;
+	struct verdict v;
 	int cbrc;
-	int rc = scan_file(path, &sc, &why, &good, &cbrc);
+	int rc = scan_file(path, &sc, &v, &cbrc);
 
 	free(sc.rbuf);
+	return rc ? rc : cbrc;
+}
+
+int gw_journal_read_buf(const uint8_t *buf, size_t len,
+			gw_journal_cycle_fn cycle, gw_journal_event_fn event,
+			void *ctx, const char **why, uint64_t *good_len)
+{
+	struct scan sc = {.cycle = cycle, .event = event, .ctx = ctx};
+	struct src s = {.mem = buf ? buf : (const uint8_t *)"", .size = buf ? len : 0};
+	struct verdict v;
+	int cbrc;
+	int rc = scan_src(&s, &sc, &v, &cbrc);
+
+	free(sc.rbuf);
+	*why = v.why;
+	*good_len = v.good_len;
 	return rc ? rc : cbrc;
 }
 
@@ -691,37 +956,40 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n && rc == 0; i++) {
-		const char *why;
-		uint64_t good;
+		struct verdict v;
 		int cbrc;
 		struct stat sb;
 		snprintf(path, sizeof(path), "%s/%s", j->dir, segs[i].name);
 		if (stat(path, &sb) != 0)
 			continue;
 		st->segments++;
-		int src = scan_file(path, &sc, &why, &good, &cbrc);
+		int src = scan_file(path, &sc, &v, &cbrc);
 		if (cbrc) {
 			rc = cbrc;
 			break;
 		}
-		if (src == GW_ECORRUPT && good == 0 &&
-		    strcmp(why, "truncated header") != 0) {
-			src = GW_EVERSION; /* bad magic: not ours to cut */
-		}
-		if (src == GW_ECORRUPT) {
+		uint64_t size = (uint64_t)sb.st_size;
+		uint64_t cut = size > v.good_len ? size - v.good_len : 0;
+		if (v.fix == FIX_CUT && v.good_len < GW_JOURNAL_HDR) {
+			gw_warn("journal %s: %s; removed (%llu byte%s, nothing in it "
+				"was acknowledged)", segs[i].name, v.why,
+				(unsigned long long)size, size == 1 ? "" : "s");
+			st->torn++;
+			st->torn_bytes += (unsigned long)cut;
+			rc = cut_segment(j->dir, path, 0);
+		} else if (v.fix == FIX_CUT) {
 			gw_warn("journal %s: %s at byte %llu; cut %llu torn byte%s "
 				"(the last cycle before the crash was not acknowledged)",
-				segs[i].name, why, (unsigned long long)good,
-				(unsigned long long)((uint64_t)sb.st_size - good),
-				(uint64_t)sb.st_size - good == 1 ? "" : "s");
+				segs[i].name, v.why, (unsigned long long)v.good_len,
+				(unsigned long long)cut, cut == 1 ? "" : "s");
 			st->torn++;
-			st->torn_bytes += (unsigned long)((uint64_t)sb.st_size - good);
-			rc = cut_segment(j->dir, path, good);
-		} else if (src == GW_EVERSION) {
+			st->torn_bytes += (unsigned long)cut;
+			rc = cut_segment(j->dir, path, v.good_len);
+		} else if (v.fix == FIX_SET_ASIDE) {
 			snprintf(qpath, sizeof(qpath), "%s/quarantine/%s", j->spool,
 				 segs[i].name);
 			gw_err("journal %s: %s; moved to quarantine/, not replayed",
-			       segs[i].name, why);
+			       segs[i].name, v.why);
 			st->quarantined++;
 			if (rename(path, qpath) != 0) {
 				gw_err("journal %s: cannot move to quarantine: %s",
@@ -735,6 +1003,9 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 					rc = gw_fsync_dir(j->dir);
 			}
 		} else if (src) {
+			if (src == GW_EIO)
+				gw_err("journal %s: cannot read: %s", segs[i].name,
+				       v.why[0] ? v.why : "input/output error");
 			rc = src;
 		}
 	}

@@ -68,20 +68,26 @@ typedef int (*gw_journal_event_fn)(void *ctx, const struct gw_event *ev,
 
 /* Reads every segment oldest day first and hands its records to the
  * callbacks (either may be NULL). A segment whose tail is torn (a record
- * cut short or failing its CRC) is truncated durably at its last good
- * record; the cut is logged and counted. A segment with a bad magic or a
- * newer version is moved to <spool_dir>/quarantine/. Call before the first
- * append. Returns 0, a callback's return, or GW_EIO / GW_ENOMEM. */
+ * cut short, failing its CRC, or the zeros a power loss leaves where data
+ * was never synced) is truncated durably at its last good record; a
+ * segment with less than a header, or nothing but zeros, is removed (none
+ * of it was acknowledged); each cut is logged and counted in `torn`. A
+ * segment with a bad magic or a newer version is moved to
+ * <spool_dir>/quarantine/. Call before the first append. Returns 0, a
+ * callback's return, or GW_EIO / GW_ENOMEM. */
 int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 		      gw_journal_event_fn event, void *ctx,
 		      struct gw_journal_stats *st);
 
 /* Appends one poll cycle of bus `bus` (0 <= bus < n_buses) with one write
- * and one fsync. Returns 0 once the cycle is on disk, else GW_EIO (the
- * failure is logged; the segment is abandoned and the next cycle starts a
- * new one, because after a failed fsync the kernel may have dropped the
- * dirty pages and a later fsync could wrongly report success), GW_EINVAL or
- * GW_ENOMEM. */
+ * and one fsync. Returns 0 once the cycle is on disk, else GW_ENOSPC (the
+ * disk is full), GW_EIO, GW_EINVAL or GW_ENOMEM. A failed append leaves
+ * nothing behind: a segment it created is removed again, a failed write
+ * is cut back off the open segment, and after a failed fsync the open
+ * segment is abandoned (the kernel may have dropped its dirty pages, so a
+ * later fsync could wrongly report success) and the next cycle starts a
+ * new one. Failures are counted and logged at growing intervals (1, 2, 4
+ * ... in a row), the first success after them once. */
 int gw_journal_append_cycle(struct gw_journal *j, int bus,
 			    const struct gw_reading *r, size_t n);
 
@@ -96,6 +102,13 @@ int gw_journal_prune(struct gw_journal *j, int32_t before_day);
 
 /* Failed appends since open (for status). */
 unsigned long gw_journal_failures(struct gw_journal *j);
+/* The errno of the last failed append (ENOSPC when the disk is full), 0
+ * once an append has succeeded since. */
+int gw_journal_last_errno(struct gw_journal *j);
+/* The newest day (of the records' timestamps) of any failed append since
+ * open, INT32_MIN if none: until that day is sealed, readings of a cycle
+ * that could not be made durable are in memory only. */
+int32_t gw_journal_failed_day(struct gw_journal *j);
 
 /* Bytes in the journal directory now (for the spool bound). */
 uint64_t gw_journal_bytes(const char *spool_dir);
@@ -103,12 +116,25 @@ uint64_t gw_journal_bytes(const char *spool_dir);
 /* Checks one segment file without changing it: returns 0 if it is whole,
  * GW_ECORRUPT with *why set (static string) if its header is bad or its
  * tail is torn (*good_len: bytes up to the last good record), GW_EVERSION
- * for a newer version, GW_EIO. Used by tests and gwctl. */
+ * for a newer version, GW_EIO. The reasons: "truncated header", "bad
+ * magic", "zero-filled segment", "unsupported version", "torn record
+ * header", "empty record", "record length out of range", "torn record",
+ * "bad record CRC", "record does not decode", "zero-filled tail" (the
+ * bytes from the first bad record to the end are all zeros), "read error".
+ * Used by tests and gwctl. */
 int gw_journal_check_file(const char *path, const char **why, uint64_t *good_len);
 
 /* Decodes a file's records for `gwctl spool journal`: like replay over one
  * file, read only. Returns 0 or as gw_journal_check_file. */
 int gw_journal_read_file(const char *path, gw_journal_cycle_fn cycle,
 			 gw_journal_event_fn event, void *ctx);
+
+/* The same over a segment image in memory (buf, len; buf may be NULL when
+ * len is 0), for tests and the fuzzer: hands each good record to the
+ * callbacks and returns as gw_journal_check_file, with *why and *good_len
+ * set likewise; or a callback's non-zero return. Any bytes are safe. */
+int gw_journal_read_buf(const uint8_t *buf, size_t len,
+			gw_journal_cycle_fn cycle, gw_journal_event_fn event,
+			void *ctx, const char **why, uint64_t *good_len);
 
 #endif

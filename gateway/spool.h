@@ -92,8 +92,10 @@ int gw_spool_next_revision(const char *dir, const char *gateway_id, int32_t day)
 uint32_t gw_crc32(const uint8_t *buf, size_t len);
 
 /* Durable file helpers also used by other modules. gw_fsync_dir fsyncs a
- * directory; gw_write_file_durable writes `path` through "<path>.tmp" with
- * write + fsync + rename + directory fsync. Both return 0 or GW_EIO. */
+ * directory; gw_write_file_durable writes `path` through tmp_path with
+ * write + fsync + rename + directory fsync, and removes tmp_path again if
+ * that fails. Both return 0, GW_ENOSPC (no space left: ENOSPC or EDQUOT)
+ * or GW_EIO, with errno set to the failure's. */
 int gw_fsync_dir(const char *dir);
 int gw_write_file_durable(const char *tmp_path, const char *path,
 			  const uint8_t *buf, size_t len);
@@ -153,8 +155,32 @@ struct gw_spool_enforce {
 int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
 		     struct gw_spool_enforce *res);
 
+/* Bytes free for an unprivileged user on dir's file system (statvfs
+ * f_bavail), UINT64_MAX if unknown. */
+uint64_t gw_spool_disk_free(const char *dir);
+
+/* A full disk: empties the oldest uploaded batches in done/ (their data is
+ * in the database; the empty file keeps its name, as the size bound's
+ * first step does) until want_free bytes are free or none is left.
+ * *emptied counts them; logged. Returns 0 or GW_EIO. */
+int gw_spool_free_done(const char *dir, uint64_t want_free, unsigned *emptied);
+
 /* Replaces <dir>/<name> ("status": "key=value" lines; "health": a TSV of
- * the meters' health) with text, durably. */
+ * the meters' health) with text, durably, even on a full disk. The file
+ * is the text, a trailer line "#end len=N crc=XXXXXXXX" (the text's length
+ * in bytes and CRC-32, hex) and a padding line up to a whole number of 4
+ * KiB blocks. It is written as a new file and renamed into place; if that
+ * fails (a full disk), it is rewritten in place within the blocks it has
+ * (docs/spool-format.md, "Status files"). Returns 0 (replaced), 1
+ * (rewritten in place; errno says why the replacement failed), GW_ENOSPC,
+ * GW_EIO or GW_ENOMEM. */
 int gw_spool_status_write(const char *dir, const char *name, const char *text);
+
+/* Reads <dir>/<name> as written by gw_spool_status_write: *text (free with
+ * free()) is the text before the trailer. Returns 0, GW_ENOTFOUND,
+ * GW_ECORRUPT when the trailer does not match (a rewrite in place is under
+ * way, or was cut by a power loss: read again a little later), GW_EIO or
+ * GW_ENOMEM. A file without a trailer (an older gatewayd's) is read whole. */
+int gw_spool_status_read(const char *dir, const char *name, char **text);
 
 #endif

@@ -30,6 +30,7 @@ const char *gw_strerror(int err)
 	case GW_EFULL: return "bound reached";
 	case GW_ENOTAVAIL: return "value not available";
 	case GW_EREFUSED: return "refused by the database";
+	case GW_ENOSPC: return "no space left on the device";
 	default: return "unknown error";
 	}
 }

@@ -5,16 +5,22 @@
  * keeps in its spool: <spool>/status (spool usage, size bound, alarms) and
  * <spool>/health (each meter's state and fault counters).
  *
+ * Both files are read through gw_spool_status_read, which checks their
+ * trailer: on a full disk gatewayd rewrites them in place, and a read that
+ * meets a rewrite half done is made again.
+ *
  * Exit status: 0 when there is no alarm and no meter is offline, 1
  * otherwise, 2 on a usage error or when gatewayd has not written its
- * status yet.
+ * status yet (or it cannot be read whole).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gw.h"
 #include "gwctl_spool.h"
+#include "spool.h"
 
 /* The value of "key=" in the status text, or "?" (borrowed from text). */
 static const char *status_value(char *text, const char *key, char *buf,
@@ -34,40 +40,48 @@ static const char *status_value(char *text, const char *key, char *buf,
 	return "?";
 }
 
-static char *slurp(const char *path)
+/* Reads <dir>/<name> (status or health) whole and checked. On a full
+ * disk gatewayd rewrites these files in place, and a read may meet a
+ * rewrite half done (the trailer's CRC does not match): it is read again,
+ * for up to a second. Returns the text (free with free()) or NULL with
+ * *rc set: GW_ENOTFOUND, GW_ECORRUPT (still torn: a rewrite was cut by a
+ * power loss; gatewayd writes it again), GW_EIO. */
+static char *read_checked(const char *dir, const char *name, int *rc)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
+	char *text = NULL;
+	struct timespec pause = {0, 50 * 1000000L};
 
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0 || !(buf = malloc((size_t)n + 1))) {
-		fclose(f);
-		return NULL;
+	for (int tries = 0; tries < 20; tries++) {
+		*rc = gw_spool_status_read(dir, name, &text);
+		if (*rc != GW_ECORRUPT)
+			break;
+		nanosleep(&pause, NULL);
 	}
-	size_t got = fread(buf, 1, (size_t)n, f);
-	buf[got] = '\0';
-	fclose(f);
-	return buf;
+	return *rc ? NULL : text;
 }
 
 int gwctl_status(int argc, char **argv)
 {
 	char dir[GW_PATH_MAX], path[GW_PATH_MAX + 16];
 	char v[6][128];
-	int i = 1, bad = 0;
+	int i = 1, bad = 0, rc;
 
 	if (gwctl_spool_dir_arg(argc, argv, &i, dir, sizeof(dir)) || i != argc) {
 		fprintf(stderr, "usage: gwctl status (-c CONFIG | SPOOL_DIR)\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "%s/status", dir);
-	char *st = slurp(path);
+	char *st = read_checked(dir, "status", &rc);
 	if (!st) {
-		fprintf(stderr, "gwctl status: %s: no status yet (has gatewayd run on this spool?)\n",
-			path);
+		if (rc == GW_ENOTFOUND)
+			fprintf(stderr, "gwctl status: %s: no status yet (has gatewayd run on this spool?)\n",
+				path);
+		else if (rc == GW_ECORRUPT)
+			fprintf(stderr, "gwctl status: %s: torn (a rewrite in place on a full disk "
+				"was cut short); gatewayd writes it again within a minute\n", path);
+		else
+			fprintf(stderr, "gwctl status: %s: cannot read: %s\n", path,
+				gw_strerror(rc));
 		return 2;
 	}
 	const char *alarm = status_value(st, "alarm", v[0], sizeof(v[0]));
@@ -89,13 +103,28 @@ int gwctl_status(int argc, char **argv)
 		printf("upload: %s failed attempts in a row (%s), last batch loaded %s\n",
 		       fails, status_value(st, "upload_last_error", v[5], sizeof(v[5])),
 		       status_value(st, "upload_last_ok", v[4], sizeof(v[4])));
+	/* Statuses written before the disk keys existed have none of them. */
+	const char *derr = status_value(st, "disk_error", v[3], sizeof(v[3]));
+	const char *sfail = status_value(st, "seal_failures", v[4], sizeof(v[4]));
+	if (strstr(alarm, "disk_full"))
+		printf("disk: FULL (%s), %s bytes free; readings of the open days are "
+		       "kept in memory and written once space is freed\n", derr,
+		       status_value(st, "disk_free_bytes", v[5], sizeof(v[5])));
+	else if (strcmp(derr, "?") != 0 && strcmp(derr, "-") != 0)
+		printf("disk: write error (%s)\n", derr);
+	if (strcmp(sfail, "?") != 0 && strcmp(sfail, "0") != 0)
+		printf("sealing: %s failed attempts in a row, next try in %s s\n", sfail,
+		       status_value(st, "seal_next_try_s", v[5], sizeof(v[5])));
 	bad |= strcmp(alarm, "none") != 0;
 	free(st);
 
-	snprintf(path, sizeof(path), "%s/health", dir);
-	char *h = slurp(path);
+	char *h = read_checked(dir, "health", &rc);
 	if (!h) {
-		printf("meters: no health file yet\n");
+		if (rc == GW_ECORRUPT)
+			printf("meters: the health file is torn (a rewrite in place was cut "
+			       "short); gatewayd writes it again\n");
+		else
+			printf("meters: no health file yet\n");
 		return bad ? 1 : 0;
 	}
 	/* Counts first, then the meters that need attention, then the rest. */

@@ -56,6 +56,11 @@ static const struct golden journals[] = {
 	{"journal_torn_record.gwj", GW_ECORRUPT, "torn record"},
 	{"journal_torn_record_header.gwj", GW_ECORRUPT, "torn record header"},
 	{"journal_bad_crc.gwj", GW_ECORRUPT, "bad record CRC"},
+	{"journal_zero_tail.gwj", GW_ECORRUPT, "zero-filled tail"},
+	{"journal_zeroed_record.gwj", GW_ECORRUPT, "zero-filled tail"},
+	{"journal_zero_filled.gwj", GW_ECORRUPT, "zero-filled segment"},
+	{"journal_empty_record.gwj", GW_ECORRUPT, "empty record"},
+	{"journal_record_too_long.gwj", GW_ECORRUPT, "record length out of range"},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -241,6 +246,22 @@ static void make_journals(void)
 	memcpy(x, g, len);
 	x[len - 7] ^= 0x08;
 	write_file("journal_bad_crc.gwj", x, len);
+	/* what a power loss leaves: the file's size on disk, not its data */
+	uint8_t *z = calloc(1, 8192);
+	memcpy(z, g, len); /* both records, then zeros to the 4 KiB block */
+	write_file("journal_zero_tail.gwj", z, 4096);
+	memset(z + GW_JOURNAL_HDR + rec, 0, rec); /* the second record zeroed */
+	write_file("journal_zeroed_record.gwj", z, len);
+	memset(z, 0, 8192);
+	write_file("journal_zero_filled.gwj", z, 4096);
+	/* a zero length before data: never written, a page lost in between */
+	memcpy(x, g, len);
+	memset(x + GW_JOURNAL_HDR + rec, 0, 4);
+	write_file("journal_empty_record.gwj", x, len);
+	memcpy(x, g, len);
+	put32(x + GW_JOURNAL_HDR + rec, GW_JOURNAL_REC_MAX + 1);
+	write_file("journal_record_too_long.gwj", x, len);
+	free(z);
 	free(x);
 	free(g);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
@@ -366,10 +387,14 @@ static void startup_sets_them_aside(void **state)
 	assert_int_equal(gw_journal_open(tmp, 1, &j), 0);
 	assert_int_equal(gw_journal_replay(j, count_cycles, NULL, &readings, &st), 0);
 	gw_journal_close(j);
-	assert_int_equal(st.torn, 4);        /* three torn tails, one header */
+	/* cut: three torn tails, a header cut short, a zero-filled tail
+	 * after two records and one after one, a zero-filled segment, an
+	 * empty record, a record too long */
+	assert_int_equal(st.torn, 9);
 	assert_int_equal(st.quarantined, 2); /* bad magic, newer version */
-	assert_int_equal(readings, 6 + 3 * 3); /* good file + first records */
-	assert_int_equal(count_in(dir), 4);
+	/* good file, the zero-tailed one's two records, the first records */
+	assert_int_equal(readings, 6 + 6 + 6 * 3);
+	assert_int_equal(count_in(dir), 8); /* short header, zeros removed */
 	snprintf(dir, sizeof(dir), "%s/quarantine", tmp);
 	assert_int_equal(count_in(dir), (int)N(batches) - 1 + 2);
 	/* a second start finds everything whole */

@@ -3,17 +3,22 @@
  * test_journal.c - the write-ahead journal: exact replay of cycles and
  * events, a torn tail cut at every possible byte, a bad CRC, unknown record
  * types skipped, newer versions quarantined, segments per day and pruning;
- * and the spool's start-up recovery, sealed-day state and size bound.
+ * what a power loss leaves (zero-filled tails and segments, at every byte),
+ * appends that fail without leaving litter; and the spool's start-up
+ * recovery, sealed-day state, size bound and status files on a full disk.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -322,6 +327,267 @@ static void segments_per_day_and_prune(void **state)
 	gw_journal_close(j);
 }
 
+/* ---- what a power loss leaves ---- */
+
+/* The bytes of path (asserts); *len gets their number. */
+static uint8_t *read_all(const char *path, size_t *len)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	uint8_t *p = malloc((size_t)sb.st_size + 1);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	*len = fread(p, 1, (size_t)sb.st_size, f);
+	assert_int_equal(*len, (size_t)sb.st_size);
+	fclose(f);
+	return p;
+}
+
+static void write_all_to(const char *path, const uint8_t *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Three cycles of bus 0 in one segment: its path and image. */
+static uint8_t *three_cycles(char *path, size_t cap, size_t *full, size_t *rec)
+{
+	struct gw_journal *j;
+	struct gw_reading r[6];
+
+	clear_journal();
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	for (int c = 0; c < 3; c++) {
+		make_cycle(r, 6, T0 + c * 900000LL, 1000);
+		assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), 0);
+	}
+	gw_journal_close(j);
+	only_segment(path, cap);
+	uint8_t *img = read_all(path, full);
+	*rec = (*full - GW_JOURNAL_HDR) / 3;
+	return img;
+}
+
+/* Writes img (len bytes) as the segment, replays, and checks that `cycles`
+ * came back, the segment was cut to `cut_to` bytes and reads whole now. */
+static void replay_cut(const char *path, const uint8_t *img, size_t len,
+		       const char *why, unsigned long cycles, size_t cut_to)
+{
+	struct gw_journal *j;
+	struct gw_journal_stats st;
+	static struct got g;
+	const char *w;
+	uint64_t good;
+	struct stat sb;
+
+	write_all_to(path, img, len);
+	assert_int_equal(gw_journal_check_file(path, &w, &good), GW_ECORRUPT);
+	assert_string_equal(w, why);
+	assert_int_equal(good, cut_to);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(g.cycles, cycles);
+	assert_int_equal(st.torn, 1);
+	assert_int_equal(st.quarantined, 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal((size_t)sb.st_size, cut_to);
+	assert_int_equal(gw_journal_check_file(path, &w, &good), 0);
+}
+
+static void zero_filled_tails(void **state)
+{
+	char path[700];
+	size_t full, rec;
+	(void)state;
+
+	uint8_t *img = three_cycles(path, sizeof(path), &full, &rec);
+	uint8_t *z = calloc(1, full + 8192);
+	/* the file's size reached the disk to the end of its block, the
+	 * zeros after the last record were never data */
+	memcpy(z, img, full);
+	replay_cut(path, z, (full + 4095) / 4096 * 4096, "zero-filled tail", 3, full);
+	replay_cut(path, z, full + 8192, "zero-filled tail", 3, full);
+	replay_cut(path, z, full + 1, "zero-filled tail", 3, full);
+	/* the last record never reached the disk: zeros where it was */
+	memset(z + full - rec, 0, rec);
+	replay_cut(path, z, full, "zero-filled tail", 2, full - rec);
+	/* half of it did (its header is whole): its CRC fails */
+	memcpy(z, img, full);
+	memset(z + full - rec / 2, 0, rec / 2);
+	replay_cut(path, z, full, "bad record CRC", 2, full - rec);
+	/* its header's page was lost, a later page of it was written */
+	memcpy(z, img, full);
+	memset(z + full - rec, 0, 8);
+	replay_cut(path, z, full, "empty record", 2, full - rec);
+	free(z);
+	free(img);
+}
+
+static void zero_filled_segments(void **state)
+{
+	char path[700], zpath[400], epath[400], qdir[400];
+	size_t full, rec;
+	struct gw_journal *j;
+	struct gw_journal_stats st;
+	static struct got g;
+	(void)state;
+
+	uint8_t *img = three_cycles(path, sizeof(path), &full, &rec);
+	free(img);
+	/* a segment created, sized and never synced, and one never written */
+	uint8_t zeros[4096] = {0};
+	snprintf(zpath, sizeof(zpath), "%s/2026-03-01_b0_900.gwj", jdir);
+	write_all_to(zpath, zeros, sizeof(zeros));
+	snprintf(epath, sizeof(epath), "%s/2026-03-01_ev_901.gwj", jdir);
+	write_all_to(epath, zeros, 0);
+	const char *why;
+	uint64_t good;
+	assert_int_equal(gw_journal_check_file(zpath, &why, &good), GW_ECORRUPT);
+	assert_string_equal(why, "zero-filled segment");
+	assert_int_equal(good, 0);
+	snprintf(qdir, sizeof(qdir), "%s/quarantine", spool);
+	int before = count_in(qdir);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(g.cycles, 3);
+	assert_int_equal(st.torn, 2); /* both removed, nothing set aside */
+	assert_int_equal(st.quarantined, 0);
+	assert_int_equal(count_in(qdir), before);
+	assert_int_equal(count_in(jdir), 1);
+	assert_int_equal(access(zpath, F_OK), -1);
+	assert_int_equal(access(epath, F_OK), -1);
+}
+
+/* Every point where a power loss can cut a segment, followed by no zeros,
+ * one, or zeros to the end of the 4 KiB block: the reader finds exactly
+ * the records before the cut (run under ASan + UBSan by make check
+ * SANITIZE=1: no byte pattern here is undefined behaviour). */
+static void every_cut_with_zeros(void **state)
+{
+	char path[700];
+	size_t full, rec;
+	(void)state;
+
+	uint8_t *img = three_cycles(path, sizeof(path), &full, &rec);
+	uint8_t *buf = calloc(1, full + 4096);
+	for (size_t cut = 0; cut <= full; cut++) {
+		size_t zs[3] = {0, 1, 4096 - cut % 4096};
+		for (int k = 0; k < 3; k++) {
+			static struct got g;
+			const char *why;
+			uint64_t good;
+			size_t len = cut + zs[k];
+			memset(buf, 0, full + 4096);
+			memcpy(buf, img, cut);
+			memset(&g, 0, sizeof(g));
+			int rc = gw_journal_read_buf(buf, len, got_cycle, NULL, &g,
+						     &why, &good);
+			/* What is whole is what equals the segment up to a
+			 * record's end: the header's last three bytes and a
+			 * record's last byte (a reading's status) are zeros, so
+			 * a cut just before them is made whole by the zeros. */
+			int hdr = len >= GW_JOURNAL_HDR &&
+				  memcmp(buf, img, GW_JOURNAL_HDR) == 0;
+			size_t whole = 0;
+			while (hdr && GW_JOURNAL_HDR + (whole + 1) * rec <= len &&
+			       GW_JOURNAL_HDR + (whole + 1) * rec <= full &&
+			       memcmp(buf, img, GW_JOURNAL_HDR + (whole + 1) * rec) == 0)
+				whole++;
+			size_t end = hdr ? GW_JOURNAL_HDR + whole * rec : 0;
+			assert_int_equal(g.cycles, whole);
+			assert_int_equal(good, end);
+			if (hdr && len == end) {
+				assert_int_equal(rc, 0);
+				assert_string_equal(why, "");
+			} else {
+				assert_int_equal(rc, GW_ECORRUPT);
+				assert_true(why[0] != '\0');
+			}
+			if (hdr && len > end && cut <= end)
+				assert_string_equal(why, "zero-filled tail");
+			if (!hdr)
+				assert_string_equal(why, cut == 0 && len >= GW_JOURNAL_HDR
+							 ? "zero-filled segment"
+							 : "truncated header");
+		}
+	}
+	/* and nothing at all */
+	static struct got g;
+	const char *why;
+	uint64_t good;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_read_buf(NULL, 0, got_cycle, NULL, &g, &why, &good),
+			 GW_ECORRUPT);
+	assert_string_equal(why, "truncated header");
+	free(buf);
+	free(img);
+}
+
+/* A write that fails (here: past RLIMIT_FSIZE, EFBIG; on a full disk
+ * ENOSPC, tests/integration/disk_full.sh) leaves no segment behind when
+ * the segment was new, and is cut back off an open segment, which stays
+ * in use: no litter, however many cycles fail. */
+static void failed_append_no_litter(void **state)
+{
+	struct gw_journal *j;
+	struct gw_reading r[6];
+	struct rlimit old, lim;
+	char path[700];
+	struct stat sb;
+	(void)state;
+
+	clear_journal();
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	make_cycle(r, 6, T0, 1000);
+	lim.rlim_cur = 4; /* not even a header fits */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), GW_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(count_in(jdir), 0);
+	assert_int_equal(gw_journal_failures(j), 5);
+	assert_int_equal(gw_journal_last_errno(j), EFBIG);
+	assert_int_equal(gw_journal_failed_day(j), gw_tz_day_of(T0));
+	/* room again: the next cycle is durable */
+	assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), 0);
+	assert_int_equal(gw_journal_last_errno(j), 0);
+	assert_int_equal(count_in(jdir), 1);
+	only_segment(path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	off_t one = sb.st_size;
+	/* a write cut short on the open segment: cut back, segment kept */
+	lim.rlim_cur = (rlim_t)one + 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	make_cycle(r, 6, T0 + 900000LL, 1000);
+	assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), GW_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, one);
+	assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), 0);
+	assert_int_equal(count_in(jdir), 1);
+	assert_int_equal(gw_journal_failures(j), 6);
+	gw_journal_close(j);
+	signal(SIGXFSZ, SIG_DFL);
+	/* the two durable cycles come back, nothing torn */
+	static struct got g;
+	struct gw_journal_stats st;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(g.cycles, 2);
+	assert_int_equal(st.torn, 0);
+}
+
 /* ---- spool: recovery, sealed-day state, size bound ---- */
 
 static struct gw_batch *day_batch(int32_t day, int meters)
@@ -488,6 +754,125 @@ static void size_bound(void **state)
 	gw_spool_list_free(names, n);
 }
 
+/* ---- status files on a full disk ---- */
+
+static void status_survives_full_disk(void **state)
+{
+	char path[700], tdir[400], away[420], *text;
+	struct stat sb;
+	(void)state;
+
+	clear_spool();
+	snprintf(path, sizeof(path), "%s/status", spool);
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), GW_ENOTFOUND);
+	const char *t1 = "gateway=gw-1\nalarm=none\n";
+	assert_int_equal(gw_spool_status_write(spool, "status", t1), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 4096); /* room for a rewrite in place */
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), 0);
+	assert_string_equal(text, t1);
+	free(text);
+	/* a plain reader (grep, a monitoring script) sees the lines */
+	size_t len;
+	uint8_t *img = read_all(path, &len);
+	assert_memory_equal(img, t1, strlen(t1));
+	assert_null(memchr(img, '\0', len));
+	free(img);
+
+	/* no new file can be made (here tmp/ is not a directory; on a full
+	 * disk there is no block for it): rewritten in place */
+	snprintf(tdir, sizeof(tdir), "%s/tmp", spool);
+	snprintf(away, sizeof(away), "%s/tmp.away", spool);
+	assert_int_equal(rename(tdir, away), 0);
+	write_all_to(tdir, (const uint8_t *)"x", 1);
+	const char *t2 = "gateway=gw-1\nalarm=disk_full\ndisk_error=No space left on device";
+	assert_int_equal(gw_spool_status_write(spool, "status", t2), 1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 4096);
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), 0);
+	assert_memory_equal(text, t2, strlen(t2));
+	assert_string_equal(text + strlen(t2), "\n"); /* a last line break added */
+	free(text);
+	/* a text that outgrew the room cannot be written in place: the old
+	 * one stays whole */
+	char *big = malloc(6000);
+	memset(big, 'a', 5999);
+	memcpy(big, "k=", 2);
+	big[5999] = '\0';
+	assert_true(gw_spool_status_write(spool, "status", big) < 0);
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), 0);
+	assert_memory_equal(text, t2, strlen(t2));
+	free(text);
+	/* a rewrite in place cut short (or met half done): detected */
+	img = read_all(path, &len);
+	memcpy(img + 15, "XXXX", 4);
+	write_all_to(path, img, len);
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), GW_ECORRUPT);
+	assert_null(text);
+	free(img);
+	/* a status of a gatewayd before trailers is read whole */
+	write_all_to(path, (const uint8_t *)"gateway=old\nalarm=none\n", 23);
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), 0);
+	assert_string_equal(text, "gateway=old\nalarm=none\n");
+	free(text);
+	/* space again: replaced as usual, growing to whole blocks */
+	assert_int_equal(unlink(tdir), 0);
+	assert_int_equal(rename(away, tdir), 0);
+	assert_int_equal(gw_spool_status_write(spool, "status", big), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 8192);
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), 0);
+	assert_int_equal(strlen(text), 6000);
+	free(text);
+	/* and never shrinks: the room stays for the next full disk */
+	assert_int_equal(gw_spool_status_write(spool, "status", t1), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 8192);
+	assert_int_equal(gw_spool_status_read(spool, "status", &text), 0);
+	assert_string_equal(text, t1);
+	free(text);
+	assert_int_equal(count_in(tdir), 0);
+	free(big);
+}
+
+/* A full disk gets room back from batches already in the database. */
+static void full_disk_empties_done(void **state)
+{
+	char path[700], **names;
+	unsigned n;
+	int32_t d0 = gw_tz_day_of(T0);
+	struct stat sb;
+	(void)state;
+
+	clear_spool();
+	for (int i = 0; i < 3; i++) {
+		struct gw_batch *b = day_batch(d0 + i, 4);
+		assert_int_equal(gw_spool_write(spool, b), 0);
+		gw_batch_free(b);
+	}
+	int k = gw_spool_list(spool, "ready", &names);
+	assert_int_equal(k, 3);
+	assert_int_equal(gw_spool_mark_done(spool, names[0]), 0);
+	assert_int_equal(gw_spool_mark_done(spool, names[1]), 0);
+	assert_true(gw_spool_disk_free(spool) > 0);
+	/* room enough: nothing is touched */
+	assert_int_equal(gw_spool_free_done(spool, 0, &n), 0);
+	assert_int_equal(n, 0);
+	/* not enough: every uploaded batch is emptied, oldest first, names
+	 * kept; nothing not uploaded is touched */
+	assert_int_equal(gw_spool_free_done(spool, UINT64_MAX, &n), 0);
+	assert_int_equal(n, 2);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", spool, i < 2 ? "done" : "ready",
+			 names[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_true(i < 2 ? sb.st_size == 0 : sb.st_size > 0);
+	}
+	assert_int_equal(gw_spool_next_revision(spool, "gw-1", d0), 1);
+	gw_spool_list_free(names, k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,8 +880,14 @@ int main(void)
 		cmocka_unit_test(torn_tail_every_byte),
 		cmocka_unit_test(unknown_records_and_versions),
 		cmocka_unit_test(segments_per_day_and_prune),
+		cmocka_unit_test(zero_filled_tails),
+		cmocka_unit_test(zero_filled_segments),
+		cmocka_unit_test(every_cut_with_zeros),
+		cmocka_unit_test(failed_append_no_litter),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
+		cmocka_unit_test(status_survives_full_disk),
+		cmocka_unit_test(full_disk_empties_done),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

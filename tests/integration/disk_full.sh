@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A full disk: the spool lives on a small tmpfs made by this test. gatewayd
+# polls four metersim meters on a fast shared clock; after the first day is
+# sealed the rest of the tmpfs is filled with a file, and it stays full
+# across a local midnight, so that the journal cannot append and the next
+# day cannot be sealed. Meanwhile
+#   - spool/status keeps telling the truth: it is rewritten (in place) with
+#     the alarm disk_full and the errno's text, and `gwctl status` reads it
+#     and says so;
+#   - the journal collects no litter: no new segment per failed cycle, no
+#     empty segment, nothing in tmp/;
+#   - sealing backs off by the clock (1 s, 2 s, 4 s ...): a handful of
+#     attempts in many seconds, where a retry on every pass of the loop
+#     would make ten a second.
+# Then the file is removed, and without a restart
+#   - every day seals (one batch each) and the alarms clear;
+#   - every reading the journal acknowledged is in a batch, the meters'
+#     interval series have no hole across the full period (the readings
+#     that could not be journaled were kept in memory), and each whole
+#     day's import and export equal the simulator's exact values.
+# Last, a gateway started on a full disk (a reboot) starts, raises
+# disk_full, and when stopped says which readings it could not keep; with
+# space again the next run seals on.
+#
+# Needs root (mount -t tmpfs), as in CI. Without it this test FAILS and
+# says so; a developer runs it with `sudo -E env PATH="$PATH" tests/run.sh
+# disk_full` (or as root in a container). It never reports a pass without
+# the full disk.
+. "$(dirname "$0")/../lib.sh"
+
+mnt=$GW_TMP/disk
+spool=$mnt/spool
+mkdir -p "$mnt"
+if ! mount -t tmpfs -o size=3m,mode=0755 gwtest-spool "$mnt" 2>"$GW_TMP/mount.err"; then
+	not_ok "mount a 3 MB tmpfs for the spool: $(tr -s '\n' ' ' <"$GW_TMP/mount.err")(this test needs root, as in CI: run it as root, or sudo -E env PATH=\"\$PATH\" tests/run.sh disk_full)"
+	finish
+fi
+ok "a 3 MB tmpfs is mounted as the spool's file system"
+# Stop what runs on the tmpfs before unmounting it, then clean up as usual.
+_disk_cleanup() {
+	local pid
+	for pid in "${_gw_pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${_gw_pids[@]}"; do
+		wait_pid_exit 5 "$pid" || kill -KILL "$pid" 2>/dev/null
+	done
+	if mountpoint -q "$mnt"; then
+		umount "$mnt" 2>/dev/null || umount -l "$mnt"
+	fi
+	_gw_cleanup
+}
+trap _disk_cleanup EXIT
+
+zone=Asia/Ho_Chi_Minh
+speed=3600                  # 1 real second = 1 simulated hour
+start=2026-03-01T15:00:00Z  # 22:00 local
+stop=2026-03-03T23:00:00Z   # 06:00 local on 2026-03-04
+anchor=$(date +%s.%N)
+clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+sim=(--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}")
+port1=$(free_port)
+port2=$(free_port)
+if ! start_metersim sim1 --tcp "127.0.0.1:$port1" --meters 2 --first-unit 1 "${sim[@]}" ||
+	! start_metersim sim2 --tcp "127.0.0.1:$port2" --meters 2 --first-unit 3 "${sim[@]}"; then
+	not_ok "metersim did not start"
+	finish
+fi
+cat >"$GW_TMP/gw.ini" <<INI
+[gateway]
+id = sub-full
+timezone = $zone
+spool_dir = $spool
+profiles_dir = $GW_TOP/profiles
+poll_interval = 15m
+midnight_tolerance = 10m
+seal_delay = 30m
+log_level = debug
+
+[bus line-a]
+type = modbus-tcp
+host = 127.0.0.1
+port = $port1
+timeout_ms = 500
+
+[bus line-b]
+type = modbus-tcp
+host = 127.0.0.1
+port = $port2
+timeout_ms = 500
+
+[meter PE0001]
+bus = line-a
+unit = 1
+profile = abb_b23
+[meter PE0002]
+bus = line-a
+unit = 2
+profile = abb_b23
+[meter PE0003]
+bus = line-b
+unit = 3
+profile = abb_b23
+[meter PE0004]
+bus = line-b
+unit = 4
+profile = abb_b23
+INI
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" 2>"$GW_TMP/gw.log" &
+gw=$!
+track_pid $gw
+
+status() { sed -n "s/^$1=//p" "$spool/status" 2>/dev/null; }
+# Journal segments shorter than a header that stay: litter. (A segment
+# being created lives for microseconds before its failed first write
+# removes it again; one that is there twice, half a second apart, stays.)
+persistent() { # FIND-ARGS...: how many files match twice, 0.5 s apart
+	local a b
+	a=$(find "$spool/journal" -type f "$@" -printf '%f\n' | sort)
+	sleep 0.5
+	b=$(find "$spool/journal" -type f "$@" -printf '%f\n' | sort)
+	comm -12 <(echo "$a") <(echo "$b") | grep -c .
+}
+litter() { persistent -size -8c; }
+# simulated seconds -> real seconds after the anchor
+at() { echo $(( ($(date -ud "$1" +%s) - $(date -ud "$start" +%s)) / speed )); }
+
+# 1. The first (partial) day is sealed normally: 2026-03-01 at 00:30 local.
+if wait_for 30 sh -c "ls '$spool/ready/' | grep -q '_2026-03-01_'"; then
+	ok "2026-03-01 is sealed before the disk fills"
+else
+	not_ok "2026-03-01 was not sealed: $(tail -5 "$GW_TMP/gw.log")"
+	finish
+fi
+
+# 2. Fill the disk at about 02:00 local on 2026-03-02 (19:00Z).
+sleep_until "$anchor" "$(at 2026-03-01T19:00:00Z)"
+dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null
+echo "# filled: $(df -B1 --output=avail "$mnt" | tail -1 | tr -d ' ') bytes left"
+if wait_for 10 sh -c "grep -q '^alarm=.*disk_full' '$spool/status' &&
+		grep -q '^journal_write_failures=[1-9]' '$spool/status'"; then
+	ok "spool/status raises disk_full once the disk is full"
+else
+	not_ok "no disk_full alarm in spool/status: $(grep '^alarm=' "$spool/status")"
+fi
+check_eq "$(status disk_error)" "No space left on device" "spool/status names the errno (disk_error)"
+out=$("$GW_BUILD/gwctl" status "$spool" 2>&1)
+rc=$?
+check_eq "$rc" 1 "gwctl status exits 1 while the disk is full"
+case "$out" in
+*"disk: FULL (No space left on device)"*) ok "gwctl status says the disk is full" ;;
+*) not_ok "gwctl status on the full disk: $out" ;;
+esac
+
+# While full: the status is news (rewritten in place), and the journal
+# gains no segments, however many cycles fail.
+u1=$(status updated)
+j1=$(ls "$spool/journal" | wc -l)
+f1=$(status journal_write_failures)
+sleep_until "$anchor" "$(at 2026-03-01T23:00:00Z)"   # 06:00 local
+u2=$(status updated)
+j2=$(ls "$spool/journal" | wc -l)
+f2=$(status journal_write_failures)
+echo "# while full: status updated $u1 -> $u2; journal failures $f1 -> $f2; segments $j1 -> $j2"
+if [ -n "$u1" ] && [ -n "$u2" ] && [[ "$u2" > "$u1" ]]; then
+	ok "spool/status is rewritten while the disk is full"
+else
+	not_ok "spool/status not rewritten while full ('$u1' -> '$u2')"
+fi
+if [ "${f2:-0}" -gt "${f1:-0}" ] && [ "${f1:-0}" -gt 0 ]; then
+	ok "journal appends fail and are counted ($f2 so far)"
+else
+	not_ok "journal failures counted while full ('$f1' -> '$f2')"
+fi
+check_eq "$j2" "$j1" "no new journal segment while $((f2 - f1)) cycles failed"
+check_eq "$(litter)" 0 "no empty or header-less journal segment"
+check_eq "$(ls "$spool/tmp" | wc -l)" 0 "nothing left in tmp/"
+grep -q "journal: cycle: .*No space left on device; not durable, kept in memory only" "$GW_TMP/gw.log" &&
+	ok "the log says why the journal cannot write" || not_ok "journal failure log line"
+
+# 3. Keep it full past the next midnight and the seal time (00:30 local on
+# 2026-03-03 = 17:30Z); stay full for about 20 real seconds after it.
+seal_t=$(at 2026-03-02T17:30:00Z)
+sleep_until "$anchor" "$seal_t"
+if wait_for 10 sh -c "grep -q '^seal_failures=[1-9]' '$spool/status'"; then
+	ok "the seal of 2026-03-02 fails on the full disk (seal_failures in spool/status)"
+else
+	not_ok "no failed seal in spool/status: $(grep '^seal' "$spool/status")"
+fi
+t_first=$(date +%s.%N)
+grep '^alarm=' "$spool/status" | grep -q seal_failed && ok "spool/status raises seal_failed" ||
+	not_ok "no seal_failed alarm: $(grep '^alarm=' "$spool/status")"
+sleep 20
+n_fail=$(status seal_failures_total)
+t_last=$(date +%s.%N)
+# Backoff 1, 2, 4, 8, 16 s: about log2 of the seconds elapsed since the
+# first failure, plus one. A retry on every pass would be ~10 a second.
+secs=$(awk -v a="$t_first" -v b="$t_last" 'BEGIN { printf "%d", b - a + 1 }')
+limit=$(awk -v s="$secs" 'BEGIN { n = 2; while (s >= 1) { s /= 2; n++ } print n }')
+echo "# $n_fail seal attempts failed in about $secs s (a busy retry would make about $((secs * 10)))"
+if [ "${n_fail:-0}" -ge 2 ] && [ "$n_fail" -le "$limit" ]; then
+	ok "sealing backs off by the clock: $n_fail attempts in $secs s (at most $limit)"
+else
+	not_ok "seal attempts while full: '$n_fail' in $secs s (expected 2..$limit)"
+fi
+logged=$(grep -c "cannot seal a day into the spool (No space left on device), attempt" "$GW_TMP/gw.log")
+# attempts 1, 2, 4, 8 ... are logged (one more attempt may have failed
+# since the status was read)
+pow2() { awk -v n="$1" 'BEGIN { c = 0; for (p = 1; p <= n; p *= 2) c++; print c }'; }
+if [ "$logged" -eq "$(pow2 "$n_fail")" ] || [ "$logged" -eq "$(pow2 $((n_fail + 1)))" ]; then
+	ok "failed seals are logged at growing intervals ($logged lines for $n_fail attempts)"
+else
+	not_ok "failed seal log lines: $logged for $n_fail attempts"
+fi
+check_eq "$(ls "$spool/ready" | grep -c '_2026-03-02_')" 0 "no batch of 2026-03-02 while the disk is full"
+check_eq "$(litter)" 0 "still no empty journal segment, a new day's cycles failing"
+check_eq "$(persistent -name '2026-03-03_*')" 0 "no segment of the new day while each of its cycles fails"
+
+# 4. Free the space: everything resumes by itself, no restart.
+rm -f "$mnt/filler"
+t_freed=$(date +%s)
+if wait_for 15 sh -c "ls '$spool/ready/' | grep -q '_2026-03-02_'"; then
+	ok "2026-03-02 is sealed once space is freed ($(($(date +%s) - t_freed)) s, no restart)"
+else
+	not_ok "2026-03-02 not sealed after the space was freed: $(grep -E '^(alarm|seal)' "$spool/status" | tr '\n' ' ')"
+fi
+if wait_for 15 sh -c "grep -q '^alarm=none' '$spool/status'"; then
+	ok "the alarms clear once space is freed"
+else
+	not_ok "alarm after recovery: $(grep '^alarm=' "$spool/status")"
+fi
+grep -q "sealing works again after" "$GW_TMP/gw.log" && ok "the recovery is logged once" ||
+	not_ok "no recovery log line"
+
+if wait_pid_exit 60 $gw; then
+	wait $gw
+	check_eq "$?" 0 "gatewayd ran to $stop and exited 0"
+else
+	not_ok "gatewayd did not stop"
+fi
+check_eq "$(pid_alive $gw && echo running || echo stopped)" stopped "gatewayd stopped"
+
+# 5. The data: one batch per day, every acknowledged reading in a batch,
+# no hole in any meter's series, exact daily values.
+days=$(ls "$spool/ready" | sed -E 's/^sub-full_([0-9-]+)_r([0-9]+)\.gwb$/\1 r\2/' | sort)
+echo "# batches: $(echo "$days" | tr '\n' ' ')"
+check_eq "$(echo "$days" | tr '\n' ' ')" "2026-03-01 r0 2026-03-02 r0 2026-03-03 r0 " "one batch for each day, 2026-03-01 .. 2026-03-03"
+check_cmd "gwctl spool verify passes" "$GW_BUILD/gwctl" spool verify "$spool"
+check_cmd "the journal has no torn segment" "$GW_BUILD/gwctl" spool journal --check "$spool"
+check_eq "$(ls "$spool/tmp" | wc -l)" 0 "tmp/ is empty"
+for f in "$spool"/ready/*.gwb; do "$GW_BUILD/gwctl" spool dump --intervals "$f" | tail -n +2; done \
+	>"$GW_TMP/batched.csv"
+"$GW_BUILD/gwctl" spool journal "$spool" >"$GW_TMP/journal.csv"
+grep -a "journal: durable bus=" "$GW_TMP/gw.log" >"$GW_TMP/acked.log"
+python3 - "$GW_TMP" <<'PY'
+import sys, collections, datetime as dt, re, bisect
+tmp = sys.argv[1]
+def ms(iso):
+    t = dt.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+    return int(round(t.timestamp() * 1000))
+batched = collections.Counter()
+for line in open(tmp + "/batched.csv"):
+    m, obis, t, v, u = line.rstrip("\n").split(",")
+    batched[(m, obis, ms(t))] += 1
+dups = sum(1 for c in batched.values() if c > 1)
+print(("ok" if dups == 0 else "not ok") + f" - no reading is in two batches ({len(batched)} readings, {dups} twice)")
+have = set(batched)
+for line in open(tmp + "/journal.csv"):
+    f = line.rstrip("\n").split(",")
+    if f[0] == "reading":
+        have.add((f[2], f[3], int(f[4])))
+bus_meters = {0: {"PE0001", "PE0002"}, 1: {"PE0003", "PE0004"}}
+times = collections.defaultdict(list)
+for (m, o, t) in have:
+    times[m].append(t)
+for m in times:
+    times[m].sort()
+pat = re.compile(r"journal: durable bus=(\d+) n=(\d+) ts=(-?\d+)\.\.(-?\d+)$")
+acked = missing = cycles = 0
+for line in open(tmp + "/acked.log", errors="replace"):
+    g = pat.search(line.rstrip("\n"))
+    if not g:
+        continue
+    bus, n, t0, t1 = map(int, g.groups())
+    cycles += 1
+    acked += n
+    found = sum(bisect.bisect_right(times[m], t1) - bisect.bisect_left(times[m], t0)
+                for m in bus_meters[bus])
+    if found < n:
+        missing += n - found
+print(("ok" if missing == 0 and cycles > 0 else "not ok") +
+      f" - every acknowledged reading is in a batch ({acked} readings in {cycles} cycles, {missing} missing)")
+# The 1.8.0 series of each meter from the first to the last reading: no
+# hole longer than three poll intervals (45 min), the full period included.
+worst = 0
+for m in sorted(bus_meters[0] | bus_meters[1]):
+    ts = sorted(t for (mm, o, t) in batched if mm == m and o == "1.8.0")
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    worst = max([worst] + gaps)
+print(("ok" if 0 < worst <= 45 * 60000 else "not ok") +
+      f" - no hole in the meters' series across the full disk (largest step {worst / 60000:.0f} min)")
+PY
+for f in "$spool"/ready/*.gwb; do "$GW_BUILD/gwctl" spool dump "$f"; done |
+	grep -v '^gateway_id' >"$GW_TMP/daily.csv"
+bad=0
+checked=0
+for d in 2026-03-02 2026-03-03; do
+	for pair in "1 2" "3 2"; do
+		set -- $pair
+		"$GW_BUILD/metersim" --meters "$2" --first-unit "$1" "${sim[@]}" \
+			--print-expected "$d" >"$GW_TMP/exp" 2>/dev/null
+		while IFS=$'\t' read -r u imp exp; do
+			m=$(printf 'PE%04d' "$u")
+			gi=$(awk -F, -v m="$m" -v d="$d" '$2==d && $4==m && $5=="1.8.0" {print $8}' "$GW_TMP/daily.csv")
+			ge=$(awk -F, -v m="$m" -v d="$d" '$2==d && $4==m && $5=="2.8.0" {print $8}' "$GW_TMP/daily.csv")
+			checked=$((checked + 1))
+			if [ "$gi" != "$imp" ] || [ "$ge" != "$exp" ]; then
+				bad=$((bad + 1))
+				echo "# $d $m: import '$gi' export '$ge', expected $imp $exp"
+			fi
+		done <"$GW_TMP/exp"
+	done
+done
+if [ "$checked" -eq 8 ] && [ "$bad" -eq 0 ]; then
+	ok "daily import and export exact for all $checked meter-days, the full ones included"
+else
+	not_ok "daily values: $bad of $checked wrong"
+fi
+
+# 6. A gateway (re)started on a full disk, e.g. after a reboot: it starts,
+# tells the truth, and when stopped says which readings it could not keep.
+sim_in() { # HOURS: the simulated time HOURS from now, ISO UTC
+	date -ud "@$(awk -v a="$anchor" -v s="$(date -ud "$start" +%s)" -v n="$(date +%s.%N)" \
+		-v k="$speed" -v h="$1" 'BEGIN { printf "%d", s + (n - a) * k + h * 3600 }')" +%FT%TZ
+}
+dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null
+stop2=$(sim_in 5)
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop2" 2>"$GW_TMP/gw2.log" &
+gw=$!
+track_pid $gw
+if wait_pid_exit 30 $gw; then
+	wait $gw
+	check_eq "$?" 0 "gatewayd started on the full disk, ran to $stop2 and exited 0"
+else
+	not_ok "gatewayd on the full disk did not stop"
+fi
+grep '^alarm=' "$spool/status" | grep -q disk_full && ok "its status says disk_full" ||
+	not_ok "status of the run on the full disk: $(grep '^alarm=' "$spool/status")"
+grep -q "stopping with readings the journal could not write" "$GW_TMP/gw2.log" &&
+	ok "stopping on the full disk names the readings it could not keep" ||
+	not_ok "no log line about the readings lost at the stop: $(grep error "$GW_TMP/gw2.log" | tail -3)"
+# Space again: the next run replays what the journal holds and seals on.
+rm -f "$mnt/filler"
+stop3=$(sim_in 18)
+seal_day=$(date -ud "$(sim_in 0) + 7 hours" +%F) # the local day now
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop3" 2>"$GW_TMP/gw3.log" &
+gw=$!
+track_pid $gw
+if wait_pid_exit 40 $gw; then
+	wait $gw
+	check_eq "$?" 0 "with space again gatewayd ran to $stop3 and exited 0"
+else
+	not_ok "gatewayd after the full start did not stop"
+fi
+check_eq "$(ls "$spool/ready" | grep -c "_${seal_day}_r0")" 1 "the day of the run on the full disk ($seal_day) is sealed"
+check_cmd "gwctl spool verify passes at the end" "$GW_BUILD/gwctl" spool verify "$spool"
+check_eq "$(find "$spool/journal" -type f -size -8c | wc -l)" 0 "no journal litter at the end"
+finish
