@@ -119,4 +119,39 @@ fuzz_run() {
 	fi
 }
 
+# midnight_quality SPOOL METER OBIS ZONE DAY TOLERANCE-S: the quality the
+# batching core's rule gives METER's OBIS register on local DAY (YYYY-MM-DD
+# in ZONE) from the reading times the spool holds (every batch of ready/
+# and done/, and the journal): "measured" when a reading lies within the
+# tolerance of both of the day's midnights, else "interpolated". On an
+# accelerated clock a poll that a loaded machine delays by a few real
+# milliseconds lands minutes of simulated time late; a test compares the
+# quality in the batch with this rule instead of assuming every poll on
+# time.
+midnight_quality() {
+	local spool=$1 f
+	{
+		for f in "$spool"/ready/*.gwb "$spool"/done/*.gwb; do
+			[ -s "$f" ] && "$GW_BUILD/gwctl" spool dump --intervals "$f"
+		done
+		"$GW_BUILD/gwctl" spool journal "$spool"
+	} 2>/dev/null | python3 -c '
+import csv, sys
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+meter, obis, zone, day, tol = sys.argv[1:6]
+ts = []
+for row in csv.reader(sys.stdin):
+    if len(row) >= 5 and row[0] == "reading" and row[2] == meter and row[3] == obis:
+        ts.append(int(row[4]))
+    elif len(row) >= 3 and row[0] == meter and row[1] == obis:
+        t = datetime.strptime(row[2], "%Y-%m-%dT%H:%M:%S.%fZ")
+        ts.append(int(t.replace(tzinfo=timezone.utc).timestamp() * 1000))
+d = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=ZoneInfo(zone))
+mids = [int(x.timestamp() * 1000) for x in (d, (d + timedelta(days=1, hours=3)).replace(hour=0))]
+near = all(any(abs(t - m) <= int(tol) * 1000 for t in ts) for m in mids)
+print("measured" if near else "interpolated")
+' "$2" "$3" "$4" "$5" "$6"
+}
+
 finish() { exit $_gw_failed; }

@@ -69,9 +69,13 @@ day() { "$GW_BUILD/gwctl" spool dump "$GW_TMP"/spool/ready/sub-r_"$1"_r0.gwb |
 # 2026-03-02: M1 whole and exact across the reloads; M2 from its first
 # reading on (incomplete). 2026-03-03: both whole days.
 d2=$(day 2026-03-02)
+# Whether a midnight is "measured" depends on the poll landing within the
+# default 60 s tolerance: 7 ms of real time at 8640x, which a loaded machine
+# can miss; the quality the rule gives the stored reading times is expected.
+q() { midnight_quality "$GW_TMP/spool" "$1" 1.8.0 "$zone" "$2" 60; }
 case "$d2" in
-"M1 4000 measured M2 "*" incomplete ") ok "2026-03-02: M1 exact across the reloads, M2 from the reload on" ;;
-*) not_ok "2026-03-02: $d2" ;;
+"M1 4000 $(q M1 2026-03-02) M2 "*" incomplete ") ok "2026-03-02: M1 exact across the reloads, M2 from the reload on" ;;
+*) not_ok "2026-03-02: $d2 (M1 should be $(q M1 2026-03-02))" ;;
 esac
-check_eq "$(day 2026-03-03)" "M1 4000 measured M2 4800 measured " "2026-03-03: both meters, exact"
+check_eq "$(day 2026-03-03)" "M1 4000 $(q M1 2026-03-03) M2 4800 $(q M2 2026-03-03) " "2026-03-03: both meters, exact"
 finish
