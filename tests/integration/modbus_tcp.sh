@@ -209,6 +209,25 @@ if command -v mbpoll >/dev/null; then
 	check_eq "$got" "2004.8" "mbpoll: SDM630 unit 2 1.8.0 float32 at input 0x48 = 2004.8 kWh"
 fi
 
+# ---- a value that cannot be true: named, not stored ---------------------
+start_sim inf --meters 2 --profile eastron_sdm630 --fault 2:inf \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+"$READ" 127.0.0.1 "$PORT" "$PROF/eastron_sdm630.prof" 1 2 >"$GW_TMP/inf.out" 2>&1
+check_eq "$?/$(it_value "$GW_TMP/inf.out" 2 1.8.0)/$(it_value "$GW_TMP/inf.out" 2 2.8.0)" "0//0" \
+	"driver: unit 2's +Inf 1.8.0 is not a reading; its other registers are"
+check_eq "$(awk -F'\t' '$1 == 2 && $2 == "bad" { print $3 "/" $4 }' "$GW_TMP/inf.out")/$(awk -F'\t' '$1 == 2 && $2 == "matching" { print $3 }' "$GW_TMP/inf.out")" \
+	"1.8.0/float32 +inf/stale=0 unknown_exc=0 bad=1" "driver: the bad value is named in the read's stats"
+check_eq "$(it_value "$GW_TMP/inf.out" 1 1.8.0)" "1004000" "driver: unit 1 beside it reads 1.8.0"
+sed -e "s/^port = .*/port = $PORT/" -e 's/^profile = abb_b23/profile = eastron_sdm630/' \
+	-e 's/^unit = 99/unit = 2/' "$GW_TMP/gw.ini" >"$GW_TMP/inf.ini"
+"$GW_BUILD/gwctl" read -c "$GW_TMP/inf.ini" ghost >"$GW_TMP/gwctl-inf.out" 2>&1
+check_eq "$?/$(grep -c '^# 1.8.0: bad value: float32 +inf$' "$GW_TMP/gwctl-inf.out")/$(grep -c '^1\.8\.0 ' "$GW_TMP/gwctl-inf.out")" "0/1/0" \
+	"gwctl read: a bad value is shown as a comment under the readings, not as a reading"
+"$GW_BUILD/gwctl" read -c "$GW_TMP/inf.ini" ghost --tsv >"$GW_TMP/gwctl-inf.tsv" 2>"$GW_TMP/gwctl-inf.err"
+check_eq "$(grep -c '^1\.8\.0' "$GW_TMP/gwctl-inf.tsv")/$(grep -c 'meter ghost: register 1.8.0: bad value (float32 +inf)' "$GW_TMP/gwctl-inf.err")" \
+	"0/1" "gwctl read --tsv: the bad value goes to stderr, the TSV holds readings only"
+
 # ---- a DST day: Europe/Berlin, 2026-03-29 has 23 hours -----------------
 # Start at local midnight 2026-03-28 (23:00Z); now = 2026-03-30 02:00 CEST
 # (00:00Z) = 47 simulated hours later.
