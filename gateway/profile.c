@@ -392,6 +392,10 @@ static int section_header(struct load_state *st, const char *section, int line)
 {
 	struct gw_profile *p = st->p;
 
+	/* Until this header is accepted, its keys belong to no section: a
+	 * refused header's keys are skipped (the header's error is enough),
+	 * never taken for keys of the section before it. */
+	st->section = S_NONE;
 	if (strcmp(section, "profile") == 0) {
 		if (st->seen_profile)
 			return errorf(st, line, "duplicate [profile] (first at line %d)",
@@ -401,7 +405,6 @@ static int section_header(struct load_state *st, const char *section, int line)
 		return 0;
 	}
 	if (strncmp(section, "register ", 9) != 0) {
-		st->section = S_NONE;
 		return errorf(st, line,
 			      "unknown section [%s]: expected [profile] or [register OBIS]",
 			      section);

@@ -576,6 +576,34 @@ static void test_load_errors(void **state)
 			 GW_EIO);
 }
 
+/* A refused section header is one error; the keys under it are skipped,
+ * not taken for the register before it (which would give "duplicate key"
+ * errors, or quietly complete that register). */
+static void test_load_refused_section(void **state)
+{
+	(void)state;
+	struct gw_profile *p = (struct gw_profile *)1;
+	char msg[2048];
+	const char *path = FILES "bad_sections.prof";
+
+	assert_int_equal(load_capture(path, &p, msg, sizeof(msg)), GW_ECONFIG);
+	assert_null(p);
+	int lines = 0;
+	for (const char *c = msg; *c; c++)
+		lines += *c == '\n';
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "%s:6: [register 1.8.0]: missing required key 'type'\n"
+		 "%s:6: [register 1.8.0]: missing required key 'unit'\n",
+		 path, path);
+	if (lines != 4 || !strstr(msg, ":9: [register 1.8.0]: register 1.8.0 is already defined at line 6\n") ||
+	    !strstr(msg, ":15: [register 1.8.x]: '1.8.x' is not an OBIS code") ||
+	    !strstr(msg, want)) {
+		print_error("got:\n%s", msg);
+		fail();
+	}
+}
+
 static void test_shipped_profiles(void **state)
 {
 	(void)state;
@@ -637,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_float32_resolution),
 		cmocka_unit_test(test_load_minimal),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_load_refused_section),
 		cmocka_unit_test(test_shipped_profiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
