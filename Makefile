@@ -6,8 +6,9 @@
 #   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san)
 #   make demo            simulated meters -> gateway -> PostgreSQL, two days
 #   make bench           benchmarks (ratios against a baseline in one run)
-#   make fuzz            libFuzzer on the IEC 62056-21 parser and the batch
-#                        decoder, FUZZ_TIME s each
+#   make fuzz            libFuzzer on the IEC 62056-21 parser, the batch
+#                        decoder, the INI reader, the CSV meter list and
+#                        meter profiles, FUZZ_TIME s each
 
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
@@ -103,8 +104,8 @@ bench: deps
 	@GW_BUILD=$(BUILD) tests/bench/run.sh
 
 # libFuzzer targets (clang; tools/deps.sh installs it): the IEC 62056-21
-# parser and the batch file decoder. Their own flags: a fuzzer build is
-# always ASan + UBSan.
+# parser, the batch file decoder, the INI reader, the CSV meter list and
+# meter profiles. Their own flags: a fuzzer build is always ASan + UBSan.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 300
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
@@ -121,15 +122,45 @@ $(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/reading.h gateway/gw.h gate
 $(FUZZ_BATCH_BIN): $(FUZZ_BATCH_SRC) gateway/spool.h gateway/batch.h gateway/tz.h gateway/reading.h gateway/gw.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_BATCH_SRC) -lz
-fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN)
+# The INI reader, the CSV meter list (through gw_config_load) and meter
+# profiles (loading and decoding). Their messages about bad input go to
+# stderr, which -close_fd_mask=2 discards (libFuzzer's and the sanitizers'
+# reports still show); each has a dictionary of its keywords.
+FUZZ_INI_SRC := tests/fuzz/fuzz_ini.c gateway/ini.c gateway/util.c
+FUZZ_INI_BIN := $(BUILD)/fuzz/fuzz_ini
+FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c gateway/profile.c gateway/ini.c \
+	gateway/reading.c gateway/util.c
+FUZZ_PROFILE_BIN := $(BUILD)/fuzz/fuzz_profile
+FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/ini.c \
+	gateway/profile.c gateway/reading.c gateway/util.c gateway/tz.c gateway/clock.c
+FUZZ_METERS_BIN := $(BUILD)/fuzz/fuzz_meters
+$(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_INI_SRC)
+$(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PROFILE_SRC) -lm
+$(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_METERS_SRC) -lm
+fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_INI_BIN) $(FUZZ_PROFILE_BIN) \
+	$(FUZZ_METERS_BIN)
+FUZZ_TEXT := -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -close_fd_mask=2
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/batch-corpus
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/batch-corpus $(BUILD)/fuzz/ini-corpus \
+		$(BUILD)/fuzz/profile-corpus $(BUILD)/fuzz/meters-corpus $(BUILD)/fuzz/tmp
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
 		$(BUILD)/fuzz/corpus tests/unit/files/iec62056-21
 	tools/fuzz_seeds.py tests/golden $(BUILD)/fuzz/batch-seeds
 	$(FUZZ_BATCH_BIN) -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
 		-rss_limit_mb=2048 $(BUILD)/fuzz/batch-corpus $(BUILD)/fuzz/batch-seeds
+	$(FUZZ_INI_BIN) $(FUZZ_TEXT) -dict=tests/fuzz/ini.dict $(BUILD)/fuzz/ini-corpus \
+		tests/fuzz/seeds/ini profiles
+	$(FUZZ_PROFILE_BIN) $(FUZZ_TEXT) -dict=tests/fuzz/profile.dict \
+		$(BUILD)/fuzz/profile-corpus profiles tests/unit/files/profiles
+	TMPDIR=$(abspath $(BUILD)/fuzz/tmp) $(FUZZ_METERS_BIN) $(FUZZ_TEXT) \
+		-dict=tests/fuzz/meters.dict $(BUILD)/fuzz/meters-corpus tests/fuzz/seeds/meters
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: binaries, profiles, schema
 # and the systemd unit (docs/deployment.md).
