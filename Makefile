@@ -37,13 +37,10 @@ SANFLAGS :=
 endif
 
 CC ?= cc
-# The compiler and sanitizers the objects in $(BUILD) were built with: a
-# change (cc to clang for SANITIZE=1) rebuilds them all.
+# The compiler and sanitizers the objects in $(BUILD) were built with,
+# rewritten (so objects are rebuilt) only when they change: cc to clang for
+# SANITIZE=1. Only a build of objects looks at it, not e.g. fuzz-build.
 CC_STAMP := $(BUILD)/.cc
-ifneq ($(file < $(CC_STAMP)),$(CC) $(SANFLAGS))
-$(shell mkdir -p $(BUILD))
-$(file > $(CC_STAMP),$(CC) $(SANFLAGS))
-endif
 PKGS := libmodbus libserialport libpq zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -73,9 +70,15 @@ PROGS := $(BUILD)/gatewayd $(BUILD)/gwctl $(BUILD)/metersim
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install
+.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install FORCE
 all: $(PROGS)
 tests: $(PROGS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
+
+$(CC_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(CC) $(SANFLAGS)' ]; then \
+		echo '$(CC) $(SANFLAGS)' >$@; fi
+FORCE:
 
 $(BUILD)/%.o: %.c $(CC_STAMP)
 	@mkdir -p $(dir $@)
