@@ -474,7 +474,7 @@ static void check_bad_values(struct gw_sched *s, int m,
 				continue;
 			gw_info("meter %s: register %s decodes again", mc->id,
 				b->obis[k]);
-			memcpy(b->obis[k], b->obis[--b->n], sizeof(b->obis[k]));
+			memmove(b->obis[k], b->obis[--b->n], sizeof(b->obis[k]));
 			k--;
 			break;
 		}
