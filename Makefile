@@ -3,22 +3,44 @@
 #
 #   make                 build build/gatewayd, build/gwctl, build/metersim
 #   make check           install what is missing, build, run every test
-#   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san)
+#   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san;
+#                        clang when installed, else cc)
 #   make demo            simulated meters -> gateway -> PostgreSQL, two days
 #   make bench           benchmarks (ratios against a baseline in one run)
 #   make fuzz            libFuzzer on the IEC 62056-21 parser, the batch
-#                        decoder and the journal reader, FUZZ_TIME s each
+#                        decoder, the journal reader, the INI reader, the CSV
+#                        meter list and meter profiles, FUZZ_TIME s each
 
+# SANITIZE=1: AddressSanitizer and UBSan, every finding fatal. With clang
+# (the default when installed, as CC is not set) UBSan also checks
+# implicit integer truncation (a value that does not fit the narrower type
+# it is stored into without a cast), which gcc cannot; clang's other
+# integer checks (unsigned overflow, sign change, unsigned shift) are left
+# off: they report the deliberate wrap of hashes, CRCs and zigzag codes.
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
 BUILD ?= build/san
+ifeq ($(origin CC),default)
+ifneq ($(shell command -v clang 2>/dev/null),)
+CC := clang
+endif
+endif
+ifneq ($(findstring clang,$(CC)),)
+SANFLAGS := -fsanitize=address,undefined,implicit-integer-truncation \
+	-fno-omit-frame-pointer -fno-sanitize-recover=all
+else
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
 else
 BUILD ?= build
 SANFLAGS :=
 endif
 
 CC ?= cc
+# The compiler and sanitizers the objects in $(BUILD) were built with,
+# rewritten (so objects are rebuilt) only when they change: cc to clang for
+# SANITIZE=1. Only a build of objects looks at it, not e.g. fuzz-build.
+CC_STAMP := $(BUILD)/.cc
 PKGS := libmodbus libserialport libpq zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -48,11 +70,17 @@ PROGS := $(BUILD)/gatewayd $(BUILD)/gwctl $(BUILD)/metersim
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install
+.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install FORCE
 all: $(PROGS)
 tests: $(PROGS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
 
-$(BUILD)/%.o: %.c
+$(CC_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(CC) $(SANFLAGS)' ]; then \
+		echo '$(CC) $(SANFLAGS)' >$@; fi
+FORCE:
+
+$(BUILD)/%.o: %.c $(CC_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -103,8 +131,8 @@ bench: deps
 	@GW_BUILD=$(BUILD) tests/bench/run.sh
 
 # libFuzzer targets (clang; tools/deps.sh installs it): the IEC 62056-21
-# parser and the batch file decoder. Their own flags: a fuzzer build is
-# always ASan + UBSan.
+# parser, the batch file decoder, the INI reader, the CSV meter list and
+# meter profiles. Their own flags: a fuzzer build is always ASan + UBSan.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 300
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
@@ -129,10 +157,34 @@ $(FUZZ_JOURNAL_BIN): $(FUZZ_JOURNAL_SRC) gateway/journal.h gateway/spool.h gatew
 		gateway/tz.h gateway/reading.h gateway/gw.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_JOURNAL_SRC) -lz -lpthread
-fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_JOURNAL_BIN)
+# The INI reader, the CSV meter list (through gw_config_load) and meter
+# profiles (loading and decoding). Their messages about bad input go to
+# stderr, which -close_fd_mask=2 discards (libFuzzer's and the sanitizers'
+# reports still show); each has a dictionary of its keywords.
+FUZZ_INI_SRC := tests/fuzz/fuzz_ini.c gateway/ini.c gateway/util.c
+FUZZ_INI_BIN := $(BUILD)/fuzz/fuzz_ini
+FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c gateway/profile.c gateway/ini.c \
+	gateway/reading.c gateway/util.c
+FUZZ_PROFILE_BIN := $(BUILD)/fuzz/fuzz_profile
+FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/ini.c \
+	gateway/profile.c gateway/reading.c gateway/util.c gateway/tz.c gateway/clock.c
+FUZZ_METERS_BIN := $(BUILD)/fuzz/fuzz_meters
+$(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_INI_SRC)
+$(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PROFILE_SRC) -lm
+$(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_METERS_SRC) -lm
+fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_JOURNAL_BIN) $(FUZZ_INI_BIN) \
+	$(FUZZ_PROFILE_BIN) $(FUZZ_METERS_BIN)
+FUZZ_TEXT := -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -close_fd_mask=2
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/batch-corpus
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/batch-corpus $(BUILD)/fuzz/ini-corpus \
+		$(BUILD)/fuzz/profile-corpus $(BUILD)/fuzz/meters-corpus $(BUILD)/fuzz/tmp
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
 		$(BUILD)/fuzz/corpus tests/unit/files/iec62056-21
 	tools/fuzz_seeds.py tests/golden $(BUILD)/fuzz/batch-seeds
@@ -142,6 +194,12 @@ fuzz: deps
 	tests/fuzz/journal_seeds.py tests/golden $(BUILD)/fuzz/journal-seeds
 	$(FUZZ_JOURNAL_BIN) -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
 		-rss_limit_mb=2048 $(BUILD)/fuzz/journal-corpus $(BUILD)/fuzz/journal-seeds
+	$(FUZZ_INI_BIN) $(FUZZ_TEXT) -dict=tests/fuzz/ini.dict $(BUILD)/fuzz/ini-corpus \
+		tests/fuzz/seeds/ini profiles
+	$(FUZZ_PROFILE_BIN) $(FUZZ_TEXT) -dict=tests/fuzz/profile.dict \
+		$(BUILD)/fuzz/profile-corpus profiles tests/unit/files/profiles
+	TMPDIR=$(abspath $(BUILD)/fuzz/tmp) $(FUZZ_METERS_BIN) $(FUZZ_TEXT) \
+		-dict=tests/fuzz/meters.dict $(BUILD)/fuzz/meters-corpus tests/fuzz/seeds/meters
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: binaries, profiles, schema
 # and the systemd unit (docs/deployment.md).

@@ -16,6 +16,13 @@
 #include "../gateway/config.h"
 #include "../gateway/reading.h"
 
+/* Registers of one read whose value cannot be true (gw_read_stats.bad). */
+#define GW_READ_BAD_MAX 32
+struct gw_read_bad {
+	char obis[GW_OBIS_MAX];
+	char detail[64]; /* what was read, e.g. "float32 +inf" */
+};
+
 /* Per-read fault counts a driver reports back to the scheduler. A request
  * counts in at most one of timeouts, crc_errors, exceptions, malformed;
  * exc_* and wrong_unit break those down further. */
@@ -46,6 +53,22 @@ struct gw_read_stats {
 	 * answers again after a gap has the gap filled from its load
 	 * profile (backfill_after), starting there. */
 	int64_t last_good_ms;
+	/* Exceptions with a code Modbus does not define (0, 9, 12 and up),
+	 * in exceptions. The read of that meter stops for this cycle. */
+	unsigned exc_unknown;
+	/* Replies discarded because they answer another request (Modbus
+	 * TCP: another transaction id): a duplicate, or the late answer to
+	 * a request that had timed out. Counted for the meter the discarded
+	 * reply was meant for, at its next read. Not in malformed: the
+	 * request's own reply was still awaited. */
+	unsigned stale_replies;
+	/* Registers whose value cannot be true (a float infinity, beyond the
+	 * register's range or the int64 limits): left out of the readings.
+	 * bad_values counts them all; bad[] names the first GW_READ_BAD_MAX
+	 * (n_bad of them). */
+	unsigned bad_values;
+	unsigned n_bad;
+	struct gw_read_bad bad[GW_READ_BAD_MAX];
 };
 
 struct gw_driver_ops {

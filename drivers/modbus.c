@@ -14,6 +14,24 @@
  * codes here, once, and counted into struct gw_read_stats. A broken
  * connection (TCP reset, serial port gone) closes the context; the next read
  * reconnects.
+ *
+ * Modbus TCP replies cannot lie: every request carries a transaction id of
+ * this driver's own (libmodbus 3.1.6's raw-request path always sends 0, and
+ * its read functions do not check the unit id), and a reply is taken only
+ * when its transaction id, unit id and function code are the request's and
+ * its byte count is the one asked for. A reply with another transaction id
+ * (a duplicate, or the late answer to a request that timed out) is
+ * discarded and counted as stale for the meter it was meant for; the
+ * request's own reply is still awaited until its timeout.
+ *
+ * Exceptions belong to the meter that sent them: an exception never closes
+ * the connection or the serial port. One with a code Modbus does not define
+ * ends that meter's read for this cycle (registers already read are kept);
+ * the other meters of the bus are read as usual.
+ *
+ * A register whose value cannot be true (gw_profile_decode_why: a float
+ * infinity, beyond the register's range) is left out of the readings and
+ * named in the read's stats, for the scheduler to report.
  */
 #include <errno.h>
 #include <modbus.h>
@@ -21,6 +39,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "driver.h"
 #include "profile.h"
@@ -30,15 +52,53 @@
  * trip (tens of milliseconds on RS-485). */
 #define MB_MAX_HOLE 16
 
+/* A TCP request sent, to know whom a late reply was meant for. */
+struct mb_sent {
+	uint16_t tid;
+	uint8_t unit;
+	uint8_t used;
+};
+
 struct mb_bus {
 	struct gw_bus_config cfg;
 	modbus_t *ctx;
 	bool connected;
 	bool conn_failed;      /* the last connect failed (logged once) */
 	int last_errno;        /* libmodbus errno of the last failed request */
+	int last_exc;          /* code of the last exception reply, -1 unknown */
 	int8_t last_err[248];  /* per unit id: the last read's GW_E* code, so
 				* that a failing meter is logged once */
+	int timeout_ms;        /* the response timeout */
+	uint16_t tid;          /* TCP: the last transaction id sent */
+	struct mb_sent sent[256]; /* TCP: by transaction id & 0xFF */
+	unsigned stale[256];   /* TCP: stale replies per unit id, not yet
+				* handed to that meter's read stats */
+	bool stale_warned[256];/* per unit id: logged once */
 };
+
+/* Exception codes Modbus defines, for messages. */
+static const char *const exc_names[] = {
+	[1] = "illegal function",
+	[2] = "illegal data address",
+	[3] = "illegal data value",
+	[4] = "server device failure",
+	[5] = "acknowledge",
+	[6] = "server device busy",
+	[7] = "negative acknowledge",
+	[8] = "memory parity error",
+	[10] = "gateway path unavailable",
+	[11] = "gateway target failed to respond",
+};
+
+/* True for the errno of an exception whose code Modbus does not define:
+ * 0, 9 and 12 and up (libmodbus 3.1.6 says EMBBADEXC for 12 and up, or
+ * for a malformed exception reply). */
+static bool mb_exc_unknown(int e)
+{
+	return e == MODBUS_ENOBASE ||
+	       e == MODBUS_ENOBASE + MODBUS_EXCEPTION_NOT_DEFINED ||
+	       e == EMBBADEXC || e == EMBUNKEXC;
+}
 
 /* Translates libmodbus's errno after a failed call. */
 static int mb_error(int e)
@@ -59,9 +119,11 @@ static int mb_error(int e)
 	case EMBXGPATH:
 	case EMBXGTAR:
 	case EMBUNKEXC:
+	case EMBBADEXC: /* a code above 11, or a malformed exception */
+	case MODBUS_ENOBASE: /* exception code 0 */
+	case MODBUS_ENOBASE + MODBUS_EXCEPTION_NOT_DEFINED: /* code 9 */
 		return GW_EEXCEPT;
 	case EMBBADDATA:
-	case EMBBADEXC:
 	case EMBMDATA:
 	case EMBBADSLAVE:
 	case EINVAL: /* libmodbus: reply does not match the request */
@@ -85,6 +147,8 @@ static void mb_count(struct gw_read_stats *stats, int err, int e)
 			stats->exc_illegal_address++;
 		else if (e == EMBXSBUSY)
 			stats->exc_busy++;
+		else if (mb_exc_unknown(e))
+			stats->exc_unknown++;
 		break;
 	case GW_EPROTO:
 		stats->malformed++;
@@ -167,6 +231,12 @@ static int mb_open(const struct gw_bus_config *bus, void **handle)
 		set_timeout(b->ctx, bus->timeout_ms, false);
 	if (bus->byte_timeout_ms > 0)
 		set_timeout(b->ctx, bus->byte_timeout_ms, true);
+	uint32_t sec = 0, usec = 0;
+	modbus_get_response_timeout(b->ctx, &sec, &usec);
+	b->timeout_ms = (int)(sec * 1000 + usec / 1000);
+	if (b->timeout_ms < 1)
+		b->timeout_ms = 1;
+	b->last_exc = -1;
 	/* A failed open is logged by the caller, which retries it. */
 	if (modbus_connect(b->ctx) == -1) {
 		int e = errno;
@@ -191,42 +261,150 @@ static void mb_close(void *handle)
 	free(b);
 }
 
-/* One read request over TCP, checked here: libmodbus 3.1.6 does not
- * compare a TCP reply's unit id (or protocol id) with the request's, and a
- * TCP-to-RTU bridge that mixes up its meters must not have one meter's
- * registers stored under another's id. Returns like modbus_read_registers
- * (count or -1 with errno). */
-static int mb_tcp_read(modbus_t *ctx, int unit, int fc, int addr, int n,
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The errno for an exception reply with code c. */
+static int exc_errno(int c)
+{
+	if (c >= 1 && c < MODBUS_EXCEPTION_MAX && c != MODBUS_EXCEPTION_NOT_DEFINED)
+		return MODBUS_ENOBASE + c;
+	return EMBUNKEXC;
+}
+
+/* A TCP reply whose transaction id is not the awaited one: counted for the
+ * unit the request with that id went to (or, if that is not known, the
+ * meter being read), handed to that meter's stats at its next read. */
+static void mb_stale(struct mb_bus *b, int rtid, int runit, int unit)
+{
+	const struct mb_sent *s = &b->sent[rtid & 0xFF];
+	int u = s->used && s->tid == rtid ? s->unit : unit;
+
+	b->stale[u]++;
+	gw_debug("bus %s: discarded a reply with transaction id %d from unit %d "
+		 "(meant for unit %d) while reading unit %d",
+		 b->cfg.name, rtid, runit, u, unit);
+}
+
+/* Writes one read request with the bus's next transaction id on the TCP
+ * connection (libmodbus 3.1.6 cannot send a request of ours with an id of
+ * ours). Returns the transaction id, or -1 with errno. */
+static int mb_tcp_send(struct mb_bus *b, int unit, int fc, int addr, int n)
+{
+	uint16_t tid = ++b->tid;
+	uint8_t req[12] = {(uint8_t)(tid >> 8), (uint8_t)tid, 0, 0, 0, 6,
+			   (uint8_t)unit, (uint8_t)fc, (uint8_t)(addr >> 8),
+			   (uint8_t)addr, (uint8_t)(n >> 8), (uint8_t)n};
+	int fd = modbus_get_socket(b->ctx);
+	size_t off = 0;
+
+	b->sent[tid & 0xFF] = (struct mb_sent){.tid = tid, .unit = (uint8_t)unit,
+					       .used = 1};
+	while (off < sizeof(req)) {
+		ssize_t w = send(fd, req + off, sizeof(req) - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EPIPE;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return tid;
+}
+
+/* One read request over TCP, its reply matched here by transaction id,
+ * unit id (which libmodbus 3.1.6 does not compare on TCP: a TCP-to-RTU
+ * bridge that mixes up its meters must not have one meter's registers
+ * stored under another's id), function code and byte count. Replies to
+ * other requests are discarded (mb_stale) while the request's own is
+ * awaited, up to the response timeout in all. Returns like
+ * modbus_read_registers (count or -1 with errno). */
+static int mb_tcp_read(struct mb_bus *b, int unit, int fc, int addr, int n,
 		       uint16_t *buf)
 {
-	uint8_t req[6] = {(uint8_t)unit, (uint8_t)fc, (uint8_t)(addr >> 8),
-			  (uint8_t)addr, (uint8_t)(n >> 8), (uint8_t)n};
 	uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
+	int tid = mb_tcp_send(b, unit, fc, addr, n);
+	int rc = -1, e = 0;
 
-	if (modbus_send_raw_request(ctx, req, 6) == -1)
+	if (tid < 0)
 		return -1;
-	int len = modbus_receive_confirmation(ctx, rsp);
-	if (len == -1)
-		return -1;
-	if (len < 9 || rsp[2] != 0 || rsp[3] != 0) {
-		errno = EMBBADDATA;
-		return -1;
+	int64_t deadline = mono_ms() + b->timeout_ms;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0) {
+			e = ETIMEDOUT;
+			break;
+		}
+		set_timeout(b->ctx, (int)left, false);
+		int len = modbus_receive_confirmation(b->ctx, rsp);
+		if (len == -1) {
+			e = errno;
+			break;
+		}
+		/* libmodbus frames a reply by its function code and byte
+		 * count; the MBAP header must agree (protocol id 0, the
+		 * length of what followed), or the stream is garbage and
+		 * nothing after it can be trusted. */
+		if (len < 9 || rsp[2] != 0 || rsp[3] != 0 ||
+		    ((rsp[4] << 8) | rsp[5]) != len - 6) {
+			e = EMBBADDATA;
+			break;
+		}
+		int rtid = (rsp[0] << 8) | rsp[1];
+		if (rtid != tid) {
+			mb_stale(b, rtid, rsp[6], unit);
+			continue;
+		}
+		if (rsp[6] != unit) {
+			e = EMBBADSLAVE;
+			break;
+		}
+		if (rsp[7] == (fc | 0x80)) {
+			b->last_exc = rsp[8];
+			e = exc_errno(rsp[8]);
+			break;
+		}
+		if (rsp[7] != fc || rsp[8] != 2 * n || len != 9 + 2 * n) {
+			e = EMBBADDATA;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			buf[i] = (uint16_t)((rsp[9 + 2 * i] << 8) | rsp[10 + 2 * i]);
+		rc = n;
+		break;
 	}
-	if (rsp[6] != unit) {
-		errno = EMBBADSLAVE;
-		return -1;
-	}
-	if (rsp[7] == (fc | 0x80)) {
-		errno = MODBUS_ENOBASE + rsp[8];
-		return -1;
-	}
-	if (rsp[7] != fc || rsp[8] != 2 * n || len != 9 + 2 * n) {
-		errno = EMBBADDATA;
-		return -1;
-	}
-	for (int i = 0; i < n; i++)
-		buf[i] = (uint16_t)((rsp[9 + 2 * i] << 8) | rsp[10 + 2 * i]);
-	return n;
+	set_timeout(b->ctx, b->timeout_ms, false);
+	errno = e;
+	return rc;
+}
+
+/* RTU has no transaction ids: a reply that comes after its request timed
+ * out, or a second copy of one, would be taken for the answer to the next
+ * request (same unit, function and length). Whatever is pending on the line
+ * before a request is such a reply: dropped, and counted as stale for the
+ * unit id it starts with (else for the meter being read). */
+static void mb_rtu_drain(struct mb_bus *b, int unit)
+{
+	int fd = modbus_get_socket(b->ctx), pending = 0;
+	uint8_t first = 0;
+
+	if (fd < 0 || ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0)
+		return;
+	if (read(fd, &first, 1) != 1)
+		return;
+	modbus_flush(b->ctx);
+	int u = first >= 1 && first <= 247 ? first : unit;
+	b->stale[u]++;
+	gw_debug("bus %s: dropped %d bytes pending before a request to unit %d "
+		 "(they start with unit id %d)",
+		 b->cfg.name, pending, unit, first);
 }
 
 /* One request: registers [first, last] of the profile. */
@@ -240,30 +418,38 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 	int got;
 
 	int err = 0;
-	/* A reply that does not match the request (another unit id, an old
-	 * transaction id, a short frame) is often the late answer to an
-	 * earlier request that timed out; it has been consumed now, so the
-	 * request is sent once more. A meter that keeps answering wrongly
-	 * costs two fast requests, not a timeout. */
+	/* A reply that does not match the request (another unit id, a short
+	 * or garbled frame; on RTU, which has no transaction ids, often the
+	 * late answer to an earlier request that timed out) has been
+	 * consumed now, so the request is sent once more. A meter that keeps
+	 * answering wrongly costs two fast requests, not a timeout. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (stats)
 			stats->requests++;
-		if (b->cfg.type == GW_BUS_MODBUS_TCP)
-			got = mb_tcp_read(b->ctx, unit, r0->function, addr, n, buf);
-		else if (r0->function == 4)
-			got = modbus_read_input_registers(b->ctx, addr, n, buf);
-		else
-			got = modbus_read_registers(b->ctx, addr, n, buf);
+		b->last_exc = -1;
+		if (b->cfg.type == GW_BUS_MODBUS_TCP) {
+			got = mb_tcp_read(b, unit, r0->function, addr, n, buf);
+		} else {
+			mb_rtu_drain(b, unit);
+			if (r0->function == 4)
+				got = modbus_read_input_registers(b->ctx, addr, n, buf);
+			else
+				got = modbus_read_registers(b->ctx, addr, n, buf);
+		}
 		if (got == n)
 			return 0;
 		b->last_errno = got < 0 ? errno : EMBMDATA;
+		if (b->last_exc < 0 && b->last_errno >= MODBUS_ENOBASE &&
+		    b->last_errno < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX)
+			b->last_exc = b->last_errno - MODBUS_ENOBASE; /* RTU */
 		err = mb_error(b->last_errno);
 		mb_count(stats, err, b->last_errno);
 		if (err == GW_ECONN || err == GW_ETIMEDOUT || err == GW_ECRC ||
 		    err == GW_EPROTO) {
 			/* After a timeout or garbage a late reply may still
-			 * arrive and be taken for the next answer: drop what
-			 * is pending. */
+			 * arrive: drop what is pending (on RTU it would be
+			 * taken for the next answer; on TCP a partial frame
+			 * would break the framing). */
 			modbus_flush(b->ctx);
 		}
 		if (err == GW_ECONN)
@@ -275,24 +461,37 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 }
 
 /* Decodes registers [first, last] from buf (which starts at the first
- * register's address) into out. Returns the number of readings added. */
+ * register's address) into out. Returns the number of readings added. A
+ * value that cannot be true is left out and named in stats. */
 static size_t mb_decode(const struct gw_profile *p, int first, int last,
 			const uint16_t *buf, const char *meter_id,
-			struct gw_reading *out, size_t cap)
+			struct gw_reading *out, size_t cap,
+			struct gw_read_stats *stats)
 {
 	size_t n = 0;
 
 	for (int i = first; i <= last && n < cap; i++) {
 		const struct gw_profile_reg *r = &p->regs[i];
 		struct gw_reading *rd = &out[n];
+		char why[sizeof(stats->bad[0].detail)];
 		memset(rd, 0, sizeof(*rd));
-		int rc = gw_profile_decode(r, buf + (r->address - p->regs[first].address),
-					   rd);
+		int rc = gw_profile_decode_why(
+			r, buf + (r->address - p->regs[first].address), rd, why,
+			sizeof(why));
 		if (rc == GW_ENOTAVAIL)
 			continue;
 		if (rc) {
-			gw_debug("meter %s: register %s does not decode: %s",
-				 meter_id, r->obis, gw_strerror(rc));
+			/* Reported (event, log, counts) by the caller. */
+			gw_debug("meter %s: register %s: bad value: %s", meter_id,
+				 r->obis, why);
+			if (stats) {
+				if (stats->n_bad < GW_READ_BAD_MAX) {
+					struct gw_read_bad *bv = &stats->bad[stats->n_bad++];
+					gw_strlcpy(bv->obis, r->obis, sizeof(bv->obis));
+					gw_strlcpy(bv->detail, why, sizeof(bv->detail));
+				}
+				stats->bad_values++;
+			}
 			continue;
 		}
 		gw_strlcpy(rd->meter_id, meter_id, sizeof(rd->meter_id));
@@ -344,18 +543,20 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 				if (rk == 0) {
 					ok_requests++;
 					n += mb_decode(p, k, k, buf, meter->id, out + n,
-						       cap - n);
+						       cap - n, stats);
 				} else if (!first_err) {
 					first_err = rk;
 				}
-				if (rk == GW_ECONN || rk == GW_ETIMEDOUT) {
+				if (rk == GW_ECONN || rk == GW_ETIMEDOUT ||
+				    (rk == GW_EEXCEPT && mb_exc_unknown(b->last_errno))) {
 					rc = rk;
 					break;
 				}
 			}
 		} else if (rc == 0) {
 			ok_requests++;
-			n += mb_decode(p, i, j, buf, meter->id, out + n, cap - n);
+			n += mb_decode(p, i, j, buf, meter->id, out + n, cap - n,
+				       stats);
 		} else if (!first_err) {
 			first_err = rc;
 		}
@@ -366,8 +567,11 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 		 * waits out at most one timeout, so that a dead meter costs
 		 * its line one timeout per cycle and the other meters of the
 		 * line are still read in time. Registers already read are
-		 * kept. */
+		 * kept. So does a meter that answers with an exception code
+		 * Modbus does not define: its state is unknown, it is left
+		 * alone until the next cycle. */
 		if (rc == GW_ETIMEDOUT ||
+		    (rc == GW_EEXCEPT && mb_exc_unknown(b->last_errno)) ||
 		    (ok_requests == 0 && rc == GW_EEXCEPT &&
 		     (b->last_errno == EMBXGTAR || b->last_errno == EMBXGPATH)))
 			break;
@@ -379,6 +583,21 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 	return (int)n;
 }
 
+/* "exception 0x12 (not defined by Modbus)" for the last exception reply. */
+static void exc_text(const struct mb_bus *b, char *buf, size_t cap)
+{
+	int c = b->last_exc;
+
+	if (c < 0)
+		snprintf(buf, cap, "an exception code not defined by Modbus");
+	else
+		snprintf(buf, cap, "exception 0x%02X (%s)", c,
+			 c < (int)(sizeof(exc_names) / sizeof(exc_names[0])) &&
+				 exc_names[c]
+			 ? exc_names[c]
+			 : "not defined by Modbus");
+}
+
 static int mb_read(void *handle, const struct gw_meter_config *meter,
 		   struct gw_reading *out, size_t cap,
 		   struct gw_read_stats *stats)
@@ -388,17 +607,35 @@ static int mb_read(void *handle, const struct gw_meter_config *meter,
 	if (!b || !meter || !meter->profile || meter->profile->n_regs == 0 ||
 	    meter->unit_id < 0 || meter->unit_id > 247)
 		return GW_EINVAL;
+	int u = meter->unit_id;
 	int rc = mb_read_groups(b, meter, out, cap, stats);
-	int8_t *last = &b->last_err[meter->unit_id];
+	int8_t *last = &b->last_err[u];
 	/* Logged once per change; growing intervals belong to the scheduler,
 	 * which knows how long the meter has been failing. */
-	if (rc < 0 && *last != rc)
-		gw_warn("meter %s (unit %d on bus %s): read failed: %s", meter->id,
-			meter->unit_id, b->cfg.name, gw_strerror(rc));
-	else if (rc >= 0 && *last)
+	if (rc < 0 && *last != rc) {
+		char exc[64] = "";
+		if (rc == GW_EEXCEPT)
+			exc_text(b, exc, sizeof(exc));
+		gw_warn("meter %s (unit %d on bus %s): read failed: %s%s%s",
+			meter->id, u, b->cfg.name, gw_strerror(rc), *exc ? ": " : "",
+			exc);
+	} else if (rc >= 0 && *last) {
 		gw_info("meter %s (unit %d on bus %s): answers again", meter->id,
-			meter->unit_id, b->cfg.name);
+			u, b->cfg.name);
+	}
 	*last = (int8_t)(rc < 0 ? rc : 0);
+	/* Stale replies meant for this meter, found during any read. */
+	if (b->stale[u]) {
+		if (!b->stale_warned[u])
+			gw_warn("meter %s (unit %d on bus %s): %u replies discarded "
+				"that answered another request (a duplicate or a late "
+				"answer); counted as stale replies in its health",
+				meter->id, u, b->cfg.name, b->stale[u]);
+		b->stale_warned[u] = true;
+		if (stats)
+			stats->stale_replies += b->stale[u];
+		b->stale[u] = 0;
+	}
 	return rc;
 }
 

@@ -85,6 +85,11 @@ static int parse_int(const char *v, long long lo, long long hi, long long *out)
 	errno = 0;
 	if (*v == '\0')
 		return GW_EINVAL;
+	/* strtoll with base 0 reads "010" as octal 8: a unit id "010" in a
+	 * meter list would read meter 8. Nobody means that: refused. */
+	const char *d = v + (*v == '+' || *v == '-');
+	if (d[0] == '0' && d[1] >= '0' && d[1] <= '9')
+		return GW_EINVAL;
 	x = strtoll(v, &end, 0);
 	if (errno || *end != '\0' || x < lo || x > hi)
 		return GW_EINVAL;
@@ -729,25 +734,36 @@ static int csv_split(char *s, char **f, int max)
 }
 
 /* Reads the meter list: a header "meter_id,bus,unit,profile" then one
- * meter per line; '#' comments and blank lines are skipped. */
+ * meter per line; '#' comments and blank lines are skipped. A UTF-8 byte
+ * order mark (spreadsheets write one with "CSV UTF-8") is skipped; a NUL
+ * byte (a UTF-16 file) is an error naming its line. */
 static int load_meters_csv(struct parse_state *st, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char line_buf[1024];
+	char *line_buf = NULL;
+	size_t line_cap = 0;
+	ssize_t len;
 	int line = 0, rc = 0, header = 0;
 
 	if (!f)
 		return errorf(st->file, st->meters_line, "meters: cannot open '%s': %s",
 			      path, strerror(errno));
-	while (fgets(line_buf, sizeof(line_buf), f)) {
+	while ((len = getline(&line_buf, &line_cap, f)) >= 0) {
 		char *fields[8];
 		line++;
-		if (!strchr(line_buf, '\n') && !feof(f)) {
+		if (memchr(line_buf, '\0', (size_t)len)) {
+			rc = errorf(path, line,
+				    "NUL byte in line (a UTF-16 file? save the list as CSV, UTF-8 or ASCII)");
+			break;
+		}
+		if (len >= 1024) {
 			rc = errorf(path, line, "line too long");
 			break;
 		}
 		line_buf[strcspn(line_buf, "\n")] = '\0';
 		char *p = line_buf;
+		if (line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+			p += 3;
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0' || *p == '#' || *p == '\r')
@@ -790,6 +806,7 @@ static int load_meters_csv(struct parse_state *st, const char *path)
 		rc = errorf(path, 0, "read error");
 	if (rc == 0 && !header)
 		rc = errorf(path, 0, "empty meter list (no header line)");
+	free(line_buf);
 	fclose(f);
 	return rc;
 }

@@ -499,7 +499,7 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
  * counters, read by `gwctl status`. */
 static void write_health(const struct gw_config *cfg, struct gw_sched *sched)
 {
-	size_t cap = 256 + (size_t)cfg->n_meters * 192, len = 0;
+	size_t cap = 256 + (size_t)cfg->n_meters * 256, len = 0;
 	char *text = malloc(cap), t[40];
 
 	if (!text)
@@ -507,7 +507,8 @@ static void write_health(const struct gw_config *cfg, struct gw_sched *sched)
 	len += (size_t)snprintf(text, cap,
 				"# updated %s\nmeter_id\tbus\tstate\tfailed_in_a_row\t"
 				"cycles\tok\tfailed\tskipped\ttimeouts\tcrc_errors\t"
-				"exceptions\tmalformed\tlast_error\n",
+				"exceptions\tmalformed\tlast_error\t"
+				"stale_replies\tbad_values\n",
 				gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)));
 	for (int m = 0; m < cfg->n_meters && len < cap; m++) {
 		struct gw_meter_health h;
@@ -516,13 +517,14 @@ static void write_health(const struct gw_config *cfg, struct gw_sched *sched)
 				    : h.consecutive_failures ? "failing"
 				    : h.cycles ? "online" : "unread";
 		len += (size_t)snprintf(text + len, cap - len,
-					"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\n",
+					"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\n",
 					cfg->meters[m].id,
 					cfg->buses[cfg->meters[m].bus].name, state,
 					h.consecutive_failures, h.cycles, h.ok, h.failed,
 					h.skipped, h.timeouts, h.crc_errors, h.exceptions,
 					h.malformed,
-					h.last_error ? gw_strerror(h.last_error) : "-");
+					h.last_error ? gw_strerror(h.last_error) : "-",
+					h.stale_replies, h.bad_values);
 	}
 	if (gw_spool_status_write(cfg->spool_dir, "health", text) < 0)
 		gw_warn("spool: cannot write the health file");

@@ -68,6 +68,8 @@ enum {
 	K_SCALE = 1 << 4,
 	K_UNIT = 1 << 5,
 	K_NA = 1 << 6,
+	K_MIN = 1 << 7,
+	K_MAX = 1 << 8,
 	K_REQUIRED = K_FUNCTION | K_ADDRESS | K_TYPE | K_UNIT,
 };
 
@@ -222,6 +224,42 @@ static int parse_na(const char *s, enum gw_reg_type t, uint64_t *out)
 	return 0;
 }
 
+/* " kWh": the register's unit as the file gives it, with a blank before
+ * it; "" for a register without a unit. */
+static char *unit_text(const struct gw_profile_reg *r, char *buf, size_t cap)
+{
+	const char *base = gw_unit_name((enum gw_unit)r->unit);
+	const char *prefix = r->unit_exp10 == 3    ? "k"
+			     : r->unit_exp10 == 6  ? "M"
+			     : r->unit_exp10 == -3 ? "m"
+						   : "";
+
+	snprintf(buf, cap, "%s%s%s", *base ? " " : "", *base ? prefix : "", base);
+	return buf;
+}
+
+/* A bound of a register's range, in the file's unit: a decimal number
+ * ("-1", "250.5", "1e12"), or "none" for no bound (+-inf by `upper`). */
+static int parse_bound(const char *s, int upper, double *out)
+{
+	char *end;
+
+	if (strcmp(s, "none") == 0) {
+		*out = upper ? HUGE_VAL : -HUGE_VAL;
+		return 0;
+	}
+	/* Digits, sign, point and exponent only: strtod would also take
+	 * "inf", "nan" and hex floats. */
+	if (*s == '\0' || s[strspn(s, "0123456789+-.eE")] != '\0')
+		return GW_EINVAL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end != '\0' || end == s || !isfinite(v))
+		return GW_EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int key_profile(struct load_state *st, const char *key,
 		       const char *value, int line)
 {
@@ -327,6 +365,19 @@ static int key_register(struct load_state *st, const char *key,
 				      "na: '%s' does not fit the register's type %s",
 				      value, type_names[r->type]);
 		r->has_na = 1;
+	} else if (strcmp(key, "min") == 0 || strcmp(key, "max") == 0) {
+		/* Kept in the file's unit here; check_profile converts it to
+		 * the base unit once `unit` is known. */
+		int upper = key[1] == 'a';
+		bit = upper ? K_MAX : K_MIN;
+		if (parse_bound(value, upper, upper ? &r->max : &r->min))
+			return errorf(st, line,
+				      "%s: '%s' is not a number (like 250, -1.5 or 1e12) or 'none'",
+				      key, value);
+		if (upper)
+			r->has_max = 1;
+		else
+			r->has_min = 1;
 	} else {
 		return errorf(st, line, "unknown key '%s' in [register %s]", key,
 			      r->obis);
@@ -341,6 +392,10 @@ static int section_header(struct load_state *st, const char *section, int line)
 {
 	struct gw_profile *p = st->p;
 
+	/* Until this header is accepted, its keys belong to no section: a
+	 * refused header's keys are skipped (the header's error is enough),
+	 * never taken for keys of the section before it. */
+	st->section = S_NONE;
 	if (strcmp(section, "profile") == 0) {
 		if (st->seen_profile)
 			return errorf(st, line, "duplicate [profile] (first at line %d)",
@@ -350,7 +405,6 @@ static int section_header(struct load_state *st, const char *section, int line)
 		return 0;
 	}
 	if (strncmp(section, "register ", 9) != 0) {
-		st->section = S_NONE;
 		return errorf(st, line,
 			      "unknown section [%s]: expected [profile] or [register OBIS]",
 			      section);
@@ -472,6 +526,23 @@ static void check_profile(struct load_state *st)
 			       r->obis, words, p->max_registers);
 			st->errors++;
 		}
+		/* min/max to the base unit (kWh -> Wh) */
+		double f = pow(10.0, r->unit_exp10), lo, hi;
+		if (r->has_min)
+			r->min *= f;
+		if (r->has_max)
+			r->max *= f;
+		gw_profile_range(r, &lo, &hi);
+		if (!(lo < hi)) {
+			char u[16];
+			unit_text(r, u, sizeof(u));
+			errorf(st, r->line,
+			       "[register %s]: min %g%s is not below max %g%s%s",
+			       r->obis, lo / f, u, hi / f, u,
+			       r->has_min && r->has_max ? ""
+						       : " (the unit's default; see docs/profiles.md)");
+			st->errors++;
+		}
 	}
 	if (st->errors)
 		return;
@@ -502,7 +573,9 @@ static void default_name(const char *path, char *out, size_t cap)
 		out[n - 5] = '\0';
 }
 
-int gw_profile_load(const char *path, struct gw_profile **out)
+/* Loads from the file at path, or from buf when buf is not NULL. */
+static int load(const char *path, const char *buf, size_t len,
+		struct gw_profile **out)
 {
 	struct load_state st;
 	int rc;
@@ -516,7 +589,10 @@ int gw_profile_load(const char *path, struct gw_profile **out)
 	st.p->max_registers = MAX_REGS_DEFAULT;
 	gw_strlcpy(st.p->path, path, sizeof(st.p->path));
 
-	rc = gw_ini_parse(path, load_cb, &st);
+	if (buf)
+		rc = gw_ini_parse_buffer(path, buf, len, load_cb, &st);
+	else
+		rc = gw_ini_parse(path, load_cb, &st);
 	if (rc == 0) {
 		check_profile(&st);
 		if (st.errors)
@@ -531,6 +607,17 @@ int gw_profile_load(const char *path, struct gw_profile **out)
 		default_name(path, st.p->name, sizeof(st.p->name));
 	*out = st.p;
 	return 0;
+}
+
+int gw_profile_load(const char *path, struct gw_profile **out)
+{
+	return load(path, NULL, 0, out);
+}
+
+int gw_profile_parse_buffer(const char *name, const char *buf, size_t len,
+			    struct gw_profile **out)
+{
+	return load(name, buf ? buf : "", buf ? len : 0, out);
 }
 
 int gw_profile_load_named(const char *dir, const char *name,
@@ -650,14 +737,70 @@ static int scale_mag(uint64_t mag, int e, uint64_t div, uint64_t *out)
 	return 0;
 }
 
-int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
-		      struct gw_reading *out)
+void gw_profile_range(const struct gw_profile_reg *r, double *min, double *max)
+{
+	double lim;
+
+	/* Beyond what any meter can report (docs/profiles.md): a 9-digit MWh
+	 * display is 1e15 Wh; the largest generating units are under 2 GW. */
+	switch ((enum gw_unit)r->unit) {
+	case GW_UNIT_WH:
+	case GW_UNIT_VARH:
+	case GW_UNIT_VAH: lim = 1e15; break;
+	case GW_UNIT_W:
+	case GW_UNIT_VAR:
+	case GW_UNIT_VA: lim = 1e10; break;
+	case GW_UNIT_V:
+	case GW_UNIT_A: lim = 1e6; break;
+	case GW_UNIT_HZ: lim = 1000; break;
+	default: lim = HUGE_VAL; break;
+	}
+	*min = r->has_min ? r->min : r->unit == GW_UNIT_HZ ? 0 : -lim;
+	*max = r->has_max ? r->max : lim;
+}
+
+/* Writes "why" for a refused value, if the caller wants it. */
+static int bad(char *why, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(char *why, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && cap) {
+		va_start(ap, fmt);
+		vsnprintf(why, cap, fmt, ap);
+		va_end(ap);
+	}
+	return GW_EINVAL;
+}
+
+/* Refuses a decoded reading outside the register's range. */
+static int check_range(const struct gw_profile_reg *r,
+		       const struct gw_reading *out, char *why, size_t cap)
+{
+	double lo, hi, q = (double)out->value * pow(10.0, out->scale);
+
+	gw_profile_range(r, &lo, &hi);
+	if (q >= lo && q <= hi)
+		return 0;
+	char u[16];
+	double f = pow(10.0, r->unit_exp10);
+	unit_text(r, u, sizeof(u));
+	if (q > hi)
+		return bad(why, cap, "%.6g%s, above max %.6g%s", q / f, u, hi / f, u);
+	return bad(why, cap, "%.6g%s, below min %.6g%s", q / f, u, lo / f, u);
+}
+
+static int decode(const struct gw_profile_reg *r, const uint16_t *words,
+		  struct gw_reading *out, char *why, size_t cap)
 {
 	uint64_t bits = words_to_bits(r, words);
 	int e = r->exp10 + r->unit_exp10;
 	int energy = gw_unit_is_energy((enum gw_unit)r->unit);
 	int neg = 0;
 	uint64_t mag;
+	char u[16];
 
 	if (r->has_na && bits == r->na)
 		return GW_ENOTAVAIL;
@@ -667,6 +810,7 @@ int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
 
 	if (r->type == GW_T_FLOAT32 || r->type == GW_T_FLOAT64) {
 		double f;
+		const char *tn = r->type == GW_T_FLOAT32 ? "float32" : "float64";
 		if (r->type == GW_T_FLOAT32) {
 			uint32_t b32 = (uint32_t)bits;
 			float f32;
@@ -677,6 +821,8 @@ int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
 		}
 		if (isnan(f))
 			return GW_ENOTAVAIL;
+		if (isinf(f))
+			return bad(why, cap, "%s %cinf", tn, f < 0 ? '-' : '+');
 		/* Rounded once, here: energy to whole Wh, others to 1/1000. */
 		/* Multiply or divide by an exact power of ten, so that 230.1
 		 * V read as a float gives 230100 mV, not 230099.99... */
@@ -684,10 +830,11 @@ int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
 		double x = fe >= 0 ? f * pow(10.0, fe) : f / pow(10.0, -fe);
 		x /= (double)r->divisor;
 		if (!isfinite(x) || fabs(x) >= 9.2e18)
-			return GW_EINVAL;
+			return bad(why, cap, "%s %.6g%s, beyond a 64-bit integer", tn,
+				   f, unit_text(r, u, sizeof(u)));
 		out->value = llround(x);
 		out->scale = (int8_t)(energy ? 0 : -3);
-		return 0;
+		return check_range(r, out, why, cap);
 	}
 
 	switch (r->type) {
@@ -712,23 +859,45 @@ int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
 		break;
 	}
 
+	uint64_t raw = mag;
+	int rc;
 	if (energy) {
 		/* Exact Wh at scale 0: raw * 10^e / divisor. */
-		if (scale_mag(mag, e, r->divisor, &mag))
-			return GW_EINVAL;
 		out->scale = 0;
-		return to_i64(neg, mag, &out->value);
+		rc = scale_mag(mag, e, r->divisor, &mag);
+		if (rc == 0)
+			rc = to_i64(neg, mag, &out->value);
+	} else {
+		rc = 0;
+		if (r->divisor != 1) {
+			/* Not a power of ten: three more decimals, rounded. */
+			rc = scale_mag(mag, 3, r->divisor, &mag);
+			e -= 3;
+		}
+		if (rc == 0 && (e < INT8_MIN || e > INT8_MAX))
+			rc = GW_EINVAL;
+		out->scale = (int8_t)e;
+		if (rc == 0)
+			rc = to_i64(neg, mag, &out->value);
 	}
-	if (r->divisor != 1) {
-		/* Not a power of ten: three more decimals, rounded. */
-		if (scale_mag(mag, 3, r->divisor, &mag))
-			return GW_EINVAL;
-		e -= 3;
-	}
-	if (e < INT8_MIN || e > INT8_MAX)
-		return GW_EINVAL;
-	out->scale = (int8_t)e;
-	return to_i64(neg, mag, &out->value);
+	if (rc)
+		return bad(why, cap, "raw %s%" PRIu64 ", beyond a 64-bit integer once scaled",
+			   neg ? "-" : "", raw);
+	return check_range(r, out, why, cap);
+}
+
+int gw_profile_decode_why(const struct gw_profile_reg *r, const uint16_t *words,
+			  struct gw_reading *out, char *why, size_t cap)
+{
+	if (why && cap)
+		why[0] = '\0';
+	return decode(r, words, out, why, cap);
+}
+
+int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
+		      struct gw_reading *out)
+{
+	return decode(r, words, out, NULL, 0);
 }
 
 int gw_profile_encode(const struct gw_profile_reg *r, int64_t value, int scale,

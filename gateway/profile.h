@@ -20,13 +20,18 @@
  *     scale = /100             ; divisor "/N" or power of ten "e-2", "e3"
  *     unit = kWh               ; unit of raw * scale
  *     na = 0xFFFFFFFFFFFFFFFF  ; raw value meaning "not available" (optional)
+ *     min = 0                  ; physical range in `unit` (optional; defaults
+ *     max = 1e9                ; per unit, "none" for no bound)
  *
  * Decoding (gw_profile_decode) turns registers into exact readings: energy
- * to integer Wh/varh/VAh, other quantities to an exact decimal.
+ * to integer Wh/varh/VAh, other quantities to an exact decimal. A value that
+ * cannot be true (a float infinity, beyond the register's range or the
+ * int64 limits) is refused, so that the caller reports it as a bad value.
  */
 #ifndef GW_PROFILE_H
 #define GW_PROFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gw.h"
@@ -63,6 +68,12 @@ struct gw_profile_reg {
 	int has_na;
 	uint64_t na;      /* raw bits meaning "not available" */
 	int line;         /* line in the profile file */
+	/* The register's physical range, in the reading's base unit (Wh, W,
+	 * V ...; a file's "max = 5 kV" is 5000 here), bounds included; +-inf
+	 * for "none". Only where has_min / has_max is set: otherwise the
+	 * unit's default applies (gw_profile_range). */
+	uint8_t has_min, has_max;
+	double min, max;
 };
 
 struct gw_profile {
@@ -84,6 +95,11 @@ int gw_profile_load(const char *path, struct gw_profile **out);
 /* Loads "<dir>/<name>.prof". */
 int gw_profile_load_named(const char *dir, const char *name,
 			  struct gw_profile **out);
+/* Loads a profile from len bytes of buf (not NUL-terminated); `name` is
+ * the file name used in messages and for the default profile name.
+ * Otherwise as gw_profile_load. */
+int gw_profile_parse_buffer(const char *name, const char *buf, size_t len,
+			    struct gw_profile **out);
 void gw_profile_free(struct gw_profile *p);
 
 /* Decodes one register's raw 16-bit words (as they came off the wire, in
@@ -92,6 +108,20 @@ void gw_profile_free(struct gw_profile *p);
  * GW_EINVAL for a value that does not fit an int64. */
 int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
 		      struct gw_reading *out);
+/* As gw_profile_decode; a value that cannot be true (a float infinity, a
+ * value that does not fit an int64 after scaling, or one outside the
+ * register's range) also returns GW_EINVAL, and then why (cap bytes, may
+ * be NULL) says what was read, in the file's unit: "float32 +inf",
+ * "1.5e+13 kWh, above max 1e+12 kWh". */
+int gw_profile_decode_why(const struct gw_profile_reg *r, const uint16_t *words,
+			  struct gw_reading *out, char *why, size_t cap);
+
+/* The register's physical range in its base unit: min/max from the file,
+ * else the unit's default (docs/profiles.md): energy +-1e15 Wh (varh, VAh),
+ * power +-1e10 W (var, VA), voltage +-1e6 V, current +-1e6 A, frequency
+ * 0..1000 Hz, none for a register without a unit. Unbounded ends are
+ * -HUGE_VAL / +HUGE_VAL. */
+void gw_profile_range(const struct gw_profile_reg *r, double *min, double *max);
 
 /* The inverse, used by the simulator: encodes the quantity value *
  * 10^scale (in the reading's base unit) into the register's words. Returns

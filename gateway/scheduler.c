@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "drops.h"
 #include "scheduler.h"
 #include "spool.h"
 
@@ -40,6 +41,13 @@ struct worker {
 	int started;
 	unsigned long cycles;
 	int outage; /* every meter of the bus offline */
+};
+
+/* Registers of one meter whose bad_value event went out and that have not
+ * decoded since (touched by the meter's bus worker only). */
+struct bad_regs {
+	char (*obis)[GW_OBIS_MAX];
+	int n, cap;
 };
 
 struct gw_sched {
@@ -59,6 +67,7 @@ struct gw_sched {
 	int n_workers;
 	struct worker *workers;
 	int64_t *last_good; /* per meter: when its last good read was stamped */
+	struct bad_regs *bad; /* per meter */
 };
 
 /* <spool_dir>/serials: "meter_id<TAB>serial<TAB>replaced_ms" lines, the
@@ -207,10 +216,12 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	s->health = calloc((size_t)cfg->n_meters + 1, sizeof(*s->health));
 	s->workers = calloc((size_t)cfg->n_buses + 1, sizeof(*s->workers));
 	s->last_good = calloc((size_t)cfg->n_meters + 1, sizeof(*s->last_good));
-	if (!s->health || !s->workers || !s->last_good) {
+	s->bad = calloc((size_t)cfg->n_meters + 1, sizeof(*s->bad));
+	if (!s->health || !s->workers || !s->last_good || !s->bad) {
 		free(s->health);
 		free(s->workers);
 		free(s->last_good);
+		free(s->bad);
 		free(s);
 		return NULL;
 	}
@@ -319,6 +330,9 @@ enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
 		h->exc_illegal_address += st->exc_illegal_address;
 		h->exc_busy += st->exc_busy;
 		h->wrong_unit += st->wrong_unit;
+		h->exc_unknown += st->exc_unknown;
+		h->stale_replies += st->stale_replies;
+		h->bad_values += st->bad_values;
 	}
 	if (offline_after < 1)
 		offline_after = 1;
@@ -441,6 +455,68 @@ static void check_meter_clock(struct gw_sched *s, int m,
 	gw_warn("meter %s: %s", mc->id, ev.detail);
 	if (gw_sched_event(s, &ev))
 		gw_err("meter %s: out of memory; clock_drift event lost", mc->id);
+}
+
+/* Values that cannot be true (a float infinity, beyond the register's
+ * range): each one is a dropped reading (drops.h). The first of a register
+ * raises one bad_value event and a warning; that register raises no more
+ * until it has decoded again (its recovery is logged once), so that a
+ * meter stuck on Inf does not flood the log or the events table. */
+static void check_bad_values(struct gw_sched *s, int m,
+			     const struct gw_read_stats *st,
+			     const struct gw_reading *r, int n, int64_t now)
+{
+	const struct gw_meter_config *mc = &s->cfg->meters[m];
+	struct bad_regs *b = &s->bad[m];
+
+	if (st->bad_values)
+		gw_drops_add(GW_DROP_BAD_VALUE, st->bad_values);
+	for (int k = 0; k < b->n; k++) {
+		for (int i = 0; i < n; i++) {
+			if (strcmp(r[i].obis, b->obis[k]) != 0)
+				continue;
+			gw_info("meter %s: register %s decodes again", mc->id,
+				b->obis[k]);
+			memmove(b->obis[k], b->obis[--b->n], sizeof(b->obis[k]));
+			k--;
+			break;
+		}
+	}
+	for (unsigned i = 0; i < st->n_bad && i < GW_READ_BAD_MAX; i++) {
+		const struct gw_read_bad *bv = &st->bad[i];
+		int known = 0;
+		for (int k = 0; k < b->n && !known; k++)
+			known = strcmp(b->obis[k], bv->obis) == 0;
+		if (known)
+			continue;
+		if (b->n == b->cap) {
+			int ncap = b->cap ? b->cap * 2 : 8;
+			char (*no)[GW_OBIS_MAX] =
+				realloc(b->obis, (size_t)ncap * sizeof(*no));
+			if (no) {
+				b->obis = no;
+				b->cap = ncap;
+			}
+		}
+		/* Out of memory: the event goes out, and again next time. */
+		if (b->n < b->cap)
+			gw_strlcpy(b->obis[b->n++], bv->obis, sizeof(b->obis[0]));
+		struct gw_event ev;
+		memset(&ev, 0, sizeof(ev));
+		gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
+		gw_strlcpy(ev.obis, bv->obis, sizeof(ev.obis));
+		ev.ts_ms = now;
+		ev.kind = GW_EV_BAD_VALUE;
+		gw_strlcpy(ev.detail, bv->detail, sizeof(ev.detail));
+		gw_warn("meter %s: register %s: bad value (%s), not stored; "
+			"reported once until it decodes again",
+			mc->id, bv->obis, bv->detail);
+		if (gw_sched_event(s, &ev))
+			gw_err("meter %s: out of memory; bad_value event lost", mc->id);
+	}
+	if (st->bad_values > st->n_bad)
+		gw_debug("meter %s: %u more bad values than named in one read",
+			 mc->id, st->bad_values - st->n_bad);
 }
 
 /* Outage detection, once per cycle: when every meter of a bus with two or
@@ -584,6 +660,7 @@ static void *worker_main(void *arg)
 				s->last_good[m] = ts;
 			account(s, m, n, &st, ts);
 			check_meter_clock(s, m, &st, ts);
+			check_bad_values(s, m, &st, buf, n > 0 ? n : 0, ts);
 			if (n > 0)
 				check_meter_serial(s, m, &st, buf, n, ts);
 			if (n <= 0)
@@ -727,16 +804,19 @@ void gw_sched_stop(struct gw_sched *s)
 	for (int m = 0; m < s->cfg->n_meters; m++) {
 		const struct gw_meter_health *h = &s->health[m];
 		if (!h->failed && !h->timeouts && !h->crc_errors &&
-		    !h->exceptions && !h->malformed)
+		    !h->exceptions && !h->malformed && !h->stale_replies &&
+		    !h->bad_values)
 			continue;
 		gw_info("meter %s health: %lu cycles, %lu ok, %lu failed, %lu skipped; "
 			"%lu timeouts, %lu CRC errors, %lu exceptions "
-			"(%lu illegal address, %lu busy), %lu malformed "
-			"(%lu wrong unit id)%s",
+			"(%lu illegal address, %lu busy, %lu undefined code), "
+			"%lu malformed (%lu wrong unit id); %lu stale replies, "
+			"%lu bad values%s",
 			s->cfg->meters[m].id, h->cycles, h->ok, h->failed,
 			h->skipped, h->timeouts, h->crc_errors, h->exceptions,
-			h->exc_illegal_address, h->exc_busy, h->malformed,
-			h->wrong_unit, h->offline ? "; offline" : "");
+			h->exc_illegal_address, h->exc_busy, h->exc_unknown,
+			h->malformed, h->wrong_unit, h->stale_replies,
+			h->bad_values, h->offline ? "; offline" : "");
 	}
 }
 
@@ -753,5 +833,8 @@ void gw_sched_free(struct gw_sched *s)
 	free(s->health);
 	free(s->workers);
 	free(s->last_good);
+	for (int m = 0; m < s->cfg->n_meters; m++)
+		free(s->bad[m].obis);
+	free(s->bad);
 	free(s);
 }

@@ -9,7 +9,9 @@
  * time the meter answered and hands them to the core through a queue.
  * Per meter it keeps health counters, retries a failing meter with backoff
  * and queues GW_EV_OFFLINE / GW_EV_ONLINE events when a meter stops or
- * starts answering (see gw_health_account).
+ * starts answering (see gw_health_account), and a GW_EV_BAD_VALUE event
+ * the first time a register's value cannot be true (again only after that
+ * register decoded in between).
  */
 #ifndef GW_SCHEDULER_H
 #define GW_SCHEDULER_H
@@ -39,6 +41,14 @@ struct gw_meter_health {
 	int clock_drifting;       /* 1 from a clock_drift event until in range */
 	char serial[GW_SERIAL_MAX]; /* the meter's serial number, "" if unknown */
 	int64_t replaced_ms;        /* its first read, if it replaced another */
+	unsigned long exc_unknown;   /* part of exceptions: a code Modbus
+				      * does not define */
+	unsigned long stale_replies; /* replies discarded: they answered
+				      * another request (a duplicate, a late
+				      * answer); not failures */
+	unsigned long bad_values;    /* register values that cannot be true,
+				      * not stored (one bad_value event per
+				      * register until it decodes again) */
 };
 
 struct gw_read_stats;

@@ -172,6 +172,19 @@ int gwctl_read(int argc, char **argv)
 		printf("# %u requests: %u timeouts, %u CRC errors, %u exceptions, %u malformed\n",
 		       st.requests, st.timeouts, st.crc_errors, st.exceptions,
 		       st.malformed);
+	if (!tsv && st.stale_replies)
+		printf("# %u replies discarded: they answered another request\n",
+		       st.stale_replies);
+	/* Values that cannot be true are not readings, but while a profile
+	 * is being written they are what shows a wrong word order. */
+	for (unsigned i = 0; i < st.n_bad && i < GW_READ_BAD_MAX; i++) {
+		if (tsv)
+			fprintf(stderr, "gwctl read: meter %s: register %s: bad value (%s)\n",
+				id, st.bad[i].obis, st.bad[i].detail);
+		else
+			printf("# %s: bad value: %s\n", st.bad[i].obis,
+			       st.bad[i].detail);
+	}
 	free(rd);
 	gw_config_free(cfg);
 	return 0;

@@ -141,9 +141,11 @@ int gwctl_status(int argc, char **argv)
 		     line = strtok_r(NULL, "\n", &save)) {
 			if (line[0] == '#')
 				continue;
-			char *f[13];
+			/* stale_replies and bad_values (f[13], f[14]) came
+			 * later: a health file without them shows "-". */
+			char *f[15] = {NULL};
 			int k = 0;
-			for (char *p = line; k < 13; k++) {
+			for (char *p = line; k < 15; k++) {
 				f[k] = p;
 				p = strchr(p, '\t');
 				if (!p)
@@ -152,10 +154,10 @@ int gwctl_status(int argc, char **argv)
 			}
 			if (k < 12 || strcmp(f[0], "meter_id") == 0) {
 				if (pass == 2 && strcmp(f[0], "meter_id") == 0)
-					printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s  %s\n",
+					printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s %5s %5s  %s\n",
 					       "meter", "bus", "state", "in_row", "cycles",
 					       "failed", "timeouts", "crc", "exc", "malf",
-					       "last error");
+					       "stale", "bad", "last error");
 				continue;
 			}
 			int s = 0;
@@ -166,9 +168,10 @@ int gwctl_status(int argc, char **argv)
 				continue;
 			}
 			if (pass == 2)
-				printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s  %s\n",
+				printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s %5s %5s  %s\n",
 				       f[0], f[1], f[2], f[3], f[4], f[6], f[8], f[9],
-				       f[10], f[11], f[12]);
+				       f[10], f[11], k >= 14 ? f[13] : "-",
+				       k >= 14 ? f[14] : "-", f[12]);
 		}
 		free(copy);
 	}

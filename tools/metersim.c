@@ -58,6 +58,17 @@ enum {
 	F_CRC = 2,       /* RTU: wrong CRC; TCP: wrong protocol id */
 	F_WRONGUNIT = 4, /* the reply carries unit id u % 247 + 1 */
 	F_SHORT = 8,     /* one register less than asked, well framed */
+	F_TWICE = 16,    /* every reply sent twice */
+	F_LATE = 32,     /* TCP: the reply held back until the simulator's
+			  * next reply on that connection */
+	F_INF = 64,      /* float registers of 1.8.0 read as +Inf */
+};
+
+/* A reply held back by the "late" fault, per TCP connection. */
+struct held_reply {
+	int fd;
+	int n;
+	uint8_t frame[MODBUS_TCP_MAX_ADU_LENGTH];
 };
 
 struct fault {
@@ -87,6 +98,10 @@ struct sim {
 	bool pace;                /* RTU: pace bytes at the line rate */
 	int64_t char_ns;          /* one character on the line */
 	int64_t line_free_ns;     /* CLOCK_MONOTONIC: end of the last gap */
+	bool tcp;                 /* serving Modbus TCP */
+	struct held_reply held[MAX_CLIENTS]; /* "late" replies, one per fd */
+	int n_held;
+	unsigned long connections; /* TCP connections accepted */
 	uint16_t regs[MODBUS_MAX_READ_REGISTERS]; /* reply scratch */
 };
 
@@ -275,6 +290,18 @@ static int fault_apply(struct sim *s, const char *spec, int64_t now, char *err,
 		flag = F_WRONGUNIT;
 	} else if (strcmp(kind, "short") == 0) {
 		flag = F_SHORT;
+	} else if (strcmp(kind, "twice") == 0) {
+		flag = F_TWICE;
+	} else if (strcmp(kind, "late") == 0) {
+		if (!s->tcp) {
+			snprintf(err, errcap,
+				 "fault '%s': late is for --tcp (RTU has no transaction ids to tell a late reply by)",
+				 spec);
+			return GW_EINVAL;
+		}
+		flag = F_LATE;
+	} else if (strcmp(kind, "inf") == 0) {
+		flag = F_INF;
 	} else if (strcmp(kind, "exception") == 0) {
 		if (arg && (a < 1 || a > 255)) {
 			snprintf(err, errcap, "fault '%s': exception code 1..255", spec);
@@ -297,7 +324,7 @@ static int fault_apply(struct sim *s, const char *spec, int64_t now, char *err,
 		/* a one-off action, not a state */
 	} else {
 		snprintf(err, errcap,
-			 "fault '%s': unknown kind '%s' (noanswer crc exception slow wrap replaced wrongunit short none)",
+			 "fault '%s': unknown kind '%s' (noanswer crc exception slow wrap replaced wrongunit short twice late inf none)",
 			 spec, kind);
 		return GW_EINVAL;
 	}
@@ -452,6 +479,17 @@ static void reg_words(struct sim *s, const struct gw_profile_reg *r, int u,
 		int64_t v0 = imp ? import_wh(s, u, f->wrap_t0) : export_wh(s, u, f->wrap_t0);
 		v = ((v - v0) + roll - f->wrap_wh % roll) % roll;
 	}
+	if ((f->flags & F_INF) && imp &&
+	    (r->type == GW_T_FLOAT32 || r->type == GW_T_FLOAT64)) {
+		/* A meter in trouble: +Inf where its import total should be. */
+		const struct gw_profile_reg inf = {.type = r->type, .order = r->order,
+						   .has_na = 1,
+						   .na = r->type == GW_T_FLOAT32
+								 ? 0x7F800000u
+								 : 0x7FF0000000000000ull};
+		na_words(&inf, words);
+		return;
+	}
 	if (gw_profile_encode(r, v, scale, words) != 0)
 		na_words(r, words);
 }
@@ -519,6 +557,27 @@ static void write_all(int fd, const uint8_t *p, int n)
 	}
 }
 
+/* Sends the reply held back for connection fd, if any (and forgets it). */
+static void held_send(struct sim *s, int fd)
+{
+	for (int i = 0; i < s->n_held; i++) {
+		if (s->held[i].fd != fd)
+			continue;
+		write_all(fd, s->held[i].frame, s->held[i].n);
+		s->held[i] = s->held[--s->n_held];
+		return;
+	}
+}
+
+/* Forgets what was held for a connection that closed. */
+static void held_drop(struct sim *s, int fd)
+{
+	for (int i = 0; i < s->n_held; i++)
+		if (s->held[i].fd == fd) {
+			s->held[i--] = s->held[--s->n_held];
+		}
+}
+
 /* Sends one reply (pdu starts with the function code) to request q, with
  * the faults of unit `unit` applied. RTU with --pace: the reply starts
  * 3.5 characters after the request would have ended on the wire, goes out
@@ -528,7 +587,7 @@ static void send_reply(struct sim *s, int fd, const uint8_t *q, int req_len,
 		       bool tcp, int unit, const uint8_t *pdu, int pdu_len)
 {
 	const struct fault *f = &s->faults[unit];
-	uint8_t frame[MODBUS_TCP_MAX_ADU_LENGTH + 8];
+	uint8_t frame[2 * (MODBUS_TCP_MAX_ADU_LENGTH + 8)]; /* room for "twice" */
 	int n = 0, wunit = (f->flags & F_WRONGUNIT) ? unit % 247 + 1 : unit;
 	int64_t rx = mono_ns();
 
@@ -557,7 +616,26 @@ static void send_reply(struct sim *s, int fd, const uint8_t *q, int req_len,
 		 * of one) waits for its slow meter. */
 		sleep_until_ns(rx + (int64_t)f->slow_ms * 1000000);
 	}
+	if (tcp) {
+		/* A reply held back earlier goes out first: after the master
+		 * gave up on it and sent this request. */
+		held_send(s, fd);
+		if ((f->flags & F_LATE) && s->n_held < MAX_CLIENTS &&
+		    n <= (int)sizeof(s->held[0].frame)) {
+			struct held_reply *h = &s->held[s->n_held++];
+			h->fd = fd;
+			h->n = n;
+			memcpy(h->frame, frame, (size_t)n);
+			return;
+		}
+	}
 	if (tcp || !s->pace) {
+		if (f->flags & F_TWICE) {
+			/* Both copies in one write: the second is there as
+			 * soon as the first is, whatever the scheduler does. */
+			memcpy(frame + n, frame, (size_t)n);
+			n *= 2;
+		}
 		write_all(fd, frame, n);
 		return;
 	}
@@ -565,10 +643,14 @@ static void send_reply(struct sim *s, int fd, const uint8_t *q, int req_len,
 	 * then the silence that ends it, then the reply. */
 	int64_t t = (rx > s->line_free_ns ? rx : s->line_free_ns) +
 		    s->char_ns * req_len + s->char_ns * 7 / 2;
-	for (int i = 0; i < n && !stop_flag; i++) {
-		sleep_until_ns(t);
-		write_all(fd, frame + i, 1);
-		t += s->char_ns;
+	for (int copy = 0; copy < ((f->flags & F_TWICE) ? 2 : 1); copy++) {
+		if (copy)
+			t += s->char_ns * 7 / 2; /* the silence between frames */
+		for (int i = 0; i < n && !stop_flag; i++) {
+			sleep_until_ns(t);
+			write_all(fd, frame + i, 1);
+			t += s->char_ns;
+		}
 	}
 	s->line_free_ns = t + s->char_ns * 7 / 2;
 }
@@ -797,10 +879,14 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 			control_read(s);
 		if (FD_ISSET(ls, &rd)) {
 			int c = accept(ls, NULL, NULL);
-			if (c >= 0 && nclients < MAX_CLIENTS)
+			if (c >= 0 && nclients < MAX_CLIENTS) {
 				clients[nclients++] = c;
-			else if (c >= 0)
+				s->connections++;
+				gw_info("metersim: connection %lu accepted",
+					s->connections);
+			} else if (c >= 0) {
 				close(c);
+			}
 		}
 		for (int i = 0; i < nclients; i++) {
 			if (!FD_ISSET(clients[i], &rd))
@@ -811,6 +897,7 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 				serve(s, clients[i], q, len, header_len);
 			} else if (len < 0) {
 				/* Closed by the client, or garbage. */
+				held_drop(s, clients[i]);
 				close(clients[i]);
 				clients[i--] = clients[--nclients];
 			}
@@ -983,8 +1070,12 @@ static void usage(FILE *f)
 	      "                       or 1e9 Wh for 64-bit and float registers);\n"
 	      "                       replaced (counters restart at 0, new serial number\n"
 	      "                       in 96.1.0); wrongunit (reply from unit UNIT+1);\n"
-	      "                       short (one register less than asked); none (clear\n"
-	      "                       every fault of the unit)\n"
+	      "                       short (one register less than asked); twice (every\n"
+	      "                       reply sent twice); late (TCP: each reply held back\n"
+	      "                       until the next reply on that connection, so that\n"
+	      "                       it comes after the master gave up and asked again);\n"
+	      "                       inf (a float 1.8.0 reads +Inf); none (clear every\n"
+	      "                       fault of the unit)\n"
 	      "  --control FIFO       read more fault specs, one per line, from FIFO (made\n"
 	      "                       if missing) while running: echo 3:noanswer > FIFO\n"
 	      "  --pace               RTU: send replies at the line rate (one byte per\n"
@@ -1173,6 +1264,7 @@ bad:
 	}
 	if (metersim_time_setup(tz, anchor, start, speed, &s.clock, &s.t_ref))
 		return 2;
+	s.tcp = tcp != NULL;
 	s.day_ref = gw_tz_day_of(s.t_ref);
 	curves_init(&s);
 	for (int i = 0; i < n_faults; i++) {

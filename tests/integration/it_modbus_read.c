@@ -9,9 +9,13 @@
  * Prints one "UNIT<TAB>OBIS<TAB>VALUE<TAB>UNIT" line per reading, then
  * "UNIT<TAB>stats<TAB>requests=N timeouts=N exceptions=N" and
  * "UNIT<TAB>faults<TAB>crc=N malformed=N wrong_unit=N illegal_address=N
- * busy=N" per meter; a
- * meter that cannot be read prints "UNIT<TAB>error<TAB>MESSAGE". Exits 0 if
- * every meter was read, 1 otherwise.
+ * busy=N" and "UNIT<TAB>matching<TAB>stale=N unknown_exc=N bad=N" per
+ * meter, and "UNIT<TAB>bad<TAB>OBIS<TAB>WHAT" per register whose value
+ * cannot be true; a meter that cannot be read prints
+ * "UNIT<TAB>error<TAB>MESSAGE". A unit given twice is read twice, in the
+ * order given, on one connection. Exits 0 if every meter was read, 1
+ * otherwise. Logs errors on stderr, or down to IT_LOG_LEVEL (warn, info,
+ * debug) when set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +36,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s HOST PORT | rtu:DEVICE BAUD  PROFILE_FILE UNIT...\n", argv[0]);
 		return 2;
 	}
-	gw_log_set_level(GW_LOG_ERROR);
+	/* Errors only, unless IT_LOG_LEVEL says otherwise (warn, info,
+	 * debug): a test that checks the driver's messages sets it. */
+	enum gw_log_level lv = GW_LOG_ERROR;
+	if (getenv("IT_LOG_LEVEL") &&
+	    gw_log_parse_level(getenv("IT_LOG_LEVEL"), &lv) != 0)
+		return 2;
+	gw_log_set_level(lv);
 	if (gw_profile_load(argv[3], &p))
 		return 2;
 	memset(&bus, 0, sizeof(bus));
@@ -86,6 +96,11 @@ int main(int argc, char **argv)
 		printf("%d\tfaults\tcrc=%u malformed=%u wrong_unit=%u illegal_address=%u busy=%u\n",
 		       m.unit_id, st.crc_errors, st.malformed, st.wrong_unit,
 		       st.exc_illegal_address, st.exc_busy);
+		printf("%d\tmatching\tstale=%u unknown_exc=%u bad=%u\n", m.unit_id,
+		       st.stale_replies, st.exc_unknown, st.bad_values);
+		for (unsigned i = 0; i < st.n_bad && i < GW_READ_BAD_MAX; i++)
+			printf("%d\tbad\t%s\t%s\n", m.unit_id, st.bad[i].obis,
+			       st.bad[i].detail);
 	}
 	drv->close(h);
 	free(rd);

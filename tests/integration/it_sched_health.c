@@ -4,18 +4,22 @@
  * real Modbus driver) against metersim for tests/integration/modbus_health.sh
  * and switches one meter's fault through metersim's control FIFO:
  *
- *     it_sched_health CONFIG FIFO UNIT ON_CYCLE OFF_CYCLE CYCLES [KIND]
+ *     it_sched_health CONFIG FIFO UNIT ON_CYCLE OFF_CYCLE CYCLES [KIND [AGAIN]]
  *
  * At the end of bus cycle ON_CYCLE it writes "UNIT:KIND" (default
- * noanswer) into FIFO, at the end of OFF_CYCLE "UNIT:none", and stops after
- * CYCLES cycles of the first bus. Prints
+ * noanswer) into FIFO, at the end of OFF_CYCLE "UNIT:none", at the end of
+ * cycle AGAIN (if given) "UNIT:KIND" once more, and stops after CYCLES
+ * cycles of the first bus. Prints
  *
  *     cycles N
  *     readings METER_ID N        cycles in which the meter had readings
- *     event KIND METER_ID CYCLE DETAIL
+ *     with_1.8.0 METER_ID N      cycles in which it had a 1.8.0 reading
+ *     event KIND METER_ID CYCLE [register=OBIS] DETAIL
  *     health METER_ID cycles=.. ok=.. failed=.. skipped=.. timeouts=..
  *            exceptions=.. malformed=.. wrong_unit=.. crc=.. offline=..
+ *            unknown_exc=.. stale=.. bad=..
  *     maxmiss METER_ID N         longest run of cycles without readings
+ *     drops bad_value N          the process's tally of bad values
  *
  * Exits 0, or 1 if the scheduler could not run.
  */
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "drops.h"
 #include "scheduler.h"
 #include "tz.h"
 
@@ -36,11 +41,12 @@
 
 static struct gw_config *cfg;
 static const char *fifo;
-static int unit, on_cycle, off_cycle, max_cycles;
+static int unit, on_cycle, off_cycle, max_cycles, again_cycle = -1;
 static const char *kind = "noanswer";
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int cycles;                 /* sink calls of bus 0 */
 static int with_readings[MAXM];    /* cycles with readings, per meter */
+static int with_import[MAXM];      /* cycles with a 1.8.0 reading */
 static int miss_run[MAXM], max_miss[MAXM];
 
 static void fifo_write(const char *line)
@@ -57,7 +63,7 @@ static void fifo_write(const char *line)
 
 static int sink(void *ctx, int bus, const struct gw_reading *r, size_t n)
 {
-	int seen[MAXM] = {0};
+	int seen[MAXM] = {0}, imp[MAXM] = {0};
 	char line[64];
 
 	(void)ctx;
@@ -65,11 +71,14 @@ static int sink(void *ctx, int bus, const struct gw_reading *r, size_t n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		for (int m = 0; m < cfg->n_meters && m < MAXM; m++)
-			if (strcmp(r[i].meter_id, cfg->meters[m].id) == 0)
+			if (strcmp(r[i].meter_id, cfg->meters[m].id) == 0) {
 				seen[m] = 1;
+				imp[m] |= strcmp(r[i].obis, "1.8.0") == 0;
+			}
 	pthread_mutex_lock(&lock);
 	cycles++;
 	for (int m = 0; m < cfg->n_meters && m < MAXM; m++) {
+		with_import[m] += imp[m];
 		if (seen[m]) {
 			with_readings[m]++;
 			miss_run[m] = 0;
@@ -79,7 +88,7 @@ static int sink(void *ctx, int bus, const struct gw_reading *r, size_t n)
 	}
 	int c = cycles;
 	pthread_mutex_unlock(&lock);
-	if (c == on_cycle) {
+	if (c == on_cycle || c == again_cycle) {
 		snprintf(line, sizeof(line), "%d:%s\n", unit, kind);
 		fifo_write(line);
 	} else if (c == off_cycle) {
@@ -103,6 +112,8 @@ int main(int argc, char **argv)
 	max_cycles = atoi(argv[6]);
 	if (argc > 7)
 		kind = argv[7];
+	if (argc > 8)
+		again_cycle = atoi(argv[8]);
 	gw_log_set_level(GW_LOG_WARN);
 	if (gw_config_load(argv[1], &cfg) || gw_tz_set(cfg->timezone))
 		return 1;
@@ -145,22 +156,30 @@ int main(int argc, char **argv)
 		seen[nseen++].cycle = cycles;
 	}
 	printf("cycles %d\n", cycles);
-	for (int m = 0; m < cfg->n_meters; m++)
+	for (int m = 0; m < cfg->n_meters; m++) {
 		printf("readings %s %d\n", cfg->meters[m].id, with_readings[m]);
+		printf("with_1.8.0 %s %d\n", cfg->meters[m].id, with_import[m]);
+	}
 	for (int i = 0; i < nseen; i++)
-		printf("event %s %s %d %s\n",
+		printf("event %s %s %d %s%s%s%s\n",
 		       gw_event_name((enum gw_event_kind)seen[i].e.kind),
-		       seen[i].e.meter_id, seen[i].cycle, seen[i].e.detail);
+		       seen[i].e.meter_id, seen[i].cycle,
+		       seen[i].e.obis[0] ? "register=" : "", seen[i].e.obis,
+		       seen[i].e.obis[0] ? " " : "", seen[i].e.detail);
 	for (int m = 0; m < cfg->n_meters; m++) {
 		struct gw_meter_health h;
 		gw_sched_health(s, m, &h);
 		printf("health %s cycles=%lu ok=%lu failed=%lu skipped=%lu timeouts=%lu "
-		       "exceptions=%lu malformed=%lu wrong_unit=%lu crc=%lu offline=%d\n",
+		       "exceptions=%lu malformed=%lu wrong_unit=%lu crc=%lu offline=%d "
+		       "unknown_exc=%lu stale=%lu bad=%lu\n",
 		       cfg->meters[m].id, h.cycles, h.ok, h.failed, h.skipped,
 		       h.timeouts, h.exceptions, h.malformed, h.wrong_unit,
-		       h.crc_errors, h.offline);
+		       h.crc_errors, h.offline, h.exc_unknown, h.stale_replies,
+		       h.bad_values);
 		printf("maxmiss %s %d\n", cfg->meters[m].id, max_miss[m]);
 	}
+	printf("drops bad_value %llu\n",
+	       (unsigned long long)gw_drops_get(GW_DROP_BAD_VALUE));
 	gw_sched_free(s);
 	gw_config_free(cfg);
 	free(buf);

@@ -138,6 +138,7 @@ if command -v socat >/dev/null; then
 		--ready-file "$GW_TMP/rtu.ready" >"$GW_TMP/rtu-sim.log" 2>&1 &
 	track_pid $!
 	if wait_for 10 test -s "$GW_TMP/rtu.ready"; then
+		RTU_OK=1
 		write_config "$GW_TMP/rtu.ini" "[bus line]
 type = modbus-rtu
 device = $GW_TMP/gw
@@ -166,6 +167,75 @@ byte_timeout_ms = 50"
 else
 	not_ok "socat is installed"
 fi
+
+# ---- an exception code Modbus does not define: that meter, that cycle ----
+# m2 answers exception 0x12 from the end of cycle 1 to the end of cycle 6
+# (TCP) and 0x09 on the RTU line; the others are read in every cycle, and
+# on TCP no exception costs a reconnect.
+conns() { grep -c 'connection [0-9]* accepted' "$GW_TMP/tcp-sim.log"; }
+c0=$(conns)
+"$RUN" "$GW_TMP/tcp.ini" "$GW_TMP/tcp.ctl" 2 1 6 10 exception:18 >"$GW_TMP/exc.out" 2>"$GW_TMP/exc.err"
+check_eq "$?" 0 "TCP exception 0x12: it_sched_health ran"
+cycles=$(awk '$1 == "cycles" { print $2 }' "$GW_TMP/exc.out")
+check_eq "$(awk '$1 == "readings" && $2 != "m2" { print $3 }' "$GW_TMP/exc.out" | sort -u)" "$cycles" \
+	"TCP exception 0x12: m1, m3, m4 and m5 have readings in every cycle ($cycles)"
+h=$(awk '$1 == "health" && $2 == "m2"' "$GW_TMP/exc.out")
+exc=$(echo "$h" | sed 's/.* exceptions=\([0-9]*\).*/\1/')
+unk=$(echo "$h" | sed 's/.* unknown_exc=\([0-9]*\).*/\1/')
+failed=$(echo "$h" | sed 's/.* failed=\([0-9]*\).*/\1/')
+if [ "$unk" -ge 1 ] && [ "$exc" = "$unk" ] && [ "$exc" = "$failed" ]; then
+	ok "TCP exception 0x12: m2 failed $failed cycles, one undefined exception each"
+else
+	not_ok "TCP exception 0x12: m2 one undefined exception per failed cycle ($h)"
+fi
+check_eq "$(($(conns) - c0))" 1 "TCP exception 0x12: one connection for the whole run (no reconnect)"
+if [ -n "${RTU_OK:-}" ]; then
+	"$RUN" "$GW_TMP/rtu.ini" "$GW_TMP/rtu.ctl" 2 1 6 8 exception:9 >"$GW_TMP/exc9.out" 2>&1
+	check_eq "$(awk '$1 == "readings" && $2 != "m2" { print $3 }' "$GW_TMP/exc9.out" | sort -u)" \
+		"$(awk '$1 == "cycles" { print $2 }' "$GW_TMP/exc9.out")" \
+		"RTU exception 0x09: the other meters of the line have readings in every cycle"
+	check_eq "$(awk '$1 == "health" && $2 == "m2" { print ($0 ~ / unknown_exc=[1-9]/) }' "$GW_TMP/exc9.out")" 1 \
+		"RTU exception 0x09: counted as undefined for m2"
+fi
+
+# ---- bad values: one event per meter and register until it decodes ------
+# Eastron SDM630 meters (float32); m2's 1.8.0 reads +Inf from the end of
+# cycle 2 to the end of cycle 6, and again from the end of cycle 9.
+PORT3=$(free_port)
+"$SIM" --tcp "127.0.0.1:$PORT3" --meters 5 --profile eastron_sdm630 --profiles-dir "$PROF" \
+	--control "$GW_TMP/bad.ctl" --ready-file "$GW_TMP/bad.ready" \
+	>"$GW_TMP/bad-sim.log" 2>&1 &
+track_pid $!
+wait_for 10 test -s "$GW_TMP/bad.ready"
+write_config "$GW_TMP/bad.ini" "[bus line]
+type = modbus-tcp
+host = 127.0.0.1
+port = $PORT3
+timeout_ms = 500"
+sed -i 's/^profile = abb_b23/profile = eastron_sdm630/' "$GW_TMP/bad.ini"
+"$RUN" "$GW_TMP/bad.ini" "$GW_TMP/bad.ctl" 2 2 6 14 inf 9 >"$GW_TMP/bad.out" 2>"$GW_TMP/bad.err"
+check_eq "$?" 0 "bad values: it_sched_health ran"
+check_eq "$(awk '$1 == "event" { print $2, $3, $5, $6, $7 }' "$GW_TMP/bad.out" | tr '\n' '|')" \
+	"bad_value m2 register=1.8.0 float32 +inf|bad_value m2 register=1.8.0 float32 +inf|" \
+	"bad values: two bad_value events for m2's 1.8.0, one per spell, however many cycles each lasted"
+h=$(awk '$1 == "health" && $2 == "m2"' "$GW_TMP/bad.out")
+bad=$(echo "$h" | sed 's/.* bad=\([0-9]*\).*/\1/')
+m2cycles=$(echo "$h" | sed 's/.* cycles=\([0-9]*\).*/\1/')
+with=$(awk '$1 == "with_1.8.0" && $2 == "m2" { print $3 }' "$GW_TMP/bad.out")
+if [ "$bad" -ge 2 ] && [ $((with + bad)) -eq "$m2cycles" ]; then
+	ok "bad values: every cycle of m2 has its 1.8.0 or one bad value counted ($with + $bad = $m2cycles)"
+else
+	not_ok "bad values: m2 1.8.0 readings ($with) + bad values ($bad) = its cycles ($m2cycles)"
+fi
+check_eq "$(awk '$1 == "readings" && $2 == "m2" { print $3 }' "$GW_TMP/bad.out")" \
+	"$(awk '$1 == "cycles" { print $2 }' "$GW_TMP/bad.out")" \
+	"bad values: m2's other registers are read in every cycle"
+check_eq "$(awk '$1 == "drops" && $2 == "bad_value" { print $3 }' "$GW_TMP/bad.out")" "$bad" \
+	"bad values: each one counted in the tally of dropped readings"
+check_eq "$(grep -c 'meter m2: register 1.8.0: bad value (float32 +inf), not stored' "$GW_TMP/bad.err")" 2 \
+	"bad values: one warning per spell"
+check_eq "$(grep -c 'meter m2: register 1.8.0 decodes again' "$GW_TMP/bad.err")/$(grep -c 'bad value' "$GW_TMP/bad.err")" "0/2" \
+	"bad values: the recovery is not a warning (logged at info)"
 
 # ---- gatewayd: the events reach the spool batch -------------------------
 # Simulated 22:00 -> 01:00 UTC at one simulated hour per real second; m3
@@ -213,4 +283,63 @@ else
 	not_ok "the day 2026-01-01 is sealed into the spool"
 	tail -20 "$GW_TMP/gatewayd.log" | sed 's/^/#   /'
 fi
+
+# ---- gatewayd: a bad value and stale replies, from meter to batch --------
+# SDM630 meters; m2's 1.8.0 reads +Inf all along, m3 answers every request
+# twice. The day's batch holds one bad_value event for m2's 1.8.0; the
+# health file and gwctl status show the bad values and the stale replies.
+PORT4=$(free_port)
+"$SIM" --tcp "127.0.0.1:$PORT4" --meters 5 --profile eastron_sdm630 --profiles-dir "$PROF" \
+	--fault 2:inf --fault 3:twice --ready-file "$GW_TMP/gw4.ready" \
+	>"$GW_TMP/gw4-sim.log" 2>&1 &
+track_pid $!
+wait_for 10 test -s "$GW_TMP/gw4.ready"
+mkdir -p "$GW_TMP/spool4"
+write_config "$GW_TMP/gw4.ini" "[bus line]
+type = modbus-tcp
+host = 127.0.0.1
+port = $PORT4
+timeout_ms = 500"
+sed -i -e "s|^spool_dir = .*|spool_dir = $GW_TMP/spool4|" -e 's/^poll_interval = 60/poll_interval = 5m\nseal_delay = 10m/' \
+	-e 's/^profile = abb_b23/profile = eastron_sdm630/' -e '/^\[clock\]/,/^$/d' "$GW_TMP/gw4.ini"
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw4.ini" --clock-anchor "$(date +%s.%N)" \
+	--clock-start 2026-01-01T22:00:00Z --clock-speed 3600 \
+	--stop-at 2026-01-02T00:30:00Z 2>"$GW_TMP/gatewayd4.log" &
+gw=$!
+track_pid $gw
+if wait_pid_exit 30 $gw; then
+	wait $gw
+	check_eq "$?" 0 "gatewayd (bad value, stale replies) ran to its stop time"
+else
+	not_ok "gatewayd (bad value, stale replies) stopped in time"
+fi
+batch=$(ls "$GW_TMP"/spool4/ready/*2026-01-01*.gwb 2>/dev/null | head -1)
+if [ -n "$batch" ]; then
+	"$GW_BUILD/gwctl" spool dump --events "$batch" >"$GW_TMP/events4.csv" 2>&1
+	check_eq "$(grep -c ',bad_value,' "$GW_TMP/events4.csv")/$(grep -c ',m2,1\.8\.0,.*,bad_value,"float32 +inf"$' "$GW_TMP/events4.csv")" "1/1" \
+		"the batch holds one bad_value event, for m2's 1.8.0 (float32 +inf), however many cycles it lasted"
+else
+	not_ok "the day 2026-01-01 is sealed into the spool (bad value run)"
+	tail -20 "$GW_TMP/gatewayd4.log" | sed 's/^/#   /'
+fi
+check_eq "$(grep -c 'meter m2: register 1.8.0: bad value (float32 +inf), not stored' "$GW_TMP/gatewayd4.log")" 1 \
+	"gatewayd warns once about m2's bad 1.8.0"
+# health_col METER COLUMN: a column of <spool>/health, by its header name
+health_col() {
+	awk -F'\t' -v m="$1" -v c="$2" '$1 == "meter_id" { for (i = 1; i <= NF; i++) if ($i == c) k = i }
+		$1 == m && k { print $k }' "$GW_TMP/spool4/health"
+}
+if [ "$(health_col m2 bad_values)" -gt 0 ] 2>/dev/null && [ "$(health_col m3 stale_replies)" -gt 0 ] 2>/dev/null &&
+	[ "$(health_col m1 bad_values)/$(health_col m1 stale_replies)" = "0/0" ]; then
+	ok "spool/health: m2 has bad values ($(health_col m2 bad_values)), m3 stale replies ($(health_col m3 stale_replies)), m1 neither"
+else
+	not_ok "spool/health: bad_values and stale_replies per meter"
+	sed 's/^/#   /' "$GW_TMP/spool4/health"
+fi
+"$GW_BUILD/gwctl" status "$GW_TMP/spool4" >"$GW_TMP/status4.out" 2>&1
+check_eq "$(awk '$1 == "meter" { print $11, $12 }' "$GW_TMP/status4.out")" "stale bad" \
+	"gwctl status: columns for stale replies and bad values"
+check_eq "$(awk -v s="$(health_col m3 stale_replies)" -v b="$(health_col m2 bad_values)" \
+	'$1 == "m3" { x = ($11 == s) } $1 == "m2" { y = ($12 == b) } END { print x y }' "$GW_TMP/status4.out")" "11" \
+	"gwctl status: m3's stale replies and m2's bad values as in the health file"
 finish

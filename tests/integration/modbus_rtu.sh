@@ -53,11 +53,11 @@ got=$(awk -F'\t' '$1 == 3 && $2 == "2.8.0" { print $3 }' "$GW_TMP/read.out")
 check_eq "$got" "6000" "driver RTU: unit 3 2.8.0 = 4*Q_u Wh"
 for u in 1 5; do
 	got=$(awk -F'\t' -v u=$u '$1 == u && $2 != "faults" { print $2 "/" $3 }' "$GW_TMP/read.out" | tr '\n' ' ')
-	check_eq "$got" "error/timed out stats/requests=1 timeouts=1 exceptions=0 " \
+	check_eq "$got" "error/timed out stats/requests=1 timeouts=1 exceptions=0 matching/stale=0 unknown_exc=0 bad=0 " \
 		"driver RTU: unit $u is not answered (one timeout, no further requests)"
 done
 got=$(awk -F'\t' '$1 == 4 { print $2 "/" $3 }' "$GW_TMP/read.out" | tr '\n' ' ')
-check_eq "$got" "error/checksum error stats/requests=3 timeouts=0 exceptions=0 faults/crc=3 malformed=0 wrong_unit=0 illegal_address=0 busy=0 " \
+check_eq "$got" "error/checksum error stats/requests=3 timeouts=0 exceptions=0 faults/crc=3 malformed=0 wrong_unit=0 illegal_address=0 busy=0 matching/stale=0 unknown_exc=0 bad=0 " \
 	"driver RTU: --fault 4:crc: every reply of unit 4 fails its CRC, counted"
 
 # fault switched while running, through the control FIFO
@@ -85,6 +85,52 @@ if grep -q "control: fault 'bogus'" "$GW_TMP/sim.log"; then
 	ok "control FIFO: a bad spec is reported and the simulator keeps running"
 else
 	not_ok "control FIFO: a bad spec is reported"
+fi
+
+# A meter that answers twice: RTU has no transaction id, so the second copy
+# would be taken for the answer to the next request; it is dropped before
+# that request is sent, and counted for the unit it came from.
+ctl_send "2:none"
+ctl_send "3:twice"
+"$READ" "rtu:$GW_TMP/gw" 19200 "$PROF/abb_b23.prof" 3 2 3 >"$GW_TMP/twice.out" 2>&1
+check_eq "$?" "0" "driver RTU: a meter that answers twice is read"
+want3=$((3000000 + 16 * 350))
+check_eq "$(awk -F'\t' '$1 == 3 && $2 == "1.8.0" { print $3 }' "$GW_TMP/twice.out" | tr '\n' ' ')" \
+	"$want3 $want3 " "driver RTU: twice: unit 3 1.8.0 right in both reads"
+check_eq "$(awk -F'\t' '$1 == 3 && $2 == "2.8.0" { print $3 }' "$GW_TMP/twice.out" | tr '\n' ' ')" \
+	"6000 6000 " "driver RTU: twice: unit 3 2.8.0 right in both reads (not another register's copy)"
+check_eq "$(awk -F'\t' '$1 == 2 && $2 == "1.8.0" { print $3 }' "$GW_TMP/twice.out")" \
+	"$((2000000 + 16 * 300))" "driver RTU: twice: unit 2, read after unit 3's last copy, is right"
+check_eq "$(awk -F'\t' '$2 == "faults" { print $3 }' "$GW_TMP/twice.out" | sort -u)" \
+	"crc=0 malformed=0 wrong_unit=0 illegal_address=0 busy=0" \
+	"driver RTU: twice: no reply taken for malformed (the copies never reach a request)"
+stale=$(awk -F'\t' '$1 == 3 && $2 == "matching" { sub(/ .*/, "", $3); sub(/stale=/, "", $3); s += $3 } END { print s + 0 }' "$GW_TMP/twice.out")
+if [ "$stale" -ge 3 ]; then
+	ok "driver RTU: twice: the copies are counted as stale replies of unit 3 ($stale)"
+else
+	not_ok "driver RTU: twice: the copies are counted as stale replies of unit 3 (got $stale)"
+	sed 's/^/#   /' "$GW_TMP/twice.out"
+fi
+
+# Exception codes Modbus does not define (0x12, 0x09): that meter fails this
+# read after one request; the others of the line are read.
+ctl_send "3:none"
+ctl_send "2:exception:18"
+ctl_send "4:exception:9"
+IT_LOG_LEVEL=warn "$READ" "rtu:$GW_TMP/gw" 19200 "$PROF/abb_b23.prof" 2 3 4 3 >"$GW_TMP/exc.out" 2>&1
+for u in 2 4; do
+	check_eq "$(awk -F'\t' -v u=$u '$1 == u && $2 != "faults" { print $2 "/" $3 }' "$GW_TMP/exc.out" | tr '\n' ' ')" \
+		"error/device answered with an exception stats/requests=1 timeouts=0 exceptions=1 matching/stale=0 unknown_exc=1 bad=0 " \
+		"driver RTU: unit $u answers an undefined exception code: one request, counted as unknown"
+done
+check_eq "$(awk -F'\t' '$1 == 3 && $2 == "1.8.0" { print $3 }' "$GW_TMP/exc.out" | tr '\n' ' ')" \
+	"$want3 $want3 " "driver RTU: unit 3 beside them is read both times"
+if grep -q "unit 2 on bus it): read failed: device answered with an exception: an exception code not defined by Modbus" "$GW_TMP/exc.out" &&
+	grep -q "unit 4 on bus it): read failed: device answered with an exception: exception 0x09 (not defined by Modbus)" "$GW_TMP/exc.out"; then
+	ok "driver RTU: the warning names the exception"
+else
+	not_ok "driver RTU: the warning names the exception"
+	sed 's/^/#   /' "$GW_TMP/exc.out"
 fi
 
 finish

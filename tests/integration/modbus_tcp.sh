@@ -209,6 +209,25 @@ if command -v mbpoll >/dev/null; then
 	check_eq "$got" "2004.8" "mbpoll: SDM630 unit 2 1.8.0 float32 at input 0x48 = 2004.8 kWh"
 fi
 
+# ---- a value that cannot be true: named, not stored ---------------------
+start_sim inf --meters 2 --profile eastron_sdm630 --fault 2:inf \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+"$READ" 127.0.0.1 "$PORT" "$PROF/eastron_sdm630.prof" 1 2 >"$GW_TMP/inf.out" 2>&1
+check_eq "$?/$(it_value "$GW_TMP/inf.out" 2 1.8.0)/$(it_value "$GW_TMP/inf.out" 2 2.8.0)" "0//0" \
+	"driver: unit 2's +Inf 1.8.0 is not a reading; its other registers are"
+check_eq "$(awk -F'\t' '$1 == 2 && $2 == "bad" { print $3 "/" $4 }' "$GW_TMP/inf.out")/$(awk -F'\t' '$1 == 2 && $2 == "matching" { print $3 }' "$GW_TMP/inf.out")" \
+	"1.8.0/float32 +inf/stale=0 unknown_exc=0 bad=1" "driver: the bad value is named in the read's stats"
+check_eq "$(it_value "$GW_TMP/inf.out" 1 1.8.0)" "1004000" "driver: unit 1 beside it reads 1.8.0"
+sed -e "s/^port = .*/port = $PORT/" -e 's/^profile = abb_b23/profile = eastron_sdm630/' \
+	-e 's/^unit = 99/unit = 2/' "$GW_TMP/gw.ini" >"$GW_TMP/inf.ini"
+"$GW_BUILD/gwctl" read -c "$GW_TMP/inf.ini" ghost >"$GW_TMP/gwctl-inf.out" 2>&1
+check_eq "$?/$(grep -c '^# 1.8.0: bad value: float32 +inf$' "$GW_TMP/gwctl-inf.out")/$(grep -c '^1\.8\.0 ' "$GW_TMP/gwctl-inf.out")" "0/1/0" \
+	"gwctl read: a bad value is shown as a comment under the readings, not as a reading"
+"$GW_BUILD/gwctl" read -c "$GW_TMP/inf.ini" ghost --tsv >"$GW_TMP/gwctl-inf.tsv" 2>"$GW_TMP/gwctl-inf.err"
+check_eq "$(grep -c '^1\.8\.0' "$GW_TMP/gwctl-inf.tsv")/$(grep -c 'meter ghost: register 1.8.0: bad value (float32 +inf)' "$GW_TMP/gwctl-inf.err")" \
+	"0/1" "gwctl read --tsv: the bad value goes to stderr, the TSV holds readings only"
+
 # ---- a DST day: Europe/Berlin, 2026-03-29 has 23 hours -----------------
 # Start at local midnight 2026-03-28 (23:00Z); now = 2026-03-30 02:00 CEST
 # (00:00Z) = 47 simulated hours later.
@@ -241,6 +260,78 @@ check_eq "$(fl 4)" "device answered with an exception/crc=0 malformed=0 wrong_un
 	"driver TCP: 'device busy' exceptions counted"
 check_eq "$(fl 5 | cut -d/ -f2 | sed 's/illegal_address=[1-9][0-9]*/illegal_address=N/')" \
 	"crc=0 malformed=0 wrong_unit=0 illegal_address=N busy=0" "driver TCP: 'illegal data address' exceptions counted"
+
+# ---- replies that cannot lie: duplicates and late answers ---------------
+# A profile of two registers in two requests of the same size, far apart:
+# a reply to the first request, taken for the second's, would decode as a
+# perfectly plausible 2.8.0 (the 1.8.0 value). Unit 2 answers every request
+# twice; unit 3's answers come late (after the driver gave up on them, just
+# before the next reply on the connection). Each reply is matched by
+# transaction id, unit id and function; the others are discarded and
+# counted for the meter they were meant for, at its next read.
+cat >"$GW_TMP/two.prof" <<'PROF'
+[profile]
+name = two
+[register 1.8.0]
+function = 3
+address = 0
+type = uint32
+unit = Wh
+[register 2.8.0]
+function = 3
+address = 0x100
+type = uint32
+unit = Wh
+PROF
+start_sim lie --meters 3 --profile "$GW_TMP/two.prof" --fault 2:twice --fault 3:late \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+IT_LOG_LEVEL=warn "$READ" 127.0.0.1 "$PORT" "$GW_TMP/two.prof" 1 2 3 1 2 3 2 >"$GW_TMP/lie.out" 2>&1
+# per_read UNIT KIND: that unit's lines of that kind, one per read, joined
+per_read() { awk -F'\t' -v u="$1" -v k="$2" '$1 == u && $2 == k { print $3 }' "$GW_TMP/lie.out" | tr '\n' ' '; }
+check_eq "$(per_read 1 1.8.0)/$(per_read 1 2.8.0)" "1004000 1004000 /0 0 " \
+	"TCP, no lies: unit 1 1.8.0 and 2.8.0 right in both reads, with unit 3's late answers in between"
+check_eq "$(per_read 2 1.8.0)/$(per_read 2 2.8.0)" "2004800 2004800 2004800 /0 0 0 " \
+	"TCP, no lies: unit 2, which answers twice, is right in all three reads (its copies are never taken for 2.8.0)"
+check_eq "$(per_read 3 error)" "timed out timed out " "TCP: unit 3's late answers are never taken: its reads time out"
+check_eq "$(per_read 2 matching)" "stale=1 unknown_exc=0 bad=0 stale=2 unknown_exc=0 bad=0 stale=2 unknown_exc=0 bad=0 " \
+	"TCP: unit 2's copies are counted as its stale replies (a copy found by unit 3's read comes with unit 2's next read)"
+check_eq "$(per_read 3 matching)" "stale=0 unknown_exc=0 bad=0 stale=1 unknown_exc=0 bad=0 " \
+	"TCP: unit 3's late answer, found in unit 1's read, is counted for unit 3"
+check_eq "$(per_read 1 matching)" "stale=0 unknown_exc=0 bad=0 stale=0 unknown_exc=0 bad=0 " \
+	"TCP: unit 1, which answers right, has no stale replies"
+check_eq "$(per_read 2 stats)" "requests=2 timeouts=0 exceptions=0 requests=2 timeouts=0 exceptions=0 requests=2 timeouts=0 exceptions=0 " \
+	"TCP: a stale reply costs no request: the awaited reply still comes"
+check_eq "$(grep -c "unit 2 on bus it): 1 replies discarded that answered another request" "$GW_TMP/lie.out")" 1 \
+	"TCP: the first stale reply of unit 2 is logged once, as a warning"
+check_eq "$(grep -c 'connection [0-9]* accepted' "$GW_TMP/lie.log")" 1 "TCP: all of it on one connection"
+
+# ---- exception codes: each one affects its meter, this read ----------------
+# 0x0B (gateway target), 0x0A (gateway path), 0x12 and 0x09 (not defined by
+# Modbus): one request each, no reconnect, the meters beside them are read.
+start_sim exc --meters 5 --profile abb_b23 --fault 2:exception:11 --fault 3:exception:10 \
+	--fault 4:exception:18 --fault 5:exception:9 \
+	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1000
+IT_LOG_LEVEL=warn "$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 1 2 3 4 5 1 >"$GW_TMP/exc.out" 2>&1
+ex() { awk -F'\t' -v u="$1" '$1 == u && ($2 == "stats" || $2 == "matching") { print $3 }' "$GW_TMP/exc.out" | tr '\n' '/'; }
+for u in 2 3; do
+	check_eq "$(ex $u)" "requests=1 timeouts=0 exceptions=1/stale=0 unknown_exc=0 bad=0/" \
+		"TCP: unit $u's gateway exception costs one request"
+done
+for u in 4 5; do
+	check_eq "$(ex $u)" "requests=1 timeouts=0 exceptions=1/stale=0 unknown_exc=1 bad=0/" \
+		"TCP: unit $u's undefined exception code costs one request and is counted as unknown"
+done
+check_eq "$(awk -F'\t' '$1 == 1 && $2 == "1.8.0" { print $3 }' "$GW_TMP/exc.out" | tr '\n' ' ')" \
+	"1004000 1004000 " "TCP: unit 1 is read before and after them"
+check_eq "$(grep -c 'connection [0-9]* accepted' "$GW_TMP/exc.log")" 1 \
+	"TCP: no exception closes the connection (one connection for all six reads)"
+for want in "unit 2 on bus it): read failed: device answered with an exception: exception 0x0B (gateway target failed to respond)" \
+	"unit 4 on bus it): read failed: device answered with an exception: exception 0x12 (not defined by Modbus)" \
+	"unit 5 on bus it): read failed: device answered with an exception: exception 0x09 (not defined by Modbus)"; do
+	check_eq "$(grep -cF "$want" "$GW_TMP/exc.out")" 1 "TCP: warned once: ...${want#*read failed: }"
+done
 
 # counter wrap and meter replacement, switched on while running
 start_sim wrap --meters 2 --profile carlogavazzi_em24 --control "$GW_TMP/wrap.ctl" \
@@ -277,12 +368,16 @@ check_eq "$?/$(grep -c "no Modbus bus 'nosuchbus'" "$GW_TMP/scan.err")" "1/1" \
 
 # ---- metersim: bad fault specs are refused ------------------------------
 for bad in "3" "0:noanswer" "248:crc" "x:crc" "3:explode" "3:slow" "3:slow:0" \
-	"3:exception:0" "3:noanswer:5" "3:wrap:-1"; do
+	"3:exception:0" "3:noanswer:5" "3:wrap:-1" "3:twice:2" "3:inf:1"; do
 	"$SIM" --tcp 127.0.0.1:1 --meters 3 --profile abb_b23 --profiles-dir "$PROF" \
 		--fault "$bad" >"$GW_TMP/badfault.out" 2>&1
 	check_eq "$?/$(grep -c "fault '$bad'" "$GW_TMP/badfault.out")" "2/1" \
 		"metersim --fault $bad: refused with a message, exit 2"
 done
+"$SIM" --rtu /dev/null --meters 3 --profile abb_b23 --profiles-dir "$PROF" \
+	--fault 3:late >"$GW_TMP/badfault.out" 2>&1
+check_eq "$?/$(grep -c "late is for --tcp" "$GW_TMP/badfault.out")" "2/1" \
+	"metersim --rtu --fault 3:late: refused (RTU has no transaction ids)"
 "$SIM" --tcp 127.0.0.1:1 --meters 1 --profile abb_b23 --profiles-dir "$PROF" --pace \
 	>/dev/null 2>&1
 check_eq "$?" "2" "metersim --pace without --rtu: exit 2"

@@ -190,6 +190,50 @@ static void bad_meter_csv(void **state)
 	write_file("m.csv", "meter_id,bus,unit,profile\nPE1,nowhere,1,abb_b23\n");
 	expect_error(with_base(bus), "m.csv:2: meter PE1: no bus named 'nowhere'");
 	expect_error(with_base("meters = absent.csv\n"), "gw.ini:6: meters: cannot open");
+	/* "010" is not octal 8 (that would read another meter) */
+	write_file("m.csv", "meter_id,bus,unit,profile\nPE1,a,010,abb_b23\n");
+	expect_error(with_base(bus), "m.csv:2: unit: '010' is not a number in 1..247");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\nport = 0502\n"),
+		     "gw.ini:9: port: '0502' is not a number in 1..65535");
+}
+
+/* What spreadsheets write: a UTF-8 byte order mark ("CSV UTF-8") is
+ * skipped; a UTF-16 file ("Unicode text") has NUL bytes and is refused
+ * naming its line, also on a last line without a newline. */
+static void meter_csv_encodings(void **state)
+{
+	(void)state;
+	const char *bus = "meters = m.csv\n[bus a]\ntype = modbus-tcp\nhost = h\n";
+	struct gw_config *cfg;
+
+	write_file("m.csv", "\xEF\xBB\xBFmeter_id,bus,unit,profile\r\nPE1,a,1,abb_b23\r\n");
+	int rc = load(with_base(bus), &cfg);
+	if (rc)
+		print_error("%s", errbuf);
+	assert_int_equal(rc, 0);
+	assert_int_equal(cfg->n_meters, 1);
+	assert_string_equal(cfg->meters[0].id, "PE1");
+	gw_config_free(cfg);
+
+	static const char utf16[] = "\xFF\xFEm\0e\0t\0e\0r\0_\0i\0d\0\n\0";
+	static const char nul_last[] = "meter_id,bus,unit,profile\nPE1,a,1,abb\0_b23";
+	static const struct {
+		const char *bytes;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{ utf16, sizeof(utf16) - 1, "m.csv:1: NUL byte in line (a UTF-16 file?" },
+		{ nul_last, sizeof(nul_last) - 1, "m.csv:2: NUL byte in line" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[600];
+		snprintf(path, sizeof(path), "%s/m.csv", dir);
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(cases[i].bytes, 1, cases[i].len, f), cases[i].len);
+		fclose(f);
+		expect_error(with_base(bus), cases[i].want);
+	}
 }
 
 static int count_keys(void *ctx, const char *section, const char *key,
@@ -221,6 +265,7 @@ int main(void)
 		cmocka_unit_test(good_config),
 		cmocka_unit_test(bad_lines),
 		cmocka_unit_test(bad_meter_csv),
+		cmocka_unit_test(meter_csv_encodings),
 		cmocka_unit_test(ini_details),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -43,6 +43,15 @@ static struct gw_profile_reg reg(enum gw_reg_type t, enum gw_word_order o,
 	return r;
 }
 
+/* Takes away the register's range (as "min = none", "max = none" in a
+ * file), to test the arithmetic up to the int64 limits. */
+static void unbounded(struct gw_profile_reg *r)
+{
+	r->has_min = r->has_max = 1;
+	r->min = -HUGE_VAL;
+	r->max = HUGE_VAL;
+}
+
 /* Decodes words and checks value and scale. */
 static void dec(const struct gw_profile_reg *r, const uint16_t *w,
 		int64_t value, int scale)
@@ -125,6 +134,7 @@ static void test_decode_64(void **state)
 	(void)state;
 	/* 0x0102030405060708 = 72623859790382856 */
 	struct gw_profile_reg r = reg(GW_T_INT64, GW_ORDER_ABCD, "Wh", 0, 1);
+	unbounded(&r);
 	const int64_t v = 72623859790382856LL;
 	dec(&r, (uint16_t[]){ 0x0102, 0x0304, 0x0506, 0x0708 }, v, 0);
 	r.order = GW_ORDER_CDAB;
@@ -139,12 +149,14 @@ static void test_decode_64(void **state)
 	dec(&r, (uint16_t[]){ 0x8000, 0, 0, 0 }, INT64_MIN, 0);
 
 	r = reg(GW_T_UINT64, GW_ORDER_ABCD, "Wh", 0, 1);
+	unbounded(&r);
 	dec(&r, (uint16_t[]){ 0x7FFF, 0xFFFF, 0xFFFF, 0xFFFF }, INT64_MAX, 0);
 	/* above INT64_MAX: does not fit a reading */
 	assert_int_equal(dec_rc(&r, (uint16_t[]){ 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE }),
 			 GW_EINVAL);
 	/* ... unless the scale brings it down: /100 Wh */
 	r = reg(GW_T_UINT64, GW_ORDER_ABCD, "Wh", -2, 1);
+	unbounded(&r);
 	dec(&r, (uint16_t[]){ 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE },
 	    184467440737095516LL, 0); /* 18446744073709551614 / 100, rounded */
 }
@@ -256,6 +268,135 @@ static void test_not_available(void **state)
 	assert_int_equal(dec_rc(&r, (uint16_t[]){ 0xFFC0, 0x0001 }), GW_ENOTAVAIL);
 	r = reg(GW_T_FLOAT64, GW_ORDER_ABCD, "kWh", 0, 1);
 	assert_int_equal(dec_rc(&r, (uint16_t[]){ 0x7FF8, 0, 0, 1 }), GW_ENOTAVAIL);
+}
+
+/* Decodes words expecting a refused value; checks the reason given. */
+static void bad_value(const struct gw_profile_reg *r, const uint16_t *w,
+		      const char *why)
+{
+	struct gw_reading rd;
+	char got[96];
+
+	memset(got, 'x', sizeof(got));
+	assert_int_equal(gw_profile_decode_why(r, w, &rd, got, sizeof(got)),
+			 GW_EINVAL);
+	assert_string_equal(got, why);
+	assert_int_equal(gw_profile_decode(r, w, &rd), GW_EINVAL);
+}
+
+/* Values that cannot be true: infinities, beyond the int64 limits, beyond
+ * the register's range (its own or its unit's default). */
+static void test_bad_values(void **state)
+{
+	(void)state;
+	struct gw_profile_reg r = reg(GW_T_FLOAT32, GW_ORDER_ABCD, "kWh", 0, 1);
+	char why[64];
+	struct gw_reading rd;
+
+	bad_value(&r, (uint16_t[]){ 0x7F80, 0x0000 }, "float32 +inf");
+	bad_value(&r, (uint16_t[]){ 0xFF80, 0x0000 }, "float32 -inf");
+	/* the largest float32, 3.4e38 kWh */
+	bad_value(&r, (uint16_t[]){ 0x7F7F, 0xFFFF },
+		  "float32 3.40282e+38 kWh, beyond a 64-bit integer");
+	/* 1e13 kWh = 1e16 Wh: fits an int64, beyond the energy default of
+	 * 1e15 Wh (1e12 kWh) */
+	bad_value(&r, (uint16_t[]){ 0x5511, 0x84E7 }, "1e+13 kWh, above max 1e+12 kWh");
+	dec(&r, (uint16_t[]){ 0x5368, 0xD4A5 }, 999999995904000LL, 0); /* ~1e12 kWh */
+	/* a NaN stays "not available", with no reason */
+	strcpy(why, "old");
+	assert_int_equal(gw_profile_decode_why(&r, (uint16_t[]){ 0x7FC0, 0 }, &rd,
+					       why, sizeof(why)),
+			 GW_ENOTAVAIL);
+	assert_string_equal(why, "");
+	r = reg(GW_T_FLOAT64, GW_ORDER_ABCD, "W", 0, 1);
+	bad_value(&r, (uint16_t[]){ 0xFFF0, 0, 0, 0 }, "float64 -inf");
+
+	/* integers beyond int64 once scaled */
+	r = reg(GW_T_UINT64, GW_ORDER_ABCD, "MWh", 3, 1);
+	bad_value(&r, (uint16_t[]){ 0x7FFF, 0, 0, 0 },
+		  "raw 9223090561878065152, beyond a 64-bit integer once scaled");
+	r = reg(GW_T_INT64, GW_ORDER_ABCD, "kWh", 0, 1);
+	bad_value(&r, (uint16_t[]){ 0x8000, 0, 0, 0 },
+		  "raw -9223372036854775808, beyond a 64-bit integer once scaled");
+
+	/* defaults per unit: voltage +-1e6 V, frequency 0..1000 Hz,
+	 * current +-1e6 A, power +-1e10 W; none without a unit */
+	r = reg(GW_T_UINT32, GW_ORDER_ABCD, "V", 0, 1);
+	dec(&r, (uint16_t[]){ 0x000F, 0x4240 }, 1000000, 0);
+	bad_value(&r, (uint16_t[]){ 0x000F, 0x4241 }, "1e+06 V, above max 1e+06 V");
+	r = reg(GW_T_INT16, GW_ORDER_ABCD, "Hz", -2, 1);
+	bad_value(&r, (uint16_t[]){ 0xFFFF }, "-0.01 Hz, below min 0 Hz");
+	dec(&r, (uint16_t[]){ 5000 }, 5000, -2);
+	r = reg(GW_T_FLOAT32, GW_ORDER_ABCD, "kA", 0, 1);
+	bad_value(&r, (uint16_t[]){ 0x4E6E, 0x6B28 }, "1e+09 kA, above max 1000 kA");
+	r = reg(GW_T_INT64, GW_ORDER_ABCD, "kW", 0, 1);
+	bad_value(&r, (uint16_t[]){ 0xFFFF, 0xFFFF, 0x0000, 0x0000 },
+		  "-4.29497e+09 kW, below min -1e+07 kW");
+	r = reg(GW_T_UINT64, GW_ORDER_ABCD, "-", 0, 1);
+	dec(&r, (uint16_t[]){ 0x7FFF, 0xFFFF, 0xFFFF, 0xFFFF }, INT64_MAX, 0);
+
+	/* a range of its own, in the base unit here (a file's kWh bounds
+	 * are converted on load) */
+	r = reg(GW_T_INT16, GW_ORDER_ABCD, "-", -3, 1);
+	r.has_min = r.has_max = 1;
+	r.min = -1;
+	r.max = 1;
+	dec(&r, (uint16_t[]){ 1000 }, 1000, -3);
+	dec(&r, (uint16_t[]){ 0xFC18 }, -1000, -3);
+	bad_value(&r, (uint16_t[]){ 1001 }, "1.001, above max 1");
+	bad_value(&r, (uint16_t[]){ 0xFC17 }, "-1.001, below min -1");
+	/* no room for the reason: still refused */
+	assert_int_equal(gw_profile_decode_why(&r, (uint16_t[]){ 1001 }, &rd, why, 1),
+			 GW_EINVAL);
+	assert_string_equal(why, "");
+}
+
+static void test_load_range(void **state)
+{
+	(void)state;
+	struct gw_profile *p = NULL;
+	double lo, hi;
+
+	assert_int_equal(gw_profile_load(FILES "good_range.prof", &p), 0);
+	assert_int_equal(p->n_regs, 4);
+	/* sorted by address: 1.8.0, 32.7.0, 13.7.0, 16.7.0 */
+	gw_profile_range(&p->regs[0], &lo, &hi);
+	assert_true(lo == 0 && hi == 1e12); /* 1e9 kWh in Wh */
+	gw_profile_range(&p->regs[1], &lo, &hi);
+	assert_true(lo == -1e6 && hi == 500); /* default min, 0.5 kV */
+	gw_profile_range(&p->regs[2], &lo, &hi);
+	assert_true(lo == -1 && hi == 1);
+	gw_profile_range(&p->regs[3], &lo, &hi);
+	assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+	/* 600 V = 0.6 kV is above 0.5 kV */
+	uint16_t w[2];
+	struct gw_reading rd;
+	char why[64];
+	assert_int_equal(gw_profile_encode(&p->regs[1], 600, 0, w), 0);
+	assert_int_equal(gw_profile_decode_why(&p->regs[1], w, &rd, why, sizeof(why)),
+			 GW_EINVAL);
+	assert_string_equal(why, "0.6 kV, above max 0.5 kV");
+	/* 20 GW, beyond the default, with "none" */
+	/* 2e9 W: within "none" (and the default) */
+	assert_int_equal(gw_profile_encode(&p->regs[3], 2000000000LL, 0, w), 0);
+	assert_int_equal(gw_profile_decode(&p->regs[3], w, &rd), 0);
+	gw_profile_free(p);
+
+	/* the same file from memory */
+	FILE *f = fopen(FILES "good_range.prof", "r");
+	char buf[4096];
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_int_equal(gw_profile_parse_buffer("mem/good.prof", buf, n, &p), 0);
+	assert_string_equal(p->name, "range");
+	assert_int_equal(p->n_regs, 4);
+	gw_profile_free(p);
+	/* an empty buffer: no [profile], no registers */
+	p = (struct gw_profile *)1;
+	assert_int_equal(gw_profile_parse_buffer("mem/empty.prof", NULL, 0, &p),
+			 GW_ECONFIG);
+	assert_null(p);
 }
 
 /* Encodes value*10^scale and decodes it again. */
@@ -410,6 +551,9 @@ static void test_load_errors(void **state)
 		{ "bad_overlap.prof", 11, "overlaps register 1.8.0" },
 		{ "bad_scale.prof", 8, "scale: '0.01'" },
 		{ "bad_duplicate.prof", 11, "already defined at line 5" },
+		{ "bad_range.prof", 10, "max: 'inf' is not a number" },
+		{ "bad_range_order.prof", 5,
+		  "min 2e+12 kWh is not below max 1e+12 kWh (the unit's default" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[256], msg[2048], want[300];
@@ -430,6 +574,34 @@ static void test_load_errors(void **state)
 	assert_int_equal(load_capture(FILES "does_not_exist.prof", &p, msg,
 				      sizeof(msg)),
 			 GW_EIO);
+}
+
+/* A refused section header is one error; the keys under it are skipped,
+ * not taken for the register before it (which would give "duplicate key"
+ * errors, or quietly complete that register). */
+static void test_load_refused_section(void **state)
+{
+	(void)state;
+	struct gw_profile *p = (struct gw_profile *)1;
+	char msg[2048];
+	const char *path = FILES "bad_sections.prof";
+
+	assert_int_equal(load_capture(path, &p, msg, sizeof(msg)), GW_ECONFIG);
+	assert_null(p);
+	int lines = 0;
+	for (const char *c = msg; *c; c++)
+		lines += *c == '\n';
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "%s:6: [register 1.8.0]: missing required key 'type'\n"
+		 "%s:6: [register 1.8.0]: missing required key 'unit'\n",
+		 path, path);
+	if (lines != 4 || !strstr(msg, ":9: [register 1.8.0]: register 1.8.0 is already defined at line 6\n") ||
+	    !strstr(msg, ":15: [register 1.8.x]: '1.8.x' is not an OBIS code") ||
+	    !strstr(msg, want)) {
+		print_error("got:\n%s", msg);
+		fail();
+	}
 }
 
 static void test_shipped_profiles(void **state)
@@ -487,10 +659,13 @@ int main(void)
 		cmocka_unit_test(test_decode_float),
 		cmocka_unit_test(test_scale_rounding),
 		cmocka_unit_test(test_not_available),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_load_range),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_float32_resolution),
 		cmocka_unit_test(test_load_minimal),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_load_refused_section),
 		cmocka_unit_test(test_shipped_profiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
