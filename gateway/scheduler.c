@@ -435,12 +435,19 @@ static void check_meter_clock(struct gw_sched *s, int m,
 
 	if (!st->meter_clock_ms || max <= 0)
 		return;
-	int64_t d = st->meter_clock_ms - now;
-	int drifting = (d < 0 ? -d : d) > max;
+	int64_t d = st->meter_clock_ms - now, ad = d < 0 ? -d : d;
 	pthread_mutex_lock(&s->lock);
 	int was = s->health[m].clock_drifting;
+	/* Hysteresis: a drifting clock counts as back in range only within
+	 * half the allowance, so that a clock near the limit (or a reading
+	 * whose answer took a while) does not raise an event every time it
+	 * crosses it. */
+	int drifting = was ? ad > max / 2 : ad > max;
 	s->health[m].clock_drifting = drifting;
 	pthread_mutex_unlock(&s->lock);
+	if (was && !drifting)
+		gw_info("meter %s: clock back within %lld s of the gateway's",
+			mc->id, (long long)(ad / 1000));
 	if (!drifting || was)
 		return;
 	struct gw_event ev;
