@@ -216,8 +216,8 @@ $$;
 -- The partitions a job keeps ready: every month from p_from's (default:
 -- last month) to partitions_ahead months after this one. Returns the
 -- number of partitions made. For `gwctl db maintain` (a timer), pg_cron
--- or an operator; each month in a transaction of its own when called
--- from gwctl.
+-- or an operator. It takes the lock ATTACH takes, for milliseconds per
+-- month: loads go on meanwhile.
 CREATE FUNCTION gw_maintain(p_from date DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql
@@ -555,7 +555,9 @@ END
 $$;
 
 -- ---------------------------------------------------------------------
--- Gateways: zone and role, the operator's.
+-- Gateways: zone and role, the operator's. Setting the zone of a gateway
+-- the database does not know yet adds it (so that its meters can be
+-- assigned before its first batch).
 CREATE FUNCTION gw_set_gateway_timezone(p_gateway text, p_timezone text)
 RETURNS void
 LANGUAGE plpgsql
@@ -567,10 +569,8 @@ BEGIN
 		RAISE EXCEPTION '% is not a time zone PostgreSQL knows (an IANA name such as Europe/Berlin)',
 			coalesce(p_timezone, 'NULL') USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	UPDATE gateways SET timezone = p_timezone WHERE gateway_id = p_gateway;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'no gateway %', p_gateway USING ERRCODE = 'no_data_found';
-	END IF;
+	INSERT INTO gateways (gateway_id, timezone) VALUES (p_gateway, p_timezone)
+	ON CONFLICT (gateway_id) DO UPDATE SET timezone = EXCLUDED.timezone;
 END
 $$;
 
