@@ -249,7 +249,9 @@ struct gw_uploader *gw_uploader_new(const char *conninfo)
 		gw_warn("database: %s", why);
 	else if (tls == GW_TLS_REFUSE)
 		gw_err("database: %s", why);
-	u->tls_default = tls == GW_TLS_DEFAULT;
+	/* Without a CA libpq then refuses to connect, with its reason: never
+	 * a connection that is not verified unless asked for in writing. */
+	u->tls_default = tls == GW_TLS_DEFAULT || tls == GW_TLS_REFUSE;
 	/* A password written into the connection string ends up in config
 	 * files, process listings and shell histories. */
 	opts = PQconninfoParse(u->conninfo, NULL);
