@@ -645,9 +645,13 @@ int gwctl_db(int argc, char **argv)
 	}
 	/* Partitions ahead at every migrate (schema 006 on). */
 	{
-		PGresult *res = PQexec(conn, "SELECT gw_maintain() WHERE "
-				       "to_regprocedure('gw_maintain(date)') IS NOT NULL");
+		PGresult *res = PQexec(conn, "SELECT to_regprocedure('gw_maintain(date)') "
+				       "IS NOT NULL");
+		int have = PQresultStatus(res) == PGRES_TUPLES_OK &&
+			   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 
+		PQclear(res);
+		res = PQexec(conn, have ? "SELECT gw_maintain()" : "SELECT 0");
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			fprintf(stderr, "gwctl: making partitions ahead: %s",
 				PQerrorMessage(conn));
