@@ -902,7 +902,10 @@ BEGIN
 	END IF;
 	INSERT INTO pg_temp.gw_batch_held (meter_id)
 	SELECT DISTINCT s.meter_id FROM pg_temp.gw_stage s
-	WHERE s.k = 'm' AND NOT gw_meter_assigned(s.meter_id, h.meter_id, h.day);
+	WHERE s.k = 'm' AND NOT EXISTS (
+		SELECT FROM meter_gateways a
+		WHERE a.meter_id = s.meter_id AND a.gateway_id = h.meter_id
+		  AND a.valid_from <= h.day AND (a.valid_to IS NULL OR h.day < a.valid_to));
 	INSERT INTO pg_temp.gw_batch_meters (meter_id)
 	SELECT DISTINCT s.meter_id FROM pg_temp.gw_stage s
 	WHERE s.k = 'm' AND s.meter_id NOT IN (SELECT meter_id FROM pg_temp.gw_batch_held);
