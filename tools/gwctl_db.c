@@ -688,7 +688,14 @@ static void upload_usage(FILE *f)
 		"  --retry-for SECONDS\n"
 		"               while the database is down, restarting or failing\n"
 		"               over, retry with exponential backoff and jitter\n"
-		"               for up to SECONDS (default 0: fail at once)\n");
+		"               for up to SECONDS (default 0: fail at once)\n"
+		"  A batch the database refuses for good (a day outside its history\n"
+		"  horizon or after tomorrow, a revision or size over gw_limits, a zone\n"
+		"  other than the gateway's) goes to quarantine/ with the reason; data\n"
+		"  of meters not assigned to the batch's gateway is held in the database\n"
+		"  until an operator assigns them (gwctl db assign).\n"
+		"  TCP without sslmode uses sslmode=verify-full (sslrootcert= the CA);\n"
+		"  a weaker sslmode must be written and is warned about.\n");
 }
 
 static int64_t mono_ms(void)

@@ -238,6 +238,12 @@ block=$!
 track_pid $block
 wait_for 15 bash -c "psql -XAtc \"SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND state = 'active' AND pid <> pg_backend_pid()\" | grep -q 1" ||
 	not_ok "the blocking session runs"
+# The gateway's own [database] lock_timeout: a load that waits longer on a
+# lock gives up (and is retried), rather than queueing others behind it.
+upload_only_ini gw-a "$GW_TMP/s4" "$ci_a" "lock_timeout = 1s" >"$GW_TMP/gw5.ini"
+run_gatewayd "$GW_TMP/gw5.ini" "$GW_TMP/gw5.log" 2026-03-13T01:00:00Z 2026-03-13T01:04:00Z
+check_eq "$(grep -c 'canceling statement due to lock timeout' "$GW_TMP/gw5.log" | awk '{ print ($1 > 0) }')/$(ls "$GW_TMP/s4/ready" | wc -l)" \
+	"1/1" "[database] lock_timeout bounds the gateway's wait for a lock"
 "$GW_BUILD/gatewayd" -c "$GW_TMP/gw4.ini" 2>"$GW_TMP/gw4.log" &
 gw=$!
 track_pid $gw
