@@ -259,6 +259,7 @@ else
 	not_ok "a pass that makes no progress raises upload_stalled ($(grep '^alarm=' "$GW_TMP/s4/status" 2>/dev/null))"
 fi
 t0=$(date +%s%N)
+kill -0 $gw 2>/dev/null || not_ok "gatewayd runs until SIGTERM"
 kill -TERM $gw
 if wait_pid_exit 10 $gw; then
 	ok "SIGTERM stops gatewayd within a few seconds in the middle of the upload ($((($(date +%s%N) - t0) / 1000000)) ms)"
