@@ -741,6 +741,80 @@ static void test_moved_meter_held_until_assigned(void **state)
 		"it-mv2");
 }
 
+/* Saves an environment variable and unsets it; restore_env puts it back. */
+struct saved_env {
+	const char *name;
+	char *value;
+};
+
+static void save_env(struct saved_env *e, const char *name)
+{
+	const char *v = getenv(name);
+
+	e->name = name;
+	e->value = v ? strdup(v) : NULL;
+	unsetenv(name);
+}
+
+static void restore_env(struct saved_env *e)
+{
+	if (e->value)
+		setenv(e->name, e->value, 1);
+	else
+		unsetenv(e->name);
+	free(e->value);
+}
+
+/* What the uploader makes of a connection string's TLS: a TCP connection
+ * without sslmode is verify-full (and needs a CA file), a weaker sslmode
+ * must be written and is warned about, Unix sockets need nothing. */
+static void test_tls_check(void **state)
+{
+	struct saved_env env[6];
+	static const char *const names[6] = { "HOME", "PGHOST", "PGHOSTADDR",
+					       "PGSSLMODE", "PGSSLROOTCERT", "PGSERVICE" };
+	char msg[512], ca[GW_PATH_MAX], home[GW_PATH_MAX], ci[GW_PATH_MAX + 64];
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	FILE *f;
+
+	(void)state;
+	for (int i = 0; i < 6; i++)
+		save_env(&env[i], names[i]);
+	snprintf(home, sizeof(home), "%s/it_upload_home_%d", tmp, (int)getpid());
+	snprintf(ca, sizeof(ca), "%s/it_upload_ca_%d.crt", tmp, (int)getpid());
+	setenv("HOME", home, 1);
+	f = fopen(ca, "w");
+	assert_non_null(f);
+	fputs("not checked here\n", f);
+	fclose(f);
+
+	assert_int_equal(gw_db_tls_check("host=/run/postgresql dbname=meters", msg, sizeof(msg)), GW_TLS_OK);
+	assert_int_equal(gw_db_tls_check("dbname=meters", msg, sizeof(msg)), GW_TLS_OK);
+	assert_int_equal(gw_db_tls_check("host=db1 sslmode=verify-full", msg, sizeof(msg)), GW_TLS_OK);
+	assert_int_equal(gw_db_tls_check("host=db1 dbname=meters", msg, sizeof(msg)), GW_TLS_REFUSE);
+	assert_non_null(strstr(msg, "TCP connection without sslmode: verify-full is the default"));
+	assert_int_equal(gw_db_tls_check("host=/tmp,db2 dbname=meters", msg, sizeof(msg)), GW_TLS_REFUSE);
+	assert_int_equal(gw_db_tls_check("hostaddr=10.0.0.1 dbname=meters", msg, sizeof(msg)), GW_TLS_REFUSE);
+	snprintf(ci, sizeof(ci), "host=db1 sslrootcert=%s", ca);
+	assert_int_equal(gw_db_tls_check(ci, msg, sizeof(msg)), GW_TLS_DEFAULT);
+	setenv("PGSSLROOTCERT", ca, 1);
+	assert_int_equal(gw_db_tls_check("host=db1", msg, sizeof(msg)), GW_TLS_DEFAULT);
+	assert_int_equal(gw_db_tls_check("postgresql://db1/meters", msg, sizeof(msg)), GW_TLS_DEFAULT);
+	assert_int_equal(gw_db_tls_check("host=db1 sslmode=prefer", msg, sizeof(msg)), GW_TLS_WEAK);
+	assert_string_equal(msg, "sslmode=prefer: the database server's identity is not "
+			    "verified; use sslmode=verify-full");
+	assert_int_equal(gw_db_tls_check("host=db1 sslmode=verify-ca", msg, sizeof(msg)), GW_TLS_WEAK);
+	assert_non_null(strstr(msg, "its name is not checked"));
+	setenv("PGSSLMODE", "disable", 1);
+	assert_int_equal(gw_db_tls_check("host=db1", msg, sizeof(msg)), GW_TLS_WEAK);
+	setenv("PGHOST", "db9", 1);
+	assert_int_equal(gw_db_tls_check("dbname=meters", msg, sizeof(msg)), GW_TLS_WEAK);
+	assert_int_equal(gw_db_tls_check("host=/tmp", msg, sizeof(msg)), GW_TLS_OK);
+	unlink(ca);
+	for (int i = 0; i < 6; i++)
+		restore_env(&env[i]);
+}
+
 /* Readings weeks away from the batch's day (a meter clock gone wrong) are
  * refused for good, and no partition is made for their month. */
 static void test_readings_far_from_their_day(void **state)
@@ -842,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_day_across_two_months),
 		cmocka_unit_test(test_first_revision_meets_stored_readings),
 		cmocka_unit_test(test_moved_meter_held_until_assigned),
+		cmocka_unit_test(test_tls_check),
 		cmocka_unit_test(test_readings_far_from_their_day),
 		cmocka_unit_test(test_meter_replaced_serial_history),
 	};

@@ -61,6 +61,8 @@ CREATE ROLE gw_a LOGIN IN ROLE gw_uploader;
 CREATE ROLE gw_b LOGIN IN ROLE gw_uploader;
 CREATE ROLE gw_z LOGIN IN ROLE gw_uploader;
 CREATE ROLE op1 LOGIN IN ROLE gw_operator;
+CREATE ROLE portal LOGIN IN ROLE customer_portal;
+CREATE ROLE gw_b2 LOGIN IN ROLE gw_uploader;
 EOF
 
 # --- the operator sets up gateways and meters -------------------------------
@@ -225,6 +227,25 @@ check_eq "$(grep -c 'held rows loaded' "$GW_TMP/last.out")/$(q "SELECT count(*) 
 run_gatewayd "$GW_TMP/gw3.ini" "$GW_TMP/gw3.log" 2026-03-15T02:00:00Z 2026-03-15T02:03:00Z
 check_eq "$(grep '^alarm=' "$GW_TMP/s3/status")/$(q "SELECT count(*) FROM daily_registers WHERE day = '2026-03-14'")" \
 	"alarm=none/9" "once assigned, the next day loads whole and the alarm ends"
+
+# An account changes holder; a gateway box is replaced.
+check_cmd "gwctl db account: C-1 holds B-000001" "$gwctl" db account B-000001 C-1 --from 2026-03-01 --conninfo "$ci_op"
+check_cmd "gwctl db account: C-2 from 2026-03-14" "$gwctl" db account B-000001 C-2 --from 2026-03-14 --conninfo "$ci_op"
+check_eq "$(q "SELECT string_agg(customer_account || ':' || valid_from || ':' || coalesce(valid_to::text, ''), ',' ORDER BY valid_from) FROM meter_accounts WHERE meter_id = 'B-000001'")/$(q "SELECT customer_account FROM meters WHERE meter_id = 'B-000001'")" \
+	"C-1:2026-03-01:2026-03-14,C-2:2026-03-14:/C-2" "the account history follows"
+check_eq "$(psql -XqAt -U portal -c "SET gw.customer_account = 'C-1'; SELECT string_agg(day::text, ',' ORDER BY day) FROM daily_usage; SELECT count(*) FROM meters" 2>&1 | tr '\n' ' ')" \
+	"2026-03-13 0 " "the former holder sees its own days, not the meter now"
+check_eq "$(psql -XqAt -U portal -c "SET gw.customer_account = 'C-2'; SELECT string_agg(day::text, ',' ORDER BY day) FROM daily_usage; SELECT string_agg(meter_id, ',') FROM meters" 2>&1 | tr '\n' ' ')" \
+	"2026-03-14,2026-05-03,2026-06-01 B-000001 " "the new holder sees its days and the meter"
+check_cmd "a replaced box: gw-b is bound to a new role" "$gwctl" db gateway gw-b --role gw_b2
+"$gen" --gateway gw-b --prefix B- --meters 2 --day 2026-03-15 "$GW_TMP/s3b" >/dev/null
+if "$gwctl" upload --conninfo "$ci_b" "$GW_TMP/s3b" >"$GW_TMP/old.out" 2>&1 ||
+	! grep -q "role gw_b may not load batches of gateway gw-b" "$GW_TMP/old.out"; then
+	not_ok "the old box's role can no longer load ($(tail -1 "$GW_TMP/old.out"))"
+else
+	ok "the old box's role can no longer load"
+fi
+check_cmd "the new box's role loads" "$gwctl" upload --conninfo "$sock user=gw_b2" "$GW_TMP/s3b"
 
 # --- 2. upload_stalled, and SIGTERM in the middle of a blocked upload ------------
 # A session of the database's people holds a lock that the batch's
