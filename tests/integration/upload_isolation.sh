@@ -157,7 +157,7 @@ check_eq "$(q "SELECT count(*) FROM batch_ledger WHERE day = '2026-03-11'")" 0 "
 
 # --- 2. no gateway holds up another -------------------------------------------
 # gw_a begins a batch for a month without a partition and keeps its
-# transaction open (30 s); gw_b's loads, one of them for another new
+# transaction open (60 s); gw_b's loads, one of them for another new
 # month, go through meanwhile.
 cat >"$GW_TMP/hold.sql" <<'EOF'
 SELECT gw_prepare_batch('2026-05-02', '2026-05-02 00:00Z', '2026-05-02 01:00Z');
@@ -168,20 +168,20 @@ INSERT INTO pg_temp.gw_stage (k, meter_id, obis, day, ts, ts2, v1, v2, v3, n1, n
 	('m', 'A-000001', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 SELECT * FROM gw_begin_batch(true);
 INSERT INTO interval_readings_2026_05 (meter_id, obis, ts, value) VALUES ('A-000001', '1.8.0', '2026-05-02 00:15Z', 1);
-SELECT 'holding', pg_sleep(30);
+SELECT 'holding', pg_sleep(60);
 ROLLBACK;
 EOF
 psql -XqAt -U gw_a -f "$GW_TMP/hold.sql" >"$GW_TMP/hold.out" 2>&1 &
 hold=$!
 track_pid $hold
-if wait_for 15 bash -c "psql -XAtc \"SELECT 1 FROM pg_stat_activity WHERE usename = 'gw_a' AND query LIKE '%pg_sleep(30)%' AND state = 'active'\" | grep -q 1"; then
+if wait_for 15 bash -c "psql -XAtc \"SELECT 1 FROM pg_stat_activity WHERE usename = 'gw_a' AND query LIKE '%pg_sleep(60)%' AND state = 'active'\" | grep -q 1"; then
 	"$gen" --gateway gw-b --prefix B- --meters 2 --day 2026-06-01 "$GW_TMP/s2" >/dev/null
 	"$gen" --gateway gw-b --prefix B- --meters 2 --day 2026-05-03 "$GW_TMP/s2" >/dev/null
 	t0=$(date +%s)
-	timeout 20 "$gwctl" upload --conninfo "$ci_b" "$GW_TMP/s2" >"$GW_TMP/up2.out" 2>&1
+	timeout 45 "$gwctl" upload --conninfo "$ci_b" "$GW_TMP/s2" >"$GW_TMP/up2.out" 2>&1
 	rc=$?
 	t=$(($(date +%s) - t0))
-	check_eq "$rc/$(q "SELECT count(*) FROM batch_ledger WHERE gateway_id = 'gw-b'")/$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'gw_a' AND query LIKE '%pg_sleep(30)%'")" \
+	check_eq "$rc/$(q "SELECT count(*) FROM batch_ledger WHERE gateway_id = 'gw-b'")/$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'gw_a' AND query LIKE '%pg_sleep(60)%'")" \
 		"0/2/1" "while gw-a holds a batch's transaction open, gw-b's loads (one for a new month) finish (${t}s)"
 else
 	not_ok "gw-a's transaction is held open ($(head -c 300 "$GW_TMP/hold.out"))"
@@ -274,7 +274,7 @@ else
 	not_ok "gatewayd's upload waits on the lock"
 fi
 # spool/status is rewritten about once a minute.
-if wait_for 100 grep -q '^alarm=.*upload_stalled' "$GW_TMP/s4/status"; then
+if wait_for 150 grep -q '^alarm=.*upload_stalled' "$GW_TMP/s4/status"; then
 	ok "a pass that makes no progress raises upload_stalled ($(grep '^upload_stalled_s=' "$GW_TMP/s4/status"))"
 else
 	not_ok "a pass that makes no progress raises upload_stalled ($(grep '^alarm=' "$GW_TMP/s4/status" 2>/dev/null))"

@@ -96,6 +96,16 @@ denied "uploader: no COPY into a table" gw_a "COPY interval_readings FROM STDIN"
 denied "uploader: no TEMP tables of its own" gw_a "CREATE TEMP TABLE x (a int)"
 denied "uploader: cannot bind itself to another gateway" gw_a "SELECT gw_register_gateway('gw-b', 'gw_a')"
 denied "uploader: cannot make partitions" gw_a "SELECT gw_ensure_interval_partition(now())"
+denied "uploader: cannot assign itself a meter" gw_a "SELECT gw_assign_meter('B-000001', 'gw-a')"
+denied "uploader: cannot set its gateway's zone" gw_a "SELECT gw_set_gateway_timezone('gw-a', 'UTC')"
+denied "uploader: cannot change the limits" gw_a "UPDATE gw_limits SET history_days = 36500"
+denied "uploader: cannot read the limits" gw_a "SELECT * FROM gw_limits"
+denied "uploader: cannot read the held data" gw_a "SELECT count(*) FROM held_interval_readings"
+denied "uploader: cannot read or write the assignments" gw_a \
+	"INSERT INTO meter_gateways (meter_id, gateway_id) VALUES ('B-000001', 'gw-a')"
+denied "uploader: cannot make partitions for all months" gw_a "SELECT gw_maintain()"
+denied "analyst: cannot assign meters" ana "SELECT gw_assign_meter('B-000001', 'gw-a')"
+denied "analyst: cannot change the limits" ana "UPDATE gw_limits SET max_revision = 5"
 denied "uploader: cannot touch the staging tables but by COPY/INSERT" gw_a \
 	"SELECT gw_stage_open(); DELETE FROM pg_temp.gw_stage"
 denied "uploader: a hand-made batch for gw-b is refused" gw_a \
@@ -197,15 +207,17 @@ denied "portal: no ledger" portal "$c1 SELECT count(*) FROM batch_ledger"
 denied "portal: no UPDATE" portal "$c1 UPDATE daily_registers SET consumption = 0"
 denied "portal: cannot give itself a meter" portal \
 	"$c1 INSERT INTO meter_accounts (meter_id, customer_account) VALUES ('A-000003', 'C-1')"
-check_eq "$(psql -XAtc "SELECT count(*) FROM pg_class WHERE relname IN ('gateways', 'meters', 'batch_ledger', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts') AND relrowsecurity AND relforcerowsecurity")" \
-	8 "row-level security is enabled and forced on all eight tables"
+check_eq "$(psql -XAtc "SELECT count(*) FROM pg_class WHERE relname IN ('gateways', 'meters', 'batch_ledger', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts', 'meter_gateways', 'meter_claims', 'held_daily_registers', 'held_interval_readings', 'held_meter_events', 'gw_limits') AND relrowsecurity AND relforcerowsecurity")" \
+	14 "row-level security is enabled and forced on all fourteen tables"
+denied "portal: no assignments, claims, held data or limits" portal \
+	"$c1 SELECT (SELECT count(*) FROM meter_gateways) + (SELECT count(*) FROM meter_claims) + (SELECT count(*) FROM held_daily_registers) + (SELECT count(*) FROM gw_limits)"
 check_eq "$(psql -XAtc "SELECT count(*) FROM pg_class WHERE relkind = 'v' AND relnamespace = 'public'::regnamespace AND NOT coalesce('security_invoker=true' = ANY (reloptions), false)")" \
 	0 "every view is security_invoker"
 
 # --- ready for Citus: large tables keyed by meter_id ------------------------
-large="'meters', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts'"
+large="'meters', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts', 'meter_gateways', 'meter_claims', 'held_daily_registers', 'held_interval_readings', 'held_meter_events'"
 check_eq "$(psql -XAtc "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] WHERE i.indisunique AND c.relname IN ($large) AND a.attname <> 'meter_id'")/$(psql -XAtc "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE i.indisunique AND c.relname IN ($large)")" \
-	"0/6" "every unique key of a large table leads with meter_id"
+	"0/11" "every unique key of a large table leads with meter_id"
 check_eq "$(psql -XAtc "SELECT count(*) FROM pg_constraint f JOIN pg_class c ON c.oid = f.conrelid JOIN pg_class r ON r.oid = f.confrelid WHERE f.contype = 'f' AND c.relname IN ($large) AND r.relname IN ($large) AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.oid AND attname = 'meter_id') = ANY (f.conkey)")" \
 	0 "foreign keys between large tables include meter_id"
 
