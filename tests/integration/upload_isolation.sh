@@ -320,6 +320,22 @@ if [ $rc -eq 2 ] && [ "$(wc -l <"$GW_TMP/tls2.out")" -eq 1 ] &&
 else
 	not_ok "gatewayd refuses to start with a one-line explanation (exit $rc: $(head -3 "$GW_TMP/tls2.out"))"
 fi
+# The [database] limits: a wrong value is named with file:line.
+bad=0
+for kv in "statement_timeout = 0|1s..1d" "lock_timeout = 2h|1s..1h" \
+	"idle_in_transaction_timeout = soon|1s..1h" "stall_after = 2d|1s..1d"; do
+	printf '[gateway]\nid = gw-a\ntimezone = Asia/Ho_Chi_Minh\nspool_dir = %s\n[database]\n%s\n' \
+		"$GW_TMP/s4" "${kv%%|*}" >"$GW_TMP/bad.ini"
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/bad.ini" --check >"$GW_TMP/bad.out" 2>&1
+	rc=$?
+	key=${kv%% =*}
+	if [ $rc -ne 2 ] || ! grep -q "bad.ini:6: $key: '.*' is not a duration in ${kv##*|}" "$GW_TMP/bad.out"; then
+		bad=1
+		echo "# $kv: exit $rc: $(head -2 "$GW_TMP/bad.out")"
+	fi
+done
+[ $bad = 0 ] && ok "a wrong [database] limit is refused with file:line" ||
+	not_ok "a wrong [database] limit is refused with file:line"
 check_cmd "TCP without sslmode, with the CA, connects (verify-full)" \
 	env HOME="$GW_TMP/home" "$gwctl" upload --conninfo "$tcp sslrootcert=$pgdir/tls/ca.crt" "$GW_TMP"/s4/done/*.gwb
 if HOME=$GW_TMP/home "$gwctl" upload --conninfo "host=wrong-name.example hostaddr=127.0.0.1 port=$PGPORT dbname=meters user=gw_a $cert sslrootcert=$pgdir/tls/ca.crt" \
