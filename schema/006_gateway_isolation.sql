@@ -132,7 +132,24 @@ BEGIN
 	UPDATE gateways SET timezone = NULL WHERE NOT gw_valid_timezone(timezone);
 END
 $$;
-ALTER TABLE gateways ADD CONSTRAINT gateways_timezone_check CHECK (gw_valid_timezone(timezone));
+-- Checked when the zone is written, not on every UPDATE of the row (the
+-- loader updates last_seen with every batch; a look-up of
+-- pg_timezone_names reads the zone files, tens of milliseconds).
+CREATE FUNCTION gw_gateways_zone_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public
+AS $$
+BEGIN
+	IF NOT gw_valid_timezone(NEW.timezone) THEN
+		RAISE EXCEPTION 'gateway %: % is not a time zone PostgreSQL knows (an IANA name such as Europe/Berlin)',
+			NEW.gateway_id, NEW.timezone
+			USING ERRCODE = 'check_violation', CONSTRAINT = 'gateways_timezone_check';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER gateways_timezone_check BEFORE INSERT OR UPDATE OF timezone ON gateways
+	FOR EACH ROW WHEN (NEW.timezone IS NOT NULL) EXECUTE FUNCTION gw_gateways_zone_check();
 
 -- ---------------------------------------------------------------------
 -- Partitions of interval_readings: era-safe names, made ahead.
@@ -1161,6 +1178,7 @@ GRANT SELECT ON daily_usage, monthly_usage TO gw_operator;
 ALTER FUNCTION gw_day_bounds() OWNER TO gw_owner;
 ALTER FUNCTION gw_check_day(date, text) OWNER TO gw_owner;
 ALTER FUNCTION gw_valid_timezone(text) OWNER TO gw_owner;
+ALTER FUNCTION gw_gateways_zone_check() OWNER TO gw_owner;
 ALTER FUNCTION gw_interval_partition_name(timestamptz) OWNER TO gw_owner;
 ALTER FUNCTION gw_interval_partition_ok(text) OWNER TO gw_owner;
 ALTER FUNCTION gw_ensure_interval_partition(timestamptz) OWNER TO gw_owner;
@@ -1188,7 +1206,7 @@ REVOKE ALL ON FUNCTION gw_day_bounds(), gw_check_day(date, text), gw_valid_timez
 	gw_release_held(text, text, date), gw_assign_meter(text, text, date),
 	gw_discard_held(text, text), gw_set_gateway_timezone(text, text),
 	gw_register_gateway(text, name, text), gw_change_account(text, text, date),
-	gw_apply_role_limits(name), gw_tighten(text, text)
+	gw_apply_role_limits(name), gw_tighten(text, text), gw_gateways_zone_check()
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gw_prepare_batch(date, timestamptz, timestamptz)
 	TO gw_uploader, gw_loader_any;
