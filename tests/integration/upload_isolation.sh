@@ -228,6 +228,15 @@ run_gatewayd "$GW_TMP/gw3.ini" "$GW_TMP/gw3.log" 2026-03-15T02:00:00Z 2026-03-15
 check_eq "$(grep '^alarm=' "$GW_TMP/s3/status")/$(q "SELECT count(*) FROM daily_registers WHERE day = '2026-03-14'")" \
 	"alarm=none/9" "once assigned, the next day loads whole and the alarm ends"
 
+# Meters nobody will assign (an installer's test meters): the operator
+# discards what was held for them, one meter at a time.
+"$gen" --gateway gw-a --prefix X- --meters 2 --day 2026-03-16 "$GW_TMP/sx" >/dev/null
+"$gwctl" upload --conninfo "$ci_a" "$GW_TMP/sx" >"$GW_TMP/upx.out" 2>&1
+check_eq "$(grep -c 'is not assigned to gateway gw-a' "$GW_TMP/upx.out")/$(q "SELECT count(*) FROM held_interval_readings WHERE meter_id LIKE 'X-%'")" \
+	"2/576" "a batch of two unassigned meters loads, all of it held"
+check_eq "$(psql -XqAt -U op1 -c "SELECT gw_discard_held('X-000001', 'gw-a')" 2>&1)/$(q "SELECT string_agg(DISTINCT meter_id, ',') FROM held_interval_readings WHERE meter_id LIKE 'X-%'")/$(q "SELECT string_agg(meter_id, ',') FROM meter_claims WHERE meter_id LIKE 'X-%'")" \
+	"291/X-000002/X-000002" "gw_discard_held throws away one meter's held data and claim"
+
 # An account changes holder; a gateway box is replaced.
 check_cmd "gwctl db account: C-1 holds B-000001" "$gwctl" db account B-000001 C-1 --from 2026-03-01 --conninfo "$ci_op"
 check_cmd "gwctl db account: C-2 from 2026-03-14" "$gwctl" db account B-000001 C-2 --from 2026-03-14 --conninfo "$ci_op"
