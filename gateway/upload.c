@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -74,6 +75,8 @@ struct gw_uploader {
 	/* Shared with the thread that may cancel (gw_uploader_cancel): */
 	pthread_mutex_t cancel_lock;
 	PGcancel *cancel;         /* of the current connection */
+	int sock;                 /* its socket; -1 when none */
+	int cancel_sent;          /* a cancel request went to the server */
 	int cancelled;            /* no new query, no new file */
 	int64_t progress_us;      /* real time of the last batch done or begun */
 };
@@ -243,6 +246,7 @@ struct gw_uploader *gw_uploader_new(const char *conninfo)
 		return NULL;
 	}
 	pthread_mutex_init(&u->cancel_lock, NULL);
+	u->sock = -1;
 	gw_upload_limits_default(&u->lim);
 	tls = gw_db_tls_check(u->conninfo, why, sizeof(why));
 	if (tls == GW_TLS_WEAK)
@@ -265,13 +269,17 @@ struct gw_uploader *gw_uploader_new(const char *conninfo)
 	return u;
 }
 
-static void set_cancel(struct gw_uploader *u, PGcancel *c)
+/* The cancel handle and socket of the current connection (NULL, -1:
+ * none), swapped under the lock so that gw_uploader_cancel never uses a
+ * closed one. */
+static void set_cancel(struct gw_uploader *u, PGcancel *c, int sock)
 {
 	PGcancel *old;
 
 	pthread_mutex_lock(&u->cancel_lock);
 	old = u->cancel;
 	u->cancel = c;
+	u->sock = sock;
 	pthread_mutex_unlock(&u->cancel_lock);
 	PQfreeCancel(old);
 }
@@ -280,27 +288,56 @@ void gw_uploader_free(struct gw_uploader *u)
 {
 	if (!u)
 		return;
-	set_cancel(u, NULL);
+	set_cancel(u, NULL, -1);
 	PQfinish(u->conn);
 	pthread_mutex_destroy(&u->cancel_lock);
 	free(u->conninfo);
 	free(u);
 }
 
+/* Sends a cancel request and frees the handle; in a thread of its own,
+ * because PQcancel connects to the server and a dead link would hold the
+ * caller for as long as TCP tries. */
+static void *cancel_main(void *arg)
+{
+	PGcancel *c = arg;
+	char err[256];
+
+	PQcancel(c, err, sizeof(err));
+	PQfreeCancel(c);
+	return NULL;
+}
+
 int gw_uploader_cancel(struct gw_uploader *u)
 {
-	char err[256];
+	pthread_attr_t attr;
+	pthread_t t;
 	int sent = 0;
 
 	if (!u)
 		return 0;
 	pthread_mutex_lock(&u->cancel_lock);
 	__atomic_store_n(&u->cancelled, 1, __ATOMIC_SEQ_CST);
-	/* PQcancel is safe from another thread: it opens a connection of its
-	 * own and asks the server to cancel the running query, which then
-	 * fails in the upload thread and is rolled back. */
-	if (u->cancel)
-		sent = PQcancel(u->cancel, err, sizeof(err));
+	if (u->cancel && !u->cancel_sent) {
+		/* First the server is asked to cancel the running query, which
+		 * then fails in the upload thread and is rolled back. The
+		 * request takes the handle with it. */
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, cancel_main, u->cancel) == 0) {
+			u->cancel = NULL;
+			u->cancel_sent = 1;
+			sent = 1;
+		}
+		pthread_attr_destroy(&attr);
+	} else if (u->sock >= 0) {
+		/* Asked before and still waiting: the link may be dead, or the
+		 * server not answering. Shutting the socket ends the upload
+		 * thread's wait at once; the server rolls back what it had (a
+		 * COMMIT it had received already stands, and the ledger
+		 * tells on the next attempt). */
+		shutdown(u->sock, SHUT_RDWR);
+	}
 	pthread_mutex_unlock(&u->cancel_lock);
 	return sent;
 }
@@ -366,7 +403,7 @@ static void notice(void *arg, const PGresult *res)
 
 static void disconnect(struct gw_uploader *u)
 {
-	set_cancel(u, NULL);
+	set_cancel(u, NULL, -1);
 	PQfinish(u->conn);
 	u->conn = NULL;
 }
@@ -424,7 +461,7 @@ static int ensure_connected(struct gw_uploader *u)
 			u->failed_connects);
 	u->failed_connects = 0;
 	PQsetNoticeReceiver(u->conn, notice, u);
-	set_cancel(u, PQgetCancel(u->conn));
+	set_cancel(u, PQgetCancel(u->conn), PQsocket(u->conn));
 
 	/* The session's limits: no statement, lock wait or idle transaction
 	 * of this gateway holds others up for long (the database sets them

@@ -58,10 +58,13 @@ void gw_uploader_set_limits(struct gw_uploader *u,
 
 /* From another thread (gatewayd's main thread on SIGTERM): cancels the
  * query the uploader is waiting for, if any, and makes every later call
- * of u fail at once with GW_ECONN without connecting. The cancelled
- * batch's transaction is rolled back by the server (a COMMIT that had
- * already gone through stays, and the ledger tells on the next start),
- * so nothing is lost or loaded twice. Returns 1 if a cancel request was
+ * of u fail at once with GW_ECONN without connecting. The first call
+ * sends a cancel request to the server (PQcancel, from a thread of its
+ * own: it never blocks the caller); a later call, if the upload still
+ * waits (a dead link), shuts the connection's socket. The batch's
+ * transaction is rolled back by the server (a COMMIT that had already
+ * gone through stays, and the ledger tells on the next start), so
+ * nothing is lost or loaded twice. Returns 1 if a cancel request was
  * sent. */
 int gw_uploader_cancel(struct gw_uploader *u);
 
