@@ -307,10 +307,53 @@ check_cmd "the next upload loads it" "$gwctl" upload --conninfo "$ci_a" "$GW_TMP
 check_cmd "and once more changes nothing" "$gwctl" upload --conninfo "$ci_a" "$GW_TMP"/s4/done/*.gwb
 check_eq "$(q "SELECT count(*) FROM batch_ledger WHERE day = '2026-03-12'")/$(q "SELECT count(*) FROM daily_registers WHERE day = '2026-03-12'")/$(q "SELECT count(*) FROM interval_readings WHERE meter_id LIKE 'A-%' AND ts >= '2026-03-11 17:00Z' AND ts < '2026-03-12 17:00Z'")" \
 	"1/9/864" "nothing lost, nothing doubled"
+
+# The same with a link that dies without a word in the middle of the
+# blocked upload (a proxy stopped with SIGSTOP): the cancel request cannot
+# reach the server either, and gatewayd still stops within seconds.
+cert=$("$GW_TOP/tools/pgtmp.sh" cert "$pgdir" gw_a)
+pport=$(free_port)
+python3 "$GW_TOP/tests/integration/tcpproxy.py" "$pport" "$PGPORT" "$GW_TMP/proxy.ready" 2>"$GW_TMP/proxy.log" &
+proxy=$!
+track_pid $proxy
+wait_for 10 test -e "$GW_TMP/proxy.ready" || not_ok "the TCP proxy runs"
+"$gen" --gateway gw-a --prefix A- --meters 3 --day 2026-03-17 "$GW_TMP/s8" >/dev/null
+upload_only_ini gw-a "$GW_TMP/s8" "host=127.0.0.1 port=$pport dbname=meters user=gw_a $cert sslrootcert=$pgdir/tls/ca.crt" \
+	"lock_timeout = 600s" >"$GW_TMP/gw8.ini"
+psql -XqAt -c "BEGIN; LOCK TABLE batch_ledger IN SHARE MODE; SELECT 'blocking', pg_sleep(301); ROLLBACK" >"$GW_TMP/block8.out" 2>&1 &
+block=$!
+track_pid $block
+wait_for 15 bash -c "psql -XAtc \"SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(301)%' AND state = 'active' AND pid <> pg_backend_pid()\" | grep -q 1"
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw8.ini" 2>"$GW_TMP/gw8.log" &
+gw=$!
+track_pid $gw
+if wait_for 20 bash -c "psql -XAtc \"SELECT 1 FROM pg_stat_activity WHERE usename = 'gw_a' AND wait_event_type = 'Lock'\" | grep -q 1"; then
+	kill -STOP $proxy
+	t0=$(date +%s%N)
+	kill -TERM $gw
+	if wait_pid_exit 10 $gw; then
+		ok "with the link dead mid-upload, SIGTERM stops gatewayd within seconds ($((($(date +%s%N) - t0) / 1000000)) ms)"
+	else
+		not_ok "with the link dead mid-upload, SIGTERM stops gatewayd within seconds"
+	fi
+	wait $gw
+	check_eq "$?" 0 "... and it exits 0"
+else
+	not_ok "gatewayd's upload through the proxy waits on the lock ($(tail -2 "$GW_TMP/gw8.log"))"
+fi
+kill -CONT $proxy
+kill $proxy 2>/dev/null
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(301)%' AND pid <> pg_backend_pid()" >/dev/null
+wait_pid_exit 10 $block
+wait_for 20 bash -c "[ \"\$(psql -XAtc \"SELECT count(*) FROM pg_stat_activity WHERE usename = 'gw_a'\")\" = 0 ]"
+check_eq "$(ls "$GW_TMP/s8/ready" | wc -l)/$(q "SELECT count(*) FROM batch_ledger WHERE day = '2026-03-17'")" \
+	"1/0" "the batch cut off with the link is not in the database and still in ready/"
+check_cmd "it loads afterwards" "$gwctl" upload --conninfo "$ci_a" "$GW_TMP/s8"
+check_eq "$(q "SELECT count(*) FROM batch_ledger WHERE day = '2026-03-17'")/$(q "SELECT count(*) FROM daily_registers WHERE day = '2026-03-17'")" \
+	"1/9" "once, whole"
 q "UPDATE gw_limits SET role_lock_timeout = DEFAULT" >/dev/null
 
 # --- 7. TLS: verify-full unless written otherwise --------------------------------
-cert=$("$GW_TOP/tools/pgtmp.sh" cert "$pgdir" gw_a)
 mkdir -p "$GW_TMP/home"
 tcp="host=127.0.0.1 port=$PGPORT dbname=meters user=gw_a $cert"
 if HOME=$GW_TMP/home "$gwctl" upload --conninfo "$tcp" "$GW_TMP"/s4/done/*.gwb >"$GW_TMP/tls1.out" 2>&1; then
