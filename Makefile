@@ -212,6 +212,9 @@ install: all
 	install -m 644 schema/*.sql $(DESTDIR)$(PREFIX)/share/gatewayd/schema/
 	sed 's|@PREFIX@|$(PREFIX)|g' tools/gatewayd.service \
 		>$(DESTDIR)/lib/systemd/system/gatewayd.service
+	sed 's|@PREFIX@|$(PREFIX)|g' tools/gatewayd-maintain.service \
+		>$(DESTDIR)/lib/systemd/system/gatewayd-maintain.service
+	install -m 644 tools/gatewayd-maintain.timer $(DESTDIR)/lib/systemd/system/
 
 clean:
 	rm -rf build

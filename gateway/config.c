@@ -19,6 +19,7 @@
 #include "config.h"
 #include "ini.h"
 #include "tz.h"
+#include "upload.h"
 
 enum sect { S_NONE, S_GATEWAY, S_CLOCK, S_DATABASE, S_BUS, S_METER };
 
@@ -342,8 +343,13 @@ static int key_database(struct parse_state *st, const char *key,
 	long long x;
 
 	if (strcmp(key, "conninfo") == 0) {
+		char why[512];
+
 		if (gw_strlcpy(c->db_conninfo, value, sizeof(c->db_conninfo)))
 			return errorf(st->file, line, "conninfo: too long");
+		/* TCP without sslmode is verify-full, which needs the CA. */
+		if (gw_db_tls_check(value, why, sizeof(why)) == GW_TLS_REFUSE)
+			return errorf(st->file, line, "conninfo: %s", why);
 	} else if (strcmp(key, "upload_interval") == 0) {
 		if (parse_duration(value, 1, 86400, &x))
 			return errorf(st->file, line,
@@ -356,6 +362,30 @@ static int key_database(struct parse_state *st, const char *key,
 				      "retry_max: '%s' is not a duration in 1s..1h",
 				      value);
 		c->upload_retry_max_s = (int)x;
+	} else if (strcmp(key, "statement_timeout") == 0) {
+		if (parse_duration(value, 1, 86400, &x))
+			return errorf(st->file, line,
+				      "statement_timeout: '%s' is not a duration in 1s..1d",
+				      value);
+		c->db_statement_timeout_s = (int)x;
+	} else if (strcmp(key, "lock_timeout") == 0) {
+		if (parse_duration(value, 1, 3600, &x))
+			return errorf(st->file, line,
+				      "lock_timeout: '%s' is not a duration in 1s..1h",
+				      value);
+		c->db_lock_timeout_s = (int)x;
+	} else if (strcmp(key, "idle_in_transaction_timeout") == 0) {
+		if (parse_duration(value, 1, 3600, &x))
+			return errorf(st->file, line,
+				      "idle_in_transaction_timeout: '%s' is not a duration in 1s..1h",
+				      value);
+		c->db_idle_timeout_s = (int)x;
+	} else if (strcmp(key, "stall_after") == 0) {
+		if (parse_duration(value, 1, 86400, &x))
+			return errorf(st->file, line,
+				      "stall_after: '%s' is not a duration in 1s..1d",
+				      value);
+		c->db_stall_after_s = (int)x;
 	} else {
 		return errorf(st->file, line, "unknown key '%s' in [database]",
 			      key);
@@ -1070,6 +1100,10 @@ int gw_config_load(const char *path, struct gw_config **out)
 	c->retry_backoff_max = 8;
 	c->upload_interval_s = 60;
 	c->upload_retry_max_s = 300;
+	c->db_statement_timeout_s = 300;
+	c->db_lock_timeout_s = 30;
+	c->db_idle_timeout_s = 60;
+	c->db_stall_after_s = 900;
 	gw_clock_init_real(&c->clock);
 
 	rc = gw_ini_parse(path, on_ini, &st);

@@ -102,6 +102,10 @@ struct gw_config {
 	char db_conninfo[1024];
 	int upload_interval_s; /* real seconds between upload passes */
 	int upload_retry_max_s;
+	int db_statement_timeout_s;  /* the upload session's limits */
+	int db_lock_timeout_s;
+	int db_idle_timeout_s;       /* idle_in_transaction_session_timeout */
+	int db_stall_after_s;        /* a pass without progress: upload_stalled */
 	/* [bus NAME] and [meter ID] sections and the CSV meter list */
 	int n_buses;
 	struct gw_bus_config *buses;

@@ -42,6 +42,9 @@ struct uploader_thread {
 	unsigned failures;  /* upload passes failed in a row */
 	int last_rc;        /* the last failure's GW_E* code */
 	int64_t last_ok_ms; /* gateway clock of the last batch loaded; 0 none */
+	int64_t pass_start_us;      /* real time a pass began; 0: not in one */
+	struct gw_uploader *client; /* for the cancel and the progress */
+	char unassigned[GW_UNASSIGNED_MAX]; /* meters held in the last batch */
 };
 
 /* Passes failed in a row that raise the upload_failing alarm: with the
@@ -74,11 +77,22 @@ static void *uploader_main(void *arg)
 	int64_t backoff = 0; /* ms; 0 while uploads succeed */
 	unsigned failures = 0;
 	unsigned seed = (unsigned)gw_real_now_us();
+	struct gw_upload_limits lim = {
+		.statement_timeout_ms = cfg->db_statement_timeout_s * 1000,
+		.lock_timeout_ms = cfg->db_lock_timeout_s * 1000,
+		.idle_timeout_ms = cfg->db_idle_timeout_s * 1000,
+	};
 
 	if (!up) {
 		gw_err("upload: out of memory");
 		return NULL;
 	}
+	gw_uploader_set_limits(up, &lim);
+	pthread_mutex_lock(&u->lock);
+	u->client = up;
+	if (u->stop) /* stopped before it began */
+		gw_uploader_cancel(up);
+	pthread_mutex_unlock(&u->lock);
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
 		int64_t wait = backoff ? backoff
@@ -87,10 +101,14 @@ static void *uploader_main(void *arg)
 			timed_wait(u, wait);
 		int stopping = u->stop;
 		u->kick = 0;
+		u->pass_start_us = gw_real_now_us();
 		pthread_mutex_unlock(&u->lock);
 
 		int rc = gw_upload_spool(up, cfg->spool_dir);
 		pthread_mutex_lock(&u->lock);
+		u->pass_start_us = 0;
+		gw_strlcpy(u->unassigned, gw_uploader_unassigned(up),
+			   sizeof(u->unassigned));
 		if (rc >= 0) {
 			u->failures = 0;
 			if (rc > 0)
@@ -123,6 +141,9 @@ static void *uploader_main(void *arg)
 		if (stopping)
 			break;
 	}
+	pthread_mutex_lock(&u->lock);
+	u->client = NULL;
+	pthread_mutex_unlock(&u->lock);
 	gw_uploader_free(up);
 	return NULL;
 }
@@ -433,7 +454,7 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 {
 	const struct gw_config *cfg = du->cfg;
 	struct gw_spool_usage u;
-	char text[2048], t[40], day[16], alarm[256] = "";
+	char text[4096], t[40], day[16], alarm[512] = "";
 	unsigned long jf = gw_journal_failures(du->journal);
 	int32_t next = gw_batcher_oldest_open_day(bat);
 
@@ -441,12 +462,27 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 	int up_rc = 0;
 	int64_t up_ok = 0;
 	char ok_t[40] = "-";
+	int64_t stalled_s = 0;
+	char unassigned[GW_UNASSIGNED_MAX] = "";
 
 	if (du->up) {
 		pthread_mutex_lock(&du->up->lock);
 		up_failures = du->up->failures;
 		up_rc = du->up->last_rc;
 		up_ok = du->up->last_ok_ms;
+		/* A pass that has neither begun nor finished a batch for
+		 * [database] stall_after is stalled (a lock, a dead link that
+		 * TCP has not noticed, a server that does not answer). */
+		if (du->up->pass_start_us) {
+			int64_t since = du->up->pass_start_us;
+			int64_t p = du->up->client ? gw_uploader_progress_us(du->up->client) : 0;
+			if (p > since)
+				since = p;
+			stalled_s = (gw_real_now_us() - since) / 1000000;
+			if (stalled_s < cfg->db_stall_after_s)
+				stalled_s = 0;
+		}
+		gw_strlcpy(unassigned, du->up->unassigned, sizeof(unassigned));
 		pthread_mutex_unlock(&du->up->lock);
 	}
 	if (up_ok)
@@ -467,6 +503,10 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		strcat(alarm, ",batch_refused");
 	if (up_failures >= UPLOAD_ALARM_FAILURES)
 		strcat(alarm, ",upload_failing");
+	if (stalled_s)
+		strcat(alarm, ",upload_stalled");
+	if (unassigned[0])
+		strcat(alarm, ",meter_unassigned");
 	snprintf(text, sizeof(text),
 		 "gateway=%s\nupdated=%s\nalarm=%s\nspool_bytes=%llu\n"
 		 "spool_max_bytes=%llu\nspool_full_policy=%s\n"
@@ -475,7 +515,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 "quarantined_at_start=%u\njournal_torn_at_start=%u\n"
 		 "journal_write_failures=%lu\nintervals_dropped=%lu\n"
 		 "deleted_unuploaded=%lu\ndone_emptied=%lu\nrefused_batches=%u\n"
-		 "upload_last_ok=%s\nupload_failures=%u\nupload_last_error=%s\n",
+		 "upload_last_ok=%s\nupload_failures=%u\nupload_last_error=%s\n"
+		 "upload_stalled_s=%lld\nmeters_unassigned=%s\n",
 		 cfg->gateway_id,
 		 gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)),
 		 alarm[0] ? alarm + 1 : "none", (unsigned long long)u.total,
@@ -488,7 +529,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 du->recovery.quarantined + du->replay.quarantined,
 		 du->replay.torn, jf, du->intervals_dropped,
 		 du->deleted_unuploaded, du->done_pruned, u.n_refused, ok_t,
-		 up_failures, up_failures ? gw_strerror(up_rc) : "-");
+		 up_failures, up_failures ? gw_strerror(up_rc) : "-",
+		 (long long)stalled_s, unassigned[0] ? unassigned : "-");
 	disk_status_lines(du, text, sizeof(text));
 	status_written(du, gw_spool_status_write(cfg->spool_dir, "status", text),
 		       "status");
@@ -694,7 +736,27 @@ static void uploader_start(struct uploader_thread *up)
 		gw_err("upload: cannot start thread; batches stay in the spool");
 }
 
-/* Stops the upload thread after its last pass. */
+/* Stops the upload thread after its last pass. A pass still running after
+ * UPLOAD_STOP_GRACE_MS (a large batch, or a database that holds the load
+ * on a lock) has its query cancelled, again every half second until the
+ * thread ends: the batch's transaction is rolled back and the file stays
+ * in ready/ for the next start (gw_uploader_cancel). */
+#define UPLOAD_STOP_GRACE_MS 2000
+
+static int join_within(pthread_t t, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_timedjoin_np(t, NULL, &ts) == 0;
+}
+
 static void uploader_stop(struct uploader_thread *up)
 {
 	if (!up->started)
@@ -703,7 +765,15 @@ static void uploader_stop(struct uploader_thread *up)
 	up->stop = 1;
 	pthread_cond_signal(&up->cond);
 	pthread_mutex_unlock(&up->lock);
-	pthread_join(up->thread, NULL);
+	if (!join_within(up->thread, UPLOAD_STOP_GRACE_MS)) {
+		gw_info("upload: stopping; cancelling the upload in progress");
+		do {
+			pthread_mutex_lock(&up->lock);
+			if (up->client)
+				gw_uploader_cancel(up->client);
+			pthread_mutex_unlock(&up->lock);
+		} while (!join_within(up->thread, 500));
+	}
 	up->started = 0;
 }
 

@@ -45,9 +45,11 @@
  * on the next attempt.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -64,6 +66,19 @@ struct gw_uploader {
 	unsigned failed_connects; /* consecutive, for quiet retry logging */
 	unsigned refused;         /* batches set aside (GW_EREFUSED) */
 	char last_msg[1024];      /* the server's message of the last refusal */
+	int tls_default;          /* TCP without sslmode: verify-full added */
+	struct gw_upload_limits lim;
+	/* Meters the server held in the batch being loaded, and in the last
+	 * batch applied (what the alarm names). */
+	char held_now[GW_UNASSIGNED_MAX];
+	char held_last[GW_UNASSIGNED_MAX];
+	/* Shared with the thread that may cancel (gw_uploader_cancel): */
+	pthread_mutex_t cancel_lock;
+	PGcancel *cancel;         /* of the current connection */
+	int sock;                 /* its socket; -1 when none */
+	int cancel_sent;          /* a cancel request went to the server */
+	int cancelled;            /* no new query, no new file */
+	int64_t progress_us;      /* real time of the last batch done or begun */
 };
 
 /* Growing buffer of COPY data, sent in chunks of about COPY_CHUNK bytes. */
@@ -83,7 +98,15 @@ struct copybuf {
  * table: the staging tables of a large batch then stay in memory instead
  * of being written out and read back (the default is 8 MB). */
 static const char SQL_STAGE_OPEN[] =
-	"SET temp_buffers = '256MB'; SELECT gw_stage_open()";
+	"SET temp_buffers = '256MB';"
+	"SET statement_timeout = %d; SET lock_timeout = %d;"
+	"SET idle_in_transaction_session_timeout = %d;"
+	"SELECT gw_stage_open()";
+
+/* Before a batch's transaction, in one of its own: the partitions of the
+ * batch's months (schema 006; a no-op where they are made ahead). */
+static const char SQL_PREPARE[] =
+	"SELECT gw_prepare_batch($1::date, $2::timestamptz, $3::timestamptz)";
 
 /* The first query string of a batch; "%s" is true (readings straight into
  * the month partitions) or false (through the staging table). */
@@ -101,10 +124,119 @@ static const char SQL_END[] = "SELECT gw_end_batch();COMMIT";
 #define STAGE_FIELDS 15
 #define INTERVAL_FIELDS 6
 
+/* Whether a libpq host list entry is a Unix socket: a path, an abstract
+ * socket, or empty (libpq's default socket directory). */
+static int host_is_socket(const char *h, size_t n)
+{
+	return n == 0 || h[0] == '/' || h[0] == '@';
+}
+
+/* Whether any of the comma-separated hosts is reached over TCP. */
+static int hosts_tcp(const char *hosts)
+{
+	const char *p = hosts;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (!host_is_socket(p, n))
+			return 1;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+int gw_db_tls_check(const char *conninfo, char *msg, size_t cap)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", NULL);
+	const char *host = NULL, *hostaddr = NULL, *mode = NULL, *root = NULL;
+	int tcp, rc = GW_TLS_OK;
+	char home_root[GW_PATH_MAX];
+	FILE *f;
+
+	msg[0] = '\0';
+	if (!opts) {
+		snprintf(msg, cap, "the connection string does not parse");
+		return GW_TLS_REFUSE;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "sslmode") == 0)
+			mode = o->val;
+		else if (strcmp(o->keyword, "sslrootcert") == 0)
+			root = o->val;
+	}
+	/* What libpq would take from the environment otherwise. */
+	if (!host)
+		host = getenv("PGHOST");
+	if (!hostaddr)
+		hostaddr = getenv("PGHOSTADDR");
+	if (!mode)
+		mode = getenv("PGSSLMODE");
+	if (!root)
+		root = getenv("PGSSLROOTCERT");
+	tcp = (hostaddr && *hostaddr) || hosts_tcp(host ? host : "");
+	if (!tcp) {
+		rc = GW_TLS_OK;
+	} else if (mode && *mode) {
+		if (strcmp(mode, "verify-full") != 0) {
+			snprintf(msg, cap, "sslmode=%s: the database server's identity "
+				 "is not verified%s; use sslmode=verify-full", mode,
+				 strcmp(mode, "verify-ca") == 0 ? " (its name is not checked)" : "");
+			rc = GW_TLS_WEAK;
+		}
+	} else {
+		/* verify-full by default: it needs the CA of the server's
+		 * certificate. */
+		if (!root || !*root) {
+			const char *home = getenv("HOME");
+
+			snprintf(home_root, sizeof(home_root), "%s/.postgresql/root.crt",
+				 home ? home : "");
+			root = home_root;
+		}
+		f = fopen(root, "r");
+		if (f) {
+			fclose(f);
+			rc = GW_TLS_DEFAULT;
+		} else {
+			snprintf(msg, cap, "TCP connection without sslmode: verify-full "
+				 "is the default and needs the server's CA (sslrootcert=FILE; "
+				 "%s is not readable); or write sslmode= explicitly", root);
+			rc = GW_TLS_REFUSE;
+		}
+	}
+	PQconninfoFree(opts);
+	return rc;
+}
+
+void gw_upload_limits_default(struct gw_upload_limits *l)
+{
+	l->statement_timeout_ms = 300000;
+	l->lock_timeout_ms = 30000;
+	l->idle_timeout_ms = 60000;
+}
+
+void gw_uploader_set_limits(struct gw_uploader *u,
+			    const struct gw_upload_limits *l)
+{
+	if (u && l)
+		u->lim = *l;
+}
+
 struct gw_uploader *gw_uploader_new(const char *conninfo)
 {
 	struct gw_uploader *u = calloc(1, sizeof(*u));
 	PQconninfoOption *opts;
+	char why[512];
+	int tls;
 
 	if (!u)
 		return NULL;
@@ -113,6 +245,17 @@ struct gw_uploader *gw_uploader_new(const char *conninfo)
 		free(u);
 		return NULL;
 	}
+	pthread_mutex_init(&u->cancel_lock, NULL);
+	u->sock = -1;
+	gw_upload_limits_default(&u->lim);
+	tls = gw_db_tls_check(u->conninfo, why, sizeof(why));
+	if (tls == GW_TLS_WEAK)
+		gw_warn("database: %s", why);
+	else if (tls == GW_TLS_REFUSE)
+		gw_err("database: %s", why);
+	/* Without a CA libpq then refuses to connect, with its reason: never
+	 * a connection that is not verified unless asked for in writing. */
+	u->tls_default = tls == GW_TLS_DEFAULT || tls == GW_TLS_REFUSE;
 	/* A password written into the connection string ends up in config
 	 * files, process listings and shell histories. */
 	opts = PQconninfoParse(u->conninfo, NULL);
@@ -126,13 +269,97 @@ struct gw_uploader *gw_uploader_new(const char *conninfo)
 	return u;
 }
 
+/* The cancel handle and socket of the current connection (NULL, -1:
+ * none), swapped under the lock so that gw_uploader_cancel never uses a
+ * closed one. */
+static void set_cancel(struct gw_uploader *u, PGcancel *c, int sock)
+{
+	PGcancel *old;
+
+	pthread_mutex_lock(&u->cancel_lock);
+	old = u->cancel;
+	u->cancel = c;
+	u->sock = sock;
+	pthread_mutex_unlock(&u->cancel_lock);
+	PQfreeCancel(old);
+}
+
 void gw_uploader_free(struct gw_uploader *u)
 {
 	if (!u)
 		return;
+	set_cancel(u, NULL, -1);
 	PQfinish(u->conn);
+	pthread_mutex_destroy(&u->cancel_lock);
 	free(u->conninfo);
 	free(u);
+}
+
+/* Sends a cancel request and frees the handle; in a thread of its own,
+ * because PQcancel connects to the server and a dead link would hold the
+ * caller for as long as TCP tries. */
+static void *cancel_main(void *arg)
+{
+	PGcancel *c = arg;
+	char err[256];
+
+	PQcancel(c, err, sizeof(err));
+	PQfreeCancel(c);
+	return NULL;
+}
+
+int gw_uploader_cancel(struct gw_uploader *u)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int sent = 0;
+
+	if (!u)
+		return 0;
+	pthread_mutex_lock(&u->cancel_lock);
+	__atomic_store_n(&u->cancelled, 1, __ATOMIC_SEQ_CST);
+	if (u->cancel && !u->cancel_sent) {
+		/* First the server is asked to cancel the running query, which
+		 * then fails in the upload thread and is rolled back. The
+		 * request takes the handle with it. */
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, cancel_main, u->cancel) == 0) {
+			u->cancel = NULL;
+			u->cancel_sent = 1;
+			sent = 1;
+		}
+		pthread_attr_destroy(&attr);
+	} else if (u->sock >= 0) {
+		/* Asked before and still waiting: the link may be dead, or the
+		 * server not answering. Shutting the socket ends the upload
+		 * thread's wait at once; the server rolls back what it had (a
+		 * COMMIT it had received already stands, and the ledger
+		 * tells on the next attempt). */
+		shutdown(u->sock, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&u->cancel_lock);
+	return sent;
+}
+
+static int is_cancelled(struct gw_uploader *u)
+{
+	return __atomic_load_n(&u->cancelled, __ATOMIC_SEQ_CST);
+}
+
+static void note_progress(struct gw_uploader *u)
+{
+	__atomic_store_n(&u->progress_us, gw_real_now_us(), __ATOMIC_SEQ_CST);
+}
+
+int64_t gw_uploader_progress_us(struct gw_uploader *u)
+{
+	return u ? __atomic_load_n(&u->progress_us, __ATOMIC_SEQ_CST) : 0;
+}
+
+const char *gw_uploader_unassigned(const struct gw_uploader *u)
+{
+	return u ? u->held_last : "";
 }
 
 /* Copies a libpq message into buf without its trailing newline (gw_log
@@ -148,15 +375,35 @@ static const char *pq_msg(const char *msg, char *buf, size_t cap)
 	return buf;
 }
 
-/* Server notices go to debug. */
-static void quiet_notice(void *arg, const char *message)
+/* Server notices go to debug, except the warning that a meter is not
+ * assigned to this gateway (SQLSTATE 01G01, the meter id in DETAIL): the
+ * meter is noted for the meter_unassigned alarm and logged. */
+static void notice(void *arg, const PGresult *res)
 {
-	(void)arg;
-	gw_debug("database: %s", message);
+	struct gw_uploader *u = arg;
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *meter = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	char buf[512];
+
+	pq_msg(PQresultErrorMessage(res), buf, sizeof(buf));
+	if (!st || strcmp(st, "01G01") != 0) {
+		gw_debug("database: %s", buf);
+		return;
+	}
+	gw_warn("database: %s", buf);
+	if (!meter || !*meter)
+		meter = "...";
+	size_t len = strlen(u->held_now), n = strlen(meter);
+	if (len + n + 2 < sizeof(u->held_now)) {
+		if (len)
+			u->held_now[len++] = ',';
+		memcpy(u->held_now + len, meter, n + 1);
+	}
 }
 
 static void disconnect(struct gw_uploader *u)
 {
+	set_cancel(u, NULL, -1);
 	PQfinish(u->conn);
 	u->conn = NULL;
 }
@@ -172,18 +419,29 @@ static int ensure_connected(struct gw_uploader *u)
 {
 	/* Defaults come before "dbname" so that the conninfo overrides them;
 	 * keepalives notice a dead uplink instead of waiting for TCP's hours. */
-	static const char *const keys[] = {
+	const char *keys[] = {
 		"fallback_application_name", "connect_timeout", "keepalives_idle",
-		"keepalives_interval", "keepalives_count", "dbname", NULL,
+		"keepalives_interval", "keepalives_count", "dbname", NULL, NULL,
 	};
-	const char *vals[] = { "gw-uploader", "15", "30", "10", "3", NULL, NULL };
-	char buf[1024];
+	const char *vals[] = { "gw-uploader", "10", "30", "10", "3", NULL, NULL, NULL };
+	char buf[1024], sql[sizeof(SQL_STAGE_OPEN) + 64];
 	PGresult *res;
 
 	if (u->conn && PQstatus(u->conn) == CONNECTION_OK)
 		return 0;
 	disconnect(u);
-	vals[5] = u->conninfo;
+	if (is_cancelled(u))
+		return GW_ECONN;
+	/* A TCP connection without sslmode verifies the server fully (the
+	 * conninfo, given last, overrides none of this then). */
+	if (u->tls_default) {
+		keys[5] = "sslmode";
+		vals[5] = "verify-full";
+		keys[6] = "dbname";
+		vals[6] = u->conninfo;
+	} else {
+		vals[5] = u->conninfo;
+	}
 	u->conn = PQconnectdbParams(keys, vals, 1);
 	if (!u->conn || PQstatus(u->conn) != CONNECTION_OK) {
 		if (u->failed_connects++ == 0)
@@ -202,9 +460,15 @@ static int ensure_connected(struct gw_uploader *u)
 		gw_info("database: connected again after %u failed attempts",
 			u->failed_connects);
 	u->failed_connects = 0;
-	PQsetNoticeProcessor(u->conn, quiet_notice, NULL);
+	PQsetNoticeReceiver(u->conn, notice, u);
+	set_cancel(u, PQgetCancel(u->conn), PQsocket(u->conn));
 
-	res = PQexec(u->conn, SQL_STAGE_OPEN);
+	/* The session's limits: no statement, lock wait or idle transaction
+	 * of this gateway holds others up for long (the database sets them
+	 * for gateway roles too: schema 006). */
+	snprintf(sql, sizeof(sql), SQL_STAGE_OPEN, u->lim.statement_timeout_ms,
+		 u->lim.lock_timeout_ms, u->lim.idle_timeout_ms);
+	res = PQexec(u->conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		int gone = PQstatus(u->conn) != CONNECTION_OK;
 
@@ -629,6 +893,14 @@ static void run_query(struct gw_uploader *u, const char *sql,
 	PGresult *res;
 
 	o->copies = 0;
+	if (is_cancelled(u)) {
+		/* gatewayd is stopping: no new query. */
+		if (!o->msg[0]) {
+			gw_strlcpy(o->msg, "cancelled: the gateway is stopping", sizeof(o->msg));
+			gw_strlcpy(o->sqlstate, "57014", sizeof(o->sqlstate));
+		}
+		return;
+	}
 	if (!PQsendQuery(u->conn, sql)) {
 		note_error(u, o, NULL);
 		o->lost = 1;
@@ -691,8 +963,10 @@ static void run_query(struct gw_uploader *u, const char *sql,
 
 /* Whether the server's error says that the batch's data can never be
  * loaded as it is: a data exception (class 22: a value out of range, an
- * inconsistent batch) or an integrity constraint (class 23: a check
- * failed), other than a unique key, which a concurrent loader can cause.
+ * inconsistent batch, a day outside what the database accepts, a time
+ * zone other than the gateway's) or an integrity constraint (class 23: a
+ * check failed), other than a unique key, which a concurrent loader can
+ * cause.
  * A refused privilege, a missing function (an old schema), a lost
  * connection or a deadlock are for the database's people to mend, or
  * pass: the batch waits for them. */
@@ -700,7 +974,71 @@ static int refused_for_good(const char *sqlstate)
 {
 	if (strncmp(sqlstate, "22", 2) == 0)
 		return 1;
+	/* Larger than the limits of this gateway's role (batch size, temp
+	 * files): the same batch is as large next time. */
+	if (strcmp(sqlstate, "54000") == 0 || strcmp(sqlstate, "53400") == 0)
+		return 1;
 	return strncmp(sqlstate, "23", 2) == 0 && strcmp(sqlstate, "23505") != 0;
+}
+
+/* The first and last reading of the batch (Unix ms); 0 if it has none. */
+static int batch_ts_range(const struct gw_batch *b, int64_t *lo, int64_t *hi)
+{
+	int have = 0;
+
+	for (size_t i = 0; i < b->n_series; i++) {
+		const struct gw_series *s = &b->series[i];
+
+		for (uint32_t k = 0; k < s->n; k++) {
+			if (!have || s->ts_ms[k] < *lo)
+				*lo = s->ts_ms[k];
+			if (!have || s->ts_ms[k] > *hi)
+				*hi = s->ts_ms[k];
+			have = 1;
+		}
+	}
+	return have;
+}
+
+static void be_put(char *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (char)(unsigned char)(v >> (8 * (bytes - 1 - i)));
+}
+
+/* Before the batch's transaction, in a short one of its own: the
+ * partitions of the months of the batch's readings (gw_prepare_batch,
+ * schema 006), which also checks the batch's day. Values go binary, so
+ * that a day far in the past or future reaches the server as it is and
+ * is refused with the server's reason. A database without the function
+ * (a schema before 006) makes partitions inside gw_begin_batch. */
+static void prepare_batch(struct gw_uploader *u, const struct gw_batch *b,
+			  struct outcome *o)
+{
+	static const Oid types[3] = { 1082, 1184, 1184 }; /* date, timestamptz x2 */
+	static const int formats[3] = { 1, 1, 1 }, lengths[3] = { 4, 8, 8 };
+	char day[4], from[8], to[8];
+	const char *vals[3] = { day, NULL, NULL };
+	int64_t lo = 0, hi = 0;
+	const char *st;
+	PGresult *res;
+
+	be_put(day, (uint32_t)(b->day - PG_EPOCH_DAY), 4);
+	if (batch_ts_range(b, &lo, &hi)) {
+		be_put(from, (uint64_t)((lo - PG_EPOCH_MS) * 1000), 8);
+		be_put(to, (uint64_t)((hi - PG_EPOCH_MS) * 1000), 8);
+		vals[1] = from;
+		vals[2] = to;
+	}
+	if (is_cancelled(u)) {
+		run_query(u, "", b, 0, 0, 0, o); /* notes the cancel */
+		return;
+	}
+	res = PQexecParams(u->conn, SQL_PREPARE, 3, types, vals, lengths, formats, 0);
+	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && !(st && strcmp(st, "42883") == 0))
+		note_error(u, o, res);
+	PQclear(res);
 }
 
 /* Loads the batch in one transaction (see the top of the file); direct
@@ -752,9 +1090,13 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 	for (size_t i = 0; i < b->n_series; i++)
 		n_interval += b->series[i].n;
 
+	u->held_now[0] = '\0';
+	note_progress(u);
 	memset(&o, 0, sizeof(o));
 	o.applied = -1;
-	run_batch(u, b, crc, 1, n_interval, &o);
+	prepare_batch(u, b, &o);
+	if (!o.msg[0] && !o.lost)
+		run_batch(u, b, crc, 1, n_interval, &o);
 	if (!o.committed && !o.lost && strcmp(o.sqlstate, "23505") == 0) {
 		/* Some of the readings are stored already (a meter that moved
 		 * between gateways, a load profile read twice): load the batch
@@ -770,7 +1112,9 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		run_batch(u, b, crc, 0, n_interval, &o);
 	}
 
+	note_progress(u);
 	if (o.committed && o.applied == 1 && !o.err && !o.msg[0]) {
+		gw_strlcpy(u->held_last, u->held_now, sizeof(u->held_last));
 		gw_debug("database: applied batch %s %s r%" PRIu32
 			 " (%zu daily, %zu interval rows, %zu events)",
 			 b->gateway_id, day, b->revision, b->n_days, n_interval,
@@ -798,6 +1142,13 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		return GW_ECONN;
 	}
 	gw_strlcpy(u->last_msg, o.msg, sizeof(u->last_msg));
+	if (is_cancelled(u)) {
+		gw_info("database: batch %s %s r%" PRIu32 " cancelled, the gateway "
+			"is stopping: nothing of it is committed, it stays in ready/",
+			b->gateway_id, day, b->revision);
+		rollback(u);
+		return GW_ECONN;
+	}
 	if (o.msg[0] && strcmp(o.sqlstate, "42883") == 0)
 		gw_err("database: batch %s %s r%" PRIu32 " refused: %s (the "
 		       "database's schema is older than this gateway: run "
@@ -849,6 +1200,10 @@ int gw_upload_spool(struct gw_uploader *u, const char *spool_dir)
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
+		if (is_cancelled(u)) {
+			rc = GW_ECONN;
+			break;
+		}
 		if (snprintf(path, sizeof(path), "%s/ready/%s", spool_dir,
 			     names[i]) >= (int)sizeof(path)) {
 			rc = GW_EINVAL;

@@ -12,16 +12,70 @@
 #ifndef GW_UPLOAD_H
 #define GW_UPLOAD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "batch.h"
 
 struct gw_uploader;
 
+/* The session limits the uploader sets on every connection ([database]
+ * statement_timeout, lock_timeout, idle_in_transaction_timeout). */
+struct gw_upload_limits {
+	int statement_timeout_ms;
+	int lock_timeout_ms;
+	int idle_timeout_ms;
+};
+
+/* The defaults: 5 min, 30 s, 60 s. */
+void gw_upload_limits_default(struct gw_upload_limits *l);
+
+/* What gw_db_tls_check says about a connection string. */
+enum gw_tls_verdict {
+	GW_TLS_OK = 0,      /* Unix socket, or sslmode=verify-full */
+	GW_TLS_DEFAULT = 1, /* TCP without sslmode: verify-full is added */
+	GW_TLS_WEAK = 2,    /* TCP with a weaker sslmode written explicitly */
+	GW_TLS_REFUSE = 3,  /* TCP without sslmode and no CA to verify with */
+};
+
+/* Checks the TLS of conninfo (and of libpq's PGHOST, PGSSLMODE ...
+ * variables where conninfo is silent): a TCP connection without an
+ * explicit sslmode uses verify-full, which needs the server's CA
+ * (sslrootcert, else ~/.postgresql/root.crt). For GW_TLS_WEAK and
+ * GW_TLS_REFUSE, msg gets one line that says why. */
+int gw_db_tls_check(const char *conninfo, char *msg, size_t cap);
+
 /* A new uploader for conninfo (libpq keyword/value or URI form). It
- * connects lazily. Returns NULL when out of memory. */
+ * connects lazily. Returns NULL when out of memory. A weaker sslmode
+ * than verify-full over TCP is warned about here, once. */
 struct gw_uploader *gw_uploader_new(const char *conninfo);
 void gw_uploader_free(struct gw_uploader *u);
+
+/* Session limits for the next connections (default
+ * gw_upload_limits_default). */
+void gw_uploader_set_limits(struct gw_uploader *u,
+			    const struct gw_upload_limits *l);
+
+/* From another thread (gatewayd's main thread on SIGTERM): cancels the
+ * query the uploader is waiting for, if any, and makes every later call
+ * of u fail at once with GW_ECONN without connecting. The first call
+ * sends a cancel request to the server (PQcancel, from a thread of its
+ * own: it never blocks the caller); a later call, if the upload still
+ * waits (a dead link), shuts the connection's socket. The batch's
+ * transaction is rolled back by the server (a COMMIT that had already
+ * gone through stays, and the ledger tells on the next start), so
+ * nothing is lost or loaded twice. Returns 1 if a cancel request was
+ * sent. */
+int gw_uploader_cancel(struct gw_uploader *u);
+
+/* Real time (gw_real_now_us) at which u last began or finished a batch;
+ * 0 before the first. Safe to read from another thread. */
+int64_t gw_uploader_progress_us(struct gw_uploader *u);
+
+/* Meters the database held in the last batch applied because they are
+ * not assigned to its gateway, comma-separated ("" when none). */
+#define GW_UNASSIGNED_MAX 256
+const char *gw_uploader_unassigned(const struct gw_uploader *u);
 
 /* Applies one decoded batch with its file CRC. Returns 1 if applied, 0 if
  * the ledger shows it was applied before (nothing changed), GW_ECONN if the

@@ -352,14 +352,149 @@ static void db_usage(FILE *f)
 	fprintf(f,
 		"usage: gwctl db migrate [--conninfo S] [--schema-dir DIR]\n"
 		"       gwctl db status  [--conninfo S] [--schema-dir DIR]\n"
+		"       gwctl db maintain [--conninfo S] [--from DAY]\n"
+		"       gwctl db gateway ID [--role ROLE] [--timezone ZONE] [--conninfo S]\n"
+		"       gwctl db assign METER GATEWAY [--from DAY] [--conninfo S]\n"
+		"       gwctl db account METER ACCOUNT --from DAY [--conninfo S]\n"
+		"       gwctl db claims [--conninfo S]\n"
 		"  migrate  apply DIR/NNN_name.sql files not yet applied, each in\n"
-		"           its own transaction (a no-op when up to date)\n"
+		"           its own transaction (a no-op when up to date); then make\n"
+		"           partitions ahead as maintain does\n"
 		"  status   list migrations, applied or pending (exit 1 if pending)\n"
+		"  maintain make the monthly partitions of interval_readings from last\n"
+		"           month (or DAY's month) to gw_limits.partitions_ahead months\n"
+		"           ahead (daily from gatewayd-maintain.timer)\n"
+		"  gateway  bind gateway ID to its login ROLE (which gets the session\n"
+		"           limits of gw_limits) and/or set its time zone: batches in\n"
+		"           another zone are refused\n"
+		"  assign   assign METER to GATEWAY from local DAY on (default: from\n"
+		"           the beginning for a new meter, else from today); data the\n"
+		"           gateway sent for it and that was held is loaded\n"
+		"  account  ACCOUNT holds METER from local DAY on ('-' for none); the\n"
+		"           previous holder no longer sees it from that day\n"
+		"  claims   meters that gateways reported without being assigned them\n"
+		"           (their data is held until assigned)\n"
 		"  --conninfo S    libpq connection string (default: $GW_PG_CONNINFO,\n"
 		"                  else libpq's PGHOST, PGPORT, PGDATABASE, PGUSER)\n"
 		"  --schema-dir D  migrations directory (default: $GW_SCHEMA_DIR,\n"
 		"                  else schema/ of the source tree gwctl was built in,\n"
-		"                  else the installed PREFIX/share/gatewayd/schema)\n");
+		"                  else the installed PREFIX/share/gatewayd/schema)\n"
+		"Schema changes wait at most 30 s for a lock (lock_timeout), so that\n"
+		"gateways' loads do not queue behind them; run again if one timed out.\n");
+}
+
+/* Runs a query with text parameters; prints the server's error. Returns
+ * the result (PQclear it) or NULL. */
+static PGresult *exec_params(PGconn *conn, const char *what, const char *sql,
+			     int n, const char *const *params)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		fprintf(stderr, "gwctl: %s: %s", what, PQerrorMessage(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* gwctl db maintain | gateway | assign | account | claims. args are the
+ * verb's operands; from, role, zone its options. */
+static int db_admin(PGconn *conn, const char *verb, char **args, int nargs,
+		    const char *from, const char *role, const char *zone)
+{
+	PGresult *res = NULL;
+	int rc = 1;
+
+	(void)nargs;
+	if (!strcmp(verb, "maintain")) {
+		const char *p[1] = { from };
+
+		res = exec_params(conn, "making partitions",
+				  "SELECT gw_maintain($1::date)", 1, p);
+		if (res)
+			printf("%s partition%s of interval_readings made\n",
+			       PQgetvalue(res, 0, 0),
+			       strcmp(PQgetvalue(res, 0, 0), "1") ? "s" : "");
+		rc = res ? 0 : 1;
+	} else if (!strcmp(verb, "gateway")) {
+		const char *p[3] = { args[0], role, zone };
+		const char *pz[2] = { args[0], zone };
+
+		if (!role && !zone) {
+			fprintf(stderr, "gwctl db gateway: give --role and/or --timezone\n");
+			return 2;
+		}
+		if (role)
+			res = exec_params(conn, "binding the gateway",
+					  "SELECT gw_register_gateway($1, $2, $3)", 3, p);
+		else
+			res = exec_params(conn, "setting the time zone",
+					  "SELECT gw_set_gateway_timezone($1, $2)", 2, pz);
+		if (!res)
+			return 1;
+		PQclear(res);
+		if (role) {
+			const char *q[1] = { role };
+
+			res = exec_params(conn, "setting the role's limits",
+					  "SELECT gw_apply_role_limits($1)", 1, q);
+			if (!res)
+				return 1;
+			if (!PQgetisnull(res, 0, 0))
+				fprintf(stderr, "gwctl: warning: not set (needs a superuser): %s\n",
+					PQgetvalue(res, 0, 0));
+			PQclear(res);
+		}
+		res = exec_params(conn, "reading the gateway",
+				  "SELECT coalesce(upload_role::text, '-'), coalesce(timezone, '-') "
+				  "FROM gateways WHERE gateway_id = $1", 1, p);
+		if (res && PQntuples(res) == 1)
+			printf("gateway %s: role %s, time zone %s\n", args[0],
+			       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		rc = res ? 0 : 1;
+	} else if (!strcmp(verb, "assign")) {
+		const char *p[3] = { args[0], args[1], from };
+
+		res = exec_params(conn, "assigning the meter",
+				  "SELECT gw_assign_meter($1, $2, $3::date), "
+				  "(SELECT valid_from FROM meter_gateways WHERE meter_id = $1 "
+				  " AND valid_to IS NULL)", 3, p);
+		if (res)
+			printf("meter %s assigned to gateway %s from %s; %s held row%s loaded\n",
+			       args[0], args[1], PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
+			       strcmp(PQgetvalue(res, 0, 0), "1") ? "s" : "");
+		rc = res ? 0 : 1;
+	} else if (!strcmp(verb, "account")) {
+		const char *p[3] = { args[0], strcmp(args[1], "-") ? args[1] : NULL, from };
+
+		if (!from) {
+			fprintf(stderr, "gwctl db account: --from DAY is needed\n");
+			return 2;
+		}
+		res = exec_params(conn, "changing the account",
+				  "SELECT gw_change_account($1, $2, $3::date)", 3, p);
+		if (res)
+			printf("meter %s: account %s from %s\n", args[0], args[1], from);
+		rc = res ? 0 : 1;
+	} else if (!strcmp(verb, "claims")) {
+		res = exec_params(conn, "reading the claims",
+				  "SELECT c.meter_id, c.gateway_id, c.first_day, c.last_day, "
+				  "coalesce((SELECT gateway_id FROM meters m WHERE m.meter_id = c.meter_id), '-') "
+				  "FROM meter_claims c ORDER BY c.gateway_id, c.meter_id", 0, NULL);
+		if (res) {
+			printf("%-20s %-20s %-10s %-10s %s\n", "METER", "REPORTED BY", "FROM",
+			       "TO", "ASSIGNED TO");
+			for (int r = 0; r < PQntuples(res); r++)
+				printf("%-20s %-20s %-10s %-10s %s\n", PQgetvalue(res, r, 0),
+				       PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+				       PQgetvalue(res, r, 3), PQgetvalue(res, r, 4));
+		}
+		rc = res ? 0 : 1;
+	}
+	PQclear(res);
+	return rc;
 }
 
 /* Matches "--name VALUE" and "--name=VALUE"; advances *i past the value.
@@ -389,32 +524,69 @@ static int opt_value(int argc, char **argv, int *i, const char *name,
 int gwctl_db(int argc, char **argv)
 {
 	const char *conninfo = conninfo_default(), *dir = NULL, *verb = NULL;
+	const char *from = NULL, *role = NULL, *zone = NULL;
 	char dirbuf[GW_PATH_MAX];
 	struct migration *v = NULL;
 	PGconn *conn;
-	int n, rc = 1, pending = 0, applied = 0, r;
+	char *args[2] = { NULL, NULL };
+	int n, rc = 1, pending = 0, applied = 0, r, nargs = 0, want = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if ((r = opt_value(argc, argv, &i, "--conninfo", &conninfo)) != 0 ||
-		    (r = opt_value(argc, argv, &i, "--schema-dir", &dir)) != 0) {
+		    (r = opt_value(argc, argv, &i, "--schema-dir", &dir)) != 0 ||
+		    (r = opt_value(argc, argv, &i, "--from", &from)) != 0 ||
+		    (r = opt_value(argc, argv, &i, "--role", &role)) != 0 ||
+		    (r = opt_value(argc, argv, &i, "--timezone", &zone)) != 0) {
 			if (r < 0)
 				return 2;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			db_usage(stdout);
 			return 0;
-		} else if (argv[i][0] == '-' || verb) {
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "gwctl db: unexpected argument '%s'\n", argv[i]);
 			db_usage(stderr);
 			return 2;
-		} else {
+		} else if (!verb) {
 			verb = argv[i];
+		} else if (nargs < 2) {
+			args[nargs++] = argv[i];
+		} else {
+			fprintf(stderr, "gwctl db: unexpected argument '%s'\n", argv[i]);
+			db_usage(stderr);
+			return 2;
 		}
 	}
-	if (!verb || (strcmp(verb, "migrate") && strcmp(verb, "status"))) {
-		if (verb)
+	if (verb && (!strcmp(verb, "migrate") || !strcmp(verb, "status") ||
+		     !strcmp(verb, "maintain") || !strcmp(verb, "claims")))
+		want = 0;
+	else if (verb && !strcmp(verb, "gateway"))
+		want = 1;
+	else if (verb && (!strcmp(verb, "assign") || !strcmp(verb, "account")))
+		want = 2;
+	else
+		want = -1;
+	if (want < 0 || nargs != want) {
+		if (verb && want < 0)
 			fprintf(stderr, "gwctl db: unknown command '%s'\n", verb);
+		else if (verb)
+			fprintf(stderr, "gwctl db %s: %s\n", verb,
+				want == 0 ? "takes no operand" : want == 1 ?
+				"needs the gateway id" : "needs two operands");
 		db_usage(stderr);
 		return 2;
+	}
+	if (strcmp(verb, "migrate") && strcmp(verb, "status")) {
+		conn = db_connect(conninfo);
+		if (!conn)
+			return 1;
+		PQsetNoticeProcessor(conn, quiet_notice, NULL);
+		rc = run(conn, "setting lock_timeout", "SET lock_timeout = '30s'");
+		if (rc == 0)
+			rc = db_admin(conn, verb, args, nargs, from, role, zone);
+		else
+			rc = 1;
+		PQfinish(conn);
+		return rc;
 	}
 	if (!dir)
 		dir = schema_dir_default(dirbuf, sizeof(dirbuf));
@@ -456,7 +628,10 @@ int gwctl_db(int argc, char **argv)
 		rc = pending ? 1 : 0;
 		goto out;
 	}
-	if (run(conn, "taking the migration lock",
+	/* A migration that waits for a lock a gateway's load holds would make
+	 * every load after it wait too: it gives up after 30 s instead. */
+	if (run(conn, "setting lock_timeout", "SET lock_timeout = '30s'") < 0 ||
+	    run(conn, "taking the migration lock",
 		"SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")") < 0 ||
 	    run(conn, "creating schema_migrations", SQL_MIGRATIONS_TABLE) < 0 ||
 	    mark_applied(conn, v, n) < 0)
@@ -467,6 +642,23 @@ int gwctl_db(int argc, char **argv)
 		if (apply_migration(conn, dir, &v[i]) < 0)
 			goto out;
 		applied++;
+	}
+	/* Partitions ahead at every migrate (schema 006 on). */
+	{
+		PGresult *res = PQexec(conn, "SELECT to_regprocedure('gw_maintain(date)') "
+				       "IS NOT NULL");
+		int have = PQresultStatus(res) == PGRES_TUPLES_OK &&
+			   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+		PQclear(res);
+		res = PQexec(conn, have ? "SELECT gw_maintain()" : "SELECT 0");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "gwctl: making partitions ahead: %s",
+				PQerrorMessage(conn));
+			PQclear(res);
+			goto out;
+		}
+		PQclear(res);
 	}
 	if (applied == 0)
 		printf("schema is up to date (version %d)\n", v[n - 1].version);
@@ -496,7 +688,14 @@ static void upload_usage(FILE *f)
 		"  --retry-for SECONDS\n"
 		"               while the database is down, restarting or failing\n"
 		"               over, retry with exponential backoff and jitter\n"
-		"               for up to SECONDS (default 0: fail at once)\n");
+		"               for up to SECONDS (default 0: fail at once)\n"
+		"  A batch the database refuses for good (a day outside its history\n"
+		"  horizon or after tomorrow, a revision or size over gw_limits, a zone\n"
+		"  other than the gateway's) goes to quarantine/ with the reason; data\n"
+		"  of meters not assigned to the batch's gateway is held in the database\n"
+		"  until an operator assigns them (gwctl db assign).\n"
+		"  TCP without sslmode uses sslmode=verify-full (sslrootcert= the CA);\n"
+		"  a weaker sslmode must be written and is warned about.\n");
 }
 
 static int64_t mono_ms(void)

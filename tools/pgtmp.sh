@@ -30,7 +30,8 @@
 # DIR's parents must then be searchable by that user (0755 temp dirs are).
 #
 # Environment: GW_PG_CONF (extra postgresql.conf lines), GW_PG_TCP (see
-# above), PGBIN (server binaries; default the newest
+# above), GW_PG_HISTORY_FROM (the oldest day batches may be for, default
+# 2025-01-01, for the tests' fixed days), PGBIN (server binaries; default the newest
 # /usr/lib/postgresql/*/bin), GW_BUILD (build dir, default build: the schema
 # is applied with $GW_BUILD/gwctl db migrate when it exists, else with psql;
 # GW_PG_MIGRATE=psql forces psql), GW_PG_START_TIMEOUT, GW_PG_STOP_TIMEOUT
@@ -179,6 +180,15 @@ password_encryption = scram-sha-256"
 		migrate "$conninfo" "${psql[@]}" -d meters
 	else
 		migrate "$conninfo" "${psql[@]}" -d meters
+	fi
+	if [ "$("${psql[@]}" -d postgres -Atc "SELECT pg_is_in_recovery()")" = f ]; then
+		# The tests' batches are of fixed days from 2026 on: the history
+		# horizon of a test cluster reaches back to 2025 whatever today is
+		# (GW_PG_HISTORY_FROM to change it; the schema's default is two
+		# years back from today).
+		"${psql[@]}" -d meters -c "UPDATE gw_limits SET history_days =
+			greatest(history_days, current_date - date '${GW_PG_HISTORY_FROM:-2025-01-01}')
+			WHERE to_regclass('gw_limits') IS NOT NULL" >/dev/null 2>&1 || true
 	fi
 
 	umask 022

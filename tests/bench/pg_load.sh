@@ -39,7 +39,13 @@ q "CREATE ROLE bench_gw LOGIN IN ROLE gw_uploader" 2>/dev/null
 q "SELECT gw_register_gateway('bench-gw', 'bench_gw', 'Asia/Ho_Chi_Minh')" >/dev/null
 
 reset() {
-	q "TRUNCATE daily_registers, interval_readings, meter_events, batch_ledger, meter_serials, meter_accounts; DELETE FROM meters; SELECT gw_create_interval_partitions('2026-02-01', 2); CHECKPOINT" >/dev/null
+	q "TRUNCATE daily_registers, interval_readings, meter_events, batch_ledger, meter_serials, meter_accounts, meter_gateways, meter_claims, held_daily_registers, held_interval_readings, held_meter_events; DELETE FROM meters; SELECT gw_create_interval_partitions('2026-02-01', 2); CHECKPOINT" >/dev/null
+}
+# assign GATEWAY N: the operator's assignment of the gateway's N meters
+# (schema 006; untimed, as a utility provisions meters before they report).
+assign() {
+	q "INSERT INTO meters (meter_id) SELECT 'M-$1-' || lpad(i::text, 6, '0') FROM generate_series(1, $2) i ON CONFLICT DO NOTHING;
+	   INSERT INTO meter_gateways (meter_id, gateway_id) SELECT 'M-$1-' || lpad(i::text, 6, '0'), '$1' FROM generate_series(1, $2) i" >/dev/null
 }
 
 best_base=0 best_upl=0
@@ -59,6 +65,8 @@ for r in $(seq 1 "$rounds"); do
 
 	# the uploader, as the gateway's role
 	reset
+	assign bench-gw 10000
+	q "CHECKPOINT" >/dev/null
 	mv "$GW_TMP"/spool/done/*.gwb "$GW_TMP/spool/ready/" 2>/dev/null
 	t0=$(now)
 	"$gwctl" upload --conninfo "host=$PGHOST port=$PGPORT dbname=meters user=bench_gw" "$GW_TMP/spool" >"$GW_TMP/upl.out" 2>&1 ||
@@ -81,6 +89,7 @@ for g in $(seq 1 10); do
 	q "CREATE ROLE bench_gw$g LOGIN IN ROLE gw_uploader" 2>/dev/null
 	q "SELECT gw_register_gateway('gw$g', 'bench_gw$g', 'Asia/Ho_Chi_Minh')" >/dev/null
 done
+for g in $(seq 1 10); do assign "gw$g" 1000; done
 q "CHECKPOINT"
 for pass in first replay; do
 	if [ "$pass" = replay ]; then

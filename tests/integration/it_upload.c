@@ -671,19 +671,148 @@ static void test_first_revision_meets_stored_readings(void **state)
 	struct gw_batch b1, b2;
 
 	(void)state;
+	/* The same gateway's next day reads the load profile again (its first
+	 * revision meets stored readings: the stored ones are kept). */
 	s1 = series("it-mv1", t1, v1, 4);
 	s2 = series("it-mv1", t2, v2, 4);
 	init_batch(&b1, "it-gw-s1", "2026-03-07", 0, NULL, 0, &s1, 1);
-	init_batch(&b2, "it-gw-s2", "2026-03-07", 0, NULL, 0, &s2, 1);
+	init_batch(&b2, "it-gw-s1", "2026-03-08", 0, NULL, 0, &s2, 1);
 	assert_int_equal(upload_one(&b1, 51), 1);
 	assert_int_equal(upload_one(&b2, 52), 1);
 	expect1("100,200,300,400,500,600", "SELECT string_agg(value::text, ',' "
 		"ORDER BY ts) FROM interval_readings WHERE meter_id = $1", "it-mv1");
-	expect1("2", "SELECT count(*) FROM batch_ledger WHERE gateway_id IN "
-		"('it-gw-s1', 'it-gw-s2') AND day = $1", "2026-03-07");
+	expect1("2", "SELECT count(*) FROM batch_ledger WHERE gateway_id = $1",
+		"it-gw-s1");
 	assert_int_equal(upload_one(&b2, 52), 0);
 	expect1("6", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
 		"it-mv1");
+}
+
+/* A meter reported by a gateway it is not assigned to: the batch loads,
+ * the meter's data is held (not refused, so later days do not wait) and
+ * named to the gateway; once an operator assigns the meter, the held data
+ * joins the history, keeping readings already stored. */
+static void test_moved_meter_held_until_assigned(void **state)
+{
+	static int64_t t1[4] = { 1772841600000, 1772842500000, 1772843400000,
+				 1772844300000 };
+	static int64_t t2[4] = { 1772843400000, 1772844300000, 1772845200000,
+				 1772846100000 };
+	static int64_t v1[4] = { 100, 200, 300, 400 };
+	static int64_t v2[4] = { 9300, 9400, 500, 600 };
+	struct gw_series s1, s2, s3;
+	struct gw_batch b1, b2;
+	struct gw_uploader *u;
+
+	(void)state;
+	s1 = series("it-mv2", t1, v1, 4);
+	s2 = series("it-mv2", t2, v2, 4);
+	s3 = series("it-mv3", t2, v2, 4);
+	struct gw_series both[2] = { s2, s3 };
+	init_batch(&b1, "it-gw-m1", "2026-03-07", 0, NULL, 0, &s1, 1);
+	init_batch(&b2, "it-gw-m2", "2026-03-07", 0, NULL, 0, both, 2);
+	assert_int_equal(upload_one(&b1, 71), 1);
+	u = gw_uploader_new(loader);
+	assert_non_null(u);
+	assert_int_equal(gw_upload_batch(u, &b2, 72), 1);
+	assert_string_equal(gw_uploader_unassigned(u), "it-mv2");
+	gw_uploader_free(u);
+	expect1("100,200,300,400", "SELECT string_agg(value::text, ',' "
+		"ORDER BY ts) FROM interval_readings WHERE meter_id = $1", "it-mv2");
+	expect1("4", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
+		"it-mv3");
+	expect1("it-gw-m2 2026-03-07 4", "SELECT c.gateway_id || ' ' || c.first_day || ' ' "
+		"|| (SELECT count(*) FROM held_interval_readings h WHERE h.meter_id = c.meter_id) "
+		"FROM meter_claims c WHERE c.meter_id = $1", "it-mv2");
+	expect1("it-gw-m1", "SELECT gateway_id FROM meters WHERE meter_id = $1", "it-mv2");
+	/* The operator moves the meter from that day on. */
+	expect1("2", "SELECT gw_assign_meter($1, 'it-gw-m2', '2026-03-07')", "it-mv2");
+	expect1("100,200,300,400,500,600", "SELECT string_agg(value::text, ',' "
+		"ORDER BY ts) FROM interval_readings WHERE meter_id = $1", "it-mv2");
+	expect1("it-gw-m2/0/0", "SELECT (SELECT gateway_id FROM meters WHERE meter_id = $1) "
+		"|| '/' || (SELECT count(*) FROM held_interval_readings WHERE meter_id = $1) "
+		"|| '/' || (SELECT count(*) FROM meter_claims WHERE meter_id = $1)", "it-mv2");
+	expect1("it-gw-m1:-infinity:2026-03-07,it-gw-m2:2026-03-07:", "SELECT string_agg("
+		"gateway_id || ':' || valid_from || ':' || coalesce(valid_to::text, ''), ',' "
+		"ORDER BY valid_from) FROM meter_gateways WHERE meter_id = $1", "it-mv2");
+	/* Loading the batch again changes nothing. */
+	assert_int_equal(upload_one(&b2, 72), 0);
+	expect1("6", "SELECT count(*) FROM interval_readings WHERE meter_id = $1",
+		"it-mv2");
+}
+
+/* Saves an environment variable and unsets it; restore_env puts it back. */
+struct saved_env {
+	const char *name;
+	char *value;
+};
+
+static void save_env(struct saved_env *e, const char *name)
+{
+	const char *v = getenv(name);
+
+	e->name = name;
+	e->value = v ? strdup(v) : NULL;
+	unsetenv(name);
+}
+
+static void restore_env(struct saved_env *e)
+{
+	if (e->value)
+		setenv(e->name, e->value, 1);
+	else
+		unsetenv(e->name);
+	free(e->value);
+}
+
+/* What the uploader makes of a connection string's TLS: a TCP connection
+ * without sslmode is verify-full (and needs a CA file), a weaker sslmode
+ * must be written and is warned about, Unix sockets need nothing. */
+static void test_tls_check(void **state)
+{
+	struct saved_env env[6];
+	static const char *const names[6] = { "HOME", "PGHOST", "PGHOSTADDR",
+					       "PGSSLMODE", "PGSSLROOTCERT", "PGSERVICE" };
+	char msg[512], ca[GW_PATH_MAX], home[GW_PATH_MAX], ci[GW_PATH_MAX + 64];
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	FILE *f;
+
+	(void)state;
+	for (int i = 0; i < 6; i++)
+		save_env(&env[i], names[i]);
+	snprintf(home, sizeof(home), "%s/it_upload_home_%d", tmp, (int)getpid());
+	snprintf(ca, sizeof(ca), "%s/it_upload_ca_%d.crt", tmp, (int)getpid());
+	setenv("HOME", home, 1);
+	f = fopen(ca, "w");
+	assert_non_null(f);
+	fputs("not checked here\n", f);
+	fclose(f);
+
+	assert_int_equal(gw_db_tls_check("host=/run/postgresql dbname=meters", msg, sizeof(msg)), GW_TLS_OK);
+	assert_int_equal(gw_db_tls_check("dbname=meters", msg, sizeof(msg)), GW_TLS_OK);
+	assert_int_equal(gw_db_tls_check("host=db1 sslmode=verify-full", msg, sizeof(msg)), GW_TLS_OK);
+	assert_int_equal(gw_db_tls_check("host=db1 dbname=meters", msg, sizeof(msg)), GW_TLS_REFUSE);
+	assert_non_null(strstr(msg, "TCP connection without sslmode: verify-full is the default"));
+	assert_int_equal(gw_db_tls_check("host=/tmp,db2 dbname=meters", msg, sizeof(msg)), GW_TLS_REFUSE);
+	assert_int_equal(gw_db_tls_check("hostaddr=10.0.0.1 dbname=meters", msg, sizeof(msg)), GW_TLS_REFUSE);
+	snprintf(ci, sizeof(ci), "host=db1 sslrootcert=%s", ca);
+	assert_int_equal(gw_db_tls_check(ci, msg, sizeof(msg)), GW_TLS_DEFAULT);
+	setenv("PGSSLROOTCERT", ca, 1);
+	assert_int_equal(gw_db_tls_check("host=db1", msg, sizeof(msg)), GW_TLS_DEFAULT);
+	assert_int_equal(gw_db_tls_check("postgresql://db1/meters", msg, sizeof(msg)), GW_TLS_DEFAULT);
+	assert_int_equal(gw_db_tls_check("host=db1 sslmode=prefer", msg, sizeof(msg)), GW_TLS_WEAK);
+	assert_string_equal(msg, "sslmode=prefer: the database server's identity is not "
+			    "verified; use sslmode=verify-full");
+	assert_int_equal(gw_db_tls_check("host=db1 sslmode=verify-ca", msg, sizeof(msg)), GW_TLS_WEAK);
+	assert_non_null(strstr(msg, "its name is not checked"));
+	setenv("PGSSLMODE", "disable", 1);
+	assert_int_equal(gw_db_tls_check("host=db1", msg, sizeof(msg)), GW_TLS_WEAK);
+	setenv("PGHOST", "db9", 1);
+	assert_int_equal(gw_db_tls_check("dbname=meters", msg, sizeof(msg)), GW_TLS_WEAK);
+	assert_int_equal(gw_db_tls_check("host=/tmp", msg, sizeof(msg)), GW_TLS_OK);
+	unlink(ca);
+	for (int i = 0; i < 6; i++)
+		restore_env(&env[i]);
 }
 
 /* Readings weeks away from the batch's day (a meter clock gone wrong) are
@@ -786,6 +915,8 @@ int main(void)
 		cmocka_unit_test(test_partition_on_demand),
 		cmocka_unit_test(test_day_across_two_months),
 		cmocka_unit_test(test_first_revision_meets_stored_readings),
+		cmocka_unit_test(test_moved_meter_held_until_assigned),
+		cmocka_unit_test(test_tls_check),
 		cmocka_unit_test(test_readings_far_from_their_day),
 		cmocka_unit_test(test_meter_replaced_serial_history),
 	};

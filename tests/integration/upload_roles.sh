@@ -49,6 +49,9 @@ CREATE ROLE ana LOGIN PASSWORD 'Analyst-Secret-42' IN ROLE analyst;
 CREATE ROLE portal LOGIN IN ROLE customer_portal;
 SELECT gw_register_gateway('gw-a', 'gw_a', 'Asia/Ho_Chi_Minh');
 SELECT gw_register_gateway('gw-b', 'gw_b', 'Asia/Ho_Chi_Minh');
+-- The operator assigns the meters to their gateways.
+SELECT gw_assign_meter('A-00000' || i, 'gw-a') FROM generate_series(1, 3) i;
+SELECT gw_assign_meter('B-00000' || i, 'gw-b') FROM generate_series(1, 2) i;
 EOF
 
 # --- uploaders -------------------------------------------------------------
@@ -68,15 +71,17 @@ else
 		ok "gw_a may not load a batch of gw-b" ||
 		not_ok "gw_a may not load a batch of gw-b ($(tail -2 "$GW_TMP/last.out"))"
 fi
-if "$gwctl" upload --conninfo "$local_ci user=gw_a" "$GW_TMP"/sa_foreign/ready/*.gwb >"$GW_TMP/last.out" 2>&1; then
-	not_ok "gw_a may not load readings of gw-b's meters"
+# A meter of another gateway in gw-a's batch: the batch loads, the meter's
+# data is held for an operator and named, nothing of it reaches gw-b's
+# meter's history, and the batch is not refused (later days do not wait).
+if "$gwctl" upload --conninfo "$local_ci user=gw_a" "$GW_TMP"/sa_foreign/ready/*.gwb >"$GW_TMP/last.out" 2>&1 &&
+	grep -q "meter B-000001 is not assigned to gateway gw-a for 2026-03-05: its data is held" "$GW_TMP/last.out"; then
+	ok "gw_a's readings of gw-b's meter are held, with a warning naming the meter"
 else
-	grep -q "belongs to another gateway" "$GW_TMP/last.out" &&
-		ok "gw_a may not load readings of gw-b's meters" ||
-		not_ok "gw_a may not load readings of gw-b's meters ($(tail -2 "$GW_TMP/last.out"))"
+	not_ok "gw_a's readings of gw-b's meter are held, with a warning naming the meter ($(tail -2 "$GW_TMP/last.out"))"
 fi
-check_eq "$(psql -XAtc "SELECT count(*) FROM batch_ledger WHERE (gateway_id, day) IN (('gw-b', '2026-03-02'), ('gw-a', '2026-03-05'))")/$(psql -XAtc "SELECT count(*) FROM daily_registers WHERE meter_id LIKE 'B-%' AND day <> '2026-03-01'")" \
-	"0/0" "the refused batches left nothing"
+check_eq "$(psql -XAtc "SELECT count(*) FROM batch_ledger WHERE (gateway_id, day) = ('gw-b', '2026-03-02')")/$(psql -XAtc "SELECT count(*) FROM daily_registers WHERE meter_id LIKE 'B-%' AND day <> '2026-03-01'")/$(psql -XAtc "SELECT count(*) FROM held_daily_registers WHERE meter_id = 'B-000001' AND gateway_id = 'gw-a'")/$(psql -XAtc "SELECT gateway_id FROM meters WHERE meter_id = 'B-000001'")" \
+	"0/0/3/gw-b" "the refused batch left nothing; the held data stays apart and B-000001 stays gw-b's"
 
 denied "uploader: no SELECT on other (or its own) gateways' rows" gw_a "SELECT count(*) FROM daily_registers"
 denied "uploader: no SELECT on interval_readings" gw_a "SELECT count(*) FROM interval_readings"
@@ -91,6 +96,16 @@ denied "uploader: no COPY into a table" gw_a "COPY interval_readings FROM STDIN"
 denied "uploader: no TEMP tables of its own" gw_a "CREATE TEMP TABLE x (a int)"
 denied "uploader: cannot bind itself to another gateway" gw_a "SELECT gw_register_gateway('gw-b', 'gw_a')"
 denied "uploader: cannot make partitions" gw_a "SELECT gw_ensure_interval_partition(now())"
+denied "uploader: cannot assign itself a meter" gw_a "SELECT gw_assign_meter('B-000001', 'gw-a')"
+denied "uploader: cannot set its gateway's zone" gw_a "SELECT gw_set_gateway_timezone('gw-a', 'UTC')"
+denied "uploader: cannot change the limits" gw_a "UPDATE gw_limits SET history_days = 36500"
+denied "uploader: cannot read the limits" gw_a "SELECT * FROM gw_limits"
+denied "uploader: cannot read the held data" gw_a "SELECT count(*) FROM held_interval_readings"
+denied "uploader: cannot read or write the assignments" gw_a \
+	"INSERT INTO meter_gateways (meter_id, gateway_id) VALUES ('B-000001', 'gw-a')"
+denied "uploader: cannot make partitions for all months" gw_a "SELECT gw_maintain()"
+denied "analyst: cannot assign meters" ana "SELECT gw_assign_meter('B-000001', 'gw-a')"
+denied "analyst: cannot change the limits" ana "UPDATE gw_limits SET max_revision = 5"
 denied "uploader: cannot touch the staging tables but by COPY/INSERT" gw_a \
 	"SELECT gw_stage_open(); DELETE FROM pg_temp.gw_stage"
 denied "uploader: a hand-made batch for gw-b is refused" gw_a \
@@ -139,7 +154,7 @@ check_eq "$(psql -XAtc "SELECT count(*) FROM pg_inherits i LEFT JOIN pg_trigger 
 
 # --- analyst ---------------------------------------------------------------
 sees "analyst reads every gateway's days" ana "SELECT count(*) FROM daily_usage" "11"
-sees "analyst reads the ledger" ana "SELECT count(*) FROM batch_ledger" "4"
+sees "analyst reads the ledger" ana "SELECT count(*) FROM batch_ledger" "5"
 sees "analyst reads the load curves" ana "SELECT count(*) FROM interval_readings" "3168"
 sees "analyst reads monthly_usage" ana "SELECT count(*) FROM monthly_usage" "5"
 denied "analyst: no UPDATE" ana "UPDATE meters SET tariff_class = 'x'"
@@ -171,7 +186,14 @@ sees "C-2's load curve: its two days of A-000001" portal \
 	"$c2 SELECT count(*) || '/' || min(ts AT TIME ZONE 'Asia/Ho_Chi_Minh') FROM interval_readings" \
 	"576/2026-03-02 00:00:07.919"
 sees "C-1's load curve" portal "$c1 SELECT count(*) FROM interval_readings" "1152"
-sees "C-1 sees its two meters" portal "$c1 SELECT count(*) FROM meters" "2"
+sees "C-1 sees the meter it holds now, not the one it gave up" portal \
+	"$c1 SELECT string_agg(meter_id, ',') FROM meters" "A-000002"
+sees "a former holder does not see who holds the meter now" portal \
+	"$c1 SELECT count(*) FROM meters WHERE customer_account = 'C-2' OR meter_id = 'A-000001'" "0"
+sees "the new holder sees its meter" portal \
+	"$c2 SELECT string_agg(meter_id || '=' || customer_account, ',') FROM meters" "A-000001=C-2"
+sees "a former holder sees no account rows but its own" portal \
+	"$c1 SELECT string_agg(DISTINCT customer_account, ',') FROM meter_accounts" "C-1"
 sees "customer_daily_usage of another account returns nothing" portal \
 	"$c1 SELECT count(*) FROM customer_daily_usage('C-2', '2026-01-01', '2027-01-01')" "0"
 sees "customer_daily_usage of its own account" portal \
@@ -185,15 +207,17 @@ denied "portal: no ledger" portal "$c1 SELECT count(*) FROM batch_ledger"
 denied "portal: no UPDATE" portal "$c1 UPDATE daily_registers SET consumption = 0"
 denied "portal: cannot give itself a meter" portal \
 	"$c1 INSERT INTO meter_accounts (meter_id, customer_account) VALUES ('A-000003', 'C-1')"
-check_eq "$(psql -XAtc "SELECT count(*) FROM pg_class WHERE relname IN ('gateways', 'meters', 'batch_ledger', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts') AND relrowsecurity AND relforcerowsecurity")" \
-	8 "row-level security is enabled and forced on all eight tables"
+check_eq "$(psql -XAtc "SELECT count(*) FROM pg_class WHERE relname IN ('gateways', 'meters', 'batch_ledger', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts', 'meter_gateways', 'meter_claims', 'held_daily_registers', 'held_interval_readings', 'held_meter_events', 'gw_limits') AND relrowsecurity AND relforcerowsecurity")" \
+	14 "row-level security is enabled and forced on all fourteen tables"
+denied "portal: no assignments, claims, held data or limits" portal \
+	"$c1 SELECT (SELECT count(*) FROM meter_gateways) + (SELECT count(*) FROM meter_claims) + (SELECT count(*) FROM held_daily_registers) + (SELECT count(*) FROM gw_limits)"
 check_eq "$(psql -XAtc "SELECT count(*) FROM pg_class WHERE relkind = 'v' AND relnamespace = 'public'::regnamespace AND NOT coalesce('security_invoker=true' = ANY (reloptions), false)")" \
 	0 "every view is security_invoker"
 
 # --- ready for Citus: large tables keyed by meter_id ------------------------
-large="'meters', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts'"
+large="'meters', 'daily_registers', 'interval_readings', 'meter_events', 'meter_serials', 'meter_accounts', 'meter_gateways', 'meter_claims', 'held_daily_registers', 'held_interval_readings', 'held_meter_events'"
 check_eq "$(psql -XAtc "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] WHERE i.indisunique AND c.relname IN ($large) AND a.attname <> 'meter_id'")/$(psql -XAtc "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE i.indisunique AND c.relname IN ($large)")" \
-	"0/6" "every unique key of a large table leads with meter_id"
+	"0/11" "every unique key of a large table leads with meter_id"
 check_eq "$(psql -XAtc "SELECT count(*) FROM pg_constraint f JOIN pg_class c ON c.oid = f.conrelid JOIN pg_class r ON r.oid = f.confrelid WHERE f.contype = 'f' AND c.relname IN ($large) AND r.relname IN ($large) AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.oid AND attname = 'meter_id') = ANY (f.conkey)")" \
 	0 "foreign keys between large tables include meter_id"
 
