@@ -166,7 +166,7 @@ FUZZ_INI_BIN := $(BUILD)/fuzz/fuzz_ini
 FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c gateway/profile.c gateway/ini.c \
 	gateway/reading.c gateway/util.c
 FUZZ_PROFILE_BIN := $(BUILD)/fuzz/fuzz_profile
-FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/ini.c \
+FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/dbtls.c gateway/ini.c \
 	gateway/profile.c gateway/reading.c gateway/util.c gateway/tz.c gateway/clock.c
 FUZZ_METERS_BIN := $(BUILD)/fuzz/fuzz_meters
 $(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h)
@@ -177,7 +177,7 @@ $(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PROFILE_SRC) -lm
 $(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_METERS_SRC) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(shell pkg-config --cflags libpq) -o $@ $(FUZZ_METERS_SRC) -lm -lpq
 fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_JOURNAL_BIN) $(FUZZ_INI_BIN) \
 	$(FUZZ_PROFILE_BIN) $(FUZZ_METERS_BIN)
 FUZZ_TEXT := -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -close_fd_mask=2

@@ -19,7 +19,7 @@
 #include "config.h"
 #include "ini.h"
 #include "tz.h"
-#include "upload.h"
+#include "dbtls.h"
 
 enum sect { S_NONE, S_GATEWAY, S_CLOCK, S_DATABASE, S_BUS, S_METER };
 
