@@ -130,3 +130,30 @@ bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
 		nanosleep(&ts, NULL);
 	}
 }
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t gw_clock_mono_ms(const struct gw_clock *c)
+{
+	return mono_us() * (c->simulated ? c->speed : 1) / 1000;
+}
+
+int64_t gw_clock_step_ms(const struct gw_clock *c, struct gw_clock_watch *w)
+{
+	int64_t real = gw_real_now_us(), mono = mono_us(), step = 0;
+
+	if (w->mono_us) {
+		step = (real - w->real_us) - (mono - w->mono_us);
+		if (step > -GW_CLOCK_STEP_MIN_US && step < GW_CLOCK_STEP_MIN_US)
+			step = 0;
+	}
+	w->real_us = real;
+	w->mono_us = mono;
+	return step * (c->simulated ? c->speed : 1) / 1000;
+}
