@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "drops.h"
 #include "scheduler.h"
 #include "spool.h"
 
@@ -416,9 +417,15 @@ static void check_meter_clock(struct gw_sched *s, int m,
 	const struct gw_bus_config *bus = &s->cfg->buses[mc->bus];
 	int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
 
-	if (!st->meter_clock_ms || max <= 0)
+	if (!st->meter_clock_ms)
 		return;
 	int64_t d = st->meter_clock_ms - now;
+	pthread_mutex_lock(&s->lock);
+	s->health[m].clock_offset_ms = d; /* a witness of the gateway's clock */
+	s->health[m].clock_read_ms = now;
+	pthread_mutex_unlock(&s->lock);
+	if (max <= 0)
+		return;
 	int drifting = (d < 0 ? -d : d) > max;
 	pthread_mutex_lock(&s->lock);
 	int was = s->health[m].clock_drifting;
@@ -588,6 +595,7 @@ static void *worker_main(void *arg)
 				if (!nc) {
 					gw_err("bus %s: out of memory; readings of meter %s lost",
 					       bus->name, mc->id);
+					gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
 					continue;
 				}
 				cyc = nc;
@@ -605,8 +613,10 @@ static void *worker_main(void *arg)
 				gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
 				       bus->name, cn, gw_strerror(rc));
 		}
-		if (cn && push(s, cyc, cn))
+		if (cn && push(s, cyc, cn)) {
 			gw_err("bus %s: out of memory queueing readings", bus->name);
+			gw_drops_add(GW_DROP_NOMEM, cn);
+		}
 		cycle_done(w);
 	}
 	drv->close(h);
