@@ -114,11 +114,18 @@ int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms)
 bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
 			  volatile sig_atomic_t *stop)
 {
+	struct gw_clock_watch w = {0, 0};
+
+	gw_clock_step_ms(c, &w);
 	for (;;) {
 		if (stop && *stop)
 			return false;
 		int64_t now = gw_clock_now_ms(c);
 		if (now >= until_ms)
+			return true;
+		/* The wall clock stepped back (NTP, an operator): waiting for
+		 * the time again would wait out the step too. */
+		if (gw_clock_step_ms(c, &w) < 0)
 			return true;
 		/* Wake at least every 100 ms of real time to notice *stop;
 		 * +1 us so that rounding never wakes us just short. */

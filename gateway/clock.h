@@ -54,8 +54,10 @@ int gw_clock_from_options(struct gw_clock *c, const char *prog,
 int64_t gw_clock_now_ms(const struct gw_clock *c);
 
 /* Sleeps until the clock reads at least until_ms, or until *stop becomes
- * non-zero (checked at least every 100 ms of real time; stop may be NULL).
- * Returns true if the time was reached, false if stopped. */
+ * non-zero (checked at least every 100 ms of real time; stop may be NULL),
+ * or until the wall clock steps back (waiting would wait out the step as
+ * well). Returns true if the time was reached or the clock stepped back,
+ * false if stopped. */
 bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
 			  volatile sig_atomic_t *stop);
 

@@ -258,7 +258,7 @@ char *gw_clock_duration(int64_t ms, int sign, char *buf, size_t cap)
 	int64_t a = abs64(ms) / 1000;
 
 	if (a >= 2 * 86400)
-		snprintf(buf, cap, "%s%lld days", s, (long long)(a / 86400));
+		snprintf(buf, cap, "%s%lld days", s, (long long)((a + 43200) / 86400));
 	else if (a >= 3600)
 		snprintf(buf, cap, "%s%lld h %lld min", s, (long long)(a / 3600),
 			 (long long)(a % 3600 / 60));

@@ -66,11 +66,13 @@ struct uploader_thread {
  * seconds, a restart or a failover, does not raise it. */
 #define UPLOAD_ALARM_FAILURES 5
 
+/* On the monotonic clock (pthread_cond_clockwait): a step of the wall
+ * clock neither shortens nor stretches the wait. */
 static void timed_wait(struct uploader_thread *u, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += (time_t)(ms / 1000);
 	ts.tv_nsec += (long)(ms % 1000) * 1000000;
 	if (ts.tv_nsec >= 1000000000) {
@@ -78,7 +80,7 @@ static void timed_wait(struct uploader_thread *u, int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	while (!u->kick && !u->stop) {
-		if (pthread_cond_timedwait(&u->cond, &u->lock, &ts) != 0)
+		if (pthread_cond_clockwait(&u->cond, &u->lock, CLOCK_MONOTONIC, &ts) != 0)
 			break;
 	}
 }
@@ -1270,8 +1272,11 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		keep_seen(&du);
 		if (++loops % 600 == 0) /* about once a minute */
 			enforce_bound(&du);
+		/* while the clock is held, every second or so: the operator
+		 * watches what is withheld */
 		if (gw_journal_failures(du.journal) != du.failures ||
-		    loops % 600 == 0 || clock)
+		    loops % 600 == 0 || clock ||
+		    (ct.cc.trust != GW_CLOCK_TRUSTED && loops % 10 == 0))
 			write_status(&du, bat);
 		if (changed || loops % 100 == 0)
 			write_health(cfg, sched);
@@ -1279,7 +1284,10 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 			gw_info("clock: starting over from the journal");
 			break;
 		}
-		if (opts && opts->stop_at_ms && now >= opts->stop_at_ms) {
+		/* by the time the gateway believes, not a clock it holds */
+		if (opts && opts->stop_at_ms &&
+		    gw_clockcheck_ref(&ct.cc, now, gw_clock_mono_ms(&cfg->clock)) >=
+			    opts->stop_at_ms) {
 			gw_info("clock reached the stop time");
 			break;
 		}

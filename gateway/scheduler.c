@@ -661,14 +661,15 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 	pthread_mutex_lock(&s->lock);
 	if (s->qn == 0 && wait_ms > 0) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += wait_ms / 1000;
 		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		/* elapsed time, never a wall clock that may step */
+		pthread_cond_clockwait(&s->cond, &s->lock, CLOCK_MONOTONIC, &ts);
 	}
 	n = s->qn;
 	if (n > *cap) {
