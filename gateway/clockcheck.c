@@ -438,7 +438,8 @@ static int grow(struct gw_clock_marks *m)
 }
 
 int gw_clock_marks_check(struct gw_clock_marks *m, const char *meter,
-			 const char *obis, int64_t ts, int64_t window_ms)
+			 const char *obis, int64_t ts, int64_t window_ms,
+			 int64_t guard_ms)
 {
 	if (m->n * 10 >= m->n_slots * 7 && grow(m))
 		return GW_ENOMEM;
@@ -458,7 +459,7 @@ int gw_clock_marks_check(struct gw_clock_marks *m, const char *meter,
 		m->n++;
 		return 0;
 	}
-	if (ts > k->ts) {
+	if (ts > k->ts + guard_ms) {
 		k->ts = ts;
 		return 0;
 	}

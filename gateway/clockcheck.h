@@ -179,13 +179,17 @@ struct gw_clock_marks;
  * gw_clock_marks_free (accepts NULL). */
 struct gw_clock_marks *gw_clock_marks_new(void);
 void gw_clock_marks_free(struct gw_clock_marks *m);
-/* Looks at a reading of (meter, obis) stamped ts: returns 1 if ts is at or
- * before the newest one seen and no more than window_ms before it (the
- * clock stepped back by at most window: set the reading aside), else 0 and
- * ts becomes the newest if it is. window_ms < 0: no limit. Returns
- * GW_ENOMEM when out of memory (the reading is kept). */
+/* Looks at a reading of (meter, obis) stamped ts: returns 1 if ts is no
+ * more than window_ms before the newest one seen and no more than guard_ms
+ * after it (set the reading aside), else 0, and ts becomes the newest if
+ * it is later. window_ms < 0: no limit. guard_ms: 0, or, just after the
+ * clock stepped back, about half a poll interval: the first reading after
+ * the time lived twice lands on the grid point of the last one before it,
+ * a few milliseconds apart, and would squeeze the energy of the step into
+ * them. Returns GW_ENOMEM when out of memory (the reading is kept). */
 int gw_clock_marks_check(struct gw_clock_marks *m, const char *meter,
-			 const char *obis, int64_t ts, int64_t window_ms);
+			 const char *obis, int64_t ts, int64_t window_ms,
+			 int64_t guard_ms);
 /* Forgets everything (after a restart from the journal). */
 void gw_clock_marks_clear(struct gw_clock_marks *m);
 

@@ -234,6 +234,10 @@ struct clocktrust {
 	struct gw_clock_marks *marks;
 	int no_window;           /* clock behind: any reading at or before the
 				  * newest of its register is set aside */
+	int64_t back_until;      /* after a step back: until the clock passes
+				  * this, a reading just after the newest of its
+				  * register is set aside too (guard) */
+	int64_t guard_ms;        /* half a poll interval */
 	unsigned long back;      /* readings set aside as clock_back, this run */
 	int64_t back_logged;     /* the time of the last one logged */
 };
@@ -271,8 +275,9 @@ static void mark_clock_back(struct clocktrust *ct, struct gw_reading *r, size_t 
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].status != GW_RS_OK)
 			continue;
+		int64_t guard = r[i].ts_ms <= ct->back_until ? ct->guard_ms : 0;
 		if (gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
-					 r[i].ts_ms, window) == 1) {
+					 r[i].ts_ms, window, guard) == 1) {
 			r[i].status = GW_RS_CLOCK_BACK;
 			ts = r[i].ts_ms;
 			back++;
@@ -379,7 +384,7 @@ static int replay_cycle_ctx(void *arg, int bus, const struct gw_reading *r,
 		}
 		if (r[i].status == GW_RS_OK &&
 		    gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
-					 r[i].ts_ms, 0) < 0)
+					 r[i].ts_ms, 0, 0) < 0)
 			return GW_ENOMEM;
 		if (gw_clockcheck_withhold(&ct->cc, rc->now, rc->mono, r[i].ts_ms)) {
 			if (r[i].ts_ms < ct->first_withheld &&
@@ -810,6 +815,15 @@ static int clock_turn(struct durable *du, struct gw_sched *sched)
 		gw_warn("clock: stepped %s (within max_jump: taken as it comes)",
 			gw_clock_duration(step, 1, d, sizeof(d)));
 	}
+	if (step < 0) {
+		/* the time lived twice ends when the clock passes where it
+		 * was before the step */
+		pthread_mutex_lock(&ct->lock);
+		ct->guard_ms = (int64_t)cfg->poll_interval_s * 500;
+		if (now - step + ct->guard_ms > ct->back_until)
+			ct->back_until = now - step + ct->guard_ms;
+		pthread_mutex_unlock(&ct->lock);
+	}
 	clock_changed(du, ch);
 	changed |= ch != GW_CLOCK_SAME;
 	if (++ct->turns % 10 != 0 || ct->restart)
@@ -1179,6 +1193,7 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		.max_jump_ms = max_jump_ms(cfg),
 		.first_withheld = INT64_MAX,
 		.mc_holds = (unsigned)-1,
+		.back_until = INT64_MIN,
 	};
 	gw_clockcheck_init(&ct.cc, ct.max_jump_ms);
 	pthread_mutex_init(&ct.lock, NULL);
@@ -1253,6 +1268,12 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		/* The clock first: readings it stamped after a jump are then
 		 * judged by what that jump made of it. */
 		int clock = clock_turn(&du, sched);
+		if (ct.restart) {
+			/* Nothing more is sealed before the readings withheld
+			 * are back in the batcher (or set aside). */
+			gw_info("clock: starting over from the journal");
+			break;
+		}
 		add_readings(&ct, &cfg->clock, bat, buf, n);
 		/* A meter going offline or online is an event: the health
 		 * file follows it at once, and every 10 s or so otherwise. */
@@ -1280,10 +1301,6 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 			write_status(&du, bat);
 		if (changed || loops % 100 == 0)
 			write_health(cfg, sched);
-		if (ct.restart) {
-			gw_info("clock: starting over from the journal");
-			break;
-		}
 		/* by the time the gateway believes, not a clock it holds */
 		if (opts && opts->stop_at_ms &&
 		    gw_clockcheck_ref(&ct.cc, now, gw_clock_mono_ms(&cfg->clock)) >=
@@ -1295,10 +1312,15 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	gw_sched_stop(sched);
 	write_health(cfg, sched);
 	size_t n = gw_sched_take(sched, &buf, &cap, 0);
-	add_readings(&ct, &cfg->clock, bat, buf, n);
-	take_events(sched, bat, &du, &evbuf, &evcap);
-	gw_batcher_advance(bat, seal_time(&ct, &cfg->clock), on_sealed, &sc);
-	after_seal(&du, bat);
+	if (!ct.restart) {
+		add_readings(&ct, &cfg->clock, bat, buf, n);
+		take_events(sched, bat, &du, &evbuf, &evcap);
+		gw_batcher_advance(bat, seal_time(&ct, &cfg->clock), on_sealed, &sc);
+		after_seal(&du, bat);
+	} else {
+		/* journaled: the next run replays them */
+		take_events(sched, bat, &du, &evbuf, &evcap);
+	}
 	if (save_state(&du, du.next_day))
 		gw_err("spool: cannot record the time seen in the state");
 	uploader_stop(&up);

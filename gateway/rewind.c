@@ -286,7 +286,8 @@ static int newest_batch(const char *spool, const char *gateway, int32_t day,
 }
 
 /* Whether a batch can give every reading of its day back: readable, and
- * with interval readings if it has daily values. */
+ * with its interval readings if its daily values counted some (a day in a
+ * long gap has daily values interpolated across it and no reading). */
 static int batch_whole(const char *path, const char **why)
 {
 	struct stat st;
@@ -298,7 +299,9 @@ static int batch_whole(const char *path, const char **why)
 	}
 	if (gw_batch_read_file_ex(path, &b, NULL, why))
 		return 0;
-	int whole = !(b->n_days && !b->n_series);
+	int whole = 1;
+	for (size_t i = 0; !b->n_series && i < b->n_days; i++)
+		whole &= b->days[i].readings == 0;
 	if (!whole)
 		*why = "its interval readings were dropped by the spool's size bound";
 	gw_batch_free(b);

@@ -67,7 +67,7 @@ expected() { # ANCHOR START DAY METER-UNIT
 A=$GW_TMP/a
 mkdir -p "$A"
 anchor=$(date +%s.%N)
-start=2026-03-02T16:00:00Z # 23:00 local
+start=2026-03-02T14:00:00Z # 21:00 local
 clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
 start_metersim simA --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" ||
@@ -80,7 +80,7 @@ grep -q '^seen=2026-03-02T1[78]:' "$A/spool/state" &&
 	not_ok "A: state: $(cat "$A/spool/state")"
 
 # the same gateway boots with its clock 300 days ahead
-"$GW_BUILD/gatewayd" -c "$A/gw.ini" --clock-anchor "$anchor" --clock-start 2026-12-27T16:00:00Z \
+"$GW_BUILD/gatewayd" -c "$A/gw.ini" --clock-anchor "$anchor" --clock-start 2026-12-27T14:00:00Z \
 	--clock-speed "$speed" 2>"$A/run2.log" &
 gw=$!
 track_pid $gw
@@ -150,7 +150,7 @@ check_eq "$(sed -n 's/.*ahead=\([0-9]*\).*/\1/p' "$A/check.out")" "$withheld" \
 B=$GW_TMP/b
 mkdir -p "$B"
 anchor=$(date +%s.%N)
-start=2026-03-02T16:00:00Z
+start=2026-03-02T14:00:00Z
 clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
 start_metersim simB1 --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" ||
@@ -159,7 +159,7 @@ gw_ini sub-b "$port" >"$B/gw.ini"
 "$GW_BUILD/gatewayd" -c "$B/gw.ini" "${clock[@]}" --stop-at 2026-03-02T18:00:00Z 2>"$B/run1.log"
 check_eq "$?" 0 "B: a first run"
 # three days later by every clock: the gateway was switched off
-later=(--clock-anchor "$anchor" --clock-start 2026-03-05T16:00:00Z --clock-speed "$speed")
+later=(--clock-anchor "$anchor" --clock-start 2026-03-05T14:00:00Z --clock-speed "$speed")
 port=$(free_port)
 start_metersim simB2 --tcp "127.0.0.1:$port" "${sim_args[@]}" "${later[@]}" ||
 	{ not_ok "metersim starts"; finish; }
@@ -201,7 +201,7 @@ fi
 C=$GW_TMP/c
 mkdir -p "$C"
 anchor=$(date +%s.%N)
-start=2026-03-02T15:00:00Z # 22:00 local
+start=2026-03-02T14:00:00Z # 21:00 local
 clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
 start_metersim simC --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" ||
@@ -213,7 +213,7 @@ FAKETIME_TIMESTAMP_FILE=$C/faketime FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOT
 	--stop-at 2026-03-03T18:00:00Z 2>"$C/run.log" &
 gw=$!
 track_pid $gw
-# at about 05:00 local on 2026-03-03 (its day before is sealed) the wall
+# at about 04:00 local on 2026-03-03 (its day before is sealed) the wall
 # clock steps 3000 real seconds ahead: 300 simulated days
 sleep_until "$anchor" 3
 echo "+3000" >"$C/faketime"

@@ -240,7 +240,7 @@ static void steps_at_run_time(void **state)
 	assert_int_equal(gw_clockcheck_withhold(&cc, jumped, 300, now), 0);
 	char buf[512];
 	assert_non_null(strstr(gw_clockcheck_describe(&cc, jumped, 300, buf, sizeof(buf)),
-			       "stepped +399 days"));
+			       "stepped +400 days"));
 	/* and back: corrected */
 	assert_int_equal(gw_clockcheck_tick(&cc, now + 2 * MIN, 300 + MIN, -400 * DAY),
 			 GW_CLOCK_CORRECTED);
@@ -316,37 +316,43 @@ static void marks_set_aside_readings_stamped_again(void **state)
 	struct gw_clock_marks *m = gw_clock_marks_new();
 	assert_non_null(m);
 	/* one read of a meter: several registers with one time */
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0, HOUR), 0);
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "2.8.0", T0, HOUR), 0);
-	assert_int_equal(gw_clock_marks_check(m, "PE2", "1.8.0", T0 + 5, HOUR), 0);
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 15 * MIN, HOUR), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "2.8.0", T0, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE2", "1.8.0", T0 + 5, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 15 * MIN, HOUR, 0), 0);
 	/* the clock steps back 40 minutes: stamped again, set aside */
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 - 25 * MIN + 15 * MIN, HOUR), 1);
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 15 * MIN, HOUR), 1);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 - 25 * MIN + 15 * MIN, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 15 * MIN, HOUR, 0), 1);
 	/* another register is judged by its own readings */
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "2.8.0", T0 + 1, HOUR), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "2.8.0", T0 + 1, HOUR, 0), 0);
 	/* "PE1\t2" + "8.0" is not "PE1" + "2.8.0" */
-	assert_int_equal(gw_clock_marks_check(m, "PE1\t2", "8.0", T0, HOUR), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1\t2", "8.0", T0, HOUR, 0), 0);
 	/* beyond the window: a wild step, left to the clock's hold */
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 - 5 * HOUR, HOUR), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 - 5 * HOUR, HOUR, 0), 0);
 	/* without a window: any time at or before the newest */
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 - 5 * HOUR, -1), 1);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 - 5 * HOUR, -1, 0), 1);
 	/* past the newest again: kept, and newest */
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 30 * MIN, HOUR), 0);
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 20 * MIN, HOUR), 1);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 30 * MIN, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0 + 20 * MIN, HOUR, 0), 1);
 	/* many registers: the table grows and forgets nothing */
 	char id[32];
 	for (int i = 0; i < 3000; i++) {
 		snprintf(id, sizeof(id), "M%04d", i);
-		assert_int_equal(gw_clock_marks_check(m, id, "1.8.0", T0 + i, HOUR), 0);
+		assert_int_equal(gw_clock_marks_check(m, id, "1.8.0", T0 + i, HOUR, 0), 0);
 	}
 	for (int i = 0; i < 3000; i++) {
 		snprintf(id, sizeof(id), "M%04d", i);
-		assert_int_equal(gw_clock_marks_check(m, id, "1.8.0", T0 + i, HOUR), 1);
-		assert_int_equal(gw_clock_marks_check(m, id, "1.8.0", T0 + i + 1, HOUR), 0);
+		assert_int_equal(gw_clock_marks_check(m, id, "1.8.0", T0 + i, HOUR, 0), 1);
+		assert_int_equal(gw_clock_marks_check(m, id, "1.8.0", T0 + i + 1, HOUR, 0), 0);
 	}
+	/* just after a step back: the first reading past the newest, on the
+	 * same grid point a few ms later, is set aside too (guard) */
+	assert_int_equal(gw_clock_marks_check(m, "G", "1.8.0", T0, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "G", "1.8.0", T0 + 3, HOUR, 7 * MIN), 1);
+	assert_int_equal(gw_clock_marks_check(m, "G", "1.8.0", T0 + 15 * MIN, HOUR, 7 * MIN), 0);
+	assert_int_equal(gw_clock_marks_check(m, "G", "1.8.0", T0 + 15 * MIN + 2, HOUR, 0), 0);
 	gw_clock_marks_clear(m);
-	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0, HOUR), 0);
+	assert_int_equal(gw_clock_marks_check(m, "PE1", "1.8.0", T0, HOUR, 0), 0);
 	gw_clock_marks_free(m);
 	gw_clock_marks_free(NULL);
 }
