@@ -56,9 +56,12 @@ struct uploader_thread {
 	int last_rc;        /* the last failure's GW_E* code */
 	int64_t last_ok_ms; /* gateway clock of the last batch loaded; 0 none */
 	/* The database server's clock minus the gateway's (real clocks only),
-	 * taken after each pass that reached the server; db_samples counts. */
+	 * taken after a pass that loaded batches, and after every pass while
+	 * the main loop wants it (want_clock: the clock is held, or has no
+	 * past and no confirmation yet); db_samples counts. */
 	int64_t db_offset_ms;
 	unsigned long db_samples;
+	int want_clock;
 };
 
 /* Passes failed in a row that raise the upload_failing alarm: with the
@@ -135,7 +138,10 @@ static void *uploader_main(void *arg)
 			u->last_rc = rc;
 		}
 		pthread_mutex_unlock(&u->lock);
-		if (rc >= 0 && !cfg->clock.simulated)
+		pthread_mutex_lock(&u->lock);
+		int want = u->want_clock;
+		pthread_mutex_unlock(&u->lock);
+		if (!cfg->clock.simulated && (rc > 0 || (rc == 0 && want)))
 			database_clock(u, up);
 		if (rc >= 0) {
 			if (failures)
@@ -835,6 +841,8 @@ static int clock_turn(struct durable *du, struct gw_sched *sched)
 		int got = 0;
 		int64_t off = 0;
 		pthread_mutex_lock(&du->up->lock);
+		du->up->want_clock = ct->cc.trust != GW_CLOCK_TRUSTED ||
+				     (ct->cc.fresh && !ct->cc.confirmed);
 		if (du->up->db_samples != ct->db_seen) {
 			ct->db_seen = du->up->db_samples;
 			off = du->up->db_offset_ms;
@@ -1248,6 +1256,7 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.cond, NULL);
 	du.up = &up;
+	up.want_clock = ct.cc.trust != GW_CLOCK_TRUSTED || (ct.cc.fresh && !ct.cc.confirmed);
 	uploader_start(&up);
 	rc = gw_sched_start(sched);
 	struct running run = {
