@@ -211,6 +211,7 @@ echo "+0" >"$C/faketime"
 # (no --stop-at: the stepped clock would reach it; stopped at 01:00 local on
 # 2026-03-04 by the true clock, 11.7 s after the anchor)
 FAKETIME_TIMESTAMP_FILE=$C/faketime FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 	LD_PRELOAD=$faketime_lib "$GW_BUILD/gatewayd" -c "$C/gw.ini" "${clock[@]}" 2>"$C/run.log" &
 gw=$!
 track_pid $gw

@@ -81,6 +81,7 @@ ms() { date -d "$1" +%s000; }
 
 echo "+0.5" >"$GW_TMP/faketime" # half a real second: an hour fast
 FAKETIME_TIMESTAMP_FILE=$GW_TMP/faketime FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 	LD_PRELOAD=$faketime_lib "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" \
 	--stop-at 2026-03-03T17:45:00Z 2>"$GW_TMP/gw.log" &
 gw=$!

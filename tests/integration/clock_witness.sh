@@ -182,7 +182,8 @@ fi
 F=$GW_TMP/f
 mkdir -p "$F"
 db_ini "$F" >"$GW_TMP/f.ini"
-FAKETIME=+300d FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD=$faketime_lib \
+FAKETIME=+300d FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	LD_PRELOAD=$faketime_lib \
 	"$GW_BUILD/gatewayd" -c "$GW_TMP/f.ini" 2>"$GW_TMP/f.log" &
 gw=$!
 track_pid $gw
