@@ -87,6 +87,17 @@ enum gw_clock_change gw_clockcheck_start(struct gw_clockcheck *cc, int64_t now,
 	return GW_CLOCK_SAME;
 }
 
+enum gw_clock_change gw_clockcheck_journal(struct gw_clockcheck *cc, int64_t now,
+					   int64_t mono, int64_t newest_ms)
+{
+	if (cc->trust != GW_CLOCK_TRUSTED || newest_ms == INT64_MIN ||
+	    now >= newest_ms - cc->max_jump_ms)
+		return GW_CLOCK_SAME;
+	cc->fresh = 0;
+	hold(cc, GW_CLOCK_BEHIND, GW_WIT_STATE, newest_ms, now, mono);
+	return GW_CLOCK_HELD;
+}
+
 int64_t gw_clockcheck_ref(const struct gw_clockcheck *cc, int64_t now,
 			  int64_t mono)
 {

@@ -108,6 +108,14 @@ enum gw_clock_change gw_clockcheck_start(struct gw_clockcheck *cc, int64_t now,
 					 int64_t mono,
 					 const struct gw_clock_past *past);
 
+/* After the journal was replayed at start, for a spool whose state has no
+ * "seen" (one of the version before it): newest_ms is the newest reading
+ * it holds, which the gateway's clock reached once. A trusted clock more
+ * than max_jump before it is held BEHIND with ref newest_ms (by the state's
+ * witness). Returns GW_CLOCK_HELD or GW_CLOCK_SAME. */
+enum gw_clock_change gw_clockcheck_journal(struct gw_clockcheck *cc, int64_t now,
+					   int64_t mono, int64_t newest_ms);
+
 /* Every turn of the main loop: step_ms is how far the wall clock stepped
  * since the last call beyond the monotonic clock (gw_clock_step_ms; 0 if
  * it did not). Trusted: a step beyond max_jump begins a hold whose ref is

@@ -235,6 +235,7 @@ struct clocktrust {
 	int n_mc;
 	unsigned mc_holds;       /* cc.holds when mc was last reset */
 	unsigned long db_seen;   /* uploader db_samples last taken */
+	int seen_known;          /* the state recorded "seen" */
 	/* the journal sink's, under lock */
 	pthread_mutex_t lock;
 	struct gw_clock_marks *marks;
@@ -332,6 +333,7 @@ struct replay_ctx {
 	struct clocktrust *ct;
 	int64_t now, mono;
 	int64_t cut;   /* stamped after it: by a clock that was wrong */
+	int64_t newest; /* the newest reading replayed */
 	unsigned long false_readings, false_events, clock_back;
 	struct gw_reading *buf;
 	size_t cap;
@@ -388,6 +390,8 @@ static int replay_cycle_ctx(void *arg, int bus, const struct gw_reading *r,
 			rc->false_readings++;
 			continue;
 		}
+		if (r[i].status == GW_RS_OK && r[i].ts_ms > rc->newest)
+			rc->newest = r[i].ts_ms;
 		if (r[i].status == GW_RS_OK &&
 		    gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
 					 r[i].ts_ms, 0, 0) < 0)
@@ -884,6 +888,7 @@ static void clock_start(struct durable *du)
 
 	if (gw_spool_state_read(cfg->spool_dir, &st) == 0) {
 		past.seen_ms = st.seen_ms;
+		ct->seen_known = st.seen_ms != 0;
 		if (st.next_day != INT32_MIN) {
 			int64_t delay = (int64_t)cfg->seal_delay_s * 1000;
 			past.sealed_lo_ms = gw_tz_day_start(st.next_day) + delay;
@@ -974,15 +979,32 @@ static int recover(struct durable *du, struct gw_batcher *bat)
 	rc.ct = du->ct;
 	rc.now = gw_clock_now_ms(&cfg->clock);
 	rc.mono = gw_clock_mono_ms(&cfg->clock);
-	/* A trusted clock's witnesses agree with it: what the journal holds
-	 * from further ahead was stamped by a clock that was wrong. */
-	rc.cut = du->ct->cc.trust == GW_CLOCK_TRUSTED ? rc.now + du->ct->max_jump_ms
-						       : INT64_MAX;
+	/* A clock trusted by "seen" agrees with the last time the gateway
+	 * believed: what the journal holds from further ahead was stamped by
+	 * a clock that was wrong. Without "seen" (a spool of the version
+	 * before) the journal itself is the witness: its newest reading. */
+	rc.newest = INT64_MIN;
+	rc.cut = du->ct->cc.trust == GW_CLOCK_TRUSTED && du->ct->seen_known
+			 ? rc.now + du->ct->max_jump_ms
+			 : INT64_MAX;
 	r = gw_journal_replay(du->journal, replay_cycle_ctx, replay_event, &rc,
 			      &du->replay);
 	free(rc.buf);
 	if (r)
 		return r;
+	if (!du->ct->seen_known &&
+	    gw_clockcheck_journal(&du->ct->cc, rc.now, rc.mono, rc.newest) == GW_CLOCK_HELD) {
+		/* what was replayed agrees with the witness; the clock's own
+		 * readings from now on are withheld */
+		gw_clockcheck_describe(&du->ct->cc, rc.now, rc.mono, du->ct->detail,
+				       sizeof(du->ct->detail));
+		gw_err("clock: held at start (alarm clock_jump): the journal holds "
+		       "readings up to %lld s after the clock: %s",
+		       (long long)((rc.newest - rc.now) / 1000), du->ct->detail);
+		pthread_mutex_lock(&du->ct->lock);
+		du->ct->no_window = 1;
+		pthread_mutex_unlock(&du->ct->lock);
+	}
 	if (rc.false_readings || rc.false_events) {
 		r = set_aside_false(du, rc.cut, rc.false_readings, rc.false_events);
 		if (r)

@@ -13,7 +13,10 @@
 #      the readings it kept out go into their days;
 #   C. at run time, a step of the wall clock by 300 days and back
 #      (libfaketime steps CLOCK_REALTIME, not CLOCK_MONOTONIC): held while
-#      it lasts, corrected when it comes back.
+#      it lasts, corrected when it comes back;
+#   D. a spool of the version before (its state has no "seen") whose RTC
+#      comes back 4 hours behind the journal's newest reading: held behind
+#      by the journal's word, nothing set aside.
 # Every reading journaled is accounted for (clock_readings.py).
 . "$(dirname "$0")/../lib.sh"
 
@@ -21,7 +24,7 @@ zone=Asia/Ho_Chi_Minh
 speed=8640 # a day in 10 real seconds
 sim_args=(--meters 2 --profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone")
 
-gw_ini() { # ID PORT
+gw_ini() { # ID PORT [MAX_JUMP]
 	cat <<INI
 [gateway]
 id = $1
@@ -31,7 +34,7 @@ profiles_dir = $GW_TOP/profiles
 poll_interval = 15m
 
 [clock]
-max_jump = 1d
+max_jump = ${3:-1d}
 
 [bus b]
 type = modbus-tcp
@@ -255,4 +258,34 @@ ahead=$(sed -n 's/.*ahead=\([0-9]*\).*/\1/p' "$C/check.out")
 [ "${ahead:-0}" -gt 0 ] && check_eq "$(status "$C/spool" dropped_bad_time)" "$ahead" \
 	"C: the $ahead readings stamped while the clock was ahead are counted (dropped_bad_time)" ||
 	not_ok "C: no reading was stamped while the clock was ahead"
+
+# ---- D: an old spool, its RTC behind the journal ----
+D=$GW_TMP/d
+mkdir -p "$D"
+anchor=$(date +%s.%N)
+start=2026-03-02T14:00:00Z
+clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+port=$(free_port)
+start_metersim simD --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" ||
+	{ not_ok "metersim starts"; finish; }
+gw_ini sub-d "$port" 2h >"$D/gw.ini"
+# until 05:00 local on 2026-03-03: 2026-03-02 sealed, the journal goes on
+"$GW_BUILD/gatewayd" -c "$D/gw.ini" "${clock[@]}" --stop-at 2026-03-02T22:00:00Z 2>"$D/run1.log"
+check_eq "$?/$(batches "$D/spool")" "0/2026-03-02 " "D: a first run"
+sed -i '/^seen=/d' "$D/spool/state"
+# the RTC says 01:00 local: within max_jump of the first open day's start,
+# four hours before the newest reading the journal holds
+"$GW_BUILD/gatewayd" -c "$D/gw.ini" --clock-anchor "$(date +%s.%N)" \
+	--clock-start 2026-03-02T18:00:00Z --clock-speed "$speed" 2>"$D/run2.log" &
+gw=$!
+track_pid $gw
+wait_for 10 grep -q '^clock=behind' "$D/spool/status" &&
+	ok "D: held behind: the journal holds readings hours after the clock" ||
+	not_ok "D: clock $(status "$D/spool" clock)"
+grep -q "the journal holds readings up to" "$D/run2.log" && ok "D: the log says why" ||
+	not_ok "D: log: $(grep clock "$D/run2.log" | head -2)"
+kill -TERM $gw
+wait $gw
+check_eq "$(status "$D/spool" dropped_bad_time)/$(ls "$D/spool/quarantine" | wc -l)" "0/0" \
+	"D: the journal's readings are kept: nothing set aside"
 finish

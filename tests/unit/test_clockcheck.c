@@ -74,6 +74,27 @@ static void restart_within_max_jump_is_trusted(void **state)
 	assert_int_equal(cc.trust, GW_CLOCK_BEHIND);
 }
 
+/* A spool of the version before (no "seen"): its first open day allows
+ * the clock a day; the journal's newest reading tells more. */
+static void journal_is_the_witness_of_an_old_spool(void **state)
+{
+	(void)state;
+	int64_t lo = T0 + 30 * MIN, hi = T0 + DAY + 30 * MIN;
+	/* the RTC came back at 01:00 though the gateway read until 20:00 */
+	start(T0 + HOUR, 0, lo, hi, GW_CLOCK_SAME);
+	assert_int_equal(gw_clockcheck_journal(&cc, T0 + HOUR, 0, INT64_MIN), GW_CLOCK_SAME);
+	assert_int_equal(gw_clockcheck_journal(&cc, T0 + HOUR, 0, T0 + 2 * HOUR), GW_CLOCK_SAME);
+	assert_int_equal(gw_clockcheck_journal(&cc, T0 + HOUR, 0, T0 + 20 * HOUR), GW_CLOCK_HELD);
+	assert_int_equal(cc.trust, GW_CLOCK_BEHIND);
+	assert_int_equal(cc.by, GW_WIT_STATE);
+	assert_int_equal(gw_clockcheck_ref(&cc, T0 + HOUR, 0), T0 + 20 * HOUR);
+	assert_int_equal(gw_clockcheck_withhold(&cc, T0 + HOUR, 0, T0 + HOUR), 1);
+	assert_int_equal(gw_clockcheck_needs_rewind(&cc, T0 + HOUR), 0);
+	/* once set right it is corrected */
+	assert_int_equal(gw_clockcheck_tick(&cc, T0 + 20 * HOUR + MIN, MIN, 19 * HOUR),
+			 GW_CLOCK_CORRECTED);
+}
+
 static void bad_rtc_at_boot_is_held_and_seals_by_the_past(void **state)
 {
 	(void)state;
@@ -415,6 +436,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fresh_gateway_trusts_any_clock),
 		cmocka_unit_test(restart_within_max_jump_is_trusted),
+		cmocka_unit_test(journal_is_the_witness_of_an_old_spool),
 		cmocka_unit_test(bad_rtc_at_boot_is_held_and_seals_by_the_past),
 		cmocka_unit_test(bad_rtc_set_right_is_corrected),
 		cmocka_unit_test(powered_off_for_a_week_is_confirmed_by_meters),
