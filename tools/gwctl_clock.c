@@ -12,6 +12,7 @@
  *       back so that the real days are sealed again with every reading,
  *       and sets aside what the wrong clock sealed and stamped (rewind.h).
  */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,26 @@ static const char *status_key(const char *dir, const char *key, char *buf,
 	return buf;
 }
 
+/* The files gwctl writes into the spool must be gatewayd's to read and
+ * replace: it refuses to run as another user than the spool's owner
+ * (root writing there would leave files the service cannot read). */
+static int as_owner(const char *dir, const char *what)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0) {
+		fprintf(stderr, "gwctl clock %s: %s: no such spool\n", what, dir);
+		return 0;
+	}
+	if (st.st_uid == geteuid())
+		return 1;
+	struct passwd *pw = getpwuid(st.st_uid);
+	fprintf(stderr, "gwctl clock %s: %s belongs to %s: run it as that user "
+		"(sudo -u %s gwctl clock %s ...)\n", what, dir,
+		pw ? pw->pw_name : "another user", pw ? pw->pw_name : "USER", what);
+	return 0;
+}
+
 /* 1 if gatewayd holds the spool's lock (*pid its process id, if known). */
 static int gatewayd_runs(const char *dir, long *pid)
 {
@@ -73,6 +94,8 @@ static int clock_trust(int argc, char **argv)
 		fprintf(stderr, "usage: gwctl clock trust (-c CONFIG | SPOOL_DIR)\n");
 		return 2;
 	}
+	if (!as_owner(dir, "trust"))
+		return 1;
 	snprintf(path, sizeof(path), "%s/clock_trust", dir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/clock_trust", dir);
 	int n = snprintf(text, sizeof(text), "real_us=%lld\n",
@@ -195,6 +218,8 @@ static int clock_rewind(int argc, char **argv)
 		fprintf(stderr, "gwctl clock rewind: unknown time zone %s\n", cfg->timezone);
 		goto out;
 	}
+	if (!as_owner(dir, "rewind"))
+		goto out;
 	if (now_s && gw_parse_utc(now_s, &now)) {
 		fprintf(stderr, "gwctl clock rewind: --now: '%s' is not a UTC time like "
 			"2026-03-01T12:00:00Z\n", now_s);
