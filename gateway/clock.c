@@ -153,7 +153,20 @@ int64_t gw_clock_mono_ms(const struct gw_clock *c)
 
 int64_t gw_clock_step_ms(const struct gw_clock *c, struct gw_clock_watch *w)
 {
-	int64_t real = gw_real_now_us(), mono = mono_us(), step = 0;
+	int64_t real, mono, step = 0;
+
+	/* The two clocks are read one after the other: a thread preempted
+	 * between the reads would see a step that is not there. Bracketing the
+	 * monotonic read by two wall-clock reads that lie close together
+	 * rules that out (a few tries; a real step persists). */
+	for (int tries = 0;; tries++) {
+		int64_t r1 = gw_real_now_us();
+		mono = mono_us();
+		int64_t r2 = gw_real_now_us();
+		real = r1 + (r2 - r1) / 2;
+		if ((r2 - r1 >= 0 && r2 - r1 < 2000) || tries == 3)
+			break;
+	}
 
 	if (w->mono_us) {
 		step = (real - w->real_us) - (mono - w->mono_us);
