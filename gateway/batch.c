@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "drops.h"
 #include "tz.h"
 
 struct point {
@@ -369,7 +370,7 @@ static int add(struct gw_batcher *b, const struct gw_reading *r, size_t n,
 		int late = b->next_day != INT32_MIN &&
 			   r[i].ts_ms < gw_tz_day_start(b->next_day);
 		if (late && r[i].ts_ms < keep_from(b)) {
-			b->dropped_late++;
+			gw_drops_add(GW_DROP_LATE, 1);
 			continue;
 		}
 		struct track *t = find_track(b, &r[i], 1);

@@ -114,11 +114,18 @@ int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms)
 bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
 			  volatile sig_atomic_t *stop)
 {
+	struct gw_clock_watch w = {0, 0};
+
+	gw_clock_step_ms(c, &w);
 	for (;;) {
 		if (stop && *stop)
 			return false;
 		int64_t now = gw_clock_now_ms(c);
 		if (now >= until_ms)
+			return true;
+		/* The wall clock stepped back (NTP, an operator): waiting for
+		 * the time again would wait out the step too. */
+		if (gw_clock_step_ms(c, &w) < 0)
 			return true;
 		/* Wake at least every 100 ms of real time to notice *stop;
 		 * +1 us so that rounding never wakes us just short. */
@@ -129,4 +136,44 @@ bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
 				      .tv_nsec = (long)(us % 1000000) * 1000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t gw_clock_mono_ms(const struct gw_clock *c)
+{
+	return mono_us() * (c->simulated ? c->speed : 1) / 1000;
+}
+
+int64_t gw_clock_step_ms(const struct gw_clock *c, struct gw_clock_watch *w)
+{
+	int64_t real, mono, step = 0;
+
+	/* The two clocks are read one after the other: a thread preempted
+	 * between the reads would see a step that is not there. Bracketing the
+	 * monotonic read by two wall-clock reads that lie close together
+	 * rules that out (a few tries; a real step persists). */
+	for (int tries = 0;; tries++) {
+		int64_t r1 = gw_real_now_us();
+		mono = mono_us();
+		int64_t r2 = gw_real_now_us();
+		real = r1 + (r2 - r1) / 2;
+		if ((r2 - r1 >= 0 && r2 - r1 < 2000) || tries == 3)
+			break;
+	}
+
+	if (w->mono_us) {
+		step = (real - w->real_us) - (mono - w->mono_us);
+		if (step > -GW_CLOCK_STEP_MIN_US && step < GW_CLOCK_STEP_MIN_US)
+			step = 0;
+	}
+	w->real_us = real;
+	w->mono_us = mono;
+	return step * (c->simulated ? c->speed : 1) / 1000;
 }

@@ -54,12 +54,33 @@ int gw_clock_from_options(struct gw_clock *c, const char *prog,
 int64_t gw_clock_now_ms(const struct gw_clock *c);
 
 /* Sleeps until the clock reads at least until_ms, or until *stop becomes
- * non-zero (checked at least every 100 ms of real time; stop may be NULL).
- * Returns true if the time was reached, false if stopped. */
+ * non-zero (checked at least every 100 ms of real time; stop may be NULL),
+ * or until the wall clock steps back (waiting would wait out the step as
+ * well). Returns true if the time was reached or the clock stepped back,
+ * false if stopped. */
 bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
 			  volatile sig_atomic_t *stop);
 
 /* Real microseconds that `sim_ms` simulated milliseconds last. */
 int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms);
+
+/* A monotonic clock on this clock's scale, in milliseconds from an
+ * arbitrary origin: CLOCK_MONOTONIC times the speed. Only elapsed time
+ * moves it, never a step of the wall clock (NTP, date -s, an RTC read at
+ * boot). */
+int64_t gw_clock_mono_ms(const struct gw_clock *c);
+
+/* Watches the wall clock for steps: the last pair of readings of
+ * CLOCK_REALTIME and CLOCK_MONOTONIC (real microseconds). */
+struct gw_clock_watch {
+	int64_t real_us, mono_us;
+};
+/* How far the wall clock stepped since the last call (or since w was
+ * zeroed: 0), in this clock's milliseconds (a real step times the speed):
+ * the wall clock's advance minus the monotonic clock's. Differences under
+ * GW_CLOCK_STEP_MIN_US of real time are the jitter of reading two clocks
+ * (or a slew) and count as 0. */
+#define GW_CLOCK_STEP_MIN_US 100000
+int64_t gw_clock_step_ms(const struct gw_clock *c, struct gw_clock_watch *w);
 
 #endif

@@ -330,6 +330,12 @@ static int key_clock(struct parse_state *st, const char *key,
 				      value);
 		st->has_start = 1;
 		st->clock_start_line = line;
+	} else if (strcmp(key, "max_jump") == 0) {
+		if (parse_duration(value, 60, 365LL * 86400, &x))
+			return errorf(st->file, line,
+				      "max_jump: '%s' is not a duration in 1m..365d",
+				      value);
+		st->cfg->clock_max_jump_s = x;
 	} else {
 		return errorf(st->file, line, "unknown key '%s' in [clock]", key);
 	}

@@ -98,6 +98,9 @@ struct gw_config {
 	int retry_backoff_max; /* most cycles an offline meter is skipped (0: none) */
 	/* [clock] */
 	struct gw_clock clock;
+	/* how far the clock may be from its witnesses before the gateway stops
+	 * sealing on its word (s); 0: not given, the default (gatewayd) */
+	int64_t clock_max_jump_s;
 	/* [database] */
 	char db_conninfo[1024];
 	int upload_interval_s; /* real seconds between upload passes */

@@ -16,6 +16,16 @@
  * each sealed day the sealed-through state is recorded, journal segments
  * that are no longer needed are removed, and the spool's size bound is
  * enforced; <spool_dir>/status says how full it is and any alarm.
+ *
+ * Clock trust (clockcheck.h): days are sealed by the time the clock's
+ * witnesses allow, never on the word of a clock that disagrees wildly
+ * with them. While the clock is held, readings and events it stamps far
+ * from the witnesses' time are journaled but kept out of days; when the
+ * hold ends the gateway starts over from the journal (as after a restart):
+ * confirmed, they go into their days; corrected, they are set aside and
+ * counted (bad_time). Readings stamped at or before a reading of their
+ * register already taken (the clock stepped back) are set aside by the
+ * journal sink (GW_RS_CLOCK_BACK) and counted (clock_back).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,10 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch.h"
+#include "clockcheck.h"
 #include "daemon.h"
+#include "drops.h"
 #include "journal.h"
+#include "rewind.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "tz.h"
@@ -45,6 +59,13 @@ struct uploader_thread {
 	int64_t pass_start_us;      /* real time a pass began; 0: not in one */
 	struct gw_uploader *client; /* for the cancel and the progress */
 	char unassigned[GW_UNASSIGNED_MAX]; /* meters held in the last batch */
+	/* The database server's clock minus the gateway's (real clocks only),
+	 * taken after a pass that loaded batches, and after every pass while
+	 * the main loop wants it (want_clock: the clock is held, or has no
+	 * past and no confirmation yet); db_samples counts. */
+	int64_t db_offset_ms;
+	unsigned long db_samples;
+	int want_clock;
 };
 
 /* Passes failed in a row that raise the upload_failing alarm: with the
@@ -52,11 +73,13 @@ struct uploader_thread {
  * seconds, a restart or a failover, does not raise it. */
 #define UPLOAD_ALARM_FAILURES 5
 
+/* On the monotonic clock (pthread_cond_clockwait): a step of the wall
+ * clock neither shortens nor stretches the wait. */
 static void timed_wait(struct uploader_thread *u, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += (time_t)(ms / 1000);
 	ts.tv_nsec += (long)(ms % 1000) * 1000000;
 	if (ts.tv_nsec >= 1000000000) {
@@ -64,9 +87,25 @@ static void timed_wait(struct uploader_thread *u, int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	while (!u->kick && !u->stop) {
-		if (pthread_cond_timedwait(&u->cond, &u->lock, &ts) != 0)
+		if (pthread_cond_clockwait(&u->cond, &u->lock, CLOCK_MONOTONIC, &ts) != 0)
 			break;
 	}
+}
+
+/* Asks the database server for its clock, a witness of the gateway's own
+ * (clockcheck.h): a simulated clock has no such witness. The offset is
+ * taken against the middle of the round trip. */
+static void database_clock(struct uploader_thread *u, struct gw_uploader *up)
+{
+	int64_t t0 = gw_clock_now_ms(&u->cfg->clock), db;
+
+	if (gw_uploader_server_time(up, &db))
+		return;
+	int64_t t1 = gw_clock_now_ms(&u->cfg->clock);
+	pthread_mutex_lock(&u->lock);
+	u->db_offset_ms = db - (t0 + (t1 - t0) / 2);
+	u->db_samples++;
+	pthread_mutex_unlock(&u->lock);
 }
 
 static void *uploader_main(void *arg)
@@ -118,6 +157,11 @@ static void *uploader_main(void *arg)
 			u->last_rc = rc;
 		}
 		pthread_mutex_unlock(&u->lock);
+		pthread_mutex_lock(&u->lock);
+		int want = u->want_clock;
+		pthread_mutex_unlock(&u->lock);
+		if (!cfg->clock.simulated && (rc > 0 || (rc == 0 && want)))
+			database_clock(u, up);
 		if (rc >= 0) {
 			if (failures)
 				gw_info("upload: database reachable again after %u failed attempt%s",
@@ -202,6 +246,43 @@ struct seal_retry {
 	int journal_err;      /* the journal's errno at that failure */
 };
 
+/* The gateway's trust in its clock and what follows from it. The main
+ * loop owns it, except the fields under `lock`, which the bus workers'
+ * journal sink uses. */
+struct meter_clock {
+	int64_t read_ms; /* the gateway's time of its last clock read seen */
+	int64_t offset;  /* meter clock minus gateway clock then */
+	int have;        /* read since the samples were reset */
+};
+struct clocktrust {
+	struct gw_clockcheck cc;
+	struct gw_clock_watch watch;
+	int64_t max_jump_ms;
+	char detail[512];        /* gw_clockcheck_describe, for the log and status */
+	unsigned long withheld;  /* readings kept out of days in this hold */
+	unsigned long withheld_events;
+	int64_t first_withheld;  /* earliest reading withheld ahead; INT64_MAX none */
+	int restart;             /* the hold ended: start again from the journal */
+	int64_t seen_saved;      /* "seen" last written to the state */
+	unsigned long turns;
+	struct meter_clock *mc;  /* per configured meter */
+	int n_mc;
+	unsigned mc_holds;       /* cc.holds when mc was last reset */
+	unsigned long db_seen;   /* uploader db_samples last taken */
+	int seen_known;          /* the state recorded "seen" */
+	/* the journal sink's, under lock */
+	pthread_mutex_t lock;
+	struct gw_clock_marks *marks;
+	int no_window;           /* clock behind: any reading at or before the
+				  * newest of its register is set aside */
+	int64_t back_until;      /* after a step back: until the clock passes
+				  * this, a reading just after the newest of its
+				  * register is set aside too (guard) */
+	int64_t guard_ms;        /* half a poll interval */
+	unsigned long back;      /* readings set aside as clock_back, this run */
+	int64_t back_logged;     /* the time of the last one logged */
+};
+
 /* Journal state shared with the bus workers through the cycle sink. */
 struct durable {
 	struct gw_journal *journal;
@@ -216,14 +297,62 @@ struct durable {
 	struct uploader_thread *up; /* its state goes into the status */
 	struct seal_retry retry;    /* sealing after a failed write */
 	int status_err; /* errno that stopped the last status replacement */
+	struct clocktrust *ct;
 };
+
+/* Sets aside (GW_RS_CLOCK_BACK) every reading stamped at or before the
+ * newest reading of its register: after the clock stepped back (by at most
+ * max_jump, an NTP correction; by any amount while it is held behind),
+ * such readings would fall between readings already taken and make a
+ * register go up and down. They are journaled with their mark, never put
+ * into days, and counted (clock_back). Load-profile and derived values
+ * carry the meter's own times and are not looked at. */
+static void mark_clock_back(struct clocktrust *ct, struct gw_reading *r, size_t n)
+{
+	unsigned long back = 0, total;
+	int64_t ts = 0;
+	int log;
+
+	pthread_mutex_lock(&ct->lock);
+	int64_t window = ct->no_window ? -1 : ct->max_jump_ms;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].status != GW_RS_OK)
+			continue;
+		int64_t guard = r[i].ts_ms <= ct->back_until ? ct->guard_ms : 0;
+		if (gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
+					 r[i].ts_ms, window, guard) == 1) {
+			r[i].status = GW_RS_CLOCK_BACK;
+			ts = r[i].ts_ms;
+			back++;
+		}
+	}
+	ct->back += back;
+	total = ct->back;
+	/* logged at the first of an episode, then at 2, 4, 8 ... */
+	log = back && (total - back == 0 || ts - ct->back_logged > ct->max_jump_ms ||
+		       ct->back_logged - ts > ct->max_jump_ms);
+	for (unsigned long p = 1; back && p && p <= total; p <<= 1)
+		log |= p > total - back;
+	if (log)
+		ct->back_logged = ts;
+	pthread_mutex_unlock(&ct->lock);
+	if (!back)
+		return;
+	gw_drops_add(GW_DROP_CLOCK_BACK, back);
+	if (log)
+		gw_warn("clock: %lu reading%s stamped at or before readings already "
+			"taken (the clock stepped back): set aside, not put into days "
+			"(%lu since start)", back, back == 1 ? "" : "s", total);
+}
 
 /* The scheduler's cycle sink: one append + one fsync per cycle per bus.
  * A debug line per durable cycle lets tests (crash.sh) check that every
  * acknowledged reading survives. */
-static int journal_sink(void *arg, int bus, const struct gw_reading *r, size_t n)
+static int journal_sink(void *arg, int bus, struct gw_reading *r, size_t n)
 {
 	struct durable *du = arg;
+
+	mark_clock_back(du->ct, r, n);
 	int rc = gw_journal_append_cycle(du->journal, bus, r, n);
 
 	if (rc == 0 && n)
@@ -241,11 +370,28 @@ struct replay_ctx {
 	struct gw_batcher *bat;
 	int32_t next_day;
 	unsigned long skipped_events;
+	/* the clock: what is kept out of days */
+	struct clocktrust *ct;
+	int64_t now, mono;
+	int64_t cut;   /* stamped after it: by a clock that was wrong */
+	int64_t newest; /* the newest reading replayed */
+	unsigned long false_readings, false_events, clock_back;
+	struct gw_reading *buf;
+	size_t cap;
 };
 
 static int replay_event(void *arg, const struct gw_event *ev, int32_t day)
 {
 	struct replay_ctx *rc = arg;
+
+	if (ev->ts_ms > rc->cut) {
+		rc->false_events++;
+		return 0;
+	}
+	if (gw_clockcheck_withhold(&rc->ct->cc, rc->now, rc->mono, ev->ts_ms)) {
+		rc->ct->withheld_events++;
+		return 0;
+	}
 
 	/* The event went into the batch of `day`; if that day is sealed it
 	 * is in the spool already and must not be counted again. */
@@ -257,14 +403,75 @@ static int replay_event(void *arg, const struct gw_event *ev, int32_t day)
 }
 
 /* Replays one journaled cycle (gw_batcher_replay tells late readings from
- * readings that were in their day when it was sealed). */
+ * readings that were in their day when it was sealed). Readings set aside
+ * when they were read (clock_back), stamped after the cut (by a clock that
+ * was wrong) or withheld by the clock's hold stay out of days; the rest
+ * tell the journal sink the newest reading of each register. */
 static int replay_cycle_ctx(void *arg, int bus, const struct gw_reading *r,
 			    size_t n)
 {
 	struct replay_ctx *rc = arg;
+	struct clocktrust *ct = rc->ct;
+	size_t k = 0;
 
 	(void)bus;
-	return gw_batcher_replay(rc->bat, r, n);
+	if (n > rc->cap) {
+		struct gw_reading *nb = realloc(rc->buf, n * sizeof(*nb));
+		if (!nb)
+			return GW_ENOMEM;
+		rc->buf = nb;
+		rc->cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].status == GW_RS_CLOCK_BACK) {
+			rc->clock_back++;
+			continue;
+		}
+		if (r[i].ts_ms > rc->cut) {
+			rc->false_readings++;
+			continue;
+		}
+		if (r[i].status == GW_RS_OK && r[i].ts_ms > rc->newest)
+			rc->newest = r[i].ts_ms;
+		if (r[i].status == GW_RS_OK &&
+		    gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
+					 r[i].ts_ms, 0, 0) < 0)
+			return GW_ENOMEM;
+		if (gw_clockcheck_withhold(&ct->cc, rc->now, rc->mono, r[i].ts_ms)) {
+			if (r[i].ts_ms < ct->first_withheld &&
+			    ct->cc.trust == GW_CLOCK_AHEAD)
+				ct->first_withheld = r[i].ts_ms;
+			ct->withheld++;
+			continue;
+		}
+		rc->buf[k++] = r[i];
+	}
+	return k ? gw_batcher_replay(rc->bat, rc->buf, k) : 0;
+}
+
+/* The status lines of the clock's trust and of the readings not kept
+ * (appended to buf; returns how many bytes). */
+static size_t clock_status(const struct clocktrust *ct, const struct gw_clock *clk,
+			   char *buf, size_t cap)
+{
+	int64_t now = gw_clock_now_ms(clk), mono = gw_clock_mono_ms(clk);
+	char seal[40], d[512];
+	size_t len = 0;
+
+	gw_clockcheck_describe(&ct->cc, now, mono, d, sizeof(d));
+	len += (size_t)snprintf(buf + len, cap - len,
+				"clock=%s\nclock_witness=%s\nclock_detail=%s\n"
+				"clock_seal_time=%s\nclock_withheld=%lu\n"
+				"clock_holds=%u\n", gw_clock_trust_name(ct->cc.trust),
+				gw_clock_witness_name(ct->cc.by), d,
+				gw_format_utc(gw_clockcheck_seal_ms(&ct->cc, now, mono),
+					      seal, sizeof(seal)),
+				ct->withheld + ct->withheld_events, ct->cc.holds);
+	for (int r = 0; r < GW_DROP_REASON_COUNT_ && len < cap; r++)
+		len += (size_t)snprintf(buf + len, cap - len, "dropped_%s=%llu\n",
+					gw_drop_reason_name((enum gw_drop_reason)r),
+					(unsigned long long)gw_drops_get((enum gw_drop_reason)r));
+	return len < cap ? len : cap - 1;
 }
 
 /* ---- a full disk ----
@@ -507,7 +714,11 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		strcat(alarm, ",upload_stalled");
 	if (unassigned[0])
 		strcat(alarm, ",meter_unassigned");
-	snprintf(text, sizeof(text),
+	if (du->ct->cc.trust != GW_CLOCK_TRUSTED)
+		strcat(alarm, ",clock_jump");
+	if (gw_drops_total())
+		strcat(alarm, ",readings_dropped");
+	int len = snprintf(text, sizeof(text),
 		 "gateway=%s\nupdated=%s\nalarm=%s\nspool_bytes=%llu\n"
 		 "spool_max_bytes=%llu\nspool_full_policy=%s\n"
 		 "allow_delete_unuploaded=%s\nready_batches=%u\nready_bytes=%llu\n"
@@ -531,6 +742,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 du->deleted_unuploaded, du->done_pruned, u.n_refused, ok_t,
 		 up_failures, up_failures ? gw_strerror(up_rc) : "-",
 		 (long long)stalled_s, unassigned[0] ? unassigned : "-");
+	if (len > 0 && (size_t)len < sizeof(text))
+		clock_status(du->ct, &cfg->clock, text + len, sizeof(text) - (size_t)len);
 	disk_status_lines(du, text, sizeof(text));
 	status_written(du, gw_spool_status_write(cfg->spool_dir, "status", text),
 		       "status");
@@ -585,6 +798,41 @@ static void enforce_bound(struct durable *du)
 	du->done_pruned += res.done_pruned;
 }
 
+/* Records durably the sealed-through day and the time the gateway last
+ * believed: the clock while trusted, the witnesses' time while it is held
+ * (never a time read from a held clock), for the next start to compare its
+ * clock with. Returns 0 or GW_EIO. */
+static int save_state(struct durable *du, int32_t next)
+{
+	const struct gw_clock *clk = &du->cfg->clock;
+	struct gw_spool_state st = {
+		.next_day = next,
+		.seen_ms = gw_clockcheck_ref(&du->ct->cc, gw_clock_now_ms(clk),
+					     gw_clock_mono_ms(clk)),
+	};
+	int rc = gw_spool_state_save(du->cfg->spool_dir, &st);
+
+	if (rc == 0)
+		du->ct->seen_saved = st.seen_ms;
+	return rc;
+}
+
+/* Keeps "seen" within a quarter of max_jump of the time: a gateway that
+ * restarts at once is then never taken for one whose clock jumped, and
+ * the state is rewritten only that often (flash wears). */
+static void keep_seen(struct durable *du)
+{
+	const struct gw_clock *clk = &du->cfg->clock;
+	int64_t seen = gw_clockcheck_ref(&du->ct->cc, gw_clock_now_ms(clk),
+					 gw_clock_mono_ms(clk));
+	int64_t d = seen - du->ct->seen_saved;
+
+	if ((d < 0 ? -d : d) < du->ct->max_jump_ms / 4)
+		return;
+	if (save_state(du, du->next_day))
+		gw_warn("spool: cannot record the time seen in the state");
+}
+
 /* After days were sealed: record the sealed-through day durably, then
  * remove the journal segments no longer needed (a segment of day X goes
  * once X+1 is sealed: the midnight between them is in a batch). */
@@ -594,7 +842,7 @@ static void after_seal(struct durable *du, struct gw_batcher *bat)
 
 	if (next == INT32_MIN || next == du->next_day)
 		return;
-	if (gw_spool_state_write(du->cfg->spool_dir, next)) {
+	if (save_state(du, next)) {
 		du->retry.err = errno;
 		gw_err("spool: cannot record the sealed days; journal kept");
 		return;
@@ -627,10 +875,328 @@ static size_t take_events(struct gw_sched *sched, struct gw_batcher *bat,
 		day = open;
 	if (gw_journal_append_events(du->journal, *buf, n, day))
 		gw_err("journal: %zu events not durable; kept in memory", n);
-	for (size_t i = 0; i < n; i++)
+	const struct gw_clock *clk = &du->cfg->clock;
+	int64_t now = gw_clock_now_ms(clk), mono = gw_clock_mono_ms(clk);
+	for (size_t i = 0; i < n; i++) {
+		/* stamped by a held clock: journaled, kept out of days */
+		if (gw_clockcheck_withhold(&du->ct->cc, now, mono, (*buf)[i].ts_ms)) {
+			du->ct->withheld_events++;
+			continue;
+		}
 		if (gw_batcher_add_event(bat, &(*buf)[i]))
 			gw_err("batching: out of memory; event lost");
+	}
 	return n;
+}
+
+/* Adds readings taken off the scheduler's queue to the batcher: those the
+ * journal sink set aside (clock_back, counted there) and those a held
+ * clock stamped far from its witnesses' time (journaled; they go into
+ * days when the hold ends, if the clock was right) stay out. Out of memory
+ * part way, the readings that did not go in are counted (nomem). */
+static void add_readings(struct clocktrust *ct, const struct gw_clock *clk,
+			 struct gw_batcher *bat, struct gw_reading *r, size_t n)
+{
+	int64_t now = gw_clock_now_ms(clk), mono = gw_clock_mono_ms(clk);
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].status == GW_RS_CLOCK_BACK)
+			continue;
+		if (gw_clockcheck_withhold(&ct->cc, now, mono, r[i].ts_ms)) {
+			if (ct->withheld++ == 0)
+				gw_warn("clock: held; readings stamped by it are journaled "
+					"and kept out of days until the hold ends");
+			if (r[i].ts_ms < ct->first_withheld &&
+			    ct->cc.trust == GW_CLOCK_AHEAD)
+				ct->first_withheld = r[i].ts_ms;
+			continue;
+		}
+		r[k++] = r[i];
+	}
+	if (!k || gw_batcher_add(bat, r, k) == 0)
+		return;
+	/* What went in is there (adding it again changes nothing). */
+	uint64_t lost = 0;
+	for (size_t i = 0; i < k; i++)
+		lost += gw_batcher_add(bat, &r[i], 1) != 0;
+	gw_drops_add(GW_DROP_NOMEM, lost);
+	gw_err("batching: out of memory; %llu readings lost", (unsigned long long)lost);
+}
+
+/* The time days may be sealed by: what the clock's witnesses allow, and,
+ * while readings are withheld ahead, not into the day of the first one
+ * (a gateway that was off for a while, whose clock may be right: its day
+ * waits for them). */
+static int64_t seal_time(const struct clocktrust *ct, const struct gw_clock *clk)
+{
+	int64_t t = gw_clockcheck_seal_ms(&ct->cc, gw_clock_now_ms(clk),
+					  gw_clock_mono_ms(clk));
+
+	return ct->first_withheld < t ? ct->first_withheld : t;
+}
+
+/* Acts on a change of the clock's trust: logs it, tells the journal sink
+ * and, when a hold ends with readings or events withheld, asks the main
+ * loop to start over from the journal. */
+static void clock_changed(struct durable *du, enum gw_clock_change ch)
+{
+	struct clocktrust *ct = du->ct;
+	const struct gw_clock *clk = &du->cfg->clock;
+	int64_t now = gw_clock_now_ms(clk), mono = gw_clock_mono_ms(clk);
+	unsigned long w = ct->withheld + ct->withheld_events;
+
+	if (ch == GW_CLOCK_SAME)
+		return;
+	gw_clockcheck_describe(&ct->cc, now, mono, ct->detail, sizeof(ct->detail));
+	pthread_mutex_lock(&ct->lock);
+	ct->no_window = ct->cc.trust == GW_CLOCK_BEHIND &&
+			!gw_clockcheck_needs_rewind(&ct->cc, now);
+	pthread_mutex_unlock(&ct->lock);
+	switch (ch) {
+	case GW_CLOCK_HELD:
+		gw_err("clock: held (alarm clock_jump): %s", ct->detail);
+		break;
+	case GW_CLOCK_RELEASED:
+		gw_warn("clock: %s; %lu readings and events withheld go into their "
+			"days", ct->detail, w);
+		break;
+	case GW_CLOCK_CORRECTED:
+		gw_warn("clock: back within %lld s of its witnesses' time; %lu "
+			"readings and events it stamped while held are set aside "
+			"(bad_time)", (long long)(ct->max_jump_ms / 1000), w);
+		break;
+	default:
+		break;
+	}
+	if (ch == GW_CLOCK_RELEASED || ch == GW_CLOCK_CORRECTED) {
+		ct->first_withheld = INT64_MAX;
+		if (save_state(du, du->next_day))
+			gw_err("spool: cannot record the time seen in the state");
+		if (w)
+			ct->restart = 1;
+	}
+}
+
+/* A request of `gwctl clock trust`: <spool>/clock_trust with the real time
+ * it was made ("real_us=N"). Taken once (the file is removed) and only if
+ * made within the last 10 minutes of real time, so that an old request
+ * never confirms a later jump. Returns 1 if there was a valid one. */
+#define TRUST_REQUEST_MAX_US (600LL * 1000000)
+static int trust_requested(const char *spool)
+{
+	char path[GW_PATH_MAX + 16], line[64];
+	long long real = 0;
+
+	snprintf(path, sizeof(path), "%s/clock_trust", spool);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f))
+		sscanf(line, "real_us=%lld", &real);
+	fclose(f);
+	if (unlink(path) != 0 || gw_fsync_dir(spool))
+		gw_warn("clock: cannot remove %s", path);
+	long long age = gw_real_now_us() - real;
+	if (real <= 0 || age > TRUST_REQUEST_MAX_US || age < -TRUST_REQUEST_MAX_US) {
+		gw_warn("clock: %s is not a request of the last 10 minutes; ignored",
+			path);
+		return 0;
+	}
+	return 1;
+}
+
+/* Resets the meters' clock samples (at start and when a hold begins): only
+ * reads after it count. */
+static void meters_reset(struct clocktrust *ct, const struct gw_config *cfg,
+			 struct gw_sched *sched)
+{
+	if (ct->n_mc != cfg->n_meters) {
+		free(ct->mc);
+		ct->mc = calloc((size_t)cfg->n_meters + 1, sizeof(*ct->mc));
+		ct->n_mc = ct->mc ? cfg->n_meters : 0;
+	}
+	for (int m = 0; m < ct->n_mc; m++) {
+		struct gw_meter_health h;
+		gw_sched_health(sched, m, &h);
+		ct->mc[m].read_ms = h.clock_read_ms;
+		ct->mc[m].have = 0;
+	}
+	ct->mc_holds = ct->cc.holds;
+}
+
+/* The meters' clocks read since the samples were reset, when any is new. */
+static enum gw_clock_change meters_witness(struct clocktrust *ct,
+					   const struct gw_config *cfg,
+					   struct gw_sched *sched, int64_t now,
+					   int64_t mono)
+{
+	int news = 0, n = 0;
+
+	if (ct->cc.trust == GW_CLOCK_TRUSTED && (!ct->cc.fresh || ct->cc.confirmed))
+		return GW_CLOCK_SAME;
+	if (ct->mc_holds != ct->cc.holds || ct->n_mc != cfg->n_meters)
+		meters_reset(ct, cfg, sched);
+	int64_t *off = malloc(((size_t)ct->n_mc + 1) * sizeof(*off));
+	if (!off)
+		return GW_CLOCK_SAME;
+	for (int m = 0; m < ct->n_mc; m++) {
+		struct gw_meter_health h;
+		gw_sched_health(sched, m, &h);
+		if (h.clock_read_ms && h.clock_read_ms != ct->mc[m].read_ms) {
+			ct->mc[m].read_ms = h.clock_read_ms;
+			ct->mc[m].offset = h.clock_offset_ms;
+			ct->mc[m].have = 1;
+			news++;
+		}
+		if (ct->mc[m].have)
+			off[n++] = ct->mc[m].offset;
+	}
+	enum gw_clock_change ch = news ? gw_clockcheck_meters(&ct->cc, now, mono, off, n)
+				       : GW_CLOCK_SAME;
+	free(off);
+	return ch;
+}
+
+/* Every turn of the main loop: a step of the wall clock; about once a
+ * second the meters' clocks, the database's and the operator. Returns 1 if
+ * the clock's trust changed (the status follows at once). */
+static int clock_turn(struct durable *du, struct gw_sched *sched)
+{
+	struct clocktrust *ct = du->ct;
+	const struct gw_config *cfg = du->cfg;
+	int64_t now = gw_clock_now_ms(&cfg->clock), mono = gw_clock_mono_ms(&cfg->clock);
+	int64_t step = gw_clock_step_ms(&cfg->clock, &ct->watch);
+	int changed = 0;
+	enum gw_clock_change ch = gw_clockcheck_tick(&ct->cc, now, mono, step);
+
+	if (step && ch == GW_CLOCK_SAME && ct->cc.trust == GW_CLOCK_TRUSTED) {
+		char d[32];
+		gw_warn("clock: stepped %s (within max_jump: taken as it comes)",
+			gw_clock_duration(step, 1, d, sizeof(d)));
+	}
+	if (step < 0) {
+		/* the time lived twice ends when the clock passes where it
+		 * was before the step */
+		pthread_mutex_lock(&ct->lock);
+		ct->guard_ms = (int64_t)cfg->poll_interval_s * 500;
+		if (now - step + ct->guard_ms > ct->back_until)
+			ct->back_until = now - step + ct->guard_ms;
+		pthread_mutex_unlock(&ct->lock);
+	}
+	clock_changed(du, ch);
+	changed |= ch != GW_CLOCK_SAME;
+	if (++ct->turns % 10 != 0 || ct->restart)
+		return changed;
+	ch = meters_witness(ct, cfg, sched, now, mono);
+	clock_changed(du, ch);
+	changed |= ch != GW_CLOCK_SAME;
+	if (du->up && du->up->started) {
+		int got = 0;
+		int64_t off = 0;
+		pthread_mutex_lock(&du->up->lock);
+		du->up->want_clock = ct->cc.trust != GW_CLOCK_TRUSTED ||
+				     (ct->cc.fresh && !ct->cc.confirmed);
+		if (du->up->db_samples != ct->db_seen) {
+			ct->db_seen = du->up->db_samples;
+			off = du->up->db_offset_ms;
+			got = 1;
+		}
+		pthread_mutex_unlock(&du->up->lock);
+		if (got) {
+			ch = gw_clockcheck_database(&ct->cc, now, mono, off);
+			clock_changed(du, ch);
+			changed |= ch != GW_CLOCK_SAME;
+		}
+	}
+	if (trust_requested(cfg->spool_dir)) {
+		ch = gw_clockcheck_confirm(&ct->cc, now, mono);
+		if (ch == GW_CLOCK_HELD)
+			gw_err("clock: gwctl clock trust refused: %s", ct->detail);
+		else if (ch == GW_CLOCK_SAME)
+			gw_info("clock: gwctl clock trust: the clock was trusted already");
+		else
+			clock_changed(du, ch);
+		changed = 1;
+	}
+	return changed;
+}
+
+/* At start, before the journal is replayed: the clock against what the
+ * gateway recorded of its past in <spool>/state (clockcheck.h), and a
+ * `gwctl clock trust` made while gatewayd was stopped. Batch files alone
+ * (a spool copied or made for loading, without a state) are no witness:
+ * such a gateway starts as a new one, which the meters' and the database's
+ * clocks still check. */
+static void clock_start(struct durable *du)
+{
+	struct clocktrust *ct = du->ct;
+	const struct gw_config *cfg = du->cfg;
+	int64_t now = gw_clock_now_ms(&cfg->clock), mono = gw_clock_mono_ms(&cfg->clock);
+	struct gw_spool_state st;
+	struct gw_clock_past past = {0};
+
+	if (gw_spool_state_read(cfg->spool_dir, &st) == 0) {
+		past.seen_ms = st.seen_ms;
+		ct->seen_known = st.seen_ms != 0;
+		if (st.next_day != INT32_MIN) {
+			int64_t delay = (int64_t)cfg->seal_delay_s * 1000;
+			past.sealed_lo_ms = gw_tz_day_start(st.next_day) + delay;
+			past.sealed_hi_ms = gw_tz_day_start(st.next_day + 1) + delay;
+		}
+	}
+	enum gw_clock_change ch = gw_clockcheck_start(&ct->cc, now, mono, &past);
+	gw_clockcheck_describe(&ct->cc, now, mono, ct->detail, sizeof(ct->detail));
+	if (ch == GW_CLOCK_HELD)
+		gw_err("clock: held at start (alarm clock_jump): %s", ct->detail);
+	if (trust_requested(cfg->spool_dir)) {
+		ch = gw_clockcheck_confirm(&ct->cc, now, mono);
+		gw_clockcheck_describe(&ct->cc, now, mono, ct->detail, sizeof(ct->detail));
+		if (ch == GW_CLOCK_HELD)
+			gw_err("clock: gwctl clock trust refused: %s", ct->detail);
+		else if (ch == GW_CLOCK_RELEASED)
+			gw_warn("clock: %s", ct->detail);
+	}
+	pthread_mutex_lock(&ct->lock);
+	ct->no_window = ct->cc.trust == GW_CLOCK_BEHIND &&
+			!gw_clockcheck_needs_rewind(&ct->cc, now);
+	pthread_mutex_unlock(&ct->lock);
+}
+
+/* The journal holds readings or events stamped after cut by a clock that
+ * was wrong (it jumped ahead and came back): they stay out of days, are
+ * counted (bad_time), and are moved out of the journal (its segments are
+ * rewritten without them, the old ones set aside in quarantine/), so that
+ * they are neither replayed at every start nor put into their false day
+ * once it comes. */
+static int set_aside_false(struct durable *du, int64_t cut, unsigned long readings,
+			   unsigned long events)
+{
+	const struct gw_config *cfg = du->cfg;
+	struct gw_rewind rw = {
+		.gateway_id = cfg->gateway_id,
+		.now_ms = gw_clock_now_ms(&cfg->clock),
+		.cut_ms = cut,
+		.to_day = INT32_MIN,
+		.last_day = gw_tz_day_of(cut),
+	};
+	struct gw_rewind_result res;
+	char t[40];
+
+	gw_drops_add(GW_DROP_BAD_TIME, readings);
+	gw_err("journal: %lu readings and %lu events stamped after %s, by a clock "
+	       "that was ahead, are set aside (dropped_bad_time)", readings, events,
+	       gw_format_utc(cut, t, sizeof(t)));
+	gw_journal_close(du->journal);
+	du->journal = NULL;
+	int rc = gw_rewind_run(cfg->spool_dir, &rw, &res, NULL, 0);
+	if (rc)
+		gw_err("journal: cannot set them aside (%s); they stay, out of days",
+		       gw_strerror(rc));
+	else
+		gw_info("journal: %u segments rewritten without them; the old ones "
+			"are in quarantine/", res.segments);
+	return gw_journal_open(cfg->spool_dir, cfg->n_buses, &du->journal);
 }
 
 /* Start-up: check the spool, tell the batcher which days are sealed, and
@@ -659,10 +1225,48 @@ static int recover(struct durable *du, struct gw_batcher *bat)
 	if (rc.next_day != INT32_MIN)
 		gw_batcher_restore(bat, rc.next_day);
 	du->next_day = rc.next_day;
+	clock_start(du);
+	rc.ct = du->ct;
+	rc.now = gw_clock_now_ms(&cfg->clock);
+	rc.mono = gw_clock_mono_ms(&cfg->clock);
+	/* A clock trusted by "seen" agrees with the last time the gateway
+	 * believed: what the journal holds from further ahead was stamped by
+	 * a clock that was wrong. Without "seen" (a spool of the version
+	 * before) the journal itself is the witness: its newest reading. */
+	rc.newest = INT64_MIN;
+	rc.cut = du->ct->cc.trust == GW_CLOCK_TRUSTED && du->ct->seen_known
+			 ? rc.now + du->ct->max_jump_ms
+			 : INT64_MAX;
 	r = gw_journal_replay(du->journal, replay_cycle_ctx, replay_event, &rc,
 			      &du->replay);
+	free(rc.buf);
 	if (r)
 		return r;
+	if (!du->ct->seen_known &&
+	    gw_clockcheck_journal(&du->ct->cc, rc.now, rc.mono, rc.newest) == GW_CLOCK_HELD) {
+		/* what was replayed agrees with the witness; the clock's own
+		 * readings from now on are withheld */
+		gw_clockcheck_describe(&du->ct->cc, rc.now, rc.mono, du->ct->detail,
+				       sizeof(du->ct->detail));
+		gw_err("clock: held at start (alarm clock_jump): the journal holds "
+		       "readings up to %lld s after the clock: %s",
+		       (long long)((rc.newest - rc.now) / 1000), du->ct->detail);
+		pthread_mutex_lock(&du->ct->lock);
+		du->ct->no_window = 1;
+		pthread_mutex_unlock(&du->ct->lock);
+	}
+	if (rc.false_readings || rc.false_events) {
+		r = set_aside_false(du, rc.cut, rc.false_readings, rc.false_events);
+		if (r)
+			return r;
+	}
+	if (rc.clock_back)
+		gw_info("journal: %lu readings set aside when they were read (the "
+			"clock had stepped back) stay out of days", rc.clock_back);
+	if (du->ct->withheld || du->ct->withheld_events)
+		gw_warn("journal: %lu readings and %lu events stamped by the held "
+			"clock are kept out of days until the hold ends",
+			du->ct->withheld, du->ct->withheld_events);
 	gw_info("journal: replayed %lu cycles (%lu readings, %lu events) from %u "
 		"segment%s; days before %s were sealed already%s",
 		du->replay.cycles, du->replay.readings, du->replay.events,
@@ -830,8 +1434,7 @@ static void reload(struct running *r)
 	}
 	gw_sched_stop(r->sched);
 	size_t n = gw_sched_take(r->sched, r->buf, r->cap, 0);
-	if (n && gw_batcher_add(r->bat, *r->buf, n))
-		gw_err("batching: out of memory; %zu readings lost", n);
+	add_readings(r->du->ct, &old->clock, r->bat, *r->buf, n);
 	take_events(r->sched, r->bat, r->du, r->evbuf, r->evcap);
 	gw_sched_free(r->sched);
 	uploader_stop(r->up);
@@ -857,8 +1460,26 @@ static void reload(struct running *r)
 	gw_info("reload: %d meters on %d buses", ncfg->n_meters, ncfg->n_buses);
 }
 
-int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
-		  volatile sig_atomic_t *stop)
+/* [clock] max_jump, or its default: 2 hours (more than the hour of a
+ * daylight-saving meter clock, and of an NTP step back), and with a
+ * simulated clock at least a minute of real time, so that restarting a
+ * gateway in a test is not taken for a jump. */
+static int64_t max_jump_ms(const struct gw_config *cfg)
+{
+	int64_t ms = 7200 * 1000;
+
+	if (cfg->clock_max_jump_s)
+		return cfg->clock_max_jump_s * 1000;
+	if (cfg->clock.simulated && cfg->clock.speed * 60 * 1000 > ms)
+		ms = cfg->clock.speed * 60 * 1000;
+	return ms;
+}
+
+/* One run of the gateway, from the spool's recovery to its stop; *again is
+ * set when it stopped to start over from the journal (a clock hold ended
+ * with readings withheld). */
+static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
+		 volatile sig_atomic_t *stop, int *again)
 {
 	const struct gw_config *cfg = *cfgp;
 	struct gw_batcher_params bp = batcher_params(cfgp);
@@ -879,22 +1500,38 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	rc = gw_spool_open(cfg->spool_dir);
 	if (rc)
 		return rc;
+	struct clocktrust ct = {
+		.max_jump_ms = max_jump_ms(cfg),
+		.first_withheld = INT64_MAX,
+		.mc_holds = (unsigned)-1,
+		.back_until = INT64_MIN,
+	};
+	gw_clockcheck_init(&ct.cc, ct.max_jump_ms);
+	pthread_mutex_init(&ct.lock, NULL);
+	ct.marks = gw_clock_marks_new();
 	struct durable du = {
 		.cfg = cfg,
 		.bound = {.max_bytes = cfg->spool_max_bytes,
 			  .policy = cfg->spool_full_policy,
 			  .allow_delete_unuploaded = cfg->allow_delete_unuploaded},
 		.next_day = INT32_MIN,
+		.ct = &ct,
 	};
-	rc = gw_journal_open(cfg->spool_dir, cfg->n_buses, &du.journal);
-	if (rc)
+	rc = ct.marks ? gw_journal_open(cfg->spool_dir, cfg->n_buses, &du.journal)
+		      : GW_ENOMEM;
+	if (rc) {
+		gw_clock_marks_free(ct.marks);
+		pthread_mutex_destroy(&ct.lock);
 		return rc;
+	}
 	struct gw_batcher *bat = gw_batcher_new(&bp);
 	struct gw_sched *sched = gw_sched_new(cfg, &cfg->clock);
 	if (!bat || !sched) {
 		gw_batcher_free(bat);
 		gw_sched_free(sched);
 		gw_journal_close(du.journal);
+		gw_clock_marks_free(ct.marks);
+		pthread_mutex_destroy(&ct.lock);
 		return GW_ENOMEM;
 	}
 	/* Replacements known from before this start (their events may have
@@ -908,6 +1545,8 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		gw_batcher_free(bat);
 		gw_sched_free(sched);
 		gw_journal_close(du.journal);
+		gw_clock_marks_free(ct.marks);
+		pthread_mutex_destroy(&ct.lock);
 		return rc;
 	}
 	enforce_bound(&du);
@@ -917,6 +1556,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.cond, NULL);
 	du.up = &up;
+	up.want_clock = ct.cc.trust != GW_CLOCK_TRUSTED || (ct.cc.fresh && !ct.cc.confirmed);
 	uploader_start(&up);
 	rc = gw_sched_start(sched);
 	struct running run = {
@@ -924,10 +1564,11 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		.sc = &sc, .buf = &buf, .cap = &cap, .evbuf = &evbuf, .evcap = &evcap,
 	};
 	char t[40];
-	gw_info("gateway %s: %d meters on %d buses, zone %s, clock %s%s",
+	gw_info("gateway %s: %d meters on %d buses, zone %s, clock %s%s (%s)",
 		cfg->gateway_id, cfg->n_meters, cfg->n_buses, cfg->timezone,
 		gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)),
-		cfg->clock.simulated ? " (simulated)" : "");
+		cfg->clock.simulated ? " (simulated)" : "",
+		gw_clock_trust_name(ct.cc.trust));
 
 	while (rc == 0 && !*stop) {
 		if (opts && opts->reload && *opts->reload) {
@@ -937,8 +1578,16 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 			sched = run.sched;
 		}
 		size_t n = gw_sched_take(sched, &buf, &cap, 100);
-		if (n && gw_batcher_add(bat, buf, n))
-			gw_err("batching: out of memory; %zu readings lost", n);
+		/* The clock first: readings it stamped after a jump are then
+		 * judged by what that jump made of it. */
+		int clock = clock_turn(&du, sched);
+		if (ct.restart) {
+			/* Nothing more is sealed before the readings withheld
+			 * are back in the batcher (or set aside). */
+			gw_info("clock: starting over from the journal");
+			break;
+		}
+		add_readings(&ct, &cfg->clock, bat, buf, n);
 		/* A meter going offline or online is an event: the health
 		 * file follows it at once, and every 10 s or so otherwise. */
 		int changed = take_events(sched, bat, &du, &evbuf, &evcap) > 0;
@@ -946,14 +1595,19 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		if (seal_due(&du)) {
 			/* a day that cannot be written stays open and is
 			 * tried again with backoff (seal_tried) */
-			int s = gw_batcher_advance(bat, now, on_sealed, &sc);
+			int s = gw_batcher_advance(bat, seal_time(&ct, &cfg->clock),
+						   on_sealed, &sc);
 			after_seal(&du, bat);
 			seal_tried(&du, &sc, bat, s);
 		}
+		keep_seen(&du);
 		if (++loops % 600 == 0) /* about once a minute */
 			enforce_bound(&du);
+		/* while the clock is held, every second or so: the operator
+		 * watches what is withheld */
 		if (gw_journal_failures(du.journal) != du.failures ||
-		    loops % 600 == 0)
+		    loops % 600 == 0 || clock ||
+		    (ct.cc.trust != GW_CLOCK_TRUSTED && loops % 10 == 0))
 			write_status(&du, bat);
 		if (changed || loops % 100 == 0)
 			write_health(cfg, sched);
@@ -965,12 +1619,18 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	gw_sched_stop(sched);
 	write_health(cfg, sched);
 	size_t n = gw_sched_take(sched, &buf, &cap, 0);
-	if (n)
-		gw_batcher_add(bat, buf, n);
-	take_events(sched, bat, &du, &evbuf, &evcap);
-	gw_batcher_advance(bat, gw_clock_now_ms(&cfg->clock), on_sealed, &sc);
-	after_seal(&du, bat);
+	if (!ct.restart) {
+		add_readings(&ct, &cfg->clock, bat, buf, n);
+		take_events(sched, bat, &du, &evbuf, &evcap);
+		gw_batcher_advance(bat, seal_time(&ct, &cfg->clock), on_sealed, &sc);
+		after_seal(&du, bat);
+	} else {
+		/* journaled: the next run replays them */
+		take_events(sched, bat, &du, &evbuf, &evcap);
+	}
 	warn_not_durable(&du, bat);
+	if (save_state(&du, du.next_day))
+		gw_err("spool: cannot record the time seen in the state");
 	uploader_stop(&up);
 	write_status(&du, bat); /* after the last upload pass */
 	pthread_mutex_destroy(&up.lock);
@@ -980,6 +1640,39 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	gw_journal_close(du.journal);
 	free(buf);
 	free(evbuf);
-	gw_info("gateway %s stopped", cfg->gateway_id);
+	*again = ct.restart;
+	gw_clock_marks_free(ct.marks);
+	pthread_mutex_destroy(&ct.lock);
+	free(ct.mc);
+	if (!*again)
+		gw_info("gateway %s stopped", cfg->gateway_id);
 	return rc;
+}
+
+int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
+		  volatile sig_atomic_t *stop)
+{
+	const char *dir = (*cfgp)->spool_dir;
+	long holder;
+	int lock, again, rc = gw_spool_open(dir);
+
+	if (rc)
+		return rc;
+	/* One gatewayd per spool; gwctl clock rewind waits for none. */
+	rc = gw_spool_lock(dir, &lock, &holder);
+	if (rc == 1) {
+		gw_err("spool %s is in use by process %ld (another gatewayd, or gwctl "
+		       "clock rewind)", dir, holder);
+		return GW_EIO;
+	}
+	if (rc)
+		return rc;
+	rc = gw_rewind_recover(dir);
+	do {
+		again = 0;
+		if (rc >= 0)
+			rc = serve(cfgp, opts, stop, &again);
+	} while (rc == 0 && again && !*stop);
+	close(lock);
+	return rc < 0 ? rc : 0;
 }

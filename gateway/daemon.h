@@ -25,9 +25,11 @@ struct gw_daemon_opts {
  * last upload pass. When *opts->reload is set it re-reads (*cfg)->path: a
  * valid file with the same gateway id, time zone and spool replaces *cfg
  * (the old one is freed; the caller frees the last one); anything else is
- * logged and the running configuration stays. Returns 0, or a negative
- * GW_E* code if the gateway could not start (spool not writable, out of
- * memory). */
+ * logged and the running configuration stays. When a hold of the clock
+ * ends with readings withheld (clockcheck.h) it stops and starts again
+ * from the journal within the call. Returns 0, or a negative GW_E* code if
+ * the gateway could not start (spool not writable or in use by another
+ * gatewayd, out of memory). */
 int gw_daemon_run(struct gw_config **cfg, const struct gw_daemon_opts *opts,
 		  volatile sig_atomic_t *stop);
 

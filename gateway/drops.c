@@ -14,6 +14,7 @@ static const char *const names[GW_DROP_REASON_COUNT_] = {
 	[GW_DROP_BAD_VALUE] = "bad_value",
 	[GW_DROP_BAD_TIME] = "bad_time",
 	[GW_DROP_NOMEM] = "nomem",
+	[GW_DROP_CLOCK_BACK] = "clock_back",
 };
 
 const char *gw_drop_reason_name(enum gw_drop_reason r)

@@ -22,10 +22,14 @@ enum gw_drop_reason {
 			    * load-profile entry from a meter clock that is
 			    * years off) */
 	GW_DROP_NOMEM,     /* out of memory on the way to the batching core */
+	GW_DROP_CLOCK_BACK, /* stamped at or before a reading of its register
+			     * already taken: the clock stepped back (NTP);
+			     * journaled, set aside (GW_RS_CLOCK_BACK) */
 	GW_DROP_REASON_COUNT_ /* number of reasons, not a reason */
 };
 
-/* "late", "bad_value", "bad_time", "nomem" (NULL for an unknown one). The
+/* "late", "bad_value", "bad_time", "nomem", "clock_back" (NULL for an
+ * unknown one). The
  * status file's key is "dropped_" followed by this name. */
 const char *gw_drop_reason_name(enum gw_drop_reason r);
 

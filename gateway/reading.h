@@ -41,6 +41,11 @@ enum gw_reading_status {
 	 * gap adds up to the register's real change). The batching core never
 	 * calls a midnight derived from it "measured". */
 	GW_RS_DERIVED = 2,
+	/* Set aside by the gateway, never put into days: read after the
+	 * gateway's clock stepped back, stamped at or before a reading of the
+	 * same register already taken (the time was lived through twice).
+	 * Journaled for the record and counted (drops.h, clock_back). */
+	GW_RS_CLOCK_BACK = 3,
 };
 
 struct gw_reading {

@@ -433,9 +433,15 @@ static void check_meter_clock(struct gw_sched *s, int m,
 	const struct gw_bus_config *bus = &s->cfg->buses[mc->bus];
 	int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
 
-	if (!st->meter_clock_ms || max <= 0)
+	if (!st->meter_clock_ms)
 		return;
 	int64_t d = st->meter_clock_ms - now, ad = d < 0 ? -d : d;
+	pthread_mutex_lock(&s->lock);
+	s->health[m].clock_offset_ms = d; /* a witness of the gateway's clock */
+	s->health[m].clock_read_ms = now;
+	pthread_mutex_unlock(&s->lock);
+	if (max <= 0)
+		return;
 	pthread_mutex_lock(&s->lock);
 	int was = s->health[m].clock_drifting;
 	/* Hysteresis: a drifting clock counts as back in range only within
@@ -685,6 +691,7 @@ static void *worker_main(void *arg)
 				if (!nc) {
 					gw_err("bus %s: out of memory; readings of meter %s lost",
 					       bus->name, mc->id);
+					gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
 					continue;
 				}
 				cyc = nc;
@@ -702,8 +709,10 @@ static void *worker_main(void *arg)
 				gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
 				       bus->name, cn, gw_strerror(rc));
 		}
-		if (cn && push(s, cyc, cn))
+		if (cn && push(s, cyc, cn)) {
 			gw_err("bus %s: out of memory queueing readings", bus->name);
+			gw_drops_add(GW_DROP_NOMEM, cn);
+		}
 		cycle_done(w);
 	}
 	drv->close(h);
@@ -748,14 +757,15 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 	pthread_mutex_lock(&s->lock);
 	if (s->qn == 0 && wait_ms > 0) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += wait_ms / 1000;
 		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		/* elapsed time, never a wall clock that may step */
+		pthread_cond_clockwait(&s->cond, &s->lock, CLOCK_MONOTONIC, &ts);
 	}
 	n = s->qn;
 	if (n > *cap) {

@@ -39,6 +39,8 @@ struct gw_meter_health {
 	int skip_left;            /* cycles still to skip before the next try */
 	int last_error;           /* GW_E* code of the last failed read, or 0 */
 	int clock_drifting;       /* 1 from a clock_drift event until in range */
+	int64_t clock_offset_ms;  /* its clock minus the gateway's at clock_read_ms */
+	int64_t clock_read_ms;    /* gateway time its clock was last read; 0 never */
 	char serial[GW_SERIAL_MAX]; /* the meter's serial number, "" if unknown */
 	int64_t replaced_ms;        /* its first read, if it replaced another */
 	unsigned long exc_unknown;   /* part of exceptions: a code Modbus
@@ -80,9 +82,10 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 			      const struct gw_clock *clk);
 /* Called by a bus worker with all readings of one poll cycle of bus `bus`
  * (index into cfg->buses) before they are queued for the core; it makes
- * them durable (the journal). Returns 0 or a GW_E* code, which is logged;
+ * them durable (the journal) and may set a reading's status to set it
+ * aside (GW_RS_CLOCK_BACK). Returns 0 or a GW_E* code, which is logged;
  * the readings are queued either way. Called from several threads. */
-typedef int (*gw_cycle_sink_fn)(void *ctx, int bus, const struct gw_reading *r,
+typedef int (*gw_cycle_sink_fn)(void *ctx, int bus, struct gw_reading *r,
 				size_t n);
 /* Sets the sink before gw_sched_start. */
 void gw_sched_set_sink(struct gw_sched *s, gw_cycle_sink_fn fn, void *ctx);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -1114,36 +1115,89 @@ int gw_spool_recover(const char *dir, struct gw_spool_recovery *rec)
 	return rc;
 }
 
-/* ---- which days are sealed ---- */
+/* ---- which days are sealed, and what the clock read ---- */
 
-int gw_spool_state_write(const char *dir, int32_t next_day)
+/* <dir>/state: "key=value" lines; unknown keys are skipped, so that a
+ * later version may add some. A gateway of the version before "seen"
+ * wrote the first line only. */
+int gw_spool_state_read(const char *dir, struct gw_spool_state *st)
 {
-	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 32], day[16];
-	char text[64];
-	int n = snprintf(text, sizeof(text), "next_day=%s\n",
-			 gw_day_format(next_day, day, sizeof(day)));
+	char path[GW_PATH_MAX + 16], line[128];
+	int ln = 0, bad = 0;
 
+	st->next_day = INT32_MIN;
+	st->seen_ms = 0;
+	snprintf(path, sizeof(path), "%s/state", dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? GW_ENOTFOUND : GW_EIO;
+	while (fgets(line, sizeof(line), f)) {
+		ln++;
+		line[strcspn(line, "\r\n")] = '\0';
+		int32_t d;
+		int64_t ms;
+		if (strncmp(line, "next_day=", 9) == 0) {
+			if (gw_day_parse(line + 9, &d) == 0 && strlen(line + 9) == 10)
+				st->next_day = d;
+			else if (!bad)
+				bad = ln;
+		} else if (strncmp(line, "seen=", 5) == 0) {
+			if (gw_parse_utc(line + 5, &ms) == 0 && ms > 0)
+				st->seen_ms = ms;
+			else if (!bad)
+				bad = ln;
+		} else if (line[0] && !strchr(line, '=') && !bad) {
+			bad = ln;
+		}
+	}
+	fclose(f);
+	if (bad) {
+		gw_warn("%s:%d: not understood", path, bad);
+		return GW_ECORRUPT;
+	}
+	return 0;
+}
+
+int gw_spool_state_save(const char *dir, const struct gw_spool_state *st)
+{
+	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 32], day[16], t[40];
+	char text[128];
+	int n = 0;
+
+	if (st->next_day != INT32_MIN)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "next_day=%s\n",
+			      gw_day_format(st->next_day, day, sizeof(day)));
+	if (st->seen_ms > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "seen=%s\n",
+			      gw_format_utc(st->seen_ms, t, sizeof(t)));
 	snprintf(path, sizeof(path), "%s/state", dir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/state", dir);
 	return gw_write_file_durable(tmp, path, (const uint8_t *)text, (size_t)n);
 }
 
+int gw_spool_state_write(const char *dir, int32_t next_day)
+{
+	struct gw_spool_state st;
+
+	if (gw_spool_state_read(dir, &st) == GW_EIO)
+		return GW_EIO;
+	st.next_day = next_day;
+	return gw_spool_state_save(dir, &st);
+}
+
 int gw_spool_next_day(const char *dir, const char *gateway_id, int32_t *next_day)
 {
-	char path[GW_PATH_MAX + 16], line[64], prefix[GW_ID_MAX + 2];
+	char prefix[GW_ID_MAX + 2];
+	struct gw_spool_state st;
 	int32_t best = INT32_MIN;
 
-	snprintf(path, sizeof(path), "%s/state", dir);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		int32_t d;
-		if (fgets(line, sizeof(line), f) && strncmp(line, "next_day=", 9) == 0 &&
-		    strlen(line) >= 19 && (line[19] = '\0', gw_day_parse(line + 9, &d) == 0))
-			best = d;
-		else
-			gw_warn("spool %s: not understood; using the batch files", path);
-		fclose(f);
-	}
+	int r = gw_spool_state_read(dir, &st);
+	if (r == 0)
+		best = st.next_day;
+	else if (r == GW_ECORRUPT)
+		gw_warn("spool %s/state: using the batch files", dir);
+	else if (r == GW_EIO)
+		return r;
 	/* A batch in ready/ or done/ proves its day sealed even if the state
 	 * file was not rewritten before a crash. */
 	snprintf(prefix, sizeof(prefix), "%s_", gateway_id);
@@ -1165,6 +1219,40 @@ int gw_spool_next_day(const char *dir, const char *gateway_id, int32_t *next_day
 		gw_spool_list_free(names, n);
 	}
 	*next_day = best;
+	return 0;
+}
+
+int gw_spool_lock(const char *dir, int *fd, long *holder)
+{
+	char path[GW_PATH_MAX + 16], text[32];
+
+	*fd = -1;
+	if (holder)
+		*holder = 0;
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (f < 0) {
+		gw_err("%s: cannot open: %s", path, strerror(errno));
+		return GW_EIO;
+	}
+	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		int busy = errno == EWOULDBLOCK;
+		if (busy && holder) {
+			ssize_t n = pread(f, text, sizeof(text) - 1, 0);
+			text[n > 0 ? n : 0] = '\0';
+			*holder = strtol(text, NULL, 10);
+		}
+		if (!busy)
+			gw_err("%s: cannot lock: %s", path, strerror(errno));
+		close(f);
+		return busy ? 1 : GW_EIO;
+	}
+	/* Who holds it, for the message of whoever finds it taken; not
+	 * needed for the lock itself, so a failure here is not one. */
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) != 0 || pwrite(f, text, (size_t)n, 0) != n)
+		gw_debug("%s: cannot record the pid", path);
+	*fd = f;
 	return 0;
 }
 

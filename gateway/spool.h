@@ -110,13 +110,37 @@ struct gw_spool_recovery {
 };
 int gw_spool_recover(const char *dir, struct gw_spool_recovery *rec);
 
+/* <dir>/state: what the gateway knows of its own past. */
+struct gw_spool_state {
+	int32_t next_day; /* every day before it is sealed; INT32_MIN: none */
+	/* The latest time the gateway believed its clock (or its witnesses'
+	 * time while it did not), UTC ms; 0: not recorded (a spool of an
+	 * earlier version). Never a time read from a clock that was held. */
+	int64_t seen_ms;
+};
+/* Reads <dir>/state. Returns 0, GW_ENOTFOUND (no state: *st says nothing
+ * known), GW_ECORRUPT (a line not understood: logged with file:line; *st
+ * holds what was understood) or GW_EIO. */
+int gw_spool_state_read(const char *dir, struct gw_spool_state *st);
+/* Durably replaces <dir>/state (write, fsync, rename, directory fsync).
+ * Returns 0 or GW_EIO. */
+int gw_spool_state_save(const char *dir, const struct gw_spool_state *st);
+
 /* The first day of gateway_id not yet sealed: the larger of the state file
  * (gw_spool_state_write) and one after the newest batch of the gateway in
  * ready/ or done/; INT32_MIN if neither exists (a fresh gateway). Returns 0
  * or a GW_E* code. */
 int gw_spool_next_day(const char *dir, const char *gateway_id, int32_t *next_day);
-/* Durably records that every day before next_day is sealed (<dir>/state). */
+/* Durably records that every day before next_day is sealed (<dir>/state),
+ * keeping what else the state holds. */
 int gw_spool_state_write(const char *dir, int32_t next_day);
+
+/* Takes <dir>/lock (flock, exclusive, without waiting): one gatewayd per
+ * spool, and gwctl commands that rewrite the spool refuse while it runs.
+ * The lock lasts until *fd is closed or the process ends (also by
+ * SIGKILL). Returns 0 with *fd set, 1 if another process holds it (*holder
+ * gets its pid if known, else 0), or GW_EIO. */
+int gw_spool_lock(const char *dir, int *fd, long *holder);
 
 /* Bytes and files under the spool, per folder (apparent file sizes). */
 struct gw_spool_usage {

@@ -1204,3 +1204,23 @@ int gw_upload_files(struct gw_uploader *u, char *const *paths, int n)
 	}
 	return count;
 }
+
+int gw_uploader_server_time(struct gw_uploader *u, int64_t *ms)
+{
+	/* clock_timestamp(), not now(), which is the transaction's start. */
+	static const char sql[] =
+		"SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8";
+	int rc = ensure_connected(u);
+
+	if (rc)
+		return rc;
+	PGresult *res = PQexec(u->conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		return PQstatus(u->conn) == CONNECTION_OK ? GW_EDB : GW_ECONN;
+	}
+	*ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}

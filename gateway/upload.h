@@ -94,4 +94,8 @@ unsigned gw_uploader_refused(const struct gw_uploader *u);
  * negative code on the first error. */
 int gw_upload_files(struct gw_uploader *u, char *const *paths, int n);
 
+/* The database server's clock (UTC ms) in *ms, for the gateway to check its
+ * own clock against; connects if need be. Returns 0, GW_ECONN or GW_EDB. */
+int gw_uploader_server_time(struct gw_uploader *u, int64_t *ms);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gwctl.h"
+#include "gwctl_clock.h"
 #include "gwctl_db.h"
 #include "gwctl_spool.h"
 
@@ -24,9 +25,24 @@ static void usage(FILE *f)
 		"       [--from U] [--to U] [--timeout-ms MS]\n"
 		"                                 list the Modbus unit ids that answer on a line\n"
 		"Status:\n"
-		"  status (-c CONFIG | SPOOL_DIR)  alarms, spool usage, each meter's state and\n"
+		"  status (-c CONFIG | SPOOL_DIR)  alarms, spool usage, the clock, readings\n"
+		"                                 dropped by reason, each meter's state and\n"
 		"                                 fault counters (exit 1 if an alarm is raised\n"
 		"                                 or a meter is offline)\n"
+		"Clock (alarm clock_jump: the gateway does not believe its clock):\n"
+		"  clock trust (-c CONFIG | SPOOL_DIR)\n"
+		"                                 the clock is right (the gateway was off for a\n"
+		"                                 while): gatewayd seals by it again and puts\n"
+		"                                 the readings it kept out into their days\n"
+		"  clock rewind -c CONFIG [--to YYYY-MM-DD] [--now UTC-TIME] [--dry-run]\n"
+		"                                 a wrong clock sealed days (the spool's state is\n"
+		"                                 ahead of the right clock): with gatewayd\n"
+		"                                 stopped, set the spool back so that the real\n"
+		"                                 days are sealed again with every reading; what\n"
+		"                                 the wrong clock sealed or stamped goes to\n"
+		"                                 quarantine/ (--to: the first day to seal again;\n"
+		"                                 --now: the true time if this machine's clock\n"
+		"                                 is not right yet)\n"
 		"Spool:\n"
 		"  spool ls (-c CONFIG | DIR)     list batches: ready, done, quarantined,\n"
 		"                                 then usage and any alarm (with the\n"
@@ -82,6 +98,8 @@ int main(int argc, char **argv)
 		return gwctl_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "spool") == 0)
 		return gwctl_spool(argc - 1, argv + 1);
+	if (strcmp(cmd, "clock") == 0)
+		return gwctl_clock(argc - 1, argv + 1);
 	if (strcmp(cmd, "db") == 0)
 		return gwctl_db(argc - 1, argv + 1);
 	if (strcmp(cmd, "upload") == 0)

@@ -87,6 +87,28 @@ static void print_status(const char *dir)
 	       alarm, dir);
 }
 
+/* The note `gwctl clock rewind` left beside a batch it set aside
+ * (quarantine/NAME.rewound), into buf; 1 if there is one. */
+static int rewound_note(const char *dir, const char *name, char *buf, size_t cap)
+{
+	char path[GW_PATH_MAX * 2], line[400];
+	const char *p = line;
+
+	snprintf(path, sizeof(path), "%s/quarantine/%s.rewound", dir, name);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	/* "set aside by gwctl clock rewind at TIME: WHY" -> "rewound: WHY" */
+	if (strstr(line, ": "))
+		p = strstr(line, ": ") + 2;
+	snprintf(buf, cap, "rewound: %s", p);
+	return 1;
+}
+
 static int spool_ls(int argc, char **argv)
 {
 	char dir[GW_PATH_MAX], path[GW_PATH_MAX * 2], day[16];
@@ -129,6 +151,8 @@ static int spool_ls(int argc, char **argv)
 			char reason[512] = "refused: ";
 			int refused = s == 2 && gw_spool_refused_reason(
 				dir, names[k], reason + 9, sizeof(reason) - 9);
+			if (s == 2 && !refused)
+				refused = rewound_note(dir, names[k], reason, sizeof(reason));
 			printf("%-10s %-40s %-10s %4u %7zu %9zu %9ld  %s\n", subs[s],
 			       names[k], gw_day_format(b->day, day, sizeof(day)),
 			       b->revision, meters, readings, file_size(path),
@@ -263,6 +287,15 @@ static int spool_dump(int argc, char **argv)
 	return 0;
 }
 
+static const char *status_name(uint8_t st)
+{
+	static const char *const names[] = {
+		[GW_RS_OK] = "ok", [GW_RS_PROFILE] = "profile",
+		[GW_RS_DERIVED] = "derived", [GW_RS_CLOCK_BACK] = "clock_back",
+	};
+	return st < sizeof(names) / sizeof(names[0]) && names[st] ? names[st] : "?";
+}
+
 static int journal_print_cycle(void *ctx, int bus, const struct gw_reading *r,
 			       size_t n)
 {
@@ -270,10 +303,10 @@ static int journal_print_cycle(void *ctx, int bus, const struct gw_reading *r,
 
 	(void)ctx;
 	for (size_t i = 0; i < n; i++)
-		printf("reading,%d,%s,%s,%lld,%s,%s\n", bus, r[i].meter_id,
+		printf("reading,%d,%s,%s,%lld,%s,%s,%s\n", bus, r[i].meter_id,
 		       r[i].obis, (long long)r[i].ts_ms,
 		       gw_format_decimal(r[i].value, r[i].scale, v, sizeof(v)),
-		       gw_unit_name(r[i].unit));
+		       gw_unit_name(r[i].unit), status_name(r[i].status));
 	return 0;
 }
 
@@ -312,7 +345,7 @@ static int journal_one(const char *path, const char *label, int check)
 }
 
 /* `gwctl spool journal`: prints every journal record as CSV
- * (reading,BUS,METER,OBIS,TS_MS,VALUE,UNIT or
+ * (reading,BUS,METER,OBIS,TS_MS,VALUE,UNIT,STATUS or
  * event,DAY,METER,OBIS,TS_MS,KIND,"DETAIL"), or checks the segments. */
 static int spool_journal(int argc, char **argv)
 {
@@ -355,7 +388,7 @@ static int spool_journal(int argc, char **argv)
 	if (check)
 		printf("# %zu journal segment%s\n", n, n == 1 ? "" : "s");
 	else
-		printf("record,bus_or_day,meter_id,obis,ts_ms,value_or_kind,unit_or_detail\n");
+		printf("record,bus_or_day,meter_id,obis,ts_ms,value_or_kind,unit_or_detail,status\n");
 	for (size_t k = 0; k < n; k++) {
 		if (names[k]) {
 			snprintf(path, sizeof(path), "%s/%s", jdir, names[k]);

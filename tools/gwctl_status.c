@@ -60,6 +60,67 @@ static char *read_checked(const char *dir, const char *name, int *rc)
 	return *rc ? NULL : text;
 }
 
+/* The clock's trust, and what to do while it is held. */
+static void print_clock(char *st)
+{
+	char tb[32], by[32], db[640], n[32];
+	const char *trust = status_value(st, "clock", tb, sizeof(tb));
+
+	if (strcmp(trust, "?") == 0)
+		return; /* a status written before these keys existed */
+	const char *detail = status_value(st, "clock_detail", db, sizeof(db));
+	if (strcmp(trust, "trusted") == 0) {
+		printf("clock: %s\n", detail);
+		return;
+	}
+	printf("clock: HELD, %s (witness: %s): %s\n", trust,
+	       status_value(st, "clock_witness", by, sizeof(by)), detail);
+	printf("  days are sealed up to %s; %s readings and events were journaled "
+	       "and kept out of days meanwhile\n",
+	       status_value(st, "clock_seal_time", by, sizeof(by)),
+	       status_value(st, "clock_withheld", n, sizeof(n)));
+}
+
+/* Readings not kept, by reason (drops.h), with what each means. */
+static void print_drops(char *st)
+{
+	static const struct {
+		const char *reason, *meaning;
+	} why[] = {
+		{"late", "older than revision_window: their day was final"},
+		{"bad_value", "values that cannot be true (events bad_value say which)"},
+		{"bad_time", "stamped far from the gateway's time: a meter clock "
+			     "years off, or the gateway's own clock while it was "
+			     "wrong (set aside in quarantine/)"},
+		{"nomem", "out of memory on the way to the batching core"},
+		{"clock_back", "read after the clock stepped back, stamped at or "
+			       "before readings already taken (journaled, set aside)"},
+	};
+	char key[48], vb[32], line[512] = "";
+	size_t len = 0;
+	int any = 0, known = 0;
+
+	for (size_t i = 0; i < sizeof(why) / sizeof(why[0]); i++) {
+		snprintf(key, sizeof(key), "dropped_%s", why[i].reason);
+		const char *v = status_value(st, key, vb, sizeof(vb));
+		if (strcmp(v, "?") == 0)
+			continue;
+		known = 1;
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %s",
+					len ? ", " : "", why[i].reason, v);
+		any |= strcmp(v, "0") != 0;
+	}
+	if (!known)
+		return;
+	printf("dropped readings since start: %s\n", any ? line : "none");
+	for (size_t i = 0; any && i < sizeof(why) / sizeof(why[0]); i++) {
+		snprintf(key, sizeof(key), "dropped_%s", why[i].reason);
+		const char *v = status_value(st, key, vb, sizeof(vb));
+		if (strcmp(v, "?") != 0 && strcmp(v, "0") != 0)
+			printf("  %s: %s\n", why[i].reason, why[i].meaning);
+	}
+}
+
 int gwctl_status(int argc, char **argv)
 {
 	char dir[GW_PATH_MAX], path[GW_PATH_MAX + 16];
@@ -115,6 +176,8 @@ int gwctl_status(int argc, char **argv)
 	if (strcmp(sfail, "?") != 0 && strcmp(sfail, "0") != 0)
 		printf("sealing: %s failed attempts in a row, next try in %s s\n", sfail,
 		       status_value(st, "seal_next_try_s", v[5], sizeof(v[5])));
+	print_clock(st);
+	print_drops(st);
 	bad |= strcmp(alarm, "none") != 0;
 	free(st);
 

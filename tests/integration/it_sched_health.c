@@ -61,7 +61,7 @@ static void fifo_write(const char *line)
 	close(fd);
 }
 
-static int sink(void *ctx, int bus, const struct gw_reading *r, size_t n)
+static int sink(void *ctx, int bus, struct gw_reading *r, size_t n)
 {
 	int seen[MAXM] = {0}, imp[MAXM] = {0};
 	char line[64];

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/integration/clock_ntp.sh - NTP steps the gateway's clock back by an
+# hour, across midnight, right after the day was sealed: the gateway's
+# clock ran an hour fast (libfaketime, +1 simulated hour) and is set right
+# (+0) the moment the day's batch is written. The step is within max_jump:
+# the clock stays trusted (no alarm clock_jump). The readings taken in the
+# hour lived twice are stamped at or before readings already taken: they
+# are journaled with their mark and set aside (dropped_clock_back, alarm
+# readings_dropped), never put between the readings already taken; the
+# sealed day gets no second revision, the next day starts where it ended,
+# and its consumption is exact. Two "home" meters draw power at night: the
+# first reading after the hour lived twice, on the grid point of the last
+# one before it, is set aside too, else it would put an hour's energy a
+# few milliseconds after that one (a "jump" beyond max_power).
+. "$(dirname "$0")/../lib.sh"
+
+faketime_lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+if [ -z "$faketime_lib" ]; then
+	not_ok "libfaketime is installed (tools/deps.sh installs faketime)"
+	finish
+fi
+zone=Asia/Ho_Chi_Minh
+speed=7200 # an hour in half a real second
+sim_args=(--meters 2 --profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone")
+anchor=$(date +%s.%N)
+start=2026-03-02T13:00:00Z # 20:00 local, the true time
+clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+port=$(free_port)
+port2=$(free_port)
+start_metersim sim --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" &&
+	start_metersim home --tcp "127.0.0.1:$port2" --meters 2 --first-unit 3 --load home \
+		--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" ||
+	{ not_ok "metersim starts"; finish; }
+S=$GW_TMP/spool
+cat >"$GW_TMP/gw.ini" <<INI
+[gateway]
+id = sub-ntp
+timezone = $zone
+spool_dir = spool
+profiles_dir = $GW_TOP/profiles
+poll_interval = 15m
+
+[clock]
+max_jump = 2h
+
+[bus b]
+type = modbus-tcp
+host = 127.0.0.1
+port = $port
+timeout_ms = 300
+
+[meter M1]
+bus = b
+unit = 1
+profile = abb_b23
+
+[meter M2]
+bus = b
+unit = 2
+profile = abb_b23
+
+[bus h]
+type = modbus-tcp
+host = 127.0.0.1
+port = $port2
+timeout_ms = 300
+
+[meter H3]
+bus = h
+unit = 3
+profile = abb_b23
+
+[meter H4]
+bus = h
+unit = 4
+profile = abb_b23
+INI
+status() { sed -n "s/^$1=//p" "$S/status" 2>/dev/null; }
+ms() { date -d "$1" +%s000; }
+
+echo "+0.5" >"$GW_TMP/faketime" # half a real second: an hour fast
+FAKETIME_TIMESTAMP_FILE=$GW_TMP/faketime FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	LD_PRELOAD=$faketime_lib "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" \
+	--stop-at 2026-03-03T17:45:00Z 2>"$GW_TMP/gw.log" &
+gw=$!
+track_pid $gw
+# 00:30 by the fast clock: 2026-03-02 is sealed; NTP steps the clock back
+if wait_for 15 test -e "$S/ready/sub-ntp_2026-03-02_r0.gwb"; then
+	echo "+0" >"$GW_TMP/faketime"
+	ok "2026-03-02 is sealed by the fast clock, and the clock is stepped back an hour"
+else
+	not_ok "2026-03-02 was not sealed"
+	finish
+fi
+if wait_pid_exit 60 $gw; then
+	wait $gw
+	check_eq "$?" 0 "gatewayd runs to its stop time"
+else
+	not_ok "gatewayd did not stop"
+fi
+grep -Eq "clock: stepped -(59 min|1 h 0 min) \(within max_jump: taken as it comes\)" "$GW_TMP/gw.log" &&
+	ok "the step back is logged and taken as it comes" ||
+	not_ok "step not logged: $(grep 'clock' "$GW_TMP/gw.log" | head -3)"
+check_eq "$(status clock)/$(status clock_holds)" "trusted/0" "the clock was never held"
+case ",$(status alarm)," in
+*,clock_jump,*) not_ok "alarm clock_jump raised: $(status alarm)" ;;
+*,readings_dropped,*) ok "alarm readings_dropped, no alarm clock_jump" ;;
+*) not_ok "alarm: $(status alarm)" ;;
+esac
+check_eq "$(ls "$S/ready" | tr '\n' ' ')" "sub-ntp_2026-03-02_r0.gwb sub-ntp_2026-03-03_r0.gwb " \
+	"no day is sealed twice: one batch per day, revision 0"
+marked=$("$GW_BUILD/gwctl" spool journal "$S" | grep -c ',clock_back$')
+back=$(status dropped_clock_back)
+[ "$marked" -gt 0 ] && check_eq "$back" "$marked" \
+	"the $marked readings of the hour lived twice are journaled with their mark and counted (dropped_clock_back)" ||
+	not_ok "no reading was stamped in the hour lived twice (dropped_clock_back=$back)"
+# 3 to 5 poll cycles (an hour, give or take the cycle at its ends) of 4
+# meters with 7 registers each
+[ "$back" -ge 84 ] && [ "$back" -le 140 ] && ok "about an hour of readings set aside ($back)" ||
+	not_ok "readings set aside: $back"
+"$GW_BUILD/gwctl" status "$S" | grep -q "clock_back: read after the clock stepped back" &&
+	ok "gwctl status explains clock_back" || not_ok "gwctl status: $("$GW_BUILD/gwctl" status "$S" | grep -A3 dropped)"
+dump() { "$GW_BUILD/gwctl" spool dump "$S/ready/sub-ntp_$1_r0.gwb" | tail -n +2; }
+dump 2026-03-02 >"$GW_TMP/d1.csv"
+dump 2026-03-03 >"$GW_TMP/d2.csv"
+for m in M1 M2 H3 H4; do
+	for o in 1.8.0 2.8.0; do
+		end=$(awk -F, -v m=$m -v o=$o '$4 == m && $5 == o { print $7 }' "$GW_TMP/d1.csv")
+		beg=$(awk -F, -v m=$m -v o=$o '$4 == m && $5 == o { print $6 }' "$GW_TMP/d2.csv")
+		check_eq "$beg" "$end" "$m $o: 2026-03-03 starts where 2026-03-02 ended ($end)"
+	done
+done
+for u in 1 2; do
+	exp=$("$GW_BUILD/metersim" "${sim_args[@]}" "${clock[@]}" --print-expected 2026-03-03 |
+		awk -v u=$u '$1 == u { print $2 }')
+	got=$(awk -F, -v m=M$u '$4 == m && $5 == "1.8.0" { print $8 }' "$GW_TMP/d2.csv")
+	check_eq "$got" "$exp" "M$u 2026-03-03 consumption exact (the clock was right all day)"
+done
+ev=$(for f in "$S"/ready/*.gwb; do "$GW_BUILD/gwctl" spool dump --events "$f"; done |
+	grep -c 'counter_reset\|jump')
+check_eq "$ev" 0 "no register went backwards: no counter_reset or jump event"
+python3 "$GW_TOP/tests/integration/clock_readings.py" "$GW_BUILD/gwctl" "$S" "$zone" \
+	"$(ms 2026-06-01)" ntp
+finish
