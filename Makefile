@@ -113,7 +113,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c gateway/reading.c gateway/util.c
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_iec
 FUZZ_BATCH_SRC := tests/fuzz/fuzz_batch.c gateway/spool.c gateway/batch.c \
-	gateway/tz.c gateway/reading.c gateway/util.c
+	gateway/tz.c gateway/reading.c gateway/util.c gateway/drops.c
 FUZZ_BATCH_BIN := $(BUILD)/fuzz/fuzz_batch
 $(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/reading.h gateway/gw.h gateway/batch.h
 	@mkdir -p $(dir $@)
