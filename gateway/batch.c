@@ -661,8 +661,8 @@ static int resolve_pending(struct gw_batcher *b, struct track *t,
 			 "%.47s %.23s %lld %.6s, silent %.20s .. %.20s", t->meter_id,
 			 t->obis, (long long)unplaced, unit, since, back);
 	}
-	gw_warn("batching: %s %s silent from %s to %s, longer than the revision window: %s",
-		t->meter_id, t->obis, since, back, detail);
+	gw_warn("batching: %s %s back at %s after a silence longer than the revision "
+		"window: %s", t->meter_id, t->obis, back, detail);
 	return queue_event(b, t->meter_id, t->obis, last->ts, GW_EV_LONG_GAP, detail);
 }
 
@@ -721,9 +721,11 @@ static int add(struct gw_batcher *b, const struct gw_reading *r, size_t n,
 		    resolve_pending(b, t, m))
 			return GW_ENOMEM;
 		/* Every midnight between the readings before and after this
-		 * one has changed, and with it the days around them. */
-		int64_t prev = at > 0 ? t->pts[at - 1].ts : x->ts_ms;
-		int64_t next = at + 1 < t->n ? t->pts[at + 1].ts : x->ts_ms;
+		 * one has changed, and with it the days around them; and one
+		 * reading further on either side, whose being out of line
+		 * (out_of_line) this one may have changed. */
+		int64_t prev = at > 1 ? t->pts[at - 2].ts : t->pts[0].ts;
+		int64_t next = at + 2 < t->n ? t->pts[at + 2].ts : t->pts[t->n - 1].ts;
 		mark_range(b, prev, next, m);
 	}
 	return 0;
@@ -857,6 +859,25 @@ static int64_t wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
 	return (int64_t)inc;
 }
 
+/* Whether point k is out of line with both its neighbours: the register
+ * goes down at it or right after it, while the neighbours agree with each
+ * other (the one after is not below the one before, and not further above
+ * it than a meter can count in the time between them, and no meter was
+ * replaced between them). Such a reading, a garbage value once, up or
+ * down, is left out of every midnight and every sum (its day is flagged,
+ * event jump); it stays in the interval series as read. */
+static int out_of_line(const struct gw_batcher *b, const struct track *t, size_t k)
+{
+	if (k == 0 || k + 1 >= t->n)
+		return 0;
+	const struct point *a = &t->pts[k - 1], *x = &t->pts[k], *c = &t->pts[k + 1];
+	if (x->v >= a->v && x->v <= c->v)
+		return 0;
+	if (c->v < a->v || c->v - a->v > jump_bound(b, c->ts - a->ts))
+		return 0;
+	return !replaced_between(b, t->meter_id, a->ts, c->ts);
+}
+
 /* The register value at midnight m; returns its quality. The start of the
  * edge day is the frozen value once it is known. *broken (may be NULL) is
  * set when the readings around m are of two counters (a reset or another
@@ -868,16 +889,21 @@ static enum gw_quality boundary(const struct gw_batcher *b, const struct track *
 		*value = t->edge_v;
 		return (enum gw_quality)t->edge_q;
 	}
-	size_t i = lower_bound(t, m);
-	const struct point *after = i < t->n ? &t->pts[i] : NULL;
+	size_t i = lower_bound(t, m), ia = i, ib = i;
+	/* a reading out of line on either side does not count */
+	if (ia < t->n && out_of_line(b, t, ia))
+		ia++;
+	if (ib > 0 && out_of_line(b, t, ib - 1))
+		ib--;
+	const struct point *after = ia < t->n ? &t->pts[ia] : NULL;
 	const struct point *before = NULL;
 
 	if (after && after->ts == m) {
 		*value = after->v;
 		return is_derived(t, after) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
 	}
-	if (i > 0)
-		before = &t->pts[i - 1];
+	if (ib > 0)
+		before = &t->pts[ib - 1];
 	int64_t tol = b->p.midnight_tolerance_ms;
 	int64_t db = before ? m - before->ts : INT64_MAX;
 	int64_t da = after ? after->ts - m : INT64_MAX;
@@ -1000,6 +1026,21 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 	int64_t prev = sv, pts = s, sum = 0;
 
 	for (size_t i = first; i <= end; i++) {
+		if (i < end && out_of_line(b, t, i)) {
+			/* left out: neither adds energy (through a "reset" back)
+			 * nor takes any away */
+			if (add_event(batch, ecap, t, t->pts[i].ts, GW_EV_JUMP, prev,
+				      t->pts[i].v))
+				return GW_ENOMEM;
+			struct gw_event *x = &batch->events[batch->n_events - 1];
+			snprintf(x->detail, sizeof(x->detail),
+				 "%lld -> %lld -> %lld %.6s: one reading out of line, left out",
+				 (long long)prev, (long long)t->pts[i].v,
+				 (long long)t->pts[i + 1].v, gw_unit_name((enum gw_unit)t->unit));
+			if (*q < GW_Q_ESTIMATED)
+				*q = GW_Q_ESTIMATED;
+			continue; /* the step goes from prev to the next reading */
+		}
 		int64_t v = i < end ? t->pts[i].v : ev;
 		int64_t ts = i < end ? t->pts[i].ts : e;
 		/* the event's time: the reading that showed the change */
