@@ -486,8 +486,9 @@ static struct track *find_track(struct gw_batcher *b, const struct gw_reading *r
 }
 
 /* Inserts a point keeping the series sorted; a second reading with the
- * same timestamp replaces the first. *at gets its index. Returns 1 if the
- * series changed, 0 if the same point was there already, or GW_ENOMEM. */
+ * same timestamp replaces the first. *at gets its index. Returns 1 if a
+ * point was added, 2 if one changed its value, 0 if the same point was
+ * there already, or GW_ENOMEM. */
 static int track_insert(struct track *t, int64_t ts, int64_t v, size_t *at)
 {
 	size_t lo = 0, hi = t->n;
@@ -507,7 +508,7 @@ static int track_insert(struct track *t, int64_t ts, int64_t v, size_t *at)
 			if (t->pts[lo].v == v)
 				return 0;
 			t->pts[lo].v = v;
-			return 1;
+			return 2;
 		}
 	}
 	if (t->n == t->cap) {
@@ -585,6 +586,8 @@ static enum gw_quality boundary(const struct gw_batcher *b, const struct track *
 				int64_t m, int64_t *value, int *broken);
 static void move_edge_to(struct gw_batcher *b, int32_t want);
 static void move_edge(struct gw_batcher *b);
+static int ool3(const struct gw_batcher *b, const struct track *t,
+		const struct point *a, const struct point *x, const struct point *c);
 
 /* A reading that cannot be true: not kept; counted; one bad_value event
  * per register and day; its day is flagged. */
@@ -721,11 +724,20 @@ static int add(struct gw_batcher *b, const struct gw_reading *r, size_t n,
 		    resolve_pending(b, t, m))
 			return GW_ENOMEM;
 		/* Every midnight between the readings before and after this
-		 * one has changed, and with it the days around them; and one
-		 * reading further on either side, whose being out of line
-		 * (out_of_line) this one may have changed. */
-		int64_t prev = at > 1 ? t->pts[at - 2].ts : t->pts[0].ts;
-		int64_t next = at + 2 < t->n ? t->pts[at + 2].ts : t->pts[t->n - 1].ts;
+		 * one has changed, and with it the days around them; one
+		 * reading further on a side where a neighbour's being out of
+		 * line (out_of_line) has changed with it. */
+		const struct point *p = t->pts;
+		int64_t prev = at > 0 ? p[at - 1].ts : x->ts_ms;
+		int64_t next = at + 1 < t->n ? p[at + 1].ts : x->ts_ms;
+		if (at >= 2 && (rc == 2 || ool3(b, t, &p[at - 2], &p[at - 1], &p[at]) !=
+						   (at + 1 < t->n &&
+						    ool3(b, t, &p[at - 2], &p[at - 1], &p[at + 1]))))
+			prev = p[at - 2].ts;
+		if (at + 2 < t->n && (rc == 2 || ool3(b, t, &p[at], &p[at + 1], &p[at + 2]) !=
+						       (at > 0 &&
+							ool3(b, t, &p[at - 1], &p[at + 1], &p[at + 2]))))
+			next = p[at + 2].ts;
 		mark_range(b, prev, next, m);
 	}
 	return 0;
@@ -866,16 +878,21 @@ static int64_t wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
  * replaced between them). Such a reading, a garbage value once, up or
  * down, is left out of every midnight and every sum (its day is flagged,
  * event jump); it stays in the interval series as read. */
-static int out_of_line(const struct gw_batcher *b, const struct track *t, size_t k)
+static int ool3(const struct gw_batcher *b, const struct track *t,
+		const struct point *a, const struct point *x, const struct point *c)
 {
-	if (k == 0 || k + 1 >= t->n)
-		return 0;
-	const struct point *a = &t->pts[k - 1], *x = &t->pts[k], *c = &t->pts[k + 1];
 	if (x->v >= a->v && x->v <= c->v)
 		return 0;
 	if (c->v < a->v || c->v - a->v > jump_bound(b, c->ts - a->ts))
 		return 0;
 	return !replaced_between(b, t->meter_id, a->ts, c->ts);
+}
+
+static int out_of_line(const struct gw_batcher *b, const struct track *t, size_t k)
+{
+	if (k == 0 || k + 1 >= t->n)
+		return 0;
+	return ool3(b, t, &t->pts[k - 1], &t->pts[k], &t->pts[k + 1]);
 }
 
 /* The register value at midnight m; returns its quality. The start of the

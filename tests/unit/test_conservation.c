@@ -364,7 +364,8 @@ static void make_case(struct kase *k, uint64_t seed, int idx)
 				push(k, all[i]);
 		free(all);
 	}
-	qsort(k->r, k->n, sizeof(*k->r), cmp_rdg);
+	if (k->n)
+		qsort(k->r, k->n, sizeof(*k->r), cmp_rdg);
 	/* cycles: one per meter and arrival */
 	k->cy = calloc(k->n + 1, sizeof(*k->cy));
 	assert_non_null(k->cy);
