@@ -89,10 +89,13 @@ check: deps
 	@$(MAKE) --no-print-directory tests
 	@GW_BUILD=$(BUILD) tests/run.sh
 
-# The crash test, many more times (GW_CRASH_KILLS, default 500 here).
+# The crash test, many more times (GW_CRASH_KILLS, default 500 here), and
+# the conservation property test over many more cases (GW_PROPERTY_CASES,
+# default 200000 here; GW_PROPERTY_SEED picks another set).
 soak: deps
 	@$(MAKE) --no-print-directory tests
 	@GW_BUILD=$(BUILD) GW_CRASH_KILLS=$${GW_CRASH_KILLS:-500} tests/run.sh crash
+	@GW_BUILD=$(BUILD) GW_TEST_TIMEOUT=$${GW_TEST_TIMEOUT:-7200} GW_PROPERTY_CASES=$${GW_PROPERTY_CASES:-200000} tests/run.sh conservation
 
 demo: deps
 	@$(MAKE) --no-print-directory all
