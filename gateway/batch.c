@@ -679,7 +679,8 @@ static int add(struct gw_batcher *b, const struct gw_reading *r, size_t n,
 				gw_drops_add(GW_DROP_BAD_TIME, 1);
 			continue;
 		}
-		if (gw_unit_is_energy((enum gw_unit)x->unit) &&
+		/* gw_unit_is_energy, without a call per reading */
+		if (x->unit >= GW_UNIT_WH && x->unit <= GW_UNIT_VAH &&
 		    (x->value < 0 || x->value > GW_ENERGY_MAX)) {
 			if (bad_value(b, x, m))
 				return GW_ENOMEM;
@@ -834,6 +835,10 @@ static int64_t energy_in(int64_t power_w, int64_t dt)
 {
 	if (dt < 0)
 		dt = 0;
+	/* power_w <= GW_POWER_MAX_W: in 64 bits for gaps up to ten days,
+	 * the common case, without a 128-bit division per reading */
+	if (dt <= INT64_MAX / GW_POWER_MAX_W)
+		return power_w * dt / 3600000 + 1;
 	return (int64_t)((__int128)power_w * dt / 3600000) + 1;
 }
 
@@ -1043,7 +1048,11 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 	int64_t prev = sv, pts = s, sum = 0;
 
 	for (size_t i = first; i <= end; i++) {
-		if (i < end && out_of_line(b, t, i)) {
+		/* (the register going down at or after a reading, tested here
+		 * first: out_of_line is rare) */
+		if (i < end && i > 0 && i + 1 < t->n &&
+		    (t->pts[i].v < t->pts[i - 1].v || t->pts[i].v > t->pts[i + 1].v) &&
+		    out_of_line(b, t, i)) {
 			/* left out: neither adds energy (through a "reset" back)
 			 * nor takes any away */
 			if (add_event(batch, ecap, t, t->pts[i].ts, GW_EV_JUMP, prev,
@@ -1091,7 +1100,7 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 				if (*q < GW_Q_ESTIMATED)
 					*q = GW_Q_ESTIMATED;
 			}
-		} else if (inc > jump_bound(b, dt)) {
+		} else if (inc > (bound >= 0 ? bound : energy_in(GW_POWER_MAX_W, dt))) {
 			kind = GW_EV_JUMP;
 			inc = 0;
 			if (*q < GW_Q_ESTIMATED)
@@ -1203,28 +1212,32 @@ oom:
 	return NULL;
 }
 
-/* Drops points no longer needed: before the edge midnight, keeping the
- * last point at or before it (the minutes missing at the start of the edge
- * day, and the reading a silent track waits with). */
+/* Drops a track's points no longer needed: before `from` (the edge
+ * midnight), keeping the last point at or before it (the minutes missing
+ * at the start of the edge day, and the reading a silent track waits
+ * with). */
+static void prune_track(struct gw_batcher *b, struct track *t, int64_t from)
+{
+	size_t k = lower_bound(t, from + 1);
+
+	if (k > 1) {
+		k--; /* keep the last point at or before `from` */
+		memmove(t->pts, t->pts + k, (t->n - k) * sizeof(*t->pts));
+		t->n -= k;
+	}
+	if (t->derived.n && t->n)
+		iset_drop_before(&t->derived, t->pts[0].ts);
+	if (t->bad.n)
+		iset_drop_before(&t->bad, b->edge_day);
+}
+
 static void prune(struct gw_batcher *b)
 {
 	int64_t from = keep_from(b);
 
-	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
-		if (!t)
-			continue;
-		size_t k = lower_bound(t, from + 1);
-		if (k > 1) {
-			k--; /* keep the last point at or before `from` */
-			memmove(t->pts, t->pts + k, (t->n - k) * sizeof(*t->pts));
-			t->n -= k;
-		}
-		if (t->derived.n && t->n)
-			iset_drop_before(&t->derived, t->pts[0].ts);
-		if (t->bad.n)
-			iset_drop_before(&t->bad, b->edge_day);
-	}
+	for (size_t i = 0; i < b->n_slots; i++)
+		if (b->slots[i])
+			prune_track(b, b->slots[i], from);
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)
@@ -1236,23 +1249,28 @@ static void prune(struct gw_batcher *b)
 /* Freezes every energy track's books at midnight m, the start of the day
  * that is about to be the edge day: the register there as the day before
  * was (last) sealed with it, or "pending" on the last reading before it
- * when none follows yet. */
-static void freeze_at(struct gw_batcher *b, int64_t m)
+ * when none follows yet. With `then_prune`, each track is pruned to m in
+ * the same pass (one walk over the tracks a day, not two). */
+static void freeze_at(struct gw_batcher *b, int64_t m, int then_prune)
 {
 	for (size_t i = 0; i < b->n_slots; i++) {
 		struct track *t = b->slots[i];
-		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit))
+		if (!t)
 			continue;
-		int64_t v = 0;
-		enum gw_quality q = boundary(b, t, m, &v, NULL);
-		if (q != GW_Q_INCOMPLETE) {
-			t->edge = EDGE_FROZEN;
-			t->edge_v = v;
-			t->edge_q = (uint8_t)q;
-		} else {
-			size_t k = lower_bound(t, m);
-			t->edge = k > 0 && k == t->n ? EDGE_PENDING : EDGE_NONE;
+		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
+			int64_t v = 0;
+			enum gw_quality q = boundary(b, t, m, &v, NULL);
+			if (q != GW_Q_INCOMPLETE) {
+				t->edge = EDGE_FROZEN;
+				t->edge_v = v;
+				t->edge_q = (uint8_t)q;
+			} else {
+				size_t k = lower_bound(t, m);
+				t->edge = k > 0 && k == t->n ? EDGE_PENDING : EDGE_NONE;
+			}
 		}
+		if (then_prune)
+			prune_track(b, t, m);
 	}
 }
 
@@ -1260,6 +1278,7 @@ static void freeze_at(struct gw_batcher *b, int64_t m)
  * at each midnight it passes; drops what is no longer needed. */
 static void move_edge_to(struct gw_batcher *b, int32_t want)
 {
+	int moved = 0;
 
 	if (!b->edges_known) {
 		/* After a restart without saved edges: take the books up
@@ -1267,12 +1286,15 @@ static void move_edge_to(struct gw_batcher *b, int32_t want)
 		for (size_t i = 0; i < b->n_slots; i++)
 			if (b->slots[i])
 				b->slots[i]->edge = EDGE_NONE;
-		freeze_at(b, b->edge_start);
+		freeze_at(b, b->edge_start, 0);
 		b->edges_known = 1;
 	}
 	while (b->edge_day < want) {
-		freeze_at(b, gw_tz_day_start(b->edge_day + 1));
-		set_edge(b, b->edge_day + 1);
+		int32_t e = b->edge_day + 1;
+		b->edge_day = e; /* for prune_track's flagged days */
+		freeze_at(b, gw_tz_day_start(e), e == want);
+		set_edge(b, e);
+		moved = e == want;
 	}
 	/* days that left the revision window can no longer be dirty */
 	int k = 0;
@@ -1280,7 +1302,15 @@ static void move_edge_to(struct gw_batcher *b, int32_t want)
 		if (b->dirty[i] >= b->edge_day)
 			b->dirty[k++] = b->dirty[i];
 	b->n_dirty = k;
-	prune(b);
+	if (!moved) {
+		prune(b);
+		return;
+	}
+	size_t r = 0;
+	for (size_t i = 0; i < b->n_repl; i++)
+		if (b->repl[i].ts >= b->edge_start - b->p.max_gap_ms - 86400000)
+			b->repl[r++] = b->repl[i];
+	b->n_repl = r;
 }
 
 static void move_edge(struct gw_batcher *b)
