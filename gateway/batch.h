@@ -206,24 +206,36 @@ int gw_batcher_add_replacement(struct gw_batcher *b, const char *meter_id,
  * is a reset or replacement (event counter_reset): the day is split into
  * consumption before and after it, the new counter's first value counted
  * when it could have been reached from zero at max_power, and the day is
- * at least "estimated". An increase beyond max_power is left out (event
- * jump) and the day is at least "estimated". */
+ * at least "estimated". An increase beyond max_power (GW_POWER_MAX_W when
+ * it is 0) is left out (event jump), and so is a reading out of line with
+ * both its neighbours (the register goes down at it or right after it
+ * while the neighbours agree: a garbage value; event jump, it stays in the
+ * series); the day is at least "estimated".
+ *
+ * When a day leaves the revision window, each register's value at its end
+ * midnight is frozen (the books at the edge, gw_batcher_edges_save); a
+ * register silent then waits, and when it answers again the energy before
+ * that midnight goes into a long_gap event queued for the next day sealed
+ * (gw_batcher_long_gaps counts them). */
 typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx);
 
 /* After a restart: days before next_day are already sealed (their batches
- * are in the spool); call before replaying the journal. */
+ * are in the spool); call before gw_batcher_edges_load and the journal
+ * replay. The first live gw_batcher_add (or advance) ends the replay. */
 void gw_batcher_restore(struct gw_batcher *b, int32_t next_day);
 
-/* Adds one poll cycle's readings replayed from the journal after a restart.
- * The cycle's newest reading tells when it was read. A reading of a sealed
- * day whose seal time (end + seal_delay) had passed by then arrived late
- * and is added as late data: its day is sealed again as a new revision,
- * since the crash may have come before that revision reached the spool
- * (if it had, the new revision carries the same values). Every other
- * reading of a sealed day was in it when it was sealed and causes no
- * revision. */
+/* Adds one poll cycle's readings replayed from the journal after a restart
+ * (after gw_batcher_restore and gw_batcher_edges_load). The cycle's newest
+ * reading tells when it was read. The revisions a cycle caused were sealed
+ * at once, before the day it was read on could be sealed: a cycle read on
+ * a day that is sealed now causes none again. A cycle read on the day
+ * still open may have caused revisions the crash lost: the days it changed
+ * that were sealed when it was read are sealed again (if that revision had
+ * reached the spool, the new one carries the same values), and a long gap
+ * it ended raises its long_gap event again. Nothing replayed is counted
+ * as dropped again. */
 int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		      size_t n);
 
