@@ -22,10 +22,13 @@
  * day's start boundary is that value from then on, whatever readings come
  * later, so a final day's end is always the next day's start. If no
  * reading followed the midnight yet (the meter is silent), the track
- * waits (edge PENDING) with its last reading before it; when the meter
- * comes back, the midnight is interpolated and frozen, and the energy
- * between that last reading (where the final days' books end) and the
- * midnight, which belongs to final days, goes into a long_gap event.
+ * waits (edge PENDING) with its last reading before it. When the meter
+ * comes back (edge BACK) the midnight is interpolated from the readings
+ * around it, as any other, for as long as the edge day can be sealed
+ * again (a load profile of the gap may still come and improve it); when
+ * the edge day becomes final, the energy between that last reading (where
+ * the final days' books end) and the edge day's start as last sealed,
+ * which belongs to final days, goes into a long_gap event.
  * Readings before the edge midnight can change nothing any more and are
  * dropped as late. A series keeps its last reading at or before the edge
  * midnight (for the minutes missing at the start of the edge day) and
@@ -64,6 +67,9 @@ enum edge_kind {
 	EDGE_NONE = 0, /* no reading at or before the edge midnight */
 	EDGE_FROZEN,   /* edge_v is the register at the edge midnight */
 	EDGE_PENDING,  /* silent since its last reading before the midnight */
+	EDGE_BACK,     /* was pending, and readings after the midnight came:
+			* the midnight is derived from the readings until the
+			* edge day is final, and then the long gap is counted */
 };
 
 struct track {
@@ -584,8 +590,9 @@ static char *fmt_time(int64_t ms, char *buf, size_t cap)
 
 static enum gw_quality boundary(const struct gw_batcher *b, const struct track *t,
 				int64_t m, int64_t *value, int *broken);
-static void move_edge_to(struct gw_batcher *b, int32_t want);
-static void move_edge(struct gw_batcher *b);
+static int move_edge_to(struct gw_batcher *b, int32_t want);
+static int move_edge(struct gw_batcher *b);
+static size_t lower_bound(const struct track *t, int64_t x);
 static int ool3(const struct gw_batcher *b, const struct track *t,
 		const struct point *a, const struct point *x, const struct point *c);
 
@@ -615,29 +622,23 @@ static int bad_value(struct gw_batcher *b, const struct gw_reading *r,
 	return queue_event(b, r->meter_id, r->obis, r->ts_ms, GW_EV_BAD_VALUE, detail);
 }
 
-/* A track silent since before the edge midnight has a reading after it:
- * the midnight is interpolated and frozen, and the energy between its last
- * reading (where the final days' books end) and the midnight is on no
- * day: a long_gap event says how much. */
-static int resolve_pending(struct gw_batcher *b, struct track *t,
-			   const struct add_mode *m)
+/* The edge day of a track that came back after a silence (edge BACK) is
+ * final now: its start value as last sealed is what the readings around
+ * the edge midnight give, and the energy between the last reading before
+ * the silence (where the final days' books end) and it is on no day; a
+ * long_gap event, queued for the next day sealed, says how much. (After a
+ * restart the edges file carries it until then.) */
+static int long_gap(struct gw_batcher *b, struct track *t)
 {
 	int64_t v = 0;
 	int broken = 0;
 	char detail[96], since[32], back[32], day[16];
 
-	t->edge = EDGE_NONE; /* derive it from the readings */
 	enum gw_quality q = boundary(b, t, b->edge_start, &v, &broken);
-	size_t i = 0;
-	while (i + 1 < t->n && t->pts[i + 1].ts < b->edge_start)
-		i++;
-	const struct point *last = &t->pts[i];
-	t->edge = EDGE_FROZEN;
-	t->edge_v = v;
-	t->edge_q = (uint8_t)q;
-	if (m->replay && !m->fresh)
-		return 0; /* raised before the restart, and sealed */
-	const struct point *after = &t->pts[i + 1 < t->n ? i + 1 : i];
+	size_t i = lower_bound(t, b->edge_start);
+	if (q == GW_Q_INCOMPLETE || i == 0 || i == t->n)
+		return 0; /* cannot be: readings on both sides */
+	const struct point *last = &t->pts[i - 1], *after = &t->pts[i];
 	int64_t unplaced = v - last->v;
 	const char *unit = gw_unit_name((enum gw_unit)t->unit);
 	gw_day_format(b->edge_day, day, sizeof(day));
@@ -664,8 +665,8 @@ static int resolve_pending(struct gw_batcher *b, struct track *t,
 			 "%.47s %.23s %lld %.6s, silent %.20s .. %.20s", t->meter_id,
 			 t->obis, (long long)unplaced, unit, since, back);
 	}
-	gw_warn("batching: %s %s back at %s after a silence longer than the revision "
-		"window: %s", t->meter_id, t->obis, back, detail);
+	gw_warn("batching: %s %s was silent from %s to %s, longer than the revision "
+		"window: %s", t->meter_id, t->obis, since, back, detail);
 	return queue_event(b, t->meter_id, t->obis, last->ts, GW_EV_LONG_GAP, detail);
 }
 
@@ -721,9 +722,9 @@ static int add(struct gw_batcher *b, const struct gw_reading *r, size_t n,
 		}
 		if (rc == 0 || b->next_day == INT32_MIN)
 			continue;
-		if (t->edge == EDGE_PENDING && x->ts_ms >= b->edge_start &&
-		    resolve_pending(b, t, m))
-			return GW_ENOMEM;
+		/* a silent track is back */
+		if (t->edge == EDGE_PENDING && x->ts_ms >= b->edge_start)
+			t->edge = EDGE_BACK;
 		/* Every midnight between the readings before and after this
 		 * one has changed, and with it the days around them; one
 		 * reading further on a side where a neighbour's being out of
@@ -752,8 +753,8 @@ int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n)
 	 * books must stand where the sealed days put them before these are
 	 * taken in (a meter coming back now is taken up against them). */
 	if (b->next_day != INT32_MIN &&
-	    (!b->edges_known || b->edge_day < b->next_day - window(b)))
-		move_edge(b);
+	    (!b->edges_known || b->edge_day < b->next_day - window(b)) && move_edge(b))
+		return GW_ENOMEM;
 	return add(b, r, n, &m);
 }
 
@@ -786,8 +787,8 @@ int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		int32_t then = gw_tz_day_of(m.sealed_by - b->p.seal_delay_ms);
 		if (then > b->next_day)
 			then = b->next_day;
-		if (b->edge_day < then - window(b))
-			move_edge_to(b, then - window(b));
+		if (b->edge_day < then - window(b) && move_edge_to(b, then - window(b)))
+			return GW_ENOMEM;
 	}
 	return add(b, r, n, &m);
 }
@@ -904,8 +905,8 @@ static int out_of_line(const struct gw_batcher *b, const struct track *t, size_t
  * edge day is the frozen value once it is known. *broken (may be NULL) is
  * set when the readings around m are of two counters (a reset or another
  * meter between them): the value is then the old counter's last one. */
-static enum gw_quality boundary(const struct gw_batcher *b, const struct track *t,
-				int64_t m, int64_t *value, int *broken)
+static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct track *t,
+				    int64_t m, int64_t *value, int *broken)
 {
 	if (t->edge == EDGE_FROZEN && m == b->edge_start) {
 		*value = t->edge_v;
@@ -967,6 +968,42 @@ static enum gw_quality boundary(const struct gw_batcher *b, const struct track *
 	*value = interp(before->v, av, m - before->ts, after->ts - before->ts);
 	if (t->rollover > 0 && *value >= t->rollover)
 		*value -= t->rollover;
+	return q;
+}
+
+/* The register as the books have it after a frozen edge. The frozen value
+ * may be an estimate (a midnight interpolated over a gap) that readings
+ * arriving later, a load profile of the gap, show to have been high: a
+ * value after the edge midnight below it, but not below the last reading
+ * before that midnight, is that overshoot (the final day before counted
+ * it), not a drop of the register; the books hold it at the frozen value
+ * until the register passes it, so that the days still chain and add up.
+ * *clamped is set when that happened. */
+static int64_t booked(const struct gw_batcher *b, const struct track *t, int64_t ts,
+		      int64_t v, int *clamped)
+{
+	if (t->edge != EDGE_FROZEN || v >= t->edge_v || ts <= b->edge_start)
+		return v;
+	size_t k = lower_bound(t, b->edge_start + 1);
+	if (k == 0 || v < t->pts[k - 1].v)
+		return v; /* below the last reading before: a real drop */
+	*clamped = 1;
+	return t->edge_v;
+}
+
+/* The register value at midnight m (boundary_raw), as the books have it
+ * (booked; a day with a value held at the frozen edge is estimated). */
+static enum gw_quality boundary(const struct gw_batcher *b, const struct track *t,
+				int64_t m, int64_t *value, int *broken)
+{
+	enum gw_quality q = boundary_raw(b, t, m, value, broken);
+	int clamped = 0;
+
+	if (q != GW_Q_INCOMPLETE && m != b->edge_start) {
+		*value = booked(b, t, m, *value, &clamped);
+		if (clamped && q < GW_Q_ESTIMATED)
+			q = GW_Q_ESTIMATED;
+	}
 	return q;
 }
 
@@ -1067,8 +1104,11 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 				*q = GW_Q_ESTIMATED;
 			continue; /* the step goes from prev to the next reading */
 		}
-		int64_t v = i < end ? t->pts[i].v : ev;
+		int clamped = 0;
+		int64_t v = i < end ? booked(b, t, t->pts[i].ts, t->pts[i].v, &clamped) : ev;
 		int64_t ts = i < end ? t->pts[i].ts : e;
+		if (clamped && *q < GW_Q_ESTIMATED)
+			*q = GW_Q_ESTIMATED;
 		/* the event's time: the reading that showed the change */
 		int64_t ets = i < end ? ts : (end < t->n ? t->pts[end].ts : e);
 		/* the reading the step starts from (the start value stands for
@@ -1178,10 +1218,11 @@ static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
 		if (qs == GW_Q_INCOMPLETE || qe == GW_Q_INCOMPLETE) {
 			if (end == first)
 				continue; /* nothing to say about this day */
+			int clamped = 0;
 			if (qs == GW_Q_INCOMPLETE)
-				sv = t->pts[first].v;
+				sv = booked(b, t, t->pts[first].ts, t->pts[first].v, &clamped);
 			if (qe == GW_Q_INCOMPLETE)
-				ev = t->pts[end - 1].v;
+				ev = booked(b, t, t->pts[end - 1].ts, t->pts[end - 1].v, &clamped);
 		}
 		enum gw_quality q = qs > qe ? qs : qe;
 		/* a value refused as bad that day */
@@ -1216,7 +1257,7 @@ oom:
  * midnight), keeping the last point at or before it (the minutes missing
  * at the start of the edge day, and the reading a silent track waits
  * with). */
-static void prune_track(struct gw_batcher *b, struct track *t, int64_t from)
+static void prune_track(struct track *t, int64_t from, int32_t edge_day)
 {
 	size_t k = lower_bound(t, from + 1);
 
@@ -1228,7 +1269,7 @@ static void prune_track(struct gw_batcher *b, struct track *t, int64_t from)
 	if (t->derived.n && t->n)
 		iset_drop_before(&t->derived, t->pts[0].ts);
 	if (t->bad.n)
-		iset_drop_before(&t->bad, b->edge_day);
+		iset_drop_before(&t->bad, edge_day);
 }
 
 static void prune(struct gw_batcher *b)
@@ -1237,7 +1278,7 @@ static void prune(struct gw_batcher *b)
 
 	for (size_t i = 0; i < b->n_slots; i++)
 		if (b->slots[i])
-			prune_track(b, b->slots[i], from);
+			prune_track(b->slots[i], from, b->edge_day);
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)
@@ -1249,15 +1290,23 @@ static void prune(struct gw_batcher *b)
 /* Freezes every energy track's books at midnight m, the start of the day
  * that is about to be the edge day: the register there as the day before
  * was (last) sealed with it, or "pending" on the last reading before it
- * when none follows yet. With `then_prune`, each track is pruned to m in
- * the same pass (one walk over the tracks a day, not two). */
-static void freeze_at(struct gw_batcher *b, int64_t m, int then_prune)
+ * when none follows yet. A track back from a silence at the old edge
+ * midnight has its long gap counted first. With `then_prune`, each track
+ * is pruned to m in the same pass (one walk over the tracks a day, not
+ * two). Returns 0 or GW_ENOMEM (an event could not be queued). */
+static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
+		     int32_t new_edge)
 {
+	int rc = 0;
+
 	for (size_t i = 0; i < b->n_slots; i++) {
 		struct track *t = b->slots[i];
 		if (!t)
 			continue;
 		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
+			/* back from a silence: the edge day is final now */
+			if (t->edge == EDGE_BACK && m > b->edge_start && long_gap(b, t))
+				rc = GW_ENOMEM;
 			int64_t v = 0;
 			enum gw_quality q = boundary(b, t, m, &v, NULL);
 			if (q != GW_Q_INCOMPLETE) {
@@ -1270,15 +1319,16 @@ static void freeze_at(struct gw_batcher *b, int64_t m, int then_prune)
 			}
 		}
 		if (then_prune)
-			prune_track(b, t, m);
+			prune_track(t, m, new_edge);
 	}
+	return rc;
 }
 
 /* Moves the edge day up to `want`, one day at a time, freezing the books
  * at each midnight it passes; drops what is no longer needed. */
-static void move_edge_to(struct gw_batcher *b, int32_t want)
+static int move_edge_to(struct gw_batcher *b, int32_t want)
 {
-	int moved = 0;
+	int moved = 0, rc = 0;
 
 	if (!b->edges_known) {
 		/* After a restart without saved edges: take the books up
@@ -1286,13 +1336,13 @@ static void move_edge_to(struct gw_batcher *b, int32_t want)
 		for (size_t i = 0; i < b->n_slots; i++)
 			if (b->slots[i])
 				b->slots[i]->edge = EDGE_NONE;
-		freeze_at(b, b->edge_start, 0);
+		freeze_at(b, b->edge_start, 0, b->edge_day);
 		b->edges_known = 1;
 	}
 	while (b->edge_day < want) {
 		int32_t e = b->edge_day + 1;
-		b->edge_day = e; /* for prune_track's flagged days */
-		freeze_at(b, gw_tz_day_start(e), e == want);
+		if (freeze_at(b, gw_tz_day_start(e), e == want, e))
+			rc = GW_ENOMEM;
 		set_edge(b, e);
 		moved = e == want;
 	}
@@ -1304,18 +1354,19 @@ static void move_edge_to(struct gw_batcher *b, int32_t want)
 	b->n_dirty = k;
 	if (!moved) {
 		prune(b);
-		return;
+		return rc;
 	}
 	size_t r = 0;
 	for (size_t i = 0; i < b->n_repl; i++)
 		if (b->repl[i].ts >= b->edge_start - b->p.max_gap_ms - 86400000)
 			b->repl[r++] = b->repl[i];
 	b->n_repl = r;
+	return rc;
 }
 
-static void move_edge(struct gw_batcher *b)
+static int move_edge(struct gw_batcher *b)
 {
-	move_edge_to(b, b->next_day - window(b));
+	return move_edge_to(b, b->next_day - window(b));
 }
 
 /* The day of the oldest reading or queued event. */
@@ -1408,8 +1459,8 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		set_edge(b, d - window(b));
 		b->edges_known = 1;
 	}
-	if (!b->edges_known || b->edge_day < b->next_day - window(b))
-		move_edge(b);
+	if ((!b->edges_known || b->edge_day < b->next_day - window(b)) && move_edge(b))
+		return GW_ENOMEM;
 	/* Sealed days with late readings first, oldest first: a new
 	 * revision of each. */
 	qsort(b->dirty, (size_t)b->n_dirty, sizeof(b->dirty[0]), cmp_day);
@@ -1428,7 +1479,8 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 			return rc;
 		count += rc;
 		set_open(b, b->next_day + 1);
-		move_edge(b);
+		if (move_edge(b))
+			return GW_ENOMEM;
 	}
 	return count;
 }
@@ -1438,12 +1490,14 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 /* One line per energy track with something to say:
  *   METER \t OBIS \t UNIT \t EDGE \t VALUE \t QUALITY \t LAST_TS \t LAST_V \t DERIVED
  * EDGE is "frozen" (VALUE, QUALITY: the register at the edge midnight),
- * "pending" (silent since LAST) or "none"; LAST is the track's last reading
+ * "pending" (silent since LAST), "back" (was silent since LAST, and
+ * answers again: its long gap is counted when the edge day is final) or
+ * "none"; LAST is the track's last reading
  * at or before the edge midnight ("-" for none), DERIVED 1 if that reading
  * is GW_RS_DERIVED. The first line names the days it is for. Then one line
  * per event the core raised that is not sealed yet:
  *   event \t KIND \t METER \t OBIS \t TS \t DETAIL   ("-" for empty) */
-static const char *const edge_names[] = {"none", "frozen", "pending"};
+static const char *const edge_names[] = {"none", "frozen", "pending", "back"};
 
 int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 {
@@ -1629,7 +1683,7 @@ int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 			int e10, ek = -1;
 			enum gw_quality q;
 			int64_t ev, lts = 0, lv = 0;
-			for (int j = 0; j < 3; j++)
+			for (int j = 0; j < 4; j++)
 				if (strcmp(f[3], edge_names[j]) == 0)
 					ek = j;
 			int nolast = strcmp(f[6], "-") == 0 && strcmp(f[7], "-") == 0;
@@ -1643,7 +1697,7 @@ int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 					 lts < 0 || lts > TS_MAX || lv < 0 ||
 					 lv > GW_ENERGY_MAX)) ||
 			    (strcmp(f[8], "0") != 0 && strcmp(f[8], "1") != 0) ||
-			    (ek == EDGE_PENDING && nolast)) {
+			    ((ek == EDGE_PENDING || ek == EDGE_BACK) && nolast)) {
 				rc = edges_fail(why, cap, line, "a field is out of range");
 				break;
 			}

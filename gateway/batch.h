@@ -213,10 +213,14 @@ int gw_batcher_add_replacement(struct gw_batcher *b, const char *meter_id,
  * series); the day is at least "estimated".
  *
  * When a day leaves the revision window, each register's value at its end
- * midnight is frozen (the books at the edge, gw_batcher_edges_save); a
- * register silent then waits, and when it answers again the energy before
- * that midnight goes into a long_gap event queued for the next day sealed
- * (gw_batcher_long_gaps counts them). */
+ * midnight is frozen (the books at the edge, gw_batcher_edges_save): the
+ * next day starts there, and a later reading below it but not below the
+ * reading before that midnight (the frozen value was an estimate too high)
+ * is held at it until the register passes it. A register silent at that
+ * midnight waits; when it answers again the midnight is derived from the
+ * readings around it until the next day is final too, and then the
+ * energy before that midnight goes into a long_gap event queued for the
+ * next day sealed (gw_batcher_long_gaps counts them). */
 typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx);
@@ -248,7 +252,8 @@ int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b);
 /* Gaps longer than the revision window since the batcher was made: a
  * meter came back after a silence that reached into days that can no
  * longer be sealed again, so the energy it counted before the oldest
- * revisable midnight is on no day (a long_gap event carries it). */
+ * revisable midnight is on no day (a long_gap event carries it). Counted
+ * when the day after that midnight is final. */
 struct gw_long_gaps {
 	uint64_t count;
 	int64_t wh;      /* energy not placed, summed over Wh registers */

@@ -1103,7 +1103,7 @@ static void restart_long_gap(void **state)
 
 	/* without a restart */
 	struct gw_batcher *b = new_batcher_power(250000, 1);
-	feed(b, &c, "m1", t0, t0, t0 + 7 * 24 * HOUR, off, on);
+	feed(b, &c, "m1", t0, t0, t0 + 8 * 24 * HOUR, off, on);
 	gw_batcher_free(b);
 
 	/* with one: the gateway dies at 02:00 on day 5 */
@@ -1148,7 +1148,7 @@ static void restart_long_gap(void **state)
 	free(again);
 	free(text);
 	/* the journal from day 4 (next - 1 - window) on: m1 said nothing */
-	feed(b, &d, "m1", t0, crash, t0 + 7 * 24 * HOUR, off, on);
+	feed(b, &d, "m1", t0, crash, t0 + 8 * 24 * HOUR, off, on);
 	gw_batcher_free(b);
 
 	const struct gw_event *e1 = find_event(&c, GW_EV_LONG_GAP, "m1");
@@ -1173,6 +1173,107 @@ static void restart_long_gap(void **state)
 	free_collected(&d);
 }
 
+/* A meter silent beyond the window comes back with its load profile for
+ * the gap, the current reading first and the profile after it (as the IEC
+ * driver delivers them): the edge midnight is taken up against the
+ * earliest profile value after it, not the current reading. The register
+ * stood still through the silence and ran from the edge midnight on, so
+ * almost nothing is left unplaced. */
+static void backfill_after_long_gap(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(250000, 1);
+	struct collected c = {0};
+	struct gw_reading cyc[160];
+	struct gw_long_gaps g;
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1), d4 = t0 + 3 * 24 * HOUR;
+	int64_t on = t0 + 4 * 24 * HOUR + 12 * HOUR;
+	for (int64_t t = t0; t <= on; t += 15 * MIN) {
+		gw_batcher_advance(b, t, collect, &c);
+		if (t > t0 + 12 * HOUR)
+			continue; /* silent from 12:00 on day 1 */
+		struct gw_reading r = rd("m1", "1.8.0", t, 100000 + (t - t0) / MIN, GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	/* flat at 100720 until day 4's midnight, then 1 Wh a minute */
+	size_t n = 0;
+	cyc[n++] = rd("m1", "1.8.0", on, 100720 + (on - d4) / MIN, GW_UNIT_WH);
+	for (int64_t t = d4 + 5 * MIN; t < on; t += 15 * MIN, n++) {
+		cyc[n] = rd("m1", "1.8.0", t, 100720 + (t - d4) / MIN, GW_UNIT_WH);
+		cyc[n].status = GW_RS_PROFILE;
+	}
+	assert_true(n < 160);
+	assert_int_equal(gw_batcher_add(b, cyc, n), 0);
+	gw_batcher_advance(b, on, collect, &c);
+	/* counted once day 4 is final (window 1: when day 5 is sealed) */
+	gw_batcher_long_gaps(b, &g);
+	assert_int_equal(g.count, 0);
+	feed(b, &c, "m1", d4 - 720 * MIN, on + 15 * MIN, on + 2 * 24 * HOUR, 0, 0);
+	gw_batcher_long_gaps(b, &g);
+	assert_int_equal(g.count, 1);
+	assert_true(g.wh <= 5); /* 100720 .. the midnight, from the 00:05 value */
+	const struct gw_day_register *r4 = find_day(latest(&c, d1 + 3), "m1", "1.8.0");
+	assert_non_null(r4);
+	assert_int_equal(r4->start_value, 100720 + g.wh);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* A midnight interpolated over a gap and frozen (window 0: final as soon
+ * as its day is sealed), then the meter's load profile shows the register
+ * stood still until after midnight: the frozen value was high. The next
+ * day holds its books at the frozen value until the register passes it:
+ * no counter reset, its days chain and add up, and it is estimated. */
+static void frozen_estimate_overshoot(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(250000, 0);
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1), m = t0 + 24 * HOUR;
+	/* 1 Wh a minute to 20:00, still until 00:10, 10 Wh a minute after */
+	for (int64_t t = t0; t <= m + 15 * MIN; t += 15 * MIN) {
+		if (t > t0 + 20 * HOUR && t < m + 15 * MIN)
+			continue; /* silent 20:00 .. 00:15 */
+		gw_batcher_advance(b, t, collect, &c);
+		int64_t v = t <= t0 + 20 * HOUR ? 5000 + (t - t0) / MIN : 6200 + 10 * ((t - m) / MIN - 10);
+		struct gw_reading r = rd("m1", "1.8.0", t, v, GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	/* day 1 sealed at 00:30, its end interpolated between 20:00 and 00:15 */
+	gw_batcher_advance(b, m + 30 * MIN, collect, &c);
+	const struct gw_day_register *r1 = find_day(latest(&c, d1), "m1", "1.8.0");
+	assert_int_equal(r1->end_value, 6200 + 47); /* 50 Wh x 240 / 255 */
+	/* the profile of the gap at 00:35: still at 6200 at 00:05 */
+	struct gw_reading cyc[3] = {
+		rd("m1", "1.8.0", m + 35 * MIN, 6450, GW_UNIT_WH),
+		rd("m1", "1.8.0", m + 5 * MIN, 6200, GW_UNIT_WH),
+		rd("m1", "1.8.0", m + 10 * MIN, 6200, GW_UNIT_WH),
+	};
+	cyc[1].status = cyc[2].status = GW_RS_PROFILE;
+	assert_int_equal(gw_batcher_add(b, cyc, 3), 0);
+	for (int64_t t = m + 45 * MIN; t <= m + 24 * HOUR + HOUR; t += 15 * MIN) {
+		gw_batcher_advance(b, t, collect, &c);
+		struct gw_reading r = rd("m1", "1.8.0", t, 6200 + 10 * ((t - m) / MIN - 10),
+					 GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	const struct gw_day_register *r2 = find_day(latest(&c, d1 + 1), "m1", "1.8.0");
+	assert_non_null(r2);
+	assert_int_equal(r2->start_value, r1->end_value);
+	assert_int_equal(r2->consumption, r2->end_value - r2->start_value);
+	assert_int_equal(r2->end_value, 6200 + 10 * (1440 - 10));
+	assert_int_equal(r2->quality, GW_Q_ESTIMATED);
+	assert_null(find_event(&c, GW_EV_COUNTER_RESET, "m1"));
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1195,6 +1296,8 @@ int main(void)
 		cmocka_unit_test(profile_backfill),
 		cmocka_unit_test(frozen_edge),
 		cmocka_unit_test(restart_long_gap),
+		cmocka_unit_test(backfill_after_long_gap),
+		cmocka_unit_test(frozen_estimate_overshoot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,7 +114,8 @@ struct kase {
 	struct gw_batcher_params p;
 	int nmeters;
 	int backfill;      /* some outage was back-filled late */
-	struct rdg *r;     /* delivered readings, by arrival then time */
+	struct rdg *r;     /* delivered readings, by arrival (each cycle's
+			    * current reading first, then by time) */
 	size_t n, cap;
 	struct cycle *cy;
 	size_t ncy;
@@ -329,6 +330,11 @@ static void make_case(struct kase *k, uint64_t seed, int idx)
 				}
 			int fill = back < cnt && chance(35);
 			int derived = fill && chance(30);
+			/* sometimes the back-fill comes a read later (the first
+			 * try failed) */
+			size_t with = back;
+			if (fill && back + 1 < cnt && chance(30))
+				with = back + 1;
 			size_t missed = 0;
 			for (size_t i = 0; i < cnt; i++)
 				missed += all[i].ts >= a && all[i].ts < b;
@@ -337,7 +343,7 @@ static void make_case(struct kase *k, uint64_t seed, int idx)
 				if (all[i].ts < a || all[i].ts >= b)
 					continue;
 				if (fill && skip == 0 && all[back].arrive == all[back].ts) {
-					all[i].arrive = all[back].ts;
+					all[i].arrive = all[with].ts;
 					all[i].status = derived && chance(50) ? GW_RS_DERIVED
 									   : GW_RS_PROFILE;
 					k->backfill = 1;
@@ -378,6 +384,13 @@ static void make_case(struct kase *k, uint64_t seed, int idx)
 			if (d > segday)
 				segday = d;
 			j++;
+		}
+		/* the current reading first, a back-fill after it (as the IEC
+		 * driver hands them over) */
+		if (j - i > 1) {
+			struct rdg cur = k->r[j - 1];
+			memmove(&k->r[i + 1], &k->r[i], (j - 1 - i) * sizeof(*k->r));
+			k->r[i] = cur;
 		}
 		k->cy[k->ncy++] = (struct cycle){k->r[i].arrive, i, j - i, segday};
 		i = j;
