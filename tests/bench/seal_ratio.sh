@@ -9,7 +9,8 @@
 # readings in one process (tests/bench/seal/). GW_BENCH_REPS pairs
 # (default 9, at least 3); the ratio this tree / baseline is reported as
 # min, median and max over the pairs; target: median <= 1.20.
-#   GW_BENCH_METERS (10000), GW_BENCH_REPS (9), GW_SEAL_BASE (2f494e4)
+#   GW_BENCH_METERS (10000), GW_BENCH_REPS (9), GW_SEAL_BASE (2f494e4),
+#   GW_SEAL_KEEP=1 keeps the built program (in $TMPDIR/gwseal.*) for perf
 set -u
 cd "$(dirname "$0")/../.."
 b=${GW_BUILD:-build}
