@@ -671,10 +671,20 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 }
 
 static int add(struct gw_batcher *b, const struct gw_reading *r, size_t n,
-	       const struct add_mode *m)
+	       const struct add_mode *mode)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct gw_reading *x = &r[i];
+		struct add_mode one = *mode;
+		const struct add_mode *m = &one;
+		if (mode->replay && x->status == GW_RS_OK && b->next_day != INT32_MIN) {
+			/* A reading read now was read when it is stamped: it
+			 * changed the days sealed by then (a cycle rebuilt from
+			 * a batch, by gwctl clock rewind, is not all read at
+			 * its newest reading's time). */
+			one.sealed_by = x->ts_ms;
+			one.fresh = x->ts_ms >= b->open_start;
+		}
 		if (x->ts_ms < 0 || x->ts_ms > TS_MAX) {
 			if (!m->replay)
 				gw_drops_add(GW_DROP_BAD_TIME, 1);
@@ -770,9 +780,13 @@ int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 {
 	struct add_mode m = {.replay = 1, .fresh = 1, .sealed_by = INT64_MIN};
 
-	for (size_t i = 0; i < n; i++)
-		if (r[i].ts_ms > m.sealed_by && r[i].ts_ms <= TS_MAX)
-			m.sealed_by = r[i].ts_ms;
+	/* when the cycle was read: its newest reading read now, else (a
+	 * cycle of load-profile values alone) its newest reading */
+	for (int pass = 0; pass < 2 && m.sealed_by == INT64_MIN; pass++)
+		for (size_t i = 0; i < n; i++)
+			if (r[i].ts_ms > m.sealed_by && r[i].ts_ms <= TS_MAX &&
+			    (pass == 1 || r[i].status == GW_RS_OK))
+				m.sealed_by = r[i].ts_ms;
 	/* The revisions a cycle caused were sealed at once, before the day it
 	 * was read on could be sealed: only a cycle read on a day still open
 	 * may have been lost with them. */

@@ -231,15 +231,15 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 void gw_batcher_restore(struct gw_batcher *b, int32_t next_day);
 
 /* Adds one poll cycle's readings replayed from the journal after a restart
- * (after gw_batcher_restore and gw_batcher_edges_load). The cycle's newest
- * reading tells when it was read. The revisions a cycle caused were sealed
- * at once, before the day it was read on could be sealed: a cycle read on
- * a day that is sealed now causes none again. A cycle read on the day
- * still open may have caused revisions the crash lost: the days it changed
- * that were sealed when it was read are sealed again (if that revision had
- * reached the spool, the new one carries the same values), and a long gap
- * it ended raises its long_gap event again. Nothing replayed is counted
- * as dropped again. */
+ * (after gw_batcher_restore and gw_batcher_edges_load). A reading read now
+ * (GW_RS_OK) was read when it is stamped; a load-profile value when the
+ * cycle's newest reading read now was. The revisions a reading caused were
+ * sealed at once, before the day it was read on could be sealed: one read on a
+ * day that is sealed now causes none again. One read on the day still
+ * open may have caused revisions the crash lost: the days it changed that
+ * were sealed when it was read are sealed again (if that revision had
+ * reached the spool, the new one carries the same values). Nothing
+ * replayed is counted as dropped again. */
 int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		      size_t n);
 

@@ -559,6 +559,7 @@ static void late_readings_revise(void **state)
 		rd("a", "1.8.0", t0 + 23 * HOUR, 1380, GW_UNIT_WH),  /* late */
 		rd("a", "1.8.0", t0 + 26 * HOUR, 1560, GW_UNIT_WH),  /* now */
 	};
+	cyc[0].status = cyc[1].status = GW_RS_PROFILE; /* from its load profile */
 	struct gw_reading early[2] = {
 		rd("a", "1.8.0", t0 - 2 * MIN, 0, GW_UNIT_WH), /* cycle of day 0 */
 		rd("a", "1.8.0", t0 + 2 * MIN, 2, GW_UNIT_WH),
