@@ -117,10 +117,13 @@ check: deps
 	@$(MAKE) --no-print-directory tests
 	@GW_BUILD=$(BUILD) tests/run.sh
 
-# The crash test, many more times (GW_CRASH_KILLS, default 500 here).
+# The crash test, many more times (GW_CRASH_KILLS, default 500 here), and
+# the conservation property test over many more cases (GW_PROPERTY_CASES,
+# default 200000 here; GW_PROPERTY_SEED picks another set).
 soak: deps
 	@$(MAKE) --no-print-directory tests
 	@GW_BUILD=$(BUILD) GW_CRASH_KILLS=$${GW_CRASH_KILLS:-500} tests/run.sh crash
+	@GW_BUILD=$(BUILD) GW_TEST_TIMEOUT=$${GW_TEST_TIMEOUT:-7200} GW_PROPERTY_CASES=$${GW_PROPERTY_CASES:-200000} tests/run.sh conservation
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -151,7 +154,7 @@ $(FUZZ_BATCH_BIN): $(FUZZ_BATCH_SRC) gateway/spool.h gateway/batch.h gateway/tz.
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_BATCH_SRC) -lz
 # the journal segment reader (what start-up replays after a power loss)
 FUZZ_JOURNAL_SRC := tests/fuzz/fuzz_journal.c gateway/journal.c gateway/spool.c \
-	gateway/batch.c gateway/tz.c gateway/reading.c gateway/util.c
+	gateway/batch.c gateway/tz.c gateway/reading.c gateway/util.c gateway/drops.c
 FUZZ_JOURNAL_BIN := $(BUILD)/fuzz/fuzz_journal
 $(FUZZ_JOURNAL_BIN): $(FUZZ_JOURNAL_SRC) gateway/journal.h gateway/spool.h gateway/batch.h \
 		gateway/tz.h gateway/reading.h gateway/gw.h

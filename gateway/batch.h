@@ -10,6 +10,17 @@
  * as end minus start. Instantaneous values (voltage, power) are kept as
  * interval data only. This module is pure code over readings and time: no
  * I/O, no clock, no threads.
+ *
+ * Conservation: for every meter and cumulative register, over any run of
+ * consecutive days without a counter reset, wrap or meter replacement, the
+ * days' consumptions add up exactly (to the Wh) to the register at the last
+ * midnight minus the register at the first, whatever the gaps between the
+ * readings: a day's end value is the next day's start value, also across
+ * revisions, and the register at the midnight before the oldest day that
+ * can still be sealed again is frozen as it was sealed. A gap that reaches
+ * back beyond that midnight (longer than the revision window) cannot be
+ * placed on its days: a long_gap event carries its energy, so that the
+ * books still balance (docs/architecture.md, "Batching core").
  */
 #ifndef GW_BATCH_H
 #define GW_BATCH_H
@@ -103,6 +114,19 @@ struct gw_batch {
 /* Frees a batch and everything it owns; accepts NULL. */
 void gw_batch_free(struct gw_batch *b);
 
+/* The largest value a cumulative energy register (Wh, varh, VAh) can hold:
+ * 10^15, a thousand times what a 9-digit kWh register shows. A negative or
+ * larger value cannot be true: the reading is not kept (counted as a
+ * bad_value drop, gateway/drops.h) and its day is flagged. The bound keeps
+ * every sum and interpolation of register values far from the int64
+ * limits. */
+#define GW_ENERGY_MAX 1000000000000000LL
+
+/* The largest power any meter can draw, W (10 GW): an increase beyond it
+ * is a jump even when max_power_w is 0 ("no configured bound"), so that a
+ * garbage value can never add energy. */
+#define GW_POWER_MAX_W 10000000000LL
+
 struct gw_batcher_params {
 	const char *gateway_id;
 	int64_t poll_interval_ms;      /* expected cadence, for minutes missing */
@@ -112,8 +136,8 @@ struct gw_batcher_params {
 	/* The largest power a meter can draw, W: an increase beyond it over
 	 * the time between two readings is a jump (flagged, not summed), and
 	 * it bounds what a counter that restarted from zero can have counted.
-	 * 0: no bound (jumps are summed, a restarted counter's first value is
-	 * not counted). */
+	 * 0: no configured bound (a restarted counter's first value is not
+	 * counted; jumps are summed up to GW_POWER_MAX_W). */
 	int64_t max_power_w;
 	/* Sealed days kept to be sealed again, as a new revision, when
 	 * readings for them arrive late (0..31). */
@@ -136,7 +160,24 @@ void gw_batcher_free(struct gw_batcher *b);
  * stays. */
 void gw_batcher_set_params(struct gw_batcher *b, const struct gw_batcher_params *p);
 
-/* Adds n readings, in any order. Returns 0 or GW_ENOMEM. */
+/* Adds n readings, in any order. Returns 0 or GW_ENOMEM.
+ *
+ * A reading is not kept, and is counted in gateway/drops.h, when it is
+ * older than the revision window (its day is final: GW_DROP_LATE), when
+ * its time is before 1970 or after 9999 (GW_DROP_BAD_TIME), or when a
+ * cumulative energy register's value is negative or above GW_ENERGY_MAX
+ * (GW_DROP_BAD_VALUE; a bad_value event, one per register and day, and
+ * the day is at least "estimated").
+ *
+ * Status (reading.h): GW_RS_PROFILE counts like a reading; a midnight
+ * taken from a GW_RS_DERIVED value is at best "interpolated", never
+ * "measured".
+ *
+ * Any reading that changes a sealed day inside the revision window marks
+ * that day to be sealed again: a late reading's own day, and every day
+ * between the readings before and after it, so that a meter coming back
+ * after a gap revises the day before the gap (its end), each dark day of
+ * the gap (an "estimated" row) and the day it came back on. */
 int gw_batcher_add(struct gw_batcher *b, const struct gw_reading *r, size_t n);
 
 /* Queues an event; it goes into the first batch sealed after its time (the
@@ -165,24 +206,40 @@ int gw_batcher_add_replacement(struct gw_batcher *b, const char *meter_id,
  * is a reset or replacement (event counter_reset): the day is split into
  * consumption before and after it, the new counter's first value counted
  * when it could have been reached from zero at max_power, and the day is
- * at least "estimated". An increase beyond max_power is left out (event
- * jump) and the day is at least "estimated". */
+ * at least "estimated". An increase beyond max_power (GW_POWER_MAX_W when
+ * it is 0) is left out (event jump), and so is a reading out of line with
+ * both its neighbours (the register goes down at it or right after it
+ * while the neighbours agree: a garbage value; event jump, it stays in the
+ * series); the day is at least "estimated".
+ *
+ * When a day leaves the revision window, each register's value at its end
+ * midnight is frozen (the books at the edge, gw_batcher_edges_save): the
+ * next day starts there, and a later reading below it but not below the
+ * reading before that midnight (the frozen value was an estimate too high)
+ * is held at it until the register passes it. A register silent at that
+ * midnight waits; when it answers again the midnight is derived from the
+ * readings around it until the next day is final too, and then the
+ * energy before that midnight goes into a long_gap event queued for the
+ * next day sealed (gw_batcher_long_gaps counts them). */
 typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx);
 
 /* After a restart: days before next_day are already sealed (their batches
- * are in the spool); call before replaying the journal. */
+ * are in the spool); call before gw_batcher_edges_load and the journal
+ * replay. The first live gw_batcher_add (or advance) ends the replay. */
 void gw_batcher_restore(struct gw_batcher *b, int32_t next_day);
 
-/* Adds one poll cycle's readings replayed from the journal after a restart.
- * The cycle's newest reading tells when it was read. A reading of a sealed
- * day whose seal time (end + seal_delay) had passed by then arrived late
- * and is added as late data: its day is sealed again as a new revision,
- * since the crash may have come before that revision reached the spool
- * (if it had, the new revision carries the same values). Every other
- * reading of a sealed day was in it when it was sealed and causes no
- * revision. */
+/* Adds one poll cycle's readings replayed from the journal after a restart
+ * (after gw_batcher_restore and gw_batcher_edges_load). A reading read now
+ * (GW_RS_OK) was read when it is stamped; a load-profile value when the
+ * cycle's newest reading read now was. The revisions a reading caused were
+ * sealed at once, before the day it was read on could be sealed: one read on a
+ * day that is sealed now causes none again. One read on the day still
+ * open may have caused revisions the crash lost: the days it changed that
+ * were sealed when it was read are sealed again (if that revision had
+ * reached the spool, the new one carries the same values). Nothing
+ * replayed is counted as dropped again. */
 int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		      size_t n);
 
@@ -191,5 +248,40 @@ uint64_t gw_batcher_dropped(const struct gw_batcher *b);
 
 /* The oldest day still open, or INT32_MIN if nothing is open. */
 int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b);
+
+/* Gaps longer than the revision window since the batcher was made: a
+ * meter came back after a silence that reached into days that can no
+ * longer be sealed again, so the energy it counted before the oldest
+ * revisable midnight is on no day (a long_gap event carries it). Counted
+ * when the day after that midnight is final. */
+struct gw_long_gaps {
+	uint64_t count;
+	int64_t wh;      /* energy not placed, summed over Wh registers */
+	uint64_t unknown; /* gaps whose energy is not known (counter reset or
+			   * meter replaced in the gap) */
+	char last[160];  /* the latest: "METER OBIS N UNIT from .. to .." */
+};
+void gw_batcher_long_gaps(const struct gw_batcher *b, struct gw_long_gaps *out);
+
+/* Where each register's books stand at the start of the oldest day that
+ * can still be sealed again (its frozen midnight value, or the last
+ * reading before a silence that is still going on), as text: what a
+ * restart needs to continue them exactly, since the journal does not
+ * keep the readings of final days. *text is malloc'ed (free it). Returns
+ * 0, GW_ENOMEM, or GW_ENOTFOUND when no day was sealed yet. */
+int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len);
+
+/* After gw_batcher_restore and before the journal replay: loads what
+ * gw_batcher_edges_save wrote, for the restored next_day or an earlier one
+ * (a crash between sealing a day and saving the edges again: the first
+ * advance moves the books on from the replayed readings). Text for a
+ * later day is refused (GW_EINVAL, *why says so); a damaged text is
+ * GW_ECORRUPT with *why naming the line, and changes nothing. Without
+ * edges the books are taken up from the replayed readings alone (the
+ * journal keeps the last final day for that), which is exact except for a
+ * meter silent since before that day. Returns 0, GW_EINVAL, GW_ECORRUPT
+ * or GW_ENOMEM. */
+int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
+			  char *why, size_t cap);
 
 #endif

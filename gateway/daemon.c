@@ -39,6 +39,7 @@
 #include "clockcheck.h"
 #include "daemon.h"
 #include "drops.h"
+#include "edges.h"
 #include "journal.h"
 #include "rewind.h"
 #include "scheduler.h"
@@ -671,6 +672,8 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 	char ok_t[40] = "-";
 	int64_t stalled_s = 0;
 	char unassigned[GW_UNASSIGNED_MAX] = "";
+	struct gw_long_gaps gaps;
+	char gaps_text[256];
 
 	if (du->up) {
 		pthread_mutex_lock(&du->up->lock);
@@ -694,6 +697,14 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 	}
 	if (up_ok)
 		gw_format_utc(up_ok, ok_t, sizeof(ok_t));
+	gw_batcher_long_gaps(bat, &gaps);
+	if (gaps.count)
+		snprintf(gaps_text, sizeof(gaps_text),
+			 "%llu, %lld Wh not placed on days%s; last: %s",
+			 (unsigned long long)gaps.count, (long long)gaps.wh,
+			 gaps.unknown ? " (and some unknown)" : "", gaps.last);
+	else
+		snprintf(gaps_text, sizeof(gaps_text), "0");
 	gw_spool_usage(cfg->spool_dir, &u);
 	if (du->full)
 		strcat(alarm, ",spool_full");
@@ -727,7 +738,7 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 "journal_write_failures=%lu\nintervals_dropped=%lu\n"
 		 "deleted_unuploaded=%lu\ndone_emptied=%lu\nrefused_batches=%u\n"
 		 "upload_last_ok=%s\nupload_failures=%u\nupload_last_error=%s\n"
-		 "upload_stalled_s=%lld\nmeters_unassigned=%s\n",
+		 "upload_stalled_s=%lld\nmeters_unassigned=%s\nlong_gaps=%s\n",
 		 cfg->gateway_id,
 		 gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)),
 		 alarm[0] ? alarm + 1 : "none", (unsigned long long)u.total,
@@ -741,7 +752,7 @@ static void write_status(struct durable *du, struct gw_batcher *bat)
 		 du->replay.torn, jf, du->intervals_dropped,
 		 du->deleted_unuploaded, du->done_pruned, u.n_refused, ok_t,
 		 up_failures, up_failures ? gw_strerror(up_rc) : "-",
-		 (long long)stalled_s, unassigned[0] ? unassigned : "-");
+		 (long long)stalled_s, unassigned[0] ? unassigned : "-", gaps_text);
 	if (len > 0 && (size_t)len < sizeof(text))
 		clock_status(du->ct, &cfg->clock, text + len, sizeof(text) - (size_t)len);
 	disk_status_lines(du, text, sizeof(text));
@@ -834,8 +845,10 @@ static void keep_seen(struct durable *du)
 }
 
 /* After days were sealed: record the sealed-through day durably, then
- * remove the journal segments no longer needed (a segment of day X goes
- * once X+1 is sealed: the midnight between them is in a batch). */
+ * the books at the revision window's edge (edges.h), then remove the
+ * journal segments no longer needed: a segment of day X goes once
+ * X+1+revision_window is sealed, so that a day sealed again after a
+ * restart has all its readings and those of the final day before it. */
 static void after_seal(struct durable *du, struct gw_batcher *bat)
 {
 	int32_t next = gw_batcher_oldest_open_day(bat);
@@ -848,7 +861,9 @@ static void after_seal(struct durable *du, struct gw_batcher *bat)
 		return;
 	}
 	du->next_day = next;
-	int n = gw_journal_prune(du->journal, next - 1);
+	if (gw_edges_write(du->cfg->spool_dir, bat))
+		gw_err("spool: cannot record the books at the revision window's edge");
+	int n = gw_journal_prune(du->journal, next - 1 - du->cfg->revision_window_days);
 	if (n < 0)
 		gw_err("journal: cannot remove segments of sealed days");
 	enforce_bound(du);
@@ -1222,8 +1237,11 @@ static int recover(struct durable *du, struct gw_batcher *bat)
 	r = gw_spool_next_day(cfg->spool_dir, cfg->gateway_id, &rc.next_day);
 	if (r)
 		return r;
-	if (rc.next_day != INT32_MIN)
+	if (rc.next_day != INT32_MIN) {
 		gw_batcher_restore(bat, rc.next_day);
+		if (gw_edges_read(cfg->spool_dir, bat) == GW_ENOMEM)
+			return GW_ENOMEM;
+	}
 	du->next_day = rc.next_day;
 	clock_start(du);
 	rc.ct = du->ct;

@@ -155,6 +155,10 @@ int gwctl_status(int argc, char **argv)
 	       status_value(st, "spool_bytes", v[5], sizeof(v[5])),
 	       status_value(st, "spool_max_bytes", v[1], sizeof(v[1])));
 	printf("oldest open day: %s\n", status_value(st, "next_day", v[2], sizeof(v[2])));
+	char gbuf[320];
+	const char *gaps = status_value(st, "long_gaps", gbuf, sizeof(gbuf));
+	if (strcmp(gaps, "0") != 0 && strcmp(gaps, "?") != 0)
+		printf("meters silent longer than the revision window: %s\n", gaps);
 	/* Statuses written before these keys existed have none of them. */
 	const char *fails = status_value(st, "upload_failures", v[3], sizeof(v[3]));
 	if (strcmp(fails, "0") == 0)

@@ -24,14 +24,14 @@
 
 struct collected {
 	int n;
-	struct gw_batch *b[64];
+	struct gw_batch *b[128];
 };
 
 static int collect(void *ctx, struct gw_batch *b)
 {
 	struct collected *c = ctx;
 
-	assert_true(c->n < 64);
+	assert_true(c->n < 128);
 	c->b[c->n++] = b;
 	return 0;
 }
@@ -190,11 +190,13 @@ static void estimated_gap(void **state)
 	const struct gw_day_register *dr = find_day(c.b[0], "m1", "1.8.0");
 	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
 	assert_int_equal(dr->consumption, 1440); /* linear meter: still exact */
-	/* 22:00..03:00 is a 5 h gap, 4 h 45 min missing, 2 h of it in day 1 */
-	assert_int_equal(dr->minutes_missing, 114);
+	/* 22:00..03:00 is a 5 h gap: from 22:07:30 to 02:52:30 is missing
+	 * (a reading stands for half a poll interval either side of it),
+	 * 112.5 minutes of it in day 1 and 172.5 in day 2 */
+	assert_int_equal(dr->minutes_missing, 112);
 	dr = find_day(c.b[1], "m1", "1.8.0");
 	assert_int_equal(dr->quality, GW_Q_ESTIMATED);
-	assert_int_equal(dr->minutes_missing, 171);
+	assert_int_equal(dr->minutes_missing, 172);
 	assert_int_equal(dr->readings, 96 - 12);
 	free_collected(&c);
 	gw_batcher_free(b);
@@ -558,6 +560,7 @@ static void late_readings_revise(void **state)
 		rd("a", "1.8.0", t0 + 23 * HOUR, 1380, GW_UNIT_WH),  /* late */
 		rd("a", "1.8.0", t0 + 26 * HOUR, 1560, GW_UNIT_WH),  /* now */
 	};
+	cyc[0].status = cyc[1].status = GW_RS_PROFILE; /* from its load profile */
 	struct gw_reading early[2] = {
 		rd("a", "1.8.0", t0 - 2 * MIN, 0, GW_UNIT_WH), /* cycle of day 0 */
 		rd("a", "1.8.0", t0 + 2 * MIN, 2, GW_UNIT_WH),
@@ -740,6 +743,539 @@ static void events_follow_days(void **state)
 	gw_batcher_free(b);
 }
 
+/* The latest batch of day d among the collected ones (a later revision
+ * replaces an earlier one), or NULL. */
+static const struct gw_batch *latest(const struct collected *c, int32_t d)
+{
+	const struct gw_batch *b = NULL;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->b[i]->day == d)
+			b = c->b[i];
+	return b;
+}
+
+static int batches_of(const struct collected *c, int32_t d)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->n; i++)
+		n += c->b[i]->day == d;
+	return n;
+}
+
+static const struct gw_event *find_event(const struct collected *c,
+					 enum gw_event_kind k, const char *meter)
+{
+	for (int i = 0; i < c->n; i++)
+		for (size_t j = 0; j < c->b[i]->n_events; j++)
+			if (c->b[i]->events[j].kind == k &&
+			    strcmp(c->b[i]->events[j].meter_id, meter) == 0)
+				return &c->b[i]->events[j];
+	return NULL;
+}
+
+/* Feeds a meter consuming 1 Wh a minute, read every 15 minutes from
+ * `from` to `to` except in [off, on), advancing the clock as it goes
+ * (sealing each day 30 minutes after it ends, as gatewayd does). */
+static void feed(struct gw_batcher *b, struct collected *c, const char *meter,
+		 int64_t t0, int64_t from, int64_t to, int64_t off, int64_t on)
+{
+	for (int64_t t = from; t <= to; t += 15 * MIN) {
+		gw_batcher_advance(b, t, collect, c);
+		if (t >= off && t < on)
+			continue;
+		struct gw_reading r = rd(meter, "1.8.0", t, 100000 + (t - t0) / MIN,
+					 GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+}
+
+/* A meter silent from 18:00 on day 1 to 10:00 on day 3, inside the
+ * revision window: when it comes back, day 1 is sealed again with its end
+ * (no longer incomplete), day 2 gets an estimated row missing all its
+ * minutes, day 3 starts where day 2 ends, and the days add up exactly. */
+static void dark_day_revised(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(250000, 2);
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1);
+	feed(b, &c, "m1", t0, t0, t0 + 4 * 24 * HOUR, t0 + 18 * HOUR + 1,
+	     t0 + 2 * 24 * HOUR + 10 * HOUR);
+	gw_batcher_advance(b, t0 + 4 * 24 * HOUR + HOUR, collect, &c);
+	/* day 1 was sealed incomplete first, then again when m1 came back */
+	assert_true(batches_of(&c, d1) >= 2);
+	const struct gw_day_register *r1 = find_day(latest(&c, d1), "m1", "1.8.0");
+	const struct gw_day_register *r2 = find_day(latest(&c, d1 + 1), "m1", "1.8.0");
+	const struct gw_day_register *r3 = find_day(latest(&c, d1 + 2), "m1", "1.8.0");
+	assert_non_null(r1);
+	assert_non_null(r2);
+	assert_non_null(r3);
+	assert_int_equal(find_day(c.b[0], "m1", "1.8.0")->quality, GW_Q_INCOMPLETE);
+	assert_int_equal(r1->quality, GW_Q_ESTIMATED);
+	assert_int_equal(r1->consumption, 1440); /* 1 Wh a minute: exact */
+	assert_int_equal(r2->quality, GW_Q_ESTIMATED);
+	assert_int_equal(r2->readings, 0);
+	assert_int_equal(r2->minutes_missing, 1440);
+	assert_int_equal(r2->consumption, 1440);
+	assert_int_equal(r2->start_value, r1->end_value);
+	assert_int_equal(r3->start_value, r2->end_value);
+	assert_int_equal(r3->quality, GW_Q_ESTIMATED);
+	assert_int_equal(r3->consumption, 1440);
+	/* 18:00 .. 10:00 two days later is missing but for half a poll
+	 * interval at each end: 6 h less 7.5 min on day 1, 10 h less 7.5
+	 * min on day 3 */
+	assert_int_equal(r1->minutes_missing, 360 - 8);
+	assert_int_equal(r3->minutes_missing, 600 - 8);
+	assert_null(find_event(&c, GW_EV_LONG_GAP, "m1"));
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Silent from noon on day 1 to noon on day 5 with a window of one day:
+ * when it comes back, days 1 to 3 are final. Day 4, the oldest that can
+ * be sealed again, starts at the register interpolated to its midnight;
+ * the energy between the last reading and that midnight is on no day, and
+ * a long_gap event says how much (1 Wh a minute: 2.5 days = 3600 Wh), so
+ * that the books still balance. */
+static void long_gap_event(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(250000, 1);
+	struct collected c = {0};
+	struct gw_long_gaps g;
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1);
+	feed(b, &c, "m1", t0, t0, t0 + 6 * 24 * HOUR, t0 + 12 * HOUR + 1,
+	     t0 + 4 * 24 * HOUR + 12 * HOUR);
+	gw_batcher_advance(b, t0 + 6 * 24 * HOUR + HOUR, collect, &c);
+	const struct gw_day_register *r1 = find_day(latest(&c, d1), "m1", "1.8.0");
+	assert_int_equal(r1->quality, GW_Q_INCOMPLETE);
+	assert_int_equal(r1->end_value, 100000 + 720); /* the last reading */
+	assert_null(latest(&c, d1 + 1)); /* dark and final: no rows */
+	assert_null(latest(&c, d1 + 2));
+	const struct gw_day_register *r4 = find_day(latest(&c, d1 + 3), "m1", "1.8.0");
+	assert_non_null(r4);
+	assert_int_equal(r4->start_value, 100000 + 3 * 1440);
+	assert_int_equal(r4->quality, GW_Q_ESTIMATED);
+	assert_int_equal(r4->minutes_missing, 1440);
+	const struct gw_event *e = find_event(&c, GW_EV_LONG_GAP, "m1");
+	assert_non_null(e);
+	assert_string_equal(e->obis, "1.8.0");
+	assert_int_equal(e->ts_ms, t0 + 12 * HOUR); /* silent since */
+	assert_string_equal(e->detail, "3600 Wh not placed on days before 2026-03-04 "
+				       "(silent from 2026-03-01T05:00:00Z)");
+	gw_batcher_long_gaps(b, &g);
+	assert_int_equal(g.count, 1);
+	assert_int_equal(g.wh, 3600);
+	assert_int_equal(g.unknown, 0);
+	assert_non_null(strstr(g.last, "m1 1.8.0 3600 Wh"));
+	/* the books: rows plus the long gap make the register's change */
+	int64_t sum = 3600;
+	for (int32_t d = d1; d <= d1 + 5; d++) {
+		const struct gw_batch *x = latest(&c, d);
+		if (x && find_day(x, "m1", "1.8.0"))
+			sum += find_day(x, "m1", "1.8.0")->consumption;
+	}
+	const struct gw_day_register *r6 = find_day(latest(&c, d1 + 5), "m1", "1.8.0");
+	assert_int_equal(sum, r6->end_value - 100000);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* A gateway whose meters never answer still seals its days: the offline
+ * and outage events go out with them. */
+static void silent_gateway_seals_events(void **state)
+{
+	struct gw_batcher *b = new_batcher();
+	struct collected c = {0};
+	struct gw_event ev = {.meter_id = "m1", .kind = GW_EV_OFFLINE};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1);
+	ev.ts_ms = t0 + 45 * MIN;
+	assert_int_equal(gw_batcher_add_event(b, &ev), 0);
+	ev.kind = GW_EV_POWER_OUTAGE;
+	assert_int_equal(gw_batcher_add_event(b, &ev), 0);
+	assert_int_equal(gw_batcher_oldest_open_day(b), d1);
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 1);
+	assert_int_equal(c.b[0]->day, d1);
+	assert_int_equal(c.b[0]->n_events, 2);
+	assert_int_equal(c.b[0]->n_days, 0);
+	/* the days go on without readings (nothing to seal) */
+	assert_int_equal(gw_batcher_advance(b, t0 + 5 * 24 * HOUR, collect, &c), 0);
+	assert_int_equal(gw_batcher_oldest_open_day(b), d1 + 4);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Values that cannot be a cumulative register (negative, beyond 10^15,
+ * the int64 limits, alternating huge positive and negative ones) are not
+ * kept: counted as bad_value drops, one bad_value event per register and
+ * day, the day flagged estimated; the day's energy stays exact. A garbage
+ * value inside the range cannot invent energy either, even with no
+ * max_power configured: an increase beyond 10 GW is a jump. Times before
+ * 1970 or after 9999 are bad times. Nothing overflows, nothing crashes. */
+static void extreme_values(void **state)
+{
+	static const int64_t garbage[] = {INT64_MAX, INT64_MIN, -1,
+					  GW_ENERGY_MAX + 1, INT64_MAX - 1,
+					  INT64_MIN + 1, 4611686018427387904LL,
+					  -4611686018427387904LL};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1);
+	for (int power = 0; power < 2; power++) {
+		struct gw_batcher *b = new_batcher_power(power ? 250000 : 0, 2);
+		struct collected c = {0};
+		gw_drops_reset();
+		for (int64_t t = t0; t <= t0 + 24 * HOUR; t += 15 * MIN) {
+			int64_t min = (t - t0) / MIN;
+			struct gw_reading r[4] = {
+				rd("ok", "1.8.0", t, GW_ENERGY_MAX - 2000 + min, GW_UNIT_WH),
+				rd("bad", "1.8.0", t, 5000 + min, GW_UNIT_WH),
+				rd("bad", "1.8.0", t + 7 * MIN, garbage[(min / 15) % 8],
+				   GW_UNIT_WH),
+				rd("v", "32.7.0", t, min % 2 ? INT64_MAX : INT64_MIN, GW_UNIT_V),
+			};
+			assert_int_equal(gw_batcher_add(b, r, 4), 0);
+			/* a spike inside the range at 10:07, a dip to 3 at 14:07 */
+			if (min == 600) {
+				struct gw_reading sp = rd("spike", "1.8.0", t + 7 * MIN,
+							  100000000000000LL, GW_UNIT_WH);
+				assert_int_equal(gw_batcher_add(b, &sp, 1), 0);
+			}
+			if (min == 840) {
+				struct gw_reading dp = rd("spike", "1.8.0", t + 7 * MIN, 3,
+							  GW_UNIT_WH);
+				assert_int_equal(gw_batcher_add(b, &dp, 1), 0);
+			}
+			struct gw_reading s = rd("spike", "1.8.0", t, 7000 + min, GW_UNIT_WH);
+			assert_int_equal(gw_batcher_add(b, &s, 1), 0);
+		}
+		struct gw_reading t_bad[2] = {rd("ok", "1.8.0", INT64_MAX, 1, GW_UNIT_WH),
+					      rd("ok", "1.8.0", -1, 1, GW_UNIT_WH)};
+		assert_int_equal(gw_batcher_add(b, t_bad, 2), 0);
+		assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 1);
+		const struct gw_batch *x = c.b[0];
+		const struct gw_day_register *ok = find_day(x, "ok", "1.8.0");
+		assert_int_equal(ok->consumption, 1440);
+		assert_int_equal(ok->end_value, GW_ENERGY_MAX - 2000 + 1440);
+		assert_int_equal(ok->quality, GW_Q_MEASURED);
+		const struct gw_day_register *bad = find_day(x, "bad", "1.8.0");
+		assert_int_equal(bad->consumption, 1440);
+		assert_int_equal(bad->readings, 96);
+		assert_int_equal(bad->quality, GW_Q_ESTIMATED);
+		assert_int_equal(count_events(x, GW_EV_BAD_VALUE), 1);
+		assert_int_equal(gw_drops_get(GW_DROP_BAD_VALUE), 97);
+		assert_int_equal(gw_drops_get(GW_DROP_BAD_TIME), 2);
+		/* the spike and the dip: left out, the day flagged, no energy
+		 * made up or lost */
+		const struct gw_day_register *sp = find_day(x, "spike", "1.8.0");
+		assert_int_equal(sp->consumption, 1440);
+		assert_int_equal(sp->quality, GW_Q_ESTIMATED);
+		assert_int_equal(count_events(x, GW_EV_JUMP), 2);
+		assert_int_equal(count_events(x, GW_EV_COUNTER_RESET), 0);
+		/* instantaneous values are kept as read, whatever they are */
+		for (size_t i = 0; i < x->n_series; i++)
+			if (!strcmp(x->series[i].obis, "32.7.0"))
+				assert_int_equal(x->series[i].value[1], INT64_MAX);
+		free_collected(&c);
+		gw_batcher_free(b);
+	}
+}
+
+/* A meter back after a silence from 08:00 on day 2 to 08:00 on day 3, with
+ * its load profile for the silence (GW_RS_PROFILE, two values derived:
+ * GW_RS_DERIVED) delivered late in the cycle of its return: day 2 and day
+ * 3 are sealed again from the profile as if read; the midnight between
+ * them, a profile value, is measured, but where it is a derived value it
+ * is interpolated, never measured. */
+static void profile_backfill(void **state)
+{
+	(void)state;
+	gw_tz_set("Europe/Berlin");
+	int32_t d1 = day_of("2026-03-28"); /* day 2 is the 23-hour day */
+	int64_t t0 = gw_tz_day_start(d1);
+	for (int derived = 0; derived < 2; derived++) {
+		struct gw_batcher *b = new_batcher_power(250000, 2);
+		struct collected c = {0};
+		int64_t off = gw_tz_day_start(d1 + 1) + 8 * HOUR;
+		int64_t on = gw_tz_day_start(d1 + 2) + 8 * HOUR;
+		feed(b, &c, "m1", t0, t0, on - 15 * MIN, off, on);
+		/* at 08:00 on day 3: the profile and the current reading */
+		struct gw_reading cyc[128];
+		size_t n = 0;
+		for (int64_t t = off; t <= on; t += 15 * MIN) {
+			cyc[n] = rd("m1", "1.8.0", t, 100000 + (t - t0) / MIN, GW_UNIT_WH);
+			cyc[n].status = t == on ? GW_RS_OK : GW_RS_PROFILE;
+			if (derived && (t == gw_tz_day_start(d1 + 2) ||
+					t == gw_tz_day_start(d1 + 2) - 15 * MIN))
+				cyc[n].status = GW_RS_DERIVED;
+			n++;
+		}
+		assert_true(n < 128);
+		gw_batcher_advance(b, on, collect, &c);
+		int before = c.n;
+		assert_int_equal(find_day(latest(&c, d1 + 1), "m1", "1.8.0")->quality,
+				 GW_Q_INCOMPLETE);
+		assert_int_equal(gw_batcher_add(b, cyc, n), 0);
+		assert_int_equal(gw_batcher_advance(b, on, collect, &c), 1);
+		assert_int_equal(c.n, before + 1); /* day 2 again; day 3 is open */
+		feed(b, &c, "m1", t0, on + 15 * MIN, gw_tz_day_start(d1 + 3) + HOUR, 0, 0);
+		const struct gw_day_register *r2 = find_day(latest(&c, d1 + 1), "m1", "1.8.0");
+		const struct gw_day_register *r3 = find_day(latest(&c, d1 + 2), "m1", "1.8.0");
+		assert_int_equal(r2->readings, 92); /* 23 hours */
+		assert_int_equal(r2->minutes_missing, 0);
+		assert_int_equal(r2->consumption, 23 * 60);
+		assert_int_equal(r3->start_value, r2->end_value);
+		assert_int_equal(r3->consumption, 1440);
+		assert_int_equal(r2->quality, derived ? GW_Q_INTERPOLATED : GW_Q_MEASURED);
+		assert_int_equal(r3->quality, derived ? GW_Q_INTERPOLATED : GW_Q_MEASURED);
+		free_collected(&c);
+		gw_batcher_free(b);
+	}
+}
+
+/* A late reading inside the day after a final midnight does not move that
+ * midnight: the final day's end stays the next day's start. */
+static void frozen_edge(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(250000, 1);
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1);
+	/* silent 23:00 .. 03:00 around day 2's start, then on */
+	feed(b, &c, "m1", t0, t0, t0 + 2 * 24 * HOUR + HOUR, t0 + 23 * HOUR + 1,
+	     t0 + 27 * HOUR);
+	/* day 1 is final now (window 1, day 2 sealed); its end was
+	 * interpolated over 23:00 .. 03:00 */
+	const struct gw_day_register *r1 = find_day(latest(&c, d1), "m1", "1.8.0");
+	assert_int_equal(r1->quality, GW_Q_ESTIMATED);
+	int64_t end1 = r1->end_value;
+	/* a late reading at 00:30 on day 2, off the line (a meter that ran
+	 * fast at night): day 2 is sealed again, its start does not move */
+	struct gw_reading late = rd("m1", "1.8.0", t0 + 24 * HOUR + 30 * MIN,
+				    100000 + 1440 + 100, GW_UNIT_WH);
+	late.status = GW_RS_PROFILE;
+	assert_int_equal(gw_batcher_add(b, &late, 1), 0);
+	int before = c.n;
+	gw_batcher_advance(b, t0 + 2 * 24 * HOUR + HOUR, collect, &c);
+	assert_int_equal(c.n, before + 1);
+	const struct gw_day_register *r2 = find_day(latest(&c, d1 + 1), "m1", "1.8.0");
+	assert_int_equal(r2->start_value, end1);
+	assert_int_equal(r2->consumption, r2->end_value - r2->start_value);
+	/* a reading for the final day itself is dropped as late */
+	uint64_t late0 = gw_batcher_dropped(b);
+	struct gw_reading old = rd("m1", "1.8.0", t0 + 23 * HOUR + 30 * MIN, 100000 + 1410,
+				   GW_UNIT_WH);
+	assert_int_equal(gw_batcher_add(b, &old, 1), 0);
+	assert_int_equal(gw_batcher_dropped(b), late0 + 1);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* Across a restart: the edges saved when the last day was sealed, a
+ * journal that holds only the last days, and a meter that has been silent
+ * for longer: when it comes back after the restart, its long_gap event
+ * and its days are the same as without the restart. Edges for a later
+ * day are refused, a damaged text changes nothing. */
+static void restart_long_gap(void **state)
+{
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1);
+	int64_t off = t0 + 12 * HOUR + 1, on = t0 + 5 * 24 * HOUR + 12 * HOUR;
+	int64_t crash = t0 + 4 * 24 * HOUR + 2 * HOUR;
+	struct collected c = {0}, d = {0};
+
+	/* without a restart */
+	struct gw_batcher *b = new_batcher_power(250000, 1);
+	feed(b, &c, "m1", t0, t0, t0 + 8 * 24 * HOUR, off, on);
+	gw_batcher_free(b);
+
+	/* with one: the gateway dies at 02:00 on day 5 */
+	b = new_batcher_power(250000, 1);
+	feed(b, &d, "m1", t0, t0, crash, off, on);
+	char *text;
+	size_t len;
+	assert_int_equal(gw_batcher_edges_save(b, &text, &len), 0);
+	int32_t next = gw_batcher_oldest_open_day(b);
+	assert_int_equal(next, d1 + 4);
+	assert_non_null(strstr(text, "m1\t1.8.0\tWh\tpending\t0\tmeasured\t"));
+	gw_batcher_free(b);
+	b = new_batcher_power(250000, 1);
+	gw_batcher_restore(b, next);
+	char why[128];
+	/* damaged: every kind is refused and changes nothing */
+	static const char *const bad[] = {
+		"next_day=2026-03-05\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tWh\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tWh\tfrozen\t-5\tmeasured\t-\t-\t0\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tV\tfrozen\t5\tmeasured\t-\t-\t0\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tWh\tsideways\t5\tmeasured\t-\t-\t0\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tWh\tpending\t0\tmeasured\t-\t-\t0\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tWh\tfrozen\t5\tincomplete\t-\t-\t0\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tWh\tfrozen\t5\tmeasured\t12x\t5\t0\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nevent\tjump\tm1\t1.8.0\t5\t-\n",
+		"next_day=2026-03-05 edge_day=2026-03-04\nm1\t1.8.0\tWh\tfrozen\t5\tmeasured\t-\t-\t0",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(gw_batcher_edges_load(b, bad[i], strlen(bad[i]), why,
+						       sizeof(why)), GW_ECORRUPT);
+	const char *later = "next_day=2026-03-09 edge_day=2026-03-08\n";
+	assert_int_equal(gw_batcher_edges_load(b, later, strlen(later), why, sizeof(why)),
+			 GW_EINVAL);
+	assert_int_equal(gw_batcher_edges_load(b, text, len, why, sizeof(why)), 0);
+	/* saved again, the same text */
+	char *again;
+	size_t alen;
+	assert_int_equal(gw_batcher_edges_save(b, &again, &alen), 0);
+	assert_int_equal(alen, len);
+	assert_memory_equal(again, text, len);
+	free(again);
+	free(text);
+	/* the journal from day 4 (next - 1 - window) on: m1 said nothing */
+	feed(b, &d, "m1", t0, crash, t0 + 8 * 24 * HOUR, off, on);
+	gw_batcher_free(b);
+
+	const struct gw_event *e1 = find_event(&c, GW_EV_LONG_GAP, "m1");
+	const struct gw_event *e2 = find_event(&d, GW_EV_LONG_GAP, "m1");
+	assert_non_null(e1);
+	assert_non_null(e2);
+	assert_string_equal(e1->detail, e2->detail);
+	assert_int_equal(e1->ts_ms, e2->ts_ms);
+	for (int32_t day = d1; day <= d1 + 6; day++) {
+		const struct gw_batch *x = latest(&c, day), *y = latest(&d, day);
+		assert_true(!x == !y);
+		if (!x)
+			continue;
+		const struct gw_day_register *p = find_day(x, "m1", "1.8.0");
+		const struct gw_day_register *q = find_day(y, "m1", "1.8.0");
+		assert_int_equal(p->start_value, q->start_value);
+		assert_int_equal(p->end_value, q->end_value);
+		assert_int_equal(p->quality, q->quality);
+		assert_int_equal(p->minutes_missing, q->minutes_missing);
+	}
+	free_collected(&c);
+	free_collected(&d);
+}
+
+/* A meter silent beyond the window comes back with its load profile for
+ * the gap, the current reading first and the profile after it (as the IEC
+ * driver delivers them): the edge midnight is taken up against the
+ * earliest profile value after it, not the current reading. The register
+ * stood still through the silence and ran from the edge midnight on, so
+ * almost nothing is left unplaced. */
+static void backfill_after_long_gap(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(250000, 1);
+	struct collected c = {0};
+	struct gw_reading cyc[160];
+	struct gw_long_gaps g;
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1), d4 = t0 + 3 * 24 * HOUR;
+	int64_t on = t0 + 4 * 24 * HOUR + 12 * HOUR;
+	for (int64_t t = t0; t <= on; t += 15 * MIN) {
+		gw_batcher_advance(b, t, collect, &c);
+		if (t > t0 + 12 * HOUR)
+			continue; /* silent from 12:00 on day 1 */
+		struct gw_reading r = rd("m1", "1.8.0", t, 100000 + (t - t0) / MIN, GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	/* flat at 100720 until day 4's midnight, then 1 Wh a minute */
+	size_t n = 0;
+	cyc[n++] = rd("m1", "1.8.0", on, 100720 + (on - d4) / MIN, GW_UNIT_WH);
+	for (int64_t t = d4 + 5 * MIN; t < on; t += 15 * MIN, n++) {
+		cyc[n] = rd("m1", "1.8.0", t, 100720 + (t - d4) / MIN, GW_UNIT_WH);
+		cyc[n].status = GW_RS_PROFILE;
+	}
+	assert_true(n < 160);
+	assert_int_equal(gw_batcher_add(b, cyc, n), 0);
+	gw_batcher_advance(b, on, collect, &c);
+	/* counted once day 4 is final (window 1: when day 5 is sealed) */
+	gw_batcher_long_gaps(b, &g);
+	assert_int_equal(g.count, 0);
+	feed(b, &c, "m1", d4 - 720 * MIN, on + 15 * MIN, on + 2 * 24 * HOUR, 0, 0);
+	gw_batcher_long_gaps(b, &g);
+	assert_int_equal(g.count, 1);
+	assert_true(g.wh <= 5); /* 100720 .. the midnight, from the 00:05 value */
+	const struct gw_day_register *r4 = find_day(latest(&c, d1 + 3), "m1", "1.8.0");
+	assert_non_null(r4);
+	assert_int_equal(r4->start_value, 100720 + g.wh);
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
+/* A midnight interpolated over a gap and frozen (window 0: final as soon
+ * as its day is sealed), then the meter's load profile shows the register
+ * stood still until after midnight: the frozen value was high. The next
+ * day holds its books at the frozen value until the register passes it:
+ * no counter reset, its days chain and add up, and it is estimated. */
+static void frozen_estimate_overshoot(void **state)
+{
+	struct gw_batcher *b = new_batcher_power(250000, 0);
+	struct collected c = {0};
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1), m = t0 + 24 * HOUR;
+	/* 1 Wh a minute to 20:00, still until 00:10, 10 Wh a minute after */
+	for (int64_t t = t0; t <= m + 15 * MIN; t += 15 * MIN) {
+		if (t > t0 + 20 * HOUR && t < m + 15 * MIN)
+			continue; /* silent 20:00 .. 00:15 */
+		gw_batcher_advance(b, t, collect, &c);
+		int64_t v = t <= t0 + 20 * HOUR ? 5000 + (t - t0) / MIN : 6200 + 10 * ((t - m) / MIN - 10);
+		struct gw_reading r = rd("m1", "1.8.0", t, v, GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	/* day 1 sealed at 00:30, its end interpolated between 20:00 and 00:15 */
+	gw_batcher_advance(b, m + 30 * MIN, collect, &c);
+	const struct gw_day_register *r1 = find_day(latest(&c, d1), "m1", "1.8.0");
+	assert_int_equal(r1->end_value, 6200 + 47); /* 50 Wh x 240 / 255 */
+	/* the profile of the gap at 00:35: still at 6200 at 00:05 */
+	struct gw_reading cyc[3] = {
+		rd("m1", "1.8.0", m + 35 * MIN, 6450, GW_UNIT_WH),
+		rd("m1", "1.8.0", m + 5 * MIN, 6200, GW_UNIT_WH),
+		rd("m1", "1.8.0", m + 10 * MIN, 6200, GW_UNIT_WH),
+	};
+	cyc[1].status = cyc[2].status = GW_RS_PROFILE;
+	assert_int_equal(gw_batcher_add(b, cyc, 3), 0);
+	for (int64_t t = m + 45 * MIN; t <= m + 24 * HOUR + HOUR; t += 15 * MIN) {
+		gw_batcher_advance(b, t, collect, &c);
+		struct gw_reading r = rd("m1", "1.8.0", t, 6200 + 10 * ((t - m) / MIN - 10),
+					 GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	const struct gw_day_register *r2 = find_day(latest(&c, d1 + 1), "m1", "1.8.0");
+	assert_non_null(r2);
+	assert_int_equal(r2->start_value, r1->end_value);
+	assert_int_equal(r2->consumption, r2->end_value - r2->start_value);
+	assert_int_equal(r2->end_value, 6200 + 10 * (1440 - 10));
+	assert_int_equal(r2->quality, GW_Q_ESTIMATED);
+	assert_null(find_event(&c, GW_EV_COUNTER_RESET, "m1"));
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -755,6 +1291,15 @@ int main(void)
 		cmocka_unit_test(property_late_arrival),
 		cmocka_unit_test(property_split_and_order),
 		cmocka_unit_test(events_follow_days),
+		cmocka_unit_test(dark_day_revised),
+		cmocka_unit_test(long_gap_event),
+		cmocka_unit_test(silent_gateway_seals_events),
+		cmocka_unit_test(extreme_values),
+		cmocka_unit_test(profile_backfill),
+		cmocka_unit_test(frozen_edge),
+		cmocka_unit_test(restart_long_gap),
+		cmocka_unit_test(backfill_after_long_gap),
+		cmocka_unit_test(frozen_estimate_overshoot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
