@@ -125,13 +125,19 @@ check_eq "$(grep ',EL0001,1\.8\.0,' "$GW_TMP/d1.csv" | cut -d, -f7)" "1000000" \
 	"EL0001's revised 1st ends on the filled midnight, 1000000 Wh"
 
 # EL0002..4: every fault is logged, counted, and falls back to estimated.
-check_eq "$(grep -c 'meter EL0002: gap .* not filled from its load profile: its answer has a wrong BCC' "$GW_TMP/gatewayd.log")" 3 \
+# The gap of the test began with the last good read before 23:00 local on
+# the 1st (16:00Z); a slow machine may add a short gap of its own later (a
+# read that timed out), which is asked for and logged too: the counts are
+# of the gap the meters were made dark for.
+gap1='gap 2026-03-01T1[56]:[0-9:.]*Z \.\.'
+grep -E "meter EL000[234]: gap " "$GW_TMP/gatewayd.log" | grep -v "$gap1" | sed 's/^/# another gap: /'
+check_eq "$(grep -c "meter EL0002: $gap1 .* not filled from its load profile: its answer has a wrong BCC" "$GW_TMP/gatewayd.log")" 3 \
 	"EL0002 (wrong BCC): three tries, each logged"
-check_eq "$(grep -c 'meter EL0003: gap .* not filled from its load profile: its answer was cut short' "$GW_TMP/gatewayd.log")" 3 \
+check_eq "$(grep -c "meter EL0003: $gap1 .* not filled from its load profile: its answer was cut short" "$GW_TMP/gatewayd.log")" 3 \
 	"EL0003 (answer cut short): three tries, each logged"
-check_eq "$(grep -c 'meter EL0004: gap .* not filled from its load profile: it refuses programming mode' "$GW_TMP/gatewayd.log")" 3 \
+check_eq "$(grep -c "meter EL0004: $gap1 .* not filled from its load profile: it refuses programming mode" "$GW_TMP/gatewayd.log")" 3 \
 	"EL0004 (refuses programming mode): three tries, each logged"
-check_eq "$(grep -c 'meter EL000[234]: .*given up, its days stay estimated' "$GW_TMP/gatewayd.log")" 3 \
+check_eq "$(grep -c "meter EL000[234]: $gap1 .*given up, its days stay estimated" "$GW_TMP/gatewayd.log")" 3 \
 	"each gives up after its third try"
 check_eq "$(grep -o 'meter EL0002 health: .* [1-9][0-9]* CRC errors' "$GW_TMP/gatewayd.log" | wc -l)/$(grep -o 'meter EL0003 health: .* [1-9][0-9]* malformed' "$GW_TMP/gatewayd.log" | wc -l)/$(grep -o 'meter EL0004 health: .* [1-9][0-9]* exceptions' "$GW_TMP/gatewayd.log" | wc -l)" \
 	"1/1/1" "the failures are counted in each meter's health (CRC errors, malformed, exceptions)"
