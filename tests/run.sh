@@ -15,11 +15,12 @@ filter=${1:-}
 passed=0
 failed=0
 failures=()
+times=()
 
 run_one() {
 	local name=$1
 	shift
-	local out rc p f
+	local out rc p f t0=$SECONDS
 	out=$(mktemp)
 	echo "# $name"
 	# A test that hangs is stopped (its EXIT trap still stops what it
@@ -45,6 +46,7 @@ run_one() {
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ "$f" -gt 0 ] && failures+=("$name")
+	times+=("$((SECONDS - t0)) $name")
 	rm -f "$out"
 }
 
@@ -60,6 +62,9 @@ for t in tests/integration/*.sh; do
 	run_one "integration/$(basename "$t" .sh)" bash "$t"
 done
 
+# where the time went: the slowest tests (seconds of wall time)
+printf '%s\n' "${times[@]}" | sort -rn | head -12 | awk '{ printf "# %4d s  %s\n", $1, $2 }'
+echo "# total: $SECONDS s"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "# failed: ${failures[*]}"
 fi
