@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * journal.c - the write-ahead journal of poll cycles; see journal.h and
- * docs/spool-format.md ("Journal").
+ * journal.c - the write-ahead journal of poll cycles: segments opened,
+ * appended to and synced, replayed at start (cut where a crash tore them)
+ * and pruned once their days are sealed; see journal.h and
+ * docs/spool-format.md ("Journal"). Reading a segment's records is
+ * journal_read.c.
  *
  * A segment is an 8-byte header (magic "GWJ1", u16 version, u16 reserved)
  * followed by records: u32 payload length, u32 CRC-32 of the payload, the
@@ -20,7 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journal.h"
+#include "bytes.h"
+#include "durable.h"
+#include "journal_int.h"
 #include "spool.h"
 #include "tz.h"
 
@@ -43,23 +48,6 @@ struct gw_journal {
 	int last_errno;         /* of the last failed append; 0 once one succeeds */
 	int32_t failed_day;     /* the newest day of a failed append */
 };
-
-/* ---- little-endian helpers ---- */
-
-static void le_put(uint8_t *p, uint64_t v, int width)
-{
-	for (int i = 0; i < width; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le_get(const uint8_t *p, int width)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < width; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* ---- segment names ---- */
 
@@ -250,24 +238,6 @@ int gw_journal_last_errno(struct gw_journal *j)
 
 /* ---- append ---- */
 
-/* Writes all of buf; returns 0 or -1 with errno. */
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Counts one append's outcome; logs the first failure of a run, then at
  * 2, 4, 8 ... failures in a row, and the first success after a run (a
  * full disk fails every cycle of every bus: one line each would bury the
@@ -304,11 +274,6 @@ static void drop_fresh(struct gw_journal *j, const char *path)
 		gw_warn("journal %s: cannot remove: %s", path, strerror(errno));
 	else
 		(void)gw_fsync_dir(j->dir); /* best effort; replay copes */
-}
-
-static int gw_errno_rc(int err)
-{
-	return err == ENOSPC || err == EDQUOT ? GW_ENOSPC : GW_EIO;
 }
 
 /* Appends framed records (buf, len: one or more "u32 length, u32 CRC,
@@ -359,14 +324,14 @@ static int append_locked(struct gw_journal *j, int idx, int32_t day,
 	if (fresh) {
 		uint8_t hdr[GW_JOURNAL_HDR];
 		memcpy(hdr, GW_JOURNAL_MAGIC, 4);
-		le_put(hdr + 4, GW_JOURNAL_VERSION, 2);
-		le_put(hdr + 6, 0, 2);
-		if (write_all(s->fd, hdr, sizeof(hdr)))
+		gw_le_put(hdr + 4, GW_JOURNAL_VERSION, 2);
+		gw_le_put(hdr + 6, 0, 2);
+		if (gw_write_all(s->fd, hdr, sizeof(hdr)))
 			err = errno;
 		else
 			s->len = sizeof(hdr);
 	}
-	if (!err && write_all(s->fd, buf, len))
+	if (!err && gw_write_all(s->fd, buf, len))
 		err = errno;
 	if (err) {
 		note_append(j, err, day, what, "write failed");
@@ -404,8 +369,8 @@ static int append_locked(struct gw_journal *j, int idx, int32_t day,
 /* Frames one record in place: rec has 8 bytes of room, then the payload. */
 static void frame(uint8_t *rec, size_t payload_len)
 {
-	le_put(rec, payload_len, 4);
-	le_put(rec + 4, gw_crc32(rec + 8, payload_len), 4);
+	gw_le_put(rec, payload_len, 4);
+	gw_le_put(rec + 4, gw_crc32(rec + 8, payload_len), 4);
 }
 
 static size_t reading_size(const struct gw_reading *r)
@@ -447,14 +412,14 @@ int gw_journal_append_cycle(struct gw_journal *j, int bus,
 		return GW_ENOMEM;
 	p = rec + 8;
 	*p++ = GW_JREC_CYCLE;
-	le_put(p, (uint64_t)bus, 2);
-	le_put(p + 2, n, 4);
+	gw_le_put(p, (uint64_t)bus, 2);
+	gw_le_put(p + 2, n, 4);
 	p += 6;
 	for (size_t i = 0; i < n; i++) {
 		p = put_str8(p, r[i].meter_id);
 		p = put_str8(p, r[i].obis);
-		le_put(p, (uint64_t)r[i].ts_ms, 8);
-		le_put(p + 8, (uint64_t)r[i].value, 8);
+		gw_le_put(p, (uint64_t)r[i].ts_ms, 8);
+		gw_le_put(p + 8, (uint64_t)r[i].value, 8);
 		p[16] = (uint8_t)r[i].scale;
 		p[17] = r[i].unit;
 		p[18] = r[i].status;
@@ -492,9 +457,9 @@ int gw_journal_append_events(struct gw_journal *j, const struct gw_event *ev,
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *rec = p, *q = p + 8;
 		*q++ = GW_JREC_EVENT;
-		le_put(q, (uint32_t)day, 4);
+		gw_le_put(q, (uint32_t)day, 4);
 		q[4] = ev[i].kind;
-		le_put(q + 5, (uint64_t)ev[i].ts_ms, 8);
+		gw_le_put(q + 5, (uint64_t)ev[i].ts_ms, 8);
 		q += 13;
 		q = put_str8(q, ev[i].meter_id);
 		q = put_str8(q, ev[i].obis);
@@ -513,405 +478,7 @@ int gw_journal_append_events(struct gw_journal *j, const struct gw_event *ev,
 	return rc;
 }
 
-/* ---- reading segments ----
- *
- * The reader takes any bytes: a segment cut by a power loss (a record cut
- * short, or the end of the file that was never synced read back as zeros),
- * flash gone bad, a fuzzer's input. Every length is checked against what
- * is left of the segment before it is used or allocated for, fields are
- * decoded with unsigned arithmetic and explicit conversions, and a record
- * of length 0 (which the writer never makes: a payload has at least its
- * type byte) is refused before anything else is done with it. So no input
- * makes the reader overflow, read out of bounds or convert out of range;
- * tests/fuzz/fuzz_journal.c checks this under ASan and UBSan.
- */
-
-/* Signed values from their two's complement bits, without the
- * implementation-defined conversion of an out-of-range unsigned value. */
-static int64_t to_i64(uint64_t v)
-{
-	return v <= INT64_MAX ? (int64_t)v : -(int64_t)(UINT64_MAX - v) - 1;
-}
-
-static int32_t to_i32(uint64_t v)
-{
-	v &= 0xffffffffu;
-	return v <= INT32_MAX ? (int32_t)v : -(int32_t)(0xffffffffu - v) - 1;
-}
-
-static int8_t to_i8(uint8_t v)
-{
-	return v <= INT8_MAX ? (int8_t)v : (int8_t)(-(int)(0xffu - v) - 1);
-}
-
-/* A segment's bytes: a file (f) or an image in memory (mem). */
-struct src {
-	FILE *f;
-	const uint8_t *mem;
-	uint64_t size; /* bytes in the segment when reading began */
-	uint64_t pos;
-	int err;       /* errno of a read error, else 0 */
-};
-
-/* Reads up to n bytes at pos; returns how many (fewer at the end of the
- * segment, or on a read error, which sets s->err). */
-static size_t src_read(struct src *s, uint8_t *dst, size_t n)
-{
-	size_t got;
-
-	if (s->pos >= s->size || n == 0)
-		return 0;
-	if (n > s->size - s->pos)
-		n = (size_t)(s->size - s->pos);
-	if (s->mem) {
-		memcpy(dst, s->mem + s->pos, n);
-		got = n;
-	} else {
-		got = fread(dst, 1, n, s->f);
-		if (got < n && ferror(s->f))
-			s->err = errno ? errno : EIO;
-	}
-	s->pos += got;
-	return got;
-}
-
-/* 1 if every byte from `from` to the end of the segment is zero (also when
- * there is none), 0 if not, -1 on a read error. Moves pos to the end. */
-static int src_zero_from(struct src *s, uint64_t from)
-{
-	uint8_t chunk[4096];
-	size_t got;
-
-	if (!s->mem && fseeko(s->f, (off_t)from, SEEK_SET) != 0) {
-		s->err = errno ? errno : EIO;
-		return -1;
-	}
-	s->pos = from;
-	while ((got = src_read(s, chunk, sizeof(chunk))) > 0)
-		for (size_t i = 0; i < got; i++)
-			if (chunk[i])
-				return 0;
-	return s->err ? -1 : 1;
-}
-
-/* Bounded reading of one record's payload. */
-struct rd {
-	const uint8_t *p;
-	size_t n, pos;
-	int bad;
-};
-
-static uint64_t rd_le(struct rd *r, int width)
-{
-	if (r->bad || r->n - r->pos < (size_t)width) {
-		r->bad = 1;
-		return 0;
-	}
-	uint64_t v = le_get(r->p + r->pos, width);
-	r->pos += (size_t)width;
-	return v;
-}
-
-/* A u8 length and that many bytes into dst (cap bytes with the NUL);
- * an embedded NUL or a string too long for dst is bad. */
-static void rd_str8(struct rd *r, char *dst, size_t cap)
-{
-	size_t n = (size_t)rd_le(r, 1);
-
-	dst[0] = '\0';
-	if (r->bad || n >= cap || r->n - r->pos < n) {
-		r->bad = 1;
-		return;
-	}
-	memcpy(dst, r->p + r->pos, n);
-	dst[n] = '\0';
-	if (memchr(dst, '\0', n))
-		r->bad = 1;
-	r->pos += n;
-}
-
-struct scan {
-	gw_journal_cycle_fn cycle;
-	gw_journal_event_fn event;
-	void *ctx;
-	struct gw_reading *rbuf;
-	size_t rcap;
-	unsigned long cycles, readings, events, skipped;
-};
-
-/* The smallest encoded reading: two empty strings' lengths, then
- * ts, value, scale, unit, status. */
-#define READING_MIN (1 + 1 + 8 + 8 + 3)
-
-/* Decodes one record's payload (len >= 1) and hands it to the callback.
- * Returns 0, -1 if it does not decode (with a good CRC: a writer's bug or
- * damage, treated like a torn record), -2 when out of memory. *cbrc gets
- * the callback's return. */
-static int decode_record(struct scan *sc, const uint8_t *p, size_t len, int *cbrc)
-{
-	struct rd r = {.p = p, .n = len};
-
-	*cbrc = 0;
-	uint64_t type = rd_le(&r, 1);
-	if (r.bad)
-		return -1;
-	if (type == GW_JREC_CYCLE) {
-		int bus = (int)rd_le(&r, 2);
-		uint64_t n = rd_le(&r, 4);
-		if (r.bad || n > (len - r.pos) / READING_MIN)
-			return -1;
-		if (n > sc->rcap) {
-			struct gw_reading *nb = realloc(sc->rbuf, (size_t)n * sizeof(*nb));
-			if (!nb)
-				return -2;
-			sc->rbuf = nb;
-			sc->rcap = (size_t)n;
-		}
-		for (uint64_t i = 0; i < n; i++) {
-			struct gw_reading *rd = &sc->rbuf[i];
-			memset(rd, 0, sizeof(*rd));
-			rd_str8(&r, rd->meter_id, sizeof(rd->meter_id));
-			rd_str8(&r, rd->obis, sizeof(rd->obis));
-			rd->ts_ms = to_i64(rd_le(&r, 8));
-			rd->value = to_i64(rd_le(&r, 8));
-			rd->scale = to_i8((uint8_t)rd_le(&r, 1));
-			rd->unit = (uint8_t)rd_le(&r, 1);
-			rd->status = (uint8_t)rd_le(&r, 1);
-			if (r.bad || rd->unit >= GW_UNIT_COUNT_)
-				return -1;
-		}
-		if (r.pos != r.n)
-			return -1;
-		sc->cycles++;
-		sc->readings += (unsigned long)n;
-		if (sc->cycle && n > 0)
-			*cbrc = sc->cycle(sc->ctx, bus, sc->rbuf, (size_t)n);
-		return 0;
-	}
-	if (type == GW_JREC_EVENT) {
-		struct gw_event ev;
-		memset(&ev, 0, sizeof(ev));
-		int32_t day = to_i32(rd_le(&r, 4));
-		ev.kind = (uint8_t)rd_le(&r, 1);
-		ev.ts_ms = to_i64(rd_le(&r, 8));
-		rd_str8(&r, ev.meter_id, sizeof(ev.meter_id));
-		rd_str8(&r, ev.obis, sizeof(ev.obis));
-		rd_str8(&r, ev.detail, sizeof(ev.detail));
-		if (r.bad || r.pos != r.n)
-			return -1;
-		sc->events++;
-		if (sc->event)
-			*cbrc = sc->event(sc->ctx, &ev, day);
-		return 0;
-	}
-	sc->skipped++; /* a record type of a later version: skip it */
-	return 0;
-}
-
-/* What a scan found wrong, and what start-up does about it. */
-enum fix {
-	FIX_NONE,     /* whole */
-	FIX_CUT,      /* cut at good_len (removed if good_len < the header):
-		       * what a crash or power loss leaves */
-	FIX_SET_ASIDE /* not a segment of ours (bad magic) or of a newer
-		       * version: moved to quarantine/, not replayed */
-};
-
-struct verdict {
-	const char *why; /* "" when whole */
-	uint64_t good_len; /* bytes up to the end of the last good record */
-	enum fix fix;
-};
-
-/* Reads a segment, calling back for each good record. Returns 0 if whole,
- * GW_ECORRUPT or GW_EVERSION (v says why and what to do), GW_EIO,
- * GW_ENOMEM, or 0 with *cbrc set when a callback stopped it. */
-static int scan_src(struct src *s, struct scan *sc, struct verdict *v, int *cbrc)
-{
-	uint8_t hdr[GW_JOURNAL_HDR], rh[8], *buf = NULL;
-	size_t cap = 0;
-	int rc = 0;
-
-	v->why = "";
-	v->good_len = 0;
-	v->fix = FIX_NONE;
-	*cbrc = 0;
-	size_t got = src_read(s, hdr, sizeof(hdr));
-	if (s->err) {
-		v->why = "read error";
-		return GW_EIO;
-	}
-	if (got < sizeof(hdr)) {
-		/* a segment is created, then its header written: a crash
-		 * between the two leaves less than a header, and nothing of it
-		 * was ever acknowledged */
-		v->why = "truncated header";
-		v->fix = FIX_CUT;
-		return GW_ECORRUPT;
-	}
-	if (memcmp(hdr, GW_JOURNAL_MAGIC, 4) != 0 ||
-	    le_get(hdr + 4, 2) != GW_JOURNAL_VERSION) {
-		/* The header this writer makes, as far as it matches, then
-		 * nothing but zeros: the file's size reached the disk, its data
-		 * did not (a power loss before the first fsync). Nothing in it
-		 * was acknowledged. */
-		static const uint8_t ours[GW_JOURNAL_HDR] = {
-			'G', 'W', 'J', '1', GW_JOURNAL_VERSION, 0, 0, 0};
-		size_t k = 0;
-		while (k < sizeof(ours) && hdr[k] == ours[k])
-			k++;
-		int z = src_zero_from(s, k);
-		if (z < 0) {
-			v->why = "read error";
-			return GW_EIO;
-		}
-		if (z) {
-			v->why = k ? "truncated header" : "zero-filled segment";
-			v->fix = FIX_CUT;
-			return GW_ECORRUPT;
-		}
-		/* not ours, or of a later version: set aside, never cut */
-		v->fix = FIX_SET_ASIDE;
-		if (memcmp(hdr, GW_JOURNAL_MAGIC, 4) != 0) {
-			v->why = "bad magic";
-			return GW_ECORRUPT;
-		}
-		v->why = "unsupported version";
-		return GW_EVERSION;
-	}
-	v->good_len = sizeof(hdr);
-	for (;;) {
-		uint64_t at = v->good_len, left = s->size - at;
-		const char *bad = NULL;
-		if (left == 0)
-			break;
-		memset(rh, 0, sizeof(rh));
-		got = src_read(s, rh, sizeof(rh));
-		if (s->err)
-			break;
-		uint64_t len = le_get(rh, 4);
-		if (got < sizeof(rh))
-			bad = "torn record header";
-		else if (len == 0)
-			bad = "empty record";
-		else if (len > GW_JOURNAL_REC_MAX)
-			bad = "record length out of range";
-		else if (len > left - sizeof(rh))
-			bad = "torn record";
-		if (!bad) {
-			if (len > cap) {
-				uint8_t *nb = realloc(buf, (size_t)len);
-				if (!nb) {
-					rc = GW_ENOMEM;
-					break;
-				}
-				buf = nb;
-				cap = (size_t)len;
-			}
-			if (src_read(s, buf, (size_t)len) != len) {
-				if (s->err)
-					break;
-				bad = "torn record"; /* the file shrank meanwhile */
-			} else if (gw_crc32(buf, (size_t)len) != (uint32_t)le_get(rh + 4, 4)) {
-				bad = "bad record CRC";
-			} else {
-				int d = decode_record(sc, buf, (size_t)len, cbrc);
-				if (d == -2) {
-					rc = GW_ENOMEM;
-					break;
-				}
-				if (d < 0)
-					bad = "record does not decode";
-			}
-		}
-		if (bad) {
-			/* What a power loss leaves after the last synced record
-			 * reads as zeros: name it as such. */
-			int z = src_zero_from(s, at);
-			if (z < 0)
-				break;
-			v->why = z ? "zero-filled tail" : bad;
-			v->fix = FIX_CUT;
-			rc = GW_ECORRUPT;
-			break;
-		}
-		v->good_len = at + sizeof(rh) + len;
-		if (*cbrc)
-			break;
-	}
-	if (s->err) {
-		v->why = "read error";
-		v->fix = FIX_NONE;
-		rc = GW_EIO;
-	}
-	free(buf);
-	return rc;
-}
-
-/* Opens path and scans it. GW_ENOTFOUND if it does not exist. */
-static int scan_file(const char *path, struct scan *sc, struct verdict *v,
-		     int *cbrc)
-{
-	struct stat sb;
-	FILE *f = fopen(path, "rbe");
-	int rc;
-
-	v->why = "";
-	v->good_len = 0;
-	v->fix = FIX_NONE;
-	*cbrc = 0;
-	if (!f)
-		return errno == ENOENT ? GW_ENOTFOUND : GW_EIO;
-	if (fstat(fileno(f), &sb) != 0) {
-		fclose(f);
-		return GW_EIO;
-	}
-	struct src s = {.f = f, .size = (uint64_t)sb.st_size};
-	rc = scan_src(&s, sc, v, cbrc);
-	fclose(f);
-	return rc;
-}
-
-int gw_journal_check_file(const char *path, const char **why, uint64_t *good_len)
-{
-	struct scan sc = {0};
-	struct verdict v;
-	int cbrc;
-	int rc = scan_file(path, &sc, &v, &cbrc);
-
-	free(sc.rbuf);
-	*why = v.why;
-	*good_len = v.good_len;
-	return rc;
-}
-
-int gw_journal_read_file(const char *path, gw_journal_cycle_fn cycle,
-			 gw_journal_event_fn event, void *ctx)
-{
-	struct scan sc = {.cycle = cycle, .event = event, .ctx = ctx};
-	struct verdict v;
-	int cbrc;
-	int rc = scan_file(path, &sc, &v, &cbrc);
-
-	free(sc.rbuf);
-	return rc ? rc : cbrc;
-}
-
-int gw_journal_read_buf(const uint8_t *buf, size_t len,
-			gw_journal_cycle_fn cycle, gw_journal_event_fn event,
-			void *ctx, const char **why, uint64_t *good_len)
-{
-	struct scan sc = {.cycle = cycle, .event = event, .ctx = ctx};
-	struct src s = {.mem = buf ? buf : (const uint8_t *)"", .size = buf ? len : 0};
-	struct verdict v;
-	int cbrc;
-	int rc = scan_src(&s, &sc, &v, &cbrc);
-
-	free(sc.rbuf);
-	*why = v.why;
-	*good_len = v.good_len;
-	return rc ? rc : cbrc;
-}
+/* ---- replay at start ---- */
 
 /* Cuts a torn segment at good_len bytes, durably; a segment without a
  * whole header holds no acknowledged record and is removed. */
@@ -943,7 +510,7 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 		      gw_journal_event_fn event, void *ctx,
 		      struct gw_journal_stats *st)
 {
-	struct scan sc = {.cycle = cycle, .event = event, .ctx = ctx};
+	struct gw_jscan sc = {.cycle = cycle, .event = event, .ctx = ctx};
 	struct gw_journal_stats local;
 	struct seg *segs;
 	char path[GW_PATH_MAX + 80], qpath[GW_PATH_MAX + 96];
@@ -956,28 +523,28 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n && rc == 0; i++) {
-		struct verdict v;
+		struct gw_jverdict v;
 		int cbrc;
 		struct stat sb;
 		snprintf(path, sizeof(path), "%s/%s", j->dir, segs[i].name);
 		if (stat(path, &sb) != 0)
 			continue;
 		st->segments++;
-		int src = scan_file(path, &sc, &v, &cbrc);
+		int src = gw_journal_scan_file(path, &sc, &v, &cbrc);
 		if (cbrc) {
 			rc = cbrc;
 			break;
 		}
 		uint64_t size = (uint64_t)sb.st_size;
 		uint64_t cut = size > v.good_len ? size - v.good_len : 0;
-		if (v.fix == FIX_CUT && v.good_len < GW_JOURNAL_HDR) {
+		if (v.fix == GW_JFIX_CUT && v.good_len < GW_JOURNAL_HDR) {
 			gw_warn("journal %s: %s; removed (%llu byte%s, nothing in it "
 				"was acknowledged)", segs[i].name, v.why,
 				(unsigned long long)size, size == 1 ? "" : "s");
 			st->torn++;
 			st->torn_bytes += (unsigned long)cut;
 			rc = cut_segment(j->dir, path, 0);
-		} else if (v.fix == FIX_CUT) {
+		} else if (v.fix == GW_JFIX_CUT) {
 			gw_warn("journal %s: %s at byte %llu; cut %llu torn byte%s "
 				"(the last cycle before the crash was not acknowledged)",
 				segs[i].name, v.why, (unsigned long long)v.good_len,
@@ -985,7 +552,7 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 			st->torn++;
 			st->torn_bytes += (unsigned long)cut;
 			rc = cut_segment(j->dir, path, v.good_len);
-		} else if (v.fix == FIX_SET_ASIDE) {
+		} else if (v.fix == GW_JFIX_SET_ASIDE) {
 			snprintf(qpath, sizeof(qpath), "%s/quarantine/%s", j->spool,
 				 segs[i].name);
 			gw_err("journal %s: %s; moved to quarantine/, not replayed",
@@ -1056,22 +623,5 @@ int gw_journal_prune(struct gw_journal *j, int32_t before_day)
 
 uint64_t gw_journal_bytes(const char *spool_dir)
 {
-	char dir[GW_PATH_MAX + 16], path[GW_PATH_MAX + 300];
-	uint64_t total = 0;
-	struct dirent *e;
-	struct stat st;
-
-	snprintf(dir, sizeof(dir), "%s/journal", spool_dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_size;
-	}
-	closedir(d);
-	return total;
+	return gw_spool_dir_bytes(spool_dir, "journal", NULL, NULL);
 }

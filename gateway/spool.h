@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spool.h - the local, crash-safe store of sealed batches, and the batch
- * file format (docs/spool-format.md describes it byte by byte).
+ * spool.h - the local, crash-safe store of sealed batches
+ * (docs/spool-format.md describes its files byte by byte). The batch file
+ * format is batchfile.h, the durable writes and the status files are
+ * durable.h; both are included here for the spool's users.
  *
  * Layout under the spool directory:
  *     ready/       sealed batches waiting for upload, one file each
@@ -20,30 +22,8 @@
 #include <stdint.h>
 
 #include "batch.h"
-
-#define GW_BATCH_MAGIC "GWB1"
-#define GW_BATCH_VERSION 1
-
-/* Encodes a batch into a new buffer (*buf, *len; free with free()).
- * Returns 0 or GW_ENOMEM / GW_EINVAL. */
-int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
-/* Decodes and verifies a batch file image. Returns 0, GW_ECORRUPT
- * (truncated, bad CRC, bad structure), GW_EVERSION or GW_ENOMEM; *out is
- * NULL on error. *crc (may be NULL) gets the file's CRC-32. */
-int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
-		    uint32_t *crc);
-/* The same, and *why (never NULL afterwards; a static string, "" on
- * success) names what is wrong: "truncated header", "bad magic",
- * "unsupported version", "bad CRC", "bad header length", "lengths do not
- * add up to the file size", "payload does not inflate", "payload length
- * differs from the header", "payload does not decode". */
-int gw_batch_decode_ex(const uint8_t *buf, size_t len, struct gw_batch **out,
-		       uint32_t *crc, const char **why);
-/* Reads and decodes a batch file. Returns as gw_batch_decode, or
- * GW_ENOTFOUND / GW_EIO. */
-int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc);
-int gw_batch_read_file_ex(const char *path, struct gw_batch **out,
-			  uint32_t *crc, const char **why);
+#include "batchfile.h"
+#include "durable.h"
 
 /* The file name of a batch: "<gateway>_<YYYY-MM-DD>_r<revision>.gwb". */
 int gw_batch_filename(const struct gw_batch *b, char *buf, size_t cap);
@@ -87,18 +67,6 @@ int gw_spool_refused_reason(const char *dir, const char *name, char *buf,
  * than any such batch in ready/, done/ or quarantine/, 0 if none. Returns it
  * or a negative GW_E* code. */
 int gw_spool_next_revision(const char *dir, const char *gateway_id, int32_t day);
-
-/* CRC-32 (zlib's polynomial) of a buffer. */
-uint32_t gw_crc32(const uint8_t *buf, size_t len);
-
-/* Durable file helpers also used by other modules. gw_fsync_dir fsyncs a
- * directory; gw_write_file_durable writes `path` through tmp_path with
- * write + fsync + rename + directory fsync, and removes tmp_path again if
- * that fails. Both return 0, GW_ENOSPC (no space left: ENOSPC or EDQUOT)
- * or GW_EIO, with errno set to the failure's. */
-int gw_fsync_dir(const char *dir);
-int gw_write_file_durable(const char *tmp_path, const char *path,
-			  const uint8_t *buf, size_t len);
 
 /* At start: removes what a crash left in tmp/, and moves every ready/
  * batch that does not decode (bad CRC, truncated, newer version) to
@@ -149,6 +117,11 @@ struct gw_spool_usage {
 	unsigned n_refused; /* quarantine/ batches the database refused */
 };
 int gw_spool_usage(const char *dir, struct gw_spool_usage *u);
+/* Bytes of the regular files in dir/sub (apparent sizes, dot files left
+ * out); *count counts them, except the ".refused" notes, which *refused
+ * counts (either may be NULL). 0 if dir/sub cannot be read. */
+uint64_t gw_spool_dir_bytes(const char *dir, const char *sub, unsigned *count,
+			    unsigned *refused);
 
 /* The size bound and what happens when it is reached. */
 enum gw_spool_policy {
@@ -188,23 +161,5 @@ uint64_t gw_spool_disk_free(const char *dir);
  * first step does) until want_free bytes are free or none is left.
  * *emptied counts them; logged. Returns 0 or GW_EIO. */
 int gw_spool_free_done(const char *dir, uint64_t want_free, unsigned *emptied);
-
-/* Replaces <dir>/<name> ("status": "key=value" lines; "health": a TSV of
- * the meters' health) with text, durably, even on a full disk. The file
- * is the text, a trailer line "#end len=N crc=XXXXXXXX" (the text's length
- * in bytes and CRC-32, hex) and a padding line up to a whole number of 4
- * KiB blocks. It is written as a new file and renamed into place; if that
- * fails (a full disk), it is rewritten in place within the blocks it has
- * (docs/spool-format.md, "Status files"). Returns 0 (replaced), 1
- * (rewritten in place; errno says why the replacement failed), GW_ENOSPC,
- * GW_EIO or GW_ENOMEM. */
-int gw_spool_status_write(const char *dir, const char *name, const char *text);
-
-/* Reads <dir>/<name> as written by gw_spool_status_write: *text (free with
- * free()) is the text before the trailer. Returns 0, GW_ENOTFOUND,
- * GW_ECORRUPT when the trailer does not match (a rewrite in place is under
- * way, or was cut by a power loss: read again a little later), GW_EIO or
- * GW_ENOMEM. A file without a trailer (an older gatewayd's) is read whole. */
-int gw_spool_status_read(const char *dir, const char *name, char **text);
 
 #endif

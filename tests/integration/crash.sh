@@ -12,7 +12,9 @@
 #     whole day's import and export per meter equal the simulator's exact
 #     register values (metersim --print-expected);
 #   - the spool verifies, and the journal holds only days not yet sealed
-#     (plus the day before them).
+#     (plus the day before them), and does hold the open day the last run
+#     stopped in (both buses' segments and its readings): an empty journal
+#     fails, it does not pass as "nothing left behind".
 . "$(dirname "$0")/../lib.sh"
 
 kills=${GW_CRASH_KILLS:-50}
@@ -222,10 +224,30 @@ PY
 jdays=$(ls "$spool/journal" | cut -c1-10 | sort -u | tr '\n' ' ')
 echo "# journal segments' days: $jdays"
 oldest_j=$(ls "$spool/journal" | cut -c1-10 | sort | head -1)
-if [ -z "$oldest_j" ] || [[ ! "$oldest_j" < "$(date -d "$last_day -3 day" +%F)" ]]; then
+if [ -z "$oldest_j" ]; then
+	not_ok "the journal is empty after the last run (the open day's readings must be in it)"
+elif [[ ! "$oldest_j" < "$(date -d "$last_day -3 day" +%F)" ]]; then
 	ok "journal segments of sealed days were removed"
 else
 	not_ok "journal still holds $oldest_j (last sealed day $last_day)"
+fi
+# The last run stopped at 01:00 local: the hour since midnight is polled
+# and journaled by both buses and not sealed, so the journal must hold it.
+stop_day=$(TZ=Asia/Ho_Chi_Minh date -d "$stop" +%F)
+for bus in 0 1; do
+	n=$(ls "$spool/journal" | grep -c "^${stop_day}_b${bus}_")
+	if [ "$n" -ge 1 ]; then
+		ok "the journal holds bus $bus's segment of the open day $stop_day"
+	else
+		not_ok "the journal has no segment of bus $bus for the open day $stop_day"
+	fi
+done
+open_ms=$(($(TZ=Asia/Ho_Chi_Minh date -d "$stop_day 00:00" +%s) * 1000))
+n_open=$(awk -F, -v d="$open_ms" '$1 == "reading" && $5 >= d' "$GW_TMP/journal.csv" | wc -l)
+if [ "$n_open" -ge 5 ]; then
+	ok "gwctl spool journal lists $n_open readings of the open day $stop_day"
+else
+	not_ok "gwctl spool journal lists $n_open readings of the open day $stop_day (5 meters polled)"
 fi
 check_cmd "the journal has no torn segment after a clean stop" "$GW_BUILD/gwctl" spool journal --check "$spool"
 finish

@@ -185,16 +185,24 @@ static void damage_detected(void **state)
 
 	(void)state;
 	assert_int_equal(gw_batch_encode(b, &buf, &len), 0);
-	/* every single flipped bit anywhere in the file is caught */
-	for (size_t i = 0; i < len; i += 1 + i / 64) {
-		buf[i] ^= 0x10;
-		int rc = gw_batch_decode(buf, len, &out, NULL);
-		assert_true(rc == GW_ECORRUPT || rc == GW_EVERSION);
-		assert_null(out);
-		buf[i] ^= 0x10;
+	/* every single flipped bit anywhere in the file is caught: all
+	 * 8 * len of them (header, payload and CRC), each on its own */
+	size_t flipped = 0;
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			buf[i] ^= (uint8_t)(1u << bit);
+			int rc = gw_batch_decode(buf, len, &out, NULL);
+			if (rc != GW_ECORRUPT && rc != GW_EVERSION)
+				fail_msg("bit %d of byte %zu of %zu flipped: decode "
+					 "returned %d", bit, i, len, rc);
+			assert_null(out);
+			buf[i] ^= (uint8_t)(1u << bit);
+			flipped++;
+		}
 	}
-	/* every truncation is caught */
-	for (size_t n = 0; n < len; n += 1 + n / 32)
+	assert_int_equal(flipped, 8 * len);
+	/* every truncation is caught: each length from 0 to len - 1 */
+	for (size_t n = 0; n < len; n++)
 		assert_int_equal(gw_batch_decode(buf, n, &out, NULL), GW_ECORRUPT);
 	/* a header that lies, with a CRC that matches the lie */
 	for (size_t off = 6; off < 48; off++) {

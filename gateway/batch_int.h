@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch_int.h - the batching core's own state and the functions its files
+ * share; nothing outside gateway/batch*.c may include it (callers use
+ * batch.h). The core is five files:
+ *     batch.c          the batcher's life, readings and events coming in
+ *     batch_store.c    the tracks (one per meter register) and their
+ *                      points, in a hash table; pruning
+ *     batch_midnight.c a register's value at a midnight (measured,
+ *                      interpolated, estimated) and its quality; increases
+ *                      bounded by power; minutes missing
+ *     batch_edge.c     the revision window: days marked for sealing
+ *                      again, the books frozen at the edge, long gaps, and
+ *                      the edges across a restart (gw_batcher_edges_*)
+ *     batch_seal.c     a day sealed into a batch; gw_batcher_advance
+ * The functions small and hot enough to be wanted inline in every one of
+ * them are defined here as static inline.
+ */
+#ifndef GW_BATCH_INT_H
+#define GW_BATCH_INT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "tz.h"
+
+/* 9999-12-31T23:59:59.999Z: readings beyond it (or before 1970) are bad
+ * times. */
+#define TS_MAX 253402300799999LL
+
+struct point {
+	int64_t ts;
+	int64_t v;
+};
+
+/* A small sorted set of int64 (derived points' times, flagged days). */
+struct iset {
+	int64_t *v;
+	size_t n, cap;
+};
+
+enum edge_kind {
+	EDGE_NONE = 0, /* no reading at or before the edge midnight */
+	EDGE_FROZEN,   /* edge_v is the register at the edge midnight */
+	EDGE_PENDING,  /* silent since its last reading before the midnight */
+	EDGE_BACK,     /* was pending, and readings after the midnight came:
+			* the midnight is derived from the readings until the
+			* edge day is final, and then the long gap is counted */
+};
+
+struct track {
+	char meter_id[GW_ID_MAX];
+	char obis[GW_OBIS_MAX];
+	uint8_t unit;
+	int8_t scale;
+	uint8_t edge;   /* enum edge_kind, at the start of b->edge_day */
+	uint8_t edge_q; /* enum gw_quality of edge_v */
+	uint32_t hash;
+	int64_t rollover; /* 0: unknown or never */
+	int64_t edge_v;
+	int32_t bad_event_day; /* day of the last bad_value event */
+	size_t n, cap;
+	struct point *pts;
+	struct iset derived; /* times of GW_RS_DERIVED points */
+	struct iset bad;     /* days with a value refused as bad */
+};
+
+struct gw_batcher {
+	struct gw_batcher_params p;
+	char gateway_id[GW_ID_MAX];
+	struct track **slots; /* open addressing, NULL = empty */
+	size_t n_slots, n_tracks;
+	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
+	int32_t edge_day; /* oldest day that can be sealed again */
+	int64_t open_start; /* gw_tz_day_start(next_day) */
+	int64_t open_end;   /* gw_tz_day_start(next_day + 1) */
+	int64_t edge_start; /* gw_tz_day_start(edge_day) */
+	int edges_known;    /* 0 after a restore until edges are loaded or
+			     * derived from the replayed readings */
+	uint64_t dropped_late;
+	struct gw_long_gaps gaps;
+	struct gw_event *events; /* queued, in arrival order */
+	size_t n_events, cap_events;
+	/* Meter replacements (meter_replaced events), kept as long as a day
+	 * they fall in can be sealed again: a track's counter before one and
+	 * after one belong to different meters. */
+	struct replacement {
+		char meter_id[GW_ID_MAX];
+		int64_t ts; /* the first read of the new meter */
+	} *repl;
+	size_t n_repl, cap_repl;
+	int32_t dirty[32]; /* sealed days with late readings, to seal again */
+	int n_dirty;
+};
+
+/* How add() may mark sealed days. Live readings change every sealed day
+ * they touch. A replayed cycle was read at `sealed_by`: it changed only the
+ * days sealed by then, and only if the day it was read on is still open
+ * (`fresh`; otherwise the revisions it caused were written before that day
+ * was sealed, see gw_batcher_replay). */
+struct add_mode {
+	int replay;
+	int fresh;
+	int64_t sealed_by;
+};
+
+/* batch.c */
+void batch_set_open(struct gw_batcher *b, int32_t day);
+void batch_set_edge(struct gw_batcher *b, int32_t day);
+int batch_replaced_between(const struct gw_batcher *b, const char *meter,
+			   int64_t from, int64_t to);
+int batch_queue_event(struct gw_batcher *b, const char *meter, const char *obis,
+		      int64_t ts, enum gw_event_kind kind, const char *detail);
+int batch_copy_events(const struct gw_batcher *b, struct gw_batch *batch,
+		      int64_t end);
+void batch_drop_events(struct gw_batcher *b, int64_t end);
+char *batch_fmt_time(int64_t ms, char *buf, size_t cap);
+
+/* batch_store.c */
+int batch_iset_add(struct iset *s, int64_t x);
+void batch_iset_del(struct iset *s, int64_t x);
+void batch_track_free(struct track *t);
+struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
+			       int create);
+int batch_track_insert(struct track *t, int64_t ts, int64_t v, size_t *at);
+void batch_prune_track(struct track *t, int64_t from, int32_t edge_day);
+void batch_prune(struct gw_batcher *b);
+
+/* batch_midnight.c */
+int64_t batch_wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
+			    int64_t bv, int64_t dt);
+int batch_ool3(const struct gw_batcher *b, const struct track *t,
+	       const struct point *a, const struct point *x, const struct point *c);
+int batch_out_of_line(const struct gw_batcher *b, const struct track *t, size_t k);
+int64_t batch_booked(const struct gw_batcher *b, const struct track *t, int64_t ts,
+		     int64_t v, int *clamped);
+enum gw_quality batch_boundary(const struct gw_batcher *b, const struct track *t,
+			       int64_t m, int64_t *value, int *broken);
+uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct track *t,
+			       size_t first, size_t end, int64_t s, int64_t e);
+
+/* batch_edge.c */
+void batch_mark_range(struct gw_batcher *b, int64_t from, int64_t to,
+		      const struct add_mode *m);
+int batch_move_edge_to(struct gw_batcher *b, int32_t want);
+int batch_move_edge(struct gw_batcher *b);
+
+/* ---- small sorted sets ---- */
+
+static inline size_t iset_lb(const struct iset *s, int64_t x)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static inline int iset_has(const struct iset *s, int64_t x)
+{
+	if (s->n == 0)
+		return 0;
+	size_t i = iset_lb(s, x);
+	return i < s->n && s->v[i] == x;
+}
+
+static inline int is_derived(const struct track *t, const struct point *p)
+{
+	return iset_has(&t->derived, p->ts);
+}
+
+/* ---- the batcher ---- */
+
+static inline int window(const struct gw_batcher *b)
+{
+	int w = b->p.revision_window_days;
+
+	return w < 0 ? 0 : w > 31 ? 31 : w;
+}
+
+/* The earliest reading still useful: the start of the oldest day that can
+ * be sealed again, whose start value is frozen. After a restart, until the
+ * books at that midnight are known, the day before it too. */
+static inline int64_t keep_from(const struct gw_batcher *b)
+{
+	if (!b->edges_known)
+		return gw_tz_day_start(b->edge_day - 1);
+	return b->edge_start;
+}
+
+/* Index of the first point with ts >= x (t->n if none). */
+static inline size_t lower_bound(const struct track *t, int64_t x)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->pts[mid].ts < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Most energy (register units) a meter drawing power_w can count in dt
+ * ms: W * ms / 3.6e6 = Wh, +1 for the register's rounding. Times are
+ * checked on the way in, so this stays far below the int64 limit. */
+static inline int64_t energy_in(int64_t power_w, int64_t dt)
+{
+	if (dt < 0)
+		dt = 0;
+	/* power_w <= GW_POWER_MAX_W: in 64 bits for gaps up to ten days,
+	 * the common case, without a 128-bit division per reading */
+	if (dt <= INT64_MAX / GW_POWER_MAX_W)
+		return power_w * dt / 3600000 + 1;
+	return (int64_t)((__int128)power_w * dt / 3600000) + 1;
+}
+
+/* The configured bound for dt ms, or -1 when max_power_w is 0. */
+static inline int64_t max_energy(const struct gw_batcher *b, int64_t dt)
+{
+	if (b->p.max_power_w <= 0)
+		return -1;
+	return energy_in(b->p.max_power_w < GW_POWER_MAX_W ? b->p.max_power_w
+							   : GW_POWER_MAX_W, dt);
+}
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch_midnight.c - a register's value at a midnight and how good it is:
+ * measured (a reading at it), interpolated (readings on both sides close
+ * enough), estimated or incomplete; the bounds on an increase (max_power_w,
+ * counter wraps) that say whether a reading is out of line; the minutes
+ * of a day without readings. See batch_int.h and batch.h for the rules.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_int.h"
+#include "drops.h"
+
+/* a + (b - a) * num / den, rounded to nearest, without overflow. */
+static int64_t interp(int64_t a, int64_t b, int64_t num, int64_t den)
+{
+	__int128 d = ((__int128)b - a) * num;
+	__int128 q = d / den, r = d % den;
+
+	if (2 * (r < 0 ? -r : r) >= den)
+		q += (d < 0) ? -1 : 1;
+	return (int64_t)(a + q);
+}
+
+/* The largest increase counted in dt ms: the configured bound, or the
+ * physical one (GW_POWER_MAX_W) when none is configured. */
+static int64_t jump_bound(const struct gw_batcher *b, int64_t dt)
+{
+	int64_t c = max_energy(b, dt);
+
+	return c >= 0 ? c : energy_in(GW_POWER_MAX_W, dt);
+}
+
+/* The increase from a to b, dt ms apart, if b < a is a wrap of a register
+ * rolling over at r; -1 otherwise. */
+int64_t batch_wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
+			    int64_t bv, int64_t dt)
+{
+	if (r <= 0 || bv >= a || a >= r)
+		return -1;
+	__int128 inc = (__int128)bv + r - a;
+	int64_t bound = max_energy(b, dt);
+	if (bound >= 0 ? inc > bound : inc > r / 2)
+		return -1;
+	if (inc > jump_bound(b, dt))
+		return -1;
+	return (int64_t)inc;
+}
+
+/* Whether point k is out of line with both its neighbours: the register
+ * goes down at it or right after it, while the neighbours agree with each
+ * other (the one after is not below the one before, and not further above
+ * it than a meter can count in the time between them, and no meter was
+ * replaced between them). Such a reading, a garbage value once, up or
+ * down, is left out of every midnight and every sum (its day is flagged,
+ * event jump); it stays in the interval series as read. */
+int batch_ool3(const struct gw_batcher *b, const struct track *t,
+	       const struct point *a, const struct point *x, const struct point *c)
+{
+	if (x->v >= a->v && x->v <= c->v)
+		return 0;
+	if (c->v < a->v || c->v - a->v > jump_bound(b, c->ts - a->ts))
+		return 0;
+	return !batch_replaced_between(b, t->meter_id, a->ts, c->ts);
+}
+
+int batch_out_of_line(const struct gw_batcher *b, const struct track *t, size_t k)
+{
+	if (k == 0 || k + 1 >= t->n)
+		return 0;
+	return batch_ool3(b, t, &t->pts[k - 1], &t->pts[k], &t->pts[k + 1]);
+}
+
+/* The register value at midnight m; returns its quality. The start of the
+ * edge day is the frozen value once it is known. *broken (may be NULL) is
+ * set when the readings around m are of two counters (a reset or another
+ * meter between them): the value is then the old counter's last one. */
+static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct track *t,
+				    int64_t m, int64_t *value, int *broken)
+{
+	if (t->edge == EDGE_FROZEN && m == b->edge_start) {
+		*value = t->edge_v;
+		return (enum gw_quality)t->edge_q;
+	}
+	size_t i = lower_bound(t, m), ia = i, ib = i;
+	/* a reading out of line on either side does not count */
+	if (ia < t->n && batch_out_of_line(b, t, ia))
+		ia++;
+	if (ib > 0 && batch_out_of_line(b, t, ib - 1))
+		ib--;
+	const struct point *after = ia < t->n ? &t->pts[ia] : NULL;
+	const struct point *before = NULL;
+
+	if (after && after->ts == m) {
+		*value = after->v;
+		return is_derived(t, after) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
+	}
+	if (ib > 0)
+		before = &t->pts[ib - 1];
+	int64_t tol = b->p.midnight_tolerance_ms;
+	int64_t db = before ? m - before->ts : INT64_MAX;
+	int64_t da = after ? after->ts - m : INT64_MAX;
+	if (db <= tol || da <= tol) {
+		const struct point *p = db <= da ? before : after;
+		*value = p->v;
+		return is_derived(t, p) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
+	}
+	if (!before || !after)
+		return GW_Q_INCOMPLETE;
+	enum gw_quality q = after->ts - before->ts <= b->p.max_gap_ms
+				    ? GW_Q_INTERPOLATED
+				    : GW_Q_ESTIMATED;
+	if (batch_replaced_between(b, t->meter_id, before->ts, after->ts)) {
+		/* Two meters: nothing to interpolate. The old meter's last
+		 * value stands for midnight; the energy between it and the
+		 * new meter's first reading is not known. */
+		*value = before->v;
+		if (broken)
+			*broken = 1;
+		return GW_Q_ESTIMATED;
+	}
+	int64_t av = after->v;
+	if (av < before->v) {
+		int64_t inc = batch_wrap_increase(b, t->rollover, before->v, av,
+					    after->ts - before->ts);
+		if (inc < 0) {
+			/* A reset between the two readings: nothing to
+			 * interpolate; the old counter's last value stands for
+			 * midnight and the new counter counts from the next
+			 * day's start. */
+			*value = before->v;
+			if (broken)
+				*broken = 1;
+			return GW_Q_ESTIMATED;
+		}
+		av = before->v + inc; /* unwrapped */
+	}
+	*value = interp(before->v, av, m - before->ts, after->ts - before->ts);
+	if (t->rollover > 0 && *value >= t->rollover)
+		*value -= t->rollover;
+	return q;
+}
+
+/* The register as the books have it after a frozen edge. The frozen value
+ * may be an estimate (a midnight interpolated over a gap) that readings
+ * arriving later, a load profile of the gap, show to have been high: a
+ * value after the edge midnight below it, but not below the last reading
+ * before that midnight, is that overshoot (the final day before counted
+ * it), not a drop of the register; the books hold it at the frozen value
+ * until the register passes it, so that the days still chain and add up.
+ * *clamped is set when that happened. */
+int64_t batch_booked(const struct gw_batcher *b, const struct track *t, int64_t ts,
+		     int64_t v, int *clamped)
+{
+	if (t->edge != EDGE_FROZEN || v >= t->edge_v || ts <= b->edge_start)
+		return v;
+	size_t k = lower_bound(t, b->edge_start + 1);
+	if (k == 0 || v < t->pts[k - 1].v)
+		return v; /* below the last reading before: a real drop */
+	*clamped = 1;
+	return t->edge_v;
+}
+
+/* The register value at midnight m (boundary_raw), as the books have it
+ * (booked; a day with a value held at the frozen edge is estimated). */
+enum gw_quality batch_boundary(const struct gw_batcher *b, const struct track *t,
+			       int64_t m, int64_t *value, int *broken)
+{
+	enum gw_quality q = boundary_raw(b, t, m, value, broken);
+	int clamped = 0;
+
+	if (q != GW_Q_INCOMPLETE && m != b->edge_start) {
+		*value = batch_booked(b, t, m, *value, &clamped);
+		if (clamped && q < GW_Q_ESTIMATED)
+			q = GW_Q_ESTIMATED;
+	}
+	return q;
+}
+
+/* Minutes of [s, e) not covered by readings. A reading stands for half a
+ * poll interval on either side of it: between two consecutive readings
+ * more than 1.5 poll intervals apart, the time from half an interval after
+ * the first to half an interval before the second is missing. Each day
+ * counts its own part of a gap, so a day inside a gap misses all of its
+ * minutes and the parts add up to the gap less one poll interval. With no
+ * reading beyond an edge of the day, the edge stands in for one. */
+uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct track *t,
+			       size_t first, size_t end, int64_t s, int64_t e)
+{
+	int64_t poll = b->p.poll_interval_ms, half = poll / 2, miss = 0;
+	int64_t prev = first > 0 ? t->pts[first - 1].ts : s;
+
+	for (size_t i = first; i <= end; i++) {
+		int64_t ts;
+		if (i < end)
+			ts = t->pts[i].ts;
+		else
+			ts = end < t->n ? t->pts[end].ts : e;
+		int64_t gap = ts - prev;
+		if (gap > 0 && gap * 2 > poll * 3) {
+			int64_t from = prev + half, to = ts - (poll - half);
+			if (from < s)
+				from = s;
+			if (to > e)
+				to = e;
+			if (to > from)
+				miss += to - from;
+		}
+		prev = ts;
+	}
+	return (uint32_t)(miss / 60000);
+}

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch_seal.c - sealing a local day into a batch: for each track the
+ * day's start and end values and their quality, the sum of its increases
+ * (with the events for drops, wraps and jumps), the interval series of
+ * the day's readings; which days are due (gw_batcher_advance), in order,
+ * dirty ones again. See batch_int.h.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_int.h"
+#include "drops.h"
+
+static int cmp_track(const void *a, const void *b)
+{
+	const struct track *x = *(const struct track *const *)a;
+	const struct track *y = *(const struct track *const *)b;
+	int c = strcmp(x->meter_id, y->meter_id);
+
+	return c ? c : strcmp(x->obis, y->obis);
+}
+
+static int add_event(struct gw_batch *batch, size_t *cap,
+		     const struct track *t, int64_t ts, enum gw_event_kind kind,
+		     int64_t from, int64_t to)
+{
+	if (batch->n_events == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct gw_event *ne = realloc(batch->events, ncap * sizeof(*ne));
+		if (!ne)
+			return GW_ENOMEM;
+		batch->events = ne;
+		*cap = ncap;
+	}
+	struct gw_event *e = &batch->events[batch->n_events++];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->meter_id, t->meter_id, sizeof(e->meter_id));
+	memcpy(e->obis, t->obis, sizeof(e->obis));
+	e->ts_ms = ts;
+	e->kind = (uint8_t)kind;
+	snprintf(e->detail, sizeof(e->detail), "%lld -> %lld %s", (long long)from,
+		 (long long)to, gw_unit_name((enum gw_unit)t->unit));
+	return 0;
+}
+
+/* Sums the increases along start value, readings inside [s, e), end value;
+ * see gw_batcher_advance for how drops and jumps count. Raises *q and
+ * records events as it goes. Every increase counted is bounded by a power
+ * times its time, so the sum cannot overflow. */
+static int sum_increases(const struct gw_batcher *b, const struct track *t,
+			 size_t first, size_t end, int64_t s, int64_t sv,
+			 int64_t e, int64_t ev, struct gw_batch *batch,
+			 size_t *ecap, enum gw_quality *q, int64_t *total)
+{
+	int64_t prev = sv, pts = s, sum = 0;
+
+	for (size_t i = first; i <= end; i++) {
+		/* (the register going down at or after a reading, tested here
+		 * first: out_of_line is rare) */
+		if (i < end && i > 0 && i + 1 < t->n &&
+		    (t->pts[i].v < t->pts[i - 1].v || t->pts[i].v > t->pts[i + 1].v) &&
+		    batch_out_of_line(b, t, i)) {
+			/* left out: neither adds energy (through a "reset" back)
+			 * nor takes any away */
+			if (add_event(batch, ecap, t, t->pts[i].ts, GW_EV_JUMP, prev,
+				      t->pts[i].v))
+				return GW_ENOMEM;
+			struct gw_event *x = &batch->events[batch->n_events - 1];
+			snprintf(x->detail, sizeof(x->detail),
+				 "%lld -> %lld -> %lld %.6s: one reading out of line, left out",
+				 (long long)prev, (long long)t->pts[i].v,
+				 (long long)t->pts[i + 1].v, gw_unit_name((enum gw_unit)t->unit));
+			if (*q < GW_Q_ESTIMATED)
+				*q = GW_Q_ESTIMATED;
+			continue; /* the step goes from prev to the next reading */
+		}
+		int clamped = 0;
+		int64_t v = i < end ? batch_booked(b, t, t->pts[i].ts, t->pts[i].v, &clamped) : ev;
+		int64_t ts = i < end ? t->pts[i].ts : e;
+		if (clamped && *q < GW_Q_ESTIMATED)
+			*q = GW_Q_ESTIMATED;
+		/* the event's time: the reading that showed the change */
+		int64_t ets = i < end ? ts : (end < t->n ? t->pts[end].ts : e);
+		/* the reading the step starts from (the start value stands for
+		 * the last reading before the day) */
+		int64_t from = i == first && first > 0 ? t->pts[first - 1].ts : pts;
+		/* The bounds hold over the readings the step's values come from:
+		 * a midnight value taken from a reading within the tolerance
+		 * beyond it spans that reading's time too. */
+		int64_t dt = ets - (from < pts ? from : pts);
+		int64_t inc = v - prev, bound = max_energy(b, dt);
+		enum gw_event_kind kind = 0;
+		if (batch_replaced_between(b, t->meter_id, from, ets)) {
+			/* The old meter's register, then the new one's: the
+			 * step between them is not consumption (the meter_replaced
+			 * event says so), and the energy in it is not known. */
+			inc = 0;
+			if (*q < GW_Q_ESTIMATED)
+				*q = GW_Q_ESTIMATED;
+		} else if (inc < 0) {
+			int64_t w = batch_wrap_increase(b, t->rollover, prev, v, dt);
+			if (w >= 0) {
+				inc = w;
+				kind = GW_EV_COUNTER_WRAP;
+			} else {
+				/* Reset or replaced: count the new counter from
+				 * zero if it could have got there since. */
+				inc = (bound >= 0 && v <= bound) ? v : 0;
+				kind = GW_EV_COUNTER_RESET;
+				if (*q < GW_Q_ESTIMATED)
+					*q = GW_Q_ESTIMATED;
+			}
+		} else if (inc > (bound >= 0 ? bound : energy_in(GW_POWER_MAX_W, dt))) {
+			kind = GW_EV_JUMP;
+			inc = 0;
+			if (*q < GW_Q_ESTIMATED)
+				*q = GW_Q_ESTIMATED;
+		}
+		if (kind && add_event(batch, ecap, t, ets, kind, prev, v))
+			return GW_ENOMEM;
+		sum += inc;
+		prev = v;
+		pts = ts;
+	}
+	*total = sum;
+	return 0;
+}
+
+/* The tracks with data in [s, e) or readings on both sides of it,
+ * sorted by meter and register, into list (room for every track).
+ * Returns how many. */
+static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
+			 struct track **list)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n_slots; i++) {
+		struct track *t = b->slots[i];
+		if (!t || t->n == 0)
+			continue;
+		size_t first = lower_bound(t, s);
+		int inside = first < t->n && t->pts[first].ts < e;
+		int spans = first > 0 && first < t->n;
+		if (inside || spans)
+			list[n++] = t;
+	}
+	qsort(list, n, sizeof(*list), cmp_track);
+	return n;
+}
+
+/* Appends the interval series of t's points [first, end) to the batch.
+ * Returns 0 or GW_ENOMEM. */
+static int add_series(struct gw_batch *batch, const struct track *t,
+		      size_t first, size_t end)
+{
+	struct gw_series *se = &batch->series[batch->n_series];
+	size_t cnt = end - first;
+
+	se->ts_ms = malloc(cnt * sizeof(int64_t));
+	se->value = malloc(cnt * sizeof(int64_t));
+	if (!se->ts_ms || !se->value) {
+		free(se->ts_ms);
+		free(se->value);
+		se->ts_ms = se->value = NULL;
+		return GW_ENOMEM;
+	}
+	memcpy(se->meter_id, t->meter_id, sizeof(se->meter_id));
+	memcpy(se->obis, t->obis, sizeof(se->obis));
+	se->unit = t->unit;
+	se->scale = t->scale;
+	se->n = (uint32_t)cnt;
+	for (size_t i = 0; i < cnt; i++) {
+		se->ts_ms[i] = t->pts[first + i].ts;
+		se->value[i] = t->pts[first + i].v;
+	}
+	batch->n_series++;
+	return 0;
+}
+
+/* Appends the daily record of energy track t for day d ([s, e); its
+ * points [first, end)) to the batch, with the events its increases
+ * raise. Returns 0 or GW_ENOMEM. */
+static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
+		   int64_t s, int64_t e, size_t first, size_t end,
+		   struct gw_batch *batch, size_t *ecap)
+{
+	struct gw_day_register *dr = &batch->days[batch->n_days];
+	int64_t sv = 0, ev = 0;
+	enum gw_quality qs = batch_boundary(b, t, s, &sv, NULL);
+	enum gw_quality qe = batch_boundary(b, t, e, &ev, NULL);
+
+	if (qs == GW_Q_INCOMPLETE || qe == GW_Q_INCOMPLETE) {
+		if (end == first)
+			return 0; /* nothing to say about this day */
+		int clamped = 0;
+		if (qs == GW_Q_INCOMPLETE)
+			sv = batch_booked(b, t, t->pts[first].ts, t->pts[first].v, &clamped);
+		if (qe == GW_Q_INCOMPLETE)
+			ev = batch_booked(b, t, t->pts[end - 1].ts, t->pts[end - 1].v, &clamped);
+	}
+	enum gw_quality q = qs > qe ? qs : qe;
+	/* a value refused as bad that day */
+	if (t->bad.n && iset_has(&t->bad, d) && q < GW_Q_ESTIMATED)
+		q = GW_Q_ESTIMATED;
+	int64_t total;
+	/* A point exactly at s is the start value itself. */
+	size_t from = first < end && t->pts[first].ts == s ? first + 1 : first;
+	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
+		return GW_ENOMEM;
+	memcpy(dr->meter_id, t->meter_id, sizeof(dr->meter_id));
+	memcpy(dr->obis, t->obis, sizeof(dr->obis));
+	dr->unit = t->unit;
+	dr->quality = (uint8_t)q;
+	dr->start_value = sv;
+	dr->end_value = ev;
+	dr->consumption = total;
+	dr->readings = (uint32_t)(end - first);
+	dr->minutes_missing = batch_missing_minutes(b, t, first, end, s, e);
+	batch->n_days++;
+	return 0;
+}
+
+/* Builds the batch of day d from every track with data in it. */
+static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
+{
+	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
+	struct track **list = malloc(b->n_tracks * sizeof(*list) + 1);
+	struct gw_batch *batch = calloc(1, sizeof(*batch));
+	size_t n, ecap = 0;
+
+	if (!list || !batch)
+		goto oom;
+	n = day_tracks(b, s, e, list);
+	batch->days = calloc(n + 1, sizeof(*batch->days));
+	batch->series = calloc(n + 1, sizeof(*batch->series));
+	if (!batch->days || !batch->series)
+		goto oom;
+	gw_strlcpy(batch->gateway_id, b->gateway_id, sizeof(batch->gateway_id));
+	gw_strlcpy(batch->timezone, gw_tz_name(), sizeof(batch->timezone));
+	batch->day = d;
+	batch->created_ms = now;
+	for (size_t k = 0; k < n; k++) {
+		struct track *t = list[k];
+		size_t first = lower_bound(t, s), end = lower_bound(t, e);
+		if (end > first && add_series(batch, t, first, end))
+			goto oom;
+		if (gw_unit_is_energy((enum gw_unit)t->unit) &&
+		    add_day(b, t, d, s, e, first, end, batch, &ecap))
+			goto oom;
+	}
+	free(list);
+	return batch;
+oom:
+	free(list);
+	gw_batch_free(batch);
+	return NULL;
+}
+
+/* The day of the oldest reading or queued event. */
+static int32_t oldest_day(const struct gw_batcher *b)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (size_t i = 0; i < b->n_slots; i++) {
+		const struct track *t = b->slots[i];
+		if (!t || t->n == 0)
+			continue;
+		if (t->pts[0].ts < oldest)
+			oldest = t->pts[0].ts;
+	}
+	for (size_t i = 0; i < b->n_events; i++)
+		if (b->events[i].ts_ms < oldest && b->events[i].ts_ms >= 0 &&
+		    b->events[i].ts_ms <= TS_MAX)
+			oldest = b->events[i].ts_ms;
+	return oldest == INT64_MAX ? INT32_MIN : gw_tz_day_of(oldest);
+}
+
+int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b)
+{
+	return b->next_day != INT32_MIN ? b->next_day : oldest_day(b);
+}
+
+/* Builds day d and hands it to `sealed` with the events due by its end. */
+static int seal_day(struct gw_batcher *b, int32_t d, int64_t now_ms,
+		    gw_sealed_fn sealed, void *ctx, int with_queue)
+{
+	struct gw_batch *batch = build_day(b, d, now_ms);
+	int64_t end = gw_tz_day_start(d + 1);
+
+	if (!batch)
+		return GW_ENOMEM;
+	if (with_queue) {
+		/* queued events (offline, online ...) go with the day */
+		size_t own = batch->n_events;
+		struct gw_batch tmp = {0};
+		if (batch_copy_events(b, &tmp, end)) {
+			gw_batch_free(batch);
+			return GW_ENOMEM;
+		}
+		if (tmp.n_events) {
+			struct gw_event *ne = realloc(batch->events,
+						      (own + tmp.n_events) * sizeof(*ne));
+			if (!ne) {
+				free(tmp.events);
+				gw_batch_free(batch);
+				return GW_ENOMEM;
+			}
+			memcpy(ne + own, tmp.events, tmp.n_events * sizeof(*ne));
+			batch->events = ne;
+			batch->n_events = own + tmp.n_events;
+		}
+		free(tmp.events);
+	}
+	if (!batch->n_days && !batch->n_series && !batch->n_events) {
+		gw_batch_free(batch); /* a day without any data */
+		return 0;
+	}
+	int rc = sealed(ctx, batch);
+	if (rc)
+		return rc; /* the day and its events stay for a retry */
+	if (with_queue)
+		batch_drop_events(b, end);
+	return 1;
+}
+
+static int cmp_day(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
+		       gw_sealed_fn sealed, void *ctx)
+{
+	int count = 0, rc;
+
+	if (b->next_day == INT32_MIN) {
+		/* The first day with a reading, or with an event: a gateway
+		 * whose meters never answered still seals its offline and
+		 * outage events. Nothing before it was ever sealed. */
+		int32_t d = oldest_day(b);
+		if (d == INT32_MIN)
+			return 0;
+		batch_set_open(b, d);
+		batch_set_edge(b, d - window(b));
+		b->edges_known = 1;
+	}
+	if ((!b->edges_known || b->edge_day < b->next_day - window(b)) && batch_move_edge(b))
+		return GW_ENOMEM;
+	/* Sealed days with late readings first, oldest first: a new
+	 * revision of each. */
+	qsort(b->dirty, (size_t)b->n_dirty, sizeof(b->dirty[0]), cmp_day);
+	while (b->n_dirty > 0) {
+		rc = seal_day(b, b->dirty[0], now_ms, sealed, ctx, 0);
+		if (rc < 0)
+			return rc;
+		count += rc;
+		memmove(b->dirty, b->dirty + 1,
+			(size_t)(b->n_dirty - 1) * sizeof(b->dirty[0]));
+		b->n_dirty--;
+	}
+	while (b->open_end + b->p.seal_delay_ms <= now_ms) {
+		rc = seal_day(b, b->next_day, now_ms, sealed, ctx, 1);
+		if (rc < 0)
+			return rc;
+		count += rc;
+		batch_set_open(b, b->next_day + 1);
+		if (batch_move_edge(b))
+			return GW_ENOMEM;
+	}
+	return count;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batchfile.h - the batch file format: a sealed batch as bytes and back
+ * (docs/spool-format.md describes it byte by byte). batchfile_write.c
+ * encodes, batchfile_read.c decodes and verifies; spool.c keeps the files.
+ *
+ * On-disk records use explicit little-endian fields, never a raw struct.
+ * Numbers inside the compressed payload are LEB128 varints; signed ones are
+ * zigzag-encoded; interval series are delta-encoded (timestamps as deltas of
+ * deltas, values as deltas), which turns a regular 15-minute series of a
+ * slowly rising register into runs of small numbers that zlib packs well.
+ */
+#ifndef GW_BATCHFILE_H
+#define GW_BATCHFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "bytes.h"
+
+#define GW_BATCH_MAGIC "GWB1"
+#define GW_BATCH_VERSION 1
+
+/* Encodes a batch into a new buffer (*buf, *len; free with free()).
+ * Returns 0 or GW_ENOMEM / GW_EINVAL. */
+int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
+/* Decodes and verifies a batch file image. Returns 0, GW_ECORRUPT
+ * (truncated, bad CRC, bad structure), GW_EVERSION or GW_ENOMEM; *out is
+ * NULL on error. *crc (may be NULL) gets the file's CRC-32. */
+int gw_batch_decode(const uint8_t *buf, size_t len, struct gw_batch **out,
+		    uint32_t *crc);
+/* The same, and *why (never NULL afterwards; a static string, "" on
+ * success) names what is wrong: "truncated header", "bad magic",
+ * "unsupported version", "bad CRC", "bad header length", "lengths do not
+ * add up to the file size", "payload does not inflate", "payload length
+ * differs from the header", "payload does not decode". */
+int gw_batch_decode_ex(const uint8_t *buf, size_t len, struct gw_batch **out,
+		       uint32_t *crc, const char **why);
+/* Reads and decodes a batch file. Returns as gw_batch_decode, or
+ * GW_ENOTFOUND / GW_EIO. */
+int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc);
+int gw_batch_read_file_ex(const char *path, struct gw_batch **out,
+			  uint32_t *crc, const char **why);
+
+/* For the reader and the writer of the format only: */
+
+/* Bytes of the header before the gateway id and the time zone. */
+#define GW_BATCH_HDR_FIXED 48
+/* The largest payload before compression (a reader refuses to inflate
+ * more: a damaged length must not ask for more memory than that). */
+#define GW_BATCH_MAX_RAW (1u << 30)
+
+/* The order in which the value column holds the series: grouped by OBIS
+ * code (stable: by position within a code). Returns a malloc'ed array of
+ * n indexes (free with free()), or NULL when out of memory. */
+size_t *gw_batch_series_order(const struct gw_series *s, size_t n);
+
+#endif
