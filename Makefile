@@ -51,11 +51,12 @@ ifneq ($(CI),)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -Igateway -Idrivers
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -Igateway/common -Idrivers -Igateway
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c)) $(wildcard drivers/*.c)
+LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c)) $(wildcard gateway/common/*.c) \
+	$(wildcard drivers/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 GWCTL_SRC := $(wildcard tools/gwctl*.c)
 METERSIM_SRC := $(wildcard tools/metersim*.c)
@@ -140,45 +141,47 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 300
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Igateway -Idrivers
-FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c gateway/reading.c gateway/util.c
+	-Igateway/common -Idrivers -Igateway
+FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c gateway/common/reading.c gateway/common/util.c
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_iec
 FUZZ_BATCH_SRC := tests/fuzz/fuzz_batch.c gateway/spool.c gateway/batch.c \
-	gateway/tz.c gateway/reading.c gateway/util.c gateway/drops.c
+	gateway/common/tz.c gateway/common/reading.c gateway/common/util.c gateway/common/drops.c \
+	gateway/common/event.c
 FUZZ_BATCH_BIN := $(BUILD)/fuzz/fuzz_batch
-$(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/reading.h gateway/gw.h gateway/batch.h
+$(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/common/reading.h gateway/common/gw.h gateway/common/event.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRC)
-$(FUZZ_BATCH_BIN): $(FUZZ_BATCH_SRC) gateway/spool.h gateway/batch.h gateway/tz.h gateway/reading.h gateway/gw.h
+$(FUZZ_BATCH_BIN): $(FUZZ_BATCH_SRC) gateway/spool.h gateway/batch.h gateway/common/tz.h gateway/common/reading.h gateway/common/gw.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_BATCH_SRC) -lz
 # the journal segment reader (what start-up replays after a power loss)
 FUZZ_JOURNAL_SRC := tests/fuzz/fuzz_journal.c gateway/journal.c gateway/spool.c \
-	gateway/batch.c gateway/tz.c gateway/reading.c gateway/util.c gateway/drops.c
+	gateway/batch.c gateway/common/tz.c gateway/common/reading.c gateway/common/util.c gateway/common/drops.c \
+	gateway/common/event.c
 FUZZ_JOURNAL_BIN := $(BUILD)/fuzz/fuzz_journal
 $(FUZZ_JOURNAL_BIN): $(FUZZ_JOURNAL_SRC) gateway/journal.h gateway/spool.h gateway/batch.h \
-		gateway/tz.h gateway/reading.h gateway/gw.h
+		gateway/common/tz.h gateway/common/reading.h gateway/common/gw.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_JOURNAL_SRC) -lz -lpthread
 # The INI reader, the CSV meter list (through gw_config_load) and meter
 # profiles (loading and decoding). Their messages about bad input go to
 # stderr, which -close_fd_mask=2 discards (libFuzzer's and the sanitizers'
 # reports still show); each has a dictionary of its keywords.
-FUZZ_INI_SRC := tests/fuzz/fuzz_ini.c gateway/ini.c gateway/util.c
+FUZZ_INI_SRC := tests/fuzz/fuzz_ini.c gateway/common/ini.c gateway/common/util.c
 FUZZ_INI_BIN := $(BUILD)/fuzz/fuzz_ini
-FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c gateway/profile.c gateway/ini.c \
-	gateway/reading.c gateway/util.c
+FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c drivers/profile.c gateway/common/ini.c \
+	gateway/common/reading.c gateway/common/util.c
 FUZZ_PROFILE_BIN := $(BUILD)/fuzz/fuzz_profile
-FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/dbtls.c gateway/ini.c \
-	gateway/profile.c gateway/reading.c gateway/util.c gateway/tz.c gateway/clock.c
+FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/dbtls.c gateway/common/ini.c \
+	drivers/profile.c gateway/common/reading.c gateway/common/util.c gateway/common/tz.c gateway/common/clock.c
 FUZZ_METERS_BIN := $(BUILD)/fuzz/fuzz_meters
-$(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h)
+$(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_INI_SRC)
-$(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h)
+$(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PROFILE_SRC) -lm
-$(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h)
+$(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(shell pkg-config --cflags libpq) -o $@ $(FUZZ_METERS_SRC) -lm -lpq
 fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_JOURNAL_BIN) $(FUZZ_INI_BIN) \

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../gateway/config.h"
-#include "../gateway/reading.h"
+#include "config.h"
+#include "reading.h"
 
 /* Registers of one read whose value cannot be true (gw_read_stats.bad). */
 #define GW_READ_BAD_MAX 32

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../gateway/batch.h"
-#include "../gateway/reading.h"
+#include "event.h"
+#include "reading.h"
 
 #define GW_IEC_SOH 0x01
 #define GW_IEC_STX 0x02
