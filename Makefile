@@ -172,8 +172,8 @@ FUZZ_INI_BIN := $(BUILD)/fuzz/fuzz_ini
 FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c drivers/profile.c gateway/common/ini.c \
 	gateway/common/reading.c gateway/common/util.c
 FUZZ_PROFILE_BIN := $(BUILD)/fuzz/fuzz_profile
-FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/dbtls.c gateway/common/ini.c \
-	drivers/profile.c gateway/common/reading.c gateway/common/util.c gateway/common/tz.c gateway/common/clock.c
+FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/config_bus.c gateway/dbtls.c \
+	$(wildcard gateway/common/*.c) $(wildcard drivers/*.c)
 FUZZ_METERS_BIN := $(BUILD)/fuzz/fuzz_meters
 $(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
@@ -183,7 +183,7 @@ $(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h gateway/common/*
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PROFILE_SRC) -lm
 $(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(shell pkg-config --cflags libpq) -o $@ $(FUZZ_METERS_SRC) -lm -lpq
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $(FUZZ_METERS_SRC) $(PKG_LIBS) -lm
 fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_JOURNAL_BIN) $(FUZZ_INI_BIN) \
 	$(FUZZ_PROFILE_BIN) $(FUZZ_METERS_BIN)
 FUZZ_TEXT := -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -close_fd_mask=2

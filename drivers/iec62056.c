@@ -51,6 +51,7 @@
 #include "driver.h"
 #include "drops.h"
 #include "iec62056.h"
+#include "iec_bus.h"
 #include "iec_parse.h"
 #include "iec_profile.h"
 
@@ -95,7 +96,8 @@ struct meter_state {
 };
 
 struct iec_bus {
-	struct gw_bus_config cfg;
+	char name[GW_ID_MAX];
+	struct gw_iec_bus_opts cfg;
 	struct sp_port *port;   /* NULL for a pseudo-terminal (see port_open) */
 	int fd;                 /* -1 while closed */
 	int baud;               /* current speed of the port */
@@ -271,7 +273,7 @@ static int port_set_baud(struct iec_bus *b, int baud)
 		return 0;
 	if (b->port ? sp_set_baudrate(b->port, baud) != SP_OK
 		    : tty_config(b->fd, baud, b->cfg.iec_8n1) != 0) {
-		gw_warn("bus %s: cannot set %d baud: %s", b->cfg.name, baud,
+		gw_warn("bus %s: cannot set %d baud: %s", b->name, baud,
 			b->port ? sp_last_error_message() : strerror(errno));
 		port_close(b, "baud change failed");
 		return GW_ECONN;
@@ -286,12 +288,12 @@ static int port_set_baud(struct iec_bus *b, int baud)
  * (the simulator's lines, socat) are opened with termios directly. */
 static int pty_open(struct iec_bus *b)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 	int fd = open(c->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0 || !isatty(fd) || tty_config(fd, c->baud, c->iec_8n1) != 0) {
 		if (!b->open_failed)
-			gw_warn("bus %s: cannot open %s: %s", c->name, c->device,
+			gw_warn("bus %s: cannot open %s: %s", b->name, c->device,
 				fd < 0 ? strerror(errno) : "not a terminal");
 		b->open_failed = true;
 		if (fd >= 0)
@@ -305,7 +307,7 @@ static int pty_open(struct iec_bus *b)
 static int port_open(struct iec_bus *b)
 {
 	struct sp_port *p = NULL;
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 
 	if (b->fd >= 0)
 		return 0;
@@ -316,7 +318,7 @@ static int port_open(struct iec_bus *b)
 	}
 	if (sp_open(p, SP_MODE_READ_WRITE) != SP_OK) {
 		if (!b->open_failed)
-			gw_warn("bus %s: cannot open %s: %s", c->name, c->device,
+			gw_warn("bus %s: cannot open %s: %s", b->name, c->device,
 				sp_last_error_message());
 		b->open_failed = true;
 		if (p)
@@ -330,7 +332,7 @@ static int port_open(struct iec_bus *b)
 	    sp_set_flowcontrol(p, SP_FLOWCONTROL_NONE) != SP_OK ||
 	    sp_get_port_handle(p, &b->fd) != SP_OK) {
 		if (!b->open_failed)
-			gw_warn("bus %s: cannot configure %s: %s", c->name,
+			gw_warn("bus %s: cannot configure %s: %s", b->name,
 				c->device, sp_last_error_message());
 		b->open_failed = true;
 		sp_close(p);
@@ -349,7 +351,7 @@ static int port_open(struct iec_bus *b)
 	b->port = p;
 opened:
 	if (b->open_failed)
-		gw_info("bus %s: %s open again", c->name, c->device);
+		gw_info("bus %s: %s open again", b->name, c->device);
 	b->open_failed = false;
 	b->baud = c->baud;
 	trace_note(b, "port %s open, %d baud %s", c->device, c->baud,
@@ -390,7 +392,7 @@ static int port_write(struct iec_bus *b, const uint8_t *p, size_t n)
 			continue;
 		}
 		if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			gw_warn("bus %s: write to %s: %s", b->cfg.name, b->cfg.device,
+			gw_warn("bus %s: write to %s: %s", b->name, b->cfg.device,
 				strerror(errno));
 			port_close(b, "write error");
 			return GW_ECONN;
@@ -398,7 +400,7 @@ static int port_write(struct iec_bus *b, const uint8_t *p, size_t n)
 		int left = (int)(deadline - mono_ms());
 		struct pollfd pf = {.fd = b->fd, .events = POLLOUT};
 		if (left <= 0 || poll(&pf, 1, left) == 0) {
-			gw_warn("bus %s: %s takes no data: port wedged", b->cfg.name,
+			gw_warn("bus %s: %s takes no data: port wedged", b->name,
 				b->cfg.device);
 			port_close(b, "write timed out");
 			return GW_ECONN;
@@ -546,7 +548,7 @@ static int rx_until(struct iec_bus *b, enum rx_goal goal, int first_ms,
 				continue;
 		}
 		/* POLLHUP, POLLERR, POLLNVAL, EOF or a read error: gone. */
-		gw_warn("bus %s: %s hung up or failed", b->cfg.name, b->cfg.device);
+		gw_warn("bus %s: %s hung up or failed", b->name, b->cfg.device);
 		port_close(b, "hang-up or read error");
 		return GW_ECONN;
 	}
@@ -555,17 +557,18 @@ static int rx_until(struct iec_bus *b, enum rx_goal goal, int first_ms,
 /* ------------------------------------------------------------------ */
 /* Driver operations                                                  */
 
-static int iec_open(const struct gw_bus_config *bus, void **handle)
+int gw_iec_open(const struct gw_bus_config *bus, void **handle)
 {
 	struct iec_bus *b;
 
 	*handle = NULL;
-	if (bus->type != GW_BUS_IEC62056)
+	if (bus->driver != &gw_iec62056_driver || !bus->opts)
 		return GW_EINVAL;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return GW_ENOMEM;
-	b->cfg = *bus;
+	gw_strlcpy(b->name, bus->name, sizeof(b->name));
+	b->cfg = *(const struct gw_iec_bus_opts *)bus->opts;
 	b->fd = -1;
 	b->tg = malloc(sizeof(*b->tg));
 	b->rx = malloc(RX_CAP);
@@ -586,7 +589,7 @@ static int iec_open(const struct gw_bus_config *bus, void **handle)
 	return 0;
 }
 
-static void iec_close(void *handle)
+void gw_iec_close(void *handle)
 {
 	struct iec_bus *b = handle;
 
@@ -658,7 +661,7 @@ static int sign_on(struct iec_bus *b, const struct gw_meter_config *m,
 		   char mode, struct gw_read_stats *st, struct gw_iec_ident *id,
 		   int *tr, uint8_t *ack, size_t *ack_len)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 	uint8_t msg[64];
 	int rc;
 
@@ -667,7 +670,8 @@ static int sign_on(struct iec_bus *b, const struct gw_meter_config *m,
 		return rc;
 	sleep_until((double)b->quiet_until);
 	port_discard(b);
-	int len = snprintf((char *)msg, sizeof(msg), "/?%s!\r\n", m->address);
+	int len = snprintf((char *)msg, sizeof(msg), "/?%s!\r\n",
+			   ((const struct gw_iec_meter *)m->opts)->address);
 	if (st)
 		st->requests++;
 	rc = port_write(b, msg, (size_t)len);
@@ -718,7 +722,7 @@ static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 		       struct gw_reading *out, size_t cap,
 		       struct gw_read_stats *st)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 	struct gw_iec_ident id;
 	uint8_t ack[8];
 	size_t ack_len;
@@ -784,7 +788,7 @@ static int request_profile(struct iec_bus *b, const struct gw_meter_config *m,
 			   int64_t from_ms, int64_t to_ms, int64_t offset_ms,
 			   struct gw_read_stats *st, const char **what)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 	struct gw_iec_ident id;
 	uint8_t ack[8], msg[96];
 	size_t ack_len, len;
@@ -853,7 +857,7 @@ static int read_mode_d(struct iec_bus *b, const struct gw_meter_config *m,
 		       struct gw_reading *out, size_t cap,
 		       struct gw_read_stats *st)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 
 	if (st)
 		st->requests++;
@@ -909,7 +913,7 @@ static int place_profile(struct iec_bus *b, const struct gw_meter_config *m,
 			 struct meter_state *ms, struct gw_reading *out, int n,
 			 int64_t now)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 	int64_t window = (int64_t)c->iec_profile_window_s * 1000;
 	int64_t ahead = (int64_t)c->max_clock_drift_s * 1000;
 	int profile = 0;
@@ -958,7 +962,7 @@ static int backfill(struct iec_bus *b, const struct gw_meter_config *m,
 		    struct meter_state *ms, struct gw_reading *out, int n,
 		    size_t cap, struct gw_read_stats *st)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 	int64_t window = (int64_t)c->iec_profile_window_s * 1000;
 	int64_t from = ms->gap_from_ms, to = ms->gap_to_ms;
 	const char *what = "";
@@ -1065,7 +1069,7 @@ static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
 			 struct gw_reading *out, int n, size_t cap,
 			 struct gw_read_stats *st, int64_t sampled, int64_t now)
 {
-	const struct gw_bus_config *c = &b->cfg;
+	const struct gw_iec_bus_opts *c = &b->cfg;
 	struct meter_state *ms = meter_state(b, m->id);
 
 	if (!ms)
@@ -1125,7 +1129,7 @@ static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
 	return n;
 }
 
-static int iec_read(void *handle, const struct gw_meter_config *meter,
+int gw_iec_read(void *handle, const struct gw_meter_config *meter,
 		    struct gw_reading *out, size_t cap,
 		    struct gw_read_stats *stats)
 {
@@ -1150,7 +1154,7 @@ static int iec_read(void *handle, const struct gw_meter_config *meter,
 		if (rc == GW_ETIMEDOUT && b->rx_len == 0) {
 			if (++b->silent_reads >= WEDGED_AFTER && b->fd >= 0) {
 				gw_info("bus %s: %d reads without a byte: reopening %s",
-					b->cfg.name, b->silent_reads, b->cfg.device);
+					b->name, b->silent_reads, b->cfg.device);
 				port_close(b, "silent: reopening");
 				b->silent_reads = 0;
 			}
@@ -1163,23 +1167,16 @@ static int iec_read(void *handle, const struct gw_meter_config *meter,
 				   bus_now(b));
 	struct meter_state *ms = meter_state(b, meter->id);
 	int *last = ms ? &ms->last_rc : NULL;
+	const char *addr = ((const struct gw_iec_meter *)meter->opts)->address;
 	if (last) {
 		if (rc < 0 && *last != rc)
 			gw_warn("meter %s (address '%s' on bus %s): read failed: %s",
-				meter->id, meter->address, b->cfg.name,
+				meter->id, addr, b->name,
 				gw_strerror(rc));
 		else if (rc >= 0 && *last)
 			gw_info("meter %s (address '%s' on bus %s): answers again",
-				meter->id, meter->address, b->cfg.name);
+				meter->id, addr, b->name);
 		*last = rc < 0 ? rc : 0;
 	}
 	return rc;
 }
-
-const struct gw_driver_ops gw_iec62056_driver = {
-	.name = "iec62056-21",
-	.open = iec_open,
-	.read = iec_read,
-	.close = iec_close,
-	.max_readings = GW_IEC_MAX_READINGS,
-};
