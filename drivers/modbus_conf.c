@@ -88,15 +88,13 @@ static const struct gw_opt meter_keys[] = {
 	{ .name = "unit", .type = GW_OPT_INT,
 	  offsetof(struct meter_keys, m.unit_id), sizeof(int),
 	  .min = 1, .max = GW_MODBUS_UNIT_MAX, .flags = GW_OPT_REQUIRED,
-	  .doc_range = "1..247 (Modbus); the address on iec62056-21",
-	  .help = "Modbus unit id (slave address); unique per bus. In the CSV "
-		  "list, the address of a meter on an iec62056-21 bus" },
+	  .help = "Modbus unit id (slave address); unique per bus" },
 	{ .name = "profile", .type = GW_OPT_CUSTOM,
 	  offsetof(struct meter_keys, profile), GW_ID_MAX,
 	  .parse = parse_profile_name, .flags = GW_OPT_REQUIRED,
 	  .doc_range = "a file `PROFILE.prof` in `profiles_dir`",
-	  .help = "the meter model's register map (docs/profiles.md); `-` or "
-		  "absent on an iec62056-21 bus" },
+	  .help = "the meter model's register map "
+		  "([profiles.md](profiles.md))" },
 	{ 0 },
 };
 

@@ -455,3 +455,54 @@ int64_t gw_config_rollover(const struct gw_config *c, const char *meter_id,
 	const struct gw_driver_ops *d = c->buses[m->bus].driver;
 	return d && d->rollover ? d->rollover(m, obis) : 0;
 }
+
+/* The [bus] table with `type`'s range: the drivers there are. */
+static void bus_keys_markdown(FILE *f)
+{
+	struct gw_opt tab[8];
+	char range[256];
+	size_t n = 0;
+	int k = 0;
+
+	range[0] = '\0';
+	for (int i = 0; gw_drivers[i]; i++)
+		n += (size_t)snprintf(range + n, n < sizeof(range) ? sizeof(range) - n : 0,
+				      "%s`%s`", i ? ", " : "", gw_drivers[i]->name);
+	for (; gw_config_bus_keys[k].name && k < 7; k++) {
+		tab[k] = gw_config_bus_keys[k];
+		if (strcmp(tab[k].name, "type") == 0)
+			tab[k].doc_range = range;
+	}
+	memset(&tab[k], 0, sizeof(tab[k]));
+	gw_opt_markdown(f, tab);
+}
+
+int gw_config_keys_markdown(FILE *f, const char *section)
+{
+	static const struct {
+		const char *name;
+		const struct gw_opt *tab;
+	} core[] = {
+		{ "gateway", gw_config_gateway_keys },
+		{ "clock", gw_config_clock_keys },
+		{ "database", gw_config_database_keys },
+		{ "meter", gw_config_meter_keys },
+	};
+
+	if (strcmp(section, "bus") == 0) {
+		bus_keys_markdown(f);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++) {
+		if (strcmp(section, core[i].name) == 0) {
+			gw_opt_markdown(f, core[i].tab);
+			return 0;
+		}
+	}
+	int meter = strncmp(section, "meter ", 6) == 0;
+	const struct gw_driver_ops *d = gw_driver_find(section + (meter ? 6 : 0));
+	if (!d)
+		return GW_ENOTFOUND;
+	gw_opt_markdown(f, meter ? d->meter_keys : d->bus_keys);
+	return 0;
+}
