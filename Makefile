@@ -142,7 +142,7 @@ FUZZ_TIME ?= 300
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Igateway/common -Idrivers -Igateway
-FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c gateway/common/reading.c gateway/common/util.c
+FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c drivers/iec_readings.c gateway/common/reading.c gateway/common/util.c
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_iec
 FUZZ_BATCH_SRC := tests/fuzz/fuzz_batch.c gateway/spool.c gateway/batch.c \
 	gateway/common/tz.c gateway/common/reading.c gateway/common/util.c gateway/common/drops.c \
@@ -169,7 +169,7 @@ $(FUZZ_JOURNAL_BIN): $(FUZZ_JOURNAL_SRC) gateway/journal.h gateway/spool.h gatew
 # reports still show); each has a dictionary of its keywords.
 FUZZ_INI_SRC := tests/fuzz/fuzz_ini.c gateway/common/ini.c gateway/common/util.c
 FUZZ_INI_BIN := $(BUILD)/fuzz/fuzz_ini
-FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c drivers/profile.c gateway/common/ini.c \
+FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c drivers/profile.c drivers/profile_codec.c gateway/common/ini.c \
 	gateway/common/reading.c gateway/common/util.c
 FUZZ_PROFILE_BIN := $(BUILD)/fuzz/fuzz_profile
 FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/config_bus.c gateway/dbtls.c \

@@ -144,6 +144,11 @@ uint8_t gw_iec_bcc(const uint8_t *p, size_t n);
  * "1.6.0*1") and *billing is N (else -1). Returns 0 or GW_EINVAL. */
 int gw_iec_name(const char *address, char *name, size_t cap, int *billing);
 
+/* Reads n two-digit numbers from s into out[0..n): "hhmmss" or
+ * "hh:mm:ss", "YYMMDD" or "YY-MM-DD" (':' and '-' are skipped). Returns 0
+ * or GW_EINVAL. */
+int gw_iec_digits(const char *s, int *out, int n);
+
 /* Parses a decimal "[blanks][+|-]digits[.digits][blanks]" into
  * *mantissa and *decimals (digits after the point). Returns 0 or
  * GW_EINVAL (also for more than 18 digits). */
