@@ -462,6 +462,10 @@ static int place_profile(struct iec_bus *b, const struct gw_meter_config *m,
  * to out[n..cap). Returns the new n; a failure is logged and counted in
  * st, and the gap is tried again at the next read, BACKFILL_TRIES times
  * in all. */
+/* Longer than 80 lines: the one place where the driver's memory of a gap
+ * meets the meter's answer (ask, place on the gateway's clock, fill each
+ * register, log and count, retry bookkeeping); split, the retry state
+ * (gap_tries) would be spread over several functions. */
 static int backfill(struct iec_bus *b, const struct gw_meter_config *m,
 		    struct meter_state *ms, struct gw_reading *out, int n,
 		    size_t cap, struct gw_read_stats *st)

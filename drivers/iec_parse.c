@@ -251,6 +251,10 @@ static void take_clock(struct gw_iec_telegram *t, const struct gw_iec_dataset *d
 /* Data lines in buf[i..end): address(value)(value)... repeated, lines
  * separated by CR LF, until "!" or end. Load-profile rows "(v)(v)" have
  * no address and follow a P.xx data set. Returns 0 or a fail() code. */
+/* Longer than 80 lines: one pass over the bytes that carries the state of
+ * the data set being read (its address, the open value, its unit) from
+ * byte to byte; split up, that state and the exact byte offset of an error
+ * (error_at) would have to travel between the pieces. */
 static int parse_lines(const uint8_t *buf, size_t i, size_t end,
 		       struct gw_iec_telegram *t, size_t *stop)
 {
@@ -376,6 +380,10 @@ static size_t skip_signon(const uint8_t *buf, size_t i, size_t n)
 	return j;
 }
 
+/* The framing steps in the order the bytes come (garbage, echo,
+ * identification, STX..ETX and BCC, the push end line), each a few lines;
+ * a little over 80 lines in all, kept in order so that it reads like the
+ * frame it checks. */
 int gw_iec_parse(const uint8_t *buf, size_t n, unsigned flags,
 		 struct gw_iec_telegram *t)
 {

@@ -221,6 +221,9 @@ static int channel_name(const char *text, char *name, size_t cap)
  * then one row of `channels` values per interval. With `series` the
  * readings are the series "P.01:<channel>" of the channels that are not
  * energy; else every channel's entries under the channel's own name. */
+/* A little over 80 lines: the header's fields, then one loop over the
+ * rows that carries the header's time, interval and channel names into
+ * each row's readings. */
 static int profile_rows(const struct gw_iec_telegram *t, size_t h,
 			const char *meter_id, int series, struct gw_reading *out,
 			size_t *n, size_t cap, int64_t *interval_ms)

@@ -272,6 +272,9 @@ static int key_profile(struct load_state *st, const char *key,
 	return 0;
 }
 
+/* One branch per key of a [register] section, in the order
+ * docs/profiles.md lists them: longer than 80 lines, but read top to
+ * bottom it is the file format's reference, which a split would scatter. */
 static int key_register(struct load_state *st, const char *key,
 			const char *value, int line)
 {

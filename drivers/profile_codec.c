@@ -175,6 +175,11 @@ static int check_range(const struct gw_profile_reg *r,
 	return bad(why, cap, "%.6g%s, below min %.6g%s", q / f, u, lo / f, u);
 }
 
+/* The whole way of one raw value to a reading: sentinel, sign, float or
+ * integer, scaling, the one rounding, the range. Longer than 80 lines
+ * because each step works on the previous one's intermediate values
+ * (magnitude, sign, exponent); kept together so that the rounding happens
+ * once, in one place a reader can check. */
 static int decode(const struct gw_profile_reg *r, const uint16_t *words,
 		  struct gw_reading *out, char *why, size_t cap)
 {
