@@ -55,11 +55,12 @@ ifneq ($(CI),)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -Igateway -Idrivers
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -Igateway/common -Idrivers -Igateway
 LDFLAGS += $(SANFLAGS) $(SANLINK)
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c)) $(wildcard drivers/*.c)
+LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c)) $(wildcard gateway/common/*.c) \
+	$(wildcard drivers/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 GWCTL_SRC := $(wildcard tools/gwctl*.c)
 METERSIM_SRC := $(wildcard tools/metersim*.c)
@@ -144,8 +145,8 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 300
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Igateway -Idrivers
-FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c gateway/reading.c gateway/util.c
+	-Igateway/common -Idrivers -Igateway
+FUZZ_SRC := tests/fuzz/fuzz_iec.c drivers/iec_parse.c drivers/iec_readings.c gateway/common/reading.c gateway/common/util.c
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_iec
 # The library once more, built with the fuzzers' flags: the batch and
 # journal targets link it as an archive, so that the linker takes what
@@ -161,6 +162,9 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 FUZZ_LIB_LIBS := $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm
 FUZZ_BATCH_SRC := tests/fuzz/fuzz_batch.c
 FUZZ_BATCH_BIN := $(BUILD)/fuzz/fuzz_batch
+$(FUZZ_BIN): $(FUZZ_SRC) drivers/iec_parse.h gateway/common/reading.h gateway/common/gw.h gateway/common/event.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRC)
 $(FUZZ_BATCH_BIN): $(FUZZ_BATCH_SRC) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_BATCH_SRC) $(FUZZ_LIB_LIBS)
@@ -174,23 +178,23 @@ $(FUZZ_JOURNAL_BIN): $(FUZZ_JOURNAL_SRC) $(FUZZ_LIB)
 # profiles (loading and decoding). Their messages about bad input go to
 # stderr, which -close_fd_mask=2 discards (libFuzzer's and the sanitizers'
 # reports still show); each has a dictionary of its keywords.
-FUZZ_INI_SRC := tests/fuzz/fuzz_ini.c gateway/ini.c gateway/util.c
+FUZZ_INI_SRC := tests/fuzz/fuzz_ini.c gateway/common/ini.c gateway/common/util.c
 FUZZ_INI_BIN := $(BUILD)/fuzz/fuzz_ini
-FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c gateway/profile.c gateway/ini.c \
-	gateway/reading.c gateway/util.c
+FUZZ_PROFILE_SRC := tests/fuzz/fuzz_profile.c drivers/profile.c drivers/profile_codec.c gateway/common/ini.c \
+	gateway/common/reading.c gateway/common/util.c
 FUZZ_PROFILE_BIN := $(BUILD)/fuzz/fuzz_profile
-FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/dbtls.c gateway/ini.c \
-	gateway/profile.c gateway/reading.c gateway/util.c gateway/tz.c gateway/clock.c
+FUZZ_METERS_SRC := tests/fuzz/fuzz_meters.c gateway/config.c gateway/config_bus.c gateway/dbtls.c \
+	$(wildcard gateway/common/*.c) $(wildcard drivers/*.c)
 FUZZ_METERS_BIN := $(BUILD)/fuzz/fuzz_meters
-$(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h)
+$(FUZZ_INI_BIN): $(FUZZ_INI_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_INI_SRC)
-$(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h)
+$(FUZZ_PROFILE_BIN): $(FUZZ_PROFILE_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PROFILE_SRC) -lm
-$(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h)
+$(FUZZ_METERS_BIN): $(FUZZ_METERS_SRC) $(wildcard gateway/*.h gateway/common/*.h drivers/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(shell pkg-config --cflags libpq) -o $@ $(FUZZ_METERS_SRC) -lm -lpq
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $(FUZZ_METERS_SRC) $(PKG_LIBS) -lm
 fuzz-build: $(FUZZ_BIN) $(FUZZ_BATCH_BIN) $(FUZZ_JOURNAL_BIN) $(FUZZ_INI_BIN) \
 	$(FUZZ_PROFILE_BIN) $(FUZZ_METERS_BIN)
 FUZZ_TEXT := -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -close_fd_mask=2

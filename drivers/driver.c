@@ -1,19 +1,50 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * driver.c - maps a bus type to the driver that speaks its protocol.
+ * driver.c - the list of drivers a bus `type` can name, and the objects
+ * the meters of one configuration share. A new protocol or transport adds
+ * its driver table to gw_drivers[] here.
  */
-#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "driver.h"
 
-const struct gw_driver_ops *gw_driver_for(enum gw_bus_type type)
+const struct gw_driver_ops *const gw_drivers[] = {
+	&gw_modbus_tcp_driver,
+	&gw_modbus_rtu_driver,
+	&gw_iec62056_driver,
+	NULL,
+};
+
+const struct gw_driver_ops *gw_driver_find(const char *type)
 {
-	switch (type) {
-	case GW_BUS_MODBUS_TCP:
-	case GW_BUS_MODBUS_RTU:
-		return &gw_modbus_driver;
-	case GW_BUS_IEC62056:
-		return &gw_iec62056_driver;
-	}
+	for (int i = 0; gw_drivers[i]; i++)
+		if (strcmp(gw_drivers[i]->name, type) == 0)
+			return gw_drivers[i];
 	return NULL;
+}
+
+void *gw_shared_find(const struct gw_conf_ctx *ctx, const char *name)
+{
+	for (int i = 0; i < *ctx->n_shared; i++)
+		if (strcmp((*ctx->shared)[i].name, name) == 0)
+			return (*ctx->shared)[i].obj;
+	return NULL;
+}
+
+int gw_shared_add(const struct gw_conf_ctx *ctx, const char *name, void *obj,
+		  void (*free_fn)(void *obj))
+{
+	int n = *ctx->n_shared;
+	struct gw_shared *ns = realloc(*ctx->shared, sizeof(*ns) * (size_t)(n + 1));
+
+	if (!ns)
+		return GW_ENOMEM;
+	*ctx->shared = ns;
+	memset(&ns[n], 0, sizeof(ns[n]));
+	gw_strlcpy(ns[n].name, name, sizeof(ns[n].name));
+	ns[n].obj = obj;
+	ns[n].free = free_fn;
+	*ctx->n_shared = n + 1;
+	return 0;
 }

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * driver.h - the one small interface every meter protocol hides behind:
- * open a bus, read a meter, close the bus.
+ * its configuration keys, open a bus, read a meter, close the bus.
  *
  * Each protocol fills one const table of operations (modelled on libmodbus's
  * backends) and keeps its private state behind a void pointer. A bus worker
  * owns its bus handle; a handle is used by one thread at a time.
+ *
+ * Configuration (the chrony way): the configuration core reads the keys
+ * every bus and meter has (a bus's name, `type`, offline_after,
+ * retry_backoff_max; a meter's id and bus) and hands every other key of a
+ * [bus] or [meter] section to the driver that `type` names, through the
+ * driver's key tables (common/opt.h) and its configure operations. The core
+ * knows no protocol; a driver knows nothing of the core above it: this
+ * header includes the common layer only.
  */
 #ifndef GW_DRIVER_H
 #define GW_DRIVER_H
@@ -13,8 +21,78 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../gateway/config.h"
-#include "../gateway/reading.h"
+#include "clock.h"
+#include "gw.h"
+#include "opt.h"
+#include "reading.h"
+
+struct gw_driver_ops;
+
+/* One [bus NAME] section. */
+struct gw_bus_config {
+	char name[GW_ID_MAX];
+	const struct gw_driver_ops *driver; /* the bus's `type` */
+	/* The driver's own options (driver->bus_opts_size bytes, read by
+	 * driver->bus_keys); owned by the configuration. */
+	void *opts;
+	/* Keys every bus has, read by the configuration core. 0: the
+	 * [gateway] value. */
+	int offline_after;     /* failed cycles in a row before "offline" */
+	int retry_backoff_max; /* most cycles an offline meter is skipped;
+				* -1: "0" given (no backoff on this bus) */
+	/* Set by the driver's bus_configure: a meter clock (stats'
+	 * meter_clock_ms) further off the gateway's than this is a
+	 * clock_drift event; 0: none is raised. */
+	int max_clock_drift_s;
+	int line; /* where the section starts */
+};
+
+/* One meter: a [meter ID] section or a line of the CSV meter list. */
+struct gw_meter_config {
+	char id[GW_ID_MAX];
+	int bus; /* index into the configuration's buses */
+	/* The driver's own options (driver->meter_opts_size bytes, read by
+	 * driver->meter_keys); owned by the configuration. */
+	void *opts;
+	/* Set by the driver's meter_configure: how the meter is told apart
+	 * on its bus ("unit 3", "address '87654321'"), unique per bus, for
+	 * messages; and the most readings one .read of it returns (0: the
+	 * driver's max_readings). */
+	char where[64];
+	int where_line; /* the line of the key that says where (for a
+			 * meter that takes another's place) */
+	size_t max_readings;
+	char source[GW_PATH_MAX]; /* file the meter was defined in */
+	int line;
+};
+
+/* Objects the meters of one configuration share (a Modbus register map,
+ * loaded once for every meter of its model), owned by the configuration,
+ * freed with it by .free. */
+struct gw_shared {
+	char name[GW_PATH_MAX];
+	void *obj;
+	void (*free)(void *obj);
+};
+
+/* What the configuration core lends a driver while it configures a bus
+ * or a meter. Borrowed for the call. */
+struct gw_conf_ctx {
+	const char *path;         /* the configuration file (relative paths) */
+	const char *profiles_dir; /* [gateway] profiles_dir */
+	int poll_interval_s;      /* [gateway] poll_interval */
+	/* The shared objects of this configuration: a driver looks one up
+	 * by name and adds what it loaded (gw_shared_find, gw_shared_add). */
+	struct gw_shared **shared;
+	int *n_shared;
+};
+
+/* The object named name in ctx's shared objects, or NULL. */
+void *gw_shared_find(const struct gw_conf_ctx *ctx, const char *name);
+/* Adds obj under name; it is freed by free_fn with the configuration.
+ * Returns 0 or GW_ENOMEM (obj is then not taken). */
+int gw_shared_add(const struct gw_conf_ctx *ctx, const char *name, void *obj,
+		  void (*free_fn)(void *obj));
 
 /* Registers of one read whose value cannot be true (gw_read_stats.bad). */
 #define GW_READ_BAD_MAX 32
@@ -72,14 +150,38 @@ struct gw_read_stats {
 };
 
 struct gw_driver_ops {
+	/* The bus `type` that selects this driver ("modbus-tcp"). */
 	const char *name;
-	/* Opens the bus; on success *handle is the driver's state. Returns 0
-	 * or GW_ECONN / GW_EINVAL. Close with .close. */
+
+	/* Configuration. bus_keys: the keys of its [bus] sections besides
+	 * those every bus has, into bus_opts_size bytes of options (the
+	 * table's defaults first). bus_configure (may be NULL) then checks
+	 * what depends on several keys and fills in defaults that depend on
+	 * others; lines[i] is the line of bus_keys[i] (0: not given). It
+	 * reports "FILE:LINE: message" (gw_opt_error) and returns
+	 * GW_ECONFIG, or 0. */
+	const struct gw_opt *bus_keys;
+	size_t bus_opts_size;
+	int (*bus_configure)(struct gw_bus_config *bus, const int *lines,
+			     const struct gw_conf_ctx *ctx);
+	/* The same for a meter on such a bus: meter_keys are the keys of its
+	 * [meter] section besides `bus` (in the CSV list, the columns unit
+	 * and profile); meter_configure (required) fills in m->where and
+	 * m->max_readings. file is where the meter was defined. */
+	const struct gw_opt *meter_keys;
+	size_t meter_opts_size;
+	int (*meter_configure)(struct gw_meter_config *m,
+			       const struct gw_bus_config *bus, const int *lines,
+			       const struct gw_conf_ctx *ctx);
+
+	/* Opens the bus; on success *handle is the driver's state, which
+	 * keeps a copy of what it needs of bus. Returns 0 or GW_ECONN /
+	 * GW_EINVAL. Close with .close. */
 	int (*open)(const struct gw_bus_config *bus, void **handle);
-	/* Reads every register of one meter's profile. Fills at most cap
-	 * readings (meter_id, obis, value, scale, unit; ts_ms is 0 and set by
-	 * the caller) and returns their number, or a negative GW_E* code when
-	 * no register could be read. A register the meter reports as not
+	/* Reads every register of one meter. Fills at most cap readings
+	 * (meter_id, obis, value, scale, unit; ts_ms is 0 and set by the
+	 * caller) and returns their number, or a negative GW_E* code when no
+	 * register could be read. A register the meter reports as not
 	 * available is left out. `stats` (may be NULL) is added to. */
 	int (*read)(void *handle, const struct gw_meter_config *meter,
 		    struct gw_reading *out, size_t cap,
@@ -87,18 +189,29 @@ struct gw_driver_ops {
 	/* Closes the bus and frees the handle; accepts NULL. */
 	void (*close)(void *handle);
 	/* The most readings one .read can return (the cap to offer it), or
-	 * 0: the meter's profile says (n_regs). iec62056-21:
+	 * 0: the meter says (gw_meter_config.max_readings). iec62056-21:
 	 * GW_IEC_MAX_READINGS, the one limit of a readout's size. */
 	size_t max_readings;
+	/* The value at which the meter's register obis rolls over to 0 (a
+	 * 16- or 32-bit counter), in the reading's unit; 0 when unknown or
+	 * never. NULL: never. The batching core asks, through the daemon,
+	 * to unwrap a counter exactly. */
+	int64_t (*rollover)(const struct gw_meter_config *meter,
+			    const char *obis);
 };
 
-extern const struct gw_driver_ops gw_modbus_driver;
+/* Modbus TCP and Modbus RTU (drivers/modbus.c, drivers/modbus_conf.c). */
+extern const struct gw_driver_ops gw_modbus_tcp_driver;
+extern const struct gw_driver_ops gw_modbus_rtu_driver;
 /* IEC 62056-21 (drivers/iec62056.c). Its .read may also return load-profile
  * interval readings: those carry their own ts_ms (non-zero), which the
  * caller keeps. */
 extern const struct gw_driver_ops gw_iec62056_driver;
 
-/* The driver for a bus type. */
-const struct gw_driver_ops *gw_driver_for(enum gw_bus_type type);
+/* Every driver, in the order `type` lists them, ending with NULL. */
+extern const struct gw_driver_ops *const gw_drivers[];
+
+/* The driver whose name is type, or NULL. */
+const struct gw_driver_ops *gw_driver_find(const char *type);
 
 #endif

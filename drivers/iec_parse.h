@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../gateway/batch.h"
-#include "../gateway/reading.h"
+#include "event.h"
+#include "reading.h"
 
 #define GW_IEC_SOH 0x01
 #define GW_IEC_STX 0x02
@@ -143,6 +143,11 @@ uint8_t gw_iec_bcc(const uint8_t *p, size_t n);
  * suffix "*NN" or "&NN" other than 255 becomes "*N" ("1.8.0*96",
  * "1.6.0*1") and *billing is N (else -1). Returns 0 or GW_EINVAL. */
 int gw_iec_name(const char *address, char *name, size_t cap, int *billing);
+
+/* Reads n two-digit numbers from s into out[0..n): "hhmmss" or
+ * "hh:mm:ss", "YYMMDD" or "YY-MM-DD" (':' and '-' are skipped). Returns 0
+ * or GW_EINVAL. */
+int gw_iec_digits(const char *s, int *out, int n);
 
 /* Parses a decimal "[blanks][+|-]digits[.digits][blanks]" into
  * *mantissa and *decimals (digits after the point). Returns 0 or

@@ -153,6 +153,10 @@ static int64_t pow10i(int e)
 
 /* The register's change shared out over interval energies (C.29.E, Wh per
  * interval) or demands (C.5.E, W). */
+/* Longer than 80 lines: the intervals' overlap with the gap, their
+ * weights, the check against the register's change and the
+ * largest-remainder sharing all work on the same arrays of intervals;
+ * split, each piece would need all of them. */
 static int derived(const struct gw_reading *c, int k, int64_t step,
 		   int per_interval, const struct gw_iec_gap *g,
 		   const char *meter_id, struct gw_reading *out, size_t cap,

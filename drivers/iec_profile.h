@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../gateway/reading.h"
+#include "reading.h"
 
 /* Moves every load-profile reading of r[0..n) (ts_ms != 0) from the
  * meter's clock onto the gateway's (ts_ms - offset_ms, offset_ms being the

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * modbus.c - the Modbus driver (RTU on a serial line, TCP to an endpoint),
- * built on libmodbus 3.1.6.
+ * modbus.c - the Modbus drivers (RTU on a serial line, TCP to an endpoint),
+ * built on libmodbus 3.1.6: how a meter is read. Their keys and driver
+ * tables are in modbus_conf.c.
  *
  * A read walks the meter's profile (registers sorted by function code and
  * address) and groups registers into as few requests as it can: same
@@ -44,8 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "driver.h"
-#include "profile.h"
+#include "modbus_bus.h"
 
 /* Registers a request may read in between two wanted registers. Reading a
  * few unused words costs 2 bytes each; a separate request costs a round
@@ -60,13 +60,14 @@ struct mb_sent {
 };
 
 struct mb_bus {
-	struct gw_bus_config cfg;
+	char name[GW_ID_MAX];
+	bool tcp;              /* Modbus TCP (else RTU) */
 	modbus_t *ctx;
 	bool connected;
 	bool conn_failed;      /* the last connect failed (logged once) */
 	int last_errno;        /* libmodbus errno of the last failed request */
 	int last_exc;          /* code of the last exception reply, -1 unknown */
-	int8_t last_err[248];  /* per unit id: the last read's GW_E* code, so
+	int8_t last_err[GW_MODBUS_UNIT_MAX + 1];  /* per unit id: the last read's GW_E* code, so
 				* that a failing meter is logged once */
 	int timeout_ms;        /* the response timeout */
 	uint16_t tid;          /* TCP: the last transaction id sent */
@@ -166,13 +167,13 @@ static int mb_connect(struct mb_bus *b)
 	if (modbus_connect(b->ctx) == -1) {
 		int e = errno;
 		if (!b->conn_failed)
-			gw_warn("bus %s: cannot connect: %s", b->cfg.name,
+			gw_warn("bus %s: cannot connect: %s", b->name,
 				modbus_strerror(e));
 		b->conn_failed = true;
 		return GW_ECONN;
 	}
 	if (b->conn_failed)
-		gw_info("bus %s: connected again", b->cfg.name);
+		gw_info("bus %s: connected again", b->name);
 	b->conn_failed = false;
 	b->connected = true;
 	return 0;
@@ -197,43 +198,22 @@ static void set_timeout(modbus_t *ctx, int ms, bool byte)
 		modbus_set_response_timeout(ctx, sec, usec);
 }
 
-static int mb_open(const struct gw_bus_config *bus, void **handle)
+int gw_modbus_open(const struct gw_bus_config *bus, void **handle)
 {
 	struct mb_bus *b;
-	char port[16];
 
 	*handle = NULL;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return GW_ENOMEM;
-	b->cfg = *bus;
-	switch (bus->type) {
-	case GW_BUS_MODBUS_TCP:
-		/* modbus_new_tcp_pi also accepts host names and IPv6. */
-		snprintf(port, sizeof(port), "%d", bus->port);
-		b->ctx = modbus_new_tcp_pi(bus->host, port);
-		break;
-	case GW_BUS_MODBUS_RTU:
-		b->ctx = modbus_new_rtu(bus->device, bus->baud,
-					bus->parity ? bus->parity : 'N',
-					bus->data_bits ? bus->data_bits : 8,
-					bus->stop_bits ? bus->stop_bits : 1);
-		break;
-	default: /* not a Modbus bus: no context, refused below */
-		break;
-	}
+	gw_strlcpy(b->name, bus->name, sizeof(b->name));
+	b->tcp = gw_modbus_is_tcp(bus);
+	b->ctx = gw_modbus_new_ctx(bus, &b->timeout_ms, NULL, NULL, 0);
 	if (!b->ctx) {
 		gw_err("bus %s: %s", bus->name, modbus_strerror(errno));
 		free(b);
 		return GW_EINVAL;
 	}
-	if (bus->timeout_ms > 0)
-		set_timeout(b->ctx, bus->timeout_ms, false);
-	if (bus->byte_timeout_ms > 0)
-		set_timeout(b->ctx, bus->byte_timeout_ms, true);
-	uint32_t sec = 0, usec = 0;
-	modbus_get_response_timeout(b->ctx, &sec, &usec);
-	b->timeout_ms = (int)(sec * 1000 + usec / 1000);
 	if (b->timeout_ms < 1)
 		b->timeout_ms = 1;
 	b->last_exc = -1;
@@ -250,7 +230,7 @@ static int mb_open(const struct gw_bus_config *bus, void **handle)
 	return 0;
 }
 
-static void mb_close(void *handle)
+void gw_modbus_close(void *handle)
 {
 	struct mb_bus *b = handle;
 
@@ -288,7 +268,7 @@ static void mb_stale(struct mb_bus *b, int rtid, int runit, int unit)
 	b->stale[u]++;
 	gw_debug("bus %s: discarded a reply with transaction id %d from unit %d "
 		 "(meant for unit %d) while reading unit %d",
-		 b->cfg.name, rtid, runit, u, unit);
+		 b->name, rtid, runit, u, unit);
 }
 
 /* Writes one read request with the bus's next transaction id on the TCP
@@ -400,11 +380,11 @@ static void mb_rtu_drain(struct mb_bus *b, int unit)
 	if (read(fd, &first, 1) != 1)
 		return;
 	modbus_flush(b->ctx);
-	int u = first >= 1 && first <= 247 ? first : unit;
+	int u = first >= 1 && first <= GW_MODBUS_UNIT_MAX ? first : unit;
 	b->stale[u]++;
 	gw_debug("bus %s: dropped %d bytes pending before a request to unit %d "
 		 "(they start with unit id %d)",
-		 b->cfg.name, pending, unit, first);
+		 b->name, pending, unit, first);
 }
 
 /* One request: registers [first, last] of the profile. */
@@ -427,7 +407,7 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 		if (stats)
 			stats->requests++;
 		b->last_exc = -1;
-		if (b->cfg.type == GW_BUS_MODBUS_TCP) {
+		if (b->tcp) {
 			got = mb_tcp_read(b, unit, r0->function, addr, n, buf);
 		} else {
 			mb_rtu_drain(b, unit);
@@ -507,7 +487,8 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 			  struct gw_reading *out, size_t cap,
 			  struct gw_read_stats *stats)
 {
-	const struct gw_profile *p = meter->profile;
+	const struct gw_modbus_meter *mm = meter->opts;
+	const struct gw_profile *p = mm->profile;
 	uint16_t buf[MODBUS_MAX_READ_REGISTERS];
 	size_t n = 0;
 	int ok_requests = 0, first_err = 0;
@@ -515,7 +496,7 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 	int rc = mb_connect(b);
 	if (rc)
 		return rc;
-	if (modbus_set_slave(b->ctx, meter->unit_id) == -1)
+	if (modbus_set_slave(b->ctx, mm->unit_id) == -1)
 		return GW_EINVAL;
 
 	int max = p->max_registers;
@@ -533,12 +514,12 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 				break;
 			j++;
 		}
-		rc = mb_request(b, p, i, j, meter->unit_id, buf, stats);
+		rc = mb_request(b, p, i, j, mm->unit_id, buf, stats);
 		if (rc == GW_EEXCEPT && j > i && b->last_errno == EMBXILADD) {
 			/* The meter may refuse the unused registers in a
 			 * gap: ask for each register on its own. */
 			for (int k = i; k <= j && n < cap; k++) {
-				int rk = mb_request(b, p, k, k, meter->unit_id, buf,
+				int rk = mb_request(b, p, k, k, mm->unit_id, buf,
 						    stats);
 				if (rk == 0) {
 					ok_requests++;
@@ -598,16 +579,17 @@ static void exc_text(const struct mb_bus *b, char *buf, size_t cap)
 			 : "not defined by Modbus");
 }
 
-static int mb_read(void *handle, const struct gw_meter_config *meter,
+int gw_modbus_read(void *handle, const struct gw_meter_config *meter,
 		   struct gw_reading *out, size_t cap,
 		   struct gw_read_stats *stats)
 {
 	struct mb_bus *b = handle;
+	const struct gw_modbus_meter *mm = meter ? meter->opts : NULL;
 
-	if (!b || !meter || !meter->profile || meter->profile->n_regs == 0 ||
-	    meter->unit_id < 0 || meter->unit_id > 247)
+	if (!b || !mm || !mm->profile || mm->profile->n_regs == 0 ||
+	    mm->unit_id < 0 || mm->unit_id > GW_MODBUS_UNIT_MAX)
 		return GW_EINVAL;
-	int u = meter->unit_id;
+	int u = mm->unit_id;
 	int rc = mb_read_groups(b, meter, out, cap, stats);
 	int8_t *last = &b->last_err[u];
 	/* Logged once per change; growing intervals belong to the scheduler,
@@ -617,11 +599,11 @@ static int mb_read(void *handle, const struct gw_meter_config *meter,
 		if (rc == GW_EEXCEPT)
 			exc_text(b, exc, sizeof(exc));
 		gw_warn("meter %s (unit %d on bus %s): read failed: %s%s%s",
-			meter->id, u, b->cfg.name, gw_strerror(rc), *exc ? ": " : "",
+			meter->id, u, b->name, gw_strerror(rc), *exc ? ": " : "",
 			exc);
 	} else if (rc >= 0 && *last) {
 		gw_info("meter %s (unit %d on bus %s): answers again", meter->id,
-			u, b->cfg.name);
+			u, b->name);
 	}
 	*last = (int8_t)(rc < 0 ? rc : 0);
 	/* Stale replies meant for this meter, found during any read. */
@@ -630,7 +612,7 @@ static int mb_read(void *handle, const struct gw_meter_config *meter,
 			gw_warn("meter %s (unit %d on bus %s): %u replies discarded "
 				"that answered another request (a duplicate or a late "
 				"answer); counted as stale replies in its health",
-				meter->id, u, b->cfg.name, b->stale[u]);
+				meter->id, u, b->name, b->stale[u]);
 		b->stale_warned[u] = true;
 		if (stats)
 			stats->stale_replies += b->stale[u];
@@ -639,9 +621,47 @@ static int mb_read(void *handle, const struct gw_meter_config *meter,
 	return rc;
 }
 
-const struct gw_driver_ops gw_modbus_driver = {
-	.name = "modbus",
-	.open = mb_open,
-	.read = mb_read,
-	.close = mb_close,
-};
+modbus_t *gw_modbus_new_ctx(const struct gw_bus_config *bus, int *timeout_ms,
+			    int *byte_timeout_ms, char *where, size_t cap)
+{
+	modbus_t *ctx = NULL;
+	int to = 0, byte_to = 0;
+	char port[16];
+
+	if (gw_modbus_is_tcp(bus)) {
+		const struct gw_modbus_tcp_opts *o = bus->opts;
+		/* modbus_new_tcp_pi also accepts host names and IPv6. */
+		snprintf(port, sizeof(port), "%d", o->port);
+		ctx = modbus_new_tcp_pi(o->host, port);
+		if (where)
+			snprintf(where, cap, "tcp %.200s:%d", o->host, o->port);
+		to = o->timeout_ms;
+		byte_to = o->byte_timeout_ms;
+	} else if (gw_modbus_is_rtu(bus)) {
+		const struct gw_modbus_rtu_opts *o = bus->opts;
+		ctx = modbus_new_rtu(o->device, o->baud, o->parity ? o->parity : 'N',
+				     o->data_bits ? o->data_bits : 8,
+				     o->stop_bits ? o->stop_bits : 1);
+		if (where)
+			snprintf(where, cap, "%.200s %d baud", o->device, o->baud);
+		to = o->timeout_ms;
+		byte_to = o->byte_timeout_ms;
+	} else {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!ctx)
+		return NULL;
+	if (to > 0)
+		set_timeout(ctx, to, false);
+	if (byte_to > 0)
+		set_timeout(ctx, byte_to, true);
+	if (byte_timeout_ms)
+		*byte_timeout_ms = byte_to;
+	if (timeout_ms) {
+		uint32_t sec = 0, usec = 0;
+		modbus_get_response_timeout(ctx, &sec, &usec);
+		*timeout_ms = (int)(sec * 1000 + usec / 1000);
+	}
+	return ctx;
+}

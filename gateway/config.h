@@ -5,76 +5,24 @@
  *
  * Every key is range-checked. An unknown key, a bad value or a missing
  * required key is reported as "FILE:LINE: message" and start-up stops.
- * docs/configuration.md is the reference for every key.
+ * docs/configuration.md is the reference for every key; its tables are
+ * printed from the key tables (gw_config_keys_markdown).
+ *
+ * The configuration core knows the sections [gateway], [clock] and
+ * [database] and the keys every bus and meter has; every other key of a
+ * [bus] or [meter] section belongs to the driver its bus's `type` names
+ * (drivers/driver.h), which keeps it in gw_bus_config.opts and
+ * gw_meter_config.opts.
  */
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clock.h"
+#include "driver.h"
 #include "gw.h"
-#include "profile.h"
-
-enum gw_bus_type {
-	GW_BUS_MODBUS_TCP,
-	GW_BUS_MODBUS_RTU,
-	GW_BUS_IEC62056, /* IEC 62056-21 (optical head or RS-485) */
-};
-
-/* How an iec62056-21 bus talks to its meters. */
-enum gw_iec_mode {
-	GW_IEC_MODE_C = 0, /* sign-on at `baud`, switch to the meter's baud
-			    * (at most max_baud), readout */
-	GW_IEC_MODE_FIXED, /* sign-on and readout at `baud`, no switch */
-	GW_IEC_MODE_D,     /* the meter pushes telegrams; only listen */
-};
-
-/* An IEC 62056-21 device address: up to 32 characters. */
-#define GW_METER_ADDR_MAX 33
-
-struct gw_bus_config {
-	char name[GW_ID_MAX];
-	enum gw_bus_type type;
-	/* modbus-tcp */
-	char host[256];
-	int port;
-	/* modbus-rtu */
-	char device[GW_PATH_MAX];
-	int baud;
-	char parity; /* 'N', 'E', 'O' */
-	int data_bits;
-	int stop_bits;
-	/* all */
-	int timeout_ms;      /* response timeout */
-	int byte_timeout_ms; /* gap allowed between bytes of one reply */
-	/* meter health; 0: the [gateway] value */
-	int offline_after;     /* failed cycles in a row before "offline" */
-	int retry_backoff_max; /* most cycles an offline meter is skipped;
-				* -1: "0" given (no backoff on this bus) */
-	/* iec62056-21 (device, baud as the initial baud, timeouts above) */
-	int iec_mode;          /* enum gw_iec_mode */
-	int max_baud;          /* highest baud the bus switches to */
-	int iec_8n1;           /* 1: 8N1 port, parity bit made and stripped
-				* in software; 0: 7E1 */
-	int iec_billing;       /* 1: also store billing-period values */
-	int max_clock_drift_s; /* a meter clock further off is an event */
-	int iec_backfill_after_s; /* a meter back after a gap longer than this
-				   * is asked for its load profile; 0: never */
-	int iec_profile_window_s; /* load-profile entries older than this
-				   * (or in the future) are refused */
-	int line;            /* where the section starts */
-};
-
-struct gw_meter_config {
-	char id[GW_ID_MAX];
-	int bus;     /* index into gw_config.buses */
-	int unit_id; /* Modbus unit id 1..247 */
-	char address[GW_METER_ADDR_MAX]; /* iec62056-21: "" = no address */
-	const struct gw_profile *profile; /* borrowed from gw_config.profiles */
-	char source[GW_PATH_MAX]; /* file the meter was defined in */
-	int line;
-};
 
 struct gw_config {
 	char path[GW_PATH_MAX];
@@ -114,8 +62,10 @@ struct gw_config {
 	struct gw_bus_config *buses;
 	int n_meters;
 	struct gw_meter_config *meters;
+	/* what the drivers share between meters: the meter profiles (Modbus
+	 * register maps) loaded, one per model */
 	int n_profiles;
-	struct gw_profile **profiles;
+	struct gw_shared *profiles;
 };
 
 /* Reads and validates the file. On error reports "FILE:LINE: message" on
@@ -127,5 +77,16 @@ void gw_config_free(struct gw_config *cfg);
 /* The meter with this id, or NULL. */
 const struct gw_meter_config *gw_config_find_meter(const struct gw_config *cfg,
 						   const char *id);
+
+/* The value at which register obis of meter meter_id rolls over, as its
+ * driver tells (gw_driver_ops.rollover); 0 when unknown or never. */
+int64_t gw_config_rollover(const struct gw_config *cfg, const char *meter_id,
+			   const char *obis);
+
+/* Prints the Markdown table of a section's keys, as docs/configuration.md
+ * holds it: "gateway", "clock", "database", "bus" (the keys every bus
+ * has), "meter" (every meter), or a driver's name ("modbus-tcp": its bus
+ * keys; "meter modbus-tcp": its meter keys). Returns 0 or GW_ENOTFOUND. */
+int gw_config_keys_markdown(FILE *f, const char *section);
 
 #endif

@@ -1295,36 +1295,14 @@ static int recover(struct durable *du, struct gw_batcher *bat)
 	return 0;
 }
 
-/* The value at which a meter's register rolls over, from its profile: an
- * unsigned integer register of 16 or 32 bits counting in steps of
- * 10^exp10 / divisor of its unit. 0 when unknown, never (64 bits, floats)
- * or not a whole number of Wh. */
+/* The value at which a meter's register rolls over, as the meter's driver
+ * tells (a Modbus profile's 16- or 32-bit counter); 0 when unknown. */
 static int64_t register_rollover(void *ctx, const char *meter_id,
 				 const char *obis)
 {
 	/* ctx is the daemon's pointer to the current configuration, which a
 	 * reload replaces. */
-	const struct gw_config *cfg = *(struct gw_config *const *)ctx;
-	const struct gw_meter_config *m = gw_config_find_meter(cfg, meter_id);
-
-	if (!m || !m->profile)
-		return 0;
-	for (int i = 0; i < m->profile->n_regs; i++) {
-		const struct gw_profile_reg *r = &m->profile->regs[i];
-		if (strcmp(r->obis, obis) != 0)
-			continue;
-		int bits = r->type == GW_T_UINT16 ? 16 : r->type == GW_T_UINT32 ? 32 : 0;
-		int e = r->exp10 + r->unit_exp10;
-		if (!bits || e < 0 || e > 9)
-			return 0;
-		int64_t steps = (int64_t)1 << bits, f = 1;
-		while (e-- > 0)
-			f *= 10;
-		if (f % r->divisor)
-			return 0;
-		return steps * (f / r->divisor);
-	}
-	return 0;
+	return gw_config_rollover(*(struct gw_config *const *)ctx, meter_id, obis);
 }
 
 static struct gw_batcher_params batcher_params(struct gw_config **cfgp)

@@ -408,14 +408,14 @@ static void account(struct gw_sched *s, int m, int rc,
 		ev.kind = GW_EV_OFFLINE;
 		snprintf(ev.detail, sizeof(ev.detail), "%d failed cycles: %.70s",
 			 fails, why);
-		gw_warn("meter %s (unit %d on bus %s): offline after %d failed cycles",
-			mc->id, mc->unit_id, bus->name, fails);
+		gw_warn("meter %s (%s on bus %s): offline after %d failed cycles",
+			mc->id, mc->where, bus->name, fails);
 	} else {
 		ev.kind = GW_EV_ONLINE;
 		snprintf(ev.detail, sizeof(ev.detail),
 			 "answers again after %d failed cycles", was_failing);
-		gw_info("meter %s (unit %d on bus %s): online again", mc->id,
-			mc->unit_id, bus->name);
+		gw_info("meter %s (%s on bus %s): online again", mc->id,
+			mc->where, bus->name);
 	}
 	if (gw_sched_event(s, &ev))
 		gw_err("meter %s: out of memory; %s event lost", mc->id,
@@ -594,16 +594,15 @@ static void *worker_main(void *arg)
 	struct gw_sched *s = w->s;
 	const struct gw_config *cfg = s->cfg;
 	const struct gw_bus_config *bus = &cfg->buses[w->bus];
-	const struct gw_driver_ops *drv = gw_driver_for(bus->type);
+	const struct gw_driver_ops *drv = bus->driver;
 	int64_t poll = (int64_t)cfg->poll_interval_s * 1000;
 	void *h = NULL;
 	/* room for what one read can return: the driver's bound (an IEC
 	 * readout with a load profile), else the largest profile here */
 	size_t cap = drv && drv->max_readings ? drv->max_readings : 256;
 	for (int m = 0; m < cfg->n_meters && !(drv && drv->max_readings); m++)
-		if (cfg->meters[m].bus == w->bus && cfg->meters[m].profile &&
-		    (size_t)cfg->meters[m].profile->n_regs > cap)
-			cap = (size_t)cfg->meters[m].profile->n_regs;
+		if (cfg->meters[m].bus == w->bus && cfg->meters[m].max_readings > cap)
+			cap = cfg->meters[m].max_readings;
 	struct gw_reading *buf = malloc(cap * sizeof(*buf));
 	int open_failures = 0, first = 1;
 	struct gw_reading *cyc = NULL;

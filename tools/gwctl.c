@@ -24,6 +24,9 @@ static void usage(FILE *f)
 		"  scan (-c CONFIG BUS | --tcp HOST[:PORT] | --rtu DEVICE [--baud N])\n"
 		"       [--from U] [--to U] [--timeout-ms MS]\n"
 		"                                 list the Modbus unit ids that answer on a line\n"
+		"Configuration:\n"
+		"  config keys [SECTION]          a section's keys (type, range, default,\n"
+		"                                 meaning) as docs/configuration.md has them\n"
 		"Status:\n"
 		"  status (-c CONFIG | SPOOL_DIR)  alarms, spool usage, the clock, readings\n"
 		"                                 dropped by reason, each meter's state and\n"
@@ -94,6 +97,8 @@ int main(int argc, char **argv)
 		return gwctl_read(argc - 1, argv + 1);
 	if (strcmp(cmd, "scan") == 0)
 		return gwctl_scan(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return gwctl_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return gwctl_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "spool") == 0)

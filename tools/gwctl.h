@@ -22,4 +22,10 @@ int gwctl_read(int argc, char **argv);
  * opened), 2 on a usage error. */
 int gwctl_scan(int argc, char **argv);
 
+/* `gwctl config keys [SECTION]`: prints a section's configuration keys as
+ * a Markdown table (docs/configuration.md), or the list of sections.
+ * argv[0] is "config". Returns 0, or 2 on a usage error or an unknown
+ * section. */
+int gwctl_config(int argc, char **argv);
+
 #endif

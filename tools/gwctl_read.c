@@ -87,15 +87,10 @@ int gwctl_read(int argc, char **argv)
 		return 1;
 	}
 	const struct gw_bus_config *bus = &cfg->buses[m->bus];
-	const struct gw_driver_ops *drv = gw_driver_for(bus->type);
-	bool iec = bus->type == GW_BUS_IEC62056;
-	char where[GW_METER_ADDR_MAX + GW_ID_MAX + 48];
-	if (iec)
-		snprintf(where, sizeof(where), "address '%s' on bus %s", m->address,
-			 bus->name);
-	else
-		snprintf(where, sizeof(where), "unit %d on bus %s", m->unit_id,
-			 bus->name);
+	const struct gw_driver_ops *drv = bus->driver;
+	bool iec = drv == &gw_iec62056_driver;
+	char where[sizeof(m->where) + GW_ID_MAX + 16];
+	snprintf(where, sizeof(where), "%s on bus %s", m->where, bus->name);
 	FILE *tf = NULL;
 	if (trace && !iec) {
 		fprintf(stderr, "gwctl read: --trace is for meters on an iec62056-21 bus\n");
@@ -124,7 +119,7 @@ int gwctl_read(int argc, char **argv)
 		gw_iec_set_trace(h, tf);
 	/* An IEC meter says what it has: room for the largest readout the
 	 * gateway takes (the driver's bound, the same as gatewayd's). */
-	size_t cap = drv->max_readings ? drv->max_readings : (size_t)m->profile->n_regs;
+	size_t cap = drv->max_readings ? drv->max_readings : m->max_readings;
 	struct gw_reading *rd = calloc(cap, sizeof(*rd));
 	struct gw_read_stats st;
 	memset(&st, 0, sizeof(st));

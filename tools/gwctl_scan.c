@@ -21,6 +21,7 @@
 #include "config.h"
 #include "gw.h"
 #include "gwctl.h"
+#include "modbus_bus.h"
 
 static void scan_usage(FILE *f)
 {
@@ -65,7 +66,7 @@ int gwctl_scan(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *tcp = NULL, *rtu = NULL;
-	int baud = 9600, stop_bits = 1, from = 1, to = 247, timeout_ms = -1;
+	int baud = 9600, stop_bits = 1, from = 1, to = GW_MODBUS_UNIT_MAX, timeout_ms = -1;
 	int reg = 0, fc = 3, c;
 	char parity = 'N';
 
@@ -84,8 +85,8 @@ int gwctl_scan(int argc, char **argv)
 				parity = optarg[0];
 			break;
 		case 'S': if (parse_int(optarg, 1, 2, &stop_bits)) bad = "--stop-bits"; break;
-		case 'f': if (parse_int(optarg, 0, 247, &from)) bad = "--from"; break;
-		case 'T': if (parse_int(optarg, 0, 247, &to)) bad = "--to"; break;
+		case 'f': if (parse_int(optarg, 0, GW_MODBUS_UNIT_MAX, &from)) bad = "--from"; break;
+		case 'T': if (parse_int(optarg, 0, GW_MODBUS_UNIT_MAX, &to)) bad = "--to"; break;
 		case 'o': if (parse_int(optarg, 1, 60000, &timeout_ms)) bad = "--timeout-ms"; break;
 		case 'a': if (parse_int(optarg, 0, 65535, &reg)) bad = "--register"; break;
 		case 'F':
@@ -119,28 +120,19 @@ int gwctl_scan(int argc, char **argv)
 		for (int i = 0; i < cfg->n_buses; i++)
 			if (strcmp(cfg->buses[i].name, argv[optind]) == 0)
 				bus = &cfg->buses[i];
-		if (!bus || (bus->type != GW_BUS_MODBUS_TCP &&
-			     bus->type != GW_BUS_MODBUS_RTU)) {
+		if (!bus || !(gw_modbus_is_tcp(bus) || gw_modbus_is_rtu(bus))) {
 			fprintf(stderr, "gwctl scan: no Modbus bus '%s' in %s\n",
 				argv[optind], config);
 			gw_config_free(cfg);
 			return 1;
 		}
+		char how[260];
+		int bus_timeout_ms = 0;
+		ctx = gw_modbus_new_ctx(bus, &bus_timeout_ms, &byte_timeout_ms, how,
+					sizeof(how));
 		if (timeout_ms < 0)
-			timeout_ms = bus->timeout_ms;
-		byte_timeout_ms = bus->byte_timeout_ms;
-		if (bus->type == GW_BUS_MODBUS_TCP) {
-			char port[16];
-			snprintf(port, sizeof(port), "%d", bus->port);
-			ctx = modbus_new_tcp_pi(bus->host, port);
-			snprintf(where, sizeof(where), "bus %s (tcp %.200s:%d)",
-				 bus->name, bus->host, bus->port);
-		} else {
-			ctx = modbus_new_rtu(bus->device, bus->baud, bus->parity,
-					     bus->data_bits, bus->stop_bits);
-			snprintf(where, sizeof(where), "bus %s (%.200s %d baud)",
-				 bus->name, bus->device, bus->baud);
-		}
+			timeout_ms = bus_timeout_ms;
+		snprintf(where, sizeof(where), "bus %s (%.240s)", bus->name, how);
 		gw_config_free(cfg);
 	} else if (tcp) {
 		char host[256];

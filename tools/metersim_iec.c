@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "config.h"
 #include "gw.h"
 #include "iec62056.h"
 #include "iec_parse.h"
@@ -62,7 +61,7 @@ static const char *const fault_names[] = {"none", "silent", "garbage",
 struct isim {
 	int fd;
 	int n;                          /* meters */
-	char addr[MAX_METERS][GW_METER_ADDR_MAX];
+	char addr[MAX_METERS][GW_IEC_ADDR_MAX];
 	int baud, max_baud, cur_baud;
 	bool fixed, push, echo, parity_bit, pace, load_profile;
 	bool profile_registers;         /* 1.8.0 and 2.8.0 in the profile too */
@@ -614,7 +613,7 @@ static void run_mode_c(struct isim *s)
 		uint8_t *bang = q ? memchr(q, '!', m - (size_t)(q - in)) : NULL;
 		if (!bang)
 			continue;
-		char a[GW_METER_ADDR_MAX];
+		char a[GW_IEC_ADDR_MAX];
 		size_t al = (size_t)(bang - q - 2);
 		if (al >= sizeof(a))
 			continue;

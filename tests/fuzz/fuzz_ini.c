@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_ini.c - libFuzzer target for the INI reader (gateway/ini.c), which
+ * fuzz_ini.c - libFuzzer target for the INI reader (gateway/common/ini.c), which
  * reads the gateway's configuration and every meter profile. Any bytes
  * must be read or refused without a crash, a leak or undefined behaviour,
  * and what the callback is given must hold together:

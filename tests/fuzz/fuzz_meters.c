@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "iec62056.h"
+#include "modbus_bus.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -105,17 +107,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct gw_meter_config *m = &c->meters[i];
 		if (m->bus < 0 || m->bus >= c->n_buses || m->id[0] == '\0')
 			abort();
-		int iec = c->buses[m->bus].type == GW_BUS_IEC62056;
-		if (iec ? m->profile != NULL
-			: (!m->profile || m->unit_id < 1 || m->unit_id > 247))
+		int iec = c->buses[m->bus].driver == &gw_iec62056_driver;
+		const struct gw_modbus_meter *mm = m->opts;
+		if (!m->opts || !m->where[0] ||
+		    (!iec && (!mm->profile || mm->unit_id < 1 ||
+			      mm->unit_id > GW_MODBUS_UNIT_MAX)))
 			abort();
 		for (int j = 0; j < i; j++) {
 			const struct gw_meter_config *o = &c->meters[j];
 			if (strcmp(o->id, m->id) == 0)
 				abort();
-			if (o->bus == m->bus &&
-			    (iec ? strcmp(o->address, m->address) == 0
-				 : o->unit_id == m->unit_id))
+			if (o->bus == m->bus && strcmp(o->where, m->where) == 0)
 				abort();
 		}
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_profile.c - libFuzzer target for meter profiles (gateway/profile.c):
+ * fuzz_profile.c - libFuzzer target for meter profiles (drivers/profile.c):
  * the loader, which a field engineer feeds with hand-written files, and the
  * decoder, which every Modbus reply goes through. The input is a profile
  * file. Whatever it holds, loading must succeed or fail cleanly (no crash,

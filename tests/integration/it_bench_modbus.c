@@ -27,6 +27,7 @@
 
 #include "driver.h"
 #include "gw.h"
+#include "modbus_bus.h"
 #include "profile.h"
 
 struct group { int fc, addr, n; };
@@ -68,6 +69,8 @@ static double now_s(void)
 
 struct endpoint {
 	struct gw_bus_config bus;
+	struct gw_modbus_tcp_opts tcp;
+	struct gw_modbus_rtu_opts rtu;
 	int first, count;
 	void *drv;     /* driver handle */
 	modbus_t *ctx; /* bare libmodbus */
@@ -79,18 +82,21 @@ static long run_driver(struct endpoint *ep, int nep, const struct gw_profile *p,
 {
 	struct gw_reading rd[256];
 	struct gw_meter_config m;
+	struct gw_modbus_meter mm;
 	long reads = 0;
 	double end = now_s() + secs;
 
 	memset(&m, 0, sizeof(m));
-	m.profile = p;
+	memset(&mm, 0, sizeof(mm));
+	m.opts = &mm;
+	mm.profile = p;
 	while (now_s() < end) {
 		for (int e = 0; e < nep; e++) {
 			for (int u = ep[e].first; u < ep[e].first + ep[e].count; u++) {
 				struct gw_read_stats st = {0};
 				snprintf(m.id, sizeof(m.id), "u%d", u);
-				m.unit_id = u;
-				if (gw_modbus_driver.read(ep[e].drv, &m, rd, 256, &st) < 0)
+				mm.unit_id = u;
+				if (ep[e].bus.driver->read(ep[e].drv, &m, rd, 256, &st) < 0)
 					(*errors)++;
 				*requests = st.requests;
 				reads++;
@@ -149,13 +155,14 @@ int main(int argc, char **argv)
 			if (sscanf(argv[a], "%63[^:]:%d:%d:%d", host, &port, &e->first,
 				   &e->count) != 4)
 				return 2;
-			e->bus.type = GW_BUS_MODBUS_TCP;
+			e->bus.driver = &gw_modbus_tcp_driver;
+			e->bus.opts = &e->tcp;
 			snprintf(e->bus.name, sizeof(e->bus.name), "ep%d", nep);
-			gw_strlcpy(e->bus.host, host, sizeof(e->bus.host));
-			e->bus.port = port;
-			e->bus.timeout_ms = 1000;
-			e->bus.byte_timeout_ms = 100;
-			if (gw_modbus_driver.open(&e->bus, &e->drv))
+			gw_strlcpy(e->tcp.host, host, sizeof(e->tcp.host));
+			e->tcp.port = port;
+			e->tcp.timeout_ms = 1000;
+			e->tcp.byte_timeout_ms = 100;
+			if (e->bus.driver->open(&e->bus, &e->drv))
 				return 1;
 			char ps[16];
 			snprintf(ps, sizeof(ps), "%d", port);
@@ -178,32 +185,33 @@ int main(int argc, char **argv)
 		printf("driver %.0f\nbare %.0f\nerrors %ld %ld\nrequests %u %d\n",
 		       dr / dt, br / bt, derr, berr, req, ng);
 		for (int e = 0; e < nep; e++) {
-			gw_modbus_driver.close(ep[e].drv);
+			ep[e].bus.driver->close(ep[e].drv);
 			modbus_close(ep[e].ctx);
 			modbus_free(ep[e].ctx);
 		}
 	} else if (strcmp(argv[1], "rtu") == 0 && argc == 8) {
 		struct endpoint *e = &ep[0];
 		int baud = atoi(argv[5]);
-		e->bus.type = GW_BUS_MODBUS_RTU;
+		e->bus.driver = &gw_modbus_rtu_driver;
+		e->bus.opts = &e->rtu;
 		gw_strlcpy(e->bus.name, "rtu", sizeof(e->bus.name));
-		gw_strlcpy(e->bus.device, argv[4], sizeof(e->bus.device));
-		e->bus.baud = baud;
-		e->bus.parity = 'N';
-		e->bus.data_bits = 8;
-		e->bus.stop_bits = 1;
-		e->bus.timeout_ms = 1000;
-		e->bus.byte_timeout_ms = 100;
+		gw_strlcpy(e->rtu.device, argv[4], sizeof(e->rtu.device));
+		e->rtu.baud = baud;
+		e->rtu.parity = 'N';
+		e->rtu.data_bits = 8;
+		e->rtu.stop_bits = 1;
+		e->rtu.timeout_ms = 1000;
+		e->rtu.byte_timeout_ms = 100;
 		e->first = atoi(argv[6]);
 		e->count = atoi(argv[7]);
-		if (gw_modbus_driver.open(&e->bus, &e->drv))
+		if (e->bus.driver->open(&e->bus, &e->drv))
 			return 1;
 		long err = 0;
 		unsigned req = 0;
 		double t0 = now_s();
 		long r = run_driver(ep, 1, p, secs, &err, &req);
 		double dt = now_s() - t0;
-		gw_modbus_driver.close(e->drv);
+		e->bus.driver->close(e->drv);
 		/* the line: 10 bits per character (8N1); per request 8 + 3.5
 		 * characters out, 5 + 2n + 3.5 back */
 		double chars = 0;

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 			bus = i;
 	if (bus < 0)
 		return 2;
-	const struct gw_driver_ops *drv = gw_driver_for(cfg->buses[bus].type);
+	const struct gw_driver_ops *drv = cfg->buses[bus].driver;
 	void *h = NULL;
 	int rc = drv->open(&cfg->buses[bus], &h);
 	printf("open\t%s\n", rc ? gw_strerror(rc) : "ok");

@@ -23,11 +23,14 @@
 
 #include "driver.h"
 #include "gw.h"
+#include "modbus_bus.h"
 #include "profile.h"
 
 int main(int argc, char **argv)
 {
 	struct gw_bus_config bus;
+	struct gw_modbus_tcp_opts tcp;
+	struct gw_modbus_rtu_opts rtu;
 	struct gw_profile *p = NULL;
 	void *h = NULL;
 	int status = 0;
@@ -46,23 +49,29 @@ int main(int argc, char **argv)
 	if (gw_profile_load(argv[3], &p))
 		return 2;
 	memset(&bus, 0, sizeof(bus));
+	memset(&tcp, 0, sizeof(tcp));
+	memset(&rtu, 0, sizeof(rtu));
 	gw_strlcpy(bus.name, "it", sizeof(bus.name));
 	if (strncmp(argv[1], "rtu:", 4) == 0) {
-		bus.type = GW_BUS_MODBUS_RTU;
-		gw_strlcpy(bus.device, argv[1] + 4, sizeof(bus.device));
-		bus.baud = atoi(argv[2]);
-		bus.parity = 'N';
-		bus.data_bits = 8;
-		bus.stop_bits = 1;
+		bus.driver = &gw_modbus_rtu_driver;
+		bus.opts = &rtu;
+		gw_strlcpy(rtu.device, argv[1] + 4, sizeof(rtu.device));
+		rtu.baud = atoi(argv[2]);
+		rtu.parity = 'N';
+		rtu.data_bits = 8;
+		rtu.stop_bits = 1;
+		rtu.timeout_ms = 1000;
+		rtu.byte_timeout_ms = 500;
 	} else {
-		bus.type = GW_BUS_MODBUS_TCP;
-		gw_strlcpy(bus.host, argv[1], sizeof(bus.host));
-		bus.port = atoi(argv[2]);
+		bus.driver = &gw_modbus_tcp_driver;
+		bus.opts = &tcp;
+		gw_strlcpy(tcp.host, argv[1], sizeof(tcp.host));
+		tcp.port = atoi(argv[2]);
+		tcp.timeout_ms = 1000;
+		tcp.byte_timeout_ms = 500;
 	}
-	bus.timeout_ms = 1000;
-	bus.byte_timeout_ms = 500;
 
-	const struct gw_driver_ops *drv = gw_driver_for(bus.type);
+	const struct gw_driver_ops *drv = bus.driver;
 	int rc = drv->open(&bus, &h);
 	if (rc) {
 		printf("*\terror\t%s\n", gw_strerror(rc));
@@ -72,15 +81,17 @@ int main(int argc, char **argv)
 	struct gw_reading *rd = calloc((size_t)p->n_regs, sizeof(*rd));
 	for (int a = 4; a < argc && rd; a++) {
 		struct gw_meter_config m;
+		struct gw_modbus_meter mm;
 		struct gw_read_stats st;
 		memset(&m, 0, sizeof(m));
+		m.opts = &mm;
 		memset(&st, 0, sizeof(st));
 		snprintf(m.id, sizeof(m.id), "m%s", argv[a]);
-		m.unit_id = atoi(argv[a]);
-		m.profile = p;
+		mm.unit_id = atoi(argv[a]);
+		mm.profile = p;
 		rc = drv->read(h, &m, rd, (size_t)p->n_regs, &st);
 		if (rc < 0) {
-			printf("%d\terror\t%s\n", m.unit_id, gw_strerror(rc));
+			printf("%d\terror\t%s\n", mm.unit_id, gw_strerror(rc));
 			status = 1;
 		}
 		for (int i = 0; i < rc; i++) {
@@ -88,18 +99,18 @@ int main(int argc, char **argv)
 			if (strcmp(rd[i].meter_id, m.id) != 0 || rd[i].ts_ms != 0)
 				status = 1;
 			gw_format_decimal(rd[i].value, rd[i].scale, val, sizeof(val));
-			printf("%d\t%s\t%s\t%s\n", m.unit_id, rd[i].obis, val,
+			printf("%d\t%s\t%s\t%s\n", mm.unit_id, rd[i].obis, val,
 			       gw_unit_name((enum gw_unit)rd[i].unit));
 		}
 		printf("%d\tstats\trequests=%u timeouts=%u exceptions=%u\n",
-		       m.unit_id, st.requests, st.timeouts, st.exceptions);
+		       mm.unit_id, st.requests, st.timeouts, st.exceptions);
 		printf("%d\tfaults\tcrc=%u malformed=%u wrong_unit=%u illegal_address=%u busy=%u\n",
-		       m.unit_id, st.crc_errors, st.malformed, st.wrong_unit,
+		       mm.unit_id, st.crc_errors, st.malformed, st.wrong_unit,
 		       st.exc_illegal_address, st.exc_busy);
-		printf("%d\tmatching\tstale=%u unknown_exc=%u bad=%u\n", m.unit_id,
+		printf("%d\tmatching\tstale=%u unknown_exc=%u bad=%u\n", mm.unit_id,
 		       st.stale_replies, st.exc_unknown, st.bad_values);
 		for (unsigned i = 0; i < st.n_bad && i < GW_READ_BAD_MAX; i++)
-			printf("%d\tbad\t%s\t%s\n", m.unit_id, st.bad[i].obis,
+			printf("%d\tbad\t%s\t%s\n", mm.unit_id, st.bad[i].obis,
 			       st.bad[i].detail);
 	}
 	drv->close(h);

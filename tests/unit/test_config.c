@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "ini.h"
+#include "modbus_bus.h"
 
 #include "config_harness.h"
 
@@ -99,15 +100,24 @@ static void good_config(void **state)
 	assert_int_equal(cfg->clock.anchor_us, 1700000000500000LL);
 	assert_string_equal(cfg->db_conninfo, "host=/tmp port=5432 dbname=meters");
 	assert_int_equal(cfg->n_buses, 2);
-	assert_int_equal(cfg->buses[0].baud, 19200);
-	assert_int_equal(cfg->buses[0].parity, 'N');
-	assert_int_equal(cfg->buses[1].port, 1502);
+	assert_ptr_equal(cfg->buses[0].driver, &gw_modbus_rtu_driver);
+	const struct gw_modbus_rtu_opts *rtu = cfg->buses[0].opts;
+	assert_int_equal(rtu->baud, 19200);
+	assert_int_equal(rtu->parity, 'N');
+	assert_int_equal(rtu->data_bits, 8); /* default */
+	assert_ptr_equal(cfg->buses[1].driver, &gw_modbus_tcp_driver);
+	const struct gw_modbus_tcp_opts *tcp = cfg->buses[1].opts;
+	assert_int_equal(tcp->port, 1502);
+	assert_int_equal(tcp->timeout_ms, 1000); /* default */
 	assert_int_equal(cfg->n_meters, 3);
 	const struct gw_meter_config *m = gw_config_find_meter(cfg, "PE0003");
 	assert_non_null(m);
-	assert_int_equal(m->unit_id, 3);
+	const struct gw_modbus_meter *mm = m->opts;
+	assert_int_equal(mm->unit_id, 3);
 	assert_int_equal(m->bus, 0);
-	assert_non_null(m->profile);
+	assert_non_null(mm->profile);
+	assert_string_equal(m->where, "unit 3");
+	assert_int_equal(m->max_readings, mm->profile->n_regs);
 	assert_int_equal(cfg->n_profiles, 1); /* loaded once, shared */
 	char want[600];
 	snprintf(want, sizeof(want), "%s/spool", dir);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "iec62056.h"
 
 #include "config_harness.h"
 
@@ -87,43 +88,50 @@ static void good(void **state)
 	if (rc)
 		print_error("%s", errbuf);
 	assert_int_equal(rc, 0);
-	const struct gw_bus_config *b = &cfg->buses[0];
-	assert_int_equal(b->type, GW_BUS_IEC62056);
+	assert_ptr_equal(cfg->buses[0].driver, &gw_iec62056_driver);
+	/* the driver's own options; the framing (7E1 or 8N1 in software) is
+	 * all there is of data bits and parity on these buses */
+	const struct gw_iec_bus_opts *b = cfg->buses[0].opts;
 	assert_int_equal(b->iec_mode, GW_IEC_MODE_C);
 	assert_int_equal(b->baud, 300); /* the sign-on speed */
 	assert_int_equal(b->max_baud, 9600);
 	assert_int_equal(b->iec_8n1, 1);
-	assert_int_equal(b->data_bits, 8);
-	assert_int_equal(b->parity, 'N');
 	assert_int_equal(b->iec_billing, 1);
 	assert_int_equal(b->max_clock_drift_s, 300);
+	assert_int_equal(cfg->buses[0].max_clock_drift_s, 300); /* for the scheduler */
 	assert_int_equal(b->iec_backfill_after_s, 3600);
 	assert_int_equal(b->iec_profile_window_s, 2 * 86400);
 	assert_int_equal(b->timeout_ms, 2000);
 	assert_int_equal(b->byte_timeout_ms, 1500);
-	b = &cfg->buses[1];
+	b = cfg->buses[1].opts;
 	assert_int_equal(b->max_baud, 19200);
 	assert_int_equal(b->iec_8n1, 0);
-	assert_int_equal(b->data_bits, 7);
-	assert_int_equal(b->parity, 'E');
 	assert_int_equal(b->max_clock_drift_s, 120);
+	assert_int_equal(cfg->buses[1].max_clock_drift_s, 120);
 	assert_int_equal(b->iec_backfill_after_s, 0); /* off unless asked for */
 	assert_int_equal(b->iec_profile_window_s, 7 * 86400);
-	b = &cfg->buses[2];
+	b = cfg->buses[2].opts;
 	assert_int_equal(b->iec_mode, GW_IEC_MODE_D);
 	assert_int_equal(b->baud, 9600);
 	assert_int_equal(b->timeout_ms, 10000);
-	b = &cfg->buses[3];
+	b = cfg->buses[3].opts;
 	assert_int_equal(b->iec_mode, GW_IEC_MODE_FIXED);
 	assert_int_equal(b->baud, 2400);
 	assert_int_equal(b->timeout_ms, 3000);
 	const struct gw_meter_config *m = gw_config_find_meter(cfg, "EL0002");
 	assert_non_null(m);
-	assert_string_equal(m->address, "87654321");
-	assert_null(m->profile);
-	assert_string_equal(gw_config_find_meter(cfg, "EL0003")->address, "");
-	assert_string_equal(gw_config_find_meter(cfg, "EL0004")->address, "");
-	assert_string_equal(gw_config_find_meter(cfg, "EL0005")->address, "42");
+	assert_string_equal(((const struct gw_iec_meter *)m->opts)->address, "87654321");
+	assert_string_equal(m->where, "address '87654321'");
+	assert_int_equal(m->max_readings, 0); /* no profile: the readout says */
+	static const char *const addr[][2] = {
+		{ "EL0003", "" }, { "EL0004", "" }, { "EL0005", "42" },
+	};
+	for (size_t k = 0; k < sizeof(addr) / sizeof(addr[0]); k++) {
+		m = gw_config_find_meter(cfg, addr[k][0]);
+		assert_non_null(m);
+		assert_string_equal(((const struct gw_iec_meter *)m->opts)->address,
+				    addr[k][1]);
+	}
 	gw_config_free(cfg);
 }
 
@@ -161,7 +169,12 @@ static void bad(void **state)
 	snprintf(t, sizeof(t), "%sbaud = 9600\nmax_baud = 4800\n", bus);
 	expect_error(with_base(t), "gw.ini:5: [bus o]: max_baud 4800 is below baud 9600");
 	expect_error(with_base("[bus m]\ntype = modbus-tcp\nhost = h\nmode = c\n"),
-		     "gw.ini:5: [bus m]: mode, max_baud, framing, billing, max_clock_drift, backfill_after and profile_window are keys of iec62056-21 buses");
+		     "gw.ini:8: [bus m]: mode: a key of iec62056-21 buses, not of modbus-tcp buses");
+	/* a key of several other drivers; keys given before `type` */
+	expect_error(with_base("[bus r]\nhost = h\ntype = modbus-rtu\ndevice = /dev/x\n"),
+		     "gw.ini:6: [bus r]: host: a key of modbus-tcp buses, not of modbus-rtu buses");
+	expect_error(with_base("[bus o]\ntype = iec62056-21\ndevice = /dev/x\nparity = none\n"),
+		     "gw.ini:8: [bus o]: parity: a key of modbus-rtu buses, not of iec62056-21 buses");
 	snprintf(t, sizeof(t), "%s[meter e1]\nbus = o\naddress = 12/34\n", bus);
 	expect_error(with_base(t), "gw.ini:10: meter e1: address '12/34' is not up to 32");
 	snprintf(t, sizeof(t), "%s[meter e1]\nbus = o\naddress = 123456789012345678901234567890123\n", bus);

@@ -116,6 +116,10 @@ int gw_profile_decode(const struct gw_profile_reg *r, const uint16_t *words,
 int gw_profile_decode_why(const struct gw_profile_reg *r, const uint16_t *words,
 			  struct gw_reading *out, char *why, size_t cap);
 
+/* " kWh": the register's unit as the file gives it, with a blank before
+ * it, into buf; "" for a register without a unit. Returns buf. */
+char *gw_profile_unit_text(const struct gw_profile_reg *r, char *buf, size_t cap);
+
 /* The register's physical range in its base unit: min/max from the file,
  * else the unit's default (docs/profiles.md): energy +-1e15 Wh (varh, VAh),
  * power +-1e10 W (var, VA), voltage +-1e6 V, current +-1e6 A, frequency

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * modbus_conf.c - the keys of modbus-tcp and modbus-rtu buses and of
+ * their meters (a unit id and a profile: the meter model's register map,
+ * docs/profiles.md), the two driver tables, and the rollover of a
+ * register, which only the profile knows.
+ *
+ * The two transports share the reading code (modbus.c); they differ in how
+ * a bus is opened (gw_modbus_new_ctx) and in their keys.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modbus_bus.h"
+
+#define TCP(f) offsetof(struct gw_modbus_tcp_opts, f), \
+	sizeof(((struct gw_modbus_tcp_opts *)0)->f)
+#define RTU(f) offsetof(struct gw_modbus_rtu_opts, f), \
+	sizeof(((struct gw_modbus_rtu_opts *)0)->f)
+#define METER(f) offsetof(struct gw_modbus_meter, f), \
+	sizeof(((struct gw_modbus_meter *)0)->f)
+
+#define HELP_TIMEOUT "response timeout per request"
+#define HELP_BYTE_TIMEOUT "longest silence inside one reply"
+
+static const struct gw_opt tcp_keys[] = {
+	{ .name = "host", .type = GW_OPT_STRING, TCP(host),
+	  .flags = GW_OPT_REQUIRED, .help = "meter, or TCP-to-RTU bridge" },
+	{ .name = "port", .type = GW_OPT_INT, TCP(port), .min = 1, .max = 65535,
+	  .def = "502" },
+	{ .name = "timeout_ms", .type = GW_OPT_INT, TCP(timeout_ms), .min = 10,
+	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
+	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, TCP(byte_timeout_ms),
+	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	{ 0 },
+};
+
+static const struct gw_opt_choice bauds[] = {
+	{ "300", 300, 0 }, { "600", 600, 0 }, { "1200", 1200, 0 },
+	{ "2400", 2400, 0 }, { "4800", 4800, 0 }, { "9600", 9600, 0 },
+	{ "19200", 19200, 0 }, { "38400", 38400, 0 }, { "57600", 57600, 0 },
+	{ "115200", 115200, 0 }, { NULL, 0, 0 },
+};
+
+static const struct gw_opt_choice parities[] = {
+	{ "none", 'N', 0 }, { "even", 'E', 0 }, { "odd", 'O', 0 }, { NULL, 0, 0 },
+};
+
+static const struct gw_opt rtu_keys[] = {
+	{ .name = "device", .type = GW_OPT_STRING, RTU(device),
+	  .flags = GW_OPT_REQUIRED, .help = "`/dev/ttyUSB0`, `/dev/ttyS1`" },
+	{ .name = "baud", .type = GW_OPT_CHOICE, RTU(baud), .choices = bauds,
+	  .def = "9600" },
+	{ .name = "parity", .type = GW_OPT_CHOICE, RTU(parity), .choices = parities,
+	  .def = "even" },
+	{ .name = "data_bits", .type = GW_OPT_INT, RTU(data_bits), .min = 7,
+	  .max = 8, .def = "8" },
+	{ .name = "stop_bits", .type = GW_OPT_INT, RTU(stop_bits), .min = 1,
+	  .max = 2, .def = "1" },
+	{ .name = "timeout_ms", .type = GW_OPT_INT, RTU(timeout_ms), .min = 10,
+	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
+	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, RTU(byte_timeout_ms),
+	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	{ 0 },
+};
+
+/* A profile's name: what "<profiles_dir>/<name>.prof" is called. */
+static int parse_profile_name(const char *v, void *field, char *why,
+			      size_t cap)
+{
+	if (!gw_opt_valid_id(v, GW_ID_MAX)) {
+		snprintf(why, cap, "'%s' is not a valid profile name", v);
+		return GW_EINVAL;
+	}
+	gw_strlcpy(field, v, GW_ID_MAX);
+	return 0;
+}
+
+/* The meter options while the file is read: the profile's name, until
+ * meter_configure loads it. */
+struct meter_keys {
+	struct gw_modbus_meter m;
+	char profile[GW_ID_MAX];
+};
+
+static const struct gw_opt meter_keys[] = {
+	{ .name = "unit", .type = GW_OPT_INT,
+	  offsetof(struct meter_keys, m.unit_id), sizeof(int),
+	  .min = 1, .max = GW_MODBUS_UNIT_MAX, .flags = GW_OPT_REQUIRED,
+	  .help = "Modbus unit id (slave address); unique per bus" },
+	{ .name = "profile", .type = GW_OPT_CUSTOM,
+	  offsetof(struct meter_keys, profile), GW_ID_MAX,
+	  .parse = parse_profile_name, .flags = GW_OPT_REQUIRED,
+	  .doc_range = "a file `PROFILE.prof` in `profiles_dir`",
+	  .help = "the meter model's register map "
+		  "([profiles.md](profiles.md))" },
+	{ 0 },
+};
+
+static void profile_free(void *p)
+{
+	gw_profile_free(p);
+}
+
+/* The profile `name` of this configuration, loaded once and shared. */
+static int find_profile(const struct gw_conf_ctx *ctx, const char *name,
+			const struct gw_profile **out)
+{
+	char key[GW_ID_MAX + 8];
+	struct gw_profile *p;
+
+	snprintf(key, sizeof(key), "profile %s", name);
+	*out = gw_shared_find(ctx, key);
+	if (*out)
+		return 0;
+	int rc = gw_profile_load_named(ctx->profiles_dir, name, &p);
+	if (rc)
+		return rc;
+	/* The profile's own name may differ from its file name; the file
+	 * name is what meters refer to. */
+	gw_strlcpy(p->name, name, sizeof(p->name));
+	if (gw_shared_add(ctx, key, p, profile_free)) {
+		gw_profile_free(p);
+		return GW_ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+static int mb_meter_configure(struct gw_meter_config *m,
+			      const struct gw_bus_config *bus, const int *lines,
+			      const struct gw_conf_ctx *ctx)
+{
+	struct meter_keys *k = m->opts;
+	int profile_line = lines[1];
+	(void)bus;
+
+	snprintf(m->where, sizeof(m->where), "unit %d", k->m.unit_id);
+	m->where_line = lines[0];
+	int rc = find_profile(ctx, k->profile, &k->m.profile);
+	if (rc == GW_ENOTFOUND || rc == GW_EIO)
+		return gw_opt_error(m->source, profile_line,
+				    "meter %s: cannot load profile '%s' from %s",
+				    m->id, k->profile, ctx->profiles_dir);
+	if (rc)
+		return gw_opt_error(m->source, profile_line,
+				    "meter %s: profile '%s' is not valid (see above)",
+				    m->id, k->profile);
+	m->max_readings = (size_t)k->m.profile->n_regs;
+	return 0;
+}
+
+/* The value at which a meter's register rolls over, from its profile: an
+ * unsigned integer register of 16 or 32 bits counting in steps of
+ * 10^exp10 / divisor of its unit. 0 when unknown, never (64 bits, floats)
+ * or not a whole number of Wh. */
+static int64_t mb_rollover(const struct gw_meter_config *meter,
+			   const char *obis)
+{
+	const struct gw_modbus_meter *mm = meter->opts;
+
+	if (!mm || !mm->profile)
+		return 0;
+	for (int i = 0; i < mm->profile->n_regs; i++) {
+		const struct gw_profile_reg *r = &mm->profile->regs[i];
+		if (strcmp(r->obis, obis) != 0)
+			continue;
+		int bits = r->type == GW_T_UINT16 ? 16 : r->type == GW_T_UINT32 ? 32 : 0;
+		int e = r->exp10 + r->unit_exp10;
+		if (!bits || e < 0 || e > 9)
+			return 0;
+		int64_t steps = (int64_t)1 << bits, f = 1;
+		while (e-- > 0)
+			f *= 10;
+		if (f % r->divisor)
+			return 0;
+		return steps * (f / r->divisor);
+	}
+	return 0;
+}
+
+int gw_modbus_is_tcp(const struct gw_bus_config *bus)
+{
+	return bus && bus->driver == &gw_modbus_tcp_driver;
+}
+
+int gw_modbus_is_rtu(const struct gw_bus_config *bus)
+{
+	return bus && bus->driver == &gw_modbus_rtu_driver;
+}
+
+const struct gw_driver_ops gw_modbus_tcp_driver = {
+	.name = "modbus-tcp",
+	.bus_keys = tcp_keys,
+	.bus_opts_size = sizeof(struct gw_modbus_tcp_opts),
+	.meter_keys = meter_keys,
+	.meter_opts_size = sizeof(struct meter_keys),
+	.meter_configure = mb_meter_configure,
+	.open = gw_modbus_open,
+	.read = gw_modbus_read,
+	.close = gw_modbus_close,
+	.rollover = mb_rollover,
+};
+
+const struct gw_driver_ops gw_modbus_rtu_driver = {
+	.name = "modbus-rtu",
+	.bus_keys = rtu_keys,
+	.bus_opts_size = sizeof(struct gw_modbus_rtu_opts),
+	.meter_keys = meter_keys,
+	.meter_opts_size = sizeof(struct meter_keys),
+	.meter_configure = mb_meter_configure,
+	.open = gw_modbus_open,
+	.read = gw_modbus_read,
+	.close = gw_modbus_close,
+	.rollover = mb_rollover,
+};
