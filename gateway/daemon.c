@@ -1352,7 +1352,7 @@ static void uploader_start(struct uploader_thread *up)
 		gw_info("no [database] conninfo: batches stay in the spool");
 		return;
 	}
-	if (pthread_create(&up->thread, NULL, uploader_main, up) == 0)
+	if (gw_thread_start(&up->thread, uploader_main, up) == 0)
 		up->started = 1;
 	else
 		gw_err("upload: cannot start thread; batches stay in the spool");
@@ -1497,7 +1497,7 @@ static int64_t max_jump_ms(const struct gw_config *cfg)
  * set when it stopped to start over from the journal (a clock hold ended
  * with readings withheld). */
 static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
-		 volatile sig_atomic_t *stop, int *again)
+		 atomic_int *stop, int *again)
 {
 	const struct gw_config *cfg = *cfgp;
 	struct gw_batcher_params bp = batcher_params(cfgp);
@@ -1588,9 +1588,8 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		cfg->clock.simulated ? " (simulated)" : "",
 		gw_clock_trust_name(ct.cc.trust));
 
-	while (rc == 0 && !*stop) {
-		if (opts && opts->reload && *opts->reload) {
-			*opts->reload = 0;
+	while (rc == 0 && !atomic_load(stop)) {
+		if (opts && opts->reload && atomic_exchange(opts->reload, 0)) {
 			reload(&run);
 			cfg = *cfgp;
 			sched = run.sched;
@@ -1668,7 +1667,7 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 }
 
 int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
-		  volatile sig_atomic_t *stop)
+		  atomic_int *stop)
 {
 	const char *dir = (*cfgp)->spool_dir;
 	long holder;
@@ -1690,7 +1689,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		again = 0;
 		if (rc >= 0)
 			rc = serve(cfgp, opts, stop, &again);
-	} while (rc == 0 && again && !*stop);
+	} while (rc == 0 && again && !atomic_load(stop));
 	close(lock);
 	return rc < 0 ? rc : 0;
 }

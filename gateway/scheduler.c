@@ -24,7 +24,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +53,7 @@ struct bad_regs {
 struct gw_sched {
 	const struct gw_config *cfg;
 	const struct gw_clock *clk;
-	volatile sig_atomic_t stop;
+	atomic_int stop; /* set by gw_sched_stop, read by the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct gw_reading *q; /* queued readings */
@@ -614,7 +614,7 @@ static void *worker_main(void *arg)
 		free(buf);
 		return NULL;
 	}
-	while (!s->stop) {
+	while (!atomic_load(&s->stop)) {
 		/* Next boundary of the poll grid (UTC-aligned). */
 		int64_t now = gw_clock_now_ms(s->clk);
 		int64_t next = (now / poll + 1) * poll;
@@ -655,7 +655,7 @@ static void *worker_main(void *arg)
 			open_failures = 0;
 		}
 		size_t cn = 0; /* readings of this cycle, in cyc */
-		for (int m = 0; m < cfg->n_meters && !s->stop; m++) {
+		for (int m = 0; m < cfg->n_meters && !atomic_load(&s->stop); m++) {
 			const struct gw_meter_config *mc = &cfg->meters[m];
 			struct gw_read_stats st = {0};
 			if (mc->bus != w->bus)
@@ -738,7 +738,7 @@ int gw_sched_start(struct gw_sched *s)
 		struct worker *w = &s->workers[s->n_workers];
 		w->s = s;
 		w->bus = b;
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		if (gw_thread_start(&w->thread, worker_main, w) != 0) {
 			gw_err("bus %s: cannot start thread", s->cfg->buses[b].name);
 			gw_sched_stop(s);
 			return GW_ENOMEM;
@@ -807,7 +807,7 @@ void gw_sched_stop(struct gw_sched *s)
 {
 	int joined = 0;
 
-	s->stop = 1;
+	atomic_store(&s->stop, 1);
 	for (int i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started) {
 			pthread_join(s->workers[i].thread, NULL);
