@@ -205,8 +205,11 @@ static int turn(struct gw_daemon *d)
 	}
 	gw_daemon_add_readings(d, n);
 	/* A meter going offline or online is an event: the health file
-	 * follows it at once, and every 10 s otherwise. */
+	 * follows it at once, as it follows the first poll cycle of every
+	 * bus (after a start or a reload), and every 10 s otherwise. */
 	int changed = gw_daemon_take_events(d) > 0;
+	if (!d->polled && gw_sched_min_cycles(d->sched) > 0)
+		changed = d->polled = 1;
 	int64_t now = gw_clock_now_ms(&d->cfg->clock), real = gw_daemon_mono_us();
 	gw_daemon_seal(d);
 	gw_daemon_keep_seen(d);

@@ -157,6 +157,7 @@ struct gw_daemon {
 	struct uploader_thread up;
 	struct daemon_timers timers;
 	int running; /* the threads were started: the run ends with a stop */
+	int polled;  /* the health file shows every bus's first cycle */
 	/* the main loop's buffers, grown as needed */
 	struct gw_reading *buf;
 	size_t cap;

@@ -87,6 +87,7 @@ void gw_daemon_reload(struct gw_daemon *d)
 	gw_config_free(old);
 
 	d->sched = ns;
+	d->polled = 0;
 	gw_sched_set_sink(ns, gw_daemon_journal_sink, d);
 	gw_daemon_uploader_start(d);
 	if (gw_sched_start(ns))
