@@ -15,12 +15,10 @@
  * good read makes it online (another event).
  *
  * Identity: a meter whose reply carries its serial number (IEC 62056-21
- * C.1.0, 96.1.0, 0.0.0; a Modbus profile's 96.1.0 register) has it
- * compared with the last one seen, which is kept in <spool_dir>/serials
- * across restarts. A different one means the
- * meter behind the id was replaced: a meter_replaced event at that read,
- * from which the batching core counts the new meter's register apart from
- * the old one's.
+ * C.1.0, 96.1.0, 0.0.0; a Modbus profile's 96.1.0 register) or its clock
+ * has them judged by the meter identities (meter_ident.h, the owner of
+ * <spool_dir>/serials): a replaced meter or a drifting clock is an event
+ * this worker queues for the core.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -32,7 +30,7 @@
 #include "driver.h"
 #include "drops.h"
 #include "scheduler.h"
-#include "spool.h"
+#include "meter_ident.h"
 
 struct worker {
 	struct gw_sched *s;
@@ -61,7 +59,7 @@ struct gw_sched {
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
 	struct gw_meter_health *health; /* per meter, under lock */
-	pthread_mutex_t serials_lock;   /* one writer of <spool>/serials */
+	struct gw_meter_ident *ident;   /* serials, replacements, clock drift */
 	gw_cycle_sink_fn sink;
 	void *sink_ctx;
 	int n_workers;
@@ -70,138 +68,30 @@ struct gw_sched {
 	struct bad_regs *bad; /* per meter */
 };
 
-/* <spool_dir>/serials: "meter_id<TAB>serial<TAB>replaced_ms" lines, the
- * last serial number seen of each meter and, if that meter replaced
- * another, the time of its first read (else 0; a line without it is read
- * as 0). Missing: none known (the first read of each meter then records
- * its serial without an event). A line that does not parse is reported
- * with its file:line and skipped: that meter's next serial is taken as its
- * first. */
-static void load_serials(struct gw_sched *s)
-{
-	char path[GW_PATH_MAX + 16], line[GW_ID_MAX + GW_SERIAL_MAX + 32];
-	FILE *f;
-	int ln = 0;
-
-	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		ln++;
-		size_t len = strcspn(line, "\r\n");
-		int whole = line[len] != '\0' || feof(f);
-		line[len] = '\0';
-		char *tab = strchr(line, '\t');
-		char *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
-		char *end = NULL;
-		int64_t when = 0;
-		if (tab2)
-			when = strtoll(tab2 + 1, &end, 10);
-		if (!whole || !tab || tab == line || tab[1] == '\0' || tab[1] == '\t' ||
-		    (tab2 && (end == tab2 + 1 || *end != '\0' || when < 0))) {
-			gw_warn("%s:%d: not \"meter_id<TAB>serial<TAB>ms\"; line skipped",
-				path, ln);
-			while (!whole && fgets(line, sizeof(line), f))
-				whole = strchr(line, '\n') != NULL;
-			continue;
-		}
-		*tab = '\0';
-		if (tab2)
-			*tab2 = '\0';
-		for (int m = 0; m < s->cfg->n_meters; m++)
-			if (strcmp(s->cfg->meters[m].id, line) == 0) {
-				gw_strlcpy(s->health[m].serial, tab + 1,
-					   sizeof(s->health[m].serial));
-				s->health[m].replaced_ms = when;
-			}
-	}
-	fclose(f);
-}
-
-/* Writes every known serial to <spool_dir>/serials, durably. */
-static void save_serials(struct gw_sched *s)
-{
-	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 24];
-	size_t cap = (size_t)s->cfg->n_meters * (GW_ID_MAX + GW_SERIAL_MAX + 24) + 1;
-	char *text = malloc(cap);
-	size_t len = 0;
-
-	if (!text) {
-		gw_err("meter serial numbers: out of memory; not saved");
-		return;
-	}
-	pthread_mutex_lock(&s->serials_lock);
-	pthread_mutex_lock(&s->lock);
-	for (int m = 0; m < s->cfg->n_meters; m++)
-		if (s->health[m].serial[0])
-			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\t%lld\n",
-						s->cfg->meters[m].id,
-						s->health[m].serial,
-						(long long)s->health[m].replaced_ms);
-	pthread_mutex_unlock(&s->lock);
-	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/serials", s->cfg->spool_dir);
-	if (gw_write_file_durable(tmp, path, (const uint8_t *)text, len))
-		gw_err("meter serial numbers: cannot write %s", path);
-	pthread_mutex_unlock(&s->serials_lock);
-	free(text);
-}
-
-/* Compares the serial number a read reported with the last one known: the
+/* The serial number a read reported, to the meter identities: the
  * driver's (IEC 62056-21), else a serial-number register of the meter's
- * profile (OBIS 96.1.0 or C.1.0, a number: Modbus). */
+ * profile (OBIS 96.1.0 or C.1.0, a number: Modbus). A new one makes a
+ * meter_replaced event. */
 static void check_meter_serial(struct gw_sched *s, int m,
-			       struct gw_read_stats *st, const struct gw_reading *r,
-			       int n, int64_t now)
+			       const struct gw_read_stats *st,
+			       const struct gw_reading *r, int n, int64_t now)
 {
-	const struct gw_meter_config *mc = &s->cfg->meters[m];
-	char old[GW_SERIAL_MAX];
-
-	for (int i = 0; i < n && !st->meter_serial[0]; i++)
-		if (strcmp(r[i].obis, "96.1.0") == 0 || strcmp(r[i].obis, "C.1.0") == 0)
-			snprintf(st->meter_serial, sizeof(st->meter_serial), "%lld",
-				 (long long)r[i].value);
-	if (!st->meter_serial[0])
-		return;
-	pthread_mutex_lock(&s->lock);
-	gw_strlcpy(old, s->health[m].serial, sizeof(old));
-	int same = strcmp(old, st->meter_serial) == 0;
-	if (!same) {
-		gw_strlcpy(s->health[m].serial, st->meter_serial,
-			   sizeof(s->health[m].serial));
-		/* saved with the serial, so that the batching core learns of
-		 * the swap at the next start even if its event is lost */
-		s->health[m].replaced_ms = old[0] ? now : 0;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (same)
-		return;
-	save_serials(s);
-	if (!old[0]) {
-		gw_info("meter %s: serial number %s", mc->id, st->meter_serial);
-		return;
-	}
+	char serial[GW_SERIAL_MAX];
 	struct gw_event ev;
-	memset(&ev, 0, sizeof(ev));
-	gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
-	ev.ts_ms = now;
-	ev.kind = GW_EV_METER_REPLACED;
-	snprintf(ev.detail, sizeof(ev.detail), "serial %s -> %s", old,
-		 st->meter_serial);
-	gw_warn("meter %s: replaced (%s)", mc->id, ev.detail);
-	if (gw_sched_event(s, &ev))
-		gw_err("meter %s: out of memory; meter_replaced event lost", mc->id);
+
+	gw_strlcpy(serial, st->meter_serial, sizeof(serial));
+	for (int i = 0; i < n && !serial[0]; i++)
+		if (strcmp(r[i].obis, "96.1.0") == 0 || strcmp(r[i].obis, "C.1.0") == 0)
+			snprintf(serial, sizeof(serial), "%lld", (long long)r[i].value);
+	if (gw_meter_ident_serial(s->ident, m, serial, now, &ev) &&
+	    gw_sched_event(s, &ev))
+		gw_err("meter %s: out of memory; meter_replaced event lost",
+		       s->cfg->meters[m].id);
 }
 
 int gw_sched_feed_replacements(const struct gw_sched *s, struct gw_batcher *b)
 {
-	for (int m = 0; m < s->cfg->n_meters; m++)
-		if (s->health[m].replaced_ms &&
-		    gw_batcher_add_replacement(b, s->cfg->meters[m].id,
-					       s->health[m].replaced_ms))
-			return GW_ENOMEM;
-	return 0;
+	return gw_meter_ident_feed(s->ident, b);
 }
 
 struct gw_sched *gw_sched_new(const struct gw_config *cfg,
@@ -217,7 +107,9 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	s->workers = calloc((size_t)cfg->n_buses + 1, sizeof(*s->workers));
 	s->last_good = calloc((size_t)cfg->n_meters + 1, sizeof(*s->last_good));
 	s->bad = calloc((size_t)cfg->n_meters + 1, sizeof(*s->bad));
-	if (!s->health || !s->workers || !s->last_good || !s->bad) {
+	s->ident = gw_meter_ident_new(cfg);
+	if (!s->health || !s->workers || !s->last_good || !s->bad || !s->ident) {
+		gw_meter_ident_free(s->ident);
 		free(s->health);
 		free(s->workers);
 		free(s->last_good);
@@ -226,9 +118,7 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_mutex_init(&s->serials_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	load_serials(s);
 	return s;
 }
 
@@ -422,52 +312,25 @@ static void account(struct gw_sched *s, int m, int rc,
 		       gw_event_name((enum gw_event_kind)ev.kind));
 }
 
-/* A meter that reports its own clock (IEC 62056-21 0.9.1/0.9.2) is
- * compared with the gateway's: a difference beyond the bus's
- * max_clock_drift raises one clock_drift event, and another only after the
- * clock was back in range. */
+/* A meter that reports its own clock (IEC 62056-21 0.9.1/0.9.2): its
+ * offset is kept in its health (a witness of the gateway's clock), and the
+ * meter identities judge its drift (one clock_drift event, with
+ * hysteresis). */
 static void check_meter_clock(struct gw_sched *s, int m,
 			      const struct gw_read_stats *st, int64_t now)
 {
-	const struct gw_meter_config *mc = &s->cfg->meters[m];
-	const struct gw_bus_config *bus = &s->cfg->buses[mc->bus];
-	int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
+	struct gw_event ev;
 
 	if (!st->meter_clock_ms)
 		return;
-	int64_t d = st->meter_clock_ms - now, ad = d < 0 ? -d : d;
+	int64_t d = st->meter_clock_ms - now;
 	pthread_mutex_lock(&s->lock);
-	s->health[m].clock_offset_ms = d; /* a witness of the gateway's clock */
+	s->health[m].clock_offset_ms = d;
 	s->health[m].clock_read_ms = now;
 	pthread_mutex_unlock(&s->lock);
-	if (max <= 0)
-		return;
-	pthread_mutex_lock(&s->lock);
-	int was = s->health[m].clock_drifting;
-	/* Hysteresis: a drifting clock counts as back in range only within
-	 * half the allowance, so that a clock near the limit (or a reading
-	 * whose answer took a while) does not raise an event every time it
-	 * crosses it. */
-	int drifting = was ? ad > max / 2 : ad > max;
-	s->health[m].clock_drifting = drifting;
-	pthread_mutex_unlock(&s->lock);
-	if (was && !drifting)
-		gw_info("meter %s: clock back within %lld s of the gateway's",
-			mc->id, (long long)(ad / 1000));
-	if (!drifting || was)
-		return;
-	struct gw_event ev;
-	memset(&ev, 0, sizeof(ev));
-	gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
-	gw_strlcpy(ev.obis, "0.9.1", sizeof(ev.obis));
-	ev.ts_ms = now;
-	ev.kind = GW_EV_CLOCK_DRIFT;
-	snprintf(ev.detail, sizeof(ev.detail),
-		 "meter clock %+lld s off the gateway's (allowed %d s)",
-		 (long long)(d / 1000), bus->max_clock_drift_s);
-	gw_warn("meter %s: %s", mc->id, ev.detail);
-	if (gw_sched_event(s, &ev))
-		gw_err("meter %s: out of memory; clock_drift event lost", mc->id);
+	if (gw_meter_ident_clock(s->ident, m, d, now, &ev) && gw_sched_event(s, &ev))
+		gw_err("meter %s: out of memory; clock_drift event lost",
+		       s->cfg->meters[m].id);
 }
 
 /* Values that cannot be true (a float infinity, beyond the register's
@@ -843,7 +706,7 @@ void gw_sched_free(struct gw_sched *s)
 		return;
 	gw_sched_stop(s);
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->serials_lock);
+	gw_meter_ident_free(s->ident);
 	pthread_cond_destroy(&s->cond);
 	free(s->q);
 	free(s->ev);
