@@ -102,6 +102,8 @@ const char *gw_status_type_name(enum gw_status_type t)
 }
 
 static void put_line(struct gw_status_text *t, const char *key, const char *sfx,
+		     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void put_line(struct gw_status_text *t, const char *key, const char *sfx,
 		     const char *fmt, va_list ap)
 {
 	if (t->len + 1 >= t->cap)

@@ -70,12 +70,12 @@ static void print_drops(char *st)
 	static const char *const meaning[GW_DROP_REASON_COUNT_] = {
 		[GW_DROP_LATE] = "older than revision_window: their day was final",
 		[GW_DROP_BAD_VALUE] = "values that cannot be true (events bad_value say which)",
-		[GW_DROP_BAD_TIME] = "stamped far from the gateway's time: a meter clock "
-				     "years off, or the gateway's own clock while it was "
-				     "wrong (set aside in quarantine/)",
+		[GW_DROP_BAD_TIME] = ("stamped far from the gateway's time: a meter clock "
+				      "years off, or the gateway's own clock while it was "
+				      "wrong (set aside in quarantine/)"),
 		[GW_DROP_NOMEM] = "out of memory on the way to the batching core",
-		[GW_DROP_CLOCK_BACK] = "read after the clock stepped back, stamped at or "
-				       "before readings already taken (journaled, set aside)",
+		[GW_DROP_CLOCK_BACK] = ("read after the clock stepped back, stamped at or "
+					"before readings already taken (journaled, set aside)"),
 	};
 	char vb[32], line[512] = "";
 	size_t len = 0;
