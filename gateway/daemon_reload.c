@@ -40,7 +40,8 @@ static struct gw_config *load_next(const struct gw_config *old)
 }
 
 /* Stops the threads of the running generation; what the workers read
- * before they stopped goes into the core. */
+ * before they stopped goes into the core. The journal stays open (no
+ * thread appends to it now). */
 static void stop_generation(struct gw_daemon *d)
 {
 	gw_sched_stop(d->sched);
@@ -50,48 +51,70 @@ static void stop_generation(struct gw_daemon *d)
 	gw_sched_free(d->sched);
 	d->sched = NULL;
 	gw_daemon_uploader_stop(d);
+}
+
+/* Starts the poll workers and the uploader on d->cfg with scheduler s. */
+static void start_generation(struct gw_daemon *d, struct gw_sched *s)
+{
+	d->sched = s;
+	d->polled = 0;
+	gw_sched_set_sink(s, gw_daemon_journal_sink, d);
+	gw_daemon_uploader_start(d);
+	if (gw_sched_start(s))
+		gw_err("reload: cannot start the poll workers");
+}
+
+/* The journal for n_buses: reopened only once no worker of the old
+ * generation appends to the old handle (two handles would number new
+ * segments alike, and a cycle's append would fail on the name taken). */
+static int reopen_journal(struct gw_daemon *d, const struct gw_config *cfg)
+{
 	gw_journal_close(d->du.journal);
 	d->du.journal = NULL;
+	return gw_journal_open(cfg->spool_dir, cfg->n_buses, &d->du.journal);
 }
 
 void gw_daemon_reload(struct gw_daemon *d)
 {
 	struct gw_config *old = d->cfg, *ncfg = load_next(old);
-	struct gw_journal *nj;
 
 	if (!ncfg)
 		return;
-	if (gw_journal_open(ncfg->spool_dir, ncfg->n_buses, &nj)) {
-		gw_err("reload: cannot open the journal; keeping the running configuration");
-		gw_config_free(ncfg);
-		return;
-	}
 	struct gw_sched *ns = gw_sched_new(ncfg, &ncfg->clock);
-	if (!ns) {
+	struct gw_sched *os = gw_sched_new(old, &old->clock); /* to go back */
+	if (!ns || !os) {
 		gw_err("reload: out of memory; keeping the running configuration");
-		gw_journal_close(nj);
+		gw_sched_free(ns);
+		gw_sched_free(os);
 		gw_config_free(ncfg);
 		return;
 	}
 	stop_generation(d);
+	if (reopen_journal(d, ncfg)) {
+		gw_err("reload: cannot open the journal; keeping the running configuration");
+		gw_sched_free(ns);
+		gw_config_free(ncfg);
+		if (reopen_journal(d, old)) {
+			gw_err("reload: cannot open the journal again; stopping");
+			gw_sched_free(os);
+			atomic_store(d->stop, 1);
+			return;
+		}
+		start_generation(d, os);
+		return;
+	}
+	gw_sched_free(os);
 
 	/* No other thread runs now: the swap. */
 	d->cfg = ncfg;
 	d->generation++;
-	d->du.journal = nj;
 	d->du.bound.max_bytes = ncfg->spool_max_bytes;
 	d->du.bound.policy = ncfg->spool_full_policy;
 	d->du.bound.allow_delete_unuploaded = ncfg->allow_delete_unuploaded;
 	struct gw_batcher_params bp = gw_daemon_batcher_params(d);
 	gw_batcher_set_params(d->bat, &bp);
 	gw_config_free(old);
-
-	d->sched = ns;
-	d->polled = 0;
-	gw_sched_set_sink(ns, gw_daemon_journal_sink, d);
-	gw_daemon_uploader_start(d);
-	if (gw_sched_start(ns))
-		gw_err("reload: cannot start the poll workers");
+	start_generation(d, ns);
 	gw_info("reload: %d meters on %d buses (configuration %lu)", ncfg->n_meters,
 		ncfg->n_buses, d->generation);
 }
