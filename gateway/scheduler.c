@@ -451,6 +451,108 @@ static void cycle_done(struct worker *w)
 	pthread_mutex_unlock(&w->s->lock);
 }
 
+/* A bus worker's buffers: one read's readings (buf, cap: what one read
+ * can return) and the cycle's (cyc, cn of ccap). */
+struct bus_bufs {
+	struct gw_reading *buf;
+	size_t cap;
+	struct gw_reading *cyc;
+	size_t cn, ccap;
+};
+
+/* The bus could not be opened: its meters were not read. A dead endpoint
+ * makes them offline like a dead meter. */
+static void open_failed(struct worker *w, int rc, int *open_failures)
+{
+	struct gw_sched *s = w->s;
+	const struct gw_config *cfg = s->cfg;
+
+	(*open_failures)++;
+	if (is_power_of_two((unsigned long)*open_failures))
+		gw_warn("bus %s: cannot open (%s), attempt %d",
+			cfg->buses[w->bus].name, gw_strerror(rc), *open_failures);
+	for (int m = 0; m < cfg->n_meters; m++) {
+		struct gw_read_stats st0 = {0};
+		if (cfg->meters[m].bus != w->bus)
+			continue;
+		pthread_mutex_lock(&s->lock);
+		int due = gw_health_due(&s->health[m]);
+		pthread_mutex_unlock(&s->lock);
+		if (due)
+			account(s, m, rc, &st0, gw_clock_now_ms(s->clk));
+	}
+}
+
+/* Reads meter m if it is due, accounts the read and adds its readings to
+ * the cycle's. */
+static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
+		       void *h, int m, struct bus_bufs *bb)
+{
+	struct gw_sched *s = w->s;
+	const struct gw_meter_config *mc = &s->cfg->meters[m];
+	struct gw_read_stats st = {0};
+
+	pthread_mutex_lock(&s->lock);
+	int due = gw_health_due(&s->health[m]);
+	pthread_mutex_unlock(&s->lock);
+	if (!due)
+		return;
+	st.clock = s->clk; /* profile times onto the gateway's clock */
+	st.last_good_ms = s->last_good[m]; /* a gap to fill? */
+	int n = drv->read(h, mc, bb->buf, bb->cap, &st);
+	int64_t ts = gw_clock_now_ms(s->clk);
+	if (n > 0)
+		s->last_good[m] = ts;
+	account(s, m, n, &st, ts);
+	check_meter_clock(s, m, &st, ts);
+	check_bad_values(s, m, &st, bb->buf, n > 0 ? n : 0, ts);
+	if (n > 0)
+		check_meter_serial(s, m, &st, bb->buf, n, ts);
+	if (n <= 0)
+		return;
+	/* A reading the driver stamped itself (a load profile interval) keeps
+	 * its time; the rest were read now. */
+	for (int i = 0; i < n; i++)
+		if (bb->buf[i].ts_ms == 0)
+			bb->buf[i].ts_ms = ts;
+	if (bb->cn + (size_t)n > bb->ccap) {
+		size_t ncap = bb->ccap ? bb->ccap * 2 : 1024;
+		while (ncap < bb->cn + (size_t)n)
+			ncap *= 2;
+		struct gw_reading *nc = realloc(bb->cyc, ncap * sizeof(*nc));
+		if (!nc) {
+			gw_err("bus %s: out of memory; readings of meter %s lost",
+			       s->cfg->buses[w->bus].name, mc->id);
+			gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
+			return;
+		}
+		bb->cyc = nc;
+		bb->ccap = ncap;
+	}
+	memcpy(bb->cyc + bb->cn, bb->buf, (size_t)n * sizeof(*bb->buf));
+	bb->cn += (size_t)n;
+}
+
+/* The cycle's readings are made durable (the journal) before they reach
+ * the core: one sink call, so one fsync per cycle per bus. */
+static void cycle_out(struct worker *w, struct bus_bufs *bb)
+{
+	struct gw_sched *s = w->s;
+	const char *bus = s->cfg->buses[w->bus].name;
+
+	if (bb->cn && s->sink) {
+		int rc = s->sink(s->sink_ctx, w->bus, bb->cyc, bb->cn);
+		if (rc)
+			gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
+			       bus, bb->cn, gw_strerror(rc));
+	}
+	if (bb->cn && push(s, bb->cyc, bb->cn)) {
+		gw_err("bus %s: out of memory queueing readings", bus);
+		gw_drops_add(GW_DROP_NOMEM, bb->cn);
+	}
+	bb->cn = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -460,55 +562,35 @@ static void *worker_main(void *arg)
 	const struct gw_driver_ops *drv = gw_driver_for(bus->type);
 	int64_t poll = (int64_t)cfg->poll_interval_s * 1000;
 	void *h = NULL;
+	struct bus_bufs bb = {0};
+	int open_failures = 0, first = 1;
+
 	/* room for what one read can return: the driver's bound (an IEC
 	 * readout with a load profile), else the largest profile here */
-	size_t cap = drv && drv->max_readings ? drv->max_readings : 256;
+	bb.cap = drv && drv->max_readings ? drv->max_readings : 256;
 	for (int m = 0; m < cfg->n_meters && !(drv && drv->max_readings); m++)
 		if (cfg->meters[m].bus == w->bus && cfg->meters[m].profile &&
-		    (size_t)cfg->meters[m].profile->n_regs > cap)
-			cap = (size_t)cfg->meters[m].profile->n_regs;
-	struct gw_reading *buf = malloc(cap * sizeof(*buf));
-	int open_failures = 0, first = 1;
-	struct gw_reading *cyc = NULL;
-	size_t ccap = 0;
-
-	if (!buf || !drv) {
+		    (size_t)cfg->meters[m].profile->n_regs > bb.cap)
+			bb.cap = (size_t)cfg->meters[m].profile->n_regs;
+	bb.buf = malloc(bb.cap * sizeof(*bb.buf));
+	if (!bb.buf || !drv) {
 		gw_err("bus %s: cannot start worker", bus->name);
-		free(buf);
+		free(bb.buf);
 		return NULL;
 	}
 	while (!atomic_load(&s->stop)) {
-		/* Next boundary of the poll grid (UTC-aligned). */
+		/* Next boundary of the poll grid (UTC-aligned); read once
+		 * right away at start. */
 		int64_t now = gw_clock_now_ms(s->clk);
-		int64_t next = (now / poll + 1) * poll;
-		if (first) {
-			next = now; /* read once right away at start */
-			first = 0;
-		}
+		int64_t next = first ? now : (now / poll + 1) * poll;
+		first = 0;
 		if (!gw_clock_sleep_until(s->clk, next, &s->stop))
 			break;
 		if (!h) {
 			int rc = drv->open(bus, &h);
 			if (rc) {
 				h = NULL;
-				open_failures++;
-				if (is_power_of_two((unsigned long)open_failures))
-					gw_warn("bus %s: cannot open (%s), attempt %d",
-						bus->name, gw_strerror(rc),
-						open_failures);
-				/* Its meters were not read: a dead endpoint
-				 * makes them offline like a dead meter. */
-				for (int m = 0; m < cfg->n_meters; m++) {
-					struct gw_read_stats st0 = {0};
-					if (cfg->meters[m].bus != w->bus)
-						continue;
-					pthread_mutex_lock(&s->lock);
-					int due = gw_health_due(&s->health[m]);
-					pthread_mutex_unlock(&s->lock);
-					if (due)
-						account(s, m, rc, &st0,
-							gw_clock_now_ms(s->clk));
-				}
+				open_failed(w, rc, &open_failures);
 				cycle_done(w);
 				continue;
 			}
@@ -517,70 +599,15 @@ static void *worker_main(void *arg)
 					bus->name, open_failures);
 			open_failures = 0;
 		}
-		size_t cn = 0; /* readings of this cycle, in cyc */
-		for (int m = 0; m < cfg->n_meters && !atomic_load(&s->stop); m++) {
-			const struct gw_meter_config *mc = &cfg->meters[m];
-			struct gw_read_stats st = {0};
-			if (mc->bus != w->bus)
-				continue;
-			pthread_mutex_lock(&s->lock);
-			int due = gw_health_due(&s->health[m]);
-			pthread_mutex_unlock(&s->lock);
-			if (!due)
-				continue;
-			st.clock = s->clk; /* profile times onto the gateway's clock */
-			st.last_good_ms = s->last_good[m]; /* a gap to fill? */
-			int n = drv->read(h, mc, buf, cap, &st);
-			int64_t ts = gw_clock_now_ms(s->clk);
-			if (n > 0)
-				s->last_good[m] = ts;
-			account(s, m, n, &st, ts);
-			check_meter_clock(s, m, &st, ts);
-			check_bad_values(s, m, &st, buf, n > 0 ? n : 0, ts);
-			if (n > 0)
-				check_meter_serial(s, m, &st, buf, n, ts);
-			if (n <= 0)
-				continue;
-			/* A reading the driver stamped itself (a load profile
-			 * interval) keeps its time; the rest were read now. */
-			for (int i = 0; i < n; i++)
-				if (buf[i].ts_ms == 0)
-					buf[i].ts_ms = ts;
-			if (cn + (size_t)n > ccap) {
-				size_t ncap = ccap ? ccap * 2 : 1024;
-				while (ncap < cn + (size_t)n)
-					ncap *= 2;
-				struct gw_reading *nc = realloc(cyc, ncap * sizeof(*nc));
-				if (!nc) {
-					gw_err("bus %s: out of memory; readings of meter %s lost",
-					       bus->name, mc->id);
-					gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
-					continue;
-				}
-				cyc = nc;
-				ccap = ncap;
-			}
-			memcpy(cyc + cn, buf, (size_t)n * sizeof(*buf));
-			cn += (size_t)n;
-		}
-		/* The cycle's readings are made durable (the journal) before
-		 * they reach the core: one sink call, so one fsync per cycle
-		 * per bus. */
-		if (cn && s->sink) {
-			int rc = s->sink(s->sink_ctx, w->bus, cyc, cn);
-			if (rc)
-				gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
-				       bus->name, cn, gw_strerror(rc));
-		}
-		if (cn && push(s, cyc, cn)) {
-			gw_err("bus %s: out of memory queueing readings", bus->name);
-			gw_drops_add(GW_DROP_NOMEM, cn);
-		}
+		for (int m = 0; m < cfg->n_meters && !atomic_load(&s->stop); m++)
+			if (cfg->meters[m].bus == w->bus)
+				read_meter(w, drv, h, m, &bb);
+		cycle_out(w, &bb);
 		cycle_done(w);
 	}
 	drv->close(h);
-	free(buf);
-	free(cyc);
+	free(bb.buf);
+	free(bb.cyc);
 	return NULL;
 }
 
