@@ -102,6 +102,68 @@ static void print_drops(char *st)
 	}
 }
 
+/* The health file's meters: counts first, then a line per meter.
+ * Returns how many are offline. */
+static int print_meters(const char *h)
+{
+	/* Counts first, then the meters that need attention, then the rest. */
+	int n[4] = {0, 0, 0, 0}; /* online, failing, offline, unread */
+	static const char *const states[] = {"online", "failing", "offline", "unread"};
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 1)
+			printf("meters: %d online, %d failing, %d offline, %d not read yet\n",
+			       n[0], n[1], n[2], n[3]);
+		char *copy = strdup(h), *save = NULL;
+		if (!copy)
+			break;
+		for (char *line = strtok_r(copy, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (line[0] == '#')
+				continue;
+			/* stale_replies and bad_values came later: a health
+			 * file without them shows "-". */
+			char *f[GW_HC_COUNT_] = {NULL};
+			int k = 0;
+			for (char *p = line; k < GW_HC_COUNT_; k++) {
+				f[k] = p;
+				p = strchr(p, '\t');
+				if (!p)
+					break;
+				*p++ = '\0';
+			}
+			int header = strcmp(f[GW_HC_METER_ID],
+					    gw_health_cols[GW_HC_METER_ID].name) == 0;
+			if (k < GW_HC_LAST_ERROR || header) {
+				if (pass == 2 && header)
+					printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s %5s %5s  %s\n",
+					       "meter", "bus", "state", "in_row", "cycles",
+					       "failed", "timeouts", "crc", "exc", "malf",
+					       "stale", "bad", "last error");
+				continue;
+			}
+			int s = 0;
+			while (s < 3 && strcmp(f[GW_HC_STATE], states[s]) != 0)
+				s++;
+			if (pass == 0) {
+				n[s]++;
+				continue;
+			}
+			if (pass == 2)
+				printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s %5s %5s  %s\n",
+				       f[GW_HC_METER_ID], f[GW_HC_BUS], f[GW_HC_STATE],
+				       f[GW_HC_FAILED_IN_A_ROW], f[GW_HC_CYCLES],
+				       f[GW_HC_FAILED], f[GW_HC_TIMEOUTS],
+				       f[GW_HC_CRC_ERRORS], f[GW_HC_EXCEPTIONS],
+				       f[GW_HC_MALFORMED],
+				       k >= GW_HC_BAD_VALUES ? f[GW_HC_STALE_REPLIES] : "-",
+				       k >= GW_HC_BAD_VALUES ? f[GW_HC_BAD_VALUES] : "-",
+				       f[GW_HC_LAST_ERROR]);
+		}
+		free(copy);
+	}
+	return n[2];
+}
+
 int gwctl_status(int argc, char **argv)
 {
 	char dir[GW_PATH_MAX], path[GW_PATH_MAX + 16];
@@ -175,62 +237,7 @@ int gwctl_status(int argc, char **argv)
 			printf("meters: no health file yet\n");
 		return bad ? 1 : 0;
 	}
-	/* Counts first, then the meters that need attention, then the rest. */
-	int n[4] = {0, 0, 0, 0}; /* online, failing, offline, unread */
-	static const char *const states[] = {"online", "failing", "offline", "unread"};
-	for (int pass = 0; pass < 3; pass++) {
-		if (pass == 1)
-			printf("meters: %d online, %d failing, %d offline, %d not read yet\n",
-			       n[0], n[1], n[2], n[3]);
-		char *copy = strdup(h), *save = NULL;
-		if (!copy)
-			break;
-		for (char *line = strtok_r(copy, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			if (line[0] == '#')
-				continue;
-			/* stale_replies and bad_values came later: a health
-			 * file without them shows "-". */
-			char *f[GW_HC_COUNT_] = {NULL};
-			int k = 0;
-			for (char *p = line; k < GW_HC_COUNT_; k++) {
-				f[k] = p;
-				p = strchr(p, '\t');
-				if (!p)
-					break;
-				*p++ = '\0';
-			}
-			int header = strcmp(f[GW_HC_METER_ID],
-					    gw_health_cols[GW_HC_METER_ID].name) == 0;
-			if (k < GW_HC_LAST_ERROR || header) {
-				if (pass == 2 && header)
-					printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s %5s %5s  %s\n",
-					       "meter", "bus", "state", "in_row", "cycles",
-					       "failed", "timeouts", "crc", "exc", "malf",
-					       "stale", "bad", "last error");
-				continue;
-			}
-			int s = 0;
-			while (s < 3 && strcmp(f[GW_HC_STATE], states[s]) != 0)
-				s++;
-			if (pass == 0) {
-				n[s]++;
-				continue;
-			}
-			if (pass == 2)
-				printf("%-16s %-12s %-8s %6s %7s %7s %8s %5s %5s %5s %5s %5s  %s\n",
-				       f[GW_HC_METER_ID], f[GW_HC_BUS], f[GW_HC_STATE],
-				       f[GW_HC_FAILED_IN_A_ROW], f[GW_HC_CYCLES],
-				       f[GW_HC_FAILED], f[GW_HC_TIMEOUTS],
-				       f[GW_HC_CRC_ERRORS], f[GW_HC_EXCEPTIONS],
-				       f[GW_HC_MALFORMED],
-				       k >= GW_HC_BAD_VALUES ? f[GW_HC_STALE_REPLIES] : "-",
-				       k >= GW_HC_BAD_VALUES ? f[GW_HC_BAD_VALUES] : "-",
-				       f[GW_HC_LAST_ERROR]);
-		}
-		free(copy);
-	}
+	bad |= print_meters(h) > 0;
 	free(h);
-	bad |= n[2] > 0;
 	return bad ? 1 : 0;
 }
