@@ -5,6 +5,8 @@
 #   make check           install what is missing, build, run every test
 #   make check SANITIZE=1  the same tests on an ASan + UBSan build (build/san;
 #                        clang when installed, else cc)
+#   make check SANITIZE=thread  the threaded tests (poll workers, reload,
+#                        upload) on a ThreadSanitizer build (build/tsan, clang)
 #   make demo            simulated meters -> gateway -> PostgreSQL, two days
 #   make bench           benchmarks (ratios against a baseline in one run)
 #   make fuzz            libFuzzer on the IEC 62056-21 parser, the batch
@@ -35,6 +37,16 @@ SANLINK := -shared-libsan -Wl,-rpath,$(shell $(CC) -print-runtime-dir)
 else
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
+else ifeq ($(SANITIZE),thread)
+# SANITIZE=thread: ThreadSanitizer (clang), its own build directory. Every
+# report is written under $(BUILD)/tsan-report.* and fails the check
+# (tests/tsan.sh): the daemon's threads (poll workers, the main loop, the
+# uploader) share their state only through locks and atomics.
+BUILD ?= build/tsan
+ifeq ($(origin CC),default)
+CC := clang
+endif
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD ?= build
 SANFLAGS :=
@@ -120,7 +132,11 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory tests
+ifeq ($(SANITIZE),thread)
+	@GW_BUILD=$(BUILD) tests/tsan.sh
+else
 	@GW_BUILD=$(BUILD) tests/run.sh
+endif
 
 # The crash test, many more times (GW_CRASH_KILLS, default 500 here), and
 # the conservation property test over many more cases (GW_PROPERTY_CASES,

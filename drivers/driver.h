@@ -114,8 +114,8 @@ struct gw_read_stats {
 	unsigned exc_busy;            /* exception 6 (device busy), in exceptions */
 	unsigned wrong_unit;          /* reply from another unit id, in malformed */
 	/* iec62056-21: the meter's own clock (0.9.2 date + 0.9.1 time) as UTC
-	 * ms when its telegram carried one, else 0. The caller compares it
-	 * with its clock (gw_iec_clock_drift) to flag a drifting meter. */
+	 * ms when its telegram carried one, else 0. The driver only reports
+	 * it; the caller judges its drift (meter_ident.h). */
 	int64_t meter_clock_ms;
 	/* The meter's serial number when its reply carried one (iec62056-21:
 	 * data set C.1.0, 96.1.0 or 0.0.0), else "". The caller notices a

@@ -206,10 +206,5 @@ int gw_iec_profile(const struct gw_iec_telegram *t, const char *meter_id,
 int gw_iec_local_to_utc(int year, int month, int day, int hour, int min,
 			int sec, int isdst, int64_t *ms);
 
-/* When the meter's clock meter_ms differs from the gateway's now_ms by
- * more than max_drift_ms, fills *ev (GW_EV_CLOCK_DRIFT for meter_id, with
- * the difference in its detail) and returns 1; else returns 0. */
-int gw_iec_clock_drift(const char *meter_id, int64_t meter_ms, int64_t now_ms,
-		       int64_t max_drift_ms, struct gw_event *ev);
 
 #endif

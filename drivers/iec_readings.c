@@ -51,24 +51,6 @@ int gw_iec_local_to_utc(int year, int month, int day, int hour, int min,
 	return 0;
 }
 
-int gw_iec_clock_drift(const char *meter_id, int64_t meter_ms, int64_t now_ms,
-		       int64_t max_drift_ms, struct gw_event *ev)
-{
-	int64_t d = meter_ms - now_ms;
-
-	if ((d < 0 ? -d : d) <= max_drift_ms)
-		return 0;
-	memset(ev, 0, sizeof(*ev));
-	gw_strlcpy(ev->meter_id, meter_id, sizeof(ev->meter_id));
-	gw_strlcpy(ev->obis, "0.9.1", sizeof(ev->obis));
-	ev->ts_ms = now_ms;
-	ev->kind = GW_EV_CLOCK_DRIFT;
-	snprintf(ev->detail, sizeof(ev->detail),
-		 "meter clock %+lld s off the gateway's (allowed %lld s)",
-		 (long long)(d / 1000), (long long)(max_drift_ms / 1000));
-	return 1;
-}
-
 static int64_t pow10i(int e)
 {
 	int64_t p = 1;

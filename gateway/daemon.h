@@ -8,7 +8,7 @@
 #ifndef GW_DAEMON_H
 #define GW_DAEMON_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -16,8 +16,8 @@
 struct gw_daemon_opts {
 	int64_t stop_at_ms; /* stop when the clock reaches this; 0: never */
 	/* Set (by a SIGHUP handler) to re-read the configuration file; may be
-	 * NULL. */
-	volatile sig_atomic_t *reload;
+	 * NULL. Lock-free atomics, so a handler may set them. */
+	atomic_int *reload;
 };
 
 /* Runs until *stop is set (by a signal handler) or the clock reaches
@@ -31,6 +31,6 @@ struct gw_daemon_opts {
  * the gateway could not start (spool not writable or in use by another
  * gatewayd, out of memory). */
 int gw_daemon_run(struct gw_config **cfg, const struct gw_daemon_opts *opts,
-		  volatile sig_atomic_t *stop);
+		  atomic_int *stop);
 
 #endif

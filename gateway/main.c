@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +16,17 @@
 #include "config.h"
 #include "daemon.h"
 
-static volatile sig_atomic_t stop_flag, reload_flag;
+/* Lock-free atomics (async-signal-safe in C11), read by the main loop;
+ * every other thread runs with these signals blocked (gw_thread_start). */
+static atomic_int stop_flag, reload_flag;
 
 /* Handlers only set flags; the main loop acts on them. */
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
-		reload_flag = 1;
+		atomic_store(&reload_flag, 1);
 	else
-		stop_flag = 1;
+		atomic_store(&stop_flag, 1);
 }
 
 static void usage(FILE *f)

@@ -15,16 +15,14 @@
  * good read makes it online (another event).
  *
  * Identity: a meter whose reply carries its serial number (IEC 62056-21
- * C.1.0, 96.1.0, 0.0.0; a Modbus profile's 96.1.0 register) has it
- * compared with the last one seen, which is kept in <spool_dir>/serials
- * across restarts. A different one means the
- * meter behind the id was replaced: a meter_replaced event at that read,
- * from which the batching core counts the new meter's register apart from
- * the old one's.
+ * C.1.0, 96.1.0, 0.0.0; a Modbus profile's 96.1.0 register) or its clock
+ * has them judged by the meter identities (meter_ident.h, the owner of
+ * <spool_dir>/serials): a replaced meter or a drifting clock is an event
+ * this worker queues for the core.
  */
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +30,7 @@
 #include "driver.h"
 #include "drops.h"
 #include "scheduler.h"
-#include "spool.h"
+#include "meter_ident.h"
 
 struct worker {
 	struct gw_sched *s;
@@ -53,7 +51,7 @@ struct bad_regs {
 struct gw_sched {
 	const struct gw_config *cfg;
 	const struct gw_clock *clk;
-	volatile sig_atomic_t stop;
+	atomic_int stop; /* set by gw_sched_stop, read by the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct gw_reading *q; /* queued readings */
@@ -61,7 +59,7 @@ struct gw_sched {
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
 	struct gw_meter_health *health; /* per meter, under lock */
-	pthread_mutex_t serials_lock;   /* one writer of <spool>/serials */
+	struct gw_meter_ident *ident;   /* serials, replacements, clock drift */
 	gw_cycle_sink_fn sink;
 	void *sink_ctx;
 	int n_workers;
@@ -70,138 +68,30 @@ struct gw_sched {
 	struct bad_regs *bad; /* per meter */
 };
 
-/* <spool_dir>/serials: "meter_id<TAB>serial<TAB>replaced_ms" lines, the
- * last serial number seen of each meter and, if that meter replaced
- * another, the time of its first read (else 0; a line without it is read
- * as 0). Missing: none known (the first read of each meter then records
- * its serial without an event). A line that does not parse is reported
- * with its file:line and skipped: that meter's next serial is taken as its
- * first. */
-static void load_serials(struct gw_sched *s)
-{
-	char path[GW_PATH_MAX + 16], line[GW_ID_MAX + GW_SERIAL_MAX + 32];
-	FILE *f;
-	int ln = 0;
-
-	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		ln++;
-		size_t len = strcspn(line, "\r\n");
-		int whole = line[len] != '\0' || feof(f);
-		line[len] = '\0';
-		char *tab = strchr(line, '\t');
-		char *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
-		char *end = NULL;
-		int64_t when = 0;
-		if (tab2)
-			when = strtoll(tab2 + 1, &end, 10);
-		if (!whole || !tab || tab == line || tab[1] == '\0' || tab[1] == '\t' ||
-		    (tab2 && (end == tab2 + 1 || *end != '\0' || when < 0))) {
-			gw_warn("%s:%d: not \"meter_id<TAB>serial<TAB>ms\"; line skipped",
-				path, ln);
-			while (!whole && fgets(line, sizeof(line), f))
-				whole = strchr(line, '\n') != NULL;
-			continue;
-		}
-		*tab = '\0';
-		if (tab2)
-			*tab2 = '\0';
-		for (int m = 0; m < s->cfg->n_meters; m++)
-			if (strcmp(s->cfg->meters[m].id, line) == 0) {
-				gw_strlcpy(s->health[m].serial, tab + 1,
-					   sizeof(s->health[m].serial));
-				s->health[m].replaced_ms = when;
-			}
-	}
-	fclose(f);
-}
-
-/* Writes every known serial to <spool_dir>/serials, durably. */
-static void save_serials(struct gw_sched *s)
-{
-	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 24];
-	size_t cap = (size_t)s->cfg->n_meters * (GW_ID_MAX + GW_SERIAL_MAX + 24) + 1;
-	char *text = malloc(cap);
-	size_t len = 0;
-
-	if (!text) {
-		gw_err("meter serial numbers: out of memory; not saved");
-		return;
-	}
-	pthread_mutex_lock(&s->serials_lock);
-	pthread_mutex_lock(&s->lock);
-	for (int m = 0; m < s->cfg->n_meters; m++)
-		if (s->health[m].serial[0])
-			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\t%lld\n",
-						s->cfg->meters[m].id,
-						s->health[m].serial,
-						(long long)s->health[m].replaced_ms);
-	pthread_mutex_unlock(&s->lock);
-	snprintf(path, sizeof(path), "%s/serials", s->cfg->spool_dir);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/serials", s->cfg->spool_dir);
-	if (gw_write_file_durable(tmp, path, (const uint8_t *)text, len))
-		gw_err("meter serial numbers: cannot write %s", path);
-	pthread_mutex_unlock(&s->serials_lock);
-	free(text);
-}
-
-/* Compares the serial number a read reported with the last one known: the
+/* The serial number a read reported, to the meter identities: the
  * driver's (IEC 62056-21), else a serial-number register of the meter's
- * profile (OBIS 96.1.0 or C.1.0, a number: Modbus). */
+ * profile (OBIS 96.1.0 or C.1.0, a number: Modbus). A new one makes a
+ * meter_replaced event. */
 static void check_meter_serial(struct gw_sched *s, int m,
-			       struct gw_read_stats *st, const struct gw_reading *r,
-			       int n, int64_t now)
+			       const struct gw_read_stats *st,
+			       const struct gw_reading *r, int n, int64_t now)
 {
-	const struct gw_meter_config *mc = &s->cfg->meters[m];
-	char old[GW_SERIAL_MAX];
-
-	for (int i = 0; i < n && !st->meter_serial[0]; i++)
-		if (strcmp(r[i].obis, "96.1.0") == 0 || strcmp(r[i].obis, "C.1.0") == 0)
-			snprintf(st->meter_serial, sizeof(st->meter_serial), "%lld",
-				 (long long)r[i].value);
-	if (!st->meter_serial[0])
-		return;
-	pthread_mutex_lock(&s->lock);
-	gw_strlcpy(old, s->health[m].serial, sizeof(old));
-	int same = strcmp(old, st->meter_serial) == 0;
-	if (!same) {
-		gw_strlcpy(s->health[m].serial, st->meter_serial,
-			   sizeof(s->health[m].serial));
-		/* saved with the serial, so that the batching core learns of
-		 * the swap at the next start even if its event is lost */
-		s->health[m].replaced_ms = old[0] ? now : 0;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (same)
-		return;
-	save_serials(s);
-	if (!old[0]) {
-		gw_info("meter %s: serial number %s", mc->id, st->meter_serial);
-		return;
-	}
+	char serial[GW_SERIAL_MAX];
 	struct gw_event ev;
-	memset(&ev, 0, sizeof(ev));
-	gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
-	ev.ts_ms = now;
-	ev.kind = GW_EV_METER_REPLACED;
-	snprintf(ev.detail, sizeof(ev.detail), "serial %s -> %s", old,
-		 st->meter_serial);
-	gw_warn("meter %s: replaced (%s)", mc->id, ev.detail);
-	if (gw_sched_event(s, &ev))
-		gw_err("meter %s: out of memory; meter_replaced event lost", mc->id);
+
+	gw_strlcpy(serial, st->meter_serial, sizeof(serial));
+	for (int i = 0; i < n && !serial[0]; i++)
+		if (strcmp(r[i].obis, "96.1.0") == 0 || strcmp(r[i].obis, "C.1.0") == 0)
+			snprintf(serial, sizeof(serial), "%lld", (long long)r[i].value);
+	if (gw_meter_ident_serial(s->ident, m, serial, now, &ev) &&
+	    gw_sched_event(s, &ev))
+		gw_err("meter %s: out of memory; meter_replaced event lost",
+		       s->cfg->meters[m].id);
 }
 
 int gw_sched_feed_replacements(const struct gw_sched *s, struct gw_batcher *b)
 {
-	for (int m = 0; m < s->cfg->n_meters; m++)
-		if (s->health[m].replaced_ms &&
-		    gw_batcher_add_replacement(b, s->cfg->meters[m].id,
-					       s->health[m].replaced_ms))
-			return GW_ENOMEM;
-	return 0;
+	return gw_meter_ident_feed(s->ident, b);
 }
 
 struct gw_sched *gw_sched_new(const struct gw_config *cfg,
@@ -217,7 +107,9 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	s->workers = calloc((size_t)cfg->n_buses + 1, sizeof(*s->workers));
 	s->last_good = calloc((size_t)cfg->n_meters + 1, sizeof(*s->last_good));
 	s->bad = calloc((size_t)cfg->n_meters + 1, sizeof(*s->bad));
-	if (!s->health || !s->workers || !s->last_good || !s->bad) {
+	s->ident = gw_meter_ident_new(cfg);
+	if (!s->health || !s->workers || !s->last_good || !s->bad || !s->ident) {
+		gw_meter_ident_free(s->ident);
 		free(s->health);
 		free(s->workers);
 		free(s->last_good);
@@ -226,9 +118,7 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_mutex_init(&s->serials_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	load_serials(s);
 	return s;
 }
 
@@ -422,52 +312,25 @@ static void account(struct gw_sched *s, int m, int rc,
 		       gw_event_name((enum gw_event_kind)ev.kind));
 }
 
-/* A meter that reports its own clock (IEC 62056-21 0.9.1/0.9.2) is
- * compared with the gateway's: a difference beyond the bus's
- * max_clock_drift raises one clock_drift event, and another only after the
- * clock was back in range. */
+/* A meter that reports its own clock (IEC 62056-21 0.9.1/0.9.2): its
+ * offset is kept in its health (a witness of the gateway's clock), and the
+ * meter identities judge its drift (one clock_drift event, with
+ * hysteresis). */
 static void check_meter_clock(struct gw_sched *s, int m,
 			      const struct gw_read_stats *st, int64_t now)
 {
-	const struct gw_meter_config *mc = &s->cfg->meters[m];
-	const struct gw_bus_config *bus = &s->cfg->buses[mc->bus];
-	int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
+	struct gw_event ev;
 
 	if (!st->meter_clock_ms)
 		return;
-	int64_t d = st->meter_clock_ms - now, ad = d < 0 ? -d : d;
+	int64_t d = st->meter_clock_ms - now;
 	pthread_mutex_lock(&s->lock);
-	s->health[m].clock_offset_ms = d; /* a witness of the gateway's clock */
+	s->health[m].clock_offset_ms = d;
 	s->health[m].clock_read_ms = now;
 	pthread_mutex_unlock(&s->lock);
-	if (max <= 0)
-		return;
-	pthread_mutex_lock(&s->lock);
-	int was = s->health[m].clock_drifting;
-	/* Hysteresis: a drifting clock counts as back in range only within
-	 * half the allowance, so that a clock near the limit (or a reading
-	 * whose answer took a while) does not raise an event every time it
-	 * crosses it. */
-	int drifting = was ? ad > max / 2 : ad > max;
-	s->health[m].clock_drifting = drifting;
-	pthread_mutex_unlock(&s->lock);
-	if (was && !drifting)
-		gw_info("meter %s: clock back within %lld s of the gateway's",
-			mc->id, (long long)(ad / 1000));
-	if (!drifting || was)
-		return;
-	struct gw_event ev;
-	memset(&ev, 0, sizeof(ev));
-	gw_strlcpy(ev.meter_id, mc->id, sizeof(ev.meter_id));
-	gw_strlcpy(ev.obis, "0.9.1", sizeof(ev.obis));
-	ev.ts_ms = now;
-	ev.kind = GW_EV_CLOCK_DRIFT;
-	snprintf(ev.detail, sizeof(ev.detail),
-		 "meter clock %+lld s off the gateway's (allowed %d s)",
-		 (long long)(d / 1000), bus->max_clock_drift_s);
-	gw_warn("meter %s: %s", mc->id, ev.detail);
-	if (gw_sched_event(s, &ev))
-		gw_err("meter %s: out of memory; clock_drift event lost", mc->id);
+	if (gw_meter_ident_clock(s->ident, m, d, now, &ev) && gw_sched_event(s, &ev))
+		gw_err("meter %s: out of memory; clock_drift event lost",
+		       s->cfg->meters[m].id);
 }
 
 /* Values that cannot be true (a float infinity, beyond the register's
@@ -588,6 +451,108 @@ static void cycle_done(struct worker *w)
 	pthread_mutex_unlock(&w->s->lock);
 }
 
+/* A bus worker's buffers: one read's readings (buf, cap: what one read
+ * can return) and the cycle's (cyc, cn of ccap). */
+struct bus_bufs {
+	struct gw_reading *buf;
+	size_t cap;
+	struct gw_reading *cyc;
+	size_t cn, ccap;
+};
+
+/* The bus could not be opened: its meters were not read. A dead endpoint
+ * makes them offline like a dead meter. */
+static void open_failed(struct worker *w, int rc, int *open_failures)
+{
+	struct gw_sched *s = w->s;
+	const struct gw_config *cfg = s->cfg;
+
+	(*open_failures)++;
+	if (is_power_of_two((unsigned long)*open_failures))
+		gw_warn("bus %s: cannot open (%s), attempt %d",
+			cfg->buses[w->bus].name, gw_strerror(rc), *open_failures);
+	for (int m = 0; m < cfg->n_meters; m++) {
+		struct gw_read_stats st0 = {0};
+		if (cfg->meters[m].bus != w->bus)
+			continue;
+		pthread_mutex_lock(&s->lock);
+		int due = gw_health_due(&s->health[m]);
+		pthread_mutex_unlock(&s->lock);
+		if (due)
+			account(s, m, rc, &st0, gw_clock_now_ms(s->clk));
+	}
+}
+
+/* Reads meter m if it is due, accounts the read and adds its readings to
+ * the cycle's. */
+static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
+		       void *h, int m, struct bus_bufs *bb)
+{
+	struct gw_sched *s = w->s;
+	const struct gw_meter_config *mc = &s->cfg->meters[m];
+	struct gw_read_stats st = {0};
+
+	pthread_mutex_lock(&s->lock);
+	int due = gw_health_due(&s->health[m]);
+	pthread_mutex_unlock(&s->lock);
+	if (!due)
+		return;
+	st.clock = s->clk; /* profile times onto the gateway's clock */
+	st.last_good_ms = s->last_good[m]; /* a gap to fill? */
+	int n = drv->read(h, mc, bb->buf, bb->cap, &st);
+	int64_t ts = gw_clock_now_ms(s->clk);
+	if (n > 0)
+		s->last_good[m] = ts;
+	account(s, m, n, &st, ts);
+	check_meter_clock(s, m, &st, ts);
+	check_bad_values(s, m, &st, bb->buf, n > 0 ? n : 0, ts);
+	if (n > 0)
+		check_meter_serial(s, m, &st, bb->buf, n, ts);
+	if (n <= 0)
+		return;
+	/* A reading the driver stamped itself (a load profile interval) keeps
+	 * its time; the rest were read now. */
+	for (int i = 0; i < n; i++)
+		if (bb->buf[i].ts_ms == 0)
+			bb->buf[i].ts_ms = ts;
+	if (bb->cn + (size_t)n > bb->ccap) {
+		size_t ncap = bb->ccap ? bb->ccap * 2 : 1024;
+		while (ncap < bb->cn + (size_t)n)
+			ncap *= 2;
+		struct gw_reading *nc = realloc(bb->cyc, ncap * sizeof(*nc));
+		if (!nc) {
+			gw_err("bus %s: out of memory; readings of meter %s lost",
+			       s->cfg->buses[w->bus].name, mc->id);
+			gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
+			return;
+		}
+		bb->cyc = nc;
+		bb->ccap = ncap;
+	}
+	memcpy(bb->cyc + bb->cn, bb->buf, (size_t)n * sizeof(*bb->buf));
+	bb->cn += (size_t)n;
+}
+
+/* The cycle's readings are made durable (the journal) before they reach
+ * the core: one sink call, so one fsync per cycle per bus. */
+static void cycle_out(struct worker *w, struct bus_bufs *bb)
+{
+	struct gw_sched *s = w->s;
+	const char *bus = s->cfg->buses[w->bus].name;
+
+	if (bb->cn && s->sink) {
+		int rc = s->sink(s->sink_ctx, w->bus, bb->cyc, bb->cn);
+		if (rc)
+			gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
+			       bus, bb->cn, gw_strerror(rc));
+	}
+	if (bb->cn && push(s, bb->cyc, bb->cn)) {
+		gw_err("bus %s: out of memory queueing readings", bus);
+		gw_drops_add(GW_DROP_NOMEM, bb->cn);
+	}
+	bb->cn = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -597,54 +562,35 @@ static void *worker_main(void *arg)
 	const struct gw_driver_ops *drv = bus->driver;
 	int64_t poll = (int64_t)cfg->poll_interval_s * 1000;
 	void *h = NULL;
+	struct bus_bufs bb = {0};
+	int open_failures = 0, first = 1;
+
 	/* room for what one read can return: the driver's bound (an IEC
 	 * readout with a load profile), else the largest profile here */
-	size_t cap = drv && drv->max_readings ? drv->max_readings : 256;
+	bb.cap = drv && drv->max_readings ? drv->max_readings : 256;
 	for (int m = 0; m < cfg->n_meters && !(drv && drv->max_readings); m++)
-		if (cfg->meters[m].bus == w->bus && cfg->meters[m].max_readings > cap)
-			cap = cfg->meters[m].max_readings;
-	struct gw_reading *buf = malloc(cap * sizeof(*buf));
-	int open_failures = 0, first = 1;
-	struct gw_reading *cyc = NULL;
-	size_t ccap = 0;
-
-	if (!buf || !drv) {
+		if (cfg->meters[m].bus == w->bus &&
+		    (size_t)cfg->meters[m].max_readings > bb.cap)
+			bb.cap = (size_t)cfg->meters[m].max_readings;
+	bb.buf = malloc(bb.cap * sizeof(*bb.buf));
+	if (!bb.buf || !drv) {
 		gw_err("bus %s: cannot start worker", bus->name);
-		free(buf);
+		free(bb.buf);
 		return NULL;
 	}
-	while (!s->stop) {
-		/* Next boundary of the poll grid (UTC-aligned). */
+	while (!atomic_load(&s->stop)) {
+		/* Next boundary of the poll grid (UTC-aligned); read once
+		 * right away at start. */
 		int64_t now = gw_clock_now_ms(s->clk);
-		int64_t next = (now / poll + 1) * poll;
-		if (first) {
-			next = now; /* read once right away at start */
-			first = 0;
-		}
+		int64_t next = first ? now : (now / poll + 1) * poll;
+		first = 0;
 		if (!gw_clock_sleep_until(s->clk, next, &s->stop))
 			break;
 		if (!h) {
 			int rc = drv->open(bus, &h);
 			if (rc) {
 				h = NULL;
-				open_failures++;
-				if (is_power_of_two((unsigned long)open_failures))
-					gw_warn("bus %s: cannot open (%s), attempt %d",
-						bus->name, gw_strerror(rc),
-						open_failures);
-				/* Its meters were not read: a dead endpoint
-				 * makes them offline like a dead meter. */
-				for (int m = 0; m < cfg->n_meters; m++) {
-					struct gw_read_stats st0 = {0};
-					if (cfg->meters[m].bus != w->bus)
-						continue;
-					pthread_mutex_lock(&s->lock);
-					int due = gw_health_due(&s->health[m]);
-					pthread_mutex_unlock(&s->lock);
-					if (due)
-						account(s, m, rc, &st0,
-							gw_clock_now_ms(s->clk));
-				}
+				open_failed(w, rc, &open_failures);
 				cycle_done(w);
 				continue;
 			}
@@ -653,70 +599,15 @@ static void *worker_main(void *arg)
 					bus->name, open_failures);
 			open_failures = 0;
 		}
-		size_t cn = 0; /* readings of this cycle, in cyc */
-		for (int m = 0; m < cfg->n_meters && !s->stop; m++) {
-			const struct gw_meter_config *mc = &cfg->meters[m];
-			struct gw_read_stats st = {0};
-			if (mc->bus != w->bus)
-				continue;
-			pthread_mutex_lock(&s->lock);
-			int due = gw_health_due(&s->health[m]);
-			pthread_mutex_unlock(&s->lock);
-			if (!due)
-				continue;
-			st.clock = s->clk; /* profile times onto the gateway's clock */
-			st.last_good_ms = s->last_good[m]; /* a gap to fill? */
-			int n = drv->read(h, mc, buf, cap, &st);
-			int64_t ts = gw_clock_now_ms(s->clk);
-			if (n > 0)
-				s->last_good[m] = ts;
-			account(s, m, n, &st, ts);
-			check_meter_clock(s, m, &st, ts);
-			check_bad_values(s, m, &st, buf, n > 0 ? n : 0, ts);
-			if (n > 0)
-				check_meter_serial(s, m, &st, buf, n, ts);
-			if (n <= 0)
-				continue;
-			/* A reading the driver stamped itself (a load profile
-			 * interval) keeps its time; the rest were read now. */
-			for (int i = 0; i < n; i++)
-				if (buf[i].ts_ms == 0)
-					buf[i].ts_ms = ts;
-			if (cn + (size_t)n > ccap) {
-				size_t ncap = ccap ? ccap * 2 : 1024;
-				while (ncap < cn + (size_t)n)
-					ncap *= 2;
-				struct gw_reading *nc = realloc(cyc, ncap * sizeof(*nc));
-				if (!nc) {
-					gw_err("bus %s: out of memory; readings of meter %s lost",
-					       bus->name, mc->id);
-					gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
-					continue;
-				}
-				cyc = nc;
-				ccap = ncap;
-			}
-			memcpy(cyc + cn, buf, (size_t)n * sizeof(*buf));
-			cn += (size_t)n;
-		}
-		/* The cycle's readings are made durable (the journal) before
-		 * they reach the core: one sink call, so one fsync per cycle
-		 * per bus. */
-		if (cn && s->sink) {
-			int rc = s->sink(s->sink_ctx, w->bus, cyc, cn);
-			if (rc)
-				gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
-				       bus->name, cn, gw_strerror(rc));
-		}
-		if (cn && push(s, cyc, cn)) {
-			gw_err("bus %s: out of memory queueing readings", bus->name);
-			gw_drops_add(GW_DROP_NOMEM, cn);
-		}
+		for (int m = 0; m < cfg->n_meters && !atomic_load(&s->stop); m++)
+			if (cfg->meters[m].bus == w->bus)
+				read_meter(w, drv, h, m, &bb);
+		cycle_out(w, &bb);
 		cycle_done(w);
 	}
 	drv->close(h);
-	free(buf);
-	free(cyc);
+	free(bb.buf);
+	free(bb.cyc);
 	return NULL;
 }
 
@@ -737,7 +628,7 @@ int gw_sched_start(struct gw_sched *s)
 		struct worker *w = &s->workers[s->n_workers];
 		w->s = s;
 		w->bus = b;
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		if (gw_thread_start(&w->thread, worker_main, w) != 0) {
 			gw_err("bus %s: cannot start thread", s->cfg->buses[b].name);
 			gw_sched_stop(s);
 			return GW_ENOMEM;
@@ -806,7 +697,7 @@ void gw_sched_stop(struct gw_sched *s)
 {
 	int joined = 0;
 
-	s->stop = 1;
+	atomic_store(&s->stop, 1);
 	for (int i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started) {
 			pthread_join(s->workers[i].thread, NULL);
@@ -842,7 +733,7 @@ void gw_sched_free(struct gw_sched *s)
 		return;
 	gw_sched_stop(s);
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->serials_lock);
+	gw_meter_ident_free(s->ident);
 	pthread_cond_destroy(&s->cond);
 	free(s->q);
 	free(s->ev);

@@ -38,11 +38,8 @@ struct gw_meter_health {
 	int offline;              /* 1 from the offline event to the online one */
 	int skip_left;            /* cycles still to skip before the next try */
 	int last_error;           /* GW_E* code of the last failed read, or 0 */
-	int clock_drifting;       /* 1 from a clock_drift event until in range */
 	int64_t clock_offset_ms;  /* its clock minus the gateway's at clock_read_ms */
 	int64_t clock_read_ms;    /* gateway time its clock was last read; 0 never */
-	char serial[GW_SERIAL_MAX]; /* the meter's serial number, "" if unknown */
-	int64_t replaced_ms;        /* its first read, if it replaced another */
 	unsigned long exc_unknown;   /* part of exceptions: a code Modbus
 				      * does not define */
 	unsigned long stale_replies; /* replies discarded: they answered
@@ -112,9 +109,9 @@ void gw_sched_stop(struct gw_sched *s);
 void gw_sched_free(struct gw_sched *s);
 
 /* Tells the batcher of every meter replacement <spool_dir>/serials
- * records (the last one of each meter), so that days sealed again after a
- * restart still count the old and the new meter apart. Returns 0 or
- * GW_ENOMEM. */
+ * records (the last one of each meter; meter_ident.h), so that days
+ * sealed again after a restart still count the old and the new meter
+ * apart. Returns 0 or GW_ENOMEM. */
 struct gw_batcher;
 int gw_sched_feed_replacements(const struct gw_sched *s, struct gw_batcher *b);
 

@@ -40,6 +40,24 @@ sleep_until() {
 	sleep "$(awk -v a="$1" -v s="$2" -v n="$(date +%s.%N)" 'BEGIN { d = a + s - n; print (d > 0 ? d : 0) }')"
 }
 
+# health_state SPOOL METER: the state gatewayd last wrote for METER into
+# SPOOL/health (online, failing, offline, unread), or nothing.
+health_state() {
+	awk -F'\t' -v m="$2" '$1 == m { print $3 }' "$1/health" 2>/dev/null
+}
+
+# wait_health SECONDS SPOOL STATE METER...: waits until every METER is in
+# STATE in SPOOL/health (gatewayd rewrites it on each offline or online
+# event and every 10 s). Returns 1 if they are not within SECONDS.
+wait_health() {
+	local limit=$1 spool=$2 state=$3 m
+	shift 3
+	for m in "$@"; do
+		wait_for "$limit" _health_is "$spool" "$m" "$state" || return 1
+	done
+}
+_health_is() { [ "$(health_state "$1" "$2")" = "$3" ]; }
+
 # upload_only_ini ID SPOOL CONNINFO [EXTRA-DATABASE-LINES]: a gateway
 # configuration for tests of the upload side: one Modbus meter on a port
 # where nothing listens (it is simply offline), the spool, the database.

@@ -20,6 +20,7 @@
 #include "gwctl.h"
 #include "iec62056.h"
 #include "iec_parse.h"
+#include "meter_ident.h"
 #include "reading.h"
 
 static void read_usage(FILE *f)
@@ -153,10 +154,10 @@ int gwctl_read(int argc, char **argv)
 	}
 	if (!tsv && st.meter_clock_ms) {
 		char mt[40], gt[40];
-		struct gw_event ev;
 		int64_t now = gw_clock_now_ms(&cfg->clock);
-		int off = gw_iec_clock_drift(id, st.meter_clock_ms, now,
-					     (int64_t)bus->max_clock_drift_s * 1000, &ev);
+		int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
+		int off = max > 0 &&
+			  gw_meter_clock_drifts(0, st.meter_clock_ms - now, max);
 		printf("# meter clock %s, gateway %s: %+lld s%s\n",
 		       gw_format_utc(st.meter_clock_ms, mt, sizeof(mt)),
 		       gw_format_utc(now, gt, sizeof(gt)),

@@ -112,13 +112,13 @@ int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms)
 }
 
 bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
-			  volatile sig_atomic_t *stop)
+			  atomic_int *stop)
 {
 	struct gw_clock_watch w = {0, 0};
 
 	gw_clock_step_ms(c, &w);
 	for (;;) {
-		if (stop && *stop)
+		if (stop && atomic_load(stop))
 			return false;
 		int64_t now = gw_clock_now_ms(c);
 		if (now >= until_ms)

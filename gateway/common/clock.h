@@ -17,7 +17,7 @@
 #ifndef GW_CLOCK_H
 #define GW_CLOCK_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,12 +54,13 @@ int gw_clock_from_options(struct gw_clock *c, const char *prog,
 int64_t gw_clock_now_ms(const struct gw_clock *c);
 
 /* Sleeps until the clock reads at least until_ms, or until *stop becomes
- * non-zero (checked at least every 100 ms of real time; stop may be NULL),
+ * non-zero (another thread's flag, read atomically at least every 100 ms
+ * of real time; stop may be NULL),
  * or until the wall clock steps back (waiting would wait out the step as
  * well). Returns true if the time was reached or the clock stepped back,
  * false if stopped. */
 bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
-			  volatile sig_atomic_t *stop);
+			  atomic_int *stop);
 
 /* Real microseconds that `sim_ms` simulated milliseconds last. */
 int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms);

@@ -11,6 +11,7 @@
 #ifndef GW_H
 #define GW_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,11 @@ void gw_log(enum gw_log_level level, const char *fmt, ...)
 /* Copies src into dst of capacity cap; returns GW_EINVAL if it did not fit
  * (dst then holds a truncated, NUL-terminated copy). */
 int gw_strlcpy(char *dst, const char *src, size_t cap);
+
+/* Starts a thread running fn(arg) with every signal blocked in it, so that
+ * a signal (SIGHUP, SIGTERM) is handled by the thread that installed the
+ * handlers and reads their flags. Returns 0 or pthread_create's error. */
+int gw_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 /* Real (wall-clock) UTC time in microseconds since the epoch. */
 int64_t gw_real_now_us(void);

@@ -3,6 +3,8 @@
  * util.c - return codes, logging and small helpers shared by every module.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,17 @@ int gw_strlcpy(char *dst, const char *src, size_t cap)
 	}
 	memcpy(dst, src, n + 1);
 	return 0;
+}
+
+int gw_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(thread, NULL, fn, arg); /* inherits the mask */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 int64_t gw_real_now_us(void)

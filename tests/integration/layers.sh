@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # The layers of docs/architecture.md, checked: arrows point down only.
 #
-#   wiring   gateway/{main,daemon,scheduler,config,config_bus}.c and their
-#            headers (config_parse.h): may include every layer
+#   wiring   gateway/{main,daemon*,scheduler,meter_ident,config,config_bus}.c
+#            and their headers (daemon_ctx.h, config_parse.h): may include
+#            every layer
 #   drivers  drivers/*        : drivers and common only
 #   core     gateway/* (else) : core and common only
 #   common   gateway/common/* : common only
@@ -18,7 +19,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 cd "$GW_TOP" || exit 1
-WIRING="main daemon scheduler config config_bus config_parse"
+WIRING="main daemon daemon_* scheduler meter_ident config config_bus config_parse"
 
 layer_of() { # FILE -> common | drivers | core | wiring
 	local f=$1 base
@@ -29,7 +30,8 @@ layer_of() { # FILE -> common | drivers | core | wiring
 	base=$(basename "$f")
 	base=${base%.*}
 	for w in $WIRING; do
-		[ "$base" = "$w" ] && { echo wiring; return; }
+		# shellcheck disable=SC2053 # a pattern: daemon_*
+		[[ "$base" == $w ]] && { echo wiring; return; }
 	done
 	echo core
 }

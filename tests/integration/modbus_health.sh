@@ -256,11 +256,15 @@ sed -i -e "s|^spool_dir = .*|spool_dir = $GW_TMP/spool2|" -e 's/^poll_interval =
 	-e '/^\[clock\]/,/^$/d' "$GW_TMP/gw.ini"
 anchor=$(date +%s.%N)
 "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "$anchor" \
-	--clock-start 2026-01-01T22:00:00Z --clock-speed 3600 \
+	--clock-start 2026-01-01T22:00:00Z --clock-speed 1800 \
 	--stop-at 2026-01-02T00:30:00Z 2>"$GW_TMP/gatewayd.log" &
 gw=$!
 track_pid $gw
-sleep 1
+# m3 answers again once gatewayd has taken it offline (its offline event
+# rewrites the health file at once); both events fall on 2026-01-01, which
+# ends 4 s after the anchor at 1800x.
+wait_health 20 "$GW_TMP/spool2" offline m3 ||
+	not_ok "m3 did not go offline: $(cat "$GW_TMP/spool2/health" 2>&1)"
 echo "3:none" >"$GW_TMP/gw.ctl"
 if wait_pid_exit 30 $gw; then
 	wait $gw

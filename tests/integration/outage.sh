@@ -67,8 +67,13 @@ gw=$!
 track_pid $gw
 
 # 2026-03-02 local starts at 17:00Z on 03-01, 0.83 s after the start;
-# the feeder is dark from about 03:00 to 08:00 local on 2026-03-02.
-sleep 4
+# the feeder goes dark once gatewayd has read its meters (they must be
+# online before they can go offline) and the simulated clock is well into
+# 2026-03-02 (4 s after the anchor, about 08:36 local; later if the
+# machine is slow to start gatewayd: the day has room until 10.8 s).
+wait_health 30 "$GW_TMP/spool" online A1 A2 A3 ||
+	not_ok "gatewayd did not read the feeder's meters: $(cat "$GW_TMP/spool/health" 2>&1)"
+sleep_until "$anchor" 4
 kill -KILL "$simpid"
 # gwctl status shows the outage while it lasts, and exits 1
 if wait_for 5 sh -c "'$GW_BUILD/gwctl' status '$GW_TMP/spool' | grep -q '3 offline'"; then

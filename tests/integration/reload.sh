@@ -8,7 +8,9 @@
 
 zone=Asia/Ho_Chi_Minh
 anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start 2026-03-01T15:00:00Z --clock-speed 8640)
+# 12:00 local on 2026-03-01: local midnight is 5 s of real time after the
+# anchor at 8640x, room for a slow machine to start gatewayd before it.
+clock=(--clock-anchor "$anchor" --clock-start 2026-03-01T05:00:00Z --clock-speed 8640)
 port=$(free_port)
 start_metersim sim --tcp "127.0.0.1:$port" --meters 2 --first-unit 1 \
 	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" ||
@@ -29,13 +31,19 @@ conf sub-r 1 >"$GW_TMP/gw.ini"
 	2>"$GW_TMP/gatewayd.log" &
 gw=$!
 track_pid $gw
-wait_for 10 grep -q "gateway sub-r: 1 meters" "$GW_TMP/gatewayd.log"
+wait_for 30 grep -q "gateway sub-r: 1 meters" "$GW_TMP/gatewayd.log"
+# M1 is read on 2026-03-01 local, so its 03-02 starts with a reading.
+wait_health 30 "$GW_TMP/spool" online M1 ||
+	not_ok "M1 not read: $(cat "$GW_TMP/spool/health" 2>&1)"
+check_eq "$(awk -v a="$anchor" -v n="$(date +%s.%N)" 'BEGIN { print (n - a < 5) ? "before" : "after" }')" \
+	before "M1 was read before local midnight"
 
-# During 2026-03-02 local (17:00Z on 03-01 is 0.8 s after the start): add M2.
-sleep 2
+# During 2026-03-02 local (17:00Z on 03-01, 5 s after the anchor, to
+# 17:00Z on 03-02, 15 s): add M2, 7 s after the anchor.
+sleep_until "$anchor" 7
 conf sub-r 1 2 >"$GW_TMP/gw.ini"
 kill -HUP $gw
-if wait_for 5 grep -q "reload: 2 meters on 1 buses" "$GW_TMP/gatewayd.log"; then
+if wait_for 30 grep -q "reload: 2 meters on 1 buses" "$GW_TMP/gatewayd.log"; then
 	ok "SIGHUP: the new meter list is running"
 else
 	not_ok "no reload after SIGHUP"; tail -5 "$GW_TMP/gatewayd.log" | sed 's/^/# /'
@@ -44,7 +52,7 @@ fi
 conf sub-r 1 2 >"$GW_TMP/gw.ini"
 echo "colour = blue" >>"$GW_TMP/gw.ini"
 kill -HUP $gw
-if wait_for 5 grep -q "keeping the running configuration" "$GW_TMP/gatewayd.log"; then
+if wait_for 30 grep -q "keeping the running configuration" "$GW_TMP/gatewayd.log"; then
 	ok "SIGHUP with a broken file keeps the running configuration"
 else
 	not_ok "broken file on SIGHUP"
@@ -55,10 +63,10 @@ grep -q "gw.ini:19: unknown key 'colour' in \[meter M2\]" "$GW_TMP/gatewayd.log"
 # Another gateway id needs a restart.
 conf sub-other 1 2 >"$GW_TMP/gw.ini"
 kill -HUP $gw
-wait_for 5 grep -q "change only with a restart" "$GW_TMP/gatewayd.log" &&
+wait_for 30 grep -q "change only with a restart" "$GW_TMP/gatewayd.log" &&
 	ok "a new gateway id is refused until a restart" || not_ok "gateway id change on SIGHUP"
 
-if wait_pid_exit 60 $gw; then
+if wait_pid_exit 90 $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran on to the stop time"
 else

@@ -74,7 +74,8 @@ else
 	not_ok "the upload is under way"
 fi
 "$GW_TOP/tools/pgtmp.sh" stop "$pgdir" >/dev/null
-sleep 1
+# the server comes back once the uploader has found it gone
+wait_for 30 grep -q "connection lost\|cannot connect" "$GW_TMP/restart.out"
 "$GW_TOP/tools/pgtmp.sh" start "$pgdir" >"$GW_TMP/restart-pg.out" 2>&1 || not_ok "restart the server"
 if wait_pid_exit 120 "$upid"; then
 	wait "$upid"

@@ -609,7 +609,6 @@ static void too_many(void **state)
 
 static void clock_drift(void **state)
 {
-	struct gw_event ev;
 	int64_t ms;
 	(void)state;
 	assert_int_equal(gw_tz_set("Europe/Berlin"), 0);
@@ -621,12 +620,8 @@ static void clock_drift(void **state)
 	assert_int_equal(gw_iec_local_to_utc(2026, 10, 25, 2, 30, 0, 0, &ms), 0);
 	assert_int_equal(ms, 1792891800000LL); /* 01:30 UTC, winter time */
 	assert_int_equal(gw_iec_local_to_utc(2026, 13, 1, 0, 0, 0, -1, &ms), GW_EINVAL);
-	assert_int_equal(gw_iec_clock_drift("m1", 1000000, 1000000 + 120000, 120000, &ev), 0);
-	assert_int_equal(gw_iec_clock_drift("m1", 1000000, 1000000 + 121000, 120000, &ev), 1);
-	assert_int_equal(ev.kind, GW_EV_CLOCK_DRIFT);
-	assert_string_equal(ev.meter_id, "m1");
-	assert_string_equal(ev.obis, "0.9.1");
-	assert_non_null(strstr(ev.detail, "-121 s"));
+	/* (the drift of a meter's clock is judged by meter_ident.c,
+	 * tests/unit/test_meter_ident.c) */
 	/* time "hh:mm:ss" and date "YYMMDD" forms */
 	const char *t = "0.9.1(23:59:58)\r\n0.9.2(260301)\r\n!\r\n";
 	assert_int_equal(gw_iec_parse((const uint8_t *)t, strlen(t), 0, &tg), 0);

@@ -174,7 +174,7 @@ static void simulated_clock(void **state)
 	assert_int_equal(a.anchor_us, 1700000000000000LL);
 	assert_int_equal(a.start_ms, 1772323200000LL);
 	assert_int_equal(a.speed, 60);
-	volatile sig_atomic_t stop = 1;
+	atomic_int stop = 1;
 	assert_false(gw_clock_sleep_until(&a, 1000000000LL, &stop));
 }
 

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * meter_ident.c - meters' serial numbers, replacements and clock drift,
+ * and the file <spool_dir>/serials; see meter_ident.h.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meter_ident.h"
+#include "spool.h"
+
+struct ident {
+	char serial[GW_SERIAL_MAX]; /* "" if unknown */
+	int64_t replaced_ms;        /* its first read, if it replaced another */
+	int drifting;               /* from a clock_drift event until in range */
+};
+
+struct gw_meter_ident {
+	const struct gw_config *cfg;
+	pthread_mutex_t lock;      /* the table */
+	pthread_mutex_t file_lock; /* one writer of <spool>/serials */
+	struct ident *m;           /* per configured meter */
+};
+
+/* One line of serials into meter, serial and when; 0, or -1 if it does
+ * not parse. */
+static int parse_line(char *line, char **serial, int64_t *when)
+{
+	char *tab = strchr(line, '\t');
+	char *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
+	char *end = NULL;
+
+	*when = 0;
+	if (tab2)
+		*when = strtoll(tab2 + 1, &end, 10);
+	if (!tab || tab == line || tab[1] == '\0' || tab[1] == '\t' ||
+	    (tab2 && (end == tab2 + 1 || *end != '\0' || *when < 0)))
+		return -1;
+	*tab = '\0';
+	if (tab2)
+		*tab2 = '\0';
+	*serial = tab + 1;
+	return 0;
+}
+
+/* Reads <spool>/serials. Missing: none known (the first read of each
+ * meter then records its serial without an event). A line that does not
+ * parse is skipped: that meter's next serial is taken as its first. */
+static void load(struct gw_meter_ident *mi)
+{
+	char path[GW_PATH_MAX + 16], line[GW_ID_MAX + GW_SERIAL_MAX + 32];
+	int ln = 0;
+
+	snprintf(path, sizeof(path), "%s/serials", mi->cfg->spool_dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		ln++;
+		size_t len = strcspn(line, "\r\n");
+		int whole = line[len] != '\0' || feof(f);
+		char *serial;
+		int64_t when;
+		line[len] = '\0';
+		if (!whole || parse_line(line, &serial, &when)) {
+			gw_warn("%s:%d: not \"meter_id<TAB>serial<TAB>ms\"; line skipped",
+				path, ln);
+			while (!whole && fgets(line, sizeof(line), f))
+				whole = strchr(line, '\n') != NULL;
+			continue;
+		}
+		for (int m = 0; m < mi->cfg->n_meters; m++)
+			if (strcmp(mi->cfg->meters[m].id, line) == 0) {
+				gw_strlcpy(mi->m[m].serial, serial, sizeof(mi->m[m].serial));
+				mi->m[m].replaced_ms = when;
+			}
+	}
+	fclose(f);
+}
+
+/* Writes every known serial to <spool>/serials, durably. */
+static void save(struct gw_meter_ident *mi)
+{
+	const struct gw_config *cfg = mi->cfg;
+	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 24];
+	size_t cap = (size_t)cfg->n_meters * (GW_ID_MAX + GW_SERIAL_MAX + 24) + 1;
+	char *text = malloc(cap);
+	size_t len = 0;
+
+	if (!text) {
+		gw_err("meter serial numbers: out of memory; not saved");
+		return;
+	}
+	text[0] = '\0';
+	pthread_mutex_lock(&mi->file_lock);
+	pthread_mutex_lock(&mi->lock);
+	for (int m = 0; m < cfg->n_meters; m++)
+		if (mi->m[m].serial[0])
+			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\t%lld\n",
+						cfg->meters[m].id, mi->m[m].serial,
+						(long long)mi->m[m].replaced_ms);
+	pthread_mutex_unlock(&mi->lock);
+	snprintf(path, sizeof(path), "%s/serials", cfg->spool_dir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/serials", cfg->spool_dir);
+	if (gw_write_file_durable(tmp, path, (const uint8_t *)text, len))
+		gw_err("meter serial numbers: cannot write %s", path);
+	pthread_mutex_unlock(&mi->file_lock);
+	free(text);
+}
+
+struct gw_meter_ident *gw_meter_ident_new(const struct gw_config *cfg)
+{
+	struct gw_meter_ident *mi = calloc(1, sizeof(*mi));
+
+	if (!mi)
+		return NULL;
+	mi->cfg = cfg;
+	mi->m = calloc((size_t)cfg->n_meters + 1, sizeof(*mi->m));
+	if (!mi->m) {
+		free(mi);
+		return NULL;
+	}
+	pthread_mutex_init(&mi->lock, NULL);
+	pthread_mutex_init(&mi->file_lock, NULL);
+	load(mi);
+	return mi;
+}
+
+void gw_meter_ident_free(struct gw_meter_ident *mi)
+{
+	if (!mi)
+		return;
+	pthread_mutex_destroy(&mi->lock);
+	pthread_mutex_destroy(&mi->file_lock);
+	free(mi->m);
+	free(mi);
+}
+
+int gw_meter_ident_serial(struct gw_meter_ident *mi, int m, const char *serial,
+			  int64_t now_ms, struct gw_event *ev)
+{
+	const char *id = mi->cfg->meters[m].id;
+	char old[GW_SERIAL_MAX];
+
+	if (!serial[0])
+		return 0;
+	pthread_mutex_lock(&mi->lock);
+	gw_strlcpy(old, mi->m[m].serial, sizeof(old));
+	int same = strcmp(old, serial) == 0;
+	if (!same) {
+		gw_strlcpy(mi->m[m].serial, serial, sizeof(mi->m[m].serial));
+		/* saved with the serial, so that the batching core learns of
+		 * the swap at the next start even if its event is lost */
+		mi->m[m].replaced_ms = old[0] ? now_ms : 0;
+	}
+	pthread_mutex_unlock(&mi->lock);
+	if (same)
+		return 0;
+	save(mi);
+	if (!old[0]) {
+		gw_info("meter %s: serial number %s", id, serial);
+		return 0;
+	}
+	memset(ev, 0, sizeof(*ev));
+	gw_strlcpy(ev->meter_id, id, sizeof(ev->meter_id));
+	ev->ts_ms = now_ms;
+	ev->kind = GW_EV_METER_REPLACED;
+	snprintf(ev->detail, sizeof(ev->detail), "serial %s -> %s", old, serial);
+	gw_warn("meter %s: replaced (%s)", id, ev->detail);
+	return 1;
+}
+
+int gw_meter_clock_drifts(int was, int64_t offset_ms, int64_t max_ms)
+{
+	int64_t ad = offset_ms < 0 ? -offset_ms : offset_ms;
+
+	/* Hysteresis: a drifting clock counts as back in range only within
+	 * half the allowance, so that a clock near the limit (or a reading
+	 * whose answer took a while) does not raise an event every time it
+	 * crosses it. */
+	return was ? ad > max_ms / 2 : ad > max_ms;
+}
+
+int gw_meter_ident_clock(struct gw_meter_ident *mi, int m, int64_t offset_ms,
+			 int64_t now_ms, struct gw_event *ev)
+{
+	const struct gw_meter_config *mc = &mi->cfg->meters[m];
+	const struct gw_bus_config *bus = &mi->cfg->buses[mc->bus];
+	int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
+
+	if (max <= 0)
+		return 0;
+	pthread_mutex_lock(&mi->lock);
+	int was = mi->m[m].drifting;
+	int drifting = gw_meter_clock_drifts(was, offset_ms, max);
+	mi->m[m].drifting = drifting;
+	pthread_mutex_unlock(&mi->lock);
+	if (was && !drifting)
+		gw_info("meter %s: clock back within %lld s of the gateway's", mc->id,
+			(long long)((offset_ms < 0 ? -offset_ms : offset_ms) / 1000));
+	if (!drifting || was)
+		return 0;
+	memset(ev, 0, sizeof(*ev));
+	gw_strlcpy(ev->meter_id, mc->id, sizeof(ev->meter_id));
+	gw_strlcpy(ev->obis, "0.9.1", sizeof(ev->obis));
+	ev->ts_ms = now_ms;
+	ev->kind = GW_EV_CLOCK_DRIFT;
+	snprintf(ev->detail, sizeof(ev->detail),
+		 "meter clock %+lld s off the gateway's (allowed %d s)",
+		 (long long)(offset_ms / 1000), bus->max_clock_drift_s);
+	gw_warn("meter %s: %s", mc->id, ev->detail);
+	return 1;
+}
+
+int gw_meter_ident_feed(const struct gw_meter_ident *mi, struct gw_batcher *b)
+{
+	for (int m = 0; m < mi->cfg->n_meters; m++)
+		if (mi->m[m].replaced_ms &&
+		    gw_batcher_add_replacement(b, mi->cfg->meters[m].id,
+					       mi->m[m].replaced_ms))
+			return GW_ENOMEM;
+	return 0;
+}
