@@ -114,7 +114,9 @@ fuzz_run() {
 		not_ok "clang is installed (tools/deps.sh installs clang and libclang-rt-14-dev)"
 		return
 	fi
-	if make -C "$GW_TOP" --no-print-directory BUILD="$GW_BUILD" fuzz-build \
+	# one build at a time: fuzz tests may run side by side (tests/run.sh)
+	if flock "${TMPDIR:-/tmp}/gw-fuzz-build.$(id -u).lock" \
+		make -C "$GW_TOP" --no-print-directory BUILD="$GW_BUILD" fuzz-build \
 		>"$GW_TMP/build.log" 2>&1; then
 		ok "the libFuzzer targets build (clang, ASan + UBSan)"
 	else
