@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bytes.c - little-endian fields, varints, zigzag, strings and CRC-32 for
- * the batch files and the journal; see bytes.h.
+ * the batch files and the journal, big-endian fields for the uploader;
+ * see bytes.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,14 @@ void gw_wbuf_le(struct gw_wbuf *b, uint64_t v, int width)
 	uint8_t t[8];
 
 	gw_le_put(t, v, width);
+	gw_wbuf_put(b, t, (size_t)width);
+}
+
+void gw_wbuf_be(struct gw_wbuf *b, uint64_t v, int width)
+{
+	uint8_t t[8];
+
+	gw_be_put(t, v, width);
 	gw_wbuf_put(b, t, (size_t)width);
 }
 
@@ -138,6 +147,12 @@ void gw_le_put(uint8_t *p, uint64_t v, int width)
 {
 	for (int i = 0; i < width; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void gw_be_put(uint8_t *p, uint64_t v, int width)
+{
+	for (int i = 0; i < width; i++)
+		p[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
 }
 
 uint64_t gw_le_get(const uint8_t *p, int width)

@@ -5,7 +5,9 @@
  * strings and CRC-32, written into a growable buffer or read from a
  * bounded one. The batch file format (batchfile_read.c, batchfile_write.c)
  * and the journal (journal.c, journal_read.c) both use them, so that the
- * two formats cannot come to disagree on what a field is.
+ * two formats cannot come to disagree on what a field is. The uploader's
+ * binary COPY and query parameters (upload_copy.c, upload.c) use the
+ * big-endian ones, which is PostgreSQL's order.
  *
  * Writing never fails midway: an allocation failure sets `oom` and every
  * later put does nothing, so a caller checks once at the end. Reading
@@ -32,6 +34,8 @@ void gw_wbuf_put(struct gw_wbuf *b, const void *src, size_t n);
 void gw_wbuf_u8(struct gw_wbuf *b, uint8_t v);
 /* v as `width` (1..8) little-endian bytes. */
 void gw_wbuf_le(struct gw_wbuf *b, uint64_t v, int width);
+/* v as `width` (1..8) big-endian bytes. */
+void gw_wbuf_be(struct gw_wbuf *b, uint64_t v, int width);
 /* v as an unsigned LEB128 varint (1..10 bytes). */
 void gw_wbuf_varint(struct gw_wbuf *b, uint64_t v);
 /* A string as a varint length and its bytes (no NUL). */
@@ -57,6 +61,8 @@ void gw_rbuf_str8(struct gw_rbuf *r, char *dst, size_t cap);
 /* Little-endian fields in memory the caller has checked the size of. */
 void gw_le_put(uint8_t *p, uint64_t v, int width);
 uint64_t gw_le_get(const uint8_t *p, int width);
+/* Big-endian fields, likewise. */
+void gw_be_put(uint8_t *p, uint64_t v, int width);
 
 /* Zigzag: signed numbers as unsigned ones that small magnitudes keep
  * small (0, -1, 1, -2 ... as 0, 1, 2, 3 ...). */

@@ -48,7 +48,16 @@ static void usage(FILE *f)
 		"(meters, buses, database; a broken file is reported and ignored).\n");
 }
 
-int main(int argc, char **argv)
+/* The command line, as given. */
+struct cmdline {
+	const char *path, *anchor, *start, *speed;
+	int check;
+};
+
+/* Reads the command line into *cl and opts->stop_at_ms. Returns -1 to go
+ * on, or the exit status (0 after --help, 2 on a bad line). */
+static int parse_args(int argc, char **argv, struct cmdline *cl,
+		      struct gw_daemon_opts *opts)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -60,19 +69,17 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *path = NULL, *anchor = NULL, *start = NULL, *speed = NULL;
-	struct gw_daemon_opts opts = {0};
-	int check = 0, c;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'k': check = 1; break;
-		case 'a': anchor = optarg; break;
-		case 's': start = optarg; break;
-		case 'x': speed = optarg; break;
+		case 'c': cl->path = optarg; break;
+		case 'k': cl->check = 1; break;
+		case 'a': cl->anchor = optarg; break;
+		case 's': cl->start = optarg; break;
+		case 'x': cl->speed = optarg; break;
 		case 't':
-			if (gw_parse_utc(optarg, &opts.stop_at_ms)) {
+			if (gw_parse_utc(optarg, &opts->stop_at_ms)) {
 				fprintf(stderr, "gatewayd: --stop-at: '%s' is not a UTC time\n",
 					optarg);
 				return 2;
@@ -82,65 +89,92 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!path || optind != argc) {
+	if (!cl->path || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	struct gw_config *cfg;
-	if (gw_config_load(path, &cfg))
-		return 2;
-	if (anchor || start || speed) {
-		int64_t a = 0, st = cfg->clock.simulated ? cfg->clock.start_ms : 0;
-		char *end;
-		long long sp = cfg->clock.speed;
-		if (anchor && gw_clock_parse_anchor(anchor, &a)) {
-			fprintf(stderr, "gatewayd: --clock-anchor: '%s' is not 'now' or UTC seconds\n",
-				anchor);
-			goto bad;
-		}
-		if (!anchor && cfg->clock.simulated)
-			a = cfg->clock.anchor_us;
-		if (start && gw_parse_utc(start, &st)) {
-			fprintf(stderr, "gatewayd: --clock-start: '%s' is not a UTC time\n",
-				start);
-			goto bad;
-		}
-		if (speed) {
-			sp = strtoll(speed, &end, 10);
-			if (*end || sp < 1 || sp > GW_CLOCK_SPEED_MAX) {
-				fprintf(stderr, "gatewayd: --clock-speed: '%s' is not in 1..%d\n",
-					speed, GW_CLOCK_SPEED_MAX);
-				goto bad;
-			}
-		}
-		if (!start && !cfg->clock.simulated) {
-			fprintf(stderr, "gatewayd: a simulated clock needs --clock-start\n");
-			goto bad;
-		}
-		gw_clock_init_sim(&cfg->clock, a, st, sp);
-	}
-	if (check) {
-		printf("%s: ok: gateway %s, %d buses, %d meters, %d profiles\n", path,
-		       cfg->gateway_id, cfg->n_buses, cfg->n_meters, cfg->n_profiles);
-		gw_config_free(cfg);
-		return 0;
-	}
-	gw_log_set_level(cfg->log_level);
+	return -1;
+}
 
+/* The --clock-* options over [clock] of the file: a simulated clock.
+ * Returns 0, or -1 with the reason on stderr. */
+static int apply_clock_options(struct gw_config *cfg, const struct cmdline *cl)
+{
+	int64_t a = 0, st = cfg->clock.simulated ? cfg->clock.start_ms : 0;
+	long long sp = cfg->clock.speed;
+	char *end;
+
+	if (!cl->anchor && !cl->start && !cl->speed)
+		return 0;
+	if (cl->anchor && gw_clock_parse_anchor(cl->anchor, &a)) {
+		fprintf(stderr, "gatewayd: --clock-anchor: '%s' is not 'now' or UTC seconds\n",
+			cl->anchor);
+		return -1;
+	}
+	if (!cl->anchor && cfg->clock.simulated)
+		a = cfg->clock.anchor_us;
+	if (cl->start && gw_parse_utc(cl->start, &st)) {
+		fprintf(stderr, "gatewayd: --clock-start: '%s' is not a UTC time\n",
+			cl->start);
+		return -1;
+	}
+	if (cl->speed) {
+		sp = strtoll(cl->speed, &end, 10);
+		if (*end || sp < 1 || sp > GW_CLOCK_SPEED_MAX) {
+			fprintf(stderr, "gatewayd: --clock-speed: '%s' is not in 1..%d\n",
+				cl->speed, GW_CLOCK_SPEED_MAX);
+			return -1;
+		}
+	}
+	if (!cl->start && !cfg->clock.simulated) {
+		fprintf(stderr, "gatewayd: a simulated clock needs --clock-start\n");
+		return -1;
+	}
+	gw_clock_init_sim(&cfg->clock, a, st, sp);
+	return 0;
+}
+
+/* SIGTERM and SIGINT stop, SIGHUP reloads (opts->reload); a closed
+ * socket is an error return, not a signal. */
+static void install_signals(struct gw_daemon_opts *opts)
+{
 	struct sigaction sa;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	opts.reload = &reload_flag;
+	opts->reload = &reload_flag;
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	int rc = gw_daemon_run(&cfg, &opts, &stop_flag);
+int main(int argc, char **argv)
+{
+	struct cmdline cl = {0};
+	struct gw_daemon_opts opts = {0};
+	struct gw_config *cfg;
+	int rc = parse_args(argc, argv, &cl, &opts);
+
+	if (rc >= 0)
+		return rc;
+	if (gw_config_load(cl.path, &cfg))
+		return 2;
+	if (apply_clock_options(cfg, &cl)) {
+		gw_config_free(cfg);
+		return 2;
+	}
+	if (cl.check) {
+		printf("%s: ok: gateway %s, %d buses, %d meters, %d profiles\n",
+		       cl.path, cfg->gateway_id, cfg->n_buses, cfg->n_meters,
+		       cfg->n_profiles);
+		gw_config_free(cfg);
+		return 0;
+	}
+	gw_log_set_level(cfg->log_level);
+	install_signals(&opts);
+	rc = gw_daemon_run(&cfg, &opts, &stop_flag);
 	gw_config_free(cfg);
 	return rc ? 1 : 0;
-bad:
-	gw_config_free(cfg);
-	return 2;
 }

@@ -21,34 +21,31 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "durable.h"
 #include "gwctl_clock.h"
 #include "gwctl_spool.h"
 #include "rewind.h"
 #include "spool.h"
+#include "status_keys.h"
 #include "tz.h"
 
 #define DEFAULT_MAX_JUMP_MS (7200 * INT64_C(1000))
 
-/* The value of key in <spool>/status into buf ("" if none). */
-static const char *status_key(const char *dir, const char *key, char *buf,
-			      size_t cap)
+/* The value of key k in <spool>/status (status_keys.h) into buf, or ""
+ * if the status or the key is not there. */
+static const char *status_key(const char *dir, enum gw_status_key k,
+			      char *buf, size_t cap)
 {
-	char path[GW_PATH_MAX + 16], line[1024];
-	size_t kl = strlen(key);
+	char *st = NULL;
+	const char *v;
 
 	buf[0] = '\0';
-	snprintf(path, sizeof(path), "%s/status", dir);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	if (gw_spool_status_read(dir, "status", &st))
 		return buf;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-			snprintf(buf, cap, "%s", line + kl + 1);
-			break;
-		}
-	}
-	fclose(f);
+	v = gw_status_get(st, k, buf, cap);
+	if (v != buf)
+		buf[0] = '\0'; /* "?": no such key */
+	free(st);
 	return buf;
 }
 
@@ -119,9 +116,9 @@ static int clock_trust(int argc, char **argv)
 		return 1;
 	}
 	nanosleep(&(struct timespec){.tv_nsec = 300000000}, NULL);
-	status_key(dir, "clock", v, sizeof(v));
+	status_key(dir, GW_SK_CLOCK, v, sizeof(v));
 	int trusted = strcmp(v, "trusted") == 0;
-	status_key(dir, "clock_detail", v, sizeof(v));
+	status_key(dir, GW_SK_CLOCK_DETAIL, v, sizeof(v));
 	printf("clock: %s\n", v);
 	return trusted ? 0 : 1;
 }

@@ -15,9 +15,11 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "durable.h"
 #include "gwctl_spool.h"
 #include "journal.h"
 #include "spool.h"
+#include "status_keys.h"
 #include "tz.h"
 
 static const char *const subs[] = {"ready", "done", "quarantine"};
@@ -58,8 +60,9 @@ static long file_size(const char *path)
 static void print_status(const char *dir)
 {
 	struct gw_spool_usage u;
-	char path[GW_PATH_MAX + 16], line[256], updated[256] = "?";
-	char alarm[256] = "?";
+	char ub[256], ab[256];
+	const char *updated, *alarm;
+	char *st = NULL;
 
 	gw_spool_usage(dir, &u);
 	printf("# spool: %llu bytes (ready %llu in %u batches, done %llu, "
@@ -67,20 +70,14 @@ static void print_status(const char *dir)
 	       (unsigned long long)u.total, (unsigned long long)u.ready, u.n_ready,
 	       (unsigned long long)u.done, (unsigned long long)u.quarantine,
 	       u.n_quarantine, u.n_refused, (unsigned long long)u.journal);
-	snprintf(path, sizeof(path), "%s/status", dir);
-	FILE *f = fopen(path, "re");
-	if (!f) {
+	if (gw_spool_status_read(dir, "status", &st) == GW_ENOTFOUND) {
 		printf("# status: none (gatewayd has not run on this spool)\n");
 		return;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "alarm=", 6) == 0)
-			snprintf(alarm, sizeof(alarm), "%s", line + 6);
-		else if (strncmp(line, "updated=", 8) == 0)
-			snprintf(updated, sizeof(updated), "%s", line + 8);
-	}
-	fclose(f);
+	/* An unreadable or torn status gives "?" for both. */
+	alarm = gw_status_get(st ? st : "", GW_SK_ALARM, ab, sizeof(ab));
+	updated = gw_status_get(st ? st : "", GW_SK_UPDATED, ub, sizeof(ub));
+	free(st);
 	if (strcmp(alarm, "none") != 0)
 		printf("# ALARM: %s\n", alarm);
 	printf("# status of %s: alarm %s (gwctl status %s shows more)\n", updated,
