@@ -2,8 +2,10 @@
 /*
  * driver.c - the list of drivers a bus `type` can name, and the objects
  * the meters of one configuration share. A new protocol or transport adds
- * its driver table to gw_drivers[] here.
+ * its driver table to gw_drivers[] here. Also the result of a read: how
+ * it is set up and how a failed one is put into words.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,4 +49,29 @@ int gw_shared_add(const struct gw_conf_ctx *ctx, const char *name, void *obj,
 	ns[n].free = free_fn;
 	*ctx->n_shared = n + 1;
 	return 0;
+}
+
+void gw_read_result_init(struct gw_read_result *res, struct gw_reading *buf,
+			 size_t cap)
+{
+	memset(res, 0, sizeof(*res));
+	res->readings = buf;
+	res->cap = buf ? cap : 0;
+}
+
+void gw_read_result_clear(struct gw_read_result *res)
+{
+	res->n = 0;
+	memset(&res->faults, 0, sizeof(res->faults));
+	memset(&res->ident, 0, sizeof(res->ident));
+}
+
+const char *gw_read_failure(int rc, const struct gw_read_faults *f, char *buf,
+			    size_t cap)
+{
+	if (f && f->detail[0])
+		snprintf(buf, cap, "%s: %s", gw_strerror(rc), f->detail);
+	else
+		snprintf(buf, cap, "%s", gw_strerror(rc));
+	return buf;
 }

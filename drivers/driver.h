@@ -40,8 +40,8 @@ struct gw_bus_config {
 	int offline_after;     /* failed cycles in a row before "offline" */
 	int retry_backoff_max; /* most cycles an offline meter is skipped;
 				* -1: "0" given (no backoff on this bus) */
-	/* Set by the driver's bus_configure: a meter clock (stats'
-	 * meter_clock_ms) further off the gateway's than this is a
+	/* Set by the driver's bus_configure: a meter clock (a read's
+	 * ident.clock_ms) further off the gateway's than this is a
 	 * clock_drift event; 0: none is raised. */
 	int max_clock_drift_s;
 	int line; /* where the section starts */
@@ -94,17 +94,18 @@ void *gw_shared_find(const struct gw_conf_ctx *ctx, const char *name);
 int gw_shared_add(const struct gw_conf_ctx *ctx, const char *name, void *obj,
 		  void (*free_fn)(void *obj));
 
-/* Registers of one read whose value cannot be true (gw_read_stats.bad). */
+/* Registers of one read whose value cannot be true (gw_read_faults.bad). */
 #define GW_READ_BAD_MAX 32
 struct gw_read_bad {
 	char obis[GW_OBIS_MAX];
 	char detail[64]; /* what was read, e.g. "float32 +inf" */
 };
 
-/* Per-read fault counts a driver reports back to the scheduler. A request
- * counts in at most one of timeouts, crc_errors, exceptions, malformed;
- * exc_* and wrong_unit break those down further. */
-struct gw_read_stats {
+/* What went wrong in one read, request by request: the fault counts a
+ * driver reports back to the scheduler. A request counts in at most one
+ * of timeouts, crc_errors, exceptions, malformed; exc_* and wrong_unit
+ * break those down further. */
+struct gw_read_faults {
 	unsigned requests;
 	unsigned timeouts;
 	unsigned crc_errors;
@@ -113,24 +114,6 @@ struct gw_read_stats {
 	unsigned exc_illegal_address; /* exception 2, in exceptions */
 	unsigned exc_busy;            /* exception 6 (device busy), in exceptions */
 	unsigned wrong_unit;          /* reply from another unit id, in malformed */
-	/* iec62056-21: the meter's own clock (0.9.2 date + 0.9.1 time) as UTC
-	 * ms when its telegram carried one, else 0. The driver only reports
-	 * it; the caller judges its drift (meter_ident.h). */
-	int64_t meter_clock_ms;
-	/* The meter's serial number when its reply carried one (iec62056-21:
-	 * data set C.1.0, 96.1.0 or 0.0.0), else "". The caller notices a
-	 * new one: the meter behind the id was replaced. */
-	char meter_serial[GW_SERIAL_MAX];
-	/* Set by the caller before .read (an input, unlike the rest): the
-	 * gateway's clock, on which a driver places time stamps of its own
-	 * (iec62056-21: load-profile entries, moved by the meter's clock
-	 * offset). NULL: the system clock. Borrowed for the read. */
-	const struct gw_clock *clock;
-	/* Set by the caller before .read: the time it stamped this meter's
-	 * last good read with (0: none known). iec62056-21: a meter that
-	 * answers again after a gap has the gap filled from its load
-	 * profile (backfill_after), starting there. */
-	int64_t last_good_ms;
 	/* Exceptions with a code Modbus does not define (0, 9, 12 and up),
 	 * in exceptions. The read of that meter stops for this cycle. */
 	unsigned exc_unknown;
@@ -147,7 +130,61 @@ struct gw_read_stats {
 	unsigned bad_values;
 	unsigned n_bad;
 	struct gw_read_bad bad[GW_READ_BAD_MAX];
+	/* A failed read: what the driver knows beyond its GW_E* code (Modbus:
+	 * "exception 0x0B (gateway target failed to respond)"), else "". The
+	 * driver logs no failure of its own: the caller reports it, once
+	 * (gw_read_failure). */
+	char detail[64];
 };
+
+/* What the meter said of itself in one read. The driver only reports it;
+ * the caller judges it (gateway/meter_ident.h). */
+struct gw_meter_seen {
+	/* The meter's serial number when its reply carried one (iec62056-21:
+	 * data set C.1.0, 96.1.0 or 0.0.0), else "". The caller notices a
+	 * new one: the meter behind the id was replaced. */
+	char serial[GW_SERIAL_MAX];
+	/* iec62056-21: the meter's own clock (0.9.2 date + 0.9.1 time) as UTC
+	 * ms when its telegram carried one, else 0. */
+	int64_t clock_ms;
+};
+
+/* The one result of a read: its readings, its faults and what the meter
+ * said of itself, three parts that go to three places (the core, the
+ * meter's health, its identity). The caller sets readings and cap
+ * (gw_read_result_init); the driver fills the rest. */
+struct gw_read_result {
+	struct gw_reading *readings; /* borrowed from the caller */
+	size_t n;                    /* readings filled */
+	size_t cap;                  /* room in readings */
+	struct gw_read_faults faults;
+	struct gw_meter_seen ident;
+};
+
+/* What the caller lends one read. Borrowed for the read. */
+struct gw_read_ctx {
+	/* The gateway's clock, on which a driver places time stamps of its
+	 * own (iec62056-21: load-profile entries, moved by the meter's clock
+	 * offset). NULL: the system clock. */
+	const struct gw_clock *clock;
+	/* The time the caller stamped this meter's last good read with (0:
+	 * none known). iec62056-21: a meter that answers again after a gap
+	 * has the gap filled from its load profile (backfill_after),
+	 * starting there. */
+	int64_t last_good_ms;
+};
+
+/* An empty result that reads into buf (room for cap readings). */
+void gw_read_result_init(struct gw_read_result *res, struct gw_reading *buf,
+			 size_t cap);
+/* Clears everything of res but readings and cap (a driver, as a read
+ * begins). */
+void gw_read_result_clear(struct gw_read_result *res);
+/* "device answered with an exception: exception 0x0B (gateway target
+ * failed to respond)": a failed read's code rc and what the driver knew
+ * of it (f->detail, may be NULL), for the one message that reports it. */
+const char *gw_read_failure(int rc, const struct gw_read_faults *f, char *buf,
+			    size_t cap);
 
 struct gw_driver_ops {
 	/* The bus `type` that selects this driver ("modbus-tcp"). */
@@ -178,14 +215,16 @@ struct gw_driver_ops {
 	 * keeps a copy of what it needs of bus. Returns 0 or GW_ECONN /
 	 * GW_EINVAL. Close with .close. */
 	int (*open)(const struct gw_bus_config *bus, void **handle);
-	/* Reads every register of one meter. Fills at most cap readings
-	 * (meter_id, obis, value, scale, unit; ts_ms is 0 and set by the
-	 * caller) and returns their number, or a negative GW_E* code when no
-	 * register could be read. A register the meter reports as not
-	 * available is left out. `stats` (may be NULL) is added to. */
+	/* Reads every register of one meter into res (gw_read_result_init;
+	 * cleared first): at most res->cap readings (meter_id, obis, value,
+	 * scale, unit; ts_ms is 0 and set by the caller) in res->readings,
+	 * their number in res->n, the read's faults and what the meter said
+	 * of itself. Returns res->n, or a negative GW_E* code when no
+	 * register could be read (res->n is then 0). A register the meter
+	 * reports as not available is left out. The driver logs no failed
+	 * read: the caller reports it (gw_read_failure). ctx may be NULL. */
 	int (*read)(void *handle, const struct gw_meter_config *meter,
-		    struct gw_reading *out, size_t cap,
-		    struct gw_read_stats *stats);
+		    const struct gw_read_ctx *ctx, struct gw_read_result *res);
 	/* Closes the bus and frees the handle; accepts NULL. */
 	void (*close)(void *handle);
 	/* The most readings one .read can return (the cap to offer it), or

@@ -106,16 +106,14 @@ void gw_iec_close(void *handle)
 	free(b);
 }
 
-static void count(struct gw_read_stats *st, int rc)
+static void count(struct gw_read_faults *f, int rc)
 {
-	if (!st)
-		return;
 	switch (rc) {
-	case GW_ETIMEDOUT: st->timeouts++; break;
-	case GW_ECRC: st->crc_errors++; break;
-	case GW_EEXCEPT: st->exceptions++; break;
+	case GW_ETIMEDOUT: f->timeouts++; break;
+	case GW_ECRC: f->crc_errors++; break;
+	case GW_EEXCEPT: f->exceptions++; break;
 	case GW_EPROTO:
-	case GW_EFULL: st->malformed++; break;
+	case GW_EFULL: f->malformed++; break;
 	default: break;
 	}
 }
@@ -123,7 +121,7 @@ static void count(struct gw_read_stats *st, int rc)
 /* Parses the telegram in b->rx[from..) and turns it into readings. */
 static int take_telegram(struct iec_bus *b, const struct gw_meter_config *m,
 			 size_t from, unsigned pflags, struct gw_reading *out,
-			 size_t cap, struct gw_read_stats *st)
+			 size_t cap, struct gw_meter_seen *seen)
 {
 	struct gw_iec_telegram *t = b->tg;
 	int rc = gw_iec_parse(b->rx + from, b->rx_len - from, pflags, t);
@@ -139,7 +137,7 @@ static int take_telegram(struct iec_bus *b, const struct gw_meter_config *m,
 	int n = gw_iec_readings(t, m->id, rflags, out, cap);
 	if (n < 0)
 		return n;
-	if (st && t->clock.has_date && t->clock.has_time) {
+	if (t->clock.has_date && t->clock.has_time) {
 		int64_t ms;
 		/* The meter read its clock as it began to answer: moved on
 		 * by the time the answer took, it compares with the
@@ -147,10 +145,9 @@ static int take_telegram(struct iec_bus *b, const struct gw_meter_config *m,
 		if (gw_iec_local_to_utc(t->clock.year, t->clock.month, t->clock.day,
 					t->clock.hour, t->clock.min, t->clock.sec, -1,
 					&ms) == 0)
-			st->meter_clock_ms = ms + (b->rx_first_ms ? iec_bus_now(b) - b->rx_first_ms : 0);
+			seen->clock_ms = ms + (b->rx_first_ms ? iec_bus_now(b) - b->rx_first_ms : 0);
 	}
-	if (st)
-		gw_iec_serial(t, st->meter_serial, sizeof(st->meter_serial));
+	gw_iec_serial(t, seen->serial, sizeof(seen->serial));
 	iec_trace_note(b, "accepted: %zu data sets, %d readings%s", t->n_sets, n,
 		   t->bcc_checked ? ", BCC ok" : "");
 	return n;
@@ -162,7 +159,7 @@ static int take_telegram(struct iec_bus *b, const struct gw_meter_config *m,
  * (its echo is to be skipped), *tr the meter's reaction time and *id its
  * identification. */
 static int sign_on(struct iec_bus *b, const struct gw_meter_config *m,
-		   char mode, struct gw_read_stats *st, struct gw_iec_ident *id,
+		   char mode, struct gw_read_faults *f, struct gw_iec_ident *id,
 		   int *tr, uint8_t *ack, size_t *ack_len)
 {
 	const struct gw_iec_bus_opts *c = &b->cfg;
@@ -176,8 +173,7 @@ static int sign_on(struct iec_bus *b, const struct gw_meter_config *m,
 	iec_port_discard(b);
 	int len = snprintf((char *)msg, sizeof(msg), "/?%s!\r\n",
 			   ((const struct gw_iec_meter *)m->opts)->address);
-	if (st)
-		st->requests++;
+	f->requests++;
 	rc = iec_port_write(b, msg, (size_t)len);
 	if (rc)
 		return rc;
@@ -224,7 +220,7 @@ static int sign_on(struct iec_bus *b, const struct gw_meter_config *m,
 /* One mode C (or fixed, A, B) session with meter m. */
 static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 		       struct gw_reading *out, size_t cap,
-		       struct gw_read_stats *st)
+		       struct gw_read_result *res)
 {
 	const struct gw_iec_bus_opts *c = &b->cfg;
 	struct gw_iec_ident id;
@@ -232,7 +228,7 @@ static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 	size_t ack_len;
 	int tr, rc;
 
-	rc = sign_on(b, m, '0', st, &id, &tr, ack, &ack_len);
+	rc = sign_on(b, m, '0', &res->faults, &id, &tr, ack, &ack_len);
 	if (rc)
 		return rc;
 	rc = iec_rx_until(b, RX_BLOCK, c->timeout_ms, c->byte_timeout_ms, ack, ack_len);
@@ -244,7 +240,7 @@ static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 	 * identification, the ACK's echo (none of which holds an STX). */
 	const uint8_t *stx = memchr(b->rx, GW_IEC_STX, b->rx_len);
 	return take_telegram(b, m, (size_t)(stx - b->rx), GW_IEC_NEED_BCC, out,
-			     cap, st);
+			     cap, &res->ident);
 }
 
 /* Sends SOH cmd [STX data] ETX BCC (a programming-mode command) after
@@ -290,7 +286,7 @@ static void profile_time(int64_t ms, int64_t offset_ms, char *buf, size_t cap)
  * saying what went wrong. */
 static int request_profile(struct iec_bus *b, const struct gw_meter_config *m,
 			   int64_t from_ms, int64_t to_ms, int64_t offset_ms,
-			   struct gw_read_stats *st, const char **what)
+			   struct gw_read_faults *f, const char **what)
 {
 	const struct gw_iec_bus_opts *c = &b->cfg;
 	struct gw_iec_ident id;
@@ -300,7 +296,7 @@ static int request_profile(struct iec_bus *b, const struct gw_meter_config *m,
 	int tr, rc;
 
 	*what = "no answer to the sign-on";
-	rc = sign_on(b, m, '1', st, &id, &tr, ack, &ack_len);
+	rc = sign_on(b, m, '1', f, &id, &tr, ack, &ack_len);
 	if (rc == GW_EINVAL)
 		*what = "it identifies in mode A or B, which has no programming mode";
 	if (rc)
@@ -321,8 +317,7 @@ static int request_profile(struct iec_bus *b, const struct gw_meter_config *m,
 	profile_time(from_ms, offset_ms, a, sizeof(a));
 	profile_time(to_ms + 60000, offset_ms, z, sizeof(z));
 	snprintf(range, sizeof(range), "P.01(%s;%s)", a, z);
-	if (st)
-		st->requests++;
+	f->requests++;
 	*what = "the load-profile request could not be sent";
 	rc = send_command(b, tr, "R5", range, msg, sizeof(msg), &len);
 	if (rc)
@@ -359,12 +354,11 @@ static int request_profile(struct iec_bus *b, const struct gw_meter_config *m,
 /* Mode D: waits for the next complete push telegram. */
 static int read_mode_d(struct iec_bus *b, const struct gw_meter_config *m,
 		       struct gw_reading *out, size_t cap,
-		       struct gw_read_stats *st)
+		       struct gw_read_result *res)
 {
 	const struct gw_iec_bus_opts *c = &b->cfg;
 
-	if (st)
-		st->requests++;
+	res->faults.requests++;
 	iec_port_discard(b); /* a telegram half gone by is of no use */
 	b->rx_len = 0;
 	b->rx_first_ms = 0;
@@ -373,7 +367,7 @@ static int read_mode_d(struct iec_bus *b, const struct gw_meter_config *m,
 		return rc;
 	const uint8_t *s = memchr(b->rx, '/', b->rx_len);
 	return take_telegram(b, m, (size_t)(s - b->rx), GW_IEC_NEED_END, out, cap,
-			     st);
+			     &res->ident);
 }
 
 static struct meter_state *meter_state(struct iec_bus *b, const char *id)
@@ -460,7 +454,7 @@ static int place_profile(struct iec_bus *b, const struct gw_meter_config *m,
 
 /* Fills the meter's pending gap from its load profile, appending points
  * to out[n..cap). Returns the new n; a failure is logged and counted in
- * st, and the gap is tried again at the next read, BACKFILL_TRIES times
+ * faults, and the gap is tried again at the next read, BACKFILL_TRIES times
  * in all. */
 /* Longer than 80 lines: the one place where the driver's memory of a gap
  * meets the meter's answer (ask, place on the gateway's clock, fill each
@@ -468,7 +462,7 @@ static int place_profile(struct iec_bus *b, const struct gw_meter_config *m,
  * (gap_tries) would be spread over several functions. */
 static int backfill(struct iec_bus *b, const struct gw_meter_config *m,
 		    struct meter_state *ms, struct gw_reading *out, int n,
-		    size_t cap, struct gw_read_stats *st)
+		    size_t cap, struct gw_read_faults *faults)
 {
 	const struct gw_iec_bus_opts *c = &b->cfg;
 	int64_t window = (int64_t)c->iec_profile_window_s * 1000;
@@ -483,9 +477,9 @@ static int backfill(struct iec_bus *b, const struct gw_meter_config *m,
 	if (from < to - window)
 		from = to - window; /* never ask for more than the window */
 	ms->gap_tries--;
-	rc = request_profile(b, m, from, to, ms->offset_ms, st, &what);
+	rc = request_profile(b, m, from, to, ms->offset_ms, faults, &what);
 	if (rc) {
-		count(st, rc);
+		count(faults, rc);
 		snprintf(why, sizeof(why), "%s (%s)", what, gw_strerror(rc));
 		goto failed;
 	}
@@ -526,8 +520,7 @@ static int backfill(struct iec_bus *b, const struct gw_meter_config *m,
 					 g.obis, w);
 			else
 				snprintf(why, sizeof(why), "%s", gw_strerror(k));
-			if (st)
-				st->malformed++;
+			faults->malformed++;
 			goto failed;
 		}
 		for (int q = 0; q < k; q++)
@@ -575,18 +568,19 @@ failed:
  * number of readings. */
 static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
 			 struct gw_reading *out, int n, size_t cap,
-			 struct gw_read_stats *st, int64_t sampled, int64_t now)
+			 struct gw_read_result *res, int64_t last_good_ms,
+			 int64_t sampled, int64_t now)
 {
 	const struct gw_iec_bus_opts *c = &b->cfg;
 	struct meter_state *ms = meter_state(b, m->id);
 
 	if (!ms)
 		return n;
-	if (st && st->meter_clock_ms) {
+	if (res->ident.clock_ms) {
 		/* offset rounded to the second (the meter's resolution) and
 		 * kept while measurements agree, so that one interval lands
 		 * on the same instant at every readout */
-		int64_t d0 = st->meter_clock_ms + 500 - now; /* its seconds are cut */
+		int64_t d0 = res->ident.clock_ms + 500 - now; /* its seconds are cut */
 		int64_t off = (d0 >= 0 ? d0 + 500 : d0 - 500) / 1000 * 1000;
 		int64_t d = off - ms->offset_ms;
 		if (!ms->has_offset || d > OFFSET_KEEP_MS || d < -OFFSET_KEEP_MS)
@@ -597,11 +591,11 @@ static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
 
 	struct reg_value regs[MAX_REGS];
 	int nr = energy_regs(out, n, regs);
-	const char *serial = st ? st->meter_serial : "";
+	const char *serial = res->ident.serial;
 	bool same_meter = !serial[0] || !ms->serial[0] || strcmp(serial, ms->serial) == 0;
 	/* The last good read as the caller stamped it (its registers'
 	 * time), else as the driver saw it end. */
-	int64_t last = st && st->last_good_ms ? st->last_good_ms : ms->last_ok_ms;
+	int64_t last = last_good_ms ? last_good_ms : ms->last_ok_ms;
 	if (c->iec_backfill_after_s > 0 && c->iec_mode != GW_IEC_MODE_D &&
 	    ms->last_ok_ms && last && same_meter && nr > 0 && ms->n_regs > 0 &&
 	    now - last > (int64_t)c->iec_backfill_after_s * 1000) {
@@ -629,7 +623,7 @@ static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
 	memcpy(ms->regs, regs, sizeof(regs));
 	ms->n_regs = nr;
 	if (ms->gap_tries > 0)
-		n = backfill(b, m, ms, out, n, cap, st);
+		n = backfill(b, m, ms, out, n, cap, &res->faults);
 	/* The read ends now; the next gap starts here. Taken after the
 	 * profile request, so that it is never before the time the caller
 	 * stamps this read's registers with. */
@@ -638,27 +632,29 @@ static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
 }
 
 int gw_iec_read(void *handle, const struct gw_meter_config *meter,
-		    struct gw_reading *out, size_t cap,
-		    struct gw_read_stats *stats)
+		const struct gw_read_ctx *ctx, struct gw_read_result *res)
 {
 	struct iec_bus *b = handle;
+	struct gw_reading *out;
+	size_t cap;
 	int rc;
 
+	if (!res)
+		return GW_EINVAL;
+	gw_read_result_clear(res);
+	out = res->readings;
+	cap = res->cap;
 	if (!b || !meter || !out)
 		return GW_EINVAL;
-	if (stats) {
-		stats->meter_clock_ms = 0;
-		stats->meter_serial[0] = '\0';
-	}
-	b->clock = stats ? stats->clock : NULL;
+	b->clock = ctx ? ctx->clock : NULL;
 	b->rx_first_ms = 0;
 	rc = iec_port_open(b);
 	if (rc == 0) {
 		if (b->cfg.iec_mode == GW_IEC_MODE_D)
-			rc = read_mode_d(b, meter, out, cap, stats);
+			rc = read_mode_d(b, meter, out, cap, res);
 		else
-			rc = read_mode_c(b, meter, out, cap, stats);
-		count(stats, rc);
+			rc = read_mode_c(b, meter, out, cap, res);
+		count(&res->faults, rc);
 		if (rc == GW_ETIMEDOUT && b->rx_len == 0) {
 			if (++b->silent_reads >= WEDGED_AFTER && b->fd >= 0) {
 				gw_info("bus %s: %d reads without a byte: reopening %s",
@@ -671,20 +667,11 @@ int gw_iec_read(void *handle, const struct gw_meter_config *meter,
 		}
 	}
 	if (rc >= 0)
-		rc = after_readout(b, meter, out, rc, cap, stats, b->rx_first_ms,
+		rc = after_readout(b, meter, out, rc, cap, res,
+				   ctx ? ctx->last_good_ms : 0, b->rx_first_ms,
 				   iec_bus_now(b));
-	struct meter_state *ms = meter_state(b, meter->id);
-	int *last = ms ? &ms->last_rc : NULL;
-	const char *addr = ((const struct gw_iec_meter *)meter->opts)->address;
-	if (last) {
-		if (rc < 0 && *last != rc)
-			gw_warn("meter %s (address '%s' on bus %s): read failed: %s",
-				meter->id, addr, b->name,
-				gw_strerror(rc));
-		else if (rc >= 0 && *last)
-			gw_info("meter %s (address '%s' on bus %s): answers again",
-				meter->id, addr, b->name);
-		*last = rc < 0 ? rc : 0;
-	}
+	/* A failed read is the caller's to log (it knows how long the meter
+	 * has been failing). */
+	res->n = rc > 0 ? (size_t)rc : 0;
 	return rc;
 }

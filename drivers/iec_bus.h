@@ -36,7 +36,6 @@ struct reg_value {
  * when the bus is closed, at a restart or a reload). */
 struct meter_state {
 	char id[GW_ID_MAX];
-	int last_rc;
 	/* its last good readout, on the gateway's clock, and its energy
 	 * registers then */
 	int64_t last_ok_ms;
@@ -82,7 +81,7 @@ enum rx_goal { RX_IDENT, RX_BLOCK, RX_PUSH, RX_REPLY };
  * iec_conf.c, next to its keys. */
 int gw_iec_open(const struct gw_bus_config *bus, void **handle);
 int gw_iec_read(void *handle, const struct gw_meter_config *meter,
-		struct gw_reading *out, size_t cap, struct gw_read_stats *stats);
+		const struct gw_read_ctx *ctx, struct gw_read_result *res);
 void gw_iec_close(void *handle);
 
 /* The serial side (iec_port.c): clocks, the byte trace, opening and

@@ -12,7 +12,7 @@
  * register. Each register is then decoded with gw_profile_decode().
  *
  * libmodbus reports errors through errno; they are translated to GW_E*
- * codes here, once, and counted into struct gw_read_stats. A broken
+ * codes here, once, and counted into the read's faults. A broken
  * connection (TCP reset, serial port gone) closes the context; the next read
  * reconnects.
  *
@@ -32,7 +32,7 @@
  *
  * A register whose value cannot be true (gw_profile_decode_why: a float
  * infinity, beyond the register's range) is left out of the readings and
- * named in the read's stats, for the scheduler to report.
+ * named in the read's faults, for the scheduler to report.
  */
 #include <errno.h>
 #include <modbus.h>
@@ -67,13 +67,11 @@ struct mb_bus {
 	bool conn_failed;      /* the last connect failed (logged once) */
 	int last_errno;        /* libmodbus errno of the last failed request */
 	int last_exc;          /* code of the last exception reply, -1 unknown */
-	int8_t last_err[GW_MODBUS_UNIT_MAX + 1];  /* per unit id: the last read's GW_E* code, so
-				* that a failing meter is logged once */
 	int timeout_ms;        /* the response timeout */
 	uint16_t tid;          /* TCP: the last transaction id sent */
 	struct mb_sent sent[256]; /* TCP: by transaction id & 0xFF */
 	unsigned stale[256];   /* TCP: stale replies per unit id, not yet
-				* handed to that meter's read stats */
+				* handed to that meter's read faults */
 	bool stale_warned[256];/* per unit id: logged once */
 };
 
@@ -135,26 +133,26 @@ static int mb_error(int e)
 	}
 }
 
-static void mb_count(struct gw_read_stats *stats, int err, int e)
+static void mb_count(struct gw_read_faults *faults, int err, int e)
 {
-	if (!stats)
+	if (!faults)
 		return;
 	switch (err) {
-	case GW_ETIMEDOUT: stats->timeouts++; break;
-	case GW_ECRC: stats->crc_errors++; break;
+	case GW_ETIMEDOUT: faults->timeouts++; break;
+	case GW_ECRC: faults->crc_errors++; break;
 	case GW_EEXCEPT:
-		stats->exceptions++;
+		faults->exceptions++;
 		if (e == EMBXILADD)
-			stats->exc_illegal_address++;
+			faults->exc_illegal_address++;
 		else if (e == EMBXSBUSY)
-			stats->exc_busy++;
+			faults->exc_busy++;
 		else if (mb_exc_unknown(e))
-			stats->exc_unknown++;
+			faults->exc_unknown++;
 		break;
 	case GW_EPROTO:
-		stats->malformed++;
+		faults->malformed++;
 		if (e == EMBBADSLAVE)
-			stats->wrong_unit++;
+			faults->wrong_unit++;
 		break;
 	default: break;
 	}
@@ -259,7 +257,7 @@ static int exc_errno(int c)
 
 /* A TCP reply whose transaction id is not the awaited one: counted for the
  * unit the request with that id went to (or, if that is not known, the
- * meter being read), handed to that meter's stats at its next read. */
+ * meter being read), handed to that meter's faults at its next read. */
 static void mb_stale(struct mb_bus *b, int rtid, int runit, int unit)
 {
 	const struct mb_sent *s = &b->sent[rtid & 0xFF];
@@ -390,7 +388,7 @@ static void mb_rtu_drain(struct mb_bus *b, int unit)
 /* One request: registers [first, last] of the profile. */
 static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 		      int last, int unit, uint16_t *buf,
-		      struct gw_read_stats *stats)
+		      struct gw_read_faults *faults)
 {
 	const struct gw_profile_reg *r0 = &p->regs[first], *rn = &p->regs[last];
 	int addr = r0->address;
@@ -404,8 +402,8 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 	 * consumed now, so the request is sent once more. A meter that keeps
 	 * answering wrongly costs two fast requests, not a timeout. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (stats)
-			stats->requests++;
+		if (faults)
+			faults->requests++;
 		b->last_exc = -1;
 		if (b->tcp) {
 			got = mb_tcp_read(b, unit, r0->function, addr, n, buf);
@@ -423,7 +421,7 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 		    b->last_errno < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX)
 			b->last_exc = b->last_errno - MODBUS_ENOBASE; /* RTU */
 		err = mb_error(b->last_errno);
-		mb_count(stats, err, b->last_errno);
+		mb_count(faults, err, b->last_errno);
 		if (err == GW_ECONN || err == GW_ETIMEDOUT || err == GW_ECRC ||
 		    err == GW_EPROTO) {
 			/* After a timeout or garbage a late reply may still
@@ -442,18 +440,18 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 
 /* Decodes registers [first, last] from buf (which starts at the first
  * register's address) into out. Returns the number of readings added. A
- * value that cannot be true is left out and named in stats. */
+ * value that cannot be true is left out and named in the faults. */
 static size_t mb_decode(const struct gw_profile *p, int first, int last,
 			const uint16_t *buf, const char *meter_id,
 			struct gw_reading *out, size_t cap,
-			struct gw_read_stats *stats)
+			struct gw_read_faults *faults)
 {
 	size_t n = 0;
 
 	for (int i = first; i <= last && n < cap; i++) {
 		const struct gw_profile_reg *r = &p->regs[i];
 		struct gw_reading *rd = &out[n];
-		char why[sizeof(stats->bad[0].detail)];
+		char why[sizeof(faults->bad[0].detail)];
 		memset(rd, 0, sizeof(*rd));
 		int rc = gw_profile_decode_why(
 			r, buf + (r->address - p->regs[first].address), rd, why,
@@ -464,13 +462,13 @@ static size_t mb_decode(const struct gw_profile *p, int first, int last,
 			/* Reported (event, log, counts) by the caller. */
 			gw_debug("meter %s: register %s: bad value: %s", meter_id,
 				 r->obis, why);
-			if (stats) {
-				if (stats->n_bad < GW_READ_BAD_MAX) {
-					struct gw_read_bad *bv = &stats->bad[stats->n_bad++];
+			if (faults) {
+				if (faults->n_bad < GW_READ_BAD_MAX) {
+					struct gw_read_bad *bv = &faults->bad[faults->n_bad++];
 					gw_strlcpy(bv->obis, r->obis, sizeof(bv->obis));
 					gw_strlcpy(bv->detail, why, sizeof(bv->detail));
 				}
-				stats->bad_values++;
+				faults->bad_values++;
 			}
 			continue;
 		}
@@ -485,7 +483,7 @@ static size_t mb_decode(const struct gw_profile *p, int first, int last,
  * or, when no request succeeded, the first request's error. */
 static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 			  struct gw_reading *out, size_t cap,
-			  struct gw_read_stats *stats)
+			  struct gw_read_faults *faults)
 {
 	const struct gw_modbus_meter *mm = meter->opts;
 	const struct gw_profile *p = mm->profile;
@@ -514,17 +512,17 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 				break;
 			j++;
 		}
-		rc = mb_request(b, p, i, j, mm->unit_id, buf, stats);
+		rc = mb_request(b, p, i, j, mm->unit_id, buf, faults);
 		if (rc == GW_EEXCEPT && j > i && b->last_errno == EMBXILADD) {
 			/* The meter may refuse the unused registers in a
 			 * gap: ask for each register on its own. */
 			for (int k = i; k <= j && n < cap; k++) {
 				int rk = mb_request(b, p, k, k, mm->unit_id, buf,
-						    stats);
+						    faults);
 				if (rk == 0) {
 					ok_requests++;
 					n += mb_decode(p, k, k, buf, meter->id, out + n,
-						       cap - n, stats);
+						       cap - n, faults);
 				} else if (!first_err) {
 					first_err = rk;
 				}
@@ -537,7 +535,7 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 		} else if (rc == 0) {
 			ok_requests++;
 			n += mb_decode(p, i, j, buf, meter->id, out + n, cap - n,
-				       stats);
+				       faults);
 		} else if (!first_err) {
 			first_err = rc;
 		}
@@ -580,32 +578,26 @@ static void exc_text(const struct mb_bus *b, char *buf, size_t cap)
 }
 
 int gw_modbus_read(void *handle, const struct gw_meter_config *meter,
-		   struct gw_reading *out, size_t cap,
-		   struct gw_read_stats *stats)
+		   const struct gw_read_ctx *ctx, struct gw_read_result *res)
 {
 	struct mb_bus *b = handle;
 	const struct gw_modbus_meter *mm = meter ? meter->opts : NULL;
 
+	(void)ctx; /* a Modbus meter has no time stamps of its own */
+	if (!res)
+		return GW_EINVAL;
+	gw_read_result_clear(res);
 	if (!b || !mm || !mm->profile || mm->profile->n_regs == 0 ||
-	    mm->unit_id < 0 || mm->unit_id > GW_MODBUS_UNIT_MAX)
+	    mm->unit_id < 0 || mm->unit_id > GW_MODBUS_UNIT_MAX || !res->readings)
 		return GW_EINVAL;
 	int u = mm->unit_id;
-	int rc = mb_read_groups(b, meter, out, cap, stats);
-	int8_t *last = &b->last_err[u];
-	/* Logged once per change; growing intervals belong to the scheduler,
-	 * which knows how long the meter has been failing. */
-	if (rc < 0 && *last != rc) {
-		char exc[64] = "";
-		if (rc == GW_EEXCEPT)
-			exc_text(b, exc, sizeof(exc));
-		gw_warn("meter %s (unit %d on bus %s): read failed: %s%s%s",
-			meter->id, u, b->name, gw_strerror(rc), *exc ? ": " : "",
-			exc);
-	} else if (rc >= 0 && *last) {
-		gw_info("meter %s (unit %d on bus %s): answers again", meter->id,
-			u, b->name);
-	}
-	*last = (int8_t)(rc < 0 ? rc : 0);
+	struct gw_read_faults *f = &res->faults;
+	int rc = mb_read_groups(b, meter, res->readings, res->cap, f);
+	/* The failure is the caller's to log (it knows how long the meter
+	 * has been failing); the exception is what only the driver knows. */
+	if (rc == GW_EEXCEPT)
+		exc_text(b, f->detail, sizeof(f->detail));
+	res->n = rc > 0 ? (size_t)rc : 0;
 	/* Stale replies meant for this meter, found during any read. */
 	if (b->stale[u]) {
 		if (!b->stale_warned[u])
@@ -614,8 +606,7 @@ int gw_modbus_read(void *handle, const struct gw_meter_config *meter,
 				"answer); counted as stale replies in its health",
 				meter->id, u, b->name, b->stale[u]);
 		b->stale_warned[u] = true;
-		if (stats)
-			stats->stale_replies += b->stale[u];
+		f->stale_replies += b->stale[u];
 		b->stale[u] = 0;
 	}
 	return rc;

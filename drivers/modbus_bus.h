@@ -65,7 +65,7 @@ int gw_modbus_is_rtu(const struct gw_bus_config *bus);
  * in modbus_conf.c. */
 int gw_modbus_open(const struct gw_bus_config *bus, void **handle);
 int gw_modbus_read(void *handle, const struct gw_meter_config *meter,
-		   struct gw_reading *out, size_t cap, struct gw_read_stats *stats);
+		   const struct gw_read_ctx *ctx, struct gw_read_result *res);
 void gw_modbus_close(void *handle);
 
 #endif

@@ -172,6 +172,21 @@ int gw_meter_ident_serial(struct gw_meter_ident *mi, int m, const char *serial,
 	return 1;
 }
 
+int gw_meter_ident_seen(struct gw_meter_ident *mi, int m,
+			const struct gw_meter_seen *seen,
+			const struct gw_reading *r, size_t n, int64_t now_ms,
+			struct gw_event *ev)
+{
+	char serial[GW_SERIAL_MAX] = "";
+
+	if (seen)
+		gw_strlcpy(serial, seen->serial, sizeof(serial));
+	for (size_t i = 0; i < n && !serial[0]; i++)
+		if (strcmp(r[i].obis, "96.1.0") == 0 || strcmp(r[i].obis, "C.1.0") == 0)
+			snprintf(serial, sizeof(serial), "%lld", (long long)r[i].value);
+	return gw_meter_ident_serial(mi, m, serial, now_ms, ev);
+}
+
 int gw_meter_clock_drifts(int was, int64_t offset_ms, int64_t max_ms)
 {
 	int64_t ad = offset_ms < 0 ? -offset_ms : offset_ms;

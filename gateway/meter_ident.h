@@ -21,6 +21,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "driver.h"
 
 struct gw_meter_ident;
 
@@ -39,6 +40,16 @@ void gw_meter_ident_free(struct gw_meter_ident *mi);
  * the return. Thread-safe (several bus workers). */
 int gw_meter_ident_serial(struct gw_meter_ident *mi, int m, const char *serial,
 			  int64_t now_ms, struct gw_event *ev);
+
+/* What one read of meter m at now_ms said of the meter: seen (the
+ * driver's report; may be NULL) and its readings r[0..n), whose serial
+ * number register (OBIS 96.1.0 or C.1.0, a number: a Modbus profile)
+ * stands in for a serial number the driver did not report. Judges that
+ * serial number as gw_meter_ident_serial does (the same return and *ev). */
+int gw_meter_ident_seen(struct gw_meter_ident *mi, int m,
+			const struct gw_meter_seen *seen,
+			const struct gw_reading *r, size_t n, int64_t now_ms,
+			struct gw_event *ev);
 
 /* Meter m's clock was offset_ms off the gateway's at now_ms. Returns 1
  * with *ev filled (GW_EV_CLOCK_DRIFT, logged) when it drifts beyond the

@@ -66,24 +66,20 @@ struct gw_sched {
 	struct worker *workers;
 	int64_t *last_good; /* per meter: when its last good read was stamped */
 	struct bad_regs *bad; /* per meter */
+	/* per meter: the driver's detail of its last failure logged */
+	char (*said)[sizeof(((struct gw_read_faults *)0)->detail)];
 };
 
-/* The serial number a read reported, to the meter identities: the
- * driver's (IEC 62056-21), else a serial-number register of the meter's
- * profile (OBIS 96.1.0 or C.1.0, a number: Modbus). A new one makes a
- * meter_replaced event. */
+/* What the meter said of itself, to the meter identities: the driver's
+ * serial number (IEC 62056-21), else a serial-number register of the
+ * meter's profile (Modbus). A new one makes a meter_replaced event. */
 static void check_meter_serial(struct gw_sched *s, int m,
-			       const struct gw_read_stats *st,
+			       const struct gw_meter_seen *seen,
 			       const struct gw_reading *r, int n, int64_t now)
 {
-	char serial[GW_SERIAL_MAX];
 	struct gw_event ev;
 
-	gw_strlcpy(serial, st->meter_serial, sizeof(serial));
-	for (int i = 0; i < n && !serial[0]; i++)
-		if (strcmp(r[i].obis, "96.1.0") == 0 || strcmp(r[i].obis, "C.1.0") == 0)
-			snprintf(serial, sizeof(serial), "%lld", (long long)r[i].value);
-	if (gw_meter_ident_serial(s->ident, m, serial, now, &ev) &&
+	if (gw_meter_ident_seen(s->ident, m, seen, r, (size_t)n, now, &ev) &&
 	    gw_sched_event(s, &ev))
 		gw_err("meter %s: out of memory; meter_replaced event lost",
 		       s->cfg->meters[m].id);
@@ -107,9 +103,12 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	s->workers = calloc((size_t)cfg->n_buses + 1, sizeof(*s->workers));
 	s->last_good = calloc((size_t)cfg->n_meters + 1, sizeof(*s->last_good));
 	s->bad = calloc((size_t)cfg->n_meters + 1, sizeof(*s->bad));
+	s->said = calloc((size_t)cfg->n_meters + 1, sizeof(*s->said));
 	s->ident = gw_meter_ident_new(cfg);
-	if (!s->health || !s->workers || !s->last_good || !s->bad || !s->ident) {
+	if (!s->health || !s->workers || !s->last_good || !s->bad || !s->said ||
+	    !s->ident) {
 		gw_meter_ident_free(s->ident);
+		free(s->said);
 		free(s->health);
 		free(s->workers);
 		free(s->last_good);
@@ -208,21 +207,21 @@ int gw_health_due(struct gw_meter_health *h)
 }
 
 enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
-					const struct gw_read_stats *st,
+					const struct gw_read_faults *f,
 					int offline_after, int backoff_max)
 {
 	h->cycles++;
-	if (st) {
-		h->timeouts += st->timeouts;
-		h->crc_errors += st->crc_errors;
-		h->exceptions += st->exceptions;
-		h->malformed += st->malformed;
-		h->exc_illegal_address += st->exc_illegal_address;
-		h->exc_busy += st->exc_busy;
-		h->wrong_unit += st->wrong_unit;
-		h->exc_unknown += st->exc_unknown;
-		h->stale_replies += st->stale_replies;
-		h->bad_values += st->bad_values;
+	if (f) {
+		h->timeouts += f->timeouts;
+		h->crc_errors += f->crc_errors;
+		h->exceptions += f->exceptions;
+		h->malformed += f->malformed;
+		h->exc_illegal_address += f->exc_illegal_address;
+		h->exc_busy += f->exc_busy;
+		h->wrong_unit += f->wrong_unit;
+		h->exc_unknown += f->exc_unknown;
+		h->stale_replies += f->stale_replies;
+		h->bad_values += f->bad_values;
 	}
 	if (offline_after < 1)
 		offline_after = 1;
@@ -253,15 +252,19 @@ enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
 
 /* "timed out: 3 timeouts, 1 CRC error" style summary of a read's faults. */
 static void fault_detail(char *buf, size_t cap, int rc,
-			 const struct gw_read_stats *st)
+			 const struct gw_read_faults *f)
 {
 	snprintf(buf, cap, "%s (%u timeouts, %u CRC, %u exceptions, %u malformed)",
-		 gw_strerror(rc), st->timeouts, st->crc_errors, st->exceptions,
-		 st->malformed);
+		 gw_strerror(rc), f->timeouts, f->crc_errors, f->exceptions,
+		 f->malformed);
 }
 
+/* Accounts a read of meter m and logs what changed. A failed read is
+ * logged here and nowhere else: on its first failure, then after 2, 4, 8
+ * ... failed cycles in a row, and whenever the failure changes (another
+ * code, another exception), with what the driver knew of it (f->detail). */
 static void account(struct gw_sched *s, int m, int rc,
-		    const struct gw_read_stats *st, int64_t ts_ms)
+		    const struct gw_read_faults *f, int64_t ts_ms)
 {
 	const struct gw_meter_config *mc = &s->cfg->meters[m];
 	const struct gw_bus_config *bus = &s->cfg->buses[mc->bus];
@@ -273,18 +276,29 @@ static void account(struct gw_sched *s, int m, int rc,
 						   : s->cfg->retry_backoff_max;
 
 	pthread_mutex_lock(&s->lock);
-	int was_failing = h->consecutive_failures;
+	int was_failing = h->consecutive_failures, was_error = h->last_error;
 	enum gw_health_change ch =
-		gw_health_account(h, rc, st, offline_after, backoff_max);
+		gw_health_account(h, rc, f, offline_after, backoff_max);
 	int fails = h->consecutive_failures, skip = h->skip_left;
 	pthread_mutex_unlock(&s->lock);
-	if (rc < 0 && is_power_of_two((unsigned long)fails))
-		gw_warn("meter %s: read failed (%s), %d cycle%s in a row%s", mc->id,
-			gw_strerror(rc), fails, fails == 1 ? "" : "s",
-			skip ? "; retried with backoff" : "");
-	else if (rc >= 0 && was_failing)
-		gw_info("meter %s: answers again after %d failed cycle%s", mc->id,
-			was_failing, was_failing == 1 ? "" : "s");
+	/* the driver's detail of the last failure logged (touched by this
+	 * meter's bus worker only) */
+	char *said = s->said[m];
+	const char *detail = f ? f->detail : "";
+	if (rc < 0 && (is_power_of_two((unsigned long)fails) || rc != was_error ||
+		       strcmp(detail, said) != 0)) {
+		char why[sizeof(f->detail) + 64];
+		gw_warn("meter %s (%s on bus %s): read failed: %s, %d cycle%s in a row%s",
+			mc->id, mc->where, bus->name,
+			gw_read_failure(rc, f, why, sizeof(why)), fails,
+			fails == 1 ? "" : "s", skip ? "; retried with backoff" : "");
+		gw_strlcpy(said, detail, sizeof(s->said[m]));
+	} else if (rc >= 0 && was_failing) {
+		gw_info("meter %s (%s on bus %s): answers again after %d failed cycle%s",
+			mc->id, mc->where, bus->name, was_failing,
+			was_failing == 1 ? "" : "s");
+		said[0] = '\0';
+	}
 
 	if (ch == GW_HEALTH_SAME)
 		return;
@@ -294,7 +308,7 @@ static void account(struct gw_sched *s, int m, int rc,
 	ev.ts_ms = ts_ms;
 	if (ch == GW_HEALTH_OFFLINE) {
 		char why[80];
-		fault_detail(why, sizeof(why), rc, st);
+		fault_detail(why, sizeof(why), rc, f);
 		ev.kind = GW_EV_OFFLINE;
 		snprintf(ev.detail, sizeof(ev.detail), "%d failed cycles: %.70s",
 			 fails, why);
@@ -317,13 +331,13 @@ static void account(struct gw_sched *s, int m, int rc,
  * meter identities judge its drift (one clock_drift event, with
  * hysteresis). */
 static void check_meter_clock(struct gw_sched *s, int m,
-			      const struct gw_read_stats *st, int64_t now)
+			      const struct gw_meter_seen *seen, int64_t now)
 {
 	struct gw_event ev;
 
-	if (!st->meter_clock_ms)
+	if (!seen->clock_ms)
 		return;
-	int64_t d = st->meter_clock_ms - now;
+	int64_t d = seen->clock_ms - now;
 	pthread_mutex_lock(&s->lock);
 	s->health[m].clock_offset_ms = d;
 	s->health[m].clock_read_ms = now;
@@ -339,14 +353,14 @@ static void check_meter_clock(struct gw_sched *s, int m,
  * until it has decoded again (its recovery is logged once), so that a
  * meter stuck on Inf does not flood the log or the events table. */
 static void check_bad_values(struct gw_sched *s, int m,
-			     const struct gw_read_stats *st,
+			     const struct gw_read_faults *f,
 			     const struct gw_reading *r, int n, int64_t now)
 {
 	const struct gw_meter_config *mc = &s->cfg->meters[m];
 	struct bad_regs *b = &s->bad[m];
 
-	if (st->bad_values)
-		gw_drops_add(GW_DROP_BAD_VALUE, st->bad_values);
+	if (f->bad_values)
+		gw_drops_add(GW_DROP_BAD_VALUE, f->bad_values);
 	for (int k = 0; k < b->n; k++) {
 		for (int i = 0; i < n; i++) {
 			if (strcmp(r[i].obis, b->obis[k]) != 0)
@@ -358,8 +372,8 @@ static void check_bad_values(struct gw_sched *s, int m,
 			break;
 		}
 	}
-	for (unsigned i = 0; i < st->n_bad && i < GW_READ_BAD_MAX; i++) {
-		const struct gw_read_bad *bv = &st->bad[i];
+	for (unsigned i = 0; i < f->n_bad && i < GW_READ_BAD_MAX; i++) {
+		const struct gw_read_bad *bv = &f->bad[i];
 		int known = 0;
 		for (int k = 0; k < b->n && !known; k++)
 			known = strcmp(b->obis[k], bv->obis) == 0;
@@ -390,9 +404,9 @@ static void check_bad_values(struct gw_sched *s, int m,
 		if (gw_sched_event(s, &ev))
 			gw_err("meter %s: out of memory; bad_value event lost", mc->id);
 	}
-	if (st->bad_values > st->n_bad)
+	if (f->bad_values > f->n_bad)
 		gw_debug("meter %s: %u more bad values than named in one read",
-			 mc->id, st->bad_values - st->n_bad);
+			 mc->id, f->bad_values - f->n_bad);
 }
 
 /* Outage detection, once per cycle: when every meter of a bus with two or
@@ -456,6 +470,7 @@ static void cycle_done(struct worker *w)
 struct bus_bufs {
 	struct gw_reading *buf;
 	size_t cap;
+	struct gw_read_result res; /* one read's result, over buf */
 	struct gw_reading *cyc;
 	size_t cn, ccap;
 };
@@ -472,14 +487,15 @@ static void open_failed(struct worker *w, int rc, int *open_failures)
 		gw_warn("bus %s: cannot open (%s), attempt %d",
 			cfg->buses[w->bus].name, gw_strerror(rc), *open_failures);
 	for (int m = 0; m < cfg->n_meters; m++) {
-		struct gw_read_stats st0 = {0};
+		struct gw_read_faults f0;
+		memset(&f0, 0, sizeof(f0));
 		if (cfg->meters[m].bus != w->bus)
 			continue;
 		pthread_mutex_lock(&s->lock);
 		int due = gw_health_due(&s->health[m]);
 		pthread_mutex_unlock(&s->lock);
 		if (due)
-			account(s, m, rc, &st0, gw_clock_now_ms(s->clk));
+			account(s, m, rc, &f0, gw_clock_now_ms(s->clk));
 	}
 }
 
@@ -490,24 +506,29 @@ static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
 {
 	struct gw_sched *s = w->s;
 	const struct gw_meter_config *mc = &s->cfg->meters[m];
-	struct gw_read_stats st = {0};
+	struct gw_read_result *res = &bb->res;
 
 	pthread_mutex_lock(&s->lock);
 	int due = gw_health_due(&s->health[m]);
 	pthread_mutex_unlock(&s->lock);
 	if (!due)
 		return;
-	st.clock = s->clk; /* profile times onto the gateway's clock */
-	st.last_good_ms = s->last_good[m]; /* a gap to fill? */
-	int n = drv->read(h, mc, bb->buf, bb->cap, &st);
+	struct gw_read_ctx ctx = {
+		.clock = s->clk,                /* profile times onto the gateway's clock */
+		.last_good_ms = s->last_good[m], /* a gap to fill? */
+	};
+	gw_read_result_init(res, bb->buf, bb->cap);
+	int n = drv->read(h, mc, &ctx, res);
 	int64_t ts = gw_clock_now_ms(s->clk);
 	if (n > 0)
 		s->last_good[m] = ts;
-	account(s, m, n, &st, ts);
-	check_meter_clock(s, m, &st, ts);
-	check_bad_values(s, m, &st, bb->buf, n > 0 ? n : 0, ts);
+	/* three parts, three places: the faults to the meter's health, what
+	 * it said of itself to its identity, the readings to the core */
+	account(s, m, n, &res->faults, ts);
+	check_meter_clock(s, m, &res->ident, ts);
+	check_bad_values(s, m, &res->faults, bb->buf, n > 0 ? n : 0, ts);
 	if (n > 0)
-		check_meter_serial(s, m, &st, bb->buf, n, ts);
+		check_meter_serial(s, m, &res->ident, bb->buf, n, ts);
 	if (n <= 0)
 		return;
 	/* A reading the driver stamped itself (a load profile interval) keeps
@@ -743,5 +764,6 @@ void gw_sched_free(struct gw_sched *s)
 	for (int m = 0; m < s->cfg->n_meters; m++)
 		free(s->bad[m].obis);
 	free(s->bad);
+	free(s->said);
 	free(s);
 }

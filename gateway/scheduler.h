@@ -50,7 +50,7 @@ struct gw_meter_health {
 				      * register until it decodes again) */
 };
 
-struct gw_read_stats;
+struct gw_read_faults;
 
 /* What a read did to a meter's state. */
 enum gw_health_change {
@@ -64,13 +64,13 @@ enum gw_health_change {
  * h->cycles). */
 int gw_health_due(struct gw_meter_health *h);
 /* Accounts one read: rc is the driver's return (a count, or a negative
- * GW_E* code when no register could be read), st its fault counts (may be
+ * GW_E* code when no register could be read), f its fault counts (may be
  * NULL). A meter is read every cycle until offline_after (>= 1) reads in a
  * row failed; it is then offline and skipped for 1, 2, 4 ... cycles after
  * each further failed read, at most backoff_max (0: never skipped). Its
  * first good read makes it online again. Returns the change. */
 enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
-					const struct gw_read_stats *st,
+					const struct gw_read_faults *f,
 					int offline_after, int backoff_max);
 
 /* A scheduler for cfg's buses and meters on clock clk (both borrowed; they

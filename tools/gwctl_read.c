@@ -122,23 +122,26 @@ int gwctl_read(int argc, char **argv)
 	 * gateway takes (the driver's bound, the same as gatewayd's). */
 	size_t cap = drv->max_readings ? drv->max_readings : m->max_readings;
 	struct gw_reading *rd = calloc(cap, sizeof(*rd));
-	struct gw_read_stats st;
-	memset(&st, 0, sizeof(st));
-	st.clock = &cfg->clock;
-	rc = rd ? drv->read(h, m, rd, cap, &st) : GW_ENOMEM;
+	struct gw_read_result res;
+	struct gw_read_ctx rctx = {.clock = &cfg->clock};
+	gw_read_result_init(&res, rd, cap);
+	rc = rd ? drv->read(h, m, &rctx, &res) : GW_ENOMEM;
+	const struct gw_read_faults *f = &res.faults;
+	const struct gw_meter_seen *seen = &res.ident;
 	drv->close(h);
 	if (tf && tf != stderr)
 		fclose(tf);
 	if (rc < 0) {
+		char why[sizeof(f->detail) + 64];
 		fprintf(stderr, "gwctl read: meter %s (%s): %s\n", id, where,
-			gw_strerror(rc));
+			gw_read_failure(rc, f, why, sizeof(why)));
 		free(rd);
 		gw_config_free(cfg);
 		return 1;
 	}
 	if (!tsv)
 		printf("%-12s %20s  %s\n", "OBIS", "value", "unit");
-	for (int i = 0; i < rc; i++) {
+	for (size_t i = 0; i < res.n; i++) {
 		char val[48];
 		gw_format_decimal(rd[i].value, rd[i].scale, val, sizeof(val));
 		const char *unit = gw_unit_name((enum gw_unit)rd[i].unit);
@@ -152,34 +155,34 @@ int gwctl_read(int argc, char **argv)
 			printf("%-12s %20s  %s%s%s\n", rd[i].obis, val, unit,
 			       *when ? "  " : "", when);
 	}
-	if (!tsv && st.meter_clock_ms) {
+	if (!tsv && seen->clock_ms) {
 		char mt[40], gt[40];
 		int64_t now = gw_clock_now_ms(&cfg->clock);
 		int64_t max = (int64_t)bus->max_clock_drift_s * 1000;
 		int off = max > 0 &&
-			  gw_meter_clock_drifts(0, st.meter_clock_ms - now, max);
+			  gw_meter_clock_drifts(0, seen->clock_ms - now, max);
 		printf("# meter clock %s, gateway %s: %+lld s%s\n",
-		       gw_format_utc(st.meter_clock_ms, mt, sizeof(mt)),
+		       gw_format_utc(seen->clock_ms, mt, sizeof(mt)),
 		       gw_format_utc(now, gt, sizeof(gt)),
-		       (long long)((st.meter_clock_ms - now) / 1000),
+		       (long long)((seen->clock_ms - now) / 1000),
 		       off ? " (drifted: more than max_clock_drift)" : "");
 	}
-	if (!tsv && (st.timeouts || st.crc_errors || st.exceptions || st.malformed))
+	if (!tsv && (f->timeouts || f->crc_errors || f->exceptions || f->malformed))
 		printf("# %u requests: %u timeouts, %u CRC errors, %u exceptions, %u malformed\n",
-		       st.requests, st.timeouts, st.crc_errors, st.exceptions,
-		       st.malformed);
-	if (!tsv && st.stale_replies)
+		       f->requests, f->timeouts, f->crc_errors, f->exceptions,
+		       f->malformed);
+	if (!tsv && f->stale_replies)
 		printf("# %u replies discarded: they answered another request\n",
-		       st.stale_replies);
+		       f->stale_replies);
 	/* Values that cannot be true are not readings, but while a profile
 	 * is being written they are what shows a wrong word order. */
-	for (unsigned i = 0; i < st.n_bad && i < GW_READ_BAD_MAX; i++) {
+	for (unsigned i = 0; i < f->n_bad && i < GW_READ_BAD_MAX; i++) {
 		if (tsv)
 			fprintf(stderr, "gwctl read: meter %s: register %s: bad value (%s)\n",
-				id, st.bad[i].obis, st.bad[i].detail);
+				id, f->bad[i].obis, f->bad[i].detail);
 		else
-			printf("# %s: bad value: %s\n", st.bad[i].obis,
-			       st.bad[i].detail);
+			printf("# %s: bad value: %s\n", f->bad[i].obis,
+			       f->bad[i].detail);
 	}
 	free(rd);
 	gw_config_free(cfg);

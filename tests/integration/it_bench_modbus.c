@@ -93,12 +93,13 @@ static long run_driver(struct endpoint *ep, int nep, const struct gw_profile *p,
 	while (now_s() < end) {
 		for (int e = 0; e < nep; e++) {
 			for (int u = ep[e].first; u < ep[e].first + ep[e].count; u++) {
-				struct gw_read_stats st = {0};
+				struct gw_read_result res;
+				gw_read_result_init(&res, rd, 256);
 				snprintf(m.id, sizeof(m.id), "u%d", u);
 				mm.unit_id = u;
-				if (ep[e].bus.driver->read(ep[e].drv, &m, rd, 256, &st) < 0)
+				if (ep[e].bus.driver->read(ep[e].drv, &m, NULL, &res) < 0)
 					(*errors)++;
-				*requests = st.requests;
+				*requests = res.faults.requests;
 				reads++;
 			}
 		}

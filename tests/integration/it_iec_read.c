@@ -56,10 +56,12 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			continue;
 		}
-		struct gw_read_stats st;
-		memset(&st, 0, sizeof(st));
-		st.clock = &cfg->clock; /* profile times on the configured clock */
-		rc = drv->read(h, m, rd, drv->max_readings, &st);
+		struct gw_read_result res;
+		/* profile times on the configured clock */
+		struct gw_read_ctx ctx = {.clock = &cfg->clock};
+		gw_read_result_init(&res, rd, drv->max_readings);
+		rc = drv->read(h, m, &ctx, &res);
+		const struct gw_read_faults *st = &res.faults;
 		if (rc < 0) {
 			printf("%s\terror\t%s\n", m->id, gw_strerror(rc));
 		} else {
@@ -70,7 +72,7 @@ int main(int argc, char **argv)
 			printf("%s\tok\t%d readings\t1.8.0=%lld\n", m->id, rc, v);
 		}
 		printf("%s\tstats\trequests=%u timeouts=%u crc=%u malformed=%u\n", m->id,
-		       st.requests, st.timeouts, st.crc_errors, st.malformed);
+		       st->requests, st->timeouts, st->crc_errors, st->malformed);
 		fflush(stdout);
 	}
 	drv->close(h);

@@ -12,7 +12,8 @@
  * busy=N" and "UNIT<TAB>matching<TAB>stale=N unknown_exc=N bad=N" per
  * meter, and "UNIT<TAB>bad<TAB>OBIS<TAB>WHAT" per register whose value
  * cannot be true; a meter that cannot be read prints
- * "UNIT<TAB>error<TAB>MESSAGE". A unit given twice is read twice, in the
+ * "UNIT<TAB>error<TAB>MESSAGE" and logs the failure as a warning, with
+ * what the driver knew of it (gw_read_failure). A unit given twice is read twice, in the
  * order given, on one connection. Exits 0 if every meter was read, 1
  * otherwise. Logs errors on stderr, or down to IT_LOG_LEVEL (warn, info,
  * debug) when set.
@@ -82,18 +83,27 @@ int main(int argc, char **argv)
 	for (int a = 4; a < argc && rd; a++) {
 		struct gw_meter_config m;
 		struct gw_modbus_meter mm;
-		struct gw_read_stats st;
+		struct gw_read_result res;
 		memset(&m, 0, sizeof(m));
 		m.opts = &mm;
-		memset(&st, 0, sizeof(st));
+		gw_read_result_init(&res, rd, (size_t)p->n_regs);
+		const struct gw_read_faults *st = &res.faults;
 		snprintf(m.id, sizeof(m.id), "m%s", argv[a]);
 		mm.unit_id = atoi(argv[a]);
 		mm.profile = p;
-		rc = drv->read(h, &m, rd, (size_t)p->n_regs, &st);
+		rc = drv->read(h, &m, NULL, &res);
 		if (rc < 0) {
 			printf("%d\terror\t%s\n", mm.unit_id, gw_strerror(rc));
+			/* The driver logs no failure: its caller does, in the
+			 * words the scheduler's warning gives it. */
+			char why[sizeof(st->detail) + 64];
+			gw_warn("meter %s (unit %d on bus %s): read failed: %s", m.id,
+				mm.unit_id, bus.name,
+				gw_read_failure(rc, st, why, sizeof(why)));
 			status = 1;
 		}
+		if ((rc < 0 ? 0 : (size_t)rc) != res.n)
+			status = 1;
 		for (int i = 0; i < rc; i++) {
 			char val[48];
 			if (strcmp(rd[i].meter_id, m.id) != 0 || rd[i].ts_ms != 0)
@@ -103,15 +113,15 @@ int main(int argc, char **argv)
 			       gw_unit_name((enum gw_unit)rd[i].unit));
 		}
 		printf("%d\tstats\trequests=%u timeouts=%u exceptions=%u\n",
-		       mm.unit_id, st.requests, st.timeouts, st.exceptions);
+		       mm.unit_id, st->requests, st->timeouts, st->exceptions);
 		printf("%d\tfaults\tcrc=%u malformed=%u wrong_unit=%u illegal_address=%u busy=%u\n",
-		       mm.unit_id, st.crc_errors, st.malformed, st.wrong_unit,
-		       st.exc_illegal_address, st.exc_busy);
+		       mm.unit_id, st->crc_errors, st->malformed, st->wrong_unit,
+		       st->exc_illegal_address, st->exc_busy);
 		printf("%d\tmatching\tstale=%u unknown_exc=%u bad=%u\n", mm.unit_id,
-		       st.stale_replies, st.exc_unknown, st.bad_values);
-		for (unsigned i = 0; i < st.n_bad && i < GW_READ_BAD_MAX; i++)
-			printf("%d\tbad\t%s\t%s\n", mm.unit_id, st.bad[i].obis,
-			       st.bad[i].detail);
+		       st->stale_replies, st->exc_unknown, st->bad_values);
+		for (unsigned i = 0; i < st->n_bad && i < GW_READ_BAD_MAX; i++)
+			printf("%d\tbad\t%s\t%s\n", mm.unit_id, st->bad[i].obis,
+			       st->bad[i].detail);
 	}
 	drv->close(h);
 	free(rd);

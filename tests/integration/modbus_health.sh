@@ -189,6 +189,14 @@ else
 	not_ok "TCP exception 0x12: m2 one undefined exception per failed cycle ($h)"
 fi
 check_eq "$(($(conns) - c0))" 1 "TCP exception 0x12: one connection for the whole run (no reconnect)"
+# A failed read is logged once, by the scheduler, with what the driver knew
+# (the exception): on the 1st, 2nd, 4th ... failed cycle in a row.
+logged=0
+for k in 1 2 4 8 16 32; do [ "$k" -le "$failed" ] && logged=$((logged + 1)); done
+said="meter m2 (unit 2 on bus [^)]*): read failed: device answered with an exception: exception 0x12 (not defined by Modbus), [0-9]* cycles* in a row"
+check_eq "$(grep -c "$said" "$GW_TMP/exc.err"):$(grep -c "m2.*read failed" "$GW_TMP/exc.err")" \
+	"$logged:$logged" \
+	"TCP exception 0x12: each failure logged in one line, with the exception ($failed failed cycles)"
 if [ -n "${RTU_OK:-}" ]; then
 	"$RUN" "$GW_TMP/rtu.ini" "$GW_TMP/rtu.ctl" 2 1 6 8 exception:9 >"$GW_TMP/exc9.out" 2>&1
 	check_eq "$(awk '$1 == "readings" && $2 != "m2" { print $3 }' "$GW_TMP/exc9.out" | sort -u)" \

@@ -32,7 +32,7 @@ static void run(struct gw_meter_health *h, const char *pattern, int offline_afte
 			out[c] = '.';
 			continue;
 		}
-		struct gw_read_stats st = {0};
+		struct gw_read_faults st = {0};
 		int rc = pattern[c] == 'x' ? GW_ETIMEDOUT : 7;
 		if (rc < 0) {
 			st.requests = 1;
@@ -104,7 +104,7 @@ static void test_counters(void **state)
 {
 	(void)state;
 	struct gw_meter_health h;
-	struct gw_read_stats st = {.requests = 5, .timeouts = 1, .crc_errors = 2,
+	struct gw_read_faults st = {.requests = 5, .timeouts = 1, .crc_errors = 2,
 				   .exceptions = 3, .malformed = 4,
 				   .exc_illegal_address = 1, .exc_busy = 2,
 				   .wrong_unit = 3};
