@@ -190,9 +190,9 @@ const struct gw_opt gw_config_clock_keys[] = {
 	  .help = "the simulated time at the anchor; required when speed > 1" },
 	{ .name = "anchor", .type = GW_OPT_CUSTOM, CLK(anchor_us),
 	  .parse = parse_anchor,
-	  .expect = "'now' or real UTC seconds since 1970",
+	  .expect = "'now', real UTC seconds since 1970 or @FILE",
 	  .doc_default = "the moment the gateway starts",
-	  .doc_range = "`now` or real UTC seconds (`1767225600.25`)",
+	  .doc_range = "`now`, real UTC seconds (`1767225600.25`) or `@FILE` (the seconds FILE will hold; the clock stands at `start` until it is there)",
 	  .help = "the real instant at which the simulated clock reads `start`" },
 	{ 0 },
 };

@@ -38,7 +38,9 @@ static void usage(FILE *f)
 		"  -c, --config FILE      configuration (INI; see docs/configuration.md)\n"
 		"      --check            validate the configuration and exit\n"
 		"      --clock-anchor A   simulated clock: real UTC seconds (or 'now') at\n"
-		"                         which the simulated clock reads --clock-start\n"
+		"                         which the simulated clock reads --clock-start;\n"
+		"                         @FILE: the seconds FILE will hold, the clock\n"
+		"                         standing at --clock-start until it is there\n"
 		"      --clock-start T    simulated UTC time at the anchor (2026-03-01T00:00:00Z)\n"
 		"      --clock-speed N    simulated seconds per real second (1..100000)\n"
 		"      --stop-at T        stop when the clock reaches UTC time T\n"
@@ -107,7 +109,7 @@ static int apply_clock_options(struct gw_config *cfg, const struct cmdline *cl)
 	if (!cl->anchor && !cl->start && !cl->speed)
 		return 0;
 	if (cl->anchor && gw_clock_parse_anchor(cl->anchor, &a)) {
-		fprintf(stderr, "gatewayd: --clock-anchor: '%s' is not 'now' or UTC seconds\n",
+		fprintf(stderr, "gatewayd: --clock-anchor: '%s' is not 'now', UTC seconds or @FILE\n",
 			cl->anchor);
 		return -1;
 	}

@@ -40,6 +40,39 @@ sleep_until() {
 	sleep "$(awk -v a="$1" -v s="$2" -v n="$(date +%s.%N)" 'BEGIN { d = a + s - n; print (d > 0 ? d : 0) }')"
 }
 
+# clock_release FILE: writes the real time now into FILE (through a
+# rename), so that every process given `--clock-anchor @FILE` starts its
+# simulated clock from this instant; until then their clocks stand at
+# --clock-start. Start metersim and gatewayd, wait until they are ready
+# (e.g. wait_health ... online), then release: a slow start on a loaded
+# machine then costs no simulated time. Prints the anchor.
+clock_release() {
+	local a
+	a=$(date +%s.%N)
+	echo "$a" >"$1.tmp" && mv "$1.tmp" "$1" && echo "$a"
+}
+
+# gatewayd_released ANCHOR-FILE SPOOL LOG METER... -- COMMAND...: starts
+# COMMAND (gatewayd given `--clock-anchor @ANCHOR-FILE`, perhaps through
+# env) in the background with stderr to LOG, its pid in $gw_pid (tracked),
+# waits until every METER is online in SPOOL/health (polled once, at the
+# standing clock) and then releases the clock: $anchor is the instant.
+# Returns 1 if the meters are not online within 60 s.
+gatewayd_released() {
+	local file=$1 spool=$2 log=$3 meters=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		meters+=("$1")
+		shift
+	done
+	shift
+	"$@" 2>"$log" &
+	gw_pid=$!
+	track_pid $gw_pid
+	wait_health 60 "$spool" online "${meters[@]}" || return 1
+	anchor=$(clock_release "$file")
+}
+
 # health_state SPOOL METER: the state gatewayd last wrote for METER into
 # SPOOL/health (online, failing, offline, unread), or nothing.
 health_state() {

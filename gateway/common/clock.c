@@ -2,6 +2,7 @@
 /*
  * clock.c - real and simulated (accelerated, anchored) time; see clock.h.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,70 @@ int gw_clock_init_sim(struct gw_clock *c, int64_t anchor_us, int64_t start_ms,
 	return 0;
 }
 
+/* ---- an anchor written to a file later ----
+ * One per process (a process runs one simulated clock): the file's path,
+ * the monotonic time at which the clock started to stand, and, once the
+ * file has been read, the anchor and how long the clock stood. */
+static char late_path[1024];
+static int64_t late_mono0_us;
+static _Atomic int64_t late_anchor_us; /* 0: the file is not there yet */
+static _Atomic int64_t late_held_us;   /* stored before late_anchor_us */
+static pthread_mutex_t late_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t mono_us(void);
+
+/* The anchor from the file, or 0 while it is not there (or not whole:
+ * the writer is expected to rename it into place). */
+static int64_t late_anchor(void)
+{
+	int64_t a = atomic_load_explicit(&late_anchor_us, memory_order_acquire);
+	char buf[64];
+
+	if (a)
+		return a;
+	pthread_mutex_lock(&late_lock);
+	a = atomic_load_explicit(&late_anchor_us, memory_order_relaxed);
+	FILE *f = a ? NULL : fopen(late_path, "r");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+			n--;
+		buf[n] = '\0';
+		if (buf[0] != '@' && gw_clock_parse_anchor(buf, &a) == 0 && a > 0) {
+			/* The monotonic clock at the anchor: until then the
+			 * clock stood, so the monotonic scale stood too and the
+			 * two stay in step (clockcheck compares them). */
+			int64_t at = mono_us() - (gw_real_now_us() - a);
+			atomic_store_explicit(&late_held_us, at - late_mono0_us,
+					      memory_order_relaxed);
+			atomic_store_explicit(&late_anchor_us, a, memory_order_release);
+		} else {
+			a = 0;
+		}
+	}
+	pthread_mutex_unlock(&late_lock);
+	return a;
+}
+
 int gw_clock_parse_anchor(const char *s, int64_t *anchor_us)
 {
 	int64_t secs = 0, frac = 0;
 	int digits = 0;
 	const char *p = s;
 
+	if (s[0] == '@') {
+		if (s[1] == '\0' || strlen(s + 1) >= sizeof(late_path))
+			return GW_EINVAL;
+		/* parsed again on a reload: the clock keeps standing since the
+		 * first time */
+		if (strcmp(late_path, s + 1) != 0) {
+			snprintf(late_path, sizeof(late_path), "%s", s + 1);
+			late_mono0_us = mono_us();
+		}
+		*anchor_us = GW_CLOCK_ANCHOR_LATER;
+		return 0;
+	}
 	if (strcmp(s, "now") == 0) {
 		*anchor_us = gw_real_now_us();
 		return 0;
@@ -78,7 +137,7 @@ int gw_clock_from_options(struct gw_clock *c, const char *prog,
 		return GW_EINVAL;
 	}
 	if (anchor && gw_clock_parse_anchor(anchor, &anchor_us)) {
-		fprintf(stderr, "%s: --clock-anchor: '%s' is not 'now' or real UTC seconds\n",
+		fprintf(stderr, "%s: --clock-anchor: '%s' is not 'now', real UTC seconds or @FILE\n",
 			prog, anchor);
 		return GW_EINVAL;
 	}
@@ -96,12 +155,14 @@ int gw_clock_from_options(struct gw_clock *c, const char *prog,
 
 int64_t gw_clock_now_ms(const struct gw_clock *c)
 {
-	int64_t real = gw_real_now_us();
+	int64_t real = gw_real_now_us(), anchor = c->anchor_us;
 
 	if (!c->simulated)
 		return real / 1000;
+	if (anchor == GW_CLOCK_ANCHOR_LATER && (anchor = late_anchor()) == 0)
+		return c->start_ms; /* standing until the anchor is written */
 	/* speed <= 1e5 and a run of years keeps this far from overflow. */
-	return c->start_ms + (real - c->anchor_us) * c->speed / 1000;
+	return c->start_ms + (real - anchor) * c->speed / 1000;
 }
 
 int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms)
@@ -148,7 +209,16 @@ static int64_t mono_us(void)
 
 int64_t gw_clock_mono_ms(const struct gw_clock *c)
 {
-	return mono_us() * (c->simulated ? c->speed : 1) / 1000;
+	if (!c->simulated)
+		return mono_us() / 1000;
+	if (c->anchor_us == GW_CLOCK_ANCHOR_LATER) {
+		if (late_anchor() == 0)
+			return late_mono0_us * c->speed / 1000;
+		return (mono_us() - atomic_load_explicit(&late_held_us,
+							 memory_order_relaxed)) *
+		       c->speed / 1000;
+	}
+	return mono_us() * c->speed / 1000;
 }
 
 int64_t gw_clock_step_ms(const struct gw_clock *c, struct gw_clock_watch *w)

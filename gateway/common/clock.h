@@ -38,7 +38,15 @@ int gw_clock_init_sim(struct gw_clock *c, int64_t anchor_us, int64_t start_ms,
 		      int64_t speed);
 
 /* Parses an anchor given as "now" or as real UTC seconds since the epoch
- * with up to six decimals ("1700000000.25"). Returns 0 or GW_EINVAL. */
+ * with up to six decimals ("1700000000.25"), or as "@FILE": the anchor is
+ * what FILE will hold (real UTC seconds; write it elsewhere and rename it
+ * into place), and until FILE is there the clock stands at its start and
+ * its monotonic scale stands with it. Processes given the same @FILE
+ * start together when it appears, however long each took to get ready:
+ * tests start gatewayd and metersim, wait until both are polling, then
+ * write the file. One @FILE per process. *anchor_us is then
+ * GW_CLOCK_ANCHOR_LATER. Returns 0 or GW_EINVAL. */
+#define GW_CLOCK_ANCHOR_LATER (-1)
 int gw_clock_parse_anchor(const char *s, int64_t *anchor_us);
 
 /* Builds a simulated clock from command-line options: anchor ("now" or

@@ -23,9 +23,8 @@ fi
 zone=Asia/Ho_Chi_Minh
 speed=7200 # an hour in half a real second
 sim_args=(--meters 2 --profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone")
-anchor=$(date +%s.%N)
 start=2026-03-02T13:00:00Z # 20:00 local, the true time
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
 port2=$(free_port)
 start_metersim sim --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" &&
@@ -80,12 +79,13 @@ status() { sed -n "s/^$1=//p" "$S/status" 2>/dev/null; }
 ms() { date -d "$1" +%s000; }
 
 echo "+0.5" >"$GW_TMP/faketime" # half a real second: an hour fast
-FAKETIME_TIMESTAMP_FILE=$GW_TMP/faketime FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-	LD_PRELOAD=$faketime_lib "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" \
-	--stop-at 2026-03-03T17:45:00Z 2>"$GW_TMP/gw.log" &
-gw=$!
-track_pid $gw
+# the clocks stand at 20:00 until the four meters have been polled once
+gatewayd_released "$GW_TMP/anchor" "$S" "$GW_TMP/gw.log" M1 M2 H3 H4 -- \
+	env FAKETIME_TIMESTAMP_FILE="$GW_TMP/faketime" FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	LD_PRELOAD="$faketime_lib" "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" \
+	--stop-at 2026-03-03T17:45:00Z || { not_ok "the meters are polled"; finish; }
+gw=$gw_pid
 # 00:30 by the fast clock: 2026-03-02 is sealed; NTP steps the clock back
 if wait_for 15 test -e "$S/ready/sub-ntp_2026-03-02_r0.gwb"; then
 	echo "+0" >"$GW_TMP/faketime"

@@ -18,9 +18,8 @@
 zone=Asia/Ho_Chi_Minh
 speed=8640
 sim_args=(--meters 2 --profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone")
-anchor=$(date +%s.%N)
 start=2026-03-02T14:00:00Z # 21:00 local
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
 start_metersim sim --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" ||
 	{ not_ok "metersim starts"; finish; }
@@ -63,7 +62,12 @@ print((t + d.timedelta(seconds=(time.time() - a) * x)).strftime("%Y-%m-%dT%H:%M:
 		"$anchor" "$start" "$speed"
 }
 
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-02T18:00:00Z 2>"$GW_TMP/run1.log"
+# the clocks stand at 21:00 until the meters have been polled once
+gatewayd_released "$GW_TMP/anchor" "$S" "$GW_TMP/run1.log" M1 M2 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-02T18:00:00Z ||
+	{ not_ok "the meters are polled"; finish; }
+clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+wait $gw_pid
 check_eq "$?/$(days_in ready)" "0/2026-03-02 " "a first run seals 2026-03-02 by a right clock"
 
 # The clock boots 300 days ahead: about 21:30 local on 2026-12-27, and

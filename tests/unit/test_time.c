@@ -178,6 +178,53 @@ static void simulated_clock(void **state)
 	assert_false(gw_clock_sleep_until(&a, 1000000000LL, &stop));
 }
 
+/* --clock-anchor @FILE: the clock stands at its start, and its monotonic
+ * scale with it, until FILE holds the anchor; then both run, in step. */
+static void simulated_clock_anchor_file(void **state)
+{
+	char dir[] = "/tmp/gwclockXXXXXX", path[64], tmp[80], arg[80];
+	struct gw_clock c;
+	int64_t a;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/anchor", dir);
+	snprintf(tmp, sizeof(tmp), "%s/anchor.tmp", dir);
+	snprintf(arg, sizeof(arg), "@%s", path);
+	assert_int_equal(gw_clock_parse_anchor("@", &a), GW_EINVAL);
+	assert_int_equal(gw_clock_from_options(&c, "t", arg, "2026-03-01T00:00:00Z", "3600"), 0);
+	assert_int_equal(c.anchor_us, GW_CLOCK_ANCHOR_LATER);
+	int64_t m0 = gw_clock_mono_ms(&c);
+	usleep(50000); /* 50 ms real = 3 simulated minutes if it ran */
+	assert_int_equal(gw_clock_now_ms(&c), 1772323200000LL);
+	assert_int_equal(gw_clock_mono_ms(&c), m0);
+	/* a file being written (not whole) is not taken */
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("17", f);
+	fclose(f);
+	unlink(path);
+	assert_int_equal(gw_clock_now_ms(&c), 1772323200000LL);
+	/* the anchor appears: both clocks run from the start, in step */
+	int64_t anchor = gw_real_now_us();
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fprintf(f, "%lld.%06lld\n", (long long)(anchor / 1000000),
+		(long long)(anchor % 1000000));
+	fclose(f);
+	assert_int_equal(rename(tmp, path), 0);
+	usleep(20000);
+	int64_t now = gw_clock_now_ms(&c), mono = gw_clock_mono_ms(&c);
+	assert_true(now > 1772323200000LL);
+	assert_true(now < 1772323200000LL + 3600LL * 1000); /* < 1 real s */
+	/* the monotonic scale ran as far as the clock since the anchor,
+	 * not since the process began (when the clock started to stand) */
+	int64_t d = (mono - m0) - (now - 1772323200000LL);
+	assert_true(d > -2000 && d < 2000); /* ms of simulated time */
+	unlink(path);
+	rmdir(dir);
+}
+
 static void decimals_and_units(void **state)
 {
 	char buf[48];
@@ -218,6 +265,7 @@ int main(void)
 		cmocka_unit_test(ho_chi_minh_days),
 		cmocka_unit_test(dst_days_berlin_new_york),
 		cmocka_unit_test(simulated_clock),
+		cmocka_unit_test(simulated_clock_anchor_file),
 		cmocka_unit_test(decimals_and_units),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
