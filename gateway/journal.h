@@ -26,7 +26,7 @@
 #include "reading.h"
 
 #define GW_JOURNAL_MAGIC "GWJ1"
-#define GW_JOURNAL_VERSION 1
+#define GW_JOURNAL_VERSION 2 /* packed cycles; version 1 is still read */
 #define GW_JOURNAL_HDR 8        /* magic, version u16, reserved u16 */
 #define GW_JOURNAL_REC_MAX (64u << 20) /* larger records are corruption */
 
