@@ -513,11 +513,9 @@ static int get_reading(struct gw_jcodec *c, struct gw_rbuf *b, int64_t *last,
 	*last_ts = ts;
 	const char *mid = c->arena + c->meter[s->meter];
 	const char *ob = c->arena + c->obis[s->obis];
-	size_t ml = strlen(mid), ol = strlen(ob);
-	memcpy(rd->meter_id, mid, ml + 1);
-	memset(rd->meter_id + ml + 1, 0, sizeof(rd->meter_id) - ml - 1);
-	memcpy(rd->obis, ob, ol + 1);
-	memset(rd->obis + ol + 1, 0, sizeof(rd->obis) - ol - 1);
+	memset(rd, 0, sizeof(*rd)); /* padding too: callers compare readings */
+	memcpy(rd->meter_id, mid, strlen(mid));
+	memcpy(rd->obis, ob, strlen(ob));
 	rd->ts_ms = ts;
 	rd->value = s->value;
 	rd->scale = s->scale;
