@@ -29,6 +29,7 @@
  * The version-1 cycle record (what gateways before version 2 wrote) is
  * here too, for the reader of old segments and for tests and benches.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -105,6 +106,10 @@ void gw_jcodec_free(struct gw_jcodec *c)
 	free(c->ohash);
 	free(c->shash);
 	free(c->raw);
+	if (c->zin) {
+		inflateEnd(c->zin);
+		free(c->zin);
+	}
 	memset(c, 0, sizeof(*c));
 	c->fresh = 1;
 }
@@ -547,11 +552,28 @@ static int get_body(struct gw_jcodec *c, struct gw_rbuf *r, uint8_t flags,
 		c->raw = nr;
 		c->rawcap = (size_t)raw;
 	}
-	uLongf got = (uLongf)raw;
-	int zrc = uncompress(c->raw, &got, r->p + r->pos, (uLong)zlen);
+	/* one inflate stream for the whole segment: setting one up per
+	 * record would cost more than inflating a bus's cycle */
+	z_stream *z = c->zin;
+	if (!z) {
+		z = calloc(1, sizeof(*z));
+		if (!z || inflateInit(z) != Z_OK) {
+			free(z);
+			return -2;
+		}
+		c->zin = z;
+	} else if (inflateReset(z) != Z_OK) {
+		return -1;
+	}
+	z->next_in = (Bytef *)(uintptr_t)(r->p + r->pos);
+	z->avail_in = (uInt)zlen;
+	z->next_out = c->raw;
+	z->avail_out = (uInt)raw;
+	int zrc = inflate(z, Z_FINISH);
 	if (zrc == Z_MEM_ERROR)
 		return -2;
-	if (zrc != Z_OK || got != raw)
+	/* the stream ends exactly where the record and the body do */
+	if (zrc != Z_STREAM_END || z->avail_out != 0 || z->avail_in != 0)
 		return -1;
 	b->p = c->raw;
 	b->n = (size_t)raw;

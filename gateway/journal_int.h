@@ -45,6 +45,7 @@ struct gw_jcodec {
 	uint32_t *mhash, mhcap, *ohash, ohcap, *shash, shcap;
 	uint8_t *raw; /* the reader's inflated body */
 	size_t rawcap;
+	void *zin;    /* the reader's inflate stream (z_stream) */
 	int writer;
 	int fresh; /* the next record starts the segment's state afresh */
 };
