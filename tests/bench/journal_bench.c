@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batchfile.h"
 #include "journal_int.h"
 #include "spool.h"
 #include "tz.h"
@@ -338,6 +339,85 @@ static double decode_all(struct seg *s, int nbus, int v1, struct tally *sum)
 	return now_s() - t;
 }
 
+/* ---- the sealed batch of the same day, for the spool's arithmetic ---- */
+
+struct sealer {
+	struct gw_batch *b;
+	int first; /* meter number of series 0 */
+};
+
+static int seal_cb(void *ctx, int bus, const struct gw_reading *r, size_t n)
+{
+	struct sealer *z = ctx;
+	(void)bus;
+	for (size_t i = 0; i < n; i++) {
+		int m = atoi(r[i].meter_id + 2) - 1 - z->first, q = 0;
+		while (q < nregs && strcmp(regs[q].obis, r[i].obis) != 0)
+			q++;
+		struct gw_series *s = &z->b->series[(size_t)m * (size_t)nregs + (size_t)q];
+		if (s->n < 96) {
+			s->ts_ms[s->n] = r[i].ts_ms;
+			s->value[s->n++] = r[i].value;
+		}
+	}
+	return 0;
+}
+
+/* Bytes of the batch that seals the day of the kept buses' meters (their
+ * interval series, and a day register per energy register), read back
+ * from their version-2 segments; *nm gets the number of meters. */
+static size_t sealed_bytes(struct seg *sg, int nbus, int per_bus, int meters,
+			   int32_t day, int *nm)
+{
+	struct gw_batch *b = calloc(1, sizeof(*b));
+	int kept = 0;
+	for (int x = 0; x < nbus && sg[x].keep; x++)
+		kept += meters - x * per_bus < per_bus ? meters - x * per_bus : per_bus;
+	snprintf(b->gateway_id, sizeof(b->gateway_id), "sub-042");
+	snprintf(b->timezone, sizeof(b->timezone), "Europe/Berlin");
+	b->day = day;
+	b->n_series = (size_t)kept * (size_t)nregs;
+	b->series = calloc(b->n_series, sizeof(*b->series));
+	b->days = calloc(b->n_series, sizeof(*b->days));
+	for (int m = 0; m < kept; m++)
+		for (int q = 0; q < nregs; q++) {
+			struct gw_series *s = &b->series[(size_t)m * (size_t)nregs + (size_t)q];
+			snprintf(s->meter_id, GW_ID_MAX, "PE%07d", m + 1);
+			memcpy(s->obis, regs[q].obis, sizeof(s->obis));
+			s->unit = regs[q].unit;
+			s->scale = regs[q].scale;
+			s->ts_ms = malloc(96 * sizeof(int64_t));
+			s->value = malloc(96 * sizeof(int64_t));
+		}
+	struct sealer z = {.b = b, .first = 0};
+	for (int x = 0; x < nbus && sg[x].keep; x++) {
+		const char *why;
+		uint64_t good;
+		gw_journal_read_buf(sg[x].v2.p, sg[x].v2.n, seal_cb, NULL, &z, &why, &good);
+	}
+	for (size_t i = 0; i < b->n_series; i++) {
+		struct gw_series *s = &b->series[i];
+		if (!gw_unit_is_energy((enum gw_unit)s->unit) || s->n == 0)
+			continue;
+		struct gw_day_register *d = &b->days[b->n_days++];
+		memcpy(d->meter_id, s->meter_id, sizeof(d->meter_id));
+		memcpy(d->obis, s->obis, sizeof(d->obis));
+		d->unit = s->unit;
+		d->quality = GW_Q_MEASURED;
+		d->start_value = s->value[0];
+		d->end_value = s->value[s->n - 1];
+		d->consumption = d->end_value - d->start_value;
+		d->readings = s->n;
+	}
+	uint8_t *buf;
+	size_t len = 0;
+	if (gw_batch_encode(b, &buf, &len) == 0)
+		free(buf);
+	gw_batch_free(b);
+	*nm = kept;
+	return len;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -403,6 +483,8 @@ int main(int argc, char **argv)
 	double *blk1 = calloc((size_t)repeats, sizeof(double)), *blk2 = calloc((size_t)repeats, sizeof(double));
 	double *dec1 = calloc((size_t)repeats, sizeof(double)), *dec2 = calloc((size_t)repeats, sizeof(double));
 	double *decr = calloc((size_t)repeats, sizeof(double));
+	double *sealpm = calloc((size_t)repeats, sizeof(double));
+	double *jpm = calloc((size_t)repeats, sizeof(double));
 	int32_t day;
 	gw_day_parse("2026-03-10", &day);
 
@@ -467,6 +549,10 @@ int main(int argc, char **argv)
 		dec1[rep] = (double)kept / t1 / 1e6;
 		dec2[rep] = (double)kept / t2 / 1e6;
 		decr[rep] = dec2[rep] / dec1[rep];
+		int nm_sealed;
+		size_t sb = sealed_bytes(s, nbus, per_bus, meters, day, &nm_sealed);
+		sealpm[rep] = (double)sb / nm_sealed;
+		jpm[rep] = (double)by2 / meters;
 		printf("  %-6d %10.3f %10.3f %8.2f %14llu %14llu %10.2f %11.2fM %11.2fM\n", rep + 1,
 		       bpr1[rep], bpr2[rep], ratio[rep], (unsigned long long)by1,
 		       (unsigned long long)by2, blk[rep], dec1[rep], dec2[rep]);
@@ -498,6 +584,8 @@ int main(int argc, char **argv)
 	stat3("v1 decoding", dec1, repeats, "M readings/s");
 	stat3("v2 decoding", dec2, repeats, "M readings/s");
 	stat3("decoding speed v2/v1", decr, repeats, "x");
+	stat3("sealed batch per meter-day", sealpm, repeats, "B");
+	stat3("v2 journal per meter-day", jpm, repeats, "B");
 	qsort(bpr2, (size_t)repeats, sizeof(double), cmp_d);
 	printf("bench: journal_size_%dreg: %.2f bytes/reading (baseline v1 %.2f, ratio %.1fx smaller, target <= 4): %s\n",
 	       nregs, bpr2[repeats / 2], bpr1[repeats / 2], ratio[repeats / 2],
