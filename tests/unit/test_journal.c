@@ -939,6 +939,76 @@ static void size_bound(void **state)
 
 /* ---- status files on a full disk ---- */
 
+/* The journal counts towards the bound, but no step can free it: when it
+ * alone is over the bound, the batches keep their interval readings
+ * (dropping them would lose readings and not bring the spool under); when
+ * it is not, the bound sheds as documented, uploaded batches first, then
+ * the interval detail of the oldest batches, the newest kept. */
+static void journal_over_bound_keeps_intervals(void **state)
+{
+	struct gw_spool_enforce res;
+	struct gw_spool_usage u;
+	char path[700];
+	int32_t d0 = gw_tz_day_of(T0);
+	(void)state;
+
+	clear_spool();
+	for (int i = 0; i < 4; i++) {
+		struct gw_batch *b = day_batch(d0 + i, 40);
+		assert_int_equal(gw_spool_write(spool, b), 0);
+		gw_batch_free(b);
+	}
+	char **names;
+	int n = gw_spool_list(spool, "ready", &names);
+	assert_int_equal(n, 4);
+	assert_int_equal(gw_spool_mark_done(spool, names[0]), 0);
+	/* a journal of 4 kB (its apparent size is what counts) */
+	mkdir(jdir, 0750);
+	snprintf(path, sizeof(path), "%s/2026-03-04_b0_1.gwj", jdir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 << 10), 0);
+	close(fd);
+	gw_spool_usage(spool, &u);
+	assert_int_equal(u.journal, 4 << 10);
+
+	struct gw_spool_bound bnd = {.max_bytes = u.journal - 1};
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_true(res.over);
+	assert_int_equal(res.done_pruned, 1); /* already in the database */
+	assert_int_equal(res.intervals_dropped, 0);
+	bnd.allow_delete_unuploaded = 1;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_int_equal(res.deleted_unuploaded, 0);
+	for (int i = 1; i < 4; i++) {
+		struct gw_batch *b;
+		snprintf(path, sizeof(path), "%s/ready/%s", spool, names[i]);
+		assert_int_equal(gw_batch_read_file(path, &b, NULL), 0);
+		assert_int_equal(b->n_series, 40);
+		gw_batch_free(b);
+	}
+	/* room for the journal but not for all the detail: the oldest
+	 * batch's intervals go first, the newest keeps its own */
+	gw_spool_usage(spool, &u);
+	bnd.allow_delete_unuploaded = 0;
+	bnd.max_bytes = u.total - 1;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_false(res.over);
+	assert_true(res.intervals_dropped >= 1 && res.intervals_dropped < 3);
+	int stripped[4] = {0};
+	for (int i = 1; i < 4; i++) {
+		struct gw_batch *b;
+		snprintf(path, sizeof(path), "%s/ready/%s", spool, names[i]);
+		assert_int_equal(gw_batch_read_file(path, &b, NULL), 0);
+		stripped[i] = b->n_series == 0;
+		assert_int_equal(b->n_days, 40);
+		gw_batch_free(b);
+	}
+	assert_true(stripped[1]);
+	assert_false(stripped[3]);
+	gw_spool_list_free(names, n);
+}
+
 static void status_survives_full_disk(void **state)
 {
 	char path[700], tdir[400], away[420], *text;
@@ -1071,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(version1_segments_replay),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
+		cmocka_unit_test(journal_over_bound_keeps_intervals),
 		cmocka_unit_test(status_survives_full_disk),
 		cmocka_unit_test(full_disk_empties_done),
 	};
