@@ -80,8 +80,11 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 		      struct gw_journal_stats *st);
 
 /* Appends one poll cycle of bus `bus` (0 <= bus < n_buses) with one write
- * and one fsync. Returns 0 once the cycle is on disk, else GW_ENOSPC (the
- * disk is full), GW_EIO, GW_EINVAL or GW_ENOMEM. A failed append leaves
+ * and one fsync, packed against the cycles before it in the bus's open
+ * segment (segment version 2). Returns 0 once the cycle is on disk, else
+ * GW_ENOSPC (the disk is full), GW_EIO, GW_EINVAL (a bus out of range,
+ * more than 1,048,576 readings, a reading with an unterminated string or
+ * an unknown unit) or GW_ENOMEM. A failed append leaves
  * nothing behind: a segment it created is removed again, a failed write
  * is cut back off the open segment, and after a failed fsync the open
  * segment is abandoned (the kernel may have dropped its dirty pages, so a
