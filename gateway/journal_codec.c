@@ -252,7 +252,8 @@ static int64_t add_name(struct gw_jcodec *c, uint32_t **offs, uint32_t *n,
 
 static int64_t add_series(struct gw_jcodec *c, uint32_t m, uint32_t o)
 {
-	if (grow(&c->s, &c->scap, c->ns + 1, sizeof(*c->s)))
+	if (c->ns >= GW_JOURNAL_SERIES_MAX ||
+	    grow(&c->s, &c->scap, c->ns + 1, sizeof(*c->s)))
 		return -1;
 	struct gw_jseries *s = &c->s[c->ns];
 	memset(s, 0, sizeof(*s));
@@ -378,6 +379,8 @@ int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
 	if (n > GW_JOURNAL_CYCLE_MAX || bus < 0 || bus > 65535)
 		return GW_EINVAL;
 	c->writer = 1;
+	if (c->ns + n > GW_JOURNAL_SERIES_MAX)
+		c->fresh = 1; /* every reading could be a new series */
 	if (c->fresh) {
 		gw_jcodec_reset(c);
 		flags |= PK_FRESH;
@@ -487,6 +490,8 @@ static int get_reading(struct gw_jcodec *c, struct gw_rbuf *b, int64_t *last,
 		int64_t o = m < 0 ? m : get_ref(c, b, 0);
 		if (o < 0)
 			return (int)o;
+		if (c->ns >= GW_JOURNAL_SERIES_MAX)
+			return -1;
 		idx = add_series(c, (uint32_t)m, (uint32_t)o);
 		if (idx < 0)
 			return -2;

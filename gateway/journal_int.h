@@ -22,6 +22,9 @@
 /* The most readings one cycle record may hold (a bus of 10,000 meters
  * with 26 registers is 260,000): the reader allocates for no more. */
 #define GW_JOURNAL_CYCLE_MAX (1u << 20)
+/* The most series a segment's state may hold (the writer starts afresh
+ * before it would pass it), so that no segment makes a reader hold more. */
+#define GW_JOURNAL_SERIES_MAX (1u << 22)
 
 /* One series of a segment (a meter's register) as the codec last saw it. */
 struct gw_jseries {
