@@ -8,7 +8,10 @@
  *
  * A segment is an 8-byte header (magic "GWJ1", u16 version, u16 reserved)
  * followed by records: u32 payload length, u32 CRC-32 of the payload, the
- * payload. Every field is explicit little-endian, never a raw struct, so a
+ * payload. A cycle's payload is packed against the segment's earlier
+ * cycles of the same bus (journal_codec.c): each slot keeps the codec's
+ * state of its open segment, started afresh with every new segment and
+ * after every failed append. Every field is explicit little-endian, never a raw struct, so a
  * journal written on one machine replays on another. A record is appended
  * with one write() and made durable with one fsync(); a crash can leave at
  * most one torn record at the end of a segment, which replay cuts off.
@@ -34,6 +37,7 @@ struct slot {
 	int fd;       /* open segment, -1 if none */
 	int32_t day;  /* its day */
 	uint64_t len; /* its bytes written and synced */
+	struct gw_jcodec codec; /* what the open segment's cycles hold */
 };
 
 struct gw_journal {
@@ -170,6 +174,7 @@ int gw_journal_open(const char *spool_dir, int n_buses, struct gw_journal **out)
 	for (int i = 0; i < j->n_slots; i++) {
 		pthread_mutex_init(&j->slots[i].lock, NULL);
 		j->slots[i].fd = -1;
+		j->slots[i].codec.fresh = 1;
 	}
 	pthread_mutex_init(&j->seq_lock, NULL);
 	/* This run writes new segments only (sequence numbers above every
@@ -199,6 +204,7 @@ void gw_journal_close(struct gw_journal *j)
 	for (int i = 0; i < j->n_slots; i++) {
 		if (j->slots[i].fd >= 0)
 			close(j->slots[i].fd);
+		gw_jcodec_free(&j->slots[i].codec);
 		pthread_mutex_destroy(&j->slots[i].lock);
 	}
 	pthread_mutex_destroy(&j->seq_lock);
@@ -373,11 +379,6 @@ static void frame(uint8_t *rec, size_t payload_len)
 	gw_le_put(rec + 4, gw_crc32(rec + 8, payload_len), 4);
 }
 
-static size_t reading_size(const struct gw_reading *r)
-{
-	return 1 + strlen(r->meter_id) + 1 + strlen(r->obis) + 8 + 8 + 3;
-}
-
 static uint8_t *put_str8(uint8_t *p, const char *s)
 {
 	size_t n = strlen(s);
@@ -390,46 +391,42 @@ static uint8_t *put_str8(uint8_t *p, const char *s)
 int gw_journal_append_cycle(struct gw_journal *j, int bus,
 			    const struct gw_reading *r, size_t n)
 {
-	size_t len = 1 + 2 + 4;
+	struct gw_wbuf rec = {0};
 	int32_t day = INT32_MIN;
 
-	if (!j || bus < 0 || bus >= j->n_slots - 1 || n > UINT32_MAX)
+	if (!j || bus < 0 || bus >= j->n_slots - 1 || n > GW_JOURNAL_CYCLE_MAX)
 		return GW_EINVAL;
 	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (strlen(r[i].meter_id) > 255 || strlen(r[i].obis) > 255)
+		if (!memchr(r[i].meter_id, '\0', sizeof(r[i].meter_id)) ||
+		    !memchr(r[i].obis, '\0', sizeof(r[i].obis)) ||
+		    r[i].unit >= GW_UNIT_COUNT_)
 			return GW_EINVAL;
-		len += reading_size(&r[i]);
 		int32_t d = gw_tz_day_of(r[i].ts_ms);
 		if (d > day)
 			day = d;
 	}
-	if (len > GW_JOURNAL_REC_MAX)
-		return GW_EINVAL;
-	uint8_t *rec = malloc(8 + len), *p;
-	if (!rec)
-		return GW_ENOMEM;
-	p = rec + 8;
-	*p++ = GW_JREC_CYCLE;
-	gw_le_put(p, (uint64_t)bus, 2);
-	gw_le_put(p + 2, n, 4);
-	p += 6;
-	for (size_t i = 0; i < n; i++) {
-		p = put_str8(p, r[i].meter_id);
-		p = put_str8(p, r[i].obis);
-		gw_le_put(p, (uint64_t)r[i].ts_ms, 8);
-		gw_le_put(p + 8, (uint64_t)r[i].value, 8);
-		p[16] = (uint8_t)r[i].scale;
-		p[17] = r[i].unit;
-		p[18] = r[i].status;
-		p += 19;
+	struct slot *s = &j->slots[bus];
+	pthread_mutex_lock(&s->lock);
+	/* a cycle that opens a new segment starts its state afresh */
+	if (s->fd < 0 || day > s->day)
+		gw_jcodec_reset(&s->codec);
+	gw_wbuf_need(&rec, 8);
+	rec.n = rec.oom ? 0 : 8;
+	int rc = gw_jcodec_encode(&s->codec, bus, r, n, &rec);
+	if (rc == 0 && rec.n - 8 > GW_JOURNAL_REC_MAX)
+		rc = GW_EINVAL;
+	if (rc == 0) {
+		frame(rec.p, rec.n - 8);
+		rc = append_locked(j, bus, day, rec.p, rec.n, "cycle");
 	}
-	frame(rec, len);
-	pthread_mutex_lock(&j->slots[bus].lock);
-	int rc = append_locked(j, bus, day, rec, 8 + len, "cycle");
-	pthread_mutex_unlock(&j->slots[bus].lock);
-	free(rec);
+	/* The reader never sees a record that was not appended: the next
+	 * one must not be coded against it. */
+	if (rc)
+		gw_jcodec_reset(&s->codec);
+	pthread_mutex_unlock(&s->lock);
+	free(rec.p);
 	return rc;
 }
 

@@ -26,7 +26,7 @@
 #include "reading.h"
 
 #define GW_JOURNAL_MAGIC "GWJ1"
-#define GW_JOURNAL_VERSION 1
+#define GW_JOURNAL_VERSION 2 /* packed cycles; version 1 is still read */
 #define GW_JOURNAL_HDR 8        /* magic, version u16, reserved u16 */
 #define GW_JOURNAL_REC_MAX (64u << 20) /* larger records are corruption */
 
@@ -80,8 +80,11 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 		      struct gw_journal_stats *st);
 
 /* Appends one poll cycle of bus `bus` (0 <= bus < n_buses) with one write
- * and one fsync. Returns 0 once the cycle is on disk, else GW_ENOSPC (the
- * disk is full), GW_EIO, GW_EINVAL or GW_ENOMEM. A failed append leaves
+ * and one fsync, packed against the cycles before it in the bus's open
+ * segment (segment version 2). Returns 0 once the cycle is on disk, else
+ * GW_ENOSPC (the disk is full), GW_EIO, GW_EINVAL (a bus out of range,
+ * more than 1,048,576 readings, a reading with an unterminated string or
+ * an unknown unit) or GW_ENOMEM. A failed append leaves
  * nothing behind: a segment it created is removed again, a failed write
  * is cut back off the open segment, and after a failed fsync the open
  * segment is abandoned (the kernel may have dropped its dirty pages, so a

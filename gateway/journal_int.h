@@ -11,7 +11,47 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
 #include "journal.h"
+
+/* Segment versions: 1 wrote a cycle's readings out in full (GW_JREC_CYCLE,
+ * about 35 bytes a reading); 2 packs them against the segment's earlier
+ * cycles (GW_JREC_PACKED, journal_codec.c). The reader takes both. */
+#define GW_JOURNAL_V1 1
+#define GW_JREC_PACKED 3
+/* The most readings one cycle record may hold (a bus of 10,000 meters
+ * with 26 registers is 260,000): the reader allocates for no more. */
+#define GW_JOURNAL_CYCLE_MAX (1u << 20)
+/* The most series a segment's state may hold (the writer starts afresh
+ * before it would pass it), so that no segment makes a reader hold more. */
+#define GW_JOURNAL_SERIES_MAX (1u << 22)
+
+/* One series of a segment (a meter's register) as the codec last saw it. */
+struct gw_jseries {
+	int64_t value, ts;
+	uint32_t meter, obis; /* indexes into the codec's name tables */
+	int8_t scale;
+	uint8_t unit, status;
+};
+
+/* The packed-cycle codec's state for one segment: its series, their
+ * meter ids and OBIS codes (NUL-terminated in one arena, by offset), and
+ * for the writer hash tables to find them (index + 1, 0: empty). Start
+ * it as {.fresh = 1}; free with gw_jcodec_free(). */
+struct gw_jcodec {
+	struct gw_jseries *s;
+	uint32_t ns, scap;
+	char *arena;
+	size_t alen, acap;
+	uint32_t *meter, nm, mcap;
+	uint32_t *obis, no, ocap;
+	uint32_t *mhash, mhcap, *ohash, ohcap, *shash, shcap;
+	uint8_t *raw; /* the reader's inflated body */
+	size_t rawcap;
+	void *zin;    /* the reader's inflate stream (z_stream) */
+	int writer;
+	int fresh; /* the next record starts the segment's state afresh */
+};
 
 /* What the reader hands records to, and what it counted. */
 struct gw_jscan {
@@ -21,7 +61,32 @@ struct gw_jscan {
 	struct gw_reading *rbuf; /* the reader's buffer; free with free() */
 	size_t rcap;
 	unsigned long cycles, readings, events, skipped;
+	int version;            /* of the segment being read */
+	struct gw_jcodec codec; /* its packed cycles' state (per segment) */
 };
+
+/* Forgets the segment's series: the next record written is a fresh one
+ * (a new segment, or after a failed append, whose record the reader never
+ * saw). */
+void gw_jcodec_reset(struct gw_jcodec *c);
+/* Frees what the codec holds; it is then as new ({.fresh = 1}). */
+void gw_jcodec_free(struct gw_jcodec *c);
+/* Appends the payload of a packed cycle record of n readings of `bus` to
+ * out and updates the state. Returns 0, GW_EINVAL (more than
+ * GW_JOURNAL_CYCLE_MAX readings) or GW_ENOMEM; after a failure the state
+ * is fresh again. */
+int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
+		     size_t n, struct gw_wbuf *out);
+/* Decodes a packed cycle record's payload (p, len) into sc->rbuf (grown
+ * as needed): *bus and *n. Returns 0, -1 if it does not decode, -2 when
+ * out of memory. */
+int gw_jcodec_decode(struct gw_jcodec *c, const uint8_t *p, size_t len,
+		     struct gw_jscan *sc, int *bus, size_t *n);
+/* Appends the payload of a version-1 cycle record (what gateways before
+ * segment version 2 wrote; for tests and benches). 0, GW_EINVAL or
+ * GW_ENOMEM. */
+int gw_journal_v1_cycle(int bus, const struct gw_reading *r, size_t n,
+			struct gw_wbuf *out);
 
 /* What replay must do with a segment that is not whole. */
 enum gw_jfix {

@@ -31,6 +31,7 @@ struct src {
 	uint64_t size; /* bytes in the segment when reading began */
 	uint64_t pos;
 	int err;       /* errno of a read error, else 0 */
+	int version;   /* the segment's, once its header is read */
 };
 
 /* Reads up to n bytes at pos; returns how many (fewer at the end of the
@@ -78,10 +79,49 @@ static int src_zero_from(struct src *s, uint64_t from)
  * ts, value, scale, unit, status. */
 #define READING_MIN (1 + 1 + 8 + 8 + 3)
 
+/* Decodes a version-1 cycle record (after its type byte) into sc->rbuf.
+ * Returns 0 with *bus, *n set, -1 if it does not decode, -2 when out of
+ * memory. */
+static int decode_v1_cycle(struct gw_jscan *sc, struct gw_rbuf *r, size_t len,
+			   int *bus, size_t *n_out)
+{
+	*bus = (int)gw_rbuf_le(r, 2);
+	uint64_t n = gw_rbuf_le(r, 4);
+	if (r->bad || n > (len - r->pos) / READING_MIN)
+		return -1;
+	if (n > sc->rcap) {
+		struct gw_reading *nb = realloc(sc->rbuf, (size_t)n * sizeof(*nb));
+		if (!nb)
+			return -2;
+		sc->rbuf = nb;
+		sc->rcap = (size_t)n;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		struct gw_reading *rd = &sc->rbuf[i];
+		memset(rd, 0, sizeof(*rd));
+		gw_rbuf_str8(r, rd->meter_id, sizeof(rd->meter_id));
+		gw_rbuf_str8(r, rd->obis, sizeof(rd->obis));
+		rd->ts_ms = gw_to_i64(gw_rbuf_le(r, 8));
+		rd->value = gw_to_i64(gw_rbuf_le(r, 8));
+		rd->scale = gw_to_i8((uint8_t)gw_rbuf_le(r, 1));
+		rd->unit = (uint8_t)gw_rbuf_le(r, 1);
+		rd->status = (uint8_t)gw_rbuf_le(r, 1);
+		if (r->bad || rd->unit >= GW_UNIT_COUNT_)
+			return -1;
+	}
+	if (r->pos != r->n)
+		return -1;
+	*n_out = (size_t)n;
+	return 0;
+}
+
 /* Decodes one record's payload (len >= 1) and hands it to the callback.
- * Returns 0, -1 if it does not decode (with a good CRC: a writer's bug or
- * damage, treated like a torn record), -2 when out of memory. *cbrc gets
- * the callback's return. */
+ * A cycle is written out in full (GW_JREC_CYCLE) in a version-1 segment
+ * and packed (GW_JREC_PACKED) in a version-2 one; the other kind in a
+ * segment is a type this version does not know, skipped as such. Returns
+ * 0, -1 if it does not decode (with a good CRC: a writer's bug or damage,
+ * treated like a torn record), -2 when out of memory. *cbrc gets the
+ * callback's return. */
 static int decode_record(struct gw_jscan *sc, const uint8_t *p, size_t len, int *cbrc)
 {
 	struct gw_rbuf r = {.p = p, .n = len};
@@ -90,37 +130,20 @@ static int decode_record(struct gw_jscan *sc, const uint8_t *p, size_t len, int 
 	uint64_t type = gw_rbuf_le(&r, 1);
 	if (r.bad)
 		return -1;
-	if (type == GW_JREC_CYCLE) {
-		int bus = (int)gw_rbuf_le(&r, 2);
-		uint64_t n = gw_rbuf_le(&r, 4);
-		if (r.bad || n > (len - r.pos) / READING_MIN)
-			return -1;
-		if (n > sc->rcap) {
-			struct gw_reading *nb = realloc(sc->rbuf, (size_t)n * sizeof(*nb));
-			if (!nb)
-				return -2;
-			sc->rbuf = nb;
-			sc->rcap = (size_t)n;
-		}
-		for (uint64_t i = 0; i < n; i++) {
-			struct gw_reading *rd = &sc->rbuf[i];
-			memset(rd, 0, sizeof(*rd));
-			gw_rbuf_str8(&r, rd->meter_id, sizeof(rd->meter_id));
-			gw_rbuf_str8(&r, rd->obis, sizeof(rd->obis));
-			rd->ts_ms = gw_to_i64(gw_rbuf_le(&r, 8));
-			rd->value = gw_to_i64(gw_rbuf_le(&r, 8));
-			rd->scale = gw_to_i8((uint8_t)gw_rbuf_le(&r, 1));
-			rd->unit = (uint8_t)gw_rbuf_le(&r, 1);
-			rd->status = (uint8_t)gw_rbuf_le(&r, 1);
-			if (r.bad || rd->unit >= GW_UNIT_COUNT_)
-				return -1;
-		}
-		if (r.pos != r.n)
-			return -1;
+	int v1 = sc->version == GW_JOURNAL_V1;
+	if ((type == GW_JREC_CYCLE && v1) || (type == GW_JREC_PACKED && !v1)) {
+		int bus = 0, d;
+		size_t n = 0;
+		if (v1)
+			d = decode_v1_cycle(sc, &r, len, &bus, &n);
+		else
+			d = gw_jcodec_decode(&sc->codec, p, len, sc, &bus, &n);
+		if (d)
+			return d;
 		sc->cycles++;
 		sc->readings += (unsigned long)n;
 		if (sc->cycle && n > 0)
-			*cbrc = sc->cycle(sc->ctx, bus, sc->rbuf, (size_t)n);
+			*cbrc = sc->cycle(sc->ctx, bus, sc->rbuf, n);
 		return 0;
 	}
 	if (type == GW_JREC_EVENT) {
@@ -163,18 +186,27 @@ static int scan_header(struct src *s, struct gw_jverdict *v)
 		v->fix = GW_JFIX_CUT;
 		return GW_ECORRUPT;
 	}
+	uint64_t ver = gw_le_get(hdr + 4, 2);
 	if (memcmp(hdr, GW_JOURNAL_MAGIC, 4) == 0 &&
-	    gw_le_get(hdr + 4, 2) == GW_JOURNAL_VERSION)
+	    (ver == GW_JOURNAL_V1 || ver == GW_JOURNAL_VERSION)) {
+		s->version = (int)ver;
 		return 0;
-	/* The header this writer makes, as far as it matches, then nothing
-	 * but zeros: the file's size reached the disk, its data did not (a
-	 * power loss before the first fsync). Nothing in it was
-	 * acknowledged. */
-	static const uint8_t ours[GW_JOURNAL_HDR] = {
-		'G', 'W', 'J', '1', GW_JOURNAL_VERSION, 0, 0, 0};
+	}
+	/* A header this writer or the version-1 one makes, as far as it
+	 * matches, then nothing but zeros: the file's size reached the disk,
+	 * its data did not (a power loss before the first fsync). Nothing in
+	 * it was acknowledged. */
+	static const uint8_t ours[2][GW_JOURNAL_HDR] = {
+		{'G', 'W', 'J', '1', GW_JOURNAL_VERSION, 0, 0, 0},
+		{'G', 'W', 'J', '1', GW_JOURNAL_V1, 0, 0, 0}};
 	size_t k = 0;
-	while (k < sizeof(ours) && hdr[k] == ours[k])
-		k++;
+	for (int o = 0; o < 2; o++) {
+		size_t m = 0;
+		while (m < GW_JOURNAL_HDR && hdr[m] == ours[o][m])
+			m++;
+		if (m > k)
+			k = m;
+	}
 	int z = src_zero_from(s, k);
 	if (z < 0) {
 		v->why = "read error";
@@ -261,6 +293,9 @@ static int scan_src(struct src *s, struct gw_jscan *sc, struct gw_jverdict *v,
 	if ((rc = scan_header(s, v)) != 0)
 		return rc;
 	v->good_len = GW_JOURNAL_HDR;
+	/* a packed cycle is coded against this segment's earlier ones only */
+	sc->version = s->version;
+	gw_jcodec_free(&sc->codec);
 	for (;;) {
 		uint64_t at = v->good_len, left = s->size - at, len = 0;
 		if (left == 0)
@@ -289,6 +324,7 @@ static int scan_src(struct src *s, struct gw_jscan *sc, struct gw_jverdict *v,
 		rc = GW_EIO;
 	}
 	free(rb.p);
+	gw_jcodec_free(&sc->codec);
 	return rc;
 }
 

@@ -4,6 +4,12 @@
  * takes per folder, and what is given up first when it must shrink
  * (uploaded batches, then interval series, then, only if allowed, whole
  * batches not yet uploaded); see spool.h.
+ *
+ * The journal, quarantine/ and tmp/ count towards the bound but none of
+ * the steps can free them. When they alone are over it, giving up sealed
+ * data cannot bring the spool under the bound: the interval readings and
+ * the batches not yet uploaded are then kept (the alarm says the spool is
+ * full, the log says what fills it), instead of being lost for nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -275,10 +281,21 @@ int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
 				.target = bnd->max_bytes - bnd->max_bytes / 10};
 
 	rc = bound_done(&run);
-	if (rc == 0 && run.total > bnd->max_bytes &&
+	uint64_t fixed = u.journal + u.quarantine + u.tmp;
+	int futile = fixed >= bnd->max_bytes;
+	if (rc == 0 && run.total > bnd->max_bytes && futile)
+		gw_err("spool: journal/ (%llu bytes), quarantine/ and tmp/ (%llu "
+		       "bytes) alone are over the bound of %llu bytes: no sealed "
+		       "data is dropped for them (raise spool_max, shorten "
+		       "revision_window, or clear quarantine/)",
+		       (unsigned long long)u.journal,
+		       (unsigned long long)(u.quarantine + u.tmp),
+		       (unsigned long long)bnd->max_bytes);
+	if (rc == 0 && run.total > bnd->max_bytes && !futile &&
 	    bnd->policy == GW_SPOOL_DROP_INTERVALS)
 		rc = bound_intervals(&run);
-	if (rc == 0 && run.total > bnd->max_bytes && bnd->allow_delete_unuploaded)
+	if (rc == 0 && run.total > bnd->max_bytes && !futile &&
+	    bnd->allow_delete_unuploaded)
 		rc = bound_delete(&run);
 	if (run.unlisted)
 		return rc;

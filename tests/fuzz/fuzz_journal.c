@@ -27,10 +27,11 @@
  * journal_fuzz.sh runs it briefly in `make check`.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "journal.h"
+#include "journal_int.h"
 #include "spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -90,7 +91,7 @@ static int same(const struct tally *a, const struct tally *b)
 }
 
 /* A segment of the framed records in data (see above), zeros at the end. */
-static uint8_t *build(const uint8_t *data, size_t size, size_t *len)
+static uint8_t *build(const uint8_t *data, size_t size, size_t *len, int version)
 {
 	size_t zeros = size > 0 ? (size_t)data[0] : 0, cap, n = GW_JOURNAL_HDR;
 	uint8_t *seg;
@@ -102,7 +103,7 @@ static uint8_t *build(const uint8_t *data, size_t size, size_t *len)
 	if (!seg)
 		return NULL;
 	memcpy(seg, GW_JOURNAL_MAGIC, 4);
-	put_le(seg + 4, GW_JOURNAL_VERSION, 2);
+	put_le(seg + 4, (uint64_t)version, 2);
 	while (size >= 2) {
 		size_t l = (size_t)data[0] | (size_t)data[1] << 8;
 		data += 2;
@@ -121,6 +122,100 @@ static uint8_t *build(const uint8_t *data, size_t size, size_t *len)
 	return seg;
 }
 
+/* ---- round trip ---- */
+
+struct trip {
+	const struct gw_reading *want; /* every reading written, in order */
+	size_t n, at;
+};
+
+static int check_cycle(void *ctx, int bus, const struct gw_reading *r, size_t n)
+{
+	struct trip *t = ctx;
+
+	if (bus != 3 || t->at + n > t->n ||
+	    memcmp(r, t->want + t->at, n * sizeof(*r)) != 0)
+		abort();
+	t->at += n;
+	return 0;
+}
+
+/* Takes one byte (0 when none are left). */
+static uint8_t take(const uint8_t **p, size_t *left)
+{
+	if (*left == 0)
+		return 0;
+	(*left)--;
+	return *(*p)++;
+}
+
+/* Cycles from the bytes: a cycle is a count byte (0..63 readings; a
+ * count with bit 6 set makes the writer start afresh first, as after a
+ * failed append), then per reading a byte choosing its meter (of 16) and
+ * register (of 4) and what changes: its time and value by a delta of 1
+ * to 8 bytes, sign-extended (extremes included), its scale, unit and
+ * status. Every reading has zeroed padding, as the reader's have. */
+static void round_trip(const uint8_t *p, size_t left)
+{
+	static struct gw_reading want[4096], cyc[64];
+	static const char *obis[4] = {"1.8.0", "2.8.0", "32.7.0", ""};
+	struct gw_jcodec c = {.fresh = 1};
+	struct gw_wbuf seg = {0};
+	int64_t ts[64] = {0}, val[64] = {0};
+	size_t nw = 0;
+
+	gw_wbuf_put(&seg, GW_JOURNAL_MAGIC, 4);
+	gw_wbuf_le(&seg, GW_JOURNAL_VERSION, 2);
+	gw_wbuf_le(&seg, 0, 2);
+	while (left > 0 && nw < 4096 - 64) {
+		uint8_t cnt = take(&p, &left);
+		if (cnt & 0x40)
+			gw_jcodec_reset(&c);
+		size_t n = cnt & 0x3f;
+		for (size_t i = 0; i < n; i++) {
+			uint8_t k = take(&p, &left), sel = k & 0x3f;
+			struct gw_reading *x = &cyc[i];
+			memset(x, 0, sizeof(*x));
+			snprintf(x->meter_id, sizeof(x->meter_id), "M%u", sel >> 2);
+			snprintf(x->obis, sizeof(x->obis), "%s", obis[sel & 3]);
+			uint8_t w = take(&p, &left);
+			uint64_t d = 0;
+			for (int b = 0; b <= (w & 7); b++)
+				d = d << 8 | take(&p, &left);
+			if (k & 0x40)
+				ts[sel] = gw_wrap_add(ts[sel], gw_to_i64(d << (56 - 8 * (w & 7))) >> (56 - 8 * (w & 7)));
+			else
+				val[sel] = gw_wrap_add(val[sel], gw_to_i64(d << (56 - 8 * (w & 7))) >> (56 - 8 * (w & 7)));
+			x->ts_ms = ts[sel];
+			x->value = val[sel];
+			if (k & 0x80) {
+				uint8_t a = take(&p, &left);
+				x->scale = gw_to_i8(take(&p, &left));
+				x->unit = (uint8_t)(a % GW_UNIT_COUNT_);
+				x->status = (uint8_t)(a >> 4);
+			}
+		}
+		if (n == 0)
+			continue;
+		size_t at = seg.n;
+		gw_wbuf_le(&seg, 0, 8);
+		if (gw_jcodec_encode(&c, 3, cyc, n, &seg) != 0 || seg.oom)
+			abort();
+		put_le(seg.p + at, seg.n - at - 8, 4);
+		put_le(seg.p + at + 4, gw_crc32(seg.p + at + 8, seg.n - at - 8), 4);
+		memcpy(want + nw, cyc, n * sizeof(*cyc));
+		nw += n;
+	}
+	struct trip t = {.want = want, .n = nw};
+	const char *why;
+	uint64_t good;
+	if (gw_journal_read_buf(seg.p, seg.n, check_cycle, NULL, &t, &why, &good) != 0 ||
+	    t.at != nw || good != seg.n)
+		abort();
+	free(seg.p);
+	gw_jcodec_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tally t = {0}, t2 = {0}, t3 = {0};
@@ -131,6 +226,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > (1u << 20))
 		return 0;
+	if (data[0] == 4) {
+		round_trip(data + 1, size - 1);
+		return 0;
+	}
 	if ((data[0] & 1) == 0) {
 		len = size - 1;
 		seg = malloc(len ? len : 1);
@@ -139,7 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len)
 			memcpy(seg, data + 1, len);
 	} else {
-		seg = build(data + 1, size - 1, &len);
+		seg = build(data + 1, size - 1, &len,
+			    data[0] & 2 ? GW_JOURNAL_V1 : GW_JOURNAL_VERSION);
 		if (!seg)
 			return 0;
 	}

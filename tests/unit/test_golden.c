@@ -8,6 +8,9 @@
  *
  * The files are made by this program: GW_GOLDEN_WRITE=tests/golden
  * build/tests/test_golden writes them (then review and commit the diff).
+ * The version-1 journal files are the exception: today's writer makes
+ * version 2, so journal_good.gwj (written by a version-1 gateway) is kept
+ * as it is and the broken version-1 files are made from it.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -61,7 +64,62 @@ static const struct golden journals[] = {
 	{"journal_zero_filled.gwj", GW_ECORRUPT, "zero-filled segment"},
 	{"journal_empty_record.gwj", GW_ECORRUPT, "empty record"},
 	{"journal_record_too_long.gwj", GW_ECORRUPT, "record length out of range"},
+	/* version 2: packed cycles */
+	{"journal2_good.gwj", 0, ""},
+	{"journal2_torn_record.gwj", GW_ECORRUPT, "torn record"},
+	{"journal2_bad_crc.gwj", GW_ECORRUPT, "bad record CRC"},
+	{"journal2_zero_tail.gwj", GW_ECORRUPT, "zero-filled tail"},
+	{"journal2_bad_flags.gwj", GW_ECORRUPT, "record does not decode"},
+	{"journal2_bad_series.gwj", GW_ECORRUPT, "record does not decode"},
+	{"journal2_not_fresh.gwj", GW_ECORRUPT, "record does not decode"},
+	{"journal2_bad_deflate.gwj", GW_ECORRUPT, "record does not decode"},
 };
+
+/* What journal_good.gwj (version 1) holds: 2 cycles of 3 readings. */
+static void v1_cycle(struct gw_reading *r, int c)
+{
+	memset(r, 0, 3 * sizeof(*r));
+	for (int i = 0; i < 3; i++) {
+		snprintf(r[i].meter_id, GW_ID_MAX, "PE000%d", i + 1);
+		snprintf(r[i].obis, GW_OBIS_MAX, "1.8.0");
+		r[i].ts_ms = T0 + c * 900000LL + i * 40;
+		r[i].value = 1000000 * (i + 1) + c * 50;
+		r[i].unit = GW_UNIT_WH;
+	}
+}
+
+/* What journal2_good.gwj holds: 4 cycles of one bus, each kind of packed
+ * reading in it. Cycle 0 spells out 3 meters x 3 registers (deflated);
+ * cycle 1 is the same meters, later; in cycle 2 the second meter does not
+ * answer (a jump) and the first one's voltage reads as derived (its
+ * status changes); cycle 3 has a fourth meter, new, and one value the
+ * same as before. Returns the number of readings of cycle c. */
+#define V2_CYCLES 4
+static int v2_cycle(struct gw_reading *r, int c)
+{
+	static const char *obis[3] = {"1.8.0", "2.8.0", "32.7.0"};
+	int n = 0;
+
+	memset(r, 0, 12 * sizeof(*r));
+	for (int m = 0; m < (c == 3 ? 4 : 3); m++) {
+		if (c == 2 && m == 1)
+			continue;
+		for (int k = 0; k < 3; k++, n++) {
+			struct gw_reading *x = &r[n];
+			snprintf(x->meter_id, GW_ID_MAX, "PE00%02d", m + 1);
+			snprintf(x->obis, GW_OBIS_MAX, "%s", obis[k]);
+			x->ts_ms = T0 + c * 900000LL + (c == 1) * 1234 + m * 180 +
+				   (m * c) % 7;
+			x->value = k == 2 ? 2300 + (m + c) % 5 - 2
+				 : k == 1 ? 4000 * m + (c == 3 ? 0 : c * 3)
+				 : 1000000 * (m + 1) + c * 127 + m * c * 31;
+			x->scale = k == 2 ? -1 : 0;
+			x->unit = k == 2 ? GW_UNIT_V : GW_UNIT_WH;
+			x->status = c == 2 && m == 0 && k == 2 ? GW_RS_DERIVED : GW_RS_OK;
+		}
+	}
+	return n;
+}
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -198,47 +256,22 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return p;
 }
 
-static void make_journals(void)
+/* The broken version-1 files, from journal_good.gwj. */
+static void make_journals_v1(void)
 {
-	char tmp[] = "/tmp/gwgolden.XXXXXX", cmd[200];
-	struct gw_journal *j;
-	struct gw_reading r[3];
-
-	assert_non_null(mkdtemp(tmp));
-	assert_int_equal(gw_spool_open(tmp), 0);
-	assert_int_equal(gw_journal_open(tmp, 1, &j), 0);
-	for (int c = 0; c < 2; c++) {
-		memset(r, 0, sizeof(r));
-		for (int i = 0; i < 3; i++) {
-			snprintf(r[i].meter_id, GW_ID_MAX, "PE000%d", i + 1);
-			snprintf(r[i].obis, GW_OBIS_MAX, "1.8.0");
-			r[i].ts_ms = T0 + c * 900000LL + i * 40;
-			r[i].value = 1000000 * (i + 1) + c * 50;
-			r[i].unit = GW_UNIT_WH;
-		}
-		assert_int_equal(gw_journal_append_cycle(j, 0, r, 3), 0);
-	}
-	gw_journal_close(j);
-	DIR *d;
-	struct dirent *e;
-	char path[700] = "";
-	snprintf(cmd, sizeof(cmd), "%s/journal", tmp);
-	d = opendir(cmd);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			snprintf(path, sizeof(path), "%s/%s", cmd, e->d_name);
-	closedir(d);
+	char path[700];
 	size_t len;
-	uint8_t *g = slurp(path, &len), *x = malloc(len + 16);
-	size_t rec = (len - GW_JOURNAL_HDR) / 2;
 
-	write_file("journal_good.gwj", g, len);
+	snprintf(path, sizeof(path), "%s/journal_good.gwj", golden_dir);
+	uint8_t *g = slurp(path, &len), *x = malloc(len + 16);
+	size_t rec = (len - GW_JOURNAL_HDR) / 2; /* two records, one size */
+
 	write_file("journal_truncated_header.gwj", g, 5);
 	memcpy(x, g, len);
 	x[0] = 'X';
 	write_file("journal_bad_magic.gwj", x, len);
 	memcpy(x, g, len);
-	x[4] = 2;
+	x[4] = 9; /* version 2 is the packed format now */
 	write_file("journal_unknown_version.gwj", x, len);
 	/* the torn ones: the first record whole, the second cut or damaged */
 	write_file("journal_torn_record.gwj", g, len - rec / 2);
@@ -264,6 +297,97 @@ static void make_journals(void)
 	free(z);
 	free(x);
 	free(g);
+}
+
+/* Record i of a segment image: *at its framing, *len its payload's size. */
+static void record_at(const uint8_t *g, size_t glen, int i, size_t *at, size_t *len)
+{
+	size_t p = GW_JOURNAL_HDR;
+
+	for (;;) {
+		assert_true(p + 8 <= glen);
+		*len = get32(g + p);
+		if (i-- == 0)
+			break;
+		p += 8 + *len;
+	}
+	*at = p;
+}
+
+/* A record's payload changed in place: its CRC made to fit again. */
+static void fix_record(uint8_t *x, size_t at, size_t len)
+{
+	put32(x + at + 4, gw_crc32(x + at + 8, len));
+}
+
+/* The version-2 files, from what the writer makes of v2_cycle(). */
+static void make_journals_v2(void)
+{
+	char tmp[] = "/tmp/gwgolden.XXXXXX", cmd[200];
+	struct gw_journal *j;
+	struct gw_reading r[12];
+
+	assert_non_null(mkdtemp(tmp));
+	assert_int_equal(gw_spool_open(tmp), 0);
+	assert_int_equal(gw_journal_open(tmp, 1, &j), 0);
+	for (int c = 0; c < V2_CYCLES; c++) {
+		int n = v2_cycle(r, c);
+		assert_int_equal(gw_journal_append_cycle(j, 0, r, (size_t)n), 0);
+	}
+	gw_journal_close(j);
+	DIR *d;
+	struct dirent *e;
+	char path[700] = "";
+	snprintf(cmd, sizeof(cmd), "%s/journal", tmp);
+	d = opendir(cmd);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			snprintf(path, sizeof(path), "%s/%s", cmd, e->d_name);
+	closedir(d);
+	size_t len, at0, len0, at3, len3;
+	uint8_t *g = slurp(path, &len), *x = malloc(len + 16);
+	record_at(g, len, 0, &at0, &len0);
+	record_at(g, len, 3, &at3, &len3);
+	assert_int_equal(at3 + 8 + len3, len);
+	assert_true(g[at0 + 9] & 2); /* the first cycle went deflated */
+
+	write_file("journal2_good.gwj", g, len);
+	write_file("journal2_torn_record.gwj", g, len - len3 / 2);
+	memcpy(x, g, len);
+	x[len - 2] ^= 0x10;
+	write_file("journal2_bad_crc.gwj", x, len);
+	uint8_t *z = calloc(1, 8192);
+	memcpy(z, g, len);
+	write_file("journal2_zero_tail.gwj", z, 4096);
+	free(z);
+	/* good CRCs, payloads that do not decode: a flag this version does
+	 * not know; a jump to a series the segment does not have; the
+	 * segment's first record missing, so the next one names series
+	 * never spelt out; a deflated body that does not inflate */
+	memcpy(x, g, len);
+	x[at3 + 9] |= 0x80;
+	fix_record(x, at3, len3);
+	write_file("journal2_bad_flags.gwj", x, len);
+	size_t at2, len2;
+	record_at(g, len, 2, &at2, &len2); /* cycle 2 starts with a NEXT */
+	assert_int_equal(g[at2 + 9] & 3, 0);
+	memcpy(x, g, len);
+	assert_int_equal(x[at2 + 12] & 3, 0); /* its first tag: the next series */
+	x[at2 + 12] |= 1; /* a jump ... */
+	memmove(x + at2 + 14, x + at2 + 13, len - at2 - 13);
+	x[at2 + 13] = 100; /* ... of 50 series */
+	put32(x + at2, (uint32_t)len2 + 1);
+	fix_record(x, at2, len2 + 1);
+	write_file("journal2_bad_series.gwj", x, len + 1);
+	memcpy(x, g, GW_JOURNAL_HDR);
+	memcpy(x + GW_JOURNAL_HDR, g + at0 + 8 + len0, len - (at0 + 8 + len0));
+	write_file("journal2_not_fresh.gwj", x, len - 8 - len0);
+	memcpy(x, g, len);
+	x[at0 + 8 + len0 - 6] ^= 0x55; /* inside the zlib stream */
+	fix_record(x, at0, len0);
+	write_file("journal2_bad_deflate.gwj", x, len);
+	free(x);
+	free(g);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	assert_int_equal(system(cmd), 0);
 }
@@ -279,7 +403,8 @@ static int setup(void **state)
 		snprintf(golden_dir, sizeof(golden_dir), "%s", w);
 		mkdir(golden_dir, 0755);
 		make_batches();
-		make_journals();
+		make_journals_v1();
+		make_journals_v2();
 		return 0;
 	}
 	const char *top = getenv("GW_TOP");
@@ -324,6 +449,54 @@ static void journals_rejected_with_reason(void **state)
 		assert_int_equal(rc, journals[i].rc);
 		assert_string_equal(why, journals[i].why);
 	}
+}
+
+/* Collects what a good segment holds. */
+struct held {
+	struct gw_reading r[64];
+	size_t n, cycles;
+};
+
+static int hold(void *ctx, int bus, const struct gw_reading *r, size_t n)
+{
+	struct held *h = ctx;
+	assert_int_equal(bus, 0);
+	assert_true(h->n + n <= 64);
+	memcpy(h->r + h->n, r, n * sizeof(*r));
+	h->n += n;
+	h->cycles++;
+	return 0;
+}
+
+/* Both good files read back reading for reading: the version-1 one as a
+ * version-1 gateway wrote it, the version-2 one as this writer does. */
+static void good_journals_read_exactly(void **state)
+{
+	char path[700];
+	struct gw_reading want[12];
+	static struct held h;
+	(void)state;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(path, sizeof(path), "%s/journal_good.gwj", golden_dir);
+	assert_int_equal(gw_journal_read_file(path, hold, NULL, &h), 0);
+	assert_int_equal(h.cycles, 2);
+	assert_int_equal(h.n, 6);
+	for (int c = 0; c < 2; c++) {
+		v1_cycle(want, c);
+		assert_memory_equal(h.r + 3 * c, want, 3 * sizeof(*want));
+	}
+	memset(&h, 0, sizeof(h));
+	snprintf(path, sizeof(path), "%s/journal2_good.gwj", golden_dir);
+	assert_int_equal(gw_journal_read_file(path, hold, NULL, &h), 0);
+	assert_int_equal(h.cycles, V2_CYCLES);
+	size_t at = 0;
+	for (int c = 0; c < V2_CYCLES; c++) {
+		int n = v2_cycle(want, c);
+		assert_memory_equal(h.r + at, want, (size_t)n * sizeof(*want));
+		at += (size_t)n;
+	}
+	assert_int_equal(h.n, at);
 }
 
 static int copy(const char *from, const char *to)
@@ -387,14 +560,23 @@ static void startup_sets_them_aside(void **state)
 	assert_int_equal(gw_journal_open(tmp, 1, &j), 0);
 	assert_int_equal(gw_journal_replay(j, count_cycles, NULL, &readings, &st), 0);
 	gw_journal_close(j);
-	/* cut: three torn tails, a header cut short, a zero-filled tail
-	 * after two records and one after one, a zero-filled segment, an
-	 * empty record, a record too long */
-	assert_int_equal(st.torn, 9);
+	/* cut, version 1: three torn tails, a header cut short, a
+	 * zero-filled tail after two records and one after one, a
+	 * zero-filled segment, an empty record, a record too long;
+	 * version 2: a torn tail, a bad CRC, a zero-filled tail, four
+	 * records that do not decode */
+	assert_int_equal(st.torn, 9 + 7);
 	assert_int_equal(st.quarantined, 2); /* bad magic, newer version */
-	/* good file, the zero-tailed one's two records, the first records */
-	assert_int_equal(readings, 6 + 6 + 6 * 3);
-	assert_int_equal(count_in(dir), 8); /* short header, zeros removed */
+	/* version 1: the good file, the zero-tailed one's two records, the
+	 * first records; version 2 (9 + 9 + 6 + 12 readings in its four
+	 * cycles): the good file and the zero-tailed one whole, three
+	 * records of the torn, bad-CRC and bad-flags ones, two of the one
+	 * with a jump too far, none where the first record is missing or
+	 * does not inflate */
+	assert_int_equal(readings, 6 + 6 + 6 * 3 + 36 * 2 + 24 * 3 + 18);
+	/* short header, zeros removed; the two with no good record kept
+	 * as a bare header */
+	assert_int_equal(count_in(dir), 8 + 8);
 	snprintf(dir, sizeof(dir), "%s/quarantine", tmp);
 	assert_int_equal(count_in(dir), (int)N(batches) - 1 + 2);
 	/* a second start finds everything whole */
@@ -412,6 +594,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(batches_rejected_with_reason),
 		cmocka_unit_test(journals_rejected_with_reason),
+		cmocka_unit_test(good_journals_read_exactly),
 		cmocka_unit_test(startup_sets_them_aside),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "journal.h"
+#include "journal_int.h"
 #include "spool.h"
 #include "tz.h"
 
@@ -92,6 +92,37 @@ static void make_cycle(struct gw_reading *r, int n, int64_t ts, int64_t base)
 		r[i].scale = i % 2 ? -1 : 0;
 		r[i].unit = i % 2 ? GW_UNIT_V : GW_UNIT_WH;
 	}
+}
+
+/* The ends of the records of a segment image (its framing read here, not
+ * through the reader under test): *n of them into ends[]. Records of a
+ * version-2 segment differ in size (the first of a segment spells its
+ * series out, the later ones are coded against it). */
+static void record_ends(const uint8_t *img, size_t len, size_t *ends, size_t *n,
+			size_t max)
+{
+	size_t at = GW_JOURNAL_HDR;
+
+	*n = 0;
+	while (at + 8 <= len && *n < max) {
+		size_t l = (size_t)img[at] | (size_t)img[at + 1] << 8 |
+			   (size_t)img[at + 2] << 16 | (size_t)img[at + 3] << 24;
+		if (l == 0 || at + 8 + l > len)
+			break;
+		at += 8 + l;
+		ends[(*n)++] = at;
+	}
+}
+
+/* The size of the last record of a whole segment image of k records. */
+static size_t last_record(const uint8_t *img, size_t len, size_t k)
+{
+	size_t ends[64], n;
+
+	record_ends(img, len, ends, &n, 64);
+	assert_int_equal(n, k);
+	assert_int_equal(ends[n - 1], len);
+	return n > 1 ? ends[n - 1] - ends[n - 2] : len - GW_JOURNAL_HDR;
 }
 
 struct got {
@@ -207,7 +238,7 @@ static void torn_tail_every_byte(void **state)
 	uint8_t *img = malloc(full);
 	assert_int_equal(fread(img, 1, full, f), full);
 	fclose(f);
-	size_t rec = (full - GW_JOURNAL_HDR) / 3;
+	size_t rec = last_record(img, full, 3);
 
 	/* cut anywhere inside the last record: the first two cycles stay,
 	 * the file is cut back to them, and a second replay finds it whole */
@@ -284,7 +315,7 @@ static void unknown_records_and_versions(void **state)
 	/* a segment of a newer version is set aside, not cut or replayed */
 	f = fopen(path, "r+b");
 	fseek(f, 4, SEEK_SET);
-	fputc(2, f);
+	fputc(GW_JOURNAL_VERSION + 1, f);
 	fclose(f);
 	snprintf(qdir, sizeof(qdir), "%s/quarantine", spool);
 	int before = count_in(qdir);
@@ -366,7 +397,7 @@ static uint8_t *three_cycles(char *path, size_t cap, size_t *full, size_t *rec)
 	gw_journal_close(j);
 	only_segment(path, cap);
 	uint8_t *img = read_all(path, full);
-	*rec = (*full - GW_JOURNAL_HDR) / 3;
+	*rec = last_record(img, *full, 3);
 	return img;
 }
 
@@ -476,6 +507,9 @@ static void every_cut_with_zeros(void **state)
 
 	uint8_t *img = three_cycles(path, sizeof(path), &full, &rec);
 	uint8_t *buf = calloc(1, full + 4096);
+	size_t ends[3], nrec;
+	record_ends(img, full, ends, &nrec, 3);
+	assert_int_equal(nrec, 3);
 	for (size_t cut = 0; cut <= full; cut++) {
 		size_t zs[3] = {0, 1, 4096 - cut % 4096};
 		for (int k = 0; k < 3; k++) {
@@ -489,17 +523,16 @@ static void every_cut_with_zeros(void **state)
 			int rc = gw_journal_read_buf(buf, len, got_cycle, NULL, &g,
 						     &why, &good);
 			/* What is whole is what equals the segment up to a
-			 * record's end: the header's last three bytes and a
-			 * record's last byte (a reading's status) are zeros, so
-			 * a cut just before them is made whole by the zeros. */
+			 * record's end: the header's last three bytes (and a
+			 * record's last byte, when it is 0) are zeros, so a
+			 * cut just before them is made whole by the zeros. */
 			int hdr = len >= GW_JOURNAL_HDR &&
 				  memcmp(buf, img, GW_JOURNAL_HDR) == 0;
 			size_t whole = 0;
-			while (hdr && GW_JOURNAL_HDR + (whole + 1) * rec <= len &&
-			       GW_JOURNAL_HDR + (whole + 1) * rec <= full &&
-			       memcmp(buf, img, GW_JOURNAL_HDR + (whole + 1) * rec) == 0)
+			while (hdr && whole < nrec && ends[whole] <= len &&
+			       memcmp(buf, img, ends[whole]) == 0)
 				whole++;
-			size_t end = hdr ? GW_JOURNAL_HDR + whole * rec : 0;
+			size_t end = hdr ? (whole ? ends[whole - 1] : GW_JOURNAL_HDR) : 0;
 			assert_int_equal(g.cycles, whole);
 			assert_int_equal(good, end);
 			if (hdr && len == end) {
@@ -567,12 +600,16 @@ static void failed_append_no_litter(void **state)
 	/* a write cut short on the open segment: cut back, segment kept */
 	lim.rlim_cur = (rlim_t)one + 10;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	make_cycle(r, 6, T0 + 900000LL, 1000);
+	make_cycle(r, 6, T0 + 900000LL, 5000);
 	assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), GW_EIO);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, one);
-	assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), 0);
+	/* the next cycle is not coded against the one that failed (the
+	 * reader never sees that one): it comes back exactly */
+	struct gw_reading second[6];
+	make_cycle(second, 6, T0 + 900000LL + 7, 1000);
+	assert_int_equal(gw_journal_append_cycle(j, 0, second, 6), 0);
 	assert_int_equal(count_in(jdir), 1);
 	assert_int_equal(gw_journal_failures(j), 6);
 	gw_journal_close(j);
@@ -586,6 +623,152 @@ static void failed_append_no_litter(void **state)
 	gw_journal_close(j);
 	assert_int_equal(g.cycles, 2);
 	assert_int_equal(st.torn, 0);
+	assert_memory_equal(g.r + 6, second, sizeof(second));
+}
+
+/* ---- packed cycles (segment version 2) ---- */
+
+static uint64_t seed = 88172645463325252ULL;
+
+static uint64_t next_rand(void)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return seed;
+}
+
+/* A cycle of up to 60 readings drawn from 12 meters x 4 registers, in
+ * the order of the last cycle or not, some missing, some twice, meters
+ * coming and going, extreme values and times, attributes changing. */
+static size_t random_cycle(struct gw_reading *r, int c, int64_t t)
+{
+	static const char *obis[4] = {"1.8.0", "2.8.0", "32.7.0", "1-0:99.97.0*255"};
+	size_t n = 0;
+	int shuffle = c % 7 == 3;
+
+	for (int m = 0; m < 12; m++) {
+		if (next_rand() % 10 == 0 || (m >= 10 && c < 20))
+			continue; /* did not answer; two meters added later */
+		for (int k = 0; k < 4 && n < 60; k++) {
+			struct gw_reading *x = &r[n++];
+			memset(x, 0, sizeof(*x));
+			if (m == 11)
+				memset(x->meter_id, 'M', GW_ID_MAX - 1); /* longest id */
+			else
+				snprintf(x->meter_id, GW_ID_MAX, "PE%04d", m * 7 + 1);
+			snprintf(x->obis, GW_OBIS_MAX, "%s", obis[k]);
+			x->ts_ms = t + m * 210 + (int64_t)(next_rand() % 13);
+			x->value = (int64_t)(c * 1000 + m * 17 + k);
+			x->unit = (uint8_t)(k == 2 ? GW_UNIT_V : GW_UNIT_WH);
+			x->scale = (int8_t)(k == 2 ? -1 : 0);
+			uint64_t e = next_rand() % 40;
+			if (e == 0)
+				x->value = INT64_MIN;
+			else if (e == 1)
+				x->value = INT64_MAX;
+			else if (e == 2) /* a clock 35 years off (and back) */
+				x->ts_ms = t - (INT64_C(1) << 40);
+			else if (e == 3)
+				x->status = GW_RS_PROFILE;
+			else if (e == 4)
+				x->scale = -128, x->unit = GW_UNIT_COUNT_ - 1;
+			else if (e == 5 && n > 1)
+				*x = x[-1]; /* the same register twice */
+		}
+	}
+	if (shuffle)
+		for (size_t i = n; i > 1; i--) {
+			size_t k = (size_t)(next_rand() % i);
+			struct gw_reading tmp = r[i - 1];
+			r[i - 1] = r[k];
+			r[k] = tmp;
+		}
+	return n;
+}
+
+/* Whatever the cycles hold, every reading comes back exactly, over a day
+ * change (a new segment, started afresh) and across two buses. */
+static void packed_round_trip(void **state)
+{
+	static struct got g;
+	static struct gw_reading want[4096];
+	struct gw_reading r[64];
+	struct gw_journal *j;
+	struct gw_journal_stats st;
+	size_t nwant = 0;
+	(void)state;
+
+	clear_journal();
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	for (int c = 0; c < 60; c++) {
+		/* a day's last hour, then the next day's first */
+		int64_t t = T0 + 17 * 3600000LL + c * 120000LL;
+		size_t n = random_cycle(r, c, t);
+		if (n == 0)
+			continue;
+		assert_int_equal(gw_journal_append_cycle(j, 0, r, n), 0);
+		assert_true(nwant + n <= 4096);
+		memcpy(want + nwant, r, n * sizeof(*r));
+		nwant += n;
+	}
+	gw_journal_close(j);
+	assert_true(count_in(jdir) >= 2); /* the day changed */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(st.torn, 0);
+	assert_int_equal(g.n, nwant);
+	for (size_t i = 0; i < nwant; i++)
+		assert_memory_equal(&g.r[i], &want[i], sizeof(want[i]));
+}
+
+/* A segment a version-1 gateway left behind is replayed with the new
+ * ones: an upgraded gateway loses nothing of its open days. */
+static void version1_segments_replay(void **state)
+{
+	struct gw_reading r[6];
+	struct gw_wbuf b = {0};
+	static struct got g;
+	struct gw_journal *j;
+	struct gw_journal_stats st;
+	char path[400];
+	(void)state;
+
+	clear_journal();
+	gw_wbuf_put(&b, GW_JOURNAL_MAGIC, 4);
+	gw_wbuf_le(&b, GW_JOURNAL_V1, 2);
+	gw_wbuf_le(&b, 0, 2);
+	for (int c = 0; c < 2; c++) {
+		size_t at = b.n;
+		gw_wbuf_le(&b, 0, 8);
+		make_cycle(r, 6, T0 + c * 900000LL, 1000);
+		assert_int_equal(gw_journal_v1_cycle(0, r, 6, &b), 0);
+		gw_le_put(b.p + at, b.n - at - 8, 4);
+		gw_le_put(b.p + at + 4, gw_crc32(b.p + at + 8, b.n - at - 8), 4);
+	}
+	snprintf(path, sizeof(path), "%s/2026-03-01_b0_7.gwj", jdir);
+	write_all_to(path, b.p, b.n);
+	free(b.p);
+	/* the upgraded gateway goes on in a segment of its own */
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, NULL, NULL, NULL, &st), 0);
+	assert_int_equal(st.readings, 12);
+	make_cycle(r, 6, T0 + 2 * 900000LL, 1000);
+	assert_int_equal(gw_journal_append_cycle(j, 0, r, 6), 0);
+	gw_journal_close(j);
+	assert_int_equal(count_in(jdir), 2);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gw_journal_open(spool, 1, &j), 0);
+	assert_int_equal(gw_journal_replay(j, got_cycle, NULL, &g, &st), 0);
+	gw_journal_close(j);
+	assert_int_equal(st.torn, 0);
+	assert_int_equal(g.cycles, 3);
+	for (int c = 0; c < 3; c++) {
+		make_cycle(r, 6, T0 + c * 900000LL, 1000);
+		assert_memory_equal(g.r + 6 * c, r, sizeof(r));
+	}
 }
 
 /* ---- spool: recovery, sealed-day state, size bound ---- */
@@ -756,6 +939,76 @@ static void size_bound(void **state)
 
 /* ---- status files on a full disk ---- */
 
+/* The journal counts towards the bound, but no step can free it: when it
+ * alone is over the bound, the batches keep their interval readings
+ * (dropping them would lose readings and not bring the spool under); when
+ * it is not, the bound sheds as documented, uploaded batches first, then
+ * the interval detail of the oldest batches, the newest kept. */
+static void journal_over_bound_keeps_intervals(void **state)
+{
+	struct gw_spool_enforce res;
+	struct gw_spool_usage u;
+	char path[700];
+	int32_t d0 = gw_tz_day_of(T0);
+	(void)state;
+
+	clear_spool();
+	for (int i = 0; i < 4; i++) {
+		struct gw_batch *b = day_batch(d0 + i, 40);
+		assert_int_equal(gw_spool_write(spool, b), 0);
+		gw_batch_free(b);
+	}
+	char **names;
+	int n = gw_spool_list(spool, "ready", &names);
+	assert_int_equal(n, 4);
+	assert_int_equal(gw_spool_mark_done(spool, names[0]), 0);
+	/* a journal of 4 kB (its apparent size is what counts) */
+	mkdir(jdir, 0750);
+	snprintf(path, sizeof(path), "%s/2026-03-04_b0_1.gwj", jdir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 << 10), 0);
+	close(fd);
+	gw_spool_usage(spool, &u);
+	assert_int_equal(u.journal, 4 << 10);
+
+	struct gw_spool_bound bnd = {.max_bytes = u.journal - 1};
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_true(res.over);
+	assert_int_equal(res.done_pruned, 1); /* already in the database */
+	assert_int_equal(res.intervals_dropped, 0);
+	bnd.allow_delete_unuploaded = 1;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_int_equal(res.deleted_unuploaded, 0);
+	for (int i = 1; i < 4; i++) {
+		struct gw_batch *b;
+		snprintf(path, sizeof(path), "%s/ready/%s", spool, names[i]);
+		assert_int_equal(gw_batch_read_file(path, &b, NULL), 0);
+		assert_int_equal(b->n_series, 40);
+		gw_batch_free(b);
+	}
+	/* room for the journal but not for all the detail: the oldest
+	 * batch's intervals go first, the newest keeps its own */
+	gw_spool_usage(spool, &u);
+	bnd.allow_delete_unuploaded = 0;
+	bnd.max_bytes = u.total - 1;
+	assert_int_equal(gw_spool_enforce(spool, &bnd, &res), 0);
+	assert_false(res.over);
+	assert_true(res.intervals_dropped >= 1 && res.intervals_dropped < 3);
+	int stripped[4] = {0};
+	for (int i = 1; i < 4; i++) {
+		struct gw_batch *b;
+		snprintf(path, sizeof(path), "%s/ready/%s", spool, names[i]);
+		assert_int_equal(gw_batch_read_file(path, &b, NULL), 0);
+		stripped[i] = b->n_series == 0;
+		assert_int_equal(b->n_days, 40);
+		gw_batch_free(b);
+	}
+	assert_true(stripped[1]);
+	assert_false(stripped[3]);
+	gw_spool_list_free(names, n);
+}
+
 static void status_survives_full_disk(void **state)
 {
 	char path[700], tdir[400], away[420], *text;
@@ -884,8 +1137,11 @@ int main(void)
 		cmocka_unit_test(zero_filled_segments),
 		cmocka_unit_test(every_cut_with_zeros),
 		cmocka_unit_test(failed_append_no_litter),
+		cmocka_unit_test(packed_round_trip),
+		cmocka_unit_test(version1_segments_replay),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
+		cmocka_unit_test(journal_over_bound_keeps_intervals),
 		cmocka_unit_test(status_survives_full_disk),
 		cmocka_unit_test(full_disk_empties_done),
 	};

@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal_codec.c - the journal's packed cycle records (segment version 2;
+ * docs/spool-format.md, "Journal"): a poll cycle coded against what the
+ * same segment held before it, so that a reading costs a few bytes on
+ * flash instead of the 35 of a version-1 record.
+ *
+ * Both sides keep the same state for a segment: the series seen in it (a
+ * meter id and an OBIS code, with the last time, value, scale, unit and
+ * status written for it), numbered in the order they first appeared. A
+ * reading then names its series as "the one after the last" (the cycle
+ * has the same meters in the same order as the one before: nearly free),
+ * by a jump in that numbering (a meter that did not answer), or as a new
+ * series spelt out (the first cycle of a segment, a meter added). Its
+ * value goes as the difference to the series' last value, its time as the
+ * difference to the time the series' last time predicts (the previous
+ * reading's shift from its own last time, so that a poll that started
+ * late costs once per cycle, not once per reading). The body is deflated
+ * when that makes it smaller.
+ *
+ * A record is decodable from the segment's start alone: the writer starts
+ * the state afresh with each segment and after any failed append (the
+ * next record carries the "fresh" flag, and the reader starts afresh
+ * there too), so no acknowledged record ever depends on bytes that are
+ * not in the segment before it. The reader checks every count and index
+ * against what it has and refuses a record that does not fit (it is then
+ * cut like a torn one).
+ *
+ * The version-1 cycle record (what gateways before version 2 wrote) is
+ * here too, for the reader of old segments and for tests and benches.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "bytes.h"
+#include "journal_int.h"
+
+/* Tag byte of a packed reading: how its series is named (bits 0-1),
+ * and which fields follow (bits 2-4). Bits 5-7 are 0. */
+enum {
+	TAG_NEXT = 0,   /* the series after the previous reading's */
+	TAG_JUMP = 1,   /* zigzag varint: series - (previous + 1) */
+	TAG_NEW = 2,    /* meter ref, OBIS ref: varint, 0 = spelt out (str8) */
+	TAG_KEY_MASK = 3,
+	TAG_ATTR = 1 << 2, /* scale, unit, status (3 bytes) differ */
+	TAG_TS = 1 << 3,   /* zigzag varint: time - predicted time */
+	TAG_VAL = 1 << 4,  /* zigzag varint: value - series' last value */
+	TAG_SPARE = 0xe0,
+};
+
+/* Record flags (second payload byte). */
+enum {
+	PK_FRESH = 1,   /* the reader forgets the segment's series first */
+	PK_DEFLATE = 2, /* varint raw length, then a zlib stream */
+	PK_SPARE = 0xfc,
+};
+
+/* Deflate cannot make data smaller than 1/1032; a raw length claiming
+ * more is a lie, refused before anything is allocated for it. */
+#define INFLATE_RATIO 1040u
+
+/* ---- state ---- */
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static uint32_t hash_pair(uint32_t a, uint32_t b)
+{
+	uint64_t x = ((uint64_t)a << 32 | b) * 0x9E3779B97F4A7C15ULL;
+
+	return (uint32_t)(x >> 32);
+}
+
+void gw_jcodec_reset(struct gw_jcodec *c)
+{
+	c->ns = 0;
+	c->nm = 0;
+	c->no = 0;
+	c->alen = 0;
+	c->fresh = 1;
+	if (c->mhash)
+		memset(c->mhash, 0, c->mhcap * sizeof(*c->mhash));
+	if (c->ohash)
+		memset(c->ohash, 0, c->ohcap * sizeof(*c->ohash));
+	if (c->shash)
+		memset(c->shash, 0, c->shcap * sizeof(*c->shash));
+}
+
+void gw_jcodec_free(struct gw_jcodec *c)
+{
+	if (!c)
+		return;
+	free(c->s);
+	free(c->arena);
+	free(c->meter);
+	free(c->obis);
+	free(c->mhash);
+	free(c->ohash);
+	free(c->shash);
+	free(c->raw);
+	if (c->zin) {
+		inflateEnd(c->zin);
+		free(c->zin);
+	}
+	memset(c, 0, sizeof(*c));
+	c->fresh = 1;
+}
+
+/* Grows an array of elements of size `sz` to hold `need`. 0 or -1. */
+static int grow(void *pp, uint32_t *cap, uint32_t need, size_t sz)
+{
+	void **p = pp;
+
+	if (need <= *cap)
+		return 0;
+	uint32_t ncap = *cap ? *cap : 64;
+	while (ncap < need) {
+		if (ncap > UINT32_MAX / 2)
+			return -1;
+		ncap *= 2;
+	}
+	void *np = realloc(*p, (size_t)ncap * sz);
+	if (!np)
+		return -1;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* Adds a NUL-terminated name of len bytes to the arena; its offset in
+ * *off. 0 or -1. */
+static int arena_add(struct gw_jcodec *c, const char *name, size_t len,
+		     uint32_t *off)
+{
+	if (c->alen + len + 1 > UINT32_MAX)
+		return -1;
+	if (c->alen + len + 1 > c->acap) {
+		size_t ncap = c->acap ? c->acap : 4096;
+		while (ncap < c->alen + len + 1)
+			ncap *= 2;
+		char *na = realloc(c->arena, ncap);
+		if (!na)
+			return -1;
+		c->arena = na;
+		c->acap = ncap;
+	}
+	memcpy(c->arena + c->alen, name, len);
+	c->arena[c->alen + len] = '\0';
+	*off = (uint32_t)c->alen;
+	c->alen += len + 1;
+	return 0;
+}
+
+/* The writer's hash tables hold index + 1 (0: empty), at most half full.
+ * Rebuilds `tab` for n entries; key(i) gives entry i's hash. */
+static int rehash(uint32_t **tab, uint32_t *cap, uint32_t n,
+		  uint32_t (*key)(const struct gw_jcodec *, uint32_t),
+		  const struct gw_jcodec *c)
+{
+	uint32_t ncap = *cap ? *cap : 256;
+
+	while (ncap < 2 * (n + 1))
+		ncap *= 2;
+	if (ncap == *cap && *tab)
+		return 0;
+	uint32_t *nt = calloc(ncap, sizeof(*nt));
+	if (!nt)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t h = key(c, i) & (ncap - 1);
+		while (nt[h])
+			h = (h + 1) & (ncap - 1);
+		nt[h] = i + 1;
+	}
+	free(*tab);
+	*tab = nt;
+	*cap = ncap;
+	return 0;
+}
+
+static uint32_t meter_key(const struct gw_jcodec *c, uint32_t i)
+{
+	return hash_str(c->arena + c->meter[i]);
+}
+
+static uint32_t obis_key(const struct gw_jcodec *c, uint32_t i)
+{
+	return hash_str(c->arena + c->obis[i]);
+}
+
+static uint32_t series_key(const struct gw_jcodec *c, uint32_t i)
+{
+	return hash_pair(c->s[i].meter, c->s[i].obis);
+}
+
+/* Index of name among the n names at offs (through the hash), or -1. */
+static int64_t find_name(const struct gw_jcodec *c, const uint32_t *tab,
+			 uint32_t cap, const uint32_t *offs, const char *name)
+{
+	if (!tab)
+		return -1;
+	for (uint32_t h = hash_str(name) & (cap - 1); tab[h]; h = (h + 1) & (cap - 1))
+		if (strcmp(c->arena + offs[tab[h] - 1], name) == 0)
+			return tab[h] - 1;
+	return -1;
+}
+
+static int64_t find_series(const struct gw_jcodec *c, uint32_t m, uint32_t o)
+{
+	if (!c->shash)
+		return -1;
+	for (uint32_t h = hash_pair(m, o) & (c->shcap - 1); c->shash[h];
+	     h = (h + 1) & (c->shcap - 1)) {
+		const struct gw_jseries *s = &c->s[c->shash[h] - 1];
+		if (s->meter == m && s->obis == o)
+			return c->shash[h] - 1;
+	}
+	return -1;
+}
+
+/* Appends a name to a table (meters or OBIS codes): offsets in *offs, n
+ * names; the writer also enters it in its hash. Returns its index or -1. */
+static int64_t add_name(struct gw_jcodec *c, uint32_t **offs, uint32_t *n,
+			uint32_t *cap, const char *name, size_t len,
+			uint32_t **tab, uint32_t *tcap,
+			uint32_t (*key)(const struct gw_jcodec *, uint32_t))
+{
+	uint32_t off;
+
+	if (grow(offs, cap, *n + 1, sizeof(**offs)) || arena_add(c, name, len, &off))
+		return -1;
+	(*offs)[*n] = off;
+	(*n)++;
+	if (c->writer && rehash(tab, tcap, *n, key, c))
+		return -1;
+	if (c->writer) {
+		uint32_t h = key(c, *n - 1) & (*tcap - 1);
+		while ((*tab)[h] && (*tab)[h] != *n)
+			h = (h + 1) & (*tcap - 1);
+		(*tab)[h] = *n;
+	}
+	return *n - 1;
+}
+
+static int64_t add_series(struct gw_jcodec *c, uint32_t m, uint32_t o)
+{
+	if (c->ns >= GW_JOURNAL_SERIES_MAX ||
+	    grow(&c->s, &c->scap, c->ns + 1, sizeof(*c->s)))
+		return -1;
+	struct gw_jseries *s = &c->s[c->ns];
+	memset(s, 0, sizeof(*s));
+	s->meter = m;
+	s->obis = o;
+	c->ns++;
+	if (c->writer) {
+		if (rehash(&c->shash, &c->shcap, c->ns, series_key, c))
+			return -1;
+		uint32_t h = series_key(c, c->ns - 1) & (c->shcap - 1);
+		while (c->shash[h] && c->shash[h] != c->ns)
+			h = (h + 1) & (c->shcap - 1);
+		c->shash[h] = c->ns;
+	}
+	return c->ns - 1;
+}
+
+/* ---- writing ---- */
+
+static void put_str8(struct gw_wbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	gw_wbuf_u8(b, (uint8_t)n);
+	gw_wbuf_put(b, s, n);
+}
+
+/* Names reading r's series in the body: NEXT, JUMP or NEW. Returns the
+ * series' index, or -1 when out of memory. */
+static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
+		       int64_t cand, const struct gw_reading *r)
+{
+	if (cand < c->ns) {
+		const struct gw_jseries *s = &c->s[cand];
+		if (strcmp(c->arena + c->meter[s->meter], r->meter_id) == 0 &&
+		    strcmp(c->arena + c->obis[s->obis], r->obis) == 0) {
+			*tag = TAG_NEXT;
+			return cand;
+		}
+	}
+	int64_t m = find_name(c, c->mhash, c->mhcap, c->meter, r->meter_id);
+	int64_t o = find_name(c, c->ohash, c->ohcap, c->obis, r->obis);
+	int64_t idx = m >= 0 && o >= 0 ? find_series(c, (uint32_t)m, (uint32_t)o) : -1;
+	if (idx >= 0) {
+		*tag = TAG_JUMP;
+		gw_wbuf_varint(b, gw_zigzag(idx - cand));
+		return idx;
+	}
+	*tag = TAG_NEW;
+	gw_wbuf_varint(b, m >= 0 ? (uint64_t)m + 1 : 0);
+	if (m < 0) {
+		put_str8(b, r->meter_id);
+		m = add_name(c, &c->meter, &c->nm, &c->mcap, r->meter_id,
+			     strlen(r->meter_id), &c->mhash, &c->mhcap, meter_key);
+	}
+	gw_wbuf_varint(b, o >= 0 ? (uint64_t)o + 1 : 0);
+	if (o < 0) {
+		put_str8(b, r->obis);
+		o = add_name(c, &c->obis, &c->no, &c->ocap, r->obis,
+			     strlen(r->obis), &c->ohash, &c->ohcap, obis_key);
+	}
+	if (m < 0 || o < 0)
+		return -1;
+	return add_series(c, (uint32_t)m, (uint32_t)o);
+}
+
+/* The body: one tagged reading after another. The tag goes first into
+ * its place, the fields after it. Returns 0 or GW_ENOMEM. */
+static int put_body(struct gw_jcodec *c, const struct gw_reading *r, size_t n,
+		    struct gw_wbuf *b)
+{
+	int64_t last = -1, shift = 0, last_ts = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t at = b->n;
+		uint8_t tag = 0;
+		gw_wbuf_u8(b, 0);
+		int64_t idx = put_key(c, b, &tag, last + 1, &r[i]);
+		if (idx < 0 || b->oom)
+			return GW_ENOMEM;
+		struct gw_jseries *s = &c->s[idx];
+		int isnew = (tag & TAG_KEY_MASK) == TAG_NEW;
+		if (r[i].scale != s->scale || r[i].unit != s->unit ||
+		    r[i].status != s->status) {
+			tag |= TAG_ATTR;
+			gw_wbuf_u8(b, (uint8_t)r[i].scale);
+			gw_wbuf_u8(b, r[i].unit);
+			gw_wbuf_u8(b, r[i].status);
+		}
+		int64_t pred = isnew ? last_ts : gw_wrap_add(s->ts, shift);
+		int64_t dts = gw_wrap_sub(r[i].ts_ms, pred);
+		if (dts) {
+			tag |= TAG_TS;
+			gw_wbuf_varint(b, gw_zigzag(dts));
+		}
+		int64_t dv = gw_wrap_sub(r[i].value, s->value);
+		if (dv) {
+			tag |= TAG_VAL;
+			gw_wbuf_varint(b, gw_zigzag(dv));
+		}
+		if (b->oom)
+			return GW_ENOMEM;
+		b->p[at] = tag;
+		if (!isnew)
+			shift = gw_wrap_sub(r[i].ts_ms, s->ts);
+		s->ts = r[i].ts_ms;
+		s->value = r[i].value;
+		s->scale = r[i].scale;
+		s->unit = r[i].unit;
+		s->status = r[i].status;
+		last = idx;
+		last_ts = r[i].ts_ms;
+	}
+	return 0;
+}
+
+int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
+		     size_t n, struct gw_wbuf *out)
+{
+	struct gw_wbuf body = {0};
+	uint8_t flags = 0;
+
+	if (n > GW_JOURNAL_CYCLE_MAX || bus < 0 || bus > 65535)
+		return GW_EINVAL;
+	c->writer = 1;
+	if (c->ns + n > GW_JOURNAL_SERIES_MAX)
+		c->fresh = 1; /* every reading could be a new series */
+	if (c->fresh) {
+		gw_jcodec_reset(c);
+		flags |= PK_FRESH;
+		c->fresh = 0;
+	}
+	int rc = put_body(c, r, n, &body);
+	if (rc) {
+		free(body.p);
+		gw_jcodec_reset(c);
+		return rc;
+	}
+	/* Deflate when it pays: a cycle of a few meters is not worth a zlib
+	 * header; a bus of hundreds is. */
+	uLongf clen = compressBound((uLong)body.n);
+	uint8_t *z = body.n >= 64 ? malloc(clen) : NULL;
+	if (z && compress2(z, &clen, body.p, (uLong)body.n, 6) == Z_OK &&
+	    clen + 4 < body.n)
+		flags |= PK_DEFLATE;
+	gw_wbuf_u8(out, GW_JREC_PACKED);
+	gw_wbuf_u8(out, flags);
+	gw_wbuf_varint(out, (uint64_t)bus);
+	gw_wbuf_varint(out, n);
+	if (flags & PK_DEFLATE) {
+		gw_wbuf_varint(out, body.n);
+		gw_wbuf_put(out, z, clen);
+	} else {
+		gw_wbuf_put(out, body.p, body.n);
+	}
+	free(z);
+	free(body.p);
+	if (out->oom) {
+		gw_jcodec_reset(c);
+		return GW_ENOMEM;
+	}
+	return 0;
+}
+
+int gw_journal_v1_cycle(int bus, const struct gw_reading *r, size_t n,
+			struct gw_wbuf *out)
+{
+	if (bus < 0 || bus > 65535 || n > UINT32_MAX)
+		return GW_EINVAL;
+	gw_wbuf_u8(out, GW_JREC_CYCLE);
+	gw_wbuf_le(out, (uint64_t)bus, 2);
+	gw_wbuf_le(out, n, 4);
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(r[i].meter_id) > 255 || strlen(r[i].obis) > 255)
+			return GW_EINVAL;
+		put_str8(out, r[i].meter_id);
+		put_str8(out, r[i].obis);
+		gw_wbuf_le(out, (uint64_t)r[i].ts_ms, 8);
+		gw_wbuf_le(out, (uint64_t)r[i].value, 8);
+		gw_wbuf_u8(out, (uint8_t)r[i].scale);
+		gw_wbuf_u8(out, r[i].unit);
+		gw_wbuf_u8(out, r[i].status);
+	}
+	return out->oom ? GW_ENOMEM : 0;
+}
+
+/* ---- reading ---- */
+
+/* Reads a table reference (varint, 0 = spelt out as str8 next). Returns
+ * the index, -1 if it does not decode, -2 when out of memory. */
+static int64_t get_ref(struct gw_jcodec *c, struct gw_rbuf *b, int meters)
+{
+	uint32_t n = meters ? c->nm : c->no;
+	uint64_t ref = gw_rbuf_varint(b);
+
+	if (b->bad || ref > n)
+		return -1;
+	if (ref)
+		return (int64_t)ref - 1;
+	size_t cap = meters ? GW_ID_MAX : GW_OBIS_MAX;
+	if (b->pos >= b->n)
+		return -1;
+	size_t len = b->p[b->pos];
+	if (len >= cap || len > b->n - b->pos - 1 ||
+	    memchr(b->p + b->pos + 1, '\0', len))
+		return -1;
+	const char *name = (const char *)b->p + b->pos + 1;
+	b->pos += 1 + len;
+	int64_t i = meters ? add_name(c, &c->meter, &c->nm, &c->mcap, name, len,
+				      NULL, NULL, meter_key)
+			   : add_name(c, &c->obis, &c->no, &c->ocap, name, len,
+				      NULL, NULL, obis_key);
+	return i < 0 ? -2 : i;
+}
+
+/* Decodes one tagged reading into *rd. Returns 0, -1, -2 (as get_ref). */
+static int get_reading(struct gw_jcodec *c, struct gw_rbuf *b, int64_t *last,
+		       int64_t *shift, int64_t *last_ts, struct gw_reading *rd)
+{
+	uint8_t tag = (uint8_t)gw_rbuf_le(b, 1);
+	int64_t idx, cand = *last + 1;
+
+	if (b->bad || (tag & TAG_SPARE))
+		return -1;
+	switch (tag & TAG_KEY_MASK) {
+	case TAG_NEXT:
+		idx = cand;
+		break;
+	case TAG_JUMP:
+		idx = gw_wrap_add(cand, gw_unzigzag(gw_rbuf_varint(b)));
+		break;
+	case TAG_NEW: {
+		int64_t m = get_ref(c, b, 1);
+		int64_t o = m < 0 ? m : get_ref(c, b, 0);
+		if (o < 0)
+			return (int)o;
+		if (c->ns >= GW_JOURNAL_SERIES_MAX)
+			return -1;
+		idx = add_series(c, (uint32_t)m, (uint32_t)o);
+		if (idx < 0)
+			return -2;
+		break;
+	}
+	default:
+		return -1;
+	}
+	if (b->bad || idx < 0 || idx >= c->ns)
+		return -1;
+	struct gw_jseries *s = &c->s[idx];
+	int isnew = (tag & TAG_KEY_MASK) == TAG_NEW;
+	if (tag & TAG_ATTR) {
+		s->scale = gw_to_i8((uint8_t)gw_rbuf_le(b, 1));
+		s->unit = (uint8_t)gw_rbuf_le(b, 1);
+		s->status = (uint8_t)gw_rbuf_le(b, 1);
+	}
+	int64_t pred = isnew ? *last_ts : gw_wrap_add(s->ts, *shift);
+	int64_t ts = tag & TAG_TS ? gw_wrap_add(pred, gw_unzigzag(gw_rbuf_varint(b)))
+				  : pred;
+	if (tag & TAG_VAL)
+		s->value = gw_wrap_add(s->value, gw_unzigzag(gw_rbuf_varint(b)));
+	if (b->bad || s->unit >= GW_UNIT_COUNT_)
+		return -1;
+	if (!isnew)
+		*shift = gw_wrap_sub(ts, s->ts);
+	s->ts = ts;
+	*last = idx;
+	*last_ts = ts;
+	const char *mid = c->arena + c->meter[s->meter];
+	const char *ob = c->arena + c->obis[s->obis];
+	memset(rd, 0, sizeof(*rd)); /* padding too: callers compare readings */
+	memcpy(rd->meter_id, mid, strlen(mid));
+	memcpy(rd->obis, ob, strlen(ob));
+	rd->ts_ms = ts;
+	rd->value = s->value;
+	rd->scale = s->scale;
+	rd->unit = s->unit;
+	rd->status = s->status;
+	return 0;
+}
+
+/* The body of a packed record, raw or inflated into c->raw. Returns 0,
+ * -1 or -2 with *b set over it. */
+static int get_body(struct gw_jcodec *c, struct gw_rbuf *r, uint8_t flags,
+		    struct gw_rbuf *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (!(flags & PK_DEFLATE)) {
+		b->p = r->p + r->pos;
+		b->n = r->n - r->pos;
+		return 0;
+	}
+	uint64_t raw = gw_rbuf_varint(r);
+	size_t zlen = r->n - r->pos;
+	if (r->bad || raw == 0 || raw > GW_JOURNAL_REC_MAX ||
+	    raw > (uint64_t)zlen * INFLATE_RATIO)
+		return -1;
+	if (raw > c->rawcap) {
+		uint8_t *nr = realloc(c->raw, (size_t)raw);
+		if (!nr)
+			return -2;
+		c->raw = nr;
+		c->rawcap = (size_t)raw;
+	}
+	/* one inflate stream for the whole segment: setting one up per
+	 * record would cost more than inflating a bus's cycle */
+	z_stream *z = c->zin;
+	if (!z) {
+		z = calloc(1, sizeof(*z));
+		if (!z || inflateInit(z) != Z_OK) {
+			free(z);
+			return -2;
+		}
+		c->zin = z;
+	} else if (inflateReset(z) != Z_OK) {
+		return -1;
+	}
+	z->next_in = (Bytef *)(uintptr_t)(r->p + r->pos);
+	z->avail_in = (uInt)zlen;
+	z->next_out = c->raw;
+	z->avail_out = (uInt)raw;
+	int zrc = inflate(z, Z_FINISH);
+	if (zrc == Z_MEM_ERROR)
+		return -2;
+	/* the stream ends exactly where the record and the body do */
+	if (zrc != Z_STREAM_END || z->avail_out != 0 || z->avail_in != 0)
+		return -1;
+	b->p = c->raw;
+	b->n = (size_t)raw;
+	return 0;
+}
+
+int gw_jcodec_decode(struct gw_jcodec *c, const uint8_t *p, size_t len,
+		     struct gw_jscan *sc, int *bus, size_t *n)
+{
+	struct gw_rbuf r = {.p = p, .n = len}, b;
+
+	*n = 0;
+	c->writer = 0;
+	uint64_t type = gw_rbuf_le(&r, 1);
+	uint8_t flags = (uint8_t)gw_rbuf_le(&r, 1);
+	uint64_t bu = gw_rbuf_varint(&r);
+	uint64_t cnt = gw_rbuf_varint(&r);
+	if (r.bad || type != GW_JREC_PACKED || (flags & PK_SPARE) || bu > 65535 ||
+	    cnt > GW_JOURNAL_CYCLE_MAX)
+		return -1;
+	if (flags & PK_FRESH)
+		gw_jcodec_reset(c);
+	int rc = get_body(c, &r, flags, &b);
+	if (rc)
+		return rc;
+	if (cnt > b.n) /* every reading has its tag byte */
+		return -1;
+	if (cnt > sc->rcap) {
+		struct gw_reading *nb = realloc(sc->rbuf, (size_t)cnt * sizeof(*nb));
+		if (!nb)
+			return -2;
+		sc->rbuf = nb;
+		sc->rcap = (size_t)cnt;
+	}
+	int64_t last = -1, shift = 0, last_ts = 0;
+	for (uint64_t i = 0; i < cnt; i++)
+		if ((rc = get_reading(c, &b, &last, &shift, &last_ts, &sc->rbuf[i])))
+			return rc;
+	if (b.pos != b.n)
+		return -1;
+	*bus = (int)bu;
+	*n = (size_t)cnt;
+	return 0;
+}
