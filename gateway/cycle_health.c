@@ -67,8 +67,10 @@ void gw_cycle_account(struct gw_cycle_health *h, const struct gw_cycle_times *t,
 	h->overrun += (unsigned long)r.overrun;
 	h->skipped += r.skipped;
 	h->last_ms = dur;
-	if (dur > h->max_ms)
+	if (dur > h->max_ms) {
 		h->max_ms = dur;
+		r.longest = 1;
+	}
 	h->last_late_ms = late;
 	h->window = ((h->window << 1) | (uint32_t)behind) & mask;
 	if (behind) {

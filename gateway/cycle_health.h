@@ -82,6 +82,7 @@ enum gw_cycle_log {
 struct gw_cycle_verdict {
 	int late, overrun;     /* 1 if it was */
 	unsigned long skipped; /* poll times passed over */
+	int longest;           /* 1 if it was the longest so far */
 	enum gw_cycle_log log;
 	int alarm;             /* +1 raised by this cycle, -1 cleared, 0 neither */
 };

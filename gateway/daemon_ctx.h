@@ -231,8 +231,9 @@ int64_t gw_daemon_max_jump_ms(const struct gw_config *cfg);
 void gw_daemon_write_status(struct gw_daemon *d);
 void gw_daemon_write_health(struct gw_daemon *d);
 /* 1 when a bus's poll cycles changed since the status was written (one
- * fell behind or caught up, an alarm poll_overrun was raised or cleared)
- * and the last such write is a second old (real_us: gw_daemon_mono_us). */
+ * fell behind, caught up or was the longest so far; an alarm poll_overrun
+ * was raised or cleared) and the last such write is a second old (real_us:
+ * gw_daemon_mono_us). */
 int gw_daemon_cycles_changed(struct gw_daemon *d, int64_t real_us);
 
 /* ---- daemon_upload.c ---- */

@@ -478,7 +478,7 @@ static void cycle_done(struct worker *w, struct gw_cycle_times *t,
 	w->cycles++;
 	if (!atomic_load(&s->stop)) /* a cycle cut short is not judged */
 		gw_cycle_account(&w->ch, t, &v);
-	s->cycle_changes += v.late || v.overrun || v.log || v.alarm;
+	s->cycle_changes += v.late || v.overrun || v.longest || v.log || v.alarm;
 	h = w->ch;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);

@@ -106,8 +106,8 @@ unsigned long gw_sched_min_cycles(struct gw_sched *s);
  * (may be NULL): its late and overrunning poll cycles, their durations,
  * its alarm; *out is left as it is for a bus without a worker (no meters).
  * Returns a number that grows whenever a bus's cycle health changed in a
- * way its status shows: a cycle behind, the first in time after a run of
- * them, an alarm raised or cleared. */
+ * way its status shows: a cycle behind, the longest cycle so far, the
+ * first in time after a run of behind ones, an alarm raised or cleared. */
 unsigned long gw_sched_cycle_health(struct gw_sched *s, int bus,
 				    struct gw_cycle_health *out);
 /* Copies a meter's counters and state (index into cfg->meters). */

@@ -120,7 +120,7 @@ static const char *ms_text(const char *v, char *buf, size_t cap)
 static void print_polls(const char *st)
 {
 	size_t cap = strlen(st) + 1; /* the list of buses fits in the text */
-	char *buses = malloc(cap), iv[32], tol[32], tb[64], v[8][64];
+	char *buses = malloc(cap), iv[32], tol[32], tb[64], tt[64], v[8][64];
 	const char *list = buses ? gw_status_get(st, GW_SK_POLL_BUSES, buses, cap) : "?";
 
 	if (strcmp(list, "?") == 0 || strcmp(list, "-") == 0) {
@@ -133,7 +133,7 @@ static void print_polls(const char *st)
 	const char *s = gw_status_get(st, GW_SK_POLL_INTERVAL_S, tb, sizeof(tb));
 	printf("poll cycles (poll_interval %s; late: started more than %s after the poll time):\n",
 	       gw_cycle_format_ms(strtoll(s, NULL, 10) * 1000, iv, sizeof(iv)),
-	       ms_text(gw_status_get(st, GW_SK_POLL_LATE_TOLERANCE_MS, tb, sizeof(tb)),
+	       ms_text(gw_status_get(st, GW_SK_POLL_LATE_TOLERANCE_MS, tt, sizeof(tt)),
 		       tol, sizeof(tol)));
 	printf("  %-16s %7s %6s %7s %7s %9s %9s %8s\n", "bus", "cycles", "late",
 	       "overrun", "skipped", "last", "longest", "in_row");

@@ -69,11 +69,13 @@ static void late_overrun_skipped(void **state)
 	assert_int_equal(v.late, 0);
 	assert_int_equal(v.overrun, 0);
 	assert_int_equal(v.skipped, 0);
-	/* a millisecond later: late, not an overrun */
+	assert_int_equal(v.longest, 1); /* the first is the longest so far */
+	/* a millisecond later: late, not an overrun, not longer */
 	t.late_ms = TOL + 1;
 	gw_cycle_account(&h, &t, &v);
 	assert_int_equal(v.late, 1);
 	assert_int_equal(v.overrun, 0);
+	assert_int_equal(v.longest, 0);
 	/* ends a millisecond before the next poll time: in time */
 	t.late_ms = 0;
 	t.dur_ms = IV - 1;
