@@ -14,7 +14,7 @@
  * with what it returned; tests/unit/test_cycle_health.c tests both.
  *
  * A cycle is *late* when it starts more than the tolerance after its poll
- * time (gw_cycle_tolerance_ms: a tenth of the interval, at least 100 ms of
+ * time (gw_cycle_tolerance_ms: a tenth of the interval, at least 250 ms of
  * real time), and *overruns* when it ends at or after the next poll time:
  * the worker then waits for the first poll time after its end, and each
  * poll time it passed over is *skipped* (no cycle, no readings at it). A
@@ -39,7 +39,7 @@
 #define GW_CYCLE_WINDOW 20         /* the last cycles the share is taken of */
 #define GW_CYCLE_ALARM_IN_WINDOW 5 /* behind of the last GW_CYCLE_WINDOW: raised */
 #define GW_CYCLE_CLEAR_IN_ROW 5    /* in time in a row: cleared */
-#define GW_CYCLE_LATE_MIN_REAL_MS 100 /* a start later than this (real ms)
+#define GW_CYCLE_LATE_MIN_REAL_MS 250 /* a start later than this (real ms)
 				       * may be the machine's scheduling */
 /* What an operator can do about a bus whose cycles do not fit. */
 #define GW_CYCLE_WHAT_TO_DO "fewer meters on this bus, a longer poll_interval, " \
