@@ -238,6 +238,12 @@ else
 fi
 
 kill -TERM $gw
-wait_pid_exit 30 $gw || not_ok "gatewayd stops on SIGTERM"
+if wait_pid_exit 30 $gw; then
+	wait $gw
+	check_eq "$?" 0 "gatewayd stops on SIGTERM with exit status 0"
+else
+	not_ok "gatewayd stops on SIGTERM"
+fi
+check_eq "$(grep -cE 'AddressSanitizer|LeakSanitizer|runtime error' "$log")" 0 "no sanitizer report in the log"
 grep -E 'ERROR' "$log" | grep -v 'alarm poll_overrun' | sed 's/^/#   /'
 finish
