@@ -199,7 +199,7 @@ static int turn(struct gw_daemon *d)
 	int held = d->ct.cc.trust != GW_CLOCK_TRUSTED &&
 		   due(&d->timers.held, real, HELD_STATUS_PERIOD_US);
 	if (gw_journal_failures(d->du.journal) != d->du.failures || minute ||
-	    clock || held)
+	    clock || held || gw_daemon_cycles_changed(d, real))
 		gw_daemon_write_status(d);
 	if (due(&d->timers.health, real, HEALTH_PERIOD_US) || changed)
 		gw_daemon_write_health(d);

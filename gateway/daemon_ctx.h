@@ -142,6 +142,8 @@ struct daemon_timers {
 	int64_t held;      /* the status while the clock is held: every second */
 	int64_t health;    /* <spool>/health: every 10 s (and on each event) */
 	int64_t minute;    /* the size bound and the status: every minute */
+	int64_t cycles;    /* the status after a bus's poll cycles fell
+			    * behind or caught up: at most every second */
 };
 
 /* The running gateway. */
@@ -158,6 +160,8 @@ struct gw_daemon {
 	struct daemon_timers timers;
 	int running; /* the threads were started: the run ends with a stop */
 	int polled;  /* the health file shows every bus's first cycle */
+	unsigned long cycle_changes; /* gw_sched_cycle_health's count the
+				      * status shows */
 	/* the main loop's buffers, grown as needed */
 	struct gw_reading *buf;
 	size_t cap;
@@ -226,6 +230,11 @@ int64_t gw_daemon_max_jump_ms(const struct gw_config *cfg);
 /* Rewrites <spool>/status and <spool>/health (daemon_status.c). */
 void gw_daemon_write_status(struct gw_daemon *d);
 void gw_daemon_write_health(struct gw_daemon *d);
+/* 1 when a bus's poll cycles changed since the status was written (one
+ * fell behind, caught up or was the longest so far; an alarm poll_overrun
+ * was raised or cleared) and the last such write is a second old (real_us:
+ * gw_daemon_mono_us). */
+int gw_daemon_cycles_changed(struct gw_daemon *d, int64_t real_us);
 
 /* ---- daemon_upload.c ---- */
 /* Starts the upload thread on d->cfg (none without a conninfo). */

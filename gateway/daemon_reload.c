@@ -117,4 +117,7 @@ void gw_daemon_reload(struct gw_daemon *d)
 	start_generation(d, ns);
 	gw_info("reload: %d meters on %d buses (configuration %lu)", ncfg->n_meters,
 		ncfg->n_buses, d->generation);
+	/* at once: the operator looks for the new generation, and the poll
+	 * cycles' counts and alarms start afresh with the new workers */
+	gw_daemon_write_status(d);
 }

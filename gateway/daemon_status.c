@@ -16,6 +16,11 @@
 #include "status_keys.h"
 #include "tz.h"
 
+/* A bus's poll cycles falling behind or catching up rewrite the status at
+ * most this often (real time): on an accelerated clock a bus behind may
+ * end a cycle many times a second. */
+#define CYCLE_STATUS_PERIOD_US 1000000LL
+
 /* Passes failed in a row that raise the upload_failing alarm: with the
  * backoff (1, 2, 4, 8 s ... at most retry_max) a database away for a few
  * seconds, a restart or a failover, does not raise it. */
@@ -158,9 +163,83 @@ static void upload_view(struct gw_daemon *d, struct upload_view *v)
 		gw_strlcpy(v->ok_t, "-", sizeof(v->ok_t));
 }
 
+/* Every bus's poll cycles now (cycle_health.h), one snapshot for the
+ * alarm and the lines: NULL without a scheduler or memory. *meters gets
+ * each bus's number of meters (a bus without any has no worker). Free
+ * both with free(). */
+static struct gw_cycle_health *poll_snapshot(struct gw_daemon *d, int **meters)
+{
+	const struct gw_config *cfg = d->cfg;
+	struct gw_cycle_health *h = calloc((size_t)cfg->n_buses + 1, sizeof(*h));
+
+	*meters = calloc((size_t)cfg->n_buses + 1, sizeof(**meters));
+	if (!h || !*meters || !d->sched) {
+		free(h);
+		free(*meters);
+		*meters = NULL;
+		return NULL;
+	}
+	for (int m = 0; m < cfg->n_meters; m++)
+		(*meters)[cfg->meters[m].bus]++;
+	d->cycle_changes = gw_sched_cycle_health(d->sched, -1, NULL);
+	for (int b = 0; b < cfg->n_buses; b++)
+		gw_sched_cycle_health(d->sched, b, &h[b]);
+	return h;
+}
+
+/* Whether any bus raises poll_overrun. */
+static int poll_alarm(const struct gw_config *cfg, const struct gw_cycle_health *h)
+{
+	for (int b = 0; h && b < cfg->n_buses; b++)
+		if (h[b].alarm)
+			return 1;
+	return 0;
+}
+
+/* The poll cycles' lines: the interval, the tolerance of a start, the
+ * buses polled and, per bus, its cycles late and overrunning, the poll
+ * times skipped, the durations and its alarm. */
+static void poll_lines(struct gw_daemon *d, const struct gw_cycle_health *h,
+		       const int *meters, struct gw_status_text *t)
+{
+	const struct gw_config *cfg = d->cfg;
+	const struct gw_clock *clk = &cfg->clock;
+	int64_t poll = (int64_t)cfg->poll_interval_s * 1000;
+	size_t cap = (size_t)cfg->n_buses * GW_ID_MAX + 2, len = 0;
+	char *list = malloc(cap);
+
+	gw_status_put(t, GW_SK_POLL_INTERVAL_S, "%d", cfg->poll_interval_s);
+	gw_status_put(t, GW_SK_POLL_LATE_TOLERANCE_MS, "%lld",
+		      (long long)gw_cycle_tolerance_ms(poll, clk->simulated ? clk->speed : 1));
+	if (!list || !h) {
+		free(list);
+		return;
+	}
+	list[0] = '\0';
+	for (int b = 0; b < cfg->n_buses; b++)
+		if (meters[b])
+			len += (size_t)snprintf(list + len, cap - len, "%s%s",
+						len ? "," : "", cfg->buses[b].name);
+	gw_status_put(t, GW_SK_POLL_BUSES, "%s", len ? list : "-");
+	for (int b = 0; b < cfg->n_buses; b++)
+		if (meters[b])
+			gw_cycle_status_put(t, cfg->buses[b].name, &h[b]);
+	free(list);
+}
+
+int gw_daemon_cycles_changed(struct gw_daemon *d, int64_t real_us)
+{
+	if (!d->sched || real_us < d->timers.cycles ||
+	    gw_sched_cycle_health(d->sched, -1, NULL) == d->cycle_changes)
+		return 0;
+	d->timers.cycles = real_us + CYCLE_STATUS_PERIOD_US;
+	return 1;
+}
+
 /* The alarms raised now, comma-separated after a leading comma. */
 static void status_alarms(struct gw_daemon *d, const struct gw_spool_usage *u,
-			  const struct upload_view *v, char *alarm, size_t cap)
+			  const struct upload_view *v, const struct gw_cycle_health *ph,
+			  char *alarm, size_t cap)
 {
 	struct durable *du = &d->du;
 
@@ -187,6 +266,8 @@ static void status_alarms(struct gw_daemon *d, const struct gw_spool_usage *u,
 		strcat(alarm, ",clock_jump");
 	if (gw_drops_total())
 		strcat(alarm, ",readings_dropped");
+	if (poll_alarm(d->cfg, ph) && strlen(alarm) + 14 < cap)
+		strcat(alarm, ",poll_overrun");
 }
 
 /* The registers back from a silence beyond the revision window. */
@@ -253,15 +334,26 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	struct durable *du = &d->du;
 	struct gw_spool_usage u;
 	struct upload_view v;
-	char text[4096], tm[40], alarm[512] = "", gaps_text[256];
-	struct gw_status_text t = {.buf = text, .cap = sizeof(text)};
+	char tm[40], alarm[512] = "", gaps_text[256];
+	/* room for the lines of every bus (poll_lines) */
+	size_t cap = 4096 + (size_t)cfg->n_buses * 10 * (GW_ID_MAX + 48);
+	char *text = malloc(cap);
+	struct gw_status_text t = {.buf = text, .cap = cap};
 	unsigned long jf = gw_journal_failures(du->journal);
+	int *meters;
+	struct gw_cycle_health *ph = poll_snapshot(d, &meters);
 
+	if (!text) {
+		free(ph);
+		free(meters);
+		gw_err("spool: out of memory; the status file is out of date");
+		return;
+	}
 	text[0] = '\0';
 	upload_view(d, &v);
 	long_gaps_text(d, gaps_text, sizeof(gaps_text));
 	gw_spool_usage(cfg->spool_dir, &u);
-	status_alarms(d, &u, &v, alarm, sizeof(alarm));
+	status_alarms(d, &u, &v, ph, alarm, sizeof(alarm));
 	gw_status_put(&t, GW_SK_GATEWAY, "%s", cfg->gateway_id);
 	gw_status_put(&t, GW_SK_UPDATED, "%s",
 		      gw_format_utc(gw_clock_now_ms(&cfg->clock), tm, sizeof(tm)));
@@ -272,8 +364,12 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	gw_status_put(&t, GW_SK_LONG_GAPS, "%s", gaps_text);
 	clock_status(&d->ct, &cfg->clock, &t);
 	disk_status_lines(d, &t);
+	poll_lines(d, ph, meters, &t);
 	status_written(du, gw_spool_status_write(cfg->spool_dir, "status", text),
 		       "status");
+	free(text);
+	free(ph);
+	free(meters);
 	du->failures = jf;
 }
 

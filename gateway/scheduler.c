@@ -19,6 +19,9 @@
  * has them judged by the meter identities (meter_ident.h, the owner of
  * <spool_dir>/serials): a replaced meter or a drifting clock is an event
  * this worker queues for the core.
+ *
+ * A cycle that starts late or overruns its interval is counted, logged at
+ * growing intervals and may raise poll_overrun (cycle_health.h).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cycle_health.h"
 #include "driver.h"
 #include "drops.h"
 #include "scheduler.h"
@@ -39,6 +43,8 @@ struct worker {
 	int started;
 	unsigned long cycles;
 	int outage; /* every meter of the bus offline */
+	int n_meters;
+	struct gw_cycle_health ch; /* under the lock */
 };
 
 /* Registers of one meter whose bad_value event went out and that have not
@@ -65,6 +71,7 @@ struct gw_sched {
 	int n_workers;
 	struct worker *workers;
 	int64_t *last_good; /* per meter: when its last good read was stamped */
+	unsigned long cycle_changes; /* under lock; gw_sched_cycle_health */
 	struct bad_regs *bad; /* per meter */
 	/* per meter: the driver's detail of its last failure logged */
 	char (*said)[sizeof(((struct gw_read_faults *)0)->detail)];
@@ -455,14 +462,27 @@ static void check_outage(struct worker *w)
 	}
 }
 
-/* Counts a finished poll cycle; gw_sched_min_cycles reads it. */
-static void cycle_done(struct worker *w)
+/* Counts a finished poll cycle (gw_sched_min_cycles reads it); a whole one
+ * is judged by when it was due and began on the monotonic clock. */
+static void cycle_done(struct worker *w, struct gw_cycle_times *t,
+		       int64_t due_ms, int64_t start_ms)
 {
+	struct gw_sched *s = w->s;
+	struct gw_cycle_verdict v = {0};
+	struct gw_cycle_health h;
+
+	t->late_ms = start_ms - due_ms;
+	t->dur_ms = gw_clock_mono_ms(s->clk) - start_ms;
 	check_outage(w);
-	pthread_mutex_lock(&w->s->lock);
+	pthread_mutex_lock(&s->lock);
 	w->cycles++;
-	pthread_cond_broadcast(&w->s->cond);
-	pthread_mutex_unlock(&w->s->lock);
+	if (!atomic_load(&s->stop)) /* a cycle cut short is not judged */
+		gw_cycle_account(&w->ch, t, &v);
+	s->cycle_changes += v.late || v.overrun || v.longest || v.log || v.alarm;
+	h = w->ch;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	gw_cycle_log(s->cfg->buses[w->bus].name, w->n_meters, &h, t, &v);
 }
 
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
@@ -585,6 +605,8 @@ static void *worker_main(void *arg)
 	void *h = NULL;
 	struct bus_bufs bb = {0};
 	int open_failures = 0, first = 1;
+	struct gw_cycle_times ct = {.interval_ms = poll, .tolerance_ms =
+		gw_cycle_tolerance_ms(poll, s->clk->simulated ? s->clk->speed : 1)};
 
 	/* room for what one read can return: the driver's bound (an IEC
 	 * readout with a load profile), else the largest profile here */
@@ -601,18 +623,21 @@ static void *worker_main(void *arg)
 	}
 	while (!atomic_load(&s->stop)) {
 		/* Next boundary of the poll grid (UTC-aligned); read once
-		 * right away at start. */
+		 * right away at start. When it is due on the monotonic clock:
+		 * a step of the wall clock makes no cycle late. */
 		int64_t now = gw_clock_now_ms(s->clk);
 		int64_t next = first ? now : (now / poll + 1) * poll;
+		int64_t due = gw_clock_mono_ms(s->clk) + (next - now);
 		first = 0;
 		if (!gw_clock_sleep_until(s->clk, next, &s->stop))
 			break;
+		int64_t start = gw_clock_mono_ms(s->clk);
 		if (!h) {
 			int rc = drv->open(bus, &h);
 			if (rc) {
 				h = NULL;
 				open_failed(w, rc, &open_failures);
-				cycle_done(w);
+				cycle_done(w, &ct, due, start);
 				continue;
 			}
 			if (open_failures)
@@ -624,7 +649,7 @@ static void *worker_main(void *arg)
 			if (cfg->meters[m].bus == w->bus)
 				read_meter(w, drv, h, m, &bb);
 		cycle_out(w, &bb);
-		cycle_done(w);
+		cycle_done(w, &ct, due, start);
 	}
 	drv->close(h);
 	free(bb.buf);
@@ -643,12 +668,13 @@ int gw_sched_start(struct gw_sched *s)
 	for (int b = 0; b < s->cfg->n_buses; b++) {
 		int used = 0;
 		for (int m = 0; m < s->cfg->n_meters; m++)
-			used |= s->cfg->meters[m].bus == b;
+			used += s->cfg->meters[m].bus == b;
 		if (!used)
 			continue;
 		struct worker *w = &s->workers[s->n_workers];
 		w->s = s;
 		w->bus = b;
+		w->n_meters = used;
 		if (gw_thread_start(&w->thread, worker_main, w) != 0) {
 			gw_err("bus %s: cannot start thread", s->cfg->buses[b].name);
 			gw_sched_stop(s);
@@ -705,6 +731,18 @@ unsigned long gw_sched_min_cycles(struct gw_sched *s)
 			min = s->workers[i].cycles;
 	pthread_mutex_unlock(&s->lock);
 	return s->n_workers ? min : 0;
+}
+
+unsigned long gw_sched_cycle_health(struct gw_sched *s, int bus,
+				    struct gw_cycle_health *out)
+{
+	pthread_mutex_lock(&s->lock);
+	unsigned long n = s->cycle_changes;
+	for (int i = 0; out && i < s->n_workers; i++)
+		if (s->workers[i].bus == bus)
+			*out = s->workers[i].ch;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 void gw_sched_health(struct gw_sched *s, int meter, struct gw_meter_health *out)

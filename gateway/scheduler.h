@@ -21,6 +21,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "config.h"
+#include "cycle_health.h"
 #include "reading.h"
 
 struct gw_sched;
@@ -101,6 +102,14 @@ size_t gw_sched_take_events(struct gw_sched *s, struct gw_event **buf,
 			    size_t *cap);
 /* Number of poll cycles every worker has completed at least. */
 unsigned long gw_sched_min_cycles(struct gw_sched *s);
+/* Copies the cycle health of bus `bus` (index into cfg->buses) into *out
+ * (may be NULL): its late and overrunning poll cycles, their durations,
+ * its alarm; *out is left as it is for a bus without a worker (no meters).
+ * Returns a number that grows whenever a bus's cycle health changed in a
+ * way its status shows: a cycle behind, the longest cycle so far, the
+ * first in time after a run of behind ones, an alarm raised or cleared. */
+unsigned long gw_sched_cycle_health(struct gw_sched *s, int bus,
+				    struct gw_cycle_health *out);
 /* Copies a meter's counters and state (index into cfg->meters). */
 void gw_sched_health(struct gw_sched *s, int meter, struct gw_meter_health *out);
 /* Stops the workers (a read in progress finishes) and joins them, then

@@ -71,6 +71,24 @@ const struct gw_status_key_def gw_status_keys[GW_SK_COUNT_] = {
 		"seals failed since start"},
 	[GW_SK_SEAL_NEXT_TRY_S] = {"seal_next_try_s", GW_ST_SECONDS,
 		"seconds to the next try to seal"},
+	[GW_SK_POLL_INTERVAL_S] = {"poll_interval_s", GW_ST_SECONDS,
+		"the running poll_interval"},
+	[GW_SK_POLL_LATE_TOLERANCE_MS] = {"poll_late_tolerance_ms", GW_ST_MS,
+		"a cycle starting later than this after its poll time is late"},
+	[GW_SK_POLL_BUSES] = {"poll_buses", GW_ST_LIST, "the buses polled, or -"},
+	[GW_SK_POLL_CYCLES] = {"poll_cycles.", GW_ST_COUNT, "the bus's whole poll cycles"},
+	[GW_SK_POLL_LATE] = {"poll_late.", GW_ST_COUNT,
+		"of them, started later than poll_late_tolerance_ms"},
+	[GW_SK_POLL_OVERRUN] = {"poll_overrun.", GW_ST_COUNT,
+		"of them, not finished before the next poll time"},
+	[GW_SK_POLL_SKIPPED] = {"poll_skipped.", GW_ST_COUNT,
+		"poll times passed over because of those"},
+	[GW_SK_POLL_BEHIND_IN_ROW] = {"poll_behind_in_row.", GW_ST_COUNT,
+		"cycles late or overrunning in a row"},
+	[GW_SK_POLL_LAST_MS] = {"poll_last_ms.", GW_ST_MS, "the last cycle's duration"},
+	[GW_SK_POLL_MAX_MS] = {"poll_max_ms.", GW_ST_MS, "the longest cycle's duration"},
+	[GW_SK_POLL_ALARM] = {"poll_alarm.", GW_ST_FLAG,
+		"whether the bus raises the alarm poll_overrun"},
 };
 
 const struct gw_status_key_def gw_health_cols[GW_HC_COUNT_] = {
@@ -96,6 +114,7 @@ const char *gw_status_type_name(enum gw_status_type t)
 {
 	static const char *const names[GW_ST_TYPE_COUNT_] = {
 		"text", "count", "bytes", "seconds", "time", "day", "flag", "list",
+		"milliseconds",
 	};
 
 	return (unsigned)t < GW_ST_TYPE_COUNT_ ? names[t] : "?";
@@ -185,6 +204,27 @@ const char *gw_status_get_drop(const char *text, enum gw_drop_reason r,
 
 	return name ? get(text, gw_status_keys[GW_SK_DROPPED].name, name, buf, cap)
 		    : "?";
+}
+
+int gw_status_key_per_bus(enum gw_status_key k)
+{
+	return k >= GW_SK_POLL_CYCLES && k <= GW_SK_POLL_ALARM;
+}
+
+void gw_status_put_bus(struct gw_status_text *t, enum gw_status_key k,
+		       const char *bus, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(t, gw_status_keys[k].name, bus, fmt, ap);
+	va_end(ap);
+}
+
+const char *gw_status_get_bus(const char *text, enum gw_status_key k,
+			      const char *bus, char *buf, size_t cap)
+{
+	return get(text, gw_status_keys[k].name, bus, buf, cap);
 }
 
 int gw_health_header(char *buf, size_t cap)

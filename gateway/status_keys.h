@@ -27,6 +27,7 @@ enum gw_status_type {
 	GW_ST_DAY,     /* a local day (YYYY-MM-DD), or "-" */
 	GW_ST_FLAG,    /* "yes" or "no" */
 	GW_ST_LIST,    /* comma-separated names, or "none" / "-" */
+	GW_ST_MS,      /* a decimal number of milliseconds */
 	GW_ST_TYPE_COUNT_
 };
 
@@ -70,6 +71,18 @@ enum gw_status_key {
 	GW_SK_SEAL_FAILURES,
 	GW_SK_SEAL_FAILURES_TOTAL,
 	GW_SK_SEAL_NEXT_TRY_S,
+	GW_SK_POLL_INTERVAL_S,
+	GW_SK_POLL_LATE_TOLERANCE_MS,
+	GW_SK_POLL_BUSES,
+	/* per bus: one key each, "<name><bus>" (gw_status_key_per_bus) */
+	GW_SK_POLL_CYCLES,
+	GW_SK_POLL_LATE,
+	GW_SK_POLL_OVERRUN,
+	GW_SK_POLL_SKIPPED,
+	GW_SK_POLL_BEHIND_IN_ROW,
+	GW_SK_POLL_LAST_MS,
+	GW_SK_POLL_MAX_MS,
+	GW_SK_POLL_ALARM,
 	GW_SK_COUNT_ /* number of keys, not a key */
 };
 
@@ -94,7 +107,8 @@ enum gw_health_col {
 };
 
 struct gw_status_key_def {
-	const char *name; /* GW_SK_DROPPED: the prefix "dropped_" */
+	const char *name; /* GW_SK_DROPPED: the prefix "dropped_"; a key
+			   * per bus: the prefix "poll_cycles." ... */
 	enum gw_status_type type;
 	const char *meaning;
 };
@@ -126,6 +140,17 @@ const char *gw_status_get(const char *text, enum gw_status_key k, char *buf,
 /* The same for "dropped_<reason>". */
 const char *gw_status_get_drop(const char *text, enum gw_drop_reason r,
 			       char *buf, size_t cap);
+
+/* 1 if k is a key per bus ("poll_cycles." followed by the bus's name),
+ * written and read by the two functions below, else 0. */
+int gw_status_key_per_bus(enum gw_status_key k);
+/* Appends "<key><bus>=value\n" for a key per bus k. */
+void gw_status_put_bus(struct gw_status_text *t, enum gw_status_key k,
+		       const char *bus, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The value of "<key><bus>" into buf, or "?" (as gw_status_get). */
+const char *gw_status_get_bus(const char *text, enum gw_status_key k,
+			      const char *bus, char *buf, size_t cap);
 
 /* Writes the health file's header line (the column names, tab-separated,
  * with a newline) into buf; returns its length (as snprintf). */

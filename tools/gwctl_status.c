@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cycle_health.h"
 #include "gw.h"
 #include "gwctl_spool.h"
 #include "spool.h"
@@ -100,6 +101,63 @@ static void print_drops(char *st)
 			printf("  %s: %s\n", gw_drop_reason_name((enum gw_drop_reason)r),
 			       meaning[r]);
 	}
+}
+
+/* A millisecond value of the status as a duration, or "?" as it is. */
+static const char *ms_text(const char *v, char *buf, size_t cap)
+{
+	char *end;
+	long long ms = strtoll(v, &end, 10);
+
+	if (end == v || *end)
+		return v;
+	return gw_cycle_format_ms(ms, buf, cap);
+}
+
+/* The poll cycles of each bus: how many started late or overran the poll
+ * interval, the poll times skipped, the last and longest durations, and
+ * what to do about a bus that raises poll_overrun. */
+static void print_polls(const char *st)
+{
+	size_t cap = strlen(st) + 1; /* the list of buses fits in the text */
+	char *buses = malloc(cap), iv[32], tol[32], tb[64], tt[64], v[8][64];
+	const char *list = buses ? gw_status_get(st, GW_SK_POLL_BUSES, buses, cap) : "?";
+
+	if (strcmp(list, "?") == 0 || strcmp(list, "-") == 0) {
+		/* "?": a status written before these keys existed */
+		if (strcmp(list, "-") == 0)
+			printf("poll cycles: no bus polled\n");
+		free(buses);
+		return;
+	}
+	const char *s = gw_status_get(st, GW_SK_POLL_INTERVAL_S, tb, sizeof(tb));
+	printf("poll cycles (poll_interval %s; late: started more than %s after the poll time):\n",
+	       gw_cycle_format_ms(strtoll(s, NULL, 10) * 1000, iv, sizeof(iv)),
+	       ms_text(gw_status_get(st, GW_SK_POLL_LATE_TOLERANCE_MS, tt, sizeof(tt)),
+		       tol, sizeof(tol)));
+	printf("  %-16s %7s %6s %7s %7s %9s %9s %8s\n", "bus", "cycles", "late",
+	       "overrun", "skipped", "last", "longest", "in_row");
+	int alarms = 0;
+	for (char *save = NULL, *b = strtok_r(buses, ",", &save); b;
+	     b = strtok_r(NULL, ",", &save)) {
+		static const enum gw_status_key k[] = {
+			GW_SK_POLL_CYCLES, GW_SK_POLL_LATE, GW_SK_POLL_OVERRUN,
+			GW_SK_POLL_SKIPPED, GW_SK_POLL_LAST_MS, GW_SK_POLL_MAX_MS,
+			GW_SK_POLL_BEHIND_IN_ROW, GW_SK_POLL_ALARM,
+		};
+		for (int i = 0; i < 8; i++)
+			gw_status_get_bus(st, k[i], b, v[i], sizeof(v[i]));
+		char last[32], max[32];
+		int alarm = strcmp(v[7], "yes") == 0;
+		alarms += alarm;
+		printf("  %-16s %7s %6s %7s %7s %9s %9s %8s%s\n", b, v[0], v[1], v[2],
+		       v[3], ms_text(v[4], last, sizeof(last)), ms_text(v[5], max, sizeof(max)),
+		       v[6], alarm ? "  ALARM poll_overrun" : "");
+	}
+	if (alarms)
+		printf("  a bus with ALARM does not keep its poll_interval (readings are "
+		       "missing at the poll times skipped): %s\n", GW_CYCLE_WHAT_TO_DO);
+	free(buses);
 }
 
 /* The health file's meters: counts first, then a line per meter.
@@ -225,6 +283,7 @@ int gwctl_status(int argc, char **argv)
 		       gw_status_get(st, GW_SK_SEAL_NEXT_TRY_S, v[5], sizeof(v[5])));
 	print_clock(st);
 	print_drops(st);
+	print_polls(st);
 	bad |= strcmp(alarm, "none") != 0;
 	free(st);
 

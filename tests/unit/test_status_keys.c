@@ -94,6 +94,12 @@ static void status_keys_match_docs(void **state)
 	(void)state;
 	assert_true(n >= GW_SK_COUNT_);
 	for (int k = 0; k < GW_SK_COUNT_; k++) {
+		if (gw_status_key_per_bus((enum gw_status_key)k)) {
+			/* listed as "poll_cycles.BUS" */
+			snprintf(key, sizeof(key), "%sBUS", gw_status_keys[k].name);
+			find(rows, n, key, gw_status_keys[k].type);
+			continue;
+		}
 		if (k != GW_SK_DROPPED) {
 			find(rows, n, gw_status_keys[k].name, gw_status_keys[k].type);
 			continue;
@@ -137,12 +143,14 @@ static void writer_and_reader_agree(void **state)
 	(void)state;
 	text[0] = '\0';
 	for (int k = 0; k < GW_SK_COUNT_; k++)
-		if (k != GW_SK_DROPPED && k != GW_SK_CLOCK_SEAL_TIME)
+		if (gw_status_key_per_bus((enum gw_status_key)k))
+			continue; /* below */
+		else if (k != GW_SK_DROPPED && k != GW_SK_CLOCK_SEAL_TIME)
 			gw_status_put(&t, (enum gw_status_key)k, "v%d", k);
 	for (int r = 0; r < GW_DROP_REASON_COUNT_; r++)
 		gw_status_put_drop(&t, (enum gw_drop_reason)r, (unsigned long long)r + 10);
 	for (int k = 0; k < GW_SK_COUNT_; k++) {
-		if (k == GW_SK_DROPPED)
+		if (k == GW_SK_DROPPED || gw_status_key_per_bus((enum gw_status_key)k))
 			continue;
 		const char *v = gw_status_get(text, (enum gw_status_key)k, buf, sizeof(buf));
 		if (k == GW_SK_CLOCK_SEAL_TIME) {
@@ -161,6 +169,50 @@ static void writer_and_reader_agree(void **state)
 	assert_string_equal(gw_status_get("clock_detail=x\n", GW_SK_CLOCK, buf, sizeof(buf)), "?");
 	assert_string_equal(gw_status_get("clock=trusted\n", GW_SK_CLOCK_DETAIL, buf,
 					  sizeof(buf)), "?");
+}
+
+/* The keys per bus: one line per key and bus, "<key><bus>=value", read back
+ * by key and bus; a bus whose name begins another's is not mistaken for
+ * it, and no key per bus is read as another key. */
+static void keys_per_bus(void **state)
+{
+	char text[4096], buf[64], want[64];
+	struct gw_status_text t = {.buf = text, .cap = sizeof(text)};
+	static const char *const buses[] = {"feeder-7", "feeder", "rs485.2"};
+	int per_bus = 0;
+
+	(void)state;
+	text[0] = '\0';
+	gw_status_put(&t, GW_SK_POLL_BUSES, "%s", "feeder-7,feeder,rs485.2");
+	for (int b = 0; b < 3; b++)
+		for (int k = 0; k < GW_SK_COUNT_; k++)
+			if (gw_status_key_per_bus((enum gw_status_key)k))
+				gw_status_put_bus(&t, (enum gw_status_key)k, buses[b],
+						  "%d-%d", b, k);
+	assert_non_null(strstr(text, "\npoll_overrun.feeder-7=0-"));
+	assert_non_null(strstr(text, "\npoll_max_ms.rs485.2=2-"));
+	for (int k = 0; k < GW_SK_COUNT_; k++) {
+		if (!gw_status_key_per_bus((enum gw_status_key)k)) {
+			if (k != GW_SK_POLL_BUSES && k != GW_SK_DROPPED)
+				assert_string_equal(gw_status_get(text, (enum gw_status_key)k,
+								  buf, sizeof(buf)), "?");
+			continue;
+		}
+		per_bus++;
+		/* the name ends in '.', so a key and a bus are told apart */
+		assert_int_equal(gw_status_keys[k].name[strlen(gw_status_keys[k].name) - 1], '.');
+		for (int b = 0; b < 3; b++) {
+			snprintf(want, sizeof(want), "%d-%d", b, k);
+			assert_string_equal(gw_status_get_bus(text, (enum gw_status_key)k,
+							      buses[b], buf, sizeof(buf)), want);
+		}
+		assert_string_equal(gw_status_get_bus(text, (enum gw_status_key)k, "rs485",
+						      buf, sizeof(buf)), "?");
+	}
+	assert_int_equal(per_bus, 8);
+	assert_string_equal(gw_status_get(text, GW_SK_POLL_BUSES, buf, sizeof(buf)),
+			    "feeder-7,feeder,rs485.2");
+	assert_string_equal(gw_status_type_name(GW_ST_MS), "milliseconds");
 }
 
 static void full_text_keeps_whole_lines(void **state)
@@ -185,6 +237,7 @@ int main(void)
 		cmocka_unit_test(status_keys_match_docs),
 		cmocka_unit_test(health_columns_match_docs),
 		cmocka_unit_test(writer_and_reader_agree),
+		cmocka_unit_test(keys_per_bus),
 		cmocka_unit_test(full_text_keeps_whole_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
