@@ -68,9 +68,16 @@ GROUP BY d.meter_id, d.day
 ORDER BY d.meter_id, d.day;
 
 -- All meters of one day (an analyst's "yesterday"), and all meters of a
--- month (monthly_usage WHERE month = ...), in meter order.
+-- month in meter order with what monthly_usage sums (an index-only scan
+-- that needs no sort: 300,000 rows a month at 10,000 meters).
 CREATE INDEX meter_days_day_idx ON meter_days (day);
-CREATE INDEX meter_days_month_idx ON meter_days (month, meter_id);
+CREATE INDEX meter_days_month_idx ON meter_days (month, meter_id)
+	INCLUDE (import_wh, export_wh, import_t1_wh, import_t2_wh, import_t3_wh, quality);
+-- An index-only scan reads the table for pages not marked all-visible,
+-- which only VACUUM marks; rows arrive 10,000 a day and are rarely
+-- updated, so vacuum after 0.5% new rows (about two days), not 20%.
+ALTER TABLE meter_days SET (autovacuum_vacuum_insert_scale_factor = 0.005,
+			    autovacuum_analyze_scale_factor = 0.02);
 
 -- ---------------------------------------------------------------------
 -- Recomputes the rows of the given (meter, day) pairs from
@@ -209,6 +216,15 @@ CREATE TRIGGER meter_days_trunc AFTER TRUNCATE ON daily_registers
 -- (an initplan), so that a portal query is an index range of its meters
 -- and not a check of every row of the table; the account history then
 -- decides day by day.
+-- 002's gw_session_account() had its own search_path, so it could not be
+-- inlined: every row a portal policy checked called it as a function.
+-- The same expression, with the name qualified instead, is inlined into
+-- the policies and read once per scan.
+CREATE OR REPLACE FUNCTION gw_session_account() RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT nullif(pg_catalog.current_setting('gw.customer_account', true), '') $$;
+ALTER FUNCTION gw_session_account() RESET ALL;
+
 CREATE FUNCTION gw_portal_meters() RETURNS text[]
 LANGUAGE sql
 STABLE
