@@ -88,21 +88,38 @@ ALTER TABLE meter_days SET (autovacuum_vacuum_insert_scale_factor = 0.005,
 -- Two transactions writing registers of the same meter and day (a
 -- loader and an owner's repair) could each compute the day without the
 -- other's uncommitted rows. So the meters are locked first (FOR NO KEY
--- UPDATE: what the loader's upsert of meters holds already, and no
--- conflict with the foreign keys' KEY SHARE), in meter order; the
--- statements after the lock see whatever the other committed.
+-- UPDATE: what the loader's upsert of meters holds, and no conflict with
+-- the foreign keys' KEY SHARE), in meter order; the statements after the
+-- lock see whatever the other committed. Inside a batch (gw_begin_batch)
+-- the loader has locked the batch's meters so already, before it wrote
+-- their registers, and locking 10,000 rows again would cost the upload a
+-- write of each: the lock is taken only outside a batch (gw_assign_meter
+-- releasing held data locks its meter too; this is for repairs).
 CREATE FUNCTION gw_meter_days_sync(p_meter text[], p_day date[], p_deletes boolean)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
+DECLARE
+	v_lock boolean;
 BEGIN
 	IF p_meter IS NULL OR cardinality(p_meter) = 0 THEN
 		RETURN;
 	END IF;
-	PERFORM FROM meters m WHERE m.meter_id = ANY (p_meter)
-	ORDER BY m.meter_id FOR NO KEY UPDATE OF m;
+	-- gw_batch_meters: the batch's meters, as gw_begin_batch() checked
+	-- them before it upserted (and so locked) them; empty outside a batch.
+	IF to_regclass('pg_temp.gw_batch_meters') IS NULL THEN
+		v_lock := true;
+	ELSE
+		v_lock := EXISTS (SELECT FROM unnest(p_meter) k(meter_id)
+				  WHERE NOT EXISTS (SELECT FROM pg_temp.gw_batch_meters b
+						    WHERE b.meter_id = k.meter_id));
+	END IF;
+	IF v_lock THEN
+		PERFORM FROM meters m WHERE m.meter_id = ANY (p_meter)
+		ORDER BY m.meter_id FOR NO KEY UPDATE OF m;
+	END IF;
 
 	INSERT INTO meter_days AS t (meter_id, day, import_wh, export_wh, import_t1_wh,
 				     import_t2_wh, import_t3_wh, quality, minutes_missing,
