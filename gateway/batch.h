@@ -84,6 +84,21 @@ struct gw_batch {
 	struct gw_event *events;
 };
 
+/* A sealed day whose interval series are handed out one at a time, as
+ * they are written (batchfile.h, gw_batch_encode_src), instead of being
+ * copied into the batch: `batch` holds the header, the daily records and
+ * the events (its n_series is 0); series(ctx, i, points, out) fills *out
+ * with series i's head (meter, register, unit, scale, n) and, when points
+ * is non-zero, its ts_ms and value arrays, valid until the next call.
+ * Returns 0 or GW_ENOMEM. */
+struct gw_batch_src {
+	struct gw_batch *batch;
+	size_t n_series;
+	uint64_t n_readings; /* the series' n summed */
+	int (*series)(void *ctx, size_t i, int points, struct gw_series *out);
+	void *ctx;
+};
+
 /* Frees a batch and everything it owns; accepts NULL. */
 void gw_batch_free(struct gw_batch *b);
 

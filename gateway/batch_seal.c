@@ -141,6 +141,7 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 		struct track *t = b->slots[i];
 		if (!t || t->n == 0)
 			continue;
+		batch_track_open(b, t);
 		size_t first = lower_bound(t, s);
 		int inside = first < t->n && t->pts[first].ts < e;
 		int spans = first > 0 && first < t->n;
@@ -244,6 +245,7 @@ static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
 	batch->created_ms = now;
 	for (size_t k = 0; k < n; k++) {
 		struct track *t = list[k];
+		batch_track_open(b, t);
 		size_t first = lower_bound(t, s), end = lower_bound(t, e);
 		if (end > first && add_series(batch, t, first, end))
 			goto oom;
@@ -268,8 +270,8 @@ static int32_t oldest_day(const struct gw_batcher *b)
 		const struct track *t = b->slots[i];
 		if (!t || t->n == 0)
 			continue;
-		if (t->pts[0].ts < oldest)
-			oldest = t->pts[0].ts;
+		if (batch_track_first_ts(t) < oldest)
+			oldest = batch_track_first_ts(t);
 	}
 	for (size_t i = 0; i < b->n_events; i++)
 		if (b->events[i].ts_ms < oldest && b->events[i].ts_ms >= 0 &&
