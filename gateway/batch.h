@@ -213,6 +213,16 @@ typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx);
 
+/* The same, each day handed to `sealed` as a source whose series are
+ * read from the batcher's own points as they are written (gw_batch_src,
+ * batchfile.h gw_batch_encode_src): a day is never copied whole into
+ * memory. The source, and its batch, stay the batcher's: valid during the
+ * call only; `sealed` may set src->batch->revision. Same batches, byte for
+ * byte, as gw_batcher_advance gives; same returns. */
+typedef int (*gw_sealed_src_fn)(void *ctx, struct gw_batch_src *src);
+int gw_batcher_advance_src(struct gw_batcher *b, int64_t now_ms,
+			   gw_sealed_src_fn sealed, void *ctx);
+
 /* After a restart: days before next_day are already sealed (their batches
  * are in the spool); call before gw_batcher_edges_load and the journal
  * replay. The first live gw_batcher_add (or advance) ends the replay. */
