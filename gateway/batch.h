@@ -219,6 +219,7 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
  * memory. The source, and its batch, stay the batcher's: valid during the
  * call only; `sealed` may set src->batch->revision. Same batches, byte for
  * byte, as gw_batcher_advance gives; same returns. */
+#define GW_BATCHER_ADVANCE_SRC 1
 typedef int (*gw_sealed_src_fn)(void *ctx, struct gw_batch_src *src);
 int gw_batcher_advance_src(struct gw_batcher *b, int64_t now_ms,
 			   gw_sealed_src_fn sealed, void *ctx);

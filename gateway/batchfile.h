@@ -34,6 +34,11 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
 typedef int (*gw_batch_put_fn)(void *ctx, const uint8_t *p, size_t n);
 int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 			void *ctx, uint8_t *hdr, size_t *hlen);
+/* Streams src into the spool at dir (batch_spool.c): tmp/<name>, then
+ * ready/<name>, durably, named by src->batch (its revision set). Returns
+ * as gw_spool_write: 0, GW_ENOSPC or GW_EIO (errno set to the failure's;
+ * nothing left in tmp/), GW_ENOMEM, GW_EINVAL. */
+int gw_spool_write_src(const char *dir, const struct gw_batch_src *src);
 /* Decodes and verifies a batch file image. Returns 0, GW_ECORRUPT
  * (truncated, bad CRC, bad structure), GW_EVERSION or GW_ENOMEM; *out is
  * NULL on error. *crc (may be NULL) gets the file's CRC-32. */

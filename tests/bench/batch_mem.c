@@ -6,7 +6,9 @@
  * days, each cycle appended to a real journal (unless "nojournal") and
  * added to a batcher with gatewayd's defaults (revision window 2 days,
  * seal delay 30 minutes), each day sealed into a real spool as gatewayd
- * does (gw_spool_write), the journal pruned after it. Prints the peak RSS
+ * does (gw_batcher_advance_src into gw_spool_write_src; a baseline
+ * without them: gw_batcher_advance into gw_spool_write), the journal
+ * pruned after it. Prints the peak RSS
  * of each day (from the end of the seal before to the end of its seal:
  * the kernel's high-water mark VmHWM, reset through /proc/self/clear_refs;
  * getrusage's ru_maxrss follows that reset too) and of the whole run:
@@ -113,6 +115,26 @@ struct run {
 	int sealed, failed;
 };
 
+#ifdef GW_BATCHER_ADVANCE_SRC
+/* as gatewayd seals: streamed from the tracks into the spool */
+#include "batchfile.h"
+
+static int on_sealed_src(void *arg, struct gw_batch_src *src)
+{
+	struct run *r = arg;
+	int rc = gw_spool_write_src(r->dir, src);
+
+	if (rc)
+		r->failed++;
+	else
+		r->sealed++;
+	return rc;
+}
+#define ADVANCE(b, t, r) gw_batcher_advance_src(b, t, on_sealed_src, r)
+#else
+#define ADVANCE(b, t, r) gw_batcher_advance(b, t, on_sealed, r)
+
+/* as gatewayd sealed before it streamed: the batch built in memory */
 static int on_sealed(void *arg, struct gw_batch *b)
 {
 	struct run *r = arg;
@@ -125,6 +147,7 @@ static int on_sealed(void *arg, struct gw_batch *b)
 		r->sealed++;
 	return rc;
 }
+#endif
 
 /* One bus's cycle: meters [m0, m1) read at t. */
 static size_t fill(struct gw_reading *out, int m0, int m1, int64_t t,
@@ -208,7 +231,7 @@ int main(int argc, char **argv)
 				return 1;
 		}
 		t += CYCLE_MS;
-		int s = gw_batcher_advance(bat, t, on_sealed, &run);
+		int s = ADVANCE(bat, t, &run);
 		if (s < 0)
 			return 1;
 		if (s == 0)
