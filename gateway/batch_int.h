@@ -5,14 +5,17 @@
  * batch.h). The core is five files:
  *     batch.c          the batcher's life, readings and events coming in
  *     batch_store.c    the tracks (one per meter register) and their
- *                      points, in a hash table; pruning
+ *                      points, delta-encoded, in a hash table; a track
+ *                      decoded when its points are needed; pruning
  *     batch_midnight.c a register's value at a midnight (measured,
  *                      interpolated, estimated) and its quality; increases
  *                      bounded by power; minutes missing
  *     batch_edge.c     the revision window: days marked for sealing
  *                      again, the books frozen at the edge, long gaps, and
  *                      the edges across a restart (gw_batcher_edges_*)
- *     batch_seal.c     a day sealed into a batch; gw_batcher_advance
+ *     batch_seal.c     a day sealed into a batch, or handed out as a
+ *                      source of series read from the tracks as they are
+ *                      written; gw_batcher_advance(_src)
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */

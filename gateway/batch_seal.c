@@ -3,7 +3,8 @@
  * batch_seal.c - sealing a local day into a batch: for each track the
  * day's start and end values and their quality, the sum of its increases
  * (with the events for drops, wraps and jumps), the interval series of
- * the day's readings; which days are due (gw_batcher_advance), in order,
+ * the day's readings (handed out one at a time, gw_batcher_advance_src,
+ * or copied into the batch, gw_batcher_advance); which days are due, in order,
  * dirty ones again. See batch_int.h.
  */
 #include <limits.h>

@@ -153,7 +153,9 @@ static int enc_room(struct track *t, size_t more)
 {
 	if ((size_t)t->enc_len + more <= t->enc_cap)
 		return 0;
-	size_t ncap = (size_t)t->enc_cap + t->enc_cap / 2 + more + 16;
+	/* a quarter more: a track grows by a point a cycle, so the slack
+	 * matters more than the reallocs */
+	size_t ncap = (size_t)t->enc_cap + t->enc_cap / 4 + more + 16;
 	if (ncap > UINT32_MAX)
 		return GW_ENOMEM;
 	uint8_t *ne = realloc(t->enc, ncap);
@@ -221,6 +223,7 @@ static int reencode(struct track *t, const struct point *pts, size_t n)
 {
 	size_t cap = n * 4 + 32;
 	uint8_t *e = malloc(cap);
+	/* (shrunk to fit below) */
 	struct enc_state s = {0};
 	size_t len = 0;
 
@@ -238,6 +241,12 @@ static int reencode(struct track *t, const struct point *pts, size_t n)
 			cap = ncap;
 		}
 		len += enc_point(&s, pts[k].ts, pts[k].v, e + len);
+	}
+	/* no slack kept: the next append grows it by a quarter */
+	uint8_t *fit = realloc(e, len + 1);
+	if (fit) {
+		e = fit;
+		cap = len + 1;
 	}
 	free(t->enc);
 	t->enc = e;
