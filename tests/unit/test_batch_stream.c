@@ -264,7 +264,10 @@ static size_t make_readings(struct gw_reading **out, int64_t t0)
 	/* read twice, another value the second time */
 	for (int k = 0; k < 30; k++) {
 		r[n] = r[rnd() % (n - 1)];
-		r[n].value += r[n].unit == GW_UNIT_WH ? 1 : 7;
+		if (r[n].unit == GW_UNIT_WH)
+			r[n].value += 1;
+		else
+			r[n].value ^= 7; /* (also at the int64 limits) */
 		n++;
 	}
 	*out = r;
