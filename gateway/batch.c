@@ -110,7 +110,10 @@ struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p)
 	b->p.gateway_id = b->gateway_id;
 	b->n_slots = 64;
 	b->slots = calloc(b->n_slots, sizeof(*b->slots));
-	if (!b->slots) {
+	b->sc = calloc(1, sizeof(*b->sc));
+	if (!b->slots || !b->sc) {
+		free(b->slots);
+		free(b->sc);
 		free(b);
 		return NULL;
 	}
@@ -138,6 +141,8 @@ void gw_batcher_free(struct gw_batcher *b)
 	free(b->slots);
 	free(b->events);
 	free(b->repl);
+	free(b->sc->pts);
+	free(b->sc);
 	free(b);
 }
 
@@ -274,26 +279,27 @@ static int bad_value(struct gw_batcher *b, const struct gw_reading *r,
 	return batch_queue_event(b, r->meter_id, r->obis, r->ts_ms, GW_EV_BAD_VALUE, detail);
 }
 
-/* Reading x went into track t at index at (rc: 1 a new or changed
- * point, 2 see batch_track_insert): every midnight between the readings
- * before and after it has changed, and with it the days around them; one
- * reading further on a side where a neighbour's being out of line
- * (out_of_line) has changed with it. Marks those days. */
+/* Reading x went into track t (rc: 1 a new or changed point, 2 see
+ * batch_track_insert; v: the points around it): every midnight between
+ * the readings before and after it has changed, and with it the days
+ * around them; one reading further on a side where a neighbour's being
+ * out of line (out_of_line) has changed with it. Marks those days. */
 static void mark_changed(struct gw_batcher *b, const struct track *t,
-			 const struct gw_reading *x, size_t at, int rc,
+			 const struct gw_reading *x, const struct pview *v, int rc,
 			 const struct add_mode *m)
 {
-	const struct point *p = t->pts;
+	const struct point *p = v->p;
+	size_t at = v->at, n = v->n;
 	int64_t prev = at > 0 ? p[at - 1].ts : x->ts_ms;
-	int64_t next = at + 1 < t->n ? p[at + 1].ts : x->ts_ms;
+	int64_t next = at + 1 < n ? p[at + 1].ts : x->ts_ms;
 
 	if (at >= 2 && (rc == 2 || batch_ool3(b, t, &p[at - 2], &p[at - 1], &p[at]) !=
-					   (at + 1 < t->n &&
+					   (at + 1 < n &&
 					    batch_ool3(b, t, &p[at - 2], &p[at - 1], &p[at + 1]))))
 		prev = p[at - 2].ts;
-	if (at + 2 < t->n && (rc == 2 || batch_ool3(b, t, &p[at], &p[at + 1], &p[at + 2]) !=
-					       (at > 0 &&
-						batch_ool3(b, t, &p[at - 1], &p[at + 1], &p[at + 2]))))
+	if (at + 2 < n && (rc == 2 || batch_ool3(b, t, &p[at], &p[at + 1], &p[at + 2]) !=
+					     (at > 0 &&
+					      batch_ool3(b, t, &p[at - 1], &p[at + 1], &p[at + 2]))))
 		next = p[at + 2].ts;
 	batch_mark_range(b, prev, next, m);
 }
@@ -313,8 +319,9 @@ static int add_one(struct gw_batcher *b, const struct gw_reading *x,
 		t->unit = x->unit;
 		t->scale = x->scale;
 	}
-	size_t at = 0;
-	int rc = batch_track_insert(t, x->ts_ms, x->value, &at);
+	struct point win[3];
+	struct pview v;
+	int rc = batch_track_insert(b, t, x->ts_ms, x->value, win, &v);
 	if (rc < 0)
 		return rc;
 	int derived = x->status == GW_RS_DERIVED;
@@ -332,7 +339,7 @@ static int add_one(struct gw_batcher *b, const struct gw_reading *x,
 	/* a silent track is back */
 	if (t->edge == EDGE_PENDING && x->ts_ms >= b->edge_start)
 		t->edge = EDGE_BACK;
-	mark_changed(b, t, x, at, rc, m);
+	mark_changed(b, t, x, &v, rc, m);
 	return 0;
 }
 

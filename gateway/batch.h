@@ -84,6 +84,21 @@ struct gw_batch {
 	struct gw_event *events;
 };
 
+/* A sealed day whose interval series are handed out one at a time, as
+ * they are written (batchfile.h, gw_batch_encode_src), instead of being
+ * copied into the batch: `batch` holds the header, the daily records and
+ * the events (its n_series is 0); series(ctx, i, points, out) fills *out
+ * with series i's head (meter, register, unit, scale, n) and, when points
+ * is non-zero, its ts_ms and value arrays, valid until the next call.
+ * Returns 0 or GW_ENOMEM. */
+struct gw_batch_src {
+	struct gw_batch *batch;
+	size_t n_series;
+	uint64_t n_readings; /* the series' n summed */
+	int (*series)(void *ctx, size_t i, int points, struct gw_series *out);
+	void *ctx;
+};
+
 /* Frees a batch and everything it owns; accepts NULL. */
 void gw_batch_free(struct gw_batch *b);
 
@@ -197,6 +212,17 @@ int gw_batcher_add_replacement(struct gw_batcher *b, const char *meter_id,
 typedef int (*gw_sealed_fn)(void *ctx, struct gw_batch *batch);
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx);
+
+/* The same, each day handed to `sealed` as a source whose series are
+ * read from the batcher's own points as they are written (gw_batch_src,
+ * batchfile.h gw_batch_encode_src): a day is never copied whole into
+ * memory. The source, and its batch, stay the batcher's: valid during the
+ * call only; `sealed` may set src->batch->revision. Same batches, byte for
+ * byte, as gw_batcher_advance gives; same returns. */
+#define GW_BATCHER_ADVANCE_SRC 1
+typedef int (*gw_sealed_src_fn)(void *ctx, struct gw_batch_src *src);
+int gw_batcher_advance_src(struct gw_batcher *b, int64_t now_ms,
+			   gw_sealed_src_fn sealed, void *ctx);
 
 /* After a restart: days before next_day are already sealed (their batches
  * are in the spool); call before gw_batcher_edges_load and the journal

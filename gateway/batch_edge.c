@@ -114,6 +114,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 		if (!t)
 			continue;
 		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
+			batch_track_open(b, t);
 			/* back from a silence: the edge day is final now */
 			if (t->edge == EDGE_BACK && m > b->edge_start && long_gap(b, t))
 				rc = GW_ENOMEM;
@@ -129,7 +130,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 			}
 		}
 		if (then_prune)
-			batch_prune_track(t, m, new_edge);
+			batch_prune_track(b, t, m, new_edge);
 	}
 	return rc;
 }
@@ -209,10 +210,11 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 			      gw_day_format(b->next_day, d1, sizeof(d1)),
 			      gw_day_format(b->edge_day, d2, sizeof(d2)));
 	for (size_t i = 0; i < b->n_slots; i++) {
-		const struct track *t = b->slots[i];
+		struct track *t = b->slots[i];
 		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
 		    strpbrk(t->meter_id, "\t\n") || strpbrk(t->obis, "\t\n"))
 			continue;
+		batch_track_open(b, t);
 		size_t k = lower_bound(t, b->edge_start + 1);
 		const struct point *last = k > 0 ? &t->pts[k - 1] : NULL;
 		if (t->edge == EDGE_NONE && !last)
@@ -372,8 +374,9 @@ static int load_track(struct gw_batcher *b, char **f, int pass, int line,
 	t->edge_v = ek == EDGE_FROZEN ? ev : 0;
 	t->edge_q = (uint8_t)(ek == EDGE_FROZEN ? q : 0);
 	if (!nolast) {
-		size_t at;
-		if (batch_track_insert(t, lts, lv, &at) < 0 ||
+		struct point win[3];
+		struct pview v;
+		if (batch_track_insert(b, t, lts, lv, win, &v) < 0 ||
 		    (f[8][0] == '1' && batch_iset_add(&t->derived, lts)))
 			return GW_ENOMEM;
 	}

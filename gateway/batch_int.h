@@ -5,14 +5,17 @@
  * batch.h). The core is five files:
  *     batch.c          the batcher's life, readings and events coming in
  *     batch_store.c    the tracks (one per meter register) and their
- *                      points, in a hash table; pruning
+ *                      points, delta-encoded, in a hash table; a track
+ *                      decoded when its points are needed; pruning
  *     batch_midnight.c a register's value at a midnight (measured,
  *                      interpolated, estimated) and its quality; increases
  *                      bounded by power; minutes missing
  *     batch_edge.c     the revision window: days marked for sealing
  *                      again, the books frozen at the edge, long gaps, and
  *                      the edges across a restart (gw_batcher_edges_*)
- *     batch_seal.c     a day sealed into a batch; gw_batcher_advance
+ *     batch_seal.c     a day sealed into a batch, or handed out as a
+ *                      source of series read from the tracks as they are
+ *                      written; gw_batcher_advance(_src)
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */
@@ -61,7 +64,15 @@ struct track {
 	int64_t rollover; /* 0: unknown or never */
 	int64_t edge_v;
 	int32_t bad_event_day; /* day of the last bad_value event */
-	size_t n, cap;
+	/* The points, sorted by time, kept encoded (batch_store.c): per
+	 * point the change of the time step and the change of the value,
+	 * zigzag varints, about 3 bytes a point instead of 16. `pts` is
+	 * valid only after batch_track_open(t), until another track is
+	 * opened or this one changes; `tail` (its last two points) always. */
+	size_t n;
+	uint8_t *enc;
+	uint32_t enc_len, enc_cap;
+	struct point tail[2];
 	struct point *pts;
 	struct iset derived; /* times of GW_RS_DERIVED points */
 	struct iset bad;     /* days with a value refused as bad */
@@ -93,6 +104,19 @@ struct gw_batcher {
 	size_t n_repl, cap_repl;
 	int32_t dirty[32]; /* sealed days with late readings, to seal again */
 	int n_dirty;
+	/* The one track's points decoded at a time (batch_track_open). */
+	struct scratch {
+		struct track *owner;
+		struct point *pts;
+		size_t cap;
+	} *sc;
+};
+
+/* Points around one just inserted: p[at] is it, p[0..n) its neighbours
+ * (the whole decoded track, or just its last points on an append). */
+struct pview {
+	const struct point *p;
+	size_t n, at;
 };
 
 /* How add() may mark sealed days. Live readings change every sealed day
@@ -124,8 +148,12 @@ void batch_iset_del(struct iset *s, int64_t x);
 void batch_track_free(struct track *t);
 struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			       int create);
-int batch_track_insert(struct track *t, int64_t ts, int64_t v, size_t *at);
-void batch_prune_track(struct track *t, int64_t from, int32_t edge_day);
+int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
+		       int64_t v, struct point win[3], struct pview *view);
+void batch_track_open(const struct gw_batcher *b, struct track *t);
+int64_t batch_track_first_ts(const struct track *t);
+void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
+		       int32_t edge_day);
 void batch_prune(struct gw_batcher *b);
 
 /* batch_midnight.c */

@@ -62,7 +62,10 @@ int batch_ool3(const struct gw_batcher *b, const struct track *t,
 {
 	if (x->v >= a->v && x->v <= c->v)
 		return 0;
-	if (c->v < a->v || c->v - a->v > jump_bound(b, c->ts - a->ts))
+	/* (the difference in 64 unsigned bits: an instantaneous register,
+	 * unlike an energy one, may hold any int64) */
+	if (c->v < a->v ||
+	    (uint64_t)c->v - (uint64_t)a->v > (uint64_t)jump_bound(b, c->ts - a->ts))
 		return 0;
 	return !batch_replaced_between(b, t->meter_id, a->ts, c->ts);
 }

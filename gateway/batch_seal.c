@@ -3,7 +3,8 @@
  * batch_seal.c - sealing a local day into a batch: for each track the
  * day's start and end values and their quality, the sum of its increases
  * (with the events for drops, wraps and jumps), the interval series of
- * the day's readings; which days are due (gw_batcher_advance), in order,
+ * the day's readings (handed out one at a time, gw_batcher_advance_src,
+ * or copied into the batch, gw_batcher_advance); which days are due, in order,
  * dirty ones again. See batch_int.h.
  */
 #include <limits.h>
@@ -141,6 +142,7 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 		struct track *t = b->slots[i];
 		if (!t || t->n == 0)
 			continue;
+		batch_track_open(b, t);
 		size_t first = lower_bound(t, s);
 		int inside = first < t->n && t->pts[first].ts < e;
 		int spans = first > 0 && first < t->n;
@@ -149,35 +151,6 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 	}
 	qsort(list, n, sizeof(*list), cmp_track);
 	return n;
-}
-
-/* Appends the interval series of t's points [first, end) to the batch.
- * Returns 0 or GW_ENOMEM. */
-static int add_series(struct gw_batch *batch, const struct track *t,
-		      size_t first, size_t end)
-{
-	struct gw_series *se = &batch->series[batch->n_series];
-	size_t cnt = end - first;
-
-	se->ts_ms = malloc(cnt * sizeof(int64_t));
-	se->value = malloc(cnt * sizeof(int64_t));
-	if (!se->ts_ms || !se->value) {
-		free(se->ts_ms);
-		free(se->value);
-		se->ts_ms = se->value = NULL;
-		return GW_ENOMEM;
-	}
-	memcpy(se->meter_id, t->meter_id, sizeof(se->meter_id));
-	memcpy(se->obis, t->obis, sizeof(se->obis));
-	se->unit = t->unit;
-	se->scale = t->scale;
-	se->n = (uint32_t)cnt;
-	for (size_t i = 0; i < cnt; i++) {
-		se->ts_ms[i] = t->pts[first + i].ts;
-		se->value[i] = t->pts[first + i].v;
-	}
-	batch->n_series++;
-	return 0;
 }
 
 /* Appends the daily record of energy track t for day d ([s, e); its
@@ -223,20 +196,94 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 	return 0;
 }
 
-/* Builds the batch of day d from every track with data in it. */
-static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
+/* The interval series of a day being sealed: track t's points [first,
+ * first + n). They are read from the tracks as the batch is written (a
+ * struct gw_batch_src), not copied into it. */
+struct day_series {
+	struct track *t;
+	uint32_t first, n;
+};
+
+struct seal_src {
+	const struct gw_batcher *b;
+	struct day_series *ser;
+	int64_t *ts, *val; /* the series handed out last */
+	size_t cap;
+};
+
+static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
+{
+	struct seal_src *c = ctx;
+	const struct day_series *x = &c->ser[i];
+
+	memcpy(out->meter_id, x->t->meter_id, sizeof(out->meter_id));
+	memcpy(out->obis, x->t->obis, sizeof(out->obis));
+	out->unit = x->t->unit;
+	out->scale = x->t->scale;
+	out->n = x->n;
+	out->ts_ms = out->value = NULL;
+	if (!points)
+		return 0;
+	if (x->n > c->cap) {
+		int64_t *nt = realloc(c->ts, x->n * sizeof(*nt));
+		if (nt)
+			c->ts = nt;
+		int64_t *nv = realloc(c->val, x->n * sizeof(*nv));
+		if (nv)
+			c->val = nv;
+		if (!nt || !nv)
+			return GW_ENOMEM;
+		c->cap = x->n;
+	}
+	batch_track_open(c->b, x->t);
+	for (uint32_t k = 0; k < x->n; k++) {
+		c->ts[k] = x->t->pts[x->first + k].ts;
+		c->val[k] = x->t->pts[x->first + k].v;
+	}
+	out->ts_ms = c->ts;
+	out->value = c->val;
+	return 0;
+}
+
+static void src_free(struct gw_batch_src *src)
+{
+	struct seal_src *c = src->ctx;
+
+	gw_batch_free(src->batch);
+	if (c) {
+		free(c->ser);
+		free(c->ts);
+		free(c->val);
+		free(c);
+	}
+	memset(src, 0, sizeof(*src));
+}
+
+/* Builds day d from every track with data in it: its daily records and
+ * the events they raise into src->batch, its series as a source. Returns
+ * 0 or GW_ENOMEM (src freed). */
+static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
+		     struct gw_batch_src *src)
 {
 	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
 	struct track **list = malloc(b->n_tracks * sizeof(*list) + 1);
+	struct seal_src *c = calloc(1, sizeof(*c));
 	struct gw_batch *batch = calloc(1, sizeof(*batch));
-	size_t n, ecap = 0;
+	size_t n, n_energy = 0, ecap = 0;
 
-	if (!list || !batch)
+	memset(src, 0, sizeof(*src));
+	src->batch = batch;
+	src->ctx = c;
+	src->series = src_series;
+	if (!list || !batch || !c)
 		goto oom;
+	c->b = b;
 	n = day_tracks(b, s, e, list);
-	batch->days = calloc(n + 1, sizeof(*batch->days));
-	batch->series = calloc(n + 1, sizeof(*batch->series));
-	if (!batch->days || !batch->series)
+	for (size_t k = 0; k < n; k++)
+		n_energy += gw_unit_is_energy((enum gw_unit)list[k]->unit);
+	batch->days = calloc(n_energy + 1, sizeof(*batch->days));
+	c->ser = malloc((n + 1) * sizeof(*c->ser));
+	if (!batch->days || !c->ser)
 		goto oom;
 	gw_strlcpy(batch->gateway_id, b->gateway_id, sizeof(batch->gateway_id));
 	gw_strlcpy(batch->timezone, gw_tz_name(), sizeof(batch->timezone));
@@ -244,19 +291,53 @@ static struct gw_batch *build_day(struct gw_batcher *b, int32_t d, int64_t now)
 	batch->created_ms = now;
 	for (size_t k = 0; k < n; k++) {
 		struct track *t = list[k];
+		batch_track_open(b, t);
 		size_t first = lower_bound(t, s), end = lower_bound(t, e);
-		if (end > first && add_series(batch, t, first, end))
-			goto oom;
+		if (end > first) {
+			c->ser[src->n_series++] = (struct day_series){
+				t, (uint32_t)first, (uint32_t)(end - first)};
+			src->n_readings += end - first;
+		}
 		if (gw_unit_is_energy((enum gw_unit)t->unit) &&
 		    add_day(b, t, d, s, e, first, end, batch, &ecap))
 			goto oom;
 	}
 	free(list);
-	return batch;
+	return 0;
 oom:
 	free(list);
-	gw_batch_free(batch);
-	return NULL;
+	src_free(src);
+	return GW_ENOMEM;
+}
+
+/* The series of src copied into its batch (for a sealed_fn, which takes
+ * the batch whole). Returns 0 or GW_ENOMEM. */
+static int materialize(struct gw_batch_src *src)
+{
+	struct gw_batch *batch = src->batch;
+
+	batch->series = calloc(src->n_series + 1, sizeof(*batch->series));
+	if (!batch->series)
+		return GW_ENOMEM;
+	for (size_t i = 0; i < src->n_series; i++) {
+		struct gw_series *se = &batch->series[i];
+		if (src_series(src->ctx, i, 1, se))
+			return GW_ENOMEM;
+		int64_t *ts = malloc(se->n * sizeof(int64_t));
+		int64_t *v = malloc(se->n * sizeof(int64_t));
+		if (ts) {
+			memcpy(ts, se->ts_ms, se->n * sizeof(int64_t));
+		}
+		if (v) {
+			memcpy(v, se->value, se->n * sizeof(int64_t));
+		}
+		se->ts_ms = ts;
+		se->value = v;
+		batch->n_series++;
+		if (!ts || !v)
+			return GW_ENOMEM;
+	}
+	return 0;
 }
 
 /* The day of the oldest reading or queued event. */
@@ -268,8 +349,8 @@ static int32_t oldest_day(const struct gw_batcher *b)
 		const struct track *t = b->slots[i];
 		if (!t || t->n == 0)
 			continue;
-		if (t->pts[0].ts < oldest)
-			oldest = t->pts[0].ts;
+		if (batch_track_first_ts(t) < oldest)
+			oldest = batch_track_first_ts(t);
 	}
 	for (size_t i = 0; i < b->n_events; i++)
 		if (b->events[i].ts_ms < oldest && b->events[i].ts_ms >= 0 &&
@@ -283,42 +364,65 @@ int32_t gw_batcher_oldest_open_day(const struct gw_batcher *b)
 	return b->next_day != INT32_MIN ? b->next_day : oldest_day(b);
 }
 
-/* Builds day d and hands it to `sealed` with the events due by its end. */
-static int seal_day(struct gw_batcher *b, int32_t d, int64_t now_ms,
-		    gw_sealed_fn sealed, void *ctx, int with_queue)
-{
-	struct gw_batch *batch = build_day(b, d, now_ms);
-	int64_t end = gw_tz_day_start(d + 1);
+/* Where sealed days go: a sealed_fn takes each batch whole, a
+ * sealed_src_fn reads its series from the tracks as it writes them. */
+struct sink {
+	gw_sealed_fn whole;
+	gw_sealed_src_fn src;
+	void *ctx;
+};
 
-	if (!batch)
+/* The queued events due by `end` appended to the batch's own. */
+static int with_events(struct gw_batcher *b, struct gw_batch *batch, int64_t end)
+{
+	size_t own = batch->n_events;
+	struct gw_batch tmp = {0};
+
+	if (batch_copy_events(b, &tmp, end))
 		return GW_ENOMEM;
-	if (with_queue) {
-		/* queued events (offline, online ...) go with the day */
-		size_t own = batch->n_events;
-		struct gw_batch tmp = {0};
-		if (batch_copy_events(b, &tmp, end)) {
-			gw_batch_free(batch);
+	if (tmp.n_events) {
+		struct gw_event *ne = realloc(batch->events,
+					      (own + tmp.n_events) * sizeof(*ne));
+		if (!ne) {
+			free(tmp.events);
 			return GW_ENOMEM;
 		}
-		if (tmp.n_events) {
-			struct gw_event *ne = realloc(batch->events,
-						      (own + tmp.n_events) * sizeof(*ne));
-			if (!ne) {
-				free(tmp.events);
-				gw_batch_free(batch);
-				return GW_ENOMEM;
-			}
-			memcpy(ne + own, tmp.events, tmp.n_events * sizeof(*ne));
-			batch->events = ne;
-			batch->n_events = own + tmp.n_events;
-		}
-		free(tmp.events);
+		memcpy(ne + own, tmp.events, tmp.n_events * sizeof(*ne));
+		batch->events = ne;
+		batch->n_events = own + tmp.n_events;
 	}
-	if (!batch->n_days && !batch->n_series && !batch->n_events) {
-		gw_batch_free(batch); /* a day without any data */
+	free(tmp.events);
+	return 0;
+}
+
+/* Builds day d and hands it to the sink with the events due by its end. */
+static int seal_day(struct gw_batcher *b, int32_t d, int64_t now_ms,
+		    const struct sink *sk, int with_queue)
+{
+	struct gw_batch_src src;
+	int64_t end = gw_tz_day_start(d + 1);
+	int rc;
+
+	if (build_day(b, d, now_ms, &src))
+		return GW_ENOMEM;
+	/* queued events (offline, online ...) go with the day */
+	if (with_queue && with_events(b, src.batch, end)) {
+		src_free(&src);
+		return GW_ENOMEM;
+	}
+	if (!src.batch->n_days && !src.n_series && !src.batch->n_events) {
+		src_free(&src); /* a day without any data */
 		return 0;
 	}
-	int rc = sealed(ctx, batch);
+	if (sk->src) {
+		rc = sk->src(sk->ctx, &src);
+	} else if (materialize(&src)) {
+		rc = GW_ENOMEM;
+	} else {
+		rc = sk->whole(sk->ctx, src.batch);
+		src.batch = NULL; /* the sink's now */
+	}
+	src_free(&src);
 	if (rc)
 		return rc; /* the day and its events stay for a retry */
 	if (with_queue)
@@ -333,8 +437,7 @@ static int cmp_day(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
-		       gw_sealed_fn sealed, void *ctx)
+static int advance(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
 {
 	int count = 0, rc;
 
@@ -355,7 +458,7 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 	 * revision of each. */
 	qsort(b->dirty, (size_t)b->n_dirty, sizeof(b->dirty[0]), cmp_day);
 	while (b->n_dirty > 0) {
-		rc = seal_day(b, b->dirty[0], now_ms, sealed, ctx, 0);
+		rc = seal_day(b, b->dirty[0], now_ms, sk, 0);
 		if (rc < 0)
 			return rc;
 		count += rc;
@@ -364,7 +467,7 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		b->n_dirty--;
 	}
 	while (b->open_end + b->p.seal_delay_ms <= now_ms) {
-		rc = seal_day(b, b->next_day, now_ms, sealed, ctx, 1);
+		rc = seal_day(b, b->next_day, now_ms, sk, 1);
 		if (rc < 0)
 			return rc;
 		count += rc;
@@ -373,4 +476,20 @@ int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 			return GW_ENOMEM;
 	}
 	return count;
+}
+
+int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
+		       gw_sealed_fn sealed, void *ctx)
+{
+	struct sink sk = {.whole = sealed, .ctx = ctx};
+
+	return advance(b, now_ms, &sk);
+}
+
+int gw_batcher_advance_src(struct gw_batcher *b, int64_t now_ms,
+			   gw_sealed_src_fn sealed, void *ctx)
+{
+	struct sink sk = {.src = sealed, .ctx = ctx};
+
+	return advance(b, now_ms, &sk);
 }

@@ -68,10 +68,196 @@ static void iset_drop_before(struct iset *s, int64_t x)
 
 void batch_track_free(struct track *t)
 {
-	free(t->pts);
+	free(t->enc);
 	free(t->derived.v);
 	free(t->bad.v);
 	free(t);
+}
+
+/* ---- the points, encoded ----
+ *
+ * Point k is two zigzag varints: its time step minus the step before
+ * (the first step counts from 0, the second from a step of 0), and its
+ * value minus the value before (from 0; wrapping, so any int64 fits). A
+ * regular cadence costs a byte or two for the time, a slowly rising
+ * register one or two for the value. */
+
+struct enc_state {
+	int64_t ts, step, v;
+	size_t k;
+};
+
+static inline uint64_t zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzz(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static inline size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static inline uint64_t get_varint(const uint8_t **pp)
+{
+	const uint8_t *p = *pp;
+	uint64_t v = 0;
+	int sh = 0;
+
+	while (*p & 0x80) {
+		v |= (uint64_t)(*p++ & 0x7f) << sh;
+		sh += 7;
+	}
+	v |= (uint64_t)*p++ << sh;
+	*pp = p;
+	return v;
+}
+
+/* Encodes one point after state s into p (room for 20 bytes); returns
+ * the bytes written. */
+static size_t enc_point(struct enc_state *s, int64_t ts, int64_t v, uint8_t *p)
+{
+	int64_t step = ts - s->ts;
+	size_t n = put_varint(p, zz(step - s->step));
+
+	n += put_varint(p + n, zz((int64_t)((uint64_t)v - (uint64_t)s->v)));
+	s->step = s->k == 0 ? 0 : step;
+	s->ts = ts;
+	s->v = v;
+	s->k++;
+	return n;
+}
+
+/* The encoder's state after t's last point (from its tail). */
+static void tail_state(const struct track *t, struct enc_state *s)
+{
+	s->k = t->n;
+	s->ts = t->n ? t->tail[1].ts : 0;
+	s->v = t->n ? t->tail[1].v : 0;
+	s->step = t->n >= 2 ? t->tail[1].ts - t->tail[0].ts : 0;
+}
+
+/* Room for `more` bytes at the end of t's encoding. */
+static int enc_room(struct track *t, size_t more)
+{
+	if ((size_t)t->enc_len + more <= t->enc_cap)
+		return 0;
+	/* a quarter more: a track grows by a point a cycle, so the slack
+	 * matters more than the reallocs */
+	size_t ncap = (size_t)t->enc_cap + t->enc_cap / 4 + more + 16;
+	if (ncap > UINT32_MAX)
+		return GW_ENOMEM;
+	uint8_t *ne = realloc(t->enc, ncap);
+	if (!ne)
+		return GW_ENOMEM;
+	t->enc = ne;
+	t->enc_cap = (uint32_t)ncap;
+	return 0;
+}
+
+/* Room in the scratch for n points. */
+static int scratch_room(const struct gw_batcher *b, size_t n)
+{
+	struct scratch *sc = b->sc;
+
+	if (n <= sc->cap)
+		return 0;
+	size_t ncap = sc->cap ? sc->cap : 256;
+	while (ncap < n)
+		ncap *= 2;
+	struct point *np = realloc(sc->pts, ncap * sizeof(*np));
+	if (!np)
+		return GW_ENOMEM;
+	/* an open track's points moved with the scratch */
+	if (sc->owner)
+		sc->owner->pts = np;
+	sc->pts = np;
+	sc->cap = ncap;
+	return 0;
+}
+
+void batch_track_open(const struct gw_batcher *b, struct track *t)
+{
+	struct scratch *sc = b->sc;
+
+	if (sc->owner == t && t->pts == sc->pts)
+		return;
+	if (sc->owner)
+		sc->owner->pts = NULL;
+	/* the scratch has room: every insert made sure of it */
+	const uint8_t *p = t->enc;
+	int64_t ts = 0, step = 0, v = 0;
+	for (size_t k = 0; k < t->n; k++) {
+		int64_t s = step + unzz(get_varint(&p));
+		ts += s;
+		v = (int64_t)((uint64_t)v + (uint64_t)unzz(get_varint(&p)));
+		step = k == 0 ? 0 : s;
+		sc->pts[k].ts = ts;
+		sc->pts[k].v = v;
+	}
+	sc->owner = t;
+	t->pts = sc->pts;
+}
+
+int64_t batch_track_first_ts(const struct track *t)
+{
+	const uint8_t *p = t->enc;
+
+	return t->n ? unzz(get_varint(&p)) : INT64_MAX;
+}
+
+/* Encodes pts[0..n) as t's points, into a new buffer of about the size
+ * they need. Returns 0 or GW_ENOMEM (t unchanged). */
+static int reencode(struct track *t, const struct point *pts, size_t n)
+{
+	size_t cap = n * 4 + 32;
+	uint8_t *e = malloc(cap);
+	/* (shrunk to fit below) */
+	struct enc_state s = {0};
+	size_t len = 0;
+
+	if (!e)
+		return GW_ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		if (len + 20 > cap) {
+			size_t ncap = cap + cap / 2 + 20;
+			uint8_t *ne = realloc(e, ncap);
+			if (!ne || ncap > UINT32_MAX) {
+				free(ne ? ne : e);
+				return GW_ENOMEM;
+			}
+			e = ne;
+			cap = ncap;
+		}
+		len += enc_point(&s, pts[k].ts, pts[k].v, e + len);
+	}
+	/* no slack kept: the next append grows it by a quarter */
+	uint8_t *fit = realloc(e, len + 1);
+	if (fit) {
+		e = fit;
+		cap = len + 1;
+	}
+	free(t->enc);
+	t->enc = e;
+	t->enc_len = (uint32_t)len;
+	t->enc_cap = (uint32_t)cap;
+	t->n = n;
+	if (n)
+		t->tail[1] = pts[n - 1];
+	if (n > 1)
+		t->tail[0] = pts[n - 2];
+	return 0;
 }
 
 static int rehash(struct gw_batcher *b)
@@ -132,63 +318,104 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	return t;
 }
 
-/* Inserts a point keeping the series sorted; a second reading with the
- * same timestamp replaces the first. *at gets its index. Returns 1 if a
- * point was added, 2 if one changed its value, 0 if the same point was
- * there already, or GW_ENOMEM. */
-int batch_track_insert(struct track *t, int64_t ts, int64_t v, size_t *at)
+/* Appends a point after t's last one. */
+static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
+		  int64_t v)
 {
-	size_t lo = 0, hi = t->n;
+	struct enc_state s;
 
-	if (t->n == 0 || t->pts[t->n - 1].ts < ts) {
-		lo = t->n;
-	} else {
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (t->pts[mid].ts < ts)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < t->n && t->pts[lo].ts == ts) {
-			*at = lo;
-			if (t->pts[lo].v == v)
-				return 0;
-			t->pts[lo].v = v;
-			return 2;
-		}
-	}
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 128;
-		struct point *np = realloc(t->pts, ncap * sizeof(*np));
-		if (!np)
-			return GW_ENOMEM;
-		t->pts = np;
-		t->cap = ncap;
-	}
-	memmove(t->pts + lo + 1, t->pts + lo, (t->n - lo) * sizeof(*t->pts));
-	t->pts[lo].ts = ts;
-	t->pts[lo].v = v;
+	if (scratch_room(b, t->n + 2) || enc_room(t, 20))
+		return GW_ENOMEM;
+	tail_state(t, &s);
+	t->enc_len += (uint32_t)enc_point(&s, ts, v, t->enc + t->enc_len);
+	if (t->n)
+		t->tail[0] = t->tail[1];
+	t->tail[1].ts = ts;
+	t->tail[1].v = v;
 	t->n++;
-	*at = lo;
-	return 1;
+	if (b->sc->owner == t) {
+		/* the decoded points lack it now */
+		t->pts = NULL;
+		b->sc->owner = NULL;
+	}
+	return 0;
+}
+
+/* Inserts a point keeping the series sorted; a second reading with the
+ * same timestamp replaces the first. *view gets the points around it (on
+ * an append its last points, copied into win; else the decoded track).
+ * Returns 1 if a point was added, 2 if one changed its value, 0 if the
+ * same point was there already, or GW_ENOMEM. */
+int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
+		       int64_t v, struct point win[3], struct pview *view)
+{
+	if (t->n == 0 || t->tail[1].ts < ts) {
+		size_t k = 0;
+		if (t->n >= 2)
+			win[k++] = t->tail[0];
+		if (t->n >= 1)
+			win[k++] = t->tail[1];
+		if (append(b, t, ts, v))
+			return GW_ENOMEM;
+		win[k].ts = ts;
+		win[k].v = v;
+		*view = (struct pview){win, k + 1, k};
+		return 1;
+	}
+	if (scratch_room(b, t->n + 2))
+		return GW_ENOMEM;
+	batch_track_open(b, t);
+	struct point *p = t->pts;
+	size_t lo = lower_bound(t, ts), n = t->n;
+	int rc = 1;
+	if (lo < n && p[lo].ts == ts) {
+		*view = (struct pview){p, n, lo};
+		if (p[lo].v == v)
+			return 0;
+		p[lo].v = v;
+		rc = 2;
+	} else {
+		memmove(p + lo + 1, p + lo, (n - lo) * sizeof(*p));
+		p[lo].ts = ts;
+		p[lo].v = v;
+		n++;
+	}
+	if (reencode(t, p, n)) {
+		/* undo: the track keeps its points */
+		if (rc == 1)
+			memmove(p + lo, p + lo + 1, (n - lo - 1) * sizeof(*p));
+		b->sc->owner = NULL;
+		t->pts = NULL;
+		return GW_ENOMEM;
+	}
+	*view = (struct pview){p, n, lo};
+	return rc;
 }
 
 /* Drops a track's points no longer needed: before `from` (the edge
  * midnight), keeping the last point at or before it (the minutes missing
  * at the start of the edge day, and the reading a silent track waits
- * with). */
-void batch_prune_track(struct track *t, int64_t from, int32_t edge_day)
+ * with). Out of memory, the track keeps them (nothing that follows looks
+ * at them). */
+void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
+		       int32_t edge_day)
 {
-	size_t k = lower_bound(t, from + 1);
-
-	if (k > 1) {
-		k--; /* keep the last point at or before `from` */
-		memmove(t->pts, t->pts + k, (t->n - k) * sizeof(*t->pts));
-		t->n -= k;
+	if (t->n > 1 && batch_track_first_ts(t) <= from) {
+		batch_track_open(b, t);
+		size_t k = lower_bound(t, from + 1);
+		if (k > 1) {
+			k--; /* keep the last point at or before `from` */
+			struct point *p = t->pts;
+			if (reencode(t, p + k, t->n - k) == 0) {
+				memmove(p, p + k, t->n * sizeof(*p));
+			} else {
+				b->sc->owner = NULL;
+				t->pts = NULL;
+			}
+		}
 	}
 	if (t->derived.n && t->n)
-		iset_drop_before(&t->derived, t->pts[0].ts);
+		iset_drop_before(&t->derived, batch_track_first_ts(t));
 	if (t->bad.n)
 		iset_drop_before(&t->bad, edge_day);
 }
@@ -199,7 +426,7 @@ void batch_prune(struct gw_batcher *b)
 
 	for (size_t i = 0; i < b->n_slots; i++)
 		if (b->slots[i])
-			batch_prune_track(b->slots[i], from, b->edge_day);
+			batch_prune_track(b, b->slots[i], from, b->edge_day);
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)

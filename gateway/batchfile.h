@@ -25,6 +25,20 @@
 /* Encodes a batch into a new buffer (*buf, *len; free with free()).
  * Returns 0 or GW_ENOMEM / GW_EINVAL. */
 int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
+/* The same, streamed: the file is handed to put (ctx) in pieces as it is
+ * encoded, the series read from src one at a time. The header goes first
+ * with its lengths not known yet: when this returns 0, hdr (room for
+ * GW_BATCH_HDR_MAX bytes) holds the real one, *hlen bytes, to be written
+ * over the first *hlen bytes put (the CRC at the end is over the real
+ * one). Returns 0, put's non-zero return, src's, GW_ENOMEM or GW_EINVAL. */
+typedef int (*gw_batch_put_fn)(void *ctx, const uint8_t *p, size_t n);
+int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
+			void *ctx, uint8_t *hdr, size_t *hlen);
+/* Streams src into the spool at dir (batch_spool.c): tmp/<name>, then
+ * ready/<name>, durably, named by src->batch (its revision set). Returns
+ * as gw_spool_write: 0, GW_ENOSPC or GW_EIO (errno set to the failure's;
+ * nothing left in tmp/), GW_ENOMEM, GW_EINVAL. */
+int gw_spool_write_src(const char *dir, const struct gw_batch_src *src);
 /* Decodes and verifies a batch file image. Returns 0, GW_ECORRUPT
  * (truncated, bad CRC, bad structure), GW_EVERSION or GW_ENOMEM; *out is
  * NULL on error. *crc (may be NULL) gets the file's CRC-32. */
@@ -47,6 +61,8 @@ int gw_batch_read_file_ex(const char *path, struct gw_batch **out,
 
 /* Bytes of the header before the gateway id and the time zone. */
 #define GW_BATCH_HDR_FIXED 48
+/* The longest header: both strings 255 bytes. */
+#define GW_BATCH_HDR_MAX (GW_BATCH_HDR_FIXED + 2 + 255 + 255)
 /* The largest payload before compression (a reader refuses to inflate
  * more: a damaged length must not ask for more memory than that). */
 #define GW_BATCH_MAX_RAW (1u << 30)

@@ -17,37 +17,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfile.h"
 #include "daemon_ctx.h"
 #include "drops.h"
 #include "edges.h"
 #include "tz.h"
 
-/* The batcher's sink for a sealed day: its next revision written into
- * ready/, the uploader woken. */
-static int on_sealed(void *arg, struct gw_batch *b)
+/* The batcher's sink for a sealed day (gw_batcher_advance_src): its next
+ * revision written into ready/, the uploader woken. The day's series are
+ * written into the file as they are read from the batcher's tracks, never
+ * copied into memory whole. */
+static int on_sealed_src(void *arg, struct gw_batch_src *src)
 {
 	struct gw_daemon *d = arg;
+	struct gw_batch *b = src->batch;
 	char day[16], name[GW_PATH_MAX];
-	size_t readings = 0;
 
 	int rev = gw_spool_next_revision(d->cfg->spool_dir, b->gateway_id, b->day);
-	if (rev < 0) {
-		gw_batch_free(b);
+	if (rev < 0)
 		return rev;
-	}
 	b->revision = (uint32_t)rev;
-	for (size_t i = 0; i < b->n_series; i++)
-		readings += b->series[i].n;
-	int rc = gw_spool_write(d->cfg->spool_dir, b);
+	int rc = gw_spool_write_src(d->cfg->spool_dir, src);
 	d->du.seal_err = rc == GW_ENOSPC || rc == GW_EIO ? errno : 0;
 	gw_batch_filename(b, name, sizeof(name));
-	if (rc == 0)
-		gw_info("sealed %s: %zu daily registers, %zu readings -> %s",
+	if (rc == 0) {
+		gw_info("sealed %s: %zu daily registers, %llu readings -> %s",
 			gw_day_format(b->day, day, sizeof(day)), b->n_days,
-			readings, name);
-	gw_batch_free(b);
-	if (rc == 0)
+			(unsigned long long)src->n_readings, name);
 		gw_daemon_uploader_kick(d);
+	}
 	return rc;
 }
 
@@ -365,13 +363,13 @@ void gw_daemon_seal(struct gw_daemon *d)
 		return;
 	/* a day that cannot be written stays open and is tried again with
 	 * backoff (seal_tried) */
-	int s = gw_batcher_advance(d->bat, gw_daemon_seal_time(d), on_sealed, d);
+	int s = gw_batcher_advance_src(d->bat, gw_daemon_seal_time(d), on_sealed_src, d);
 	after_seal(d);
 	seal_tried(d, s);
 }
 
 void gw_daemon_seal_last(struct gw_daemon *d)
 {
-	gw_batcher_advance(d->bat, gw_daemon_seal_time(d), on_sealed, d);
+	gw_batcher_advance_src(d->bat, gw_daemon_seal_time(d), on_sealed_src, d);
 	after_seal(d);
 }

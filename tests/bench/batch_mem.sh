@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The batching core's peak RSS (tests/bench/batch_mem.c) with this tree's
+# core against the baseline's, side by side in one script: the baseline
+# is gateway/batch*.[ch] and batchfile_write.c / batchfile.h of commit
+# GW_MEM_BASE (default eeba97d, the core that kept every point in RAM as
+# 16 bytes and built each sealed day whole in memory), taken with git show
+# and linked into the same benchmark program ahead of this tree's library.
+# Each pair is run GW_BENCH_REPS times (default 3), alternately; printed:
+# the peak RSS of day 1 and of the last day for each, and the ratio this
+# tree / baseline of the last day as min, median and max over the pairs.
+#   GW_BENCH_METERS (1000), GW_BENCH_REGS ("3 26"), GW_BENCH_DAYS (7),
+#   GW_BENCH_REPS (3), GW_MEM_BASE (eeba97d), GW_MEM_JOURNAL (1: each
+#   cycle journaled too; 0: not, which changes no figure: the journal
+#   keeps nothing in memory)
+# Targets (10,000 meters, day 7): <= 24 MB with 3 registers, <= 48 MB
+# with 26 (the ABB B23 profile).
+set -u
+cd "$(dirname "$0")/../.."
+b=${GW_BUILD:-build}
+base=${GW_MEM_BASE:-eeba97d}
+meters=${GW_BENCH_METERS:-1000}
+days=${GW_BENCH_DAYS:-7}
+reps=${GW_BENCH_REPS:-3}
+[ "$reps" -ge 3 ] 2>/dev/null || reps=3
+jr=""
+[ "${GW_MEM_JOURNAL:-1}" = 0 ] && jr=nojournal
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gwmem.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/base"
+files=$(git ls-tree --name-only "$base" gateway/ 2>"$tmp/err" |
+	grep -E '^gateway/(batch(_[a-z0-9_]+)?\.[ch]|batchfile_write\.c|batchfile\.h)$')
+for f in $files; do
+	git show "$base:$f" >"$tmp/base/${f#gateway/}" 2>>"$tmp/err" || files=
+done
+if ! printf '%s\n' $files | grep -qx gateway/batch.c; then
+	echo "# cannot take the baseline core from commit $base (a git checkout is needed):"
+	sed 's/^/#   /' "$tmp/err"
+	exit 1
+fi
+[ -f "$b/libgw.a" ] && [ -x "$b/bench/batch_mem" ] ||
+	{ echo "# $b/libgw.a or $b/bench/batch_mem is missing: run make tests first"; exit 1; }
+pk=$(pkg-config --cflags libmodbus libserialport libpq zlib 2>/dev/null)
+libs=$(pkg-config --libs libmodbus libserialport libpq zlib 2>/dev/null)
+cf=(-std=c11 -D_GNU_SOURCE -O2 -g -w $pk -Igateway/common -Idrivers)
+set -e
+objs=()
+for c in "$tmp"/base/*.c; do
+	o="$tmp/base_$(basename "$c" .c).o"
+	cc "${cf[@]}" -I"$tmp/base" -Igateway -c "$c" -o "$o"
+	objs+=("$o")
+done
+cc "${cf[@]}" -I"$tmp/base" -Igateway -c tests/bench/batch_mem.c -o "$tmp/main_base.o"
+cc -o "$tmp/batch_mem_base" "$tmp/main_base.o" "${objs[@]}" "$b/libgw.a" $libs -lpthread -lm
+set +e
+echo "# baseline: $(echo $files | sed 's|gateway/||g') of $(git log -1 --format='%h %s' "$base" | cut -c1-60)"
+
+# The peak of day 1 and of the last day, kB, of one run: "D1 DN".
+peaks() {
+	awk '/^day 1 /{d1=$4} /^day /{dn=$4} /^run /{ok=($7==0)} END{if (d1 && ok) print d1, dn; else print "- -"}'
+}
+
+for regs in ${GW_BENCH_REGS:-3 26}; do
+	ratios=()
+	for ((i = 1; i <= reps; i++)); do
+		read -r n1 nn < <("$b/bench/batch_mem" "$meters" "$regs" "$days" $jr | peaks)
+		read -r b1 bn < <("$tmp/batch_mem_base" "$meters" "$regs" "$days" $jr | peaks)
+		echo "# $meters meters x $regs registers, run $i: this tree day 1 $n1 kB, day $days $nn kB; baseline day 1 $b1 kB, day $days $bn kB"
+		[ "$nn" != - ] && [ "$bn" != - ] && ratios+=("$(awk -v a="$nn" -v b="$bn" 'BEGIN{printf "%.3f", a / b}')")
+	done
+	if [ "${#ratios[@]}" -lt 3 ]; then
+		echo "bench: batch_mem_${regs}: did not complete"
+		continue
+	fi
+	read -r lo med hi < <(printf '%s\n' "${ratios[@]}" | sort -n |
+		awk '{v[NR]=$1} END{print v[1], v[int((NR+1)/2)], v[NR]}')
+	# the targets, set for 10,000 meters (GW_BENCH_METERS=10000)
+	target=$(( (regs == 3 ? 24 : 48) * 1024 ))
+	# (judged at 10,000 meters or more only: fewer meet it trivially)
+	verdict="not judged below 10000 meters"
+	[ "$meters" -ge 10000 ] && { [ "$nn" -le "$target" ] && verdict=met || verdict=missed; }
+	echo "bench: batch_mem_${regs}: ${nn} kB on day $days at $meters meters (baseline ${bn} kB, ratio min $lo median $med max $hi, target <= ${target} kB at 10000 meters): $verdict"
+done
