@@ -4,7 +4,7 @@
 # meters over Modbus TCP on loopback every 15 minutes of a simulated clock,
 # for GW_BENCH_DAYS local days (default 7), at 1,000, 5,000 and 10,000
 # meters, once with 3 registers a meter (1.8.0, 2.8.0, 32.7.0 of the ABB
-# B23 map) and once with the full profiles/abb_b23.prof (26 registers;
+# B23 map) and once with the full profiles/abb_b23.prof (23 registers;
 # metersim --all-registers gives each a value). Meters sit 200 to a bus
 # (one metersim endpoint each; a bus has at most 247 unit ids).
 #
@@ -69,7 +69,8 @@ cpu_ticks() { local t=0 p; for p in "$@"; do
 run_scale() {
 	local n=$1 set=$2 prof nregs reqs buses dir b k first cnt anchor speed gw
 	local -a sims=()
-	case $set in 3reg) prof=bench3 nregs=3 reqs=2 ;; *) prof=abb_b23 nregs=26 reqs=3 ;; esac
+	case $set in 3reg) prof=bench3 reqs=2 ;; *) prof=abb_b23 reqs=3 ;; esac
+	nregs=$(grep -c '^\[register ' "$GW_TMP/profiles/$prof.prof")
 	dir=$GW_TMP/$n-$set
 	mkdir -p "$dir/spool"
 	buses=$(((n + per_bus - 1) / per_bus))
@@ -157,7 +158,8 @@ run_scale() {
 		tail -5 "$dir/gw.log" | sed 's/^/#   /'
 		return 1
 	fi
-	local name=scale_$((n / 1000))k_$set
+	local name=scale_${n}_$set
+	[ $((n % 1000)) = 0 ] && name=scale_$((n / 1000))k_$set
 	# per-day figures: sample i (seal of day i) with readings of day i
 	# (a day before 2026-03-02 holds the cycles of the start-up lead only)
 	# columns: hwm_kb gw_ticks sim_ticks journal_bytes seal_ms zlib_ms
