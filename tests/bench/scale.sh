@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # tests/bench/scale.sh - gatewayd at scale: the real daemon polling metersim
 # meters over Modbus TCP on loopback every 15 minutes of a simulated clock,
-# for GW_BENCH_DAYS local days (default 7), at 1,000, 5,000 and 10,000
+# for GW_BENCH_SCALE_DAYS local days (default 7), at 1,000, 5,000 and 10,000
 # meters, once with 3 registers a meter (1.8.0, 2.8.0, 32.7.0 of the ABB
 # B23 map) and once with the full profiles/abb_b23.prof (23 registers;
 # metersim --all-registers gives each a value). Meters sit 200 to a bus
@@ -32,7 +32,7 @@
 #   GW_BENCH_SCALE   sizes, comma-separated (default 1k,5k,10k); "1k" is
 #                    the quick form (a few minutes)
 #   GW_BENCH_REGS    3reg,abb_b23 (default both)
-#   GW_BENCH_DAYS    simulated days, at least 3 (default 7)
+#   GW_BENCH_SCALE_DAYS    simulated days, at least 3 (default 7)
 #   GW_BENCH_SPEED   clock speed; default: 15 minutes in about
 #                    max(1, meters x requests / 4000) real seconds
 #
@@ -45,7 +45,7 @@ set -u
 
 sizes=${GW_BENCH_SCALE:-1k,5k,10k}
 regsets=${GW_BENCH_REGS:-3reg,abb_b23}
-days=${GW_BENCH_DAYS:-7}
+days=${GW_BENCH_SCALE_DAYS:-7}
 per_bus=200
 [ "$days" -ge 3 ] || days=3
 bench_bin=$GW_BUILD/bench/spool_bench
