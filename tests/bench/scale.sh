@@ -83,7 +83,7 @@ run_scale() {
 ss = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in ss: s.bind(("127.0.0.1", 0))
 for s in ss: print(s.getsockname()[1])' "$buses")
-	anchor=$(awk -v now="$(date +%s.%N)" -v b="$buses" 'BEGIN { printf "%.3f", now + 5 + b * 0.2 }')
+	anchor=$(awk -v now="$(date +%s.%N)" -v b="$buses" 'BEGIN { printf "%.3f", now + 5 + b * 0.5 }')
 	local clock=(--clock-anchor "$anchor" --clock-start 2026-03-01T23:58:00Z --clock-speed "$speed")
 	for b in $(seq 1 "$buses"); do
 		cnt=$((n - (b - 1) * per_bus))
