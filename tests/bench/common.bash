@@ -8,7 +8,8 @@ mmm() {
 	sort -g "$1" | awk '{ v[NR] = $1 } END {
 		if (!NR) { print "- - -"; exit }
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%.4g %.4g %.4g\n", v[1], m, v[NR] }'
+		printf "%s %s %s\n", f(v[1]), f(m), f(v[NR]) }
+		function f(x) { return x >= 10000 || x <= -10000 ? sprintf("%.0f", x) : sprintf("%.4g", x) }'
 }
 
 # bench_reps: how many times a paired measurement is repeated
