@@ -8,7 +8,8 @@
 #   make check SANITIZE=thread  the threaded tests (poll workers, reload,
 #                        upload) on a ThreadSanitizer build (build/tsan, clang)
 #   make demo            simulated meters -> gateway -> PostgreSQL, two days
-#   make bench           benchmarks (ratios against a baseline in one run)
+#   make bench           benchmarks (ratios against a baseline in one run;
+#                        BENCH=PATTERN runs some, docs/benchmarks.md)
 #   make fuzz            libFuzzer on the IEC 62056-21 parser, the batch
 #                        decoder, the journal reader, the INI reader, the CSV
 #                        meter list and meter profiles, FUZZ_TIME s each
@@ -152,7 +153,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
-	@GW_BUILD=$(BUILD) tests/bench/run.sh
+	@GW_BUILD=$(BUILD) tests/bench/run.sh $(BENCH)
 
 # libFuzzer targets (clang; tools/deps.sh installs it): the IEC 62056-21
 # parser, the batch file decoder, the INI reader, the CSV meter list and

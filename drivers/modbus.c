@@ -274,7 +274,11 @@ static void mb_stale(struct mb_bus *b, int rtid, int runit, int unit)
  * ours). Returns the transaction id, or -1 with errno. */
 static int mb_tcp_send(struct mb_bus *b, int unit, int fc, int addr, int n)
 {
-	uint16_t tid = ++b->tid;
+	/* wraps after 65,535 requests on one connection, as the protocol
+	 * means it to (written out: the sanitizer build traps an implicit
+	 * truncation) */
+	b->tid = (uint16_t)(b->tid + 1);
+	uint16_t tid = b->tid;
 	uint8_t req[12] = {(uint8_t)(tid >> 8), (uint8_t)tid, 0, 0, 0, 6,
 			   (uint8_t)unit, (uint8_t)fc, (uint8_t)(addr >> 8),
 			   (uint8_t)addr, (uint8_t)(n >> 8), (uint8_t)n};

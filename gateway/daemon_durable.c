@@ -357,14 +357,27 @@ void gw_daemon_add_readings(struct gw_daemon *d, size_t n)
 	gw_err("batching: out of memory; %llu readings lost", (unsigned long long)lost);
 }
 
+/* How long a seal took, from the batching core to the recorded state and
+ * the spool's bound (wall time on the monotonic clock): one line for
+ * operators and `make bench` (tests/bench/scale.sh). */
+static void seal_took(int sealed, int64_t t0_us)
+{
+	if (sealed > 0)
+		gw_info("spool: seal of %d batch%s took %.1f ms", sealed,
+			sealed == 1 ? "" : "es",
+			(double)(gw_daemon_mono_us() - t0_us) / 1000.0);
+}
+
 void gw_daemon_seal(struct gw_daemon *d)
 {
 	if (!seal_due(&d->du))
 		return;
 	/* a day that cannot be written stays open and is tried again with
 	 * backoff (seal_tried) */
+	int64_t t0 = gw_daemon_mono_us();
 	int s = gw_batcher_advance_src(d->bat, gw_daemon_seal_time(d), on_sealed_src, d);
 	after_seal(d);
+	seal_took(s, t0);
 	seal_tried(d, s);
 }
 

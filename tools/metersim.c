@@ -91,6 +91,7 @@ struct sim {
 	struct curve imp, exp;
 	modbus_mapping_t *map;
 	bool strict; /* refuse requests that touch unmapped registers */
+	bool all_regs; /* --all-registers: a value for every register */
 	struct fault faults[248]; /* per unit id */
 	int ctl_fd;               /* --control FIFO, or -1 */
 	char ctl_buf[512];
@@ -395,6 +396,31 @@ static int64_t power_dw(const struct sim *s, int u, int64_t t)
 	return p - s->exp.w[tm.tm_hour] * exp_mul(u) * 10;
 }
 
+/* With --all-registers, a plausible value for a register the model does
+ * not compute (as a meter with its full map would answer; the gateway's
+ * memory grows with its registers): per-phase energies (C.8.x, 21-61)
+ * count a third of the import or export, currents and per-phase powers
+ * follow the net power at 230 V, power factors are 0.95..0.99, others 0. */
+static int other_value(struct sim *s, const char *obis, int u, int64_t t,
+		       int64_t *v, int *scale)
+{
+	int c = atoi(obis), d = atoi(strchr(obis, '.') ? strchr(obis, '.') + 1 : "0");
+	int64_t p = power_dw(s, u, t);
+
+	*scale = 0;
+	if (d == 8)
+		*v = (c % 20 == 2 ? export_wh(s, u, t) : import_wh(s, u, t)) / 3;
+	else if (d == 7 && c % 20 == 11) /* current: 0.01 A */
+		*v = (p < 0 ? -p : p) / 69, *scale = -2;
+	else if (d == 7 && c % 20 == 16) /* per-phase power: 0.1 W */
+		*v = p / 3, *scale = -1;
+	else if (d == 7 && c % 20 == 13) /* power factor */
+		*v = 950 + (u * 7 + c) % 40, *scale = -3;
+	else
+		*v = 0;
+	return 0;
+}
+
 /* The model's value of an OBIS register as value * 10^scale in the base
  * unit; GW_ENOTFOUND for a register the model does not know. */
 static int model_value(struct sim *s, const char *obis, int u, int64_t t,
@@ -419,7 +445,7 @@ static int model_value(struct sim *s, const char *obis, int u, int64_t t,
 	} else if (strcmp(obis, "96.1.0") == 0) {
 		*v = serial_of(s, u);
 	} else {
-		return GW_ENOTFOUND;
+		return s->all_regs ? other_value(s, obis, u, t, v, scale) : GW_ENOTFOUND;
 	}
 	return 0;
 }
@@ -1022,7 +1048,8 @@ static void usage(FILE *f)
 	      "                 [--load shop|home] [--tz ZONE]\n"
 	      "                 [--clock-anchor A --clock-start UTC --clock-speed S]\n"
 	      "                 [--pidfile FILE] [--ready-file FILE] [--print-expected DAY]\n"
-	      "                 [--strict-map] [--fault UNIT:KIND[:ARG]]... [--control FIFO]\n"
+	      "                 [--strict-map] [--all-registers] [--fault UNIT:KIND[:ARG]]...\n"
+	      "                 [--control FIFO]\n"
 	      "                 [--pace]\n"
 	      "       metersim --iec DEVICE [options]   (see metersim --iec DEVICE --help)\n"
 	      "\n"
@@ -1063,6 +1090,9 @@ static void usage(FILE *f)
 	      "  --strict-map         answer 'illegal data address' to a request that\n"
 	      "                       covers registers the profile does not define (as\n"
 	      "                       many real meters do); default: they read as 0\n"
+	      "  --all-registers      give every register of the profile a value (per-phase\n"
+	      "                       energy, current, power, power factor; others 0)\n"
+	      "                       instead of 'na' (tests/bench/scale.sh)\n"
 	      "  --fault UNIT:KIND[:ARG]  switch a fault on for unit UNIT (or 'all'); may\n"
 	      "                       be repeated. KIND: noanswer; crc (RTU: bad CRC, TCP:\n"
 	      "                       bad protocol id); exception[:CODE] (default 6, busy;\n"
@@ -1168,6 +1198,7 @@ int main(int argc, char **argv)
 		{ "ready-file", required_argument, NULL, 'R' },
 		{ "print-expected", required_argument, NULL, 'E' },
 		{ "strict-map", no_argument, NULL, 'M' },
+		{ "all-registers", no_argument, NULL, 'a' },
 		{ "fault", required_argument, NULL, 'F' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "pace", no_argument, NULL, 'G' },
@@ -1237,6 +1268,7 @@ int main(int argc, char **argv)
 		case 'R': ready = optarg; break;
 		case 'E': expected = optarg; break;
 		case 'M': s.strict = true; break;
+		case 'a': s.all_regs = true; break;
 		case 'F':
 			if (n_faults == (int)(sizeof(fault_specs) / sizeof(fault_specs[0]))) {
 				fprintf(stderr, "metersim: too many --fault options\n");

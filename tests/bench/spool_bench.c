@@ -9,11 +9,17 @@
  *       batch a day: bytes per reading of the batch files against gzip -6
  *       of the same readings as CSV (gwctl spool dump --intervals), and
  *       against the order-0 entropy of the interval deltas.
- *   spool_bench seal [METERS]
- *       sealing one day of METERS x 96 intervals x 3 registers (batching
- *       core + encode + durable write into a spool) against plain zlib
- *       (compress2, level 6) of the same number of raw reading bytes
- *       (16 per reading: time and value).
+ *   spool_bench seal METERS REPS PROFILE...
+ *       sealing one day of METERS meters x 96 cycles of every register of
+ *       each profile file (profiles/eastron_sdm630.prof, abb_b23.prof:
+ *       realistic values through the register's own encoding and
+ *       decoding), by the batching core with gatewayd's defaults and its
+ *       durable write into a spool, paired with zlib (compress2, level 6,
+ *       as the batch writer) of that batch's own uncompressed payload;
+ *       REPS pairs, min / median / max. Target: the seal < 1 s.
+ *   spool_bench zlib BATCHFILE
+ *       prints the milliseconds of zlib -6 of the file's payload (best
+ *       of 3): the seal's baseline for tests/bench/scale.sh.
  *
  * The load shapes are synthetic but shaped like a distribution feeder's:
  * homes with night lows, a morning bump and an evening peak, random noise;
@@ -29,7 +35,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <sys/stat.h>
+
 #include "batch.h"
+#include "batchfile.h"
+#include "profile.h"
 #include "spool.h"
 #include "tz.h"
 
@@ -329,101 +339,319 @@ static int bench_size(int n, int days)
 	return 0;
 }
 
+/* ---- zlib of a batch file's own payload ---- */
+
+/* Inflates the payload of the batch file at path into *raw (*rawlen
+ * bytes). Returns 0, or -1 with a message. */
+static int batch_payload(const char *path, uint8_t **raw, size_t *rawlen)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long len;
+
+	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 48 || fseek(f, 0, SEEK_SET) ||
+	    !(buf = malloc((size_t)len)) || fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		fprintf(stderr, "spool_bench: cannot read %s\n", path);
+		if (f)
+			fclose(f);
+		free(buf);
+		return -1;
+	}
+	fclose(f);
+	size_t hlen = (size_t)(buf[6] | buf[7] << 8);
+	uLongf n = (uLongf)(buf[36] | buf[37] << 8 | buf[38] << 16 | (uint32_t)buf[39] << 24);
+	size_t clen = (size_t)(buf[40] | buf[41] << 8 | buf[42] << 16 | (uint32_t)buf[43] << 24);
+	*raw = malloc(n ? n : 1);
+	if (hlen + clen > (size_t)len || !*raw ||
+	    uncompress(*raw, &n, buf + hlen, (uLong)clen) != Z_OK) {
+		fprintf(stderr, "spool_bench: %s: the payload does not inflate\n", path);
+		free(buf);
+		return -1;
+	}
+	*rawlen = n;
+	free(buf);
+	return 0;
+}
+
+/* Milliseconds of compress2 at level 6 (as the batch writer) of raw, the
+ * best of reps. */
+static double zlib_ms(const uint8_t *raw, size_t rawlen, int reps, size_t *zlen)
+{
+	uLongf cap = compressBound((uLong)rawlen);
+	uint8_t *out = malloc(cap);
+	double best = 1e30;
+
+	for (int i = 0; i < reps; i++) {
+		uLongf outlen = cap;
+		double t0 = now_s();
+		compress2(out, &outlen, raw, (uLong)rawlen, 6);
+		double t = (now_s() - t0) * 1000;
+		best = t < best ? t : best;
+		*zlen = outlen;
+	}
+	free(out);
+	return best;
+}
+
+/* spool_bench zlib FILE: prints the ms of zlib -6 of the file's payload. */
+static int bench_zlib(const char *path)
+{
+	uint8_t *raw;
+	size_t rawlen, zlen;
+
+	if (batch_payload(path, &raw, &rawlen))
+		return 1;
+	printf("%.3f\n", zlib_ms(raw, rawlen, 3, &zlen));
+	free(raw);
+	return 0;
+}
+
+/* ---- sealing a day of a shipped profile's registers ---- */
+
+/* One meter's state for the profile generator: its load, solar and the
+ * per-phase totals. */
+struct pmeter {
+	int kind; /* 0 home, 1 vacant, 2 solar */
+	double scale, solar_kw, ph[3];
+	double imp[3], exp[3]; /* Wh per phase */
+	double v_phase;
+};
+
+/* The register's physical value in its base unit (Wh, W, V, A, Hz, var,
+ * VA, or none for a power factor) for meter x at local hour h with net
+ * power p (W, per phase in pp[]), from its OBIS code. */
+static double phys_value(const char *obis, const struct pmeter *x, double h,
+			 const double *pp)
+{
+	int c = atoi(obis), d = atoi(strchr(obis, '.') + 1);
+	double imp = x->imp[0] + x->imp[1] + x->imp[2];
+	double exp = x->exp[0] + x->exp[1] + x->exp[2];
+	double p = pp[0] + pp[1] + pp[2];
+	int ph = c / 20 - 1; /* 21.., 41.., 61.. -> phase 0, 1, 2 */
+	double v = 230 + 2.5 * sin(x->v_phase + h / 24 * 2 * M_PI) + ((int)(rnd() % 9) - 4) * 0.1;
+	double pf = 0.92 + 0.07 * urand();
+
+	if (d == 8) {
+		if (c == 1)
+			return imp;
+		if (c == 2)
+			return exp;
+		if (c == 15)
+			return imp + exp;
+		if (ph >= 0 && ph < 3)
+			return c % 20 == 1 ? x->imp[ph] : x->exp[ph];
+		return imp;
+	}
+	if (d != 7)
+		return 0;
+	switch (c) {
+	case 32: case 52: case 72: return v + (c - 32) / 20 * 0.7;
+	case 31: case 51: case 71: return fabs(pp[(c - 31) / 20]) / v / pf;
+	case 36: case 56: case 76: return pp[(c - 36) / 20];
+	case 16: return p;
+	case 9: return fabs(p) / pf;
+	case 3: return fabs(p) * sqrt(1 / (pf * pf) - 1);
+	case 13: case 33: case 53: case 73: return pf;
+	case 14: return 50 + ((int)(rnd() % 11) - 5) * 0.01;
+	default: return 0;
+	}
+}
+
+/* One cycle (k: quarter hours since the day's start; 96 is the next
+ * day's first) of n meters of profile pr into r, as the driver would
+ * deliver them: each value encoded into the register and decoded again.
+ * Returns the number of readings. */
+static size_t profile_cycle(const struct gw_profile *pr, struct pmeter *m, int n,
+			    int64_t start, int k, struct gw_reading *r)
+{
+	double h = (k % 96) / 4.0;
+	size_t out = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct pmeter *x = &m[i];
+		double w = x->kind == 1 ? 0 : home_w(h) * x->scale * (0.7 + 0.6 * urand());
+		double pv = 0, pp[3];
+		if (x->kind == 2 && h > 6.5 && h < 17.5)
+			pv = x->solar_kw * 1000 * sin((h - 6.5) / 11 * M_PI) * (0.85 + 0.3 * urand());
+		int64_t ts = start + k * 900000LL + (i % 32) * 150 + (int64_t)(rnd() % 10);
+		for (int f = 0; f < 3; f++) {
+			pp[f] = (w - pv) * x->ph[f];
+			if (k > 0 && pp[f] > 0)
+				x->imp[f] += pp[f] * 0.25;
+			else if (k > 0)
+				x->exp[f] -= pp[f] * 0.25;
+		}
+		for (int j = 0; j < pr->n_regs; j++) {
+			const struct gw_profile_reg *g = &pr->regs[j];
+			double v = phys_value(g->obis, x, h, pp);
+			int energy = g->unit == GW_UNIT_WH || g->unit == GW_UNIT_VARH ||
+				     g->unit == GW_UNIT_VAH;
+			uint16_t words[4];
+			struct gw_reading *o = &r[out];
+			if (gw_profile_encode(g, energy ? (int64_t)v : llround(v * 1000),
+					      energy ? 0 : -3, words) ||
+			    gw_profile_decode(g, words, o))
+				continue; /* never with these values */
+			snprintf(o->meter_id, GW_ID_MAX, "PE%07d", i + 1);
+			o->ts_ms = ts;
+			out++;
+		}
+	}
+	return out;
+}
+
+/* The process's CPU seconds (this program is one thread). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct pmeter *new_pmeters(int n)
+{
+	struct pmeter *m = calloc((size_t)n, sizeof(*m));
+	for (int i = 0; i < n; i++) {
+		uint32_t r = rnd() % 100;
+		m[i].kind = r < 5 ? 1 : r < 20 ? 2 : 0;
+		m[i].scale = 0.4 + 1.6 * urand();
+		m[i].solar_kw = 2 + 4 * urand();
+		double a = 0.25 + 0.15 * urand(), b = 0.25 + 0.15 * urand();
+		m[i].ph[0] = a, m[i].ph[1] = b, m[i].ph[2] = 1 - a - b;
+		for (int f = 0; f < 3; f++) {
+			m[i].imp[f] = (double)(rnd() % 20000000);
+			m[i].exp[f] = m[i].kind == 2 ? (double)(rnd() % 2000000) : 0;
+		}
+		m[i].v_phase = urand() * 6.28;
+	}
+	return m;
+}
+
 struct seal_ctx {
 	const char *dir;
-	double t;
+	char file[2 * GW_PATH_MAX + 16];
+	size_t readings;
 	int rc;
 };
 
+/* As gatewayd's sink: the batch written durably into the spool. */
 static int on_sealed(void *arg, struct gw_batch *b)
 {
 	struct seal_ctx *c = arg;
+	char name[GW_PATH_MAX];
+
+	for (size_t i = 0; i < b->n_series; i++)
+		c->readings += b->series[i].n;
 	c->rc = gw_spool_write(c->dir, b);
+	gw_batch_filename(b, name, sizeof(name));
+	snprintf(c->file, sizeof(c->file), "%s/ready/%s", c->dir, name);
 	gw_batch_free(b);
 	return c->rc;
 }
 
-static int bench_seal(int n)
+static int cmp_d(const void *a, const void *b)
 {
-	struct meter *m = new_meters(n);
-	struct gw_batch *b = new_batch(m, n);
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* "min median max" of v[0..n-1] (sorted in place). */
+static void mmm(double *v, int n, double out[3])
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	out[0] = v[0];
+	out[1] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	out[2] = v[n - 1];
+}
+
+/* One day of n meters of the profile, sealed by the batching core as
+ * gatewayd does it (its default parameters; the batch written durably into
+ * a spool), paired with zlib -6 of that batch's own payload, reps times.
+ * Prints the figures and the bench line. */
+static int bench_seal_profile(int n, const char *path, int reps)
+{
+	struct gw_profile *pr;
 	int32_t day;
 	char dir[] = "/tmp/gwbench.XXXXXX";
+	double ts[64], tz[64], rt[64], tw[64], zw[64], rw[64], s3[3], z3[3], r3[3];
+	size_t readings = 0, rawlen = 0, zlen = 0, flen = 0;
 
-	gw_day_parse("2026-03-02", &day);
-	make_day(b, m, n, day);
-	if (!mkdtemp(dir) || gw_spool_open(dir))
+	if (gw_profile_load(path, &pr))
 		return 1;
-	/* readings as the scheduler delivers them: one cycle at a time */
-	size_t total = (size_t)n * 96 * 3;
-	struct gw_reading *r = calloc(total, sizeof(*r));
-	size_t k = 0;
-	for (int i = 0; i < 96; i++)
-		for (size_t s = 0; s < b->n_series; s++, k++) {
-			struct gw_series *x = &b->series[s];
-			snprintf(r[k].meter_id, GW_ID_MAX, "%s", x->meter_id);
-			snprintf(r[k].obis, GW_OBIS_MAX, "%s", x->obis);
-			r[k].ts_ms = x->ts_ms[i];
-			r[k].value = x->value[i];
-			r[k].scale = x->scale;
-			r[k].unit = x->unit;
+	if (reps > 64)
+		reps = 64;
+	gw_day_parse("2026-03-02", &day);
+	int64_t start = gw_tz_day_start(day);
+	struct gw_reading *r = calloc((size_t)n * (size_t)pr->n_regs, sizeof(*r));
+	if (!r || !mkdtemp(dir) || gw_spool_open(dir))
+		return 1;
+	for (int k = 0; k < reps; k++) {
+		struct gw_batcher_params p = {
+			.gateway_id = "sub-042", .poll_interval_ms = 900000,
+			.midnight_tolerance_ms = 60000, .max_gap_ms = 7200000,
+			.seal_delay_ms = 1800000, .max_power_w = 250000,
+			.revision_window_days = 2,
+		};
+		struct gw_batcher *bat = gw_batcher_new(&p);
+		rng = 0x9E3779B97F4A7C15ULL; /* the same day in every repetition */
+		struct pmeter *m = new_pmeters(n);
+		for (int c = 0; c <= 96; c++) /* 96: the next day's first cycle */
+			if (gw_batcher_add(bat, r, profile_cycle(pr, m, n, start, c, r)))
+				return 1;
+		struct seal_ctx sc = {.dir = dir};
+		double t0 = now_s(), c0 = cpu_s();
+		int sealed = gw_batcher_advance(bat, start + 86400000LL + 1800000, on_sealed, &sc);
+		ts[k] = cpu_s() - c0;
+		tw[k] = now_s() - t0;
+		gw_batcher_free(bat);
+		free(m);
+		if (sealed != 1 || sc.rc) {
+			fprintf(stderr, "spool_bench: sealed %d day(s), rc %d\n", sealed, sc.rc);
+			return 1;
 		}
-	struct gw_batcher_params p = {
-		.gateway_id = "sub-042", .poll_interval_ms = 900000,
-		.midnight_tolerance_ms = 60000, .max_gap_ms = 7200000,
-		.seal_delay_ms = 0,
-	};
-	struct gw_batcher *bat = gw_batcher_new(&p);
-	gw_batcher_add(bat, r, total);
-	/* the first readings of the next day close the last midnight */
-	for (size_t s = 0; s < b->n_series; s++)
-		r[s].ts_ms += 86400000;
-	gw_batcher_add(bat, r, b->n_series);
-	struct seal_ctx c = {.dir = dir};
-	double t0 = now_s();
-	int sealed = gw_batcher_advance(bat, gw_tz_day_start(day + 1) + 1, on_sealed, &c);
-	double t_seal = now_s() - t0;
-	gw_batcher_free(bat);
-
-	/* encode + durable write alone, on the generated batch */
-	t0 = now_s();
-	b->revision = 7;
-	gw_spool_write(dir, b);
-	double t_write = now_s() - t0;
-
-	/* baseline: plain zlib of as many raw bytes (16 per reading) */
-	size_t rawlen = total * 16;
-	uint8_t *raw = malloc(rawlen), *out;
-	k = 0;
-	for (size_t s = 0; s < b->n_series; s++)
-		for (int i = 0; i < 96; i++) {
-			memcpy(raw + k, &b->series[s].ts_ms[i], 8);
-			memcpy(raw + k + 8, &b->series[s].value[i], 8);
-			k += 16;
-		}
-	uLongf outlen = compressBound((uLong)rawlen);
-	out = malloc(outlen);
-	t0 = now_s();
-	compress2(out, &outlen, raw, (uLong)rawlen, 6);
-	double t_zlib = now_s() - t0;
-	printf("# one day: %d meters x 96 x 3 = %zu readings; sealed %d day(s) "
-	       "(batching core + encode + write + fsync) in %.3f s; encode + write "
-	       "of the same batch %.3f s; zlib of %zu raw bytes %.3f s (to %lu bytes)\n",
-	       n, total, sealed, t_seal, t_write, rawlen, t_zlib, (unsigned long)outlen);
-	report("seal_one_day", t_seal, " s", t_zlib, " s plain zlib", t_seal / t_zlib,
-	       "< 1 s", t_seal < 1.0 && sealed == 1 && c.rc == 0);
-	report("encode_write_one_day", t_write, " s", t_zlib, " s plain zlib",
-	       t_write / t_zlib, "< 1 s", t_write < 1.0);
+		uint8_t *raw;
+		if (batch_payload(sc.file, &raw, &rawlen))
+			return 1;
+		t0 = now_s();
+		c0 = cpu_s();
+		zlib_ms(raw, rawlen, 1, &zlen);
+		tz[k] = cpu_s() - c0;
+		zw[k] = now_s() - t0;
+		free(raw);
+		struct stat st;
+		flen = stat(sc.file, &st) == 0 ? (size_t)st.st_size : 0;
+		unlink(sc.file);
+		readings = sc.readings;
+		rt[k] = ts[k] / tz[k];
+		rw[k] = tw[k] / zw[k];
+		printf("# %s run %d: seal %.3f s CPU (%.3f s wall), zlib -6 of its payload "
+		       "%.3f s CPU (%.3f s wall), ratio %.2f\n",
+		       pr->name, k + 1, ts[k], tw[k], tz[k], zw[k], rt[k]);
+	}
+	char name[64];
+	if (n % 1000 == 0)
+		snprintf(name, sizeof(name), "seal_%dk_%s", n / 1000, pr->name);
+	else
+		snprintf(name, sizeof(name), "seal_%d_%s", n, pr->name);
+	for (int w = 0; w < 2; w++) {
+		mmm(w ? tw : ts, reps, s3);
+		mmm(w ? zw : tz, reps, z3);
+		mmm(w ? rw : rt, reps, r3);
+		printf("bench: %s_%s: median %.3f s (min %.3f, max %.3f; %d runs) "
+		       "(baseline zlib -6 of the batch's payload: median %.3f s (min %.3f, max %.3f), "
+		       "ratio median %.2f (min %.2f, max %.2f), target < 1 s): %s\n",
+		       name, w ? "wall" : "cpu", s3[1], s3[0], s3[2], reps, z3[1], z3[0], z3[2],
+		       r3[1], r3[0], r3[2], s3[1] < 1.0 ? "met" : "missed");
+	}
+	printf("# %s: %d meters x %d registers x 96 cycles: %zu readings in the batch; "
+	       "payload %zu bytes, zlib -6 %zu bytes, file %zu bytes (%.3f B per reading)\n",
+	       pr->name, n, pr->n_regs, readings, rawlen, zlen, flen,
+	       (double)flen / (double)(readings ? readings : 1));
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		return 1;
-	free(raw);
-	free(out);
 	free(r);
-	gw_batch_free(b);
-	free(m);
-	return 0;
+	gw_profile_free(pr);
+	return system(cmd) != 0;
 }
 
 int main(int argc, char **argv)
@@ -434,8 +662,14 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "size") == 0)
 		return bench_size(argc > 2 ? atoi(argv[2]) : 10000,
 				  argc > 3 ? atoi(argv[3]) : 30);
-	if (argc >= 2 && strcmp(argv[1], "seal") == 0)
-		return bench_seal(argc > 2 ? atoi(argv[2]) : 10000);
-	fprintf(stderr, "usage: spool_bench size [METERS] [DAYS] | seal [METERS]\n");
+	if (argc >= 5 && strcmp(argv[1], "seal") == 0) {
+		int rc = 0;
+		for (int i = 4; i < argc; i++)
+			rc |= bench_seal_profile(atoi(argv[2]), argv[i], atoi(argv[3]));
+		return rc;
+	}
+	if (argc == 3 && strcmp(argv[1], "zlib") == 0)
+		return bench_zlib(argv[2]);
+	fprintf(stderr, "usage: spool_bench size [METERS] [DAYS] | seal METERS REPS PROFILE... | zlib BATCHFILE\n");
 	return 2;
 }

@@ -8,11 +8,12 @@
  *       Modbus driver (decoding included) and through a bare libmodbus loop
  *       sending the same requests (no decoding), alternating in four slices
  *       of SECONDS/4, and prints "driver R" and "bare R" (meter reads/s).
- *   it_bench_modbus rtu SECONDS PROFILE DEVICE BAUD FIRST COUNT
- *       Reads the meters of an 8N1 line through the driver for SECONDS and
- *       prints "driver R", "requests N" (per meter read) and "limit L": the
- *       line's meter reads/s from frame sizes, with 3.5 characters of
- *       silence before each frame (request 8 bytes, reply 5 + 2n bytes).
+ *   it_bench_modbus rtu SECONDS PROFILE DEVICE BAUD FIRST COUNT [PARITY]
+ *       Reads the meters of an 8N1 line (8E1, 8O1 with PARITY E, O) through
+ *       the driver for SECONDS and prints "driver R", "requests N" (per
+ *       meter read) and "limit L": the line's meter reads/s from frame
+ *       sizes, with 3.5 characters of silence before each frame (request 8
+ *       bytes, reply 5 + 2n bytes) at 10 bits a character (11 with parity).
  *
  * The request groups are the driver's (registers of one function code,
  * gaps of at most 16 registers, at most max_registers per request); the
@@ -190,7 +191,10 @@ int main(int argc, char **argv)
 			modbus_close(ep[e].ctx);
 			modbus_free(ep[e].ctx);
 		}
-	} else if (strcmp(argv[1], "rtu") == 0 && argc == 8) {
+	} else if (strcmp(argv[1], "rtu") == 0 && (argc == 8 || argc == 9)) {
+		char parity = argc == 9 ? argv[8][0] : 'N';
+		if (parity != 'N' && parity != 'E' && parity != 'O')
+			return 2;
 		struct endpoint *e = &ep[0];
 		int baud = atoi(argv[5]);
 		e->bus.driver = &gw_modbus_rtu_driver;
@@ -198,7 +202,7 @@ int main(int argc, char **argv)
 		gw_strlcpy(e->bus.name, "rtu", sizeof(e->bus.name));
 		gw_strlcpy(e->rtu.device, argv[4], sizeof(e->rtu.device));
 		e->rtu.baud = baud;
-		e->rtu.parity = 'N';
+		e->rtu.parity = parity;
 		e->rtu.data_bits = 8;
 		e->rtu.stop_bits = 1;
 		e->rtu.timeout_ms = 1000;
@@ -213,12 +217,12 @@ int main(int argc, char **argv)
 		long r = run_driver(ep, 1, p, secs, &err, &req);
 		double dt = now_s() - t0;
 		e->bus.driver->close(e->drv);
-		/* the line: 10 bits per character (8N1); per request 8 + 3.5
-		 * characters out, 5 + 2n + 3.5 back */
+		/* the line: 10 bits per character (8N1), 11 with a parity bit;
+		 * per request 8 + 3.5 characters out, 5 + 2n + 3.5 back */
 		double chars = 0;
 		for (int k = 0; k < ng; k++)
 			chars += 8 + 3.5 + 5 + 2.0 * g[k].n + 3.5;
-		double limit = baud / (10.0 * chars);
+		double limit = baud / ((parity == 'N' ? 10.0 : 11.0) * chars);
 		printf("driver %.2f\nlimit %.2f\nerrors %ld\nrequests %u %d\n", r / dt,
 		       limit, err, req, ng);
 	} else {
