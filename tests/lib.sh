@@ -122,19 +122,36 @@ INI
 
 # run_gatewayd CONFIG LOG SIMULATED-START SIMULATED-STOP [SPEED]: runs
 # gatewayd on an accelerated clock (default 60x) to the stop time; not_ok
-# if it does not stop within 90 s. Returns gatewayd's exit status.
+# if it does not stop within 90 s. The clock stands at the start until
+# gatewayd has logged that it runs (a slow start costs no simulated time).
+# Returns gatewayd's exit status.
 run_gatewayd() {
-	local gw
-	"$GW_BUILD/gatewayd" -c "$1" --clock-anchor "$(date +%s.%N)" --clock-start "$3" \
+	local gw n file
+	file=$(mktemp -u "$GW_TMP/anchor.XXXXXX")
+	n=$(_gw_started "$2")
+	"$GW_BUILD/gatewayd" -c "$1" --clock-anchor "@$file" --clock-start "$3" \
 		--clock-speed "${5:-60}" --stop-at "$4" 2>>"$2" &
 	gw=$!
 	track_pid $gw
+	wait_for 60 _gw_running_or_gone "$2" "$n" $gw ||
+		not_ok "gatewayd did not start within 60 s"
+	clock_release "$file" >/dev/null
 	if ! wait_pid_exit 90 $gw; then
 		not_ok "gatewayd did not stop within 90 s"
 		return 1
 	fi
 	wait $gw
 }
+
+# _gw_started LOG: how many times gatewayd logged in LOG that it runs.
+_gw_started() {
+	local c
+	c=$(grep -c ' info: gateway .*: [0-9]* meters on [0-9]* buses' "$1" 2>/dev/null)
+	echo "${c:-0}"
+}
+# _gw_running_or_gone LOG N PID: LOG has a start line more than N, or PID
+# is gone (its exit status then tells).
+_gw_running_or_gone() { [ "$(_gw_started "$1")" -gt "$2" ] || ! pid_alive "$3"; }
 
 # fuzz_run WHAT TARGET SECONDS MAX_LEN SEED-DIR...: builds the libFuzzer
 # targets (make fuzz-build) and runs build/fuzz/TARGET for SECONDS on a new

@@ -27,8 +27,8 @@ zone=Europe/Berlin
 speed=8640                   # one simulated day in 10 real seconds
 start=2026-03-26T20:00:00Z   # 21:00 local on 03-26
 stop=2026-04-02T23:00:00Z    # 01:00 local on 04-03
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+# the clocks stand at 21:00 local until the meters have been polled once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
 sim=(--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}")
 start_metersim sim --tcp "127.0.0.1:$port" --meters 5 --first-unit 1 \
@@ -61,7 +61,7 @@ for u in 1 2 3 4 5; do
 	printf '[meter M%d]\nbus = feeder\nunit = %d\nprofile = abb_b23\n' "$u" "$u" >>"$GW_TMP/gw.ini"
 done
 
-# real seconds after the anchor of a simulated UTC time
+# real seconds after the release of a simulated UTC time
 at() { echo $(( ($(date -ud "$1" +%s) - $(date -ud "$start" +%s)) / speed )).$(( ($(date -ud "$1" +%s) - $(date -ud "$start" +%s)) % speed * 1000 / speed )); }
 # fault UTC-TIME SPEC: switches a fault at a simulated time and waits
 # until metersim has applied it
@@ -79,7 +79,10 @@ gw_start() {
 	gw=$!
 	track_pid $gw
 }
-gw_start
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" M1 M2 M3 M4 M5 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
+	{ not_ok "the meters are polled"; finish; }
+gw=$gw_pid
 
 # Local times in Berlin: UTC+1 until 03-29 02:00, UTC+2 after.
 fault 2026-03-27T09:00:00Z 1:noanswer   # M1 10:00

@@ -57,8 +57,8 @@ zone=Asia/Ho_Chi_Minh
 speed=3600                  # 1 real second = 1 simulated hour
 start=2026-03-01T15:00:00Z  # 22:00 local
 stop=2026-03-03T23:00:00Z   # 06:00 local on 2026-03-04
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+# the clocks stand at 22:00 local until the meters have been polled once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 sim=(--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}")
 port1=$(free_port)
 port2=$(free_port)
@@ -107,9 +107,10 @@ bus = line-b
 unit = 4
 profile = abb_b23
 INI
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" 2>"$GW_TMP/gw.log" &
-gw=$!
-track_pid $gw
+gatewayd_released "$GW_TMP/anchor" "$spool" "$GW_TMP/gw.log" PE0001 PE0002 PE0003 PE0004 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
+	{ not_ok "the meters are polled"; finish; }
+gw=$gw_pid
 
 status() { sed -n "s/^$1=//p" "$spool/status" 2>/dev/null; }
 # Journal segments shorter than a header that stay: litter. (A segment
@@ -123,7 +124,7 @@ persistent() { # FIND-ARGS...: how many files match twice, 0.5 s apart
 	comm -12 <(echo "$a") <(echo "$b") | grep -c .
 }
 litter() { persistent -size -8c; }
-# simulated seconds -> real seconds after the anchor
+# simulated seconds -> real seconds after the release
 at() { echo $(( ($(date -ud "$1" +%s) - $(date -ud "$start" +%s)) / speed )); }
 
 # 1. The first (partial) day is sealed normally: 2026-03-01 at 00:30 local.

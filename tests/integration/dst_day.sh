@@ -9,8 +9,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 zone=Europe/Berlin
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start 2026-03-28T20:00:00Z --clock-speed 8640)
+# the clocks stand at 21:00 local until the meters have been polled once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start 2026-03-28T20:00:00Z --clock-speed 8640)
 port=$(free_port)
 start_metersim sim --tcp "127.0.0.1:$port" --meters 2 --first-unit 1 \
 	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" ||
@@ -41,10 +41,10 @@ bus = b
 unit = 2
 profile = abb_b23
 INI
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-29T23:00:00Z \
-	2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" M1 M2 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-29T23:00:00Z ||
+	{ not_ok "the meters are polled"; finish; }
+gw=$gw_pid
 if wait_pid_exit 60 $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd crossed the DST day and exited 0"

@@ -19,8 +19,9 @@ wait_for 10 test -e "$GW_TMP/gw"
 speed=600
 start=2026-03-01T16:00:00Z # 23:00 local
 stop=2026-03-01T18:00:00Z  # 01:00 local on the 2nd
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+# the clocks stand at 23:00 local through the reads by gwctl and until
+# gatewayd has read the meter once (a 200 kB readout takes real time)
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 sim() {
 	start_metersim "$1" --iec "$GW_TMP/sim" --addresses 1001 --mode fixed --baud 19200 \
 		--reaction-ms 20 --manufacturer GWs --tz Asia/Ho_Chi_Minh --load-profile \
@@ -35,7 +36,7 @@ poll_interval = 15m
 seal_delay = 30m
 
 [clock]
-anchor = $anchor
+anchor = @$GW_TMP/anchor
 start = $start
 speed = $speed
 
@@ -83,9 +84,10 @@ else
 	not_ok "the whole readout accepted"; grep '#' "$GW_TMP/trace" | tail -3 | sed 's/^/#   /'
 fi
 
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --stop-at "$stop" 2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" EL0001 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --stop-at "$stop" ||
+	{ not_ok "gatewayd reads the meter: $(cat "$GW_TMP/spool/health" 2>&1)"; finish; }
+gw=$gw_pid
 if wait_pid_exit 120 $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran to the stop time and exited 0"

@@ -28,8 +28,8 @@ wait_for 10 test -e "$GW_TMP/gw"
 speed=2880
 start=2026-03-01T15:00:00Z # 22:00 local on the 1st
 stop=2026-03-03T01:00:00Z  # 08:00 local on the 3rd
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+# the clocks stand at 22:00 local until the meters have been read once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 
 : >"$GW_TMP/faults"
 if start_metersim sim --iec "$GW_TMP/sim" --addresses 1001,1002,1003,1004 --mode fixed \
@@ -72,11 +72,12 @@ INI
 check_cmd "gatewayd --check accepts backfill_after" \
 	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --check
 
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" \
-	2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
-# dark from 23:00 local on the 1st (1 h after the start: 1.25 s) ...
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" \
+	EL0001 EL0002 EL0003 EL0004 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
+	{ not_ok "the meters are read: $(cat "$GW_TMP/spool/health" 2>&1)"; finish; }
+gw=$gw_pid
+# dark from 23:00 local on the 1st (1 h after the release: 1.25 s) ...
 sleep_until "$anchor" 1.25
 echo "* silent" >"$GW_TMP/faults"
 # ... to 02:00 local on the 3rd (28 h: 35 s); then EL0002..4 misbehave

@@ -262,15 +262,15 @@ port = $PORT2
 timeout_ms = 100"
 sed -i -e "s|^spool_dir = .*|spool_dir = $GW_TMP/spool2|" -e 's/^poll_interval = 60/poll_interval = 5m\nseal_delay = 10m/' \
 	-e '/^\[clock\]/,/^$/d' "$GW_TMP/gw.ini"
-anchor=$(date +%s.%N)
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "$anchor" \
+# the clock stands at 22:00 until the answering meters have been polled
+gatewayd_released "$GW_TMP/anchor2" "$GW_TMP/spool2" "$GW_TMP/gatewayd.log" m1 m2 m4 m5 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "@$GW_TMP/anchor2" \
 	--clock-start 2026-01-01T22:00:00Z --clock-speed 1800 \
-	--stop-at 2026-01-02T00:30:00Z 2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
+	--stop-at 2026-01-02T00:30:00Z || not_ok "the answering meters are polled"
+gw=$gw_pid
 # m3 answers again once gatewayd has taken it offline (its offline event
 # rewrites the health file at once); both events fall on 2026-01-01, which
-# ends 4 s after the anchor at 1800x.
+# ends 4 s after the release at 1800x.
 wait_health 20 "$GW_TMP/spool2" offline m3 ||
 	not_ok "m3 did not go offline: $(cat "$GW_TMP/spool2/health" 2>&1)"
 echo "3:none" >"$GW_TMP/gw.ctl"
@@ -314,11 +314,13 @@ port = $PORT4
 timeout_ms = 500"
 sed -i -e "s|^spool_dir = .*|spool_dir = $GW_TMP/spool4|" -e 's/^poll_interval = 60/poll_interval = 5m\nseal_delay = 10m/' \
 	-e 's/^profile = abb_b23/profile = eastron_sdm630/' -e '/^\[clock\]/,/^$/d' "$GW_TMP/gw4.ini"
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw4.ini" --clock-anchor "$(date +%s.%N)" \
+# the clock stands at 22:00 until the meters that answer once have been
+# polled (2026-01-01 then has readings before its end, 2 s later)
+gatewayd_released "$GW_TMP/anchor4" "$GW_TMP/spool4" "$GW_TMP/gatewayd4.log" m1 m4 m5 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw4.ini" --clock-anchor "@$GW_TMP/anchor4" \
 	--clock-start 2026-01-01T22:00:00Z --clock-speed 3600 \
-	--stop-at 2026-01-02T00:30:00Z 2>"$GW_TMP/gatewayd4.log" &
-gw=$!
-track_pid $gw
+	--stop-at 2026-01-02T00:30:00Z || not_ok "the answering meters are polled (bad value run)"
+gw=$gw_pid
 if wait_pid_exit 30 $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd (bad value, stale replies) ran to its stop time"

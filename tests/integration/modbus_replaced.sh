@@ -24,8 +24,8 @@ PROF
 speed=2880
 start=2026-03-01T15:00:00Z # 22:00 local
 stop=2026-03-02T18:00:00Z  # 01:00 local on 2026-03-03
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+# the clocks stand at 22:00 local until the meters have been polled once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
 start_metersim sim --tcp "127.0.0.1:$port" --meters 3 --first-unit 1 --load shop \
 	--profile abb_b23 --profiles-dir "$prof" --tz Asia/Ho_Chi_Minh \
@@ -62,12 +62,12 @@ bus = b
 unit = 3
 profile = abb_b23
 INI
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" \
-	2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" PE0001 PE0002 PE0003 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
+	{ not_ok "the meters are polled"; finish; }
+gw=$gw_pid
 # Meter 2 is swapped at about 02:24 local on the 2nd (5.5 s after the
-# anchor; anywhere from 00:00 to 06:00, 2.5 s to 10 s, would do).
+# release; anywhere from 00:00 to 06:00, 2.5 s to 10 s, would do).
 sleep_until "$anchor" 5.5
 echo "2:replaced" >"$GW_TMP/sim.ctl"
 if wait_pid_exit 120 $gw; then

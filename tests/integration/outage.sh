@@ -8,9 +8,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 zone=Asia/Ho_Chi_Minh
-anchor=$(date +%s.%N)
 speed=8640 # 2.4 simulated hours per real second
-clock=(--clock-anchor "$anchor" --clock-start 2026-03-01T15:00:00Z --clock-speed "$speed")
+# the clocks stand at 22:00 local until the meters have been polled once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start 2026-03-01T15:00:00Z --clock-speed "$speed")
 port=$(free_port)
 port2=$(free_port)
 sim() { # PORT FIRST N READYFILE
@@ -61,18 +61,16 @@ bus = feeder-8
 unit = 4
 profile = abb_b23
 INI
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-02T18:00:00Z \
-	2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" A1 A2 A3 B4 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-02T18:00:00Z ||
+	{ not_ok "gatewayd did not read the meters: $(cat "$GW_TMP/spool/health" 2>&1)"; finish; }
+gw=$gw_pid
 
-# 2026-03-02 local starts at 17:00Z on 03-01, 0.83 s after the start;
-# the feeder goes dark once gatewayd has read its meters (they must be
-# online before they can go offline) and the simulated clock is well into
-# 2026-03-02 (4 s after the anchor, about 08:36 local; later if the
-# machine is slow to start gatewayd: the day has room until 10.8 s).
-wait_health 30 "$GW_TMP/spool" online A1 A2 A3 ||
-	not_ok "gatewayd did not read the feeder's meters: $(cat "$GW_TMP/spool/health" 2>&1)"
+# 2026-03-02 local starts at 17:00Z on 03-01, 0.83 s after the release;
+# the feeder goes dark once gatewayd has read its meters (they are online
+# before the release: they must be before they can go offline) and the
+# simulated clock is well into 2026-03-02 (4 s after the release, about
+# 08:36 local).
 sleep_until "$anchor" 4
 kill -KILL "$simpid"
 # gwctl status shows the outage while it lasts, and exits 1

@@ -7,10 +7,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 zone=Asia/Ho_Chi_Minh
-anchor=$(date +%s.%N)
 # 12:00 local on 2026-03-01: local midnight is 5 s of real time after the
-# anchor at 8640x, room for a slow machine to start gatewayd before it.
-clock=(--clock-anchor "$anchor" --clock-start 2026-03-01T05:00:00Z --clock-speed 8640)
+# release at 8640x; the clocks stand until gatewayd has read M1.
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start 2026-03-01T05:00:00Z --clock-speed 8640)
 port=$(free_port)
 start_metersim sim --tcp "127.0.0.1:$port" --meters 2 --first-unit 1 \
 	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" ||
@@ -27,14 +26,13 @@ conf() { # ID METERS...
 	done
 }
 conf sub-r 1 >"$GW_TMP/gw.ini"
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-03T18:00:00Z \
-	2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
-wait_for 30 grep -q "gateway sub-r: 1 meters" "$GW_TMP/gatewayd.log"
 # M1 is read on 2026-03-01 local, so its 03-02 starts with a reading.
-wait_health 30 "$GW_TMP/spool" online M1 ||
-	not_ok "M1 not read: $(cat "$GW_TMP/spool/health" 2>&1)"
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" M1 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-03T18:00:00Z ||
+	{ not_ok "M1 not read: $(cat "$GW_TMP/spool/health" 2>&1)"; finish; }
+gw=$gw_pid
+grep -q "gateway sub-r: 1 meters" "$GW_TMP/gatewayd.log" ||
+	not_ok "gatewayd did not log its meter list"
 check_eq "$(awk -v a="$anchor" -v n="$(date +%s.%N)" 'BEGIN { print (n - a < 5) ? "before" : "after" }')" \
 	before "M1 was read before local midnight"
 

@@ -18,8 +18,8 @@ start_pg pg
 speed=2880
 start=2026-03-01T15:00:00Z   # 22:00 local
 stop=2026-03-02T19:00:00Z    # 02:00 local on 2026-03-03
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+# the clocks stand at 22:00 local until the meters have been polled once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 port1=$(free_port)
 port2=$(free_port)
 sim=(--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}")
@@ -87,9 +87,10 @@ INI
 }
 conf 0 >"$GW_TMP/gw.ini"
 log=$GW_TMP/gatewayd.log
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" 2>"$log" &
-gw=$!
-track_pid $gw
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$log" PE0001 PE0002 PE0003 PE0004 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
+	{ not_ok "the meters are polled"; finish; }
+gw=$gw_pid
 wait_for 20 grep -q "gateway sub-storm: 4 meters on 2 buses" "$log" ||
 	{ not_ok "gatewayd did not start"; sed 's/^/# /' "$log" | tail -5; finish; }
 

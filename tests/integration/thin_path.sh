@@ -15,8 +15,8 @@ start_pg pg
 speed=5760
 start=2026-03-01T15:00:00Z   # 22:00 local
 stop=2026-03-03T18:00:00Z    # 01:00 local on 2026-03-04
-anchor=$(date +%s.%N)
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
+# the clocks stand at 22:00 local until the meters have been polled once
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 
 port1=$(free_port)
 port2=$(free_port)
@@ -64,10 +64,11 @@ port = $port2
 timeout_ms = 500
 INI
 
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" \
-	2>"$GW_TMP/gatewayd.log" &
-gw=$!
-track_pid $gw
+gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" \
+	PE0001 PE0002 PE0003 PE0004 PE0005 -- \
+	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
+	{ not_ok "the meters are polled"; finish; }
+gw=$gw_pid
 if wait_pid_exit 120 $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran to the stop time and exited 0"
