@@ -100,6 +100,8 @@ struct clocktrust {
 	int64_t first_withheld;  /* earliest reading withheld ahead; INT64_MAX none */
 	int restart;             /* the hold ended: start again from the journal */
 	int64_t seen_saved;      /* "seen" last written to the state */
+	unsigned seen_failures;  /* writes of "seen" failed in a row */
+	int64_t seen_next_us;    /* monotonic time of the next try after one */
 	struct meter_clock *mc;  /* per configured meter */
 	int n_mc;
 	unsigned mc_holds;       /* cc.holds when mc was last reset */

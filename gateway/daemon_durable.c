@@ -254,8 +254,30 @@ void gw_daemon_keep_seen(struct gw_daemon *dm)
 
 	if ((d < 0 ? -d : d) < dm->ct.max_jump_ms / 4)
 		return;
-	if (gw_daemon_save_state(dm, dm->du.next_day))
-		gw_warn("spool: cannot record the time seen in the state");
+	/* A failed write (a full disk) is tried again after 1 s, 2 s, 4 s ...
+	 * at most SEAL_RETRY_MAX_US, and said on the 1st, 2nd, 4th ...
+	 * failure in a row and once when it works again: not on every pass
+	 * of the loop. */
+	struct clocktrust *ct = &dm->ct;
+	int64_t now_us = gw_daemon_mono_us();
+	if (ct->seen_failures && now_us < ct->seen_next_us)
+		return;
+	if (gw_daemon_save_state(dm, dm->du.next_day) == 0) {
+		if (ct->seen_failures)
+			gw_info("spool: the time seen is recorded in the state again "
+				"after %u failed writes", ct->seen_failures);
+		ct->seen_failures = 0;
+		return;
+	}
+	ct->seen_failures++;
+	int64_t wait = 1000000LL << (ct->seen_failures < 7 ? ct->seen_failures - 1 : 6);
+	if (wait > SEAL_RETRY_MAX_US)
+		wait = SEAL_RETRY_MAX_US;
+	ct->seen_next_us = now_us + wait;
+	if ((ct->seen_failures & (ct->seen_failures - 1)) == 0)
+		gw_warn("spool: cannot record the time seen in the state (%u failed "
+			"writes in a row); next try in %lld s", ct->seen_failures,
+			(long long)(wait / 1000000));
 }
 
 /* After days were sealed: record the sealed-through day durably, then

@@ -181,7 +181,10 @@ grep -q "journal: cycle: .*No space left on device; not durable, kept in memory 
 	ok "the log says why the journal cannot write" || not_ok "journal failure log line"
 
 # 3. Keep it full past the next midnight and the seal time (00:30 local on
-# 2026-03-03 = 17:30Z); stay full for about 20 real seconds after it.
+# 2026-03-03 = 17:30Z), until 21:00 local (14:00Z): about 20 real seconds
+# after it, and 3 simulated hours before the midnight after, so that no
+# cycle of 2026-03-04 fails (its readings would be in memory only until
+# that day is sealed, after this run stops).
 seal_t=$(at 2026-03-02T17:30:00Z)
 sleep_until "$anchor" "$seal_t"
 if wait_for 10 sh -c "grep -q '^seal_failures=[1-9]' '$spool/status'"; then
@@ -192,7 +195,7 @@ fi
 t_first=$(date +%s.%N)
 grep '^alarm=' "$spool/status" | grep -q seal_failed && ok "spool/status raises seal_failed" ||
 	not_ok "no seal_failed alarm: $(grep '^alarm=' "$spool/status")"
-sleep 20
+sleep_until "$anchor" "$(at 2026-03-03T14:00:00Z)"
 n_fail=$(status seal_failures_total)
 t_last=$(date +%s.%N)
 # Backoff 1, 2, 4, 8, 16 s: about log2 of the seconds elapsed since the
@@ -215,6 +218,16 @@ else
 	not_ok "failed seal log lines: $logged for $n_fail attempts"
 fi
 check_eq "$(ls "$spool/ready" | grep -c '_2026-03-02_')" 0 "no batch of 2026-03-02 while the disk is full"
+# The state's "seen" cannot be written either: tried again at growing
+# intervals and said on the 1st, 2nd, 4th ... failure, not on every pass
+# of the main loop.
+seen_lines=$(grep -c "cannot record the time seen in the state" "$GW_TMP/gw.log")
+seen_fails=$(sed -n 's/.*cannot record the time seen in the state (\([0-9]*\) failed.*/\1/p' "$GW_TMP/gw.log" | tail -1)
+if [ "$seen_lines" -ge 1 ] && [ "$seen_lines" -le "$(pow2 "${seen_fails:-0}")" ] && [ "$seen_lines" -le 8 ]; then
+	ok "the state's failed writes are logged at growing intervals ($seen_lines lines, $seen_fails failures in a row)"
+else
+	not_ok "the state's failed writes: $seen_lines log lines (last count '${seen_fails}')"
+fi
 check_eq "$(litter)" 0 "still no empty journal segment, a new day's cycles failing"
 check_eq "$(persistent -name '2026-03-03_*')" 0 "no segment of the new day while each of its cycles fails"
 
