@@ -131,6 +131,9 @@ $(VERSION_STAMP): FORCE
 	@if [ "$$(cat $@ 2>/dev/null)" != '$(GW_VERSION)' ]; then echo '$(GW_VERSION)' >$@; fi
 $(BUILD)/gateway/common/version.o: $(VERSION_STAMP)
 $(BUILD)/gateway/common/version.o: CFLAGS += -DGW_VERSION='"$(GW_VERSION)"'
+.PHONY: print-version
+print-version:
+	@echo '$(GW_VERSION)'
 
 # Man pages from their scdoc sources in man/ (Debian package scdoc). Without
 # scdoc, `make` says so once and builds the programs without them; `make
