@@ -38,7 +38,7 @@ rm -rf "$stage"
 mkdir -p "$stage"
 
 "$MAKE" --no-print-directory -s install BUILD="$BUILD" CROSS="$CROSS" \
-	DESTDIR="$top/$stage/all" PREFIX=/usr >/dev/null
+	DESTDIR="$(cd "$stage" && pwd)/all" PREFIX=/usr >/dev/null
 
 main=$stage/gatewayd
 tools=$stage/gatewayd-tools
@@ -83,7 +83,7 @@ depends() { # FILE...: the Depends line
 		mkdir "$t/debian"
 		printf 'Source: gatewayd\n\nPackage: gatewayd\nArchitecture: any\n' >"$t/debian/control"
 		local abs=()
-		for f in "$@"; do abs+=("$top/$f"); done
+		for f in "$@"; do abs+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"); done
 		(cd "$t" && dpkg-shlibdeps -O "${abs[@]}" 2>/dev/null) | sed -n 's/^shlibs:Depends=//p'
 		rm -rf "$t"
 	else
