@@ -15,6 +15,7 @@
 #                        meter list and meter profiles, FUZZ_TIME s each
 #   make install         programs, man pages, profiles, schema, systemd unit,
 #                        sysusers.d and tmpfiles.d entries (PREFIX, DESTDIR)
+#   make dist            a source tarball with a VERSION file
 #   make deb             the Debian packages gatewayd and gatewayd-tools in
 #                        build/deb/ (packaging/mkdeb.sh, docs/deployment.md)
 #   make CROSS=arm64     a cross build (or armhf) into build/arm64, against a
@@ -339,13 +340,15 @@ install-man: man
 deb: all
 	@BUILD=$(BUILD) GW_VERSION='$(GW_VERSION)' MAKE='$(MAKE)' CROSS='$(CROSS)' packaging/mkdeb.sh
 
-# A source tarball that knows its version without .git (VERSION).
+# A source tarball of the last commit (uncommitted changes are not in it,
+# nor in its name) that knows its version without .git (VERSION).
+DIST_VERSION = $(shell git describe --tags --always 2>/dev/null || echo '$(GW_VERSION)')
 dist:
-	@mkdir -p $(BUILD)
-	git archive --prefix=gatewayd-$(GW_VERSION)/ -o $(BUILD)/gatewayd-$(GW_VERSION).tar HEAD
-	@mkdir -p $(BUILD)/dist/gatewayd-$(GW_VERSION) && echo '$(GW_VERSION)' >$(BUILD)/dist/gatewayd-$(GW_VERSION)/VERSION
-	tar -rf $(BUILD)/gatewayd-$(GW_VERSION).tar -C $(BUILD)/dist gatewayd-$(GW_VERSION)/VERSION
-	gzip -9nf $(BUILD)/gatewayd-$(GW_VERSION).tar
+	@mkdir -p $(BUILD)/dist/gatewayd-$(DIST_VERSION)
+	git archive --prefix=gatewayd-$(DIST_VERSION)/ -o $(BUILD)/gatewayd-$(DIST_VERSION).tar HEAD
+	echo '$(DIST_VERSION)' >$(BUILD)/dist/gatewayd-$(DIST_VERSION)/VERSION
+	tar -rf $(BUILD)/gatewayd-$(DIST_VERSION).tar -C $(BUILD)/dist gatewayd-$(DIST_VERSION)/VERSION
+	gzip -9nf $(BUILD)/gatewayd-$(DIST_VERSION).tar
 
 clean:
 	rm -rf build
