@@ -120,6 +120,7 @@ PROGS := $(BUILD)/gatewayd $(BUILD)/gwctl $(BUILD)/metersim
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
+.DEFAULT_GOAL := all
 # The version: `git describe` in a git checkout, the VERSION file of a
 # source tarball (make dist), else 0.0.0-unknown. Only version.o is rebuilt
 # when it changes ($(BUILD)/.version). DEB_VERSION is the Debian form
