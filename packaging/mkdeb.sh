@@ -28,8 +28,8 @@ maint=${DEB_MAINTAINER:-Meter gateway maintainers <gatewayd-maintainers@example.
 ver=$(packaging/debversion.sh "$GW_VERSION")
 case "$CROSS" in
 "") arch=$(dpkg --print-architecture); strip=strip ;;
-arm64) arch=arm64; strip=aarch64-linux-gnu-strip ;;
-armhf) arch=armhf; strip=arm-linux-gnueabihf-strip ;;
+arm64) arch=arm64; triplet=aarch64-linux-gnu; strip=$triplet-strip ;;
+armhf) arch=armhf; triplet=arm-linux-gnueabihf; strip=$triplet-strip ;;
 *) echo "mkdeb: CROSS=$CROSS: arm64 or armhf" >&2; exit 2 ;;
 esac
 out=$BUILD/deb
@@ -87,12 +87,19 @@ depends() { # FILE...: the Depends line
 		(cd "$t" && dpkg-shlibdeps -O "${abs[@]}" 2>/dev/null) | sed -n 's/^shlibs:Depends=//p'
 		rm -rf "$t"
 	else
-		# NEEDED sonames to the Debian 12 packages that hold them
-		"${CROSS_TRIPLET:-x}-objdump" -p "$@" 2>/dev/null | awk '/NEEDED/ { print $2 }' | sort -u |
+		# NEEDED sonames to the Debian 12 packages that hold them; a
+		# soname not in this list stops the build
+		local d
+		d=$("$triplet-objdump" -p "$@" | awk '/NEEDED/ { print $2 }' | sort -u |
 			sed -e 's/^libmodbus\.so\.5$/libmodbus5 (>= 3.1.6)/' \
 				-e 's/^libserialport\.so\.0$/libserialport0 (>= 0.1.1)/' \
 				-e 's/^libpq\.so\.5$/libpq5/' -e 's/^libz\.so\.1$/zlib1g (>= 1:1.2.0)/' \
-				-e 's/^lib[cm]\.so\.6$/libc6 (>= 2.36)/' | sort -u | paste -sd, | sed 's/,/, /g'
+				-e 's/^lib[cm]\.so\.6$/libc6 (>= 2.36)/' | sort -u)
+		if printf '%s\n' "$d" | grep -q '\.so'; then
+			echo "mkdeb: no package known for $(printf '%s\n' "$d" | grep '\.so' | tr '\n' ' ')" >&2
+			return 1
+		fi
+		printf '%s\n' "$d" | paste -sd, | sed 's/,/, /g'
 	fi
 }
 
