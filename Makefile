@@ -20,6 +20,7 @@
 #                        build/deb/ (packaging/mkdeb.sh, docs/deployment.md)
 #   make CROSS=arm64     a cross build (or armhf) into build/arm64, against a
 #                        sysroot made by tools/sysroot.sh (docs/cross-build.md)
+#   make check-cross CROSS=arm64  its unit tests under qemu-user
 
 # SANITIZE=1: AddressSanitizer and UBSan, every finding fatal. With clang
 # (the default when installed, as CC is not set) UBSan also checks
@@ -157,7 +158,7 @@ man-missing:
 	@echo "make: scdoc not found: man pages not built (apt-get install scdoc, or make deps)" >&2
 
 .PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install FORCE \
-	install-man deb dist
+	install-man deb dist check-cross
 all: $(PROGS) man
 tests: $(PROGS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
 
@@ -340,6 +341,16 @@ install-man: man
 # and gatewayd-tools_VERSION_ARCH.deb.
 deb: all
 	@BUILD=$(BUILD) GW_VERSION='$(GW_VERSION)' MAKE='$(MAKE)' CROSS='$(CROSS)' packaging/mkdeb.sh
+
+# make check-cross CROSS=arm64|armhf: the unit tests, cross-built, run one
+# by one under qemu-user with the sysroot's libraries (tools/sysroot.sh
+# ARCH; apt-get install qemu-user). Integration scripts are not run.
+QEMU_arm64 := qemu-aarch64
+QEMU_armhf := qemu-arm
+check-cross:
+	@if [ -z '$(CROSS)' ]; then echo "make check-cross CROSS=arm64 (or armhf)" >&2; exit 2; fi
+	@$(MAKE) --no-print-directory CROSS=$(CROSS) $(PROGS) $(UNIT_BIN)
+	@CMOCKA_MESSAGE_OUTPUT=TAP QEMU_LD_PREFIX=$(SYSROOT) tools/qemu_tests.sh $(QEMU_$(CROSS)) $(UNIT_BIN)
 
 # A source tarball of the last commit (uncommitted changes are not in it,
 # nor in its name) that knows its version without .git (VERSION).

@@ -39,9 +39,14 @@ if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
 elif ! apt-cache show "libc6:$arch" >/dev/null 2>&1; then
 	"${sudo[@]}" apt-get update -q >&2
 fi
-if ! command -v "$triplet-gcc" >/dev/null; then
-	echo "sysroot: installing crossbuild-essential-$arch" >&2
-	"${sudo[@]}" apt-get install -y -q --no-install-recommends "crossbuild-essential-$arch" >&2
+# the cross compiler, and qemu-user for make check-cross
+case "$arch" in arm64) qemu=qemu-aarch64 ;; armhf) qemu=qemu-arm ;; esac
+want=()
+command -v "$triplet-gcc" >/dev/null || want+=("crossbuild-essential-$arch")
+command -v "$qemu" >/dev/null || want+=(qemu-user)
+if [ ${#want[@]} -gt 0 ]; then
+	echo "sysroot: installing ${want[*]}" >&2
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends "${want[@]}" >&2
 fi
 
 # The -dev packages and every library package they need (by Depends,
