@@ -122,10 +122,11 @@ check_eq "$(grep -E '^(Type|ExecStart|ExecStartPre|User|SupplementaryGroups|Stat
 	"Type=simple;ExecStartPre=/usr/bin/gatewayd -c /etc/gatewayd/gateway.ini --check;ExecStart=/usr/bin/gatewayd -c /etc/gatewayd/gateway.ini;User=gatewayd;SupplementaryGroups=dialout;StateDirectory=gatewayd;" \
 	"the unit runs the packaged /usr/bin/gatewayd as gatewayd on /etc/gatewayd/gateway.ini"
 # systemd-analyze verify on the unit with the scratch root's programs
-# (not this machine's): no unknown directive, every command executable.
+# (not this machine's): no unknown directive, every command executable,
+# the man pages of Documentation= in the package.
 if command -v systemd-analyze >/dev/null; then
 	sed "s|/usr/bin/gatewayd|$root/usr/bin/gatewayd|g" "$unit" >"$GW_TMP/gatewayd.service"
-	systemd-analyze verify "$GW_TMP/gatewayd.service" >"$GW_TMP/verify.out" 2>&1
+	MANPATH=$root/usr/share/man systemd-analyze verify "$GW_TMP/gatewayd.service" >"$GW_TMP/verify.out" 2>&1
 	check_eq "$?:$(cat "$GW_TMP/verify.out")" "0:" "systemd-analyze verify finds nothing wrong with the unit"
 fi
 
