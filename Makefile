@@ -13,6 +13,14 @@
 #   make fuzz            libFuzzer on the IEC 62056-21 parser, the batch
 #                        decoder, the journal reader, the INI reader, the CSV
 #                        meter list and meter profiles, FUZZ_TIME s each
+#   make install         programs, man pages, profiles, schema, systemd unit,
+#                        sysusers.d and tmpfiles.d entries (PREFIX, DESTDIR)
+#   make dist            a source tarball with a VERSION file
+#   make deb             the Debian packages gatewayd and gatewayd-tools in
+#                        build/deb/ (packaging/mkdeb.sh, docs/deployment.md)
+#   make CROSS=arm64     a cross build (or armhf) into build/arm64, against a
+#                        sysroot made by tools/sysroot.sh (docs/cross-build.md)
+#   make check-cross CROSS=arm64  its unit tests under qemu-user
 
 # SANITIZE=1: AddressSanitizer and UBSan, every finding fatal. With clang
 # (the default when installed, as CC is not set) UBSan also checks
@@ -21,6 +29,31 @@
 # integer checks (unsigned overflow, sign change, unsigned shift) are left
 # off: they report the deliberate wrap of hashes, CRCs and zigzag codes.
 SANITIZE ?=
+# CROSS=arm64 or armhf: the Debian cross compiler and pkg-config reading the
+# .pc files of a sysroot (tools/sysroot.sh ARCH makes build/sysroot-ARCH).
+# CC, PKG_CONFIG and SYSROOT given on the command line win.
+CROSS ?=
+ifneq ($(CROSS),)
+CROSS_TRIPLET_arm64 := aarch64-linux-gnu
+CROSS_TRIPLET_armhf := arm-linux-gnueabihf
+CROSS_TRIPLET := $(CROSS_TRIPLET_$(CROSS))
+ifeq ($(CROSS_TRIPLET),)
+$(error CROSS=$(CROSS): arm64 or armhf)
+endif
+BUILD ?= build/$(CROSS)
+SYSROOT ?= $(CURDIR)/build/sysroot-$(CROSS)
+ifeq ($(origin CC),default)
+CC := $(CROSS_TRIPLET)-gcc
+endif
+AR := $(CROSS_TRIPLET)-ar
+PKG_CONFIG ?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
+	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS_TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
+	pkg-config
+CFLAGS ?= -O2 -g
+CFLAGS += --sysroot=$(SYSROOT)
+LDFLAGS += --sysroot=$(SYSROOT)
+endif
+PKG_CONFIG ?= pkg-config
 ifeq ($(SANITIZE),1)
 BUILD ?= build/san
 ifeq ($(origin CC),default)
@@ -59,9 +92,9 @@ CC ?= cc
 # SANITIZE=1. Only a build of objects looks at it, not e.g. fuzz-build.
 CC_STAMP := $(BUILD)/.cc
 PKGS := libmodbus libserialport libpq zlib
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 ifneq ($(CI),)
@@ -88,8 +121,45 @@ PROGS := $(BUILD)/gatewayd $(BUILD)/gwctl $(BUILD)/metersim
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install FORCE
-all: $(PROGS)
+.DEFAULT_GOAL := all
+# The version: `git describe` in a git checkout, the VERSION file of a
+# source tarball (make dist), else 0.0.0-unknown. Only version.o is rebuilt
+# when it changes ($(BUILD)/.version). DEB_VERSION is the Debian form
+# (packaging/debversion.sh): v1.2.0-14-g3fa2c1d -> 1.2.0+14.g3fa2c1d.
+GW_VERSION := $(shell if [ -e .git ] && git describe --tags --always --dirty 2>/dev/null; then :; \
+	elif [ -s VERSION ]; then head -n1 VERSION; else echo 0.0.0-unknown; fi)
+VERSION_STAMP := $(BUILD)/.version
+$(VERSION_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(GW_VERSION)' ]; then echo '$(GW_VERSION)' >$@; fi
+$(BUILD)/gateway/common/version.o: $(VERSION_STAMP)
+$(BUILD)/gateway/common/version.o: CFLAGS += -DGW_VERSION='"$(GW_VERSION)"'
+.PHONY: print-version
+print-version:
+	@echo '$(GW_VERSION)'
+
+# Man pages from their scdoc sources in man/ (Debian package scdoc). Without
+# scdoc, `make` says so once and builds the programs without them; `make
+# install` and `make deb` then stop with that message.
+SCDOC ?= scdoc
+MAN_SRC := $(wildcard man/*.scd)
+MAN_OUT := $(MAN_SRC:man/%.scd=$(BUILD)/man/%)
+HAVE_SCDOC := $(shell command -v $(SCDOC) 2>/dev/null)
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	$(SCDOC) <$< >$@.tmp && mv $@.tmp $@
+.PHONY: man man-missing
+ifneq ($(HAVE_SCDOC),)
+man: $(MAN_OUT)
+else
+man: man-missing
+endif
+man-missing:
+	@echo "make: scdoc not found: man pages not built (apt-get install scdoc, or make deps)" >&2
+
+.PHONY: all tests check soak demo bench deps clean fuzz fuzz-build install FORCE \
+	install-man deb dist check-cross
+all: $(PROGS) man
 tests: $(PROGS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
 
 $(CC_STAMP): FORCE
@@ -235,8 +305,9 @@ fuzz: deps
 	TMPDIR=$(abspath $(BUILD)/fuzz/tmp) $(FUZZ_METERS_BIN) $(FUZZ_TEXT) \
 		-dict=tests/fuzz/meters.dict $(BUILD)/fuzz/meters-corpus tests/fuzz/seeds/meters
 
-# make install [PREFIX=/usr/local] [DESTDIR=...]: binaries, profiles, schema
-# and the systemd unit (docs/deployment.md).
+# make install [PREFIX=/usr/local] [DESTDIR=...]: binaries, man pages,
+# profiles, schema, the systemd units, sysusers.d and tmpfiles.d entries
+# and the example configuration (docs/deployment.md).
 PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gatewayd/profiles \
@@ -249,8 +320,52 @@ install: all
 	sed 's|@PREFIX@|$(PREFIX)|g' tools/gatewayd-maintain.service \
 		>$(DESTDIR)/lib/systemd/system/gatewayd-maintain.service
 	install -m 644 tools/gatewayd-maintain.timer $(DESTDIR)/lib/systemd/system/
+	install -m 755 $(BUILD)/metersim $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
+		$(DESTDIR)$(PREFIX)/share/doc/gatewayd/examples
+	install -m 644 packaging/gatewayd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/gatewayd.conf
+	install -m 644 packaging/gatewayd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/gatewayd.conf
+	sed 's|@PREFIX@|$(PREFIX)|g' packaging/gateway.ini \
+		>$(DESTDIR)$(PREFIX)/share/doc/gatewayd/examples/gateway.ini
+	install -m 644 packaging/meters.csv $(DESTDIR)$(PREFIX)/share/doc/gatewayd/examples/
+	@$(MAKE) --no-print-directory install-man
+
+# The man pages need scdoc (make deps installs it).
+install-man: man
+	@if [ -z '$(HAVE_SCDOC)' ]; then echo "make install: scdoc is missing, no man pages" >&2; exit 1; fi
+	for m in $(notdir $(MAN_OUT)); do s=$${m##*.}; \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man$$s && \
+		install -m 644 $(BUILD)/man/$$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
+
+# Debian packages (packaging/mkdeb.sh): build/deb/gatewayd_VERSION_ARCH.deb
+# and gatewayd-tools_VERSION_ARCH.deb.
+deb: all
+	@BUILD=$(BUILD) GW_VERSION='$(GW_VERSION)' MAKE='$(MAKE)' CROSS='$(CROSS)' packaging/mkdeb.sh
+
+# make check-cross CROSS=arm64|armhf: the unit tests, cross-built, run one
+# by one under qemu-user with the sysroot's libraries (tools/sysroot.sh
+# ARCH; apt-get install qemu-user). Integration scripts are not run. The
+# conservation property test runs GW_PROPERTY_CASES (here 200) cases: qemu
+# is some 20 times slower than the host.
+QEMU_arm64 := qemu-aarch64
+QEMU_armhf := qemu-arm
+check-cross:
+	@if [ -z '$(CROSS)' ]; then echo "make check-cross CROSS=arm64 (or armhf)" >&2; exit 2; fi
+	@$(MAKE) --no-print-directory CROSS=$(CROSS) $(PROGS) $(UNIT_BIN)
+	@CMOCKA_MESSAGE_OUTPUT=TAP QEMU_LD_PREFIX=$(SYSROOT) GW_PROPERTY_CASES=$${GW_PROPERTY_CASES:-200} \
+		tools/qemu_tests.sh $(QEMU_$(CROSS)) $(UNIT_BIN)
+
+# A source tarball of the last commit (uncommitted changes are not in it,
+# nor in its name) that knows its version without .git (VERSION).
+DIST_VERSION = $(shell git describe --tags --always 2>/dev/null || echo '$(GW_VERSION)')
+dist:
+	@mkdir -p $(BUILD)/dist/gatewayd-$(DIST_VERSION)
+	git archive --prefix=gatewayd-$(DIST_VERSION)/ -o $(BUILD)/gatewayd-$(DIST_VERSION).tar HEAD
+	echo '$(DIST_VERSION)' >$(BUILD)/dist/gatewayd-$(DIST_VERSION)/VERSION
+	tar -rf $(BUILD)/gatewayd-$(DIST_VERSION).tar -C $(BUILD)/dist gatewayd-$(DIST_VERSION)/VERSION
+	gzip -9nf $(BUILD)/gatewayd-$(DIST_VERSION).tar
 
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -5,6 +5,7 @@
  *
  *   gatewayd -c FILE [--check] [--clock-anchor A --clock-start T
  *            --clock-speed N] [--stop-at T]
+ *   gatewayd --version
  */
 #include <getopt.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "version.h"
 
 /* Lock-free atomics (async-signal-safe in C11), read by the main loop;
  * every other thread runs with these signals blocked (gw_thread_start). */
@@ -44,6 +46,7 @@ static void usage(FILE *f)
 		"      --clock-start T    simulated UTC time at the anchor (2026-03-01T00:00:00Z)\n"
 		"      --clock-speed N    simulated seconds per real second (1..100000)\n"
 		"      --stop-at T        stop when the clock reaches UTC time T\n"
+		"  -V, --version          print the version and exit\n"
 		"  -h, --help             this text\n"
 		"The clock options override [clock] in FILE (docs/simulated-time.md).\n"
 		"Signals: SIGTERM/SIGINT seal what is due and exit; SIGHUP re-reads FILE\n"
@@ -69,11 +72,12 @@ static int parse_args(int argc, char **argv, struct cmdline *cl,
 		{"clock-speed", required_argument, NULL, 'x'},
 		{"stop-at", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cl->path = optarg; break;
 		case 'k': cl->check = 1; break;
@@ -88,6 +92,7 @@ static int parse_args(int argc, char **argv, struct cmdline *cl,
 			}
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': gw_version_print(stdout, "gatewayd"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -175,6 +180,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	gw_log_set_level(cfg->log_level);
+	gw_info("gatewayd %s starting, configuration %s", gw_version(), cl.path);
 	install_signals(&opts);
 	rc = gw_daemon_run(&cfg, &opts, &stop_flag);
 	gw_config_free(cfg);

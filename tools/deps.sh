@@ -11,6 +11,7 @@ pkgs=(
 	postgresql postgresql-client
 	socat mbpoll python3 python3-pymodbus python3-serial python3-serial-asyncio faketime tzdata procps
 	clang libclang-rt-14-dev
+	scdoc dpkg-dev lintian
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include "gwctl_clock.h"
 #include "gwctl_db.h"
 #include "gwctl_spool.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -78,7 +79,8 @@ static void usage(FILE *f)
 		"                                 a batch whose data the database refuses goes\n"
 		"                                 to SPOOL_DIR/quarantine/ with its reason\n"
 		"                                 (exit 1); loading it from there once mended\n"
-		"                                 moves it to done/\n\n"
+		"                                 moves it to done/\n"
+		"  --version                      print the version and exit\n\n"
 		"Connection strings default to $GW_PG_CONNINFO, then libpq's PG* variables.\n");
 }
 
@@ -92,6 +94,11 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 ||
+	    strcmp(cmd, "version") == 0) {
+		gw_version_print(stdout, "gwctl");
 		return 0;
 	}
 	if (strcmp(cmd, "read") == 0)

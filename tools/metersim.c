@@ -37,6 +37,7 @@
 #include "metersim_iec.h"
 #include "profile.h"
 #include "tz.h"
+#include "version.h"
 
 #define MAX_CLIENTS 64
 #define HOUR_MS 3600000LL
@@ -1052,6 +1053,7 @@ static void usage(FILE *f)
 	      "                 [--control FIFO]\n"
 	      "                 [--pace]\n"
 	      "       metersim --iec DEVICE [options]   (see metersim --iec DEVICE --help)\n"
+	      "       metersim --version\n"
 	      "\n"
 	      "With --iec: IEC 62056-21 meters on a serial line or pseudo-terminal (mode\n"
 	      "C, fixed baud or mode D push; a load profile with range reads in\n"
@@ -1173,6 +1175,12 @@ int metersim_time_setup(const char *tz, const char *anchor, const char *start,
 
 int main(int argc, char **argv)
 {
+	/* --version, with or without --iec */
+	for (int a = 1; a < argc; a++)
+		if (strcmp(argv[a], "--version") == 0) {
+			gw_version_print(stdout, "metersim");
+			return 0;
+		}
 	/* IEC 62056-21 meters are a simulator of their own
 	 * (tools/metersim_iec.c). */
 	for (int a = 1; a < argc; a++)
