@@ -174,8 +174,9 @@ int gw_write_file_durable(const char *tmp_path, const char *path,
 #define STATUS_PAD "# room for this file to be rewritten in place when the disk is full"
 
 /* The file image of text (tlen bytes, without its trailer): at least
- * `size` bytes, rounded up to whole blocks. Returns a malloc'ed buffer of
- * *len bytes, or NULL. */
+ * `size` bytes and at least half a block more than the text needs (room
+ * for the lines a full disk adds: alarms, errno texts, counters), rounded
+ * up to whole blocks. Returns a malloc'ed buffer of *len bytes, or NULL. */
 static uint8_t *status_image(const char *text, size_t tlen, size_t size,
 			     size_t *len)
 {
@@ -187,7 +188,9 @@ static uint8_t *status_image(const char *text, size_t tlen, size_t size,
 	int tn = snprintf(trailer, sizeof(trailer), STATUS_TRAILER "%zu crc=%08x\n",
 			  tlen + nl, (unsigned)crc);
 	size_t used = tlen + nl + (size_t)tn + 1; /* + the padding's \n */
-	size_t n = used > size ? used : size;
+	size_t n = used + STATUS_BLOCK / 2;
+	if (n < size)
+		n = size;
 	n = (n + STATUS_BLOCK - 1) / STATUS_BLOCK * STATUS_BLOCK;
 	uint8_t *img = malloc(n);
 	if (!img)

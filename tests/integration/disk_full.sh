@@ -139,7 +139,15 @@ fi
 sleep_until "$anchor" "$(at 2026-03-01T19:00:00Z)"
 dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null
 echo "# filled: $(df -B1 --output=avail "$mnt" | tail -1 | tr -d ' ') bytes left"
-if wait_for 10 sh -c "grep -q '^alarm=.*disk_full' '$spool/status' &&
+# A journal segment takes appends into the last page it holds until a
+# cycle needs a new one: with a few bytes a reading that can be many hours
+# of cycles after the disk fills; at the latest the next local midnight
+# needs new segments. Wait for the first failed append until 02:00 local
+# on 2026-03-03, by the simulated clock.
+until_sim() { awk -v a="$anchor" -v s="$(at "$1")" -v n="$(date +%s.%N)" \
+	'BEGIN { d = a + s - n; printf "%d", (d > 1 ? d : 1) }'; }
+limit=$(until_sim 2026-03-02T19:00:00Z)
+if wait_for "$limit" sh -c "grep -q '^alarm=.*disk_full' '$spool/status' &&
 		grep -q '^journal_write_failures=[1-9]' '$spool/status'"; then
 	ok "spool/status raises disk_full once the disk is full"
 else
@@ -159,7 +167,9 @@ esac
 u1=$(status updated)
 j1=$(ls "$spool/journal" | wc -l)
 f1=$(status journal_write_failures)
-sleep_until "$anchor" "$(at 2026-03-01T23:00:00Z)"   # 06:00 local
+wait_for "$(until_sim 2026-03-03T04:00:00Z)" sh -c \
+	"[ \"\$(sed -n 's/^journal_write_failures=//p' '$spool/status')\" -gt 1 ] &&
+	 [ \"\$(sed -n 's/^updated=//p' '$spool/status')\" != '$u1' ]"
 u2=$(status updated)
 j2=$(ls "$spool/journal" | wc -l)
 f2=$(status journal_write_failures)
