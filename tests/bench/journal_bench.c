@@ -33,29 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "batchfile.h"
 #include "journal_int.h"
 #include "spool.h"
 #include "tz.h"
 
-static uint64_t rng;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-static double urand(void) { return (rnd() & 0xffffff) / 16777216.0; }
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- the registers ---- */
 

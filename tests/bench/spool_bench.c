@@ -37,30 +37,13 @@
 
 #include <sys/stat.h>
 
+#include "bench_util.h"
 #include "batch.h"
 #include "batchfile.h"
 #include "profile.h"
 #include "spool.h"
 #include "tz.h"
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-static double urand(void) { return (rnd() & 0xffffff) / 16777216.0; }
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct meter {
 	int kind; /* 0 home, 1 vacant, 2 solar */
