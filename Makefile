@@ -339,7 +339,10 @@ install-man: man
 
 # Debian packages (packaging/mkdeb.sh): build/deb/gatewayd_VERSION_ARCH.deb
 # and gatewayd-tools_VERSION_ARCH.deb.
+# A package holds release programs: a sanitizer build's would depend on the
+# sanitizer runtime (and the compiler's library path), so it is refused.
 deb: all
+	@if [ -n '$(SANITIZE)' ]; then echo "make deb: packages are built without SANITIZE (got SANITIZE=$(SANITIZE))" >&2; exit 1; fi
 	@BUILD=$(BUILD) GW_VERSION='$(GW_VERSION)' MAKE='$(MAKE)' CROSS='$(CROSS)' packaging/mkdeb.sh
 
 # make check-cross CROSS=arm64|armhf: the unit tests, cross-built, run one

@@ -10,11 +10,14 @@
 # namespace, so that nothing of this machine is changed).
 #
 # The packages are built from the release build in build/ (a sanitizer
-# build's programs would depend on its runtime), not from $GW_BUILD.
+# build's programs would depend on its runtime), not from $GW_BUILD: the
+# make that runs this test may be `make check SANITIZE=1`, whose variables
+# reach a sub-make through MAKEFLAGS, so that make's settings are dropped.
 . "$(dirname "$0")/../lib.sh"
 
 build=$GW_TOP/build
-if ! out=$(make -s -C "$GW_TOP" deb BUILD=build GW_LINTIAN=0 2>&1); then
+if ! out=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	make -s -C "$GW_TOP" deb BUILD=build SANITIZE= GW_LINTIAN=0 2>&1); then
 	not_ok "make deb (${out//$'\n'/ | })"
 	finish
 fi
