@@ -27,10 +27,11 @@ else
 	finish
 fi
 
-anchor=$(/usr/bin/python3 -c 'import time; print("%.3f" % (time.time() - 93.6))')
+# (the clock as in modbus_tcp.sh: 02:00 local on day 2, at real speed)
+anchor=$(/usr/bin/python3 -c 'import time; print("%.3f" % (time.time() - 93600))')
 "$SIM" --rtu "$GW_TMP/sim" --baud 19200 --parity N --meters 3 --first-unit 2 \
 	--profile abb_b23 --profiles-dir "$PROF" \
-	--clock-anchor "$anchor" --clock-start 2026-01-01T00:00:00Z --clock-speed 1000 \
+	--clock-anchor "$anchor" --clock-start 2026-01-01T00:00:00Z --clock-speed 1 \
 	--fault 4:crc --control "$GW_TMP/ctl" \
 	--ready-file "$GW_TMP/ready" >"$GW_TMP/sim.log" 2>&1 &
 track_pid $!

@@ -6,10 +6,10 @@
 # Modbus driver read them, and the values must be exactly what the meter
 # model says (docs/metersim.md).
 #
-# The simulated clock is anchored in the past so that "now" is 02:00 local
-# on day 2, in the middle of the flat night window (22:00-06:00, 8 simulated
-# hours = 28.8 real seconds at speed 1000): every read sees the same values
-# however long the test takes.
+# The simulated clock runs at real speed from an anchor 26 hours in the
+# past, so that "now" is 02:00 local on day 2, in the flat night window
+# (22:00-06:00): every read sees the same values for four real hours,
+# however long a loaded machine makes the test take.
 . "$(dirname "$0")/../lib.sh"
 
 SIM=$GW_BUILD/metersim
@@ -69,8 +69,8 @@ it_value() {
 # ---- ABB B23, shop load, UTC -------------------------------------------
 N=4
 start_sim abb --meters $N --profile abb_b23 --tz UTC \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 
 # The model: day 1 (2026-01-01) is a full day; 1.8.0 = 1e6*u + 16*P_u Wh.
 "$SIM" --profiles-dir "$PROF" --profile abb_b23 --meters $N \
@@ -182,8 +182,8 @@ fi
 
 # ---- a meter that refuses reads across unmapped registers --------------
 start_sim strict --meters 1 --profile abb_b23 --strict-map \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 "$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 1 >"$GW_TMP/strict.out" 2>&1
 check_eq "$?/$(it_value "$GW_TMP/strict.out" 1 1.8.0)/$(it_value "$GW_TMP/strict.out" 1 14.7.0)" \
 	"0/1004000/50.00" "driver: a gap the meter refuses is read register by register"
@@ -192,8 +192,8 @@ check_eq "$(awk -F'\t' '$2 == "stats" { print $3 }' "$GW_TMP/strict.out")" \
 
 # ---- Eastron SDM630: float32 input registers ---------------------------
 start_sim sdm --meters 3 --profile eastron_sdm630 \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 "$READ" 127.0.0.1 "$PORT" "$PROF/eastron_sdm630.prof" 1 2 3 >"$GW_TMP/sdm.out" 2>&1
 check_eq "$?" "0" "driver: reads SDM630 units 1..3 (FC 4, float32)"
 for u in 1 2 3; do
@@ -211,8 +211,8 @@ fi
 
 # ---- a value that cannot be true: named, not stored ---------------------
 start_sim inf --meters 2 --profile eastron_sdm630 --fault 2:inf \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 "$READ" 127.0.0.1 "$PORT" "$PROF/eastron_sdm630.prof" 1 2 >"$GW_TMP/inf.out" 2>&1
 check_eq "$?/$(it_value "$GW_TMP/inf.out" 2 1.8.0)/$(it_value "$GW_TMP/inf.out" 2 2.8.0)" "0//0" \
 	"driver: unit 2's +Inf 1.8.0 is not a reading; its other registers are"
@@ -232,8 +232,8 @@ check_eq "$(grep -c '^1\.8\.0' "$GW_TMP/gwctl-inf.tsv")/$(grep -c 'meter ghost: 
 # Start at local midnight 2026-03-28 (23:00Z); now = 2026-03-30 02:00 CEST
 # (00:00Z) = 47 simulated hours later.
 start_sim dst --meters 2 --profile abb_b23 --tz Europe/Berlin \
-	--clock-anchor "$(anchor_ago 169.2)" --clock-start 2026-03-27T23:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 169200)" --clock-start 2026-03-27T23:00:00Z \
+	--clock-speed 1
 "$SIM" --profiles-dir "$PROF" --profile abb_b23 --meters 2 --tz Europe/Berlin \
 	--clock-start 2026-03-27T23:00:00Z --print-expected 2026-03-29 \
 	>"$GW_TMP/dst.tsv"
@@ -246,8 +246,8 @@ check_eq "$(it_value "$GW_TMP/dst.out" 2 1.8.0)" "$((2000000 + 2 * 4800))" \
 # ---- faults on TCP (metersim --fault), counted per kind -------------------
 start_sim faults --meters 5 --profile abb_b23 --fault 1:wrongunit --fault 2:short \
 	--fault 3:crc --fault 4:exception --fault 5:exception:2 \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 "$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 1 2 3 4 5 >"$GW_TMP/faults.out" 2>&1
 fl() { awk -F'\t' -v u="$1" '$1 == u && ($2 == "error" || $2 == "faults") { print $3 }' "$GW_TMP/faults.out" | tr '\n' '/'; }
 check_eq "$(fl 1)" "malformed or unexpected reply/crc=0 malformed=6 wrong_unit=6 illegal_address=0 busy=0/" \
@@ -284,8 +284,8 @@ type = uint32
 unit = Wh
 PROF
 start_sim lie --meters 3 --profile "$GW_TMP/two.prof" --fault 2:twice --fault 3:late \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 IT_LOG_LEVEL=warn "$READ" 127.0.0.1 "$PORT" "$GW_TMP/two.prof" 1 2 3 1 2 3 2 >"$GW_TMP/lie.out" 2>&1
 # per_read UNIT KIND: that unit's lines of that kind, one per read, joined
 per_read() { awk -F'\t' -v u="$1" -v k="$2" '$1 == u && $2 == k { print $3 }' "$GW_TMP/lie.out" | tr '\n' ' '; }
@@ -311,8 +311,8 @@ check_eq "$(grep -c 'connection [0-9]* accepted' "$GW_TMP/lie.log")" 1 "TCP: all
 # Modbus): one request each, no reconnect, the meters beside them are read.
 start_sim exc --meters 5 --profile abb_b23 --fault 2:exception:11 --fault 3:exception:10 \
 	--fault 4:exception:18 --fault 5:exception:9 \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 IT_LOG_LEVEL=warn "$READ" 127.0.0.1 "$PORT" "$PROF/abb_b23.prof" 1 2 3 4 5 1 >"$GW_TMP/exc.out" 2>&1
 ex() { awk -F'\t' -v u="$1" '$1 == u && ($2 == "stats" || $2 == "matching") { print $3 }' "$GW_TMP/exc.out" | tr '\n' '/'; }
 for u in 2 3; do
@@ -335,8 +335,8 @@ done
 
 # counter wrap and meter replacement, switched on while running
 start_sim wrap --meters 2 --profile carlogavazzi_em24 --control "$GW_TMP/wrap.ctl" \
-	--clock-anchor "$(anchor_ago 93.6)" --clock-start 2026-01-01T00:00:00Z \
-	--clock-speed 1000
+	--clock-anchor "$(anchor_ago 93600)" --clock-start 2026-01-01T00:00:00Z \
+	--clock-speed 1
 echo "1:wrap:500" >"$GW_TMP/wrap.ctl"
 echo "2:replaced" >"$GW_TMP/wrap.ctl"
 wait_for 5 grep -q "fault 2:replaced" "$GW_TMP/wrap.log"
