@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * modbus_conf.c - the keys of modbus-tcp and modbus-rtu buses and of
- * their meters (a unit id and a profile: the meter model's register map,
- * docs/profiles.md), the two driver tables, and the rollover of a
- * register, which only the profile knows.
+ * modbus_conf.c - the keys of modbus-tcp, modbus-rtu and modbus-rtu-tcp
+ * buses and of their meters (a unit id and a profile: the meter model's
+ * register map, docs/profiles.md), the three driver tables, and the
+ * rollover of a register, which only the profile knows.
  *
- * The two transports share the reading code (modbus.c); they differ in how
- * a bus is opened (gw_modbus_new_ctx) and in their keys.
+ * The three transports share the reading code (modbus.c); they differ in
+ * how a bus is opened (gw_modbus_new_ctx), how a request is framed
+ * (modbus_frame.c for RTU over TCP) and in their keys.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +24,21 @@
 
 #define HELP_TIMEOUT "response timeout per request"
 #define HELP_BYTE_TIMEOUT "longest silence inside one reply"
+#define HELP_REQUEST_PAUSE "silence after a reply before the next request " \
+	"(meters or converters that need more than Modbus's 3.5 characters)"
+#define HELP_CONNECT_PAUSE "silence after connecting, before the first request " \
+	"(converters that drop what comes at once)"
+#define HELP_CLOSE "close the connection after each poll cycle, connect " \
+	"again at the next (converters that serve one client at a time)"
+
+/* The pauses and the per-cycle close of a TCP bus (both TCP types). */
+#define TCP_PAUSE_KEYS \
+	{ .name = "request_pause_ms", .type = GW_OPT_INT, TCP(request_pause_ms), \
+	  .min = 0, .max = 10000, .def = "0", .help = HELP_REQUEST_PAUSE }, \
+	{ .name = "connect_pause_ms", .type = GW_OPT_INT, TCP(connect_pause_ms), \
+	  .min = 0, .max = 10000, .def = "0", .help = HELP_CONNECT_PAUSE }, \
+	{ .name = "close_after_cycle", .type = GW_OPT_BOOL, \
+	  TCP(close_after_cycle), .def = "no", .help = HELP_CLOSE }
 
 static const struct gw_opt tcp_keys[] = {
 	{ .name = "host", .type = GW_OPT_STRING, TCP(host),
@@ -33,6 +49,24 @@ static const struct gw_opt tcp_keys[] = {
 	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
 	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, TCP(byte_timeout_ms),
 	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	TCP_PAUSE_KEYS,
+	{ 0 },
+};
+
+/* RTU over TCP: a serial device server has no standard port (Moxa NPort
+ * 4001, USR-TCP232 8899), so the port is required. */
+static const struct gw_opt rtutcp_keys[] = {
+	{ .name = "host", .type = GW_OPT_STRING, TCP(host),
+	  .flags = GW_OPT_REQUIRED,
+	  .help = "serial device server (RS-485 to Ethernet converter)" },
+	{ .name = "port", .type = GW_OPT_INT, TCP(port), .min = 1, .max = 65535,
+	  .flags = GW_OPT_REQUIRED,
+	  .help = "its TCP port for the line (Moxa NPort: 4001, USR-TCP232: 8899)" },
+	{ .name = "timeout_ms", .type = GW_OPT_INT, TCP(timeout_ms), .min = 10,
+	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
+	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, TCP(byte_timeout_ms),
+	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	TCP_PAUSE_KEYS,
 	{ 0 },
 };
 
@@ -62,6 +96,11 @@ static const struct gw_opt rtu_keys[] = {
 	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
 	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, RTU(byte_timeout_ms),
 	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	{ .name = "request_pause_ms", .type = GW_OPT_INT, RTU(request_pause_ms),
+	  .min = 0, .max = 10000, .def = "0", .help = HELP_REQUEST_PAUSE },
+	{ .name = "connect_pause_ms", .type = GW_OPT_INT, RTU(connect_pause_ms),
+	  .min = 0, .max = 10000, .def = "0",
+	  .help = "silence after opening the port, before the first request" },
 	{ 0 },
 };
 
@@ -95,6 +134,11 @@ static const struct gw_opt meter_keys[] = {
 	  .doc_range = "a file `PROFILE.prof` in `profiles_dir`",
 	  .help = "the meter model's register map "
 		  "([profiles.md](profiles.md))" },
+	{ .name = "timeout_ms", .type = GW_OPT_INT,
+	  offsetof(struct meter_keys, m.timeout_ms), sizeof(int),
+	  .min = 10, .max = 60000, .doc_default = "the bus's",
+	  .help = "this meter's response timeout (a meter slower than the "
+		  "others of its bus)" },
 	{ 0 },
 };
 
@@ -190,6 +234,11 @@ int gw_modbus_is_rtu(const struct gw_bus_config *bus)
 	return bus && bus->driver == &gw_modbus_rtu_driver;
 }
 
+int gw_modbus_is_rtutcp(const struct gw_bus_config *bus)
+{
+	return bus && bus->driver == &gw_modbus_rtutcp_driver;
+}
+
 const struct gw_driver_ops gw_modbus_tcp_driver = {
 	.name = "modbus-tcp",
 	.bus_keys = tcp_keys,
@@ -200,6 +249,7 @@ const struct gw_driver_ops gw_modbus_tcp_driver = {
 	.open = gw_modbus_open,
 	.read = gw_modbus_read,
 	.close = gw_modbus_close,
+	.cycle_end = gw_modbus_cycle_end,
 	.rollover = mb_rollover,
 };
 
@@ -213,5 +263,20 @@ const struct gw_driver_ops gw_modbus_rtu_driver = {
 	.open = gw_modbus_open,
 	.read = gw_modbus_read,
 	.close = gw_modbus_close,
+	.cycle_end = gw_modbus_cycle_end,
+	.rollover = mb_rollover,
+};
+
+const struct gw_driver_ops gw_modbus_rtutcp_driver = {
+	.name = "modbus-rtu-tcp",
+	.bus_keys = rtutcp_keys,
+	.bus_opts_size = sizeof(struct gw_modbus_tcp_opts),
+	.meter_keys = meter_keys,
+	.meter_opts_size = sizeof(struct meter_keys),
+	.meter_configure = mb_meter_configure,
+	.open = gw_modbus_open,
+	.read = gw_modbus_read,
+	.close = gw_modbus_close,
+	.cycle_end = gw_modbus_cycle_end,
 	.rollover = mb_rollover,
 };
