@@ -986,6 +986,9 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 				clen[nclients] = 0;
 				clients[nclients++] = c;
 				s->connections++;
+				if (s->reqlog)
+					fprintf(s->reqlog, "%.3f %d accept\n",
+						(double)mono_ns() / 1e6, c);
 				gw_info("metersim: connection %lu accepted",
 					s->connections);
 			} else if (c >= 0) {
@@ -1120,7 +1123,8 @@ static void usage(FILE *f)
 	      "  --rtu-tcp HOST:PORT  serve Modbus RTU frames (with CRC) on TCP, as a\n"
 	      "                       serial device server (Moxa NPort, USR-TCP232) does\n"
 	      "  --request-log FILE   append a line per request: monotonic ms, connection\n"
-	      "                       fd, unit, function, address, count\n"
+	      "                       fd, unit, function, address, count (and per TCP\n"
+	      "                       connection accepted: ms, fd, \"accept\")\n"
 	      "  --baud N             RTU speed (default 9600)\n"
 	      "  --parity N|E|O       RTU parity (default N); --data-bits 8, --stop-bits 1\n"
 	      "  --meters N           number of meters (1..247)\n"
