@@ -9,6 +9,8 @@
  * how a bus is opened (gw_modbus_new_ctx), how a request is framed
  * (modbus_frame.c for RTU over TCP) and in their keys.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,6 +144,91 @@ static const struct gw_opt meter_keys[] = {
 	{ 0 },
 };
 
+/* The edit distance (insert, delete, replace one character) between a
+ * and b, at most 64 characters each are compared. */
+static int edit_distance(const char *a, const char *b)
+{
+	int la = (int)strnlen(a, 64), lb = (int)strnlen(b, 64);
+	int row[65];
+
+	for (int j = 0; j <= lb; j++)
+		row[j] = j;
+	for (int i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = i;
+		for (int j = 1; j <= lb; j++) {
+			int up = row[j];
+			int best = diag + (tolower((unsigned char)a[i - 1]) !=
+					   tolower((unsigned char)b[j - 1]));
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* "; did you mean 'abb_b23'?" for a profile name that is not in dir: the
+ * names of dir's profiles (NAME.prof) nearest to name, if any is near
+ * (a typo, a '-' for a '_'), else the profiles there are. */
+static void profile_hint(const char *dir, const char *name, char *buf,
+			 size_t cap)
+{
+	struct { char n[GW_ID_MAX]; int d; } best[3];
+	char all[256] = "";
+	int nb = 0, total = 0, limit = (int)strlen(name) / 3;
+	DIR *d = opendir(dir);
+
+	buf[0] = '\0';
+	if (!d)
+		return;
+	if (limit < 2)
+		limit = 2;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		size_t len = strlen(e->d_name);
+		if (len <= 5 || len - 5 >= GW_ID_MAX ||
+		    strcmp(e->d_name + len - 5, ".prof") != 0)
+			continue;
+		char n[GW_ID_MAX];
+		memcpy(n, e->d_name, len - 5);
+		n[len - 5] = '\0';
+		total++;
+		if (strlen(all) + len + 3 < sizeof(all))
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s",
+				 all[0] ? ", " : "", n);
+		int dist = edit_distance(name, n);
+		if (dist > limit)
+			continue;
+		/* keep the three nearest, nearest first */
+		int at = nb < 3 ? nb++ : 3;
+		while (at > 0 && best[at - 1].d > dist) {
+			if (at < 3)
+				best[at] = best[at - 1];
+			at--;
+		}
+		if (at < 3) {
+			gw_strlcpy(best[at].n, n, sizeof(best[at].n));
+			best[at].d = dist;
+		}
+	}
+	closedir(d);
+	if (nb > 0) {
+		size_t len = (size_t)snprintf(buf, cap, "; did you mean '%s'", best[0].n);
+		for (int i = 1; i < nb && len < cap; i++)
+			len += (size_t)snprintf(buf + len, cap - len, "%s'%s'",
+						i == nb - 1 ? " or " : ", ", best[i].n);
+		if (len < cap)
+			snprintf(buf + len, cap - len, "?");
+	} else if (total > 0) {
+		snprintf(buf, cap, "; profiles there: %s", all);
+	} else {
+		snprintf(buf, cap, "; there is no profile (*.prof) there");
+	}
+}
+
 static void profile_free(void *p)
 {
 	gw_profile_free(p);
@@ -183,7 +270,15 @@ static int mb_meter_configure(struct gw_meter_config *m,
 	snprintf(m->where, sizeof(m->where), "unit %d", k->m.unit_id);
 	m->where_line = lines[0];
 	int rc = find_profile(ctx, k->profile, &k->m.profile);
-	if (rc == GW_ENOTFOUND || rc == GW_EIO)
+	if (rc == GW_ENOTFOUND) {
+		char hint[320];
+		profile_hint(ctx->profiles_dir, k->profile, hint, sizeof(hint));
+		return gw_opt_error(m->source, profile_line,
+				    "meter %s: cannot load profile '%s' from %s: "
+				    "no file %s.prof there%s", m->id, k->profile,
+				    ctx->profiles_dir, k->profile, hint);
+	}
+	if (rc == GW_EIO)
 		return gw_opt_error(m->source, profile_line,
 				    "meter %s: cannot load profile '%s' from %s",
 				    m->id, k->profile, ctx->profiles_dir);
