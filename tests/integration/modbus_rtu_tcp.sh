@@ -96,6 +96,93 @@ check_eq "$(val "$GW_TMP/exc.out" 3 1.8.0)" "$want3" "driver RTU/TCP: the meter 
 ctl_send "2:none"
 ctl_send "4:none"
 
+# ---- gwctl read --trace: the frames in hex ------------------------------
+tport=$(free_port)
+start_metersim tsim --tcp "127.0.0.1:$tport" --meters 3 --first-unit 2 \
+	--profile abb_b23 --profiles-dir "$PROF" \
+	--clock-anchor "$anchor" --clock-start 2026-01-01T00:00:00Z --clock-speed 1 ||
+	{ not_ok "metersim (TCP) did not start"; finish; }
+cat >"$GW_TMP/trace.ini" <<INI
+[gateway]
+id = trace-1
+timezone = UTC
+spool_dir = spool
+profiles_dir = $PROF
+
+[bus nport]
+type = modbus-rtu-tcp
+host = 127.0.0.1
+port = $port
+
+[bus tcp]
+type = modbus-tcp
+host = 127.0.0.1
+port = $tport
+
+[meter R3]
+bus = nport
+unit = 3
+profile = abb_b23
+
+[meter T3]
+bus = tcp
+unit = 3
+profile = abb_b23
+INI
+# frames_ok KIND FILE: every "> " and "< " line of a trace is one whole
+# frame: RTU with a good CRC-16, TCP with an MBAP length that fits; prints
+# "sent/received" counts.
+frames_ok() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+kind, path = sys.argv[1], sys.argv[2]
+def crc16(b):
+    c = 0xFFFF
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+    return c
+n = {">": 0, "<": 0}
+for line in open(path):
+    f = line.split()
+    if len(f) < 3 or f[1] not in n:
+        continue
+    b = bytes(int(x, 16) for x in f[2:])
+    if kind == "rtu":
+        good = len(b) >= 5 and crc16(b[:-2]) == b[-2] | (b[-1] << 8)
+    else:
+        good = len(b) >= 8 and (b[4] << 8 | b[5]) == len(b) - 6
+    if not good:
+        print("bad frame: " + line.strip())
+        sys.exit(1)
+    n[f[1]] += 1
+print("%d/%d" % (n[">"], n["<"]))
+PY
+}
+"$GW_BUILD/gwctl" read -c "$GW_TMP/trace.ini" R3 --tsv --trace "$GW_TMP/r3.trace" >"$GW_TMP/r3.tsv" 2>&1
+check_eq "$(awk -F'\t' '$1 == "1.8.0" { print $2 }' "$GW_TMP/r3.tsv")" "$want3" "gwctl read --trace (RTU/TCP): the value is read"
+check_eq "$(frames_ok rtu "$GW_TMP/r3.trace")" "3/3" "gwctl read --trace (RTU/TCP): 3 requests and 3 replies, whole frames with good CRCs"
+expect_line() {
+	if grep -qE "$2" "$3"; then ok "$1"; else not_ok "$1"; sed 's/^/#   /' "$3"; fi
+}
+expect_line "trace (RTU/TCP): the first request to unit 3, FC 3 at 0x5000, in hex with time and direction" \
+	'^ +[0-9]+\.[0-9] > 03 03 50 00 00 08 [0-9A-F]{2} [0-9A-F]{2}$' "$GW_TMP/r3.trace"
+expect_line "trace (RTU/TCP): its reply, 16 data bytes" '^ +[0-9]+\.[0-9] < 03 03 10 ' "$GW_TMP/r3.trace"
+expect_line "trace: names the bus and its endpoint" "# bus nport: tcp 127\.0\.0\.1:$port" "$GW_TMP/r3.trace"
+"$GW_BUILD/gwctl" read -c "$GW_TMP/trace.ini" T3 --tsv --trace "$GW_TMP/t3.trace" >"$GW_TMP/t3.tsv" 2>&1
+check_eq "$(awk -F'\t' '$1 == "1.8.0" { print $2 }' "$GW_TMP/t3.tsv")" "$want3" "gwctl read --trace (TCP): the value is read"
+check_eq "$(frames_ok tcp "$GW_TMP/t3.trace")" "3/3" "gwctl read --trace (TCP): 3 requests and 3 replies with their MBAP header"
+expect_line "trace (TCP): the request with transaction id, protocol 0, length 6, unit 3" \
+	'^ +[0-9]+\.[0-9] > 00 01 00 00 00 06 03 03 50 00 00 08$' "$GW_TMP/t3.trace"
+echo 2:noanswer >"$GW_TMP/ctl"
+wait_for 5 grep -q "fault 2:noanswer" "$GW_TMP/sim.log"
+sed 's/^unit = 3$/unit = 2/' "$GW_TMP/trace.ini" >"$GW_TMP/trace2.ini"
+"$GW_BUILD/gwctl" read -c "$GW_TMP/trace2.ini" R3 --trace "$GW_TMP/r2.trace" >/dev/null 2>&1
+expect_line "trace (RTU/TCP): a request that is not answered is noted as timed out" \
+	'# unit 2: Connection timed out' "$GW_TMP/r2.trace"
+echo 2:none >"$GW_TMP/ctl"
+
 # ---- gatewayd through a whole local day ---------------------------------
 zone=Asia/Ho_Chi_Minh
 # the clocks stand at 22:00 local until the meters have been polled once
