@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * modbus.c - the Modbus drivers (RTU on a serial line, TCP to an endpoint),
- * built on libmodbus 3.1.6: how a meter is read. Their keys and driver
- * tables are in modbus_conf.c.
+ * modbus.c - the Modbus drivers (RTU on a serial line, TCP to an endpoint,
+ * RTU frames through a serial device server), built on libmodbus 3.1.6:
+ * how a meter is read. Their keys and driver tables are in modbus_conf.c;
+ * the RTU-over-TCP framing and the byte trace in modbus_frame.c.
  *
  * A read walks the meter's profile (registers sorted by function code and
  * address) and groups registers into as few requests as it can: same
@@ -33,6 +34,13 @@
  * A register whose value cannot be true (gw_profile_decode_why: a float
  * infinity, beyond the register's range) is left out of the readings and
  * named in the read's faults, for the scheduler to report.
+ *
+ * Field quirks a bus can be told about: a pause between requests
+ * (request_pause_ms) and after connecting (connect_pause_ms), both kept
+ * by one "not before" time (mb_pause); a new TCP connection per cycle
+ * (close_after_cycle, at the scheduler's cycle_end); a meter's own
+ * response timeout. A bus that cannot be opened or connected says where
+ * and why (a serial port: what to do about it, serial_why.c).
  */
 #include <errno.h>
 #include <modbus.h>
@@ -185,7 +193,8 @@ static void mb_open_failed(const struct mb_bus *b, int e)
 static void mb_connected(struct mb_bus *b)
 {
 	b->connected = true;
-	b->next_ok_ms = gw_mb_mono_ms() + b->connect_pause_ms;
+	b->connected_ms = gw_mb_mono_ms();
+	b->next_ok_ms = b->connected_ms + b->connect_pause_ms;
 	gw_mb_trace_note(b, "connected to %s", b->where);
 }
 
@@ -575,13 +584,7 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 	int rc = mb_connect(b);
 	if (rc)
 		return rc;
-	/* A meter slower than the others of its bus has a timeout of its
-	 * own (a meter behind a radio link, a bridge to another line). */
-	int to = mm->timeout_ms > 0 ? mm->timeout_ms : b->bus_timeout_ms;
-	if (to != b->timeout_ms) {
-		b->timeout_ms = to;
-		set_timeout(b->ctx, to, false);
-	}
+
 	if (modbus_set_slave(b->ctx, mm->unit_id) == -1)
 		return GW_EINVAL;
 
@@ -680,6 +683,13 @@ int gw_modbus_read(void *handle, const struct gw_meter_config *meter,
 		return GW_EINVAL;
 	int u = mm->unit_id;
 	struct gw_read_faults *f = &res->faults;
+	/* A meter slower than the others of its bus has a timeout of its
+	 * own (a meter behind a radio link, a bridge to another line). */
+	int to = mm->timeout_ms > 0 ? mm->timeout_ms : b->bus_timeout_ms;
+	if (to != b->timeout_ms) {
+		b->timeout_ms = to;
+		set_timeout(b->ctx, to, false);
+	}
 	int rc = mb_read_groups(b, meter, res->readings, res->cap, f);
 	/* The failure is the caller's to log (it knows how long the meter
 	 * has been failing); the exception is what only the driver knows. */

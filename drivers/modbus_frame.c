@@ -77,8 +77,16 @@ void gw_modbus_set_trace(void *handle, FILE *f)
 		return;
 	b->trace = f;
 	b->trace_t0 = gw_mb_mono_ms();
-	if (f)
-		gw_mb_trace_note(b, "bus %s: %s", b->name, b->where);
+	if (!f)
+		return;
+	gw_mb_trace_note(b, "bus %s: %s", b->name, b->where);
+	if (b->connected) {
+		/* opened before the trace began: times count from the
+		 * connect, so that connect_pause_ms shows */
+		b->trace_t0 = b->connected_ms;
+		fprintf(f, "%9.1f # connected to %s\n", 0.0, b->where);
+		fflush(f);
+	}
 }
 
 void gw_mb_trace_note(struct mb_bus *b, const char *fmt, ...)

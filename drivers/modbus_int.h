@@ -45,6 +45,7 @@ struct mb_bus {
 	int connect_pause_ms;  /* silence after connecting */
 	bool close_after_cycle;
 	int64_t next_ok_ms;    /* CLOCK_MONOTONIC: no request before this */
+	int64_t connected_ms;  /* CLOCK_MONOTONIC: the last connect */
 	uint16_t tid;          /* TCP: the last transaction id sent */
 	struct mb_sent sent[256]; /* TCP: by transaction id & 0xFF */
 	unsigned stale[256];   /* stale replies per unit id, not yet handed
