@@ -252,7 +252,11 @@ static void modbus_quirk_keys(void **state)
 {
 	struct gw_config *cfg;
 	(void)state;
-	int rc = load(with_base("[bus nport]\n"
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout_ms\n"
+			    "C1,nport,2,abb_b23,3000\n"
+			    "C2,nport,3,abb_b23,\n");
+	int rc = load(with_base("meters = q.csv\n"
+				"[bus nport]\n"
 				"type = modbus-rtu-tcp\n"
 				"host = 10.0.0.7\n"
 				"port = 4001\n"
@@ -299,7 +303,20 @@ static void modbus_quirk_keys(void **state)
 	assert_int_equal(mm->timeout_ms, 2500);
 	mm = gw_config_find_meter(cfg, "plain")->opts;
 	assert_int_equal(mm->timeout_ms, 0); /* the bus's */
+	mm = gw_config_find_meter(cfg, "C1")->opts; /* the CSV column */
+	assert_int_equal(mm->timeout_ms, 3000);
+	mm = gw_config_find_meter(cfg, "C2")->opts; /* empty: the bus's */
+	assert_int_equal(mm->timeout_ms, 0);
 	gw_config_free(cfg);
+
+	const char *csv_bus = "meters = q.csv\n[bus nport]\ntype = modbus-rtu-tcp\n"
+			      "host = h\nport = 4001\n";
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout_ms\nC1,nport,2,abb_b23,5\n");
+	expect_error(with_base(csv_bus), "q.csv:2: timeout_ms");
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout_ms\nC1,nport,2,abb_b23\n");
+	expect_error(with_base(csv_bus), "q.csv:2: expected 5 fields, found 4");
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout\nC1,nport,2,abb_b23,9\n");
+	expect_error(with_base(csv_bus), "q.csv:1: expected the header");
 
 	expect_error(with_base("[bus a]\ntype = modbus-rtu-tcp\nhost = h\n"),
 		     "gw.ini:6: [bus a]: missing required key 'port'");
