@@ -88,6 +88,7 @@ int main(int argc, char **argv)
 		struct gw_modbus_meter mm;
 		struct gw_read_result res;
 		memset(&m, 0, sizeof(m));
+		memset(&mm, 0, sizeof(mm));
 		m.opts = &mm;
 		gw_read_result_init(&res, rd, (size_t)p->n_regs);
 		const struct gw_read_faults *st = &res.faults;
