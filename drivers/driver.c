@@ -14,6 +14,7 @@
 const struct gw_driver_ops *const gw_drivers[] = {
 	&gw_modbus_tcp_driver,
 	&gw_modbus_rtu_driver,
+	&gw_modbus_rtutcp_driver,
 	&gw_iec62056_driver,
 	NULL,
 };

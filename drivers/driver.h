@@ -227,6 +227,9 @@ struct gw_driver_ops {
 		    const struct gw_read_ctx *ctx, struct gw_read_result *res);
 	/* Closes the bus and frees the handle; accepts NULL. */
 	void (*close)(void *handle);
+	/* Called after each poll cycle's reads of the bus (may be NULL):
+	 * modbus-tcp with close_after_cycle disconnects here. */
+	void (*cycle_end)(void *handle);
 	/* The most readings one .read can return (the cap to offer it), or
 	 * 0: the meter says (gw_meter_config.max_readings). iec62056-21:
 	 * GW_IEC_MAX_READINGS, the one limit of a readout's size. */
@@ -242,6 +245,8 @@ struct gw_driver_ops {
 /* Modbus TCP and Modbus RTU (drivers/modbus.c, drivers/modbus_conf.c). */
 extern const struct gw_driver_ops gw_modbus_tcp_driver;
 extern const struct gw_driver_ops gw_modbus_rtu_driver;
+/* Modbus RTU frames over TCP, through a serial device server. */
+extern const struct gw_driver_ops gw_modbus_rtutcp_driver;
 /* IEC 62056-21 (drivers/iec62056.c). Its .read may also return load-profile
  * interval readings: those carry their own ts_ms (non-zero), which the
  * caller keeps. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "iec_bus.h"
+#include "serial_why.h"
 
 int64_t iec_mono_ms(void)
 {
@@ -195,9 +196,11 @@ static int pty_open(struct iec_bus *b)
 	int fd = open(c->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0 || !isatty(fd) || tty_config(fd, c->baud, c->iec_8n1) != 0) {
+		int e = fd < 0 ? errno : ENOTTY;
+		char why[1024];
 		if (!b->open_failed)
-			gw_warn("bus %s: cannot open %s: %s", b->name, c->device,
-				fd < 0 ? strerror(errno) : "not a terminal");
+			gw_warn("bus %s: %s", b->name,
+				gw_serial_advice(c->device, e, why, sizeof(why)));
 		b->open_failed = true;
 		if (fd >= 0)
 			close(fd);
@@ -220,9 +223,11 @@ int iec_port_open(struct iec_bus *b)
 		goto opened;
 	}
 	if (sp_open(p, SP_MODE_READ_WRITE) != SP_OK) {
+		int e = sp_last_error_code();
+		char why[1024];
 		if (!b->open_failed)
-			gw_warn("bus %s: cannot open %s: %s", b->name, c->device,
-				sp_last_error_message());
+			gw_warn("bus %s: %s", b->name,
+				gw_serial_advice(c->device, e, why, sizeof(why)));
 		b->open_failed = true;
 		if (p)
 			sp_free_port(p);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * modbus.c - the Modbus drivers (RTU on a serial line, TCP to an endpoint),
- * built on libmodbus 3.1.6: how a meter is read. Their keys and driver
- * tables are in modbus_conf.c.
+ * modbus.c - the Modbus drivers (RTU on a serial line, TCP to an endpoint,
+ * RTU frames through a serial device server), built on libmodbus 3.1.6:
+ * how a meter is read. Their keys and driver tables are in modbus_conf.c;
+ * the RTU-over-TCP framing and the byte trace in modbus_frame.c.
  *
  * A read walks the meter's profile (registers sorted by function code and
  * address) and groups registers into as few requests as it can: same
@@ -33,9 +34,17 @@
  * A register whose value cannot be true (gw_profile_decode_why: a float
  * infinity, beyond the register's range) is left out of the readings and
  * named in the read's faults, for the scheduler to report.
+ *
+ * Field quirks a bus can be told about: a pause between requests
+ * (request_pause_ms) and after connecting (connect_pause_ms), both kept
+ * by one "not before" time (mb_pause); a new TCP connection per cycle
+ * (close_after_cycle, at the scheduler's cycle_end); a meter's own
+ * response timeout. A bus that cannot be opened or connected says where
+ * and why (a serial port: what to do about it, serial_why.c).
  */
 #include <errno.h>
 #include <modbus.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,35 +54,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "modbus_bus.h"
+#include "modbus_int.h"
+#include "serial_why.h"
 
 /* Registers a request may read in between two wanted registers. Reading a
  * few unused words costs 2 bytes each; a separate request costs a round
  * trip (tens of milliseconds on RS-485). */
 #define MB_MAX_HOLE 16
-
-/* A TCP request sent, to know whom a late reply was meant for. */
-struct mb_sent {
-	uint16_t tid;
-	uint8_t unit;
-	uint8_t used;
-};
-
-struct mb_bus {
-	char name[GW_ID_MAX];
-	bool tcp;              /* Modbus TCP (else RTU) */
-	modbus_t *ctx;
-	bool connected;
-	bool conn_failed;      /* the last connect failed (logged once) */
-	int last_errno;        /* libmodbus errno of the last failed request */
-	int last_exc;          /* code of the last exception reply, -1 unknown */
-	int timeout_ms;        /* the response timeout */
-	uint16_t tid;          /* TCP: the last transaction id sent */
-	struct mb_sent sent[256]; /* TCP: by transaction id & 0xFF */
-	unsigned stale[256];   /* TCP: stale replies per unit id, not yet
-				* handed to that meter's read faults */
-	bool stale_warned[256];/* per unit id: logged once */
-};
 
 /* Exception codes Modbus defines, for messages. */
 static const char *const exc_names[] = {
@@ -158,22 +145,77 @@ static void mb_count(struct gw_read_faults *faults, int err, int e)
 	}
 }
 
+/* Why a bus could not be connected or opened, for the log: the endpoint
+ * and the system's word for it, and on a serial line what to do about it
+ * (gw_serial_advice). */
+static void mb_conn_why(const struct mb_bus *b, int e, char *buf, size_t cap)
+{
+	if (b->kind == MB_RTU)
+		gw_serial_advice(b->device, e, buf, cap);
+	else
+		snprintf(buf, cap, "cannot connect to %s: %s", b->where + 4,
+			 modbus_strerror(e));
+}
+
+/* A failed open is retried by the caller at each cycle, which counts the
+ * attempts; the reason is logged here, where it is known: the first time
+ * and whenever it changes (a converter first refusing, then unreachable),
+ * not at every cycle. Buses are opened by their own threads. */
+static void mb_open_failed(const struct mb_bus *b, int e)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct { char name[GW_ID_MAX]; int e; } seen[64];
+	char why[512];
+	bool news = true;
+
+	/* e == 0: opened; the next failure is news again. */
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < sizeof(seen) / sizeof(seen[0]); i++) {
+		if (seen[i].name[0] && strcmp(seen[i].name, b->name) != 0)
+			continue;
+		news = !seen[i].name[0] || seen[i].e != e;
+		gw_strlcpy(seen[i].name, b->name, sizeof(seen[i].name));
+		seen[i].e = e;
+		break;
+	}
+	pthread_mutex_unlock(&lock);
+	if (e == 0)
+		return;
+	mb_conn_why(b, e, why, sizeof(why));
+	if (news)
+		gw_warn("bus %s: %s", b->name, why);
+	else
+		gw_debug("bus %s: %s", b->name, why);
+}
+
+/* After a connect: the first request waits connect_pause_ms (a converter
+ * that needs a moment before it passes bytes on). */
+static void mb_connected(struct mb_bus *b)
+{
+	b->connected = true;
+	b->connected_ms = gw_mb_mono_ms();
+	b->next_ok_ms = b->connected_ms + b->connect_pause_ms;
+	gw_mb_trace_note(b, "connected to %s", b->where);
+}
+
 static int mb_connect(struct mb_bus *b)
 {
 	if (b->connected)
 		return 0;
 	if (modbus_connect(b->ctx) == -1) {
 		int e = errno;
-		if (!b->conn_failed)
-			gw_warn("bus %s: cannot connect: %s", b->name,
-				modbus_strerror(e));
+		if (!b->conn_failed) {
+			char why[512];
+			mb_conn_why(b, e, why, sizeof(why));
+			gw_warn("bus %s: %s", b->name, why);
+		}
 		b->conn_failed = true;
 		return GW_ECONN;
 	}
 	if (b->conn_failed)
 		gw_info("bus %s: connected again", b->name);
 	b->conn_failed = false;
-	b->connected = true;
+	mb_connected(b);
 	return 0;
 }
 
@@ -196,6 +238,25 @@ static void set_timeout(modbus_t *ctx, int ms, bool byte)
 		modbus_set_response_timeout(ctx, sec, usec);
 }
 
+/* The bus's pauses, device and timeouts into b. */
+static void mb_take_opts(struct mb_bus *b, const struct gw_bus_config *bus)
+{
+	if (gw_modbus_is_rtu(bus)) {
+		const struct gw_modbus_rtu_opts *o = bus->opts;
+		b->kind = MB_RTU;
+		gw_strlcpy(b->device, o->device, sizeof(b->device));
+		b->request_pause_ms = o->request_pause_ms;
+		b->connect_pause_ms = o->connect_pause_ms;
+	} else {
+		const struct gw_modbus_tcp_opts *o = bus->opts;
+		b->kind = gw_modbus_is_tcp(bus) ? MB_TCP : MB_RTUTCP;
+		b->request_pause_ms = o->request_pause_ms;
+		b->connect_pause_ms = o->connect_pause_ms;
+		b->close_after_cycle = o->close_after_cycle != 0;
+	}
+	b->tcp = b->kind == MB_TCP;
+}
+
 int gw_modbus_open(const struct gw_bus_config *bus, void **handle)
 {
 	struct mb_bus *b;
@@ -205,27 +266,42 @@ int gw_modbus_open(const struct gw_bus_config *bus, void **handle)
 	if (!b)
 		return GW_ENOMEM;
 	gw_strlcpy(b->name, bus->name, sizeof(b->name));
-	b->tcp = gw_modbus_is_tcp(bus);
-	b->ctx = gw_modbus_new_ctx(bus, &b->timeout_ms, NULL, NULL, 0);
+	mb_take_opts(b, bus);
+	b->ctx = gw_modbus_new_ctx(bus, &b->bus_timeout_ms, &b->byte_timeout_ms,
+				   b->where, sizeof(b->where));
 	if (!b->ctx) {
 		gw_err("bus %s: %s", bus->name, modbus_strerror(errno));
 		free(b);
 		return GW_EINVAL;
 	}
-	if (b->timeout_ms < 1)
-		b->timeout_ms = 1;
+	if (b->bus_timeout_ms < 1)
+		b->bus_timeout_ms = 1;
+	b->timeout_ms = b->bus_timeout_ms;
 	b->last_exc = -1;
-	/* A failed open is logged by the caller, which retries it. */
+	/* A failed open is counted by the caller, which retries it. */
 	if (modbus_connect(b->ctx) == -1) {
-		int e = errno;
-		gw_debug("bus %s: cannot connect: %s", bus->name, modbus_strerror(e));
+		mb_open_failed(b, errno);
 		modbus_free(b->ctx);
 		free(b);
 		return GW_ECONN;
 	}
-	b->connected = true;
+	mb_open_failed(b, 0);
+	mb_connected(b);
 	*handle = b;
 	return 0;
+}
+
+void gw_modbus_cycle_end(void *handle)
+{
+	struct mb_bus *b = handle;
+
+	/* Some converters serve one TCP client at a time, or drop a
+	 * connection that stays idle between cycles: close_after_cycle
+	 * frees it for the next; the next read connects again. */
+	if (b && b->close_after_cycle && b->connected) {
+		mb_disconnect(b);
+		gw_mb_trace_note(b, "closed after the cycle");
+	}
 }
 
 void gw_modbus_close(void *handle)
@@ -237,22 +313,6 @@ void gw_modbus_close(void *handle)
 	mb_disconnect(b);
 	modbus_free(b->ctx);
 	free(b);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The errno for an exception reply with code c. */
-static int exc_errno(int c)
-{
-	if (c >= 1 && c < MODBUS_EXCEPTION_MAX && c != MODBUS_EXCEPTION_NOT_DEFINED)
-		return MODBUS_ENOBASE + c;
-	return EMBUNKEXC;
 }
 
 /* A TCP reply whose transaction id is not the awaited one: counted for the
@@ -287,6 +347,7 @@ static int mb_tcp_send(struct mb_bus *b, int unit, int fc, int addr, int n)
 
 	b->sent[tid & 0xFF] = (struct mb_sent){.tid = tid, .unit = (uint8_t)unit,
 					       .used = 1};
+	gw_mb_trace(b, '>', req, sizeof(req));
 	while (off < sizeof(req)) {
 		ssize_t w = send(fd, req + off, sizeof(req) - off, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -317,9 +378,9 @@ static int mb_tcp_read(struct mb_bus *b, int unit, int fc, int addr, int n,
 
 	if (tid < 0)
 		return -1;
-	int64_t deadline = mono_ms() + b->timeout_ms;
+	int64_t deadline = gw_mb_mono_ms() + b->timeout_ms;
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - gw_mb_mono_ms();
 		if (left <= 0) {
 			e = ETIMEDOUT;
 			break;
@@ -330,6 +391,7 @@ static int mb_tcp_read(struct mb_bus *b, int unit, int fc, int addr, int n,
 			e = errno;
 			break;
 		}
+		gw_mb_trace(b, '<', rsp, (size_t)len);
 		/* libmodbus frames a reply by its function code and byte
 		 * count; the MBAP header must agree (protocol id 0, the
 		 * length of what followed), or the stream is garbage and
@@ -350,7 +412,7 @@ static int mb_tcp_read(struct mb_bus *b, int unit, int fc, int addr, int n,
 		}
 		if (rsp[7] == (fc | 0x80)) {
 			b->last_exc = rsp[8];
-			e = exc_errno(rsp[8]);
+			e = gw_mb_exc_errno(rsp[8]);
 			break;
 		}
 		if (rsp[7] != fc || rsp[8] != 2 * n || len != 9 + 2 * n) {
@@ -382,11 +444,29 @@ static void mb_rtu_drain(struct mb_bus *b, int unit)
 	if (read(fd, &first, 1) != 1)
 		return;
 	modbus_flush(b->ctx);
+	gw_mb_trace_note(b, "dropped %d bytes pending before a request, "
+			 "starting %02X (a late or repeated reply)", pending, first);
 	int u = first >= 1 && first <= GW_MODBUS_UNIT_MAX ? first : unit;
 	b->stale[u]++;
 	gw_debug("bus %s: dropped %d bytes pending before a request to unit %d "
 		 "(they start with unit id %d)",
 		 b->name, pending, unit, first);
+}
+
+/* Waits out the pause the bus asks for before a request: request_pause_ms
+ * after the last reply (a converter or a meter that needs a silence
+ * between requests longer than Modbus's 3.5 characters), connect_pause_ms
+ * after connecting. */
+static void mb_pause(const struct mb_bus *b)
+{
+	int64_t left = b->next_ok_ms - gw_mb_mono_ms();
+
+	if (left <= 0)
+		return;
+	struct timespec ts = {.tv_sec = (time_t)(left / 1000),
+			      .tv_nsec = (long)(left % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 /* One request: registers [first, last] of the profile. */
@@ -409,8 +489,12 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 		if (faults)
 			faults->requests++;
 		b->last_exc = -1;
+		mb_pause(b);
 		if (b->tcp) {
 			got = mb_tcp_read(b, unit, r0->function, addr, n, buf);
+		} else if (b->kind == MB_RTUTCP || b->trace) {
+			mb_rtu_drain(b, unit);
+			got = gw_mb_rtu_read(b, unit, r0->function, addr, n, buf);
 		} else {
 			mb_rtu_drain(b, unit);
 			if (r0->function == 4)
@@ -418,9 +502,11 @@ static int mb_request(struct mb_bus *b, const struct gw_profile *p, int first,
 			else
 				got = modbus_read_registers(b->ctx, addr, n, buf);
 		}
+		b->next_ok_ms = gw_mb_mono_ms() + b->request_pause_ms;
 		if (got == n)
 			return 0;
 		b->last_errno = got < 0 ? errno : EMBMDATA;
+		gw_mb_trace_note(b, "unit %d: %s", unit, modbus_strerror(b->last_errno));
 		if (b->last_exc < 0 && b->last_errno >= MODBUS_ENOBASE &&
 		    b->last_errno < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX)
 			b->last_exc = b->last_errno - MODBUS_ENOBASE; /* RTU */
@@ -498,6 +584,7 @@ static int mb_read_groups(struct mb_bus *b, const struct gw_meter_config *meter,
 	int rc = mb_connect(b);
 	if (rc)
 		return rc;
+
 	if (modbus_set_slave(b->ctx, mm->unit_id) == -1)
 		return GW_EINVAL;
 
@@ -596,6 +683,13 @@ int gw_modbus_read(void *handle, const struct gw_meter_config *meter,
 		return GW_EINVAL;
 	int u = mm->unit_id;
 	struct gw_read_faults *f = &res->faults;
+	/* A meter slower than the others of its bus has a timeout of its
+	 * own (a meter behind a radio link, a bridge to another line). */
+	int to = mm->timeout_ms > 0 ? mm->timeout_ms : b->bus_timeout_ms;
+	if (to != b->timeout_ms) {
+		b->timeout_ms = to;
+		set_timeout(b->ctx, to, false);
+	}
 	int rc = mb_read_groups(b, meter, res->readings, res->cap, f);
 	/* The failure is the caller's to log (it knows how long the meter
 	 * has been failing); the exception is what only the driver knows. */
@@ -623,9 +717,11 @@ modbus_t *gw_modbus_new_ctx(const struct gw_bus_config *bus, int *timeout_ms,
 	int to = 0, byte_to = 0;
 	char port[16];
 
-	if (gw_modbus_is_tcp(bus)) {
+	if (gw_modbus_is_tcp(bus) || gw_modbus_is_rtutcp(bus)) {
 		const struct gw_modbus_tcp_opts *o = bus->opts;
-		/* modbus_new_tcp_pi also accepts host names and IPv6. */
+		/* modbus_new_tcp_pi also accepts host names and IPv6. An
+		 * RTU-over-TCP bus frames its requests itself
+		 * (modbus_frame.c); the context connects it. */
 		snprintf(port, sizeof(port), "%d", o->port);
 		ctx = modbus_new_tcp_pi(o->host, port);
 		if (where)

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * modbus_conf.c - the keys of modbus-tcp and modbus-rtu buses and of
- * their meters (a unit id and a profile: the meter model's register map,
- * docs/profiles.md), the two driver tables, and the rollover of a
- * register, which only the profile knows.
+ * modbus_conf.c - the keys of modbus-tcp, modbus-rtu and modbus-rtu-tcp
+ * buses and of their meters (a unit id and a profile: the meter model's
+ * register map, docs/profiles.md), the three driver tables, and the
+ * rollover of a register, which only the profile knows.
  *
- * The two transports share the reading code (modbus.c); they differ in how
- * a bus is opened (gw_modbus_new_ctx) and in their keys.
+ * The three transports share the reading code (modbus.c); they differ in
+ * how a bus is opened (gw_modbus_new_ctx), how a request is framed
+ * (modbus_frame.c for RTU over TCP) and in their keys.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +26,21 @@
 
 #define HELP_TIMEOUT "response timeout per request"
 #define HELP_BYTE_TIMEOUT "longest silence inside one reply"
+#define HELP_REQUEST_PAUSE "silence after a reply before the next request " \
+	"(meters or converters that need more than Modbus's 3.5 characters)"
+#define HELP_CONNECT_PAUSE "silence after connecting, before the first request " \
+	"(converters that drop what comes at once)"
+#define HELP_CLOSE "close the connection after each poll cycle, connect " \
+	"again at the next (converters that serve one client at a time)"
+
+/* The pauses and the per-cycle close of a TCP bus (both TCP types). */
+#define TCP_PAUSE_KEYS \
+	{ .name = "request_pause_ms", .type = GW_OPT_INT, TCP(request_pause_ms), \
+	  .min = 0, .max = 10000, .def = "0", .help = HELP_REQUEST_PAUSE }, \
+	{ .name = "connect_pause_ms", .type = GW_OPT_INT, TCP(connect_pause_ms), \
+	  .min = 0, .max = 10000, .def = "0", .help = HELP_CONNECT_PAUSE }, \
+	{ .name = "close_after_cycle", .type = GW_OPT_BOOL, \
+	  TCP(close_after_cycle), .def = "no", .help = HELP_CLOSE }
 
 static const struct gw_opt tcp_keys[] = {
 	{ .name = "host", .type = GW_OPT_STRING, TCP(host),
@@ -33,6 +51,24 @@ static const struct gw_opt tcp_keys[] = {
 	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
 	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, TCP(byte_timeout_ms),
 	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	TCP_PAUSE_KEYS,
+	{ 0 },
+};
+
+/* RTU over TCP: a serial device server has no standard port (Moxa NPort
+ * 4001, USR-TCP232 8899), so the port is required. */
+static const struct gw_opt rtutcp_keys[] = {
+	{ .name = "host", .type = GW_OPT_STRING, TCP(host),
+	  .flags = GW_OPT_REQUIRED,
+	  .help = "serial device server (RS-485 to Ethernet converter)" },
+	{ .name = "port", .type = GW_OPT_INT, TCP(port), .min = 1, .max = 65535,
+	  .flags = GW_OPT_REQUIRED,
+	  .help = "its TCP port for the line (Moxa NPort: 4001, USR-TCP232: 8899)" },
+	{ .name = "timeout_ms", .type = GW_OPT_INT, TCP(timeout_ms), .min = 10,
+	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
+	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, TCP(byte_timeout_ms),
+	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	TCP_PAUSE_KEYS,
 	{ 0 },
 };
 
@@ -62,6 +98,11 @@ static const struct gw_opt rtu_keys[] = {
 	  .max = 60000, .def = "1000", .help = HELP_TIMEOUT },
 	{ .name = "byte_timeout_ms", .type = GW_OPT_INT, RTU(byte_timeout_ms),
 	  .min = 1, .max = 10000, .def = "100", .help = HELP_BYTE_TIMEOUT },
+	{ .name = "request_pause_ms", .type = GW_OPT_INT, RTU(request_pause_ms),
+	  .min = 0, .max = 10000, .def = "0", .help = HELP_REQUEST_PAUSE },
+	{ .name = "connect_pause_ms", .type = GW_OPT_INT, RTU(connect_pause_ms),
+	  .min = 0, .max = 10000, .def = "0",
+	  .help = "silence after opening the port, before the first request" },
 	{ 0 },
 };
 
@@ -95,8 +136,98 @@ static const struct gw_opt meter_keys[] = {
 	  .doc_range = "a file `PROFILE.prof` in `profiles_dir`",
 	  .help = "the meter model's register map "
 		  "([profiles.md](profiles.md))" },
+	{ .name = "timeout_ms", .type = GW_OPT_INT,
+	  offsetof(struct meter_keys, m.timeout_ms), sizeof(int),
+	  .min = 10, .max = 60000, .doc_default = "the bus's",
+	  .help = "this meter's response timeout (a meter slower than the "
+		  "others of its bus)" },
 	{ 0 },
 };
+
+/* The edit distance (insert, delete, replace one character) between a
+ * and b, at most 64 characters each are compared. */
+static int edit_distance(const char *a, const char *b)
+{
+	int la = (int)strnlen(a, 64), lb = (int)strnlen(b, 64);
+	int row[65];
+
+	for (int j = 0; j <= lb; j++)
+		row[j] = j;
+	for (int i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = i;
+		for (int j = 1; j <= lb; j++) {
+			int up = row[j];
+			int best = diag + (tolower((unsigned char)a[i - 1]) !=
+					   tolower((unsigned char)b[j - 1]));
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* "; did you mean 'abb_b23'?" for a profile name that is not in dir: the
+ * names of dir's profiles (NAME.prof) nearest to name, if any is near
+ * (a typo, a '-' for a '_'), else the profiles there are. */
+static void profile_hint(const char *dir, const char *name, char *buf,
+			 size_t cap)
+{
+	struct { char n[GW_ID_MAX]; int d; } best[3];
+	char all[256] = "";
+	int nb = 0, total = 0, limit = (int)strlen(name) / 3;
+	DIR *d = opendir(dir);
+
+	buf[0] = '\0';
+	if (!d)
+		return;
+	if (limit < 2)
+		limit = 2;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		size_t len = strlen(e->d_name);
+		if (len <= 5 || len - 5 >= GW_ID_MAX ||
+		    strcmp(e->d_name + len - 5, ".prof") != 0)
+			continue;
+		char n[GW_ID_MAX];
+		memcpy(n, e->d_name, len - 5);
+		n[len - 5] = '\0';
+		total++;
+		if (strlen(all) + len + 3 < sizeof(all))
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s",
+				 all[0] ? ", " : "", n);
+		int dist = edit_distance(name, n);
+		if (dist > limit)
+			continue;
+		/* keep the three nearest, nearest first */
+		int at = nb < 3 ? nb++ : 3;
+		while (at > 0 && best[at - 1].d > dist) {
+			if (at < 3)
+				best[at] = best[at - 1];
+			at--;
+		}
+		if (at < 3) {
+			gw_strlcpy(best[at].n, n, sizeof(best[at].n));
+			best[at].d = dist;
+		}
+	}
+	closedir(d);
+	if (nb > 0) {
+		size_t len = (size_t)snprintf(buf, cap, "; did you mean '%s'", best[0].n);
+		for (int i = 1; i < nb && len < cap; i++)
+			len += (size_t)snprintf(buf + len, cap - len, "%s'%s'",
+						i == nb - 1 ? " or " : ", ", best[i].n);
+		if (len < cap)
+			snprintf(buf + len, cap - len, "?");
+	} else if (total > 0) {
+		snprintf(buf, cap, "; profiles there: %s", all);
+	} else {
+		snprintf(buf, cap, "; there is no profile (*.prof) there");
+	}
+}
 
 static void profile_free(void *p)
 {
@@ -139,7 +270,15 @@ static int mb_meter_configure(struct gw_meter_config *m,
 	snprintf(m->where, sizeof(m->where), "unit %d", k->m.unit_id);
 	m->where_line = lines[0];
 	int rc = find_profile(ctx, k->profile, &k->m.profile);
-	if (rc == GW_ENOTFOUND || rc == GW_EIO)
+	if (rc == GW_ENOTFOUND) {
+		char hint[320];
+		profile_hint(ctx->profiles_dir, k->profile, hint, sizeof(hint));
+		return gw_opt_error(m->source, profile_line,
+				    "meter %s: cannot load profile '%s' from %s: "
+				    "no file %s.prof there%s", m->id, k->profile,
+				    ctx->profiles_dir, k->profile, hint);
+	}
+	if (rc == GW_EIO)
 		return gw_opt_error(m->source, profile_line,
 				    "meter %s: cannot load profile '%s' from %s",
 				    m->id, k->profile, ctx->profiles_dir);
@@ -190,6 +329,11 @@ int gw_modbus_is_rtu(const struct gw_bus_config *bus)
 	return bus && bus->driver == &gw_modbus_rtu_driver;
 }
 
+int gw_modbus_is_rtutcp(const struct gw_bus_config *bus)
+{
+	return bus && bus->driver == &gw_modbus_rtutcp_driver;
+}
+
 const struct gw_driver_ops gw_modbus_tcp_driver = {
 	.name = "modbus-tcp",
 	.bus_keys = tcp_keys,
@@ -200,6 +344,7 @@ const struct gw_driver_ops gw_modbus_tcp_driver = {
 	.open = gw_modbus_open,
 	.read = gw_modbus_read,
 	.close = gw_modbus_close,
+	.cycle_end = gw_modbus_cycle_end,
 	.rollover = mb_rollover,
 };
 
@@ -213,5 +358,20 @@ const struct gw_driver_ops gw_modbus_rtu_driver = {
 	.open = gw_modbus_open,
 	.read = gw_modbus_read,
 	.close = gw_modbus_close,
+	.cycle_end = gw_modbus_cycle_end,
+	.rollover = mb_rollover,
+};
+
+const struct gw_driver_ops gw_modbus_rtutcp_driver = {
+	.name = "modbus-rtu-tcp",
+	.bus_keys = rtutcp_keys,
+	.bus_opts_size = sizeof(struct gw_modbus_tcp_opts),
+	.meter_keys = meter_keys,
+	.meter_opts_size = sizeof(struct meter_keys),
+	.meter_configure = mb_meter_configure,
+	.open = gw_modbus_open,
+	.read = gw_modbus_read,
+	.close = gw_modbus_close,
+	.cycle_end = gw_modbus_cycle_end,
 	.rollover = mb_rollover,
 };

@@ -339,10 +339,11 @@ static int csv_split(char *s, char **f, int max)
 	}
 }
 
-/* One meter of the CSV list: fields meter_id, bus, unit, profile. The
- * unit and profile columns are keys of the bus's driver. */
+/* One meter of the CSV list: fields meter_id, bus, unit, profile and, if
+ * the header has it, timeout_ms (empty: the bus's). The unit, profile and
+ * timeout_ms columns are keys of the bus's driver. */
 static int csv_meter(struct parse_state *st, const char *path, int line,
-		     char **fields)
+		     char **fields, int n)
 {
 	if (!gw_opt_valid_id(fields[0], GW_ID_MAX))
 		return gw_opt_error(path, line, "meter_id: '%s' is not a valid id",
@@ -356,13 +357,16 @@ static int csv_meter(struct parse_state *st, const char *path, int line,
 		rc = gw_config_key_meter(st, "unit", fields[2], line);
 	if (rc == 0)
 		rc = gw_config_key_meter(st, "profile", fields[3], line);
+	if (rc == 0 && n > 4 && fields[4][0])
+		rc = gw_config_key_meter(st, "timeout_ms", fields[4], line);
 	st->meter[st->cfg->n_meters - 1].keys.file = path;
 	st->file = saved;
 	return rc;
 }
 
-/* Reads the meter list: a header "meter_id,bus,unit,profile" then one
- * meter per line; '#' comments and blank lines are skipped. A UTF-8 byte
+/* Reads the meter list: a header "meter_id,bus,unit,profile" (or with a
+ * fifth column "timeout_ms") then one meter per line; '#' comments and
+ * blank lines are skipped. A UTF-8 byte
  * order mark (spreadsheets write one with "CSV UTF-8") is skipped; a NUL
  * byte (a UTF-16 file) is an error naming its line. */
 static int load_meters_csv(struct parse_state *st, const char *path, int at)
@@ -371,7 +375,7 @@ static int load_meters_csv(struct parse_state *st, const char *path, int at)
 	char *line_buf = NULL;
 	size_t line_cap = 0;
 	ssize_t len;
-	int line = 0, rc = 0, header = 0;
+	int line = 0, rc = 0, header = 0, cols = 4;
 
 	if (!f)
 		return gw_opt_error(st->file, at, "meters: cannot open '%s': %s",
@@ -398,21 +402,25 @@ static int load_meters_csv(struct parse_state *st, const char *path, int at)
 			continue;
 		int n = csv_split(p, fields, 8);
 		if (!header) {
-			if (n != 4 || strcmp(fields[0], "meter_id") ||
+			if ((n != 4 && n != 5) || strcmp(fields[0], "meter_id") ||
 			    strcmp(fields[1], "bus") || strcmp(fields[2], "unit") ||
-			    strcmp(fields[3], "profile")) {
+			    strcmp(fields[3], "profile") ||
+			    (n == 5 && strcmp(fields[4], "timeout_ms"))) {
 				rc = gw_opt_error(path, line,
-						  "expected the header 'meter_id,bus,unit,profile'");
+						  "expected the header 'meter_id,bus,unit,profile' "
+						  "(or with ',timeout_ms')");
 				break;
 			}
 			header = 1;
+			cols = n;
 			continue;
 		}
-		if (n != 4) {
-			rc = gw_opt_error(path, line, "expected 4 fields, found %d", n);
+		if (n != cols) {
+			rc = gw_opt_error(path, line, "expected %d fields, found %d",
+					  cols, n);
 			break;
 		}
-		rc = csv_meter(st, path, line, fields);
+		rc = csv_meter(st, path, line, fields, n);
 		if (rc)
 			break;
 	}

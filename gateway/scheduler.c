@@ -648,6 +648,8 @@ static void *worker_main(void *arg)
 		for (int m = 0; m < cfg->n_meters && !atomic_load(&s->stop); m++)
 			if (cfg->meters[m].bus == w->bus)
 				read_meter(w, drv, h, m, &bb);
+		if (drv->cycle_end)
+			drv->cycle_end(h);
 		cycle_out(w, &bb);
 		cycle_done(w, &ct, due, start);
 	}

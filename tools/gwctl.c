@@ -21,7 +21,7 @@ static void usage(FILE *f)
 		"                                 read one meter once and print its registers\n"
 		"                                 (--tsv: obis<TAB>value<TAB>unit per line;\n"
 		"                                 Modbus and IEC 62056-21 meters alike;\n"
-		"                                 --trace: IEC bytes exchanged, with times)\n"
+		"                                 --trace: IEC bytes or Modbus frames, with times)\n"
 		"  scan (-c CONFIG BUS | --tcp HOST[:PORT] | --rtu DEVICE [--baud N])\n"
 		"       [--from U] [--to U] [--timeout-ms MS]\n"
 		"                                 list the Modbus unit ids that answer on a line\n"

@@ -5,8 +5,9 @@
  * driver, reads every register of the meter's profile once and prints the
  * values exactly as the gateway would store them.
  *
- * For an IEC 62056-21 meter --trace FILE writes every byte exchanged, with
- * direction and time, for troubleshooting a meter in the field.
+ * --trace FILE writes every byte exchanged, with direction and time, for
+ * troubleshooting a meter in the field: an IEC 62056-21 meter's bytes, a
+ * Modbus meter's frames (RTU with their CRC, TCP with their MBAP header).
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@
 #include "iec62056.h"
 #include "iec_parse.h"
 #include "meter_ident.h"
+#include "modbus_bus.h"
 #include "reading.h"
 
 static void read_usage(FILE *f)
@@ -29,8 +31,9 @@ static void read_usage(FILE *f)
 	      "  Reads meter METER_ID once and prints 'OBIS value unit' per\n"
 	      "  register (--tsv: obis<TAB>value<TAB>unit, no header). Load-profile\n"
 	      "  readings of IEC 62056-21 meters add a fourth column, their UTC time.\n"
-	      "  --trace FILE  (iec62056-21) write every byte exchanged to FILE, with\n"
-	      "                direction and milliseconds ('-': standard error)\n",
+	      "  --trace FILE  write every byte exchanged to FILE, with direction and\n"
+	      "                milliseconds ('-': standard error): IEC 62056-21 bytes,\n"
+	      "                Modbus frames in hex (RTU with CRC, TCP with header)\n",
 	      f);
 }
 
@@ -93,11 +96,6 @@ int gwctl_read(int argc, char **argv)
 	char where[sizeof(m->where) + GW_ID_MAX + 16];
 	snprintf(where, sizeof(where), "%s on bus %s", m->where, bus->name);
 	FILE *tf = NULL;
-	if (trace && !iec) {
-		fprintf(stderr, "gwctl read: --trace is for meters on an iec62056-21 bus\n");
-		gw_config_free(cfg);
-		return 2;
-	}
 	if (trace) {
 		tf = strcmp(trace, "-") == 0 ? stderr : fopen(trace, "w");
 		if (!tf) {
@@ -107,7 +105,11 @@ int gwctl_read(int argc, char **argv)
 		}
 	}
 	void *h = NULL;
+	/* A bus that cannot be opened: the driver says why (the port that
+	 * is missing, the group to join, the host that refused). */
+	gw_log_set_level(GW_LOG_WARN);
 	int rc = drv ? drv->open(bus, &h) : GW_EINVAL;
+	gw_log_set_level(GW_LOG_ERROR);
 	if (rc) {
 		fprintf(stderr, "gwctl read: meter %s: cannot open bus %s: %s\n", id,
 			bus->name, gw_strerror(rc));
@@ -116,8 +118,10 @@ int gwctl_read(int argc, char **argv)
 		gw_config_free(cfg);
 		return 1;
 	}
-	if (tf)
+	if (tf && iec)
 		gw_iec_set_trace(h, tf);
+	else if (tf)
+		gw_modbus_set_trace(h, tf);
 	/* An IEC meter says what it has: room for the largest readout the
 	 * gateway takes (the driver's bound, the same as gatewayd's). */
 	size_t cap = drv->max_readings ? drv->max_readings : m->max_readings;

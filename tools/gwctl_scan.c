@@ -120,6 +120,13 @@ int gwctl_scan(int argc, char **argv)
 		for (int i = 0; i < cfg->n_buses; i++)
 			if (strcmp(cfg->buses[i].name, argv[optind]) == 0)
 				bus = &cfg->buses[i];
+		if (bus && gw_modbus_is_rtutcp(bus)) {
+			fprintf(stderr, "gwctl scan: bus '%s' is modbus-rtu-tcp, which "
+				"scan cannot read yet; gwctl read reads its meters\n",
+				argv[optind]);
+			gw_config_free(cfg);
+			return 1;
+		}
 		if (!bus || !(gw_modbus_is_tcp(bus) || gw_modbus_is_rtu(bus))) {
 			fprintf(stderr, "gwctl scan: no Modbus bus '%s' in %s\n",
 				argv[optind], config);

@@ -104,6 +104,7 @@ struct sim {
 	struct held_reply held[MAX_CLIENTS]; /* "late" replies, one per fd */
 	int n_held;
 	unsigned long connections; /* TCP connections accepted */
+	FILE *reqlog;             /* --request-log, line buffered, or NULL */
 	uint16_t regs[MODBUS_MAX_READ_REGISTERS]; /* reply scratch */
 };
 
@@ -697,6 +698,11 @@ static void serve(struct sim *s, int fd, const uint8_t *q, int len,
 	int fc = q[header_len];
 	bool tcp = header_len > 1;
 
+	if (s->reqlog && len >= header_len + 5)
+		fprintf(s->reqlog, "%.3f %d %d %d %d %d\n", (double)mono_ns() / 1e6,
+			fd, unit, fc, (q[header_len + 1] << 8) | q[header_len + 2],
+			(q[header_len + 3] << 8) | q[header_len + 4]);
+
 	if (unit < s->first_unit || unit >= s->first_unit + s->n_meters) {
 		/* On a serial line another device may answer; behind a TCP
 		 * gateway the gateway reports the missing target. */
@@ -846,12 +852,82 @@ static int write_file(const char *path, const char *text)
 	return 0;
 }
 
+/* Serves the whole RTU requests in rbuf (*rlen bytes, cap room), read from
+ * fd (a serial line, or a TCP connection of --rtu-tcp), and keeps an
+ * incomplete one for the next read. Read requests (FC 3 and 4) are 8
+ * bytes. */
+static void rtu_frames(struct sim *s, int fd, uint8_t *rbuf, size_t *rlen,
+		       size_t cap)
+{
+	uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];
+
+	while (*rlen >= 2) {
+		int fc = rbuf[1];
+		if (fc != MODBUS_FC_READ_HOLDING_REGISTERS &&
+		    fc != MODBUS_FC_READ_INPUT_REGISTERS) {
+			/* Not a read request: reply "illegal function" if it
+			 * is a whole frame for us, then drop it (after the
+			 * line has been quiet briefly). */
+			struct timeval tv = {0, 20000};
+			fd_set one;
+			FD_ZERO(&one);
+			FD_SET(fd, &one);
+			while (select(fd + 1, &one, NULL, NULL, &tv) > 0) {
+				ssize_t m = read(fd, rbuf + *rlen, cap - *rlen);
+				if (m <= 0 || *rlen + (size_t)m >= cap)
+					break;
+				*rlen += (size_t)m;
+				tv.tv_usec = 20000;
+			}
+			if (*rlen >= 4 && rbuf[0] != 0 &&
+			    crc16(rbuf, (int)*rlen - 2) ==
+				    (uint16_t)(rbuf[*rlen - 2] | (rbuf[*rlen - 1] << 8)) &&
+			    rbuf[0] >= s->first_unit &&
+			    rbuf[0] < s->first_unit + s->n_meters)
+				send_exception(s, fd, rbuf, (int)*rlen, false, rbuf[0],
+					       fc, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+			*rlen = 0;
+			return;
+		}
+		if (*rlen < 8)
+			return;
+		if (crc16(rbuf, 6) != (uint16_t)(rbuf[6] | (rbuf[7] << 8))) {
+			/* noise: resynchronise on the next byte */
+			memmove(rbuf, rbuf + 1, --*rlen);
+			continue;
+		}
+		memcpy(q, rbuf, 8);
+		memmove(rbuf, rbuf + 8, *rlen - 8);
+		*rlen -= 8;
+		if (q[0] != 0) /* broadcast reads are never answered */
+			serve(s, fd, q, 8, 1);
+	}
+}
+
+/* Drops client i of n (closed by its peer, or garbage), keeping the
+ * others' RTU buffers with them. */
+static void client_drop(struct sim *s, int *clients, uint8_t (*cbuf)[MODBUS_RTU_MAX_ADU_LENGTH],
+			size_t *clen, int i, int *n)
+{
+	held_drop(s, clients[i]);
+	close(clients[i]);
+	gw_info("metersim: a connection closed");
+	(*n)--;
+	clients[i] = clients[*n];
+	memcpy(cbuf[i], cbuf[*n], clen[*n]);
+	clen[i] = clen[*n];
+}
+
+/* Serves Modbus TCP, or with rtu RTU frames on TCP connections (as a
+ * serial device server passes a line's bytes through). */
 static int run_tcp(struct sim *s, const char *host, const char *port,
-		   const char *ready_file, const sigset_t *waitmask)
+		   bool rtu, const char *ready_file, const sigset_t *waitmask)
 {
 	modbus_t *ctx = modbus_new_tcp_pi(host, port);
 	int clients[MAX_CLIENTS], nclients = 0;
 	uint8_t q[MODBUS_TCP_MAX_ADU_LENGTH];
+	static uint8_t cbuf[MAX_CLIENTS][MODBUS_RTU_MAX_ADU_LENGTH];
+	size_t clen[MAX_CLIENTS] = {0};
 
 	if (!ctx) {
 		fprintf(stderr, "metersim: %s:%s: %s\n", host, port,
@@ -866,9 +942,9 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 		return 1;
 	}
 	int header_len = modbus_get_header_length(ctx);
-	gw_info("metersim: %d meter(s), units %d..%d, profile %s, Modbus TCP on %s:%s",
+	gw_info("metersim: %d meter(s), units %d..%d, profile %s, Modbus %s on %s:%s",
 		s->n_meters, s->first_unit, s->first_unit + s->n_meters - 1,
-		s->prof->name, host, port);
+		s->prof->name, rtu ? "RTU over TCP" : "TCP", host, port);
 	if (ready_file) {
 		char text[64];
 		snprintf(text, sizeof(text), "%s\n", port);
@@ -907,8 +983,12 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 		if (FD_ISSET(ls, &rd)) {
 			int c = accept(ls, NULL, NULL);
 			if (c >= 0 && nclients < MAX_CLIENTS) {
+				clen[nclients] = 0;
 				clients[nclients++] = c;
 				s->connections++;
+				if (s->reqlog)
+					fprintf(s->reqlog, "%.3f %d accept\n",
+						(double)mono_ns() / 1e6, c);
 				gw_info("metersim: connection %lu accepted",
 					s->connections);
 			} else if (c >= 0) {
@@ -918,15 +998,28 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 		for (int i = 0; i < nclients; i++) {
 			if (!FD_ISSET(clients[i], &rd))
 				continue;
+			if (rtu) {
+				ssize_t r = read(clients[i], cbuf[i] + clen[i],
+						 sizeof(cbuf[i]) - clen[i]);
+				if (r <= 0 && !(r < 0 && errno == EINTR)) {
+					client_drop(s, clients, cbuf, clen, i--,
+						    &nclients);
+					continue;
+				}
+				if (r > 0) {
+					clen[i] += (size_t)r;
+					rtu_frames(s, clients[i], cbuf[i], &clen[i],
+						   sizeof(cbuf[i]));
+				}
+				continue;
+			}
 			modbus_set_socket(ctx, clients[i]);
 			int len = modbus_receive(ctx, q);
 			if (len > 0) {
 				serve(s, clients[i], q, len, header_len);
 			} else if (len < 0) {
 				/* Closed by the client, or garbage. */
-				held_drop(s, clients[i]);
-				close(clients[i]);
-				clients[i--] = clients[--nclients];
+				client_drop(s, clients, cbuf, clen, i--, &nclients);
 			}
 		}
 	}
@@ -943,7 +1036,7 @@ static int run_rtu(struct sim *s, const char *device, int baud, char parity,
 		   const sigset_t *waitmask)
 {
 	modbus_t *ctx = modbus_new_rtu(device, baud, parity, data_bits, stop_bits);
-	uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH], rbuf[MODBUS_RTU_MAX_ADU_LENGTH];
+	uint8_t rbuf[MODBUS_RTU_MAX_ADU_LENGTH];
 	size_t rlen = 0;
 
 	if (!ctx || modbus_connect(ctx) == -1) {
@@ -986,52 +1079,12 @@ static int run_rtu(struct sim *s, const char *device, int baud, char parity,
 		 * 3.1.6 serves one unit id and, after a request for another
 		 * unit, takes the next frame on the line for that unit's reply
 		 * and skips it, so it would swallow every other request of a
-		 * multi-drop line. Read requests (FC 3 and 4) are 8 bytes. */
+		 * multi-drop line. */
 		ssize_t r = read(fd, rbuf + rlen, sizeof(rbuf) - rlen);
 		if (r <= 0)
 			continue;
 		rlen += (size_t)r;
-		while (rlen >= 2) {
-			int fc = rbuf[1];
-			if (fc != MODBUS_FC_READ_HOLDING_REGISTERS &&
-			    fc != MODBUS_FC_READ_INPUT_REGISTERS) {
-				/* Not a read request: reply "illegal function"
-				 * if it is a whole frame for us, then drop it
-				 * (after the line has been quiet briefly). */
-				struct timeval tv = {0, 20000};
-				fd_set one;
-				FD_ZERO(&one);
-				FD_SET(fd, &one);
-				while (select(fd + 1, &one, NULL, NULL, &tv) > 0) {
-					ssize_t m = read(fd, rbuf + rlen, sizeof(rbuf) - rlen);
-					if (m <= 0 || rlen + (size_t)m >= sizeof(rbuf))
-						break;
-					rlen += (size_t)m;
-					tv.tv_usec = 20000;
-				}
-				if (rlen >= 4 && rbuf[0] != 0 &&
-				    crc16(rbuf, (int)rlen - 2) ==
-					    (uint16_t)(rbuf[rlen - 2] | (rbuf[rlen - 1] << 8)) &&
-				    rbuf[0] >= s->first_unit &&
-				    rbuf[0] < s->first_unit + s->n_meters)
-					send_exception(s, fd, rbuf, (int)rlen, false, rbuf[0],
-						       fc, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
-				rlen = 0;
-				break;
-			}
-			if (rlen < 8)
-				break;
-			if (crc16(rbuf, 6) != (uint16_t)(rbuf[6] | (rbuf[7] << 8))) {
-				/* noise: resynchronise on the next byte */
-				memmove(rbuf, rbuf + 1, --rlen);
-				continue;
-			}
-			memcpy(q, rbuf, 8);
-			memmove(rbuf, rbuf + 8, rlen - 8);
-			rlen -= 8;
-			if (q[0] != 0) /* broadcast reads are never answered */
-				serve(s, fd, q, 8, 1);
-		}
+		rtu_frames(s, fd, rbuf, &rlen, sizeof(rbuf));
 	}
 	modbus_close(ctx);
 	modbus_free(ctx);
@@ -1043,7 +1096,7 @@ static int run_rtu(struct sim *s, const char *device, int baud, char parity,
 
 static void usage(FILE *f)
 {
-	fputs("usage: metersim (--tcp HOST:PORT | --rtu DEVICE [--baud N] [--parity N|E|O]\n"
+	fputs("usage: metersim (--tcp HOST:PORT | --rtu-tcp HOST:PORT | --rtu DEVICE [--baud N] [--parity N|E|O]\n"
 	      "                 [--data-bits N] [--stop-bits N])\n"
 	      "                 --meters N [--first-unit U] --profile NAME [--profiles-dir DIR]\n"
 	      "                 [--load shop|home] [--tz ZONE]\n"
@@ -1067,6 +1120,11 @@ static void usage(FILE *f)
 	      "\n"
 	      "  --tcp HOST:PORT      listen for Modbus TCP (unit id selects the meter)\n"
 	      "  --rtu DEVICE         serve Modbus RTU on a serial device or pty\n"
+	      "  --rtu-tcp HOST:PORT  serve Modbus RTU frames (with CRC) on TCP, as a\n"
+	      "                       serial device server (Moxa NPort, USR-TCP232) does\n"
+	      "  --request-log FILE   append a line per request: monotonic ms, connection\n"
+	      "                       fd, unit, function, address, count (and per TCP\n"
+	      "                       connection accepted: ms, fd, \"accept\")\n"
 	      "  --baud N             RTU speed (default 9600)\n"
 	      "  --parity N|E|O       RTU parity (default N); --data-bits 8, --stop-bits 1\n"
 	      "  --meters N           number of meters (1..247)\n"
@@ -1188,6 +1246,8 @@ int main(int argc, char **argv)
 			return metersim_iec_main(argc, argv);
 	static const struct option opts[] = {
 		{ "tcp", required_argument, NULL, 't' },
+		{ "rtu-tcp", required_argument, NULL, 'U' },
+		{ "request-log", required_argument, NULL, 'Q' },
 		{ "rtu", required_argument, NULL, 'r' },
 		{ "baud", required_argument, NULL, 'b' },
 		{ "parity", required_argument, NULL, 'P' },
@@ -1216,7 +1276,7 @@ int main(int argc, char **argv)
 	const char *tcp = NULL, *rtu = NULL, *profile = NULL, *dir = NULL;
 	const char *tz = "UTC", *anchor = NULL, *start = NULL, *speed = NULL;
 	const char *pidfile = NULL, *ready = NULL, *expected = NULL;
-	const char *control = NULL;
+	const char *control = NULL, *rtutcp = NULL, *reqlog = NULL;
 	const char *fault_specs[64];
 	int n_faults = 0;
 	int baud = 9600, data_bits = 8, stop_bits = 1;
@@ -1232,6 +1292,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': tcp = optarg; break;
+		case 'U': rtutcp = optarg; break;
+		case 'Q': reqlog = optarg; break;
 		case 'r': rtu = optarg; break;
 		case 'b':
 			if (parse_int(optarg, 50, 4000000, &baud))
@@ -1295,8 +1357,8 @@ bad:
 		return 2;
 	}
 	if (optind < argc || !profile || s.n_meters == 0 ||
-	    (!expected && !!tcp == !!rtu)) {
-		fprintf(stderr, "metersim: need --profile, --meters and one of --tcp or --rtu\n");
+	    (!expected && !!tcp + !!rtu + !!rtutcp != 1)) {
+		fprintf(stderr, "metersim: need --profile, --meters and one of --tcp, --rtu or --rtu-tcp\n");
 		usage(stderr);
 		return 2;
 	}
@@ -1393,27 +1455,41 @@ bad:
 	if (control && control_open(&s, control))
 		return 1;
 
-	if (tcp) {
+	if (reqlog) {
+		s.reqlog = fopen(reqlog, "a");
+		if (!s.reqlog) {
+			fprintf(stderr, "metersim: cannot write %s: %s\n", reqlog,
+				strerror(errno));
+			return 1;
+		}
+		setvbuf(s.reqlog, NULL, _IOLBF, 0);
+	}
+	if (tcp || rtutcp) {
 		char host[256];
-		const char *colon = strrchr(tcp, ':');
-		if (!colon || colon == tcp || (size_t)(colon - tcp) >= sizeof(host) ||
+		const char *hp = tcp ? tcp : rtutcp;
+		const char *colon = strrchr(hp, ':');
+		if (!colon || colon == hp || (size_t)(colon - hp) >= sizeof(host) ||
 		    !colon[1]) {
-			fprintf(stderr, "metersim: --tcp wants HOST:PORT\n");
+			fprintf(stderr, "metersim: --%s wants HOST:PORT\n",
+				tcp ? "tcp" : "rtu-tcp");
 			return 2;
 		}
+		tcp = hp;
 		memcpy(host, tcp, (size_t)(colon - tcp));
 		host[colon - tcp] = '\0';
 		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 			memmove(host, host + 1, strlen(host));
 			host[strlen(host) - 1] = '\0';
 		}
-		rc = run_tcp(&s, host, colon + 1, ready, &waitmask);
+		rc = run_tcp(&s, host, colon + 1, rtutcp != NULL, ready, &waitmask);
 	} else {
 		rc = run_rtu(&s, rtu, baud, parity, data_bits, stop_bits, ready,
 			     &waitmask);
 	}
 	if (pidfile)
 		unlink(pidfile);
+	if (s.reqlog)
+		fclose(s.reqlog);
 	if (s.ctl_fd >= 0)
 		close(s.ctl_fd);
 	gw_info("metersim: stopped");

@@ -5,6 +5,8 @@
  *
  *     it_modbus_read HOST PORT PROFILE_FILE UNIT [UNIT...]
  *     it_modbus_read rtu:DEVICE BAUD PROFILE_FILE UNIT [UNIT...]   (8N1)
+ *     it_modbus_read rtutcp:HOST PORT PROFILE_FILE UNIT [UNIT...]
+ *                                     (RTU frames on TCP, modbus-rtu-tcp)
  *
  * Prints one "UNIT<TAB>OBIS<TAB>VALUE<TAB>UNIT" line per reading, then
  * "UNIT<TAB>stats<TAB>requests=N timeouts=N exceptions=N" and
@@ -64,9 +66,10 @@ int main(int argc, char **argv)
 		rtu.timeout_ms = 1000;
 		rtu.byte_timeout_ms = 500;
 	} else {
-		bus.driver = &gw_modbus_tcp_driver;
+		int rtutcp = strncmp(argv[1], "rtutcp:", 7) == 0;
+		bus.driver = rtutcp ? &gw_modbus_rtutcp_driver : &gw_modbus_tcp_driver;
 		bus.opts = &tcp;
-		gw_strlcpy(tcp.host, argv[1], sizeof(tcp.host));
+		gw_strlcpy(tcp.host, argv[1] + (rtutcp ? 7 : 0), sizeof(tcp.host));
 		tcp.port = atoi(argv[2]);
 		tcp.timeout_ms = 1000;
 		tcp.byte_timeout_ms = 500;
@@ -85,6 +88,7 @@ int main(int argc, char **argv)
 		struct gw_modbus_meter mm;
 		struct gw_read_result res;
 		memset(&m, 0, sizeof(m));
+		memset(&mm, 0, sizeof(mm));
 		m.opts = &mm;
 		gw_read_result_init(&res, rd, (size_t)p->n_regs);
 		const struct gw_read_faults *st = &res.faults;

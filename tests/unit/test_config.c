@@ -246,6 +246,102 @@ static void meter_csv_encodings(void **state)
 	}
 }
 
+/* The Modbus quirk keys: RTU over TCP, the pauses, close_after_cycle and a
+ * meter's own timeout. */
+static void modbus_quirk_keys(void **state)
+{
+	struct gw_config *cfg;
+	(void)state;
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout_ms\n"
+			    "C1,nport,2,abb_b23,3000\n"
+			    "C2,nport,3,abb_b23,\n");
+	int rc = load(with_base("meters = q.csv\n"
+				"[bus nport]\n"
+				"type = modbus-rtu-tcp\n"
+				"host = 10.0.0.7\n"
+				"port = 4001\n"
+				"request_pause_ms = 50\n"
+				"connect_pause_ms = 200\n"
+				"close_after_cycle = yes\n"
+				"[bus tcp1]\n"
+				"type = modbus-tcp\n"
+				"host = 127.0.0.1\n"
+				"[bus line1]\n"
+				"type = modbus-rtu\n"
+				"device = /dev/ttyUSB0\n"
+				"request_pause_ms = 20\n"
+				"[meter slow]\n"
+				"bus = nport\n"
+				"unit = 1\n"
+				"profile = abb_b23\n"
+				"timeout_ms = 2500\n"
+				"[meter plain]\n"
+				"bus = tcp1\n"
+				"unit = 1\n"
+				"profile = abb_b23\n"),
+		      &cfg);
+	if (rc)
+		print_error("%s", errbuf);
+	assert_int_equal(rc, 0);
+	assert_ptr_equal(cfg->buses[0].driver, &gw_modbus_rtutcp_driver);
+	assert_true(gw_modbus_is_rtutcp(&cfg->buses[0]));
+	assert_false(gw_modbus_is_tcp(&cfg->buses[0]));
+	const struct gw_modbus_tcp_opts *rt = cfg->buses[0].opts;
+	assert_string_equal(rt->host, "10.0.0.7");
+	assert_int_equal(rt->port, 4001);
+	assert_int_equal(rt->timeout_ms, 1000); /* default */
+	assert_int_equal(rt->request_pause_ms, 50);
+	assert_int_equal(rt->connect_pause_ms, 200);
+	assert_int_equal(rt->close_after_cycle, 1);
+	const struct gw_modbus_tcp_opts *tcp = cfg->buses[1].opts;
+	assert_int_equal(tcp->request_pause_ms, 0);
+	assert_int_equal(tcp->connect_pause_ms, 0);
+	assert_int_equal(tcp->close_after_cycle, 0);
+	const struct gw_modbus_rtu_opts *rtu = cfg->buses[2].opts;
+	assert_int_equal(rtu->request_pause_ms, 20);
+	const struct gw_modbus_meter *mm = gw_config_find_meter(cfg, "slow")->opts;
+	assert_int_equal(mm->timeout_ms, 2500);
+	mm = gw_config_find_meter(cfg, "plain")->opts;
+	assert_int_equal(mm->timeout_ms, 0); /* the bus's */
+	mm = gw_config_find_meter(cfg, "C1")->opts; /* the CSV column */
+	assert_int_equal(mm->timeout_ms, 3000);
+	mm = gw_config_find_meter(cfg, "C2")->opts; /* empty: the bus's */
+	assert_int_equal(mm->timeout_ms, 0);
+	gw_config_free(cfg);
+
+	const char *csv_bus = "meters = q.csv\n[bus nport]\ntype = modbus-rtu-tcp\n"
+			      "host = h\nport = 4001\n";
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout_ms\nC1,nport,2,abb_b23,5\n");
+	expect_error(with_base(csv_bus), "q.csv:2: timeout_ms");
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout_ms\nC1,nport,2,abb_b23\n");
+	expect_error(with_base(csv_bus), "q.csv:2: expected 5 fields, found 4");
+	write_file("q.csv", "meter_id,bus,unit,profile,timeout\nC1,nport,2,abb_b23,9\n");
+	expect_error(with_base(csv_bus), "q.csv:1: expected the header");
+
+	expect_error(with_base("[bus a]\ntype = modbus-rtu-tcp\nhost = h\n"),
+		     "gw.ini:6: [bus a]: missing required key 'port'");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "request_pause_ms = 10001\n"),
+		     "gw.ini:9: request_pause_ms");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "close_after_cycle = maybe\n"),
+		     "gw.ini:9: close_after_cycle");
+	expect_error(with_base("[bus a]\ntype = modbus-rtu\ndevice = /dev/x\n"
+			       "close_after_cycle = yes\n"),
+		     "gw.ini:9: [bus a]: close_after_cycle: a key of modbus-tcp");
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "[meter m1]\nbus = a\nunit = 1\nprofile = abb_b23\n"
+			       "timeout_ms = 5\n"),
+		     "gw.ini:13: timeout_ms");
+	char want[900];
+	snprintf(want, sizeof(want),
+		 "gw.ini:12: meter m1: cannot load profile 'abb-b23' from %s: "
+		 "no file abb-b23.prof there; did you mean 'abb_b23'?", profiles);
+	expect_error(with_base("[bus a]\ntype = modbus-tcp\nhost = h\n"
+			       "[meter m1]\nbus = a\nunit = 1\nprofile = abb-b23\n"),
+		     want);
+}
+
 static int count_keys(void *ctx, const char *section, const char *key,
 		      const char *value, int line)
 {
@@ -277,6 +373,7 @@ int main(void)
 		cmocka_unit_test(bad_meter_csv),
 		cmocka_unit_test(meter_csv_encodings),
 		cmocka_unit_test(ini_details),
+		cmocka_unit_test(modbus_quirk_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

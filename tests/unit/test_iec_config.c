@@ -141,7 +141,7 @@ static void bad(void **state)
 	const char *bus = "[bus o]\ntype = iec62056-21\ndevice = /dev/x\n"; /* 5-7 */
 	char t[1024];
 	expect_error(with_base("[bus o]\ntype = iec62056\n"),
-		     "gw.ini:6: type: 'iec62056' is not one of modbus-tcp, modbus-rtu, iec62056-21");
+		     "gw.ini:6: type: 'iec62056' is not one of modbus-tcp, modbus-rtu, modbus-rtu-tcp, iec62056-21");
 	expect_error(with_base("[bus o]\ntype = iec62056-21\n"),
 		     "gw.ini:5: [bus o]: missing required key 'device' for iec62056-21");
 	snprintf(t, sizeof(t), "%smode = e\n", bus);
@@ -172,7 +172,7 @@ static void bad(void **state)
 		     "gw.ini:8: [bus m]: mode: a key of iec62056-21 buses, not of modbus-tcp buses");
 	/* a key of several other drivers; keys given before `type` */
 	expect_error(with_base("[bus r]\nhost = h\ntype = modbus-rtu\ndevice = /dev/x\n"),
-		     "gw.ini:6: [bus r]: host: a key of modbus-tcp buses, not of modbus-rtu buses");
+		     "gw.ini:6: [bus r]: host: a key of modbus-tcp, modbus-rtu-tcp buses, not of modbus-rtu buses");
 	expect_error(with_base("[bus o]\ntype = iec62056-21\ndevice = /dev/x\nparity = none\n"),
 		     "gw.ini:8: [bus o]: parity: a key of modbus-rtu buses, not of iec62056-21 buses");
 	snprintf(t, sizeof(t), "%s[meter e1]\nbus = o\naddress = 12/34\n", bus);
