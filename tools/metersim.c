@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <modbus.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -870,8 +871,23 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 		s->n_meters, s->first_unit, s->first_unit + s->n_meters - 1,
 		s->prof->name, host, port);
 	if (ready_file) {
-		char text[64];
-		snprintf(text, sizeof(text), "%s\n", port);
+		/* The port bound, not the one asked for: with port 0 the
+		 * kernel chose it, and the ready file is how a caller learns
+		 * it. */
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+		char text[64], num[NI_MAXSERV];
+
+		if (getsockname(ls, (struct sockaddr *)&sa, &salen) != 0 ||
+		    getnameinfo((struct sockaddr *)&sa, salen, NULL, 0, num,
+				sizeof(num), NI_NUMERICSERV) != 0) {
+			fprintf(stderr, "metersim: cannot tell the port bound on %s:%s: %s\n",
+				host, port, strerror(errno));
+			close(ls);
+			modbus_free(ctx);
+			return 1;
+		}
+		snprintf(text, sizeof(text), "%s\n", num);
 		if (write_file(ready_file, text)) {
 			close(ls);
 			modbus_free(ctx);
