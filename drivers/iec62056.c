@@ -217,6 +217,43 @@ static int sign_on(struct iec_bus *b, const struct gw_meter_config *m,
 	return iec_port_set_baud(b, new_baud);
 }
 
+/* A meter's identification ('/', not our "/?ADDRESS!" or its echo)
+ * followed by a blank line and data ending in '!': what a push (mode D)
+ * meter sends unasked, with no STX ... ETX around its data. */
+static bool looks_pushed(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (p[i] != '/' || p[i + 1] == '?')
+			continue;
+		const uint8_t *blank = memmem(p + i, n - i, "\r\n\r\n", 4);
+		return blank && memchr(blank, '!', n - (size_t)(blank - p)) != NULL;
+	}
+	return false;
+}
+
+/* The verdict on a mode C reply that holds no complete STX ... ETX block,
+ * for the trace; and for the caller's message (f->detail) the hint that a
+ * push meter answers so, when its bytes look like one. */
+static void no_block_verdict(struct iec_bus *b, int rc, struct gw_read_faults *f)
+{
+	const uint8_t *stx = memchr(b->rx, GW_IEC_STX, b->rx_len);
+	bool pushed = !stx && looks_pushed(b->rx, b->rx_len);
+
+	if (stx)
+		iec_trace_note(b, "rejected: the data block has no ETX and BCC (%s)",
+			       rc == GW_ETIMEDOUT ? "timed out" : "cut short");
+	else if (pushed)
+		iec_trace_note(b, "rejected: data without STX ... ETX, sent unasked: "
+			       "the meter looks like a push meter (mode = d on its bus)");
+	else
+		iec_trace_note(b, "rejected: no STX ... ETX data block after the "
+			       "option select (%s)", rc == GW_ETIMEDOUT ? "timed out"
+			       : "other bytes came");
+	if (pushed)
+		gw_strlcpy(f->detail, "no STX/ETX block; a push meter? (mode = d)",
+			   sizeof(f->detail));
+}
+
 /* One mode C (or fixed, A, B) session with meter m. */
 static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 		       struct gw_reading *out, size_t cap,
@@ -233,6 +270,8 @@ static int read_mode_c(struct iec_bus *b, const struct gw_meter_config *m,
 		return rc;
 	rc = iec_rx_until(b, RX_BLOCK, c->timeout_ms, c->byte_timeout_ms, ack, ack_len);
 	b->quiet_until = iec_mono_ms() + tr;
+	if (rc == GW_ETIMEDOUT || rc == GW_EPROTO)
+		no_block_verdict(b, rc, &res->faults);
 	if (rc)
 		return rc;
 	/* The block starts at STX (a mode A meter may have sent it right

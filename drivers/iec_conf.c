@@ -197,7 +197,6 @@ static int iec_meter_configure(struct gw_meter_config *m,
 	const char *mf = m->source;
 	int line = lines[K_ADDRESS] ? lines[K_ADDRESS] : lines[K_UNIT];
 	const char *a = strcmp(k->raw, "-") == 0 ? "" : k->raw;
-	(void)bus;
 	(void)ctx;
 
 	if (!valid_address(a))
@@ -209,7 +208,17 @@ static int iec_meter_configure(struct gw_meter_config *m,
 		return gw_opt_error(mf, lines[K_PROFILE],
 				    "meter %s: profile: a meter on an iec62056-21 bus has none ('-')",
 				    m->id);
-	snprintf(m->where, sizeof(m->where), "address '%s'", k->m.address);
+	if (k->m.address[0]) {
+		snprintf(m->where, sizeof(m->where), "address '%s'", k->m.address);
+	} else {
+		/* No address: the sign-on is "/?!", which any one meter on
+		 * the line answers; a push meter is not asked at all. */
+		const struct gw_iec_bus_opts *b = bus ? bus->opts : NULL;
+
+		gw_strlcpy(m->where, b && b->iec_mode == GW_IEC_MODE_D
+			   ? "no address (push, mode D)"
+			   : "no address (mode C broadcast /?!)", sizeof(m->where));
+	}
 	m->where_line = line;
 	return 0;
 }

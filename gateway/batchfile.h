@@ -56,6 +56,12 @@ int gw_batch_decode_ex(const uint8_t *buf, size_t len, struct gw_batch **out,
 int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc);
 int gw_batch_read_file_ex(const char *path, struct gw_batch **out,
 			  uint32_t *crc, const char **why);
+/* What is wrong with a batch file that gw_batch_read_file_ex refused
+ * with rc and why, in the words `gwctl spool verify` and the uploader
+ * both print: "corrupt or truncated file (bad CRC)". Writes into buf
+ * (cap bytes) and returns buf. */
+const char *gw_batch_read_problem(int rc, const char *why, char *buf,
+				  size_t cap);
 
 /* For the reader and the writer of the format only: */
 

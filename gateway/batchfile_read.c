@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 
 #include "batchfile.h"
 #include "durable.h"
+#include "gw.h"
 
 /* ---- the payload, column by column (as batchfile_write.c lays it out) ---- */
 
@@ -334,6 +336,16 @@ int gw_batch_decode_ex(const uint8_t *buf, size_t len, struct gw_batch **out,
 		*crcp = crc;
 	*out = b;
 	return 0;
+}
+
+const char *gw_batch_read_problem(int rc, const char *why, char *buf,
+				  size_t cap)
+{
+	if (why && *why)
+		snprintf(buf, cap, "%s (%s)", gw_strerror(rc), why);
+	else
+		snprintf(buf, cap, "%s", gw_strerror(rc));
+	return buf;
 }
 
 int gw_batch_read_file(const char *path, struct gw_batch **out, uint32_t *crc)

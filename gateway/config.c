@@ -85,7 +85,11 @@ const struct gw_opt gw_config_gateway_keys[] = {
 	  .help = "CSV meter list, see below" },
 	{ .name = "poll_interval", .type = GW_OPT_DURATION, GW(poll_interval_s),
 	  .min = 1, .max = 86400, .def = "15m",
-	  .help = "time between poll cycles; cycles start on multiples of it (UTC)" },
+	  .help = "time between poll cycles; cycles start on multiples of it (UTC). "
+		  "Each bus is also read once at start and after a reload "
+		  "(`systemctl reload`), so that meter health and `gwctl status` "
+		  "are current at once: a day with a start or reload can hold "
+		  "one reading more per meter than it has intervals" },
 	{ .name = "midnight_tolerance", .type = GW_OPT_DURATION,
 	  GW(midnight_tolerance_s), .min = 0, .max = 3600, .def = "1m",
 	  .help = "a reading this close to a local midnight is the midnight value "

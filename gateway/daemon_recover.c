@@ -191,12 +191,16 @@ static int after_replay(struct gw_daemon *d, const struct replay_ctx *rc)
 		gw_warn("journal: %lu readings and %lu events stamped by the held "
 			"clock are kept out of days until the hold ends",
 			ct->withheld, ct->withheld_events);
+	char sealed[64];
+	if (rc->next_day == INT32_MIN)
+		gw_strlcpy(sealed, "no day sealed yet", sizeof(sealed));
+	else
+		snprintf(sealed, sizeof(sealed), "days before %s were sealed already",
+			 gw_day_format(rc->next_day, day, sizeof(day)));
 	gw_info("journal: replayed %lu cycles (%lu readings, %lu events) from %u "
-		"segment%s; days before %s were sealed already%s",
+		"segment%s; %s%s",
 		du->replay.cycles, du->replay.readings, du->replay.events,
-		du->replay.segments, du->replay.segments == 1 ? "" : "s",
-		rc->next_day == INT32_MIN ? "-"
-					  : gw_day_format(rc->next_day, day, sizeof(day)),
+		du->replay.segments, du->replay.segments == 1 ? "" : "s", sealed,
 		du->replay.torn ? "; a torn tail was cut" : "");
 	return 0;
 }

@@ -87,6 +87,11 @@ int gw_upload_spool(struct gw_uploader *u, const char *spool_dir);
  * made. */
 unsigned gw_uploader_refused(const struct gw_uploader *u);
 
+/* The number of files gw_upload_spool set aside in quarantine/ because
+ * they do not decode (a corrupt or truncated file, an unknown version)
+ * since u was made; each is logged with its name and reason. */
+unsigned gw_uploader_undecodable(const struct gw_uploader *u);
+
 /* Uploads the given batch files (not necessarily in a spool), in the order
  * given; used by `gwctl upload`. A file of a spool's quarantine/ that the
  * database once refused (it has a .refused note) and now took moves to

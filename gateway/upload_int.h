@@ -24,6 +24,8 @@ struct gw_uploader {
 	PGconn *conn;
 	unsigned failed_connects; /* consecutive, for quiet retry logging */
 	unsigned refused;         /* batches set aside (GW_EREFUSED) */
+	unsigned undecodable;     /* files set aside that do not decode */
+	char last_bad[512];       /* why the last file did not decode */
 	char last_msg[1024];      /* the server's message of the last refusal */
 	int tls_default;          /* TCP without sslmode: verify-full added */
 	struct gw_upload_limits lim;

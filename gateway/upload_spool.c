@@ -19,17 +19,22 @@
 
 /* Reads one batch file and uploads it. Returns 1 or 0 as gw_upload_batch,
  * or a negative code; *decode_err tells a file that could not be read or
- * decoded, which the caller logs (database errors are logged already). */
+ * decoded, which the caller logs with u->last_bad (database errors are
+ * logged already). */
 static int upload_file(struct gw_uploader *u, const char *path,
 		       int *decode_err)
 {
 	struct gw_batch *b = NULL;
 	uint32_t crc = 0;
-	int rc = gw_batch_read_file(path, &b, &crc);
+	const char *why = "";
+	int rc = gw_batch_read_file_ex(path, &b, &crc, &why);
 
 	*decode_err = 0;
+	u->last_bad[0] = '\0';
 	if (rc < 0) {
 		*decode_err = rc == GW_ECORRUPT || rc == GW_EVERSION;
+		/* The words of `gwctl spool verify`, for the caller's log. */
+		gw_batch_read_problem(rc, why, u->last_bad, sizeof(u->last_bad));
 		return rc;
 	}
 	rc = gw_upload_batch(u, b, crc);
@@ -68,10 +73,11 @@ int gw_upload_spool(struct gw_uploader *u, const char *spool_dir)
 		if (rc < 0 && decode_err) {
 			/* Retrying cannot help a file that does not decode. */
 			gw_warn("upload: %s: %s; moving it to quarantine/",
-				names[i], gw_strerror(rc));
+				names[i], u->last_bad);
 			rc = gw_spool_quarantine(spool_dir, names[i]);
 			if (rc < 0)
 				break;
+			u->undecodable++;
 			continue;
 		}
 		if (rc == GW_EREFUSED) {
@@ -105,6 +111,11 @@ int gw_upload_spool(struct gw_uploader *u, const char *spool_dir)
 unsigned gw_uploader_refused(const struct gw_uploader *u)
 {
 	return u ? u->refused : 0;
+}
+
+unsigned gw_uploader_undecodable(const struct gw_uploader *u)
+{
+	return u ? u->undecodable : 0;
 }
 
 /* A file in SPOOL/quarantine/ that the database once refused and has now
@@ -141,7 +152,9 @@ int gw_upload_files(struct gw_uploader *u, char *const *paths, int n)
 		int rc = upload_file(u, paths[i], &decode_err);
 
 		if (rc < 0) {
-			if (rc != GW_EDB && rc != GW_ECONN && rc != GW_EREFUSED)
+			if (u->last_bad[0]) /* the file, not the database */
+				gw_err("upload: %s: %s", paths[i], u->last_bad);
+			else if (rc != GW_EDB && rc != GW_ECONN && rc != GW_EREFUSED)
 				gw_err("upload: %s: %s", paths[i], gw_strerror(rc));
 			return rc;
 		}

@@ -22,7 +22,10 @@ section=""
 while IFS= read -r line; do
 	case "$line" in
 	"<!-- keys "*" -->")
-		printf '%s\n' "$line" >>"$tmp"
+		# A blank line on each side of the table: a renderer that
+		# takes the marker for the start of a paragraph, or the end
+		# marker for one more row, would break the table otherwise.
+		printf '%s\n\n' "$line" >>"$tmp"
 		section=${line#<!-- keys }
 		section=${section% -->}
 		if ! "$gwctl" config keys "$section" >"$tmp.t"; then
@@ -30,6 +33,7 @@ while IFS= read -r line; do
 			status=1
 		fi
 		cat "$tmp.t" >>"$tmp"
+		echo >>"$tmp"
 		continue ;;
 	"<!-- end keys -->")
 		section="" ;;

@@ -689,6 +689,9 @@ static void upload_usage(FILE *f)
 		"               while the database is down, restarting or failing\n"
 		"               over, retry with exponential backoff and jitter\n"
 		"               for up to SECONDS (default 0: fail at once)\n"
+		"  A file that does not decode (gwctl spool verify) goes to\n"
+		"  quarantine/ with its name and reason in the log; like a refused\n"
+		"  batch, it makes the exit status 1.\n"
 		"  A batch the database refuses for good (a day outside its history\n"
 		"  horizon or after tomorrow, a revision or size over gw_limits, a zone\n"
 		"  other than the gateway's) goes to quarantine/ with the reason; data\n"
@@ -823,6 +826,7 @@ int gwctl_upload(int argc, char **argv)
 		if (is_dir(ops[i])) {
 			int total = 0;
 			unsigned refused = gw_uploader_refused(u);
+			unsigned bad = gw_uploader_undecodable(u);
 
 			for (;;) {
 				n = gw_upload_spool(u, ops[i]);
@@ -846,6 +850,17 @@ int gwctl_upload(int argc, char **argv)
 					"database, set aside in %s/quarantine/ (the reasons "
 					"are in the .refused files beside them)\n", refused,
 					refused == 1 ? "" : "s", ops[i]);
+				any_refused = 1;
+			}
+			/* A day set aside is a day missing from the database:
+			 * never a success. */
+			bad = gw_uploader_undecodable(u) - bad;
+			if (bad) {
+				fprintf(stderr, "gwctl: %u batch file%s that do%s not decode "
+					"(named above, with the reason) set aside in "
+					"%s/quarantine/: %s not in the database\n", bad,
+					bad == 1 ? "" : "s", bad == 1 ? "es" : "", ops[i],
+					bad == 1 ? "its day is" : "their days are");
 				any_refused = 1;
 			}
 			if (rc == 0)

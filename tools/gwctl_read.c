@@ -9,11 +9,15 @@
  * troubleshooting a meter in the field: an IEC 62056-21 meter's bytes, a
  * Modbus meter's frames (RTU with their CRC, TCP with their MBAP header).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "driver.h"
@@ -24,6 +28,29 @@
 #include "meter_ident.h"
 #include "modbus_bus.h"
 #include "reading.h"
+
+/* Whether a running gatewayd holds the spool of this configuration (its
+ * <spool>/lock), so that it has the serial lines open: 1 and *pid (0 if
+ * unknown), or 0. The lock file is only looked at, never made. */
+static int gatewayd_runs(const struct gw_config *cfg, long *pid)
+{
+	char path[GW_PATH_MAX + 16], text[32];
+	int f, held;
+
+	*pid = 0;
+	snprintf(path, sizeof(path), "%s/lock", cfg->spool_dir);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	held = flock(f, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	if (held) {
+		ssize_t n = pread(f, text, sizeof(text) - 1, 0);
+		text[n > 0 ? n : 0] = '\0';
+		*pid = strtol(text, NULL, 10);
+	}
+	close(f); /* drops a shared lock taken */
+	return held;
+}
 
 static void read_usage(FILE *f)
 {
@@ -103,6 +130,19 @@ int gwctl_read(int argc, char **argv)
 			gw_config_free(cfg);
 			return 1;
 		}
+	}
+	/* Two programs on one serial line take each other's replies: the
+	 * running gateway would lose its reads as much as this one. */
+	long holder;
+	if ((iec || drv == &gw_modbus_rtu_driver) && gatewayd_runs(cfg, &holder)) {
+		fprintf(stderr, "gwctl read: meter %s: bus %s is a serial line that gatewayd "
+			"(pid %ld, %s/lock) has open; stop it first (systemctl stop "
+			"gatewayd), or see the meter in gwctl status\n", id, bus->name,
+			holder, cfg->spool_dir);
+		if (tf && tf != stderr)
+			fclose(tf);
+		gw_config_free(cfg);
+		return 1;
 	}
 	void *h = NULL;
 	/* A bus that cannot be opened: the driver says why (the port that

@@ -167,10 +167,12 @@ static int verify_file(const char *path, const char *label)
 	struct gw_batch *b;
 	uint32_t crc;
 	const char *why;
+	char problem[512];
 	int rc = gw_batch_read_file_ex(path, &b, &crc, &why);
 
 	if (rc) {
-		printf("BAD  %s: %s (%s)\n", label, gw_strerror(rc), why);
+		printf("BAD  %s: %s\n", label,
+		       gw_batch_read_problem(rc, why, problem, sizeof(problem)));
 		return 1;
 	}
 	printf("ok   %s: crc %08x\n", label, crc);

@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <modbus.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -946,8 +947,23 @@ static int run_tcp(struct sim *s, const char *host, const char *port,
 		s->n_meters, s->first_unit, s->first_unit + s->n_meters - 1,
 		s->prof->name, rtu ? "RTU over TCP" : "TCP", host, port);
 	if (ready_file) {
-		char text[64];
-		snprintf(text, sizeof(text), "%s\n", port);
+		/* The port bound, not the one asked for: with port 0 the
+		 * kernel chose it, and the ready file is how a caller learns
+		 * it. */
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+		char text[64], num[NI_MAXSERV];
+
+		if (getsockname(ls, (struct sockaddr *)&sa, &salen) != 0 ||
+		    getnameinfo((struct sockaddr *)&sa, salen, NULL, 0, num,
+				sizeof(num), NI_NUMERICSERV) != 0) {
+			fprintf(stderr, "metersim: cannot tell the port bound on %s:%s: %s\n",
+				host, port, strerror(errno));
+			close(ls);
+			modbus_free(ctx);
+			return 1;
+		}
+		snprintf(text, sizeof(text), "%s\n", num);
 		if (write_file(ready_file, text)) {
 			close(ls);
 			modbus_free(ctx);
@@ -1118,6 +1134,8 @@ static void usage(FILE *f)
 	      "clock: 1.8.0/2.8.0 energy, 32.7.0/52.7.0/72.7.0 voltage, 16.7.0 power,\n"
 	      "14.7.0 frequency; other registers read as the profile's 'na' value (or 0).\n"
 	      "\n"
+	      "  --iec DEVICE         IEC 62056-21 meters instead, on a serial device or\n"
+	      "                       pty (its options: metersim --iec DEVICE --help)\n"
 	      "  --tcp HOST:PORT      listen for Modbus TCP (unit id selects the meter)\n"
 	      "  --rtu DEVICE         serve Modbus RTU on a serial device or pty\n"
 	      "  --rtu-tcp HOST:PORT  serve Modbus RTU frames (with CRC) on TCP, as a\n"
@@ -1143,7 +1161,8 @@ static void usage(FILE *f)
 	      "  --clock-start UTC    simulated time at the anchor, e.g. 2026-03-28T00:00:00Z\n"
 	      "  --clock-speed S      simulated seconds per real second (1..100000)\n"
 	      "  --pidfile FILE       write the process id to FILE\n"
-	      "  --ready-file FILE    written once the simulator listens (TCP: the port)\n"
+	      "  --ready-file FILE    written once the simulator listens (TCP: the port\n"
+	      "                       bound, the one the kernel chose for port 0)\n"
 	      "  --print-expected DAY print per meter 'UNIT<TAB>IMPORT_WH<TAB>EXPORT_WH' for\n"
 	      "                       local day DAY (YYYY-MM-DD), as the gateway should\n"
 	      "                       compute it from the registers, and exit\n"

@@ -132,6 +132,13 @@ static void good(void **state)
 		assert_string_equal(((const struct gw_iec_meter *)m->opts)->address,
 				    addr[k][1]);
 	}
+	/* a meter without an address is named for what that means, never
+	 * as "address ''" */
+	assert_string_equal(gw_config_find_meter(cfg, "EL0003")->where,
+			    "no address (mode C broadcast /?!)");
+	assert_string_equal(gw_config_find_meter(cfg, "EL0004")->where,
+			    "no address (push, mode D)");
+	assert_string_equal(gw_config_find_meter(cfg, "EL0005")->where, "address '42'");
 	gw_config_free(cfg);
 }
 
@@ -195,7 +202,7 @@ static void bad(void **state)
 	snprintf(t, sizeof(t), "meters = m.csv\n%s", bus);
 	expect_error(with_base(t), "m.csv:3: meter E2: address 'bad!' is not up to 32");
 	write_file("m.csv", "meter_id,bus,unit,profile\nE1,o,-,-\nE2,o,-,-\n");
-	expect_error(with_base(t), "m.csv:3: meter E2: address '' on bus o is already meter E1");
+	expect_error(with_base(t), "m.csv:3: meter E2: no address (mode C broadcast /?!) on bus o is already meter E1");
 }
 
 int main(void)
