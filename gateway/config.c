@@ -268,8 +268,8 @@ const struct gw_opt gw_config_metrics_keys[] = {
 		  "node_exporter's textfile collector "
 		  "(`/var/lib/prometheus/node-exporter/gatewayd.prom`: it reads "
 		  "only names ending in `.prom`): written beside it as `NAME.tmp` "
-		  "and renamed into place, mode 0644. `gwctl metrics` prints the same text from the spool "
-		  "([metrics.md](metrics.md))" },
+		  "and renamed into place, mode 0644. `gwctl metrics` prints the "
+		  "same text from the spool ([metrics.md](metrics.md))" },
 	{ 0 },
 };
 
