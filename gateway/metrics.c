@@ -580,17 +580,43 @@ static int next_row(const char **p, struct row *r)
 	return 0;
 }
 
-/* A meter's sample: name{meter="..",bus=".."[,kind=".."]} v. */
+/* Appends s (len) to the line buf at *n, escaped when esc is set (a
+ * label value); a line that would not fit is cut (never: a sample's
+ * parts are bounded far below the line's size). */
+static void put(char *buf, size_t *n, size_t cap, const char *s, size_t len,
+		int esc)
+{
+	for (size_t i = 0; i < len && *n + 2 < cap; i++) {
+		char c = s[i];
+		if (esc && (c == '\\' || c == '"' || c == '\n')) {
+			buf[(*n)++] = '\\';
+			c = c == '\n' ? 'n' : c;
+		}
+		buf[(*n)++] = c;
+	}
+}
+
+/* A meter's sample: name{meter="..",bus=".."[,kind=".."]} v, composed in
+ * one buffer and written at once (this is the loop of 10,000 meters). */
 static void meter_sample(FILE *f, const char *name, const struct row *r,
 			 const char *kind, const char *v)
 {
-	fprintf(f, "%s{meter=\"", name);
-	gw_metrics_escape(f, r->c[GW_HC_METER_ID].s, r->c[GW_HC_METER_ID].len);
-	fputs("\",bus=\"", f);
-	gw_metrics_escape(f, r->c[GW_HC_BUS].s, r->c[GW_HC_BUS].len);
-	if (kind)
-		fprintf(f, "\",kind=\"%s", kind);
-	fprintf(f, "\"} %s\n", v);
+	char line[4 * GW_ID_MAX + 512];
+	size_t n = 0;
+
+	put(line, &n, sizeof(line), name, strlen(name), 0);
+	put(line, &n, sizeof(line), "{meter=\"", 8, 0);
+	put(line, &n, sizeof(line), r->c[GW_HC_METER_ID].s, r->c[GW_HC_METER_ID].len, 1);
+	put(line, &n, sizeof(line), "\",bus=\"", 7, 0);
+	put(line, &n, sizeof(line), r->c[GW_HC_BUS].s, r->c[GW_HC_BUS].len, 1);
+	if (kind) {
+		put(line, &n, sizeof(line), "\",kind=\"", 8, 0);
+		put(line, &n, sizeof(line), kind, strlen(kind), 0);
+	}
+	put(line, &n, sizeof(line), "\"} ", 3, 0);
+	put(line, &n, sizeof(line), v, strlen(v), 0);
+	line[n++] = '\n';
+	fwrite(line, 1, n, f);
 }
 
 /* What a meter family samples. */
@@ -743,6 +769,9 @@ int gw_metrics_write_file(const char *path, const char *status,
 	if (fd < 0)
 		return GW_EIO;
 	FILE *f = fdopen(fd, "w");
+	/* 9 MB at 10,000 meters: in 64 KiB writes, not 4 KiB ones */
+	if (f)
+		setvbuf(f, NULL, _IOFBF, 1 << 16);
 	if (!f || fchmod(fd, 0644) != 0) {
 		err = errno;
 		if (f)
