@@ -212,6 +212,17 @@ if [ -n "$promtool" ]; then
 		sh -c "'$promtool' check metrics <'$prom'"
 fi
 
+# Every family is in docs/metrics.md, with its type.
+undoc=$(grep '^# TYPE ' "$prom" | while read -r _ _ name type; do
+	grep -Eq "^\| \`$name(\{[a-z_]+\})?\` \| $type \|" "$GW_TOP/docs/metrics.md" || echo "$name ($type)"
+done)
+check_eq "$undoc" "" "docs/metrics.md lists every family of the file with its type"
+if [ -n "$promtool" ]; then
+	awk '/^```yaml/ { f = 1; next } /^```/ { f = 0 } f' "$GW_TOP/docs/metrics.md" >"$GW_TMP/rules.yml"
+	check_cmd "promtool accepts the alerting rules of docs/metrics.md" \
+		"$promtool" check rules "$GW_TMP/rules.yml"
+fi
+
 # ---- a meter id with a quote and a backslash ---------------------------
 q=$GW_TMP/qspool
 mkdir -p "$q"
