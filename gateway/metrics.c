@@ -2,7 +2,8 @@
 /*
  * metrics.c - renders <spool>/status and <spool>/health as Prometheus
  * metrics (metrics.h), and writes them for node_exporter's textfile
- * collector.
+ * collector. The families of the gateway, the spool and the buses are
+ * here, those of the meters in metrics_meters.c.
  *
  * Families are written one after the other, each with its HELP and TYPE
  * lines and then all its samples (the format wants a family's samples
@@ -28,22 +29,8 @@
 #include "gw.h"
 #include "journal.h"
 #include "metrics.h"
+#include "metrics_int.h"
 #include "status_keys.h"
-
-/* How a value of the texts becomes a sample's value. */
-enum conv {
-	CV_COUNT, /* a decimal count, as it is */
-	CV_MS,    /* milliseconds, as seconds */
-	CV_US,    /* microseconds, as seconds */
-	CV_TIME,  /* a UTC time (or "-"), as Unix seconds */
-	CV_FLAG,  /* yes or no, as 1 or 0 */
-};
-
-/* A value of the texts: not NUL-terminated. */
-struct val {
-	const char *s;
-	size_t len;
-};
 
 int gw_metrics_escape(FILE *f, const char *s, size_t len)
 {
@@ -61,8 +48,7 @@ int gw_metrics_escape(FILE *f, const char *s, size_t len)
 	return fwrite(s + run, 1, len - run, f) == len - run ? 0 : -1;
 }
 
-/* Whether v is a non-empty run of decimal digits. */
-static int digits(struct val v)
+int gw_metrics_digits(struct val v)
 {
 	if (!v.s || v.len == 0 || v.len > 20)
 		return 0;
@@ -72,7 +58,7 @@ static int digits(struct val v)
 	return 1;
 }
 
-static unsigned long long number(struct val v)
+unsigned long long gw_metrics_number(struct val v)
 {
 	unsigned long long n = 0;
 
@@ -81,24 +67,22 @@ static unsigned long long number(struct val v)
 	return n;
 }
 
-/* The sample value of v by c into buf (cap >= 32); 0, or -1 if v is not
- * a value of that kind (the sample is left out). */
-static int convert(struct val v, enum conv c, char *buf, size_t cap)
+int gw_metrics_convert(struct val v, enum conv c, char *buf, size_t cap)
 {
 	char t[48];
 	int64_t ms;
 
 	switch (c) {
 	case CV_COUNT:
-		if (!digits(v))
+		if (!gw_metrics_digits(v))
 			return -1;
 		snprintf(buf, cap, "%.*s", (int)v.len, v.s);
 		return 0;
 	case CV_MS:
 	case CV_US: {
-		if (!digits(v))
+		if (!gw_metrics_digits(v))
 			return -1;
-		unsigned long long n = number(v), per = c == CV_MS ? 1000 : 1000000;
+		unsigned long long n = gw_metrics_number(v), per = c == CV_MS ? 1000 : 1000000;
 		snprintf(buf, cap, c == CV_MS ? "%llu.%03llu" : "%llu.%06llu",
 			 n / per, n % per);
 		return 0;
@@ -125,8 +109,8 @@ static int convert(struct val v, enum conv c, char *buf, size_t cap)
 	return -1;
 }
 
-/* A family's HELP and TYPE lines. */
-static void family(FILE *f, const char *name, const char *type, const char *help)
+void gw_metrics_family(FILE *f, const char *name, const char *type,
+		       const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -212,9 +196,9 @@ static void scalar_families(FILE *f, const char *st)
 
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		const struct scalar *s = &scalars[i];
-		if (convert(status_val(st, s->key, ""), s->conv, v, sizeof(v)))
+		if (gw_metrics_convert(status_val(st, s->key, ""), s->conv, v, sizeof(v)))
 			continue;
-		family(f, s->name, s->type, s->help);
+		gw_metrics_family(f, s->name, s->type, s->help);
 		sample(f, s->name, NULL, cstr(""), v);
 	}
 }
@@ -226,12 +210,12 @@ static void info_families(FILE *f, const char *st)
 	struct val clock = status_val(st, GW_SK_CLOCK, "");
 
 	if (id.s) {
-		family(f, "gatewayd_info", "gauge",
+		gw_metrics_family(f, "gatewayd_info", "gauge",
 		       "Always 1; the label gateway is the gateway's id.");
 		sample(f, "gatewayd_info", "gateway", id, "1");
 	}
 	if (clock.s) {
-		family(f, "gatewayd_clock_trusted", "gauge",
+		gw_metrics_family(f, "gatewayd_clock_trusted", "gauge",
 		       "1 while the gateway trusts its clock, 0 while it is held (alarm clock_jump).");
 		sample(f, "gatewayd_clock_trusted", NULL, cstr(""),
 		       clock.len == 7 && memcmp(clock.s, "trusted", 7) == 0 ? "1" : "0");
@@ -252,10 +236,10 @@ static void labelled_family(FILE *f, const char *st, const char *name,
 	int any = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (convert(status_val(st, l[i].key, ""), CV_COUNT, v, sizeof(v)))
+		if (gw_metrics_convert(status_val(st, l[i].key, ""), CV_COUNT, v, sizeof(v)))
 			continue;
 		if (!any++)
-			family(f, name, "gauge", help);
+			gw_metrics_family(f, name, "gauge", help);
 		sample(f, name, label, cstr(l[i].value), v);
 	}
 }
@@ -295,10 +279,10 @@ static void drop_family(FILE *f, const char *st)
 	for (int r = 0; r < GW_DROP_REASON_COUNT_; r++) {
 		const char *reason = gw_drop_reason_name((enum gw_drop_reason)r);
 		if (!reason ||
-		    convert(status_val(st, GW_SK_DROPPED, reason), CV_COUNT, v, sizeof(v)))
+		    gw_metrics_convert(status_val(st, GW_SK_DROPPED, reason), CV_COUNT, v, sizeof(v)))
 			continue;
 		if (!any++)
-			family(f, name, "counter",
+			gw_metrics_family(f, name, "counter",
 			       "Readings the gateway did not keep, by reason.");
 		sample(f, name, "reason", cstr(reason), v);
 	}
@@ -336,7 +320,7 @@ static void alarm_family(FILE *f, const char *st)
 		return;
 	if (list.len == 4 && memcmp(list.s, "none", 4) == 0)
 		list.len = 0;
-	family(f, name, "gauge", "1 while the alarm is raised, else 0.");
+	gw_metrics_family(f, name, "gauge", "1 while the alarm is raised, else 0.");
 	for (size_t i = 0; i < N_ALARMS; i++)
 		sample(f, name, "alarm", cstr(alarms[i]),
 		       listed(list, alarms[i], strlen(alarms[i])) ? "1" : "0");
@@ -372,7 +356,7 @@ static int histo_ok(const struct histo *h)
 {
 	int n = 0;
 
-	if (!h->le.s || !digits(h->sum) || !digits(h->count))
+	if (!h->le.s || !gw_metrics_digits(h->sum) || !gw_metrics_digits(h->count))
 		return 0;
 	for (size_t i = 0; i < h->le.len; i++)
 		n += h->le.s[i] == ',';
@@ -411,8 +395,8 @@ static void histo_samples(FILE *f, const struct histo *h, const char *label,
 			gw_metrics_escape(f, lv.s, lv.len);
 			fputs("\",", f);
 		}
-		fprintf(f, "le=\"%s\"} %.*s\n", le, digits(cnt) ? (int)cnt.len : 1,
-			digits(cnt) ? cnt.s : "0");
+		fprintf(f, "le=\"%s\"} %.*s\n", le, gw_metrics_digits(cnt) ? (int)cnt.len : 1,
+			gw_metrics_digits(cnt) ? cnt.s : "0");
 		p = c ? c + 1 : end;
 	}
 	fprintf(f, "%s_bucket{", h->name);
@@ -422,7 +406,7 @@ static void histo_samples(FILE *f, const struct histo *h, const char *label,
 		fputs("\",", f);
 	}
 	fprintf(f, "le=\"+Inf\"} %.*s\n", (int)h->count.len, h->count.s);
-	convert(h->sum, h->conv, v, sizeof(v));
+	gw_metrics_convert(h->sum, h->conv, v, sizeof(v));
 	fprintf(f, "%s_sum", h->name);
 	if (label) {
 		fprintf(f, "{%s=\"", label);
@@ -452,7 +436,7 @@ static void fsync_family(FILE *f, const char *st)
 
 	if (!histo_ok(&h))
 		return;
-	family(f, h.name, "histogram",
+	gw_metrics_family(f, h.name, "histogram",
 	       "How long the fsync of a journal append took (each poll cycle's "
 	       "readings are made durable by one).");
 	histo_samples(f, &h, NULL, cstr(""));
@@ -510,10 +494,10 @@ static void bus_family(FILE *f, const char *st, const struct per_bus *b)
 	if (!list.s || (list.len == 1 && *list.s == '-'))
 		return;
 	while (next_bus(&list, bus, sizeof(bus))) {
-		if (convert(status_val(st, b->key, bus), b->conv, v, sizeof(v)))
+		if (gw_metrics_convert(status_val(st, b->key, bus), b->conv, v, sizeof(v)))
 			continue;
 		if (!any++)
-			family(f, b->name, b->type, b->help);
+			gw_metrics_family(f, b->name, b->type, b->help);
 		sample(f, b->name, "bus", cstr(bus), v);
 	}
 }
@@ -539,195 +523,11 @@ static void bus_histogram(FILE *f, const char *st)
 		if (!histo_ok(&h))
 			continue;
 		if (!any++)
-			family(f, h.name, "histogram",
+			gw_metrics_family(f, h.name, "histogram",
 			       "Durations of the bus's whole poll cycles since its "
 			       "worker (re)started.");
 		histo_samples(f, &h, "bus", cstr(bus));
 	}
-}
-
-/* ---- per meter ---- */
-
-/* One line of the health file, its fields in place. */
-struct row {
-	struct val c[GW_HC_COUNT_];
-	int n;
-};
-
-/* The next meter's line of the health text at *p into r; 0 at its end. */
-static int next_row(const char **p, struct row *r)
-{
-	while (**p) {
-		const char *line = *p, *nl = strchr(line, '\n');
-		const char *end = nl ? nl : line + strlen(line);
-		*p = nl ? nl + 1 : end;
-		if (line[0] == '#' || end == line)
-			continue;
-		r->n = 0;
-		for (const char *s = line; r->n < GW_HC_COUNT_;) {
-			const char *t = memchr(s, '\t', (size_t)(end - s));
-			r->c[r->n].s = s;
-			r->c[r->n++].len = t ? (size_t)(t - s) : (size_t)(end - s);
-			if (!t)
-				break;
-			s = t + 1;
-		}
-		size_t hl = strlen(gw_health_cols[GW_HC_METER_ID].name);
-		if (r->n > GW_HC_STATE && !(r->c[0].len == hl &&
-		    memcmp(r->c[0].s, gw_health_cols[GW_HC_METER_ID].name, hl) == 0))
-			return 1; /* a meter, not the header line */
-	}
-	return 0;
-}
-
-/* Appends s (len) to the line buf at *n, escaped when esc is set (a
- * label value); a line that would not fit is cut (never: a sample's
- * parts are bounded far below the line's size). */
-static void put(char *buf, size_t *n, size_t cap, const char *s, size_t len,
-		int esc)
-{
-	for (size_t i = 0; i < len && *n + 2 < cap; i++) {
-		char c = s[i];
-		if (esc && (c == '\\' || c == '"' || c == '\n')) {
-			buf[(*n)++] = '\\';
-			c = c == '\n' ? 'n' : c;
-		}
-		buf[(*n)++] = c;
-	}
-}
-
-/* A meter's sample: name{meter="..",bus=".."[,kind=".."]} v, composed in
- * one buffer and written at once (this is the loop of 10,000 meters). */
-static void meter_sample(FILE *f, const char *name, const struct row *r,
-			 const char *kind, const char *v)
-{
-	char line[4 * GW_ID_MAX + 512];
-	size_t n = 0;
-
-	put(line, &n, sizeof(line), name, strlen(name), 0);
-	put(line, &n, sizeof(line), "{meter=\"", 8, 0);
-	put(line, &n, sizeof(line), r->c[GW_HC_METER_ID].s, r->c[GW_HC_METER_ID].len, 1);
-	put(line, &n, sizeof(line), "\",bus=\"", 7, 0);
-	put(line, &n, sizeof(line), r->c[GW_HC_BUS].s, r->c[GW_HC_BUS].len, 1);
-	if (kind) {
-		put(line, &n, sizeof(line), "\",kind=\"", 8, 0);
-		put(line, &n, sizeof(line), kind, strlen(kind), 0);
-	}
-	put(line, &n, sizeof(line), "\"} ", 3, 0);
-	put(line, &n, sizeof(line), v, strlen(v), 0);
-	line[n++] = '\n';
-	fwrite(line, 1, n, f);
-}
-
-/* What a meter family samples. */
-enum meter_what {
-	MW_READS,  /* ok + failed */
-	MW_COLUMN, /* a column, by conv */
-	MW_UP,     /* state online: 1, else 0 */
-	MW_FAULTS, /* one sample per kind of fault */
-};
-
-static const struct per_meter {
-	const char *name, *type;
-	enum meter_what what;
-	enum gw_health_col col;
-	enum conv conv;
-	const char *help;
-} meter_families[] = {
-	{"gatewayd_meter_up", "gauge", MW_UP, GW_HC_STATE, CV_COUNT,
-	 "1 while the meter's last read succeeded (state online), 0 while it "
-	 "fails, is offline or was not read yet."},
-	{"gatewayd_meter_reads_total", "counter", MW_READS, GW_HC_OK, CV_COUNT,
-	 "Reads of the meter tried (good and failed) since the workers (re)started."},
-	{"gatewayd_meter_read_failures_total", "counter", MW_COLUMN, GW_HC_FAILED,
-	 CV_COUNT, "Reads of the meter that failed."},
-	{"gatewayd_meter_faults_total", "counter", MW_FAULTS, GW_HC_TIMEOUTS,
-	 CV_COUNT, "Faults of the meter's requests by kind (a failed read may "
-	 "have several, a good read some after a retry)."},
-	{"gatewayd_meter_skipped_total", "counter", MW_COLUMN, GW_HC_SKIPPED,
-	 CV_COUNT, "Poll cycles the meter was skipped in while offline (backoff)."},
-	{"gatewayd_meter_consecutive_failures", "gauge", MW_COLUMN,
-	 GW_HC_FAILED_IN_A_ROW, CV_COUNT, "Failed reads of the meter in a row."},
-	{"gatewayd_meter_last_success_timestamp_seconds", "gauge", MW_COLUMN,
-	 GW_HC_LAST_OK, CV_TIME,
-	 "Gateway time of the meter's last good read; absent before the first."},
-};
-
-/* The kinds of fault and their health columns. */
-static const struct {
-	const char *kind;
-	enum gw_health_col col;
-} fault_kinds[] = {
-	{"timeout", GW_HC_TIMEOUTS},
-	{"crc_error", GW_HC_CRC_ERRORS},
-	{"exception", GW_HC_EXCEPTIONS},
-	{"malformed", GW_HC_MALFORMED},
-	{"stale_reply", GW_HC_STALE_REPLIES},
-	{"bad_value", GW_HC_BAD_VALUES},
-};
-
-/* The samples of family m for one meter's row r. */
-static int meter_row(FILE *f, const struct per_meter *m, const struct row *r,
-		     int any)
-{
-	char v[48];
-
-	if (m->what == MW_FAULTS) {
-		for (size_t k = 0; k < sizeof(fault_kinds) / sizeof(fault_kinds[0]); k++) {
-			enum gw_health_col c = fault_kinds[k].col;
-			if ((int)c >= r->n || convert(r->c[c], CV_COUNT, v, sizeof(v)))
-				continue;
-			if (!any++)
-				family(f, m->name, m->type, m->help);
-			meter_sample(f, m->name, r, fault_kinds[k].kind, v);
-		}
-		return any;
-	}
-	if ((int)m->col >= r->n)
-		return any;
-	if (m->what == MW_UP) {
-		struct val s = r->c[GW_HC_STATE];
-		snprintf(v, sizeof(v), "%d", s.len == 6 && memcmp(s.s, "online", 6) == 0);
-	} else if (m->what == MW_READS) {
-		if (!digits(r->c[GW_HC_OK]) || !digits(r->c[GW_HC_FAILED]))
-			return any;
-		snprintf(v, sizeof(v), "%llu",
-			 number(r->c[GW_HC_OK]) + number(r->c[GW_HC_FAILED]));
-	} else if (convert(r->c[m->col], m->conv, v, sizeof(v))) {
-		return any;
-	}
-	if (!any++)
-		family(f, m->name, m->type, m->help);
-	meter_sample(f, m->name, r, NULL, v);
-	return any;
-}
-
-static void meter_families_render(FILE *f, const char *health)
-{
-	for (size_t i = 0; i < sizeof(meter_families) / sizeof(meter_families[0]); i++) {
-		const char *p = health;
-		struct row r;
-		int any = 0;
-		while (next_row(&p, &r))
-			any = meter_row(f, &meter_families[i], &r, any);
-	}
-}
-
-/* gatewayd_health_timestamp_seconds: the "# updated TIME" line. */
-static void health_time(FILE *f, const char *health)
-{
-	const char *pre = "# updated ";
-	char v[48];
-
-	if (strncmp(health, pre, strlen(pre)) != 0)
-		return;
-	const char *t = health + strlen(pre), *nl = strchr(t, '\n');
-	struct val tv = {t, nl ? (size_t)(nl - t) : strlen(t)};
-	if (convert(tv, CV_TIME, v, sizeof(v)))
-		return;
-	family(f, "gatewayd_health_timestamp_seconds", "gauge",
-	       "Gateway time the meters' health these metrics come from was written.");
-	sample(f, "gatewayd_health_timestamp_seconds", NULL, cstr(""), v);
 }
 
 int gw_metrics_render(FILE *f, const char *status, const char *health)
@@ -743,10 +543,8 @@ int gw_metrics_render(FILE *f, const char *status, const char *health)
 	for (size_t i = 0; i < sizeof(bus_families) / sizeof(bus_families[0]); i++)
 		bus_family(f, st, &bus_families[i]);
 	bus_histogram(f, st);
-	if (health && *health) {
-		health_time(f, health);
-		meter_families_render(f, health);
-	}
+	if (health && *health)
+		gw_metrics_render_meters(f, health);
 	/* an empty text would not end in a newline */
 	if (!*st && !(health && *health))
 		fputs("# no status yet\n", f);
