@@ -264,7 +264,21 @@ const struct gw_opt gw_config_database_keys[] = {
 	{ 0 },
 };
 
-/* A key of [gateway], [clock] or [database]: by the section's table. */
+const struct gw_opt gw_config_metrics_keys[] = {
+	{ .name = "textfile", .type = GW_OPT_PATH, GW(metrics_textfile),
+	  .doc_default = "none (no metrics file)",
+	  .help = "a file gatewayd rewrites after every poll cycle (at most once "
+		  "a second) with its metrics in the Prometheus text format, for "
+		  "node_exporter's textfile collector "
+		  "(`/var/lib/prometheus/node-exporter/gatewayd.prom`: it reads "
+		  "only names ending in `.prom`): written beside it as `NAME.tmp` "
+		  "and renamed into place, mode 0644. `gwctl metrics` prints the "
+		  "same text from the spool ([metrics.md](metrics.md))" },
+	{ 0 },
+};
+
+/* A key of [gateway], [clock], [database] or [metrics]: by the section's
+ * table. */
 static int key_core(struct parse_state *st, const struct gw_opt *tab,
 		    void *obj, int *lines, const char *section,
 		    const char *key, const char *value, int line)
@@ -305,6 +319,8 @@ static int on_section(struct parse_state *st, const char *section, int line)
 		st->clock_line = line;
 	} else if (n == 1 && strcmp(kind, "database") == 0) {
 		st->sect = S_DATABASE;
+	} else if (n == 1 && strcmp(kind, "metrics") == 0) {
+		st->sect = S_METRICS;
 	} else if (n == 2 && strcmp(kind, "bus") == 0) {
 		if (!gw_opt_valid_id(name, GW_ID_MAX) || strchr(section + 4, ' '))
 			return gw_opt_error(st->file, line,
@@ -319,7 +335,7 @@ static int on_section(struct parse_state *st, const char *section, int line)
 		return gw_config_add_meter(st, name, st->file, line);
 	} else {
 		return gw_opt_error(st->file, line,
-				    "unknown section [%s] (expected gateway, clock, database, bus NAME, meter ID)",
+				    "unknown section [%s] (expected gateway, clock, database, metrics, bus NAME, meter ID)",
 				    section);
 	}
 	return 0;
@@ -351,6 +367,9 @@ static int on_ini(void *ctx, const char *section, const char *key,
 	case S_DATABASE:
 		return key_core(st, gw_config_database_keys, st->cfg, st->db_lines,
 				"database", key, value, line);
+	case S_METRICS:
+		return key_core(st, gw_config_metrics_keys, st->cfg, st->metrics_lines,
+				"metrics", key, value, line);
 	case S_BUS: return gw_config_key_bus(st, key, value, line);
 	case S_METER: return gw_config_key_meter(st, key, value, line);
 	default: return GW_ECONFIG;
@@ -495,6 +514,7 @@ int gw_config_keys_markdown(FILE *f, const char *section)
 		{ "gateway", gw_config_gateway_keys },
 		{ "clock", gw_config_clock_keys },
 		{ "database", gw_config_database_keys },
+		{ "metrics", gw_config_metrics_keys },
 		{ "meter", gw_config_meter_keys },
 	};
 

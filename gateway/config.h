@@ -57,6 +57,8 @@ struct gw_config {
 	int db_lock_timeout_s;
 	int db_idle_timeout_s;       /* idle_in_transaction_session_timeout */
 	int db_stall_after_s;        /* a pass without progress: upload_stalled */
+	/* [metrics] */
+	char metrics_textfile[GW_PATH_MAX]; /* Prometheus text file; "" none */
 	/* [bus NAME] and [meter ID] sections and the CSV meter list */
 	int n_buses;
 	struct gw_bus_config *buses;
@@ -84,7 +86,7 @@ int64_t gw_config_rollover(const struct gw_config *cfg, const char *meter_id,
 			   const char *obis);
 
 /* Prints the Markdown table of a section's keys, as docs/configuration.md
- * holds it: "gateway", "clock", "database", "bus" (the keys every bus
+ * holds it: "gateway", "clock", "database", "metrics", "bus" (the keys every bus
  * has), "meter" (every meter), or a driver's name ("modbus-tcp": its bus
  * keys; "meter modbus-tcp": its meter keys). Returns 0 or GW_ENOTFOUND. */
 int gw_config_keys_markdown(FILE *f, const char *section);

@@ -9,7 +9,7 @@
 
 #include "config.h"
 
-enum sect { S_NONE, S_GATEWAY, S_CLOCK, S_DATABASE, S_BUS, S_METER };
+enum sect { S_NONE, S_GATEWAY, S_CLOCK, S_DATABASE, S_BUS, S_METER, S_METRICS };
 
 /* The most keys a core section's table has. */
 #define CORE_KEYS_MAX 32
@@ -61,6 +61,7 @@ struct parse_state {
 	int gw_line, clock_line; /* where the section starts, 0 if absent */
 	int gw_lines[CORE_KEYS_MAX], clock_lines[CORE_KEYS_MAX];
 	int db_lines[CORE_KEYS_MAX];
+	int metrics_lines[CORE_KEYS_MAX];
 	struct clock_keys clock;
 	int cap_buses, cap_meters;
 	struct bus_state *bus;
@@ -70,6 +71,7 @@ struct parse_state {
 extern const struct gw_opt gw_config_gateway_keys[];
 extern const struct gw_opt gw_config_clock_keys[];
 extern const struct gw_opt gw_config_database_keys[];
+extern const struct gw_opt gw_config_metrics_keys[];
 extern const struct gw_opt gw_config_bus_keys[];
 extern const struct gw_opt gw_config_meter_keys[];
 

@@ -41,6 +41,12 @@ static int window_count(uint32_t w)
 	return n;
 }
 
+/* From a busy Modbus TCP bus (a second) to a long RS-485 line near its
+ * poll interval (15 min). */
+const int64_t gw_cycle_dur_bounds_ms[GW_CYCLE_DUR_BUCKETS] = {
+	500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000, 600000, 900000,
+};
+
 void gw_cycle_account(struct gw_cycle_health *h, const struct gw_cycle_times *t,
 		      struct gw_cycle_verdict *v)
 {
@@ -67,6 +73,11 @@ void gw_cycle_account(struct gw_cycle_health *h, const struct gw_cycle_times *t,
 	h->overrun += (unsigned long)r.overrun;
 	h->skipped += r.skipped;
 	h->last_ms = dur;
+	int b = 0;
+	while (b < GW_CYCLE_DUR_BUCKETS && dur > gw_cycle_dur_bounds_ms[b])
+		b++;
+	h->dur_bucket[b]++;
+	h->dur_sum_ms += dur;
 	if (dur > h->max_ms) {
 		h->max_ms = dur;
 		r.longest = 1;
@@ -182,4 +193,15 @@ void gw_cycle_status_put(struct gw_status_text *t, const char *bus,
 	gw_status_put_bus(t, GW_SK_POLL_LAST_MS, bus, "%lld", (long long)h->last_ms);
 	gw_status_put_bus(t, GW_SK_POLL_MAX_MS, bus, "%lld", (long long)h->max_ms);
 	gw_status_put_bus(t, GW_SK_POLL_ALARM, bus, "%s", h->alarm ? "yes" : "no");
+	gw_status_put_bus(t, GW_SK_POLL_DURATION_SUM_MS, bus, "%lld",
+			  (long long)h->dur_sum_ms);
+	char le[GW_CYCLE_DUR_BUCKETS * 21 + 1];
+	size_t len = 0;
+	unsigned long sum = 0;
+	for (int b = 0; b < GW_CYCLE_DUR_BUCKETS; b++) {
+		sum += h->dur_bucket[b];
+		len += (size_t)snprintf(le + len, sizeof(le) - len, "%s%lu",
+					b ? "," : "", sum);
+	}
+	gw_status_put_bus(t, GW_SK_POLL_DURATION_LE, bus, "%s", le);
 }

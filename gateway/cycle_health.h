@@ -45,6 +45,10 @@
 #define GW_CYCLE_WHAT_TO_DO "fewer meters on this bus, a longer poll_interval, " \
 	"a faster line or a lower timeout_ms, or more buses"
 
+/* The upper bounds of the buckets of cycle durations (ms, ascending). */
+#define GW_CYCLE_DUR_BUCKETS 11
+extern const int64_t gw_cycle_dur_bounds_ms[GW_CYCLE_DUR_BUCKETS];
+
 /* A bus's poll cycles since its worker (re)started. */
 struct gw_cycle_health {
 	unsigned long cycles;  /* whole cycles run (one cut short by a stop
@@ -61,6 +65,10 @@ struct gw_cycle_health {
 	uint32_t window;       /* the last GW_CYCLE_WINDOW cycles, newest in
 				* bit 0: 1 behind */
 	int alarm;             /* poll_overrun raised for this bus */
+	/* the durations as a histogram (metrics.h): cycles of each bucket of
+	 * gw_cycle_dur_bounds_ms and longer ones in the last, their sum */
+	unsigned long dur_bucket[GW_CYCLE_DUR_BUCKETS + 1];
+	int64_t dur_sum_ms;
 };
 
 /* One cycle's times, in the clock's milliseconds. */

@@ -203,6 +203,7 @@ static int turn(struct gw_daemon *d)
 		gw_daemon_write_status(d);
 	if (due(&d->timers.health, real, HEALTH_PERIOD_US) || changed)
 		gw_daemon_write_health(d);
+	gw_daemon_metrics_turn(d, real);
 	if (d->opts && d->opts->stop_at_ms && now >= d->opts->stop_at_ms) {
 		gw_info("clock reached the stop time");
 		return 1;

@@ -45,6 +45,7 @@
 #include "journal.h"
 #include "scheduler.h"
 #include "spool.h"
+#include "status_keys.h"
 #include "upload.h"
 
 /* The upload thread (daemon_upload.c). */
@@ -63,6 +64,10 @@ struct uploader_thread {
 	int64_t pass_start_us;      /* real time a pass began; 0: not in one */
 	struct gw_uploader *client; /* for the cancel and the progress */
 	char unassigned[GW_UNASSIGNED_MAX]; /* meters held in the last batch */
+	/* since gatewayd started (across reloads), for the metrics: */
+	unsigned long long batches_total; /* batches moved to done/ */
+	unsigned long long rows_total;    /* their rows applied */
+	unsigned long long failed_total;  /* passes failed */
 	/* The database server's clock minus the gateway's (real clocks only),
 	 * taken after a pass that loaded batches, and after every pass while
 	 * the main loop wants it (want_clock: the clock is held, or has no
@@ -164,6 +169,13 @@ struct gw_daemon {
 	int polled;  /* the health file shows every bus's first cycle */
 	unsigned long cycle_changes; /* gw_sched_cycle_health's count the
 				      * status shows */
+	/* the metrics file (daemon_metrics.c) */
+	unsigned long metrics_cycles; /* poll cycles of every bus it shows */
+	int64_t metrics_next_us;      /* monotonic time of the next rewrite
+				       * for a poll cycle */
+	int metrics_hold;             /* status and health being rewritten
+				       * for it: not after each */
+	int metrics_err;              /* errno of the last failed write */
 	/* the main loop's buffers, grown as needed */
 	struct gw_reading *buf;
 	size_t cap;
@@ -237,6 +249,20 @@ void gw_daemon_write_health(struct gw_daemon *d);
  * was raised or cleared) and the last such write is a second old (real_us:
  * gw_daemon_mono_us). */
 int gw_daemon_cycles_changed(struct gw_daemon *d, int64_t real_us);
+
+/* ---- daemon_metrics.c ---- */
+/* The status lines of the spool's files by state, the uploads and the
+ * journal's fsyncs since start (u: the spool's usage now). */
+void gw_daemon_metrics_status_lines(struct gw_daemon *d,
+				    const struct gw_spool_usage *u,
+				    struct gw_status_text *t);
+/* Rewrites [metrics] textfile from <spool>/status and <spool>/health, if
+ * it is set; a failure is logged once, until it is written again. */
+void gw_daemon_write_metrics(struct gw_daemon *d);
+/* Every turn of the main loop (real_us: gw_daemon_mono_us): when a bus
+ * finished a poll cycle since the last time and a second has passed,
+ * rewrites the status, the health and the metrics. */
+void gw_daemon_metrics_turn(struct gw_daemon *d, int64_t real_us);
 
 /* ---- daemon_upload.c ---- */
 /* Starts the upload thread on d->cfg (none without a conninfo). */

@@ -336,7 +336,8 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	struct upload_view v;
 	char tm[40], alarm[512] = "", gaps_text[256];
 	/* room for the lines of every bus (poll_lines) */
-	size_t cap = 4096 + (size_t)cfg->n_buses * 10 * (GW_ID_MAX + 48);
+	size_t cap = 8192 + (size_t)cfg->n_buses * 10 * (GW_ID_MAX + 48) +
+		     (size_t)cfg->n_buses * 2 * (GW_ID_MAX + 280);
 	char *text = malloc(cap);
 	struct gw_status_text t = {.buf = text, .cap = cap};
 	unsigned long jf = gw_journal_failures(du->journal);
@@ -365,12 +366,14 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	clock_status(&d->ct, &cfg->clock, &t);
 	disk_status_lines(d, &t);
 	poll_lines(d, ph, meters, &t);
+	gw_daemon_metrics_status_lines(d, &u, &t);
 	status_written(du, gw_spool_status_write(cfg->spool_dir, "status", text),
 		       "status");
 	free(text);
 	free(ph);
 	free(meters);
 	du->failures = jf;
+	gw_daemon_write_metrics(d);
 }
 
 /* Writes <spool>/health: one line per meter with its state and fault
@@ -378,8 +381,8 @@ void gw_daemon_write_status(struct gw_daemon *d)
 void gw_daemon_write_health(struct gw_daemon *d)
 {
 	const struct gw_config *cfg = d->cfg;
-	size_t cap = 256 + (size_t)cfg->n_meters * 256, len = 0;
-	char *text = malloc(cap), t[40];
+	size_t cap = 256 + (size_t)cfg->n_meters * 288, len = 0;
+	char *text = malloc(cap), t[40], ok[40];
 
 	if (!text)
 		return;
@@ -392,17 +395,22 @@ void gw_daemon_write_health(struct gw_daemon *d)
 		const char *state = h.offline ? "offline"
 				    : h.consecutive_failures ? "failing"
 				    : h.cycles ? "online" : "unread";
+		if (h.last_ok_ms)
+			gw_format_utc(h.last_ok_ms, ok, sizeof(ok));
+		else
+			gw_strlcpy(ok, "-", sizeof(ok));
 		len += (size_t)snprintf(text + len, cap - len,
-					"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\n",
+					"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\t%s\n",
 					cfg->meters[m].id,
 					cfg->buses[cfg->meters[m].bus].name, state,
 					h.consecutive_failures, h.cycles, h.ok, h.failed,
 					h.skipped, h.timeouts, h.crc_errors, h.exceptions,
 					h.malformed,
 					h.last_error ? gw_strerror(h.last_error) : "-",
-					h.stale_replies, h.bad_values);
+					h.stale_replies, h.bad_values, ok);
 	}
 	if (gw_spool_status_write(cfg->spool_dir, "health", text) < 0)
 		gw_warn("spool: cannot write the health file");
 	free(text);
+	gw_daemon_write_metrics(d);
 }

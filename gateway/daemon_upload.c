@@ -61,12 +61,15 @@ static void pass_done(struct uploader_thread *u, struct gw_uploader *up, int rc,
 	u->pass_start_us = 0;
 	gw_strlcpy(u->unassigned, gw_uploader_unassigned(up),
 		   sizeof(u->unassigned));
+	u->rows_total += gw_uploader_take_rows(up);
 	if (rc >= 0) {
 		u->failures = 0;
+		u->batches_total += (unsigned)rc;
 		if (rc > 0)
 			u->last_ok_ms = gw_clock_now_ms(&u->cfg->clock);
 	} else {
 		u->failures = failures + 1;
+		u->failed_total++;
 		u->last_rc = rc;
 	}
 	pthread_mutex_unlock(&u->lock);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -51,7 +52,49 @@ struct gw_journal {
 	unsigned long fail_run; /* failed appends in a row */
 	int last_errno;         /* of the last failed append; 0 once one succeeds */
 	int32_t failed_day;     /* the newest day of a failed append */
+	pthread_mutex_t fsync_lock;
+	struct gw_journal_fsync fsync; /* under fsync_lock */
 };
+
+/* From a flash card that keeps up (a millisecond) to one that stalls. */
+const uint64_t gw_journal_fsync_bounds_us[GW_JOURNAL_FSYNC_BUCKETS] = {
+	1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000,
+};
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Accounts one fsync of an append that took us microseconds. */
+static void note_fsync(struct gw_journal *j, int64_t us)
+{
+	uint64_t u = us > 0 ? (uint64_t)us : 0;
+	int b = 0;
+
+	while (b < GW_JOURNAL_FSYNC_BUCKETS && u > gw_journal_fsync_bounds_us[b])
+		b++;
+	pthread_mutex_lock(&j->fsync_lock);
+	j->fsync.count++;
+	j->fsync.sum_us += u;
+	if (u > j->fsync.max_us)
+		j->fsync.max_us = u;
+	j->fsync.bucket[b]++;
+	pthread_mutex_unlock(&j->fsync_lock);
+}
+
+void gw_journal_fsync_stats(struct gw_journal *j, struct gw_journal_fsync *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->fsync_lock);
+	*out = j->fsync;
+	pthread_mutex_unlock(&j->fsync_lock);
+}
 
 /* ---- segment names ---- */
 
@@ -177,6 +220,7 @@ int gw_journal_open(const char *spool_dir, int n_buses, struct gw_journal **out)
 		j->slots[i].codec.fresh = 1;
 	}
 	pthread_mutex_init(&j->seq_lock, NULL);
+	pthread_mutex_init(&j->fsync_lock, NULL);
 	/* This run writes new segments only (sequence numbers above every
 	 * existing one): it never appends behind a tail it did not write. */
 	int n = list_segments(j->dir, &segs);
@@ -208,6 +252,7 @@ void gw_journal_close(struct gw_journal *j)
 		pthread_mutex_destroy(&j->slots[i].lock);
 	}
 	pthread_mutex_destroy(&j->seq_lock);
+	pthread_mutex_destroy(&j->fsync_lock);
 	free(j->slots);
 	free(j);
 }
@@ -349,8 +394,11 @@ static int append_locked(struct gw_journal *j, int idx, int32_t day,
 		}
 		return gw_errno_rc(err);
 	}
-	if (fsync(s->fd) != 0) {
-		err = errno;
+	int64_t t0 = mono_us();
+	int synced = fsync(s->fd), fsync_err = errno;
+	note_fsync(j, mono_us() - t0);
+	if (synced != 0) {
+		err = fsync_err;
 		note_append(j, err, day, what, "fsync failed");
 		close(s->fd);
 		s->fd = -1;

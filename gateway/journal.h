@@ -103,6 +103,20 @@ int gw_journal_append_events(struct gw_journal *j, const struct gw_event *ev,
  * journal directory. Returns the number removed or GW_EIO. */
 int gw_journal_prune(struct gw_journal *j, int32_t before_day);
 
+/* How long the fsync of each append took since open (the metrics'
+ * gatewayd_journal_fsync_seconds): a histogram over the bounds of
+ * gw_journal_fsync_bounds_us (microseconds, ascending), longer ones in
+ * the last bucket. */
+#define GW_JOURNAL_FSYNC_BUCKETS 8
+extern const uint64_t gw_journal_fsync_bounds_us[GW_JOURNAL_FSYNC_BUCKETS];
+struct gw_journal_fsync {
+	unsigned long count;
+	uint64_t sum_us, max_us;
+	unsigned long bucket[GW_JOURNAL_FSYNC_BUCKETS + 1];
+};
+/* Copies the histogram into *out (thread-safe; zeros for a NULL j). */
+void gw_journal_fsync_stats(struct gw_journal *j, struct gw_journal_fsync *out);
+
 /* Failed appends since open (for status). */
 unsigned long gw_journal_failures(struct gw_journal *j);
 /* The errno of the last failed append (ENOSPC when the disk is full), 0

@@ -286,6 +286,8 @@ static void account(struct gw_sched *s, int m, int rc,
 	int was_failing = h->consecutive_failures, was_error = h->last_error;
 	enum gw_health_change ch =
 		gw_health_account(h, rc, f, offline_after, backoff_max);
+	if (rc >= 0)
+		h->last_ok_ms = ts_ms;
 	int fails = h->consecutive_failures, skip = h->skip_left;
 	pthread_mutex_unlock(&s->lock);
 	/* the driver's detail of the last failure logged (touched by this

@@ -49,6 +49,8 @@ struct gw_meter_health {
 	unsigned long bad_values;    /* register values that cannot be true,
 				      * not stored (one bad_value event per
 				      * register until it decodes again) */
+	int64_t last_ok_ms;          /* gateway time of its last good read;
+				      * 0 never (set by the bus worker) */
 };
 
 struct gw_read_faults;

@@ -89,6 +89,28 @@ const struct gw_status_key_def gw_status_keys[GW_SK_COUNT_] = {
 	[GW_SK_POLL_MAX_MS] = {"poll_max_ms.", GW_ST_MS, "the longest cycle's duration"},
 	[GW_SK_POLL_ALARM] = {"poll_alarm.", GW_ST_FLAG,
 		"whether the bus raises the alarm poll_overrun"},
+	[GW_SK_POLL_DURATION_SUM_MS] = {"poll_duration_sum_ms.", GW_ST_MS,
+		"the durations of its whole cycles added up"},
+	[GW_SK_POLL_DURATION_LE] = {"poll_duration_le.", GW_ST_LIST,
+		"cycles no longer than each bound of gw_cycle_dur_bounds_ms"},
+	[GW_SK_DONE_BATCHES] = {"done_batches", GW_ST_COUNT, "uploaded batches in done/"},
+	[GW_SK_QUARANTINE_BATCHES] = {"quarantine_batches", GW_ST_COUNT,
+		"files in quarantine/"},
+	[GW_SK_QUARANTINE_BYTES] = {"quarantine_bytes", GW_ST_BYTES, "their bytes"},
+	[GW_SK_UPLOAD_BATCHES_TOTAL] = {"upload_batches_total", GW_ST_COUNT,
+		"batches loaded (or found loaded) since start"},
+	[GW_SK_UPLOAD_ROWS_TOTAL] = {"upload_rows_total", GW_ST_COUNT,
+		"rows of the batches loaded since start"},
+	[GW_SK_UPLOAD_FAILURES_TOTAL] = {"upload_failures_total", GW_ST_COUNT,
+		"upload passes failed since start"},
+	[GW_SK_JOURNAL_FSYNC_COUNT] = {"journal_fsync_count", GW_ST_COUNT,
+		"journal fsyncs since start"},
+	[GW_SK_JOURNAL_FSYNC_SUM_US] = {"journal_fsync_sum_us", GW_ST_US,
+		"their durations added up"},
+	[GW_SK_JOURNAL_FSYNC_MAX_US] = {"journal_fsync_max_us", GW_ST_US,
+		"the longest"},
+	[GW_SK_JOURNAL_FSYNC_LE] = {"journal_fsync_le", GW_ST_LIST,
+		"fsyncs no longer than each bound of gw_journal_fsync_bounds_us"},
 };
 
 const struct gw_status_key_def gw_health_cols[GW_HC_COUNT_] = {
@@ -108,13 +130,14 @@ const struct gw_status_key_def gw_health_cols[GW_HC_COUNT_] = {
 	[GW_HC_STALE_REPLIES] = {"stale_replies", GW_ST_COUNT,
 		"replies discarded as answers to another request"},
 	[GW_HC_BAD_VALUES] = {"bad_values", GW_ST_COUNT, "values that cannot be true"},
+	[GW_HC_LAST_OK] = {"last_ok", GW_ST_TIME, "gateway time of its last good read, or -"},
 };
 
 const char *gw_status_type_name(enum gw_status_type t)
 {
 	static const char *const names[GW_ST_TYPE_COUNT_] = {
 		"text", "count", "bytes", "seconds", "time", "day", "flag", "list",
-		"milliseconds",
+		"milliseconds", "microseconds",
 	};
 
 	return (unsigned)t < GW_ST_TYPE_COUNT_ ? names[t] : "?";
@@ -171,9 +194,9 @@ void gw_status_put_drop(struct gw_status_text *t, enum gw_drop_reason r,
 	put_drop(t, gw_drop_reason_name(r), "%llu", n);
 }
 
-/* The value of the line "<key><sfx>=..." into buf, or "?". */
-static const char *get(const char *text, const char *key, const char *sfx,
-		       char *buf, size_t cap)
+/* The value of the line "<key><sfx>=..." in text, in place, or NULL. */
+static const char *find(const char *text, const char *key, const char *sfx,
+			size_t *vlen)
 {
 	size_t kl = strlen(key), sl = strlen(sfx);
 
@@ -182,13 +205,33 @@ static const char *get(const char *text, const char *key, const char *sfx,
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		if (len > kl + sl && strncmp(line, key, kl) == 0 &&
 		    strncmp(line + kl, sfx, sl) == 0 && line[kl + sl] == '=') {
-			snprintf(buf, cap, "%.*s", (int)(len - kl - sl - 1),
-				 line + kl + sl + 1);
-			return buf;
+			*vlen = len - kl - sl - 1;
+			return line + kl + sl + 1;
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	return "?";
+	return NULL;
+}
+
+/* The value of the line "<key><sfx>=..." into buf, or "?". */
+static const char *get(const char *text, const char *key, const char *sfx,
+		       char *buf, size_t cap)
+{
+	size_t len;
+	const char *v = find(text, key, sfx, &len);
+
+	if (!v)
+		return "?";
+	snprintf(buf, cap, "%.*s", (int)len, v);
+	return buf;
+}
+
+const char *gw_status_value(const char *text, enum gw_status_key k,
+			    const char *sfx, size_t *len)
+{
+	if (!text || (unsigned)k >= GW_SK_COUNT_)
+		return NULL;
+	return find(text, gw_status_keys[k].name, sfx ? sfx : "", len);
 }
 
 const char *gw_status_get(const char *text, enum gw_status_key k, char *buf,
@@ -208,7 +251,7 @@ const char *gw_status_get_drop(const char *text, enum gw_drop_reason r,
 
 int gw_status_key_per_bus(enum gw_status_key k)
 {
-	return k >= GW_SK_POLL_CYCLES && k <= GW_SK_POLL_ALARM;
+	return k >= GW_SK_POLL_CYCLES && k <= GW_SK_POLL_DURATION_LE;
 }
 
 void gw_status_put_bus(struct gw_status_text *t, enum gw_status_key k,

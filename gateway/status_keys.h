@@ -28,6 +28,7 @@ enum gw_status_type {
 	GW_ST_FLAG,    /* "yes" or "no" */
 	GW_ST_LIST,    /* comma-separated names, or "none" / "-" */
 	GW_ST_MS,      /* a decimal number of milliseconds */
+	GW_ST_US,      /* a decimal number of microseconds */
 	GW_ST_TYPE_COUNT_
 };
 
@@ -83,6 +84,19 @@ enum gw_status_key {
 	GW_SK_POLL_LAST_MS,
 	GW_SK_POLL_MAX_MS,
 	GW_SK_POLL_ALARM,
+	GW_SK_POLL_DURATION_SUM_MS,
+	GW_SK_POLL_DURATION_LE,
+	/* (end of the keys per bus) */
+	GW_SK_DONE_BATCHES,
+	GW_SK_QUARANTINE_BATCHES,
+	GW_SK_QUARANTINE_BYTES,
+	GW_SK_UPLOAD_BATCHES_TOTAL,
+	GW_SK_UPLOAD_ROWS_TOTAL,
+	GW_SK_UPLOAD_FAILURES_TOTAL,
+	GW_SK_JOURNAL_FSYNC_COUNT,
+	GW_SK_JOURNAL_FSYNC_SUM_US,
+	GW_SK_JOURNAL_FSYNC_MAX_US,
+	GW_SK_JOURNAL_FSYNC_LE,
 	GW_SK_COUNT_ /* number of keys, not a key */
 };
 
@@ -103,6 +117,7 @@ enum gw_health_col {
 	GW_HC_LAST_ERROR,
 	GW_HC_STALE_REPLIES,
 	GW_HC_BAD_VALUES,
+	GW_HC_LAST_OK,
 	GW_HC_COUNT_ /* number of columns, not a column */
 };
 
@@ -140,6 +155,13 @@ const char *gw_status_get(const char *text, enum gw_status_key k, char *buf,
 /* The same for "dropped_<reason>". */
 const char *gw_status_get_drop(const char *text, enum gw_drop_reason r,
 			       char *buf, size_t cap);
+
+/* Where the value of key k (followed by sfx: a bus's name for a key per
+ * bus, a reason for GW_SK_DROPPED, else "") is in text: a pointer into
+ * text (borrowed) and *len its length up to the end of the line, or NULL
+ * if text has no such key. Copies nothing. */
+const char *gw_status_value(const char *text, enum gw_status_key k,
+			    const char *sfx, size_t *len);
 
 /* 1 if k is a key per bus ("poll_cycles." followed by the bus's name),
  * written and read by the two functions below, else 0. */

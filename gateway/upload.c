@@ -449,6 +449,7 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 	gw_upload_note_progress(u);
 	if (o.committed && o.applied == 1 && !o.err && !o.msg[0]) {
 		gw_strlcpy(u->held_last, u->held_now, sizeof(u->held_last));
+		u->rows += b->n_days + n_interval + b->n_events;
 		gw_debug("database: applied batch %s %s r%" PRIu32
 			 " (%zu daily, %zu interval rows, %zu events)",
 			 b->gateway_id, day, b->revision, b->n_days, n_interval,

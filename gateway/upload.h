@@ -83,6 +83,11 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
  * before any. */
 int gw_upload_spool(struct gw_uploader *u, const char *spool_dir);
 
+/* The rows (daily registers, interval readings, events) of the batches
+ * u applied since the last call, for the metrics' rows loaded; resets
+ * the count. Call from the thread that uploads. */
+uint64_t gw_uploader_take_rows(struct gw_uploader *u);
+
 /* The number of batches gw_upload_spool set aside as refused since u was
  * made. */
 unsigned gw_uploader_refused(const struct gw_uploader *u);

@@ -40,6 +40,8 @@ struct gw_uploader {
 	int cancel_sent;          /* a cancel request went to the server */
 	int cancelled;            /* no new query, no new file */
 	int64_t progress_us;      /* real time of the last batch done or begun */
+	uint64_t rows;            /* rows of batches applied, not yet taken
+				   * (gw_uploader_take_rows) */
 };
 
 /* PostgreSQL's epoch (2000-01-01) in Unix milliseconds and civil days. */

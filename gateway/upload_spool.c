@@ -108,6 +108,15 @@ int gw_upload_spool(struct gw_uploader *u, const char *spool_dir)
 	return moved;
 }
 
+uint64_t gw_uploader_take_rows(struct gw_uploader *u)
+{
+	uint64_t n = u ? u->rows : 0;
+
+	if (u)
+		u->rows = 0;
+	return n;
+}
+
 unsigned gw_uploader_refused(const struct gw_uploader *u)
 {
 	return u ? u->refused : 0;

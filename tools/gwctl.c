@@ -34,6 +34,8 @@ static void usage(FILE *f)
 		"                                 (late, overrun, skipped, durations), each\n"
 		"                                 meter's state and fault counters (exit 1 if\n"
 		"                                 an alarm is raised or a meter is offline)\n"
+		"  metrics (-c CONFIG | SPOOL_DIR) the same in the Prometheus text format,\n"
+		"                                 as gatewayd writes [metrics] textfile\n"
 		"Clock (alarm clock_jump: the gateway does not believe its clock):\n"
 		"  clock trust (-c CONFIG | SPOOL_DIR)\n"
 		"                                 the clock is right (the gateway was off for a\n"
@@ -109,6 +111,8 @@ int main(int argc, char **argv)
 		return gwctl_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return gwctl_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "metrics") == 0)
+		return gwctl_metrics(argc - 1, argv + 1);
 	if (strcmp(cmd, "spool") == 0)
 		return gwctl_spool(argc - 1, argv + 1);
 	if (strcmp(cmd, "clock") == 0)

@@ -28,4 +28,10 @@ int gwctl_scan(int argc, char **argv);
  * section. */
 int gwctl_config(int argc, char **argv);
 
+/* `gwctl metrics (-c CONFIG | SPOOL_DIR)`: the gateway's metrics in the
+ * Prometheus text format, as gatewayd writes them into [metrics]
+ * textfile (docs/metrics.md). argv[0] is "metrics". Returns 0, 1 if the
+ * status cannot be read, 2 on a usage error. */
+int gwctl_metrics(int argc, char **argv);
+
 #endif

@@ -16,7 +16,7 @@ static void config_usage(FILE *f)
 	fprintf(f,
 		"usage: gwctl config keys [SECTION]\n"
 		"  Prints the keys of SECTION as a Markdown table: gateway, clock,\n"
-		"  database, bus (every bus), meter (every meter), a bus type's own\n"
+		"  database, metrics, bus (every bus), meter (every meter), a bus type's own\n"
 		"  keys (modbus-tcp, ...) or its meters' ('meter modbus-tcp').\n"
 		"  Without SECTION: the list of sections (a meter table that two bus\n"
 		"  types share is listed once).\n");
@@ -31,7 +31,7 @@ int gwctl_config(int argc, char **argv)
 		return 2;
 	}
 	if (argc == 2) {
-		printf("gateway\nclock\ndatabase\nbus\nmeter\n");
+		printf("gateway\nclock\ndatabase\nmetrics\nbus\nmeter\n");
 		for (int i = 0; gw_drivers[i]; i++) {
 			printf("%s\n", gw_drivers[i]->name);
 			/* drivers that share their meters' keys (the two

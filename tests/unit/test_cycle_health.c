@@ -301,7 +301,11 @@ static void status_lines(void **state)
 			    "poll_behind_in_row.rs485-1=4\n"
 			    "poll_last_ms.rs485-1=2000\n"
 			    "poll_max_ms.rs485-1=35000\n"
-			    "poll_alarm.rs485-1=yes\n");
+			    "poll_alarm.rs485-1=yes\n"
+			    /* 2 + 14 + 35 + 14 + 2 s; two of 2 s (<= 2.5 s), two of
+			     * 14 s (<= 30 s), one of 35 s (<= 60 s) */
+			    "poll_duration_sum_ms.rs485-1=67000\n"
+			    "poll_duration_le.rs485-1=0,0,2,2,2,4,5,5,5,5,5\n");
 	assert_string_equal(gw_status_get_bus(text, GW_SK_POLL_SKIPPED, "rs485-1", buf,
 					      sizeof(buf)), "5");
 }

@@ -131,7 +131,8 @@ static void health_columns_match_docs(void **state)
 	assert_true(gw_health_header(hdr, sizeof(hdr)) > 0);
 	assert_string_equal(hdr, "meter_id\tbus\tstate\tfailed_in_a_row\tcycles\tok\t"
 				 "failed\tskipped\ttimeouts\tcrc_errors\texceptions\t"
-				 "malformed\tlast_error\tstale_replies\tbad_values\n");
+				 "malformed\tlast_error\tstale_replies\tbad_values\t"
+				 "last_ok\n");
 }
 
 /* Every key written is read back by its enum; a key not there reads "?". */
@@ -209,7 +210,7 @@ static void keys_per_bus(void **state)
 		assert_string_equal(gw_status_get_bus(text, (enum gw_status_key)k, "rs485",
 						      buf, sizeof(buf)), "?");
 	}
-	assert_int_equal(per_bus, 8);
+	assert_int_equal(per_bus, 10);
 	assert_string_equal(gw_status_get(text, GW_SK_POLL_BUSES, buf, sizeof(buf)),
 			    "feeder-7,feeder,rs485.2");
 	assert_string_equal(gw_status_type_name(GW_ST_MS), "milliseconds");
