@@ -367,6 +367,7 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	poll_lines(d, ph, meters, &t);
 	status_written(du, gw_spool_status_write(cfg->spool_dir, "status", text),
 		       "status");
+	gw_daemon_watch_status(d, alarm[0] ? alarm + 1 : "none", u.n_ready);
 	free(text);
 	free(ph);
 	free(meters);

@@ -17,23 +17,36 @@
 #include <time.h>
 
 #include "daemon_ctx.h"
+#include "heartbeat.h"
 
-/* On the monotonic clock (pthread_cond_clockwait): a step of the wall
- * clock neither shortens nor stretches the wait. */
-static void timed_wait(struct uploader_thread *u, int64_t ms)
+static int64_t mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Waits up to ms for a kick or a stop, with the lock held on entry and on
+ * return. On the monotonic clock (pthread_cond_clockwait): a step of the
+ * wall clock neither shortens nor stretches the wait. In turns of at most
+ * a second, each a heartbeat (daemon_watch.c) taken without the lock: the
+ * main loop reads the fields under it for the status. */
+static void timed_wait(struct uploader_thread *u, int64_t ms)
+{
+	int64_t end = mono_us() + ms * 1000;
+
 	while (!u->kick && !u->stop) {
-		if (pthread_cond_clockwait(&u->cond, &u->lock, CLOCK_MONOTONIC, &ts) != 0)
+		int64_t now = mono_us();
+		if (now >= end)
 			break;
+		int64_t until = now + 1000000 < end ? now + 1000000 : end;
+		struct timespec ts = {.tv_sec = (time_t)(until / 1000000),
+				      .tv_nsec = (long)(until % 1000000) * 1000};
+		pthread_cond_clockwait(&u->cond, &u->lock, CLOCK_MONOTONIC, &ts);
+		pthread_mutex_unlock(&u->lock);
+		gw_heartbeat_tick();
+		pthread_mutex_lock(&u->lock);
 	}
 }
 
@@ -117,6 +130,10 @@ static void *uploader_main(void *arg)
 		return NULL;
 	}
 	gw_uploader_set_limits(up, &lim);
+	/* a pass beats at each batch begun or done (upload_conn.c) */
+	struct gw_heartbeat *hb = gw_heartbeat_start(
+		"upload", NULL,
+		((int64_t)cfg->db_stall_after_s + cfg->stall_after_s) * 1000000);
 	pthread_mutex_lock(&u->lock);
 	u->client = up;
 	if (u->stop) /* stopped before it began */
@@ -147,6 +164,7 @@ static void *uploader_main(void *arg)
 	pthread_mutex_lock(&u->lock);
 	u->client = NULL;
 	pthread_mutex_unlock(&u->lock);
+	gw_heartbeat_remove(hb);
 	gw_uploader_free(up);
 	return NULL;
 }
