@@ -134,6 +134,7 @@ struct durable {
 	struct seal_retry retry;    /* sealing after a failed write */
 	int seal_err;   /* errno of the last batch that could not be written */
 	int status_err; /* errno that stopped the last status replacement */
+	struct gw_logrl status_rl, health_rl; /* their failed writes, logged */
 };
 
 /* Periodic work of the main loop, by the monotonic clock (real time, which

@@ -90,24 +90,26 @@ static void pass_done(struct uploader_thread *u, struct gw_uploader *up, int rc,
  * with up to 50% random jitter so that many gateways that lost the same
  * database do not come back in lockstep. */
 static int64_t next_backoff(const struct gw_config *cfg, int rc, int64_t backoff,
-			    unsigned *failures, unsigned *seed)
+			    struct gw_logrl *rl, unsigned *seed)
 {
+	unsigned long n, quiet = 0;
+
 	if (rc >= 0) {
-		if (*failures)
-			gw_info("upload: database reachable again after %u failed attempt%s",
-				*failures, *failures == 1 ? "" : "s");
-		*failures = 0;
+		if ((n = gw_logrl_ok(rl)))
+			gw_info("upload: database reachable again after %lu failed attempt%s",
+				n, n == 1 ? "" : "s");
 		return 0;
 	}
-	(*failures)++;
+	int say = gw_logrl_fail(rl, &quiet); /* the 1st, 2nd, 4th ... */
 	int64_t max = (int64_t)cfg->upload_retry_max_s * 1000;
 	int64_t base = backoff ? backoff * 2 : 1000;
 	if (base > max)
 		base = max;
 	backoff = base / 2 + (int64_t)(rand_r(seed) % (base / 2 + 1));
-	if ((*failures & (*failures - 1)) == 0)
-		gw_warn("upload: %s, attempt %u; next try in %lld ms",
-			gw_strerror(rc), *failures, (long long)backoff);
+	if (say)
+		gw_warn("upload: %s, attempt %lu; next try in %lld ms (%lu not "
+			"logged since the last)", gw_strerror(rc),
+			gw_logrl_count(rl), (long long)backoff, quiet);
 	return backoff;
 }
 
@@ -117,7 +119,7 @@ static void *uploader_main(void *arg)
 	const struct gw_config *cfg = u->cfg;
 	struct gw_uploader *up = gw_uploader_new(cfg->db_conninfo);
 	int64_t backoff = 0; /* ms; 0 while uploads succeed */
-	unsigned failures = 0;
+	struct gw_logrl failures = {0}; /* passes failed in a row */
 	unsigned seed = (unsigned)gw_real_now_us();
 	struct gw_upload_limits lim = {
 		.statement_timeout_ms = cfg->db_statement_timeout_s * 1000,
@@ -151,7 +153,7 @@ static void *uploader_main(void *arg)
 		pthread_mutex_unlock(&u->lock);
 
 		int rc = gw_upload_spool(up, cfg->spool_dir);
-		pass_done(u, up, rc, failures);
+		pass_done(u, up, rc, (unsigned)gw_logrl_count(&failures));
 		pthread_mutex_lock(&u->lock);
 		int want = u->want_clock;
 		pthread_mutex_unlock(&u->lock);

@@ -24,6 +24,9 @@ struct gw_uploader {
 	PGconn *conn;
 	unsigned failed_connects; /* consecutive, for quiet retry logging */
 	unsigned refused;         /* batches set aside (GW_EREFUSED) */
+	struct gw_logrl load_rl;  /* batch loads failed in a row that the next
+				   * pass meets again (logged at growing
+				   * intervals) */
 	char last_msg[1024];      /* the server's message of the last refusal */
 	int tls_default;          /* TCP without sslmode: verify-full added */
 	struct gw_upload_limits lim;

@@ -238,6 +238,20 @@ if [ "$seen_lines" -ge 1 ] && [ "$seen_lines" -le "$(pow2 "${seen_fails:-0}")" ]
 else
 	not_ok "the state's failed writes: $seen_lines log lines (last count '${seen_fails}')"
 fi
+# The files themselves (the day's batch, the state) fail on every attempt
+# of both: durable.c says so on the 1st, 2nd, 4th ... failed write in a
+# row, each line with the count and how many were not logged since.
+file_lines=$(grep -cE 'failed file writes? in a row' "$GW_TMP/gw.log")
+file_last=$(sed -nE 's/.*\(([0-9]+) failed file writes? in a row, ([0-9]+) not logged.*/\1 \2/p' "$GW_TMP/gw.log" | tail -1)
+file_fails=${file_last% *}
+if [ "$file_lines" -ge 2 ] && [ "$file_lines" -eq "$(pow2 "${file_fails:-0}")" ] &&
+   [ "${file_last#* }" -eq $(( ${file_fails:-0} / 2 - 1 < 0 ? 0 : ${file_fails:-0} / 2 - 1 )) ]; then
+	ok "failed file writes are logged at growing intervals with the count not logged ($file_lines lines, the last: $file_last)"
+else
+	not_ok "failed file writes: $file_lines lines, the last count '$file_last'"
+fi
+check_eq "$(grep -cE ': (write|fsync) failed: No space left on device$' "$GW_TMP/gw.log")" 0 \
+	"no failed file write is logged without its count"
 check_eq "$(litter)" 0 "still no empty journal segment, a new day's cycles failing"
 check_eq "$(persistent -name '2026-03-03_*')" 0 "no segment of the new day while each of its cycles fails"
 
@@ -256,6 +270,8 @@ else
 fi
 grep -q "sealing works again after" "$GW_TMP/gw.log" && ok "the recovery is logged once" ||
 	not_ok "no recovery log line"
+check_eq "$(grep -c 'spool: files are written again after [0-9]* failed write' "$GW_TMP/gw.log")" 1 \
+	"the files' recovery is logged once"
 
 if wait_pid_exit 60 $gw; then
 	wait $gw
