@@ -46,7 +46,7 @@ static int stream_into(int fd, const struct gw_batch_src *src, const char *tmp)
 		rc = gw_errno_rc(s.err);
 	}
 	if (rc && s.err) {
-		gw_err("%s: write failed: %s", tmp, strerror(s.err));
+		gw_durable_failed(tmp, "write failed", s.err);
 		errno = s.err;
 	} else if (rc) {
 		errno = 0;
@@ -68,7 +68,7 @@ int gw_spool_write_src(const char *dir, const struct gw_batch_src *src)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		err = errno;
-		gw_err("%s: cannot create: %s", tmp, strerror(err));
+		gw_durable_failed(tmp, "cannot create", err);
 		errno = err;
 		return gw_errno_rc(err);
 	}
@@ -78,21 +78,23 @@ int gw_spool_write_src(const char *dir, const struct gw_batch_src *src)
 	 * abandoned, never renamed into place as if it were. */
 	if (rc == 0 && fsync(fd) != 0) {
 		err = errno;
-		gw_err("%s: fsync failed: %s", tmp, strerror(err));
+		gw_durable_failed(tmp, "fsync failed", err);
 		rc = gw_errno_rc(err);
 	}
 	if (close(fd) != 0 && rc == 0) {
 		err = errno;
-		gw_err("%s: close failed: %s", tmp, strerror(err));
+		gw_durable_failed(tmp, "close failed", err);
 		rc = gw_errno_rc(err);
 	}
 	if (rc == 0 && rename(tmp, dst) != 0) {
 		err = errno;
-		gw_err("%s: rename to %s failed: %s", tmp, dst, strerror(err));
+		gw_durable_failed(dst, "rename into place failed", err);
 		rc = gw_errno_rc(err);
 	}
+	if (rc == 0 && (rc = gw_fsync_dir(ready)) == 0)
+		gw_durable_done();
 	if (rc == 0)
-		return gw_fsync_dir(ready);
+		return 0;
 	/* Nothing is left in tmp/: a full disk must not fill up with the
 	 * halves of files that could not be written. */
 	unlink(tmp);

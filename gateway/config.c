@@ -163,6 +163,13 @@ const struct gw_opt gw_config_gateway_keys[] = {
 	  .help = "last resort when still over the bound: delete the oldest "
 		  "batches not yet uploaded. Off by default: a sealed day is never "
 		  "deleted before upload unless the operator says so" },
+	{ .name = "stall_after", .type = GW_OPT_DURATION, GW(stall_after_s),
+	  .min = 1, .max = 86400, .def = "10m",
+	  .help = "a poll worker busy with one meter read, or the main loop with "
+		  "one turn, for this long (real time) is stuck: the gateway stops "
+		  "feeding systemd's watchdog, which restarts it "
+		  "([deployment.md](deployment.md#the-watchdog)). Longer than any "
+		  "one read can take (a slow IEC 62056-21 readout)" },
 	{ 0 },
 };
 

@@ -44,6 +44,8 @@ struct gw_config {
 	enum gw_log_level log_level;
 	int offline_after;     /* failed cycles in a row before "offline" */
 	int retry_backoff_max; /* most cycles an offline meter is skipped (0: none) */
+	int stall_after_s;     /* real seconds a thread may go without progress
+				* before the watchdog stops (daemon_watch.c) */
 	/* [clock] */
 	struct gw_clock clock;
 	/* how far the clock may be from its witnesses before the gateway stops

@@ -153,7 +153,10 @@ static int start(struct gw_daemon *d)
 			   (d->ct.cc.fresh && !d->ct.cc.confirmed);
 	d->running = 1;
 	gw_daemon_uploader_start(d);
-	return gw_sched_start(d->sched);
+	rc = gw_sched_start(d->sched);
+	if (rc == 0)
+		gw_daemon_watch_start(d);
+	return rc;
 }
 
 /* True (and the timer moved on) when the monotonic time `now` reached it. */
@@ -182,6 +185,7 @@ static int turn(struct gw_daemon *d)
 		return 1;
 	}
 	gw_daemon_add_readings(d, n);
+	gw_daemon_watch_turn(d, n);
 	/* A meter going offline or online is an event: the health file
 	 * follows it at once, as it follows the first poll cycle of every
 	 * bus (after a start or a reload), and every 10 s otherwise. */
@@ -216,6 +220,7 @@ static int turn(struct gw_daemon *d)
  * the state recorded, the uploader's last pass, the status. */
 static void finish(struct gw_daemon *d)
 {
+	gw_daemon_watch_stop(d);
 	gw_sched_stop(d->sched);
 	gw_daemon_write_health(d);
 	size_t n = gw_sched_take(d->sched, &d->buf, &d->cap, 0);

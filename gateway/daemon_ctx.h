@@ -10,6 +10,7 @@
  *   daemon_status.c   <spool>/status and <spool>/health
  *   daemon_upload.c   the upload thread
  *   daemon_reload.c   SIGHUP: a new configuration generation
+ *   daemon_watch.c    systemd: ready, status, stopping, the watchdog
  *
  * Ownership of the shared state, thread by thread:
  *
@@ -138,6 +139,7 @@ struct durable {
 	struct seal_retry retry;    /* sealing after a failed write */
 	int seal_err;   /* errno of the last batch that could not be written */
 	int status_err; /* errno that stopped the last status replacement */
+	struct gw_logrl status_rl, health_rl; /* their failed writes, logged */
 };
 
 /* Periodic work of the main loop, by the monotonic clock (real time, which
@@ -153,6 +155,20 @@ struct daemon_timers {
 			    * behind or caught up: at most every second */
 };
 
+/* What systemd is told, and the watchdog (daemon_watch.c). */
+struct gw_heartbeat;
+struct daemon_watch {
+	struct gw_heartbeat *hb; /* the main loop's */
+	int64_t next_check_us;   /* heartbeats checked (monotonic) */
+	int64_t next_ping_us;    /* WATCHDOG=1 due (monotonic) */
+	int stale;               /* a stale thread was logged */
+	int64_t last_cycle_ms;   /* gateway clock when readings last came */
+	int64_t status_next_us;  /* STATUS= not before (monotonic) */
+	char status[640];        /* the last STATUS= sent */
+	char alarms[512];        /* the status file's alarms, last written */
+	unsigned ready_batches;  /* and its upload backlog */
+};
+
 /* The running gateway. */
 struct gw_daemon {
 	struct gw_config *cfg;    /* the running configuration generation */
@@ -165,6 +181,7 @@ struct gw_daemon {
 	struct clocktrust ct;
 	struct uploader_thread up;
 	struct daemon_timers timers;
+	struct daemon_watch watch;
 	int running; /* the threads were started: the run ends with a stop */
 	int polled;  /* the health file shows every bus's first cycle */
 	unsigned long cycle_changes; /* gw_sched_cycle_health's count the
@@ -271,6 +288,20 @@ void gw_daemon_uploader_start(struct gw_daemon *d);
 void gw_daemon_uploader_kick(struct gw_daemon *d);
 /* Stops it after its last pass (a pass that hangs is cancelled). */
 void gw_daemon_uploader_stop(struct gw_daemon *d);
+
+/* ---- daemon_watch.c ---- */
+/* After the threads started: READY=1 (once per process), the main loop's
+ * heartbeat. */
+void gw_daemon_watch_start(struct gw_daemon *d);
+/* Every turn (readings: how many it took): the main loop's heartbeat,
+ * the threads' checked, WATCHDOG=1 while all are fresh. */
+void gw_daemon_watch_turn(struct gw_daemon *d, size_t readings);
+/* With each status write: STATUS= when it changed (alarms: the status
+ * file's, "none" without; ready_batches: the upload backlog). */
+void gw_daemon_watch_status(struct gw_daemon *d, const char *alarms,
+			    unsigned ready_batches);
+/* At the end of a run: STOPPING=1 unless the run starts over. */
+void gw_daemon_watch_stop(struct gw_daemon *d);
 
 /* ---- daemon_reload.c ---- */
 /* SIGHUP: re-reads the configuration; a valid one becomes the next

@@ -105,19 +105,35 @@ static void disk_status_lines(struct gw_daemon *d, struct gw_status_text *t)
 		      (long long)(wait > 0 ? (wait + 999999) / 1000000 : 0));
 }
 
+/* A status file that cannot be written at all (rc < 0, errno set) is
+ * said at growing intervals (rl: the status file's or the health file's),
+ * the first write after once. */
+static void file_written(int rc, const char *what, struct gw_logrl *rl)
+{
+	int err = errno;
+	unsigned long quiet = 0, n;
+
+	if (rc >= 0 && (n = gw_logrl_ok(rl)))
+		gw_info("spool: the %s file is written again after %lu failure%s",
+			what, n, n == 1 ? "" : "s");
+	if (rc < 0 && gw_logrl_fail(rl, &quiet))
+		gw_warn("spool: cannot write the %s file (%s); it is out of date "
+			"(%lu failures in a row, %lu not logged since the last)",
+			what, strerror(err), gw_logrl_count(rl), quiet);
+	errno = err;
+}
+
 /* Notes how a status write went (gw_spool_status_write's return). */
 static void status_written(struct durable *du, int rc, const char *what)
 {
 	int err = errno;
 
+	file_written(rc, what, &du->status_rl);
 	if (rc == 0) {
 		du->status_err = 0;
 		return;
 	}
-	if (rc < 0)
-		gw_warn("spool: cannot write the %s file (%s); it is out of date",
-			what, strerror(err));
-	else if (!du->status_err)
+	if (rc > 0 && !du->status_err)
 		gw_warn("spool: cannot replace the %s file (%s); rewriting it in "
 			"place until space is freed", what, strerror(err));
 	du->status_err = err ? err : EIO;
@@ -369,6 +385,7 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	gw_daemon_metrics_status_lines(d, &u, &t);
 	status_written(du, gw_spool_status_write(cfg->spool_dir, "status", text),
 		       "status");
+	gw_daemon_watch_status(d, alarm[0] ? alarm + 1 : "none", u.n_ready);
 	free(text);
 	free(ph);
 	free(meters);
@@ -409,8 +426,8 @@ void gw_daemon_write_health(struct gw_daemon *d)
 					h.last_error ? gw_strerror(h.last_error) : "-",
 					h.stale_replies, h.bad_values, ok);
 	}
-	if (gw_spool_status_write(cfg->spool_dir, "health", text) < 0)
-		gw_warn("spool: cannot write the health file");
+	file_written(gw_spool_status_write(cfg->spool_dir, "health", text),
+		     "health", &d->du.health_rl);
 	free(text);
 	gw_daemon_write_metrics(d);
 }

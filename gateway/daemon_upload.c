@@ -17,23 +17,36 @@
 #include <time.h>
 
 #include "daemon_ctx.h"
+#include "heartbeat.h"
 
-/* On the monotonic clock (pthread_cond_clockwait): a step of the wall
- * clock neither shortens nor stretches the wait. */
-static void timed_wait(struct uploader_thread *u, int64_t ms)
+static int64_t mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Waits up to ms for a kick or a stop, with the lock held on entry and on
+ * return. On the monotonic clock (pthread_cond_clockwait): a step of the
+ * wall clock neither shortens nor stretches the wait. In turns of at most
+ * a second, each a heartbeat (daemon_watch.c) taken without the lock: the
+ * main loop reads the fields under it for the status. */
+static void timed_wait(struct uploader_thread *u, int64_t ms)
+{
+	int64_t end = mono_us() + ms * 1000;
+
 	while (!u->kick && !u->stop) {
-		if (pthread_cond_clockwait(&u->cond, &u->lock, CLOCK_MONOTONIC, &ts) != 0)
+		int64_t now = mono_us();
+		if (now >= end)
 			break;
+		int64_t until = now + 1000000 < end ? now + 1000000 : end;
+		struct timespec ts = {.tv_sec = (time_t)(until / 1000000),
+				      .tv_nsec = (long)(until % 1000000) * 1000};
+		pthread_cond_clockwait(&u->cond, &u->lock, CLOCK_MONOTONIC, &ts);
+		pthread_mutex_unlock(&u->lock);
+		gw_heartbeat_tick();
+		pthread_mutex_lock(&u->lock);
 	}
 }
 
@@ -80,24 +93,26 @@ static void pass_done(struct uploader_thread *u, struct gw_uploader *up, int rc,
  * with up to 50% random jitter so that many gateways that lost the same
  * database do not come back in lockstep. */
 static int64_t next_backoff(const struct gw_config *cfg, int rc, int64_t backoff,
-			    unsigned *failures, unsigned *seed)
+			    struct gw_logrl *rl, unsigned *seed)
 {
+	unsigned long n, quiet = 0;
+
 	if (rc >= 0) {
-		if (*failures)
-			gw_info("upload: database reachable again after %u failed attempt%s",
-				*failures, *failures == 1 ? "" : "s");
-		*failures = 0;
+		if ((n = gw_logrl_ok(rl)))
+			gw_info("upload: database reachable again after %lu failed attempt%s",
+				n, n == 1 ? "" : "s");
 		return 0;
 	}
-	(*failures)++;
+	int say = gw_logrl_fail(rl, &quiet); /* the 1st, 2nd, 4th ... */
 	int64_t max = (int64_t)cfg->upload_retry_max_s * 1000;
 	int64_t base = backoff ? backoff * 2 : 1000;
 	if (base > max)
 		base = max;
 	backoff = base / 2 + (int64_t)(rand_r(seed) % (base / 2 + 1));
-	if ((*failures & (*failures - 1)) == 0)
-		gw_warn("upload: %s, attempt %u; next try in %lld ms",
-			gw_strerror(rc), *failures, (long long)backoff);
+	if (say)
+		gw_warn("upload: %s, attempt %lu; next try in %lld ms (%lu not "
+			"logged since the last)", gw_strerror(rc),
+			gw_logrl_count(rl), (long long)backoff, quiet);
 	return backoff;
 }
 
@@ -107,7 +122,7 @@ static void *uploader_main(void *arg)
 	const struct gw_config *cfg = u->cfg;
 	struct gw_uploader *up = gw_uploader_new(cfg->db_conninfo);
 	int64_t backoff = 0; /* ms; 0 while uploads succeed */
-	unsigned failures = 0;
+	struct gw_logrl failures = {0}; /* passes failed in a row */
 	unsigned seed = (unsigned)gw_real_now_us();
 	struct gw_upload_limits lim = {
 		.statement_timeout_ms = cfg->db_statement_timeout_s * 1000,
@@ -120,6 +135,10 @@ static void *uploader_main(void *arg)
 		return NULL;
 	}
 	gw_uploader_set_limits(up, &lim);
+	/* a pass beats at each batch begun or done (upload_conn.c) */
+	struct gw_heartbeat *hb = gw_heartbeat_start(
+		"upload", NULL,
+		((int64_t)cfg->db_stall_after_s + cfg->stall_after_s) * 1000000);
 	pthread_mutex_lock(&u->lock);
 	u->client = up;
 	if (u->stop) /* stopped before it began */
@@ -137,7 +156,7 @@ static void *uploader_main(void *arg)
 		pthread_mutex_unlock(&u->lock);
 
 		int rc = gw_upload_spool(up, cfg->spool_dir);
-		pass_done(u, up, rc, failures);
+		pass_done(u, up, rc, (unsigned)gw_logrl_count(&failures));
 		pthread_mutex_lock(&u->lock);
 		int want = u->want_clock;
 		pthread_mutex_unlock(&u->lock);
@@ -150,6 +169,7 @@ static void *uploader_main(void *arg)
 	pthread_mutex_lock(&u->lock);
 	u->client = NULL;
 	pthread_mutex_unlock(&u->lock);
+	gw_heartbeat_remove(hb);
 	gw_uploader_free(up);
 	return NULL;
 }

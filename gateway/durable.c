@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,38 @@ int gw_fsync_dir(const char *dir)
 	return 0;
 }
 
+/* A file that cannot be written over and over (a full disk: a seal, the
+ * state, the status files retried for hours) is logged at growing
+ * intervals (gw_logrl), whatever file it is: failures in a row of every
+ * durable write here, under a lock (the main thread and the workers'
+ * journal sink both write files). A write that succeeds ends the run. */
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gw_logrl fail_rl;
+
+void gw_durable_failed(const char *path, const char *what, int err)
+{
+	unsigned long quiet = 0, n;
+
+	pthread_mutex_lock(&fail_lock);
+	int say = gw_logrl_fail(&fail_rl, &quiet);
+	n = gw_logrl_count(&fail_rl);
+	pthread_mutex_unlock(&fail_lock);
+	if (say)
+		gw_err("%s: %s: %s (%lu failed file write%s in a row, %lu not logged "
+		       "since the last)", path, what, strerror(err), n,
+		       n == 1 ? "" : "s", quiet);
+}
+
+void gw_durable_done(void)
+{
+	pthread_mutex_lock(&fail_lock);
+	unsigned long n = gw_logrl_ok(&fail_rl);
+	pthread_mutex_unlock(&fail_lock);
+	if (n)
+		gw_info("spool: files are written again after %lu failed write%s",
+			n, n == 1 ? "" : "s");
+}
+
 static void dirname_of(const char *path, char *out, size_t cap)
 {
 	const char *slash = strrchr(path, '/');
@@ -102,14 +135,14 @@ static int write_durable(const char *tmp_path, const char *path,
 	if (fd < 0) {
 		err = errno;
 		if (!quiet)
-			gw_err("%s: cannot create: %s", tmp_path, strerror(err));
+			gw_durable_failed(tmp_path, "cannot create", err);
 		errno = err;
 		return gw_errno_rc(err);
 	}
 	if (gw_write_all(fd, buf, len) != 0) {
 		err = errno;
 		if (!quiet)
-			gw_err("%s: write failed: %s", tmp_path, strerror(err));
+			gw_durable_failed(tmp_path, "write failed", err);
 		goto fail;
 	}
 	/* A failed fsync means the data may not be on disk: the file is
@@ -117,24 +150,26 @@ static int write_durable(const char *tmp_path, const char *path,
 	if (fsync(fd) != 0) {
 		err = errno;
 		if (!quiet)
-			gw_err("%s: fsync failed: %s", tmp_path, strerror(err));
+			gw_durable_failed(tmp_path, "fsync failed", err);
 		goto fail;
 	}
 	if (close(fd) != 0) {
 		err = errno;
 		fd = -1;
-		gw_err("%s: close failed: %s", tmp_path, strerror(err));
+		gw_durable_failed(tmp_path, "close failed", err);
 		goto fail;
 	}
 	fd = -1;
 	if (rename(tmp_path, path) != 0) {
 		err = errno;
-		gw_err("%s: rename to %s failed: %s", tmp_path, path,
-		       strerror(err));
+		gw_durable_failed(path, "rename into place failed", err);
 		goto fail;
 	}
 	dirname_of(path, dir, sizeof(dir));
-	return gw_fsync_dir(dir);
+	int rc = gw_fsync_dir(dir);
+	if (rc == 0 && !quiet)
+		gw_durable_done();
+	return rc;
 fail:
 	/* Nothing is left in tmp/: a full disk must not fill up with the
 	 * halves of files that could not be written. errno is the failure's. */
@@ -253,7 +288,7 @@ static int status_in_place(const char *path, const char *text, int failed_errno)
 	close(fd);
 	return 0;
 fail:
-	gw_err("%s: rewriting in place failed: %s", path, strerror(err));
+	gw_durable_failed(path, "rewriting in place failed", err);
 	free(img);
 	close(fd);
 	return gw_errno_rc(err);

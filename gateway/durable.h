@@ -34,6 +34,12 @@ size_t gw_read_all(int fd, uint8_t *buf, size_t len);
  * GW_ENOSPC (no space left: ENOSPC or EDQUOT) or GW_EIO, with errno set
  * to the failure's. */
 int gw_fsync_dir(const char *dir);
+/* A durable write of path failed at step `what` ("write failed") with
+ * errno err: logged on the 1st, 2nd, 4th ... failure in a row of every
+ * durable write of the process, with the count (a full disk retried for
+ * hours). gw_durable_done: one succeeded, the run ends (logged once). */
+void gw_durable_failed(const char *path, const char *what, int err);
+void gw_durable_done(void);
 int gw_write_file_durable(const char *tmp_path, const char *path,
 			  const uint8_t *buf, size_t len);
 

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "notify.h"
 #include "version.h"
 
 /* Lock-free atomics (async-signal-safe in C11), read by the main loop;
@@ -182,7 +183,9 @@ int main(int argc, char **argv)
 	gw_log_set_level(cfg->log_level);
 	gw_info("gatewayd %s starting, configuration %s", gw_version(), cl.path);
 	install_signals(&opts);
+	gw_notify_open(); /* systemd's socket, if it started us (notify.h) */
 	rc = gw_daemon_run(&cfg, &opts, &stop_flag);
+	gw_notify_close();
 	gw_config_free(cfg);
 	return rc ? 1 : 0;
 }

@@ -33,6 +33,7 @@
 #include "cycle_health.h"
 #include "driver.h"
 #include "drops.h"
+#include "heartbeat.h"
 #include "scheduler.h"
 #include "meter_ident.h"
 
@@ -530,6 +531,7 @@ static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
 	const struct gw_meter_config *mc = &s->cfg->meters[m];
 	struct gw_read_result *res = &bb->res;
 
+	gw_heartbeat_tick(); /* one read between beats (daemon_watch.c) */
 	pthread_mutex_lock(&s->lock);
 	int due = gw_health_due(&s->health[m]);
 	pthread_mutex_unlock(&s->lock);
@@ -623,6 +625,8 @@ static void *worker_main(void *arg)
 		free(bb.buf);
 		return NULL;
 	}
+	struct gw_heartbeat *hb = gw_heartbeat_start("bus", bus->name,
+						     (int64_t)cfg->stall_after_s * 1000000);
 	while (!atomic_load(&s->stop)) {
 		/* Next boundary of the poll grid (UTC-aligned); read once
 		 * right away at start. When it is due on the monotonic clock:
@@ -656,6 +660,7 @@ static void *worker_main(void *arg)
 		cycle_done(w, &ct, due, start);
 	}
 	drv->close(h);
+	gw_heartbeat_remove(hb);
 	free(bb.buf);
 	free(bb.cyc);
 	return NULL;

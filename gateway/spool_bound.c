@@ -21,6 +21,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "spool.h"
 
 uint64_t gw_spool_dir_bytes(const char *dir, const char *sub, unsigned *count,
@@ -118,7 +119,7 @@ static int64_t drop_intervals(const char *dir, const char *name)
 	int wrc = gw_write_all(fd, buf, len);
 	free(buf);
 	if (wrc != 0 || fsync(fd) != 0) {
-		gw_err("spool: %s: write or fsync failed: %s", tmp, strerror(errno));
+		gw_durable_failed(tmp, "write or fsync failed", errno);
 		close(fd);
 		unlink(tmp);
 		return GW_EIO;
@@ -264,6 +265,11 @@ static int bound_delete(struct bound_run *run)
 	return 0;
 }
 
+/* A spool that stays over its bound (the database away for a week) is
+ * checked every minute: said at growing intervals (gw_logrl), its end
+ * once. One gateway per spool and process; the main thread enforces. */
+static struct gw_logrl over_rl, futile_rl;
+
 int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
 		     struct gw_spool_enforce *res)
 {
@@ -283,14 +289,19 @@ int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
 	rc = bound_done(&run);
 	uint64_t fixed = u.journal + u.quarantine + u.tmp;
 	int futile = fixed >= bnd->max_bytes;
-	if (rc == 0 && run.total > bnd->max_bytes && futile)
+	unsigned long quiet = 0;
+	if (!(rc == 0 && run.total > bnd->max_bytes && futile))
+		gw_logrl_ok(&futile_rl);
+	else if (gw_logrl_fail(&futile_rl, &quiet))
 		gw_err("spool: journal/ (%llu bytes), quarantine/ and tmp/ (%llu "
 		       "bytes) alone are over the bound of %llu bytes: no sealed "
 		       "data is dropped for them (raise spool_max, shorten "
-		       "revision_window, or clear quarantine/)",
+		       "revision_window, or clear quarantine/); %lu checks in a "
+		       "row, %lu not logged since the last",
 		       (unsigned long long)u.journal,
 		       (unsigned long long)(u.quarantine + u.tmp),
-		       (unsigned long long)bnd->max_bytes);
+		       (unsigned long long)bnd->max_bytes,
+		       gw_logrl_count(&futile_rl), quiet);
 	if (rc == 0 && run.total > bnd->max_bytes && !futile &&
 	    bnd->policy == GW_SPOOL_DROP_INTERVALS)
 		rc = bound_intervals(&run);
@@ -302,10 +313,15 @@ int gw_spool_enforce(const char *dir, const struct gw_spool_bound *bnd,
 	gw_spool_usage(dir, &u);
 	res->after = u.total;
 	res->over = u.total > bnd->max_bytes;
-	if (res->over)
+	if (!res->over && gw_logrl_ok(&over_rl))
+		gw_info("spool: within its bound again (%llu bytes)",
+			(unsigned long long)u.total);
+	if (res->over && gw_logrl_fail(&over_rl, &quiet))
 		gw_err("spool: FULL: %llu bytes, bound %llu; nothing more may be "
-		       "dropped by policy; sealed days are kept",
-		       (unsigned long long)u.total, (unsigned long long)bnd->max_bytes);
+		       "dropped by policy; sealed days are kept (%lu checks in a "
+		       "row, %lu not logged since the last)",
+		       (unsigned long long)u.total, (unsigned long long)bnd->max_bytes,
+		       gw_logrl_count(&over_rl), quiet);
 	return rc;
 }
 

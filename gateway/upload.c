@@ -386,6 +386,28 @@ static int load_batch(struct gw_uploader *u, const struct gw_batch *b,
 static int batch_failed(struct gw_uploader *u, const struct gw_batch *b,
 			const char *day, const struct outcome *o)
 {
+	/* A failure the next pass meets again (a lost connection, a server
+	 * error) is said on the 1st, 2nd, 4th ... in a row; a batch refused
+	 * for good (set aside) always. */
+	unsigned long quiet = 0;
+	int again = !gw_upload_cancelled(u) &&
+		    (o->lost || o->err == GW_ENOMEM || !refused_for_good(o->sqlstate));
+	if (again && !gw_logrl_fail(&u->load_rl, &quiet)) {
+		gw_debug("database: batch %s %s r%" PRIu32 " failed again (%lu in a row)",
+			 b->gateway_id, day, b->revision, gw_logrl_count(&u->load_rl));
+		gw_strlcpy(u->last_msg, o->msg, sizeof(u->last_msg));
+		if (o->lost) {
+			gw_upload_disconnect(u);
+			return GW_ECONN;
+		}
+		gw_upload_rollback(u);
+		if (o->err == GW_ENOMEM)
+			return GW_ENOMEM;
+		return GW_EDB;
+	}
+	if (again && gw_logrl_count(&u->load_rl) > 1)
+		gw_warn("database: batch loads failed %lu times in a row (%lu not "
+			"logged since the last)", gw_logrl_count(&u->load_rl), quiet);
 	if (o->err == GW_ENOMEM)
 		gw_err("database: out of memory building batch %s %s r%" PRIu32,
 		       b->gateway_id, day, b->revision);
@@ -447,6 +469,12 @@ int gw_upload_batch(struct gw_uploader *u, const struct gw_batch *b,
 		return rc;
 
 	gw_upload_note_progress(u);
+	if (o.committed && !o.err && !o.msg[0] && (o.applied == 0 || o.applied == 1)) {
+		unsigned long n = gw_logrl_ok(&u->load_rl);
+		if (n)
+			gw_info("database: batches load again after %lu failed attempt%s",
+				n, n == 1 ? "" : "s");
+	}
 	if (o.committed && o.applied == 1 && !o.err && !o.msg[0]) {
 		gw_strlcpy(u->held_last, u->held_now, sizeof(u->held_last));
 		u->rows += b->n_days + n_interval + b->n_events;

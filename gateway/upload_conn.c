@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "gw.h"
+#include "heartbeat.h"
 #include "upload.h"
 #include "upload_int.h"
 
@@ -165,6 +166,7 @@ int gw_upload_cancelled(struct gw_uploader *u)
 void gw_upload_note_progress(struct gw_uploader *u)
 {
 	__atomic_store_n(&u->progress_us, gw_real_now_us(), __ATOMIC_SEQ_CST);
+	gw_heartbeat_tick(); /* the upload thread's (daemon_watch.c) */
 }
 
 int64_t gw_uploader_progress_us(struct gw_uploader *u)

@@ -26,6 +26,9 @@ struct gw_uploader {
 	unsigned refused;         /* batches set aside (GW_EREFUSED) */
 	unsigned undecodable;     /* files set aside that do not decode */
 	char last_bad[512];       /* why the last file did not decode */
+	struct gw_logrl load_rl;  /* batch loads failed in a row that the next
+				   * pass meets again (logged at growing
+				   * intervals) */
 	char last_msg[1024];      /* the server's message of the last refusal */
 	int tls_default;          /* TCP without sslmode: verify-full added */
 	struct gw_upload_limits lim;

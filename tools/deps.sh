@@ -14,6 +14,7 @@ pkgs=(
 	scdoc dpkg-dev lintian
 	# promtool, which tests/integration/metrics.sh checks the metrics with
 	prometheus
+	systemd
 )
 
 missing=()

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "gw.h"
+#include "heartbeat.h"
 
 void gw_clock_init_real(struct gw_clock *c)
 {
@@ -179,6 +180,7 @@ bool gw_clock_sleep_until(const struct gw_clock *c, int64_t until_ms,
 
 	gw_clock_step_ms(c, &w);
 	for (;;) {
+		gw_heartbeat_tick(); /* an idle turn of the caller's loop */
 		if (stop && atomic_load(stop))
 			return false;
 		int64_t now = gw_clock_now_ms(c);

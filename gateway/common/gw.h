@@ -57,10 +57,37 @@ int gw_log_parse_level(const char *s, enum gw_log_level *out);
 void gw_log(enum gw_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* 1 when stderr is the systemd journal ($JOURNAL_STREAM names its device
+ * and inode): each line then begins with its syslog priority, "<3>" error,
+ * "<4>" warn, "<6>" info, "<7>" debug, which journald takes off and keeps
+ * as the line's priority (`journalctl -p warning`), and carries no time
+ * (journald stamps each line itself). Otherwise lines begin with the UTC
+ * time. Decided at the first line logged. */
+int gw_log_to_journal(void);
+
 #define gw_err(...) gw_log(GW_LOG_ERROR, __VA_ARGS__)
 #define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
 #define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
 #define gw_debug(...) gw_log(GW_LOG_DEBUG, __VA_ARGS__)
+
+/* A failure that may repeat for hours (a database away, a full disk, a
+ * socket that refuses) is logged at growing intervals: its 1st, 2nd, 4th,
+ * 8th ... in a row, each such line saying how many were not logged since
+ * the last one, and the end of the run once (as collectd does for its
+ * plugins). One per repeating failure, zeroed to start; not thread-safe
+ * (each belongs to the one thread that meets its failure). */
+struct gw_logrl {
+	unsigned long fails; /* failures in a row */
+	unsigned long quiet; /* of them, not logged since the last logged */
+};
+/* Counts a failure. Returns 1 if it is to be logged, *quiet (may be NULL)
+ * then set to the failures not logged since the last one that was. */
+int gw_logrl_fail(struct gw_logrl *rl, unsigned long *quiet);
+/* The failures in a row so far. */
+unsigned long gw_logrl_count(const struct gw_logrl *rl);
+/* A success: returns how many failures in a row it ends (0: none, nothing
+ * to log) and starts counting again. */
+unsigned long gw_logrl_ok(struct gw_logrl *rl);
 
 /* Copies src into dst of capacity cap; returns GW_EINVAL if it did not fit
  * (dst then holds a truncated, NUL-terminated copy). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "gw.h"
@@ -57,9 +58,38 @@ int gw_log_parse_level(const char *s, enum gw_log_level *out)
 	return GW_EINVAL;
 }
 
+static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
+static int journal_stream;
+
+/* $JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected to
+ * stdout and stderr (systemd.exec(5)); stderr is the journal only if fd 2
+ * is still that file (a shell's redirection inherits the variable, not
+ * the stream). */
+static void journal_detect(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (!v || sscanf(v, "%llu:%llu%n", &dev, &ino, &n) != 2 || v[n] != '\0')
+		return;
+	if (fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino)
+		journal_stream = 1;
+}
+
+int gw_log_to_journal(void)
+{
+	pthread_once(&journal_once, journal_detect);
+	return journal_stream;
+}
+
 void gw_log(enum gw_log_level level, const char *fmt, ...)
 {
 	static const char *const tags[] = {"error", "warn", "info", "debug"};
+	/* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+	static const char *const prio[] = {"<3>", "<4>", "<6>", "<7>"};
 	char msg[1024], ts[40];
 	va_list ap;
 
@@ -68,10 +98,42 @@ void gw_log(enum gw_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	gw_format_utc(gw_real_now_us() / 1000, ts, sizeof(ts));
 	/* One fprintf per line: stdio locks the stream, so lines from bus
 	 * workers do not interleave. */
+	if (gw_log_to_journal()) {
+		fprintf(stderr, "%s%s: %s\n", prio[level], tags[level], msg);
+		return;
+	}
+	gw_format_utc(gw_real_now_us() / 1000, ts, sizeof(ts));
 	fprintf(stderr, "%s %s: %s\n", ts, tags[level], msg);
+}
+
+int gw_logrl_fail(struct gw_logrl *rl, unsigned long *quiet)
+{
+	unsigned long n = ++rl->fails;
+
+	if (n & (n - 1)) { /* not a power of two */
+		rl->quiet++;
+		return 0;
+	}
+	if (quiet)
+		*quiet = rl->quiet;
+	rl->quiet = 0;
+	return 1;
+}
+
+unsigned long gw_logrl_count(const struct gw_logrl *rl)
+{
+	return rl->fails;
+}
+
+unsigned long gw_logrl_ok(struct gw_logrl *rl)
+{
+	unsigned long n = rl->fails;
+
+	rl->fails = 0;
+	rl->quiet = 0;
+	return n;
 }
 
 int gw_strlcpy(char *dst, const char *src, size_t cap)

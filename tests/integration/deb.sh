@@ -122,7 +122,7 @@ else
 fi
 unit=$root/lib/systemd/system/gatewayd.service
 check_eq "$(grep -E '^(Type|ExecStart|ExecStartPre|User|SupplementaryGroups|StateDirectory)=' "$unit" | tr '\n' ';')" \
-	"Type=simple;ExecStartPre=/usr/bin/gatewayd -c /etc/gatewayd/gateway.ini --check;ExecStart=/usr/bin/gatewayd -c /etc/gatewayd/gateway.ini;User=gatewayd;SupplementaryGroups=dialout;StateDirectory=gatewayd;" \
+	"Type=notify;ExecStartPre=/usr/bin/gatewayd -c /etc/gatewayd/gateway.ini --check;ExecStart=/usr/bin/gatewayd -c /etc/gatewayd/gateway.ini;User=gatewayd;SupplementaryGroups=dialout;StateDirectory=gatewayd;" \
 	"the unit runs the packaged /usr/bin/gatewayd as gatewayd on /etc/gatewayd/gateway.ini"
 # systemd-analyze verify on the unit with the scratch root's programs
 # (not this machine's): no unknown directive, every command executable,

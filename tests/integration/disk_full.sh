@@ -208,6 +208,17 @@ grep '^alarm=' "$spool/status" | grep -q seal_failed && ok "spool/status raises 
 sleep_until "$anchor" "$(at 2026-03-03T14:00:00Z)"
 n_fail=$(status seal_failures_total)
 t_last=$(date +%s.%N)
+# What the full disk did, taken at once; judged after the space is freed
+# (below), so that nothing on a loaded machine delays freeing it past the
+# next local midnight (17:00Z, 3 real seconds later).
+cp "$GW_TMP/gw.log" "$GW_TMP/full.log"
+ls "$spool/ready" >"$GW_TMP/full.ready"
+n_litter=$(litter)
+n_new_day=$(persistent -name '2026-03-03_*')
+
+# 4. Free the space: everything resumes by itself, no restart.
+rm -f "$mnt/filler"
+t_freed=$(date +%s)
 # Backoff 1, 2, 4, 8, 16 s: about log2 of the seconds elapsed since the
 # first failure, plus one. A retry on every pass would be ~10 a second.
 secs=$(awk -v a="$t_first" -v b="$t_last" 'BEGIN { printf "%d", b - a + 1 }')
@@ -218,7 +229,7 @@ if [ "${n_fail:-0}" -ge 2 ] && [ "$n_fail" -le "$limit" ]; then
 else
 	not_ok "seal attempts while full: '$n_fail' in $secs s (expected 2..$limit)"
 fi
-logged=$(grep -c "cannot seal a day into the spool (No space left on device), attempt" "$GW_TMP/gw.log")
+logged=$(grep -c "cannot seal a day into the spool (No space left on device), attempt" "$GW_TMP/full.log")
 # attempts 1, 2, 4, 8 ... are logged (one more attempt may have failed
 # since the status was read)
 pow2() { awk -v n="$1" 'BEGIN { c = 0; for (p = 1; p <= n; p *= 2) c++; print c }'; }
@@ -227,23 +238,19 @@ if [ "$logged" -eq "$(pow2 "$n_fail")" ] || [ "$logged" -eq "$(pow2 $((n_fail + 
 else
 	not_ok "failed seal log lines: $logged for $n_fail attempts"
 fi
-check_eq "$(ls "$spool/ready" | grep -c '_2026-03-02_')" 0 "no batch of 2026-03-02 while the disk is full"
+check_eq "$(grep -c '_2026-03-02_' "$GW_TMP/full.ready")" 0 "no batch of 2026-03-02 while the disk is full"
 # The state's "seen" cannot be written either: tried again at growing
 # intervals and said on the 1st, 2nd, 4th ... failure, not on every pass
 # of the main loop.
-seen_lines=$(grep -c "cannot record the time seen in the state" "$GW_TMP/gw.log")
-seen_fails=$(sed -n 's/.*cannot record the time seen in the state (\([0-9]*\) failed.*/\1/p' "$GW_TMP/gw.log" | tail -1)
+seen_lines=$(grep -c "cannot record the time seen in the state" "$GW_TMP/full.log")
+seen_fails=$(sed -n 's/.*cannot record the time seen in the state (\([0-9]*\) failed.*/\1/p' "$GW_TMP/full.log" | tail -1)
 if [ "$seen_lines" -ge 1 ] && [ "$seen_lines" -le "$(pow2 "${seen_fails:-0}")" ] && [ "$seen_lines" -le 8 ]; then
 	ok "the state's failed writes are logged at growing intervals ($seen_lines lines, $seen_fails failures in a row)"
 else
 	not_ok "the state's failed writes: $seen_lines log lines (last count '${seen_fails}')"
 fi
-check_eq "$(litter)" 0 "still no empty journal segment, a new day's cycles failing"
-check_eq "$(persistent -name '2026-03-03_*')" 0 "no segment of the new day while each of its cycles fails"
-
-# 4. Free the space: everything resumes by itself, no restart.
-rm -f "$mnt/filler"
-t_freed=$(date +%s)
+check_eq "$n_litter" 0 "still no empty journal segment, a new day's cycles failing"
+check_eq "$n_new_day" 0 "no segment of the new day while each of its cycles fails"
 if wait_for 15 sh -c "ls '$spool/ready/' | grep -q '_2026-03-02_'"; then
 	ok "2026-03-02 is sealed once space is freed ($(($(date +%s) - t_freed)) s, no restart)"
 else
@@ -256,6 +263,24 @@ else
 fi
 grep -q "sealing works again after" "$GW_TMP/gw.log" && ok "the recovery is logged once" ||
 	not_ok "no recovery log line"
+check_eq "$(grep -c 'spool: files are written again after [0-9]* failed write' "$GW_TMP/gw.log")" 1 \
+	"the files' recovery is logged once"
+# While the disk was full the files themselves (the day's batch, the
+# state) failed on every attempt of both: durable.c said so on the 1st,
+# 2nd, 4th ... failed write in a row, each line with the count and how
+# many were not logged since (counted here, after the space was freed, so
+# that nothing delays freeing it).
+file_lines=$(grep -cE 'failed file writes? in a row' "$GW_TMP/gw.log")
+file_last=$(sed -nE 's/.*\(([0-9]+) failed file writes? in a row, ([0-9]+) not logged.*/\1 \2/p' "$GW_TMP/gw.log" | tail -1)
+file_fails=${file_last% *}
+if [ "$file_lines" -ge 2 ] && [ "$file_lines" -eq "$(pow2 "${file_fails:-0}")" ] &&
+   [ "${file_last#* }" -eq $(( ${file_fails:-0} / 2 - 1 < 0 ? 0 : ${file_fails:-0} / 2 - 1 )) ]; then
+	ok "failed file writes are logged at growing intervals with the count not logged ($file_lines lines, the last: $file_last)"
+else
+	not_ok "failed file writes: $file_lines lines, the last count '$file_last'"
+fi
+check_eq "$(grep -cE ': (write|fsync) failed: No space left on device$' "$GW_TMP/gw.log")" 0 \
+	"no failed file write is logged without its count"
 
 if wait_pid_exit 60 $gw; then
 	wait $gw

@@ -38,8 +38,36 @@ else
 	not_ok "failures are logged at growing intervals, not each one ($backoffs lines for $fails failures)"
 fi
 
-# The database comes back.
+# The database comes back, but a lock holds the load (lock_timeout 1 s):
+# each pass fails on the server, and the same failure is logged on the
+# 1st, 2nd, 4th ... pass in a row, not on each one.
 start_pg pg
+psql -XqAt -c "BEGIN; LOCK TABLE batch_ledger IN SHARE MODE; SELECT 'blocking', pg_sleep(300); ROLLBACK" >"$GW_TMP/block.out" 2>&1 &
+block=$!
+track_pid $block
+wait_for 15 bash -c "psql -XAtc \"SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND state = 'active' AND pid <> pg_backend_pid()\" | grep -q 1" ||
+	not_ok "the blocking session runs"
+upload_only_ini sub-9 "$spool" "$GW_PG_CONNINFO" "retry_max = 1
+lock_timeout = 1s" >"$GW_TMP/gw.ini"
+run_gatewayd "$GW_TMP/gw.ini" "$GW_TMP/locked.log" 2026-03-10T01:30:00Z 2026-03-10T01:45:00Z
+lfails=$(sed -n 's/^upload_failures=//p' "$spool/status")
+llines=$(grep -c 'canceling statement due to lock timeout' "$GW_TMP/locked.log")
+# the last pass may have been cancelled at the stop instead (not a failure
+# of the load, not counted with them)
+lpow=0 lpow1=0
+for ((a = 1; a <= ${lfails:-0}; a *= 2)); do lpow=$((lpow + 1)); done
+for ((a = 1; a <= ${lfails:-0} - 1; a *= 2)); do lpow1=$((lpow1 + 1)); done
+grep -q 'cancelled, the gateway is stopping' "$GW_TMP/locked.log" && lpow=$lpow1
+if [ "${lfails:-0}" -ge 4 ] && [ "$llines" -eq "$lpow" ]; then
+	ok "a load the server keeps failing is logged at growing intervals ($llines lines for $lfails passes)"
+else
+	not_ok "a load the server keeps failing: $llines lines for '${lfails}' passes (expected $lpow)"
+fi
+grep -q "database: batch loads failed $((1 << (lpow - 1))) times in a row ($(((1 << (lpow - 1)) / 2 - 1)) not logged since the last)" "$GW_TMP/locked.log" &&
+	ok "the last such line says how many were not logged" ||
+	not_ok "no count of the lines not logged: $(grep 'batch loads failed' "$GW_TMP/locked.log" | tail -1)"
+psql -XqAtc "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()" >/dev/null
+wait $block 2>/dev/null
 upload_only_ini sub-9 "$spool" "$GW_PG_CONNINFO" "retry_max = 1" >"$GW_TMP/gw.ini"
 run_gatewayd "$GW_TMP/gw.ini" "$GW_TMP/gatewayd.log" 2026-03-10T02:00:00Z 2026-03-10T02:03:00Z
 check_eq "$(ls "$spool/ready" | wc -l)/$(ls "$spool/done" | wc -l)/$(psql -XAtc 'SELECT count(*) FROM batch_ledger')" \
