@@ -13,7 +13,8 @@
 upload_only_ini sub-j "$GW_TMP/spool" "" >"$GW_TMP/gw.ini"
 sed -i 's/^\[gateway\]$/[gateway]\nlog_level = debug/; /^conninfo = $/d' "$GW_TMP/gw.ini"
 
-# run LOG ENV...: gatewayd for 8 simulated minutes at 60x, stderr
+# run LOG ENV...: gatewayd for 16 simulated minutes at 60x (a second failed
+# connect, a debug line), stderr
 # appended to LOG (which exists before, for its inode), a NOTIFY_SOCKET
 # that is no address (an error line).
 run() {
@@ -22,7 +23,7 @@ run() {
 	: >>"$log"
 	env "$@" NOTIFY_SOCKET=relative/path "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" \
 		--clock-start 2026-03-01T05:00:00Z --clock-speed 60 \
-		--stop-at 2026-03-01T05:08:00Z 2>>"$log" &
+		--stop-at 2026-03-01T05:16:00Z 2>>"$log" &
 	local gw=$!
 	track_pid $gw
 	wait_pid_exit 90 $gw || not_ok "gatewayd did not stop"
