@@ -102,6 +102,12 @@ WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -Igateway/common -Idrivers -Igateway
+# 64-bit time_t and off_t on 32-bit targets (armhf: glibc >= 2.34), so that
+# times after 2038-01-19 and files over 2 GiB work there; nothing changes
+# on 64-bit targets. The libraries the gateway links (libmodbus,
+# libserialport, libpq, zlib, cmocka) pass no time_t or off_t across
+# their interfaces (zlib maps its offsets to the 64-bit calls itself).
+CFLAGS += -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
 LDFLAGS += $(SANFLAGS) $(SANLINK)
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
