@@ -96,13 +96,16 @@ depends() { # FILE...: the Depends line
 		rm -rf "$t"
 	else
 		# NEEDED sonames to the Debian 12 packages that hold them; a
-		# soname not in this list stops the build
+		# soname not in this list stops the build (armhf programs
+		# built with the stack protector need the dynamic loader
+		# itself, for __stack_chk_guard: libc6 too)
 		local d
 		d=$("$triplet-objdump" -p "$@" | awk '/NEEDED/ { print $2 }' | sort -u |
 			sed -e 's/^libmodbus\.so\.5$/libmodbus5 (>= 3.1.6)/' \
 				-e 's/^libserialport\.so\.0$/libserialport0 (>= 0.1.1)/' \
 				-e 's/^libpq\.so\.5$/libpq5/' -e 's/^libz\.so\.1$/zlib1g (>= 1:1.2.0)/' \
-				-e 's/^lib[cm]\.so\.6$/libc6 (>= 2.36)/' | sort -u)
+				-e 's/^lib[cm]\.so\.6$/libc6 (>= 2.36)/' \
+				-e 's/^ld-linux-[a-z0-9-]*\.so\.[0-9]$/libc6 (>= 2.36)/' | sort -u)
 		if printf '%s\n' "$d" | grep -q '\.so'; then
 			echo "mkdeb: no package known for $(printf '%s\n' "$d" | grep '\.so' | tr '\n' ' ')" >&2
 			return 1
