@@ -29,6 +29,30 @@
 # integer checks (unsigned overflow, sign change, unsigned shift) are left
 # off: they report the deliberate wrap of hashes, CRCs and zigzag codes.
 SANITIZE ?=
+# RELEASE=1 (what make deb builds with, in $(BUILD)/release): Debian's
+# build flags from dpkg-buildflags with every hardening feature
+# (DEB_BUILD_MAINT_OPTIONS=hardening=+all) for the target architecture:
+# -fstack-protector-strong, -D_FORTIFY_SOURCE=2, -Wl,-z,relro,-z,now, PIE
+# (the Debian compilers' default). `make` and `make check` keep their own.
+RELEASE ?=
+ifeq ($(RELEASE),1)
+DEB_FLAGS_ENV := DEB_BUILD_MAINT_OPTIONS=hardening=+all \
+	DEB_HOST_ARCH=$(or $(CROSS),$(shell dpkg --print-architecture))
+ifeq ($(origin CFLAGS),undefined)
+CFLAGS := $(shell $(DEB_FLAGS_ENV) dpkg-buildflags --get CFLAGS) \
+	$(shell $(DEB_FLAGS_ENV) dpkg-buildflags --get CPPFLAGS)
+endif
+LDFLAGS += $(shell $(DEB_FLAGS_ENV) dpkg-buildflags --get LDFLAGS)
+# and what Debian 13's dpkg-buildflags adds ("stackclash", and "branch" on
+# arm64: return addresses signed, a no-op on cores before ARMv8.3), which
+# Debian 12's does not know yet. Not -fcf-protection on amd64: Debian 12's
+# C start files carry no IBT/SHSTK note, so the linked program would not
+# have it either (hardening-check's "Control flow integrity: no").
+RELEASE_EXTRA_amd64 := -fstack-clash-protection
+RELEASE_EXTRA_arm64 := -fstack-clash-protection -mbranch-protection=standard
+RELEASE_EXTRA_armhf := -fstack-clash-protection
+CFLAGS += $(RELEASE_EXTRA_$(or $(CROSS),$(shell dpkg --print-architecture)))
+endif
 # CROSS=arm64 or armhf: the Debian cross compiler and pkg-config reading the
 # .pc files of a sysroot (tools/sysroot.sh ARCH makes build/sysroot-ARCH).
 # CC, PKG_CONFIG and SYSROOT given on the command line win.
@@ -89,7 +113,8 @@ endif
 CC ?= cc
 # The compiler and sanitizers the objects in $(BUILD) were built with,
 # rewritten (so objects are rebuilt) only when they change: cc to clang for
-# SANITIZE=1. Only a build of objects looks at it, not e.g. fuzz-build.
+# SANITIZE=1; in a release build (RELEASE=1, make deb) its flags too. Only
+# a build of objects looks at it, not e.g. fuzz-build.
 CC_STAMP := $(BUILD)/.cc
 PKGS := libmodbus libserialport libpq zlib
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -102,6 +127,12 @@ WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -Igateway/common -Idrivers -Igateway
+# 64-bit time_t and off_t on 32-bit targets (armhf: glibc >= 2.34), so that
+# times after 2038-01-19 and files over 2 GiB work there; nothing changes
+# on 64-bit targets. The libraries the gateway links (libmodbus,
+# libserialport, libpq, zlib, cmocka) pass no time_t or off_t across
+# their interfaces (zlib maps its offsets to the 64-bit calls itself).
+CFLAGS += -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
 LDFLAGS += $(SANFLAGS) $(SANLINK)
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
@@ -164,8 +195,8 @@ tests: $(PROGS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
 
 $(CC_STAMP): FORCE
 	@mkdir -p $(dir $@)
-	@if [ "$$(cat $@ 2>/dev/null)" != '$(CC) $(SANFLAGS) $(SANLINK)' ]; then \
-		echo '$(CC) $(SANFLAGS) $(SANLINK)' >$@; fi
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(CC) $(SANFLAGS) $(SANLINK)$(if $(RELEASE), $(CFLAGS) $(LDFLAGS))' ]; then \
+		echo '$(CC) $(SANFLAGS) $(SANLINK)$(if $(RELEASE), $(CFLAGS) $(LDFLAGS))' >$@; fi
 FORCE:
 
 $(BUILD)/%.o: %.c $(CC_STAMP)
@@ -338,16 +369,22 @@ install-man: man
 		install -m 644 $(BUILD)/man/$$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
 
 # Debian packages (packaging/mkdeb.sh): build/deb/gatewayd_VERSION_ARCH.deb
-# and gatewayd-tools_VERSION_ARCH.deb.
-# A package holds release programs: a sanitizer build's would depend on the
-# sanitizer runtime (and the compiler's library path), so it is refused.
-deb: all
+# and gatewayd-tools_VERSION_ARCH.deb (build/ARCH/deb for CROSS=ARCH).
+# A package holds release programs, built with Debian's hardening flags
+# (RELEASE=1) in their own directory, $(BUILD)/release, so that the
+# development build beside it keeps its flags and is not rebuilt. A
+# sanitizer build's would depend on the sanitizer runtime (and the
+# compiler's library path), so it is refused.
+deb:
 	@if [ -n '$(SANITIZE)' ]; then echo "make deb: packages are built without SANITIZE (got SANITIZE=$(SANITIZE))" >&2; exit 1; fi
-	@BUILD=$(BUILD) GW_VERSION='$(GW_VERSION)' MAKE='$(MAKE)' CROSS='$(CROSS)' packaging/mkdeb.sh
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/release RELEASE=1 CROSS='$(CROSS)' all
+	@BUILD=$(BUILD)/release DEB_OUT=$(BUILD)/deb GW_VERSION='$(GW_VERSION)' MAKE='$(MAKE)' CROSS='$(CROSS)' \
+		packaging/mkdeb.sh
 
 # make check-cross CROSS=arm64|armhf: the unit tests, cross-built, run one
 # by one under qemu-user with the sysroot's libraries (tools/sysroot.sh
-# ARCH; apt-get install qemu-user). Integration scripts are not run. The
+# ARCH; apt-get install qemu-user), then the packages of make deb
+# CROSS=ARCH (tests/cross/deb.sh). Integration scripts are not run. The
 # conservation property test runs GW_PROPERTY_CASES (here 200) cases: qemu
 # is some 20 times slower than the host.
 QEMU_arm64 := qemu-aarch64
@@ -356,7 +393,12 @@ check-cross:
 	@if [ -z '$(CROSS)' ]; then echo "make check-cross CROSS=arm64 (or armhf)" >&2; exit 2; fi
 	@$(MAKE) --no-print-directory CROSS=$(CROSS) $(PROGS) $(UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP QEMU_LD_PREFIX=$(SYSROOT) GW_PROPERTY_CASES=$${GW_PROPERTY_CASES:-200} \
-		tools/qemu_tests.sh $(QEMU_$(CROSS)) $(UNIT_BIN)
+		tools/qemu_tests.sh $(QEMU_$(CROSS)) $(UNIT_BIN); unit=$$?; \
+	echo "# the $(CROSS) packages (tests/cross/deb.sh)"; \
+	tests/cross/deb.sh $(CROSS) >$(BUILD)/deb-check.out 2>&1; deb=$$?; \
+	grep -E '^(ok|not ok|#)' $(BUILD)/deb-check.out; \
+	echo "$$(grep -c '^ok' $(BUILD)/deb-check.out) passed, $$(grep -c '^not ok' $(BUILD)/deb-check.out) failed"; \
+	[ $$unit -eq 0 ] && [ $$deb -eq 0 ]
 
 # A source tarball of the last commit (uncommitted changes are not in it,
 # nor in its name) that knows its version without .git (VERSION).

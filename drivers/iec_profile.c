@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "iec_profile.h"
+#include "wide.h"
 
 size_t gw_iec_profile_place(struct gw_reading *r, size_t n, int64_t offset_ms,
 			    int64_t now_ms, int64_t window_ms, int64_t ahead_ms)
@@ -118,9 +119,11 @@ static int direct(const struct gw_reading *c, int k, const struct gw_iec_gap *g,
 	return (int)n;
 }
 
+/* Weights are products of a value and a time span: 128 bits (wide.h, as
+ * 32-bit ARM has no 128-bit type). */
 struct share {
-	__extension__ unsigned __int128 w; /* weight: value x overlap */
-	__extension__ unsigned __int128 rem;
+	struct gw_u128 w; /* weight: value x overlap */
+	struct gw_u128 rem;
 	int64_t q; /* whole Wh given */
 	int64_t end_ms;
 	size_t idx;
@@ -130,8 +133,10 @@ static int by_rem(const void *a, const void *b)
 {
 	const struct share *x = a, *y = b;
 
-	if (x->rem != y->rem)
-		return x->rem > y->rem ? -1 : 1;
+	int c = gw_u128_cmp(x->rem, y->rem);
+
+	if (c != 0)
+		return -c;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -193,7 +198,7 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 	struct share *s = calloc(m, sizeof(*s));
 	if (!s)
 		return GW_ENOMEM;
-	__extension__ unsigned __int128 total = 0;
+	struct gw_u128 total = gw_u128_of(0);
 	for (int i = first; i <= last; i++) {
 		int64_t a = c[i].ts_ms - step > g->from_ms ? c[i].ts_ms - step
 							  : g->from_ms;
@@ -203,8 +208,8 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 		x->end_ms = c[i].ts_ms;
 		int64_t v = c[i].value * pow10i(c[i].scale - smin);
 		if (b > a)
-			x->w = (unsigned __int128)v * (unsigned __int128)(b - a);
-		total += x->w;
+			x->w = gw_u128_mul64((uint64_t)v, (uint64_t)(b - a));
+		total = gw_u128_add(total, x->w);
 	}
 	/* the tail: from the last recorded interval's end to the read */
 	struct share *tail = &s[m - 1];
@@ -212,9 +217,9 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 	tail->end_ms = g->to_ms;
 	int64_t tl = g->to_ms - (c[last].ts_ms > g->from_ms ? c[last].ts_ms : g->from_ms);
 	if (tl > 0)
-		tail->w = (unsigned __int128)(c[last].value * pow10i(c[last].scale - smin)) *
-			  (unsigned __int128)tl;
-	total += tail->w;
+		tail->w = gw_u128_mul64((uint64_t)(c[last].value * pow10i(c[last].scale - smin)),
+					(uint64_t)tl);
+	total = gw_u128_add(total, tail->w);
 	/* Plausibility, in Wh: energy = weight * f. */
 	double f = per_interval ? 1.0 / (double)step
 				: 1.0 / 3.6e6;
@@ -222,11 +227,12 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 		f /= 10.0;
 	for (int e = 0; e < smin; e++)
 		f *= 10.0;
-	double e_prof = (double)total * f, e_tail = (double)tail->w * f;
+	double e_prof = gw_u128_to_double(total) * f;
+	double e_tail = gw_u128_to_double(tail->w) * f;
 	double off = e_prof - (double)delta;
 	if (off < 0)
 		off = -off;
-	if (total == 0 ? delta != 0
+	if (gw_u128_is_zero(total) ? delta != 0
 		       : off > (double)delta / 10.0 + e_tail + 2.0) {
 		snprintf(why, why_cap,
 			 "its %s adds up to %.0f Wh, the register changed by %lld Wh",
@@ -238,13 +244,12 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 	 * left over to the largest remainders, so the shares add up to
 	 * delta exactly. */
 	int64_t given = 0;
-	for (size_t j = 0; j < m && total > 0; j++) {
-		unsigned __int128 num = (unsigned __int128)delta * s[j].w;
-		s[j].q = (int64_t)(num / total);
-		s[j].rem = num % total;
+	for (size_t j = 0; j < m && !gw_u128_is_zero(total); j++) {
+		struct gw_u128 num = gw_u128_mul(s[j].w, (uint64_t)delta);
+		s[j].q = (int64_t)gw_u128_divmod(num, total, &s[j].rem).lo;
 		given += s[j].q;
 	}
-	if (total > 0) {
+	if (!gw_u128_is_zero(total)) {
 		qsort(s, m, sizeof(*s), by_rem);
 		for (size_t j = 0; given < delta; j = (j + 1) % m) {
 			s[j].q++;

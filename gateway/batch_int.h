@@ -28,6 +28,7 @@
 
 #include "batch.h"
 #include "tz.h"
+#include "wide.h"
 
 /* 9999-12-31T23:59:59.999Z: readings beyond it (or before 1970) are bad
  * times. */
@@ -249,7 +250,7 @@ static inline int64_t energy_in(int64_t power_w, int64_t dt)
 	 * the common case, without a 128-bit division per reading */
 	if (dt <= INT64_MAX / GW_POWER_MAX_W)
 		return power_w * dt / 3600000 + 1;
-	return (int64_t)((__int128)power_w * dt / 3600000) + 1;
+	return gw_muldiv64(power_w, dt, 3600000) + 1;
 }
 
 /* The configured bound for dt ms, or -1 when max_power_w is 0. */

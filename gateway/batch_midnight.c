@@ -13,16 +13,13 @@
 
 #include "batch_int.h"
 #include "drops.h"
+#include "wide.h"
 
-/* a + (b - a) * num / den, rounded to nearest, without overflow. */
+/* a + (b - a) * num / den, rounded to nearest, without overflow
+ * (wide.h: no 128-bit type on 32-bit ARM). */
 static int64_t interp(int64_t a, int64_t b, int64_t num, int64_t den)
 {
-	__int128 d = ((__int128)b - a) * num;
-	__int128 q = d / den, r = d % den;
-
-	if (2 * (r < 0 ? -r : r) >= den)
-		q += (d < 0) ? -1 : 1;
-	return (int64_t)(a + q);
+	return gw_interp64(a, b, num, den);
 }
 
 /* The largest increase counted in dt ms: the configured bound, or the
@@ -41,7 +38,9 @@ int64_t batch_wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
 {
 	if (r <= 0 || bv >= a || a >= r)
 		return -1;
-	__int128 inc = (__int128)bv + r - a;
+	/* bv < a < r: bv + r - a lies in (bv, r), within int64; summed
+	 * in uint64 (no 128-bit type on 32-bit ARM), read back exactly */
+	int64_t inc = (int64_t)((uint64_t)bv + (uint64_t)r - (uint64_t)a);
 	int64_t bound = max_energy(b, dt);
 	if (bound >= 0 ? inc > bound : inc > r / 2)
 		return -1;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # packaging/mkdeb.sh - builds the Debian packages from `make install`
-# (run by `make deb`; BUILD, GW_VERSION, MAKE and CROSS come from it):
+# (run by `make deb`; BUILD, DEB_OUT, GW_VERSION, MAKE and CROSS come from
+# it; BUILD is the release build, made with RELEASE=1):
 #
 #   gatewayd        gatewayd, gwctl, their man pages and gateway.ini(5), the
 #                   meter profiles, the schema, the systemd units, sysusers.d
@@ -13,9 +14,10 @@
 # with dpkg-deb (no debhelper: the package has no source package of its
 # own, and this is the whole of what it does). Runtime dependencies come
 # from dpkg-shlibdeps (native builds) or from the programs' NEEDED entries
-# (cross builds, whose sysroot has no dpkg database). Writes
-# $BUILD/deb/*.deb and runs lintian on them when it is installed
-# (GW_LINTIAN=0: not).
+# (cross builds, whose sysroot has no dpkg database). The programs must
+# have Debian's hardening (packaging/hardening.sh), else nothing is
+# written. Writes $DEB_OUT/*.deb (default $BUILD/deb) and runs lintian on
+# them when it is installed (GW_LINTIAN=0: not).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,12 +34,12 @@ arm64) arch=arm64; triplet=aarch64-linux-gnu; strip=$triplet-strip ;;
 armhf) arch=armhf; triplet=arm-linux-gnueabihf; strip=$triplet-strip ;;
 *) echo "mkdeb: CROSS=$CROSS: arm64 or armhf" >&2; exit 2 ;;
 esac
-out=$BUILD/deb
+out=${DEB_OUT:-$BUILD/deb}
 stage=$out/stage
 rm -rf "$stage"
 mkdir -p "$stage"
 
-"$MAKE" --no-print-directory -s install BUILD="$BUILD" CROSS="$CROSS" \
+"$MAKE" --no-print-directory -s install BUILD="$BUILD" CROSS="$CROSS" RELEASE=1 \
 	DESTDIR="$(cd "$stage" && pwd)/all" PREFIX=/usr >/dev/null
 
 main=$stage/gatewayd
@@ -53,6 +55,12 @@ for b in "$main"/usr/bin/* "$tools"/usr/bin/*; do
 	"$strip" --strip-unneeded --remove-section=.comment --remove-section=.note "$b"
 done
 find "$main" "$tools" -path '*/share/man/*' -type f -exec gzip -9n {} +
+# stack protector, fortified libc calls, full RELRO, PIE: or no package
+if ! packaging/hardening.sh "$main"/usr/bin/* "$tools"/usr/bin/* >"$stage/hardening" 2>&1; then
+	sed 's/^/mkdeb: /' "$stage/hardening" >&2
+	echo "mkdeb: the programs lack hardening (build them with RELEASE=1, as make deb does)" >&2
+	exit 1
+fi
 
 # The example configuration, also as the conffiles under /etc/gatewayd:
 # root:gatewayd 0640 (the group is set by the postinst, once it exists).
@@ -88,13 +96,16 @@ depends() { # FILE...: the Depends line
 		rm -rf "$t"
 	else
 		# NEEDED sonames to the Debian 12 packages that hold them; a
-		# soname not in this list stops the build
+		# soname not in this list stops the build (armhf programs
+		# built with the stack protector need the dynamic loader
+		# itself, for __stack_chk_guard: libc6 too)
 		local d
 		d=$("$triplet-objdump" -p "$@" | awk '/NEEDED/ { print $2 }' | sort -u |
 			sed -e 's/^libmodbus\.so\.5$/libmodbus5 (>= 3.1.6)/' \
 				-e 's/^libserialport\.so\.0$/libserialport0 (>= 0.1.1)/' \
 				-e 's/^libpq\.so\.5$/libpq5/' -e 's/^libz\.so\.1$/zlib1g (>= 1:1.2.0)/' \
-				-e 's/^lib[cm]\.so\.6$/libc6 (>= 2.36)/' | sort -u)
+				-e 's/^lib[cm]\.so\.6$/libc6 (>= 2.36)/' \
+				-e 's/^ld-linux-[a-z0-9-]*\.so\.[0-9]$/libc6 (>= 2.36)/' | sort -u)
 		if printf '%s\n' "$d" | grep -q '\.so'; then
 			echo "mkdeb: no package known for $(printf '%s\n' "$d" | grep '\.so' | tr '\n' ' ')" >&2
 			return 1

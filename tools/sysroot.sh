@@ -32,12 +32,21 @@ else
 	sudo=(false)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# On a shared build machine another apt-get may hold dpkg's lock: wait for
+# it (up to 10 minutes) rather than fail.
+apt=(apt-get -o DPkg::Lock::Timeout=600)
 if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
 	echo "sysroot: dpkg --add-architecture $arch; apt-get update" >&2
 	"${sudo[@]}" dpkg --add-architecture "$arch"
-	"${sudo[@]}" apt-get update -q >&2
+	"${sudo[@]}" "${apt[@]}" update -q >&2 || true
 elif ! apt-cache show "libc6:$arch" >/dev/null 2>&1; then
-	"${sudo[@]}" apt-get update -q >&2
+	"${sudo[@]}" "${apt[@]}" update -q >&2 || true
+fi
+# An index that failed to download (a mirror in sync) is only fatal when
+# apt knows nothing of ARCH: the suite's own index is enough for a sysroot.
+if ! apt-cache show "libc6:$arch" >/dev/null 2>&1; then
+	echo "sysroot: apt-get update did not bring $arch's package lists" >&2
+	exit 1
 fi
 # the cross compiler, and qemu-user for make check-cross
 case "$arch" in arm64) qemu=qemu-aarch64 ;; armhf) qemu=qemu-arm ;; esac
@@ -46,7 +55,7 @@ command -v "$triplet-gcc" >/dev/null || want+=("crossbuild-essential-$arch")
 command -v "$qemu" >/dev/null || want+=(qemu-user)
 if [ ${#want[@]} -gt 0 ]; then
 	echo "sysroot: installing ${want[*]}" >&2
-	"${sudo[@]}" apt-get install -y -q --no-install-recommends "${want[@]}" >&2
+	"${sudo[@]}" "${apt[@]}" install -y -q --no-install-recommends "${want[@]}" >&2
 fi
 
 # The -dev packages and every library package they need (by Depends,

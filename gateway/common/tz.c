@@ -90,6 +90,10 @@ int gw_day_parse(const char *s, int32_t *day)
 	return 0;
 }
 
+/* Local days are found through time_t: a 32-bit one ends in 2038. The
+ * Makefile asks for 64 bits on 32-bit ARM (_TIME_BITS=64). */
+_Static_assert(sizeof(time_t) >= 8, "time_t must be 64-bit (build with -D_TIME_BITS=64)");
+
 int32_t gw_tz_day_of(int64_t ts_ms)
 {
 	int64_t secs = ts_ms / 1000 - (ts_ms % 1000 < 0 ? 1 : 0);

@@ -58,6 +58,7 @@
 #include "journal.h"
 #include "spool.h"
 #include "tz.h"
+#include "wide.h"
 
 #define MIN 60000LL
 #define HOUR 3600000LL
@@ -715,14 +716,21 @@ static int cmp_ts(const void *a, const void *b)
 	return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
+/* The reference computes in __int128 where the compiler has it (amd64,
+ * arm64), independently of the gateway's own wide.c; on 32-bit ARM, which
+ * has no 128-bit type, it is wide.c's, checked on its own by test_wide. */
 static int64_t ref_interp(int64_t a, int64_t b, int64_t num, int64_t den)
 {
+#ifdef __SIZEOF_INT128__
 	__int128 d = ((__int128)b - a) * num;
 	__int128 q = d / den, r = d % den;
 
 	if (2 * (r < 0 ? -r : r) >= den)
 		q += (d < 0) ? -1 : 1;
 	return (int64_t)(a + q);
+#else
+	return gw_interp64(a, b, num, den);
+#endif
 }
 
 static size_t ref_lb(const struct known *kn, int64_t x)
