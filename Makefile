@@ -222,15 +222,17 @@ tests: $(BUILD)/portald $(BUILD)/tests/test_portal
 install: install-portal
 endif
 .PHONY: install-portal
-# portald, its systemd unit, the sysusers.d entry of its user and an
-# example portal.ini (packaging/mkdeb.sh puts them in gatewayd-portal).
+# portald, its systemd unit, the sysusers.d entry of its user, an example
+# portal.ini and docs/portal.md (packaging/mkdeb.sh puts them in the
+# package gatewayd-portal).
 install-portal: $(BUILD)/portald
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/gatewayd/examples
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/examples
 	install -m 755 $(BUILD)/portald $(DESTDIR)$(PREFIX)/bin/
 	sed 's|@PREFIX@|$(PREFIX)|g' tools/portald.service >$(DESTDIR)/lib/systemd/system/portald.service
 	install -m 644 portal/portald.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/portald.conf
-	install -m 644 portal/portal.ini $(DESTDIR)$(PREFIX)/share/doc/gatewayd/examples/portal.ini
+	install -m 644 portal/portal.ini $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/examples/portal.ini
+	install -m 644 docs/portal.md $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/portal.md
 
 # Installs missing Debian packages (only if something is missing).
 deps:
