@@ -335,7 +335,20 @@ chmod 644 "$GW_TMP/open.key"
 config_error "a key file others may read" "may be read by others" "$(sed "s|^key_file = .*|key_file = $GW_TMP/open.key|" <<<"$good_ini")"
 config_error "a key file that is not there" "cannot open the key file" "$(sed "s|^key_file = .*|key_file = $GW_TMP/none.key|" <<<"$good_ini")"
 
-# The service still answers after all of the above, and stops on SIGTERM.
+# The database goes away: 503 with Retry-After; it comes back: served
+# again at once (the pool's broken connections are made anew).
 get "/v1/accounts/C-2/$daily" "$t2"
 check_eq "$code" 200 "portald still serves after every refusal"
+"$GW_TOP/tools/pgtmp.sh" stop "$GW_TMP/pg" >/dev/null 2>&1
+get "/v1/accounts/C-2/$daily&format=csv" "$t2"
+check_eq "$code/$(grep -i '^Retry-After:' "$GW_TMP/headers" | tr -d '\r')" "503/Retry-After: 5" \
+	"without its database portald answers 503 with Retry-After"
+if "$GW_TOP/tools/pgtmp.sh" start "$GW_TMP/pg" >"$GW_TMP/restart.log" 2>&1; then
+	get "/v1/accounts/C-2/$daily&format=csv" "$t2"
+	check_eq "$code/$(tr -d '\r' <"$GW_TMP/body")" "200/$want2" "the database back, the next request is served in full"
+else
+	not_ok "PostgreSQL restarts ($(tail -3 "$GW_TMP/restart.log"))"
+fi
+grep -q "cannot connect to the database" "$GW_TMP/portald.log" && ok "the log says the database could not be reached" ||
+	not_ok "the log says the database could not be reached"
 finish
