@@ -87,15 +87,16 @@ static const char *range(const struct gw_portal_config *c, enum gw_pdb_query q,
 			 const struct gw_request *rq, char *qf, char *qt)
 {
 	unsigned y1, m1, d1, y2, m2, d2;
-	size_t len = q == GW_PQ_DAILY ? 10 : 7;
+	int days = q != GW_PQ_MONTHLY;
+	size_t len = days ? 10 : 7;
 
 	if (!rq->from || !rq->to)
-		return q == GW_PQ_DAILY ? "from and to are needed (YYYY-MM-DD)"
+		return days ? "from and to are needed (YYYY-MM-DD)"
 					: "from and to are needed (YYYY-MM)";
 	if (parse_date(rq->from, len, &y1, &m1, &d1) < 0 || parse_date(rq->to, len, &y2, &m2, &d2) < 0)
-		return q == GW_PQ_DAILY ? "from and to must be dates YYYY-MM-DD"
+		return days ? "from and to must be dates YYYY-MM-DD"
 					: "from and to must be months YYYY-MM";
-	if (q == GW_PQ_DAILY) {
+	if (days) {
 		int64_t n = days_from_civil(y2, m2, d2) - days_from_civil(y1, m1, d1) + 1;
 		if (n < 1)
 			return "from is after to";
@@ -200,7 +201,8 @@ static void answer(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb
 	rp->content_type = csv ? "text/csv; charset=utf-8" : "application/json";
 	if (csv) {
 		snprintf(rp->filename_buf, sizeof(rp->filename_buf), "%s-%s-%s-%s.csv", acct,
-			 q == GW_PQ_DAILY ? "daily" : "monthly", rq->from, rq->to);
+			 q == GW_PQ_DAILY ? "daily" : q == GW_PQ_MONTHLY ? "monthly" : "outages",
+			 rq->from, rq->to);
 		rp->filename = rp->filename_buf;
 	}
 }
@@ -233,7 +235,7 @@ int gw_api_query(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb_q
 	return rp->body.failed ? GW_ENOMEM : 0;
 }
 
-/* GET /v1/accounts/{acct}/{daily|monthly}. */
+/* GET /v1/accounts/{acct}/{daily|monthly|outages}. */
 static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t now_s,
 		     int64_t mono_us, struct gw_reply *rp)
 {
@@ -261,6 +263,8 @@ static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t n
 		q = GW_PQ_DAILY;
 	} else if (strcmp(what, "monthly") == 0) {
 		q = GW_PQ_MONTHLY;
+	} else if (strcmp(what, "outages") == 0) {
+		q = GW_PQ_OUTAGES;
 	} else {
 		reply_text(rp, 404, "{\"error\":\"not found\"}\n");
 		return;

@@ -6,6 +6,7 @@
  *   GET /v1/health
  *   GET /v1/accounts/{account}/daily?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
  *   GET /v1/accounts/{account}/monthly?from=YYYY-MM&to=YYYY-MM[&format=csv]
+ *   GET /v1/accounts/{account}/outages?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
  *
  * Every /v1/accounts/ request needs "Authorization: Bearer <token>" (jwt.h)
  * whose account is the URL's; every refusal of a token is the same 401

@@ -41,6 +41,23 @@ static const char *const sql_text[] = {
 		" WHERE a.customer_account = $1 AND d.day >= $2::date AND d.day < $3::date"
 		" GROUP BY d.month, d.meter_id"
 		" ORDER BY d.month, d.meter_id",
+	/* The account's power outages. The account history's days are
+	 * local days, which row-level security on meter_events applies
+	 * exactly (gw_portal_may_see: the zone of the meter's gateway, which
+	 * the portal may not read itself). */
+	[GW_PQ_OUTAGES] =
+		"SELECT to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" to_char(x.ended AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" floor(extract(epoch FROM x.ended - e.ts) / 60)::bigint, e.meter_id"
+		" FROM (SELECT DISTINCT a.meter_id FROM public.meter_accounts a"
+		"       WHERE a.customer_account = $1) a"
+		" JOIN public.meter_events e ON e.meter_id = a.meter_id"
+		" CROSS JOIN LATERAL (SELECT min(o.ts) AS ended FROM public.meter_events o"
+		"  WHERE o.meter_id = e.meter_id AND o.kind = 'online' AND o.ts > e.ts) x"
+		" WHERE e.kind = 'power_outage'"
+		"  AND e.ts >= $2::date::timestamp AT TIME ZONE 'UTC'"
+		"  AND e.ts < ($3::date + 1)::timestamp AT TIME ZONE 'UTC'"
+		" ORDER BY e.ts, e.meter_id",
 };
 
 struct pconn {

@@ -27,6 +27,11 @@ enum gw_pdb_query {
 	 * days_not_measured, minutes_missing, quality; days from (a first of
 	 * a month) to before `to` (the first of the month after the last) */
 	GW_PQ_MONTHLY,
+	/* start, end (UTC, ISO 8601; end NULL while the meter has not
+	 * answered again), minutes, meter_id: the power_outage events of the
+	 * account's meters from the UTC day `from` to the UTC day `to`
+	 * (inclusive), each ended by the meter's next online event */
+	GW_PQ_OUTAGES,
 };
 
 /* A pool of n connections to conninfo (made when first needed). NULL

@@ -5,7 +5,7 @@
  *
  *   portald -c portal.ini            serve until SIGTERM or SIGINT
  *   portald -c portal.ini --check    check the configuration and the key
- *   portald -c portal.ini --query daily|monthly --as ACCOUNT [--for ACCOUNT]
+ *   portald -c portal.ini --query daily|monthly|outages --as ACCOUNT [--for ACCOUNT]
  *           --from X --to Y [--format csv|json]
  *                                    one query as the service runs it,
  *                                    answer on stdout (for operators: what
@@ -39,7 +39,7 @@ struct cli {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: portald -c portal.ini [--check]\n"
-		   "       portald -c portal.ini --query daily|monthly --as ACCOUNT [--for ACCOUNT]\n"
+		   "       portald -c portal.ini --query daily|monthly|outages --as ACCOUNT [--for ACCOUNT]\n"
 		   "               --from FROM --to TO [--format csv|json]\n"
 		   "       portald --version\n");
 }
@@ -86,15 +86,19 @@ static int run_query(struct gw_portal *p, const struct cli *cl)
 	struct gw_request rq;
 	struct gw_reply rp;
 	if (!cl->as || !gw_account_valid(cl->as) || (cl->for_acct && !gw_account_valid(cl->for_acct)) ||
-	    (strcmp(cl->query, "daily") != 0 && strcmp(cl->query, "monthly") != 0)) {
-		fprintf(stderr, "portald: --query daily|monthly needs --as ACCOUNT (and valid accounts)\n");
+	    (strcmp(cl->query, "daily") != 0 && strcmp(cl->query, "monthly") != 0 &&
+	     strcmp(cl->query, "outages") != 0)) {
+		fprintf(stderr, "portald: --query daily|monthly|outages needs --as ACCOUNT (and valid accounts)\n");
 		return 2;
 	}
 	memset(&rq, 0, sizeof(rq));
 	rq.from = cl->from;
 	rq.to = cl->to;
 	rq.format = cl->format;
-	if (gw_api_query(p, &rq, strcmp(cl->query, "daily") == 0 ? GW_PQ_DAILY : GW_PQ_MONTHLY,
+	if (gw_api_query(p, &rq,
+			 strcmp(cl->query, "daily") == 0     ? GW_PQ_DAILY
+			 : strcmp(cl->query, "monthly") == 0 ? GW_PQ_MONTHLY
+							     : GW_PQ_OUTAGES,
 			 cl->as, cl->for_acct ? cl->for_acct : cl->as, &rp) < 0 || rp.status != 200) {
 		fprintf(stderr, "portald: %u %s", rp.status, rp.body.data ? rp.body.data : "\n");
 		gw_buf_free(&rp.body);

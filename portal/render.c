@@ -90,12 +90,19 @@ static int rows(const PGresult *r, const struct col *cols, int ncols, int csv, s
 	return 0;
 }
 
+static const struct col outage_cols[] = {
+	{ "start", COL_TEXT }, { "end", COL_TEXT }, { "minutes", COL_INT }, { "meter", COL_TEXT },
+};
+
 int gw_api_render(enum gw_pdb_query q, int csv, const char *account, const char *from,
 		  const char *to, const PGresult *r, struct gw_buf *b)
 {
-	const struct col *cols = q == GW_PQ_DAILY ? daily_cols : monthly_cols;
+	static const char *const list[] = { [GW_PQ_DAILY] = "days", [GW_PQ_MONTHLY] = "months",
+					    [GW_PQ_OUTAGES] = "outages" };
+	const struct col *cols = q == GW_PQ_DAILY ? daily_cols : q == GW_PQ_MONTHLY ? monthly_cols : outage_cols;
 	int ncols = q == GW_PQ_DAILY ? (int)(sizeof(daily_cols) / sizeof(daily_cols[0]))
-				     : (int)(sizeof(monthly_cols) / sizeof(monthly_cols[0]));
+		  : q == GW_PQ_MONTHLY ? (int)(sizeof(monthly_cols) / sizeof(monthly_cols[0]))
+				       : (int)(sizeof(outage_cols) / sizeof(outage_cols[0]));
 	int i;
 
 	if (PQnfields(r) != ncols) {
@@ -113,7 +120,9 @@ int gw_api_render(enum gw_pdb_query q, int csv, const char *account, const char 
 		gw_json_string(b, from);
 		gw_buf_puts(b, ",\"to\":");
 		gw_json_string(b, to);
-		gw_buf_printf(b, ",\"unit\":\"kWh\",\"%s\":[", q == GW_PQ_DAILY ? "days" : "months");
+		if (q != GW_PQ_OUTAGES)
+			gw_buf_puts(b, ",\"unit\":\"kWh\"");
+		gw_buf_printf(b, ",\"%s\":[", list[q]);
 	}
 	if (rows(r, cols, ncols, csv, b) < 0)
 		return GW_EDB;

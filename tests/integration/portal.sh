@@ -39,6 +39,15 @@ UPDATE daily_registers SET consumption = 12345 WHERE meter_id = 'A-000002' AND d
 UPDATE daily_registers SET consumption = 7 WHERE meter_id = 'A-000002' AND day = '2026-02-26' AND obis = '1.8.0';
 DELETE FROM daily_registers WHERE meter_id = 'A-000002' AND day = '2026-02-27' AND obis = '2.8.0';
 UPDATE daily_registers SET quality = 'estimated', minutes_missing = 90 WHERE meter_id = 'A-000003' AND day = '2026-03-03';
+-- Power outages: ended by the meter's next online event, or not yet.
+INSERT INTO meter_events (meter_id, ts, kind, obis, detail, gateway_id) VALUES
+	('A-000002', '2026-02-22 10:00:00+00', 'power_outage', '', 'all 3 meters of bus b offline at once', 'gw-a'),
+	('A-000002', '2026-02-22 11:30:00+00', 'online', '', NULL, 'gw-a'),
+	('A-000001', '2026-02-25 03:00:00+00', 'power_outage', '', 'all 3 meters of bus b offline at once', 'gw-a'),
+	('A-000001', '2026-02-25 03:20:30+00', 'online', '', NULL, 'gw-a'),
+	('A-000001', '2026-03-05 08:00:00+00', 'power_outage', '', 'all 3 meters of bus b offline at once', 'gw-a'),
+	('A-000003', '2026-03-06 09:00:00+00', 'power_outage', '', 'all 3 meters of bus b offline at once', 'gw-a'),
+	('A-000003', '2026-03-06 09:45:00+00', 'offline', '', NULL, 'gw-a');
 EOF2
 check_eq "$(q "SELECT import_wh || '/' || coalesce(export_wh::text, 'null') FROM meter_days WHERE meter_id = 'A-000002' AND day IN ('2026-02-25', '2026-02-27') ORDER BY day" | tr '\n' ' ')" \
 	"12345/$(q "SELECT export_wh FROM meter_days WHERE meter_id = 'A-000002' AND day = '2026-02-25'") $(q "SELECT import_wh FROM meter_days WHERE meter_id = 'A-000002' AND day = '2026-02-27'")/null " \
@@ -233,6 +242,22 @@ for i in $(seq 1 8); do
 done
 check_eq "$bad" 0 "16 requests at once from two accounts: each answer is exactly its own account's"
 
+# Outages: the account's own power outages, each ended by the meter's next
+# online event (or not yet); A-000001's first is C-1's, its second C-2's.
+get "/v1/accounts/C-1/outages?from=2026-02-20&to=2026-03-11&format=csv" "$t1"
+check_eq "$code/$(tr -d '\r' <"$GW_TMP/body")" "200/start,end,minutes,meter
+2026-02-22T10:00:00Z,2026-02-22T11:30:00Z,90,A-000002
+2026-02-25T03:00:00Z,2026-02-25T03:20:30Z,20,A-000001" "C-1's outages: its two, with their ends and minutes"
+get "/v1/accounts/C-2/outages?from=2026-02-20&to=2026-03-11&format=csv" "$t2"
+check_eq "$code/$(tr -d '\r' <"$GW_TMP/body")" "200/start,end,minutes,meter
+2026-03-05T08:00:00Z,,,A-000001
+2026-03-06T09:00:00Z,,,A-000003" "C-2's outages: its two, not ended yet (an offline event ends none)"
+get "/v1/accounts/C-2/outages?from=2026-03-06&to=2026-03-06" "$t2"
+check_eq "$code/$(tr -d '\n' <"$GW_TMP/body")" \
+	'200/{"account":"C-2","from":"2026-03-06","to":"2026-03-06","outages":[{"start":"2026-03-06T09:00:00Z","end":null,"minutes":null,"meter":"A-000003"}]}' \
+	"outages in JSON, for one day; the gateway's detail (bus names) is not shown"
+refusal "an account the token does not name (outages)" "$t1" "/v1/accounts/C-2/outages?from=2026-02-20&to=2026-03-11"
+
 # --- row-level security is the last line ------------------------------------------
 # portald --query runs the service's own query and rendering; with --for
 # it asks for C-2's rows in a transaction whose account is C-1.
@@ -243,6 +268,8 @@ check_eq "$(pq daily --as C-1 --for C-2 --from 2026-02-20 --to 2026-03-11)" "day
 	"the service's daily query for C-2's rows under C-1's session gives nothing"
 check_eq "$(pq monthly --as C-1 --for C-2 --from 2026-02 --to 2026-03)" "month,meter,days,import_kwh,export_kwh,days_not_measured,minutes_missing,quality" \
 	"the service's monthly query for C-2's rows under C-1's session gives nothing"
+check_eq "$(pq outages --as C-1 --for C-2 --from 2026-02-20 --to 2026-03-11)" "start,end,minutes,meter" \
+	"the service's outages query for C-2's rows under C-1's session gives nothing"
 check_eq "$(psql -XqAt -U portal_web -c "BEGIN; SET LOCAL gw.customer_account = 'C-1'; SELECT count(*) FROM meter_days WHERE meter_id = 'A-000003'; SELECT count(*) FROM meter_days; COMMIT;" 2>&1 | tr '\n' ' ')" \
 	"0 $(($(wc -l <<<"$(expect_daily C-1 2000-01-01 2100-01-01)") - 1)) " \
 	"the portal's role under C-1 reads none of A-000003 in meter_days, and only C-1's days in all"
