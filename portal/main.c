@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (gw_portal_config_load(cl.config, &cfg) < 0)
-		return 1;
+		return 2; /* as gatewayd: 2 for a configuration error */
 	if (cl.check) {
 		printf("%s: ok\n", cl.config);
 		return 0;
