@@ -34,9 +34,14 @@ static void reply_bad(struct gw_reply *rp, const char *what)
 	gw_buf_puts(&rp->body, "}\n");
 }
 
+static const char *shown(const struct gw_request *rq)
+{
+	return rq->shown_path ? rq->shown_path : rq->path;
+}
+
 static void refuse(struct gw_reply *rp, const struct gw_request *rq, const char *why)
 {
-	gw_info("portal: %s %s from %s: refused: %s", rq->method, rq->path,
+	gw_info("portal: %s %s from %s: refused: %s", rq->method, shown(rq),
 		rq->peer ? rq->peer : "?", why);
 	rp->www_authenticate = 1;
 	reply_text(rp, 401, GW_API_UNAUTHORIZED);
@@ -254,7 +259,7 @@ static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t n
 	if (authenticate(p, rq, now_s, acct, rp, &claims) < 0)
 		return;
 	if (gw_rate_take(p->rate, claims.account, mono_us, &retry)) {
-		gw_info("portal: account %s: rate limit, %s refused", acct, rq->path);
+		gw_info("portal: account %s: rate limit, %s refused", acct, shown(rq));
 		rp->retry_after = retry;
 		reply_text(rp, 429, "{\"error\":\"too many requests\"}\n");
 		return;

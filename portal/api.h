@@ -34,6 +34,8 @@ struct gw_portal {
 struct gw_request {
 	const char *method;
 	const char *path;          /* decoded path, without the query */
+	const char *shown_path;    /* the same for the log: control characters
+				    * replaced, cut to length; NULL: path */
 	const char *authorization; /* the header, or NULL */
 	const char *from, *to, *format; /* query arguments, or NULL */
 	const char *bad_arg;       /* an argument not known or given twice, or NULL */

@@ -75,6 +75,18 @@ static void peer_text(struct MHD_Connection *con, char *out, size_t cap)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
+/* The path as the log shows it: the library decoded %0A and the like, and
+ * a line break in a log line would let a caller forge lines. Control
+ * characters become '?'; at most cap - 1 bytes. */
+static void shown_path(const char *url, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; url[i] && i + 1 < cap; i++)
+		out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f ? '?' : url[i];
+	out[i] = '\0';
+}
+
 static int64_t mono_us(void)
 {
 	struct timespec t;
@@ -129,7 +141,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	struct gw_request rq;
 	struct gw_reply rp;
 	struct args a;
-	char peer[64];
+	char peer[64], shown[160];
 	int64_t t0 = mono_us();
 	enum MHD_Result r;
 
@@ -142,6 +154,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	peer_text(con, peer, sizeof(peer));
 	rq.method = method;
 	rq.path = url;
+	shown_path(url, shown, sizeof(shown));
+	rq.shown_path = shown;
 	rq.peer = peer;
 	rq.url_len = (size_t)(uintptr_t)*con_cls;
 	rq.url_len = rq.url_len ? rq.url_len - 1 : strlen(url);
@@ -150,7 +164,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, on_arg, &a);
 
 	gw_api_handle(p, &rq, (int64_t)time(NULL), t0, &rp);
-	gw_info("portal: %s %s %u %zu bytes %lld ms (%s)", method, url, rp.status, rp.body.len,
+	gw_info("portal: %s %s %u %zu bytes %lld ms (%s)", method, shown, rp.status, rp.body.len,
 		(long long)((mono_us() - t0) / 1000), peer);
 	r = send_reply(con, &rp);
 	gw_buf_free(&rp.body);

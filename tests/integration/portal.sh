@@ -146,6 +146,14 @@ for r in "bad signature" "algorithm not HS256" "expired" "not yet valid" "wrong 
 	grep -q "refused: .*$r" "$GW_TMP/portald.log" || not_ok "the log names the reason '$r'"
 done
 ok "the log names each reason of a refusal"
+# A path with an encoded line break: the log shows it on one line.
+get "/v1/accounts/C-1%0A2026-01-01T00:00:00.000Z%20info:%20forged/daily" "$t1"
+if [ "$code" = 401 ] && ! grep -q '^2026-01-01T00:00:00.000Z info: forged' "$GW_TMP/portald.log" &&
+	grep -q 'C-1?2026-01-01T00:00:00.000Z info: forged' "$GW_TMP/portald.log"; then
+	ok "a line break in the path cannot forge a log line"
+else
+	not_ok "a line break in the path cannot forge a log line ($code; $(grep -n forged "$GW_TMP/portald.log" | head -3))"
+fi
 if grep -qF "$t1" "$GW_TMP/portald.log" || grep -qF "$(cut -d. -f3 <<<"$t1")" "$GW_TMP/portald.log"; then
 	not_ok "no token or signature is written to the log"
 else
