@@ -228,6 +228,43 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libgw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# portald, the customer portal's read-only service (portal/, docs/portal.md):
+# its own objects and libraries (libmicrohttpd, libpq, libcrypto), so that
+# gatewayd's link line stays as it is. It shares only the INI reader, the
+# log and the version with the gateway. Not built with CROSS: it runs on
+# the utility's servers, not on a concentrator.
+PORTAL_PKGS := libmicrohttpd libpq libcrypto
+PORTAL_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PORTAL_PKGS) 2>/dev/null)
+PORTAL_LIBS := $(shell $(PKG_CONFIG) --libs $(PORTAL_PKGS) 2>/dev/null)
+PORTAL_SRC := $(wildcard portal/*.c)
+PORTAL_OBJ := $(filter-out $(BUILD)/portal/main.o,$(PORTAL_SRC:%.c=$(BUILD)/%.o))
+PORTAL_COMMON := $(BUILD)/gateway/common/ini.o $(BUILD)/gateway/common/util.o \
+	$(BUILD)/gateway/common/version.o
+$(BUILD)/portal/%.o: CFLAGS += $(PORTAL_CFLAGS) -Iportal
+$(BUILD)/tests/unit/portal/%.o: CFLAGS += $(PORTAL_CFLAGS) -Iportal
+$(BUILD)/portald: $(BUILD)/portal/main.o $(PORTAL_OBJ) $(PORTAL_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PORTAL_LIBS) -lpthread
+$(BUILD)/tests/test_portal: $(BUILD)/tests/unit/portal/test_portal.o $(PORTAL_OBJ) $(PORTAL_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
+ifeq ($(CROSS),)
+all: $(BUILD)/portald
+tests: $(BUILD)/portald $(BUILD)/tests/test_portal
+install: install-portal
+endif
+.PHONY: install-portal
+# portald, its systemd unit, the sysusers.d entry of its user, an example
+# portal.ini and docs/portal.md (packaging/mkdeb.sh puts them in the
+# package gatewayd-portal).
+install-portal: $(BUILD)/portald
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/examples
+	install -m 755 $(BUILD)/portald $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@PREFIX@|$(PREFIX)|g' tools/portald.service >$(DESTDIR)/lib/systemd/system/portald.service
+	install -m 644 portal/portald.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/portald.conf
+	install -m 644 portal/portal.ini $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/examples/portal.ini
+	install -m 644 docs/portal.md $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/portal.md
+
 # Installs missing Debian packages (only if something is missing).
 deps:
 	@tools/deps.sh

@@ -10,6 +10,11 @@
 #                   as the conffiles /etc/gatewayd/gateway.ini, meters.csv)
 #   gatewayd-tools  metersim(1): simulated meters to check a concentrator's
 #                   lines and database path before the real meters are on
+#   gatewayd-portal portald, the customer portal's HTTP service, its unit,
+#                   its user and an example /etc/gatewayd-portal/portal.ini
+#                   (a package of its own: it runs on the utility's servers,
+#                   not on concentrators, and only it needs libmicrohttpd;
+#                   not made for CROSS builds)
 #
 # with dpkg-deb (no debhelper: the package has no source package of its
 # own, and this is the whole of what it does). Runtime dependencies come
@@ -49,9 +54,22 @@ mkdir -p "$tools/usr/bin" "$tools/usr/share/man/man1"
 mv "$main/usr/bin/metersim" "$tools/usr/bin/"
 mv "$main/usr/share/man/man1/metersim.1" "$tools/usr/share/man/man1/"
 rmdir "$main/usr/share/man/man1"
+portal=$stage/gatewayd-portal
+packages=(gatewayd gatewayd-tools)
+if [ -e "$main/usr/bin/portald" ]; then
+	packages+=(gatewayd-portal)
+	mkdir -p "$portal/usr/bin" "$portal/lib/systemd/system" "$portal/usr/lib/sysusers.d" \
+		"$portal/usr/share/doc"
+	mv "$main/usr/bin/portald" "$portal/usr/bin/"
+	mv "$main/lib/systemd/system/portald.service" "$portal/lib/systemd/system/"
+	mv "$main/usr/lib/sysusers.d/portald.conf" "$portal/usr/lib/sysusers.d/"
+	mv "$main/usr/share/doc/gatewayd-portal" "$portal/usr/share/doc/"
+	install -d -m 0750 "$portal/etc/gatewayd-portal"
+	install -m 0640 "$portal/usr/share/doc/gatewayd-portal/examples/portal.ini" "$portal/etc/gatewayd-portal/"
+fi
 
 # binaries stripped (Debian policy 10.1), man pages compressed
-for b in "$main"/usr/bin/* "$tools"/usr/bin/*; do
+for b in "$main"/usr/bin/* "$tools"/usr/bin/* $([ -d "$portal" ] && echo "$portal"/usr/bin/*); do
 	"$strip" --strip-unneeded --remove-section=.comment --remove-section=.note "$b"
 done
 find "$main" "$tools" -path '*/share/man/*' -type f -exec gzip -9n {} +
@@ -72,7 +90,7 @@ changelog() { # PACKAGE: a one-entry changelog of this build
 	printf '%s (%s) unstable; urgency=medium\n\n  * Built from %s.\n\n -- %s  %s\n' \
 		"$1" "$ver" "$GW_VERSION" "$maint" "$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")"
 }
-for p in gatewayd gatewayd-tools; do
+for p in "${packages[@]}"; do
 	d=$stage/$p/usr/share/doc/$p
 	install -d "$d"
 	install -m 644 packaging/copyright "$d/copyright"
@@ -151,8 +169,20 @@ control gatewayd-tools "$tools_deps, gatewayd (= $ver)" net \
 install -m 755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "$main/DEBIAN/"
 printf '/etc/gatewayd/gateway.ini\n/etc/gatewayd/meters.csv\n' >"$main/DEBIAN/conffiles"
 
+if [ -d "$portal" ]; then
+	control gatewayd-portal "$(depends "$portal/usr/bin/portald"), systemd | adduser" web \
+		"smart-meter gateway: customer portal service" \
+" portald answers the utility's app backend with a customer's daily and
+ monthly energy use from the gateway database, read-only, as JSON or CSV.
+ Requests carry HS256 bearer tokens naming the customer account; the
+ database's row-level security decides what each request can see."
+	install -m 755 packaging/deb/portal.postinst "$portal/DEBIAN/postinst"
+	install -m 755 packaging/deb/portal.postrm "$portal/DEBIAN/postrm"
+	printf '/etc/gatewayd-portal/portal.ini\n' >"$portal/DEBIAN/conffiles"
+fi
+
 rm -f "$out"/*.deb
-for p in gatewayd gatewayd-tools; do
+for p in "${packages[@]}"; do
 	dpkg-deb --root-owner-group -Zxz --build "$stage/$p" "$out/${p}_${ver}_${arch}.deb" >/dev/null
 	echo "$out/${p}_${ver}_${arch}.deb"
 done

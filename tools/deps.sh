@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(
 	gcc make pkg-config
 	libmodbus-dev libserialport-dev libpq-dev zlib1g-dev libcmocka-dev
+	libmicrohttpd-dev libssl-dev curl
 	postgresql postgresql-client
 	socat mbpoll python3 python3-pymodbus python3-serial python3-serial-asyncio faketime tzdata procps
 	clang libclang-rt-14-dev

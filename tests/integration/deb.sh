@@ -89,6 +89,32 @@ case "$(field "$tools" Depends)" in
 *) not_ok "gatewayd-tools depends on the same gatewayd ($(field "$tools" Depends))" ;;
 esac
 
+# gatewayd-portal: portald, its unit, its user and its conffile; neither
+# gatewayd nor its tools need libmicrohttpd, only this package does.
+portal_deb=$build/deb/gatewayd-portal_${dv}_${arch}.deb
+if [ -f "$portal_deb" ]; then
+	dpkg-deb -c "$portal_deb" | awk '{ p = $6; sub(/^\.\//, "", p); print $1, $2, p }' >"$GW_TMP/portal.ls"
+	has "$GW_TMP/portal.ls" -rwxr-xr-x usr/bin/portald &&
+		has "$GW_TMP/portal.ls" -rw-r--r-- lib/systemd/system/portald.service &&
+		has "$GW_TMP/portal.ls" -rw-r--r-- usr/lib/sysusers.d/portald.conf &&
+		has "$GW_TMP/portal.ls" -rw-r----- etc/gatewayd-portal/portal.ini &&
+		has "$GW_TMP/portal.ls" -rw-r--r-- usr/share/doc/gatewayd-portal/portal.md &&
+		ok "gatewayd-portal holds portald, its unit, sysusers entry, portal.ini (0640) and portal.md" ||
+		not_ok "gatewayd-portal holds portald, its unit, sysusers entry, portal.ini (0640) and portal.md ($(tr '\n' ' ' <"$GW_TMP/portal.ls"))"
+	check_eq "$(dpkg-deb -I "$portal_deb" conffiles)" "/etc/gatewayd-portal/portal.ini" "portal.ini is a conffile"
+	check_eq "$(grep -c 'portald\|gatewayd-portal' "$GW_TMP/main.ls")" 0 "portald is not in gatewayd"
+	case "$(field "$portal_deb" Depends)" in
+	*libmicrohttpd*libpq5* | *libpq5*libmicrohttpd*) ok "gatewayd-portal depends on libmicrohttpd and libpq5" ;;
+	*) not_ok "gatewayd-portal depends on libmicrohttpd and libpq5 ($(field "$portal_deb" Depends))" ;;
+	esac
+	case "$dep, $(field "$tools" Depends)" in
+	*microhttpd*) not_ok "gatewayd and gatewayd-tools do not depend on libmicrohttpd ($dep)" ;;
+	*) ok "gatewayd and gatewayd-tools do not depend on libmicrohttpd" ;;
+	esac
+else
+	not_ok "make deb builds gatewayd-portal (found: $(ls "$build/deb"))"
+fi
+
 if command -v lintian >/dev/null; then
 	lintian --tag-display-limit 0 "$main" "$tools" >"$GW_TMP/lintian.out" 2>/dev/null
 	check_eq "$(grep -cE '^[EW]: ' "$GW_TMP/lintian.out")" 0 \

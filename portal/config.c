@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - portal.ini: sections [portal] and [database]; unknown keys,
+ * bad numbers and missing required keys are named with file:line.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ini.h"
+
+struct load_ctx {
+	const char *path;
+	struct gw_portal_config *c;
+	int have_key_file, have_conninfo;
+};
+
+void gw_portal_config_init(struct gw_portal_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->listen, "127.0.0.1");
+	c->port = 8470;
+	c->threads = 4;
+	strcpy(c->audience, "gatewayd-portal");
+	c->leeway_s = 30;
+	c->rate_per_minute = 60;
+	c->rate_burst = 20;
+	c->rate_table = 4096;
+	c->connection_timeout_s = 10;
+	c->query_timeout_ms = 2000;
+	c->max_connections = 256;
+	c->memory_limit = 16384;
+	c->max_url = 1024;
+	c->max_days = 731;
+	c->max_months = 36;
+	c->log_level = GW_LOG_INFO;
+}
+
+static int bad(const struct load_ctx *x, int line, const char *key, const char *why)
+{
+	fprintf(stderr, "%s:%d: %s: %s\n", x->path, line, key, why);
+	return GW_ECONFIG;
+}
+
+/* An unsigned number in [lo, hi]. */
+static int number(const struct load_ctx *x, int line, const char *key, const char *v,
+		  unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end, msg[96];
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < lo || n > hi) {
+		snprintf(msg, sizeof(msg), "'%s' is not a whole number from %u to %u", v, lo, hi);
+		return bad(x, line, key, msg);
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int text(const struct load_ctx *x, int line, const char *key, const char *v,
+		char *out, size_t cap)
+{
+	if (*v == '\0')
+		return bad(x, line, key, "is empty");
+	if (gw_strlcpy(out, v, cap) < 0)
+		return bad(x, line, key, "is too long");
+	return 0;
+}
+
+static int listen_address(const struct load_ctx *x, int line, const char *v)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1)
+		return bad(x, line, "listen", "not an IPv4 or IPv6 address (e.g. 127.0.0.1 or ::1)");
+	return text(x, line, "listen", v, x->c->listen, sizeof(x->c->listen));
+}
+
+/* The numeric keys of [portal]: name, field, bounds. */
+struct num_key {
+	const char *name;
+	size_t off;
+	unsigned lo, hi;
+};
+#define NK(n, f, lo, hi) { n, offsetof(struct gw_portal_config, f), lo, hi }
+static const struct num_key num_keys[] = {
+	NK("port", port, 1, 65535),
+	NK("threads", threads, 1, 64),
+	NK("leeway", leeway_s, 0, 600),
+	NK("rate_per_minute", rate_per_minute, 1, 100000),
+	NK("rate_burst", rate_burst, 1, 100000),
+	NK("rate_table", rate_table, 16, 1u << 24),
+	NK("connection_timeout", connection_timeout_s, 1, 3600),
+	NK("query_timeout_ms", query_timeout_ms, 10, 600000),
+	NK("max_connections", max_connections, 1, 100000),
+	NK("memory_limit", memory_limit, 4096, 1u << 20),
+	NK("max_url", max_url, 64, 8192),
+	NK("max_days", max_days, 1, 36600),
+	NK("max_months", max_months, 1, 1200),
+};
+
+static int portal_key(struct load_ctx *x, const char *key, const char *v, int line)
+{
+	struct gw_portal_config *c = x->c;
+	size_t i;
+
+	for (i = 0; i < sizeof(num_keys) / sizeof(num_keys[0]); i++)
+		if (strcmp(key, num_keys[i].name) == 0)
+			return number(x, line, key, v, num_keys[i].lo, num_keys[i].hi,
+				      (unsigned *)(void *)((char *)c + num_keys[i].off));
+	if (strcmp(key, "listen") == 0)
+		return listen_address(x, line, v);
+	if (strcmp(key, "key_file") == 0) {
+		x->have_key_file = 1;
+		return text(x, line, key, v, c->key_file, sizeof(c->key_file));
+	}
+	if (strcmp(key, "audience") == 0)
+		return text(x, line, key, v, c->audience, sizeof(c->audience));
+	if (strcmp(key, "log_level") == 0) {
+		if (gw_log_parse_level(v, &c->log_level) < 0)
+			return bad(x, line, key, "not one of error, warn, info, debug");
+		return 0;
+	}
+	return bad(x, line, key, "unknown key in [portal]");
+}
+
+static int on_key(void *ctx, const char *section, const char *key, const char *value, int line)
+{
+	struct load_ctx *x = ctx;
+
+	if (!key) {
+		if (strcmp(section, "portal") != 0 && strcmp(section, "database") != 0)
+			return bad(x, line, section, "unknown section (portal or database)");
+		return 0;
+	}
+	if (strcmp(section, "portal") == 0)
+		return portal_key(x, key, value, line);
+	if (strcmp(section, "database") == 0 && strcmp(key, "conninfo") == 0) {
+		x->have_conninfo = 1;
+		return text(x, line, key, value, x->c->conninfo, sizeof(x->c->conninfo));
+	}
+	if (strcmp(section, "database") == 0)
+		return bad(x, line, key, "unknown key in [database]");
+	return bad(x, line, key, "key outside [portal] or [database]");
+}
+
+int gw_portal_key_load(struct gw_portal_config *c)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(c->key_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot open the key file: %s\n", c->key_file, strerror(errno));
+		return GW_ECONFIG;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "%s: the key file is not a regular file\n", c->key_file);
+		close(fd);
+		return GW_ECONFIG;
+	}
+	if (st.st_mode & S_IROTH) {
+		fprintf(stderr, "%s: the key file may be read by others (chmod o-r, 0640 root:portald)\n",
+			c->key_file);
+		close(fd);
+		return GW_ECONFIG;
+	}
+	n = read(fd, c->key, sizeof(c->key));
+	close(fd);
+	if (n < 0 || (size_t)n >= sizeof(c->key)) {
+		fprintf(stderr, "%s: cannot read the key (or it is longer than %d bytes)\n", c->key_file,
+			GW_PORTAL_KEY_MAX - 1);
+		return GW_ECONFIG;
+	}
+	if (n > 0 && c->key[n - 1] == '\n')
+		n--;
+	if (n > 0 && c->key[n - 1] == '\r')
+		n--;
+	if (n < GW_PORTAL_KEY_MIN) {
+		fprintf(stderr, "%s: the key has %zd bytes, at least %d are needed\n", c->key_file, n,
+			GW_PORTAL_KEY_MIN);
+		return GW_ECONFIG;
+	}
+	c->key_len = (size_t)n;
+	return 0;
+}
+
+int gw_portal_config_load(const char *path, struct gw_portal_config *c)
+{
+	struct load_ctx x = { path, c, 0, 0 };
+	int rc;
+
+	gw_portal_config_init(c);
+	rc = gw_ini_parse(path, on_key, &x);
+	if (rc == GW_EIO)
+		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+	if (rc)
+		return rc < 0 ? rc : GW_ECONFIG;
+	if (!x.have_key_file) {
+		fprintf(stderr, "%s: [portal] key_file is missing\n", path);
+		return GW_ECONFIG;
+	}
+	if (!x.have_conninfo) {
+		fprintf(stderr, "%s: [database] conninfo is missing\n", path);
+		return GW_ECONFIG;
+	}
+	return gw_portal_key_load(c);
+}
