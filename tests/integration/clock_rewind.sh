@@ -87,8 +87,10 @@ meters_standing() {
 }
 # meters_released START ANCHOR: the meters on the clock a gateway standing
 # at START was released on at ANCHOR (`date +%s.%N`), counting from
-# $t_ref: started after the release, so that the gateway never reads
-# them at a time they have not reached (it finds them offline until then).
+# $t_ref. They are started after the release: meters on this clock that
+# the gateway polled while its clock stood would give it values of
+# another time than the one it stamps (it finds them offline until they
+# listen, a few cycles).
 meters_released() {
 	local frac=${2#*.}000000 r_us a_us
 	r_us=$((${2%.*} * 1000000 + 10#${frac:0:6}))
