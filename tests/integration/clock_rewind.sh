@@ -18,11 +18,7 @@
 zone=Asia/Ho_Chi_Minh
 speed=8640
 sim_args=(--meters 2 --profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone")
-start=2026-03-02T14:00:00Z # 21:00 local
-clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start "$start" --clock-speed "$speed")
 port=$(free_port)
-start_metersim sim --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" ||
-	{ not_ok "metersim starts"; finish; }
 S=$GW_TMP/spool
 cat >"$GW_TMP/gw.ini" <<INI
 [gateway]
@@ -54,38 +50,100 @@ INI
 status() { sed -n "s/^$1=//p" "$S/status" 2>/dev/null; }
 days_in() { ls "$S/$1" 2>/dev/null | grep '\.gwb$' | sed -E 's/^.*_([0-9-]+)_r[0-9]+\.gwb$/\1/' | sort -u | tr '\n' ' '; }
 ms() { date -d "$1" +%s000; }
-simnow() { # the true (simulated) time now
-	python3 -c 'import sys, time, datetime as d
-a, s, x = float(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-t = d.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=d.timezone.utc)
-print((t + d.timedelta(seconds=(time.time() - a) * x)).strftime("%Y-%m-%dT%H:%M:%SZ"))' \
-		"$anchor" "$start" "$speed"
+
+# Each run has a clock of its own that stands at the run's start until the
+# gateway has started, and each run ends at a --stop-at: however slow the
+# machine, the simulated time a step sees is the time it chose.
+# Metersim's counters are a function of the simulated time and of the
+# time they count from (its --clock-start): the meters of the runs by a
+# right clock all count from run 1's start, so that a day's readings from
+# two runs fit together.
+t_ref=2026-03-02T14:00:00Z
+sim_pid=
+phase=0
+# stop_meters: stops the meters of the run before.
+stop_meters() {
+	if [ -n "$sim_pid" ]; then
+		kill -TERM "$sim_pid" 2>/dev/null
+		wait "$sim_pid" 2>/dev/null
+		sim_pid=
+	fi
+}
+# new_phase START: a new standing clock at START for the gateway ($clock,
+# anchor file $af); the health file of the run before is removed, so that
+# it does not pass for this run's poll.
+new_phase() {
+	stop_meters
+	phase=$((phase + 1))
+	af=$GW_TMP/anchor$phase
+	clock=(--clock-anchor "@$af" --clock-start "$1" --clock-speed "$speed")
+	rm -f "$S/health"
+}
+# meters_standing: the meters on the standing clock of the phase (and
+# counting from its start).
+meters_standing() {
+	start_metersim sim$phase --tcp "127.0.0.1:$port" "${sim_args[@]}" "${clock[@]}" || return 1
+	sim_pid=$!
+}
+# meters_released START ANCHOR: the meters on the clock a gateway standing
+# at START was released on at ANCHOR (`date +%s.%N`), counting from
+# $t_ref. They are started after the release: meters on this clock that
+# the gateway polled while its clock stood would give it values of
+# another time than the one it stamps (it finds them offline until they
+# listen, a few cycles).
+meters_released() {
+	local frac=${2#*.}000000 r_us a_us
+	r_us=$((${2%.*} * 1000000 + 10#${frac:0:6}))
+	a_us=$((r_us - ($(date -ud "$1" +%s) - $(date -ud "$t_ref" +%s)) * 1000000 / speed))
+	start_metersim sim$phase --tcp "127.0.0.1:$port" "${sim_args[@]}" --clock-speed "$speed" \
+		--clock-start "$t_ref" --clock-anchor "$((a_us / 1000000)).$(printf %06d $((a_us % 1000000)))" ||
+		return 1
+	sim_pid=$!
+}
+# run_ends PID WHAT: waits (90 s) until gatewayd PID stops at its
+# --stop-at; its exit status in $rc.
+run_ends() {
+	rc=
+	if wait_pid_exit 90 "$1"; then
+		wait "$1"
+		rc=$?
+	else
+		not_ok "$2: gatewayd did not stop at its --stop-at"
+		kill -TERM "$1" 2>/dev/null
+		wait "$1"
+	fi
 }
 
-# the clocks stand at 21:00 until the meters have been polled once
-gatewayd_released "$GW_TMP/anchor" "$S" "$GW_TMP/run1.log" M1 M2 -- \
+# Run 1, 21:00 local on 2026-03-02 to 01:00 on 2026-03-03, a right clock.
+new_phase "$t_ref"
+meters_standing || { not_ok "metersim starts"; finish; }
+gatewayd_released "$af" "$S" "$GW_TMP/run1.log" M1 M2 -- \
 	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-02T18:00:00Z ||
 	{ not_ok "the meters are polled"; finish; }
-clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
-wait $gw_pid
-check_eq "$?/$(days_in ready)" "0/2026-03-02 " "a first run seals 2026-03-02 by a right clock"
+run_ends $gw_pid "run 1"
+check_eq "$rc/$(days_in ready)" "0/2026-03-02 " "a first run seals 2026-03-02 by a right clock"
 
-# The clock boots 300 days ahead: about 21:30 local on 2026-12-27, and
-# 01:00 on 2026-12-28 at 3.3 s after the anchor, when the operator
-# confirms it: the old behaviour, on purpose.
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "$anchor" --clock-start 2026-12-27T10:00:00Z \
-	--clock-speed "$speed" 2>"$GW_TMP/run2.log" &
+# Run 2: the meters' time goes on from 01:00 local on 2026-03-03; the
+# gateway's clock boots 300 days ahead, at 23:00 local on 2026-12-27, and
+# is held. The operator confirms it while it stands (the old behaviour, on
+# purpose): it seals every day up to 2026-12-26 at once, and 2026-12-27,
+# with the readings of its last hour, at 00:30 local on 2026-12-28; it
+# stops at 15:00 local on 2026-12-28, before that day can be sealed.
+# The meters stand with it (their readings, stamped by the wrong clock,
+# never reach a batch).
+new_phase 2026-03-02T18:00:00Z
+meters_standing || { not_ok "metersim starts again (run 2)"; finish; }
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" --clock-anchor "@$af" --clock-start 2026-12-27T16:00:00Z \
+	--clock-speed "$speed" --stop-at 2026-12-28T08:00:00Z 2>"$GW_TMP/run2.log" &
 gw=$!
 track_pid $gw
-wait_for 10 grep -q '^clock=ahead' "$S/status" || not_ok "the jumped clock is held"
-sleep_until "$anchor" 3.3
+wait_health 60 "$S" online M1 M2 || not_ok "run 2 polls the meters"
+wait_for 20 grep -q '^clock=ahead' "$S/status" || not_ok "the jumped clock is held"
 "$GW_BUILD/gwctl" clock trust "$S" >/dev/null
-# the false day 2026-12-27 is sealed (until 00:30 local on 2026-12-29,
-# 13 s after the anchor, nothing else)
-wait_for 15 sh -c "ls '$S/ready' | grep -q _2026-12-27_" ||
-	not_ok "the confirmed wrong clock seals its false day"
-kill -TERM $gw
-wait $gw
+wait_for 30 grep -q '^clock=trusted' "$S/status" || not_ok "the operator confirms the wrong clock"
+clock_release "$af" >/dev/null
+run_ends $gw "run 2"
+ls "$S/ready" | grep -q _2026-12-27_ || not_ok "the confirmed wrong clock seals its false day"
 next=$(sed -n 's/^next_day=//p' "$S/state")
 case "$next" in
 2026-12-2[89]) ok "the spool is moved forward: next_day=$next" ;;
@@ -99,11 +157,18 @@ esac
 mv "$S"/ready/sub-r_2026-12-27_r0.gwb "$S/done/"
 sed -i '/^seen=/d' "$S/state"
 
-# The clock is right: held, the spool needs a rewind.
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" 2>"$GW_TMP/run3.log" &
+# Run 3, the clock right again, from 17:00 local on 2026-03-03 past
+# midnight to 00:36 local on 2026-03-04: both midnights of 2026-03-03 are
+# in what runs 1 and 3 took. While its clock stands (the meters are
+# started when it is released): it holds (the spool has sealed days the
+# clock has not reached), gwctl says so, refuses to trust the clock and to
+# rewind.
+new_phase 2026-03-03T10:00:00Z
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-03T17:36:00Z \
+	2>"$GW_TMP/run3.log" &
 gw=$!
 track_pid $gw
-wait_for 10 grep -q '^clock=behind' "$S/status" &&
+wait_for 60 grep -q '^clock=behind' "$S/status" &&
 	ok "with the right clock the gateway holds: the spool has sealed days the clock has not reached" ||
 	not_ok "run 3 clock: $(status clock)"
 "$GW_BUILD/gwctl" status "$S" | grep -q "stop gatewayd and run gwctl clock rewind" &&
@@ -113,25 +178,24 @@ wait_for 10 grep -q '^clock=behind' "$S/status" &&
 check_eq "$?" 1 "gwctl clock trust is refused: trusting the clock would drop every reading as late"
 grep -q "gwctl clock rewind" "$GW_TMP/trust.out" && ok "and says why" ||
 	not_ok "trust refusal: $(cat "$GW_TMP/trust.out")"
-"$GW_BUILD/gwctl" clock rewind -c "$GW_TMP/gw.ini" --now "$(simnow)" >"$GW_TMP/busy.out" 2>&1
+"$GW_BUILD/gwctl" clock rewind -c "$GW_TMP/gw.ini" --now 2026-03-03T10:00:00Z >"$GW_TMP/busy.out" 2>&1
 rc=$?
 check_eq "$rc/$(grep -c 'runs on .*stop it first' "$GW_TMP/busy.out")" "1/1" \
 	"gwctl clock rewind refuses while gatewayd runs on the spool"
-wait_for 10 sh -c "[ \"\$(sed -n 's/^clock_withheld=//p' '$S/status')\" -gt 20 ]" &&
-	ok "the gateway keeps collecting meanwhile (readings journaled, kept out of days)" ||
-	not_ok "withheld: $(status clock_withheld)"
 # A second gatewayd on the same spool is refused.
 "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" 2>"$GW_TMP/second.log"
 check_eq "$?/$(grep -c 'is in use by process' "$GW_TMP/second.log")" "1/1" \
 	"a second gatewayd on the same spool is refused"
-# it collects on past midnight (00:36 local on 2026-03-04, 11.5 s after
-# the anchor): both midnights of 2026-03-03 are in what it took
-sleep_until "$anchor" 11.5
-kill -TERM $gw
-wait $gw
+meters_released 2026-03-03T10:00:00Z "$(clock_release "$af")" ||
+	{ not_ok "metersim starts again (run 3)"; finish; }
+wait_for 30 sh -c "[ \"\$(sed -n 's/^clock_withheld=//p' '$S/status')\" -gt 20 ]" &&
+	ok "the gateway keeps collecting meanwhile (readings journaled, kept out of days)" ||
+	not_ok "withheld: $(status clock_withheld)"
+run_ends $gw "run 3"
 check_eq "$(days_in ready | grep -c 2026-03-03)" 1 "nothing was sealed or dropped meanwhile"
 
-now=$(simnow)
+# The operator stops it and rewinds a few minutes later.
+now=2026-03-03T17:40:00Z
 cp "$S/state" "$GW_TMP/state.before"
 "$GW_BUILD/gwctl" clock rewind -c "$GW_TMP/gw.ini" --now "$now" --dry-run >"$GW_TMP/dry.out" 2>&1
 check_eq "$?" 0 "gwctl clock rewind --dry-run"
@@ -168,13 +232,22 @@ grep -q "it is in the database: remove it there" "$S/quarantine/sub-r_2026-12-27
 [ ! -e "$S/rewind" ] && ok "the rewind finished (no plan left)" || not_ok "plan file left"
 
 # Started again with the right clock: the real day is sealed again.
-"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-03T18:00:00Z 2>"$GW_TMP/run4.log"
-check_eq "$?/$(status clock)" "0/trusted" "after the rewind the clock is trusted and the gateway runs"
+# Run 4 from the time the rewind was given to 13:00 local on 2026-03-04
+# (that day is sealed at 00:30 local on 2026-03-05).
+new_phase "$now"
+"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at 2026-03-04T06:00:00Z \
+	2>"$GW_TMP/run4.log" &
+gw=$!
+track_pid $gw
+wait_for 60 _gw_running_or_gone "$GW_TMP/run4.log" 0 $gw || not_ok "run 4 did not start within 60 s"
+meters_released "$now" "$(clock_release "$af")" || { not_ok "metersim starts again (run 4)"; finish; }
+run_ends $gw "run 4"
+check_eq "$rc/$(status clock)" "0/trusted" "after the rewind the clock is trusted and the gateway runs"
 check_eq "$(ls "$S/ready" | tr '\n' ' ')" "sub-r_2026-03-02_r0.gwb sub-r_2026-03-03_r1.gwb " \
 	"2026-03-03 is sealed again as revision 1"
 f=$S/ready/sub-r_2026-03-03_r1.gwb
 for u in 1 2; do
-	exp=$("$GW_BUILD/metersim" "${sim_args[@]}" "${clock[@]}" --print-expected 2026-03-03 |
+	exp=$("$GW_BUILD/metersim" "${sim_args[@]}" --print-expected 2026-03-03 |
 		awk -v u=$u '$1 == u { print $2 }')
 	got=$("$GW_BUILD/gwctl" spool dump "$f" | awk -F, -v m=M$u '$4 == m && $5 == "1.8.0" { print $8 }')
 	check_eq "$got" "$exp" "M$u 2026-03-03 consumption exact after the rewind"
