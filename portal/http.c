@@ -171,6 +171,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	return r;
 }
 
+/* libmicrohttpd's own messages: fmt is the library's format string. */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];
