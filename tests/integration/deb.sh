@@ -173,7 +173,7 @@ fi
 check_eq "$("$root/usr/bin/gatewayd" --version)/$("$root/usr/bin/metersim" --version)" \
 	"gatewayd $v/metersim $v" "the installed programs state the package's version"
 check_eq "$(grep -E '^(profiles_dir|spool_dir|meters) ' "$root/etc/gatewayd/gateway.ini" | tr '\n' ';')" \
-	"spool_dir = /var/lib/gatewayd/spool;profiles_dir = /usr/share/gatewayd/profiles;meters = meters.csv;" \
+	"spool_dir = /var/lib/gatewayd/spool;profiles_dir = /etc/gatewayd/profiles:/usr/share/gatewayd/profiles;meters = meters.csv;" \
 	"the example configuration points at the packaged profiles and the spool"
 # The installed gatewayd on the installed configuration, with the package's
 # /usr/share/gatewayd where the configuration expects it: a private mount
