@@ -64,6 +64,8 @@ if [ -e "$main/usr/bin/portald" ]; then
 	mv "$main/lib/systemd/system/portald.service" "$portal/lib/systemd/system/"
 	mv "$main/usr/lib/sysusers.d/portald.conf" "$portal/usr/lib/sysusers.d/"
 	mv "$main/usr/share/doc/gatewayd-portal" "$portal/usr/share/doc/"
+	mkdir -p "$portal/usr/share/man/man8"
+	mv "$main/usr/share/man/man8/portald.8" "$portal/usr/share/man/man8/"
 	install -d -m 0750 "$portal/etc/gatewayd-portal"
 	install -m 0640 "$portal/usr/share/doc/gatewayd-portal/examples/portal.ini" "$portal/etc/gatewayd-portal/"
 fi
@@ -72,9 +74,9 @@ fi
 for b in "$main"/usr/bin/* "$tools"/usr/bin/* $([ -d "$portal" ] && echo "$portal"/usr/bin/*); do
 	"$strip" --strip-unneeded --remove-section=.comment --remove-section=.note "$b"
 done
-find "$main" "$tools" -path '*/share/man/*' -type f -exec gzip -9n {} +
+find "$main" "$tools" $([ -d "$portal" ] && echo "$portal") -path '*/share/man/*' -type f -exec gzip -9n {} +
 # stack protector, fortified libc calls, full RELRO, PIE: or no package
-if ! packaging/hardening.sh "$main"/usr/bin/* "$tools"/usr/bin/* >"$stage/hardening" 2>&1; then
+if ! packaging/hardening.sh "$main"/usr/bin/* "$tools"/usr/bin/* $([ -d "$portal" ] && echo "$portal"/usr/bin/*) >"$stage/hardening" 2>&1; then
 	sed 's/^/mkdeb: /' "$stage/hardening" >&2
 	echo "mkdeb: the programs lack hardening (build them with RELEASE=1, as make deb does)" >&2
 	exit 1

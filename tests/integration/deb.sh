@@ -99,8 +99,9 @@ if [ -f "$portal_deb" ]; then
 		has "$GW_TMP/portal.ls" -rw-r--r-- usr/lib/sysusers.d/portald.conf &&
 		has "$GW_TMP/portal.ls" -rw-r----- etc/gatewayd-portal/portal.ini &&
 		has "$GW_TMP/portal.ls" -rw-r--r-- usr/share/doc/gatewayd-portal/portal.md &&
-		ok "gatewayd-portal holds portald, its unit, sysusers entry, portal.ini (0640) and portal.md" ||
-		not_ok "gatewayd-portal holds portald, its unit, sysusers entry, portal.ini (0640) and portal.md ($(tr '\n' ' ' <"$GW_TMP/portal.ls"))"
+		has "$GW_TMP/portal.ls" -rw-r--r-- usr/share/man/man8/portald.8.gz &&
+		ok "gatewayd-portal holds portald, portald(8), its unit, sysusers entry, portal.ini (0640) and portal.md" ||
+		not_ok "gatewayd-portal holds portald, portald(8), its unit, sysusers entry, portal.ini (0640) and portal.md ($(tr '\n' ' ' <"$GW_TMP/portal.ls"))"
 	check_eq "$(dpkg-deb -I "$portal_deb" conffiles)" "/etc/gatewayd-portal/portal.ini" "portal.ini is a conffile"
 	check_eq "$(grep -c 'portald\|gatewayd-portal' "$GW_TMP/main.ls")" 0 "portald is not in gatewayd"
 	case "$(field "$portal_deb" Depends)" in
