@@ -34,4 +34,10 @@ int gwctl_config(int argc, char **argv);
  * status cannot be read, 2 on a usage error. */
 int gwctl_metrics(int argc, char **argv);
 
+struct gw_config;
+/* Whether a running gatewayd holds the spool of this configuration (its
+ * <spool>/lock), so that it has the serial lines open: 1 and *pid (0 if
+ * unknown), or 0. The lock file is only looked at, never made. */
+int gwctl_gatewayd_runs(const struct gw_config *cfg, long *pid);
+
 #endif

@@ -29,29 +29,6 @@
 #include "modbus_bus.h"
 #include "reading.h"
 
-/* Whether a running gatewayd holds the spool of this configuration (its
- * <spool>/lock), so that it has the serial lines open: 1 and *pid (0 if
- * unknown), or 0. The lock file is only looked at, never made. */
-static int gatewayd_runs(const struct gw_config *cfg, long *pid)
-{
-	char path[GW_PATH_MAX + 16], text[32];
-	int f, held;
-
-	*pid = 0;
-	snprintf(path, sizeof(path), "%s/lock", cfg->spool_dir);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return 0;
-	held = flock(f, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-	if (held) {
-		ssize_t n = pread(f, text, sizeof(text) - 1, 0);
-		text[n > 0 ? n : 0] = '\0';
-		*pid = strtol(text, NULL, 10);
-	}
-	close(f); /* drops a shared lock taken */
-	return held;
-}
-
 static void read_usage(FILE *f)
 {
 	fputs("usage: gwctl read -c CONFIG METER_ID [--tsv] [--trace FILE]\n"
@@ -134,7 +111,7 @@ int gwctl_read(int argc, char **argv)
 	/* Two programs on one serial line take each other's replies: the
 	 * running gateway would lose its reads as much as this one. */
 	long holder;
-	if ((iec || drv == &gw_modbus_rtu_driver) && gatewayd_runs(cfg, &holder)) {
+	if ((iec || drv == &gw_modbus_rtu_driver) && gwctl_gatewayd_runs(cfg, &holder)) {
 		fprintf(stderr, "gwctl read: meter %s: bus %s is a serial line that gatewayd "
 			"(pid %ld, %s/lock) has open; stop it first (systemctl stop "
 			"gatewayd), or see the meter in gwctl status\n", id, bus->name,

@@ -133,6 +133,15 @@ int gwctl_scan(int argc, char **argv)
 			gw_config_free(cfg);
 			return 1;
 		}
+		long holder;
+		if (gw_modbus_is_rtu(bus) && gwctl_gatewayd_runs(cfg, &holder)) {
+			fprintf(stderr, "gwctl scan: bus %s is a serial line that gatewayd "
+				"(pid %ld, %s/lock) has open; stop it first (systemctl stop "
+				"gatewayd), or see its meters in gwctl status\n",
+				bus->name, holder, cfg->spool_dir);
+			gw_config_free(cfg);
+			return 1;
+		}
 		char how[260];
 		int bus_timeout_ms = 0;
 		ctx = gw_modbus_new_ctx(bus, &bus_timeout_ms, &byte_timeout_ms, how,
