@@ -643,6 +643,18 @@ static int after_readout(struct iec_bus *b, const struct gw_meter_config *m,
 			"(last %s): asking for its load profile", m->id,
 			(long long)((now - last) / 1000),
 			gw_format_utc(last, f, sizeof(f)));
+		if (ms->gap_tries > 0) {
+			/* The meter went silent again before the last gap
+			 * was filled: this read asks for the new gap; the
+			 * old one is said to be given up, not dropped
+			 * without a word. */
+			char g0[40], g1[40];
+			gw_warn("meter %s: gap %s .. %s not filled from its load profile: "
+				"it went silent again before another try; given up, its "
+				"days stay estimated", m->id,
+				gw_format_utc(ms->gap_from_ms, g0, sizeof(g0)),
+				gw_format_utc(ms->gap_to_ms, g1, sizeof(g1)));
+		}
 		ms->gap_tries = BACKFILL_TRIES;
 		ms->gap_from_ms = last;
 		/* the gap ends when the meter read its registers: as it
