@@ -110,7 +110,8 @@ for f in "$GW_TMP"/spool/ready/*.gwb; do
 done >"$GW_TMP/events.csv" 2>&1
 
 # EL0001: filled from its own profile.
-check_eq "$(grep -c 'meter EL0001: gap .* filled from its load profile: [1-9][0-9]* register points ([1-9][0-9]* derived' "$GW_TMP/gatewayd.log")" 1 \
+gap1='gap 2026-03-01T1[56]:[0-9:.]*Z \.\.'
+check_eq "$(grep -c "meter EL0001: $gap1 .* filled from its load profile: [1-9][0-9]* register points ([1-9][0-9]* derived" "$GW_TMP/gatewayd.log")" 1 \
 	"EL0001: its gap is filled once from its load profile, with derived points"
 p1=250
 check_eq "$(grep ',EL0001,1\.8\.0,' "$GW_TMP/d2.csv" | cut -d, -f8)" "$((16 * p1))" \
@@ -130,16 +131,29 @@ check_eq "$(grep ',EL0001,1\.8\.0,' "$GW_TMP/d1.csv" | cut -d, -f7)" "1000000" \
 # the 1st (16:00Z); a slow machine may add a short gap of its own later (a
 # read that timed out), which is asked for and logged too: the counts are
 # of the gap the meters were made dark for.
-gap1='gap 2026-03-01T1[56]:[0-9:.]*Z \.\.'
-grep -E "meter EL000[234]: gap " "$GW_TMP/gatewayd.log" | grep -v "$gap1" | sed 's/^/# another gap: /'
-check_eq "$(grep -c "meter EL0002: $gap1 .* not filled from its load profile: its answer has a wrong BCC" "$GW_TMP/gatewayd.log")" 3 \
-	"EL0002 (wrong BCC): three tries, each logged"
-check_eq "$(grep -c "meter EL0003: $gap1 .* not filled from its load profile: its answer was cut short" "$GW_TMP/gatewayd.log")" 3 \
-	"EL0003 (answer cut short): three tries, each logged"
-check_eq "$(grep -c "meter EL0004: $gap1 .* not filled from its load profile: it refuses programming mode" "$GW_TMP/gatewayd.log")" 3 \
-	"EL0004 (refuses programming mode): three tries, each logged"
-check_eq "$(grep -c "meter EL000[234]: $gap1 .*given up, its days stay estimated" "$GW_TMP/gatewayd.log")" 3 \
-	"each gives up after its third try"
+# A read that times out on a loaded machine after the meter answered
+# again opens a gap of its own; if that happens before the third try, the
+# gateway gives the test's gap up early and says why ("it went silent
+# again"): then the tries before it are counted, each with its reason.
+grep -E "meter EL000[0-9]: gap " "$GW_TMP/gatewayd.log" | grep -v "$gap1" | sed 's/^/# another gap: /'
+tries() { # METER REASON: "tries/given up" of the test's gap
+	local l=$GW_TMP/gatewayd.log again
+	again=$(grep -c "meter $1: $gap1 .*not filled from its load profile: it went silent again before another try; given up" "$l")
+	if [ "$again" = 1 ]; then
+		echo "early:$(grep -c "meter $1: $gap1 .* not filled from its load profile: $2" "$l")"
+	else
+		echo "$(grep -c "meter $1: $gap1 .* not filled from its load profile: $2" "$l")/$(grep -c "meter $1: $gap1 .* not filled from its load profile: $2.*given up, its days stay estimated" "$l")"
+	fi
+}
+for m in "EL0002:its answer has a wrong BCC:wrong BCC" "EL0003:its answer was cut short:answer cut short" \
+	"EL0004:it refuses programming mode:refuses programming mode"; do
+	IFS=: read -r id why what <<<"$m"
+	t=$(tries "$id" "$why")
+	case $t in
+	early:[12]) ok "$id ($what): ${t#early:} tries each logged, then given up when the meter went silent again (a loaded machine)" ;;
+	*) check_eq "$t" "3/1" "$id ($what): three tries, each logged, the third giving up" ;;
+	esac
+done
 check_eq "$(grep -o 'meter EL0002 health: .* [1-9][0-9]* CRC errors' "$GW_TMP/gatewayd.log" | wc -l)/$(grep -o 'meter EL0003 health: .* [1-9][0-9]* malformed' "$GW_TMP/gatewayd.log" | wc -l)/$(grep -o 'meter EL0004 health: .* [1-9][0-9]* exceptions' "$GW_TMP/gatewayd.log" | wc -l)" \
 	"1/1/1" "the failures are counted in each meter's health (CRC errors, malformed, exceptions)"
 for u in 2 3 4; do
