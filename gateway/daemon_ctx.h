@@ -101,8 +101,8 @@ struct clocktrust {
 	struct gw_clock_watch watch;
 	int64_t max_jump_ms;
 	char detail[512];        /* gw_clockcheck_describe, for the log and status */
-	unsigned long withheld;  /* readings kept out of days in this hold */
-	unsigned long withheld_events;
+	unsigned long long withheld; /* readings kept out of days in this hold */
+	unsigned long long withheld_events;
 	int64_t first_withheld;  /* earliest reading withheld ahead; INT64_MAX none */
 	int restart;             /* the hold ended: start again from the journal */
 	int64_t seen_saved;      /* "seen" last written to the state */
@@ -122,7 +122,7 @@ struct clocktrust {
 				  * this, a reading just after the newest of its
 				  * register is set aside too (guard) */
 	int64_t guard_ms;        /* half a poll interval */
-	unsigned long back;      /* readings set aside as clock_back, this run */
+	unsigned long long back; /* readings set aside as clock_back, this run */
 	int64_t back_logged;     /* the time of the last one logged */
 };
 
@@ -132,7 +132,8 @@ struct durable {
 	struct gw_spool_bound bound;
 	struct gw_spool_recovery recovery;
 	struct gw_journal_stats replay;
-	unsigned long intervals_dropped, deleted_unuploaded, done_pruned;
+	/* 64 bits on 32-bit ARM too: readings a month of a full spool can count */
+	unsigned long long intervals_dropped, deleted_unuploaded, done_pruned;
 	int full;               /* the bound was reached at the last check */
 	unsigned long failures; /* journal failures written to the status */
 	int32_t next_day;       /* sealed-through state written to the spool */

@@ -188,7 +188,7 @@ static int after_replay(struct gw_daemon *d, const struct replay_ctx *rc)
 		gw_info("journal: %lu readings set aside when they were read (the "
 			"clock had stepped back) stay out of days", rc->clock_back);
 	if (ct->withheld || ct->withheld_events)
-		gw_warn("journal: %lu readings and %lu events stamped by the held "
+		gw_warn("journal: %llu readings and %llu events stamped by the held "
 			"clock are kept out of days until the hold ends",
 			ct->withheld, ct->withheld_events);
 	char sealed[64];

@@ -40,7 +40,7 @@ static void clock_status(const struct clocktrust *ct, const struct gw_clock *clk
 	gw_status_put(t, GW_SK_CLOCK_SEAL_TIME, "%s",
 		      gw_format_utc(gw_clockcheck_seal_ms(&ct->cc, now, mono),
 				    seal, sizeof(seal)));
-	gw_status_put(t, GW_SK_CLOCK_WITHHELD, "%lu",
+	gw_status_put(t, GW_SK_CLOCK_WITHHELD, "%llu",
 		      ct->withheld + ct->withheld_events);
 	gw_status_put(t, GW_SK_CLOCK_HOLDS, "%u", ct->cc.holds);
 	for (int r = 0; r < GW_DROP_REASON_COUNT_; r++)
@@ -326,9 +326,9 @@ static void spool_lines(struct gw_daemon *d, const struct gw_spool_usage *u,
 	gw_status_put(t, GW_SK_JOURNAL_TORN_AT_START, "%u", du->replay.torn);
 	gw_status_put(t, GW_SK_JOURNAL_WRITE_FAILURES, "%lu",
 		      gw_journal_failures(du->journal));
-	gw_status_put(t, GW_SK_INTERVALS_DROPPED, "%lu", du->intervals_dropped);
-	gw_status_put(t, GW_SK_DELETED_UNUPLOADED, "%lu", du->deleted_unuploaded);
-	gw_status_put(t, GW_SK_DONE_EMPTIED, "%lu", du->done_pruned);
+	gw_status_put(t, GW_SK_INTERVALS_DROPPED, "%llu", du->intervals_dropped);
+	gw_status_put(t, GW_SK_DELETED_UNUPLOADED, "%llu", du->deleted_unuploaded);
+	gw_status_put(t, GW_SK_DONE_EMPTIED, "%llu", du->done_pruned);
 	gw_status_put(t, GW_SK_REFUSED_BATCHES, "%u", u->n_refused);
 }
 
