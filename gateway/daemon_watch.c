@@ -105,8 +105,8 @@ static void send_status(struct gw_daemon *d, int64_t now)
 	char msg[sizeof(w->status)], t[40] = "-";
 	int online, buses;
 
-	if (now < w->status_next_us || !w->alarms[0])
-		return;
+	if (!gw_notify_active() || now < w->status_next_us || !w->alarms[0])
+		return; /* nobody to tell: not worth counting the meters */
 	meters_online(d, &online, &buses);
 	if (w->last_cycle_ms)
 		gw_format_utc(w->last_cycle_ms, t, sizeof(t));

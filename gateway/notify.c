@@ -111,6 +111,11 @@ int gw_notify_send(const char *msg)
 	return GW_EIO;
 }
 
+int gw_notify_active(void)
+{
+	return fd >= 0;
+}
+
 int64_t gw_notify_watchdog_us(void)
 {
 	return fd >= 0 ? watchdog_us : 0;

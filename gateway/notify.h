@@ -27,6 +27,8 @@ int gw_notify_send(const char *msg);
  * ($WATCHDOG_USEC, when $WATCHDOG_PID is unset or this process), or 0
  * when there is no watchdog. */
 int64_t gw_notify_watchdog_us(void);
+/* Whether there is a socket to tell (gw_notify_open returned 1). */
+int gw_notify_active(void);
 /* Closes the socket. */
 void gw_notify_close(void);
 
