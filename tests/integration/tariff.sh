@@ -206,6 +206,21 @@ check_eq "$(bill HB 2025-06-30)" "30000/59520/4762/64282/VND/EVN-RES/0/0" "the n
 check_eq "$(bill HB 2025-06-20)" "10000/19840/1587/21427/VND/EVN-RES/0/0" "the new holder to the 20th: 5 days, 10 kWh"
 check_eq "$(q "SELECT count(*) FROM gw_bill_estimate('NOBODY', '2025-06-30')")" 0 "an account with no meter gives no row"
 
+# Many accounts in one query: gw_bill_estimates gives each account exactly
+# what gw_bill_estimate gives it alone, and no row for an unknown one.
+accts="ARRAY['T0', 'T50', 'T50x', 'T51', 'T100', 'T400', 'T401', 'TWO', 'XD', 'XM', 'XA', 'R3', 'R1', 'ND', 'QA', 'HA', 'HB', 'NOBODY']"
+# (R3 and R1 are on tariffs without a price list before 2025: no row in 2024.)
+for want in 2024-10-20:15 2025-06-10:17 2025-06-30:17; do
+	through=${want%:*}
+	n=${want#*:}
+	check_eq "$(q "SELECT count(*) || '/' || count(*) FILTER (WHERE (m.period_start, m.period_end, m.through, m.import_wh, m.amount, m.vat, m.total, m.currency, m.tariff, m.days_estimated, m.days_missing, m.vat_rate, m.price_lists, m.days_with_data, m.tier_limits) IS NOT DISTINCT FROM (o.period_start, o.period_end, o.through, o.import_wh, o.amount, o.vat, o.total, o.currency, o.tariff, o.days_estimated, o.days_missing, o.vat_rate, o.price_lists, o.days_with_data, o.tier_limits))
+		FROM gw_bill_estimates($accts, '$through') m LEFT JOIN LATERAL gw_bill_estimate(m.account, '$through') o ON true")" \
+		"$n/$n" "gw_bill_estimates of 18 accounts through $through: $n rows, each the same as gw_bill_estimate's"
+done
+check_eq "$(q "SELECT count(*) FROM (SELECT account, period_start, period_end, through, tariff, currency, price_list, sub_from, sub_to, tier, from_wh, upto_wh, wh, price, amount FROM gw_bill_lines_for($accts, '2024-10-31') EXCEPT ALL SELECT a, l.* FROM unnest($accts) a, gw_bill_lines(a, '2024-10-31') l) x")/$(q "SELECT count(*) FROM gw_bill_lines_for($accts, '2024-10-31')")" \
+	"0/180" "gw_bill_lines_for gives each account's lines as gw_bill_lines does (15 accounts x 2 lists x 6 tiers)"
+check_eq "$(q "SELECT count(*) FROM gw_bill_estimate('R3', '2024-10-31')")" 0 "no row for a month in which the account's tariff has no price list"
+
 # --- price lists are checked when they are written ---------------------------------
 bad_list() { # DESC PATTERN TIERS-VALUES
 	local out
