@@ -7,6 +7,8 @@
  *   portald -c portal.ini --check    check the configuration and the key
  *   portald -c portal.ini --query daily|monthly|outages --as ACCOUNT [--for ACCOUNT]
  *           --from X --to Y [--format csv|json]
+ *   portald -c portal.ini --query bill --as ACCOUNT [--for ACCOUNT]
+ *           [--through YYYY-MM-DD] [--format csv|json]
  *                                    one query as the service runs it,
  *                                    answer on stdout (for operators: what
  *                                    does this customer see; --for another
