@@ -299,7 +299,7 @@ AS $$
 	),
 	-- The tiers of each list: upper limit (lim) and the previous tier's
 	-- (prev), Wh a month.
-	g AS (
+	g AS MATERIALIZED (
 		SELECT r.tariff, r.valid_from, r.tier, r.price, r.upto_kwh::numeric * 1000 AS lim,
 		       coalesce(lag(r.upto_kwh) OVER (PARTITION BY r.tariff, r.valid_from ORDER BY r.tier), 0)::numeric
 		       * 1000 AS prev
@@ -405,20 +405,25 @@ AS $$
 		     AND d.day >= greatest(a.valid_from, b.period_start) AND d.day <= p_through
 		     AND (a.valid_to IS NULL OR d.day < a.valid_to)
 		GROUP BY a.customer_account
+	),
+	-- The VAT rate of each tariff on the month's last day.
+	v AS MATERIALIZED (
+		SELECT f.tariff, f.amount_decimals,
+		       (SELECT x.rate FROM public.tariff_vat x
+			WHERE x.tariff = f.tariff AND x.valid_from <= (SELECT max(b.period_end) FROM b)
+			ORDER BY x.valid_from DESC LIMIT 1) AS rate
+		FROM public.tariffs f
 	)
 	SELECT b.account, b.period_start, b.period_end, p_through, coalesce(c.import_wh, 0), b.amount,
-	       round(b.amount * v.rate, f.amount_decimals),
-	       b.amount + round(b.amount * v.rate, f.amount_decimals),
+	       round(b.amount * v.rate, v.amount_decimals),
+	       b.amount + round(b.amount * v.rate, v.amount_decimals),
 	       b.currency, b.tariff, coalesce(c.est, 0),
 	       greatest(0, coalesce(h.days, 0) - coalesce(c.with_data, 0)), v.rate, b.lists,
 	       coalesce(c.with_data, 0), 'month'::text
 	FROM b
 	LEFT JOIN held h ON h.account = b.account
 	LEFT JOIN c ON c.account = b.account
-	JOIN public.tariffs f ON f.tariff = b.tariff
-	LEFT JOIN LATERAL (SELECT x.rate FROM public.tariff_vat x
-			   WHERE x.tariff = b.tariff AND x.valid_from <= b.period_end
-			   ORDER BY x.valid_from DESC LIMIT 1) v ON true
+	JOIN v ON v.tariff = b.tariff
 	ORDER BY b.account
 $$;
 ALTER FUNCTION gw_bill_estimates(text[], date) RESET ALL;
