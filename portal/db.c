@@ -67,8 +67,8 @@ static const char *const sql_text[] = {
 		" trim_scale(e.vat_rate), e.days_with_data, e.tier_limits,"
 		" l.price_list::text, l.sub_from::text, l.sub_to::text, l.tier, l.from_wh, l.upto_wh,"
 		" l.wh, trim_scale(l.price), l.amount"
-		" FROM public.gw_bill_estimate($1, coalesce(nullif($2, '')::date,"
-		"      (now() AT TIME ZONE $3)::date - 1)) e"
+		" FROM public.gw_bill_estimate($1, least(coalesce(nullif($2, '')::date,"
+		"      (now() AT TIME ZONE $3)::date - 1), (now() AT TIME ZONE $3)::date - 1)) e"
 		" JOIN public.gw_bill_lines($1, e.through) l ON true"
 		" ORDER BY l.sub_from, l.tier",
 };

@@ -35,7 +35,8 @@ enum gw_pdb_query {
 	/* the month-to-date bill (gw_bill_estimate, gw_bill_lines; schema
 	 * 010): one row per line (price list in force, tier), the bill's
 	 * totals on each; `from` the day through (YYYY-MM-DD) or "" for
-	 * yesterday in the zone `to` (an IANA name). No row: no bill */
+	 * yesterday in the zone `to` (an IANA name; a later day is taken as
+	 * yesterday). No row: no bill */
 	GW_PQ_BILL,
 };
 

@@ -355,6 +355,13 @@ if [ "$code" = 200 ] && { [ "$through" = "$y1" ] || [ "$through" = "$y2" ]; } &&
 else
 	not_ok "without through: yesterday in Asia/Ho_Chi_Minh ($code $y1 $(head -c 400 "$GW_TMP/body"))"
 fi
+get "/v1/accounts/XD/bill?through=2099-01-01" "$txd"
+through=$(grep -o '"through":"[0-9-]*"' "$GW_TMP/body" | cut -d'"' -f4)
+if [ "$code" = 200 ] && { [ "$through" = "$y1" ] || [ "$through" = "$y2" ]; }; then
+	ok "a through after yesterday is taken as yesterday ($through)"
+else
+	not_ok "a through after yesterday is taken as yesterday ($code $(head -c 300 "$GW_TMP/body"))"
+fi
 get "/v1/accounts/HA/bill?through=2024-10-31" "$txd"
 check_eq "$code/$(cat "$GW_TMP/body")" '401/{"error":"unauthorized"}' "a token of XD for HA's bill is refused"
 tha=$(tok "$key" HA)
