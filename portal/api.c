@@ -212,6 +212,68 @@ static void answer(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb
 	}
 }
 
+/* Runs the bill query (through: YYYY-MM-DD, or "" for yesterday in the
+ * configured zone) and renders its answer; no row is a 404. */
+static void bill_answer(struct gw_portal *p, const struct gw_request *rq, const char *session_acct,
+			const char *acct, const char *through, struct gw_reply *rp)
+{
+	int csv = rq->format && strcmp(rq->format, "csv") == 0;
+	PGresult *r = NULL;
+	int rc;
+
+	rc = gw_pdb_query(p->db, GW_PQ_BILL, session_acct, acct, through, p->cfg->timezone, &r);
+	if (rc == GW_ECONN) {
+		rp->retry_after = 5;
+		reply_text(rp, 503, "{\"error\":\"database unavailable\"}\n");
+		return;
+	}
+	if (rc < 0) {
+		reply_text(rp, 500, "{\"error\":\"query failed\"}\n");
+		return;
+	}
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		reply_text(rp, 404, "{\"error\":\"no bill\",\"detail\":\"the account has no meter,"
+			   " or its tariff no price list for this month\"}\n");
+		return;
+	}
+	snprintf(rp->filename_buf, sizeof(rp->filename_buf), "%s-bill-%.10s.csv", acct,
+		 PQgetvalue(r, 0, 2));
+	rc = gw_api_render_bill(csv, acct, r, &rp->body);
+	PQclear(r);
+	if (rc < 0) {
+		gw_buf_free(&rp->body);
+		reply_text(rp, 500, "{\"error\":\"query failed\"}\n");
+		return;
+	}
+	rp->status = 200;
+	rp->content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+	if (csv)
+		rp->filename = rp->filename_buf;
+}
+
+/* GET .../bill[?through=YYYY-MM-DD]: the arguments checked, the bill
+ * answered. */
+static void bill_reply(struct gw_portal *p, const struct gw_request *rq, const char *session_acct,
+		       const char *acct, struct gw_reply *rp)
+{
+	unsigned y, m, d;
+	char through[16] = "";
+
+	if (rq->from || rq->to) {
+		reply_bad(rp, "bill takes through=YYYY-MM-DD, not from and to");
+		return;
+	}
+	if (rq->through) {
+		if (parse_date(rq->through, 10, &y, &m, &d) < 0) {
+			reply_bad(rp, "through must be a date YYYY-MM-DD");
+			return;
+		}
+		snprintf(through, sizeof(through), "%04u-%02u-%02u", y, m, d);
+	}
+	bill_answer(p, rq, session_acct, acct, through, rp);
+}
+
 /* The arguments checked, the query run, its answer rendered. */
 static void query_reply(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb_query q,
 			const char *session_acct, const char *acct, struct gw_reply *rp)
@@ -221,6 +283,14 @@ static void query_reply(struct gw_portal *p, const struct gw_request *rq, enum g
 
 	if (rq->format && strcmp(rq->format, "csv") != 0 && strcmp(rq->format, "json") != 0) {
 		reply_bad(rp, "format must be json or csv");
+		return;
+	}
+	if (q == GW_PQ_BILL) {
+		bill_reply(p, rq, session_acct, acct, rp);
+		return;
+	}
+	if (rq->through) {
+		reply_bad(rp, "through is an argument of bill only");
 		return;
 	}
 	err = range(p->cfg, q, rq, qf, qt);
@@ -240,7 +310,7 @@ int gw_api_query(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb_q
 	return rp->body.failed ? GW_ENOMEM : 0;
 }
 
-/* GET /v1/accounts/{acct}/{daily|monthly|outages}. */
+/* GET /v1/accounts/{acct}/{daily|monthly|outages|bill}. */
 static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t now_s,
 		     int64_t mono_us, struct gw_reply *rp)
 {
@@ -270,6 +340,8 @@ static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t n
 		q = GW_PQ_MONTHLY;
 	} else if (strcmp(what, "outages") == 0) {
 		q = GW_PQ_OUTAGES;
+	} else if (strcmp(what, "bill") == 0) {
+		q = GW_PQ_BILL;
 	} else {
 		reply_text(rp, 404, "{\"error\":\"not found\"}\n");
 		return;

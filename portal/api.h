@@ -7,6 +7,7 @@
  *   GET /v1/accounts/{account}/daily?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
  *   GET /v1/accounts/{account}/monthly?from=YYYY-MM&to=YYYY-MM[&format=csv]
  *   GET /v1/accounts/{account}/outages?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
+ *   GET /v1/accounts/{account}/bill[?through=YYYY-MM-DD][&format=csv]
  *
  * Every /v1/accounts/ request needs "Authorization: Bearer <token>" (jwt.h)
  * whose account is the URL's; every refusal of a token is the same 401
@@ -42,6 +43,7 @@ struct gw_request {
 	const char *peer;          /* the client's address, for the log */
 	int has_body;              /* a body was announced (Content-Length > 0, chunked) */
 	size_t url_len;            /* of the whole request URL */
+	const char *through;       /* query argument of bill, or NULL */
 };
 
 struct gw_reply {
@@ -74,5 +76,10 @@ int gw_api_query(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb_q
  * that is not an integer), or GW_ENOMEM. */
 int gw_api_render(enum gw_pdb_query q, int csv, const char *account, const char *from,
 		  const char *to, const PGresult *r, struct gw_buf *b);
+
+/* Renders the bill estimate (GW_PQ_BILL: at least one row) as JSON or
+ * CSV into b (render_bill.c). Returns 0, GW_EDB (a value that is not what
+ * it must be) or GW_ENOMEM. */
+int gw_api_render_bill(int csv, const char *account, const PGresult *r, struct gw_buf *b);
 
 #endif

@@ -40,6 +40,7 @@ void gw_portal_config_init(struct gw_portal_config *c)
 	c->max_days = 731;
 	c->max_months = 36;
 	c->log_level = GW_LOG_INFO;
+	strcpy(c->timezone, "Asia/Ho_Chi_Minh");
 }
 
 static int bad(const struct load_ctx *x, int line, const char *key, const char *why)
@@ -84,6 +85,27 @@ static int listen_address(const struct load_ctx *x, int line, const char *v)
 	return text(x, line, "listen", v, x->c->listen, sizeof(x->c->listen));
 }
 
+/* An IANA zone name that the zone database of this machine has (the
+ * database server resolves it with its own; both come from tzdata). */
+static int zone_name(const struct load_ctx *x, int line, const char *v)
+{
+	const char *dir = getenv("TZDIR");
+	char path[GW_PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; v[i]; i++)
+		if (!((v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') ||
+		      (v[i] >= '0' && v[i] <= '9') || strchr("/_+-", v[i])))
+			break;
+	if (v[i] || v[0] == '/' || strstr(v, "..") || i >= sizeof(x->c->timezone))
+		return bad(x, line, "timezone", "not an IANA zone name (e.g. Asia/Ho_Chi_Minh)");
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", v);
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return bad(x, line, "timezone", "no such zone in the zone database (tzdata)");
+	return text(x, line, "timezone", v, x->c->timezone, sizeof(x->c->timezone));
+}
+
 /* The numeric keys of [portal]: name, field, bounds. */
 struct num_key {
 	const char *name;
@@ -124,6 +146,8 @@ static int portal_key(struct load_ctx *x, const char *key, const char *v, int li
 	}
 	if (strcmp(key, "audience") == 0)
 		return text(x, line, key, v, c->audience, sizeof(c->audience));
+	if (strcmp(key, "timezone") == 0)
+		return zone_name(x, line, v);
 	if (strcmp(key, "log_level") == 0) {
 		if (gw_log_parse_level(v, &c->log_level) < 0)
 			return bad(x, line, key, "not one of error, warn, info, debug");

@@ -31,6 +31,7 @@ struct gw_portal_config {
 	unsigned max_days;             /* longest daily range; 731 */
 	unsigned max_months;           /* longest monthly range; 36 */
 	char conninfo[1024];           /* [database] conninfo */
+	char timezone[64];             /* the customers' IANA zone: the bill's "yesterday"; Asia/Ho_Chi_Minh */
 	enum gw_log_level log_level;
 	/* the key, read from key_file by gw_portal_config_load */
 	unsigned char key[GW_PORTAL_KEY_MAX];

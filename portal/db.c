@@ -58,6 +58,19 @@ static const char *const sql_text[] = {
 		"  AND e.ts >= $2::date::timestamp AT TIME ZONE 'UTC'"
 		"  AND e.ts < ($3::date + 1)::timestamp AT TIME ZONE 'UTC'"
 		" ORDER BY e.ts, e.meter_id",
+	/* The bill estimate and its lines; docs/portal.md "The bill
+	 * estimate". Row-level security lets the functions see the session
+	 * account only. */
+	[GW_PQ_BILL] =
+		"SELECT e.period_start::text, e.period_end::text, e.through::text, e.import_wh,"
+		" e.amount, e.vat, e.total, e.currency, e.tariff, e.days_estimated, e.days_missing,"
+		" trim_scale(e.vat_rate), e.days_with_data, e.tier_limits,"
+		" l.price_list::text, l.sub_from::text, l.sub_to::text, l.tier, l.from_wh, l.upto_wh,"
+		" l.wh, trim_scale(l.price), l.amount"
+		" FROM public.gw_bill_estimate($1, least(coalesce(nullif($2, '')::date,"
+		"      (now() AT TIME ZONE $3)::date - 1), (now() AT TIME ZONE $3)::date - 1)) e"
+		" JOIN public.gw_bill_lines($1, e.through) l ON true"
+		" ORDER BY l.sub_from, l.tier",
 };
 
 struct pconn {

@@ -32,6 +32,12 @@ enum gw_pdb_query {
 	 * account's meters from the UTC day `from` to the UTC day `to`
 	 * (inclusive), each ended by the meter's next online event */
 	GW_PQ_OUTAGES,
+	/* the month-to-date bill (gw_bill_estimate, gw_bill_lines; schema
+	 * 010): one row per line (price list in force, tier), the bill's
+	 * totals on each; `from` the day through (YYYY-MM-DD) or "" for
+	 * yesterday in the zone `to` (an IANA name; a later day is taken as
+	 * yesterday). No row: no bill */
+	GW_PQ_BILL,
 };
 
 /* A pool of n connections to conninfo (made when first needed). NULL

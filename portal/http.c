@@ -27,6 +27,7 @@
 struct args {
 	struct gw_request *rq;
 	int from, to, format;
+	int through;
 };
 
 static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -45,6 +46,9 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	} else if (strcmp(key, "format") == 0) {
 		seen = &a->format;
 		slot = &a->rq->format;
+	} else if (strcmp(key, "through") == 0) {
+		seen = &a->through;
+		slot = &a->rq->through;
 	}
 	if (!seen || (*seen)++) {
 		a->rq->bad_arg = key;

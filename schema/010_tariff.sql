@@ -199,11 +199,15 @@ INSERT INTO tariff_vat (tariff, valid_from, rate, source) VALUES
 SET CONSTRAINTS tariff_prices_whole, tariff_tiers_whole IMMEDIATE;
 
 -- ---------------------------------------------------------------------
--- gw_bill_lines: the lines of an account's month-to-date bill, one per
--- sub-period (price list in force) and tier, all tiers of each list
--- (those without energy too). Empty when the caller sees no
--- meter_accounts row of the account (row-level security), or when the
--- account's tariff has no price list in force in the month.
+-- The bill. gw_bill_lines_for(accounts, through): the lines of the
+-- accounts' month-to-date bills, one per account, sub-period (price list
+-- in force) and tier, all tiers of each list (those without energy too).
+-- An account has no lines when the caller sees no meter_accounts row of
+-- it (row-level security), or when its tariff has no price list in force
+-- in the month. All accounts are priced in one pass (a notice run of
+-- 100,000 accounts is one query), in no particular order;
+-- gw_bill_lines(account, through) is the same for one account, in the
+-- order of sub-periods and tiers.
 --
 -- The rule (docs/portal.md, "The bill estimate"):
 --   period  the calendar month of local days containing p_through, D days;
@@ -223,9 +227,9 @@ SET CONSTRAINTS tariff_prices_whole, tariff_tiers_whole IMMEDIATE;
 --           energy were used this month; split 'actual': the sub-period's
 --           own days' energy to date.
 --   amount  per line: Wh x price / 1000, rounded to amount_decimals.
-CREATE FUNCTION gw_bill_lines(p_account text, p_through date)
-RETURNS TABLE (period_start date, period_end date, through date, tariff text, currency text,
-	       price_list date, sub_from date, sub_to date, tier smallint,
+CREATE FUNCTION gw_bill_lines_for(p_accounts text[], p_through date)
+RETURNS TABLE (account text, period_start date, period_end date, through date, tariff text,
+	       currency text, price_list date, sub_from date, sub_to date, tier smallint,
 	       from_wh bigint, upto_wh bigint, wh bigint, price numeric, amount numeric)
 LANGUAGE sql
 STABLE
@@ -235,44 +239,55 @@ AS $$
 		SELECT date_trunc('month', p_through::timestamp)::date AS ps,
 		       (date_trunc('month', p_through::timestamp) + interval '1 month')::date - 1 AS pe
 	),
-	t AS (
-		SELECT f.tariff, f.currency, f.amount_decimals, f.share_round_wh::numeric AS u, f.split
-		FROM public.tariffs f
-		WHERE f.tariff = coalesce(
+	acc AS (SELECT DISTINCT x.account FROM unnest(p_accounts) x(account) WHERE x.account IS NOT NULL),
+	-- Each account's tariff (its own, else the default), if the caller
+	-- sees the account at all.
+	t AS MATERIALIZED (
+		SELECT acc.account, f.tariff, f.currency, f.amount_decimals,
+		       f.share_round_wh::numeric AS u, f.split
+		FROM acc
+		JOIN public.tariffs f ON f.tariff = coalesce(
 			(SELECT x.tariff FROM public.account_tariffs x
-			 WHERE x.customer_account = p_account AND x.valid_from <= p_through
+			 WHERE x.customer_account = acc.account AND x.valid_from <= p_through
 			 ORDER BY x.valid_from DESC LIMIT 1),
 			(SELECT d.tariff FROM public.tariffs d WHERE d.is_default))
-		  AND EXISTS (SELECT FROM public.meter_accounts a WHERE a.customer_account = p_account)
+		WHERE EXISTS (SELECT FROM public.meter_accounts a WHERE a.customer_account = acc.account)
 	),
-	-- Wh per day to date, over the account's meters on the days it held them.
-	u AS (
-		SELECT d.day, sum(d.import_wh) AS wh
-		FROM p
-		CROSS JOIN public.meter_accounts a
-		JOIN public.meter_days d ON d.meter_id = a.meter_id
-		     AND d.day >= greatest(a.valid_from, p.ps) AND d.day <= p_through
-		     AND (a.valid_to IS NULL OR d.day < a.valid_to)
-		WHERE a.customer_account = p_account
-		GROUP BY d.day
-	),
+	-- The sub-periods of each tariff: its price lists in force in the month.
 	s AS (
-		SELECT t.*, p.ps, p.pe, l.valid_from AS price_list,
+		SELECT l.tariff, l.valid_from AS price_list, p.ps, p.pe,
 		       greatest(l.valid_from, p.ps) AS s_from,
 		       least(coalesce(l.next_from - 1, p.pe), p.pe) AS s_to
-		FROM t, p, LATERAL (
-			SELECT v.valid_from, lead(v.valid_from) OVER (ORDER BY v.valid_from) AS next_from
-			FROM public.tariff_prices v WHERE v.tariff = t.tariff) l
+		FROM p, (SELECT v.tariff, v.valid_from,
+				lead(v.valid_from) OVER (PARTITION BY v.tariff ORDER BY v.valid_from) AS next_from
+			 FROM public.tariff_prices v) l
 		WHERE l.valid_from <= p.pe AND (l.next_from IS NULL OR l.next_from > p.ps)
 	),
-	-- Each sub-period: the month's days before it (c0) and up to its
-	-- end (c1) of dm, and its energy.
+	ts AS MATERIALIZED (
+		SELECT t.*, s.price_list, s.ps, s.pe, s.s_from, s.s_to
+		FROM t JOIN s ON s.tariff = t.tariff
+	),
+	-- The energy of each account's sub-period to date, over the account's
+	-- meters on the days it held them.
+	o AS (
+		SELECT ts.account, ts.price_list, sum(d.import_wh) AS own
+		FROM ts
+		JOIN public.meter_accounts a ON a.customer_account = ts.account
+		JOIN public.meter_days d ON d.meter_id = a.meter_id
+		     AND d.day >= greatest(a.valid_from, ts.s_from) AND d.day <= least(ts.s_to, p_through)
+		     AND (a.valid_to IS NULL OR d.day < a.valid_to)
+		GROUP BY ts.account, ts.price_list
+	),
+	-- Each account's sub-periods: the month's days before one (c0) and up
+	-- to its end (c1) of dm, the account's energy to date (a) and the
+	-- sub-period's own (own).
 	e AS (
-		SELECT s.*, (s.pe - s.ps + 1)::numeric AS dm,
-		       (s.s_from - s.ps)::numeric AS c0, (s.s_to - s.ps + 1)::numeric AS c1,
-		       (SELECT coalesce(sum(u.wh), 0) FROM u) AS a,
-		       (SELECT coalesce(sum(u.wh), 0) FROM u WHERE u.day BETWEEN s.s_from AND s.s_to) AS own
-		FROM s
+		SELECT ts.*, (ts.pe - ts.ps + 1)::numeric AS dm, (ts.s_from - ts.ps)::numeric AS c0,
+		       (ts.s_to - ts.ps + 1)::numeric AS c1,
+		       coalesce(sum(o.own) OVER (PARTITION BY ts.account), 0) AS a,
+		       coalesce(o.own, 0) AS own
+		FROM ts
+		LEFT JOIN o ON o.account = ts.account AND o.price_list = ts.price_list
 	),
 	w AS (
 		SELECT e.*,
@@ -282,6 +297,15 @@ AS $$
 		       END AS s_wh
 		FROM e
 	),
+	-- The tiers of each list: upper limit (lim) and the previous tier's
+	-- (prev), Wh a month.
+	g AS MATERIALIZED (
+		SELECT r.tariff, r.valid_from, r.tier, r.price, r.upto_kwh::numeric * 1000 AS lim,
+		       coalesce(lag(r.upto_kwh) OVER (PARTITION BY r.tariff, r.valid_from ORDER BY r.tier), 0)::numeric
+		       * 1000 AS prev
+		FROM public.tariff_tiers r
+		WHERE (r.tariff, r.valid_from) IN (SELECT s.tariff, s.price_list FROM s)
+	),
 	-- The tiers of each sub-period with their limits there (Wh).
 	k AS (
 		SELECT w.*, g.tier, g.price,
@@ -290,37 +314,64 @@ AS $$
 		       (CASE WHEN w.c1 = w.dm THEN g.prev ELSE round(g.prev * w.c1 / w.dm / w.u) * w.u END)
 		     - (CASE WHEN w.c0 = w.dm THEN g.prev ELSE round(g.prev * w.c0 / w.dm / w.u) * w.u END) AS low
 		FROM w
-		JOIN (SELECT r.tariff, r.valid_from, r.tier, r.price, r.upto_kwh::numeric * 1000 AS lim,
-			     coalesce(lag(r.upto_kwh) OVER (PARTITION BY r.tariff, r.valid_from ORDER BY r.tier), 0)::numeric * 1000 AS prev
-		      FROM public.tariff_tiers r) g
-		  ON g.tariff = w.tariff AND g.valid_from = w.price_list
+		JOIN g ON g.tariff = w.tariff AND g.valid_from = w.price_list
 	)
-	SELECT k.ps, k.pe, p_through, k.tariff, k.currency, k.price_list, k.s_from, k.s_to, k.tier,
-	       k.low::bigint, k.upto::bigint,
+	SELECT k.account, k.ps, k.pe, p_through, k.tariff, k.currency, k.price_list, k.s_from, k.s_to,
+	       k.tier, k.low::bigint, k.upto::bigint,
 	       greatest(0, least(k.s_wh, coalesce(k.upto, k.s_wh)) - k.low)::bigint AS wh,
 	       k.price,
 	       round(greatest(0, least(k.s_wh, coalesce(k.upto, k.s_wh)) - k.low) * k.price / 1000,
 		     k.amount_decimals)
 	FROM k
-	ORDER BY k.s_from, k.tier
+$$;
+ALTER FUNCTION gw_bill_lines_for(text[], date) RESET ALL;
+
+COMMENT ON FUNCTION gw_bill_lines_for(text[], date) IS
+	'lines of the month-to-date bills of accounts: per account, price list in force in the month and tier, the tier''s limits there (Wh), its energy and amount';
+
+CREATE FUNCTION gw_bill_lines(p_account text, p_through date)
+RETURNS TABLE (period_start date, period_end date, through date, tariff text, currency text,
+	       price_list date, sub_from date, sub_to date, tier smallint,
+	       from_wh bigint, upto_wh bigint, wh bigint, price numeric, amount numeric)
+LANGUAGE plpgsql
+STABLE
+SECURITY INVOKER
+AS $$
+BEGIN
+	RETURN QUERY
+	SELECT l.period_start, l.period_end, l.through, l.tariff, l.currency, l.price_list,
+	       l.sub_from, l.sub_to, l.tier, l.from_wh, l.upto_wh, l.wh, l.price, l.amount
+	FROM public.gw_bill_lines_for(ARRAY[p_account], p_through) l
+	ORDER BY l.sub_from, l.tier;
+END
 $$;
 ALTER FUNCTION gw_bill_lines(text, date) RESET ALL;
+ALTER FUNCTION gw_bill_lines(text, date) SET plan_cache_mode = force_generic_plan;
 
 COMMENT ON FUNCTION gw_bill_lines(text, date) IS
 	'lines of the month-to-date bill of an account: per price list in force in the month and tier, the tier''s limits there (Wh), its energy and amount';
 
--- gw_bill_estimate: one row, the account's month-to-date bill; no row when
--- the caller sees no meter_accounts row of the account.
+-- gw_bill_estimates(accounts, through): one row per account, its
+-- month-to-date bill; none for an account the caller does not see (or
+-- whose tariff has no price list in force in the month).
 --   import_wh       the account's energy from period_start to through
 --   amount          the sum of the lines (without VAT); vat = amount x
 --                   the rate in force on period_end, rounded; total = both
---   days_estimated  days to date on which one of the account's meters
---                   has a day of quality estimated or incomplete
+--   days_estimated  days to date of the account's meters whose quality is
+--                   estimated or incomplete
 --   days_missing    days to date on which the account held a meter that
 --                   has no day (no import) in meter_days
---   tier_limits     'month': the month's limits (see gw_bill_lines)
-CREATE FUNCTION gw_bill_estimate(p_account text, p_through date)
-RETURNS TABLE (period_start date, period_end date, through date, import_wh bigint,
+--   days_with_data  days to date with the import of a meter
+--   (the three count meter-days: days, for an account of one meter)
+--   tier_limits     'month': the month's limits (see gw_bill_lines_for)
+-- gw_bill_estimate(account, through) is the same for one account, without
+-- the account column; its first eleven columns are fixed. The one-account
+-- functions are PL/pgSQL with a generic plan, so that a session (the
+-- portal's pooled connections) plans their query once, not on every
+-- call: the query above takes the planner about ten times as long as
+-- running it for one account.
+CREATE FUNCTION gw_bill_estimates(p_accounts text[], p_through date)
+RETURNS TABLE (account text, period_start date, period_end date, through date, import_wh bigint,
 	       amount numeric, vat numeric, total numeric, currency text, tariff text,
 	       days_estimated integer, days_missing integer,
 	       vat_rate numeric, price_lists integer, days_with_data integer, tier_limits text)
@@ -328,44 +379,77 @@ LANGUAGE sql
 STABLE
 SECURITY INVOKER
 AS $$
-	WITH l AS (SELECT * FROM public.gw_bill_lines(p_account, p_through)),
-	b AS (
-		SELECT l.period_start, l.period_end, l.tariff, l.currency,
-		       sum(l.wh)::bigint AS wh, sum(l.amount) AS amount,
-		       count(DISTINCT l.price_list)::int AS lists
-		FROM l
-		GROUP BY l.period_start, l.period_end, l.tariff, l.currency
+	WITH b AS (
+		SELECT l.account, l.period_start, l.period_end, l.tariff, l.currency,
+		       sum(l.amount) AS amount, count(DISTINCT l.price_list)::int AS lists
+		FROM public.gw_bill_lines_for(p_accounts, p_through) l
+		GROUP BY l.account, l.period_start, l.period_end, l.tariff, l.currency
 	),
-	-- The account's meter-days to date: those it held, and what meter_days has.
-	h AS (
-		SELECT g.day, d.import_wh, d.quality
+	-- The meter-days each account held to date (its meter_accounts rows
+	-- do not overlap), and what meter_days has of them.
+	held AS (
+		SELECT a.customer_account AS account,
+		       sum(greatest(0, least(coalesce(a.valid_to - 1, p_through), p_through)
+				   - greatest(a.valid_from, b.period_start) + 1))::int AS days
 		FROM b
-		CROSS JOIN public.meter_accounts a
-		CROSS JOIN LATERAL (SELECT greatest(a.valid_from, b.period_start) + i AS day
-				    FROM generate_series(0, least(coalesce(a.valid_to - 1, p_through), p_through)
-							    - greatest(a.valid_from, b.period_start)) i) g
-		LEFT JOIN public.meter_days d ON d.meter_id = a.meter_id AND d.day = g.day
-		WHERE a.customer_account = p_account
+		JOIN public.meter_accounts a ON a.customer_account = b.account
+		GROUP BY a.customer_account
 	),
 	c AS (
-		SELECT coalesce(sum(h.import_wh), 0)::bigint AS import_wh,
-		       count(DISTINCT h.day) FILTER (WHERE h.quality IN ('estimated', 'incomplete'))::int AS est,
-		       count(DISTINCT h.day) FILTER (WHERE h.import_wh IS NULL)::int AS missing,
-		       count(DISTINCT h.day) FILTER (WHERE h.import_wh IS NOT NULL)::int AS with_data
-		FROM h
+		SELECT a.customer_account AS account, sum(d.import_wh)::bigint AS import_wh,
+		       count(*) FILTER (WHERE d.quality IN ('estimated', 'incomplete'))::int AS est,
+		       count(d.import_wh)::int AS with_data
+		FROM b
+		JOIN public.meter_accounts a ON a.customer_account = b.account
+		JOIN public.meter_days d ON d.meter_id = a.meter_id
+		     AND d.day >= greatest(a.valid_from, b.period_start) AND d.day <= p_through
+		     AND (a.valid_to IS NULL OR d.day < a.valid_to)
+		GROUP BY a.customer_account
+	),
+	-- The VAT rate of each tariff on the month's last day.
+	v AS MATERIALIZED (
+		SELECT f.tariff, f.amount_decimals,
+		       (SELECT x.rate FROM public.tariff_vat x
+			WHERE x.tariff = f.tariff AND x.valid_from <= (SELECT max(b.period_end) FROM b)
+			ORDER BY x.valid_from DESC LIMIT 1) AS rate
+		FROM public.tariffs f
 	)
-	SELECT b.period_start, b.period_end, p_through, c.import_wh, b.amount,
-	       round(b.amount * v.rate, f.amount_decimals),
-	       b.amount + round(b.amount * v.rate, f.amount_decimals),
-	       b.currency, b.tariff, c.est, c.missing, v.rate, b.lists, c.with_data, 'month'::text
+	SELECT b.account, b.period_start, b.period_end, p_through, coalesce(c.import_wh, 0), b.amount,
+	       round(b.amount * v.rate, v.amount_decimals),
+	       b.amount + round(b.amount * v.rate, v.amount_decimals),
+	       b.currency, b.tariff, coalesce(c.est, 0),
+	       greatest(0, coalesce(h.days, 0) - coalesce(c.with_data, 0)), v.rate, b.lists,
+	       coalesce(c.with_data, 0), 'month'::text
 	FROM b
-	CROSS JOIN c
-	JOIN public.tariffs f ON f.tariff = b.tariff
-	LEFT JOIN LATERAL (SELECT x.rate FROM public.tariff_vat x
-			   WHERE x.tariff = b.tariff AND x.valid_from <= b.period_end
-			   ORDER BY x.valid_from DESC LIMIT 1) v ON true
+	LEFT JOIN held h ON h.account = b.account
+	LEFT JOIN c ON c.account = b.account
+	JOIN v ON v.tariff = b.tariff
+	ORDER BY b.account
+$$;
+ALTER FUNCTION gw_bill_estimates(text[], date) RESET ALL;
+
+COMMENT ON FUNCTION gw_bill_estimates(text[], date) IS
+	'month-to-date bill estimates of accounts, one row each (see gw_bill_estimate)';
+
+CREATE FUNCTION gw_bill_estimate(p_account text, p_through date)
+RETURNS TABLE (period_start date, period_end date, through date, import_wh bigint,
+	       amount numeric, vat numeric, total numeric, currency text, tariff text,
+	       days_estimated integer, days_missing integer,
+	       vat_rate numeric, price_lists integer, days_with_data integer, tier_limits text)
+LANGUAGE plpgsql
+STABLE
+SECURITY INVOKER
+AS $$
+BEGIN
+	RETURN QUERY
+	SELECT e.period_start, e.period_end, e.through, e.import_wh, e.amount, e.vat, e.total,
+	       e.currency, e.tariff, e.days_estimated, e.days_missing, e.vat_rate, e.price_lists,
+	       e.days_with_data, e.tier_limits
+	FROM public.gw_bill_estimates(ARRAY[p_account], p_through) e;
+END
 $$;
 ALTER FUNCTION gw_bill_estimate(text, date) RESET ALL;
+ALTER FUNCTION gw_bill_estimate(text, date) SET plan_cache_mode = force_generic_plan;
 
 COMMENT ON FUNCTION gw_bill_estimate(text, date) IS
 	'month-to-date bill estimate of an account: the calendar month of local days containing p_through, energy to p_through priced with the month''s tier limits';
@@ -385,11 +469,15 @@ ALTER TABLE tariff_tiers OWNER TO gw_owner;
 ALTER TABLE tariff_vat OWNER TO gw_owner;
 ALTER TABLE account_tariffs OWNER TO gw_owner;
 ALTER FUNCTION gw_tariff_check() OWNER TO gw_owner;
+ALTER FUNCTION gw_bill_lines_for(text[], date) OWNER TO gw_owner;
 ALTER FUNCTION gw_bill_lines(text, date) OWNER TO gw_owner;
+ALTER FUNCTION gw_bill_estimates(text[], date) OWNER TO gw_owner;
 ALTER FUNCTION gw_bill_estimate(text, date) OWNER TO gw_owner;
 REVOKE ALL ON tariffs, tariff_prices, tariff_tiers, tariff_vat, account_tariffs FROM PUBLIC;
-REVOKE ALL ON FUNCTION gw_tariff_check(), gw_bill_lines(text, date), gw_bill_estimate(text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_tariff_check(), gw_bill_lines_for(text[], date), gw_bill_lines(text, date),
+	gw_bill_estimates(text[], date), gw_bill_estimate(text, date) FROM PUBLIC;
 GRANT SELECT ON tariffs, tariff_prices, tariff_tiers, tariff_vat, account_tariffs
 	TO analyst, gw_operator, customer_portal;
-GRANT EXECUTE ON FUNCTION gw_bill_lines(text, date), gw_bill_estimate(text, date)
+GRANT EXECUTE ON FUNCTION gw_bill_lines_for(text[], date), gw_bill_lines(text, date),
+	gw_bill_estimates(text[], date), gw_bill_estimate(text, date)
 	TO analyst, gw_operator, customer_portal;

@@ -206,6 +206,21 @@ check_eq "$(bill HB 2025-06-30)" "30000/59520/4762/64282/VND/EVN-RES/0/0" "the n
 check_eq "$(bill HB 2025-06-20)" "10000/19840/1587/21427/VND/EVN-RES/0/0" "the new holder to the 20th: 5 days, 10 kWh"
 check_eq "$(q "SELECT count(*) FROM gw_bill_estimate('NOBODY', '2025-06-30')")" 0 "an account with no meter gives no row"
 
+# Many accounts in one query: gw_bill_estimates gives each account exactly
+# what gw_bill_estimate gives it alone, and no row for an unknown one.
+accts="ARRAY['T0', 'T50', 'T50x', 'T51', 'T100', 'T400', 'T401', 'TWO', 'XD', 'XM', 'XA', 'R3', 'R1', 'ND', 'QA', 'HA', 'HB', 'NOBODY']"
+# (R3 and R1 are on tariffs without a price list before 2025: no row in 2024.)
+for want in 2024-10-20:15 2025-06-10:17 2025-06-30:17; do
+	through=${want%:*}
+	n=${want#*:}
+	check_eq "$(q "SELECT count(*) || '/' || count(*) FILTER (WHERE (m.period_start, m.period_end, m.through, m.import_wh, m.amount, m.vat, m.total, m.currency, m.tariff, m.days_estimated, m.days_missing, m.vat_rate, m.price_lists, m.days_with_data, m.tier_limits) IS NOT DISTINCT FROM (o.period_start, o.period_end, o.through, o.import_wh, o.amount, o.vat, o.total, o.currency, o.tariff, o.days_estimated, o.days_missing, o.vat_rate, o.price_lists, o.days_with_data, o.tier_limits))
+		FROM gw_bill_estimates($accts, '$through') m LEFT JOIN LATERAL gw_bill_estimate(m.account, '$through') o ON true")" \
+		"$n/$n" "gw_bill_estimates of 18 accounts through $through: $n rows, each the same as gw_bill_estimate's"
+done
+check_eq "$(q "SELECT count(*) FROM (SELECT account, period_start, period_end, through, tariff, currency, price_list, sub_from, sub_to, tier, from_wh, upto_wh, wh, price, amount FROM gw_bill_lines_for($accts, '2024-10-31') EXCEPT ALL SELECT a, l.* FROM unnest($accts) a, gw_bill_lines(a, '2024-10-31') l) x")/$(q "SELECT count(*) FROM gw_bill_lines_for($accts, '2024-10-31')")" \
+	"0/180" "gw_bill_lines_for gives each account's lines as gw_bill_lines does (15 accounts x 2 lists x 6 tiers)"
+check_eq "$(q "SELECT count(*) FROM gw_bill_estimate('R3', '2024-10-31')")" 0 "no row for a month in which the account's tariff has no price list"
+
 # --- price lists are checked when they are written ---------------------------------
 bad_list() { # DESC PATTERN TIERS-VALUES
 	local out
@@ -258,4 +273,122 @@ check_eq "$(as_portal XA "SELECT tariff FROM gw_bill_estimate('XA', '2024-10-31'
 	"TEST-ACT/0" "the portal sees its own account's tariff, and no other account's"
 check_eq "$(psql -XqAt -U portal_web -c "SELECT count(*) FROM gw_bill_estimate('HA', '2025-06-30')" 2>&1)" 0 \
 	"the portal role without a session account gets no row"
+
+# --- through portald: GET /v1/accounts/{account}/bill ------------------------------
+portald=$GW_BUILD/portald
+tok() { /usr/bin/python3 "$GW_TOP/tests/integration/portal_token.py" "$@"; }
+key=$GW_TMP/portal.key
+head -c 48 /dev/urandom | base64 >"$key"
+chmod 600 "$key"
+port=$(free_port)
+cat >"$GW_TMP/portal.ini" <<INI
+[portal]
+listen = 127.0.0.1
+port = $port
+threads = 2
+key_file = $key
+timezone = Asia/Ho_Chi_Minh
+# A connection's first bill plans the bill's query (a few hundred ms on
+# a quiet machine); under ASan on a loaded test machine that took more
+# than the default 2 s. What is tested here is the answer, not the time.
+query_timeout_ms = 30000
+
+[database]
+conninfo = host=$PGHOST port=$PGPORT dbname=meters user=portal_web
+INI
+"$portald" -c "$GW_TMP/portal.ini" 2>"$GW_TMP/portald.log" &
+track_pid $!
+base=http://127.0.0.1:$port
+if wait_for 20 curl -sf "$base/v1/health"; then
+	ok "portald serves"
+else
+	not_ok "portald serves ($(tail -5 "$GW_TMP/portald.log"))"
+	finish
+	exit 1
+fi
+# get URL TOKEN: the status in $code, the body in $GW_TMP/body
+get() {
+	code=$(curl -s -m 30 -o "$GW_TMP/body" -D "$GW_TMP/headers" -w '%{http_code}' \
+		-H "Authorization: Bearer $2" "$base$1")
+}
+txd=$(tok "$key" XD)
+get "/v1/accounts/XD/bill?through=2024-10-31" "$txd"
+check_eq "$code" 200 "XD's bill for October 2024 is served"
+# The JSON read with exact decimals; each figure as worked out above.
+/usr/bin/python3 - "$GW_TMP/body" >"$GW_TMP/bill.txt" 2>&1 <<'PY'
+import decimal, json, sys
+d = json.load(open(sys.argv[1]), parse_float=decimal.Decimal)
+print(d["account"], d["period_start"], d["period_end"], d["through"], d["tariff"], d["currency"],
+      d["tier_limits"], d["import_kwh"], d["amount"], d["vat_rate"], d["vat"], d["total"],
+      d["days_estimated"], d["days_missing"], d["days_with_data"])
+for p in d["periods"]:
+    print(p["price_list"], p["from"], p["to"], " ".join(
+        f'{t["tier"]}:{t["from_kwh"]}-{t["upto_kwh"]}:{t["kwh"]}x{t["price"]}={t["amount"]}' for t in p["tiers"]))
+PY
+check_eq "$(cat "$GW_TMP/bill.txt")" "XD 2024-10-01 2024-10-31 2024-10-31 EVN-RES VND month 210.000 441493 0.08 35319 476812 0 0 31
+2023-11-09 2024-10-01 2024-10-10 1:0.000-16.000:16.000x1806=28896 2:16.000-32.000:16.000x1866=29856 3:32.000-65.000:33.000x2167=71511 4:65.000-97.000:3.000x2729=8187 5:97.000-129.000:0.000x3050=0 6:129.000-None:0.000x3151=0
+2024-10-11 2024-10-11 2024-10-31 1:0.000-34.000:34.000x1893=64362 2:34.000-68.000:34.000x1956=66504 3:68.000-135.000:67.000x2271=152157 4:135.000-203.000:7.000x2860=20020 5:203.000-271.000:0.000x3197=0 6:271.000-None:0.000x3302=0" \
+	"JSON: the totals and every tier of both sub-periods, exact (kWh, VND), the last tier open (null)"
+get "/v1/accounts/XD/bill?through=2024-10-31&format=csv" "$txd"
+check_eq "$code/$(head -1 "$GW_TMP/body" | tr -d '\r')/$(grep -c . "$GW_TMP/body")" \
+	"200/period_start,period_end,through,tariff,currency,price_list,from,to,tier,from_kwh,upto_kwh,kwh,price,amount,bill_import_kwh,bill_amount,bill_vat_rate,bill_vat,bill_total,days_estimated,days_missing,days_with_data,tier_limits/13" \
+	"CSV: a header and one row per sub-period and tier (12)"
+check_eq "$(tr -d '\r' <"$GW_TMP/body" | sed -n '10p;13p')" \
+	"2024-10-01,2024-10-31,2024-10-31,EVN-RES,VND,2024-10-11,2024-10-11,2024-10-31,3,68.000,135.000,67.000,2271,152157,210.000,441493,0.08,35319,476812,0,0,31,month
+2024-10-01,2024-10-31,2024-10-31,EVN-RES,VND,2024-10-11,2024-10-11,2024-10-31,6,271.000,,0.000,3302,0,210.000,441493,0.08,35319,476812,0,0,31,month" \
+	"CSV rows carry the line and the bill's totals; an open limit is an empty field"
+grep -qi '^Content-Disposition: attachment; filename="XD-bill-2024-10-31.csv"' "$GW_TMP/headers" &&
+	ok "the CSV is an attachment named for the account and day" ||
+	not_ok "the CSV is an attachment named for the account and day ($(grep -i disposition "$GW_TMP/headers"))"
+get "/v1/accounts/XD/bill?through=2024-10-20" "$txd"
+grep -q '"through":"2024-10-20",.*"amount":189618,"vat_rate":0.08,"vat":15169,"total":204787,' "$GW_TMP/body" &&
+	ok "through=2024-10-20: the month to date (204,787 VND)" || not_ok "through=2024-10-20: the month to date ($(head -c 400 "$GW_TMP/body"))"
+# Without through: yesterday in the portal's zone (XD has no data in that
+# month: nothing to pay, every day so far missing).
+y1=$(TZ=Asia/Ho_Chi_Minh date -d yesterday +%F)
+get "/v1/accounts/XD/bill" "$txd"
+y2=$(TZ=Asia/Ho_Chi_Minh date -d yesterday +%F)
+through=$(grep -o '"through":"[0-9-]*"' "$GW_TMP/body" | cut -d'"' -f4)
+if [ "$code" = 200 ] && { [ "$through" = "$y1" ] || [ "$through" = "$y2" ]; } &&
+	grep -q "\"import_kwh\":0.000,\"amount\":0,.*\"days_missing\":$((10#${through:8:2})),\"days_with_data\":0," "$GW_TMP/body"; then
+	ok "without through: yesterday in Asia/Ho_Chi_Minh ($through), its days missing"
+else
+	not_ok "without through: yesterday in Asia/Ho_Chi_Minh ($code $y1 $(head -c 400 "$GW_TMP/body"))"
+fi
+get "/v1/accounts/XD/bill?through=2099-01-01" "$txd"
+through=$(grep -o '"through":"[0-9-]*"' "$GW_TMP/body" | cut -d'"' -f4)
+if [ "$code" = 200 ] && { [ "$through" = "$y1" ] || [ "$through" = "$y2" ]; }; then
+	ok "a through after yesterday is taken as yesterday ($through)"
+else
+	not_ok "a through after yesterday is taken as yesterday ($code $(head -c 300 "$GW_TMP/body"))"
+fi
+get "/v1/accounts/HA/bill?through=2024-10-31" "$txd"
+check_eq "$code/$(cat "$GW_TMP/body")" '401/{"error":"unauthorized"}' "a token of XD for HA's bill is refused"
+tha=$(tok "$key" HA)
+get "/v1/accounts/HA/bill?through=2025-06-30" "$tha"
+grep -q '"account":"HA",.*"import_kwh":30.000,"amount":59520,"vat_rate":0.08,"vat":4762,"total":64282,' "$GW_TMP/body" &&
+	ok "HA's own bill through the portal (its 15 days of June)" || not_ok "HA's own bill through the portal ($code $(head -c 300 "$GW_TMP/body"))"
+get "/v1/accounts/NOBODY/bill?through=2025-06-30" "$(tok "$key" NOBODY)"
+check_eq "$code/$(grep -o '"error":"[a-z ]*"' "$GW_TMP/body")" '404/"error":"no bill"' "an account without meters: 404 no bill"
+bad_bill() { # DESC URL
+	get "$2" "$txd"
+	if [ "$code" = 400 ] && grep -q '"detail":' "$GW_TMP/body"; then ok "400: $1"; else not_ok "400: $1 (got $code $(head -c 200 "$GW_TMP/body"))"; fi
+}
+bad_bill "through is no date" "/v1/accounts/XD/bill?through=2024-13-01"
+bad_bill "through given twice" "/v1/accounts/XD/bill?through=2024-10-01&through=2024-10-02"
+bad_bill "from and to for a bill" "/v1/accounts/XD/bill?from=2024-10-01&to=2024-10-31"
+bad_bill "through for daily" "/v1/accounts/XD/daily?from=2024-10-01&to=2024-10-31&through=2024-10-31"
+bad_bill "format xml" "/v1/accounts/XD/bill?format=xml"
+# The service's own query for HB's bill under HA's session: row-level
+# security leaves nothing (404); under HB's own session, HB's bill.
+pq() { "$portald" -c "$GW_TMP/portal.ini" --query bill "$@" --format csv 2>"$GW_TMP/pq.err" | tr -d '\r'; }
+check_eq "$(pq --as HB --for HB --through 2025-06-30 | sed -n 2p | cut -d, -f15-19)" "30.000,59520,0.08,4762,64282" \
+	"the service's bill query for HB under HB's session gives HB's bill"
+out=$(pq --as HA --for HB --through 2025-06-30)
+check_eq "$out/$(grep -o '404' "$GW_TMP/pq.err")" "/404" "the service's bill query for HB under HA's session gives nothing (404)"
+# A zone the zone database does not have is named with file:line.
+sed 's|^timezone = .*|timezone = Mars/Olympus_Mons|' "$GW_TMP/portal.ini" >"$GW_TMP/bad.ini"
+out=$("$portald" -c "$GW_TMP/bad.ini" --check 2>&1)
+grep -q "bad.ini:6: timezone: no such zone" <<<"$out" && ok "an unknown timezone is named with file:line" ||
+	not_ok "an unknown timezone is named with file:line ($out)"
 finish

@@ -2,8 +2,8 @@
 /*
  * test_portal.c - the customer portal's pure parts: the JWT verifier
  * (a good token, each refusal, base64url edge cases, a very long token),
- * the JSON string escaper, CSV fields, exact kWh decimals and the rate
- * limiter. Tokens are made here with the same libcrypto HMAC the portal
+ * the JSON string escaper, CSV fields, exact kWh decimals, the rate
+ * limiter and the bill's JSON and CSV. Tokens are made here with the same libcrypto HMAC the portal
  * uses to check them; the integration test (tests/integration/portal.sh)
  * makes them independently with python3's hmac.
  */
@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "api.h"
 #include "json.h"
 #include "jsonread.h"
 #include "jwt.h"
@@ -375,6 +376,99 @@ static void kwh_exact(void **state)
 	assert_string_equal(s, "-9223372036854775.808");
 }
 
+/* A bill query's answer as libpq would give it (db.c, GW_PQ_BILL): 23
+ * text columns, one row per line; NULL where a value is NULL. */
+#define BILL_COLS 23
+static PGresult *bill_result(const char *const rows[][BILL_COLS], int n)
+{
+	PGresAttDesc att[BILL_COLS];
+	PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	int i, j;
+
+	assert_non_null(r);
+	memset(att, 0, sizeof(att));
+	for (i = 0; i < BILL_COLS; i++) {
+		att[i].name = (char *)"c";
+		att[i].typid = 25; /* text */
+		att[i].typlen = -1;
+		att[i].atttypmod = -1;
+	}
+	assert_true(PQsetResultAttrs(r, BILL_COLS, att));
+	for (i = 0; i < n; i++)
+		for (j = 0; j < BILL_COLS; j++)
+			assert_true(PQsetvalue(r, i, j, (char *)rows[i][j],
+					       rows[i][j] ? (int)strlen(rows[i][j]) : -1));
+	return r;
+}
+
+static const char *const bill_rows[2][BILL_COLS] = {
+	{ "2025-06-01", "2025-06-30", "2025-06-10", "50001", "99202", "7936", "107138", "VND", "EVN-RES",
+	  "1", "2", "0.08", "8", "month", "2025-05-10", "2025-06-01", "2025-06-30", "1", "0", "50000",
+	  "50000", "1984", "99200" },
+	{ "2025-06-01", "2025-06-30", "2025-06-10", "50001", "99202", "7936", "107138", "VND", "EVN-RES",
+	  "1", "2", "0.08", "8", "month", "2025-05-10", "2025-06-01", "2025-06-30", "6", "400000", NULL,
+	  "1", "3460", "2" },
+};
+
+/* The bill's JSON and CSV: exact kWh from Wh, money as the database's
+ * decimals, an open limit null / empty; values that are not plain
+ * numbers are refused (never written as they came). */
+static void bill_render(void **state)
+{
+	const char *rows[2][BILL_COLS];
+	struct gw_buf b;
+	PGresult *r;
+
+	(void)state;
+	r = bill_result(bill_rows, 2);
+	gw_buf_init(&b, 0);
+	assert_int_equal(gw_api_render_bill(0, "C-1", r, &b), 0);
+	assert_string_equal(b.data,
+		"{\"account\":\"C-1\",\"period_start\":\"2025-06-01\",\"period_end\":\"2025-06-30\","
+		"\"through\":\"2025-06-10\",\"tariff\":\"EVN-RES\",\"currency\":\"VND\",\"tier_limits\":\"month\","
+		"\"import_kwh\":50.001,\"amount\":99202,\"vat_rate\":0.08,\"vat\":7936,\"total\":107138,"
+		"\"days_estimated\":1,\"days_missing\":2,\"days_with_data\":8,\"periods\":["
+		"{\"price_list\":\"2025-05-10\",\"from\":\"2025-06-01\",\"to\":\"2025-06-30\",\"tiers\":[\n"
+		"{\"tier\":1,\"from_kwh\":0.000,\"upto_kwh\":50.000,\"kwh\":50.000,\"price\":1984,\"amount\":99200},\n"
+		"{\"tier\":6,\"from_kwh\":400.000,\"upto_kwh\":null,\"kwh\":0.001,\"price\":3460,\"amount\":2}]}]}\n");
+	gw_buf_free(&b);
+	assert_int_equal(gw_api_render_bill(1, "C-1", r, &b), 0);
+	assert_string_equal(strchr(b.data, '\n') + 1,
+		"2025-06-01,2025-06-30,2025-06-10,EVN-RES,VND,2025-05-10,2025-06-01,2025-06-30,1,0.000,50.000,"
+		"50.000,1984,99200,50.001,99202,0.08,7936,107138,1,2,8,month\r\n"
+		"2025-06-01,2025-06-30,2025-06-10,EVN-RES,VND,2025-05-10,2025-06-01,2025-06-30,6,400.000,,"
+		"0.001,3460,2,50.001,99202,0.08,7936,107138,1,2,8,month\r\n");
+	gw_buf_free(&b);
+	PQclear(r);
+
+	/* Not numbers: a float's exponent, Wh with a point, text, a bare
+	 * point, an empty value. */
+	static const struct { int col; const char *v; } bad[] = {
+		{ 4, "9.92e4" }, { 3, "50.001" }, { 21, "NaN" }, { 22, "." }, { 6, "" }, { 9, "1.0" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(rows, bill_rows, sizeof(rows));
+		rows[0][bad[i].col] = bad[i].v;
+		r = bill_result(rows, 2);
+		gw_buf_init(&b, 0);
+		assert_int_equal(gw_api_render_bill(0, "C-1", r, &b), GW_EDB);
+		gw_buf_free(&b);
+		gw_buf_init(&b, 0);
+		assert_int_equal(gw_api_render_bill(1, "C-1", r, &b), GW_EDB);
+		gw_buf_free(&b);
+		PQclear(r);
+	}
+	/* No row, or another number of columns: refused. */
+	r = bill_result(bill_rows, 0);
+	gw_buf_init(&b, 0);
+	assert_int_equal(gw_api_render_bill(0, "C-1", r, &b), GW_EDB);
+	PQclear(r);
+	r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	assert_int_equal(gw_api_render_bill(0, "C-1", r, &b), GW_EDB);
+	PQclear(r);
+	gw_buf_free(&b);
+}
+
 static void buffer_limit(void **state)
 {
 	struct gw_buf b;
@@ -434,6 +528,7 @@ int main(void)
 		cmocka_unit_test(json_round_trip),
 		cmocka_unit_test(csv_fields),
 		cmocka_unit_test(kwh_exact),
+		cmocka_unit_test(bill_render),
 		cmocka_unit_test(buffer_limit),
 		cmocka_unit_test(rate_buckets),
 	};
