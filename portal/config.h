@@ -32,6 +32,10 @@ struct gw_portal_config {
 	unsigned max_months;           /* longest monthly range; 36 */
 	char conninfo[1024];           /* [database] conninfo */
 	enum gw_log_level log_level;
+	/* the customer page (page.c) */
+	int cookie_secure;             /* the session cookie's Secure; on */
+	char timezone[64];             /* the page's days and times; Asia/Ho_Chi_Minh */
+	unsigned health_timeout_ms;    /* /v1/health's SELECT 1; 1000 */
 	/* the key, read from key_file by gw_portal_config_load */
 	unsigned char key[GW_PORTAL_KEY_MAX];
 	size_t key_len;
