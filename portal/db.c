@@ -90,6 +90,13 @@ static const char *const sql_text[] = {
 		"  WHERE o.meter_id = e.meter_id AND o.kind = 'online' AND o.ts > e.ts) x"
 		" WHERE e.kind = 'power_outage' AND e.ts >= now() - interval '1 year'"
 		" ORDER BY e.ts DESC, x.ended DESC NULLS FIRST LIMIT $3::int",
+	[GW_PQ_PAGE_BILL] =
+		"SELECT b.period_start::text, b.period_end::text, b.through::text, b.import_wh,"
+		" b.amount::text, b.vat::text, b.total::text, b.currency, b.tariff, b.days_estimated,"
+		" b.days_missing"
+		" FROM (SELECT (now() AT TIME ZONE $2::text)::date AS today) t,"
+		" public.gw_bill_estimate($1, greatest(t.today - 1,"
+		"  date_trunc('month', t.today::timestamp)::date)) b",
 };
 
 struct pconn {
@@ -336,12 +343,18 @@ static int run_many(struct gw_pdb *db, PGconn *c, const char *session_account,
 		       " set_config('statement_timeout', $2, true)", 2, set) < 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		s[i].result = PQexecParams(c, sql_text[s[i].q], s[i].nargs, NULL, s[i].args, NULL, NULL, 0);
-		if (PQresultStatus(s[i].result) != PGRES_TUPLES_OK) {
-			gw_err("portal: page query %u for %s: %s", (unsigned)s[i].q, session_account,
-			       PQresultErrorMessage(s[i].result));
+		if (s[i].optional && command(c, "SAVEPOINT optional", 0, NULL) < 0)
 			goto fail;
-		}
+		s[i].result = PQexecParams(c, sql_text[s[i].q], s[i].nargs, NULL, s[i].args, NULL, NULL, 0);
+		if (PQresultStatus(s[i].result) == PGRES_TUPLES_OK)
+			continue;
+		gw_err("portal: page query %u for %s: %s", (unsigned)s[i].q, session_account,
+		       PQresultErrorMessage(s[i].result));
+		if (!s[i].optional || PQstatus(c) != CONNECTION_OK ||
+		    command(c, "ROLLBACK TO SAVEPOINT optional", 0, NULL) < 0)
+			goto fail;
+		PQclear(s[i].result);
+		s[i].result = NULL;
 	}
 	if (command(c, "COMMIT", 0, NULL) < 0)
 		goto fail_closed;

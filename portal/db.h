@@ -43,6 +43,12 @@ enum gw_pdb_query {
 	 * minutes: the account's latest $3 power outages of the last year
 	 * (one row per start, however many of its meters saw it) */
 	GW_PQ_PAGE_OUTAGES,
+	/* period_start, period_end, through, import_wh, amount, vat, total,
+	 * currency, tariff, days_estimated, days_missing: the account's
+	 * month-to-date bill (gw_bill_estimate, schema 010) through
+	 * yesterday in the zone $2, or today on the first of a month; no
+	 * row: no bill */
+	GW_PQ_PAGE_BILL,
 };
 
 /* A pool of n connections to conninfo (made when first needed). NULL
@@ -70,6 +76,8 @@ struct gw_pdb_stmt {
 	int nargs;
 	const char *args[4];
 	PGresult *result; /* set by gw_pdb_run on success: free with PQclear */
+	int optional;     /* run under a savepoint: if it fails, result stays
+			   * NULL (logged) and the others are kept */
 };
 
 /* Runs n statements in one READ ONLY transaction (one snapshot) whose

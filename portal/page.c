@@ -178,26 +178,55 @@ static int outages_from(const PGresult *r, struct gw_page_data *d)
 	return 0;
 }
 
-/* Reads what the page shows, in one transaction. Returns 0, GW_ECONN or GW_EDB. */
+/* The bill estimate's row, if there is one (no tariff, no meter: none). */
+static int bill_from(const PGresult *r, struct gw_page_bill *b)
+{
+	if (!r || PQntuples(r) == 0)
+		return 0;
+	if (PQnfields(r) != 11) {
+		gw_err("portal: the bill estimate gave %d columns, 11 expected", PQnfields(r));
+		return 0;
+	}
+	cell(r, 0, 0, b->period_start, sizeof(b->period_start));
+	cell(r, 0, 1, b->period_end, sizeof(b->period_end));
+	cell(r, 0, 2, b->through, sizeof(b->through));
+	b->import_wh = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	cell(r, 0, 4, b->amount, sizeof(b->amount));
+	cell(r, 0, 5, b->vat, sizeof(b->vat));
+	cell(r, 0, 6, b->total, sizeof(b->total));
+	cell(r, 0, 7, b->currency, sizeof(b->currency));
+	cell(r, 0, 8, b->tariff, sizeof(b->tariff));
+	b->days_estimated = atoi(PQgetvalue(r, 0, 9));
+	b->days_missing = atoi(PQgetvalue(r, 0, 10));
+	b->have = !PQgetisnull(r, 0, 6) && !PQgetisnull(r, 0, 7);
+	return 0;
+}
+
+/* Reads what the page shows, in one transaction (one snapshot). The bill
+ * is optional: a database whose bill estimate fails still shows the rest.
+ * Returns 0, GW_ECONN or GW_EDB. */
 static int load(struct gw_portal *p, const char *account, struct gw_page_data *d)
 {
 	char nout[8];
-	struct gw_pdb_stmt s[2] = {
-		{ GW_PQ_PAGE_DAYS, 3, { account, p->cfg->timezone, "30" }, NULL },
-		{ GW_PQ_PAGE_OUTAGES, 3, { account, p->cfg->timezone, nout }, NULL },
+	struct gw_pdb_stmt s[3] = {
+		{ GW_PQ_PAGE_DAYS, 3, { account, p->cfg->timezone, "30" }, NULL, 0 },
+		{ GW_PQ_PAGE_OUTAGES, 3, { account, p->cfg->timezone, nout }, NULL, 0 },
+		{ GW_PQ_PAGE_BILL, 2, { account, p->cfg->timezone }, NULL, 1 },
 	};
 	int rc;
 	size_t i;
 
 	snprintf(nout, sizeof(nout), "%d", GW_PAGE_OUTAGES_MAX);
 	memset(d, 0, sizeof(*d));
-	rc = gw_pdb_run(p->db, account, s, 2);
+	rc = gw_pdb_run(p->db, account, s, 3);
 	if (rc < 0)
 		return rc;
 	rc = days_from(s[0].result, d);
 	if (rc == 0)
 		rc = outages_from(s[1].result, d);
-	for (i = 0; i < 2; i++)
+	if (rc == 0)
+		rc = bill_from(s[2].result, &d->bill);
+	for (i = 0; i < 3; i++)
 		PQclear(s[i].result);
 	return rc;
 }

@@ -140,7 +140,9 @@ static void bill(struct gw_buf *b, enum gw_lang l, const struct gw_page_bill *bl
 		gw_buf_puts(b, "</small></dd></div>");
 		return;
 	}
+	gw_buf_puts(b, "<span id=\"bill-total\">");
 	gw_html(b, money);
+	gw_buf_puts(b, "</span>");
 	gw_fmt_date(l, bl->through, date, sizeof(date));
 	subst(through, sizeof(through), gw_msg(l, GW_MSG_THROUGH), "%s", date);
 	gw_buf_puts(b, "<small>");

@@ -237,6 +237,20 @@ month_wh=$(q "SELECT coalesce(sum(import_wh), 0) FROM meter_days WHERE meter_id 
 fmt_vi=$(/usr/bin/python3 -c 'import sys; w=int(sys.argv[1]); print(f"{w//1000:,}".replace(",", ".") + "," + f"{w%1000:03d}")' "$month_wh")
 fmt_en=$(/usr/bin/python3 -c 'import sys; w=int(sys.argv[1]); print(f"{w//1000:,}" + "." + f"{w%1000:03d}")' "$month_wh")
 check_eq "$(pp text "$GW_TMP/body" mtd-kwh)" "$fmt_vi kWh" "vi: the month so far is the database's sum ($month_wh Wh)"
+# the month-to-date bill: gw_bill_estimate (schema 010) through yesterday
+# (today on the first of a month), its total in each language's form
+through=$(q "SELECT greatest('$today'::date - 1, date_trunc('month', '$today'::date::timestamp)::date)")
+bill=$(q "SELECT total || ' ' || currency FROM gw_bill_estimate('C-1', '$through')")
+money() { # LANG TOTAL: VND as the page writes it
+	/usr/bin/python3 -c 'import sys; l, t = sys.argv[1], int(sys.argv[2]); g = f"{t:,}"
+print(g.replace(",", ".") + " ₫" if l == "vi" else "VND " + g)' "$1" "$2"; }
+if [ "${bill#* }" = VND ] && [ -n "${bill% *}" ]; then
+	check_eq "$(pp text "$GW_TMP/body" bill-total)" "$(money vi "${bill% *}")" "vi: the bill estimate is gw_bill_estimate's total ($bill through $through)"
+else
+	not_ok "gw_bill_estimate gives C-1 a bill in VND (got '$bill')"
+fi
+grep -qF "đến hết ngày $(date -d "$through" +%d/%m/%Y)" "$GW_TMP/body" && ok "vi: the bill says through which day" ||
+	not_ok "vi: the bill says through which day"
 # outages in local time (UTC+7), the latest first; C-2's is not shown
 vi_d() { date -d "$1" +%d/%m/%Y; }
 check_eq "$(pp outages "$GW_TMP/body")" "17:00 $(vi_d "$(day -1)") | chưa có điện lại | –
@@ -252,6 +266,7 @@ check_eq "$(pp bars "$GW_TMP/body")" "$want_bars" "curl, en: every bar's title i
 grep -qF "<title>$d_exact: 12.345 kWh</title>" "$GW_TMP/body" && ok "en: a title reads '$d_exact: 12.345 kWh'" ||
 	not_ok "en: a title reads '$d_exact: 12.345 kWh'"
 check_eq "$(pp text "$GW_TMP/body" mtd-kwh)" "$fmt_en kWh" "en: the month so far, English number form"
+check_eq "$(pp text "$GW_TMP/body" bill-total)" "$(money en "${bill% *}")" "en: the bill estimate, English form"
 check_eq "$(pp outages "$GW_TMP/body")" "$(day -1) 17:00 | not yet restored | –
 $(day -5) 10:00 | $(day -5) 11:35 | 1 h 35 min" "en: the outages"
 lang_of() { curl -s -m 30 -H "Cookie: portal_session=$t1" -H "Accept-Language: $1" "$base/" | grep -o '<html lang="[a-z]*">'; }
@@ -275,6 +290,18 @@ c2_days=$(pp bars "$GW_TMP/body" | awk '$3 != "-"' | awk '{ print $3 }' | sort -
 check_eq "$code/$(pp text "$GW_TMP/body" account)/$c2_days" "200/C-2/987654.321 " \
 	"C-2's page: its account, only its own days (987,654.321 kWh each)"
 check_eq "$(pp outages "$GW_TMP/body")" "$(day -7) 12:17 | $(day -7) 16:41 | 4 h 24 min" "C-2's page: its one outage"
+
+# A bill estimate that fails (here: the portal may not run it) leaves the
+# rest of the page as it is, and says there is no estimate.
+q "REVOKE EXECUTE ON FUNCTION gw_bill_estimate(text, date) FROM customer_portal" >/dev/null
+get "/" -H "Cookie: portal_session=$t1"
+q "GRANT EXECUTE ON FUNCTION gw_bill_estimate(text, date) TO customer_portal" >/dev/null
+check_eq "$code/$(pp text "$GW_TMP/body" bill-total)/$(pp bars "$GW_TMP/body" | grep -c '')" "200//$(grep -c '' <<<"$want_bars")" \
+	"a failing bill estimate: the page without it, its charts whole"
+grep -q 'Chưa có tiền điện tạm tính' "$GW_TMP/body" && ok "... and it says no estimate is available" ||
+	not_ok "... and it says no estimate is available"
+get "/" -H "Cookie: portal_session=$t1"
+check_eq "$(pp text "$GW_TMP/body" bill-total)" "$(money vi "${bill% *}")" "the bill is back on the next request"
 
 # sign-out
 get "/signout" -H "Cookie: portal_session=$t1"

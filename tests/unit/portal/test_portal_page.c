@@ -351,7 +351,7 @@ static void page_whole(void **state)
 	snprintf(d->bill.vat, sizeof(d->bill.vat), "25000");
 	snprintf(d->bill.currency, sizeof(d->bill.currency), "VND");
 	assert_int_equal(gw_page_render(&b, GW_LANG_VI, "C-1", d), 0);
-	assert_non_null(strstr(b.data, "275.000 ₫<small>đến hết ngày 04/12/2026"));
+	assert_non_null(strstr(b.data, "<span id=\"bill-total\">275.000 ₫</span><small>đến hết ngày 04/12/2026"));
 	assert_non_null(strstr(b.data, "Chưa thuế 250.000 ₫"));
 	assert_non_null(strstr(b.data, "<td>17:00 04/12/2026</td><td>chưa có điện lại</td>"));
 	gw_buf_free(&b);
