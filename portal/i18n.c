@@ -65,6 +65,8 @@ static const char *const texts[GW_MSG_COUNT][2] = {
 	[GW_MSG_VAT] = { "Thuế GTGT", "VAT" },
 	[GW_MSG_AMOUNT] = { "Chưa thuế", "Before VAT" },
 	[GW_MSG_TOTAL] = { "Tổng cộng", "Total" },
+	[GW_MSG_DAY_ESTIMATED] = { "1 ngày ước tính hoặc chưa đủ số liệu", "1 day estimated or incomplete" },
+	[GW_MSG_DAY_MISSING] = { "1 ngày chưa có số liệu", "1 day without data" },
 };
 
 const char *gw_msg(enum gw_lang l, enum gw_msg m)

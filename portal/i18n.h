@@ -57,6 +57,8 @@ enum gw_msg {
 	GW_MSG_VAT,            /* "VAT" */
 	GW_MSG_AMOUNT,         /* "before VAT" */
 	GW_MSG_TOTAL,
+	GW_MSG_DAY_ESTIMATED,  /* GW_MSG_DAYS_ESTIMATED for one day */
+	GW_MSG_DAY_MISSING,    /* GW_MSG_DAYS_MISSING for one day */
 	GW_MSG_COUNT
 };
 

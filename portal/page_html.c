@@ -189,11 +189,11 @@ static void month_to_date(struct gw_buf *b, enum gw_lang l, const struct gw_page
 	if (est || missing) {
 		gw_buf_puts(b, "<p class=\"note\">");
 		if (est)
-			counted(b, l, GW_MSG_DAYS_ESTIMATED, est);
+			counted(b, l, est == 1 ? GW_MSG_DAY_ESTIMATED : GW_MSG_DAYS_ESTIMATED, est);
 		if (est && missing)
 			gw_buf_puts(b, "; ");
 		if (missing)
-			counted(b, l, GW_MSG_DAYS_MISSING, missing);
+			counted(b, l, missing == 1 ? GW_MSG_DAY_MISSING : GW_MSG_DAYS_MISSING, missing);
 		gw_buf_puts(b, "</p>");
 	}
 	if (d->bill.have) {

@@ -333,7 +333,7 @@ static void page_whole(void **state)
 	/* month so far: days 25..28 of the 30 (the 29th has no data):
 	 * 25005 + 26005 + 27005 + 28005 Wh */
 	assert_non_null(strstr(b.data, "<dd id=\"mtd-kwh\">106.020 kWh</dd>"));
-	assert_non_null(strstr(b.data, "1 days estimated or incomplete; 1 days without data"));
+	assert_non_null(strstr(b.data, "1 day estimated or incomplete; 1 day without data"));
 	assert_non_null(strstr(b.data, "No bill estimate is available yet."));
 	assert_int_equal(count(b.data, "<g class=\"bar "), 30 + 5);
 	/* the month's chart is 31 days wide, the last 30 days' 30 */
