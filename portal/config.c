@@ -33,6 +33,8 @@ void gw_portal_config_init(struct gw_portal_config *c)
 	c->rate_per_minute = 60;
 	c->rate_burst = 20;
 	c->rate_table = 4096;
+	c->cookie_secure = 1;
+	c->health_timeout_ms = 1000;
 	c->connection_timeout_s = 10;
 	c->query_timeout_ms = 2000;
 	c->max_connections = 256;
@@ -41,9 +43,7 @@ void gw_portal_config_init(struct gw_portal_config *c)
 	c->max_days = 731;
 	c->max_months = 36;
 	c->log_level = GW_LOG_INFO;
-	c->cookie_secure = 1;
 	strcpy(c->timezone, "Asia/Ho_Chi_Minh");
-	c->health_timeout_ms = 1000;
 }
 
 static int bad(const struct load_ctx *x, int line, const char *key, const char *why)
@@ -88,6 +88,27 @@ static int listen_address(const struct load_ctx *x, int line, const char *v)
 	return text(x, line, "listen", v, x->c->listen, sizeof(x->c->listen));
 }
 
+/* An IANA zone name that the zone database of this machine has (the
+ * database server resolves it with its own; both come from tzdata). */
+static int zone_name(const struct load_ctx *x, int line, const char *v)
+{
+	const char *dir = getenv("TZDIR");
+	char path[GW_PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; v[i]; i++)
+		if (!((v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') ||
+		      (v[i] >= '0' && v[i] <= '9') || strchr("/_+-", v[i])))
+			break;
+	if (v[i] || v[0] == '/' || strstr(v, "..") || i >= sizeof(x->c->timezone))
+		return bad(x, line, "timezone", "not an IANA zone name (e.g. Asia/Ho_Chi_Minh)");
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", v);
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return bad(x, line, "timezone", "no such zone in the zone database (tzdata)");
+	return text(x, line, "timezone", v, x->c->timezone, sizeof(x->c->timezone));
+}
+
 /* The numeric keys of [portal]: name, field, bounds. */
 struct num_key {
 	const char *name;
@@ -127,20 +148,6 @@ static int page_key_cookie_secure(struct load_ctx *x, int line, const char *v)
 	return 0;
 }
 
-/* timezone: an IANA zone name that this host's zoneinfo has (PostgreSQL
- * gets it as text, so only names of that form are passed on). */
-static int page_key_timezone(struct load_ctx *x, int line, const char *v)
-{
-	char path[GW_PATH_MAX];
-
-	if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != strlen(v) ||
-	    v[0] == '/' || strstr(v, "..") ||
-	    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v) >= (int)sizeof(path) ||
-	    access(path, R_OK) != 0)
-		return bad(x, line, "timezone", "not an IANA time zone of this host (e.g. Asia/Ho_Chi_Minh)");
-	return text(x, line, "timezone", v, x->c->timezone, sizeof(x->c->timezone));
-}
-
 /* Whether the listen address is a loopback one (127.0.0.0/8, ::1). */
 static int listen_loopback(const char *listen)
 {
@@ -160,6 +167,8 @@ static int portal_key(struct load_ctx *x, const char *key, const char *v, int li
 		if (strcmp(key, num_keys[i].name) == 0)
 			return number(x, line, key, v, num_keys[i].lo, num_keys[i].hi,
 				      (unsigned *)(void *)((char *)c + num_keys[i].off));
+	if (strcmp(key, "cookie_secure") == 0)
+		return page_key_cookie_secure(x, line, v);
 	if (strcmp(key, "listen") == 0)
 		return listen_address(x, line, v);
 	if (strcmp(key, "key_file") == 0) {
@@ -168,10 +177,8 @@ static int portal_key(struct load_ctx *x, const char *key, const char *v, int li
 	}
 	if (strcmp(key, "audience") == 0)
 		return text(x, line, key, v, c->audience, sizeof(c->audience));
-	if (strcmp(key, "cookie_secure") == 0)
-		return page_key_cookie_secure(x, line, v);
 	if (strcmp(key, "timezone") == 0)
-		return page_key_timezone(x, line, v);
+		return zone_name(x, line, v);
 	if (strcmp(key, "log_level") == 0) {
 		if (gw_log_parse_level(v, &c->log_level) < 0)
 			return bad(x, line, key, "not one of error, warn, info, debug");

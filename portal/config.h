@@ -20,6 +20,8 @@ struct gw_portal_config {
 	char key_file[GW_PATH_MAX];
 	char audience[128];       /* the "aud" tokens must name; default gatewayd-portal */
 	unsigned leeway_s;        /* clock difference allowed on exp/nbf; 30 */
+	int cookie_secure;        /* the customer page's cookie is Secure; on */
+	unsigned health_timeout_ms; /* /v1/health's SELECT 1; 1000 */
 	unsigned rate_per_minute; /* per account; 60 */
 	unsigned rate_burst;      /* 20 */
 	unsigned rate_table;      /* accounts tracked at once; 4096 */
@@ -31,11 +33,8 @@ struct gw_portal_config {
 	unsigned max_days;             /* longest daily range; 731 */
 	unsigned max_months;           /* longest monthly range; 36 */
 	char conninfo[1024];           /* [database] conninfo */
+	char timezone[64];             /* the customers' IANA zone: the bill's "yesterday"; Asia/Ho_Chi_Minh */
 	enum gw_log_level log_level;
-	/* the customer page (page.c) */
-	int cookie_secure;             /* the session cookie's Secure; on */
-	char timezone[64];             /* the page's days and times; Asia/Ho_Chi_Minh */
-	unsigned health_timeout_ms;    /* /v1/health's SELECT 1; 1000 */
 	/* the key, read from key_file by gw_portal_config_load */
 	unsigned char key[GW_PORTAL_KEY_MAX];
 	size_t key_len;
