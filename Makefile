@@ -247,9 +247,13 @@ $(BUILD)/portald: $(BUILD)/portal/main.o $(PORTAL_OBJ) $(PORTAL_COMMON)
 $(BUILD)/tests/test_portal: $(BUILD)/tests/unit/portal/test_portal.o $(PORTAL_OBJ) $(PORTAL_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
+$(BUILD)/tests/test_portal_page: $(BUILD)/tests/unit/portal/test_portal_page.o $(PORTAL_OBJ) $(PORTAL_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
 ifeq ($(CROSS),)
 all: $(BUILD)/portald
 tests: $(BUILD)/portald $(BUILD)/tests/test_portal
+tests: $(BUILD)/tests/test_portal_page
 install: install-portal
 endif
 .PHONY: install-portal

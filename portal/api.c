@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "jwt.h"
+#include "page.h"
 
 static void reply_text(struct gw_reply *rp, unsigned status, const char *json)
 {
@@ -353,6 +354,18 @@ static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t n
 	query_reply(p, rq, q, acct, acct, rp);
 }
 
+/* GET /v1/health: the service and its database (SELECT 1 on a pooled
+ * connection within health_timeout_ms). */
+static void health(struct gw_portal *p, struct gw_reply *rp)
+{
+	if (gw_pdb_ping(p->db, p->cfg->health_timeout_ms) == 0) {
+		reply_text(rp, 200, "{\"status\":\"ok\",\"database\":\"ok\"}\n");
+		return;
+	}
+	rp->retry_after = 5;
+	reply_text(rp, 503, "{\"status\":\"unavailable\",\"database\":\"unavailable\"}\n");
+}
+
 void gw_api_handle(struct gw_portal *p, const struct gw_request *rq, int64_t now_s,
 		   int64_t mono_us, struct gw_reply *rp)
 {
@@ -371,9 +384,11 @@ void gw_api_handle(struct gw_portal *p, const struct gw_request *rq, int64_t now
 		return;
 	}
 	if (strcmp(rq->path, "/v1/health") == 0) {
-		reply_text(rp, 200, "{\"status\":\"ok\"}\n");
+		health(p, rp);
 		return;
 	}
+	if (gw_page_route(p, rq, now_s, mono_us, rp))
+		return;
 	if (strncmp(rq->path, "/v1/accounts/", 13) == 0) {
 		accounts(p, rq, now_s, mono_us, rp);
 		return;

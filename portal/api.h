@@ -3,7 +3,8 @@
  * api.h - the portal's HTTP API without the HTTP server: a request (what
  * the server parsed) in, a reply (status, type, body) out.
  *
- *   GET /v1/health
+ *   GET /v1/health                  (200, or 503 when the database does not answer)
+ *   GET /, /session?token=, /signout  the customer page (page.h)
  *   GET /v1/accounts/{account}/daily?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
  *   GET /v1/accounts/{account}/monthly?from=YYYY-MM&to=YYYY-MM[&format=csv]
  *   GET /v1/accounts/{account}/outages?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
@@ -44,6 +45,10 @@ struct gw_request {
 	int has_body;              /* a body was announced (Content-Length > 0, chunked) */
 	size_t url_len;            /* of the whole request URL */
 	const char *through;       /* query argument of bill, or NULL */
+	/* the customer page (page.h) */
+	const char *cookie;          /* the Cookie header, or NULL */
+	const char *accept_language; /* the header, or NULL */
+	const char *token;           /* /session's token argument, or NULL */
 };
 
 struct gw_reply {
@@ -54,6 +59,11 @@ struct gw_reply {
 	const char *filename; /* Content-Disposition for CSV, or NULL */
 	int www_authenticate; /* a 401 */
 	char filename_buf[96];
+	/* the customer page (page.h) */
+	int html;               /* an HTML page: its security headers are sent */
+	const char *location;   /* a Location header, or NULL */
+	const char *set_cookie; /* a Set-Cookie header, or NULL */
+	char cookie_buf[4096 + 192]; /* a token (GW_JWT_MAX) and the cookie's attributes */
 };
 
 /* Answers rq into rp (rp->body initialised here; the caller frees it with

@@ -19,6 +19,7 @@ struct load_ctx {
 	const char *path;
 	struct gw_portal_config *c;
 	int have_key_file, have_conninfo;
+	int cookie_off_line; /* where cookie_secure = off was, or 0 */
 };
 
 void gw_portal_config_init(struct gw_portal_config *c)
@@ -32,6 +33,8 @@ void gw_portal_config_init(struct gw_portal_config *c)
 	c->rate_per_minute = 60;
 	c->rate_burst = 20;
 	c->rate_table = 4096;
+	c->cookie_secure = 1;
+	c->health_timeout_ms = 1000;
 	c->connection_timeout_s = 10;
 	c->query_timeout_ms = 2000;
 	c->max_connections = 256;
@@ -127,7 +130,33 @@ static const struct num_key num_keys[] = {
 	NK("max_url", max_url, 64, 8192),
 	NK("max_days", max_days, 1, 36600),
 	NK("max_months", max_months, 1, 1200),
+	NK("health_timeout_ms", health_timeout_ms, 10, 60000),
 };
+
+/* cookie_secure = on|off. Off is for plain HTTP on loopback only (tests,
+ * a developer's machine): checked against listen once the file is read. */
+static int page_key_cookie_secure(struct load_ctx *x, int line, const char *v)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0) {
+		x->c->cookie_secure = 1;
+	} else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0) {
+		x->c->cookie_secure = 0;
+		x->cookie_off_line = line;
+	} else {
+		return bad(x, line, "cookie_secure", "not on or off");
+	}
+	return 0;
+}
+
+/* Whether the listen address is a loopback one (127.0.0.0/8, ::1). */
+static int listen_loopback(const char *listen)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, listen, a) == 1)
+		return a[0] == 127;
+	return strcmp(listen, "::1") == 0;
+}
 
 static int portal_key(struct load_ctx *x, const char *key, const char *v, int line)
 {
@@ -138,6 +167,8 @@ static int portal_key(struct load_ctx *x, const char *key, const char *v, int li
 		if (strcmp(key, num_keys[i].name) == 0)
 			return number(x, line, key, v, num_keys[i].lo, num_keys[i].hi,
 				      (unsigned *)(void *)((char *)c + num_keys[i].off));
+	if (strcmp(key, "cookie_secure") == 0)
+		return page_key_cookie_secure(x, line, v);
 	if (strcmp(key, "listen") == 0)
 		return listen_address(x, line, v);
 	if (strcmp(key, "key_file") == 0) {
@@ -220,7 +251,7 @@ int gw_portal_key_load(struct gw_portal_config *c)
 
 int gw_portal_config_load(const char *path, struct gw_portal_config *c)
 {
-	struct load_ctx x = { path, c, 0, 0 };
+	struct load_ctx x = { path, c, 0, 0, 0 };
 	int rc;
 
 	gw_portal_config_init(c);
@@ -235,6 +266,12 @@ int gw_portal_config_load(const char *path, struct gw_portal_config *c)
 	}
 	if (!x.have_conninfo) {
 		fprintf(stderr, "%s: [database] conninfo is missing\n", path);
+		return GW_ECONFIG;
+	}
+	if (!c->cookie_secure && !listen_loopback(c->listen)) {
+		fprintf(stderr, "%s:%d: cookie_secure: off is only allowed with listen on a loopback"
+			" address (a session cookie without Secure may cross the network in clear)\n",
+			path, x.cookie_off_line);
 		return GW_ECONFIG;
 	}
 	return gw_portal_key_load(c);

@@ -20,6 +20,8 @@ struct gw_portal_config {
 	char key_file[GW_PATH_MAX];
 	char audience[128];       /* the "aud" tokens must name; default gatewayd-portal */
 	unsigned leeway_s;        /* clock difference allowed on exp/nbf; 30 */
+	int cookie_secure;        /* the customer page's cookie is Secure; on */
+	unsigned health_timeout_ms; /* /v1/health's SELECT 1; 1000 */
 	unsigned rate_per_minute; /* per account; 60 */
 	unsigned rate_burst;      /* 20 */
 	unsigned rate_table;      /* accounts tracked at once; 4096 */

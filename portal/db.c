@@ -10,6 +10,7 @@
  * primary key (meter_id, day) of meter_days.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,44 @@ static const char *const sql_text[] = {
 		"      (now() AT TIME ZONE $3)::date - 1), (now() AT TIME ZONE $3)::date - 1)) e"
 		" JOIN public.gw_bill_lines($1, e.through) l ON true"
 		" ORDER BY l.sub_from, l.tier",
+	/* The customer page's days: every local day of the range, those
+	 * without rows too (NULL), the account's meters summed per day. */
+	[GW_PQ_PAGE_DAYS] =
+		"WITH r AS (SELECT t.today, least(t.today - ($3::int - 1),"
+		"   date_trunc('month', t.today::timestamp)::date) AS first"
+		"  FROM (SELECT (now() AT TIME ZONE $2::text)::date AS today) t),"
+		" d AS (SELECT d.day, sum(d.import_wh) AS wh,"
+		"   max(array_position(ARRAY['measured', 'interpolated', 'estimated', 'incomplete'],"
+		"   d.quality::text)) AS worst"
+		"  FROM r, public.meter_accounts a"
+		"  JOIN public.meter_days d ON d.meter_id = a.meter_id"
+		"   AND d.day >= a.valid_from AND (a.valid_to IS NULL OR d.day < a.valid_to)"
+		"  WHERE a.customer_account = $1 AND d.day >= r.first AND d.day <= r.today"
+		"  GROUP BY d.day)"
+		" SELECT g.day::text, d.wh,"
+		"  (ARRAY['measured', 'interpolated', 'estimated', 'incomplete'])[d.worst],"
+		"  g.day > r.today - $3::int, g.day >= date_trunc('month', r.today::timestamp)::date"
+		" FROM r CROSS JOIN LATERAL (SELECT s::date AS day"
+		"  FROM generate_series(r.first::timestamp, r.today::timestamp, interval '1 day') s) g"
+		" LEFT JOIN d ON d.day = g.day ORDER BY g.day",
+	[GW_PQ_PAGE_OUTAGES] =
+		"SELECT DISTINCT ON (e.ts) to_char(e.ts AT TIME ZONE $2::text, 'YYYY-MM-DD HH24:MI'),"
+		" to_char(x.ended AT TIME ZONE $2::text, 'YYYY-MM-DD HH24:MI'),"
+		" floor(extract(epoch FROM x.ended - e.ts) / 60)::bigint"
+		" FROM (SELECT DISTINCT a.meter_id FROM public.meter_accounts a"
+		"       WHERE a.customer_account = $1) a"
+		" JOIN public.meter_events e ON e.meter_id = a.meter_id"
+		" CROSS JOIN LATERAL (SELECT min(o.ts) AS ended FROM public.meter_events o"
+		"  WHERE o.meter_id = e.meter_id AND o.kind = 'online' AND o.ts > e.ts) x"
+		" WHERE e.kind = 'power_outage' AND e.ts >= now() - interval '1 year'"
+		" ORDER BY e.ts DESC, x.ended DESC NULLS FIRST LIMIT $3::int",
+	[GW_PQ_PAGE_BILL] =
+		"SELECT b.period_start::text, b.period_end::text, b.through::text, b.import_wh,"
+		" b.amount::text, b.vat::text, b.total::text, b.currency, b.tariff, b.days_estimated,"
+		" b.days_missing"
+		" FROM (SELECT (now() AT TIME ZONE $2::text)::date AS today) t,"
+		" public.gw_bill_estimate($1, greatest(t.today - 1,"
+		"  date_trunc('month', t.today::timestamp)::date)) b",
 };
 
 struct pconn {
@@ -144,16 +183,16 @@ static PGconn *connect_db(const struct gw_pdb *db)
 	return NULL;
 }
 
-/* A free slot of the pool, waiting up to the query timeout. NULL if none. */
-static struct pconn *acquire(struct gw_pdb *db)
+/* A free slot of the pool, waiting up to ms milliseconds. NULL if none. */
+static struct pconn *acquire_ms(struct gw_pdb *db, unsigned ms)
 {
 	struct timespec until;
 	struct pconn *p = NULL;
 	unsigned i;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += db->timeout_ms / 1000;
-	until.tv_nsec += (long)(db->timeout_ms % 1000) * 1000000L;
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
@@ -170,6 +209,12 @@ static struct pconn *acquire(struct gw_pdb *db)
 		p->busy = 1;
 	pthread_mutex_unlock(&db->lock);
 	return p;
+}
+
+/* A free slot of the pool, waiting up to the query timeout. NULL if none. */
+static struct pconn *acquire(struct gw_pdb *db)
+{
+	return acquire_ms(db, db->timeout_ms);
 }
 
 static void release(struct gw_pdb *db, struct pconn *p)
@@ -293,5 +338,200 @@ int gw_pdb_check_role(struct gw_pdb *db)
 	else
 		PQfinish(c);
 	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
+/* The transaction of gw_pdb_run's statements on connection c. */
+static int run_many(struct gw_pdb *db, PGconn *c, const char *session_account,
+		    struct gw_pdb_stmt *s, size_t n)
+{
+	char timeout[16];
+	const char *set[2] = { session_account, timeout };
+	size_t i;
+
+	snprintf(timeout, sizeof(timeout), "%u", db->timeout_ms);
+	if (command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) < 0)
+		return GW_EDB;
+	if (command(c, "SELECT set_config('gw.customer_account', $1, true),"
+		       " set_config('statement_timeout', $2, true)", 2, set) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (s[i].optional && command(c, "SAVEPOINT optional", 0, NULL) < 0)
+			goto fail;
+		s[i].result = PQexecParams(c, sql_text[s[i].q], s[i].nargs, NULL, s[i].args, NULL, NULL, 0);
+		if (PQresultStatus(s[i].result) == PGRES_TUPLES_OK)
+			continue;
+		gw_err("portal: page query %u for %s: %s", (unsigned)s[i].q, session_account,
+		       PQresultErrorMessage(s[i].result));
+		if (!s[i].optional || PQstatus(c) != CONNECTION_OK ||
+		    command(c, "ROLLBACK TO SAVEPOINT optional", 0, NULL) < 0)
+			goto fail;
+		PQclear(s[i].result);
+		s[i].result = NULL;
+	}
+	if (command(c, "COMMIT", 0, NULL) < 0)
+		goto fail_closed;
+	return 0;
+fail:
+	PQclear(PQexec(c, "ROLLBACK"));
+fail_closed:
+	for (i = 0; i < n; i++) {
+		PQclear(s[i].result);
+		s[i].result = NULL;
+	}
+	return GW_EDB;
+}
+
+int gw_pdb_run(struct gw_pdb *db, const char *session_account, struct gw_pdb_stmt *s, size_t n)
+{
+	struct pconn *p = acquire(db);
+	int rc = GW_ECONN, attempt;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		s[i].result = NULL;
+	if (!p) {
+		gw_warn("portal: no database connection free within %u ms", db->timeout_ms);
+		return GW_ECONN;
+	}
+	/* as gw_pdb_query: a connection the server closed is made anew */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (p->conn && PQstatus(p->conn) != CONNECTION_OK) {
+			PQfinish(p->conn);
+			p->conn = NULL;
+		}
+		if (!p->conn)
+			p->conn = connect_db(db);
+		if (!p->conn) {
+			rc = GW_ECONN;
+			break;
+		}
+		rc = run_many(db, p->conn, session_account, s, n);
+		if (rc == 0 || PQstatus(p->conn) == CONNECTION_OK)
+			break;
+	}
+	release(db, p);
+	return rc;
+}
+
+static int64_t ms_left(const struct timespec *until)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(until->tv_sec - now.tv_sec) * 1000 + (until->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Waits until c's socket is readable (or writable), at most until
+ * `until`. Returns 1 ready, 0 timed out, -1 an error. */
+static int wait_socket(PGconn *c, int writable, const struct timespec *until)
+{
+	struct pollfd pf = { PQsocket(c), writable ? POLLOUT : POLLIN, 0 };
+	int64_t left = ms_left(until);
+	int r;
+
+	if (pf.fd < 0)
+		return -1;
+	if (left <= 0)
+		return 0;
+	do
+		r = poll(&pf, 1, (int)left);
+	while (r < 0 && errno == EINTR && (left = ms_left(until)) > 0);
+	return r < 0 ? -1 : r;
+}
+
+/* Connects without blocking past `until`. */
+static PGconn *connect_until(const struct gw_pdb *db, const struct timespec *until)
+{
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *vals[] = { db->conninfo, "portald", NULL };
+	PGconn *c = PQconnectStartParams(keys, vals, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (!c || PQstatus(c) == CONNECTION_BAD) {
+		PQfinish(c);
+		return NULL;
+	}
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		if (wait_socket(c, st == PGRES_POLLING_WRITING, until) <= 0) {
+			PQfinish(c);
+			return NULL;
+		}
+		st = PQconnectPoll(c);
+	}
+	if (st == PGRES_POLLING_FAILED) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* SELECT 1 on c, answered by `until`. Returns 0, GW_EDB or GW_ETIMEDOUT. */
+static int select_one(PGconn *c, const struct timespec *until)
+{
+	PGresult *r;
+	int rc = GW_EDB, got = 0;
+
+	if (!PQsendQuery(c, "SELECT 1"))
+		return GW_EDB;
+	for (;;) {
+		while (PQisBusy(c)) {
+			int w = wait_socket(c, 0, until);
+			if (w == 0)
+				return GW_ETIMEDOUT;
+			if (w < 0 || !PQconsumeInput(c))
+				return GW_EDB;
+		}
+		r = PQgetResult(c);
+		if (!r)
+			break;
+		if (!got && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    strcmp(PQgetvalue(r, 0, 0), "1") == 0)
+			rc = 0;
+		got = 1;
+		PQclear(r);
+	}
+	return rc;
+}
+
+int gw_pdb_ping(struct gw_pdb *db, unsigned timeout_ms)
+{
+	struct timespec until;
+	struct pconn *p;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	p = acquire_ms(db, timeout_ms);
+	if (!p)
+		return GW_ETIMEDOUT;
+	if (p->conn && PQstatus(p->conn) != CONNECTION_OK) {
+		PQfinish(p->conn);
+		p->conn = NULL;
+	}
+	if (!p->conn)
+		p->conn = connect_until(db, &until);
+	if (!p->conn) {
+		release(db, p);
+		return ms_left(&until) > 0 ? GW_ECONN : GW_ETIMEDOUT;
+	}
+	rc = select_one(p->conn, &until);
+	if (rc < 0) {
+		/* A server that did not answer (or answered wrongly): the
+		 * connection is closed (no cancel request: that would be one
+		 * more blocking connection to a server that does not answer),
+		 * and the next user of the slot connects anew rather than wait
+		 * behind a query that may never end. */
+		PQfinish(p->conn);
+		p->conn = NULL;
+		gw_warn("portal: health check: the database %s", rc == GW_ETIMEDOUT
+			? "did not answer SELECT 1 in time" : "failed SELECT 1");
+	}
+	release(db, p);
 	return rc;
 }

@@ -38,6 +38,23 @@ enum gw_pdb_query {
 	 * yesterday in the zone `to` (an IANA name; a later day is taken as
 	 * yesterday). No row: no bill */
 	GW_PQ_BILL,
+	/* the customer page (page.c), run with gw_pdb_run; $1 the account,
+	 * $2 the portal's time zone, $3 a number. Days: day, import_wh (sum
+	 * of the account's meters; NULL: no data), quality (the worst; NULL),
+	 * in_last ($3 days to today: t/f), in_month (this month: t/f); every
+	 * local day from the earlier of today - $3 + 1 and the first of the
+	 * month to today, in order. */
+	GW_PQ_PAGE_DAYS,
+	/* start, end (local "YYYY-MM-DD HH:MI"; end NULL: not restored),
+	 * minutes: the account's latest $3 power outages of the last year
+	 * (one row per start, however many of its meters saw it) */
+	GW_PQ_PAGE_OUTAGES,
+	/* period_start, period_end, through, import_wh, amount, vat, total,
+	 * currency, tariff, days_estimated, days_missing: the account's
+	 * month-to-date bill (gw_bill_estimate, schema 010) through
+	 * yesterday in the zone $2, or today on the first of a month; no
+	 * row: no bill */
+	GW_PQ_PAGE_BILL,
 };
 
 /* A pool of n connections to conninfo (made when first needed). NULL
@@ -58,5 +75,27 @@ int gw_pdb_check_role(struct gw_pdb *db);
  * failed: logged here). */
 int gw_pdb_query(struct gw_pdb *db, enum gw_pdb_query q, const char *session_account,
 		 const char *where_account, const char *from, const char *to, PGresult **out);
+
+/* One statement of gw_pdb_run: a query of the enum and its arguments. */
+struct gw_pdb_stmt {
+	enum gw_pdb_query q;
+	int nargs;
+	const char *args[4];
+	PGresult *result; /* set by gw_pdb_run on success: free with PQclear */
+	int optional;     /* run under a savepoint: if it fails, result stays
+			   * NULL (logged) and the others are kept */
+};
+
+/* Runs n statements in one READ ONLY transaction (one snapshot) whose
+ * session account is session_account, with the same bounds as
+ * gw_pdb_query. Returns 0 (every s[i].result set), GW_ECONN or GW_EDB
+ * (no result kept; logged). */
+int gw_pdb_run(struct gw_pdb *db, const char *session_account, struct gw_pdb_stmt *s, size_t n);
+
+/* The health check: SELECT 1 on a connection of the pool, waiting at most
+ * timeout_ms in all (for a free connection, to connect, for the answer;
+ * a query that did not answer in time is cancelled and its connection
+ * made anew next time). Returns 0, GW_ECONN or GW_ETIMEDOUT. */
+int gw_pdb_ping(struct gw_pdb *db, unsigned timeout_ms);
 
 #endif

@@ -23,10 +23,11 @@
 
 #include "api.h"
 #include "http.h"
+#include "page.h"
 
 struct args {
 	struct gw_request *rq;
-	int from, to, format;
+	int from, to, format, token;
 	int through;
 };
 
@@ -49,6 +50,9 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	} else if (strcmp(key, "through") == 0) {
 		seen = &a->through;
 		slot = &a->rq->through;
+	} else if (strcmp(key, "token") == 0 && strcmp(a->rq->path, "/session") == 0) {
+		seen = &a->token; /* the page's handoff only: never logged */
+		slot = &a->rq->token;
 	}
 	if (!seen || (*seen)++) {
 		a->rq->bad_arg = key;
@@ -99,6 +103,12 @@ static int64_t mono_us(void)
 	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
+/* gw_page_headers' way of adding a header to a libmicrohttpd response. */
+static int resp_header(void *resp, const char *name, const char *value)
+{
+	return MHD_add_response_header(resp, name, value) == MHD_YES ? 0 : -1;
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *con, struct gw_reply *rp)
 {
 	struct MHD_Response *resp;
@@ -111,8 +121,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *con, struct gw_reply *r
 		return MHD_NO;
 	rp->body.data = NULL;
 	MHD_add_response_header(resp, "Content-Type", rp->content_type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Cache-Control", rp->html ? "private, no-store" : "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (rp->html && gw_page_headers(resp_header, resp) < 0) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	if (rp->location)
+		MHD_add_response_header(resp, "Location", rp->location);
+	if (rp->set_cookie)
+		MHD_add_response_header(resp, "Set-Cookie", rp->set_cookie);
 	if (rp->www_authenticate)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
 	if (rp->retry_after) {
@@ -165,6 +183,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	rq.url_len = rq.url_len ? rq.url_len - 1 : strlen(url);
 	rq.authorization = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
 	rq.has_body = announces_body(con);
+	rq.cookie = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Cookie");
+	rq.accept_language = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Accept-Language");
 	MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, on_arg, &a);
 
 	gw_api_handle(p, &rq, (int64_t)time(NULL), t0, &rp);

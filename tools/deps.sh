@@ -16,6 +16,8 @@ pkgs=(
 	# promtool, which tests/integration/metrics.sh checks the metrics with
 	prometheus
 	systemd
+	# headless Chromium, which tests/integration/portal_page.sh renders the customer page with
+	chromium
 )
 
 missing=()
