@@ -301,6 +301,16 @@ get "/v1/accounts/C-1/$daily" "$t1" -X POST
 check_eq "$code" 405 "POST is not allowed"
 get "/v1/accounts/C-1/$daily" "$t1" -X GET --data-binary 'x=1'
 check_eq "$code" 413 "a request with a body is refused"
+# Keep-alive: one connection serves request after request (a reverse
+# proxy's upstream keepalive); the one whose request announced a body is
+# closed after its 413, its body never read.
+curl -sv -m 30 -o /dev/null -o /dev/null -o /dev/null -H "Authorization: Bearer $t2" \
+	"$base/v1/health" "$base/v1/accounts/C-2/$daily" "$base/v1/health" 2>"$GW_TMP/keep.log"
+check_eq "$(grep -c '^< HTTP/1.1 200' "$GW_TMP/keep.log")/$(grep -c 'Re-using existing connection' "$GW_TMP/keep.log")/$(grep -ci '^< Connection: close' "$GW_TMP/keep.log")" \
+	"3/2/0" "three requests, a query among them, on one connection (HTTP keep-alive)"
+curl -sv -m 30 -o /dev/null -o /dev/null -X GET --data-binary 'x=1' "$base/v1/health" "$base/v1/health" 2>"$GW_TMP/keep.log"
+check_eq "$(grep -c '^< HTTP/1.1 413' "$GW_TMP/keep.log")/$(grep -ci '^< Connection: close' "$GW_TMP/keep.log")" \
+	"2/2" "a request with a body is answered 413 and its connection closed"
 get "/v1/accounts/C-1/hourly" "$t1"
 check_eq "$code" 404 "an unknown resource of an account is 404 (after the token)"
 get "/v2/anything" ""
