@@ -65,9 +65,20 @@ struct pconn {
 	int busy;
 };
 
+/* A request thread waiting for a connection: the queue is served in
+ * order, a released connection handed to the first waiter directly (a
+ * thread arriving meanwhile cannot take it first), so that under load
+ * every request waits about as long as the others, not some for seconds. */
+struct waiter {
+	pthread_cond_t handed;
+	struct pconn *got;
+	struct waiter *next;
+};
+
 struct gw_pdb {
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
+	pthread_condattr_t monotonic;
+	struct waiter *head, *tail;
 	struct pconn *c;
 	unsigned n;
 	unsigned timeout_ms;
@@ -77,7 +88,6 @@ struct gw_pdb {
 struct gw_pdb *gw_pdb_new(const char *conninfo, unsigned n, unsigned query_timeout_ms)
 {
 	struct gw_pdb *db = calloc(1, sizeof(*db));
-	pthread_condattr_t ca;
 
 	if (!db)
 		return NULL;
@@ -92,10 +102,8 @@ struct gw_pdb *gw_pdb_new(const char *conninfo, unsigned n, unsigned query_timeo
 	db->n = n ? n : 1;
 	db->timeout_ms = query_timeout_ms;
 	pthread_mutex_init(&db->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&db->freed, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_condattr_init(&db->monotonic);
+	pthread_condattr_setclock(&db->monotonic, CLOCK_MONOTONIC);
 	return db;
 }
 
@@ -108,7 +116,7 @@ void gw_pdb_free(struct gw_pdb *db)
 	for (i = 0; i < db->n; i++)
 		if (db->c[i].conn)
 			PQfinish(db->c[i].conn);
-	pthread_cond_destroy(&db->freed);
+	pthread_condattr_destroy(&db->monotonic);
 	pthread_mutex_destroy(&db->lock);
 	free(db->c);
 	free(db->conninfo);
@@ -131,10 +139,26 @@ static PGconn *connect_db(const struct gw_pdb *db)
 	return NULL;
 }
 
-/* A free slot of the pool, waiting up to the query timeout. NULL if none. */
+/* Takes w out of the queue (it gave up waiting). */
+static void unqueue(struct gw_pdb *db, struct waiter *w)
+{
+	struct waiter **pp, *prev = NULL;
+
+	for (pp = &db->head; *pp && *pp != w; pp = &(*pp)->next)
+		prev = *pp;
+	if (!*pp)
+		return;
+	*pp = w->next;
+	if (db->tail == w)
+		db->tail = prev;
+}
+
+/* A free slot of the pool, waiting in turn up to the query timeout. NULL
+ * if none. */
 static struct pconn *acquire(struct gw_pdb *db)
 {
 	struct timespec until;
+	struct waiter w = { .got = NULL, .next = NULL };
 	struct pconn *p = NULL;
 	unsigned i;
 
@@ -146,24 +170,45 @@ static struct pconn *acquire(struct gw_pdb *db)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&db->lock);
-	for (;;) {
-		for (i = 0; i < db->n && !p; i++)
-			if (!db->c[i].busy)
-				p = &db->c[i];
-		if (p || pthread_cond_timedwait(&db->freed, &db->lock, &until) == ETIMEDOUT)
-			break;
-	}
-	if (p)
+	for (i = 0; i < db->n && !p && !db->head; i++)
+		if (!db->c[i].busy)
+			p = &db->c[i];
+	if (p) {
 		p->busy = 1;
+	} else {
+		pthread_cond_init(&w.handed, &db->monotonic);
+		if (db->tail)
+			db->tail->next = &w;
+		else
+			db->head = &w;
+		db->tail = &w;
+		while (!w.got && pthread_cond_timedwait(&w.handed, &db->lock, &until) != ETIMEDOUT)
+			;
+		if (!w.got)
+			unqueue(db, &w);
+		p = w.got; /* handed over busy */
+		pthread_cond_destroy(&w.handed);
+	}
 	pthread_mutex_unlock(&db->lock);
 	return p;
 }
 
+/* Hands the connection to the first waiter, or marks it free. */
 static void release(struct gw_pdb *db, struct pconn *p)
 {
+	struct waiter *w;
+
 	pthread_mutex_lock(&db->lock);
-	p->busy = 0;
-	pthread_cond_signal(&db->freed);
+	w = db->head;
+	if (w) {
+		db->head = w->next;
+		if (!db->head)
+			db->tail = NULL;
+		w->got = p;
+		pthread_cond_signal(&w->handed);
+	} else {
+		p->busy = 0;
+	}
 	pthread_mutex_unlock(&db->lock);
 }
 
