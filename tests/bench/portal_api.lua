@@ -3,14 +3,20 @@
 -- each request asks for the daily usage of one account over FROM..TO with
 -- that account's own bearer token, the account picked at random.
 --
---   wrk -s portal_api.lua URL -- TOKENS-FILE FROM TO
+--   wrk -s portal_api.lua URL -- TOKENS-FILE FROM TO [RATE CONNECTIONS]
 --
+-- With RATE (requests/s in all) and CONNECTIONS (wrk's -c), each
+-- connection waits a random 0 to 2 x CONNECTIONS / RATE seconds before
+-- each request (CONNECTIONS / RATE on average): a load below what the
+-- service can take, at which the latency is the service's own and not
+-- the time a request queues behind the other connections' requests.
 -- TOKENS-FILE has one "ACCOUNT TOKEN" a line. done() prints one line:
 --   wrk: requests N seconds S rps R p50_ms A p99_ms B max_ms C non2xx E errors F
 
 local entries = {}
 local from, to
 local counter = 0
+local gap_ms
 
 function setup(thread)
 	counter = counter + 1
@@ -27,6 +33,16 @@ function init(args)
 		end
 	end
 	math.randomseed(os.time() * 100 + (seed or 0))
+	if args[4] and args[5] then
+		gap_ms = tonumber(args[5]) * 1000 / tonumber(args[4])
+	end
+end
+
+function delay()
+	if gap_ms then
+		return math.random() * 2 * gap_ms
+	end
+	return 0
 end
 
 function request()
