@@ -230,12 +230,12 @@ void *gw_http_start(struct gw_portal *p)
 		return NULL;
 	}
 	return MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, p,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first: for the other options' messages */
 		MHD_OPTION_SOCK_ADDR, sa,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->connection_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->memory_limit,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 }
 

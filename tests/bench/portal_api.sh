@@ -193,7 +193,7 @@ c_text() {
 		on && index($0, e) { print out; exit }' "$GW_TOP/portal/db.c" | sed 's/\\"/"/g'
 }
 sql_begin=$(c_text '"BEGIN ' '"BEGIN ')
-sql_set=$(c_text "set_config('gw.customer_account'" ', set) < 0)')
+sql_set=$(c_text "set_config('gw.customer_account'" "set_config('statement_timeout'")
 sql_daily=$(c_text '[GW_PQ_DAILY] =' 'ORDER BY d.day, d.meter_id",')
 case "$sql_begin|$sql_set|$sql_daily" in
 "BEGIN "*"|SELECT set_config("*'$1'*'$2'*"|SELECT "*'$1'*'$2'*'$3'*) ;;
@@ -206,14 +206,18 @@ echo "# the transaction: $sql_begin; $sql_set; $sql_daily; COMMIT"
 stride=$((accounts / naccts))
 timeout_ms=2000
 # pgbench's form of it: the same statements, $1.. as pgbench variables
-# (sent as parameters with -M extended, as PQexecParams sends them).
+# (sent as parameters with -M extended, as PQsendQueryParams sends them),
+# in one pipeline as portald sends them (GW_BENCH_PORTAL_PIPELINE=0: one
+# statement after the other, as portald did before).
 {
 	echo "\\set k random(0, $((naccts - 1)))"
 	echo "\\set acct $((acct0 + 1)) + :k * $stride"
+	[ "${GW_BENCH_PORTAL_PIPELINE:-1}" = 0 ] || echo "\\startpipeline"
 	echo "$sql_begin;"
 	echo "$sql_set;" | sed 's/\$1/:acct/; s/\$2/:timeout/'
 	echo "$sql_daily;" | sed 's/\$1/:acct/; s/\$2/:from/; s/\$3/:to/'
 	echo "COMMIT;"
+	[ "${GW_BENCH_PORTAL_PIPELINE:-1}" = 0 ] || echo "\\endpipeline"
 } >"$GW_TMP/daily.pgb"
 
 # --- 3. portald and the tokens ----------------------------------------------------
