@@ -380,6 +380,21 @@ chmod 644 "$GW_TMP/open.key"
 config_error "a key file others may read" "may be read by others" "$(sed "s|^key_file = .*|key_file = $GW_TMP/open.key|" <<<"$good_ini")"
 config_error "a key file that is not there" "cannot open the key file" "$(sed "s|^key_file = .*|key_file = $GW_TMP/none.key|" <<<"$good_ini")"
 
+# A statement of the transaction fails (here the portal's role has lost
+# its grant on meter_days): 500, the transaction rolled back, and the
+# pool's connections serve the next requests in full.
+q "REVOKE SELECT ON meter_days FROM customer_portal" >/dev/null
+get "/v1/accounts/C-2/$daily&format=csv" "$t2"
+failed=$code
+q "GRANT SELECT ON meter_days TO customer_portal" >/dev/null
+for i in 1 2 3; do
+	get "/v1/accounts/C-2/$daily&format=csv" "$t2"
+	failed="$failed/$code:$([ "$(tr -d '\r' <"$GW_TMP/body")" = "$want2" ] && echo same || echo differs)"
+done
+check_eq "$failed" "500/200:same/200:same/200:same" "a failed query is 500; the connections serve the next requests in full"
+grep -q "query for C-2: ERROR:  permission denied" "$GW_TMP/portald.log" && ok "the log names the failed query" ||
+	not_ok "the log names the failed query"
+
 # The database goes away: 503 with Retry-After; it comes back: served
 # again at once (the pool's broken connections are made anew).
 get "/v1/accounts/C-2/$daily" "$t2"
