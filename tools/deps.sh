@@ -16,6 +16,9 @@ pkgs=(
 	# promtool, which tests/integration/metrics.sh checks the metrics with
 	prometheus
 	systemd
+	# the HTTP load of the portal's benchmark (tests/bench/portal_api.sh;
+	# its baseline, pgbench, comes with postgresql-client)
+	wrk
 )
 
 missing=()
