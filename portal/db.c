@@ -117,9 +117,20 @@ struct pconn {
 	int busy;
 };
 
+/* A request thread waiting for a connection: the queue is served in
+ * order, a released connection handed to the first waiter directly (a
+ * thread arriving meanwhile cannot take it first), so that under load
+ * every request waits about as long as the others, not some for seconds. */
+struct waiter {
+	pthread_cond_t handed;
+	struct pconn *got;
+	struct waiter *next;
+};
+
 struct gw_pdb {
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
+	pthread_condattr_t monotonic;
+	struct waiter *head, *tail;
 	struct pconn *c;
 	unsigned n;
 	unsigned timeout_ms;
@@ -129,7 +140,6 @@ struct gw_pdb {
 struct gw_pdb *gw_pdb_new(const char *conninfo, unsigned n, unsigned query_timeout_ms)
 {
 	struct gw_pdb *db = calloc(1, sizeof(*db));
-	pthread_condattr_t ca;
 
 	if (!db)
 		return NULL;
@@ -144,10 +154,8 @@ struct gw_pdb *gw_pdb_new(const char *conninfo, unsigned n, unsigned query_timeo
 	db->n = n ? n : 1;
 	db->timeout_ms = query_timeout_ms;
 	pthread_mutex_init(&db->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&db->freed, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_condattr_init(&db->monotonic);
+	pthread_condattr_setclock(&db->monotonic, CLOCK_MONOTONIC);
 	return db;
 }
 
@@ -160,7 +168,7 @@ void gw_pdb_free(struct gw_pdb *db)
 	for (i = 0; i < db->n; i++)
 		if (db->c[i].conn)
 			PQfinish(db->c[i].conn);
-	pthread_cond_destroy(&db->freed);
+	pthread_condattr_destroy(&db->monotonic);
 	pthread_mutex_destroy(&db->lock);
 	free(db->c);
 	free(db->conninfo);
@@ -183,10 +191,26 @@ static PGconn *connect_db(const struct gw_pdb *db)
 	return NULL;
 }
 
-/* A free slot of the pool, waiting up to ms milliseconds. NULL if none. */
+/* Takes w out of the queue (it gave up waiting). */
+static void unqueue(struct gw_pdb *db, struct waiter *w)
+{
+	struct waiter **pp, *prev = NULL;
+
+	for (pp = &db->head; *pp && *pp != w; pp = &(*pp)->next)
+		prev = *pp;
+	if (!*pp)
+		return;
+	*pp = w->next;
+	if (db->tail == w)
+		db->tail = prev;
+}
+
+/* A free slot of the pool, waiting in turn (in order of arrival) up to ms
+ * milliseconds. NULL if none. */
 static struct pconn *acquire_ms(struct gw_pdb *db, unsigned ms)
 {
 	struct timespec until;
+	struct waiter w = { .got = NULL, .next = NULL };
 	struct pconn *p = NULL;
 	unsigned i;
 
@@ -198,15 +222,25 @@ static struct pconn *acquire_ms(struct gw_pdb *db, unsigned ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&db->lock);
-	for (;;) {
-		for (i = 0; i < db->n && !p; i++)
-			if (!db->c[i].busy)
-				p = &db->c[i];
-		if (p || pthread_cond_timedwait(&db->freed, &db->lock, &until) == ETIMEDOUT)
-			break;
-	}
-	if (p)
+	for (i = 0; i < db->n && !p && !db->head; i++)
+		if (!db->c[i].busy)
+			p = &db->c[i];
+	if (p) {
 		p->busy = 1;
+	} else {
+		pthread_cond_init(&w.handed, &db->monotonic);
+		if (db->tail)
+			db->tail->next = &w;
+		else
+			db->head = &w;
+		db->tail = &w;
+		while (!w.got && pthread_cond_timedwait(&w.handed, &db->lock, &until) != ETIMEDOUT)
+			;
+		if (!w.got)
+			unqueue(db, &w);
+		p = w.got; /* handed over busy */
+		pthread_cond_destroy(&w.handed);
+	}
 	pthread_mutex_unlock(&db->lock);
 	return p;
 }
@@ -217,57 +251,100 @@ static struct pconn *acquire(struct gw_pdb *db)
 	return acquire_ms(db, db->timeout_ms);
 }
 
+/* Hands the connection to the first waiter, or marks it free. */
 static void release(struct gw_pdb *db, struct pconn *p)
 {
+	struct waiter *w;
+
 	pthread_mutex_lock(&db->lock);
-	p->busy = 0;
-	pthread_cond_signal(&db->freed);
+	w = db->head;
+	if (w) {
+		db->head = w->next;
+		if (!db->head)
+			db->tail = NULL;
+		w->got = p;
+		pthread_cond_signal(&w->handed);
+	} else {
+		p->busy = 0;
+	}
 	pthread_mutex_unlock(&db->lock);
 }
 
-/* Runs a command that returns no rows (or one row of set_config). */
-static int command(PGconn *c, const char *sql, int n, const char *const *params)
-{
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+static const char sql_begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+static const char sql_session[] = "SELECT set_config('gw.customer_account', $1, true),"
+				  " set_config('statement_timeout', $2, true)";
 
-	if (!ok)
-		gw_err("portal: %s: %s", sql, PQresultErrorMessage(r));
+/* The results of the four statements of run()'s pipeline (the query's
+ * rows into *out) and its sync. Returns 0 if all four succeeded. */
+static int collect(PGconn *c, const char *account, PGresult **out)
+{
+	static const char *const what[4] = { "BEGIN", "set_config", "query", "COMMIT" };
+	ExecStatusType st;
+	PGresult *r;
+	int i, rc = 0;
+
+	for (i = 0; i < 4; i++) {
+		r = PQgetResult(c);
+		if (!r) /* the connection is gone */
+			return GW_EDB;
+		st = PQresultStatus(r);
+		if (i == 2 && st == PGRES_TUPLES_OK) {
+			*out = r;
+			r = NULL;
+		} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			/* after an error the rest are only "aborted" */
+			if (st != PGRES_PIPELINE_ABORTED)
+				gw_err("portal: %s for %s: %s", what[i], account, PQresultErrorMessage(r));
+			rc = GW_EDB;
+		}
+		PQclear(r);
+		while ((r = PQgetResult(c)) != NULL) /* up to the statement's end */
+			PQclear(r);
+	}
+	r = PQgetResult(c);
+	if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		rc = GW_EDB;
 	PQclear(r);
-	return ok ? 0 : GW_EDB;
+	return rc;
 }
 
-/* The transaction of one query on connection c. */
+/* The transaction of one query on connection c: BEGIN, the session's
+ * account and statement timeout (SET LOCAL), the query and COMMIT sent
+ * at once (libpq's pipeline mode) and their results read after: one
+ * round trip to the server instead of four. On a loaded machine each
+ * round trip waits for the backend and then the thread to be scheduled
+ * again. A failed statement makes the server skip the rest up to the
+ * sync, and its transaction is rolled back. A connection left in
+ * pipeline mode (results not all read: it broke) is closed by the caller. */
 static int run(struct gw_pdb *db, PGconn *c, enum gw_pdb_query q, const char *session_account,
 	       const char *where_account, const char *from, const char *to, PGresult **out)
 {
 	char timeout[16];
 	const char *set[2] = { session_account, timeout };
 	const char *args[3] = { where_account, from, to };
-	PGresult *r;
+	int rc;
 
 	snprintf(timeout, sizeof(timeout), "%u", db->timeout_ms);
-	if (command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) < 0)
+	*out = NULL;
+	if (PQenterPipelineMode(c) != 1)
 		return GW_EDB;
-	if (command(c, "SELECT set_config('gw.customer_account', $1, true),"
-		       " set_config('statement_timeout', $2, true)", 2, set) < 0)
-		goto fail;
-	r = PQexecParams(c, sql_text[q], 3, NULL, args, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		gw_err("portal: query for %s: %s", where_account, PQresultErrorMessage(r));
-		PQclear(r);
-		goto fail;
+	if (PQsendQueryParams(c, sql_begin, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(c, sql_session, 2, NULL, set, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(c, sql_text[q], 3, NULL, args, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(c) != 1) {
+		gw_err("portal: query for %s: %s", where_account, PQerrorMessage(c));
+		rc = GW_EDB;
+	} else {
+		rc = collect(c, where_account, out);
 	}
-	if (command(c, "COMMIT", 0, NULL) < 0) {
-		PQclear(r);
-		return GW_EDB;
+	if (rc < 0 && *out) {
+		PQclear(*out);
+		*out = NULL;
 	}
-	*out = r;
-	return 0;
-fail:
-	PQclear(PQexec(c, "ROLLBACK"));
-	return GW_EDB;
+	if (PQexitPipelineMode(c) == 1 && rc < 0 && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
 }
 
 int gw_pdb_query(struct gw_pdb *db, enum gw_pdb_query q, const char *session_account,
@@ -295,6 +372,11 @@ int gw_pdb_query(struct gw_pdb *db, enum gw_pdb_query q, const char *session_acc
 			break;
 		}
 		rc = run(db, p->conn, q, session_account, where_account, from, to, out);
+		if (PQpipelineStatus(p->conn) != PQ_PIPELINE_OFF) {
+			PQfinish(p->conn);
+			p->conn = NULL;
+			continue;
+		}
 		if (rc == 0 || PQstatus(p->conn) == CONNECTION_OK)
 			break;
 	}
@@ -339,6 +421,19 @@ int gw_pdb_check_role(struct gw_pdb *db)
 		PQfinish(c);
 	pthread_mutex_unlock(&db->lock);
 	return rc;
+}
+
+/* Runs a command that returns no rows (or one row of set_config). */
+static int command(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok)
+		gw_err("portal: %s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? 0 : GW_EDB;
 }
 
 /* The transaction of gw_pdb_run's statements on connection c. */

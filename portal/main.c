@@ -128,7 +128,8 @@ static int serve(struct gw_portal *p, const sigset_t *set)
 		gw_err("portal: cannot listen on %s port %u", p->cfg->listen, p->cfg->port);
 		return 1;
 	}
-	gw_info("portal: listening on %s port %u, %u threads", p->cfg->listen, p->cfg->port,
+	gw_info("portal: listening on %s port %u, a thread per connection (at most %u),"
+		" %u database connections", p->cfg->listen, p->cfg->port, p->cfg->max_connections,
 		p->cfg->threads);
 	for (;;) {
 		if (sigwait(set, &sig) != 0)

@@ -18,6 +18,9 @@ pkgs=(
 	systemd
 	# headless Chromium, which tests/integration/portal_page.sh renders the customer page with
 	chromium
+	# the HTTP load of the portal's benchmark (tests/bench/portal_api.sh;
+	# its baseline, pgbench, comes with postgresql-client)
+	wrk
 )
 
 missing=()

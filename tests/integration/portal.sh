@@ -301,6 +301,16 @@ get "/v1/accounts/C-1/$daily" "$t1" -X POST
 check_eq "$code" 405 "POST is not allowed"
 get "/v1/accounts/C-1/$daily" "$t1" -X GET --data-binary 'x=1'
 check_eq "$code" 413 "a request with a body is refused"
+# Keep-alive: one connection serves request after request (a reverse
+# proxy's upstream keepalive); the one whose request announced a body is
+# closed after its 413, its body never read.
+curl -sv -m 30 -o /dev/null -o /dev/null -o /dev/null -H "Authorization: Bearer $t2" \
+	"$base/v1/health" "$base/v1/accounts/C-2/$daily" "$base/v1/health" 2>"$GW_TMP/keep.log"
+check_eq "$(grep -c '^< HTTP/1.1 200' "$GW_TMP/keep.log")/$(grep -c 'Re-using existing connection' "$GW_TMP/keep.log")/$(grep -ci '^< Connection: close' "$GW_TMP/keep.log")" \
+	"3/2/0" "three requests, a query among them, on one connection (HTTP keep-alive)"
+curl -sv -m 30 -o /dev/null -o /dev/null -X GET --data-binary 'x=1' "$base/v1/health" "$base/v1/health" 2>"$GW_TMP/keep.log"
+check_eq "$(grep -c '^< HTTP/1.1 413' "$GW_TMP/keep.log")/$(grep -ci '^< Connection: close' "$GW_TMP/keep.log")" \
+	"2/2" "a request with a body is answered 413 and its connection closed"
 get "/v1/accounts/C-1/hourly" "$t1"
 check_eq "$code" 404 "an unknown resource of an account is 404 (after the token)"
 get "/v2/anything" ""
@@ -369,6 +379,21 @@ cp "$key" "$GW_TMP/open.key"
 chmod 644 "$GW_TMP/open.key"
 config_error "a key file others may read" "may be read by others" "$(sed "s|^key_file = .*|key_file = $GW_TMP/open.key|" <<<"$good_ini")"
 config_error "a key file that is not there" "cannot open the key file" "$(sed "s|^key_file = .*|key_file = $GW_TMP/none.key|" <<<"$good_ini")"
+
+# A statement of the transaction fails (here the portal's role has lost
+# its grant on meter_days): 500, the transaction rolled back, and the
+# pool's connections serve the next requests in full.
+q "REVOKE SELECT ON meter_days FROM customer_portal" >/dev/null
+get "/v1/accounts/C-2/$daily&format=csv" "$t2"
+failed=$code
+q "GRANT SELECT ON meter_days TO customer_portal" >/dev/null
+for i in 1 2 3; do
+	get "/v1/accounts/C-2/$daily&format=csv" "$t2"
+	failed="$failed/$code:$([ "$(tr -d '\r' <"$GW_TMP/body")" = "$want2" ] && echo same || echo differs)"
+done
+check_eq "$failed" "500/200:same/200:same/200:same" "a failed query is 500; the connections serve the next requests in full"
+grep -q "query for C-2: ERROR:  permission denied" "$GW_TMP/portald.log" && ok "the log names the failed query" ||
+	not_ok "the log names the failed query"
 
 # The database goes away: 503 with Retry-After; it comes back: served
 # again at once (the pool's broken connections are made anew).
