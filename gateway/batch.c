@@ -139,6 +139,7 @@ void gw_batcher_free(struct gw_batcher *b)
 		if (b->slots[i])
 			batch_track_free(b->slots[i]);
 	free(b->slots);
+	batch_names_free(b);
 	free(b->events);
 	free(b->repl);
 	free(b->sc->pts);

@@ -2,7 +2,7 @@
 /*
  * batch_int.h - the batching core's own state and the functions its files
  * share; nothing outside gateway/batch*.c may include it (callers use
- * batch.h). The core is five files:
+ * batch.h). The core is six files:
  *     batch.c          the batcher's life, readings and events coming in
  *     batch_store.c    the tracks (one per meter register) and their
  *                      points, delta-encoded, in a hash table; a track
@@ -16,6 +16,7 @@
  *     batch_seal.c     a day sealed into a batch, or handed out as a
  *                      source of series read from the tracks as they are
  *                      written; gw_batcher_advance(_src)
+ *     batch_names.c    the tracks' meter ids and OBIS codes, each kept once
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */
@@ -25,6 +26,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "batch.h"
 #include "tz.h"
@@ -55,8 +57,10 @@ enum edge_kind {
 };
 
 struct track {
-	char meter_id[GW_ID_MAX];
-	char obis[GW_OBIS_MAX];
+	/* Interned (batch_names.c): shared by every track of the meter, and
+	 * of the code, for the batcher's life. */
+	const char *meter_id;
+	const char *obis;
 	uint8_t unit;
 	int8_t scale;
 	uint8_t edge;   /* enum edge_kind, at the start of b->edge_day */
@@ -79,11 +83,19 @@ struct track {
 	struct iset bad;     /* days with a value refused as bad */
 };
 
+/* The names of the tracks (batch_names.c). */
+struct batch_names {
+	const char **slots; /* open addressing, NULL = empty */
+	size_t n_slots, n;
+	struct name_block *blocks;
+};
+
 struct gw_batcher {
 	struct gw_batcher_params p;
 	char gateway_id[GW_ID_MAX];
 	struct track **slots; /* open addressing, NULL = empty */
 	size_t n_slots, n_tracks;
+	struct batch_names names;
 	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
 	int32_t edge_day; /* oldest day that can be sealed again */
 	int64_t open_start; /* gw_tz_day_start(next_day) */
@@ -157,6 +169,10 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 		       int32_t edge_day);
 void batch_prune(struct gw_batcher *b);
 
+/* batch_names.c */
+const char *batch_name(struct gw_batcher *b, const char *s, size_t cap);
+void batch_names_free(struct gw_batcher *b);
+
 /* batch_midnight.c */
 int64_t batch_wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
 			    int64_t bv, int64_t dt);
@@ -203,6 +219,17 @@ static inline int iset_has(const struct iset *s, int64_t x)
 static inline int is_derived(const struct track *t, const struct point *p)
 {
 	return iset_has(&t->derived, p->ts);
+}
+
+/* A track's name into a fixed-size field of cap bytes, the rest zeros (as
+ * the fields of a zeroed track were copied whole before names were
+ * interned). */
+static inline void name_copy(char *dst, size_t cap, const char *name)
+{
+	size_t len = strnlen(name, cap - 1);
+
+	memcpy(dst, name, len);
+	memset(dst + len, 0, cap - len);
 }
 
 /* ---- the batcher ---- */

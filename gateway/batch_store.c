@@ -302,11 +302,13 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			return NULL;
 		return batch_find_track(b, r, create);
 	}
-	struct track *t = calloc(1, sizeof(*t));
+	const char *meter = batch_name(b, r->meter_id, sizeof(r->meter_id));
+	const char *obis = batch_name(b, r->obis, sizeof(r->obis));
+	struct track *t = meter && obis ? calloc(1, sizeof(*t)) : NULL;
 	if (!t)
 		return NULL;
-	gw_strlcpy(t->meter_id, r->meter_id, sizeof(t->meter_id));
-	gw_strlcpy(t->obis, r->obis, sizeof(t->obis));
+	t->meter_id = meter;
+	t->obis = obis;
 	t->unit = r->unit;
 	t->scale = r->scale;
 	t->hash = h;
