@@ -394,6 +394,42 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 	return rc;
 }
 
+/* The byte offset of point k in t's encoding (k <= t->n). */
+static size_t enc_offset(const struct track *t, size_t k)
+{
+	const uint8_t *p = t->enc;
+
+	for (size_t i = 0; i < 2 * k; i++)
+		while (*p++ & 0x80)
+			;
+	return (size_t)(p - t->enc);
+}
+
+/* Drops t's first k points (0 < k < t->n; t opened) in its own buffer:
+ * only the new first two points are encoded again (each later point is
+ * encoded against the two before it, which stay), the rest is moved
+ * down. No buffer is given back or taken: the track grows to the same
+ * size again by the next seal, and a buffer freed and another taken for
+ * every track at every seal left the heap full of holes. Returns 0 or
+ * GW_ENOMEM (t unchanged). */
+static int drop_front(struct track *t, size_t k)
+{
+	uint8_t head[40];
+	struct enc_state s = {0};
+	size_t hl = 0, keep = k + 2 <= t->n ? k + 2 : t->n;
+
+	for (size_t i = k; i < keep; i++)
+		hl += enc_point(&s, t->pts[i].ts, t->pts[i].v, head + hl);
+	size_t off = enc_offset(t, keep), rest = t->enc_len - off;
+	if (hl + rest > t->enc_cap && enc_room(t, hl + rest - t->enc_len))
+		return GW_ENOMEM;
+	memmove(t->enc + hl, t->enc + off, rest);
+	memcpy(t->enc, head, hl);
+	t->enc_len = (uint32_t)(hl + rest);
+	t->n -= k;
+	return 0;
+}
+
 /* Drops a track's points no longer needed: before `from` (the edge
  * midnight), keeping the last point at or before it (the minutes missing
  * at the start of the edge day, and the reading a silent track waits
@@ -408,7 +444,7 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 		if (k > 1) {
 			k--; /* keep the last point at or before `from` */
 			struct point *p = t->pts;
-			if (reencode(t, p + k, t->n - k) == 0) {
+			if (drop_front(t, k) == 0) {
 				memmove(p, p + k, t->n * sizeof(*p));
 			} else {
 				b->sc->owner = NULL;
