@@ -111,9 +111,11 @@ struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p)
 	b->n_slots = 64;
 	b->slots = calloc(b->n_slots, sizeof(*b->slots));
 	b->sc = calloc(1, sizeof(*b->sc));
-	if (!b->slots || !b->sc) {
+	b->pool = batch_pool_new();
+	if (!b->slots || !b->sc || !b->pool) {
 		free(b->slots);
 		free(b->sc);
+		batch_pool_free(b->pool);
 		free(b);
 		return NULL;
 	}
@@ -144,6 +146,7 @@ void gw_batcher_free(struct gw_batcher *b)
 	free(b->repl);
 	free(b->sc->pts);
 	free(b->sc);
+	batch_pool_free(b->pool);
 	free(b);
 }
 

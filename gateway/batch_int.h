@@ -2,7 +2,7 @@
 /*
  * batch_int.h - the batching core's own state and the functions its files
  * share; nothing outside gateway/batch*.c may include it (callers use
- * batch.h). The core is six files:
+ * batch.h). The core is seven files:
  *     batch.c          the batcher's life, readings and events coming in
  *     batch_store.c    the tracks (one per meter register) and their
  *                      points, delta-encoded, in a hash table; a track
@@ -17,6 +17,7 @@
  *                      source of series read from the tracks as they are
  *                      written; gw_batcher_advance(_src)
  *     batch_names.c    the tracks' meter ids and OBIS codes, each kept once
+ *     batch_pool.c     the blocks the tracks' encoded points are kept in
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */
@@ -47,6 +48,60 @@ struct iset {
 	size_t n, cap;
 };
 
+/* The blocks the tracks' encoded points are kept in (batch_pool.c).
+ * Block 0 stands for none. */
+#define BLK_DATA 60
+#define BLK_PAGE 4096 /* blocks a page */
+
+struct blk {
+	uint8_t d[BLK_DATA];
+	uint32_t next; /* the chain's next block */
+};
+
+struct blk_pool {
+	struct blk **pages;
+	size_t n_pages;
+	uint32_t free;  /* first free block, 0: none */
+	uint32_t fresh; /* next block of the last page never taken */
+	size_t n_used;  /* blocks in chains */
+};
+
+/* A track's encoded points: blocks head .. tail, each full but the tail,
+ * which holds tail_len bytes. */
+struct chain {
+	uint32_t head, tail; /* 0: no points */
+	uint8_t tail_len;
+};
+
+static inline struct blk *blk_at(const struct blk_pool *p, uint32_t id)
+{
+	return &p->pages[id / BLK_PAGE][id % BLK_PAGE];
+}
+
+/* Reads a chain's bytes in order, across its blocks. */
+struct chain_rd {
+	const struct blk_pool *p;
+	const struct blk *b;
+	uint32_t pos;
+};
+
+static inline void chain_rd_init(struct chain_rd *r, const struct blk_pool *p,
+				 const struct chain *c)
+{
+	r->p = p;
+	r->b = c->head ? blk_at(p, c->head) : NULL;
+	r->pos = 0;
+}
+
+static inline uint8_t chain_rd_byte(struct chain_rd *r)
+{
+	if (r->pos == BLK_DATA) {
+		r->b = blk_at(r->p, r->b->next);
+		r->pos = 0;
+	}
+	return r->b->d[r->pos++];
+}
+
 enum edge_kind {
 	EDGE_NONE = 0, /* no reading at or before the edge midnight */
 	EDGE_FROZEN,   /* edge_v is the register at the edge midnight */
@@ -75,8 +130,7 @@ struct track {
 	 * valid only after batch_track_open(t), until another track is
 	 * opened or this one changes; `tail` (its last two points) always. */
 	size_t n;
-	uint8_t *enc;
-	uint32_t enc_len, enc_cap;
+	struct chain enc;
 	struct point tail[2];
 	struct point *pts;
 	struct iset derived; /* times of GW_RS_DERIVED points */
@@ -123,6 +177,7 @@ struct gw_batcher {
 		struct point *pts;
 		size_t cap;
 	} *sc;
+	struct blk_pool *pool; /* the blocks of every track's points */
 };
 
 /* Points around one just inserted: p[at] is it, p[0..n) its neighbours
@@ -164,10 +219,18 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		       int64_t v, struct point win[3], struct pview *view);
 void batch_track_open(const struct gw_batcher *b, struct track *t);
-int64_t batch_track_first_ts(const struct track *t);
+int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day);
 void batch_prune(struct gw_batcher *b);
+
+/* batch_pool.c */
+struct blk_pool *batch_pool_new(void);
+void batch_pool_free(struct blk_pool *p);
+void batch_chain_free(struct blk_pool *p, struct chain *c);
+int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n);
+void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,
+		     size_t n);
 
 /* batch_names.c */
 const char *batch_name(struct gw_batcher *b, const char *s, size_t cap);

@@ -349,8 +349,8 @@ static int32_t oldest_day(const struct gw_batcher *b)
 		const struct track *t = b->slots[i];
 		if (!t || t->n == 0)
 			continue;
-		if (batch_track_first_ts(t) < oldest)
-			oldest = batch_track_first_ts(t);
+		if (batch_track_first_ts(b, t) < oldest)
+			oldest = batch_track_first_ts(b, t);
 	}
 	for (size_t i = 0; i < b->n_events; i++)
 		if (b->events[i].ts_ms < oldest && b->events[i].ts_ms >= 0 &&

@@ -66,9 +66,9 @@ static void iset_drop_before(struct iset *s, int64_t x)
 	s->n -= k;
 }
 
+/* (its points' blocks go with the pool) */
 void batch_track_free(struct track *t)
 {
-	free(t->enc);
 	free(t->derived.v);
 	free(t->bad.v);
 	free(t);
@@ -109,19 +109,17 @@ static inline size_t put_varint(uint8_t *p, uint64_t v)
 	return n;
 }
 
-static inline uint64_t get_varint(const uint8_t **pp)
+static inline uint64_t get_varint(struct chain_rd *r)
 {
-	const uint8_t *p = *pp;
 	uint64_t v = 0;
 	int sh = 0;
+	uint8_t c;
 
-	while (*p & 0x80) {
-		v |= (uint64_t)(*p++ & 0x7f) << sh;
+	while ((c = chain_rd_byte(r)) & 0x80) {
+		v |= (uint64_t)(c & 0x7f) << sh;
 		sh += 7;
 	}
-	v |= (uint64_t)*p++ << sh;
-	*pp = p;
-	return v;
+	return v | (uint64_t)c << sh;
 }
 
 /* Encodes one point after state s into p (room for 20 bytes); returns
@@ -146,24 +144,6 @@ static void tail_state(const struct track *t, struct enc_state *s)
 	s->ts = t->n ? t->tail[1].ts : 0;
 	s->v = t->n ? t->tail[1].v : 0;
 	s->step = t->n >= 2 ? t->tail[1].ts - t->tail[0].ts : 0;
-}
-
-/* Room for `more` bytes at the end of t's encoding. */
-static int enc_room(struct track *t, size_t more)
-{
-	if ((size_t)t->enc_len + more <= t->enc_cap)
-		return 0;
-	/* a quarter more: a track grows by a point a cycle, so the slack
-	 * matters more than the reallocs */
-	size_t ncap = (size_t)t->enc_cap + t->enc_cap / 4 + more + 16;
-	if (ncap > UINT32_MAX)
-		return GW_ENOMEM;
-	uint8_t *ne = realloc(t->enc, ncap);
-	if (!ne)
-		return GW_ENOMEM;
-	t->enc = ne;
-	t->enc_cap = (uint32_t)ncap;
-	return 0;
 }
 
 /* Room in the scratch for n points. */
@@ -196,12 +176,13 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	if (sc->owner)
 		sc->owner->pts = NULL;
 	/* the scratch has room: every insert made sure of it */
-	const uint8_t *p = t->enc;
+	struct chain_rd r;
 	int64_t ts = 0, step = 0, v = 0;
+	chain_rd_init(&r, b->pool, &t->enc);
 	for (size_t k = 0; k < t->n; k++) {
-		int64_t s = step + unzz(get_varint(&p));
+		int64_t s = step + unzz(get_varint(&r));
 		ts += s;
-		v = (int64_t)((uint64_t)v + (uint64_t)unzz(get_varint(&p)));
+		v = (int64_t)((uint64_t)v + (uint64_t)unzz(get_varint(&r)));
 		step = k == 0 ? 0 : s;
 		sc->pts[k].ts = ts;
 		sc->pts[k].v = v;
@@ -210,48 +191,35 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	t->pts = sc->pts;
 }
 
-int64_t batch_track_first_ts(const struct track *t)
+int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 {
-	const uint8_t *p = t->enc;
+	struct chain_rd r;
 
-	return t->n ? unzz(get_varint(&p)) : INT64_MAX;
+	if (!t->n)
+		return INT64_MAX;
+	chain_rd_init(&r, b->pool, &t->enc);
+	return unzz(get_varint(&r));
 }
 
-/* Encodes pts[0..n) as t's points, into a new buffer of about the size
- * they need. Returns 0 or GW_ENOMEM (t unchanged). */
-static int reencode(struct track *t, const struct point *pts, size_t n)
+/* Encodes pts[0..n) as t's points, into blocks of their own; t's old
+ * blocks go back to the pool. Returns 0 or GW_ENOMEM (t unchanged). */
+static int reencode(const struct gw_batcher *b, struct track *t,
+		    const struct point *pts, size_t n)
 {
-	size_t cap = n * 4 + 32;
-	uint8_t *e = malloc(cap);
-	/* (shrunk to fit below) */
+	struct chain c = {0};
 	struct enc_state s = {0};
-	size_t len = 0;
+	uint8_t e[20];
 
-	if (!e)
-		return GW_ENOMEM;
 	for (size_t k = 0; k < n; k++) {
-		if (len + 20 > cap) {
-			size_t ncap = cap + cap / 2 + 20;
-			uint8_t *ne = realloc(e, ncap);
-			if (!ne || ncap > UINT32_MAX) {
-				free(ne ? ne : e);
-				return GW_ENOMEM;
-			}
-			e = ne;
-			cap = ncap;
+		size_t len = enc_point(&s, pts[k].ts, pts[k].v, e);
+		if (batch_chain_room(b->pool, &c, len)) {
+			batch_chain_free(b->pool, &c);
+			return GW_ENOMEM;
 		}
-		len += enc_point(&s, pts[k].ts, pts[k].v, e + len);
+		batch_chain_put(b->pool, &c, e, len);
 	}
-	/* no slack kept: the next append grows it by a quarter */
-	uint8_t *fit = realloc(e, len + 1);
-	if (fit) {
-		e = fit;
-		cap = len + 1;
-	}
-	free(t->enc);
-	t->enc = e;
-	t->enc_len = (uint32_t)len;
-	t->enc_cap = (uint32_t)cap;
+	batch_chain_free(b->pool, &t->enc);
+	t->enc = c;
 	t->n = n;
 	if (n)
 		t->tail[1] = pts[n - 1];
@@ -325,11 +293,13 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 		  int64_t v)
 {
 	struct enc_state s;
+	uint8_t e[20];
 
-	if (scratch_room(b, t->n + 2) || enc_room(t, 20))
-		return GW_ENOMEM;
 	tail_state(t, &s);
-	t->enc_len += (uint32_t)enc_point(&s, ts, v, t->enc + t->enc_len);
+	size_t len = enc_point(&s, ts, v, e);
+	if (scratch_room(b, t->n + 2) || batch_chain_room(b->pool, &t->enc, len))
+		return GW_ENOMEM;
+	batch_chain_put(b->pool, &t->enc, e, len);
 	if (t->n)
 		t->tail[0] = t->tail[1];
 	t->tail[1].ts = ts;
@@ -382,7 +352,7 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		p[lo].v = v;
 		n++;
 	}
-	if (reencode(t, p, n)) {
+	if (reencode(b, t, p, n)) {
 		/* undo: the track keeps its points */
 		if (rc == 1)
 			memmove(p + lo, p + lo + 1, (n - lo - 1) * sizeof(*p));
@@ -394,42 +364,6 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 	return rc;
 }
 
-/* The byte offset of point k in t's encoding (k <= t->n). */
-static size_t enc_offset(const struct track *t, size_t k)
-{
-	const uint8_t *p = t->enc;
-
-	for (size_t i = 0; i < 2 * k; i++)
-		while (*p++ & 0x80)
-			;
-	return (size_t)(p - t->enc);
-}
-
-/* Drops t's first k points (0 < k < t->n; t opened) in its own buffer:
- * only the new first two points are encoded again (each later point is
- * encoded against the two before it, which stay), the rest is moved
- * down. No buffer is given back or taken: the track grows to the same
- * size again by the next seal, and a buffer freed and another taken for
- * every track at every seal left the heap full of holes. Returns 0 or
- * GW_ENOMEM (t unchanged). */
-static int drop_front(struct track *t, size_t k)
-{
-	uint8_t head[40];
-	struct enc_state s = {0};
-	size_t hl = 0, keep = k + 2 <= t->n ? k + 2 : t->n;
-
-	for (size_t i = k; i < keep; i++)
-		hl += enc_point(&s, t->pts[i].ts, t->pts[i].v, head + hl);
-	size_t off = enc_offset(t, keep), rest = t->enc_len - off;
-	if (hl + rest > t->enc_cap && enc_room(t, hl + rest - t->enc_len))
-		return GW_ENOMEM;
-	memmove(t->enc + hl, t->enc + off, rest);
-	memcpy(t->enc, head, hl);
-	t->enc_len = (uint32_t)(hl + rest);
-	t->n -= k;
-	return 0;
-}
-
 /* Drops a track's points no longer needed: before `from` (the edge
  * midnight), keeping the last point at or before it (the minutes missing
  * at the start of the edge day, and the reading a silent track waits
@@ -438,13 +372,13 @@ static int drop_front(struct track *t, size_t k)
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day)
 {
-	if (t->n > 1 && batch_track_first_ts(t) <= from) {
+	if (t->n > 1 && batch_track_first_ts(b, t) <= from) {
 		batch_track_open(b, t);
 		size_t k = lower_bound(t, from + 1);
 		if (k > 1) {
 			k--; /* keep the last point at or before `from` */
 			struct point *p = t->pts;
-			if (drop_front(t, k) == 0) {
+			if (reencode(b, t, p + k, t->n - k) == 0) {
 				memmove(p, p + k, t->n * sizeof(*p));
 			} else {
 				b->sc->owner = NULL;
@@ -453,7 +387,7 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 		}
 	}
 	if (t->derived.n && t->n)
-		iset_drop_before(&t->derived, batch_track_first_ts(t));
+		iset_drop_before(&t->derived, batch_track_first_ts(b, t));
 	if (t->bad.n)
 		iset_drop_before(&t->bad, edge_day);
 }
