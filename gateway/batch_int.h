@@ -111,6 +111,14 @@ enum edge_kind {
 			* edge day is final, and then the long gap is counted */
 };
 
+/* The two small sets a track may have (batch_track_set), rarely. */
+enum track_set {
+	SET_DERIVED, /* times of GW_RS_DERIVED points */
+	SET_BAD,     /* days with a value refused as bad */
+};
+
+/* One per meter register, 112 bytes (a gateway of 10,000 meters x 26
+ * registers has 260,000), taken from slabs (batch_store.c). */
 struct track {
 	/* Interned (batch_names.c): shared by every track of the meter, and
 	 * of the code, for the batcher's life. */
@@ -121,20 +129,27 @@ struct track {
 	uint8_t edge;   /* enum edge_kind, at the start of b->edge_day */
 	uint8_t edge_q; /* enum gw_quality of edge_v */
 	uint32_t hash;
-	int64_t rollover; /* 0: unknown or never */
-	int64_t edge_v;
-	int32_t bad_event_day; /* day of the last bad_value event */
 	/* The points, sorted by time, kept encoded (batch_store.c): per
 	 * point the change of the time step and the change of the value,
-	 * zigzag varints, about 3 bytes a point instead of 16. `pts` is
-	 * valid only after batch_track_open(t), until another track is
-	 * opened or this one changes; `tail` (its last two points) always. */
-	size_t n;
+	 * zigzag varints, about 2.4 bytes a point instead of 16, in blocks
+	 * of the pool (batch_pool.c). `pts` is valid only after
+	 * batch_track_open(t), until another track is opened or this one
+	 * changes; `tail` (its last two points) always. */
 	struct chain enc;
+	uint32_t n;
+	int32_t bad_event_day; /* day of the last bad_value event */
+	int64_t rollover; /* 0: unknown or never */
+	int64_t edge_v;
 	struct point tail[2];
 	struct point *pts;
-	struct iset derived; /* times of GW_RS_DERIVED points */
-	struct iset bad;     /* days with a value refused as bad */
+	struct iset *sets; /* [SET_DERIVED], [SET_BAD]; NULL while both are empty */
+};
+
+/* The tracks' slabs (batch_store.c): tracks live as long as the batcher. */
+struct track_slab {
+	struct track *t;
+	size_t n, cap;
+	struct track_slab *prev;
 };
 
 /* The names of the tracks (batch_names.c). */
@@ -149,6 +164,7 @@ struct gw_batcher {
 	char gateway_id[GW_ID_MAX];
 	struct track **slots; /* open addressing, NULL = empty */
 	size_t n_slots, n_tracks;
+	struct track_slab *slab; /* where the tracks are */
 	struct batch_names names;
 	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
 	int32_t edge_day; /* oldest day that can be sealed again */
@@ -213,7 +229,9 @@ char *batch_fmt_time(int64_t ms, char *buf, size_t cap);
 /* batch_store.c */
 int batch_iset_add(struct iset *s, int64_t x);
 void batch_iset_del(struct iset *s, int64_t x);
-void batch_track_free(struct track *t);
+void batch_tracks_free(struct gw_batcher *b);
+int batch_track_flag(struct track *t, enum track_set which, int64_t x);
+void batch_track_unflag(struct track *t, enum track_set which, int64_t x);
 struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			       int create);
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
@@ -279,9 +297,18 @@ static inline int iset_has(const struct iset *s, int64_t x)
 	return i < s->n && s->v[i] == x;
 }
 
+static const struct iset iset_empty;
+
+/* A track's set `which` (empty if it has none). */
+static inline const struct iset *track_set(const struct track *t,
+					   enum track_set which)
+{
+	return t->sets ? &t->sets[which] : &iset_empty;
+}
+
 static inline int is_derived(const struct track *t, const struct point *p)
 {
-	return iset_has(&t->derived, p->ts);
+	return t->sets && iset_has(&t->sets[SET_DERIVED], p->ts);
 }
 
 /* A track's name into a fixed-size field of cap bytes, the rest zeros (as

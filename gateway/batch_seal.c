@@ -176,7 +176,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 	}
 	enum gw_quality q = qs > qe ? qs : qe;
 	/* a value refused as bad that day */
-	if (t->bad.n && iset_has(&t->bad, d) && q < GW_Q_ESTIMATED)
+	if (iset_has(track_set(t, SET_BAD), d) && q < GW_Q_ESTIMATED)
 		q = GW_Q_ESTIMATED;
 	int64_t total;
 	/* A point exactly at s is the start value itself. */

@@ -66,12 +66,63 @@ static void iset_drop_before(struct iset *s, int64_t x)
 	s->n -= k;
 }
 
-/* (its points' blocks go with the pool) */
-void batch_track_free(struct track *t)
+/* Every track, with its sets (their points' blocks go with the pool). */
+void batch_tracks_free(struct gw_batcher *b)
 {
-	free(t->derived.v);
-	free(t->bad.v);
-	free(t);
+	while (b->slab) {
+		struct track_slab *s = b->slab;
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->t[i].sets) {
+				free(s->t[i].sets[SET_DERIVED].v);
+				free(s->t[i].sets[SET_BAD].v);
+				free(s->t[i].sets);
+			}
+		}
+		b->slab = s->prev;
+		free(s->t);
+		free(s);
+	}
+}
+
+/* A zeroed track from the slabs (each twice the one before, up to 4096
+ * tracks, 448 kB: no malloc header a track, and no slab much larger than
+ * the tracks in it). NULL when out of memory. */
+static struct track *track_new(struct gw_batcher *b)
+{
+	struct track_slab *s = b->slab;
+
+	if (!s || s->n == s->cap) {
+		size_t cap = s ? (s->cap < 4096 ? s->cap * 2 : 4096) : 8;
+		struct track_slab *ns = calloc(1, sizeof(*ns));
+		if (ns)
+			ns->t = calloc(cap, sizeof(*ns->t));
+		if (!ns || !ns->t) {
+			free(ns);
+			return NULL;
+		}
+		ns->cap = cap;
+		ns->prev = s;
+		b->slab = s = ns;
+	}
+	return &s->t[s->n++];
+}
+
+/* Adds x to t's set `which`, made when it is the first. Returns 0 or
+ * GW_ENOMEM. */
+int batch_track_flag(struct track *t, enum track_set which, int64_t x)
+{
+	if (!t->sets) {
+		t->sets = calloc(2, sizeof(*t->sets));
+		if (!t->sets)
+			return GW_ENOMEM;
+	}
+	return batch_iset_add(&t->sets[which], x);
+}
+
+void batch_track_unflag(struct track *t, enum track_set which, int64_t x)
+{
+	if (t->sets)
+		batch_iset_del(&t->sets[which], x);
 }
 
 /* ---- the points, encoded ----
@@ -272,7 +323,7 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	}
 	const char *meter = batch_name(b, r->meter_id, sizeof(r->meter_id));
 	const char *obis = batch_name(b, r->obis, sizeof(r->obis));
-	struct track *t = meter && obis ? calloc(1, sizeof(*t)) : NULL;
+	struct track *t = meter && obis ? track_new(b) : NULL;
 	if (!t)
 		return NULL;
 	t->meter_id = meter;
@@ -386,10 +437,12 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 			}
 		}
 	}
-	if (t->derived.n && t->n)
-		iset_drop_before(&t->derived, batch_track_first_ts(b, t));
-	if (t->bad.n)
-		iset_drop_before(&t->bad, edge_day);
+	if (!t->sets)
+		return;
+	if (t->sets[SET_DERIVED].n && t->n)
+		iset_drop_before(&t->sets[SET_DERIVED], batch_track_first_ts(b, t));
+	if (t->sets[SET_BAD].n)
+		iset_drop_before(&t->sets[SET_BAD], edge_day);
 }
 
 void batch_prune(struct gw_batcher *b)
