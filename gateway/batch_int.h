@@ -67,10 +67,12 @@ struct blk_pool {
 };
 
 /* A track's encoded points: blocks head .. tail, each full but the tail,
- * which holds tail_len bytes. */
+ * which holds tail_len bytes, of whose last byte `bit` bits are used (0:
+ * all eight). */
 struct chain {
 	uint32_t head, tail; /* 0: no points */
 	uint8_t tail_len;
+	uint8_t bit;
 };
 
 static inline struct blk *blk_at(const struct blk_pool *p, uint32_t id)
@@ -117,7 +119,7 @@ enum track_set {
 	SET_BAD,     /* days with a value refused as bad */
 };
 
-/* One per meter register, 112 bytes (a gateway of 10,000 meters x 26
+/* One per meter register, 120 bytes (a gateway of 10,000 meters x 26
  * registers has 260,000), taken from slabs (batch_store.c). */
 struct track {
 	/* Interned (batch_names.c): shared by every track of the meter, and
@@ -131,13 +133,14 @@ struct track {
 	uint32_t hash;
 	/* The points, sorted by time, kept encoded (batch_store.c): per
 	 * point the change of the time step and the change of the value,
-	 * zigzag varints, about 2.4 bytes a point instead of 16, in blocks
+	 * zigzagged Rice codes, about 1.9 bytes a point instead of 16, in blocks
 	 * of the pool (batch_pool.c). `pts` is valid only after
 	 * batch_track_open(t), until another track is opened or this one
 	 * changes; `tail` (its last two points) always. */
 	struct chain enc;
 	uint32_t n;
 	int32_t bad_event_day; /* day of the last bad_value event */
+	uint32_t mt, mv; /* the encoder's means after the last point */
 	int64_t rollover; /* 0: unknown or never */
 	int64_t edge_v;
 	struct point tail[2];
@@ -249,6 +252,8 @@ void batch_chain_free(struct blk_pool *p, struct chain *c);
 int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n);
 void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,
 		     size_t n);
+void batch_chain_put_bits(struct blk_pool *p, struct chain *c, const uint8_t *s,
+			  size_t nbits);
 
 /* batch_names.c */
 const char *batch_name(struct gw_batcher *b, const char *s, size_t cap);
