@@ -49,7 +49,8 @@ static uint32_t blk_get(struct blk_pool *p)
 		if (!np)
 			return 0;
 		p->pages = np;
-		p->pages[p->n_pages] = malloc(BLK_PAGE * sizeof(struct blk));
+		/* zeroed: a chain's reader may look a few bytes past its end */
+		p->pages[p->n_pages] = calloc(BLK_PAGE, sizeof(struct blk));
 		if (!p->pages[p->n_pages])
 			return 0;
 		p->fresh = (uint32_t)(p->n_pages * BLK_PAGE);

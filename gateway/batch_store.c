@@ -204,10 +204,13 @@ static void put_rice(struct bits *w, uint64_t u, unsigned r)
 	put_bits(w, u, len);
 }
 
-/* Reads a chain's bits. */
+/* Reads a chain's bits, up to 64 at a time in buf. A refill may read a
+ * few bytes past the chain's end (the rest of its last block, or block
+ * 0): pages are zeroed when made, and those bits are never used. */
 struct bit_rd {
 	struct chain_rd r;
-	unsigned buf, avail;
+	uint64_t buf;
+	unsigned avail;
 };
 
 static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
@@ -218,51 +221,48 @@ static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
 	br->avail = 0;
 }
 
+static inline void refill(struct bit_rd *br)
+{
+	while (br->avail <= 56) {
+		br->buf |= (uint64_t)chain_rd_byte(&br->r) << br->avail;
+		br->avail += 8;
+	}
+}
+
+/* cnt <= 32 bits */
+static inline uint64_t get_bits32(struct bit_rd *br, unsigned cnt)
+{
+	if (br->avail < cnt)
+		refill(br);
+	uint64_t v = br->buf & ((1ull << cnt) - 1);
+	br->buf >>= cnt;
+	br->avail -= cnt;
+	return v;
+}
+
 static inline uint64_t get_bits(struct bit_rd *br, unsigned cnt)
 {
-	uint64_t v = 0;
-
-	for (unsigned got = 0; got < cnt;) {
-		if (!br->avail) {
-			br->buf = chain_rd_byte(&br->r);
-			br->avail = 8;
-		}
-		unsigned take = br->avail < cnt - got ? br->avail : cnt - got;
-		v |= (uint64_t)(br->buf & ((1u << take) - 1)) << got;
-		br->buf >>= take;
-		br->avail -= take;
-		got += take;
-	}
-	return v;
+	if (cnt <= 32)
+		return get_bits32(br, cnt);
+	uint64_t lo = get_bits32(br, 32);
+	return lo | get_bits32(br, cnt - 32) << 32;
 }
 
 /* The ones before a zero, at most RICE_QMAX (then no zero follows). */
 static inline unsigned get_unary(struct bit_rd *br)
 {
-	unsigned q = 0;
-
-	for (;;) {
-		if (!br->avail) {
-			br->buf = chain_rd_byte(&br->r);
-			br->avail = 8;
-		}
-		unsigned ones = (unsigned)__builtin_ctz(~br->buf);
-		if (ones > br->avail)
-			ones = br->avail;
-		if (q + ones >= RICE_QMAX) {
-			unsigned k = RICE_QMAX - q;
-			br->buf >>= k;
-			br->avail -= k;
-			return RICE_QMAX;
-		}
-		if (ones < br->avail) {
-			br->buf >>= ones + 1;
-			br->avail -= ones + 1;
-			return q + ones;
-		}
-		q += ones;
-		br->avail = 0;
+	if (br->avail <= RICE_QMAX)
+		refill(br);
+	uint64_t inv = ~br->buf;
+	unsigned ones = inv ? (unsigned)__builtin_ctzll(inv) : 64;
+	if (ones >= RICE_QMAX) {
+		br->buf >>= RICE_QMAX;
+		br->avail -= RICE_QMAX;
+		return RICE_QMAX;
 	}
+	br->buf >>= ones + 1;
+	br->avail -= ones + 1;
+	return ones;
 }
 
 static inline uint64_t get_rice(struct bit_rd *br, unsigned r)
