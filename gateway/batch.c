@@ -111,9 +111,11 @@ struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p)
 	b->n_slots = 64;
 	b->slots = calloc(b->n_slots, sizeof(*b->slots));
 	b->sc = calloc(1, sizeof(*b->sc));
-	if (!b->slots || !b->sc) {
+	b->pool = batch_pool_new();
+	if (!b->slots || !b->sc || !b->pool) {
 		free(b->slots);
 		free(b->sc);
+		batch_pool_free(b->pool);
 		free(b);
 		return NULL;
 	}
@@ -135,14 +137,14 @@ void gw_batcher_free(struct gw_batcher *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->n_slots; i++)
-		if (b->slots[i])
-			batch_track_free(b->slots[i]);
+	batch_tracks_free(b);
 	free(b->slots);
+	batch_names_free(b);
 	free(b->events);
 	free(b->repl);
 	free(b->sc->pts);
 	free(b->sc);
+	batch_pool_free(b->pool);
 	free(b);
 }
 
@@ -266,7 +268,7 @@ static int bad_value(struct gw_batcher *b, const struct gw_reading *r,
 		return GW_ENOMEM;
 	if (!m->replay)
 		gw_drops_add(GW_DROP_BAD_VALUE, 1);
-	if (batch_iset_add(&t->bad, d))
+	if (batch_track_flag(t, SET_BAD, d))
 		return GW_ENOMEM;
 	if (b->next_day != INT32_MIN && d < b->next_day)
 		batch_mark_range(b, r->ts_ms, r->ts_ms, m);
@@ -325,12 +327,12 @@ static int add_one(struct gw_batcher *b, const struct gw_reading *x,
 	if (rc < 0)
 		return rc;
 	int derived = x->status == GW_RS_DERIVED;
-	if (derived != iset_has(&t->derived, x->ts_ms)) {
+	if (derived != iset_has(track_set(t, SET_DERIVED), x->ts_ms)) {
 		if (derived) {
-			if (batch_iset_add(&t->derived, x->ts_ms))
+			if (batch_track_flag(t, SET_DERIVED, x->ts_ms))
 				return GW_ENOMEM;
 		} else {
-			batch_iset_del(&t->derived, x->ts_ms);
+			batch_track_unflag(t, SET_DERIVED, x->ts_ms);
 		}
 		rc = 1;
 	}

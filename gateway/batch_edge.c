@@ -377,7 +377,7 @@ static int load_track(struct gw_batcher *b, char **f, int pass, int line,
 		struct point win[3];
 		struct pview v;
 		if (batch_track_insert(b, t, lts, lv, win, &v) < 0 ||
-		    (f[8][0] == '1' && batch_iset_add(&t->derived, lts)))
+		    (f[8][0] == '1' && batch_track_flag(t, SET_DERIVED, lts)))
 			return GW_ENOMEM;
 	}
 	return 0;

@@ -2,7 +2,7 @@
 /*
  * batch_int.h - the batching core's own state and the functions its files
  * share; nothing outside gateway/batch*.c may include it (callers use
- * batch.h). The core is five files:
+ * batch.h). The core is seven files:
  *     batch.c          the batcher's life, readings and events coming in
  *     batch_store.c    the tracks (one per meter register) and their
  *                      points, delta-encoded, in a hash table; a track
@@ -16,6 +16,8 @@
  *     batch_seal.c     a day sealed into a batch, or handed out as a
  *                      source of series read from the tracks as they are
  *                      written; gw_batcher_advance(_src)
+ *     batch_names.c    the tracks' meter ids and OBIS codes, each kept once
+ *     batch_pool.c     the blocks the tracks' encoded points are kept in
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */
@@ -25,6 +27,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "batch.h"
 #include "tz.h"
@@ -45,6 +48,62 @@ struct iset {
 	size_t n, cap;
 };
 
+/* The blocks the tracks' encoded points are kept in (batch_pool.c).
+ * Block 0 stands for none. */
+#define BLK_DATA 60
+#define BLK_PAGE 4096 /* blocks a page */
+
+struct blk {
+	uint8_t d[BLK_DATA];
+	uint32_t next; /* the chain's next block */
+};
+
+struct blk_pool {
+	struct blk **pages;
+	size_t n_pages;
+	uint32_t free;  /* first free block, 0: none */
+	uint32_t fresh; /* next block of the last page never taken */
+	size_t n_used;  /* blocks in chains */
+};
+
+/* A track's encoded points: blocks head .. tail, each full but the tail,
+ * which holds tail_len bytes, of whose last byte `bit` bits are used (0:
+ * all eight). */
+struct chain {
+	uint32_t head, tail; /* 0: no points */
+	uint8_t tail_len;
+	uint8_t bit;
+};
+
+static inline struct blk *blk_at(const struct blk_pool *p, uint32_t id)
+{
+	return &p->pages[id / BLK_PAGE][id % BLK_PAGE];
+}
+
+/* Reads a chain's bytes in order, across its blocks. */
+struct chain_rd {
+	const struct blk_pool *p;
+	const struct blk *b;
+	uint32_t pos;
+};
+
+static inline void chain_rd_init(struct chain_rd *r, const struct blk_pool *p,
+				 const struct chain *c)
+{
+	r->p = p;
+	r->b = c->head ? blk_at(p, c->head) : NULL;
+	r->pos = 0;
+}
+
+static inline uint8_t chain_rd_byte(struct chain_rd *r)
+{
+	if (r->pos == BLK_DATA) {
+		r->b = blk_at(r->p, r->b->next);
+		r->pos = 0;
+	}
+	return r->b->d[r->pos++];
+}
+
 enum edge_kind {
 	EDGE_NONE = 0, /* no reading at or before the edge midnight */
 	EDGE_FROZEN,   /* edge_v is the register at the edge midnight */
@@ -54,29 +113,53 @@ enum edge_kind {
 			* edge day is final, and then the long gap is counted */
 };
 
+/* The two small sets a track may have (batch_track_set), rarely. */
+enum track_set {
+	SET_DERIVED, /* times of GW_RS_DERIVED points */
+	SET_BAD,     /* days with a value refused as bad */
+};
+
+/* One per meter register, 120 bytes (a gateway of 10,000 meters x 26
+ * registers has 260,000), taken from slabs (batch_store.c). */
 struct track {
-	char meter_id[GW_ID_MAX];
-	char obis[GW_OBIS_MAX];
+	/* Interned (batch_names.c): shared by every track of the meter, and
+	 * of the code, for the batcher's life. */
+	const char *meter_id;
+	const char *obis;
 	uint8_t unit;
 	int8_t scale;
 	uint8_t edge;   /* enum edge_kind, at the start of b->edge_day */
 	uint8_t edge_q; /* enum gw_quality of edge_v */
 	uint32_t hash;
-	int64_t rollover; /* 0: unknown or never */
-	int64_t edge_v;
-	int32_t bad_event_day; /* day of the last bad_value event */
 	/* The points, sorted by time, kept encoded (batch_store.c): per
 	 * point the change of the time step and the change of the value,
-	 * zigzag varints, about 3 bytes a point instead of 16. `pts` is
-	 * valid only after batch_track_open(t), until another track is
-	 * opened or this one changes; `tail` (its last two points) always. */
-	size_t n;
-	uint8_t *enc;
-	uint32_t enc_len, enc_cap;
+	 * zigzagged Rice codes, about 1.9 bytes a point instead of 16, in blocks
+	 * of the pool (batch_pool.c). `pts` is valid only after
+	 * batch_track_open(t), until another track is opened or this one
+	 * changes; `tail` (its last two points) always. */
+	struct chain enc;
+	uint32_t n;
+	int32_t bad_event_day; /* day of the last bad_value event */
+	uint32_t mt, mv; /* the encoder's means after the last point */
+	int64_t rollover; /* 0: unknown or never */
+	int64_t edge_v;
 	struct point tail[2];
 	struct point *pts;
-	struct iset derived; /* times of GW_RS_DERIVED points */
-	struct iset bad;     /* days with a value refused as bad */
+	struct iset *sets; /* [SET_DERIVED], [SET_BAD]; NULL while both are empty */
+};
+
+/* The tracks' slabs (batch_store.c): tracks live as long as the batcher. */
+struct track_slab {
+	struct track *t;
+	size_t n, cap;
+	struct track_slab *prev;
+};
+
+/* The names of the tracks (batch_names.c). */
+struct batch_names {
+	const char **slots; /* open addressing, NULL = empty */
+	size_t n_slots, n;
+	struct name_block *blocks;
 };
 
 struct gw_batcher {
@@ -84,6 +167,8 @@ struct gw_batcher {
 	char gateway_id[GW_ID_MAX];
 	struct track **slots; /* open addressing, NULL = empty */
 	size_t n_slots, n_tracks;
+	struct track_slab *slab; /* where the tracks are */
+	struct batch_names names;
 	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
 	int32_t edge_day; /* oldest day that can be sealed again */
 	int64_t open_start; /* gw_tz_day_start(next_day) */
@@ -111,6 +196,7 @@ struct gw_batcher {
 		struct point *pts;
 		size_t cap;
 	} *sc;
+	struct blk_pool *pool; /* the blocks of every track's points */
 };
 
 /* Points around one just inserted: p[at] is it, p[0..n) its neighbours
@@ -146,16 +232,32 @@ char *batch_fmt_time(int64_t ms, char *buf, size_t cap);
 /* batch_store.c */
 int batch_iset_add(struct iset *s, int64_t x);
 void batch_iset_del(struct iset *s, int64_t x);
-void batch_track_free(struct track *t);
+void batch_tracks_free(struct gw_batcher *b);
+int batch_track_flag(struct track *t, enum track_set which, int64_t x);
+void batch_track_unflag(struct track *t, enum track_set which, int64_t x);
 struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			       int create);
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		       int64_t v, struct point win[3], struct pview *view);
 void batch_track_open(const struct gw_batcher *b, struct track *t);
-int64_t batch_track_first_ts(const struct track *t);
+int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day);
 void batch_prune(struct gw_batcher *b);
+
+/* batch_pool.c */
+struct blk_pool *batch_pool_new(void);
+void batch_pool_free(struct blk_pool *p);
+void batch_chain_free(struct blk_pool *p, struct chain *c);
+int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n);
+void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,
+		     size_t n);
+void batch_chain_put_bits(struct blk_pool *p, struct chain *c, const uint8_t *s,
+			  size_t nbits);
+
+/* batch_names.c */
+const char *batch_name(struct gw_batcher *b, const char *s, size_t cap);
+void batch_names_free(struct gw_batcher *b);
 
 /* batch_midnight.c */
 int64_t batch_wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
@@ -200,9 +302,29 @@ static inline int iset_has(const struct iset *s, int64_t x)
 	return i < s->n && s->v[i] == x;
 }
 
+static const struct iset iset_empty;
+
+/* A track's set `which` (empty if it has none). */
+static inline const struct iset *track_set(const struct track *t,
+					   enum track_set which)
+{
+	return t->sets ? &t->sets[which] : &iset_empty;
+}
+
 static inline int is_derived(const struct track *t, const struct point *p)
 {
-	return iset_has(&t->derived, p->ts);
+	return t->sets && iset_has(&t->sets[SET_DERIVED], p->ts);
+}
+
+/* A track's name into a fixed-size field of cap bytes, the rest zeros (as
+ * the fields of a zeroed track were copied whole before names were
+ * interned). */
+static inline void name_copy(char *dst, size_t cap, const char *name)
+{
+	size_t len = strnlen(name, cap - 1);
+
+	memcpy(dst, name, len);
+	memset(dst + len, 0, cap - len);
 }
 
 /* ---- the batcher ---- */

@@ -38,8 +38,8 @@ static int add_event(struct gw_batch *batch, size_t *cap,
 	}
 	struct gw_event *e = &batch->events[batch->n_events++];
 	memset(e, 0, sizeof(*e));
-	memcpy(e->meter_id, t->meter_id, sizeof(e->meter_id));
-	memcpy(e->obis, t->obis, sizeof(e->obis));
+	name_copy(e->meter_id, sizeof(e->meter_id), t->meter_id);
+	name_copy(e->obis, sizeof(e->obis), t->obis);
 	e->ts_ms = ts;
 	e->kind = (uint8_t)kind;
 	snprintf(e->detail, sizeof(e->detail), "%lld -> %lld %s", (long long)from,
@@ -176,15 +176,15 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 	}
 	enum gw_quality q = qs > qe ? qs : qe;
 	/* a value refused as bad that day */
-	if (t->bad.n && iset_has(&t->bad, d) && q < GW_Q_ESTIMATED)
+	if (iset_has(track_set(t, SET_BAD), d) && q < GW_Q_ESTIMATED)
 		q = GW_Q_ESTIMATED;
 	int64_t total;
 	/* A point exactly at s is the start value itself. */
 	size_t from = first < end && t->pts[first].ts == s ? first + 1 : first;
 	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
 		return GW_ENOMEM;
-	memcpy(dr->meter_id, t->meter_id, sizeof(dr->meter_id));
-	memcpy(dr->obis, t->obis, sizeof(dr->obis));
+	name_copy(dr->meter_id, sizeof(dr->meter_id), t->meter_id);
+	name_copy(dr->obis, sizeof(dr->obis), t->obis);
 	dr->unit = t->unit;
 	dr->quality = (uint8_t)q;
 	dr->start_value = sv;
@@ -216,8 +216,8 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 	struct seal_src *c = ctx;
 	const struct day_series *x = &c->ser[i];
 
-	memcpy(out->meter_id, x->t->meter_id, sizeof(out->meter_id));
-	memcpy(out->obis, x->t->obis, sizeof(out->obis));
+	name_copy(out->meter_id, sizeof(out->meter_id), x->t->meter_id);
+	name_copy(out->obis, sizeof(out->obis), x->t->obis);
 	out->unit = x->t->unit;
 	out->scale = x->t->scale;
 	out->n = x->n;
@@ -349,8 +349,8 @@ static int32_t oldest_day(const struct gw_batcher *b)
 		const struct track *t = b->slots[i];
 		if (!t || t->n == 0)
 			continue;
-		if (batch_track_first_ts(t) < oldest)
-			oldest = batch_track_first_ts(t);
+		if (batch_track_first_ts(b, t) < oldest)
+			oldest = batch_track_first_ts(b, t);
 	}
 	for (size_t i = 0; i < b->n_events; i++)
 		if (b->events[i].ts_ms < oldest && b->events[i].ts_ms >= 0 &&

@@ -66,25 +66,90 @@ static void iset_drop_before(struct iset *s, int64_t x)
 	s->n -= k;
 }
 
-void batch_track_free(struct track *t)
+/* Every track, with its sets (their points' blocks go with the pool). */
+void batch_tracks_free(struct gw_batcher *b)
 {
-	free(t->enc);
-	free(t->derived.v);
-	free(t->bad.v);
-	free(t);
+	while (b->slab) {
+		struct track_slab *s = b->slab;
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->t[i].sets) {
+				free(s->t[i].sets[SET_DERIVED].v);
+				free(s->t[i].sets[SET_BAD].v);
+				free(s->t[i].sets);
+			}
+		}
+		b->slab = s->prev;
+		free(s->t);
+		free(s);
+	}
+}
+
+/* A zeroed track from the slabs (each twice the one before, up to 4096
+ * tracks, 448 kB: no malloc header a track, and no slab much larger than
+ * the tracks in it). NULL when out of memory. */
+static struct track *track_new(struct gw_batcher *b)
+{
+	struct track_slab *s = b->slab;
+
+	if (!s || s->n == s->cap) {
+		size_t cap = s ? (s->cap < 4096 ? s->cap * 2 : 4096) : 8;
+		struct track_slab *ns = calloc(1, sizeof(*ns));
+		if (ns)
+			ns->t = calloc(cap, sizeof(*ns->t));
+		if (!ns || !ns->t) {
+			free(ns);
+			return NULL;
+		}
+		ns->cap = cap;
+		ns->prev = s;
+		b->slab = s = ns;
+	}
+	return &s->t[s->n++];
+}
+
+/* Adds x to t's set `which`, made when it is the first. Returns 0 or
+ * GW_ENOMEM. */
+int batch_track_flag(struct track *t, enum track_set which, int64_t x)
+{
+	if (!t->sets) {
+		t->sets = calloc(2, sizeof(*t->sets));
+		if (!t->sets)
+			return GW_ENOMEM;
+	}
+	return batch_iset_add(&t->sets[which], x);
+}
+
+void batch_track_unflag(struct track *t, enum track_set which, int64_t x)
+{
+	if (t->sets)
+		batch_iset_del(&t->sets[which], x);
 }
 
 /* ---- the points, encoded ----
  *
- * Point k is two zigzag varints: its time step minus the step before
- * (the first step counts from 0, the second from a step of 0), and its
- * value minus the value before (from 0; wrapping, so any int64 fits). A
- * regular cadence costs a byte or two for the time, a slowly rising
- * register one or two for the value. */
+ * Point k is two numbers: its time step minus the step before (the first
+ * step counts from 0, the second from a step of 0), and its value minus
+ * the value before (from 0; wrapping, so any int64 fits), each zigzagged
+ * (small of either sign small) and written as a Rice code: q = u >> r
+ * ones and a zero, then the low r bits of u; r follows the mean of the
+ * numbers before it in the same field (kept 16-fold in mt and mv, each
+ * new number weighing 1/8 and counted at most 4 times the mean, so that
+ * a gap or a jump moves it only a little). A number with q >= 16 is
+ * written as 16 ones, its bit length - 1 in 6 bits and its bits (the
+ * first point's time and value, the first step, a long gap). A regular
+ * cadence with a few ms of jitter costs 6-8 bits for the time, a slowly
+ * rising register 4-10 for the value: about 1.9 bytes a point where
+ * byte varints took 2.4. Bits are kept from the lowest bit of each byte
+ * up. */
 
-struct enc_state {
-	int64_t ts, step, v;
-	size_t k;
+#define RICE_QMAX 16
+#define RICE_M0 256 /* a mean of 16 */
+#define RICE_MMAX (1u << 30)
+
+/* The bits of one point being encoded (at most 2 x (16 + 6 + 64)). */
+struct bits {
+	uint8_t b[24];
+	unsigned n;
 };
 
 static inline uint64_t zz(int64_t v)
@@ -97,46 +162,143 @@ static inline int64_t unzz(uint64_t v)
 	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-static inline size_t put_varint(uint8_t *p, uint64_t v)
+static inline unsigned rice_r(uint32_t m)
 {
-	size_t n = 0;
+	uint32_t mean = m >> 4;
 
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
+	return mean ? 31u - (unsigned)__builtin_clz(mean) : 0;
 }
 
-static inline uint64_t get_varint(const uint8_t **pp)
+static inline uint32_t rice_adapt(uint32_t m, uint64_t u)
 {
-	const uint8_t *p = *pp;
-	uint64_t v = 0;
-	int sh = 0;
+	uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
+	uint64_t nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
 
-	while (*p & 0x80) {
-		v |= (uint64_t)(*p++ & 0x7f) << sh;
-		sh += 7;
+	return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
+}
+
+static void put_bits(struct bits *w, uint64_t v, unsigned cnt)
+{
+	for (unsigned i = 0; i < cnt;) {
+		unsigned at = w->n % 8, take = 8 - at;
+		if (take > cnt - i)
+			take = cnt - i;
+		w->b[w->n / 8] |= (uint8_t)(((v >> i) & ((1u << take) - 1)) << at);
+		w->n += take;
+		i += take;
 	}
-	v |= (uint64_t)*p++ << sh;
-	*pp = p;
+}
+
+static void put_rice(struct bits *w, uint64_t u, unsigned r)
+{
+	uint64_t q = u >> r;
+
+	if (q < RICE_QMAX) {
+		put_bits(w, (1ull << q) - 1, (unsigned)q + 1);
+		put_bits(w, u, r);
+		return;
+	}
+	unsigned len = 64u - (unsigned)__builtin_clzll(u);
+	put_bits(w, (1u << RICE_QMAX) - 1, RICE_QMAX);
+	put_bits(w, len - 1, 6);
+	put_bits(w, u, len);
+}
+
+/* Reads a chain's bits, up to 64 at a time in buf. A refill may read a
+ * few bytes past the chain's end (the rest of its last block, or block
+ * 0): pages are zeroed when made, and those bits are never used. */
+struct bit_rd {
+	struct chain_rd r;
+	uint64_t buf;
+	unsigned avail;
+};
+
+static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
+			       const struct chain *c)
+{
+	chain_rd_init(&br->r, p, c);
+	br->buf = 0;
+	br->avail = 0;
+}
+
+static inline void refill(struct bit_rd *br)
+{
+	while (br->avail <= 56) {
+		br->buf |= (uint64_t)chain_rd_byte(&br->r) << br->avail;
+		br->avail += 8;
+	}
+}
+
+/* cnt <= 32 bits */
+static inline uint64_t get_bits32(struct bit_rd *br, unsigned cnt)
+{
+	if (br->avail < cnt)
+		refill(br);
+	uint64_t v = br->buf & ((1ull << cnt) - 1);
+	br->buf >>= cnt;
+	br->avail -= cnt;
 	return v;
 }
 
-/* Encodes one point after state s into p (room for 20 bytes); returns
- * the bytes written. */
-static size_t enc_point(struct enc_state *s, int64_t ts, int64_t v, uint8_t *p)
+static inline uint64_t get_bits(struct bit_rd *br, unsigned cnt)
+{
+	if (cnt <= 32)
+		return get_bits32(br, cnt);
+	uint64_t lo = get_bits32(br, 32);
+	return lo | get_bits32(br, cnt - 32) << 32;
+}
+
+/* The ones before a zero, at most RICE_QMAX (then no zero follows). */
+static inline unsigned get_unary(struct bit_rd *br)
+{
+	if (br->avail <= RICE_QMAX)
+		refill(br);
+	uint64_t inv = ~br->buf;
+	unsigned ones = inv ? (unsigned)__builtin_ctzll(inv) : 64;
+	if (ones >= RICE_QMAX) {
+		br->buf >>= RICE_QMAX;
+		br->avail -= RICE_QMAX;
+		return RICE_QMAX;
+	}
+	br->buf >>= ones + 1;
+	br->avail -= ones + 1;
+	return ones;
+}
+
+static inline uint64_t get_rice(struct bit_rd *br, unsigned r)
+{
+	unsigned q = get_unary(br);
+
+	if (q < RICE_QMAX)
+		return ((uint64_t)q << r) | get_bits(br, r);
+	return get_bits(br, (unsigned)get_bits(br, 6) + 1);
+}
+
+struct enc_state {
+	int64_t ts, step, v;
+	size_t k;
+	uint32_t mt, mv;
+};
+
+/* Encodes one point after state s into w (zeroed). */
+static void enc_point(struct enc_state *s, int64_t ts, int64_t v, struct bits *w)
 {
 	int64_t step = ts - s->ts;
-	size_t n = put_varint(p, zz(step - s->step));
+	uint64_t ut = zz(step - s->step);
+	uint64_t uv = zz((int64_t)((uint64_t)v - (uint64_t)s->v));
 
-	n += put_varint(p + n, zz((int64_t)((uint64_t)v - (uint64_t)s->v)));
+	put_rice(w, ut, rice_r(s->mt));
+	put_rice(w, uv, rice_r(s->mv));
+	/* the first point's time and value and the first step say nothing
+	 * about the numbers to come */
+	if (s->k >= 2)
+		s->mt = rice_adapt(s->mt, ut);
+	if (s->k >= 1)
+		s->mv = rice_adapt(s->mv, uv);
 	s->step = s->k == 0 ? 0 : step;
 	s->ts = ts;
 	s->v = v;
 	s->k++;
-	return n;
 }
 
 /* The encoder's state after t's last point (from its tail). */
@@ -146,23 +308,23 @@ static void tail_state(const struct track *t, struct enc_state *s)
 	s->ts = t->n ? t->tail[1].ts : 0;
 	s->v = t->n ? t->tail[1].v : 0;
 	s->step = t->n >= 2 ? t->tail[1].ts - t->tail[0].ts : 0;
+	s->mt = t->n ? t->mt : RICE_M0;
+	s->mv = t->n ? t->mv : RICE_M0;
 }
 
-/* Room for `more` bytes at the end of t's encoding. */
-static int enc_room(struct track *t, size_t more)
+/* Appends point (ts, v) to chain c after state s. Returns 0 or
+ * GW_ENOMEM (c and s unchanged). */
+static int put_point(struct blk_pool *p, struct chain *c, struct enc_state *s,
+		     int64_t ts, int64_t v)
 {
-	if ((size_t)t->enc_len + more <= t->enc_cap)
-		return 0;
-	/* a quarter more: a track grows by a point a cycle, so the slack
-	 * matters more than the reallocs */
-	size_t ncap = (size_t)t->enc_cap + t->enc_cap / 4 + more + 16;
-	if (ncap > UINT32_MAX)
+	struct bits w = {{0}, 0};
+	struct enc_state ns = *s;
+
+	enc_point(&ns, ts, v, &w);
+	if (batch_chain_room(p, c, (c->bit + w.n + 7) / 8))
 		return GW_ENOMEM;
-	uint8_t *ne = realloc(t->enc, ncap);
-	if (!ne)
-		return GW_ENOMEM;
-	t->enc = ne;
-	t->enc_cap = (uint32_t)ncap;
+	batch_chain_put_bits(p, c, w.b, w.n);
+	*s = ns;
 	return 0;
 }
 
@@ -196,12 +358,20 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	if (sc->owner)
 		sc->owner->pts = NULL;
 	/* the scratch has room: every insert made sure of it */
-	const uint8_t *p = t->enc;
+	struct bit_rd r;
 	int64_t ts = 0, step = 0, v = 0;
+	uint32_t mt = RICE_M0, mv = RICE_M0;
+	bit_rd_init(&r, b->pool, &t->enc);
 	for (size_t k = 0; k < t->n; k++) {
-		int64_t s = step + unzz(get_varint(&p));
+		uint64_t ut = get_rice(&r, rice_r(mt));
+		uint64_t uv = get_rice(&r, rice_r(mv));
+		if (k >= 2)
+			mt = rice_adapt(mt, ut);
+		if (k >= 1)
+			mv = rice_adapt(mv, uv);
+		int64_t s = step + unzz(ut);
 		ts += s;
-		v = (int64_t)((uint64_t)v + (uint64_t)unzz(get_varint(&p)));
+		v = (int64_t)((uint64_t)v + (uint64_t)unzz(uv));
 		step = k == 0 ? 0 : s;
 		sc->pts[k].ts = ts;
 		sc->pts[k].v = v;
@@ -210,49 +380,35 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	t->pts = sc->pts;
 }
 
-int64_t batch_track_first_ts(const struct track *t)
+int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 {
-	const uint8_t *p = t->enc;
+	struct bit_rd r;
 
-	return t->n ? unzz(get_varint(&p)) : INT64_MAX;
+	if (!t->n)
+		return INT64_MAX;
+	bit_rd_init(&r, b->pool, &t->enc);
+	return unzz(get_rice(&r, rice_r(RICE_M0)));
 }
 
-/* Encodes pts[0..n) as t's points, into a new buffer of about the size
- * they need. Returns 0 or GW_ENOMEM (t unchanged). */
-static int reencode(struct track *t, const struct point *pts, size_t n)
+/* Encodes pts[0..n) as t's points, into blocks of their own; t's old
+ * blocks go back to the pool. Returns 0 or GW_ENOMEM (t unchanged). */
+static int reencode(const struct gw_batcher *b, struct track *t,
+		    const struct point *pts, size_t n)
 {
-	size_t cap = n * 4 + 32;
-	uint8_t *e = malloc(cap);
-	/* (shrunk to fit below) */
-	struct enc_state s = {0};
-	size_t len = 0;
+	struct chain c = {0};
+	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 
-	if (!e)
-		return GW_ENOMEM;
 	for (size_t k = 0; k < n; k++) {
-		if (len + 20 > cap) {
-			size_t ncap = cap + cap / 2 + 20;
-			uint8_t *ne = realloc(e, ncap);
-			if (!ne || ncap > UINT32_MAX) {
-				free(ne ? ne : e);
-				return GW_ENOMEM;
-			}
-			e = ne;
-			cap = ncap;
+		if (put_point(b->pool, &c, &s, pts[k].ts, pts[k].v)) {
+			batch_chain_free(b->pool, &c);
+			return GW_ENOMEM;
 		}
-		len += enc_point(&s, pts[k].ts, pts[k].v, e + len);
 	}
-	/* no slack kept: the next append grows it by a quarter */
-	uint8_t *fit = realloc(e, len + 1);
-	if (fit) {
-		e = fit;
-		cap = len + 1;
-	}
-	free(t->enc);
-	t->enc = e;
-	t->enc_len = (uint32_t)len;
-	t->enc_cap = (uint32_t)cap;
-	t->n = n;
+	batch_chain_free(b->pool, &t->enc);
+	t->enc = c;
+	t->n = (uint32_t)n;
+	t->mt = s.mt;
+	t->mv = s.mv;
 	if (n)
 		t->tail[1] = pts[n - 1];
 	if (n > 1)
@@ -302,11 +458,13 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			return NULL;
 		return batch_find_track(b, r, create);
 	}
-	struct track *t = calloc(1, sizeof(*t));
+	const char *meter = batch_name(b, r->meter_id, sizeof(r->meter_id));
+	const char *obis = batch_name(b, r->obis, sizeof(r->obis));
+	struct track *t = meter && obis ? track_new(b) : NULL;
 	if (!t)
 		return NULL;
-	gw_strlcpy(t->meter_id, r->meter_id, sizeof(t->meter_id));
-	gw_strlcpy(t->obis, r->obis, sizeof(t->obis));
+	t->meter_id = meter;
+	t->obis = obis;
 	t->unit = r->unit;
 	t->scale = r->scale;
 	t->hash = h;
@@ -324,10 +482,11 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 {
 	struct enc_state s;
 
-	if (scratch_room(b, t->n + 2) || enc_room(t, 20))
-		return GW_ENOMEM;
 	tail_state(t, &s);
-	t->enc_len += (uint32_t)enc_point(&s, ts, v, t->enc + t->enc_len);
+	if (scratch_room(b, t->n + 2) || put_point(b->pool, &t->enc, &s, ts, v))
+		return GW_ENOMEM;
+	t->mt = s.mt;
+	t->mv = s.mv;
 	if (t->n)
 		t->tail[0] = t->tail[1];
 	t->tail[1].ts = ts;
@@ -380,7 +539,7 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		p[lo].v = v;
 		n++;
 	}
-	if (reencode(t, p, n)) {
+	if (reencode(b, t, p, n)) {
 		/* undo: the track keeps its points */
 		if (rc == 1)
 			memmove(p + lo, p + lo + 1, (n - lo - 1) * sizeof(*p));
@@ -400,13 +559,13 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day)
 {
-	if (t->n > 1 && batch_track_first_ts(t) <= from) {
+	if (t->n > 1 && batch_track_first_ts(b, t) <= from) {
 		batch_track_open(b, t);
 		size_t k = lower_bound(t, from + 1);
 		if (k > 1) {
 			k--; /* keep the last point at or before `from` */
 			struct point *p = t->pts;
-			if (reencode(t, p + k, t->n - k) == 0) {
+			if (reencode(b, t, p + k, t->n - k) == 0) {
 				memmove(p, p + k, t->n * sizeof(*p));
 			} else {
 				b->sc->owner = NULL;
@@ -414,10 +573,12 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 			}
 		}
 	}
-	if (t->derived.n && t->n)
-		iset_drop_before(&t->derived, batch_track_first_ts(t));
-	if (t->bad.n)
-		iset_drop_before(&t->bad, edge_day);
+	if (!t->sets)
+		return;
+	if (t->sets[SET_DERIVED].n && t->n)
+		iset_drop_before(&t->sets[SET_DERIVED], batch_track_first_ts(b, t));
+	if (t->sets[SET_BAD].n)
+		iset_drop_before(&t->sets[SET_BAD], edge_day);
 }
 
 void batch_prune(struct gw_batcher *b)

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch_pool.c - the blocks the tracks' encoded points are kept in: 64
+ * bytes each (60 of points, the number of the next block), taken from
+ * pages of 4096 (256 kB) and given back to one free list. A track's
+ * points are a chain of blocks, full but for the last; a chain given
+ * back is spliced onto the free list whole. Every block is the size of
+ * every other, so a block given back by one track is the next one any
+ * track takes: the pages stay full however the tracks grow and shrink,
+ * where buffers realloc'd to each track's size left holes between them
+ * that no later buffer fitted. See batch_int.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_int.h"
+
+struct blk_pool *batch_pool_new(void)
+{
+	return calloc(1, sizeof(struct blk_pool));
+}
+
+void batch_pool_free(struct blk_pool *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_pages; i++)
+		free(p->pages[i]);
+	free(p->pages);
+	free(p);
+}
+
+/* A block, from the free list or a page not used up yet (a new page's
+ * blocks are not touched before they are taken, so its memory is not
+ * resident before it is needed). 0 when out of memory. */
+static uint32_t blk_get(struct blk_pool *p)
+{
+	uint32_t id = p->free;
+
+	if (id) {
+		p->free = blk_at(p, id)->next;
+		p->n_used++;
+		return id;
+	}
+	if (p->fresh == 0 || p->fresh % BLK_PAGE == 0) {
+		if (p->n_pages >= UINT32_MAX / BLK_PAGE)
+			return 0;
+		struct blk **np = realloc(p->pages, (p->n_pages + 1) * sizeof(*np));
+		if (!np)
+			return 0;
+		p->pages = np;
+		/* zeroed: a chain's reader may look a few bytes past its end */
+		p->pages[p->n_pages] = calloc(BLK_PAGE, sizeof(struct blk));
+		if (!p->pages[p->n_pages])
+			return 0;
+		p->fresh = (uint32_t)(p->n_pages * BLK_PAGE);
+		p->n_pages++;
+		if (p->fresh == 0)
+			p->fresh = 1; /* block 0 is "none" */
+	}
+	p->n_used++;
+	return p->fresh++;
+}
+
+/* Gives chain c back to the pool (all its blocks, at once). */
+void batch_chain_free(struct blk_pool *p, struct chain *c)
+{
+	if (c->head) {
+		blk_at(p, c->tail)->next = p->free;
+		p->free = c->head;
+		for (uint32_t id = c->head;; id = blk_at(p, id)->next) {
+			p->n_used--;
+			if (id == c->tail)
+				break;
+		}
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* Room at the end of c for n bytes (n <= BLK_DATA): at most one block
+ * more, made sure of now (on the free list), so that the bytes can then
+ * be put without failing. Returns 0 or GW_ENOMEM. */
+int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n)
+{
+	if ((c->head && c->tail_len + n <= BLK_DATA) || p->free)
+		return 0;
+	uint32_t id = blk_get(p);
+	if (!id)
+		return GW_ENOMEM;
+	blk_at(p, id)->next = 0;
+	p->free = id;
+	p->n_used--;
+	return 0;
+}
+
+/* Appends n bytes to c (room made by batch_chain_room). */
+void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,
+		     size_t n)
+{
+	while (n > 0) {
+		if (!c->head || c->tail_len == BLK_DATA) {
+			uint32_t id = blk_get(p);
+			blk_at(p, id)->next = 0;
+			if (!c->head)
+				c->head = id;
+			else
+				blk_at(p, c->tail)->next = id;
+			c->tail = id;
+			c->tail_len = 0;
+		}
+		size_t k = BLK_DATA - c->tail_len;
+		if (k > n)
+			k = n;
+		memcpy(blk_at(p, c->tail)->d + c->tail_len, s, k);
+		c->tail_len = (uint8_t)(c->tail_len + k);
+		s += k;
+		n -= k;
+	}
+}
+
+/* Appends nbits bits of s (from the lowest bit of s[0] up; the bits after
+ * them zero) to c, after the bits of its last byte (room made by
+ * batch_chain_room for the bytes that adds). */
+void batch_chain_put_bits(struct blk_pool *p, struct chain *c, const uint8_t *s,
+			  size_t nbits)
+{
+	unsigned sh = c->bit;
+	size_t nsrc = (nbits + 7) / 8;
+
+	if (sh == 0) {
+		batch_chain_put(p, c, s, nsrc);
+		c->bit = (uint8_t)(nbits % 8);
+		return;
+	}
+	uint8_t tmp[64];
+	size_t total = sh + nbits, nb = (total + 7) / 8 - 1;
+	blk_at(p, c->tail)->d[c->tail_len - 1] |= (uint8_t)(s[0] << sh);
+	for (size_t i = 0; i < nb && i < sizeof(tmp); i++)
+		tmp[i] = (uint8_t)((s[i] >> (8 - sh)) | (i + 1 < nsrc ? s[i + 1] << sh : 0));
+	batch_chain_put(p, c, tmp, nb);
+	c->bit = (uint8_t)(total % 8);
+}
