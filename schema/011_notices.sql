@@ -800,7 +800,7 @@ CREATE POLICY operator_write ON notice_channels FOR UPDATE TO gw_operator USING 
 GRANT UPDATE ON notice_settings, notice_channels TO gw_operator;
 GRANT UPDATE (subject, body) ON notice_templates TO gw_operator;
 GRANT EXECUTE ON FUNCTION gw_notices_make(date), gw_notices_run(date),
-	gw_notice_placeholders(text), gw_notice_render(text, jsonb), gw_notice_values(jsonb, text),
+	gw_notice_placeholders(text), gw_notice_template_error(text, text), gw_notice_render(text, jsonb), gw_notice_values(jsonb, text),
 	gw_notice_number(numeric, int, text), gw_notice_kwh(numeric, text), gw_notice_signed(text),
 	gw_notice_time(timestamp, text) TO gw_operator;
 -- The customer portal: its own account's notices.

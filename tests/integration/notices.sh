@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/integration/notices.sh - the customer notices of schema 011 against
+# a real PostgreSQL, with days loaded by a gateway role: the figures of
+# each notice against the data (the usual day's median, the edges of the
+# unusual-use threshold, month to date, outage durations in the gateway's
+# zone), the Vietnamese and English texts, when an account's day counts as
+# loaded, idempotency and corrections, the templates as data; the
+# senders' protocol: exactly once under concurrent senders of a channel
+# (real sessions, 2,000 notices), a sender killed with claims open, the
+# lease and the late acknowledgement, fail and release, what the sender
+# role may do; the portal role and portald's notices endpoint see one
+# account's notices only.
+. "$(dirname "$0")/../lib.sh"
+
+gwctl=$GW_BUILD/gwctl
+gen=$GW_BUILD/bench/pg_gen
+portald=$GW_BUILD/portald
+start_pg pg
+q() { psql -XqAt -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
+# as ROLE SQL: one statement as a login role
+as() { psql -XqAt -v ON_ERROR_STOP=1 -U "$1" -c "$2" 2>&1; }
+sql() { psql -Xq -v ON_ERROR_STOP=1 >"$GW_TMP/sql.out" 2>&1 || { not_ok "$1 ($(tail -3 "$GW_TMP/sql.out"))"; return 1; }; }
+
+sql "create the roles and the gateway" <<'EOF'
+CREATE ROLE gw_n LOGIN IN ROLE gw_uploader;
+CREATE ROLE ops LOGIN IN ROLE gw_operator;
+CREATE ROLE sender_a LOGIN IN ROLE notice_sender;
+CREATE ROLE sender_b LOGIN IN ROLE notice_sender;
+CREATE ROLE portal_web LOGIN IN ROLE customer_portal;
+SELECT gw_register_gateway('gw-n', 'gw_n', 'Asia/Ho_Chi_Minh');
+SELECT gw_assign_meter('N-' || lpad(i::text, 6, '0'), 'gw-n') FROM generate_series(1, 10) i;
+EOF
+"$gen" --gateway gw-n --prefix N- --meters 10 --day 2026-01-28 --days 36 "$GW_TMP/spool" >/dev/null
+check_cmd "gw_n loads 36 days of ten meters (2026-01-28 .. 2026-03-04)" \
+	"$gwctl" upload --conninfo "host=$PGHOST port=$PGPORT dbname=meters user=gw_n" "$GW_TMP/spool"
+
+# The day of the notices, D = 2026-03-02; its usual day is the median of
+# 2026-01-31 .. 2026-03-01 (30 days). Each account is made for one case.
+#   C-MED    N-000001  the 30 days are 1000..3900 Wh in a shuffled order
+#                      (median 2450), D 12345 Wh
+#   C-EQ     N-000002  10000 Wh a day, D 20000: exactly 2 x, not unusual
+#   C-UP     N-000003  10000 Wh a day, D 20001: unusual
+#   C-SMALL  N-000004  100 Wh a day, D 300: 3 x, but 0.2 kWh more: not unusual
+#   C-SMALLUP N-000005 100 Wh a day, D 2100: 2 kWh more (the minimum): unusual
+#   C-TWO    N-000006 + N-000007: two meters, one day missing at first
+#   C-FEW    N-000008 from D-3 on (C-OLD before): 3 days of history, no usual day
+#   C-BIG    N-000009  D 1234567 Wh
+#   C-OUT    N-000010  power outages
+sql "set up the accounts and their days" <<'EOF'
+INSERT INTO meter_accounts (meter_id, valid_from, valid_to, customer_account) VALUES
+	('N-000001', '-infinity', NULL, 'C-MED'), ('N-000002', '-infinity', NULL, 'C-EQ'),
+	('N-000003', '-infinity', NULL, 'C-UP'), ('N-000004', '-infinity', NULL, 'C-SMALL'),
+	('N-000005', '-infinity', NULL, 'C-SMALLUP'), ('N-000006', '-infinity', NULL, 'C-TWO'),
+	('N-000007', '-infinity', NULL, 'C-TWO'), ('N-000008', '-infinity', '2026-02-27', 'C-OLD'),
+	('N-000008', '2026-02-27', NULL, 'C-FEW'), ('N-000009', '-infinity', NULL, 'C-BIG'),
+	('N-000010', '-infinity', NULL, 'C-OUT');
+UPDATE daily_registers SET consumption = 1000 + (('2026-03-02'::date - day) * 7 % 30) * 100
+	WHERE meter_id = 'N-000001' AND obis = '1.8.0' AND day < '2026-03-02';
+UPDATE daily_registers SET consumption = 10000 WHERE meter_id IN ('N-000002', 'N-000003') AND obis = '1.8.0';
+UPDATE daily_registers SET consumption = 100 WHERE meter_id IN ('N-000004', 'N-000005') AND obis = '1.8.0';
+UPDATE daily_registers SET consumption = v.wh FROM (VALUES ('N-000001', 12345), ('N-000002', 20000),
+	('N-000003', 20001), ('N-000004', 300), ('N-000005', 2100), ('N-000008', 50000),
+	('N-000009', 1234567)) v(meter, wh)
+	WHERE meter_id = v.meter AND obis = '1.8.0' AND day = '2026-03-02';
+CREATE TABLE held_back AS SELECT * FROM daily_registers WHERE meter_id = 'N-000007' AND day = '2026-03-02';
+DELETE FROM daily_registers WHERE meter_id = 'N-000007' AND day = '2026-03-02';
+-- Outages of N-000010 (Asia/Ho_Chi_Minh is UTC+7): 08:00-09:35 local;
+-- 00:10-00:13 (3 min, too short; the UTC day before); 17:00-17:30; 23:50
+-- with an offline event but no online yet (it comes at 00:40:30).
+INSERT INTO meter_events (meter_id, ts, kind, obis, detail, gateway_id) VALUES
+	('N-000010', '2026-03-02 01:00:00+00', 'power_outage', '', 'bus b', 'gw-n'),
+	('N-000010', '2026-03-02 02:35:00+00', 'online', '', NULL, 'gw-n'),
+	('N-000010', '2026-03-01 17:10:00+00', 'power_outage', '', 'bus b', 'gw-n'),
+	('N-000010', '2026-03-01 17:13:00+00', 'online', '', NULL, 'gw-n'),
+	('N-000010', '2026-03-02 10:00:00+00', 'power_outage', '', 'bus b', 'gw-n'),
+	('N-000010', '2026-03-02 10:30:00+00', 'online', '', NULL, 'gw-n'),
+	('N-000010', '2026-03-02 16:50:00+00', 'power_outage', '', 'bus b', 'gw-n'),
+	('N-000010', '2026-03-02 17:00:00+00', 'offline', '', NULL, 'gw-n');
+EOF
+check_eq "$(q "SELECT import_wh FROM meter_days WHERE meter_id = 'N-000001' AND day = '2026-03-02'")/$(q "SELECT count(*) FROM meter_days WHERE day = '2026-03-02'")" \
+	"12345/9" "meter_days holds the days as set (N-000007's day D held back)"
+
+# --- the first run -----------------------------------------------------------------
+check_eq "$(as ops "SELECT * FROM gw_notices_make('2026-03-02')")" "2026-03-02|8|1|8|4|0|2" \
+	"an operator makes D's notices: 8 accounts loaded, C-TWO waiting; 8 daily, 4 unusual, 2 outages"
+fig() { q "SELECT coalesce(figures->>'$3', '-') FROM customer_notices WHERE customer_account = '$1' AND day = '2026-03-02' AND kind = '$2'"; }
+has() { q "SELECT string_agg(kind, ',' ORDER BY kind) FROM customer_notices WHERE customer_account = '$1' AND day = '$2'"; }
+# The usual day, independently: the mean of the 15th and 16th of the 30
+# days sorted.
+want_med=$(q "SELECT avg(wh) FROM (SELECT import_wh AS wh FROM meter_days WHERE meter_id = 'N-000001'
+	AND day >= '2026-01-31' AND day < '2026-03-02' ORDER BY import_wh OFFSET 14 LIMIT 2) x")
+check_eq "$(q "SELECT (figures->>'usual_wh')::numeric = $want_med FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'daily'")/$(fig C-MED daily usual_days)" "t/30" \
+	"C-MED's usual day is the median of its 30 days before D ($want_med Wh)"
+check_eq "$want_med" "2450.0000000000000000" "the 30 days 1000..3900 have the median 2450"
+check_eq "$(fig C-MED daily mtd_wh)" "$(q "SELECT sum(import_wh) FROM meter_days WHERE meter_id = 'N-000001' AND day BETWEEN '2026-03-01' AND '2026-03-02'")" \
+	"C-MED's month to date is its days of March through D"
+check_eq "$(q "SELECT body_vi FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'daily'")" \
+	"Ngày 02/03/2026 quý khách đã dùng 12,345 kWh (+404% so với mức thường ngày 2,450 kWh). Từ đầu tháng 03/2026: 14,045 kWh." \
+	"C-MED's daily text in Vietnamese: comma decimals, the change, month to date"
+check_eq "$(q "SELECT subject_en || ' | ' || body_en FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'daily'")" \
+	"Your electricity use on 2 Mar 2026 | On 2 Mar 2026 you used 12.345 kWh (+404% against your usual day of 2.450 kWh). Month to date (March 2026): 14.045 kWh." \
+	"C-MED's daily text in English"
+check_eq "$(q "SELECT body_vi || ' | ' || body_en FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'unusual'")" \
+	"Ngày 02/03/2026 quý khách đã dùng 12,345 kWh, gấp 5,0 lần mức thường ngày (2,450 kWh). Xin kiểm tra các thiết bị điện trong nhà. | On 2 Mar 2026 you used 12.345 kWh, 5.0 times your usual day (2.450 kWh). You may want to check your appliances." \
+	"C-MED's unusual-use notice in both languages"
+check_eq "$(has C-EQ 2026-03-02)/$(fig C-EQ daily usual_wh)" "daily/10000" "C-EQ: exactly twice the usual day is not unusual"
+check_eq "$(has C-UP 2026-03-02)" "daily,unusual" "C-UP: 1 Wh above twice the usual day is unusual"
+check_eq "$(has C-SMALL 2026-03-02)" "daily" "C-SMALL: 0.3 kWh against 0.1 is three times, but below the minimum: not unusual"
+check_eq "$(has C-SMALLUP 2026-03-02)" "daily,unusual" "C-SMALLUP: 2.1 kWh against 0.1 (2 kWh more, the minimum) is unusual"
+check_eq "$(has C-TWO 2026-03-02)" "" "C-TWO: one of its two meters has no row of D yet: no notice"
+check_eq "$(has C-FEW 2026-03-02)/$(fig C-FEW daily usual_wh)/$(fig C-FEW daily usual_days)" "daily/-/3" \
+	"C-FEW took its meter over 3 days ago: no usual day (3 days), no unusual notice for 50 kWh"
+check_eq "$(q "SELECT body_en FROM customer_notices WHERE customer_account = 'C-FEW' AND kind = 'daily'")" \
+	"On 2 Mar 2026 you used 50.000 kWh. Month to date (March 2026): $(q "SELECT to_char(sum(import_wh) / 1000.0, 'FM990.000') FROM meter_days WHERE meter_id = 'N-000008' AND day BETWEEN '2026-03-01' AND '2026-03-02'") kWh." \
+	"without a usual day the comparison is left out of the text"
+check_eq "$(has C-OLD 2026-03-02)" "" "C-OLD, the meter's previous holder, gets no notice of D"
+check_eq "$(q "SELECT (v.vi->>'kwh') || ' ' || (v.en->>'kwh') FROM customer_notices, LATERAL (SELECT gw_notice_values(figures, 'vi') AS vi, gw_notice_values(figures, 'en') AS en) v WHERE customer_account = 'C-BIG' AND kind = 'daily'")" \
+	"1.234,567 1,234.567" "C-BIG: 1234567 Wh is 1.234,567 kWh in Vietnamese and 1,234.567 in English"
+check_eq "$(q "SELECT count(*) FROM customer_notices WHERE body_vi LIKE '%1.234,567 kWh%' AND body_en LIKE '%1,234.567 kWh%'")" 2 \
+	"and so in C-BIG's daily and unusual texts"
+
+# --- outages -------------------------------------------------------------------------
+outages() { psql -XqA --csv -c "SELECT figures->>'start' AS start, figures->>'end' AS end, figures->>'minutes' AS minutes, body_en
+	FROM customer_notices WHERE customer_account = 'C-OUT' AND kind = 'outage' ORDER BY figures->>'start'"; }
+check_eq "$(outages)" "start,end,minutes,body_en
+2026-03-02T01:00:00Z,2026-03-02T02:35:00Z,95,The power at meter N-000010 was out from 08:00 on 2 Mar 2026 to 09:35 (1 h 35 min).
+2026-03-02T10:00:00Z,2026-03-02T10:30:00Z,30,The power at meter N-000010 was out from 17:00 on 2 Mar 2026 to 17:30 (30 min)." \
+	"C-OUT's outages of D (local days of UTC+7): ended by the next online event, with durations; 3 minutes is too short; an open one waits"
+check_eq "$(q "SELECT body_vi FROM customer_notices WHERE customer_account = 'C-OUT' AND kind = 'outage' ORDER BY notice_id LIMIT 1")" \
+	"Công tơ N-000010 bị mất điện từ 08:00 ngày 02/03/2026 đến 09:35 (1 giờ 35 phút)." "an outage in Vietnamese"
+
+# --- idempotency, a day that becomes loaded, a late outage end ------------------------------
+before=$(q "SELECT count(*) || '/' || (SELECT count(*) FROM notice_deliveries) FROM customer_notices")
+check_eq "$(as ops "SELECT * FROM gw_notices_make('2026-03-02')")" "2026-03-02|8|1|0|0|0|0" "a second run of D writes nothing"
+check_eq "$(q "SELECT count(*) || '/' || (SELECT count(*) FROM notice_deliveries) FROM customer_notices")" "$before" \
+	"the notices and their deliveries are as before ($before)"
+check_eq "$(q "SELECT count(*) FROM notice_deliveries")" "$(($(q "SELECT count(*) FROM customer_notices") * 3))" \
+	"each notice has one delivery per channel (app, zalo, email)"
+sql "the held-back day of N-000007 is loaded; the open outage ends" <<'EOF'
+INSERT INTO daily_registers SELECT * FROM held_back;
+INSERT INTO meter_events (meter_id, ts, kind, obis, detail, gateway_id) VALUES
+	('N-000010', '2026-03-02 17:40:30+00', 'online', '', NULL, 'gw-n');
+EOF
+check_eq "$(as ops "SELECT * FROM gw_notices_make('2026-03-02')")" "2026-03-02|9|0|1|0|0|1" \
+	"the next run writes C-TWO's daily notice and the outage that has ended now"
+check_eq "$(fig C-TWO daily wh)/$(fig C-TWO daily meters)" \
+	"$(q "SELECT sum(import_wh) FROM meter_days WHERE meter_id IN ('N-000006', 'N-000007') AND day = '2026-03-02'")/2" \
+	"C-TWO's day is the sum of its two meters"
+check_eq "$(q "SELECT figures->>'minutes' || ' ' || body_vi FROM customer_notices WHERE customer_account = 'C-OUT' AND kind = 'outage' AND figures->>'start' = '2026-03-02T16:50:00Z'")" \
+	"50 Công tơ N-000010 bị mất điện từ 23:50 ngày 02/03/2026 đến 00:40 ngày 03/03/2026 (50 phút)." \
+	"an outage from 23:50 until after midnight: 50 minutes, the end with its date"
+
+# --- corrections -----------------------------------------------------------------------
+corr() { q "UPDATE daily_registers SET consumption = $1 WHERE meter_id = 'N-000001' AND obis = '1.8.0' AND day = '2026-03-02'" >/dev/null; as ops "SELECT correction FROM gw_notices_make('2026-03-02')"; }
+check_eq "$(corr 12400)" 0 "a day re-loaded 55 Wh higher (below correction_min_wh): no correction"
+check_eq "$(corr 13000)" 1 "re-loaded 655 Wh higher than its notice said: a correction"
+check_eq "$(as ops "SELECT correction FROM gw_notices_make('2026-03-02')")" 0 "the correction is written once"
+check_eq "$(q "SELECT ref || ' ' || body_vi || ' | ' || body_en FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'correction'")" \
+	"1 Số liệu ngày 02/03/2026 đã được cập nhật: 13,000 kWh (trước đây 12,345 kWh). | Your use on 2 Mar 2026 has been updated: 13.000 kWh (previously 12.345 kWh)." \
+	"the correction names the new and the notified figure"
+check_eq "$(corr 12000)" 1 "changed again: a second correction"
+check_eq "$(q "SELECT string_agg(ref || ':' || (figures->>'previous_wh') || '>' || (figures->>'wh'), ' ' ORDER BY notice_id) FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'correction'")" \
+	"1:12345>13000 2:13000>12000" "each correction against the latest figure notified"
+check_eq "$(has C-MED 2026-03-02)" "correction,correction,daily,unusual" "the daily and unusual notices stay as they were"
+
+# --- settings and templates are data ----------------------------------------------------
+check_eq "$(as ops "UPDATE notice_settings SET unusual_ratio = 1.5, unusual_min_wh = 100")" "" "an operator changes the unusual-use threshold"
+err=$(as ops "UPDATE notice_templates SET body = 'Ngày {day}: {kwh} kWh, {bogus}' WHERE kind = 'daily' AND lang = 'vi'")
+case "$err" in *"notice template daily/vi: unknown placeholder(s) {bogus}"*) ok "a template with an unknown placeholder is refused, naming it" ;;
+*) not_ok "a template with an unknown placeholder is refused, naming it ($err)" ;; esac
+err=$(as ops "UPDATE notice_templates SET body = 'Ngày {day}: {kwh} kWh[[ ({change}' WHERE kind = 'daily' AND lang = 'vi'")
+case "$err" in *"optional part must be"*) ok "a template with an unclosed [[ part is refused" ;; *) not_ok "a template with an unclosed [[ part is refused ($err)" ;; esac
+err=$(as ops "UPDATE notice_templates SET body = 'Sự cố {meter}' WHERE kind = 'daily' AND lang = 'vi'")
+case "$err" in *"unknown placeholder(s) {meter}"*) ok "a placeholder of another kind is refused" ;; *) not_ok "a placeholder of another kind is refused ($err)" ;; esac
+check_eq "$(as ops "UPDATE notice_templates SET subject = 'Điện ngày {day}', body = 'Hôm qua {day}: {kwh} kWh[[ (thường ngày {usual_kwh})]][[; tạm tính {bill}]]' WHERE kind = 'daily' AND lang = 'vi'")" "" \
+	"an operator edits the Vietnamese daily template"
+q "UPDATE daily_registers SET consumption = v.wh FROM (VALUES ('N-000002', 15000), ('N-000003', 15001)) v(meter, wh)
+	WHERE meter_id = v.meter AND obis = '1.8.0' AND day = '2026-03-03'" >/dev/null
+check_eq "$(as ops "SELECT daily FROM gw_notices_make('2026-03-03')")" "9" "the next day's notices: 9 daily"
+check_eq "$(has C-EQ 2026-03-03)/$(has C-UP 2026-03-03)" "daily/daily,unusual" \
+	"the new threshold applies: 1.5 x the usual day is not unusual, 1 Wh more is"
+check_eq "$(q "SELECT subject_vi || ' | ' || body_vi FROM customer_notices WHERE customer_account = 'C-EQ' AND day = '2026-03-03' AND kind = 'daily'")" \
+	"Điện ngày 03/03/2026 | Hôm qua 03/03/2026: 15,000 kWh (thường ngày 10,000)" \
+	"the edited template is used; a part whose value is unknown (no bill) is left out"
+check_eq "$(q "SELECT count(*) FROM customer_notices WHERE day = '2026-03-02' AND body_vi LIKE 'Hôm qua%'")" 0 \
+	"notices written before keep their texts"
+check_eq "$(q "SELECT updated_by FROM notice_templates WHERE kind = 'daily' AND lang = 'vi'")" ops "the template records who changed it"
+err=$(as ops "DELETE FROM notice_templates WHERE kind = 'outage'")
+case "$err" in *"permission denied"*) ok "an operator edits templates but cannot delete one" ;; *) not_ok "an operator edits templates but cannot delete one ($err)" ;; esac
+err=$(q "DELETE FROM notice_templates WHERE kind = 'outage' AND lang = 'en'; SELECT * FROM gw_notices_make('2026-03-04')")
+case "$err" in *"no notice template for outage/en"*) ok "a missing template stops the run with its name" ;; *) not_ok "a missing template stops the run with its name ($err)" ;; esac
+q "INSERT INTO notice_templates (kind, lang, subject, body) VALUES ('outage', 'en', 'Power outage on {day}', 'The power at meter {meter} was out from {start} to {end} ({duration}).')" >/dev/null
+err=$(as ops "UPDATE notice_settings SET timezone = 'Mars/Olympus'")
+case "$err" in *"notice_settings_timezone_check"*) ok "a zone PostgreSQL does not know is refused" ;; *) not_ok "a zone PostgreSQL does not know is refused ($err)" ;; esac
+# gw_notices_run: the lookback days up to a day, oldest first.
+check_eq "$(as ops "SELECT string_agg(day || ':' || daily, ' ' ORDER BY day) FROM gw_notices_run('2026-03-04')")" \
+	"2026-03-02:0 2026-03-03:0 2026-03-04:9" "gw_notices_run covers the last 3 days; only the new day writes notices"
