@@ -196,3 +196,165 @@ case "$err" in *"notice_settings_timezone_check"*) ok "a zone PostgreSQL does no
 # gw_notices_run: the lookback days up to a day, oldest first.
 check_eq "$(as ops "SELECT string_agg(day || ':' || daily, ' ' ORDER BY day) FROM gw_notices_run('2026-03-04')")" \
 	"2026-03-02:0 2026-03-03:0 2026-03-04:9" "gw_notices_run covers the last 3 days; only the new day writes notices"
+
+# --- the senders' protocol: exactly once under concurrent senders -------------------------
+# 2,000 notices of a day, each with its three deliveries.
+sql "2,000 notices for the senders" <<'EOF'
+INSERT INTO customer_notices (customer_account, day, kind, figures, subject_vi, body_vi, subject_en, body_en)
+SELECT 'P-' || i, '2026-01-01', 'daily', jsonb_build_object('wh', i), 'tiêu đề', 'nội dung ' || i, 'subject', 'body ' || i
+FROM generate_series(1, 2000) i;
+EOF
+open_before=$(q "SELECT count(*) FROM notice_deliveries WHERE state = 'pending' AND channel = 'app'")
+# sender ROLE ID CHANNEL: claims 13 at a time (lease 60 s), commits, then
+# acknowledges each (a little work between), until nothing is left; says
+# "ack ID RESULT" per acknowledgement. Starts when the barrier (advisory
+# lock 4242) is released.
+sender() {
+	psql -XqAt -v ON_ERROR_STOP=1 -U "$1" >"$GW_TMP/snd.$2.out" 2>"$GW_TMP/snd.$2.err" <<EOF
+SELECT pg_advisory_lock_shared(4242);
+SELECT pg_advisory_unlock_shared(4242);
+DO \$\$
+DECLARE
+	ids bigint[];
+	id bigint;
+	res text;
+BEGIN
+	LOOP
+		ids := ARRAY(SELECT c.notice_id FROM gw_notice_claim('$3', '$2', 13, '60 seconds') c);
+		COMMIT;
+		EXIT WHEN cardinality(ids) = 0;
+		FOREACH id IN ARRAY ids LOOP
+			PERFORM pg_sleep(0.001);
+			res := gw_notice_ack(id, '$3', '$2');
+			RAISE NOTICE 'ack % %', id, res;
+			COMMIT;
+		END LOOP;
+	END LOOP;
+END
+\$\$;
+EOF
+}
+psql -XqAt -c "SELECT pg_advisory_lock(4242); SELECT pg_sleep(30)" >/dev/null 2>&1 &
+barrier=$!
+track_pid $barrier
+wait_for 20 bash -c "[ \"\$(psql -XqAt -c \"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted\")\" = 1 ]" ||
+	not_ok "the barrier is held"
+pids=()
+sender sender_a app-1 app & pids+=($!)
+sender sender_a app-2 app & pids+=($!)
+sender sender_b app-3 app & pids+=($!)
+sender sender_a zalo-1 zalo & pids+=($!)
+sender sender_b zalo-2 zalo & pids+=($!)
+wait_for 20 bash -c "[ \"\$(psql -XqAt -c \"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted\")\" = 5 ]" ||
+	not_ok "five senders wait at the barrier"
+q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted AND mode = 'ExclusiveLock'" >/dev/null
+t0=$(date +%s)
+fails=0
+for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+echo "# five senders done in $(($(date +%s) - t0)) s"
+check_eq "$fails/$(cat "$GW_TMP"/snd.*.err | grep -vc '^NOTICE:  ack [0-9]* sent$')" "0/0" "the five senders ran to the end; every acknowledgement was 'sent'"
+for ch in app zalo; do
+	acked=$(cat "$GW_TMP"/snd.$ch-*.err | grep -c '^NOTICE:  ack [0-9]* sent$')
+	twice=$(cat "$GW_TMP"/snd.$ch-*.err | sed -n 's/^NOTICE:  ack \([0-9]*\) sent$/\1/p' | sort | uniq -d | wc -l)
+	check_eq "$acked/$twice" "$open_before/0" "$ch: $open_before deliveries acknowledged, none twice"
+	check_eq "$(q "SELECT count(*) FILTER (WHERE state = 'sent') || '/' || count(*) FILTER (WHERE state <> 'sent') || '/' || count(*) FILTER (WHERE attempts <> 1) FROM notice_deliveries WHERE channel = '$ch'")" \
+		"$open_before/0/0" "$ch: in the database every delivery is sent, none lost, each claimed once"
+	per=$(for f in "$GW_TMP"/snd.$ch-*.err; do grep -c ' sent$' "$f"; done | tr '\n' ' ')
+	echo "# $ch: acknowledged per sender: $per"
+	check_eq "$(for f in "$GW_TMP"/snd.$ch-*.err; do grep -c ' sent$' "$f"; done | awk '$1 > 0' | wc -l)" \
+		"$(ls "$GW_TMP"/snd.$ch-*.err | wc -l)" "$ch: every sender took its share (they ran at once)"
+done
+check_eq "$(q "SELECT count(*) FROM notice_deliveries d WHERE channel = 'app' AND claimed_by = 'app-3' AND claimed_role <> 'sender_b'")" 0 \
+	"a delivery records the sender and its login role"
+
+# --- a sender killed with claims open --------------------------------------------------------
+# K claims 50 e-mail deliveries in a transaction and hangs; B's claim
+# skips them at once (no wait); K's session is killed: its claims were
+# never committed, B gets them next. K2 claims 50 with a 2 s lease,
+# commits, and dies without acknowledging: nobody gets them until the
+# lease ends, then B does; K2's late acknowledgement is refused.
+claim_ids() { as "$1" "SELECT string_agg(notice_id::text, ' ' ORDER BY notice_id) FROM gw_notice_claim('email', '$2', $3, '$4')"; }
+kfirst=$(q "SELECT min(notice_id) FROM notice_deliveries WHERE channel = 'email' AND state = 'pending'")
+knext=$(q "SELECT notice_id FROM notice_deliveries WHERE channel = 'email' AND state = 'pending' ORDER BY notice_id OFFSET 50 LIMIT 1")
+psql -XqAt -U sender_a -c "BEGIN" -c "SELECT count(*) FROM gw_notice_claim('email', 'k', 50, '1 hour')" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+track_pid $!
+wait_for 20 bash -c "[ \"\$(psql -XqAt -c \"SELECT count(*) FROM pg_stat_activity WHERE usename = 'sender_a' AND query LIKE '%pg_sleep(120)%'\")\" = 1 ]" ||
+	not_ok "K holds its claim"
+t0=$(date +%s%N)
+b1=$(claim_ids sender_b b 50 '1 hour')
+ms=$((($(date +%s%N) - t0) / 1000000))
+check_eq "$(wc -w <<<"$b1")/$(cut -d' ' -f1 <<<"$b1")" "50/$knext" "B's claim skips the 50 K holds in its open transaction and takes the next 50 (${ms} ms)"
+check_eq "$(as sender_b "SELECT count(*) FROM (SELECT gw_notice_release(n::bigint, 'email', 'b') r FROM unnest(string_to_array('$b1', ' ')) n) x WHERE r = 'released'")" 50 \
+	"B gives its 50 back (release)"
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'sender_a' AND query LIKE '%pg_sleep(120)%'" >/dev/null
+wait_for 20 bash -c "[ \"\$(psql -XqAt -c \"SELECT count(*) FROM pg_stat_activity WHERE usename = 'sender_a'\")\" = 0 ]"
+b2=$(claim_ids sender_b b 50 '1 hour')
+check_eq "$(cut -d' ' -f1 <<<"$b2")/$(wc -w <<<"$b2")/$(q "SELECT max(attempts) FROM notice_deliveries WHERE channel = 'email' AND notice_id < $knext")" "$kfirst/50/1" \
+	"K killed: its 50 claims were never made; B gets them next, as their first attempt"
+check_eq "$(as sender_b "SELECT count(*) FROM (SELECT gw_notice_ack(n::bigint, 'email', 'b') r FROM unnest(string_to_array('$b2', ' ')) n) x WHERE r = 'sent'")" 50 \
+	"B acknowledges them"
+k2=$(claim_ids sender_a k2 50 '2 seconds')
+b3=$(claim_ids sender_b b 50 '1 hour')
+check_eq "$(comm -12 <(tr ' ' '\n' <<<"$k2" | sort) <(tr ' ' '\n' <<<"$b3" | sort) | wc -l)/$(wc -w <<<"$b3")" "0/50" \
+	"K2 claimed 50 (2 s lease) and died: B's claim within the lease gets none of them"
+as sender_b "SELECT count(*) FROM (SELECT gw_notice_release(n::bigint, 'email', 'b') FROM unnest(string_to_array('$b3', ' ')) n) x" >/dev/null
+sleep 2.5
+b4=$(claim_ids sender_b b 50 '1 hour')
+check_eq "$b4/$(q "SELECT min(attempts) || '-' || max(attempts) FROM notice_deliveries WHERE channel = 'email' AND notice_id IN ($(tr ' ' ',' <<<"$k2"))")" "$k2/2-2" \
+	"after the lease B gets K2's 50, as their second attempt"
+check_eq "$(as sender_a "SELECT gw_notice_ack($(cut -d' ' -f1 <<<"$k2"), 'email', 'k2')")" refused \
+	"K2's late acknowledgement, after B claimed it, is refused"
+check_eq "$(as sender_b "SELECT gw_notice_ack($(cut -d' ' -f1 <<<"$k2"), 'email', 'b')")/$(as sender_b "SELECT gw_notice_ack($(cut -d' ' -f1 <<<"$k2"), 'email', 'b')")" "sent/duplicate" \
+	"B's acknowledgement is recorded; its repeat is a duplicate and changes nothing"
+as sender_b "SELECT count(*) FROM (SELECT gw_notice_release(n::bigint, 'email', 'b') FROM unnest(string_to_array('$b4', ' ')) n) x" >/dev/null
+
+# --- the lease, fail and release, one at a time ------------------------------------------------
+one=$(claim_ids sender_a late 1 '1 second')
+sleep 1.5
+check_eq "$(as sender_a "SELECT gw_notice_ack($one, 'email', 'late')")" sent \
+	"an acknowledgement after the lease, before anyone claimed it again, is recorded (nobody else sent it)"
+check_eq "$(as sender_b "SELECT gw_notice_ack($one, 'email', 'late')")" refused \
+	"another login role using the same sender id cannot acknowledge it"
+one=$(claim_ids sender_a f 1 '1 hour')
+check_eq "$(as sender_a "SELECT gw_notice_fail($one, 'email', 'f', 'SMTP 451', '1 hour')")" pending "a failed send goes back to pending"
+check_eq "$(as sender_a "SELECT gw_notice_ack($one, 'email', 'f')")" refused "after fail the sender holds it no more"
+check_eq "$(claim_ids sender_b b 1 '1 hour' | grep -cw "$one")" 0 "a failed delivery is not claimed again before its retry time"
+check_eq "$(q "SELECT last_error FROM notice_deliveries WHERE notice_id = $one AND channel = 'email'")" "SMTP 451" "the failure's reason is kept"
+q "UPDATE notice_deliveries SET state = 'pending', not_before = '-infinity', lease_until = NULL WHERE state = 'claimed' AND channel = 'email'" >/dev/null
+q "UPDATE notice_settings SET max_attempts = 2" >/dev/null
+q "UPDATE notice_deliveries SET not_before = '-infinity' WHERE notice_id = $one AND channel = 'email'" >/dev/null
+check_eq "$(claim_ids sender_a f 1 '1 hour')" "$one" "due again, it is claimed again first (oldest first)"
+check_eq "$(as sender_a "SELECT gw_notice_fail($one, 'email', 'f', 'SMTP 550', '0 seconds')")" failed \
+	"failed at its second attempt (max_attempts 2): given up"
+check_eq "$(claim_ids sender_a f 1 '1 hour' | grep -cw "$one")" 0 "a delivery given up is not claimed again"
+one=$(claim_ids sender_a r 1 '1 hour')
+att=$(q "SELECT attempts FROM notice_deliveries WHERE notice_id = $one AND channel = 'email'")
+check_eq "$(as sender_a "SELECT gw_notice_release($one, 'email', 'r')")/$(claim_ids sender_b b 1 '1 hour')/$(q "SELECT attempts FROM notice_deliveries WHERE notice_id = $one AND channel = 'email'")" \
+	"released/$one/$att" "a released delivery is claimed again at once, and the release did not count as an attempt"
+err=$(as sender_a "SELECT * FROM gw_notice_claim('sms', 'x', 1, '1 minute')")
+case "$err" in *"notice channel sms: not app, zalo or email"*) ok "an unknown channel is refused by name" ;; *) not_ok "an unknown channel is refused by name ($err)" ;; esac
+err=$(as sender_a "SELECT * FROM gw_notice_claim('app', 'x', 1, '2 days')")
+case "$err" in *"lease must be"*) ok "a lease beyond a day is refused" ;; *) not_ok "a lease beyond a day is refused ($err)" ;; esac
+
+# --- what a sender may do --------------------------------------------------------------------
+for stmt in "SELECT count(*) FROM customer_notices" "SELECT count(*) FROM notice_deliveries" \
+	"UPDATE notice_deliveries SET state = 'sent'" "SELECT * FROM gw_notices_make('2026-03-02')" \
+	"UPDATE notice_templates SET body = 'x'" "SELECT count(*) FROM meter_days"; do
+	err=$(as sender_a "$stmt")
+	case "$err" in *"permission denied"*) ok "a sender may not: $stmt" ;; *) not_ok "a sender may not: $stmt ($err)" ;; esac
+done
+check_eq "$(q "SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p WHERE p.proname LIKE 'gw\_notice\_%' AND p.prosecdef
+	AND has_function_privilege('notice_sender', p.oid, 'EXECUTE')
+	AND array_to_string(p.proconfig, ',') = 'search_path=pg_catalog, public'")" "gw_notice_ack gw_notice_claim gw_notice_fail gw_notice_release" \
+	"notice_sender executes four SECURITY DEFINER functions, their search_path pinned"
+
+# --- the portal's role: its own account's notices only -------------------------------------------
+pr() { psql -XqAt -U portal_web -c "BEGIN" -c "SELECT set_config('gw.customer_account', '$1', true)" -c "$2" -c "COMMIT" 2>&1 | sed -n 2p; }
+check_eq "$(pr C-MED "SELECT count(*) || '/' || count(*) FILTER (WHERE customer_account = 'C-MED') FROM customer_notices")" \
+	"$(q "SELECT count(*) || '/' || count(*) FROM customer_notices WHERE customer_account = 'C-MED'")" \
+	"the portal's role under C-MED reads C-MED's notices and no other's"
+check_eq "$(pr C-MED "SELECT count(*) FROM customer_notices WHERE customer_account = 'C-UP'")" 0 \
+	"the portal's role under C-MED asking for C-UP's notices gets none"
+check_eq "$(pr '' "SELECT count(*) FROM customer_notices")" 0 "the portal's role without an account reads no notice"
+err=$(pr C-MED "SELECT count(*) FROM notice_deliveries")
+case "$err" in *"permission denied"*) ok "the portal's role reads no deliveries" ;; *) not_ok "the portal's role reads no deliveries ($err)" ;; esac
