@@ -58,6 +58,15 @@ static const char *const sql_text[] = {
 		"  AND e.ts >= $2::date::timestamp AT TIME ZONE 'UTC'"
 		"  AND e.ts < ($3::date + 1)::timestamp AT TIME ZONE 'UTC'"
 		" ORDER BY e.ts, e.meter_id",
+	/* The account's latest notices (011); row-level security lets the
+	 * session read only its own account's. */
+	[GW_PQ_NOTICES] =
+		"SELECT n.notice_id, n.day::text, n.kind,"
+		" to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" n.subject_vi, n.body_vi, n.subject_en, n.body_en, n.figures::text"
+		" FROM public.customer_notices n"
+		" WHERE n.customer_account = $1 AND ($3::bigint IS NULL OR n.notice_id < $3::bigint)"
+		" ORDER BY n.notice_id DESC LIMIT $2::int",
 };
 
 struct pconn {

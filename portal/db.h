@@ -32,6 +32,11 @@ enum gw_pdb_query {
 	 * account's meters from the UTC day `from` to the UTC day `to`
 	 * (inclusive), each ended by the meter's next online event */
 	GW_PQ_OUTAGES,
+	/* notice_id, day, kind, created (UTC, ISO 8601), subject_vi, body_vi,
+	 * subject_en, body_en, figures (jsonb text): the account's latest
+	 * customer_notices (011), newest first; `from` is the limit (1-100),
+	 * `to` NULL or a notice id (only older notices) */
+	GW_PQ_NOTICES,
 };
 
 /* A pool of n connections to conninfo (made when first needed). NULL

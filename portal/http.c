@@ -27,6 +27,7 @@
 struct args {
 	struct gw_request *rq;
 	int from, to, format;
+	int limit, before;
 };
 
 static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -45,6 +46,12 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	} else if (strcmp(key, "format") == 0) {
 		seen = &a->format;
 		slot = &a->rq->format;
+	} else if (strcmp(key, "limit") == 0) {
+		seen = &a->limit;
+		slot = &a->rq->limit;
+	} else if (strcmp(key, "before") == 0) {
+		seen = &a->before;
+		slot = &a->rq->before;
 	}
 	if (!seen || (*seen)++) {
 		a->rq->bad_arg = key;

@@ -5,7 +5,7 @@
  *
  *   portald -c portal.ini            serve until SIGTERM or SIGINT
  *   portald -c portal.ini --check    check the configuration and the key
- *   portald -c portal.ini --query daily|monthly|outages --as ACCOUNT [--for ACCOUNT]
+ *   portald -c portal.ini --query daily|monthly|outages|notices --as ACCOUNT [--for ACCOUNT]
  *           --from X --to Y [--format csv|json]
  *                                    one query as the service runs it,
  *                                    answer on stdout (for operators: what
@@ -34,6 +34,7 @@ struct cli {
 	const char *config;
 	int check;
 	const char *query, *as, *for_acct, *from, *to, *format;
+	const char *limit;
 };
 
 static void usage(FILE *f)
@@ -41,6 +42,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: portald -c portal.ini [--check]\n"
 		   "       portald -c portal.ini --query daily|monthly|outages --as ACCOUNT [--for ACCOUNT]\n"
 		   "               --from FROM --to TO [--format csv|json]\n"
+		   "       portald -c portal.ini --query notices --as ACCOUNT [--for ACCOUNT] [--limit N]\n"
 		   "       portald --version\n");
 }
 
@@ -53,6 +55,7 @@ static int parse_cli(int argc, char **argv, struct cli *cl)
 		{ "for", required_argument, NULL, 'F' },    { "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },     { "format", required_argument, NULL, 'o' },
 		{ "version", no_argument, NULL, 'V' },      { "help", no_argument, NULL, 'h' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
@@ -68,6 +71,7 @@ static int parse_cli(int argc, char **argv, struct cli *cl)
 		case 'f': cl->from = optarg; break;
 		case 't': cl->to = optarg; break;
 		case 'o': cl->format = optarg; break;
+		case 'l': cl->limit = optarg; break;
 		case 'V': gw_version_print(stdout, "portald"); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -87,7 +91,7 @@ static int run_query(struct gw_portal *p, const struct cli *cl)
 	struct gw_reply rp;
 	if (!cl->as || !gw_account_valid(cl->as) || (cl->for_acct && !gw_account_valid(cl->for_acct)) ||
 	    (strcmp(cl->query, "daily") != 0 && strcmp(cl->query, "monthly") != 0 &&
-	     strcmp(cl->query, "outages") != 0)) {
+	     strcmp(cl->query, "outages") != 0 && strcmp(cl->query, "notices") != 0)) {
 		fprintf(stderr, "portald: --query daily|monthly|outages needs --as ACCOUNT (and valid accounts)\n");
 		return 2;
 	}
@@ -95,9 +99,11 @@ static int run_query(struct gw_portal *p, const struct cli *cl)
 	rq.from = cl->from;
 	rq.to = cl->to;
 	rq.format = cl->format;
+	rq.limit = cl->limit;
 	if (gw_api_query(p, &rq,
 			 strcmp(cl->query, "daily") == 0     ? GW_PQ_DAILY
 			 : strcmp(cl->query, "monthly") == 0 ? GW_PQ_MONTHLY
+			 : strcmp(cl->query, "notices") == 0 ? GW_PQ_NOTICES
 							     : GW_PQ_OUTAGES,
 			 cl->as, cl->for_acct ? cl->for_acct : cl->as, &rp) < 0 || rp.status != 200) {
 		fprintf(stderr, "portald: %u %s", rp.status, rp.body.data ? rp.body.data : "\n");

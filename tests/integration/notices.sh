@@ -358,3 +358,75 @@ check_eq "$(pr C-MED "SELECT count(*) FROM customer_notices WHERE customer_accou
 check_eq "$(pr '' "SELECT count(*) FROM customer_notices")" 0 "the portal's role without an account reads no notice"
 err=$(pr C-MED "SELECT count(*) FROM notice_deliveries")
 case "$err" in *"permission denied"*) ok "the portal's role reads no deliveries" ;; *) not_ok "the portal's role reads no deliveries ($err)" ;; esac
+
+# --- portald: GET /v1/accounts/{acct}/notices ------------------------------------------------
+key=$GW_TMP/portal.key
+head -c 48 /dev/urandom | base64 >"$key"
+chmod 600 "$key"
+port=$(free_port)
+cat >"$GW_TMP/portal.ini" <<INI
+[portal]
+listen = 127.0.0.1
+port = $port
+threads = 2
+key_file = $key
+rate_per_minute = 1
+rate_burst = 30
+
+[database]
+conninfo = host=$PGHOST port=$PGPORT dbname=meters user=portal_web
+INI
+"$portald" -c "$GW_TMP/portal.ini" 2>"$GW_TMP/portald.log" &
+track_pid $!
+base=http://127.0.0.1:$port
+wait_for 20 curl -sf "$base/v1/health" || { not_ok "portald serves ($(tail -3 "$GW_TMP/portald.log"))"; finish; }
+tok() { /usr/bin/python3 "$GW_TOP/tests/integration/portal_token.py" "$key" "$1"; }
+get() { # URL TOKEN: status in $code, body in $GW_TMP/body
+	code=$(curl -s -m 30 -o "$GW_TMP/body" -D "$GW_TMP/headers" -w '%{http_code}' -H "Authorization: Bearer $2" "$base$1")
+}
+tmed=$(tok C-MED)
+expect_notices() { # ACCOUNT LIMIT [BEFORE]
+	psql -XqA --csv -c "SELECT notice_id AS id, day, kind, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created,
+		subject_vi, body_vi, subject_en, body_en, figures::text AS figures FROM customer_notices
+		WHERE customer_account = '$1' ${3:+AND notice_id < $3} ORDER BY notice_id DESC LIMIT $2"
+}
+get "/v1/accounts/C-MED/notices?format=csv" "$tmed"
+check_eq "$code/$(tr -d '\r' <"$GW_TMP/body")" "200/$(expect_notices C-MED 20)" "C-MED's notices as CSV: all of them, newest first, texts and figures as stored"
+grep -qi '^Content-Disposition: attachment; filename="C-MED-notices.csv"' "$GW_TMP/headers" && ok "the CSV is named after the account" ||
+	not_ok "the CSV is named after the account ($(grep -i disposition "$GW_TMP/headers"))"
+get "/v1/accounts/C-MED/notices?limit=2" "$tmed"
+json_rows() {
+	/usr/bin/python3 -c '
+import csv, decimal, io, json, sys
+d = json.load(sys.stdin, parse_float=decimal.Decimal)
+out = io.StringIO()
+w = csv.writer(out, lineterminator="\n")
+for n in d["notices"]:
+    w.writerow([n["id"], n["day"], n["kind"], n["created"], n["subject_vi"], n["body_vi"], n["subject_en"], n["body_en"], json.dumps(n["figures"], sort_keys=True)])
+print(d["account"], len(d["notices"]))
+print(out.getvalue(), end="")' <"$GW_TMP/body"
+}
+want=$(psql -XqAt -c "SELECT notice_id FROM customer_notices WHERE customer_account = 'C-MED' ORDER BY notice_id DESC LIMIT 2" | tr '\n' ' ')
+rows=$(json_rows)
+check_eq "$code/$(sed -n 1p <<<"$rows")/$(sed 1d <<<"$rows" | cut -d, -f1 | tr '\n' ' ')" "200/C-MED 2/$want" "limit=2: the two newest, in JSON"
+check_eq "$(sed -n 2p <<<"$rows" | cut -d, -f2,3)/$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["notices"][0]["figures"]["wh"])' <"$GW_TMP/body")" \
+	"$(q "SELECT day || ',' || kind || '/' || (figures->>'wh') FROM customer_notices WHERE customer_account = 'C-MED' ORDER BY notice_id DESC LIMIT 1")" \
+	"the JSON carries the figures as an object"
+before=$(cut -d' ' -f1 <<<"$want")
+get "/v1/accounts/C-MED/notices?limit=100&before=$before&format=csv" "$tmed"
+check_eq "$code/$(tr -d '\r' <"$GW_TMP/body")" "200/$(expect_notices C-MED 100 "$before")" "before=ID: the older ones"
+get "/v1/accounts/C-UP/notices" "$tmed"
+check_eq "$code/$(cat "$GW_TMP/body")" '401/{"error":"unauthorized"}' "C-MED's token for C-UP's notices: the one 401"
+get "/v1/accounts/C-NONE/notices" "$(tok C-NONE)"
+check_eq "$code/$(tr -d '\n' <"$GW_TMP/body")" '200/{"account":"C-NONE","notices":[]}' "an account without notices gets an empty list"
+for bad in "limit=0" "limit=101" "limit=x" "limit=1&limit=2" "before=0" "before=-5" "from=2026-03-01" "format=xml"; do
+	get "/v1/accounts/C-MED/notices?$bad" "$tmed"
+	if [ "$code" = 400 ] && grep -q '"detail":' "$GW_TMP/body"; then ok "400 for notices?$bad"; else not_ok "400 for notices?$bad (got $code $(head -c 200 "$GW_TMP/body"))"; fi
+done
+get "/v1/accounts/C-MED/daily?from=2026-03-01&to=2026-03-02&limit=5" "$tmed"
+check_eq "$code" 400 "limit is no argument of daily"
+pq() { "$portald" -c "$GW_TMP/portal.ini" --query notices "$@" --format csv 2>"$GW_TMP/pq.err" | tr -d '\r'; }
+check_eq "$(pq --as C-UP --limit 100)" "$(expect_notices C-UP 100)" "the service's notices query for C-UP under C-UP's session gives C-UP's notices"
+check_eq "$(pq --as C-MED --for C-UP --limit 100)" "id,day,kind,created,subject_vi,body_vi,subject_en,body_en,figures" \
+	"the service's notices query for C-UP's rows under C-MED's session gives nothing (row-level security)"
+finish
