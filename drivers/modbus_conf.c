@@ -171,22 +171,40 @@ static int edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-/* "; did you mean 'abb_b23'?" for a profile name that is not in dir: the
- * names of dir's profiles (NAME.prof) nearest to name, if any is near
- * (a typo, a '-' for a '_'), else the profiles there are. */
-static void profile_hint(const char *dir, const char *name, char *buf,
-			 size_t cap)
-{
+/* What profile_hint gathers from the directories of the search path. */
+struct hint_scan {
+	const char *path, *name;
 	struct { char n[GW_ID_MAX]; int d; } best[3];
-	char all[256] = "";
-	int nb = 0, total = 0, limit = (int)strlen(name) / 3;
+	char all[256];
+	int nb, total, limit;
+};
+
+/* Keeps name n among the three nearest, nearest first. */
+static void hint_keep(struct hint_scan *h, const char *n, int dist)
+{
+	int at = h->nb < 3 ? h->nb++ : 3;
+
+	while (at > 0 && h->best[at - 1].d > dist) {
+		if (at < 3)
+			h->best[at] = h->best[at - 1];
+		at--;
+	}
+	if (at < 3) {
+		gw_strlcpy(h->best[at].n, n, sizeof(h->best[at].n));
+		h->best[at].d = dist;
+	}
+}
+
+/* The profiles of one directory of the search path; a name an earlier
+ * directory has too is counted there. */
+static int hint_dir(const char *dir, void *arg)
+{
+	struct hint_scan *h = arg;
+	char first[GW_PATH_MAX], here[GW_PATH_MAX];
 	DIR *d = opendir(dir);
 
-	buf[0] = '\0';
 	if (!d)
-		return;
-	if (limit < 2)
-		limit = 2;
+		return 0;
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		size_t len = strlen(e->d_name);
 		if (len <= 5 || len - 5 >= GW_ID_MAX ||
@@ -195,35 +213,45 @@ static void profile_hint(const char *dir, const char *name, char *buf,
 		char n[GW_ID_MAX];
 		memcpy(n, e->d_name, len - 5);
 		n[len - 5] = '\0';
-		total++;
-		if (strlen(all) + len + 3 < sizeof(all))
-			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s",
-				 all[0] ? ", " : "", n);
-		int dist = edit_distance(name, n);
-		if (dist > limit)
+		snprintf(here, sizeof(here), "%s/%s", dir, e->d_name);
+		if (gw_profile_locate(h->path, n, 0, first, sizeof(first)) == 0 &&
+		    strcmp(first, here) != 0)
 			continue;
-		/* keep the three nearest, nearest first */
-		int at = nb < 3 ? nb++ : 3;
-		while (at > 0 && best[at - 1].d > dist) {
-			if (at < 3)
-				best[at] = best[at - 1];
-			at--;
-		}
-		if (at < 3) {
-			gw_strlcpy(best[at].n, n, sizeof(best[at].n));
-			best[at].d = dist;
-		}
+		h->total++;
+		size_t used = strlen(h->all);
+		if (used + len + 3 < sizeof(h->all))
+			snprintf(h->all + used, sizeof(h->all) - used, "%s%s",
+				 used ? ", " : "", n);
+		int dist = edit_distance(h->name, n);
+		if (dist <= h->limit)
+			hint_keep(h, n, dist);
 	}
 	closedir(d);
-	if (nb > 0) {
-		size_t len = (size_t)snprintf(buf, cap, "; did you mean '%s'", best[0].n);
-		for (int i = 1; i < nb && len < cap; i++)
+	return 0;
+}
+
+/* "; did you mean 'abb_b23'?" for a profile name that is in no directory
+ * of the search path: the names of the profiles there (NAME.prof) nearest
+ * to name, if any is near (a typo, a '-' for a '_'), else the profiles
+ * there are. */
+static void profile_hint(const char *path, const char *name, char *buf,
+			 size_t cap)
+{
+	struct hint_scan h = { .path = path, .name = name };
+
+	h.limit = (int)strlen(name) / 3;
+	if (h.limit < 2)
+		h.limit = 2;
+	gw_profile_dirs(path, hint_dir, &h);
+	if (h.nb > 0) {
+		size_t len = (size_t)snprintf(buf, cap, "; did you mean '%s'", h.best[0].n);
+		for (int i = 1; i < h.nb && len < cap; i++)
 			len += (size_t)snprintf(buf + len, cap - len, "%s'%s'",
-						i == nb - 1 ? " or " : ", ", best[i].n);
+						i == h.nb - 1 ? " or " : ", ", h.best[i].n);
 		if (len < cap)
 			snprintf(buf + len, cap - len, "?");
-	} else if (total > 0) {
-		snprintf(buf, cap, "; profiles there: %s", all);
+	} else if (h.total > 0) {
+		snprintf(buf, cap, "; profiles there: %s", h.all);
 	} else {
 		snprintf(buf, cap, "; there is no profile (*.prof) there");
 	}
@@ -248,6 +276,10 @@ static int find_profile(const struct gw_conf_ctx *ctx, const char *name,
 	int rc = gw_profile_load_named(ctx->profiles_dir, name, &p);
 	if (rc)
 		return rc;
+	char used[GW_PATH_MAX], hidden[GW_PATH_MAX];
+	if (gw_profile_locate(ctx->profiles_dir, name, 1, hidden, sizeof(hidden)) == 0 &&
+	    gw_profile_locate(ctx->profiles_dir, name, 0, used, sizeof(used)) == 0)
+		gw_info("profile %s: %s (it hides %s)", name, used, hidden);
 	/* The profile's own name may differ from its file name; the file
 	 * name is what meters refer to. */
 	gw_strlcpy(p->name, name, sizeof(p->name));
@@ -275,8 +307,10 @@ static int mb_meter_configure(struct gw_meter_config *m,
 		profile_hint(ctx->profiles_dir, k->profile, hint, sizeof(hint));
 		return gw_opt_error(m->source, profile_line,
 				    "meter %s: cannot load profile '%s' from %s: "
-				    "no file %s.prof there%s", m->id, k->profile,
-				    ctx->profiles_dir, k->profile, hint);
+				    "no file %s.prof %s%s", m->id, k->profile,
+				    ctx->profiles_dir, k->profile,
+				    strchr(ctx->profiles_dir, ':') ? "in any of them" : "there",
+				    hint);
 	}
 	if (rc == GW_EIO)
 		return gw_opt_error(m->source, profile_line,

@@ -603,19 +603,77 @@ int gw_profile_parse_buffer(const char *name, const char *buf, size_t len,
 	return load(name, buf ? buf : "", buf ? len : 0, out);
 }
 
+/* The next directory of a search path "A:B:C" from *p into dir; 0 at
+ * the end. */
+static int next_dir(const char **p, char *dir, size_t cap)
+{
+	const char *s = *p, *colon;
+	size_t len;
+
+	if (!s)
+		return 0;
+	colon = strchr(s, ':');
+	len = colon ? (size_t)(colon - s) : strlen(s);
+	*p = colon ? colon + 1 : NULL;
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(dir, s, len);
+	dir[len] = '\0';
+	if (!dir[0])
+		snprintf(dir, cap, ".");
+	return 1;
+}
+
+int gw_profile_locate(const char *path, const char *name, int skip,
+		      char *out, size_t cap)
+{
+	char dir[GW_PATH_MAX];
+	const char *p = path && *path ? path : ".";
+
+	if (!name || !*name || strchr(name, '/') || strcmp(name, "..") == 0)
+		return GW_EINVAL;
+	while (next_dir(&p, dir, sizeof(dir))) {
+		if (snprintf(out, cap, "%s/%s.prof", dir, name) >= (int)cap)
+			return GW_EINVAL;
+		if (access(out, F_OK) == 0) {
+			if (skip-- == 0)
+				return 0;
+		} else if (errno != ENOENT && errno != ENOTDIR) {
+			/* A site's own profile may be there: not looking
+			 * further is safer than loading another one. */
+			gw_warn("profile %s: cannot look into %s: %s", name, dir,
+				strerror(errno));
+			return GW_EIO;
+		}
+	}
+	out[0] = '\0';
+	return GW_ENOTFOUND;
+}
+
+int gw_profile_dirs(const char *path, int (*fn)(const char *dir, void *arg),
+		    void *arg)
+{
+	char dir[GW_PATH_MAX];
+	const char *p = path && *path ? path : ".";
+
+	while (next_dir(&p, dir, sizeof(dir))) {
+		int rc = fn(dir, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int gw_profile_load_named(const char *dir, const char *name,
 			  struct gw_profile **out)
 {
 	char path[GW_PATH_MAX];
+	int rc;
 
 	*out = NULL;
-	if (!name || !*name || strchr(name, '/') || strcmp(name, "..") == 0)
-		return GW_EINVAL;
-	if (snprintf(path, sizeof(path), "%s/%s.prof", dir && *dir ? dir : ".",
-		     name) >= (int)sizeof(path))
-		return GW_EINVAL;
-	if (access(path, F_OK) != 0)
-		return GW_ENOTFOUND;
+	rc = gw_profile_locate(dir, name, 0, path, sizeof(path));
+	if (rc)
+		return rc;
 	return gw_profile_load(path, out);
 }
 

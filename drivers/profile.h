@@ -92,9 +92,25 @@ int gw_reg_type_words(enum gw_reg_type t);
  * on stderr, returns GW_ECONFIG (GW_EIO if unreadable) and sets *out to
  * NULL. Free the profile with gw_profile_free(). */
 int gw_profile_load(const char *path, struct gw_profile **out);
-/* Loads "<dir>/<name>.prof". */
+/* The profile search path: directories separated by ':', searched in
+ * order ("/etc/gatewayd/profiles:/usr/share/gatewayd/profiles"); NULL or
+ * "" is the current directory. */
+/* Loads "<dir>/<name>.prof" from the first directory of the search path
+ * `dir` that has it; GW_ENOTFOUND if none has, GW_EINVAL for a name with
+ * a '/'. */
 int gw_profile_load_named(const char *dir, const char *name,
 			  struct gw_profile **out);
+/* The path of the (skip+1)-th "<dir>/<name>.prof" that exists along the
+ * search path, into out: skip 0 is the one gw_profile_load_named loads,
+ * skip 1 the one it hides, if any. 0, GW_ENOTFOUND, GW_EINVAL, or GW_EIO
+ * (logged) for a directory it may not look into: a profile there would
+ * hide the later ones, so none is taken. */
+int gw_profile_locate(const char *path, const char *name, int skip,
+		      char *out, size_t cap);
+/* Calls fn(dir, arg) for each directory of the search path, in order,
+ * until fn returns non-zero (returned). */
+int gw_profile_dirs(const char *path, int (*fn)(const char *dir, void *arg),
+		    void *arg);
 /* Loads a profile from len bytes of buf (not NUL-terminated); `name` is
  * the file name used in messages and for the default profile name.
  * Otherwise as gw_profile_load. */

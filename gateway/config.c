@@ -79,8 +79,13 @@ const struct gw_opt gw_config_gateway_keys[] = {
 	  .flags = GW_OPT_REQUIRED,
 	  .help = "where sealed batches wait for upload (see architecture.md)" },
 	{ .name = "profiles_dir", .type = GW_OPT_PATH, GW(profiles_dir),
+	  .flags = GW_OPT_LIST,
 	  .def = "profiles", .doc_default = "`profiles` next to the file",
-	  .help = "directory of meter profiles (`NAME.prof`)" },
+	  .doc_range = "directories separated by `:`",
+	  .help = "where meter profiles (`NAME.prof`) are, searched in order: the "
+		  "first directory that has the file wins (the package's example: "
+		  "`/etc/gatewayd/profiles:/usr/share/gatewayd/profiles`, a "
+		  "site's own or changed profiles before the packaged ones)" },
 	{ .name = "meters", .type = GW_OPT_PATH, GW(meters_csv),
 	  .help = "CSV meter list, see below" },
 	{ .name = "poll_interval", .type = GW_OPT_DURATION, GW(poll_interval_s),

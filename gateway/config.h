@@ -30,7 +30,7 @@ struct gw_config {
 	char gateway_id[GW_ID_MAX];
 	char timezone[64];
 	char spool_dir[GW_PATH_MAX];
-	char profiles_dir[GW_PATH_MAX];
+	char profiles_dir[GW_PATH_MAX * 2]; /* directories, ':' between */
 	char meters_csv[GW_PATH_MAX];
 	int poll_interval_s;      /* simulated seconds between poll cycles */
 	int midnight_tolerance_s; /* a reading this close to midnight is "measured" */

@@ -83,6 +83,8 @@ fi
 # The example configuration, also as the conffiles under /etc/gatewayd:
 # root:gatewayd 0640 (the group is set by the postinst, once it exists).
 install -d -m 0750 "$main/etc/gatewayd"
+# A site's own meter profiles: first in the example's profiles_dir.
+install -d -m 0755 "$main/etc/gatewayd/profiles"
 install -m 0640 "$main/usr/share/doc/gatewayd/examples/gateway.ini" \
 	"$main/usr/share/doc/gatewayd/examples/meters.csv" "$main/etc/gatewayd/"
 

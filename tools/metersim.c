@@ -1114,7 +1114,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: metersim (--tcp HOST:PORT | --rtu-tcp HOST:PORT | --rtu DEVICE [--baud N] [--parity N|E|O]\n"
 	      "                 [--data-bits N] [--stop-bits N])\n"
-	      "                 --meters N [--first-unit U] --profile NAME [--profiles-dir DIR]\n"
+	      "                 --meters N [--first-unit U] --profile NAME [--profiles-dir DIRS]\n"
 	      "                 [--load shop|home] [--tz ZONE]\n"
 	      "                 [--clock-anchor A --clock-start UTC --clock-speed S]\n"
 	      "                 [--pidfile FILE] [--ready-file FILE] [--print-expected DAY]\n"
@@ -1148,7 +1148,8 @@ static void usage(FILE *f)
 	      "  --meters N           number of meters (1..247)\n"
 	      "  --first-unit U       unit id of the first meter (default 1)\n"
 	      "  --profile NAME       profile name, or a path to a .prof file\n"
-	      "  --profiles-dir DIR   where profiles are (default: ../profiles next to\n"
+	      "  --profiles-dir DIRS  where profiles are, directories separated by ':'\n"
+	      "                       searched in order (default: ../profiles next to\n"
 	      "                       the binary if it exists, else ./profiles)\n"
 	      "  --load shop|home     load model (default shop): shop imports 200+50*U W\n"
 	      "                       06:00-22:00 local; home follows a daily curve\n"
@@ -1414,8 +1415,8 @@ bad:
 		}
 		rc = gw_profile_load_named(dir, profile, &s.prof);
 		if (rc == GW_ENOTFOUND)
-			fprintf(stderr, "metersim: no profile %s/%s.prof\n", dir,
-				profile);
+			fprintf(stderr, "metersim: no profile %s.prof in %s\n",
+				profile, dir);
 	}
 	if (rc)
 		return 2;

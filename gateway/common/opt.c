@@ -241,6 +241,37 @@ static int resolve_path(const char *base, const char *v, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? GW_EINVAL : 0;
 }
 
+/* "A:B:C" with each directory resolved relative to the configuration
+ * file's directory, into out ("A" alone for a single one). */
+static int resolve_list(const char *base, const char *v, char *out, size_t cap,
+			char *why, size_t wcap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (const char *p = v;;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		char one[GW_PATH_MAX], dir[GW_PATH_MAX];
+
+		if (len == 0)
+			return snprintf(why, wcap, "an empty directory in '%s'", v), GW_EINVAL;
+		if (len >= sizeof(one))
+			return snprintf(why, wcap, "too long"), GW_EINVAL;
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (resolve_path(base, one, dir, sizeof(dir)))
+			return snprintf(why, wcap, "too long"), GW_EINVAL;
+		int k = snprintf(out + n, cap - n, "%s%s", n ? ":" : "", dir);
+		if (k < 0 || (size_t)k >= cap - n)
+			return snprintf(why, wcap, "too long"), GW_EINVAL;
+		n += (size_t)k;
+		if (!colon)
+			return 0;
+		p = colon + 1;
+	}
+}
+
 /* Reads v as o's type into obj; 0, GW_EINVAL (why may say more), or 1
  * for "empty or too long" (strings). */
 static int parse_value(const struct gw_opt *o, void *obj, const char *v,
@@ -296,6 +327,8 @@ static int parse_value(const struct gw_opt *o, void *obj, const char *v,
 	case GW_OPT_PATH:
 		if (!*v)
 			return snprintf(why, cap, "empty"), GW_EINVAL;
+		if (o->flags & GW_OPT_LIST)
+			return resolve_list(base, v, field, o->size, why, cap);
 		if (resolve_path(base, v, field, o->size))
 			return snprintf(why, cap, "too long"), GW_EINVAL;
 		return 0;

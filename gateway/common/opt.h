@@ -38,6 +38,8 @@ enum gw_opt_type {
 /* Flags of struct gw_opt. */
 #define GW_OPT_REQUIRED 0x1 /* the section needs it */
 #define GW_OPT_OFF 0x2      /* DURATION: "off" and 0 are also allowed, as 0 */
+#define GW_OPT_LIST 0x4     /* PATH: directories separated by ':', searched
+			     * in order; each resolved on its own */
 
 struct gw_opt_choice {
 	const char *name;

@@ -61,8 +61,8 @@ check_eq "$(grep -c ' usr/share/gatewayd/profiles/.*\.prof$' "$GW_TMP/main.ls")"
 check_eq "$(grep -c ' usr/share/gatewayd/schema/.*\.sql$' "$GW_TMP/main.ls")" \
 	"$(ls "$GW_TOP"/schema/*.sql | wc -l)" "every schema migration is in the package"
 check_eq "$(grep -E ' etc/gatewayd/?' "$GW_TMP/main.ls" | LC_ALL=C sort | tr '\n' ';')" \
-	"-rw-r----- root/root etc/gatewayd/gateway.ini;-rw-r----- root/root etc/gatewayd/meters.csv;drwxr-x--- root/root etc/gatewayd/;" \
-	"the configuration under /etc/gatewayd is 0640 in a 0750 directory"
+	"-rw-r----- root/root etc/gatewayd/gateway.ini;-rw-r----- root/root etc/gatewayd/meters.csv;drwxr-x--- root/root etc/gatewayd/;drwxr-xr-x root/root etc/gatewayd/profiles/;" \
+	"the configuration under /etc/gatewayd is 0640 in a 0750 directory, with an empty profiles/ for a site's own meter profiles"
 check_eq "$(grep -cE 'bin/metersim$|man1/metersim' "$GW_TMP/main.ls")" 0 "metersim is not in gatewayd"
 has "$GW_TMP/tools.ls" -rwxr-xr-x usr/bin/metersim && has "$GW_TMP/tools.ls" -rw-r--r-- usr/share/man/man1/metersim.1.gz &&
 	ok "gatewayd-tools holds metersim and metersim(1)" || not_ok "gatewayd-tools holds metersim and metersim(1)"
@@ -173,7 +173,7 @@ fi
 check_eq "$("$root/usr/bin/gatewayd" --version)/$("$root/usr/bin/metersim" --version)" \
 	"gatewayd $v/metersim $v" "the installed programs state the package's version"
 check_eq "$(grep -E '^(profiles_dir|spool_dir|meters) ' "$root/etc/gatewayd/gateway.ini" | tr '\n' ';')" \
-	"spool_dir = /var/lib/gatewayd/spool;profiles_dir = /usr/share/gatewayd/profiles;meters = meters.csv;" \
+	"spool_dir = /var/lib/gatewayd/spool;profiles_dir = /etc/gatewayd/profiles:/usr/share/gatewayd/profiles;meters = meters.csv;" \
 	"the example configuration points at the packaged profiles and the spool"
 # The installed gatewayd on the installed configuration, with the package's
 # /usr/share/gatewayd where the configuration expects it: a private mount
