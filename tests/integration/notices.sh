@@ -95,11 +95,20 @@ check_eq "$(q "SELECT (figures->>'usual_wh')::numeric = $want_med FROM customer_
 check_eq "$want_med" "2450.0000000000000000" "the 30 days 1000..3900 have the median 2450"
 check_eq "$(fig C-MED daily mtd_wh)" "$(q "SELECT sum(import_wh) FROM meter_days WHERE meter_id = 'N-000001' AND day BETWEEN '2026-03-01' AND '2026-03-02'")" \
 	"C-MED's month to date is its days of March through D"
+# The month-to-date bill is 010's gw_bill_estimate (the default tariff).
+bill() { q "SELECT total FROM gw_bill_estimate('$1', '$2')"; }
+bill_en() { q "SELECT to_char(total, 'FM999,999,999,990') || ' VND' FROM gw_bill_estimate('$1', '$2')"; }
+bill_vi() { q "SELECT translate(to_char(total, 'FM999,999,999,990'), ',', '.') || ' đ' FROM gw_bill_estimate('$1', '$2')"; }
+check_eq "$(fig C-MED daily bill_total)/$(fig C-MED daily bill_currency)/$(fig C-MED daily bill_through)" "$(bill C-MED 2026-03-02)/VND/2026-03-02" \
+	"C-MED's bill estimate is gw_bill_estimate's total through D ($(bill C-MED 2026-03-02) VND)"
+check_eq "$(q "SELECT count(*) FROM customer_notices n WHERE kind = 'daily' AND day = '2026-03-02'
+	AND (figures->>'bill_total')::numeric IS DISTINCT FROM (SELECT total FROM gw_bill_estimate(n.customer_account, n.day))")" 0 \
+	"every daily notice's bill is gw_bill_estimate's total"
 check_eq "$(q "SELECT body_vi FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'daily'")" \
-	"Ngày 02/03/2026 quý khách đã dùng 12,345 kWh (+404% so với mức thường ngày 2,450 kWh). Từ đầu tháng 03/2026: 14,045 kWh." \
+	"Ngày 02/03/2026 quý khách đã dùng 12,345 kWh (+404% so với mức thường ngày 2,450 kWh). Từ đầu tháng 03/2026: 14,045 kWh, tiền điện tạm tính $(bill_vi C-MED 2026-03-02)." \
 	"C-MED's daily text in Vietnamese: comma decimals, the change, month to date"
 check_eq "$(q "SELECT subject_en || ' | ' || body_en FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'daily'")" \
-	"Your electricity use on 2 Mar 2026 | On 2 Mar 2026 you used 12.345 kWh (+404% against your usual day of 2.450 kWh). Month to date (March 2026): 14.045 kWh." \
+	"Your electricity use on 2 Mar 2026 | On 2 Mar 2026 you used 12.345 kWh (+404% against your usual day of 2.450 kWh). Month to date (March 2026): 14.045 kWh, estimated bill $(bill_en C-MED 2026-03-02)." \
 	"C-MED's daily text in English"
 check_eq "$(q "SELECT body_vi || ' | ' || body_en FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'unusual'")" \
 	"Ngày 02/03/2026 quý khách đã dùng 12,345 kWh, gấp 5,0 lần mức thường ngày (2,450 kWh). Xin kiểm tra các thiết bị điện trong nhà. | On 2 Mar 2026 you used 12.345 kWh, 5.0 times your usual day (2.450 kWh). You may want to check your appliances." \
@@ -112,7 +121,7 @@ check_eq "$(has C-TWO 2026-03-02)" "" "C-TWO: one of its two meters has no row o
 check_eq "$(has C-FEW 2026-03-02)/$(fig C-FEW daily usual_wh)/$(fig C-FEW daily usual_days)" "daily/-/3" \
 	"C-FEW took its meter over 3 days ago: no usual day (3 days), no unusual notice for 50 kWh"
 check_eq "$(q "SELECT body_en FROM customer_notices WHERE customer_account = 'C-FEW' AND kind = 'daily'")" \
-	"On 2 Mar 2026 you used 50.000 kWh. Month to date (March 2026): $(q "SELECT to_char(sum(import_wh) / 1000.0, 'FM990.000') FROM meter_days WHERE meter_id = 'N-000008' AND day BETWEEN '2026-03-01' AND '2026-03-02'") kWh." \
+	"On 2 Mar 2026 you used 50.000 kWh. Month to date (March 2026): $(q "SELECT to_char(sum(import_wh) / 1000.0, 'FM990.000') FROM meter_days WHERE meter_id = 'N-000008' AND day BETWEEN '2026-03-01' AND '2026-03-02'") kWh, estimated bill $(bill_en C-FEW 2026-03-02)." \
 	"without a usual day the comparison is left out of the text"
 check_eq "$(has C-OLD 2026-03-02)" "" "C-OLD, the meter's previous holder, gets no notice of D"
 check_eq "$(q "SELECT (v.vi->>'kwh') || ' ' || (v.en->>'kwh') FROM customer_notices, LATERAL (SELECT gw_notice_values(figures, 'vi') AS vi, gw_notice_values(figures, 'en') AS en) v WHERE customer_account = 'C-BIG' AND kind = 'daily'")" \
@@ -177,7 +186,10 @@ check_eq "$(as ops "UPDATE notice_templates SET subject = 'Điện ngày {day}',
 	"an operator edits the Vietnamese daily template"
 q "UPDATE daily_registers SET consumption = v.wh FROM (VALUES ('N-000002', 15000), ('N-000003', 15001)) v(meter, wh)
 	WHERE meter_id = v.meter AND obis = '1.8.0' AND day = '2026-03-03'" >/dev/null
+# Without a default tariff there is no bill for D+1 (010: no row).
+q "UPDATE tariffs SET is_default = false" >/dev/null
 check_eq "$(as ops "SELECT daily FROM gw_notices_make('2026-03-03')")" "9" "the next day's notices: 9 daily"
+q "UPDATE tariffs SET is_default = true WHERE tariff = 'EVN-RES'" >/dev/null
 check_eq "$(has C-EQ 2026-03-03)/$(has C-UP 2026-03-03)" "daily/daily,unusual" \
 	"the new threshold applies: 1.5 x the usual day is not unusual, 1 Wh more is"
 check_eq "$(q "SELECT subject_vi || ' | ' || body_vi FROM customer_notices WHERE customer_account = 'C-EQ' AND day = '2026-03-03' AND kind = 'daily'")" \
