@@ -63,6 +63,19 @@ UPDATE daily_registers SET consumption = v.wh FROM (VALUES ('N-000001', 12345), 
 	('N-000003', 20001), ('N-000004', 300), ('N-000005', 2100), ('N-000008', 50000),
 	('N-000009', 1234567)) v(meter, wh)
 	WHERE meter_id = v.meter AND obis = '1.8.0' AND day = '2026-03-02';
+-- Two tariffs with a price change on D (mid-month): C-EQ's splits the
+-- month by days (as the default), C-UP's by the days' own energy.
+BEGIN;
+INSERT INTO tariffs (tariff, name, currency, amount_decimals, share_round_wh, split, is_default, source) VALUES
+	('T-DAYS', 'test', 'VND', 0, 1000, 'days', false, 'test'), ('T-ACT', 'test', 'VND', 0, 1000, 'actual', false, 'test');
+INSERT INTO tariff_prices (tariff, valid_from, source) VALUES ('T-DAYS', '2026-02-01', 't'), ('T-DAYS', '2026-03-02', 't'),
+	('T-ACT', '2026-02-01', 't'), ('T-ACT', '2026-03-02', 't');
+INSERT INTO tariff_tiers (tariff, valid_from, tier, upto_kwh, price)
+SELECT t, v, k, CASE k WHEN 1 THEN 50 WHEN 2 THEN 100 END, 1000 + k * 500 + (v = '2026-03-02')::int * 137
+FROM unnest(ARRAY['T-DAYS', 'T-ACT']) t, unnest(ARRAY['2026-02-01', '2026-03-02']::date[]) v, generate_series(1, 3) k;
+INSERT INTO tariff_vat (tariff, valid_from, rate, source) VALUES ('T-DAYS', '2020-01-01', 0.08, 't'), ('T-ACT', '2020-01-01', 0.1, 't');
+INSERT INTO account_tariffs (customer_account, valid_from, tariff) VALUES ('C-EQ', '-infinity', 'T-DAYS'), ('C-UP', '-infinity', 'T-ACT');
+COMMIT;
 CREATE TABLE held_back AS SELECT * FROM daily_registers WHERE meter_id = 'N-000007' AND day = '2026-03-02';
 DELETE FROM daily_registers WHERE meter_id = 'N-000007' AND day = '2026-03-02';
 -- Outages of N-000010 (Asia/Ho_Chi_Minh is UTC+7): 08:00-09:35 local;
@@ -103,7 +116,9 @@ check_eq "$(fig C-MED daily bill_total)/$(fig C-MED daily bill_currency)/$(fig C
 	"C-MED's bill estimate is gw_bill_estimate's total through D ($(bill C-MED 2026-03-02) VND)"
 check_eq "$(q "SELECT count(*) FROM customer_notices n WHERE kind = 'daily' AND day = '2026-03-02'
 	AND (figures->>'bill_total')::numeric IS DISTINCT FROM (SELECT total FROM gw_bill_estimate(n.customer_account, n.day))")" 0 \
-	"every daily notice's bill is gw_bill_estimate's total"
+	"every daily notice's bill is gw_bill_estimate's total (the default tariff; a price change on D split by days, and by the days' energy)"
+check_eq "$(q "SELECT count(*) FILTER (WHERE figures ? 'bill_total') || '/' || count(*) FROM customer_notices WHERE kind = 'daily' AND day = '2026-03-02'")" "8/8" \
+	"every daily notice of D has a bill"
 check_eq "$(q "SELECT body_vi FROM customer_notices WHERE customer_account = 'C-MED' AND kind = 'daily'")" \
 	"Ngày 02/03/2026 quý khách đã dùng 12,345 kWh (+404% so với mức thường ngày 2,450 kWh). Từ đầu tháng 03/2026: 14,045 kWh, tiền điện tạm tính $(bill_vi C-MED 2026-03-02)." \
 	"C-MED's daily text in Vietnamese: comma decimals, the change, month to date"
@@ -192,8 +207,8 @@ check_eq "$(as ops "SELECT daily FROM gw_notices_make('2026-03-03')")" "9" "the 
 q "UPDATE tariffs SET is_default = true WHERE tariff = 'EVN-RES'" >/dev/null
 check_eq "$(has C-EQ 2026-03-03)/$(has C-UP 2026-03-03)" "daily/daily,unusual" \
 	"the new threshold applies: 1.5 x the usual day is not unusual, 1 Wh more is"
-check_eq "$(q "SELECT subject_vi || ' | ' || body_vi FROM customer_notices WHERE customer_account = 'C-EQ' AND day = '2026-03-03' AND kind = 'daily'")" \
-	"Điện ngày 03/03/2026 | Hôm qua 03/03/2026: 15,000 kWh (thường ngày 10,000)" \
+check_eq "$(q "SELECT subject_vi || ' | ' || body_vi FROM customer_notices WHERE customer_account = 'C-SMALL' AND day = '2026-03-03' AND kind = 'daily'")" \
+	"Điện ngày 03/03/2026 | Hôm qua 03/03/2026: 0,100 kWh (thường ngày 0,100)" \
 	"the edited template is used; a part whose value is unknown (no bill) is left out"
 check_eq "$(q "SELECT count(*) FROM customer_notices WHERE day = '2026-03-02' AND body_vi LIKE 'Hôm qua%'")" 0 \
 	"notices written before keep their texts"
