@@ -574,11 +574,13 @@ BEGIN
 		FROM pg_temp.gw_nb b
 		WHERE b.acct = n.acct AND n.new_daily;
 		DROP TABLE pg_temp.gw_nb;
-		EXECUTE 'UPDATE pg_temp.gw_nt n SET (bill_total, bill_currency, bill_through) ='
-			' (SELECT b.total, b.currency, b.through FROM public.gw_bill_estimate(n.acct, $1) b LIMIT 1)'
-			' WHERE n.new_daily AND NOT n.bill_days'
-			'  AND (SELECT f.split FROM public.tariffs f WHERE f.tariff = n.tariff) = ''actual'''
-			USING p_day;
+		IF EXISTS (SELECT FROM tariffs f WHERE f.split = 'actual') THEN
+			EXECUTE 'UPDATE pg_temp.gw_nt n SET (bill_total, bill_currency, bill_through) ='
+				' (SELECT b.total, b.currency, b.through FROM public.gw_bill_estimate(n.acct, $1) b LIMIT 1)'
+				' WHERE n.new_daily AND NOT n.bill_days'
+				'  AND n.tariff IN (SELECT f.tariff FROM public.tariffs f WHERE f.split = ''actual'')'
+				USING p_day;
+		END IF;
 	END IF;
 
 	-- daily and unusual

@@ -81,9 +81,12 @@ run2=$(secs "$t2" "$t3")
 echo "# first run:  $first (day|loaded|waiting|daily|unusual|correction|outage) in $run1 s"
 echo "# second run: $second in $run2 s"
 echo "# notices $(q "SELECT count(*) FROM customer_notices"), deliveries $(q "SELECT count(*) FROM notice_deliveries"); baseline $b1 s before, $b2 s after"
-echo "# the statements of the first run that took over 2 s (auto_explain, rows without timing):"
+echo "# the statements of the runs that took over 2 s (auto_explain), then their plans (rows without timing):"
+tail -n +"$((mark + 1))" "$log" | grep -A1 -E 'LOG:  duration: ' | grep -E 'duration: |Query Text: ' |
+	sed 's/^.*LOG:  duration: \([0-9]*\)\.[0-9]* ms.*/\1 ms/; s/^[[:space:]]*Query Text: //' | paste -d' ' - - |
+	cut -c1-110 | sed 's/^/#   /'
 tail -n +"$((mark + 1))" "$log" | grep -E 'duration: |Query Text: |rows=' | grep -v 'Query Text: SELECT \* FROM gw_notices_make' |
-	sed 's/^.*LOG:  duration/duration/; s/^/#   /' | cut -c1-160 | head -60
+	sed 's/^.*LOG:  duration/duration/; s/^/#   /' | cut -c1-160 | head -150
 
 # The per-account bill of 010, and the notices' bills against it.
 t4=$(now)
