@@ -125,6 +125,34 @@ static const char *range(const struct gw_portal_config *c, enum gw_pdb_query q,
 	return NULL;
 }
 
+/* The arguments of notices: limit 1 to GW_API_NOTICES_MAX (default
+ * GW_API_NOTICES_DEFAULT) into lim, before (a notice id: only older
+ * notices) into before ("" if none); no from or to. Returns NULL or what
+ * is wrong. */
+static const char *notice_args(const struct gw_request *rq, char *lim, char *before)
+{
+	size_t n;
+
+	if (rq->from || rq->to)
+		return "notices take limit and before, not from and to";
+	snprintf(lim, 16, "%d", GW_API_NOTICES_DEFAULT);
+	before[0] = '\0';
+	if (rq->limit) {
+		n = strlen(rq->limit);
+		if (n < 1 || n > 3 || strspn(rq->limit, "0123456789") != n || atoi(rq->limit) < 1 ||
+		    atoi(rq->limit) > GW_API_NOTICES_MAX)
+			return "limit must be a number from 1 to 100";
+		snprintf(lim, 16, "%d", atoi(rq->limit));
+	}
+	if (rq->before) {
+		n = strlen(rq->before);
+		if (n < 1 || n > 18 || strspn(rq->before, "0123456789") != n || rq->before[0] == '0')
+			return "before must be a notice id";
+		memcpy(before, rq->before, n + 1);
+	}
+	return NULL;
+}
+
 /* Splits "/v1/accounts/{acct}/{what}". Returns 0 and copies the account,
  * or -1 if the path is not of that form. */
 static int account_path(const char *path, char *acct, const char **what)
@@ -205,7 +233,10 @@ static void answer(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb
 	}
 	rp->status = 200;
 	rp->content_type = csv ? "text/csv; charset=utf-8" : "application/json";
-	if (csv) {
+	if (csv && q == GW_PQ_NOTICES) {
+		snprintf(rp->filename_buf, sizeof(rp->filename_buf), "%s-notices.csv", acct);
+		rp->filename = rp->filename_buf;
+	} else if (csv) {
 		snprintf(rp->filename_buf, sizeof(rp->filename_buf), "%s-%s-%s-%s.csv", acct,
 			 q == GW_PQ_DAILY ? "daily" : q == GW_PQ_MONTHLY ? "monthly" : "outages",
 			 rq->from, rq->to);
@@ -279,7 +310,7 @@ static void bill_reply(struct gw_portal *p, const struct gw_request *rq, const c
 static void query_reply(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb_query q,
 			const char *session_acct, const char *acct, struct gw_reply *rp)
 {
-	char qf[16], qt[16];
+	char qf[16], qt[24];
 	const char *err;
 
 	if (rq->format && strcmp(rq->format, "csv") != 0 && strcmp(rq->format, "json") != 0) {
@@ -287,11 +318,26 @@ static void query_reply(struct gw_portal *p, const struct gw_request *rq, enum g
 		return;
 	}
 	if (q == GW_PQ_BILL) {
-		bill_reply(p, rq, session_acct, acct, rp);
+		if (rq->limit || rq->before)
+			reply_bad(rp, "limit and before are arguments of notices only");
+		else
+			bill_reply(p, rq, session_acct, acct, rp);
 		return;
 	}
 	if (rq->through) {
 		reply_bad(rp, "through is an argument of bill only");
+		return;
+	}
+	if (q == GW_PQ_NOTICES) {
+		err = notice_args(rq, qf, qt);
+		if (err)
+			reply_bad(rp, err);
+		else
+			answer(p, rq, q, session_acct, acct, qf, qt[0] ? qt : NULL, rp);
+		return;
+	}
+	if (rq->limit || rq->before) {
+		reply_bad(rp, "unknown or repeated query argument");
 		return;
 	}
 	err = range(p->cfg, q, rq, qf, qt);
@@ -311,7 +357,7 @@ int gw_api_query(struct gw_portal *p, const struct gw_request *rq, enum gw_pdb_q
 	return rp->body.failed ? GW_ENOMEM : 0;
 }
 
-/* GET /v1/accounts/{acct}/{daily|monthly|outages|bill}. */
+/* GET /v1/accounts/{acct}/{daily|monthly|outages|bill|notices}. */
 static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t now_s,
 		     int64_t mono_us, struct gw_reply *rp)
 {
@@ -343,6 +389,8 @@ static void accounts(struct gw_portal *p, const struct gw_request *rq, int64_t n
 		q = GW_PQ_OUTAGES;
 	} else if (strcmp(what, "bill") == 0) {
 		q = GW_PQ_BILL;
+	} else if (strcmp(what, "notices") == 0) {
+		q = GW_PQ_NOTICES;
 	} else {
 		reply_text(rp, 404, "{\"error\":\"not found\"}\n");
 		return;

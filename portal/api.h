@@ -9,6 +9,7 @@
  *   GET /v1/accounts/{account}/monthly?from=YYYY-MM&to=YYYY-MM[&format=csv]
  *   GET /v1/accounts/{account}/outages?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
  *   GET /v1/accounts/{account}/bill[?through=YYYY-MM-DD][&format=csv]
+ *   GET /v1/accounts/{account}/notices[?limit=N][&before=ID][&format=csv]
  *
  * Every /v1/accounts/ request needs "Authorization: Bearer <token>" (jwt.h)
  * whose account is the URL's; every refusal of a token is the same 401
@@ -23,6 +24,10 @@
 #include "db.h"
 #include "json.h"
 #include "rate.h"
+
+/* The notices a request gets when it gives no limit, and the most it may ask for. */
+#define GW_API_NOTICES_DEFAULT 20
+#define GW_API_NOTICES_MAX 100
 
 /* The body of every 401: one text whatever the reason. */
 #define GW_API_UNAUTHORIZED "{\"error\":\"unauthorized\"}\n"
@@ -40,6 +45,7 @@ struct gw_request {
 				    * replaced, cut to length; NULL: path */
 	const char *authorization; /* the header, or NULL */
 	const char *from, *to, *format; /* query arguments, or NULL */
+	const char *limit, *before; /* query arguments of notices, or NULL */
 	const char *bad_arg;       /* an argument not known or given twice, or NULL */
 	const char *peer;          /* the client's address, for the log */
 	int has_body;              /* a body was announced (Content-Length > 0, chunked) */

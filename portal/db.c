@@ -110,6 +110,15 @@ static const char *const sql_text[] = {
 		" FROM (SELECT (now() AT TIME ZONE $2::text)::date AS today) t,"
 		" public.gw_bill_estimate($1, greatest(t.today - 1,"
 		"  date_trunc('month', t.today::timestamp)::date)) b",
+	/* The account's latest notices (011); row-level security lets the
+	 * session read only its own account's. */
+	[GW_PQ_NOTICES] =
+		"SELECT n.notice_id, n.day::text, n.kind,"
+		" to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" n.subject_vi, n.body_vi, n.subject_en, n.body_en, n.figures::text"
+		" FROM public.customer_notices n"
+		" WHERE n.customer_account = $1 AND ($3::bigint IS NULL OR n.notice_id < $3::bigint)"
+		" ORDER BY n.notice_id DESC LIMIT $2::int",
 };
 
 struct pconn {

@@ -55,6 +55,11 @@ enum gw_pdb_query {
 	 * yesterday in the zone $2, or today on the first of a month; no
 	 * row: no bill */
 	GW_PQ_PAGE_BILL,
+	/* notice_id, day, kind, created (UTC, ISO 8601), subject_vi, body_vi,
+	 * subject_en, body_en, figures (jsonb text): the account's latest
+	 * customer_notices (011), newest first; `from` is the limit (1-100),
+	 * `to` NULL or a notice id (only older notices) */
+	GW_PQ_NOTICES,
 };
 
 /* A pool of n connections to conninfo (made when first needed). NULL

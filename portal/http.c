@@ -37,7 +37,7 @@
 struct args {
 	struct gw_request *rq;
 	int from, to, format, token;
-	int through;
+	int through, limit, before;
 };
 
 static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -62,6 +62,12 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	} else if (strcmp(key, "token") == 0 && strcmp(a->rq->path, "/session") == 0) {
 		seen = &a->token; /* the page's handoff only: never logged */
 		slot = &a->rq->token;
+	} else if (strcmp(key, "limit") == 0) {
+		seen = &a->limit;
+		slot = &a->rq->limit;
+	} else if (strcmp(key, "before") == 0) {
+		seen = &a->before;
+		slot = &a->rq->before;
 	}
 	if (!seen || (*seen)++) {
 		a->rq->bad_arg = key;

@@ -5,7 +5,7 @@
  *
  *   portald -c portal.ini            serve until SIGTERM or SIGINT
  *   portald -c portal.ini --check    check the configuration and the key
- *   portald -c portal.ini --query daily|monthly|outages --as ACCOUNT [--for ACCOUNT]
+ *   portald -c portal.ini --query daily|monthly|outages|notices --as ACCOUNT [--for ACCOUNT]
  *           --from X --to Y [--format csv|json]
  *   portald -c portal.ini --query bill --as ACCOUNT [--for ACCOUNT]
  *           [--through YYYY-MM-DD] [--format csv|json]
@@ -37,6 +37,7 @@ struct cli {
 	int check;
 	const char *query, *as, *for_acct, *from, *to, *format;
 	const char *through;
+	const char *limit;
 };
 
 static void usage(FILE *f)
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 		   "               --from FROM --to TO [--format csv|json]\n"
 		   "       portald -c portal.ini --query bill --as ACCOUNT [--for ACCOUNT]\n"
 		   "               [--through YYYY-MM-DD] [--format csv|json]\n"
+		   "       portald -c portal.ini --query notices --as ACCOUNT [--for ACCOUNT] [--limit N]\n"
 		   "       portald --version\n");
 }
 
@@ -59,6 +61,7 @@ static int parse_cli(int argc, char **argv, struct cli *cl)
 		{ "to", required_argument, NULL, 't' },     { "format", required_argument, NULL, 'o' },
 		{ "version", no_argument, NULL, 'V' },      { "help", no_argument, NULL, 'h' },
 		{ "through", required_argument, NULL, 'T' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
@@ -75,6 +78,7 @@ static int parse_cli(int argc, char **argv, struct cli *cl)
 		case 't': cl->to = optarg; break;
 		case 'o': cl->format = optarg; break;
 		case 'T': cl->through = optarg; break;
+		case 'l': cl->limit = optarg; break;
 		case 'V': gw_version_print(stdout, "portald"); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -94,8 +98,9 @@ static int run_query(struct gw_portal *p, const struct cli *cl)
 	struct gw_reply rp;
 	if (!cl->as || !gw_account_valid(cl->as) || (cl->for_acct && !gw_account_valid(cl->for_acct)) ||
 	    (strcmp(cl->query, "daily") != 0 && strcmp(cl->query, "monthly") != 0 &&
-	     strcmp(cl->query, "outages") != 0 && strcmp(cl->query, "bill") != 0)) {
-		fprintf(stderr, "portald: --query daily|monthly|outages|bill needs --as ACCOUNT (and valid accounts)\n");
+	     strcmp(cl->query, "outages") != 0 && strcmp(cl->query, "bill") != 0 &&
+	     strcmp(cl->query, "notices") != 0)) {
+		fprintf(stderr, "portald: --query daily|monthly|outages|bill|notices needs --as ACCOUNT (and valid accounts)\n");
 		return 2;
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -103,10 +108,12 @@ static int run_query(struct gw_portal *p, const struct cli *cl)
 	rq.to = cl->to;
 	rq.format = cl->format;
 	rq.through = cl->through;
+	rq.limit = cl->limit;
 	if (gw_api_query(p, &rq,
 			 strcmp(cl->query, "daily") == 0     ? GW_PQ_DAILY
 			 : strcmp(cl->query, "monthly") == 0 ? GW_PQ_MONTHLY
 			 : strcmp(cl->query, "bill") == 0    ? GW_PQ_BILL
+			 : strcmp(cl->query, "notices") == 0 ? GW_PQ_NOTICES
 							     : GW_PQ_OUTAGES,
 			 cl->as, cl->for_acct ? cl->for_acct : cl->as, &rp) < 0 || rp.status != 200) {
 		fprintf(stderr, "portald: %u %s", rp.status, rp.body.data ? rp.body.data : "\n");

@@ -15,7 +15,7 @@
 #include "gw.h"
 
 /* A column of the answer: its name and how its text is written. */
-enum col_kind { COL_TEXT, COL_INT, COL_WH };
+enum col_kind { COL_TEXT, COL_INT, COL_WH, COL_JSON };
 
 struct col {
 	const char *name;
@@ -56,8 +56,10 @@ static int value(const PGresult *r, int row, int i, const struct col *c, int csv
 
 	if (PQgetisnull(r, row, i))
 		return csv ? 0 : gw_buf_puts(b, "null");
-	if (c->kind == COL_TEXT)
+	if (c->kind == COL_TEXT || (c->kind == COL_JSON && csv))
 		return csv ? gw_csv_field(b, v) : gw_json_string(b, v);
+	if (c->kind == COL_JSON) /* jsonb's own text: JSON already */
+		return gw_buf_puts(b, v);
 	if (integer_text(v, &n) < 0) {
 		gw_err("portal: column %s: '%s' is not an integer", c->name, v);
 		return GW_EDB;
@@ -93,6 +95,11 @@ static int rows(const PGresult *r, const struct col *cols, int ncols, int csv, s
 static const struct col outage_cols[] = {
 	{ "start", COL_TEXT }, { "end", COL_TEXT }, { "minutes", COL_INT }, { "meter", COL_TEXT },
 };
+static const struct col notice_cols[] = {
+	{ "id", COL_INT }, { "day", COL_TEXT }, { "kind", COL_TEXT }, { "created", COL_TEXT },
+	{ "subject_vi", COL_TEXT }, { "body_vi", COL_TEXT }, { "subject_en", COL_TEXT },
+	{ "body_en", COL_TEXT }, { "figures", COL_JSON },
+};
 
 int gw_api_render(enum gw_pdb_query q, int csv, const char *account, const char *from,
 		  const char *to, const PGresult *r, struct gw_buf *b)
@@ -105,6 +112,10 @@ int gw_api_render(enum gw_pdb_query q, int csv, const char *account, const char 
 				       : (int)(sizeof(outage_cols) / sizeof(outage_cols[0]));
 	int i;
 
+	if (q == GW_PQ_NOTICES) {
+		cols = notice_cols;
+		ncols = (int)(sizeof(notice_cols) / sizeof(notice_cols[0]));
+	}
 	if (PQnfields(r) != ncols) {
 		gw_err("portal: the query gave %d columns, %d expected", PQnfields(r), ncols);
 		return GW_EDB;
@@ -113,6 +124,10 @@ int gw_api_render(enum gw_pdb_query q, int csv, const char *account, const char 
 		for (i = 0; i < ncols; i++)
 			gw_buf_printf(b, "%s%s", i ? "," : "", cols[i].name);
 		gw_buf_puts(b, "\r\n");
+	} else if (q == GW_PQ_NOTICES) {
+		gw_buf_puts(b, "{\"account\":");
+		gw_json_string(b, account);
+		gw_buf_puts(b, ",\"notices\":[");
 	} else {
 		gw_buf_puts(b, "{\"account\":");
 		gw_json_string(b, account);
