@@ -254,6 +254,19 @@ static struct pconn *acquire_ms(struct gw_pdb *db, unsigned ms)
 	return p;
 }
 
+/* p's connection, made anew when the server closed it (a restart, a
+ * failover); NULL when it cannot be made. */
+static PGconn *live_conn(struct gw_pdb *db, struct pconn *p)
+{
+	if (p->conn && PQstatus(p->conn) != CONNECTION_OK) {
+		PQfinish(p->conn);
+		p->conn = NULL;
+	}
+	if (!p->conn)
+		p->conn = connect_db(db);
+	return p->conn;
+}
+
 /* A free slot of the pool, waiting up to the query timeout. NULL if none. */
 static struct pconn *acquire(struct gw_pdb *db)
 {
@@ -370,13 +383,7 @@ int gw_pdb_query(struct gw_pdb *db, enum gw_pdb_query q, const char *session_acc
 	/* A connection the server closed (a restart, a failover) is made
 	 * anew and the query tried once more. */
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (p->conn && PQstatus(p->conn) != CONNECTION_OK) {
-			PQfinish(p->conn);
-			p->conn = NULL;
-		}
-		if (!p->conn)
-			p->conn = connect_db(db);
-		if (!p->conn) {
+		if (!live_conn(db, p)) {
 			rc = GW_ECONN;
 			break;
 		}
@@ -500,13 +507,7 @@ int gw_pdb_run(struct gw_pdb *db, const char *session_account, struct gw_pdb_stm
 	}
 	/* as gw_pdb_query: a connection the server closed is made anew */
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (p->conn && PQstatus(p->conn) != CONNECTION_OK) {
-			PQfinish(p->conn);
-			p->conn = NULL;
-		}
-		if (!p->conn)
-			p->conn = connect_db(db);
-		if (!p->conn) {
+		if (!live_conn(db, p)) {
 			rc = GW_ECONN;
 			break;
 		}
