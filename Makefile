@@ -250,10 +250,14 @@ $(BUILD)/tests/test_portal: $(BUILD)/tests/unit/portal/test_portal.o $(PORTAL_OB
 $(BUILD)/tests/test_portal_page: $(BUILD)/tests/unit/portal/test_portal_page.o $(PORTAL_OBJ) $(PORTAL_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
+$(BUILD)/tests/test_portal_jwt: $(BUILD)/tests/unit/portal/test_portal_jwt.o $(PORTAL_OBJ) $(PORTAL_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
 ifeq ($(CROSS),)
 all: $(BUILD)/portald
 tests: $(BUILD)/portald $(BUILD)/tests/test_portal
 tests: $(BUILD)/tests/test_portal_page
+tests: $(BUILD)/tests/test_portal_jwt
 install: install-portal
 endif
 .PHONY: install-portal

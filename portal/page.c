@@ -76,8 +76,9 @@ static int cookie_value(const char *h, const char *name, char *out, size_t cap)
 static int verify(const struct gw_portal *p, const struct gw_request *rq, const char *token, int64_t now_s,
 		  struct gw_jwt_claims *claims)
 {
-	int rc = gw_jwt_verify(token, strlen(token), p->cfg->key, p->cfg->key_len, p->cfg->audience, now_s,
-			       p->cfg->leeway_s, claims);
+	struct gw_jwt_keys keys = { p->cfg->key_len ? p->cfg->key : NULL, p->cfg->key_len, p->cfg->es256 };
+	int rc = gw_jwt_verify_keys(token, strlen(token), &keys, p->cfg->audience, now_s, p->cfg->leeway_s,
+				    claims);
 
 	if (rc != GW_JWT_OK) {
 		refused_log(rq, gw_jwt_strerror(rc));
