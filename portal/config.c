@@ -36,6 +36,7 @@ void gw_portal_config_init(struct gw_portal_config *c)
 	c->rate_table = 4096;
 	c->cookie_secure = 1;
 	c->health_timeout_ms = 1000;
+	c->handoff_table = 65536;
 	c->connection_timeout_s = 10;
 	c->query_timeout_ms = 2000;
 	c->max_connections = 256;
@@ -132,6 +133,7 @@ static const struct num_key num_keys[] = {
 	NK("max_days", max_days, 1, 36600),
 	NK("max_months", max_months, 1, 1200),
 	NK("health_timeout_ms", health_timeout_ms, 10, 60000),
+	NK("handoff_table", handoff_table, 64, 1u << 24),
 };
 
 /* cookie_secure = on|off. Off is for plain HTTP on loopback only (tests,

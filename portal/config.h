@@ -42,6 +42,7 @@ struct gw_portal_config {
 	size_t key_len;                /* 0: no key_file, no HS256 */
 	char public_key_file[GW_PATH_MAX]; /* ES256: an EC P-256 public key in PEM; "" none */
 	EVP_PKEY *es256;               /* read from public_key_file; NULL: no ES256 */
+	unsigned handoff_table;        /* handoff tokens remembered until they expire; 65536 */
 };
 
 /* Sets the defaults. */

@@ -35,7 +35,7 @@ const char *gw_jwt_strerror(int r)
 	case GW_JWT_TOO_LONG: return "token too long";
 	case GW_JWT_FORM: return "not three base64url parts";
 	case GW_JWT_JSON: return "header or claims not a JSON object";
-	case GW_JWT_ALG: return "algorithm not one of the configured keys' (or crit present)";
+	case GW_JWT_ALG: return "algorithm not HS256 or ES256, or its key not configured (or crit present)";
 	case GW_JWT_SIGNATURE: return "bad signature";
 	case GW_JWT_EXPIRED: return "expired (or no exp)";
 	case GW_JWT_NOT_YET: return "not yet valid (nbf)";

@@ -8,7 +8,9 @@
 # ES384, a P-384 key, a DER signature, another P-256 key; the high s of a
 # good signature accepted, as docs/portal.md says), all the one 401; the
 # key files refused at start (a PEM in key_file, an RSA or P-384 public
-# key, a private key, neither key).
+# key, a private key, neither key); the customer page's handoff token is
+# good once (a jti required; a full table of used tokens refuses new
+# handoffs until tokens expire, forgetting none).
 . "$(dirname "$0")/../lib.sh"
 
 portald=$GW_BUILD/portald
@@ -98,7 +100,7 @@ refused "a signature of 63 bytes" "$(es | sed 's/\.[^.]*$//').$(es | sed 's/.*\.
 refused "an all-zero signature" "$(es sig="$(head -c 64 /dev/zero | base64 -w0 | tr '+/' '-_' | tr -d '=')")"
 refused "an expired ES256 token" "$(es exp=-120)"
 refused "an ES256 token for another audience" "$(es aud='"another"')"
-grep -q "refused: algorithm not one of the configured keys'" "$log" && ok "the log names a refused algorithm" ||
+grep -q "refused: algorithm not HS256 or ES256, or its key not configured" "$log" && ok "the log names a refused algorithm" ||
 	not_ok "the log names a refused algorithm"
 grep -q "refused: bad signature" "$log" && ok "the log names a bad signature" || not_ok "the log names a bad signature"
 
@@ -112,6 +114,70 @@ start both "key_file = $key" "public_key_file = $GW_TMP/es.pub"
 served "HS256 with both keys configured" "$(tok "$key" C-1)"
 served "ES256 with both keys configured" "$(es)"
 refused "HS256 under the public key's PEM text, both keys configured" "$(tok "$key" C-1 key="$GW_TMP/es.pub")"
+
+# --- the handoff: each token once ------------------------------------------------------
+# A table of 64 handoffs (the least), leeway 0: the 64 fill it, the 65th
+# waits (503, not taken) until the first ones expire, then is taken.
+start handoff "key_file = $key" "public_key_file = $GW_TMP/es.pub" "handoff_table = 64" "leeway = 0" \
+	"rate_burst = 200" "rate_per_minute = 6000"
+handoff() { # TOKEN: the handoff's status in $code, its Set-Cookie in $sc
+	code=$(curl -s -m 30 -o "$GW_TMP/body" -D "$GW_TMP/headers" -w '%{http_code}' "$base/session?token=$1")
+	sc=$(tr -d '\r' <"$GW_TMP/headers" | grep -i '^Set-Cookie:' | cut -d' ' -f2-)
+}
+h1=$(tok "$key" C-1)
+handoff "$h1"
+check_eq "$code ${sc%%=*}" "303 portal_session" "a handoff token is taken the first time"
+c_h1=${sc%%;*}
+handoff "$h1"
+check_eq "$code/$sc" "401/" "the same handoff token a second time: the 401 page, no cookie"
+h2=$(es jti='"e-1"')
+handoff "$h2"
+check_eq "$code" 303 "an ES256 handoff token is taken"
+handoff "$h2"
+check_eq "$code" 401 "... and only once"
+handoff "$(tok "$key" C-2 jti='"e-1"')"
+check_eq "$code" 303 "another account's token with the same jti is another handoff"
+handoff "$(tok "$key" C-1 jti=-)"
+check_eq "$code" 401 "a handoff token without a jti is refused"
+handoff "$(tok "$key" C-1 jti=42)"
+check_eq "$code" 401 "a handoff token whose jti is not a string is refused"
+handoff "$(tok "$key" C-1 jti="\"$(head -c 129 /dev/zero | tr '\0' j)\"")"
+check_eq "$code" 401 "a handoff token with a jti of 129 bytes is refused"
+code=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $h1" "$base$url")
+check_eq "$code" 200 "the API takes a handed-off token as often as it comes (jti is the handoff's)"
+code=$(curl -s -m 30 -o /dev/null -o /dev/null -w '%{http_code}' -H "Cookie: $c_h1" "$base/" "$base/")
+check_eq "$code" 200200 "the page takes the cookie of a handed-off token again and again"
+grep -q "refused: handoff token of account C-1 used again" "$log" && ok "a token used again is logged" ||
+	not_ok "a token used again is logged"
+grep -q "refused: a handoff token needs a jti" "$log" && ok "a token without a jti is logged" ||
+	not_ok "a token without a jti is logged"
+# fill the table: 3 taken so far, 61 more with tokens of 30 s, made at
+# once and handed off by one curl (one process per token took longer
+# than that on a loaded machine)
+tok "$key" F count=61 exp=+30 | sed "s|^\(.*\)$|url = $base/session?token=\1\noutput = /dev/null|" >"$GW_TMP/fill.curl"
+check_eq "$(curl -s -m 60 -K "$GW_TMP/fill.curl" -w '%{http_code}\n' | sort | uniq -c | awk '{ print $1 "x" $2 }' | tr '\n' ' ')" \
+	"61x303 " "61 more handoffs fill the 64 slots"
+last=$(tok "$key" C-9 exp=+600)
+handoff "$last"
+if [ "$code" = 503 ] && [ -z "$sc" ] && grep -qi '^Retry-After: 5' "$GW_TMP/headers"; then
+	ok "a full table refuses the next handoff: 503, Retry-After, no cookie"
+else
+	not_ok "a full table refuses the next handoff: 503, Retry-After, no cookie (got $code, $sc)"
+fi
+grep -q "handoff of account C-9 refused: the table of used handoff tokens is full (handoff_table = 64" "$log" &&
+	ok "the full table is logged, naming handoff_table" || not_ok "the full table is logged, naming handoff_table"
+handoff "$h1"
+check_eq "$code" 401 "a full table has forgotten no token: the first is still refused"
+# the first three tokens (exp 600 s) stay; the 61 of 40 s expire, and the
+# refused token was not taken: the same URL is handed off once there is room
+for i in $(seq 1 90); do
+	handoff "$last"
+	[ "$code" = 503 ] || break
+	sleep 1
+done
+check_eq "$code" 303 "once tokens expire there is room: the token refused for a full table is taken"
+handoff "$last"
+check_eq "$code" 401 "... and only once"
 
 # --- key files refused at start ------------------------------------------------------
 # config_error DESC PATTERN KEY-LINES...

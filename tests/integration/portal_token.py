@@ -6,7 +6,8 @@
 #
 #   portal_token.py KEY-FILE SUB [name=value ...]
 #
-# Claims: sub=SUB, aud=gatewayd-portal, exp=now+600, plus name=value
+# Claims: sub=SUB, aud=gatewayd-portal, exp=now+600, jti=a random one
+# (each token its own, as the customer page's handoff needs), plus name=value
 # (a JSON value, or "-" to leave the claim out; exp=+N / -N: now plus N).
 # Special names: alg= (header alg, "-" none), key= (another key file),
 # header= (the whole header JSON), claims= (the whole claims text),
@@ -14,20 +15,22 @@
 # es256=PEM-FILE (sign ES256 with that EC private key, Python's
 # cryptography; alg ES256 unless alg= says otherwise), der=1 (ES256: the
 # signature in DER, as a wrong backend sends it), high_s=1 (ES256: s
-# replaced by n - s, the other valid signature).
-import base64, hashlib, hmac, json, sys, time
+# replaced by n - s, the other valid signature), count=N (N tokens, one a
+# line, each with a jti of its own).
+import base64, hashlib, hmac, json, os, sys, time
 
 def b64(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 def main():
     key_file, sub = sys.argv[1], sys.argv[2]
-    claims = {"sub": sub, "aud": "gatewayd-portal", "exp": int(time.time()) + 600}
+    claims = {"sub": sub, "aud": "gatewayd-portal", "exp": int(time.time()) + 600,
+              "jti": b64(os.urandom(12))}
     header = {"alg": "HS256", "typ": "JWT"}
     opts = {}
     for a in sys.argv[3:]:
         name, value = a.split("=", 1)
-        if name in ("key", "header", "claims", "sig", "hs512", "es256", "der", "high_s"):
+        if name in ("key", "header", "claims", "sig", "hs512", "es256", "der", "high_s", "count"):
             opts[name] = value
             if name == "es256" and "alg=" not in " ".join(sys.argv[3:]):
                 header["alg"] = "ES256"
@@ -42,6 +45,11 @@ def main():
             claims[name] = int(time.time()) + int(value)
         else:
             claims[name] = json.loads(value)
+    for _ in range(int(opts.get("count", 1))):
+        make(opts, header, claims, key_file)
+        claims["jti"] = b64(os.urandom(12))
+
+def make(opts, header, claims, key_file):
     key = open(opts.get("key", key_file), "rb").read().rstrip(b"\r\n")
     h = opts.get("header", json.dumps(header, separators=(",", ":")))
     c = opts.get("claims", json.dumps(claims, separators=(",", ":")))

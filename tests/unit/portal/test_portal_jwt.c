@@ -7,7 +7,10 @@
  * P-256 key; an ES256 token where only HS256 is configured and the other
  * way round; HS256 signed with the public key's PEM text (the classic
  * confusion); alg none, ES384, es256; the key loader's refusals (RSA,
- * P-384, not PEM). Keys are made here with libcrypto; the integration
+ * P-384, not PEM); the table of used handoff tokens (once, again after
+ * expiry, another account's same jti, a full window refused and nothing
+ * forgotten, eight threads racing for one token). Keys are made here
+ * with libcrypto; the integration
  * test (tests/integration/portal_keys.sh) signs with Python's
  * cryptography and openssl's keys.
  */
@@ -27,7 +30,10 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include "handoff.h"
 #include "jwt.h"
+
+#include <pthread.h>
 
 #define NOW 1780000000
 #define AUD "gatewayd-portal"
@@ -390,6 +396,133 @@ static void key_loader(void **state)
 	assert_null(pk);
 }
 
+static void handoff_once(void **state)
+{
+	struct gw_handoff *h = gw_handoff_new(1024);
+	char jti[32];
+	int i, first = 0, full = 0;
+
+	(void)state;
+	assert_null(gw_handoff_new(GW_HANDOFF_PROBES - 1));
+	assert_non_null(h);
+	assert_int_equal(gw_handoff_take(h, "C-1", "j-1", NOW + 630, NOW), GW_HANDOFF_FIRST);
+	assert_int_equal(gw_handoff_take(h, "C-1", "j-1", NOW + 630, NOW + 1), GW_HANDOFF_USED);
+	assert_int_equal(gw_handoff_take(h, "C-1", "j-1", NOW + 630, NOW + 629), GW_HANDOFF_USED);
+	/* the same jti of another account is another token */
+	assert_int_equal(gw_handoff_take(h, "C-2", "j-1", NOW + 630, NOW), GW_HANDOFF_FIRST);
+	/* "C-1" + "0j" and "C-10" + "j": the account ends where its NUL is */
+	assert_int_equal(gw_handoff_take(h, "C-1", "0j", NOW + 630, NOW), GW_HANDOFF_FIRST);
+	assert_int_equal(gw_handoff_take(h, "C-10", "j", NOW + 630, NOW), GW_HANDOFF_FIRST);
+	assert_int_equal(gw_handoff_count(h, NOW), 4);
+	/* once its token has expired (exp + leeway) the pair is forgotten:
+	 * the token is refused by its exp from then on anyway */
+	assert_int_equal(gw_handoff_count(h, NOW + 630), 0);
+	assert_int_equal(gw_handoff_take(h, "C-1", "j-1", NOW + 1300, NOW + 630), GW_HANDOFF_FIRST);
+	gw_handoff_free(h);
+
+	/* 64 slots: 64 handoffs fill them; the 65th is refused, none of the
+	 * 64 is forgotten; when they expire there is room again */
+	h = gw_handoff_new(GW_HANDOFF_PROBES);
+	assert_non_null(h);
+	for (i = 0; i < GW_HANDOFF_PROBES + 10; i++) {
+		enum gw_handoff_result r;
+		snprintf(jti, sizeof(jti), "t-%d", i);
+		r = gw_handoff_take(h, "C-1", jti, NOW + 600, NOW);
+		first += r == GW_HANDOFF_FIRST;
+		full += r == GW_HANDOFF_FULL;
+	}
+	assert_int_equal(first, GW_HANDOFF_PROBES);
+	assert_int_equal(full, 10);
+	for (i = 0; i < GW_HANDOFF_PROBES; i++) {
+		snprintf(jti, sizeof(jti), "t-%d", i);
+		assert_int_equal(gw_handoff_take(h, "C-1", jti, NOW + 600, NOW + 1), GW_HANDOFF_USED);
+	}
+	assert_int_equal(gw_handoff_take(h, "C-1", "t-new", NOW + 1200, NOW + 600), GW_HANDOFF_FIRST);
+	gw_handoff_free(h);
+}
+
+/* The session cookie: the token sealed by this process only. */
+static void handoff_seal(void **state)
+{
+	struct gw_handoff *h = gw_handoff_new(64), *other = gw_handoff_new(64);
+	const char *tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJDLTEifQ.c2ln";
+	char c[256], d[256], small[60];
+	size_t n = strlen(tok);
+
+	(void)state;
+	assert_non_null(h);
+	assert_non_null(other);
+	assert_int_equal(gw_handoff_seal(h, tok, c, sizeof(c)), 0);
+	assert_int_equal(strlen(c), n + GW_HANDOFF_SEAL);
+	assert_int_equal(c[n], '~');
+	assert_int_equal(strspn(c + n + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 43);
+	strcpy(d, c);
+	assert_int_equal(gw_handoff_open(h, d), 0);
+	assert_string_equal(d, tok);
+	/* another process's seal, the bare token, a changed token or seal,
+	 * a seal cut short or longer, two seals */
+	strcpy(d, c);
+	assert_int_equal(gw_handoff_open(other, d), -1);
+	strcpy(d, tok);
+	assert_int_equal(gw_handoff_open(h, d), -1);
+	strcpy(d, c);
+	d[3] = d[3] == 'A' ? 'B' : 'A';
+	assert_int_equal(gw_handoff_open(h, d), -1);
+	strcpy(d, c);
+	d[n + 5] = d[n + 5] == 'A' ? 'B' : 'A';
+	assert_int_equal(gw_handoff_open(h, d), -1);
+	strcpy(d, c);
+	d[strlen(d) - 1] = '\0';
+	assert_int_equal(gw_handoff_open(h, d), -1);
+	snprintf(d, sizeof(d), "%sA", c);
+	assert_int_equal(gw_handoff_open(h, d), -1);
+	snprintf(d, sizeof(d), "%s%s", c, c + n);
+	assert_int_equal(gw_handoff_open(h, d), -1);
+	strcpy(d, "~");
+	assert_int_equal(gw_handoff_open(h, d), -1);
+	/* it must fit */
+	assert_int_equal(gw_handoff_seal(h, tok, small, sizeof(small)), -1);
+	gw_handoff_free(h);
+	gw_handoff_free(other);
+}
+
+struct race {
+	struct gw_handoff *h;
+	int first;
+};
+
+static void *racer(void *arg)
+{
+	struct race *r = arg;
+
+	r->first = gw_handoff_take(r->h, "C-1", "the-one", NOW + 600, NOW) == GW_HANDOFF_FIRST;
+	return NULL;
+}
+
+/* Eight requests with one token at once: exactly one is handed off. */
+static void handoff_race(void **state)
+{
+	struct race r[8];
+	pthread_t t[8];
+	int i, n, round;
+
+	(void)state;
+	for (round = 0; round < 50; round++) {
+		struct gw_handoff *h = gw_handoff_new(4096);
+		assert_non_null(h);
+		for (i = 0; i < 8; i++) {
+			r[i].h = h;
+			assert_int_equal(pthread_create(&t[i], NULL, racer, &r[i]), 0);
+		}
+		for (i = 0, n = 0; i < 8; i++) {
+			pthread_join(t[i], NULL);
+			n += r[i].first;
+		}
+		assert_int_equal(n, 1);
+		gw_handoff_free(h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +531,9 @@ int main(void)
 		cmocka_unit_test(es256_bad_signatures),
 		cmocka_unit_test(alg_by_key),
 		cmocka_unit_test(key_loader),
+		cmocka_unit_test(handoff_once),
+		cmocka_unit_test(handoff_seal),
+		cmocka_unit_test(handoff_race),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
