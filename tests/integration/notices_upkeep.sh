@@ -6,7 +6,9 @@
 # day of a month with a price change, on the default tariff and on one
 # with cents and 1 Wh shares; and a notice run's bills); the notices'
 # retention (gw_notices_prune: notices and deliveries of old days deleted,
-# the rest kept, keep_days, a keep under 31 days refused, who may run it).
+# the rest kept, keep_days, a keep under 31 days refused, who may run it);
+# and the shipped gatewayd-notices.service/.timer: systemd-analyze verify
+# and security, and its ExecStart run as written against the database.
 . "$(dirname "$0")/../lib.sh"
 
 start_pg pg
@@ -173,4 +175,53 @@ check_eq "$(PGUSER=op psql -XqAt -c "UPDATE notice_settings SET keep_days = 399"
 check_eq "$(PGUSER=op psql -XqAt -c "UPDATE notice_settings SET keep_days = 7" 2>&1 | grep -c 'violates check constraint')" 1 \
 	"keep_days under 31 is refused"
 
+# --- the shipped units ---------------------------------------------------------------
+svc=$GW_TMP/gatewayd-notices.service
+sed 's|@PREFIX@|/usr|g' "$GW_TOP/tools/gatewayd-notices.service" >"$svc"
+cp "$GW_TOP/tools/gatewayd-notices.timer" "$GW_TMP/"
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify "$svc" "$GW_TMP/gatewayd-notices.timer" >"$GW_TMP/verify.out" 2>&1
+	check_eq "$?:$(grep -v 'notices.md\|Documentation' "$GW_TMP/verify.out")" "0:" \
+		"systemd-analyze verify finds nothing wrong with gatewayd-notices.service and .timer"
+	s=$(systemd-analyze security --offline=yes "$svc" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	if [ -n "$s" ] && awk -v s="$s" 'BEGIN { exit !(s <= 2.0) }'; then
+		ok "systemd-analyze security rates gatewayd-notices.service $s (at most 2.0)"
+	else
+		not_ok "systemd-analyze security rates gatewayd-notices.service '$s' (at most 2.0)"
+	fi
+else
+	not_ok "systemd-analyze is installed (apt-get install systemd)"
+fi
+check_eq "$(grep -E '^(OnCalendar|Persistent|WantedBy)=' "$GW_TMP/gatewayd-notices.timer" | tr '\n' ';')" \
+	"OnCalendar=hourly;Persistent=true;WantedBy=timers.target;" "the timer: hourly, runs a missed run at boot, wanted by timers.target"
+# Its ExecStart as written (the environment file's GW_PG_CONNINFO, the
+# password file as the credential), run as the operator's role.
+cmd=$(sed -n 's/^ExecStart=//p' "$svc")
+creds=$GW_TMP/creds
+mkdir -p "$creds"
+: >"$creds/pgpass"
+chmod 600 "$creds/pgpass"
+q "UPDATE notice_settings SET keep_days = 400" >/dev/null
+q "INSERT INTO customer_notices (customer_account, day, kind, ref, figures, subject_vi, body_vi, subject_en, body_en)
+   VALUES ('P-3', '$today'::date - 450, 'daily', '', '{}', 's', 'b', 's', 'b')" >/dev/null
+run_unit() {
+	env -i PATH=/usr/bin:/bin GW_PG_CONNINFO="host=$PGHOST port=$PGPORT dbname=meters user=op" \
+		PGPASSFILE="$creds/pgpass" PGAPPNAME=gatewayd-notices \
+		bash -c "${cmd//\$\{GW_PG_CONNINFO\}/\"\$GW_PG_CONNINFO\"}"
+}
+out=$(run_unit 2>&1)
+rc=$?
+if [ "$rc" = 0 ] && grep -q "^$(q "SELECT '$today'::date - 400")|1|3$" <<<"$out" &&
+	[ "$(grep -c '^20[0-9-]*|[0-9]*|[0-9]*|[0-9]*|[0-9]*|[0-9]*|[0-9]*$' <<<"$out")" = 3 ]; then
+	ok "the unit's ExecStart runs gw_notices_run() (three days) and gw_notices_prune() (1 notice, 3 deliveries)"
+else
+	not_ok "the unit's ExecStart runs gw_notices_run() and gw_notices_prune() (status $rc: $out)"
+fi
+q "REVOKE EXECUTE ON FUNCTION gw_notices_run(date) FROM gw_operator" >/dev/null
+out=$(run_unit 2>&1)
+rc=$?
+q "GRANT EXECUTE ON FUNCTION gw_notices_run(date) TO gw_operator" >/dev/null
+[ "$rc" != 0 ] && grep -q "permission denied for function gw_notices_run" <<<"$out" &&
+	ok "a failing run fails the unit (exit $rc) with the server's message" ||
+	not_ok "a failing run fails the unit (exit $rc: $out)"
 finish
