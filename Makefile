@@ -250,21 +250,30 @@ $(BUILD)/tests/test_portal: $(BUILD)/tests/unit/portal/test_portal.o $(PORTAL_OB
 $(BUILD)/tests/test_portal_page: $(BUILD)/tests/unit/portal/test_portal_page.o $(PORTAL_OBJ) $(PORTAL_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
+$(BUILD)/tests/test_portal_jwt: $(BUILD)/tests/unit/portal/test_portal_jwt.o $(PORTAL_OBJ) $(PORTAL_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
 ifeq ($(CROSS),)
 all: $(BUILD)/portald
 tests: $(BUILD)/portald $(BUILD)/tests/test_portal
 tests: $(BUILD)/tests/test_portal_page
+tests: $(BUILD)/tests/test_portal_jwt
 install: install-portal
 endif
 .PHONY: install-portal
 # portald, its systemd unit, the sysusers.d entry of its user, an example
-# portal.ini and docs/portal.md (packaging/mkdeb.sh puts them in the
-# package gatewayd-portal).
+# portal.ini and docs/portal.md; the customer notices' hourly run
+# (gatewayd-notices.service and .timer) and docs/notices.md
+# (packaging/mkdeb.sh puts them in the package gatewayd-portal).
 install-portal: $(BUILD)/portald
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/examples
 	install -m 755 $(BUILD)/portald $(DESTDIR)$(PREFIX)/bin/
 	sed 's|@PREFIX@|$(PREFIX)|g' tools/portald.service >$(DESTDIR)/lib/systemd/system/portald.service
+	sed 's|@PREFIX@|$(PREFIX)|g' tools/gatewayd-notices.service \
+		>$(DESTDIR)/lib/systemd/system/gatewayd-notices.service
+	install -m 644 tools/gatewayd-notices.timer $(DESTDIR)/lib/systemd/system/
+	install -m 644 docs/notices.md $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/notices.md
 	install -m 644 portal/portald.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/portald.conf
 	install -m 644 portal/portal.ini $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/examples/portal.ini
 	install -m 644 docs/portal.md $(DESTDIR)$(PREFIX)/share/doc/gatewayd-portal/portal.md

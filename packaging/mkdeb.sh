@@ -62,6 +62,8 @@ if [ -e "$main/usr/bin/portald" ]; then
 		"$portal/usr/share/doc"
 	mv "$main/usr/bin/portald" "$portal/usr/bin/"
 	mv "$main/lib/systemd/system/portald.service" "$portal/lib/systemd/system/"
+	mv "$main/lib/systemd/system/gatewayd-notices.service" \
+		"$main/lib/systemd/system/gatewayd-notices.timer" "$portal/lib/systemd/system/"
 	mv "$main/usr/lib/sysusers.d/portald.conf" "$portal/usr/lib/sysusers.d/"
 	mv "$main/usr/share/doc/gatewayd-portal" "$portal/usr/share/doc/"
 	mkdir -p "$portal/usr/share/man/man8"
@@ -174,12 +176,13 @@ install -m 755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "
 printf '/etc/gatewayd/gateway.ini\n/etc/gatewayd/meters.csv\n' >"$main/DEBIAN/conffiles"
 
 if [ -d "$portal" ]; then
-	control gatewayd-portal "$(depends "$portal/usr/bin/portald"), systemd | adduser" web \
+	control gatewayd-portal "$(depends "$portal/usr/bin/portald"), systemd | adduser, postgresql-client" web \
 		"smart-meter gateway: customer portal service" \
 " portald answers the utility's app backend with a customer's daily and
  monthly energy use from the gateway database, read-only, as JSON or CSV.
- Requests carry HS256 bearer tokens naming the customer account; the
- database's row-level security decides what each request can see."
+ Requests carry HS256 or ES256 bearer tokens naming the customer account;
+ the database's row-level security decides what each request can see.
+ The package also has the customer notices' hourly timer (psql)."
 	install -m 755 packaging/deb/portal.postinst "$portal/DEBIAN/postinst"
 	install -m 755 packaging/deb/portal.postrm "$portal/DEBIAN/postrm"
 	printf '/etc/gatewayd-portal/portal.ini\n' >"$portal/DEBIAN/conffiles"

@@ -177,6 +177,7 @@ static int account_path(const char *path, char *acct, const char **what)
 static int authenticate(const struct gw_portal *p, const struct gw_request *rq, int64_t now_s,
 			const char *url_account, struct gw_reply *rp, struct gw_jwt_claims *claims)
 {
+	struct gw_jwt_keys keys = { p->cfg->key_len ? p->cfg->key : NULL, p->cfg->key_len, p->cfg->es256 };
 	const char *h = rq->authorization, *tok;
 	char why[160];
 	int rc;
@@ -191,7 +192,7 @@ static int authenticate(const struct gw_portal *p, const struct gw_request *rq, 
 	}
 	for (tok = h + 7; *tok == ' '; tok++)
 		;
-	rc = gw_jwt_verify(tok, strlen(tok), p->cfg->key, p->cfg->key_len, p->cfg->audience,
+	rc = gw_jwt_verify_keys(tok, strlen(tok), &keys, p->cfg->audience,
 			   now_s, p->cfg->leeway_s, claims);
 	if (rc != GW_JWT_OK) {
 		refuse(rp, rq, gw_jwt_strerror(rc));

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "handoff.h"
 #include "json.h"
 #include "rate.h"
 
@@ -36,6 +37,7 @@ struct gw_portal {
 	const struct gw_portal_config *cfg;
 	struct gw_pdb *db;
 	struct gw_rate *rate;
+	struct gw_handoff *handoff; /* the handoff tokens used (handoff.h) */
 };
 
 struct gw_request {
@@ -69,7 +71,7 @@ struct gw_reply {
 	int html;               /* an HTML page: its security headers are sent */
 	const char *location;   /* a Location header, or NULL */
 	const char *set_cookie; /* a Set-Cookie header, or NULL */
-	char cookie_buf[4096 + 192]; /* a token (GW_JWT_MAX) and the cookie's attributes */
+	char cookie_buf[4096 + 256]; /* a token (GW_JWT_MAX), its seal and the cookie's attributes */
 };
 
 /* Answers rq into rp (rp->body initialised here; the caller frees it with

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ini.h"
+#include "jwt.h"
 
 struct load_ctx {
 	const char *path;
@@ -35,6 +36,7 @@ void gw_portal_config_init(struct gw_portal_config *c)
 	c->rate_table = 4096;
 	c->cookie_secure = 1;
 	c->health_timeout_ms = 1000;
+	c->handoff_table = 65536;
 	c->connection_timeout_s = 10;
 	c->query_timeout_ms = 2000;
 	c->max_connections = 256;
@@ -131,6 +133,7 @@ static const struct num_key num_keys[] = {
 	NK("max_days", max_days, 1, 36600),
 	NK("max_months", max_months, 1, 1200),
 	NK("health_timeout_ms", health_timeout_ms, 10, 60000),
+	NK("handoff_table", handoff_table, 64, 1u << 24),
 };
 
 /* cookie_secure = on|off. Off is for plain HTTP on loopback only (tests,
@@ -175,6 +178,10 @@ static int portal_key(struct load_ctx *x, const char *key, const char *v, int li
 		x->have_key_file = 1;
 		return text(x, line, key, v, c->key_file, sizeof(c->key_file));
 	}
+	if (strcmp(key, "public_key_file") == 0) {
+		x->have_key_file = 1;
+		return text(x, line, key, v, c->public_key_file, sizeof(c->public_key_file));
+	}
 	if (strcmp(key, "audience") == 0)
 		return text(x, line, key, v, c->audience, sizeof(c->audience));
 	if (strcmp(key, "timezone") == 0)
@@ -207,12 +214,51 @@ static int on_key(void *ctx, const char *section, const char *key, const char *v
 	return bad(x, line, key, "key outside [portal] or [database]");
 }
 
+/* public_key_file: an ES256 public key (others may read it: it is public). */
+static int public_key_load(struct gw_portal_config *c)
+{
+	char pem[GW_PORTAL_KEY_MAX * 4];
+	const char *why;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(c->public_key_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot open the public key file: %s\n", c->public_key_file, strerror(errno));
+		return GW_ECONFIG;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "%s: the public key file is not a regular file\n", c->public_key_file);
+		close(fd);
+		return GW_ECONFIG;
+	}
+	n = read(fd, pem, sizeof(pem));
+	close(fd);
+	if (n < 0 || (size_t)n >= sizeof(pem)) {
+		fprintf(stderr, "%s: cannot read the public key (or it is longer than %zu bytes)\n",
+			c->public_key_file, sizeof(pem) - 1);
+		return GW_ECONFIG;
+	}
+	why = gw_jwt_es256_key(pem, (size_t)n, &c->es256);
+	if (why) {
+		fprintf(stderr, "%s: %s\n", c->public_key_file, why);
+		return GW_ECONFIG;
+	}
+	return 0;
+}
+
 int gw_portal_key_load(struct gw_portal_config *c)
 {
 	struct stat st;
 	ssize_t n;
 	int fd;
 
+	c->key_len = 0;
+	if (c->public_key_file[0] && public_key_load(c) < 0)
+		return GW_ECONFIG;
+	if (!c->key_file[0])
+		return 0;
 	fd = open(c->key_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "%s: cannot open the key file: %s\n", c->key_file, strerror(errno));
@@ -240,6 +286,13 @@ int gw_portal_key_load(struct gw_portal_config *c)
 		n--;
 	if (n > 0 && c->key[n - 1] == '\r')
 		n--;
+	if (n >= 10 && memcmp(c->key, "-----BEGIN", 10) == 0) {
+		/* Used as an HMAC secret, a public key's text would let anyone
+		 * who has it sign tokens. */
+		fprintf(stderr, "%s: the HS256 key file holds a PEM key; an ES256 public key goes into"
+			" public_key_file\n", c->key_file);
+		return GW_ECONFIG;
+	}
 	if (n < GW_PORTAL_KEY_MIN) {
 		fprintf(stderr, "%s: the key has %zd bytes, at least %d are needed\n", c->key_file, n,
 			GW_PORTAL_KEY_MIN);
@@ -261,7 +314,7 @@ int gw_portal_config_load(const char *path, struct gw_portal_config *c)
 	if (rc)
 		return rc < 0 ? rc : GW_ECONFIG;
 	if (!x.have_key_file) {
-		fprintf(stderr, "%s: [portal] key_file is missing\n", path);
+		fprintf(stderr, "%s: [portal] key_file is missing (the HS256 key; or public_key_file, an ES256 public key)\n", path);
 		return GW_ECONFIG;
 	}
 	if (!x.have_conninfo) {

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
 #include "gw.h"
 
 #define GW_PORTAL_KEY_MIN 32   /* bytes: HS256 wants a key of the hash's size */
@@ -37,7 +39,10 @@ struct gw_portal_config {
 	enum gw_log_level log_level;
 	/* the key, read from key_file by gw_portal_config_load */
 	unsigned char key[GW_PORTAL_KEY_MAX];
-	size_t key_len;
+	size_t key_len;                /* 0: no key_file, no HS256 */
+	char public_key_file[GW_PATH_MAX]; /* ES256: an EC P-256 public key in PEM; "" none */
+	EVP_PKEY *es256;               /* read from public_key_file; NULL: no ES256 */
+	unsigned handoff_table;        /* handoff tokens remembered until they expire; 65536 */
 };
 
 /* Sets the defaults. */
@@ -48,9 +53,10 @@ void gw_portal_config_init(struct gw_portal_config *c);
  * on stderr, or GW_EIO if the file cannot be read. */
 int gw_portal_config_load(const char *path, struct gw_portal_config *c);
 
-/* Reads the key file: its bytes, one trailing newline dropped; at least
- * GW_PORTAL_KEY_MIN bytes; refused when others may read it. Returns 0
- * or GW_ECONFIG (reported). */
+/* Reads the key files: key_file's bytes (HS256), one trailing newline
+ * dropped, at least GW_PORTAL_KEY_MIN bytes, refused when others may read
+ * it or when it holds a PEM key; public_key_file's EC P-256 public key
+ * (ES256). Returns 0 or GW_ECONFIG (reported). */
 int gw_portal_key_load(struct gw_portal_config *c);
 
 #endif

@@ -1,23 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * jwt.c - HS256 JSON Web Tokens for the portal; see jwt.h for what is
- * accepted.
+ * jwt.c - HS256 and ES256 JSON Web Tokens for the portal; see jwt.h for
+ * what is accepted.
  *
  * Order: form and length first (cheap, bounded), then the header (alg
- * decides everything after), then the signature over the untouched
- * header.payload text, and only then the claims: an unsigned payload is
- * never interpreted beyond being decoded.
+ * decides everything after, and only among the configured keys), then
+ * the signature over the untouched header.payload text, and only then
+ * the claims: an unsigned payload is never interpreted beyond being
+ * decoded.
  */
 #include <string.h>
 
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 
 #include "jsonread.h"
 #include "jwt.h"
 
-#define SIG_LEN 32 /* HMAC-SHA256 */
+#define SIG_LEN 32    /* HMAC-SHA256 */
+#define ES_SIG_LEN 64 /* ES256: r || s, 32 bytes each (RFC 7518 3.4) */
+
+enum alg { ALG_OTHER, ALG_HS256, ALG_ES256 };
 
 const char *gw_jwt_strerror(int r)
 {
@@ -26,7 +35,7 @@ const char *gw_jwt_strerror(int r)
 	case GW_JWT_TOO_LONG: return "token too long";
 	case GW_JWT_FORM: return "not three base64url parts";
 	case GW_JWT_JSON: return "header or claims not a JSON object";
-	case GW_JWT_ALG: return "algorithm not HS256 (or crit present)";
+	case GW_JWT_ALG: return "algorithm not HS256 or ES256, or its key not configured (or crit present)";
 	case GW_JWT_SIGNATURE: return "bad signature";
 	case GW_JWT_EXPIRED: return "expired (or no exp)";
 	case GW_JWT_NOT_YET: return "not yet valid (nbf)";
@@ -98,7 +107,7 @@ long gw_base64url_decode(const char *in, size_t n, unsigned char *out, size_t ca
 }
 
 struct header_seen {
-	int alg_ok;
+	enum alg alg;
 	int alg_seen;
 	int crit;
 };
@@ -111,7 +120,10 @@ static int header_member(void *ctx, const char *key, const struct gw_jr_value *v
 		if (h->alg_seen)
 			return -GW_JWT_DUPLICATE;
 		h->alg_seen = 1;
-		h->alg_ok = v->type == GW_JR_STRING && strcmp(v->str, "HS256") == 0;
+		if (v->type == GW_JR_STRING && strcmp(v->str, "HS256") == 0)
+			h->alg = ALG_HS256;
+		else if (v->type == GW_JR_STRING && strcmp(v->str, "ES256") == 0)
+			h->alg = ALG_ES256;
 	} else if (strcmp(key, "crit") == 0) {
 		h->crit = 1;
 	}
@@ -121,7 +133,7 @@ static int header_member(void *ctx, const char *key, const struct gw_jr_value *v
 struct claims_seen {
 	struct gw_jwt_claims *c;
 	const char *audience;
-	int sub, exp, nbf, aud;
+	int sub, exp, nbf, aud, jti;
 	int sub_ok, exp_ok, nbf_ok, aud_ok;
 };
 
@@ -156,6 +168,12 @@ static int claim_member(void *ctx, const char *key, const struct gw_jr_value *v)
 			return -GW_JWT_DUPLICATE;
 		s->nbf_ok = v->type == GW_JR_NUMBER && v->num_ok;
 		s->c->nbf = v->num;
+	} else if (strcmp(key, "jti") == 0) {
+		if (s->jti++)
+			return -GW_JWT_DUPLICATE;
+		/* kept only when it is a string that fits; the handoff asks */
+		if (v->type == GW_JR_STRING && v->str[0] && strlen(v->str) < sizeof(s->c->jti))
+			memcpy(s->c->jti, v->str, strlen(v->str) + 1);
 	} else if (strcmp(key, "aud") == 0) {
 		if (s->aud++)
 			return -GW_JWT_DUPLICATE;
@@ -200,11 +218,51 @@ static int check_signature(const char *token, size_t signed_len, const char *sig
 	return GW_JWT_OK;
 }
 
-static int verify(const char *token, size_t len, const unsigned char *key, size_t keylen,
-		  const char *audience, int64_t now, int64_t leeway, struct gw_jwt_claims *out)
+/* ES256: the signature part is r || s, 64 bytes, big-endian (RFC 7518
+ * 3.4), not DER. It is turned into the DER that libcrypto verifies; r or
+ * s of 0 or not below the curve's order fail there. A high s (the other
+ * of the two valid signatures) is accepted, see jwt.h. */
+static int check_es256(const char *token, size_t signed_len, const char *sig, size_t sig_len,
+		       EVP_PKEY *pkey)
+{
+	unsigned char got[ES_SIG_LEN + 3], *der = NULL;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r, *s;
+	EVP_MD_CTX *md = NULL;
+	int der_len, ok = 0;
+	long n;
+
+	if (sig_len > (ES_SIG_LEN * 4 + 2) / 3 + 4)
+		return GW_JWT_SIGNATURE; /* too long for r || s: DER, or P-384's 96 bytes */
+	n = gw_base64url_decode(sig, sig_len, got, sizeof(got));
+	if (n < 0)
+		return GW_JWT_FORM;
+	if (n != ES_SIG_LEN)
+		return GW_JWT_SIGNATURE;
+	r = BN_bin2bn(got, ES_SIG_LEN / 2, NULL);
+	s = BN_bin2bn(got + ES_SIG_LEN / 2, ES_SIG_LEN / 2, NULL);
+	es = ECDSA_SIG_new();
+	if (!r || !s || !es || !ECDSA_SIG_set0(es, r, s)) {
+		BN_free(r);
+		BN_free(s);
+		ECDSA_SIG_free(es);
+		return GW_JWT_SIGNATURE;
+	}
+	der_len = i2d_ECDSA_SIG(es, &der);
+	md = EVP_MD_CTX_new();
+	if (der_len > 0 && md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) == 1)
+		ok = EVP_DigestVerify(md, der, (size_t)der_len, (const unsigned char *)token, signed_len) == 1;
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	return ok ? GW_JWT_OK : GW_JWT_SIGNATURE;
+}
+
+static int verify(const char *token, size_t len, const struct gw_jwt_keys *k, const char *audience,
+		  int64_t now, int64_t leeway, struct gw_jwt_claims *out)
 {
 	unsigned char part[GW_JWT_MAX];
-	struct header_seen h = { 0, 0, 0 };
+	struct header_seen h = { ALG_OTHER, 0, 0 };
 	struct claims_seen s;
 	const char *d1, *d2;
 	long n;
@@ -225,11 +283,18 @@ static int verify(const char *token, size_t len, const unsigned char *key, size_
 		return -rc;
 	if (rc < 0)
 		return GW_JWT_JSON;
-	if (!h.alg_ok || h.crit)
+	/* The key decides the algorithm: a token may only name one that a
+	 * configured key has (no HS256 over a public key's text). */
+	if (h.crit || (h.alg == ALG_HS256 && !k->hs256) || (h.alg == ALG_ES256 && !k->es256) ||
+	    h.alg == ALG_OTHER)
 		return GW_JWT_ALG;
 
-	rc = check_signature(token, (size_t)(d2 - token), d2 + 1, len - (size_t)(d2 + 1 - token),
-			     key, keylen);
+	if (h.alg == ALG_HS256)
+		rc = check_signature(token, (size_t)(d2 - token), d2 + 1, len - (size_t)(d2 + 1 - token),
+				     k->hs256, k->hs256_len);
+	else
+		rc = check_es256(token, (size_t)(d2 - token), d2 + 1, len - (size_t)(d2 + 1 - token),
+				 k->es256);
 	if (rc != GW_JWT_OK)
 		return rc;
 
@@ -247,16 +312,56 @@ static int verify(const char *token, size_t len, const unsigned char *key, size_
 	return judge_claims(&s, now, leeway);
 }
 
-int gw_jwt_verify(const char *token, size_t len, const unsigned char *key, size_t keylen,
-		  const char *audience, int64_t now, int64_t leeway, struct gw_jwt_claims *out)
+int gw_jwt_verify_keys(const char *token, size_t len, const struct gw_jwt_keys *k, const char *audience,
+		       int64_t now, int64_t leeway, struct gw_jwt_claims *out)
 {
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!token || !key || keylen == 0 || !audience)
+	if (!token || !k || (!k->es256 && (!k->hs256 || k->hs256_len == 0)) || !audience)
 		return GW_JWT_FORM;
-	rc = verify(token, len, key, keylen, audience, now, leeway, out);
+	rc = verify(token, len, k, audience, now, leeway, out);
 	if (rc != GW_JWT_OK)
 		memset(out, 0, sizeof(*out));
 	return rc;
+}
+
+int gw_jwt_verify(const char *token, size_t len, const unsigned char *key, size_t keylen,
+		  const char *audience, int64_t now, int64_t leeway, struct gw_jwt_claims *out)
+{
+	struct gw_jwt_keys k = { key, key && keylen ? keylen : 0, NULL };
+
+	if (!key || keylen == 0) {
+		memset(out, 0, sizeof(*out));
+		return GW_JWT_FORM;
+	}
+	return gw_jwt_verify_keys(token, len, &k, audience, now, leeway, out);
+}
+
+const char *gw_jwt_es256_key(const char *pem, size_t len, EVP_PKEY **out)
+{
+	char group[32] = "";
+	size_t glen = 0;
+	EVP_PKEY *pk;
+	BIO *b;
+
+	*out = NULL;
+	b = BIO_new_mem_buf(pem, (int)len);
+	if (!b)
+		return "out of memory";
+	pk = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (!pk)
+		return "not a public key in PEM (-----BEGIN PUBLIC KEY-----)";
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
+		EVP_PKEY_free(pk);
+		return "not an EC key (ES256 needs an EC P-256 public key)";
+	}
+	if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1 ||
+	    strcmp(group, "prime256v1") != 0) {
+		EVP_PKEY_free(pk);
+		return "an EC key on another curve than P-256 (prime256v1), which ES256 needs";
+	}
+	*out = pk;
+	return NULL;
 }

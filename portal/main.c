@@ -155,7 +155,7 @@ static int serve(struct gw_portal *p, const sigset_t *set)
 int main(int argc, char **argv)
 {
 	static struct gw_portal_config cfg;
-	struct gw_portal p = { &cfg, NULL, NULL };
+	struct gw_portal p = { &cfg, NULL, NULL, NULL };
 	struct cli cl;
 	sigset_t set;
 	int rc;
@@ -179,7 +179,8 @@ int main(int argc, char **argv)
 
 	p.db = gw_pdb_new(cfg.conninfo, cfg.threads, cfg.query_timeout_ms);
 	p.rate = gw_rate_new(cfg.rate_table, cfg.rate_per_minute, cfg.rate_burst);
-	if (!p.db || !p.rate) {
+	p.handoff = gw_handoff_new(cfg.handoff_table);
+	if (!p.db || !p.rate || !p.handoff) {
 		gw_err("portal: out of memory");
 		return 1;
 	}
@@ -192,5 +193,6 @@ int main(int argc, char **argv)
 		rc = 1;
 	gw_pdb_free(p.db);
 	gw_rate_free(p.rate);
+	gw_handoff_free(p.handoff);
 	return rc;
 }

@@ -5,7 +5,8 @@
  *
  * The token: the app backend signs it exactly as for the API (jwt.h) and
  * sends the customer's browser to /session?token=... . portald checks it
- * as the API does, then keeps it in a cookie, HttpOnly (no script can
+ * as the API does, and only once (its jti, handoff.h), then keeps it,
+ * sealed by this process (handoff.h), in a cookie, HttpOnly (no script can
  * read it; the page has none anyway), Secure (cookie_secure, off only on
  * loopback), SameSite=Lax (sent when the app opens the page, not with a
  * request another site's page makes), Path=/ and a Max-Age that ends
@@ -76,8 +77,9 @@ static int cookie_value(const char *h, const char *name, char *out, size_t cap)
 static int verify(const struct gw_portal *p, const struct gw_request *rq, const char *token, int64_t now_s,
 		  struct gw_jwt_claims *claims)
 {
-	int rc = gw_jwt_verify(token, strlen(token), p->cfg->key, p->cfg->key_len, p->cfg->audience, now_s,
-			       p->cfg->leeway_s, claims);
+	struct gw_jwt_keys keys = { p->cfg->key_len ? p->cfg->key : NULL, p->cfg->key_len, p->cfg->es256 };
+	int rc = gw_jwt_verify_keys(token, strlen(token), &keys, p->cfg->audience, now_s, p->cfg->leeway_s,
+				    claims);
 
 	if (rc != GW_JWT_OK) {
 		refused_log(rq, gw_jwt_strerror(rc));
@@ -100,10 +102,43 @@ static int rate(struct gw_portal *p, const struct gw_request *rq, const char *ac
 	return -1;
 }
 
+/* A handoff token is good once: its (account, jti) is remembered until
+ * the token expires (handoff.h). Returns 0, or -1 after the answer: 401
+ * for a token used before or without a jti, 503 when the table is full
+ * (the token is not taken: the same URL works once there is room). */
+static int once(struct gw_portal *p, const struct gw_request *rq, const struct gw_jwt_claims *claims,
+		int64_t now_s, enum gw_lang l, struct gw_reply *rp)
+{
+	char why[160];
+
+	if (!claims->jti[0]) {
+		refused_log(rq, "a handoff token needs a jti (a string of 1-128 bytes)");
+		message(rp, 401, l, GW_MSG_LINK_BAD_TITLE, GW_MSG_LINK_BAD);
+		return -1;
+	}
+	switch (gw_handoff_take(p->handoff, claims->account, claims->jti, claims->exp + p->cfg->leeway_s, now_s)) {
+	case GW_HANDOFF_FIRST:
+		return 0;
+	case GW_HANDOFF_USED:
+		snprintf(why, sizeof(why), "handoff token of account %s used again", claims->account);
+		gw_warn("portal: %s %s from %s: refused: %s", rq->method, rq->shown_path ? rq->shown_path : rq->path,
+			rq->peer ? rq->peer : "?", why);
+		message(rp, 401, l, GW_MSG_LINK_BAD_TITLE, GW_MSG_LINK_BAD);
+		return -1;
+	default:
+		gw_err("portal: handoff of account %s refused: the table of used handoff tokens is full"
+		       " (handoff_table = %u, docs/portal.md)", claims->account, p->cfg->handoff_table);
+		rp->retry_after = 5;
+		message(rp, 503, l, GW_MSG_UNAVAILABLE_TITLE, GW_MSG_UNAVAILABLE);
+		return -1;
+	}
+}
+
 /* GET /session?token=JWT: the handoff. */
 static void session(struct gw_portal *p, const struct gw_request *rq, int64_t now_s, int64_t mono_us,
 		    enum gw_lang l, struct gw_reply *rp)
 {
+	char sealed[GW_JWT_MAX + GW_HANDOFF_SEAL + 1];
 	struct gw_jwt_claims claims;
 
 	if (!rq->token || (rq->bad_arg && strcmp(rq->bad_arg, "token") == 0)) {
@@ -117,7 +152,14 @@ static void session(struct gw_portal *p, const struct gw_request *rq, int64_t no
 	}
 	if (rate(p, rq, claims.account, mono_us, l, rp) < 0)
 		return;
-	cookie(p, rp, rq->token, claims.exp > now_s ? claims.exp - now_s : 1);
+	if (gw_handoff_seal(p->handoff, rq->token, sealed, sizeof(sealed)) < 0) {
+		refused_log(rq, "token too long for a cookie");
+		message(rp, 401, l, GW_MSG_LINK_BAD_TITLE, GW_MSG_LINK_BAD);
+		return;
+	}
+	if (once(p, rq, &claims, now_s, l, rp) < 0)
+		return;
+	cookie(p, rp, sealed, claims.exp > now_s ? claims.exp - now_s : 1);
 	rp->status = 303;
 	rp->location = "/";
 	rp->html = 1;
@@ -235,13 +277,20 @@ static int load(struct gw_portal *p, const char *account, struct gw_page_data *d
 static void page(struct gw_portal *p, const struct gw_request *rq, int64_t now_s, int64_t mono_us,
 		 enum gw_lang l, struct gw_reply *rp)
 {
-	char token[GW_JWT_MAX + 1];
+	char token[GW_JWT_MAX + GW_HANDOFF_SEAL + 1];
 	struct gw_jwt_claims claims;
 	struct gw_page_data *d;
 	int rc;
 
 	if (cookie_value(rq->cookie, cookie_name(p), token, sizeof(token)) < 0) {
 		refused_log(rq, "no session cookie");
+		message(rp, 401, l, GW_MSG_OPEN_FROM_APP_TITLE, GW_MSG_OPEN_FROM_APP);
+		return;
+	}
+	if (gw_handoff_open(p->handoff, token) < 0) {
+		refused_log(rq, "a session cookie this portald did not make (made by hand, another instance,"
+				" or before a restart)");
+		cookie(p, rp, "", 0);
 		message(rp, 401, l, GW_MSG_OPEN_FROM_APP_TITLE, GW_MSG_OPEN_FROM_APP);
 		return;
 	}

@@ -102,6 +102,28 @@ if [ -f "$portal_deb" ]; then
 		has "$GW_TMP/portal.ls" -rw-r--r-- usr/share/man/man8/portald.8.gz &&
 		ok "gatewayd-portal holds portald, portald(8), its unit, sysusers entry, portal.ini (0640) and portal.md" ||
 		not_ok "gatewayd-portal holds portald, portald(8), its unit, sysusers entry, portal.ini (0640) and portal.md ($(tr '\n' ' ' <"$GW_TMP/portal.ls"))"
+	has "$GW_TMP/portal.ls" -rw-r--r-- lib/systemd/system/gatewayd-notices.service &&
+		has "$GW_TMP/portal.ls" -rw-r--r-- lib/systemd/system/gatewayd-notices.timer &&
+		has "$GW_TMP/portal.ls" -rw-r--r-- usr/share/doc/gatewayd-portal/notices.md &&
+		ok "gatewayd-portal holds the customer notices' gatewayd-notices.service and .timer and notices.md" ||
+		not_ok "gatewayd-portal holds the customer notices' gatewayd-notices.service and .timer and notices.md"
+	check_eq "$(grep -c 'gatewayd-notices' "$GW_TMP/main.ls")" 0 "the notices' units are not in gatewayd"
+	case "$(field "$portal_deb" Depends)" in
+	*postgresql-client*) ok "gatewayd-portal depends on postgresql-client (the notices' run is psql)" ;;
+	*) not_ok "gatewayd-portal depends on postgresql-client ($(field "$portal_deb" Depends))" ;;
+	esac
+	if command -v systemd-analyze >/dev/null; then
+		proot=$GW_TMP/portal-root
+		dpkg-deb -x "$portal_deb" "$proot"
+		MANPATH=$proot/usr/share/man systemd-analyze verify "$proot/lib/systemd/system/gatewayd-notices.service" \
+			"$proot/lib/systemd/system/gatewayd-notices.timer" >"$GW_TMP/verify-notices.out" 2>&1
+		check_eq "$?:$(cat "$GW_TMP/verify-notices.out")" "0:" \
+			"systemd-analyze verify finds nothing wrong with the packaged gatewayd-notices units"
+		grep -q '^ExecStart=/usr/bin/psql .*gw_notices_run()' "$proot/lib/systemd/system/gatewayd-notices.service" &&
+			grep -q '^Documentation=file:/usr/share/doc/gatewayd-portal/notices.md$' "$proot/lib/systemd/system/gatewayd-notices.service" &&
+			ok "the packaged notices unit runs gw_notices_run() with psql; its documentation is in the package" ||
+			not_ok "the packaged notices unit runs gw_notices_run() with psql; its documentation is in the package"
+	fi
 	check_eq "$(dpkg-deb -I "$portal_deb" conffiles)" "/etc/gatewayd-portal/portal.ini" "portal.ini is a conffile"
 	check_eq "$(grep -c 'portald\|gatewayd-portal' "$GW_TMP/main.ls")" 0 "portald is not in gatewayd"
 	case "$(field "$portal_deb" Depends)" in

@@ -131,17 +131,17 @@ t2=$(tok "$key" C-2)
 
 # --- the handoff ------------------------------------------------------------------
 get "/session?token=$t1"
+now=$(date +%s) # the handoff's time, before anything slow (python below)
 sc=$(header Set-Cookie)
 check_eq "$code $(header Location)" "303 /" "the handoff answers 303 to / (no token in the Location)"
-if [[ "$sc" == "portal_session=$t1; "* ]] && [[ "$sc" == *"; HttpOnly;"* ]] && [[ "$sc" == *"SameSite=Lax"* ]] &&
+if [[ "$sc" == "portal_session=$t1~"* ]] && [[ "$sc" == *"; HttpOnly;"* ]] && [[ "$sc" == *"SameSite=Lax"* ]] &&
 	[[ "$sc" == *"; Path=/;"* ]] && [[ "$sc" != *Secure* ]]; then
-	ok "the handoff sets the cookie: HttpOnly, SameSite=Lax, Path=/ (Secure off as configured)"
+	ok "the handoff sets the cookie: the token sealed, HttpOnly, SameSite=Lax, Path=/ (Secure off as configured)"
 else
-	not_ok "the handoff sets the cookie: HttpOnly, SameSite=Lax, Path=/ (got: $sc)"
+	not_ok "the handoff sets the cookie: the token sealed, HttpOnly, SameSite=Lax, Path=/ (got: $sc)"
 fi
 exp=$(/usr/bin/python3 -c 'import base64,json,sys; p=sys.argv[1].split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["exp"])' "$t1")
 max_age=$(sed -n 's/.*Max-Age=\([0-9]*\).*/\1/p' <<<"$sc")
-now=$(date +%s)
 if [ -n "$max_age" ] && [ "$max_age" -le $((exp - now + 2)) ] && [ "$max_age" -ge $((exp - now - 30)) ]; then
 	ok "the cookie's Max-Age ends with the token ($max_age s, exp in $((exp - now)) s)"
 else
@@ -152,6 +152,13 @@ if grep -qF "$t1" "$GW_TMP/body" || grep -v '^Set-Cookie:' "$GW_TMP/h" | grep -q
 else
 	ok "the handoff's answer echoes the token only in Set-Cookie"
 fi
+c1=$(sed -n 's/^portal_session=\([^;]*\);.*/\1/p' <<<"$sc")
+# session_of ACCOUNT [CLAIMS...]: the cookie of a fresh token's handoff
+session_of() {
+	curl -s -m 30 -D - -o /dev/null "$base/session?token=$(tok "$key" "$@")" | tr -d '\r' |
+		sed -n 's/^Set-Cookie: portal_session=\([^;]*\);.*/\1/p'
+}
+c2=$(session_of C-2)
 # page_401 DESC TITLE-WORDS: the last answer is a 401 page with no detail
 page_401() {
 	if [ "$code" = 401 ] && grep -qF "$2" "$GW_TMP/body" &&
@@ -179,8 +186,13 @@ get "/session"
 page_401 "a handoff without a token" "$link_bad"
 get "/session?token=$t1&token=$t2"
 page_401 "a handoff with two tokens" "$link_bad"
-get "/session?token=$t1" -H 'Accept-Language: en'
+get "/session?token=$(tok "$key" C-1)" -H 'Accept-Language: en'
 check_eq "$code" 303 "a good token after refused ones is taken"
+get "/session?token=$t1"
+page_401 "a handoff token used a second time" "$link_bad"
+check_eq "$(header Set-Cookie)" "" "a handoff token used again sets no cookie"
+get "/session?token=$(tok "$key" C-1 jti=-)"
+page_401 "a handoff token without a jti" "$link_bad"
 
 # --- the page: refusals --------------------------------------------------------------
 get "/"
@@ -193,13 +205,34 @@ page_401 "/ with an expired token in the cookie" "Hãy mở từ ứng dụng"
 	not_ok "a cookie that is no good is cleared (got $(header Set-Cookie))"
 get "/" -H "Cookie: portal_session=$(tok "$key" C-1 key="$GW_TMP/other.key")"
 page_401 "/ with a cookie signed with another key" "Hãy mở từ ứng dụng"
+get "/" -H "Cookie: portal_session=$t1"
+page_401 "/ with a good token made into a cookie by hand (not sealed by the handoff)" "Hãy mở từ ứng dụng"
+[[ "$(header Set-Cookie)" == "portal_session=; Max-Age=0;"* ]] && ok "... and that cookie is cleared" ||
+	not_ok "... and that cookie is cleared (got $(header Set-Cookie))"
+get "/" -H "Cookie: portal_session=${c1%~*}~$(tok "$key" C-1 | cut -d. -f3 | cut -c1-43)"
+page_401 "/ with the token under a seal of its own making" "Hãy mở từ ứng dụng"
+get "/" -H "Cookie: portal_session=$(tok "$key" C-1)~${c1##*~}"
+page_401 "/ with another token under the handoff's seal" "Hãy mở từ ứng dụng"
+# A sealed cookie lives no longer than its token: handed off 20 s after
+# its exp (within the leeway of 30 s), it is refused from exp + 30 s on.
+c5=$(session_of C-5 exp=-20)
+get "/" -H "Cookie: portal_session=$c5"
+check_eq "$code" 200 "a sealed cookie of a token within its leeway shows the page"
+for i in $(seq 1 30); do
+	get "/" -H "Cookie: portal_session=$c5"
+	[ "$code" = 401 ] && break
+	sleep 1
+done
+page_401 "/ with a sealed cookie whose token has expired" "Hãy mở từ ứng dụng"
+grep -q "GET / from 127.0.0.1: refused: expired" "$GW_TMP/portald.log" && ok "... refused as expired (the log)" ||
+	not_ok "... refused as expired (the log)"
 get "/" -H "Authorization: Bearer $t1"
 page_401 "/ with a bearer header but no cookie (the page reads only its cookie)" "Hãy mở từ ứng dụng"
-get "/" -H "Cookie: __Host-portal_session=$t1"
+get "/" -H "Cookie: __Host-portal_session=$c1"
 page_401 "/ with the cookie under the name of the other setting" "Hãy mở từ ứng dụng"
 
 # --- the page ------------------------------------------------------------------------
-get "/" -H "Cookie: other=1; portal_session=$t1; more=2"
+get "/" -H "Cookie: other=1; portal_session=$c1; more=2"
 check_eq "$code" 200 "/ with the handoff's cookie shows the page"
 cp "$GW_TMP/body" "$out_dir/page-vi.html"
 csp=$(header Content-Security-Policy)
@@ -267,7 +300,7 @@ check_eq "$(pp outages "$GW_TMP/body")" "17:00 $(vi_d "$(day -1)") | chưa có �
 	"vi: the outages, latest first, local time: one not restored, one of 1 h 35 min (two meters, one row)"
 
 # English, by Accept-Language and its q-values
-get "/" -H "Cookie: portal_session=$t1" -H 'Accept-Language: en-US,en;q=0.9,vi;q=0.5'
+get "/" -H "Cookie: portal_session=$c1" -H 'Accept-Language: en-US,en;q=0.9,vi;q=0.5'
 cp "$GW_TMP/body" "$out_dir/page-en.html"
 grep -q '<html lang="en">' "$GW_TMP/body" && grep -q 'Your electricity use' "$GW_TMP/body" &&
 	ok "English for Accept-Language: en-US,en;q=0.9,vi;q=0.5" || not_ok "English for Accept-Language: en-US,en;q=0.9,vi;q=0.5"
@@ -278,23 +311,23 @@ check_eq "$(pp text "$GW_TMP/body" mtd-kwh)" "$fmt_en kWh" "en: the month so far
 check_eq "$(pp text "$GW_TMP/body" bill-total)" "$(money en "${bill% *}")" "en: the bill estimate, English form"
 check_eq "$(pp outages "$GW_TMP/body")" "$(day -1) 17:00 | not yet restored | –
 $(day -5) 10:00 | $(day -5) 11:35 | 1 h 35 min" "en: the outages"
-lang_of() { curl -s -m 30 -H "Cookie: portal_session=$t1" -H "Accept-Language: $1" "$base/" | grep -o '<html lang="[a-z]*">'; }
+lang_of() { curl -s -m 30 -H "Cookie: portal_session=$c1" -H "Accept-Language: $1" "$base/" | grep -o '<html lang="[a-z]*">'; }
 check_eq "$(lang_of 'fr-FR, en;q=0.5')" '<html lang="en">' "fr, en;q=0.5: English"
 check_eq "$(lang_of 'en;q=0.5, vi')" '<html lang="vi">' "en;q=0.5, vi: Vietnamese"
 check_eq "$(lang_of 'en;q=0')" '<html lang="vi">' "en;q=0 refuses English: Vietnamese"
 check_eq "$(lang_of 'de, fr')" '<html lang="vi">' "neither language: Vietnamese"
 
 # nothing of the request comes back, and nothing of C-2
-get "/?q=%3Cscript%3Ealert(1)%3C/script%3E" -H "Cookie: portal_session=$t1" -H 'Accept-Language: <script>alert(2)</script>'
+get "/?q=%3Cscript%3Ealert(1)%3C/script%3E" -H "Cookie: portal_session=$c1" -H 'Accept-Language: <script>alert(2)</script>'
 if [ "$code" = 200 ] && ! grep -qiE 'alert|<script' "$GW_TMP/body"; then ok "a query argument and a hostile Accept-Language are not echoed"; else
 	not_ok "a query argument and a hostile Accept-Language are not echoed ($code)"; fi
-get "/" -H "Cookie: portal_session=$t1"
+get "/" -H "Cookie: portal_session=$c1"
 if grep -qE 'C-2|A-00000|987[.,]654|05:17|12:17' "$GW_TMP/body"; then
 	not_ok "C-1's page has nothing of C-2 (account, meters, its 987,654.321 kWh days, its outage)"
 else
 	ok "C-1's page has nothing of C-2 (account, meters, its 987,654.321 kWh days, its outage)"
 fi
-get "/" -H "Cookie: portal_session=$t2" -H 'Accept-Language: en'
+get "/" -H "Cookie: portal_session=$c2" -H 'Accept-Language: en'
 c2_days=$(pp bars "$GW_TMP/body" | awk '$3 != "-"' | awk '{ print $3 }' | sort -u | tr '\n' ' ')
 check_eq "$code/$(pp text "$GW_TMP/body" account)/$c2_days" "200/C-2/987654.321 " \
 	"C-2's page: its account, only its own days (987,654.321 kWh each)"
@@ -303,17 +336,17 @@ check_eq "$(pp outages "$GW_TMP/body")" "$(day -7) 12:17 | $(day -7) 16:41 | 4 h
 # A bill estimate that fails (here: the portal may not run it) leaves the
 # rest of the page as it is, and says there is no estimate.
 q "REVOKE EXECUTE ON FUNCTION gw_bill_estimate(text, date) FROM customer_portal" >/dev/null
-get "/" -H "Cookie: portal_session=$t1"
+get "/" -H "Cookie: portal_session=$c1"
 q "GRANT EXECUTE ON FUNCTION gw_bill_estimate(text, date) TO customer_portal" >/dev/null
 check_eq "$code/$(pp text "$GW_TMP/body" bill-total)/$(pp bars "$GW_TMP/body" | grep -c '')" "200//$(grep -c '' <<<"$want_bars")" \
 	"a failing bill estimate: the page without it, its charts whole"
 grep -q 'Chưa có tiền điện tạm tính' "$GW_TMP/body" && ok "... and it says no estimate is available" ||
 	not_ok "... and it says no estimate is available"
-get "/" -H "Cookie: portal_session=$t1"
+get "/" -H "Cookie: portal_session=$c1"
 check_eq "$(pp text "$GW_TMP/body" bill-total)" "$(money vi "${bill% *}")" "the bill is back on the next request"
 
 # sign-out
-get "/signout" -H "Cookie: portal_session=$t1"
+get "/signout" -H "Cookie: portal_session=$c1"
 check_eq "$code|$(header Set-Cookie)" "200|portal_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax" "sign-out clears the cookie"
 grep -q 'Đã đăng xuất' "$GW_TMP/body" && ok "sign-out says so" || not_ok "sign-out says so"
 
@@ -332,8 +365,8 @@ if ! command -v chromium >/dev/null; then
 		echo "# chromium is not installed: the rendering checks did not run (tools/deps.sh installs it)"
 	fi
 else
-	t1c=$(tok "$key" C-1)
-	chrome --window-size=1280,900 --dump-dom "$base/session?token=$t1c" >"$out_dir/dom-1280.html"
+	# a fresh token for each browser: a handoff token is good once
+	chrome --window-size=1280,900 --dump-dom "$base/session?token=$(tok "$key" C-1)" >"$out_dir/dom-1280.html"
 	if grep -q '<b id="account">C-1</b>' "$out_dir/dom-1280.html"; then
 		ok "Chromium follows the handoff URL to the page (cookie set, 303 followed)"
 	else
@@ -345,7 +378,7 @@ else
 	for w in 360x800 1280x900; do
 		lang=vi
 		[ "$w" = 1280x900 ] && lang=en-US
-		chrome --window-size="${w/x/,}" --accept-lang="$lang" --screenshot="$out_dir/page-$w.png" "$base/session?token=$t1c" >/dev/null
+		chrome --window-size="${w/x/,}" --accept-lang="$lang" --screenshot="$out_dir/page-$w.png" "$base/session?token=$(tok "$key" C-1)" >/dev/null
 		png_w=$(od -An -tu1 -j16 -N4 "$out_dir/page-$w.png" 2>/dev/null | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
 		png_h=$(od -An -tu1 -j20 -N4 "$out_dir/page-$w.png" 2>/dev/null | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
 		check_eq "${png_w}x$png_h" "$w" "a screenshot at $w: $out_dir/page-$w.png"
@@ -371,7 +404,7 @@ print('<!DOCTYPE html><html><body style="margin:0"><iframe id="f" width="360" he
 PY
 		chrome --window-size=800,900 --dump-dom "file://$GW_TMP/measure.html" | grep -o 'data-overflow="[0-9]*/[0-9]*"' | cut -d'"' -f2
 	}
-	chrome --window-size=360,800 --dump-dom "$base/session?token=$t1c" >"$out_dir/dom-360.html"
+	chrome --window-size=360,800 --dump-dom "$base/session?token=$(tok "$key" C-1)" >"$out_dir/dom-360.html"
 	check_lines "$(pp bars "$out_dir/dom-360.html")" "$want_bars" "Chromium's DOM at 360 px: the same bars"
 	ov=$(overflow_of "$out_dir/dom-360.html" "")
 	if [ -n "$ov" ] && [ "${ov%/*}" -le "${ov#*/}" ] && [ "${ov#*/}" = 360 ]; then
@@ -389,13 +422,15 @@ PY
 fi
 
 # --- the rate limit: the page and the handoff share the API's bucket ------------------
+# (the handoff that made the cookie is the account's first request)
 t4=$(tok "$key" C-4)
-n200=0 n429=0
-for i in $(seq 1 33); do
-	get "/" -H "Cookie: portal_session=$t4"
+c4=$(session_of C-4)
+n200=1 n429=0
+for i in $(seq 1 32); do
+	get "/" -H "Cookie: portal_session=$c4"
 	case "$code" in 200) n200=$((n200 + 1)) ;; 429) n429=$((n429 + 1)) ;; esac
 done
-check_eq "$n200/$n429" "30/3" "an account's 31st page at once is refused with 429 (rate_burst 30)"
+check_eq "$n200/$n429" "30/3" "an account's 31st request at once (its handoff and 30 pages) is refused with 429 (rate_burst 30)"
 [ -n "$(header Retry-After)" ] && grep -q 'Vui lòng thử lại sau' "$GW_TMP/body" && [ -n "$(header Content-Security-Policy)" ] &&
 	ok "the 429 is a page with Retry-After" || not_ok "the 429 is a page with Retry-After"
 get "/session?token=$t4"
@@ -412,6 +447,8 @@ else
 fi
 grep -q 'GET /session 303 ' "$GW_TMP/portald.log" && grep -q 'GET /session from 127.0.0.1: refused: bad signature' "$GW_TMP/portald.log" &&
 	ok "the log shows the handoffs, and why one was refused" || not_ok "the log shows the handoffs, and why one was refused"
+grep -q 'GET /session from 127.0.0.1: refused: handoff token of account C-1 used again' "$GW_TMP/portald.log" &&
+	ok "the log says a handoff token came again" || not_ok "the log says a handoff token came again"
 
 # --- Secure by default ------------------------------------------------------------------
 port2=$(free_port)
@@ -420,11 +457,13 @@ portal_ini "$port2" >"$GW_TMP/secure.ini"
 track_pid $!
 wait_for 20 curl -sf "http://127.0.0.1:$port2/v1/health" || not_ok "a second portald starts"
 sc=$(curl -s -m 30 -D - -o /dev/null "http://127.0.0.1:$port2/session?token=$t1" | tr -d '\r' | grep -i '^Set-Cookie:' | cut -d' ' -f2-)
-[[ "$sc" == "__Host-portal_session=$t1; "* ]] && [[ "$sc" == *"; Secure;"* ]] && [[ "$sc" == *"HttpOnly"* ]] &&
+[[ "$sc" == "__Host-portal_session=$t1~"* ]] && [[ "$sc" == *"; Secure;"* ]] && [[ "$sc" == *"HttpOnly"* ]] &&
 	ok "by default the cookie is Secure and named __Host-portal_session" ||
 	not_ok "by default the cookie is Secure and named __Host-portal_session (got $sc)"
-code=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -H "Cookie: __Host-portal_session=$t1" "http://127.0.0.1:$port2/")
+code=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -H "Cookie: ${sc%%;*}" "http://127.0.0.1:$port2/")
 check_eq "$code" 200 "the page reads the __Host- cookie"
+code=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -H "Cookie: __Host-portal_session=$c1" "http://127.0.0.1:$port2/")
+check_eq "$code" 401 "a cookie sealed by another portald instance is refused (docs/portal.md: sticky sessions)"
 sed 's/^listen = .*/listen = 0.0.0.0/' "$GW_TMP/portal.ini" >"$GW_TMP/open.ini"
 if "$portald" -c "$GW_TMP/open.ini" --check >"$GW_TMP/check.out" 2>&1; then
 	not_ok "cookie_secure = off is refused off loopback (accepted)"
@@ -458,7 +497,7 @@ fi
 check_eq "$(health)" '{"status":"ok","database":"ok"} 200' "/v1/health: ok again once the database answers"
 "$GW_TOP/tools/pgtmp.sh" stop "$GW_TMP/pg" >/dev/null 2>&1
 check_eq "$(health)" '{"status":"unavailable","database":"unavailable"} 503' "/v1/health: 503 without the database"
-get "/" -H "Cookie: portal_session=$t1"
+get "/" -H "Cookie: portal_session=$c1"
 check_eq "$code/$(header Retry-After)" "503/5" "the page without its database: 503, Retry-After"
 grep -q 'Tạm thời không xem được' "$GW_TMP/body" && ok "the 503 is a page that says so" || not_ok "the 503 is a page that says so"
 if "$GW_TOP/tools/pgtmp.sh" start "$GW_TMP/pg" >"$GW_TMP/restart.log" 2>&1; then
