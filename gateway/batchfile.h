@@ -34,6 +34,22 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
 typedef int (*gw_batch_put_fn)(void *ctx, const uint8_t *p, size_t n);
 int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 			void *ctx, uint8_t *hdr, size_t *hlen);
+/* The times column of a batch file, laid out a series at a time in the
+ * order of the series (a series of n = 0 included): start it as {0},
+ * free it with gw_batch_times_free. out holds the column's bytes.
+ * gw_batch_times_add returns 0 or GW_ENOMEM. */
+struct gw_batch_times {
+	struct gw_wbuf out;
+	int64_t prev0, *prev; /* the last first time; the last series' times */
+	size_t prev_n, prev_cap;
+};
+int gw_batch_times_add(struct gw_batch_times *c, const int64_t *ts, size_t n);
+void gw_batch_times_free(struct gw_batch_times *c);
+/* The encoder keeps the value column's second plane in memory while it
+ * lays out the first, up to `bytes` (default 8 MB), and reads the series
+ * after that again. Returns the bound before; for tests (a small bound
+ * takes the path a large day takes). */
+size_t gw_batch_set_hi_keep(size_t bytes);
 /* Streams src into the spool at dir (batch_spool.c): tmp/<name>, then
  * ready/<name>, durably, named by src->batch (its revision set). Returns
  * as gw_spool_write: 0, GW_ENOSPC or GW_EIO (errno set to the failure's;

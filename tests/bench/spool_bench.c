@@ -642,6 +642,14 @@ static int bench_seal_profile(int n, const char *path, int reps)
 		free(raw);
 		struct stat st;
 		flen = stat(sc.file, &st) == 0 ? (size_t)st.st_size : 0;
+		/* GW_BENCH_KEEP=DIR: the last batch kept there (to compare the
+		 * bytes of two builds) */
+		if (getenv("GW_BENCH_KEEP") && k == reps - 1) {
+			char keep[2 * GW_PATH_MAX + 32];
+			snprintf(keep, sizeof(keep), "%s/%s.gwb", getenv("GW_BENCH_KEEP"), pr->name);
+			if (rename(sc.file, keep) != 0)
+				perror(keep);
+		}
 		unlink(sc.file);
 		readings = sc.readings;
 		rt[k] = ts[k] / tz[k];

@@ -6,7 +6,8 @@
  *
  *   - the encoder gives, for a fixed batch with every kind of column
  *     content, the very bytes (length and CRC-32) the encoder before
- *     streaming gave (measured with it, commit eeba97d);
+ *     streaming gave (measured with it, commit eeba97d), whether it keeps
+ *     the value column's second plane whole, in part or not at all;
  *   - a day streamed into the spool is the same file as the batch built
  *     whole and encoded; a write that fails part way leaves nothing in
  *     tmp/ and says why;
@@ -138,6 +139,28 @@ static void encoder_same_bytes_as_before(void **state)
 	assert_int_equal(back->series[42].value[1], INT64_MAX);
 	gw_batch_free(back);
 	free(buf);
+	gw_batch_free(b);
+}
+
+/* The value column's second plane kept whole while the first is laid
+ * out, kept in part (the series after the bound read again) or not at
+ * all: the same bytes. */
+static void second_plane_bound_same_bytes(void **state)
+{
+	(void)state;
+	static const size_t keep[] = {0, 1, 5000, 100000};
+	struct gw_batch *b = fixed_batch();
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		uint8_t *buf;
+		size_t len, old = gw_batch_set_hi_keep(keep[i]);
+		int rc = gw_batch_encode(b, &buf, &len);
+		gw_batch_set_hi_keep(old);
+		assert_int_equal(rc, 0);
+		assert_int_equal(len, FIXED_LEN);
+		assert_int_equal(gw_crc32(buf, len - 4), FIXED_CRC);
+		free(buf);
+	}
 	gw_batch_free(b);
 }
 
@@ -464,6 +487,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(encoder_same_bytes_as_before),
+		cmocka_unit_test(second_plane_bound_same_bytes),
 		cmocka_unit_test(streamed_day_is_the_batch_built_whole),
 		cmocka_unit_test(store_keeps_points_exactly),
 		cmocka_unit_test(stream_failure_leaves_nothing),
