@@ -89,6 +89,23 @@ const char *gw_batch_read_problem(int rc, const char *why, char *buf,
  * more: a damaged length must not ask for more memory than that). */
 #define GW_BATCH_MAX_RAW (1u << 30)
 
+/* The payload's deflate (batchfile_deflate.c), on a thread of its own
+ * from the second 64 kB piece on: gw_deflater_buf gives the piece to fill
+ * (*cap bytes), gw_deflater_push hands n bytes of it over, and
+ * gw_deflater_finish the last n and ends the stream (*comp_n bytes of it
+ * put, *crc their CRC-32). The bytes are those of deflate over the same
+ * pieces on the caller's thread. Each returns 0 or the first failure
+ * (put's, GW_EINVAL, GW_ENOMEM); free with gw_deflater_free (accepts
+ * NULL; also after a failure part way). */
+struct gw_deflater;
+int gw_deflater_new(struct gw_deflater **out, int level, int strategy,
+		    gw_batch_put_fn put, void *ctx);
+uint8_t *gw_deflater_buf(struct gw_deflater *d, size_t *cap);
+int gw_deflater_push(struct gw_deflater *d, size_t n);
+int gw_deflater_finish(struct gw_deflater *d, size_t n, uint64_t *comp_n,
+		       uint32_t *crc);
+void gw_deflater_free(struct gw_deflater *d);
+
 /* The order in which the value column holds the series: grouped by OBIS
  * code (stable: by position within a code). Returns a malloc'ed array of
  * n indexes (free with free()), or NULL when out of memory. */

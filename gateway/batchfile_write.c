@@ -56,46 +56,30 @@ size_t *gw_batch_series_order(const struct gw_series *s, size_t n)
  * series at a time: neither the payload nor the batch's series need to be
  * in memory at once. deflate with Z_NO_FLUSH gives the same bytes however
  * its input is cut, so this is byte for byte what compress2 made of the
- * whole payload. */
-
-#define ENC_CHUNK 65536
+ * whole payload. deflate runs on a thread of its own while the encoder
+ * lays out the next 64 kB (batchfile_deflate.c). */
 
 struct enc {
-	z_stream z;
+	struct gw_deflater *d;
 	gw_batch_put_fn put;
 	void *pctx;
 	struct gw_wbuf rec; /* one record's bytes */
-	uint8_t in[ENC_CHUNK], out[ENC_CHUNK];
-	size_t in_n;
+	uint8_t *in; /* the piece being filled (the deflater's) */
+	size_t in_n, in_cap;
 	uint64_t raw_n, comp_n;
 	uint32_t crc; /* of the compressed bytes */
 	int err;
 };
 
-/* Runs deflate over the staged input (and finishes the stream). */
-static void enc_deflate(struct enc *e, int flush)
+/* Hands the filled piece to deflate and takes the next one. */
+static void enc_deflate(struct enc *e)
 {
-	e->z.next_in = e->in;
-	e->z.avail_in = (uInt)e->in_n;
-	do {
-		e->z.next_out = e->out;
-		e->z.avail_out = sizeof(e->out);
-		int zrc = deflate(&e->z, flush);
-		if (zrc == Z_STREAM_ERROR) {
-			e->err = GW_EINVAL;
-			return;
-		}
-		size_t got = sizeof(e->out) - e->z.avail_out;
-		if (got && !e->err) {
-			e->crc = (uint32_t)crc32(e->crc, e->out, (uInt)got);
-			e->comp_n += got;
-			int rc = e->put(e->pctx, e->out, got);
-			if (rc)
-				e->err = rc;
-		}
-		if (flush == Z_FINISH && zrc == Z_STREAM_END)
-			break;
-	} while (e->z.avail_out == 0 || (flush == Z_FINISH && !e->err));
+	if (!e->err) {
+		int rc = gw_deflater_push(e->d, e->in_n);
+		if (rc)
+			e->err = rc;
+	}
+	e->in = gw_deflater_buf(e->d, &e->in_cap);
 	e->in_n = 0;
 }
 
@@ -103,15 +87,15 @@ static void enc_bytes(struct enc *e, const uint8_t *p, size_t n)
 {
 	e->raw_n += n;
 	while (n > 0 && !e->err) {
-		size_t k = sizeof(e->in) - e->in_n;
+		size_t k = e->in_cap - e->in_n;
 		if (k > n)
 			k = n;
 		memcpy(e->in + e->in_n, p, k);
 		e->in_n += k;
 		p += k;
 		n -= k;
-		if (e->in_n == sizeof(e->in))
-			enc_deflate(e, Z_NO_FLUSH);
+		if (e->in_n == e->in_cap)
+			enc_deflate(e);
 	}
 }
 
@@ -310,8 +294,8 @@ static uint32_t *value_order(const struct gw_batch_src *src, int *err)
 /* A byte of the first plane straight into deflate's input. */
 static inline void enc_u8(struct enc *e, uint8_t c)
 {
-	if (e->in_n == sizeof(e->in))
-		enc_deflate(e, Z_NO_FLUSH);
+	if (e->in_n == e->in_cap)
+		enc_deflate(e);
 	e->in[e->in_n++] = c;
 	e->raw_n++;
 }
@@ -493,10 +477,11 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 		return GW_ENOMEM;
 	e->put = put;
 	e->pctx = ctx;
-	if (deflateInit(&e->z, 6) != Z_OK) {
+	if (gw_deflater_new(&e->d, 6, Z_DEFAULT_STRATEGY, put, ctx)) {
 		free(e);
 		return GW_ENOMEM;
 	}
+	e->in = gw_deflater_buf(e->d, &e->in_cap);
 	/* the header's place; the caller writes it there at the end */
 	size_t hl = header(src, 0, 0, hdr);
 	e->err = put(ctx, hdr, hl);
@@ -510,7 +495,7 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 	if (!e->err && e->raw_n > GW_BATCH_MAX_RAW)
 		e->err = GW_EINVAL;
 	if (!e->err)
-		enc_deflate(e, Z_FINISH);
+		e->err = gw_deflater_finish(e->d, e->in_n, &e->comp_n, &e->crc);
 	int rc = e->err;
 	if (!rc) {
 		hl = header(src, e->raw_n, e->comp_n, hdr);
@@ -520,7 +505,7 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 		rc = put(ctx, crcb, 4);
 		*hlen = hl;
 	}
-	deflateEnd(&e->z);
+	gw_deflater_free(e->d);
 	free(e->rec.p);
 	free(e);
 	return rc;
