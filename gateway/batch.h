@@ -101,6 +101,9 @@ struct gw_batch_src {
 	 * (batchfile.h, gw_batch_times_add), or NULL: the encoder reads each
 	 * series' times itself. */
 	const struct gw_batch_times *times;
+	/* How the payload is deflated (enum gw_batch_deflate, batchfile.h):
+	 * 0, the default, is zlib level 6. */
+	int deflate;
 };
 
 /* Frees a batch and everything it owns; accepts NULL. */

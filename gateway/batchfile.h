@@ -34,6 +34,16 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
 typedef int (*gw_batch_put_fn)(void *ctx, const uint8_t *p, size_t n);
 int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 			void *ctx, uint8_t *hdr, size_t *hlen);
+/* How a batch file's payload is deflated (gw_batch_src.deflate; the
+ * `spool_compression` key): any of them is one zlib stream that every
+ * reader inflates; only the size and the writer's time differ
+ * (docs/spool-format.md). */
+enum gw_batch_deflate {
+	GW_DEFLATE_6 = 0, /* zlib level 6: the smallest files of the three */
+	GW_DEFLATE_1,     /* zlib level 1 */
+	GW_DEFLATE_RLE,   /* zlib level 6 with Z_RLE: runs only, the fastest */
+};
+
 /* The times column of a batch file, laid out a series at a time in the
  * order of the series (a series of n = 0 included): start it as {0},
  * free it with gw_batch_times_free. out holds the column's bytes.

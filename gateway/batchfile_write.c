@@ -469,6 +469,7 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 
 	*hlen = 0;
 	if (strlen(b->gateway_id) > 255 || strlen(b->timezone) > 255 ||
+	    src->deflate < GW_DEFLATE_6 || src->deflate > GW_DEFLATE_RLE ||
 	    b->n_days > UINT32_MAX || src->n_series > UINT32_MAX ||
 	    b->n_events > UINT32_MAX || src->n_readings > UINT32_MAX)
 		return GW_EINVAL;
@@ -477,7 +478,9 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 		return GW_ENOMEM;
 	e->put = put;
 	e->pctx = ctx;
-	if (gw_deflater_new(&e->d, 6, Z_DEFAULT_STRATEGY, put, ctx)) {
+	if (gw_deflater_new(&e->d, src->deflate == GW_DEFLATE_1 ? 1 : 6,
+			    src->deflate == GW_DEFLATE_RLE ? Z_RLE : Z_DEFAULT_STRATEGY,
+			    put, ctx)) {
 		free(e);
 		return GW_ENOMEM;
 	}
