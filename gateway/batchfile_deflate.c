@@ -14,6 +14,7 @@
  * time, never on both.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -133,13 +134,23 @@ uint8_t *gw_deflater_buf(struct gw_deflater *d, size_t *cap)
 	return p;
 }
 
+/* The second piece is coming: the thread takes over from here, with
+ * every signal blocked (gatewayd's handlers are for its main thread). */
+static void start_thread(struct gw_deflater *d)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	d->threaded = pthread_create(&d->th, NULL, deflate_thread, d) == 0 ? 1 : -1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Hands the filled piece over (finish: the last one). */
 static int hand_over(struct gw_deflater *d, size_t n, int finish)
 {
-	if (d->threaded == 0 && !finish) {
-		/* the second piece is coming: the thread takes over from here */
-		d->threaded = pthread_create(&d->th, NULL, deflate_thread, d) == 0 ? 1 : -1;
-	}
+	if (d->threaded == 0 && !finish)
+		start_thread(d);
 	if (d->threaded < 0 || (d->threaded == 0 && finish)) {
 		d->slot[0].n = n;
 		d->slot[0].finish = finish;
