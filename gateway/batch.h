@@ -97,6 +97,13 @@ struct gw_batch_src {
 	uint64_t n_readings; /* the series' n summed */
 	int (*series)(void *ctx, size_t i, int points, struct gw_series *out);
 	void *ctx;
+	/* The times column laid out already, as the series were made
+	 * (batchfile.h, gw_batch_times_add), or NULL: the encoder reads each
+	 * series' times itself. */
+	const struct gw_batch_times *times;
+	/* How the payload is deflated (enum gw_batch_deflate, batchfile.h):
+	 * 0, the default, is zlib level 6. */
+	int deflate;
 };
 
 /* Frees a batch and everything it owns; accepts NULL. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "batch_int.h"
+#include "batchfile.h"
 #include "drops.h"
 
 static int cmp_track(const void *a, const void *b)
@@ -138,15 +139,12 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 {
 	size_t n = 0;
 
+	/* Without decoding the tracks: one with its last point before s has
+	 * nothing; else its first point before s spans the day, and one at
+	 * or after s lies inside it if it comes before e. */
 	for (size_t i = 0; i < b->n_slots; i++) {
 		struct track *t = b->slots[i];
-		if (!t || t->n == 0)
-			continue;
-		batch_track_open(b, t);
-		size_t first = lower_bound(t, s);
-		int inside = first < t->n && t->pts[first].ts < e;
-		int spans = first > 0 && first < t->n;
-		if (inside || spans)
+		if (t && t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
 			list[n++] = t;
 	}
 	qsort(list, n, sizeof(*list), cmp_track);
@@ -209,7 +207,25 @@ struct seal_src {
 	struct day_series *ser;
 	int64_t *ts, *val; /* the series handed out last */
 	size_t cap;
+	struct gw_batch_times times; /* the column, made as the day is built */
 };
+
+/* Room in c->ts and c->val for n points. Returns 0 or GW_ENOMEM. */
+static int series_room(struct seal_src *c, uint32_t n)
+{
+	if (n > c->cap) {
+		int64_t *nt = realloc(c->ts, n * sizeof(*nt));
+		if (nt)
+			c->ts = nt;
+		int64_t *nv = realloc(c->val, n * sizeof(*nv));
+		if (nv)
+			c->val = nv;
+		if (!nt || !nv)
+			return GW_ENOMEM;
+		c->cap = n;
+	}
+	return 0;
+}
 
 static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 {
@@ -224,17 +240,8 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 	out->ts_ms = out->value = NULL;
 	if (!points)
 		return 0;
-	if (x->n > c->cap) {
-		int64_t *nt = realloc(c->ts, x->n * sizeof(*nt));
-		if (nt)
-			c->ts = nt;
-		int64_t *nv = realloc(c->val, x->n * sizeof(*nv));
-		if (nv)
-			c->val = nv;
-		if (!nt || !nv)
-			return GW_ENOMEM;
-		c->cap = x->n;
-	}
+	if (series_room(c, x->n))
+		return GW_ENOMEM;
 	batch_track_open(c->b, x->t);
 	for (uint32_t k = 0; k < x->n; k++) {
 		c->ts[k] = x->t->pts[x->first + k].ts;
@@ -254,16 +261,32 @@ static void src_free(struct gw_batch_src *src)
 		free(c->ser);
 		free(c->ts);
 		free(c->val);
+		gw_batch_times_free(&c->times);
 		free(c);
 	}
 	memset(src, 0, sizeof(*src));
 }
 
+/* The times of track t's points [first, end) (it is open) into the
+ * times column: the encoder does not read them again. */
+static int day_times(struct seal_src *c, const struct track *t, size_t first,
+		     size_t end)
+{
+	uint32_t n = (uint32_t)(end - first);
+
+	if (series_room(c, n))
+		return GW_ENOMEM;
+	for (uint32_t k = 0; k < n; k++)
+		c->ts[k] = t->pts[first + k].ts;
+	return gw_batch_times_add(&c->times, c->ts, n);
+}
+
 /* Builds day d from every track with data in it: its daily records and
- * the events they raise into src->batch, its series as a source. Returns
+ * the events they raise into src->batch, its series as a source (with
+ * their times column if with_times: the encoder reads it). Returns
  * 0 or GW_ENOMEM (src freed). */
 static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
-		     struct gw_batch_src *src)
+		     int with_times, struct gw_batch_src *src)
 {
 	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
 	struct track **list = malloc(b->n_tracks * sizeof(*list) + 1);
@@ -297,11 +320,14 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 			c->ser[src->n_series++] = (struct day_series){
 				t, (uint32_t)first, (uint32_t)(end - first)};
 			src->n_readings += end - first;
+			if (with_times && day_times(c, t, first, end))
+				goto oom;
 		}
 		if (gw_unit_is_energy((enum gw_unit)t->unit) &&
 		    add_day(b, t, d, s, e, first, end, batch, &ecap))
 			goto oom;
 	}
+	src->times = with_times ? &c->times : NULL;
 	free(list);
 	return 0;
 oom:
@@ -403,7 +429,7 @@ static int seal_day(struct gw_batcher *b, int32_t d, int64_t now_ms,
 	int64_t end = gw_tz_day_start(d + 1);
 	int rc;
 
-	if (build_day(b, d, now_ms, &src))
+	if (build_day(b, d, now_ms, sk->src != NULL, &src))
 		return GW_ENOMEM;
 	/* queued events (offline, online ...) go with the day */
 	if (with_queue && with_events(b, src.batch, end)) {

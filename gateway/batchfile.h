@@ -34,6 +34,32 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
 typedef int (*gw_batch_put_fn)(void *ctx, const uint8_t *p, size_t n);
 int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 			void *ctx, uint8_t *hdr, size_t *hlen);
+/* How a batch file's payload is deflated (gw_batch_src.deflate; the
+ * `spool_compression` key): any of them is one zlib stream that every
+ * reader inflates; only the size and the writer's time differ
+ * (docs/spool-format.md). */
+enum gw_batch_deflate {
+	GW_DEFLATE_6 = 0, /* zlib level 6: the smallest files of the three */
+	GW_DEFLATE_1,     /* zlib level 1 */
+	GW_DEFLATE_RLE,   /* zlib level 6 with Z_RLE: runs only, the fastest */
+};
+
+/* The times column of a batch file, laid out a series at a time in the
+ * order of the series (a series of n = 0 included): start it as {0},
+ * free it with gw_batch_times_free. out holds the column's bytes.
+ * gw_batch_times_add returns 0 or GW_ENOMEM. */
+struct gw_batch_times {
+	struct gw_wbuf out;
+	int64_t prev0, *prev; /* the last first time; the last series' times */
+	size_t prev_n, prev_cap;
+};
+int gw_batch_times_add(struct gw_batch_times *c, const int64_t *ts, size_t n);
+void gw_batch_times_free(struct gw_batch_times *c);
+/* The encoder keeps the value column's second plane in memory while it
+ * lays out the first, up to `bytes` (default 8 MB), and reads the series
+ * after that again. Returns the bound before; for tests (a small bound
+ * takes the path a large day takes). */
+size_t gw_batch_set_hi_keep(size_t bytes);
 /* Streams src into the spool at dir (batch_spool.c): tmp/<name>, then
  * ready/<name>, durably, named by src->batch (its revision set). Returns
  * as gw_spool_write: 0, GW_ENOSPC or GW_EIO (errno set to the failure's;
@@ -72,6 +98,23 @@ const char *gw_batch_read_problem(int rc, const char *why, char *buf,
 /* The largest payload before compression (a reader refuses to inflate
  * more: a damaged length must not ask for more memory than that). */
 #define GW_BATCH_MAX_RAW (1u << 30)
+
+/* The payload's deflate (batchfile_deflate.c), on a thread of its own
+ * from the second 64 kB piece on: gw_deflater_buf gives the piece to fill
+ * (*cap bytes), gw_deflater_push hands n bytes of it over, and
+ * gw_deflater_finish the last n and ends the stream (*comp_n bytes of it
+ * put, *crc their CRC-32). The bytes are those of deflate over the same
+ * pieces on the caller's thread. Each returns 0 or the first failure
+ * (put's, GW_EINVAL, GW_ENOMEM); free with gw_deflater_free (accepts
+ * NULL; also after a failure part way). */
+struct gw_deflater;
+int gw_deflater_new(struct gw_deflater **out, int level, int strategy,
+		    gw_batch_put_fn put, void *ctx);
+uint8_t *gw_deflater_buf(struct gw_deflater *d, size_t *cap);
+int gw_deflater_push(struct gw_deflater *d, size_t n);
+int gw_deflater_finish(struct gw_deflater *d, size_t n, uint64_t *comp_n,
+		       uint32_t *crc);
+void gw_deflater_free(struct gw_deflater *d);
 
 /* The order in which the value column holds the series: grouped by OBIS
  * code (stable: by position within a code). Returns a malloc'ed array of

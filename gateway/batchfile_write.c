@@ -56,46 +56,30 @@ size_t *gw_batch_series_order(const struct gw_series *s, size_t n)
  * series at a time: neither the payload nor the batch's series need to be
  * in memory at once. deflate with Z_NO_FLUSH gives the same bytes however
  * its input is cut, so this is byte for byte what compress2 made of the
- * whole payload. */
-
-#define ENC_CHUNK 65536
+ * whole payload. deflate runs on a thread of its own while the encoder
+ * lays out the next 64 kB (batchfile_deflate.c). */
 
 struct enc {
-	z_stream z;
+	struct gw_deflater *d;
 	gw_batch_put_fn put;
 	void *pctx;
 	struct gw_wbuf rec; /* one record's bytes */
-	uint8_t in[ENC_CHUNK], out[ENC_CHUNK];
-	size_t in_n;
+	uint8_t *in; /* the piece being filled (the deflater's) */
+	size_t in_n, in_cap;
 	uint64_t raw_n, comp_n;
 	uint32_t crc; /* of the compressed bytes */
 	int err;
 };
 
-/* Runs deflate over the staged input (and finishes the stream). */
-static void enc_deflate(struct enc *e, int flush)
+/* Hands the filled piece to deflate and takes the next one. */
+static void enc_deflate(struct enc *e)
 {
-	e->z.next_in = e->in;
-	e->z.avail_in = (uInt)e->in_n;
-	do {
-		e->z.next_out = e->out;
-		e->z.avail_out = sizeof(e->out);
-		int zrc = deflate(&e->z, flush);
-		if (zrc == Z_STREAM_ERROR) {
-			e->err = GW_EINVAL;
-			return;
-		}
-		size_t got = sizeof(e->out) - e->z.avail_out;
-		if (got && !e->err) {
-			e->crc = (uint32_t)crc32(e->crc, e->out, (uInt)got);
-			e->comp_n += got;
-			int rc = e->put(e->pctx, e->out, got);
-			if (rc)
-				e->err = rc;
-		}
-		if (flush == Z_FINISH && zrc == Z_STREAM_END)
-			break;
-	} while (e->z.avail_out == 0 || (flush == Z_FINISH && !e->err));
+	if (!e->err) {
+		int rc = gw_deflater_push(e->d, e->in_n);
+		if (rc)
+			e->err = rc;
+	}
+	e->in = gw_deflater_buf(e->d, &e->in_cap);
 	e->in_n = 0;
 }
 
@@ -103,15 +87,15 @@ static void enc_bytes(struct enc *e, const uint8_t *p, size_t n)
 {
 	e->raw_n += n;
 	while (n > 0 && !e->err) {
-		size_t k = sizeof(e->in) - e->in_n;
+		size_t k = e->in_cap - e->in_n;
 		if (k > n)
 			k = n;
 		memcpy(e->in + e->in_n, p, k);
 		e->in_n += k;
 		p += k;
 		n -= k;
-		if (e->in_n == sizeof(e->in))
-			enc_deflate(e, Z_NO_FLUSH);
+		if (e->in_n == e->in_cap)
+			enc_deflate(e);
 	}
 }
 
@@ -174,101 +158,231 @@ static void encode_heads(const struct gw_batch_src *src, struct enc *e)
  * cadence is a run of zeros; jitter stays jitter-sized). A series with
  * the same times as the one before (one request of one meter gives all
  * its registers the same time) is a single 0. */
+int gw_batch_times_add(struct gw_batch_times *c, const int64_t *ts, size_t n)
+{
+	struct gw_wbuf *out = &c->out;
+
+	if (n == 0) {
+		c->prev_n = 0; /* the next one is compared with this one */
+		return 0;
+	}
+	/* 0: the same times as the previous series; 1: times follow */
+	if (c->prev_n == n && memcmp(c->prev, ts, n * sizeof(int64_t)) == 0) {
+		gw_wbuf_u8(out, 0);
+		return out->oom ? GW_ENOMEM : 0;
+	}
+	gw_wbuf_u8(out, 1);
+	gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(ts[0], c->prev0)));
+	c->prev0 = ts[0];
+	if (n >= 2) {
+		int64_t cadence = gw_wrap_sub(ts[1], ts[0]);
+		gw_wbuf_varint(out, gw_zigzag(cadence));
+		for (size_t k = 2; k < n; k++) {
+			int64_t step = gw_wrap_sub(ts[k], ts[k - 1]);
+			gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(step, cadence)));
+		}
+	}
+	if (n > c->prev_cap) {
+		int64_t *np = realloc(c->prev, n * sizeof(*np));
+		if (!np)
+			return GW_ENOMEM;
+		c->prev = np;
+		c->prev_cap = n;
+	}
+	memcpy(c->prev, ts, n * sizeof(int64_t));
+	c->prev_n = n;
+	return out->oom ? GW_ENOMEM : 0;
+}
+
+void gw_batch_times_free(struct gw_batch_times *c)
+{
+	free(c->out.p);
+	free(c->prev);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The times column: laid out already by the source (src->times), or
+ * here, a series at a time. */
 static void encode_times(const struct gw_batch_src *src, struct enc *e)
 {
-	int64_t prev0 = 0, *prev = NULL;
-	size_t prev_n = 0, prev_cap = 0;
+	struct gw_batch_times c = {0};
 	struct gw_series s;
 
+	if (src->times) {
+		enc_bytes(e, src->times->out.p, src->times->out.n);
+		return;
+	}
 	for (size_t i = 0; i < src->n_series && !e->err; i++) {
 		int rc = src->series(src->ctx, i, 1, &s);
+		if (!rc)
+			rc = gw_batch_times_add(&c, s.ts_ms, s.n);
 		if (rc) {
 			e->err = rc;
 			break;
 		}
-		if (s.n == 0) {
-			prev_n = 0; /* the next one is compared with this one */
-			continue;
-		}
-		struct gw_wbuf *out = &e->rec;
-		/* 0: the same times as the previous series; 1: times follow */
-		if (i > 0 && prev_n == s.n &&
-		    memcmp(prev, s.ts_ms, s.n * sizeof(int64_t)) == 0) {
-			gw_wbuf_u8(out, 0);
-			enc_rec(e);
-			continue;
-		}
-		gw_wbuf_u8(out, 1);
-		gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(s.ts_ms[0], prev0)));
-		prev0 = s.ts_ms[0];
-		if (s.n >= 2) {
-			int64_t cadence = gw_wrap_sub(s.ts_ms[1], s.ts_ms[0]);
-			gw_wbuf_varint(out, gw_zigzag(cadence));
-			for (uint32_t k = 2; k < s.n; k++) {
-				int64_t step = gw_wrap_sub(s.ts_ms[k], s.ts_ms[k - 1]);
-				gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(step, cadence)));
-			}
-		}
-		enc_rec(e);
-		if (s.n > prev_cap) {
-			int64_t *np = realloc(prev, s.n * sizeof(*np));
-			if (!np) {
-				e->err = GW_ENOMEM;
-				break;
-			}
-			prev = np;
-			prev_cap = s.n;
-		}
-		memcpy(prev, s.ts_ms, s.n * sizeof(int64_t));
-		prev_n = s.n;
+		/* a record at a time into deflate, as before */
+		enc_bytes(e, c.out.p, c.out.n);
+		c.out.n = 0;
 	}
-	free(prev);
+	gw_batch_times_free(&c);
 }
 
-struct order_ctx {
-	const struct gw_batch_src *src;
-	int err;
-};
-
-static int cmp_obis(const void *a, const void *b, void *arg)
+/* The order of the value column: series grouped by OBIS code, by
+ * position within a code (what a stable sort by code gives). The codes
+ * are few (a profile's registers): each series' code is found among the
+ * distinct ones (the one after the last found first: series come sorted
+ * by meter, then code), the codes sorted, the series counted into place.
+ * Returns a malloc'ed array or NULL (*err set). */
+static uint32_t *value_order(const struct gw_batch_src *src, int *err)
 {
-	struct order_ctx *o = arg;
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	struct gw_series sx, sy;
+	size_t n = src->n_series, nc = 0, capc = 0, last = 0;
+	uint32_t *ord = malloc((n + 1) * sizeof(*ord));
+	uint32_t *code = malloc((n + 1) * sizeof(*code));
+	char (*codes)[GW_OBIS_MAX] = NULL;
+	size_t *start = NULL;
+	struct gw_series s;
 
-	if (o->src->series(o->src->ctx, x, 0, &sx) ||
-	    o->src->series(o->src->ctx, y, 0, &sy)) {
-		o->err = GW_ENOMEM;
-		return x < y ? -1 : x > y;
+	*err = ord && code ? 0 : GW_ENOMEM;
+	for (size_t i = 0; i < n && !*err; i++) {
+		if ((*err = src->series(src->ctx, i, 0, &s)) != 0)
+			break;
+		size_t c = last + 1 < nc ? last + 1 : 0;
+		if (c >= nc || strcmp(codes[c], s.obis) != 0)
+			for (c = 0; c < nc && strcmp(codes[c], s.obis) != 0; c++)
+				;
+		if (c == nc) {
+			if (nc == capc) {
+				void *nw = realloc(codes, (capc = capc ? capc * 2 : 32) * sizeof(*codes));
+				if (!nw) {
+					*err = GW_ENOMEM;
+					break;
+				}
+				codes = nw;
+			}
+			memcpy(codes[nc++], s.obis, sizeof(s.obis));
+		}
+		code[i] = (uint32_t)c;
+		last = c;
 	}
-	int c = strcmp(sx.obis, sy.obis);
-	return c ? c : x < y ? -1 : x > y;
+	if (!*err && !(start = calloc(nc + 1, sizeof(*start))))
+		*err = GW_ENOMEM;
+	if (!*err) {
+		/* rank of each code; then where each rank's series begin */
+		for (size_t c = 0; c < nc; c++)
+			for (size_t d = 0; d < nc; d++)
+				start[c + 1] += strcmp(codes[d], codes[c]) < 0;
+		for (size_t i = 0; i < n; i++)
+			code[i] = (uint32_t)start[code[i] + 1];
+		memset(start, 0, (nc + 1) * sizeof(*start));
+		for (size_t i = 0; i < n; i++)
+			start[code[i] + 1]++;
+		for (size_t c = 0; c < nc; c++)
+			start[c + 1] += start[c];
+		for (size_t i = 0; i < n; i++)
+			ord[start[code[i]]++] = (uint32_t)i;
+	}
+	free(start);
+	free(codes);
+	free(code);
+	if (*err) {
+		free(ord);
+		return NULL;
+	}
+	return ord;
 }
 
-/* One plane of the value column (lo: the first byte of each value's
- * varint; hi: the bytes after it), series in order ord. */
-static void encode_plane(const struct gw_batch_src *src, const uint32_t *ord,
-			 int hi, struct enc *e)
+/* A byte of the first plane straight into deflate's input. */
+static inline void enc_u8(struct enc *e, uint8_t c)
+{
+	if (e->in_n == e->in_cap)
+		enc_deflate(e);
+	e->in[e->in_n++] = c;
+	e->raw_n++;
+}
+
+static inline uint64_t value_delta(const struct gw_series *s, uint32_t k)
+{
+	int64_t d = k ? (int64_t)((uint64_t)s->value[k] - (uint64_t)s->value[k - 1])
+		      : s->value[0];
+	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63); /* gw_zigzag */
+}
+
+/* The bytes after the first of v's varint (v > 0x7f) into hi. */
+static inline void hi_bytes(struct gw_wbuf *hi, uint64_t v)
+{
+	gw_wbuf_need(hi, 10);
+	if (hi->oom)
+		return;
+	v >>= 7;
+	do {
+		hi->p[hi->n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+}
+
+/* Whole series' second planes kept for the first plane's pass, at most
+ * this many bytes (8 MB; gw_batch_set_hi_keep): beyond, the rest of the
+ * series are read again. */
+static size_t hi_keep = (size_t)8 << 20;
+
+size_t gw_batch_set_hi_keep(size_t bytes)
+{
+	size_t old = hi_keep;
+
+	hi_keep = bytes;
+	return old;
+}
+
+/* The first plane of every series in order ord, and the second plane of
+ * those read before *hi_end (hi holds it) grew to hi_keep bytes. */
+static void encode_lo(const struct gw_batch_src *src, const uint32_t *ord,
+		      struct gw_wbuf *hi, size_t *hi_end, struct enc *e)
 {
 	struct gw_series s;
 
+	*hi_end = 0;
 	for (size_t j = 0; j < src->n_series && !e->err; j++) {
 		int rc = src->series(src->ctx, ord[j], 1, &s);
 		if (rc) {
 			e->err = rc;
 			return;
 		}
+		int keep = *hi_end == j && hi->n < hi_keep;
 		for (uint32_t k = 0; k < s.n; k++) {
-			uint64_t v = gw_zigzag(k ? gw_wrap_sub(s.value[k], s.value[k - 1])
-						 : s.value[0]);
-			if (!hi)
-				gw_wbuf_u8(&e->rec, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
-			else if (v > 0x7f)
-				gw_wbuf_varint(&e->rec, v >> 7);
-			if (e->rec.n >= 4096)
-				enc_rec(e);
+			uint64_t v = value_delta(&s, k);
+			enc_u8(e, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+			if (keep && v > 0x7f)
+				hi_bytes(hi, v);
 		}
-		enc_rec(e);
+		if (keep)
+			*hi_end = j + 1;
+	}
+	if (hi->oom)
+		e->err = GW_ENOMEM;
+}
+
+/* The second plane of the series from ord[from] on, read again. */
+static void encode_hi(const struct gw_batch_src *src, const uint32_t *ord,
+		      size_t from, struct gw_wbuf *hi, struct enc *e)
+{
+	struct gw_series s;
+
+	for (size_t j = from; j < src->n_series && !e->err; j++) {
+		int rc = src->series(src->ctx, ord[j], 1, &s);
+		if (rc) {
+			e->err = rc;
+			return;
+		}
+		hi->n = 0;
+		for (uint32_t k = 0; k < s.n; k++) {
+			uint64_t v = value_delta(&s, k);
+			if (v > 0x7f)
+				hi_bytes(hi, v);
+		}
+		if (hi->oom)
+			e->err = GW_ENOMEM;
+		else
+			enc_bytes(e, hi->p, hi->n);
 	}
 }
 
@@ -279,26 +393,25 @@ static void encode_plane(const struct gw_batch_src *src, const uint32_t *ord,
  * any further bytes into the second. The first plane is one byte per
  * reading and holds the small deltas whole; the second holds the high
  * bits of the larger ones. Kept apart, each plane gets its own Huffman
- * statistics instead of a mix of low and high bytes. */
+ * statistics instead of a mix of low and high bytes. Both planes are
+ * made in one reading of the series while the second stays under
+ * hi_keep bytes (a seal reads each series from its track's encoded
+ * points). */
 static void encode_values(const struct gw_batch_src *src, struct enc *e)
 {
-	uint32_t *ord = malloc((src->n_series + 1) * sizeof(*ord));
-	struct order_ctx o = {src, 0};
+	struct gw_wbuf hi = {0};
+	size_t hi_end = 0;
+	uint32_t *ord = value_order(src, &e->err);
 
-	if (!ord) {
-		e->err = GW_ENOMEM;
+	if (!ord)
 		return;
-	}
-	for (size_t i = 0; i < src->n_series; i++)
-		ord[i] = (uint32_t)i;
-	/* by code, then by position: what a stable sort by code gives */
-	qsort_r(ord, src->n_series, sizeof(*ord), cmp_obis, &o);
-	if (o.err)
-		e->err = o.err;
 	gw_wbuf_varint(&e->rec, src->n_readings); /* the first plane's length */
 	enc_rec(e);
-	encode_plane(src, ord, 0, e);
-	encode_plane(src, ord, 1, e);
+	encode_lo(src, ord, &hi, &hi_end, e);
+	if (!e->err)
+		enc_bytes(e, hi.p, hi.n);
+	encode_hi(src, ord, hi_end, &hi, e);
+	free(hi.p);
 	free(ord);
 }
 
@@ -356,6 +469,7 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 
 	*hlen = 0;
 	if (strlen(b->gateway_id) > 255 || strlen(b->timezone) > 255 ||
+	    src->deflate < GW_DEFLATE_6 || src->deflate > GW_DEFLATE_RLE ||
 	    b->n_days > UINT32_MAX || src->n_series > UINT32_MAX ||
 	    b->n_events > UINT32_MAX || src->n_readings > UINT32_MAX)
 		return GW_EINVAL;
@@ -364,10 +478,13 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 		return GW_ENOMEM;
 	e->put = put;
 	e->pctx = ctx;
-	if (deflateInit(&e->z, 6) != Z_OK) {
+	if (gw_deflater_new(&e->d, src->deflate == GW_DEFLATE_1 ? 1 : 6,
+			    src->deflate == GW_DEFLATE_RLE ? Z_RLE : Z_DEFAULT_STRATEGY,
+			    put, ctx)) {
 		free(e);
 		return GW_ENOMEM;
 	}
+	e->in = gw_deflater_buf(e->d, &e->in_cap);
 	/* the header's place; the caller writes it there at the end */
 	size_t hl = header(src, 0, 0, hdr);
 	e->err = put(ctx, hdr, hl);
@@ -381,7 +498,7 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 	if (!e->err && e->raw_n > GW_BATCH_MAX_RAW)
 		e->err = GW_EINVAL;
 	if (!e->err)
-		enc_deflate(e, Z_FINISH);
+		e->err = gw_deflater_finish(e->d, e->in_n, &e->comp_n, &e->crc);
 	int rc = e->err;
 	if (!rc) {
 		hl = header(src, e->raw_n, e->comp_n, hdr);
@@ -391,7 +508,7 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 		rc = put(ctx, crcb, 4);
 		*hlen = hl;
 	}
-	deflateEnd(&e->z);
+	gw_deflater_free(e->d);
 	free(e->rec.p);
 	free(e);
 	return rc;

@@ -40,6 +40,7 @@ struct gw_config {
 	int revision_window_days; /* sealed days that late readings still revise */
 	uint64_t spool_max_bytes;     /* spool size bound; 0: none */
 	int spool_full_policy;        /* enum gw_spool_policy (spool.h) */
+	int spool_compression;        /* enum gw_batch_deflate (batchfile.h) */
 	int allow_delete_unuploaded;  /* 1: the bound may delete ready batches */
 	enum gw_log_level log_level;
 	int offline_after;     /* failed cycles in a row before "offline" */

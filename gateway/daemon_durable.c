@@ -37,6 +37,7 @@ static int on_sealed_src(void *arg, struct gw_batch_src *src)
 	if (rev < 0)
 		return rev;
 	b->revision = (uint32_t)rev;
+	src->deflate = d->cfg->spool_compression;
 	int rc = gw_spool_write_src(d->cfg->spool_dir, src);
 	d->du.seal_err = rc == GW_ENOSPC || rc == GW_EIO ? errno : 0;
 	gw_batch_filename(b, name, sizeof(name));

@@ -42,14 +42,14 @@ set -e
 base_obj=()
 for c in "$tmp"/base/*.c; do
 	o="$tmp/base_$(basename "$c" .c).o"
-	cc "${cf[@]}" -I"$tmp/base" -Igateway -c "$c" -o "$o"
+	cc "${cf[@]}" -I"$tmp/base" -Igateway/common -Igateway -c "$c" -o "$o"
 	base_obj+=("$o")
 done
-cc "${cf[@]}" -I"$tmp/base" -Igateway -DPFX=base_ -c tests/bench/seal/core.c -o "$tmp/core_base.o"
+cc "${cf[@]}" -I"$tmp/base" -Igateway/common -Igateway -DPFX=base_ -c tests/bench/seal/core.c -o "$tmp/core_base.o"
 ld -r -o "$tmp/base_all.o" "$tmp/core_base.o" "${base_obj[@]}"
 objcopy "${keep[@]}" "$tmp/base_all.o"
-cc "${cf[@]}" -Igateway -DPFX=new_ -c tests/bench/seal/core.c -o "$tmp/core_new.o"
-cc "${cf[@]}" -Igateway -c tests/bench/seal/main.c -o "$tmp/main.o"
+cc "${cf[@]}" -Igateway/common -Igateway -DPFX=new_ -c tests/bench/seal/core.c -o "$tmp/core_new.o"
+cc "${cf[@]}" -Igateway/common -Igateway -c tests/bench/seal/main.c -o "$tmp/main.o"
 cc -o "$tmp/seal_bench" "$tmp/main.o" "$tmp/core_new.o" "$tmp/base_all.o" "$b/libgw.a" \
 	$libs -lpthread -lm
 set +e
