@@ -294,6 +294,7 @@ int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
  * returns GW_EIO and seals nothing, gw_batcher_edges_save returns
  * GW_EIO, and the caller has to build a new batcher from the journal
  * (gatewayd starts over). Never sealed from a damaged record. */
+#define GW_BATCHER_SPILL 1 /* these functions are here */
 struct gw_spill;
 struct gw_spill_stats;
 void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store);

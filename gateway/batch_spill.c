@@ -120,10 +120,15 @@ static int write_failed(struct gw_spill *s, const char *what, int err)
 	unsigned long quiet;
 
 	s->st.write_failed++;
-	if (gw_logrl_fail(&s->wrl, &quiet))
-		gw_err("points: %s in %s failed (%s); the points stay in memory "
-		       "(%lu such failures not logged since the last)",
-		       what, s->dir, strerror(err), quiet);
+	if (gw_logrl_fail(&s->wrl, &quiet)) {
+		if (quiet)
+			gw_err("points: %s in %s failed (%s); the points stay in "
+			       "memory (%lu such failures not logged since the last)",
+			       what, s->dir, strerror(err), quiet);
+		else
+			gw_err("points: %s in %s failed (%s); the points stay in memory",
+			       what, s->dir, strerror(err));
+	}
 	errno = err;
 	return gw_errno_rc(err);
 }
@@ -189,13 +194,16 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 	const struct gen *g = &s->g[gen & 1];
 	uint8_t *q = p;
 	size_t done = 0;
+	int err = g->fd >= 0 ? 0 : EBADF;
 
-	while (g->fd >= 0 && done < n) {
+	while (!err && done < n) {
 		ssize_t r = pread(g->fd, q + done, n - done, (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r <= 0) {
+			err = r < 0 ? errno : 0;
 			break;
+		}
 		done += (size_t)r;
 	}
 	if (done == n && off + n <= g->end)
@@ -203,7 +211,7 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 	s->st.read_failed++;
 	gw_err("points: %s/%s: cannot read %zu bytes at %llu (%s)", s->dir,
 	       g->fd >= 0 ? g->name : "-", n, (unsigned long long)off,
-	       done < n ? (errno ? strerror(errno) : "short read") : "beyond its end");
+	       err ? strerror(err) : done < n ? "the file is shorter" : "beyond its end");
 	return GW_EIO;
 }
 
