@@ -60,11 +60,18 @@ static void empty_dir(const char *dir)
 int gw_spill_open(const char *dir, struct gw_spill **out)
 {
 	struct gw_spill *s;
+	struct stat sb;
+	int err = 0;
 
 	*out = NULL;
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		int err = errno;
-		gw_err("%s: cannot make the points directory: %s", dir, strerror(err));
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+		err = errno;
+	else if (stat(dir, &sb) != 0)
+		err = errno;
+	else if (!S_ISDIR(sb.st_mode))
+		err = ENOTDIR;
+	if (err) {
+		gw_err("%s: cannot keep points there: %s", dir, strerror(err));
 		errno = err;
 		return GW_EIO;
 	}
@@ -160,6 +167,7 @@ int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
 	}
 	g->end = HDR_LEN;
 	s->st.files++;
+	gw_debug("points: %s holds the points up to the end of %s", path, g->name);
 	return 0;
 }
 

@@ -299,6 +299,15 @@ static void dir_gone(void **state)
 	assert_int_equal(st.files, 0);
 	assert_int_equal(st.writes, 0);
 	assert_true(st.write_failed >= DAYS - 1);
+
+	/* a plain file where the directory should be: refused at once */
+	struct gw_spill *s = (struct gw_spill *)&st;
+	FILE *f = fopen(pdir, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(gw_spill_open(pdir, &s), GW_EIO);
+	assert_null(s);
+	assert_int_equal(unlink(pdir), 0);
 }
 
 /* A record damaged on disk (one bit) or cut short: the next read of it
