@@ -4,7 +4,9 @@
  * register) in an open-addressing hash table, each a series of points
  * sorted by time with small sorted sets of derived times and flagged
  * days; inserting a reading, and pruning what no day that can still be
- * sealed needs. See batch_int.h.
+ * sealed needs; with a store, each track's older points spilled to a
+ * record at the prune after a seal (spill_track) and read back when the
+ * track is opened. See batch_int.h.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +15,9 @@
 
 #include "batch_int.h"
 #include "drops.h"
+
+/* the offset of a spilled record went into the track's padding */
+_Static_assert(sizeof(struct track) <= 120, "a track grew past 120 bytes");
 
 static uint32_t key_hash(const char *meter, const char *obis)
 {
