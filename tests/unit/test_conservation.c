@@ -1246,7 +1246,8 @@ static void conservation_spill(void **state)
 			run_case(&k, &disk[w], w);
 			spill_dir = NULL;
 			if (mem[w].bytes.n != disk[w].bytes.n ||
-			    memcmp(mem[w].bytes.p, disk[w].bytes.p, mem[w].bytes.n) != 0)
+			    (mem[w].bytes.n &&
+			     memcmp(mem[w].bytes.p, disk[w].bytes.p, mem[w].bytes.n) != 0))
 				report(&k, "%s: the batches with the points spilled differ "
 				       "(%zu bytes against %zu in memory)",
 				       w ? "with restarts" : "plain", disk[w].bytes.n,
