@@ -223,6 +223,19 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 	return GW_EIO;
 }
 
+int gw_spill_read_upto(struct gw_spill *s, int gen, uint64_t off, void *p,
+		       size_t n)
+{
+	const struct gen *g = &s->g[gen & 1];
+
+	if (g->fd >= 0 && off < g->end) {
+		if (n > g->end - off)
+			n = (size_t)(g->end - off);
+		return gw_spill_read(s, gen, off, p, n) ? GW_EIO : (int)n;
+	}
+	return gw_spill_read(s, gen, off, p, n ? n : 1);
+}
+
 void gw_spill_stats(const struct gw_spill *s, struct gw_spill_stats *out)
 {
 	if (s)

@@ -53,6 +53,11 @@ int gw_spill_write(struct gw_spill *s, int gen, const void *p, size_t n,
  * such file; logged). */
 int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n);
 
+/* Reads up to n bytes of gen's file at off, fewer at its end. Returns
+ * how many (at least 1), or GW_EIO (none, or no such file; logged). */
+int gw_spill_read_upto(struct gw_spill *s, int gen, uint64_t off, void *p,
+		       size_t n);
+
 /* Closes and removes gen's file. */
 void gw_spill_drop(struct gw_spill *s, int gen);
 

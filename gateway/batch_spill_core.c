@@ -19,6 +19,8 @@
 
 #include "batch_int.h"
 
+#define SPILL_FIRST 496 /* bytes of points read with the header */
+
 void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store)
 {
 	if (!b->spl)
@@ -56,12 +58,9 @@ void gw_batcher_spill_stats(const struct gw_batcher *b, struct gw_spill_stats *s
 	gw_spill_stats(b->spl ? b->spl->store : NULL, st);
 }
 
-/* Room for n bytes and SPILL_HDR + 8 more in the buffer, zeroed. */
-int batch_spill_buf(const struct gw_batcher *b, size_t n)
+/* Room for want bytes in the buffer (what was in it is kept). */
+static int grow(struct spill_core *sc, size_t want)
 {
-	struct spill_core *sc = b->spl;
-	size_t want = n + SPILL_HDR + 8;
-
 	if (want > sc->cap) {
 		size_t ncap = sc->cap ? sc->cap : 4096;
 		while (ncap < want)
@@ -72,7 +71,17 @@ int batch_spill_buf(const struct gw_batcher *b, size_t n)
 		sc->buf = nb;
 		sc->cap = ncap;
 	}
-	memset(sc->buf, 0, want);
+	return 0;
+}
+
+/* Room for n bytes and SPILL_HDR + 8 more in the buffer, zeroed. */
+int batch_spill_buf(const struct gw_batcher *b, size_t n)
+{
+	size_t want = n + SPILL_HDR + 8;
+
+	if (grow(b->spl, want))
+		return GW_ENOMEM;
+	memset(b->spl->buf, 0, want);
 	return 0;
 }
 
@@ -145,21 +154,34 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 		     uint32_t *count, const uint8_t **bytes, size_t *len)
 {
 	struct spill_core *sc = b->spl;
-	uint8_t hdr[SPILL_HDR];
-	int gen = (int)(t->sp & 1);
+	int gen = (int)(t->sp & 1), got;
 	uint64_t off = t->sp & ~(uint32_t)1;
 
-	if (!sc || gw_spill_read(sc->store, gen, off, hdr, sizeof(hdr)))
+	/* one read for the header and most records (a few hundred bytes),
+	 * a second for the rest of a longer one */
+	if (!sc || grow(sc, SPILL_HDR + SPILL_FIRST + 8) ||
+	    (got = gw_spill_read_upto(sc->store, gen, off, sc->buf,
+				      SPILL_HDR + SPILL_FIRST)) < SPILL_HDR)
 		goto broken;
+	uint8_t *hdr = sc->buf;
 	*count = get32(hdr + 4);
 	*len = get32(hdr + 8);
 	if (get32(hdr) != t->hash || *count >= t->n || *count == 0 ||
-	    *len > (size_t)*count * 22 + 8 || batch_spill_buf(b, *len) ||
-	    gw_spill_read(sc->store, gen, off + SPILL_HDR, sc->buf, *len) ||
-	    record_crc(hdr, sc->buf, *len) != get32(hdr + 12))
+	    *len > (size_t)*count * 22 + 8)
 		goto broken;
-	memset(sc->buf + *len, 0, 8);
-	*bytes = sc->buf;
+	size_t have = (size_t)got - SPILL_HDR;
+	if (have < *len) {
+		if (grow(sc, SPILL_HDR + *len + 8))
+			goto broken;
+		hdr = sc->buf; /* moved */
+		if (gw_spill_read(sc->store, gen, off + SPILL_HDR + have,
+				  sc->buf + SPILL_HDR + have, *len - have))
+			goto broken;
+	}
+	if (record_crc(hdr, hdr + SPILL_HDR, *len) != get32(hdr + 12))
+		goto broken;
+	memset(hdr + SPILL_HDR + *len, 0, 8);
+	*bytes = hdr + SPILL_HDR;
 	return 0;
 broken:
 	if (sc && !sc->broken)
