@@ -145,6 +145,7 @@ void gw_batcher_free(struct gw_batcher *b)
 	free(b->sc->pts);
 	free(b->sc);
 	batch_pool_free(b->pool);
+	batch_spill_free(b);
 	free(b);
 }
 

@@ -290,4 +290,26 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len);
 int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 			  char *why, size_t cap);
 
+/* Points on disk (batch_spill.h). Gives the batcher a store, which it
+ * owns from then on (gw_batcher_free closes it; NULL: none, the points
+ * stay in memory). Each day sealed, once its batch is written, every
+ * register's points before that day's end (but the last one) go to the
+ * store, and are read back when a day is sealed again, a reading comes
+ * out of order or the books are frozen at the edge. A write that fails
+ * keeps the points in memory (the store logs it). A record that cannot be
+ * read back whole makes the batcher broken: gw_batcher_advance then
+ * returns GW_EIO and seals nothing, gw_batcher_edges_save returns
+ * GW_EIO, and the caller has to build a new batcher from the journal
+ * (gatewayd starts over). Never sealed from a damaged record. */
+#define GW_BATCHER_SPILL 1 /* these functions are here */
+struct gw_spill;
+struct gw_spill_stats;
+void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store);
+/* 1 when a record could not be read back (see above). */
+int gw_batcher_spill_broken(const struct gw_batcher *b);
+/* After a replay: the sealed days' points to the store at once, not at
+ * the next day's seal. Returns 0 or GW_EIO (broken). */
+int gw_batcher_spill_now(struct gw_batcher *b);
+void gw_batcher_spill_stats(const struct gw_batcher *b, struct gw_spill_stats *st);
+
 #endif

@@ -203,6 +203,8 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 	*len = 0;
 	if (b->next_day == INT32_MIN || !b->edges_known)
 		return GW_ENOTFOUND;
+	if (batch_spill_broken(b))
+		return GW_EIO; /* books from a record unread: never saved */
 	out = malloc(cap);
 	if (!out)
 		return GW_ENOMEM;
@@ -235,6 +237,10 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 			free(out);
 			return GW_ENOMEM;
 		}
+	}
+	if (batch_spill_broken(b)) {
+		free(out);
+		return GW_EIO;
 	}
 	/* The core's own events not sealed yet: a restart after this text is
 	 * written would not raise them again. */

@@ -2,7 +2,7 @@
 /*
  * batch_int.h - the batching core's own state and the functions its files
  * share; nothing outside gateway/batch*.c may include it (callers use
- * batch.h). The core is seven files:
+ * batch.h). The core is eight files:
  *     batch.c          the batcher's life, readings and events coming in
  *     batch_store.c    the tracks (one per meter register) and their
  *                      points, delta-encoded, in a hash table; a track
@@ -18,6 +18,8 @@
  *                      written; gw_batcher_advance(_src)
  *     batch_names.c    the tracks' meter ids and OBIS codes, each kept once
  *     batch_pool.c     the blocks the tracks' encoded points are kept in
+ *     batch_spill_core.c the points of sealed days spilled to a store
+ *                      (batch_spill.c, the files) and read back
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */
@@ -30,6 +32,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "batch_spill.h"
 #include "tz.h"
 #include "wide.h"
 
@@ -141,6 +144,11 @@ struct track {
 	uint32_t n;
 	int32_t bad_event_day; /* day of the last bad_value event */
 	uint32_t mt, mv; /* the encoder's means after the last point */
+	/* Where its older points are, spilled (batch_spill_core.c): the
+	 * offset of its record in the spill file of generation sp & 1;
+	 * 0: none (every point in enc). The points in the record come
+	 * first, and enc goes on from the encoder's state after them. */
+	uint32_t sp;
 	int64_t rollover; /* 0: unknown or never */
 	int64_t edge_v;
 	struct point tail[2];
@@ -197,6 +205,25 @@ struct gw_batcher {
 		size_t cap;
 	} *sc;
 	struct blk_pool *pool; /* the blocks of every track's points */
+	struct spill_core *spl; /* NULL: every point in memory */
+};
+
+/* The points spilled to a store (batch_spill_core.c). A record is a
+ * header of SPILL_HDR bytes (the track's hash, its points, their bytes,
+ * a CRC-32 of all that and the bytes), then the bytes (its first points
+ * encoded as in enc, from the first), zeros up to a multiple of 4. */
+#define SPILL_HDR 16
+struct spill_core {
+	struct gw_spill *store;
+	int gen;       /* the generation records are read from (and, while
+			* `writing`, written to) */
+	int writing;   /* a pass is under way (batch_spill_begin .. end) */
+	int skip;      /* a write failed in this pass: the rest stay */
+	int broken;    /* a record could not be read: see batch.h */
+	size_t refs[2]; /* tracks with a record in each generation */
+	uint8_t *buf;  /* a record read or written */
+	size_t cap;
+	uint64_t tracks_spilled, points_spilled; /* the last pass */
 };
 
 /* Points around one just inserted: p[at] is it, p[0..n) its neighbours
@@ -244,6 +271,18 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day);
 void batch_prune(struct gw_batcher *b);
+
+/* batch_spill_core.c */
+void batch_spill_free(struct gw_batcher *b);
+int batch_spill_begin(struct gw_batcher *b, int32_t day);
+void batch_spill_end(struct gw_batcher *b);
+int batch_spill_broken(const struct gw_batcher *b);
+void batch_spill_set(const struct gw_batcher *b, struct track *t, uint32_t sp);
+int batch_spill_buf(const struct gw_batcher *b, size_t n);
+int batch_spill_put(const struct gw_batcher *b, const struct track *t,
+		    uint32_t count, size_t len, uint32_t *sp);
+int batch_spill_load(const struct gw_batcher *b, const struct track *t,
+		     uint32_t *count, const uint8_t **bytes, size_t *len);
 
 /* batch_pool.c */
 struct blk_pool *batch_pool_new(void);

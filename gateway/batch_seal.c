@@ -243,6 +243,8 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 	if (series_room(c, x->n))
 		return GW_ENOMEM;
 	batch_track_open(c->b, x->t);
+	if (batch_spill_broken(c->b))
+		return GW_EIO;
 	for (uint32_t k = 0; k < x->n; k++) {
 		c->ts[k] = x->t->pts[x->first + k].ts;
 		c->val[k] = x->t->pts[x->first + k].v;
@@ -327,6 +329,8 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 		    add_day(b, t, d, s, e, first, end, batch, &ecap))
 			goto oom;
 	}
+	if (batch_spill_broken(b))
+		goto oom; /* a spilled record unread: never seal wrong numbers */
 	src->times = with_times ? &c->times : NULL;
 	free(list);
 	return 0;
@@ -430,7 +434,7 @@ static int seal_day(struct gw_batcher *b, int32_t d, int64_t now_ms,
 	int rc;
 
 	if (build_day(b, d, now_ms, sk->src != NULL, &src))
-		return GW_ENOMEM;
+		return batch_spill_broken(b) ? GW_EIO : GW_ENOMEM;
 	/* queued events (offline, online ...) go with the day */
 	if (with_queue && with_events(b, src.batch, end)) {
 		src_free(&src);
@@ -467,6 +471,8 @@ static int advance(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
 {
 	int count = 0, rc;
 
+	if (batch_spill_broken(b))
+		return GW_EIO;
 	if (b->next_day == INT32_MIN) {
 		/* The first day with a reading, or with an event: a gateway
 		 * whose meters never answered still seals its offline and
@@ -498,7 +504,12 @@ static int advance(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
 			return rc;
 		count += rc;
 		batch_set_open(b, b->next_day + 1);
-		if (batch_move_edge(b))
+		/* the day is written: its points go to the store as the
+		 * tracks are pruned (batch_spill_core.c) */
+		batch_spill_begin(b, b->next_day - 1);
+		rc = batch_move_edge(b);
+		batch_spill_end(b);
+		if (rc)
 			return GW_ENOMEM;
 	}
 	return count;

@@ -4,7 +4,9 @@
  * register) in an open-addressing hash table, each a series of points
  * sorted by time with small sorted sets of derived times and flagged
  * days; inserting a reading, and pruning what no day that can still be
- * sealed needs. See batch_int.h.
+ * sealed needs; with a store, each track's older points spilled to a
+ * record at the prune after a seal (spill_track) and read back when the
+ * track is opened. See batch_int.h.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +15,9 @@
 
 #include "batch_int.h"
 #include "drops.h"
+
+/* the offset of a spilled record went into the track's padding */
+_Static_assert(sizeof(struct track) <= 120, "a track grew past 120 bytes");
 
 static uint32_t key_hash(const char *meter, const char *obis)
 {
@@ -204,11 +209,14 @@ static void put_rice(struct bits *w, uint64_t u, unsigned r)
 	put_bits(w, u, len);
 }
 
-/* Reads a chain's bits, up to 64 at a time in buf. A refill may read a
- * few bytes past the chain's end (the rest of its last block, or block
- * 0): pages are zeroed when made, and those bits are never used. */
+/* Reads a chain's bits, up to 64 at a time in buf, or a spilled
+ * record's (flat: its bytes in memory, then zeros). A refill may read a
+ * few bytes past the end (the rest of its last block, or block 0, or the
+ * zeros after a record): pages are zeroed when made, and those bits are
+ * never used. */
 struct bit_rd {
 	struct chain_rd r;
+	const uint8_t *flat; /* NULL: the chain */
 	uint64_t buf;
 	unsigned avail;
 };
@@ -217,12 +225,27 @@ static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
 			       const struct chain *c)
 {
 	chain_rd_init(&br->r, p, c);
+	br->flat = NULL;
+	br->buf = 0;
+	br->avail = 0;
+}
+
+static inline void bit_rd_flat(struct bit_rd *br, const uint8_t *bytes)
+{
+	br->flat = bytes;
 	br->buf = 0;
 	br->avail = 0;
 }
 
 static inline void refill(struct bit_rd *br)
 {
+	if (br->flat) {
+		while (br->avail <= 56) {
+			br->buf |= (uint64_t)*br->flat++ << br->avail;
+			br->avail += 8;
+		}
+		return;
+	}
 	while (br->avail <= 56) {
 		br->buf |= (uint64_t)chain_rd_byte(&br->r) << br->avail;
 		br->avail += 8;
@@ -349,22 +372,24 @@ static int scratch_room(const struct gw_batcher *b, size_t n)
 	return 0;
 }
 
-void batch_track_open(const struct gw_batcher *b, struct track *t)
-{
-	struct scratch *sc = b->sc;
+/* The decoder's state between points. */
+struct dec_state {
+	int64_t ts, step, v;
+	uint32_t mt, mv;
+	size_t k;
+};
 
-	if (sc->owner == t && t->pts == sc->pts)
-		return;
-	if (sc->owner)
-		sc->owner->pts = NULL;
-	/* the scratch has room: every insert made sure of it */
-	struct bit_rd r;
-	int64_t ts = 0, step = 0, v = 0;
-	uint32_t mt = RICE_M0, mv = RICE_M0;
-	bit_rd_init(&r, b->pool, &t->enc);
-	for (size_t k = 0; k < t->n; k++) {
-		uint64_t ut = get_rice(&r, rice_r(mt));
-		uint64_t uv = get_rice(&r, rice_r(mv));
+/* Decodes n points after state d from r into out. */
+static void decode(struct bit_rd *r, struct dec_state *d, struct point *out,
+		   size_t n)
+{
+	int64_t ts = d->ts, step = d->step, v = d->v;
+	uint32_t mt = d->mt, mv = d->mv;
+	size_t k = d->k;
+
+	for (size_t i = 0; i < n; i++, k++) {
+		uint64_t ut = get_rice(r, rice_r(mt));
+		uint64_t uv = get_rice(r, rice_r(mv));
 		if (k >= 2)
 			mt = rice_adapt(mt, ut);
 		if (k >= 1)
@@ -373,11 +398,39 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 		ts += s;
 		v = (int64_t)((uint64_t)v + (uint64_t)unzz(uv));
 		step = k == 0 ? 0 : s;
-		sc->pts[k].ts = ts;
-		sc->pts[k].v = v;
+		out[i].ts = ts;
+		out[i].v = v;
 	}
+	*d = (struct dec_state){ts, step, v, mt, mv, k};
+}
+
+void batch_track_open(const struct gw_batcher *b, struct track *t)
+{
+	struct scratch *sc = b->sc;
+	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
+	struct bit_rd r;
+
+	if (sc->owner == t && t->pts == sc->pts)
+		return;
+	if (sc->owner)
+		sc->owner->pts = NULL;
 	sc->owner = t;
 	t->pts = sc->pts;
+	/* the scratch has room: every insert made sure of it */
+	if (t->sp) {
+		uint32_t cnt;
+		const uint8_t *bytes;
+		size_t len;
+		if (batch_spill_load(b, t, &cnt, &bytes, &len)) {
+			/* never used: the batcher seals nothing more */
+			memset(sc->pts, 0, t->n * sizeof(*sc->pts));
+			return;
+		}
+		bit_rd_flat(&r, bytes);
+		decode(&r, &d, sc->pts, cnt);
+	}
+	bit_rd_init(&r, b->pool, &t->enc);
+	decode(&r, &d, sc->pts + d.k, t->n - d.k);
 }
 
 int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
@@ -386,7 +439,16 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 
 	if (!t->n)
 		return INT64_MAX;
-	bit_rd_init(&r, b->pool, &t->enc);
+	if (t->sp) {
+		uint32_t cnt;
+		const uint8_t *bytes;
+		size_t len;
+		if (batch_spill_load(b, t, &cnt, &bytes, &len))
+			return 0;
+		bit_rd_flat(&r, bytes);
+	} else {
+		bit_rd_init(&r, b->pool, &t->enc);
+	}
 	return unzz(get_rice(&r, rice_r(RICE_M0)));
 }
 
@@ -406,6 +468,7 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 	}
 	batch_chain_free(b->pool, &t->enc);
 	t->enc = c;
+	batch_spill_set(b, t, 0); /* every point in enc now */
 	t->n = (uint32_t)n;
 	t->mt = s.mt;
 	t->mv = s.mv;
@@ -551,6 +614,92 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 	return rc;
 }
 
+/* t's first point's time, from its decoded points when it is open. */
+static int64_t first_ts(const struct gw_batcher *b, struct track *t)
+{
+	if (t->n && b->sc->owner == t && t->pts)
+		return t->pts[0].ts;
+	if (t->sp) {
+		batch_track_open(b, t);
+		return t->pts[0].ts;
+	}
+	return batch_track_first_ts(b, t);
+}
+
+/* Flat: encodes pts[0..n) after state s into out (zeroed, room for
+ * SPILL_MAX(n) bytes); returns the bytes used. */
+#define SPILL_MAX(n) ((n) * 22 + 8)
+
+static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n,
+			  uint8_t *out)
+{
+	size_t bit = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		struct bits w = {{0}, 0};
+		enc_point(s, pts[k].ts, pts[k].v, &w);
+		for (unsigned i = 0; i < w.n; i += 8) {
+			unsigned take = w.n - i < 8 ? w.n - i : 8;
+			uint32_t x = (uint32_t)(w.b[i / 8] & ((1u << take) - 1)) << (bit % 8);
+			out[bit / 8] |= (uint8_t)x;
+			if (bit % 8 + take > 8)
+				out[bit / 8 + 1] |= (uint8_t)(x >> 8);
+			bit += take;
+		}
+	}
+	return (bit + 7) / 8;
+}
+
+/* During a spill pass (batch_spill_begin): t's points before the last one
+ * at or before the open day's start go to the store, the rest stay in
+ * enc, encoded on from the state after them. A track whose record is in
+ * the generation before is moved (or, when its points cannot be written,
+ * taken back into memory), so that the file of that generation can go
+ * at the end of the pass. */
+static void spill_track(const struct gw_batcher *b, struct track *t)
+{
+	struct spill_core *sc = b->spl;
+
+	if (!sc || !sc->writing || (t->n < 2 && !t->sp))
+		return;
+	batch_track_open(b, t);
+	if (sc->broken)
+		return;
+	size_t k = lower_bound(t, b->open_start + 1), n = t->n;
+	k = k ? k - 1 : 0; /* [0, k) go, the one at k stays */
+	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
+		if (t->sp && (t->sp & 1) == (unsigned)sc->gen &&
+		    reencode(b, t, t->pts, n) != 0) {
+			b->sc->owner = NULL;
+			t->pts = NULL;
+		}
+		return;
+	}
+	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
+	struct chain c = {0};
+	uint32_t sp;
+	size_t len = encode_flat(&s, t->pts, k, sc->buf + SPILL_HDR);
+	for (size_t j = k; j < n; j++) {
+		if (put_point(b->pool, &c, &s, t->pts[j].ts, t->pts[j].v)) {
+			batch_chain_free(b->pool, &c);
+			return;
+		}
+	}
+	if (batch_spill_put(b, t, (uint32_t)k, len, &sp)) {
+		batch_chain_free(b->pool, &c);
+		if (t->sp && reencode(b, t, t->pts, n) != 0) {
+			b->sc->owner = NULL;
+			t->pts = NULL;
+		}
+		return;
+	}
+	batch_chain_free(b->pool, &t->enc);
+	t->enc = c;
+	t->mt = s.mt;
+	t->mv = s.mv;
+	batch_spill_set(b, t, sp);
+}
+
 /* Drops a track's points no longer needed: before `from` (the edge
  * midnight), keeping the last point at or before it (the minutes missing
  * at the start of the edge day, and the reading a silent track waits
@@ -559,7 +708,7 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day)
 {
-	if (t->n > 1 && batch_track_first_ts(b, t) <= from) {
+	if (t->n > 1 && first_ts(b, t) <= from) {
 		batch_track_open(b, t);
 		size_t k = lower_bound(t, from + 1);
 		if (k > 1) {
@@ -573,12 +722,13 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 			}
 		}
 	}
-	if (!t->sets)
-		return;
-	if (t->sets[SET_DERIVED].n && t->n)
-		iset_drop_before(&t->sets[SET_DERIVED], batch_track_first_ts(b, t));
-	if (t->sets[SET_BAD].n)
-		iset_drop_before(&t->sets[SET_BAD], edge_day);
+	if (t->sets) {
+		if (t->sets[SET_DERIVED].n && t->n)
+			iset_drop_before(&t->sets[SET_DERIVED], first_ts(b, t));
+		if (t->sets[SET_BAD].n)
+			iset_drop_before(&t->sets[SET_BAD], edge_day);
+	}
+	spill_track(b, t);
 }
 
 void batch_prune(struct gw_batcher *b)

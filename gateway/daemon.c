@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch_spill.h"
 #include "daemon_ctx.h"
 #include "rewind.h"
 #include "tz.h"
@@ -111,6 +112,21 @@ static void free_context(struct gw_daemon *d)
 	free(d->evbuf);
 }
 
+/* The sealed days' points go to <spool_dir>/points (a cache of the
+ * journal, emptied here); without it they stay in memory. */
+static void open_points(struct gw_daemon *d)
+{
+	char path[GW_PATH_MAX + 8];
+	struct gw_spill *s;
+
+	snprintf(path, sizeof(path), "%s/points", d->cfg->spool_dir);
+	if (gw_spill_open(path, &s) == 0)
+		gw_batcher_set_spill(d->bat, s);
+	else
+		gw_warn("points: %s cannot be used; the sealed days' points stay "
+			"in memory", path);
+}
+
 /* Opens the spool, recovers it and starts the threads. Returns 0 or a
  * GW_E* code (the context is then freed by the caller). */
 static int start(struct gw_daemon *d)
@@ -135,6 +151,7 @@ static int start(struct gw_daemon *d)
 	d->sched = gw_sched_new(cfg, &cfg->clock);
 	if (!d->bat || !d->sched)
 		return GW_ENOMEM;
+	open_points(d);
 	/* Replacements known from before this start (their events may have
 	 * gone out with their day, or been lost in a crash). */
 	if (gw_sched_feed_replacements(d->sched, d->bat))
@@ -194,6 +211,8 @@ static int turn(struct gw_daemon *d)
 		changed = d->polled = 1;
 	int64_t now = gw_clock_now_ms(&d->cfg->clock), real = gw_daemon_mono_us();
 	gw_daemon_seal(d);
+	if (d->ct.restart)
+		return 1; /* points unread: start over from the journal */
 	gw_daemon_keep_seen(d);
 	int minute = due(&d->timers.minute, real, MINUTE_US);
 	if (minute)

@@ -399,6 +399,15 @@ void gw_daemon_seal(struct gw_daemon *d)
 	 * backoff (seal_tried) */
 	int64_t t0 = gw_daemon_mono_us();
 	int s = gw_batcher_advance_src(d->bat, gw_daemon_seal_time(d), on_sealed_src, d);
+	if (gw_batcher_spill_broken(d->bat)) {
+		/* Never sealed from points that did not read back: the next
+		 * run takes them from the journal again. */
+		gw_err("points: a sealed day's points could not be read back from "
+		       "%s/points; starting over from the journal",
+		       d->cfg->spool_dir);
+		d->ct.restart = 1;
+		return;
+	}
 	after_seal(d);
 	seal_took(s, t0);
 	seal_tried(d, s);

@@ -241,5 +241,10 @@ int gw_daemon_recover(struct gw_daemon *d)
 	r = gw_journal_replay(du->journal, replay_cycle_ctx, replay_event, &rc,
 			      &du->replay);
 	free(rc.buf);
-	return r ? r : after_replay(d, &rc);
+	if (r == 0)
+		r = after_replay(d, &rc);
+	/* the sealed days' replayed points to disk now, not at the next seal */
+	if (r == 0 && gw_batcher_spill_now(d->bat))
+		gw_err("points: the replayed points could not be spilled");
+	return r;
 }

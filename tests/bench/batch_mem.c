@@ -13,6 +13,9 @@
  * the kernel's high-water mark VmHWM, reset through /proc/self/clear_refs;
  * getrusage's ru_maxrss follows that reset too) and of the whole run:
  *
+ * A core that spills the points of sealed days (GW_BATCHER_SPILL) is
+ * given <spool>/points as gatewayd gives it, unless GW_MEM_SPILL=0.
+ *
  *   batch_mem METERS REGS DAYS [nojournal]
  *   day N peak_rss_kb K
  *   run peak_rss_kb K
@@ -28,6 +31,9 @@
 #include <unistd.h>
 
 #include "batch.h"
+#ifdef GW_BATCHER_SPILL
+#include "batch_spill.h"
+#endif
 #include "journal.h"
 #include "spool.h"
 #include "tz.h"
@@ -213,10 +219,23 @@ int main(int argc, char **argv)
 	struct gw_reading *buf = calloc((size_t)GROUP * (size_t)n_regs, sizeof(*buf));
 	if (!bat || !energy || !buf)
 		return 1;
+	const char *spill = "off";
+#ifdef GW_BATCHER_SPILL
+	const char *sp_env = getenv("GW_MEM_SPILL");
+	if (!sp_env || strcmp(sp_env, "0") != 0) {
+		struct gw_spill *store;
+		char pdir[600];
+		snprintf(pdir, sizeof(pdir), "%s/points", d);
+		if (gw_spill_open(pdir, &store))
+			return 1;
+		gw_batcher_set_spill(bat, store);
+		spill = "on";
+	}
+#endif
 	for (size_t i = 0; i < (size_t)meters * (size_t)n_regs; i++)
 		energy[i] = 1000000 + (int64_t)(rnd() % 100000);
-	printf("# %d meters x %d registers, %d days, journal %s\n", meters, n_regs,
-	       days, journal ? "on" : "off");
+	printf("# %d meters x %d registers, %d days, journal %s, points spilled %s\n",
+	       meters, n_regs, days, journal ? "on" : "off", spill);
 	hwm_reset();
 	int64_t t = gw_tz_day_start(day0);
 	int32_t sealed_through = day0 - 1;

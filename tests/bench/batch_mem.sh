@@ -12,7 +12,9 @@
 #   GW_BENCH_METERS (1000), GW_BENCH_REGS ("3 26"), GW_BENCH_DAYS (7),
 #   GW_BENCH_REPS (3), GW_MEM_BASE (eeba97d), GW_MEM_JOURNAL (1: each
 #   cycle journaled too; 0: not, which changes no figure: the journal
-#   keeps nothing in memory)
+#   keeps nothing in memory), GW_MEM_SPILL (1: a core that spills the
+#   sealed days' points is given <spool>/points, as gatewayd gives it;
+#   0: not, every point in memory)
 # Targets (10,000 meters, day 7): <= 24 MB with 3 registers, <= 48 MB
 # with 26 (the ABB B23 profile).
 set -u

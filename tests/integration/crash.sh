@@ -119,6 +119,16 @@ for i in $(seq 1 "$kills"); do
 done
 check_eq "$killed" "$kills" "gatewayd was running at each of the $kills SIGKILLs"
 echo "# kills moved past a midnight: $deferred"
+# The sealed days' points went to points/ (a cache the replay rebuilds),
+# and none ever failed to read back across the kills.
+spilled=$(cat "$GW_TMP"/gw.*.log | grep -ac "points: .* holds the points up to")
+if [ "$spilled" -gt 0 ]; then
+	ok "the sealed days' points went to disk ($spilled files made across the runs)"
+else
+	not_ok "no sealed day's points went to disk"
+fi
+check_eq "$(cat "$GW_TMP"/gw.*.log | grep -ac "could not be read back")" 0 \
+	"no spilled points failed to read back"
 
 # A last run up to the next 01:00 local at least six hours ahead, cleanly.
 sim_now_ms

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "batch_spill.h"
 #include "batchfile.h"
 #include "bytes.h"
 #include "drops.h"
@@ -436,6 +437,7 @@ struct result {
 	int32_t max_batch_day;
 	uint64_t dropped;
 	int restarts;
+	struct gw_wbuf bytes; /* every batch sealed, as encoded, in order */
 };
 
 struct run {
@@ -549,6 +551,7 @@ static int on_sealed_src(void *ctx, struct gw_batch_src *src)
 	free(copy.series);
 	free(whole);
 	assert_int_equal(gw_batch_decode(w.p, w.n, &back, NULL), 0);
+	gw_wbuf_put(&((struct run *)ctx)->res->bytes, w.p, w.n);
 	free(w.p);
 	return on_sealed(ctx, back);
 }
@@ -618,6 +621,35 @@ static void replay_cycle(struct run *r, const struct cycle *c)
 	free(buf);
 }
 
+/* With a directory, the batcher spills its points there (the spill
+ * mode of conservation_spill); spill_writes counts the records written. */
+static const char *spill_dir;
+static uint64_t spill_writes;
+
+static struct gw_batcher *new_batcher(const struct gw_batcher_params *p)
+{
+	struct gw_batcher *b = gw_batcher_new(p);
+	struct gw_spill *s;
+
+	assert_non_null(b);
+	if (spill_dir) {
+		assert_int_equal(gw_spill_open(spill_dir, &s), 0);
+		gw_batcher_set_spill(b, s);
+	}
+	return b;
+}
+
+static void free_batcher(struct gw_batcher *b)
+{
+	struct gw_spill_stats st;
+
+	gw_batcher_spill_stats(b, &st);
+	spill_writes += st.writes;
+	assert_int_equal(st.read_failed, 0);
+	assert_int_equal(gw_batcher_spill_broken(b), 0);
+	gw_batcher_free(b);
+}
+
 /* A gateway restart after cycle `upto` was journaled (and maybe added):
  * what gw_spool_next_day gives, the saved edges, the journal replay. */
 static void restart(struct run *r, size_t upto)
@@ -625,9 +657,8 @@ static void restart(struct run *r, size_t upto)
 	struct kase *k = r->k;
 	int32_t next = r->state;
 
-	gw_batcher_free(r->b);
-	r->b = gw_batcher_new(&k->p);
-	assert_non_null(r->b);
+	free_batcher(r->b);
+	r->b = new_batcher(&k->p);
 	if (r->res->max_batch_day != INT32_MIN && r->res->max_batch_day + 1 > next)
 		next = r->res->max_batch_day + 1;
 	if (next != INT32_MIN) {
@@ -643,6 +674,8 @@ static void restart(struct run *r, size_t upto)
 	for (size_t c = 0; c <= upto; c++)
 		if (k->cy[c].segday >= r->prune_before)
 			replay_cycle(r, &k->cy[c]);
+	if (spill_dir) /* as gatewayd does after its replay */
+		assert_int_equal(gw_batcher_spill_now(r->b), 0);
 	r->res->restarts++;
 	if (getenv("GW_PROPERTY_DEBUG")) {
 		char t1[40], d1[16], d2[16];
@@ -668,8 +701,7 @@ static void run_case(struct kase *k, struct result *res, int with_restarts)
 		res->rows[m] = calloc((size_t)res->ndays, sizeof(struct row));
 		assert_non_null(res->rows[m]);
 	}
-	r.b = gw_batcher_new(&k->p);
-	assert_non_null(r.b);
+	r.b = new_batcher(&k->p);
 	rs = splitmix(k->seed + (uint64_t)k->idx * 7919) | 1;
 	int64_t tick = k->ncy ? k->cy[0].arrive : k->t0;
 	for (size_t c = 0; c < k->ncy; c++) {
@@ -689,13 +721,14 @@ static void run_case(struct kase *k, struct result *res, int with_restarts)
 	for (; tick <= k->t_end; tick += 10 * MIN)
 		step(&r, tick, 0);
 	res->dropped = gw_batcher_dropped(r.b);
-	gw_batcher_free(r.b);
+	free_batcher(r.b);
 	free(r.edges);
 	rs = keep;
 }
 
 static void free_result(struct result *res)
 {
+	free(res->bytes.p);
 	for (int m = 0; m < MAXM; m++)
 		free(res->rows[m]);
 	free(res->gaps);
@@ -1185,6 +1218,55 @@ static void conservation_property(void **state)
 	failures_checked();
 }
 
+/* The same cases with the points spilled to files in a temporary
+ * directory (each sealed day's points written out, read back for
+ * revisions, late readings and the edge, rebuilt after each restart):
+ * byte for byte the batches of the core that keeps them in memory, with
+ * and without restarts. GW_PROPERTY_SPILL_CASES (default 100) cases of
+ * the same seed; `make soak` runs more. */
+static void conservation_spill(void **state)
+{
+	uint64_t seed = env_u64("GW_PROPERTY_SEED", 20260301);
+	int cases = (int)env_u64("GW_PROPERTY_SPILL_CASES", 100);
+	char dir[] = "/tmp/gw_spill_XXXXXX";
+	unsigned long batches = 0, bytes = 0;
+
+	(void)state;
+	gw_log_set_level(GW_LOG_ERROR);
+	assert_non_null(mkdtemp(dir));
+	spill_writes = 0;
+	for (int c = 0; c < cases && failures < 20; c++) {
+		struct kase k;
+		struct result mem[2], disk[2];
+		make_case(&k, seed, c);
+		for (int w = 0; w < 2; w++) {
+			spill_dir = NULL;
+			run_case(&k, &mem[w], w);
+			spill_dir = dir;
+			run_case(&k, &disk[w], w);
+			spill_dir = NULL;
+			if (mem[w].bytes.n != disk[w].bytes.n ||
+			    (mem[w].bytes.n &&
+			     memcmp(mem[w].bytes.p, disk[w].bytes.p, mem[w].bytes.n) != 0))
+				report(&k, "%s: the batches with the points spilled differ "
+				       "(%zu bytes against %zu in memory)",
+				       w ? "with restarts" : "plain", disk[w].bytes.n,
+				       mem[w].bytes.n);
+			bytes += (unsigned long)mem[w].bytes.n;
+			free_result(&mem[w]);
+			free_result(&disk[w]);
+		}
+		batches++;
+		free_case(&k);
+	}
+	assert_int_equal(rmdir(dir), 0); /* the store removed its files */
+	print_message("# %lu cases, %lu bytes of batches each way, %llu records "
+		      "spilled and read back\n", batches, bytes,
+		      (unsigned long long)spill_writes);
+	assert_true(spill_writes > 0);
+	failures_checked();
+}
+
 /* ---- nothing overflows anywhere ---- */
 
 static const int64_t extremes[] = {
@@ -1588,6 +1670,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(conservation_property),
+		cmocka_unit_test(conservation_spill),
 		cmocka_unit_test(encoder_extremes),
 		cmocka_unit_test(journal_extremes),
 		cmocka_unit_test(edges_file),

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_batch_spill.c - the batching core with its sealed days' points on
+ * disk (batch_spill.c, batch_spill_core.c): 40 meters read every 15
+ * minutes for 6 days in Europe/Berlin, a reading that comes a day late
+ * (the day sealed again from the spilled points) and a meter silent for a
+ * day; each sealed day encoded as gatewayd writes it.
+ *
+ *   - the same bytes with the points spilled as with them in memory; the
+ *     points directory holds the one file of the last sealed day, and
+ *     nothing once the batcher is freed;
+ *   - a write that fails part way (the file size limit, EFBIG, as a full
+ *     disk does) and a points directory gone: the points stay in memory,
+ *     the failures are counted, the same bytes;
+ *   - a record damaged or cut short on disk: nothing more is sealed
+ *     (GW_EIO), the books are not saved, the batcher says it is broken;
+ *   - a restart: the journal's readings replayed into a new batcher with
+ *     a new store give the same batches again.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "batch_spill.h"
+#include "batchfile.h"
+#include "bytes.h"
+#include "tz.h"
+
+#define METERS 40
+#define CYCLE 900000LL
+#define DAYS 6
+
+static char dir[64];   /* the temporary directory */
+static char pdir[128]; /* its points/ */
+static int32_t day0;
+
+static const struct gw_batcher_params params = {
+	.gateway_id = "sub-042", .poll_interval_ms = CYCLE,
+	.midnight_tolerance_ms = 60000, .max_gap_ms = 7200000,
+	.seal_delay_ms = 1800000, .max_power_w = 250000,
+	.revision_window_days = 2,
+};
+
+static int put_mem(void *ctx, const uint8_t *p, size_t n)
+{
+	gw_wbuf_put(ctx, p, n);
+	return 0;
+}
+
+/* Each sealed day, encoded, after the ones before (its header first). */
+static int sealed(void *ctx, struct gw_batch_src *src)
+{
+	struct gw_wbuf w = {0};
+	uint8_t hdr[GW_BATCH_HDR_MAX];
+	size_t hlen;
+	int rc = gw_batch_encode_src(src, put_mem, &w, hdr, &hlen);
+
+	if (rc == 0) {
+		memcpy(w.p, hdr, hlen);
+		gw_wbuf_put(ctx, w.p, w.n);
+	}
+	free(w.p);
+	return rc;
+}
+
+static void reading(struct gw_reading *r, int m, int64_t ts, int64_t v)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->meter_id, sizeof(r->meter_id), "m%03d", m);
+	snprintf(r->obis, sizeof(r->obis), "1.8.0");
+	r->ts_ms = ts;
+	r->value = v;
+	r->unit = GW_UNIT_WH;
+}
+
+/* The readings of cycle c (meter 7 silent on day 2; meter 3's reading of
+ * cycle 200 held back until cycle 300, a day late). */
+static size_t cycle(struct gw_reading *buf, int c)
+{
+	int64_t t0 = gw_tz_day_start(day0);
+	size_t n = 0;
+
+	for (int m = 0; m < METERS; m++) {
+		int64_t ts = t0 + c * CYCLE + m * 1000 + (c * 7 + m) % 5;
+		if ((m == 7 && c >= 96 && c < 192) || (m == 3 && c == 200))
+			continue;
+		reading(&buf[n++], m, ts, 1000000 + m * 1000 + c * (m % 9 + 1));
+	}
+	if (c == 300)
+		reading(&buf[n++], 3, t0 + 200 * CYCLE + 3000 + (200 * 7 + 3) % 5,
+			1000000 + 3 * 1000 + 200 * 4);
+	return n;
+}
+
+/* Runs the days through a batcher (with a store when spill is set; for
+ * `damage`, the store's file is damaged after day 3 is sealed). Returns
+ * the sealed bytes; *st the store's counts. */
+enum damage { NONE, FLIP, CUT, GONE };
+
+static struct gw_wbuf run(int spill, enum damage damage, struct gw_spill_stats *st,
+			  int *broken_at)
+{
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_wbuf out = {0};
+	struct gw_reading buf[METERS + 1];
+	int64_t t0 = gw_tz_day_start(day0);
+
+	assert_non_null(b);
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+		if (damage == GONE)
+			assert_int_equal(rmdir(pdir), 0);
+	}
+	*broken_at = -1;
+	for (int c = 0; c < DAYS * 96; c++) {
+		size_t n = cycle(buf, c);
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		int rc = gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out);
+		if (rc == GW_EIO && *broken_at < 0)
+			*broken_at = c;
+		if (damage == FLIP || damage == CUT) {
+			if (rc != GW_EIO)
+				assert_true(rc >= 0);
+		} else {
+			assert_true(rc >= 0);
+		}
+		if ((damage == FLIP || damage == CUT) && c == 3 * 96 + 4) {
+			/* day 3 sealed (at 00:30 of day 4), its points on disk */
+			char path[256], name[16];
+			snprintf(path, sizeof(path), "%s/%s", pdir,
+				 gw_day_format(day0 + 3 - 1, name, sizeof(name)));
+			int fd = open(path, O_RDWR);
+			assert_true(fd >= 0);
+			struct stat sb;
+			assert_int_equal(fstat(fd, &sb), 0);
+			assert_true(sb.st_size > 1000);
+			if (damage == FLIP) {
+				uint8_t x;
+				assert_int_equal(pread(fd, &x, 1, sb.st_size / 2), 1);
+				x ^= 0x10;
+				assert_int_equal(pwrite(fd, &x, 1, sb.st_size / 2), 1);
+			} else {
+				assert_int_equal(ftruncate(fd, sb.st_size / 2), 0);
+			}
+			close(fd);
+		}
+	}
+	gw_batcher_spill_stats(b, st);
+	if (damage == FLIP || damage == CUT) {
+		char *text;
+		size_t len;
+		assert_int_equal(gw_batcher_spill_broken(b), 1);
+		assert_int_equal(gw_batcher_edges_save(b, &text, &len), GW_EIO);
+	} else {
+		assert_int_equal(gw_batcher_spill_broken(b), 0);
+	}
+	gw_batcher_free(b);
+	return out;
+}
+
+static int files_in(const char *d)
+{
+	DIR *dh = opendir(d);
+	struct dirent *e;
+	int n = 0;
+
+	if (!dh)
+		return -1;
+	while ((e = readdir(dh)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(dh);
+	return n;
+}
+
+static struct gw_wbuf in_memory;
+
+static int setup(void **state)
+{
+	struct gw_spill_stats st;
+	int broken;
+
+	(void)state;
+	gw_log_set_level(GW_LOG_ERROR);
+	if (gw_tz_set("Europe/Berlin") || gw_day_parse("2026-03-27", &day0))
+		return -1; /* DST begins on day 3 */
+	snprintf(dir, sizeof(dir), "/tmp/gwspill.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(pdir, sizeof(pdir), "%s/points", dir);
+	in_memory = run(0, NONE, &st, &broken);
+	return in_memory.n > 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rmdir(pdir);
+	rmdir(dir);
+	free(in_memory.p);
+	return 0;
+}
+
+static void same(const struct gw_wbuf *w)
+{
+	assert_int_equal(w->n, in_memory.n);
+	assert_memory_equal(w->p, in_memory.p, w->n);
+}
+
+/* The same bytes; one file, of the last sealed day, while it runs. */
+static void spilled_same_bytes(void **state)
+{
+	struct gw_spill_stats st;
+	int broken;
+	struct gw_wbuf w;
+
+	(void)state;
+	w = run(1, NONE, &st, &broken);
+	same(&w);
+	free(w.p);
+	assert_true(st.writes >= (DAYS - 1) * METERS);
+	assert_int_equal(st.files, DAYS);
+	assert_int_equal(st.write_failed, 0);
+	assert_int_equal(st.read_failed, 0);
+	assert_int_equal(files_in(pdir), 0); /* the store removed its files */
+
+	/* while it runs: the file of the day last sealed, nothing else */
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_spill *s;
+	struct gw_reading buf[METERS + 1];
+	struct gw_wbuf out = {0};
+	assert_int_equal(gw_spill_open(pdir, &s), 0);
+	gw_batcher_set_spill(b, s);
+	for (int c = 0; c < 3 * 96 + 8; c++) {
+		size_t n = cycle(buf, c);
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		assert_true(gw_batcher_advance_src(b, gw_tz_day_start(day0) + (c + 1) * CYCLE,
+						   sealed, &out) >= 0);
+	}
+	char path[256], name[16];
+	snprintf(path, sizeof(path), "%s/%s", pdir, gw_day_format(day0 + 2, name, sizeof(name)));
+	assert_int_equal(files_in(pdir), 1);
+	assert_int_equal(access(path, R_OK), 0);
+	gw_batcher_free(b);
+	free(out.p);
+	assert_int_equal(files_in(pdir), 0);
+}
+
+/* Writes that fail part way (a 6 kB file size limit: EFBIG after the
+ * first records, as ENOSPC would): counted, the rest in memory, the same
+ * bytes. */
+static void write_fails(void **state)
+{
+	struct gw_spill_stats st;
+	struct rlimit old, lim;
+	int broken;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 6000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	struct gw_wbuf w = run(1, NONE, &st, &broken);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	same(&w);
+	free(w.p);
+	assert_true(st.write_failed > 0);
+	assert_true(st.writes > 0);
+	assert_int_equal(st.read_failed, 0);
+}
+
+/* The points directory gone (unwritable): no file is made, every point
+ * stays in memory, the same bytes. */
+static void dir_gone(void **state)
+{
+	struct gw_spill_stats st;
+	int broken;
+
+	(void)state;
+	struct gw_wbuf w = run(1, GONE, &st, &broken);
+	same(&w);
+	free(w.p);
+	assert_int_equal(st.files, 0);
+	assert_int_equal(st.writes, 0);
+	assert_true(st.write_failed >= DAYS - 1);
+
+	/* a plain file where the directory should be: refused at once */
+	struct gw_spill *s = (struct gw_spill *)&st;
+	FILE *f = fopen(pdir, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(gw_spill_open(pdir, &s), GW_EIO);
+	assert_null(s);
+	assert_int_equal(unlink(pdir), 0);
+}
+
+/* A record damaged on disk (one bit) or cut short: the next read of it
+ * (the late reading of day 3, or the edge frozen when day 4 is sealed)
+ * stops the sealing, and what was sealed before is what the core in
+ * memory sealed. */
+static void damaged(void **state)
+{
+	for (int d = FLIP; d <= CUT; d++) {
+		struct gw_spill_stats st;
+		int broken;
+		(void)state;
+		struct gw_wbuf w = run(1, (enum damage)d, &st, &broken);
+		assert_true(broken > 3 * 96 + 4);
+		assert_true(w.n < in_memory.n);
+		/* every batch it sealed is the one the core in memory sealed */
+		assert_memory_equal(w.p, in_memory.p, w.n);
+		assert_true(st.read_failed > 0 || d == FLIP);
+		free(w.p);
+	}
+}
+
+/* A restart on day 5: a new batcher and a new store, the journal's
+ * readings (here: every cycle of the revision window and the open day)
+ * replayed, the points spilled at once; the days sealed after it are the
+ * ones the run without a restart sealed. */
+static void restart(void **state)
+{
+	struct gw_reading buf[METERS + 1];
+	struct gw_wbuf out = {0};
+	struct gw_spill *s;
+	int64_t t0 = gw_tz_day_start(day0);
+	int cut = 4 * 96 + 40; /* 10:00 on day 5 */
+
+	(void)state;
+	struct gw_batcher *b = gw_batcher_new(&params);
+	assert_int_equal(gw_spill_open(pdir, &s), 0);
+	gw_batcher_set_spill(b, s);
+	for (int c = 0; c < cut; c++) {
+		size_t n = cycle(buf, c);
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
+	}
+	char *edges;
+	size_t elen;
+	assert_int_equal(gw_batcher_edges_save(b, &edges, &elen), 0);
+	int32_t next = gw_batcher_oldest_open_day(b);
+	size_t before = out.n;
+	gw_batcher_free(b);
+
+	b = gw_batcher_new(&params);
+	assert_int_equal(gw_spill_open(pdir, &s), 0);
+	gw_batcher_set_spill(b, s);
+	gw_batcher_restore(b, next);
+	char why[128];
+	assert_int_equal(gw_batcher_edges_load(b, edges, elen, why, sizeof(why)), 0);
+	free(edges);
+	/* the journal keeps the segments from next - 1 - window */
+	int64_t keep = gw_tz_day_start(next - 1 - params.revision_window_days);
+	for (int c = 0; c < cut; c++) {
+		size_t n = cycle(buf, c), k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (buf[i].ts_ms >= keep)
+				buf[k++] = buf[i];
+		if (k)
+			assert_int_equal(gw_batcher_replay(b, buf, k), 0);
+	}
+	assert_int_equal(gw_batcher_spill_now(b), 0);
+	assert_int_equal(files_in(pdir), 1);
+	for (int c = cut; c < DAYS * 96; c++) {
+		size_t n = cycle(buf, c);
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
+	}
+	struct gw_spill_stats st;
+	gw_batcher_spill_stats(b, &st);
+	assert_true(st.writes > 0);
+	assert_int_equal(st.read_failed, 0);
+	gw_batcher_free(b);
+	assert_true(out.n > before);
+	same(&out);
+	free(out.p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(spilled_same_bytes),
+		cmocka_unit_test(write_fails),
+		cmocka_unit_test(dir_gone),
+		cmocka_unit_test(damaged),
+		cmocka_unit_test(restart),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
