@@ -184,8 +184,11 @@ fuzz_run() {
 		not_ok "clang is installed (tools/deps.sh installs clang and libclang-rt-14-dev)"
 		return
 	fi
-	# one build at a time: fuzz tests may run side by side (tests/run.sh)
-	if flock "${TMPDIR:-/tmp}/gw-fuzz-build.$(id -u).lock" \
+	# one build at a time in a build directory: fuzz tests may run side by
+	# side (tests/run.sh); another tree's build is no reason to wait (nor
+	# is a TMPDIR a test sets for its fuzzer)
+	mkdir -p "$GW_BUILD/fuzz"
+	if flock "$GW_BUILD/fuzz/build.lock" \
 		make -C "$GW_TOP" --no-print-directory BUILD="$GW_BUILD" fuzz-build \
 		>"$GW_TMP/build.log" 2>&1; then
 		ok "the libFuzzer targets build (clang, ASan + UBSan)"
