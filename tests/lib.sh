@@ -19,6 +19,7 @@ _gw_failed=0
 # hundreds.
 if mkdir -p "$GW_TMP/bin"; then
 	[ -x /usr/bin/python3 ] && ln -sf /usr/bin/python3 "$GW_TMP/bin/python3"
+	# shellcheck disable=SC2012 # version numbers, as tools/pgtmp.sh
 	for _gw_d in "${PGBIN:-}" /usr/lib/postgresql/15/bin \
 		$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
 		if [ -x "$_gw_d/psql" ]; then
