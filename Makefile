@@ -290,13 +290,17 @@ else
 	@GW_BUILD=$(BUILD) tests/run.sh
 endif
 
-# The crash test, many more times (GW_CRASH_KILLS, default 500 here), and
-# the conservation property test over many more cases (GW_PROPERTY_CASES,
-# default 200000 here; GW_PROPERTY_SEED picks another set), and its cases
-# with the points spilled to files (GW_PROPERTY_SPILL_CASES, default 20000).
+# The crash tests (crash.sh kills gatewayd, upload_crash.sh the uploader),
+# many more times (GW_CRASH_KILLS, default 500 here; make check: 20 and
+# 30), and the conservation property test over many more cases
+# (GW_PROPERTY_CASES, default 200000 here, make check 500;
+# GW_PROPERTY_SEED picks another set), and its cases with the points
+# spilled to files (GW_PROPERTY_SPILL_CASES, default 20000 here, make
+# check 100). 500 kills of gatewayd take about 15 minutes: longer than
+# tests/run.sh's default limit of 600 s.
 soak: deps
 	@$(MAKE) --no-print-directory tests
-	@GW_BUILD=$(BUILD) GW_CRASH_KILLS=$${GW_CRASH_KILLS:-500} tests/run.sh crash
+	@GW_BUILD=$(BUILD) GW_TEST_TIMEOUT=$${GW_TEST_TIMEOUT:-7200} GW_CRASH_KILLS=$${GW_CRASH_KILLS:-500} tests/run.sh crash
 	@GW_BUILD=$(BUILD) GW_TEST_TIMEOUT=$${GW_TEST_TIMEOUT:-7200} GW_PROPERTY_CASES=$${GW_PROPERTY_CASES:-200000} \
 		GW_PROPERTY_SPILL_CASES=$${GW_PROPERTY_SPILL_CASES:-20000} tests/run.sh conservation
 

@@ -6,7 +6,8 @@
 # check counts as one failure itself; one that runs longer than
 # GW_TEST_TIMEOUT seconds (default 600) is stopped and counted as failed.
 #   tests/run.sh [PATTERN]   only tests whose name contains PATTERN
-# GW_TEST_JOBS tests run at once (default: the number of CPUs, at most 4).
+# GW_TEST_JOBS tests run at once (default: the number of CPUs, at most 4),
+# the longest first (tests/durations, $GW_BUILD/test-times).
 # Most integration tests spend their time waiting on accelerated clocks,
 # not computing, and each has its own directory, ports and database
 # server, so they may share the machine; each test's output is printed
@@ -92,9 +93,31 @@ for t in tests/integration/*.sh; do
 	tests+=("integration/$(basename "$t" .sh)|bash $t")
 done
 
+# The longest tests start first, so that the run does not end with one
+# long test alone on the machine: each test's wall time of the last run
+# in this build ($GW_BUILD/test-times, written below), else the figure in
+# tests/durations (measured on a quiet machine), else 20 s.
+declare -A weight
+load_times() {
+	local s name
+	[ -f "$1" ] || return 0
+	while read -r s name; do
+		case "$s" in '' | *[!0-9]*) continue ;; esac
+		weight[$name]=$s
+	done <"$1"
+}
+load_times tests/durations
+load_times "$GW_BUILD/test-times"
+ordered=()
+while IFS= read -r entry; do
+	ordered+=("${entry#*	}")
+done < <(for entry in "${tests[@]}"; do
+	printf '%s\t%s\n' "${weight[${entry%%|*}]:-20}" "$entry"
+done | sort -s -t '	' -k1,1nr)
+
 n=0
 running=0
-for entry in "${tests[@]}"; do
+for entry in "${ordered[@]}"; do
 	name=${entry%%|*}
 	# shellcheck disable=SC2086 # the command's words
 	run_one "$n" "$name" ${entry#*|} &
@@ -108,6 +131,15 @@ for entry in "${tests[@]}"; do
 done
 wait
 report_finished
+
+# this run's times for the next run's order (other tests' times kept)
+if [ -d "$GW_BUILD" ] && [ ${#times[@]} -gt 0 ]; then
+	{
+		printf '%s\n' "${times[@]}"
+		[ -f "$GW_BUILD/test-times" ] && cat "$GW_BUILD/test-times"
+	} | awk '!seen[$2]++' >"$GW_BUILD/test-times.tmp" &&
+		mv "$GW_BUILD/test-times.tmp" "$GW_BUILD/test-times"
+fi
 
 # where the time went: the slowest tests (seconds of wall time)
 printf '%s\n' "${times[@]}" | sort -rn | head -12 | awk '{ printf "# %4d s  %s\n", $1, $2 }'

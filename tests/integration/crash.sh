@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Crash safety: gatewayd polls two metersim endpoints (5 "shop" meters) on a
 # fast shared clock and is killed with SIGKILL at random moments, while it
-# polls, journals and seals, GW_CRASH_KILLS times (default 50; `make soak`
+# polls, journals and seals, GW_CRASH_KILLS times (default 20; `make soak`
 # runs more), and restarted each time. No database: batches stay in the
 # spool. At the end it must hold that
 #   - every reading the journal acknowledged (a "journal: durable" debug
@@ -22,7 +22,7 @@
 #     fails, it does not pass as "nothing left behind".
 . "$(dirname "$0")/../lib.sh"
 
-kills=${GW_CRASH_KILLS:-50}
+kills=${GW_CRASH_KILLS:-20}
 speed=14400                  # 1 real second = 4 simulated hours
 start=2026-03-01T15:00:00Z   # 22:00 local
 anchor=$(date +%s.%N)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# tests/integration/journal_fuzz.sh - a short libFuzzer run (20 s) of the
+# tests/integration/journal_fuzz.sh - a short libFuzzer run (10 s) of the
 # journal segment reader (tests/fuzz/fuzz_journal.c, built with clang
 # -fsanitize=fuzzer,address,undefined), seeded with the golden segments of
 # tests/golden: whole files, and their records re-framed with good CRCs and
@@ -11,5 +11,5 @@
 . "$(dirname "$0")/../lib.sh"
 
 check_cmd "seeds from the golden journal segments" "$GW_TOP/tests/fuzz/journal_seeds.py" "$GW_TOP/tests/golden" "$GW_TMP/seeds"
-fuzz_run "the journal segment reader" fuzz_journal "${JOURNAL_FUZZ_TIME:-20}" 65536 "$GW_TMP/seeds"
+fuzz_run "the journal segment reader" fuzz_journal "${JOURNAL_FUZZ_TIME:-10}" 65536 "$GW_TMP/seeds"
 finish

@@ -13,7 +13,7 @@
 upload_only_ini sub-j "$GW_TMP/spool" "" >"$GW_TMP/gw.ini"
 sed -i 's/^\[gateway\]$/[gateway]\nlog_level = debug/; /^conninfo = $/d' "$GW_TMP/gw.ini"
 
-# run LOG ENV...: gatewayd for 16 simulated minutes at 60x (a second failed
+# run LOG ENV...: gatewayd for 16 simulated minutes at 240x (a second failed
 # connect, a debug line), stderr
 # appended to LOG (which exists before, for its inode), a NOTIFY_SOCKET
 # that is no address (an error line).
@@ -22,7 +22,7 @@ run() {
 	shift
 	: >>"$log"
 	env "$@" NOTIFY_SOCKET=relative/path "$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" \
-		--clock-start 2026-03-01T05:00:00Z --clock-speed 60 \
+		--clock-start 2026-03-01T05:00:00Z --clock-speed 240 \
 		--stop-at 2026-03-01T05:16:00Z 2>>"$log" &
 	local gw=$!
 	track_pid $gw

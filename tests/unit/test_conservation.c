@@ -34,7 +34,7 @@
  *     readings known when the day became final;
  *   - restarts change nothing: the final rows and events are the same.
  *
- * GW_PROPERTY_CASES (default 2000) cases from GW_PROPERTY_SEED (default
+ * GW_PROPERTY_CASES (default 500) cases from GW_PROPERTY_SEED (default
  * 20260301); GW_PROPERTY_CASE=N runs case N alone. A failure prints the
  * seed and case to replay. `make soak` runs many more.
  */
@@ -1179,7 +1179,7 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 static void conservation_property(void **state)
 {
 	uint64_t seed = env_u64("GW_PROPERTY_SEED", 20260301);
-	int cases = (int)env_u64("GW_PROPERTY_CASES", 2000);
+	int cases = (int)env_u64("GW_PROPERTY_CASES", 500);
 	const char *one = getenv("GW_PROPERTY_CASE");
 	int from = 0, to = cases;
 	unsigned long readings = 0, gaps = 0, restarts = 0, backfilled = 0, dst = 0;
@@ -1552,7 +1552,7 @@ static void edges_file(void **state)
 static void garbage_property(void **state)
 {
 	uint64_t seed = env_u64("GW_PROPERTY_SEED", 20260301);
-	int cases = (int)env_u64("GW_PROPERTY_CASES", 2000) / 4;
+	int cases = (int)env_u64("GW_PROPERTY_CASES", 500) / 4;
 
 	(void)state;
 	gw_log_set_level(GW_LOG_ERROR);
