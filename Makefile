@@ -250,8 +250,12 @@ $(BUILD)/tests/test_portal: $(BUILD)/tests/unit/portal/test_portal.o $(PORTAL_OB
 $(BUILD)/tests/test_portal_page: $(BUILD)/tests/unit/portal/test_portal_page.o $(PORTAL_OBJ) $(PORTAL_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
+$(BUILD)/tests/test_portal_render: $(BUILD)/tests/unit/portal/test_portal_render.o $(PORTAL_OBJ) $(PORTAL_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
 ifeq ($(CROSS),)
 all: $(BUILD)/portald
+tests: $(BUILD)/tests/test_portal_render
 tests: $(BUILD)/portald $(BUILD)/tests/test_portal
 tests: $(BUILD)/tests/test_portal_page
 install: install-portal
