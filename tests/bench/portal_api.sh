@@ -13,7 +13,7 @@
 #      GW_BENCH_CACHE (default /var/tmp/gatewayd-bench) under a name with
 #      the scale and a checksum of schema/*.sql and of this generator: a
 #      re-run starts that cluster again instead of generating anew.
-#   2. portald (threads = GW_BENCH_PORTAL_THREADS, default 16 as portald's; its
+#   2. portald (threads = GW_BENCH_PORTAL_THREADS, default 8 as portald's; its
 #      per-account rate limit set out of the way, rate_per_minute = rate_burst
 #      = 100000, so that the service and not the limit is measured) on
 #      loopback, and wrk (GW_BENCH_PORTAL_CLIENTS connections, default 64,
@@ -41,7 +41,7 @@ set -u
 portald=${GW_BENCH_PORTALD:-$GW_BUILD/portald} # another build of it, to compare
 meters=${GW_BENCH_PORTAL_METERS:-100000}
 clients=${GW_BENCH_PORTAL_CLIENTS:-64}
-threads=${GW_BENCH_PORTAL_THREADS:-16} # portald's default
+threads=${GW_BENCH_PORTAL_THREADS:-8} # portald's default
 seconds=${GW_BENCH_PORTAL_SECONDS:-20}
 naccts=${GW_BENCH_PORTAL_ACCOUNTS:-5000}
 cache=${GW_BENCH_CACHE:-/var/tmp/gatewayd-bench}
