@@ -253,8 +253,12 @@ $(BUILD)/tests/test_portal_page: $(BUILD)/tests/unit/portal/test_portal_page.o $
 $(BUILD)/tests/test_portal_jwt: $(BUILD)/tests/unit/portal/test_portal_jwt.o $(PORTAL_OBJ) $(PORTAL_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
+$(BUILD)/tests/test_portal_render: $(BUILD)/tests/unit/portal/test_portal_render.o $(PORTAL_OBJ) $(PORTAL_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PORTAL_LIBS) -lpthread
 ifeq ($(CROSS),)
 all: $(BUILD)/portald
+tests: $(BUILD)/tests/test_portal_render
 tests: $(BUILD)/portald $(BUILD)/tests/test_portal
 tests: $(BUILD)/tests/test_portal_page
 tests: $(BUILD)/tests/test_portal_jwt

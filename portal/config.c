@@ -28,7 +28,7 @@ void gw_portal_config_init(struct gw_portal_config *c)
 	memset(c, 0, sizeof(*c));
 	strcpy(c->listen, "127.0.0.1");
 	c->port = 8470;
-	c->threads = 4;
+	c->threads = 8;
 	strcpy(c->audience, "gatewayd-portal");
 	c->leeway_s = 30;
 	c->rate_per_minute = 60;

@@ -18,7 +18,7 @@
 struct gw_portal_config {
 	char listen[64];          /* an IPv4 or IPv6 address; default 127.0.0.1 */
 	unsigned port;            /* default 8470 */
-	unsigned threads;         /* database connections (queries at once); 4 */
+	unsigned threads;         /* database connections (queries at once); 8 */
 	char key_file[GW_PATH_MAX];
 	char audience[128];       /* the "aud" tokens must name; default gatewayd-portal */
 	unsigned leeway_s;        /* clock difference allowed on exp/nbf; 30 */

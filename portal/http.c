@@ -242,7 +242,10 @@ void *gw_http_start(struct gw_portal *p)
 	struct sockaddr_in6 a6;
 	struct sockaddr_in a4;
 	const struct sockaddr *sa;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+	/* poll(), not select(): no limit of FD_SETSIZE on the descriptors'
+	 * numbers, and no fd_set to fill and scan for each wait */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			 MHD_USE_ERROR_LOG;
 
 	memset(&a4, 0, sizeof(a4));
 	memset(&a6, 0, sizeof(a6));

@@ -51,4 +51,13 @@ int gw_csv_field(struct gw_buf *b, const char *s);
 #define GW_KWH_MAX 32
 int gw_wh_to_kwh(int64_t wh, char *out, size_t cap);
 
+/* Appends wh as gw_wh_to_kwh writes it / v in decimal ("%lld"). Return
+ * as gw_buf_add. */
+int gw_buf_kwh(struct gw_buf *b, int64_t wh);
+int gw_buf_int(struct gw_buf *b, int64_t v);
+
+/* Makes room for n more bytes at once (the buffer grows to fit them and
+ * then does not move until they are added). Return as gw_buf_add. */
+int gw_buf_reserve(struct gw_buf *b, size_t n);
+
 #endif

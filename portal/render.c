@@ -7,7 +7,7 @@
  * "12.345", never a binary floating-point neighbour of it. A register a
  * meter does not have is null in JSON and an empty field in CSV.
  */
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,17 +32,22 @@ static const struct col monthly_cols[] = {
 	{ "minutes_missing", COL_INT }, { "quality", COL_TEXT },
 };
 
-/* The text of an integer value, checked (at most 19 digits, a sign). */
+/* The text of an integer value, checked: an optional '-' and 1 to 19
+ * digits, within int64 (PostgreSQL's text of a bigint, nothing else). */
 static int integer_text(const char *s, int64_t *out)
 {
-	char *end;
-	long long v;
+	const char *p = s + (*s == '-');
+	uint64_t v = 0, max = *s == '-' ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	int n;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end)
+	for (n = 0; p[n] >= '0' && p[n] <= '9'; n++) {
+		if (v > (max - (uint64_t)(p[n] - '0')) / 10)
+			return GW_EDB;
+		v = v * 10 + (uint64_t)(p[n] - '0');
+	}
+	if (n == 0 || p[n])
 		return GW_EDB;
-	*out = v;
+	*out = *s == '-' ? (int64_t)((uint64_t)0 - v) : (int64_t)v;
 	return 0;
 }
 
@@ -51,11 +56,10 @@ static int value(const PGresult *r, int row, int i, const struct col *c, int csv
 		 struct gw_buf *b)
 {
 	const char *v = PQgetvalue(r, row, i);
-	char kwh[GW_KWH_MAX];
 	int64_t n;
 
 	if (PQgetisnull(r, row, i))
-		return csv ? 0 : gw_buf_puts(b, "null");
+		return csv ? 0 : gw_buf_add(b, "null", 4);
 	if (c->kind == COL_TEXT || (c->kind == COL_JSON && csv))
 		return csv ? gw_csv_field(b, v) : gw_json_string(b, v);
 	if (c->kind == COL_JSON) /* jsonb's own text: JSON already */
@@ -64,30 +68,41 @@ static int value(const PGresult *r, int row, int i, const struct col *c, int csv
 		gw_err("portal: column %s: '%s' is not an integer", c->name, v);
 		return GW_EDB;
 	}
-	if (c->kind == COL_INT)
-		return gw_buf_printf(b, "%lld", (long long)n);
-	gw_wh_to_kwh(n, kwh, sizeof(kwh));
-	return gw_buf_puts(b, kwh);
+	return c->kind == COL_INT ? gw_buf_int(b, n) : gw_buf_kwh(b, n);
 }
+
+/* A column's key in a JSON object, '"name":'. */
+#define KEY_MAX 40
 
 static int rows(const PGresult *r, const struct col *cols, int ncols, int csv, struct gw_buf *b)
 {
-	int row, i;
+	char key[16][KEY_MAX];
+	size_t klen[16];
+	int row, i, n = PQntuples(r);
 
-	for (row = 0; row < PQntuples(r); row++) {
+	if (ncols > 16)
+		return GW_EDB;
+	for (i = 0; i < ncols; i++) {
+		klen[i] = (size_t)snprintf(key[i], KEY_MAX, "%s\"%s\":", i ? "," : "", cols[i].name);
+		if (klen[i] >= KEY_MAX)
+			return GW_EDB;
+	}
+	/* about the size of the rows (a daily row is about 120 bytes of
+	 * JSON): the buffer grows once, not by doubling along */
+	if ((size_t)n < (b->limit - b->len) / 256)
+		gw_buf_reserve(b, (size_t)n * (csv ? 64 : 128));
+	for (row = 0; row < n; row++) {
 		if (!csv)
-			gw_buf_puts(b, row ? ",\n{" : "\n{");
+			gw_buf_add(b, row ? ",\n{" : "\n{", row ? 3 : 2);
 		for (i = 0; i < ncols; i++) {
-			if (i)
-				gw_buf_puts(b, ",");
-			if (!csv) {
-				gw_json_string(b, cols[i].name);
-				gw_buf_puts(b, ":");
-			}
+			if (csv && i)
+				gw_buf_add(b, ",", 1);
+			else if (!csv)
+				gw_buf_add(b, key[i], klen[i]);
 			if (value(r, row, i, &cols[i], csv, b) < 0)
 				return GW_EDB;
 		}
-		gw_buf_puts(b, csv ? "\r\n" : "}");
+		gw_buf_add(b, csv ? "\r\n" : "}", csv ? 2 : 1);
 	}
 	return 0;
 }
