@@ -19,6 +19,7 @@
 
 
 #include "handoff.h"
+#include "jwt.h"
 
 struct slot {
 	unsigned char id[32];
@@ -113,24 +114,13 @@ enum gw_handoff_result gw_handoff_take(struct gw_handoff *h, const char *account
 /* The 43 base64url characters of the token's HMAC under the seal key. */
 static int seal_of(const struct gw_handoff *h, const char *token, size_t n, char out[44])
 {
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char mac[EVP_MAX_MD_SIZE + 1];
-	unsigned int len = 0, i, o = 0, v;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
 
 	if (!HMAC(EVP_sha256(), h->seal_key, (int)sizeof(h->seal_key), (const unsigned char *)token, n, mac, &len) ||
 	    len != 32)
 		return -1;
-	mac[32] = 0;
-	for (i = 0; i < 33; i += 3) { /* 32 bytes: 10 groups of 3 and one of 2 */
-		v = (unsigned)mac[i] << 16 | (unsigned)mac[i + 1] << 8 | (i + 2 < 32 ? mac[i + 2] : 0);
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-		out[o++] = a[(v >> 6) & 63];
-		if (i + 2 < 32)
-			out[o++] = a[v & 63];
-	}
-	out[o] = '\0';
-	return o == 43 ? 0 : -1;
+	return gw_base64url_encode(mac, 32, out) == 43 ? 0 : -1;
 }
 
 int gw_handoff_seal(struct gw_handoff *h, const char *token, char *out, size_t cap)

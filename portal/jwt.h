@@ -104,4 +104,8 @@ int gw_account_valid(const char *s);
  * non-zero unused bits, or an output that does not fit. */
 long gw_base64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
 
+/* Encodes n bytes as unpadded base64url into out, which has room for
+ * (4 * n + 2) / 3 characters and the '\0'. Returns the characters written. */
+size_t gw_base64url_encode(const unsigned char *in, size_t n, char *out);
+
 #endif

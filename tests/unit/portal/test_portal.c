@@ -32,28 +32,7 @@ static const unsigned char KEY[] = "0123456789abcdef0123456789abcdef-test-key";
 
 static void b64url(const unsigned char *in, size_t n, char *out)
 {
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t i, o = 0;
-	unsigned v;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-		out[o++] = a[(v >> 6) & 63];
-		out[o++] = a[v & 63];
-	}
-	if (n - i == 1) {
-		v = (unsigned)in[i] << 16;
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-		out[o++] = a[(v >> 6) & 63];
-	}
-	out[o] = '\0';
+	gw_base64url_encode(in, n, out);
 }
 
 /* header.payload.signature of the given JSON texts, signed with key. */
