@@ -263,12 +263,13 @@ static void finish(struct gw_daemon *d)
  * with readings withheld). *cfgp is the running configuration, replaced
  * by a reload. */
 static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
-		 atomic_int *stop, int *again)
+		 atomic_int *stop, int *again, struct gw_spill_stats *points)
 {
 	struct gw_daemon d;
 	char t[40];
 
 	init_context(&d, *cfgp, opts, stop);
+	d.points_before = *points;
 	int rc = start(&d);
 	if (rc == 0)
 		gw_info("gateway %s: %d meters on %d buses, zone %s, clock %s%s (%s)",
@@ -283,6 +284,7 @@ static int serve(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 		finish(&d);
 	*again = d.ct.restart;
 	*cfgp = d.cfg;
+	gw_daemon_points_stats(&d, points);
 	if (rc == 0 && !*again)
 		gw_info("gateway %s stopped", d.cfg->gateway_id);
 	free_context(&d);
@@ -295,6 +297,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	const char *dir = (*cfgp)->spool_dir;
 	long holder;
 	int lock, again, rc = gw_spool_open(dir);
+	struct gw_spill_stats points = {0};
 
 	if (rc)
 		return rc;
@@ -311,7 +314,7 @@ int gw_daemon_run(struct gw_config **cfgp, const struct gw_daemon_opts *opts,
 	do {
 		again = 0;
 		if (rc >= 0)
-			rc = serve(cfgp, opts, stop, &again);
+			rc = serve(cfgp, opts, stop, &again, &points);
 	} while (rc == 0 && again && !atomic_load(stop));
 	close(lock);
 	return rc < 0 ? rc : 0;

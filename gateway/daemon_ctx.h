@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "batch_spill.h"
 #include "clockcheck.h"
 #include "config.h"
 #include "daemon.h"
@@ -178,6 +179,10 @@ struct gw_daemon {
 	atomic_int *stop;
 	struct gw_sched *sched;
 	struct gw_batcher *bat;
+	/* What points/ did in the runs of this process before this one (a
+	 * run that starts over from the journal ends, and the next begins
+	 * with a new store). */
+	struct gw_spill_stats points_before;
 	struct durable du;
 	struct clocktrust ct;
 	struct uploader_thread up;
@@ -261,6 +266,9 @@ int64_t gw_daemon_max_jump_ms(const struct gw_config *cfg);
 /* ---- daemon_status.c ---- */
 /* Rewrites <spool>/status and <spool>/health (daemon_status.c). */
 void gw_daemon_write_status(struct gw_daemon *d);
+/* *out: what points/ did since gatewayd started, this run's store added
+ * to the runs' before it. */
+void gw_daemon_points_stats(const struct gw_daemon *d, struct gw_spill_stats *out);
 void gw_daemon_write_health(struct gw_daemon *d);
 /* 1 when a bus's poll cycles changed since the status was written (one
  * fell behind, caught up or was the longest so far; an alarm poll_overrun

@@ -332,6 +332,35 @@ static void spool_lines(struct gw_daemon *d, const struct gw_spool_usage *u,
 	gw_status_put(t, GW_SK_REFUSED_BATCHES, "%u", u->n_refused);
 }
 
+void gw_daemon_points_stats(const struct gw_daemon *d, struct gw_spill_stats *out)
+{
+	struct gw_spill_stats now = {0};
+
+	if (d->bat)
+		gw_batcher_spill_stats(d->bat, &now);
+	out->files = d->points_before.files + now.files;
+	out->writes = d->points_before.writes + now.writes;
+	out->bytes = d->points_before.bytes + now.bytes;
+	out->write_failed = d->points_before.write_failed + now.write_failed;
+	out->read_failed = d->points_before.read_failed + now.read_failed;
+}
+
+/* The sealed days' points on disk (gw_batcher_set_spill): their bytes now,
+ * what was written and what failed since start. */
+static void points_lines(const struct gw_daemon *d, const struct gw_spool_usage *u,
+			 struct gw_status_text *t)
+{
+	struct gw_spill_stats st;
+
+	gw_daemon_points_stats(d, &st);
+	gw_status_put(t, GW_SK_POINTS_BYTES, "%llu", (unsigned long long)u->points);
+	gw_status_put(t, GW_SK_POINTS_WRITTEN_BYTES, "%llu", (unsigned long long)st.bytes);
+	gw_status_put(t, GW_SK_POINTS_WRITE_FAILURES, "%llu",
+		      (unsigned long long)st.write_failed);
+	gw_status_put(t, GW_SK_POINTS_READ_FAILURES, "%llu",
+		      (unsigned long long)st.read_failed);
+}
+
 /* The upload thread's lines. */
 static void upload_lines(const struct upload_view *v, struct gw_status_text *t)
 {
@@ -377,6 +406,7 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	gw_status_put(&t, GW_SK_ALARM, "%s", alarm[0] ? alarm + 1 : "none");
 	gw_status_put(&t, GW_SK_CONFIG_GENERATION, "%lu", d->generation);
 	spool_lines(d, &u, &t);
+	points_lines(d, &u, &t);
 	upload_lines(&v, &t);
 	gw_status_put(&t, GW_SK_LONG_GAPS, "%s", gaps_text);
 	clock_status(&d->ct, &cfg->clock, &t);

@@ -188,6 +188,12 @@ static const struct scalar {
 	 CV_COUNT, "Seconds the upload pass has made no progress past stall_after."},
 	{"gatewayd_journal_fsync_max_seconds", "gauge", GW_SK_JOURNAL_FSYNC_MAX_US,
 	 CV_US, "The longest fsync of a journal append."},
+	{"gatewayd_points_written_bytes_total", "counter", GW_SK_POINTS_WRITTEN_BYTES,
+	 CV_COUNT, "Bytes of sealed days' readings written to points/."},
+	{"gatewayd_points_write_failures_total", "counter", GW_SK_POINTS_WRITE_FAILURES,
+	 CV_COUNT, "Writes to points/ that failed (those readings stayed in memory)."},
+	{"gatewayd_points_read_failures_total", "counter", GW_SK_POINTS_READ_FAILURES,
+	 CV_COUNT, "Records of points/ not read back (gatewayd started over from the journal)."},
 };
 
 static void scalar_families(FILE *f, const char *st)
@@ -252,6 +258,7 @@ static void spool_families(FILE *f, const char *st)
 		{"done", GW_SK_DONE_BYTES},
 		{"quarantine", GW_SK_QUARANTINE_BYTES},
 		{"journal", GW_SK_JOURNAL_BYTES},
+		{"points", GW_SK_POINTS_BYTES},
 	};
 	static const struct labelled batches[] = {
 		{"ready", GW_SK_READY_BATCHES},
@@ -261,7 +268,8 @@ static void spool_families(FILE *f, const char *st)
 
 	labelled_family(f, st, "gatewayd_spool_state_bytes",
 			"Bytes of the spool by state: ready (waiting for upload), "
-			"done (uploaded), quarantine (set aside), journal (open days).",
+			"done (uploaded), quarantine (set aside), journal (open days), "
+			"points (sealed days' readings, a cache of the journal).",
 			"state", bytes, sizeof(bytes) / sizeof(bytes[0]));
 	labelled_family(f, st, "gatewayd_spool_batches",
 			"Batch files of the spool by state: ready (waiting for upload), "

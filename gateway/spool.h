@@ -113,6 +113,7 @@ int gw_spool_lock(const char *dir, int *fd, long *holder);
 /* Bytes and files under the spool, per folder (apparent file sizes). */
 struct gw_spool_usage {
 	uint64_t ready, done, quarantine, journal, tmp, total;
+	uint64_t points; /* points/, a cache of the journal: not in total */
 	unsigned n_ready, n_done, n_quarantine;
 	unsigned n_refused; /* quarantine/ batches the database refused */
 };

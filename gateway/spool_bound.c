@@ -66,6 +66,7 @@ int gw_spool_usage(const char *dir, struct gw_spool_usage *u)
 	u->journal = gw_spool_dir_bytes(dir, "journal", NULL, NULL);
 	u->tmp = gw_spool_dir_bytes(dir, "tmp", NULL, NULL);
 	u->total = u->ready + u->done + u->quarantine + u->journal + u->tmp;
+	u->points = gw_spool_dir_bytes(dir, "points", NULL, NULL);
 	return 0;
 }
 

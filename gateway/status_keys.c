@@ -17,7 +17,8 @@ const struct gw_status_key_def gw_status_keys[GW_SK_COUNT_] = {
 	[GW_SK_ALARM] = {"alarm", GW_ST_LIST, "alarms raised now, or none"},
 	[GW_SK_CONFIG_GENERATION] = {"config_generation", GW_ST_COUNT,
 		"the running configuration: 1 at start, one more per SIGHUP applied"},
-	[GW_SK_SPOOL_BYTES] = {"spool_bytes", GW_ST_BYTES, "bytes under the spool"},
+	[GW_SK_SPOOL_BYTES] = {"spool_bytes", GW_ST_BYTES,
+		"bytes under the spool that spool_max bounds (all but points/)"},
 	[GW_SK_SPOOL_MAX_BYTES] = {"spool_max_bytes", GW_ST_BYTES, "the size bound, 0 none"},
 	[GW_SK_SPOOL_FULL_POLICY] = {"spool_full_policy", GW_ST_TEXT,
 		"keep or drop-intervals"},
@@ -111,6 +112,14 @@ const struct gw_status_key_def gw_status_keys[GW_SK_COUNT_] = {
 		"the longest"},
 	[GW_SK_JOURNAL_FSYNC_LE] = {"journal_fsync_le", GW_ST_LIST,
 		"fsyncs no longer than each bound of gw_journal_fsync_bounds_us"},
+	[GW_SK_POINTS_BYTES] = {"points_bytes", GW_ST_BYTES,
+		"bytes in points/ (a cache of the journal, not bounded by spool_max)"},
+	[GW_SK_POINTS_WRITTEN_BYTES] = {"points_written_bytes", GW_ST_BYTES,
+		"bytes written to points/ since start"},
+	[GW_SK_POINTS_WRITE_FAILURES] = {"points_write_failures", GW_ST_COUNT,
+		"writes to points/ failed since start (those points stayed in memory)"},
+	[GW_SK_POINTS_READ_FAILURES] = {"points_read_failures", GW_ST_COUNT,
+		"records of points/ not read back since start (gatewayd started over from the journal)"},
 };
 
 const struct gw_status_key_def gw_health_cols[GW_HC_COUNT_] = {

@@ -114,6 +114,25 @@ static const char *ms_text(const char *v, char *buf, size_t cap)
 	return gw_cycle_format_ms(ms, buf, cap);
 }
 
+/* The sealed days' readings in points/: a cache of the journal, outside
+ * spool_max; its failures cost memory (writes) or a start over (reads). */
+static void print_points(char *st)
+{
+	char b[32], w[32], wf[32], rf[32];
+
+	if (strcmp(gw_status_get(st, GW_SK_POINTS_BYTES, b, sizeof(b)), "?") == 0)
+		return; /* a gatewayd from before points/ was reported */
+	gw_status_get(st, GW_SK_POINTS_WRITTEN_BYTES, w, sizeof(w));
+	gw_status_get(st, GW_SK_POINTS_WRITE_FAILURES, wf, sizeof(wf));
+	gw_status_get(st, GW_SK_POINTS_READ_FAILURES, rf, sizeof(rf));
+	printf("points: %s bytes of sealed days' readings on disk (not in spool_max), "
+	       "%s bytes written since start", b, w);
+	if (strcmp(wf, "0") != 0 || strcmp(rf, "0") != 0)
+		printf("; %s writes failed (kept in memory), %s records not read back "
+		       "(started over from the journal)", wf, rf);
+	printf("\n");
+}
+
 /* The poll cycles of each bus: how many started late or overran the poll
  * interval, the poll times skipped, the last and longest durations, and
  * what to do about a bus that raises poll_overrun. */
@@ -255,6 +274,7 @@ int gwctl_status(int argc, char **argv)
 	       gw_status_get(st, GW_SK_READY_BYTES, v[4], sizeof(v[4])),
 	       gw_status_get(st, GW_SK_SPOOL_BYTES, v[5], sizeof(v[5])),
 	       gw_status_get(st, GW_SK_SPOOL_MAX_BYTES, v[1], sizeof(v[1])));
+	print_points(st);
 	printf("oldest open day: %s\n", gw_status_get(st, GW_SK_NEXT_DAY, v[2], sizeof(v[2])));
 	char gbuf[320];
 	const char *gaps = gw_status_get(st, GW_SK_LONG_GAPS, gbuf, sizeof(gbuf));

@@ -10,6 +10,8 @@
 #     over from the journal (same process), and seals the next days;
 #   - points/ unusable (a plain file in its place): it says so and keeps
 #     the points in memory;
+#   - <spool>/status and gwctl status report the bytes on disk and
+#     written, and the failed read across the start over;
 # and every daily value sealed whose both midnights were measured is the
 # simulator's exact one, each day once (gwctl spool verify).
 . "$(dirname "$0")/../lib.sh"
@@ -59,6 +61,8 @@ timeout_ms = 500
 INI
 spool=$GW_TMP/spool
 points=$spool/points
+st() { sed -n "s/^$1=//p" "$spool/status" 2>/dev/null; }
+st_gt() { [ "$(st "$1")" -gt "$2" ] 2>/dev/null; }
 spills() { grep -c "points: .* holds the points up to" "$1" 2>/dev/null || true; }
 more_spills() { [ "$(spills "$1")" -gt "$2" ]; }
 one_file() { [ "$(ls "$points" 2>/dev/null | wc -l)" -eq 1 ]; }
@@ -79,6 +83,14 @@ case "$f" in
 esac
 [ -n "$f" ] && [ "$(stat -c %s "$points/$f")" -gt 100 ] &&
 	ok "it holds the points ($(stat -c %s "$points/$f") bytes)" || not_ok "the file is empty"
+wait_for 70 st_gt points_bytes 100 &&
+	ok "status: points_bytes $(st points_bytes), points_written_bytes $(st points_written_bytes)" ||
+	not_ok "status: points_bytes '$(st points_bytes)'"
+st_gt points_written_bytes 100 || not_ok "status: points_written_bytes '$(st points_written_bytes)'"
+check_eq "$(st points_write_failures),$(st points_read_failures)" "0,0" "status: no points/ failure"
+"$GW_BUILD/gwctl" status "$spool" >"$GW_TMP/gwctl.1" 2>&1
+grep -q "^points: [0-9]* bytes of sealed days' readings on disk" "$GW_TMP/gwctl.1" &&
+	ok "gwctl status shows the points on disk" || not_ok "gwctl status: $(grep points "$GW_TMP/gwctl.1")"
 
 # 2. SIGKILL after a spill; the restart spills again from the replay.
 kill -KILL $pid; wait $pid 2>/dev/null
@@ -102,6 +114,12 @@ wait_for 60 more_spills "$GW_TMP/gw.2.log" $((n + 1)) &&
 	ok "the same process seals and spills on after starting over" ||
 	not_ok "no seal after starting over"
 pid_alive $pid && ok "gatewayd still runs (pid $pid)" || not_ok "gatewayd exited"
+wait_for 70 st_gt points_read_failures 0 &&
+	ok "status: the failed read is counted across the start over ($(st points_read_failures))" ||
+	not_ok "status: points_read_failures '$(st points_read_failures)'"
+"$GW_BUILD/gwctl" status "$spool" >"$GW_TMP/gwctl.2" 2>&1
+grep -q "^points: .*records not read back (started over from the journal)" "$GW_TMP/gwctl.2" &&
+	ok "gwctl status names the failed read" || not_ok "gwctl status: $(grep points "$GW_TMP/gwctl.2")"
 kill -TERM $pid
 wait_pid_exit 30 $pid || not_ok "gatewayd did not stop on SIGTERM"
 wait $pid
