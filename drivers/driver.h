@@ -62,7 +62,9 @@ struct gw_meter_config {
 	int where_line; /* the line of the key that says where (for a
 			 * meter that takes another's place) */
 	size_t max_readings;
-	char source[GW_PATH_MAX]; /* file the meter was defined in */
+	/* The file the meter was defined in: one string per file, owned by
+	 * the configuration (10,000 meters share one or two). */
+	const char *source;
 	int line;
 };
 

@@ -490,6 +490,9 @@ void gw_config_free(struct gw_config *c)
 	for (int i = 0; i < c->n_meters; i++)
 		free(c->meters[i].opts);
 	free(c->meters);
+	for (int i = 0; i < c->n_sources; i++)
+		free(c->sources[i]);
+	free(c->sources);
 	free(c);
 }
 

@@ -67,6 +67,9 @@ struct gw_config {
 	struct gw_bus_config *buses;
 	int n_meters;
 	struct gw_meter_config *meters;
+	/* the files meters were defined in (gw_meter_config.source) */
+	int n_sources;
+	char **sources;
 	/* what the drivers share between meters: the meter profiles (Modbus
 	 * register maps) loaded, one per model */
 	int n_profiles;

@@ -176,6 +176,21 @@ int gw_config_add_bus(struct parse_state *st, const char *name, int line)
 	return 0;
 }
 
+/* The configuration's own copy of file, made once per file. NULL: out
+ * of memory. */
+static const char *source_of(struct gw_config *c, const char *file)
+{
+	for (int i = c->n_sources - 1; i >= 0; i--)
+		if (strcmp(c->sources[i], file) == 0)
+			return c->sources[i];
+	char **ns = realloc(c->sources, ((size_t)c->n_sources + 1) * sizeof(*ns));
+	if (!ns)
+		return NULL;
+	c->sources = ns;
+	ns[c->n_sources] = strdup(file);
+	return ns[c->n_sources] ? ns[c->n_sources++] : NULL;
+}
+
 int gw_config_add_meter(struct parse_state *st, const char *id,
 			const char *file, int line)
 {
@@ -198,7 +213,9 @@ int gw_config_add_meter(struct parse_state *st, const char *id,
 	memset(m, 0, sizeof(*m));
 	memset(&st->meter[c->n_meters], 0, sizeof(st->meter[0]));
 	gw_strlcpy(m->id, id, sizeof(m->id));
-	gw_strlcpy(m->source, file, sizeof(m->source));
+	m->source = source_of(c, file);
+	if (!m->source)
+		return GW_ENOMEM;
 	m->bus = -1;
 	m->line = line;
 	c->n_meters++;

@@ -8,6 +8,7 @@
  *   gatewayd --version
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -158,11 +159,27 @@ static void install_signals(struct gw_daemon_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Two malloc arenas, not eight a core: every bus has a worker thread
+ * (50 at 10,000 meters), and each arena keeps what its threads freed (a
+ * journal record's deflate state, about 270 kB, once a cycle) as its
+ * own; with one arena a thread, that was about 14 MB at 50 buses. The
+ * workers allocate once a cycle, so sharing costs no waiting worth
+ * measuring. MALLOC_ARENA_MAX in the environment still wins. */
+static void fewer_arenas(void)
+{
+#ifdef M_ARENA_MAX
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline cl = {0};
 	struct gw_daemon_opts opts = {0};
 	struct gw_config *cfg;
+
+	fewer_arenas();
 	int rc = parse_args(argc, argv, &cl, &opts);
 
 	if (rc >= 0)
