@@ -242,15 +242,13 @@ static void finish(struct gw_daemon *d)
 	gw_daemon_watch_stop(d);
 	gw_sched_stop(d->sched);
 	gw_daemon_write_health(d);
-	size_t n = gw_sched_take(d->sched, &d->buf, &d->cap, 0);
-	if (!d->ct.restart) {
-		gw_daemon_add_readings(d, n);
-		gw_daemon_take_events(d);
+	for (size_t n; (n = gw_sched_take(d->sched, &d->buf, &d->cap, 0)) > 0;)
+		if (!d->ct.restart)
+			gw_daemon_add_readings(d, n);
+	/* (after a start over, journaled: the next run replays them) */
+	gw_daemon_take_events(d);
+	if (!d->ct.restart)
 		gw_daemon_seal_last(d);
-	} else {
-		/* journaled: the next run replays them */
-		gw_daemon_take_events(d);
-	}
 	gw_daemon_warn_not_durable(d);
 	if (gw_daemon_save_state(d, d->du.next_day))
 		gw_err("spool: cannot record the time seen in the state");

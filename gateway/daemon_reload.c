@@ -45,8 +45,8 @@ static struct gw_config *load_next(const struct gw_config *old)
 static void stop_generation(struct gw_daemon *d)
 {
 	gw_sched_stop(d->sched);
-	size_t n = gw_sched_take(d->sched, &d->buf, &d->cap, 0);
-	gw_daemon_add_readings(d, n);
+	for (size_t n; (n = gw_sched_take(d->sched, &d->buf, &d->cap, 0)) > 0;)
+		gw_daemon_add_readings(d, n);
 	gw_daemon_take_events(d);
 	gw_sched_free(d->sched);
 	d->sched = NULL;

@@ -61,8 +61,8 @@ struct gw_sched {
 	atomic_int stop; /* set by gw_sched_stop, read by the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct gw_reading *q; /* queued readings */
-	size_t qn, qcap;
+	struct gw_reading *q; /* queued readings: q[qhead .. qn) */
+	size_t qhead, qn, qcap;
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
 	struct gw_meter_health *health; /* per meter, under lock */
@@ -134,6 +134,12 @@ static int push(struct gw_sched *s, const struct gw_reading *r, size_t n)
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
+	if (s->qhead && s->qn + n > s->qcap) {
+		/* the part taken already makes room first */
+		memmove(s->q, s->q + s->qhead, (s->qn - s->qhead) * sizeof(*s->q));
+		s->qn -= s->qhead;
+		s->qhead = 0;
+	}
 	if (s->qn + n > s->qcap) {
 		size_t ncap = s->qcap ? s->qcap : 256;
 		while (ncap < s->qn + n)
@@ -701,7 +707,7 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 	size_t n;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->qn == 0 && wait_ms > 0) {
+	if (s->qn == s->qhead && wait_ms > 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += wait_ms / 1000;
@@ -713,7 +719,9 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		/* elapsed time, never a wall clock that may step */
 		pthread_cond_clockwait(&s->cond, &s->lock, CLOCK_MONOTONIC, &ts);
 	}
-	n = s->qn;
+	n = s->qn - s->qhead;
+	if (n > GW_SCHED_TAKE_MAX)
+		n = GW_SCHED_TAKE_MAX;
 	if (n > *cap) {
 		struct gw_reading *nb = realloc(*buf, n * sizeof(*nb));
 		if (!nb) {
@@ -724,8 +732,10 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		*cap = n;
 	}
 	if (n)
-		memcpy(*buf, s->q, n * sizeof(**buf));
-	s->qn = 0;
+		memcpy(*buf, s->q + s->qhead, n * sizeof(**buf));
+	s->qhead += n;
+	if (s->qhead == s->qn)
+		s->qhead = s->qn = 0;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }

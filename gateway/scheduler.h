@@ -92,9 +92,13 @@ void gw_sched_set_sink(struct gw_sched *s, gw_cycle_sink_fn fn, void *ctx);
 
 /* Starts one worker per bus that has meters. Returns 0 or GW_ENOMEM. */
 int gw_sched_start(struct gw_sched *s);
-/* Moves queued readings into *buf (grown as needed; *cap is its capacity;
- * the caller frees *buf). Waits up to wait_ms for the first one. Returns the
- * number moved. */
+/* Moves the oldest queued readings, GW_SCHED_TAKE_MAX at most, into *buf
+ * (grown as needed; *cap is its capacity; the caller frees *buf), in the
+ * order they were queued. Waits up to wait_ms for the first one. Returns
+ * the number moved; 0 once the queue is empty. (A bounded take keeps the
+ * caller's copy small: a cycle of 10,000 meters x 23 registers is 22 MB
+ * of readings.) */
+#define GW_SCHED_TAKE_MAX 4096
 size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		     int wait_ms);
 /* Queues an event for the core (from a worker). Returns 0 or GW_ENOMEM. */
