@@ -229,6 +229,8 @@ static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
 			       const struct chain *c)
 {
 	chain_rd_init(&br->r, p, c);
+	if (br->r.b)
+		__builtin_prefetch(blk_at(p, br->r.b->next));
 	br->flat = NULL;
 	br->buf = 0;
 	br->avail = 0;
@@ -284,6 +286,9 @@ static __attribute__((noinline)) void refill_bytes(struct bit_rd *br)
 	memcpy(w + left, nb->d, 8 - left);
 	unsigned k = refill_word(br, w);
 	if (k >= left) {
+		/* a track's blocks lie apart (taken as its readings came):
+		 * the next one is fetched while this one is decoded */
+		__builtin_prefetch(blk_at(br->r.p, nb->next));
 		br->r.b = nb;
 		br->r.pos = k - left;
 	} else {
