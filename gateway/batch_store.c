@@ -210,13 +210,17 @@ static void put_rice(struct bits *w, uint64_t u, unsigned r)
 }
 
 /* Reads a chain's bits, up to 64 at a time in buf, or a spilled
- * record's (flat: its bytes in memory, then zeros). A refill may read a
- * few bytes past the end (the rest of its last block, or block 0, or the
- * zeros after a record): pages are zeroed when made, and those bits are
- * never used. */
+ * record's (flat: its bytes in memory, then 8 zeros). A refill takes 8
+ * bytes at once (across a block's end from two blocks), the whole bytes
+ * among them counted in avail; it may read a few bytes past the end
+ * (the rest of its last block, or block 0, or the record's zeros):
+ * pages are zeroed when made, and those bits are never used. The bits
+ * of buf above avail are those of the next bytes, so a refill ORs the
+ * same bits in again there. */
 struct bit_rd {
 	struct chain_rd r;
 	const uint8_t *flat; /* NULL: the chain */
+	const uint8_t *flat_end; /* the record's end, its zeros after it */
 	uint64_t buf;
 	unsigned avail;
 };
@@ -225,30 +229,84 @@ static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
 			       const struct chain *c)
 {
 	chain_rd_init(&br->r, p, c);
+	if (br->r.b)
+		__builtin_prefetch(blk_at(p, br->r.b->next));
 	br->flat = NULL;
 	br->buf = 0;
 	br->avail = 0;
 }
 
-static inline void bit_rd_flat(struct bit_rd *br, const uint8_t *bytes)
+static inline void bit_rd_flat(struct bit_rd *br, const uint8_t *bytes,
+			       size_t len)
 {
+	br->r = (struct chain_rd){0};
 	br->flat = bytes;
+	br->flat_end = bytes + len;
 	br->buf = 0;
 	br->avail = 0;
+}
+
+static inline uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, sizeof(x));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* 8 bytes at p into buf above its avail bits: the whole bytes among
+ * them are taken (the bits of the next one stay above avail). Returns
+ * how many. */
+static inline unsigned refill_word(struct bit_rd *br, const uint8_t *p)
+{
+	unsigned k = (63u - br->avail) >> 3;
+
+	br->buf |= load_le64(p) << br->avail;
+	br->avail += k * 8;
+	return k;
+}
+
+/* Across a block's end, or past a record's end. */
+static __attribute__((noinline)) void refill_bytes(struct bit_rd *br)
+{
+	if (br->flat) {
+		/* past the zeros' start: zeros, as buf holds above avail */
+		br->avail += ((63u - br->avail) >> 3) * 8;
+		return;
+	}
+	/* the rest of this block, then the next one's first bytes (block 0
+	 * after the last block) */
+	uint8_t w[8];
+	unsigned left = BLK_DATA - br->r.pos;
+	const struct blk *nb = blk_at(br->r.p, br->r.b->next);
+	memcpy(w, br->r.b->d + br->r.pos, left);
+	memcpy(w + left, nb->d, 8 - left);
+	unsigned k = refill_word(br, w);
+	if (k >= left) {
+		/* a track's blocks lie apart (taken as its readings came):
+		 * the next one is fetched while this one is decoded */
+		__builtin_prefetch(blk_at(br->r.p, nb->next));
+		br->r.b = nb;
+		br->r.pos = k - left;
+	} else {
+		br->r.pos += k;
+	}
 }
 
 static inline void refill(struct bit_rd *br)
 {
 	if (br->flat) {
-		while (br->avail <= 56) {
-			br->buf |= (uint64_t)*br->flat++ << br->avail;
-			br->avail += 8;
-		}
-		return;
-	}
-	while (br->avail <= 56) {
-		br->buf |= (uint64_t)chain_rd_byte(&br->r) << br->avail;
-		br->avail += 8;
+		if (br->flat <= br->flat_end)
+			br->flat += refill_word(br, br->flat);
+		else
+			refill_bytes(br);
+	} else if (br->r.pos + 8 <= BLK_DATA) {
+		br->r.pos += refill_word(br, br->r.b->d + br->r.pos);
+	} else {
+		refill_bytes(br);
 	}
 }
 
@@ -380,8 +438,8 @@ struct dec_state {
 };
 
 /* Decodes n points after state d from r into out. */
-static void decode(struct bit_rd *r, struct dec_state *d, struct point *out,
-		   size_t n)
+static void decode(struct bit_rd *r, struct dec_state *d,
+		   struct point *restrict out, size_t n)
 {
 	int64_t ts = d->ts, step = d->step, v = d->v;
 	uint32_t mt = d->mt, mv = d->mv;
@@ -426,7 +484,7 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 			memset(sc->pts, 0, t->n * sizeof(*sc->pts));
 			return;
 		}
-		bit_rd_flat(&r, bytes);
+		bit_rd_flat(&r, bytes, len);
 		decode(&r, &d, sc->pts, cnt);
 	}
 	bit_rd_init(&r, b->pool, &t->enc);
@@ -445,7 +503,7 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 		size_t len;
 		if (batch_spill_load(b, t, &cnt, &bytes, &len))
 			return 0;
-		bit_rd_flat(&r, bytes);
+		bit_rd_flat(&r, bytes, len);
 	} else {
 		bit_rd_init(&r, b->pool, &t->enc);
 	}
