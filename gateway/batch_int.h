@@ -209,10 +209,32 @@ struct gw_batcher {
 };
 
 /* The points spilled to a store (batch_spill_core.c). A record is a
- * header of SPILL_HDR bytes (the track's hash, its points, their bytes,
- * a CRC-32 of all that and the bytes), then the bytes (its first points
- * encoded as in enc, from the first), zeros up to a multiple of 4. */
-#define SPILL_HDR 16
+ * header of SPILL_HDR bytes, then its bytes (points encoded as in enc,
+ * from the encoder's state after the record before it in the chain, or
+ * from the first), zeros up to a multiple of 4. The header: the track's
+ * hash, the record's points and bytes, the record before it (0: none;
+ * the same generation, an earlier offset), the points and bytes of the
+ * chain up to and including it, its place in the chain (1: the first),
+ * the track's first point's time, and a CRC-32 of all that and the
+ * bytes. The seal's pass writes a track's chain anew as one record; the
+ * passes of the open day (every SPILL_EVERY_MS) add a record to it with
+ * what the track gathered in memory since. */
+#define SPILL_HDR 40
+#define SPILL_FIRST 472     /* bytes of points read with the header */
+#define SPILL_DEPTH_MAX 32  /* records in a chain at most */
+#define SPILL_EVERY_MS (4 * 3600000LL)
+
+struct spill_hdr {
+	uint32_t hash, count, len, prev, total, total_len, depth;
+	int64_t first_ts;
+};
+
+/* A record of a chain read back: its points at `at` in the buffer. */
+struct spill_seg {
+	uint32_t count;
+	size_t at;
+};
+
 struct spill_core {
 	struct gw_spill *store;
 	int gen;       /* the generation records are read from (and, while
@@ -221,8 +243,12 @@ struct spill_core {
 	int skip;      /* a write failed in this pass: the rest stay */
 	int broken;    /* a record could not be read: see batch.h */
 	size_t refs[2]; /* tracks with a record in each generation */
-	uint8_t *buf;  /* a record read or written */
+	uint8_t *buf;  /* a record read or written; a chain read */
 	size_t cap;
+	uint8_t head[SPILL_HDR + SPILL_FIRST]; /* a record's first read */
+	struct spill_seg segs[SPILL_DEPTH_MAX];
+	int32_t pass_day; /* the open day of the last pass in it, */
+	int64_t pass_slot; /* and which (hours since its start / every) */
 	uint64_t tracks_spilled, points_spilled; /* the last pass */
 };
 
@@ -279,10 +305,13 @@ void batch_spill_end(struct gw_batcher *b);
 int batch_spill_broken(const struct gw_batcher *b);
 void batch_spill_set(const struct gw_batcher *b, struct track *t, uint32_t sp);
 int batch_spill_buf(const struct gw_batcher *b, size_t n);
-int batch_spill_put(const struct gw_batcher *b, const struct track *t,
-		    uint32_t count, size_t len, uint32_t *sp);
+int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
+		    uint32_t *sp);
 int batch_spill_load(const struct gw_batcher *b, const struct track *t,
-		     uint32_t *count, const uint8_t **bytes, size_t *len);
+		     const uint8_t **base);
+int batch_spill_first(const struct gw_batcher *b, const struct track *t,
+		      int64_t *ts);
+void batch_spill_hours(struct gw_batcher *b, int64_t now_ms);
 
 /* batch_pool.c */
 struct blk_pool *batch_pool_new(void);

@@ -512,6 +512,8 @@ static int advance(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
 		if (rc)
 			return GW_ENOMEM;
 	}
+	/* the open day's points so far, every few hours */
+	batch_spill_hours(b, now_ms);
 	return count;
 }
 

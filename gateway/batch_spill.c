@@ -223,6 +223,19 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 	return GW_EIO;
 }
 
+int gw_spill_check(struct gw_spill *s, int gen)
+{
+	const struct gen *g = &s->g[gen & 1];
+	struct stat sb;
+
+	if (g->fd >= 0 && fstat(g->fd, &sb) == 0 && (uint64_t)sb.st_size >= g->end)
+		return 0;
+	s->st.read_failed++;
+	gw_err("points: %s/%s is shorter than what was written to it (%llu bytes)",
+	       s->dir, g->fd >= 0 ? g->name : "-", (unsigned long long)g->end);
+	return GW_EIO;
+}
+
 int gw_spill_read_upto(struct gw_spill *s, int gen, uint64_t off, void *p,
 		       size_t n)
 {

@@ -58,6 +58,13 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n);
 int gw_spill_read_upto(struct gw_spill *s, int gen, uint64_t off, void *p,
 		       size_t n);
 
+/* Checks that gen's file is at least as long as what was written to it
+ * (a file cut short under the store would be filled with zeros by the
+ * next write, hiding the cut; a write that failed part way may have left
+ * more, never read). Returns 0 or GW_EIO (counted as a failed read,
+ * logged). */
+int gw_spill_check(struct gw_spill *s, int gen);
+
 /* Closes and removes gen's file. */
 void gw_spill_drop(struct gw_spill *s, int gen);
 

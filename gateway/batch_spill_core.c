@@ -19,8 +19,6 @@
 
 #include "batch_int.h"
 
-#define SPILL_FIRST 496 /* bytes of points read with the header */
-
 void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store)
 {
 	if (!b->spl)
@@ -110,80 +108,68 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* The CRC-32 of a record: its first 12 header bytes, then its bytes. */
+/* The CRC-32 of a record: its header before the CRC, then its bytes. */
 static uint32_t record_crc(const uint8_t *hdr, const uint8_t *bytes, size_t len)
 {
-	uLong c = crc32(0L, hdr, 12);
+	uLong c = crc32(0L, hdr, SPILL_HDR - 4);
 
 	return (uint32_t)crc32(c, bytes, (uInt)len);
 }
 
-/* Writes the record in the buffer (count points, len bytes after the
- * header) for t into the generation being written; *sp gets its place.
- * A failed write ends the pass's writes (the rest stay in memory).
- * Returns 0 or a GW_E* code. */
-int batch_spill_put(const struct gw_batcher *b, const struct track *t,
-		    uint32_t count, size_t len, uint32_t *sp)
+static void hdr_put(uint8_t *p, const struct spill_hdr *h)
+{
+	put32(p, h->hash);
+	put32(p + 4, h->count);
+	put32(p + 8, h->len);
+	put32(p + 12, h->prev);
+	put32(p + 16, h->total);
+	put32(p + 20, h->total_len);
+	put32(p + 24, h->depth);
+	put32(p + 28, (uint32_t)(uint64_t)h->first_ts);
+	put32(p + 32, (uint32_t)((uint64_t)h->first_ts >> 32));
+}
+
+static void hdr_get(const uint8_t *p, struct spill_hdr *h)
+{
+	h->hash = get32(p);
+	h->count = get32(p + 4);
+	h->len = get32(p + 8);
+	h->prev = get32(p + 12);
+	h->total = get32(p + 16);
+	h->total_len = get32(p + 20);
+	h->depth = get32(p + 24);
+	h->first_ts = (int64_t)((uint64_t)get32(p + 28) | (uint64_t)get32(p + 32) << 32);
+}
+
+/* Writes the record in the buffer (h, with h->len bytes after the
+ * header) to generation gen; *sp gets its place. A failed write ends the
+ * pass's writes (the rest stay in memory). Returns 0 or a GW_E* code. */
+int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
+		    uint32_t *sp)
 {
 	struct spill_core *sc = b->spl;
-	int ng = !sc->gen;
-	size_t total = (SPILL_HDR + len + 3) & ~(size_t)3;
+	size_t total = (SPILL_HDR + h->len + 3) & ~(size_t)3;
 	uint64_t off;
 
-	put32(sc->buf, t->hash);
-	put32(sc->buf + 4, count);
-	put32(sc->buf + 8, (uint32_t)len);
-	put32(sc->buf + 12, record_crc(sc->buf, sc->buf + SPILL_HDR, len));
-	int rc = gw_spill_write(sc->store, ng, sc->buf, total, &off);
+	hdr_put(sc->buf, h);
+	put32(sc->buf + SPILL_HDR - 4,
+	      record_crc(sc->buf, sc->buf + SPILL_HDR, h->len));
+	int rc = gw_spill_write(sc->store, gen, sc->buf, total, &off);
 	if (rc == 0 && off + total > UINT32_MAX)
 		rc = GW_EFULL; /* a file of 4 GB: the rest stay in memory */
 	if (rc) {
 		sc->skip = 1;
 		return rc;
 	}
-	*sp = (uint32_t)off | (uint32_t)ng;
+	*sp = (uint32_t)off | (uint32_t)gen;
 	sc->tracks_spilled++;
-	sc->points_spilled += count;
+	sc->points_spilled += h->count;
 	return 0;
 }
 
-/* Reads t's record into the buffer: *count points, encoded in *len
- * bytes at *bytes (zeros after them). Returns 0, or GW_EIO when it cannot
- * be read whole or is not t's (the batcher is broken then). */
-int batch_spill_load(const struct gw_batcher *b, const struct track *t,
-		     uint32_t *count, const uint8_t **bytes, size_t *len)
+/* A record that cannot be trusted: the batcher is broken from now on. */
+static int broken(struct spill_core *sc, const struct track *t)
 {
-	struct spill_core *sc = b->spl;
-	int gen = (int)(t->sp & 1), got;
-	uint64_t off = t->sp & ~(uint32_t)1;
-
-	/* one read for the header and most records (a few hundred bytes),
-	 * a second for the rest of a longer one */
-	if (!sc || grow(sc, SPILL_HDR + SPILL_FIRST + 8) ||
-	    (got = gw_spill_read_upto(sc->store, gen, off, sc->buf,
-				      SPILL_HDR + SPILL_FIRST)) < SPILL_HDR)
-		goto broken;
-	uint8_t *hdr = sc->buf;
-	*count = get32(hdr + 4);
-	*len = get32(hdr + 8);
-	if (get32(hdr) != t->hash || *count >= t->n || *count == 0 ||
-	    *len > (size_t)*count * 22 + 8)
-		goto broken;
-	size_t have = (size_t)got - SPILL_HDR;
-	if (have < *len) {
-		if (grow(sc, SPILL_HDR + *len + 8))
-			goto broken;
-		hdr = sc->buf; /* moved */
-		if (gw_spill_read(sc->store, gen, off + SPILL_HDR + have,
-				  sc->buf + SPILL_HDR + have, *len - have))
-			goto broken;
-	}
-	if (record_crc(hdr, hdr + SPILL_HDR, *len) != get32(hdr + 12))
-		goto broken;
-	memset(hdr + SPILL_HDR + *len, 0, 8);
-	*bytes = hdr + SPILL_HDR;
-	return 0;
-broken:
 	if (sc && !sc->broken)
 		gw_err("points: the record of %s %s is missing or damaged; nothing "
 		       "more is sealed from memory, the journal has to be replayed",
@@ -191,6 +177,197 @@ broken:
 	if (sc)
 		sc->broken = 1;
 	return GW_EIO;
+}
+
+/* Reads the header of t's record at sp, and what follows it up to
+ * SPILL_FIRST bytes, into sc->head; *h gets the header, checked on its
+ * own (t's, its counts within bounds, its chain going back in the same
+ * file). Returns the bytes of points read with it, or GW_EIO (broken). */
+static int rec_head(struct spill_core *sc, const struct track *t, uint32_t sp,
+		    struct spill_hdr *h)
+{
+	int got = gw_spill_read_upto(sc->store, (int)(sp & 1), sp & ~(uint32_t)1,
+				     sc->head, sizeof(sc->head));
+
+	if (got < SPILL_HDR)
+		return broken(sc, t);
+	hdr_get(sc->head, h);
+	if (h->hash != t->hash || h->count == 0 || h->count > h->total ||
+	    h->total > t->n || h->len > (size_t)h->count * 22 + 8 ||
+	    h->len > h->total_len ||
+	    h->total_len > (uint64_t)h->total * 22 + 8 * (uint64_t)h->depth ||
+	    h->depth == 0 || h->depth > SPILL_DEPTH_MAX ||
+	    (h->depth == 1) != (h->prev == 0) ||
+	    (h->depth == 1 && (h->total != h->count || h->total_len != h->len)) ||
+	    (h->prev && ((h->prev & 1) != (sp & 1) ||
+			 (h->prev & ~(uint32_t)1) >= (sp & ~(uint32_t)1))))
+		return broken(sc, t);
+	return got - SPILL_HDR;
+}
+
+/* The rest of the record whose head was read (have bytes of it): its
+ * h->len bytes to dst, the CRC checked. Returns 0 or GW_EIO (broken). */
+static int rec_body(struct spill_core *sc, const struct track *t, uint32_t sp,
+		    const struct spill_hdr *h, size_t have, uint8_t *dst)
+{
+	if (have > h->len)
+		have = h->len;
+	memcpy(dst, sc->head + SPILL_HDR, have);
+	if (have < h->len &&
+	    gw_spill_read(sc->store, (int)(sp & 1),
+			  (sp & ~(uint32_t)1) + SPILL_HDR + have, dst + have,
+			  h->len - have))
+		return broken(sc, t);
+	if (record_crc(sc->head, dst, h->len) != get32(sc->head + SPILL_HDR - 4))
+		return broken(sc, t);
+	return 0;
+}
+
+/* Reads t's chain of records into the buffer, each record's bytes
+ * followed by 8 zeros, from the first: sc->segs[0 .. depth) say where
+ * (at, from *base) and how many points; returns depth, or GW_EIO when a
+ * record cannot be read whole, is not t's, or does not follow on from
+ * the one before it (the batcher is broken then). */
+int batch_spill_load(const struct gw_batcher *b, const struct track *t,
+		     const uint8_t **base)
+{
+	struct spill_core *sc = b->spl;
+	struct spill_hdr h, last = {0};
+	uint32_t sp = t->sp;
+	int depth = 0;
+
+	if (!sc)
+		return broken(sc, t);
+	for (int i = 0; sp; i++) {
+		int have = rec_head(sc, t, sp, &h);
+		if (have < 0)
+			return GW_EIO;
+		if (i == 0) {
+			depth = (int)h.depth;
+			size_t room = (size_t)h.total_len + 8 * (size_t)h.depth;
+			if (grow(sc, room))
+				return broken(sc, t);
+			memset(sc->buf, 0, room);
+		} else if (h.depth != last.depth - 1 ||
+			   h.total != last.total - last.count ||
+			   h.total_len != last.total_len - last.len ||
+			   h.first_ts != last.first_ts) {
+			return broken(sc, t);
+		}
+		size_t at = (size_t)(h.total_len - h.len) + 8 * (size_t)(h.depth - 1);
+		if (rec_body(sc, t, sp, &h, (size_t)have, sc->buf + at))
+			return GW_EIO;
+		sc->segs[h.depth - 1] = (struct spill_seg){h.count, at};
+		last = h;
+		sp = h.prev;
+	}
+	*base = sc->buf;
+	return depth;
+}
+
+/* t's first point's time, from its newest record. Returns 0 or GW_EIO
+ * (broken). */
+int batch_spill_first(const struct gw_batcher *b, const struct track *t,
+		      int64_t *ts)
+{
+	struct spill_core *sc = b->spl;
+	struct spill_hdr h;
+	int have;
+
+	if (!sc)
+		return broken(sc, t);
+	if ((have = rec_head(sc, t, t->sp, &h)) < 0 || grow(sc, h.len + 8) ||
+	    rec_body(sc, t, t->sp, &h, (size_t)have, sc->buf))
+		return broken(sc, t);
+	*ts = h.first_ts;
+	return 0;
+}
+
+/* A pass of the open day over track t: its points in memory (every one
+ * in enc) go to a record added to its chain in the generation read from,
+ * and only its last two points, decoded, and the encoder's state stay.
+ * A track whose chain is at its longest, or is in the other generation,
+ * keeps them (until the seal's pass). */
+static void spill_open_track(struct gw_batcher *b, struct track *t)
+{
+	struct spill_core *sc = b->spl;
+	struct spill_hdr h = {.hash = t->hash, .depth = 1};
+	uint32_t sp;
+
+	if (!t->enc.head || sc->skip || sc->broken)
+		return;
+	if (t->sp) {
+		struct spill_hdr p;
+		if ((t->sp & 1) != (uint32_t)sc->gen || rec_head(sc, t, t->sp, &p) < 0 ||
+		    p.depth >= SPILL_DEPTH_MAX)
+			return;
+		h.prev = t->sp;
+		h.depth = p.depth + 1;
+		h.total = p.total;
+		h.total_len = p.total_len;
+		h.first_ts = p.first_ts;
+	} else {
+		h.first_ts = batch_track_first_ts(b, t);
+	}
+	if (h.total >= t->n)
+		return;
+	h.count = t->n - h.total;
+	/* enc's bytes as they are: full blocks, then the tail's */
+	size_t len = 0;
+	for (uint32_t id = t->enc.head; id != t->enc.tail; id = blk_at(b->pool, id)->next)
+		len += BLK_DATA;
+	len += t->enc.tail_len;
+	if (batch_spill_buf(b, len))
+		return;
+	uint8_t *dst = sc->buf + SPILL_HDR;
+	for (uint32_t id = t->enc.head;; id = blk_at(b->pool, id)->next) {
+		size_t k = id == t->enc.tail ? t->enc.tail_len : BLK_DATA;
+		memcpy(dst, blk_at(b->pool, id)->d, k);
+		dst += k;
+		if (id == t->enc.tail)
+			break;
+	}
+	h.len = (uint32_t)len;
+	h.total += h.count;
+	h.total_len += h.len;
+	if (batch_spill_put(b, sc->gen, &h, &sp))
+		return;
+	batch_chain_free(b->pool, &t->enc);
+	batch_spill_set(b, t, sp);
+}
+
+/* Runs the open day's pass when one is due (every SPILL_EVERY_MS from
+ * the day's start, `now_ms` the time gw_batcher_advance is given): the
+ * records go to the generation read from (made when no track has a
+ * record there). A write that fails ends the pass; the tracks not
+ * written keep their points in memory. */
+void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
+{
+	struct spill_core *sc = b->spl;
+
+	if (!sc || !sc->store || sc->broken || sc->writing ||
+	    b->next_day == INT32_MIN || now_ms < b->open_start + SPILL_EVERY_MS)
+		return;
+	int64_t slot = (now_ms - b->open_start) / SPILL_EVERY_MS;
+	if (sc->pass_day == b->next_day && sc->pass_slot >= slot)
+		return;
+	sc->pass_day = b->next_day;
+	sc->pass_slot = slot;
+	if (sc->refs[sc->gen] == 0) {
+		if (gw_spill_begin(sc->store, sc->gen, b->next_day - 1))
+			return;
+	} else if (gw_spill_check(sc->store, sc->gen)) {
+		gw_err("points: nothing more is sealed from memory, the journal "
+		       "has to be replayed");
+		sc->broken = 1;
+		return;
+	}
+	sc->skip = 0;
+	sc->tracks_spilled = sc->points_spilled = 0;
+	for (size_t i = 0; i < b->n_slots; i++)
+		if (b->slots[i])
+			spill_open_track(b, b->slots[i]);
+	sc->skip = 0;
 }
 
 /* Starts the pass of a day (the day just sealed): 1 when records are to
