@@ -18,8 +18,8 @@
  *                      written; gw_batcher_advance(_src)
  *     batch_names.c    the tracks' meter ids and OBIS codes, each kept once
  *     batch_pool.c     the blocks the tracks' encoded points are kept in
- *     batch_spill_core.c the points of sealed days spilled to a store
- *                      (batch_spill.c, the files) and read back
+ *     batch_spill_core.c the points spilled to a store (batch_spill.c,
+ *                      the files) and read back
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */
@@ -145,9 +145,10 @@ struct track {
 	int32_t bad_event_day; /* day of the last bad_value event */
 	uint32_t mt, mv; /* the encoder's means after the last point */
 	/* Where its older points are, spilled (batch_spill_core.c): the
-	 * offset of its record in the spill file of generation sp & 1;
-	 * 0: none (every point in enc). The points in the record come
-	 * first, and enc goes on from the encoder's state after them. */
+	 * offset of the last record of its chain in the spill file of
+	 * generation sp & 1; 0: none (every point in enc). The points in
+	 * the records come first, and enc goes on from the encoder's state
+	 * after them (empty after a pass of the open day). */
 	uint32_t sp;
 	int64_t rollover; /* 0: unknown or never */
 	int64_t edge_v;
@@ -217,15 +218,20 @@ struct gw_batcher {
  * chain up to and including it, its place in the chain (1: the first),
  * the track's first point's time, and a CRC-32 of all that and the
  * bytes. The seal's pass writes a track's chain anew as one record; the
- * passes of the open day (every SPILL_EVERY_MS) add a record to it with
- * what the track gathered in memory since. */
+ * passes of the open day (every SPILL_EVERY_MS) add a record after it
+ * with what the track gathered in memory since, or, when the track has
+ * one already, write that record again with those points after its own
+ * (so a chain is two records at most: the seal reads a track with two
+ * reads). */
 #define SPILL_HDR 40
 #define SPILL_FIRST 472     /* bytes of points read with the header */
 #define SPILL_DEPTH_MAX 32  /* records in a chain at most */
 #define SPILL_EVERY_MS (4 * 3600000LL)
 
 struct spill_hdr {
-	uint32_t hash, count, len, prev, total, total_len, depth;
+	uint32_t hash, count, len, prev, total, total_len;
+	uint16_t depth;
+	uint8_t bits; /* of the last byte, used: 1-7, 0 all eight */
 	int64_t first_ts;
 };
 
@@ -249,6 +255,7 @@ struct spill_core {
 	struct spill_seg segs[SPILL_DEPTH_MAX];
 	int32_t pass_day; /* the open day of the last pass in it, */
 	int64_t pass_slot; /* and which (hours since its start / every) */
+	int64_t replay_due; /* the replay's next pass, at cycles read then */
 	uint64_t tracks_spilled, points_spilled; /* the last pass */
 };
 
@@ -312,6 +319,7 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		      int64_t *ts);
 void batch_spill_hours(struct gw_batcher *b, int64_t now_ms);
+void batch_spill_replayed(struct gw_batcher *b, int64_t read_ms);
 
 /* batch_pool.c */
 struct blk_pool *batch_pool_new(void);

@@ -155,7 +155,7 @@ int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
 		g->name[0] = 0;
 		return write_failed(s, "a new file", errno ? errno : EIO);
 	}
-	hdr[8] = 1; /* version */
+	hdr[8] = 2; /* version: records in chains */
 	hdr[12] = (uint8_t)day;
 	hdr[13] = (uint8_t)((uint32_t)day >> 8);
 	hdr[14] = (uint8_t)((uint32_t)day >> 16);

@@ -3,14 +3,18 @@
  * batch_spill_core.c - the batching core's side of the points it spills
  * (batch_spill.h is the store, the files): a pass a day, started when the
  * open day is sealed, moves every track's points before that day's end
- * to a record in the store (batch_store.c, spill_track), and a track
- * opened again reads its record back. What is spilled is a cache of the
+ * to a record in the store (batch_store.c, spill_track); a pass every
+ * SPILL_EVERY_MS of the open day (and of a restart's replay) moves the
+ * points each track gathered in memory since to a second record after
+ * that one, written again with them at each pass (spill_open_track); a
+ * track opened again reads its records back. What is spilled is a cache of the
  * journal: a record that cannot be read back whole and with its CRC
  * right makes the batcher "broken" - it then seals nothing more, and
  * gatewayd starts over from the journal (batch.h).
  *
  * Two generations of records at most: the pass of a day writes to the
- * one not read from, moves each track there, and then drops the other.
+ * one not read from, moves each track there, and then drops the other;
+ * the open day's passes add to the one read from.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +128,7 @@ static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 	put32(p + 12, h->prev);
 	put32(p + 16, h->total);
 	put32(p + 20, h->total_len);
-	put32(p + 24, h->depth);
+	put32(p + 24, (uint32_t)h->depth | (uint32_t)h->bits << 16);
 	put32(p + 28, (uint32_t)(uint64_t)h->first_ts);
 	put32(p + 32, (uint32_t)((uint64_t)h->first_ts >> 32));
 }
@@ -137,7 +141,9 @@ static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 	h->prev = get32(p + 12);
 	h->total = get32(p + 16);
 	h->total_len = get32(p + 20);
-	h->depth = get32(p + 24);
+	uint32_t d = get32(p + 24);
+	h->depth = (uint16_t)d;
+	h->bits = (uint8_t)(d >> 16);
 	h->first_ts = (int64_t)((uint64_t)get32(p + 28) | (uint64_t)get32(p + 32) << 32);
 }
 
@@ -179,6 +185,12 @@ static int broken(struct spill_core *sc, const struct track *t)
 	return GW_EIO;
 }
 
+/* The header's byte 26 and 27 (bits, and a zero). */
+static uint32_t d_hi(const uint8_t *hdr)
+{
+	return get32(hdr + 24) >> 16;
+}
+
 /* Reads the header of t's record at sp, and what follows it up to
  * SPILL_FIRST bytes, into sc->head; *h gets the header, checked on its
  * own (t's, its counts within bounds, its chain going back in the same
@@ -196,7 +208,7 @@ static int rec_head(struct spill_core *sc, const struct track *t, uint32_t sp,
 	    h->total > t->n || h->len > (size_t)h->count * 22 + 8 ||
 	    h->len > h->total_len ||
 	    h->total_len > (uint64_t)h->total * 22 + 8 * (uint64_t)h->depth ||
-	    h->depth == 0 || h->depth > SPILL_DEPTH_MAX ||
+	    h->depth == 0 || h->depth > SPILL_DEPTH_MAX || (d_hi(sc->head) & ~7u) ||
 	    (h->depth == 1) != (h->prev == 0) ||
 	    (h->depth == 1 && (h->total != h->count || h->total_len != h->len)) ||
 	    (h->prev && ((h->prev & 1) != (sp & 1) ||
@@ -283,51 +295,106 @@ int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 	return 0;
 }
 
+/* The bits of the record in sc->buf (len bytes, `bits` of the last
+ * used) with enc's after them; returns the bytes, *bits of the last. */
+static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
+		      size_t len, unsigned *bits)
+{
+	uint8_t *d = b->spl->buf + SPILL_HDR;
+	unsigned sh = len ? *bits % 8 : 0; /* free bits in d[len - 1]: 8 - sh */
+
+	if (sh == 0) {
+		for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
+			size_t k = id == enc->tail ? enc->tail_len : BLK_DATA;
+			memcpy(d + len, blk_at(b->pool, id)->d, k);
+			len += k;
+			if (id == enc->tail)
+				break;
+		}
+		*bits = enc->bit;
+		return len;
+	}
+	/* enc's bytes moved sh bits up, after the record's last bit */
+	size_t at = len - 1;
+	for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
+		size_t k = id == enc->tail ? enc->tail_len : BLK_DATA;
+		const uint8_t *x = blk_at(b->pool, id)->d;
+		for (size_t i = 0; i < k; i++) {
+			d[at] |= (uint8_t)(x[i] << sh);
+			d[++at] = (uint8_t)(x[i] >> (8 - sh));
+		}
+		if (id == enc->tail)
+			break;
+	}
+	/* at: the last byte written; enc's last byte held enc->bit bits */
+	unsigned last = enc->bit ? enc->bit : 8, total = sh + last;
+	if (total <= 8) {
+		*bits = total % 8;
+		return at; /* the byte at `at` holds none of them */
+	}
+	*bits = total - 8;
+	return at + 1;
+}
+
 /* A pass of the open day over track t: its points in memory (every one
- * in enc) go to a record added to its chain in the generation read from,
- * and only its last two points, decoded, and the encoder's state stay.
- * A track whose chain is at its longest, or is in the other generation,
- * keeps them (until the seal's pass). */
+ * in enc) go to the store, and only its last two points, decoded, and
+ * the encoder's state stay. When its chain ends in a record of the open
+ * day's passes, that record is written again with them after its own
+ * points (read back and checked first); else a record with them is
+ * added after its record (of the seal's pass), or made the first. A
+ * track whose record is in the other generation keeps them (until the
+ * seal's pass). */
 static void spill_open_track(struct gw_batcher *b, struct track *t)
 {
 	struct spill_core *sc = b->spl;
 	struct spill_hdr h = {.hash = t->hash, .depth = 1};
+	size_t len = 0, enc_len = 0;
+	unsigned bits = 0;
 	uint32_t sp;
 
 	if (!t->enc.head || sc->skip || sc->broken)
 		return;
+	for (uint32_t id = t->enc.head; id != t->enc.tail; id = blk_at(b->pool, id)->next)
+		enc_len += BLK_DATA;
+	enc_len += t->enc.tail_len;
 	if (t->sp) {
 		struct spill_hdr p;
-		if ((t->sp & 1) != (uint32_t)sc->gen || rec_head(sc, t, t->sp, &p) < 0 ||
-		    p.depth >= SPILL_DEPTH_MAX)
+		int have;
+		if ((t->sp & 1) != (uint32_t)sc->gen ||
+		    (have = rec_head(sc, t, t->sp, &p)) < 0)
 			return;
-		h.prev = t->sp;
-		h.depth = p.depth + 1;
-		h.total = p.total;
-		h.total_len = p.total_len;
-		h.first_ts = p.first_ts;
+		if (p.depth >= 2) {
+			/* the open day's record: its points, then enc's */
+			if (grow(sc, SPILL_HDR + p.len + enc_len + 16))
+				return;
+			memset(sc->buf, 0, SPILL_HDR + p.len + enc_len + 16);
+			if (rec_body(sc, t, t->sp, &p, (size_t)have, sc->buf + SPILL_HDR))
+				return;
+			h = p;
+			h.total -= p.count;
+			h.total_len -= p.len;
+			len = p.len;
+			bits = p.bits;
+		} else {
+			if (batch_spill_buf(b, enc_len))
+				return;
+			h.prev = t->sp;
+			h.depth = (uint16_t)(p.depth + 1);
+			h.total = p.total;
+			h.total_len = p.total_len;
+			h.first_ts = p.first_ts;
+		}
 	} else {
+		if (batch_spill_buf(b, enc_len))
+			return;
 		h.first_ts = batch_track_first_ts(b, t);
 	}
 	if (h.total >= t->n)
 		return;
 	h.count = t->n - h.total;
-	/* enc's bytes as they are: full blocks, then the tail's */
-	size_t len = 0;
-	for (uint32_t id = t->enc.head; id != t->enc.tail; id = blk_at(b->pool, id)->next)
-		len += BLK_DATA;
-	len += t->enc.tail_len;
-	if (batch_spill_buf(b, len))
-		return;
-	uint8_t *dst = sc->buf + SPILL_HDR;
-	for (uint32_t id = t->enc.head;; id = blk_at(b->pool, id)->next) {
-		size_t k = id == t->enc.tail ? t->enc.tail_len : BLK_DATA;
-		memcpy(dst, blk_at(b->pool, id)->d, k);
-		dst += k;
-		if (id == t->enc.tail)
-			break;
-	}
+	len = put_enc(b, &t->enc, len, &bits);
 	h.len = (uint32_t)len;
+	h.bits = (uint8_t)bits;
 	h.total += h.count;
 	h.total_len += h.len;
 	if (batch_spill_put(b, sc->gen, &h, &sp))
@@ -336,23 +403,13 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 	batch_spill_set(b, t, sp);
 }
 
-/* Runs the open day's pass when one is due (every SPILL_EVERY_MS from
- * the day's start, `now_ms` the time gw_batcher_advance is given): the
- * records go to the generation read from (made when no track has a
- * record there). A write that fails ends the pass; the tracks not
- * written keep their points in memory. */
-void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
+/* A pass over every track (spill_open_track), into the generation read
+ * from (made when no track has a record there). A write that fails ends
+ * the pass; the tracks not written keep their points in memory. */
+static void open_pass(struct gw_batcher *b)
 {
 	struct spill_core *sc = b->spl;
 
-	if (!sc || !sc->store || sc->broken || sc->writing ||
-	    b->next_day == INT32_MIN || now_ms < b->open_start + SPILL_EVERY_MS)
-		return;
-	int64_t slot = (now_ms - b->open_start) / SPILL_EVERY_MS;
-	if (sc->pass_day == b->next_day && sc->pass_slot >= slot)
-		return;
-	sc->pass_day = b->next_day;
-	sc->pass_slot = slot;
 	if (sc->refs[sc->gen] == 0) {
 		if (gw_spill_begin(sc->store, sc->gen, b->next_day - 1))
 			return;
@@ -368,6 +425,52 @@ void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
 		if (b->slots[i])
 			spill_open_track(b, b->slots[i]);
 	sc->skip = 0;
+}
+
+static int can_pass(const struct gw_batcher *b)
+{
+	const struct spill_core *sc = b->spl;
+
+	return sc && sc->store && !sc->broken && !sc->writing &&
+	       b->next_day != INT32_MIN;
+}
+
+/* Runs the open day's pass when one is due: every SPILL_EVERY_MS from
+ * the day's start to its end, `now_ms` the time gw_batcher_advance is
+ * given. */
+void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
+{
+	struct spill_core *sc = b->spl;
+
+	if (!can_pass(b) || now_ms < b->open_start + SPILL_EVERY_MS ||
+	    now_ms >= b->open_end)
+		return; /* after the day's end, the seal's pass comes next */
+	int64_t slot = (now_ms - b->open_start) / SPILL_EVERY_MS;
+	if (sc->pass_day == b->next_day && sc->pass_slot >= slot)
+		return;
+	sc->pass_day = b->next_day;
+	sc->pass_slot = slot;
+	open_pass(b);
+}
+
+/* The same during a restart's replay, every SPILL_EVERY_MS of the
+ * replayed cycles' times (`read_ms`, when the cycle was read), so that
+ * the replay does not hold every point of the revision window in memory
+ * until gw_batcher_spill_now. */
+void batch_spill_replayed(struct gw_batcher *b, int64_t read_ms)
+{
+	struct spill_core *sc = b->spl;
+
+	if (!can_pass(b))
+		return;
+	if (sc->replay_due == 0 || read_ms < sc->replay_due - SPILL_EVERY_MS) {
+		sc->replay_due = read_ms + SPILL_EVERY_MS;
+		return;
+	}
+	if (read_ms < sc->replay_due)
+		return;
+	sc->replay_due = read_ms + SPILL_EVERY_MS;
+	open_pass(b);
 }
 
 /* Starts the pass of a day (the day just sealed): 1 when records are to

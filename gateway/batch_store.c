@@ -624,11 +624,12 @@ static int64_t first_ts(const struct gw_batcher *b, struct track *t)
 }
 
 /* Flat: encodes pts[0..n) after state s into out (zeroed, room for
- * SPILL_MAX(n) bytes); returns the bytes used. */
+ * SPILL_MAX(n) bytes); returns the bytes used, *bits those of the last
+ * (0: all eight). */
 #define SPILL_MAX(n) ((n) * 22 + 8)
 
 static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n,
-			  uint8_t *out)
+			  uint8_t *out, unsigned *bits)
 {
 	size_t bit = 0;
 
@@ -644,6 +645,7 @@ static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n
 			bit += take;
 		}
 	}
+	*bits = (unsigned)(bit % 8);
 	return (bit + 7) / 8;
 }
 
@@ -675,11 +677,12 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 	struct chain c = {0};
 	uint32_t sp;
-	size_t len = encode_flat(&s, t->pts, k, sc->buf + SPILL_HDR);
+	unsigned bits;
+	size_t len = encode_flat(&s, t->pts, k, sc->buf + SPILL_HDR, &bits);
 	struct spill_hdr h = {
 		.hash = t->hash, .count = (uint32_t)k, .len = (uint32_t)len,
 		.total = (uint32_t)k, .total_len = (uint32_t)len, .depth = 1,
-		.first_ts = t->pts[0].ts,
+		.bits = (uint8_t)bits, .first_ts = t->pts[0].ts,
 	};
 	for (size_t j = k; j < n; j++) {
 		if (put_point(b->pool, &c, &s, t->pts[j].ts, t->pts[j].v)) {
