@@ -227,6 +227,7 @@ struct gw_batcher {
 #define SPILL_FIRST 472     /* bytes of points read with the header */
 #define SPILL_DEPTH_MAX 32  /* records in a chain at most */
 #define SPILL_EVERY_MS (4 * 3600000LL)
+#define SPILL_IO (256 * 1024) /* a pass's reads and writes, bytes */
 
 struct spill_hdr {
 	uint32_t hash, count, len, prev, total, total_len;
@@ -256,6 +257,23 @@ struct spill_core {
 	int32_t pass_day; /* the open day of the last pass in it, */
 	int64_t pass_slot; /* and which (hours since its start / every) */
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
+	/* An open day's pass: its records gathered in wb (wn bytes, at w_off
+	 * in the file) and written at once, the tracks they are of waiting
+	 * in pend; the records before read ahead in ra. */
+	uint8_t *wb;
+	size_t wn;
+	uint64_t w_off;
+	struct spill_pend {
+		struct track *t;
+		uint32_t sp, count;
+	} *pend;
+	size_t n_pend;
+	struct spill_ra {
+		uint8_t *p;
+		int on, gen;
+		uint64_t off;
+		size_t n;
+	} ra;
 	uint64_t tracks_spilled, points_spilled; /* the last pass */
 };
 

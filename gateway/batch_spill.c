@@ -223,6 +223,13 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 	return GW_EIO;
 }
 
+uint64_t gw_spill_size(const struct gw_spill *s, int gen)
+{
+	const struct gen *g = &s->g[gen & 1];
+
+	return g->fd >= 0 ? g->end : 0;
+}
+
 int gw_spill_check(struct gw_spill *s, int gen)
 {
 	const struct gen *g = &s->g[gen & 1];
@@ -231,8 +238,9 @@ int gw_spill_check(struct gw_spill *s, int gen)
 	if (g->fd >= 0 && fstat(g->fd, &sb) == 0 && (uint64_t)sb.st_size >= g->end)
 		return 0;
 	s->st.read_failed++;
-	gw_err("points: %s/%s is shorter than what was written to it (%llu bytes)",
-	       s->dir, g->fd >= 0 ? g->name : "-", (unsigned long long)g->end);
+	gw_err("points: %s/%s: cannot read the %llu bytes written to it (the file "
+	       "is shorter)", s->dir, g->fd >= 0 ? g->name : "-",
+	       (unsigned long long)g->end);
 	return GW_EIO;
 }
 

@@ -24,7 +24,8 @@ struct gw_spill;
 /* What a store did since it was opened. */
 struct gw_spill_stats {
 	uint64_t files;        /* files made */
-	uint64_t writes;       /* records written */
+	uint64_t writes;       /* writes: a record each (the seal's pass),
+				* many at once (the open day's passes) */
 	uint64_t bytes;        /* their bytes */
 	uint64_t write_failed; /* writes that failed (a full disk ...) */
 	uint64_t read_failed;  /* reads that failed or came back short */
@@ -57,6 +58,9 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n);
  * how many (at least 1), or GW_EIO (none, or no such file; logged). */
 int gw_spill_read_upto(struct gw_spill *s, int gen, uint64_t off, void *p,
 		       size_t n);
+
+/* The bytes written to gen's file (0: none). */
+uint64_t gw_spill_size(const struct gw_spill *s, int gen);
 
 /* Checks that gen's file is at least as long as what was written to it
  * (a file cut short under the store would be filled with zeros by the

@@ -150,16 +150,23 @@ static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 /* Writes the record in the buffer (h, with h->len bytes after the
  * header) to generation gen; *sp gets its place. A failed write ends the
  * pass's writes (the rest stay in memory). Returns 0 or a GW_E* code. */
+/* The header of h and its CRC into the buffer, before its bytes;
+ * returns the record's size in the file. */
+static size_t rec_seal(struct spill_core *sc, const struct spill_hdr *h)
+{
+	hdr_put(sc->buf, h);
+	put32(sc->buf + SPILL_HDR - 4,
+	      record_crc(sc->buf, sc->buf + SPILL_HDR, h->len));
+	return (SPILL_HDR + h->len + 3) & ~(size_t)3;
+}
+
 int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
 		    uint32_t *sp)
 {
 	struct spill_core *sc = b->spl;
-	size_t total = (SPILL_HDR + h->len + 3) & ~(size_t)3;
+	size_t total = rec_seal(sc, h);
 	uint64_t off;
 
-	hdr_put(sc->buf, h);
-	put32(sc->buf + SPILL_HDR - 4,
-	      record_crc(sc->buf, sc->buf + SPILL_HDR, h->len));
 	int rc = gw_spill_write(sc->store, gen, sc->buf, total, &off);
 	if (rc == 0 && off + total > UINT32_MAX)
 		rc = GW_EFULL; /* a file of 4 GB: the rest stay in memory */
@@ -198,8 +205,29 @@ static uint32_t d_hi(const uint8_t *hdr)
 static int rec_head(struct spill_core *sc, const struct track *t, uint32_t sp,
 		    struct spill_hdr *h)
 {
-	int got = gw_spill_read_upto(sc->store, (int)(sp & 1), sp & ~(uint32_t)1,
-				     sc->head, sizeof(sc->head));
+	int gen = (int)(sp & 1);
+	uint64_t off = sp & ~(uint32_t)1;
+	int got;
+
+	if (!sc->ra.on) {
+		got = gw_spill_read_upto(sc->store, gen, off, sc->head,
+					 sizeof(sc->head));
+	} else {
+		/* a pass reads the records of the pass before in the order
+		 * it wrote them: ahead, SPILL_IO bytes a read */
+		struct spill_ra *ra = &sc->ra;
+		if (ra->gen != gen || off < ra->off || off + SPILL_HDR > ra->off + ra->n) {
+			got = gw_spill_read_upto(sc->store, gen, off, ra->p, SPILL_IO);
+			ra->n = got > 0 ? (size_t)got : 0;
+			ra->off = off;
+			ra->gen = gen;
+		}
+		got = (int)(ra->off + ra->n - off);
+		if (got > (int)sizeof(sc->head))
+			got = (int)sizeof(sc->head);
+		if (got > 0)
+			memcpy(sc->head, ra->p + (off - ra->off), (size_t)got);
+	}
 
 	if (got < SPILL_HDR)
 		return broken(sc, t);
@@ -293,6 +321,36 @@ int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		return broken(sc, t);
 	*ts = h.first_ts;
 	return 0;
+}
+
+/* Writes the pass's buffer (one write for many records): the tracks
+ * whose records it holds let their points in memory go. A write that
+ * fails ends the pass, and those tracks keep them. Returns 0 or a GW_E*
+ * code. */
+static int pass_flush(const struct gw_batcher *b)
+{
+	struct spill_core *sc = b->spl;
+	uint64_t off;
+	int rc = 0;
+
+	if (sc->wn) {
+		rc = gw_spill_write(sc->store, sc->gen, sc->wb, sc->wn, &off);
+		if (rc == 0 && off != sc->w_off)
+			rc = GW_EIO; /* never: the store writes at its end */
+	}
+	for (size_t i = 0; rc == 0 && i < sc->n_pend; i++) {
+		struct track *t = sc->pend[i].t;
+		batch_chain_free(b->pool, &t->enc);
+		batch_spill_set(b, t, sc->pend[i].sp);
+		sc->tracks_spilled++;
+		sc->points_spilled += sc->pend[i].count;
+	}
+	if (rc)
+		sc->skip = 1;
+	sc->w_off += sc->wn;
+	sc->wn = 0;
+	sc->n_pend = 0;
+	return rc;
 }
 
 /* The bits of the record in sc->buf (len bytes, `bits` of the last
@@ -397,10 +455,37 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 	h.bits = (uint8_t)bits;
 	h.total += h.count;
 	h.total_len += h.len;
-	if (batch_spill_put(b, sc->gen, &h, &sp))
+	/* into the pass's write buffer; the track lets its points go when
+	 * the buffer is written (pass_flush) */
+	size_t total = rec_seal(sc, &h);
+	if (sc->wn + total > SPILL_IO && pass_flush(b))
 		return;
-	batch_chain_free(b->pool, &t->enc);
-	batch_spill_set(b, t, sp);
+	if (total > SPILL_IO) {
+		/* larger than the buffer (a track of many points): alone */
+		if (batch_spill_put(b, sc->gen, &h, &sp))
+			return;
+		sc->w_off = gw_spill_size(sc->store, sc->gen);
+		batch_chain_free(b->pool, &t->enc);
+		batch_spill_set(b, t, sp);
+		return;
+	}
+	if (sc->w_off + sc->wn + total > UINT32_MAX) {
+		sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
+		return;
+	}
+	sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
+	memcpy(sc->wb + sc->wn, sc->buf, total);
+	sc->wn += total;
+	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, h.count};
+}
+
+static void pass_buffers_free(struct spill_core *sc)
+{
+	free(sc->wb);
+	free(sc->ra.p);
+	free(sc->pend);
+	sc->wb = sc->ra.p = NULL;
+	sc->pend = NULL;
 }
 
 /* A pass over every track (spill_open_track), into the generation read
@@ -419,12 +504,28 @@ static void open_pass(struct gw_batcher *b)
 		sc->broken = 1;
 		return;
 	}
+	/* the buffers for the pass only (0.6 MB: not held at the seal) */
+	sc->wb = malloc(SPILL_IO);
+	sc->ra.p = malloc(SPILL_IO);
+	/* a record of SPILL_HDR + 4 bytes at least */
+	sc->pend = malloc(SPILL_IO / SPILL_HDR * sizeof(*sc->pend));
+	if (!sc->wb || !sc->ra.p || !sc->pend) {
+		pass_buffers_free(sc);
+		return;
+	}
 	sc->skip = 0;
 	sc->tracks_spilled = sc->points_spilled = 0;
+	sc->w_off = gw_spill_size(sc->store, sc->gen);
+	sc->wn = sc->n_pend = 0;
+	sc->ra.on = 1;
+	sc->ra.n = 0;
 	for (size_t i = 0; i < b->n_slots; i++)
 		if (b->slots[i])
 			spill_open_track(b, b->slots[i]);
+	pass_flush(b);
+	sc->ra.on = 0;
 	sc->skip = 0;
+	pass_buffers_free(sc);
 }
 
 static int can_pass(const struct gw_batcher *b)

@@ -18,7 +18,8 @@
  *     record): its bytes damaged, linked to another track's record (its
  *     CRC made right again), the file cut inside it;
  *   - a restart: the journal's readings replayed into a new batcher with
- *     a new store give the same batches again.
+ *     a new store (spilled as they are replayed) give the same batches
+ *     again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -470,6 +471,11 @@ static void restart(void **state)
 		if (k)
 			assert_int_equal(gw_batcher_replay(b, buf, k), 0);
 	}
+	/* the replay spilled as it went, every 4 hours of its cycles */
+	struct gw_spill_stats rst;
+	gw_batcher_spill_stats(b, &rst);
+	assert_true(rst.writes > 0);
+	assert_true(rst.bytes >= 3 * METERS * 40); /* records of 40 bytes and more */
 	assert_int_equal(gw_batcher_spill_now(b), 0);
 	assert_int_equal(files_in(pdir), 1);
 	for (int c = cut; c < DAYS * 96; c++) {
