@@ -140,7 +140,7 @@ static int write_failed(struct gw_spill *s, const char *what, int err)
 	return gw_errno_rc(err);
 }
 
-int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
+static int begin(struct gw_spill *s, int gen, int32_t day, int open_day)
 {
 	struct gen *g = &s->g[gen & 1];
 	char path[GW_PATH_MAX + 32];
@@ -167,8 +167,21 @@ int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
 	}
 	g->end = HDR_LEN;
 	s->st.files++;
-	gw_debug("points: %s holds the points up to the end of %s", path, g->name);
+	if (open_day)
+		gw_debug("points: %s holds the open day's points", path);
+	else
+		gw_debug("points: %s holds the points up to the end of %s", path, g->name);
 	return 0;
+}
+
+int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
+{
+	return begin(s, gen, day, 0);
+}
+
+int gw_spill_begin_open(struct gw_spill *s, int gen, int32_t day)
+{
+	return begin(s, gen, day, 1);
 }
 
 int gw_spill_write(struct gw_spill *s, int gen, const void *p, size_t n,

@@ -44,6 +44,11 @@ void gw_spill_close(struct gw_spill *s);
  * (logged at growing intervals; gen is then empty). */
 int gw_spill_begin(struct gw_spill *s, int gen, int32_t day);
 
+/* The same for the open day's passes before any record of a sealed day
+ * is in the store (it is named for `day`, the day before the open one;
+ * only the debug line differs). */
+int gw_spill_begin_open(struct gw_spill *s, int gen, int32_t day);
+
 /* Appends n bytes to gen's file; *off gets where they start. Returns 0,
  * or GW_EIO/GW_ENOSPC (nothing is counted as written; a partial write is
  * never read). */

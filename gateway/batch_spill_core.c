@@ -496,7 +496,7 @@ static void open_pass(struct gw_batcher *b)
 	struct spill_core *sc = b->spl;
 
 	if (sc->refs[sc->gen] == 0) {
-		if (gw_spill_begin(sc->store, sc->gen, b->next_day - 1))
+		if (gw_spill_begin_open(sc->store, sc->gen, b->next_day - 1))
 			return;
 	} else if (gw_spill_check(sc->store, sc->gen)) {
 		gw_err("points: nothing more is sealed from memory, the journal "
