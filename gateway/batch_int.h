@@ -337,11 +337,13 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		      int64_t *ts);
 void batch_spill_hours(struct gw_batcher *b, int64_t now_ms);
+void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms);
 void batch_spill_replayed(struct gw_batcher *b, int64_t read_ms);
 
 /* batch_pool.c */
 struct blk_pool *batch_pool_new(void);
 void batch_pool_free(struct blk_pool *p);
+void batch_pool_trim(struct blk_pool *p);
 void batch_chain_free(struct blk_pool *p, struct chain *c);
 int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n);
 void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,

@@ -526,6 +526,7 @@ static void open_pass(struct gw_batcher *b)
 	sc->ra.on = 0;
 	sc->skip = 0;
 	pass_buffers_free(sc);
+	batch_pool_trim(b->pool);
 }
 
 static int can_pass(const struct gw_batcher *b)
@@ -552,6 +553,16 @@ void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
 	sc->pass_day = b->next_day;
 	sc->pass_slot = slot;
 	open_pass(b);
+}
+
+/* One pass more when the open day is about to be sealed (`now_ms` past
+ * its end and seal_delay): the seal then opens every track from its
+ * records, and the blocks the day's points were in are given back
+ * (batch_pool_trim) before the seal's own buffers are taken. */
+void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms)
+{
+	if (can_pass(b) && b->open_end + b->p.seal_delay_ms <= now_ms)
+		open_pass(b);
 }
 
 /* The same during a restart's replay, every SPILL_EVERY_MS of the
