@@ -225,7 +225,7 @@ struct gw_batcher {
  * reads). */
 #define SPILL_HDR 40
 #define SPILL_FIRST 472     /* bytes of points read with the header */
-#define SPILL_DEPTH_MAX 32  /* records in a chain at most */
+#define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
 #define SPILL_EVERY_MS (4 * 3600000LL)
 #define SPILL_IO (256 * 1024) /* a pass's reads and writes, bytes */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * batch_spill.h - where the batching core keeps the points of sealed days
- * off the heap: files in one directory (gatewayd's <spool_dir>/points),
+ * batch_spill.h - where the batching core keeps its points off the heap
+ * (the sealed days', and the open day's but the last two a register): files in one directory (gatewayd's <spool_dir>/points),
  * written and read back by offset. The files are a cache of what the
  * journal holds, never the record: nothing in them is fsynced, a start
  * empties the directory, and the core rebuilds them from the journal's
@@ -9,7 +9,8 @@
  * its points stay in memory.
  *
  * A store has two files at most, generations 0 and 1: the one the
- * tracks' records are in, and the one the next day's are written to.
+ * tracks' records are in (the open day's passes add to it), and the one
+ * the next day's are written to.
  * Each file is named for the sealed day it was made after (YYYY-MM-DD)
  * and begins with a 16-byte header ("GWPOINTS", version, day).
  */
