@@ -438,7 +438,10 @@ int gw_batcher_replay(struct gw_batcher *b, const struct gw_reading *r,
 		if (b->edge_day < then - window(b) && batch_move_edge_to(b, then - window(b)))
 			return GW_ENOMEM;
 	}
-	return add(b, r, n, &m);
+	int rc = add(b, r, n, &m);
+	if (rc == 0 && m.sealed_by != INT64_MIN)
+		batch_spill_replayed(b, m.sealed_by);
+	return rc;
 }
 
 uint64_t gw_batcher_dropped(const struct gw_batcher *b)

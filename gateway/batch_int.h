@@ -18,8 +18,8 @@
  *                      written; gw_batcher_advance(_src)
  *     batch_names.c    the tracks' meter ids and OBIS codes, each kept once
  *     batch_pool.c     the blocks the tracks' encoded points are kept in
- *     batch_spill_core.c the points of sealed days spilled to a store
- *                      (batch_spill.c, the files) and read back
+ *     batch_spill_core.c the points spilled to a store (batch_spill.c,
+ *                      the files) and read back
  * The functions small and hot enough to be wanted inline in every one of
  * them are defined here as static inline.
  */
@@ -145,9 +145,10 @@ struct track {
 	int32_t bad_event_day; /* day of the last bad_value event */
 	uint32_t mt, mv; /* the encoder's means after the last point */
 	/* Where its older points are, spilled (batch_spill_core.c): the
-	 * offset of its record in the spill file of generation sp & 1;
-	 * 0: none (every point in enc). The points in the record come
-	 * first, and enc goes on from the encoder's state after them. */
+	 * offset of the last record of its chain in the spill file of
+	 * generation sp & 1; 0: none (every point in enc). The points in
+	 * the records come first, and enc goes on from the encoder's state
+	 * after them (empty after a pass of the open day). */
 	uint32_t sp;
 	int64_t rollover; /* 0: unknown or never */
 	int64_t edge_v;
@@ -209,10 +210,38 @@ struct gw_batcher {
 };
 
 /* The points spilled to a store (batch_spill_core.c). A record is a
- * header of SPILL_HDR bytes (the track's hash, its points, their bytes,
- * a CRC-32 of all that and the bytes), then the bytes (its first points
- * encoded as in enc, from the first), zeros up to a multiple of 4. */
-#define SPILL_HDR 16
+ * header of SPILL_HDR bytes, then its bytes (points encoded as in enc,
+ * from the encoder's state after the record before it in the chain, or
+ * from the first), zeros up to a multiple of 4. The header: the track's
+ * hash, the record's points and bytes, the record before it (0: none;
+ * the same generation, an earlier offset), the points and bytes of the
+ * chain up to and including it, its place in the chain (1: the first),
+ * the track's first point's time, and a CRC-32 of all that and the
+ * bytes. The seal's pass writes a track's chain anew as one record; the
+ * passes of the open day (every SPILL_EVERY_MS) add a record after it
+ * with what the track gathered in memory since, or, when the track has
+ * one already, write that record again with those points after its own
+ * (so a chain is two records at most: the seal reads a track with two
+ * reads). */
+#define SPILL_HDR 40
+#define SPILL_FIRST 472     /* bytes of points read with the header */
+#define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
+#define SPILL_EVERY_MS (4 * 3600000LL)
+#define SPILL_IO (256 * 1024) /* a pass's reads and writes, bytes */
+
+struct spill_hdr {
+	uint32_t hash, count, len, prev, total, total_len;
+	uint16_t depth;
+	uint8_t bits; /* of the last byte, used: 1-7, 0 all eight */
+	int64_t first_ts;
+};
+
+/* A record of a chain read back: its points at `at` in the buffer. */
+struct spill_seg {
+	uint32_t count;
+	size_t at, len; /* its bytes, 8 zeros after them */
+};
+
 struct spill_core {
 	struct gw_spill *store;
 	int gen;       /* the generation records are read from (and, while
@@ -221,8 +250,30 @@ struct spill_core {
 	int skip;      /* a write failed in this pass: the rest stay */
 	int broken;    /* a record could not be read: see batch.h */
 	size_t refs[2]; /* tracks with a record in each generation */
-	uint8_t *buf;  /* a record read or written */
+	uint8_t *buf;  /* a record read or written; a chain read */
 	size_t cap;
+	uint8_t head[SPILL_HDR + SPILL_FIRST]; /* a record's first read */
+	struct spill_seg segs[SPILL_DEPTH_MAX];
+	int32_t pass_day; /* the open day of the last pass in it, */
+	int64_t pass_slot; /* and which (hours since its start / every) */
+	int64_t replay_due; /* the replay's next pass, at cycles read then */
+	/* An open day's pass: its records gathered in wb (wn bytes, at w_off
+	 * in the file) and written at once, the tracks they are of waiting
+	 * in pend; the records before read ahead in ra. */
+	uint8_t *wb;
+	size_t wn;
+	uint64_t w_off;
+	struct spill_pend {
+		struct track *t;
+		uint32_t sp, count;
+	} *pend;
+	size_t n_pend;
+	struct spill_ra {
+		uint8_t *p;
+		int on, gen;
+		uint64_t off;
+		size_t n;
+	} ra;
 	uint64_t tracks_spilled, points_spilled; /* the last pass */
 };
 
@@ -279,14 +330,20 @@ void batch_spill_end(struct gw_batcher *b);
 int batch_spill_broken(const struct gw_batcher *b);
 void batch_spill_set(const struct gw_batcher *b, struct track *t, uint32_t sp);
 int batch_spill_buf(const struct gw_batcher *b, size_t n);
-int batch_spill_put(const struct gw_batcher *b, const struct track *t,
-		    uint32_t count, size_t len, uint32_t *sp);
+int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
+		    uint32_t *sp);
 int batch_spill_load(const struct gw_batcher *b, const struct track *t,
-		     uint32_t *count, const uint8_t **bytes, size_t *len);
+		     const uint8_t **base);
+int batch_spill_first(const struct gw_batcher *b, const struct track *t,
+		      int64_t *ts);
+void batch_spill_hours(struct gw_batcher *b, int64_t now_ms);
+void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms);
+void batch_spill_replayed(struct gw_batcher *b, int64_t read_ms);
 
 /* batch_pool.c */
 struct blk_pool *batch_pool_new(void);
 void batch_pool_free(struct blk_pool *p);
+void batch_pool_trim(struct blk_pool *p);
 void batch_chain_free(struct blk_pool *p, struct chain *c);
 int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n);
 void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,

@@ -30,6 +30,19 @@ void batch_pool_free(struct blk_pool *p)
 	free(p);
 }
 
+/* Gives every page back when no block is in a chain (after a pass of
+ * the open day spilled every track's points): what the pool grew to
+ * during the day is then free for the seal's buffers. */
+void batch_pool_trim(struct blk_pool *p)
+{
+	if (p->n_used != 0)
+		return;
+	for (size_t i = 0; i < p->n_pages; i++)
+		free(p->pages[i]);
+	free(p->pages);
+	memset(p, 0, sizeof(*p));
+}
+
 /* A block, from the free list or a page not used up yet (a new page's
  * blocks are not touched before they are taken, so its memory is not
  * resident before it is needed). 0 when out of memory. */

@@ -498,6 +498,8 @@ static int advance(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
 			(size_t)(b->n_dirty - 1) * sizeof(b->dirty[0]));
 		b->n_dirty--;
 	}
+	/* the open day's points to the store before it is sealed */
+	batch_spill_day_end(b, now_ms);
 	while (b->open_end + b->p.seal_delay_ms <= now_ms) {
 		rc = seal_day(b, b->next_day, now_ms, sk, 1);
 		if (rc < 0)
@@ -512,6 +514,8 @@ static int advance(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
 		if (rc)
 			return GW_ENOMEM;
 	}
+	/* the open day's points so far, every few hours */
+	batch_spill_hours(b, now_ms);
 	return count;
 }
 

@@ -140,7 +140,7 @@ static int write_failed(struct gw_spill *s, const char *what, int err)
 	return gw_errno_rc(err);
 }
 
-int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
+static int begin(struct gw_spill *s, int gen, int32_t day, int open_day)
 {
 	struct gen *g = &s->g[gen & 1];
 	char path[GW_PATH_MAX + 32];
@@ -155,7 +155,7 @@ int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
 		g->name[0] = 0;
 		return write_failed(s, "a new file", errno ? errno : EIO);
 	}
-	hdr[8] = 1; /* version */
+	hdr[8] = 2; /* version: records in chains */
 	hdr[12] = (uint8_t)day;
 	hdr[13] = (uint8_t)((uint32_t)day >> 8);
 	hdr[14] = (uint8_t)((uint32_t)day >> 16);
@@ -167,8 +167,21 @@ int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
 	}
 	g->end = HDR_LEN;
 	s->st.files++;
-	gw_debug("points: %s holds the points up to the end of %s", path, g->name);
+	if (open_day)
+		gw_debug("points: %s holds the open day's points", path);
+	else
+		gw_debug("points: %s holds the points up to the end of %s", path, g->name);
 	return 0;
+}
+
+int gw_spill_begin(struct gw_spill *s, int gen, int32_t day)
+{
+	return begin(s, gen, day, 0);
+}
+
+int gw_spill_begin_open(struct gw_spill *s, int gen, int32_t day)
+{
+	return begin(s, gen, day, 1);
 }
 
 int gw_spill_write(struct gw_spill *s, int gen, const void *p, size_t n,
@@ -220,6 +233,27 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 	gw_err("points: %s/%s: cannot read %zu bytes at %llu (%s)", s->dir,
 	       g->fd >= 0 ? g->name : "-", n, (unsigned long long)off,
 	       err ? strerror(err) : done < n ? "the file is shorter" : "beyond its end");
+	return GW_EIO;
+}
+
+uint64_t gw_spill_size(const struct gw_spill *s, int gen)
+{
+	const struct gen *g = &s->g[gen & 1];
+
+	return g->fd >= 0 ? g->end : 0;
+}
+
+int gw_spill_check(struct gw_spill *s, int gen)
+{
+	const struct gen *g = &s->g[gen & 1];
+	struct stat sb;
+
+	if (g->fd >= 0 && fstat(g->fd, &sb) == 0 && (uint64_t)sb.st_size >= g->end)
+		return 0;
+	s->st.read_failed++;
+	gw_err("points: %s/%s: cannot read the %llu bytes written to it (the file "
+	       "is shorter)", s->dir, g->fd >= 0 ? g->name : "-",
+	       (unsigned long long)g->end);
 	return GW_EIO;
 }
 

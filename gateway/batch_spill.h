@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * batch_spill.h - where the batching core keeps the points of sealed days
- * off the heap: files in one directory (gatewayd's <spool_dir>/points),
+ * batch_spill.h - where the batching core keeps its points off the heap
+ * (the sealed days', and the open day's but the last two a register): files in one directory (gatewayd's <spool_dir>/points),
  * written and read back by offset. The files are a cache of what the
  * journal holds, never the record: nothing in them is fsynced, a start
  * empties the directory, and the core rebuilds them from the journal's
@@ -9,7 +9,8 @@
  * its points stay in memory.
  *
  * A store has two files at most, generations 0 and 1: the one the
- * tracks' records are in, and the one the next day's are written to.
+ * tracks' records are in (the open day's passes add to it), and the one
+ * the next day's are written to.
  * Each file is named for the sealed day it was made after (YYYY-MM-DD)
  * and begins with a 16-byte header ("GWPOINTS", version, day).
  */
@@ -24,7 +25,8 @@ struct gw_spill;
 /* What a store did since it was opened. */
 struct gw_spill_stats {
 	uint64_t files;        /* files made */
-	uint64_t writes;       /* records written */
+	uint64_t writes;       /* writes: a record each (the seal's pass),
+				* many at once (the open day's passes) */
 	uint64_t bytes;        /* their bytes */
 	uint64_t write_failed; /* writes that failed (a full disk ...) */
 	uint64_t read_failed;  /* reads that failed or came back short */
@@ -43,6 +45,11 @@ void gw_spill_close(struct gw_spill *s);
  * (logged at growing intervals; gen is then empty). */
 int gw_spill_begin(struct gw_spill *s, int gen, int32_t day);
 
+/* The same for the open day's passes before any record of a sealed day
+ * is in the store (it is named for `day`, the day before the open one;
+ * only the debug line differs). */
+int gw_spill_begin_open(struct gw_spill *s, int gen, int32_t day);
+
 /* Appends n bytes to gen's file; *off gets where they start. Returns 0,
  * or GW_EIO/GW_ENOSPC (nothing is counted as written; a partial write is
  * never read). */
@@ -57,6 +64,16 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n);
  * how many (at least 1), or GW_EIO (none, or no such file; logged). */
 int gw_spill_read_upto(struct gw_spill *s, int gen, uint64_t off, void *p,
 		       size_t n);
+
+/* The bytes written to gen's file (0: none). */
+uint64_t gw_spill_size(const struct gw_spill *s, int gen);
+
+/* Checks that gen's file is at least as long as what was written to it
+ * (a file cut short under the store would be filled with zeros by the
+ * next write, hiding the cut; a write that failed part way may have left
+ * more, never read). Returns 0 or GW_EIO (counted as a failed read,
+ * logged). */
+int gw_spill_check(struct gw_spill *s, int gen);
 
 /* Closes and removes gen's file. */
 void gw_spill_drop(struct gw_spill *s, int gen);

@@ -3,14 +3,18 @@
  * batch_spill_core.c - the batching core's side of the points it spills
  * (batch_spill.h is the store, the files): a pass a day, started when the
  * open day is sealed, moves every track's points before that day's end
- * to a record in the store (batch_store.c, spill_track), and a track
- * opened again reads its record back. What is spilled is a cache of the
+ * to a record in the store (batch_store.c, spill_track); a pass every
+ * SPILL_EVERY_MS of the open day (and of a restart's replay) moves the
+ * points each track gathered in memory since to a second record after
+ * that one, written again with them at each pass (spill_open_track); a
+ * track opened again reads its records back. What is spilled is a cache of the
  * journal: a record that cannot be read back whole and with its CRC
  * right makes the batcher "broken" - it then seals nothing more, and
  * gatewayd starts over from the journal (batch.h).
  *
  * Two generations of records at most: the pass of a day writes to the
- * one not read from, moves each track there, and then drops the other.
+ * one not read from, moves each track there, and then drops the other;
+ * the open day's passes add to the one read from.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +22,6 @@
 #include <zlib.h>
 
 #include "batch_int.h"
-
-#define SPILL_FIRST 496 /* bytes of points read with the header */
 
 void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store)
 {
@@ -110,80 +112,77 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* The CRC-32 of a record: its first 12 header bytes, then its bytes. */
+/* The CRC-32 of a record: its header before the CRC, then its bytes. */
 static uint32_t record_crc(const uint8_t *hdr, const uint8_t *bytes, size_t len)
 {
-	uLong c = crc32(0L, hdr, 12);
+	uLong c = crc32(0L, hdr, SPILL_HDR - 4);
 
 	return (uint32_t)crc32(c, bytes, (uInt)len);
 }
 
-/* Writes the record in the buffer (count points, len bytes after the
- * header) for t into the generation being written; *sp gets its place.
- * A failed write ends the pass's writes (the rest stay in memory).
- * Returns 0 or a GW_E* code. */
-int batch_spill_put(const struct gw_batcher *b, const struct track *t,
-		    uint32_t count, size_t len, uint32_t *sp)
+static void hdr_put(uint8_t *p, const struct spill_hdr *h)
+{
+	put32(p, h->hash);
+	put32(p + 4, h->count);
+	put32(p + 8, h->len);
+	put32(p + 12, h->prev);
+	put32(p + 16, h->total);
+	put32(p + 20, h->total_len);
+	put32(p + 24, (uint32_t)h->depth | (uint32_t)h->bits << 16);
+	put32(p + 28, (uint32_t)(uint64_t)h->first_ts);
+	put32(p + 32, (uint32_t)((uint64_t)h->first_ts >> 32));
+}
+
+static void hdr_get(const uint8_t *p, struct spill_hdr *h)
+{
+	h->hash = get32(p);
+	h->count = get32(p + 4);
+	h->len = get32(p + 8);
+	h->prev = get32(p + 12);
+	h->total = get32(p + 16);
+	h->total_len = get32(p + 20);
+	uint32_t d = get32(p + 24);
+	h->depth = (uint16_t)d;
+	h->bits = (uint8_t)(d >> 16);
+	h->first_ts = (int64_t)((uint64_t)get32(p + 28) | (uint64_t)get32(p + 32) << 32);
+}
+
+/* Writes the record in the buffer (h, with h->len bytes after the
+ * header) to generation gen; *sp gets its place. A failed write ends the
+ * pass's writes (the rest stay in memory). Returns 0 or a GW_E* code. */
+/* The header of h and its CRC into the buffer, before its bytes;
+ * returns the record's size in the file. */
+static size_t rec_seal(struct spill_core *sc, const struct spill_hdr *h)
+{
+	hdr_put(sc->buf, h);
+	put32(sc->buf + SPILL_HDR - 4,
+	      record_crc(sc->buf, sc->buf + SPILL_HDR, h->len));
+	return (SPILL_HDR + h->len + 3) & ~(size_t)3;
+}
+
+int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
+		    uint32_t *sp)
 {
 	struct spill_core *sc = b->spl;
-	int ng = !sc->gen;
-	size_t total = (SPILL_HDR + len + 3) & ~(size_t)3;
+	size_t total = rec_seal(sc, h);
 	uint64_t off;
 
-	put32(sc->buf, t->hash);
-	put32(sc->buf + 4, count);
-	put32(sc->buf + 8, (uint32_t)len);
-	put32(sc->buf + 12, record_crc(sc->buf, sc->buf + SPILL_HDR, len));
-	int rc = gw_spill_write(sc->store, ng, sc->buf, total, &off);
+	int rc = gw_spill_write(sc->store, gen, sc->buf, total, &off);
 	if (rc == 0 && off + total > UINT32_MAX)
 		rc = GW_EFULL; /* a file of 4 GB: the rest stay in memory */
 	if (rc) {
 		sc->skip = 1;
 		return rc;
 	}
-	*sp = (uint32_t)off | (uint32_t)ng;
+	*sp = (uint32_t)off | (uint32_t)gen;
 	sc->tracks_spilled++;
-	sc->points_spilled += count;
+	sc->points_spilled += h->count;
 	return 0;
 }
 
-/* Reads t's record into the buffer: *count points, encoded in *len
- * bytes at *bytes (zeros after them). Returns 0, or GW_EIO when it cannot
- * be read whole or is not t's (the batcher is broken then). */
-int batch_spill_load(const struct gw_batcher *b, const struct track *t,
-		     uint32_t *count, const uint8_t **bytes, size_t *len)
+/* A record that cannot be trusted: the batcher is broken from now on. */
+static int broken(struct spill_core *sc, const struct track *t)
 {
-	struct spill_core *sc = b->spl;
-	int gen = (int)(t->sp & 1), got;
-	uint64_t off = t->sp & ~(uint32_t)1;
-
-	/* one read for the header and most records (a few hundred bytes),
-	 * a second for the rest of a longer one */
-	if (!sc || grow(sc, SPILL_HDR + SPILL_FIRST + 8) ||
-	    (got = gw_spill_read_upto(sc->store, gen, off, sc->buf,
-				      SPILL_HDR + SPILL_FIRST)) < SPILL_HDR)
-		goto broken;
-	uint8_t *hdr = sc->buf;
-	*count = get32(hdr + 4);
-	*len = get32(hdr + 8);
-	if (get32(hdr) != t->hash || *count >= t->n || *count == 0 ||
-	    *len > (size_t)*count * 22 + 8)
-		goto broken;
-	size_t have = (size_t)got - SPILL_HDR;
-	if (have < *len) {
-		if (grow(sc, SPILL_HDR + *len + 8))
-			goto broken;
-		hdr = sc->buf; /* moved */
-		if (gw_spill_read(sc->store, gen, off + SPILL_HDR + have,
-				  sc->buf + SPILL_HDR + have, *len - have))
-			goto broken;
-	}
-	if (record_crc(hdr, hdr + SPILL_HDR, *len) != get32(hdr + 12))
-		goto broken;
-	memset(hdr + SPILL_HDR + *len, 0, 8);
-	*bytes = hdr + SPILL_HDR;
-	return 0;
-broken:
 	if (sc && !sc->broken)
 		gw_err("points: the record of %s %s is missing or damaged; nothing "
 		       "more is sealed from memory, the journal has to be replayed",
@@ -191,6 +190,399 @@ broken:
 	if (sc)
 		sc->broken = 1;
 	return GW_EIO;
+}
+
+/* The header's byte 26 and 27 (bits, and a zero). */
+static uint32_t d_hi(const uint8_t *hdr)
+{
+	return get32(hdr + 24) >> 16;
+}
+
+/* Reads the header of t's record at sp, and what follows it up to
+ * SPILL_FIRST bytes, into sc->head; *h gets the header, checked on its
+ * own (t's, its counts within bounds, its chain going back in the same
+ * file). Returns the bytes of points read with it, or GW_EIO (broken). */
+static int rec_head(struct spill_core *sc, const struct track *t, uint32_t sp,
+		    struct spill_hdr *h)
+{
+	int gen = (int)(sp & 1);
+	uint64_t off = sp & ~(uint32_t)1;
+	int got;
+
+	if (!sc->ra.on) {
+		got = gw_spill_read_upto(sc->store, gen, off, sc->head,
+					 sizeof(sc->head));
+	} else {
+		/* a pass reads the records of the pass before in the order
+		 * it wrote them: ahead, SPILL_IO bytes a read */
+		struct spill_ra *ra = &sc->ra;
+		if (ra->gen != gen || off < ra->off || off + SPILL_HDR > ra->off + ra->n) {
+			got = gw_spill_read_upto(sc->store, gen, off, ra->p, SPILL_IO);
+			ra->n = got > 0 ? (size_t)got : 0;
+			ra->off = off;
+			ra->gen = gen;
+		}
+		got = (int)(ra->off + ra->n - off);
+		if (got > (int)sizeof(sc->head))
+			got = (int)sizeof(sc->head);
+		if (got > 0)
+			memcpy(sc->head, ra->p + (off - ra->off), (size_t)got);
+	}
+
+	if (got < SPILL_HDR)
+		return broken(sc, t);
+	hdr_get(sc->head, h);
+	if (h->hash != t->hash || h->count == 0 || h->count > h->total ||
+	    h->total > t->n || h->len > (size_t)h->count * 22 + 8 ||
+	    h->len > h->total_len ||
+	    h->total_len > (uint64_t)h->total * 22 + 8 * (uint64_t)h->depth ||
+	    h->depth == 0 || h->depth > SPILL_DEPTH_MAX || (d_hi(sc->head) & ~7u) ||
+	    (h->depth == 1) != (h->prev == 0) ||
+	    (h->depth == 1 && (h->total != h->count || h->total_len != h->len)) ||
+	    (h->prev && ((h->prev & 1) != (sp & 1) ||
+			 (h->prev & ~(uint32_t)1) >= (sp & ~(uint32_t)1))))
+		return broken(sc, t);
+	return got - SPILL_HDR;
+}
+
+/* The rest of the record whose head was read (have bytes of it): its
+ * h->len bytes to dst, the CRC checked. Returns 0 or GW_EIO (broken). */
+static int rec_body(struct spill_core *sc, const struct track *t, uint32_t sp,
+		    const struct spill_hdr *h, size_t have, uint8_t *dst)
+{
+	if (have > h->len)
+		have = h->len;
+	memcpy(dst, sc->head + SPILL_HDR, have);
+	if (have < h->len &&
+	    gw_spill_read(sc->store, (int)(sp & 1),
+			  (sp & ~(uint32_t)1) + SPILL_HDR + have, dst + have,
+			  h->len - have))
+		return broken(sc, t);
+	if (record_crc(sc->head, dst, h->len) != get32(sc->head + SPILL_HDR - 4))
+		return broken(sc, t);
+	return 0;
+}
+
+/* Reads t's chain of records into the buffer, each record's bytes
+ * followed by 8 zeros, from the first: sc->segs[0 .. depth) say where
+ * (at, from *base) and how many points; returns depth, or GW_EIO when a
+ * record cannot be read whole, is not t's, or does not follow on from
+ * the one before it (the batcher is broken then). */
+int batch_spill_load(const struct gw_batcher *b, const struct track *t,
+		     const uint8_t **base)
+{
+	struct spill_core *sc = b->spl;
+	struct spill_hdr h, last = {0};
+	uint32_t sp = t->sp;
+	int depth = 0;
+
+	if (!sc)
+		return broken(sc, t);
+	for (int i = 0; sp; i++) {
+		int have = rec_head(sc, t, sp, &h);
+		if (have < 0)
+			return GW_EIO;
+		if (i == 0) {
+			depth = (int)h.depth;
+			size_t room = (size_t)h.total_len + 8 * (size_t)h.depth;
+			if (grow(sc, room))
+				return broken(sc, t);
+			memset(sc->buf, 0, room);
+		} else if (h.depth != last.depth - 1 ||
+			   h.total != last.total - last.count ||
+			   h.total_len != last.total_len - last.len ||
+			   h.first_ts != last.first_ts) {
+			return broken(sc, t);
+		}
+		size_t at = (size_t)(h.total_len - h.len) + 8 * (size_t)(h.depth - 1);
+		if (rec_body(sc, t, sp, &h, (size_t)have, sc->buf + at))
+			return GW_EIO;
+		sc->segs[h.depth - 1] = (struct spill_seg){h.count, at, h.len};
+		last = h;
+		sp = h.prev;
+	}
+	*base = sc->buf;
+	return depth;
+}
+
+/* t's first point's time, from its newest record. Returns 0 or GW_EIO
+ * (broken). */
+int batch_spill_first(const struct gw_batcher *b, const struct track *t,
+		      int64_t *ts)
+{
+	struct spill_core *sc = b->spl;
+	struct spill_hdr h;
+	int have;
+
+	if (!sc)
+		return broken(sc, t);
+	if ((have = rec_head(sc, t, t->sp, &h)) < 0 || grow(sc, h.len + 8) ||
+	    rec_body(sc, t, t->sp, &h, (size_t)have, sc->buf))
+		return broken(sc, t);
+	*ts = h.first_ts;
+	return 0;
+}
+
+/* Writes the pass's buffer (one write for many records): the tracks
+ * whose records it holds let their points in memory go. A write that
+ * fails ends the pass, and those tracks keep them. Returns 0 or a GW_E*
+ * code. */
+static int pass_flush(const struct gw_batcher *b)
+{
+	struct spill_core *sc = b->spl;
+	uint64_t off;
+	int rc = 0;
+
+	if (sc->wn) {
+		rc = gw_spill_write(sc->store, sc->gen, sc->wb, sc->wn, &off);
+		if (rc == 0 && off != sc->w_off)
+			rc = GW_EIO; /* never: the store writes at its end */
+	}
+	for (size_t i = 0; rc == 0 && i < sc->n_pend; i++) {
+		struct track *t = sc->pend[i].t;
+		batch_chain_free(b->pool, &t->enc);
+		batch_spill_set(b, t, sc->pend[i].sp);
+		sc->tracks_spilled++;
+		sc->points_spilled += sc->pend[i].count;
+	}
+	if (rc)
+		sc->skip = 1;
+	sc->w_off += sc->wn;
+	sc->wn = 0;
+	sc->n_pend = 0;
+	return rc;
+}
+
+/* The bits of the record in sc->buf (len bytes, `bits` of the last
+ * used) with enc's after them; returns the bytes, *bits of the last. */
+static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
+		      size_t len, unsigned *bits)
+{
+	uint8_t *d = b->spl->buf + SPILL_HDR;
+	unsigned sh = len ? *bits % 8 : 0; /* free bits in d[len - 1]: 8 - sh */
+
+	if (sh == 0) {
+		for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
+			size_t k = id == enc->tail ? enc->tail_len : BLK_DATA;
+			memcpy(d + len, blk_at(b->pool, id)->d, k);
+			len += k;
+			if (id == enc->tail)
+				break;
+		}
+		*bits = enc->bit;
+		return len;
+	}
+	/* enc's bytes moved sh bits up, after the record's last bit */
+	size_t at = len - 1;
+	for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
+		size_t k = id == enc->tail ? enc->tail_len : BLK_DATA;
+		const uint8_t *x = blk_at(b->pool, id)->d;
+		for (size_t i = 0; i < k; i++) {
+			d[at] |= (uint8_t)(x[i] << sh);
+			d[++at] = (uint8_t)(x[i] >> (8 - sh));
+		}
+		if (id == enc->tail)
+			break;
+	}
+	/* at: the last byte written; enc's last byte held enc->bit bits */
+	unsigned last = enc->bit ? enc->bit : 8, total = sh + last;
+	if (total <= 8) {
+		*bits = total % 8;
+		return at; /* the byte at `at` holds none of them */
+	}
+	*bits = total - 8;
+	return at + 1;
+}
+
+/* A pass of the open day over track t: its points in memory (every one
+ * in enc) go to the store, and only its last two points, decoded, and
+ * the encoder's state stay. When its chain ends in a record of the open
+ * day's passes, that record is written again with them after its own
+ * points (read back and checked first); else a record with them is
+ * added after its record (of the seal's pass), or made the first. A
+ * track whose record is in the other generation keeps them (until the
+ * seal's pass). */
+static void spill_open_track(struct gw_batcher *b, struct track *t)
+{
+	struct spill_core *sc = b->spl;
+	struct spill_hdr h = {.hash = t->hash, .depth = 1};
+	size_t len = 0, enc_len = 0;
+	unsigned bits = 0;
+	uint32_t sp;
+
+	if (!t->enc.head || sc->skip || sc->broken)
+		return;
+	for (uint32_t id = t->enc.head; id != t->enc.tail; id = blk_at(b->pool, id)->next)
+		enc_len += BLK_DATA;
+	enc_len += t->enc.tail_len;
+	if (t->sp) {
+		struct spill_hdr p;
+		int have;
+		if ((t->sp & 1) != (uint32_t)sc->gen ||
+		    (have = rec_head(sc, t, t->sp, &p)) < 0)
+			return;
+		if (p.depth >= 2) {
+			/* the open day's record: its points, then enc's */
+			if (grow(sc, SPILL_HDR + p.len + enc_len + 16))
+				return;
+			memset(sc->buf, 0, SPILL_HDR + p.len + enc_len + 16);
+			if (rec_body(sc, t, t->sp, &p, (size_t)have, sc->buf + SPILL_HDR))
+				return;
+			h = p;
+			h.total -= p.count;
+			h.total_len -= p.len;
+			len = p.len;
+			bits = p.bits;
+		} else {
+			if (batch_spill_buf(b, enc_len))
+				return;
+			h.prev = t->sp;
+			h.depth = (uint16_t)(p.depth + 1);
+			h.total = p.total;
+			h.total_len = p.total_len;
+			h.first_ts = p.first_ts;
+		}
+	} else {
+		if (batch_spill_buf(b, enc_len))
+			return;
+		h.first_ts = batch_track_first_ts(b, t);
+	}
+	if (h.total >= t->n)
+		return;
+	h.count = t->n - h.total;
+	len = put_enc(b, &t->enc, len, &bits);
+	h.len = (uint32_t)len;
+	h.bits = (uint8_t)bits;
+	h.total += h.count;
+	h.total_len += h.len;
+	/* into the pass's write buffer; the track lets its points go when
+	 * the buffer is written (pass_flush) */
+	size_t total = rec_seal(sc, &h);
+	if (sc->wn + total > SPILL_IO && pass_flush(b))
+		return;
+	if (total > SPILL_IO) {
+		/* larger than the buffer (a track of many points): alone */
+		if (batch_spill_put(b, sc->gen, &h, &sp))
+			return;
+		sc->w_off = gw_spill_size(sc->store, sc->gen);
+		batch_chain_free(b->pool, &t->enc);
+		batch_spill_set(b, t, sp);
+		return;
+	}
+	if (sc->w_off + sc->wn + total > UINT32_MAX) {
+		sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
+		return;
+	}
+	sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
+	memcpy(sc->wb + sc->wn, sc->buf, total);
+	sc->wn += total;
+	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, h.count};
+}
+
+static void pass_buffers_free(struct spill_core *sc)
+{
+	free(sc->wb);
+	free(sc->ra.p);
+	free(sc->pend);
+	sc->wb = sc->ra.p = NULL;
+	sc->pend = NULL;
+}
+
+/* A pass over every track (spill_open_track), into the generation read
+ * from (made when no track has a record there). A write that fails ends
+ * the pass; the tracks not written keep their points in memory. */
+static void open_pass(struct gw_batcher *b)
+{
+	struct spill_core *sc = b->spl;
+
+	if (sc->refs[sc->gen] == 0) {
+		if (gw_spill_begin_open(sc->store, sc->gen, b->next_day - 1))
+			return;
+	} else if (gw_spill_check(sc->store, sc->gen)) {
+		gw_err("points: nothing more is sealed from memory, the journal "
+		       "has to be replayed");
+		sc->broken = 1;
+		return;
+	}
+	/* the buffers for the pass only (0.6 MB: not held at the seal) */
+	sc->wb = malloc(SPILL_IO);
+	sc->ra.p = malloc(SPILL_IO);
+	/* a record of SPILL_HDR + 4 bytes at least */
+	sc->pend = malloc(SPILL_IO / SPILL_HDR * sizeof(*sc->pend));
+	if (!sc->wb || !sc->ra.p || !sc->pend) {
+		pass_buffers_free(sc);
+		return;
+	}
+	sc->skip = 0;
+	sc->tracks_spilled = sc->points_spilled = 0;
+	sc->w_off = gw_spill_size(sc->store, sc->gen);
+	sc->wn = sc->n_pend = 0;
+	sc->ra.on = 1;
+	sc->ra.n = 0;
+	for (size_t i = 0; i < b->n_slots; i++)
+		if (b->slots[i])
+			spill_open_track(b, b->slots[i]);
+	pass_flush(b);
+	sc->ra.on = 0;
+	sc->skip = 0;
+	pass_buffers_free(sc);
+	batch_pool_trim(b->pool);
+}
+
+static int can_pass(const struct gw_batcher *b)
+{
+	const struct spill_core *sc = b->spl;
+
+	return sc && sc->store && !sc->broken && !sc->writing &&
+	       b->next_day != INT32_MIN;
+}
+
+/* Runs the open day's pass when one is due: every SPILL_EVERY_MS from
+ * the day's start to its end, `now_ms` the time gw_batcher_advance is
+ * given. */
+void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
+{
+	struct spill_core *sc = b->spl;
+
+	if (!can_pass(b) || now_ms < b->open_start + SPILL_EVERY_MS ||
+	    now_ms >= b->open_end)
+		return; /* after the day's end, the seal's pass comes next */
+	int64_t slot = (now_ms - b->open_start) / SPILL_EVERY_MS;
+	if (sc->pass_day == b->next_day && sc->pass_slot >= slot)
+		return;
+	sc->pass_day = b->next_day;
+	sc->pass_slot = slot;
+	open_pass(b);
+}
+
+/* One pass more when the open day is about to be sealed (`now_ms` past
+ * its end and seal_delay): the seal then opens every track from its
+ * records, and the blocks the day's points were in are given back
+ * (batch_pool_trim) before the seal's own buffers are taken. */
+void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms)
+{
+	if (can_pass(b) && b->open_end + b->p.seal_delay_ms <= now_ms)
+		open_pass(b);
+}
+
+/* The same during a restart's replay, every SPILL_EVERY_MS of the
+ * replayed cycles' times (`read_ms`, when the cycle was read), so that
+ * the replay does not hold every point of the revision window in memory
+ * until gw_batcher_spill_now. */
+void batch_spill_replayed(struct gw_batcher *b, int64_t read_ms)
+{
+	struct spill_core *sc = b->spl;
+
+	if (!can_pass(b))
+		return;
+	if (sc->replay_due == 0 || read_ms < sc->replay_due - SPILL_EVERY_MS) {
+		sc->replay_due = read_ms + SPILL_EVERY_MS;
+		return;
+	}
+	if (read_ms < sc->replay_due)
+		return;
+	sc->replay_due = read_ms + SPILL_EVERY_MS;
+	open_pass(b);
 }
 
 /* Starts the pass of a day (the day just sealed): 1 when records are to

@@ -476,16 +476,19 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	t->pts = sc->pts;
 	/* the scratch has room: every insert made sure of it */
 	if (t->sp) {
-		uint32_t cnt;
-		const uint8_t *bytes;
-		size_t len;
-		if (batch_spill_load(b, t, &cnt, &bytes, &len)) {
+		const uint8_t *base;
+		int depth = batch_spill_load(b, t, &base);
+		if (depth < 0) {
 			/* never used: the batcher seals nothing more */
 			memset(sc->pts, 0, t->n * sizeof(*sc->pts));
 			return;
 		}
-		bit_rd_flat(&r, bytes, len);
-		decode(&r, &d, sc->pts, cnt);
+		/* each record goes on from the state after the one before */
+		for (int i = 0; i < depth; i++) {
+			const struct spill_seg *g = &b->spl->segs[i];
+			bit_rd_flat(&r, base + g->at, g->len);
+			decode(&r, &d, sc->pts + d.k, g->count);
+		}
 	}
 	bit_rd_init(&r, b->pool, &t->enc);
 	decode(&r, &d, sc->pts + d.k, t->n - d.k);
@@ -498,15 +501,10 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 	if (!t->n)
 		return INT64_MAX;
 	if (t->sp) {
-		uint32_t cnt;
-		const uint8_t *bytes;
-		size_t len;
-		if (batch_spill_load(b, t, &cnt, &bytes, &len))
-			return 0;
-		bit_rd_flat(&r, bytes, len);
-	} else {
-		bit_rd_init(&r, b->pool, &t->enc);
+		int64_t ts;
+		return batch_spill_first(b, t, &ts) ? 0 : ts;
 	}
+	bit_rd_init(&r, b->pool, &t->enc);
 	return unzz(get_rice(&r, rice_r(RICE_M0)));
 }
 
@@ -685,11 +683,12 @@ static int64_t first_ts(const struct gw_batcher *b, struct track *t)
 }
 
 /* Flat: encodes pts[0..n) after state s into out (zeroed, room for
- * SPILL_MAX(n) bytes); returns the bytes used. */
+ * SPILL_MAX(n) bytes); returns the bytes used, *bits those of the last
+ * (0: all eight). */
 #define SPILL_MAX(n) ((n) * 22 + 8)
 
 static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n,
-			  uint8_t *out)
+			  uint8_t *out, unsigned *bits)
 {
 	size_t bit = 0;
 
@@ -705,6 +704,7 @@ static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n
 			bit += take;
 		}
 	}
+	*bits = (unsigned)(bit % 8);
 	return (bit + 7) / 8;
 }
 
@@ -736,14 +736,20 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 	struct chain c = {0};
 	uint32_t sp;
-	size_t len = encode_flat(&s, t->pts, k, sc->buf + SPILL_HDR);
+	unsigned bits;
+	size_t len = encode_flat(&s, t->pts, k, sc->buf + SPILL_HDR, &bits);
+	struct spill_hdr h = {
+		.hash = t->hash, .count = (uint32_t)k, .len = (uint32_t)len,
+		.total = (uint32_t)k, .total_len = (uint32_t)len, .depth = 1,
+		.bits = (uint8_t)bits, .first_ts = t->pts[0].ts,
+	};
 	for (size_t j = k; j < n; j++) {
 		if (put_point(b->pool, &c, &s, t->pts[j].ts, t->pts[j].v)) {
 			batch_chain_free(b->pool, &c);
 			return;
 		}
 	}
-	if (batch_spill_put(b, t, (uint32_t)k, len, &sp)) {
+	if (batch_spill_put(b, !sc->gen, &h, &sp)) {
 		batch_chain_free(b->pool, &c);
 		if (t->sp && reencode(b, t, t->pts, n) != 0) {
 			b->sc->owner = NULL;

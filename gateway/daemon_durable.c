@@ -402,7 +402,7 @@ void gw_daemon_seal(struct gw_daemon *d)
 	if (gw_batcher_spill_broken(d->bat)) {
 		/* Never sealed from points that did not read back: the next
 		 * run takes them from the journal again. */
-		gw_err("points: a sealed day's points could not be read back from "
+		gw_err("points: spilled points could not be read back from "
 		       "%s/points; starting over from the journal",
 		       d->cfg->spool_dir);
 		d->ct.restart = 1;

@@ -17,8 +17,12 @@
  * given <spool>/points as gatewayd gives it, unless GW_MEM_SPILL=0.
  *
  *   batch_mem METERS REGS DAYS [nojournal]
- *   day N peak_rss_kb K
+ *   day N peak_rss_kb K cpu_ms C seal_cpu_ms S other_advance_cpu_ms A
  *   run peak_rss_kb K
+ *
+ * C: the process's CPU time for the day (both threads); S: in the
+ * gw_batcher_advance that sealed it (the seal, the batch written, the
+ * pass after it); A: in the day's other calls (the open day's passes).
  *
  * REGS 3: 1.8.0, 2.8.0 (Wh), 32.7.0 (V). REGS 26: eight energy registers
  * and eighteen instantaneous ones, as the ABB B23 profile reads. Meters
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -102,6 +107,15 @@ static long hwm_kb(void)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/* The process's CPU time, ms. */
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void hwm_reset(void)
@@ -240,6 +254,7 @@ int main(int argc, char **argv)
 	int64_t t = gw_tz_day_start(day0);
 	int32_t sealed_through = day0 - 1;
 	long run_peak = 0;
+	double day_t0 = cpu_ms(), other = 0;
 	while (sealed_through < day0 + days - 1) {
 		for (int m0 = 0; m0 < meters; m0 += GROUP) {
 			int m1 = m0 + GROUP < meters ? m0 + GROUP : meters;
@@ -250,11 +265,15 @@ int main(int argc, char **argv)
 				return 1;
 		}
 		t += CYCLE_MS;
+		double a0 = cpu_ms();
 		int s = ADVANCE(bat, t, &run);
+		double a1 = cpu_ms();
 		if (s < 0)
 			return 1;
-		if (s == 0)
+		if (s == 0) {
+			other += a1 - a0;
 			continue;
+		}
 		int32_t next = gw_batcher_oldest_open_day(bat);
 		if (run.j && gw_journal_prune(run.j, next - 1 - run.window) < 0)
 			return 1;
@@ -262,10 +281,14 @@ int main(int argc, char **argv)
 		if (kb > run_peak)
 			run_peak = kb;
 		for (int32_t x = sealed_through + 1; x < next; x++)
-			printf("day %d peak_rss_kb %ld\n", x - day0 + 1, kb);
+			printf("day %d peak_rss_kb %ld cpu_ms %.0f seal_cpu_ms %.0f "
+			       "other_advance_cpu_ms %.0f\n", x - day0 + 1, kb,
+			       a1 - day_t0, a1 - a0, other);
 		fflush(stdout);
 		sealed_through = next - 1;
 		hwm_reset();
+		day_t0 = cpu_ms();
+		other = 0;
 	}
 	printf("run peak_rss_kb %ld sealed %d failed %d\n", run_peak, run.sealed,
 	       run.failed);

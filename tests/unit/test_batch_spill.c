@@ -14,8 +14,12 @@
  *     the failures are counted, the same bytes;
  *   - a record damaged or cut short on disk: nothing more is sealed
  *     (GW_EIO), the books are not saved, the batcher says it is broken;
+ *     the same for a record of the open day's passes (a chain's later
+ *     record): its bytes damaged, linked to another track's record (its
+ *     CRC made right again), the file cut inside it;
  *   - a restart: the journal's readings replayed into a new batcher with
- *     a new store give the same batches again.
+ *     a new store (spilled as they are replayed) give the same batches
+ *     again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +36,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "batch.h"
 #include "batch_spill.h"
@@ -108,7 +114,85 @@ static size_t cycle(struct gw_reading *buf, int c)
 /* Runs the days through a batcher (with a store when spill is set; for
  * `damage`, the store's file is damaged after day 3 is sealed). Returns
  * the sealed bytes; *st the store's counts. */
-enum damage { NONE, FLIP, CUT, GONE };
+enum damage { NONE, FLIP, CUT, GONE, LINK_FLIP, LINK_BAD, LINK_CUT };
+
+/* The records of the file at fd (the layout of batch_int.h: a 16-byte
+ * file header, then records of a 40-byte header - hash, count, len,
+ * prev, total, total_len, depth, first time (8), CRC - and len bytes,
+ * padded to 4): the offset of the last one with depth >= 2 (a record of
+ * the open day's passes) whose record before it is not the file's first
+ * record. Fails the test when there is none. */
+#define REC_HDR 40
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static off_t last_chained(int fd, off_t size)
+{
+	off_t off = 16, found = 0;
+	uint8_t h[REC_HDR];
+
+	while (off + REC_HDR <= size) {
+		assert_int_equal(pread(fd, h, REC_HDR, off), REC_HDR);
+		if (le32(h + 24) >= 2 && le32(h + 12) != 16)
+			found = off;
+		off += (REC_HDR + le32(h + 8) + 3) & ~(off_t)3;
+	}
+	assert_true(found > 0);
+	return found;
+}
+
+/* Damages the file at path as `damage` says. */
+static void damage_file(const char *path, enum damage damage)
+{
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct stat sb;
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_true(sb.st_size > 1000);
+	if (damage == FLIP || damage == CUT) {
+		if (damage == FLIP) {
+			uint8_t x;
+			assert_int_equal(pread(fd, &x, 1, sb.st_size / 2), 1);
+			x ^= 0x10;
+			assert_int_equal(pwrite(fd, &x, 1, sb.st_size / 2), 1);
+		} else {
+			assert_int_equal(ftruncate(fd, sb.st_size / 2), 0);
+		}
+		close(fd);
+		return;
+	}
+	off_t at = last_chained(fd, sb.st_size);
+	uint8_t h[REC_HDR];
+	assert_int_equal(pread(fd, h, REC_HDR, at), REC_HDR);
+	uint32_t len = le32(h + 8);
+	if (damage == LINK_CUT) {
+		assert_int_equal(ftruncate(fd, at + REC_HDR + len / 2), 0);
+	} else if (damage == LINK_FLIP) {
+		uint8_t x;
+		assert_true(len > 0);
+		assert_int_equal(pread(fd, &x, 1, at + REC_HDR + len - 1), 1);
+		x ^= 0x01;
+		assert_int_equal(pwrite(fd, &x, 1, at + REC_HDR + len - 1), 1);
+	} else {
+		/* linked to the file's first record, another track's, with a
+		 * CRC that matches */
+		uint8_t *rec = malloc(REC_HDR + len);
+		assert_non_null(rec);
+		assert_int_equal(pread(fd, rec, REC_HDR + len, at), (ssize_t)(REC_HDR + len));
+		rec[12] = 16;
+		rec[13] = rec[14] = rec[15] = 0;
+		uint32_t c = (uint32_t)crc32(crc32(0L, rec, REC_HDR - 4), rec + REC_HDR, len);
+		for (int i = 0; i < 4; i++)
+			rec[REC_HDR - 4 + i] = (uint8_t)(c >> (8 * i));
+		assert_int_equal(pwrite(fd, rec, REC_HDR, at), REC_HDR);
+		free(rec);
+	}
+	close(fd);
+}
 
 static struct gw_wbuf run(int spill, enum damage damage, struct gw_spill_stats *st,
 			  int *broken_at)
@@ -133,35 +217,25 @@ static struct gw_wbuf run(int spill, enum damage damage, struct gw_spill_stats *
 		int rc = gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out);
 		if (rc == GW_EIO && *broken_at < 0)
 			*broken_at = c;
-		if (damage == FLIP || damage == CUT) {
+		int damaged = damage != NONE && damage != GONE;
+		if (damaged) {
 			if (rc != GW_EIO)
 				assert_true(rc >= 0);
 		} else {
 			assert_true(rc >= 0);
 		}
-		if ((damage == FLIP || damage == CUT) && c == 3 * 96 + 4) {
-			/* day 3 sealed (at 00:30 of day 4), its points on disk */
+		/* day 3 sealed (at 00:30 of day 4), its points on disk; at
+		 * 08:15, the open day's passes of 04:00 and 08:00 added to
+		 * its file */
+		if (damaged && c == 3 * 96 + (damage <= CUT ? 4 : 33)) {
 			char path[256], name[16];
 			snprintf(path, sizeof(path), "%s/%s", pdir,
 				 gw_day_format(day0 + 3 - 1, name, sizeof(name)));
-			int fd = open(path, O_RDWR);
-			assert_true(fd >= 0);
-			struct stat sb;
-			assert_int_equal(fstat(fd, &sb), 0);
-			assert_true(sb.st_size > 1000);
-			if (damage == FLIP) {
-				uint8_t x;
-				assert_int_equal(pread(fd, &x, 1, sb.st_size / 2), 1);
-				x ^= 0x10;
-				assert_int_equal(pwrite(fd, &x, 1, sb.st_size / 2), 1);
-			} else {
-				assert_int_equal(ftruncate(fd, sb.st_size / 2), 0);
-			}
-			close(fd);
+			damage_file(path, damage);
 		}
 	}
 	gw_batcher_spill_stats(b, st);
-	if (damage == FLIP || damage == CUT) {
+	if (damage != NONE && damage != GONE) {
 		char *text;
 		size_t len;
 		assert_int_equal(gw_batcher_spill_broken(b), 1);
@@ -233,7 +307,9 @@ static void spilled_same_bytes(void **state)
 	same(&w);
 	free(w.p);
 	assert_true(st.writes >= (DAYS - 1) * METERS);
-	assert_int_equal(st.files, DAYS);
+	/* a file for each sealed day's pass, and one for the passes of the
+	 * first day, before any was sealed */
+	assert_int_equal(st.files, DAYS + 1);
 	assert_int_equal(st.write_failed, 0);
 	assert_int_equal(st.read_failed, 0);
 	assert_int_equal(files_in(pdir), 0); /* the store removed its files */
@@ -330,6 +406,26 @@ static void damaged(void **state)
 	}
 }
 
+/* A later record of a chain (the open day's passes) damaged, linked to
+ * another track's record, or cut short: the batcher turns broken at the
+ * next read of it, and every batch sealed before is the one the core in
+ * memory sealed. */
+static void chain_damaged(void **state)
+{
+	(void)state;
+	for (int d = LINK_FLIP; d <= LINK_CUT; d++) {
+		struct gw_spill_stats st;
+		int broken;
+		struct gw_wbuf w = run(1, (enum damage)d, &st, &broken);
+		assert_true(broken > 3 * 96 + 33);
+		assert_true(w.n < in_memory.n);
+		assert_memory_equal(w.p, in_memory.p, w.n);
+		/* the cut is seen before a pass writes after it */
+		assert_true(st.read_failed > 0 || d != LINK_CUT);
+		free(w.p);
+	}
+}
+
 /* A restart on day 5: a new batcher and a new store, the journal's
  * readings (here: every cycle of the revision window and the open day)
  * replayed, the points spilled at once; the days sealed after it are the
@@ -375,6 +471,11 @@ static void restart(void **state)
 		if (k)
 			assert_int_equal(gw_batcher_replay(b, buf, k), 0);
 	}
+	/* the replay spilled as it went, every 4 hours of its cycles */
+	struct gw_spill_stats rst;
+	gw_batcher_spill_stats(b, &rst);
+	assert_true(rst.writes > 0);
+	assert_true(rst.bytes >= 3 * METERS * 40); /* records of 40 bytes and more */
 	assert_int_equal(gw_batcher_spill_now(b), 0);
 	assert_int_equal(files_in(pdir), 1);
 	for (int c = cut; c < DAYS * 96; c++) {
@@ -399,6 +500,7 @@ int main(void)
 		cmocka_unit_test(write_fails),
 		cmocka_unit_test(dir_gone),
 		cmocka_unit_test(damaged),
+		cmocka_unit_test(chain_damaged),
 		cmocka_unit_test(restart),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
