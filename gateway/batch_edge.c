@@ -110,7 +110,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 	int rc = 0;
 
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (!t)
 			continue;
 		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
@@ -146,7 +146,7 @@ int batch_move_edge_to(struct gw_batcher *b, int32_t want)
 		 * from the replayed readings. */
 		for (size_t i = 0; i < b->n_slots; i++)
 			if (b->slots[i])
-				b->slots[i]->edge = EDGE_NONE;
+				batch_slot(b, i)->edge = EDGE_NONE;
 		freeze_at(b, b->edge_start, 0, b->edge_day);
 		b->edges_known = 1;
 	}
@@ -212,7 +212,7 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 			      gw_day_format(b->next_day, d1, sizeof(d1)),
 			      gw_day_format(b->edge_day, d2, sizeof(d2)));
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
 		    strpbrk(t->meter_id, "\t\n") || strpbrk(t->obis, "\t\n"))
 			continue;

@@ -157,12 +157,16 @@ struct track {
 	struct iset *sets; /* [SET_DERIVED], [SET_BAD]; NULL while both are empty */
 };
 
-/* The tracks' slabs (batch_store.c): tracks live as long as the batcher. */
-struct track_slab {
-	struct track *t;
-	size_t n, cap;
-	struct track_slab *prev;
-};
+/* The tracks' slabs (batch_store.c): tracks live as long as the batcher
+ * and never move. A track is known by its number, 1 + its place in the
+ * slabs in the order they were made (0: none): slab i holds TRACK_SLAB0 << i
+ * tracks up to TRACK_SLAB (the first TRACK_SMALL tracks in TRACK_SMALL_N
+ * slabs), then TRACK_SLAB each, so the hash table holds 4-byte numbers,
+ * not 8-byte pointers. */
+#define TRACK_SLAB0 8
+#define TRACK_SLAB 4096
+#define TRACK_SMALL_N 10
+#define TRACK_SMALL (2 * TRACK_SLAB - TRACK_SLAB0)
 
 /* The names of the tracks (batch_names.c). */
 struct batch_names {
@@ -174,9 +178,10 @@ struct batch_names {
 struct gw_batcher {
 	struct gw_batcher_params p;
 	char gateway_id[GW_ID_MAX];
-	struct track **slots; /* open addressing, NULL = empty */
+	uint32_t *slots; /* open addressing, track numbers, 0 = empty */
 	size_t n_slots, n_tracks;
-	struct track_slab *slab; /* where the tracks are */
+	struct track **slabs; /* where the tracks are (n_slabs) */
+	size_t n_slabs;
 	struct batch_names names;
 	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
 	int32_t edge_day; /* oldest day that can be sealed again */
@@ -373,6 +378,29 @@ void batch_mark_range(struct gw_batcher *b, int64_t from, int64_t to,
 		      const struct add_mode *m);
 int batch_move_edge_to(struct gw_batcher *b, int32_t want);
 int batch_move_edge(struct gw_batcher *b);
+
+/* ---- the tracks ---- */
+
+/* Track number no (1 .. n_tracks). */
+static inline struct track *track_at(const struct gw_batcher *b, uint32_t no)
+{
+	size_t k = no - 1, i;
+
+	if (k < TRACK_SMALL) {
+		i = 63u - (unsigned)__builtin_clzll(k / TRACK_SLAB0 + 1);
+		k -= TRACK_SLAB0 * (((size_t)1 << i) - 1);
+	} else {
+		i = TRACK_SMALL_N + (k - TRACK_SMALL) / TRACK_SLAB;
+		k = (k - TRACK_SMALL) % TRACK_SLAB;
+	}
+	return &b->slabs[i][k];
+}
+
+/* The track in the hash table's slot i, NULL when it is empty. */
+static inline struct track *batch_slot(const struct gw_batcher *b, size_t i)
+{
+	return b->slots[i] ? track_at(b, b->slots[i]) : NULL;
+}
 
 /* ---- small sorted sets ---- */
 

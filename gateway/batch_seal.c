@@ -143,7 +143,7 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 	 * nothing; else its first point before s spans the day, and one at
 	 * or after s lies inside it if it comes before e. */
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (t && t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
 			list[n++] = t;
 	}
@@ -376,7 +376,7 @@ static int32_t oldest_day(const struct gw_batcher *b)
 	int64_t oldest = INT64_MAX;
 
 	for (size_t i = 0; i < b->n_slots; i++) {
-		const struct track *t = b->slots[i];
+		const struct track *t = batch_slot(b, i);
 		if (!t || t->n == 0)
 			continue;
 		if (batch_track_first_ts(b, t) < oldest)

@@ -521,7 +521,7 @@ static void open_pass(struct gw_batcher *b)
 	sc->ra.n = 0;
 	for (size_t i = 0; i < b->n_slots; i++)
 		if (b->slots[i])
-			spill_open_track(b, b->slots[i]);
+			spill_open_track(b, batch_slot(b, i));
 	pass_flush(b);
 	sc->ra.on = 0;
 	sc->skip = 0;

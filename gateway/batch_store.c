@@ -74,42 +74,53 @@ static void iset_drop_before(struct iset *s, int64_t x)
 /* Every track, with its sets (their points' blocks go with the pool). */
 void batch_tracks_free(struct gw_batcher *b)
 {
-	while (b->slab) {
-		struct track_slab *s = b->slab;
-		for (size_t i = 0; i < s->n; i++) {
-			if (s->t[i].sets) {
-				free(s->t[i].sets[SET_DERIVED].v);
-				free(s->t[i].sets[SET_BAD].v);
-				free(s->t[i].sets);
-			}
+	for (size_t no = 1; no <= b->n_tracks; no++) {
+		struct track *t = track_at(b, (uint32_t)no);
+		if (t->sets) {
+			free(t->sets[SET_DERIVED].v);
+			free(t->sets[SET_BAD].v);
+			free(t->sets);
 		}
-		b->slab = s->prev;
-		free(s->t);
-		free(s);
 	}
+	for (size_t i = 0; i < b->n_slabs; i++)
+		free(b->slabs[i]);
+	free(b->slabs);
+	b->slabs = NULL;
+	b->n_slabs = 0;
+	b->n_tracks = 0;
+}
+
+/* Tracks the first n slabs hold. */
+static size_t slabs_cap(size_t n)
+{
+	if (n <= TRACK_SMALL_N)
+		return TRACK_SLAB0 * (((size_t)1 << n) - 1);
+	return TRACK_SMALL + (n - TRACK_SMALL_N) * TRACK_SLAB;
 }
 
 /* A zeroed track from the slabs (each twice the one before, up to 4096
  * tracks, 448 kB: no malloc header a track, and no slab much larger than
- * the tracks in it). NULL when out of memory. */
+ * the tracks in it), the next number, b->n_tracks + 1, which the caller
+ * counts. NULL when out of memory or out of numbers. */
 static struct track *track_new(struct gw_batcher *b)
 {
-	struct track_slab *s = b->slab;
+	size_t k = b->n_tracks;
 
-	if (!s || s->n == s->cap) {
-		size_t cap = s ? (s->cap < 4096 ? s->cap * 2 : 4096) : 8;
-		struct track_slab *ns = calloc(1, sizeof(*ns));
-		if (ns)
-			ns->t = calloc(cap, sizeof(*ns->t));
-		if (!ns || !ns->t) {
-			free(ns);
+	if (k >= UINT32_MAX - 1)
+		return NULL;
+	if (k == slabs_cap(b->n_slabs)) {
+		size_t n = b->n_slabs;
+		size_t cap = n < TRACK_SMALL_N ? (size_t)TRACK_SLAB0 << n : TRACK_SLAB;
+		struct track **dir = realloc(b->slabs, (n + 1) * sizeof(*dir));
+		if (!dir)
 			return NULL;
-		}
-		ns->cap = cap;
-		ns->prev = s;
-		b->slab = s = ns;
+		b->slabs = dir;
+		dir[n] = calloc(cap, sizeof(**dir));
+		if (!dir[n])
+			return NULL;
+		b->n_slabs = n + 1;
 	}
-	return &s->t[s->n++];
+	return track_at(b, (uint32_t)(k + 1));
 }
 
 /* Adds x to t's set `which`, made when it is the first. Returns 0 or
@@ -538,18 +549,18 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 static int rehash(struct gw_batcher *b)
 {
 	size_t n = b->n_slots * 2;
-	struct track **slots = calloc(n, sizeof(*slots));
+	uint32_t *slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
 		return GW_ENOMEM;
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (!t)
 			continue;
 		size_t j = t->hash & (n - 1);
 		while (slots[j])
 			j = (j + 1) & (n - 1);
-		slots[j] = t;
+		slots[j] = b->slots[i];
 	}
 	free(b->slots);
 	b->slots = slots;
@@ -564,7 +575,7 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	size_t j = h & (b->n_slots - 1);
 
 	while (b->slots[j]) {
-		struct track *t = b->slots[j];
+		struct track *t = track_at(b, b->slots[j]);
 		if (t->hash == h && strcmp(t->meter_id, r->meter_id) == 0 &&
 		    strcmp(t->obis, r->obis) == 0)
 			return t;
@@ -590,8 +601,8 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	t->bad_event_day = INT32_MIN;
 	if (b->p.rollover && gw_unit_is_energy(r->unit))
 		t->rollover = b->p.rollover(b->p.rollover_ctx, r->meter_id, r->obis);
-	b->slots[j] = t;
 	b->n_tracks++;
+	b->slots[j] = (uint32_t)b->n_tracks;
 	return t;
 }
 
@@ -801,7 +812,7 @@ void batch_prune(struct gw_batcher *b)
 
 	for (size_t i = 0; i < b->n_slots; i++)
 		if (b->slots[i])
-			batch_prune_track(b, b->slots[i], from, b->edge_day);
+			batch_prune_track(b, batch_slot(b, i), from, b->edge_day);
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)
