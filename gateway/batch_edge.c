@@ -62,10 +62,10 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 	char detail[96], since[32], back[32], day[16];
 
 	enum gw_quality q = batch_boundary(b, t, b->edge_start, &v, &broken);
-	size_t i = lower_bound(t, b->edge_start);
+	size_t i = lower_bound(b, t, b->edge_start);
 	if (q == GW_Q_INCOMPLETE || i == 0 || i == t->n)
 		return 0; /* cannot be: readings on both sides */
-	const struct point *last = &t->pts[i - 1], *after = &t->pts[i];
+	const struct point *last = &track_pts(b, t)[i - 1], *after = &track_pts(b, t)[i];
 	int64_t unplaced = v - last->v;
 	const char *unit = gw_unit_name((enum gw_unit)t->unit);
 	gw_day_format(b->edge_day, day, sizeof(day));
@@ -125,7 +125,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 				t->edge_v = v;
 				t->edge_q = (uint8_t)q;
 			} else {
-				size_t k = lower_bound(t, m);
+				size_t k = lower_bound(b, t, m);
 				t->edge = k > 0 && k == t->n ? EDGE_PENDING : EDGE_NONE;
 			}
 		}
@@ -217,8 +217,8 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 		    strpbrk(t->meter_id, "\t\n") || strpbrk(t->obis, "\t\n"))
 			continue;
 		batch_track_open(b, t);
-		size_t k = lower_bound(t, b->edge_start + 1);
-		const struct point *last = k > 0 ? &t->pts[k - 1] : NULL;
+		size_t k = lower_bound(b, t, b->edge_start + 1);
+		const struct point *last = k > 0 ? &track_pts(b, t)[k - 1] : NULL;
 		if (t->edge == EDGE_NONE && !last)
 			continue;
 		char lts[24] = "-", lv[24] = "-";

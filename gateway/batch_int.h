@@ -122,8 +122,8 @@ enum track_set {
 	SET_BAD,     /* days with a value refused as bad */
 };
 
-/* One per meter register, 120 bytes (a gateway of 10,000 meters x 26
- * registers has 260,000), taken from slabs (batch_store.c). */
+/* One per meter register, 112 bytes on 64-bit (a gateway of 10,000
+ * meters x 26 registers has 260,000), taken from slabs (batch_store.c). */
 struct track {
 	/* Interned (batch_names.c): shared by every track of the meter, and
 	 * of the code, for the batcher's life. */
@@ -137,9 +137,9 @@ struct track {
 	/* The points, sorted by time, kept encoded (batch_store.c): per
 	 * point the change of the time step and the change of the value,
 	 * zigzagged Rice codes, about 1.9 bytes a point instead of 16, in blocks
-	 * of the pool (batch_pool.c). `pts` is valid only after
-	 * batch_track_open(t), until another track is opened or this one
-	 * changes; `tail` (its last two points) always. */
+	 * of the pool (batch_pool.c), decoded into the scratch by
+	 * batch_track_open (track_pts); `tail` (its last two points) kept
+	 * decoded always. */
 	struct chain enc;
 	uint32_t n;
 	int32_t bad_event_day; /* day of the last bad_value event */
@@ -153,7 +153,6 @@ struct track {
 	int64_t rollover; /* 0: unknown or never */
 	int64_t edge_v;
 	struct point tail[2];
-	struct point *pts;
 	struct iset *sets; /* [SET_DERIVED], [SET_BAD]; NULL while both are empty */
 };
 
@@ -470,14 +469,24 @@ static inline int64_t keep_from(const struct gw_batcher *b)
 	return b->edge_start;
 }
 
-/* Index of the first point with ts >= x (t->n if none). */
-static inline size_t lower_bound(const struct track *t, int64_t x)
+/* Track t's points, decoded: valid only after batch_track_open(b, t),
+ * until another track is opened or this one changes; NULL otherwise. */
+static inline struct point *track_pts(const struct gw_batcher *b,
+				      const struct track *t)
 {
+	return b->sc->owner == t ? b->sc->pts : NULL;
+}
+
+/* Index of the first point of open track t with ts >= x (t->n if none). */
+static inline size_t lower_bound(const struct gw_batcher *b, const struct track *t,
+				 int64_t x)
+{
+	const struct point *p = track_pts(b, t);
 	size_t lo = 0, hi = t->n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (t->pts[mid].ts < x)
+		if (p[mid].ts < x)
 			lo = mid + 1;
 		else
 			hi = mid;

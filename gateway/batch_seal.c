@@ -57,38 +57,39 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 			 int64_t e, int64_t ev, struct gw_batch *batch,
 			 size_t *ecap, enum gw_quality *q, int64_t *total)
 {
+	const struct point *p = track_pts(b, t);
 	int64_t prev = sv, pts = s, sum = 0;
 
 	for (size_t i = first; i <= end; i++) {
 		/* (the register going down at or after a reading, tested here
 		 * first: out_of_line is rare) */
 		if (i < end && i > 0 && i + 1 < t->n &&
-		    (t->pts[i].v < t->pts[i - 1].v || t->pts[i].v > t->pts[i + 1].v) &&
+		    (p[i].v < p[i - 1].v || p[i].v > p[i + 1].v) &&
 		    batch_out_of_line(b, t, i)) {
 			/* left out: neither adds energy (through a "reset" back)
 			 * nor takes any away */
-			if (add_event(batch, ecap, t, t->pts[i].ts, GW_EV_JUMP, prev,
-				      t->pts[i].v))
+			if (add_event(batch, ecap, t, p[i].ts, GW_EV_JUMP, prev,
+				      p[i].v))
 				return GW_ENOMEM;
 			struct gw_event *x = &batch->events[batch->n_events - 1];
 			snprintf(x->detail, sizeof(x->detail),
 				 "%lld -> %lld -> %lld %.6s: one reading out of line, left out",
-				 (long long)prev, (long long)t->pts[i].v,
-				 (long long)t->pts[i + 1].v, gw_unit_name((enum gw_unit)t->unit));
+				 (long long)prev, (long long)p[i].v,
+				 (long long)p[i + 1].v, gw_unit_name((enum gw_unit)t->unit));
 			if (*q < GW_Q_ESTIMATED)
 				*q = GW_Q_ESTIMATED;
 			continue; /* the step goes from prev to the next reading */
 		}
 		int clamped = 0;
-		int64_t v = i < end ? batch_booked(b, t, t->pts[i].ts, t->pts[i].v, &clamped) : ev;
-		int64_t ts = i < end ? t->pts[i].ts : e;
+		int64_t v = i < end ? batch_booked(b, t, p[i].ts, p[i].v, &clamped) : ev;
+		int64_t ts = i < end ? p[i].ts : e;
 		if (clamped && *q < GW_Q_ESTIMATED)
 			*q = GW_Q_ESTIMATED;
 		/* the event's time: the reading that showed the change */
-		int64_t ets = i < end ? ts : (end < t->n ? t->pts[end].ts : e);
+		int64_t ets = i < end ? ts : (end < t->n ? p[end].ts : e);
 		/* the reading the step starts from (the start value stands for
 		 * the last reading before the day) */
-		int64_t from = i == first && first > 0 ? t->pts[first - 1].ts : pts;
+		int64_t from = i == first && first > 0 ? p[first - 1].ts : pts;
 		/* The bounds hold over the readings the step's values come from:
 		 * a midnight value taken from a reading within the tolerance
 		 * beyond it spans that reading's time too. */
@@ -168,9 +169,9 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 			return 0; /* nothing to say about this day */
 		int clamped = 0;
 		if (qs == GW_Q_INCOMPLETE)
-			sv = batch_booked(b, t, t->pts[first].ts, t->pts[first].v, &clamped);
+			sv = batch_booked(b, t, track_pts(b, t)[first].ts, track_pts(b, t)[first].v, &clamped);
 		if (qe == GW_Q_INCOMPLETE)
-			ev = batch_booked(b, t, t->pts[end - 1].ts, t->pts[end - 1].v, &clamped);
+			ev = batch_booked(b, t, track_pts(b, t)[end - 1].ts, track_pts(b, t)[end - 1].v, &clamped);
 	}
 	enum gw_quality q = qs > qe ? qs : qe;
 	/* a value refused as bad that day */
@@ -178,7 +179,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 		q = GW_Q_ESTIMATED;
 	int64_t total;
 	/* A point exactly at s is the start value itself. */
-	size_t from = first < end && t->pts[first].ts == s ? first + 1 : first;
+	size_t from = first < end && track_pts(b, t)[first].ts == s ? first + 1 : first;
 	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
 		return GW_ENOMEM;
 	name_copy(dr->meter_id, sizeof(dr->meter_id), t->meter_id);
@@ -245,9 +246,10 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 	batch_track_open(c->b, x->t);
 	if (batch_spill_broken(c->b))
 		return GW_EIO;
+	const struct point *p = track_pts(c->b, x->t) + x->first;
 	for (uint32_t k = 0; k < x->n; k++) {
-		c->ts[k] = x->t->pts[x->first + k].ts;
-		c->val[k] = x->t->pts[x->first + k].v;
+		c->ts[k] = p[k].ts;
+		c->val[k] = p[k].v;
 	}
 	out->ts_ms = c->ts;
 	out->value = c->val;
@@ -278,8 +280,9 @@ static int day_times(struct seal_src *c, const struct track *t, size_t first,
 
 	if (series_room(c, n))
 		return GW_ENOMEM;
+	const struct point *p = track_pts(c->b, t) + first;
 	for (uint32_t k = 0; k < n; k++)
-		c->ts[k] = t->pts[first + k].ts;
+		c->ts[k] = p[k].ts;
 	return gw_batch_times_add(&c->times, c->ts, n);
 }
 
@@ -317,7 +320,7 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	for (size_t k = 0; k < n; k++) {
 		struct track *t = list[k];
 		batch_track_open(b, t);
-		size_t first = lower_bound(t, s), end = lower_bound(t, e);
+		size_t first = lower_bound(b, t, s), end = lower_bound(b, t, e);
 		if (end > first) {
 			c->ser[src->n_series++] = (struct day_series){
 				t, (uint32_t)first, (uint32_t)(end - first)};

@@ -71,6 +71,10 @@ static void iset_drop_before(struct iset *s, int64_t x)
 	s->n -= k;
 }
 
+/* The size memory is counted in (docs/architecture.md, "Memory"). */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct track) == 112,
+	       "struct track grew");
+
 /* Every track, with its sets (their points' blocks go with the pool). */
 void batch_tracks_free(struct gw_batcher *b)
 {
@@ -433,10 +437,7 @@ static int scratch_room(const struct gw_batcher *b, size_t n)
 	struct point *np = realloc(sc->pts, ncap * sizeof(*np));
 	if (!np)
 		return GW_ENOMEM;
-	/* an open track's points moved with the scratch */
-	if (sc->owner)
-		sc->owner->pts = np;
-	sc->pts = np;
+	sc->pts = np; /* an open track's points moved with it */
 	sc->cap = ncap;
 	return 0;
 }
@@ -479,12 +480,9 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
 	struct bit_rd r;
 
-	if (sc->owner == t && t->pts == sc->pts)
+	if (sc->owner == t)
 		return;
-	if (sc->owner)
-		sc->owner->pts = NULL;
 	sc->owner = t;
-	t->pts = sc->pts;
 	/* the scratch has room: every insert made sure of it */
 	if (t->sp) {
 		const uint8_t *base;
@@ -624,7 +622,6 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 	t->n++;
 	if (b->sc->owner == t) {
 		/* the decoded points lack it now */
-		t->pts = NULL;
 		b->sc->owner = NULL;
 	}
 	return 0;
@@ -654,8 +651,8 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 	if (scratch_room(b, t->n + 2))
 		return GW_ENOMEM;
 	batch_track_open(b, t);
-	struct point *p = t->pts;
-	size_t lo = lower_bound(t, ts), n = t->n;
+	struct point *p = track_pts(b, t);
+	size_t lo = lower_bound(b, t, ts), n = t->n;
 	int rc = 1;
 	if (lo < n && p[lo].ts == ts) {
 		*view = (struct pview){p, n, lo};
@@ -674,7 +671,6 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		if (rc == 1)
 			memmove(p + lo, p + lo + 1, (n - lo - 1) * sizeof(*p));
 		b->sc->owner = NULL;
-		t->pts = NULL;
 		return GW_ENOMEM;
 	}
 	*view = (struct pview){p, n, lo};
@@ -684,11 +680,11 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 /* t's first point's time, from its decoded points when it is open. */
 static int64_t first_ts(const struct gw_batcher *b, struct track *t)
 {
-	if (t->n && b->sc->owner == t && t->pts)
-		return t->pts[0].ts;
+	if (t->n && b->sc->owner == t)
+		return b->sc->pts[0].ts;
 	if (t->sp) {
 		batch_track_open(b, t);
-		return t->pts[0].ts;
+		return b->sc->pts[0].ts;
 	}
 	return batch_track_first_ts(b, t);
 }
@@ -734,38 +730,35 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
 	batch_track_open(b, t);
 	if (sc->broken)
 		return;
-	size_t k = lower_bound(t, b->open_start + 1), n = t->n;
+	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
 	k = k ? k - 1 : 0; /* [0, k) go, the one at k stays */
 	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
 		if (t->sp && (t->sp & 1) == (unsigned)sc->gen &&
-		    reencode(b, t, t->pts, n) != 0) {
+		    reencode(b, t, track_pts(b, t), n) != 0)
 			b->sc->owner = NULL;
-			t->pts = NULL;
-		}
 		return;
 	}
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 	struct chain c = {0};
 	uint32_t sp;
 	unsigned bits;
-	size_t len = encode_flat(&s, t->pts, k, sc->buf + SPILL_HDR, &bits);
+	const struct point *p = track_pts(b, t);
+	size_t len = encode_flat(&s, p, k, sc->buf + SPILL_HDR, &bits);
 	struct spill_hdr h = {
 		.hash = t->hash, .count = (uint32_t)k, .len = (uint32_t)len,
 		.total = (uint32_t)k, .total_len = (uint32_t)len, .depth = 1,
-		.bits = (uint8_t)bits, .first_ts = t->pts[0].ts,
+		.bits = (uint8_t)bits, .first_ts = p[0].ts,
 	};
 	for (size_t j = k; j < n; j++) {
-		if (put_point(b->pool, &c, &s, t->pts[j].ts, t->pts[j].v)) {
+		if (put_point(b->pool, &c, &s, p[j].ts, p[j].v)) {
 			batch_chain_free(b->pool, &c);
 			return;
 		}
 	}
 	if (batch_spill_put(b, !sc->gen, &h, &sp)) {
 		batch_chain_free(b->pool, &c);
-		if (t->sp && reencode(b, t, t->pts, n) != 0) {
+		if (t->sp && reencode(b, t, track_pts(b, t), n) != 0)
 			b->sc->owner = NULL;
-			t->pts = NULL;
-		}
 		return;
 	}
 	batch_chain_free(b->pool, &t->enc);
@@ -785,16 +778,14 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 {
 	if (t->n > 1 && first_ts(b, t) <= from) {
 		batch_track_open(b, t);
-		size_t k = lower_bound(t, from + 1);
+		size_t k = lower_bound(b, t, from + 1);
 		if (k > 1) {
 			k--; /* keep the last point at or before `from` */
-			struct point *p = t->pts;
-			if (reencode(b, t, p + k, t->n - k) == 0) {
+			struct point *p = track_pts(b, t);
+			if (reencode(b, t, p + k, t->n - k) == 0)
 				memmove(p, p + k, t->n * sizeof(*p));
-			} else {
+			else
 				b->sc->owner = NULL;
-				t->pts = NULL;
-			}
 		}
 	}
 	if (t->sets) {
