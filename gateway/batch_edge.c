@@ -78,8 +78,8 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 			 "unknown %.6s not placed on days before %.10s (silent from %.20s)",
 			 unit, day, since);
 		snprintf(b->gaps.last, sizeof(b->gaps.last),
-			 "%.47s %.23s unknown %.6s, silent %.20s .. %.20s", t->meter_id,
-			 t->obis, unit, since, back);
+			 "%.47s %.23s unknown %.6s, silent %.20s .. %.20s", track_meter(b, t),
+			 track_obis(b, t), unit, since, back);
 	} else {
 		if (t->unit == GW_UNIT_WH)
 			b->gaps.wh += unplaced;
@@ -89,12 +89,13 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 			 "%.16s %.6s not placed on days before %.10s (silent from %.20s)",
 			 num, unit, day, since);
 		snprintf(b->gaps.last, sizeof(b->gaps.last),
-			 "%.47s %.23s %lld %.6s, silent %.20s .. %.20s", t->meter_id,
-			 t->obis, (long long)unplaced, unit, since, back);
+			 "%.47s %.23s %lld %.6s, silent %.20s .. %.20s", track_meter(b, t),
+			 track_obis(b, t), (long long)unplaced, unit, since, back);
 	}
 	gw_warn("batching: %s %s was silent from %s to %s, longer than the revision "
-		"window: %s", t->meter_id, t->obis, since, back, detail);
-	return batch_queue_event(b, t->meter_id, t->obis, last->ts, GW_EV_LONG_GAP, detail);
+		"window: %s", track_meter(b, t), track_obis(b, t), since, back, detail);
+	return batch_queue_event(b, track_meter(b, t), track_obis(b, t), last->ts,
+				 GW_EV_LONG_GAP, detail);
 }
 
 /* Freezes every energy track's books at midnight m, the start of the day
@@ -214,7 +215,7 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 	for (size_t i = 0; i < b->n_slots; i++) {
 		struct track *t = batch_slot(b, i);
 		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
-		    strpbrk(t->meter_id, "\t\n") || strpbrk(t->obis, "\t\n"))
+		    strpbrk(track_meter(b, t), "\t\n") || strpbrk(track_obis(b, t), "\t\n"))
 			continue;
 		batch_track_open(b, t);
 		size_t k = lower_bound(b, t, b->edge_start + 1);
@@ -227,7 +228,7 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 			snprintf(lv, sizeof(lv), "%lld", (long long)last->v);
 		}
 		n += (size_t)snprintf(out + n, cap - n, "%s\t%s\t%s\t%s\t%lld\t%s\t%s\t%s\t%d\n",
-				      t->meter_id, t->obis,
+				      track_meter(b, t), track_obis(b, t),
 				      gw_unit_name((enum gw_unit)t->unit),
 				      edge_names[t->edge],
 				      (long long)(t->edge == EDGE_FROZEN ? t->edge_v : 0),

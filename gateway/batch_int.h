@@ -122,13 +122,14 @@ enum track_set {
 	SET_BAD,     /* days with a value refused as bad */
 };
 
-/* One per meter register, 112 bytes on 64-bit (a gateway of 10,000
+/* One per meter register, 104 bytes on 64-bit (a gateway of 10,000
  * meters x 26 registers has 260,000), taken from slabs (batch_store.c). */
 struct track {
-	/* Interned (batch_names.c): shared by every track of the meter, and
-	 * of the code, for the batcher's life. */
-	const char *meter_id;
-	const char *obis;
+	/* Interned (batch_names.c), their numbers (track_meter, track_obis):
+	 * shared by every track of the meter, and of the code, for the
+	 * batcher's life. */
+	uint32_t meter_id;
+	uint32_t obis;
 	uint8_t unit;
 	int8_t scale;
 	uint8_t edge;   /* enum edge_kind, at the start of b->edge_day */
@@ -167,11 +168,16 @@ struct track {
 #define TRACK_SMALL_N 10
 #define TRACK_SMALL (2 * TRACK_SLAB - TRACK_SLAB0)
 
-/* The names of the tracks (batch_names.c). */
+/* The names of the tracks (batch_names.c), packed NUL-terminated into
+ * blocks of NAME_BLOCK bytes; a name's number is its block's place times
+ * NAME_BLOCK plus its place in the block. */
+#define NAME_BLOCK 4096
+
 struct batch_names {
-	const char **slots; /* open addressing, NULL = empty */
+	uint32_t *slots; /* open addressing, a name's number + 1, 0 = empty */
 	size_t n_slots, n;
-	struct name_block *blocks;
+	char **blocks;
+	size_t n_blocks, used; /* used: bytes of the last block taken */
 };
 
 struct gw_batcher {
@@ -356,7 +362,7 @@ void batch_chain_put_bits(struct blk_pool *p, struct chain *c, const uint8_t *s,
 			  size_t nbits);
 
 /* batch_names.c */
-const char *batch_name(struct gw_batcher *b, const char *s, size_t cap);
+int batch_name(struct gw_batcher *b, const char *s, size_t cap, uint32_t *id);
 void batch_names_free(struct gw_batcher *b);
 
 /* batch_midnight.c */
@@ -379,6 +385,24 @@ int batch_move_edge_to(struct gw_batcher *b, int32_t want);
 int batch_move_edge(struct gw_batcher *b);
 
 /* ---- the tracks ---- */
+
+/* Name number id (batch_name). */
+static inline const char *name_at(const struct gw_batcher *b, uint32_t id)
+{
+	return b->names.blocks[id / NAME_BLOCK] + id % NAME_BLOCK;
+}
+
+static inline const char *track_meter(const struct gw_batcher *b,
+				      const struct track *t)
+{
+	return name_at(b, t->meter_id);
+}
+
+static inline const char *track_obis(const struct gw_batcher *b,
+				     const struct track *t)
+{
+	return name_at(b, t->obis);
+}
 
 /* Track number no (1 .. n_tracks). */
 static inline struct track *track_at(const struct gw_batcher *b, uint32_t no)

@@ -66,7 +66,7 @@ int batch_ool3(const struct gw_batcher *b, const struct track *t,
 	if (c->v < a->v ||
 	    (uint64_t)c->v - (uint64_t)a->v > (uint64_t)jump_bound(b, c->ts - a->ts))
 		return 0;
-	return !batch_replaced_between(b, t->meter_id, a->ts, c->ts);
+	return !batch_replaced_between(b, track_meter(b, t), a->ts, c->ts);
 }
 
 int batch_out_of_line(const struct gw_batcher *b, const struct track *t, size_t k)
@@ -117,7 +117,7 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 	enum gw_quality q = after->ts - before->ts <= b->p.max_gap_ms
 				    ? GW_Q_INTERPOLATED
 				    : GW_Q_ESTIMATED;
-	if (batch_replaced_between(b, t->meter_id, before->ts, after->ts)) {
+	if (batch_replaced_between(b, track_meter(b, t), before->ts, after->ts)) {
 		/* Two meters: nothing to interpolate. The old meter's last
 		 * value stands for midnight; the energy between it and the
 		 * new meter's first reading is not known. */

@@ -16,18 +16,20 @@
 #include "batchfile.h"
 #include "drops.h"
 
-static int cmp_track(const void *a, const void *b)
+static int cmp_track(const void *a, const void *c, void *ctx)
 {
+	const struct gw_batcher *b = ctx;
 	const struct track *x = *(const struct track *const *)a;
-	const struct track *y = *(const struct track *const *)b;
-	int c = strcmp(x->meter_id, y->meter_id);
+	const struct track *y = *(const struct track *const *)c;
+	int r = x->meter_id == y->meter_id ? 0 :
+		strcmp(track_meter(b, x), track_meter(b, y));
 
-	return c ? c : strcmp(x->obis, y->obis);
+	return r ? r : strcmp(track_obis(b, x), track_obis(b, y));
 }
 
-static int add_event(struct gw_batch *batch, size_t *cap,
-		     const struct track *t, int64_t ts, enum gw_event_kind kind,
-		     int64_t from, int64_t to)
+static int add_event(const struct gw_batcher *b, struct gw_batch *batch,
+		     size_t *cap, const struct track *t, int64_t ts,
+		     enum gw_event_kind kind, int64_t from, int64_t to)
 {
 	if (batch->n_events == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 8;
@@ -39,8 +41,8 @@ static int add_event(struct gw_batch *batch, size_t *cap,
 	}
 	struct gw_event *e = &batch->events[batch->n_events++];
 	memset(e, 0, sizeof(*e));
-	name_copy(e->meter_id, sizeof(e->meter_id), t->meter_id);
-	name_copy(e->obis, sizeof(e->obis), t->obis);
+	name_copy(e->meter_id, sizeof(e->meter_id), track_meter(b, t));
+	name_copy(e->obis, sizeof(e->obis), track_obis(b, t));
 	e->ts_ms = ts;
 	e->kind = (uint8_t)kind;
 	snprintf(e->detail, sizeof(e->detail), "%lld -> %lld %s", (long long)from,
@@ -68,7 +70,7 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 		    batch_out_of_line(b, t, i)) {
 			/* left out: neither adds energy (through a "reset" back)
 			 * nor takes any away */
-			if (add_event(batch, ecap, t, p[i].ts, GW_EV_JUMP, prev,
+			if (add_event(b, batch, ecap, t, p[i].ts, GW_EV_JUMP, prev,
 				      p[i].v))
 				return GW_ENOMEM;
 			struct gw_event *x = &batch->events[batch->n_events - 1];
@@ -96,7 +98,7 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 		int64_t dt = ets - (from < pts ? from : pts);
 		int64_t inc = v - prev, bound = max_energy(b, dt);
 		enum gw_event_kind kind = 0;
-		if (batch_replaced_between(b, t->meter_id, from, ets)) {
+		if (batch_replaced_between(b, track_meter(b, t), from, ets)) {
 			/* The old meter's register, then the new one's: the
 			 * step between them is not consumption (the meter_replaced
 			 * event says so), and the energy in it is not known. */
@@ -122,7 +124,7 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 			if (*q < GW_Q_ESTIMATED)
 				*q = GW_Q_ESTIMATED;
 		}
-		if (kind && add_event(batch, ecap, t, ets, kind, prev, v))
+		if (kind && add_event(b, batch, ecap, t, ets, kind, prev, v))
 			return GW_ENOMEM;
 		sum += inc;
 		prev = v;
@@ -148,7 +150,7 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 		if (t && t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
 			list[n++] = t;
 	}
-	qsort(list, n, sizeof(*list), cmp_track);
+	qsort_r(list, n, sizeof(*list), cmp_track, (void *)b);
 	return n;
 }
 
@@ -182,8 +184,8 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 	size_t from = first < end && track_pts(b, t)[first].ts == s ? first + 1 : first;
 	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
 		return GW_ENOMEM;
-	name_copy(dr->meter_id, sizeof(dr->meter_id), t->meter_id);
-	name_copy(dr->obis, sizeof(dr->obis), t->obis);
+	name_copy(dr->meter_id, sizeof(dr->meter_id), track_meter(b, t));
+	name_copy(dr->obis, sizeof(dr->obis), track_obis(b, t));
 	dr->unit = t->unit;
 	dr->quality = (uint8_t)q;
 	dr->start_value = sv;
@@ -233,8 +235,8 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 	struct seal_src *c = ctx;
 	const struct day_series *x = &c->ser[i];
 
-	name_copy(out->meter_id, sizeof(out->meter_id), x->t->meter_id);
-	name_copy(out->obis, sizeof(out->obis), x->t->obis);
+	name_copy(out->meter_id, sizeof(out->meter_id), track_meter(c->b, x->t));
+	name_copy(out->obis, sizeof(out->obis), track_obis(c->b, x->t));
 	out->unit = x->t->unit;
 	out->scale = x->t->scale;
 	out->n = x->n;

@@ -72,7 +72,7 @@ static void iset_drop_before(struct iset *s, int64_t x)
 }
 
 /* The size memory is counted in (docs/architecture.md, "Memory"). */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct track) == 112,
+_Static_assert(sizeof(void *) != 8 || sizeof(struct track) == 104,
 	       "struct track grew");
 
 /* Every track, with its sets (their points' blocks go with the pool). */
@@ -574,8 +574,8 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 
 	while (b->slots[j]) {
 		struct track *t = track_at(b, b->slots[j]);
-		if (t->hash == h && strcmp(t->meter_id, r->meter_id) == 0 &&
-		    strcmp(t->obis, r->obis) == 0)
+		if (t->hash == h && strcmp(track_meter(b, t), r->meter_id) == 0 &&
+		    strcmp(track_obis(b, t), r->obis) == 0)
 			return t;
 		j = (j + 1) & (b->n_slots - 1);
 	}
@@ -586,9 +586,11 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			return NULL;
 		return batch_find_track(b, r, create);
 	}
-	const char *meter = batch_name(b, r->meter_id, sizeof(r->meter_id));
-	const char *obis = batch_name(b, r->obis, sizeof(r->obis));
-	struct track *t = meter && obis ? track_new(b) : NULL;
+	uint32_t meter, obis;
+	if (batch_name(b, r->meter_id, sizeof(r->meter_id), &meter) ||
+	    batch_name(b, r->obis, sizeof(r->obis), &obis))
+		return NULL;
+	struct track *t = track_new(b);
 	if (!t)
 		return NULL;
 	t->meter_id = meter;
