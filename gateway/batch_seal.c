@@ -19,8 +19,8 @@
 static int cmp_track(const void *a, const void *c, void *ctx)
 {
 	const struct gw_batcher *b = ctx;
-	const struct track *x = *(const struct track *const *)a;
-	const struct track *y = *(const struct track *const *)c;
+	const struct track *x = track_at(b, *(const uint32_t *)a);
+	const struct track *y = track_at(b, *(const uint32_t *)c);
 	int r = x->meter_id == y->meter_id ? 0 :
 		strcmp(track_meter(b, x), track_meter(b, y));
 
@@ -135,10 +135,10 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 }
 
 /* The tracks with data in [s, e) or readings on both sides of it,
- * sorted by meter and register, into list (room for every track).
- * Returns how many. */
+ * sorted by meter and register, into list (their numbers; room for
+ * every track). Returns how many. */
 static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
-			 struct track **list)
+			 uint32_t *list)
 {
 	size_t n = 0;
 
@@ -148,7 +148,7 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 	for (size_t i = 0; i < b->n_slots; i++) {
 		struct track *t = batch_slot(b, i);
 		if (t && t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
-			list[n++] = t;
+			list[n++] = b->slots[i];
 	}
 	qsort_r(list, n, sizeof(*list), cmp_track, (void *)b);
 	return n;
@@ -162,6 +162,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 		   struct gw_batch *batch, size_t *ecap)
 {
 	struct gw_day_register *dr = &batch->days[batch->n_days];
+	const struct point *p = track_pts(b, t);
 	int64_t sv = 0, ev = 0;
 	enum gw_quality qs = batch_boundary(b, t, s, &sv, NULL);
 	enum gw_quality qe = batch_boundary(b, t, e, &ev, NULL);
@@ -171,9 +172,9 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 			return 0; /* nothing to say about this day */
 		int clamped = 0;
 		if (qs == GW_Q_INCOMPLETE)
-			sv = batch_booked(b, t, track_pts(b, t)[first].ts, track_pts(b, t)[first].v, &clamped);
+			sv = batch_booked(b, t, p[first].ts, p[first].v, &clamped);
 		if (qe == GW_Q_INCOMPLETE)
-			ev = batch_booked(b, t, track_pts(b, t)[end - 1].ts, track_pts(b, t)[end - 1].v, &clamped);
+			ev = batch_booked(b, t, p[end - 1].ts, p[end - 1].v, &clamped);
 	}
 	enum gw_quality q = qs > qe ? qs : qe;
 	/* a value refused as bad that day */
@@ -181,7 +182,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 		q = GW_Q_ESTIMATED;
 	int64_t total;
 	/* A point exactly at s is the start value itself. */
-	size_t from = first < end && track_pts(b, t)[first].ts == s ? first + 1 : first;
+	size_t from = first < end && p[first].ts == s ? first + 1 : first;
 	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
 		return GW_ENOMEM;
 	name_copy(dr->meter_id, sizeof(dr->meter_id), track_meter(b, t));
@@ -201,7 +202,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
  * first + n). They are read from the tracks as the batch is written (a
  * struct gw_batch_src), not copied into it. */
 struct day_series {
-	struct track *t;
+	uint32_t t; /* its number (track_at) */
 	uint32_t first, n;
 };
 
@@ -234,21 +235,22 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 {
 	struct seal_src *c = ctx;
 	const struct day_series *x = &c->ser[i];
+	struct track *t = track_at(c->b, x->t);
 
-	name_copy(out->meter_id, sizeof(out->meter_id), track_meter(c->b, x->t));
-	name_copy(out->obis, sizeof(out->obis), track_obis(c->b, x->t));
-	out->unit = x->t->unit;
-	out->scale = x->t->scale;
+	name_copy(out->meter_id, sizeof(out->meter_id), track_meter(c->b, t));
+	name_copy(out->obis, sizeof(out->obis), track_obis(c->b, t));
+	out->unit = t->unit;
+	out->scale = t->scale;
 	out->n = x->n;
 	out->ts_ms = out->value = NULL;
 	if (!points)
 		return 0;
 	if (series_room(c, x->n))
 		return GW_ENOMEM;
-	batch_track_open(c->b, x->t);
+	batch_track_open(c->b, t);
 	if (batch_spill_broken(c->b))
 		return GW_EIO;
-	const struct point *p = track_pts(c->b, x->t) + x->first;
+	const struct point *p = track_pts(c->b, t) + x->first;
 	for (uint32_t k = 0; k < x->n; k++) {
 		c->ts[k] = p[k].ts;
 		c->val[k] = p[k].v;
@@ -296,7 +298,7 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 		     int with_times, struct gw_batch_src *src)
 {
 	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
-	struct track **list = malloc(b->n_tracks * sizeof(*list) + 1);
+	uint32_t *list = malloc(b->n_tracks * sizeof(*list) + 1);
 	struct seal_src *c = calloc(1, sizeof(*c));
 	struct gw_batch *batch = calloc(1, sizeof(*batch));
 	size_t n, n_energy = 0, ecap = 0;
@@ -310,7 +312,8 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	c->b = b;
 	n = day_tracks(b, s, e, list);
 	for (size_t k = 0; k < n; k++)
-		n_energy += gw_unit_is_energy((enum gw_unit)list[k]->unit);
+		n_energy += gw_unit_is_energy(
+			(enum gw_unit)track_at(b, list[k])->unit);
 	batch->days = calloc(n_energy + 1, sizeof(*batch->days));
 	c->ser = malloc((n + 1) * sizeof(*c->ser));
 	if (!batch->days || !c->ser)
@@ -320,12 +323,12 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	batch->day = d;
 	batch->created_ms = now;
 	for (size_t k = 0; k < n; k++) {
-		struct track *t = list[k];
+		struct track *t = track_at(b, list[k]);
 		batch_track_open(b, t);
 		size_t first = lower_bound(b, t, s), end = lower_bound(b, t, e);
 		if (end > first) {
 			c->ser[src->n_series++] = (struct day_series){
-				t, (uint32_t)first, (uint32_t)(end - first)};
+				list[k], (uint32_t)first, (uint32_t)(end - first)};
 			src->n_readings += end - first;
 			if (with_times && day_times(c, t, first, end))
 				goto oom;
