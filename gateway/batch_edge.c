@@ -62,10 +62,10 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 	char detail[96], since[32], back[32], day[16];
 
 	enum gw_quality q = batch_boundary(b, t, b->edge_start, &v, &broken);
-	size_t i = lower_bound(t, b->edge_start);
+	size_t i = lower_bound(b, t, b->edge_start);
 	if (q == GW_Q_INCOMPLETE || i == 0 || i == t->n)
 		return 0; /* cannot be: readings on both sides */
-	const struct point *last = &t->pts[i - 1], *after = &t->pts[i];
+	const struct point *last = &track_pts(b, t)[i - 1], *after = &track_pts(b, t)[i];
 	int64_t unplaced = v - last->v;
 	const char *unit = gw_unit_name((enum gw_unit)t->unit);
 	gw_day_format(b->edge_day, day, sizeof(day));
@@ -78,8 +78,8 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 			 "unknown %.6s not placed on days before %.10s (silent from %.20s)",
 			 unit, day, since);
 		snprintf(b->gaps.last, sizeof(b->gaps.last),
-			 "%.47s %.23s unknown %.6s, silent %.20s .. %.20s", t->meter_id,
-			 t->obis, unit, since, back);
+			 "%.47s %.23s unknown %.6s, silent %.20s .. %.20s", track_meter(b, t),
+			 track_obis(b, t), unit, since, back);
 	} else {
 		if (t->unit == GW_UNIT_WH)
 			b->gaps.wh += unplaced;
@@ -89,12 +89,13 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 			 "%.16s %.6s not placed on days before %.10s (silent from %.20s)",
 			 num, unit, day, since);
 		snprintf(b->gaps.last, sizeof(b->gaps.last),
-			 "%.47s %.23s %lld %.6s, silent %.20s .. %.20s", t->meter_id,
-			 t->obis, (long long)unplaced, unit, since, back);
+			 "%.47s %.23s %lld %.6s, silent %.20s .. %.20s", track_meter(b, t),
+			 track_obis(b, t), (long long)unplaced, unit, since, back);
 	}
 	gw_warn("batching: %s %s was silent from %s to %s, longer than the revision "
-		"window: %s", t->meter_id, t->obis, since, back, detail);
-	return batch_queue_event(b, t->meter_id, t->obis, last->ts, GW_EV_LONG_GAP, detail);
+		"window: %s", track_meter(b, t), track_obis(b, t), since, back, detail);
+	return batch_queue_event(b, track_meter(b, t), track_obis(b, t), last->ts,
+				 GW_EV_LONG_GAP, detail);
 }
 
 /* Freezes every energy track's books at midnight m, the start of the day
@@ -110,7 +111,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 	int rc = 0;
 
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (!t)
 			continue;
 		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
@@ -125,7 +126,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 				t->edge_v = v;
 				t->edge_q = (uint8_t)q;
 			} else {
-				size_t k = lower_bound(t, m);
+				size_t k = lower_bound(b, t, m);
 				t->edge = k > 0 && k == t->n ? EDGE_PENDING : EDGE_NONE;
 			}
 		}
@@ -146,7 +147,7 @@ int batch_move_edge_to(struct gw_batcher *b, int32_t want)
 		 * from the replayed readings. */
 		for (size_t i = 0; i < b->n_slots; i++)
 			if (b->slots[i])
-				b->slots[i]->edge = EDGE_NONE;
+				batch_slot(b, i)->edge = EDGE_NONE;
 		freeze_at(b, b->edge_start, 0, b->edge_day);
 		b->edges_known = 1;
 	}
@@ -212,13 +213,13 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 			      gw_day_format(b->next_day, d1, sizeof(d1)),
 			      gw_day_format(b->edge_day, d2, sizeof(d2)));
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
-		    strpbrk(t->meter_id, "\t\n") || strpbrk(t->obis, "\t\n"))
+		    strpbrk(track_meter(b, t), "\t\n") || strpbrk(track_obis(b, t), "\t\n"))
 			continue;
 		batch_track_open(b, t);
-		size_t k = lower_bound(t, b->edge_start + 1);
-		const struct point *last = k > 0 ? &t->pts[k - 1] : NULL;
+		size_t k = lower_bound(b, t, b->edge_start + 1);
+		const struct point *last = k > 0 ? &track_pts(b, t)[k - 1] : NULL;
 		if (t->edge == EDGE_NONE && !last)
 			continue;
 		char lts[24] = "-", lv[24] = "-";
@@ -227,7 +228,7 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 			snprintf(lv, sizeof(lv), "%lld", (long long)last->v);
 		}
 		n += (size_t)snprintf(out + n, cap - n, "%s\t%s\t%s\t%s\t%lld\t%s\t%s\t%s\t%d\n",
-				      t->meter_id, t->obis,
+				      track_meter(b, t), track_obis(b, t),
 				      gw_unit_name((enum gw_unit)t->unit),
 				      edge_names[t->edge],
 				      (long long)(t->edge == EDGE_FROZEN ? t->edge_v : 0),

@@ -122,13 +122,14 @@ enum track_set {
 	SET_BAD,     /* days with a value refused as bad */
 };
 
-/* One per meter register, 120 bytes (a gateway of 10,000 meters x 26
- * registers has 260,000), taken from slabs (batch_store.c). */
+/* One per meter register, 104 bytes on 64-bit (a gateway of 10,000
+ * meters x 26 registers has 260,000), taken from slabs (batch_store.c). */
 struct track {
-	/* Interned (batch_names.c): shared by every track of the meter, and
-	 * of the code, for the batcher's life. */
-	const char *meter_id;
-	const char *obis;
+	/* Interned (batch_names.c), their numbers (track_meter, track_obis):
+	 * shared by every track of the meter, and of the code, for the
+	 * batcher's life. */
+	uint32_t meter_id;
+	uint32_t obis;
 	uint8_t unit;
 	int8_t scale;
 	uint8_t edge;   /* enum edge_kind, at the start of b->edge_day */
@@ -137,9 +138,9 @@ struct track {
 	/* The points, sorted by time, kept encoded (batch_store.c): per
 	 * point the change of the time step and the change of the value,
 	 * zigzagged Rice codes, about 1.9 bytes a point instead of 16, in blocks
-	 * of the pool (batch_pool.c). `pts` is valid only after
-	 * batch_track_open(t), until another track is opened or this one
-	 * changes; `tail` (its last two points) always. */
+	 * of the pool (batch_pool.c), decoded into the scratch by
+	 * batch_track_open (track_pts); `tail` (its last two points) kept
+	 * decoded always. */
 	struct chain enc;
 	uint32_t n;
 	int32_t bad_event_day; /* day of the last bad_value event */
@@ -153,30 +154,39 @@ struct track {
 	int64_t rollover; /* 0: unknown or never */
 	int64_t edge_v;
 	struct point tail[2];
-	struct point *pts;
 	struct iset *sets; /* [SET_DERIVED], [SET_BAD]; NULL while both are empty */
 };
 
-/* The tracks' slabs (batch_store.c): tracks live as long as the batcher. */
-struct track_slab {
-	struct track *t;
-	size_t n, cap;
-	struct track_slab *prev;
-};
+/* The tracks' slabs (batch_store.c): tracks live as long as the batcher
+ * and never move. A track is known by its number, 1 + its place in the
+ * slabs in the order they were made (0: none): slab i holds TRACK_SLAB0 << i
+ * tracks up to TRACK_SLAB (the first TRACK_SMALL tracks in TRACK_SMALL_N
+ * slabs), then TRACK_SLAB each, so the hash table holds 4-byte numbers,
+ * not 8-byte pointers. */
+#define TRACK_SLAB0 8
+#define TRACK_SLAB 4096
+#define TRACK_SMALL_N 10
+#define TRACK_SMALL (2 * TRACK_SLAB - TRACK_SLAB0)
 
-/* The names of the tracks (batch_names.c). */
+/* The names of the tracks (batch_names.c), packed NUL-terminated into
+ * blocks of NAME_BLOCK bytes; a name's number is its block's place times
+ * NAME_BLOCK plus its place in the block. */
+#define NAME_BLOCK 4096
+
 struct batch_names {
-	const char **slots; /* open addressing, NULL = empty */
+	uint32_t *slots; /* open addressing, a name's number + 1, 0 = empty */
 	size_t n_slots, n;
-	struct name_block *blocks;
+	char **blocks;
+	size_t n_blocks, used; /* used: bytes of the last block taken */
 };
 
 struct gw_batcher {
 	struct gw_batcher_params p;
 	char gateway_id[GW_ID_MAX];
-	struct track **slots; /* open addressing, NULL = empty */
+	uint32_t *slots; /* open addressing, track numbers, 0 = empty */
 	size_t n_slots, n_tracks;
-	struct track_slab *slab; /* where the tracks are */
+	struct track **slabs; /* where the tracks are (n_slabs) */
+	size_t n_slabs;
 	struct batch_names names;
 	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
 	int32_t edge_day; /* oldest day that can be sealed again */
@@ -352,7 +362,7 @@ void batch_chain_put_bits(struct blk_pool *p, struct chain *c, const uint8_t *s,
 			  size_t nbits);
 
 /* batch_names.c */
-const char *batch_name(struct gw_batcher *b, const char *s, size_t cap);
+int batch_name(struct gw_batcher *b, const char *s, size_t cap, uint32_t *id);
 void batch_names_free(struct gw_batcher *b);
 
 /* batch_midnight.c */
@@ -373,6 +383,47 @@ void batch_mark_range(struct gw_batcher *b, int64_t from, int64_t to,
 		      const struct add_mode *m);
 int batch_move_edge_to(struct gw_batcher *b, int32_t want);
 int batch_move_edge(struct gw_batcher *b);
+
+/* ---- the tracks ---- */
+
+/* Name number id (batch_name). */
+static inline const char *name_at(const struct gw_batcher *b, uint32_t id)
+{
+	return b->names.blocks[id / NAME_BLOCK] + id % NAME_BLOCK;
+}
+
+static inline const char *track_meter(const struct gw_batcher *b,
+				      const struct track *t)
+{
+	return name_at(b, t->meter_id);
+}
+
+static inline const char *track_obis(const struct gw_batcher *b,
+				     const struct track *t)
+{
+	return name_at(b, t->obis);
+}
+
+/* Track number no (1 .. n_tracks). */
+static inline struct track *track_at(const struct gw_batcher *b, uint32_t no)
+{
+	size_t k = no - 1, i;
+
+	if (k < TRACK_SMALL) {
+		i = 63u - (unsigned)__builtin_clzll(k / TRACK_SLAB0 + 1);
+		k -= TRACK_SLAB0 * (((size_t)1 << i) - 1);
+	} else {
+		i = TRACK_SMALL_N + (k - TRACK_SMALL) / TRACK_SLAB;
+		k = (k - TRACK_SMALL) % TRACK_SLAB;
+	}
+	return &b->slabs[i][k];
+}
+
+/* The track in the hash table's slot i, NULL when it is empty. */
+static inline struct track *batch_slot(const struct gw_batcher *b, size_t i)
+{
+	return b->slots[i] ? track_at(b, b->slots[i]) : NULL;
+}
 
 /* ---- small sorted sets ---- */
 
@@ -442,14 +493,24 @@ static inline int64_t keep_from(const struct gw_batcher *b)
 	return b->edge_start;
 }
 
-/* Index of the first point with ts >= x (t->n if none). */
-static inline size_t lower_bound(const struct track *t, int64_t x)
+/* Track t's points, decoded: valid only after batch_track_open(b, t),
+ * until another track is opened or this one changes; NULL otherwise. */
+static inline struct point *track_pts(const struct gw_batcher *b,
+				      const struct track *t)
 {
+	return b->sc->owner == t ? b->sc->pts : NULL;
+}
+
+/* Index of the first point of open track t with ts >= x (t->n if none). */
+static inline size_t lower_bound(const struct gw_batcher *b, const struct track *t,
+				 int64_t x)
+{
+	const struct point *p = track_pts(b, t);
 	size_t lo = 0, hi = t->n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (t->pts[mid].ts < x)
+		if (p[mid].ts < x)
 			lo = mid + 1;
 		else
 			hi = mid;

@@ -66,14 +66,16 @@ int batch_ool3(const struct gw_batcher *b, const struct track *t,
 	if (c->v < a->v ||
 	    (uint64_t)c->v - (uint64_t)a->v > (uint64_t)jump_bound(b, c->ts - a->ts))
 		return 0;
-	return !batch_replaced_between(b, t->meter_id, a->ts, c->ts);
+	return !batch_replaced_between(b, track_meter(b, t), a->ts, c->ts);
 }
 
 int batch_out_of_line(const struct gw_batcher *b, const struct track *t, size_t k)
 {
 	if (k == 0 || k + 1 >= t->n)
 		return 0;
-	return batch_ool3(b, t, &t->pts[k - 1], &t->pts[k], &t->pts[k + 1]);
+	const struct point *p = track_pts(b, t);
+
+	return batch_ool3(b, t, &p[k - 1], &p[k], &p[k + 1]);
 }
 
 /* The register value at midnight m; returns its quality. The start of the
@@ -87,13 +89,13 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 		*value = t->edge_v;
 		return (enum gw_quality)t->edge_q;
 	}
-	size_t i = lower_bound(t, m), ia = i, ib = i;
+	size_t i = lower_bound(b, t, m), ia = i, ib = i;
 	/* a reading out of line on either side does not count */
 	if (ia < t->n && batch_out_of_line(b, t, ia))
 		ia++;
 	if (ib > 0 && batch_out_of_line(b, t, ib - 1))
 		ib--;
-	const struct point *after = ia < t->n ? &t->pts[ia] : NULL;
+	const struct point *after = ia < t->n ? &track_pts(b, t)[ia] : NULL;
 	const struct point *before = NULL;
 
 	if (after && after->ts == m) {
@@ -101,7 +103,7 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 		return is_derived(t, after) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
 	}
 	if (ib > 0)
-		before = &t->pts[ib - 1];
+		before = &track_pts(b, t)[ib - 1];
 	int64_t tol = b->p.midnight_tolerance_ms;
 	int64_t db = before ? m - before->ts : INT64_MAX;
 	int64_t da = after ? after->ts - m : INT64_MAX;
@@ -115,7 +117,7 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 	enum gw_quality q = after->ts - before->ts <= b->p.max_gap_ms
 				    ? GW_Q_INTERPOLATED
 				    : GW_Q_ESTIMATED;
-	if (batch_replaced_between(b, t->meter_id, before->ts, after->ts)) {
+	if (batch_replaced_between(b, track_meter(b, t), before->ts, after->ts)) {
 		/* Two meters: nothing to interpolate. The old meter's last
 		 * value stands for midnight; the energy between it and the
 		 * new meter's first reading is not known. */
@@ -159,8 +161,8 @@ int64_t batch_booked(const struct gw_batcher *b, const struct track *t, int64_t 
 {
 	if (t->edge != EDGE_FROZEN || v >= t->edge_v || ts <= b->edge_start)
 		return v;
-	size_t k = lower_bound(t, b->edge_start + 1);
-	if (k == 0 || v < t->pts[k - 1].v)
+	size_t k = lower_bound(b, t, b->edge_start + 1);
+	if (k == 0 || v < track_pts(b, t)[k - 1].v)
 		return v; /* below the last reading before: a real drop */
 	*clamped = 1;
 	return t->edge_v;
@@ -192,15 +194,16 @@ enum gw_quality batch_boundary(const struct gw_batcher *b, const struct track *t
 uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct track *t,
 			       size_t first, size_t end, int64_t s, int64_t e)
 {
+	const struct point *p = track_pts(b, t);
 	int64_t poll = b->p.poll_interval_ms, half = poll / 2, miss = 0;
-	int64_t prev = first > 0 ? t->pts[first - 1].ts : s;
+	int64_t prev = first > 0 ? p[first - 1].ts : s;
 
 	for (size_t i = first; i <= end; i++) {
 		int64_t ts;
 		if (i < end)
-			ts = t->pts[i].ts;
+			ts = p[i].ts;
 		else
-			ts = end < t->n ? t->pts[end].ts : e;
+			ts = end < t->n ? p[end].ts : e;
 		int64_t gap = ts - prev;
 		if (gap > 0 && gap * 2 > poll * 3) {
 			int64_t from = prev + half, to = ts - (poll - half);

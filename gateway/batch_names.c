@@ -2,9 +2,10 @@
 /*
  * batch_names.c - the meter ids and OBIS codes of the batching core's
  * tracks, each kept once. 10,000 meters with 26 registers are 260,000
- * tracks but only 10,000 meter ids and 26 codes: a track points at its
- * two names instead of holding 72 bytes of them. The names are packed
- * into 4 kB blocks (no allocation per name) and found again through an
+ * tracks but only 10,000 meter ids and 26 codes: a track holds the
+ * numbers of its two names (4 bytes each) instead of 72 bytes of them.
+ * The names are packed into 4 kB blocks (no allocation per name), a
+ * name's number saying where (name_at), and found again through an
  * open-addressing hash table; they live as long as the batcher, as its
  * tracks do.
  */
@@ -12,15 +13,6 @@
 #include <string.h>
 
 #include "batch_int.h"
-
-#define NAME_BLOCK 4096
-
-/* A block of names, each NUL-terminated, packed one after another. */
-struct name_block {
-	struct name_block *next;
-	size_t used;
-	char s[NAME_BLOCK];
-};
 
 static uint32_t name_hash(const char *s)
 {
@@ -31,21 +23,21 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
-static int names_grow(struct batch_names *nm)
+static int names_grow(struct gw_batcher *b)
 {
+	struct batch_names *nm = &b->names;
 	size_t n = nm->n_slots ? nm->n_slots * 2 : 64;
-	const char **slots = calloc(n, sizeof(*slots));
+	uint32_t *slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
 		return GW_ENOMEM;
 	for (size_t i = 0; i < nm->n_slots; i++) {
-		const char *s = nm->slots[i];
-		if (!s)
+		if (!nm->slots[i])
 			continue;
-		size_t j = name_hash(s) & (n - 1);
+		size_t j = name_hash(name_at(b, nm->slots[i] - 1)) & (n - 1);
 		while (slots[j])
 			j = (j + 1) & (n - 1);
-		slots[j] = s;
+		slots[j] = nm->slots[i];
 	}
 	free(nm->slots);
 	nm->slots = slots;
@@ -53,30 +45,35 @@ static int names_grow(struct batch_names *nm)
 	return 0;
 }
 
-/* A copy of s in the current block, or in a new one. */
-static const char *names_store(struct batch_names *nm, const char *s, size_t len)
+/* A copy of s (len bytes and its NUL) in the last block, or in a new
+ * one; *id gets its number. Returns 0 or GW_ENOMEM. */
+static int names_store(struct batch_names *nm, const char *s, size_t len,
+		       uint32_t *id)
 {
-	struct name_block *k = nm->blocks;
-
-	if (!k || NAME_BLOCK - k->used < len + 1) {
-		k = malloc(sizeof(*k));
-		if (!k)
-			return NULL;
-		k->next = nm->blocks;
-		k->used = 0;
-		nm->blocks = k;
+	if (!nm->n_blocks || NAME_BLOCK - nm->used < len + 1) {
+		/* numbers below UINT32_MAX, + 1 in the slots */
+		if (nm->n_blocks >= UINT32_MAX / NAME_BLOCK - 1)
+			return GW_ENOMEM;
+		char **nb = realloc(nm->blocks, (nm->n_blocks + 1) * sizeof(*nb));
+		if (!nb)
+			return GW_ENOMEM;
+		nm->blocks = nb;
+		if (!(nb[nm->n_blocks] = malloc(NAME_BLOCK)))
+			return GW_ENOMEM;
+		nm->n_blocks++;
+		nm->used = 0;
 	}
-	char *d = k->s + k->used;
-	memcpy(d, s, len + 1);
-	k->used += len + 1;
-	return d;
+	memcpy(nm->blocks[nm->n_blocks - 1] + nm->used, s, len + 1);
+	*id = (uint32_t)((nm->n_blocks - 1) * NAME_BLOCK + nm->used);
+	nm->used += len + 1;
+	return 0;
 }
 
-/* The one copy of s, a field of cap bytes (at most cap - 1 characters
- * kept, as gw_strlcpy into the field would), made on first use; cap is
- * at most GW_ID_MAX. NULL when out of memory. Freed with the batcher
- * (batch_names_free). */
-const char *batch_name(struct gw_batcher *b, const char *s, size_t cap)
+/* The number of the one copy of s (name_at), a field of cap bytes (at
+ * most cap - 1 characters kept, as gw_strlcpy into the field would),
+ * made on first use, into *id; cap is at most GW_ID_MAX. Returns 0 or
+ * GW_ENOMEM. Freed with the batcher (batch_names_free). */
+int batch_name(struct gw_batcher *b, const char *s, size_t cap, uint32_t *id)
 {
 	struct batch_names *nm = &b->names;
 	char cut[GW_ID_MAX];
@@ -88,31 +85,28 @@ const char *batch_name(struct gw_batcher *b, const char *s, size_t cap)
 		cut[len] = '\0';
 		s = cut;
 	}
-	if ((nm->n + 1) * 10 > nm->n_slots * 7 && names_grow(nm))
-		return NULL;
+	if ((nm->n + 1) * 10 > nm->n_slots * 7 && names_grow(b))
+		return GW_ENOMEM;
 	size_t j = name_hash(s) & (nm->n_slots - 1);
 	while (nm->slots[j]) {
-		if (strcmp(nm->slots[j], s) == 0)
-			return nm->slots[j];
+		if (strcmp(name_at(b, nm->slots[j] - 1), s) == 0) {
+			*id = nm->slots[j] - 1;
+			return 0;
+		}
 		j = (j + 1) & (nm->n_slots - 1);
 	}
-	const char *d = names_store(nm, s, len);
-	if (!d)
-		return NULL;
-	nm->slots[j] = d;
+	if (names_store(nm, s, len, id))
+		return GW_ENOMEM;
+	nm->slots[j] = *id + 1;
 	nm->n++;
-	return d;
+	return 0;
 }
 
 void batch_names_free(struct gw_batcher *b)
 {
-	struct name_block *k = b->names.blocks;
-
-	while (k) {
-		struct name_block *next = k->next;
-		free(k);
-		k = next;
-	}
+	for (size_t i = 0; i < b->names.n_blocks; i++)
+		free(b->names.blocks[i]);
+	free(b->names.blocks);
 	free(b->names.slots);
 	memset(&b->names, 0, sizeof(b->names));
 }

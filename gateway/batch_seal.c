@@ -16,18 +16,20 @@
 #include "batchfile.h"
 #include "drops.h"
 
-static int cmp_track(const void *a, const void *b)
+static int cmp_track(const void *a, const void *c, void *ctx)
 {
-	const struct track *x = *(const struct track *const *)a;
-	const struct track *y = *(const struct track *const *)b;
-	int c = strcmp(x->meter_id, y->meter_id);
+	const struct gw_batcher *b = ctx;
+	const struct track *x = track_at(b, *(const uint32_t *)a);
+	const struct track *y = track_at(b, *(const uint32_t *)c);
+	int r = x->meter_id == y->meter_id ? 0 :
+		strcmp(track_meter(b, x), track_meter(b, y));
 
-	return c ? c : strcmp(x->obis, y->obis);
+	return r ? r : strcmp(track_obis(b, x), track_obis(b, y));
 }
 
-static int add_event(struct gw_batch *batch, size_t *cap,
-		     const struct track *t, int64_t ts, enum gw_event_kind kind,
-		     int64_t from, int64_t to)
+static int add_event(const struct gw_batcher *b, struct gw_batch *batch,
+		     size_t *cap, const struct track *t, int64_t ts,
+		     enum gw_event_kind kind, int64_t from, int64_t to)
 {
 	if (batch->n_events == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 8;
@@ -39,8 +41,8 @@ static int add_event(struct gw_batch *batch, size_t *cap,
 	}
 	struct gw_event *e = &batch->events[batch->n_events++];
 	memset(e, 0, sizeof(*e));
-	name_copy(e->meter_id, sizeof(e->meter_id), t->meter_id);
-	name_copy(e->obis, sizeof(e->obis), t->obis);
+	name_copy(e->meter_id, sizeof(e->meter_id), track_meter(b, t));
+	name_copy(e->obis, sizeof(e->obis), track_obis(b, t));
 	e->ts_ms = ts;
 	e->kind = (uint8_t)kind;
 	snprintf(e->detail, sizeof(e->detail), "%lld -> %lld %s", (long long)from,
@@ -57,45 +59,46 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 			 int64_t e, int64_t ev, struct gw_batch *batch,
 			 size_t *ecap, enum gw_quality *q, int64_t *total)
 {
+	const struct point *p = track_pts(b, t);
 	int64_t prev = sv, pts = s, sum = 0;
 
 	for (size_t i = first; i <= end; i++) {
 		/* (the register going down at or after a reading, tested here
 		 * first: out_of_line is rare) */
 		if (i < end && i > 0 && i + 1 < t->n &&
-		    (t->pts[i].v < t->pts[i - 1].v || t->pts[i].v > t->pts[i + 1].v) &&
+		    (p[i].v < p[i - 1].v || p[i].v > p[i + 1].v) &&
 		    batch_out_of_line(b, t, i)) {
 			/* left out: neither adds energy (through a "reset" back)
 			 * nor takes any away */
-			if (add_event(batch, ecap, t, t->pts[i].ts, GW_EV_JUMP, prev,
-				      t->pts[i].v))
+			if (add_event(b, batch, ecap, t, p[i].ts, GW_EV_JUMP, prev,
+				      p[i].v))
 				return GW_ENOMEM;
 			struct gw_event *x = &batch->events[batch->n_events - 1];
 			snprintf(x->detail, sizeof(x->detail),
 				 "%lld -> %lld -> %lld %.6s: one reading out of line, left out",
-				 (long long)prev, (long long)t->pts[i].v,
-				 (long long)t->pts[i + 1].v, gw_unit_name((enum gw_unit)t->unit));
+				 (long long)prev, (long long)p[i].v,
+				 (long long)p[i + 1].v, gw_unit_name((enum gw_unit)t->unit));
 			if (*q < GW_Q_ESTIMATED)
 				*q = GW_Q_ESTIMATED;
 			continue; /* the step goes from prev to the next reading */
 		}
 		int clamped = 0;
-		int64_t v = i < end ? batch_booked(b, t, t->pts[i].ts, t->pts[i].v, &clamped) : ev;
-		int64_t ts = i < end ? t->pts[i].ts : e;
+		int64_t v = i < end ? batch_booked(b, t, p[i].ts, p[i].v, &clamped) : ev;
+		int64_t ts = i < end ? p[i].ts : e;
 		if (clamped && *q < GW_Q_ESTIMATED)
 			*q = GW_Q_ESTIMATED;
 		/* the event's time: the reading that showed the change */
-		int64_t ets = i < end ? ts : (end < t->n ? t->pts[end].ts : e);
+		int64_t ets = i < end ? ts : (end < t->n ? p[end].ts : e);
 		/* the reading the step starts from (the start value stands for
 		 * the last reading before the day) */
-		int64_t from = i == first && first > 0 ? t->pts[first - 1].ts : pts;
+		int64_t from = i == first && first > 0 ? p[first - 1].ts : pts;
 		/* The bounds hold over the readings the step's values come from:
 		 * a midnight value taken from a reading within the tolerance
 		 * beyond it spans that reading's time too. */
 		int64_t dt = ets - (from < pts ? from : pts);
 		int64_t inc = v - prev, bound = max_energy(b, dt);
 		enum gw_event_kind kind = 0;
-		if (batch_replaced_between(b, t->meter_id, from, ets)) {
+		if (batch_replaced_between(b, track_meter(b, t), from, ets)) {
 			/* The old meter's register, then the new one's: the
 			 * step between them is not consumption (the meter_replaced
 			 * event says so), and the energy in it is not known. */
@@ -121,7 +124,7 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 			if (*q < GW_Q_ESTIMATED)
 				*q = GW_Q_ESTIMATED;
 		}
-		if (kind && add_event(batch, ecap, t, ets, kind, prev, v))
+		if (kind && add_event(b, batch, ecap, t, ets, kind, prev, v))
 			return GW_ENOMEM;
 		sum += inc;
 		prev = v;
@@ -132,10 +135,10 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 }
 
 /* The tracks with data in [s, e) or readings on both sides of it,
- * sorted by meter and register, into list (room for every track).
- * Returns how many. */
+ * sorted by meter and register, into list (their numbers; room for
+ * every track). Returns how many. */
 static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
-			 struct track **list)
+			 uint32_t *list)
 {
 	size_t n = 0;
 
@@ -143,11 +146,11 @@ static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
 	 * nothing; else its first point before s spans the day, and one at
 	 * or after s lies inside it if it comes before e. */
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (t && t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
-			list[n++] = t;
+			list[n++] = b->slots[i];
 	}
-	qsort(list, n, sizeof(*list), cmp_track);
+	qsort_r(list, n, sizeof(*list), cmp_track, (void *)b);
 	return n;
 }
 
@@ -159,6 +162,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 		   struct gw_batch *batch, size_t *ecap)
 {
 	struct gw_day_register *dr = &batch->days[batch->n_days];
+	const struct point *p = track_pts(b, t);
 	int64_t sv = 0, ev = 0;
 	enum gw_quality qs = batch_boundary(b, t, s, &sv, NULL);
 	enum gw_quality qe = batch_boundary(b, t, e, &ev, NULL);
@@ -168,9 +172,9 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 			return 0; /* nothing to say about this day */
 		int clamped = 0;
 		if (qs == GW_Q_INCOMPLETE)
-			sv = batch_booked(b, t, t->pts[first].ts, t->pts[first].v, &clamped);
+			sv = batch_booked(b, t, p[first].ts, p[first].v, &clamped);
 		if (qe == GW_Q_INCOMPLETE)
-			ev = batch_booked(b, t, t->pts[end - 1].ts, t->pts[end - 1].v, &clamped);
+			ev = batch_booked(b, t, p[end - 1].ts, p[end - 1].v, &clamped);
 	}
 	enum gw_quality q = qs > qe ? qs : qe;
 	/* a value refused as bad that day */
@@ -178,11 +182,11 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 		q = GW_Q_ESTIMATED;
 	int64_t total;
 	/* A point exactly at s is the start value itself. */
-	size_t from = first < end && t->pts[first].ts == s ? first + 1 : first;
+	size_t from = first < end && p[first].ts == s ? first + 1 : first;
 	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
 		return GW_ENOMEM;
-	name_copy(dr->meter_id, sizeof(dr->meter_id), t->meter_id);
-	name_copy(dr->obis, sizeof(dr->obis), t->obis);
+	name_copy(dr->meter_id, sizeof(dr->meter_id), track_meter(b, t));
+	name_copy(dr->obis, sizeof(dr->obis), track_obis(b, t));
 	dr->unit = t->unit;
 	dr->quality = (uint8_t)q;
 	dr->start_value = sv;
@@ -198,7 +202,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
  * first + n). They are read from the tracks as the batch is written (a
  * struct gw_batch_src), not copied into it. */
 struct day_series {
-	struct track *t;
+	uint32_t t; /* its number (track_at) */
 	uint32_t first, n;
 };
 
@@ -231,23 +235,25 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 {
 	struct seal_src *c = ctx;
 	const struct day_series *x = &c->ser[i];
+	struct track *t = track_at(c->b, x->t);
 
-	name_copy(out->meter_id, sizeof(out->meter_id), x->t->meter_id);
-	name_copy(out->obis, sizeof(out->obis), x->t->obis);
-	out->unit = x->t->unit;
-	out->scale = x->t->scale;
+	name_copy(out->meter_id, sizeof(out->meter_id), track_meter(c->b, t));
+	name_copy(out->obis, sizeof(out->obis), track_obis(c->b, t));
+	out->unit = t->unit;
+	out->scale = t->scale;
 	out->n = x->n;
 	out->ts_ms = out->value = NULL;
 	if (!points)
 		return 0;
 	if (series_room(c, x->n))
 		return GW_ENOMEM;
-	batch_track_open(c->b, x->t);
+	batch_track_open(c->b, t);
 	if (batch_spill_broken(c->b))
 		return GW_EIO;
+	const struct point *p = track_pts(c->b, t) + x->first;
 	for (uint32_t k = 0; k < x->n; k++) {
-		c->ts[k] = x->t->pts[x->first + k].ts;
-		c->val[k] = x->t->pts[x->first + k].v;
+		c->ts[k] = p[k].ts;
+		c->val[k] = p[k].v;
 	}
 	out->ts_ms = c->ts;
 	out->value = c->val;
@@ -278,8 +284,9 @@ static int day_times(struct seal_src *c, const struct track *t, size_t first,
 
 	if (series_room(c, n))
 		return GW_ENOMEM;
+	const struct point *p = track_pts(c->b, t) + first;
 	for (uint32_t k = 0; k < n; k++)
-		c->ts[k] = t->pts[first + k].ts;
+		c->ts[k] = p[k].ts;
 	return gw_batch_times_add(&c->times, c->ts, n);
 }
 
@@ -291,7 +298,7 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 		     int with_times, struct gw_batch_src *src)
 {
 	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
-	struct track **list = malloc(b->n_tracks * sizeof(*list) + 1);
+	uint32_t *list = malloc(b->n_tracks * sizeof(*list) + 1);
 	struct seal_src *c = calloc(1, sizeof(*c));
 	struct gw_batch *batch = calloc(1, sizeof(*batch));
 	size_t n, n_energy = 0, ecap = 0;
@@ -305,7 +312,8 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	c->b = b;
 	n = day_tracks(b, s, e, list);
 	for (size_t k = 0; k < n; k++)
-		n_energy += gw_unit_is_energy((enum gw_unit)list[k]->unit);
+		n_energy += gw_unit_is_energy(
+			(enum gw_unit)track_at(b, list[k])->unit);
 	batch->days = calloc(n_energy + 1, sizeof(*batch->days));
 	c->ser = malloc((n + 1) * sizeof(*c->ser));
 	if (!batch->days || !c->ser)
@@ -315,12 +323,12 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	batch->day = d;
 	batch->created_ms = now;
 	for (size_t k = 0; k < n; k++) {
-		struct track *t = list[k];
+		struct track *t = track_at(b, list[k]);
 		batch_track_open(b, t);
-		size_t first = lower_bound(t, s), end = lower_bound(t, e);
+		size_t first = lower_bound(b, t, s), end = lower_bound(b, t, e);
 		if (end > first) {
 			c->ser[src->n_series++] = (struct day_series){
-				t, (uint32_t)first, (uint32_t)(end - first)};
+				list[k], (uint32_t)first, (uint32_t)(end - first)};
 			src->n_readings += end - first;
 			if (with_times && day_times(c, t, first, end))
 				goto oom;
@@ -376,7 +384,7 @@ static int32_t oldest_day(const struct gw_batcher *b)
 	int64_t oldest = INT64_MAX;
 
 	for (size_t i = 0; i < b->n_slots; i++) {
-		const struct track *t = b->slots[i];
+		const struct track *t = batch_slot(b, i);
 		if (!t || t->n == 0)
 			continue;
 		if (batch_track_first_ts(b, t) < oldest)

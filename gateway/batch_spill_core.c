@@ -181,12 +181,14 @@ int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
 }
 
 /* A record that cannot be trusted: the batcher is broken from now on. */
-static int broken(struct spill_core *sc, const struct track *t)
+static int broken(const struct gw_batcher *b, const struct track *t)
 {
+	struct spill_core *sc = b->spl;
+
 	if (sc && !sc->broken)
 		gw_err("points: the record of %s %s is missing or damaged; nothing "
 		       "more is sealed from memory, the journal has to be replayed",
-		       t->meter_id, t->obis);
+		       track_meter(b, t), track_obis(b, t));
 	if (sc)
 		sc->broken = 1;
 	return GW_EIO;
@@ -202,9 +204,10 @@ static uint32_t d_hi(const uint8_t *hdr)
  * SPILL_FIRST bytes, into sc->head; *h gets the header, checked on its
  * own (t's, its counts within bounds, its chain going back in the same
  * file). Returns the bytes of points read with it, or GW_EIO (broken). */
-static int rec_head(struct spill_core *sc, const struct track *t, uint32_t sp,
-		    struct spill_hdr *h)
+static int rec_head(const struct gw_batcher *b, const struct track *t,
+		    uint32_t sp, struct spill_hdr *h)
 {
+	struct spill_core *sc = b->spl;
 	int gen = (int)(sp & 1);
 	uint64_t off = sp & ~(uint32_t)1;
 	int got;
@@ -230,7 +233,7 @@ static int rec_head(struct spill_core *sc, const struct track *t, uint32_t sp,
 	}
 
 	if (got < SPILL_HDR)
-		return broken(sc, t);
+		return broken(b, t);
 	hdr_get(sc->head, h);
 	if (h->hash != t->hash || h->count == 0 || h->count > h->total ||
 	    h->total > t->n || h->len > (size_t)h->count * 22 + 8 ||
@@ -241,15 +244,18 @@ static int rec_head(struct spill_core *sc, const struct track *t, uint32_t sp,
 	    (h->depth == 1 && (h->total != h->count || h->total_len != h->len)) ||
 	    (h->prev && ((h->prev & 1) != (sp & 1) ||
 			 (h->prev & ~(uint32_t)1) >= (sp & ~(uint32_t)1))))
-		return broken(sc, t);
+		return broken(b, t);
 	return got - SPILL_HDR;
 }
 
 /* The rest of the record whose head was read (have bytes of it): its
  * h->len bytes to dst, the CRC checked. Returns 0 or GW_EIO (broken). */
-static int rec_body(struct spill_core *sc, const struct track *t, uint32_t sp,
-		    const struct spill_hdr *h, size_t have, uint8_t *dst)
+static int rec_body(const struct gw_batcher *b, const struct track *t,
+		    uint32_t sp, const struct spill_hdr *h, size_t have,
+		    uint8_t *dst)
 {
+	struct spill_core *sc = b->spl;
+
 	if (have > h->len)
 		have = h->len;
 	memcpy(dst, sc->head + SPILL_HDR, have);
@@ -257,9 +263,9 @@ static int rec_body(struct spill_core *sc, const struct track *t, uint32_t sp,
 	    gw_spill_read(sc->store, (int)(sp & 1),
 			  (sp & ~(uint32_t)1) + SPILL_HDR + have, dst + have,
 			  h->len - have))
-		return broken(sc, t);
+		return broken(b, t);
 	if (record_crc(sc->head, dst, h->len) != get32(sc->head + SPILL_HDR - 4))
-		return broken(sc, t);
+		return broken(b, t);
 	return 0;
 }
 
@@ -277,25 +283,25 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 	int depth = 0;
 
 	if (!sc)
-		return broken(sc, t);
+		return broken(b, t);
 	for (int i = 0; sp; i++) {
-		int have = rec_head(sc, t, sp, &h);
+		int have = rec_head(b, t, sp, &h);
 		if (have < 0)
 			return GW_EIO;
 		if (i == 0) {
 			depth = (int)h.depth;
 			size_t room = (size_t)h.total_len + 8 * (size_t)h.depth;
 			if (grow(sc, room))
-				return broken(sc, t);
+				return broken(b, t);
 			memset(sc->buf, 0, room);
 		} else if (h.depth != last.depth - 1 ||
 			   h.total != last.total - last.count ||
 			   h.total_len != last.total_len - last.len ||
 			   h.first_ts != last.first_ts) {
-			return broken(sc, t);
+			return broken(b, t);
 		}
 		size_t at = (size_t)(h.total_len - h.len) + 8 * (size_t)(h.depth - 1);
-		if (rec_body(sc, t, sp, &h, (size_t)have, sc->buf + at))
+		if (rec_body(b, t, sp, &h, (size_t)have, sc->buf + at))
 			return GW_EIO;
 		sc->segs[h.depth - 1] = (struct spill_seg){h.count, at, h.len};
 		last = h;
@@ -315,10 +321,10 @@ int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 	int have;
 
 	if (!sc)
-		return broken(sc, t);
-	if ((have = rec_head(sc, t, t->sp, &h)) < 0 || grow(sc, h.len + 8) ||
-	    rec_body(sc, t, t->sp, &h, (size_t)have, sc->buf))
-		return broken(sc, t);
+		return broken(b, t);
+	if ((have = rec_head(b, t, t->sp, &h)) < 0 || grow(sc, h.len + 8) ||
+	    rec_body(b, t, t->sp, &h, (size_t)have, sc->buf))
+		return broken(b, t);
 	*ts = h.first_ts;
 	return 0;
 }
@@ -419,14 +425,14 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 		struct spill_hdr p;
 		int have;
 		if ((t->sp & 1) != (uint32_t)sc->gen ||
-		    (have = rec_head(sc, t, t->sp, &p)) < 0)
+		    (have = rec_head(b, t, t->sp, &p)) < 0)
 			return;
 		if (p.depth >= 2) {
 			/* the open day's record: its points, then enc's */
 			if (grow(sc, SPILL_HDR + p.len + enc_len + 16))
 				return;
 			memset(sc->buf, 0, SPILL_HDR + p.len + enc_len + 16);
-			if (rec_body(sc, t, t->sp, &p, (size_t)have, sc->buf + SPILL_HDR))
+			if (rec_body(b, t, t->sp, &p, (size_t)have, sc->buf + SPILL_HDR))
 				return;
 			h = p;
 			h.total -= p.count;
@@ -521,7 +527,7 @@ static void open_pass(struct gw_batcher *b)
 	sc->ra.n = 0;
 	for (size_t i = 0; i < b->n_slots; i++)
 		if (b->slots[i])
-			spill_open_track(b, b->slots[i]);
+			spill_open_track(b, batch_slot(b, i));
 	pass_flush(b);
 	sc->ra.on = 0;
 	sc->skip = 0;

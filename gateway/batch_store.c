@@ -16,8 +16,8 @@
 #include "batch_int.h"
 #include "drops.h"
 
-/* the offset of a spilled record went into the track's padding */
-_Static_assert(sizeof(struct track) <= 120, "a track grew past 120 bytes");
+/* the size memory is counted in (docs/architecture.md, "Memory") */
+_Static_assert(sizeof(struct track) <= 104, "a track grew past 104 bytes");
 
 static uint32_t key_hash(const char *meter, const char *obis)
 {
@@ -74,42 +74,53 @@ static void iset_drop_before(struct iset *s, int64_t x)
 /* Every track, with its sets (their points' blocks go with the pool). */
 void batch_tracks_free(struct gw_batcher *b)
 {
-	while (b->slab) {
-		struct track_slab *s = b->slab;
-		for (size_t i = 0; i < s->n; i++) {
-			if (s->t[i].sets) {
-				free(s->t[i].sets[SET_DERIVED].v);
-				free(s->t[i].sets[SET_BAD].v);
-				free(s->t[i].sets);
-			}
+	for (size_t no = 1; no <= b->n_tracks; no++) {
+		struct track *t = track_at(b, (uint32_t)no);
+		if (t->sets) {
+			free(t->sets[SET_DERIVED].v);
+			free(t->sets[SET_BAD].v);
+			free(t->sets);
 		}
-		b->slab = s->prev;
-		free(s->t);
-		free(s);
 	}
+	for (size_t i = 0; i < b->n_slabs; i++)
+		free(b->slabs[i]);
+	free(b->slabs);
+	b->slabs = NULL;
+	b->n_slabs = 0;
+	b->n_tracks = 0;
+}
+
+/* Tracks the first n slabs hold. */
+static size_t slabs_cap(size_t n)
+{
+	if (n <= TRACK_SMALL_N)
+		return TRACK_SLAB0 * (((size_t)1 << n) - 1);
+	return TRACK_SMALL + (n - TRACK_SMALL_N) * TRACK_SLAB;
 }
 
 /* A zeroed track from the slabs (each twice the one before, up to 4096
  * tracks, 448 kB: no malloc header a track, and no slab much larger than
- * the tracks in it). NULL when out of memory. */
+ * the tracks in it), the next number, b->n_tracks + 1, which the caller
+ * counts. NULL when out of memory or out of numbers. */
 static struct track *track_new(struct gw_batcher *b)
 {
-	struct track_slab *s = b->slab;
+	size_t k = b->n_tracks;
 
-	if (!s || s->n == s->cap) {
-		size_t cap = s ? (s->cap < 4096 ? s->cap * 2 : 4096) : 8;
-		struct track_slab *ns = calloc(1, sizeof(*ns));
-		if (ns)
-			ns->t = calloc(cap, sizeof(*ns->t));
-		if (!ns || !ns->t) {
-			free(ns);
+	if (k >= UINT32_MAX - 1)
+		return NULL;
+	if (k == slabs_cap(b->n_slabs)) {
+		size_t n = b->n_slabs;
+		size_t cap = n < TRACK_SMALL_N ? (size_t)TRACK_SLAB0 << n : TRACK_SLAB;
+		struct track **dir = realloc(b->slabs, (n + 1) * sizeof(*dir));
+		if (!dir)
 			return NULL;
-		}
-		ns->cap = cap;
-		ns->prev = s;
-		b->slab = s = ns;
+		b->slabs = dir;
+		dir[n] = calloc(cap, sizeof(**dir));
+		if (!dir[n])
+			return NULL;
+		b->n_slabs = n + 1;
 	}
-	return &s->t[s->n++];
+	return track_at(b, (uint32_t)(k + 1));
 }
 
 /* Adds x to t's set `which`, made when it is the first. Returns 0 or
@@ -422,10 +433,7 @@ static int scratch_room(const struct gw_batcher *b, size_t n)
 	struct point *np = realloc(sc->pts, ncap * sizeof(*np));
 	if (!np)
 		return GW_ENOMEM;
-	/* an open track's points moved with the scratch */
-	if (sc->owner)
-		sc->owner->pts = np;
-	sc->pts = np;
+	sc->pts = np; /* an open track's points moved with it */
 	sc->cap = ncap;
 	return 0;
 }
@@ -468,12 +476,9 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
 	struct bit_rd r;
 
-	if (sc->owner == t && t->pts == sc->pts)
+	if (sc->owner == t)
 		return;
-	if (sc->owner)
-		sc->owner->pts = NULL;
 	sc->owner = t;
-	t->pts = sc->pts;
 	/* the scratch has room: every insert made sure of it */
 	if (t->sp) {
 		const uint8_t *base;
@@ -538,18 +543,18 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 static int rehash(struct gw_batcher *b)
 {
 	size_t n = b->n_slots * 2;
-	struct track **slots = calloc(n, sizeof(*slots));
+	uint32_t *slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
 		return GW_ENOMEM;
 	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = b->slots[i];
+		struct track *t = batch_slot(b, i);
 		if (!t)
 			continue;
 		size_t j = t->hash & (n - 1);
 		while (slots[j])
 			j = (j + 1) & (n - 1);
-		slots[j] = t;
+		slots[j] = b->slots[i];
 	}
 	free(b->slots);
 	b->slots = slots;
@@ -564,9 +569,9 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	size_t j = h & (b->n_slots - 1);
 
 	while (b->slots[j]) {
-		struct track *t = b->slots[j];
-		if (t->hash == h && strcmp(t->meter_id, r->meter_id) == 0 &&
-		    strcmp(t->obis, r->obis) == 0)
+		struct track *t = track_at(b, b->slots[j]);
+		if (t->hash == h && strcmp(track_meter(b, t), r->meter_id) == 0 &&
+		    strcmp(track_obis(b, t), r->obis) == 0)
 			return t;
 		j = (j + 1) & (b->n_slots - 1);
 	}
@@ -577,9 +582,11 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			return NULL;
 		return batch_find_track(b, r, create);
 	}
-	const char *meter = batch_name(b, r->meter_id, sizeof(r->meter_id));
-	const char *obis = batch_name(b, r->obis, sizeof(r->obis));
-	struct track *t = meter && obis ? track_new(b) : NULL;
+	uint32_t meter, obis;
+	if (batch_name(b, r->meter_id, sizeof(r->meter_id), &meter) ||
+	    batch_name(b, r->obis, sizeof(r->obis), &obis))
+		return NULL;
+	struct track *t = track_new(b);
 	if (!t)
 		return NULL;
 	t->meter_id = meter;
@@ -590,8 +597,8 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	t->bad_event_day = INT32_MIN;
 	if (b->p.rollover && gw_unit_is_energy(r->unit))
 		t->rollover = b->p.rollover(b->p.rollover_ctx, r->meter_id, r->obis);
-	b->slots[j] = t;
 	b->n_tracks++;
+	b->slots[j] = (uint32_t)b->n_tracks;
 	return t;
 }
 
@@ -613,7 +620,6 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 	t->n++;
 	if (b->sc->owner == t) {
 		/* the decoded points lack it now */
-		t->pts = NULL;
 		b->sc->owner = NULL;
 	}
 	return 0;
@@ -643,8 +649,8 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 	if (scratch_room(b, t->n + 2))
 		return GW_ENOMEM;
 	batch_track_open(b, t);
-	struct point *p = t->pts;
-	size_t lo = lower_bound(t, ts), n = t->n;
+	struct point *p = track_pts(b, t);
+	size_t lo = lower_bound(b, t, ts), n = t->n;
 	int rc = 1;
 	if (lo < n && p[lo].ts == ts) {
 		*view = (struct pview){p, n, lo};
@@ -663,7 +669,6 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		if (rc == 1)
 			memmove(p + lo, p + lo + 1, (n - lo - 1) * sizeof(*p));
 		b->sc->owner = NULL;
-		t->pts = NULL;
 		return GW_ENOMEM;
 	}
 	*view = (struct pview){p, n, lo};
@@ -673,11 +678,11 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 /* t's first point's time, from its decoded points when it is open. */
 static int64_t first_ts(const struct gw_batcher *b, struct track *t)
 {
-	if (t->n && b->sc->owner == t && t->pts)
-		return t->pts[0].ts;
+	if (t->n && b->sc->owner == t)
+		return b->sc->pts[0].ts;
 	if (t->sp) {
 		batch_track_open(b, t);
-		return t->pts[0].ts;
+		return b->sc->pts[0].ts;
 	}
 	return batch_track_first_ts(b, t);
 }
@@ -723,38 +728,35 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
 	batch_track_open(b, t);
 	if (sc->broken)
 		return;
-	size_t k = lower_bound(t, b->open_start + 1), n = t->n;
+	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
 	k = k ? k - 1 : 0; /* [0, k) go, the one at k stays */
 	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
 		if (t->sp && (t->sp & 1) == (unsigned)sc->gen &&
-		    reencode(b, t, t->pts, n) != 0) {
+		    reencode(b, t, track_pts(b, t), n) != 0)
 			b->sc->owner = NULL;
-			t->pts = NULL;
-		}
 		return;
 	}
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 	struct chain c = {0};
 	uint32_t sp;
 	unsigned bits;
-	size_t len = encode_flat(&s, t->pts, k, sc->buf + SPILL_HDR, &bits);
+	const struct point *p = track_pts(b, t);
+	size_t len = encode_flat(&s, p, k, sc->buf + SPILL_HDR, &bits);
 	struct spill_hdr h = {
 		.hash = t->hash, .count = (uint32_t)k, .len = (uint32_t)len,
 		.total = (uint32_t)k, .total_len = (uint32_t)len, .depth = 1,
-		.bits = (uint8_t)bits, .first_ts = t->pts[0].ts,
+		.bits = (uint8_t)bits, .first_ts = p[0].ts,
 	};
 	for (size_t j = k; j < n; j++) {
-		if (put_point(b->pool, &c, &s, t->pts[j].ts, t->pts[j].v)) {
+		if (put_point(b->pool, &c, &s, p[j].ts, p[j].v)) {
 			batch_chain_free(b->pool, &c);
 			return;
 		}
 	}
 	if (batch_spill_put(b, !sc->gen, &h, &sp)) {
 		batch_chain_free(b->pool, &c);
-		if (t->sp && reencode(b, t, t->pts, n) != 0) {
+		if (t->sp && reencode(b, t, track_pts(b, t), n) != 0)
 			b->sc->owner = NULL;
-			t->pts = NULL;
-		}
 		return;
 	}
 	batch_chain_free(b->pool, &t->enc);
@@ -774,16 +776,14 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 {
 	if (t->n > 1 && first_ts(b, t) <= from) {
 		batch_track_open(b, t);
-		size_t k = lower_bound(t, from + 1);
+		size_t k = lower_bound(b, t, from + 1);
 		if (k > 1) {
 			k--; /* keep the last point at or before `from` */
-			struct point *p = t->pts;
-			if (reencode(b, t, p + k, t->n - k) == 0) {
+			struct point *p = track_pts(b, t);
+			if (reencode(b, t, p + k, t->n - k) == 0)
 				memmove(p, p + k, t->n * sizeof(*p));
-			} else {
+			else
 				b->sc->owner = NULL;
-				t->pts = NULL;
-			}
 		}
 	}
 	if (t->sets) {
@@ -801,7 +801,7 @@ void batch_prune(struct gw_batcher *b)
 
 	for (size_t i = 0; i < b->n_slots; i++)
 		if (b->slots[i])
-			batch_prune_track(b, b->slots[i], from, b->edge_day);
+			batch_prune_track(b, batch_slot(b, i), from, b->edge_day);
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)
