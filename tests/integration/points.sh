@@ -156,26 +156,6 @@ for d in $days; do
 			--print-expected "$d" | sed "s/^/$d\t/" >>"$GW_TMP/expected.tsv"
 	done
 done
-/usr/bin/python3 - "$GW_TMP" <<'PY'
-import sys
-tmp = sys.argv[1]
-exp = {}
-for line in open(tmp + "/expected.tsv"):
-    d, u, i, e = line.split()
-    m = "PE%04d" % int(u)
-    exp[(d, m, "1.8.0")], exp[(d, m, "2.8.0")] = int(i), int(e)
-exact = bad = 0
-for line in open(tmp + "/daily.csv"):
-    f = line.rstrip("\n").split(",")
-    k = (f[1], f[3], f[4])
-    if f[9] != "measured" or k not in exp:
-        continue
-    if int(f[7]) == exp[k]:
-        exact += 1
-    else:
-        bad += 1
-        print(f"# {k}: {f[7]}, expected {exp[k]}")
-print(("ok" if bad == 0 and exact >= 20 else "not ok") +
-      f" - every measured daily value is the simulator's ({exact} exact, {bad} wrong)")
-PY
+/usr/bin/python3 "$GW_TOP/tests/integration/daily_exact.py" "$GW_TMP/daily.csv" \
+	"$GW_TMP/expected.tsv" PE%04d 20
 finish
