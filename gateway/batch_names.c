@@ -16,11 +16,7 @@
 
 static uint32_t name_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return gw_hash_str(GW_HASH_INIT, s);
 }
 
 static int names_grow(struct gw_batcher *b)

@@ -405,14 +405,8 @@ void gw_clock_marks_free(struct gw_clock_marks *m)
 
 static uint32_t hash_key(const char *meter, const char *obis)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *meter; meter++)
-		h = (h ^ (uint8_t)*meter) * 16777619u;
-	h = (h ^ '\t') * 16777619u;
-	for (; *obis; obis++)
-		h = (h ^ (uint8_t)*obis) * 16777619u;
-	return h;
+	return gw_hash_str(gw_hash_str(gw_hash_str(GW_HASH_INIT, meter), "\t"),
+			   obis);
 }
 
 static int key_is(const char *key, const char *meter, const char *obis)

@@ -493,19 +493,11 @@ void gw_config_free(struct gw_config *c)
 	for (int i = 0; i < c->n_meters; i++)
 		free(c->meters[i].opts);
 	free(c->meters);
+	free(c->meter_slots);
 	for (int i = 0; i < c->n_sources; i++)
 		free(c->sources[i]);
 	free(c->sources);
 	free(c);
-}
-
-const struct gw_meter_config *gw_config_find_meter(const struct gw_config *c,
-						   const char *id)
-{
-	for (int i = 0; i < c->n_meters; i++)
-		if (strcmp(c->meters[i].id, id) == 0)
-			return &c->meters[i];
-	return NULL;
 }
 
 int64_t gw_config_rollover(const struct gw_config *c, const char *meter_id,

@@ -67,6 +67,11 @@ struct gw_config {
 	struct gw_bus_config *buses;
 	int n_meters;
 	struct gw_meter_config *meters;
+	/* the meters by id (gw_config_find_meter): an open-addressed table
+	 * of meter index + 1 (0: empty), n_meter_slots a power of two, at
+	 * least twice n_meters */
+	int n_meter_slots;
+	int *meter_slots;
 	/* the files meters were defined in (gw_meter_config.source) */
 	int n_sources;
 	char **sources;

@@ -66,6 +66,10 @@ struct parse_state {
 	int cap_buses, cap_meters;
 	struct bus_state *bus;
 	struct meter_state *meter;
+	/* the meters by (bus, where) while they are finished, to refuse two
+	 * in one place: as cfg->meter_slots */
+	int n_where_slots;
+	int *where_slots;
 };
 
 extern const struct gw_opt gw_config_gateway_keys[];

@@ -93,6 +93,11 @@ unsigned long gw_logrl_ok(struct gw_logrl *rl);
  * (dst then holds a truncated, NUL-terminated copy). */
 int gw_strlcpy(char *dst, const char *src, size_t cap);
 
+/* FNV-1a of the string s, continuing from h (GW_HASH_INIT to start): for
+ * the tables that find meters, codes and names by their text. */
+#define GW_HASH_INIT 2166136261u
+uint32_t gw_hash_str(uint32_t h, const char *s);
+
 /* Starts a thread running fn(arg) with every signal blocked in it, so that
  * a signal (SIGHUP, SIGTERM) is handled by the thread that installed the
  * handlers and reads their flags. Returns 0 or pthread_create's error. */

@@ -136,6 +136,13 @@ unsigned long gw_logrl_ok(struct gw_logrl *rl)
 	return n;
 }
 
+uint32_t gw_hash_str(uint32_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
 int gw_strlcpy(char *dst, const char *src, size_t cap)
 {
 	size_t n = strlen(src);

@@ -207,6 +207,65 @@ static void bad_meter_csv(void **state)
 		     "gw.ini:9: port: '0502' is not a number in 1..65535");
 }
 
+/* A fleet's list: 5,000 meters on 25 buses. Each is found by its id,
+ * an id not listed is not, and the checks that refuse a second meter
+ * with the same id or in the same place still name both lines at the
+ * end of a long list. */
+static void many_meters(void **state)
+{
+	enum { BUSES = 25, PER_BUS = 200 };
+	char *csv = malloc(BUSES * PER_BUS * 32 + 64), *ini = malloc(BUSES * 64 + 64);
+	size_t n = 0, k = 0;
+	struct gw_config *cfg;
+	(void)state;
+
+	assert_non_null(csv);
+	assert_non_null(ini);
+	k += (size_t)sprintf(ini + k, "meters = m.csv\n");
+	for (int b = 1; b <= BUSES; b++)
+		k += (size_t)sprintf(ini + k, "[bus b%d]\ntype = modbus-tcp\nhost = h\n", b);
+	n += (size_t)sprintf(csv + n, "meter_id,bus,unit,profile\n");
+	for (int b = 1; b <= BUSES; b++)
+		for (int u = 1; u <= PER_BUS; u++)
+			n += (size_t)sprintf(csv + n, "M%d-%d,b%d,%d,abb_b23\n", b, u, b, u);
+	write_file("m.csv", csv);
+	int rc = load(with_base(ini), &cfg);
+	if (rc)
+		print_error("%s", errbuf);
+	assert_int_equal(rc, 0);
+	assert_int_equal(cfg->n_meters, BUSES * PER_BUS);
+	for (int b = 1; b <= BUSES; b++) {
+		for (int u = 1; u <= PER_BUS; u++) {
+			char id[32], bus[16];
+			snprintf(id, sizeof(id), "M%d-%d", b, u);
+			snprintf(bus, sizeof(bus), "b%d", b);
+			const struct gw_meter_config *m = gw_config_find_meter(cfg, id);
+			assert_non_null(m);
+			assert_string_equal(m->id, id);
+			assert_int_equal(m->line, 1 + (b - 1) * PER_BUS + u);
+			assert_string_equal(cfg->buses[m->bus].name, bus);
+		}
+	}
+	assert_null(gw_config_find_meter(cfg, "M1-0"));
+	assert_null(gw_config_find_meter(cfg, "M26-1"));
+	assert_null(gw_config_find_meter(cfg, ""));
+	gw_config_free(cfg);
+
+	sprintf(csv + n, "M%d-%d,b1,%d,abb_b23\n", BUSES, PER_BUS, PER_BUS + 1);
+	write_file("m.csv", csv);
+	char want[600];
+	snprintf(want, sizeof(want), "m.csv:%d: meter 'M%d-%d' is defined twice (first at %s/m.csv:%d)",
+		 BUSES * PER_BUS + 2, BUSES, PER_BUS, dir, BUSES * PER_BUS + 1);
+	expect_error(with_base(ini), want);
+	sprintf(csv + n, "X1,b%d,%d,abb_b23\n", BUSES, PER_BUS);
+	write_file("m.csv", csv);
+	snprintf(want, sizeof(want), "m.csv:%d: meter X1: unit %d on bus b%d is already meter M%d-%d (%s/m.csv:%d)",
+		 BUSES * PER_BUS + 2, PER_BUS, BUSES, BUSES, PER_BUS, dir, BUSES * PER_BUS + 1);
+	expect_error(with_base(ini), want);
+	free(csv);
+	free(ini);
+}
+
 /* What spreadsheets write: a UTF-8 byte order mark ("CSV UTF-8") is
  * skipped; a UTF-16 file ("Unicode text") has NUL bytes and is refused
  * naming its line, also on a last line without a newline. */
@@ -371,6 +430,7 @@ int main(void)
 		cmocka_unit_test(good_config),
 		cmocka_unit_test(bad_lines),
 		cmocka_unit_test(bad_meter_csv),
+		cmocka_unit_test(many_meters),
 		cmocka_unit_test(meter_csv_encodings),
 		cmocka_unit_test(ini_details),
 		cmocka_unit_test(modbus_quirk_keys),
