@@ -495,7 +495,8 @@ struct run {
 
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
  * can return) and the cycle's (cyc, cn of ccap), meter by meter (runs,
- * nruns of rcap: the queue's records name meters by number). */
+ * nruns: a meter is read once a cycle, so room for the bus's meters;
+ * the queue's records name meters by number). */
 struct bus_bufs {
 	struct gw_reading *buf;
 	size_t cap;
@@ -503,7 +504,7 @@ struct bus_bufs {
 	struct gw_reading *cyc;
 	size_t cn, ccap;
 	struct run *runs;
-	int nruns, rcap;
+	int nruns;
 };
 
 /* The bus could not be opened: its meters were not read. A dead endpoint
@@ -568,18 +569,6 @@ static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
 	for (int i = 0; i < n; i++)
 		if (bb->buf[i].ts_ms == 0)
 			bb->buf[i].ts_ms = ts;
-	if (bb->nruns == bb->rcap) {
-		int ncap = bb->rcap ? bb->rcap * 2 : 64;
-		struct run *nr = realloc(bb->runs, (size_t)ncap * sizeof(*nr));
-		if (!nr) {
-			gw_err("bus %s: out of memory; readings of meter %s lost",
-			       s->cfg->buses[w->bus].name, mc->id);
-			gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
-			return;
-		}
-		bb->runs = nr;
-		bb->rcap = ncap;
-	}
 	if (bb->cn + (size_t)n > bb->ccap) {
 		size_t ncap = bb->ccap ? bb->ccap * 2 : 1024;
 		while (ncap < bb->cn + (size_t)n)
@@ -661,9 +650,11 @@ static void *worker_main(void *arg)
 		    (size_t)cfg->meters[m].max_readings > bb.cap)
 			bb.cap = (size_t)cfg->meters[m].max_readings;
 	bb.buf = malloc(bb.cap * sizeof(*bb.buf));
-	if (!bb.buf || !drv) {
+	bb.runs = malloc((size_t)w->n_meters * sizeof(*bb.runs));
+	if (!bb.buf || !bb.runs || !drv) {
 		gw_err("bus %s: cannot start worker", bus->name);
 		free(bb.buf);
+		free(bb.runs);
 		return NULL;
 	}
 	struct gw_heartbeat *hb = gw_heartbeat_start("bus", bus->name,
