@@ -147,9 +147,9 @@ static void log_whole(struct gw_sched *s, const char *bus)
 		log |= p > s->whole_logged;
 	s->whole_logged = c.whole;
 	if (log)
-		gw_err("bus %s: %lu readings queued whole since start, not as "
-		       "compact records (%lu: the table of %zu OBIS codes is full; "
-		       "%lu: a meter id not the meter's own); all kept",
+		gw_err("bus %s: readings queued whole, not as compact records: "
+		       "%lu since start on all buses (%lu: the table of %zu OBIS "
+		       "codes is full; %lu: a meter id not the meter's own); all kept",
 		       bus, c.whole, c.codes_full, c.codes, c.other_id);
 }
 
