@@ -33,6 +33,7 @@
 #include "cycle_health.h"
 #include "driver.h"
 #include "drops.h"
+#include "flight.h"
 #include "heartbeat.h"
 #include "scheduler.h"
 #include "meter_ident.h"
@@ -61,8 +62,8 @@ struct gw_sched {
 	atomic_int stop; /* set by gw_sched_stop, read by the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct gw_reading *q; /* queued readings: q[qhead .. qn) */
-	size_t qhead, qn, qcap;
+	struct gw_flightq *q; /* queued readings, compact (under lock) */
+	unsigned long whole_logged; /* q's whole readings last logged */
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
 	struct gw_meter_health *health; /* per meter, under lock */
@@ -113,8 +114,10 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	s->bad = calloc((size_t)cfg->n_meters + 1, sizeof(*s->bad));
 	s->said = calloc((size_t)cfg->n_meters + 1, sizeof(*s->said));
 	s->ident = gw_meter_ident_new(cfg);
+	s->q = gw_flightq_new(cfg, 0);
 	if (!s->health || !s->workers || !s->last_good || !s->bad || !s->said ||
-	    !s->ident) {
+	    !s->ident || !s->q) {
+		gw_flightq_free(s->q);
 		gw_meter_ident_free(s->ident);
 		free(s->said);
 		free(s->health);
@@ -129,35 +132,25 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	return s;
 }
 
-static int push(struct gw_sched *s, const struct gw_reading *r, size_t n)
+/* Readings that did not fit a compact record go whole (flight.h): not
+ * lost, but a sign (a code table full, a meter id that is not its
+ * meter's) logged on the first and then at 2, 4, 8 ... (under lock). */
+static void log_whole(struct gw_sched *s, const char *bus)
 {
-	int rc = 0;
+	struct gw_flight_counts c;
 
-	pthread_mutex_lock(&s->lock);
-	if (s->qhead && s->qn + n > s->qcap) {
-		/* the part taken already makes room first */
-		memmove(s->q, s->q + s->qhead, (s->qn - s->qhead) * sizeof(*s->q));
-		s->qn -= s->qhead;
-		s->qhead = 0;
-	}
-	if (s->qn + n > s->qcap) {
-		size_t ncap = s->qcap ? s->qcap : 256;
-		while (ncap < s->qn + n)
-			ncap *= 2;
-		struct gw_reading *nq = realloc(s->q, ncap * sizeof(*nq));
-		if (!nq) {
-			rc = GW_ENOMEM;
-			goto out;
-		}
-		s->q = nq;
-		s->qcap = ncap;
-	}
-	memcpy(s->q + s->qn, r, n * sizeof(*r));
-	s->qn += n;
-	pthread_cond_signal(&s->cond);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	gw_flightq_counts(s->q, &c);
+	if (c.whole == s->whole_logged)
+		return;
+	int log = 0;
+	for (unsigned long p = 1; p && p <= c.whole; p <<= 1)
+		log |= p > s->whole_logged;
+	s->whole_logged = c.whole;
+	if (log)
+		gw_err("bus %s: readings queued whole, not as compact records: "
+		       "%lu since start on all buses (%lu: the table of %zu OBIS "
+		       "codes is full; %lu: a meter id not the meter's own); all kept",
+		       bus, c.whole, c.codes_full, c.codes, c.other_id);
 }
 
 int gw_sched_event(struct gw_sched *s, const struct gw_event *ev)
@@ -494,14 +487,24 @@ static void cycle_done(struct worker *w, struct gw_cycle_times *t,
 	gw_cycle_log(s->cfg->buses[w->bus].name, w->n_meters, &h, t, &v);
 }
 
+/* The readings of one meter in a cycle's buffer: n from there on. */
+struct run {
+	int m;
+	size_t n;
+};
+
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
- * can return) and the cycle's (cyc, cn of ccap). */
+ * can return) and the cycle's (cyc, cn of ccap), meter by meter (runs,
+ * nruns: a meter is read once a cycle, so room for the bus's meters;
+ * the queue's records name meters by number). */
 struct bus_bufs {
 	struct gw_reading *buf;
 	size_t cap;
 	struct gw_read_result res; /* one read's result, over buf */
 	struct gw_reading *cyc;
 	size_t cn, ccap;
+	struct run *runs;
+	int nruns;
 };
 
 /* The bus could not be opened: its meters were not read. A dead endpoint
@@ -582,6 +585,28 @@ static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
 	}
 	memcpy(bb->cyc + bb->cn, bb->buf, (size_t)n * sizeof(*bb->buf));
 	bb->cn += (size_t)n;
+	bb->runs[bb->nruns++] = (struct run){.m = m, .n = (size_t)n};
+}
+
+/* Queues the cycle's readings for the core, meter by meter, in one hold
+ * of the lock (the core takes them in the order read). */
+static void push(struct worker *w, struct bus_bufs *bb)
+{
+	struct gw_sched *s = w->s;
+	const char *bus = s->cfg->buses[w->bus].name;
+	const struct gw_reading *r = bb->cyc;
+
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < bb->nruns; r += bb->runs[i++].n) {
+		if (!gw_flightq_push(s->q, bb->runs[i].m, r, bb->runs[i].n))
+			continue;
+		gw_err("bus %s: out of memory queueing readings of meter %s", bus,
+		       s->cfg->meters[bb->runs[i].m].id);
+		gw_drops_add(GW_DROP_NOMEM, bb->runs[i].n);
+	}
+	log_whole(s, bus);
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* The cycle's readings are made durable (the journal) before they reach
@@ -597,11 +622,10 @@ static void cycle_out(struct worker *w, struct bus_bufs *bb)
 			gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
 			       bus, bb->cn, gw_strerror(rc));
 	}
-	if (bb->cn && push(s, bb->cyc, bb->cn)) {
-		gw_err("bus %s: out of memory queueing readings", bus);
-		gw_drops_add(GW_DROP_NOMEM, bb->cn);
-	}
+	if (bb->cn)
+		push(w, bb);
 	bb->cn = 0;
+	bb->nruns = 0;
 }
 
 static void *worker_main(void *arg)
@@ -626,9 +650,11 @@ static void *worker_main(void *arg)
 		    (size_t)cfg->meters[m].max_readings > bb.cap)
 			bb.cap = (size_t)cfg->meters[m].max_readings;
 	bb.buf = malloc(bb.cap * sizeof(*bb.buf));
-	if (!bb.buf || !drv) {
+	bb.runs = malloc((size_t)w->n_meters * sizeof(*bb.runs));
+	if (!bb.buf || !bb.runs || !drv) {
 		gw_err("bus %s: cannot start worker", bus->name);
 		free(bb.buf);
+		free(bb.runs);
 		return NULL;
 	}
 	struct gw_heartbeat *hb = gw_heartbeat_start("bus", bus->name,
@@ -669,6 +695,7 @@ static void *worker_main(void *arg)
 	gw_heartbeat_remove(hb);
 	free(bb.buf);
 	free(bb.cyc);
+	free(bb.runs);
 	return NULL;
 }
 
@@ -707,7 +734,7 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 	size_t n;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->qn == s->qhead && wait_ms > 0) {
+	if (!gw_flightq_len(s->q) && wait_ms > 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += wait_ms / 1000;
@@ -719,7 +746,7 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		/* elapsed time, never a wall clock that may step */
 		pthread_cond_clockwait(&s->cond, &s->lock, CLOCK_MONOTONIC, &ts);
 	}
-	n = s->qn - s->qhead;
+	n = gw_flightq_len(s->q);
 	if (n > GW_SCHED_TAKE_MAX)
 		n = GW_SCHED_TAKE_MAX;
 	if (n > *cap) {
@@ -731,11 +758,7 @@ size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		*buf = nb;
 		*cap = n;
 	}
-	if (n)
-		memcpy(*buf, s->q + s->qhead, n * sizeof(**buf));
-	s->qhead += n;
-	if (s->qhead == s->qn)
-		s->qhead = s->qn = 0;
+	n = gw_flightq_take(s->q, *buf, n);
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -813,7 +836,7 @@ void gw_sched_free(struct gw_sched *s)
 	pthread_mutex_destroy(&s->lock);
 	gw_meter_ident_free(s->ident);
 	pthread_cond_destroy(&s->cond);
-	free(s->q);
+	gw_flightq_free(s->q);
 	free(s->ev);
 	free(s->health);
 	free(s->workers);

@@ -95,9 +95,12 @@ int gw_sched_start(struct gw_sched *s);
 /* Moves the oldest queued readings, GW_SCHED_TAKE_MAX at most, into *buf
  * (grown as needed; *cap is its capacity; the caller frees *buf), in the
  * order they were queued. Waits up to wait_ms for the first one. Returns
- * the number moved; 0 once the queue is empty. (A bounded take keeps the
- * caller's copy small: a cycle of 10,000 meters x 23 registers is 22 MB
- * of readings.) */
+ * the number moved; 0 once the queue is empty. The queue holds them as
+ * 24-byte records (flight.h), which name meters by their number in this
+ * scheduler's configuration: they are taken out whole here, so a reload
+ * takes every one before it frees the scheduler and its configuration.
+ * (A bounded take keeps the caller's copy small: a cycle of 10,000
+ * meters x 23 registers is 22 MB of whole readings, 5.5 MB of records.) */
 #define GW_SCHED_TAKE_MAX 4096
 size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		     int wait_ms);

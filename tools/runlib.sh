@@ -12,7 +12,12 @@ GW_BUILD=${GW_BUILD:-build}
 case "$GW_BUILD" in /*) ;; *) GW_BUILD="$GW_TOP/$GW_BUILD" ;; esac
 export GW_BUILD GW_TOP
 
-GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gwrun.XXXXXX")
+# Without it nothing may go on: an empty $GW_TMP would make "$GW_TMP/bin"
+# the system's /bin (tests/lib.sh links its python3 and psql there).
+GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gwrun.XXXXXX") || {
+	echo "runlib: cannot make a directory in ${TMPDIR:-/tmp} (does it exist?)" >&2
+	exit 1
+}
 chmod 755 "$GW_TMP"
 _gw_pids=()
 _gw_pgdirs=()

@@ -19,7 +19,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 cd "$GW_TOP" || exit 1
-WIRING="main daemon daemon_* scheduler meter_ident config config_bus config_parse"
+WIRING="main daemon daemon_* scheduler flight meter_ident config config_bus config_parse"
 
 layer_of() { # FILE -> common | drivers | core | wiring
 	local f=$1 base

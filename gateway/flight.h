@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * flight.h - the readings in flight between the poll workers and the
+ * batching core, kept small: a queue of 24-byte records instead of the
+ * 96-byte struct gw_reading.
+ *
+ * A record names its meter by its number in the configuration and its
+ * OBIS code by its number in a table of the codes seen (append-only, so
+ * that a number stays valid while the queue lives). A reading that does
+ * not fit a record is queued whole, in its place in the order, and counted:
+ * a meter id that is not its meter's in the configuration (no driver makes
+ * one today, a future one might), a unit or status beyond four bits, a code
+ * when the table is full (GW_FLIGHT_CODES_MAX codes; a meter that sends a
+ * new code in every readout could fill it). Nothing is dropped or renamed:
+ * what is taken out is the reading that was put in, byte for byte in its
+ * strings and fields (the bytes after a string's terminator are zero).
+ *
+ * The queue has no lock of its own: its owner (the scheduler) holds one
+ * around every call, which also makes the code table safe for the several
+ * workers that share it.
+ */
+#ifndef GW_FLIGHT_H
+#define GW_FLIGHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "reading.h"
+
+/* One queued reading. */
+struct gw_flight {
+	int64_t ts_ms;
+	int64_t value;
+	uint32_t meter; /* index into cfg->meters, or GW_FLIGHT_WHOLE */
+	uint16_t code;  /* index into the code table */
+	int8_t scale;
+	uint8_t kind; /* unit in the low four bits, status in the high four */
+};
+
+/* A record that stands for the next reading queued whole. */
+#define GW_FLIGHT_WHOLE UINT32_MAX
+/* The code table's bound: a record's code is 16 bits. */
+#define GW_FLIGHT_CODES_MAX 65536u
+
+struct gw_flightq;
+
+/* An empty queue for the meters of cfg (borrowed: it must outlive the
+ * queue), with a code table of at most max_codes codes (at most
+ * GW_FLIGHT_CODES_MAX; 0 means that). Returns NULL when out of memory.
+ * Free with gw_flightq_free. */
+struct gw_flightq *gw_flightq_new(const struct gw_config *cfg, size_t max_codes);
+void gw_flightq_free(struct gw_flightq *q);
+
+/* Queues the n readings r of meter m (index into cfg->meters), after
+ * every reading queued before. Returns 0, or GW_ENOMEM with none of them
+ * queued. */
+int gw_flightq_push(struct gw_flightq *q, int m, const struct gw_reading *r,
+		    size_t n);
+/* Moves the oldest queued readings, max at most, into out (room for max),
+ * in the order they were queued, as whole readings. Returns the number
+ * moved; 0 when the queue is empty. */
+size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max);
+/* The number of readings queued. */
+size_t gw_flightq_len(const struct gw_flightq *q);
+
+/* What the queue counted since it was made. */
+struct gw_flight_counts {
+	unsigned long whole;      /* readings queued whole, all reasons */
+	unsigned long codes_full; /* of them: their code found the table full */
+	unsigned long other_id;   /* of them: a meter id not their meter's */
+	size_t codes;             /* codes in the table */
+};
+void gw_flightq_counts(const struct gw_flightq *q, struct gw_flight_counts *out);
+
+#endif
