@@ -423,20 +423,21 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	gw_daemon_write_metrics(d);
 }
 
-/* Writes <spool>/health: one line per meter with its state and fault
- * counters, read by `gwctl status`. */
-void gw_daemon_write_health(struct gw_daemon *d)
+/* The health text: the time, the header line, then one line per meter
+ * with its state and fault counters, each meter's taken when its line is
+ * made (gw_spool_status_make). */
+static void health_make(void *ctx, struct gw_status_out *o)
 {
+	struct gw_daemon *d = ctx;
 	const struct gw_config *cfg = d->cfg;
-	size_t cap = 256 + (size_t)cfg->n_meters * 288, len = 0;
-	char *text = malloc(cap), t[40], ok[40];
+	char hdr[GW_HC_COUNT_ * 32], t[40], ok[40];
 
-	if (!text)
-		return;
-	len += (size_t)snprintf(text, cap, "# updated %s\n",
-				gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)));
-	len += (size_t)gw_health_header(text + len, cap - len);
-	for (int m = 0; m < cfg->n_meters && len < cap; m++) {
+	gw_status_out_printf(o, "# updated %s\n",
+			     gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)));
+	int hn = gw_health_header(hdr, sizeof(hdr));
+	if (hn > 0 && (size_t)hn < sizeof(hdr))
+		gw_status_out_write(o, hdr, (size_t)hn);
+	for (int m = 0; m < cfg->n_meters; m++) {
 		struct gw_meter_health h;
 		gw_sched_health(d->sched, m, &h);
 		const char *state = h.offline ? "offline"
@@ -446,18 +447,23 @@ void gw_daemon_write_health(struct gw_daemon *d)
 			gw_format_utc(h.last_ok_ms, ok, sizeof(ok));
 		else
 			gw_strlcpy(ok, "-", sizeof(ok));
-		len += (size_t)snprintf(text + len, cap - len,
-					"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\t%s\n",
-					cfg->meters[m].id,
-					cfg->buses[cfg->meters[m].bus].name, state,
-					h.consecutive_failures, h.cycles, h.ok, h.failed,
-					h.skipped, h.timeouts, h.crc_errors, h.exceptions,
-					h.malformed,
-					h.last_error ? gw_strerror(h.last_error) : "-",
-					h.stale_replies, h.bad_values, ok);
+		gw_status_out_printf(o,
+				     "%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\t%s\n",
+				     cfg->meters[m].id,
+				     cfg->buses[cfg->meters[m].bus].name, state,
+				     h.consecutive_failures, h.cycles, h.ok, h.failed,
+				     h.skipped, h.timeouts, h.crc_errors, h.exceptions,
+				     h.malformed,
+				     h.last_error ? gw_strerror(h.last_error) : "-",
+				     h.stale_replies, h.bad_values, ok);
 	}
-	file_written(gw_spool_status_write(cfg->spool_dir, "health", text),
+}
+
+/* Writes <spool>/health, read by `gwctl status`: streamed into the file
+ * as it is made, never held whole (about 100 bytes a meter). */
+void gw_daemon_write_health(struct gw_daemon *d)
+{
+	file_written(gw_spool_status_make(d->cfg->spool_dir, "health", health_make, d),
 		     "health", &d->du.health_rl);
-	free(text);
 	gw_daemon_write_metrics(d);
 }

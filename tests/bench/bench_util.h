@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_util.h - what the benchmark programs share: a small xorshift
- * generator (seed `rng` for a repeatable day) and a monotonic clock in
- * seconds. Header-only: each program in tests/bench/ is built on its own.
+ * generator (seed `rng` for a repeatable day), a monotonic clock in
+ * seconds and the health line of a meter. Header-only: each program in
+ * tests/bench/ is built on its own.
  */
 #ifndef GW_BENCH_UTIL_H
 #define GW_BENCH_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
@@ -28,6 +30,19 @@ static inline double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Meter m's line of the health file of a large gateway, as gatewayd
+ * writes it (every counter non-zero, every meter read; per_bus meters a
+ * bus), into buf; returns its length (as snprintf). */
+static inline int bench_health_line(char *buf, size_t cap, int m, int per_bus)
+{
+	return snprintf(buf, cap,
+			"%012d\tbus-%d\tonline\t0\t672\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t-\t%u\t%u\t2026-03-09T10:%02d:%02d.%03dZ\n",
+			100000000 + m, m / per_bus, 600 + rnd() % 72, rnd() % 72,
+			rnd() % 9, rnd() % 200, rnd() % 20, rnd() % 20, rnd() % 20,
+			rnd() % 5, rnd() % 3, (int)(rnd() % 15), (int)(rnd() % 60),
+			(int)(rnd() % 1000));
 }
 
 #endif

@@ -86,12 +86,7 @@ static char *health_text(int n, int per_bus)
 	len += (size_t)snprintf(buf, cap, "# updated 2026-03-09T10:15:00.000Z\n");
 	len += (size_t)gw_health_header(buf + len, cap - len);
 	for (int m = 0; m < n; m++)
-		len += (size_t)snprintf(buf + len, cap - len,
-					"%012d\tbus-%d\tonline\t0\t672\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t-\t%u\t%u\t2026-03-09T10:%02d:%02d.%03dZ\n",
-					100000000 + m, m / per_bus, 600 + rnd() % 72, rnd() % 72,
-					rnd() % 9, rnd() % 200, rnd() % 20, rnd() % 20, rnd() % 20,
-					rnd() % 5, rnd() % 3, (int)(rnd() % 15), (int)(rnd() % 60),
-					(int)(rnd() % 1000));
+		len += (size_t)bench_health_line(buf + len, cap - len, m, per_bus);
 	return buf;
 }
 
