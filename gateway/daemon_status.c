@@ -430,37 +430,27 @@ static void health_make(void *ctx, struct gw_status_out *o)
 {
 	struct gw_daemon *d = ctx;
 	const struct gw_config *cfg = d->cfg;
-	char hdr[GW_HC_COUNT_ * 32], t[40], ok[40];
+	/* a line is at most two ids, 14 numbers of 10 digits, an error's
+	 * name and a time: far below its buffer */
+	char hdr[GW_HC_COUNT_ * 32], t[40], line[4 * GW_ID_MAX + 512];
 
 	gw_status_out_printf(o, "# updated %s\n",
 			     gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)));
-	int hn = gw_health_header(hdr, sizeof(hdr));
-	if (hn > 0 && (size_t)hn < sizeof(hdr))
-		gw_status_out_write(o, hdr, (size_t)hn);
+	int n = gw_health_header(hdr, sizeof(hdr));
+	if (n > 0 && (size_t)n < sizeof(hdr))
+		gw_status_out_write(o, hdr, (size_t)n);
 	for (int m = 0; m < cfg->n_meters; m++) {
 		struct gw_meter_health h;
 		gw_sched_health(d->sched, m, &h);
-		const char *state = h.offline ? "offline"
-				    : h.consecutive_failures ? "failing"
-				    : h.cycles ? "online" : "unread";
-		if (h.last_ok_ms)
-			gw_format_utc(h.last_ok_ms, ok, sizeof(ok));
-		else
-			gw_strlcpy(ok, "-", sizeof(ok));
-		gw_status_out_printf(o,
-				     "%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\t%s\n",
-				     cfg->meters[m].id,
-				     cfg->buses[cfg->meters[m].bus].name, state,
-				     h.consecutive_failures, h.cycles, h.ok, h.failed,
-				     h.skipped, h.timeouts, h.crc_errors, h.exceptions,
-				     h.malformed,
-				     h.last_error ? gw_strerror(h.last_error) : "-",
-				     h.stale_replies, h.bad_values, ok);
+		n = gw_health_format(&h, cfg->meters[m].id,
+				     cfg->buses[cfg->meters[m].bus].name, line, sizeof(line));
+		if (n > 0 && (size_t)n < sizeof(line))
+			gw_status_out_write(o, line, (size_t)n);
 	}
 }
 
 /* Writes <spool>/health, read by `gwctl status`: streamed into the file
- * as it is made, never held whole (about 100 bytes a meter). */
+ * as it is made, never held whole (about 85 bytes a meter). */
 void gw_daemon_write_health(struct gw_daemon *d)
 {
 	file_written(gw_spool_status_make(d->cfg->spool_dir, "health", health_make, d),
