@@ -2,7 +2,7 @@
 /*
  * bench_util.h - what the benchmark programs share: a small xorshift
  * generator (seed `rng` for a repeatable day), a monotonic clock in
- * seconds and the health line of a meter. Header-only: each program in
+ * seconds, min / median / max and the health line of a meter. Header-only: each program in
  * tests/bench/ is built on its own.
  */
 #ifndef GW_BENCH_UTIL_H
@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
@@ -30,6 +31,21 @@ static inline double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline int bench_cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* "min median max" of v[0..n-1] (n >= 1; sorted in place) into out. */
+static inline void bench_mmm(double *v, int n, double out[3])
+{
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_d);
+	out[0] = v[0];
+	out[1] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	out[2] = v[n - 1];
 }
 
 /* Meter m's line of the health file of a large gateway, as gatewayd

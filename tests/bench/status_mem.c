@@ -135,23 +135,6 @@ static int measure(int (*fn)(const char *, const struct gen *), const char *dir,
 	return rc;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void mmm(const double *v, int n, double out[3])
-{
-	double *w = __libc_malloc((size_t)n * sizeof(*w));
-	memcpy(w, v, (size_t)n * sizeof(*w));
-	qsort(w, (size_t)n, sizeof(*w), cmp_d);
-	out[0] = w[0];
-	out[1] = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
-	out[2] = w[n - 1];
-	__libc_free(w);
-}
-
 /* Whether files a and b of dir hold the same bytes. */
 static int same_file(const char *dir, const char *a, const char *b)
 {
@@ -210,11 +193,11 @@ int main(int argc, char **argv)
 		printf("# rep %d: baseline %.0f bytes %.1f ms, streamed %.0f bytes %.1f ms\n",
 		       r + 1, bb[r], sb[r] * 1e3, bs[r], ss[r] * 1e3);
 	}
-	mmm(bb, reps, b3);
-	mmm(bs, reps, s3);
-	mmm(rb, reps, r3);
-	mmm(sb, reps, tb3);
-	mmm(ss, reps, ts3);
+	bench_mmm(bb, reps, b3);
+	bench_mmm(bs, reps, s3);
+	bench_mmm(rb, reps, r3);
+	bench_mmm(sb, reps, tb3);
+	bench_mmm(ss, reps, ts3);
 	printf("bench: health_write_mem_%dk: median %.0f bytes (min %.0f, max %.0f) "
 	       "(baseline text made whole median %.0f bytes (min %.0f, max %.0f), ratio "
 	       "median %.3f (min %.3f, max %.3f), no target): a figure\n",
