@@ -224,7 +224,7 @@ int gw_write_file_durable(const char *tmp_path, const char *path,
  * The new file is written as its text is made (gw_status_out): through a
  * buffer of STATUS_CHUNK bytes, the length and CRC counted on the way, the
  * trailer and the padding after it; the text is never held whole (the
- * health of 10,000 meters is about a megabyte). Only a rewrite in place
+ * health of 10,000 meters is about 0.84 MB). Only a rewrite in place
  * holds it whole, once, and at most the file's size: it must know the
  * text fits before it writes a byte over the old one, so that a text that
  * outgrew the room leaves the old file whole and readable.
