@@ -3,8 +3,10 @@
  * daemon_status.c - the files a field engineer and gwctl status read:
  * <spool>/status (spool usage, the size bound, alarms, uploads, the
  * clock's trust, readings dropped, the disk) and <spool>/health (one line
- * per meter: its state and fault counters). Both are rewritten whole
- * (gw_spool_status_write), in place on a full disk. Their keys and
+ * per meter: its state and fault counters). Both are rewritten whole, in
+ * place on a full disk: the status made first (its size goes with the
+ * buses), the health streamed into its file line by line as it is made
+ * (gw_spool_status_make; its size goes with the meters). Their keys and
  * columns are defined once, in status_keys.c, which gwctl reads them by.
  */
 #include <stdio.h>
