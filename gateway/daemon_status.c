@@ -3,8 +3,10 @@
  * daemon_status.c - the files a field engineer and gwctl status read:
  * <spool>/status (spool usage, the size bound, alarms, uploads, the
  * clock's trust, readings dropped, the disk) and <spool>/health (one line
- * per meter: its state and fault counters). Both are rewritten whole
- * (gw_spool_status_write), in place on a full disk. Their keys and
+ * per meter: its state and fault counters). Both are rewritten whole, in
+ * place on a full disk: the status made first (its size goes with the
+ * buses), the health streamed into its file line by line as it is made
+ * (gw_spool_status_make; its size goes with the meters). Their keys and
  * columns are defined once, in status_keys.c, which gwctl reads them by.
  */
 #include <stdio.h>
@@ -423,41 +425,37 @@ void gw_daemon_write_status(struct gw_daemon *d)
 	gw_daemon_write_metrics(d);
 }
 
-/* Writes <spool>/health: one line per meter with its state and fault
- * counters, read by `gwctl status`. */
-void gw_daemon_write_health(struct gw_daemon *d)
+/* The health text: the time, the header line, then one line per meter
+ * with its state and fault counters, each meter's taken when its line is
+ * made (gw_spool_status_make). */
+static void health_make(void *ctx, struct gw_status_out *o)
 {
+	struct gw_daemon *d = ctx;
 	const struct gw_config *cfg = d->cfg;
-	size_t cap = 256 + (size_t)cfg->n_meters * 288, len = 0;
-	char *text = malloc(cap), t[40], ok[40];
+	/* a line is at most two ids, 14 numbers of 10 digits, an error's
+	 * name and a time: far below its buffer */
+	char hdr[GW_HC_COUNT_ * 32], t[40], line[4 * GW_ID_MAX + 512];
 
-	if (!text)
-		return;
-	len += (size_t)snprintf(text, cap, "# updated %s\n",
-				gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)));
-	len += (size_t)gw_health_header(text + len, cap - len);
-	for (int m = 0; m < cfg->n_meters && len < cap; m++) {
+	gw_status_out_printf(o, "# updated %s\n",
+			     gw_format_utc(gw_clock_now_ms(&cfg->clock), t, sizeof(t)));
+	int n = gw_health_header(hdr, sizeof(hdr));
+	if (n > 0 && (size_t)n < sizeof(hdr))
+		gw_status_out_write(o, hdr, (size_t)n);
+	for (int m = 0; m < cfg->n_meters; m++) {
 		struct gw_meter_health h;
 		gw_sched_health(d->sched, m, &h);
-		const char *state = h.offline ? "offline"
-				    : h.consecutive_failures ? "failing"
-				    : h.cycles ? "online" : "unread";
-		if (h.last_ok_ms)
-			gw_format_utc(h.last_ok_ms, ok, sizeof(ok));
-		else
-			gw_strlcpy(ok, "-", sizeof(ok));
-		len += (size_t)snprintf(text + len, cap - len,
-					"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\t%s\n",
-					cfg->meters[m].id,
-					cfg->buses[cfg->meters[m].bus].name, state,
-					h.consecutive_failures, h.cycles, h.ok, h.failed,
-					h.skipped, h.timeouts, h.crc_errors, h.exceptions,
-					h.malformed,
-					h.last_error ? gw_strerror(h.last_error) : "-",
-					h.stale_replies, h.bad_values, ok);
+		n = gw_health_format(&h, cfg->meters[m].id,
+				     cfg->buses[cfg->meters[m].bus].name, line, sizeof(line));
+		if (n > 0 && (size_t)n < sizeof(line))
+			gw_status_out_write(o, line, (size_t)n);
 	}
-	file_written(gw_spool_status_write(cfg->spool_dir, "health", text),
+}
+
+/* Writes <spool>/health, read by `gwctl status`: streamed into the file
+ * as it is made, never held whole (about 85 bytes a meter). */
+void gw_daemon_write_health(struct gw_daemon *d)
+{
+	file_written(gw_spool_status_make(d->cfg->spool_dir, "health", health_make, d),
 		     "health", &d->du.health_rl);
-	free(text);
 	gw_daemon_write_metrics(d);
 }

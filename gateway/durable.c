@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,29 +123,33 @@ static void dirname_of(const char *path, char *out, size_t cap)
 		snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
-/* gw_write_file_durable; `quiet` leaves a failure to the caller to log
- * (the status files, whose first way fails on every write while the disk
- * is full). */
-static int write_durable(const char *tmp_path, const char *path,
-			 const uint8_t *buf, size_t len, int quiet)
+/* Creates (or empties) tmp_path for a durable write. Returns its fd, or
+ * GW_ENOSPC / GW_EIO with errno set. `quiet` here and in durable_finish
+ * leaves a failure to the caller to log (the status files, whose first
+ * way fails on every write while the disk is full). */
+static int durable_create(const char *tmp_path, int quiet)
 {
-	char dir[GW_PATH_MAX];
 	int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	int err = 0;
 
 	if (fd < 0) {
-		err = errno;
+		int err = errno;
 		if (!quiet)
 			gw_durable_failed(tmp_path, "cannot create", err);
 		errno = err;
 		return gw_errno_rc(err);
 	}
-	if (gw_write_all(fd, buf, len) != 0) {
-		err = errno;
-		if (!quiet)
-			gw_durable_failed(tmp_path, "write failed", err);
-		goto fail;
-	}
+	return fd;
+}
+
+/* Ends a durable write of tmp_path (fd, written whole) into path: fsync,
+ * close, rename, fsync of the directory. Returns 0, or GW_ENOSPC / GW_EIO
+ * with errno set, tmp_path removed. */
+static int durable_finish(int fd, const char *tmp_path, const char *path,
+			  int quiet)
+{
+	char dir[GW_PATH_MAX];
+	int err;
+
 	/* A failed fsync means the data may not be on disk: the file is
 	 * abandoned, never renamed into place as if it were. */
 	if (fsync(fd) != 0) {
@@ -183,7 +188,19 @@ fail:
 int gw_write_file_durable(const char *tmp_path, const char *path,
 			  const uint8_t *buf, size_t len)
 {
-	return write_durable(tmp_path, path, buf, len, 0);
+	int fd = durable_create(tmp_path, 0);
+
+	if (fd < 0)
+		return fd;
+	if (gw_write_all(fd, buf, len) != 0) {
+		int err = errno;
+		gw_durable_failed(tmp_path, "write failed", err);
+		close(fd);
+		unlink(tmp_path);
+		errno = err;
+		return gw_errno_rc(err);
+	}
+	return durable_finish(fd, tmp_path, path, 0);
 }
 
 /* ---- status files ----
@@ -203,53 +220,180 @@ int gw_write_file_durable(const char *tmp_path, const char *path,
  * power loss in the middle may leave one behind. The trailer tells: it
  * holds the length and CRC-32 of the text before it, and
  * gw_spool_status_read() checks them (and gwctl reads again).
+ *
+ * The new file is written as its text is made (gw_status_out): through a
+ * buffer of STATUS_CHUNK bytes, the length and CRC counted on the way, the
+ * trailer and the padding after it; the text is never held whole (the
+ * health of 10,000 meters is about 0.84 MB). Only a rewrite in place
+ * holds it whole, once, and at most the file's size: it must know the
+ * text fits before it writes a byte over the old one, so that a text that
+ * outgrew the room leaves the old file whole and readable.
  */
 #define STATUS_BLOCK 4096
+#define STATUS_CHUNK 65536
 #define STATUS_TRAILER "#end len="
 #define STATUS_PAD "# room for this file to be rewritten in place when the disk is full"
 
-/* The file image of text (tlen bytes, without its trailer): at least
- * `size` bytes and at least half a block more than the text needs (room
- * for the lines a full disk adds: alarms, errno texts, counters), rounded
- * up to whole blocks. Returns a malloc'ed buffer of *len bytes, or NULL. */
-static uint8_t *status_image(const char *text, size_t tlen, size_t size,
-			     size_t *len)
+struct gw_status_out {
+	int fd;        /* the new file the text goes to; -1: kept in buf */
+	char *buf;     /* the text not written yet (or all of it, fd -1) */
+	size_t n, cap; /* bytes in buf, its size */
+	size_t limit;  /* fd -1: the most the text may take */
+	size_t len;    /* the text's bytes so far */
+	uint32_t crc;  /* their CRC-32 */
+	char last;     /* the last of them */
+	int err;       /* errno of the first failure; nothing more is taken */
+};
+
+/* Writes out what o's buffer holds into its file. */
+static void out_flush(struct gw_status_out *o)
 {
-	char trailer[64];
-	size_t nl = tlen > 0 && text[tlen - 1] != '\n'; /* a last \n added */
-	uint32_t crc = gw_crc32((const uint8_t *)text, tlen);
+	if (o->fd < 0)
+		return; /* kept whole */
+	if (o->n && !o->err &&
+	    gw_write_all(o->fd, (const uint8_t *)o->buf, o->n) != 0)
+		o->err = errno;
+	o->n = 0;
+}
+
+void gw_status_out_write(struct gw_status_out *o, const char *s, size_t len)
+{
+	if (o->err || len == 0)
+		return;
+	o->crc = (uint32_t)crc32(o->crc, (const Bytef *)s, (uInt)len);
+	o->len += len;
+	o->last = s[len - 1];
+	if (o->fd < 0 && o->n + len > o->cap) {
+		/* kept whole for a rewrite in place, up to the file's size */
+		size_t cap = o->cap ? o->cap : STATUS_CHUNK;
+		while (cap < o->n + len)
+			cap *= 2;
+		if (cap > o->limit)
+			cap = o->limit;
+		char *nb = o->n + len <= cap ? realloc(o->buf, cap) : NULL;
+		if (!nb) {
+			o->err = o->n + len <= cap ? ENOMEM : EFBIG;
+			return;
+		}
+		o->buf = nb;
+		o->cap = cap;
+	}
+	while (len > 0 && !o->err) {
+		if (o->n == o->cap)
+			out_flush(o);
+		size_t k = o->cap - o->n < len ? o->cap - o->n : len;
+		memcpy(o->buf + o->n, s, k);
+		o->n += k;
+		s += k;
+		len -= k;
+	}
+}
+
+void gw_status_out_printf(struct gw_status_out *o, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		o->err = o->err ? o->err : EINVAL;
+		return;
+	}
+	if ((size_t)n < sizeof(line)) {
+		gw_status_out_write(o, line, (size_t)n);
+		return;
+	}
+	char *big = malloc((size_t)n + 1); /* a line longer than any of ours */
+	if (!big) {
+		o->err = o->err ? o->err : ENOMEM;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	gw_status_out_write(o, big, (size_t)n);
+	free(big);
+}
+
+/* The file's size for a text of tlen bytes with a last \n added if nl: at
+ * least `size` and at least half a block more than the text and its
+ * trailer need (room for the lines a full disk adds: alarms, errno texts,
+ * counters), rounded up to whole blocks. *trailer gets the trailer line
+ * (cap 64) and *tn its length. */
+static size_t status_size(size_t tlen, int nl, uint32_t crc, size_t size,
+			  char *trailer, size_t *tn)
+{
 	if (nl)
 		crc = (uint32_t)crc32(crc, (const Bytef *)"\n", 1);
-	int tn = snprintf(trailer, sizeof(trailer), STATUS_TRAILER "%zu crc=%08x\n",
-			  tlen + nl, (unsigned)crc);
-	size_t used = tlen + nl + (size_t)tn + 1; /* + the padding's \n */
+	*tn = (size_t)snprintf(trailer, 64, STATUS_TRAILER "%zu crc=%08x\n",
+			       tlen + (size_t)nl, (unsigned)crc);
+	size_t used = tlen + (size_t)nl + *tn + 1; /* + the padding's \n */
 	size_t n = used + STATUS_BLOCK / 2;
 	if (n < size)
 		n = size;
-	n = (n + STATUS_BLOCK - 1) / STATUS_BLOCK * STATUS_BLOCK;
-	uint8_t *img = malloc(n);
-	if (!img)
-		return NULL;
-	memcpy(img, text, tlen);
-	if (nl)
-		img[tlen] = '\n';
-	memcpy(img + tlen + nl, trailer, (size_t)tn);
-	size_t at = tlen + nl + (size_t)tn, pad = n - at;
-	memset(img + at, ' ', pad);
-	if (pad > sizeof(STATUS_PAD))
-		memcpy(img + at, STATUS_PAD, sizeof(STATUS_PAD) - 1);
-	img[n - 1] = '\n';
-	*len = n;
-	return img;
+	return (n + STATUS_BLOCK - 1) / STATUS_BLOCK * STATUS_BLOCK;
 }
 
-/* Rewrites path in place with text, within the file's present size.
- * Returns 0, or GW_ENOSPC / GW_EIO (failed_errno's kind if the file is
- * missing or too small). */
-static int status_in_place(const char *path, const char *text, int failed_errno)
+/* Ends o's text in its file (fd: the file written from its start) with a
+ * last \n if the text has none, the trailer and the padding line up to
+ * the file's size (status_size of `size`). Returns 0 or -1 with errno. */
+static int status_tail(const struct gw_status_out *o, int fd, size_t size)
 {
+	char trailer[64], pad[STATUS_BLOCK];
+	int nl = o->len > 0 && o->last != '\n';
+	size_t tn, n = status_size(o->len, nl, o->crc, size, trailer, &tn);
+	size_t at = o->len + (size_t)nl + tn, padlen = n - at;
+
+	if ((nl && gw_write_all(fd, (const uint8_t *)"\n", 1) != 0) ||
+	    gw_write_all(fd, (const uint8_t *)trailer, tn) != 0)
+		return -1;
+	/* the padding: the comment (if it fits), spaces, a last \n */
+	for (size_t off = 0; off < padlen;) {
+		size_t k = padlen - off < sizeof(pad) ? padlen - off : sizeof(pad);
+		memset(pad, ' ', k);
+		if (off == 0 && padlen > sizeof(STATUS_PAD))
+			memcpy(pad, STATUS_PAD, sizeof(STATUS_PAD) - 1);
+		if (off + k == padlen)
+			pad[k - 1] = '\n';
+		if (gw_write_all(fd, (const uint8_t *)pad, k) != 0)
+			return -1;
+		off += k;
+	}
+	return 0;
+}
+
+/* A status file's text made into a new output: fd its file, or -1 to keep
+ * it (at most limit bytes). */
+static void status_make(struct gw_status_out *o, int fd, size_t limit,
+			gw_status_make_fn make, void *ctx)
+{
+	memset(o, 0, sizeof(*o));
+	o->fd = fd;
+	o->limit = limit;
+	o->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+	if (fd >= 0) {
+		o->cap = STATUS_CHUNK;
+		o->buf = malloc(o->cap);
+		if (!o->buf)
+			o->err = ENOMEM;
+	}
+	if (!o->err)
+		make(ctx, o);
+	out_flush(o);
+}
+
+/* Rewrites path in place with the text make makes, within the file's
+ * present size. Returns 0, GW_ENOMEM, or GW_ENOSPC / GW_EIO
+ * (failed_errno's kind if the file is missing or too small). */
+static int status_in_place(const char *path, gw_status_make_fn make, void *ctx,
+			   int failed_errno)
+{
+	struct gw_status_out o;
 	struct stat st;
-	size_t len = 0, done = 0;
+	char trailer[64];
+	size_t tn;
 	int fd = open(path, O_WRONLY | O_CLOEXEC), err;
 
 	if (fd < 0)
@@ -259,66 +403,96 @@ static int status_in_place(const char *path, const char *text, int failed_errno)
 		close(fd);
 		return gw_errno_rc(err);
 	}
-	uint8_t *img = status_image(text, strlen(text), (size_t)st.st_size, &len);
-	if (!img) {
+	status_make(&o, -1, (size_t)st.st_size, make, ctx);
+	if (o.err) {
+		free(o.buf);
 		close(fd);
-		return GW_ENOMEM;
+		/* EFBIG: the text outgrew the room; growing needs free blocks */
+		return o.err == ENOMEM ? GW_ENOMEM : gw_errno_rc(failed_errno);
 	}
-	if ((off_t)len != st.st_size) {
-		/* the text outgrew the room: growing needs free blocks */
-		free(img);
+	if (status_size(o.len, o.len > 0 && o.last != '\n', o.crc,
+			(size_t)st.st_size, trailer, &tn) != (size_t)st.st_size) {
+		/* the text and its room outgrew the file */
+		free(o.buf);
 		close(fd);
 		return gw_errno_rc(failed_errno);
 	}
-	while (done < len) {
-		ssize_t n = pwrite(fd, img + done, len - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			goto fail;
-		}
-		done += (size_t)n;
+	/* over the old file from its first byte: the text, then its end */
+	if (gw_write_all(fd, (const uint8_t *)o.buf, o.n) != 0 ||
+	    status_tail(&o, fd, (size_t)st.st_size) != 0) {
+		err = errno;
+		goto fail;
 	}
 	if (fdatasync(fd) != 0) {
 		err = errno;
 		goto fail;
 	}
-	free(img);
+	free(o.buf);
 	close(fd);
 	return 0;
 fail:
 	gw_durable_failed(path, "rewriting in place failed", err);
-	free(img);
+	free(o.buf);
 	close(fd);
 	return gw_errno_rc(err);
 }
 
-int gw_spool_status_write(const char *dir, const char *name, const char *text)
+/* Writes the new file tmp with the text make makes and renames it over
+ * path, as gw_write_file_durable, leaving its failures to the caller to
+ * log. size: path's present size (the new file is never smaller).
+ * Returns 0, GW_ENOMEM, GW_ENOSPC or GW_EIO (errno set). */
+static int status_replace(const char *tmp, const char *path, size_t size,
+			  gw_status_make_fn make, void *ctx)
+{
+	struct gw_status_out o;
+	int fd = durable_create(tmp, 1);
+
+	if (fd < 0)
+		return fd;
+	status_make(&o, fd, 0, make, ctx);
+	free(o.buf);
+	int err = o.err;
+	if (!err && status_tail(&o, fd, size) != 0)
+		err = errno;
+	if (err) {
+		close(fd);
+		unlink(tmp);
+		errno = err;
+		return err == ENOMEM ? GW_ENOMEM : gw_errno_rc(err);
+	}
+	return durable_finish(fd, tmp, path, 1);
+}
+
+int gw_spool_status_make(const char *dir, const char *name,
+			 gw_status_make_fn make, void *ctx)
 {
 	char path[GW_PATH_MAX + 64], tmp[GW_PATH_MAX + 80];
 	struct stat st;
-	size_t len;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
 	/* never smaller than now: the room stays for the next rewrite */
-	uint8_t *img = status_image(text, strlen(text),
-				    stat(path, &st) == 0 ? (size_t)st.st_size : 0,
-				    &len);
-	if (!img)
-		return GW_ENOMEM;
-	int rc = write_durable(tmp, path, img, len, 1);
+	int rc = status_replace(tmp, path, stat(path, &st) == 0 ? (size_t)st.st_size : 0,
+				make, ctx);
 	int err = errno;
-	free(img);
-	if (rc == 0)
-		return 0;
-	if (status_in_place(path, text, err) != 0) {
+	if (rc == 0 || rc == GW_ENOMEM)
+		return rc;
+	if (status_in_place(path, make, ctx, err) != 0) {
 		errno = err;
 		return rc;
 	}
 	errno = err;
 	return 1;
+}
+
+static void text_make(void *ctx, struct gw_status_out *o)
+{
+	gw_status_out_write(o, ctx, strlen(ctx));
+}
+
+int gw_spool_status_write(const char *dir, const char *name, const char *text)
+{
+	return gw_spool_status_make(dir, name, text_make, (void *)text);
 }
 
 int gw_spool_status_read(const char *dir, const char *name, char **text)

@@ -48,15 +48,34 @@ int gw_write_file_durable(const char *tmp_path, const char *path,
  * else):
  *
  * Replaces <dir>/<name> ("status": "key=value" lines; "health": a TSV of
- * the meters' health) with text, durably, even on a full disk. The file
+ * the meters' health) with a text, durably, even on a full disk. The file
  * is the text, a trailer line "#end len=N crc=XXXXXXXX" (the text's length
  * in bytes and CRC-32, hex) and a padding line up to a whole number of 4
  * KiB blocks. It is written as a new file and renamed into place; if that
  * fails (a full disk), it is rewritten in place within the blocks it has
- * (docs/spool-format.md, "Status files"). Returns 0 (replaced), 1
- * (rewritten in place; errno says why the replacement failed), GW_ENOSPC,
- * GW_EIO or GW_ENOMEM. */
+ * (docs/spool-format.md, "Status files").
+ *
+ * gw_spool_status_make writes the text as `make` makes it: make(ctx, out)
+ * appends it with gw_status_out_write / gw_status_out_printf, and it goes
+ * into the new file through a buffer of 64 KiB, never held whole. make is
+ * called once more, to make the text again, for a rewrite in place, which
+ * keeps that text (at most the file's size) until it knows it fits. A last
+ * line break is added to a text without one. gw_spool_status_write writes
+ * a text made already.
+ *
+ * Both return 0 (replaced), 1 (rewritten in place; errno says why the
+ * replacement failed), GW_ENOSPC, GW_EIO or GW_ENOMEM. */
+struct gw_status_out;
+typedef void (*gw_status_make_fn)(void *ctx, struct gw_status_out *out);
+int gw_spool_status_make(const char *dir, const char *name,
+			 gw_status_make_fn make, void *ctx);
 int gw_spool_status_write(const char *dir, const char *name, const char *text);
+/* Append len bytes of s, or a printf-formatted text, to a status file's
+ * text (from a gw_status_make_fn). A failure (the disk, memory) is kept
+ * in out and fails the write; what follows it is not taken. */
+void gw_status_out_write(struct gw_status_out *out, const char *s, size_t len);
+void gw_status_out_printf(struct gw_status_out *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Reads <dir>/<name> as written by gw_spool_status_write: *text (free with
  * free()) is the text before the trailer. Returns 0, GW_ENOTFOUND,

@@ -257,6 +257,27 @@ enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
 	return GW_HEALTH_OFFLINE;
 }
 
+int gw_health_format(const struct gw_meter_health *h, const char *id,
+		     const char *bus, char *buf, size_t cap)
+{
+	char ok[40];
+	const char *state = h->offline ? "offline"
+			    : h->consecutive_failures ? "failing"
+			    : h->cycles ? "online" : "unread";
+
+	if (h->last_ok_ms)
+		gw_format_utc(h->last_ok_ms, ok, sizeof(ok));
+	else
+		gw_strlcpy(ok, "-", sizeof(ok));
+	return snprintf(buf, cap,
+			"%s\t%s\t%s\t%d\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%s\t%u\t%u\t%s\n",
+			id, bus, state, h->consecutive_failures, h->cycles, h->ok,
+			h->failed, h->skipped, h->timeouts, h->crc_errors,
+			h->exceptions, h->malformed,
+			h->last_error ? gw_strerror(h->last_error) : "-",
+			h->stale_replies, h->bad_values, ok);
+}
+
 /* "timed out: 3 timeouts, 1 CRC error" style summary of a read's faults. */
 static void fault_detail(char *buf, size_t cap, int rc,
 			 const struct gw_read_faults *f)
@@ -815,11 +836,11 @@ void gw_sched_stop(struct gw_sched *s)
 		    !h->exceptions && !h->malformed && !h->stale_replies &&
 		    !h->bad_values)
 			continue;
-		gw_info("meter %s health: %lu cycles, %lu ok, %lu failed, %lu skipped; "
-			"%lu timeouts, %lu CRC errors, %lu exceptions "
-			"(%lu illegal address, %lu busy, %lu undefined code), "
-			"%lu malformed (%lu wrong unit id); %lu stale replies, "
-			"%lu bad values%s",
+		gw_info("meter %s health: %u cycles, %u ok, %u failed, %u skipped; "
+			"%u timeouts, %u CRC errors, %u exceptions "
+			"(%u illegal address, %u busy, %u undefined code), "
+			"%u malformed (%u wrong unit id); %u stale replies, "
+			"%u bad values%s",
 			s->cfg->meters[m].id, h->cycles, h->ok, h->failed,
 			h->skipped, h->timeouts, h->crc_errors, h->exceptions,
 			h->exc_illegal_address, h->exc_busy, h->exc_unknown,

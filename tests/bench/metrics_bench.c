@@ -31,12 +31,6 @@
 #include "spool.h"
 #include "status_keys.h"
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* The status text of n_buses buses. */
 static char *status_text(int n_buses)
 {
@@ -86,21 +80,8 @@ static char *health_text(int n, int per_bus)
 	len += (size_t)snprintf(buf, cap, "# updated 2026-03-09T10:15:00.000Z\n");
 	len += (size_t)gw_health_header(buf + len, cap - len);
 	for (int m = 0; m < n; m++)
-		len += (size_t)snprintf(buf + len, cap - len,
-					"%012d\tbus-%d\tonline\t0\t672\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t-\t%u\t%u\t2026-03-09T10:%02d:%02d.%03dZ\n",
-					100000000 + m, m / per_bus, 600 + rnd() % 72, rnd() % 72,
-					rnd() % 9, rnd() % 200, rnd() % 20, rnd() % 20, rnd() % 20,
-					rnd() % 5, rnd() % 3, (int)(rnd() % 15), (int)(rnd() % 60),
-					(int)(rnd() % 1000));
+		len += (size_t)bench_health_line(buf + len, cap - len, m, per_bus);
 	return buf;
-}
-
-static void mmm(double *v, int n, double out[3])
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
-	out[0] = v[0];
-	out[1] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	out[2] = v[n - 1];
 }
 
 int main(int argc, char **argv)
@@ -159,10 +140,10 @@ int main(int argc, char **argv)
 	if (f)
 		fclose(f);
 	double b3[3], m3[3], r3[3], q3[3];
-	mmm(base, reps, b3);
-	mmm(met, reps, m3);
-	mmm(ren, reps, r3);
-	mmm(ratio, reps, q3);
+	bench_mmm(base, reps, b3);
+	bench_mmm(met, reps, m3);
+	bench_mmm(ren, reps, r3);
+	bench_mmm(ratio, reps, q3);
 	printf("bench: metrics_size_%dk: %lld bytes, %.0f bytes/meter, %ld samples "
 	       "(baseline health file %zu bytes, ratio %.2f): a size, one run\n",
 	       meters / 1000, (long long)sb.st_size, (double)sb.st_size / meters, samples,

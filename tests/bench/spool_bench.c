@@ -592,21 +592,6 @@ static int on_sealed(void *arg, struct gw_batch_src *src)
 	return c->rc;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* "min median max" of v[0..n-1] (sorted in place). */
-static void mmm(double *v, int n, double out[3])
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
-	out[0] = v[0];
-	out[1] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	out[2] = v[n - 1];
-}
-
 /* One day of n meters of the profile, sealed by the batching core as
  * gatewayd does it (its default parameters; the batch written durably into
  * a spool), paired with zlib -6 of that batch's own payload, reps times.
@@ -699,9 +684,9 @@ static int bench_seal_profile(int n, const char *path, int reps)
 	}
 	static const char *const what[3] = {"cpu", "twocore", "wall"};
 	for (int w = 0; w < 3; w++) {
-		mmm(w == 2 ? tw : w ? tc : ts, reps, s3);
-		mmm(w == 2 ? zw : tz, reps, z3);
-		mmm(w == 2 ? rw : w ? rc : rt, reps, r3);
+		bench_mmm(w == 2 ? tw : w ? tc : ts, reps, s3);
+		bench_mmm(w == 2 ? zw : tz, reps, z3);
+		bench_mmm(w == 2 ? rw : w ? rc : rt, reps, r3);
 		printf("bench: %s_%s: median %.3f s (min %.3f, max %.3f; %d runs) "
 		       "(baseline zlib -6 of the batch's payload: median %.3f s (min %.3f, max %.3f), "
 		       "ratio median %.2f (min %.2f, max %.2f), target < 1 s): %s\n",

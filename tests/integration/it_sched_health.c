@@ -169,9 +169,9 @@ int main(int argc, char **argv)
 	for (int m = 0; m < cfg->n_meters; m++) {
 		struct gw_meter_health h;
 		gw_sched_health(s, m, &h);
-		printf("health %s cycles=%lu ok=%lu failed=%lu skipped=%lu timeouts=%lu "
-		       "exceptions=%lu malformed=%lu wrong_unit=%lu crc=%lu offline=%d "
-		       "unknown_exc=%lu stale=%lu bad=%lu\n",
+		printf("health %s cycles=%u ok=%u failed=%u skipped=%u timeouts=%u "
+		       "exceptions=%u malformed=%u wrong_unit=%u crc=%u offline=%d "
+		       "unknown_exc=%u stale=%u bad=%u\n",
 		       cfg->meters[m].id, h.cycles, h.ok, h.failed, h.skipped,
 		       h.timeouts, h.exceptions, h.malformed, h.wrong_unit,
 		       h.crc_errors, h.offline, h.exc_unknown, h.stale_replies,

@@ -1089,6 +1089,152 @@ static void status_survives_full_disk(void **state)
 	free(big);
 }
 
+/* A health text of n meters, made line by line (gw_spool_status_make);
+ * calls counts how often it was made. */
+struct meters_text {
+	int n, calls;
+	const char *when;
+};
+
+static void meters_make(void *ctx, struct gw_status_out *o)
+{
+	struct meters_text *mt = ctx;
+
+	mt->calls++;
+	gw_status_out_printf(o, "# updated %s\n", mt->when);
+	gw_status_out_write(o, "meter_id\tbus\tstate\n", 19);
+	for (int m = 0; m < mt->n; m++)
+		gw_status_out_printf(o, "M%05d\tbus-%d\t%s\t%d\t%lu\n", m, m / 200,
+				     m % 7 ? "online" : "offline", m % 7, 96UL * (unsigned long)m);
+}
+
+/* The same text whole (free with free()). */
+static char *meters_whole(const struct meters_text *mt)
+{
+	size_t cap = 64 + (size_t)mt->n * 64, len = 0;
+	char *t = malloc(cap);
+
+	assert_non_null(t);
+	len += (size_t)snprintf(t, cap, "# updated %s\nmeter_id\tbus\tstate\n", mt->when);
+	for (int m = 0; m < mt->n; m++)
+		len += (size_t)snprintf(t + len, cap - len, "M%05d\tbus-%d\t%s\t%d\t%lu\n",
+					m, m / 200, m % 7 ? "online" : "offline", m % 7,
+					96UL * (unsigned long)m);
+	return t;
+}
+
+/* What docs/spool-format.md says the file of text is, when it was `old`
+ * bytes before: the text, "#end len=N crc=X", the padding comment, spaces
+ * and a line break up to whole 4 KiB blocks, at least half a block more
+ * than the text and trailer need, never smaller than before. */
+static uint8_t *status_file_of(const char *text, size_t old, size_t *len)
+{
+	const char *pad = "# room for this file to be rewritten in place when the disk is full";
+	size_t tl = strlen(text);
+	char trailer[64];
+	int tn = snprintf(trailer, sizeof(trailer), "#end len=%zu crc=%08x\n", tl,
+			  (unsigned)gw_crc32((const uint8_t *)text, tl));
+	size_t n = tl + (size_t)tn + 1 + 2048;
+	if (n < old)
+		n = old;
+	n = (n + 4095) / 4096 * 4096;
+	uint8_t *f = malloc(n);
+	assert_non_null(f);
+	memcpy(f, text, tl);
+	memcpy(f + tl, trailer, (size_t)tn);
+	memset(f + tl + (size_t)tn, ' ', n - tl - (size_t)tn);
+	memcpy(f + tl + (size_t)tn, pad, strlen(pad));
+	f[n - 1] = '\n';
+	*len = n;
+	return f;
+}
+
+/* A status file made in pieces (the health of 6,000 meters, past the 64
+ * KiB buffer it goes through, never held whole): byte for byte what the
+ * format says and what the whole text gives; made again and rewritten in
+ * place when no new file can be made; a replacement that fails half way
+ * leaves the old file whole and nothing in tmp/. */
+static void status_made_in_pieces(void **state)
+{
+	char path[700], path2[700], tdir[400], away[420], *text;
+	struct meters_text mt = {.n = 6000, .when = "2026-03-09T10:15:00.000Z"};
+	size_t len, want_len, len2;
+	struct rlimit old, lim;
+	(void)state;
+
+	clear_spool();
+	snprintf(path, sizeof(path), "%s/health", spool);
+	snprintf(path2, sizeof(path2), "%s/health2", spool);
+	snprintf(tdir, sizeof(tdir), "%s/tmp", spool);
+	snprintf(away, sizeof(away), "%s/tmp.away", spool);
+	char *whole = meters_whole(&mt);
+	assert_true(strlen(whole) > 2 * 65536);
+	assert_int_equal(gw_spool_status_make(spool, "health", meters_make, &mt), 0);
+	assert_int_equal(mt.calls, 1);
+	uint8_t *img = read_all(path, &len);
+	uint8_t *want = status_file_of(whole, 0, &want_len);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(img, want, len);
+	free(want);
+	assert_int_equal(gw_spool_status_write(spool, "health2", whole), 0);
+	uint8_t *img2 = read_all(path2, &len2);
+	assert_int_equal(len2, len);
+	assert_memory_equal(img2, img, len);
+	free(img2);
+	assert_int_equal(gw_spool_status_read(spool, "health", &text), 0);
+	assert_string_equal(text, whole);
+	free(text);
+	free(whole);
+
+	/* no new file can be made: made again, rewritten in place, the file
+	 * as the format says for its size */
+	assert_int_equal(rename(tdir, away), 0);
+	write_all_to(tdir, (const uint8_t *)"x", 1);
+	mt.when = "2026-03-09T10:15:10.000Z";
+	mt.n = 5990;
+	assert_int_equal(gw_spool_status_make(spool, "health", meters_make, &mt), 1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(mt.calls, 2); /* the replacement had no file to write */
+	whole = meters_whole(&mt);
+	free(img);
+	img = read_all(path, &len2);
+	want = status_file_of(whole, len, &want_len);
+	assert_int_equal(len2, len);
+	assert_int_equal(want_len, len);
+	assert_memory_equal(img, want, len);
+	free(want);
+	free(img);
+	/* a text that outgrew the room: the old one stays whole */
+	mt.n = 8000;
+	mt.when = "2026-03-09T10:15:20.000Z";
+	assert_true(gw_spool_status_make(spool, "health", meters_make, &mt) < 0);
+	assert_int_equal(gw_spool_status_read(spool, "health", &text), 0);
+	assert_string_equal(text, whole);
+	free(text);
+	free(whole);
+	assert_int_equal(unlink(tdir), 0);
+	assert_int_equal(rename(away, tdir), 0);
+
+	/* a replacement that fails after its first 64 KiB (here past
+	 * RLIMIT_FSIZE; on a full disk ENOSPC) and cannot be written in
+	 * place (a file of one block): the old file whole, tmp/ empty */
+	assert_int_equal(gw_spool_status_write(spool, "small", "gateway=gw-1\n"), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 70000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int rc = gw_spool_status_make(spool, "small", meters_make, &mt);
+	int err = errno;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(rc, GW_EIO);
+	assert_int_equal(err, EFBIG);
+	assert_int_equal(count_in(tdir), 0);
+	assert_int_equal(gw_spool_status_read(spool, "small", &text), 0);
+	assert_string_equal(text, "gateway=gw-1\n");
+	free(text);
+}
+
 /* A full disk gets room back from batches already in the database. */
 static void full_disk_empties_done(void **state)
 {
@@ -1143,6 +1289,7 @@ int main(void)
 		cmocka_unit_test(size_bound),
 		cmocka_unit_test(journal_over_bound_keeps_intervals),
 		cmocka_unit_test(status_survives_full_disk),
+		cmocka_unit_test(status_made_in_pieces),
 		cmocka_unit_test(full_disk_empties_done),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

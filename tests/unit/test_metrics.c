@@ -54,26 +54,6 @@ static double value_of(const char *text, const char *series)
 	return -1;
 }
 
-/* A health file line of meter id on bus, as gatewayd writes it. */
-static size_t health_line(char *buf, size_t cap, const char *id, const char *bus,
-			  const struct gw_meter_health *h)
-{
-	char ok[40];
-	const char *state = h->offline ? "offline" : h->consecutive_failures ? "failing"
-			    : h->cycles ? "online" : "unread";
-
-	if (h->last_ok_ms)
-		gw_format_utc(h->last_ok_ms, ok, sizeof(ok));
-	else
-		strcpy(ok, "-");
-	return (size_t)snprintf(buf, cap,
-				"%s\t%s\t%s\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\t%lu\t%lu\t%s\n",
-				id, bus, state, h->consecutive_failures, h->cycles, h->ok,
-				h->failed, h->skipped, h->timeouts, h->crc_errors,
-				h->exceptions, h->malformed, "-", h->stale_replies,
-				h->bad_values, ok);
-}
-
 /* The world the texts come from: two meters (one with a quote and a
  * backslash in its id, one failing), one bus. */
 struct world {
@@ -143,8 +123,8 @@ static void texts(const struct world *w, char *st, size_t scap, char *he, size_t
 
 	len = (size_t)snprintf(he, hcap, "# updated %s\n", tm);
 	len += (size_t)gw_health_header(he + len, hcap - len);
-	len += health_line(he + len, hcap - len, "we\"ird\\id", "feeder-7", &w->m[0]);
-	len += health_line(he + len, hcap - len, "m-2", "feeder-7", &w->m[1]);
+	len += (size_t)gw_health_format(&w->m[0], "we\"ird\\id", "feeder-7", he + len, hcap - len);
+	len += (size_t)gw_health_format(&w->m[1], "m-2", "feeder-7", he + len, hcap - len);
 	assert_true(len + 1 < hcap);
 }
 
