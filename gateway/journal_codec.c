@@ -29,11 +29,9 @@
  * The version-1 cycle record (what gateways before version 2 wrote) is
  * here too, for the reader of old segments and for tests and benches.
  */
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <zlib.h>
 
 #include "bytes.h"
@@ -372,53 +370,6 @@ static int put_body(struct gw_jcodec *c, const struct gw_reading *r, size_t n,
 	return 0;
 }
 
-/* The deflate state's buffers (about 260 kB at level 6: window, hash
- * chains, pending output) come straight from the kernel and go back to it
- * at deflateEnd. From malloc, each bus worker's record left them free in
- * its malloc arena, which kept them resident (as many as had been in use
- * at once: several MB at 50 buses); a state kept per bus would hold them
- * all the time. */
-static voidpf zmap(voidpf opaque, uInt items, uInt size)
-{
-	(void)opaque;
-	size_t len = (size_t)items * size + sizeof(max_align_t);
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return Z_NULL;
-	*(size_t *)p = len;
-	return (char *)p + sizeof(max_align_t);
-}
-
-static void zunmap(voidpf opaque, voidpf address)
-{
-	(void)opaque;
-	char *p = (char *)address - sizeof(max_align_t);
-	munmap(p, *(size_t *)p);
-}
-
-/* compress2(dst, dlen, src, n, 6) with the state's memory from zmap: the
- * same bytes (one deflate call with Z_FINISH, as compress2 makes). dst
- * holds *dlen bytes (compressBound(n)); *dlen is set to the length
- * written. 0, or -1 (out of memory, or dst too small). */
-static int deflate_body(uint8_t *dst, uLongf *dlen, const uint8_t *src,
-			size_t n)
-{
-	z_stream z = {.zalloc = zmap, .zfree = zunmap};
-
-	if (n > UINT32_MAX || *dlen > UINT32_MAX ||
-	    deflateInit(&z, 6) != Z_OK)
-		return -1;
-	z.next_in = (Bytef *)src;
-	z.avail_in = (uInt)n;
-	z.next_out = dst;
-	z.avail_out = (uInt)*dlen;
-	int rc = deflate(&z, Z_FINISH);
-	*dlen = z.total_out;
-	deflateEnd(&z);
-	return rc == Z_STREAM_END ? 0 : -1;
-}
-
 int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
 		     size_t n, struct gw_wbuf *out)
 {
@@ -445,7 +396,7 @@ int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
 	 * header; a bus of hundreds is. */
 	uLongf clen = compressBound((uLong)body.n);
 	uint8_t *z = body.n >= 64 ? malloc(clen) : NULL;
-	if (z && deflate_body(z, &clen, body.p, body.n) == 0 &&
+	if (z && compress2(z, &clen, body.p, (uLong)body.n, 6) == Z_OK &&
 	    clen + 4 < body.n)
 		flags |= PK_DEFLATE;
 	gw_wbuf_u8(out, GW_JREC_PACKED);

@@ -160,10 +160,9 @@ static void install_signals(struct gw_daemon_opts *opts)
 }
 
 /* Two malloc arenas, not eight a core: every bus has a worker thread
- * (50 at 10,000 meters), and each arena keeps what its threads freed as
- * its own; with one arena a thread, that was about 14 MB at 50 buses (a
- * journal record's deflate state, about 270 kB, once a cycle, which now
- * comes from mmap instead: journal_codec.c). The
+ * (50 at 10,000 meters), and each arena keeps what its threads freed (a
+ * journal record's deflate state, about 270 kB, once a cycle) as its
+ * own; with one arena a thread, that was about 14 MB at 50 buses. The
  * workers allocate about once a cycle; the cost of sharing was not
  * measured apart (scale.sh, 10,000 x 3: gatewayd's CPU per 1,000 reads
  * 1.0 x metersim's). MALLOC_ARENA_MAX in the environment still wins. */

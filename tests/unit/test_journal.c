@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "journal_int.h"
 #include "spool.h"
@@ -725,45 +724,6 @@ static void packed_round_trip(void **state)
 		assert_memory_equal(&g.r[i], &want[i], sizeof(want[i]));
 }
 
-/* A packed record's deflate stream is compress2's at level 6 of the same
- * body, byte for byte (the codec deflates with its own allocator: the
- * bytes on flash do not depend on where the state's memory comes from). */
-static void packed_deflate_is_compress2(void **state)
-{
-	static struct gw_reading r[600];
-	struct gw_jcodec c = {.fresh = 1};
-	(void)state;
-
-	for (int cyc = 0; cyc < 3; cyc++) {
-		struct gw_wbuf out = {0};
-		make_cycle(r, 600, T0 + cyc * 900000LL, 1000 + cyc * 7);
-		assert_int_equal(gw_jcodec_encode(&c, 2, r, 600, &out), 0);
-		struct gw_rbuf in = {.p = out.p, .n = out.n};
-		assert_int_equal(gw_rbuf_le(&in, 1), GW_JREC_PACKED);
-		assert_true(gw_rbuf_le(&in, 1) & 2); /* flags: PK_DEFLATE */
-		assert_int_equal(gw_rbuf_varint(&in), 2);
-		assert_int_equal(gw_rbuf_varint(&in), 600);
-		uLongf raw = (uLongf)gw_rbuf_varint(&in);
-		assert_false(in.bad);
-		const uint8_t *z = in.p + in.pos;
-		uLong zlen = (uLong)(in.n - in.pos);
-		uint8_t *body = malloc(raw);
-		uLongf blen = raw, clen = compressBound(raw);
-		uint8_t *again = malloc(clen);
-		assert_non_null(body);
-		assert_non_null(again);
-		assert_int_equal(uncompress(body, &blen, z, zlen), Z_OK);
-		assert_int_equal(blen, raw);
-		assert_int_equal(compress2(again, &clen, body, blen, 6), Z_OK);
-		assert_int_equal(clen, zlen);
-		assert_memory_equal(again, z, zlen);
-		free(again);
-		free(body);
-		free(out.p);
-	}
-	gw_jcodec_free(&c);
-}
-
 /* A segment a version-1 gateway left behind is replayed with the new
  * ones: an upgraded gateway loses nothing of its open days. */
 static void version1_segments_replay(void **state)
@@ -1178,7 +1138,6 @@ int main(void)
 		cmocka_unit_test(every_cut_with_zeros),
 		cmocka_unit_test(failed_append_no_litter),
 		cmocka_unit_test(packed_round_trip),
-		cmocka_unit_test(packed_deflate_is_compress2),
 		cmocka_unit_test(version1_segments_replay),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
