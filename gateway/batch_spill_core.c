@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "batch_int.h"
+#include "bitw.h"
 
 void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store)
 {
@@ -378,26 +379,26 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 		*bits = enc->bit;
 		return len;
 	}
-	/* enc's bytes moved sh bits up, after the record's last bit */
-	size_t at = len - 1;
+	/* enc's bytes moved sh bits up, after the record's last bit: the
+	 * record's last byte written again with them, a word at a time */
+	uint8_t *start = d + len - 1;
+	struct gw_bitw w;
+	gw_bitw_init(&w, start, *start, sh);
 	for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
-		size_t k = id == enc->tail ? enc->tail_len : BLK_DATA;
+		size_t k = id == enc->tail ? enc->tail_len : BLK_DATA, i = 0;
 		const uint8_t *x = blk_at(b->pool, id)->d;
-		for (size_t i = 0; i < k; i++) {
-			d[at] |= (uint8_t)(x[i] << sh);
-			d[++at] = (uint8_t)(x[i] >> (8 - sh));
-		}
+		for (; i + 8 <= k; i += 8)
+			gw_bitw_put(&w, gw_bitw_load64(x + i), 64);
+		for (; i < k; i++)
+			gw_bitw_put(&w, x[i], 8);
 		if (id == enc->tail)
 			break;
 	}
-	/* at: the last byte written; enc's last byte held enc->bit bits */
-	unsigned last = enc->bit ? enc->bit : 8, total = sh + last;
-	if (total <= 8) {
-		*bits = total % 8;
-		return at; /* the byte at `at` holds none of them */
-	}
-	*bits = total - 8;
-	return at + 1;
+	/* enc's last byte held enc->bit bits (0: eight), zeros above them */
+	size_t nbits = gw_bitw_bits(&w, start) - (enc->bit ? 8u - enc->bit : 0);
+	gw_bitw_flush(&w);
+	*bits = (unsigned)(nbits % 8);
+	return len - 1 + (nbits + 7) / 8;
 }
 
 /* A pass of the open day over track t: its points in memory (every one
