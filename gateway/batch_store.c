@@ -89,6 +89,57 @@ void batch_tracks_free(struct gw_batcher *b)
 	b->slabs = NULL;
 	b->n_slabs = 0;
 	b->n_tracks = 0;
+	free(b->order);
+	b->order = NULL;
+	b->n_order = 0;
+}
+
+static int cmp_track(const void *a, const void *c, void *ctx)
+{
+	const struct gw_batcher *b = ctx;
+	const struct track *x = track_at(b, *(const uint32_t *)a);
+	const struct track *y = track_at(b, *(const uint32_t *)c);
+	int r = x->meter_id == y->meter_id ? 0 :
+		strcmp(track_meter(b, x), track_meter(b, y));
+
+	return r ? r : strcmp(track_obis(b, x), track_obis(b, y));
+}
+
+/* The tracks in the order of their names (meter, then code): the order
+ * of every walk over the tracks that reads or writes their spilled
+ * records (the passes, the seal's day, the edge and its prune, the
+ * edges' text), so that each reads the records in the order the pass
+ * before it wrote them, which is the order they lie in the file
+ * (batch_spill_ra_begin reads them ahead then). Made again when tracks
+ * were added since (new tracks are rare after the first cycle). NULL
+ * when out of memory: the walks then take the hash table's order. */
+const uint32_t *batch_order(struct gw_batcher *b)
+{
+	if (b->order && b->n_order == b->n_tracks)
+		return b->order;
+	uint32_t *o = realloc(b->order, (b->n_tracks + 1) * sizeof(*o));
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < b->n_tracks; i++)
+		o[i] = (uint32_t)(i + 1);
+	qsort_r(o, b->n_tracks, sizeof(*o), cmp_track, b);
+	b->order = o;
+	b->n_order = b->n_tracks;
+	return o;
+}
+
+/* A walk over every track: the i-th of batch_walk_n(b, order) places,
+ * in order (from batch_order) or, when it is NULL, the hash table's
+ * slot i (NULL when empty). */
+struct track *batch_walk(const struct gw_batcher *b, const uint32_t *order,
+			 size_t i)
+{
+	return order ? track_at(b, order[i]) : batch_slot(b, i);
+}
+
+size_t batch_walk_n(const struct gw_batcher *b, const uint32_t *order)
+{
+	return order ? b->n_order : b->n_slots;
 }
 
 /* Tracks the first n slabs hold. */
@@ -774,10 +825,13 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 void batch_prune(struct gw_batcher *b)
 {
 	int64_t from = keep_from(b);
+	const uint32_t *order = batch_order(b);
 
-	for (size_t i = 0; i < b->n_slots; i++)
-		if (b->slots[i])
-			batch_prune_track(b, batch_slot(b, i), from, b->edge_day);
+	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
+		struct track *t = batch_walk(b, order, i);
+		if (t)
+			batch_prune_track(b, t, from, b->edge_day);
+	}
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)
