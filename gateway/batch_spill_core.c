@@ -204,25 +204,34 @@ static uint32_t d_hi(const uint8_t *hdr)
 }
 
 /* Starts reading records ahead (see struct spill_ra): the windows are
- * taken now and given back by the batch_spill_ra_end that ends the
- * outermost begin, so the data they hold never outlives the walk (a
- * file damaged or cut between two walks is read anew). Out of memory,
- * the records are read one at a time, as without. */
+ * taken at the first record read (a call that reads none takes none)
+ * and given back by the batch_spill_ra_end that ends the outermost
+ * begin, so the data they hold never outlives the walk (a file damaged
+ * or cut between two walks is read anew). Out of memory, the records
+ * are read one at a time, as without. */
 void batch_spill_ra_begin(const struct gw_batcher *b)
 {
 	struct spill_core *sc = b->spl;
 
-	if (!sc || !sc->store || sc->ra.depth++ > 0)
-		return;
-	for (int i = 0; i < 2; i++) {
-		sc->ra.p[i] = malloc(SPILL_IO);
-		sc->ra.n[i] = 0;
-	}
-	if (!sc->ra.p[0] || !sc->ra.p[1]) {
-		free(sc->ra.p[0]);
-		free(sc->ra.p[1]);
-		sc->ra.p[0] = sc->ra.p[1] = NULL;
-	}
+	if (sc)
+		sc->ra.depth++;
+}
+
+/* The windows, taken when a walk reads its first record. Returns 0, or
+ * GW_ENOMEM (none: read one record at a time). */
+static int ra_take(struct spill_ra *ra)
+{
+	if (ra->p[0])
+		return 0;
+	ra->p[0] = malloc(SPILL_IO);
+	ra->p[1] = malloc(SPILL_IO);
+	ra->n[0] = ra->n[1] = 0;
+	if (ra->p[0] && ra->p[1])
+		return 0;
+	free(ra->p[0]);
+	free(ra->p[1]);
+	ra->p[0] = ra->p[1] = NULL;
+	return GW_ENOMEM;
 }
 
 void batch_spill_ra_end(const struct gw_batcher *b)
@@ -250,7 +259,8 @@ static void ra_forget(struct spill_core *sc, int gen)
 #define RA_ALONE 4096
 
 /* Up to n bytes of gen's file at off into dst, at least `need` of them
- * (need <= n) from a window when off is in one with them. Else, with
+ * (need <= n) from a window when off is in one with them (during a
+ * walk: batch_spill_ra_begin .. end). Else, with
  * `fill`: when off lies ahead of a window, within SPILL_IO of its end
  * (a walk in the order the records lie in the file), that window is
  * refilled at off with SPILL_IO bytes; when not (a walk in another
@@ -267,7 +277,7 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 	struct spill_ra *ra = &sc->ra;
 	int w = -1, ahead = -1;
 
-	if (!ra->p[0] || n > SPILL_IO)
+	if (ra->depth == 0 || n > SPILL_IO || ra_take(ra))
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	for (int i = 0; i < 2; i++) {
 		if (!ra->n[i] || ra->gen[i] != gen || off < ra->off[i])
