@@ -109,9 +109,10 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 		     int32_t new_edge)
 {
 	int rc = 0;
+	const uint32_t *order = batch_order(b);
 
-	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = batch_slot(b, i);
+	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
+		struct track *t = batch_walk(b, order, i);
 		if (!t)
 			continue;
 		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
@@ -138,7 +139,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 
 /* Moves the edge day up to `want`, one day at a time, freezing the books
  * at each midnight it passes; drops what is no longer needed. */
-int batch_move_edge_to(struct gw_batcher *b, int32_t want)
+static int move_edge_to(struct gw_batcher *b, int32_t want)
 {
 	int moved = 0, rc = 0;
 
@@ -173,6 +174,15 @@ int batch_move_edge_to(struct gw_batcher *b, int32_t want)
 		if (b->repl[i].ts >= b->edge_start - b->p.max_gap_ms - 86400000)
 			b->repl[r++] = b->repl[i];
 	b->n_repl = r;
+	return rc;
+}
+
+/* (its walks over the tracks with the records read ahead) */
+int batch_move_edge_to(struct gw_batcher *b, int32_t want)
+{
+	batch_spill_ra_begin(b);
+	int rc = move_edge_to(b, want);
+	batch_spill_ra_end(b);
 	return rc;
 }
 
@@ -212,8 +222,12 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 	n += (size_t)snprintf(out, cap, "next_day=%s edge_day=%s\n",
 			      gw_day_format(b->next_day, d1, sizeof(d1)),
 			      gw_day_format(b->edge_day, d2, sizeof(d2)));
-	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = batch_slot(b, i);
+	batch_spill_ra_begin(b);
+	/* the tracks' order when it is made (a walk in the order their
+	 * records lie in), else the hash table's */
+	const uint32_t *order = b->n_order == b->n_tracks ? b->order : NULL;
+	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
+		struct track *t = batch_walk(b, order, i);
 		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
 		    strpbrk(track_meter(b, t), "\t\n") || strpbrk(track_obis(b, t), "\t\n"))
 			continue;
@@ -235,10 +249,12 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 				      gw_quality_name((enum gw_quality)(t->edge == EDGE_FROZEN ? t->edge_q : 0)),
 				      lts, lv, last ? is_derived(t, last) : 0);
 		if (n >= cap) { /* cannot happen: every line is bounded */
+			batch_spill_ra_end(b);
 			free(out);
 			return GW_ENOMEM;
 		}
 	}
+	batch_spill_ra_end(b);
 	if (batch_spill_broken(b)) {
 		free(out);
 		return GW_EIO;

@@ -185,6 +185,10 @@ struct gw_batcher {
 	char gateway_id[GW_ID_MAX];
 	uint32_t *slots; /* open addressing, track numbers, 0 = empty */
 	size_t n_slots, n_tracks;
+	/* The track numbers in the order of their names (batch_order):
+	 * n_order of them, made again when tracks were added since. */
+	uint32_t *order;
+	size_t n_order;
 	struct track **slabs; /* where the tracks are (n_slabs) */
 	size_t n_slabs;
 	struct batch_names names;
@@ -237,7 +241,7 @@ struct gw_batcher {
 #define SPILL_FIRST 472     /* bytes of points read with the header */
 #define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
 #define SPILL_EVERY_MS (4 * 3600000LL)
-#define SPILL_IO (256 * 1024) /* a pass's reads and writes, bytes */
+#define SPILL_IO (256 * 1024) /* a window of records read ahead, a pass's writes: bytes */
 
 struct spill_hdr {
 	uint32_t hash, count, len, prev, total, total_len;
@@ -269,7 +273,7 @@ struct spill_core {
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
 	/* An open day's pass: its records gathered in wb (wn bytes, at w_off
 	 * in the file) and written at once, the tracks they are of waiting
-	 * in pend; the records before read ahead in ra. */
+	 * in pend. */
 	uint8_t *wb;
 	size_t wn;
 	uint64_t w_off;
@@ -278,11 +282,19 @@ struct spill_core {
 		uint32_t sp, count;
 	} *pend;
 	size_t n_pend;
+	/* The records read ahead, SPILL_IO bytes a read, while a walk over
+	 * the tracks is under way (batch_spill_ra_begin .. end: a seal, a
+	 * pass): two windows, one for each of a chain's records (the seal's
+	 * record, the open day's), each refilled where the record that is
+	 * not in either begins, the one used less lately. A walk in the
+	 * order the records were written reads the file once, in order. */
 	struct spill_ra {
-		uint8_t *p;
-		int on, gen;
-		uint64_t off;
-		size_t n;
+		uint8_t *p[2]; /* NULL: every read goes to the file */
+		int gen[2];
+		uint64_t off[2];
+		size_t n[2];   /* bytes in the window; 0: none */
+		int last;      /* the window used last */
+		int depth;     /* begins not ended */
 	} ra;
 	uint64_t tracks_spilled, points_spilled; /* the last pass */
 };
@@ -321,6 +333,10 @@ char *batch_fmt_time(int64_t ms, char *buf, size_t cap);
 int batch_iset_add(struct iset *s, int64_t x);
 void batch_iset_del(struct iset *s, int64_t x);
 void batch_tracks_free(struct gw_batcher *b);
+const uint32_t *batch_order(struct gw_batcher *b);
+struct track *batch_walk(const struct gw_batcher *b, const uint32_t *order,
+			 size_t i);
+size_t batch_walk_n(const struct gw_batcher *b, const uint32_t *order);
 int batch_track_flag(struct track *t, enum track_set which, int64_t x);
 void batch_track_unflag(struct track *t, enum track_set which, int64_t x);
 struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
@@ -349,6 +365,8 @@ int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 void batch_spill_hours(struct gw_batcher *b, int64_t now_ms);
 void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms);
 void batch_spill_replayed(struct gw_batcher *b, int64_t read_ms);
+void batch_spill_ra_begin(const struct gw_batcher *b);
+void batch_spill_ra_end(const struct gw_batcher *b);
 
 /* batch_pool.c */
 struct blk_pool *batch_pool_new(void);

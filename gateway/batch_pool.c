@@ -131,25 +131,20 @@ void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,
 	}
 }
 
-/* Appends nbits bits of s (from the lowest bit of s[0] up; the bits after
- * them zero) to c, after the bits of its last byte (room made by
- * batch_chain_room for the bytes that adds). */
+/* Appends bits to c: s holds c's last byte as it is when that is partly
+ * used (c->bit of its bits; it replaces it), then the new bits, nbits in
+ * all from the lowest bit of s[0] up, the bits after them zero (room
+ * made by batch_chain_room for the bytes that adds). */
 void batch_chain_put_bits(struct blk_pool *p, struct chain *c, const uint8_t *s,
 			  size_t nbits)
 {
-	unsigned sh = c->bit;
-	size_t nsrc = (nbits + 7) / 8;
+	size_t nb = (nbits + 7) / 8;
 
-	if (sh == 0) {
-		batch_chain_put(p, c, s, nsrc);
-		c->bit = (uint8_t)(nbits % 8);
-		return;
+	if (c->bit) {
+		blk_at(p, c->tail)->d[c->tail_len - 1] = s[0];
+		s++;
+		nb--;
 	}
-	uint8_t tmp[64];
-	size_t total = sh + nbits, nb = (total + 7) / 8 - 1;
-	blk_at(p, c->tail)->d[c->tail_len - 1] |= (uint8_t)(s[0] << sh);
-	for (size_t i = 0; i < nb && i < sizeof(tmp); i++)
-		tmp[i] = (uint8_t)((s[i] >> (8 - sh)) | (i + 1 < nsrc ? s[i + 1] << sh : 0));
-	batch_chain_put(p, c, tmp, nb);
-	c->bit = (uint8_t)(total % 8);
+	batch_chain_put(p, c, s, nb);
+	c->bit = (uint8_t)(nbits % 8);
 }

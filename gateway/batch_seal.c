@@ -16,17 +16,6 @@
 #include "batchfile.h"
 #include "drops.h"
 
-static int cmp_track(const void *a, const void *c, void *ctx)
-{
-	const struct gw_batcher *b = ctx;
-	const struct track *x = track_at(b, *(const uint32_t *)a);
-	const struct track *y = track_at(b, *(const uint32_t *)c);
-	int r = x->meter_id == y->meter_id ? 0 :
-		strcmp(track_meter(b, x), track_meter(b, y));
-
-	return r ? r : strcmp(track_obis(b, x), track_obis(b, y));
-}
-
 static int add_event(const struct gw_batcher *b, struct gw_batch *batch,
 		     size_t *cap, const struct track *t, int64_t ts,
 		     enum gw_event_kind kind, int64_t from, int64_t to)
@@ -135,22 +124,23 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 }
 
 /* The tracks with data in [s, e) or readings on both sides of it,
- * sorted by meter and register, into list (their numbers; room for
- * every track). Returns how many. */
-static size_t day_tracks(const struct gw_batcher *b, int64_t s, int64_t e,
-			 uint32_t *list)
+ * sorted by meter and register (batch_order), into list (their numbers;
+ * room for every track). Returns how many, or GW_ENOMEM. */
+static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list)
 {
-	size_t n = 0;
+	const uint32_t *order = batch_order(b);
+	int n = 0;
 
+	if (!order || b->n_tracks > INT_MAX)
+		return GW_ENOMEM;
 	/* Without decoding the tracks: one with its last point before s has
 	 * nothing; else its first point before s spans the day, and one at
 	 * or after s lies inside it if it comes before e. */
-	for (size_t i = 0; i < b->n_slots; i++) {
-		struct track *t = batch_slot(b, i);
-		if (t && t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
-			list[n++] = b->slots[i];
+	for (size_t i = 0; i < b->n_order; i++) {
+		struct track *t = track_at(b, order[i]);
+		if (t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
+			list[n++] = order[i];
 	}
-	qsort_r(list, n, sizeof(*list), cmp_track, (void *)b);
 	return n;
 }
 
@@ -301,7 +291,8 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	uint32_t *list = malloc(b->n_tracks * sizeof(*list) + 1);
 	struct seal_src *c = calloc(1, sizeof(*c));
 	struct gw_batch *batch = calloc(1, sizeof(*batch));
-	size_t n, n_energy = 0, ecap = 0;
+	size_t n_energy = 0, ecap = 0;
+	int n;
 
 	memset(src, 0, sizeof(*src));
 	src->batch = batch;
@@ -311,18 +302,20 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 		goto oom;
 	c->b = b;
 	n = day_tracks(b, s, e, list);
-	for (size_t k = 0; k < n; k++)
+	if (n < 0)
+		goto oom;
+	for (int k = 0; k < n; k++)
 		n_energy += gw_unit_is_energy(
 			(enum gw_unit)track_at(b, list[k])->unit);
 	batch->days = calloc(n_energy + 1, sizeof(*batch->days));
-	c->ser = malloc((n + 1) * sizeof(*c->ser));
+	c->ser = malloc(((size_t)n + 1) * sizeof(*c->ser));
 	if (!batch->days || !c->ser)
 		goto oom;
 	gw_strlcpy(batch->gateway_id, b->gateway_id, sizeof(batch->gateway_id));
 	gw_strlcpy(batch->timezone, gw_tz_name(), sizeof(batch->timezone));
 	batch->day = d;
 	batch->created_ms = now;
-	for (size_t k = 0; k < n; k++) {
+	for (int k = 0; k < n; k++) {
 		struct track *t = track_at(b, list[k]);
 		batch_track_open(b, t);
 		size_t first = lower_bound(b, t, s), end = lower_bound(b, t, e);
@@ -527,12 +520,22 @@ static int advance(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
 	return count;
 }
 
+/* advance() with the records read ahead (batch_spill_ra_begin): its
+ * walks over the tracks read them in the order they lie in the file. */
+static int advance_ra(struct gw_batcher *b, int64_t now_ms, const struct sink *sk)
+{
+	batch_spill_ra_begin(b);
+	int rc = advance(b, now_ms, sk);
+	batch_spill_ra_end(b);
+	return rc;
+}
+
 int gw_batcher_advance(struct gw_batcher *b, int64_t now_ms,
 		       gw_sealed_fn sealed, void *ctx)
 {
 	struct sink sk = {.whole = sealed, .ctx = ctx};
 
-	return advance(b, now_ms, &sk);
+	return advance_ra(b, now_ms, &sk);
 }
 
 int gw_batcher_advance_src(struct gw_batcher *b, int64_t now_ms,
@@ -540,5 +543,5 @@ int gw_batcher_advance_src(struct gw_batcher *b, int64_t now_ms,
 {
 	struct sink sk = {.src = sealed, .ctx = ctx};
 
-	return advance(b, now_ms, &sk);
+	return advance_ra(b, now_ms, &sk);
 }

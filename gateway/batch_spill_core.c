@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "batch_int.h"
+#include "bitw.h"
 
 void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store)
 {
@@ -40,6 +41,8 @@ void batch_spill_free(struct gw_batcher *b)
 	if (!b->spl)
 		return;
 	gw_spill_close(b->spl->store);
+	free(b->spl->ra.p[0]);
+	free(b->spl->ra.p[1]);
 	free(b->spl->buf);
 	free(b->spl);
 	b->spl = NULL;
@@ -200,6 +203,110 @@ static uint32_t d_hi(const uint8_t *hdr)
 	return get32(hdr + 24) >> 16;
 }
 
+/* Starts reading records ahead (see struct spill_ra): the windows are
+ * taken at the first record read (a call that reads none takes none)
+ * and given back by the batch_spill_ra_end that ends the outermost
+ * begin, so the data they hold never outlives the walk (a file damaged
+ * or cut between two walks is read anew). Out of memory, the records
+ * are read one at a time, as without. */
+void batch_spill_ra_begin(const struct gw_batcher *b)
+{
+	struct spill_core *sc = b->spl;
+
+	if (sc)
+		sc->ra.depth++;
+}
+
+/* The windows, taken when a walk reads its first record. Returns 0, or
+ * GW_ENOMEM (none: read one record at a time). */
+static int ra_take(struct spill_ra *ra)
+{
+	if (ra->p[0])
+		return 0;
+	ra->p[0] = malloc(SPILL_IO);
+	ra->p[1] = malloc(SPILL_IO);
+	ra->n[0] = ra->n[1] = 0;
+	if (ra->p[0] && ra->p[1])
+		return 0;
+	free(ra->p[0]);
+	free(ra->p[1]);
+	ra->p[0] = ra->p[1] = NULL;
+	return GW_ENOMEM;
+}
+
+void batch_spill_ra_end(const struct gw_batcher *b)
+{
+	struct spill_core *sc = b->spl;
+
+	if (!sc || sc->ra.depth == 0 || --sc->ra.depth > 0)
+		return;
+	free(sc->ra.p[0]);
+	free(sc->ra.p[1]);
+	sc->ra.p[0] = sc->ra.p[1] = NULL;
+}
+
+/* Forgets what the windows hold of generation gen (its file made anew
+ * or dropped). */
+static void ra_forget(struct spill_core *sc, int gen)
+{
+	for (int i = 0; i < 2; i++)
+		if (sc->ra.gen[i] == gen)
+			sc->ra.n[i] = 0;
+}
+
+/* A read on its own (not ahead of a window): enough for a record's
+ * head and the rest of most records. */
+#define RA_ALONE 4096
+
+/* Up to n bytes of gen's file at off into dst, at least `need` of them
+ * (need <= n) from a window when off is in one with them (during a
+ * walk: batch_spill_ra_begin .. end). Else, with
+ * `fill`: when off lies ahead of a window, within SPILL_IO of its end
+ * (a walk in the order the records lie in the file), that window is
+ * refilled at off with SPILL_IO bytes; when not (a walk in another
+ * order), the window used less lately with RA_ALONE bytes, so that such
+ * a walk does not read 256 kB a record. Without windows, without `fill`,
+ * or when the refill fails (a file cut short under the store may still
+ * hold this record whole), read from the file directly as
+ * gw_spill_read_upto does, so that a record that does not read back is
+ * found as it was without windows. Returns the bytes (at least 1) or
+ * GW_EIO (logged). */
+static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
+		   size_t n, size_t need, int fill)
+{
+	struct spill_ra *ra = &sc->ra;
+	int w = -1, ahead = -1;
+
+	if (ra->depth == 0 || n > SPILL_IO || ra_take(ra))
+		return gw_spill_read_upto(sc->store, gen, off, dst, n);
+	for (int i = 0; i < 2; i++) {
+		if (!ra->n[i] || ra->gen[i] != gen || off < ra->off[i])
+			continue;
+		if (off + need <= ra->off[i] + ra->n[i])
+			w = i;
+		else if (off < ra->off[i] + ra->n[i] + SPILL_IO)
+			ahead = i;
+	}
+	if (w < 0 && !fill)
+		return gw_spill_read_upto(sc->store, gen, off, dst, n);
+	if (w < 0) {
+		w = ahead >= 0 ? ahead : !ra->last;
+		size_t want = ahead >= 0 ? SPILL_IO : n > RA_ALONE ? n : RA_ALONE;
+		int got = gw_spill_read_upto(sc->store, gen, off, ra->p[w], want);
+		ra->n[w] = got > 0 ? (size_t)got : 0;
+		ra->off[w] = off;
+		ra->gen[w] = gen;
+		if (got < (int)need)
+			return gw_spill_read_upto(sc->store, gen, off, dst, n);
+	}
+	ra->last = w;
+	size_t got = (size_t)(ra->off[w] + ra->n[w] - off);
+	if (got > n)
+		got = n;
+	memcpy(dst, ra->p[w] + (off - ra->off[w]), got);
+	return (int)got;
+}
+
 /* Reads the header of t's record at sp, and what follows it up to
  * SPILL_FIRST bytes, into sc->head; *h gets the header, checked on its
  * own (t's, its counts within bounds, its chain going back in the same
@@ -210,27 +317,7 @@ static int rec_head(const struct gw_batcher *b, const struct track *t,
 	struct spill_core *sc = b->spl;
 	int gen = (int)(sp & 1);
 	uint64_t off = sp & ~(uint32_t)1;
-	int got;
-
-	if (!sc->ra.on) {
-		got = gw_spill_read_upto(sc->store, gen, off, sc->head,
-					 sizeof(sc->head));
-	} else {
-		/* a pass reads the records of the pass before in the order
-		 * it wrote them: ahead, SPILL_IO bytes a read */
-		struct spill_ra *ra = &sc->ra;
-		if (ra->gen != gen || off < ra->off || off + SPILL_HDR > ra->off + ra->n) {
-			got = gw_spill_read_upto(sc->store, gen, off, ra->p, SPILL_IO);
-			ra->n = got > 0 ? (size_t)got : 0;
-			ra->off = off;
-			ra->gen = gen;
-		}
-		got = (int)(ra->off + ra->n - off);
-		if (got > (int)sizeof(sc->head))
-			got = (int)sizeof(sc->head);
-		if (got > 0)
-			memcpy(sc->head, ra->p + (off - ra->off), (size_t)got);
-	}
+	int got = ra_read(sc, gen, off, sc->head, sizeof(sc->head), SPILL_HDR, 1);
 
 	if (got < SPILL_HDR)
 		return broken(b, t);
@@ -259,11 +346,17 @@ static int rec_body(const struct gw_batcher *b, const struct track *t,
 	if (have > h->len)
 		have = h->len;
 	memcpy(dst, sc->head + SPILL_HDR, have);
-	if (have < h->len &&
-	    gw_spill_read(sc->store, (int)(sp & 1),
-			  (sp & ~(uint32_t)1) + SPILL_HDR + have, dst + have,
-			  h->len - have))
-		return broken(b, t);
+	if (have < h->len) {
+		/* the rest: from a window when it is in one (or after a
+		 * refill), else read exactly (a short read is logged) */
+		int gen = (int)(sp & 1);
+		uint64_t at = (sp & ~(uint32_t)1) + SPILL_HDR + have;
+		size_t rest = h->len - have;
+		int got = ra_read(sc, gen, at, dst + have, rest, rest, 0);
+		if (got < 0 || ((size_t)got < rest &&
+				gw_spill_read(sc->store, gen, at, dst + have, rest)))
+			return broken(b, t);
+	}
 	if (record_crc(sc->head, dst, h->len) != get32(sc->head + SPILL_HDR - 4))
 		return broken(b, t);
 	return 0;
@@ -378,26 +471,26 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 		*bits = enc->bit;
 		return len;
 	}
-	/* enc's bytes moved sh bits up, after the record's last bit */
-	size_t at = len - 1;
+	/* enc's bytes moved sh bits up, after the record's last bit: the
+	 * record's last byte written again with them, a word at a time */
+	uint8_t *start = d + len - 1;
+	struct gw_bitw w;
+	gw_bitw_init(&w, start, *start, sh);
 	for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
-		size_t k = id == enc->tail ? enc->tail_len : BLK_DATA;
+		size_t k = id == enc->tail ? enc->tail_len : BLK_DATA, i = 0;
 		const uint8_t *x = blk_at(b->pool, id)->d;
-		for (size_t i = 0; i < k; i++) {
-			d[at] |= (uint8_t)(x[i] << sh);
-			d[++at] = (uint8_t)(x[i] >> (8 - sh));
-		}
+		for (; i + 8 <= k; i += 8)
+			gw_bitw_put(&w, gw_bitw_load64(x + i), 64);
+		for (; i < k; i++)
+			gw_bitw_put(&w, x[i], 8);
 		if (id == enc->tail)
 			break;
 	}
-	/* at: the last byte written; enc's last byte held enc->bit bits */
-	unsigned last = enc->bit ? enc->bit : 8, total = sh + last;
-	if (total <= 8) {
-		*bits = total % 8;
-		return at; /* the byte at `at` holds none of them */
-	}
-	*bits = total - 8;
-	return at + 1;
+	/* enc's last byte held enc->bit bits (0: eight), zeros above them */
+	size_t nbits = gw_bitw_bits(&w, start) - (enc->bit ? 8u - enc->bit : 0);
+	gw_bitw_flush(&w);
+	*bits = (unsigned)(nbits % 8);
+	return len - 1 + (nbits + 7) / 8;
 }
 
 /* A pass of the open day over track t: its points in memory (every one
@@ -488,9 +581,8 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 static void pass_buffers_free(struct spill_core *sc)
 {
 	free(sc->wb);
-	free(sc->ra.p);
 	free(sc->pend);
-	sc->wb = sc->ra.p = NULL;
+	sc->wb = NULL;
 	sc->pend = NULL;
 }
 
@@ -502,6 +594,7 @@ static void open_pass(struct gw_batcher *b)
 	struct spill_core *sc = b->spl;
 
 	if (sc->refs[sc->gen] == 0) {
+		ra_forget(sc, sc->gen);
 		if (gw_spill_begin_open(sc->store, sc->gen, b->next_day - 1))
 			return;
 	} else if (gw_spill_check(sc->store, sc->gen)) {
@@ -510,12 +603,11 @@ static void open_pass(struct gw_batcher *b)
 		sc->broken = 1;
 		return;
 	}
-	/* the buffers for the pass only (0.6 MB: not held at the seal) */
+	/* the buffers for the pass only (0.3 MB: not held at the seal) */
 	sc->wb = malloc(SPILL_IO);
-	sc->ra.p = malloc(SPILL_IO);
 	/* a record of SPILL_HDR + 4 bytes at least */
 	sc->pend = malloc(SPILL_IO / SPILL_HDR * sizeof(*sc->pend));
-	if (!sc->wb || !sc->ra.p || !sc->pend) {
+	if (!sc->wb || !sc->pend) {
 		pass_buffers_free(sc);
 		return;
 	}
@@ -523,13 +615,15 @@ static void open_pass(struct gw_batcher *b)
 	sc->tracks_spilled = sc->points_spilled = 0;
 	sc->w_off = gw_spill_size(sc->store, sc->gen);
 	sc->wn = sc->n_pend = 0;
-	sc->ra.on = 1;
-	sc->ra.n = 0;
-	for (size_t i = 0; i < b->n_slots; i++)
-		if (b->slots[i])
-			spill_open_track(b, batch_slot(b, i));
+	batch_spill_ra_begin(b);
+	const uint32_t *order = batch_order(b);
+	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
+		struct track *t = batch_walk(b, order, i);
+		if (t)
+			spill_open_track(b, t);
+	}
 	pass_flush(b);
-	sc->ra.on = 0;
+	batch_spill_ra_end(b);
 	sc->skip = 0;
 	pass_buffers_free(sc);
 	batch_pool_trim(b->pool);
@@ -600,6 +694,7 @@ int batch_spill_begin(struct gw_batcher *b, int32_t day)
 
 	if (!sc || !sc->store || sc->broken || sc->refs[!sc->gen])
 		return 0;
+	ra_forget(sc, !sc->gen);
 	if (gw_spill_begin(sc->store, !sc->gen, day))
 		return 0;
 	sc->writing = 1;
@@ -619,15 +714,19 @@ void batch_spill_end(struct gw_batcher *b)
 	sc->writing = 0;
 	int old = sc->gen;
 	sc->gen = !old;
-	if (sc->refs[old] == 0)
+	if (sc->refs[old] == 0) {
+		ra_forget(sc, old);
 		gw_spill_drop(sc->store, old);
+	}
 }
 
 int gw_batcher_spill_now(struct gw_batcher *b)
 {
 	if (b->next_day == INT32_MIN || !batch_spill_begin(b, b->next_day - 1))
 		return 0;
+	batch_spill_ra_begin(b);
 	batch_prune(b);
+	batch_spill_ra_end(b);
 	batch_spill_end(b);
 	return batch_spill_broken(b) ? GW_EIO : 0;
 }

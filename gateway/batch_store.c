@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "batch_int.h"
+#include "bitw.h"
 #include "drops.h"
 
 /* the size memory is counted in (docs/architecture.md, "Memory") */
@@ -88,6 +89,57 @@ void batch_tracks_free(struct gw_batcher *b)
 	b->slabs = NULL;
 	b->n_slabs = 0;
 	b->n_tracks = 0;
+	free(b->order);
+	b->order = NULL;
+	b->n_order = 0;
+}
+
+static int cmp_track(const void *a, const void *c, void *ctx)
+{
+	const struct gw_batcher *b = ctx;
+	const struct track *x = track_at(b, *(const uint32_t *)a);
+	const struct track *y = track_at(b, *(const uint32_t *)c);
+	int r = x->meter_id == y->meter_id ? 0 :
+		strcmp(track_meter(b, x), track_meter(b, y));
+
+	return r ? r : strcmp(track_obis(b, x), track_obis(b, y));
+}
+
+/* The tracks in the order of their names (meter, then code): the order
+ * of every walk over the tracks that reads or writes their spilled
+ * records (the passes, the seal's day, the edge and its prune, the
+ * edges' text), so that each reads the records in the order the pass
+ * before it wrote them, which is the order they lie in the file
+ * (batch_spill_ra_begin reads them ahead then). Made again when tracks
+ * were added since (new tracks are rare after the first cycle). NULL
+ * when out of memory: the walks then take the hash table's order. */
+const uint32_t *batch_order(struct gw_batcher *b)
+{
+	if (b->order && b->n_order == b->n_tracks)
+		return b->order;
+	uint32_t *o = realloc(b->order, (b->n_tracks + 1) * sizeof(*o));
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < b->n_tracks; i++)
+		o[i] = (uint32_t)(i + 1);
+	qsort_r(o, b->n_tracks, sizeof(*o), cmp_track, b);
+	b->order = o;
+	b->n_order = b->n_tracks;
+	return o;
+}
+
+/* A walk over every track: the i-th of batch_walk_n(b, order) places,
+ * in order (from batch_order) or, when it is NULL, the hash table's
+ * slot i (NULL when empty). */
+struct track *batch_walk(const struct gw_batcher *b, const uint32_t *order,
+			 size_t i)
+{
+	return order ? track_at(b, order[i]) : batch_slot(b, i);
+}
+
+size_t batch_walk_n(const struct gw_batcher *b, const uint32_t *order)
+{
+	return order ? b->n_order : b->n_slots;
 }
 
 /* Tracks the first n slabs hold. */
@@ -162,12 +214,6 @@ void batch_track_unflag(struct track *t, enum track_set which, int64_t x)
 #define RICE_M0 256 /* a mean of 16 */
 #define RICE_MMAX (1u << 30)
 
-/* The bits of one point being encoded (at most 2 x (16 + 6 + 64)). */
-struct bits {
-	uint8_t b[24];
-	unsigned n;
-};
-
 static inline uint64_t zz(int64_t v)
 {
 	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
@@ -193,31 +239,22 @@ static inline uint32_t rice_adapt(uint32_t m, uint64_t u)
 	return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
 }
 
-static void put_bits(struct bits *w, uint64_t v, unsigned cnt)
-{
-	for (unsigned i = 0; i < cnt;) {
-		unsigned at = w->n % 8, take = 8 - at;
-		if (take > cnt - i)
-			take = cnt - i;
-		w->b[w->n / 8] |= (uint8_t)(((v >> i) & ((1u << take) - 1)) << at);
-		w->n += take;
-		i += take;
-	}
-}
-
-static void put_rice(struct bits *w, uint64_t u, unsigned r)
+/* One field into the bit writer (bitw.h): q < 16 ones, the zero and the
+ * r <= 31 low bits in one put (at most 48 bits), else the escape. */
+static inline void put_rice(struct gw_bitw *w, uint64_t u, unsigned r)
 {
 	uint64_t q = u >> r;
 
 	if (q < RICE_QMAX) {
-		put_bits(w, (1ull << q) - 1, (unsigned)q + 1);
-		put_bits(w, u, r);
+		uint64_t low = r ? u & (((uint64_t)1 << r) - 1) : 0;
+		gw_bitw_put(w, ((1ull << q) - 1) | low << (q + 1),
+			    (unsigned)q + 1 + r);
 		return;
 	}
 	unsigned len = 64u - (unsigned)__builtin_clzll(u);
-	put_bits(w, (1u << RICE_QMAX) - 1, RICE_QMAX);
-	put_bits(w, len - 1, 6);
-	put_bits(w, u, len);
+	gw_bitw_put(w, ((1u << RICE_QMAX) - 1) | (uint64_t)(len - 1) << RICE_QMAX,
+		    RICE_QMAX + 6);
+	gw_bitw_put(w, u, len);
 }
 
 /* Reads a chain's bits, up to 64 at a time in buf, or a spilled
@@ -257,17 +294,6 @@ static inline void bit_rd_flat(struct bit_rd *br, const uint8_t *bytes,
 	br->avail = 0;
 }
 
-static inline uint64_t load_le64(const uint8_t *p)
-{
-	uint64_t x;
-
-	memcpy(&x, p, sizeof(x));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
-
 /* 8 bytes at p into buf above its avail bits: the whole bytes among
  * them are taken (the bits of the next one stay above avail). Returns
  * how many. */
@@ -275,7 +301,7 @@ static inline unsigned refill_word(struct bit_rd *br, const uint8_t *p)
 {
 	unsigned k = (63u - br->avail) >> 3;
 
-	br->buf |= load_le64(p) << br->avail;
+	br->buf |= gw_bitw_load64(p) << br->avail;
 	br->avail += k * 8;
 	return k;
 }
@@ -372,8 +398,10 @@ struct enc_state {
 	uint32_t mt, mv;
 };
 
-/* Encodes one point after state s into w (zeroed). */
-static void enc_point(struct enc_state *s, int64_t ts, int64_t v, struct bits *w)
+/* Encodes one point after state s into w (at most 2 x (16 + 6 + 64)
+ * bits, 22 bytes). */
+static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
+		      struct gw_bitw *w)
 {
 	int64_t step = ts - s->ts;
 	uint64_t ut = zz(step - s->step);
@@ -409,13 +437,19 @@ static void tail_state(const struct track *t, struct enc_state *s)
 static int put_point(struct blk_pool *p, struct chain *c, struct enc_state *s,
 		     int64_t ts, int64_t v)
 {
-	struct bits w = {{0}, 0};
+	/* the chain's last byte, when partly used, then the point's bits */
+	uint8_t buf[24];
+	struct gw_bitw w;
 	struct enc_state ns = *s;
 
+	gw_bitw_init(&w, buf, c->bit ? blk_at(p, c->tail)->d[c->tail_len - 1] : 0,
+		     c->bit);
 	enc_point(&ns, ts, v, &w);
-	if (batch_chain_room(p, c, (c->bit + w.n + 7) / 8))
+	size_t nbits = gw_bitw_bits(&w, buf);
+	gw_bitw_flush(&w);
+	if (batch_chain_room(p, c, (nbits + 7) / 8))
 		return GW_ENOMEM;
-	batch_chain_put_bits(p, c, w.b, w.n);
+	batch_chain_put_bits(p, c, buf, nbits);
 	*s = ns;
 	return 0;
 }
@@ -695,20 +729,13 @@ static int64_t first_ts(const struct gw_batcher *b, struct track *t)
 static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n,
 			  uint8_t *out, unsigned *bits)
 {
-	size_t bit = 0;
+	struct gw_bitw w;
 
-	for (size_t k = 0; k < n; k++) {
-		struct bits w = {{0}, 0};
+	gw_bitw_init(&w, out, 0, 0);
+	for (size_t k = 0; k < n; k++)
 		enc_point(s, pts[k].ts, pts[k].v, &w);
-		for (unsigned i = 0; i < w.n; i += 8) {
-			unsigned take = w.n - i < 8 ? w.n - i : 8;
-			uint32_t x = (uint32_t)(w.b[i / 8] & ((1u << take) - 1)) << (bit % 8);
-			out[bit / 8] |= (uint8_t)x;
-			if (bit % 8 + take > 8)
-				out[bit / 8 + 1] |= (uint8_t)(x >> 8);
-			bit += take;
-		}
-	}
+	size_t bit = gw_bitw_bits(&w, out);
+	gw_bitw_flush(&w);
 	*bits = (unsigned)(bit % 8);
 	return (bit + 7) / 8;
 }
@@ -798,10 +825,13 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 void batch_prune(struct gw_batcher *b)
 {
 	int64_t from = keep_from(b);
+	const uint32_t *order = batch_order(b);
 
-	for (size_t i = 0; i < b->n_slots; i++)
-		if (b->slots[i])
-			batch_prune_track(b, batch_slot(b, i), from, b->edge_day);
+	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
+		struct track *t = batch_walk(b, order, i);
+		if (t)
+			batch_prune_track(b, t, from, b->edge_day);
+	}
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)

@@ -15,6 +15,8 @@
  *
  * A core that spills the points of sealed days (GW_BATCHER_SPILL) is
  * given <spool>/points as gatewayd gives it, unless GW_MEM_SPILL=0.
+ * GW_MEM_KEEP=1 keeps the spool (its batch files) and prints
+ * "# spool DIR" last, for batch_mem.sh's zlib baseline.
  *
  *   batch_mem METERS REGS DAYS [nojournal]
  *   day N peak_rss_kb K cpu_ms C seal_cpu_ms S other_advance_cpu_ms A
@@ -296,6 +298,11 @@ int main(int argc, char **argv)
 	gw_journal_close(run.j);
 	free(energy);
 	free(buf);
+	const char *keep = getenv("GW_MEM_KEEP");
+	if (keep && strcmp(keep, "1") == 0) {
+		printf("# spool %s\n", d);
+		return run.failed != 0;
+	}
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
 	return system(cmd) != 0 || run.failed;
