@@ -22,14 +22,9 @@ _Static_assert(sizeof(struct track) <= 104, "a track grew past 104 bytes");
 
 static uint32_t key_hash(const char *meter, const char *obis)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *meter; meter++)
-		h = (h ^ (uint8_t)*meter) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (; *obis; obis++)
-		h = (h ^ (uint8_t)*obis) * 16777619u;
-	return h;
+	/* 0xff between them: no byte of a name */
+	return gw_hash_str(gw_hash_str(gw_hash_str(GW_HASH_INIT, meter), "\xff"),
+			   obis);
 }
 
 int batch_iset_add(struct iset *s, int64_t x)

@@ -62,11 +62,7 @@ void gw_flightq_free(struct gw_flightq *q)
 
 static uint32_t hash_name(const char *s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return gw_hash_str(GW_HASH_INIT, s);
 }
 
 /* Puts index i into the hash (which has room). */

@@ -65,11 +65,7 @@ enum {
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
+	return gw_hash_str(GW_HASH_INIT, s);
 }
 
 static uint32_t hash_pair(uint32_t a, uint32_t b)
