@@ -25,7 +25,7 @@ socat pty,raw,echo=0,link="$GW_TMP/sim" pty,raw,echo=0,link="$GW_TMP/gw" \
 track_pid $!
 wait_for 10 test -e "$GW_TMP/gw"
 
-paced_speed 2880 cycles
+speed=2880
 start=2026-03-01T15:00:00Z # 22:00 local on the 1st
 stop=2026-03-03T01:00:00Z  # 08:00 local on the 3rd
 # the clocks stand at 22:00 local until the meters have been read once
@@ -77,18 +77,18 @@ gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" \
 	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
 	{ not_ok "the meters are read: $(cat "$GW_TMP/spool/health" 2>&1)"; finish; }
 gw=$gw_pid
-# dark from 23:00 local on the 1st (1 h after the release: 1.25 s at 2880x) ...
-sleep_until "$anchor" "$(paced_s 1.25)"
+# dark from 23:00 local on the 1st (1 h after the release: 1.25 s) ...
+sleep_until "$anchor" 1.25
 echo "* silent" >"$GW_TMP/faults"
 # ... to 02:00 local on the 3rd (28 h: 35 s); then EL0002..4 misbehave
 # in programming mode only
-sleep_until "$anchor" "$(paced_s 35)"
+sleep_until "$anchor" 35
 printf '1002 lp-bcc\n1003 lp-cut\n1004 lp-refuse\n' >"$GW_TMP/faults"
-if wait_pid_exit "$(paced_s 120)" $gw; then
+if wait_pid_exit 120 $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran to the stop time and exited 0"
 else
-	not_ok "gatewayd did not stop within $(paced_s 120) s"
+	not_ok "gatewayd did not stop within 120 s"
 fi
 grep -E "error|warn|gap" "$GW_TMP/gatewayd.log" | head -20 | sed 's/^/# /'
 
