@@ -8,7 +8,8 @@
 # hold every reading of its cycles once, in order:
 #   - every (meter, register) has the same number of interval readings,
 #     and the day's total is that times 200 x 23 (none lost or doubled
-#     between two takes of one cycle);
+#     between two takes of one cycle; a cycle a slow machine stretched
+#     across a midnight sets the try aside: paced_not_ok);
 #   - no reading was dropped (late, bad time ...);
 #   - every measured daily import and export is the simulator's exact one
 #     (those read within midnight_tolerance of a midnight: the meters
@@ -80,12 +81,20 @@ counts = set(per.values())
 n = len(per)
 c = min(counts) if counts else 0
 print(("ok" if n == 200 * 23 else "not ok") + f" - {n} series in the day (200 meters x 23 registers)")
-print(("ok" if len(counts) == 1 else "not ok") +
+# A cycle that a slow machine stretched across a midnight puts the meters
+# read before it in one day and the rest in the other: counts one apart,
+# each meter's registers alike (read at once).
+by_meter = collections.defaultdict(set)
+for (m, o), v in per.items():
+    by_meter[m].add(v)
+straddle = len(counts) == 2 and max(counts) - min(counts) == 1 and \
+    all(len(v) == 1 for v in by_meter.values())
+print(("ok" if len(counts) == 1 else "slow" if straddle else "not ok") +
       f" - every series has the same number of readings ({sorted(counts)[:5]})")
 print(("ok" if c >= 48 else "slow") + f" - at least 48 of 96 cycles in the day ({c})")
 print(("ok" if c == 96 else "# not every cycle of the day ran:") + f" - {c} of 96 cycles in the day" if c == 96 else f"# {c} of 96 cycles in the day (a loaded machine skips some)")
 total = sum(per.values())
-print(("ok" if total == c * n and total > 4096 * 2 else "not ok") +
+print(("ok" if total == c * n and total > 4096 * 2 else "slow" if straddle else "not ok") +
       f" - {total} readings in the day: {c} cycles x {n}, more than two takes a cycle")
 unordered = sum(1 for k, v in times.items() if v != sorted(v) or len(set(v)) != len(v))
 print(("ok" if unordered == 0 else "not ok") + f" - each series in time order, no time twice ({unordered} not)")
