@@ -83,12 +83,15 @@ c = min(counts) if counts else 0
 print(("ok" if n == 200 * 23 else "not ok") + f" - {n} series in the day (200 meters x 23 registers)")
 # A cycle that a slow machine stretched across a midnight puts the meters
 # read before it in one day and the rest in the other: counts one apart,
-# each meter's registers alike (read at once).
+# each meter's registers alike (read at once), and in the order the meters
+# are read (BC001 first) one run of each count.
 by_meter = collections.defaultdict(set)
 for (m, o), v in per.items():
     by_meter[m].add(v)
+seq = [min(by_meter[m]) for m in sorted(by_meter)]
 straddle = len(counts) == 2 and max(counts) - min(counts) == 1 and \
-    all(len(v) == 1 for v in by_meter.values())
+    all(len(v) == 1 for v in by_meter.values()) and \
+    sum(1 for a, b in zip(seq, seq[1:]) if a != b) == 1
 print(("ok" if len(counts) == 1 else "slow" if straddle else "not ok") +
       f" - every series has the same number of readings ({sorted(counts)[:5]})")
 print(("ok" if c >= 48 else "slow") + f" - at least 48 of 96 cycles in the day ({c})")
