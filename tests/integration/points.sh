@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The sealed days' points on disk (<spool>/points, batch_spill.c) under a
 # running gatewayd: 5 ABB B23 meters (metersim, two buses) on a clock at
-# 14400x (a day is 6 real seconds).
+# 14400x (a day is 6 real seconds; slower where the machine cannot keep
+# up: paced_speed in tests/lib.sh).
 #   - once a day is sealed, points/ holds the one file of that day;
 #   - killed (SIGKILL) after a spill and restarted, the file is made again
 #     from the journal's replay right after it;
@@ -16,7 +17,7 @@
 # simulator's exact one, each day once (gwctl spool verify).
 . "$(dirname "$0")/../lib.sh"
 
-speed=14400
+paced_speed 14400
 start=2026-03-01T15:00:00Z   # 22:00 local
 anchor=$(date +%s.%N)
 clock=(--clock-anchor "$anchor" --clock-start "$start" --clock-speed "$speed")
@@ -74,8 +75,8 @@ gw() { # gw LOG: starts gatewayd, sets pid
 
 # 1. Running: a day sealed, its points spilled, one file.
 gw "$GW_TMP/gw.1.log"
-wait_for 60 more_spills "$GW_TMP/gw.1.log" 1 || not_ok "no day's points were spilled in 60 s"
-wait_for 10 one_file || true
+wait_for "$(paced_s 60)" more_spills "$GW_TMP/gw.1.log" 1 || not_ok "no day's points were spilled in $(paced_s 60) s"
+wait_for "$(paced_s 10)" one_file || true
 f=$(ls "$points" 2>/dev/null)
 case "$f" in
 2026-03-[0-9][0-9]) ok "points/ holds the file of the last sealed day ($f)" ;;
@@ -83,7 +84,7 @@ case "$f" in
 esac
 [ -n "$f" ] && [ "$(stat -c %s "$points/$f")" -gt 100 ] &&
 	ok "it holds the points ($(stat -c %s "$points/$f") bytes)" || not_ok "the file is empty"
-wait_for 70 st_gt points_bytes 100 &&
+wait_for "$(paced_s 70)" st_gt points_bytes 100 &&
 	ok "status: points_bytes $(st points_bytes), points_written_bytes $(st points_written_bytes)" ||
 	not_ok "status: points_bytes '$(st points_bytes)'"
 st_gt points_written_bytes 100 || not_ok "status: points_written_bytes '$(st points_written_bytes)'"
@@ -95,26 +96,26 @@ grep -q "^points: [0-9]* bytes of sealed days' readings on disk" "$GW_TMP/gwctl.
 # 2. SIGKILL after a spill; the restart spills again from the replay.
 kill -KILL $pid; wait $pid 2>/dev/null
 gw "$GW_TMP/gw.2.log"
-wait_for 60 grep -q "journal: replayed" "$GW_TMP/gw.2.log" || not_ok "no replay after the kill"
-wait_for 30 more_spills "$GW_TMP/gw.2.log" 0 &&
+wait_for "$(paced_s 60)" grep -q "journal: replayed" "$GW_TMP/gw.2.log" || not_ok "no replay after the kill"
+wait_for "$(paced_s 30)" more_spills "$GW_TMP/gw.2.log" 0 &&
 	ok "after SIGKILL the points are spilled again from the journal" ||
 	not_ok "no spill after the restart"
-wait_for 10 one_file && ok "one file again after the restart" || not_ok "points/: $(ls "$points")"
+wait_for "$(paced_s 10)" one_file && ok "one file again after the restart" || not_ok "points/: $(ls "$points")"
 
 # 3. The file cut short under the running gateway: start over.
 n=$(spills "$GW_TMP/gw.2.log")
 f=$(ls "$points" | head -1)
 truncate -s 40 "$points/$f"
-wait_for 60 grep -q "starting over from the journal" "$GW_TMP/gw.2.log" &&
+wait_for "$(paced_s 60)" grep -q "starting over from the journal" "$GW_TMP/gw.2.log" &&
 	ok "a spill file cut short: gatewayd says so and starts over" ||
 	not_ok "the damaged spill file went unnoticed"
 grep -q "points: .* cannot read\|points: the record of" "$GW_TMP/gw.2.log" &&
 	ok "the damaged record is named in the log" || not_ok "no log line names the damaged record"
-wait_for 60 more_spills "$GW_TMP/gw.2.log" $((n + 1)) &&
+wait_for "$(paced_s 60)" more_spills "$GW_TMP/gw.2.log" $((n + 1)) &&
 	ok "the same process seals and spills on after starting over" ||
 	not_ok "no seal after starting over"
 pid_alive $pid && ok "gatewayd still runs (pid $pid)" || not_ok "gatewayd exited"
-wait_for 70 st_gt points_read_failures 0 &&
+wait_for "$(paced_s 70)" st_gt points_read_failures 0 &&
 	ok "status: the failed read is counted across the start over ($(st points_read_failures))" ||
 	not_ok "status: points_read_failures '$(st points_read_failures)'"
 "$GW_BUILD/gwctl" status "$spool" >"$GW_TMP/gwctl.2" 2>&1
@@ -130,10 +131,10 @@ check_eq "$(ls "$points" | wc -l)" 0 "a clean stop leaves points/ empty"
 rmdir "$points" && echo "not a directory" >"$points"
 before=$(ls "$spool/ready" | wc -l)
 gw "$GW_TMP/gw.3.log"
-wait_for 60 grep -q "points: .* cannot be used" "$GW_TMP/gw.3.log" &&
+wait_for "$(paced_s 60)" grep -q "points: .* cannot be used" "$GW_TMP/gw.3.log" &&
 	ok "points/ unusable: gatewayd says so" || not_ok "no word of the unusable points/"
 sealed_more() { [ "$(ls "$spool/ready" | wc -l)" -ge $((before + 2)) ]; }
-wait_for 60 sealed_more && ok "it seals on with the points in memory" || not_ok "no seal without points/"
+wait_for "$(paced_s 60)" sealed_more && ok "it seals on with the points in memory" || not_ok "no seal without points/"
 kill -TERM $pid
 wait_pid_exit 30 $pid || not_ok "gatewayd did not stop on SIGTERM"
 wait $pid
@@ -156,6 +157,6 @@ for d in $days; do
 			--print-expected "$d" | sed "s/^/$d\t/" >>"$GW_TMP/expected.tsv"
 	done
 done
-/usr/bin/python3 "$GW_TOP/tests/integration/daily_exact.py" "$GW_TMP/daily.csv" \
+daily_exact "$GW_TMP/daily.csv" \
 	"$GW_TMP/expected.tsv" PE%04d 20
 finish

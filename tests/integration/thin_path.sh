@@ -5,14 +5,15 @@
 # batching core, zlib spool) -> PostgreSQL (private cluster) -> daily_usage.
 # Gateway and simulators share one accelerated clock anchored to one real
 # instant; the run crosses three local midnights in Asia/Ho_Chi_Minh in
-# about half a minute. The simulated meters are "shops": they draw
+# about half a minute (longer where the machine cannot keep up: paced_speed
+# in tests/lib.sh). The simulated meters are "shops": they draw
 # P = 200 + 50*u W from 06:00 to 22:00 local time, nothing at night, so
 # each whole day imports exactly 16*P Wh; meters with u % 3 == 0 also
 # export 500*u W from 10:00 to 14:00 (4*500*u Wh a day).
 . "$(dirname "$0")/../lib.sh"
 
 start_pg pg
-speed=5760
+paced_speed 5760 cycles
 start=2026-03-01T15:00:00Z   # 22:00 local
 stop=2026-03-03T18:00:00Z    # 01:00 local on 2026-03-04
 # the clocks stand at 22:00 local until the meters have been polled once
@@ -69,11 +70,11 @@ gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" \
 	"$GW_BUILD/gatewayd" -c "$GW_TMP/gw.ini" "${clock[@]}" --stop-at "$stop" ||
 	{ not_ok "the meters are polled"; finish; }
 gw=$gw_pid
-if wait_pid_exit 120 $gw; then
+if wait_pid_exit "$(paced_s 120)" $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran to the stop time and exited 0"
 else
-	not_ok "gatewayd did not stop within 120 s"
+	not_ok "gatewayd did not stop within $(paced_s 120) s"
 fi
 grep -E "error|warn" "$GW_TMP/gatewayd.log" | head -5 | sed 's/^/# /'
 
@@ -112,7 +113,8 @@ check_eq "$(q "select count(*) from daily_usage where day = '2026-03-01' and qua
 check_eq "$(q "select count(*) from batch_ledger")" 3 "three batches in the ledger"
 n_intervals=$(q "select count(*) from interval_readings where meter_id = 'PE0001' and obis = '1.8.0'
 	and ts >= '2026-03-01T17:00:00Z' and ts < '2026-03-02T17:00:00Z'")
-# 96 polls a day; at 5760x a busy machine may miss a few, never add one.
+# 96 polls a day: every poll time had its cycle (paced_speed); the checks of
+# a try with poll times skipped were set aside.
 if [ "$n_intervals" -ge 88 ] && [ "$n_intervals" -le 97 ]; then
 	ok "interval readings stored every 15 minutes ($n_intervals on a whole day)"
 else
