@@ -181,10 +181,11 @@ static void fewer_arenas(void)
  * MB of free top chunk at 2,000 meters: tests/bench/heap/heap_sites.sh).
  * Fixed, a block of 128 kB or more is mapped and handed back when freed,
  * and the heap's free top above 128 kB is returned. Side by side with
- * the dynamic threshold (tests/bench/heap/scale_pair.sh, 1,000 x 3):
- * peak RSS at the seals about 0.5 MB (4 %) lower, CPU per 1,000 reads
- * the same within the runs' spread (benchmarks.md). MALLOC_MMAP_THRESHOLD_
- * in the environment still wins. */
+ * the dynamic threshold (tests/bench/heap/scale_pair.sh, 1,000 x 3, the
+ * threshold set through GLIBC_TUNABLES, with the 64 kB of said[] cut in
+ * scheduler.c): peak RSS at the seals 0.4-1.0 MB lower (ratio 0.951,
+ * 0.923-0.966), CPU per 1,000 reads the same within the runs' spread
+ * (benchmarks.md). MALLOC_MMAP_THRESHOLD_ in the environment still wins. */
 static void fixed_mmap_threshold(void)
 {
 	if (!getenv("MALLOC_MMAP_THRESHOLD_"))
