@@ -75,8 +75,10 @@ struct gw_sched {
 	int64_t *last_good; /* per meter: when its last good read was stamped */
 	unsigned long cycle_changes; /* under lock; gw_sched_cycle_health */
 	struct bad_regs *bad; /* per meter */
-	/* per meter: the driver's detail of its last failure logged */
-	char (*said)[sizeof(((struct gw_read_faults *)0)->detail)];
+	/* per meter: the driver's detail of its last failure logged, NULL
+	 * while it answers (a copy for a failing meter only: 64 bytes a
+	 * meter in place would be 640 kB at 10,000 meters) */
+	char **said;
 };
 
 /* What the meter said of itself, to the meter identities: the driver's
@@ -313,7 +315,7 @@ static void account(struct gw_sched *s, int m, int rc,
 	pthread_mutex_unlock(&s->lock);
 	/* the driver's detail of the last failure logged (touched by this
 	 * meter's bus worker only) */
-	char *said = s->said[m];
+	const char *said = s->said[m] ? s->said[m] : "";
 	const char *detail = f ? f->detail : "";
 	if (rc < 0 && (is_power_of_two((unsigned long)fails) || rc != was_error ||
 		       strcmp(detail, said) != 0)) {
@@ -322,12 +324,17 @@ static void account(struct gw_sched *s, int m, int rc,
 			mc->id, mc->where, bus->name,
 			gw_read_failure(rc, f, why, sizeof(why)), fails,
 			fails == 1 ? "" : "s", skip ? "; retried with backoff" : "");
-		gw_strlcpy(said, detail, sizeof(s->said[m]));
+		if (strcmp(detail, said) != 0) {
+			/* out of memory: NULL, the next failure logged again */
+			free(s->said[m]);
+			s->said[m] = *detail ? strdup(detail) : NULL;
+		}
 	} else if (rc >= 0 && was_failing) {
 		gw_info("meter %s (%s on bus %s): answers again after %d failed cycle%s",
 			mc->id, mc->where, bus->name, was_failing,
 			was_failing == 1 ? "" : "s");
-		said[0] = '\0';
+		free(s->said[m]);
+		s->said[m] = NULL;
 	}
 
 	if (ch == GW_HEALTH_SAME)
@@ -865,6 +872,8 @@ void gw_sched_free(struct gw_sched *s)
 	for (int m = 0; m < s->cfg->n_meters; m++)
 		free(s->bad[m].obis);
 	free(s->bad);
+	for (int m = 0; m < s->cfg->n_meters; m++)
+		free(s->said[m]);
 	free(s->said);
 	free(s);
 }
