@@ -528,6 +528,57 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	decode(&r, &d, sc->pts + d.k, t->n - d.k);
 }
 
+/* Decodes up to *left points after state d from r, one at a time, while
+ * they are at or before ts, the last of them into *last (*found set).
+ * Returns 1 once a point after ts was met. */
+static int decode_upto(struct bit_rd *r, struct dec_state *d, size_t *left,
+		       int64_t ts, struct point *last, int *found)
+{
+	struct point p;
+
+	for (; *left > 0; (*left)--) {
+		decode(r, d, &p, 1);
+		if (p.ts > ts)
+			return 1;
+		*last = p;
+		*found = 1;
+	}
+	return 0;
+}
+
+int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
+			int64_t ts, struct point *last)
+{
+	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
+	size_t left = t->n;
+	struct bit_rd r;
+	int found = 0;
+
+	if (b->sc->owner == t) {
+		size_t k = lower_bound(b, t, ts + 1);
+		if (k > 0)
+			*last = b->sc->pts[k - 1];
+		return k > 0;
+	}
+	if (t->sp) {
+		const uint8_t *base;
+		int depth = batch_spill_load(b, t, &base);
+		if (depth < 0)
+			return 0;
+		for (int i = 0; i < depth; i++) {
+			const struct spill_seg *g = &b->spl->segs[i];
+			size_t n = g->count;
+			bit_rd_flat(&r, base + g->at, g->len);
+			left -= n;
+			if (decode_upto(&r, &d, &n, ts, last, &found))
+				return found;
+		}
+	}
+	bit_rd_init(&r, b->pool, &t->enc);
+	decode_upto(&r, &d, &left, ts, last, &found);
+	return found;
+}
+
 int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 {
 	struct bit_rd r;
