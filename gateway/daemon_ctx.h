@@ -159,7 +159,9 @@ struct durable {
 	int seal_err;   /* errno of the last batch that could not be written */
 	int status_err; /* errno that stopped the last status replacement */
 	struct gw_logrl status_rl, health_rl; /* their failed writes, logged */
-	int64_t seal_at[SEAL_STEPS_]; /* the seal running or last run */
+	/* the seal running or last run: each step's end, monotonic and the
+	 * main thread's CPU time (us) */
+	int64_t seal_at[SEAL_STEPS_], seal_cpu[SEAL_STEPS_];
 };
 
 /* Periodic work of the main loop, by the monotonic clock (real time, which

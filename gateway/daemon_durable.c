@@ -27,7 +27,11 @@
 /* Marks the end of a step of the seal running (seal_took). */
 static void seal_step(struct durable *du, enum seal_step k)
 {
+	struct timespec ts;
+
 	du->seal_at[k] = gw_daemon_mono_us();
+	du->seal_cpu[k] = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) ? 0 :
+			  (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* The batcher's sink for a sealed day (gw_batcher_advance_src): its next
@@ -395,58 +399,63 @@ void gw_daemon_add_readings(struct gw_daemon *d, size_t n)
 	gw_err("batching: out of memory; %llu readings lost", (unsigned long long)lost);
 }
 
-/* The main thread's CPU (us), page faults, waits (voluntary context
- * switches: I/O, a lock) and preemptions (involuntary ones: another
+/* The main thread's page faults, waits (voluntary context switches: I/O,
+ * a lock, the deflate thread) and preemptions (involuntary ones: another
  * thread or process took the core). */
-static void thread_use(int64_t u[4])
+static void thread_use(long u[3])
 {
 	struct rusage ru;
 
-	memset(u, 0, 4 * sizeof(*u));
+	memset(u, 0, 3 * sizeof(*u));
 	if (getrusage(RUSAGE_THREAD, &ru) != 0)
 		return;
-	u[0] = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
-	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-	u[1] = ru.ru_minflt + ru.ru_majflt;
-	u[2] = ru.ru_nvcsw;
-	u[3] = ru.ru_nivcsw;
+	u[0] = ru.ru_minflt + ru.ru_majflt;
+	u[1] = ru.ru_nvcsw;
+	u[2] = ru.ru_nivcsw;
 }
 
 /* How long a seal took, from the batching core to the recorded state and
  * the spool's bound (wall time on the monotonic clock), and each of its
- * steps (enum seal_step; a step not taken counts 0): one line for
- * operators and `make bench` (tests/bench/scale.sh). use0 is
- * thread_use's at the start. */
-static void seal_took(struct durable *du, int sealed, const int64_t use0[4])
+ * steps (enum seal_step; a step not taken counts 0) in wall time and the
+ * main thread's CPU: one line for operators and `make bench`
+ * (tests/bench/scale.sh). use0 is thread_use's at the start. */
+static void seal_took(struct durable *du, int sealed, const long use0[3])
 {
-	int64_t *at = du->seal_at, use[4], ms[SEAL_STEPS_] = {0};
+	static const char *const names[SEAL_STEPS_] = {
+		"", "to the batch", "written", "core after it", "state", "edges",
+		"journal", "bound", "status"};
+	int64_t *at = du->seal_at, *cpu = du->seal_cpu;
+	char steps[512];
+	size_t n = 0;
+	long use[3];
 
 	if (sealed <= 0)
 		return;
 	thread_use(use);
+	steps[0] = '\0';
 	for (int k = SEAL_START + 1; k < SEAL_STEPS_; k++) {
-		if (!at[k])
+		if (!at[k]) {
 			at[k] = at[k - 1];
-		ms[k] = at[k] - at[k - 1];
+			cpu[k] = cpu[k - 1];
+		}
+		n += (size_t)snprintf(steps + n, sizeof(steps) - n, "%s%s %.1f/%.1f",
+				      k > 1 ? ", " : "", names[k],
+				      (double)(at[k] - at[k - 1]) / 1000.0,
+				      (double)(cpu[k] - cpu[k - 1]) / 1000.0);
+		if (n >= sizeof(steps))
+			break;
 	}
-	gw_info("spool: seal of %d batch%s took %.1f ms (to the batch %.1f, "
-		"written %.1f, core after it %.1f, state %.1f, edges %.1f, "
-		"journal %.1f, bound %.1f, status %.1f; main thread %.1f ms CPU, "
-		"%lld page faults, %lld waits, %lld preemptions)", sealed,
+	gw_info("spool: seal of %d batch%s took %.1f ms (wall/CPU ms of the main "
+		"thread: %s; %ld page faults, %ld waits, %ld preemptions)", sealed,
 		sealed == 1 ? "" : "es",
-		(double)(at[SEAL_STATUS] - at[SEAL_START]) / 1000.0,
-		ms[SEAL_BUILT] / 1000.0, ms[SEAL_WRITTEN] / 1000.0,
-		ms[SEAL_CORE] / 1000.0, ms[SEAL_STATE] / 1000.0,
-		ms[SEAL_EDGES] / 1000.0, ms[SEAL_PRUNE] / 1000.0,
-		ms[SEAL_BOUND] / 1000.0, ms[SEAL_STATUS] / 1000.0,
-		(double)(use[0] - use0[0]) / 1000.0, (long long)(use[1] - use0[1]),
-		(long long)(use[2] - use0[2]), (long long)(use[3] - use0[3]));
+		(double)(at[SEAL_STATUS] - at[SEAL_START]) / 1000.0, steps,
+		use[0] - use0[0], use[1] - use0[1], use[2] - use0[2]);
 }
 
 void gw_daemon_seal(struct gw_daemon *d)
 {
 	struct durable *du = &d->du;
-	int64_t use0[4];
+	long use0[3];
 
 	if (!seal_due(du))
 		return;
