@@ -786,27 +786,63 @@ static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n
 	return (bit + 7) / 8;
 }
 
+/* True while a spill pass writes records: the pass encodes every track
+ * it meets anew (spill_track), so a prune before it need not. */
+static int spill_writes(const struct gw_batcher *b)
+{
+	const struct spill_core *sc = b->spl;
+
+	return sc && sc->writing && !sc->skip && !sc->broken;
+}
+
+/* Encodes t's points, open in the scratch, into memory again, when they
+ * are not written to the store: a prune left to the pass (was, t's count
+ * before it; 0: none) always, else a track whose record is in the
+ * generation before (move). Out of memory, t keeps its points as they
+ * were (all of them after a prune left to the pass). */
+static void keep_in_memory(const struct gw_batcher *b, struct track *t,
+			   uint32_t was)
+{
+	const struct spill_core *sc = b->spl;
+
+	if (!was && !(sc && t->sp && (t->sp & 1) == (unsigned)sc->gen))
+		return;
+	if (reencode(b, t, track_pts(b, t), t->n) == 0)
+		return;
+	if (was)
+		t->n = was;
+	b->sc->owner = NULL;
+}
+
 /* During a spill pass (batch_spill_begin): t's points before the last one
  * at or before the open day's start go to the store, the rest stay in
  * enc, encoded on from the state after them. A track whose record is in
  * the generation before is moved (or, when its points cannot be written,
  * taken back into memory), so that the file of that generation can go
- * at the end of the pass. */
-static void spill_track(const struct gw_batcher *b, struct track *t)
+ * at the end of the pass. was: t's count before a prune that left its
+ * points pruned in the scratch only (batch_prune_track), else 0; its
+ * encoding then holds the points before the prune, and is replaced here
+ * either way. */
+static void spill_track(const struct gw_batcher *b, struct track *t,
+			uint32_t was)
 {
 	struct spill_core *sc = b->spl;
 
-	if (!sc || !sc->writing || (t->n < 2 && !t->sp))
+	if (!sc || !sc->writing || (t->n < 2 && !t->sp)) {
+		if (was)
+			keep_in_memory(b, t, was);
 		return;
+	}
 	batch_track_open(b, t);
-	if (sc->broken)
+	if (sc->broken) {
+		if (was)
+			keep_in_memory(b, t, was);
 		return;
+	}
 	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
 	k = k ? k - 1 : 0; /* [0, k) go, the one at k stays */
 	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
-		if (t->sp && (t->sp & 1) == (unsigned)sc->gen &&
-		    reencode(b, t, track_pts(b, t), n) != 0)
-			b->sc->owner = NULL;
+		keep_in_memory(b, t, was);
 		return;
 	}
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
@@ -823,13 +859,20 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
 	for (size_t j = k; j < n; j++) {
 		if (put_point(b->pool, &c, &s, p[j].ts, p[j].v)) {
 			batch_chain_free(b->pool, &c);
+			if (was)
+				keep_in_memory(b, t, was);
 			return;
 		}
 	}
 	if (batch_spill_put(b, !sc->gen, &h, &sp)) {
 		batch_chain_free(b->pool, &c);
-		if (t->sp && reencode(b, t, track_pts(b, t), n) != 0)
-			b->sc->owner = NULL;
+		if (was || t->sp) {
+			if (reencode(b, t, track_pts(b, t), n) != 0) {
+				if (was)
+					t->n = was;
+				b->sc->owner = NULL;
+			}
+		}
 		return;
 	}
 	batch_chain_free(b->pool, &t->enc);
@@ -843,20 +886,28 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
  * midnight), keeping the last point at or before it (the minutes missing
  * at the start of the edge day, and the reading a silent track waits
  * with). Out of memory, the track keeps them (nothing that follows looks
- * at them). */
+ * at them). In a spill pass that writes, the points kept are encoded
+ * once, by the pass (spill_track), not here first as well. */
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day)
 {
+	uint32_t was = 0;
+
 	if (t->n > 1 && first_ts(b, t) <= from) {
 		batch_track_open(b, t);
 		size_t k = lower_bound(b, t, from + 1);
 		if (k > 1) {
 			k--; /* keep the last point at or before `from` */
 			struct point *p = track_pts(b, t);
-			if (reencode(b, t, p + k, t->n - k) == 0)
+			if (spill_writes(b)) {
+				was = t->n;
+				t->n -= (uint32_t)k;
 				memmove(p, p + k, t->n * sizeof(*p));
-			else
+			} else if (reencode(b, t, p + k, t->n - k) == 0) {
+				memmove(p, p + k, t->n * sizeof(*p));
+			} else {
 				b->sc->owner = NULL;
+			}
 		}
 	}
 	if (t->sets) {
@@ -865,7 +916,7 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 		if (t->sets[SET_BAD].n)
 			iset_drop_before(&t->sets[SET_BAD], edge_day);
 	}
-	spill_track(b, t);
+	spill_track(b, t, was);
 }
 
 void batch_prune(struct gw_batcher *b)
