@@ -231,9 +231,10 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
 		    strpbrk(track_meter(b, t), "\t\n") || strpbrk(track_obis(b, t), "\t\n"))
 			continue;
-		batch_track_open(b, t);
-		size_t k = lower_bound(b, t, b->edge_start + 1);
-		const struct point *last = k > 0 ? &track_pts(b, t)[k - 1] : NULL;
+		/* only its points up to the edge midnight decoded */
+		struct point lp;
+		const struct point *last =
+			batch_track_last_at(b, t, b->edge_start, &lp) ? &lp : NULL;
 		if (t->edge == EDGE_NONE && !last)
 			continue;
 		char lts[24] = "-", lv[24] = "-";

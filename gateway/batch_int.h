@@ -345,6 +345,13 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		       int64_t v, struct point win[3], struct pview *view);
 void batch_track_open(const struct gw_batcher *b, struct track *t);
 int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
+/* The last of t's points at or before ts into *last: 1, or 0 if none
+ * (or its record does not read back: the batcher is then broken). Decodes
+ * t's points from its first only as far as ts, not the whole track (after
+ * the edge's prune, ts at the edge midnight: one or two points); the
+ * scratch is left as it was. */
+int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
+			int64_t ts, struct point *last);
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day);
 void batch_prune(struct gw_batcher *b);

@@ -528,6 +528,57 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	decode(&r, &d, sc->pts + d.k, t->n - d.k);
 }
 
+/* Decodes up to *left points after state d from r, one at a time, while
+ * they are at or before ts, the last of them into *last (*found set).
+ * Returns 1 once a point after ts was met. */
+static int decode_upto(struct bit_rd *r, struct dec_state *d, size_t *left,
+		       int64_t ts, struct point *last, int *found)
+{
+	struct point p;
+
+	for (; *left > 0; (*left)--) {
+		decode(r, d, &p, 1);
+		if (p.ts > ts)
+			return 1;
+		*last = p;
+		*found = 1;
+	}
+	return 0;
+}
+
+int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
+			int64_t ts, struct point *last)
+{
+	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
+	size_t left = t->n;
+	struct bit_rd r;
+	int found = 0;
+
+	if (b->sc->owner == t) {
+		size_t k = lower_bound(b, t, ts + 1);
+		if (k > 0)
+			*last = b->sc->pts[k - 1];
+		return k > 0;
+	}
+	if (t->sp) {
+		const uint8_t *base;
+		int depth = batch_spill_load(b, t, &base);
+		if (depth < 0)
+			return 0;
+		for (int i = 0; i < depth; i++) {
+			const struct spill_seg *g = &b->spl->segs[i];
+			size_t n = g->count;
+			bit_rd_flat(&r, base + g->at, g->len);
+			left -= n;
+			if (decode_upto(&r, &d, &n, ts, last, &found))
+				return found;
+		}
+	}
+	bit_rd_init(&r, b->pool, &t->enc);
+	decode_upto(&r, &d, &left, ts, last, &found);
+	return found;
+}
+
 int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 {
 	struct bit_rd r;
@@ -735,27 +786,63 @@ static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n
 	return (bit + 7) / 8;
 }
 
+/* True while a spill pass writes records: the pass encodes every track
+ * it meets anew (spill_track), so a prune before it need not. */
+static int spill_writes(const struct gw_batcher *b)
+{
+	const struct spill_core *sc = b->spl;
+
+	return sc && sc->writing && !sc->skip && !sc->broken;
+}
+
+/* Encodes t's points, open in the scratch, into memory again, when they
+ * are not written to the store: a prune left to the pass (was, t's count
+ * before it; 0: none) always, else a track whose record is in the
+ * generation before (move). Out of memory, t keeps its points as they
+ * were (all of them after a prune left to the pass). */
+static void keep_in_memory(const struct gw_batcher *b, struct track *t,
+			   uint32_t was)
+{
+	const struct spill_core *sc = b->spl;
+
+	if (!was && !(sc && t->sp && (t->sp & 1) == (unsigned)sc->gen))
+		return;
+	if (reencode(b, t, track_pts(b, t), t->n) == 0)
+		return;
+	if (was)
+		t->n = was;
+	b->sc->owner = NULL;
+}
+
 /* During a spill pass (batch_spill_begin): t's points before the last one
  * at or before the open day's start go to the store, the rest stay in
  * enc, encoded on from the state after them. A track whose record is in
  * the generation before is moved (or, when its points cannot be written,
  * taken back into memory), so that the file of that generation can go
- * at the end of the pass. */
-static void spill_track(const struct gw_batcher *b, struct track *t)
+ * at the end of the pass. was: t's count before a prune that left its
+ * points pruned in the scratch only (batch_prune_track), else 0; its
+ * encoding then holds the points before the prune, and is replaced here
+ * either way. */
+static void spill_track(const struct gw_batcher *b, struct track *t,
+			uint32_t was)
 {
 	struct spill_core *sc = b->spl;
 
-	if (!sc || !sc->writing || (t->n < 2 && !t->sp))
+	if (!sc || !sc->writing || (t->n < 2 && !t->sp)) {
+		if (was)
+			keep_in_memory(b, t, was);
 		return;
+	}
 	batch_track_open(b, t);
-	if (sc->broken)
+	if (sc->broken) {
+		if (was)
+			keep_in_memory(b, t, was);
 		return;
+	}
 	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
 	k = k ? k - 1 : 0; /* [0, k) go, the one at k stays */
 	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
-		if (t->sp && (t->sp & 1) == (unsigned)sc->gen &&
-		    reencode(b, t, track_pts(b, t), n) != 0)
-			b->sc->owner = NULL;
+		keep_in_memory(b, t, was);
 		return;
 	}
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
@@ -772,13 +859,20 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
 	for (size_t j = k; j < n; j++) {
 		if (put_point(b->pool, &c, &s, p[j].ts, p[j].v)) {
 			batch_chain_free(b->pool, &c);
+			if (was)
+				keep_in_memory(b, t, was);
 			return;
 		}
 	}
 	if (batch_spill_put(b, !sc->gen, &h, &sp)) {
 		batch_chain_free(b->pool, &c);
-		if (t->sp && reencode(b, t, track_pts(b, t), n) != 0)
-			b->sc->owner = NULL;
+		if (was || t->sp) {
+			if (reencode(b, t, track_pts(b, t), n) != 0) {
+				if (was)
+					t->n = was;
+				b->sc->owner = NULL;
+			}
+		}
 		return;
 	}
 	batch_chain_free(b->pool, &t->enc);
@@ -792,20 +886,28 @@ static void spill_track(const struct gw_batcher *b, struct track *t)
  * midnight), keeping the last point at or before it (the minutes missing
  * at the start of the edge day, and the reading a silent track waits
  * with). Out of memory, the track keeps them (nothing that follows looks
- * at them). */
+ * at them). In a spill pass that writes, the points kept are encoded
+ * once, by the pass (spill_track), not here first as well. */
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day)
 {
+	uint32_t was = 0;
+
 	if (t->n > 1 && first_ts(b, t) <= from) {
 		batch_track_open(b, t);
 		size_t k = lower_bound(b, t, from + 1);
 		if (k > 1) {
 			k--; /* keep the last point at or before `from` */
 			struct point *p = track_pts(b, t);
-			if (reencode(b, t, p + k, t->n - k) == 0)
+			if (spill_writes(b)) {
+				was = t->n;
+				t->n -= (uint32_t)k;
 				memmove(p, p + k, t->n * sizeof(*p));
-			else
+			} else if (reencode(b, t, p + k, t->n - k) == 0) {
+				memmove(p, p + k, t->n * sizeof(*p));
+			} else {
 				b->sc->owner = NULL;
+			}
 		}
 	}
 	if (t->sets) {
@@ -814,7 +916,7 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 		if (t->sets[SET_BAD].n)
 			iset_drop_before(&t->sets[SET_BAD], edge_day);
 	}
-	spill_track(b, t);
+	spill_track(b, t, was);
 }
 
 void batch_prune(struct gw_batcher *b)

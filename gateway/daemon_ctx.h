@@ -127,6 +127,23 @@ struct clocktrust {
 	int64_t back_logged;     /* the time of the last one logged */
 };
 
+/* The steps of a seal, for its log line (daemon_durable.c, seal_took):
+ * the monotonic time (us) each ended at, 0 for a step not taken. */
+enum seal_step {
+	SEAL_START,   /* gw_daemon_seal called */
+	SEAL_BUILT,   /* the first batch handed to the spool (the day built,
+		       * the open day's points written out before it) */
+	SEAL_WRITTEN, /* the last batch written, fsync'ed and renamed */
+	SEAL_CORE,    /* the batching core done (the edge moved, the tracks
+		       * pruned, the sealed days' points written out) */
+	SEAL_STATE,   /* the sealed-through state recorded */
+	SEAL_EDGES,   /* the books at the revision window's edge written */
+	SEAL_PRUNE,   /* the journal's segments of final days removed */
+	SEAL_BOUND,   /* the spool's size bound checked */
+	SEAL_STATUS,  /* the status file written */
+	SEAL_STEPS_
+};
+
 /* The journal and the spool's durable state. */
 struct durable {
 	struct gw_journal *journal;
@@ -142,6 +159,9 @@ struct durable {
 	int seal_err;   /* errno of the last batch that could not be written */
 	int status_err; /* errno that stopped the last status replacement */
 	struct gw_logrl status_rl, health_rl; /* their failed writes, logged */
+	/* the seal running or last run: each step's end, monotonic and the
+	 * main thread's CPU time (us) */
+	int64_t seal_at[SEAL_STEPS_], seal_cpu[SEAL_STEPS_];
 };
 
 /* Periodic work of the main loop, by the monotonic clock (real time, which

@@ -16,12 +16,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "batchfile.h"
 #include "daemon_ctx.h"
 #include "drops.h"
 #include "edges.h"
 #include "tz.h"
+
+/* Marks the end of a step of the seal running (seal_took). */
+static void seal_step(struct durable *du, enum seal_step k)
+{
+	struct timespec ts;
+
+	du->seal_at[k] = gw_daemon_mono_us();
+	du->seal_cpu[k] = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) ? 0 :
+			  (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* The batcher's sink for a sealed day (gw_batcher_advance_src): its next
  * revision written into ready/, the uploader woken. The day's series are
@@ -33,6 +44,8 @@ static int on_sealed_src(void *arg, struct gw_batch_src *src)
 	struct gw_batch *b = src->batch;
 	char day[16], name[GW_PATH_MAX];
 
+	if (!d->du.seal_at[SEAL_BUILT])
+		seal_step(&d->du, SEAL_BUILT);
 	int rev = gw_spool_next_revision(d->cfg->spool_dir, b->gateway_id, b->day);
 	if (rev < 0)
 		return rev;
@@ -47,6 +60,7 @@ static int on_sealed_src(void *arg, struct gw_batch_src *src)
 			(unsigned long long)src->n_readings, name);
 		gw_daemon_uploader_kick(d);
 	}
+	seal_step(&d->du, SEAL_WRITTEN);
 	return rc;
 }
 
@@ -299,13 +313,18 @@ static void after_seal(struct gw_daemon *d)
 		return;
 	}
 	du->next_day = next;
+	seal_step(du, SEAL_STATE);
 	if (gw_edges_write(d->cfg->spool_dir, d->bat))
 		gw_err("spool: cannot record the books at the revision window's edge");
+	seal_step(du, SEAL_EDGES);
 	int n = gw_journal_prune(du->journal, next - 1 - d->cfg->revision_window_days);
 	if (n < 0)
 		gw_err("journal: cannot remove segments of sealed days");
+	seal_step(du, SEAL_PRUNE);
 	gw_daemon_enforce_bound(d);
+	seal_step(du, SEAL_BOUND);
 	gw_daemon_write_status(d);
+	seal_step(du, SEAL_STATUS);
 }
 
 /* Moves the workers' events into the journal and the batcher; returns how
@@ -380,25 +399,73 @@ void gw_daemon_add_readings(struct gw_daemon *d, size_t n)
 	gw_err("batching: out of memory; %llu readings lost", (unsigned long long)lost);
 }
 
-/* How long a seal took, from the batching core to the recorded state and
- * the spool's bound (wall time on the monotonic clock): one line for
- * operators and `make bench` (tests/bench/scale.sh). */
-static void seal_took(int sealed, int64_t t0_us)
+/* The main thread's page faults, waits (voluntary context switches: I/O,
+ * a lock, the deflate thread) and preemptions (involuntary ones: another
+ * thread or process took the core). */
+static void thread_use(long u[3])
 {
-	if (sealed > 0)
-		gw_info("spool: seal of %d batch%s took %.1f ms", sealed,
-			sealed == 1 ? "" : "es",
-			(double)(gw_daemon_mono_us() - t0_us) / 1000.0);
+	struct rusage ru;
+
+	memset(u, 0, 3 * sizeof(*u));
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return;
+	u[0] = ru.ru_minflt + ru.ru_majflt;
+	u[1] = ru.ru_nvcsw;
+	u[2] = ru.ru_nivcsw;
+}
+
+/* How long a seal took, from the batching core to the recorded state and
+ * the spool's bound (wall time on the monotonic clock), and each of its
+ * steps (enum seal_step; a step not taken counts 0) in wall time and the
+ * main thread's CPU: one line for operators and `make bench`
+ * (tests/bench/scale.sh). use0 is thread_use's at the start. */
+static void seal_took(struct durable *du, int sealed, const long use0[3])
+{
+	static const char *const names[SEAL_STEPS_] = {
+		"", "to the batch", "written", "core after it", "state", "edges",
+		"journal", "bound", "status"};
+	int64_t *at = du->seal_at, *cpu = du->seal_cpu;
+	char steps[512];
+	size_t n = 0;
+	long use[3];
+
+	if (sealed <= 0)
+		return;
+	thread_use(use);
+	steps[0] = '\0';
+	for (int k = SEAL_START + 1; k < SEAL_STEPS_; k++) {
+		if (!at[k]) {
+			at[k] = at[k - 1];
+			cpu[k] = cpu[k - 1];
+		}
+		n += (size_t)snprintf(steps + n, sizeof(steps) - n, "%s%s %.1f/%.1f",
+				      k > 1 ? ", " : "", names[k],
+				      (double)(at[k] - at[k - 1]) / 1000.0,
+				      (double)(cpu[k] - cpu[k - 1]) / 1000.0);
+		if (n >= sizeof(steps))
+			break;
+	}
+	gw_info("spool: seal of %d batch%s took %.1f ms (wall/CPU ms of the main "
+		"thread: %s; %ld page faults, %ld waits, %ld preemptions)", sealed,
+		sealed == 1 ? "" : "es",
+		(double)(at[SEAL_STATUS] - at[SEAL_START]) / 1000.0, steps,
+		use[0] - use0[0], use[1] - use0[1], use[2] - use0[2]);
 }
 
 void gw_daemon_seal(struct gw_daemon *d)
 {
-	if (!seal_due(&d->du))
+	struct durable *du = &d->du;
+	long use0[3];
+
+	if (!seal_due(du))
 		return;
 	/* a day that cannot be written stays open and is tried again with
 	 * backoff (seal_tried) */
-	int64_t t0 = gw_daemon_mono_us();
+	memset(du->seal_at, 0, sizeof(du->seal_at));
+	seal_step(du, SEAL_START);
+	thread_use(use0);
 	int s = gw_batcher_advance_src(d->bat, gw_daemon_seal_time(d), on_sealed_src, d);
+	seal_step(du, SEAL_CORE);
 	if (gw_batcher_spill_broken(d->bat)) {
 		/* Never sealed from points that did not read back: the next
 		 * run takes them from the journal again. */
@@ -409,7 +476,7 @@ void gw_daemon_seal(struct gw_daemon *d)
 		return;
 	}
 	after_seal(d);
-	seal_took(s, t0);
+	seal_took(du, s, use0);
 	seal_tried(d, s);
 }
 
