@@ -109,7 +109,7 @@ struct gw_reading_src {
 int gw_journal_append_src(struct gw_journal *j, int bus,
 			  const struct gw_reading_src *src);
 /* How many readings the journal asks a source for at once. */
-#define GW_JOURNAL_CHUNK 64
+#define GW_JOURNAL_CHUNK 32
 
 /* Appends n events bound for day `day` (the batch they will go into) with
  * one fsync, from the thread that owns the batcher. Same returns. */
