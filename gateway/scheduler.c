@@ -62,7 +62,8 @@ struct gw_sched {
 	atomic_int stop; /* set by gw_sched_stop, read by the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct gw_flightq *q; /* queued readings, compact (under lock) */
+	struct gw_flightq *q; /* queued readings, compact (under lock; its
+			       * code table has its own, for the workers' packing) */
 	unsigned long whole_logged; /* q's whole readings last logged */
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
