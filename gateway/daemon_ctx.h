@@ -247,7 +247,7 @@ struct gw_batcher_params gw_daemon_batcher_params(struct gw_daemon *d);
 
 /* ---- daemon_durable.c ---- */
 /* The scheduler's cycle sink (gw_cycle_sink_fn; ctx is the daemon). */
-int gw_daemon_journal_sink(void *ctx, int bus, struct gw_reading *r, size_t n);
+int gw_daemon_journal_sink(void *ctx, int bus, struct gw_fcycle *cyc);
 /* Moves the workers' events into the journal and the batcher; returns how
  * many there were. */
 size_t gw_daemon_take_events(struct gw_daemon *d);

@@ -71,21 +71,28 @@ static int on_sealed_src(void *arg, struct gw_batch_src *src)
  * register go up and down. They are journaled with their mark, never put
  * into days, and counted (clock_back). Load-profile and derived values
  * carry the meter's own times and are not looked at. */
-static void mark_clock_back(struct clocktrust *ct, struct gw_reading *r, size_t n)
+static void mark_clock_back(struct clocktrust *ct, struct gw_fcycle *cyc)
 {
+	struct gw_reading r[GW_JOURNAL_CHUNK];
 	unsigned long back = 0, total;
 	int64_t ts = 0;
 	int log;
+	size_t k;
 
 	pthread_mutex_lock(&ct->lock);
 	int64_t window = ct->no_window ? -1 : ct->max_jump_ms;
-	for (size_t i = 0; i < n; i++) {
-		if (r[i].status != GW_RS_OK)
-			continue;
-		int64_t guard = r[i].ts_ms <= ct->back_until ? ct->guard_ms : 0;
-		if (gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
-					 r[i].ts_ms, window, guard) == 1) {
-			r[i].status = GW_RS_CLOCK_BACK;
+	/* a chunk at a time: the cycle is kept packed (flight.h) */
+	for (size_t from = 0; (k = gw_fcycle_read(cyc, from, r, GW_JOURNAL_CHUNK));
+	     from += k) {
+		for (size_t i = 0; i < k; i++) {
+			if (r[i].status != GW_RS_OK)
+				continue;
+			int64_t guard = r[i].ts_ms <= ct->back_until ? ct->guard_ms : 0;
+			if (gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
+						 r[i].ts_ms, window, guard) != 1)
+				continue;
+			/* four bits of a record: it stays one */
+			(void)gw_fcycle_set_status(cyc, from + i, GW_RS_CLOCK_BACK);
 			ts = r[i].ts_ms;
 			back++;
 		}
@@ -112,16 +119,26 @@ static void mark_clock_back(struct clocktrust *ct, struct gw_reading *r, size_t 
 /* The scheduler's cycle sink: one append + one fsync per cycle per bus.
  * A debug line per durable cycle lets tests (crash.sh) check that every
  * acknowledged reading survives. */
-int gw_daemon_journal_sink(void *ctx, int bus, struct gw_reading *r, size_t n)
+static size_t read_cycle(void *ctx, size_t from, struct gw_reading *out,
+			 size_t max)
+{
+	return gw_fcycle_read(ctx, from, out, max);
+}
+
+int gw_daemon_journal_sink(void *ctx, int bus, struct gw_fcycle *cyc)
 {
 	struct gw_daemon *d = ctx;
+	size_t n = gw_fcycle_len(cyc);
+	struct gw_reading_src src = {.n = n, .read = read_cycle, .ctx = cyc};
+	struct gw_reading first, last;
 
-	mark_clock_back(&d->ct, r, n);
-	int rc = gw_journal_append_cycle(d->du.journal, bus, r, n);
+	mark_clock_back(&d->ct, cyc);
+	int rc = gw_journal_append_src(d->du.journal, bus, &src);
 
-	if (rc == 0 && n)
+	if (rc == 0 && n && gw_fcycle_read(cyc, 0, &first, 1) &&
+	    gw_fcycle_read(cyc, n - 1, &last, 1))
 		gw_debug("journal: durable bus=%d n=%zu ts=%lld..%lld", bus, n,
-			 (long long)r[0].ts_ms, (long long)r[n - 1].ts_ms);
+			 (long long)first.ts_ms, (long long)last.ts_ms);
 	/* A write that failed (a full disk: every cycle of every bus) is
 	 * counted and logged by the journal at growing intervals, and in the
 	 * status; the scheduler would log each one again. */

@@ -11,7 +11,15 @@
  *
  * The code table is an array of fixed-width names (its number is the
  * index) with an open-addressing hash of indexes beside it; it only grows.
+ * Its lock is taken once per call that packs or unpacks, never per
+ * reading, and nothing else is taken while it is held.
+ *
+ * A cycle (struct gw_fcycle) is the same two arrays without a head: a
+ * whole record's value is its reading's index in the cycle's w, so that
+ * the sink can read any part of the cycle; the queue, which only takes
+ * from its head, goes by the order instead.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +29,7 @@ _Static_assert(sizeof(struct gw_flight) == 24, "a record is 24 bytes");
 _Static_assert(GW_UNIT_COUNT_ <= 16, "a unit fits in four bits");
 
 struct codes {
+	pthread_mutex_t lock; /* over all of the table */
 	char (*name)[GW_OBIS_MAX];
 	size_t n, cap, max;
 	uint32_t *hash; /* index + 1, 0 empty; hcap a power of two */
@@ -46,6 +55,7 @@ struct gw_flightq *gw_flightq_new(const struct gw_config *cfg, size_t max_codes)
 	q->cfg = cfg;
 	q->codes.max = max_codes && max_codes < GW_FLIGHT_CODES_MAX
 			       ? max_codes : GW_FLIGHT_CODES_MAX;
+	pthread_mutex_init(&q->codes.lock, NULL);
 	return q;
 }
 
@@ -53,6 +63,7 @@ void gw_flightq_free(struct gw_flightq *q)
 {
 	if (!q)
 		return;
+	pthread_mutex_destroy(&q->codes.lock);
 	free(q->codes.name);
 	free(q->codes.hash);
 	free(q->q);
@@ -136,8 +147,9 @@ static int make_room(void **p, size_t sz, size_t *head, size_t *n, size_t *cap,
 	return 0;
 }
 
-/* Fills f from r of meter m; returns 1 if it fits a record, 0 if it goes
- * whole (counted in *full or *other), GW_ENOMEM. */
+/* Fills f from r of meter m (the code table's lock held); returns 1 if
+ * it fits a record, 0 if it goes whole (counted in *full or *other),
+ * GW_ENOMEM. */
 static int pack(struct gw_flightq *q, int m, const struct gw_reading *r,
 		struct gw_flight *f, unsigned long *full, unsigned long *other)
 {
@@ -165,53 +177,87 @@ static int pack(struct gw_flightq *q, int m, const struct gw_reading *r,
 	return 1;
 }
 
-int gw_flightq_push(struct gw_flightq *q, int m, const struct gw_reading *r,
-		    size_t n)
+/* Makes f stand for r, added whole to cycle c. 0 or GW_ENOMEM. */
+static int add_whole(struct gw_fcycle *c, struct gw_flight *f,
+		     const struct gw_reading *r)
 {
-	unsigned long full = 0, other = 0;
-	size_t qn0, whole = 0;
+	size_t head = 0;
 
-	if (make_room((void **)&q->q, sizeof(*q->q), &q->qhead, &q->qn, &q->qcap, n))
+	if (make_room((void **)&c->w, sizeof(*c->w), &head, &c->wn, &c->wcap, 1))
 		return GW_ENOMEM;
-	qn0 = q->qn;
-	for (size_t i = 0; i < n; i++) {
-		struct gw_flight *f = &q->q[q->qn];
-		int rc = pack(q, m, &r[i], f, &full, &other);
-		if (rc == 0) {
-			rc = make_room((void **)&q->w, sizeof(*q->w), &q->whead,
-				       &q->wn, &q->wcap, 1);
-			if (rc == 0) {
-				q->w[q->wn++] = r[i];
-				whole++;
-				memset(f, 0, sizeof(*f));
-				f->meter = GW_FLIGHT_WHOLE;
-			}
-		}
-		if (rc < 0) {
-			/* none of them (the whole FIFO may have moved to its
-			 * start since: its tail is what this call added) */
-			q->qn = qn0;
-			q->wn -= whole;
-			return GW_ENOMEM;
-		}
-		q->qn++;
-	}
-	q->counts.whole += whole;
-	q->counts.codes_full += full;
-	q->counts.other_id += other;
+	c->w[c->wn] = *r;
+	memset(f, 0, sizeof(*f));
+	f->meter = GW_FLIGHT_WHOLE;
+	f->value = (int64_t)c->wn++;
 	return 0;
 }
 
-/* The reading record f stands for, into out. */
-static void unpack(struct gw_flightq *q, const struct gw_flight *f,
+int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
+		    const struct gw_reading *r, size_t n)
+{
+	unsigned long full = 0, other = 0;
+	size_t head = 0, n0 = c->n, wn0 = c->wn;
+	int rc = 0;
+
+	c->q = q;
+	if (make_room((void **)&c->r, sizeof(*c->r), &head, &c->n, &c->cap, n))
+		return GW_ENOMEM;
+	pthread_mutex_lock(&q->codes.lock);
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		struct gw_flight *f = &c->r[c->n];
+		rc = pack(q, m, &r[i], f, &full, &other);
+		if (rc == 0)
+			rc = add_whole(c, f, &r[i]);
+		c->n++;
+	}
+	pthread_mutex_unlock(&q->codes.lock);
+	if (rc < 0) { /* none of them */
+		c->n = n0;
+		c->wn = wn0;
+		return GW_ENOMEM;
+	}
+	c->full += full;
+	c->other += other;
+	return 0;
+}
+
+int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c)
+{
+	if (make_room((void **)&q->q, sizeof(*q->q), &q->qhead, &q->qn, &q->qcap,
+		      c->n) ||
+	    make_room((void **)&q->w, sizeof(*q->w), &q->whead, &q->wn, &q->wcap,
+		      c->wn))
+		return GW_ENOMEM;
+	memcpy(q->q + q->qn, c->r, c->n * sizeof(*c->r));
+	q->qn += c->n;
+	/* the whole ones in the order of their records */
+	for (size_t i = 0; i < c->n && c->wn; i++)
+		if (c->r[i].meter == GW_FLIGHT_WHOLE)
+			q->w[q->wn++] = c->w[c->r[i].value];
+	q->counts.whole += c->wn;
+	q->counts.codes_full += c->full;
+	q->counts.other_id += c->other;
+	gw_fcycle_clear(c);
+	return 0;
+}
+
+int gw_flightq_push(struct gw_flightq *q, int m, const struct gw_reading *r,
+		    size_t n)
+{
+	struct gw_fcycle c = {0};
+	int rc = gw_flightq_pack(q, &c, m, r, n);
+
+	if (rc == 0)
+		rc = gw_flightq_push_cycle(q, &c);
+	gw_fcycle_free(&c);
+	return rc;
+}
+
+/* The reading record f (not a whole one) stands for, into out (the code
+ * table's lock held). */
+static void unpack(const struct gw_flightq *q, const struct gw_flight *f,
 		   struct gw_reading *out)
 {
-	if (f->meter == GW_FLIGHT_WHOLE) {
-		*out = q->w[q->whead++];
-		if (q->whead == q->wn)
-			q->whead = q->wn = 0;
-		return;
-	}
 	memset(out, 0, sizeof(*out));
 	strcpy(out->meter_id, q->cfg->meters[f->meter].id);
 	strcpy(out->obis, q->codes.name[f->code]);
@@ -228,8 +274,18 @@ size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max)
 
 	if (n > max)
 		n = max;
-	for (size_t i = 0; i < n; i++)
-		unpack(q, &q->q[q->qhead + i], &out[i]);
+	pthread_mutex_lock(&q->codes.lock);
+	for (size_t i = 0; i < n; i++) {
+		const struct gw_flight *f = &q->q[q->qhead + i];
+		if (f->meter != GW_FLIGHT_WHOLE) {
+			unpack(q, f, &out[i]);
+			continue;
+		}
+		out[i] = q->w[q->whead++];
+		if (q->whead == q->wn)
+			q->whead = q->wn = 0;
+	}
+	pthread_mutex_unlock(&q->codes.lock);
 	q->qhead += n;
 	if (q->qhead == q->qn)
 		q->qhead = q->qn = 0;
@@ -241,8 +297,67 @@ size_t gw_flightq_len(const struct gw_flightq *q)
 	return q->qn - q->qhead;
 }
 
-void gw_flightq_counts(const struct gw_flightq *q, struct gw_flight_counts *out)
+void gw_flightq_counts(struct gw_flightq *q, struct gw_flight_counts *out)
 {
 	*out = q->counts;
+	pthread_mutex_lock(&q->codes.lock);
 	out->codes = q->codes.n;
+	pthread_mutex_unlock(&q->codes.lock);
+}
+
+size_t gw_fcycle_read(const struct gw_fcycle *c, size_t from,
+		      struct gw_reading *out, size_t max)
+{
+	size_t n = from < c->n ? c->n - from : 0;
+
+	if (n > max)
+		n = max;
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&c->q->codes.lock);
+	for (size_t i = 0; i < n; i++) {
+		const struct gw_flight *f = &c->r[from + i];
+		if (f->meter == GW_FLIGHT_WHOLE)
+			out[i] = c->w[f->value];
+		else
+			unpack(c->q, f, &out[i]);
+	}
+	pthread_mutex_unlock(&c->q->codes.lock);
+	return n;
+}
+
+int gw_fcycle_set_status(struct gw_fcycle *c, size_t i, uint8_t status)
+{
+	struct gw_flight *f = &c->r[i];
+	struct gw_reading r;
+
+	if (f->meter == GW_FLIGHT_WHOLE) {
+		c->w[f->value].status = status;
+		return 0;
+	}
+	if (status <= 15) {
+		f->kind = (uint8_t)((f->kind & 15) | status << 4);
+		return 0;
+	}
+	gw_fcycle_read(c, i, &r, 1);
+	r.status = status;
+	return add_whole(c, f, &r);
+}
+
+size_t gw_fcycle_len(const struct gw_fcycle *c)
+{
+	return c->n;
+}
+
+void gw_fcycle_clear(struct gw_fcycle *c)
+{
+	c->n = c->wn = 0;
+	c->full = c->other = 0;
+}
+
+void gw_fcycle_free(struct gw_fcycle *c)
+{
+	free(c->r);
+	free(c->w);
+	memset(c, 0, sizeof(*c));
 }

@@ -15,9 +15,17 @@
  * what is taken out is the reading that was put in, byte for byte in its
  * strings and fields (the bytes after a string's terminator are zero).
  *
- * The queue has no lock of its own: its owner (the scheduler) holds one
- * around every call, which also makes the code table safe for the several
- * workers that share it.
+ * A bus worker packs a poll cycle's readings into such records as it reads
+ * them (struct gw_fcycle, gw_flightq_pack), so that no whole cycle of
+ * 96-byte readings is ever held; the journal sink reads the cycle back a
+ * chunk at a time (gw_fcycle_read), and the cycle's records are then
+ * moved into the queue (gw_flightq_push_cycle).
+ *
+ * The code table has a lock of its own: packing and reading a cycle take
+ * only that one, so a worker never holds its owner's lock for them. The
+ * queue itself has no lock: its owner (the scheduler) holds one around
+ * gw_flightq_push_cycle, gw_flightq_push, gw_flightq_take, gw_flightq_len
+ * and gw_flightq_counts.
  */
 #ifndef GW_FLIGHT_H
 #define GW_FLIGHT_H
@@ -64,6 +72,40 @@ size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max)
 /* The number of readings queued. */
 size_t gw_flightq_len(const struct gw_flightq *q);
 
+/* One poll cycle of one bus, as records in the order read (a record
+ * whose meter is GW_FLIGHT_WHOLE stands for w[its value]), filled by its
+ * bus worker alone. Start it as {0}; free with gw_fcycle_free. */
+struct gw_fcycle {
+	struct gw_flightq *q; /* whose code table names the records' codes */
+	struct gw_flight *r;
+	size_t n, cap;
+	struct gw_reading *w; /* the readings that did not fit a record */
+	size_t wn, wcap;
+	unsigned long full, other; /* of them: the table full, another id */
+};
+
+/* Packs the n readings r of meter m (index into cfg->meters) onto the end
+ * of cycle c (the code table's lock only). Returns 0, or GW_ENOMEM with
+ * none of them added. */
+int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
+		    const struct gw_reading *r, size_t n);
+/* Unpacks readings from, from + 1 ... of c into out, at most max. Returns
+ * the number unpacked (0 past the end). */
+size_t gw_fcycle_read(const struct gw_fcycle *c, size_t from,
+		      struct gw_reading *out, size_t max);
+/* Sets reading i's status (a record keeps four bits; a status beyond
+ * them makes the reading whole). Returns 0 or GW_ENOMEM (unchanged). */
+int gw_fcycle_set_status(struct gw_fcycle *c, size_t i, uint8_t status);
+/* The number of readings in c. */
+size_t gw_fcycle_len(const struct gw_fcycle *c);
+/* Empties c, keeping its memory. */
+void gw_fcycle_clear(struct gw_fcycle *c);
+void gw_fcycle_free(struct gw_fcycle *c);
+/* Moves the readings of c into the queue, after every reading queued
+ * before, and counts its whole ones; c is then empty. Returns 0, or
+ * GW_ENOMEM with none of them queued (c unchanged). */
+int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c);
+
 /* What the queue counted since it was made. */
 struct gw_flight_counts {
 	unsigned long whole;      /* readings queued whole, all reasons */
@@ -71,6 +113,6 @@ struct gw_flight_counts {
 	unsigned long other_id;   /* of them: a meter id not their meter's */
 	size_t codes;             /* codes in the table */
 };
-void gw_flightq_counts(const struct gw_flightq *q, struct gw_flight_counts *out);
+void gw_flightq_counts(struct gw_flightq *q, struct gw_flight_counts *out);
 
 #endif

@@ -439,22 +439,48 @@ static uint8_t *put_str8(uint8_t *p, const char *s)
 int gw_journal_append_cycle(struct gw_journal *j, int bus,
 			    const struct gw_reading *r, size_t n)
 {
+	struct gw_reading_array a = {.r = r};
+	struct gw_reading_src src = {.n = n, .read = gw_reading_array_read, .ctx = &a};
+
+	return gw_journal_append_src(j, bus, &src);
+}
+
+/* Checks src's readings (terminated strings, a known unit) and finds the
+ * day of the newest, a chunk at a time. 0 or GW_EINVAL. */
+static int check_cycle(const struct gw_reading_src *src, int32_t *day)
+{
+	struct gw_reading r[GW_JOURNAL_CHUNK];
+	long k;
+
+	*day = INT32_MIN;
+	for (size_t from = 0; (k = gw_reading_src_chunk(src, from, r)) > 0;
+	     from += (size_t)k) {
+		for (size_t i = 0; i < (size_t)k; i++) {
+			if (!memchr(r[i].meter_id, '\0', sizeof(r[i].meter_id)) ||
+			    !memchr(r[i].obis, '\0', sizeof(r[i].obis)) ||
+			    r[i].unit >= GW_UNIT_COUNT_)
+				return GW_EINVAL;
+			int32_t d = gw_tz_day_of(r[i].ts_ms);
+			if (d > *day)
+				*day = d;
+		}
+	}
+	return k < 0 ? GW_EINVAL : 0;
+}
+
+int gw_journal_append_src(struct gw_journal *j, int bus,
+			  const struct gw_reading_src *src)
+{
 	struct gw_wbuf rec = {0};
-	int32_t day = INT32_MIN;
+	int32_t day;
+	size_t n = src->n;
 
 	if (!j || bus < 0 || bus >= j->n_slots - 1 || n > GW_JOURNAL_CYCLE_MAX)
 		return GW_EINVAL;
 	if (n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!memchr(r[i].meter_id, '\0', sizeof(r[i].meter_id)) ||
-		    !memchr(r[i].obis, '\0', sizeof(r[i].obis)) ||
-		    r[i].unit >= GW_UNIT_COUNT_)
-			return GW_EINVAL;
-		int32_t d = gw_tz_day_of(r[i].ts_ms);
-		if (d > day)
-			day = d;
-	}
+	if (check_cycle(src, &day))
+		return GW_EINVAL;
 	struct slot *s = &j->slots[bus];
 	pthread_mutex_lock(&s->lock);
 	/* a cycle that opens a new segment starts its state afresh */
@@ -462,7 +488,7 @@ int gw_journal_append_cycle(struct gw_journal *j, int bus,
 		gw_jcodec_reset(&s->codec);
 	gw_wbuf_need(&rec, 8);
 	rec.n = rec.oom ? 0 : 8;
-	int rc = gw_jcodec_encode(&s->codec, bus, r, n, &rec);
+	int rc = gw_jcodec_encode_src(&s->codec, bus, src, &rec);
 	if (rc == 0 && rec.n - 8 > GW_JOURNAL_REC_MAX)
 		rc = GW_EINVAL;
 	if (rc == 0) {

@@ -94,6 +94,23 @@ int gw_journal_replay(struct gw_journal *j, gw_journal_cycle_fn cycle,
 int gw_journal_append_cycle(struct gw_journal *j, int bus,
 			    const struct gw_reading *r, size_t n);
 
+/* A poll cycle's n readings, handed over a chunk at a time: read puts
+ * readings from, from + 1 ... (at most max) into out and returns how many
+ * (fewer than asked only past the end). It may be called more than once
+ * for the same readings and must give the same ones. */
+struct gw_reading_src {
+	size_t n;
+	size_t (*read)(void *ctx, size_t from, struct gw_reading *out, size_t max);
+	void *ctx;
+};
+/* gw_journal_append_cycle of the readings of src, which it reads twice,
+ * GW_JOURNAL_CHUNK at a time (never all at once): the same record, the
+ * same bytes on disk, one write and one fsync. */
+int gw_journal_append_src(struct gw_journal *j, int bus,
+			  const struct gw_reading_src *src);
+/* How many readings the journal asks a source for at once. */
+#define GW_JOURNAL_CHUNK 32
+
 /* Appends n events bound for day `day` (the batch they will go into) with
  * one fsync, from the thread that owns the batcher. Same returns. */
 int gw_journal_append_events(struct gw_journal *j, const struct gw_event *ev,

@@ -316,12 +316,18 @@ static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
 	return add_series(c, (uint32_t)m, (uint32_t)o);
 }
 
-/* The body: one tagged reading after another. The tag goes first into
- * its place, the fields after it. Returns 0 or GW_ENOMEM. */
-static int put_body(struct gw_jcodec *c, const struct gw_reading *r, size_t n,
-		    struct gw_wbuf *b)
+/* Where the body's coding stands between two chunks of readings. */
+struct body_at {
+	int64_t last, shift, last_ts;
+};
+
+/* The body: one tagged reading after another, the n readings r after
+ * those coded from *at before. The tag goes first into its place, the
+ * fields after it. Returns 0 or GW_ENOMEM. */
+static int put_body(struct gw_jcodec *c, struct body_at *pos,
+		    const struct gw_reading *r, size_t n, struct gw_wbuf *b)
 {
-	int64_t last = -1, shift = 0, last_ts = 0;
+	int64_t last = pos->last, shift = pos->shift, last_ts = pos->last_ts;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t at = b->n;
@@ -363,14 +369,64 @@ static int put_body(struct gw_jcodec *c, const struct gw_reading *r, size_t n,
 		last = idx;
 		last_ts = r[i].ts_ms;
 	}
+	*pos = (struct body_at){.last = last, .shift = shift, .last_ts = last_ts};
 	return 0;
+}
+
+size_t gw_reading_array_read(void *ctx, size_t from, struct gw_reading *out,
+			     size_t max)
+{
+	const struct gw_reading_array *a = ctx;
+
+	memcpy(out, a->r + from, max * sizeof(*out));
+	return max;
 }
 
 int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
 		     size_t n, struct gw_wbuf *out)
 {
+	struct gw_reading_array a = {.r = r};
+	struct gw_reading_src src = {.n = n, .read = gw_reading_array_read, .ctx = &a};
+
+	return gw_jcodec_encode_src(c, bus, &src, out);
+}
+
+long gw_reading_src_chunk(const struct gw_reading_src *src, size_t from,
+			  struct gw_reading *chunk)
+{
+	size_t want = from >= src->n ? 0 : src->n - from;
+
+	if (want > GW_JOURNAL_CHUNK)
+		want = GW_JOURNAL_CHUNK;
+	if (want && src->read(src->ctx, from, chunk, want) != want)
+		return -1;
+	return (long)want;
+}
+
+/* The body of src's readings, a chunk at a time. 0, GW_EINVAL (src gave
+ * fewer than it said) or GW_ENOMEM. */
+static int put_body_src(struct gw_jcodec *c, const struct gw_reading_src *src,
+			struct gw_wbuf *b)
+{
+	struct gw_reading chunk[GW_JOURNAL_CHUNK];
+	struct body_at at = {.last = -1};
+	long k;
+
+	for (size_t from = 0; (k = gw_reading_src_chunk(src, from, chunk)) > 0;
+	     from += (size_t)k) {
+		int rc = put_body(c, &at, chunk, (size_t)k, b);
+		if (rc)
+			return rc;
+	}
+	return k < 0 ? GW_EINVAL : 0;
+}
+
+int gw_jcodec_encode_src(struct gw_jcodec *c, int bus,
+			 const struct gw_reading_src *src, struct gw_wbuf *out)
+{
 	struct gw_wbuf body = {0};
 	uint8_t flags = 0;
+	size_t n = src->n;
 
 	if (n > GW_JOURNAL_CYCLE_MAX || bus < 0 || bus > 65535)
 		return GW_EINVAL;
@@ -382,7 +438,7 @@ int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
 		flags |= PK_FRESH;
 		c->fresh = 0;
 	}
-	int rc = put_body(c, r, n, &body);
+	int rc = put_body_src(c, src, &body);
 	if (rc) {
 		free(body.p);
 		gw_jcodec_reset(c);

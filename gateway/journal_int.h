@@ -77,6 +77,19 @@ void gw_jcodec_free(struct gw_jcodec *c);
  * is fresh again. */
 int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
 		     size_t n, struct gw_wbuf *out);
+/* The same of the readings of src, read GW_JOURNAL_CHUNK at a time. */
+int gw_jcodec_encode_src(struct gw_jcodec *c, int bus,
+			 const struct gw_reading_src *src, struct gw_wbuf *out);
+/* A source over an array (ctx: a struct gw_reading_array). */
+struct gw_reading_array {
+	const struct gw_reading *r;
+};
+size_t gw_reading_array_read(void *ctx, size_t from, struct gw_reading *out,
+			     size_t max);
+/* The next chunk of src from `from` into chunk (room for GW_JOURNAL_CHUNK):
+ * how many, 0 at the end, or -1 when src gave fewer than it said. */
+long gw_reading_src_chunk(const struct gw_reading_src *src, size_t from,
+			  struct gw_reading *chunk);
 /* Decodes a packed cycle record's payload (p, len) into sc->rbuf (grown
  * as needed): *bus and *n. Returns 0, -1 if it does not decode, -2 when
  * out of memory. */

@@ -62,7 +62,8 @@ struct gw_sched {
 	atomic_int stop; /* set by gw_sched_stop, read by the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct gw_flightq *q; /* queued readings, compact (under lock) */
+	struct gw_flightq *q; /* queued readings, compact (under lock; its
+			       * code table has its own, for the workers' packing) */
 	unsigned long whole_logged; /* q's whole readings last logged */
 	struct gw_event *ev; /* queued events */
 	size_t evn, evcap;
@@ -515,24 +516,15 @@ static void cycle_done(struct worker *w, struct gw_cycle_times *t,
 	gw_cycle_log(s->cfg->buses[w->bus].name, w->n_meters, &h, t, &v);
 }
 
-/* The readings of one meter in a cycle's buffer: n from there on. */
-struct run {
-	int m;
-	size_t n;
-};
-
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
- * can return) and the cycle's (cyc, cn of ccap), meter by meter (runs,
- * nruns: a meter is read once a cycle, so room for the bus's meters;
- * the queue's records name meters by number). */
+ * can return) and the cycle's, packed as they are read into the queue's
+ * 24-byte records (flight.h), so that a cycle of a bus of hundreds of
+ * meters is never held as 96-byte readings. */
 struct bus_bufs {
 	struct gw_reading *buf;
 	size_t cap;
 	struct gw_read_result res; /* one read's result, over buf */
-	struct gw_reading *cyc;
-	size_t cn, ccap;
-	struct run *runs;
-	int nruns;
+	struct gw_fcycle cyc;
 };
 
 /* The bus could not be opened: its meters were not read. A dead endpoint
@@ -597,40 +589,27 @@ static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
 	for (int i = 0; i < n; i++)
 		if (bb->buf[i].ts_ms == 0)
 			bb->buf[i].ts_ms = ts;
-	if (bb->cn + (size_t)n > bb->ccap) {
-		size_t ncap = bb->ccap ? bb->ccap * 2 : 1024;
-		while (ncap < bb->cn + (size_t)n)
-			ncap *= 2;
-		struct gw_reading *nc = realloc(bb->cyc, ncap * sizeof(*nc));
-		if (!nc) {
-			gw_err("bus %s: out of memory; readings of meter %s lost",
-			       s->cfg->buses[w->bus].name, mc->id);
-			gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
-			return;
-		}
-		bb->cyc = nc;
-		bb->ccap = ncap;
+	/* packed now, under the code table's lock alone */
+	if (gw_flightq_pack(s->q, &bb->cyc, m, bb->buf, (size_t)n)) {
+		gw_err("bus %s: out of memory; readings of meter %s lost",
+		       s->cfg->buses[w->bus].name, mc->id);
+		gw_drops_add(GW_DROP_NOMEM, (uint64_t)n);
 	}
-	memcpy(bb->cyc + bb->cn, bb->buf, (size_t)n * sizeof(*bb->buf));
-	bb->cn += (size_t)n;
-	bb->runs[bb->nruns++] = (struct run){.m = m, .n = (size_t)n};
 }
 
-/* Queues the cycle's readings for the core, meter by meter, in one hold
- * of the lock (the core takes them in the order read). */
+/* Queues the cycle's readings for the core: its records moved in one
+ * hold of the lock (the core takes them in the order read). */
 static void push(struct worker *w, struct bus_bufs *bb)
 {
 	struct gw_sched *s = w->s;
 	const char *bus = s->cfg->buses[w->bus].name;
-	const struct gw_reading *r = bb->cyc;
+	size_t n = gw_fcycle_len(&bb->cyc);
 
 	pthread_mutex_lock(&s->lock);
-	for (int i = 0; i < bb->nruns; r += bb->runs[i++].n) {
-		if (!gw_flightq_push(s->q, bb->runs[i].m, r, bb->runs[i].n))
-			continue;
-		gw_err("bus %s: out of memory queueing readings of meter %s", bus,
-		       s->cfg->meters[bb->runs[i].m].id);
-		gw_drops_add(GW_DROP_NOMEM, bb->runs[i].n);
+	if (gw_flightq_push_cycle(s->q, &bb->cyc)) {
+		gw_err("bus %s: out of memory queueing this cycle's %zu readings",
+		       bus, n);
+		gw_drops_add(GW_DROP_NOMEM, n);
 	}
 	log_whole(s, bus);
 	pthread_cond_signal(&s->cond);
@@ -643,17 +622,17 @@ static void cycle_out(struct worker *w, struct bus_bufs *bb)
 {
 	struct gw_sched *s = w->s;
 	const char *bus = s->cfg->buses[w->bus].name;
+	size_t n = gw_fcycle_len(&bb->cyc);
 
-	if (bb->cn && s->sink) {
-		int rc = s->sink(s->sink_ctx, w->bus, bb->cyc, bb->cn);
+	if (n && s->sink) {
+		int rc = s->sink(s->sink_ctx, w->bus, &bb->cyc);
 		if (rc)
 			gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
-			       bus, bb->cn, gw_strerror(rc));
+			       bus, n, gw_strerror(rc));
 	}
-	if (bb->cn)
+	if (n)
 		push(w, bb);
-	bb->cn = 0;
-	bb->nruns = 0;
+	gw_fcycle_clear(&bb->cyc);
 }
 
 static void *worker_main(void *arg)
@@ -678,11 +657,9 @@ static void *worker_main(void *arg)
 		    (size_t)cfg->meters[m].max_readings > bb.cap)
 			bb.cap = (size_t)cfg->meters[m].max_readings;
 	bb.buf = malloc(bb.cap * sizeof(*bb.buf));
-	bb.runs = malloc((size_t)w->n_meters * sizeof(*bb.runs));
-	if (!bb.buf || !bb.runs || !drv) {
+	if (!bb.buf || !drv) {
 		gw_err("bus %s: cannot start worker", bus->name);
 		free(bb.buf);
-		free(bb.runs);
 		return NULL;
 	}
 	struct gw_heartbeat *hb = gw_heartbeat_start("bus", bus->name,
@@ -722,8 +699,7 @@ static void *worker_main(void *arg)
 	drv->close(h);
 	gw_heartbeat_remove(hb);
 	free(bb.buf);
-	free(bb.cyc);
-	free(bb.runs);
+	gw_fcycle_free(&bb.cyc);
 	return NULL;
 }
 

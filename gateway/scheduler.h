@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "cycle_health.h"
+#include "flight.h"
 #include "reading.h"
 
 struct gw_sched;
@@ -90,12 +91,13 @@ enum gw_health_change gw_health_account(struct gw_meter_health *h, int rc,
 struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 			      const struct gw_clock *clk);
 /* Called by a bus worker with all readings of one poll cycle of bus `bus`
- * (index into cfg->buses) before they are queued for the core; it makes
- * them durable (the journal) and may set a reading's status to set it
- * aside (GW_RS_CLOCK_BACK). Returns 0 or a GW_E* code, which is logged;
- * the readings are queued either way. Called from several threads. */
-typedef int (*gw_cycle_sink_fn)(void *ctx, int bus, struct gw_reading *r,
-				size_t n);
+ * (index into cfg->buses), packed as they were read (flight.h: read them
+ * with gw_fcycle_read, a chunk at a time), before they are queued for the
+ * core; it makes them durable (the journal) and may set a reading's status
+ * to set it aside (gw_fcycle_set_status, GW_RS_CLOCK_BACK). Returns 0 or a
+ * GW_E* code, which is logged; the readings are queued either way. Called
+ * from several threads. */
+typedef int (*gw_cycle_sink_fn)(void *ctx, int bus, struct gw_fcycle *cyc);
 /* Sets the sink before gw_sched_start. */
 void gw_sched_set_sink(struct gw_sched *s, gw_cycle_sink_fn fn, void *ctx);
 

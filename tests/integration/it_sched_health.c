@@ -61,20 +61,23 @@ static void fifo_write(const char *line)
 	close(fd);
 }
 
-static int sink(void *ctx, int bus, struct gw_reading *r, size_t n)
+static int sink(void *ctx, int bus, struct gw_fcycle *cyc)
 {
 	int seen[MAXM] = {0}, imp[MAXM] = {0};
 	char line[64];
+	struct gw_reading r[16];
+	size_t k;
 
 	(void)ctx;
 	if (bus != 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		for (int m = 0; m < cfg->n_meters && m < MAXM; m++)
-			if (strcmp(r[i].meter_id, cfg->meters[m].id) == 0) {
-				seen[m] = 1;
-				imp[m] |= strcmp(r[i].obis, "1.8.0") == 0;
-			}
+	for (size_t from = 0; (k = gw_fcycle_read(cyc, from, r, 16)); from += k)
+		for (size_t i = 0; i < k; i++)
+			for (int m = 0; m < cfg->n_meters && m < MAXM; m++)
+				if (strcmp(r[i].meter_id, cfg->meters[m].id) == 0) {
+					seen[m] = 1;
+					imp[m] |= strcmp(r[i].obis, "1.8.0") == 0;
+				}
 	pthread_mutex_lock(&lock);
 	cycles++;
 	for (int m = 0; m < cfg->n_meters && m < MAXM; m++) {

@@ -7,7 +7,11 @@
  * (a meter id not its meter's, a unit beyond four bits, a code when the
  * table is full) goes whole, in its place, and is counted; the table's
  * bound is GW_FLIGHT_CODES_MAX codes; pushes and takes interleaved keep
- * the order through the queue's moves and growth.
+ * the order through the queue's moves and growth. A bus worker's cycle
+ * (struct gw_fcycle), packed meter by meter, reads back from any reading
+ * on, takes a status (a record's four bits, or whole beyond them), codes
+ * into the journal a chunk at a time with the same bytes as the readings
+ * whole, and moves into the queue in its order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,9 +22,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "flight.h"
 #include "gw.h"
+#include "journal_int.h"
 
 #define LONG_ID "M2345678901234567890123456789012345678901234567" /* 47 */
 #define LONG_CODE "1-0:1.8.0*255.123456789"                      /* 23 */
@@ -227,6 +233,201 @@ static void interleaved(void **state)
 	gw_flightq_free(q);
 }
 
+/* A cycle of three meters' reads, whole readings among them. */
+static size_t fill_cycle(struct gw_flightq *q, struct gw_fcycle *c,
+			 struct gw_reading *ref, size_t per)
+{
+	size_t n = 0;
+
+	for (int m = 0; m < 3; m++) {
+		struct gw_reading *r = ref + n;
+		for (size_t i = 0; i < per; i++) {
+			char code[GW_OBIS_MAX];
+			snprintf(code, sizeof(code), "1.8.%zu", i); /* a series each */
+			r[i] = reading(meters[m].id, code, 1700000000000LL + (int64_t)i,
+				       (int64_t)(i * 1000 + (size_t)m), -1,
+				       GW_UNIT_WH, GW_RS_OK);
+		}
+		r[7].meter_id[0] = 'x';          /* not the meter's id: whole */
+		r[per - 1].unit = 16;            /* beyond four bits: whole */
+		r[per - 2].status = 16;          /* beyond four bits: whole */
+		assert_int_equal(gw_flightq_pack(q, c, m, r, per), 0);
+		n += per;
+		assert_int_equal(gw_fcycle_len(c), n);
+	}
+	return n;
+}
+
+/* From every offset and in every chunk size, a cycle reads back as the
+ * readings that were packed; nothing of it is 96-byte but its whole ones. */
+static void cycle_reads_back(void **state)
+{
+	(void)state;
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c = {0};
+	enum { PER = 100 };
+	struct gw_reading ref[3 * PER], out[3 * PER];
+
+	assert_non_null(q);
+	size_t n = fill_cycle(q, &c, ref, PER);
+	assert_int_equal(c.wn, 9);
+	assert_int_equal(c.other, 3);
+	for (size_t chunk = 1; chunk <= n; chunk = chunk * 3 + 1) {
+		for (size_t from = 0, k; (k = gw_fcycle_read(&c, from, out, chunk));
+		     from += k) {
+			assert_true(k <= chunk);
+			for (size_t i = 0; i < k; i++)
+				assert_same(&out[i], &ref[from + i]);
+		}
+	}
+	assert_int_equal(gw_fcycle_read(&c, n, out, 1), 0);
+	assert_int_equal(gw_fcycle_read(&c, n + 5, out, 1), 0);
+	gw_fcycle_free(&c);
+	gw_flightq_free(q);
+}
+
+/* Statuses set in a cycle (the journal sink's clock_back) come out of
+ * the queue with the readings, in the order read: a record keeps one of
+ * four bits, a whole reading any; one beyond four bits makes its record
+ * whole, after whole readings later in the cycle were added. */
+static void cycle_status_and_push(void **state)
+{
+	(void)state;
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c = {0};
+	enum { PER = 50 };
+	struct gw_reading ref[3 * PER], out[3 * PER];
+	struct gw_flight_counts k;
+
+	assert_non_null(q);
+	size_t n = fill_cycle(q, &c, ref, PER);
+	assert_int_equal(gw_fcycle_set_status(&c, 3, GW_RS_CLOCK_BACK), 0);
+	ref[3].status = GW_RS_CLOCK_BACK;
+	assert_int_equal(gw_fcycle_set_status(&c, 7, GW_RS_CLOCK_BACK), 0);
+	ref[7].status = GW_RS_CLOCK_BACK; /* a whole one */
+	assert_int_equal(c.wn, 9);
+	assert_int_equal(gw_fcycle_set_status(&c, 1, 200), 0);
+	ref[1].status = 200;
+	assert_int_equal(c.wn, 10);
+	assert_int_equal(gw_fcycle_read(&c, 0, out, n), n);
+	for (size_t i = 0; i < n; i++)
+		assert_same(&out[i], &ref[i]);
+
+	/* a reading queued before the cycle stays before it */
+	assert_int_equal(gw_flightq_push(q, 0, &ref[PER - 3], 1), 0);
+	assert_int_equal(gw_flightq_push_cycle(q, &c), 0);
+	assert_int_equal(gw_fcycle_len(&c), 0);
+	assert_int_equal(c.wn, 0);
+	assert_int_equal(gw_flightq_len(q), n + 1);
+	assert_int_equal(gw_flightq_take(q, out, 1), 1);
+	assert_same(&out[0], &ref[PER - 3]);
+	assert_int_equal(gw_flightq_take(q, out, n), n);
+	for (size_t i = 0; i < n; i++)
+		assert_same(&out[i], &ref[i]);
+	gw_flightq_counts(q, &k);
+	assert_int_equal(k.whole, 10);
+	assert_int_equal(k.other_id, 3);
+	assert_int_equal(k.codes_full, 0);
+
+	/* the cycle's memory serves the next one */
+	n = fill_cycle(q, &c, ref, PER);
+	assert_int_equal(gw_flightq_push_cycle(q, &c), 0);
+	assert_int_equal(gw_flightq_take(q, out, n), n);
+	for (size_t i = 0; i < n; i++)
+		assert_same(&out[i], &ref[i]);
+	gw_fcycle_free(&c);
+	gw_flightq_free(q);
+}
+
+static size_t read_fcycle(void *ctx, size_t from, struct gw_reading *out,
+			  size_t max)
+{
+	return gw_fcycle_read(ctx, from, out, max);
+}
+
+/* The journal's packed record of a cycle read a chunk at a time is the
+ * record of the same readings whole, byte for byte, cycle after cycle (the
+ * codec's state carried over chunks and records). */
+static void cycle_journal_bytes(void **state)
+{
+	(void)state;
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c = {0};
+	struct gw_jcodec a = {.fresh = 1}, b = {.fresh = 1};
+	enum { PER = 2 * GW_JOURNAL_CHUNK + 5 };
+	struct gw_reading ref[3 * PER];
+
+	assert_non_null(q);
+	for (int cycle = 0; cycle < 3; cycle++) {
+		size_t n = fill_cycle(q, &c, ref, PER);
+		for (size_t i = 0; i < n; i++) /* unit 16 cannot be journaled */
+			ref[i].unit = ref[i].unit > 15 ? GW_UNIT_WH : ref[i].unit;
+		gw_fcycle_clear(&c);
+		for (int m = 0; m < 3; m++)
+			assert_int_equal(gw_flightq_pack(q, &c, m, ref + m * PER, PER), 0);
+		if (cycle == 2) { /* a meter that did not answer */
+			memmove(ref + PER, ref + 2 * PER, PER * sizeof(*ref));
+			gw_fcycle_clear(&c);
+			assert_int_equal(gw_flightq_pack(q, &c, 0, ref, PER), 0);
+			assert_int_equal(gw_flightq_pack(q, &c, 2, ref + PER, PER), 0);
+			n = 2 * PER;
+		}
+		struct gw_reading_src src = {.n = n, .read = read_fcycle, .ctx = &c};
+		struct gw_wbuf wa = {0}, wb = {0};
+		assert_int_equal(gw_jcodec_encode(&a, 1, ref, n, &wa), 0);
+		assert_int_equal(gw_jcodec_encode_src(&b, 1, &src, &wb), 0);
+		assert_int_equal(wa.n, wb.n);
+		assert_memory_equal(wa.p, wb.p, wa.n);
+		free(wa.p);
+		free(wb.p);
+		gw_fcycle_clear(&c);
+	}
+	gw_jcodec_free(&a);
+	gw_jcodec_free(&b);
+	gw_fcycle_free(&c);
+	gw_flightq_free(q);
+}
+
+/* A cycle the same as the one before, read a chunk at a time across
+ * chunks' edges, names each series as "the next" and costs its tag byte
+ * alone (docs/spool-format.md): a body of n zero bytes. */
+static void cycle_journal_repeat(void **state)
+{
+	(void)state;
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c = {0};
+	struct gw_jcodec j = {.fresh = 1};
+	enum { PER = 2 * GW_JOURNAL_CHUNK + 5 };
+	struct gw_reading ref[3 * PER];
+	struct gw_wbuf w = {0};
+
+	assert_non_null(q);
+	size_t n = fill_cycle(q, &c, ref, PER);
+	struct gw_reading_src src = {.n = n, .read = read_fcycle, .ctx = &c};
+	assert_int_equal(gw_jcodec_encode_src(&j, 0, &src, &w), 0);
+	w.n = 0;
+	assert_int_equal(gw_jcodec_encode_src(&j, 0, &src, &w), 0);
+	/* type, flags (deflated), bus 0, n and the raw body's length: 2 bytes
+	 * each, as n < 16384 */
+	assert_true(n >= 128 && n < 16384);
+	assert_int_equal(w.p[1], 2);
+	assert_int_equal(w.p[2], 0);
+	size_t cnt = (size_t)(w.p[3] & 0x7f) | (size_t)w.p[4] << 7;
+	size_t raw = (size_t)(w.p[5] & 0x7f) | (size_t)w.p[6] << 7;
+	assert_int_equal(cnt, n);
+	assert_int_equal(raw, n);
+	uint8_t body[3 * PER + 1];
+	uLongf blen = sizeof(body);
+	assert_int_equal(uncompress(body, &blen, w.p + 7, (uLong)(w.n - 7)), Z_OK);
+	assert_int_equal(blen, n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(body[i], 0);
+	free(w.p);
+	gw_jcodec_free(&j);
+	gw_fcycle_free(&c);
+	gw_flightq_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +436,10 @@ int main(void)
 		cmocka_unit_test_setup(codes_full, setup),
 		cmocka_unit_test_setup(codes_bound, setup),
 		cmocka_unit_test_setup(interleaved, setup),
+		cmocka_unit_test_setup(cycle_reads_back, setup),
+		cmocka_unit_test_setup(cycle_status_and_push, setup),
+		cmocka_unit_test_setup(cycle_journal_bytes, setup),
+		cmocka_unit_test_setup(cycle_journal_repeat, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
