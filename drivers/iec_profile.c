@@ -240,6 +240,26 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 		free(s);
 		return GW_EPROTO;
 	}
+	/* The recorded intervals are the meter's own measurements: when the
+	 * register moved at least as much as they add up to, each keeps its
+	 * energy and the tail (the meter's current interval, not recorded
+	 * yet) gets the rest. Its estimate from the last interval's demand
+	 * is for the check above only: a load switched on after that
+	 * interval would otherwise have its energy shared out over the
+	 * earlier intervals, onto earlier days. */
+	if (smin <= 0) {
+		uint64_t per_wh = (uint64_t)(per_interval ? step : 3600000) *
+				  (uint64_t)pow10i(-smin);
+		struct gw_u128 need = gw_u128_mul64((uint64_t)delta, per_wh);
+		struct gw_u128 rec = total;
+		rec.hi -= tail->w.hi + (rec.lo < tail->w.lo); /* total - tail */
+		rec.lo -= tail->w.lo;
+		if (gw_u128_cmp(need, rec) >= 0) {
+			tail->w.hi = need.hi - rec.hi - (need.lo < rec.lo);
+			tail->w.lo = need.lo - rec.lo;
+			total = need;
+		}
+	}
 	/* Largest remainder: whole Wh in proportion to the weights, the Wh
 	 * left over to the largest remainders, so the shares add up to
 	 * delta exactly. */
