@@ -147,6 +147,14 @@ static int by_idx(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* a - b, for a >= b */
+static struct gw_u128 minus(struct gw_u128 a, struct gw_u128 b)
+{
+	struct gw_u128 d = {a.hi - b.hi - (a.lo < b.lo), a.lo - b.lo};
+
+	return d;
+}
+
 static int64_t pow10i(int e)
 {
 	int64_t p = 1;
@@ -247,16 +255,13 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 	 * is for the check above only: a load switched on after that
 	 * interval would otherwise have its energy shared out over the
 	 * earlier intervals, onto earlier days. */
-	if (smin <= 0) {
-		uint64_t per_wh = (uint64_t)(per_interval ? step : 3600000) *
-				  (uint64_t)pow10i(-smin);
+	uint64_t base = (uint64_t)(per_interval ? step : 3600000); /* weight of 1 Wh */
+	if (smin <= 0 && base <= UINT64_MAX / (uint64_t)pow10i(-smin)) {
+		uint64_t per_wh = base * (uint64_t)pow10i(-smin);
 		struct gw_u128 need = gw_u128_mul64((uint64_t)delta, per_wh);
-		struct gw_u128 rec = total;
-		rec.hi -= tail->w.hi + (rec.lo < tail->w.lo); /* total - tail */
-		rec.lo -= tail->w.lo;
+		struct gw_u128 rec = minus(total, tail->w);
 		if (gw_u128_cmp(need, rec) >= 0) {
-			tail->w.hi = need.hi - rec.hi - (need.lo < rec.lo);
-			tail->w.lo = need.lo - rec.lo;
+			tail->w = minus(need, rec);
 			total = need;
 		}
 	}
