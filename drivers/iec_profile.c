@@ -147,6 +147,14 @@ static int by_idx(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* a - b, for a >= b */
+static struct gw_u128 minus(struct gw_u128 a, struct gw_u128 b)
+{
+	struct gw_u128 d = {a.hi - b.hi - (a.lo < b.lo), a.lo - b.lo};
+
+	return d;
+}
+
 static int64_t pow10i(int e)
 {
 	int64_t p = 1;
@@ -239,6 +247,23 @@ static int derived(const struct gw_reading *c, int k, int64_t step,
 			 c[first].obis, e_prof, (long long)delta);
 		free(s);
 		return GW_EPROTO;
+	}
+	/* The recorded intervals are the meter's own measurements: when the
+	 * register moved at least as much as they add up to, each keeps its
+	 * energy and the tail (the meter's current interval, not recorded
+	 * yet) gets the rest. Its estimate from the last interval's demand
+	 * is for the check above only: a load switched on after that
+	 * interval would otherwise have its energy shared out over the
+	 * earlier intervals, onto earlier days. */
+	uint64_t base = (uint64_t)(per_interval ? step : 3600000); /* weight of 1 Wh */
+	if (smin <= 0 && base <= UINT64_MAX / (uint64_t)pow10i(-smin)) {
+		uint64_t per_wh = base * (uint64_t)pow10i(-smin);
+		struct gw_u128 need = gw_u128_mul64((uint64_t)delta, per_wh);
+		struct gw_u128 rec = minus(total, tail->w);
+		if (gw_u128_cmp(need, rec) >= 0) {
+			tail->w = minus(need, rec);
+			total = need;
+		}
 	}
 	/* Largest remainder: whole Wh in proportion to the weights, the Wh
 	 * left over to the largest remainders, so the shares add up to

@@ -52,9 +52,11 @@ struct gw_iec_gap {
  * - else, for a register C.8.E, from its energy per interval (C.29.E) or
  *   its average demand (C.5.E): the register's change across the gap,
  *   shared out over the intervals in proportion to their energy (a part
- *   interval at either end in proportion to its overlap; the meter's
- *   current interval, not yet in its profile, as its last recorded one)
- *   with largest-remainder rounding, so that the points are whole Wh and
+ *   interval at either end in proportion to its overlap); when the change
+ *   is at least their energy, each keeps its own and the meter's current
+ *   interval, not yet in its profile, gets the rest (else it counts as its
+ *   last recorded one); with largest-remainder rounding, so that the
+ *   points are whole Wh and
  *   add up exactly to g->to_value; status GW_RS_DERIVED. The profile must
  *   cover the gap's start and reach within one interval of its end, and
  *   its energy must match the register's change within 10 % (plus the

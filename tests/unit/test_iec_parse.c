@@ -788,6 +788,28 @@ static void backfill_derived(void **state)
 	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 3, why, sizeof(why)), GW_EFULL);
 }
 
+/* A load switched on after the last recorded interval: its energy is the
+ * meter's current interval's, never shared out over the recorded ones
+ * (onto an earlier day when the gap crosses a midnight). */
+static void backfill_tail_load(void **state)
+{
+	struct gw_reading p[16], out[32];
+	char why[128];
+	int64_t t0 = 1772323200000LL; /* 00:00Z */
+	/* 1200 W until 00:30, then nothing; recorded to 02:00 */
+	static const int64_t d[8] = {1200, 1200, 0, 0, 0, 0, 0, 0};
+	(void)state;
+	size_t n = demand(p, "1.5.0", t0, d, 8, 0);
+	/* last read at 00:05; the next at 02:03, after 3 min of 1000 W in
+	 * the meter's current interval: 500 + 50 Wh */
+	struct gw_iec_gap g = {"1.8.0", t0 + 5 * MIN_MS, 1000000, t0 + 123 * MIN_MS,
+			       1000550};
+	assert_int_equal(gw_iec_backfill(p, n, Q_MS, &g, "m1", out, 32, why, sizeof(why)), 8);
+	assert_int_equal(out[0].value, 1000200); /* 00:15: 1200 W x 10 min */
+	assert_int_equal(out[1].value, 1000500); /* 00:30 */
+	assert_int_equal(out[7].value, 1000500); /* 02:00: the 50 Wh come after */
+}
+
 /* Demand at another resolution (EMH: 0.01 W) and energy per interval
  * (C.29.E) give the same points. */
 static void backfill_resolution(void **state)
@@ -982,6 +1004,7 @@ int main(void)
 		cmocka_unit_test(profile_names_apart),
 		cmocka_unit_test(profile_placed),
 		cmocka_unit_test(backfill_derived),
+		cmocka_unit_test(backfill_tail_load),
 		cmocka_unit_test(backfill_resolution),
 		cmocka_unit_test(backfill_direct),
 		cmocka_unit_test(backfill_refused),
