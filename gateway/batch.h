@@ -100,19 +100,21 @@ struct gw_batch_src {
 	void *ctx;
 	/* The times column laid out already, as the series were made
 	 * (batchfile.h, gw_batch_times_add), or NULL: the encoder reads each
-	 * series' times itself. The encoder frees it once written
-	 * (gw_batch_times_free) and sets times to NULL, so that it is not
-	 * held while the value column is laid out: encoded again, the same
-	 * source gives the same bytes from its series' times. */
+	 * series' times itself. */
 	struct gw_batch_times *times;
 	/* How the payload is deflated (enum gw_batch_deflate, batchfile.h):
 	 * 0, the default, is zlib level 6. */
 	int deflate;
 	/* The daily records laid out already (batch->n_days of them, each
-	 * as gw_batch_day_put lays it out: the column's bytes, about 30 a
+	 * as gw_batch_day_put lays it out: the column's bytes, about 25 a
 	 * record instead of a struct gw_day_register's 112), batch->days
 	 * then NULL; or NULL: the encoder lays out batch->days. */
-	const struct gw_wbuf *days;
+	struct gw_wbuf *days;
+	/* days and times are the encoder's to free: it frees each once
+	 * written (free(days->p), gw_batch_times_free) and sets it to NULL,
+	 * so that neither is held while the value column is laid out. Such
+	 * a source is encoded once (again, it has no daily records:
+	 * GW_EINVAL). */
 };
 
 /* Frees a batch and everything it owns; accepts NULL. */

@@ -127,13 +127,16 @@ void gw_batch_day_put(struct gw_wbuf *out, const struct gw_day_register *d)
 }
 
 /* The daily records: one per (meter, register); laid out already by the
- * source (src->days), or here, a record at a time. */
-static void encode_days(const struct gw_batch_src *src, struct enc *e)
+ * source (src->days: freed once written), or here, a record at a time. */
+static void encode_days(struct gw_batch_src *src, struct enc *e)
 {
 	const struct gw_batch *b = src->batch;
 
 	if (src->days) {
 		enc_bytes(e, src->days->p, src->days->n);
+		free(src->days->p);
+		memset(src->days, 0, sizeof(*src->days));
+		src->days = NULL;
 		return;
 	}
 	for (size_t i = 0; i < b->n_days && !e->err; i++) {
@@ -211,8 +214,7 @@ void gw_batch_times_free(struct gw_batch_times *c)
 }
 
 /* The times column: laid out already by the source (src->times: freed
- * once written, the value column's second plane is kept next), or here,
- * a series at a time. */
+ * once written), or here, a series at a time. */
 static void encode_times(struct gw_batch_src *src, struct enc *e)
 {
 	struct gw_batch_times c = {0};
@@ -483,7 +485,8 @@ int gw_batch_encode_src(struct gw_batch_src *src, gw_batch_put_fn put,
 	if (strlen(b->gateway_id) > 255 || strlen(b->timezone) > 255 ||
 	    src->deflate < GW_DEFLATE_6 || src->deflate > GW_DEFLATE_RLE ||
 	    b->n_days > UINT32_MAX || src->n_series > UINT32_MAX ||
-	    b->n_events > UINT32_MAX || src->n_readings > UINT32_MAX)
+	    b->n_events > UINT32_MAX || src->n_readings > UINT32_MAX ||
+	    (b->n_days && !b->days && !src->days))
 		return GW_EINVAL;
 	struct enc *e = calloc(1, sizeof(*e));
 	if (!e)

@@ -529,11 +529,14 @@ static int on_sealed_src(void *ctx, struct gw_batch_src *src)
 	memcpy(w.p, hdr, hlen);
 	assert_int_equal(gw_batch_decode(w.p, w.n, &back, NULL), 0);
 	/* The seal lays its daily records out as the column's bytes
-	 * (src->days), not as structs: the whole batch takes them as read
-	 * back (test_batch_stream compares them with gw_batcher_advance's) */
+	 * (src->days, freed as written), not as structs: the whole batch
+	 * takes them as read back (test_batch_stream compares them with
+	 * gw_batcher_advance's) */
+	assert_null(src->days);
+	assert_null(src->times);
+	assert_null(copy.days);
 	assert_int_equal(back->n_days, copy.n_days);
-	if (src->days)
-		copy.days = back->days;
+	copy.days = back->days;
 	copy.n_series = src->n_series;
 	copy.series = calloc(src->n_series + 1, sizeof(*copy.series));
 	assert_non_null(copy.series);
