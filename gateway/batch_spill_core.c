@@ -265,7 +265,7 @@ static void ra_forget(struct spill_core *sc, int gen)
  * (a walk in the order the records lie in the file), that window is
  * refilled at off with SPILL_RA bytes; when not (a walk in another
  * order), the window used less lately with RA_ALONE bytes, so that such
- * a walk does not read 256 kB a record. Without windows, without `fill`,
+ * a walk does not read a window a record. Without windows, without `fill`,
  * or when the refill fails (a file cut short under the store may still
  * hold this record whole), read from the file directly as
  * gw_spill_read_upto does, so that a record that does not read back is

@@ -11,8 +11,9 @@
  *   - the other compressions (spool_compression) read back as the same
  *     batch;
  *   - a day streamed into the spool is the same file as the batch built
- *     whole and encoded; a write that fails part way leaves nothing in
- *     tmp/ and says why;
+ *     whole and encoded (the seal's source frees its daily records and
+ *     times as they are written: encoded again it is refused); a write
+ *     that fails part way leaves nothing in tmp/ and says why;
  *   - registers with values at the int64 limits, readings out of order,
  *     a reading replaced at the same time and points pruned at the edge
  *     come out of the encoded store exactly as they went in.
