@@ -242,7 +242,7 @@ struct gw_batcher {
 #define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
 #define SPILL_EVERY_MS (4 * 3600000LL)
 #define SPILL_IO (256 * 1024) /* a pass's writes, gathered: bytes */
-#define SPILL_RA (64 * 1024) /* a window of records read ahead: bytes */
+#define SPILL_RA (256 * 1024) /* a window of records read ahead: bytes */
 
 struct spill_hdr {
 	uint32_t hash, count, len, prev, total, total_len;
