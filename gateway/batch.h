@@ -86,8 +86,9 @@ struct gw_batch {
 
 /* A sealed day whose interval series are handed out one at a time, as
  * they are written (batchfile.h, gw_batch_encode_src), instead of being
- * copied into the batch: `batch` holds the header, the daily records and
- * the events (its n_series is 0); series(ctx, i, points, out) fills *out
+ * copied into the batch: `batch` holds the header, the daily records (or
+ * their count, the records laid out in `days`) and the events (its
+ * n_series is 0); series(ctx, i, points, out) fills *out
  * with series i's head (meter, register, unit, scale, n) and, when points
  * is non-zero, its ts_ms and value arrays, valid until the next call.
  * Returns 0 or GW_ENOMEM. */
@@ -100,10 +101,20 @@ struct gw_batch_src {
 	/* The times column laid out already, as the series were made
 	 * (batchfile.h, gw_batch_times_add), or NULL: the encoder reads each
 	 * series' times itself. */
-	const struct gw_batch_times *times;
+	struct gw_batch_times *times;
 	/* How the payload is deflated (enum gw_batch_deflate, batchfile.h):
 	 * 0, the default, is zlib level 6. */
 	int deflate;
+	/* The daily records laid out already (batch->n_days of them, each
+	 * as gw_batch_day_put lays it out: the column's bytes, about 25 a
+	 * record instead of a struct gw_day_register's 112), batch->days
+	 * then NULL; or NULL: the encoder lays out batch->days. */
+	struct gw_wbuf *days;
+	/* days and times are the encoder's to free: it frees each once
+	 * written (free(days->p), gw_batch_times_free) and sets it to NULL,
+	 * so that neither is held while the value column is laid out. Such
+	 * a source is encoded once (again, it has no daily records:
+	 * GW_EINVAL). */
 };
 
 /* Frees a batch and everything it owns; accepts NULL. */

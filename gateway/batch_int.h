@@ -241,7 +241,8 @@ struct gw_batcher {
 #define SPILL_FIRST 472     /* bytes of points read with the header */
 #define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
 #define SPILL_EVERY_MS (4 * 3600000LL)
-#define SPILL_IO (256 * 1024) /* a window of records read ahead, a pass's writes: bytes */
+#define SPILL_IO (256 * 1024) /* a pass's writes, gathered: bytes */
+#define SPILL_RA (256 * 1024) /* a window of records read ahead: bytes */
 
 struct spill_hdr {
 	uint32_t hash, count, len, prev, total, total_len;
@@ -282,7 +283,7 @@ struct spill_core {
 		uint32_t sp, count;
 	} *pend;
 	size_t n_pend;
-	/* The records read ahead, SPILL_IO bytes a read, while a walk over
+	/* The records read ahead, SPILL_RA bytes a read, while a walk over
 	 * the tracks is under way (batch_spill_ra_begin .. end: a seal, a
 	 * pass): two windows, one for each of a chain's records (the seal's
 	 * record, the open day's), each refilled where the record that is

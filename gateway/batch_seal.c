@@ -144,14 +144,15 @@ static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list
 	return n;
 }
 
-/* Appends the daily record of energy track t for day d ([s, e); its
- * points [first, end)) to the batch, with the events its increases
- * raise. Returns 0 or GW_ENOMEM. */
-static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
-		   int64_t s, int64_t e, size_t first, size_t end,
-		   struct gw_batch *batch, size_t *ecap)
+/* The daily record of energy track t for day d ([s, e); its points
+ * [first, end)) into *dr, the events its increases raise appended to the
+ * batch. Returns 1 (a record), 0 (nothing to say about this day) or
+ * GW_ENOMEM. */
+static int day_record(const struct gw_batcher *b, const struct track *t,
+		      int32_t d, int64_t s, int64_t e, size_t first, size_t end,
+		      struct gw_batch *batch, size_t *ecap,
+		      struct gw_day_register *dr)
 {
-	struct gw_day_register *dr = &batch->days[batch->n_days];
 	const struct point *p = track_pts(b, t);
 	int64_t sv = 0, ev = 0;
 	enum gw_quality qs = batch_boundary(b, t, s, &sv, NULL);
@@ -175,6 +176,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 	size_t from = first < end && p[first].ts == s ? first + 1 : first;
 	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
 		return GW_ENOMEM;
+	memset(dr, 0, sizeof(*dr));
 	name_copy(dr->meter_id, sizeof(dr->meter_id), track_meter(b, t));
 	name_copy(dr->obis, sizeof(dr->obis), track_obis(b, t));
 	dr->unit = t->unit;
@@ -184,8 +186,7 @@ static int add_day(const struct gw_batcher *b, const struct track *t, int32_t d,
 	dr->consumption = total;
 	dr->readings = (uint32_t)(end - first);
 	dr->minutes_missing = batch_missing_minutes(b, t, first, end, s, e);
-	batch->n_days++;
-	return 0;
+	return 1;
 }
 
 /* The interval series of a day being sealed: track t's points [first,
@@ -202,6 +203,7 @@ struct seal_src {
 	int64_t *ts, *val; /* the series handed out last */
 	size_t cap;
 	struct gw_batch_times times; /* the column, made as the day is built */
+	struct gw_wbuf days; /* the daily records' column, likewise */
 };
 
 /* Room in c->ts and c->val for n points. Returns 0 or GW_ENOMEM. */
@@ -260,6 +262,7 @@ static void src_free(struct gw_batch_src *src)
 		free(c->ts);
 		free(c->val);
 		gw_batch_times_free(&c->times);
+		free(c->days.p);
 		free(c);
 	}
 	memset(src, 0, sizeof(*src));
@@ -280,12 +283,35 @@ static int day_times(struct seal_src *c, const struct track *t, size_t first,
 	return gw_batch_times_add(&c->times, c->ts, n);
 }
 
-/* Builds day d from every track with data in it: its daily records and
- * the events they raise into src->batch, its series as a source (with
- * their times column if with_times: the encoder reads it). Returns
- * 0 or GW_ENOMEM (src freed). */
+/* Track t's daily record for day d (see day_record) into the batch: laid
+ * out into c->days when the day is streamed, else into batch->days. */
+static int add_day(struct seal_src *c, const struct track *t, int32_t d,
+		   int64_t s, int64_t e, size_t first, size_t end,
+		   struct gw_batch *batch, size_t *ecap, int streamed)
+{
+	struct gw_day_register one;
+	struct gw_day_register *dr = streamed ? &one : &batch->days[batch->n_days];
+	int rc = day_record(c->b, t, d, s, e, first, end, batch, ecap, dr);
+
+	if (rc <= 0)
+		return rc;
+	if (streamed) {
+		gw_batch_day_put(&c->days, dr);
+		if (c->days.oom)
+			return GW_ENOMEM;
+	}
+	batch->n_days++;
+	return 0;
+}
+
+/* Builds day d from every track with data in it: the events its daily
+ * records raise into src->batch, its series as a source. Streamed (for
+ * gw_batch_encode_src), the daily records and the series' times are laid
+ * out as their columns there and then (src->days, src->times: a few bytes
+ * a record and a reading, where a struct gw_day_register is 112); else
+ * the records go into batch->days. Returns 0 or GW_ENOMEM (src freed). */
 static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
-		     int with_times, struct gw_batch_src *src)
+		     int streamed, struct gw_batch_src *src)
 {
 	int64_t s = gw_tz_day_start(d), e = gw_tz_day_start(d + 1);
 	uint32_t *list = malloc(b->n_tracks * sizeof(*list) + 1);
@@ -304,12 +330,16 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	n = day_tracks(b, s, e, list);
 	if (n < 0)
 		goto oom;
-	for (int k = 0; k < n; k++)
-		n_energy += gw_unit_is_energy(
-			(enum gw_unit)track_at(b, list[k])->unit);
-	batch->days = calloc(n_energy + 1, sizeof(*batch->days));
+	if (!streamed) {
+		for (int k = 0; k < n; k++)
+			n_energy += gw_unit_is_energy(
+				(enum gw_unit)track_at(b, list[k])->unit);
+		batch->days = calloc(n_energy + 1, sizeof(*batch->days));
+		if (!batch->days)
+			goto oom;
+	}
 	c->ser = malloc(((size_t)n + 1) * sizeof(*c->ser));
-	if (!batch->days || !c->ser)
+	if (!c->ser)
 		goto oom;
 	gw_strlcpy(batch->gateway_id, b->gateway_id, sizeof(batch->gateway_id));
 	gw_strlcpy(batch->timezone, gw_tz_name(), sizeof(batch->timezone));
@@ -323,16 +353,17 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 			c->ser[src->n_series++] = (struct day_series){
 				list[k], (uint32_t)first, (uint32_t)(end - first)};
 			src->n_readings += end - first;
-			if (with_times && day_times(c, t, first, end))
+			if (streamed && day_times(c, t, first, end))
 				goto oom;
 		}
 		if (gw_unit_is_energy((enum gw_unit)t->unit) &&
-		    add_day(b, t, d, s, e, first, end, batch, &ecap))
+		    add_day(c, t, d, s, e, first, end, batch, &ecap, streamed))
 			goto oom;
 	}
 	if (batch_spill_broken(b))
 		goto oom; /* a spilled record unread: never seal wrong numbers */
-	src->times = with_times ? &c->times : NULL;
+	src->times = streamed ? &c->times : NULL;
+	src->days = streamed ? &c->days : NULL;
 	free(list);
 	return 0;
 oom:

@@ -223,8 +223,8 @@ static int ra_take(struct spill_ra *ra)
 {
 	if (ra->p[0])
 		return 0;
-	ra->p[0] = malloc(SPILL_IO);
-	ra->p[1] = malloc(SPILL_IO);
+	ra->p[0] = malloc(SPILL_RA);
+	ra->p[1] = malloc(SPILL_RA);
 	ra->n[0] = ra->n[1] = 0;
 	if (ra->p[0] && ra->p[1])
 		return 0;
@@ -261,11 +261,11 @@ static void ra_forget(struct spill_core *sc, int gen)
 /* Up to n bytes of gen's file at off into dst, at least `need` of them
  * (need <= n) from a window when off is in one with them (during a
  * walk: batch_spill_ra_begin .. end). Else, with
- * `fill`: when off lies ahead of a window, within SPILL_IO of its end
+ * `fill`: when off lies ahead of a window, within SPILL_RA of its end
  * (a walk in the order the records lie in the file), that window is
- * refilled at off with SPILL_IO bytes; when not (a walk in another
+ * refilled at off with SPILL_RA bytes; when not (a walk in another
  * order), the window used less lately with RA_ALONE bytes, so that such
- * a walk does not read 256 kB a record. Without windows, without `fill`,
+ * a walk does not read a window a record. Without windows, without `fill`,
  * or when the refill fails (a file cut short under the store may still
  * hold this record whole), read from the file directly as
  * gw_spill_read_upto does, so that a record that does not read back is
@@ -277,21 +277,21 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 	struct spill_ra *ra = &sc->ra;
 	int w = -1, ahead = -1;
 
-	if (ra->depth == 0 || n > SPILL_IO || ra_take(ra))
+	if (ra->depth == 0 || n > SPILL_RA || ra_take(ra))
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	for (int i = 0; i < 2; i++) {
 		if (!ra->n[i] || ra->gen[i] != gen || off < ra->off[i])
 			continue;
 		if (off + need <= ra->off[i] + ra->n[i])
 			w = i;
-		else if (off < ra->off[i] + ra->n[i] + SPILL_IO)
+		else if (off < ra->off[i] + ra->n[i] + SPILL_RA)
 			ahead = i;
 	}
 	if (w < 0 && !fill)
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	if (w < 0) {
 		w = ahead >= 0 ? ahead : !ra->last;
-		size_t want = ahead >= 0 ? SPILL_IO : n > RA_ALONE ? n : RA_ALONE;
+		size_t want = ahead >= 0 ? SPILL_RA : n > RA_ALONE ? n : RA_ALONE;
 		int got = gw_spill_read_upto(sc->store, gen, off, ra->p[w], want);
 		ra->n[w] = got > 0 ? (size_t)got : 0;
 		ra->off[w] = off;

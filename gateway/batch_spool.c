@@ -34,7 +34,7 @@ static int fd_put(void *ctx, const uint8_t *p, size_t n)
 }
 
 /* Writes the file into tmp (open fd): the image, then its header. */
-static int stream_into(int fd, const struct gw_batch_src *src, const char *tmp)
+static int stream_into(int fd, struct gw_batch_src *src, const char *tmp)
 {
 	struct fd_sink s = {fd, 0};
 	uint8_t hdr[GW_BATCH_HDR_MAX];
@@ -54,7 +54,7 @@ static int stream_into(int fd, const struct gw_batch_src *src, const char *tmp)
 	return rc;
 }
 
-int gw_spool_write_src(const char *dir, const struct gw_batch_src *src)
+int gw_spool_write_src(const char *dir, struct gw_batch_src *src)
 {
 	char name[GW_PATH_MAX], tmp[GW_PATH_MAX * 2], dst[GW_PATH_MAX * 2];
 	char ready[GW_PATH_MAX + 8];

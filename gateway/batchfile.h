@@ -32,8 +32,11 @@ int gw_batch_encode(const struct gw_batch *b, uint8_t **buf, size_t *len);
  * over the first *hlen bytes put (the CRC at the end is over the real
  * one). Returns 0, put's non-zero return, src's, GW_ENOMEM or GW_EINVAL. */
 typedef int (*gw_batch_put_fn)(void *ctx, const uint8_t *p, size_t n);
-int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
+int gw_batch_encode_src(struct gw_batch_src *src, gw_batch_put_fn put,
 			void *ctx, uint8_t *hdr, size_t *hlen);
+/* Lays out daily record d as the payload's daily records column holds it
+ * (gw_batch_src.days). Sets out->oom when out of memory. */
+void gw_batch_day_put(struct gw_wbuf *out, const struct gw_day_register *d);
 /* How a batch file's payload is deflated (gw_batch_src.deflate; the
  * `spool_compression` key): any of them is one zlib stream that every
  * reader inflates; only the size and the writer's time differ
@@ -64,7 +67,7 @@ size_t gw_batch_set_hi_keep(size_t bytes);
  * ready/<name>, durably, named by src->batch (its revision set). Returns
  * as gw_spool_write: 0, GW_ENOSPC or GW_EIO (errno set to the failure's;
  * nothing left in tmp/), GW_ENOMEM, GW_EINVAL. */
-int gw_spool_write_src(const char *dir, const struct gw_batch_src *src);
+int gw_spool_write_src(const char *dir, struct gw_batch_src *src);
 /* Decodes and verifies a batch file image. Returns 0, GW_ECORRUPT
  * (truncated, bad CRC, bad structure), GW_EVERSION or GW_ENOMEM; *out is
  * NULL on error. *crc (may be NULL) gets the file's CRC-32. */

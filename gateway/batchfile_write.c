@@ -109,26 +109,38 @@ static void enc_rec(struct enc *e)
 	e->rec.n = 0;
 }
 
-/* The daily records: one per (meter, register). */
-static void encode_days(const struct gw_batch *b, struct enc *e)
+void gw_batch_day_put(struct gw_wbuf *out, const struct gw_day_register *d)
 {
-	struct gw_wbuf *out = &e->rec;
+	gw_wbuf_str(out, d->meter_id);
+	gw_wbuf_str(out, d->obis);
+	gw_wbuf_u8(out, d->unit);
+	gw_wbuf_u8(out, d->quality);
+	gw_wbuf_varint(out, gw_zigzag(d->start_value));
+	gw_wbuf_varint(out, gw_zigzag(d->consumption));
+	/* end - start differs from the consumption only on days with a
+	 * counter wrap, reset or replacement: usually one zero byte. */
+	int64_t off = gw_wrap_sub(gw_wrap_sub(d->end_value, d->start_value),
+				  d->consumption);
+	gw_wbuf_varint(out, gw_zigzag(off));
+	gw_wbuf_varint(out, d->readings);
+	gw_wbuf_varint(out, d->minutes_missing);
+}
 
+/* The daily records: one per (meter, register); laid out already by the
+ * source (src->days: freed once written), or here, a record at a time. */
+static void encode_days(struct gw_batch_src *src, struct enc *e)
+{
+	const struct gw_batch *b = src->batch;
+
+	if (src->days) {
+		enc_bytes(e, src->days->p, src->days->n);
+		free(src->days->p);
+		memset(src->days, 0, sizeof(*src->days));
+		src->days = NULL;
+		return;
+	}
 	for (size_t i = 0; i < b->n_days && !e->err; i++) {
-		const struct gw_day_register *d = &b->days[i];
-		gw_wbuf_str(out, d->meter_id);
-		gw_wbuf_str(out, d->obis);
-		gw_wbuf_u8(out, d->unit);
-		gw_wbuf_u8(out, d->quality);
-		gw_wbuf_varint(out, gw_zigzag(d->start_value));
-		gw_wbuf_varint(out, gw_zigzag(d->consumption));
-		/* end - start differs from the consumption only on days with a
-		 * counter wrap, reset or replacement: usually one zero byte. */
-		int64_t off = gw_wrap_sub(gw_wrap_sub(d->end_value, d->start_value),
-					  d->consumption);
-		gw_wbuf_varint(out, gw_zigzag(off));
-		gw_wbuf_varint(out, d->readings);
-		gw_wbuf_varint(out, d->minutes_missing);
+		gw_batch_day_put(&e->rec, &b->days[i]);
 		enc_rec(e);
 	}
 }
@@ -201,15 +213,17 @@ void gw_batch_times_free(struct gw_batch_times *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* The times column: laid out already by the source (src->times), or
- * here, a series at a time. */
-static void encode_times(const struct gw_batch_src *src, struct enc *e)
+/* The times column: laid out already by the source (src->times: freed
+ * once written), or here, a series at a time. */
+static void encode_times(struct gw_batch_src *src, struct enc *e)
 {
 	struct gw_batch_times c = {0};
 	struct gw_series s;
 
 	if (src->times) {
 		enc_bytes(e, src->times->out.p, src->times->out.n);
+		gw_batch_times_free(src->times);
+		src->times = NULL;
 		return;
 	}
 	for (size_t i = 0; i < src->n_series && !e->err; i++) {
@@ -461,7 +475,7 @@ static size_t header(const struct gw_batch_src *src, uint64_t raw, uint64_t clen
  * then the events. Like numbers sit next to like numbers, so zlib's Huffman
  * tables fit each column (timestamps are nearly all zeros, energy deltas
  * small and positive) instead of averaging over an interleaved mix. */
-int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
+int gw_batch_encode_src(struct gw_batch_src *src, gw_batch_put_fn put,
 			void *ctx, uint8_t *hdr, size_t *hlen)
 {
 	const struct gw_batch *b = src->batch;
@@ -471,7 +485,8 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 	if (strlen(b->gateway_id) > 255 || strlen(b->timezone) > 255 ||
 	    src->deflate < GW_DEFLATE_6 || src->deflate > GW_DEFLATE_RLE ||
 	    b->n_days > UINT32_MAX || src->n_series > UINT32_MAX ||
-	    b->n_events > UINT32_MAX || src->n_readings > UINT32_MAX)
+	    b->n_events > UINT32_MAX || src->n_readings > UINT32_MAX ||
+	    (b->n_days && !b->days && !src->days))
 		return GW_EINVAL;
 	struct enc *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -489,7 +504,7 @@ int gw_batch_encode_src(const struct gw_batch_src *src, gw_batch_put_fn put,
 	size_t hl = header(src, 0, 0, hdr);
 	e->err = put(ctx, hdr, hl);
 	if (!e->err) {
-		encode_days(b, e);
+		encode_days(src, e);
 		encode_heads(src, e);
 		encode_times(src, e);
 		encode_values(src, e);
