@@ -61,6 +61,9 @@ struct gw_meter_config {
 	char where[64];
 	int where_line; /* the line of the key that says where (for a
 			 * meter that takes another's place) */
+	/* 1: opts are another meter's (the same driver, the same bytes),
+	 * freed with that one; set by the configuration, not the driver. */
+	int opts_shared;
 	size_t max_readings;
 	/* The file the meter was defined in: one string per file, owned by
 	 * the configuration (10,000 meters share one or two). */

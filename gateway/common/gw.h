@@ -97,6 +97,8 @@ int gw_strlcpy(char *dst, const char *src, size_t cap);
  * the tables that find meters, codes and names by their text. */
 #define GW_HASH_INIT 2166136261u
 uint32_t gw_hash_str(uint32_t h, const char *s);
+/* The same of n bytes at p. */
+uint32_t gw_hash_mem(uint32_t h, const void *p, size_t n);
 
 /* Starts a thread running fn(arg) with every signal blocked in it, so that
  * a signal (SIGHUP, SIGTERM) is handled by the thread that installed the

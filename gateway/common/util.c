@@ -143,6 +143,13 @@ uint32_t gw_hash_str(uint32_t h, const char *s)
 	return h;
 }
 
+uint32_t gw_hash_mem(uint32_t h, const void *p, size_t n)
+{
+	for (const uint8_t *b = p; n; b++, n--)
+		h = (h ^ *b) * 16777619u;
+	return h;
+}
+
 int gw_strlcpy(char *dst, const char *src, size_t cap)
 {
 	size_t n = strlen(src);
