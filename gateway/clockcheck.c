@@ -471,16 +471,8 @@ static int mark_store(struct gw_clock_marks *m, const char *meter,
 	if (len > MARK_BLOCK)
 		return GW_ENOMEM;
 	if (!m->n_blocks || MARK_BLOCK - m->used < len) {
-		/* numbers below UINT32_MAX, + 1 in the slots */
-		if (m->n_blocks >= UINT32_MAX / MARK_BLOCK - 1)
+		if (gw_block_add(&m->blocks, &m->n_blocks, MARK_BLOCK))
 			return GW_ENOMEM;
-		char **nb = realloc(m->blocks, (m->n_blocks + 1) * sizeof(*nb));
-		if (!nb)
-			return GW_ENOMEM;
-		m->blocks = nb;
-		if (!(nb[m->n_blocks] = malloc(MARK_BLOCK)))
-			return GW_ENOMEM;
-		m->n_blocks++;
 		m->used = 0;
 	}
 	*id = (uint32_t)((m->n_blocks - 1) * MARK_BLOCK + m->used);
