@@ -533,7 +533,7 @@ static int finish_bus(struct parse_state *st, int i)
  * of an earlier meter with the same driver and the same bytes, if there
  * is one (freed with that one): the same unit and profile on another
  * modbus-tcp bus, the same address on another iec62056-21 line. 10,000
- * meters on 40 buses of 250 units have 250 blocks, not 10,000. */
+ * meters on 50 buses of 200 units have 200 blocks, not 10,000. */
 static void share_opts(struct parse_state *st, int i)
 {
 	struct gw_config *c = st->cfg;
