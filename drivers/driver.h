@@ -52,7 +52,9 @@ struct gw_meter_config {
 	char id[GW_ID_MAX];
 	int bus; /* index into the configuration's buses */
 	/* The driver's own options (driver->meter_opts_size bytes, read by
-	 * driver->meter_keys); owned by the configuration. */
+	 * driver->meter_keys); owned by the configuration. Once
+	 * meter_configure has returned they are read-only: meters whose
+	 * options are the same bytes share one block (opts_shared). */
 	void *opts;
 	/* Set by the driver's meter_configure: how the meter is told apart
 	 * on its bus ("unit 3", "address '87654321'"), unique per bus, for
@@ -61,6 +63,9 @@ struct gw_meter_config {
 	char where[64];
 	int where_line; /* the line of the key that says where (for a
 			 * meter that takes another's place) */
+	/* 1: opts are another meter's (the same driver, the same bytes),
+	 * freed with that one; set by the configuration, not the driver. */
+	int opts_shared;
 	size_t max_readings;
 	/* The file the meter was defined in: one string per file, owned by
 	 * the configuration (10,000 meters share one or two). */

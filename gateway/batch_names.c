@@ -47,16 +47,8 @@ static int names_store(struct batch_names *nm, const char *s, size_t len,
 		       uint32_t *id)
 {
 	if (!nm->n_blocks || NAME_BLOCK - nm->used < len + 1) {
-		/* numbers below UINT32_MAX, + 1 in the slots */
-		if (nm->n_blocks >= UINT32_MAX / NAME_BLOCK - 1)
+		if (gw_block_add(&nm->blocks, &nm->n_blocks, NAME_BLOCK))
 			return GW_ENOMEM;
-		char **nb = realloc(nm->blocks, (nm->n_blocks + 1) * sizeof(*nb));
-		if (!nb)
-			return GW_ENOMEM;
-		nm->blocks = nb;
-		if (!(nb[nm->n_blocks] = malloc(NAME_BLOCK)))
-			return GW_ENOMEM;
-		nm->n_blocks++;
 		nm->used = 0;
 	}
 	memcpy(nm->blocks[nm->n_blocks - 1] + nm->used, s, len + 1);

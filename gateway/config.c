@@ -491,7 +491,8 @@ void gw_config_free(struct gw_config *c)
 		free(c->buses[i].opts);
 	free(c->buses);
 	for (int i = 0; i < c->n_meters; i++)
-		free(c->meters[i].opts);
+		if (!c->meters[i].opts_shared)
+			free(c->meters[i].opts);
 	free(c->meters);
 	free(c->meter_slots);
 	for (int i = 0; i < c->n_sources; i++)

@@ -529,6 +529,35 @@ static int finish_bus(struct parse_state *st, int i)
 	return 0;
 }
 
+/* Meter i's options, once its driver has configured them, become those
+ * of an earlier meter with the same driver and the same bytes, if there
+ * is one (freed with that one): the same unit and profile on another
+ * modbus-tcp bus, the same address on another iec62056-21 line. 10,000
+ * meters on 50 buses of 200 units have 200 blocks, not 10,000. */
+static void share_opts(struct parse_state *st, int i)
+{
+	struct gw_config *c = st->cfg;
+	struct gw_meter_config *m = &c->meters[i];
+	const struct gw_driver_ops *d = c->buses[m->bus].driver;
+	size_t size = d->meter_opts_size;
+	const void *p = m->opts;
+
+	if (!size)
+		return;
+	unsigned mask = (unsigned)st->n_where_slots - 1;
+	unsigned at = gw_hash_mem(GW_HASH_INIT, p, size) & mask;
+	for (; st->opts_slots[at]; at = (at + 1) & mask) {
+		struct gw_meter_config *o = &c->meters[st->opts_slots[at] - 1];
+		if (c->buses[o->bus].driver == d && memcmp(o->opts, p, size) == 0) {
+			free(m->opts);
+			m->opts = o->opts;
+			m->opts_shared = 1;
+			return;
+		}
+	}
+	st->opts_slots[at] = i + 1;
+}
+
 /* A meter once every bus is known: its driver reads its keys. */
 static int finish_meter(struct parse_state *st, int i)
 {
@@ -581,6 +610,7 @@ static int finish_meter(struct parse_state *st, int i)
 					    o2->source, o2->line);
 	}
 	st->where_slots[at] = i + 1;
+	share_opts(st, i);
 	return 0;
 }
 
@@ -602,7 +632,8 @@ int gw_config_finish_buses(struct parse_state *st)
 	}
 	st->n_where_slots = c->n_meter_slots;
 	st->where_slots = calloc((size_t)st->n_where_slots + 1, sizeof(int));
-	if (!st->where_slots)
+	st->opts_slots = calloc((size_t)st->n_where_slots + 1, sizeof(int));
+	if (!st->where_slots || !st->opts_slots)
 		return GW_ENOMEM;
 	for (int i = 0; i < c->n_meters; i++) {
 		rc = finish_meter(st, i);
@@ -631,4 +662,5 @@ void gw_config_parse_free(struct parse_state *st)
 		pending_free(&st->meter[i].keys);
 	free(st->meter);
 	free(st->where_slots);
+	free(st->opts_slots);
 }

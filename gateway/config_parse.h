@@ -70,6 +70,9 @@ struct parse_state {
 	 * in one place: as cfg->meter_slots */
 	int n_where_slots;
 	int *where_slots;
+	/* the meters whose options are kept (not shared), by their bytes:
+	 * as where_slots (finish_meter) */
+	int *opts_slots;
 };
 
 extern const struct gw_opt gw_config_gateway_keys[];

@@ -97,6 +97,14 @@ int gw_strlcpy(char *dst, const char *src, size_t cap);
  * the tables that find meters, codes and names by their text. */
 #define GW_HASH_INIT 2166136261u
 uint32_t gw_hash_str(uint32_t h, const char *s);
+/* The same of n bytes at p. */
+uint32_t gw_hash_mem(uint32_t h, const void *p, size_t n);
+/* One more block of size bytes at the end of *blocks (*n of them), for
+ * the stores that pack small records into blocks and number them by
+ * block * size + place (batch_names.c, the clock marks): at most
+ * UINT32_MAX / size - 1 blocks, so that a number + 1 fits in 32 bits.
+ * Returns 0 or GW_ENOMEM (*n unchanged). */
+int gw_block_add(char ***blocks, size_t *n, size_t size);
 
 /* Starts a thread running fn(arg) with every signal blocked in it, so that
  * a signal (SIGHUP, SIGTERM) is handled by the thread that installed the

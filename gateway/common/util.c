@@ -143,6 +143,28 @@ uint32_t gw_hash_str(uint32_t h, const char *s)
 	return h;
 }
 
+int gw_block_add(char ***blocks, size_t *n, size_t size)
+{
+	/* numbers below UINT32_MAX, + 1 in the tables' slots */
+	if (*n >= UINT32_MAX / size - 1)
+		return GW_ENOMEM;
+	char **nb = realloc(*blocks, (*n + 1) * sizeof(*nb));
+	if (!nb)
+		return GW_ENOMEM;
+	*blocks = nb;
+	if (!(nb[*n] = malloc(size)))
+		return GW_ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+uint32_t gw_hash_mem(uint32_t h, const void *p, size_t n)
+{
+	for (const uint8_t *b = p; n; b++, n--)
+		h = (h ^ *b) * 16777619u;
+	return h;
+}
+
 int gw_strlcpy(char *dst, const char *src, size_t cap)
 {
 	size_t n = strlen(src);

@@ -378,6 +378,49 @@ static void marks_set_aside_readings_stamped_again(void **state)
 	gw_clock_marks_free(NULL);
 }
 
+/* 10,000 meters x 3 registers, ids of every length a meter id may have:
+ * the records fill many blocks, the table grows several times, and each
+ * register keeps its own newest time through it all and after a clear. */
+static void marks_of_many_registers_keep_their_own_time(void **state)
+{
+	static const char *const codes[] = {"1.8.0", "2.8.0", "1-0:1.8.0*255"};
+	char id[GW_ID_MAX];
+	(void)state;
+	struct gw_clock_marks *m = gw_clock_marks_new();
+	assert_non_null(m);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < 10000; i++) {
+			int len = snprintf(id, sizeof(id), "m%d-", i);
+			while (len < 1 + i % (GW_ID_MAX - 1))
+				id[len++] = 'x';
+			id[len] = '\0';
+			for (int c = 0; c < 3; c++)
+				assert_int_equal(gw_clock_marks_check(m, id, codes[c],
+								      T0 + i * 3 + c,
+								      HOUR, 0), 0);
+		}
+		for (int i = 0; i < 10000; i++) {
+			int len = snprintf(id, sizeof(id), "m%d-", i);
+			while (len < 1 + i % (GW_ID_MAX - 1))
+				id[len++] = 'x';
+			id[len] = '\0';
+			for (int c = 0; c < 3; c++) {
+				int64_t t = T0 + i * 3 + c;
+				/* at its own time: again; one ms later: new */
+				assert_int_equal(gw_clock_marks_check(m, id, codes[c], t,
+								      HOUR, 0), 1);
+				assert_int_equal(gw_clock_marks_check(m, id, codes[c],
+								      t - 1, HOUR, 0), 1);
+				assert_int_equal(gw_clock_marks_check(m, id, codes[c],
+								      t + 1, HOUR, 0), 0);
+			}
+		}
+		/* forgotten: the same times are new again on the second pass */
+		gw_clock_marks_clear(m);
+	}
+	gw_clock_marks_free(m);
+}
+
 static void state_keeps_what_was_seen(void **state)
 {
 	char dir[] = "/tmp/gwclock.XXXXXX", path[64], cmd[96];
@@ -449,6 +492,7 @@ int main(void)
 		cmocka_unit_test(held_never_seals_beyond_the_witnesses),
 		cmocka_unit_test(durations),
 		cmocka_unit_test(marks_set_aside_readings_stamped_again),
+		cmocka_unit_test(marks_of_many_registers_keep_their_own_time),
 		cmocka_unit_test(state_keeps_what_was_seen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -266,6 +266,65 @@ static void many_meters(void **state)
 	free(ini);
 }
 
+/* Meters whose driver options come out the same (the same unit and
+ * profile on another bus of the same type) share one block, which is
+ * freed once; any difference keeps a block of its own. */
+static void meters_share_identical_options(void **state)
+{
+	struct gw_config *cfg;
+	(void)state;
+	const char *ini = "meters = s.csv\n"
+			  "[bus a]\ntype = modbus-tcp\nhost = h\n"
+			  "[bus b]\ntype = modbus-tcp\nhost = h\nport = 503\n"
+			  "[bus r]\ntype = modbus-rtu-tcp\nhost = h\nport = 4001\n";
+	write_file("s.csv", "meter_id,bus,unit,profile,timeout_ms\n"
+			    "A1,a,1,abb_b23,\n"
+			    "A2,a,2,abb_b23,\n"
+			    "A3,a,3,abb_b23,500\n"
+			    "B1,b,1,abb_b23,\n"
+			    "B2,b,2,eastron_sdm630,\n"
+			    "B3,b,3,abb_b23,\n"
+			    "R1,r,1,abb_b23,\n"
+			    "R3,r,3,abb_b23,500\n");
+	int rc = load(with_base(ini), &cfg);
+	if (rc)
+		print_error("%s", errbuf);
+	assert_int_equal(rc, 0);
+#define OPTS(id) ((const struct gw_modbus_meter *)gw_config_find_meter(cfg, id)->opts)
+	/* the same unit and profile on another bus: one block */
+	assert_ptr_equal(OPTS("B1"), OPTS("A1"));
+	assert_int_equal(gw_config_find_meter(cfg, "A1")->opts_shared, 0);
+	assert_int_equal(gw_config_find_meter(cfg, "B1")->opts_shared, 1);
+	/* another profile, another timeout, another driver: their own */
+	assert_ptr_not_equal(OPTS("B2"), OPTS("A2"));
+	assert_ptr_not_equal(OPTS("B3"), OPTS("A3"));
+	assert_ptr_not_equal(OPTS("R1"), OPTS("A1"));
+	assert_ptr_not_equal(OPTS("R3"), OPTS("A3"));
+	assert_ptr_not_equal(OPTS("A1"), OPTS("A2"));
+	/* and each says what its meter's keys said */
+	static const struct { const char *id; int unit, timeout; const char *prof; } want[] = {
+		{"A1", 1, 0, "abb_b23"}, {"A2", 2, 0, "abb_b23"},
+		{"A3", 3, 500, "abb_b23"}, {"B1", 1, 0, "abb_b23"},
+		{"B2", 2, 0, "eastron_sdm630"}, {"B3", 3, 0, "abb_b23"},
+		{"R1", 1, 0, "abb_b23"}, {"R3", 3, 500, "abb_b23"},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct gw_modbus_meter *mm = OPTS(want[i].id);
+		assert_int_equal(mm->unit_id, want[i].unit);
+		assert_int_equal(mm->timeout_ms, want[i].timeout);
+		assert_string_equal(mm->profile->name, want[i].prof);
+	}
+#undef OPTS
+	gw_config_free(cfg);
+	/* a meter that fails after some were shared: freed as they are */
+	write_file("s.csv", "meter_id,bus,unit,profile,timeout_ms\n"
+			    "A1,a,1,abb_b23,\nB1,b,1,abb_b23,\nC1,b,1,abb_b23,\n");
+	char want_err[400];
+	snprintf(want_err, sizeof(want_err),
+		 "s.csv:4: meter C1: unit 1 on bus b is already meter B1 (%s/s.csv:3)", dir);
+	expect_error(with_base(ini), want_err);
+}
+
 /* What spreadsheets write: a UTF-8 byte order mark ("CSV UTF-8") is
  * skipped; a UTF-16 file ("Unicode text") has NUL bytes and is refused
  * naming its line, also on a last line without a newline. */
@@ -431,6 +490,7 @@ int main(void)
 		cmocka_unit_test(bad_lines),
 		cmocka_unit_test(bad_meter_csv),
 		cmocka_unit_test(many_meters),
+		cmocka_unit_test(meters_share_identical_options),
 		cmocka_unit_test(meter_csv_encodings),
 		cmocka_unit_test(ini_details),
 		cmocka_unit_test(modbus_quirk_keys),
