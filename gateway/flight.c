@@ -228,7 +228,8 @@ int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c)
 	    make_room((void **)&q->w, sizeof(*q->w), &q->whead, &q->wn, &q->wcap,
 		      c->wn))
 		return GW_ENOMEM;
-	memcpy(q->q + q->qn, c->r, c->n * sizeof(*c->r));
+	if (c->n) /* an empty cycle may have no records yet (c->r NULL) */
+		memcpy(q->q + q->qn, c->r, c->n * sizeof(*c->r));
 	q->qn += c->n;
 	/* the whole ones in the order of their records */
 	for (size_t i = 0; i < c->n && c->wn; i++)
