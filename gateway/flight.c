@@ -242,18 +242,6 @@ int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c)
 	return 0;
 }
 
-int gw_flightq_push(struct gw_flightq *q, int m, const struct gw_reading *r,
-		    size_t n)
-{
-	struct gw_fcycle c = {0};
-	int rc = gw_flightq_pack(q, &c, m, r, n);
-
-	if (rc == 0)
-		rc = gw_flightq_push_cycle(q, &c);
-	gw_fcycle_free(&c);
-	return rc;
-}
-
 /* The reading record f (not a whole one) stands for, into out (the code
  * table's lock held). */
 static void unpack(const struct gw_flightq *q, const struct gw_flight *f,

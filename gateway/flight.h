@@ -24,7 +24,7 @@
  * The code table has a lock of its own: packing and reading a cycle take
  * only that one, so a worker never holds its owner's lock for them. The
  * queue itself has no lock: its owner (the scheduler) holds one around
- * gw_flightq_push_cycle, gw_flightq_push, gw_flightq_take, gw_flightq_len
+ * gw_flightq_push_cycle, gw_flightq_take, gw_flightq_len
  * and gw_flightq_counts.
  */
 #ifndef GW_FLIGHT_H
@@ -60,11 +60,6 @@ struct gw_flightq;
 struct gw_flightq *gw_flightq_new(const struct gw_config *cfg, size_t max_codes);
 void gw_flightq_free(struct gw_flightq *q);
 
-/* Queues the n readings r of meter m (index into cfg->meters), after
- * every reading queued before. Returns 0, or GW_ENOMEM with none of them
- * queued. */
-int gw_flightq_push(struct gw_flightq *q, int m, const struct gw_reading *r,
-		    size_t n);
 /* Moves the oldest queued readings, max at most, into out (room for max),
  * in the order they were queued, as whole readings. Returns the number
  * moved; 0 when the queue is empty. */

@@ -62,6 +62,20 @@ static struct gw_reading reading(const char *id, const char *obis, int64_t ts,
 	return r;
 }
 
+/* Queues the n readings r of meter m as one cycle (what a bus worker
+ * does with a cycle of one meter). */
+static int push(struct gw_flightq *q, int m, const struct gw_reading *r,
+		size_t n)
+{
+	struct gw_fcycle c = {0};
+	int rc = gw_flightq_pack(q, &c, m, r, n);
+
+	if (rc == 0)
+		rc = gw_flightq_push_cycle(q, &c);
+	gw_fcycle_free(&c);
+	return rc;
+}
+
 static void assert_same(const struct gw_reading *a, const struct gw_reading *b)
 {
 	assert_memory_equal(a->meter_id, b->meter_id, sizeof(a->meter_id));
@@ -91,7 +105,7 @@ static void round_trip(void **state)
 	in[n++] = reading(LONG_ID, LONG_CODE, INT64_MIN, INT64_MIN, -128, 0, 0);
 	in[n++] = reading(LONG_ID, "", 0, 0, 0, 0, 0); /* an empty code */
 	in[n++] = reading(LONG_ID, "32.7.0", -1, -1, -1, GW_UNIT_V, 0);
-	assert_int_equal(gw_flightq_push(q, 1, in, n), 0);
+	assert_int_equal(push(q, 1, in, n), 0);
 	assert_int_equal(gw_flightq_len(q), n);
 
 	/* in two takes: the first stops at max */
@@ -121,10 +135,10 @@ static void whole_in_place(void **state)
 	in[2] = reading("m0", "2.8.0", 3, 12, 0, 200, 0); /* unit beyond 4 bits */
 	in[3] = reading("m0", "2.8.0", 4, 13, 0, GW_UNIT_WH, 99);
 	in[4] = reading("m0", "1.8.0", 5, 14, 0, GW_UNIT_WH, 0);
-	assert_int_equal(gw_flightq_push(q, 0, in, 5), 0);
+	assert_int_equal(push(q, 0, in, 5), 0);
 	/* a meter number beyond the configuration */
 	in[5] = reading("m0", "1.8.0", 6, 15, 0, GW_UNIT_WH, 0);
-	assert_int_equal(gw_flightq_push(q, 3, &in[5], 1), 0);
+	assert_int_equal(push(q, 3, &in[5], 1), 0);
 	assert_int_equal(gw_flightq_take(q, out, 6), 6);
 	for (int i = 0; i < 6; i++)
 		assert_same(&out[i], &in[i]);
@@ -149,7 +163,7 @@ static void codes_full(void **state)
 
 	for (int i = 0; i < 6; i++)
 		in[i] = reading("m2", codes[i], i, i * 100, 0, GW_UNIT_WH, 0);
-	assert_int_equal(gw_flightq_push(q, 2, in, 6), 0);
+	assert_int_equal(push(q, 2, in, 6), 0);
 	gw_flightq_counts(q, &c);
 	assert_int_equal(c.codes, 2);
 	assert_int_equal(c.codes_full, 2);
@@ -177,7 +191,7 @@ static void codes_bound(void **state)
 		snprintf(code, sizeof(code), "0.%zu.0", i <= GW_FLIGHT_CODES_MAX ? i : 0);
 		in[i] = reading("m0", code, (int64_t)i, (int64_t)i, 0, GW_UNIT_WH, 0);
 	}
-	assert_int_equal(gw_flightq_push(q, 0, in, n), 0);
+	assert_int_equal(push(q, 0, in, n), 0);
 	gw_flightq_counts(q, &c);
 	assert_int_equal(c.codes, GW_FLIGHT_CODES_MAX);
 	assert_int_equal(c.codes_full, 1);
@@ -216,7 +230,7 @@ static void interleaved(void **state)
 					   (int64_t)(pushed + i), (int64_t)x, 0,
 					   GW_UNIT_WH, 0);
 		}
-		assert_int_equal(gw_flightq_push(q, m, batch, k), 0);
+		assert_int_equal(push(q, m, batch, k), 0);
 		memcpy(ref + pushed, batch, k * sizeof(*batch));
 		pushed += k;
 		size_t t = gw_flightq_take(q, out, (x >> 20) % 700);
@@ -314,7 +328,7 @@ static void cycle_status_and_push(void **state)
 		assert_same(&out[i], &ref[i]);
 
 	/* a reading queued before the cycle stays before it */
-	assert_int_equal(gw_flightq_push(q, 0, &ref[PER - 3], 1), 0);
+	assert_int_equal(push(q, 0, &ref[PER - 3], 1), 0);
 	assert_int_equal(gw_flightq_push_cycle(q, &c), 0);
 	assert_int_equal(gw_fcycle_len(&c), 0);
 	assert_int_equal(c.wn, 0);
