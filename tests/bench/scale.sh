@@ -35,6 +35,8 @@
 #   GW_BENCH_SCALE_DAYS    simulated days, at least 3 (default 7)
 #   GW_BENCH_SPEED   clock speed; default: 15 minutes in about
 #                    max(1, meters x requests / 4000) real seconds
+#   GW_BENCH_SEAL_DELAY    gatewayd's seal_delay (default its own, 30m:
+#                    the seal then starts with the poll cycle of 00:30)
 #
 # Real time: about days x 96 x (real seconds per cycle), e.g. 10k x B23 x 7
 # days at speed 60 (15 s a cycle) is 2.8 h. docs/benchmarks.md has the
@@ -97,8 +99,9 @@ for s in ss: print(s.getsockname()[1])' "$buses")
 	# spool_max = 0: at 10k x B23 the journal alone passes the default
 	# bound of 512 MB in a day and drop-intervals would rewrite the sealed
 	# batches that the journal figure is compared with
-	printf '[gateway]\nid = scale\ntimezone = UTC\nspool_dir = %s\nprofiles_dir = %s\nmeters = meters.csv\nspool_max = 0\n\n' \
-		"$dir/spool" "$GW_TMP/profiles" >"$dir/gw.ini"
+	printf '[gateway]\nid = scale\ntimezone = UTC\nspool_dir = %s\nprofiles_dir = %s\nmeters = meters.csv\nspool_max = 0\n%s\n' \
+		"$dir/spool" "$GW_TMP/profiles" "${GW_BENCH_SEAL_DELAY:+seal_delay = $GW_BENCH_SEAL_DELAY
+}" >"$dir/gw.ini"
 	echo "meter_id,bus,unit,profile" >"$dir/meters.csv"
 	for b in $(seq 1 "$buses"); do
 		cnt=$((n - (b - 1) * per_bus))

@@ -4,7 +4,8 @@
 # gatewayd side by side (started together, so both see the same load),
 # GW_BENCH_REPS times (default 3): gatewayd's peak RSS (VmHWM) at each
 # full day's seal, B against A, and each one's CPU per 1,000 reads
-# against its own metersim's.
+# against its own metersim's; each full day's seal, its wall time and the
+# main thread's CPU in it (gatewayd's "spool: seal of" line), B against A.
 #
 #   scale_pair.sh BUILD_A BUILD_B [ENV_B]
 #   e.g. GW_BENCH_SCALE=2k GW_BENCH_SCALE_DAYS=3 \
@@ -31,7 +32,20 @@ for x in metersim gwctl; do ln -s "$b/$x" "$work/b/$x"; done
 ln -s "$b/bench/spool_bench" "$work/b/bench/spool_bench"
 printf '#!/bin/sh\n%s\nexec "%s/gatewayd" "$@"\n' "${envb:+export $envb}" "$b" >"$work/b/gatewayd"
 chmod +x "$work/b/gatewayd"
+# seal_figs TMP: "wall_ms cpu_ms" of each full day's seal of the run
+# under TMP (gatewayd's "spool: seal of" lines; the last as many as
+# scale.sh's days file has rows: the start-up lead's day is left out)
+seal_figs() {
+	local n
+	n=$(cat "$1"/gwrun.*/*-3reg/days | wc -l)
+	grep -h 'spool: seal of' "$1"/gwrun.*/*-3reg/gw.log | tail -n "$n" |
+		sed 's/.* took \([0-9.]*\) ms (wall\/CPU ms of the main thread: \([^;]*\);.*/\1 \2/' |
+		awk '{ c = 0; for (i = 2; i <= NF; i++) if ($i ~ /\//) { split($i, x, "/"); c += x[2] }
+			printf "%s %.1f\n", $1, c }'
+}
 reps=$(bench_reps)
+: >"$work/wall"
+: >"$work/cpu"
 : >"$work/ratios"
 for r in $(seq 1 "$reps"); do
 	for d in a b; do
@@ -50,7 +64,19 @@ for r in $(seq 1 "$reps"); do
 	grep -h 'cpu_ms_per_1000\|did not complete' "$work/out${r}b" | sed 's/^/#   B: /'
 	paste -d' ' <(echo "$ha" | tr , '\n') <(echo "$hb" | tr , '\n') |
 		awk 'NF == 2 && $1 > 0 { printf "%.4f\n", $2 / $1 }' >>"$work/ratios"
+	# each full day's seal: wall ms and the main thread's CPU ms in it
+	# (the steps of gatewayd's line summed), B against A, day by day
+	seal_figs "$work"/tmp"$r"a >"$work/sa"
+	seal_figs "$work"/tmp"$r"b >"$work/sb"
+	echo "# pair $r: seal wall/CPU ms, full days: A $(awk '{ printf "%s%s/%s", s, $1, $2; s = ", " }' "$work/sa"); B $(awk '{ printf "%s%s/%s", s, $1, $2; s = ", " }' "$work/sb")"
+	paste -d' ' "$work/sa" "$work/sb" | awk -v w="$work/wall" -v c="$work/cpu" '
+		NF == 4 && $1 > 0 && $2 > 0 {
+			printf "%.4f\n", $3 / $1 >>w; printf "%.4f\n", $4 / $2 >>c }'
 	rm -rf "$work/tmp$r"a "$work/tmp$r"b
 done
 read -r q1 q2 q3 < <(mmm "$work/ratios")
+read -r w1 w2 w3 < <(mmm "$work/wall")
+read -r c1 c2 c3 < <(mmm "$work/cpu")
+echo "bench: scale_pair_seal_wall_ratio: median $w2 (min $w1, max $w3 over $(wc -l <"$work/wall") day seals of $reps pairs) (B against A, side by side)"
+echo "bench: scale_pair_seal_cpu_ratio: median $c2 (min $c1, max $c3) (the main thread's CPU in the seal, B against A)"
 echo "bench: scale_pair_peak_rss_ratio: median $q2 (min $q1, max $q3 over $(wc -l <"$work/ratios") day seals of $reps pairs) (B against A, side by side)"
