@@ -517,7 +517,7 @@ static void cycle_done(struct worker *w, struct gw_cycle_times *t,
 }
 
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
- * can return) and the cycle's, packed as they are read into the queue's
+ * of its meters can return, bus_bufs_size) and the cycle's, packed as they are read into the queue's
  * 24-byte records (flight.h), so that a cycle of a bus of hundreds of
  * meters is never held as 96-byte readings. */
 struct bus_bufs {
@@ -526,6 +526,48 @@ struct bus_bufs {
 	struct gw_read_result res; /* one read's result, over buf */
 	struct gw_fcycle cyc;
 };
+
+/* The most readings one read of meter mc returns: the driver's bound (an
+ * IEC readout with a load profile), else the meter's (a Modbus profile's
+ * registers: the driver reads none past the room it is given), else
+ * READ_CAP_UNKNOWN; *known says whether the meter's own bound it is. */
+#define READ_CAP_UNKNOWN 256
+static size_t read_bound(const struct gw_driver_ops *drv,
+			 const struct gw_meter_config *mc, int *known)
+{
+	*known = !drv->max_readings && mc->max_readings;
+	if (drv->max_readings)
+		return drv->max_readings;
+	return mc->max_readings ? mc->max_readings : READ_CAP_UNKNOWN;
+}
+
+/* Sizes bb for the meters of w's bus (its generation's configuration: a
+ * reload starts new workers): one read's buffer, the largest read of
+ * them; the cycle's records, when every meter bounds its reads, the sum
+ * of their bounds (a cycle never needs more, and never grows), else
+ * grown as read. Returns bb->buf (malloc'd), or NULL when out of memory. */
+static struct gw_reading *bus_bufs_size(struct worker *w,
+					const struct gw_driver_ops *drv,
+					struct bus_bufs *bb)
+{
+	const struct gw_config *cfg = w->s->cfg;
+	size_t cap = 1, sum = 0;
+	int all_known = 1;
+
+	for (int m = 0; m < cfg->n_meters; m++) {
+		if (cfg->meters[m].bus != w->bus)
+			continue;
+		int known;
+		size_t k = read_bound(drv, &cfg->meters[m], &known);
+		cap = k > cap ? k : cap;
+		all_known &= known;
+		sum += k;
+	}
+	if (all_known && gw_fcycle_reserve(&bb->cyc, sum))
+		return NULL;
+	bb->cap = cap;
+	return malloc(cap * sizeof(*bb->buf));
+}
 
 /* The bus could not be opened: its meters were not read. A dead endpoint
  * makes them offline like a dead meter. */
@@ -649,17 +691,10 @@ static void *worker_main(void *arg)
 	struct gw_cycle_times ct = {.interval_ms = poll, .tolerance_ms =
 		gw_cycle_tolerance_ms(poll, s->clk->simulated ? s->clk->speed : 1)};
 
-	/* room for what one read can return: the driver's bound (an IEC
-	 * readout with a load profile), else the largest profile here */
-	bb.cap = drv && drv->max_readings ? drv->max_readings : 256;
-	for (int m = 0; m < cfg->n_meters && !(drv && drv->max_readings); m++)
-		if (cfg->meters[m].bus == w->bus &&
-		    (size_t)cfg->meters[m].max_readings > bb.cap)
-			bb.cap = (size_t)cfg->meters[m].max_readings;
-	bb.buf = malloc(bb.cap * sizeof(*bb.buf));
-	if (!bb.buf || !drv) {
+	bb.buf = drv ? bus_bufs_size(w, drv, &bb) : NULL;
+	if (!bb.buf) {
 		gw_err("bus %s: cannot start worker", bus->name);
-		free(bb.buf);
+		gw_fcycle_free(&bb.cyc);
 		return NULL;
 	}
 	struct gw_heartbeat *hb = gw_heartbeat_start("bus", bus->name,
