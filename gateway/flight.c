@@ -333,6 +333,18 @@ int gw_fcycle_set_status(struct gw_fcycle *c, size_t i, uint8_t status)
 	return add_whole(c, f, &r);
 }
 
+int gw_fcycle_reserve(struct gw_fcycle *c, size_t n)
+{
+	if (n <= c->cap)
+		return 0;
+	struct gw_flight *nr = realloc(c->r, n * sizeof(*nr));
+	if (!nr)
+		return GW_ENOMEM;
+	c->r = nr;
+	c->cap = n;
+	return 0;
+}
+
 size_t gw_fcycle_len(const struct gw_fcycle *c)
 {
 	return c->n;

@@ -84,6 +84,10 @@ struct gw_fcycle {
  * none of them added. */
 int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
 		    const struct gw_reading *r, size_t n);
+/* Makes room in c for n records in all, at once (a bus worker that knows
+ * its cycle's size: the records then never grow past it unless more
+ * come). Returns 0, or GW_ENOMEM (c unchanged). */
+int gw_fcycle_reserve(struct gw_fcycle *c, size_t n);
 /* Unpacks readings from, from + 1 ... of c into out, at most max. Returns
  * the number unpacked (0 past the end). */
 size_t gw_fcycle_read(const struct gw_fcycle *c, size_t from,

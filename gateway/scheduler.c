@@ -49,9 +49,16 @@ struct worker {
 	struct gw_cycle_health ch; /* under the lock */
 };
 
-/* Registers of one meter whose bad_value event went out and that have not
- * decoded since (touched by the meter's bus worker only). */
-struct bad_regs {
+/* What is kept of a meter in trouble (touched by the meter's bus worker
+ * only), made for a meter that fails or sends a bad value and freed once
+ * it has neither: a pointer a meter, 8 bytes (the 16-byte list in place
+ * and a pointer to the detail were 240 kB at 10,000 meters). */
+struct trouble {
+	/* the driver's detail of its last failure logged, NULL while it
+	 * answers */
+	char *said;
+	/* registers whose bad_value event went out and that have not decoded
+	 * since */
 	char (*obis)[GW_OBIS_MAX];
 	int n, cap;
 };
@@ -75,12 +82,29 @@ struct gw_sched {
 	struct worker *workers;
 	int64_t *last_good; /* per meter: when its last good read was stamped */
 	unsigned long cycle_changes; /* under lock; gw_sched_cycle_health */
-	struct bad_regs *bad; /* per meter */
-	/* per meter: the driver's detail of its last failure logged, NULL
-	 * while it answers (a copy for a failing meter only: 64 bytes a
-	 * meter in place would be 640 kB at 10,000 meters) */
-	char **said;
+	struct trouble **trouble; /* per meter, NULL for most */
 };
+
+/* Meter m's trouble, made if it has none; NULL when out of memory. */
+static struct trouble *trouble_get(struct gw_sched *s, int m)
+{
+	if (!s->trouble[m])
+		s->trouble[m] = calloc(1, sizeof(*s->trouble[m]));
+	return s->trouble[m];
+}
+
+/* Frees meter m's trouble when it holds nothing, or always (all). */
+static void trouble_tidy(struct gw_sched *s, int m, int all)
+{
+	struct trouble *t = s->trouble[m];
+
+	if (!t || (!all && (t->said || t->n)))
+		return;
+	free(t->said);
+	free(t->obis);
+	free(t);
+	s->trouble[m] = NULL;
+}
 
 /* What the meter said of itself, to the meter identities: the driver's
  * serial number (IEC 62056-21), else a serial-number register of the
@@ -114,19 +138,17 @@ struct gw_sched *gw_sched_new(const struct gw_config *cfg,
 	s->health = calloc((size_t)cfg->n_meters + 1, sizeof(*s->health));
 	s->workers = calloc((size_t)cfg->n_buses + 1, sizeof(*s->workers));
 	s->last_good = calloc((size_t)cfg->n_meters + 1, sizeof(*s->last_good));
-	s->bad = calloc((size_t)cfg->n_meters + 1, sizeof(*s->bad));
-	s->said = calloc((size_t)cfg->n_meters + 1, sizeof(*s->said));
+	s->trouble = calloc((size_t)cfg->n_meters + 1, sizeof(*s->trouble));
 	s->ident = gw_meter_ident_new(cfg);
 	s->q = gw_flightq_new(cfg, 0);
-	if (!s->health || !s->workers || !s->last_good || !s->bad || !s->said ||
+	if (!s->health || !s->workers || !s->last_good || !s->trouble ||
 	    !s->ident || !s->q) {
 		gw_flightq_free(s->q);
 		gw_meter_ident_free(s->ident);
-		free(s->said);
+		free(s->trouble);
 		free(s->health);
 		free(s->workers);
 		free(s->last_good);
-		free(s->bad);
 		free(s);
 		return NULL;
 	}
@@ -316,7 +338,8 @@ static void account(struct gw_sched *s, int m, int rc,
 	pthread_mutex_unlock(&s->lock);
 	/* the driver's detail of the last failure logged (touched by this
 	 * meter's bus worker only) */
-	const char *said = s->said[m] ? s->said[m] : "";
+	struct trouble *t = s->trouble[m];
+	const char *said = t && t->said ? t->said : "";
 	const char *detail = f ? f->detail : "";
 	if (rc < 0 && (is_power_of_two((unsigned long)fails) || rc != was_error ||
 		       strcmp(detail, said) != 0)) {
@@ -325,17 +348,22 @@ static void account(struct gw_sched *s, int m, int rc,
 			mc->id, mc->where, bus->name,
 			gw_read_failure(rc, f, why, sizeof(why)), fails,
 			fails == 1 ? "" : "s", skip ? "; retried with backoff" : "");
-		if (strcmp(detail, said) != 0) {
-			/* out of memory: NULL, the next failure logged again */
-			free(s->said[m]);
-			s->said[m] = *detail ? strdup(detail) : NULL;
+		if (strcmp(detail, said) != 0 && (t = trouble_get(s, m))) {
+			/* out of memory: none kept, the next failure logged
+			 * again */
+			free(t->said);
+			t->said = *detail ? strdup(detail) : NULL;
+			trouble_tidy(s, m, 0);
 		}
 	} else if (rc >= 0 && was_failing) {
 		gw_info("meter %s (%s on bus %s): answers again after %d failed cycle%s",
 			mc->id, mc->where, bus->name, was_failing,
 			was_failing == 1 ? "" : "s");
-		free(s->said[m]);
-		s->said[m] = NULL;
+		if (t) {
+			free(t->said);
+			t->said = NULL;
+			trouble_tidy(s, m, 0);
+		}
 	}
 
 	if (ch == GW_HEALTH_SAME)
@@ -395,11 +423,11 @@ static void check_bad_values(struct gw_sched *s, int m,
 			     const struct gw_reading *r, int n, int64_t now)
 {
 	const struct gw_meter_config *mc = &s->cfg->meters[m];
-	struct bad_regs *b = &s->bad[m];
+	struct trouble *b = s->trouble[m];
 
 	if (f->bad_values)
 		gw_drops_add(GW_DROP_BAD_VALUE, f->bad_values);
-	for (int k = 0; k < b->n; k++) {
+	for (int k = 0; b && k < b->n; k++) {
 		for (int i = 0; i < n; i++) {
 			if (strcmp(r[i].obis, b->obis[k]) != 0)
 				continue;
@@ -413,11 +441,12 @@ static void check_bad_values(struct gw_sched *s, int m,
 	for (unsigned i = 0; i < f->n_bad && i < GW_READ_BAD_MAX; i++) {
 		const struct gw_read_bad *bv = &f->bad[i];
 		int known = 0;
-		for (int k = 0; k < b->n && !known; k++)
+		for (int k = 0; b && k < b->n && !known; k++)
 			known = strcmp(b->obis[k], bv->obis) == 0;
 		if (known)
 			continue;
-		if (b->n == b->cap) {
+		b = trouble_get(s, m);
+		if (b && b->n == b->cap) {
 			int ncap = b->cap ? b->cap * 2 : 8;
 			char (*no)[GW_OBIS_MAX] =
 				realloc(b->obis, (size_t)ncap * sizeof(*no));
@@ -427,7 +456,7 @@ static void check_bad_values(struct gw_sched *s, int m,
 			}
 		}
 		/* Out of memory: the event goes out, and again next time. */
-		if (b->n < b->cap)
+		if (b && b->n < b->cap)
 			gw_strlcpy(b->obis[b->n++], bv->obis, sizeof(b->obis[0]));
 		struct gw_event ev;
 		memset(&ev, 0, sizeof(ev));
@@ -442,6 +471,7 @@ static void check_bad_values(struct gw_sched *s, int m,
 		if (gw_sched_event(s, &ev))
 			gw_err("meter %s: out of memory; bad_value event lost", mc->id);
 	}
+	trouble_tidy(s, m, 0);
 	if (f->bad_values > f->n_bad)
 		gw_debug("meter %s: %u more bad values than named in one read",
 			 mc->id, f->bad_values - f->n_bad);
@@ -517,7 +547,7 @@ static void cycle_done(struct worker *w, struct gw_cycle_times *t,
 }
 
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
- * can return) and the cycle's, packed as they are read into the queue's
+ * of its meters can return, bus_bufs_size) and the cycle's, packed as they are read into the queue's
  * 24-byte records (flight.h), so that a cycle of a bus of hundreds of
  * meters is never held as 96-byte readings. */
 struct bus_bufs {
@@ -526,6 +556,48 @@ struct bus_bufs {
 	struct gw_read_result res; /* one read's result, over buf */
 	struct gw_fcycle cyc;
 };
+
+/* The most readings one read of meter mc returns: the driver's bound (an
+ * IEC readout with a load profile), else the meter's (a Modbus profile's
+ * registers: the driver reads none past the room it is given), else
+ * READ_CAP_UNKNOWN; *known says whether the meter's own bound it is. */
+#define READ_CAP_UNKNOWN 256
+static size_t read_bound(const struct gw_driver_ops *drv,
+			 const struct gw_meter_config *mc, int *known)
+{
+	*known = !drv->max_readings && mc->max_readings;
+	if (drv->max_readings)
+		return drv->max_readings;
+	return mc->max_readings ? mc->max_readings : READ_CAP_UNKNOWN;
+}
+
+/* Sizes bb for the meters of w's bus (its generation's configuration: a
+ * reload starts new workers): one read's buffer, the largest read of
+ * them; the cycle's records, when every meter bounds its reads, the sum
+ * of their bounds (a cycle never needs more, and never grows), else
+ * grown as read. Returns bb->buf (malloc'd), or NULL when out of memory. */
+static struct gw_reading *bus_bufs_size(struct worker *w,
+					const struct gw_driver_ops *drv,
+					struct bus_bufs *bb)
+{
+	const struct gw_config *cfg = w->s->cfg;
+	size_t cap = 1, sum = 0;
+	int all_known = 1;
+
+	for (int m = 0; m < cfg->n_meters; m++) {
+		if (cfg->meters[m].bus != w->bus)
+			continue;
+		int known;
+		size_t k = read_bound(drv, &cfg->meters[m], &known);
+		cap = k > cap ? k : cap;
+		all_known &= known;
+		sum += k;
+	}
+	if (all_known && gw_fcycle_reserve(&bb->cyc, sum))
+		return NULL;
+	bb->cap = cap;
+	return malloc(cap * sizeof(*bb->buf));
+}
 
 /* The bus could not be opened: its meters were not read. A dead endpoint
  * makes them offline like a dead meter. */
@@ -649,17 +721,10 @@ static void *worker_main(void *arg)
 	struct gw_cycle_times ct = {.interval_ms = poll, .tolerance_ms =
 		gw_cycle_tolerance_ms(poll, s->clk->simulated ? s->clk->speed : 1)};
 
-	/* room for what one read can return: the driver's bound (an IEC
-	 * readout with a load profile), else the largest profile here */
-	bb.cap = drv && drv->max_readings ? drv->max_readings : 256;
-	for (int m = 0; m < cfg->n_meters && !(drv && drv->max_readings); m++)
-		if (cfg->meters[m].bus == w->bus &&
-		    (size_t)cfg->meters[m].max_readings > bb.cap)
-			bb.cap = (size_t)cfg->meters[m].max_readings;
-	bb.buf = malloc(bb.cap * sizeof(*bb.buf));
-	if (!bb.buf || !drv) {
+	bb.buf = drv ? bus_bufs_size(w, drv, &bb) : NULL;
+	if (!bb.buf) {
 		gw_err("bus %s: cannot start worker", bus->name);
-		free(bb.buf);
+		gw_fcycle_free(&bb.cyc);
 		return NULL;
 	}
 	struct gw_heartbeat *hb = gw_heartbeat_start("bus", bus->name,
@@ -846,10 +911,7 @@ void gw_sched_free(struct gw_sched *s)
 	free(s->workers);
 	free(s->last_good);
 	for (int m = 0; m < s->cfg->n_meters; m++)
-		free(s->bad[m].obis);
-	free(s->bad);
-	for (int m = 0; m < s->cfg->n_meters; m++)
-		free(s->said[m]);
-	free(s->said);
+		trouble_tidy(s, m, 1);
+	free(s->trouble);
 	free(s);
 }

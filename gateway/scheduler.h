@@ -111,8 +111,10 @@ int gw_sched_start(struct gw_sched *s);
  * scheduler's configuration: they are taken out whole here, so a reload
  * takes every one before it frees the scheduler and its configuration.
  * (A bounded take keeps the caller's copy small: a cycle of 10,000
- * meters x 23 registers is 22 MB of whole readings, 5.5 MB of records.) */
-#define GW_SCHED_TAKE_MAX 4096
+ * meters x 23 registers is 22 MB of whole readings, 5.5 MB of records;
+ * 512 whole readings are 48 kB, and a cycle of 30,000 readings takes 59
+ * turns of the daemon's loop.) */
+#define GW_SCHED_TAKE_MAX 512
 size_t gw_sched_take(struct gw_sched *s, struct gw_reading **buf, size_t *cap,
 		     int wait_ms);
 /* Queues an event for the core (from a worker). Returns 0 or GW_ENOMEM. */

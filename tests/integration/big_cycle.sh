@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # A bus whose poll cycle holds more readings than the core takes from the
-# scheduler's queue at once (GW_SCHED_TAKE_MAX, 4096): 200 ABB B23 meters
+# scheduler's queue at once (GW_SCHED_TAKE_MAX, 512): 200 ABB B23 meters
 # with all 23 registers (4,600 readings a cycle) on one Modbus TCP bus, a
 # clock at 3600x (a 15-minute cycle every 0.25 s; slower where the machine
 # cannot keep up: paced_speed in tests/lib.sh). The day sealed must

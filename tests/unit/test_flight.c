@@ -11,7 +11,8 @@
  * (struct gw_fcycle), packed meter by meter, reads back from any reading
  * on, takes a status (a record's four bits, or whole beyond them), codes
  * into the journal a chunk at a time with the same bytes as the readings
- * whole, and moves into the queue in its order.
+ * whole, and moves into the queue in its order; reserved for its bus's
+ * readings, it holds them without growing and grows for more.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -353,6 +354,50 @@ static void cycle_status_and_push(void **state)
 	gw_flightq_free(q);
 }
 
+/* A cycle reserved for what its bus reads (a bus worker that knows its
+ * meters' bounds) holds that many records and no more: filled to it, it
+ * does not grow and keeps its memory for the next cycle; a read past it
+ * (a bound that was not one) still goes in, the cycle grown, nothing
+ * lost. A reservation never shrinks a cycle. */
+static void cycle_reserved(void **state)
+{
+	(void)state;
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c = {0};
+	enum { PER = 20 };
+	struct gw_reading ref[3 * PER + 1], out[3 * PER + 1];
+
+	assert_non_null(q);
+	assert_int_equal(gw_fcycle_reserve(&c, 3 * PER), 0);
+	assert_int_equal(c.cap, 3 * PER);
+	assert_int_equal(gw_fcycle_reserve(&c, 0), 0);
+	assert_int_equal(c.cap, 3 * PER);
+	const struct gw_flight *r0 = c.r;
+	for (int round = 0; round < 2; round++) {
+		size_t n = fill_cycle(q, &c, ref, PER);
+		assert_int_equal(c.cap, 3 * PER);
+		assert_ptr_equal(c.r, r0);
+		assert_int_equal(gw_flightq_push_cycle(q, &c), 0);
+		assert_int_equal(gw_flightq_take(q, out, n), n);
+		for (size_t i = 0; i < n; i++)
+			assert_same(&out[i], &ref[i]);
+	}
+	size_t n = fill_cycle(q, &c, ref, PER);
+	ref[n] = reading("m0", "1.8.0", 1700000009999LL, 42, 0, GW_UNIT_WH, 0);
+	assert_int_equal(gw_flightq_pack(q, &c, 0, &ref[n], 1), 0);
+	n++;
+	assert_true(c.cap > 3 * PER);
+	assert_int_equal(gw_fcycle_read(&c, 0, out, n), n);
+	for (size_t i = 0; i < n; i++)
+		assert_same(&out[i], &ref[i]);
+	size_t cap = c.cap;
+	assert_int_equal(gw_fcycle_reserve(&c, 3 * PER), 0);
+	assert_int_equal(c.cap, cap);
+	assert_int_equal(gw_fcycle_len(&c), n);
+	gw_fcycle_free(&c);
+	gw_flightq_free(q);
+}
+
 static size_t read_fcycle(void *ctx, size_t from, struct gw_reading *out,
 			  size_t max)
 {
@@ -452,6 +497,7 @@ int main(void)
 		cmocka_unit_test_setup(interleaved, setup),
 		cmocka_unit_test_setup(cycle_reads_back, setup),
 		cmocka_unit_test_setup(cycle_status_and_push, setup),
+		cmocka_unit_test_setup(cycle_reserved, setup),
 		cmocka_unit_test_setup(cycle_journal_bytes, setup),
 		cmocka_unit_test_setup(cycle_journal_repeat, setup),
 	};

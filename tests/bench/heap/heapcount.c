@@ -1,10 +1,23 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * heapcount.c - live heap bytes (glibc's mallinfo2) of per-meter
+ * structures: the clock check's marks of N meters x 3 registers, a
+ * configuration loaded from GW.INI, and its scheduler before the
+ * workers start. A count, not a benchmark (docs/benchmarks.md). Build
+ * against a tree's library:
+ *
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Igateway -Igateway/common -Idrivers \
+ *      $(pkg-config --cflags libmodbus libpq) -o heapcount \
+ *      tests/bench/heap/heapcount.c build/libgw.a \
+ *      $(pkg-config --libs libmodbus libserialport libpq zlib) -lpthread -lm
+ */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "clockcheck.h"
 #include "config.h"
+#include "scheduler.h"
 
 static size_t live(void)
 {
@@ -41,6 +54,15 @@ int main(int argc, char **argv)
 	if (gw_config_load(argv[2], &cfg))
 		return 1;
 	printf("config %d meters: %zu bytes\n", cfg->n_meters, live() - a);
+	/* the scheduler's per-meter state before its workers start (the
+	 * meters' health, identities, last reads, troubles): its spool_dir's
+	 * serials file, if any, is read */
+	a = live();
+	struct gw_sched *s = gw_sched_new(cfg, &cfg->clock);
+	if (!s)
+		return 1;
+	printf("scheduler %d meters: %zu bytes\n", cfg->n_meters, live() - a);
+	gw_sched_free(s);
 	gw_config_free(cfg);
 	return 0;
 }
