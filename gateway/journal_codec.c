@@ -63,6 +63,8 @@ enum {
 
 /* ---- state ---- */
 
+_Static_assert(sizeof(struct gw_jseries) == 32, "a series is 32 bytes");
+
 static uint32_t hash_str(const char *s)
 {
 	return gw_hash_str(GW_HASH_INIT, s);

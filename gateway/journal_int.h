@@ -49,7 +49,7 @@ struct gw_jname {
  * for the writer hash tables to find the names (index + 1, 0: empty; a
  * series is then found along its meter's chain). The writer trims its
  * arrays to what they hold after each record, so that a bus keeps the
- * size of its series, not of the doublings that got there. Start it as
+ * size of its series, not of the growth that got there. Start it as
  * {.fresh = 1}; free with gw_jcodec_free(). */
 struct gw_jcodec {
 	struct gw_jseries *s;
