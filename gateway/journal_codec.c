@@ -63,16 +63,11 @@ enum {
 
 /* ---- state ---- */
 
+_Static_assert(sizeof(struct gw_jseries) == 32, "a series is 32 bytes");
+
 static uint32_t hash_str(const char *s)
 {
 	return gw_hash_str(GW_HASH_INIT, s);
-}
-
-static uint32_t hash_pair(uint32_t a, uint32_t b)
-{
-	uint64_t x = ((uint64_t)a << 32 | b) * 0x9E3779B97F4A7C15ULL;
-
-	return (uint32_t)(x >> 32);
 }
 
 void gw_jcodec_reset(struct gw_jcodec *c)
@@ -86,8 +81,6 @@ void gw_jcodec_reset(struct gw_jcodec *c)
 		memset(c->mhash, 0, c->mhcap * sizeof(*c->mhash));
 	if (c->ohash)
 		memset(c->ohash, 0, c->ohcap * sizeof(*c->ohash));
-	if (c->shash)
-		memset(c->shash, 0, c->shcap * sizeof(*c->shash));
 }
 
 void gw_jcodec_free(struct gw_jcodec *c)
@@ -100,7 +93,6 @@ void gw_jcodec_free(struct gw_jcodec *c)
 	free(c->obis);
 	free(c->mhash);
 	free(c->ohash);
-	free(c->shash);
 	free(c->raw);
 	if (c->zin) {
 		inflateEnd(c->zin);
@@ -110,25 +102,43 @@ void gw_jcodec_free(struct gw_jcodec *c)
 	c->fresh = 1;
 }
 
-/* Grows an array of elements of size `sz` to hold `need`. 0 or -1. */
+/* Grows an array of elements of size `sz` to hold `need`: by half again,
+ * not double (the writer trims it to fit after the record anyway; the
+ * reader's lives for one segment). 0 or -1. */
 static int grow(void *pp, uint32_t *cap, uint32_t need, size_t sz)
 {
 	void **p = pp;
 
 	if (need <= *cap)
 		return 0;
-	uint32_t ncap = *cap ? *cap : 64;
-	while (ncap < need) {
-		if (ncap > UINT32_MAX / 2)
-			return -1;
-		ncap *= 2;
-	}
+	uint64_t ncap = (uint64_t)*cap + *cap / 2;
+	if (ncap < 16)
+		ncap = 16;
+	if (ncap < need)
+		ncap = need;
+	if (ncap > UINT32_MAX)
+		ncap = UINT32_MAX;
 	void *np = realloc(*p, (size_t)ncap * sz);
 	if (!np)
 		return -1;
 	*p = np;
-	*cap = ncap;
+	*cap = (uint32_t)ncap;
 	return 0;
+}
+
+/* Shrinks an array of `n` elements of size `sz` to hold n exactly. A
+ * failed shrink keeps the larger array, which is still good. */
+static void fit(void *pp, uint32_t *cap, uint32_t n, size_t sz)
+{
+	void **p = pp;
+
+	if (n == 0 || n >= *cap)
+		return;
+	void *np = realloc(*p, (size_t)n * sz);
+	if (np) {
+		*p = np;
+		*cap = n;
+	}
 }
 
 /* Adds a NUL-terminated name of len bytes to the arena; its offset in
@@ -136,113 +146,92 @@ static int grow(void *pp, uint32_t *cap, uint32_t need, size_t sz)
 static int arena_add(struct gw_jcodec *c, const char *name, size_t len,
 		     uint32_t *off)
 {
-	if (c->alen + len + 1 > UINT32_MAX)
+	if ((uint64_t)c->alen + len + 1 > UINT32_MAX ||
+	    grow(&c->arena, &c->acap, c->alen + (uint32_t)len + 1, 1))
 		return -1;
-	if (c->alen + len + 1 > c->acap) {
-		size_t ncap = c->acap ? c->acap : 4096;
-		while (ncap < c->alen + len + 1)
-			ncap *= 2;
-		char *na = realloc(c->arena, ncap);
-		if (!na)
-			return -1;
-		c->arena = na;
-		c->acap = ncap;
-	}
 	memcpy(c->arena + c->alen, name, len);
 	c->arena[c->alen + len] = '\0';
-	*off = (uint32_t)c->alen;
-	c->alen += len + 1;
+	*off = c->alen;
+	c->alen += (uint32_t)len + 1;
 	return 0;
 }
 
-/* The writer's hash tables hold index + 1 (0: empty), at most half full.
- * Rebuilds `tab` for n entries; key(i) gives entry i's hash. */
-static int rehash(uint32_t **tab, uint32_t *cap, uint32_t n,
-		  uint32_t (*key)(const struct gw_jcodec *, uint32_t),
-		  const struct gw_jcodec *c)
+/* Puts entry i of names into a hash table that has room for it. */
+static void hash_put(const struct gw_jcodec *c, uint32_t *tab, uint32_t cap,
+		     const struct gw_jname *names, uint32_t i)
 {
-	uint32_t ncap = *cap ? *cap : 256;
+	uint32_t h = hash_str(c->arena + names[i].off) & (cap - 1);
 
-	while (ncap < 2 * (n + 1))
+	while (tab[h])
+		h = (h + 1) & (cap - 1);
+	tab[h] = i + 1;
+}
+
+/* The writer's hash tables of names hold index + 1 (0: empty), at most
+ * half full. Puts the last of the n names into *tab, rebuilt larger
+ * first when it would pass that. 0 or -1. */
+static int hash_add(const struct gw_jcodec *c, uint32_t **tab, uint32_t *cap,
+		    const struct gw_jname *names, uint32_t n)
+{
+	uint32_t ncap = *cap ? *cap : 16;
+
+	while (ncap / 2 < n) {
+		if (ncap > UINT32_MAX / 2)
+			return -1;
 		ncap *= 2;
-	if (ncap == *cap && *tab)
-		return 0;
-	uint32_t *nt = calloc(ncap, sizeof(*nt));
-	if (!nt)
-		return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t h = key(c, i) & (ncap - 1);
-		while (nt[h])
-			h = (h + 1) & (ncap - 1);
-		nt[h] = i + 1;
 	}
-	free(*tab);
-	*tab = nt;
-	*cap = ncap;
+	if (ncap != *cap || !*tab) {
+		uint32_t *nt = calloc(ncap, sizeof(*nt));
+		if (!nt)
+			return -1;
+		free(*tab);
+		*tab = nt;
+		*cap = ncap;
+		for (uint32_t k = 0; k + 1 < n; k++)
+			hash_put(c, nt, ncap, names, k);
+	}
+	hash_put(c, *tab, *cap, names, n - 1);
 	return 0;
 }
 
-static uint32_t meter_key(const struct gw_jcodec *c, uint32_t i)
-{
-	return hash_str(c->arena + c->meter[i]);
-}
-
-static uint32_t obis_key(const struct gw_jcodec *c, uint32_t i)
-{
-	return hash_str(c->arena + c->obis[i]);
-}
-
-static uint32_t series_key(const struct gw_jcodec *c, uint32_t i)
-{
-	return hash_pair(c->s[i].meter, c->s[i].obis);
-}
-
-/* Index of name among the n names at offs (through the hash), or -1. */
+/* Index of name among the names (through the hash), or -1. */
 static int64_t find_name(const struct gw_jcodec *c, const uint32_t *tab,
-			 uint32_t cap, const uint32_t *offs, const char *name)
+			 uint32_t cap, const struct gw_jname *names,
+			 const char *name)
 {
 	if (!tab)
 		return -1;
 	for (uint32_t h = hash_str(name) & (cap - 1); tab[h]; h = (h + 1) & (cap - 1))
-		if (strcmp(c->arena + offs[tab[h] - 1], name) == 0)
+		if (strcmp(c->arena + names[tab[h] - 1].off, name) == 0)
 			return tab[h] - 1;
 	return -1;
 }
 
+/* The series of meter m and OBIS code o, or -1: along m's chain, which
+ * is as long as the meter has registers in the segment. */
 static int64_t find_series(const struct gw_jcodec *c, uint32_t m, uint32_t o)
 {
-	if (!c->shash)
-		return -1;
-	for (uint32_t h = hash_pair(m, o) & (c->shcap - 1); c->shash[h];
-	     h = (h + 1) & (c->shcap - 1)) {
-		const struct gw_jseries *s = &c->s[c->shash[h] - 1];
-		if (s->meter == m && s->obis == o)
-			return c->shash[h] - 1;
-	}
+	for (uint32_t k = c->meter[m].last; k; k = c->s[k - 1].prev)
+		if (c->s[k - 1].obis == o)
+			return k - 1;
 	return -1;
 }
 
-/* Appends a name to a table (meters or OBIS codes): offsets in *offs, n
- * names; the writer also enters it in its hash. Returns its index or -1. */
-static int64_t add_name(struct gw_jcodec *c, uint32_t **offs, uint32_t *n,
-			uint32_t *cap, const char *name, size_t len,
-			uint32_t **tab, uint32_t *tcap,
-			uint32_t (*key)(const struct gw_jcodec *, uint32_t))
+/* Appends a name to a table (meters or OBIS codes): n names; the writer
+ * also enters it in its hash. Returns its index or -1. */
+static int64_t add_name(struct gw_jcodec *c, struct gw_jname **names,
+			uint32_t *n, uint32_t *cap, const char *name, size_t len,
+			uint32_t **tab, uint32_t *tcap)
 {
 	uint32_t off;
 
-	if (grow(offs, cap, *n + 1, sizeof(**offs)) || arena_add(c, name, len, &off))
+	if (grow(names, cap, *n + 1, sizeof(**names)) ||
+	    arena_add(c, name, len, &off))
 		return -1;
-	(*offs)[*n] = off;
+	(*names)[*n] = (struct gw_jname){.off = off};
 	(*n)++;
-	if (c->writer && rehash(tab, tcap, *n, key, c))
+	if (c->writer && hash_add(c, tab, tcap, *names, *n))
 		return -1;
-	if (c->writer) {
-		uint32_t h = key(c, *n - 1) & (*tcap - 1);
-		while ((*tab)[h] && (*tab)[h] != *n)
-			h = (h + 1) & (*tcap - 1);
-		(*tab)[h] = *n;
-	}
 	return *n - 1;
 }
 
@@ -251,20 +240,20 @@ static int64_t add_series(struct gw_jcodec *c, uint32_t m, uint32_t o)
 	if (c->ns >= GW_JOURNAL_SERIES_MAX ||
 	    grow(&c->s, &c->scap, c->ns + 1, sizeof(*c->s)))
 		return -1;
-	struct gw_jseries *s = &c->s[c->ns];
-	memset(s, 0, sizeof(*s));
-	s->meter = m;
-	s->obis = o;
-	c->ns++;
-	if (c->writer) {
-		if (rehash(&c->shash, &c->shcap, c->ns, series_key, c))
-			return -1;
-		uint32_t h = series_key(c, c->ns - 1) & (c->shcap - 1);
-		while (c->shash[h] && c->shash[h] != c->ns)
-			h = (h + 1) & (c->shcap - 1);
-		c->shash[h] = c->ns;
-	}
+	c->s[c->ns] = (struct gw_jseries){.meter = m, .obis = o,
+					  .prev = c->meter[m].last};
+	c->meter[m].last = ++c->ns;
 	return c->ns - 1;
+}
+
+/* The writer's arrays trimmed to what they hold: a bus keeps its series'
+ * size between records, not the growth's slack. */
+static void fit_all(struct gw_jcodec *c)
+{
+	fit(&c->s, &c->scap, c->ns, sizeof(*c->s));
+	fit(&c->meter, &c->mcap, c->nm, sizeof(*c->meter));
+	fit(&c->obis, &c->ocap, c->no, sizeof(*c->obis));
+	fit(&c->arena, &c->acap, c->alen, 1);
 }
 
 /* ---- writing ---- */
@@ -284,8 +273,8 @@ static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
 {
 	if (cand < c->ns) {
 		const struct gw_jseries *s = &c->s[cand];
-		if (strcmp(c->arena + c->meter[s->meter], r->meter_id) == 0 &&
-		    strcmp(c->arena + c->obis[s->obis], r->obis) == 0) {
+		if (strcmp(c->arena + c->meter[s->meter].off, r->meter_id) == 0 &&
+		    strcmp(c->arena + c->obis[s->obis].off, r->obis) == 0) {
 			*tag = TAG_NEXT;
 			return cand;
 		}
@@ -303,13 +292,13 @@ static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
 	if (m < 0) {
 		put_str8(b, r->meter_id);
 		m = add_name(c, &c->meter, &c->nm, &c->mcap, r->meter_id,
-			     strlen(r->meter_id), &c->mhash, &c->mhcap, meter_key);
+			     strlen(r->meter_id), &c->mhash, &c->mhcap);
 	}
 	gw_wbuf_varint(b, o >= 0 ? (uint64_t)o + 1 : 0);
 	if (o < 0) {
 		put_str8(b, r->obis);
 		o = add_name(c, &c->obis, &c->no, &c->ocap, r->obis,
-			     strlen(r->obis), &c->ohash, &c->ohcap, obis_key);
+			     strlen(r->obis), &c->ohash, &c->ohcap);
 	}
 	if (m < 0 || o < 0)
 		return -1;
@@ -467,6 +456,7 @@ int gw_jcodec_encode_src(struct gw_jcodec *c, int bus,
 		gw_jcodec_reset(c);
 		return GW_ENOMEM;
 	}
+	fit_all(c);
 	return 0;
 }
 
@@ -515,9 +505,9 @@ static int64_t get_ref(struct gw_jcodec *c, struct gw_rbuf *b, int meters)
 	const char *name = (const char *)b->p + b->pos + 1;
 	b->pos += 1 + len;
 	int64_t i = meters ? add_name(c, &c->meter, &c->nm, &c->mcap, name, len,
-				      NULL, NULL, meter_key)
+				      NULL, NULL)
 			   : add_name(c, &c->obis, &c->no, &c->ocap, name, len,
-				      NULL, NULL, obis_key);
+				      NULL, NULL);
 	return i < 0 ? -2 : i;
 }
 
@@ -573,8 +563,8 @@ static int get_reading(struct gw_jcodec *c, struct gw_rbuf *b, int64_t *last,
 	s->ts = ts;
 	*last = idx;
 	*last_ts = ts;
-	const char *mid = c->arena + c->meter[s->meter];
-	const char *ob = c->arena + c->obis[s->obis];
+	const char *mid = c->arena + c->meter[s->meter].off;
+	const char *ob = c->arena + c->obis[s->obis].off;
 	memset(rd, 0, sizeof(*rd)); /* padding too: callers compare readings */
 	memcpy(rd->meter_id, mid, strlen(mid));
 	memcpy(rd->obis, ob, strlen(ob));

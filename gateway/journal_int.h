@@ -26,26 +26,41 @@
  * before it would pass it), so that no segment makes a reader hold more. */
 #define GW_JOURNAL_SERIES_MAX (1u << 22)
 
-/* One series of a segment (a meter's register) as the codec last saw it. */
+/* One series of a segment (a meter's register) as the codec last saw it:
+ * what coding the next reading of it needs, and no more (32 bytes; the
+ * writer keeps one per series of every bus, all day). */
 struct gw_jseries {
 	int64_t value, ts;
 	uint32_t meter, obis; /* indexes into the codec's name tables */
+	uint32_t prev; /* the same meter's series added before it, + 1 (0:
+			* none): the writer finds a series through its meter */
 	int8_t scale;
 	uint8_t unit, status;
 };
 
+/* A name of the codec's tables: its offset in the arena and, for a
+ * meter, its series added last (index + 1, 0: none). */
+struct gw_jname {
+	uint32_t off, last;
+};
+
 /* The packed-cycle codec's state for one segment: its series, their
  * meter ids and OBIS codes (NUL-terminated in one arena, by offset), and
- * for the writer hash tables to find them (index + 1, 0: empty). Start
- * it as {.fresh = 1}; free with gw_jcodec_free(). */
+ * for the writer hash tables to find the names (index + 1, 0: empty; a
+ * series is then found along its meter's chain). The writer trims its
+ * arrays to what they hold after each record, so that a bus keeps the
+ * size of its series, not of the growth that got there. Start it as
+ * {.fresh = 1}; free with gw_jcodec_free(). */
 struct gw_jcodec {
 	struct gw_jseries *s;
 	uint32_t ns, scap;
 	char *arena;
-	size_t alen, acap;
-	uint32_t *meter, nm, mcap;
-	uint32_t *obis, no, ocap;
-	uint32_t *mhash, mhcap, *ohash, ohcap, *shash, shcap;
+	uint32_t alen, acap;
+	struct gw_jname *meter;
+	uint32_t nm, mcap;
+	struct gw_jname *obis;
+	uint32_t no, ocap;
+	uint32_t *mhash, mhcap, *ohash, ohcap;
 	uint8_t *raw; /* the reader's inflated body */
 	size_t rawcap;
 	void *zin;    /* the reader's inflate stream (z_stream) */

@@ -771,6 +771,87 @@ static void version1_segments_replay(void **state)
 	}
 }
 
+/* The cycles of packed_bytes_and_series: 200 meters (a bus), their
+ * values distinct per series so that a reading coded against another
+ * series' state could not come back right. Even meters have three
+ * registers, odd ones two until cycle 10, when a third (32.7.0) comes
+ * after them: a meter whose series are not next to each other. Every
+ * fifth cycle the meters answer in reverse; some do not answer; meter 7's
+ * id is an OBIS code the others have, meter 8's the prefix of meter 80's. */
+static size_t series_cycle(struct gw_reading *r, int c, int64_t t)
+{
+	static const char *obis[3] = {"1.8.0", "2.8.0", "32.7.0"};
+	size_t n = 0;
+
+	for (int i = 0; i < 200; i++) {
+		int m = c % 5 == 4 ? 199 - i : i;
+		if ((c * 7 + m) % 23 == 0)
+			continue; /* did not answer */
+		int nk = m % 2 == 0 || c >= 10 ? 3 : 2;
+		for (int k = 0; k < nk; k++) {
+			struct gw_reading *x = &r[n++];
+			memset(x, 0, sizeof(*x));
+			if (m == 7)
+				snprintf(x->meter_id, GW_ID_MAX, "1.8.0");
+			else if (m == 8)
+				snprintf(x->meter_id, GW_ID_MAX, "M0");
+			else
+				snprintf(x->meter_id, GW_ID_MAX, "M%d", m);
+			snprintf(x->obis, GW_OBIS_MAX, "%s", obis[k]);
+			x->ts_ms = t + m * 150 + (c * m) % 7;
+			x->value = (int64_t)(m + 1) * 1000003 + k * 7919 +
+				   (int64_t)c * (m + k + 1);
+			x->unit = (uint8_t)(k == 2 ? GW_UNIT_V : GW_UNIT_WH);
+			x->scale = (int8_t)(k == 2 ? -1 : 0);
+			x->status = (uint8_t)(c == 17 && m == 3 ? GW_RS_PROFILE : 0);
+		}
+	}
+	return n;
+}
+
+/* The packed records of a multi-cycle segment (and of a fresh one after
+ * it) are the bytes this codec has always written: their length and CRC
+ * are those of the records written at 2127eaa, before the writer's state
+ * was made smaller. And every reading comes back as it went in: a writer
+ * that took one series for another (the meter with an OBIS code for its
+ * id, a register added later, meters out of order) would code it against
+ * the other's value and time. */
+static void packed_bytes_and_series(void **state)
+{
+	static struct gw_reading all[30][800];
+	static size_t nall[30], at[31];
+	struct gw_jcodec w = {.fresh = 1}, rd = {.fresh = 1};
+	struct gw_jscan sc = {0};
+	struct gw_wbuf b = {0};
+	(void)state;
+
+	for (int c = 0; c < 30; c++) {
+		if (c == 20)
+			gw_jcodec_reset(&w); /* a new segment */
+		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
+		at[c] = b.n;
+		assert_int_equal(gw_jcodec_encode(&w, 3, all[c], nall[c], &b), 0);
+	}
+	at[30] = b.n;
+	assert_false(b.oom);
+	for (int c = 0; c < 30; c++) {
+		int bus = -1;
+		size_t n = 0;
+		assert_int_equal(gw_jcodec_decode(&rd, b.p + at[c], at[c + 1] - at[c],
+						  &sc, &bus, &n), 0);
+		assert_int_equal(bus, 3);
+		assert_int_equal(n, nall[c]);
+		for (size_t i = 0; i < n; i++)
+			assert_memory_equal(&sc.rbuf[i], &all[c][i], sizeof(all[c][i]));
+	}
+	assert_int_equal(b.n, 39980);
+	assert_int_equal(gw_crc32(b.p, b.n), 0x32751a6fu);
+	gw_jcodec_free(&w);
+	gw_jcodec_free(&rd);
+	free(sc.rbuf);
+	free(b.p);
+}
+
 /* ---- spool: recovery, sealed-day state, size bound ---- */
 
 static struct gw_batch *day_batch(int32_t day, int meters)
@@ -1285,6 +1366,7 @@ int main(void)
 		cmocka_unit_test(failed_append_no_litter),
 		cmocka_unit_test(packed_round_trip),
 		cmocka_unit_test(version1_segments_replay),
+		cmocka_unit_test(packed_bytes_and_series),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
 		cmocka_unit_test(journal_over_bound_keeps_intervals),
