@@ -16,8 +16,8 @@
  * - A new configuration (a reload) keeps every mark: a meter's marks
  *   follow its id to its new index, and those of a meter no longer
  *   configured stay, by name, until it comes back.
- * - Not thread-safe: the caller locks. Nothing else is locked, read or
- *   written.
+ * - Not thread-safe: the caller locks. Nothing else is locked or
+ *   written; of the rest, only the configuration lent is read.
  */
 #ifndef GW_CLOCKMARKS_H
 #define GW_CLOCKMARKS_H
