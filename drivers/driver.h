@@ -51,6 +51,7 @@ struct gw_bus_config {
 struct gw_meter_config {
 	char id[GW_ID_MAX];
 	int bus; /* index into the configuration's buses */
+	int line; /* of the meter's section or CSV row in source */
 	/* The driver's own options (driver->meter_opts_size bytes, read by
 	 * driver->meter_keys); owned by the configuration. Once
 	 * meter_configure has returned they are read-only: meters whose
@@ -59,8 +60,9 @@ struct gw_meter_config {
 	/* Set by the driver's meter_configure: how the meter is told apart
 	 * on its bus ("unit 3", "address '87654321'"), unique per bus, for
 	 * messages; and the most readings one .read of it returns (0: the
-	 * driver's max_readings). */
-	char where[64];
+	 * driver's max_readings). 48 bytes: the longest a driver writes is
+	 * an IEC 62056-21 address, "address '" + 32 characters + "'". */
+	char where[48];
 	int where_line; /* the line of the key that says where (for a
 			 * meter that takes another's place) */
 	/* 1: opts are another meter's (the same driver, the same bytes),
@@ -70,7 +72,6 @@ struct gw_meter_config {
 	/* The file the meter was defined in: one string per file, owned by
 	 * the configuration (10,000 meters share one or two). */
 	const char *source;
-	int line;
 };
 
 /* Objects the meters of one configuration share (a Modbus register map,

@@ -209,6 +209,9 @@ static int iec_meter_configure(struct gw_meter_config *m,
 				    "meter %s: profile: a meter on an iec62056-21 bus has none ('-')",
 				    m->id);
 	if (k->m.address[0]) {
+		_Static_assert(sizeof("address ''") - 1 + GW_IEC_ADDR_MAX <=
+				       sizeof(m->where),
+			       "the longest address fits where");
 		snprintf(m->where, sizeof(m->where), "address '%s'", k->m.address);
 	} else {
 		/* No address: the sign-on is "/?!", which any one meter on

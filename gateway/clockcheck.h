@@ -42,7 +42,9 @@
  *   read agree on it; otherwise they can only confirm the clock. A
  *   database's or operator's confirmation is not overruled by meters.
  * - Pure functions: no I/O, no clock reads, no threads, no allocation
- *   except in gw_clock_marks.
+ *   but a copy of the meters' offsets to take their median. The newest
+ *   reading of each register, which sets aside readings after a step
+ *   back, is clockmarks.h.
  */
 #ifndef GW_CLOCKCHECK_H
 #define GW_CLOCKCHECK_H
@@ -174,31 +176,5 @@ char *gw_clockcheck_describe(const struct gw_clockcheck *cc, int64_t now,
 /* A duration as "3 days", "5 h 20 min", "40 min", "12 s" (signed with
  * +/- when sign is non-zero). Returns buf. */
 char *gw_clock_duration(int64_t ms, int sign, char *buf, size_t cap);
-
-/* The newest reading time of each (meter, register), to notice readings
- * stamped in time already lived through after the clock stepped back: a
- * register's readings never go back in time, so a reading at or before
- * the newest one of its register is set aside (GW_RS_CLOCK_BACK) instead of
- * being put into days between the readings already taken. Not
- * thread-safe: the caller locks. */
-struct gw_clock_marks;
-
-/* A new, empty table (NULL when out of memory); free with
- * gw_clock_marks_free (accepts NULL). */
-struct gw_clock_marks *gw_clock_marks_new(void);
-void gw_clock_marks_free(struct gw_clock_marks *m);
-/* Looks at a reading of (meter, obis) stamped ts: returns 1 if ts is no
- * more than window_ms before the newest one seen and no more than guard_ms
- * after it (set the reading aside), else 0, and ts becomes the newest if
- * it is later. window_ms < 0: no limit. guard_ms: 0, or, just after the
- * clock stepped back, about half a poll interval: the first reading after
- * the time lived twice lands on the grid point of the last one before it,
- * a few milliseconds apart, and would squeeze the energy of the step into
- * them. Returns GW_ENOMEM when out of memory (the reading is kept). */
-int gw_clock_marks_check(struct gw_clock_marks *m, const char *meter,
-			 const char *obis, int64_t ts, int64_t window_ms,
-			 int64_t guard_ms);
-/* Forgets everything (after a restart from the journal). */
-void gw_clock_marks_clear(struct gw_clock_marks *m);
 
 #endif

@@ -104,6 +104,7 @@ static void free_context(struct gw_daemon *d)
 	gw_batcher_free(d->bat);
 	gw_journal_close(d->du.journal);
 	gw_clock_marks_free(d->ct.marks);
+	free(d->ct.mark_codes);
 	pthread_mutex_destroy(&d->ct.lock);
 	pthread_mutex_destroy(&d->up.lock);
 	pthread_cond_destroy(&d->up.cond);
@@ -143,8 +144,9 @@ static int start(struct gw_daemon *d)
 	if (rc)
 		return rc;
 	d->ct.marks = gw_clock_marks_new();
-	rc = d->ct.marks ? gw_journal_open(cfg->spool_dir, cfg->n_buses, &d->du.journal)
-			 : GW_ENOMEM;
+	rc = d->ct.marks && !gw_clock_marks_use(d->ct.marks, cfg)
+		     ? gw_journal_open(cfg->spool_dir, cfg->n_buses, &d->du.journal)
+		     : GW_ENOMEM;
 	if (rc)
 		return rc;
 	d->bat = gw_batcher_new(&bp);

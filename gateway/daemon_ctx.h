@@ -18,7 +18,8 @@
  *   counts them from 1). Only the main thread reads d->cfg, and only
  *   reload replaces it, on the main thread, after stopping every thread
  *   that borrowed the old one (the poll workers through their scheduler,
- *   the uploader through up.cfg) and before starting them on the new one;
+ *   the uploader through up.cfg; the clock marks, ct.marks, which number
+ *   the meters by it) and before starting them on the new one;
  *   a thread's start (pthread_create) and its join order the handover, so
  *   no thread ever sees a configuration change under it.
  * - The batcher, the durable state (du) and the clock trust (ct) are the
@@ -42,6 +43,7 @@
 #include "batch.h"
 #include "batch_spill.h"
 #include "clockcheck.h"
+#include "clockmarks.h"
 #include "config.h"
 #include "daemon.h"
 #include "journal.h"
@@ -117,6 +119,10 @@ struct clocktrust {
 	/* the journal sink's, under lock */
 	pthread_mutex_t lock;
 	struct gw_clock_marks *marks;
+	/* the marks' number of each code of the scheduler's flight table, + 1
+	 * (0: not asked yet); for one scheduler, emptied when another starts */
+	uint16_t *mark_codes;
+	size_t n_mark_codes;
 	int no_window;           /* clock behind: any reading at or before the
 				  * newest of its register is set aside */
 	int64_t back_until;      /* after a step back: until the clock passes

@@ -64,38 +64,81 @@ static int on_sealed_src(void *arg, struct gw_batch_src *src)
 	return rc;
 }
 
+/* The marks' number of the code numbered code in the flight table of
+ * cyc's records (ct->lock held): >= 0, GW_EFULL or GW_ENOMEM. The flight
+ * table's numbers stand for one scheduler; ct->mark_codes is emptied when
+ * another starts (daemon_reload.c). */
+static long mark_code(struct clocktrust *ct, const struct gw_fcycle *cyc,
+		      unsigned code)
+{
+	char name[GW_OBIS_MAX];
+
+	if (code < ct->n_mark_codes && ct->mark_codes[code])
+		return (long)ct->mark_codes[code] - 1;
+	if (code >= ct->n_mark_codes) {
+		size_t n = ct->n_mark_codes ? ct->n_mark_codes : 64;
+		while (n <= code)
+			n *= 2;
+		uint16_t *nc = realloc(ct->mark_codes, n * sizeof(*nc));
+		if (!nc)
+			return GW_ENOMEM;
+		memset(nc + ct->n_mark_codes, 0, (n - ct->n_mark_codes) * sizeof(*nc));
+		ct->mark_codes = nc;
+		ct->n_mark_codes = n;
+	}
+	if (gw_fcycle_code_name(cyc, code, name))
+		return GW_EINVAL;
+	long mc = gw_clock_marks_code(ct->marks, name);
+	if (mc >= 0)
+		ct->mark_codes[code] = (uint16_t)(mc + 1);
+	return mc;
+}
+
 /* Sets aside (GW_RS_CLOCK_BACK) every reading stamped at or before the
  * newest reading of its register: after the clock stepped back (by at most
  * max_jump, an NTP correction; by any amount while it is held behind),
  * such readings would fall between readings already taken and make a
  * register go up and down. They are journaled with their mark, never put
  * into days, and counted (clock_back). Load-profile and derived values
- * carry the meter's own times and are not looked at. */
+ * carry the meter's own times and are not looked at. A record is looked
+ * up by its numbers (its meter's index, its code's), a reading kept whole
+ * or a code the marks cannot number by its names. */
 static void mark_clock_back(struct clocktrust *ct, struct gw_fcycle *cyc)
 {
-	struct gw_reading r[GW_JOURNAL_CHUNK];
 	unsigned long back = 0, total;
 	int64_t ts = 0;
 	int log;
-	size_t k;
 
 	pthread_mutex_lock(&ct->lock);
 	int64_t window = ct->no_window ? -1 : ct->max_jump_ms;
-	/* a chunk at a time: the cycle is kept packed (flight.h) */
-	for (size_t from = 0; (k = gw_fcycle_read(cyc, from, r, GW_JOURNAL_CHUNK));
-	     from += k) {
-		for (size_t i = 0; i < k; i++) {
-			if (r[i].status != GW_RS_OK)
+	for (size_t i = 0, n = gw_fcycle_len(cyc); i < n; i++) {
+		struct gw_fkey k;
+		struct gw_reading r;
+		long code = GW_EFULL;
+		int byname = 1, rc;
+		if (gw_fcycle_key(cyc, i, &k)) {
+			if (k.status != GW_RS_OK)
 				continue;
-			int64_t guard = r[i].ts_ms <= ct->back_until ? ct->guard_ms : 0;
-			if (gw_clock_marks_check(ct->marks, r[i].meter_id, r[i].obis,
-						 r[i].ts_ms, window, guard) != 1)
-				continue;
-			/* four bits of a record: it stays one */
-			(void)gw_fcycle_set_status(cyc, from + i, GW_RS_CLOCK_BACK);
-			ts = r[i].ts_ms;
-			back++;
+			code = mark_code(ct, cyc, k.code);
+			byname = code < 0;
 		}
+		if (byname) {
+			gw_fcycle_read(cyc, i, &r, 1);
+			if (r.status != GW_RS_OK)
+				continue;
+			k.ts_ms = r.ts_ms;
+		}
+		int64_t guard = k.ts_ms <= ct->back_until ? ct->guard_ms : 0;
+		rc = byname ? gw_clock_marks_check(ct->marks, r.meter_id, r.obis,
+						   k.ts_ms, window, guard)
+			    : gw_clock_marks_check_at(ct->marks, k.meter, code,
+						      k.ts_ms, window, guard);
+		if (rc != 1)
+			continue;
+		/* four bits of a record: it stays one */
+		(void)gw_fcycle_set_status(cyc, i, GW_RS_CLOCK_BACK);
+		ts = k.ts_ms;
+		back++;
 	}
 	ct->back += back;
 	total = ct->back;

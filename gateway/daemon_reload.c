@@ -58,6 +58,10 @@ static void start_generation(struct gw_daemon *d, struct gw_sched *s)
 {
 	d->sched = s;
 	d->polled = 0;
+	/* a new flight table: its codes will be numbered afresh */
+	if (d->ct.n_mark_codes)
+		memset(d->ct.mark_codes, 0,
+		       d->ct.n_mark_codes * sizeof(*d->ct.mark_codes));
 	gw_sched_set_sink(s, gw_daemon_journal_sink, d);
 	gw_daemon_uploader_start(d);
 	if (gw_sched_start(s))
@@ -90,8 +94,12 @@ void gw_daemon_reload(struct gw_daemon *d)
 		return;
 	}
 	stop_generation(d);
-	if (reopen_journal(d, ncfg)) {
+	int rc = reopen_journal(d, ncfg);
+	if (rc)
 		gw_err("reload: cannot open the journal; keeping the running configuration");
+	else if ((rc = gw_clock_marks_use(d->ct.marks, ncfg)))
+		gw_err("reload: out of memory; keeping the running configuration");
+	if (rc) {
 		gw_sched_free(ns);
 		gw_config_free(ncfg);
 		if (reopen_journal(d, old)) {

@@ -362,3 +362,30 @@ void gw_fcycle_free(struct gw_fcycle *c)
 	free(c->w);
 	memset(c, 0, sizeof(*c));
 }
+
+int gw_fcycle_key(const struct gw_fcycle *c, size_t i, struct gw_fkey *out)
+{
+	const struct gw_flight *f = &c->r[i];
+
+	if (f->meter == GW_FLIGHT_WHOLE)
+		return 0;
+	out->ts_ms = f->ts_ms;
+	out->meter = (int)f->meter;
+	out->code = f->code;
+	out->status = f->kind >> 4;
+	return 1;
+}
+
+int gw_fcycle_code_name(const struct gw_fcycle *c, unsigned code, char *out)
+{
+	struct codes *t = &c->q->codes;
+	int rc = GW_EINVAL;
+
+	pthread_mutex_lock(&t->lock);
+	if (code < t->n) {
+		memcpy(out, t->name[code], sizeof(t->name[code]));
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}

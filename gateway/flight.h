@@ -97,6 +97,20 @@ size_t gw_fcycle_read(const struct gw_fcycle *c, size_t from,
 int gw_fcycle_set_status(struct gw_fcycle *c, size_t i, uint8_t status);
 /* The number of readings in c. */
 size_t gw_fcycle_len(const struct gw_fcycle *c);
+/* A reading of a cycle by its numbers, for a reader that keys by them. */
+struct gw_fkey {
+	int64_t ts_ms;
+	int meter;     /* index into cfg->meters */
+	unsigned code; /* its number in the code table (gw_fcycle_code_name) */
+	uint8_t status;
+};
+/* Reading i (< gw_fcycle_len) of c by its numbers into out: 1, or 0 for a
+ * reading kept whole, which has none (read it with gw_fcycle_read). */
+int gw_fcycle_key(const struct gw_fcycle *c, size_t i, struct gw_fkey *out);
+/* The code numbered code in the table of c's records into out
+ * (GW_OBIS_MAX bytes; the table's lock only). Returns 0, or GW_EINVAL
+ * for a number the table has not given. */
+int gw_fcycle_code_name(const struct gw_fcycle *c, unsigned code, char *out);
 /* Empties c, keeping its memory. */
 void gw_fcycle_clear(struct gw_fcycle *c);
 void gw_fcycle_free(struct gw_fcycle *c);

@@ -5,8 +5,9 @@
  * that was off for a week, a spool a wrong clock moved forward), steps at
  * run time, the meters', the database's and the operator's word, the
  * sealing time and what is withheld while held, and the table that sets
- * aside readings after the clock stepped back. Also the state file that
- * keeps what the gateway saw.
+ * aside readings after the clock stepped back (clockmarks.h: by name and
+ * by number, across a new configuration). Also the state file that keeps
+ * what the gateway saw.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@
 #include <cmocka.h>
 
 #include "clockcheck.h"
+#include "clockmarks.h"
+#include "config.h"
 #include "gw.h"
 #include "spool.h"
 #include "tz.h"
@@ -421,6 +424,105 @@ static void marks_of_many_registers_keep_their_own_time(void **state)
 	gw_clock_marks_free(m);
 }
 
+/* A configuration of meters A, B, C or C, X, A (one bus each file) from
+ * a file in dir. */
+static struct gw_config *meters_config(const char *dir, const char *const *ids,
+				       int n)
+{
+	char path[128];
+	struct gw_config *cfg = NULL;
+
+	snprintf(path, sizeof(path), "%s/gw%s.ini", dir, ids[0]);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "[gateway]\nid = g\ntimezone = UTC\nspool_dir = %s\n"
+		   "[bus b]\ntype = iec62056-21\ndevice = /dev/null\n", dir);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "[meter %s]\nbus = b\naddress = %d\n", ids[i], i + 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(gw_config_load(path, &cfg), 0);
+	assert_int_equal(cfg->n_meters, n);
+	return cfg;
+}
+
+/* The meters of the configuration are marked by number (their index, the
+ * code's number), others by name, and both ways look at one mark; a new
+ * configuration keeps every mark: a meter that moved finds its marks at
+ * its new index, one removed keeps them by name until it comes back, one
+ * added finds what was marked by its name before. */
+static void marks_by_number_follow_their_meters(void **state)
+{
+	static const char *const ids1[] = {"A", "B", "C"}, *const ids2[] = {"C", "X", "A"};
+	char dir[] = "/tmp/gwmarks.XXXXXX", cmd[64];
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	struct gw_config *c1 = meters_config(dir, ids1, 3), *c2 = meters_config(dir, ids2, 3);
+	struct gw_clock_marks *m = gw_clock_marks_new();
+	assert_non_null(m);
+	assert_int_equal(gw_clock_marks_use(m, c1), 0);
+	long e = gw_clock_marks_code(m, "1.8.0"), i = gw_clock_marks_code(m, "2.8.0");
+	assert_int_equal(e, 0);
+	assert_int_equal(i, 1);
+	assert_int_equal(gw_clock_marks_code(m, "1.8.0"), e);
+	/* A by number, then by name: one mark */
+	assert_int_equal(gw_clock_marks_check_at(m, 0, e, T0, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "A", "1.8.0", T0, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 0, i, T0, HOUR, 0), 0);
+	/* B by name, then by number; a code first seen by name has a number */
+	assert_int_equal(gw_clock_marks_check(m, "B", "1.8.0", T0 + 1, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "B", "3.8.0", T0 + 1, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check_at(m, 1, e, T0 + 1, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 1, gw_clock_marks_code(m, "3.8.0"),
+						 T0, HOUR, 0), 1);
+	/* X is not configured: by name */
+	assert_int_equal(gw_clock_marks_check(m, "X", "1.8.0", T0 + 2, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "X", "1.8.0", T0 + 2, HOUR, 0), 1);
+	/* numbers out of range */
+	assert_int_equal(gw_clock_marks_check_at(m, 3, e, T0, HOUR, 0), GW_EINVAL);
+	assert_int_equal(gw_clock_marks_check_at(m, -1, e, T0, HOUR, 0), GW_EINVAL);
+	assert_int_equal(gw_clock_marks_check_at(m, 0, 3, T0, HOUR, 0), GW_EINVAL);
+
+	/* C, X, A: A moved to 2, X came to 1, B went */
+	assert_int_equal(gw_clock_marks_use(m, c2), 0);
+	assert_int_equal(gw_clock_marks_check_at(m, 2, e, T0, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 2, i, T0, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 1, e, T0 + 2, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check(m, "X", "1.8.0", T0 + 2, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 0, e, T0, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "B", "1.8.0", T0 + 1, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check(m, "B", "3.8.0", T0 + 1, HOUR, 0), 1);
+	/* what is new now moves on with its meter */
+	assert_int_equal(gw_clock_marks_check_at(m, 2, e, T0 + MIN, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "B", "2.8.0", T0 + MIN, HOUR, 0), 0);
+
+	/* back to A, B, C: B's marks by number again, X's by name, C's at 2 */
+	assert_int_equal(gw_clock_marks_use(m, c1), 0);
+	assert_int_equal(gw_clock_marks_check_at(m, 0, e, T0 + MIN, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 1, e, T0 + 1, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 1, i, T0 + MIN, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 1, i, T0 + MIN + 1, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "X", "1.8.0", T0 + 2, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 2, e, T0, HOUR, 0), 1);
+	/* none: everything by name, as it was */
+	assert_int_equal(gw_clock_marks_use(m, NULL), 0);
+	assert_int_equal(gw_clock_marks_check(m, "A", "1.8.0", T0 + MIN, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check(m, "C", "1.8.0", T0, HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 0, e, T0, HOUR, 0), GW_EINVAL);
+	assert_int_equal(gw_clock_marks_use(m, c2), 0);
+	assert_int_equal(gw_clock_marks_check_at(m, 0, e, T0, HOUR, 0), 1);
+
+	/* forgotten; the codes keep their numbers */
+	gw_clock_marks_clear(m);
+	assert_int_equal(gw_clock_marks_check_at(m, 2, e, T0, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_check(m, "B", "1.8.0", T0, HOUR, 0), 0);
+	assert_int_equal(gw_clock_marks_code(m, "2.8.0"), i);
+	gw_clock_marks_free(m);
+	gw_config_free(c1);
+	gw_config_free(c2);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void state_keeps_what_was_seen(void **state)
 {
 	char dir[] = "/tmp/gwclock.XXXXXX", path[64], cmd[96];
@@ -493,6 +595,7 @@ int main(void)
 		cmocka_unit_test(durations),
 		cmocka_unit_test(marks_set_aside_readings_stamped_again),
 		cmocka_unit_test(marks_of_many_registers_keep_their_own_time),
+		cmocka_unit_test(marks_by_number_follow_their_meters),
 		cmocka_unit_test(state_keeps_what_was_seen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

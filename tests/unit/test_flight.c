@@ -12,7 +12,8 @@
  * on, takes a status (a record's four bits, or whole beyond them), codes
  * into the journal a chunk at a time with the same bytes as the readings
  * whole, and moves into the queue in its order; reserved for its bus's
- * readings, it holds them without growing and grows for more.
+ * readings, it holds them without growing and grows for more; its
+ * records give their numbers (meter, code) to a reader that keys by them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -301,6 +302,45 @@ static void cycle_reads_back(void **state)
 	gw_flightq_free(q);
 }
 
+/* A cycle's records by their numbers (the journal sink's clock marks):
+ * the meter's index, the code's number whose name is the reading's code,
+ * the time and status; a whole reading has none. */
+static void cycle_keys(void **state)
+{
+	(void)state;
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c = {0};
+	enum { PER = 40 };
+	struct gw_reading ref[3 * PER];
+	struct gw_fkey k;
+	char name[GW_OBIS_MAX];
+	size_t whole = 0;
+
+	assert_non_null(q);
+	size_t n = fill_cycle(q, &c, ref, PER);
+	assert_int_equal(gw_fcycle_set_status(&c, 3, GW_RS_CLOCK_BACK), 0);
+	ref[3].status = GW_RS_CLOCK_BACK;
+	for (size_t i = 0; i < n; i++) {
+		memset(&k, 0xa5, sizeof(k));
+		if (!gw_fcycle_key(&c, i, &k)) {
+			whole++;
+			continue;
+		}
+		assert_true(k.meter >= 0 && k.meter < cfg.n_meters);
+		assert_string_equal(meters[k.meter].id, ref[i].meter_id);
+		assert_int_equal(gw_fcycle_code_name(&c, k.code, name), 0);
+		assert_string_equal(name, ref[i].obis);
+		assert_int_equal(k.ts_ms, ref[i].ts_ms);
+		assert_int_equal(k.status, ref[i].status);
+	}
+	assert_int_equal(whole, c.wn);
+	struct gw_flight_counts fc;
+	gw_flightq_counts(q, &fc);
+	assert_int_equal(gw_fcycle_code_name(&c, (unsigned)fc.codes, name), GW_EINVAL);
+	gw_fcycle_free(&c);
+	gw_flightq_free(q);
+}
+
 /* Statuses set in a cycle (the journal sink's clock_back) come out of
  * the queue with the readings, in the order read: a record keeps one of
  * four bits, a whole reading any; one beyond four bits makes its record
@@ -496,6 +536,7 @@ int main(void)
 		cmocka_unit_test_setup(codes_bound, setup),
 		cmocka_unit_test_setup(interleaved, setup),
 		cmocka_unit_test_setup(cycle_reads_back, setup),
+		cmocka_unit_test_setup(cycle_keys, setup),
 		cmocka_unit_test_setup(cycle_status_and_push, setup),
 		cmocka_unit_test_setup(cycle_reserved, setup),
 		cmocka_unit_test_setup(cycle_journal_bytes, setup),

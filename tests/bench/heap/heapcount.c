@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * heapcount.c - live heap bytes (glibc's mallinfo2) of per-meter
- * structures: the clock check's marks of N meters x 3 registers, a
- * configuration loaded from GW.INI, and its scheduler before the
- * workers start. A count, not a benchmark (docs/benchmarks.md). Build
- * against a tree's library:
+ * heapcount.c - live heap bytes (mallinfo2: uordblks + hblkhd) of
+ * per-meter structures: a configuration loaded from GW.INI, its scheduler
+ * before the workers start, and the clock check's marks of its first N
+ * meters x REGS registers (the ABB B23 profile's codes, REGS 1..23,
+ * default 3) numbered by that configuration, as gatewayd's journal sink
+ * keeps them. A count, not a benchmark (docs/benchmarks.md, "gatewayd's
+ * heap by site"). Build against a tree's library:
  *
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Igateway -Igateway/common -Idrivers \
  *      $(pkg-config --cflags libmodbus libpq) -o heapcount \
@@ -15,7 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "clockcheck.h"
+#include "b23_codes.h"
+#include "clockmarks.h"
 #include "config.h"
 #include "scheduler.h"
 
@@ -28,29 +31,16 @@ static size_t live(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const codes[] = {"1-0:1.8.0*255", "1-0:2.8.0*255",
-					    "1-0:1.7.0*255"};
 	struct gw_config *cfg = NULL;
-	char id[64];
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: heapcount N GW.INI\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: heapcount N GW.INI [REGS]\n");
 		return 2;
 	}
-	int n = atoi(argv[1]);
+	int n = atoi(argv[1]), regs = argc == 4 ? atoi(argv[3]) : 3;
+	if (regs < 1 || regs > B23_CODES)
+		return 2;
 	size_t a = live();
-	struct gw_clock_marks *m = gw_clock_marks_new();
-	if (!m)
-		return 1;
-	for (int i = 0; i < n; i++) {
-		snprintf(id, sizeof(id), "M%d-%d", i / 200 + 1, i % 200 + 1);
-		for (int c = 0; c < 3; c++)
-			if (gw_clock_marks_check(m, id, codes[c], 1000 + i, 3600000, 0) < 0)
-				return 1;
-	}
-	printf("marks %d x 3: %zu bytes\n", n, live() - a);
-	gw_clock_marks_free(m);
-	a = live();
 	if (gw_config_load(argv[2], &cfg))
 		return 1;
 	printf("config %d meters: %zu bytes\n", cfg->n_meters, live() - a);
@@ -63,6 +53,19 @@ int main(int argc, char **argv)
 		return 1;
 	printf("scheduler %d meters: %zu bytes\n", cfg->n_meters, live() - a);
 	gw_sched_free(s);
+	if (n > cfg->n_meters)
+		n = cfg->n_meters;
+	a = live();
+	struct gw_clock_marks *m = gw_clock_marks_new();
+	if (!m || gw_clock_marks_use(m, cfg))
+		return 1;
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < regs; c++)
+			if (gw_clock_marks_check(m, cfg->meters[i].id, b23_codes[c],
+						 1000 + i, 3600000, 0) < 0)
+				return 1;
+	printf("marks %d x %d: %zu bytes\n", n, regs, live() - a);
+	gw_clock_marks_free(m);
 	gw_config_free(cfg);
 	return 0;
 }
