@@ -27,6 +27,7 @@ struct gw_meter_ident {
 	pthread_mutex_t lock;      /* the table */
 	pthread_mutex_t file_lock; /* one writer of <spool>/serials */
 	struct ident **m;          /* per configured meter; NULL: nothing known */
+	int unsaved;               /* a first serial not in the file yet */
 };
 
 /* Meter m's serial number, "" if unknown (under mi->lock). */
@@ -106,21 +107,24 @@ static void load(struct gw_meter_ident *mi)
 		}
 		char known[GW_SERIAL_MAX];
 		gw_strlcpy(known, serial, sizeof(known));
-		for (int m = 0; m < mi->cfg->n_meters; m++) {
-			if (strcmp(mi->cfg->meters[m].id, line) != 0)
-				continue;
-			struct ident *id = ident_set(mi, m, known);
-			if (id)
-				id->replaced_ms = when;
-			else /* its next serial is then taken as its first */
-				gw_err("%s:%d: out of memory; meter %s's serial number not known",
-				       path, ln, line);
-		}
+		/* found by its id (a configuration's ids are unique), not
+		 * compared with every meter: 10,000 lines in 10,000 steps */
+		const struct gw_meter_config *mc = gw_config_find_meter(mi->cfg, line);
+		if (!mc)
+			continue; /* a meter no longer configured */
+		struct ident *id = ident_set(mi, (int)(mc - mi->cfg->meters), known);
+		if (id)
+			id->replaced_ms = when;
+		else /* its next serial is then taken as its first */
+			gw_err("%s:%d: out of memory; meter %s's serial number not known",
+			       path, ln, line);
 	}
 	fclose(f);
 }
 
-/* Writes every known serial to <spool>/serials, durably. */
+/* Writes every known serial to <spool>/serials, durably; a write that
+ * fails leaves the file as it was and the serials unsaved (tried again at
+ * the next flush). */
 static void save(struct gw_meter_ident *mi)
 {
 	const struct gw_config *cfg = mi->cfg;
@@ -136,6 +140,7 @@ static void save(struct gw_meter_ident *mi)
 	text[0] = '\0';
 	pthread_mutex_lock(&mi->file_lock);
 	pthread_mutex_lock(&mi->lock);
+	mi->unsaved = 0; /* every serial known now is in this text */
 	for (int m = 0; m < cfg->n_meters; m++)
 		if (serial_of(mi, m)[0])
 			len += (size_t)snprintf(text + len, cap - len, "%s\t%s\t%lld\n",
@@ -144,8 +149,12 @@ static void save(struct gw_meter_ident *mi)
 	pthread_mutex_unlock(&mi->lock);
 	snprintf(path, sizeof(path), "%s/serials", cfg->spool_dir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/serials", cfg->spool_dir);
-	if (gw_write_file_durable(tmp, path, (const uint8_t *)text, len))
+	if (gw_write_file_durable(tmp, path, (const uint8_t *)text, len)) {
 		gw_err("meter serial numbers: cannot write %s", path);
+		pthread_mutex_lock(&mi->lock);
+		mi->unsaved = 1;
+		pthread_mutex_unlock(&mi->lock);
+	}
 	pthread_mutex_unlock(&mi->file_lock);
 	free(text);
 }
@@ -166,6 +175,15 @@ struct gw_meter_ident *gw_meter_ident_new(const struct gw_config *cfg)
 	pthread_mutex_init(&mi->file_lock, NULL);
 	load(mi);
 	return mi;
+}
+
+void gw_meter_ident_flush(struct gw_meter_ident *mi)
+{
+	pthread_mutex_lock(&mi->lock);
+	int unsaved = mi->unsaved;
+	pthread_mutex_unlock(&mi->lock);
+	if (unsaved)
+		save(mi);
 }
 
 void gw_meter_ident_free(struct gw_meter_ident *mi)
@@ -194,10 +212,16 @@ int gw_meter_ident_serial(struct gw_meter_ident *mi, int m, const char *serial,
 	pthread_mutex_lock(&mi->lock);
 	gw_strlcpy(old, serial_of(mi, m), sizeof(old));
 	int same = strcmp(old, serial) == 0;
-	if (!same && (known = ident_set(mi, m, serial)) != NULL)
+	if (!same && (known = ident_set(mi, m, serial)) != NULL) {
 		/* saved with the serial, so that the batching core learns of
 		 * the swap at the next start even if its event is lost */
 		known->replaced_ms = old[0] ? now_ms : 0;
+		/* a meter's first serial waits for the flush at its bus's
+		 * cycle's end: one write a cycle, not one a meter (a fleet's
+		 * first cycle would write the file once for every meter) */
+		if (!old[0])
+			mi->unsaved = 1;
+	}
 	pthread_mutex_unlock(&mi->lock);
 	if (same)
 		return 0;
@@ -206,7 +230,8 @@ int gw_meter_ident_serial(struct gw_meter_ident *mi, int m, const char *serial,
 		       id, serial);
 		return 0;
 	}
-	save(mi);
+	if (old[0])
+		save(mi); /* a replacement: durable before its event */
 	if (!old[0]) {
 		gw_info("meter %s: serial number %s", id, serial);
 		return 0;

@@ -36,10 +36,20 @@ void gw_meter_ident_free(struct gw_meter_ident *mi);
 /* A read of meter m (index into cfg->meters) at now_ms reported serial
  * (may be "": none). Returns 1 with *ev filled (GW_EV_METER_REPLACED, old
  * and new serial in its detail; logged) when it differs from the one
- * known, else 0. A new serial is saved to <spool>/serials durably before
- * the return. Thread-safe (several bus workers). */
+ * known, else 0. A replacement is saved to <spool>/serials durably
+ * before the return; a meter's first serial is saved by the next
+ * gw_meter_ident_flush (not saved, it is taken as the meter's first again
+ * at the next start: no event is lost). Thread-safe (several bus
+ * workers). */
 int gw_meter_ident_serial(struct gw_meter_ident *mi, int m, const char *serial,
 			  int64_t now_ms, struct gw_event *ev);
+
+/* Saves the first serials recorded since the last save, durably, in one
+ * write of <spool>/serials (the bus workers call it at each cycle's end:
+ * a fleet's first cycle writes the file once a bus, not once a meter);
+ * nothing to do when none. A write that fails is logged and tried again
+ * at the next flush. Thread-safe. */
+void gw_meter_ident_flush(struct gw_meter_ident *mi);
 
 /* What one read of meter m at now_ms said of the meter: seen (the
  * driver's report; may be NULL) and its readings r[0..n), whose serial

@@ -759,6 +759,7 @@ static void *worker_main(void *arg)
 		if (drv->cycle_end)
 			drv->cycle_end(h);
 		cycle_out(w, &bb);
+		gw_meter_ident_flush(s->ident); /* the cycle's first serials */
 		cycle_done(w, &ct, due, start);
 	}
 	drv->close(h);

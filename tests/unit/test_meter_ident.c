@@ -4,7 +4,8 @@
  * clock-drift rule with its hysteresis, one clock_drift event per episode,
  * serial numbers kept in <spool>/serials across a restart, a replacement
  * raising one meter_replaced event with both serials, a damaged line of
- * the file skipped, and the replacements told to the batching core.
+ * the file skipped, the replacements told to the batching core, and a
+ * meter's first serial saved at the flush (one write a cycle).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,6 +84,57 @@ static void one_drift_event(void **state)
 	gw_config_free(cfg);
 }
 
+/* Reads <dir>/spool/serials into text ("" if there is none). */
+static void read_serials(const char *dir, char *text, size_t cap)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/spool/serials", dir);
+	text[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t n = fread(text, 1, cap - 1, f);
+	text[n] = '\0';
+	fclose(f);
+}
+
+/* First serials wait for the flush (one write a cycle, not one a meter);
+ * a replacement is in the file before its event is returned, with every
+ * first serial recorded before it; a flush with nothing new writes
+ * nothing (the file removed stays removed). */
+static void first_serials_saved_at_flush(void **state)
+{
+	char dir[64], text[256], path[600];
+	struct gw_config *cfg = two_meters(dir, sizeof(dir));
+	struct gw_meter_ident *mi = gw_meter_ident_new(cfg);
+	struct gw_event ev;
+
+	(void)state;
+	assert_non_null(mi);
+	assert_int_equal(gw_meter_ident_serial(mi, 0, "A-1", 1000, &ev), 0);
+	read_serials(dir, text, sizeof(text));
+	assert_string_equal(text, "");
+	assert_int_equal(gw_meter_ident_serial(mi, 1, "B-1", 1000, &ev), 0);
+	gw_meter_ident_flush(mi);
+	read_serials(dir, text, sizeof(text));
+	assert_string_equal(text, "M1\tA-1\t0\nM2\tB-1\t0\n");
+	/* nothing new: the flush writes nothing */
+	snprintf(path, sizeof(path), "%s/spool/serials", dir);
+	assert_int_equal(unlink(path), 0);
+	gw_meter_ident_flush(mi);
+	read_serials(dir, text, sizeof(text));
+	assert_string_equal(text, "");
+	/* a replacement is written at once */
+	assert_int_equal(gw_meter_ident_serial(mi, 0, "A-2", 2000, &ev), 1);
+	read_serials(dir, text, sizeof(text));
+	assert_string_equal(text, "M1\tA-2\t2000\nM2\tB-1\t0\n");
+	gw_meter_ident_free(mi);
+	gw_config_free(cfg);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void serials_and_replacement(void **state)
 {
 	char dir[64], path[600], text[256];
@@ -146,6 +198,7 @@ int main(void)
 		cmocka_unit_test(drift_rule),
 		cmocka_unit_test(one_drift_event),
 		cmocka_unit_test(serials_and_replacement),
+		cmocka_unit_test(first_serials_saved_at_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
