@@ -2,8 +2,8 @@
 /*
  * durable.c - whole files written so that a crash leaves the old one or
  * the new one, never a mix (tmp + fsync + rename + directory fsync), and
- * the status files rewritten in place when the disk is full; see
- * durable.h.
+ * the status files rewritten in place when the disk is full, and files
+ * streamed into place as they are made; see durable.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -228,6 +228,10 @@ int gw_write_file_durable(const char *tmp_path, const char *path,
  * holds it whole, once, and at most the file's size: it must know the
  * text fits before it writes a byte over the old one, so that a text that
  * outgrew the room leaves the old file whole and readable.
+ *
+ * gw_write_file_durable_make writes any other file the same way, through
+ * the same output, without the trailer and the padding (the edges file:
+ * its own CRC line, from gw_status_out_crc).
  */
 #define STATUS_BLOCK 4096
 #define STATUS_CHUNK 65536
@@ -243,6 +247,7 @@ struct gw_status_out {
 	uint32_t crc;  /* their CRC-32 */
 	char last;     /* the last of them */
 	int err;       /* errno of the first failure; nothing more is taken */
+	int rc;        /* the GW_E code make gave up with (err ECANCELED) */
 };
 
 /* Writes out what o's buffer holds into its file. */
@@ -287,6 +292,24 @@ void gw_status_out_write(struct gw_status_out *o, const char *s, size_t len)
 		s += k;
 		len -= k;
 	}
+}
+
+void gw_status_out_fail(struct gw_status_out *o, int rc)
+{
+	if (o->err)
+		return;
+	o->err = ECANCELED;
+	o->rc = rc;
+}
+
+int gw_status_out_failed(const struct gw_status_out *o)
+{
+	return o->err != 0;
+}
+
+uint32_t gw_status_out_crc(const struct gw_status_out *o)
+{
+	return o->crc;
 }
 
 void gw_status_out_printf(struct gw_status_out *o, const char *fmt, ...)
@@ -458,9 +481,32 @@ static int status_replace(const char *tmp, const char *path, size_t size,
 		close(fd);
 		unlink(tmp);
 		errno = err;
-		return err == ENOMEM ? GW_ENOMEM : gw_errno_rc(err);
+		return o.rc ? o.rc : err == ENOMEM ? GW_ENOMEM : gw_errno_rc(err);
 	}
 	return durable_finish(fd, tmp, path, 1);
+}
+
+int gw_write_file_durable_make(const char *tmp_path, const char *path,
+			       gw_status_make_fn make, void *ctx)
+{
+	struct gw_status_out o;
+	int fd = durable_create(tmp_path, 0);
+
+	if (fd < 0)
+		return fd;
+	status_make(&o, fd, 0, make, ctx);
+	free(o.buf);
+	if (o.err) {
+		/* the disk's failure is logged here, make's and memory's by
+		 * the caller */
+		if (!o.rc && o.err != ENOMEM)
+			gw_durable_failed(tmp_path, "write failed", o.err);
+		close(fd);
+		unlink(tmp_path);
+		errno = o.err;
+		return o.rc ? o.rc : o.err == ENOMEM ? GW_ENOMEM : gw_errno_rc(o.err);
+	}
+	return durable_finish(fd, tmp_path, path, 0);
 }
 
 int gw_spool_status_make(const char *dir, const char *name,

@@ -18,63 +18,17 @@
  * functions below), and the time; printed as median (min, max) and the
  * ratio streamed / baseline. A figure, never an assertion.
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_heap.h"
 #include "bench_util.h"
 #include "gw.h"
 #include "spool.h"
 #include "status_keys.h"
-
-/* ---- every malloc of the process, counted (glibc's own underneath) ---- */
-
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static size_t live, peak;
-
-static void *counted(void *p)
-{
-	if (p) {
-		live += malloc_usable_size(p);
-		if (live > peak)
-			peak = live;
-	}
-	return p;
-}
-
-void *malloc(size_t n)
-{
-	return counted(__libc_malloc(n));
-}
-
-void *calloc(size_t n, size_t k)
-{
-	return counted(__libc_calloc(n, k));
-}
-
-void *realloc(void *p, size_t n)
-{
-	size_t was = p ? malloc_usable_size(p) : 0;
-	void *q = __libc_realloc(p, n);
-	if (!q)
-		return NULL;
-	live -= was;
-	return counted(q);
-}
-
-void free(void *p)
-{
-	if (p)
-		live -= malloc_usable_size(p);
-	__libc_free(p);
-}
 
 /* ---- the two ways ---- */
 
@@ -135,33 +89,6 @@ static int measure(int (*fn)(const char *, const struct gen *), const char *dir,
 	return rc;
 }
 
-/* Whether files a and b of dir hold the same bytes. */
-static int same_file(const char *dir, const char *a, const char *b)
-{
-	char pa[256], pb[256];
-	int same = 1, ca, cb;
-
-	snprintf(pa, sizeof(pa), "%s/%s", dir, a);
-	snprintf(pb, sizeof(pb), "%s/%s", dir, b);
-	FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
-	if (!fa || !fb)
-		same = 0;
-	while (same) {
-		ca = getc(fa);
-		cb = getc(fb);
-		same = ca == cb;
-		if (ca == EOF)
-			break;
-	}
-	if (fa)
-		fclose(fa);
-	if (fb)
-		fclose(fb);
-	unlink(pa);
-	unlink(pb);
-	return same;
-}
-
 int main(int argc, char **argv)
 {
 	struct gen g = {argc > 1 ? atoi(argv[1]) : 10000, argc > 2 ? atoi(argv[2]) : 200};
@@ -187,7 +114,7 @@ int main(int argc, char **argv)
 			if (rc)
 				return fprintf(stderr, "status_mem: write failed (%d)\n", rc), 1;
 		}
-		if (!same_file(dir, "health.whole", "health.streamed"))
+		if (!bench_same_file(dir, "health.whole", "health.streamed"))
 			return fprintf(stderr, "status_mem: the two files differ\n"), 1;
 		rb[r] = bs[r] / bb[r];
 		printf("# rep %d: baseline %.0f bytes %.1f ms, streamed %.0f bytes %.1f ms\n",
