@@ -300,7 +300,9 @@ int gw_batcher_edges_emit(const struct gw_batcher *b, gw_edges_sink_fn sink,
  * (a crash between sealing a day and saving the edges again: the first
  * advance moves the books on from the replayed readings). Text for a
  * later day is refused (GW_EINVAL, *why says so); a damaged text is
- * GW_ECORRUPT with *why naming the line, and changes nothing. Without
+ * GW_ECORRUPT with *why naming the line (a line longer than any written,
+ * a NUL byte in one), and changes nothing. The text is read a line at a
+ * time, never copied whole. Without
  * edges the books are taken up from the replayed readings alone (the
  * journal keeps the last final day for that), which is exact except for a
  * meter silent since before that day. Returns 0, GW_EINVAL, GW_ECORRUPT

@@ -466,42 +466,59 @@ static int load_days(const struct gw_batcher *b, const char *l, int32_t *edge,
 	return 0;
 }
 
+/* The next line of text (from *p to end) into l (cap EDGE_LINE_MAX),
+ * without its line break; empty lines are passed over. Returns 1, 0 at
+ * the end, or -1 for a line longer than any the core writes. */
+static int next_line(const char **p, const char *end, char *l)
+{
+	while (*p < end && **p == '\n')
+		(*p)++;
+	if (*p == end)
+		return 0;
+	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t n = (size_t)((nl ? nl : end) - *p);
+	if (n >= EDGE_LINE_MAX)
+		return -1;
+	memcpy(l, *p, n);
+	l[n] = '\0';
+	*p += n;
+	return 1;
+}
+
 int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 			  char *why, size_t cap)
 {
-	char *copy = malloc(len + 1), *save = NULL;
+	char l[EDGE_LINE_MAX];
+	const char *p = text, *end = text + len;
 	int32_t edge;
-	int line = 0, rc = 0;
+	int line = 1, rc = 0, got;
 
 	if (why && cap)
 		why[0] = '\0';
-	if (!copy)
-		return GW_ENOMEM;
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	if (len == 0 || copy[len - 1] != '\n') {
-		free(copy);
+	if (len == 0 || text[len - 1] != '\n')
 		return edges_fail(why, cap, 0, "does not end with a whole line");
-	}
-	char *l = strtok_r(copy, "\n", &save);
-	line = 1;
-	rc = load_days(b, l, &edge, why, cap);
+	/* a line at a time, copied out of the text (never the whole of it) */
+	got = next_line(&p, end, l);
+	rc = load_days(b, got == 1 ? l : NULL, &edge, why, cap);
 	/* Two passes: check every line, then apply, so a damaged text
 	 * changes nothing. */
 	for (int pass = 0; pass < 2 && rc == 0; pass++) {
 		if (pass == 1) {
-			memcpy(copy, text, len);
-			copy[len] = '\0';
-			strtok_r(copy, "\n", &save);
+			p = text;
+			next_line(&p, end, l);
 			line = 1;
 			/* the books are at the file's edge midnight; the
 			 * first advance moves them on if the window shrank */
 			batch_set_edge(b, edge);
 		}
-		while (rc == 0 && (l = strtok_r(NULL, "\n", &save)) != NULL) {
+		while (rc == 0 && (got = next_line(&p, end, l)) != 0) {
 			char *f[9];
-			int k = split_fields(l, f);
 			line++;
+			if (got < 0) {
+				rc = edges_fail(why, cap, line, "a line too long");
+				break;
+			}
+			int k = split_fields(l, f);
 			if (k == 5 && strcmp(f[0], "event") == 0)
 				rc = load_event(b, f, pass, line, why, cap);
 			else if (k != 8)
@@ -510,7 +527,6 @@ int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 				rc = load_track(b, f, pass, line, why, cap);
 		}
 	}
-	free(copy);
 	if (rc == 0)
 		b->edges_known = 1;
 	return rc;

@@ -461,52 +461,39 @@ fail:
 }
 
 /* Writes the new file tmp with the text make makes and renames it over
- * path, as gw_write_file_durable, leaving its failures to the caller to
- * log. size: path's present size (the new file is never smaller).
- * Returns 0, GW_ENOMEM, GW_ENOSPC or GW_EIO (errno set). */
-static int status_replace(const char *tmp, const char *path, size_t size,
-			  gw_status_make_fn make, void *ctx)
+ * path, as gw_write_file_durable. A status file (`status`) gets its
+ * trailer and padding (path's present size: the new file is never
+ * smaller), and its failures are left to the caller to log; any other
+ * file's failures of the disk are logged here. Returns 0, GW_ENOMEM,
+ * GW_ENOSPC, GW_EIO (errno set) or the code make gave up with. */
+static int stream_replace(const char *tmp, const char *path, int status,
+			  size_t size, gw_status_make_fn make, void *ctx)
 {
 	struct gw_status_out o;
-	int fd = durable_create(tmp, 1);
+	int fd = durable_create(tmp, status);
 
 	if (fd < 0)
 		return fd;
 	status_make(&o, fd, 0, make, ctx);
 	free(o.buf);
 	int err = o.err;
-	if (!err && status_tail(&o, fd, size) != 0)
+	if (!err && status && status_tail(&o, fd, size) != 0)
 		err = errno;
 	if (err) {
+		if (!status && !o.rc && err != ENOMEM)
+			gw_durable_failed(tmp, "write failed", err);
 		close(fd);
 		unlink(tmp);
 		errno = err;
 		return o.rc ? o.rc : err == ENOMEM ? GW_ENOMEM : gw_errno_rc(err);
 	}
-	return durable_finish(fd, tmp, path, 1);
+	return durable_finish(fd, tmp, path, status);
 }
 
 int gw_write_file_durable_make(const char *tmp_path, const char *path,
 			       gw_status_make_fn make, void *ctx)
 {
-	struct gw_status_out o;
-	int fd = durable_create(tmp_path, 0);
-
-	if (fd < 0)
-		return fd;
-	status_make(&o, fd, 0, make, ctx);
-	free(o.buf);
-	if (o.err) {
-		/* the disk's failure is logged here, make's and memory's by
-		 * the caller */
-		if (!o.rc && o.err != ENOMEM)
-			gw_durable_failed(tmp_path, "write failed", o.err);
-		close(fd);
-		unlink(tmp_path);
-		errno = o.err;
-		return o.rc ? o.rc : o.err == ENOMEM ? GW_ENOMEM : gw_errno_rc(o.err);
-	}
-	return durable_finish(fd, tmp_path, path, 0);
+	return stream_replace(tmp_path, path, 0, 0, make, ctx);
 }
 
 int gw_spool_status_make(const char *dir, const char *name,
@@ -518,8 +505,8 @@ int gw_spool_status_make(const char *dir, const char *name,
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
 	/* never smaller than now: the room stays for the next rewrite */
-	int rc = status_replace(tmp, path, stat(path, &st) == 0 ? (size_t)st.st_size : 0,
-				make, ctx);
+	int rc = stream_replace(tmp, path, 1,
+				stat(path, &st) == 0 ? (size_t)st.st_size : 0, make, ctx);
 	int err = errno;
 	if (rc == 0 || rc == GW_ENOMEM)
 		return rc;

@@ -125,8 +125,9 @@ static size_t tracks; /* meters x registers: the baseline's reservation */
 
 /* gw_edges_write as it was: the whole text, then its CRC line, then
  * gw_write_file_durable. */
-static int baseline(const char *spool, const struct gw_batcher *b)
+static int baseline(const char *spool, const void *arg)
 {
+	const struct gw_batcher *b = arg;
 	char path[512], tmp[512];
 	struct whole w = {NULL, 0, 128 + tracks * (GW_ID_MAX + GW_OBIS_MAX + 96)};
 
@@ -152,18 +153,10 @@ static int baseline(const char *spool, const struct gw_batcher *b)
 	return rc;
 }
 
-/* One write by way fn: *bytes its peak above what was live, *s its time. */
-static int measure(int (*fn)(const char *, const struct gw_batcher *),
-		   const char *spool, const struct gw_batcher *b, double *bytes,
-		   double *s)
+/* gw_edges_write as heap_measure calls it. */
+static int streamed(const char *spool, const void *b)
 {
-	size_t before = live;
-	peak = live;
-	double t0 = now_s();
-	int rc = fn(spool, b);
-	*s = now_s() - t0;
-	*bytes = (double)(peak - before);
-	return rc;
+	return gw_edges_write(spool, b);
 }
 
 int main(int argc, char **argv)
@@ -197,8 +190,8 @@ int main(int argc, char **argv)
 		/* paired, in turn first */
 		int first = r % 2;
 		for (int k = 0; k < 2; k++) {
-			int rc = (k == first) ? measure(baseline, sa, b, &bb[r], &tb[r])
-					      : measure(gw_edges_write, sb, b, &bs[r], &ts[r]);
+			int rc = (k == first) ? heap_measure(baseline, sa, b, &bb[r], &tb[r])
+					      : heap_measure(streamed, sb, b, &bs[r], &ts[r]);
 			if (rc)
 				return fprintf(stderr, "edges_mem: write failed (%d)\n", rc), 1;
 		}

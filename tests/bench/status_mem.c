@@ -39,8 +39,9 @@ struct gen {
 	int meters, per_bus;
 };
 
-static int baseline(const char *dir, const struct gen *g)
+static int baseline(const char *dir, const void *arg)
 {
+	const struct gen *g = arg;
 	size_t cap = 256 + (size_t)g->meters * 288, len = 0;
 	char *text = malloc(cap);
 
@@ -71,22 +72,9 @@ static void lines_make(void *ctx, struct gw_status_out *o)
 	}
 }
 
-static int streamed(const char *dir, const struct gen *g)
+static int streamed(const char *dir, const void *g)
 {
 	return gw_spool_status_make(dir, "health.streamed", lines_make, (void *)g);
-}
-
-/* One write by way fn: *bytes its peak above what was live, *s its time. */
-static int measure(int (*fn)(const char *, const struct gen *), const char *dir,
-		   const struct gen *g, double *bytes, double *s)
-{
-	size_t before = live;
-	peak = live;
-	double t0 = now_s();
-	int rc = fn(dir, g);
-	*s = now_s() - t0;
-	*bytes = (double)(peak - before);
-	return rc;
 }
 
 int main(int argc, char **argv)
@@ -109,8 +97,8 @@ int main(int argc, char **argv)
 		int first = r % 2;
 		for (int k = 0; k < 2; k++) {
 			int rc = (k == first)
-				 ? measure(baseline, dir, &g, &bb[r], &sb[r])
-				 : measure(streamed, dir, &g, &bs[r], &ss[r]);
+				 ? heap_measure(baseline, dir, &g, &bb[r], &sb[r])
+				 : heap_measure(streamed, dir, &g, &bs[r], &ss[r]);
 			if (rc)
 				return fprintf(stderr, "status_mem: write failed (%d)\n", rc), 1;
 		}

@@ -1450,6 +1450,22 @@ static int keep_batch(void *ctx, struct gw_batch *b)
 	return 0;
 }
 
+/* The edges text of a batcher restored at day next and given spool's
+ * edges file (which must load), *len its length; free it. */
+static char *read_back(const char *spool, const struct gw_batcher_params *p,
+		       int32_t next, size_t *len)
+{
+	struct gw_batcher *b = gw_batcher_new(p);
+	char *text;
+
+	assert_non_null(b);
+	gw_batcher_restore(b, next);
+	assert_int_equal(gw_edges_read(spool, b), 1);
+	assert_int_equal(gw_batcher_edges_save(b, &text, len), 0);
+	gw_batcher_free(b);
+	return text;
+}
+
 static void edges_file(void **state)
 {
 	char spool[300], path[400], q[400];
@@ -1493,16 +1509,11 @@ static void edges_file(void **state)
 	gw_batcher_free(b);
 
 	/* read back: the same books */
-	b = gw_batcher_new(&p);
-	gw_batcher_restore(b, next);
-	assert_int_equal(gw_edges_read(spool, b), 1);
-	char *got;
 	size_t glen;
-	assert_int_equal(gw_batcher_edges_save(b, &got, &glen), 0);
+	char *got = read_back(spool, &p, next, &glen);
 	assert_int_equal(glen, wlen);
 	assert_memory_equal(got, want, wlen);
 	free(got);
-	gw_batcher_free(b);
 
 	/* written for a later day than the spool says: not used, kept */
 	b = gw_batcher_new(&p);
@@ -1686,12 +1697,8 @@ static void edges_streamed(void **state)
 	 * of a batcher read back are walked in another order) */
 	int32_t next = gw_batcher_oldest_open_day(b);
 	gw_batcher_free(b);
-	b = gw_batcher_new(&p);
-	gw_batcher_restore(b, next);
-	assert_int_equal(gw_edges_read(spool, b), 1);
-	char *got;
 	size_t glen;
-	assert_int_equal(gw_batcher_edges_save(b, &got, &glen), 0);
+	char *got = read_back(spool, &p, next, &glen);
 	assert_int_equal(glen, len);
 	char **la = lines_sorted(text, len), **lb = lines_sorted(got, glen);
 	for (size_t i = 0; la[i] || lb[i]; i++) {
@@ -1702,7 +1709,6 @@ static void edges_streamed(void **state)
 	free(la);
 	free(lb);
 	free(got);
-	gw_batcher_free(b);
 	free(text);
 	free(want);
 	rm_tmp();
