@@ -302,10 +302,9 @@ int gw_batcher_edges_emit(const struct gw_batcher *b, gw_edges_sink_fn sink,
  * later day is refused (GW_EINVAL, *why says so); a damaged text is
  * GW_ECORRUPT with *why naming the line (a line longer than any written,
  * a NUL byte in one), and changes nothing. The text is read a line at a
- * time, never copied whole. Without
- * edges the books are taken up from the replayed readings alone (the
- * journal keeps the last final day for that), which is exact except for a
- * meter silent since before that day. Returns 0, GW_EINVAL, GW_ECORRUPT
+ * time, never copied whole. Without edges the books are taken up from the
+ * replayed readings alone (the journal keeps the last final day for
+ * that), which is exact except for a meter silent since before that day. Returns 0, GW_EINVAL, GW_ECORRUPT
  * or GW_ENOMEM. */
 int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 			  char *why, size_t cap);
