@@ -287,16 +287,24 @@ void gw_batcher_long_gaps(const struct gw_batcher *b, struct gw_long_gaps *out);
  * keep the readings of final days. *text is malloc'ed (free it). Returns
  * 0, GW_ENOMEM, or GW_ENOTFOUND when no day was sealed yet. */
 int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len);
+/* The same text, never held whole: handed to sink(ctx, s, len) a line at
+ * a time (s borrowed for the call), in order. A sink that returns non-zero
+ * stops it, and that is returned. Returns 0, GW_ENOTFOUND, GW_EIO (a
+ * record unread, gw_batcher_set_spill), GW_ENOMEM or the sink's code. */
+typedef int (*gw_edges_sink_fn)(void *ctx, const char *s, size_t len);
+int gw_batcher_edges_emit(const struct gw_batcher *b, gw_edges_sink_fn sink,
+			  void *ctx);
 
 /* After gw_batcher_restore and before the journal replay: loads what
  * gw_batcher_edges_save wrote, for the restored next_day or an earlier one
  * (a crash between sealing a day and saving the edges again: the first
  * advance moves the books on from the replayed readings). Text for a
  * later day is refused (GW_EINVAL, *why says so); a damaged text is
- * GW_ECORRUPT with *why naming the line, and changes nothing. Without
- * edges the books are taken up from the replayed readings alone (the
- * journal keeps the last final day for that), which is exact except for a
- * meter silent since before that day. Returns 0, GW_EINVAL, GW_ECORRUPT
+ * GW_ECORRUPT with *why naming the line (a line longer than any written,
+ * a NUL byte in one), and changes nothing. The text is read a line at a
+ * time, never copied whole. Without edges the books are taken up from the
+ * replayed readings alone (the journal keeps the last final day for
+ * that), which is exact except for a meter silent since before that day. Returns 0, GW_EINVAL, GW_ECORRUPT
  * or GW_ENOMEM. */
 int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 			  char *why, size_t cap);

@@ -205,28 +205,31 @@ int batch_move_edge(struct gw_batcher *b)
  *   event \t KIND \t METER \t OBIS \t TS \t DETAIL   ("-" for empty) */
 static const char *const edge_names[] = {"none", "frozen", "pending", "back"};
 
-int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
-{
-	size_t cap = 128 + b->n_tracks * (GW_ID_MAX + GW_OBIS_MAX + 96), n = 0;
-	char *out, d1[16], d2[16];
+/* A line at most: a track's (meter, OBIS, the unit, edge and quality
+ * names, four numbers, tabs) or an event's (its kind's name, meter, OBIS,
+ * a time and a detail of less than 96 bytes). */
+#define EDGE_LINE_MAX (GW_ID_MAX + GW_OBIS_MAX + sizeof(((struct gw_event *)0)->detail) + 160)
 
-	*text = NULL;
-	*len = 0;
+int gw_batcher_edges_emit(const struct gw_batcher *b, gw_edges_sink_fn sink,
+			  void *ctx)
+{
+	char line[EDGE_LINE_MAX], d1[16], d2[16];
+	int n, rc = 0;
+
 	if (b->next_day == INT32_MIN || !b->edges_known)
 		return GW_ENOTFOUND;
 	if (batch_spill_broken(b))
 		return GW_EIO; /* books from a record unread: never saved */
-	out = malloc(cap);
-	if (!out)
-		return GW_ENOMEM;
-	n += (size_t)snprintf(out, cap, "next_day=%s edge_day=%s\n",
-			      gw_day_format(b->next_day, d1, sizeof(d1)),
-			      gw_day_format(b->edge_day, d2, sizeof(d2)));
+	n = snprintf(line, sizeof(line), "next_day=%s edge_day=%s\n",
+		     gw_day_format(b->next_day, d1, sizeof(d1)),
+		     gw_day_format(b->edge_day, d2, sizeof(d2)));
+	if ((rc = sink(ctx, line, (size_t)n)) != 0)
+		return rc;
 	batch_spill_ra_begin(b);
 	/* the tracks' order when it is made (a walk in the order their
 	 * records lie in), else the hash table's */
 	const uint32_t *order = b->n_order == b->n_tracks ? b->order : NULL;
-	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
+	for (size_t i = 0; i < batch_walk_n(b, order) && rc == 0; i++) {
 		struct track *t = batch_walk(b, order, i);
 		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
 		    strpbrk(track_meter(b, t), "\t\n") || strpbrk(track_obis(b, t), "\t\n"))
@@ -242,49 +245,82 @@ int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
 			snprintf(lts, sizeof(lts), "%lld", (long long)last->ts);
 			snprintf(lv, sizeof(lv), "%lld", (long long)last->v);
 		}
-		n += (size_t)snprintf(out + n, cap - n, "%s\t%s\t%s\t%s\t%lld\t%s\t%s\t%s\t%d\n",
-				      track_meter(b, t), track_obis(b, t),
-				      gw_unit_name((enum gw_unit)t->unit),
-				      edge_names[t->edge],
-				      (long long)(t->edge == EDGE_FROZEN ? t->edge_v : 0),
-				      gw_quality_name((enum gw_quality)(t->edge == EDGE_FROZEN ? t->edge_q : 0)),
-				      lts, lv, last ? is_derived(t, last) : 0);
-		if (n >= cap) { /* cannot happen: every line is bounded */
-			batch_spill_ra_end(b);
-			free(out);
-			return GW_ENOMEM;
-		}
+		n = snprintf(line, sizeof(line), "%s\t%s\t%s\t%s\t%lld\t%s\t%s\t%s\t%d\n",
+			     track_meter(b, t), track_obis(b, t),
+			     gw_unit_name((enum gw_unit)t->unit),
+			     edge_names[t->edge],
+			     (long long)(t->edge == EDGE_FROZEN ? t->edge_v : 0),
+			     gw_quality_name((enum gw_quality)(t->edge == EDGE_FROZEN ? t->edge_q : 0)),
+			     lts, lv, last ? is_derived(t, last) : 0);
+		if (n < 0 || (size_t)n >= sizeof(line))
+			rc = GW_ENOMEM; /* cannot happen: every line is bounded */
+		else
+			rc = sink(ctx, line, (size_t)n);
 	}
 	batch_spill_ra_end(b);
-	if (batch_spill_broken(b)) {
-		free(out);
+	if (rc)
+		return rc;
+	if (batch_spill_broken(b))
 		return GW_EIO;
-	}
 	/* The core's own events not sealed yet: a restart after this text is
 	 * written would not raise them again. */
-	for (size_t i = 0; i < b->n_events; i++) {
+	for (size_t i = 0; i < b->n_events && rc == 0; i++) {
 		const struct gw_event *e = &b->events[i];
 		if (e->kind != GW_EV_LONG_GAP && e->kind != GW_EV_BAD_VALUE)
 			continue;
 		if (strpbrk(e->meter_id, "\t\n") || strpbrk(e->obis, "\t\n") ||
 		    strpbrk(e->detail, "\t\n") || !e->meter_id[0])
 			continue;
-		if (n + 256 >= cap) {
-			char *more = realloc(out, cap * 2);
-			if (!more) {
-				free(out);
-				return GW_ENOMEM;
-			}
-			out = more;
-			cap *= 2;
-		}
-		n += (size_t)snprintf(out + n, cap - n, "event\t%s\t%s\t%s\t%lld\t%s\n",
-				      gw_event_name((enum gw_event_kind)e->kind), e->meter_id,
-				      e->obis[0] ? e->obis : "-", (long long)e->ts_ms,
-				      e->detail[0] ? e->detail : "-");
+		n = snprintf(line, sizeof(line), "event\t%s\t%s\t%s\t%lld\t%s\n",
+			     gw_event_name((enum gw_event_kind)e->kind), e->meter_id,
+			     e->obis[0] ? e->obis : "-", (long long)e->ts_ms,
+			     e->detail[0] ? e->detail : "-");
+		if (n < 0 || (size_t)n >= sizeof(line))
+			rc = GW_ENOMEM; /* cannot happen, as above */
+		else
+			rc = sink(ctx, line, (size_t)n);
 	}
-	*text = out;
-	*len = n;
+	return rc;
+}
+
+/* gw_batcher_edges_save's sink: the text grown in memory. */
+struct edges_text {
+	char *buf;
+	size_t n, cap;
+};
+
+static int text_sink(void *ctx, const char *s, size_t len)
+{
+	struct edges_text *t = ctx;
+
+	if (t->n + len > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->n + len)
+			cap *= 2;
+		char *nb = realloc(t->buf, cap);
+		if (!nb)
+			return GW_ENOMEM;
+		t->buf = nb;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->n, s, len);
+	t->n += len;
+	return 0;
+}
+
+int gw_batcher_edges_save(const struct gw_batcher *b, char **text, size_t *len)
+{
+	struct edges_text t = {NULL, 0, 0};
+	int rc = gw_batcher_edges_emit(b, text_sink, &t);
+
+	*text = NULL;
+	*len = 0;
+	if (rc) {
+		free(t.buf);
+		return rc;
+	}
+	*text = t.buf;
+	*len = t.n;
 	return 0;
 }
 
@@ -430,42 +466,59 @@ static int load_days(const struct gw_batcher *b, const char *l, int32_t *edge,
 	return 0;
 }
 
+/* The next line of text (from *p to end) into l (cap EDGE_LINE_MAX),
+ * without its line break; empty lines are passed over. Returns 1, 0 at
+ * the end, or -1 for a line longer than any the core writes. */
+static int next_line(const char **p, const char *end, char *l)
+{
+	while (*p < end && **p == '\n')
+		(*p)++;
+	if (*p == end)
+		return 0;
+	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t n = (size_t)((nl ? nl : end) - *p);
+	if (n >= EDGE_LINE_MAX)
+		return -1;
+	memcpy(l, *p, n);
+	l[n] = '\0';
+	*p += n;
+	return 1;
+}
+
 int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 			  char *why, size_t cap)
 {
-	char *copy = malloc(len + 1), *save = NULL;
+	char l[EDGE_LINE_MAX];
+	const char *p = text, *end = text + len;
 	int32_t edge;
-	int line = 0, rc = 0;
+	int line = 1, rc = 0, got;
 
 	if (why && cap)
 		why[0] = '\0';
-	if (!copy)
-		return GW_ENOMEM;
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	if (len == 0 || copy[len - 1] != '\n') {
-		free(copy);
+	if (len == 0 || text[len - 1] != '\n')
 		return edges_fail(why, cap, 0, "does not end with a whole line");
-	}
-	char *l = strtok_r(copy, "\n", &save);
-	line = 1;
-	rc = load_days(b, l, &edge, why, cap);
+	/* a line at a time, copied out of the text (never the whole of it) */
+	got = next_line(&p, end, l);
+	rc = load_days(b, got == 1 ? l : NULL, &edge, why, cap);
 	/* Two passes: check every line, then apply, so a damaged text
 	 * changes nothing. */
 	for (int pass = 0; pass < 2 && rc == 0; pass++) {
 		if (pass == 1) {
-			memcpy(copy, text, len);
-			copy[len] = '\0';
-			strtok_r(copy, "\n", &save);
+			p = text;
+			next_line(&p, end, l);
 			line = 1;
 			/* the books are at the file's edge midnight; the
 			 * first advance moves them on if the window shrank */
 			batch_set_edge(b, edge);
 		}
-		while (rc == 0 && (l = strtok_r(NULL, "\n", &save)) != NULL) {
+		while (rc == 0 && (got = next_line(&p, end, l)) != 0) {
 			char *f[9];
-			int k = split_fields(l, f);
 			line++;
+			if (got < 0) {
+				rc = edges_fail(why, cap, line, "a line too long");
+				break;
+			}
+			int k = split_fields(l, f);
 			if (k == 5 && strcmp(f[0], "event") == 0)
 				rc = load_event(b, f, pass, line, why, cap);
 			else if (k != 8)
@@ -474,7 +527,6 @@ int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 				rc = load_track(b, f, pass, line, why, cap);
 		}
 	}
-	free(copy);
 	if (rc == 0)
 		b->edges_known = 1;
 	return rc;

@@ -2,8 +2,8 @@
 /*
  * durable.c - whole files written so that a crash leaves the old one or
  * the new one, never a mix (tmp + fsync + rename + directory fsync), and
- * the status files rewritten in place when the disk is full; see
- * durable.h.
+ * the status files rewritten in place when the disk is full, and files
+ * streamed into place as they are made; see durable.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -228,6 +228,10 @@ int gw_write_file_durable(const char *tmp_path, const char *path,
  * holds it whole, once, and at most the file's size: it must know the
  * text fits before it writes a byte over the old one, so that a text that
  * outgrew the room leaves the old file whole and readable.
+ *
+ * gw_write_file_durable_make writes any other file the same way, through
+ * the same output, without the trailer and the padding (the edges file:
+ * its own CRC line, from gw_status_out_crc).
  */
 #define STATUS_BLOCK 4096
 #define STATUS_CHUNK 65536
@@ -243,6 +247,7 @@ struct gw_status_out {
 	uint32_t crc;  /* their CRC-32 */
 	char last;     /* the last of them */
 	int err;       /* errno of the first failure; nothing more is taken */
+	int rc;        /* the GW_E code make gave up with (err ECANCELED) */
 };
 
 /* Writes out what o's buffer holds into its file. */
@@ -287,6 +292,24 @@ void gw_status_out_write(struct gw_status_out *o, const char *s, size_t len)
 		s += k;
 		len -= k;
 	}
+}
+
+void gw_status_out_fail(struct gw_status_out *o, int rc)
+{
+	if (o->err)
+		return;
+	o->err = ECANCELED;
+	o->rc = rc;
+}
+
+int gw_status_out_failed(const struct gw_status_out *o)
+{
+	return o->err != 0;
+}
+
+uint32_t gw_status_out_crc(const struct gw_status_out *o)
+{
+	return o->crc;
 }
 
 void gw_status_out_printf(struct gw_status_out *o, const char *fmt, ...)
@@ -438,29 +461,39 @@ fail:
 }
 
 /* Writes the new file tmp with the text make makes and renames it over
- * path, as gw_write_file_durable, leaving its failures to the caller to
- * log. size: path's present size (the new file is never smaller).
- * Returns 0, GW_ENOMEM, GW_ENOSPC or GW_EIO (errno set). */
-static int status_replace(const char *tmp, const char *path, size_t size,
-			  gw_status_make_fn make, void *ctx)
+ * path, as gw_write_file_durable. A status file (`status`) gets its
+ * trailer and padding (path's present size: the new file is never
+ * smaller), and its failures are left to the caller to log; any other
+ * file's failures of the disk are logged here. Returns 0, GW_ENOMEM,
+ * GW_ENOSPC, GW_EIO (errno set) or the code make gave up with. */
+static int stream_replace(const char *tmp, const char *path, int status,
+			  size_t size, gw_status_make_fn make, void *ctx)
 {
 	struct gw_status_out o;
-	int fd = durable_create(tmp, 1);
+	int fd = durable_create(tmp, status);
 
 	if (fd < 0)
 		return fd;
 	status_make(&o, fd, 0, make, ctx);
 	free(o.buf);
 	int err = o.err;
-	if (!err && status_tail(&o, fd, size) != 0)
+	if (!err && status && status_tail(&o, fd, size) != 0)
 		err = errno;
 	if (err) {
+		if (!status && !o.rc && err != ENOMEM)
+			gw_durable_failed(tmp, "write failed", err);
 		close(fd);
 		unlink(tmp);
 		errno = err;
-		return err == ENOMEM ? GW_ENOMEM : gw_errno_rc(err);
+		return o.rc ? o.rc : err == ENOMEM ? GW_ENOMEM : gw_errno_rc(err);
 	}
-	return durable_finish(fd, tmp, path, 1);
+	return durable_finish(fd, tmp, path, status);
+}
+
+int gw_write_file_durable_make(const char *tmp_path, const char *path,
+			       gw_status_make_fn make, void *ctx)
+{
+	return stream_replace(tmp_path, path, 0, 0, make, ctx);
 }
 
 int gw_spool_status_make(const char *dir, const char *name,
@@ -472,8 +505,8 @@ int gw_spool_status_make(const char *dir, const char *name,
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
 	/* never smaller than now: the room stays for the next rewrite */
-	int rc = status_replace(tmp, path, stat(path, &st) == 0 ? (size_t)st.st_size : 0,
-				make, ctx);
+	int rc = stream_replace(tmp, path, 1,
+				stat(path, &st) == 0 ? (size_t)st.st_size : 0, make, ctx);
 	int err = errno;
 	if (rc == 0 || rc == GW_ENOMEM)
 		return rc;

@@ -77,6 +77,23 @@ void gw_status_out_write(struct gw_status_out *out, const char *s, size_t len);
 void gw_status_out_printf(struct gw_status_out *out, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A make that cannot go on (its own data failed it) gives up with a GW_E
+ * code: nothing more is taken, the write fails and returns rc. */
+void gw_status_out_fail(struct gw_status_out *out, int rc);
+/* 1 once out has failed (nothing more is taken: a make may stop). */
+int gw_status_out_failed(const struct gw_status_out *out);
+/* The CRC-32 (gw_crc32) of the bytes appended so far. */
+uint32_t gw_status_out_crc(const struct gw_status_out *out);
+
+/* gw_write_file_durable with the file's bytes made by make(ctx, out) as
+ * they are written (gw_status_out_write, through a buffer of 64 KiB),
+ * never held whole; no trailer or padding is added. Returns as
+ * gw_write_file_durable, or GW_ENOMEM, or the code make gave up with
+ * (gw_status_out_fail; not logged here); tmp_path is removed on any
+ * failure and path is left as it was. */
+int gw_write_file_durable_make(const char *tmp_path, const char *path,
+			       gw_status_make_fn make, void *ctx);
+
 /* Reads <dir>/<name> as written by gw_spool_status_write: *text (free with
  * free()) is the text before the trailer. Returns 0, GW_ENOTFOUND,
  * GW_ECORRUPT when the trailer does not match (a rewrite in place is under

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * edges.c - the batching core's books at the revision window's edge, on
- * disk; see edges.h. The text is the core's (gw_batcher_edges_save); this
- * file adds a CRC line, writes it durably and checks it on the way back.
+ * disk; see edges.h. The text is the core's (gw_batcher_edges_emit, a
+ * line at a time); this file streams it into the file with a CRC line,
+ * durably, and checks it on the way back.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,29 +15,60 @@
 
 #define EDGES_MAX (256u << 20) /* a larger file is not ours */
 
+struct edges_out {
+	const struct gw_batcher *b;
+};
+
+/* Each line into the file as the core makes it; stops at the first
+ * failure of the file. */
+static int out_sink(void *ctx, const char *s, size_t len)
+{
+	struct gw_status_out *o = ctx;
+
+	gw_status_out_write(o, s, len);
+	return gw_status_out_failed(o) ? GW_EIO : 0;
+}
+
+static void edges_make(void *ctx, struct gw_status_out *o)
+{
+	struct edges_out *e = ctx;
+	int rc = gw_batcher_edges_emit(e->b, out_sink, o);
+
+	if (gw_status_out_failed(o))
+		return; /* the file's failure, kept in o */
+	if (rc) {
+		gw_status_out_fail(o, rc);
+		return;
+	}
+	gw_status_out_printf(o, "end crc32=%08x\n", (unsigned)gw_status_out_crc(o));
+}
+
+/* Takes the first line and stops: is there a text at all? */
+static int first_line(void *ctx, const char *s, size_t len)
+{
+	(void)ctx;
+	(void)s;
+	(void)len;
+	return 1;
+}
+
 int gw_edges_write(const char *spool_dir, const struct gw_batcher *b)
 {
 	char path[GW_PATH_MAX + 16], tmp[GW_PATH_MAX + 32];
-	char *text;
-	size_t len;
-	int rc = gw_batcher_edges_save(b, &text, &len);
+	struct edges_out e = {b};
+	int rc = gw_batcher_edges_emit(b, first_line, NULL);
 
+	/* before any file is made: nothing sealed yet, or books unreadable */
 	if (rc == GW_ENOTFOUND)
-		return 0; /* nothing sealed yet */
-	if (rc)
-		return rc;
-	char *all = realloc(text, len + 32);
-	if (!all) {
-		free(text);
-		return GW_ENOMEM;
-	}
-	len += (size_t)snprintf(all + len, 32, "end crc32=%08x\n",
-				(unsigned)gw_crc32((const uint8_t *)all, len));
+		return 0;
+	if (rc != 1)
+		return rc ? rc : GW_EIO;
 	snprintf(path, sizeof(path), "%s/edges", spool_dir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/edges", spool_dir);
-	rc = gw_write_file_durable(tmp, path, (const uint8_t *)all, len);
-	free(all);
-	return rc;
+	/* The text goes to the file a buffer at a time, its CRC counted on
+	 * the way: never the whole of it in memory (about 60 bytes a
+	 * register, at the daily seal's peak). */
+	return gw_write_file_durable_make(tmp, path, edges_make, &e);
 }
 
 /* Moves a damaged edges file to quarantine/edges, durably. */

@@ -17,8 +17,10 @@
 
 /* Writes the batcher's edges to <spool_dir>/edges (through tmp/, with
  * fsync and rename), followed by a line "end crc32=XXXXXXXX" over what
- * precedes it. Nothing is written before the first day is sealed.
- * Returns 0, GW_EIO or GW_ENOMEM. */
+ * precedes it; the text is streamed into the file as it is made, never
+ * held whole. Nothing is written before the first day is sealed. On any
+ * failure the old file stays as it was. Returns 0, GW_ENOSPC, GW_EIO or
+ * GW_ENOMEM. */
 int gw_edges_write(const char *spool_dir, const struct gw_batcher *b);
 
 /* Loads <spool_dir>/edges into a restored batcher. Returns 1 if loaded, 0

@@ -2,7 +2,8 @@
 /*
  * bench_util.h - what the benchmark programs share: a small xorshift
  * generator (seed `rng` for a repeatable day), a monotonic clock in
- * seconds, min / median / max and the health line of a meter. Header-only: each program in
+ * seconds, min / median / max, the health line of a meter and whether
+ * two files are the same bytes. Header-only: each program in
  * tests/bench/ is built on its own.
  */
 #ifndef GW_BENCH_UTIL_H
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
@@ -59,6 +61,34 @@ static inline int bench_health_line(char *buf, size_t cap, int m, int per_bus)
 			rnd() % 9, rnd() % 200, rnd() % 20, rnd() % 20, rnd() % 20,
 			rnd() % 5, rnd() % 3, (int)(rnd() % 15), (int)(rnd() % 60),
 			(int)(rnd() % 1000));
+}
+
+/* Whether files a and b of dir hold the same bytes (1 or 0); both are
+ * removed. */
+static inline int bench_same_file(const char *dir, const char *a, const char *b)
+{
+	char pa[256], pb[256];
+	int same = 1, ca, cb;
+
+	snprintf(pa, sizeof(pa), "%s/%s", dir, a);
+	snprintf(pb, sizeof(pb), "%s/%s", dir, b);
+	FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+	if (!fa || !fb)
+		same = 0;
+	while (same) {
+		ca = getc(fa);
+		cb = getc(fb);
+		same = ca == cb;
+		if (ca == EOF)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	unlink(pa);
+	unlink(pb);
+	return same;
 }
 
 #endif

@@ -18,63 +18,17 @@
  * functions below), and the time; printed as median (min, max) and the
  * ratio streamed / baseline. A figure, never an assertion.
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_heap.h"
 #include "bench_util.h"
 #include "gw.h"
 #include "spool.h"
 #include "status_keys.h"
-
-/* ---- every malloc of the process, counted (glibc's own underneath) ---- */
-
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static size_t live, peak;
-
-static void *counted(void *p)
-{
-	if (p) {
-		live += malloc_usable_size(p);
-		if (live > peak)
-			peak = live;
-	}
-	return p;
-}
-
-void *malloc(size_t n)
-{
-	return counted(__libc_malloc(n));
-}
-
-void *calloc(size_t n, size_t k)
-{
-	return counted(__libc_calloc(n, k));
-}
-
-void *realloc(void *p, size_t n)
-{
-	size_t was = p ? malloc_usable_size(p) : 0;
-	void *q = __libc_realloc(p, n);
-	if (!q)
-		return NULL;
-	live -= was;
-	return counted(q);
-}
-
-void free(void *p)
-{
-	if (p)
-		live -= malloc_usable_size(p);
-	__libc_free(p);
-}
 
 /* ---- the two ways ---- */
 
@@ -85,8 +39,9 @@ struct gen {
 	int meters, per_bus;
 };
 
-static int baseline(const char *dir, const struct gen *g)
+static int baseline(const char *dir, const void *arg)
 {
+	const struct gen *g = arg;
 	size_t cap = 256 + (size_t)g->meters * 288, len = 0;
 	char *text = malloc(cap);
 
@@ -117,49 +72,9 @@ static void lines_make(void *ctx, struct gw_status_out *o)
 	}
 }
 
-static int streamed(const char *dir, const struct gen *g)
+static int streamed(const char *dir, const void *g)
 {
 	return gw_spool_status_make(dir, "health.streamed", lines_make, (void *)g);
-}
-
-/* One write by way fn: *bytes its peak above what was live, *s its time. */
-static int measure(int (*fn)(const char *, const struct gen *), const char *dir,
-		   const struct gen *g, double *bytes, double *s)
-{
-	size_t before = live;
-	peak = live;
-	double t0 = now_s();
-	int rc = fn(dir, g);
-	*s = now_s() - t0;
-	*bytes = (double)(peak - before);
-	return rc;
-}
-
-/* Whether files a and b of dir hold the same bytes. */
-static int same_file(const char *dir, const char *a, const char *b)
-{
-	char pa[256], pb[256];
-	int same = 1, ca, cb;
-
-	snprintf(pa, sizeof(pa), "%s/%s", dir, a);
-	snprintf(pb, sizeof(pb), "%s/%s", dir, b);
-	FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
-	if (!fa || !fb)
-		same = 0;
-	while (same) {
-		ca = getc(fa);
-		cb = getc(fb);
-		same = ca == cb;
-		if (ca == EOF)
-			break;
-	}
-	if (fa)
-		fclose(fa);
-	if (fb)
-		fclose(fb);
-	unlink(pa);
-	unlink(pb);
-	return same;
 }
 
 int main(int argc, char **argv)
@@ -182,12 +97,12 @@ int main(int argc, char **argv)
 		int first = r % 2;
 		for (int k = 0; k < 2; k++) {
 			int rc = (k == first)
-				 ? measure(baseline, dir, &g, &bb[r], &sb[r])
-				 : measure(streamed, dir, &g, &bs[r], &ss[r]);
+				 ? heap_measure(baseline, dir, &g, &bb[r], &sb[r])
+				 : heap_measure(streamed, dir, &g, &bs[r], &ss[r]);
 			if (rc)
 				return fprintf(stderr, "status_mem: write failed (%d)\n", rc), 1;
 		}
-		if (!same_file(dir, "health.whole", "health.streamed"))
+		if (!bench_same_file(dir, "health.whole", "health.streamed"))
 			return fprintf(stderr, "status_mem: the two files differ\n"), 1;
 		rb[r] = bs[r] / bb[r];
 		printf("# rep %d: baseline %.0f bytes %.1f ms, streamed %.0f bytes %.1f ms\n",

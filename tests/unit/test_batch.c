@@ -1137,6 +1137,19 @@ static void restart_long_gap(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(gw_batcher_edges_load(b, bad[i], strlen(bad[i]), why,
 						       sizeof(why)), GW_ECORRUPT);
+	/* a line longer than any the core writes (a meter id of 400
+	 * bytes), and a NUL inside a line: refused too */
+	char longl[1024];
+	int ln = snprintf(longl, sizeof(longl),
+			  "next_day=2026-03-05 edge_day=2026-03-04\n"
+			  "%0400d\t1.8.0\tWh\tfrozen\t5\tmeasured\t-\t-\t0\n", 1);
+	assert_int_equal(gw_batcher_edges_load(b, longl, (size_t)ln, why, sizeof(why)),
+			 GW_ECORRUPT);
+	assert_non_null(strstr(why, "line 2"));
+	static const char nul[] = "next_day=2026-03-05 edge_day=2026-03-04\n"
+				  "m1\t1.8.0\tWh\tfr\0zen\t5\tmeasured\t-\t-\t0\n";
+	assert_int_equal(gw_batcher_edges_load(b, nul, sizeof(nul) - 1, why, sizeof(why)),
+			 GW_ECORRUPT);
 	const char *later = "next_day=2026-03-09 edge_day=2026-03-08\n";
 	assert_int_equal(gw_batcher_edges_load(b, later, strlen(later), why, sizeof(why)),
 			 GW_EINVAL);

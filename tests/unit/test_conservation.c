@@ -39,12 +39,15 @@
  * seed and case to replay. `make soak` runs many more.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -1447,6 +1450,22 @@ static int keep_batch(void *ctx, struct gw_batch *b)
 	return 0;
 }
 
+/* The edges text of a batcher restored at day next and given spool's
+ * edges file (which must load), *len its length; free it. */
+static char *read_back(const char *spool, const struct gw_batcher_params *p,
+		       int32_t next, size_t *len)
+{
+	struct gw_batcher *b = gw_batcher_new(p);
+	char *text;
+
+	assert_non_null(b);
+	gw_batcher_restore(b, next);
+	assert_int_equal(gw_edges_read(spool, b), 1);
+	assert_int_equal(gw_batcher_edges_save(b, &text, len), 0);
+	gw_batcher_free(b);
+	return text;
+}
+
 static void edges_file(void **state)
 {
 	char spool[300], path[400], q[400];
@@ -1490,16 +1509,11 @@ static void edges_file(void **state)
 	gw_batcher_free(b);
 
 	/* read back: the same books */
-	b = gw_batcher_new(&p);
-	gw_batcher_restore(b, next);
-	assert_int_equal(gw_edges_read(spool, b), 1);
-	char *got;
 	size_t glen;
-	assert_int_equal(gw_batcher_edges_save(b, &got, &glen), 0);
+	char *got = read_back(spool, &p, next, &glen);
 	assert_int_equal(glen, wlen);
 	assert_memory_equal(got, want, wlen);
 	free(got);
-	gw_batcher_free(b);
 
 	/* written for a later day than the spool says: not used, kept */
 	b = gw_batcher_new(&p);
@@ -1549,6 +1563,153 @@ static void edges_file(void **state)
 		assert_int_equal(gw_edges_read(spool, b), 0);
 		gw_batcher_free(b);
 	}
+	free(want);
+	rm_tmp();
+}
+
+/* Reads path whole into *buf (free it); returns its length. */
+static size_t slurp(const char *path, char **buf)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	*buf = malloc((size_t)n + 1);
+	assert_non_null(*buf);
+	assert_int_equal(fread(*buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return (size_t)n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of text (cut at its line breaks, in place), sorted, then a
+ * NULL; free the array. */
+static char **lines_sorted(char *text, size_t len)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	char **v = calloc(n + 1, sizeof(*v));
+	assert_non_null(v);
+	for (char *p = text; p < text + len; p = strchr(p, '\0') + 1) {
+		v[k++] = p;
+		*strchr(p, '\n') = '\0';
+	}
+	assert_int_equal(k, n);
+	qsort(v, n, sizeof(*v), cmp_str);
+	return v;
+}
+
+/* The edges file of a large gateway is streamed into the file (many
+ * buffers' worth) and is byte for byte the whole text with its CRC line
+ * as it was written before (gw_batcher_edges_save, then "end crc32=" over
+ * it); a write that fails at its start (no tmp/) or in its middle (the
+ * file size limit) leaves the old file as it was and nothing in tmp/. */
+static void edges_streamed(void **state)
+{
+	char spool[300], path[400], tdir[400], tpath[400];
+	struct gw_batcher_params p = {.gateway_id = "gw", .poll_interval_ms = 3600000,
+				      .midnight_tolerance_ms = 60000,
+				      .max_gap_ms = 7200000, .seal_delay_ms = 1800000,
+				      .max_power_w = 250000, .revision_window_days = 2};
+	enum { METERS = 1500 };
+
+	(void)state;
+	assert_int_equal(gw_tz_set("Europe/Berlin"), 0);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gwcons.XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(spool, sizeof(spool), "%s/spool", tmpdir);
+	snprintf(path, sizeof(path), "%s/edges", spool);
+	snprintf(tdir, sizeof(tdir), "%s/tmp", spool);
+	snprintf(tpath, sizeof(tpath), "%s/tmp/edges", spool);
+	assert_int_equal(gw_spool_open(spool), 0);
+	struct gw_batcher *b = gw_batcher_new(&p);
+	int64_t t0 = gw_tz_day_start(20500);
+	for (int64_t t = t0; t < t0 + 5 * DAY; t += 60 * MIN) {
+		for (int m = 0; m < METERS; m++) {
+			/* every 7th meter silent from day 2 on: pending */
+			if (m % 7 == 0 && t >= t0 + DAY)
+				continue;
+			struct gw_reading r;
+			memset(&r, 0, sizeof(r));
+			snprintf(r.meter_id, sizeof(r.meter_id), "%012d", 100000000 + m);
+			r.unit = GW_UNIT_WH;
+			r.ts_ms = t + m * 1000;
+			snprintf(r.obis, sizeof(r.obis), "1.8.0");
+			r.value = 1000000 + m * 17 + (t - t0) / MIN * (1 + m % 5);
+			assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+			snprintf(r.obis, sizeof(r.obis), "2.8.0");
+			r.value = m + (t - t0) / MIN / 7;
+			assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+		}
+		assert_true(gw_batcher_advance(b, t, keep_batch, NULL) >= 0);
+	}
+	char *text, *file, *want;
+	size_t len, flen;
+	assert_int_equal(gw_batcher_edges_save(b, &text, &len), 0);
+	assert_true(len > 3 * 65536); /* more than one buffer's worth */
+	want = malloc(len + 32);
+	assert_non_null(want);
+	memcpy(want, text, len);
+	size_t wlen = len + (size_t)snprintf(want + len, 32, "end crc32=%08x\n",
+					     (unsigned)gw_crc32((const uint8_t *)text, len));
+	assert_int_equal(gw_edges_write(spool, b), 0);
+	flen = slurp(path, &file);
+	assert_int_equal(flen, wlen);
+	assert_memory_equal(file, want, wlen);
+	free(file);
+
+	/* no tmp/: the write fails before a byte, the old file stays */
+	assert_int_equal(rmdir(tdir), 0);
+	assert_int_equal(gw_edges_write(spool, b), GW_EIO);
+	flen = slurp(path, &file);
+	assert_int_equal(flen, wlen);
+	assert_memory_equal(file, want, wlen);
+	free(file);
+	assert_int_equal(mkdir(tdir, 0750), 0);
+
+	/* a write that fails after some buffers went to the file: the file
+	 * size limit (EFBIG; SIGXFSZ ignored) */
+	struct rlimit was, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	lim = was;
+	lim.rlim_cur = 2 * 65536 + 100;
+	void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int rc = gw_edges_write(spool, b);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, old_xfsz);
+	assert_int_equal(rc, GW_EIO);
+	assert_int_not_equal(access(tpath, F_OK), 0);
+	flen = slurp(path, &file);
+	assert_int_equal(flen, wlen);
+	assert_memory_equal(file, want, wlen);
+	free(file);
+
+	/* and it reads back to the same books (the same lines; the tracks
+	 * of a batcher read back are walked in another order) */
+	int32_t next = gw_batcher_oldest_open_day(b);
+	gw_batcher_free(b);
+	size_t glen;
+	char *got = read_back(spool, &p, next, &glen);
+	assert_int_equal(glen, len);
+	char **la = lines_sorted(text, len), **lb = lines_sorted(got, glen);
+	for (size_t i = 0; la[i] || lb[i]; i++) {
+		assert_non_null(la[i]);
+		assert_non_null(lb[i]);
+		assert_string_equal(la[i], lb[i]);
+	}
+	free(la);
+	free(lb);
+	free(got);
+	free(text);
 	free(want);
 	rm_tmp();
 }
@@ -1683,6 +1844,7 @@ int main(void)
 		cmocka_unit_test(encoder_extremes),
 		cmocka_unit_test(journal_extremes),
 		cmocka_unit_test(edges_file),
+		cmocka_unit_test(edges_streamed),
 		cmocka_unit_test(garbage_property),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
