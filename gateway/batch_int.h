@@ -51,15 +51,23 @@ struct iset {
 	size_t n, cap;
 };
 
-/* The blocks the tracks' encoded points are kept in (batch_pool.c).
- * Block 0 stands for none. */
-#define BLK_DATA 60
+/* The blocks the tracks' encoded points are kept in (batch_pool.c):
+ * 48 bytes, 44 of points. A pass of the open day (every SPILL_EVERY_MS)
+ * leaves a track's chain empty, and it gathers about 30-56 bytes by the
+ * next, so one block a track either way at 3 and 26 registers, and 48
+ * bytes hold it where 64 did (blocks of 32 took two a track; they take
+ * one only with passes every 2-3 hours: docs/architecture.md, "What
+ * remains"). At least the bytes of one point (batch_chain_room), and 8
+ * (the bit reader's refill). Block 0 stands for none. */
+#define BLK_DATA 44
 #define BLK_PAGE 4096 /* blocks a page */
 
 struct blk {
 	uint8_t d[BLK_DATA];
 	uint32_t next; /* the chain's next block */
 };
+_Static_assert(BLK_DATA >= 24 && sizeof(struct blk) == BLK_DATA + 4,
+	       "a block holds a point, and no padding");
 
 struct blk_pool {
 	struct blk **pages;

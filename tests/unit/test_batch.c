@@ -281,7 +281,9 @@ static int64_t rollover_100k(void *ctx, const char *meter, const char *obis)
 	return strcmp(meter, "wrap") == 0 ? 100000 : 0;
 }
 
-static struct gw_batcher *new_batcher_power(int64_t max_power_w, int window)
+static struct gw_batcher *new_batcher_roll(int64_t max_power_w, int window,
+					   int64_t (*roll)(void *, const char *,
+							   const char *))
 {
 	struct gw_batcher_params p = {
 		.gateway_id = "gw-test",
@@ -291,11 +293,16 @@ static struct gw_batcher *new_batcher_power(int64_t max_power_w, int window)
 		.seal_delay_ms = 30 * MIN,
 		.max_power_w = max_power_w,
 		.revision_window_days = window,
-		.rollover = rollover_100k,
+		.rollover = roll,
 	};
 	struct gw_batcher *b = gw_batcher_new(&p);
 	assert_non_null(b);
 	return b;
+}
+
+static struct gw_batcher *new_batcher_power(int64_t max_power_w, int window)
+{
+	return new_batcher_roll(max_power_w, window, rollover_100k);
 }
 
 static int count_events(const struct gw_batch *b, enum gw_event_kind k)
@@ -1293,14 +1300,6 @@ static void track_ext_fields(void **state)
 {
 	enum { N = 300 };
 	static struct gw_reading r[N];
-	struct gw_batcher_params p = {
-		.gateway_id = "gw-test",
-		.poll_interval_ms = 15 * MIN,
-		.midnight_tolerance_ms = 1 * MIN,
-		.max_gap_ms = 2 * HOUR,
-		.seal_delay_ms = 30 * MIN,
-		.rollover = rollover_own,
-	};
 	struct collected c = {0};
 	char name[16];
 
@@ -1308,8 +1307,7 @@ static void track_ext_fields(void **state)
 	gw_tz_set("Asia/Ho_Chi_Minh");
 	int32_t d0 = day_of("2026-03-01");
 	int64_t t0 = gw_tz_day_start(d0);
-	struct gw_batcher *b = gw_batcher_new(&p);
-	assert_non_null(b);
+	struct gw_batcher *b = new_batcher_roll(0, 0, rollover_own);
 	for (int64_t t = t0; t <= t0 + 24 * HOUR; t += 15 * MIN) {
 		int64_t min = (t - t0) / MIN;
 		for (int i = 0; i < N; i++) {
