@@ -273,9 +273,10 @@ static int bad_value(struct gw_batcher *b, const struct gw_reading *r,
 		return GW_ENOMEM;
 	if (b->next_day != INT32_MIN && d < b->next_day)
 		batch_mark_range(b, r->ts_ms, r->ts_ms, m);
-	if ((m->replay && !m->fresh) || t->bad_event_day == d)
+	/* the flag made t's ext */
+	if ((m->replay && !m->fresh) || t->ext->bad_event_day == d)
 		return 0;
-	t->bad_event_day = d;
+	t->ext->bad_event_day = d;
 	snprintf(detail, sizeof(detail), "%lld %s: not a register value (0 .. %lld); not kept",
 		 (long long)r->value, gw_unit_name((enum gw_unit)r->unit),
 		 (long long)GW_ENERGY_MAX);

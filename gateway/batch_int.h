@@ -51,15 +51,23 @@ struct iset {
 	size_t n, cap;
 };
 
-/* The blocks the tracks' encoded points are kept in (batch_pool.c).
- * Block 0 stands for none. */
-#define BLK_DATA 60
+/* The blocks the tracks' encoded points are kept in (batch_pool.c):
+ * 48 bytes, 44 of points. A pass of the open day (every SPILL_EVERY_MS)
+ * leaves a track's chain empty, and it gathers about 30-56 bytes by the
+ * next, so one block a track either way at 3 and 26 registers, and 48
+ * bytes hold it where 64 did (blocks of 32 took two a track; they take
+ * one only with passes every 2-3 hours: docs/architecture.md, "What
+ * remains"). At least the bytes of one point (batch_chain_room), and 8
+ * (the bit reader's refill). Block 0 stands for none. */
+#define BLK_DATA 44
 #define BLK_PAGE 4096 /* blocks a page */
 
 struct blk {
 	uint8_t d[BLK_DATA];
 	uint32_t next; /* the chain's next block */
 };
+_Static_assert(BLK_DATA >= 24 && sizeof(struct blk) == BLK_DATA + 4,
+	       "a block holds a point, and no padding");
 
 struct blk_pool {
 	struct blk **pages;
@@ -122,28 +130,39 @@ enum track_set {
 	SET_BAD,     /* days with a value refused as bad */
 };
 
-/* One per meter register, 104 bytes on 64-bit (a gateway of 10,000
+/* What few tracks need, behind one pointer made when first needed
+ * (batch_track_ext): their sets, the day of their last bad_value event,
+ * a rollover beyond the batcher's table, and the point before the last
+ * when it is too far from the last for the track's 8 bytes. */
+struct track_ext {
+	struct iset sets[2]; /* [SET_DERIVED], [SET_BAD] */
+	int64_t rollover;    /* when the track's roll is ROLL_EXT */
+	struct point tail0;  /* when the track's t0_dts is 0 */
+	int32_t bad_event_day; /* day of the last bad_value event */
+};
+
+/* A track's rollover (batch_rollover): 0 none, 1 .. ROLL_MAX the batcher's
+ * table of the distinct values (rolls[roll - 1]: a fleet has a few),
+ * ROLL_EXT in the track's ext. */
+#define ROLL_MAX 254
+#define ROLL_EXT 255
+
+/* One per meter register, 80 bytes on 64-bit (a gateway of 10,000
  * meters x 26 registers has 260,000), taken from slabs (batch_store.c). */
 struct track {
 	/* Interned (batch_names.c), their numbers (track_meter, track_obis):
 	 * shared by every track of the meter, and of the code, for the
-	 * batcher's life. */
+	 * batcher's life. The hash table finds a track by the hash of the
+	 * two names (batch_track_hash), computed again when needed. */
 	uint32_t meter_id;
 	uint32_t obis;
-	uint8_t unit;
-	int8_t scale;
-	uint8_t edge;   /* enum edge_kind, at the start of b->edge_day */
-	uint8_t edge_q; /* enum gw_quality of edge_v */
-	uint32_t hash;
 	/* The points, sorted by time, kept encoded (batch_store.c): per
 	 * point the change of the time step and the change of the value,
 	 * zigzagged Rice codes, about 1.9 bytes a point instead of 16, in blocks
 	 * of the pool (batch_pool.c), decoded into the scratch by
-	 * batch_track_open (track_pts); `tail` (its last two points) kept
-	 * decoded always. */
-	struct chain enc;
+	 * batch_track_open (track_pts); the last point (tail1) and the one
+	 * before it (track_tail0) kept decoded always. */
 	uint32_t n;
-	int32_t bad_event_day; /* day of the last bad_value event */
 	uint32_t mt, mv; /* the encoder's means after the last point */
 	/* Where its older points are, spilled (batch_spill_core.c): the
 	 * offset of the last record of its chain in the spill file of
@@ -151,10 +170,19 @@ struct track {
 	 * the records come first, and enc goes on from the encoder's state
 	 * after them (empty after a pass of the open day). */
 	uint32_t sp;
-	int64_t rollover; /* 0: unknown or never */
+	struct chain enc;
+	uint8_t unit;
+	int8_t scale;
+	unsigned edge : 2;   /* enum edge_kind, at the start of b->edge_day */
+	unsigned edge_q : 2; /* enum gw_quality of edge_v */
+	uint8_t roll;        /* its rollover (batch_rollover) */
 	int64_t edge_v;
-	struct point tail[2];
-	struct iset *sets; /* [SET_DERIVED], [SET_BAD]; NULL while both are empty */
+	struct point tail1;
+	/* The point before tail1 (n >= 2): tail1's time minus t0_dts and
+	 * value minus t0_dv; t0_dts 0 when they do not fit (ext->tail0). */
+	uint32_t t0_dts;
+	int32_t t0_dv;
+	struct track_ext *ext; /* NULL until needed */
 };
 
 /* The tracks' slabs (batch_store.c): tracks live as long as the batcher
@@ -192,6 +220,8 @@ struct gw_batcher {
 	struct track **slabs; /* where the tracks are (n_slabs) */
 	size_t n_slabs;
 	struct batch_names names;
+	int64_t rolls[ROLL_MAX]; /* the distinct rollovers (struct track) */
+	int n_rolls;
 	int32_t next_day; /* first day not sealed; INT32_MIN: none yet */
 	int32_t edge_day; /* oldest day that can be sealed again */
 	int64_t open_start; /* gw_tz_day_start(next_day) */
@@ -338,6 +368,8 @@ const uint32_t *batch_order(struct gw_batcher *b);
 struct track *batch_walk(const struct gw_batcher *b, const uint32_t *order,
 			 size_t i);
 size_t batch_walk_n(const struct gw_batcher *b, const uint32_t *order);
+struct track_ext *batch_track_ext(struct track *t);
+uint32_t batch_track_hash(const struct gw_batcher *b, const struct track *t);
 int batch_track_flag(struct track *t, enum track_set which, int64_t x);
 void batch_track_unflag(struct track *t, enum track_set which, int64_t x);
 struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
@@ -481,12 +513,31 @@ static const struct iset iset_empty;
 static inline const struct iset *track_set(const struct track *t,
 					   enum track_set which)
 {
-	return t->sets ? &t->sets[which] : &iset_empty;
+	return t->ext ? &t->ext->sets[which] : &iset_empty;
 }
 
 static inline int is_derived(const struct track *t, const struct point *p)
 {
-	return t->sets && iset_has(&t->sets[SET_DERIVED], p->ts);
+	return t->ext && iset_has(&t->ext->sets[SET_DERIVED], p->ts);
+}
+
+/* The point before a track's last (n >= 2). */
+static inline struct point track_tail0(const struct track *t)
+{
+	if (!t->t0_dts)
+		return t->ext->tail0;
+	return (struct point){
+		t->tail1.ts - t->t0_dts,
+		(int64_t)((uint64_t)t->tail1.v - (uint64_t)(int64_t)t->t0_dv)};
+}
+
+/* A track's counter rollover; 0: unknown or never. */
+static inline int64_t batch_rollover(const struct gw_batcher *b,
+				     const struct track *t)
+{
+	if (t->roll == 0)
+		return 0;
+	return t->roll == ROLL_EXT ? t->ext->rollover : b->rolls[t->roll - 1];
 }
 
 /* A track's name into a fixed-size field of cap bytes, the rest zeros (as

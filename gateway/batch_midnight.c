@@ -128,8 +128,9 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 	}
 	int64_t av = after->v;
 	if (av < before->v) {
-		int64_t inc = batch_wrap_increase(b, t->rollover, before->v, av,
-					    after->ts - before->ts);
+		int64_t inc = batch_wrap_increase(b, batch_rollover(b, t),
+						  before->v, av,
+						  after->ts - before->ts);
 		if (inc < 0) {
 			/* A reset between the two readings: nothing to
 			 * interpolate; the old counter's last value stands for
@@ -143,8 +144,9 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 		av = before->v + inc; /* unwrapped */
 	}
 	*value = interp(before->v, av, m - before->ts, after->ts - before->ts);
-	if (t->rollover > 0 && *value >= t->rollover)
-		*value -= t->rollover;
+	int64_t roll = batch_rollover(b, t);
+	if (roll > 0 && *value >= roll)
+		*value -= roll;
 	return q;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * batch_pool.c - the blocks the tracks' encoded points are kept in: 64
- * bytes each (60 of points, the number of the next block), taken from
- * pages of 4096 (256 kB) and given back to one free list. A track's
+ * batch_pool.c - the blocks the tracks' encoded points are kept in: 48
+ * bytes each (44 of points, the number of the next block), taken from
+ * pages of 4096 (192 kB) and given back to one free list. A track's
  * points are a chain of blocks, full but for the last; a chain given
  * back is spliced onto the free list whole. Every block is the size of
  * every other, so a block given back by one track is the next one any

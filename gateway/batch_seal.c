@@ -95,7 +95,7 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 			if (*q < GW_Q_ESTIMATED)
 				*q = GW_Q_ESTIMATED;
 		} else if (inc < 0) {
-			int64_t w = batch_wrap_increase(b, t->rollover, prev, v, dt);
+			int64_t w = batch_wrap_increase(b, batch_rollover(b, t), prev, v, dt);
 			if (w >= 0) {
 				inc = w;
 				kind = GW_EV_COUNTER_WRAP;
@@ -138,7 +138,7 @@ static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list
 	 * or after s lies inside it if it comes before e. */
 	for (size_t i = 0; i < b->n_order; i++) {
 		struct track *t = track_at(b, order[i]);
-		if (t->n > 0 && t->tail[1].ts >= s && batch_track_first_ts(b, t) < e)
+		if (t->n > 0 && t->tail1.ts >= s && batch_track_first_ts(b, t) < e)
 			list[n++] = order[i];
 	}
 	return n;

@@ -322,7 +322,7 @@ static int rec_head(const struct gw_batcher *b, const struct track *t,
 	if (got < SPILL_HDR)
 		return broken(b, t);
 	hdr_get(sc->head, h);
-	if (h->hash != t->hash || h->count == 0 || h->count > h->total ||
+	if (h->hash != batch_track_hash(b, t) || h->count == 0 || h->count > h->total ||
 	    h->total > t->n || h->len > (size_t)h->count * 22 + 8 ||
 	    h->len > h->total_len ||
 	    h->total_len > (uint64_t)h->total * 22 + 8 * (uint64_t)h->depth ||
@@ -504,7 +504,7 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 static void spill_open_track(struct gw_batcher *b, struct track *t)
 {
 	struct spill_core *sc = b->spl;
-	struct spill_hdr h = {.hash = t->hash, .depth = 1};
+	struct spill_hdr h = {.hash = batch_track_hash(b, t), .depth = 1};
 	size_t len = 0, enc_len = 0;
 	unsigned bits = 0;
 	uint32_t sp;

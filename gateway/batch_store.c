@@ -18,7 +18,8 @@
 #include "drops.h"
 
 /* the size memory is counted in (docs/architecture.md, "Memory") */
-_Static_assert(sizeof(struct track) <= 104, "a track grew past 104 bytes");
+_Static_assert(sizeof(struct track) <= 80, "a track grew past 80 bytes");
+_Static_assert(sizeof(struct track) % 8 == 0, "a track is not a multiple of 8 bytes");
 
 static uint32_t key_hash(const char *meter, const char *obis)
 {
@@ -72,10 +73,10 @@ void batch_tracks_free(struct gw_batcher *b)
 {
 	for (size_t no = 1; no <= b->n_tracks; no++) {
 		struct track *t = track_at(b, (uint32_t)no);
-		if (t->sets) {
-			free(t->sets[SET_DERIVED].v);
-			free(t->sets[SET_BAD].v);
-			free(t->sets);
+		if (t->ext) {
+			free(t->ext->sets[SET_DERIVED].v);
+			free(t->ext->sets[SET_BAD].v);
+			free(t->ext);
 		}
 	}
 	for (size_t i = 0; i < b->n_slabs; i++)
@@ -170,22 +171,70 @@ static struct track *track_new(struct gw_batcher *b)
 	return track_at(b, (uint32_t)(k + 1));
 }
 
+/* t's ext, made when first needed (freed with the tracks). NULL when
+ * out of memory. */
+struct track_ext *batch_track_ext(struct track *t)
+{
+	if (!t->ext) {
+		t->ext = calloc(1, sizeof(*t->ext));
+		if (t->ext)
+			t->ext->bad_event_day = INT32_MIN;
+	}
+	return t->ext;
+}
+
+/* The hash of t's two names, as the hash table has it: 4 bytes a track
+ * are not kept for it; the table's probes compare the names instead. */
+uint32_t batch_track_hash(const struct gw_batcher *b, const struct track *t)
+{
+	return key_hash(track_meter(b, t), track_obis(b, t));
+}
+
 /* Adds x to t's set `which`, made when it is the first. Returns 0 or
  * GW_ENOMEM. */
 int batch_track_flag(struct track *t, enum track_set which, int64_t x)
 {
-	if (!t->sets) {
-		t->sets = calloc(2, sizeof(*t->sets));
-		if (!t->sets)
-			return GW_ENOMEM;
-	}
-	return batch_iset_add(&t->sets[which], x);
+	if (!batch_track_ext(t))
+		return GW_ENOMEM;
+	return batch_iset_add(&t->ext->sets[which], x);
 }
 
 void batch_track_unflag(struct track *t, enum track_set which, int64_t x)
 {
-	if (t->sets)
-		batch_iset_del(&t->sets[which], x);
+	if (t->ext)
+		batch_iset_del(&t->ext->sets[which], x);
+}
+
+/* Whether point p0 before p1 fits in the track's 8 bytes (t0_dts,
+ * t0_dv). */
+static int tail0_fits(const struct point *p0, const struct point *p1)
+{
+	int64_t dv = (int64_t)((uint64_t)p1->v - (uint64_t)p0->v);
+
+	return p1->ts - p0->ts <= UINT32_MAX && dv >= INT32_MIN && dv <= INT32_MAX;
+}
+
+/* Room for t's last two points to become p0, p1: its ext made when p0
+ * does not fit beside p1. Returns 0 or GW_ENOMEM (t unchanged). */
+static int tail_room(struct track *t, const struct point *p0,
+		     const struct point *p1)
+{
+	return tail0_fits(p0, p1) || batch_track_ext(t) ? 0 : GW_ENOMEM;
+}
+
+/* t's last two points p0 (NULL: t has one) and p1 (room made by
+ * tail_room). */
+static void tail_set(struct track *t, const struct point *p0,
+		     const struct point *p1)
+{
+	if (p0 && tail0_fits(p0, p1)) {
+		t->t0_dts = (uint32_t)(p1->ts - p0->ts);
+		t->t0_dv = (int32_t)(int64_t)((uint64_t)p1->v - (uint64_t)p0->v);
+	} else if (p0) {
+		t->t0_dts = 0;
+		t->ext->tail0 = *p0;
+	}
+	t->tail1 = *p1;
 }
 
 /* ---- the points, encoded ----
@@ -420,9 +469,9 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 static void tail_state(const struct track *t, struct enc_state *s)
 {
 	s->k = t->n;
-	s->ts = t->n ? t->tail[1].ts : 0;
-	s->v = t->n ? t->tail[1].v : 0;
-	s->step = t->n >= 2 ? t->tail[1].ts - t->tail[0].ts : 0;
+	s->ts = t->n ? t->tail1.ts : 0;
+	s->v = t->n ? t->tail1.v : 0;
+	s->step = t->n >= 2 ? t->tail1.ts - track_tail0(t).ts : 0;
 	s->mt = t->n ? t->mt : RICE_M0;
 	s->mv = t->n ? t->mv : RICE_M0;
 }
@@ -601,6 +650,8 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 	struct chain c = {0};
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 
+	if (n > 1 && tail_room(t, &pts[n - 2], &pts[n - 1]))
+		return GW_ENOMEM;
 	for (size_t k = 0; k < n; k++) {
 		if (put_point(b->pool, &c, &s, pts[k].ts, pts[k].v)) {
 			batch_chain_free(b->pool, &c);
@@ -614,9 +665,7 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 	t->mt = s.mt;
 	t->mv = s.mv;
 	if (n)
-		t->tail[1] = pts[n - 1];
-	if (n > 1)
-		t->tail[0] = pts[n - 2];
+		tail_set(t, n > 1 ? &pts[n - 2] : NULL, &pts[n - 1]);
 	return 0;
 }
 
@@ -631,7 +680,7 @@ static int rehash(struct gw_batcher *b)
 		struct track *t = batch_slot(b, i);
 		if (!t)
 			continue;
-		size_t j = t->hash & (n - 1);
+		size_t j = batch_track_hash(b, t) & (n - 1);
 		while (slots[j])
 			j = (j + 1) & (n - 1);
 		slots[j] = b->slots[i];
@@ -639,6 +688,29 @@ static int rehash(struct gw_batcher *b)
 	free(b->slots);
 	b->slots = slots;
 	b->n_slots = n;
+	return 0;
+}
+
+/* t's rollover: 0, or its place in the batcher's table of them, or
+ * beyond the table's ROLL_MAX its ext. Returns 0 or GW_ENOMEM. */
+static int set_rollover(struct gw_batcher *b, struct track *t, int64_t roll)
+{
+	int i = 0;
+
+	if (roll == 0)
+		return 0;
+	while (i < b->n_rolls && b->rolls[i] != roll)
+		i++;
+	if (i == b->n_rolls && i < ROLL_MAX)
+		b->rolls[b->n_rolls++] = roll;
+	if (i < ROLL_MAX) {
+		t->roll = (uint8_t)(i + 1);
+		return 0;
+	}
+	if (!batch_track_ext(t))
+		return GW_ENOMEM;
+	t->ext->rollover = roll;
+	t->roll = ROLL_EXT;
 	return 0;
 }
 
@@ -650,7 +722,7 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 
 	while (b->slots[j]) {
 		struct track *t = track_at(b, b->slots[j]);
-		if (t->hash == h && strcmp(track_meter(b, t), r->meter_id) == 0 &&
+		if (strcmp(track_meter(b, t), r->meter_id) == 0 &&
 		    strcmp(track_obis(b, t), r->obis) == 0)
 			return t;
 		j = (j + 1) & (b->n_slots - 1);
@@ -673,10 +745,9 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	t->obis = obis;
 	t->unit = r->unit;
 	t->scale = r->scale;
-	t->hash = h;
-	t->bad_event_day = INT32_MIN;
-	if (b->p.rollover && gw_unit_is_energy(r->unit))
-		t->rollover = b->p.rollover(b->p.rollover_ctx, r->meter_id, r->obis);
+	if (b->p.rollover && gw_unit_is_energy(r->unit) &&
+	    set_rollover(b, t, b->p.rollover(b->p.rollover_ctx, r->meter_id, r->obis)))
+		return NULL;
 	b->n_tracks++;
 	b->slots[j] = (uint32_t)b->n_tracks;
 	return t;
@@ -687,16 +758,15 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 		  int64_t v)
 {
 	struct enc_state s;
+	struct point p = {ts, v}, last = t->tail1;
 
 	tail_state(t, &s);
-	if (scratch_room(b, t->n + 2) || put_point(b->pool, &t->enc, &s, ts, v))
+	if (scratch_room(b, t->n + 2) || (t->n && tail_room(t, &last, &p)) ||
+	    put_point(b->pool, &t->enc, &s, ts, v))
 		return GW_ENOMEM;
 	t->mt = s.mt;
 	t->mv = s.mv;
-	if (t->n)
-		t->tail[0] = t->tail[1];
-	t->tail[1].ts = ts;
-	t->tail[1].v = v;
+	tail_set(t, t->n ? &last : NULL, &p);
 	t->n++;
 	if (b->sc->owner == t) {
 		/* the decoded points lack it now */
@@ -713,12 +783,12 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		       int64_t v, struct point win[3], struct pview *view)
 {
-	if (t->n == 0 || t->tail[1].ts < ts) {
+	if (t->n == 0 || t->tail1.ts < ts) {
 		size_t k = 0;
 		if (t->n >= 2)
-			win[k++] = t->tail[0];
+			win[k++] = track_tail0(t);
 		if (t->n >= 1)
-			win[k++] = t->tail[1];
+			win[k++] = t->tail1;
 		if (append(b, t, ts, v))
 			return GW_ENOMEM;
 		win[k].ts = ts;
@@ -852,7 +922,7 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 	const struct point *p = track_pts(b, t);
 	size_t len = encode_flat(&s, p, k, sc->buf + SPILL_HDR, &bits);
 	struct spill_hdr h = {
-		.hash = t->hash, .count = (uint32_t)k, .len = (uint32_t)len,
+		.hash = batch_track_hash(b, t), .count = (uint32_t)k, .len = (uint32_t)len,
 		.total = (uint32_t)k, .total_len = (uint32_t)len, .depth = 1,
 		.bits = (uint8_t)bits, .first_ts = p[0].ts,
 	};
@@ -910,11 +980,11 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 			}
 		}
 	}
-	if (t->sets) {
-		if (t->sets[SET_DERIVED].n && t->n)
-			iset_drop_before(&t->sets[SET_DERIVED], first_ts(b, t));
-		if (t->sets[SET_BAD].n)
-			iset_drop_before(&t->sets[SET_BAD], edge_day);
+	if (t->ext) {
+		if (t->ext->sets[SET_DERIVED].n && t->n)
+			iset_drop_before(&t->ext->sets[SET_DERIVED], first_ts(b, t));
+		if (t->ext->sets[SET_BAD].n)
+			iset_drop_before(&t->ext->sets[SET_BAD], edge_day);
 	}
 	spill_track(b, t, was);
 }

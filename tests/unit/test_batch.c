@@ -281,7 +281,9 @@ static int64_t rollover_100k(void *ctx, const char *meter, const char *obis)
 	return strcmp(meter, "wrap") == 0 ? 100000 : 0;
 }
 
-static struct gw_batcher *new_batcher_power(int64_t max_power_w, int window)
+static struct gw_batcher *new_batcher_roll(int64_t max_power_w, int window,
+					   int64_t (*roll)(void *, const char *,
+							   const char *))
 {
 	struct gw_batcher_params p = {
 		.gateway_id = "gw-test",
@@ -291,11 +293,16 @@ static struct gw_batcher *new_batcher_power(int64_t max_power_w, int window)
 		.seal_delay_ms = 30 * MIN,
 		.max_power_w = max_power_w,
 		.revision_window_days = window,
-		.rollover = rollover_100k,
+		.rollover = roll,
 	};
 	struct gw_batcher *b = gw_batcher_new(&p);
 	assert_non_null(b);
 	return b;
+}
+
+static struct gw_batcher *new_batcher_power(int64_t max_power_w, int window)
+{
+	return new_batcher_roll(max_power_w, window, rollover_100k);
 }
 
 static int count_events(const struct gw_batch *b, enum gw_event_kind k)
@@ -1289,6 +1296,92 @@ static void frozen_estimate_overshoot(void **state)
 	gw_batcher_free(b);
 }
 
+static int64_t rollover_own(void *ctx, const char *meter, const char *obis)
+{
+	(void)ctx;
+	(void)obis;
+	return 100000 + atoi(meter + 1);
+}
+
+/* What a track keeps beside it when its own fields cannot hold it: 300
+ * registers each with a rollover of its own (more than the batcher's
+ * table of distinct rollovers holds), each wrapping at 10:40, count
+ * their day exactly across the wrap; a register silent for 60 days (a
+ * time step wider than 32 bits of ms) and back counts its days after
+ * the silence exactly, from points encoded on from the one before. */
+static void track_ext_fields(void **state)
+{
+	enum { N = 300 };
+	static struct gw_reading r[N];
+	struct collected c = {0};
+	char name[16];
+
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int32_t d0 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d0);
+	struct gw_batcher *b = new_batcher_roll(0, 0, rollover_own);
+	for (int64_t t = t0; t <= t0 + 24 * HOUR; t += 15 * MIN) {
+		int64_t min = (t - t0) / MIN;
+		for (int i = 0; i < N; i++) {
+			int64_t roll = 100000 + i;
+			snprintf(name, sizeof(name), "w%d", i);
+			r[i] = rd(name, "1.8.0", t, (roll - 640 + min) % roll, GW_UNIT_WH);
+		}
+		assert_int_equal(gw_batcher_add(b, r, N), 0);
+	}
+	assert_int_equal(gw_batcher_advance(b, t0 + 25 * HOUR, collect, &c), 1);
+	for (int i = 0; i < N; i++) {
+		int64_t roll = 100000 + i;
+		snprintf(name, sizeof(name), "w%d", i);
+		const struct gw_day_register *dr = find_day(c.b[0], name, "1.8.0");
+		assert_non_null(dr);
+		assert_int_equal(dr->consumption, 1440);
+		assert_int_equal(dr->quality, GW_Q_MEASURED);
+		assert_int_equal(dr->end_value, (roll - 640 + 1440) % roll);
+	}
+	assert_int_equal(count_events(c.b[0], GW_EV_COUNTER_WRAP), N);
+	free_collected(&c);
+	gw_batcher_free(b);
+
+	/* 1 Wh a minute; read 00:00-02:00 on day 0, then from 12:00 on day
+	 * 60 to the end of day 62 */
+	b = new_batcher();
+	int64_t back = t0 + 60 * 24 * HOUR + 12 * HOUR;
+	for (int64_t t = t0; t <= t0 + 62 * 24 * HOUR + 24 * HOUR; t += 15 * MIN) {
+		if (t > t0 + 2 * HOUR && t < back)
+			continue;
+		struct gw_reading x = rd("far", "1.8.0", t, (t - t0) / MIN, GW_UNIT_WH);
+		assert_int_equal(gw_batcher_add(b, &x, 1), 0);
+		if (t == t0 + 2 * HOUR || t == back) {
+			assert_true(gw_batcher_advance(b, t, collect, &c) >= 0);
+			free_collected(&c);
+		}
+	}
+	assert_true(gw_batcher_advance(b, t0 + 63 * 24 * HOUR + HOUR, collect, &c) >= 2);
+	const struct gw_batch *d61 = latest(&c, d0 + 61), *d62 = latest(&c, d0 + 62);
+	assert_non_null(d61);
+	assert_non_null(d62);
+	for (int k = 0; k < 2; k++) {
+		const struct gw_batch *x = k ? d62 : d61;
+		const struct gw_day_register *dr = find_day(x, "far", "1.8.0");
+		assert_non_null(dr);
+		assert_int_equal(dr->consumption, 1440);
+		assert_int_equal(dr->quality, GW_Q_MEASURED);
+		assert_int_equal(dr->start_value, (61 + k) * 1440);
+		assert_int_equal(x->n_series, 1);
+		const struct gw_series *sr = &x->series[0];
+		assert_int_equal(sr->n, 96);
+		for (size_t i = 0; i < sr->n; i++) {
+			assert_int_equal(sr->ts_ms[i], gw_tz_day_start(d0 + 61 + k) +
+							(int64_t)i * 15 * MIN);
+			assert_int_equal(sr->value[i], (sr->ts_ms[i] - t0) / MIN);
+		}
+	}
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1313,6 +1406,7 @@ int main(void)
 		cmocka_unit_test(restart_long_gap),
 		cmocka_unit_test(backfill_after_long_gap),
 		cmocka_unit_test(frozen_estimate_overshoot),
+		cmocka_unit_test(track_ext_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
