@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The layers of docs/architecture.md, checked: arrows point down only.
 #
-#   wiring   gateway/{main,daemon*,scheduler,meter_ident,config,config_bus}.c
+#   wiring   gateway/{main,daemon*,scheduler,flight,clockmarks,meter_ident,config,config_bus}.c
 #            and their headers (daemon_ctx.h, config_parse.h): may include
 #            every layer
 #   drivers  drivers/*        : drivers and common only
@@ -19,7 +19,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 cd "$GW_TOP" || exit 1
-WIRING="main daemon daemon_* scheduler flight meter_ident config config_bus config_parse"
+WIRING="main daemon daemon_* scheduler flight clockmarks meter_ident config config_bus config_parse"
 
 layer_of() { # FILE -> common | drivers | core | wiring
 	local f=$1 base
