@@ -156,17 +156,13 @@ static void serials_and_replacement(void **state)
 	assert_int_equal(ev.ts_ms, 3000);
 	assert_string_equal(ev.detail, "serial B-1 -> B-2");
 	gw_meter_ident_free(mi);
-	snprintf(path, sizeof(path), "%s/spool/serials", dir);
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	read_serials(dir, text, sizeof(text));
 	assert_string_equal(text, "M1\tA-1\t0\nM2\tB-2\t3000\n");
+	snprintf(path, sizeof(path), "%s/spool/serials", dir);
 
 	/* a restart: the same serials raise nothing; a damaged line is
 	 * skipped; the replacement is told to the batcher */
-	f = fopen(path, "a");
+	FILE *f = fopen(path, "a");
 	assert_non_null(f);
 	fputs("no tab here\n", f);
 	fclose(f);
