@@ -19,6 +19,18 @@ const struct gw_driver_ops *const gw_drivers[] = {
 	NULL,
 };
 
+/* Kept for every configured meter: the configuration's bulk at 10,000
+ * meters (docs/architecture.md, "gatewayd as a whole"). */
+_Static_assert(sizeof(struct gw_meter_config) <= 64,
+	       "a meter's configuration stays within 64 bytes");
+
+const char *gw_meter_where(const struct gw_meter_config *m,
+			   const struct gw_bus_config *bus, char *buf,
+			   size_t cap)
+{
+	return bus->driver->where(m, bus, buf, cap);
+}
+
 const struct gw_driver_ops *gw_driver_find(const char *type)
 {
 	for (int i = 0; gw_drivers[i]; i++)

@@ -47,31 +47,38 @@ struct gw_bus_config {
 	int line; /* where the section starts */
 };
 
-/* One meter: a [meter ID] section or a line of the CSV meter list. */
+/* The most bytes, with the NUL, that a driver's .where writes: the
+ * longest is an IEC 62056-21 address, "address '" + 32 characters + "'". */
+#define GW_WHERE_MAX 48
+
+/* One meter: a [meter ID] section or a line of the CSV meter list. Kept
+ * for every configured meter for the daemon's life (10,000 of them at a
+ * large substation), so it holds only what is needed and no text that
+ * can be made again: 40 bytes on LP64, at most 64 (checked in
+ * driver.c). Where the meter is on its bus is made when asked (the
+ * driver's .where, gw_meter_where). */
 struct gw_meter_config {
-	char id[GW_ID_MAX];
-	int bus; /* index into the configuration's buses */
-	int line; /* of the meter's section or CSV row in source */
+	/* The meter's id, at most GW_ID_MAX - 1 characters: one copy,
+	 * owned by the configuration (gw_config.ids). */
+	const char *id;
 	/* The driver's own options (driver->meter_opts_size bytes, read by
 	 * driver->meter_keys); owned by the configuration. Once
 	 * meter_configure has returned they are read-only: meters whose
 	 * options are the same bytes share one block (opts_shared). */
 	void *opts;
-	/* Set by the driver's meter_configure: how the meter is told apart
-	 * on its bus ("unit 3", "address '87654321'"), unique per bus, for
-	 * messages; and the most readings one .read of it returns (0: the
-	 * driver's max_readings). 48 bytes: the longest a driver writes is
-	 * an IEC 62056-21 address, "address '" + 32 characters + "'". */
-	char where[48];
-	int where_line; /* the line of the key that says where (for a
-			 * meter that takes another's place) */
-	/* 1: opts are another meter's (the same driver, the same bytes),
-	 * freed with that one; set by the configuration, not the driver. */
-	int opts_shared;
-	size_t max_readings;
 	/* The file the meter was defined in: one string per file, owned by
 	 * the configuration (10,000 meters share one or two). */
 	const char *source;
+	int line; /* of the meter's section or CSV row in source: a file
+		   * may have more than 65,535 lines */
+	int bus;  /* index into the configuration's buses; -1 until known */
+	/* Set by the driver's meter_configure: the most readings one .read
+	 * of the meter returns (0: the driver's max_readings). A Modbus
+	 * profile's registers (an int count, < 2^31), so 32 bits. */
+	uint32_t max_readings;
+	/* 1: opts are another meter's (the same driver, the same bytes),
+	 * freed with that one; set by the configuration, not the driver. */
+	uint8_t opts_shared;
 };
 
 /* Objects the meters of one configuration share (a Modbus register map,
@@ -93,6 +100,10 @@ struct gw_conf_ctx {
 	 * by name and adds what it loaded (gw_shared_find, gw_shared_add). */
 	struct gw_shared **shared;
 	int *n_shared;
+	/* meter_configure sets *where_line to the line of the key that says
+	 * where the meter is on its bus (0: the meter's own line), for the
+	 * message that refuses a meter in another's place. */
+	int *where_line;
 };
 
 /* The object named name in ctx's shared objects, or NULL. */
@@ -211,13 +222,22 @@ struct gw_driver_ops {
 			     const struct gw_conf_ctx *ctx);
 	/* The same for a meter on such a bus: meter_keys are the keys of its
 	 * [meter] section besides `bus` (in the CSV list, the columns unit
-	 * and profile); meter_configure (required) fills in m->where and
-	 * m->max_readings. file is where the meter was defined. */
+	 * and profile); meter_configure (required) checks them, fills in
+	 * m->max_readings and *ctx->where_line. m->source is the file the
+	 * meter was defined in. */
 	const struct gw_opt *meter_keys;
 	size_t meter_opts_size;
 	int (*meter_configure)(struct gw_meter_config *m,
 			       const struct gw_bus_config *bus, const int *lines,
 			       const struct gw_conf_ctx *ctx);
+	/* Where meter m (configured) is on bus: how it is told apart there
+	 * ("unit 3", "address '87654321'"), unique per bus, for messages;
+	 * written into buf (cap bytes; GW_WHERE_MAX is enough), made from
+	 * the meter's options each time rather than kept with every meter.
+	 * Returns buf. Required; callers go through gw_meter_where. */
+	const char *(*where)(const struct gw_meter_config *m,
+			     const struct gw_bus_config *bus, char *buf,
+			     size_t cap);
 
 	/* Opens the bus; on success *handle is the driver's state, which
 	 * keeps a copy of what it needs of bus. Returns 0 or GW_ECONN /
@@ -265,5 +285,11 @@ extern const struct gw_driver_ops *const gw_drivers[];
 
 /* The driver whose name is type, or NULL. */
 const struct gw_driver_ops *gw_driver_find(const char *type);
+
+/* Where meter m is on bus (its driver's .where): "unit 3" into buf (cap
+ * bytes; GW_WHERE_MAX is enough). Returns buf. */
+const char *gw_meter_where(const struct gw_meter_config *m,
+			   const struct gw_bus_config *bus, char *buf,
+			   size_t cap);
 
 #endif

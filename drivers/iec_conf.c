@@ -197,7 +197,7 @@ static int iec_meter_configure(struct gw_meter_config *m,
 	const char *mf = m->source;
 	int line = lines[K_ADDRESS] ? lines[K_ADDRESS] : lines[K_UNIT];
 	const char *a = strcmp(k->raw, "-") == 0 ? "" : k->raw;
-	(void)ctx;
+	(void)bus;
 
 	if (!valid_address(a))
 		return gw_opt_error(mf, line,
@@ -208,22 +208,31 @@ static int iec_meter_configure(struct gw_meter_config *m,
 		return gw_opt_error(mf, lines[K_PROFILE],
 				    "meter %s: profile: a meter on an iec62056-21 bus has none ('-')",
 				    m->id);
+	*ctx->where_line = line;
+	return 0;
+}
+
+static const char *iec_meter_where(const struct gw_meter_config *m,
+				   const struct gw_bus_config *bus, char *buf,
+				   size_t cap)
+{
+	const struct meter_keys *k = m->opts;
+
 	if (k->m.address[0]) {
 		_Static_assert(sizeof("address ''") - 1 + GW_IEC_ADDR_MAX <=
-				       sizeof(m->where),
-			       "the longest address fits where");
-		snprintf(m->where, sizeof(m->where), "address '%s'", k->m.address);
+				       GW_WHERE_MAX,
+			       "the longest address fits GW_WHERE_MAX");
+		snprintf(buf, cap, "address '%s'", k->m.address);
 	} else {
 		/* No address: the sign-on is "/?!", which any one meter on
 		 * the line answers; a push meter is not asked at all. */
 		const struct gw_iec_bus_opts *b = bus ? bus->opts : NULL;
 
-		gw_strlcpy(m->where, b && b->iec_mode == GW_IEC_MODE_D
+		gw_strlcpy(buf, b && b->iec_mode == GW_IEC_MODE_D
 			   ? "no address (push, mode D)"
-			   : "no address (mode C broadcast /?!)", sizeof(m->where));
+			   : "no address (mode C broadcast /?!)", cap);
 	}
-	m->where_line = line;
-	return 0;
+	return buf;
 }
 
 const struct gw_driver_ops gw_iec62056_driver = {
@@ -234,6 +243,7 @@ const struct gw_driver_ops gw_iec62056_driver = {
 	.meter_keys = meter_keys,
 	.meter_opts_size = sizeof(struct meter_keys),
 	.meter_configure = iec_meter_configure,
+	.where = iec_meter_where,
 	.open = gw_iec_open,
 	.read = gw_iec_read,
 	.close = gw_iec_close,

@@ -299,8 +299,7 @@ static int mb_meter_configure(struct gw_meter_config *m,
 	int profile_line = lines[1];
 	(void)bus;
 
-	snprintf(m->where, sizeof(m->where), "unit %d", k->m.unit_id);
-	m->where_line = lines[0];
+	*ctx->where_line = lines[0];
 	int rc = find_profile(ctx, k->profile, &k->m.profile);
 	if (rc == GW_ENOTFOUND) {
 		char hint[320];
@@ -320,8 +319,19 @@ static int mb_meter_configure(struct gw_meter_config *m,
 		return gw_opt_error(m->source, profile_line,
 				    "meter %s: profile '%s' is not valid (see above)",
 				    m->id, k->profile);
-	m->max_readings = (size_t)k->m.profile->n_regs;
+	m->max_readings = (uint32_t)k->m.profile->n_regs;
 	return 0;
+}
+
+static const char *mb_meter_where(const struct gw_meter_config *m,
+				  const struct gw_bus_config *bus, char *buf,
+				  size_t cap)
+{
+	const struct meter_keys *k = m->opts;
+	(void)bus;
+
+	snprintf(buf, cap, "unit %d", k->m.unit_id);
+	return buf;
 }
 
 /* The value at which a meter's register rolls over, from its profile: an
@@ -375,6 +385,7 @@ const struct gw_driver_ops gw_modbus_tcp_driver = {
 	.meter_keys = meter_keys,
 	.meter_opts_size = sizeof(struct meter_keys),
 	.meter_configure = mb_meter_configure,
+	.where = mb_meter_where,
 	.open = gw_modbus_open,
 	.read = gw_modbus_read,
 	.close = gw_modbus_close,
@@ -389,6 +400,7 @@ const struct gw_driver_ops gw_modbus_rtu_driver = {
 	.meter_keys = meter_keys,
 	.meter_opts_size = sizeof(struct meter_keys),
 	.meter_configure = mb_meter_configure,
+	.where = mb_meter_where,
 	.open = gw_modbus_open,
 	.read = gw_modbus_read,
 	.close = gw_modbus_close,
@@ -403,6 +415,7 @@ const struct gw_driver_ops gw_modbus_rtutcp_driver = {
 	.meter_keys = meter_keys,
 	.meter_opts_size = sizeof(struct meter_keys),
 	.meter_configure = mb_meter_configure,
+	.where = mb_meter_where,
 	.open = gw_modbus_open,
 	.read = gw_modbus_read,
 	.close = gw_modbus_close,

@@ -498,6 +498,9 @@ void gw_config_free(struct gw_config *c)
 	for (int i = 0; i < c->n_sources; i++)
 		free(c->sources[i]);
 	free(c->sources);
+	for (int i = 0; i < c->n_id_blocks; i++)
+		free(c->id_blocks[i]);
+	free(c->id_blocks);
 	free(c);
 }
 

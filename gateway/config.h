@@ -24,6 +24,9 @@
 #include "driver.h"
 #include "gw.h"
 
+/* The size of a block of meter ids (gw_config.id_blocks). */
+#define GW_CONFIG_ID_BLOCK 16384
+
 struct gw_config {
 	char path[GW_PATH_MAX];
 	/* [gateway] */
@@ -75,6 +78,12 @@ struct gw_config {
 	/* the files meters were defined in (gw_meter_config.source) */
 	int n_sources;
 	char **sources;
+	/* the meters' ids (gw_meter_config.id), one after another with
+	 * their NULs in blocks of GW_CONFIG_ID_BLOCK bytes that never move;
+	 * ids_used: bytes taken in the last block */
+	int n_id_blocks;
+	char **id_blocks;
+	size_t ids_used;
 	/* what the drivers share between meters: the meter profiles (Modbus
 	 * register maps) loaded, one per model */
 	int n_profiles;
@@ -90,6 +99,14 @@ void gw_config_free(struct gw_config *cfg);
 /* The meter with this id, or NULL. */
 const struct gw_meter_config *gw_config_find_meter(const struct gw_config *cfg,
 						   const char *id);
+
+/* Where meter m of cfg is: "unit 3 on bus b1", "address '42' on bus
+ * line2" (its driver's gw_meter_where and its bus's name), into buf (cap
+ * bytes; GW_CONFIG_PLACE_MAX is enough). For messages. Returns buf. */
+#define GW_CONFIG_PLACE_MAX (GW_WHERE_MAX + sizeof(" on bus ") + GW_ID_MAX)
+const char *gw_config_meter_place(const struct gw_config *cfg,
+				  const struct gw_meter_config *m, char *buf,
+				  size_t cap);
 
 /* The value at which register obis of meter meter_id rolls over, as its
  * driver tells (gw_driver_ops.rollover); 0 when unknown or never. */

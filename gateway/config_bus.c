@@ -191,6 +191,42 @@ static const char *source_of(struct gw_config *c, const char *file)
 	return ns[c->n_sources] ? ns[c->n_sources++] : NULL;
 }
 
+/* The configuration's copy of a meter's id (shorter than GW_ID_MAX), in
+ * its blocks of ids. NULL: out of memory. */
+static const char *id_copy(struct gw_config *c, const char *id)
+{
+	size_t n = strlen(id) + 1;
+
+	if (!c->n_id_blocks || c->ids_used + n > GW_CONFIG_ID_BLOCK) {
+		char **nb = realloc(c->id_blocks,
+				    ((size_t)c->n_id_blocks + 1) * sizeof(*nb));
+		if (!nb)
+			return NULL;
+		c->id_blocks = nb;
+		nb[c->n_id_blocks] = malloc(GW_CONFIG_ID_BLOCK);
+		if (!nb[c->n_id_blocks])
+			return NULL;
+		c->n_id_blocks++;
+		c->ids_used = 0;
+	}
+	char *at = c->id_blocks[c->n_id_blocks - 1] + c->ids_used;
+	memcpy(at, id, n);
+	c->ids_used += n;
+	return at;
+}
+
+const char *gw_config_meter_place(const struct gw_config *c,
+				  const struct gw_meter_config *m, char *buf,
+				  size_t cap)
+{
+	const struct gw_bus_config *bus = &c->buses[m->bus];
+	char where[GW_WHERE_MAX];
+
+	snprintf(buf, cap, "%s on bus %s",
+		 gw_meter_where(m, bus, where, sizeof(where)), bus->name);
+	return buf;
+}
+
 /* The slot of the meter with this id in c->meter_slots, or the empty
  * slot where it would go. */
 static int *meter_slot(const struct gw_config *c, const char *id)
@@ -255,9 +291,10 @@ int gw_config_add_meter(struct parse_state *st, const char *id,
 	struct gw_meter_config *m = &c->meters[c->n_meters];
 	memset(m, 0, sizeof(*m));
 	memset(&st->meter[c->n_meters], 0, sizeof(st->meter[0]));
-	gw_strlcpy(m->id, id, sizeof(m->id));
+	_Static_assert(GW_ID_MAX <= GW_CONFIG_ID_BLOCK, "an id fits a block");
+	m->id = id_copy(c, id);
 	m->source = source_of(c, file);
-	if (!m->source)
+	if (!m->id || !m->source)
 		return GW_ENOMEM;
 	m->bus = -1;
 	m->line = line;
@@ -566,7 +603,7 @@ static int finish_meter(struct parse_state *st, int i)
 	struct meter_state *ms = &st->meter[i];
 	const char *mf = m->source;
 	struct gw_conf_ctx ctx = conf_ctx(st);
-	int *lines = NULL;
+	int *lines = NULL, where_line = 0;
 
 	if (!ms->bus_line)
 		return gw_opt_error(mf, m->line, "meter %s: missing required key 'bus'",
@@ -592,6 +629,7 @@ static int finish_meter(struct parse_state *st, int i)
 	if (o)
 		rc = gw_opt_error(mf, m->line, "meter %s: missing required key '%s'",
 				  m->id, o->name);
+	ctx.where_line = &where_line;
 	if (rc == 0)
 		rc = d->meter_configure(m, bus, lines, &ctx);
 	free(lines);
@@ -599,14 +637,17 @@ static int finish_meter(struct parse_state *st, int i)
 		return rc;
 	/* Two meters in one place on a bus: one of them would never be
 	 * read (or read for the other). */
+	char where[GW_WHERE_MAX], where2[GW_WHERE_MAX];
+	gw_meter_where(m, bus, where, sizeof(where));
 	unsigned mask = (unsigned)st->n_where_slots - 1;
-	unsigned at = gw_hash_str(gw_hash_str(GW_HASH_INIT, bus->name), m->where);
+	unsigned at = gw_hash_str(gw_hash_str(GW_HASH_INIT, bus->name), where);
 	for (at &= mask; st->where_slots[at]; at = (at + 1) & mask) {
 		const struct gw_meter_config *o2 = &c->meters[st->where_slots[at] - 1];
-		if (o2->bus == m->bus && strcmp(o2->where, m->where) == 0)
-			return gw_opt_error(mf, m->where_line ? m->where_line : m->line,
+		if (o2->bus == m->bus &&
+		    strcmp(gw_meter_where(o2, bus, where2, sizeof(where2)), where) == 0)
+			return gw_opt_error(mf, where_line ? where_line : m->line,
 					    "meter %s: %s on bus %s is already meter %s (%s:%d)",
-					    m->id, m->where, bus->name, o2->id,
+					    m->id, where, bus->name, o2->id,
 					    o2->source, o2->line);
 	}
 	st->where_slots[at] = i + 1;

@@ -104,23 +104,41 @@ static int trust_requested(const char *spool)
 	return 1;
 }
 
-/* Resets the meters' clock samples (at start and when a hold begins): only
- * reads after it count. */
+/* The meters' clock samples (ct->mc, one per configured meter) exist
+ * only while the meters can move the clock's trust, and only once a
+ * meter's clock has been read: NULL stands for every meter's sample
+ * empty (no read, none since the reset). A fleet of Modbus meters, which
+ * tell no time, never has them; once they can no longer matter they are
+ * freed (24 bytes a meter: 240 kB at 10,000). */
+
+/* Room for the samples: made empty. 0 or GW_ENOMEM. */
+static int meters_room(struct clocktrust *ct)
+{
+	if (!ct->mc)
+		ct->mc = calloc((size_t)ct->n_mc + 1, sizeof(*ct->mc));
+	return ct->mc ? 0 : GW_ENOMEM;
+}
+
+/* Resets the meters' clock samples (at start, when a hold begins and on
+ * a new configuration): only reads after it count. */
 static void meters_reset(struct clocktrust *ct, const struct gw_config *cfg,
 			 struct gw_sched *sched)
 {
-	if (ct->n_mc != cfg->n_meters) {
-		free(ct->mc);
-		ct->mc = calloc((size_t)cfg->n_meters + 1, sizeof(*ct->mc));
-		ct->n_mc = ct->mc ? cfg->n_meters : 0;
-	}
+	free(ct->mc);
+	ct->mc = NULL;
+	ct->n_mc = cfg->n_meters;
+	ct->mc_holds = ct->cc.holds;
 	for (int m = 0; m < ct->n_mc; m++) {
 		struct gw_meter_health h;
 		gw_sched_health(sched, m, &h);
+		if (!h.clock_read_ms)
+			continue;
+		if (meters_room(ct)) {
+			ct->n_mc = 0; /* out of memory: reset again next time */
+			return;
+		}
 		ct->mc[m].read_ms = h.clock_read_ms;
-		ct->mc[m].have = 0;
 	}
-	ct->mc_holds = ct->cc.holds;
 }
 
 /* The meters' clocks read since the samples were reset, when any is new. */
@@ -131,27 +149,39 @@ static enum gw_clock_change meters_witness(struct clocktrust *ct,
 {
 	int news = 0, n = 0;
 
-	if (ct->cc.trust == GW_CLOCK_TRUSTED && (!ct->cc.fresh || ct->cc.confirmed))
+	if (ct->cc.trust == GW_CLOCK_TRUSTED && (!ct->cc.fresh || ct->cc.confirmed)) {
+		/* The meters can no longer move the clock's trust, till a
+		 * hold begins (a gateway's past and a confirmation stay):
+		 * that resets the samples, so none is kept meanwhile. */
+		free(ct->mc);
+		ct->mc = NULL;
+		ct->n_mc = 0;
 		return GW_CLOCK_SAME;
+	}
 	if (ct->mc_holds != ct->cc.holds || ct->n_mc != cfg->n_meters)
 		meters_reset(ct, cfg, sched);
-	int64_t *off = malloc(((size_t)ct->n_mc + 1) * sizeof(*off));
-	if (!off)
-		return GW_CLOCK_SAME;
 	for (int m = 0; m < ct->n_mc; m++) {
 		struct gw_meter_health h;
 		gw_sched_health(sched, m, &h);
-		if (h.clock_read_ms && h.clock_read_ms != ct->mc[m].read_ms) {
-			ct->mc[m].read_ms = h.clock_read_ms;
-			ct->mc[m].offset = h.clock_offset_ms;
-			ct->mc[m].have = 1;
-			news++;
-		}
+		if (!h.clock_read_ms ||
+		    (ct->mc && h.clock_read_ms == ct->mc[m].read_ms))
+			continue;
+		if (meters_room(ct))
+			return GW_CLOCK_SAME;
+		ct->mc[m].read_ms = h.clock_read_ms;
+		ct->mc[m].offset = h.clock_offset_ms;
+		ct->mc[m].have = 1;
+		news++;
+	}
+	if (!news)
+		return GW_CLOCK_SAME;
+	int64_t *off = malloc(((size_t)ct->n_mc + 1) * sizeof(*off));
+	if (!off) /* the samples are kept: the next new one decides */
+		return GW_CLOCK_SAME;
+	for (int m = 0; m < ct->n_mc; m++)
 		if (ct->mc[m].have)
 			off[n++] = ct->mc[m].offset;
-	}
-	enum gw_clock_change ch = news ? gw_clockcheck_meters(&ct->cc, now, mono, off, n)
-				       : GW_CLOCK_SAME;
+	enum gw_clock_change ch = gw_clockcheck_meters(&ct->cc, now, mono, off, n);
 	free(off);
 	return ch;
 }

@@ -111,7 +111,9 @@ struct clocktrust {
 	int64_t seen_saved;      /* "seen" last written to the state */
 	unsigned seen_failures;  /* writes of "seen" failed in a row */
 	int64_t seen_next_us;    /* monotonic time of the next try after one */
-	struct meter_clock *mc;  /* per configured meter */
+	/* per configured meter (n_mc), made once a meter's clock is read
+	 * while the meters are witnesses (daemon_clock.c); NULL: none */
+	struct meter_clock *mc;
 	int n_mc;
 	unsigned mc_holds;       /* cc.holds when mc was last reset */
 	unsigned long db_seen;   /* uploader db_samples last taken */

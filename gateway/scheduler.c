@@ -340,12 +340,13 @@ static void account(struct gw_sched *s, int m, int rc,
 	 * meter's bus worker only) */
 	struct trouble *t = s->trouble[m];
 	const char *said = t && t->said ? t->said : "";
+	char place[GW_CONFIG_PLACE_MAX]; /* made only for a message */
 	const char *detail = f ? f->detail : "";
 	if (rc < 0 && (is_power_of_two((unsigned long)fails) || rc != was_error ||
 		       strcmp(detail, said) != 0)) {
 		char why[sizeof(f->detail) + 64];
-		gw_warn("meter %s (%s on bus %s): read failed: %s, %d cycle%s in a row%s",
-			mc->id, mc->where, bus->name,
+		gw_warn("meter %s (%s): read failed: %s, %d cycle%s in a row%s",
+			mc->id, gw_config_meter_place(s->cfg, mc, place, sizeof(place)),
 			gw_read_failure(rc, f, why, sizeof(why)), fails,
 			fails == 1 ? "" : "s", skip ? "; retried with backoff" : "");
 		if (strcmp(detail, said) != 0 && (t = trouble_get(s, m))) {
@@ -356,8 +357,8 @@ static void account(struct gw_sched *s, int m, int rc,
 			trouble_tidy(s, m, 0);
 		}
 	} else if (rc >= 0 && was_failing) {
-		gw_info("meter %s (%s on bus %s): answers again after %d failed cycle%s",
-			mc->id, mc->where, bus->name, was_failing,
+		gw_info("meter %s (%s): answers again after %d failed cycle%s",
+			mc->id, gw_config_meter_place(s->cfg, mc, place, sizeof(place)), was_failing,
 			was_failing == 1 ? "" : "s");
 		if (t) {
 			free(t->said);
@@ -378,14 +379,14 @@ static void account(struct gw_sched *s, int m, int rc,
 		ev.kind = GW_EV_OFFLINE;
 		snprintf(ev.detail, sizeof(ev.detail), "%d failed cycles: %.70s",
 			 fails, why);
-		gw_warn("meter %s (%s on bus %s): offline after %d failed cycles",
-			mc->id, mc->where, bus->name, fails);
+		gw_warn("meter %s (%s): offline after %d failed cycles",
+			mc->id, gw_config_meter_place(s->cfg, mc, place, sizeof(place)), fails);
 	} else {
 		ev.kind = GW_EV_ONLINE;
 		snprintf(ev.detail, sizeof(ev.detail),
 			 "answers again after %d failed cycles", was_failing);
-		gw_info("meter %s (%s on bus %s): online again", mc->id,
-			mc->where, bus->name);
+		gw_info("meter %s (%s): online again", mc->id,
+			gw_config_meter_place(s->cfg, mc, place, sizeof(place)));
 	}
 	if (gw_sched_event(s, &ev))
 		gw_err("meter %s: out of memory; %s event lost", mc->id,

@@ -97,8 +97,8 @@ int gwctl_read(int argc, char **argv)
 	const struct gw_bus_config *bus = &cfg->buses[m->bus];
 	const struct gw_driver_ops *drv = bus->driver;
 	bool iec = drv == &gw_iec62056_driver;
-	char where[sizeof(m->where) + GW_ID_MAX + 16];
-	snprintf(where, sizeof(where), "%s on bus %s", m->where, bus->name);
+	char where[GW_CONFIG_PLACE_MAX];
+	gw_config_meter_place(cfg, m, where, sizeof(where));
 	FILE *tf = NULL;
 	if (trace) {
 		tf = strcmp(trace, "-") == 0 ? stderr : fopen(trace, "w");

@@ -109,7 +109,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		int iec = c->buses[m->bus].driver == &gw_iec62056_driver;
 		const struct gw_modbus_meter *mm = m->opts;
-		if (!m->opts || !m->where[0] ||
+		char where[GW_WHERE_MAX], owhere[GW_WHERE_MAX];
+		if (!m->opts ||
+		    !gw_meter_where(m, &c->buses[m->bus], where, sizeof(where))[0] ||
 		    (!iec && (!mm->profile || mm->unit_id < 1 ||
 			      mm->unit_id > GW_MODBUS_UNIT_MAX)))
 			abort();
@@ -117,7 +119,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct gw_meter_config *o = &c->meters[j];
 			if (strcmp(o->id, m->id) == 0)
 				abort();
-			if (o->bus == m->bus && strcmp(o->where, m->where) == 0)
+			if (o->bus == m->bus &&
+			    strcmp(gw_meter_where(o, &c->buses[o->bus], owhere,
+						  sizeof(owhere)), where) == 0)
 				abort();
 		}
 	}

@@ -84,19 +84,21 @@ static long run_driver(struct endpoint *ep, int nep, const struct gw_profile *p,
 	struct gw_reading rd[256];
 	struct gw_meter_config m;
 	struct gw_modbus_meter mm;
+	char id[GW_ID_MAX];
 	long reads = 0;
 	double end = now_s() + secs;
 
 	memset(&m, 0, sizeof(m));
 	memset(&mm, 0, sizeof(mm));
 	m.opts = &mm;
+	m.id = id;
 	mm.profile = p;
 	while (now_s() < end) {
 		for (int e = 0; e < nep; e++) {
 			for (int u = ep[e].first; u < ep[e].first + ep[e].count; u++) {
 				struct gw_read_result res;
 				gw_read_result_init(&res, rd, 256);
-				snprintf(m.id, sizeof(m.id), "u%d", u);
+				snprintf(id, sizeof(id), "u%d", u);
 				mm.unit_id = u;
 				if (ep[e].bus.driver->read(ep[e].drv, &m, NULL, &res) < 0)
 					(*errors)++;

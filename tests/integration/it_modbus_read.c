@@ -87,12 +87,14 @@ int main(int argc, char **argv)
 		struct gw_meter_config m;
 		struct gw_modbus_meter mm;
 		struct gw_read_result res;
+		char id[GW_ID_MAX];
 		memset(&m, 0, sizeof(m));
 		memset(&mm, 0, sizeof(mm));
 		m.opts = &mm;
+		m.id = id;
 		gw_read_result_init(&res, rd, (size_t)p->n_regs);
 		const struct gw_read_faults *st = &res.faults;
-		snprintf(m.id, sizeof(m.id), "m%s", argv[a]);
+		snprintf(id, sizeof(id), "m%s", argv[a]);
 		mm.unit_id = atoi(argv[a]);
 		mm.profile = p;
 		rc = drv->read(h, &m, NULL, &res);

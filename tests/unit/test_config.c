@@ -116,7 +116,11 @@ static void good_config(void **state)
 	assert_int_equal(mm->unit_id, 3);
 	assert_int_equal(m->bus, 0);
 	assert_non_null(mm->profile);
-	assert_string_equal(m->where, "unit 3");
+	char where[GW_WHERE_MAX], place[GW_CONFIG_PLACE_MAX];
+	assert_string_equal(gw_meter_where(m, &cfg->buses[m->bus], where,
+					   sizeof(where)), "unit 3");
+	assert_string_equal(gw_config_meter_place(cfg, m, place, sizeof(place)),
+			    "unit 3 on bus line1");
 	assert_int_equal(m->max_readings, mm->profile->n_regs);
 	assert_int_equal(cfg->n_profiles, 1); /* loaded once, shared */
 	char want[600];
@@ -236,19 +240,24 @@ static void many_meters(void **state)
 	assert_int_equal(cfg->n_meters, BUSES * PER_BUS);
 	for (int b = 1; b <= BUSES; b++) {
 		for (int u = 1; u <= PER_BUS; u++) {
-			char id[32], bus[16];
+			char id[32], bus[16], place[GW_CONFIG_PLACE_MAX], want[64];
 			snprintf(id, sizeof(id), "M%d-%d", b, u);
 			snprintf(bus, sizeof(bus), "b%d", b);
 			const struct gw_meter_config *m = gw_config_find_meter(cfg, id);
 			assert_non_null(m);
+			/* the ids fill several blocks (gw_config.id_blocks) */
 			assert_string_equal(m->id, id);
 			assert_int_equal(m->line, 1 + (b - 1) * PER_BUS + u);
 			assert_string_equal(cfg->buses[m->bus].name, bus);
+			snprintf(want, sizeof(want), "unit %d on bus b%d", u, b);
+			assert_string_equal(gw_config_meter_place(cfg, m, place,
+								  sizeof(place)), want);
 		}
 	}
 	assert_null(gw_config_find_meter(cfg, "M1-0"));
 	assert_null(gw_config_find_meter(cfg, "M26-1"));
 	assert_null(gw_config_find_meter(cfg, ""));
+	assert_true(cfg->n_id_blocks > 1);
 	gw_config_free(cfg);
 
 	sprintf(csv + n, "M%d-%d,b1,%d,abb_b23\n", BUSES, PER_BUS, PER_BUS + 1);

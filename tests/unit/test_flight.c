@@ -42,9 +42,9 @@ static int setup(void **state)
 	memset(meters, 0, sizeof(meters));
 	assert_int_equal(strlen(LONG_ID), GW_ID_MAX - 1);
 	assert_int_equal(strlen(LONG_CODE), GW_OBIS_MAX - 1);
-	strcpy(meters[0].id, "m0");
-	strcpy(meters[1].id, LONG_ID);
-	strcpy(meters[2].id, "m2");
+	meters[0].id = "m0";
+	meters[1].id = LONG_ID;
+	meters[2].id = "m2";
 	return 0;
 }
 

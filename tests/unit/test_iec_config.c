@@ -121,7 +121,9 @@ static void good(void **state)
 	const struct gw_meter_config *m = gw_config_find_meter(cfg, "EL0002");
 	assert_non_null(m);
 	assert_string_equal(((const struct gw_iec_meter *)m->opts)->address, "87654321");
-	assert_string_equal(m->where, "address '87654321'");
+	char where[GW_WHERE_MAX];
+#define WHERE(m) gw_meter_where(m, &cfg->buses[(m)->bus], where, sizeof(where))
+	assert_string_equal(WHERE(m), "address '87654321'");
 	assert_int_equal(m->max_readings, 0); /* no profile: the readout says */
 	static const char *const addr[][2] = {
 		{ "EL0003", "" }, { "EL0004", "" }, { "EL0005", "42" },
@@ -134,11 +136,12 @@ static void good(void **state)
 	}
 	/* a meter without an address is named for what that means, never
 	 * as "address ''" */
-	assert_string_equal(gw_config_find_meter(cfg, "EL0003")->where,
+	assert_string_equal(WHERE(gw_config_find_meter(cfg, "EL0003")),
 			    "no address (mode C broadcast /?!)");
-	assert_string_equal(gw_config_find_meter(cfg, "EL0004")->where,
+	assert_string_equal(WHERE(gw_config_find_meter(cfg, "EL0004")),
 			    "no address (push, mode D)");
-	assert_string_equal(gw_config_find_meter(cfg, "EL0005")->where, "address '42'");
+	assert_string_equal(WHERE(gw_config_find_meter(cfg, "EL0005")), "address '42'");
+#undef WHERE
 	gw_config_free(cfg);
 }
 
