@@ -221,7 +221,6 @@ static int src_sealed(void *ctx, struct gw_batch_src *src)
 		char name[256], path[600];
 		assert_int_equal(gw_spool_write_src(im->spool, src), 0);
 		assert_null(src->days);
-		assert_null(src->times);
 		assert_int_equal(gw_batch_filename(src->batch, name, sizeof(name)), 0);
 		snprintf(path, sizeof(path), "%s/ready/%s", im->spool, name);
 		FILE *f = fopen(path, "rb");
