@@ -98,10 +98,12 @@ struct gw_batch_src {
 	uint64_t n_readings; /* the series' n summed */
 	int (*series)(void *ctx, size_t i, int points, struct gw_series *out);
 	void *ctx;
-	/* The times column laid out already, as the series were made
-	 * (batchfile.h, gw_batch_times_add), or NULL: the encoder reads each
-	 * series' times itself. */
-	struct gw_batch_times *times;
+	/* A bit a series (series i: bit i % 8 of same[i / 8]), set when
+	 * the series has the times of the one before it as
+	 * gw_batch_times_same (batchfile.h) finds them in the order of the
+	 * series, or NULL: the encoder writes such a series' times as the
+	 * column's single 0 without reading it, and reads the others. */
+	const uint8_t *same;
 	/* How the payload is deflated (enum gw_batch_deflate, batchfile.h):
 	 * 0, the default, is zlib level 6. */
 	int deflate;
@@ -110,11 +112,10 @@ struct gw_batch_src {
 	 * record instead of a struct gw_day_register's 112), batch->days
 	 * then NULL; or NULL: the encoder lays out batch->days. */
 	struct gw_wbuf *days;
-	/* days and times are the encoder's to free: it frees each once
-	 * written (free(days->p), gw_batch_times_free) and sets it to NULL,
-	 * so that neither is held while the value column is laid out. Such
-	 * a source is encoded once (again, it has no daily records:
-	 * GW_EINVAL). */
+	/* days is the encoder's to free: it frees it once written
+	 * (free(days->p)) and sets it to NULL, so that it is not held while
+	 * the value column is laid out. Such a source is encoded once
+	 * (again, it has no daily records: GW_EINVAL). */
 };
 
 /* Frees a batch and everything it owns; accepts NULL. */

@@ -202,8 +202,8 @@ struct seal_src {
 	struct day_series *ser;
 	int64_t *ts, *val; /* the series handed out last */
 	size_t cap;
-	struct gw_batch_times times; /* the column, made as the day is built */
-	struct gw_wbuf days; /* the daily records' column, likewise */
+	uint8_t *same; /* src->same: a bit a series, found as the day is built */
+	struct gw_wbuf days; /* the daily records' column, made likewise */
 };
 
 /* Room in c->ts and c->val for n points. Returns 0 or GW_ENOMEM. */
@@ -261,17 +261,19 @@ static void src_free(struct gw_batch_src *src)
 		free(c->ser);
 		free(c->ts);
 		free(c->val);
-		gw_batch_times_free(&c->times);
+		free(c->same);
 		free(c->days.p);
 		free(c);
 	}
 	memset(src, 0, sizeof(*src));
 }
 
-/* The times of track t's points [first, end) (it is open) into the
- * times column: the encoder does not read them again. */
-static int day_times(struct seal_src *c, const struct track *t, size_t first,
-		     size_t end)
+/* Whether series i, track t's points [first, end) (it is open), has the
+ * times of the series before it (tm: the times column's state, as the
+ * encoder keeps it): its bit in c->same. The encoder writes such a
+ * series' times as a single 0 and reads only the others again. */
+static int day_same(struct seal_src *c, struct gw_batch_times *tm, size_t i,
+		    const struct track *t, size_t first, size_t end)
 {
 	uint32_t n = (uint32_t)(end - first);
 
@@ -280,7 +282,11 @@ static int day_times(struct seal_src *c, const struct track *t, size_t first,
 	const struct point *p = track_pts(c->b, t) + first;
 	for (uint32_t k = 0; k < n; k++)
 		c->ts[k] = p[k].ts;
-	return gw_batch_times_add(&c->times, c->ts, n);
+	int same = gw_batch_times_same(tm, c->ts, n);
+	if (same < 0)
+		return same;
+	c->same[i / 8] |= (uint8_t)(same << (i % 8));
+	return 0;
 }
 
 /* Track t's daily record for day d (see day_record) into the batch: laid
@@ -306,10 +312,11 @@ static int add_day(struct seal_src *c, const struct track *t, int32_t d,
 
 /* Builds day d from every track with data in it: the events its daily
  * records raise into src->batch, its series as a source. Streamed (for
- * gw_batch_encode_src), the daily records and the series' times are laid
- * out as their columns there and then (src->days, src->times: a few bytes
- * a record and a reading, where a struct gw_day_register is 112); else
- * the records go into batch->days. Returns 0 or GW_ENOMEM (src freed). */
+ * gw_batch_encode_src), the daily records are laid out as their column
+ * there and then (src->days: about 25 bytes a record, where a struct
+ * gw_day_register is 112), and each series marked when it has the times
+ * of the one before (src->same: a bit a series); else the records go
+ * into batch->days. Returns 0 or GW_ENOMEM (src freed). */
 static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 		     int streamed, struct gw_batch_src *src)
 {
@@ -317,6 +324,7 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	uint32_t *list = malloc(b->n_tracks * sizeof(*list) + 1);
 	struct seal_src *c = calloc(1, sizeof(*c));
 	struct gw_batch *batch = calloc(1, sizeof(*batch));
+	struct gw_batch_times tm = {0}; /* the times column's state */
 	size_t n_energy = 0, ecap = 0;
 	int n;
 
@@ -339,7 +347,8 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 			goto oom;
 	}
 	c->ser = malloc(((size_t)n + 1) * sizeof(*c->ser));
-	if (!c->ser)
+	c->same = streamed ? calloc((size_t)n / 8 + 1, 1) : NULL;
+	if (!c->ser || (streamed && !c->same))
 		goto oom;
 	gw_strlcpy(batch->gateway_id, b->gateway_id, sizeof(batch->gateway_id));
 	gw_strlcpy(batch->timezone, gw_tz_name(), sizeof(batch->timezone));
@@ -350,11 +359,11 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 		batch_track_open(b, t);
 		size_t first = lower_bound(b, t, s), end = lower_bound(b, t, e);
 		if (end > first) {
+			if (streamed && day_same(c, &tm, src->n_series, t, first, end))
+				goto oom;
 			c->ser[src->n_series++] = (struct day_series){
 				list[k], (uint32_t)first, (uint32_t)(end - first)};
 			src->n_readings += end - first;
-			if (streamed && day_times(c, t, first, end))
-				goto oom;
 		}
 		if (gw_unit_is_energy((enum gw_unit)t->unit) &&
 		    add_day(c, t, d, s, e, first, end, batch, &ecap, streamed))
@@ -362,11 +371,13 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	}
 	if (batch_spill_broken(b))
 		goto oom; /* a spilled record unread: never seal wrong numbers */
-	src->times = streamed ? &c->times : NULL;
+	src->same = c->same;
 	src->days = streamed ? &c->days : NULL;
+	gw_batch_times_free(&tm);
 	free(list);
 	return 0;
 oom:
+	gw_batch_times_free(&tm);
 	free(list);
 	src_free(src);
 	return GW_ENOMEM;

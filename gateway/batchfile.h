@@ -50,13 +50,19 @@ enum gw_batch_deflate {
 /* The times column of a batch file, laid out a series at a time in the
  * order of the series (a series of n = 0 included): start it as {0},
  * free it with gw_batch_times_free. out holds the column's bytes.
- * gw_batch_times_add returns 0 or GW_ENOMEM. */
+ * gw_batch_times_add returns 0 or GW_ENOMEM. gw_batch_times_same tells,
+ * without laying out anything, what gw_batch_times_add would write for
+ * the series: 1 when it has the times of the series before it (the
+ * column's single 0), else 0 (n = 0 included), or GW_ENOMEM; it keeps
+ * the series before as gw_batch_times_add does, so the two answer alike
+ * for the same series in the same order. */
 struct gw_batch_times {
 	struct gw_wbuf out;
 	int64_t prev0, *prev; /* the last first time; the last series' times */
 	size_t prev_n, prev_cap;
 };
 int gw_batch_times_add(struct gw_batch_times *c, const int64_t *ts, size_t n);
+int gw_batch_times_same(struct gw_batch_times *c, const int64_t *ts, size_t n);
 void gw_batch_times_free(struct gw_batch_times *c);
 /* The encoder keeps the value column's second plane in memory while it
  * lays out the first, up to `bytes` (default 8 MB), and reads the series

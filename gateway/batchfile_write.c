@@ -165,35 +165,14 @@ static void encode_heads(const struct gw_batch_src *src, struct enc *e)
 	}
 }
 
-/* Timestamps: first one relative to the previous series' first one, then
- * the first interval, then each interval minus the first one (a regular
- * cadence is a run of zeros; jitter stays jitter-sized). A series with
- * the same times as the one before (one request of one meter gives all
- * its registers the same time) is a single 0. */
-int gw_batch_times_add(struct gw_batch_times *c, const int64_t *ts, size_t n)
+int gw_batch_times_same(struct gw_batch_times *c, const int64_t *ts, size_t n)
 {
-	struct gw_wbuf *out = &c->out;
-
 	if (n == 0) {
 		c->prev_n = 0; /* the next one is compared with this one */
 		return 0;
 	}
-	/* 0: the same times as the previous series; 1: times follow */
-	if (c->prev_n == n && memcmp(c->prev, ts, n * sizeof(int64_t)) == 0) {
-		gw_wbuf_u8(out, 0);
-		return out->oom ? GW_ENOMEM : 0;
-	}
-	gw_wbuf_u8(out, 1);
-	gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(ts[0], c->prev0)));
-	c->prev0 = ts[0];
-	if (n >= 2) {
-		int64_t cadence = gw_wrap_sub(ts[1], ts[0]);
-		gw_wbuf_varint(out, gw_zigzag(cadence));
-		for (size_t k = 2; k < n; k++) {
-			int64_t step = gw_wrap_sub(ts[k], ts[k - 1]);
-			gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(step, cadence)));
-		}
-	}
+	if (c->prev_n == n && memcmp(c->prev, ts, n * sizeof(int64_t)) == 0)
+		return 1;
 	if (n > c->prev_cap) {
 		int64_t *np = realloc(c->prev, n * sizeof(*np));
 		if (!np)
@@ -203,6 +182,35 @@ int gw_batch_times_add(struct gw_batch_times *c, const int64_t *ts, size_t n)
 	}
 	memcpy(c->prev, ts, n * sizeof(int64_t));
 	c->prev_n = n;
+	return 0;
+}
+
+/* Timestamps: first one relative to the previous series' first one, then
+ * the first interval, then each interval minus the first one (a regular
+ * cadence is a run of zeros; jitter stays jitter-sized). A series with
+ * the same times as the one before (one request of one meter gives all
+ * its registers the same time) is a single 0. */
+int gw_batch_times_add(struct gw_batch_times *c, const int64_t *ts, size_t n)
+{
+	struct gw_wbuf *out = &c->out;
+	int same = gw_batch_times_same(c, ts, n);
+
+	if (same < 0 || n == 0)
+		return same < 0 ? same : 0;
+	/* 0: the same times as the previous series; 1: times follow */
+	gw_wbuf_u8(out, same ? 0 : 1);
+	if (!same) {
+		gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(ts[0], c->prev0)));
+		c->prev0 = ts[0];
+	}
+	if (!same && n >= 2) {
+		int64_t cadence = gw_wrap_sub(ts[1], ts[0]);
+		gw_wbuf_varint(out, gw_zigzag(cadence));
+		for (size_t k = 2; k < n; k++) {
+			int64_t step = gw_wrap_sub(ts[k], ts[k - 1]);
+			gw_wbuf_varint(out, gw_zigzag(gw_wrap_sub(step, cadence)));
+		}
+	}
 	return out->oom ? GW_ENOMEM : 0;
 }
 
@@ -213,20 +221,22 @@ void gw_batch_times_free(struct gw_batch_times *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* The times column: laid out already by the source (src->times: freed
- * once written), or here, a series at a time. */
+/* The times column, a series at a time into deflate. A series the source
+ * marks as having the times of the one before (src->same, as
+ * gw_batch_times_same found it) is its single 0, not read again; the
+ * others are read and laid out (the column's state, the series before
+ * and its first time, is only changed by those). */
 static void encode_times(struct gw_batch_src *src, struct enc *e)
 {
+	static const uint8_t zero;
 	struct gw_batch_times c = {0};
 	struct gw_series s;
 
-	if (src->times) {
-		enc_bytes(e, src->times->out.p, src->times->out.n);
-		gw_batch_times_free(src->times);
-		src->times = NULL;
-		return;
-	}
 	for (size_t i = 0; i < src->n_series && !e->err; i++) {
+		if (src->same && (src->same[i / 8] >> (i % 8) & 1)) {
+			enc_bytes(e, &zero, 1);
+			continue;
+		}
 		int rc = src->series(src->ctx, i, 1, &s);
 		if (!rc)
 			rc = gw_batch_times_add(&c, s.ts_ms, s.n);

@@ -221,7 +221,6 @@ static int src_sealed(void *ctx, struct gw_batch_src *src)
 		char name[256], path[600];
 		assert_int_equal(gw_spool_write_src(im->spool, src), 0);
 		assert_null(src->days);
-		assert_null(src->times);
 		assert_int_equal(gw_batch_filename(src->batch, name, sizeof(name)), 0);
 		snprintf(path, sizeof(path), "%s/ready/%s", im->spool, name);
 		FILE *f = fopen(path, "rb");
@@ -262,7 +261,11 @@ static const struct gw_batcher_params params = {
 
 /* Random readings of 4 meters (1.8.0 in Wh, 32.7.0 in V with values up
  * to the int64 limits) for 6 days: gaps, readings late and out of order,
- * readings read twice with another value, a counter reset. */
+ * readings read twice with another value, a counter reset. Meter m1 is
+ * read at m0's times, and a voltage reading now and then is missing:
+ * series with the times of the series before them (m1's after m0's),
+ * and series with all but the last of them, or one fewer (the times
+ * column's single 0, and the times that follow when n differs). */
 static size_t make_readings(struct gw_reading **out, int64_t t0)
 {
 	size_t cap = 4 * 2 * 6 * 96 + 64, n = 0;
@@ -275,10 +278,13 @@ static size_t make_readings(struct gw_reading **out, int64_t t0)
 			if (m == 2 && c > 150 && c < 260)
 				continue; /* a gap of more than a day */
 			int64_t ts = t0 + (int64_t)c * 900000 + m * 1000 + rnd() % 500;
+			if (m == 1)
+				ts = r[n - 1].ts_ms; /* m0's time */
 			energy[m] += rnd() % 300;
 			if (m == 3 && c == 300)
 				energy[m] = 5; /* reset */
-			for (int k = 0; k < 2; k++, n++) {
+			int skip = rnd() % 60 == 0; /* no voltage this time */
+			for (int k = 0; k < 2 - skip; k++, n++) {
 				struct gw_reading *x = &r[n];
 				snprintf(x->meter_id, sizeof(x->meter_id), "m%d", m);
 				snprintf(x->obis, sizeof(x->obis), k ? "32.7.0" : "1.8.0");
