@@ -19,7 +19,7 @@
  * A cycle (struct gw_fcycle) is the two arrays: a whole record's value
  * is its reading's index in the cycle's w, so that the sink can read any
  * part of the cycle, and the queue a held cycle's whole readings by it.
-  */
+ */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -558,7 +558,9 @@ struct bus_bufs {
 	size_t cap;
 	struct gw_read_result res; /* one read's result, over buf */
 	struct gw_fcycle cyc;
-	size_t cyc_cap; /* the sum of the meters' bounds, or 0: grown as read */
+	size_t cyc_cap;  /* records to reserve for a cycle (0: grown as read) */
+	int cyc_bounded; /* cyc_cap is the sum of the meters' bounds; else
+			  * the last cycle's size */
 };
 
 /* The most readings one read of meter mc returns: the driver's bound (an
@@ -578,8 +580,9 @@ static size_t read_bound(const struct gw_driver_ops *drv,
 /* Sizes bb for the meters of w's bus (its generation's configuration: a
  * reload starts new workers): one read's buffer, the largest read of
  * them; each cycle's records, when every meter bounds its reads, the sum
- * of their bounds (a cycle never needs more, and never grows), else
- * grown as read. Returns bb->buf (malloc'd), or NULL when out of memory. */
+ * of their bounds (a cycle never needs more, and never grows), else the
+ * last cycle's size, grown as read. Returns bb->buf (malloc'd), or NULL
+ * when out of memory. */
 static struct gw_reading *bus_bufs_size(struct worker *w,
 					const struct gw_driver_ops *drv,
 					struct bus_bufs *bb)
@@ -597,6 +600,7 @@ static struct gw_reading *bus_bufs_size(struct worker *w,
 		all_known &= known;
 		sum += k;
 	}
+	bb->cyc_bounded = all_known;
 	bb->cyc_cap = all_known ? sum : 0;
 	bb->cap = cap;
 	return malloc(cap * sizeof(*bb->buf));
@@ -710,6 +714,8 @@ static void cycle_out(struct worker *w, struct bus_bufs *bb)
 			gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
 			       bus, n, gw_strerror(rc));
 	}
+	if (!bb->cyc_bounded && n) /* the next cycle reserved as this one */
+		bb->cyc_cap = n;
 	if (n)
 		push(w, bb);
 	/* handed over, the cycle holds no memory; not (none read, or no
