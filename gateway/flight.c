@@ -3,21 +3,22 @@
  * flight.c - the queue of compact readings between the poll workers and
  * the batching core; see flight.h.
  *
- * Two FIFOs: the records (every reading has one, in order) and the whole
- * readings that did not fit a record (each stands behind a record whose
- * meter is GW_FLIGHT_WHOLE, in the same order). Both keep their memory
- * for the queue's life, like the queue of whole readings they replace:
- * the part already taken is moved out of the way before either grows.
+ * The queue is a list of the cycles handed to it (struct held), oldest
+ * first: a cycle's records and its whole readings are the arrays its bus
+ * worker packed them into, taken over as they are, never copied; the
+ * worker starts its next cycle in fresh memory. A take walks the list
+ * from its head and frees each cycle once all of it is taken, so that
+ * the queue holds no more than the cycles not yet taken (no array that
+ * keeps its largest size).
  *
  * The code table is an array of fixed-width names (its number is the
  * index) with an open-addressing hash of indexes beside it; it only grows.
  * Its lock is taken once per call that packs or unpacks, never per
  * reading, and nothing else is taken while it is held.
  *
- * A cycle (struct gw_fcycle) is the same two arrays without a head: a
- * whole record's value is its reading's index in the cycle's w, so that
- * the sink can read any part of the cycle; the queue, which only takes
- * from its head, goes by the order instead.
+ * A cycle (struct gw_fcycle) is the two arrays: a whole record's value
+ * is its reading's index in the cycle's w, so that the sink can read any
+ * part of the cycle, and the queue a held cycle's whole readings by it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -36,13 +37,21 @@ struct codes {
 	size_t hcap;
 };
 
+/* A cycle handed to the queue: its records r[head .. n) not yet taken,
+ * its whole readings w (by a whole record's value). */
+struct held {
+	struct held *next;
+	struct gw_flight *r;
+	size_t head, n;
+	struct gw_reading *w;
+};
+
 struct gw_flightq {
 	const struct gw_config *cfg;
 	struct codes codes;
-	struct gw_flight *q; /* q[qhead .. qn) */
-	size_t qhead, qn, qcap;
-	struct gw_reading *w; /* whole readings: w[whead .. wn) */
-	size_t whead, wn, wcap;
+	struct held *head, *tail; /* oldest first */
+	size_t len;               /* records held, not yet taken */
+	size_t cycles;            /* in the list */
 	struct gw_flight_counts counts;
 };
 
@@ -59,6 +68,13 @@ struct gw_flightq *gw_flightq_new(const struct gw_config *cfg, size_t max_codes)
 	return q;
 }
 
+static void held_free(struct held *h)
+{
+	free(h->r);
+	free(h->w);
+	free(h);
+}
+
 void gw_flightq_free(struct gw_flightq *q)
 {
 	if (!q)
@@ -66,8 +82,10 @@ void gw_flightq_free(struct gw_flightq *q)
 	pthread_mutex_destroy(&q->codes.lock);
 	free(q->codes.name);
 	free(q->codes.hash);
-	free(q->q);
-	free(q->w);
+	for (struct held *h = q->head, *next; h; h = next) {
+		next = h->next;
+		held_free(h);
+	}
 	free(q);
 }
 
@@ -223,21 +241,33 @@ int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
 
 int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c)
 {
-	if (make_room((void **)&q->q, sizeof(*q->q), &q->qhead, &q->qn, &q->qcap,
-		      c->n) ||
-	    make_room((void **)&q->w, sizeof(*q->w), &q->whead, &q->wn, &q->wcap,
-		      c->wn))
+	if (!c->n) /* nothing to hand over: c keeps its memory */
+		return 0;
+	struct held *h = malloc(sizeof(*h));
+	if (!h)
 		return GW_ENOMEM;
-	if (c->n) /* an empty cycle may have no records yet (c->r NULL) */
-		memcpy(q->q + q->qn, c->r, c->n * sizeof(*c->r));
-	q->qn += c->n;
-	/* the whole ones in the order of their records */
-	for (size_t i = 0; i < c->n && c->wn; i++)
-		if (c->r[i].meter == GW_FLIGHT_WHOLE)
-			q->w[q->wn++] = c->w[c->r[i].value];
+	/* what was reserved and not filled is handed back now, not when the
+	 * cycle is taken (glibc shrinks a block in place; a failed shrink
+	 * keeps the whole block, which is no error) */
+	if (c->n < c->cap) {
+		struct gw_flight *nr = realloc(c->r, c->n * sizeof(*nr));
+		if (nr)
+			c->r = nr;
+	}
+	*h = (struct held){.r = c->r, .n = c->n, .w = c->w};
+	if (q->tail)
+		q->tail->next = h;
+	else
+		q->head = h;
+	q->tail = h;
+	q->len += c->n;
+	q->cycles++;
 	q->counts.whole += c->wn;
 	q->counts.codes_full += c->full;
 	q->counts.other_id += c->other;
+	c->r = NULL;
+	c->w = NULL;
+	c->cap = c->wcap = 0;
 	gw_fcycle_clear(c);
 	return 0;
 }
@@ -259,36 +289,53 @@ static void unpack(const struct gw_flightq *q, const struct gw_flight *f,
 
 size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max)
 {
-	size_t n = q->qn - q->qhead;
+	struct held *done = NULL, **done_end = &done;
+	size_t n = 0;
 
-	if (n > max)
-		n = max;
+	if (!max || !q->head)
+		return 0;
 	pthread_mutex_lock(&q->codes.lock);
-	for (size_t i = 0; i < n; i++) {
-		const struct gw_flight *f = &q->q[q->qhead + i];
-		if (f->meter != GW_FLIGHT_WHOLE) {
-			unpack(q, f, &out[i]);
-			continue;
+	while (n < max && q->head) {
+		struct held *h = q->head;
+		size_t k = h->n - h->head;
+		if (k > max - n)
+			k = max - n;
+		for (size_t i = 0; i < k; i++, n++) {
+			const struct gw_flight *f = &h->r[h->head + i];
+			if (f->meter == GW_FLIGHT_WHOLE)
+				out[n] = h->w[f->value];
+			else
+				unpack(q, f, &out[n]);
 		}
-		out[i] = q->w[q->whead++];
-		if (q->whead == q->wn)
-			q->whead = q->wn = 0;
+		h->head += k;
+		if (h->head < h->n)
+			break;
+		q->head = h->next; /* all of it taken: freed below */
+		q->cycles--;
+		h->next = NULL;
+		*done_end = h;
+		done_end = &h->next;
 	}
 	pthread_mutex_unlock(&q->codes.lock);
-	q->qhead += n;
-	if (q->qhead == q->qn)
-		q->qhead = q->qn = 0;
+	if (!q->head)
+		q->tail = NULL;
+	q->len -= n;
+	for (struct held *next; done; done = next) {
+		next = done->next;
+		held_free(done);
+	}
 	return n;
 }
 
 size_t gw_flightq_len(const struct gw_flightq *q)
 {
-	return q->qn - q->qhead;
+	return q->len;
 }
 
 void gw_flightq_counts(struct gw_flightq *q, struct gw_flight_counts *out)
 {
 	*out = q->counts;
+	out->cycles = q->cycles;
 	pthread_mutex_lock(&q->codes.lock);
 	out->codes = q->codes.n;
 	pthread_mutex_unlock(&q->codes.lock);

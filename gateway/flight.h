@@ -18,8 +18,12 @@
  * A bus worker packs a poll cycle's readings into such records as it reads
  * them (struct gw_fcycle, gw_flightq_pack), so that no whole cycle of
  * 96-byte readings is ever held; the journal sink reads the cycle back a
- * chunk at a time (gw_fcycle_read), and the cycle's records are then
- * moved into the queue (gw_flightq_push_cycle).
+ * chunk at a time (gw_fcycle_read), and the cycle is then handed to the
+ * queue (gw_flightq_push_cycle): its memory becomes the queue's, not
+ * copied, so that a cycle's records exist once; the queue frees each
+ * cycle when it has all been taken, and holds nothing between cycles
+ * but the cycles not yet taken. The worker packs its next cycle into
+ * fresh memory (gw_fcycle_reserve again).
  *
  * The code table has a lock of its own: packing and reading a cycle take
  * only that one, so a worker never holds its owner's lock for them. The
@@ -61,8 +65,8 @@ struct gw_flightq *gw_flightq_new(const struct gw_config *cfg, size_t max_codes)
 void gw_flightq_free(struct gw_flightq *q);
 
 /* Moves the oldest queued readings, max at most, into out (room for max),
- * in the order they were queued, as whole readings. Returns the number
- * moved; 0 when the queue is empty. */
+ * in the order they were queued, as whole readings; frees each cycle
+ * all taken. Returns the number moved; 0 when the queue is empty. */
 size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max);
 /* The number of readings queued. */
 size_t gw_flightq_len(const struct gw_flightq *q);
@@ -86,7 +90,8 @@ int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
 		    const struct gw_reading *r, size_t n);
 /* Makes room in c for n records in all, at once (a bus worker that knows
  * its cycle's size: the records then never grow past it unless more
- * come). Returns 0, or GW_ENOMEM (c unchanged). */
+ * come). Returns 0, or GW_ENOMEM (c unchanged). A cycle handed to the
+ * queue leaves c without memory: reserve again for the next one. */
 int gw_fcycle_reserve(struct gw_fcycle *c, size_t n);
 /* Unpacks readings from, from + 1 ... of c into out, at most max. Returns
  * the number unpacked (0 past the end). */
@@ -114,9 +119,11 @@ int gw_fcycle_code_name(const struct gw_fcycle *c, unsigned code, char *out);
 /* Empties c, keeping its memory. */
 void gw_fcycle_clear(struct gw_fcycle *c);
 void gw_fcycle_free(struct gw_fcycle *c);
-/* Moves the readings of c into the queue, after every reading queued
- * before, and counts its whole ones; c is then empty. Returns 0, or
- * GW_ENOMEM with none of them queued (c unchanged). */
+/* Hands the readings of c to the queue, after every reading queued
+ * before, and counts its whole ones: the queue takes over c's memory
+ * (records not filled handed back) and frees it once they are all
+ * taken; c is then empty and holds no memory (an empty c is left as it
+ * is). Returns 0, or GW_ENOMEM with none of them queued (c unchanged). */
 int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c);
 
 /* What the queue counted since it was made. */
@@ -125,6 +132,7 @@ struct gw_flight_counts {
 	unsigned long codes_full; /* of them: their code found the table full */
 	unsigned long other_id;   /* of them: a meter id not their meter's */
 	size_t codes;             /* codes in the table */
+	size_t cycles;            /* cycles held, not all taken yet */
 };
 void gw_flightq_counts(struct gw_flightq *q, struct gw_flight_counts *out);
 

@@ -548,14 +548,20 @@ static void cycle_done(struct worker *w, struct gw_cycle_times *t,
 }
 
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
- * of its meters can return, bus_bufs_size) and the cycle's, packed as they are read into the queue's
- * 24-byte records (flight.h), so that a cycle of a bus of hundreds of
- * meters is never held as 96-byte readings. */
+ * of its meters can return, bus_bufs_size) and the cycle's, packed as
+ * they are read into the queue's 24-byte records (flight.h), so that a
+ * cycle of a bus of hundreds of meters is never held as 96-byte
+ * readings. The cycle's memory is handed to the queue with its
+ * readings; the next cycle reserves its own (cyc_cap records) at its
+ * first readings, so that a worker holds no records between cycles. */
 struct bus_bufs {
 	struct gw_reading *buf;
 	size_t cap;
 	struct gw_read_result res; /* one read's result, over buf */
 	struct gw_fcycle cyc;
+	size_t cyc_cap;  /* records to reserve for a cycle (0: grown as read) */
+	int cyc_bounded; /* cyc_cap is the sum of the meters' bounds; else
+			  * the last cycle's size */
 };
 
 /* The most readings one read of meter mc returns: the driver's bound (an
@@ -574,9 +580,10 @@ static size_t read_bound(const struct gw_driver_ops *drv,
 
 /* Sizes bb for the meters of w's bus (its generation's configuration: a
  * reload starts new workers): one read's buffer, the largest read of
- * them; the cycle's records, when every meter bounds its reads, the sum
- * of their bounds (a cycle never needs more, and never grows), else
- * grown as read. Returns bb->buf (malloc'd), or NULL when out of memory. */
+ * them; each cycle's records, when every meter bounds its reads, the sum
+ * of their bounds (a cycle never needs more, and never grows), else the
+ * last cycle's size, grown as read. Returns bb->buf (malloc'd), or NULL
+ * when out of memory. */
 static struct gw_reading *bus_bufs_size(struct worker *w,
 					const struct gw_driver_ops *drv,
 					struct bus_bufs *bb)
@@ -594,8 +601,8 @@ static struct gw_reading *bus_bufs_size(struct worker *w,
 		all_known &= known;
 		sum += k;
 	}
-	if (all_known && gw_fcycle_reserve(&bb->cyc, sum))
-		return NULL;
+	bb->cyc_bounded = all_known;
+	bb->cyc_cap = all_known ? sum : 0;
 	bb->cap = cap;
 	return malloc(cap * sizeof(*bb->buf));
 }
@@ -662,6 +669,11 @@ static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
 	for (int i = 0; i < n; i++)
 		if (bb->buf[i].ts_ms == 0)
 			bb->buf[i].ts_ms = ts;
+	/* A cycle's memory, at its first readings: the last cycle's went to
+	 * the queue with it. Not reserved, the records grow as they are
+	 * packed (and a failure then is reported below). */
+	if (!bb->cyc.cap && bb->cyc_cap)
+		(void)gw_fcycle_reserve(&bb->cyc, bb->cyc_cap);
 	/* packed now, under the code table's lock alone */
 	if (gw_flightq_pack(s->q, &bb->cyc, m, bb->buf, (size_t)n)) {
 		gw_err("bus %s: out of memory; readings of meter %s lost",
@@ -670,8 +682,8 @@ static void read_meter(struct worker *w, const struct gw_driver_ops *drv,
 	}
 }
 
-/* Queues the cycle's readings for the core: its records moved in one
- * hold of the lock (the core takes them in the order read). */
+/* Queues the cycle's readings for the core: its records handed over in
+ * one hold of the lock (the core takes them in the order read). */
 static void push(struct worker *w, struct bus_bufs *bb)
 {
 	struct gw_sched *s = w->s;
@@ -703,9 +715,13 @@ static void cycle_out(struct worker *w, struct bus_bufs *bb)
 			gw_err("bus %s: cannot store this cycle's %zu readings durably (%s)",
 			       bus, n, gw_strerror(rc));
 	}
+	if (!bb->cyc_bounded && n) /* the next cycle reserved as this one */
+		bb->cyc_cap = n;
 	if (n)
 		push(w, bb);
-	gw_fcycle_clear(&bb->cyc);
+	/* handed over, the cycle holds no memory; not (none read, or no
+	 * memory to queue it), it lets go of what it holds */
+	gw_fcycle_free(&bb->cyc);
 }
 
 static void *worker_main(void *arg)

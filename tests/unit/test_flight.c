@@ -11,8 +11,10 @@
  * (struct gw_fcycle), packed meter by meter, reads back from any reading
  * on, takes a status (a record's four bits, or whole beyond them), codes
  * into the journal a chunk at a time with the same bytes as the readings
- * whole, and moves into the queue in its order; reserved for its bus's
- * readings, it holds them without growing and grows for more; its
+ * whole, and is handed to the queue in its order, its memory with it
+ * (several buses' cycles queued, taken in parts, each freed once all
+ * taken); reserved for its bus's readings, it holds them without
+ * growing and grows for more; its
  * records give their numbers (meter, code) to a reader that keys by them.
  */
 #include <setjmp.h>
@@ -384,7 +386,10 @@ static void cycle_status_and_push(void **state)
 	assert_int_equal(k.other_id, 3);
 	assert_int_equal(k.codes_full, 0);
 
-	/* the cycle's memory serves the next one */
+	/* the cycle's memory went with it: the next one packs into its own */
+	assert_null(c.r);
+	assert_null(c.w);
+	assert_int_equal(c.cap, 0);
 	n = fill_cycle(q, &c, ref, PER);
 	assert_int_equal(gw_flightq_push_cycle(q, &c), 0);
 	assert_int_equal(gw_flightq_take(q, out, n), n);
@@ -396,9 +401,10 @@ static void cycle_status_and_push(void **state)
 
 /* A cycle reserved for what its bus reads (a bus worker that knows its
  * meters' bounds) holds that many records and no more: filled to it, it
- * does not grow and keeps its memory for the next cycle; a read past it
- * (a bound that was not one) still goes in, the cycle grown, nothing
- * lost. A reservation never shrinks a cycle. */
+ * does not grow; handed to the queue, its memory goes with it and the
+ * next cycle is reserved afresh; a read past it (a bound that was not
+ * one) still goes in, the cycle grown, nothing lost. A reservation never
+ * shrinks a cycle. */
 static void cycle_reserved(void **state)
 {
 	(void)state;
@@ -408,20 +414,23 @@ static void cycle_reserved(void **state)
 	struct gw_reading ref[3 * PER + 1], out[3 * PER + 1];
 
 	assert_non_null(q);
-	assert_int_equal(gw_fcycle_reserve(&c, 3 * PER), 0);
-	assert_int_equal(c.cap, 3 * PER);
-	assert_int_equal(gw_fcycle_reserve(&c, 0), 0);
-	assert_int_equal(c.cap, 3 * PER);
-	const struct gw_flight *r0 = c.r;
 	for (int round = 0; round < 2; round++) {
+		assert_int_equal(gw_fcycle_reserve(&c, 3 * PER), 0);
+		assert_int_equal(c.cap, 3 * PER);
+		assert_int_equal(gw_fcycle_reserve(&c, 0), 0);
+		assert_int_equal(c.cap, 3 * PER);
+		const struct gw_flight *r0 = c.r;
 		size_t n = fill_cycle(q, &c, ref, PER);
 		assert_int_equal(c.cap, 3 * PER);
 		assert_ptr_equal(c.r, r0);
 		assert_int_equal(gw_flightq_push_cycle(q, &c), 0);
+		assert_null(c.r);
+		assert_int_equal(c.cap, 0);
 		assert_int_equal(gw_flightq_take(q, out, n), n);
 		for (size_t i = 0; i < n; i++)
 			assert_same(&out[i], &ref[i]);
 	}
+	assert_int_equal(gw_fcycle_reserve(&c, 3 * PER), 0);
 	size_t n = fill_cycle(q, &c, ref, PER);
 	ref[n] = reading("m0", "1.8.0", 1700000009999LL, 42, 0, GW_UNIT_WH, 0);
 	assert_int_equal(gw_flightq_pack(q, &c, 0, &ref[n], 1), 0);
@@ -436,6 +445,104 @@ static void cycle_reserved(void **state)
 	assert_int_equal(gw_fcycle_len(&c), n);
 	gw_fcycle_free(&c);
 	gw_flightq_free(q);
+}
+
+/* Several buses' cycles handed to the queue in turn (as their workers
+ * finish them), some with whole readings out of their records' order (a
+ * status set after packing), and taken in parts that end inside a cycle
+ * and span several: every reading comes out in the order its cycle was
+ * pushed, byte for byte; each cycle is held until all of it is taken,
+ * then freed (the count of cycles held falls as they are; the sanitizer
+ * build sees the memory freed once, and the queue freed with cycles
+ * still held frees them). An empty cycle queues nothing. */
+static void cycle_handover(void **state)
+{
+	(void)state;
+	enum { BUSES = 4, PER = 12, ROUNDS = 3 };
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c[BUSES];
+	size_t cap = BUSES * ROUNDS * 3 * PER, pushed = 0, taken = 0, held = 0;
+	struct gw_reading *ref = calloc(cap, sizeof(*ref));
+	struct gw_reading *out = calloc(cap, sizeof(*out));
+	struct gw_flight_counts k;
+
+	assert_non_null(q);
+	assert_non_null(ref);
+	assert_non_null(out);
+	memset(c, 0, sizeof(c));
+	/* an empty cycle: nothing queued, nothing held */
+	assert_int_equal(gw_flightq_push_cycle(q, &c[0]), 0);
+	gw_flightq_counts(q, &k);
+	assert_int_equal(k.cycles, 0);
+	assert_int_equal(gw_flightq_len(q), 0);
+	for (int round = 0; round < ROUNDS; round++) {
+		/* each bus fills its cycle; they finish in a turning order */
+		struct gw_reading cyc[BUSES][3 * PER];
+		size_t n[BUSES];
+		for (int b = 0; b < BUSES; b++) {
+			assert_int_equal(gw_fcycle_reserve(&c[b], 3 * PER), 0);
+			n[b] = fill_cycle(q, &c[b], cyc[b], PER);
+			for (size_t i = 0; i < n[b]; i++) /* a bus's own times */
+				cyc[b][i].ts_ms += (int64_t)(b * 1000000 + round * 1000);
+			/* packed again with the bus's own times */
+			gw_fcycle_clear(&c[b]);
+			for (int m = 0; m < 3; m++)
+				assert_int_equal(gw_flightq_pack(q, &c[b], m,
+								 cyc[b] + m * PER, PER), 0);
+			/* a whole reading made after the ones packed whole */
+			assert_int_equal(gw_fcycle_set_status(&c[b], (size_t)b, 99), 0);
+			cyc[b][b].status = 99;
+		}
+		for (int j = 0; j < BUSES; j++) {
+			int b = (j + round) % BUSES;
+			const struct gw_flight *r0 = c[b].r;
+			assert_non_null(r0);
+			assert_int_equal(gw_flightq_push_cycle(q, &c[b]), 0);
+			assert_null(c[b].r); /* handed over, not copied */
+			assert_null(c[b].w);
+			assert_int_equal(gw_fcycle_len(&c[b]), 0);
+			memcpy(ref + pushed, cyc[b], n[b] * sizeof(*ref));
+			pushed += n[b];
+			held++;
+		}
+		gw_flightq_counts(q, &k);
+		assert_int_equal(k.cycles, held);
+		assert_int_equal(gw_flightq_len(q), pushed - taken);
+		/* a part: into the second cycle, then to inside a later one */
+		size_t parts[] = {3 * PER + 5, 2 * 3 * PER + 1};
+		for (size_t p = 0; p < 2; p++) {
+			size_t t = gw_flightq_take(q, out + taken, parts[p]);
+			assert_int_equal(t, parts[p]);
+			taken += t;
+			held = BUSES * (size_t)(round + 1) - taken / (3 * PER);
+			gw_flightq_counts(q, &k);
+			assert_int_equal(k.cycles, held);
+			assert_int_equal(gw_flightq_len(q), pushed - taken);
+		}
+	}
+	/* the rest, a little at a time; then the queue is empty */
+	for (size_t t; (t = gw_flightq_take(q, out + taken, 7)) > 0; taken += t)
+		;
+	assert_int_equal(taken, pushed);
+	for (size_t i = 0; i < pushed; i++)
+		assert_same(&out[i], &ref[i]);
+	gw_flightq_counts(q, &k);
+	assert_int_equal(k.cycles, 0);
+	assert_int_equal(k.whole, BUSES * ROUNDS * 10); /* 9 packed, 1 made */
+	assert_int_equal(gw_flightq_take(q, out, 7), 0);
+
+	/* the queue freed with cycles in it, one of them partly taken */
+	for (int b = 0; b < 2; b++) {
+		struct gw_reading r[3 * PER];
+		fill_cycle(q, &c[b], r, PER);
+		assert_int_equal(gw_flightq_push_cycle(q, &c[b]), 0);
+	}
+	assert_int_equal(gw_flightq_take(q, out, 5), 5);
+	for (int b = 0; b < BUSES; b++)
+		gw_fcycle_free(&c[b]);
+	gw_flightq_free(q);
+	free(out);
+	free(ref);
 }
 
 static size_t read_fcycle(void *ctx, size_t from, struct gw_reading *out,
@@ -539,6 +646,7 @@ int main(void)
 		cmocka_unit_test_setup(cycle_keys, setup),
 		cmocka_unit_test_setup(cycle_status_and_push, setup),
 		cmocka_unit_test_setup(cycle_reserved, setup),
+		cmocka_unit_test_setup(cycle_handover, setup),
 		cmocka_unit_test_setup(cycle_journal_bytes, setup),
 		cmocka_unit_test_setup(cycle_journal_repeat, setup),
 	};
