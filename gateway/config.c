@@ -498,7 +498,7 @@ void gw_config_free(struct gw_config *c)
 	for (int i = 0; i < c->n_sources; i++)
 		free(c->sources[i]);
 	free(c->sources);
-	for (int i = 0; i < c->n_id_blocks; i++)
+	for (size_t i = 0; i < c->n_id_blocks; i++)
 		free(c->id_blocks[i]);
 	free(c->id_blocks);
 	free(c);

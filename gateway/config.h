@@ -81,7 +81,7 @@ struct gw_config {
 	/* the meters' ids (gw_meter_config.id), one after another with
 	 * their NULs in blocks of GW_CONFIG_ID_BLOCK bytes that never move;
 	 * ids_used: bytes taken in the last block */
-	int n_id_blocks;
+	size_t n_id_blocks;
 	char **id_blocks;
 	size_t ids_used;
 	/* what the drivers share between meters: the meter profiles (Modbus

@@ -198,15 +198,8 @@ static const char *id_copy(struct gw_config *c, const char *id)
 	size_t n = strlen(id) + 1;
 
 	if (!c->n_id_blocks || c->ids_used + n > GW_CONFIG_ID_BLOCK) {
-		char **nb = realloc(c->id_blocks,
-				    ((size_t)c->n_id_blocks + 1) * sizeof(*nb));
-		if (!nb)
+		if (gw_block_add(&c->id_blocks, &c->n_id_blocks, GW_CONFIG_ID_BLOCK))
 			return NULL;
-		c->id_blocks = nb;
-		nb[c->n_id_blocks] = malloc(GW_CONFIG_ID_BLOCK);
-		if (!nb[c->n_id_blocks])
-			return NULL;
-		c->n_id_blocks++;
 		c->ids_used = 0;
 	}
 	char *at = c->id_blocks[c->n_id_blocks - 1] + c->ids_used;
