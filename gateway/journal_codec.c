@@ -7,7 +7,10 @@
  *
  * Both sides keep the same state for a segment: the series seen in it (a
  * meter id and an OBIS code, with the last time, value, scale, unit and
- * status written for it), numbered in the order they first appeared. A
+ * status written for it), numbered in the order they first appeared (the
+ * writer, which keeps it all day for every bus, in 16 bytes a series: a
+ * meter's series in runs that hold their meter and the base of their
+ * times, journal_int.h; the reader spelt out, for one segment). A
  * reading then names its series as "the one after the last" (the cycle
  * has the same meters in the same order as the one before: nearly free),
  * by a jump in that numbering (a meter that did not answer), or as a new
