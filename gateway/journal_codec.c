@@ -7,7 +7,10 @@
  *
  * Both sides keep the same state for a segment: the series seen in it (a
  * meter id and an OBIS code, with the last time, value, scale, unit and
- * status written for it), numbered in the order they first appeared. A
+ * status written for it), numbered in the order they first appeared (the
+ * writer, which keeps it all day for every bus, in 16 bytes a series: a
+ * meter's series in runs that hold their meter and the base of their
+ * times, journal_int.h; the reader spelt out, for one segment). A
  * reading then names its series as "the one after the last" (the cycle
  * has the same meters in the same order as the one before: nearly free),
  * by a jump in that numbering (a meter that did not answer), or as a new
@@ -63,7 +66,12 @@ enum {
 
 /* ---- state ---- */
 
-_Static_assert(sizeof(struct gw_jseries) == 32, "a series is 32 bytes");
+_Static_assert(sizeof(struct gw_jseries) == 16, "a writer's series is 16 bytes");
+/* a slot's index (below the series' count) fits a time word's 23 bits */
+_Static_assert(GW_JOURNAL_SERIES_MAX <= 1u << 23, "slot indexes fit a word");
+
+/* A time word's difference to its run's base is within +-TW_LIM ms. */
+#define TW_LIM (INT64_C(1) << 22)
 
 static uint32_t hash_str(const char *s)
 {
@@ -73,6 +81,10 @@ static uint32_t hash_str(const char *s)
 void gw_jcodec_reset(struct gw_jcodec *c)
 {
 	c->ns = 0;
+	c->nr = 0;
+	c->nesc = 0;
+	c->efree = 0;
+	c->elive = 0;
 	c->nm = 0;
 	c->no = 0;
 	c->alen = 0;
@@ -88,6 +100,9 @@ void gw_jcodec_free(struct gw_jcodec *c)
 	if (!c)
 		return;
 	free(c->s);
+	free(c->rs);
+	free(c->run);
+	free(c->esc);
 	free(c->arena);
 	free(c->meter);
 	free(c->obis);
@@ -207,13 +222,151 @@ static int64_t find_name(const struct gw_jcodec *c, const uint32_t *tab,
 	return -1;
 }
 
-/* The series of meter m and OBIS code o, or -1: along m's chain, which
- * is as long as the meter has registers in the segment. */
-static int64_t find_series(const struct gw_jcodec *c, uint32_t m, uint32_t o)
+/* The time word of a writer's series (struct gw_jseries). */
+static uint32_t tw_get(const struct gw_jseries *s)
 {
-	for (uint32_t k = c->meter[m].last; k; k = c->s[k - 1].prev)
-		if (c->s[k - 1].obis == o)
-			return k - 1;
+	return s->tw[0] | (uint32_t)s->tw[1] << 8 | (uint32_t)s->tw[2] << 16;
+}
+
+static void tw_set(struct gw_jseries *s, uint32_t w)
+{
+	s->tw[0] = (uint8_t)w;
+	s->tw[1] = (uint8_t)(w >> 8);
+	s->tw[2] = (uint8_t)(w >> 16);
+}
+
+/* Where run r ends: the next run's first series, or after the last. */
+static uint32_t run_end(const struct gw_jcodec *c, uint32_t r)
+{
+	return r + 1 < c->nr ? c->run[r + 1].first : c->ns;
+}
+
+/* The run of series cand, the one after a series of run r (r is
+ * UINT32_MAX before the first series): r, or the run after it. */
+static uint32_t next_run(const struct gw_jcodec *c, uint32_t r, uint32_t cand)
+{
+	uint32_t n = r + 1;
+
+	return n < c->nr && c->run[n].first <= cand ? n : r;
+}
+
+/* Series i's last time, its run's base being `base`. */
+static int64_t series_ts(const struct gw_jcodec *c, int64_t base, uint32_t i)
+{
+	uint32_t w = tw_get(&c->s[i]);
+
+	if (w & 1)
+		return c->esc[w >> 1].ts;
+	int64_t d = w >> 1;
+	return gw_wrap_add(base, d >= TW_LIM ? d - 2 * TW_LIM : d);
+}
+
+static uint32_t series_obis(const struct gw_jcodec *c, uint32_t i)
+{
+	const struct gw_jseries *s = &c->s[i];
+
+	return s->obis != GW_JOBIS_WIDE ? s->obis : c->esc[tw_get(s) >> 1].obis;
+}
+
+/* Takes an escape slot: its index, or -1 when out of memory. */
+static int64_t esc_take(struct gw_jcodec *c)
+{
+	uint32_t k;
+
+	if (c->efree) {
+		k = c->efree - 1;
+		c->efree = c->esc[k].next;
+	} else {
+		if (grow(&c->esc, &c->ecap, c->nesc + 1, sizeof(*c->esc)))
+			return -1;
+		k = c->nesc++;
+	}
+	c->elive++;
+	return k;
+}
+
+static void esc_give(struct gw_jcodec *c, uint32_t k)
+{
+	c->esc[k].next = c->efree;
+	c->efree = k + 1;
+	if (--c->elive == 0)
+		c->nesc = c->efree = 0; /* all free: the slots start over */
+}
+
+/* Puts t as the time of series i (of run r), counted from base: in its
+ * word when it fits there, else in an escape slot. 0 or -1 (out of
+ * memory). */
+static int put_ts(struct gw_jcodec *c, uint32_t r, int64_t base, uint32_t i,
+		  int64_t t)
+{
+	struct gw_jseries *s = &c->s[i];
+	uint32_t w = tw_get(s);
+	int64_t d = gw_wrap_sub(t, base);
+	int fits = s->obis != GW_JOBIS_WIDE && d >= -TW_LIM && d < TW_LIM;
+
+	if (w & 1) {
+		if (!fits) {
+			c->esc[w >> 1].ts = t;
+			return 0;
+		}
+		esc_give(c, w >> 1);
+		c->run[r].nesc--;
+	} else if (!fits) {
+		int64_t k = esc_take(c);
+		if (k < 0)
+			return -1;
+		c->esc[k].ts = t;
+		tw_set(s, (uint32_t)k << 1 | 1);
+		c->run[r].nesc++;
+		return 0;
+	}
+	tw_set(s, (uint32_t)(d & (2 * TW_LIM - 1)) << 1);
+	return 0;
+}
+
+/* Sets the time of series i (of run r) to t. A time far from the run's
+ * base moves the base to it when the series was near it (its meter's
+ * cycle moved on: the run's other series follow as they are read) or
+ * when most of the run is in slots already; the run's other series are
+ * then put against the new base. A move costs the run's length, so it
+ * waits until half as many readings of the run were coded since the last
+ * (what a meter's poll gives at once): a run moves its base about once an
+ * hour of its meter's polls, never more than twice a length of readings,
+ * and a series whose times stay far from its meter's others keeps a slot.
+ * 0 or -1 (out of memory). */
+static int set_ts(struct gw_jcodec *c, uint32_t r, uint32_t i, int64_t t)
+{
+	struct gw_jrun *ru = &c->run[r];
+	int64_t d = gw_wrap_sub(t, ru->base);
+	uint32_t len = run_end(c, r) - ru->first;
+
+	if (ru->credit < len)
+		ru->credit++;
+	if (c->s[i].obis != GW_JOBIS_WIDE && (d < -TW_LIM || d >= TW_LIM) &&
+	    2 * (uint64_t)ru->credit >= len &&
+	    (!(tw_get(&c->s[i]) & 1) || 2 * (uint64_t)ru->nesc > len)) {
+		int64_t old = ru->base;
+		for (uint32_t j = ru->first; j < ru->first + len; j++)
+			if (j != i && put_ts(c, r, t, j, series_ts(c, old, j)))
+				return -1;
+		ru->base = t;
+		ru->credit = 0;
+	}
+	return put_ts(c, r, ru->base, i, t);
+}
+
+/* The writer's series of meter m and OBIS code o, or -1, along m's runs
+ * (as long as the meter has registers in the segment); *r its run. */
+static int64_t find_series(const struct gw_jcodec *c, uint32_t m, uint32_t o,
+			   uint32_t *r)
+{
+	for (uint32_t k = c->meter[m].last; k; k = c->run[k - 1].prev)
+		for (uint32_t i = c->run[k - 1].first, end = run_end(c, k - 1);
+		     i < end; i++)
+			if (series_obis(c, i) == o) {
+				*r = k - 1;
+				return i;
+			}
 	return -1;
 }
 
@@ -235,15 +388,45 @@ static int64_t add_name(struct gw_jcodec *c, struct gw_jname **names,
 	return *n - 1;
 }
 
-static int64_t add_series(struct gw_jcodec *c, uint32_t m, uint32_t o)
+/* Appends a writer's series of meter m and OBIS code o, to the last run
+ * when that is m's, else to a new one based at ts; *r its run. Its index
+ * or -1. */
+static int64_t add_series(struct gw_jcodec *c, uint32_t m, uint32_t o,
+			  int64_t ts, uint32_t *r)
 {
 	if (c->ns >= GW_JOURNAL_SERIES_MAX ||
 	    grow(&c->s, &c->scap, c->ns + 1, sizeof(*c->s)))
 		return -1;
-	c->s[c->ns] = (struct gw_jseries){.meter = m, .obis = o,
-					  .prev = c->meter[m].last};
-	c->meter[m].last = ++c->ns;
-	return c->ns - 1;
+	if (!c->nr || c->run[c->nr - 1].meter != m) {
+		if (grow(&c->run, &c->rcap, c->nr + 1, sizeof(*c->run)))
+			return -1;
+		c->run[c->nr] = (struct gw_jrun){.base = ts, .first = c->ns,
+						 .meter = m, .prev = c->meter[m].last};
+		c->meter[m].last = ++c->nr;
+	}
+	struct gw_jseries *s = &c->s[c->ns];
+	*s = (struct gw_jseries){.obis = GW_JOBIS_WIDE};
+	if (o < GW_JOBIS_WIDE) {
+		s->obis = (uint16_t)o;
+	} else {
+		int64_t k = esc_take(c);
+		if (k < 0)
+			return -1;
+		c->esc[k].obis = o;
+		tw_set(s, (uint32_t)k << 1 | 1);
+	}
+	*r = c->nr - 1;
+	return c->ns++;
+}
+
+/* Appends a reader's series. Its index or -1. */
+static int64_t add_rseries(struct gw_jcodec *c, uint32_t m, uint32_t o)
+{
+	if (c->ns >= GW_JOURNAL_SERIES_MAX ||
+	    grow(&c->rs, &c->scap, c->ns + 1, sizeof(*c->rs)))
+		return -1;
+	c->rs[c->ns] = (struct gw_jrseries){.meter = m, .obis = o};
+	return c->ns++;
 }
 
 /* The writer's arrays trimmed to what they hold: a bus keeps its series'
@@ -251,6 +434,14 @@ static int64_t add_series(struct gw_jcodec *c, uint32_t m, uint32_t o)
 static void fit_all(struct gw_jcodec *c)
 {
 	fit(&c->s, &c->scap, c->ns, sizeof(*c->s));
+	fit(&c->run, &c->rcap, c->nr, sizeof(*c->run));
+	if (c->nesc) {
+		fit(&c->esc, &c->ecap, c->nesc, sizeof(*c->esc));
+	} else {
+		free(c->esc); /* the slots a cycle took are all given back */
+		c->esc = NULL;
+		c->ecap = 0;
+	}
 	fit(&c->meter, &c->mcap, c->nm, sizeof(*c->meter));
 	fit(&c->obis, &c->ocap, c->no, sizeof(*c->obis));
 	fit(&c->arena, &c->acap, c->alen, 1);
@@ -266,22 +457,25 @@ static void put_str8(struct gw_wbuf *b, const char *s)
 	gw_wbuf_put(b, s, n);
 }
 
-/* Names reading r's series in the body: NEXT, JUMP or NEW. Returns the
- * series' index, or -1 when out of memory. */
+/* Names reading rd's series in the body: NEXT (cand, the series after
+ * the previous reading's, of run *r), JUMP or NEW. Returns the series'
+ * index, its run in *r, or -1 when out of memory. */
 static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
-		       int64_t cand, const struct gw_reading *r)
+		       int64_t cand, uint32_t *r, const struct gw_reading *rd)
 {
 	if (cand < c->ns) {
-		const struct gw_jseries *s = &c->s[cand];
-		if (strcmp(c->arena + c->meter[s->meter].off, r->meter_id) == 0 &&
-		    strcmp(c->arena + c->obis[s->obis].off, r->obis) == 0) {
+		uint32_t cr = next_run(c, *r, (uint32_t)cand);
+		if (strcmp(c->arena + c->meter[c->run[cr].meter].off, rd->meter_id) == 0 &&
+		    strcmp(c->arena + c->obis[series_obis(c, (uint32_t)cand)].off,
+			   rd->obis) == 0) {
 			*tag = TAG_NEXT;
+			*r = cr;
 			return cand;
 		}
 	}
-	int64_t m = find_name(c, c->mhash, c->mhcap, c->meter, r->meter_id);
-	int64_t o = find_name(c, c->ohash, c->ohcap, c->obis, r->obis);
-	int64_t idx = m >= 0 && o >= 0 ? find_series(c, (uint32_t)m, (uint32_t)o) : -1;
+	int64_t m = find_name(c, c->mhash, c->mhcap, c->meter, rd->meter_id);
+	int64_t o = find_name(c, c->ohash, c->ohcap, c->obis, rd->obis);
+	int64_t idx = m >= 0 && o >= 0 ? find_series(c, (uint32_t)m, (uint32_t)o, r) : -1;
 	if (idx >= 0) {
 		*tag = TAG_JUMP;
 		gw_wbuf_varint(b, gw_zigzag(idx - cand));
@@ -290,24 +484,25 @@ static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
 	*tag = TAG_NEW;
 	gw_wbuf_varint(b, m >= 0 ? (uint64_t)m + 1 : 0);
 	if (m < 0) {
-		put_str8(b, r->meter_id);
-		m = add_name(c, &c->meter, &c->nm, &c->mcap, r->meter_id,
-			     strlen(r->meter_id), &c->mhash, &c->mhcap);
+		put_str8(b, rd->meter_id);
+		m = add_name(c, &c->meter, &c->nm, &c->mcap, rd->meter_id,
+			     strlen(rd->meter_id), &c->mhash, &c->mhcap);
 	}
 	gw_wbuf_varint(b, o >= 0 ? (uint64_t)o + 1 : 0);
 	if (o < 0) {
-		put_str8(b, r->obis);
-		o = add_name(c, &c->obis, &c->no, &c->ocap, r->obis,
-			     strlen(r->obis), &c->ohash, &c->ohcap);
+		put_str8(b, rd->obis);
+		o = add_name(c, &c->obis, &c->no, &c->ocap, rd->obis,
+			     strlen(rd->obis), &c->ohash, &c->ohcap);
 	}
 	if (m < 0 || o < 0)
 		return -1;
-	return add_series(c, (uint32_t)m, (uint32_t)o);
+	return add_series(c, (uint32_t)m, (uint32_t)o, rd->ts_ms, r);
 }
 
 /* Where the body's coding stands between two chunks of readings. */
 struct body_at {
 	int64_t last, shift, last_ts;
+	uint32_t run; /* last's run (UINT32_MAX before the first reading) */
 };
 
 /* The body: one tagged reading after another, the n readings r after
@@ -317,12 +512,13 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 		    const struct gw_reading *r, size_t n, struct gw_wbuf *b)
 {
 	int64_t last = pos->last, shift = pos->shift, last_ts = pos->last_ts;
+	uint32_t run = pos->run;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t at = b->n;
 		uint8_t tag = 0;
 		gw_wbuf_u8(b, 0);
-		int64_t idx = put_key(c, b, &tag, last + 1, &r[i]);
+		int64_t idx = put_key(c, b, &tag, last + 1, &run, &r[i]);
 		if (idx < 0 || b->oom)
 			return GW_ENOMEM;
 		struct gw_jseries *s = &c->s[idx];
@@ -334,7 +530,8 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 			gw_wbuf_u8(b, r[i].unit);
 			gw_wbuf_u8(b, r[i].status);
 		}
-		int64_t pred = isnew ? last_ts : gw_wrap_add(s->ts, shift);
+		int64_t ts = isnew ? 0 : series_ts(c, c->run[run].base, (uint32_t)idx);
+		int64_t pred = isnew ? last_ts : gw_wrap_add(ts, shift);
 		int64_t dts = gw_wrap_sub(r[i].ts_ms, pred);
 		if (dts) {
 			tag |= TAG_TS;
@@ -349,8 +546,9 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 			return GW_ENOMEM;
 		b->p[at] = tag;
 		if (!isnew)
-			shift = gw_wrap_sub(r[i].ts_ms, s->ts);
-		s->ts = r[i].ts_ms;
+			shift = gw_wrap_sub(r[i].ts_ms, ts);
+		if (set_ts(c, run, (uint32_t)idx, r[i].ts_ms))
+			return GW_ENOMEM;
 		s->value = r[i].value;
 		s->scale = r[i].scale;
 		s->unit = r[i].unit;
@@ -358,7 +556,8 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 		last = idx;
 		last_ts = r[i].ts_ms;
 	}
-	*pos = (struct body_at){.last = last, .shift = shift, .last_ts = last_ts};
+	*pos = (struct body_at){.last = last, .shift = shift, .last_ts = last_ts,
+				.run = run};
 	return 0;
 }
 
@@ -398,7 +597,7 @@ static int put_body_src(struct gw_jcodec *c, const struct gw_reading_src *src,
 			struct gw_wbuf *b)
 {
 	struct gw_reading chunk[GW_JOURNAL_CHUNK];
-	struct body_at at = {.last = -1};
+	struct body_at at = {.last = -1, .run = UINT32_MAX};
 	long k;
 
 	for (size_t from = 0; (k = gw_reading_src_chunk(src, from, chunk)) > 0;
@@ -534,7 +733,7 @@ static int get_reading(struct gw_jcodec *c, struct gw_rbuf *b, int64_t *last,
 			return (int)o;
 		if (c->ns >= GW_JOURNAL_SERIES_MAX)
 			return -1;
-		idx = add_series(c, (uint32_t)m, (uint32_t)o);
+		idx = add_rseries(c, (uint32_t)m, (uint32_t)o);
 		if (idx < 0)
 			return -2;
 		break;
@@ -544,7 +743,7 @@ static int get_reading(struct gw_jcodec *c, struct gw_rbuf *b, int64_t *last,
 	}
 	if (b->bad || idx < 0 || idx >= c->ns)
 		return -1;
-	struct gw_jseries *s = &c->s[idx];
+	struct gw_jrseries *s = &c->rs[idx];
 	int isnew = (tag & TAG_KEY_MASK) == TAG_NEW;
 	if (tag & TAG_ATTR) {
 		s->scale = gw_to_i8((uint8_t)gw_rbuf_le(b, 1));

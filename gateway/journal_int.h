@@ -26,34 +26,76 @@
  * before it would pass it), so that no segment makes a reader hold more. */
 #define GW_JOURNAL_SERIES_MAX (1u << 22)
 
-/* One series of a segment (a meter's register) as the codec last saw it:
- * what coding the next reading of it needs, and no more (32 bytes; the
- * writer keeps one per series of every bus, all day). */
+/* One series of a segment (a meter's register) as the writer last wrote
+ * it: what coding the next reading of it needs, and no more (16 bytes; the
+ * writer keeps one per series of every bus, all day). Its meter is its
+ * run's. Its time is a word `tw` of 24 bits (little-endian): bit 0 clear,
+ * bits 1-23 the time's difference to its run's base in ms (signed, within
+ * about 70 minutes); bit 0 set, bits 1-23 the index of its escape slot,
+ * which holds the time (a series whose time is far from its meter's
+ * others, and every series of an OBIS index too large for 16 bits). */
 struct gw_jseries {
+	int64_t value;
+	uint16_t obis; /* index into the OBIS codes; GW_JOBIS_WIDE: in the slot */
+	int8_t scale;
+	uint8_t unit, status;
+	uint8_t tw[3];
+};
+#define GW_JOBIS_WIDE 0xffffu
+
+/* A run of the writer's series: consecutive ones of one meter (a meter's
+ * registers are added together, in its first cycle), from `first` to the
+ * next run's first. A meter's series are found along its runs' chain. */
+struct gw_jrun {
+	int64_t base;   /* the time its series' words count from */
+	uint32_t first; /* its first series */
+	uint32_t meter;
+	uint32_t prev;  /* the same meter's run before it, + 1 (0: none) */
+	uint32_t nesc;  /* its series whose time is in an escape slot */
+	uint32_t credit; /* its readings coded since its base moved (at most
+			  * its length): a move costs its length */
+};
+
+/* An escape slot: a series' full time and OBIS index; a free slot holds
+ * the next free one + 1 in `next`. */
+struct gw_jesc {
+	int64_t ts;
+	uint32_t obis, next;
+};
+
+/* One series as the reader keeps it while it reads a segment: all of it
+ * spelt out (the reader looks nothing up and lives for one segment). */
+struct gw_jrseries {
 	int64_t value, ts;
 	uint32_t meter, obis; /* indexes into the codec's name tables */
-	uint32_t prev; /* the same meter's series added before it, + 1 (0:
-			* none): the writer finds a series through its meter */
 	int8_t scale;
 	uint8_t unit, status;
 };
 
 /* A name of the codec's tables: its offset in the arena and, for a
- * meter, its series added last (index + 1, 0: none). */
+ * meter, the writer's run added last (index + 1, 0: none). */
 struct gw_jname {
 	uint32_t off, last;
 };
 
-/* The packed-cycle codec's state for one segment: its series, their
- * meter ids and OBIS codes (NUL-terminated in one arena, by offset), and
- * for the writer hash tables to find the names (index + 1, 0: empty; a
- * series is then found along its meter's chain). The writer trims its
- * arrays to what they hold after each record, so that a bus keeps the
- * size of its series, not of the growth that got there. Start it as
- * {.fresh = 1}; free with gw_jcodec_free(). */
+/* The packed-cycle codec's state for one segment: its series (the
+ * writer's `s` or the reader's `rs`: a codec is only ever one of them),
+ * their meter ids and OBIS codes (NUL-terminated in one arena, by
+ * offset), and for the writer the runs, the escape slots and hash tables
+ * to find the names (index + 1, 0: empty; a series is then found along
+ * its meter's runs). The writer trims its arrays to what they hold after
+ * each record, so that a bus keeps the size of its series, not of the
+ * growth that got there. Start it as {.fresh = 1}; free with
+ * gw_jcodec_free(). */
 struct gw_jcodec {
 	struct gw_jseries *s;
+	struct gw_jrseries *rs;
 	uint32_t ns, scap;
+	struct gw_jrun *run;
+	uint32_t nr, rcap;
+	struct gw_jesc *esc;
+	uint32_t nesc, ecap, efree, elive; /* slots used, room, free list + 1,
+					    * slots held */
 	char *arena;
 	uint32_t alen, acap;
 	struct gw_jname *meter;

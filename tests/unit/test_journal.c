@@ -809,6 +809,46 @@ static size_t series_cycle(struct gw_reading *r, int c, int64_t t)
 	return n;
 }
 
+/* Codes the cycles cyc[0..ncyc) of bus 3 with one writer (a new segment
+ * at cycle `reset`), reads them back with one reader and asserts that
+ * every reading comes back as it went in; the records' length and CRC in
+ * *len and *crc. */
+static void code_and_read(struct gw_reading **cyc, const size_t *n, int ncyc,
+			  int reset, size_t *len, uint32_t *crc)
+{
+	size_t *at = calloc((size_t)ncyc + 1, sizeof(*at));
+	struct gw_jcodec w = {.fresh = 1}, rd = {.fresh = 1};
+	struct gw_jscan sc = {0};
+	struct gw_wbuf b = {0};
+
+	assert_non_null(at);
+	for (int c = 0; c < ncyc; c++) {
+		if (c == reset)
+			gw_jcodec_reset(&w); /* a new segment */
+		at[c] = b.n;
+		assert_int_equal(gw_jcodec_encode(&w, 3, cyc[c], n[c], &b), 0);
+	}
+	at[ncyc] = b.n;
+	assert_false(b.oom);
+	for (int c = 0; c < ncyc; c++) {
+		int bus = -1;
+		size_t got = 0;
+		assert_int_equal(gw_jcodec_decode(&rd, b.p + at[c], at[c + 1] - at[c],
+						  &sc, &bus, &got), 0);
+		assert_int_equal(bus, 3);
+		assert_int_equal(got, n[c]);
+		for (size_t i = 0; i < got; i++)
+			assert_memory_equal(&sc.rbuf[i], &cyc[c][i], sizeof(cyc[c][i]));
+	}
+	*len = b.n;
+	*crc = gw_crc32(b.p, b.n);
+	gw_jcodec_free(&w);
+	gw_jcodec_free(&rd);
+	free(sc.rbuf);
+	free(b.p);
+	free(at);
+}
+
 /* The packed records of a multi-cycle segment (and of a fresh one after
  * it) are the bytes this codec has always written: their length and CRC
  * are those of the records written at 2127eaa, before the writer's state
@@ -819,37 +859,87 @@ static size_t series_cycle(struct gw_reading *r, int c, int64_t t)
 static void packed_bytes_and_series(void **state)
 {
 	static struct gw_reading all[30][800];
-	static size_t nall[30], at[31];
-	struct gw_jcodec w = {.fresh = 1}, rd = {.fresh = 1};
-	struct gw_jscan sc = {0};
-	struct gw_wbuf b = {0};
+	struct gw_reading *cyc[30];
+	size_t nall[30], len;
+	uint32_t crc;
 	(void)state;
 
 	for (int c = 0; c < 30; c++) {
-		if (c == 20)
-			gw_jcodec_reset(&w); /* a new segment */
 		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
-		at[c] = b.n;
-		assert_int_equal(gw_jcodec_encode(&w, 3, all[c], nall[c], &b), 0);
+		cyc[c] = all[c];
 	}
-	at[30] = b.n;
-	assert_false(b.oom);
-	for (int c = 0; c < 30; c++) {
-		int bus = -1;
-		size_t n = 0;
-		assert_int_equal(gw_jcodec_decode(&rd, b.p + at[c], at[c + 1] - at[c],
-						  &sc, &bus, &n), 0);
-		assert_int_equal(bus, 3);
-		assert_int_equal(n, nall[c]);
-		for (size_t i = 0; i < n; i++)
-			assert_memory_equal(&sc.rbuf[i], &all[c][i], sizeof(all[c][i]));
+	code_and_read(cyc, nall, 30, 20, &len, &crc);
+	assert_int_equal(len, 39980);
+	assert_int_equal(crc, 0x32751a6fu);
+}
+
+/* Cycle c of far_cycle(): 30 meters of 10 registers polled every 15
+ * minutes, then every 3 hours, then daily, the clock stepped back 4 hours
+ * once; a register of some meters hours behind its meter's others (a load
+ * profile's value), the registers of others each stamped minutes to hours
+ * apart, one time anywhere in int64; then a meter of 70,000 registers
+ * (more OBIS codes than 16 bits number), twice. */
+#define FAR_CYCLES 14
+#define FAR_WIDE 70000
+static size_t far_cycle(struct gw_reading *r, int c)
+{
+	int64_t t = T0 + (c < 4 ? c * 900000LL
+				: c < 8 ? 3 * 900000LL + (c - 3) * 10800000LL
+					: 25 * 3600000LL + (c - 7) * 86400000LL);
+	size_t n = 0;
+
+	if (c >= 6)
+		t -= 4 * 3600000LL;
+	for (int m = 0; m < 30 && c < 12; m++)
+		for (int k = 0; k < 10; k++) {
+			struct gw_reading *x = &r[n++];
+			int64_t ts = t + m * 200;
+			memset(x, 0, sizeof(*x));
+			snprintf(x->meter_id, GW_ID_MAX, "F%d", m);
+			snprintf(x->obis, GW_OBIS_MAX, "%d.8.0", k + 1);
+			if (m % 5 == 1 && k == 0)
+				ts -= 5 * 3600000LL;
+			else if (m % 5 == 2)
+				ts += (int64_t)k * 1500000 * (c % 2 ? 1 : -1);
+			else if (m % 5 == 3 && c == 9)
+				ts = gw_to_i64((uint64_t)(m + k) * 0x9E3779B97F4A7C15ull);
+			x->ts_ms = ts;
+			x->value = (int64_t)m * 1000 + k + c * (k + 1);
+			x->unit = GW_UNIT_WH;
+		}
+	for (int k = 0; k < FAR_WIDE && c >= 12; k++) {
+		struct gw_reading *x = &r[n++];
+		memset(x, 0, sizeof(*x));
+		snprintf(x->meter_id, GW_ID_MAX, "W");
+		snprintf(x->obis, GW_OBIS_MAX, "9.%d.%d", k / 1000, k % 1000);
+		x->ts_ms = t + (k % 3 ? 0 : 9000000) + c;
+		x->value = k;
+		x->unit = GW_UNIT_V;
 	}
-	assert_int_equal(b.n, 39980);
-	assert_int_equal(gw_crc32(b.p, b.n), 0x32751a6fu);
-	gw_jcodec_free(&w);
-	gw_jcodec_free(&rd);
-	free(sc.rbuf);
-	free(b.p);
+	return n;
+}
+
+/* Times far apart and more OBIS codes than 16 bits number, which the
+ * writer's state keeps out of its small series (in escape slots): the
+ * same bytes as before it was made smaller (those written at cd20978),
+ * every reading back as it went in. */
+static void packed_far_times_and_wide(void **state)
+{
+	struct gw_reading *cyc[FAR_CYCLES];
+	size_t n[FAR_CYCLES], len;
+	uint32_t crc;
+	(void)state;
+
+	for (int c = 0; c < FAR_CYCLES; c++) {
+		cyc[c] = malloc(FAR_WIDE * sizeof(**cyc));
+		assert_non_null(cyc[c]);
+		n[c] = far_cycle(cyc[c], c);
+	}
+	code_and_read(cyc, n, FAR_CYCLES, -1, &len, &crc);
+	assert_int_equal(len, 256184);
+	assert_int_equal(crc, 0x44a4b69cu);
+	for (int c = 0; c < FAR_CYCLES; c++)
+		free(cyc[c]);
 }
 
 /* ---- spool: recovery, sealed-day state, size bound ---- */
@@ -1367,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(packed_round_trip),
 		cmocka_unit_test(version1_segments_replay),
 		cmocka_unit_test(packed_bytes_and_series),
+		cmocka_unit_test(packed_far_times_and_wide),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
 		cmocka_unit_test(journal_over_bound_keeps_intervals),

@@ -8,6 +8,7 @@
 # state and the ratio of coding CPU, min/median/max; fails if the two
 # builds coded different bytes (their CRCs differ).
 #   tests/bench/heap/jcodec_pair.sh BUILD_A [BUILD_B]   (B: $GW_BUILD or build)
+# GW_BENCH_METERS (default 10000) sets the meters, 200 a bus.
 # BUILD_A is a build directory of the baseline with build/bench/jcodec_bench
 # (copy tests/bench/jcodec_bench.c into its tree to build it there). Hold
 # the bench lock (docs/benchmarks.md): two processes run one after the
@@ -27,7 +28,8 @@ field() { sed -n "s/.*$1 \([0-9a-f.]*\).*/\1/p" <<<"$2"; }
 mmm() { sort -g | awk '{v[NR]=$1} END {printf "%s / %s / %s", v[1], v[int((NR+1)/2)], v[NR]}'; }
 
 bad=0
-for size in "10000 3 200 96" "10000 23 200 24"; do
+meters="${GW_BENCH_METERS:-10000}"
+for size in "$meters 3 200 96" "$meters 23 200 24"; do
 	sa=() sb=() ratios=()
 	for ((i = 1; i <= repeats; i++)); do
 		if ((i % 2)); then
