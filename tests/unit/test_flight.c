@@ -591,6 +591,14 @@ static void assert_cycle(struct gw_fcycle *c, const struct gw_reading *ref,
 	assert_int_equal(c->wn, whole);
 }
 
+/* Sets reading i's status in c and in ref. */
+static void set_status(struct gw_fcycle *c, struct gw_reading *ref, size_t i,
+		       uint8_t status)
+{
+	assert_int_equal(gw_fcycle_set_status(c, i, status), 0);
+	ref[i].status = status;
+}
+
 /* A meter's registers read at once share their meter and time, said once
  * (a run): a cycle of three meters' reads of one time each is three runs
  * however many registers. A reading of another time starts a run (the
@@ -658,29 +666,23 @@ static void cycle_runs(void **state)
 	assert_cycle(&c, ref, n, 1);
 
 	/* statuses: four bits in the middle of a run stay in the record */
-	assert_int_equal(gw_fcycle_set_status(&c, 5, GW_RS_CLOCK_BACK), 0);
-	ref[5].status = GW_RS_CLOCK_BACK;
+	set_status(&c, ref, 5, GW_RS_CLOCK_BACK);
 	assert_int_equal(c.nrun, 8);
 	assert_cycle(&c, ref, n, 1);
 	/* beyond them: the middle of a run, at a wide value (two runs more) */
-	assert_int_equal(gw_fcycle_set_status(&c, 4, 200), 0);
-	ref[4].status = 200;
+	set_status(&c, ref, 4, 200);
 	assert_int_equal(c.nrun, 10);
 	assert_int_equal(c.nwide, --wide);
 	assert_cycle(&c, ref, n, 2);
 	/* a run's first (meter 2's) and a run's last (meter 1's at T + 1) */
-	assert_int_equal(gw_fcycle_set_status(&c, 19, 201), 0);
-	ref[19].status = 201;
-	assert_int_equal(gw_fcycle_set_status(&c, 17, 202), 0);
-	ref[17].status = 202;
+	set_status(&c, ref, 19, 201);
+	set_status(&c, ref, 17, 202);
 	assert_int_equal(c.nrun, 12);
 	assert_int_equal(c.nwide, --wide);
 	assert_cycle(&c, ref, n, 4);
 	/* a whole one's status, and the cycle's last reading made whole */
-	assert_int_equal(gw_fcycle_set_status(&c, 4, 203), 0);
-	ref[4].status = 203;
-	assert_int_equal(gw_fcycle_set_status(&c, n - 1, 204), 0);
-	ref[n - 1].status = 204;
+	set_status(&c, ref, 4, 203);
+	set_status(&c, ref, n - 1, 204);
 	assert_int_equal(c.nrun, 12); /* meter 0's run of one is whole now */
 	assert_cycle(&c, ref, n, 5);
 	/* packed on after it: a run of its own again */
