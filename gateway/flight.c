@@ -16,9 +16,17 @@
  * Its lock is taken once per call that packs or unpacks, never per
  * reading, and nothing else is taken while it is held.
  *
- * A cycle (struct gw_fcycle) is the two arrays: a whole record's value
- * is its reading's index in the cycle's w, so that the sink can read any
- * part of the cycle, and the queue a held cycle's whole readings by it.
+ * A cycle (struct gw_fcycle) is four arrays: the records; the runs, a
+ * meter's readings of one time each, by their first record (a meter's
+ * registers read at once are one run; a reading of another time, or a
+ * whole one, starts the next); the values kept wide, by their reading's
+ * number; the whole readings, by a whole record's value. A reading
+ * found by its number (gw_fcycle_read, _key, _set_status) is looked up
+ * in the runs and the wide values by halving; a read of many, and a
+ * take, walk them on from there (a held cycle keeps where its take
+ * stopped), so that the sink can read any part of the cycle and the
+ * queue takes a cycle in any parts. A status beyond a record's four bits
+ * makes its reading whole: its run is split around it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,8 +34,11 @@
 
 #include "flight.h"
 
-_Static_assert(sizeof(struct gw_flight) == 24, "a record is 24 bytes");
+_Static_assert(sizeof(struct gw_flight) == 8, "a record is 8 bytes");
+_Static_assert(sizeof(struct gw_frun) == 16, "a run is 16 bytes");
 _Static_assert(GW_UNIT_COUNT_ <= 16, "a unit fits in four bits");
+_Static_assert(sizeof(((struct gw_reading *)0)->obis) == GW_OBIS_MAX,
+	       "a code is copied whole from the table");
 
 struct codes {
 	pthread_mutex_t lock; /* over all of the table */
@@ -37,13 +48,12 @@ struct codes {
 	size_t hcap;
 };
 
-/* A cycle handed to the queue: its records r[head .. n) not yet taken,
- * its whole readings w (by a whole record's value). */
+/* A cycle handed to the queue: its readings head .. c.n - 1 not yet
+ * taken; run and wide where the take goes on (struct walk). */
 struct held {
 	struct held *next;
-	struct gw_flight *r;
-	size_t head, n;
-	struct gw_reading *w;
+	struct gw_fcycle c;
+	size_t head, run, wide;
 };
 
 struct gw_flightq {
@@ -70,8 +80,7 @@ struct gw_flightq *gw_flightq_new(const struct gw_config *cfg, size_t max_codes)
 
 static void held_free(struct held *h)
 {
-	free(h->r);
-	free(h->w);
+	gw_fcycle_free(&h->c);
 	free(h);
 }
 
@@ -142,20 +151,14 @@ static long code_number(struct codes *c, const char *code)
 	return (long)c->n++;
 }
 
-/* Grows an array of *cap elements of size sz, whose live part
- * [*head, *n) is first moved to its start, to room for `need` more. */
-static int make_room(void **p, size_t sz, size_t *head, size_t *n, size_t *cap,
-		     size_t need)
+/* Grows an array of *cap elements of size sz, n of them live, to room
+ * for `need` more (doubling, from 16). 0 or GW_ENOMEM (unchanged). */
+static int make_room(void **p, size_t sz, size_t n, size_t *cap, size_t need)
 {
-	if (*head && *n + need > *cap) {
-		memmove(*p, (char *)*p + *head * sz, (*n - *head) * sz);
-		*n -= *head;
-		*head = 0;
-	}
-	if (*n + need <= *cap)
+	if (n + need <= *cap)
 		return 0;
-	size_t ncap = *cap ? *cap : 256;
-	while (ncap < *n + need)
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < n + need)
 		ncap *= 2;
 	void *np = realloc(*p, ncap * sz);
 	if (!np)
@@ -165,48 +168,186 @@ static int make_room(void **p, size_t sz, size_t *head, size_t *n, size_t *cap,
 	return 0;
 }
 
-/* Fills f from r of meter m (the code table's lock held); returns 1 if
- * it fits a record, 0 if it goes whole (counted in *full or *other),
- * GW_ENOMEM. */
-static int pack(struct gw_flightq *q, int m, const struct gw_reading *r,
-		struct gw_flight *f, unsigned long *full, unsigned long *other)
+/* Hands back what an array holds past its n elements of size sz (glibc
+ * shrinks a block in place; a failed shrink keeps the whole block, which
+ * is no error). */
+static void shrink(void **p, size_t sz, size_t n, size_t *cap)
+{
+	if (n && n < *cap) {
+		void *np = realloc(*p, n * sz);
+		if (np) {
+			*p = np;
+			*cap = n;
+		}
+	}
+}
+
+/* Where a walk over a cycle's readings is: a run at or before the
+ * reading it is at, and a wide value at or before the first one at or
+ * after that reading (walk_run and walk_value move them on). */
+struct walk {
+	size_t run, wide;
+};
+
+/* The run of reading i of c (the last whose first is at or before it). */
+static size_t run_of(const struct gw_fcycle *c, size_t i)
+{
+	size_t lo = 0, hi = c->nrun;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->run[mid].first <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The first wide value of c at or after reading i. */
+static size_t wide_of(const struct gw_fcycle *c, size_t i)
+{
+	size_t lo = 0, hi = c->nwide;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->wide[mid].i < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The run of reading i, the walk moved on to it (at reading i or
+ * before it). */
+static const struct gw_frun *walk_run(const struct gw_fcycle *c,
+				      struct walk *at, size_t i)
+{
+	while (at->run + 1 < c->nrun && c->run[at->run + 1].first <= i)
+		at->run++;
+	return &c->run[at->run];
+}
+
+/* Record f's value, reading i's (the walk at reading i or before it). */
+static int64_t walk_value(const struct gw_fcycle *c, struct walk *at,
+			  const struct gw_flight *f, size_t i)
+{
+	if (f->value != GW_FLIGHT_WIDE)
+		return f->value;
+	while (c->wide[at->wide].i < i)
+		at->wide++;
+	return c->wide[at->wide].value;
+}
+
+/* Unpacks readings from .. from + n - 1 of c into out, the walk at
+ * reading from or before it (the code table's lock held): run by run,
+ * a run's meter and time set once. */
+static void unpack(const struct gw_fcycle *c, struct walk *at, size_t from,
+		   struct gw_reading *out, size_t n)
+{
+	const struct gw_config *cfg = c->q->cfg;
+	const struct codes *t = &c->q->codes;
+	struct gw_reading one;
+
+	for (size_t i = from, end = from + n; i < end;) {
+		const struct gw_frun *run = walk_run(c, at, i);
+		size_t stop = at->run + 1 < c->nrun ? run[1].first : c->n;
+		if (stop > end)
+			stop = end;
+		if (run->meter == GW_FLIGHT_WHOLE) {
+			for (; i < stop; i++)
+				*out++ = c->w[c->r[i].value];
+			continue;
+		}
+		memset(&one, 0, sizeof(one));
+		strcpy(one.meter_id, cfg->meters[run->meter].id);
+		one.ts_ms = run->ts_ms;
+		for (; i < stop; i++, out++) {
+			const struct gw_flight *f = &c->r[i];
+			*out = one;
+			/* the table's names are zero to their end */
+			memcpy(out->obis, t->name[f->code], sizeof(out->obis));
+			out->value = walk_value(c, at, f, i);
+			out->scale = f->scale;
+			out->unit = f->kind & 15;
+			out->status = f->kind >> 4;
+		}
+	}
+}
+
+/* The code number of r of meter m (the code table's lock held): >= 0 if
+ * it fits a record, GW_EFULL if it goes whole (counted in *full or
+ * *other), GW_ENOMEM. */
+static long fits(struct gw_flightq *q, int m, const struct gw_reading *r,
+		 unsigned long *full, unsigned long *other)
 {
 	if (!memchr(r->meter_id, '\0', sizeof(r->meter_id)) || m < 0 ||
 	    m >= q->cfg->n_meters || strcmp(r->meter_id, q->cfg->meters[m].id)) {
 		(*other)++;
-		return 0;
+		return GW_EFULL;
 	}
 	if (!memchr(r->obis, '\0', sizeof(r->obis)) || r->unit > 15 ||
 	    r->status > 15)
-		return 0;
+		return GW_EFULL;
 	long code = code_number(&q->codes, r->obis);
-	if (code == GW_EFULL) {
+	if (code == GW_EFULL)
 		(*full)++;
-		return 0;
-	}
-	if (code < 0)
-		return (int)code;
-	f->ts_ms = r->ts_ms;
-	f->value = r->value;
-	f->meter = (uint32_t)m;
-	f->code = (uint16_t)code;
-	f->scale = r->scale;
-	f->kind = (uint8_t)(r->unit | r->status << 4);
-	return 1;
+	return code;
 }
 
-/* Makes f stand for r, added whole to cycle c. 0 or GW_ENOMEM. */
-static int add_whole(struct gw_fcycle *c, struct gw_flight *f,
-		     const struct gw_reading *r)
+/* Makes the next record of c (c->n) one of a run of meter's readings of
+ * time ts (GW_FLIGHT_WHOLE: of whole readings), the last run or a new
+ * one. 0 or GW_ENOMEM. */
+static int run_for(struct gw_fcycle *c, uint32_t meter, int64_t ts)
 {
-	size_t head = 0;
+	const struct gw_frun *last = c->nrun ? &c->run[c->nrun - 1] : NULL;
 
-	if (make_room((void **)&c->w, sizeof(*c->w), &head, &c->wn, &c->wcap, 1))
+	if (last && last->meter == meter &&
+	    (meter == GW_FLIGHT_WHOLE || last->ts_ms == ts))
+		return 0;
+	if (make_room((void **)&c->run, sizeof(*c->run), c->nrun, &c->runcap, 1))
+		return GW_ENOMEM;
+	c->run[c->nrun++] = (struct gw_frun){.ts_ms = ts, .first = (uint32_t)c->n,
+					     .meter = meter};
+	return 0;
+}
+
+/* Keeps r whole in c's w, for record f. 0 or GW_ENOMEM. */
+static int keep_whole(struct gw_fcycle *c, struct gw_flight *f,
+		      const struct gw_reading *r)
+{
+	if (make_room((void **)&c->w, sizeof(*c->w), c->wn, &c->wcap, 1))
 		return GW_ENOMEM;
 	c->w[c->wn] = *r;
 	memset(f, 0, sizeof(*f));
-	f->meter = GW_FLIGHT_WHOLE;
-	f->value = (int64_t)c->wn++;
+	f->value = (int32_t)c->wn++;
+	return 0;
+}
+
+/* Adds r of meter m, its code numbered code (< 0: whole), as c's next
+ * record (room made for it). 0 or GW_ENOMEM. */
+static int add(struct gw_fcycle *c, int m, long code, const struct gw_reading *r)
+{
+	struct gw_flight *f = &c->r[c->n];
+
+	if (code < 0)
+		return run_for(c, GW_FLIGHT_WHOLE, 0) ? GW_ENOMEM
+						      : keep_whole(c, f, r);
+	if (run_for(c, (uint32_t)m, r->ts_ms))
+		return GW_ENOMEM;
+	if (r->value >= INT32_MIN + 1 && r->value <= INT32_MAX) {
+		f->value = (int32_t)r->value;
+	} else {
+		if (make_room((void **)&c->wide, sizeof(*c->wide), c->nwide,
+			      &c->widecap, 1))
+			return GW_ENOMEM;
+		c->wide[c->nwide++] = (struct gw_fwide){.value = r->value, .i = c->n};
+		f->value = GW_FLIGHT_WIDE;
+	}
+	f->code = (uint16_t)code;
+	f->scale = r->scale;
+	f->kind = (uint8_t)(r->unit | r->status << 4);
 	return 0;
 }
 
@@ -214,24 +355,25 @@ int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
 		    const struct gw_reading *r, size_t n)
 {
 	unsigned long full = 0, other = 0;
-	size_t head = 0, n0 = c->n, wn0 = c->wn;
+	size_t n0 = c->n, wn0 = c->wn, nrun0 = c->nrun, nwide0 = c->nwide;
 	int rc = 0;
 
 	c->q = q;
-	if (make_room((void **)&c->r, sizeof(*c->r), &head, &c->n, &c->cap, n))
+	if (n > UINT32_MAX - c->n || /* a run's first is 32 bits */
+	    make_room((void **)&c->r, sizeof(*c->r), c->n, &c->cap, n))
 		return GW_ENOMEM;
 	pthread_mutex_lock(&q->codes.lock);
-	for (size_t i = 0; i < n && rc >= 0; i++) {
-		struct gw_flight *f = &c->r[c->n];
-		rc = pack(q, m, &r[i], f, &full, &other);
-		if (rc == 0)
-			rc = add_whole(c, f, &r[i]);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		long code = fits(q, m, &r[i], &full, &other);
+		rc = code == GW_ENOMEM ? GW_ENOMEM : add(c, m, code, &r[i]);
 		c->n++;
 	}
 	pthread_mutex_unlock(&q->codes.lock);
-	if (rc < 0) { /* none of them */
+	if (rc) { /* none of them */
 		c->n = n0;
 		c->wn = wn0;
+		c->nrun = nrun0;
+		c->nwide = nwide0;
 		return GW_ENOMEM;
 	}
 	c->full += full;
@@ -247,14 +389,11 @@ int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c)
 	if (!h)
 		return GW_ENOMEM;
 	/* what was reserved and not filled is handed back now, not when the
-	 * cycle is taken (glibc shrinks a block in place; a failed shrink
-	 * keeps the whole block, which is no error) */
-	if (c->n < c->cap) {
-		struct gw_flight *nr = realloc(c->r, c->n * sizeof(*nr));
-		if (nr)
-			c->r = nr;
-	}
-	*h = (struct held){.r = c->r, .n = c->n, .w = c->w};
+	 * cycle is taken */
+	shrink((void **)&c->r, sizeof(*c->r), c->n, &c->cap);
+	shrink((void **)&c->run, sizeof(*c->run), c->nrun, &c->runcap);
+	shrink((void **)&c->wide, sizeof(*c->wide), c->nwide, &c->widecap);
+	*h = (struct held){.c = *c};
 	if (q->tail)
 		q->tail->next = h;
 	else
@@ -265,26 +404,8 @@ int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c)
 	q->counts.whole += c->wn;
 	q->counts.codes_full += c->full;
 	q->counts.other_id += c->other;
-	c->r = NULL;
-	c->w = NULL;
-	c->cap = c->wcap = 0;
-	gw_fcycle_clear(c);
+	*c = (struct gw_fcycle){.q = c->q};
 	return 0;
-}
-
-/* The reading record f (not a whole one) stands for, into out (the code
- * table's lock held). */
-static void unpack(const struct gw_flightq *q, const struct gw_flight *f,
-		   struct gw_reading *out)
-{
-	memset(out, 0, sizeof(*out));
-	strcpy(out->meter_id, q->cfg->meters[f->meter].id);
-	strcpy(out->obis, q->codes.name[f->code]);
-	out->ts_ms = f->ts_ms;
-	out->value = f->value;
-	out->scale = f->scale;
-	out->unit = f->kind & 15;
-	out->status = f->kind >> 4;
 }
 
 size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max)
@@ -297,18 +418,16 @@ size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max)
 	pthread_mutex_lock(&q->codes.lock);
 	while (n < max && q->head) {
 		struct held *h = q->head;
-		size_t k = h->n - h->head;
+		struct walk at = {h->run, h->wide};
+		size_t k = h->c.n - h->head;
 		if (k > max - n)
 			k = max - n;
-		for (size_t i = 0; i < k; i++, n++) {
-			const struct gw_flight *f = &h->r[h->head + i];
-			if (f->meter == GW_FLIGHT_WHOLE)
-				out[n] = h->w[f->value];
-			else
-				unpack(q, f, &out[n]);
-		}
+		unpack(&h->c, &at, h->head, out + n, k);
+		n += k;
 		h->head += k;
-		if (h->head < h->n)
+		h->run = at.run;
+		h->wide = at.wide;
+		if (h->head < h->c.n)
 			break;
 		q->head = h->next; /* all of it taken: freed below */
 		q->cycles--;
@@ -350,24 +469,51 @@ size_t gw_fcycle_read(const struct gw_fcycle *c, size_t from,
 		n = max;
 	if (!n)
 		return 0;
+	struct walk at = {run_of(c, from), wide_of(c, from)};
 	pthread_mutex_lock(&c->q->codes.lock);
-	for (size_t i = 0; i < n; i++) {
-		const struct gw_flight *f = &c->r[from + i];
-		if (f->meter == GW_FLIGHT_WHOLE)
-			out[i] = c->w[f->value];
-		else
-			unpack(c->q, f, &out[i]);
-	}
+	unpack(c, &at, from, out, n);
 	pthread_mutex_unlock(&c->q->codes.lock);
 	return n;
 }
 
+/* Makes reading i of c (a record of run k) whole, as r: its run split
+ * around it. 0 or GW_ENOMEM (unchanged). */
+static int make_whole(struct gw_fcycle *c, size_t k, size_t i,
+		      const struct gw_reading *r)
+{
+	struct gw_frun run = c->run[k];
+	size_t end = k + 1 < c->nrun ? c->run[k + 1].first : c->n;
+	int before = i > run.first, after = i + 1 < end;
+	size_t add = (size_t)before + (size_t)after;
+
+	if (make_room((void **)&c->run, sizeof(*c->run), c->nrun, &c->runcap, add) ||
+	    make_room((void **)&c->w, sizeof(*c->w), c->wn, &c->wcap, 1))
+		return GW_ENOMEM;
+	if (c->r[i].value == GW_FLIGHT_WIDE) { /* its wide value goes */
+		size_t j = wide_of(c, i);
+		memmove(&c->wide[j], &c->wide[j + 1],
+			(c->nwide - j - 1) * sizeof(*c->wide));
+		c->nwide--;
+	}
+	memmove(&c->run[k + 1 + add], &c->run[k + 1],
+		(c->nrun - k - 1) * sizeof(*c->run));
+	c->nrun += add;
+	k += (size_t)before; /* the run before it stays as it was */
+	c->run[k] = (struct gw_frun){.first = (uint32_t)i, .meter = GW_FLIGHT_WHOLE};
+	if (after)
+		c->run[k + 1] = (struct gw_frun){.ts_ms = run.ts_ms,
+						 .first = (uint32_t)i + 1,
+						 .meter = run.meter};
+	return keep_whole(c, &c->r[i], r);
+}
+
 int gw_fcycle_set_status(struct gw_fcycle *c, size_t i, uint8_t status)
 {
+	size_t k = run_of(c, i);
 	struct gw_flight *f = &c->r[i];
 	struct gw_reading r;
 
-	if (f->meter == GW_FLIGHT_WHOLE) {
+	if (c->run[k].meter == GW_FLIGHT_WHOLE) {
 		c->w[f->value].status = status;
 		return 0;
 	}
@@ -377,7 +523,7 @@ int gw_fcycle_set_status(struct gw_fcycle *c, size_t i, uint8_t status)
 	}
 	gw_fcycle_read(c, i, &r, 1);
 	r.status = status;
-	return add_whole(c, f, &r);
+	return make_whole(c, k, i, &r);
 }
 
 int gw_fcycle_reserve(struct gw_fcycle *c, size_t n)
@@ -399,25 +545,28 @@ size_t gw_fcycle_len(const struct gw_fcycle *c)
 
 void gw_fcycle_clear(struct gw_fcycle *c)
 {
-	c->n = c->wn = 0;
+	c->n = c->wn = c->nrun = c->nwide = 0;
 	c->full = c->other = 0;
 }
 
 void gw_fcycle_free(struct gw_fcycle *c)
 {
 	free(c->r);
+	free(c->run);
+	free(c->wide);
 	free(c->w);
 	memset(c, 0, sizeof(*c));
 }
 
 int gw_fcycle_key(const struct gw_fcycle *c, size_t i, struct gw_fkey *out)
 {
+	const struct gw_frun *run = &c->run[run_of(c, i)];
 	const struct gw_flight *f = &c->r[i];
 
-	if (f->meter == GW_FLIGHT_WHOLE)
+	if (run->meter == GW_FLIGHT_WHOLE)
 		return 0;
-	out->ts_ms = f->ts_ms;
-	out->meter = (int)f->meter;
+	out->ts_ms = run->ts_ms;
+	out->meter = (int)run->meter;
 	out->code = f->code;
 	out->status = f->kind >> 4;
 	return 1;

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * flight.h - the readings in flight between the poll workers and the
- * batching core, kept small: a queue of 24-byte records instead of the
- * 96-byte struct gw_reading.
+ * batching core, kept small: a reading is an 8-byte record (struct
+ * gw_flight: value, code, scale, unit and status) instead of the 96-byte
+ * struct gw_reading, and the meter and time it shares with the readings
+ * beside it are said once, in a run (struct gw_frun, 16 bytes: a meter's
+ * readings of one time, its registers of one read). At 23 registers a
+ * meter that is 8.7 bytes a reading.
  *
- * A record names its meter by its number in the configuration and its
+ * A run names its meter by its number in the configuration, a record its
  * OBIS code by its number in a table of the codes seen (append-only, so
- * that a number stays valid while the queue lives). A reading that does
+ * that a number stays valid while the queue lives). A value beyond 32 bits
+ * is kept beside the records (struct gw_fwide, by the reading's number in
+ * the cycle) and its record says so (GW_FLIGHT_WIDE). A reading that does
  * not fit a record is queued whole, in its place in the order, and counted:
  * a meter id that is not its meter's in the configuration (no driver makes
  * one today, a future one might), a unit or status beyond four bits, a code
@@ -40,18 +46,33 @@
 #include "config.h"
 #include "reading.h"
 
-/* One queued reading. */
+/* One queued reading: its value, or GW_FLIGHT_WIDE for one kept wide
+ * (or, in a run of whole readings, its reading's number in the cycle's w). */
 struct gw_flight {
-	int64_t ts_ms;
-	int64_t value;
-	uint32_t meter; /* index into cfg->meters, or GW_FLIGHT_WHOLE */
-	uint16_t code;  /* index into the code table */
+	int32_t value;
+	uint16_t code; /* index into the code table */
 	int8_t scale;
 	uint8_t kind; /* unit in the low four bits, status in the high four */
 };
 
-/* A record that stands for the next reading queued whole. */
+/* The records from first on, up to the next run's first (or the cycle's
+ * end): readings of one meter with one time, or readings queued whole. */
+struct gw_frun {
+	int64_t ts_ms;
+	uint32_t first;
+	uint32_t meter; /* index into cfg->meters, or GW_FLIGHT_WHOLE */
+};
+
+/* A value that does not fit a record's 32 bits: reading i's. */
+struct gw_fwide {
+	int64_t value;
+	size_t i;
+};
+
+/* A run whose records stand for readings queued whole. */
 #define GW_FLIGHT_WHOLE UINT32_MAX
+/* A record whose value is kept wide (so is a value that is this one). */
+#define GW_FLIGHT_WIDE INT32_MIN
 /* The code table's bound: a record's code is 16 bits. */
 #define GW_FLIGHT_CODES_MAX 65536u
 
@@ -71,13 +92,18 @@ size_t gw_flightq_take(struct gw_flightq *q, struct gw_reading *out, size_t max)
 /* The number of readings queued. */
 size_t gw_flightq_len(const struct gw_flightq *q);
 
-/* One poll cycle of one bus, as records in the order read (a record
- * whose meter is GW_FLIGHT_WHOLE stands for w[its value]), filled by its
- * bus worker alone. Start it as {0}; free with gw_fcycle_free. */
+/* One poll cycle of one bus, as records in the order read, in runs (a
+ * run whose meter is GW_FLIGHT_WHOLE stands for readings kept whole: its
+ * records' values are their numbers in w), filled by its bus worker
+ * alone. Start it as {0}; free with gw_fcycle_free. */
 struct gw_fcycle {
 	struct gw_flightq *q; /* whose code table names the records' codes */
 	struct gw_flight *r;
 	size_t n, cap;
+	struct gw_frun *run; /* by their first record, ascending */
+	size_t nrun, runcap;
+	struct gw_fwide *wide; /* by their reading's number, ascending */
+	size_t nwide, widecap;
 	struct gw_reading *w; /* the readings that did not fit a record */
 	size_t wn, wcap;
 	unsigned long full, other; /* of them: the table full, another id */
@@ -90,7 +116,7 @@ int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
 		    const struct gw_reading *r, size_t n);
 /* Makes room in c for n records in all, at once (a bus worker that knows
  * its cycle's size: the records then never grow past it unless more
- * come). Returns 0, or GW_ENOMEM (c unchanged). A cycle handed to the
+ * come; its runs, a meter's read each, grow as they come). Returns 0, or GW_ENOMEM (c unchanged). A cycle handed to the
  * queue leaves c without memory: reserve again for the next one. */
 int gw_fcycle_reserve(struct gw_fcycle *c, size_t n);
 /* Unpacks readings from, from + 1 ... of c into out, at most max. Returns
@@ -121,8 +147,8 @@ void gw_fcycle_clear(struct gw_fcycle *c);
 void gw_fcycle_free(struct gw_fcycle *c);
 /* Hands the readings of c to the queue, after every reading queued
  * before, and counts its whole ones: the queue takes over c's memory
- * (records not filled handed back) and frees it once they are all
- * taken; c is then empty and holds no memory (an empty c is left as it
+ * (records and runs not filled, and values kept wide, handed back) and
+ * frees it once they are all taken; c is then empty and holds no memory (an empty c is left as it
  * is). Returns 0, or GW_ENOMEM with none of them queued (c unchanged). */
 int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c);
 

@@ -549,7 +549,7 @@ static void cycle_done(struct worker *w, struct gw_cycle_times *t,
 
 /* A bus worker's buffers: one read's readings (buf, cap: what one read
  * of its meters can return, bus_bufs_size) and the cycle's, packed as
- * they are read into the queue's 24-byte records (flight.h), so that a
+ * they are read into the queue's 8-byte records (flight.h), so that a
  * cycle of a bus of hundreds of meters is never held as 96-byte
  * readings. The cycle's memory is handed to the queue with its
  * readings; the next cycle reserves its own (cyc_cap records) at its

@@ -107,11 +107,11 @@ int gw_sched_start(struct gw_sched *s);
  * (grown as needed; *cap is its capacity; the caller frees *buf), in the
  * order they were queued. Waits up to wait_ms for the first one. Returns
  * the number moved; 0 once the queue is empty. The queue holds them as
- * 24-byte records (flight.h), which name meters by their number in this
- * scheduler's configuration: they are taken out whole here, so a reload
+ * 8-byte records in runs (flight.h), which name meters by their number in
+ * this scheduler's configuration: they are taken out whole here, so a reload
  * takes every one before it frees the scheduler and its configuration.
  * (A bounded take keeps the caller's copy small: a cycle of 10,000
- * meters x 23 registers is 22 MB of whole readings, 5.5 MB of records;
+ * meters x 23 registers is 22 MB of whole readings, 2.0 MB of records;
  * 512 whole readings are 48 kB, and a cycle of 30,000 readings takes 59
  * turns of the daemon's loop.) */
 #define GW_SCHED_TAKE_MAX 512

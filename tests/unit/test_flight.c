@@ -16,6 +16,10 @@
  * taken); reserved for its bus's readings, it holds them without
  * growing and grows for more; its
  * records give their numbers (meter, code) to a reader that keys by them.
+ * A meter's readings of one time are one run (meter and time said once);
+ * other times, whole readings and statuses beyond four bits start or
+ * split runs, values beyond 32 bits are kept wide, and all of it reads
+ * and takes back exact in any parts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -99,7 +103,8 @@ static void round_trip(void **state)
 	size_t n = 0;
 
 	assert_non_null(q);
-	assert_int_equal(sizeof(struct gw_flight), 24);
+	assert_int_equal(sizeof(struct gw_flight), 8);
+	assert_int_equal(sizeof(struct gw_frun), 16);
 	for (int u = 0; u < GW_UNIT_COUNT_; u++)
 		for (int st = GW_RS_OK; st <= GW_RS_CLOCK_BACK; st++)
 			in[n++] = reading(LONG_ID, u & 1 ? LONG_CODE : "1.8.0",
@@ -551,6 +556,179 @@ static size_t read_fcycle(void *ctx, size_t from, struct gw_reading *out,
 	return gw_fcycle_read(ctx, from, out, max);
 }
 
+/* c reads back as ref (n readings) from every reading on in every chunk
+ * size, and keys as it: a record by its numbers, a whole reading none
+ * (whole of them). */
+static void assert_cycle(struct gw_fcycle *c, const struct gw_reading *ref,
+			 size_t n, size_t whole)
+{
+	struct gw_reading out[64];
+	struct gw_fkey k;
+	char name[GW_OBIS_MAX];
+	size_t none = 0;
+
+	assert_true(n <= 64);
+	assert_int_equal(gw_fcycle_len(c), n);
+	for (size_t chunk = 1; chunk <= n; chunk++)
+		for (size_t from = 0; from < n; from++) {
+			size_t got = gw_fcycle_read(c, from, out, chunk);
+			assert_int_equal(got, n - from < chunk ? n - from : chunk);
+			for (size_t i = 0; i < got; i++)
+				assert_same(&out[i], &ref[from + i]);
+		}
+	for (size_t i = 0; i < n; i++) {
+		if (!gw_fcycle_key(c, i, &k)) {
+			none++;
+			continue;
+		}
+		assert_string_equal(meters[k.meter].id, ref[i].meter_id);
+		assert_int_equal(gw_fcycle_code_name(c, k.code, name), 0);
+		assert_string_equal(name, ref[i].obis);
+		assert_true(k.ts_ms == ref[i].ts_ms);
+		assert_int_equal(k.status, ref[i].status);
+	}
+	assert_int_equal(none, whole);
+	assert_int_equal(c->wn, whole);
+}
+
+/* Sets reading i's status in c and in ref. */
+static void set_status(struct gw_fcycle *c, struct gw_reading *ref, size_t i,
+		       uint8_t status)
+{
+	assert_int_equal(gw_fcycle_set_status(c, i, status), 0);
+	ref[i].status = status;
+}
+
+/* A meter's registers read at once share their meter and time, said once
+ * (a run): a cycle of three meters' reads of one time each is three runs
+ * however many registers. A reading of another time starts a run (the
+ * meter's next, or one of the meter's times back again), a whole reading
+ * one of its own; a meter's readings packed on past the cycle's reserve
+ * go on in the same run. Values beyond 32 bits (the extremes, the
+ * record's own mark INT32_MIN, a large step between registers) are kept
+ * wide and read back exact. A status set in the middle of a run: four
+ * bits stay in the record; beyond them the reading goes whole and the
+ * run is split around it, at its first reading, its last and a wide
+ * one's. Taken from the queue in parts that end inside runs, the
+ * readings come out as packed, across two cycles. */
+static void cycle_runs(void **state)
+{
+	(void)state;
+	struct gw_flightq *q = gw_flightq_new(&cfg, 0);
+	struct gw_fcycle c = {0}, c2 = {0};
+	const int64_t T = 1700000000000LL, T2 = 1700000000500LL;
+	const int64_t v0[] = {INT64_MAX, 7, INT32_MAX, INT32_MIN + 1, INT32_MIN,
+			      (int64_t)INT32_MAX + 1, -5, INT64_MIN, 3,
+			      -((int64_t)1 << 40), ((int64_t)1 << 40) + 3, 0};
+	struct gw_reading ref[64], out[64];
+	size_t n = 0, wide = 0;
+
+	assert_non_null(q);
+	/* meter 0: twelve registers of one time, in two reads, past the
+	 * reserve of 10 */
+	assert_int_equal(gw_fcycle_reserve(&c, 10), 0);
+	for (int i = 0; i < 12; i++) {
+		char code[GW_OBIS_MAX];
+		snprintf(code, sizeof(code), "1.8.%d", i);
+		ref[n + (size_t)i] = reading("m0", code, T, v0[i], -2, GW_UNIT_WH, 0);
+		wide += v0[i] <= INT32_MIN || v0[i] > INT32_MAX;
+	}
+	assert_int_equal(wide, 6);
+	assert_int_equal(gw_flightq_pack(q, &c, 0, ref, 6), 0);
+	assert_int_equal(c.cap, 10);
+	assert_int_equal(gw_flightq_pack(q, &c, 0, ref + 6, 6), 0);
+	assert_true(c.cap >= 12);
+	n = 12;
+	assert_int_equal(c.nrun, 1);
+	assert_int_equal(c.nwide, wide);
+	/* meter 1: times that differ, a whole reading among them */
+	ref[n++] = reading(LONG_ID, "1.8.0", T, INT64_MIN, 0, GW_UNIT_WH, 0);
+	ref[n++] = reading(LONG_ID, "1.8.1", T, 1, 0, GW_UNIT_WH, 0);
+	ref[n++] = reading(LONG_ID, "1.8.2", T, 2, 0, 16, 0); /* whole */
+	ref[n++] = reading(LONG_ID, "1.8.3", T, 3, 0, GW_UNIT_WH, 0);
+	ref[n++] = reading(LONG_ID, "1.8.4", T + 1, 4, 0, GW_UNIT_WH, 0);
+	ref[n++] = reading(LONG_ID, "1.8.5", T + 1, INT64_MAX, 0, GW_UNIT_WH, 0);
+	ref[n++] = reading(LONG_ID, "1.8.6", T, 6, 0, GW_UNIT_WH, 0);
+	wide += 2;
+	assert_int_equal(gw_flightq_pack(q, &c, 1, ref + 12, 7), 0);
+	assert_int_equal(c.nrun, 1 + 5); /* T, whole, T, T + 1, T */
+	/* meter 2: one time; and meter 0 again, at another */
+	for (int i = 0; i < 5; i++)
+		ref[n + (size_t)i] = reading("m2", "2.8.0", T2, i * 1000, 0,
+					     GW_UNIT_VARH, 0);
+	assert_int_equal(gw_flightq_pack(q, &c, 2, ref + n, 5), 0);
+	n += 5;
+	ref[n] = reading("m0", "1.8.0", T2, -1, 0, GW_UNIT_WH, 0);
+	assert_int_equal(gw_flightq_pack(q, &c, 0, ref + n, 1), 0);
+	n++;
+	assert_int_equal(c.nrun, 1 + 5 + 1 + 1);
+	assert_int_equal(c.nwide, wide);
+	assert_cycle(&c, ref, n, 1);
+
+	/* statuses: four bits in the middle of a run stay in the record */
+	set_status(&c, ref, 5, GW_RS_CLOCK_BACK);
+	assert_int_equal(c.nrun, 8);
+	assert_cycle(&c, ref, n, 1);
+	/* beyond them: the middle of a run, at a wide value (two runs more) */
+	set_status(&c, ref, 4, 200);
+	assert_int_equal(c.nrun, 10);
+	assert_int_equal(c.nwide, --wide);
+	assert_cycle(&c, ref, n, 2);
+	/* a run's first (meter 2's) and a run's last (meter 1's at T + 1) */
+	set_status(&c, ref, 19, 201);
+	set_status(&c, ref, 17, 202);
+	assert_int_equal(c.nrun, 12);
+	assert_int_equal(c.nwide, --wide);
+	assert_cycle(&c, ref, n, 4);
+	/* a whole one's status, and the cycle's last reading made whole */
+	set_status(&c, ref, 4, 203);
+	set_status(&c, ref, n - 1, 204);
+	assert_int_equal(c.nrun, 12); /* meter 0's run of one is whole now */
+	assert_cycle(&c, ref, n, 5);
+	/* packed on after it: a run of its own again */
+	ref[n] = reading("m0", "1.8.1", T2, INT64_MIN, 0, GW_UNIT_WH, 0);
+	assert_int_equal(gw_flightq_pack(q, &c, 0, ref + n, 1), 0);
+	n++;
+	assert_int_equal(c.nrun, 13);
+	assert_cycle(&c, ref, n, 5);
+
+	/* a second cycle: three meters' reads of one time, a run each */
+	size_t n2 = 0;
+	for (int m = 0; m < 3; m++)
+		for (int i = 0; i < 7; i++) {
+			char code[GW_OBIS_MAX];
+			snprintf(code, sizeof(code), "1.8.%d", i);
+			ref[n + n2] = reading(meters[m].id, code, T2 + m,
+					      i & 1 ? (int64_t)i << 35 : i, 0,
+					      GW_UNIT_WH, 0);
+			assert_int_equal(gw_flightq_pack(q, &c2, m, ref + n + n2, 1), 0);
+			n2++;
+		}
+	assert_int_equal(c2.nrun, 3);
+	assert_int_equal(c2.nwide, 9);
+	assert_cycle(&c2, ref + n, n2, 0);
+
+	/* taken in parts that end inside runs, across the two cycles */
+	assert_int_equal(gw_flightq_push_cycle(q, &c), 0);
+	assert_int_equal(gw_flightq_push_cycle(q, &c2), 0);
+	size_t taken = 0, t;
+	for (size_t part = 1; (t = gw_flightq_take(q, out + taken, part)) > 0;
+	     part = part % 5 + 1) {
+		assert_int_equal(t, part < n + n2 - taken ? part : n + n2 - taken);
+		taken += t;
+	}
+	assert_int_equal(taken, n + n2);
+	for (size_t i = 0; i < taken; i++)
+		assert_same(&out[i], &ref[i]);
+	struct gw_flight_counts k;
+	gw_flightq_counts(q, &k);
+	assert_int_equal(k.whole, 5);
+	assert_int_equal(k.cycles, 0);
+	gw_fcycle_free(&c);
+	gw_fcycle_free(&c2);
+	gw_flightq_free(q);
+}
+
 /* The journal's packed record of a cycle read a chunk at a time is the
  * record of the same readings whole, byte for byte, cycle after cycle (the
  * codec's state carried over chunks and records). */
@@ -647,6 +825,7 @@ int main(void)
 		cmocka_unit_test_setup(cycle_status_and_push, setup),
 		cmocka_unit_test_setup(cycle_reserved, setup),
 		cmocka_unit_test_setup(cycle_handover, setup),
+		cmocka_unit_test_setup(cycle_runs, setup),
 		cmocka_unit_test_setup(cycle_journal_bytes, setup),
 		cmocka_unit_test_setup(cycle_journal_repeat, setup),
 	};
