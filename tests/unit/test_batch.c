@@ -1316,7 +1316,8 @@ static int64_t rollover_far(void *ctx, const char *meter, const char *obis)
  * held at its frozen edge value (the track's edge value read back at the
  * edge midnight and for each point after it), and the same days for
  * every meter. Meters "p<N>" have a bad value on day 1 (their ext made
- * after their edge value's slot). */
+ * after their edge value's slot); meters "u<N>" read in V once, three
+ * hours before, then in Wh (an energy track since its second reading). */
 static void overshoot_each(const char *const *m, int n)
 {
 	struct gw_batcher *b = new_batcher_roll(250000, 0, rollover_far);
@@ -1325,6 +1326,12 @@ static void overshoot_each(const char *const *m, int n)
 	int64_t t0 = gw_tz_day_start(d1), mid = t0 + 24 * HOUR;
 	struct gw_reading r;
 
+	for (int i = 0; i < n; i++) {
+		if (m[i][0] != 'u')
+			continue;
+		r = rd(m[i], "1.8.0", t0 - 3 * HOUR, 2300, GW_UNIT_V);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
 	for (int64_t t = t0; t <= mid + 24 * HOUR + HOUR; t += 15 * MIN) {
 		gw_batcher_advance(b, t, collect, &c);
 		for (int i = 0; i < n; i++) {
@@ -1449,7 +1456,7 @@ static void track_ext_fields(void **state)
 
 	/* r1 .. r6 fill the table of rollovers, r7 .. r9 have exts */
 	static const char *const edged[] = {"m1", "r1", "r2", "r3", "r4", "r5", "r6",
-					    "r7", "r8", "r9", "p1", "p2", "m2"};
+					    "r7", "r8", "r9", "p1", "p2", "u1", "m2"};
 	overshoot_each(edged, (int)(sizeof(edged) / sizeof(edged[0])));
 }
 
