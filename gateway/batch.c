@@ -112,9 +112,11 @@ struct gw_batcher *gw_batcher_new(const struct gw_batcher_params *p)
 	b->slots = calloc(b->n_slots, sizeof(*b->slots));
 	b->sc = calloc(1, sizeof(*b->sc));
 	b->pool = batch_pool_new();
-	if (!b->slots || !b->sc || !b->pool) {
+	b->side = calloc(1, sizeof(*b->side));
+	if (!b->slots || !b->sc || !b->pool || !b->side) {
 		free(b->slots);
 		free(b->sc);
+		free(b->side);
 		batch_pool_free(b->pool);
 		free(b);
 		return NULL;
@@ -138,6 +140,7 @@ void gw_batcher_free(struct gw_batcher *b)
 	if (!b)
 		return;
 	batch_tracks_free(b);
+	free(b->side);
 	free(b->slots);
 	batch_names_free(b);
 	free(b->events);
@@ -269,14 +272,15 @@ static int bad_value(struct gw_batcher *b, const struct gw_reading *r,
 		return GW_ENOMEM;
 	if (!m->replay)
 		gw_drops_add(GW_DROP_BAD_VALUE, 1);
-	if (batch_track_flag(t, SET_BAD, d))
+	if (batch_track_flag(b, t, SET_BAD, d))
 		return GW_ENOMEM;
 	if (b->next_day != INT32_MIN && d < b->next_day)
 		batch_mark_range(b, r->ts_ms, r->ts_ms, m);
 	/* the flag made t's ext */
-	if ((m->replay && !m->fresh) || t->ext->bad_event_day == d)
+	struct track_ext *e = track_ext(b, t);
+	if ((m->replay && !m->fresh) || e->bad_event_day == d)
 		return 0;
-	t->ext->bad_event_day = d;
+	e->bad_event_day = d;
 	snprintf(detail, sizeof(detail), "%lld %s: not a register value (0 .. %lld); not kept",
 		 (long long)r->value, gw_unit_name((enum gw_unit)r->unit),
 		 (long long)GW_ENERGY_MAX);
@@ -320,6 +324,8 @@ static int add_one(struct gw_batcher *b, const struct gw_reading *x,
 		/* Same register, another scale: keep the series in one
 		 * scale. Energy is always scale 0; this only concerns
 		 * instantaneous values of a re-configured meter. */
+		if (gw_unit_is_energy(x->unit) && batch_track_energy(b, t))
+			return GW_ENOMEM;
 		t->unit = x->unit;
 		t->scale = x->scale;
 	}
@@ -329,12 +335,12 @@ static int add_one(struct gw_batcher *b, const struct gw_reading *x,
 	if (rc < 0)
 		return rc;
 	int derived = x->status == GW_RS_DERIVED;
-	if (derived != iset_has(track_set(t, SET_DERIVED), x->ts_ms)) {
+	if (derived != iset_has(track_set(b, t, SET_DERIVED), x->ts_ms)) {
 		if (derived) {
-			if (batch_track_flag(t, SET_DERIVED, x->ts_ms))
+			if (batch_track_flag(b, t, SET_DERIVED, x->ts_ms))
 				return GW_ENOMEM;
 		} else {
-			batch_track_unflag(t, SET_DERIVED, x->ts_ms);
+			batch_track_unflag(b, t, SET_DERIVED, x->ts_ms);
 		}
 		rc = 1;
 	}

@@ -124,7 +124,7 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 			enum gw_quality q = batch_boundary(b, t, m, &v, NULL);
 			if (q != GW_Q_INCOMPLETE) {
 				t->edge = EDGE_FROZEN;
-				t->edge_v = v;
+				track_edge_v_set(b, t, v);
 				t->edge_q = (uint8_t)q;
 			} else {
 				size_t k = lower_bound(b, t, m);
@@ -249,9 +249,9 @@ int gw_batcher_edges_emit(const struct gw_batcher *b, gw_edges_sink_fn sink,
 			     track_meter(b, t), track_obis(b, t),
 			     gw_unit_name((enum gw_unit)t->unit),
 			     edge_names[t->edge],
-			     (long long)(t->edge == EDGE_FROZEN ? t->edge_v : 0),
+			     (long long)(t->edge == EDGE_FROZEN ? track_edge_v(b, t) : 0),
 			     gw_quality_name((enum gw_quality)(t->edge == EDGE_FROZEN ? t->edge_q : 0)),
-			     lts, lv, last ? is_derived(t, last) : 0);
+			     lts, lv, last ? is_derived(b, t, last) : 0);
 		if (n < 0 || (size_t)n >= sizeof(line))
 			rc = GW_ENOMEM; /* cannot happen: every line is bounded */
 		else
@@ -428,16 +428,18 @@ static int load_track(struct gw_batcher *b, char **f, int pass, int line,
 	struct track *t = batch_find_track(b, &r, 1);
 	if (!t)
 		return GW_ENOMEM;
+	if (batch_track_energy(b, t))
+		return GW_ENOMEM;
 	t->unit = (uint8_t)unit;
 	t->scale = 0;
 	t->edge = (uint8_t)ek;
-	t->edge_v = ek == EDGE_FROZEN ? ev : 0;
+	track_edge_v_set(b, t, ek == EDGE_FROZEN ? ev : 0);
 	t->edge_q = (uint8_t)(ek == EDGE_FROZEN ? q : 0);
 	if (!nolast) {
 		struct point win[3];
 		struct pview v;
 		if (batch_track_insert(b, t, lts, lv, win, &v) < 0 ||
-		    (f[8][0] == '1' && batch_track_flag(t, SET_DERIVED, lts)))
+		    (f[8][0] == '1' && batch_track_flag(b, t, SET_DERIVED, lts)))
 			return GW_ENOMEM;
 	}
 	return 0;

@@ -130,25 +130,47 @@ enum track_set {
 	SET_BAD,     /* days with a value refused as bad */
 };
 
-/* What few tracks need, behind one pointer made when first needed
+/* What few tracks need, behind one number made when first needed
  * (batch_track_ext): their sets, the day of their last bad_value event,
- * a rollover beyond the batcher's table, and the point before the last
- * when it is too far from the last for the track's 8 bytes. */
+ * a rollover beyond the batcher's table, the point before the last when
+ * it is too far from the last for the track's 8 bytes, and the track's
+ * edge value's slot (struct track's x holds the ext's number then). */
 struct track_ext {
 	struct iset sets[2]; /* [SET_DERIVED], [SET_BAD] */
 	int64_t rollover;    /* when the track's roll is ROLL_EXT */
 	struct point tail0;  /* when the track's t0_dts is 0 */
 	int32_t bad_event_day; /* day of the last bad_value event */
+	uint32_t ev;         /* the edge value's slot, 0: none */
 };
 
 /* A track's rollover (batch_rollover): 0 none, 1 .. ROLL_MAX the batcher's
  * table of the distinct values (rolls[roll - 1]: a fleet has a few),
  * ROLL_EXT in the track's ext. */
-#define ROLL_MAX 254
-#define ROLL_EXT 255
+#define ROLL_MAX 6
+#define ROLL_EXT 7
 
-/* One per meter register, 80 bytes on 64-bit (a gateway of 10,000
- * meters x 26 registers has 260,000), taken from slabs (batch_store.c). */
+/* A track's x: 0 nothing beside it; X_EXT | n its ext, number n in the
+ * batcher's ext slabs; otherwise the number of its edge value's slot in
+ * the batcher's edge slabs (an energy track without an ext). Slabs of
+ * both never move, and are kept as long as the batcher. */
+#define X_EXT 0x80000000u
+#define EXT_SLAB 64   /* exts a slab */
+#define EV_SLAB 4096  /* edge values a slab */
+
+/* The tracks' exts and edge values (struct track's x): n_ext and n_ev
+ * taken, in slabs of EXT_SLAB and EV_SLAB (batch_store.c). */
+struct track_side {
+	struct track_ext **xs;
+	int64_t **evs;
+	size_t n_ext, n_ev;
+};
+
+/* One per meter register, 64 bytes (a gateway of 10,000 meters x 26
+ * registers has 260,000), taken from slabs (batch_store.c). The add path
+ * reads and writes n, mt, mv, the chain, tail1 and t0_*; the passes and
+ * the seal's walks the names, n, sp, the chain, unit, edge and tail1;
+ * the edge value (energy tracks, read at the edge midnight) and the ext
+ * are one number away, in slabs of their own. */
 struct track {
 	/* Interned (batch_names.c), their numbers (track_meter, track_obis):
 	 * shared by every track of the meter, and of the code, for the
@@ -170,20 +192,25 @@ struct track {
 	 * the records come first, and enc goes on from the encoder's state
 	 * after them (empty after a pass of the open day). */
 	uint32_t sp;
-	struct chain enc;
+	/* Its encoded points' chain (struct chain, packed: track_chain,
+	 * track_chain_keep): head, tail, tail_len and bit. */
+	uint32_t c_head, c_tail;
+	uint32_t x; /* its ext or its edge value's slot (X_EXT) */
+	unsigned c_len : 6;  /* the chain's tail_len, <= BLK_DATA */
+	unsigned c_bit : 3;  /* the chain's bit */
+	unsigned edge : 2;   /* enum edge_kind, at the start of b->edge_day */
+	unsigned edge_q : 2; /* enum gw_quality of the edge value */
+	unsigned roll : 3;   /* its rollover (batch_rollover) */
 	uint8_t unit;
 	int8_t scale;
-	unsigned edge : 2;   /* enum edge_kind, at the start of b->edge_day */
-	unsigned edge_q : 2; /* enum gw_quality of edge_v */
-	uint8_t roll;        /* its rollover (batch_rollover) */
-	int64_t edge_v;
 	struct point tail1;
 	/* The point before tail1 (n >= 2): tail1's time minus t0_dts and
 	 * value minus t0_dv; t0_dts 0 when they do not fit (ext->tail0). */
 	uint32_t t0_dts;
 	int32_t t0_dv;
-	struct track_ext *ext; /* NULL until needed */
 };
+_Static_assert(sizeof(struct track) <= 64, "a track in 64 bytes");
+_Static_assert(BLK_DATA < 64, "a chain's tail_len in the track's 6 bits");
 
 /* The tracks' slabs (batch_store.c): tracks live as long as the batcher
  * and never move. A track is known by its number, 1 + its place in the
@@ -219,6 +246,7 @@ struct gw_batcher {
 	size_t n_order;
 	struct track **slabs; /* where the tracks are (n_slabs) */
 	size_t n_slabs;
+	struct track_side *side; /* the tracks' exts and edge values */
 	struct batch_names names;
 	int64_t rolls[ROLL_MAX]; /* the distinct rollovers (struct track) */
 	int n_rolls;
@@ -368,10 +396,13 @@ const uint32_t *batch_order(struct gw_batcher *b);
 struct track *batch_walk(const struct gw_batcher *b, const uint32_t *order,
 			 size_t i);
 size_t batch_walk_n(const struct gw_batcher *b, const uint32_t *order);
-struct track_ext *batch_track_ext(struct track *t);
+struct track_ext *batch_track_ext(const struct gw_batcher *b, struct track *t);
+int batch_track_energy(const struct gw_batcher *b, struct track *t);
 uint32_t batch_track_hash(const struct gw_batcher *b, const struct track *t);
-int batch_track_flag(struct track *t, enum track_set which, int64_t x);
-void batch_track_unflag(struct track *t, enum track_set which, int64_t x);
+int batch_track_flag(const struct gw_batcher *b, struct track *t,
+		     enum track_set which, int64_t x);
+void batch_track_unflag(const struct gw_batcher *b, struct track *t,
+			enum track_set which, int64_t x);
 struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 			       int create);
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
@@ -509,23 +540,85 @@ static inline int iset_has(const struct iset *s, int64_t x)
 
 static const struct iset iset_empty;
 
-/* A track's set `which` (empty if it has none). */
-static inline const struct iset *track_set(const struct track *t,
-					   enum track_set which)
+/* t's ext, NULL when it has none. */
+static inline struct track_ext *track_ext(const struct gw_batcher *b,
+					  const struct track *t)
 {
-	return t->ext ? &t->ext->sets[which] : &iset_empty;
+	if (!(t->x & X_EXT))
+		return NULL;
+	uint32_t k = (t->x & ~X_EXT) - 1;
+	return &b->side->xs[k / EXT_SLAB][k % EXT_SLAB];
 }
 
-static inline int is_derived(const struct track *t, const struct point *p)
+/* A track's set `which` (empty if it has none). */
+static inline const struct iset *track_set(const struct gw_batcher *b,
+					   const struct track *t,
+					   enum track_set which)
 {
-	return t->ext && iset_has(&t->ext->sets[SET_DERIVED], p->ts);
+	const struct track_ext *e = track_ext(b, t);
+
+	return e ? &e->sets[which] : &iset_empty;
+}
+
+static inline int is_derived(const struct gw_batcher *b, const struct track *t,
+			     const struct point *p)
+{
+	const struct track_ext *e = track_ext(b, t);
+
+	return e && iset_has(&e->sets[SET_DERIVED], p->ts);
+}
+
+/* The register at the edge midnight, of a track whose edge is
+ * EDGE_FROZEN (an energy track: batch_track_energy gave it the slot). */
+static inline int64_t track_edge_v(const struct gw_batcher *b,
+				   const struct track *t)
+{
+	const struct track_ext *e = track_ext(b, t);
+	uint32_t k = (e ? e->ev : t->x) - 1;
+
+	return b->side->evs[k / EV_SLAB][k % EV_SLAB];
+}
+
+static inline void track_edge_v_set(const struct gw_batcher *b,
+				    const struct track *t, int64_t v)
+{
+	const struct track_ext *e = track_ext(b, t);
+	uint32_t k = (e ? e->ev : t->x) - 1;
+
+	b->side->evs[k / EV_SLAB][k % EV_SLAB] = v;
+}
+
+/* A track's chain of encoded points, and back (struct track keeps it
+ * packed). */
+static inline struct chain track_chain(const struct track *t)
+{
+	return (struct chain){t->c_head, t->c_tail, (uint8_t)t->c_len,
+			      (uint8_t)t->c_bit};
+}
+
+static inline void track_chain_keep(struct track *t, const struct chain *c)
+{
+	t->c_head = c->head;
+	t->c_tail = c->tail;
+	t->c_len = c->tail_len;
+	t->c_bit = c->bit;
+}
+
+/* Gives t's chain back to the pool: t has no points in memory. */
+static inline void track_chain_free(const struct gw_batcher *b, struct track *t)
+{
+	struct chain c = track_chain(t);
+
+	batch_chain_free(b->pool, &c);
+	track_chain_keep(t, &c);
 }
 
 /* The point before a track's last (n >= 2). */
-static inline struct point track_tail0(const struct track *t)
+static inline struct point track_tail0(const struct gw_batcher *b,
+				       const struct track *t)
 {
 	if (!t->t0_dts)
-		return t->ext->tail0;
+		return track_ext(b, t)->tail0;
 	return (struct point){
 		t->tail1.ts - t->t0_dts,
 		(int64_t)((uint64_t)t->tail1.v - (uint64_t)(int64_t)t->t0_dv)};
@@ -537,7 +630,7 @@ static inline int64_t batch_rollover(const struct gw_batcher *b,
 {
 	if (t->roll == 0)
 		return 0;
-	return t->roll == ROLL_EXT ? t->ext->rollover : b->rolls[t->roll - 1];
+	return t->roll == ROLL_EXT ? track_ext(b, t)->rollover : b->rolls[t->roll - 1];
 }
 
 /* A track's name into a fixed-size field of cap bytes, the rest zeros (as

@@ -86,7 +86,7 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 				    int64_t m, int64_t *value, int *broken)
 {
 	if (t->edge == EDGE_FROZEN && m == b->edge_start) {
-		*value = t->edge_v;
+		*value = track_edge_v(b, t);
 		return (enum gw_quality)t->edge_q;
 	}
 	size_t i = lower_bound(b, t, m), ia = i, ib = i;
@@ -100,7 +100,7 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 
 	if (after && after->ts == m) {
 		*value = after->v;
-		return is_derived(t, after) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
+		return is_derived(b, t, after) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
 	}
 	if (ib > 0)
 		before = &track_pts(b, t)[ib - 1];
@@ -110,7 +110,7 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 	if (db <= tol || da <= tol) {
 		const struct point *p = db <= da ? before : after;
 		*value = p->v;
-		return is_derived(t, p) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
+		return is_derived(b, t, p) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
 	}
 	if (!before || !after)
 		return GW_Q_INCOMPLETE;
@@ -161,13 +161,16 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 int64_t batch_booked(const struct gw_batcher *b, const struct track *t, int64_t ts,
 		     int64_t v, int *clamped)
 {
-	if (t->edge != EDGE_FROZEN || v >= t->edge_v || ts <= b->edge_start)
+	if (t->edge != EDGE_FROZEN || ts <= b->edge_start)
+		return v;
+	int64_t ev = track_edge_v(b, t);
+	if (v >= ev)
 		return v;
 	size_t k = lower_bound(b, t, b->edge_start + 1);
 	if (k == 0 || v < track_pts(b, t)[k - 1].v)
 		return v; /* below the last reading before: a real drop */
 	*clamped = 1;
-	return t->edge_v;
+	return ev;
 }
 
 /* The register value at midnight m (boundary_raw), as the books have it

@@ -169,7 +169,7 @@ static int day_record(const struct gw_batcher *b, const struct track *t,
 	}
 	enum gw_quality q = qs > qe ? qs : qe;
 	/* a value refused as bad that day */
-	if (iset_has(track_set(t, SET_BAD), d) && q < GW_Q_ESTIMATED)
+	if (iset_has(track_set(b, t, SET_BAD), d) && q < GW_Q_ESTIMATED)
 		q = GW_Q_ESTIMATED;
 	int64_t total;
 	/* A point exactly at s is the start value itself. */

@@ -439,7 +439,7 @@ static int pass_flush(const struct gw_batcher *b)
 	}
 	for (size_t i = 0; rc == 0 && i < sc->n_pend; i++) {
 		struct track *t = sc->pend[i].t;
-		batch_chain_free(b->pool, &t->enc);
+		track_chain_free(b, t);
 		batch_spill_set(b, t, sc->pend[i].sp);
 		sc->tracks_spilled++;
 		sc->points_spilled += sc->pend[i].count;
@@ -508,12 +508,13 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 	size_t len = 0, enc_len = 0;
 	unsigned bits = 0;
 	uint32_t sp;
+	const struct chain enc = track_chain(t);
 
-	if (!t->enc.head || sc->skip || sc->broken)
+	if (!enc.head || sc->skip || sc->broken)
 		return;
-	for (uint32_t id = t->enc.head; id != t->enc.tail; id = blk_at(b->pool, id)->next)
+	for (uint32_t id = enc.head; id != enc.tail; id = blk_at(b->pool, id)->next)
 		enc_len += BLK_DATA;
-	enc_len += t->enc.tail_len;
+	enc_len += enc.tail_len;
 	if (t->sp) {
 		struct spill_hdr p;
 		int have;
@@ -549,7 +550,7 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 	if (h.total >= t->n)
 		return;
 	h.count = t->n - h.total;
-	len = put_enc(b, &t->enc, len, &bits);
+	len = put_enc(b, &enc, len, &bits);
 	h.len = (uint32_t)len;
 	h.bits = (uint8_t)bits;
 	h.total += h.count;
@@ -564,7 +565,7 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 		if (batch_spill_put(b, sc->gen, &h, &sp))
 			return;
 		sc->w_off = gw_spill_size(sc->store, sc->gen);
-		batch_chain_free(b->pool, &t->enc);
+		track_chain_free(b, t);
 		batch_spill_set(b, t, sp);
 		return;
 	}

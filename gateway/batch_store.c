@@ -71,14 +71,20 @@ static void iset_drop_before(struct iset *s, int64_t x)
 /* Every track, with its sets (their points' blocks go with the pool). */
 void batch_tracks_free(struct gw_batcher *b)
 {
-	for (size_t no = 1; no <= b->n_tracks; no++) {
-		struct track *t = track_at(b, (uint32_t)no);
-		if (t->ext) {
-			free(t->ext->sets[SET_DERIVED].v);
-			free(t->ext->sets[SET_BAD].v);
-			free(t->ext);
-		}
+	struct track_side *sd = b->side;
+
+	for (size_t k = 0; k < sd->n_ext; k++) {
+		struct track_ext *e = &sd->xs[k / EXT_SLAB][k % EXT_SLAB];
+		free(e->sets[SET_DERIVED].v);
+		free(e->sets[SET_BAD].v);
 	}
+	for (size_t i = 0; i * EXT_SLAB < sd->n_ext; i++)
+		free(sd->xs[i]);
+	for (size_t i = 0; i * EV_SLAB < sd->n_ev; i++)
+		free(sd->evs[i]);
+	free(sd->xs);
+	free(sd->evs);
+	*sd = (struct track_side){0};
 	for (size_t i = 0; i < b->n_slabs; i++)
 		free(b->slabs[i]);
 	free(b->slabs);
@@ -171,16 +177,67 @@ static struct track *track_new(struct gw_batcher *b)
 	return track_at(b, (uint32_t)(k + 1));
 }
 
-/* t's ext, made when first needed (freed with the tracks). NULL when
- * out of memory. */
-struct track_ext *batch_track_ext(struct track *t)
+/* The next of n taken in slabs of `per` items of `size` bytes whose
+ * directory is *dir: its number, 1 + its place (zeroed); 0 when out of
+ * memory or of numbers. Slabs never move; the directory does. */
+static uint32_t side_take(void ***dir, size_t *n, size_t per, size_t size)
 {
-	if (!t->ext) {
-		t->ext = calloc(1, sizeof(*t->ext));
-		if (t->ext)
-			t->ext->bad_event_day = INT32_MIN;
+	size_t k = *n;
+
+	if (k >= X_EXT - 1)
+		return 0;
+	if (k % per == 0) {
+		void **d = realloc(*dir, (k / per + 1) * sizeof(*d));
+		if (!d)
+			return 0;
+		*dir = d;
+		d[k / per] = calloc(per, size);
+		if (!d[k / per])
+			return 0;
 	}
-	return t->ext;
+	*n = k + 1;
+	return (uint32_t)(k + 1);
+}
+
+/* t's ext, made when first needed (freed with the tracks); it takes
+ * over t's edge value's slot. NULL when out of memory. */
+struct track_ext *batch_track_ext(const struct gw_batcher *b, struct track *t)
+{
+	struct track_side *sd = b->side;
+
+	if (!(t->x & X_EXT)) {
+		uint32_t no = side_take((void ***)&sd->xs, &sd->n_ext, EXT_SLAB,
+					sizeof(struct track_ext));
+		if (!no)
+			return NULL;
+		struct track_ext *e = &sd->xs[(no - 1) / EXT_SLAB][(no - 1) % EXT_SLAB];
+		e->bad_event_day = INT32_MIN;
+		e->ev = t->x;
+		t->x = X_EXT | no;
+	}
+	return track_ext(b, t);
+}
+
+/* A slot for t's edge value (track_edge_v), which an energy track's
+ * books at the edge midnight need, made when it is not there: taken
+ * when the track becomes one, so that the edge's walks never fail for
+ * it. Returns 0 or GW_ENOMEM. */
+int batch_track_energy(const struct gw_batcher *b, struct track *t)
+{
+	struct track_side *sd = b->side;
+	struct track_ext *e = track_ext(b, t);
+
+	if (e ? e->ev : t->x)
+		return 0;
+	uint32_t no = side_take((void ***)&sd->evs, &sd->n_ev, EV_SLAB,
+				sizeof(int64_t));
+	if (!no)
+		return GW_ENOMEM;
+	if (e)
+		e->ev = no;
+	else
+		t->x = no;
+	return 0;
 }
 
 /* The hash of t's two names, as the hash table has it: 4 bytes a track
@@ -192,17 +249,23 @@ uint32_t batch_track_hash(const struct gw_batcher *b, const struct track *t)
 
 /* Adds x to t's set `which`, made when it is the first. Returns 0 or
  * GW_ENOMEM. */
-int batch_track_flag(struct track *t, enum track_set which, int64_t x)
+int batch_track_flag(const struct gw_batcher *b, struct track *t,
+		     enum track_set which, int64_t x)
 {
-	if (!batch_track_ext(t))
+	struct track_ext *e = batch_track_ext(b, t);
+
+	if (!e)
 		return GW_ENOMEM;
-	return batch_iset_add(&t->ext->sets[which], x);
+	return batch_iset_add(&e->sets[which], x);
 }
 
-void batch_track_unflag(struct track *t, enum track_set which, int64_t x)
+void batch_track_unflag(const struct gw_batcher *b, struct track *t,
+			enum track_set which, int64_t x)
 {
-	if (t->ext)
-		batch_iset_del(&t->ext->sets[which], x);
+	struct track_ext *e = track_ext(b, t);
+
+	if (e)
+		batch_iset_del(&e->sets[which], x);
 }
 
 /* Whether point p0 before p1 fits in the track's 8 bytes (t0_dts,
@@ -216,23 +279,23 @@ static int tail0_fits(const struct point *p0, const struct point *p1)
 
 /* Room for t's last two points to become p0, p1: its ext made when p0
  * does not fit beside p1. Returns 0 or GW_ENOMEM (t unchanged). */
-static int tail_room(struct track *t, const struct point *p0,
-		     const struct point *p1)
+static int tail_room(const struct gw_batcher *b, struct track *t,
+		     const struct point *p0, const struct point *p1)
 {
-	return tail0_fits(p0, p1) || batch_track_ext(t) ? 0 : GW_ENOMEM;
+	return tail0_fits(p0, p1) || batch_track_ext(b, t) ? 0 : GW_ENOMEM;
 }
 
 /* t's last two points p0 (NULL: t has one) and p1 (room made by
  * tail_room). */
-static void tail_set(struct track *t, const struct point *p0,
-		     const struct point *p1)
+static void tail_set(const struct gw_batcher *b, struct track *t,
+		     const struct point *p0, const struct point *p1)
 {
 	if (p0 && tail0_fits(p0, p1)) {
 		t->t0_dts = (uint32_t)(p1->ts - p0->ts);
 		t->t0_dv = (int32_t)(int64_t)((uint64_t)p1->v - (uint64_t)p0->v);
 	} else if (p0) {
 		t->t0_dts = 0;
-		t->ext->tail0 = *p0;
+		track_ext(b, t)->tail0 = *p0;
 	}
 	t->tail1 = *p1;
 }
@@ -466,12 +529,13 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 }
 
 /* The encoder's state after t's last point (from its tail). */
-static void tail_state(const struct track *t, struct enc_state *s)
+static void tail_state(const struct gw_batcher *b, const struct track *t,
+		       struct enc_state *s)
 {
 	s->k = t->n;
 	s->ts = t->n ? t->tail1.ts : 0;
 	s->v = t->n ? t->tail1.v : 0;
-	s->step = t->n >= 2 ? t->tail1.ts - track_tail0(t).ts : 0;
+	s->step = t->n >= 2 ? t->tail1.ts - track_tail0(b, t).ts : 0;
 	s->mt = t->n ? t->mt : RICE_M0;
 	s->mv = t->n ? t->mv : RICE_M0;
 }
@@ -573,7 +637,8 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 			decode(&r, &d, sc->pts + d.k, g->count);
 		}
 	}
-	bit_rd_init(&r, b->pool, &t->enc);
+	struct chain c = track_chain(t);
+	bit_rd_init(&r, b->pool, &c);
 	decode(&r, &d, sc->pts + d.k, t->n - d.k);
 }
 
@@ -623,7 +688,8 @@ int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
 				return found;
 		}
 	}
-	bit_rd_init(&r, b->pool, &t->enc);
+	struct chain c = track_chain(t);
+	bit_rd_init(&r, b->pool, &c);
 	decode_upto(&r, &d, &left, ts, last, &found);
 	return found;
 }
@@ -638,7 +704,8 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 		int64_t ts;
 		return batch_spill_first(b, t, &ts) ? 0 : ts;
 	}
-	bit_rd_init(&r, b->pool, &t->enc);
+	struct chain c = track_chain(t);
+	bit_rd_init(&r, b->pool, &c);
 	return unzz(get_rice(&r, rice_r(RICE_M0)));
 }
 
@@ -650,7 +717,7 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 	struct chain c = {0};
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 
-	if (n > 1 && tail_room(t, &pts[n - 2], &pts[n - 1]))
+	if (n > 1 && tail_room(b, t, &pts[n - 2], &pts[n - 1]))
 		return GW_ENOMEM;
 	for (size_t k = 0; k < n; k++) {
 		if (put_point(b->pool, &c, &s, pts[k].ts, pts[k].v)) {
@@ -658,14 +725,14 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 			return GW_ENOMEM;
 		}
 	}
-	batch_chain_free(b->pool, &t->enc);
-	t->enc = c;
+	track_chain_free(b, t);
+	track_chain_keep(t, &c);
 	batch_spill_set(b, t, 0); /* every point in enc now */
 	t->n = (uint32_t)n;
 	t->mt = s.mt;
 	t->mv = s.mv;
 	if (n)
-		tail_set(t, n > 1 ? &pts[n - 2] : NULL, &pts[n - 1]);
+		tail_set(b, t, n > 1 ? &pts[n - 2] : NULL, &pts[n - 1]);
 	return 0;
 }
 
@@ -707,9 +774,9 @@ static int set_rollover(struct gw_batcher *b, struct track *t, int64_t roll)
 		t->roll = (uint8_t)(i + 1);
 		return 0;
 	}
-	if (!batch_track_ext(t))
+	if (!batch_track_ext(b, t))
 		return GW_ENOMEM;
-	t->ext->rollover = roll;
+	track_ext(b, t)->rollover = roll;
 	t->roll = ROLL_EXT;
 	return 0;
 }
@@ -745,8 +812,10 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 	t->obis = obis;
 	t->unit = r->unit;
 	t->scale = r->scale;
-	if (b->p.rollover && gw_unit_is_energy(r->unit) &&
-	    set_rollover(b, t, b->p.rollover(b->p.rollover_ctx, r->meter_id, r->obis)))
+	if (gw_unit_is_energy(r->unit) &&
+	    (batch_track_energy(b, t) ||
+	     (b->p.rollover &&
+	      set_rollover(b, t, b->p.rollover(b->p.rollover_ctx, r->meter_id, r->obis)))))
 		return NULL;
 	b->n_tracks++;
 	b->slots[j] = (uint32_t)b->n_tracks;
@@ -759,14 +828,16 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 {
 	struct enc_state s;
 	struct point p = {ts, v}, last = t->tail1;
+	struct chain c = track_chain(t);
 
-	tail_state(t, &s);
-	if (scratch_room(b, t->n + 2) || (t->n && tail_room(t, &last, &p)) ||
-	    put_point(b->pool, &t->enc, &s, ts, v))
+	tail_state(b, t, &s);
+	if (scratch_room(b, t->n + 2) || (t->n && tail_room(b, t, &last, &p)) ||
+	    put_point(b->pool, &c, &s, ts, v))
 		return GW_ENOMEM;
+	track_chain_keep(t, &c);
 	t->mt = s.mt;
 	t->mv = s.mv;
-	tail_set(t, t->n ? &last : NULL, &p);
+	tail_set(b, t, t->n ? &last : NULL, &p);
 	t->n++;
 	if (b->sc->owner == t) {
 		/* the decoded points lack it now */
@@ -786,7 +857,7 @@ int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 	if (t->n == 0 || t->tail1.ts < ts) {
 		size_t k = 0;
 		if (t->n >= 2)
-			win[k++] = track_tail0(t);
+			win[k++] = track_tail0(b, t);
 		if (t->n >= 1)
 			win[k++] = t->tail1;
 		if (append(b, t, ts, v))
@@ -945,8 +1016,8 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 		}
 		return;
 	}
-	batch_chain_free(b->pool, &t->enc);
-	t->enc = c;
+	track_chain_free(b, t);
+	track_chain_keep(t, &c);
 	t->mt = s.mt;
 	t->mv = s.mv;
 	batch_spill_set(b, t, sp);
@@ -980,11 +1051,12 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 			}
 		}
 	}
-	if (t->ext) {
-		if (t->ext->sets[SET_DERIVED].n && t->n)
-			iset_drop_before(&t->ext->sets[SET_DERIVED], first_ts(b, t));
-		if (t->ext->sets[SET_BAD].n)
-			iset_drop_before(&t->ext->sets[SET_BAD], edge_day);
+	struct track_ext *e = track_ext(b, t);
+	if (e) {
+		if (e->sets[SET_DERIVED].n && t->n)
+			iset_drop_before(&e->sets[SET_DERIVED], first_ts(b, t));
+		if (e->sets[SET_BAD].n)
+			iset_drop_before(&e->sets[SET_BAD], edge_day);
 	}
 	spill_track(b, t, was);
 }

@@ -1303,12 +1303,85 @@ static int64_t rollover_own(void *ctx, const char *meter, const char *obis)
 	return 100000 + atoi(meter + 1);
 }
 
+/* Meters "r<N>" with a rollover of their own, far above their values
+ * (none wraps); others none. */
+static int64_t rollover_far(void *ctx, const char *meter, const char *obis)
+{
+	(void)ctx;
+	(void)obis;
+	return meter[0] == 'r' ? 1000000000 + atoi(meter + 1) : 0;
+}
+
+/* frozen_estimate_overshoot for the meters m[0..n) at once: each day 2
+ * held at its frozen edge value (the track's edge value read back at the
+ * edge midnight and for each point after it), and the same days for
+ * every meter. Meters "p<N>" have a bad value on day 1 (their ext made
+ * after their edge value's slot); meters "u<N>" read in V once, three
+ * hours before, then in Wh (an energy track since its second reading). */
+static void overshoot_each(const char *const *m, int n)
+{
+	struct gw_batcher *b = new_batcher_roll(250000, 0, rollover_far);
+	struct collected c = {0};
+	int32_t d1 = day_of("2026-03-01");
+	int64_t t0 = gw_tz_day_start(d1), mid = t0 + 24 * HOUR;
+	struct gw_reading r;
+
+	for (int i = 0; i < n; i++) {
+		if (m[i][0] != 'u')
+			continue;
+		r = rd(m[i], "1.8.0", t0 - 3 * HOUR, 2300, GW_UNIT_V);
+		assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+	}
+	for (int64_t t = t0; t <= mid + 24 * HOUR + HOUR; t += 15 * MIN) {
+		gw_batcher_advance(b, t, collect, &c);
+		for (int i = 0; i < n; i++) {
+			if (t > t0 + 20 * HOUR && t < mid + 15 * MIN)
+				continue; /* silent 20:00 .. 00:15 */
+			int64_t v = t <= t0 + 20 * HOUR ? 5000 + (t - t0) / MIN
+							: 6200 + 10 * ((t - mid) / MIN - 10);
+			r = rd(m[i], "1.8.0", t, v, GW_UNIT_WH);
+			assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+			if (t == t0 + HOUR && m[i][0] == 'p') {
+				r = rd(m[i], "1.8.0", t + MIN, -5, GW_UNIT_WH);
+				assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+			}
+			if (t == mid + 45 * MIN) {
+				/* after day 1's seal, the profile of the gap:
+				 * still at 00:05 and 00:10 */
+				for (int k = 1; k <= 2; k++) {
+					r = rd(m[i], "1.8.0", mid + 5 * k * MIN, 6200,
+					       GW_UNIT_WH);
+					r.status = GW_RS_PROFILE;
+					assert_int_equal(gw_batcher_add(b, &r, 1), 0);
+				}
+			}
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		const struct gw_day_register *r1 = find_day(latest(&c, d1), m[i], "1.8.0");
+		const struct gw_day_register *r2 = find_day(latest(&c, d1 + 1), m[i], "1.8.0");
+		assert_non_null(r1);
+		assert_non_null(r2);
+		assert_int_equal(r1->end_value, 6200 + 47);
+		assert_int_equal(r2->start_value, r1->end_value);
+		assert_int_equal(r2->consumption, r2->end_value - r2->start_value);
+		assert_int_equal(r2->end_value, 6200 + 10 * (1440 - 10));
+		assert_int_equal(r2->quality, GW_Q_ESTIMATED);
+		assert_null(find_event(&c, GW_EV_COUNTER_RESET, m[i]));
+	}
+	free_collected(&c);
+	gw_batcher_free(b);
+}
+
 /* What a track keeps beside it when its own fields cannot hold it: 300
  * registers each with a rollover of its own (more than the batcher's
  * table of distinct rollovers holds), each wrapping at 10:40, count
  * their day exactly across the wrap; a register silent for 60 days (a
  * time step wider than 32 bits of ms) and back counts its days after
- * the silence exactly, from points encoded on from the one before. */
+ * the silence exactly, from points encoded on from the one before; the
+ * edge value of a register with an ext (a rollover beyond the table, or
+ * a bad value after its edge value's slot was taken) is its own, as of
+ * one without. */
 static void track_ext_fields(void **state)
 {
 	enum { N = 300 };
@@ -1380,6 +1453,11 @@ static void track_ext_fields(void **state)
 	}
 	free_collected(&c);
 	gw_batcher_free(b);
+
+	/* r1 .. r6 fill the table of rollovers, r7 .. r9 have exts */
+	static const char *const edged[] = {"m1", "r1", "r2", "r3", "r4", "r5", "r6",
+					    "r7", "r8", "r9", "p1", "p2", "u1", "m2"};
+	overshoot_each(edged, (int)(sizeof(edged) / sizeof(edged[0])));
 }
 
 int main(void)
