@@ -3,8 +3,9 @@
  * batch_spill_core.c - the batching core's side of the points it spills
  * (batch_spill.h is the store, the files): a pass a day, started when the
  * open day is sealed, moves every track's points before that day's end
- * to a record in the store (batch_store.c, spill_track); a pass every
- * SPILL_EVERY_MS of the open day (and of a restart's replay) moves the
+ * to a record in the store (batch_store.c, spill_track); a pass
+ * SPILL_OPEN_PASSES times in the open day (evenly from its start to its
+ * seal) and every SPILL_EVERY_MS of a restart's replay moves the
  * points each track gathered in memory since to a second record after
  * that one, written again with them at each pass (spill_open_track); a
  * track opened again reads its records back. What is spilled is a cache of the
@@ -637,17 +638,29 @@ static int can_pass(const struct gw_batcher *b)
 	       b->next_day != INT32_MIN;
 }
 
-/* Runs the open day's pass when one is due: every SPILL_EVERY_MS from
- * the day's start to its end, `now_ms` the time gw_batcher_advance is
- * given. */
+/* Runs the open day's pass when one is due, `now_ms` the time
+ * gw_batcher_advance is given: SPILL_OPEN_PASSES of them, spread evenly
+ * over the times whose points are in memory from the seal's pass of the
+ * day before to the day-end pass (batch_spill_day_end): from one poll
+ * interval before the day's start (the seal's pass keeps each track's
+ * last point at or before it) to the day's end and seal_delay. Every
+ * pass then finds about as many points in memory (16 or 17 at 15
+ * minutes, with a delay of 30 minutes: 4 h 7.5 min apart), where passes
+ * at every 4 hours from the day's start left 18 to the day-end pass,
+ * the one interval in which many tracks took a second block. */
 void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
 {
 	struct spill_core *sc = b->spl;
+	int64_t lead = b->p.poll_interval_ms > 0 && b->p.poll_interval_ms < 3600000 ?
+			       b->p.poll_interval_ms : 0;
+	int64_t from = b->open_start - lead;
+	int64_t span = b->open_end + b->p.seal_delay_ms - from;
 
-	if (!can_pass(b) || now_ms < b->open_start + SPILL_EVERY_MS ||
-	    now_ms >= b->open_end)
-		return; /* after the day's end, the seal's pass comes next */
-	int64_t slot = (now_ms - b->open_start) / SPILL_EVERY_MS;
+	if (!can_pass(b) || now_ms < from || now_ms >= from + span)
+		return; /* then the day-end pass comes next */
+	int64_t slot = (now_ms - from) * (SPILL_OPEN_PASSES + 1) / span;
+	if (slot < 1)
+		return;
 	if (sc->pass_day == b->next_day && sc->pass_slot >= slot)
 		return;
 	sc->pass_day = b->next_day;
