@@ -19,7 +19,10 @@
  *     CRC made right again), the file cut inside it;
  *   - a restart: the journal's readings replayed into a new batcher with
  *     a new store (spilled as they are replayed) give the same batches
- *     again.
+ *     again;
+ *   - young tracks: the first day after a start (a lead day of four
+ *     points sealed) takes no more of the pool's blocks before its passes
+ *     than the days after it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
