@@ -640,14 +640,17 @@ static int can_pass(const struct gw_batcher *b)
 
 /* Runs the open day's pass when one is due, `now_ms` the time
  * gw_batcher_advance is given: SPILL_OPEN_PASSES of them, spread evenly
- * over the times whose points are in memory from the seal's pass of the
- * day before to the day-end pass (batch_spill_day_end): from one poll
- * interval before the day's start (the seal's pass keeps each track's
- * last point at or before it) to the day's end and seal_delay. Every
- * pass then finds about as many points in memory (16 or 17 at 15
- * minutes, with a delay of 30 minutes: 4 h 7.5 min apart), where passes
- * at every 4 hours from the day's start left 18 to the day-end pass,
- * the one interval in which many tracks took a second block. */
+ * from one poll interval before the day's start to its end and
+ * seal_delay, where the day-end pass (batch_spill_day_end) comes. The
+ * points in memory from one seal's pass to the next day-end pass are a
+ * day's and the one or two after midnight the seal's pass keeps, 98 at
+ * 15 minutes: every pass then finds 16 or 17 (4 h 7.5 min apart with a
+ * delay of 30 minutes), where passes every 4 hours from the day's start
+ * left the day-end pass 18, the interval in which most tracks took a
+ * second block. Starting one poll interval early puts 16, not 17, in the
+ * first interval: the one in which a track started the day before (a
+ * start's lead day) still pays for its first points (counted:
+ * docs/architecture.md, "Young tracks"). */
 void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
 {
 	struct spill_core *sc = b->spl;

@@ -906,12 +906,17 @@ static void keep_in_memory(const struct gw_batcher *b, struct track *t,
 	b->sc->owner = NULL;
 }
 
-/* During a spill pass (batch_spill_begin): t's points before the last one
- * at or before the open day's start go to the store, the rest stay in
- * enc, encoded on from the state after them. A track whose record is in
- * the generation before is moved (or, when its points cannot be written,
- * taken back into memory), so that the file of that generation can go
- * at the end of the pass. was: t's count before a prune that left its
+/* During a spill pass (batch_spill_begin): t's points at or before the
+ * open day's start go to the store, the rest (none, one or two at the
+ * seal) stay in enc, encoded on from the state after them: a track that
+ * began on the day sealed (a start's lead day) then keeps no escaped
+ * first point in memory, and the means it has learnt go on (the last
+ * point before the start stayed in memory before: one point more in the
+ * open day's first interval, and a track of a lead day of one reading
+ * got no record, its chain starting over from that point). A track
+ * whose record is in the generation before is moved (or, when its
+ * points cannot be written, taken back into memory), so that the file
+ * of that generation can go at the end of the pass. was: t's count before a prune that left its
  * points pruned in the scratch only (batch_prune_track), else 0; its
  * encoding then holds the points before the prune, and is replaced here
  * either way. */
@@ -931,8 +936,7 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 			keep_in_memory(b, t, was);
 		return;
 	}
-	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
-	k = k ? k - 1 : 0; /* [0, k) go, the one at k stays */
+	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n; /* [0, k) go */
 	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
 		keep_in_memory(b, t, was);
 		return;
