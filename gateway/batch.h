@@ -313,7 +313,7 @@ int gw_batcher_edges_load(struct gw_batcher *b, const char *text, size_t len,
 /* Points on disk (batch_spill.h). Gives the batcher a store, which it
  * owns from then on (gw_batcher_free closes it; NULL: none, the points
  * stay in memory). Each day sealed, once its batch is written, every
- * register's points before that day's end (but the last one) go to the
+ * register's points at or before that day's end go to the
  * store, and are read back when a day is sealed again, a reading comes
  * out of order or the books are frozen at the edge. A write that fails
  * keeps the points in memory (the store logs it). A record that cannot be

@@ -52,7 +52,7 @@ struct iset {
 };
 
 /* The blocks the tracks' encoded points are kept in (batch_pool.c):
- * 48 bytes, 44 of points. A pass of the open day (every SPILL_EVERY_MS)
+ * 48 bytes, 44 of points. A pass of the open day (SPILL_OPEN_PASSES a day)
  * leaves a track's chain empty, and it gathers about 30-56 bytes by the
  * next, so one block a track either way at 3 and 26 registers, and 48
  * bytes hold it where 64 did (blocks of 32 took two a track; they take
@@ -290,7 +290,7 @@ struct gw_batcher {
  * chain up to and including it, its place in the chain (1: the first),
  * the track's first point's time, and a CRC-32 of all that and the
  * bytes. The seal's pass writes a track's chain anew as one record; the
- * passes of the open day (every SPILL_EVERY_MS) add a record after it
+ * passes of the open day (SPILL_OPEN_PASSES) add a record after it
  * with what the track gathered in memory since, or, when the track has
  * one already, write that record again with those points after its own
  * (so a chain is two records at most: the seal reads a track with two
@@ -298,7 +298,8 @@ struct gw_batcher {
 #define SPILL_HDR 40
 #define SPILL_FIRST 472     /* bytes of points read with the header */
 #define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
-#define SPILL_EVERY_MS (4 * 3600000LL)
+#define SPILL_EVERY_MS (4 * 3600000LL) /* a replay's passes */
+#define SPILL_OPEN_PASSES 5 /* an open day's passes before its day-end pass */
 #define SPILL_IO (256 * 1024) /* a pass's writes, gathered: bytes */
 #define SPILL_RA (256 * 1024) /* a window of records read ahead: bytes */
 
@@ -328,7 +329,7 @@ struct spill_core {
 	uint8_t head[SPILL_HDR + SPILL_FIRST]; /* a record's first read */
 	struct spill_seg segs[SPILL_DEPTH_MAX];
 	int32_t pass_day; /* the open day of the last pass in it, */
-	int64_t pass_slot; /* and which (hours since its start / every) */
+	int64_t pass_slot; /* and which (1 .. SPILL_OPEN_PASSES) */
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
 	/* An open day's pass: its records gathered in wb (wn bytes, at w_off
 	 * in the file) and written at once, the tracks they are of waiting

@@ -3,8 +3,9 @@
  * batch_spill_core.c - the batching core's side of the points it spills
  * (batch_spill.h is the store, the files): a pass a day, started when the
  * open day is sealed, moves every track's points before that day's end
- * to a record in the store (batch_store.c, spill_track); a pass every
- * SPILL_EVERY_MS of the open day (and of a restart's replay) moves the
+ * to a record in the store (batch_store.c, spill_track); a pass
+ * SPILL_OPEN_PASSES times in the open day (evenly from its start to its
+ * seal) and every SPILL_EVERY_MS of a restart's replay moves the
  * points each track gathered in memory since to a second record after
  * that one, written again with them at each pass (spill_open_track); a
  * track opened again reads its records back. What is spilled is a cache of the
@@ -638,17 +639,32 @@ static int can_pass(const struct gw_batcher *b)
 	       b->next_day != INT32_MIN;
 }
 
-/* Runs the open day's pass when one is due: every SPILL_EVERY_MS from
- * the day's start to its end, `now_ms` the time gw_batcher_advance is
- * given. */
+/* Runs the open day's pass when one is due, `now_ms` the time
+ * gw_batcher_advance is given: SPILL_OPEN_PASSES of them, spread evenly
+ * from one poll interval before the day's start to its end and
+ * seal_delay, where the day-end pass (batch_spill_day_end) comes. The
+ * points in memory from one seal's pass to the next day-end pass are a
+ * day's and the one or two after midnight the seal's pass keeps, 98 at
+ * 15 minutes: every pass then finds 16 or 17 (4 h 7.5 min apart with a
+ * delay of 30 minutes), where passes every 4 hours from the day's start
+ * left the day-end pass 18, the interval in which most tracks took a
+ * second block. Starting one poll interval early puts 16, not 17, in the
+ * first interval: the one in which a track started the day before (a
+ * start's lead day) still pays for its first points (counted:
+ * docs/architecture.md, "Young tracks"). */
 void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
 {
 	struct spill_core *sc = b->spl;
+	int64_t lead = b->p.poll_interval_ms > 0 && b->p.poll_interval_ms < 3600000 ?
+			       b->p.poll_interval_ms : 0;
+	int64_t from = b->open_start - lead;
+	int64_t span = b->open_end + b->p.seal_delay_ms - from;
 
-	if (!can_pass(b) || now_ms < b->open_start + SPILL_EVERY_MS ||
-	    now_ms >= b->open_end)
-		return; /* after the day's end, the seal's pass comes next */
-	int64_t slot = (now_ms - b->open_start) / SPILL_EVERY_MS;
+	if (!can_pass(b) || now_ms < from || now_ms >= from + span)
+		return; /* then the day-end pass comes next */
+	int64_t slot = (now_ms - from) * (SPILL_OPEN_PASSES + 1) / span;
+	if (slot < 1)
+		return;
 	if (sc->pass_day == b->next_day && sc->pass_slot >= slot)
 		return;
 	sc->pass_day = b->next_day;

@@ -309,8 +309,21 @@ static void tail_set(const struct gw_batcher *b, struct track *t,
  * ones and a zero, then the low r bits of u; r follows the mean of the
  * numbers before it in the same field (kept 16-fold in mt and mv, each
  * new number weighing 1/8 and counted at most 4 times the mean, so that
- * a gap or a jump moves it only a little). A number with q >= 16 is
- * written as 16 ones, its bit length - 1 in 6 bits and its bits (the
+ * a gap or a jump moves it only a little). The first RICE_WARM numbers
+ * of a field set the mean instead: the mean of them so far (the c-th,
+ * from 0, weighing 1/(c + 1), so that the 1/8 follows on), each counted
+ * at most 64 times the mean before it. With the 1/8 from the first, the
+ * mean grew at most 1.375-fold a number: a time field whose steps
+ * change by a second or two (a clock run fast multiplies a few ms of
+ * jitter) took about 13 points, 3 hours at 15 minutes, to come up from
+ * RICE_M0's 16, most of them escaped, and a track a few hours old (the
+ * first day after a start, whose points after midnight go on from a
+ * record of a few) took two blocks where the same points later take
+ * one. The decoder counts c as the encoder does: from the track's
+ * first point kept, across its records and its chain.
+ *
+ * A number with q >= 16 is written as 16 ones, its bit length - 1 in 6
+ * bits and its bits (the
  * first point's time and value, the first step, a long gap). A regular
  * cadence with a few ms of jitter costs 6-8 bits for the time, a slowly
  * rising register 4-10 for the value: about 1.9 bytes a point where
@@ -320,6 +333,7 @@ static void tail_set(const struct gw_batcher *b, struct track *t,
 #define RICE_QMAX 16
 #define RICE_M0 256 /* a mean of 16 */
 #define RICE_MMAX (1u << 30)
+#define RICE_WARM 7 /* the numbers of a field that warm its mean up */
 
 static inline uint64_t zz(int64_t v)
 {
@@ -338,11 +352,19 @@ static inline unsigned rice_r(uint32_t m)
 	return mean ? 31u - (unsigned)__builtin_clz(mean) : 0;
 }
 
-static inline uint32_t rice_adapt(uint32_t m, uint64_t u)
+/* The mean m after number u, the c-th (from 0) of its field. */
+static inline uint32_t rice_adapt(uint32_t m, uint64_t u, size_t c)
 {
-	uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
-	uint64_t nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
+	uint64_t nm;
 
+	if (__builtin_expect(c < RICE_WARM, 0)) {
+		uint64_t cap = (uint64_t)(m >> 4) * 64 + 16;
+		uint64_t x = 16 * (u < cap ? u : cap);
+		nm = x >= m ? m + (x - m) / (c + 1) : m - (m - x) / (c + 1);
+	} else {
+		uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
+		nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
+	}
 	return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
 }
 
@@ -519,9 +541,9 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 	/* the first point's time and value and the first step say nothing
 	 * about the numbers to come */
 	if (s->k >= 2)
-		s->mt = rice_adapt(s->mt, ut);
+		s->mt = rice_adapt(s->mt, ut, s->k - 2);
 	if (s->k >= 1)
-		s->mv = rice_adapt(s->mv, uv);
+		s->mv = rice_adapt(s->mv, uv, s->k - 1);
 	s->step = s->k == 0 ? 0 : step;
 	s->ts = ts;
 	s->v = v;
@@ -599,9 +621,9 @@ static void decode(struct bit_rd *r, struct dec_state *d,
 		uint64_t ut = get_rice(r, rice_r(mt));
 		uint64_t uv = get_rice(r, rice_r(mv));
 		if (k >= 2)
-			mt = rice_adapt(mt, ut);
+			mt = rice_adapt(mt, ut, k - 2);
 		if (k >= 1)
-			mv = rice_adapt(mv, uv);
+			mv = rice_adapt(mv, uv, k - 1);
 		int64_t s = step + unzz(ut);
 		ts += s;
 		v = (int64_t)((uint64_t)v + (uint64_t)unzz(uv));
@@ -955,12 +977,17 @@ static void keep_in_memory(const struct gw_batcher *b, struct track *t,
 	b->sc->owner = NULL;
 }
 
-/* During a spill pass (batch_spill_begin): t's points before the last one
- * at or before the open day's start go to the store, the rest stay in
- * enc, encoded on from the state after them. A track whose record is in
- * the generation before is moved (or, when its points cannot be written,
- * taken back into memory), so that the file of that generation can go
- * at the end of the pass. was: t's count before a prune that left its
+/* During a spill pass (batch_spill_begin): t's points at or before the
+ * open day's start go to the store, the rest (none, one or two at the
+ * seal) stay in enc, encoded on from the state after them: a track that
+ * began on the day sealed (a start's lead day) then keeps no escaped
+ * first point in memory, and the means it has learnt go on (the last
+ * point before the start stayed in memory before: one point more in the
+ * open day's first interval, and a track of a lead day of one reading
+ * got no record, its chain starting over from that point). A track
+ * whose record is in the generation before is moved (or, when its
+ * points cannot be written, taken back into memory), so that the file
+ * of that generation can go at the end of the pass. was: t's count before a prune that left its
  * points pruned in the scratch only (batch_prune_track), else 0; its
  * encoding then holds the points before the prune, and is replaced here
  * either way. */
@@ -980,8 +1007,7 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 			keep_in_memory(b, t, was);
 		return;
 	}
-	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
-	k = k ? k - 1 : 0; /* [0, k) go, the one at k stays */
+	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n; /* [0, k) go */
 	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
 		keep_in_memory(b, t, was);
 		return;
