@@ -237,15 +237,25 @@ check_eq "$(persistent -name '2026-03-03_*')" 0 "no segment of the new day while
 cp "$GW_TMP/gw.log" "$GW_TMP/full.log"
 rm -f "$mnt/filler"
 t_freed=$(date +%s)
-# Backoff 1, 2, 4, 8, 16 s: about log2 of the seconds elapsed since the
-# first failure, plus one. A retry on every pass would be ~10 a second.
+# Backoff 1, 2, 4, 8 ... s after the 1st, 2nd, 3rd, 4th ... failed seal,
+# by the gateway's real monotonic clock; a retry on every pass of the loop
+# would be ~10 a second. The attempts logged (1, 2, 4, 8 ...) with their
+# real times: between attempts a and b at least the backoffs after a, a+1
+# ... b-1 passed (2^(b-1) - 2^(a-1) s; a loaded machine can only make it
+# longer; the log's times are to the millisecond, hence the 0.01 s).
 secs=$(awk -v a="$t_first" -v b="$t_last" 'BEGIN { printf "%d", b - a + 1 }')
-limit=$(awk -v s="$secs" 'BEGIN { n = 2; while (s >= 1) { s /= 2; n++ } print n }')
 echo "# $n_fail seal attempts failed in about $secs s (a busy retry would make about $((secs * 10)))"
-if [ "${n_fail:-0}" -ge 2 ] && [ "$n_fail" -le "$limit" ]; then
-	ok "sealing backs off by the clock: $n_fail attempts in $secs s (at most $limit)"
+gaps=$(grep -a "cannot seal a day into the spool (No space left on device), attempt" "$GW_TMP/full.log" |
+	sed -E 's/^([0-9-]+)T([0-9:.]+)Z .*, attempt ([0-9]+);.*/\1 \2 \3/' |
+	while read -r d t n; do echo "$(date -ud "$d $t" +%s.%N) $n"; done |
+	awk 'NR > 1 { need = 2 ^ ($2 - 1) - 2 ^ (n - 1); if (need > 60 * ($2 - n)) need = 60 * ($2 - n)
+		printf "%s%d..%d: %.2f s (at least %d)", sep, n, $2, $1 - t, need; sep = ", "
+		if ($1 - t < need - 0.01) short++ }
+		{ t = $1; n = $2 } END { print (short ? " SHORT" : "") }')
+if [ "${n_fail:-0}" -ge 2 ] && [ -n "$gaps" ] && [ "${gaps% SHORT}" = "$gaps" ]; then
+	ok "sealing backs off by the clock: $n_fail attempts, the logged ones apart by $gaps"
 else
-	not_ok "seal attempts while full: '$n_fail' in $secs s (expected 2..$limit)"
+	not_ok "seal attempts while full: '$n_fail', the logged ones apart by ${gaps:-nothing}"
 fi
 logged=$(grep -c "cannot seal a day into the spool (No space left on device), attempt" "$GW_TMP/full.log")
 # attempts 1, 2, 4, 8 ... are logged (one more attempt may have failed
@@ -280,12 +290,22 @@ first_ok=$(awk '/journal: appends durable again after/ { a = 1 }
 	a && match($0, /journal: durable bus=[0-9]+ n=[0-9]+ ts=[0-9]+/) {
 		s = substr($0, RSTART, RLENGTH); sub(/.*ts=/, "", s); print s; exit }' "$GW_TMP/gw.log")
 echo "# the journal appends again from the cycle of $(date -ud "@$((${first_ok:-0} / 1000))" +%FT%TZ)"
+# A machine too slow for the clock frees the disk after cycles of
+# 2026-03-04 failed (00:00 local = 17:00Z): that day stays open with
+# readings in memory only, so its alarm stays, and the readings are lost at
+# the stop (the gateway says so). The checks that need the disk freed in
+# time then set this try aside (paced_not_ok), to run on a slower clock.
+freed_late=
+[ "${first_ok:-0}" -lt "$(($(date -ud 2026-03-03T17:00:00Z +%s) * 1000))" ] ||
+	freed_late="the disk was freed after cycles of 2026-03-04 failed"
 if wait_for 60 sh -c "ls '$spool/ready/' | grep -q '_2026-03-03_'"; then
 	ok "2026-03-03, whose cycles failed until the space was freed, is sealed"
 else
 	not_ok "2026-03-03 not sealed after the space was freed: $(grep -E '^(alarm|seal)' "$spool/status" | tr '\n' ' ')"
 fi
-if wait_for 60 sh -c "grep -q '^alarm=none' '$spool/status'"; then
+if [ -n "$freed_late" ]; then
+	paced_not_ok "the alarms clear once space is freed ($freed_late)"
+elif wait_for 60 sh -c "grep -q '^alarm=none' '$spool/status'"; then
 	ok "the alarms clear once space is freed"
 else
 	not_ok "alarm after recovery: $(grep '^alarm=' "$spool/status")"
@@ -328,6 +348,8 @@ not_ok_unless_slow() {
 	local skipped
 	if skipped=$(gw_skipped); then
 		paced_not_ok "$* (the gateway skipped poll times: $skipped)"
+	elif [ -n "$freed_late" ]; then
+		paced_not_ok "$* ($freed_late)"
 	else
 		not_ok "$*"
 	fi
@@ -356,6 +378,7 @@ cp "$spool/health" "$GW_TMP/health"
 while IFS= read -r line; do
 	case $line in
 	"hole - "*) not_ok_unless_slow "${line#hole - }" ;;
+	"lost - "*) if [ -n "$freed_late" ]; then paced_not_ok "${line#lost - } ($freed_late)"; else not_ok "${line#lost - }"; fi ;;
 	*) echo "$line" ;;
 	esac
 done < <(/usr/bin/python3 - "$GW_TMP" <<'PY'
@@ -406,7 +429,7 @@ for line in open(tmp + "/health"):
         good[f[0]] = int(f[5])
 kept = {m: len(set(times[m])) for m in good}
 off = [f"{m} {kept[m]} of {good[m]}" for m in sorted(good) if kept[m] != good[m]]
-print(("ok" if len(good) == 4 and not off and min(good.values()) > 0 else "not ok") +
+print(("ok" if len(good) == 4 and not off and min(good.values()) > 0 else "lost") +
       f" - every good read of each meter is kept ({sum(good.values())} reads of {len(good)} meters;"
       f" {', '.join(off) or 'none'} differing)")
 # The 1.8.0 series of each meter from the first to the last reading: no
