@@ -71,6 +71,9 @@ if wait_pid_exit "$(paced_s 90)" $gw; then
 else
 	not_ok "gatewayd did not stop"
 fi
+# A day's quality also says whether its cycles kept up (a poll time a
+# loaded machine skipped makes it incomplete): where the gateway counted
+# one skipped, a wrong day is judged again on a slower clock.
 day() { "$GW_BUILD/gwctl" spool dump "$GW_TMP"/spool/ready/sub-r_"$1"_r0.gwb |
 	awk -F, '$5 == "1.8.0" { print $4, $8, $10 }' | tr '\n' ' '; }
 # the meter's readings of a day (M1 is read at the standing clock, 12:00
@@ -96,7 +99,13 @@ d2=$(day 2026-03-02)
 q() { midnight_quality "$GW_TMP/spool" "$1" 1.8.0 "$zone" "$2" 60; }
 case "$d2" in
 "M1 4000 $(q M1 2026-03-02) M2 "*" incomplete ") ok "2026-03-02: M1 exact across the reloads, M2 from the reload on" ;;
-*) not_ok "2026-03-02: $d2 (M1 should be $(q M1 2026-03-02))" ;;
+*) skipped_or_not_ok "2026-03-02: $d2 (M1 should be $(q M1 2026-03-02))" ;;
 esac
-check_eq "$(day 2026-03-03)" "M1 4000 $(q M1 2026-03-03) M2 4800 $(q M2 2026-03-03) " "2026-03-03: both meters, exact"
+d3=$(day 2026-03-03)
+e3="M1 4000 $(q M1 2026-03-03) M2 4800 $(q M2 2026-03-03) "
+if [ "$d3" = "$e3" ]; then
+	ok "2026-03-03: both meters, exact"
+else
+	skipped_or_not_ok "2026-03-03: both meters, exact (got '$d3', expected '$e3')"
+fi
 finish
