@@ -304,6 +304,18 @@ paced_not_ok() {
 	fi
 }
 
+# skipped_or_not_ok DESCRIPTION: a failed check that needs every poll
+# time to have had its cycle: paced_not_ok where the gateways of this
+# script counted a poll time skipped (gw_skipped), else not_ok.
+skipped_or_not_ok() {
+	local skipped
+	if skipped=$(gw_skipped); then
+		paced_not_ok "$* (the gateway skipped poll times: $skipped)"
+	else
+		not_ok "$*"
+	fi
+}
+
 # daily_exact DAILY EXPECTED METER_FORMAT MIN_EXACT: tests/integration/
 # daily_exact.py's check; too few values exact (none wrong) is paced_not_ok.
 daily_exact() {

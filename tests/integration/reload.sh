@@ -8,8 +8,11 @@
 
 zone=Asia/Ho_Chi_Minh
 # 12:00 local on 2026-03-01: local midnight is 5 s of real time after the
-# release at 8640x; the clocks stand until gatewayd has read M1.
-clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start 2026-03-01T05:00:00Z --clock-speed 8640)
+# release at 8640x (on the first try: paced_speed); the clocks stand until
+# gatewayd has read M1. M2 must be added during 2026-03-02 local, from 5 s
+# to 15 s: a machine too slow for that sends this try to a slower clock.
+paced_speed 8640
+clock=(--clock-anchor "@$GW_TMP/anchor" --clock-start 2026-03-01T05:00:00Z --clock-speed "$speed")
 port=$(free_port)
 start_metersim sim --tcp "127.0.0.1:$port" --meters 2 --first-unit 1 \
 	--profile abb_b23 --profiles-dir "$GW_TOP/profiles" --tz "$zone" "${clock[@]}" ||
@@ -33,12 +36,10 @@ gatewayd_released "$GW_TMP/anchor" "$GW_TMP/spool" "$GW_TMP/gatewayd.log" M1 -- 
 gw=$gw_pid
 grep -q "gateway sub-r: 1 meters" "$GW_TMP/gatewayd.log" ||
 	not_ok "gatewayd did not log its meter list"
-check_eq "$(awk -v a="$anchor" -v n="$(date +%s.%N)" 'BEGIN { print (n - a < 5) ? "before" : "after" }')" \
-	before "M1 was read before local midnight"
 
 # During 2026-03-02 local (17:00Z on 03-01, 5 s after the anchor, to
 # 17:00Z on 03-02, 15 s): add M2, 7 s after the anchor.
-sleep_until "$anchor" 7
+sleep_until "$anchor" "$(paced_s 7)"
 conf sub-r 1 2 >"$GW_TMP/gw.ini"
 kill -HUP $gw
 if wait_for 30 grep -q "reload: 2 meters on 1 buses" "$GW_TMP/gatewayd.log"; then
@@ -64,14 +65,31 @@ kill -HUP $gw
 wait_for 30 grep -q "change only with a restart" "$GW_TMP/gatewayd.log" &&
 	ok "a new gateway id is refused until a restart" || not_ok "gateway id change on SIGHUP"
 
-if wait_pid_exit 90 $gw; then
+if wait_pid_exit "$(paced_s 90)" $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran on to the stop time"
 else
 	not_ok "gatewayd did not stop"
 fi
+# A day's quality also says whether its cycles kept up (a poll time a
+# loaded machine skipped makes it incomplete): where the gateway counted
+# one skipped, a wrong day is judged again on a slower clock.
 day() { "$GW_BUILD/gwctl" spool dump "$GW_TMP"/spool/ready/sub-r_"$1"_r0.gwb |
 	awk -F, '$5 == "1.8.0" { print $4, $8, $10 }' | tr '\n' ' '; }
+# the meter's readings of a day (M1 is read at the standing clock, 12:00
+# local on 2026-03-01, before the release: certain)
+read_on() { "$GW_BUILD/gwctl" spool dump --intervals "$GW_TMP"/spool/ready/sub-r_"$2"_r0.gwb 2>/dev/null |
+	grep -c "^$1,1.8.0,"; }
+if [ "$(read_on M1 2026-03-01)" -ge 1 ]; then
+	ok "M1 was read before local midnight (2026-03-01)"
+else
+	not_ok "M1 has no reading of 2026-03-01"
+fi
+if [ "$(read_on M2 2026-03-02)" -ge 1 ]; then
+	ok "M2 was read during 2026-03-02 local, from the reload on"
+else
+	paced_not_ok "M2 was read during 2026-03-02 local, from the reload on ($(paced_s 7) s after the release)"
+fi
 # 2026-03-02: M1 whole and exact across the reloads; M2 from its first
 # reading on (incomplete). 2026-03-03: both whole days.
 d2=$(day 2026-03-02)
@@ -81,7 +99,13 @@ d2=$(day 2026-03-02)
 q() { midnight_quality "$GW_TMP/spool" "$1" 1.8.0 "$zone" "$2" 60; }
 case "$d2" in
 "M1 4000 $(q M1 2026-03-02) M2 "*" incomplete ") ok "2026-03-02: M1 exact across the reloads, M2 from the reload on" ;;
-*) not_ok "2026-03-02: $d2 (M1 should be $(q M1 2026-03-02))" ;;
+*) skipped_or_not_ok "2026-03-02: $d2 (M1 should be $(q M1 2026-03-02))" ;;
 esac
-check_eq "$(day 2026-03-03)" "M1 4000 $(q M1 2026-03-03) M2 4800 $(q M2 2026-03-03) " "2026-03-03: both meters, exact"
+d3=$(day 2026-03-03)
+e3="M1 4000 $(q M1 2026-03-03) M2 4800 $(q M2 2026-03-03) "
+if [ "$d3" = "$e3" ]; then
+	ok "2026-03-03: both meters, exact"
+else
+	skipped_or_not_ok "2026-03-03: both meters, exact (got '$d3', expected '$e3')"
+fi
 finish
