@@ -374,6 +374,20 @@ static int rebase(unsigned char **slot, size_t at, int64_t ts)
 	uint64_t d = (uint64_t)ts - (uint64_t)base;
 	uint32_t prev = d < PREV_NONE ? (uint32_t)d : PREV_NONE;
 
+	unsigned char *tags = m_tags(a);
+	/* the usual: every register near the base, which becomes the one
+	 * before it, at least TAG_NEAR ms back */
+	size_t near = 0;
+	while (near < n && tags[near] < TAG_ESC - TAG_NEAR)
+		near++;
+	if (near == n && prev >= TAG_NEAR && prev != PREV_NONE) {
+		for (size_t i = 0; i < n; i++)
+			tags[i] = (unsigned char)(tags[i] + TAG_NEAR);
+		tags[at] = 0;
+		put64(a + M_BASE, ts);
+		put_prev(a, prev);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		ne += i != at && tag_of(reg_ts(a, i, e), ts, prev) == TAG_ESC;
 	if (ne) {
@@ -383,7 +397,8 @@ static int rebase(unsigned char **slot, size_t at, int64_t ts)
 			return GW_ENOMEM;
 		*slot = a;
 	}
-	unsigned char *tags = m_tags(a), *x = m_esc(a) + ESC_BYTES * e;
+	unsigned char *x = m_esc(a) + ESC_BYTES * e;
+	tags = m_tags(a);
 	for (size_t i = 0; i < n; i++) {
 		int64_t t = i == at ? ts : reg_ts(a, i, e);
 		unsigned tag = tag_of(t, ts, prev);
