@@ -412,7 +412,7 @@ static int rebase(unsigned char **slot, size_t at, int64_t ts)
 	memmove(m_esc(a), m_esc(a) + ESC_BYTES * e, ESC_BYTES * ne);
 	put64(a + M_BASE, ts);
 	put_prev(a, prev);
-	if (e > ne) {
+	if (e) { /* the room of the old escapes, given back */
 		unsigned char *s = realloc(a, m_bytes(n, ne));
 		if (s) /* a smaller block not had is no harm */
 			*slot = s;
