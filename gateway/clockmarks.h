@@ -53,7 +53,8 @@ long gw_clock_marks_code(struct gw_clock_marks *m, const char *obis);
  * clock stepped back, about half a poll interval: the first reading after
  * the time lived twice lands on the grid point of the last one before it,
  * a few milliseconds apart, and would squeeze the energy of the step into
- * them. Returns GW_ENOMEM when out of memory (the reading is kept). */
+ * them. Returns GW_ENOMEM when out of memory (the reading is kept, and
+ * its register's mark may stay as it was). */
 int gw_clock_marks_check(struct gw_clock_marks *m, const char *meter,
 			 const char *obis, int64_t ts, int64_t window_ms,
 			 int64_t guard_ms);

@@ -445,6 +445,191 @@ static struct gw_config *meters_config(const char *dir, const char *const *ids,
 	return cfg;
 }
 
+/* Whether (meter at, code)'s newest time is t (window and guard 0: set
+ * aside only at its own time, nothing changed). */
+static int marked_at(struct gw_clock_marks *m, int at, long code, int64_t t)
+{
+	return gw_clock_marks_check_at(m, at, code, t - 1, 0, 0) == 0 &&
+	       gw_clock_marks_check_at(m, at, code, t, 0, 0) == 1;
+}
+
+/* A meter's registers share its newest time, and the time before it,
+ * compactly; a register whose time is apart from them keeps its own: one
+ * left behind by days, one ahead of the rest, registers each read at a
+ * time of its own, milliseconds apart and a second apart, and readings
+ * stamped again after the clock stepped back. */
+static void marks_apart_from_their_meter_keep_their_time(void **state)
+{
+	static const char *const ids[] = {"A"};
+	char dir[] = "/tmp/gwmarks.XXXXXX", cmd[64], obis[16];
+	long code[23];
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	struct gw_config *cfg = meters_config(dir, ids, 1);
+	struct gw_clock_marks *m = gw_clock_marks_new();
+	assert_non_null(m);
+	assert_int_equal(gw_clock_marks_use(m, cfg), 0);
+	for (int c = 0; c < 23; c++) {
+		snprintf(obis, sizeof(obis), "1.8.%d", c);
+		code[c] = gw_clock_marks_code(m, obis);
+		assert_true(code[c] >= 0);
+	}
+	/* one cycle, one time; the next, register by register */
+	for (int c = 0; c < 23; c++)
+		assert_int_equal(gw_clock_marks_check_at(m, 0, code[c], T0, HOUR, 0), 0);
+	for (int c = 0; c < 23; c++) {
+		assert_int_equal(gw_clock_marks_check_at(m, 0, code[c], T0 + 15 * MIN,
+							 HOUR, 0), 0);
+		/* the cycle half read: each register where it is */
+		for (int k = 0; k < 23; k++)
+			assert_true(marked_at(m, 0, code[k], k <= c ? T0 + 15 * MIN : T0));
+	}
+	/* register 5 is left behind for days while the rest go on */
+	for (int day = 1; day <= 3; day++)
+		for (int c = 0; c < 23; c++)
+			if (c != 5)
+				assert_int_equal(gw_clock_marks_check_at(m, 0, code[c],
+									 T0 + day * 24 * HOUR,
+									 HOUR, 0), 0);
+	assert_true(marked_at(m, 0, code[5], T0 + 15 * MIN));
+	assert_true(marked_at(m, 0, code[4], T0 + 72 * HOUR));
+	/* register 7 a day ahead of the rest, the rest then a cycle on */
+	assert_int_equal(gw_clock_marks_check_at(m, 0, code[7], T0 + 96 * HOUR, HOUR, 0), 0);
+	for (int c = 0; c < 23; c++)
+		if (c != 7 && c != 5)
+			assert_int_equal(gw_clock_marks_check_at(m, 0, code[c],
+								 T0 + 72 * HOUR + 15 * MIN,
+								 HOUR, 0), 0);
+	assert_true(marked_at(m, 0, code[7], T0 + 96 * HOUR));
+	assert_true(marked_at(m, 0, code[6], T0 + 72 * HOUR + 15 * MIN));
+	assert_true(marked_at(m, 0, code[5], T0 + 15 * MIN));
+	/* back at register 7's time, and before it, within the window: aside */
+	assert_int_equal(gw_clock_marks_check_at(m, 0, code[7], T0 + 96 * HOUR - MIN,
+						 HOUR, 0), 1);
+	assert_int_equal(gw_clock_marks_check_at(m, 0, code[5], T0 + 15 * MIN - MIN,
+						 HOUR, 0), 1);
+	/* beyond the window: kept, and the mark stays */
+	assert_int_equal(gw_clock_marks_check_at(m, 0, code[5], T0 + 15 * MIN - HOUR - 1,
+						 HOUR, 0), 0);
+	assert_true(marked_at(m, 0, code[5], T0 + 15 * MIN));
+	/* each register at a time of its own: milliseconds, then seconds apart */
+	for (int step = 1; step <= 1000; step *= 1000)
+		for (int round = 1; round <= 2; round++)
+			for (int c = 0; c < 23; c++) {
+				int64_t hour = (step > 1 ? 102 : 100) + round;
+				int64_t t = T0 + hour * HOUR + step * (c * 23 % 29);
+				assert_int_equal(gw_clock_marks_check_at(m, 0, code[c], t,
+									 HOUR, 0), 0);
+				for (int k = 0; k <= c; k++)
+					assert_true(marked_at(m, 0, code[k],
+							      T0 + hour * HOUR +
+							      step * (k * 23 % 29)));
+			}
+	/* the clock stepped back an hour: what is stamped again is set
+	 * aside, within the guard too; past both, new */
+	int64_t last = T0 + 104 * HOUR + 1000 * (22 * 23 % 29);
+	for (int c = 0; c < 23; c++) {
+		int64_t t = T0 + 101 * HOUR + 500 + c;
+		assert_int_equal(gw_clock_marks_check_at(m, 0, code[c], t, -1, 0), 1);
+	}
+	assert_int_equal(gw_clock_marks_check_at(m, 0, code[22], last + 400, -1, 500), 1);
+	assert_true(marked_at(m, 0, code[22], last));
+	assert_int_equal(gw_clock_marks_check_at(m, 0, code[22], last + 501, -1, 500), 0);
+	assert_true(marked_at(m, 0, code[22], last + 501));
+	/* a new configuration moves them by name and back, times and all */
+	assert_int_equal(gw_clock_marks_use(m, NULL), 0);
+	assert_int_equal(gw_clock_marks_check(m, "A", "1.8.22", last + 501, 0, 0), 1);
+	assert_int_equal(gw_clock_marks_check(m, "A", "1.8.5", T0 + 15 * MIN, 0, 0), 0);
+	assert_int_equal(gw_clock_marks_use(m, cfg), 0);
+	assert_true(marked_at(m, 0, code[22], last + 501));
+	for (int c = 0; c < 22; c++)
+		assert_true(marked_at(m, 0, code[c], T0 + 104 * HOUR + 1000 * (c * 23 % 29)));
+	gw_clock_marks_free(m);
+	gw_config_free(cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The marks against a plain table of every (meter, register)'s newest
+ * time, over a long run of readings of every kind (a cycle's one time, a
+ * few milliseconds apart, far behind, far ahead, the clock stepped
+ * back), by number and by name, each window and guard, with new
+ * configurations between: every answer the same. */
+static void marks_agree_with_a_plain_table(void **state)
+{
+	static const char *const ids1[] = {"A", "B", "C", "D"}, *const ids2[] = {"C", "E", "A"};
+	static const char *const all[] = {"A", "B", "C", "D", "E", "Z"};
+	enum { N_ID = 6, N_CODE = 23 };
+	char dir[] = "/tmp/gwmarks.XXXXXX", cmd[64], obis[N_CODE][16];
+	int64_t want[N_ID][N_CODE], now = T0;
+	long code[N_CODE];
+	uint64_t x = 88172645463325252u;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	struct gw_config *cfgs[3] = {meters_config(dir, ids1, 4), meters_config(dir, ids2, 3), NULL};
+	const struct gw_config *cfg = cfgs[0];
+	struct gw_clock_marks *m = gw_clock_marks_new();
+	assert_non_null(m);
+	assert_int_equal(gw_clock_marks_use(m, cfg), 0);
+	for (int c = 0; c < N_CODE; c++) {
+		snprintf(obis[c], sizeof(obis[c]), "1.8.%d", c);
+		code[c] = gw_clock_marks_code(m, obis[c]);
+		for (int i = 0; i < N_ID; i++)
+			want[i][c] = INT64_MIN;
+	}
+	for (int step = 0; step < 400000; step++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		unsigned r = (unsigned)(x >> 32);
+		if (r % 5000 == 0) {
+			cfg = cfgs[r / 5000 % 3];
+			assert_int_equal(gw_clock_marks_use(m, cfg), 0);
+			continue;
+		}
+		int id = (int)(r % N_ID), c = (int)(r / N_ID % N_CODE);
+		int64_t ts;
+		switch (r / 1000 % 16) {
+		case 0: /* far behind */
+			ts = now - (int64_t)(r % 1000) * 3 * HOUR;
+			break;
+		case 1: /* far ahead */
+			ts = now + (int64_t)(r % 100) * HOUR;
+			break;
+		case 2: /* the clock steps back */
+			now -= (int64_t)(r % 7) * 10 * MIN;
+			ts = now;
+			break;
+		case 3: case 4: case 5: /* a few milliseconds apart */
+			ts = now + (int64_t)(r % 300) - 150;
+			break;
+		case 6: /* a new cycle */
+			now += 15 * MIN;
+			ts = now;
+			break;
+		default: /* this cycle's time */
+			ts = now;
+		}
+		int64_t window = r % 3 == 0 ? -1 : r % 3 == 1 ? 0 : HOUR;
+		int64_t guard = (r >> 24) % 2 ? 500 : 0;
+		int64_t *w = &want[id][c];
+		int expect = *w == INT64_MIN ? 0 : ts > *w + guard ? 0
+			     : window < 0 || ts >= *w - window;
+		if (*w == INT64_MIN || ts > *w + guard)
+			*w = ts;
+		const struct gw_meter_config *mc =
+			cfg ? gw_config_find_meter(cfg, all[id]) : NULL;
+		int got = mc && (r >> 20) % 2
+				  ? gw_clock_marks_check_at(m, (int)(mc - cfg->meters), code[c],
+							    ts, window, guard)
+				  : gw_clock_marks_check(m, all[id], obis[c], ts, window, guard);
+		assert_int_equal(got, expect);
+	}
+	gw_clock_marks_free(m);
+	gw_config_free(cfgs[0]);
+	gw_config_free(cfgs[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* The meters of the configuration are marked by number (their index, the
  * code's number), others by name, and both ways look at one mark; a new
  * configuration keeps every mark: a meter that moved finds its marks at
@@ -596,6 +781,8 @@ int main(void)
 		cmocka_unit_test(marks_set_aside_readings_stamped_again),
 		cmocka_unit_test(marks_of_many_registers_keep_their_own_time),
 		cmocka_unit_test(marks_by_number_follow_their_meters),
+		cmocka_unit_test(marks_apart_from_their_meter_keep_their_time),
+		cmocka_unit_test(marks_agree_with_a_plain_table),
 		cmocka_unit_test(state_keeps_what_was_seen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,6 +65,28 @@ int main(int argc, char **argv)
 						 1000 + i, 3600000, 0) < 0)
 				return 1;
 	printf("marks %d x %d: %zu bytes\n", n, regs, live() - a);
+	/* a cycle later, register by register; then each meter's first
+	 * register left behind two cycles (an escape each); then, the worst,
+	 * the other way: only the first read two cycles on */
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < regs; c++)
+			if (gw_clock_marks_check(m, cfg->meters[i].id, b23_codes[c],
+						 1000 + 900000 + i, 3600000, 0) < 0)
+				return 1;
+	printf("marks %d x %d, a cycle later: %zu bytes\n", n, regs, live() - a);
+	for (int k = 2; k <= 3; k++)
+		for (int i = 0; i < n; i++)
+			for (int c = 1; c < regs; c++)
+				if (gw_clock_marks_check(m, cfg->meters[i].id, b23_codes[c],
+							 1000 + k * 900000 + i, 3600000, 0) < 0)
+					return 1;
+	printf("marks %d x %d, one register behind: %zu bytes\n", n, regs, live() - a);
+	for (int k = 4; k <= 5; k++)
+		for (int i = 0; i < n; i++)
+			if (gw_clock_marks_check(m, cfg->meters[i].id, b23_codes[0],
+						 1000 + k * 900000 + i, 3600000, 0) < 0)
+				return 1;
+	printf("marks %d x %d, one register ahead: %zu bytes\n", n, regs, live() - a);
 	gw_clock_marks_free(m);
 	gw_config_free(cfg);
 	return 0;
