@@ -116,8 +116,9 @@ int gw_flightq_pack(struct gw_flightq *q, struct gw_fcycle *c, int m,
 		    const struct gw_reading *r, size_t n);
 /* Makes room in c for n records in all, at once (a bus worker that knows
  * its cycle's size: the records then never grow past it unless more
- * come; its runs, a meter's read each, grow as they come). Returns 0, or GW_ENOMEM (c unchanged). A cycle handed to the
- * queue leaves c without memory: reserve again for the next one. */
+ * come; its runs, a meter's read each, grow as they come). Returns 0,
+ * or GW_ENOMEM (c unchanged). A cycle handed to the queue leaves c
+ * without memory: reserve again for the next one. */
 int gw_fcycle_reserve(struct gw_fcycle *c, size_t n);
 /* Unpacks readings from, from + 1 ... of c into out, at most max. Returns
  * the number unpacked (0 past the end). */
@@ -148,8 +149,9 @@ void gw_fcycle_free(struct gw_fcycle *c);
 /* Hands the readings of c to the queue, after every reading queued
  * before, and counts its whole ones: the queue takes over c's memory
  * (records and runs not filled, and values kept wide, handed back) and
- * frees it once they are all taken; c is then empty and holds no memory (an empty c is left as it
- * is). Returns 0, or GW_ENOMEM with none of them queued (c unchanged). */
+ * frees it once they are all taken; c is then empty and holds no memory
+ * (an empty c is left as it is). Returns 0, or GW_ENOMEM with none of
+ * them queued (c unchanged). */
 int gw_flightq_push_cycle(struct gw_flightq *q, struct gw_fcycle *c);
 
 /* What the queue counted since it was made. */
