@@ -187,13 +187,10 @@ static uint32_t side_take(void ***dir, size_t *n, size_t per, size_t size)
 	if (k >= X_EXT - 1)
 		return 0;
 	if (k % per == 0) {
-		void **d = realloc(*dir, (k / per + 1) * sizeof(*d));
-		if (!d)
+		size_t nb = k / per; /* the slabs so far */
+		if (gw_block_add((char ***)dir, &nb, per * size))
 			return 0;
-		*dir = d;
-		d[k / per] = calloc(per, size);
-		if (!d[k / per])
-			return 0;
+		memset((*dir)[nb - 1], 0, per * size);
 	}
 	*n = k + 1;
 	return (uint32_t)(k + 1);
