@@ -19,7 +19,7 @@ export TSAN_OPTIONS="log_path=$reports second_deadlock_stack=1 ${TSAN_OPTIONS:-}
 # A TSan build runs 5-15 times slower; the tests wait for what they need.
 export GW_TEST_TIMEOUT=${GW_TEST_TIMEOUT:-900}
 [ $# -gt 0 ] || set -- health reload sighup outage upload.sh upload_crash status_keys \
-	iec_gateway meter_ident
+	iec_gateway meter_ident test_journal
 passed=0
 failed=0
 for p in "$@"; do

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -873,6 +874,69 @@ static void packed_bytes_and_series(void **state)
 	assert_int_equal(crc, 0x32751a6fu);
 }
 
+/* A writer of its own coding packed_bytes_and_series' cycles, on a thread
+ * of its own: no cmocka assertion off the main thread, so it returns
+ * the records' length and CRC (0 and 0 when a call failed). */
+struct coder_run {
+	struct gw_reading **cyc;
+	const size_t *n;
+	size_t len;
+	uint32_t crc;
+};
+
+static void *coder_thread(void *arg)
+{
+	struct coder_run *r = arg;
+	struct gw_jcodec w = {.fresh = 1};
+	struct gw_wbuf b = {0};
+	int ok = 1;
+
+	for (int round = 0; round < 4 && ok; round++) {
+		b.n = 0;
+		gw_jcodec_reset(&w);
+		w.fresh = 1;
+		for (int c = 0; c < 30 && ok; c++) {
+			if (c == 20)
+				gw_jcodec_reset(&w);
+			ok = gw_jcodec_encode(&w, 3, r->cyc[c], r->n[c], &b) == 0;
+		}
+	}
+	r->len = ok && !b.oom ? b.n : 0;
+	r->crc = ok && !b.oom ? gw_crc32(b.p, b.n) : 0;
+	gw_jcodec_free(&w);
+	free(b.p);
+	return NULL;
+}
+
+/* The writers of many buses at once (a poll worker a bus) share a few
+ * deflate streams: eight writers coding on eight threads, each four
+ * times, write the very records one writer alone writes. A stream handed
+ * to two writers at once, or not reset between records, gives other
+ * bytes or fails. */
+static void packed_bytes_many_writers(void **state)
+{
+	static struct gw_reading all[30][800];
+	struct gw_reading *cyc[30];
+	size_t nall[30];
+	struct coder_run run[8];
+	pthread_t th[8];
+	(void)state;
+
+	for (int c = 0; c < 30; c++) {
+		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
+		cyc[c] = all[c];
+	}
+	for (int i = 0; i < 8; i++) {
+		run[i] = (struct coder_run){.cyc = cyc, .n = nall};
+		assert_int_equal(pthread_create(&th[i], NULL, coder_thread, &run[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(run[i].len, 39980);
+		assert_int_equal(run[i].crc, 0x32751a6fu);
+	}
+}
+
 /* Cycle c of far_cycle(): 30 meters of 10 registers polled every 15
  * minutes, then every 3 hours, then daily, the clock stepped back 4 hours
  * once; a register of some meters hours behind its meter's others (a load
@@ -1457,6 +1521,7 @@ int main(void)
 		cmocka_unit_test(packed_round_trip),
 		cmocka_unit_test(version1_segments_replay),
 		cmocka_unit_test(packed_bytes_and_series),
+		cmocka_unit_test(packed_bytes_many_writers),
 		cmocka_unit_test(packed_far_times_and_wide),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
