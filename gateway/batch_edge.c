@@ -109,12 +109,11 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 		     int32_t new_edge)
 {
 	int rc = 0;
-	const uint32_t *order = batch_order(b);
+	struct track_walk w;
+	struct track *t;
 
-	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
-		struct track *t = batch_walk(b, order, i);
-		if (!t)
-			continue;
+	batch_walk_begin(b, &w);
+	while ((t = batch_walk_next(&w)) != NULL) {
 		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
 			batch_track_open(b, t);
 			/* back from a silence: the edge day is final now */
@@ -146,9 +145,8 @@ static int move_edge_to(struct gw_batcher *b, int32_t want)
 	if (!b->edges_known) {
 		/* After a restart without saved edges: take the books up
 		 * from the replayed readings. */
-		for (size_t i = 0; i < b->n_slots; i++)
-			if (b->slots[i])
-				batch_slot(b, i)->edge = EDGE_NONE;
+		for (size_t no = 1; no <= b->n_tracks; no++)
+			track_at(b, (uint32_t)no)->edge = EDGE_NONE;
 		freeze_at(b, b->edge_start, 0, b->edge_day);
 		b->edges_known = 1;
 	}
@@ -227,11 +225,12 @@ int gw_batcher_edges_emit(const struct gw_batcher *b, gw_edges_sink_fn sink,
 		return rc;
 	batch_spill_ra_begin(b);
 	/* the tracks' order when it is made (a walk in the order their
-	 * records lie in), else the hash table's */
-	const uint32_t *order = b->n_order == b->n_tracks ? b->order : NULL;
-	for (size_t i = 0; i < batch_walk_n(b, order) && rc == 0; i++) {
-		struct track *t = batch_walk(b, order, i);
-		if (!t || !gw_unit_is_energy((enum gw_unit)t->unit) ||
+	 * records lie in), else by number */
+	struct track_walk w;
+	struct track *t;
+	batch_walk_made(b, &w);
+	while (rc == 0 && (t = batch_walk_next(&w)) != NULL) {
+		if (!gw_unit_is_energy((enum gw_unit)t->unit) ||
 		    strpbrk(track_meter(b, t), "\t\n") || strpbrk(track_obis(b, t), "\t\n"))
 			continue;
 		/* only its points up to the edge midnight decoded */

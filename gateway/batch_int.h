@@ -216,8 +216,8 @@ _Static_assert(BLK_DATA < 64, "a chain's tail_len in the track's 6 bits");
  * and never move. A track is known by its number, 1 + its place in the
  * slabs in the order they were made (0: none): slab i holds TRACK_SLAB0 << i
  * tracks up to TRACK_SLAB (the first TRACK_SMALL tracks in TRACK_SMALL_N
- * slabs), then TRACK_SLAB each, so the hash table holds 4-byte numbers,
- * not 8-byte pointers. */
+ * slabs), then TRACK_SLAB each, so the hash table holds 4-byte numbers
+ * (with bits of the hash beside them), not 8-byte pointers. */
 #define TRACK_SLAB0 8
 #define TRACK_SLAB 4096
 #define TRACK_SMALL_N 10
@@ -238,12 +238,18 @@ struct batch_names {
 struct gw_batcher {
 	struct gw_batcher_params p;
 	char gateway_id[GW_ID_MAX];
-	uint32_t *slots; /* open addressing, track numbers, 0 = empty */
+	/* The tracks' hash table (batch_store.c, "the hash table"):
+	 * n_slots, a power of two; a slot a track's number and bits of its
+	 * hash, 0 empty. */
+	uint32_t *slots;
 	size_t n_slots, n_tracks;
-	/* The track numbers in the order of their names (batch_order):
-	 * n_order of them, made again when tracks were added since. */
-	uint32_t *order;
-	size_t n_order;
+	/* The tracks in the order of their names (batch_order): from one
+	 * track's number to the next's, the difference, zigzagged, 7 bits
+	 * a byte (one byte a track for a meter's registers made one after
+	 * the other); order_len bytes for n_order tracks, made again when
+	 * tracks were added since. */
+	uint8_t *order;
+	size_t order_len, n_order;
 	struct track **slabs; /* where the tracks are (n_slabs) */
 	size_t n_slabs;
 	struct track_side *side; /* the tracks' exts and edge values */
@@ -393,12 +399,20 @@ char *batch_fmt_time(int64_t ms, char *buf, size_t cap);
 int batch_iset_add(struct iset *s, int64_t x);
 void batch_iset_del(struct iset *s, int64_t x);
 void batch_tracks_free(struct gw_batcher *b);
-const uint32_t *batch_order(struct gw_batcher *b);
-struct track *batch_walk(const struct gw_batcher *b, const uint32_t *order,
-			 size_t i);
-size_t batch_walk_n(const struct gw_batcher *b, const uint32_t *order);
+int batch_order(struct gw_batcher *b);
+/* A walk over every track (batch_walk_begin, then batch_walk_next until
+ * it gives NULL): no, the number of the track it gave last. */
+struct track_walk {
+	const struct gw_batcher *b;
+	const uint8_t *p, *end; /* the order's bytes; NULL: by number */
+	uint32_t no;
+};
+int batch_walk_begin(struct gw_batcher *b, struct track_walk *w);
+void batch_walk_made(const struct gw_batcher *b, struct track_walk *w);
+struct track *batch_walk_next(struct track_walk *w);
 struct track_ext *batch_track_ext(const struct gw_batcher *b, struct track *t);
 int batch_track_energy(const struct gw_batcher *b, struct track *t);
+uint32_t batch_key_hash(const char *meter, const char *obis);
 uint32_t batch_track_hash(const struct gw_batcher *b, const struct track *t);
 int batch_track_flag(const struct gw_batcher *b, struct track *t,
 		     enum track_set which, int64_t x);
@@ -507,12 +521,6 @@ static inline struct track *track_at(const struct gw_batcher *b, uint32_t no)
 		k = (k - TRACK_SMALL) % TRACK_SLAB;
 	}
 	return &b->slabs[i][k];
-}
-
-/* The track in the hash table's slot i, NULL when it is empty. */
-static inline struct track *batch_slot(const struct gw_batcher *b, size_t i)
-{
-	return b->slots[i] ? track_at(b, b->slots[i]) : NULL;
 }
 
 /* ---- small sorted sets ---- */

@@ -128,19 +128,18 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
  * room for every track). Returns how many, or GW_ENOMEM. */
 static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list)
 {
-	const uint32_t *order = batch_order(b);
+	struct track_walk w;
+	struct track *t;
 	int n = 0;
 
-	if (!order || b->n_tracks > INT_MAX)
+	if (batch_walk_begin(b, &w) || b->n_tracks > INT_MAX)
 		return GW_ENOMEM;
 	/* Without decoding the tracks: one with its last point before s has
 	 * nothing; else its first point before s spans the day, and one at
 	 * or after s lies inside it if it comes before e. */
-	for (size_t i = 0; i < b->n_order; i++) {
-		struct track *t = track_at(b, order[i]);
+	while ((t = batch_walk_next(&w)) != NULL)
 		if (t->n > 0 && t->tail1.ts >= s && batch_track_first_ts(b, t) < e)
-			list[n++] = order[i];
-	}
+			list[n++] = w.no;
 	return n;
 }
 
@@ -418,9 +417,9 @@ static int32_t oldest_day(const struct gw_batcher *b)
 {
 	int64_t oldest = INT64_MAX;
 
-	for (size_t i = 0; i < b->n_slots; i++) {
-		const struct track *t = batch_slot(b, i);
-		if (!t || t->n == 0)
+	for (size_t no = 1; no <= b->n_tracks; no++) {
+		const struct track *t = track_at(b, (uint32_t)no);
+		if (t->n == 0)
 			continue;
 		if (batch_track_first_ts(b, t) < oldest)
 			oldest = batch_track_first_ts(b, t);

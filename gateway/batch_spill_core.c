@@ -618,12 +618,11 @@ static void open_pass(struct gw_batcher *b)
 	sc->w_off = gw_spill_size(sc->store, sc->gen);
 	sc->wn = sc->n_pend = 0;
 	batch_spill_ra_begin(b);
-	const uint32_t *order = batch_order(b);
-	for (size_t i = 0; i < batch_walk_n(b, order); i++) {
-		struct track *t = batch_walk(b, order, i);
-		if (t)
-			spill_open_track(b, t);
-	}
+	struct track_walk w;
+	struct track *t;
+	batch_walk_begin(b, &w);
+	while ((t = batch_walk_next(&w)) != NULL)
+		spill_open_track(b, t);
 	pass_flush(b);
 	batch_spill_ra_end(b);
 	sc->skip = 0;
