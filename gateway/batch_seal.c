@@ -138,7 +138,7 @@ static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list
 	 * or after s lies inside it if it comes before e. */
 	for (size_t i = 0; i < b->n_order; i++) {
 		struct track *t = track_at(b, order[i]);
-		if (t->n > 0 && t->tail1.ts >= s && batch_track_first_ts(b, t) < e)
+		if (t->n > 0 && track_tail1(b, t).ts >= s && batch_track_first_ts(b, t) < e)
 			list[n++] = order[i];
 	}
 	return n;
