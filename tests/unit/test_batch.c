@@ -1538,10 +1538,14 @@ static void tails_rebase(void **state)
 	int64_t base = t0 + 20 * 24 * HOUR; /* 30 days after b's last point */
 	for (int k = 0; k < 2; k++) {
 		size_t n_ext = b->side->n_ext;
-		if (k == 0)
+		if (k == 0) {
 			b->side->n_ext = X_EXT - 1; /* no ext can be made */
-		assert_int_equal(batch_tails_rebase(b, base), k ? 0 : GW_ENOMEM);
-		b->side->n_ext = n_ext;
+			assert_int_equal(batch_tails_rebase(b, base), GW_ENOMEM);
+			b->side->n_ext = n_ext;
+		} else {
+			assert_int_equal(batch_tails_rebase(b, base), 0);
+			assert_int_equal(b->side->n_ext, n_ext + 1);
+		}
 		assert_int_equal(b->side->t_base, k ? base : t0);
 		for (int i = 0; i < 3; i++) {
 			struct point p = track_tail1(b, t[i]);
