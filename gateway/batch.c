@@ -90,6 +90,10 @@ void batch_set_open(struct gw_batcher *b, int32_t day)
 	b->next_day = day;
 	b->open_start = gw_tz_day_start(day);
 	b->open_end = gw_tz_day_start(day + 1);
+	/* Out of memory the base stays where it was: every track's last
+	 * point is still exact, and the open day's that do not fit it go to
+	 * their exts as they come (or are refused as out of memory). */
+	(void)batch_tails_rebase(b, b->open_start);
 }
 
 void batch_set_edge(struct gw_batcher *b, int32_t day)

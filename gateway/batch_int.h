@@ -132,12 +132,15 @@ enum track_set {
 
 /* What few tracks need, behind one number made when first needed
  * (batch_track_ext): their sets, the day of their last bad_value event,
- * a rollover beyond the batcher's table, the point before the last when
- * it is too far from the last for the track's 8 bytes, and the track's
- * edge value's slot (struct track's x holds the ext's number then). */
+ * a rollover beyond the batcher's table, the last point when its time is
+ * too far from the batcher's base or its value beyond 32 bits, the point
+ * before the last when it is too far from the last for the track's 8
+ * bytes, and the track's edge value's slot (struct track's x holds the
+ * ext's number then). */
 struct track_ext {
 	struct iset sets[2]; /* [SET_DERIVED], [SET_BAD] */
 	int64_t rollover;    /* when the track's roll is ROLL_EXT */
+	struct point tail1;  /* when the track's t1_dt is T1_EXT */
 	struct point tail0;  /* when the track's t0_dts is 0 */
 	int32_t bad_event_day; /* day of the last bad_value event */
 	uint32_t ev;         /* the edge value's slot, 0: none */
@@ -158,17 +161,25 @@ struct track_ext {
 #define EV_SLAB 4096  /* edge values a slab */
 
 /* The tracks' exts and edge values (struct track's x): n_ext and n_ev
- * taken, in slabs of EXT_SLAB and EV_SLAB (batch_store.c). */
+ * taken, in slabs of EXT_SLAB and EV_SLAB (batch_store.c); and the base
+ * of the tracks' last points' times (struct track's t1_dt): set by the
+ * first point, then moved to the start of the open day each time it
+ * changes (batch_tails_rebase). */
 struct track_side {
 	struct track_ext **xs;
 	int64_t **evs;
 	size_t n_ext, n_ev;
+	int64_t t_base;
+	int based; /* t_base set */
 };
 
-/* One per meter register, 64 bytes (a gateway of 10,000 meters x 26
+/* A track's t1_dt when its last point is in its ext. */
+#define T1_EXT INT32_MIN
+
+/* One per meter register, 56 bytes (a gateway of 10,000 meters x 26
  * registers has 260,000), taken from slabs (batch_store.c). The add path
- * reads and writes n, mt, mv, the chain, tail1 and t0_*; the passes and
- * the seal's walks the names, n, sp, the chain, unit, edge and tail1;
+ * reads and writes n, mt, mv, the chain, t1_* and t0_*; the passes and
+ * the seal's walks the names, n, sp, the chain, unit, edge and t1_dt;
  * the edge value (energy tracks, read at the edge midnight) and the ext
  * are one number away, in slabs of their own. */
 struct track {
@@ -182,8 +193,8 @@ struct track {
 	 * point the change of the time step and the change of the value,
 	 * zigzagged Rice codes, about 1.9 bytes a point instead of 16, in blocks
 	 * of the pool (batch_pool.c), decoded into the scratch by
-	 * batch_track_open (track_pts); the last point (tail1) and the one
-	 * before it (track_tail0) kept decoded always. */
+	 * batch_track_open (track_pts); the last point (track_tail1) and
+	 * the one before it (track_tail0) kept decoded always. */
 	uint32_t n;
 	uint32_t mt, mv; /* the encoder's means after the last point */
 	/* Where its older points are, spilled (batch_spill_core.c): the
@@ -203,13 +214,19 @@ struct track {
 	unsigned roll : 3;   /* its rollover (batch_rollover) */
 	uint8_t unit;
 	int8_t scale;
-	struct point tail1;
-	/* The point before tail1 (n >= 2): tail1's time minus t0_dts and
-	 * value minus t0_dv; t0_dts 0 when they do not fit (ext->tail0). */
+	/* The last point (n >= 1, track_tail1): its time minus the
+	 * batcher's base (struct track_side's t_base), its value; t1_dt
+	 * T1_EXT when either does not fit (ext->tail1): a value beyond 32
+	 * bits, a time 2^31 ms (24.8 days) or more from the base (a meter
+	 * dark for weeks, a clock far off). */
+	int32_t t1_dt;
+	int32_t t1_v;
+	/* The point before the last (n >= 2): the last's time minus t0_dts
+	 * and value minus t0_dv; t0_dts 0 when they do not fit (ext->tail0). */
 	uint32_t t0_dts;
 	int32_t t0_dv;
 };
-_Static_assert(sizeof(struct track) <= 64, "a track in 64 bytes");
+_Static_assert(sizeof(struct track) <= 56, "a track in 56 bytes");
 _Static_assert(BLK_DATA < 64, "a chain's tail_len in the track's 6 bits");
 
 /* The tracks' slabs (batch_store.c): tracks live as long as the batcher
@@ -416,6 +433,7 @@ uint32_t batch_key_hash(const char *meter, const char *obis);
 uint32_t batch_track_hash(const struct gw_batcher *b, const struct track *t);
 int batch_track_flag(const struct gw_batcher *b, struct track *t,
 		     enum track_set which, int64_t x);
+int batch_tails_rebase(const struct gw_batcher *b, int64_t base);
 void batch_track_unflag(const struct gw_batcher *b, struct track *t,
 			enum track_set which, int64_t x);
 struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
@@ -622,15 +640,25 @@ static inline void track_chain_free(const struct gw_batcher *b, struct track *t)
 	track_chain_keep(t, &c);
 }
 
+/* A track's last point (n >= 1). */
+static inline struct point track_tail1(const struct gw_batcher *b,
+				       const struct track *t)
+{
+	if (t->t1_dt == T1_EXT)
+		return track_ext(b, t)->tail1;
+	return (struct point){b->side->t_base + t->t1_dt, t->t1_v};
+}
+
 /* The point before a track's last (n >= 2). */
 static inline struct point track_tail0(const struct gw_batcher *b,
 				       const struct track *t)
 {
 	if (!t->t0_dts)
 		return track_ext(b, t)->tail0;
+	struct point p1 = track_tail1(b, t);
 	return (struct point){
-		t->tail1.ts - t->t0_dts,
-		(int64_t)((uint64_t)t->tail1.v - (uint64_t)(int64_t)t->t0_dv)};
+		p1.ts - t->t0_dts,
+		(int64_t)((uint64_t)p1.v - (uint64_t)(int64_t)t->t0_dv)};
 }
 
 /* A track's counter rollover; 0: unknown or never. */

@@ -138,7 +138,7 @@ static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list
 	 * nothing; else its first point before s spans the day, and one at
 	 * or after s lies inside it if it comes before e. */
 	while ((t = batch_walk_next(&w)) != NULL)
-		if (t->n > 0 && t->tail1.ts >= s && batch_track_first_ts(b, t) < e)
+		if (t->n > 0 && track_tail1(b, t).ts >= s && batch_track_first_ts(b, t) < e)
 			list[n++] = w.no;
 	return n;
 }

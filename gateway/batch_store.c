@@ -361,12 +361,36 @@ static int tail0_fits(const struct point *p0, const struct point *p1)
 	return p1->ts - p0->ts <= UINT32_MAX && dv >= INT32_MIN && dv <= INT32_MAX;
 }
 
-/* Room for t's last two points to become p0, p1: its ext made when p0
- * does not fit beside p1. Returns 0 or GW_ENOMEM (t unchanged). */
+/* Whether last point p fits in the track's 8 bytes (t1_dt, t1_v) with
+ * the base at `base`; its time there in *dt. */
+static int tail1_fits(int64_t base, const struct point *p, int32_t *dt)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(p->ts, base, &d) || d <= T1_EXT ||
+	    d > INT32_MAX || p->v < INT32_MIN || p->v > INT32_MAX)
+		return 0;
+	*dt = (int32_t)d;
+	return 1;
+}
+
+/* Room for t's last two points to become p0 (NULL: t has one) and p1:
+ * its ext made when p1 or p0 does not fit the track's own fields. The
+ * first point ever set sets the base. Returns 0 or GW_ENOMEM (t
+ * unchanged). */
 static int tail_room(const struct gw_batcher *b, struct track *t,
 		     const struct point *p0, const struct point *p1)
 {
-	return tail0_fits(p0, p1) || batch_track_ext(b, t) ? 0 : GW_ENOMEM;
+	struct track_side *sd = b->side;
+	int32_t dt;
+
+	if (!sd->based) {
+		sd->t_base = p1->ts;
+		sd->based = 1;
+	}
+	if ((!p0 || tail0_fits(p0, p1)) && tail1_fits(sd->t_base, p1, &dt))
+		return 0;
+	return batch_track_ext(b, t) ? 0 : GW_ENOMEM;
 }
 
 /* t's last two points p0 (NULL: t has one) and p1 (room made by
@@ -374,6 +398,8 @@ static int tail_room(const struct gw_batcher *b, struct track *t,
 static void tail_set(const struct gw_batcher *b, struct track *t,
 		     const struct point *p0, const struct point *p1)
 {
+	int32_t dt;
+
 	if (p0 && tail0_fits(p0, p1)) {
 		t->t0_dts = (uint32_t)(p1->ts - p0->ts);
 		t->t0_dv = (int32_t)(int64_t)((uint64_t)p1->v - (uint64_t)p0->v);
@@ -381,7 +407,58 @@ static void tail_set(const struct gw_batcher *b, struct track *t,
 		t->t0_dts = 0;
 		track_ext(b, t)->tail0 = *p0;
 	}
-	t->tail1 = *p1;
+	if (tail1_fits(b->side->t_base, p1, &dt)) {
+		t->t1_dt = dt;
+		t->t1_v = (int32_t)p1->v;
+	} else {
+		t->t1_dt = T1_EXT;
+		track_ext(b, t)->tail1 = *p1;
+	}
+}
+
+/* Moves the base of the tracks' last points' times to `base`: each
+ * track's t1_dt follows, and a track whose last point is too far from
+ * the new base (a meter dark for weeks) moves it to its ext. Called as
+ * the open day changes (batch_set_open), so that the readings of the
+ * open day fit. Returns 0, or GW_ENOMEM with the base where it was (a
+ * track moved to its ext stays there: every last point is where
+ * track_tail1 finds it either way; one that does not fit the old base
+ * when set goes to its ext then, as tail_room makes room for it). */
+int batch_tails_rebase(const struct gw_batcher *b, int64_t base)
+{
+	struct track_side *sd = b->side;
+	int64_t old = sd->t_base;
+
+	if (!sd->based || base == old) {
+		sd->t_base = base;
+		sd->based = 1;
+		return 0;
+	}
+	for (size_t i = 1; i <= b->n_tracks; i++) {
+		struct track *t = track_at(b, (uint32_t)i);
+		if (!t->n || t->t1_dt == T1_EXT)
+			continue;
+		struct point p = {old + t->t1_dt, t->t1_v};
+		int32_t dt;
+		if (tail1_fits(base, &p, &dt)) {
+			t->t1_dt = dt;
+			continue;
+		}
+		struct track_ext *e = batch_track_ext(b, t);
+		if (!e) {
+			/* back to the old base: the tracks before t */
+			for (size_t j = 1; j < i; j++) {
+				struct track *u = track_at(b, (uint32_t)j);
+				if (u->n && u->t1_dt != T1_EXT)
+					u->t1_dt = (int32_t)(base + u->t1_dt - old);
+			}
+			return GW_ENOMEM;
+		}
+		e->tail1 = p;
+		t->t1_dt = T1_EXT;
+	}
+	sd->t_base = base;
+	return 0;
 }
 
 /* ---- the points, encoded ----
@@ -638,10 +715,12 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 static void tail_state(const struct gw_batcher *b, const struct track *t,
 		       struct enc_state *s)
 {
+	struct point p1 = t->n ? track_tail1(b, t) : (struct point){0, 0};
+
 	s->k = t->n;
-	s->ts = t->n ? t->tail1.ts : 0;
-	s->v = t->n ? t->tail1.v : 0;
-	s->step = t->n >= 2 ? t->tail1.ts - track_tail0(b, t).ts : 0;
+	s->ts = p1.ts;
+	s->v = p1.v;
+	s->step = t->n >= 2 ? p1.ts - track_tail0(b, t).ts : 0;
 	s->mt = t->n ? t->mt : RICE_M0;
 	s->mv = t->n ? t->mv : RICE_M0;
 }
@@ -823,7 +902,7 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 	struct chain c = {0};
 	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
 
-	if (n > 1 && tail_room(b, t, &pts[n - 2], &pts[n - 1]))
+	if (n && tail_room(b, t, n > 1 ? &pts[n - 2] : NULL, &pts[n - 1]))
 		return GW_ENOMEM;
 	for (size_t k = 0; k < n; k++) {
 		if (put_point(b->pool, &c, &s, pts[k].ts, pts[k].v)) {
@@ -977,11 +1056,12 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 		  int64_t v)
 {
 	struct enc_state s;
-	struct point p = {ts, v}, last = t->tail1;
+	struct point p = {ts, v};
 	struct chain c = track_chain(t);
 
 	tail_state(b, t, &s);
-	if (scratch_room(b, t->n + 2) || (t->n && tail_room(b, t, &last, &p)) ||
+	struct point last = {s.ts, s.v};
+	if (scratch_room(b, t->n + 2) || tail_room(b, t, t->n ? &last : NULL, &p) ||
 	    put_point(b->pool, &c, &s, ts, v))
 		return GW_ENOMEM;
 	track_chain_keep(t, &c);
@@ -1004,12 +1084,14 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		       int64_t v, struct point win[3], struct pview *view)
 {
-	if (t->n == 0 || t->tail1.ts < ts) {
+	struct point p1 = t->n ? track_tail1(b, t) : (struct point){0, 0};
+
+	if (t->n == 0 || p1.ts < ts) {
 		size_t k = 0;
 		if (t->n >= 2)
 			win[k++] = track_tail0(b, t);
 		if (t->n >= 1)
-			win[k++] = t->tail1;
+			win[k++] = p1;
 		if (append(b, t, ts, v))
 			return GW_ENOMEM;
 		win[k].ts = ts;

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "batch.h"
+#include "batch_int.h" /* the tracks' last points (tails_rebase) */
 #include "drops.h"
 #include "tz.h"
 
@@ -1378,7 +1379,9 @@ static void overshoot_each(const char *const *m, int n)
  * table of distinct rollovers holds), each wrapping at 10:40, count
  * their day exactly across the wrap; a register silent for 60 days (a
  * time step wider than 32 bits of ms) and back counts its days after
- * the silence exactly, from points encoded on from the one before; the
+ * the silence exactly, from points encoded on from the one before, as
+ * do registers whose last point is too far from the batcher's base or
+ * whose values leave 32 bits (the last point in the ext); the
  * edge value of a register with an ext (a rollover beyond the table, or
  * a bad value after its edge value's slot was taken) is its own, as of
  * one without. */
@@ -1418,17 +1421,53 @@ static void track_ext_fields(void **state)
 	gw_batcher_free(b);
 
 	/* 1 Wh a minute; read 00:00-02:00 on day 0, then from 12:00 on day
-	 * 60 to the end of day 62 */
+	 * 60 to the end of day 62: "far" read at 12:00 before the days
+	 * between are sealed (its last point more than 24 days from the
+	 * base of the last points' times, into its ext as it comes),
+	 * "dark" from 12:15 on, after they are (its last point left behind
+	 * by the base as it moved with the open day, into its ext then);
+	 * and registers whose values leave 32 bits on day 61 at 12:00,
+	 * upwards ("high") and downwards ("low", instantaneous), or run at
+	 * the ends of the range ("top", "bottom") */
+	static const struct {
+		const char *meter, *obis;
+		enum gw_unit unit;
+		int64_t from, step;
+	} far[] = {
+		{"far", "1.8.0", GW_UNIT_WH, 0, 1},
+		{"dark", "1.8.0", GW_UNIT_WH, 0, 1},
+		{"high", "1.8.0", GW_UNIT_WH, INT32_MAX - (61 * 1440 + 720), 1},
+		{"top", "1.8.0", GW_UNIT_WH, GW_ENERGY_MAX - 63 * 1440, 1},
+		{"low", "32.7.0", GW_UNIT_V, INT32_MIN + (61 * 1440 + 720), -1},
+		{"bottom", "32.7.0", GW_UNIT_V, INT64_MIN + 63 * 1440, -1},
+	};
+	enum { NF = sizeof(far) / sizeof(far[0]) };
 	b = new_batcher();
 	int64_t back = t0 + 60 * 24 * HOUR + 12 * HOUR;
 	for (int64_t t = t0; t <= t0 + 62 * 24 * HOUR + 24 * HOUR; t += 15 * MIN) {
 		if (t > t0 + 2 * HOUR && t < back)
 			continue;
-		struct gw_reading x = rd("far", "1.8.0", t, (t - t0) / MIN, GW_UNIT_WH);
-		assert_int_equal(gw_batcher_add(b, &x, 1), 0);
+		for (int i = 0; i < NF; i++) {
+			if (!strcmp(far[i].meter, "dark") && t == back)
+				continue;
+			struct gw_reading x = rd(far[i].meter, far[i].obis, t,
+						 far[i].from + far[i].step * ((t - t0) / MIN),
+						 far[i].unit);
+			assert_int_equal(gw_batcher_add(b, &x, 1), 0);
+		}
 		if (t == t0 + 2 * HOUR || t == back) {
 			assert_true(gw_batcher_advance(b, t, collect, &c) >= 0);
 			free_collected(&c);
+		}
+		if (t == back) {
+			/* "dark"'s and "far"'s last points in their exts */
+			for (int i = 0; i < 2; i++) {
+				struct gw_reading x = rd(far[i].meter, far[i].obis, t, 0,
+							 far[i].unit);
+				const struct track *tr = batch_find_track(b, &x, 0);
+				assert_non_null(tr);
+				assert_int_equal(tr->t1_dt, T1_EXT);
+			}
 		}
 	}
 	assert_true(gw_batcher_advance(b, t0 + 63 * 24 * HOUR + HOUR, collect, &c) >= 2);
@@ -1437,18 +1476,29 @@ static void track_ext_fields(void **state)
 	assert_non_null(d62);
 	for (int k = 0; k < 2; k++) {
 		const struct gw_batch *x = k ? d62 : d61;
-		const struct gw_day_register *dr = find_day(x, "far", "1.8.0");
-		assert_non_null(dr);
-		assert_int_equal(dr->consumption, 1440);
-		assert_int_equal(dr->quality, GW_Q_MEASURED);
-		assert_int_equal(dr->start_value, (61 + k) * 1440);
-		assert_int_equal(x->n_series, 1);
-		const struct gw_series *sr = &x->series[0];
-		assert_int_equal(sr->n, 96);
-		for (size_t i = 0; i < sr->n; i++) {
-			assert_int_equal(sr->ts_ms[i], gw_tz_day_start(d0 + 61 + k) +
-							(int64_t)i * 15 * MIN);
-			assert_int_equal(sr->value[i], (sr->ts_ms[i] - t0) / MIN);
+		assert_int_equal(x->n_series, NF);
+		for (int i = 0; i < NF; i++) {
+			int64_t f = far[i].from, st = far[i].step;
+			if (far[i].unit == GW_UNIT_WH) {
+				const struct gw_day_register *dr =
+					find_day(x, far[i].meter, far[i].obis);
+				assert_non_null(dr);
+				assert_int_equal(dr->consumption, 1440);
+				assert_int_equal(dr->quality, GW_Q_MEASURED);
+				assert_int_equal(dr->start_value, f + (61 + k) * 1440);
+			}
+			const struct gw_series *sr = NULL;
+			for (size_t j = 0; j < x->n_series; j++)
+				if (!strcmp(x->series[j].meter_id, far[i].meter))
+					sr = &x->series[j];
+			assert_non_null(sr);
+			assert_int_equal(sr->n, 96);
+			for (size_t j = 0; j < sr->n; j++) {
+				assert_int_equal(sr->ts_ms[j], gw_tz_day_start(d0 + 61 + k) +
+								(int64_t)j * 15 * MIN);
+				assert_int_equal(sr->value[j],
+						 f + st * ((sr->ts_ms[j] - t0) / MIN));
+			}
 		}
 	}
 	free_collected(&c);
@@ -1458,6 +1508,53 @@ static void track_ext_fields(void **state)
 	static const char *const edged[] = {"m1", "r1", "r2", "r3", "r4", "r5", "r6",
 					    "r7", "r8", "r9", "p1", "p2", "u1", "m2"};
 	overshoot_each(edged, (int)(sizeof(edged) / sizeof(edged[0])));
+}
+
+/* The base of the tracks' last points' times moved (batch_tails_rebase)
+ * past a track's last point when its ext cannot be made (the exts'
+ * numbers used up): the tracks walked before it are put back, the base
+ * stays, every last point is where it was; with exts again, that track's
+ * last point goes to its ext and the others follow the base. */
+static void tails_rebase(void **state)
+{
+	(void)state;
+	gw_tz_set("Asia/Ho_Chi_Minh");
+	int64_t t0 = gw_tz_day_start(day_of("2026-03-01"));
+	struct gw_batcher *b = new_batcher();
+	struct gw_reading r[3] = {
+		rd("a", "1.8.0", t0, 5000, GW_UNIT_WH),
+		rd("b", "1.8.0", t0 - 10 * 24 * HOUR, 7000, GW_UNIT_WH),
+		rd("c", "32.7.0", t0 + 5 * HOUR, -230, GW_UNIT_V),
+	};
+	struct track *t[3];
+
+	assert_int_equal(gw_batcher_add(b, r, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		t[i] = batch_find_track(b, &r[i], 0);
+		assert_non_null(t[i]);
+		assert_int_not_equal(t[i]->t1_dt, T1_EXT);
+	}
+	assert_int_equal(b->side->t_base, t0); /* the first point's */
+	int64_t base = t0 + 20 * 24 * HOUR; /* 30 days after b's last point */
+	for (int k = 0; k < 2; k++) {
+		size_t n_ext = b->side->n_ext;
+		if (k == 0) {
+			b->side->n_ext = X_EXT - 1; /* no ext can be made */
+			assert_int_equal(batch_tails_rebase(b, base), GW_ENOMEM);
+			b->side->n_ext = n_ext;
+		} else {
+			assert_int_equal(batch_tails_rebase(b, base), 0);
+			assert_int_equal(b->side->n_ext, n_ext + 1);
+		}
+		assert_int_equal(b->side->t_base, k ? base : t0);
+		for (int i = 0; i < 3; i++) {
+			struct point p = track_tail1(b, t[i]);
+			assert_int_equal(p.ts, r[i].ts_ms);
+			assert_int_equal(p.v, r[i].value);
+			assert_int_equal(t[i]->t1_dt == T1_EXT, k && i == 1);
+		}
+	}
+	gw_batcher_free(b);
 }
 
 int main(void)
@@ -1485,6 +1582,7 @@ int main(void)
 		cmocka_unit_test(backfill_after_long_gap),
 		cmocka_unit_test(frozen_estimate_overshoot),
 		cmocka_unit_test(track_ext_fields),
+		cmocka_unit_test(tails_rebase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
