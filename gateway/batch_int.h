@@ -56,13 +56,14 @@ struct iset {
  * later ones BLK_SDATA, each followed by the number of the next block (4
  * bytes), from pools of their own; a block's number says which (BLK_SMALL
  * set: a later block). A pass of the open day (SPILL_OPEN_PASSES a day)
- * leaves a track's chain empty, and it gathers about 30-56 bytes by the
- * next (more with a clock's jitter in the times): one block of 48 holds
- * most tracks, and what a track gathers beyond 44 bytes takes blocks of
- * 16, not a second block of 48 (counted: tests/bench/pool_count.c,
- * docs/architecture.md, "Memory"). Each at least 8 (the bit reader's
- * refill takes 8 bytes from two blocks at most); a point may take more
- * than one later block (batch_chain_room). Block 0 stands for none. */
+ * leaves a track's chain empty, and it gathers 24-37 bytes by the next
+ * with a few ms of jitter in the times, up to 51 with 2 s (a clock run
+ * fast): one block of 48 holds most tracks, and what a track gathers
+ * beyond 44 bytes takes blocks of 16, not a second block of 48 (counted:
+ * tests/bench/pool_count.c; docs/architecture.md, "Blocks of two
+ * sizes"). Each at least 8 (the bit reader's refill takes 8 bytes from
+ * two blocks at most); a point may take more than one later block
+ * (batch_chain_room). Block 0 stands for none. */
 #define BLK_DATA 44  /* a chain's first block's bytes of points */
 #define BLK_SDATA 12 /* a later block's */
 #define BLK_SMALL 0x80000000u
@@ -97,7 +98,8 @@ struct blk_pool {
 /* The bytes of the blocks in chains. */
 static inline size_t blk_pool_bytes(const struct blk_pool *p)
 {
-	return p->sub[0].n_used * (BLK_DATA + 4) + p->sub[1].n_used * (BLK_SDATA + 4);
+	return p->sub[0].n_used * (BLK_DATA + 4) +
+	       p->sub[1].n_used * (BLK_SDATA + 4);
 }
 
 /* A track's encoded points: blocks head .. tail, each full but the tail,

@@ -50,7 +50,8 @@ static const char *const obis[26] = {
 #define N_S 5
 #define N_MODEL (N_A * N_S)
 #define MODEL_A(i) (24 + 4 * ((unsigned)(i) / N_S))
-#define MODEL_S(i) ((unsigned)(i) % N_S == N_S - 1 ? MODEL_A(i) : 8 + 4 * ((unsigned)(i) % N_S))
+#define MODEL_S(i)                                                      \
+	((unsigned)(i) % N_S == N_S - 1 ? MODEL_A(i) : 8 + 4 * ((unsigned)(i) % N_S))
 
 static size_t model_cost(size_t len, unsigned a, unsigned s)
 {
@@ -58,6 +59,40 @@ static size_t model_cost(size_t len, unsigned a, unsigned s)
 		return 0;
 	size_t over = len > a ? (len - a + s - 1) / s : 0;
 	return a + 4 + over * (s + 4);
+}
+
+/* One bus's cycle: meters [m0, m1) read at t. Returns the readings. */
+static size_t fill(struct gw_reading *out, int m0, int m1, int regs, int64_t t,
+		   int jitter, int64_t *energy)
+{
+	size_t k = 0;
+
+	for (int m = m0; m < m1; m++) {
+		int64_t ts = t + (int64_t)(m % GROUP) * 400 +
+			     (int64_t)(rnd() % (uint32_t)jitter);
+		for (int i = 0; i < regs; i++, k++) {
+			struct gw_reading *x = &out[k];
+			snprintf(x->meter_id, sizeof(x->meter_id), "m%06d", m);
+			snprintf(x->obis, sizeof(x->obis), "%s", obis[i]);
+			x->unit = i < 8    ? GW_UNIT_WH
+				  : i < 11 ? GW_UNIT_V
+				  : i < 14 ? GW_UNIT_A
+					   : GW_UNIT_W;
+			x->scale = 0;
+			x->status = GW_RS_OK;
+			x->ts_ms = ts;
+			if (i < 8) {
+				int64_t base = 40 + 10 * i;
+				int64_t *e = &energy[(size_t)m * (size_t)regs + (size_t)i];
+				*e += base / 2 + rnd() % (uint32_t)(base + 1);
+				x->value = *e;
+			} else {
+				int64_t lv = i < 11 ? 2300 : i < 14 ? 50 : 1500;
+				x->value = lv + (int64_t)(rnd() % 41) - 20;
+			}
+		}
+	}
+	return k;
 }
 
 static int sealed(void *ctx, struct gw_batch *batch)
@@ -113,36 +148,14 @@ int main(int argc, char **argv)
 	while (gw_batcher_oldest_open_day(b) < end) {
 		for (int m0 = 0; m0 < meters; m0 += GROUP) {
 			int m1 = m0 + GROUP < meters ? m0 + GROUP : meters;
-			size_t k = 0;
-			for (int m = m0; m < m1; m++) {
-				int64_t ts = t + (int64_t)(m % GROUP) * 400 +
-					     (int64_t)(rnd() % (uint32_t)jitter);
-				for (int i = 0; i < regs; i++, k++) {
-					struct gw_reading *x = &buf[k];
-					snprintf(x->meter_id, sizeof(x->meter_id), "m%06d", m);
-					snprintf(x->obis, sizeof(x->obis), "%s", obis[i]);
-					x->unit = i < 8 ? GW_UNIT_WH : i < 11 ? GW_UNIT_V
-							: i < 14 ? GW_UNIT_A : GW_UNIT_W;
-					x->scale = 0;
-					x->status = GW_RS_OK;
-					x->ts_ms = ts;
-					if (i < 8) {
-						int64_t base = 40 + 10 * i;
-						int64_t *e = &energy[(size_t)m * (size_t)regs + (size_t)i];
-						*e += base / 2 + rnd() % (uint32_t)(base + 1);
-						x->value = *e;
-					} else {
-						int64_t lv = i < 11 ? 2300 : i < 14 ? 50 : 1500;
-						x->value = lv + (int64_t)(rnd() % 41) - 20;
-					}
-				}
-			}
+			size_t k = fill(buf, m0, m1, regs, t, jitter, energy);
 			if (gw_batcher_add(b, buf, k))
 				return 1;
 		}
 		/* every track's chain bytes, and the pool, before the advance */
 		size_t pre = b->pool->n_used, big = b->pool->sub[0].n_used,
-		       small = b->pool->sub[1].n_used, pre_bytes = blk_pool_bytes(b->pool);
+		       small = b->pool->sub[1].n_used;
+		size_t pre_bytes = blk_pool_bytes(b->pool);
 		for (uint32_t no = 1; no <= b->n_tracks; no++) {
 			struct chain c = track_chain(track_at(b, no));
 			len[no] = batch_chain_len(b->pool, &c);
