@@ -97,12 +97,12 @@ static uint32_t blk_get(struct blk_pool *p, int s)
 	return id;
 }
 
-/* Puts block id onto its size's free list. */
-static void blk_put(struct blk_pool *p, uint32_t id)
+/* Puts block id, whose bytes are d, onto its size's free list. */
+static void blk_put(struct blk_pool *p, uint32_t id, uint8_t *d)
 {
 	struct blk_sub *u = &p->sub[id >> 31];
 
-	blk_set_next(p, id, u->free);
+	memcpy(d + blk_len(id), &u->free, sizeof(u->free));
 	u->free = id;
 }
 
@@ -110,8 +110,9 @@ static void blk_put(struct blk_pool *p, uint32_t id)
 void batch_chain_free(struct blk_pool *p, struct chain *c)
 {
 	for (uint32_t id = c->head; id;) {
-		uint32_t next = id == c->tail ? 0 : blk_next(p, id);
-		blk_put(p, id);
+		uint8_t *d = blk_d(p, id);
+		uint32_t next = id == c->tail ? 0 : blk_next_at(d, blk_len(id));
+		blk_put(p, id, d);
 		p->sub[id >> 31].n_used--;
 		p->n_used--;
 		id = next;
@@ -142,7 +143,7 @@ static int blk_stock(struct blk_pool *p, int s, unsigned k)
 		uint32_t id = blk_new(p, s);
 		if (!id)
 			return GW_ENOMEM;
-		blk_put(p, id);
+		blk_put(p, id, blk_d(p, id));
 	}
 	return 0;
 }
@@ -156,7 +157,9 @@ int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n)
 	size_t room = c->head ? blk_len(c->tail) - c->tail_len : 0;
 	unsigned first = 0, later = 0;
 
-	if (n > room && !c->head) {
+	if (n <= room)
+		return 0;
+	if (!c->head) {
 		first = 1;
 		room += BLK_DATA;
 	}

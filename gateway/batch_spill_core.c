@@ -462,12 +462,14 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 	unsigned sh = len ? *bits % 8 : 0; /* free bits in d[len - 1]: 8 - sh */
 
 	if (sh == 0) {
-		for (uint32_t id = enc->head;; id = blk_next(b->pool, id)) {
+		for (uint32_t id = enc->head;;) {
+			const uint8_t *x = blk_d(b->pool, id);
 			size_t k = id == enc->tail ? enc->tail_len : blk_len(id);
-			memcpy(d + len, blk_d(b->pool, id), k);
+			memcpy(d + len, x, k);
 			len += k;
 			if (id == enc->tail)
 				break;
+			id = blk_next_at(x, blk_len(id));
 		}
 		*bits = enc->bit;
 		return len;
@@ -477,7 +479,7 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 	uint8_t *start = d + len - 1;
 	struct gw_bitw w;
 	gw_bitw_init(&w, start, *start, sh);
-	for (uint32_t id = enc->head;; id = blk_next(b->pool, id)) {
+	for (uint32_t id = enc->head;;) {
 		size_t k = id == enc->tail ? enc->tail_len : blk_len(id), i = 0;
 		const uint8_t *x = blk_d(b->pool, id);
 		for (; i + 8 <= k; i += 8)
@@ -486,6 +488,7 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 			gw_bitw_put(&w, x[i], 8);
 		if (id == enc->tail)
 			break;
+		id = blk_next_at(x, blk_len(id));
 	}
 	/* enc's last byte held enc->bit bits (0: eight), zeros above them */
 	size_t nbits = gw_bitw_bits(&w, start) - (enc->bit ? 8u - enc->bit : 0);
