@@ -51,68 +51,132 @@ struct iset {
 	size_t n, cap;
 };
 
-/* The blocks the tracks' encoded points are kept in (batch_pool.c):
- * 48 bytes, 44 of points. A pass of the open day (SPILL_OPEN_PASSES a day)
- * leaves a track's chain empty, and it gathers about 30-56 bytes by the
- * next, so one block a track either way at 3 and 26 registers, and 48
- * bytes hold it where 64 did (blocks of 32 took two a track; they take
- * one only with passes every 2-3 hours: docs/architecture.md, "What
- * remains"). At least the bytes of one point (batch_chain_room), and 8
- * (the bit reader's refill). Block 0 stands for none. */
-#define BLK_DATA 44
-#define BLK_PAGE 4096 /* blocks a page */
+/* The blocks the tracks' encoded points are kept in (batch_pool.c), of
+ * two sizes: a chain's first block holds BLK_DATA bytes of points and its
+ * later ones BLK_SDATA, each followed by the number of the next block (4
+ * bytes), from pools of their own; a block's number says which (BLK_SMALL
+ * set: a later block). A pass of the open day (SPILL_OPEN_PASSES a day)
+ * leaves a track's chain empty, and it gathers 24-37 bytes by the next
+ * with a few ms of jitter in the times, up to 51 with 2 s (a clock run
+ * fast): one block of 48 holds most tracks, and what a track gathers
+ * beyond 44 bytes takes blocks of 16, not a second block of 48 (counted:
+ * tests/bench/pool_count.c; docs/architecture.md, "Blocks of two
+ * sizes"). Each at least 8 (the bit reader's refill takes 8 bytes from
+ * two blocks at most); a point may take more than one later block
+ * (batch_chain_room). Block 0 stands for none. */
+#define BLK_DATA 44  /* a chain's first block's bytes of points */
+#define BLK_SDATA 12 /* a later block's */
+#define BLK_SMALL 0x80000000u
+/* Blocks a page: 4096 first blocks (192 kB), 16,384 later ones (256 kB),
+ * each above gatewayd's mmap threshold (128 kB, main.c), so that a page
+ * is mapped apart, resident only as far as its blocks are taken, and
+ * unmapped when given back (batch_pool_trim). */
+#define BLK_PAGE_BITS 12
+#define BLK_SPAGE_BITS 14
+#define BLK_PAGE (1u << BLK_PAGE_BITS)
+#define BLK_SPAGE (1u << BLK_SPAGE_BITS)
 
-struct blk {
-	uint8_t d[BLK_DATA];
-	uint32_t next; /* the chain's next block */
-};
-_Static_assert(BLK_DATA >= 24 && sizeof(struct blk) == BLK_DATA + 4,
-	       "a block holds a point, and no padding");
+_Static_assert(BLK_DATA >= 8 && BLK_SDATA >= 8 && BLK_DATA % 4 == 0 &&
+	       BLK_SDATA % 4 == 0, "a refill from two blocks; next aligned");
 
-struct blk_pool {
-	struct blk **pages;
+/* The blocks of one size: pages of BLK_PAGE or BLK_SPAGE, each block
+ * its bytes of points and then the next block's number. */
+struct blk_sub {
+	uint8_t **pages;
 	size_t n_pages;
-	uint32_t free;  /* first free block, 0: none */
-	uint32_t fresh; /* next block of the last page never taken */
+	uint32_t free;  /* first free block (its whole number), 0: none */
+	uint32_t fresh; /* next block of the last page never taken (its
+			 * place in this size's pages) */
 	size_t n_used;  /* blocks in chains */
 };
 
+struct blk_pool {
+	struct blk_sub sub[2]; /* [0] first blocks, [1] later ones */
+	size_t n_used;         /* blocks in chains, both sizes */
+};
+
+/* The bytes of the blocks in chains. */
+static inline size_t blk_pool_bytes(const struct blk_pool *p)
+{
+	return p->sub[0].n_used * (BLK_DATA + 4) +
+	       p->sub[1].n_used * (BLK_SDATA + 4);
+}
+
 /* A track's encoded points: blocks head .. tail, each full but the tail,
  * which holds tail_len bytes, of whose last byte `bit` bits are used (0:
- * all eight). */
+ * all eight). head is a first block, the rest later ones. */
 struct chain {
 	uint32_t head, tail; /* 0: no points */
 	uint8_t tail_len;
 	uint8_t bit;
 };
 
-static inline struct blk *blk_at(const struct blk_pool *p, uint32_t id)
+/* Block id's bytes of points. */
+static inline unsigned blk_len(uint32_t id)
 {
-	return &p->pages[id / BLK_PAGE][id % BLK_PAGE];
+	return id & BLK_SMALL ? BLK_SDATA : BLK_DATA;
 }
 
-/* Reads a chain's bytes in order, across its blocks. */
+/* Block id's bytes (its points, then the next block's number). */
+static inline uint8_t *blk_d(const struct blk_pool *p, uint32_t id)
+{
+	uint32_t k = id & ~BLK_SMALL;
+	unsigned bits = id & BLK_SMALL ? BLK_SPAGE_BITS : BLK_PAGE_BITS;
+
+	return p->sub[id >> 31].pages[k >> bits] +
+	       (size_t)(k & ((1u << bits) - 1)) * (blk_len(id) + 4);
+}
+
+/* The next block after a block whose bytes are d, len of them points. */
+static inline uint32_t blk_next_at(const uint8_t *d, unsigned len)
+{
+	uint32_t x;
+
+	memcpy(&x, d + len, sizeof(x));
+	return x;
+}
+
+static inline uint32_t blk_next(const struct blk_pool *p, uint32_t id)
+{
+	return blk_next_at(blk_d(p, id), blk_len(id));
+}
+
+static inline void blk_set_next(const struct blk_pool *p, uint32_t id,
+				uint32_t next)
+{
+	memcpy(blk_d(p, id) + blk_len(id), &next, sizeof(next));
+}
+
+/* Reads a chain's blocks in order: the bytes d of a block, pos of its
+ * len bytes of points read. */
 struct chain_rd {
 	const struct blk_pool *p;
-	const struct blk *b;
-	uint32_t pos;
+	const uint8_t *d;
+	uint32_t pos, len;
 };
 
 static inline void chain_rd_init(struct chain_rd *r, const struct blk_pool *p,
 				 const struct chain *c)
 {
 	r->p = p;
-	r->b = c->head ? blk_at(p, c->head) : NULL;
+	r->d = c->head ? blk_d(p, c->head) : NULL;
 	r->pos = 0;
+	r->len = blk_len(c->head);
 }
 
-static inline uint8_t chain_rd_byte(struct chain_rd *r)
+/* The block after r's (block 0, zeros, after the last: a chain's first
+ * block's pages are there while any chain is). */
+static inline const uint8_t *chain_rd_peek(const struct chain_rd *r)
 {
-	if (r->pos == BLK_DATA) {
-		r->b = blk_at(r->p, r->b->next);
-		r->pos = 0;
-	}
-	return r->b->d[r->pos++];
+	return blk_d(r->p, blk_next_at(r->d, r->len));
+}
+
+/* On to the next block, whose bytes are nd (chain_rd_peek). */
+static inline void chain_rd_next(struct chain_rd *r, const uint8_t *nd)
+{
+	r->len = blk_len(blk_next_at(r->d, r->len));
+	r->d = nd;
+	r->pos = 0;
 }
 
 enum edge_kind {
@@ -207,7 +271,7 @@ struct track {
 	 * track_chain_keep): head, tail, tail_len and bit. */
 	uint32_t c_head, c_tail;
 	uint32_t x; /* its ext or its edge value's slot (X_EXT) */
-	unsigned c_len : 6;  /* the chain's tail_len, <= BLK_DATA */
+	unsigned c_len : 6;  /* the chain's tail_len, <= BLK_DATA, BLK_SDATA */
 	unsigned c_bit : 3;  /* the chain's bit */
 	unsigned edge : 2;   /* enum edge_kind, at the start of b->edge_day */
 	unsigned edge_q : 2; /* enum gw_quality of the edge value */
@@ -227,7 +291,8 @@ struct track {
 	int32_t t0_dv;
 };
 _Static_assert(sizeof(struct track) <= 56, "a track in 56 bytes");
-_Static_assert(BLK_DATA < 64, "a chain's tail_len in the track's 6 bits");
+_Static_assert(BLK_DATA < 64 && BLK_SDATA < 64,
+	       "a chain's tail_len in the track's 6 bits");
 
 /* The tracks' slabs (batch_store.c): tracks live as long as the batcher
  * and never move. A track is known by its number, 1 + its place in the
@@ -477,6 +542,7 @@ struct blk_pool *batch_pool_new(void);
 void batch_pool_free(struct blk_pool *p);
 void batch_pool_trim(struct blk_pool *p);
 void batch_chain_free(struct blk_pool *p, struct chain *c);
+size_t batch_chain_len(const struct blk_pool *p, const struct chain *c);
 int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n);
 void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,
 		     size_t n);

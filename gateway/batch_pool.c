@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * batch_pool.c - the blocks the tracks' encoded points are kept in: 48
- * bytes each (44 of points, the number of the next block), taken from
- * pages of 4096 (192 kB) and given back to one free list. A track's
- * points are a chain of blocks, full but for the last; a chain given
- * back is spliced onto the free list whole. Every block is the size of
- * every other, so a block given back by one track is the next one any
- * track takes: the pages stay full however the tracks grow and shrink,
- * where buffers realloc'd to each track's size left holes between them
- * that no later buffer fitted. See batch_int.h.
+ * batch_pool.c - the blocks the tracks' encoded points are kept in, of
+ * two sizes: a chain's first block 48 bytes (44 of points, the number of
+ * the next block), its later ones 16 (12 of points), each size taken
+ * from pages of its own (4096 blocks, 192 kB; 16,384, 256 kB) and given
+ * back to a free list of its own. A track's points are a chain of blocks,
+ * full but for the last; a chain given back goes onto the free lists
+ * whole. Every block of a size is the size of every other, so a block
+ * given back by one track is the next one of its size any track takes:
+ * the pages stay full however the tracks grow and shrink, where buffers
+ * realloc'd to each track's size left holes between them that no later
+ * buffer fitted. Most tracks gather less than 44 bytes between two passes
+ * of the open day; those that gather more take 16 bytes at a time, not
+ * another 48. See batch_int.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +28,11 @@ void batch_pool_free(struct blk_pool *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n_pages; i++)
-		free(p->pages[i]);
-	free(p->pages);
+	for (int s = 0; s < 2; s++) {
+		for (size_t i = 0; i < p->sub[s].n_pages; i++)
+			free(p->sub[s].pages[i]);
+		free(p->sub[s].pages);
+	}
 	free(p);
 }
 
@@ -37,72 +43,130 @@ void batch_pool_trim(struct blk_pool *p)
 {
 	if (p->n_used != 0)
 		return;
-	for (size_t i = 0; i < p->n_pages; i++)
-		free(p->pages[i]);
-	free(p->pages);
+	for (int s = 0; s < 2; s++) {
+		for (size_t i = 0; i < p->sub[s].n_pages; i++)
+			free(p->sub[s].pages[i]);
+		free(p->sub[s].pages);
+	}
 	memset(p, 0, sizeof(*p));
 }
 
-/* A block, from the free list or a page not used up yet (a new page's
- * blocks are not touched before they are taken, so its memory is not
- * resident before it is needed). 0 when out of memory. */
-static uint32_t blk_get(struct blk_pool *p)
+/* A block of size s (0: a first block, 1: a later one) never taken, from
+ * a page not used up yet (a new page's blocks are not touched before
+ * they are taken, so its memory is not resident before it is needed),
+ * not counted as used. 0 when out of memory. */
+static uint32_t blk_new(struct blk_pool *p, int s)
 {
-	uint32_t id = p->free;
+	struct blk_sub *u = &p->sub[s];
+	size_t size = (s ? BLK_SDATA : BLK_DATA) + 4;
+	uint32_t per = s ? BLK_SPAGE : BLK_PAGE;
 
-	if (id) {
-		p->free = blk_at(p, id)->next;
-		p->n_used++;
-		return id;
-	}
-	if (p->fresh == 0 || p->fresh % BLK_PAGE == 0) {
-		if (p->n_pages >= UINT32_MAX / BLK_PAGE)
+	if (u->fresh == 0 || u->fresh % per == 0) {
+		if (u->n_pages >= (BLK_SMALL - 1) / per)
 			return 0;
-		struct blk **np = realloc(p->pages, (p->n_pages + 1) * sizeof(*np));
+		uint8_t **np = realloc(u->pages, (u->n_pages + 1) * sizeof(*np));
 		if (!np)
 			return 0;
-		p->pages = np;
+		u->pages = np;
 		/* zeroed: a chain's reader may look a few bytes past its end */
-		p->pages[p->n_pages] = calloc(BLK_PAGE, sizeof(struct blk));
-		if (!p->pages[p->n_pages])
+		u->pages[u->n_pages] = calloc(per, size);
+		if (!u->pages[u->n_pages])
 			return 0;
-		p->fresh = (uint32_t)(p->n_pages * BLK_PAGE);
-		p->n_pages++;
-		if (p->fresh == 0)
-			p->fresh = 1; /* block 0 is "none" */
+		u->fresh = (uint32_t)(u->n_pages * per);
+		u->n_pages++;
+		if (u->fresh == 0 && s == 0)
+			u->fresh = 1; /* block 0 is "none" */
 	}
+	return u->fresh++ | (s ? BLK_SMALL : 0);
+}
+
+/* A block of size s, from its free list or new, counted as used, its
+ * next block none. 0 when out of memory. */
+static uint32_t blk_get(struct blk_pool *p, int s)
+{
+	struct blk_sub *u = &p->sub[s];
+	uint32_t id = u->free;
+
+	if (id)
+		u->free = blk_next(p, id);
+	else if (!(id = blk_new(p, s)))
+		return 0;
+	u->n_used++;
 	p->n_used++;
-	return p->fresh++;
+	blk_set_next(p, id, 0);
+	return id;
+}
+
+/* Puts block id, whose bytes are d, onto its size's free list. */
+static void blk_put(struct blk_pool *p, uint32_t id, uint8_t *d)
+{
+	struct blk_sub *u = &p->sub[id >> 31];
+
+	memcpy(d + blk_len(id), &u->free, sizeof(u->free));
+	u->free = id;
 }
 
 /* Gives chain c back to the pool (all its blocks, at once). */
 void batch_chain_free(struct blk_pool *p, struct chain *c)
 {
-	if (c->head) {
-		blk_at(p, c->tail)->next = p->free;
-		p->free = c->head;
-		for (uint32_t id = c->head;; id = blk_at(p, id)->next) {
-			p->n_used--;
-			if (id == c->tail)
-				break;
-		}
+	for (uint32_t id = c->head; id;) {
+		uint8_t *d = blk_d(p, id);
+		uint32_t next = id == c->tail ? 0 : blk_next_at(d, blk_len(id));
+		blk_put(p, id, d);
+		p->sub[id >> 31].n_used--;
+		p->n_used--;
+		id = next;
 	}
 	memset(c, 0, sizeof(*c));
 }
 
-/* Room at the end of c for n bytes (n <= BLK_DATA): at most one block
- * more, made sure of now (on the free list), so that the bytes can then
- * be put without failing. Returns 0 or GW_ENOMEM. */
+/* The bytes of points in c. */
+size_t batch_chain_len(const struct blk_pool *p, const struct chain *c)
+{
+	size_t n = 0;
+
+	if (!c->head)
+		return 0;
+	for (uint32_t id = c->head; id != c->tail; id = blk_next(p, id))
+		n += blk_len(id);
+	return n + c->tail_len;
+}
+
+/* At least k blocks of size s on its free list. */
+static int blk_stock(struct blk_pool *p, int s, unsigned k)
+{
+	unsigned have = 0;
+
+	for (uint32_t id = p->sub[s].free; id && have < k; id = blk_next(p, id))
+		have++;
+	for (; have < k; have++) {
+		uint32_t id = blk_new(p, s);
+		if (!id)
+			return GW_ENOMEM;
+		blk_put(p, id, blk_d(p, id));
+	}
+	return 0;
+}
+
+/* Room at the end of c for n bytes: the blocks it takes more (a first
+ * block when c is empty, then later ones, as many as n needs) made sure
+ * of now (on the free lists), so that the bytes can then be put without
+ * failing. Returns 0 or GW_ENOMEM. */
 int batch_chain_room(struct blk_pool *p, const struct chain *c, size_t n)
 {
-	if ((c->head && c->tail_len + n <= BLK_DATA) || p->free)
+	size_t room = c->head ? blk_len(c->tail) - c->tail_len : 0;
+	unsigned first = 0, later = 0;
+
+	if (n <= room)
 		return 0;
-	uint32_t id = blk_get(p);
-	if (!id)
+	if (!c->head) {
+		first = 1;
+		room += BLK_DATA;
+	}
+	for (; n > room; room += BLK_SDATA)
+		later++;
+	if (blk_stock(p, 0, first) || blk_stock(p, 1, later))
 		return GW_ENOMEM;
-	blk_at(p, id)->next = 0;
-	p->free = id;
-	p->n_used--;
 	return 0;
 }
 
@@ -111,20 +175,19 @@ void batch_chain_put(struct blk_pool *p, struct chain *c, const uint8_t *s,
 		     size_t n)
 {
 	while (n > 0) {
-		if (!c->head || c->tail_len == BLK_DATA) {
-			uint32_t id = blk_get(p);
-			blk_at(p, id)->next = 0;
+		if (!c->head || c->tail_len == blk_len(c->tail)) {
+			uint32_t id = blk_get(p, c->head != 0);
 			if (!c->head)
 				c->head = id;
 			else
-				blk_at(p, c->tail)->next = id;
+				blk_set_next(p, c->tail, id);
 			c->tail = id;
 			c->tail_len = 0;
 		}
-		size_t k = BLK_DATA - c->tail_len;
+		size_t k = blk_len(c->tail) - c->tail_len;
 		if (k > n)
 			k = n;
-		memcpy(blk_at(p, c->tail)->d + c->tail_len, s, k);
+		memcpy(blk_d(p, c->tail) + c->tail_len, s, k);
 		c->tail_len = (uint8_t)(c->tail_len + k);
 		s += k;
 		n -= k;
@@ -141,7 +204,7 @@ void batch_chain_put_bits(struct blk_pool *p, struct chain *c, const uint8_t *s,
 	size_t nb = (nbits + 7) / 8;
 
 	if (c->bit) {
-		blk_at(p, c->tail)->d[c->tail_len - 1] = s[0];
+		blk_d(p, c->tail)[c->tail_len - 1] = s[0];
 		s++;
 		nb--;
 	}

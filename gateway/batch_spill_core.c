@@ -462,12 +462,14 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 	unsigned sh = len ? *bits % 8 : 0; /* free bits in d[len - 1]: 8 - sh */
 
 	if (sh == 0) {
-		for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
-			size_t k = id == enc->tail ? enc->tail_len : BLK_DATA;
-			memcpy(d + len, blk_at(b->pool, id)->d, k);
+		for (uint32_t id = enc->head;;) {
+			const uint8_t *x = blk_d(b->pool, id);
+			size_t k = id == enc->tail ? enc->tail_len : blk_len(id);
+			memcpy(d + len, x, k);
 			len += k;
 			if (id == enc->tail)
 				break;
+			id = blk_next_at(x, blk_len(id));
 		}
 		*bits = enc->bit;
 		return len;
@@ -477,15 +479,16 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 	uint8_t *start = d + len - 1;
 	struct gw_bitw w;
 	gw_bitw_init(&w, start, *start, sh);
-	for (uint32_t id = enc->head;; id = blk_at(b->pool, id)->next) {
-		size_t k = id == enc->tail ? enc->tail_len : BLK_DATA, i = 0;
-		const uint8_t *x = blk_at(b->pool, id)->d;
+	for (uint32_t id = enc->head;;) {
+		size_t k = id == enc->tail ? enc->tail_len : blk_len(id), i = 0;
+		const uint8_t *x = blk_d(b->pool, id);
 		for (; i + 8 <= k; i += 8)
 			gw_bitw_put(&w, gw_bitw_load64(x + i), 64);
 		for (; i < k; i++)
 			gw_bitw_put(&w, x[i], 8);
 		if (id == enc->tail)
 			break;
+		id = blk_next_at(x, blk_len(id));
 	}
 	/* enc's last byte held enc->bit bits (0: eight), zeros above them */
 	size_t nbits = gw_bitw_bits(&w, start) - (enc->bit ? 8u - enc->bit : 0);
@@ -506,16 +509,14 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 {
 	struct spill_core *sc = b->spl;
 	struct spill_hdr h = {.hash = batch_track_hash(b, t), .depth = 1};
-	size_t len = 0, enc_len = 0;
+	size_t len = 0, enc_len;
 	unsigned bits = 0;
 	uint32_t sp;
 	const struct chain enc = track_chain(t);
 
 	if (!enc.head || sc->skip || sc->broken)
 		return;
-	for (uint32_t id = enc.head; id != enc.tail; id = blk_at(b->pool, id)->next)
-		enc_len += BLK_DATA;
-	enc_len += enc.tail_len;
+	enc_len = batch_chain_len(b->pool, &enc);
 	if (t->sp) {
 		struct spill_hdr p;
 		int have;

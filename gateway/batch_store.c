@@ -549,7 +549,8 @@ static inline void put_rice(struct gw_bitw *w, uint64_t u, unsigned r)
 
 /* Reads a chain's bits, up to 64 at a time in buf, or a spilled
  * record's (flat: its bytes in memory, then 8 zeros). A refill takes 8
- * bytes at once (across a block's end from two blocks), the whole bytes
+ * bytes at once (across a block's end from two blocks, each of the size
+ * its number says, each holding 8 at least), the whole bytes
  * among them counted in avail; it may read a few bytes past the end
  * (the rest of its last block, or block 0, or the record's zeros):
  * pages are zeroed when made, and those bits are never used. The bits
@@ -567,8 +568,8 @@ static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
 			       const struct chain *c)
 {
 	chain_rd_init(&br->r, p, c);
-	if (br->r.b)
-		__builtin_prefetch(blk_at(p, br->r.b->next));
+	if (br->r.d)
+		__builtin_prefetch(chain_rd_peek(&br->r));
 	br->flat = NULL;
 	br->buf = 0;
 	br->avail = 0;
@@ -607,17 +608,17 @@ static __attribute__((noinline)) void refill_bytes(struct bit_rd *br)
 	/* the rest of this block, then the next one's first bytes (block 0
 	 * after the last block) */
 	uint8_t w[8];
-	unsigned left = BLK_DATA - br->r.pos;
-	const struct blk *nb = blk_at(br->r.p, br->r.b->next);
-	memcpy(w, br->r.b->d + br->r.pos, left);
-	memcpy(w + left, nb->d, 8 - left);
+	unsigned left = br->r.len - br->r.pos; /* 1-7: each block holds 8 */
+	const uint8_t *nd = chain_rd_peek(&br->r);
+	memcpy(w, br->r.d + br->r.pos, left);
+	memcpy(w + left, nd, 8 - left);
 	unsigned k = refill_word(br, w);
 	if (k >= left) {
+		chain_rd_next(&br->r, nd);
+		br->r.pos = k - left;
 		/* a track's blocks lie apart (taken as its readings came):
 		 * the next one is fetched while this one is decoded */
-		__builtin_prefetch(blk_at(br->r.p, nb->next));
-		br->r.b = nb;
-		br->r.pos = k - left;
+		__builtin_prefetch(chain_rd_peek(&br->r));
 	} else {
 		br->r.pos += k;
 	}
@@ -630,8 +631,8 @@ static inline void refill(struct bit_rd *br)
 			br->flat += refill_word(br, br->flat);
 		else
 			refill_bytes(br);
-	} else if (br->r.pos + 8 <= BLK_DATA) {
-		br->r.pos += refill_word(br, br->r.b->d + br->r.pos);
+	} else if (br->r.pos + 8 <= br->r.len) {
+		br->r.pos += refill_word(br, br->r.d + br->r.pos);
 	} else {
 		refill_bytes(br);
 	}
@@ -735,7 +736,7 @@ static int put_point(struct blk_pool *p, struct chain *c, struct enc_state *s,
 	struct gw_bitw w;
 	struct enc_state ns = *s;
 
-	gw_bitw_init(&w, buf, c->bit ? blk_at(p, c->tail)->d[c->tail_len - 1] : 0,
+	gw_bitw_init(&w, buf, c->bit ? blk_d(p, c->tail)[c->tail_len - 1] : 0,
 		     c->bit);
 	enc_point(&ns, ts, v, &w);
 	size_t nbits = gw_bitw_bits(&w, buf);

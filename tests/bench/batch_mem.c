@@ -16,7 +16,9 @@
  * A core that spills the points of sealed days (GW_BATCHER_SPILL) is
  * given <spool>/points as gatewayd gives it, unless GW_MEM_SPILL=0.
  * GW_MEM_KEEP=1 keeps the spool (its batch files) and prints
- * "# spool DIR" last, for batch_mem.sh's zlib baseline.
+ * "# spool DIR" last, for batch_mem.sh's zlib baseline. GW_MEM_JITTER=J:
+ * up to J ms of jitter in a meter's time (default 40; a gateway's clock
+ * run fast multiplies a few ms of it).
  *
  *   batch_mem METERS REGS DAYS [nojournal]
  *   day N peak_rss_kb K cpu_ms C seal_cpu_ms S other_advance_cpu_ms A
@@ -29,7 +31,7 @@
  * REGS 3: 1.8.0, 2.8.0 (Wh), 32.7.0 (V). REGS 26: eight energy registers
  * and eighteen instantaneous ones, as the ABB B23 profile reads. Meters
  * answer in groups of 250 (one bus's cycle each), at their place on the
- * bus with a few milliseconds of jitter.
+ * bus with a few milliseconds of jitter (GW_MEM_JITTER).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,7 @@ struct reg {
 
 static struct reg regs[26];
 static int n_regs;
+static uint32_t jitter = 40; /* ms */
 
 static void set_regs(int want)
 {
@@ -178,7 +181,7 @@ static size_t fill(struct gw_reading *out, int m0, int m1, int64_t t,
 	size_t k = 0;
 
 	for (int m = m0; m < m1; m++) {
-		int64_t ts = t + (int64_t)(m % GROUP) * 400 + rnd() % 40;
+		int64_t ts = t + (int64_t)(m % GROUP) * 400 + rnd() % jitter;
 		for (int i = 0; i < n_regs; i++, k++) {
 			struct gw_reading *x = &out[k];
 			snprintf(x->meter_id, sizeof(x->meter_id), "m%06d", m);
@@ -217,6 +220,9 @@ int main(int argc, char **argv)
 	    gw_tz_set("Europe/Berlin") || gw_day_parse("2026-03-02", &day0))
 		return 2;
 	set_regs(want);
+	const char *j_env = getenv("GW_MEM_JITTER");
+	if (j_env && atoi(j_env) > 0)
+		jitter = (uint32_t)atoi(j_env);
 	snprintf(path, sizeof(path), "%s/gwmem.XXXXXX", tmpdir ? tmpdir : "/tmp");
 	char *d = mkdtemp(tmpdir ? path : dir);
 	struct run run = {.dir = d, .window = 2};

@@ -14,7 +14,8 @@
 #   cycle journaled too; 0: not, which changes no figure: the journal
 #   keeps nothing in memory), GW_MEM_SPILL (1: a core that spills the
 #   sealed days' points is given <spool>/points, as gatewayd gives it;
-#   0: not, every point in memory)
+#   0: not, every point in memory), GW_MEM_JITTER (up to that many ms of
+#   jitter in a meter's time, both cores; default 40)
 # Targets (10,000 meters, day 7): <= 24 MB with 3 registers, <= 48 MB
 # with 26 (the ABB B23 profile).
 # The seal of the last day, with the points on disk as gatewayd keeps
