@@ -24,15 +24,21 @@ struct blk_pool *batch_pool_new(void)
 	return calloc(1, sizeof(struct blk_pool));
 }
 
-void batch_pool_free(struct blk_pool *p)
+/* Frees the pages of both sizes (p's counts left as they were). */
+static void pages_free(struct blk_pool *p)
 {
-	if (!p)
-		return;
 	for (int s = 0; s < 2; s++) {
 		for (size_t i = 0; i < p->sub[s].n_pages; i++)
 			free(p->sub[s].pages[i]);
 		free(p->sub[s].pages);
 	}
+}
+
+void batch_pool_free(struct blk_pool *p)
+{
+	if (!p)
+		return;
+	pages_free(p);
 	free(p);
 }
 
@@ -43,11 +49,7 @@ void batch_pool_trim(struct blk_pool *p)
 {
 	if (p->n_used != 0)
 		return;
-	for (int s = 0; s < 2; s++) {
-		for (size_t i = 0; i < p->sub[s].n_pages; i++)
-			free(p->sub[s].pages[i]);
-		free(p->sub[s].pages);
-	}
+	pages_free(p);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -17,8 +17,8 @@
 #include "bitw.h"
 #include "drops.h"
 
-/* the size memory is counted in (docs/architecture.md, "Memory") */
-_Static_assert(sizeof(struct track) <= 80, "a track grew past 80 bytes");
+/* the size memory is counted in (docs/architecture.md, "Memory"; its
+ * bound in batch_int.h) */
 _Static_assert(sizeof(struct track) % 8 == 0, "a track is not a multiple of 8 bytes");
 
 /* The hash of a track's two names (the spilled records' and, mixed,
