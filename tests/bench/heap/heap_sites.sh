@@ -22,6 +22,10 @@
 # HEAP_SITES_SEALS=N gatewayd is stopped (SIGTERM) 20 s after its Nth
 # seal (10k meters' seals of day 1 and day 2 in 10 minutes instead of
 # scale.sh's 3 days in 25; scale.sh then says it did not complete).
+# With HEAP_SITES_PRELOAD=0 gatewayd runs as it is, nothing preloaded and
+# no sites written: smaps.log is then gatewayd's own RSS and peak (the
+# figures docs/benchmarks.md gives for 10k x B23), with the file-backed
+# part (RssFile: the shared libraries) as its last column.
 # Load the machine as scale.sh does: hold the bench lock.
 set -u
 out=${1:?usage: heap_sites.sh OUTDIR}
@@ -30,29 +34,42 @@ build=${GW_BUILD:-build}
 case $build in /*) ;; *) build=$top/$build ;; esac
 mkdir -p "$out/bin" || exit 1
 out=$(cd "$out" && pwd)
-cc -O2 -g -shared -fPIC -o "$out/heapsites.so" "$top/tests/bench/heap/heapsites.c" \
-	-ldl -lpthread || exit 1
+preload=${HEAP_SITES_PRELOAD:-1}
 for x in metersim gwctl bench; do ln -sfn "$build/$x" "$out/bin/$x"; done
-cat >"$out/bin/gatewayd" <<EOF
+if [ "$preload" = 0 ]; then
+	cat >"$out/bin/gatewayd" <<EOF
+#!/bin/sh
+echo \$\$ >$out/pid
+exec "$build/gatewayd" "\$@"
+EOF
+else
+	cc -O2 -g -shared -fPIC -o "$out/heapsites.so" "$top/tests/bench/heap/heapsites.c" \
+		-ldl -lpthread || exit 1
+	cat >"$out/bin/gatewayd" <<EOF
 #!/bin/sh
 echo \$\$ >$out/pid
 HEAPSITES_OUT=$out/raw HEAPSITES_EVERY=\${HEAPSITES_EVERY:-20} LD_PRELOAD=$out/heapsites.so exec "$build/gatewayd" "\$@"
 EOF
+fi
 chmod +x "$out/bin/gatewayd"
 rm -f "$out"/raw.* "$out"/sites.* "$out/pid" "$out/smaps.log"
 # the sampler: gatewayd's stderr is scale.sh's log of it
 watch_gw() {
 	local pid seals stop=${HEAP_SITES_SEALS:-0} at=0
-	while [ ! -s "$out/pid" ]; do sleep 1; done
+	# scale.sh may end before gatewayd starts (a program not built)
+	while [ ! -s "$out/pid" ]; do
+		kill -0 "$scale" 2>/dev/null || return 0
+		sleep 1
+	done
 	pid=$(cat "$out/pid")
 	while kill -0 "$pid" 2>/dev/null; do
 		seals=$(grep -c 'spool: seal of' "/proc/$pid/fd/2" 2>/dev/null)
-		awk -v s="${seals:-0}" -v t="$(date +%s)" '
-			FNR == 1 && FILENAME ~ /status/ { } /^VmRSS|^VmHWM/ { v[$1] = $2 }
+		awk -v s="${seals:-0}" -v t="$(date +%s)" -v pre="$preload" '
+			FNR == 1 && FILENAME ~ /status/ { } /^VmRSS|^VmHWM|^RssFile/ { v[$1] = $2 }
 			/^[0-9a-f]+-/ { anon = ($6 == "" || $6 ~ /^\[(heap|stack)/); heap = ($6 == "[heap]") }
-			/^Size:/ { table = ($2 == 65536) } # heapsites.c'"'"'s own table
+			/^Size:/ { table = (pre != 0 && $2 == 65536) } # heapsites.c'"'"'s own table
 			/^Rss:/ { if (heap) h += $2; else if (anon && !table) a += $2 }
-			END { printf "%s seals=%s rss=%s hwm=%s heap=%d other_anon=%d\n", t, s, v["VmRSS:"], v["VmHWM:"], h, a }' \
+			END { printf "%s seals=%s rss=%s hwm=%s heap=%d other_anon=%d file=%s\n", t, s, v["VmRSS:"], v["VmHWM:"], h, a, v["RssFile:"] }' \
 			"/proc/$pid/status" "/proc/$pid/smaps" 2>/dev/null >>"$out/smaps.log"
 		if [ "$stop" -gt 0 ] && [ "${seals:-0}" -ge "$stop" ]; then
 			[ "$at" = 0 ] && at=$(($(date +%s) + 20))
@@ -61,9 +78,11 @@ watch_gw() {
 		sleep 2
 	done
 }
+GW_BUILD=$out/bin "$top/tests/bench/scale.sh" &
+scale=$!
 watch_gw &
 watcher=$!
-GW_BUILD=$out/bin "$top/tests/bench/scale.sh"
+wait "$scale"
 rc=$?
 wait "$watcher"
 
