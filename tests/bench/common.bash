@@ -2,13 +2,15 @@
 # tests/bench/common.bash - what the benchmark scripts share (sourced; not
 # a benchmark itself: tests/bench/run.sh runs *.sh only).
 
-# mmm FILE: "min median max" of the numbers in FILE, one a line ("- - -"
-# when there are none).
+# mmm FILE [SEP]: "min median max" of the numbers in FILE (- for stdin),
+# one a line, SEP between them (default one space; "- - -" when there
+# are none). The median of an even count is the mean of the middle two;
+# 4 significant digits below 10,000, whole numbers above.
 mmm() {
-	sort -g "$1" | awk '{ v[NR] = $1 } END {
-		if (!NR) { print "- - -"; exit }
+	sort -g "$1" | awk -v s="${2:- }" '{ v[NR] = $1 } END {
+		if (!NR) { printf "-%s-%s-\n", s, s; exit }
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%s %s %s\n", f(v[1]), f(m), f(v[NR]) }
+		printf "%s%s%s%s%s\n", f(v[1]), s, f(m), s, f(v[NR]) }
 		function f(x) { return x >= 10000 || x <= -10000 ? sprintf("%.0f", x) : sprintf("%.4g", x) }'
 }
 

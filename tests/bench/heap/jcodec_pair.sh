@@ -3,10 +3,10 @@
 # The journal writer's state and coding CPU of two builds side by side
 # (tests/bench/jcodec_bench.c): 10,000 meters on 50 buses of 200, with 3
 # registers (a day, 96 cycles) and with ABB B23's 23 (24 cycles), each
-# pair run GW_BENCH_REPEATS (3) times, A and B alternating which goes
-# first. Prints each run, then for B against A the heap of the codecs'
-# state and the ratio of coding CPU, min/median/max; fails if the two
-# builds coded different bytes (their CRCs differ).
+# pair run GW_BENCH_REPS times (default 3, at least 3), A and B
+# alternating which goes first. Prints each run, then for B against A the
+# heap of the codecs' state and the ratio of coding CPU, min/median/max;
+# fails if the two builds coded different bytes (their CRCs differ).
 #   tests/bench/heap/jcodec_pair.sh BUILD_A [BUILD_B]   (B: $GW_BUILD or build)
 # GW_BENCH_METERS (default 10000) sets the meters, 200 a bus.
 # BUILD_A is a build directory of the baseline with build/bench/jcodec_bench
@@ -14,31 +14,24 @@
 # the bench lock (docs/benchmarks.md): two processes run one after the
 # other, each a few seconds.
 set -u
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../../.." || exit 2
 a="${1:?usage: jcodec_pair.sh BUILD_A [BUILD_B]}/bench/jcodec_bench"
 b="${2:-${GW_BUILD:-build}}/bench/jcodec_bench"
-repeats="${GW_BENCH_REPEATS:-3}"
+# shellcheck source=tests/bench/heap/pair.bash
+. tests/bench/heap/pair.bash
+repeats=$(bench_reps)
 for x in "$a" "$b"; do
 	[ -x "$x" ] || { echo "jcodec_pair: $x: not built" >&2; exit 2; }
 done
-
-# field NAME LINE: the number after NAME in one of jcodec_bench's lines
-field() { sed -n "s/.*$1 \([0-9a-f.]*\).*/\1/p" <<<"$2"; }
-# mmm: min median max of the numbers on stdin
-mmm() { sort -g | awk '{v[NR]=$1} END {printf "%s / %s / %s", v[1], v[int((NR+1)/2)], v[NR]}'; }
 
 bad=0
 meters="${GW_BENCH_METERS:-10000}"
 for size in "$meters 3 200 96" "$meters 23 200 24"; do
 	sa=() sb=() ratios=()
+	read -r -a args <<<"$size"
 	for ((i = 1; i <= repeats; i++)); do
-		if ((i % 2)); then
-			la=$("$a" $size) || exit 1
-			lb=$("$b" $size) || exit 1
-		else
-			lb=$("$b" $size) || exit 1
-			la=$("$a" $size) || exit 1
-		fi
+		pair_alternate "$i" "$a" "$b" "${args[@]}" || exit 1
+		la=$out_a lb=$out_b
 		echo "A: $la"
 		echo "B: $lb"
 		if [ "$(field crc "$la")" != "$(field crc "$lb")" ] ||
@@ -48,11 +41,10 @@ for size in "$meters 3 200 96" "$meters 23 200 24"; do
 		fi
 		sa+=("$(field state "$la")")
 		sb+=("$(field state "$lb")")
-		ratios+=("$(awk -v x="$(field cpu "$lb")" -v y="$(field cpu "$la")" \
-			'BEGIN {printf "%.3f", x / y}')")
+		ratios+=("$(ratio "$(field cpu "$lb")" "$(field cpu "$la")")")
 	done
-	echo "== $size: state bytes A $(printf '%s\n' "${sa[@]}" | mmm)," \
-		"B $(printf '%s\n' "${sb[@]}" | mmm);" \
-		"coding CPU B/A $(printf '%s\n' "${ratios[@]}" | mmm)"
+	echo "== $size: state bytes A $(printf '%s\n' "${sa[@]}" | mmm - ' / ')," \
+		"B $(printf '%s\n' "${sb[@]}" | mmm - ' / ');" \
+		"coding CPU B/A $(printf '%s\n' "${ratios[@]}" | mmm - ' / ')"
 done
 exit $bad

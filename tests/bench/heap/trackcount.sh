@@ -2,39 +2,26 @@
 # SPDX-License-Identifier: MIT
 # trackcount.sh TREE_A TREE_B [METERS] [CYCLES]: trackcount.c built
 # against two source trees (each built: TREE/build/libgw.a) and run side
-# by side, A then B, 3 times at 23 registers (10,000 meters and 8 cycles
-# by default: 230,000 tracks). Gives each one's live heap after the
-# tracks are made and after the seal (its walk's order made), B - A, and
-# the CPU ns per reading appended with B / A, min / median / max over
-# the pairs.
+# by side, A then B, GW_BENCH_REPS times (default 3) at 23 registers
+# (10,000 meters and 8 cycles by default: 230,000 tracks). Gives each
+# one's live heap after the tracks are made and after the seal (its
+# walk's order made), B - A, and the CPU ns per reading appended with
+# B / A, min / median / max over the pairs.
 set -eu
-a=$(cd "$1" && pwd) b=$(cd "$2" && pwd)
 meters=${3:-10000} cycles=${4:-8}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/trackcount.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-libs="$(pkg-config --libs libmodbus libserialport libpq zlib) -lpthread -lm"
-for t in a b; do
-	src=$a
-	[ $t = b ] && src=$b
-	# shellcheck disable=SC2086
-	cc -std=c11 -O2 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 \
-		-I"$src/gateway/common" -I"$src/drivers" -I"$src/gateway" \
-		"$here/trackcount.c" "$src/build/libgw.a" $libs -o "$tmp/trackcount_$t"
-done
-stats() { sort -g | awk '{ v[NR] = $1 } END { printf "%s / %s / %s", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
+# shellcheck source=tests/bench/heap/pair.bash
+. "$(dirname "$0")/pair.bash"
+pair_tmp trackcount
+pair_build tests/bench/heap/trackcount.c "$1" "$2"
 for f in made sealed append_ns ratio; do : >"$tmp/$f"; done
-for _ in 1 2 3; do
+for _ in $(seq "$(bench_reps)"); do
 	x=$("$tmp/trackcount_a" "$meters" 23 "$cycles")
 	y=$("$tmp/trackcount_b" "$meters" 23 "$cycles")
+	# shellcheck disable=SC2086,SC2116 # each one's lines on one
 	echo "# A: $(echo $x)  B: $(echo $y)  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 	for f in made sealed; do
-		awk -v f="$f" '$1 == f { print $2 }' <<<"$x" >"$tmp/xa"
-		awk -v f="$f" '$1 == f { print $2 }' <<<"$y" >"$tmp/xb"
-		echo $(( $(cat "$tmp/xb") - $(cat "$tmp/xa") )) >>"$tmp/$f"
+		echo $(($(field "$f" "$y") - $(field "$f" "$x"))) >>"$tmp/$f"
 	done
-	xa=$(awk '$1 == "append_ns" { print $2 }' <<<"$x")
-	xb=$(awk '$1 == "append_ns" { print $2 }' <<<"$y")
-	awk -v x="$xa" -v y="$xb" 'BEGIN { printf "%.3f\n", y / x }' >>"$tmp/ratio"
+	ratio "$(field append_ns "$y")" "$(field append_ns "$x")" >>"$tmp/ratio"
 done
-echo "$meters x 23: live heap B - A after the tracks made $(stats <"$tmp/made") bytes, after the seal $(stats <"$tmp/sealed") bytes; append ns B / A $(stats <"$tmp/ratio")"
+echo "$meters x 23: live heap B - A after the tracks made $(mmm "$tmp/made" ' / ') bytes, after the seal $(mmm "$tmp/sealed" ' / ') bytes; append ns B / A $(mmm "$tmp/ratio" ' / ')"
