@@ -388,8 +388,12 @@ struct gw_batcher {
 #define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
 #define SPILL_EVERY_MS (4 * 3600000LL) /* a replay's passes */
 #define SPILL_OPEN_PASSES 5 /* an open day's passes before its day-end pass */
-#define SPILL_IO (256 * 1024) /* a pass's writes, gathered: bytes */
+/* An open day's pass comes when the tracks hold the most points in
+ * memory (just before it lets them go), so its buffers are a quarter of
+ * the seal's: gatewayd's peak at 10,000 meters x 23 registers is there. */
+#define SPILL_IO (64 * 1024) /* a pass's writes, gathered: bytes */
 #define SPILL_RA (256 * 1024) /* a window of records read ahead: bytes */
+#define SPILL_RA_PASS (64 * 1024) /* the same when a pass takes them */
 
 struct spill_hdr {
 	uint32_t hash, count, len, prev, total, total_len;
@@ -441,6 +445,9 @@ struct spill_core {
 		int gen[2];
 		uint64_t off[2];
 		size_t n[2];   /* bytes in the window; 0: none */
+		size_t size;   /* each window's bytes, as taken (SPILL_RA,
+				* or SPILL_RA_PASS when a pass took them) */
+		size_t want;   /* 0, or the size a pass takes them at */
 		int last;      /* the window used last */
 		int depth;     /* begins not ended */
 	} ra;

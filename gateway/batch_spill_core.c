@@ -224,8 +224,9 @@ static int ra_take(struct spill_ra *ra)
 {
 	if (ra->p[0])
 		return 0;
-	ra->p[0] = malloc(SPILL_RA);
-	ra->p[1] = malloc(SPILL_RA);
+	ra->size = ra->want ? ra->want : SPILL_RA;
+	ra->p[0] = malloc(ra->size);
+	ra->p[1] = malloc(ra->size);
 	ra->n[0] = ra->n[1] = 0;
 	if (ra->p[0] && ra->p[1])
 		return 0;
@@ -235,15 +236,22 @@ static int ra_take(struct spill_ra *ra)
 	return GW_ENOMEM;
 }
 
+/* Frees the windows (the next read takes them anew). */
+static void ra_give_back(struct spill_ra *ra)
+{
+	free(ra->p[0]);
+	free(ra->p[1]);
+	ra->p[0] = ra->p[1] = NULL;
+	ra->n[0] = ra->n[1] = 0;
+}
+
 void batch_spill_ra_end(const struct gw_batcher *b)
 {
 	struct spill_core *sc = b->spl;
 
 	if (!sc || sc->ra.depth == 0 || --sc->ra.depth > 0)
 		return;
-	free(sc->ra.p[0]);
-	free(sc->ra.p[1]);
-	sc->ra.p[0] = sc->ra.p[1] = NULL;
+	ra_give_back(&sc->ra);
 }
 
 /* Forgets what the windows hold of generation gen (its file made anew
@@ -262,9 +270,9 @@ static void ra_forget(struct spill_core *sc, int gen)
 /* Up to n bytes of gen's file at off into dst, at least `need` of them
  * (need <= n) from a window when off is in one with them (during a
  * walk: batch_spill_ra_begin .. end). Else, with
- * `fill`: when off lies ahead of a window, within SPILL_RA of its end
- * (a walk in the order the records lie in the file), that window is
- * refilled at off with SPILL_RA bytes; when not (a walk in another
+ * `fill`: when off lies ahead of a window, within a window's size of
+ * its end (a walk in the order the records lie in the file), that
+ * window is refilled at off with as many bytes; when not (a walk in another
  * order), the window used less lately with RA_ALONE bytes, so that such
  * a walk does not read a window a record. Without windows, without `fill`,
  * or when the refill fails (a file cut short under the store may still
@@ -278,21 +286,21 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 	struct spill_ra *ra = &sc->ra;
 	int w = -1, ahead = -1;
 
-	if (ra->depth == 0 || n > SPILL_RA || ra_take(ra))
+	if (ra->depth == 0 || ra_take(ra) || n > ra->size)
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	for (int i = 0; i < 2; i++) {
 		if (!ra->n[i] || ra->gen[i] != gen || off < ra->off[i])
 			continue;
 		if (off + need <= ra->off[i] + ra->n[i])
 			w = i;
-		else if (off < ra->off[i] + ra->n[i] + SPILL_RA)
+		else if (off < ra->off[i] + ra->n[i] + ra->size)
 			ahead = i;
 	}
 	if (w < 0 && !fill)
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	if (w < 0) {
 		w = ahead >= 0 ? ahead : !ra->last;
-		size_t want = ahead >= 0 ? SPILL_RA : n > RA_ALONE ? n : RA_ALONE;
+		size_t want = ahead >= 0 ? ra->size : n > RA_ALONE ? n : RA_ALONE;
 		int got = gw_spill_read_upto(sc->store, gen, off, ra->p[w], want);
 		ra->n[w] = got > 0 ? (size_t)got : 0;
 		ra->off[w] = off;
@@ -619,12 +627,19 @@ static void open_pass(struct gw_batcher *b)
 	sc->w_off = gw_spill_size(sc->store, sc->gen);
 	sc->wn = sc->n_pend = 0;
 	batch_spill_ra_begin(b);
+	/* windows this pass takes are small, and given back after it (a
+	 * seal after it in the same advance takes its own) */
+	int own = sc->ra.p[0] == NULL;
+	sc->ra.want = SPILL_RA_PASS;
 	struct track_walk w;
 	struct track *t;
 	batch_walk_begin(b, &w);
 	while ((t = batch_walk_next(&w)) != NULL)
 		spill_open_track(b, t);
 	pass_flush(b);
+	sc->ra.want = 0;
+	if (own)
+		ra_give_back(&sc->ra);
 	batch_spill_ra_end(b);
 	sc->skip = 0;
 	pass_buffers_free(sc);

@@ -20,6 +20,8 @@
  *   - a restart: the journal's readings replayed into a new batcher with
  *     a new store (spilled as they are replayed) give the same batches
  *     again;
+ *   - a track read four times a second, whose open day's record is
+ *     larger than a pass's buffers: the same batches;
  *   - young tracks: the first day after a start (a lead day of four
  *     points sealed) takes no more of the pool's bytes before its passes
  *     than the days after it.
@@ -340,6 +342,70 @@ static void spilled_same_bytes(void **state)
 	assert_int_equal(files_in(pdir), 0);
 }
 
+/* A track read four times a second beside meters read every 15 minutes:
+ * the open day's pass finds a record of it larger than the pass's write
+ * buffer (SPILL_IO) and its read-ahead windows (SPILL_RA_PASS), written
+ * and read back alone; the seals are those of a batcher without a store,
+ * byte for byte. */
+#define DENSE_MS 250LL
+
+static struct gw_wbuf run_dense(int spill, struct gw_spill_stats *st)
+{
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_wbuf out = {0};
+	struct gw_reading *buf = calloc(CYCLE / DENSE_MS + METERS, sizeof(*buf));
+	int64_t t0 = gw_tz_day_start(day0);
+
+	assert_non_null(b);
+	assert_non_null(buf);
+	memset(st, 0, sizeof(*st));
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+	}
+	for (int c = 0; c < 2 * 96 + 8; c++) {
+		size_t n = 0;
+		for (int m = 1; m < 4; m++)
+			reading(&buf[n++], m, t0 + c * CYCLE + m * 1000, 5000 + m * c);
+		/* the dense one's first day only, so the pass of 04:00 of day
+		 * 1 holds four hours of it */
+		for (int64_t k = 0; c < 96 && k < CYCLE / DENSE_MS; k++)
+			reading(&buf[n++], 0, t0 + c * CYCLE + k * DENSE_MS,
+				1000000 + (c * (CYCLE / DENSE_MS) + k) * 3 +
+					(k * 7919) % 11);
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
+	}
+	if (spill) {
+		gw_batcher_spill_stats(b, st);
+		assert_int_equal(gw_batcher_spill_broken(b), 0);
+	}
+	gw_batcher_free(b);
+	free(buf);
+	return out;
+}
+
+static void dense_track(void **state)
+{
+	struct gw_spill_stats st, none;
+	(void)state;
+	struct gw_wbuf mem = run_dense(0, &none);
+	struct gw_wbuf disk = run_dense(1, &st);
+
+	assert_true(mem.n > 0);
+	assert_int_equal(disk.n, mem.n);
+	assert_memory_equal(disk.p, mem.p, mem.n);
+	/* the open day's record, written again at each pass, passes
+	 * SPILL_IO by the second (345,600 points a day, about a byte
+	 * each): written alone (a wrong offset there fails this test) */
+	assert_true(st.bytes > 4 * SPILL_IO);
+	assert_int_equal(st.write_failed, 0);
+	assert_int_equal(st.read_failed, 0);
+	free(mem.p);
+	free(disk.p);
+}
+
 /* Writes that fail part way (a 6 kB file size limit: EFBIG after the
  * first records, as ENOSPC would): counted, the rest in memory, the same
  * bytes. */
@@ -569,6 +635,7 @@ int main(void)
 		cmocka_unit_test(chain_damaged),
 		cmocka_unit_test(restart),
 		cmocka_unit_test(young_tracks),
+		cmocka_unit_test(dense_track),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
