@@ -240,7 +240,69 @@ struct track_side {
 /* A track's t1_dt when its last point is in its ext. */
 #define T1_EXT INT32_MIN
 
-/* One per meter register, 56 bytes (a gateway of 10,000 meters x 26
+/* The Rice coder's means (batch_store.c, "the points, encoded"), kept
+ * 16-fold: 0 .. RICE_MMAX, RICE_M0 at a field's start. rice_adapt
+ * rounds each to 12 significant bits after every number, on the
+ * encoder's side and the decoder's alike, so a track keeps its two in
+ * 16 bits each (mean_pack) and the encoder resumes from exactly the
+ * means the decoder computes from the points. Below 4,096 (a mean below
+ * 256: a regular cadence with up to about 200 ms of jitter, a slowly
+ * rising register) a mean is exact; above, it is rounded to the nearest
+ * of the 2,048 between two powers of two (off by 1/4,096 of it at
+ * most; a Rice parameter follows the mean's power of two). */
+#define RICE_M0 256 /* a mean of 16 */
+#define RICE_MMAX (1u << 30)
+#define RICE_WARM 7 /* the numbers of a field that warm its mean up */
+#define MEAN_EXACT 4096u /* the means below it kept exactly */
+
+/* m rounded to the nearest mean a track keeps (12 significant bits;
+ * ties up), m <= RICE_MMAX (a power of two, kept: so is the result). */
+static inline uint32_t mean_round(uint32_t m)
+{
+	if (m < MEAN_EXACT)
+		return m;
+	unsigned sh = 20u - (unsigned)__builtin_clz(m); /* its bits - 12 */
+	/* a carry out of the top leaves a power of two, its low bits 0 */
+	return (m + (1u << (sh - 1))) >> sh << sh;
+}
+
+/* A rounded mean in 16 bits: e (5 bits) and s (11): e 0, s itself
+ * (0 .. 2,047); else (2,048 + s) << (e - 1) (e 20 at RICE_MMAX). */
+static inline uint16_t mean_pack(uint32_t m)
+{
+	if (m < 2048)
+		return (uint16_t)m;
+	unsigned e = 21u - (unsigned)__builtin_clz(m); /* 2,048 .. 4,095: 1 */
+	return (uint16_t)(e << 11 | ((m >> (e - 1)) - 2048));
+}
+
+static inline uint32_t mean_unpack(uint16_t f)
+{
+	unsigned e = f >> 11;
+
+	return e ? (2048u + (f & 2047u)) << (e - 1) : f;
+}
+
+/* The mean m after number u, the c-th (from 0) of its field: the first
+ * RICE_WARM numbers the running mean of those so far, each counted at
+ * most 64 times the mean before it; later ones weigh 1/8, each counted
+ * at most 4 times the mean. Rounded (mean_round). */
+static inline uint32_t rice_adapt(uint32_t m, uint64_t u, size_t c)
+{
+	uint64_t nm;
+
+	if (__builtin_expect(c < RICE_WARM, 0)) {
+		uint64_t cap = (uint64_t)(m >> 4) * 64 + 16;
+		uint64_t x = 16 * (u < cap ? u : cap);
+		nm = x >= m ? m + (x - m) / (c + 1) : m - (m - x) / (c + 1);
+	} else {
+		uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
+		nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
+	}
+	return mean_round(nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm);
+}
+
+/* One per meter register, 52 bytes (a gateway of 10,000 meters x 26
  * registers has 260,000), taken from slabs (batch_store.c). The add path
  * reads and writes n, mt, mv, the chain, t1_* and t0_*; the passes and
  * the seal's walks the names, n, sp, the chain, unit, edge and t1_dt;
@@ -260,7 +322,9 @@ struct track {
 	 * batch_track_open (track_pts); the last point (track_tail1) and
 	 * the one before it (track_tail0) kept decoded always. */
 	uint32_t n;
-	uint32_t mt, mv; /* the encoder's means after the last point */
+	/* The encoder's means after the last point, time and value
+	 * (mean_pack; unused while n is 0: RICE_M0 then). */
+	uint16_t mt, mv;
 	/* Where its older points are, spilled (batch_spill_core.c): the
 	 * offset of the last record of its chain in the spill file of
 	 * generation sp & 1; 0: none (every point in enc). The points in
@@ -290,7 +354,7 @@ struct track {
 	uint32_t t0_dts;
 	int32_t t0_dv;
 };
-_Static_assert(sizeof(struct track) <= 56, "a track in 56 bytes");
+_Static_assert(sizeof(struct track) <= 52, "a track in 52 bytes");
 _Static_assert(BLK_DATA < 64 && BLK_SDATA < 64,
 	       "a chain's tail_len in the track's 6 bits");
 

@@ -19,7 +19,8 @@
 
 /* the size memory is counted in (docs/architecture.md, "Memory"; its
  * bound in batch_int.h) */
-_Static_assert(sizeof(struct track) % 8 == 0, "a track is not a multiple of 8 bytes");
+_Static_assert(_Alignof(struct track) <= 4 && sizeof(struct track) % 4 == 0,
+	       "a track of 4-byte fields and smaller, no padding in its slabs");
 
 /* The hash of a track's two names (the spilled records' and, mixed,
  * the hash table's). */
@@ -468,9 +469,14 @@ int batch_tails_rebase(const struct gw_batcher *b, int64_t base)
  * the value before (from 0; wrapping, so any int64 fits), each zigzagged
  * (small of either sign small) and written as a Rice code: q = u >> r
  * ones and a zero, then the low r bits of u; r follows the mean of the
- * numbers before it in the same field (kept 16-fold in mt and mv, each
+ * numbers before it in the same field (kept 16-fold, each
  * new number weighing 1/8 and counted at most 4 times the mean, so that
- * a gap or a jump moves it only a little). The first RICE_WARM numbers
+ * a gap or a jump moves it only a little; rice_adapt, batch_int.h). The
+ * means are rounded to 12 significant bits after every number, by the
+ * encoder and the decoder alike, and the track keeps them in 16 bits
+ * each (mt and mv, mean_pack): exact below 4,096 (a mean of 256), so a
+ * regular cadence and a slowly rising register are coded as with 32
+ * bits. The first RICE_WARM numbers
  * of a field set the mean instead: the mean of them so far (the c-th,
  * from 0, weighing 1/(c + 1), so that the 1/8 follows on), each counted
  * at most 64 times the mean before it. With the 1/8 from the first, the
@@ -492,9 +498,6 @@ int batch_tails_rebase(const struct gw_batcher *b, int64_t base)
  * up. */
 
 #define RICE_QMAX 16
-#define RICE_M0 256 /* a mean of 16 */
-#define RICE_MMAX (1u << 30)
-#define RICE_WARM 7 /* the numbers of a field that warm its mean up */
 
 static inline uint64_t zz(int64_t v)
 {
@@ -511,22 +514,6 @@ static inline unsigned rice_r(uint32_t m)
 	uint32_t mean = m >> 4;
 
 	return mean ? 31u - (unsigned)__builtin_clz(mean) : 0;
-}
-
-/* The mean m after number u, the c-th (from 0) of its field. */
-static inline uint32_t rice_adapt(uint32_t m, uint64_t u, size_t c)
-{
-	uint64_t nm;
-
-	if (__builtin_expect(c < RICE_WARM, 0)) {
-		uint64_t cap = (uint64_t)(m >> 4) * 64 + 16;
-		uint64_t x = 16 * (u < cap ? u : cap);
-		nm = x >= m ? m + (x - m) / (c + 1) : m - (m - x) / (c + 1);
-	} else {
-		uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
-		nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
-	}
-	return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
 }
 
 /* One field into the bit writer (bitw.h): q < 16 ones, the zero and the
@@ -722,8 +709,8 @@ static void tail_state(const struct gw_batcher *b, const struct track *t,
 	s->ts = p1.ts;
 	s->v = p1.v;
 	s->step = t->n >= 2 ? p1.ts - track_tail0(b, t).ts : 0;
-	s->mt = t->n ? t->mt : RICE_M0;
-	s->mv = t->n ? t->mv : RICE_M0;
+	s->mt = t->n ? mean_unpack(t->mt) : RICE_M0;
+	s->mv = t->n ? mean_unpack(t->mv) : RICE_M0;
 }
 
 /* Appends point (ts, v) to chain c after state s. Returns 0 or
@@ -915,8 +902,8 @@ static int reencode(const struct gw_batcher *b, struct track *t,
 	track_chain_keep(t, &c);
 	batch_spill_set(b, t, 0); /* every point in enc now */
 	t->n = (uint32_t)n;
-	t->mt = s.mt;
-	t->mv = s.mv;
+	t->mt = mean_pack(s.mt);
+	t->mv = mean_pack(s.mv);
 	if (n)
 		tail_set(b, t, n > 1 ? &pts[n - 2] : NULL, &pts[n - 1]);
 	return 0;
@@ -1066,8 +1053,8 @@ static int append(const struct gw_batcher *b, struct track *t, int64_t ts,
 	    put_point(b->pool, &c, &s, ts, v))
 		return GW_ENOMEM;
 	track_chain_keep(t, &c);
-	t->mt = s.mt;
-	t->mv = s.mv;
+	t->mt = mean_pack(s.mt);
+	t->mv = mean_pack(s.mv);
 	tail_set(b, t, t->n ? &last : NULL, &p);
 	t->n++;
 	if (b->sc->owner == t) {
@@ -1255,8 +1242,8 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 	}
 	track_chain_free(b, t);
 	track_chain_keep(t, &c);
-	t->mt = s.mt;
-	t->mv = s.mv;
+	t->mt = mean_pack(s.mt);
+	t->mv = mean_pack(s.mv);
 	batch_spill_set(b, t, sp);
 }
 
