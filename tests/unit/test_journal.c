@@ -1138,12 +1138,12 @@ static void packed_scale_unit_change(void **state)
 }
 
 /* The meters of one profile share one layout; one of them changing does
- * not change the others': a register's unit (P2 first, P1 later to the
- * same: a shared layout changed by P2 would make the writer leave out
- * P1's change), a register added to the last meter (its layout copied
- * first: added to the shared one, P1 would seem to have it too, and
- * P1's own, added later, would be coded as another meter's), a meter of
- * another profile (a scale of its own) beside them. */
+ * not change the others': a register's unit (P2's in cycle 2, when P3
+ * does not answer, P1's to the same in cycle 3: a shared layout changed
+ * by P2 would make the writer leave out P1's change), a register added
+ * to the last meter (its layout copied first, the others keeping theirs;
+ * P1's own, added later, in a run of its own), a meter of another
+ * profile (a scale of its own) beside them. */
 static void packed_shared_layouts(void **state)
 {
 	static const char *const obis[] = {"1.8.0", "2.8.0", "32.7.0", "31.7.0",
@@ -1158,11 +1158,13 @@ static void packed_shared_layouts(void **state)
 		int64_t t = T0 + c * 900000LL;
 		/* Q1 first, P1, P2, P3 of one profile; P3 last */
 		for (int m = 0; m < 4; m++) {
+			if (m == 3 && c == 2)
+				continue; /* did not answer */
 			snprintf(id, sizeof(id), m ? "P%d" : "Q1", m);
 			for (int k = 0; k < 5; k++) {
 				uint8_t unit = k < 2 ? GW_UNIT_WH : k == 4 ? GW_UNIT_HZ
 					       : k == 2 ? GW_UNIT_V : GW_UNIT_A;
-				if (k == 3 && ((m == 2 && c >= 2) || (m == 1 && c >= 4)))
+				if (k == 3 && ((m == 2 && c >= 2) || (m == 1 && c >= 3)))
 					unit = GW_UNIT_W;
 				put_reading(&r[n++], id, obis[k], t + m * 120,
 					    (int64_t)m * 100000 + k * 1000 + c,
@@ -1188,10 +1190,10 @@ static void packed_shared_layouts(void **state)
 		}
 		if (c == 6) /* P1's 99.9.9 in a run of its own */
 			assert_int_equal(p.w.nr, 5);
-		/* P2's changed unit from cycle 2, P1's from 4 */
-		assert_int_equal(p.w.elive, c >= 4 ? 2 : c >= 2 ? 1 : 0);
+		/* P2's changed unit from cycle 2, P1's from 3 */
+		assert_int_equal(p.w.elive, c >= 3 ? 2 : c >= 2 ? 1 : 0);
 	}
-	wpair_end(&p, 595, 0x72507414u);
+	wpair_end(&p, 588, 0x6a8d63a0u);
 }
 
 /* Many series in escape slots at once, for every reason (a value beyond
