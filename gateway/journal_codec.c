@@ -8,9 +8,11 @@
  * Both sides keep the same state for a segment: the series seen in it (a
  * meter id and an OBIS code, with the last time, value, scale, unit and
  * status written for it), numbered in the order they first appeared (the
- * writer, which keeps it all day for every bus, in 16 bytes a series: a
- * meter's series in runs that hold their meter and the base of their
- * times, journal_int.h; the reader spelt out, for one segment). A
+ * writer, which keeps it all day for every bus, in 8 bytes a series: a
+ * meter's series in runs that hold their meter, the base of their times
+ * and a layout of their OBIS codes, scales and units that the runs of a
+ * profile's meters share, what does not fit in escape slots,
+ * journal_int.h; the reader spelt out, for one segment). A
  * reading then names its series as "the one after the last" (the cycle
  * has the same meters in the same order as the one before: nearly free),
  * by a jump in that numbering (a meter that did not answer), or as a new

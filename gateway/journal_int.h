@@ -53,10 +53,11 @@ struct gw_jlent {
  * the same registers with the same scales and units from one cycle to
  * the next, and every meter of one profile the same as the others, so a
  * bus's runs share a few layouts: the writer interns them (a hash of
- * their entries) and never changes one that is interned; a run that
- * grows takes a copy of its own (copy on write), a series whose scale or
- * unit changes goes to an escape slot. Freed when no run uses it, and all
- * with the segment's state (gw_jcodec_reset, gw_jcodec_free). */
+ * their entries) and never changes one that is interned; the last run,
+ * when it grows, takes a copy of its own (copy on write; the layout
+ * itself when no other run has it), and a series whose scale or unit
+ * changes goes to an escape slot. A layout lives as long as the
+ * segment's state (gw_jcodec_reset and gw_jcodec_free free them all). */
 struct gw_jlayout {
 	uint32_t refs;  /* runs that use it */
 	uint32_t n, cap; /* entries, room */
@@ -118,10 +119,10 @@ struct gw_jname {
  * their meter ids and OBIS codes (NUL-terminated in one arena, by
  * offset), and for the writer the runs, their layouts, the escape slots
  * and hash tables to find the names (index + 1, 0: empty; a series is
- * then found along its meter's runs) and the layouts. The writer trims its arrays to what they hold after
- * each record, so that a bus keeps the size of its series, not of the
- * growth that got there. Start it as {.fresh = 1}; free with
- * gw_jcodec_free(). */
+ * then found along its meter's runs) and the layouts. The writer trims
+ * its arrays to what they hold after each record, so that a bus keeps
+ * the size of its series, not of the growth that got there. Start it as
+ * {.fresh = 1}; free with gw_jcodec_free(). */
 struct gw_jcodec {
 	struct gw_jseries *s;
 	struct gw_jrseries *rs;
@@ -135,7 +136,8 @@ struct gw_jcodec {
 	uint32_t nlay, lcap, lfree, llive; /* places used, room, free list + 1,
 					    * layouts held */
 	uint32_t *lhash, lhcap; /* buckets: first layout + 1 */
-	struct gw_jlayout *open; /* the last run's, while it may grow */
+	struct gw_jlayout *open; /* the last run's, not interned while the
+				  * record that added to it is coded */
 	char *arena;
 	uint32_t alen, acap;
 	struct gw_jname *meter;

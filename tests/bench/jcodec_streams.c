@@ -282,7 +282,7 @@ static void layouts(void)
 				if (x % 300 == 0)
 					odd[k][g] ^= 1;
 				if (cy == 0)
-					v[k][g] = g < 6 ? INT32_MAX - 40000 + k * 997
+					v[k][g] = g < 6 ? (int64_t)INT32_MAX - 40000 + k * 997
 							: (int64_t)(x % 2000) - 1000;
 				if (g < 6)
 					v[k][g] += 300 + x % 200; /* crosses 2^31 */
