@@ -333,9 +333,9 @@ struct sstate {
 	uint8_t unit, status;
 };
 
-/* Series i of run r, its run's base being `base`, into *st. */
-static void get_state(const struct gw_jcodec *c, uint32_t r, int64_t base,
-		      uint32_t i, struct sstate *st)
+/* Series i, its layout entry le, its run's base being `base`, into *st. */
+static inline void get_state(const struct gw_jcodec *c, const struct gw_jlent *le,
+			     int64_t base, uint32_t i, struct sstate *st)
 {
 	const struct gw_jseries *s = &c->s[i];
 	uint32_t w = tw_get(s);
@@ -349,7 +349,6 @@ static void get_state(const struct gw_jcodec *c, uint32_t r, int64_t base,
 		st->unit = e->unit;
 		return;
 	}
-	const struct gw_jlent *le = series_ent(c, r, i);
 	int64_t d = w >> 1;
 	st->ts = gw_wrap_add(base, d >= TW_LIM ? d - 2 * TW_LIM : d);
 	st->value = s->value;
@@ -367,15 +366,14 @@ static int series_far(const struct gw_jcodec *c, int64_t base, uint32_t i)
 	return (w & 1) && !tw_fits(gw_wrap_sub(c->esc[w >> 1].ts, base));
 }
 
-/* Puts *st as series i of run r, its time counted from base: in the
- * series when its time fits the word, its value 32 bits and its scale and
- * unit are its layout's, else in an escape slot (given back when it fits
- * again). 0 or -1 (out of memory). */
-static int put_state(struct gw_jcodec *c, uint32_t r, int64_t base, uint32_t i,
-		     const struct sstate *st)
+/* Puts *st as series i (its layout entry le), its time counted from
+ * base: in the series when its time fits the word, its value 32 bits and
+ * its scale and unit are its layout's, else in an escape slot (given
+ * back when it fits again). 0 or -1 (out of memory). */
+static int put_state(struct gw_jcodec *c, const struct gw_jlent *le,
+		     int64_t base, uint32_t i, const struct sstate *st)
 {
 	struct gw_jseries *s = &c->s[i];
-	const struct gw_jlent *le = series_ent(c, r, i);
 	uint32_t w = tw_get(s);
 	int64_t d = gw_wrap_sub(st->ts, base);
 
@@ -397,7 +395,7 @@ static int put_state(struct gw_jcodec *c, uint32_t r, int64_t base, uint32_t i,
 	return 0;
 }
 
-/* Sets series i (of run r) to *st. A time far from the run's base moves
+/* Sets series i (of run r, its layout entry le) to *st. A time far from the run's base moves
  * the base to it when the series was near it (its meter's cycle moved
  * on: the run's other series follow as they are read) or when most of
  * the run's times are in slots already; the run's other series are then
@@ -408,25 +406,38 @@ static int put_state(struct gw_jcodec *c, uint32_t r, int64_t base, uint32_t i,
  * a series whose times stay far from its meter's others keeps a slot.
  * 0 or -1 (out of memory). */
 static int set_state(struct gw_jcodec *c, uint32_t r, uint32_t i,
-		     const struct sstate *st)
+		     const struct gw_jlent *le, const struct sstate *st)
 {
 	struct gw_jrun *ru = &c->run[r];
+	struct gw_jseries *s = &c->s[i];
 	uint32_t len = run_end(c, r) - ru->first;
-	int far = !tw_fits(gw_wrap_sub(st->ts, ru->base));
-	int was = series_far(c, ru->base, i);
+	int64_t d = gw_wrap_sub(st->ts, ru->base);
 
 	if (ru->credit < len)
 		ru->credit++;
+	if (tw_fits(d) && !(s->tw[0] & 1) && st->value >= INT32_MIN &&
+	    st->value <= INT32_MAX && st->scale == le->scale &&
+	    st->unit == le->unit) {
+		/* the usual reading: in its word before and after (what
+		 * put_state would do, without its checks) */
+		s->value = (int32_t)st->value;
+		s->status = st->status;
+		tw_set(s, (uint32_t)(d & (2 * TW_LIM - 1)) << 1);
+		return 0;
+	}
+	int far = !tw_fits(d);
+	int was = series_far(c, ru->base, i);
 	if (far && 2 * (uint64_t)ru->credit >= len &&
 	    (!was || 2 * (uint64_t)ru->nfar > len)) {
 		int64_t old = ru->base;
+		const struct gw_jlent *e = run_layout(c, r)->e;
 		struct sstate o;
 		ru->nfar = 0;
 		for (uint32_t j = ru->first; j < ru->first + len; j++) {
 			if (j == i)
 				continue;
-			get_state(c, r, old, j, &o);
-			if (put_state(c, r, st->ts, j, &o))
+			get_state(c, &e[j - ru->first], old, j, &o);
+			if (put_state(c, &e[j - ru->first], st->ts, j, &o))
 				return -1;
 			ru->nfar += !tw_fits(gw_wrap_sub(o.ts, st->ts));
 		}
@@ -435,7 +446,7 @@ static int set_state(struct gw_jcodec *c, uint32_t r, uint32_t i,
 		far = was = 0;
 	}
 	ru->nfar = (uint32_t)((int64_t)ru->nfar + far - was);
-	return put_state(c, r, ru->base, i, st);
+	return put_state(c, le, ru->base, i, st);
 }
 
 /* ---- layouts ---- */
@@ -777,9 +788,10 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 		if (idx < 0 || b->oom)
 			return GW_ENOMEM;
 		int isnew = (tag & TAG_KEY_MASK) == TAG_NEW;
+		const struct gw_jlent *le = series_ent(c, run, (uint32_t)idx);
 		struct sstate st = {0};
 		if (!isnew)
-			get_state(c, run, c->run[run].base, (uint32_t)idx, &st);
+			get_state(c, le, c->run[run].base, (uint32_t)idx, &st);
 		if (r[i].scale != st.scale || r[i].unit != st.unit ||
 		    r[i].status != st.status) {
 			tag |= TAG_ATTR;
@@ -806,7 +818,7 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 		st = (struct sstate){.ts = r[i].ts_ms, .value = r[i].value,
 				     .scale = r[i].scale, .unit = r[i].unit,
 				     .status = r[i].status};
-		if (set_state(c, run, (uint32_t)idx, &st))
+		if (set_state(c, run, (uint32_t)idx, le, &st))
 			return GW_ENOMEM;
 		last = idx;
 		last_ts = r[i].ts_ms;
