@@ -395,16 +395,16 @@ static int put_state(struct gw_jcodec *c, const struct gw_jlent *le,
 	return 0;
 }
 
-/* Sets series i (of run r, its layout entry le) to *st. A time far from the run's base moves
- * the base to it when the series was near it (its meter's cycle moved
- * on: the run's other series follow as they are read) or when most of
- * the run's times are in slots already; the run's other series are then
- * put against the new base. A move costs the run's length, so it waits
- * until half as many readings of the run were coded since the last (what
- * a meter's poll gives at once): a run moves its base about once an hour
- * of its meter's polls, never more than twice a length of readings, and
- * a series whose times stay far from its meter's others keeps a slot.
- * 0 or -1 (out of memory). */
+/* Sets series i (of run r, its layout entry le) to *st. A time far from
+ * the run's base moves the base to it when the series was near it (its
+ * meter's cycle moved on: the run's other series follow as they are
+ * read) or when most of the run's times are in slots already; the run's
+ * other series are then put against the new base. A move costs the
+ * run's length, so it waits until half as many readings of the run were
+ * coded since the last (what a meter's poll gives at once): a run moves
+ * its base about once an hour of its meter's polls, never more than
+ * twice a length of readings, and a series whose times stay far from its
+ * meter's others keeps a slot. 0 or -1 (out of memory). */
 static int set_state(struct gw_jcodec *c, uint32_t r, uint32_t i,
 		     const struct gw_jlent *le, const struct sstate *st)
 {
