@@ -1143,7 +1143,8 @@ static void packed_scale_unit_change(void **state)
  * by P2 would make the writer leave out P1's change), a register added
  * to the last meter (its layout copied first, the others keeping theirs;
  * P1's own, added later, in a run of its own), a meter of another
- * profile (a scale of its own) beside them. */
+ * profile (a scale of its own) beside them; and a new segment, whose
+ * layouts start afresh (none of the last segment's left). */
 static void packed_shared_layouts(void **state)
 {
 	static const char *const obis[] = {"1.8.0", "2.8.0", "32.7.0", "31.7.0",
@@ -1153,25 +1154,33 @@ static void packed_shared_layouts(void **state)
 	char id[8];
 	(void)state;
 
-	for (int c = 0; c < 9; c++) {
+	for (int c = 0; c < 10; c++) {
 		size_t n = 0;
 		int64_t t = T0 + c * 900000LL;
+		int cc = c < 9 ? c : 8; /* cycle 9: cycle 8's meters again */
+		if (c == 9) {
+			/* a new segment: no layout of the last one left */
+			gw_jcodec_reset(&p.w);
+			assert_int_equal(p.w.llive, 0);
+			assert_int_equal(p.w.nlay, 0);
+			assert_null(p.w.open);
+		}
 		/* Q1 first, P1, P2, P3 of one profile; P3 last */
 		for (int m = 0; m < 4; m++) {
-			if (m == 3 && c == 2)
+			if (m == 3 && cc == 2)
 				continue; /* did not answer */
 			snprintf(id, sizeof(id), m ? "P%d" : "Q1", m);
 			for (int k = 0; k < 5; k++) {
 				uint8_t unit = k < 2 ? GW_UNIT_WH : k == 4 ? GW_UNIT_HZ
 					       : k == 2 ? GW_UNIT_V : GW_UNIT_A;
-				if (k == 3 && ((m == 2 && c >= 2) || (m == 1 && c >= 3)))
+				if (k == 3 && ((m == 2 && cc >= 2) || (m == 1 && cc >= 3)))
 					unit = GW_UNIT_W;
 				put_reading(&r[n++], id, obis[k], t + m * 120,
 					    (int64_t)m * 100000 + k * 1000 + c,
 					    (int8_t)(m == 0 && k == 2 ? -1 : k < 2 ? 0 : -2),
 					    unit, 0);
 			}
-			if ((m == 3 && c >= 5) || (m == 1 && c >= 6))
+			if ((m == 3 && cc >= 5) || (m == 1 && cc >= 6))
 				put_reading(&r[n++], id, "99.9.9", t + m * 120, 42 + c, 0,
 					    GW_UNIT_NONE, 0);
 		}
@@ -1191,9 +1200,13 @@ static void packed_shared_layouts(void **state)
 		if (c == 6) /* P1's 99.9.9 in a run of its own */
 			assert_int_equal(p.w.nr, 5);
 		/* P2's changed unit from cycle 2, P1's from 3 */
-		assert_int_equal(p.w.elive, c >= 3 ? 2 : c >= 2 ? 1 : 0);
+		assert_int_equal(p.w.elive, c == 9 ? 0 : c >= 3 ? 2 : c >= 2 ? 1 : 0);
 	}
-	wpair_end(&p, 588, 0x6a8d63a0u);
+	/* the new segment's: Q1's, P1's (a unit changed, 99.9.9), P2's (a
+	 * unit changed), P3's (99.9.9); their units their layouts' */
+	assert_int_equal(p.w.nr, 4);
+	assert_int_equal(p.w.llive, 4);
+	wpair_end(&p, 789, 0xf204b193u);
 }
 
 /* Many series in escape slots at once, for every reason (a value beyond
