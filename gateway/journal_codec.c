@@ -8,9 +8,11 @@
  * Both sides keep the same state for a segment: the series seen in it (a
  * meter id and an OBIS code, with the last time, value, scale, unit and
  * status written for it), numbered in the order they first appeared (the
- * writer, which keeps it all day for every bus, in 16 bytes a series: a
- * meter's series in runs that hold their meter and the base of their
- * times, journal_int.h; the reader spelt out, for one segment). A
+ * writer, which keeps it all day for every bus, in 8 bytes a series: a
+ * meter's series in runs that hold their meter, the base of their times
+ * and a layout of their OBIS codes, scales and units that the runs of a
+ * profile's meters share, what does not fit in escape slots,
+ * journal_int.h; the reader spelt out, for one segment). A
  * reading then names its series as "the one after the last" (the cycle
  * has the same meters in the same order as the one before: nearly free),
  * by a jump in that numbering (a meter that did not answer), or as a new
@@ -68,9 +70,11 @@ enum {
 
 /* ---- state ---- */
 
-_Static_assert(sizeof(struct gw_jseries) == 16, "a writer's series is 16 bytes");
+_Static_assert(sizeof(struct gw_jseries) == 8, "a writer's series is 8 bytes");
 /* a slot's index (below the series' count) fits a time word's 23 bits */
 _Static_assert(GW_JOURNAL_SERIES_MAX <= 1u << 23, "slot indexes fit a word");
+/* a layout's index (below the runs' count) is never GW_JLAY_OPEN */
+_Static_assert(GW_JOURNAL_SERIES_MAX < GW_JLAY_OPEN, "layout indexes fit");
 
 /* A time word's difference to its run's base is within +-TW_LIM ms. */
 #define TW_LIM (INT64_C(1) << 22)
@@ -80,8 +84,28 @@ static uint32_t hash_str(const char *s)
 	return gw_hash_str(GW_HASH_INIT, s);
 }
 
+/* Frees every layout: the interned ones (along the hash's chains: a
+ * free place of the table holds no layout) and the open one. */
+static void layouts_free(struct gw_jcodec *c)
+{
+	for (uint32_t h = 0; h < c->lhcap; h++) {
+		for (uint32_t k = c->lhash[h]; k;) {
+			struct gw_jlayout *l = c->lay[k - 1].l;
+			k = l->hnext;
+			free(l);
+		}
+		c->lhash[h] = 0;
+	}
+	free(c->open);
+	c->open = NULL;
+	c->nlay = 0;
+	c->lfree = 0;
+	c->llive = 0;
+}
+
 void gw_jcodec_reset(struct gw_jcodec *c)
 {
+	layouts_free(c);
 	c->ns = 0;
 	c->nr = 0;
 	c->nesc = 0;
@@ -101,6 +125,9 @@ void gw_jcodec_free(struct gw_jcodec *c)
 {
 	if (!c)
 		return;
+	layouts_free(c);
+	free(c->lay);
+	free(c->lhash);
 	free(c->s);
 	free(c->rs);
 	free(c->run);
@@ -237,6 +264,12 @@ static void tw_set(struct gw_jseries *s, uint32_t w)
 	s->tw[2] = (uint8_t)(w >> 16);
 }
 
+/* Whether a time d ms from its run's base fits a time word. */
+static int tw_fits(int64_t d)
+{
+	return d >= -TW_LIM && d < TW_LIM;
+}
+
 /* Where run r ends: the next run's first series, or after the last. */
 static uint32_t run_end(const struct gw_jcodec *c, uint32_t r)
 {
@@ -252,22 +285,19 @@ static uint32_t next_run(const struct gw_jcodec *c, uint32_t r, uint32_t cand)
 	return n < c->nr && c->run[n].first <= cand ? n : r;
 }
 
-/* Series i's last time, its run's base being `base`. */
-static int64_t series_ts(const struct gw_jcodec *c, int64_t base, uint32_t i)
+/* Run r's layout (borrowed). */
+static const struct gw_jlayout *run_layout(const struct gw_jcodec *c, uint32_t r)
 {
-	uint32_t w = tw_get(&c->s[i]);
+	uint32_t k = c->run[r].layout;
 
-	if (w & 1)
-		return c->esc[w >> 1].ts;
-	int64_t d = w >> 1;
-	return gw_wrap_add(base, d >= TW_LIM ? d - 2 * TW_LIM : d);
+	return k == GW_JLAY_OPEN ? c->open : c->lay[k].l;
 }
 
-static uint32_t series_obis(const struct gw_jcodec *c, uint32_t i)
+/* The layout entry (OBIS index, scale, unit) of series i of run r. */
+static const struct gw_jlent *series_ent(const struct gw_jcodec *c, uint32_t r,
+					 uint32_t i)
 {
-	const struct gw_jseries *s = &c->s[i];
-
-	return s->obis != GW_JOBIS_WIDE ? s->obis : c->esc[tw_get(s) >> 1].obis;
+	return &run_layout(c, r)->e[i - c->run[r].first];
 }
 
 /* Takes an escape slot: its index, or -1 when out of memory. */
@@ -295,66 +325,300 @@ static void esc_give(struct gw_jcodec *c, uint32_t k)
 		c->nesc = c->efree = 0; /* all free: the slots start over */
 }
 
-/* Puts t as the time of series i (of run r), counted from base: in its
- * word when it fits there, else in an escape slot. 0 or -1 (out of
- * memory). */
-static int put_ts(struct gw_jcodec *c, uint32_t r, int64_t base, uint32_t i,
-		  int64_t t)
+/* What the writer last wrote of a series: what the next reading of it
+ * is coded against (all 0 for a new series). */
+struct sstate {
+	int64_t ts, value;
+	int8_t scale;
+	uint8_t unit, status;
+};
+
+/* Series i, its layout entry le, its run's base being `base`, into *st. */
+static inline void get_state(const struct gw_jcodec *c, const struct gw_jlent *le,
+			     int64_t base, uint32_t i, struct sstate *st)
+{
+	const struct gw_jseries *s = &c->s[i];
+	uint32_t w = tw_get(s);
+
+	st->status = s->status;
+	if (w & 1) {
+		const struct gw_jesc *e = &c->esc[w >> 1];
+		st->ts = e->ts;
+		st->value = e->value;
+		st->scale = e->scale;
+		st->unit = e->unit;
+		return;
+	}
+	int64_t d = w >> 1;
+	st->ts = gw_wrap_add(base, d >= TW_LIM ? d - 2 * TW_LIM : d);
+	st->value = s->value;
+	st->scale = le->scale;
+	st->unit = le->unit;
+}
+
+/* Whether series i's time is too far from its run's base `base` for its
+ * word (it is then in a slot; a series in a slot for its value, scale or
+ * unit alone is not far). */
+static int series_far(const struct gw_jcodec *c, int64_t base, uint32_t i)
+{
+	uint32_t w = tw_get(&c->s[i]);
+
+	return (w & 1) && !tw_fits(gw_wrap_sub(c->esc[w >> 1].ts, base));
+}
+
+/* Puts *st as series i (its layout entry le), its time counted from
+ * base: in the series when its time fits the word, its value 32 bits and
+ * its scale and unit are its layout's, else in an escape slot (given
+ * back when it fits again). 0 or -1 (out of memory). */
+static int put_state(struct gw_jcodec *c, const struct gw_jlent *le,
+		     int64_t base, uint32_t i, const struct sstate *st)
 {
 	struct gw_jseries *s = &c->s[i];
 	uint32_t w = tw_get(s);
-	int64_t d = gw_wrap_sub(t, base);
-	int fits = s->obis != GW_JOBIS_WIDE && d >= -TW_LIM && d < TW_LIM;
+	int64_t d = gw_wrap_sub(st->ts, base);
 
-	if (w & 1) {
-		if (!fits) {
-			c->esc[w >> 1].ts = t;
-			return 0;
-		}
-		esc_give(c, w >> 1);
-		c->run[r].nesc--;
-	} else if (!fits) {
-		int64_t k = esc_take(c);
+	s->status = st->status;
+	if (!tw_fits(d) || st->value < INT32_MIN || st->value > INT32_MAX ||
+	    st->scale != le->scale || st->unit != le->unit) {
+		int64_t k = w & 1 ? (int64_t)(w >> 1) : esc_take(c);
 		if (k < 0)
 			return -1;
-		c->esc[k].ts = t;
+		c->esc[k] = (struct gw_jesc){.ts = st->ts, .value = st->value,
+					     .scale = st->scale, .unit = st->unit};
 		tw_set(s, (uint32_t)k << 1 | 1);
-		c->run[r].nesc++;
 		return 0;
 	}
+	if (w & 1)
+		esc_give(c, w >> 1);
+	s->value = (int32_t)st->value;
 	tw_set(s, (uint32_t)(d & (2 * TW_LIM - 1)) << 1);
 	return 0;
 }
 
-/* Sets the time of series i (of run r) to t. A time far from the run's
- * base moves the base to it when the series was near it (its meter's
- * cycle moved on: the run's other series follow as they are read) or
- * when most of the run is in slots already; the run's other series are
- * then put against the new base. A move costs the run's length, so it
- * waits until half as many readings of the run were coded since the last
- * (what a meter's poll gives at once): a run moves its base about once an
- * hour of its meter's polls, never more than twice a length of readings,
- * and a series whose times stay far from its meter's others keeps a slot.
- * 0 or -1 (out of memory). */
-static int set_ts(struct gw_jcodec *c, uint32_t r, uint32_t i, int64_t t)
+/* Sets series i (of run r, its layout entry le) to *st. A time far from
+ * the run's base moves the base to it when the series was near it (its
+ * meter's cycle moved on: the run's other series follow as they are
+ * read) or when most of the run's times are in slots already; the run's
+ * other series are then put against the new base. A move costs the
+ * run's length, so it waits until half as many readings of the run were
+ * coded since the last (what a meter's poll gives at once): a run moves
+ * its base about once an hour of its meter's polls, never more than
+ * twice a length of readings, and a series whose times stay far from its
+ * meter's others keeps a slot. 0 or -1 (out of memory). */
+static int set_state(struct gw_jcodec *c, uint32_t r, uint32_t i,
+		     const struct gw_jlent *le, const struct sstate *st)
 {
 	struct gw_jrun *ru = &c->run[r];
-	int64_t d = gw_wrap_sub(t, ru->base);
+	struct gw_jseries *s = &c->s[i];
 	uint32_t len = run_end(c, r) - ru->first;
+	int64_t d = gw_wrap_sub(st->ts, ru->base);
 
 	if (ru->credit < len)
 		ru->credit++;
-	if (c->s[i].obis != GW_JOBIS_WIDE && (d < -TW_LIM || d >= TW_LIM) &&
-	    2 * (uint64_t)ru->credit >= len &&
-	    (!(tw_get(&c->s[i]) & 1) || 2 * (uint64_t)ru->nesc > len)) {
-		int64_t old = ru->base;
-		for (uint32_t j = ru->first; j < ru->first + len; j++)
-			if (j != i && put_ts(c, r, t, j, series_ts(c, old, j)))
-				return -1;
-		ru->base = t;
-		ru->credit = 0;
+	if (tw_fits(d) && !(s->tw[0] & 1) && st->value >= INT32_MIN &&
+	    st->value <= INT32_MAX && st->scale == le->scale &&
+	    st->unit == le->unit) {
+		/* the usual reading: in its word before and after (what
+		 * put_state would do, without its checks) */
+		s->value = (int32_t)st->value;
+		s->status = st->status;
+		tw_set(s, (uint32_t)(d & (2 * TW_LIM - 1)) << 1);
+		return 0;
 	}
-	return put_ts(c, r, ru->base, i, t);
+	int far = !tw_fits(d);
+	int was = series_far(c, ru->base, i);
+	if (far && 2 * (uint64_t)ru->credit >= len &&
+	    (!was || 2 * (uint64_t)ru->nfar > len)) {
+		int64_t old = ru->base;
+		const struct gw_jlent *e = run_layout(c, r)->e;
+		struct sstate o;
+		ru->nfar = 0;
+		for (uint32_t j = ru->first; j < ru->first + len; j++) {
+			if (j == i)
+				continue;
+			get_state(c, &e[j - ru->first], old, j, &o);
+			if (put_state(c, &e[j - ru->first], st->ts, j, &o))
+				return -1;
+			ru->nfar += !tw_fits(gw_wrap_sub(o.ts, st->ts));
+		}
+		ru->base = st->ts;
+		ru->credit = 0;
+		far = was = 0;
+	}
+	ru->nfar = (uint32_t)((int64_t)ru->nfar + far - was);
+	return put_state(c, le, ru->base, i, st);
+}
+
+/* ---- layouts ---- */
+
+static uint32_t hash_ents(const struct gw_jlent *e, uint32_t n)
+{
+	uint32_t h = GW_HASH_INIT;
+
+	for (uint32_t k = 0; k < n; k++) {
+		h = (h ^ e[k].obis) * 16777619u;
+		h = (h ^ (uint8_t)e[k].scale ^ (uint32_t)e[k].unit << 8) * 16777619u;
+	}
+	return h;
+}
+
+static int ents_equal(const struct gw_jlent *a, const struct gw_jlent *b,
+		      uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++)
+		if (a[k].obis != b[k].obis || a[k].scale != b[k].scale ||
+		    a[k].unit != b[k].unit)
+			return 0;
+	return 1;
+}
+
+/* Puts layout k at the head of its hash bucket. */
+static void lay_link(struct gw_jcodec *c, uint32_t k)
+{
+	struct gw_jlayout *l = c->lay[k].l;
+	uint32_t *head = &c->lhash[l->hash & (c->lhcap - 1)];
+
+	l->hnext = *head;
+	*head = k + 1;
+}
+
+/* Takes layout k out of its hash bucket. */
+static void lay_unlink(struct gw_jcodec *c, uint32_t k)
+{
+	uint32_t *p = &c->lhash[c->lay[k].l->hash & (c->lhcap - 1)];
+
+	while (*p != k + 1)
+		p = &c->lay[*p - 1].l->hnext;
+	*p = c->lay[k].l->hnext;
+}
+
+/* Makes the hash's buckets at least `need` (a power of two, at least
+ * 16), moving the layouts over. 0 or -1. */
+static int lay_rehash(struct gw_jcodec *c, uint32_t need)
+{
+	uint32_t ncap = c->lhcap ? c->lhcap : 16, ocap = c->lhcap;
+	uint32_t *old = c->lhash;
+
+	while (ncap < need) {
+		if (ncap > UINT32_MAX / 2)
+			return -1;
+		ncap *= 2;
+	}
+	if (ncap == ocap)
+		return 0;
+	uint32_t *nt = calloc(ncap, sizeof(*nt));
+	if (!nt)
+		return -1;
+	c->lhash = nt;
+	c->lhcap = ncap;
+	for (uint32_t h = 0; h < ocap; h++)
+		for (uint32_t k = old[h]; k;) {
+			uint32_t next = c->lay[k - 1].l->hnext;
+			lay_link(c, k - 1);
+			k = next;
+		}
+	free(old);
+	return 0;
+}
+
+/* Interns run r's layout if it is the open one: an equal layout already
+ * interned is shared (the open one freed), else the open one is trimmed
+ * and entered. 0 or -1 (out of memory). */
+static int lay_intern(struct gw_jcodec *c, uint32_t r)
+{
+	struct gw_jlayout *l = c->open;
+	uint32_t k;
+
+	if (c->run[r].layout != GW_JLAY_OPEN)
+		return 0;
+	uint32_t h = hash_ents(l->e, l->n);
+	for (k = c->lhcap ? c->lhash[h & (c->lhcap - 1)] : 0; k;
+	     k = c->lay[k - 1].l->hnext) {
+		struct gw_jlayout *x = c->lay[k - 1].l;
+		if (x->hash == h && x->n == l->n && ents_equal(x->e, l->e, l->n)) {
+			x->refs++;
+			free(l);
+			c->open = NULL;
+			c->run[r].layout = k - 1;
+			return 0;
+		}
+	}
+	if (lay_rehash(c, c->llive + 1))
+		return -1;
+	if (c->lfree) {
+		k = c->lfree - 1;
+		c->lfree = c->lay[k].next;
+	} else {
+		if (grow(&c->lay, &c->lcap, c->nlay + 1, sizeof(*c->lay)))
+			return -1;
+		k = c->nlay++;
+	}
+	struct gw_jlayout *fl = realloc(l, sizeof(*l) + (size_t)l->n * sizeof(l->e[0]));
+	if (fl) {
+		l = fl;
+		l->cap = l->n;
+	}
+	l->refs = 1;
+	l->hash = h;
+	c->lay[k].l = l;
+	lay_link(c, k);
+	c->llive++;
+	c->open = NULL;
+	c->run[r].layout = k;
+	return 0;
+}
+
+/* Makes run r's layout the open one, to add to: the interned one itself
+ * (taken out of the hash) when no other run has it, else a copy. 0 or
+ * -1. */
+static int lay_open(struct gw_jcodec *c, uint32_t r)
+{
+	uint32_t k = c->run[r].layout;
+
+	if (k == GW_JLAY_OPEN)
+		return 0;
+	struct gw_jlayout *l = c->lay[k].l;
+	if (l->refs == 1) {
+		lay_unlink(c, k);
+		c->lay[k].next = c->lfree;
+		c->lfree = k + 1;
+		if (--c->llive == 0)
+			c->nlay = c->lfree = 0; /* all free: the places start over */
+	} else {
+		size_t sz = sizeof(*l) + (size_t)l->n * sizeof(l->e[0]);
+		struct gw_jlayout *cp = malloc(sz);
+		if (!cp)
+			return -1;
+		memcpy(cp, l, sz);
+		cp->refs = 1;
+		cp->cap = cp->n;
+		l->refs--;
+		l = cp;
+	}
+	c->open = l;
+	c->run[r].layout = GW_JLAY_OPEN;
+	return 0;
+}
+
+/* Appends an entry to the open layout (made when there is none). 0 or
+ * -1. */
+static int lay_push(struct gw_jcodec *c, uint32_t o, int8_t scale, uint8_t unit)
+{
+	struct gw_jlayout *l = c->open;
+	uint32_t n = l ? l->n : 0;
+
+	if (!l || n == l->cap) {
+		uint32_t cap = n + n / 2 < 8 ? 8 : n + n / 2;
+		struct gw_jlayout *nl = realloc(l, sizeof(*nl) + (size_t)cap * sizeof(nl->e[0]));
+		if (!nl)
+			return -1;
+		if (!l)
+			*nl = (struct gw_jlayout){.refs = 1};
+		nl->cap = cap;
+		c->open = l = nl;
+	}
+	l->e[l->n++] = (struct gw_jlent){.obis = o, .scale = scale, .unit = unit};
+	return 0;
 }
 
 /* The writer's series of meter m and OBIS code o, or -1, along m's runs
@@ -362,13 +626,14 @@ static int set_ts(struct gw_jcodec *c, uint32_t r, uint32_t i, int64_t t)
 static int64_t find_series(const struct gw_jcodec *c, uint32_t m, uint32_t o,
 			   uint32_t *r)
 {
-	for (uint32_t k = c->meter[m].last; k; k = c->run[k - 1].prev)
-		for (uint32_t i = c->run[k - 1].first, end = run_end(c, k - 1);
-		     i < end; i++)
-			if (series_obis(c, i) == o) {
+	for (uint32_t k = c->meter[m].last; k; k = c->run[k - 1].prev) {
+		const struct gw_jlayout *l = run_layout(c, k - 1);
+		for (uint32_t j = 0; j < l->n; j++)
+			if (l->e[j].obis == o) {
 				*r = k - 1;
-				return i;
+				return c->run[k - 1].first + j;
 			}
+	}
 	return -1;
 }
 
@@ -390,33 +655,31 @@ static int64_t add_name(struct gw_jcodec *c, struct gw_jname **names,
 	return *n - 1;
 }
 
-/* Appends a writer's series of meter m and OBIS code o, to the last run
- * when that is m's, else to a new one based at ts; *r its run. Its index
+/* Appends a writer's series of meter m and OBIS code o, reading rd its
+ * first (its scale and unit go to the layout, its time is a new run's
+ * base), to the last run when that is m's (its layout opened), else to a
+ * new one (the last run's layout interned first); *r its run. Its index
  * or -1. */
 static int64_t add_series(struct gw_jcodec *c, uint32_t m, uint32_t o,
-			  int64_t ts, uint32_t *r)
+			  const struct gw_reading *rd, uint32_t *r)
 {
 	if (c->ns >= GW_JOURNAL_SERIES_MAX ||
 	    grow(&c->s, &c->scap, c->ns + 1, sizeof(*c->s)))
 		return -1;
 	if (!c->nr || c->run[c->nr - 1].meter != m) {
-		if (grow(&c->run, &c->rcap, c->nr + 1, sizeof(*c->run)))
+		if ((c->nr && lay_intern(c, c->nr - 1)) ||
+		    grow(&c->run, &c->rcap, c->nr + 1, sizeof(*c->run)))
 			return -1;
-		c->run[c->nr] = (struct gw_jrun){.base = ts, .first = c->ns,
-						 .meter = m, .prev = c->meter[m].last};
+		c->run[c->nr] = (struct gw_jrun){.base = rd->ts_ms, .first = c->ns,
+						 .meter = m, .prev = c->meter[m].last,
+						 .layout = GW_JLAY_OPEN};
 		c->meter[m].last = ++c->nr;
+	} else if (lay_open(c, c->nr - 1)) {
+		return -1;
 	}
-	struct gw_jseries *s = &c->s[c->ns];
-	*s = (struct gw_jseries){.obis = GW_JOBIS_WIDE};
-	if (o < GW_JOBIS_WIDE) {
-		s->obis = (uint16_t)o;
-	} else {
-		int64_t k = esc_take(c);
-		if (k < 0)
-			return -1;
-		c->esc[k].obis = o;
-		tw_set(s, (uint32_t)k << 1 | 1);
-	}
+	if (lay_push(c, o, rd->scale, rd->unit))
+		return -1;
+	c->s[c->ns] = (struct gw_jseries){0};
 	*r = c->nr - 1;
 	return c->ns++;
 }
@@ -444,6 +707,7 @@ static void fit_all(struct gw_jcodec *c)
 		c->esc = NULL;
 		c->ecap = 0;
 	}
+	fit(&c->lay, &c->lcap, c->nlay, sizeof(*c->lay));
 	fit(&c->meter, &c->mcap, c->nm, sizeof(*c->meter));
 	fit(&c->obis, &c->ocap, c->no, sizeof(*c->obis));
 	fit(&c->arena, &c->acap, c->alen, 1);
@@ -468,7 +732,7 @@ static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
 	if (cand < c->ns) {
 		uint32_t cr = next_run(c, *r, (uint32_t)cand);
 		if (strcmp(c->arena + c->meter[c->run[cr].meter].off, rd->meter_id) == 0 &&
-		    strcmp(c->arena + c->obis[series_obis(c, (uint32_t)cand)].off,
+		    strcmp(c->arena + c->obis[series_ent(c, cr, (uint32_t)cand)->obis].off,
 			   rd->obis) == 0) {
 			*tag = TAG_NEXT;
 			*r = cr;
@@ -498,7 +762,7 @@ static int64_t put_key(struct gw_jcodec *c, struct gw_wbuf *b, uint8_t *tag,
 	}
 	if (m < 0 || o < 0)
 		return -1;
-	return add_series(c, (uint32_t)m, (uint32_t)o, rd->ts_ms, r);
+	return add_series(c, (uint32_t)m, (uint32_t)o, rd, r);
 }
 
 /* Where the body's coding stands between two chunks of readings. */
@@ -523,23 +787,25 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 		int64_t idx = put_key(c, b, &tag, last + 1, &run, &r[i]);
 		if (idx < 0 || b->oom)
 			return GW_ENOMEM;
-		struct gw_jseries *s = &c->s[idx];
 		int isnew = (tag & TAG_KEY_MASK) == TAG_NEW;
-		if (r[i].scale != s->scale || r[i].unit != s->unit ||
-		    r[i].status != s->status) {
+		const struct gw_jlent *le = series_ent(c, run, (uint32_t)idx);
+		struct sstate st = {0};
+		if (!isnew)
+			get_state(c, le, c->run[run].base, (uint32_t)idx, &st);
+		if (r[i].scale != st.scale || r[i].unit != st.unit ||
+		    r[i].status != st.status) {
 			tag |= TAG_ATTR;
 			gw_wbuf_u8(b, (uint8_t)r[i].scale);
 			gw_wbuf_u8(b, r[i].unit);
 			gw_wbuf_u8(b, r[i].status);
 		}
-		int64_t ts = isnew ? 0 : series_ts(c, c->run[run].base, (uint32_t)idx);
-		int64_t pred = isnew ? last_ts : gw_wrap_add(ts, shift);
+		int64_t pred = isnew ? last_ts : gw_wrap_add(st.ts, shift);
 		int64_t dts = gw_wrap_sub(r[i].ts_ms, pred);
 		if (dts) {
 			tag |= TAG_TS;
 			gw_wbuf_varint(b, gw_zigzag(dts));
 		}
-		int64_t dv = gw_wrap_sub(r[i].value, s->value);
+		int64_t dv = gw_wrap_sub(r[i].value, st.value);
 		if (dv) {
 			tag |= TAG_VAL;
 			gw_wbuf_varint(b, gw_zigzag(dv));
@@ -548,13 +814,12 @@ static int put_body(struct gw_jcodec *c, struct body_at *pos,
 			return GW_ENOMEM;
 		b->p[at] = tag;
 		if (!isnew)
-			shift = gw_wrap_sub(r[i].ts_ms, ts);
-		if (set_ts(c, run, (uint32_t)idx, r[i].ts_ms))
+			shift = gw_wrap_sub(r[i].ts_ms, st.ts);
+		st = (struct sstate){.ts = r[i].ts_ms, .value = r[i].value,
+				     .scale = r[i].scale, .unit = r[i].unit,
+				     .status = r[i].status};
+		if (set_state(c, run, (uint32_t)idx, le, &st))
 			return GW_ENOMEM;
-		s->value = r[i].value;
-		s->scale = r[i].scale;
-		s->unit = r[i].unit;
-		s->status = r[i].status;
 		last = idx;
 		last_ts = r[i].ts_ms;
 	}
@@ -698,6 +963,8 @@ int gw_jcodec_encode_src(struct gw_jcodec *c, int bus,
 		c->fresh = 0;
 	}
 	int rc = put_body_src(c, src, &body);
+	if (!rc && c->nr && lay_intern(c, c->nr - 1))
+		rc = GW_ENOMEM; /* the last run's layout, open until now */
 	if (rc) {
 		free(body.p);
 		gw_jcodec_reset(c);

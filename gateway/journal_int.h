@@ -27,21 +27,53 @@
 #define GW_JOURNAL_SERIES_MAX (1u << 22)
 
 /* One series of a segment (a meter's register) as the writer last wrote
- * it: what coding the next reading of it needs, and no more (16 bytes; the
+ * it: what coding the next reading of it needs, and no more (8 bytes; the
  * writer keeps one per series of every bus, all day). Its meter is its
- * run's. Its time is a word `tw` of 24 bits (little-endian): bit 0 clear,
- * bits 1-23 the time's difference to its run's base in ms (signed, within
- * about 70 minutes); bit 0 set, bits 1-23 the index of its escape slot,
- * which holds the time (a series whose time is far from its meter's
- * others, and every series of an OBIS index too large for 16 bits). */
+ * run's, its OBIS index, scale and unit its entry in its run's layout.
+ * Its time is a word `tw` of 24 bits (little-endian): bit 0 clear, bits
+ * 1-23 the time's difference to its run's base in ms (signed, within
+ * about 70 minutes) and `value` its value; bit 0 set, bits 1-23 the index
+ * of its escape slot, which holds its time, value, scale and unit (a
+ * series whose time is far from its meter's others, whose value does not
+ * fit 32 bits, or whose scale or unit is no longer its layout's). */
 struct gw_jseries {
-	int64_t value;
-	uint16_t obis; /* index into the OBIS codes; GW_JOBIS_WIDE: in the slot */
-	int8_t scale;
-	uint8_t unit, status;
+	int32_t value; /* in the slot when escaped */
 	uint8_t tw[3];
+	uint8_t status;
 };
-#define GW_JOBIS_WIDE 0xffffu
+
+/* An entry of a layout: a series' OBIS index, scale and unit. */
+struct gw_jlent {
+	uint32_t obis;
+	int8_t scale;
+	uint8_t unit;
+};
+
+/* A layout: the entries of a run's series, in order. A run's meter has
+ * the same registers with the same scales and units from one cycle to
+ * the next, and every meter of one profile the same as the others, so a
+ * bus's runs share a few layouts: the writer interns them (a hash of
+ * their entries) and never changes one that is interned; the last run,
+ * when it grows, takes a copy of its own (copy on write; the layout
+ * itself when no other run has it), and a series whose scale or unit
+ * changes goes to an escape slot. A layout lives as long as the
+ * segment's state (gw_jcodec_reset and gw_jcodec_free free them all). */
+struct gw_jlayout {
+	uint32_t refs;  /* runs that use it */
+	uint32_t n, cap; /* entries, room */
+	uint32_t hash;  /* of its entries */
+	uint32_t hnext; /* the next layout of its hash bucket, index + 1 */
+	struct gw_jlent e[];
+};
+
+/* A layout's place in the codec's table: the layout, or when free the
+ * next free place + 1. */
+union gw_jlslot {
+	struct gw_jlayout *l;
+	uint32_t next;
+};
+/* A run's layout that is not interned yet: the codec's `open` one. */
+#define GW_JLAY_OPEN UINT32_MAX
 
 /* A run of the writer's series: consecutive ones of one meter (a meter's
  * registers are added together, in its first cycle), from `first` to the
@@ -51,16 +83,20 @@ struct gw_jrun {
 	uint32_t first; /* its first series */
 	uint32_t meter;
 	uint32_t prev;  /* the same meter's run before it, + 1 (0: none) */
-	uint32_t nesc;  /* its series whose time is in an escape slot */
+	uint32_t nfar;  /* its series whose time is too far from the base
+			 * for a word (they are in escape slots) */
 	uint32_t credit; /* its readings coded since its base moved (at most
 			  * its length): a move costs its length */
+	uint32_t layout; /* index into the codec's layouts, GW_JLAY_OPEN */
 };
 
-/* An escape slot: a series' full time and OBIS index; a free slot holds
- * the next free one + 1 in `next`. */
+/* An escape slot: a series' full time, value, scale and unit; a free slot
+ * holds the next free one + 1 in `next`. */
 struct gw_jesc {
-	int64_t ts;
-	uint32_t obis, next;
+	int64_t ts, value;
+	int8_t scale;
+	uint8_t unit;
+	uint32_t next;
 };
 
 /* One series as the reader keeps it while it reads a segment: all of it
@@ -81,12 +117,12 @@ struct gw_jname {
 /* The packed-cycle codec's state for one segment: its series (the
  * writer's `s` or the reader's `rs`: a codec is only ever one of them),
  * their meter ids and OBIS codes (NUL-terminated in one arena, by
- * offset), and for the writer the runs, the escape slots and hash tables
- * to find the names (index + 1, 0: empty; a series is then found along
- * its meter's runs). The writer trims its arrays to what they hold after
- * each record, so that a bus keeps the size of its series, not of the
- * growth that got there. Start it as {.fresh = 1}; free with
- * gw_jcodec_free(). */
+ * offset), and for the writer the runs, their layouts, the escape slots
+ * and hash tables to find the names (index + 1, 0: empty; a series is
+ * then found along its meter's runs) and the layouts. The writer trims
+ * its arrays to what they hold after each record, so that a bus keeps
+ * the size of its series, not of the growth that got there. Start it as
+ * {.fresh = 1}; free with gw_jcodec_free(). */
 struct gw_jcodec {
 	struct gw_jseries *s;
 	struct gw_jrseries *rs;
@@ -96,6 +132,12 @@ struct gw_jcodec {
 	struct gw_jesc *esc;
 	uint32_t nesc, ecap, efree, elive; /* slots used, room, free list + 1,
 					    * slots held */
+	union gw_jlslot *lay; /* the interned layouts */
+	uint32_t nlay, lcap, lfree, llive; /* places used, room, free list + 1,
+					    * layouts held */
+	uint32_t *lhash, lhcap; /* buckets: first layout + 1 */
+	struct gw_jlayout *open; /* the last run's, not interned while the
+				  * record that added to it is coded */
 	char *arena;
 	uint32_t alen, acap;
 	struct gw_jname *meter;

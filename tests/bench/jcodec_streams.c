@@ -17,6 +17,11 @@
  *   hostile  times anywhere in int64, meters interleaved (A1 B1 A2 B2),
  *            series repeated in a cycle, shuffled order, clocks back
  *   wide     more than 65,536 OBIS codes in one segment
+ *   layouts  meters of three profiles (their registers' scales and
+ *            units), values crossing 32 bits and anywhere in int64, a
+ *            register's unit or scale changed for a while, a meter's
+ *            profile changed, the last meter given a register, meters
+ *            added, a segment every 96 cycles
  *
  * Prints to stderr the records, bytes and CPU seconds of each stream.
  */
@@ -249,13 +254,69 @@ static void wide(void)
 	report("wide");
 }
 
+static void layouts(void)
+{
+	struct gw_jcodec c = {.fresh = 1};
+	char m[40], o[40];
+	static int64_t v[140][13];
+	static uint8_t odd[140][13]; /* its unit or scale changed for now */
+
+	for (int cy = 0; cy < 200; cy++) {
+		if (cy % 96 == 95)
+			gw_jcodec_reset(&c); /* a new segment */
+		int meters = cy < 30 ? 120 : 140;
+		size_t n = 0;
+		for (int k = 0; k < meters; k++) {
+			uint32_t miss = rnd();
+			if (miss % 40 == 0)
+				continue;
+			int prof = k % 3, regs = 12;
+			if (k == meters - 1 && cy >= 50)
+				regs = 13; /* the last meter given a register */
+			if (k == 17 && cy >= 70 && cy < 90)
+				prof = (prof + 1) % 3; /* its profile changed */
+			int64_t ts = T0 + cy * 900000LL + k * 200 + rnd() % 9;
+			snprintf(m, sizeof(m), "L%d", k);
+			for (int g = 0; g < regs; g++) {
+				uint32_t x = rnd();
+				if (x % 300 == 0)
+					odd[k][g] ^= 1;
+				if (cy == 0)
+					v[k][g] = g < 6 ? (int64_t)INT32_MAX - 40000 + k * 997
+							: (int64_t)(x % 2000) - 1000;
+				if (g < 6)
+					v[k][g] += 300 + x % 200; /* crosses 2^31 */
+				else
+					v[k][g] += (int64_t)(x % 21) - 10;
+				int64_t val = v[k][g];
+				uint32_t hi = rnd(), lo = rnd();
+				if (g == 11 && hi % 25 == 0)
+					val = (int64_t)((uint64_t)hi << 32 | lo);
+				int8_t scale = (int8_t)(g < 6 ? prof - 1 : -2);
+				uint8_t unit = g < 6 ? (prof == 2 ? GW_UNIT_VARH : GW_UNIT_WH)
+						     : GW_UNIT_V;
+				if (odd[k][g] && g % 2)
+					unit = GW_UNIT_A;
+				else if (odd[k][g])
+					scale = (int8_t)(scale + 1);
+				snprintf(o, sizeof(o), "%d.%d.0", g + 1, g < 6 ? 8 : 7);
+				set(n++, m, o, ts, val, scale, unit, lo % 400 == 0);
+			}
+		}
+		code(&c, 5, n);
+	}
+	gw_jcodec_free(&c);
+	report("layouts");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		void (*run)(void);
 	} streams[] = {{"b23", b23}, {"periods", periods}, {"spread", spread},
-		       {"hostile", hostile}, {"wide", wide}};
+		       {"hostile", hostile}, {"wide", wide},
+		       {"layouts", layouts}};
 
 	report("start");
 	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)

@@ -1006,6 +1006,268 @@ static void packed_far_times_and_wide(void **state)
 		free(cyc[c]);
 }
 
+/* ---- the writer's small state: values, layouts and escapes ---- */
+
+/* A writer and a reader side by side: each record is read back as soon
+ * as it is written and must give every reading as it went in; the
+ * records are kept for their length and CRC. */
+struct wpair {
+	struct gw_jcodec w, rd;
+	struct gw_jscan sc;
+	struct gw_wbuf all;
+};
+
+static void put_reading(struct gw_reading *x, const char *meter,
+			const char *obis, int64_t ts, int64_t value,
+			int8_t scale, uint8_t unit, uint8_t status)
+{
+	memset(x, 0, sizeof(*x));
+	snprintf(x->meter_id, GW_ID_MAX, "%s", meter);
+	snprintf(x->obis, GW_OBIS_MAX, "%s", obis);
+	x->ts_ms = ts;
+	x->value = value;
+	x->scale = scale;
+	x->unit = unit;
+	x->status = status;
+}
+
+static void wpair_code(struct wpair *p, const struct gw_reading *r, size_t n)
+{
+	struct gw_wbuf b = {0};
+	int bus = -1;
+	size_t got = 0;
+
+	assert_int_equal(gw_jcodec_encode(&p->w, 3, r, n, &b), 0);
+	assert_false(b.oom);
+	assert_int_equal(gw_jcodec_decode(&p->rd, b.p, b.n, &p->sc, &bus, &got), 0);
+	assert_int_equal(bus, 3);
+	assert_int_equal(got, n);
+	for (size_t i = 0; i < n; i++)
+		assert_memory_equal(&p->sc.rbuf[i], &r[i], sizeof(r[i]));
+	gw_wbuf_put(&p->all, b.p, b.n);
+	free(b.p);
+}
+
+/* Frees the pair and asserts the records' length and CRC: those of the
+ * records the writer wrote before its series were 8 bytes (6273bca). */
+static void wpair_end(struct wpair *p, size_t len, uint32_t crc)
+{
+	size_t n = p->all.n;
+	uint32_t got = gw_crc32(p->all.p, p->all.n);
+
+	assert_false(p->all.oom);
+	gw_jcodec_free(&p->w);
+	gw_jcodec_free(&p->rd);
+	free(p->sc.rbuf);
+	free(p->all.p);
+	assert_int_equal(n, len);
+	assert_int_equal(got, crc);
+}
+
+/* Values beyond 32 bits, of both signs and at int64's ends, next to ones
+ * that fit: the writer keeps 32 bits of a value and puts one that does
+ * not fit in an escape slot (given back when the value fits again). A
+ * writer that kept the low 32 bits would code the next reading against
+ * another value, and the reader would read it wrong. */
+static void packed_values_beyond_32_bits(void **state)
+{
+	static const int64_t v[][6] = {
+		{INT64_MAX, INT32_MAX - 1LL, INT32_MIN + 1LL, -(1LL << 40), 5, 230},
+		{INT64_MIN, INT32_MAX, INT32_MIN, -(1LL << 40) - 1, 5, 231},
+		{INT64_MAX, INT32_MAX + 1LL, INT32_MIN - 1LL, 1000, 1LL << 50, 232},
+		{INT64_MIN + 1, INT32_MAX + 1LL, INT32_MIN - 1LL, 1001, (1LL << 50) + 7, 233},
+		{-1, INT32_MAX, INT32_MIN, 1002, 6, 234},
+		{INT64_MIN, INT64_MAX, INT32_MIN, 1003, INT64_MIN, 235},
+		{7, -7, 0, 1004, 8, 236},
+	};
+	static const unsigned wide[] = {2, 2, 4, 4, 0, 3, 0}; /* a meter's */
+	struct wpair p = {.w = {.fresh = 1}, .rd = {.fresh = 1}};
+	struct gw_reading r[24];
+	char obis[16];
+	(void)state;
+
+	for (int c = 0; c < 7; c++) {
+		size_t n = 0;
+		for (int m = 0; m < 2; m++)
+			for (int k = 0; k < 6; k++) {
+				snprintf(obis, sizeof(obis), "%d.8.0", k + 1);
+				/* the second meter's values negated (~: INT64_MIN too) */
+				put_reading(&r[n++], m ? "V2" : "V1", obis,
+					    T0 + c * 900000LL + m * 150,
+					    m ? ~v[c][k] : v[c][k], 0, GW_UNIT_WH, 0);
+			}
+		wpair_code(&p, r, n);
+		assert_int_equal(p.w.elive, 2 * wide[c]);
+	}
+	assert_null(p.w.esc); /* all given back, the array freed */
+	wpair_end(&p, 393, 0x3341fc98u);
+}
+
+/* A series whose scale or unit changes in the middle of a segment (and
+ * changes back, or stays): its layout is not changed (other series may
+ * share it), the series goes to an escape slot while it differs. A
+ * writer that took the new unit for the layout's, or forgot it, would
+ * leave out the attributes of a later reading that changes them back. */
+static void packed_scale_unit_change(void **state)
+{
+	struct wpair p = {.w = {.fresh = 1}, .rd = {.fresh = 1}};
+	struct gw_reading r[8];
+	static const unsigned esc[] = {0, 0, 1, 2, 2, 1, 1, 1};
+	(void)state;
+
+	for (int c = 0; c < 8; c++) {
+		int64_t t = T0 + c * 900000LL;
+		put_reading(&r[0], "A1", "1.8.0", t, 1000 + c, 0, GW_UNIT_WH, 0);
+		/* its unit from cycle 2 to 4, back from 5 */
+		put_reading(&r[1], "A1", "3.8.0", t, 2000 + c, 0,
+			    c >= 2 && c < 5 ? GW_UNIT_VARH : GW_UNIT_WH, 0);
+		/* its scale from cycle 3 on, to stay */
+		put_reading(&r[2], "A1", "32.7.0", t, 23000 - c,
+			    c >= 3 ? -1 : -2, GW_UNIT_V, 0);
+		put_reading(&r[3], "A1", "31.7.0", t, 512, -2, GW_UNIT_A,
+			    (uint8_t)(c % 3 == 1 ? GW_RS_PROFILE : 0));
+		put_reading(&r[4], "A2", "1.8.0", t + 90, 7000 + c, 0, GW_UNIT_WH, 0);
+		put_reading(&r[5], "A2", "3.8.0", t + 90, 8000 + c, 0, GW_UNIT_WH, 0);
+		put_reading(&r[6], "A2", "32.7.0", t + 90, 23100, -2, GW_UNIT_V, 0);
+		put_reading(&r[7], "A2", "31.7.0", t + 90, 513, -2, GW_UNIT_A, 0);
+		wpair_code(&p, r, 8);
+		assert_int_equal(p.w.elive, esc[c]);
+		assert_int_equal(p.w.llive, 1); /* A1 and A2: one layout */
+	}
+	wpair_end(&p, 266, 0xaf92f2ddu);
+}
+
+/* The meters of one profile share one layout; one of them changing does
+ * not change the others': a register's unit (P2's in cycle 2, when P3
+ * does not answer, P1's to the same in cycle 3: a shared layout changed
+ * by P2 would make the writer leave out P1's change), a register added
+ * to the last meter (its layout copied first, the others keeping theirs;
+ * P1's own, added later, in a run of its own), a meter of another
+ * profile (a scale of its own) beside them; and a new segment, whose
+ * layouts start afresh (none of the last segment's left). */
+static void packed_shared_layouts(void **state)
+{
+	static const char *const obis[] = {"1.8.0", "2.8.0", "32.7.0", "31.7.0",
+					   "14.7.0"};
+	struct wpair p = {.w = {.fresh = 1}, .rd = {.fresh = 1}};
+	struct gw_reading r[32];
+	char id[8];
+	(void)state;
+
+	for (int c = 0; c < 10; c++) {
+		size_t n = 0;
+		int64_t t = T0 + c * 900000LL;
+		int cc = c < 9 ? c : 8; /* cycle 9: cycle 8's meters again */
+		if (c == 9) {
+			/* a new segment: no layout of the last one left */
+			gw_jcodec_reset(&p.w);
+			assert_int_equal(p.w.llive, 0);
+			assert_int_equal(p.w.nlay, 0);
+			assert_null(p.w.open);
+		}
+		/* Q1 first, P1, P2, P3 of one profile; P3 last */
+		for (int m = 0; m < 4; m++) {
+			if (m == 3 && cc == 2)
+				continue; /* did not answer */
+			snprintf(id, sizeof(id), m ? "P%d" : "Q1", m);
+			for (int k = 0; k < 5; k++) {
+				uint8_t unit = k < 2 ? GW_UNIT_WH : k == 4 ? GW_UNIT_HZ
+					       : k == 2 ? GW_UNIT_V : GW_UNIT_A;
+				if (k == 3 && ((m == 2 && cc >= 2) || (m == 1 && cc >= 3)))
+					unit = GW_UNIT_W;
+				put_reading(&r[n++], id, obis[k], t + m * 120,
+					    (int64_t)m * 100000 + k * 1000 + c,
+					    (int8_t)(m == 0 && k == 2 ? -1 : k < 2 ? 0 : -2),
+					    unit, 0);
+			}
+			if ((m == 3 && cc >= 5) || (m == 1 && cc >= 6))
+				put_reading(&r[n++], id, "99.9.9", t + m * 120, 42 + c, 0,
+					    GW_UNIT_NONE, 0);
+		}
+		wpair_code(&p, r, n);
+		if (c == 0) {
+			assert_int_equal(p.w.nr, 4);
+			assert_int_equal(p.w.llive, 2); /* Q1's, the P's */
+			assert_int_not_equal(p.w.run[0].layout, p.w.run[1].layout);
+			assert_int_equal(p.w.run[1].layout, p.w.run[2].layout);
+			assert_int_equal(p.w.run[2].layout, p.w.run[3].layout);
+		}
+		if (c == 5) { /* P3's grown layout of its own */
+			assert_int_equal(p.w.llive, 3);
+			assert_int_equal(p.w.run[1].layout, p.w.run[2].layout);
+			assert_int_not_equal(p.w.run[2].layout, p.w.run[3].layout);
+		}
+		if (c == 6) /* P1's 99.9.9 in a run of its own */
+			assert_int_equal(p.w.nr, 5);
+		/* P2's changed unit from cycle 2, P1's from 3 */
+		assert_int_equal(p.w.elive, c == 9 ? 0 : c >= 3 ? 2 : c >= 2 ? 1 : 0);
+	}
+	/* the new segment's: Q1's, P1's (a unit changed, 99.9.9), P2's (a
+	 * unit changed), P3's (99.9.9); their units their layouts' */
+	assert_int_equal(p.w.nr, 4);
+	assert_int_equal(p.w.llive, 4);
+	wpair_end(&p, 789, 0xf204b193u);
+}
+
+/* Many series in escape slots at once, for every reason (a value beyond
+ * 32 bits, a unit not their layout's, a time hours from their meter's
+ * others), taken and given back cycle after cycle: every reading back as
+ * it went in, the slots held exactly those of the series that need one,
+ * all given back when none does. */
+#define ESC_METERS 150
+#define ESC_REGS 8
+static int esc_wide(int m, int k, int c)
+{
+	return c < 9 && (m * ESC_REGS + k + c) % 5 == 0;
+}
+
+static int esc_unit(int m, int k, int c)
+{
+	return c > 0 && c < 9 && (m + 3 * k + c) % 7 == 0;
+}
+
+static void packed_many_escapes(void **state)
+{
+	static struct gw_reading r[ESC_METERS * ESC_REGS];
+	struct wpair p = {.w = {.fresh = 1}, .rd = {.fresh = 1}};
+	char id[16], obis[16];
+	(void)state;
+
+	for (int c = 0; c < 10; c++) {
+		size_t n = 0;
+		unsigned want = 0;
+		int64_t t = T0 + c * 900000LL;
+		for (int m = 0; m < ESC_METERS; m++) {
+			snprintf(id, sizeof(id), "E%d", m);
+			for (int k = 0; k < ESC_REGS; k++) {
+				int64_t v = (int64_t)m * 100 + k + c;
+				if (esc_wide(m, k, c))
+					v = (k % 2 ? -1 : 1) * ((1LL << 33) * (m + 1) + c);
+				int64_t ts = t + m * 100;
+				/* cycles 4-5: a register of every fourth
+				 * meter hours behind its meter's others */
+				if (c >= 4 && c < 6 && m % 4 == 0 && k == 7)
+					ts -= 3 * 3600000LL;
+				put_reading(&r[n++], id, (snprintf(obis, sizeof(obis),
+								  "%d.8.0", k + 1), obis),
+					    ts, v, 0,
+					    esc_unit(m, k, c) ? GW_UNIT_VARH : GW_UNIT_WH, 0);
+				want += esc_wide(m, k, c) || esc_unit(m, k, c);
+			}
+		}
+		wpair_code(&p, r, n);
+		if (c < 4 || c >= 6) /* no time far from its meter's others */
+			assert_int_equal(p.w.elive, want);
+		else
+			assert_true(p.w.elive > want);
+		assert_true(want > 0 || c == 9);
+	}
+	assert_int_equal(p.w.elive, 0);
+	assert_null(p.w.esc);
+	assert_int_equal(p.w.llive, 1);
+	wpair_end(&p, 25755, 0xb39977e9u);
+}
+
 /* ---- spool: recovery, sealed-day state, size bound ---- */
 
 static struct gw_batch *day_batch(int32_t day, int meters)
@@ -1523,6 +1785,10 @@ int main(void)
 		cmocka_unit_test(packed_bytes_and_series),
 		cmocka_unit_test(packed_bytes_many_writers),
 		cmocka_unit_test(packed_far_times_and_wide),
+		cmocka_unit_test(packed_values_beyond_32_bits),
+		cmocka_unit_test(packed_scale_unit_change),
+		cmocka_unit_test(packed_shared_layouts),
+		cmocka_unit_test(packed_many_escapes),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
 		cmocka_unit_test(journal_over_bound_keeps_intervals),

@@ -5,8 +5,10 @@
 # registers (a day, 96 cycles) and with ABB B23's 23 (24 cycles), each
 # pair run GW_BENCH_REPS times (default 3, at least 3), A and B
 # alternating which goes first. Prints each run, then for B against A the
-# heap of the codecs' state and the ratio of coding CPU, min/median/max;
-# fails if the two builds coded different bytes (their CRCs differ).
+# heap of the codecs' state (with the shared deflate streams), the codecs'
+# own heap (what freeing them gives back; from a jcodec_bench that prints
+# it) and the ratio of coding CPU, min/median/max; fails if the two
+# builds coded different bytes (their CRCs differ).
 #   tests/bench/heap/jcodec_pair.sh BUILD_A [BUILD_B]   (B: $GW_BUILD or build)
 # GW_BENCH_METERS (default 10000) sets the meters, 200 a bus.
 # BUILD_A is a build directory of the baseline with build/bench/jcodec_bench
@@ -27,7 +29,7 @@ done
 bad=0
 meters="${GW_BENCH_METERS:-10000}"
 for size in "$meters 3 200 96" "$meters 23 200 24"; do
-	sa=() sb=() ratios=()
+	sa=() sb=() ca=() cb=() ratios=()
 	read -r -a args <<<"$size"
 	for ((i = 1; i <= repeats; i++)); do
 		pair_alternate "$i" "$a" "$b" "${args[@]}" || exit 1
@@ -41,10 +43,14 @@ for size in "$meters 3 200 96" "$meters 23 200 24"; do
 		fi
 		sa+=("$(field state "$la")")
 		sb+=("$(field state "$lb")")
+		ca+=("$(field codecs "$la")")
+		cb+=("$(field codecs "$lb")")
 		ratios+=("$(ratio "$(field cpu "$lb")" "$(field cpu "$la")")")
 	done
 	echo "== $size: state bytes A $(printf '%s\n' "${sa[@]}" | mmm - ' / ')," \
 		"B $(printf '%s\n' "${sb[@]}" | mmm - ' / ');" \
+		"codecs A $(printf '%s\n' "${ca[@]}" | mmm - ' / ')," \
+		"B $(printf '%s\n' "${cb[@]}" | mmm - ' / ');" \
 		"coding CPU B/A $(printf '%s\n' "${ratios[@]}" | mmm - ' / ')"
 done
 exit $bad
