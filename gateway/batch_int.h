@@ -286,8 +286,8 @@ static inline uint32_t mean_unpack(uint16_t f)
 /* The mean m after number u, the c-th (from 0) of its field: the first
  * RICE_WARM numbers the running mean of those so far, each counted at
  * most 64 times the mean before it; later ones weigh 1/8, each counted
- * at most 4 times the mean. Rounded (mean_round). */
-static inline uint32_t rice_adapt(uint32_t m, uint64_t u, size_t c)
+ * at most 4 times the mean. Not rounded: rice_adapt rounds it. */
+static inline uint32_t rice_adapt_exact(uint32_t m, uint64_t u, size_t c)
 {
 	uint64_t nm;
 
@@ -299,7 +299,13 @@ static inline uint32_t rice_adapt(uint32_t m, uint64_t u, size_t c)
 		uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
 		nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
 	}
-	return mean_round(nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm);
+	return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
+}
+
+/* The mean a track keeps after number u (rice_adapt_exact, rounded). */
+static inline uint32_t rice_adapt(uint32_t m, uint64_t u, size_t c)
+{
+	return mean_round(rice_adapt_exact(m, u, c));
 }
 
 /* One per meter register, 52 bytes (a gateway of 10,000 meters x 26

@@ -67,26 +67,9 @@ static uint64_t zz(int64_t v)
 	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
-/* rice_adapt before its means were rounded (32 bits kept): the model
- * that shows rounding happened. */
-static uint32_t adapt_exact(uint32_t m, uint64_t u, size_t c)
-{
-	uint64_t nm;
-
-	if (c < RICE_WARM) {
-		uint64_t cap = (uint64_t)(m >> 4) * 64 + 16;
-		uint64_t x = 16 * (u < cap ? u : cap);
-		nm = x >= m ? m + (x - m) / (c + 1) : m - (m - x) / (c + 1);
-	} else {
-		uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
-		nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
-	}
-	return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
-}
-
 /* The means after points p[0..n), as the decoder computes them from a
  * track's first point kept (batch_store.c, decode), with rice_adapt or
- * (exact) adapt_exact. */
+ * (exact) rice_adapt_exact. */
 static void means_of(const struct point *p, size_t n, int exact, uint32_t *mt,
 		     uint32_t *mv)
 {
@@ -98,9 +81,9 @@ static void means_of(const struct point *p, size_t n, int exact, uint32_t *mt,
 		uint64_t ut = zz(s - step);
 		uint64_t uv = zz((int64_t)((uint64_t)p[k].v - (uint64_t)v));
 		if (k >= 2)
-			*mt = exact ? adapt_exact(*mt, ut, k - 2) : rice_adapt(*mt, ut, k - 2);
+			*mt = exact ? rice_adapt_exact(*mt, ut, k - 2) : rice_adapt(*mt, ut, k - 2);
 		if (k >= 1)
-			*mv = exact ? adapt_exact(*mv, uv, k - 1) : rice_adapt(*mv, uv, k - 1);
+			*mv = exact ? rice_adapt_exact(*mv, uv, k - 1) : rice_adapt(*mv, uv, k - 1);
 		step = k == 0 ? 0 : s;
 		ts = p[k].ts;
 		v = p[k].v;
@@ -166,7 +149,7 @@ static void mean_form(void **state)
 		for (size_t i = 0; i < sizeof(us) / sizeof(us[0]); i++) {
 			for (size_t c = 0; c <= RICE_WARM + 1; c++) {
 				uint32_t a = rice_adapt(m, us[i], c);
-				uint32_t x = adapt_exact(m, us[i], c);
+				uint32_t x = rice_adapt_exact(m, us[i], c);
 				assert_true(kept(a));
 				assert_int_equal(a, mean_round(x));
 				moved += a != x;
