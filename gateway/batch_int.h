@@ -591,6 +591,13 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
  * scratch is left as it was. */
 int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
 			int64_t ts, struct point *last);
+/* For the benchmarks (tests/bench/pool_count.c), not the core's own
+ * use: t's points decoded, its records' and then its chain's, into out
+ * (room for t->n points); returns how many are its records' (the rest
+ * are in its chain, in memory), or -1 when a record does not read back.
+ * The scratch is left as it was. */
+long batch_track_points(const struct gw_batcher *b, const struct track *t,
+			struct point *out);
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day);
 void batch_prune(struct gw_batcher *b);

@@ -815,6 +815,30 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	decode(&r, &d, sc->pts + d.k, t->n - d.k);
 }
 
+long batch_track_points(const struct gw_batcher *b, const struct track *t,
+			struct point *out)
+{
+	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
+	struct bit_rd r;
+
+	if (t->sp) {
+		const uint8_t *base;
+		int depth = batch_spill_load(b, t, &base);
+		if (depth < 0)
+			return -1;
+		for (int i = 0; i < depth; i++) {
+			const struct spill_seg *g = &b->spl->segs[i];
+			bit_rd_flat(&r, base + g->at, g->len);
+			decode(&r, &d, out + d.k, g->count);
+		}
+	}
+	size_t in_records = d.k;
+	struct chain c = track_chain(t);
+	bit_rd_init(&r, b->pool, &c);
+	decode(&r, &d, out + d.k, t->n - d.k);
+	return (long)in_records;
+}
+
 /* Decodes up to *left points after state d from r, one at a time, while
  * they are at or before ts, the last of them into *last (*found set).
  * Returns 1 once a point after ts was met. */

@@ -24,7 +24,11 @@
  *     larger than a pass's buffers: the same batches;
  *   - young tracks: the first day after a start (a lead day of four
  *     points sealed) takes no more of the pool's bytes before its passes
- *     than the days after it.
+ *     than the days after it;
+ *   - a track's points as the benchmarks read them (batch_track_points):
+ *     those batch_track_open decodes, the records' first, and how many
+ *     are the records' (all of them just after a pass: the chain empty;
+ *     none before the first pass).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -625,6 +629,51 @@ static void young_tracks(void **state)
 	assert_true(peak[1] <= steady + first / 50);
 }
 
+/* batch_track_points against batch_track_open, every track after every
+ * cycle for a day and a half: the same points, the records' count that of
+ * the points not in the chain (the chain's bytes none exactly when every
+ * point is the records'), the scratch's owner left as it was. */
+static void track_points(void **state)
+{
+	static struct gw_reading buf[METERS + 1];
+	static struct point out[4096];
+	struct gw_spill *s;
+	struct gw_wbuf sealed_out = {0};
+	int64_t t0 = gw_tz_day_start(day0);
+	size_t none = 0, part = 0, all = 0;
+
+	(void)state;
+	struct gw_batcher *b = gw_batcher_new(&params);
+	assert_non_null(b);
+	assert_int_equal(gw_spill_open(pdir, &s), 0);
+	gw_batcher_set_spill(b, s);
+	for (int c = 0; c < 144; c++) {
+		size_t n = cycle(buf, c);
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed,
+						   &sealed_out) >= 0);
+		for (uint32_t no = 1; no <= b->n_tracks; no++) {
+			struct track *t = track_at(b, no);
+			struct chain ch = track_chain(t);
+			const struct track *owner = b->sc->owner;
+			assert_true(t->n <= 4096);
+			long r = batch_track_points(b, t, out);
+			assert_ptr_equal(b->sc->owner, owner);
+			assert_true(r >= 0 && (size_t)r <= t->n);
+			assert_int_equal((size_t)r == t->n,
+					 batch_chain_len(b->pool, &ch) == 0);
+			none += r == 0;
+			part += r > 0 && (size_t)r < t->n;
+			all += (size_t)r == t->n;
+			batch_track_open(b, t);
+			assert_memory_equal(out, track_pts(b, t), t->n * sizeof(*out));
+		}
+	}
+	assert_true(none > 0 && part > 0 && all > 0);
+	gw_batcher_free(b);
+	free(sealed_out.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +685,7 @@ int main(void)
 		cmocka_unit_test(restart),
 		cmocka_unit_test(young_tracks),
 		cmocka_unit_test(dense_track),
+		cmocka_unit_test(track_points),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
