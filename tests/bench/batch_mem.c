@@ -43,22 +43,13 @@
 #ifdef GW_BATCHER_SPILL
 #include "batch_spill.h"
 #endif
+#include "bench_util.h"
 #include "journal.h"
 #include "spool.h"
 #include "tz.h"
 
 #define GROUP 250
 #define CYCLE_MS 900000LL
-
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
 
 struct reg {
 	char obis[GW_OBIS_MAX];
