@@ -615,6 +615,11 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 		     const uint8_t **base);
 int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		      int64_t *ts);
+/* Which pass gw_batcher_advance(b, now_ms) runs: 0 none, 1 the
+ * day-end pass (batch_spill_day_end), 2 an open day's pass
+ * (batch_spill_hours; its slot, 1 .. SPILL_OPEN_PASSES, in *slot when
+ * slot is not NULL). */
+int batch_spill_pass_due(const struct gw_batcher *b, int64_t now_ms, int64_t *slot);
 void batch_spill_hours(struct gw_batcher *b, int64_t now_ms);
 void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms);
 void batch_spill_replayed(struct gw_batcher *b, int64_t read_ms);

@@ -667,20 +667,35 @@ static int can_pass(const struct gw_batcher *b)
  * first interval: the one in which a track started the day before (a
  * start's lead day) still pays for its first points (counted:
  * docs/architecture.md, "Young tracks"). */
-void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
+int batch_spill_pass_due(const struct gw_batcher *b, int64_t now_ms, int64_t *slot)
 {
-	struct spill_core *sc = b->spl;
+	const struct spill_core *sc = b->spl;
+
+	if (!can_pass(b))
+		return 0;
+	if (b->open_end + b->p.seal_delay_ms <= now_ms)
+		return 1;
 	int64_t lead = b->p.poll_interval_ms > 0 && b->p.poll_interval_ms < 3600000 ?
 			       b->p.poll_interval_ms : 0;
 	int64_t from = b->open_start - lead;
 	int64_t span = b->open_end + b->p.seal_delay_ms - from;
+	if (now_ms < from)
+		return 0;
+	int64_t k = (now_ms - from) * (SPILL_OPEN_PASSES + 1) / span;
+	if (k < 1 || (sc->pass_day == b->next_day && sc->pass_slot >= k))
+		return 0;
+	if (slot)
+		*slot = k;
+	return 2;
+}
 
-	if (!can_pass(b) || now_ms < from || now_ms >= from + span)
-		return; /* then the day-end pass comes next */
-	int64_t slot = (now_ms - from) * (SPILL_OPEN_PASSES + 1) / span;
-	if (slot < 1)
-		return;
-	if (sc->pass_day == b->next_day && sc->pass_slot >= slot)
+void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
+{
+	struct spill_core *sc = b->spl;
+	int64_t slot;
+
+	/* past the day's end and seal_delay the day-end pass comes next */
+	if (batch_spill_pass_due(b, now_ms, &slot) != 2)
 		return;
 	sc->pass_day = b->next_day;
 	sc->pass_slot = slot;
@@ -693,7 +708,7 @@ void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
  * (batch_pool_trim) before the seal's own buffers are taken. */
 void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms)
 {
-	if (can_pass(b) && b->open_end + b->p.seal_delay_ms <= now_ms)
+	if (batch_spill_pass_due(b, now_ms, NULL) == 1)
 		open_pass(b);
 }
 

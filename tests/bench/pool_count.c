@@ -322,27 +322,6 @@ static size_t model_meter(struct gw_batcher *b, const uint32_t *nos, int regs,
 	return (size_t)((bm + 7) / 8);
 }
 
-/* Whether gw_batcher_advance(b, now) runs a pass of the open day
- * (batch_seal.c's advance: batch_spill_day_end, batch_spill_hours):
- * the model is taken before it, checked against the pass seen. */
-static int pass_due(const struct gw_batcher *b, int64_t now)
-{
-	const struct spill_core *sc = b->spl;
-
-	if (!sc || !sc->store || sc->broken || b->next_day == INT32_MIN)
-		return 0;
-	if (b->open_end + b->p.seal_delay_ms <= now)
-		return 1;
-	int64_t lead = b->p.poll_interval_ms > 0 && b->p.poll_interval_ms < 3600000 ?
-			       b->p.poll_interval_ms : 0;
-	int64_t from = b->open_start - lead;
-	int64_t span = b->open_end + b->p.seal_delay_ms - from;
-	if (now < from || now >= from + span)
-		return 0;
-	int64_t slot = (now - from) * (SPILL_OPEN_PASSES + 1) / span;
-	return slot >= 1 && !(sc->pass_day == b->next_day && sc->pass_slot >= slot);
-}
-
 static int obis_at(const char *code)
 {
 	for (int i = 0; i < 26; i++)
@@ -432,7 +411,7 @@ int main(int argc, char **argv)
 		int32_t open = gw_batcher_oldest_open_day(b);
 		t += CYCLE_MS;
 		/* the model, before a pass */
-		int due = pass_due(b, t);
+		int due = batch_spill_pass_due(b, t, NULL) != 0;
 		struct model_sums z = {0};
 		if (due) {
 			memset(nos, 0, n_all * sizeof(*nos));
