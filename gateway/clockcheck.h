@@ -25,8 +25,11 @@
  *   moves on with the monotonic clock). A step of at most max_jump is
  *   taken as it comes (an NTP correction).
  * - gw_clockcheck_seal_ms() is the time up to which days may be sealed:
- *   the clock while trusted, never later than ref while held, so that no
- *   day is sealed that the witnesses do not see as over.
+ *   never later than ref, so that no day is sealed that the witnesses do
+ *   not see as over. While trusted, ref is the clock at the last
+ *   gw_clockcheck_tick moved on by the monotonic clock: a step of the wall
+ *   clock between a tick and a seal (another thread's load can make that
+ *   window long) seals nothing before the next tick judges it.
  * - While held, gw_clockcheck_withhold() is true for times more than
  *   max_jump from ref in the clock's direction: such readings and events
  *   are not put into days (they are in the journal).
@@ -149,11 +152,14 @@ enum gw_clock_change gw_clockcheck_database(struct gw_clockcheck *cc, int64_t no
 enum gw_clock_change gw_clockcheck_confirm(struct gw_clockcheck *cc, int64_t now,
 					   int64_t mono);
 
-/* The witnesses' time now (the clock itself while trusted). */
+/* The witnesses' time now: while held, their time moved on by the
+ * monotonic clock; while trusted, the clock as it read at the last check
+ * (gw_clockcheck_tick, a start, a confirmation) moved on by it, so that a
+ * step of the wall clock after that check, which no tick has judged yet,
+ * is not taken for the witnesses' time. */
 int64_t gw_clockcheck_ref(const struct gw_clockcheck *cc, int64_t now,
 			  int64_t mono);
-/* The time up to which days may be sealed: now while trusted, else the
- * earlier of now and ref. */
+/* The time up to which days may be sealed: the earlier of now and ref. */
 int64_t gw_clockcheck_seal_ms(const struct gw_clockcheck *cc, int64_t now,
 			      int64_t mono);
 /* 1 if a reading or event stamped ts is kept out of days now (held, and ts

@@ -278,6 +278,36 @@ static void steps_at_run_time(void **state)
 	assert_int_equal(cc.holds, 2);
 }
 
+/* A step of the wall clock that lands between a tick and a seal (the main
+ * loop reads the clock again to seal; a loaded machine can keep it from
+ * the next tick for long) seals nothing, and is not recorded as "seen",
+ * before a tick judges it. */
+static void step_before_the_next_tick_seals_nothing(void **state)
+{
+	(void)state;
+	int64_t now = T0;
+	start(now, now, 0, 0, GW_CLOCK_SAME);
+	assert_int_equal(gw_clockcheck_tick(&cc, now + MIN, 1000 + MIN, 0), GW_CLOCK_SAME);
+	/* 2 s later the wall clock reads 300 days on: no tick saw it yet */
+	int64_t jumped = now + MIN + 2000 + 300 * DAY;
+	int64_t mono = 1000 + MIN + 2000;
+	assert_int_equal(cc.trust, GW_CLOCK_TRUSTED);
+	assert_int_equal(gw_clockcheck_seal_ms(&cc, jumped, mono), now + MIN + 2000);
+	assert_int_equal(gw_clockcheck_ref(&cc, jumped, mono), now + MIN + 2000);
+	/* nor one back: the seal waits, "seen" stays where the clock was */
+	assert_int_equal(gw_clockcheck_seal_ms(&cc, now - 300 * DAY, mono), now - 300 * DAY);
+	assert_int_equal(gw_clockcheck_ref(&cc, now - 300 * DAY, mono), now + MIN + 2000);
+	/* the tick that sees it holds, and sealing stays by the clock before */
+	assert_int_equal(gw_clockcheck_tick(&cc, jumped, mono, 300 * DAY), GW_CLOCK_HELD);
+	assert_int_equal(gw_clockcheck_seal_ms(&cc, jumped + HOUR, mono + HOUR),
+			 now + MIN + 2000 + HOUR);
+	/* without a step, a tick moves it on with the clock */
+	start(now, now, 0, 0, GW_CLOCK_SAME);
+	assert_int_equal(gw_clockcheck_tick(&cc, now + HOUR, HOUR, 0), GW_CLOCK_SAME);
+	assert_int_equal(gw_clockcheck_seal_ms(&cc, now + HOUR + 100, HOUR + 100),
+			 now + HOUR + 100);
+}
+
 static void meters_hold_only_a_gateway_without_past(void **state)
 {
 	(void)state;
@@ -775,6 +805,7 @@ int main(void)
 		cmocka_unit_test(spool_moved_forward_needs_a_rewind),
 		cmocka_unit_test(clock_behind_what_was_seen_is_confirmed_by_operator),
 		cmocka_unit_test(steps_at_run_time),
+		cmocka_unit_test(step_before_the_next_tick_seals_nothing),
 		cmocka_unit_test(meters_hold_only_a_gateway_without_past),
 		cmocka_unit_test(held_never_seals_beyond_the_witnesses),
 		cmocka_unit_test(durations),
