@@ -442,12 +442,15 @@ struct gw_batcher {
 /* The points spilled to a store (batch_spill_core.c). A record is a
  * header of SPILL_HDR bytes, then its bytes (points encoded as in enc,
  * from the encoder's state after the record before it in the chain, or
- * from the first), zeros up to a multiple of 4. The header: the track's
+ * from the first), zeros up to a multiple of 4. The header: a CRC-32
+ * of the rest of the record (the header after it and the bytes: one
+ * call checks a record that lies whole in a window), the track's
  * hash, the record's points and bytes, the record before it (0: none;
  * the same generation, an earlier offset), the points and bytes of the
  * chain up to and including it, its place in the chain (1: the first),
- * the track's first point's time, and a CRC-32 of all that and the
- * bytes. The seal's pass writes a track's chain anew as one record; the
+ * the track's first point's time. (The store is a cache, emptied at
+ * each start: this layout may change from one build to the next; the
+ * file's version byte says which.) The seal's pass writes a track's chain anew as one record; the
  * passes of the open day (SPILL_OPEN_PASSES) add a record after it
  * with what the track gathered in memory since, or, when the track has
  * one already, write that record again with those points after its own

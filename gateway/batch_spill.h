@@ -12,7 +12,10 @@
  * tracks' records are in (the open day's passes add to it), and the one
  * the next day's are written to.
  * Each file is named for the sealed day it was made after (YYYY-MM-DD)
- * and begins with a 16-byte header ("GWPOINTS", version, day).
+ * and begins with a 16-byte header ("GWPOINTS", version, day). The
+ * files never outlive the process (a start removes them), so the
+ * format of their records (batch_int.h) may change from one build to
+ * the next; the version says which wrote a file.
  */
 #ifndef GW_BATCH_SPILL_H
 #define GW_BATCH_SPILL_H

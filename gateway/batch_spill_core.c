@@ -116,39 +116,48 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* The CRC-32 of a record: its header before the CRC, then its bytes. */
-static uint32_t record_crc(const uint8_t *hdr, const uint8_t *bytes, size_t len)
+/* A record's CRC-32 (its first 4 bytes) covers what follows them, the
+ * rest of its header and its bytes: one call over the record as it lies
+ * in a buffer (rec: its header, its len bytes right after it). */
+static uint32_t record_crc(const uint8_t *rec, size_t len)
 {
-	uLong c = crc32(0L, hdr, SPILL_HDR - 4);
+	return (uint32_t)crc32(0L, rec + 4, (uInt)(SPILL_HDR - 4 + len));
+}
+
+/* The same CRC over a header and bytes kept apart. */
+static uint32_t record_crc_apart(const uint8_t *hdr, const uint8_t *bytes,
+				 size_t len)
+{
+	uLong c = crc32(0L, hdr + 4, SPILL_HDR - 4);
 
 	return (uint32_t)crc32(c, bytes, (uInt)len);
 }
 
 static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 {
-	put32(p, h->hash);
-	put32(p + 4, h->count);
-	put32(p + 8, h->len);
-	put32(p + 12, h->prev);
-	put32(p + 16, h->total);
-	put32(p + 20, h->total_len);
-	put32(p + 24, (uint32_t)h->depth | (uint32_t)h->bits << 16);
-	put32(p + 28, (uint32_t)(uint64_t)h->first_ts);
-	put32(p + 32, (uint32_t)((uint64_t)h->first_ts >> 32));
+	put32(p + 4, h->hash);
+	put32(p + 8, h->count);
+	put32(p + 12, h->len);
+	put32(p + 16, h->prev);
+	put32(p + 20, h->total);
+	put32(p + 24, h->total_len);
+	put32(p + 28, (uint32_t)h->depth | (uint32_t)h->bits << 16);
+	put32(p + 32, (uint32_t)(uint64_t)h->first_ts);
+	put32(p + 36, (uint32_t)((uint64_t)h->first_ts >> 32));
 }
 
 static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 {
-	h->hash = get32(p);
-	h->count = get32(p + 4);
-	h->len = get32(p + 8);
-	h->prev = get32(p + 12);
-	h->total = get32(p + 16);
-	h->total_len = get32(p + 20);
-	uint32_t d = get32(p + 24);
+	h->hash = get32(p + 4);
+	h->count = get32(p + 8);
+	h->len = get32(p + 12);
+	h->prev = get32(p + 16);
+	h->total = get32(p + 20);
+	h->total_len = get32(p + 24);
+	uint32_t d = get32(p + 28);
 	h->depth = (uint16_t)d;
 	h->bits = (uint8_t)(d >> 16);
-	h->first_ts = (int64_t)((uint64_t)get32(p + 28) | (uint64_t)get32(p + 32) << 32);
+	h->first_ts = (int64_t)((uint64_t)get32(p + 32) | (uint64_t)get32(p + 36) << 32);
 }
 
 /* Writes the record in the buffer (h, with h->len bytes after the
@@ -159,8 +168,7 @@ static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 static size_t rec_seal(struct spill_core *sc, const struct spill_hdr *h)
 {
 	hdr_put(sc->buf, h);
-	put32(sc->buf + SPILL_HDR - 4,
-	      record_crc(sc->buf, sc->buf + SPILL_HDR, h->len));
+	put32(sc->buf, record_crc(sc->buf, h->len));
 	return (SPILL_HDR + h->len + 3) & ~(size_t)3;
 }
 
@@ -198,10 +206,10 @@ static int broken(const struct gw_batcher *b, const struct track *t)
 	return GW_EIO;
 }
 
-/* The header's byte 26 and 27 (bits, and a zero). */
+/* The header's byte 30 and 31 (bits, and a zero). */
 static uint32_t d_hi(const uint8_t *hdr)
 {
-	return get32(hdr + 24) >> 16;
+	return get32(hdr + 28) >> 16;
 }
 
 /* Starts reading records ahead (see struct spill_ra): the windows are
@@ -344,29 +352,52 @@ static int rec_head(const struct gw_batcher *b, const struct track *t,
 	return got - SPILL_HDR;
 }
 
+/* The n bytes of gen's file at off when one window holds them all (no
+ * read): where they are in it, else NULL. */
+static const uint8_t *ra_in(const struct spill_ra *ra, int gen, uint64_t off,
+			    size_t n)
+{
+	for (int i = 0; i < 2; i++)
+		if (ra->n[i] && ra->gen[i] == gen && off >= ra->off[i] &&
+		    off + n <= ra->off[i] + ra->n[i])
+			return ra->p[i] + (off - ra->off[i]);
+	return NULL;
+}
+
 /* The rest of the record whose head was read (have bytes of it): its
- * h->len bytes to dst, the CRC checked. Returns 0 or GW_EIO (broken). */
+ * h->len bytes to dst, the CRC checked. A record that lies whole in a
+ * window with the header read is checked there, one CRC call over it,
+ * and its bytes copied from what was checked; else its bytes are read
+ * and the header and they checked apart. Returns 0 or GW_EIO (broken). */
 static int rec_body(const struct gw_batcher *b, const struct track *t,
 		    uint32_t sp, const struct spill_hdr *h, size_t have,
 		    uint8_t *dst)
 {
 	struct spill_core *sc = b->spl;
+	int gen = (int)(sp & 1);
+	uint64_t off = sp & ~(uint32_t)1;
+	const uint8_t *rec = ra_in(&sc->ra, gen, off, SPILL_HDR + (size_t)h->len);
 
+	if (rec && memcmp(rec, sc->head, SPILL_HDR) == 0) {
+		if (record_crc(rec, h->len) != get32(rec))
+			return broken(b, t);
+		memcpy(dst, rec + SPILL_HDR, h->len);
+		return 0;
+	}
 	if (have > h->len)
 		have = h->len;
 	memcpy(dst, sc->head + SPILL_HDR, have);
 	if (have < h->len) {
 		/* the rest: from a window when it is in one (or after a
 		 * refill), else read exactly (a short read is logged) */
-		int gen = (int)(sp & 1);
-		uint64_t at = (sp & ~(uint32_t)1) + SPILL_HDR + have;
+		uint64_t at = off + SPILL_HDR + have;
 		size_t rest = h->len - have;
 		int got = ra_read(sc, gen, at, dst + have, rest, rest, 0);
 		if (got < 0 || ((size_t)got < rest &&
 				gw_spill_read(sc->store, gen, at, dst + have, rest)))
 			return broken(b, t);
 	}
-	if (record_crc(sc->head, dst, h->len) != get32(sc->head + SPILL_HDR - 4))
+	if (record_crc_apart(sc->head, dst, h->len) != get32(sc->head))
 		return broken(b, t);
 	return 0;
 }
