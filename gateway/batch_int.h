@@ -496,9 +496,11 @@ struct spill_core {
 	int32_t pass_day; /* the open day of the last pass in it, */
 	int64_t pass_slot; /* and which (1 .. SPILL_OPEN_PASSES) */
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
-	/* An open day's pass: its records gathered in wb (wn bytes, at w_off
-	 * in the file) and written at once, the tracks they are of waiting
-	 * in pend. */
+	/* A pass's records gathered in wb (wn bytes, at w_off in the file)
+	 * and written at once (SPILL_IO). An open day's pass: the tracks
+	 * they are of waiting in pend (they let their points go once the
+	 * write succeeded). The seal's pass: its tracks let their points go
+	 * at once (the records not written yet are read from wb). */
 	uint8_t *wb;
 	size_t wn;
 	uint64_t w_off;
@@ -507,6 +509,15 @@ struct spill_core {
 		uint32_t sp, count;
 	} *pend;
 	size_t n_pend;
+	/* Records of the seal's pass whose gathered write failed (a full
+	 * disk): kept in memory, n bytes that stand for gen's file at off,
+	 * read from here until that file goes (nothing more is written to
+	 * it meanwhile: the open day's passes leave their points in memory). */
+	struct spill_held {
+		uint8_t *p; /* NULL: none */
+		uint64_t off;
+		size_t n;
+	} held[2];
 	/* The records read ahead, SPILL_RA bytes a read, while a walk over
 	 * the tracks is under way (batch_spill_ra_begin .. end: a seal, a
 	 * pass): two windows, one for each of a chain's records (the seal's

@@ -28,8 +28,9 @@ struct gw_spill;
 /* What a store did since it was opened. */
 struct gw_spill_stats {
 	uint64_t files;        /* files made */
-	uint64_t writes;       /* writes: a record each (the seal's pass),
-				* many at once (the open day's passes) */
+	uint64_t writes;       /* writes: a pass's records gathered, many
+				* at once (one alone when larger than
+				* the pass's buffer) */
 	uint64_t bytes;        /* their bytes */
 	uint64_t write_failed; /* writes that failed (a full disk ...) */
 	uint64_t read_failed;  /* reads that failed or came back short */

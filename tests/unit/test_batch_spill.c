@@ -9,9 +9,13 @@
  *   - the same bytes with the points spilled as with them in memory; the
  *     points directory holds the one file of the last sealed day, and
  *     nothing once the batcher is freed;
+ *   - a pass writes its records at once (the seal's pass too), not one a
+ *     track;
  *   - a write that fails part way (the file size limit, EFBIG, as a full
- *     disk does) and a points directory gone: the points stay in memory,
- *     the failures are counted, the same bytes;
+ *     disk does; every seal's pass then keeps its records gathered in
+ *     memory and reads them from there) and a points directory gone:
+ *     the points stay in memory, the failures are counted, the same
+ *     bytes;
  *   - a record damaged or cut short on disk: nothing more is sealed
  *     (GW_EIO), the books are not saved, the batcher says it is broken;
  *     the same for a record of the open day's passes (a chain's later
@@ -323,7 +327,12 @@ static void spilled_same_bytes(void **state)
 	w = run(1, NONE, &st, &broken);
 	same(&w);
 	free(w.p);
-	assert_true(st.writes >= (DAYS - 1) * METERS);
+	/* every pass, the seal's too, gathers its records (they fit in
+	 * SPILL_IO) and writes them at once: a write a pass, seven a day
+	 * (not one a track, at least (DAYS - 1) * METERS) */
+	assert_true(st.writes >= DAYS - 1);
+	assert_true(st.writes <= (DAYS + 1) * (SPILL_OPEN_PASSES + 2));
+	assert_true(st.bytes > (DAYS - 1) * METERS * 96);
 	/* a file for each sealed day's pass, and one for the passes of the
 	 * first day, before any was sealed */
 	assert_int_equal(st.files, DAYS + 1);
@@ -419,7 +428,10 @@ static void dense_track(void **state)
 
 /* Writes that fail part way (a 6 kB file size limit: EFBIG after the
  * first records, as ENOSPC would): counted, the rest in memory, the same
- * bytes. */
+ * bytes. Each seal's pass gathers more than 6 kB: its write fails, and
+ * its tracks, which let their points go when their records were
+ * gathered, read them from the records kept in memory (the next seal and
+ * the open day's passes: a record read wrong there changes the bytes). */
 static void write_fails(void **state)
 {
 	struct gw_spill_stats st;
