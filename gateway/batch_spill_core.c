@@ -213,6 +213,12 @@ int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
 	uint64_t off;
 	int rc;
 
+	if (sc->held[gen & 1].p) {
+		/* its file takes no more (its end is where the held ones
+		 * stand): never reached, the pass stopped at the failure */
+		sc->skip = 1;
+		return GW_EIO;
+	}
 	if (sc->writing && sc->wb && gen == !sc->gen && total <= SPILL_IO) {
 		if (sc->wn + total > SPILL_IO && (rc = seal_flush(sc)) != 0)
 			return rc;
