@@ -15,7 +15,8 @@
  *     disk does; every seal's pass then keeps its records gathered in
  *     memory and reads them from there) and a points directory gone:
  *     the points stay in memory, the failures are counted, the same
- *     bytes;
+ *     bytes; a seal's pass of 500 meters whose first gathered write
+ *     goes through and whose second fails: the same bytes;
  *   - a record damaged or cut short on disk: nothing more is sealed
  *     (GW_EIO), the books are not saved, the batcher says it is broken;
  *     the same for a record of the open day's passes (a chain's later
@@ -454,6 +455,85 @@ static void write_fails(void **state)
 	assert_int_equal(st.read_failed, 0);
 }
 
+/* A seal's pass that gathers more than one write's worth (500 meters,
+ * about 64 kB of records and more), under a file size limit that lets
+ * its first gathered write through and stops its second: the records
+ * of the first are read from the file, those of the second from memory
+ * (kept when their write failed), the tracks after them keep their
+ * points in memory; the same bytes as a batcher without a store. */
+#define WIDE 500
+
+static struct gw_wbuf run_wide(int spill, rlim_t limit, struct gw_spill_stats *st)
+{
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_wbuf out = {0};
+	static struct gw_reading buf[WIDE];
+	int64_t t0 = gw_tz_day_start(day0);
+	struct rlimit old, lim;
+
+	assert_non_null(b);
+	memset(st, 0, sizeof(*st));
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+	}
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = limit;
+	if (limit) {
+		signal(SIGXFSZ, SIG_IGN);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	}
+	for (int c = 0; c < 3 * 96 + 8; c++) {
+		for (int m = 0; m < WIDE; m++) {
+			reading(&buf[m], m, t0 + c * CYCLE + m * 100 + (c * 7 + m) % 5,
+				1000000 + m * 1000 + c * (m % 9 + 1) + (c * 13 + m) % 7);
+			snprintf(buf[m].meter_id, sizeof(buf[m].meter_id), "w%04d", m);
+		}
+		assert_int_equal(gw_batcher_add(b, buf, WIDE), 0);
+		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
+	}
+	if (limit) {
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, SIG_DFL);
+	}
+	if (spill) {
+		gw_batcher_spill_stats(b, st);
+		assert_int_equal(gw_batcher_spill_broken(b), 0);
+	}
+	gw_batcher_free(b);
+	return out;
+}
+
+static void seal_write_fails_midway(void **state)
+{
+	struct gw_spill_stats none, all, cut;
+
+	(void)state;
+	struct gw_wbuf mem = run_wide(0, 0, &none);
+	struct gw_wbuf disk = run_wide(1, 0, &all);
+	/* a limit past the first gathered write (SPILL_IO after the file's
+	 * 16 bytes), short of the second */
+	struct gw_wbuf held = run_wide(1, SPILL_IO + 4096, &cut);
+
+	assert_true(mem.n > 0);
+	assert_int_equal(disk.n, mem.n);
+	assert_memory_equal(disk.p, mem.p, mem.n);
+	assert_int_equal(held.n, mem.n);
+	assert_memory_equal(held.p, mem.p, mem.n);
+	/* more than one write's worth a seal's pass, written whole ... */
+	assert_int_equal(all.write_failed, 0);
+	assert_true(all.bytes > 3 * SPILL_IO);
+	/* ... and under the limit, some writes through, some failed */
+	assert_true(cut.write_failed > 0);
+	assert_true(cut.writes > 0);
+	assert_int_equal(cut.read_failed, 0);
+	free(mem.p);
+	free(disk.p);
+	free(held.p);
+}
+
 /* The points directory gone (unwritable): no file is made, every point
  * stays in memory, the same bytes. */
 static void dir_gone(void **state)
@@ -754,6 +834,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(spilled_same_bytes),
 		cmocka_unit_test(write_fails),
+		cmocka_unit_test(seal_write_fails_midway),
 		cmocka_unit_test(dir_gone),
 		cmocka_unit_test(damaged),
 		cmocka_unit_test(chain_damaged),
