@@ -442,12 +442,15 @@ struct gw_batcher {
 /* The points spilled to a store (batch_spill_core.c). A record is a
  * header of SPILL_HDR bytes, then its bytes (points encoded as in enc,
  * from the encoder's state after the record before it in the chain, or
- * from the first), zeros up to a multiple of 4. The header: the track's
+ * from the first), zeros up to a multiple of 4. The header: a CRC-32
+ * of the rest of the record (the header after it and the bytes: one
+ * call checks a record that lies whole in a window), the track's
  * hash, the record's points and bytes, the record before it (0: none;
  * the same generation, an earlier offset), the points and bytes of the
  * chain up to and including it, its place in the chain (1: the first),
- * the track's first point's time, and a CRC-32 of all that and the
- * bytes. The seal's pass writes a track's chain anew as one record; the
+ * the track's first point's time. (The store is a cache, emptied at
+ * each start: this layout may change from one build to the next; the
+ * file's version byte says which.) The seal's pass writes a track's chain anew as one record; the
  * passes of the open day (SPILL_OPEN_PASSES) add a record after it
  * with what the track gathered in memory since, or, when the track has
  * one already, write that record again with those points after its own
@@ -493,9 +496,11 @@ struct spill_core {
 	int32_t pass_day; /* the open day of the last pass in it, */
 	int64_t pass_slot; /* and which (1 .. SPILL_OPEN_PASSES) */
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
-	/* An open day's pass: its records gathered in wb (wn bytes, at w_off
-	 * in the file) and written at once, the tracks they are of waiting
-	 * in pend. */
+	/* A pass's records gathered in wb (wn bytes, at w_off in the file)
+	 * and written at once (SPILL_IO). An open day's pass: the tracks
+	 * they are of waiting in pend (they let their points go once the
+	 * write succeeded). The seal's pass: its tracks let their points go
+	 * at once (the records not written yet are read from wb). */
 	uint8_t *wb;
 	size_t wn;
 	uint64_t w_off;
@@ -504,6 +509,15 @@ struct spill_core {
 		uint32_t sp, count;
 	} *pend;
 	size_t n_pend;
+	/* Records of the seal's pass whose gathered write failed (a full
+	 * disk): kept in memory, n bytes that stand for gen's file at off,
+	 * read from here until that file goes (nothing more is written to
+	 * it meanwhile: the open day's passes leave their points in memory). */
+	struct spill_held {
+		uint8_t *p; /* NULL: none */
+		uint64_t off;
+		size_t n;
+	} held[2];
 	/* The records read ahead, SPILL_RA bytes a read, while a walk over
 	 * the tracks is under way (batch_spill_ra_begin .. end: a seal, a
 	 * pass): two windows, one for each of a chain's records (the seal's

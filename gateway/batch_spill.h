@@ -12,7 +12,10 @@
  * tracks' records are in (the open day's passes add to it), and the one
  * the next day's are written to.
  * Each file is named for the sealed day it was made after (YYYY-MM-DD)
- * and begins with a 16-byte header ("GWPOINTS", version, day).
+ * and begins with a 16-byte header ("GWPOINTS", version, day). The
+ * files never outlive the process (a start removes them), so the
+ * format of their records (batch_int.h) may change from one build to
+ * the next; the version says which wrote a file.
  */
 #ifndef GW_BATCH_SPILL_H
 #define GW_BATCH_SPILL_H
@@ -25,8 +28,9 @@ struct gw_spill;
 /* What a store did since it was opened. */
 struct gw_spill_stats {
 	uint64_t files;        /* files made */
-	uint64_t writes;       /* writes: a record each (the seal's pass),
-				* many at once (the open day's passes) */
+	uint64_t writes;       /* writes: a pass's records gathered, many
+				* at once (one alone when larger than
+				* the pass's buffer) */
 	uint64_t bytes;        /* their bytes */
 	uint64_t write_failed; /* writes that failed (a full disk ...) */
 	uint64_t read_failed;  /* reads that failed or came back short */

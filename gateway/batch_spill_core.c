@@ -20,10 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
-
 #include "batch_int.h"
 #include "bitw.h"
+#include "crc32.h"
 
 void gw_batcher_set_spill(struct gw_batcher *b, struct gw_spill *store)
 {
@@ -44,6 +43,9 @@ void batch_spill_free(struct gw_batcher *b)
 	gw_spill_close(b->spl->store);
 	free(b->spl->ra.p[0]);
 	free(b->spl->ra.p[1]);
+	free(b->spl->held[0].p);
+	free(b->spl->held[1].p);
+	free(b->spl->wb);
 	free(b->spl->buf);
 	free(b->spl);
 	b->spl = NULL;
@@ -116,68 +118,131 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* The CRC-32 of a record: its header before the CRC, then its bytes. */
-static uint32_t record_crc(const uint8_t *hdr, const uint8_t *bytes, size_t len)
+/* A record's CRC-32 (its first 4 bytes) covers what follows them, the
+ * rest of its header and its bytes: one call over the record as it lies
+ * in a buffer (rec: its header, its len bytes right after it). zlib's
+ * CRC-32, computed by gw_crc32_up (crc32.c: folded 16 bytes at a time
+ * where the CPU can). */
+static uint32_t record_crc(const uint8_t *rec, size_t len)
 {
-	uLong c = crc32(0L, hdr, SPILL_HDR - 4);
+	return gw_crc32_up(0, rec + 4, SPILL_HDR - 4 + len);
+}
 
-	return (uint32_t)crc32(c, bytes, (uInt)len);
+/* The same CRC over a header and bytes kept apart. */
+static uint32_t record_crc_apart(const uint8_t *hdr, const uint8_t *bytes,
+				 size_t len)
+{
+	return gw_crc32_up(gw_crc32_up(0, hdr + 4, SPILL_HDR - 4), bytes, len);
 }
 
 static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 {
-	put32(p, h->hash);
-	put32(p + 4, h->count);
-	put32(p + 8, h->len);
-	put32(p + 12, h->prev);
-	put32(p + 16, h->total);
-	put32(p + 20, h->total_len);
-	put32(p + 24, (uint32_t)h->depth | (uint32_t)h->bits << 16);
-	put32(p + 28, (uint32_t)(uint64_t)h->first_ts);
-	put32(p + 32, (uint32_t)((uint64_t)h->first_ts >> 32));
+	put32(p + 4, h->hash);
+	put32(p + 8, h->count);
+	put32(p + 12, h->len);
+	put32(p + 16, h->prev);
+	put32(p + 20, h->total);
+	put32(p + 24, h->total_len);
+	put32(p + 28, (uint32_t)h->depth | (uint32_t)h->bits << 16);
+	put32(p + 32, (uint32_t)(uint64_t)h->first_ts);
+	put32(p + 36, (uint32_t)((uint64_t)h->first_ts >> 32));
 }
 
 static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 {
-	h->hash = get32(p);
-	h->count = get32(p + 4);
-	h->len = get32(p + 8);
-	h->prev = get32(p + 12);
-	h->total = get32(p + 16);
-	h->total_len = get32(p + 20);
-	uint32_t d = get32(p + 24);
+	h->hash = get32(p + 4);
+	h->count = get32(p + 8);
+	h->len = get32(p + 12);
+	h->prev = get32(p + 16);
+	h->total = get32(p + 20);
+	h->total_len = get32(p + 24);
+	uint32_t d = get32(p + 28);
 	h->depth = (uint16_t)d;
 	h->bits = (uint8_t)(d >> 16);
-	h->first_ts = (int64_t)((uint64_t)get32(p + 28) | (uint64_t)get32(p + 32) << 32);
+	h->first_ts = (int64_t)((uint64_t)get32(p + 32) | (uint64_t)get32(p + 36) << 32);
 }
 
-/* Writes the record in the buffer (h, with h->len bytes after the
- * header) to generation gen; *sp gets its place. A failed write ends the
- * pass's writes (the rest stay in memory). Returns 0 or a GW_E* code. */
 /* The header of h and its CRC into the buffer, before its bytes;
  * returns the record's size in the file. */
 static size_t rec_seal(struct spill_core *sc, const struct spill_hdr *h)
 {
 	hdr_put(sc->buf, h);
-	put32(sc->buf + SPILL_HDR - 4,
-	      record_crc(sc->buf, sc->buf + SPILL_HDR, h->len));
+	put32(sc->buf, record_crc(sc->buf, h->len));
 	return (SPILL_HDR + h->len + 3) & ~(size_t)3;
 }
 
+/* Writes the seal's pass's gathered records (wb) to its generation. A
+ * write that fails leaves them in memory (held: their tracks let their
+ * points go when they were gathered, and read them from there) and ends
+ * the pass's writes (its other tracks keep their points in memory).
+ * Returns 0 or a GW_E* code. */
+static int seal_flush(struct spill_core *sc)
+{
+	int gen = !sc->gen;
+	uint64_t off;
+
+	if (!sc->wn)
+		return 0;
+	int rc = gw_spill_write(sc->store, gen, sc->wb, sc->wn, &off);
+	if (rc == 0 && off == sc->w_off) {
+		sc->w_off += sc->wn;
+		sc->wn = 0;
+		return 0;
+	}
+	/* (off != w_off never: the store writes at its end) */
+	sc->held[gen] = (struct spill_held){sc->wb, sc->w_off, sc->wn};
+	sc->wb = NULL;
+	sc->wn = 0;
+	sc->skip = 1;
+	return rc ? rc : GW_EIO;
+}
+
+/* Writes the record in the buffer (h, with h->len bytes after the
+ * header) to generation gen; *sp gets its place. In the seal's pass the
+ * records are gathered and written SPILL_IO bytes at a time (one larger
+ * alone, after those gathered before it); a record gathered counts as
+ * written (it is read from the gathered ones until they are written,
+ * and kept in memory when their write fails). A failed write ends the
+ * pass's writes (the rest stay in memory). Returns 0 or a GW_E* code. */
 int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
 		    uint32_t *sp)
 {
 	struct spill_core *sc = b->spl;
 	size_t total = rec_seal(sc, h);
 	uint64_t off;
+	int rc;
 
-	int rc = gw_spill_write(sc->store, gen, sc->buf, total, &off);
+	if (sc->held[gen & 1].p) {
+		/* its file takes no more (its end is where the held ones
+		 * stand): never reached, the pass stopped at the failure */
+		sc->skip = 1;
+		return GW_EIO;
+	}
+	if (sc->writing && sc->wb && gen == !sc->gen && total <= SPILL_IO) {
+		if (sc->wn + total > SPILL_IO && (rc = seal_flush(sc)) != 0)
+			return rc;
+		if (sc->w_off + sc->wn + total > UINT32_MAX) {
+			sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
+			return GW_EFULL;
+		}
+		memcpy(sc->wb + sc->wn, sc->buf, total);
+		*sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)gen;
+		sc->wn += total;
+		sc->tracks_spilled++;
+		sc->points_spilled += h->count;
+		return 0;
+	}
+	if (sc->writing && sc->wb && gen == !sc->gen && (rc = seal_flush(sc)) != 0)
+		return rc;
+	rc = gw_spill_write(sc->store, gen, sc->buf, total, &off);
 	if (rc == 0 && off + total > UINT32_MAX)
 		rc = GW_EFULL; /* a file of 4 GB: the rest stay in memory */
 	if (rc) {
 		sc->skip = 1;
 		return rc;
 	}
+	if (sc->writing && sc->wb && gen == !sc->gen)
+		sc->w_off = off + total;
 	*sp = (uint32_t)off | (uint32_t)gen;
 	sc->tracks_spilled++;
 	sc->points_spilled += h->count;
@@ -198,10 +263,10 @@ static int broken(const struct gw_batcher *b, const struct track *t)
 	return GW_EIO;
 }
 
-/* The header's byte 26 and 27 (bits, and a zero). */
+/* The header's byte 30 and 31 (bits, and a zero). */
 static uint32_t d_hi(const uint8_t *hdr)
 {
-	return get32(hdr + 24) >> 16;
+	return get32(hdr + 28) >> 16;
 }
 
 /* Starts reading records ahead (see struct spill_ra): the windows are
@@ -254,20 +319,44 @@ void batch_spill_ra_end(const struct gw_batcher *b)
 	ra_give_back(&sc->ra);
 }
 
-/* Forgets what the windows hold of generation gen (its file made anew
- * or dropped). */
-static void ra_forget(struct spill_core *sc, int gen)
+/* Forgets what the windows and the held records hold of generation gen
+ * (its file made anew or dropped). */
+static void gen_forget(struct spill_core *sc, int gen)
 {
 	for (int i = 0; i < 2; i++)
 		if (sc->ra.gen[i] == gen)
 			sc->ra.n[i] = 0;
+	free(sc->held[gen].p);
+	sc->held[gen] = (struct spill_held){0};
+}
+
+/* Where the bytes of gen's file at off are when they are in memory and
+ * not in the file (the seal's pass's records gathered and not written
+ * yet, or held after their write failed): *avail of them from there;
+ * else NULL. */
+static const uint8_t *in_memory(const struct spill_core *sc, int gen,
+				uint64_t off, size_t *avail)
+{
+	const struct spill_held *h = &sc->held[gen & 1];
+
+	if (sc->writing && sc->wb && gen == !sc->gen && off >= sc->w_off &&
+	    off < sc->w_off + sc->wn) {
+		*avail = (size_t)(sc->w_off + sc->wn - off);
+		return sc->wb + (off - sc->w_off);
+	}
+	if (h->p && off >= h->off && off < h->off + h->n) {
+		*avail = (size_t)(h->off + h->n - off);
+		return h->p + (off - h->off);
+	}
+	return NULL;
 }
 
 /* A read on its own (not ahead of a window): enough for a record's
  * head and the rest of most records. */
 #define RA_ALONE 4096
 
-/* Up to n bytes of gen's file at off into dst, at least `need` of them
+/* Up to n bytes of gen's file at off into dst: from memory when they
+ * are there (in_memory; never from the file then); at least `need` of them
  * (need <= n) from a window when off is in one with them (during a
  * walk: batch_spill_ra_begin .. end). Else, with
  * `fill`: when off lies ahead of a window, within a window's size of
@@ -285,7 +374,15 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 {
 	struct spill_ra *ra = &sc->ra;
 	int w = -1, ahead = -1;
+	size_t avail;
+	const uint8_t *mem = in_memory(sc, gen, off, &avail);
 
+	if (mem) {
+		/* a record is whole there: fewer bytes only past the last */
+		n = avail < n ? avail : n;
+		memcpy(dst, mem, n);
+		return (int)n;
+	}
 	if (ra->depth == 0 || ra_take(ra) || n > ra->size)
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	for (int i = 0; i < 2; i++) {
@@ -344,29 +441,58 @@ static int rec_head(const struct gw_batcher *b, const struct track *t,
 	return got - SPILL_HDR;
 }
 
+/* The n bytes of gen's file at off when one window holds them all (no
+ * read), or memory does (in_memory): where they are, else NULL. */
+static const uint8_t *ra_in(const struct spill_core *sc, int gen, uint64_t off,
+			    size_t n)
+{
+	const struct spill_ra *ra = &sc->ra;
+	size_t avail;
+	const uint8_t *mem = in_memory(sc, gen, off, &avail);
+
+	if (mem)
+		return avail >= n ? mem : NULL;
+	for (int i = 0; i < 2; i++)
+		if (ra->n[i] && ra->gen[i] == gen && off >= ra->off[i] &&
+		    off + n <= ra->off[i] + ra->n[i])
+			return ra->p[i] + (off - ra->off[i]);
+	return NULL;
+}
+
 /* The rest of the record whose head was read (have bytes of it): its
- * h->len bytes to dst, the CRC checked. Returns 0 or GW_EIO (broken). */
+ * h->len bytes to dst, the CRC checked. A record that lies whole in a
+ * window with the header read is checked there, one CRC call over it,
+ * and its bytes copied from what was checked; else its bytes are read
+ * and the header and they checked apart. Returns 0 or GW_EIO (broken). */
 static int rec_body(const struct gw_batcher *b, const struct track *t,
 		    uint32_t sp, const struct spill_hdr *h, size_t have,
 		    uint8_t *dst)
 {
 	struct spill_core *sc = b->spl;
+	int gen = (int)(sp & 1);
+	uint64_t off = sp & ~(uint32_t)1;
+	const uint8_t *rec = ra_in(sc, gen, off, SPILL_HDR + (size_t)h->len);
 
+	if (rec && memcmp(rec, sc->head, SPILL_HDR) == 0) {
+		if (record_crc(rec, h->len) != get32(rec))
+			return broken(b, t);
+		memcpy(dst, rec + SPILL_HDR, h->len);
+		return 0;
+	}
 	if (have > h->len)
 		have = h->len;
 	memcpy(dst, sc->head + SPILL_HDR, have);
 	if (have < h->len) {
 		/* the rest: from a window when it is in one (or after a
 		 * refill), else read exactly (a short read is logged) */
-		int gen = (int)(sp & 1);
-		uint64_t at = (sp & ~(uint32_t)1) + SPILL_HDR + have;
+		uint64_t at = off + SPILL_HDR + have;
 		size_t rest = h->len - have;
 		int got = ra_read(sc, gen, at, dst + have, rest, rest, 0);
 		if (got < 0 || ((size_t)got < rest &&
 				gw_spill_read(sc->store, gen, at, dst + have, rest)))
 			return broken(b, t);
 	}
-	if (record_crc(sc->head, dst, h->len) != get32(sc->head + SPILL_HDR - 4))
+	if (record_crc_apart(sc->head, dst, h->len) != get32(sc->head))
 		return broken(b, t);
 	return 0;
 }
@@ -605,7 +731,7 @@ static void open_pass(struct gw_batcher *b)
 	struct spill_core *sc = b->spl;
 
 	if (sc->refs[sc->gen] == 0) {
-		ra_forget(sc, sc->gen);
+		gen_forget(sc, sc->gen);
 		if (gw_spill_begin_open(sc->store, sc->gen, b->next_day - 1))
 			return;
 	} else if (gw_spill_check(sc->store, sc->gen)) {
@@ -613,6 +739,8 @@ static void open_pass(struct gw_batcher *b)
 		       "has to be replayed");
 		sc->broken = 1;
 		return;
+	} else if (sc->held[sc->gen].p) {
+		return; /* its file takes no more records: points stay in memory */
 	}
 	/* the buffers for the pass only (0.3 MB: not held at the seal) */
 	sc->wb = malloc(SPILL_IO);
@@ -741,12 +869,16 @@ int batch_spill_begin(struct gw_batcher *b, int32_t day)
 
 	if (!sc || !sc->store || sc->broken || sc->refs[!sc->gen])
 		return 0;
-	ra_forget(sc, !sc->gen);
+	gen_forget(sc, !sc->gen);
 	if (gw_spill_begin(sc->store, !sc->gen, day))
 		return 0;
 	sc->writing = 1;
 	sc->skip = 0;
 	sc->tracks_spilled = sc->points_spilled = 0;
+	/* its records gathered (without the buffer: written one at a time) */
+	sc->wb = malloc(SPILL_IO);
+	sc->wn = 0;
+	sc->w_off = gw_spill_size(sc->store, !sc->gen);
 	return 1;
 }
 
@@ -758,11 +890,16 @@ void batch_spill_end(struct gw_batcher *b)
 
 	if (!sc || !sc->writing)
 		return;
+	if (sc->wb)
+		seal_flush(sc);
+	free(sc->wb);
+	sc->wb = NULL;
+	sc->wn = 0;
 	sc->writing = 0;
 	int old = sc->gen;
 	sc->gen = !old;
 	if (sc->refs[old] == 0) {
-		ra_forget(sc, old);
+		gen_forget(sc, old);
 		gw_spill_drop(sc->store, old);
 	}
 }

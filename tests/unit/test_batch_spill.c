@@ -9,13 +9,19 @@
  *   - the same bytes with the points spilled as with them in memory; the
  *     points directory holds the one file of the last sealed day, and
  *     nothing once the batcher is freed;
+ *   - a pass writes its records at once (the seal's pass too), not one a
+ *     track;
  *   - a write that fails part way (the file size limit, EFBIG, as a full
- *     disk does) and a points directory gone: the points stay in memory,
- *     the failures are counted, the same bytes;
+ *     disk does; every seal's pass then keeps its records gathered in
+ *     memory and reads them from there) and a points directory gone:
+ *     the points stay in memory, the failures are counted, the same
+ *     bytes; a seal's pass of 500 meters whose first gathered write
+ *     goes through and whose second fails: the same bytes;
  *   - a record damaged or cut short on disk: nothing more is sealed
  *     (GW_EIO), the books are not saved, the batcher says it is broken;
  *     the same for a record of the open day's passes (a chain's later
- *     record): its bytes damaged, linked to another track's record (its
+ *     record): its bytes damaged, a header field only its CRC covers or
+ *     the CRC itself damaged, linked to another track's record (its
  *     CRC made right again), the file cut inside it;
  *   - a restart: the journal's readings replayed into a new batcher with
  *     a new store (spilled as they are replayed) give the same batches
@@ -124,14 +130,16 @@ static size_t cycle(struct gw_reading *buf, int c)
 /* Runs the days through a batcher (with a store when spill is set; for
  * `damage`, the store's file is damaged after day 3 is sealed). Returns
  * the sealed bytes; *st the store's counts. */
-enum damage { NONE, FLIP, CUT, GONE, LINK_FLIP, LINK_BAD, LINK_CUT };
+enum damage { NONE, FLIP, CUT, GONE, LINK_FLIP, LINK_BAD, LINK_CUT, LINK_HDR,
+	      LINK_CRC };
 
 /* The records of the file at fd (the layout of batch_int.h: a 16-byte
- * file header, then records of a 40-byte header - hash, count, len,
- * prev, total, total_len, depth, first time (8), CRC - and len bytes,
- * padded to 4): the offset of the last one with depth >= 2 (a record of
- * the open day's passes) whose record before it is not the file's first
- * record. Fails the test when there is none. */
+ * file header, then records of a 40-byte header - CRC, hash, count,
+ * len, prev, total, total_len, depth, first time (8); the CRC over the
+ * 36 bytes after it and the len bytes - and len bytes, padded to 4):
+ * the offset of the last one with depth >= 2 (a record of the open
+ * day's passes) whose record before it is not the file's first record.
+ * Fails the test when there is none. */
 #define REC_HDR 40
 
 static uint32_t le32(const uint8_t *p)
@@ -147,9 +155,9 @@ static off_t last_chained(int fd, off_t size)
 
 	while (off + REC_HDR <= size) {
 		assert_int_equal(pread(fd, h, REC_HDR, off), REC_HDR);
-		if (le32(h + 24) >= 2 && le32(h + 12) != 16)
+		if (le32(h + 28) >= 2 && le32(h + 16) != 16)
 			found = off;
-		off += (REC_HDR + le32(h + 8) + 3) & ~(off_t)3;
+		off += (REC_HDR + le32(h + 12) + 3) & ~(off_t)3;
 	}
 	assert_true(found > 0);
 	return found;
@@ -178,26 +186,30 @@ static void damage_file(const char *path, enum damage damage)
 	off_t at = last_chained(fd, sb.st_size);
 	uint8_t h[REC_HDR];
 	assert_int_equal(pread(fd, h, REC_HDR, at), REC_HDR);
-	uint32_t len = le32(h + 8);
+	uint32_t len = le32(h + 12);
 	if (damage == LINK_CUT) {
 		assert_int_equal(ftruncate(fd, at + REC_HDR + len / 2), 0);
-	} else if (damage == LINK_FLIP) {
+	} else if (damage == LINK_FLIP || damage == LINK_HDR || damage == LINK_CRC) {
+		/* a bit of its last byte; of its header's bits field (1-7 or
+		 * 0 either way: only the CRC sees it); of its CRC */
+		off_t where = damage == LINK_FLIP ? at + REC_HDR + len - 1 :
+			      damage == LINK_HDR ? at + 30 : at + 2;
 		uint8_t x;
 		assert_true(len > 0);
-		assert_int_equal(pread(fd, &x, 1, at + REC_HDR + len - 1), 1);
+		assert_int_equal(pread(fd, &x, 1, where), 1);
 		x ^= 0x01;
-		assert_int_equal(pwrite(fd, &x, 1, at + REC_HDR + len - 1), 1);
+		assert_int_equal(pwrite(fd, &x, 1, where), 1);
 	} else {
 		/* linked to the file's first record, another track's, with a
 		 * CRC that matches */
 		uint8_t *rec = malloc(REC_HDR + len);
 		assert_non_null(rec);
 		assert_int_equal(pread(fd, rec, REC_HDR + len, at), (ssize_t)(REC_HDR + len));
-		rec[12] = 16;
-		rec[13] = rec[14] = rec[15] = 0;
-		uint32_t c = (uint32_t)crc32(crc32(0L, rec, REC_HDR - 4), rec + REC_HDR, len);
+		rec[16] = 16;
+		rec[17] = rec[18] = rec[19] = 0;
+		uint32_t c = (uint32_t)crc32(0L, rec + 4, REC_HDR - 4 + len);
 		for (int i = 0; i < 4; i++)
-			rec[REC_HDR - 4 + i] = (uint8_t)(c >> (8 * i));
+			rec[i] = (uint8_t)(c >> (8 * i));
 		assert_int_equal(pwrite(fd, rec, REC_HDR, at), REC_HDR);
 		free(rec);
 	}
@@ -316,7 +328,12 @@ static void spilled_same_bytes(void **state)
 	w = run(1, NONE, &st, &broken);
 	same(&w);
 	free(w.p);
-	assert_true(st.writes >= (DAYS - 1) * METERS);
+	/* every pass, the seal's too, gathers its records (they fit in
+	 * SPILL_IO) and writes them at once: a write a pass, seven a day
+	 * (not one a track, at least (DAYS - 1) * METERS) */
+	assert_true(st.writes >= DAYS - 1);
+	assert_true(st.writes <= (DAYS + 1) * (SPILL_OPEN_PASSES + 2));
+	assert_true(st.bytes > (DAYS - 1) * METERS * 96);
 	/* a file for each sealed day's pass, and one for the passes of the
 	 * first day, before any was sealed */
 	assert_int_equal(st.files, DAYS + 1);
@@ -412,7 +429,10 @@ static void dense_track(void **state)
 
 /* Writes that fail part way (a 6 kB file size limit: EFBIG after the
  * first records, as ENOSPC would): counted, the rest in memory, the same
- * bytes. */
+ * bytes. Each seal's pass gathers more than 6 kB: its write fails, and
+ * its tracks, which let their points go when their records were
+ * gathered, read them from the records kept in memory (the next seal and
+ * the open day's passes: a record read wrong there changes the bytes). */
 static void write_fails(void **state)
 {
 	struct gw_spill_stats st;
@@ -433,6 +453,85 @@ static void write_fails(void **state)
 	assert_true(st.write_failed > 0);
 	assert_true(st.writes > 0);
 	assert_int_equal(st.read_failed, 0);
+}
+
+/* A seal's pass that gathers more than one write's worth (500 meters,
+ * about 64 kB of records and more), under a file size limit that lets
+ * its first gathered write through and stops its second: the records
+ * of the first are read from the file, those of the second from memory
+ * (kept when their write failed), the tracks after them keep their
+ * points in memory; the same bytes as a batcher without a store. */
+#define WIDE 500
+
+static struct gw_wbuf run_wide(int spill, rlim_t limit, struct gw_spill_stats *st)
+{
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_wbuf out = {0};
+	static struct gw_reading buf[WIDE];
+	int64_t t0 = gw_tz_day_start(day0);
+	struct rlimit old, lim;
+
+	assert_non_null(b);
+	memset(st, 0, sizeof(*st));
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+	}
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = limit;
+	if (limit) {
+		signal(SIGXFSZ, SIG_IGN);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	}
+	for (int c = 0; c < 3 * 96 + 8; c++) {
+		for (int m = 0; m < WIDE; m++) {
+			reading(&buf[m], m, t0 + c * CYCLE + m * 100 + (c * 7 + m) % 5,
+				1000000 + m * 1000 + c * (m % 9 + 1) + (c * 13 + m) % 7);
+			snprintf(buf[m].meter_id, sizeof(buf[m].meter_id), "w%04d", m);
+		}
+		assert_int_equal(gw_batcher_add(b, buf, WIDE), 0);
+		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
+	}
+	if (limit) {
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, SIG_DFL);
+	}
+	if (spill) {
+		gw_batcher_spill_stats(b, st);
+		assert_int_equal(gw_batcher_spill_broken(b), 0);
+	}
+	gw_batcher_free(b);
+	return out;
+}
+
+static void seal_write_fails_midway(void **state)
+{
+	struct gw_spill_stats none, all, cut;
+
+	(void)state;
+	struct gw_wbuf mem = run_wide(0, 0, &none);
+	struct gw_wbuf disk = run_wide(1, 0, &all);
+	/* a limit past the first gathered write (SPILL_IO after the file's
+	 * 16 bytes), short of the second */
+	struct gw_wbuf held = run_wide(1, SPILL_IO + 4096, &cut);
+
+	assert_true(mem.n > 0);
+	assert_int_equal(disk.n, mem.n);
+	assert_memory_equal(disk.p, mem.p, mem.n);
+	assert_int_equal(held.n, mem.n);
+	assert_memory_equal(held.p, mem.p, mem.n);
+	/* more than one write's worth a seal's pass, written whole ... */
+	assert_int_equal(all.write_failed, 0);
+	assert_true(all.bytes > 3 * SPILL_IO);
+	/* ... and under the limit, some writes through, some failed */
+	assert_true(cut.write_failed > 0);
+	assert_true(cut.writes > 0);
+	assert_int_equal(cut.read_failed, 0);
+	free(mem.p);
+	free(disk.p);
+	free(held.p);
 }
 
 /* The points directory gone (unwritable): no file is made, every point
@@ -480,14 +579,15 @@ static void damaged(void **state)
 	}
 }
 
-/* A later record of a chain (the open day's passes) damaged, linked to
- * another track's record, or cut short: the batcher turns broken at the
- * next read of it, and every batch sealed before is the one the core in
- * memory sealed. */
+/* A later record of a chain (the open day's passes) damaged (a bit of
+ * its points, of a header field only its CRC covers, of the CRC
+ * itself), linked to another track's record, or cut short: the batcher
+ * turns broken at the next read of it, and every batch sealed before is
+ * the one the core in memory sealed. */
 static void chain_damaged(void **state)
 {
 	(void)state;
-	for (int d = LINK_FLIP; d <= LINK_CUT; d++) {
+	for (int d = LINK_FLIP; d <= LINK_CRC; d++) {
 		struct gw_spill_stats st;
 		int broken;
 		struct gw_wbuf w = run(1, (enum damage)d, &st, &broken);
@@ -674,14 +774,71 @@ static void track_points(void **state)
 	free(sealed_out.p);
 }
 
+/* The same damage found by a read outside the walks (batch_track_points
+ * between two calls: no windows, each record's header and bytes read
+ * and checked apart) and by one inside a walk (the windows: a record
+ * checked where it lies in one, in one CRC call): exactly the damaged
+ * track's chain fails, and the batcher turns broken; before the damage,
+ * every track reads back either way. */
+static void damaged_read_alone(void **state)
+{
+	static struct gw_reading buf[METERS + 1];
+	static struct point out[4096];
+	int64_t t0 = gw_tz_day_start(day0);
+
+	(void)state;
+	for (int d = LINK_FLIP; d <= LINK_CRC; d++) {
+		if (d == LINK_BAD || d == LINK_CUT)
+			continue;
+		for (int windows = 0; windows < 2; windows++) {
+			struct gw_batcher *b = gw_batcher_new(&params);
+			struct gw_wbuf sealed_out = {0};
+			struct gw_spill *s;
+			assert_non_null(b);
+			assert_int_equal(gw_spill_open(pdir, &s), 0);
+			gw_batcher_set_spill(b, s);
+			for (int c = 0; c <= 3 * 96 + 33; c++) {
+				size_t n = cycle(buf, c);
+				assert_int_equal(gw_batcher_add(b, buf, n), 0);
+				assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE,
+								   sealed, &sealed_out) >= 0);
+			}
+			for (int pass = 0; pass < 2; pass++) {
+				if (pass == 1) {
+					char path[256], name[16];
+					snprintf(path, sizeof(path), "%s/%s", pdir,
+						 gw_day_format(day0 + 2, name, sizeof(name)));
+					damage_file(path, (enum damage)d);
+				}
+				int failed = 0;
+				if (windows)
+					batch_spill_ra_begin(b);
+				for (uint32_t no = 1; no <= b->n_tracks; no++) {
+					struct track *t = track_at(b, no);
+					assert_true(t->n <= 4096);
+					failed += batch_track_points(b, t, out) < 0;
+				}
+				if (windows)
+					batch_spill_ra_end(b);
+				assert_int_equal(failed, pass);
+				assert_int_equal(gw_batcher_spill_broken(b), pass);
+			}
+			gw_batcher_free(b);
+			free(sealed_out.p);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(spilled_same_bytes),
 		cmocka_unit_test(write_fails),
+		cmocka_unit_test(seal_write_fails_midway),
 		cmocka_unit_test(dir_gone),
 		cmocka_unit_test(damaged),
 		cmocka_unit_test(chain_damaged),
+		cmocka_unit_test(damaged_read_alone),
 		cmocka_unit_test(restart),
 		cmocka_unit_test(young_tracks),
 		cmocka_unit_test(dense_track),
