@@ -34,7 +34,13 @@
  *   - a track's points as the benchmarks read them (batch_track_points):
  *     those batch_track_open decodes, the records' first, and how many
  *     are the records' (all of them just after a pass: the chain empty;
- *     none before the first pass).
+ *     none before the first pass);
+ *   - the seal's pass over 700 tracks: its records gathered into a few
+ *     writes, every track moved; a later write of it failing (a file
+ *     size limit), in its walk or at its end, after one was done: every
+ *     track in the new generation (the records of the failed write kept
+ *     in memory) or in memory, none left in the generation before, none
+ *     broken, the same bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -729,6 +735,131 @@ static void young_tracks(void **state)
 	assert_true(peak[1] <= steady + first / 50);
 }
 
+/* The seal's pass over many tracks (700 meters, records of two days'
+ * points: four writes of SPILL_IO bytes at most), its records gathered
+ * into a few writes. With a file size limit (RLIMIT_FSIZE, as a full
+ * disk) that the pass's first write passes and a later one does not (in
+ * its walk, or its last write at its end): the records of the write that
+ * failed are kept in memory and read from there, no track is left
+ * pointing at the generation before, none is broken, and the batches are
+ * those of a batcher without a store, byte for byte. */
+#define MANY 700
+
+static size_t many_cycle(struct gw_reading *buf, int c)
+{
+	int64_t t0 = gw_tz_day_start(day0);
+
+	for (int m = 0; m < MANY; m++)
+		reading(&buf[m], m, t0 + c * CYCLE + m * 400 + (c * 7 + m) % 13,
+			1000000 + m * 1000 + c * (m % 9 + 1) + (c * m) % 3);
+	return MANY;
+}
+
+struct many_seen {
+	int seals, partial; /* seals; those whose pass moved some tracks, not all */
+	size_t moved;       /* tracks moved to their record, at every seal */
+	uint64_t max_writes; /* the most writes of an advance that sealed */
+};
+
+static struct gw_wbuf run_many(int spill, rlim_t limit, struct gw_spill_stats *st,
+			       struct many_seen *seen)
+{
+	static struct gw_reading buf[MANY];
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_wbuf out = {0};
+	struct rlimit old, lim;
+	int64_t t0 = gw_tz_day_start(day0);
+
+	assert_non_null(b);
+	memset(st, 0, sizeof(*st));
+	memset(seen, 0, sizeof(*seen));
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+	}
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	if (limit) {
+		signal(SIGXFSZ, SIG_IGN);
+		lim.rlim_cur = limit;
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (int c = 0; c < 4 * 96; c++) {
+		struct gw_spill_stats before, after;
+		size_t n = many_cycle(buf, c);
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		gw_batcher_spill_stats(b, &before);
+		int rc = gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out);
+		assert_true(rc >= 0);
+		if (!spill || rc == 0)
+			continue;
+		gw_batcher_spill_stats(b, &after);
+		if (after.writes - before.writes > seen->max_writes)
+			seen->max_writes = after.writes - before.writes;
+		/* each track in the generation just written, or in memory */
+		size_t moved = 0, kept = 0;
+		for (uint32_t no = 1; no <= b->n_tracks; no++) {
+			const struct track *t = track_at(b, no);
+			if (t->sp && (t->sp & 1) == (uint32_t)b->spl->gen)
+				moved++;
+			else if (!t->sp)
+				kept++;
+		}
+		assert_int_equal(moved + kept, b->n_tracks);
+		seen->seals++;
+		seen->moved += moved;
+		seen->partial += moved > 0 && kept > 0;
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	if (spill) {
+		gw_batcher_spill_stats(b, st);
+		assert_int_equal(gw_batcher_spill_broken(b), 0);
+	}
+	gw_batcher_free(b);
+	return out;
+}
+
+static void seal_pass_gathered(void **state)
+{
+	struct gw_spill_stats st, none;
+	struct many_seen seen;
+
+	(void)state;
+	struct gw_wbuf mem = run_many(0, 0, &none, &seen);
+	struct gw_wbuf disk = run_many(1, 0, &st, &seen);
+	assert_true(mem.n > 0);
+	assert_int_equal(disk.n, mem.n);
+	assert_memory_equal(disk.p, mem.p, mem.n);
+	/* every track moved at every seal, in a few writes (one a record
+	 * made 1,400 and more: the day-end pass's and the seal's) */
+	assert_int_equal(seen.seals, 4);
+	assert_int_equal(seen.moved, 4 * MANY);
+	assert_int_equal(seen.partial, 0);
+	assert_true(seen.max_writes >= 3 && seen.max_writes <= 12);
+	assert_int_equal(st.write_failed, 0);
+	assert_int_equal(st.read_failed, 0);
+
+	/* a write of a seal's pass fails after one was done: one in the
+	 * middle of its walk (the tracks after it not gathered), and its
+	 * last one, at its end */
+	static const rlim_t limits[] = {100000, 200000};
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		struct gw_wbuf cut = run_many(1, limits[i], &st, &seen);
+		assert_int_equal(cut.n, mem.n);
+		assert_memory_equal(cut.p, mem.p, mem.n);
+		/* (the records of the write that failed stay in memory,
+		 * read from there: every track still in the new generation
+		 * or in memory, none broken) */
+		assert_true(st.write_failed > 0);
+		assert_int_equal(st.read_failed, 0);
+		free(cut.p);
+	}
+	free(mem.p);
+	free(disk.p);
+}
+
 /* batch_track_points against batch_track_open, every track after every
  * cycle for a day and a half: the same points, the records' count that of
  * the points not in the chain (the chain's bytes none exactly when every
@@ -843,6 +974,7 @@ int main(void)
 		cmocka_unit_test(young_tracks),
 		cmocka_unit_test(dense_track),
 		cmocka_unit_test(track_points),
+		cmocka_unit_test(seal_pass_gathered),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
