@@ -259,10 +259,10 @@ struct track_side {
  * ties up), m <= RICE_MMAX (a power of two, kept: so is the result). */
 static inline uint32_t mean_round(uint32_t m)
 {
-	/* the place of its 12th bit from the top, 1 below 4,096 (its bit
-	 * 11 or above set: each of them kept); no branch */
-	unsigned top = (unsigned)__builtin_clz(m | (MEAN_EXACT / 2)) ^ 31u;
-	uint32_t unit = 1u << (top - 11);
+	if (m < MEAN_EXACT)
+		return m;
+	/* the value of its 12th bit from the top */
+	uint32_t unit = 1u << (20u - (unsigned)__builtin_clz(m));
 
 	/* a carry out of the top leaves a power of two, its low bits 0 */
 	return (m + (unit >> 1)) & (0u - unit);

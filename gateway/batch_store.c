@@ -511,8 +511,8 @@ static inline int64_t unzz(uint64_t v)
 
 static inline unsigned rice_r(uint32_t m)
 {
-	/* 0 for a mean of 0 as of 1 */
-	return (unsigned)__builtin_clz(m >> 4 | 1) ^ 31u;
+	/* the mean's (m / 16's) top bit, 0 for a mean of 0 as of 1 */
+	return ((unsigned)__builtin_clz(m | 16) ^ 31u) - 4;
 }
 
 /* One field into the bit writer (bitw.h): q < 16 ones, the zero and the
@@ -640,6 +640,13 @@ static uint64_t get_bits32(struct bit_rd *br, unsigned cnt)
 	return v;
 }
 
+/* q << r | the r low bits of a (those above put out by an xor with
+ * themselves: no mask to make). */
+static inline uint64_t rice_join(uint64_t a, unsigned q, unsigned r)
+{
+	return (((a >> r) ^ q) << r) ^ a;
+}
+
 /* One field by itself: q < 16 ones, a zero and r bits; else 16 ones, a
  * bit length - 1 in 6 bits and the bits (the escape). */
 static __attribute__((noinline)) uint64_t get_rice(struct bit_rd *br,
@@ -650,7 +657,7 @@ static __attribute__((noinline)) uint64_t get_rice(struct bit_rd *br,
 
 	if (q < RICE_QMAX) {
 		br->pos += q + 1 + r;
-		return (uint64_t)q << r | ((w >> (q + 1)) & (((uint64_t)1 << r) - 1));
+		return rice_join(w >> (q + 1), q, r);
 	}
 	br->pos += RICE_QMAX;
 	unsigned len = (unsigned)get_bits32(br, 6) + 1;
@@ -688,10 +695,8 @@ get_point(struct bit_rd *br, const uint8_t **d, size_t *pos, size_t *lim,
 		unsigned n2 = q2 + 1 + r2;
 		if (__builtin_expect(((q1 | q2) & RICE_QMAX) == 0 &&
 				     sh + n1 + n2 <= 64, 1)) {
-			*u1 = (uint64_t)q1 << r1 |
-			      ((w >> (q1 + 1)) & (((uint64_t)1 << r1) - 1));
-			*u2 = (uint64_t)q2 << r2 |
-			      ((w2 >> (q2 + 1)) & (((uint64_t)1 << r2) - 1));
+			*u1 = rice_join(w >> (q1 + 1), q1, r1);
+			*u2 = rice_join(w2 >> (q2 + 1), q2, r2);
 			*pos += n1 + n2;
 			return;
 		}
@@ -725,10 +730,9 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 		/* both fields in one put when they fit in 64 bits (at most
 		 * 2 x (15 + 1 + 26)) */
 		unsigned nt = (unsigned)qt + 1 + rt, nv = (unsigned)qv + 1 + rv;
-		uint64_t ct = ((1ull << qt) - 1) |
-			      (ut & (((uint64_t)1 << rt) - 1)) << (qt + 1);
-		uint64_t cv = ((1ull << qv) - 1) |
-			      (uv & (((uint64_t)1 << rv) - 1)) << (qv + 1);
+		/* the low bits: u without q's (no mask to make) */
+		uint64_t ct = ((1ull << qt) - 1) | (ut ^ qt << rt) << (qt + 1);
+		uint64_t cv = ((1ull << qv) - 1) | (uv ^ qv << rv) << (qv + 1);
 		if (nt + nv <= 64) {
 			gw_bitw_put_fit(w, ct | cv << nt, nt + nv);
 		} else {
@@ -969,8 +973,12 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 		int64_t ts;
 		return batch_spill_first(b, t, &ts) ? 0 : ts;
 	}
-	struct chain c = track_chain(t);
-	bit_rd_init(&r, b->pool, &c);
+	/* from the first block's bytes alone, nothing staged: the first
+	 * field is 86 bits at most, and windows from its first 36 bytes
+	 * read none past its 44 */
+	_Static_assert(BLK_DATA - 8 >= (RICE_QMAX + 6 + 32) / 8 + 1,
+		       "the escape's last window in the first block");
+	bit_rd_flat(&r, blk_d(b->pool, t->c_head), BLK_DATA - 8);
 	return unzz(get_rice(&r, rice_r(RICE_M0)));
 }
 
