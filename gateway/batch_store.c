@@ -715,17 +715,13 @@ struct enc_state {
 	uint32_t mt, mv;
 };
 
-/* Encodes one point after state s into w (at most 2 x (16 + 6 + 64)
- * bits, 22 bytes). */
-static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
-		      struct gw_bitw *w)
+/* A point's two fields into w, with means giving rt and rv. */
+static inline __attribute__((always_inline)) void
+put_fields(struct gw_bitw *w, uint64_t ut, uint64_t uv, unsigned rt,
+	   unsigned rv)
 {
-	int64_t step = ts - s->ts;
-	uint64_t ut = zz(step - s->step);
-	uint64_t uv = zz((int64_t)((uint64_t)v - (uint64_t)s->v));
-
-	unsigned rt = rice_r(s->mt), rv = rice_r(s->mv);
 	uint64_t qt = ut >> rt, qv = uv >> rv;
+
 	if (__builtin_expect(qt < RICE_QMAX && qv < RICE_QMAX, 1)) {
 		/* both fields in one put when they fit in 64 bits (at most
 		 * 2 x (15 + 1 + 26)) */
@@ -743,6 +739,18 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 		put_rice(w, ut, rt);
 		put_rice(w, uv, rv);
 	}
+}
+
+/* Encodes one point after state s into w (at most 2 x (16 + 6 + 64)
+ * bits, 22 bytes): an append, enc_points' first loop for one point. */
+static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
+		      struct gw_bitw *w)
+{
+	int64_t step = ts - s->ts;
+	uint64_t ut = zz(step - s->step);
+	uint64_t uv = zz((int64_t)((uint64_t)v - (uint64_t)s->v));
+
+	put_fields(w, ut, uv, rice_r(s->mt), rice_r(s->mv));
 	/* the first point's time and value and the first step say nothing
 	 * about the numbers to come */
 	if (s->k >= 2)
@@ -753,6 +761,48 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 	s->ts = ts;
 	s->v = v;
 	s->k++;
+}
+
+/* Encodes pts[0..n) after state s into w, as enc_point each: the first
+ * points of a track (the first step, the means' warm-up) one way, the
+ * rest with none of their tests, as decode reads them; the state and
+ * the writer in locals while it loops. */
+static void enc_points(struct enc_state *s, const struct point *pts, size_t n,
+		       struct gw_bitw *w)
+{
+	struct gw_bitw bw = *w;
+	int64_t ts = s->ts, step = s->step, v = s->v;
+	uint32_t mt = s->mt, mv = s->mv;
+	size_t k = s->k, i = 0;
+
+	for (; i < n && k < RICE_WARM + 2; i++, k++) {
+		int64_t st = pts[i].ts - ts;
+		uint64_t ut = zz(st - step);
+		uint64_t uv = zz((int64_t)((uint64_t)pts[i].v - (uint64_t)v));
+		put_fields(&bw, ut, uv, rice_r(mt), rice_r(mv));
+		if (k >= 2)
+			mt = rice_adapt(mt, ut, k - 2);
+		if (k >= 1)
+			mv = rice_adapt(mv, uv, k - 1);
+		step = k == 0 ? 0 : st;
+		ts = pts[i].ts;
+		v = pts[i].v;
+	}
+	k += n - i;
+	for (; i < n; i++) {
+		int64_t st = pts[i].ts - ts;
+		uint64_t ut = zz(st - step);
+		uint64_t uv = zz((int64_t)((uint64_t)pts[i].v - (uint64_t)v));
+		put_fields(&bw, ut, uv, rice_r(mt), rice_r(mv));
+		mt = rice_adapt(mt, ut, RICE_WARM);
+		mv = rice_adapt(mv, uv, RICE_WARM);
+		step = st;
+		ts = pts[i].ts;
+		v = pts[i].v;
+	}
+	*w = bw;
+	*s = (struct enc_state){.ts = ts, .step = step, .v = v, .k = k,
+				.mt = mt, .mv = mv};
 }
 
 /* The encoder's state after t's last point (from its tail). */
@@ -1239,8 +1289,7 @@ static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n
 	struct gw_bitw w;
 
 	gw_bitw_init(&w, out, 0, 0);
-	for (size_t k = 0; k < n; k++)
-		enc_point(s, pts[k].ts, pts[k].v, &w);
+	enc_points(s, pts, n, &w);
 	size_t bit = gw_bitw_bits(&w, out);
 	gw_bitw_flush(&w);
 	*bits = (unsigned)(bit % 8);
