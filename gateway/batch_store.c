@@ -604,7 +604,8 @@ static void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
 	chain_rd_init(&br->r, p, c);
 	br->tail = c->head ? blk_d(p, c->tail) : NULL;
 	br->done = !c->head;
-	/* nothing staged: no byte from pos / 8 to lim + 8 */
+	/* nothing staged: no byte from pos / 8 to lim + 8 (the 8 bytes
+	 * stage_more moves are stage's own, none of them kept) */
 	br->d = br->stage;
 	br->pos = 64;
 	br->lim = 0;
