@@ -556,7 +556,8 @@ struct bit_rd {
 	const uint8_t *d; /* a record's bytes, or stage */
 	size_t pos;       /* the next bit, from d's first */
 	size_t lim;       /* the last byte a window may start at */
-	int done;            /* the 8 bytes after lim are zeros */
+	int done;            /* nothing more to stage: bits past lim + 8
+			      * read as zeros (a record's 8 after lim are) */
 	struct chain_rd r;   /* the chain's next block to stage */
 	const uint8_t *tail; /* the chain's last block's bytes */
 	uint8_t stage[BR_STAGE];
