@@ -261,9 +261,11 @@ static inline uint32_t mean_round(uint32_t m)
 {
 	if (m < MEAN_EXACT)
 		return m;
-	unsigned sh = 20u - (unsigned)__builtin_clz(m); /* its bits - 12 */
+	/* the value of its 12th bit from the top */
+	uint32_t unit = 1u << (20u - (unsigned)__builtin_clz(m));
+
 	/* a carry out of the top leaves a power of two, its low bits 0 */
-	return (m + (1u << (sh - 1))) >> sh << sh;
+	return (m + (unit >> 1)) & (0u - unit);
 }
 
 /* A rounded mean in 16 bits: e (5 bits) and s (11): e 0, s itself
@@ -289,17 +291,16 @@ static inline uint32_t mean_unpack(uint16_t f)
  * at most 4 times the mean. Not rounded: rice_adapt rounds it. */
 static inline uint32_t rice_adapt_exact(uint32_t m, uint64_t u, size_t c)
 {
-	uint64_t nm;
-
 	if (__builtin_expect(c < RICE_WARM, 0)) {
 		uint64_t cap = (uint64_t)(m >> 4) * 64 + 16;
 		uint64_t x = 16 * (u < cap ? u : cap);
-		nm = x >= m ? m + (x - m) / (c + 1) : m - (m - x) / (c + 1);
-	} else {
-		uint64_t cap = (uint64_t)(m >> 4) * 4 + 16;
-		nm = (uint64_t)m - (m >> 3) + 2 * (u < cap ? u : cap);
+		uint64_t nm = x >= m ? m + (x - m) / (c + 1) : m - (m - x) / (c + 1);
+		return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
 	}
-	return nm > RICE_MMAX ? RICE_MMAX : (uint32_t)nm;
+	/* in 32 bits: the cap at most 2^28 + 16, the sum below 2^31 */
+	uint32_t cap = (m >> 4) * 4 + 16;
+	uint32_t nm = m - (m >> 3) + 2 * (u < cap ? (uint32_t)u : cap);
+	return nm > RICE_MMAX ? RICE_MMAX : nm;
 }
 
 /* The mean a track keeps after number u (rice_adapt_exact, rounded). */

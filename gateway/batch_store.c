@@ -511,9 +511,8 @@ static inline int64_t unzz(uint64_t v)
 
 static inline unsigned rice_r(uint32_t m)
 {
-	uint32_t mean = m >> 4;
-
-	return mean ? 31u - (unsigned)__builtin_clz(mean) : 0;
+	/* the mean's (m / 16's) top bit, 0 for a mean of 0 as of 1 */
+	return ((unsigned)__builtin_clz(m | 16) ^ 31u) - 4;
 }
 
 /* One field into the bit writer (bitw.h): q < 16 ones, the zero and the
@@ -534,140 +533,182 @@ static inline void put_rice(struct gw_bitw *w, uint64_t u, unsigned r)
 	gw_bitw_put(w, u, len);
 }
 
-/* Reads a chain's bits, up to 64 at a time in buf, or a spilled
- * record's (flat: its bytes in memory, then 8 zeros). A refill takes 8
- * bytes at once (across a block's end from two blocks, each of the size
- * its number says, each holding 8 at least), the whole bytes
- * among them counted in avail; it may read a few bytes past the end
- * (the rest of its last block, or block 0, or the record's zeros):
- * pages are zeroed when made, and those bits are never used. The bits
- * of buf above avail are those of the next bytes, so a refill ORs the
- * same bits in again there. */
+/* Reads a chain's bits, or a spilled record's (flat: its bytes in
+ * memory, then 8 zeros), from bit pos of bytes d: a window of the 57 to
+ * 64 bits from there is one 8-byte load at byte pos / 8, shifted by pos
+ * % 8, while pos / 8 <= lim. Most points' two fields lie in one window
+ * (decode: a load a point, and no bit kept across points to wait on). A
+ * chain's blocks (44 bytes, then 12) are copied into stage a few at a
+ * time (stage_more: the bytes not taken yet moved to its front, then
+ * blocks until BR_FILL bytes are there, the next block fetched while
+ * these are decoded), so that a window is the same load in a record
+ * and in a chain: a read across a block's end, most of them in a block
+ * of 12, took two copies of a few bytes each. After the last byte (a
+ * record's end, a chain's last block, the rest of which is never used)
+ * come 8 zeros (done): lim is then the last byte's end, and the bits
+ * past it are zeros. */
+#define BR_FILL 64
+#define BR_STAGE (BR_FILL - 1 + BLK_DATA + 8)
+_Static_assert(BR_FILL >= 16 && BR_FILL <= BR_STAGE - 8,
+	       "7 bytes kept, blocks until BR_FILL bytes, then 8 zeros");
+
 struct bit_rd {
-	struct chain_rd r;
-	const uint8_t *flat; /* NULL: the chain */
-	const uint8_t *flat_end; /* the record's end, its zeros after it */
-	uint64_t buf;
-	unsigned avail;
+	const uint8_t *d; /* a record's bytes, or stage */
+	size_t pos;       /* the next bit, from d's first */
+	size_t lim;       /* the last byte a window may start at */
+	int done;            /* nothing more to stage: bits past lim + 8
+			      * read as zeros (a record's 8 after lim are) */
+	struct chain_rd r;   /* the chain's next block to stage */
+	const uint8_t *tail; /* the chain's last block's bytes */
+	uint8_t stage[BR_STAGE];
 };
 
-static inline void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
-			       const struct chain *c)
+/* Moves the bytes not taken yet (those from pos / 8 to lim + 8, fewer
+ * than 8) to stage's front and stages the chain's blocks after them,
+ * until BR_FILL bytes are there or its last block is (then the 8
+ * zeros). */
+static void stage_more(struct bit_rd *br)
+{
+	size_t at = br->pos >> 3;
+	uint8_t *e = br->stage + (br->lim + 8 - at);
+
+	/* 8 bytes (the stage has them after lim + 8): a load, then a store */
+	gw_bitw_store64(br->stage, gw_bitw_load64(br->stage + at));
+	while (!br->done && e - br->stage < BR_FILL) {
+		/* the two sizes apart: copies of a known length */
+		if (br->r.len == BLK_SDATA)
+			memcpy(e, br->r.d, BLK_SDATA);
+		else
+			memcpy(e, br->r.d, BLK_DATA);
+		e += br->r.len;
+		if (br->r.d == br->tail) {
+			br->done = 1;
+			break;
+		}
+		chain_rd_next(&br->r, chain_rd_peek(&br->r));
+		/* a track's blocks lie apart (taken as its readings came):
+		 * the next one is fetched while these are decoded */
+		__builtin_prefetch(br->r.d);
+	}
+	br->pos &= 7;
+	if (br->done) {
+		memset(e, 0, 8);
+		br->lim = (size_t)(e - br->stage);
+	} else {
+		br->lim = (size_t)(e - br->stage) - 8;
+	}
+}
+
+static void bit_rd_init(struct bit_rd *br, const struct blk_pool *p,
+			const struct chain *c)
 {
 	chain_rd_init(&br->r, p, c);
-	if (br->r.d)
-		__builtin_prefetch(chain_rd_peek(&br->r));
-	br->flat = NULL;
-	br->buf = 0;
-	br->avail = 0;
+	br->tail = c->head ? blk_d(p, c->tail) : NULL;
+	br->done = !c->head;
+	/* nothing staged: no byte from pos / 8 to lim + 8 (the 8 bytes
+	 * stage_more moves are stage's own, none of them kept) */
+	br->d = br->stage;
+	br->pos = 64;
+	br->lim = 0;
+	stage_more(br);
 }
 
-static inline void bit_rd_flat(struct bit_rd *br, const uint8_t *bytes,
-			       size_t len)
+static void bit_rd_flat(struct bit_rd *br, const uint8_t *bytes, size_t len)
 {
-	br->r = (struct chain_rd){0};
-	br->flat = bytes;
-	br->flat_end = bytes + len;
-	br->buf = 0;
-	br->avail = 0;
+	br->d = bytes;
+	br->pos = 0;
+	br->lim = len;
+	br->done = 1;
 }
 
-/* 8 bytes at p into buf above its avail bits: the whole bytes among
- * them are taken (the bits of the next one stay above avail). Returns
- * how many. */
-static inline unsigned refill_word(struct bit_rd *br, const uint8_t *p)
+/* The bits from br's pos on (57 at least), the next blocks staged first
+ * when needed; past the last byte zeros. */
+static uint64_t window_at(struct bit_rd *br)
 {
-	unsigned k = (63u - br->avail) >> 3;
-
-	br->buf |= gw_bitw_load64(p) << br->avail;
-	br->avail += k * 8;
-	return k;
-}
-
-/* Across a block's end, or past a record's end. */
-static __attribute__((noinline)) void refill_bytes(struct bit_rd *br)
-{
-	if (br->flat) {
-		/* past the zeros' start: zeros, as buf holds above avail */
-		br->avail += ((63u - br->avail) >> 3) * 8;
-		return;
+	if (br->pos >> 3 > br->lim) {
+		if (br->done)
+			return 0;
+		stage_more(br);
 	}
-	/* the rest of this block, then the next one's first bytes (block 0
-	 * after the last block) */
-	uint8_t w[8];
-	unsigned left = br->r.len - br->r.pos; /* 1-7: each block holds 8 */
-	const uint8_t *nd = chain_rd_peek(&br->r);
-	memcpy(w, br->r.d + br->r.pos, left);
-	memcpy(w + left, nd, 8 - left);
-	unsigned k = refill_word(br, w);
-	if (k >= left) {
-		chain_rd_next(&br->r, nd);
-		br->r.pos = k - left;
-		/* a track's blocks lie apart (taken as its readings came):
-		 * the next one is fetched while this one is decoded */
-		__builtin_prefetch(chain_rd_peek(&br->r));
-	} else {
-		br->r.pos += k;
-	}
-}
-
-static inline void refill(struct bit_rd *br)
-{
-	if (br->flat) {
-		if (br->flat <= br->flat_end)
-			br->flat += refill_word(br, br->flat);
-		else
-			refill_bytes(br);
-	} else if (br->r.pos + 8 <= br->r.len) {
-		br->r.pos += refill_word(br, br->r.d + br->r.pos);
-	} else {
-		refill_bytes(br);
-	}
+	return gw_bitw_load64(br->d + (br->pos >> 3)) >> (br->pos & 7);
 }
 
 /* cnt <= 32 bits */
-static inline uint64_t get_bits32(struct bit_rd *br, unsigned cnt)
+static uint64_t get_bits32(struct bit_rd *br, unsigned cnt)
 {
-	if (br->avail < cnt)
-		refill(br);
-	uint64_t v = br->buf & ((1ull << cnt) - 1);
-	br->buf >>= cnt;
-	br->avail -= cnt;
+	uint64_t v = window_at(br) & (((uint64_t)1 << cnt) - 1);
+
+	br->pos += cnt;
 	return v;
 }
 
-static inline uint64_t get_bits(struct bit_rd *br, unsigned cnt)
+/* q << r | the r low bits of a (those above put out by an xor with
+ * themselves: no mask to make). */
+static inline uint64_t rice_join(uint64_t a, unsigned q, unsigned r)
 {
-	if (cnt <= 32)
-		return get_bits32(br, cnt);
-	uint64_t lo = get_bits32(br, 32);
-	return lo | get_bits32(br, cnt - 32) << 32;
+	return (((a >> r) ^ q) << r) ^ a;
 }
 
-/* The ones before a zero, at most RICE_QMAX (then no zero follows). */
-static inline unsigned get_unary(struct bit_rd *br)
+/* One field by itself: q < 16 ones, a zero and r bits; else 16 ones, a
+ * bit length - 1 in 6 bits and the bits (the escape). */
+static __attribute__((noinline)) uint64_t get_rice(struct bit_rd *br,
+						    unsigned r)
 {
-	if (br->avail <= RICE_QMAX)
-		refill(br);
-	uint64_t inv = ~br->buf;
-	unsigned ones = inv ? (unsigned)__builtin_ctzll(inv) : 64;
-	if (ones >= RICE_QMAX) {
-		br->buf >>= RICE_QMAX;
-		br->avail -= RICE_QMAX;
-		return RICE_QMAX;
+	uint64_t w = window_at(br);
+	unsigned q = (unsigned)__builtin_ctzll(~w | (1ull << RICE_QMAX));
+
+	if (q < RICE_QMAX) {
+		br->pos += q + 1 + r;
+		return rice_join(w >> (q + 1), q, r);
 	}
-	br->buf >>= ones + 1;
-	br->avail -= ones + 1;
-	return ones;
+	br->pos += RICE_QMAX;
+	unsigned len = (unsigned)get_bits32(br, 6) + 1;
+	if (len <= 32)
+		return get_bits32(br, len);
+	uint64_t lo = get_bits32(br, 32);
+	return lo | get_bits32(br, len - 32) << 32;
 }
 
-static inline uint64_t get_rice(struct bit_rd *br, unsigned r)
+/* A point's two fields, with means giving r1 and r2: from one window
+ * when both lie in it, neither escaped; else one at a time (get_rice).
+ * d, pos, lim are br's, kept apart (in registers) while a loop
+ * decodes. */
+static inline __attribute__((always_inline)) void
+get_point(struct bit_rd *br, const uint8_t **d, size_t *pos, size_t *lim,
+	  unsigned r1, unsigned r2, uint64_t *u1, uint64_t *u2)
 {
-	unsigned q = get_unary(br);
+	size_t at = *pos >> 3;
 
-	if (q < RICE_QMAX)
-		return ((uint64_t)q << r) | get_bits(br, r);
-	return get_bits(br, (unsigned)get_bits(br, 6) + 1);
+	if (__builtin_expect(at > *lim && !br->done, 0)) {
+		br->pos = *pos;
+		stage_more(br);
+		*d = br->d;
+		*pos = br->pos;
+		*lim = br->lim;
+		at = 0;
+	}
+	if (__builtin_expect(at <= *lim, 1)) {
+		unsigned sh = (unsigned)*pos & 7;
+		uint64_t w = gw_bitw_load64(*d + at) >> sh; /* 64 - sh bits */
+		unsigned q1 = (unsigned)__builtin_ctzll(~w | (1ull << RICE_QMAX));
+		unsigned n1 = q1 + 1 + r1; /* at most 16 + 1 + 26 */
+		uint64_t w2 = w >> n1;
+		unsigned q2 = (unsigned)__builtin_ctzll(~w2 | (1ull << RICE_QMAX));
+		unsigned n2 = q2 + 1 + r2;
+		if (__builtin_expect(((q1 | q2) & RICE_QMAX) == 0 &&
+				     sh + n1 + n2 <= 64, 1)) {
+			*u1 = rice_join(w >> (q1 + 1), q1, r1);
+			*u2 = rice_join(w2 >> (q2 + 1), q2, r2);
+			*pos += n1 + n2;
+			return;
+		}
+	}
+	br->pos = *pos;
+	*u1 = get_rice(br, r1);
+	*u2 = get_rice(br, r2);
+	*d = br->d;
+	*pos = br->pos;
+	*lim = br->lim;
 }
 
 struct enc_state {
@@ -676,8 +717,34 @@ struct enc_state {
 	uint32_t mt, mv;
 };
 
+/* A point's two fields into w, with means giving rt and rv. */
+static inline __attribute__((always_inline)) void
+put_fields(struct gw_bitw *w, uint64_t ut, uint64_t uv, unsigned rt,
+	   unsigned rv)
+{
+	uint64_t qt = ut >> rt, qv = uv >> rv;
+
+	if (__builtin_expect(qt < RICE_QMAX && qv < RICE_QMAX, 1)) {
+		/* both fields in one put when they fit in 64 bits (at most
+		 * 2 x (15 + 1 + 26)) */
+		unsigned nt = (unsigned)qt + 1 + rt, nv = (unsigned)qv + 1 + rv;
+		/* the low bits: u without q's (no mask to make) */
+		uint64_t ct = ((1ull << qt) - 1) | (ut ^ qt << rt) << (qt + 1);
+		uint64_t cv = ((1ull << qv) - 1) | (uv ^ qv << rv) << (qv + 1);
+		if (nt + nv <= 64) {
+			gw_bitw_put_fit(w, ct | cv << nt, nt + nv);
+		} else {
+			gw_bitw_put_fit(w, ct, nt);
+			gw_bitw_put_fit(w, cv, nv);
+		}
+	} else {
+		put_rice(w, ut, rt);
+		put_rice(w, uv, rv);
+	}
+}
+
 /* Encodes one point after state s into w (at most 2 x (16 + 6 + 64)
- * bits, 22 bytes). */
+ * bits, 22 bytes): an append, enc_points' first loop for one point. */
 static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 		      struct gw_bitw *w)
 {
@@ -685,8 +752,7 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 	uint64_t ut = zz(step - s->step);
 	uint64_t uv = zz((int64_t)((uint64_t)v - (uint64_t)s->v));
 
-	put_rice(w, ut, rice_r(s->mt));
-	put_rice(w, uv, rice_r(s->mv));
+	put_fields(w, ut, uv, rice_r(s->mt), rice_r(s->mv));
 	/* the first point's time and value and the first step say nothing
 	 * about the numbers to come */
 	if (s->k >= 2)
@@ -697,6 +763,48 @@ static void enc_point(struct enc_state *s, int64_t ts, int64_t v,
 	s->ts = ts;
 	s->v = v;
 	s->k++;
+}
+
+/* Encodes pts[0..n) after state s into w, as enc_point each: the first
+ * points of a track (the first step, the means' warm-up) one way, the
+ * rest with none of their tests, as decode reads them; the state and
+ * the writer in locals while it loops. */
+static void enc_points(struct enc_state *s, const struct point *pts, size_t n,
+		       struct gw_bitw *w)
+{
+	struct gw_bitw bw = *w;
+	int64_t ts = s->ts, step = s->step, v = s->v;
+	uint32_t mt = s->mt, mv = s->mv;
+	size_t k = s->k, i = 0;
+
+	for (; i < n && k < RICE_WARM + 2; i++, k++) {
+		int64_t st = pts[i].ts - ts;
+		uint64_t ut = zz(st - step);
+		uint64_t uv = zz((int64_t)((uint64_t)pts[i].v - (uint64_t)v));
+		put_fields(&bw, ut, uv, rice_r(mt), rice_r(mv));
+		if (k >= 2)
+			mt = rice_adapt(mt, ut, k - 2);
+		if (k >= 1)
+			mv = rice_adapt(mv, uv, k - 1);
+		step = k == 0 ? 0 : st;
+		ts = pts[i].ts;
+		v = pts[i].v;
+	}
+	k += n - i;
+	for (; i < n; i++) {
+		int64_t st = pts[i].ts - ts;
+		uint64_t ut = zz(st - step);
+		uint64_t uv = zz((int64_t)((uint64_t)pts[i].v - (uint64_t)v));
+		put_fields(&bw, ut, uv, rice_r(mt), rice_r(mv));
+		mt = rice_adapt(mt, ut, RICE_WARM);
+		mv = rice_adapt(mv, uv, RICE_WARM);
+		step = st;
+		ts = pts[i].ts;
+		v = pts[i].v;
+	}
+	*w = bw;
+	*s = (struct enc_state){.ts = ts, .step = step, .v = v, .k = k,
+				.mt = mt, .mv = mv};
 }
 
 /* The encoder's state after t's last point (from its tail). */
@@ -760,28 +868,44 @@ struct dec_state {
 	size_t k;
 };
 
-/* Decodes n points after state d from r into out. */
-static void decode(struct bit_rd *r, struct dec_state *d,
+/* Decodes n points after state d from br into out: the first points
+ * of a track (the first step, the means' warm-up) one way, the rest
+ * with none of their tests. */
+static void decode(struct bit_rd *br, struct dec_state *d,
 		   struct point *restrict out, size_t n)
 {
+	const uint8_t *bytes = br->d;
+	size_t pos = br->pos, lim = br->lim;
 	int64_t ts = d->ts, step = d->step, v = d->v;
 	uint32_t mt = d->mt, mv = d->mv;
-	size_t k = d->k;
+	size_t k = d->k, i = 0;
+	uint64_t ut, uv;
 
-	for (size_t i = 0; i < n; i++, k++) {
-		uint64_t ut = get_rice(r, rice_r(mt));
-		uint64_t uv = get_rice(r, rice_r(mv));
+	for (; i < n && k < RICE_WARM + 2; i++, k++) {
+		get_point(br, &bytes, &pos, &lim, rice_r(mt), rice_r(mv), &ut, &uv);
 		if (k >= 2)
 			mt = rice_adapt(mt, ut, k - 2);
 		if (k >= 1)
 			mv = rice_adapt(mv, uv, k - 1);
-		int64_t s = step + unzz(ut);
-		ts += s;
+		int64_t st = step + unzz(ut);
+		ts += st;
 		v = (int64_t)((uint64_t)v + (uint64_t)unzz(uv));
-		step = k == 0 ? 0 : s;
+		step = k == 0 ? 0 : st;
 		out[i].ts = ts;
 		out[i].v = v;
 	}
+	for (struct point *o = out + i; o < out + n; o++) {
+		get_point(br, &bytes, &pos, &lim, rice_r(mt), rice_r(mv), &ut, &uv);
+		mt = rice_adapt(mt, ut, RICE_WARM);
+		mv = rice_adapt(mv, uv, RICE_WARM);
+		step += unzz(ut);
+		ts += step;
+		v = (int64_t)((uint64_t)v + (uint64_t)unzz(uv));
+		o->ts = ts;
+		o->v = v;
+	}
+	k += n - i;
+	br->pos = pos;
 	*d = (struct dec_state){ts, step, v, mt, mv, k};
 }
 
@@ -901,8 +1025,12 @@ int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t)
 		int64_t ts;
 		return batch_spill_first(b, t, &ts) ? 0 : ts;
 	}
-	struct chain c = track_chain(t);
-	bit_rd_init(&r, b->pool, &c);
+	/* from the first block's bytes alone, nothing staged: the first
+	 * field is 86 bits at most, and windows from its first 36 bytes
+	 * read none past its 44 */
+	_Static_assert(BLK_DATA - 8 >= (RICE_QMAX + 6 + 32) / 8 + 1,
+		       "the escape's last window in the first block");
+	bit_rd_flat(&r, blk_d(b->pool, t->c_head), BLK_DATA - 8);
 	return unzz(get_rice(&r, rice_r(RICE_M0)));
 }
 
@@ -1163,8 +1291,7 @@ static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n
 	struct gw_bitw w;
 
 	gw_bitw_init(&w, out, 0, 0);
-	for (size_t k = 0; k < n; k++)
-		enc_point(s, pts[k].ts, pts[k].v, &w);
+	enc_points(s, pts, n, &w);
 	size_t bit = gw_bitw_bits(&w, out);
 	gw_bitw_flush(&w);
 	*bits = (unsigned)(bit % 8);

@@ -73,6 +73,23 @@ static inline void gw_bitw_put(struct gw_bitw *w, uint64_t v, unsigned cnt)
 	w->n = n;
 }
 
+/* Appends the cnt (0..64) bits of v, none above them set (v < 2^cnt):
+ * gw_bitw_put without masking them. */
+static inline void gw_bitw_put_fit(struct gw_bitw *w, uint64_t v, unsigned cnt)
+{
+	w->acc |= v << w->n;
+	unsigned n = w->n + cnt;
+	if (n >= 64) {
+		gw_bitw_store64(w->p, w->acc);
+		w->p += 8;
+		/* the bits of v that did not fit (none when n was 0: two
+		 * shifts, of 64 in all then) */
+		w->acc = v >> 1 >> (63 - w->n);
+		n -= 64;
+	}
+	w->n = n;
+}
+
 /* Stores the bits not stored yet (the rest of their last byte zero).
  * Returns one past the last byte holding a bit. The writer may go on
  * only after gw_bitw_init again. */

@@ -3,7 +3,8 @@
  * test_bitw.c - the bit writer of gateway/bitw.h (the batching core's
  * encoded points) against a writer that sets one bit at a time: random
  * sequences of fields of every length 0..64, after a first byte partly
- * used (0..7 bits), the bytes and the bit count compared, and nothing
+ * used (0..7 bits), the bytes and the bit count compared (gw_bitw_put,
+ * and gw_bitw_put_fit given the same bits, none above a field's), and nothing
  * written past the last byte holding a bit (guard bytes after it, and a
  * buffer of exactly that size for the sanitizer build).
  */
@@ -89,6 +90,16 @@ static void one_sequence(unsigned nfirst, uint8_t first, size_t nf,
 		gw_bitw_init(&w, exact, first, nfirst);
 		for (size_t i = 0; i < nf; i++)
 			gw_bitw_put(&w, val[i], len[i]);
+		assert_ptr_equal(gw_bitw_flush(&w), exact + nbytes);
+		assert_memory_equal(exact, want, nbytes);
+		/* gw_bitw_put_fit: the same bits, given without any above */
+		exact[0] = first;
+		gw_bitw_init(&w, exact, first, nfirst);
+		for (size_t i = 0; i < nf; i++) {
+			uint64_t fit = len[i] < 64 ? val[i] & ((1ull << len[i]) - 1)
+						   : val[i];
+			gw_bitw_put_fit(&w, fit, len[i]);
+		}
 		assert_ptr_equal(gw_bitw_flush(&w), exact + nbytes);
 		assert_memory_equal(exact, want, nbytes);
 		free(exact);

@@ -12,6 +12,8 @@
  *   append_ns NS
  *   decode_ns NS
  *   check X     (a sum of the decoded points: the same in two trees)
+ *   enc H       (a hash of every track's encoded bytes: the same in two
+ *               trees whose encoders write the same bits)
  *
  * Built against a tree (its build/libgw.a) as trackcount.sh builds
  * trackcount.c:
@@ -45,6 +47,24 @@ static int64_t cpu_ns(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* FNV-1a of h and t's encoded points: its chain's bytes, the tail's
+ * first tail_len of them (the rest of its last byte zeros as written). */
+static uint64_t chain_hash(const struct gw_batcher *b, const struct track *t,
+			   uint64_t h)
+{
+	struct chain c = track_chain(t);
+
+	for (uint32_t id = c.head; id; id = blk_next(b->pool, id)) {
+		const uint8_t *d = blk_d(b->pool, id);
+		unsigned len = id == c.tail ? c.tail_len : blk_len(id);
+		for (unsigned i = 0; i < len; i++)
+			h = (h ^ d[i]) * 0x100000001b3ULL;
+		if (id == c.tail)
+			break;
+	}
+	return h;
 }
 
 int main(int argc, char **argv)
@@ -113,6 +133,10 @@ int main(int argc, char **argv)
 	ns = cpu_ns() - a;
 	printf("decode_ns %.2f\n", (double)ns / ((double)nt * pts * rounds));
 	printf("check %llu\n", (unsigned long long)check);
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < nt; i++)
+		h = chain_hash(b, t[i], h);
+	printf("enc %016llx\n", (unsigned long long)h);
 	gw_batcher_free(b);
 	free(t);
 	free(v);
