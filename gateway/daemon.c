@@ -194,12 +194,19 @@ static int turn(struct gw_daemon *d)
 	if (d->opts && d->opts->reload && atomic_exchange(d->opts->reload, 0))
 		gw_daemon_reload(d);
 	size_t n = gw_sched_take(d->sched, &d->buf, &d->cap, 100);
-	/* The clock first: readings it stamped after a jump are then judged
-	 * by what that jump made of it. */
+	/* The workers' events taken before the clock's turn as well: what
+	 * was stamped after a step of the clock was stamped before that turn
+	 * reads the clock, so the turn has seen the step, and the readings
+	 * and events are judged by what it made of the clock. (Taken after
+	 * it, an event stamped by a clock that stepped in between went into
+	 * its false day as if the clock were trusted.) */
+	size_t ne = gw_sched_take_events(d->sched, &d->evbuf, &d->evcap);
 	int clock = gw_daemon_clock_turn(d);
 	if (d->ct.restart) {
 		/* Nothing more is sealed before the readings withheld are back
-		 * in the batcher (or set aside). */
+		 * in the batcher (or set aside); the events taken are
+		 * journaled (the next run replays them). */
+		gw_daemon_put_events(d, ne);
 		gw_info("clock: starting over from the journal");
 		return 1;
 	}
@@ -208,7 +215,7 @@ static int turn(struct gw_daemon *d)
 	/* A meter going offline or online is an event: the health file
 	 * follows it at once, as it follows the first poll cycle of every
 	 * bus (after a start or a reload), and every 10 s otherwise. */
-	int changed = gw_daemon_take_events(d) > 0;
+	int changed = gw_daemon_put_events(d, ne) > 0;
 	if (!d->polled && gw_sched_min_cycles(d->sched) > 0)
 		changed = d->polled = 1;
 	int64_t now = gw_clock_now_ms(&d->cfg->clock), real = gw_daemon_mono_us();

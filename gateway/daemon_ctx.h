@@ -259,6 +259,9 @@ int gw_daemon_journal_sink(void *ctx, int bus, struct gw_fcycle *cyc);
 /* Moves the workers' events into the journal and the batcher; returns how
  * many there were. */
 size_t gw_daemon_take_events(struct gw_daemon *d);
+/* The n events gw_sched_take_events put in d->evbuf, into the journal and
+ * the batcher (those a held clock stamped kept out of days); returns n. */
+size_t gw_daemon_put_events(struct gw_daemon *d, size_t n);
 /* Adds n readings of d->buf (taken off the queue) to the batcher, but
  * those set aside or withheld (see there). */
 void gw_daemon_add_readings(struct gw_daemon *d, size_t n);

@@ -391,8 +391,13 @@ static void after_seal(struct gw_daemon *d)
  * many there were. */
 size_t gw_daemon_take_events(struct gw_daemon *d)
 {
+	return gw_daemon_put_events(d, gw_sched_take_events(d->sched, &d->evbuf,
+							 &d->evcap));
+}
+
+size_t gw_daemon_put_events(struct gw_daemon *d, size_t n)
+{
 	struct gw_event **buf = &d->evbuf;
-	size_t n = gw_sched_take_events(d->sched, buf, &d->evcap);
 	int32_t open = gw_batcher_oldest_open_day(d->bat);
 
 	if (n == 0)
