@@ -187,12 +187,18 @@ static enum gw_clock_change meters_witness(struct clocktrust *ct,
 }
 
 /* A step of the wall clock: a step within max_jump is taken as it comes
- * (and logged); after a step back, the time lived twice is guarded. */
-static enum gw_clock_change clock_step(struct gw_daemon *d, int64_t now,
-				       int64_t mono)
+ * (and logged); after a step back, the time lived twice is guarded. The
+ * tick is given the clock as the step's measure read it, not a time read
+ * before: a step landing between the two would otherwise be judged
+ * against a time from before it, the hold's witness time put a whole
+ * step off (it never came back within max_jump). */
+static enum gw_clock_change clock_step(struct gw_daemon *d)
 {
 	struct clocktrust *ct = &d->ct;
+	int64_t now, mono;
 	int64_t step = gw_clock_step_ms(&d->cfg->clock, &ct->watch);
+
+	gw_clock_watch_times(&d->cfg->clock, &ct->watch, &now, &mono);
 	enum gw_clock_change ch = gw_clockcheck_tick(&ct->cc, now, mono, step);
 
 	if (step && ch == GW_CLOCK_SAME && ct->cc.trust == GW_CLOCK_TRUSTED) {
@@ -246,7 +252,7 @@ int gw_daemon_clock_turn(struct gw_daemon *d)
 	const struct gw_config *cfg = d->cfg;
 	int64_t now = gw_clock_now_ms(&cfg->clock), mono = gw_clock_mono_ms(&cfg->clock);
 	int64_t real = gw_daemon_mono_us();
-	enum gw_clock_change ch = clock_step(d, now, mono);
+	enum gw_clock_change ch = clock_step(d);
 	int changed = ch != GW_CLOCK_SAME;
 
 	clock_changed(d, ch);

@@ -154,9 +154,10 @@ int gw_clock_from_options(struct gw_clock *c, const char *prog,
 	return gw_clock_init_sim(c, anchor_us, start_ms, sp);
 }
 
-int64_t gw_clock_now_ms(const struct gw_clock *c)
+/* The clock's time at the real (wall-clock) time `real`. */
+static int64_t now_at(const struct gw_clock *c, int64_t real)
 {
-	int64_t real = gw_real_now_us(), anchor = c->anchor_us;
+	int64_t anchor = c->anchor_us;
 
 	if (!c->simulated)
 		return real / 1000;
@@ -164,6 +165,11 @@ int64_t gw_clock_now_ms(const struct gw_clock *c)
 		return c->start_ms; /* standing until the anchor is written */
 	/* speed <= 1e5 and a run of years keeps this far from overflow. */
 	return c->start_ms + (real - anchor) * c->speed / 1000;
+}
+
+int64_t gw_clock_now_ms(const struct gw_clock *c)
+{
+	return now_at(c, gw_real_now_us());
 }
 
 int64_t gw_clock_real_us(const struct gw_clock *c, int64_t sim_ms)
@@ -209,18 +215,31 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t gw_clock_mono_ms(const struct gw_clock *c)
+/* The monotonic clock on this clock's scale at monotonic time `m`. */
+static int64_t mono_at(const struct gw_clock *c, int64_t m)
 {
 	if (!c->simulated)
-		return mono_us() / 1000;
+		return m / 1000;
 	if (c->anchor_us == GW_CLOCK_ANCHOR_LATER) {
 		if (late_anchor() == 0)
 			return late_mono0_us * c->speed / 1000;
-		return (mono_us() - atomic_load_explicit(&late_held_us,
-							 memory_order_relaxed)) *
+		return (m - atomic_load_explicit(&late_held_us,
+						 memory_order_relaxed)) *
 		       c->speed / 1000;
 	}
-	return mono_us() * c->speed / 1000;
+	return m * c->speed / 1000;
+}
+
+int64_t gw_clock_mono_ms(const struct gw_clock *c)
+{
+	return mono_at(c, mono_us());
+}
+
+void gw_clock_watch_times(const struct gw_clock *c, const struct gw_clock_watch *w,
+			  int64_t *now_ms, int64_t *mono_ms)
+{
+	*now_ms = now_at(c, w->real_us);
+	*mono_ms = mono_at(c, w->mono_us);
 }
 
 int64_t gw_clock_step_ms(const struct gw_clock *c, struct gw_clock_watch *w)

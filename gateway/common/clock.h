@@ -91,5 +91,11 @@ struct gw_clock_watch {
  * (or a slew) and count as 0. */
 #define GW_CLOCK_STEP_MIN_US 100000
 int64_t gw_clock_step_ms(const struct gw_clock *c, struct gw_clock_watch *w);
+/* The clock's time and its monotonic time (gw_clock_now_ms,
+ * gw_clock_mono_ms) as the last gw_clock_step_ms on w read them: the
+ * times that step was measured at. A time read before that call may lie
+ * on the other side of the step it measured. */
+void gw_clock_watch_times(const struct gw_clock *c, const struct gw_clock_watch *w,
+			  int64_t *now_ms, int64_t *mono_ms);
 
 #endif

@@ -149,6 +149,22 @@ static void simulated_clock(void **state)
 	assert_true(ta - 1772323200000LL <= 2880000 + 1440 * 1000);
 	assert_int_equal(gw_clock_real_us(&a, 1440000), 1000000);
 
+	/* the times a step's measure read (gw_clock_watch_times): the clock
+	 * at the watch's wall time, its monotonic time on the clock's scale;
+	 * and after a real measure, the times it read, not later ones */
+	struct gw_clock_watch w = {.real_us = now - 2000000 + 1000000,
+				   .mono_us = 5000000};
+	int64_t wn, wm;
+	gw_clock_watch_times(&a, &w, &wn, &wm);
+	assert_int_equal(wn, 1772323200000LL + 1440000);
+	assert_int_equal(wm, 5000000LL * 1440 / 1000);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(gw_clock_step_ms(&a, &w), 0);
+	gw_clock_watch_times(&a, &w, &wn, &wm);
+	int64_t after = gw_clock_now_ms(&a);
+	assert_true(wn <= after && after - wn < 1440 * 1000);
+	assert_int_equal(wn, 1772323200000LL + (w.real_us - (now - 2000000)) * 1440 / 1000);
+
 	/* sleeping 1 simulated hour at 3600x takes about 1 real second */
 	gw_clock_init_sim(&a, 0, 0, 36000);
 	int64_t r0 = gw_real_now_us();
