@@ -461,6 +461,45 @@ static void write_fails(void **state)
 	assert_int_equal(st.read_failed, 0);
 }
 
+/* A batcher for a run under a file size limit (RLIMIT_FSIZE, as a full
+ * disk; 0: none), with a store in pdir if spill; *old gets the limit to
+ * put back (limited_end). */
+static struct gw_batcher *limited_new(int spill, rlim_t limit,
+				      struct gw_spill_stats *st, struct rlimit *old)
+{
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct rlimit lim;
+
+	assert_non_null(b);
+	memset(st, 0, sizeof(*st));
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+	}
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+	lim = *old;
+	if (limit) {
+		signal(SIGXFSZ, SIG_IGN);
+		lim.rlim_cur = limit;
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	return b;
+}
+
+/* The limit put back; the store's counts into *st, none broken. */
+static void limited_end(struct gw_batcher *b, int spill, struct gw_spill_stats *st,
+			const struct rlimit *old)
+{
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	if (spill) {
+		gw_batcher_spill_stats(b, st);
+		assert_int_equal(gw_batcher_spill_broken(b), 0);
+	}
+	gw_batcher_free(b);
+}
+
 /* A seal's pass that gathers more than one write's worth (500 meters,
  * about 64 kB of records and more), under a file size limit that lets
  * its first gathered write through and stops its second: the records
@@ -471,26 +510,12 @@ static void write_fails(void **state)
 
 static struct gw_wbuf run_wide(int spill, rlim_t limit, struct gw_spill_stats *st)
 {
-	struct gw_batcher *b = gw_batcher_new(&params);
 	struct gw_wbuf out = {0};
 	static struct gw_reading buf[WIDE];
 	int64_t t0 = gw_tz_day_start(day0);
-	struct rlimit old, lim;
+	struct rlimit old;
+	struct gw_batcher *b = limited_new(spill, limit, st, &old);
 
-	assert_non_null(b);
-	memset(st, 0, sizeof(*st));
-	if (spill) {
-		struct gw_spill *s;
-		assert_int_equal(gw_spill_open(pdir, &s), 0);
-		gw_batcher_set_spill(b, s);
-	}
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
-	lim.rlim_cur = limit;
-	if (limit) {
-		signal(SIGXFSZ, SIG_IGN);
-		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	}
 	for (int c = 0; c < 3 * 96 + 8; c++) {
 		for (int m = 0; m < WIDE; m++) {
 			reading(&buf[m], m, t0 + c * CYCLE + m * 100 + (c * 7 + m) % 5,
@@ -500,15 +525,7 @@ static struct gw_wbuf run_wide(int spill, rlim_t limit, struct gw_spill_stats *s
 		assert_int_equal(gw_batcher_add(b, buf, WIDE), 0);
 		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
 	}
-	if (limit) {
-		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-		signal(SIGXFSZ, SIG_DFL);
-	}
-	if (spill) {
-		gw_batcher_spill_stats(b, st);
-		assert_int_equal(gw_batcher_spill_broken(b), 0);
-	}
-	gw_batcher_free(b);
+	limited_end(b, spill, st, &old);
 	return out;
 }
 
@@ -765,26 +782,12 @@ static struct gw_wbuf run_many(int spill, rlim_t limit, struct gw_spill_stats *s
 			       struct many_seen *seen)
 {
 	static struct gw_reading buf[MANY];
-	struct gw_batcher *b = gw_batcher_new(&params);
 	struct gw_wbuf out = {0};
-	struct rlimit old, lim;
+	struct rlimit old;
 	int64_t t0 = gw_tz_day_start(day0);
+	struct gw_batcher *b = limited_new(spill, limit, st, &old);
 
-	assert_non_null(b);
-	memset(st, 0, sizeof(*st));
 	memset(seen, 0, sizeof(*seen));
-	if (spill) {
-		struct gw_spill *s;
-		assert_int_equal(gw_spill_open(pdir, &s), 0);
-		gw_batcher_set_spill(b, s);
-	}
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
-	if (limit) {
-		signal(SIGXFSZ, SIG_IGN);
-		lim.rlim_cur = limit;
-	}
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	for (int c = 0; c < 4 * 96; c++) {
 		struct gw_spill_stats before, after;
 		size_t n = many_cycle(buf, c);
@@ -811,13 +814,7 @@ static struct gw_wbuf run_many(int spill, rlim_t limit, struct gw_spill_stats *s
 		seen->moved += moved;
 		seen->partial += moved > 0 && kept > 0;
 	}
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	signal(SIGXFSZ, SIG_DFL);
-	if (spill) {
-		gw_batcher_spill_stats(b, st);
-		assert_int_equal(gw_batcher_spill_broken(b), 0);
-	}
-	gw_batcher_free(b);
+	limited_end(b, spill, st, &old);
 	return out;
 }
 
