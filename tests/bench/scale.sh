@@ -31,7 +31,7 @@
 #
 #   GW_BENCH_SCALE   sizes, comma-separated (default 1k,5k,10k); "1k" is
 #                    the quick form (a few minutes)
-#   GW_BENCH_REGS    3reg,abb_b23 (default both)
+#   GW_BENCH_REGS    3reg,abb_b23 (default both; also sdm630: profiles/eastron_sdm630.prof, 26 registers)
 #   GW_BENCH_SCALE_DAYS    simulated days, at least 3 (default 7)
 #   GW_BENCH_SPEED   clock speed; default: 15 minutes in about
 #                    max(1, meters x requests / 4000) real seconds
@@ -56,7 +56,7 @@ for x in gatewayd metersim gwctl bench/spool_bench; do
 done
 
 mkdir -p "$GW_TMP/profiles"
-cp "$GW_TOP/profiles/abb_b23.prof" "$GW_TMP/profiles/"
+cp "$GW_TOP/profiles/abb_b23.prof" "$GW_TOP/profiles/eastron_sdm630.prof" "$GW_TMP/profiles/"
 # 3 registers: the B23's import and export totals and L1 voltage
 awk '/^\[register /{ keep = ($2 == "1.8.0]" || $2 == "2.8.0]" || $2 == "32.7.0]") }
 	/^\[profile\]/{ keep = 1 } /^\[register /{} keep || /^#/ { print }' \
@@ -71,7 +71,11 @@ cpu_ticks() { local t=0 p; for p in "$@"; do
 run_scale() {
 	local n=$1 set=$2 prof nregs reqs buses dir b k first cnt anchor speed gw
 	local -a sims=()
-	case $set in 3reg) prof=bench3 reqs=2 ;; *) prof=abb_b23 reqs=3 ;; esac
+	case $set in
+	3reg) prof=bench3 reqs=2 ;;
+	sdm630) prof=eastron_sdm630 reqs=2 ;; # 26 registers, two requests a cycle
+	*) prof=abb_b23 reqs=3 ;;
+	esac
 	nregs=$(grep -c '^\[register ' "$GW_TMP/profiles/$prof.prof")
 	dir=$GW_TMP/$n-$set
 	mkdir -p "$dir/spool"
