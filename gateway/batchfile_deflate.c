@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "batchfile.h"
+#include "crc32.h"
 
 #define PIECE 65536
 #define SLOTS 4 /* pieces queued or being compressed, and the one filled */
@@ -66,7 +67,7 @@ static int compress_piece(struct gw_deflater *d, struct slot *s)
 			return GW_EINVAL;
 		size_t got = sizeof(d->out) - d->z.avail_out;
 		if (got) {
-			d->crc = (uint32_t)crc32(d->crc, d->out, (uInt)got);
+			d->crc = gw_crc32_up(d->crc, d->out, got);
 			d->comp_n += got;
 			if ((rc = d->put(d->pctx, d->out, got)) != 0)
 				return rc;

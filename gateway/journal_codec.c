@@ -883,24 +883,42 @@ static int put_body_src(struct gw_jcodec *c, const struct gw_reading_src *src,
  * (2.3 MB at 50 buses, 10,000 meters, counted by site), which the
  * allocator then kept as free memory of the workers' arenas. These
  * JZ_STREAMS streams, made when first needed, reset between records
- * (deflateReset, then one deflate with Z_FINISH: the bytes compress2 made
- * at the same level) and kept for the process's life, are all there
- * are: a writer that finds none free waits for one (a bus's record takes
- * about a millisecond to deflate; two cores run two at once). */
+ * (deflateReset, then one deflate with Z_FINISH: the bytes one deflate of
+ * the whole body at the same level and strategy makes, as compress2 at
+ * level 6 made them before Z_RLE) and kept for the process's life, are
+ * all there are: a writer that finds none free waits for one (a bus's
+ * record takes well under a millisecond to deflate; two cores run two at
+ * once). */
 #define JZ_STREAMS 2
-#define JZ_LEVEL 6
 
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned busy; /* bit i: stream i taken */
+	int level, strategy; /* what records are deflated with (by mu) */
 	int made[JZ_STREAMS]; /* by the stream's holder only */
+	int zl[JZ_STREAMS], zst[JZ_STREAMS]; /* the stream's level, strategy */
 	z_stream zs[JZ_STREAMS];
-} jz = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} jz = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+	.level = GW_JOURNAL_ZLEVEL, .strategy = GW_JOURNAL_ZSTRATEGY};
 
-/* Deflates in (n bytes) into out (cap bytes, compressBound(n)) as
- * compress2 at JZ_LEVEL would. Returns its length, 0 when it could not
- * (no memory for a stream: the caller then stores the body as it is). */
+int gw_jcodec_set_deflate(int level, int strategy)
+{
+	if (level < 1 || level > 9 ||
+	    (strategy != Z_DEFAULT_STRATEGY && strategy != Z_FILTERED &&
+	     strategy != Z_HUFFMAN_ONLY && strategy != Z_RLE && strategy != Z_FIXED))
+		return GW_EINVAL;
+	pthread_mutex_lock(&jz.mu);
+	jz.level = level;
+	jz.strategy = strategy;
+	pthread_mutex_unlock(&jz.mu);
+	return 0;
+}
+
+/* Deflates in (n bytes) into out (cap bytes, compressBound(n)) as one
+ * deflate at the writers' level and strategy would. Returns its length, 0
+ * when it could not (no memory for a stream: the caller then stores the
+ * body as it is). */
 static size_t jz_deflate(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
 {
 	unsigned i = 0;
@@ -916,6 +934,7 @@ static size_t jz_deflate(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
 		pthread_cond_wait(&jz.cv, &jz.mu);
 	}
 	jz.busy |= 1u << i;
+	int level = jz.level, strategy = jz.strategy;
 	pthread_mutex_unlock(&jz.mu);
 
 	z_stream *s = &jz.zs[i];
@@ -927,7 +946,20 @@ static size_t jz_deflate(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
 	}
 	if (!jz.made[i]) {
 		memset(s, 0, sizeof(*s));
-		jz.made[i] = deflateInit(s, JZ_LEVEL) == Z_OK;
+		jz.made[i] = deflateInit2(s, level, Z_DEFLATED, 15, 8, strategy) == Z_OK;
+		jz.zl[i] = level;
+		jz.zst[i] = strategy;
+	}
+	/* Another level for a stream just reset (no input yet): only the
+	 * parameters change, nothing is flushed or allocated. */
+	if (jz.made[i] && (jz.zl[i] != level || jz.zst[i] != strategy)) {
+		if (deflateParams(s, level, strategy) == Z_OK) {
+			jz.zl[i] = level;
+			jz.zst[i] = strategy;
+		} else {
+			deflateEnd(s);
+			jz.made[i] = 0;
+		}
 	}
 	if (jz.made[i]) {
 		s->next_in = (Bytef *)(uintptr_t)in;

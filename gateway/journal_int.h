@@ -179,6 +179,23 @@ int gw_jcodec_encode(struct gw_jcodec *c, int bus, const struct gw_reading *r,
 /* The same of the readings of src, read GW_JOURNAL_CHUNK at a time. */
 int gw_jcodec_encode_src(struct gw_jcodec *c, int bus,
 			 const struct gw_reading_src *src, struct gw_wbuf *out);
+/* The zlib level and strategy of a record's deflated body: level 6 with
+ * Z_RLE (runs only, what spool_compression = zlib-rle gives a batch
+ * file). Against level 6 alone it takes 0.55-0.68 of the journal's CPU
+ * per reading in buses of 200 meters, for 1.04-1.18 times the bytes
+ * (0.54-1.42 bytes a reading; 1.84 at most in buses of 32;
+ * docs/benchmarks.md, "The journal's deflate level").
+ * Any level reads back: the reader inflates what it finds, and journals
+ * written at level 6 read as before. */
+#define GW_JOURNAL_ZLEVEL 6
+#define GW_JOURNAL_ZSTRATEGY Z_RLE /* zlib.h's */
+
+/* Sets the deflate level (1-9) and strategy (a zlib Z_* strategy) of the
+ * records every writer codes from now on; GW_JOURNAL_ZLEVEL and
+ * GW_JOURNAL_ZSTRATEGY until it is called. For benches and tests that set
+ * levels side by side; gatewayd never calls it. Returns 0, or GW_EINVAL
+ * for a level or strategy zlib does not have. */
+int gw_jcodec_set_deflate(int level, int strategy);
 /* A source over an array (ctx: a struct gw_reading_array). */
 struct gw_reading_array {
 	const struct gw_reading *r;

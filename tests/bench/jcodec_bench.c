@@ -23,7 +23,8 @@
  * the CPU seconds of
  * the coding alone (the cycles are made outside the clock), the bytes
  * coded and their CRC-32 (two builds that code the same bytes print the
- * same), and readings coded.
+ * same), and readings coded. GW_BENCH_JLEVEL6=1 deflates at level 6
+ * without Z_RLE, as builds before 2026-12-07 did, to compare with one.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -64,6 +65,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: jcodec_bench METERS 3|23 [METERS_PER_BUS] [CYCLES]\n");
 		return 2;
 	}
+	if (getenv("GW_BENCH_JLEVEL6"))
+		gw_jcodec_set_deflate(6, Z_DEFAULT_STRATEGY);
 	int meters = atoi(argv[1]), nregs = atoi(argv[2]);
 	int per_bus = argc > 3 ? atoi(argv[3]) : 200;
 	int cycles = argc > 4 ? atoi(argv[4]) : 96;

@@ -24,10 +24,14 @@
  *            added, a segment every 96 cycles
  *
  * Prints to stderr the records, bytes and CPU seconds of each stream.
+ * GW_BENCH_JLEVEL6=1 deflates at level 6 without Z_RLE, as builds before
+ * 2026-12-07 did, to compare with one of them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "bench_util.h"
 #include "journal_int.h"
@@ -318,6 +322,8 @@ int main(int argc, char **argv)
 		       {"hostile", hostile}, {"wide", wide},
 		       {"layouts", layouts}};
 
+	if (getenv("GW_BENCH_JLEVEL6"))
+		gw_jcodec_set_deflate(6, Z_DEFAULT_STRATEGY);
 	report("start");
 	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
 		if (argc < 2 || strcmp(argv[1], streams[i].name) == 0)

@@ -19,6 +19,13 @@
  * factor move as such; a bus starts its poll up to 2 s late, a meter
  * answers at its place on the bus with a few ms of jitter.
  *
+ * With GW_BENCH_LEVELS set (e.g. "1,2,3,4,6,rle": zlib levels, "rle" is
+ * level 6 with Z_RLE), it instead codes the same day once per level,
+ * cycle by cycle side by side (the levels' order turned each cycle), and
+ * prints per level the CPU per reading of the appends (coding, deflate,
+ * framing and CRC: thread CPU time around each), bytes per reading, bytes
+ * appended and 4 KiB blocks fsync'ed per day, each against level 6.
+ *
  * Prints per repeat and as min/median/max: bytes per reading (records,
  * framing and segment headers), bytes appended per day, 4 KiB blocks
  * each append's fsync writes (the data blocks it touches; the file
@@ -32,6 +39,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bench_util.h"
 #include "batchfile.h"
@@ -436,6 +444,155 @@ static int check_real_writer(const struct gw_reading *r, const size_t *n,
 	return got == expect ? 0 : -1;
 }
 
+/* ---- levels side by side (GW_BENCH_LEVELS) ---- */
+
+#define LV_MAX 8
+
+static double thread_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Parses "1,2,6,rle" into levels and strategies; the count, or -1. */
+static int parse_levels(const char *spec, int *lv, int *st, char name[][8])
+{
+	int n = 0;
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+		if (n == LV_MAX)
+			return -1;
+		if (strcmp(t, "rle") == 0) {
+			lv[n] = 6, st[n] = Z_RLE;
+		} else {
+			lv[n] = atoi(t), st[n] = Z_DEFAULT_STRATEGY;
+			if (lv[n] < 1 || lv[n] > 9)
+				return -1;
+		}
+		snprintf(name[n], 8, "%s", t);
+		n++;
+	}
+	return n;
+}
+
+static int levels_main(const char *spec, int meters, int repeats, int per_bus)
+{
+	int lv[LV_MAX], st[LV_MAX], nv, ref = -1;
+	char name[LV_MAX][8];
+
+	nv = parse_levels(spec, lv, st, name);
+	for (int v = 0; v < nv; v++)
+		if (lv[v] == 6 && st[v] == Z_DEFAULT_STRATEGY)
+			ref = v;
+	if (nv < 1 || ref < 0) {
+		fprintf(stderr, "journal_bench: GW_BENCH_LEVELS: levels 1-9 or rle, 6 among them\n");
+		return 2;
+	}
+	int nbus = (meters + per_bus - 1) / per_bus;
+	size_t per = (size_t)per_bus * (size_t)nregs;
+	struct meter *m = calloc((size_t)meters, sizeof(*m));
+	struct gw_reading *r = calloc(per, sizeof(*r));
+	double cpu[LV_MAX][64], bpr[LV_MAX][64], day[LV_MAX][64], blk[LV_MAX][64];
+	double cpur[LV_MAX][64], bytr[LV_MAX][64], blkr[LV_MAX][64];
+	int32_t d;
+
+	if (repeats > 64)
+		repeats = 64;
+	gw_day_parse("2026-03-10", &d);
+	printf("# journal levels: %d meters x %d registers, %d buses of %d, 96 polls a day, %d repeats\n",
+	       meters, nregs, nbus, per_bus, repeats);
+	printf("# %-6s %-5s %10s %10s %10s %10s %12s %10s\n", "repeat", "level", "ns/rdg",
+	       "cpu/l6", "B/rdg", "B/l6", "B/day", "blk/l6");
+	for (int rep = 0; rep < repeats; rep++) {
+		rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(rep + 1) * 0xD1B54A32D192ED03ULL);
+		new_meters(m, meters);
+		struct seg *s = calloc((size_t)nbus * (size_t)nv, sizeof(*s));
+		double t[LV_MAX] = {0};
+		uint64_t readings = 0;
+		for (int i = 0; i < nbus * nv; i++) {
+			s[i].codec.fresh = 1;
+			s[i].keep = i / nv < KEEP_BUSES;
+		}
+		for (int k = 0; k < 96; k++)
+			for (int b = 0; b < nbus; b++) {
+				int first = b * per_bus;
+				int nm = meters - first < per_bus ? meters - first : per_bus;
+				int64_t late = (int64_t)(rnd() % 2000);
+				size_t n = bus_cycle(m, first, nm, d, k, late, r);
+				readings += n;
+				for (int j = 0; j < nv; j++) {
+					int v = (j + k + b) % nv;
+					struct seg *x = &s[(size_t)b * (size_t)nv + (size_t)v];
+					gw_jcodec_set_deflate(lv[v], st[v]);
+					double t0 = thread_s();
+					append(&x->v2, &x->len2, &x->blocks2, x->keep,
+					       GW_JOURNAL_VERSION, &x->codec, b, r, n);
+					t[v] += thread_s() - t0;
+				}
+			}
+		uint64_t by[LV_MAX] = {0}, bl[LV_MAX] = {0};
+		struct tally sum[LV_MAX];
+		for (int v = 0; v < nv; v++) {
+			memset(&sum[v], 0, sizeof(sum[v]));
+			for (int b = 0; b < nbus; b++) {
+				struct seg *x = &s[(size_t)b * (size_t)nv + (size_t)v];
+				by[v] += x->len2, bl[v] += x->blocks2;
+				const char *why;
+				uint64_t good;
+				if (x->keep &&
+				    gw_journal_read_buf(x->v2.p, x->v2.n, count_cb, NULL, &sum[v],
+							&why, &good) != 0) {
+					fprintf(stderr, "journal_bench: level %s: bus %d does not read: %s\n",
+						name[v], b, why);
+					return 1;
+				}
+			}
+		}
+		for (int v = 0; v < nv; v++)
+			if (sum[v].n != sum[ref].n || sum[v].sum != sum[ref].sum) {
+				fprintf(stderr, "journal_bench: level %s reads back otherwise\n", name[v]);
+				return 1;
+			}
+		for (int v = 0; v < nv; v++) {
+			cpu[v][rep] = t[v] / (double)readings * 1e9;
+			bpr[v][rep] = (double)by[v] / (double)readings;
+			day[v][rep] = (double)by[v] / 1e6;
+			blk[v][rep] = (double)bl[v] * 4096 / 1e6;
+			cpur[v][rep] = t[v] / t[ref];
+			bytr[v][rep] = (double)by[v] / (double)by[ref];
+			blkr[v][rep] = (double)bl[v] / (double)bl[ref];
+			printf("  %-6d %-5s %10.1f %10.3f %10.3f %10.3f %12llu %10.3f\n", rep + 1,
+			       name[v], cpu[v][rep], cpur[v][rep], bpr[v][rep], bytr[v][rep],
+			       (unsigned long long)by[v], blkr[v][rep]);
+		}
+		for (int i = 0; i < nbus * nv; i++) {
+			free(s[i].v2.p);
+			gw_jcodec_free(&s[i].codec);
+		}
+		free(s);
+	}
+	for (int v = 0; v < nv; v++) {
+		char what[64];
+		printf("# level %s\n", name[v]);
+		snprintf(what, sizeof(what), "  CPU per reading");
+		stat3(what, cpu[v], repeats, "ns");
+		stat3("  CPU against level 6", cpur[v], repeats, "x");
+		stat3("  bytes per reading", bpr[v], repeats, "B");
+		stat3("  bytes against level 6", bytr[v], repeats, "x");
+		stat3("  appended per day", day[v], repeats, "MB");
+		stat3("  blocks fsync'ed per day", blk[v], repeats, "MB");
+		stat3("  blocks against level 6", blkr[v], repeats, "x");
+	}
+	gw_jcodec_set_deflate(GW_JOURNAL_ZLEVEL, GW_JOURNAL_ZSTRATEGY);
+	free(m);
+	free(r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int meters = argc > 1 ? atoi(argv[1]) : 10000;
@@ -443,8 +600,10 @@ int main(int argc, char **argv)
 	int repeats = argc > 3 ? atoi(argv[3]) : 3;
 	int per_bus = argc > 4 ? atoi(argv[4]) : 32;
 
-	if (meters < 1 || repeats < 1 || per_bus < 1 || per_bus > 64) {
-		fprintf(stderr, "usage: journal_bench METERS 3|PROFILE [REPEATS] [METERS_PER_BUS<=64]\n");
+	/* levels: up to 256 meters a bus (gatewayd's scale bench has 200) */
+	if (meters < 1 || repeats < 1 || per_bus < 1 ||
+	    per_bus > (getenv("GW_BENCH_LEVELS") ? 256 : 64)) {
+		fprintf(stderr, "usage: journal_bench METERS 3|PROFILE [REPEATS] [METERS_PER_BUS<=64, 256 with GW_BENCH_LEVELS]\n");
 		return 2;
 	}
 	gw_log_set_level(GW_LOG_WARN);
@@ -457,6 +616,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "journal_bench: %s: no registers\n", regarg);
 		return 2;
 	}
+	if (getenv("GW_BENCH_LEVELS"))
+		return levels_main(getenv("GW_BENCH_LEVELS"), meters, repeats, per_bus);
 	int nbus = (meters + per_bus - 1) / per_bus;
 	struct meter *m = calloc((size_t)meters, sizeof(*m));
 	struct gw_reading *r = calloc((size_t)per_bus * (size_t)nregs, sizeof(*r));

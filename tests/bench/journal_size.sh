@@ -9,11 +9,14 @@
 # Target: <= 4 bytes per reading. Bytes per day are what gatewayd appends
 # to journal/; "blocks fsync'ed" counts the 4 KiB blocks each append's
 # fsync writes (what wears an SD card; the file system's metadata comes on
-# top of both).
+# top of both). GW_BENCH_PER_BUS (32) meters a bus; GW_BENCH_LEVELS (e.g.
+# 1,2,3,4,6,rle) codes the day at those zlib levels side by side instead
+# (docs/benchmarks.md, "The journal's deflate level").
 set -u
 cd "$(dirname "$0")/../.."
 bin="${GW_BUILD:-build}/bench/journal_bench"
 meters="${GW_BENCH_METERS:-10000}"
 repeats="${GW_BENCH_REPEATS:-3}"
-"$bin" "$meters" 3 "$repeats"
-"$bin" "$meters" profiles/abb_b23.prof "$repeats"
+per_bus="${GW_BENCH_PER_BUS:-32}"
+"$bin" "$meters" 3 "$repeats" "$per_bus"
+"$bin" "$meters" profiles/abb_b23.prof "$repeats" "$per_bus"

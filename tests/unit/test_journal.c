@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "journal_int.h"
 #include "spool.h"
@@ -850,6 +851,22 @@ static void code_and_read(struct gw_reading **cyc, const size_t *n, int ncyc,
 	free(at);
 }
 
+/* The tests that pin the records' bytes (length and CRC) pin those the
+ * writer made when it deflated at level 6 (compress2's): they run with
+ * the writers' streams set to level 6, the records' coding being what
+ * they check; packed_bytes_default checks the level gatewayd writes. */
+static int level6(void **state)
+{
+	(void)state;
+	return gw_jcodec_set_deflate(6, Z_DEFAULT_STRATEGY);
+}
+
+static int level_default(void **state)
+{
+	(void)state;
+	return gw_jcodec_set_deflate(GW_JOURNAL_ZLEVEL, GW_JOURNAL_ZSTRATEGY);
+}
+
 /* The packed records of a multi-cycle segment (and of a fresh one after
  * it) are the bytes this codec has always written: their length and CRC
  * are those of the records written at 2127eaa, before the writer's state
@@ -906,6 +923,74 @@ static void *coder_thread(void *arg)
 	gw_jcodec_free(&w);
 	free(b.p);
 	return NULL;
+}
+
+/* What gatewayd writes: the deflated body of each record is what one
+ * deflate of the whole body at GW_JOURNAL_ZLEVEL with Z_RLE makes (the
+ * shared streams, used at level 6 by the tests before and set back, give
+ * the bytes of a stream made for it), every reading reads back, and the
+ * records are those of the first writer at Z_RLE (length and CRC). A
+ * writer still at level 6 gives other bytes (39,980), and so does one
+ * that took a refused level. */
+static void packed_bytes_default(void **state)
+{
+	static struct gw_reading all[30][800];
+	struct gw_reading *cyc[30];
+	size_t nall[30], len;
+	uint32_t crc;
+	int deflated = 0;
+	(void)state;
+
+	/* what zlib does not have is refused, the level left as it is */
+	assert_int_equal(gw_jcodec_set_deflate(0, Z_RLE), GW_EINVAL);
+	assert_int_equal(gw_jcodec_set_deflate(10, Z_RLE), GW_EINVAL);
+	assert_int_equal(gw_jcodec_set_deflate(6, 99), GW_EINVAL);
+	for (int c = 0; c < 30; c++) {
+		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
+		cyc[c] = all[c];
+	}
+	code_and_read(cyc, nall, 30, 20, &len, &crc);
+	assert_int_equal(len, 49371);
+	assert_int_equal(crc, 0x9d50c590u);
+
+	struct gw_jcodec w = {.fresh = 1};
+	for (int c = 0; c < 30; c++) {
+		struct gw_wbuf b = {0};
+		assert_int_equal(gw_jcodec_encode(&w, 3, cyc[c], nall[c], &b), 0);
+		assert_false(b.oom);
+		struct gw_rbuf r = {.p = b.p, .n = b.n};
+		assert_int_equal(gw_rbuf_le(&r, 1), GW_JREC_PACKED);
+		uint8_t flags = (uint8_t)gw_rbuf_le(&r, 1);
+		gw_rbuf_varint(&r); /* bus */
+		gw_rbuf_varint(&r); /* readings */
+		if (flags & 2) {
+			uLongf raw = (uLongf)gw_rbuf_varint(&r);
+			assert_false(r.bad);
+			const uint8_t *z = b.p + r.pos;
+			size_t zn = b.n - r.pos;
+			uint8_t *body = malloc(raw), *again = malloc(compressBound(raw));
+			uLongf got = raw;
+			assert_int_equal(uncompress(body, &got, z, (uLong)zn), Z_OK);
+			assert_int_equal(got, raw);
+			z_stream s = {0};
+			assert_int_equal(deflateInit2(&s, GW_JOURNAL_ZLEVEL, Z_DEFLATED, 15, 8,
+						      Z_RLE), Z_OK);
+			s.next_in = body;
+			s.avail_in = (uInt)raw;
+			s.next_out = again;
+			s.avail_out = (uInt)compressBound(raw);
+			assert_int_equal(deflate(&s, Z_FINISH), Z_STREAM_END);
+			assert_int_equal(s.total_out, zn);
+			assert_memory_equal(again, z, zn);
+			deflateEnd(&s);
+			free(body);
+			free(again);
+			deflated++;
+		}
+		free(b.p);
+	}
+	gw_jcodec_free(&w);
+	assert_true(deflated > 20);
 }
 
 /* The writers of many buses at once (a poll worker a bus) share a few
@@ -1782,13 +1867,14 @@ int main(void)
 		cmocka_unit_test(failed_append_no_litter),
 		cmocka_unit_test(packed_round_trip),
 		cmocka_unit_test(version1_segments_replay),
-		cmocka_unit_test(packed_bytes_and_series),
-		cmocka_unit_test(packed_bytes_many_writers),
-		cmocka_unit_test(packed_far_times_and_wide),
-		cmocka_unit_test(packed_values_beyond_32_bits),
-		cmocka_unit_test(packed_scale_unit_change),
-		cmocka_unit_test(packed_shared_layouts),
-		cmocka_unit_test(packed_many_escapes),
+		cmocka_unit_test_setup_teardown(packed_bytes_and_series, level6, level_default),
+		cmocka_unit_test_setup_teardown(packed_bytes_many_writers, level6, level_default),
+		cmocka_unit_test_setup_teardown(packed_far_times_and_wide, level6, level_default),
+		cmocka_unit_test_setup_teardown(packed_values_beyond_32_bits, level6, level_default),
+		cmocka_unit_test_setup_teardown(packed_scale_unit_change, level6, level_default),
+		cmocka_unit_test_setup_teardown(packed_shared_layouts, level6, level_default),
+		cmocka_unit_test_setup_teardown(packed_many_escapes, level6, level_default),
+		cmocka_unit_test(packed_bytes_default),
 		cmocka_unit_test(recover_and_state),
 		cmocka_unit_test(size_bound),
 		cmocka_unit_test(journal_over_bound_keeps_intervals),
