@@ -456,9 +456,11 @@ struct gw_batcher {
  * hash, the record's points and bytes, the record before it (0: none;
  * the same generation, an earlier offset), the points and bytes of the
  * chain up to and including it, its place in the chain (1: the first),
- * the track's first point's time, the coder's state before its first
- * point and after its last (struct spill_state: the last record of a
- * chain decodes alone, batch_track_view). (The store is a cache, emptied at
+ * the track's first point's time, and the coder's state where the
+ * record meets the other record of its chain (struct spill_state): a
+ * chain's first record the state after its last point (the open day's
+ * record after it starts from there), a later record the state before
+ * its first point (it decodes alone: batch_track_view). (The store is a cache, emptied at
  * each start: this layout may change from one build to the next; the
  * file's version byte says which.) The seal's pass writes a track's chain anew as one record; the
  * passes of the open day (SPILL_OPEN_PASSES) add a record after it
@@ -466,7 +468,7 @@ struct gw_batcher {
  * one already, write that record again with those points after its own
  * (so a chain is two records at most: the seal reads a track with two
  * reads). */
-#define SPILL_HDR 96
+#define SPILL_HDR 68
 #define SPILL_FIRST (512 - SPILL_HDR) /* bytes of points read with the header */
 #define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
 /* The points at or before the open day's start that the seal's pass
@@ -499,8 +501,10 @@ struct spill_hdr {
 	uint16_t depth;
 	uint8_t bits; /* of the last byte, used: 1-7, 0 all eight */
 	int64_t first_ts;
-	struct spill_state start, end; /* before its first point, after its
-					* last */
+	/* before its first point (a chain's first record: the coder's
+	 * first state) and after its last (a later record: not kept, 0);
+	 * the header keeps the one where it meets the other record */
+	struct spill_state start, end;
 };
 
 /* A record of a chain read back: its points at `at` in the buffer. */

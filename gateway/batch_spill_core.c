@@ -190,8 +190,8 @@ static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 	put32(p + 28, (uint32_t)h->depth | (uint32_t)h->bits << 16);
 	put32(p + 32, (uint32_t)(uint64_t)h->first_ts);
 	put32(p + 36, (uint32_t)((uint64_t)h->first_ts >> 32));
-	put_state(p + 40, &h->start);
-	put_state(p + 68, &h->end);
+	/* the state where the record meets the other of its chain */
+	put_state(p + 40, h->depth == 1 ? &h->end : &h->start);
 }
 
 static void hdr_get(const uint8_t *p, struct spill_hdr *h)
@@ -206,8 +206,13 @@ static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 	h->depth = (uint16_t)d;
 	h->bits = (uint8_t)(d >> 16);
 	h->first_ts = get64(p + 32);
-	get_state(p + 40, &h->start);
-	get_state(p + 68, &h->end);
+	if (h->depth == 1) {
+		h->start = (struct spill_state){0, 0, 0, RICE_M0, RICE_M0};
+		get_state(p + 40, &h->end);
+	} else {
+		get_state(p + 40, &h->start);
+		h->end = (struct spill_state){0}; /* not kept */
+	}
 }
 
 /* The header of h and its CRC into the buffer, before its bytes;
