@@ -214,10 +214,11 @@ struct seal_src {
  * tested against its neighbours: boundary_raw), and batch_booked the
  * last before the edge midnight (lacks is set when that is not in the
  * view: the day is read again from the whole track). The view is taken
- * when it holds two points before s; a seal's pass leaves three points
- * at or before the open day's start in memory (spill_track), which
- * the open day's passes then write to its record, so most tracks have
- * them. Returns 1 with *v, or 0 (the whole track is to be read). */
+ * when it holds two points before s; the seal's pass writes the last
+ * three points at or before the open day's start to the open day's
+ * record (spill_track), so most tracks have them (not a track's first
+ * day, whose chain the passes made: its open day's record starts in the
+ * day). Returns 1 with *v, or 0 (the whole track is to be read). */
 static int seal_view(const struct seal_src *c, struct track *t, int64_t s,
 		     struct tpts *v)
 {

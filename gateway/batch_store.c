@@ -1369,8 +1369,15 @@ static void keep_in_memory(const struct gw_batcher *b, struct track *t,
 }
 
 /* During a spill pass (batch_spill_begin): t's points at or before the
- * open day's start go to the store, the rest (none, one or two at the
- * seal) stay in enc, encoded on from the state after them: a track that
+ * open day's start but the last SPILL_KEEP go to the store as one
+ * record, and those and the rest (none, one or two after the start at
+ * the seal) as a second record after it, the open day's (its passes
+ * write it again with their points after these), which holds the points
+ * the next seal reads before the open day's start (a view: batch_seal.c,
+ * seal_view); a track with SPILL_KEEP points or fewer at or before the
+ * start keeps them all in memory, and when the second record cannot be
+ * written its points stay in enc, encoded on from the state after the
+ * first: a track that
  * began on the day sealed (a start's lead day) then keeps no escaped
  * first point in memory, and the means it has learnt go on (the last
  * point before the start stayed in memory before: one point more in the
