@@ -3,15 +3,17 @@
  * test_batch_view.c - the seal of the open day read from a register's
  * last record and its points in memory only (a view, batch_seal.c), with
  * the points on disk (batch_spill_core.c): 40 meters read every 15
- * minutes for 7 days in Europe/Berlin (daylight saving time begins on day
- * 3), each sealed day encoded as gatewayd writes it, three ways: views
+ * minutes for 7 days (0 .. 6) in Europe/Berlin (the clocks go forward on
+ * day 2), each sealed day (0 .. 5) encoded as gatewayd writes it, three
+ * ways: views
  * allowed, views turned off (gw_batcher_set_view), and every point in
  * memory (no store). The three give the same bytes, and the runs with a
  * store count how the open days' registers were read:
  *
  *   - the meters read as usual (ten of them, a few ms of jitter) are read
- *     as views on every open day sealed after the first (views >= 10 x
- *     5), and so are most others; with views off, none is;
+ *     as views on every open day sealed after the first (days 1 .. 5:
+ *     views >= 14 registers x 5), and so are most others; with views
+ *     off, none is;
  *   - meters whose days are hard: readings exactly at midnight, a
  *     reading out of line just before and one just after midnight, a
  *     counter that wraps at its rollover across midnight, one reset to
@@ -275,7 +277,7 @@ static void views_same_bytes(void **state)
 	assert_memory_equal(with.p, without.p, with.n);
 	assert_int_equal(with.n, mem.n);
 	assert_memory_equal(with.p, mem.p, with.n);
-	/* days 2 .. 6 sealed as open days after a seal's pass: every
+	/* days 1 .. 5 sealed as open days after a seal's pass: every
 	 * register of the ten meters read as usual (two registers each for
 	 * four of them) */
 	fprintf(stderr, "# views %llu, whole %llu\n", (unsigned long long)v1,
