@@ -331,5 +331,15 @@ int gw_batcher_spill_broken(const struct gw_batcher *b);
  * the next day's seal. Returns 0 or GW_EIO (broken). */
 int gw_batcher_spill_now(struct gw_batcher *b);
 void gw_batcher_spill_stats(const struct gw_batcher *b, struct gw_spill_stats *st);
+/* The seal of the open day reads a register's day from its last record
+ * and its points in memory only (a view) where that gives what the
+ * whole chain gives, else the whole chain. on 0 reads the whole chain
+ * always (for the tests: the two must seal the same batches). */
+#define GW_BATCHER_VIEW 1 /* these two functions are here */
+void gw_batcher_set_view(struct gw_batcher *b, int on);
+/* Registers the seals of the open day read as views (*views) and whole
+ * (*full) since the batcher was made. */
+void gw_batcher_view_stats(const struct gw_batcher *b, uint64_t *views,
+			   uint64_t *full);
 
 #endif

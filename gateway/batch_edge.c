@@ -61,7 +61,8 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 	int broken = 0;
 	char detail[96], since[32], back[32], day[16];
 
-	enum gw_quality q = batch_boundary(b, t, b->edge_start, &v, &broken);
+	struct tpts all = track_all(b, t);
+	enum gw_quality q = batch_boundary(b, t, &all, b->edge_start, &v, &broken);
 	size_t i = lower_bound(b, t, b->edge_start);
 	if (q == GW_Q_INCOMPLETE || i == 0 || i == t->n)
 		return 0; /* cannot be: readings on both sides */
@@ -120,7 +121,8 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 			if (t->edge == EDGE_BACK && m > b->edge_start && long_gap(b, t))
 				rc = GW_ENOMEM;
 			int64_t v = 0;
-			enum gw_quality q = batch_boundary(b, t, m, &v, NULL);
+			struct tpts all = track_all(b, t);
+			enum gw_quality q = batch_boundary(b, t, &all, m, &v, NULL);
 			if (q != GW_Q_INCOMPLETE) {
 				t->edge = EDGE_FROZEN;
 				track_edge_v_set(b, t, v);

@@ -438,6 +438,13 @@ struct gw_batcher {
 	} *sc;
 	struct blk_pool *pool; /* the blocks of every track's points */
 	struct spill_core *spl; /* NULL: every point in memory */
+	/* The seal of the open day reads a track's last record and its
+	 * points in memory only, when that is exact (batch_seal.c, "a
+	 * view"): no_view turns that off (gw_batcher_set_view, for the
+	 * tests); views and full the tracks read each way since the
+	 * batcher was made (gw_batcher_view_stats). */
+	int no_view;
+	uint64_t views, view_full;
 };
 
 /* The points spilled to a store (batch_spill_core.c). A record is a
@@ -449,7 +456,11 @@ struct gw_batcher {
  * hash, the record's points and bytes, the record before it (0: none;
  * the same generation, an earlier offset), the points and bytes of the
  * chain up to and including it, its place in the chain (1: the first),
- * the track's first point's time. (The store is a cache, emptied at
+ * the track's first point's time, and the coder's state where the
+ * record meets the other record of its chain (struct spill_state): a
+ * chain's first record the state after its last point (the open day's
+ * record after it starts from there), a later record the state before
+ * its first point (it decodes alone: batch_track_view). (The store is a cache, emptied at
  * each start: this layout may change from one build to the next; the
  * file's version byte says which.) The seal's pass writes a track's chain anew as one record; the
  * passes of the open day (SPILL_OPEN_PASSES) add a record after it
@@ -457,9 +468,15 @@ struct gw_batcher {
  * one already, write that record again with those points after its own
  * (so a chain is two records at most: the seal reads a track with two
  * reads). */
-#define SPILL_HDR 40
-#define SPILL_FIRST 472     /* bytes of points read with the header */
+#define SPILL_HDR 68
+#define SPILL_FIRST (512 - SPILL_HDR) /* bytes of points read with the header */
 #define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
+/* The points at or before the open day's start that the seal's pass
+ * keeps in memory (spill_track): the open day's passes write them to its
+ * record, so that the next seal reads the day from that record alone (a
+ * view: two points before the day's start at least, batch_seal.c). */
+#define SPILL_KEEP 3
+_Static_assert(SPILL_KEEP >= 1, "the open day's record never empty");
 #define SPILL_EVERY_MS (4 * 3600000LL) /* a replay's passes */
 #define SPILL_OPEN_PASSES 5 /* an open day's passes before its day-end pass */
 /* An open day's pass comes when the tracks hold the most points in
@@ -469,11 +486,25 @@ struct gw_batcher {
 #define SPILL_RA (256 * 1024) /* a window of records read ahead: bytes */
 #define SPILL_RA_PASS (64 * 1024) /* the same when a pass takes them */
 
+/* The coder's state between two points (batch_store.c, "the points,
+ * encoded"): the point before (its time and value), the time step to it
+ * (0 before the second point), the two Rice means; with the points before
+ * counted (the record's total - count at its start, total at its end),
+ * what the decoder needs to go on from there alone. */
+struct spill_state {
+	int64_t ts, step, v;
+	uint32_t mt, mv;
+};
+
 struct spill_hdr {
 	uint32_t hash, count, len, prev, total, total_len;
 	uint16_t depth;
 	uint8_t bits; /* of the last byte, used: 1-7, 0 all eight */
 	int64_t first_ts;
+	/* before its first point (a chain's first record: the coder's
+	 * first state) and after its last (a later record: not kept, 0);
+	 * the header keeps the one where it meets the other record */
+	struct spill_state start, end;
 };
 
 /* A record of a chain read back: its points at `at` in the buffer. */
@@ -546,6 +577,20 @@ struct pview {
 	size_t n, at;
 };
 
+/* A run of a track's points the rules of a day read (batch_midnight.c,
+ * batch_seal.c): p[0 .. n) are the track's points off .. off + n, its
+ * last among them. The whole track (track_all: off 0, the scratch), or
+ * a view (batch_track_view: its last record and its points in memory,
+ * decoded apart; off > 0). Indices into p are the run's own, never the
+ * track's: p[i] is the track's point off + i. A rule that needs a point
+ * before p[0] of a view (off > 0) sets `lacks` and the caller reads the
+ * whole track instead. */
+struct tpts {
+	const struct point *p;
+	size_t n, off;
+	int lacks;
+};
+
 /* How add() may mark sealed days. Live readings change every sealed day
  * they touch. A replayed cycle was read at `sealed_by`: it changed only the
  * days sealed by then, and only if the day it was read on is still open
@@ -598,6 +643,17 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		       int64_t v, struct point win[3], struct pview *view);
 void batch_track_open(const struct gw_batcher *b, struct track *t);
+/* t's last record and its points in memory decoded alone into the
+ * scratch (which then holds no track: track_pts is NULL for every one),
+ * as *v (off: the points before them). Returns 1, or 0 when there is no
+ * such view: t has no record after another, or its last record does not
+ * read back (broken), or what it decodes to does not end in t's last
+ * point and the coder's means t keeps. */
+int batch_track_view(const struct gw_batcher *b, struct track *t,
+		     struct tpts *v);
+/* The coder's state after t's last point. */
+void batch_tail_state(const struct gw_batcher *b, const struct track *t,
+		      struct spill_state *s);
 int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
 /* The last of t's points at or before ts into *last: 1, or 0 if none
  * (or its record does not read back: the batcher is then broken). Decodes
@@ -630,6 +686,8 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 		     const uint8_t **base);
 int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		      int64_t *ts);
+int batch_spill_last(const struct gw_batcher *b, const struct track *t,
+		     struct spill_hdr *h, const uint8_t **bytes);
 /* Which pass gw_batcher_advance(b, now_ms) runs: 0 none, 1 the
  * day-end pass (batch_spill_day_end), 2 an open day's pass
  * (batch_spill_hours; its slot, 1 .. SPILL_OPEN_PASSES, in *slot when
@@ -662,12 +720,14 @@ int64_t batch_wrap_increase(const struct gw_batcher *b, int64_t r, int64_t a,
 			    int64_t bv, int64_t dt);
 int batch_ool3(const struct gw_batcher *b, const struct track *t,
 	       const struct point *a, const struct point *x, const struct point *c);
-int batch_out_of_line(const struct gw_batcher *b, const struct track *t, size_t k);
-int64_t batch_booked(const struct gw_batcher *b, const struct track *t, int64_t ts,
-		     int64_t v, int *clamped);
+int batch_out_of_line(const struct gw_batcher *b, const struct track *t,
+		      struct tpts *v, size_t k);
+int64_t batch_booked(const struct gw_batcher *b, const struct track *t,
+		     struct tpts *v, int64_t ts, int64_t val, int *clamped);
 enum gw_quality batch_boundary(const struct gw_batcher *b, const struct track *t,
-			       int64_t m, int64_t *value, int *broken);
-uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct track *t,
+			       struct tpts *v, int64_t m, int64_t *value,
+			       int *broken);
+uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct tpts *v,
 			       size_t first, size_t end, int64_t s, int64_t e);
 
 /* batch_edge.c */
@@ -876,6 +936,28 @@ static inline struct point *track_pts(const struct gw_batcher *b,
 				      const struct track *t)
 {
 	return b->sc->owner == t ? b->sc->pts : NULL;
+}
+
+/* Open track t's points, whole, as a run (struct tpts). */
+static inline struct tpts track_all(const struct gw_batcher *b,
+				    const struct track *t)
+{
+	return (struct tpts){track_pts(b, t), t->n, 0, 0};
+}
+
+/* Index in run v of its first point with ts >= x (v->n if none). */
+static inline size_t tpts_lb(const struct tpts *v, int64_t x)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v->p[mid].ts < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* Index of the first point of open track t with ts >= x (t->n if none). */

@@ -69,11 +69,19 @@ int batch_ool3(const struct gw_batcher *b, const struct track *t,
 	return !batch_replaced_between(b, track_meter(b, t), a->ts, c->ts);
 }
 
-int batch_out_of_line(const struct gw_batcher *b, const struct track *t, size_t k)
+/* Point k of run v (its own index). A view's first point (off > 0) has
+ * a point before it that the view lacks (lacks set; the seal takes a
+ * view only with two points before the day's start, batch_seal.c). */
+int batch_out_of_line(const struct gw_batcher *b, const struct track *t,
+		      struct tpts *v, size_t k)
 {
-	if (k == 0 || k + 1 >= t->n)
+	if (k + v->off == 0 || k + 1 >= v->n)
 		return 0;
-	const struct point *p = track_pts(b, t);
+	if (k == 0) {
+		v->lacks = 1;
+		return 0;
+	}
+	const struct point *p = v->p;
 
 	return batch_ool3(b, t, &p[k - 1], &p[k], &p[k + 1]);
 }
@@ -83,19 +91,24 @@ int batch_out_of_line(const struct gw_batcher *b, const struct track *t, size_t 
  * set when the readings around m are of two counters (a reset or another
  * meter between them): the value is then the old counter's last one. */
 static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct track *t,
-				    int64_t m, int64_t *value, int *broken)
+				    struct tpts *v, int64_t m, int64_t *value,
+				    int *broken)
 {
 	if (t->edge == EDGE_FROZEN && m == b->edge_start) {
 		*value = track_edge_v(b, t);
 		return (enum gw_quality)t->edge_q;
 	}
-	size_t i = lower_bound(b, t, m), ia = i, ib = i;
+	size_t i = tpts_lb(v, m), ia = i, ib = i;
+	if (v->off && i < 2) {
+		v->lacks = 1; /* the points before m are not all there */
+		return GW_Q_INCOMPLETE;
+	}
 	/* a reading out of line on either side does not count */
-	if (ia < t->n && batch_out_of_line(b, t, ia))
+	if (ia < v->n && batch_out_of_line(b, t, v, ia))
 		ia++;
-	if (ib > 0 && batch_out_of_line(b, t, ib - 1))
+	if (ib > 0 && batch_out_of_line(b, t, v, ib - 1))
 		ib--;
-	const struct point *after = ia < t->n ? &track_pts(b, t)[ia] : NULL;
+	const struct point *after = ia < v->n ? &v->p[ia] : NULL;
 	const struct point *before = NULL;
 
 	if (after && after->ts == m) {
@@ -103,7 +116,7 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
 		return is_derived(b, t, after) ? GW_Q_INTERPOLATED : GW_Q_MEASURED;
 	}
 	if (ib > 0)
-		before = &track_pts(b, t)[ib - 1];
+		before = &v->p[ib - 1];
 	int64_t tol = b->p.midnight_tolerance_ms;
 	int64_t db = before ? m - before->ts : INT64_MAX;
 	int64_t da = after ? after->ts - m : INT64_MAX;
@@ -158,17 +171,23 @@ static enum gw_quality boundary_raw(const struct gw_batcher *b, const struct tra
  * it), not a drop of the register; the books hold it at the frozen value
  * until the register passes it, so that the days still chain and add up.
  * *clamped is set when that happened. */
-int64_t batch_booked(const struct gw_batcher *b, const struct track *t, int64_t ts,
-		     int64_t v, int *clamped)
+int64_t batch_booked(const struct gw_batcher *b, const struct track *t,
+		     struct tpts *v, int64_t ts, int64_t val, int *clamped)
 {
 	if (t->edge != EDGE_FROZEN || ts <= b->edge_start)
-		return v;
+		return val;
 	int64_t ev = track_edge_v(b, t);
-	if (v >= ev)
-		return v;
-	size_t k = lower_bound(b, t, b->edge_start + 1);
-	if (k == 0 || v < track_pts(b, t)[k - 1].v)
-		return v; /* below the last reading before: a real drop */
+	if (val >= ev)
+		return val;
+	size_t k = tpts_lb(v, b->edge_start + 1);
+	if (k == 0 && v->off) {
+		/* the last reading before the edge midnight is not in the
+		 * view (the same one when the view has one) */
+		v->lacks = 1;
+		return val;
+	}
+	if (k == 0 || val < v->p[k - 1].v)
+		return val; /* below the last reading before: a real drop */
 	*clamped = 1;
 	return ev;
 }
@@ -176,13 +195,14 @@ int64_t batch_booked(const struct gw_batcher *b, const struct track *t, int64_t 
 /* The register value at midnight m (boundary_raw), as the books have it
  * (booked; a day with a value held at the frozen edge is estimated). */
 enum gw_quality batch_boundary(const struct gw_batcher *b, const struct track *t,
-			       int64_t m, int64_t *value, int *broken)
+			       struct tpts *v, int64_t m, int64_t *value,
+			       int *broken)
 {
-	enum gw_quality q = boundary_raw(b, t, m, value, broken);
+	enum gw_quality q = boundary_raw(b, t, v, m, value, broken);
 	int clamped = 0;
 
 	if (q != GW_Q_INCOMPLETE && m != b->edge_start) {
-		*value = batch_booked(b, t, m, *value, &clamped);
+		*value = batch_booked(b, t, v, m, *value, &clamped);
 		if (clamped && q < GW_Q_ESTIMATED)
 			q = GW_Q_ESTIMATED;
 	}
@@ -196,11 +216,12 @@ enum gw_quality batch_boundary(const struct gw_batcher *b, const struct track *t
  * counts its own part of a gap, so a day inside a gap misses all of its
  * minutes and the parts add up to the gap less one poll interval. With no
  * reading beyond an edge of the day, the edge stands in for one. */
-uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct track *t,
+uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct tpts *v,
 			       size_t first, size_t end, int64_t s, int64_t e)
 {
-	const struct point *p = track_pts(b, t);
+	const struct point *p = v->p;
 	int64_t poll = b->p.poll_interval_ms, half = poll / 2, miss = 0;
+	/* (a view has points before first: the seal takes one so) */
 	int64_t prev = first > 0 ? p[first - 1].ts : s;
 
 	for (size_t i = first; i <= end; i++) {
@@ -208,7 +229,7 @@ uint32_t batch_missing_minutes(const struct gw_batcher *b, const struct track *t
 		if (i < end)
 			ts = p[i].ts;
 		else
-			ts = end < t->n ? p[end].ts : e;
+			ts = end < v->n ? p[end].ts : e;
 		int64_t gap = ts - prev;
 		if (gap > 0 && gap * 2 > poll * 3) {
 			int64_t from = prev + half, to = ts - (poll - half);

@@ -44,19 +44,19 @@ static int add_event(const struct gw_batcher *b, struct gw_batch *batch,
  * records events as it goes. Every increase counted is bounded by a power
  * times its time, so the sum cannot overflow. */
 static int sum_increases(const struct gw_batcher *b, const struct track *t,
-			 size_t first, size_t end, int64_t s, int64_t sv,
-			 int64_t e, int64_t ev, struct gw_batch *batch,
+			 struct tpts *pv, size_t first, size_t end, int64_t s,
+			 int64_t sv, int64_t e, int64_t ev, struct gw_batch *batch,
 			 size_t *ecap, enum gw_quality *q, int64_t *total)
 {
-	const struct point *p = track_pts(b, t);
+	const struct point *p = pv->p;
 	int64_t prev = sv, pts = s, sum = 0;
 
 	for (size_t i = first; i <= end; i++) {
 		/* (the register going down at or after a reading, tested here
 		 * first: out_of_line is rare) */
-		if (i < end && i > 0 && i + 1 < t->n &&
+		if (i < end && i > 0 && i + 1 < pv->n &&
 		    (p[i].v < p[i - 1].v || p[i].v > p[i + 1].v) &&
-		    batch_out_of_line(b, t, i)) {
+		    batch_out_of_line(b, t, pv, i)) {
 			/* left out: neither adds energy (through a "reset" back)
 			 * nor takes any away */
 			if (add_event(b, batch, ecap, t, p[i].ts, GW_EV_JUMP, prev,
@@ -72,12 +72,12 @@ static int sum_increases(const struct gw_batcher *b, const struct track *t,
 			continue; /* the step goes from prev to the next reading */
 		}
 		int clamped = 0;
-		int64_t v = i < end ? batch_booked(b, t, p[i].ts, p[i].v, &clamped) : ev;
+		int64_t v = i < end ? batch_booked(b, t, pv, p[i].ts, p[i].v, &clamped) : ev;
 		int64_t ts = i < end ? p[i].ts : e;
 		if (clamped && *q < GW_Q_ESTIMATED)
 			*q = GW_Q_ESTIMATED;
 		/* the event's time: the reading that showed the change */
-		int64_t ets = i < end ? ts : (end < t->n ? p[end].ts : e);
+		int64_t ets = i < end ? ts : (end < pv->n ? p[end].ts : e);
 		/* the reading the step starts from (the start value stands for
 		 * the last reading before the day) */
 		int64_t from = i == first && first > 0 ? p[first - 1].ts : pts;
@@ -148,23 +148,23 @@ static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list
  * batch. Returns 1 (a record), 0 (nothing to say about this day) or
  * GW_ENOMEM. */
 static int day_record(const struct gw_batcher *b, const struct track *t,
-		      int32_t d, int64_t s, int64_t e, size_t first, size_t end,
-		      struct gw_batch *batch, size_t *ecap,
-		      struct gw_day_register *dr)
+		      struct tpts *v, int32_t d, int64_t s, int64_t e,
+		      size_t first, size_t end, struct gw_batch *batch,
+		      size_t *ecap, struct gw_day_register *dr)
 {
-	const struct point *p = track_pts(b, t);
+	const struct point *p = v->p;
 	int64_t sv = 0, ev = 0;
-	enum gw_quality qs = batch_boundary(b, t, s, &sv, NULL);
-	enum gw_quality qe = batch_boundary(b, t, e, &ev, NULL);
+	enum gw_quality qs = batch_boundary(b, t, v, s, &sv, NULL);
+	enum gw_quality qe = batch_boundary(b, t, v, e, &ev, NULL);
 
 	if (qs == GW_Q_INCOMPLETE || qe == GW_Q_INCOMPLETE) {
 		if (end == first)
 			return 0; /* nothing to say about this day */
 		int clamped = 0;
 		if (qs == GW_Q_INCOMPLETE)
-			sv = batch_booked(b, t, p[first].ts, p[first].v, &clamped);
+			sv = batch_booked(b, t, v, p[first].ts, p[first].v, &clamped);
 		if (qe == GW_Q_INCOMPLETE)
-			ev = batch_booked(b, t, p[end - 1].ts, p[end - 1].v, &clamped);
+			ev = batch_booked(b, t, v, p[end - 1].ts, p[end - 1].v, &clamped);
 	}
 	enum gw_quality q = qs > qe ? qs : qe;
 	/* a value refused as bad that day */
@@ -173,7 +173,7 @@ static int day_record(const struct gw_batcher *b, const struct track *t,
 	int64_t total;
 	/* A point exactly at s is the start value itself. */
 	size_t from = first < end && p[first].ts == s ? first + 1 : first;
-	if (sum_increases(b, t, from, end, s, sv, e, ev, batch, ecap, &q, &total))
+	if (sum_increases(b, t, v, from, end, s, sv, e, ev, batch, ecap, &q, &total))
 		return GW_ENOMEM;
 	memset(dr, 0, sizeof(*dr));
 	name_copy(dr->meter_id, sizeof(dr->meter_id), track_meter(b, t));
@@ -184,13 +184,14 @@ static int day_record(const struct gw_batcher *b, const struct track *t,
 	dr->end_value = ev;
 	dr->consumption = total;
 	dr->readings = (uint32_t)(end - first);
-	dr->minutes_missing = batch_missing_minutes(b, t, first, end, s, e);
+	dr->minutes_missing = batch_missing_minutes(b, v, first, end, s, e);
 	return 1;
 }
 
 /* The interval series of a day being sealed: track t's points [first,
- * first + n). They are read from the tracks as the batch is written (a
- * struct gw_batch_src), not copied into it. */
+ * first + n) (the track's indices, not a view's). They are read from the
+ * tracks as the batch is written (a struct gw_batch_src), not copied
+ * into it. */
 struct day_series {
 	uint32_t t; /* its number (track_at) */
 	uint32_t first, n;
@@ -203,7 +204,26 @@ struct seal_src {
 	size_t cap;
 	uint8_t *same; /* src->same: a bit a series, found as the day is built */
 	struct gw_wbuf days; /* the daily records' column, made likewise */
+	int view; /* the open day: its tracks read as views where exact */
 };
+
+/* A view (struct tpts: the track's last record and its points in
+ * memory, batch_track_view) of track t for day [s, .) when the day is
+ * the open one: the rules of a day read the day's points, the one after
+ * them, and two before s at most (a midnight's reading out of line is
+ * tested against its neighbours: boundary_raw), and batch_booked the
+ * last before the edge midnight (lacks is set when that is not in the
+ * view: the day is read again from the whole track). The view is taken
+ * when it holds two points before s; the seal's pass writes the last
+ * three points at or before the open day's start to the open day's
+ * record (spill_track), so most tracks have them (not a track's first
+ * day, whose chain the passes made: its open day's record starts in the
+ * day). Returns 1 with *v, or 0 (the whole track is to be read). */
+static int seal_view(const struct seal_src *c, struct track *t, int64_t s,
+		     struct tpts *v)
+{
+	return c->view && batch_track_view(c->b, t, v) && tpts_lb(v, s) >= 2;
+}
 
 /* Room in c->ts and c->val for n points. Returns 0 or GW_ENOMEM. */
 static int series_room(struct seal_src *c, uint32_t n)
@@ -238,10 +258,18 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 		return 0;
 	if (series_room(c, x->n))
 		return GW_ENOMEM;
-	batch_track_open(c->b, t);
+	/* the day's points: from the view when it has them (its points
+	 * are the track's from v.off on), else from the whole track */
+	struct tpts v;
+	const struct point *p;
+	if (c->view && batch_track_view(c->b, t, &v) && v.off <= x->first) {
+		p = v.p + (x->first - v.off);
+	} else {
+		batch_track_open(c->b, t);
+		p = track_pts(c->b, t) + x->first;
+	}
 	if (batch_spill_broken(c->b))
 		return GW_EIO;
-	const struct point *p = track_pts(c->b, t) + x->first;
 	for (uint32_t k = 0; k < x->n; k++) {
 		c->ts[k] = p[k].ts;
 		c->val[k] = p[k].v;
@@ -272,13 +300,13 @@ static void src_free(struct gw_batch_src *src)
  * encoder keeps it): its bit in c->same. The encoder writes such a
  * series' times as a single 0 and reads only the others again. */
 static int day_same(struct seal_src *c, struct gw_batch_times *tm, size_t i,
-		    const struct track *t, size_t first, size_t end)
+		    const struct tpts *v, size_t first, size_t end)
 {
 	uint32_t n = (uint32_t)(end - first);
 
 	if (series_room(c, n))
 		return GW_ENOMEM;
-	const struct point *p = track_pts(c->b, t) + first;
+	const struct point *p = v->p + first;
 	for (uint32_t k = 0; k < n; k++)
 		c->ts[k] = p[k].ts;
 	int same = gw_batch_times_same(tm, c->ts, n);
@@ -289,15 +317,23 @@ static int day_same(struct seal_src *c, struct gw_batch_times *tm, size_t i,
 }
 
 /* Track t's daily record for day d (see day_record) into the batch: laid
- * out into c->days when the day is streamed, else into batch->days. */
-static int add_day(struct seal_src *c, const struct track *t, int32_t d,
-		   int64_t s, int64_t e, size_t first, size_t end,
+ * out into c->days when the day is streamed, else into batch->days.
+ * Returns 0, GW_ENOMEM, or 1 when v is a view that lacks a point the
+ * record needs (v->lacks: nothing added, the events it raised taken
+ * back; the record is to be made from the whole track). */
+static int add_day(struct seal_src *c, const struct track *t, struct tpts *v,
+		   int32_t d, int64_t s, int64_t e, size_t first, size_t end,
 		   struct gw_batch *batch, size_t *ecap, int streamed)
 {
 	struct gw_day_register one;
 	struct gw_day_register *dr = streamed ? &one : &batch->days[batch->n_days];
-	int rc = day_record(c->b, t, d, s, e, first, end, batch, ecap, dr);
+	size_t n_events = batch->n_events;
+	int rc = day_record(c->b, t, v, d, s, e, first, end, batch, ecap, dr);
 
+	if (rc >= 0 && v->lacks) {
+		batch->n_events = n_events;
+		return 1;
+	}
 	if (rc <= 0)
 		return rc;
 	if (streamed) {
@@ -353,20 +389,45 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	gw_strlcpy(batch->timezone, gw_tz_name(), sizeof(batch->timezone));
 	batch->day = d;
 	batch->created_ms = now;
+	int open_day = d == b->next_day;
+	c->view = !b->no_view && open_day;
 	for (int k = 0; k < n; k++) {
 		struct track *t = track_at(b, list[k]);
-		batch_track_open(b, t);
-		size_t first = lower_bound(b, t, s), end = lower_bound(b, t, e);
+		struct tpts v;
+		int viewed = seal_view(c, t, s, &v);
+		if (!viewed) {
+			batch_track_open(b, t);
+			v = track_all(b, t);
+		}
+		size_t first = tpts_lb(&v, s), end = tpts_lb(&v, e);
 		if (end > first) {
-			if (streamed && day_same(c, &tm, src->n_series, t, first, end))
+			if (streamed && day_same(c, &tm, src->n_series, &v, first, end))
 				goto oom;
 			c->ser[src->n_series++] = (struct day_series){
-				list[k], (uint32_t)first, (uint32_t)(end - first)};
+				list[k], (uint32_t)(v.off + first), (uint32_t)(end - first)};
 			src->n_readings += end - first;
 		}
-		if (gw_unit_is_energy((enum gw_unit)t->unit) &&
-		    add_day(c, t, d, s, e, first, end, batch, &ecap, streamed))
+		int rc = 0;
+		if (gw_unit_is_energy((enum gw_unit)t->unit))
+			rc = add_day(c, t, &v, d, s, e, first, end, batch, &ecap,
+				     streamed);
+		if (rc == 1) {
+			/* the view lacks a point the record needs: the whole
+			 * track (the same points at v.off on) */
+			viewed = 0;
+			batch_track_open(b, t);
+			v = track_all(b, t);
+			first = tpts_lb(&v, s);
+			end = tpts_lb(&v, e);
+			rc = add_day(c, t, &v, d, s, e, first, end, batch, &ecap,
+				     streamed);
+		}
+		if (rc)
 			goto oom;
+		if (open_day) {
+			b->views += (uint64_t)viewed;
+			b->view_full += (uint64_t)!viewed;
+		}
 	}
 	if (batch_spill_broken(b))
 		goto oom; /* a spilled record unread: never seal wrong numbers */

@@ -155,8 +155,9 @@ static int begin(struct gw_spill *s, int gen, int32_t day, int open_day)
 		g->name[0] = 0;
 		return write_failed(s, "a new file", errno ? errno : EIO);
 	}
-	hdr[8] = 4; /* version: records in chains, means warmed up, the CRC
-		     * first (3: last in the header) */
+	hdr[8] = 5; /* version: records in chains, means warmed up, the CRC
+		     * first (3: last in the header), the coder's state before
+		     * and after each record (4: none) */
 	hdr[12] = (uint8_t)day;
 	hdr[13] = (uint8_t)((uint32_t)day >> 8);
 	hdr[14] = (uint8_t)((uint32_t)day >> 16);

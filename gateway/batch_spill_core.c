@@ -51,6 +51,18 @@ void batch_spill_free(struct gw_batcher *b)
 	b->spl = NULL;
 }
 
+void gw_batcher_set_view(struct gw_batcher *b, int on)
+{
+	b->no_view = !on;
+}
+
+void gw_batcher_view_stats(const struct gw_batcher *b, uint64_t *views,
+			   uint64_t *full)
+{
+	*views = b->views;
+	*full = b->view_full;
+}
+
 int gw_batcher_spill_broken(const struct gw_batcher *b)
 {
 	return batch_spill_broken(b);
@@ -135,6 +147,38 @@ static uint32_t record_crc_apart(const uint8_t *hdr, const uint8_t *bytes,
 	return gw_crc32_up(gw_crc32_up(0, hdr + 4, SPILL_HDR - 4), bytes, len);
 }
 
+static void put64(uint8_t *p, int64_t x)
+{
+	put32(p, (uint32_t)(uint64_t)x);
+	put32(p + 4, (uint32_t)((uint64_t)x >> 32));
+}
+
+static int64_t get64(const uint8_t *p)
+{
+	return (int64_t)((uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32);
+}
+
+/* A coder's state in 28 bytes: the time, the step and the value, then
+ * the two means packed (mean_pack: exact, the coder keeps them so). */
+static void put_state(uint8_t *p, const struct spill_state *s)
+{
+	put64(p, s->ts);
+	put64(p + 8, s->step);
+	put64(p + 16, s->v);
+	put32(p + 24, (uint32_t)mean_pack(s->mt) | (uint32_t)mean_pack(s->mv) << 16);
+}
+
+static void get_state(const uint8_t *p, struct spill_state *s)
+{
+	uint32_t m = get32(p + 24);
+
+	s->ts = get64(p);
+	s->step = get64(p + 8);
+	s->v = get64(p + 16);
+	s->mt = mean_unpack((uint16_t)m);
+	s->mv = mean_unpack((uint16_t)(m >> 16));
+}
+
 static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 {
 	put32(p + 4, h->hash);
@@ -146,6 +190,8 @@ static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 	put32(p + 28, (uint32_t)h->depth | (uint32_t)h->bits << 16);
 	put32(p + 32, (uint32_t)(uint64_t)h->first_ts);
 	put32(p + 36, (uint32_t)((uint64_t)h->first_ts >> 32));
+	/* the state where the record meets the other of its chain */
+	put_state(p + 40, h->depth == 1 ? &h->end : &h->start);
 }
 
 static void hdr_get(const uint8_t *p, struct spill_hdr *h)
@@ -159,7 +205,14 @@ static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 	uint32_t d = get32(p + 28);
 	h->depth = (uint16_t)d;
 	h->bits = (uint8_t)(d >> 16);
-	h->first_ts = (int64_t)((uint64_t)get32(p + 32) | (uint64_t)get32(p + 36) << 32);
+	h->first_ts = get64(p + 32);
+	if (h->depth == 1) {
+		h->start = (struct spill_state){0, 0, 0, RICE_M0, RICE_M0};
+		get_state(p + 40, &h->end);
+	} else {
+		get_state(p + 40, &h->start);
+		h->end = (struct spill_state){0}; /* not kept */
+	}
 }
 
 /* The header of h and its CRC into the buffer, before its bytes;
@@ -557,6 +610,28 @@ int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 	return 0;
 }
 
+/* t's last record (at t->sp) alone: *h its header, *bytes its h->len
+ * bytes (8 zeros after them), in the buffer. Returns 0 or GW_EIO
+ * (broken). */
+int batch_spill_last(const struct gw_batcher *b, const struct track *t,
+		     struct spill_hdr *h, const uint8_t **bytes)
+{
+	struct spill_core *sc = b->spl;
+	int have;
+
+	if (!sc)
+		return broken(b, t);
+	if ((have = rec_head(b, t, t->sp, h)) < 0)
+		return GW_EIO;
+	if (grow(sc, (size_t)h->len + 8))
+		return broken(b, t);
+	memset(sc->buf + h->len, 0, 8);
+	if (rec_body(b, t, t->sp, h, (size_t)have, sc->buf))
+		return GW_EIO;
+	*bytes = sc->buf;
+	return 0;
+}
+
 /* Writes the pass's buffer (one write for many records): the tracks
  * whose records it holds let their points in memory go. A write that
  * fails ends the pass, and those tracks keep them. Returns 0 or a GW_E*
@@ -677,12 +752,15 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 			h.total = p.total;
 			h.total_len = p.total_len;
 			h.first_ts = p.first_ts;
+			h.start = p.end; /* on from the coder after it */
 		}
 	} else {
 		if (batch_spill_buf(b, enc_len))
 			return;
 		h.first_ts = batch_track_first_ts(b, t);
+		h.start = (struct spill_state){0, 0, 0, RICE_M0, RICE_M0};
 	}
+	batch_tail_state(b, t, &h.end); /* its last point is t's */
 	if (h.total >= t->n)
 		return;
 	h.count = t->n - h.total;

@@ -939,6 +939,48 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	decode(&r, &d, sc->pts + d.k, t->n - d.k);
 }
 
+int batch_track_view(const struct gw_batcher *b, struct track *t,
+		     struct tpts *v)
+{
+	struct scratch *sc = b->sc;
+	struct spill_hdr h;
+	const uint8_t *bytes;
+	struct bit_rd r;
+
+	if (!t->sp || !b->spl)
+		return 0;
+	if (batch_spill_last(b, t, &h, &bytes) < 0 || h.depth < 2)
+		return 0;
+	/* the scratch is the view's now, no track's (it has room for
+	 * t->n points: every insert made sure of it) */
+	sc->owner = NULL;
+	struct dec_state d = {h.start.ts, h.start.step, h.start.v,
+			      h.start.mt, h.start.mv, h.total - h.count};
+	size_t off = d.k, n = t->n - off;
+	bit_rd_flat(&r, bytes, h.len);
+	decode(&r, &d, sc->pts, h.count);
+	struct chain c = track_chain(t);
+	bit_rd_init(&r, b->pool, &c);
+	decode(&r, &d, sc->pts + h.count, t->n - h.total);
+	/* what a wrong state would not give: t's last point and the
+	 * coder's means after it */
+	struct point last = track_tail1(b, t);
+	if (n == 0 || sc->pts[n - 1].ts != last.ts || sc->pts[n - 1].v != last.v ||
+	    d.mt != mean_unpack(t->mt) || d.mv != mean_unpack(t->mv))
+		return 0;
+	*v = (struct tpts){sc->pts, n, off, 0};
+	return 1;
+}
+
+void batch_tail_state(const struct gw_batcher *b, const struct track *t,
+		      struct spill_state *s)
+{
+	struct enc_state e;
+
+	tail_state(b, t, &e);
+	*s = (struct spill_state){e.ts, e.step, e.v, e.mt, e.mv};
+}
+
 long batch_track_points(const struct gw_batcher *b, const struct track *t,
 			struct point *out)
 {
@@ -1327,8 +1369,15 @@ static void keep_in_memory(const struct gw_batcher *b, struct track *t,
 }
 
 /* During a spill pass (batch_spill_begin): t's points at or before the
- * open day's start go to the store, the rest (none, one or two at the
- * seal) stay in enc, encoded on from the state after them: a track that
+ * open day's start but the last SPILL_KEEP go to the store as one
+ * record, and those and the rest (none, one or two after the start at
+ * the seal) as a second record after it, the open day's (its passes
+ * write it again with their points after these), which holds the points
+ * the next seal reads before the open day's start (a view: batch_seal.c,
+ * seal_view); a track with SPILL_KEEP points or fewer at or before the
+ * start keeps them all in memory, and when the second record cannot be
+ * written its points stay in enc, encoded on from the state after the
+ * first: a track that
  * began on the day sealed (a start's lead day) then keeps no escaped
  * first point in memory, and the means it has learnt go on (the last
  * point before the start stayed in memory before: one point more in the
@@ -1356,7 +1405,9 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 			keep_in_memory(b, t, was);
 		return;
 	}
-	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n; /* [0, k) go */
+	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
+	/* [0, k) go; the last SPILL_KEEP at or before the start stay */
+	k = k > SPILL_KEEP ? k - SPILL_KEEP : 0;
 	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
 		keep_in_memory(b, t, was);
 		return;
@@ -1371,7 +1422,10 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 		.hash = batch_track_hash(b, t), .count = (uint32_t)k, .len = (uint32_t)len,
 		.total = (uint32_t)k, .total_len = (uint32_t)len, .depth = 1,
 		.bits = (uint8_t)bits, .first_ts = p[0].ts,
+		.start = {0, 0, 0, RICE_M0, RICE_M0},
+		.end = {s.ts, s.step, s.v, s.mt, s.mv},
 	};
+	struct enc_state s1 = s; /* after [0, k) */
 	for (size_t j = k; j < n; j++) {
 		if (put_point(b->pool, &c, &s, p[j].ts, p[j].v)) {
 			batch_chain_free(b->pool, &c);
@@ -1390,6 +1444,25 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 			}
 		}
 		return;
+	}
+	/* [k, n) a record after it, the open day's (its passes write it
+	 * again with their points after these), so that none stays in
+	 * memory; when it cannot be written they stay in enc (c) */
+	uint32_t sp2;
+	if (!sc->skip && batch_spill_buf(b, SPILL_MAX(n - k)) == 0) {
+		size_t len2 = encode_flat(&s1, p + k, n - k, sc->buf + SPILL_HDR, &bits);
+		struct spill_hdr h2 = {
+			.hash = h.hash, .count = (uint32_t)(n - k),
+			.len = (uint32_t)len2, .prev = sp, .total = (uint32_t)n,
+			.total_len = (uint32_t)(len + len2), .depth = 2,
+			.bits = (uint8_t)bits, .first_ts = p[0].ts,
+			.start = h.end,
+			.end = {s1.ts, s1.step, s1.v, s1.mt, s1.mv},
+		};
+		if (batch_spill_put(b, !sc->gen, &h2, &sp2) == 0) {
+			batch_chain_free(b->pool, &c);
+			sp = sp2;
+		}
 	}
 	track_chain_free(b, t);
 	track_chain_keep(t, &c);

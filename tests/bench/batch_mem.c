@@ -16,7 +16,9 @@
  * A core that spills the points of sealed days (GW_BATCHER_SPILL) is
  * given <spool>/points as gatewayd gives it, unless GW_MEM_SPILL=0.
  * GW_MEM_KEEP=1 keeps the spool (its batch files) and prints
- * "# spool DIR" last, for batch_mem.sh's zlib baseline. GW_MEM_JITTER=J:
+ * "# spool DIR" last, for batch_mem.sh's zlib baseline. A core that
+ * reads the open day's registers as views (GW_BATCHER_VIEW) prints how
+ * many it read so and how many whole. GW_MEM_JITTER=J:
  * up to J ms of jitter in a meter's time (default 40; a gateway's clock
  * run fast multiplies a few ms of it).
  *
@@ -291,6 +293,12 @@ int main(int argc, char **argv)
 	}
 	printf("run peak_rss_kb %ld sealed %d failed %d\n", run_peak, run.sealed,
 	       run.failed);
+#ifdef GW_BATCHER_VIEW
+	uint64_t views, whole;
+	gw_batcher_view_stats(bat, &views, &whole);
+	printf("# open days' registers read as views %llu, whole %llu\n",
+	       (unsigned long long)views, (unsigned long long)whole);
+#endif
 	gw_batcher_free(bat);
 	gw_journal_close(run.j);
 	free(energy);

@@ -140,13 +140,14 @@ enum damage { NONE, FLIP, CUT, GONE, LINK_FLIP, LINK_BAD, LINK_CUT, LINK_HDR,
 	      LINK_CRC };
 
 /* The records of the file at fd (the layout of batch_int.h: a 16-byte
- * file header, then records of a 40-byte header - CRC, hash, count,
- * len, prev, total, total_len, depth, first time (8); the CRC over the
- * 36 bytes after it and the len bytes - and len bytes, padded to 4):
+ * file header, then records of a SPILL_HDR-byte header - CRC, hash,
+ * count, len, prev, total, total_len, depth, first time (8), the coder's
+ * state where the record meets the other of its chain (28); the CRC over
+ * the bytes after it and the len bytes - and len bytes, padded to 4):
  * the offset of the last one with depth >= 2 (a record of the open
  * day's passes) whose record before it is not the file's first record.
  * Fails the test when there is none. */
-#define REC_HDR 40
+#define REC_HDR SPILL_HDR
 
 static uint32_t le32(const uint8_t *p)
 {

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_batch_view.c - the seal of the open day read from a register's
+ * last record and its points in memory only (a view, batch_seal.c), with
+ * the points on disk (batch_spill_core.c): 40 meters read every 15
+ * minutes for 7 days (0 .. 6) in Europe/Berlin (the clocks go forward on
+ * day 2), each sealed day (0 .. 5) encoded as gatewayd writes it, three
+ * ways: views
+ * allowed, views turned off (gw_batcher_set_view), and every point in
+ * memory (no store). The three give the same bytes, and the runs with a
+ * store count how the open days' registers were read:
+ *
+ *   - the meters read as usual (ten of them, a few ms of jitter) are read
+ *     as views on every open day sealed after the first (days 1 .. 5:
+ *     views >= 14 registers x 5), and so are most others; with views
+ *     off, none is;
+ *   - meters whose days are hard: readings exactly at midnight, a
+ *     reading out of line just before and one just after midnight, a
+ *     counter that wraps at its rollover across midnight, one reset to
+ *     zero (its values below the books' frozen edge for two days: the
+ *     view lacks the reading before the edge midnight, and that day is
+ *     read whole), one whose values are held at the frozen edge (below
+ *     it, above the reading before the edge midnight: the same), a meter
+ *     replaced just after midnight, a gap across
+ *     midnight longer than max_gap, a meter read once a day (fewer than
+ *     three points before any midnight), one that comes two days late
+ *     (sealed days sealed again), one whose readings come out of order
+ *     within the open day, and one new on day 5 - the same bytes, and
+ *     some of them read whole (full > 0).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "batch_spill.h"
+#include "batchfile.h"
+#include "bytes.h"
+#include "tz.h"
+
+#define METERS 40
+#define NORMAL 10 /* meters 0 .. 9 read as usual */
+#define CYCLE 900000LL
+#define DAYS 7
+#define ROLL 1000000000LL /* meter 13's rollover */
+
+static char dir[64], pdir[128];
+static int32_t day0;
+
+static int64_t rollover(void *ctx, const char *meter, const char *obis)
+{
+	(void)ctx;
+	(void)obis;
+	return strcmp(meter, "m013") == 0 ? ROLL : 0;
+}
+
+static const struct gw_batcher_params params = {
+	.gateway_id = "sub-042", .poll_interval_ms = CYCLE,
+	.midnight_tolerance_ms = 60000, .max_gap_ms = 7200000,
+	.seal_delay_ms = 1800000, .max_power_w = 250000,
+	.revision_window_days = 2, .rollover = rollover,
+};
+
+static int put_mem(void *ctx, const uint8_t *p, size_t n)
+{
+	gw_wbuf_put(ctx, p, n);
+	return 0;
+}
+
+/* Each sealed day, encoded, after the ones before (its header first). */
+static int sealed(void *ctx, struct gw_batch_src *src)
+{
+	struct gw_wbuf w = {0};
+	uint8_t hdr[GW_BATCH_HDR_MAX];
+	size_t hlen;
+	int rc = gw_batch_encode_src(src, put_mem, &w, hdr, &hlen);
+
+	if (rc == 0) {
+		memcpy(w.p, hdr, hlen);
+		gw_wbuf_put(ctx, w.p, w.n);
+	}
+	free(w.p);
+	return rc;
+}
+
+static void reading(struct gw_reading *r, int m, const char *obis,
+		    enum gw_unit unit, int64_t ts, int64_t v)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->meter_id, sizeof(r->meter_id), "m%03d", m);
+	snprintf(r->obis, sizeof(r->obis), "%s", obis);
+	r->ts_ms = ts;
+	r->value = v;
+	r->unit = (uint8_t)unit;
+}
+
+/* The first cycle of day d (day 2 has 92). */
+static int D(int d)
+{
+	return d * 96 - (d > 2 ? 4 : 0);
+}
+
+/* Meter m's register 1.8.0 at cycle c (its reading's time *ts), or -1
+ * when it has no reading then. c counts cycles from day 0's midnight; a
+ * day has 96 (92 on day 2, when the clocks go forward: its midnights
+ * are taken from the time zone, not from c). */
+static int64_t value(int m, int c, int64_t t0, int64_t *ts)
+{
+	int64_t at = t0 + c * CYCLE;
+	int64_t mid = gw_tz_day_start(gw_tz_day_of(at)); /* its day's start */
+	int64_t into = at - mid; /* since that midnight */
+	int64_t v = 5000000 + m * 10000 + (int64_t)c * (m % 7 + 3);
+
+	*ts = at + m * 1000 + (c * 7 + m) % 5; /* a few ms of jitter */
+	switch (m) {
+	case 10: /* exactly at the cycle: at midnight too */
+		*ts = at;
+		break;
+	case 11: /* out of line at the last reading before midnight */
+		if (into == 86400000 - CYCLE || (into + CYCLE) % 86400000 == 0)
+			v += 900000;
+		break;
+	case 12: /* out of line at the first reading after midnight */
+		if (into == 0)
+			v -= 700000;
+		break;
+	case 13: /* wraps at its rollover across day 3's midnight (no
+		  * reading at it: interpolated over the wrap) */
+		if (c == D(3))
+			return -1;
+		v = ROLL + (int64_t)(c - D(3)) * 40 + 20;
+		if (v >= ROLL)
+			v -= ROLL;
+		break;
+	case 14: /* reset to zero at 23:00 of day 1, then counts on */
+		if (c >= D(2) - 4)
+			v = (int64_t)(c - D(2) + 4) * 5;
+		break;
+	case 15: /* replaced at 00:07 of day 3: a new counter */
+		if (c >= D(3))
+			v = 100 + (int64_t)(c - D(3)) * 7;
+		if (c == D(3))
+			*ts = at + 7 * 60000;
+		break;
+	case 16: /* silent 21:00 .. 01:00 across day 1's and day 3's end */
+		if ((c >= D(2) - 12 && c < D(2) + 4) ||
+		    (c >= D(4) - 12 && c < D(4) + 4))
+			return -1;
+		break;
+	case 17: /* once a day, at noon */
+		if (into != 12 * 3600000LL)
+			return -1;
+		break;
+	case 21: /* flat until day 2's midnight, 600 up at it, and down by
+		  * 500 at 06:00: its values after are below the books' edge
+		  * frozen at that midnight, and above the reading before it,
+		  * so held at the edge (batch_booked) on day 4 */
+		if (c < D(2))
+			v = 1000;
+		else if (c < D(2) + 24)
+			v = 1600 + (c - D(2));
+		else
+			v = 1100 + (c - D(2) - 24) / 8;
+		break;
+	case 19: /* new on day 5 */
+		if (c < D(5) + 50)
+			return -1;
+		break;
+	default:
+		break;
+	}
+	return v;
+}
+
+/* Runs the days through a batcher: with a store when spill is set, views
+ * allowed when view is. Meter 18's readings of day 1 come two days late
+ * (at cycle 3 * 96, sealed days sealed again); meter 20's reading of
+ * each cycle 40 of a day comes with cycle 44 (out of order in the open
+ * day). Returns the sealed bytes; *views and *full the counts. */
+static struct gw_wbuf run(int spill, int view, uint64_t *views, uint64_t *full)
+{
+	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_wbuf out = {0};
+	struct gw_reading buf[2 * METERS + 200];
+	int64_t t0 = gw_tz_day_start(day0);
+
+	assert_non_null(b);
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+	}
+	gw_batcher_set_view(b, view);
+	/* the cycles of DAYS days (day 2 an hour short) */
+	int cycles = D(DAYS);
+	for (int c = 0; c < cycles; c++) {
+		size_t n = 0;
+		for (int m = 0; m < METERS; m++) {
+			int64_t ts, v = value(m, c, t0, &ts);
+			if (v < 0)
+				continue;
+			if (m == 18 && c >= D(1) && c < D(2))
+				continue; /* held back */
+			if (m == 20 && c % 96 == 40)
+				continue; /* comes later */
+			reading(&buf[n++], m, "1.8.0", GW_UNIT_WH, ts, v);
+			if (m < 4 || m == 11 || m == 14)
+				reading(&buf[n++], m, "32.7.0", GW_UNIT_V, ts,
+					2300 + (c + m) % 11);
+		}
+		if (c % 96 == 44) {
+			int64_t ts, v = value(20, c - 4, t0, &ts);
+			reading(&buf[n++], 20, "1.8.0", GW_UNIT_WH, ts, v);
+		}
+		if (c == D(3))
+			assert_int_equal(gw_batcher_add_replacement(
+						 b, "m015", t0 + c * CYCLE + 7 * 60000),
+					 0);
+		if (c == D(3)) {
+			/* meter 18's day 1, two days late: sealed again */
+			for (int k = D(1); k < D(2); k++) {
+				int64_t ts, v = value(18, k, t0, &ts);
+				reading(&buf[n++], 18, "1.8.0", GW_UNIT_WH, ts, v);
+			}
+		}
+		assert_int_equal(gw_batcher_add(b, buf, n), 0);
+		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
+	}
+	assert_int_equal(gw_batcher_spill_broken(b), 0);
+	gw_batcher_view_stats(b, views, full);
+	gw_batcher_free(b);
+	return out;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	gw_log_set_level(GW_LOG_ERROR);
+	if (gw_tz_set("Europe/Berlin") || gw_day_parse("2026-03-27", &day0))
+		return -1; /* the clocks go forward on day 2 (from 0) */
+	snprintf(dir, sizeof(dir), "/tmp/gwview.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(pdir, sizeof(pdir), "%s/points", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rmdir(pdir);
+	rmdir(dir);
+	return 0;
+}
+
+/* Views, views off and no store: the same bytes; views taken for the
+ * meters read as usual, and days read whole where the view is not
+ * enough. */
+static void views_same_bytes(void **state)
+{
+	uint64_t v1, f1, v0, f0, vm, fm;
+
+	(void)state;
+	struct gw_wbuf with = run(1, 1, &v1, &f1);
+	struct gw_wbuf without = run(1, 0, &v0, &f0);
+	struct gw_wbuf mem = run(0, 1, &vm, &fm);
+
+	assert_true(with.n > 10000);
+	assert_int_equal(with.n, without.n);
+	assert_memory_equal(with.p, without.p, with.n);
+	assert_int_equal(with.n, mem.n);
+	assert_memory_equal(with.p, mem.p, with.n);
+	/* days 1 .. 5 sealed as open days after a seal's pass: every
+	 * register of the ten meters read as usual (two registers each for
+	 * four of them) */
+	fprintf(stderr, "# views %llu, whole %llu\n", (unsigned long long)v1,
+		(unsigned long long)f1);
+	assert_true(v1 >= (uint64_t)(NORMAL + 4) * 5);
+	assert_true(f1 > 0);
+	assert_int_equal(v0, 0);
+	assert_int_equal(v0 + f0, v1 + f1);
+	assert_int_equal(vm, 0); /* no store: no records, whole */
+	assert_int_equal(vm + fm, v1 + f1);
+	free(with.p);
+	free(without.p);
+	free(mem.p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(views_same_bytes),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
