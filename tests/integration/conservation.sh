@@ -75,8 +75,9 @@ at() {
 }
 # fault UTC-TIME SPEC: switches a fault at a simulated time and waits
 # until metersim has applied it. A script that a loaded machine holds back
-# switches it late: more than 2 simulated hours late (the margins of the
-# checks below are a few hours) the run did not follow the scenario and
+# switches it late: more than 3 simulated hours late (the narrowest margin
+# below: M4's silence, due at 15:00 UTC on 03-27, must have begun before
+# 20:00 for its long_gap check) the run did not follow the scenario and
 # is run again on a slower clock (paced_not_ok).
 nfaults=0
 fault() {
@@ -86,7 +87,7 @@ fault() {
 	echo "$2" >"$GW_TMP/ctl"
 	late=$(awk -v a="$anchor" -v d="$due" -v n="$(date +%s.%N)" -v s="$speed" \
 		'BEGIN { printf "%d", (n - a - d) * s / 60 }')
-	[ "$late" -gt 120 ] &&
+	[ "$late" -gt 180 ] &&
 		paced_not_ok "fault $2 switched at its time $1 (it was $late simulated minutes late)"
 	nfaults=$((nfaults + 1))
 	wait_for 10 sh -c "[ \$(grep -c 'metersim: fault' '$GW_TMP/sim.log') -ge $nfaults ]" ||
