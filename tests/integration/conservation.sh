@@ -20,11 +20,18 @@
 # estimated rows; M4's long gap is a long_gap event that makes the books
 # balance and shows in gwctl status; and each meter's days (plus its long
 # gap) add up to the simulator's exact Wh over the week.
+# That last sum is exact only where the gateway read the meters in the
+# night on both sides of the week's first and last midnights (a shop
+# imports nothing from 22:00 to 06:00 local): a reading before 22:00 or
+# after 06:00 makes that midnight an interpolation over the shop's hours
+# (by design, and flagged: estimated or incomplete). A loaded machine can
+# hold the gateway's cycles back for hours of this clock; such a run is
+# set aside and run again on a slower clock (paced_speed in tests/lib.sh).
 . "$(dirname "$0")/../lib.sh"
 
 start_pg pg
 zone=Europe/Berlin
-speed=8640                   # one simulated day in 10 real seconds
+paced_speed 8640             # one simulated day in 10 real seconds (on the first try)
 start=2026-03-26T20:00:00Z   # 21:00 local on 03-26
 stop=2026-04-02T23:00:00Z    # 01:00 local on 04-03
 # the clocks stand at 21:00 local until the meters have been polled once
@@ -62,13 +69,26 @@ for u in 1 2 3 4 5; do
 done
 
 # real seconds after the release of a simulated UTC time
-at() { echo $(( ($(date -ud "$1" +%s) - $(date -ud "$start" +%s)) / speed )).$(( ($(date -ud "$1" +%s) - $(date -ud "$start" +%s)) % speed * 1000 / speed )); }
+at() {
+	local s=$(($(date -ud "$1" +%s) - $(date -ud "$start" +%s)))
+	printf '%d.%03d\n' $((s / speed)) $((s % speed * 1000 / speed))
+}
 # fault UTC-TIME SPEC: switches a fault at a simulated time and waits
-# until metersim has applied it
+# until metersim has applied it. A script that a loaded machine holds back
+# switches it late: more than 3 simulated hours late (the narrowest margin
+# below: M4's silence, due at 15:00 UTC on 03-27, must have begun before
+# 20:00 for its long_gap check) the run did not follow the scenario and
+# is run again on a slower clock (paced_not_ok).
 nfaults=0
 fault() {
-	sleep_until "$anchor" "$(at "$1")"
+	local due late
+	due=$(at "$1")
+	sleep_until "$anchor" "$due"
 	echo "$2" >"$GW_TMP/ctl"
+	late=$(awk -v a="$anchor" -v d="$due" -v n="$(date +%s.%N)" -v s="$speed" \
+		'BEGIN { printf "%d", (n - a - d) * s / 60 }')
+	[ "$late" -gt 180 ] &&
+		paced_not_ok "fault $2 switched at its time $1 (it was $late simulated minutes late)"
 	nfaults=$((nfaults + 1))
 	wait_for 10 sh -c "[ \$(grep -c 'metersim: fault' '$GW_TMP/sim.log') -ge $nfaults ]" ||
 		not_ok "metersim applied fault $2"
@@ -105,11 +125,11 @@ else
 fi
 fault 2026-04-01T06:00:00Z 4:none       # M4 08:00 on 04-01
 
-if wait_pid_exit 90 $gw; then
+if wait_pid_exit "$(paced_s 90)" $gw; then
 	wait $gw
 	check_eq "$?" 0 "gatewayd ran to the stop time and exited 0"
 else
-	not_ok "gatewayd did not stop within 90 s"
+	not_ok "gatewayd did not stop within $(paced_s 90) s"
 fi
 grep -E " (error|warn): " "$GW_TMP/gatewayd.log" | grep -v "timed out\|offline\|cannot connect\|all 5\|failing" |
 	head -5 | sed 's/^/# /'
@@ -118,6 +138,43 @@ check_cmd "gwctl upload of what is left" "$GW_BUILD/gwctl" upload --conninfo "$G
 check_eq "$(ls "$GW_TMP/spool/ready" | wc -l)" 0 "every batch is in the database"
 
 q() { psql "$GW_PG_CONNINFO" -XAt -F ' ' -c "$1"; }
+
+# night_read METER MIDNIGHT-UTC...: whether the gateway read METER's 1.8.0
+# in the night on both sides of each local midnight given (its last
+# reading before it at or after 22:00 local, its first after it, if any,
+# at or before 06:00 local: both 2 and 6 hours from midnight on the days
+# at the week's edges), from the readings it took (every batch and the
+# journal); if not, prints when it read it and returns 1.
+night_read() {
+	local f
+	{
+		for f in "$GW_TMP"/spool/ready/*.gwb "$GW_TMP"/spool/done/*.gwb; do
+			[ -s "$f" ] && "$GW_BUILD/gwctl" spool dump --intervals "$f"
+		done
+		"$GW_BUILD/gwctl" spool journal "$GW_TMP/spool"
+	} 2>/dev/null | python3 -c '
+import csv, sys
+from datetime import datetime, timezone
+meter, mids = sys.argv[1], sys.argv[2:]
+ts = []
+for row in csv.reader(sys.stdin):
+    if len(row) >= 5 and row[0] == "reading" and row[2] == meter and row[3] == "1.8.0":
+        ts.append(int(row[4]))
+    elif len(row) >= 3 and row[0] == meter and row[1] == "1.8.0":
+        t = datetime.strptime(row[2], "%Y-%m-%dT%H:%M:%S.%fZ")
+        ts.append(int(t.replace(tzinfo=timezone.utc).timestamp() * 1000))
+iso = lambda t: datetime.fromtimestamp(t / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else "none"
+bad = []
+for mid in mids:
+    m = int(datetime.strptime(mid, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() * 1000)
+    before = max((t for t in ts if t <= m), default=None)
+    after = min((t for t in ts if t > m), default=None)
+    if before is None or before < m - 2 * 3600000 or (after is not None and after > m + 6 * 3600000):
+        bad.append("around %s read at %s and %s" % (mid, iso(before), iso(after)))
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+' "$@"
+}
 
 # The analyst's check, exactly as docs/database.md gives it.
 awk '/^-- conservation check:/ { on = 1 } on && /^```/ { exit } on { print }' \
@@ -140,7 +197,13 @@ for u in 1 2 3 4 5; do
 		e=$("$GW_BUILD/metersim" --meters 1 --first-unit "$u" "${sim[@]}" --print-expected "$d" | cut -f2)
 		want=$((want + e))
 	done
-	check_eq "$(( ${4:-0} + ${5:-0} ))" "$want" "M$u: the week's days and long gaps add up to the meter's exact Wh"
+	# midnights 00:00 local on 03-27 (UTC+1) and on 04-03 (UTC+2)
+	if night=$(night_read "M$u" 2026-03-26T23:00:00Z 2026-04-02T22:00:00Z) ||
+		[ "$(( ${4:-0} + ${5:-0} ))" = "$want" ]; then
+		check_eq "$(( ${4:-0} + ${5:-0} ))" "$want" "M$u: the week's days and long gaps add up to the meter's exact Wh"
+	else
+		paced_not_ok "M$u: the week's days and long gaps add up to the meter's exact Wh (got $(( ${4:-0} + ${5:-0} )), expected $want; the gateway did not read the meter in the night: $night)"
+	fi
 	[ "$u" = 4 ] && m4=("$@")
 done
 
