@@ -67,6 +67,8 @@
 #include "bytes.h"
 #include "tz.h"
 
+#include "batch_harness.h"
+
 #define METERS 40
 #define CYCLE 900000LL
 #define DAYS 6
@@ -81,28 +83,6 @@ static const struct gw_batcher_params params = {
 	.seal_delay_ms = 1800000, .max_power_w = 250000,
 	.revision_window_days = 2,
 };
-
-static int put_mem(void *ctx, const uint8_t *p, size_t n)
-{
-	gw_wbuf_put(ctx, p, n);
-	return 0;
-}
-
-/* Each sealed day, encoded, after the ones before (its header first). */
-static int sealed(void *ctx, struct gw_batch_src *src)
-{
-	struct gw_wbuf w = {0};
-	uint8_t hdr[GW_BATCH_HDR_MAX];
-	size_t hlen;
-	int rc = gw_batch_encode_src(src, put_mem, &w, hdr, &hlen);
-
-	if (rc == 0) {
-		memcpy(w.p, hdr, hlen);
-		gw_wbuf_put(ctx, w.p, w.n);
-	}
-	free(w.p);
-	return rc;
-}
 
 static void reading(struct gw_reading *r, int m, int64_t ts, int64_t v)
 {
