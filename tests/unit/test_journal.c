@@ -811,6 +811,18 @@ static size_t series_cycle(struct gw_reading *r, int c, int64_t t)
 	return n;
 }
 
+/* The 30 cycles of series_cycle, 15 minutes apart, the packed-bytes
+ * tests code: cycle c into all[c], cyc[c] pointing at it, nall[c] its
+ * readings. */
+static void series_cycles(struct gw_reading all[30][800], struct gw_reading *cyc[30],
+			  size_t nall[30])
+{
+	for (int c = 0; c < 30; c++) {
+		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
+		cyc[c] = all[c];
+	}
+}
+
 /* Codes the cycles cyc[0..ncyc) of bus 3 with one writer (a new segment
  * at cycle `reset`), reads them back with one reader and asserts that
  * every reading comes back as it went in; the records' length and CRC in
@@ -882,10 +894,7 @@ static void packed_bytes_and_series(void **state)
 	uint32_t crc;
 	(void)state;
 
-	for (int c = 0; c < 30; c++) {
-		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
-		cyc[c] = all[c];
-	}
+	series_cycles(all, cyc, nall);
 	code_and_read(cyc, nall, 30, 20, &len, &crc);
 	assert_int_equal(len, 39980);
 	assert_int_equal(crc, 0x32751a6fu);
@@ -945,10 +954,7 @@ static void packed_bytes_default(void **state)
 	assert_int_equal(gw_jcodec_set_deflate(0, Z_RLE), GW_EINVAL);
 	assert_int_equal(gw_jcodec_set_deflate(10, Z_RLE), GW_EINVAL);
 	assert_int_equal(gw_jcodec_set_deflate(6, 99), GW_EINVAL);
-	for (int c = 0; c < 30; c++) {
-		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
-		cyc[c] = all[c];
-	}
+	series_cycles(all, cyc, nall);
 	code_and_read(cyc, nall, 30, 20, &len, &crc);
 	assert_int_equal(len, 49371);
 	assert_int_equal(crc, 0x9d50c590u);
@@ -1007,10 +1013,7 @@ static void packed_bytes_many_writers(void **state)
 	pthread_t th[8];
 	(void)state;
 
-	for (int c = 0; c < 30; c++) {
-		nall[c] = series_cycle(all[c], c, T0 + c * 900000LL);
-		cyc[c] = all[c];
-	}
+	series_cycles(all, cyc, nall);
 	for (int i = 0; i < 8; i++) {
 		run[i] = (struct coder_run){.cyc = cyc, .n = nall};
 		assert_int_equal(pthread_create(&th[i], NULL, coder_thread, &run[i]), 0);
