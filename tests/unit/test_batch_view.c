@@ -159,12 +159,21 @@ static int64_t value(int m, int c, int64_t t0, int64_t *ts)
 	return v;
 }
 
+/* How a run read and moved the registers (gw_batcher_view_stats,
+ * gw_batcher_carry_stats). */
+struct counts {
+	uint64_t views, full, carried, split, encoded;
+};
+
 /* Runs the days through a batcher: with a store when spill is set, views
- * allowed when view is. Meter 18's readings of day 1 come two days late
- * (at cycle 3 * 96, sealed days sealed again); meter 20's reading of
- * each cycle 40 of a day comes with cycle 44 (out of order in the open
- * day). Returns the sealed bytes; *views and *full the counts. */
-static struct gw_wbuf run(int spill, int view, uint64_t *views, uint64_t *full)
+ * allowed when view is, the seals' passes carrying records as they are
+ * when carry is and the day-end passes cutting the open day's record
+ * when cut is (gw_batcher_set_carry). Meter 18's readings of day 1 come
+ * two days late (at cycle 3 * 96, sealed days sealed again); meter 20's
+ * reading of each cycle 40 of a day comes with cycle 44 (out of order in
+ * the open day). Returns the sealed bytes; *cnt the counts. */
+static struct gw_wbuf run_with(int spill, int view, int carry, int cut,
+			       struct counts *cnt)
 {
 	struct gw_batcher *b = gw_batcher_new(&params);
 	struct gw_wbuf out = {0};
@@ -176,6 +185,7 @@ static struct gw_wbuf run(int spill, int view, uint64_t *views, uint64_t *full)
 		struct gw_spill *s;
 		assert_int_equal(gw_spill_open(pdir, &s), 0);
 		gw_batcher_set_spill(b, s);
+		gw_batcher_set_carry(b, carry, cut);
 	}
 	gw_batcher_set_view(b, view);
 	/* the cycles of DAYS days (day 2 an hour short) */
@@ -214,8 +224,19 @@ static struct gw_wbuf run(int spill, int view, uint64_t *views, uint64_t *full)
 		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
 	}
 	assert_int_equal(gw_batcher_spill_broken(b), 0);
-	gw_batcher_view_stats(b, views, full);
+	gw_batcher_view_stats(b, &cnt->views, &cnt->full);
+	gw_batcher_carry_stats(b, &cnt->carried, &cnt->split, &cnt->encoded);
 	gw_batcher_free(b);
+	return out;
+}
+
+static struct gw_wbuf run(int spill, int view, uint64_t *views, uint64_t *full)
+{
+	struct counts k;
+	struct gw_wbuf out = run_with(spill, view, 1, 1, &k);
+
+	*views = k.views;
+	*full = k.full;
 	return out;
 }
 
@@ -273,10 +294,57 @@ static void views_same_bytes(void **state)
 	free(mem.p);
 }
 
+/* The seals' passes with the records carried from one to the next (a
+ * record a day, the oldest dropped, the open day's cut at the day-end
+ * pass or, when it did not, at the seal's pass) and with every track
+ * decoded and encoded again, on the same hard days: the same bytes as
+ * with every point in memory. Carried: most registers at every seal;
+ * encoded again: the ones whose records are not a day's each (a meter
+ * read once a day: too few points left to drop its first records'
+ * coding; a day sealed again: its track read into memory). */
+static void carry_same_bytes(void **state)
+{
+	static const int modes[4][2] = {{1, 1}, {1, 0}, {0, 1}, {0, 0}};
+	struct counts k[4], km;
+
+	(void)state;
+	struct gw_wbuf mem = run_with(0, 1, 1, 1, &km);
+	assert_true(mem.n > 10000);
+	for (int i = 0; i < 4; i++) {
+		struct gw_wbuf w = run_with(1, 1, modes[i][0], modes[i][1], &k[i]);
+		fprintf(stderr, "# carry %d cut %d: views %llu whole %llu carried %llu "
+			"split %llu encoded %llu\n", modes[i][0], modes[i][1],
+			(unsigned long long)k[i].views, (unsigned long long)k[i].full,
+			(unsigned long long)k[i].carried, (unsigned long long)k[i].split,
+			(unsigned long long)k[i].encoded);
+		assert_int_equal(w.n, mem.n);
+		assert_memory_equal(w.p, mem.p, mem.n);
+		free(w.p);
+	}
+	/* six seals' passes (days 0 .. 5) over about 46 registers */
+	assert_true(k[0].carried > 200);
+	assert_true(k[0].encoded > 0);
+	assert_true(k[0].split < k[0].carried / 4); /* the day-end pass cut most */
+	assert_true(k[1].carried > 200);
+	assert_true(k[1].split > k[1].carried / 2); /* the seal's pass cut them */
+	assert_int_equal(k[2].carried, 0);
+	assert_int_equal(k[3].carried, 0);
+	/* the tracks carried are encoded again without the carry */
+	assert_true(k[2].encoded >= k[0].carried);
+	assert_int_equal(k[3].encoded, k[2].encoded);
+	/* the views the same whichever way the records were moved, but for
+	 * the day-end pass's cut: the seal then reads the day from two
+	 * records */
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(k[i].views + k[i].full, k[0].views + k[0].full);
+	free(mem.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(views_same_bytes),
+		cmocka_unit_test(carry_same_bytes),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
