@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "batch_int.h"
 #include "batch_spill.h"
 #include "batchfile.h"
 #include "bytes.h"
@@ -172,8 +173,46 @@ struct counts {
  * two days late (at cycle 3 * 96, sealed days sealed again); meter 20's
  * reading of each cycle 40 of a day comes with cycle 44 (out of order in
  * the open day). Returns the sealed bytes; *cnt the counts. */
+static struct gw_wbuf run_beside(int spill, int view, int carry, int cut,
+				 struct counts *cnt, struct gw_batcher *beside);
+
+/* Every track of a (points on disk) and of m (in memory) the same after
+ * the same calls: its points, and its view of the open day (the points
+ * from the view's first on). */
+static void same_points(struct gw_batcher *a, struct gw_batcher *m)
+{
+	assert_int_equal(a->n_tracks, m->n_tracks);
+	for (uint32_t no = 1; no <= a->n_tracks; no++) {
+		struct track *ta = track_at(a, no), *tm = track_at(m, no);
+		assert_int_equal(ta->n, tm->n);
+		struct point *pa = calloc(ta->n + 1, sizeof(*pa));
+		struct point *pm = calloc(tm->n + 1, sizeof(*pm));
+		assert_non_null(pa);
+		assert_non_null(pm);
+		assert_true(batch_track_points(a, ta, pa) >= 0);
+		assert_true(batch_track_points(m, tm, pm) >= 0);
+		assert_memory_equal(pa, pm, ta->n * sizeof(*pa));
+		struct tpts v;
+		if (batch_track_view(a, ta, a->open_start, &v)) {
+			assert_int_equal(v.off + v.n, ta->n);
+			assert_memory_equal(v.p, pa + v.off, v.n * sizeof(*pa));
+		}
+		free(pa);
+		free(pm);
+	}
+}
+
 static struct gw_wbuf run_with(int spill, int view, int carry, int cut,
 			       struct counts *cnt)
+{
+	return run_beside(spill, view, carry, cut, cnt, NULL);
+}
+
+/* run_with, and with `beside` (a batcher without a store) given the
+ * same readings and calls, every track of both compared after each
+ * (same_points). */
+static struct gw_wbuf run_beside(int spill, int view, int carry, int cut,
+				 struct counts *cnt, struct gw_batcher *beside)
 {
 	struct gw_batcher *b = gw_batcher_new(&params);
 	struct gw_wbuf out = {0};
@@ -213,6 +252,10 @@ static struct gw_wbuf run_with(int spill, int view, int carry, int cut,
 			assert_int_equal(gw_batcher_add_replacement(
 						 b, "m015", t0 + c * CYCLE + 7 * 60000),
 					 0);
+		if (c == D(3) && beside)
+			assert_int_equal(gw_batcher_add_replacement(
+						 beside, "m015", t0 + c * CYCLE + 7 * 60000),
+					 0);
 		if (c == D(3)) {
 			/* meter 18's day 1, two days late: sealed again */
 			for (int k = D(1); k < D(2); k++) {
@@ -222,6 +265,14 @@ static struct gw_wbuf run_with(int spill, int view, int carry, int cut,
 		}
 		assert_int_equal(gw_batcher_add(b, buf, n), 0);
 		assert_true(gw_batcher_advance_src(b, t0 + (c + 1) * CYCLE, sealed, &out) >= 0);
+		if (beside) {
+			struct gw_wbuf none = {0};
+			assert_int_equal(gw_batcher_add(beside, buf, n), 0);
+			assert_true(gw_batcher_advance_src(beside, t0 + (c + 1) * CYCLE,
+							   sealed, &none) >= 0);
+			free(none.p);
+			same_points(b, beside);
+		}
 	}
 	assert_int_equal(gw_batcher_spill_broken(b), 0);
 	gw_batcher_view_stats(b, &cnt->views, &cnt->full);
@@ -340,11 +391,34 @@ static void carry_same_bytes(void **state)
 	free(mem.p);
 }
 
+/* The tracks themselves, cycle by cycle, with the carry and the cut on
+ * and off: the same points as a batcher's without a store (the prune
+ * at each edge exact, no point lost or kept beyond it), and every view
+ * of the open day the track's own points (the two before its first
+ * record, from the header, included). */
+static void carry_same_points(void **state)
+{
+	static const int modes[3][2] = {{1, 1}, {1, 0}, {0, 0}};
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		struct gw_batcher *m = gw_batcher_new(&params);
+		struct counts k;
+		assert_non_null(m);
+		struct gw_wbuf w = run_beside(1, 1, modes[i][0], modes[i][1], &k, m);
+		assert_true(w.n > 10000);
+		assert_true(modes[i][0] ? k.carried > 200 : k.encoded > 200);
+		gw_batcher_free(m);
+		free(w.p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(views_same_bytes),
 		cmocka_unit_test(carry_same_bytes),
+		cmocka_unit_test(carry_same_points),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
