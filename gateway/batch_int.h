@@ -550,11 +550,9 @@ struct spill_core {
 	uint8_t *cbuf;
 	size_t ccap;
 	uint64_t carried, encoded; /* gw_batcher_carry_stats, and split */
-	int cutting; /* the day-end pass is under way (spill_open_track) */
 	/* gw_batcher_set_carry (for the tests and benchmarks): the seal's
-	 * pass encodes every track again (no_carry), the day-end pass does
-	 * not cut the open day's record (no_cut) */
-	int no_carry, no_cut;
+	 * pass encodes every track again */
+	int no_carry;
 	uint64_t split; /* open days' records the seal's pass cut (decoded) */
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
 	/* A pass's records gathered in wb (wn bytes, at w_off in the file)
@@ -682,16 +680,6 @@ void batch_track_open(const struct gw_batcher *b, struct track *t);
  * the coder's means t keeps. */
 int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
 		     struct tpts *v);
-/* The day-end pass (batch_spill_core.c, cut_open): t's m points in
- * memory, decoded from state *at into the scratch (which then holds no
- * track). */
-struct point *batch_enc_points(const struct gw_batcher *b, struct track *t,
-			       const struct spill_state *at, size_t m);
-/* Encodes pts[0..n) after state *s (then the state after them) at byte
- * len of d, whose last byte has `bits` used (0: all eight); returns the
- * bytes, *bits those of the last used. */
-size_t batch_enc_append(struct spill_state *s, const struct point *pts, size_t n,
-			uint8_t *d, size_t len, unsigned *bits);
 /* The coder's state after t's last point. */
 void batch_tail_state(const struct gw_batcher *b, const struct track *t,
 		      struct spill_state *s);

@@ -72,12 +72,10 @@ void gw_batcher_carry_stats(const struct gw_batcher *b, uint64_t *carried,
 	*encoded = b->spl ? b->spl->encoded : 0;
 }
 
-void gw_batcher_set_carry(struct gw_batcher *b, int carry, int cut)
+void gw_batcher_set_carry(struct gw_batcher *b, int carry)
 {
-	if (b->spl) {
+	if (b->spl)
 		b->spl->no_carry = !carry;
-		b->spl->no_cut = !cut;
-	}
 }
 
 int gw_batcher_spill_broken(const struct gw_batcher *b)
@@ -800,82 +798,6 @@ static int pass_gather(struct gw_batcher *b, struct spill_hdr *h, uint32_t *sp,
 	return 0;
 }
 
-/* The day-end pass over track t (spill_open_track: h the record to be
- * written with enc's m points after its own, len bytes of them in the
- * buffer, the last `bits` used; *at the coder's state after them): the
- * record ends before the last point at or before the open day's end,
- * which begins a record of its own, the next day's open one (with the
- * point two before it: the next seal's view starts there, and the seal
- * of this day reads both records). Returns 1 when done (or when a write
- * failed: t keeps enc's points), 0 when that point is not in enc (the
- * record is written as one; the seal's pass cuts it: spill_carry). */
-static int cut_open(struct gw_batcher *b, struct track *t, struct spill_hdr *h,
-		    const struct spill_state *at, size_t len, unsigned bits,
-		    size_t m)
-{
-	struct spill_core *sc = b->spl;
-	uint32_t had = len ? h->count : 0; /* the record's points before enc's */
-	const struct point *q = batch_enc_points(b, t, at, m);
-	size_t c = 0;
-	uint32_t sp;
-	int alone;
-
-	while (c < m && q[c].ts <= b->open_end)
-		c++;
-	if (c == 0)
-		return 0;
-	c--;
-	struct spill_state s = *at;
-	struct spill_hdr nb = {.hash = h->hash, .first_ts = h->first_ts, .open = 1,
-			       .prev = h->prev, .depth = h->depth, .total = h->total,
-			       .total_len = h->total_len};
-	if (had + c > 0) {
-		/* the record: its points and enc's before the cut */
-		struct spill_hdr a = *h;
-		len = batch_enc_append(&s, q, c, sc->buf + SPILL_HDR, len, &bits);
-		a.count = had + (uint32_t)c;
-		a.len = (uint32_t)len;
-		a.bits = (uint8_t)bits;
-		a.end = s;
-		a.open = 0;
-		a.total = h->total + a.count;
-		a.total_len = h->total_len + a.len;
-		if (pass_gather(b, &a, &nb.prev, &alone))
-			return 1;
-		nb.depth = (uint16_t)(a.depth + 1);
-		nb.total = a.total;
-		nb.total_len = a.total_len;
-	}
-	/* the next day's, from the cut on; the point two before it */
-	if (c >= 2) {
-		nb.pre = 1;
-		nb.pre_v = q[c - 2].v;
-	} else if (c == 1) {
-		nb.pre = at->k >= 1;
-		nb.pre_v = at->v;
-	}
-	nb.start = s;
-	if (batch_spill_buf(b, (m - c) * 22 + 8))
-		return 1;
-	unsigned nbits = 0;
-	size_t nlen = batch_enc_append(&s, q + c, m - c, sc->buf + SPILL_HDR, 0, &nbits);
-	nb.count = (uint32_t)(m - c);
-	nb.len = (uint32_t)nlen;
-	nb.bits = (uint8_t)nbits;
-	nb.end = s;
-	nb.total += nb.count;
-	nb.total_len += nb.len;
-	if (pass_gather(b, &nb, &sp, &alone))
-		return 1;
-	if (alone) {
-		track_chain_free(b, t);
-		batch_spill_set(b, t, sp);
-		return 1;
-	}
-	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, (uint32_t)m};
-	return 1;
-}
-
 /* A pass of the open day over track t: its points in memory (every one
  * in enc) go to the store, and only its last two points, decoded, and
  * the encoder's state stay. When its chain ends in the open day's
@@ -932,14 +854,10 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 		h.start = (struct spill_state){0, 0, 0, RICE_M0, RICE_M0, 0};
 		h.open = 1;
 	}
-	/* the state after the record's points, before enc's */
-	struct spill_state at = len ? h.end : h.start;
 	batch_tail_state(b, t, &h.end); /* its last point is t's */
 	if (h.total >= t->n)
 		return;
 	size_t m = t->n - h.total - (len ? h.count : 0); /* enc's points */
-	if (sc->cutting && !sc->no_cut && cut_open(b, t, &h, &at, len, bits, m))
-		return;
 	h.count = t->n - h.total;
 	len = put_enc(b, &enc, len, &bits);
 	h.len = (uint32_t)len;
@@ -1080,11 +998,8 @@ void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
  * (batch_pool_trim) before the seal's own buffers are taken. */
 void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms)
 {
-	if (batch_spill_pass_due(b, now_ms, NULL) == 1) {
-		b->spl->cutting = 1;
+	if (batch_spill_pass_due(b, now_ms, NULL) == 1)
 		open_pass(b);
-		b->spl->cutting = 0;
-	}
 }
 
 /* The same during a restart's replay, every SPILL_EVERY_MS of the

@@ -1043,38 +1043,6 @@ long batch_track_points(const struct gw_batcher *b, const struct track *t,
 	return (long)at;
 }
 
-struct point *batch_enc_points(const struct gw_batcher *b, struct track *t,
-			       const struct spill_state *at, size_t m)
-{
-	struct dec_state d = state_dec(at);
-	struct chain c = track_chain(t);
-	struct bit_rd r;
-
-	b->sc->owner = NULL;
-	bit_rd_init(&r, b->pool, &c);
-	decode(&r, &d, b->sc->pts, m);
-	return b->sc->pts;
-}
-
-size_t batch_enc_append(struct spill_state *s, const struct point *pts, size_t n,
-			uint8_t *d, size_t len, unsigned *bits)
-{
-	struct enc_state e = state_enc(s);
-	unsigned sh = len ? *bits % 8 : 0; /* used bits of d[len - 1] */
-	uint8_t *start = sh ? d + len - 1 : d + len;
-	struct gw_bitw w;
-
-	if (!n)
-		return len;
-	gw_bitw_init(&w, start, sh ? *start : 0, sh);
-	enc_points(&e, pts, n, &w);
-	size_t nbits = gw_bitw_bits(&w, start);
-	gw_bitw_flush(&w);
-	*bits = (unsigned)(nbits % 8);
-	*s = state_spill(&e);
-	return (size_t)(start - d) + (nbits + 7) / 8;
-}
-
 /* Decodes up to *left points after state d from r, one at a time, while
  * they are at or before ts, the last of them into *last (*found set).
  * Returns 1 once a point after ts was met. */
@@ -1564,6 +1532,52 @@ static void seg_decode(const struct spill_seg *g, const uint8_t *bytes,
 		*pos = r.pos;
 }
 
+/* Record g (its bytes at `bytes`, its first two points at or before s)
+ * decoded into out, and where it is cut at the last point at or before
+ * s: *j its index, *dj the coder's state before it, *pos the bit. The
+ * points after s are the last few (those in memory at the day-end
+ * pass): all but the last SPLIT_TAIL are decoded at once, the rest one
+ * at a time (one pass); when the cut is before them, the record is
+ * decoded again up to it. */
+#define SPLIT_TAIL 8
+
+static void split_at(const struct spill_seg *g, const uint8_t *bytes, int64_t s,
+		     struct point *out, size_t *j, struct dec_state *dj, size_t *pos)
+{
+	size_t n = g->h.count, bulk = n > SPLIT_TAIL + 1 ? n - SPLIT_TAIL : 1;
+	struct dec_state st = state_dec(&g->h.start), s0;
+	struct bit_rd r;
+
+	bit_rd_flat(&r, bytes, g->h.len);
+	decode(&r, &st, out, bulk);
+	size_t i = bulk;
+	if (out[bulk - 1].ts <= s) {
+		/* the state before each point after them, while at or before s */
+		for (; i < n; i++) {
+			s0 = st;
+			size_t p0 = r.pos;
+			decode(&r, &st, out + i, 1);
+			if (out[i].ts > s)
+				break;
+			*j = i;
+			*dj = s0;
+			*pos = p0;
+		}
+		if (i > bulk) {
+			if (i < n)
+				decode(&r, &st, out + i + 1, n - i - 1);
+			return;
+		}
+	}
+	/* the cut among the points decoded at once */
+	seg_decode(g, bytes, out, n, &st, NULL);
+	size_t c = 0;
+	while (c < n && out[c].ts <= s)
+		c++;
+	*j = c - 1;
+	seg_decode(g, bytes, out, c - 1, dj, pos);
+}
+
 /* The seal's pass over a track whose chain is a record a day (as
  * spill_track writes it): the prune to `from` and the move to the new
  * generation without decoding the chain. The records before the one
@@ -1634,11 +1648,7 @@ static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from
 	if (p[0].ts > b->open_start)
 		return 0; /* the cut in an older record */
 	if (L->h.count >= 2 && p[1].ts <= b->open_start) {
-		seg_decode(L, base + L->at, p, L->h.count, &d, NULL);
-		while (j < L->h.count && p[j].ts <= b->open_start)
-			j++;
-		j--;
-		seg_decode(L, base + L->at, p, j, &dj, &pos);
+		split_at(L, base + L->at, b->open_start, p, &j, &dj, &pos);
 		sc->split++;
 	}
 	seg_decode(&g[keep], base + g[keep].at, two, 1, &d, NULL);

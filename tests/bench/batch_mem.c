@@ -20,9 +20,8 @@
  * reads the open day's registers as views (GW_BATCHER_VIEW) prints how
  * many it read so and how many whole; one that carries its records
  * from one seal to the next (GW_BATCHER_CARRY) how many it carried, and
- * GW_MEM_CARRY=[c][d] turns the carry (c) and the day-end pass's cut (d)
- * on, the others off (GW_MEM_CARRY= both off: as before them, to compare
- * in one build; the batches are the same). GW_MEM_JITTER=J:
+ * GW_MEM_CARRY=0 turns the carry off (as before it, to compare in one
+ * build; the batches are the same). GW_MEM_JITTER=J:
  * up to J ms of jitter in a meter's time (default 40; a gateway's clock
  * run fast multiplies a few ms of it).
  *
@@ -252,8 +251,7 @@ int main(int argc, char **argv)
 #ifdef GW_BATCHER_CARRY
 		const char *carry = getenv("GW_MEM_CARRY");
 		if (carry) {
-			gw_batcher_set_carry(bat, strchr(carry, 'c') != NULL,
-					     strchr(carry, 'd') != NULL);
+			gw_batcher_set_carry(bat, strcmp(carry, "0") != 0);
 			printf("# GW_MEM_CARRY %s\n", carry);
 		}
 #endif

@@ -168,12 +168,11 @@ struct counts {
 
 /* Runs the days through a batcher: with a store when spill is set, views
  * allowed when view is, the seals' passes carrying records as they are
- * when carry is and the day-end passes cutting the open day's record
- * when cut is (gw_batcher_set_carry). Meter 18's readings of day 1 come
+ * when carry is (gw_batcher_set_carry). Meter 18's readings of day 1 come
  * two days late (at cycle 3 * 96, sealed days sealed again); meter 20's
  * reading of each cycle 40 of a day comes with cycle 44 (out of order in
  * the open day). Returns the sealed bytes; *cnt the counts. */
-static struct gw_wbuf run_beside(int spill, int view, int carry, int cut,
+static struct gw_wbuf run_beside(int spill, int view, int carry,
 				 struct counts *cnt, struct gw_batcher *beside);
 
 /* Every track of a (points on disk) and of m (in memory) the same after
@@ -202,16 +201,16 @@ static void same_points(struct gw_batcher *a, struct gw_batcher *m)
 	}
 }
 
-static struct gw_wbuf run_with(int spill, int view, int carry, int cut,
+static struct gw_wbuf run_with(int spill, int view, int carry,
 			       struct counts *cnt)
 {
-	return run_beside(spill, view, carry, cut, cnt, NULL);
+	return run_beside(spill, view, carry, cnt, NULL);
 }
 
 /* run_with, and with `beside` (a batcher without a store) given the
  * same readings and calls, every track of both compared after each
  * (same_points). */
-static struct gw_wbuf run_beside(int spill, int view, int carry, int cut,
+static struct gw_wbuf run_beside(int spill, int view, int carry,
 				 struct counts *cnt, struct gw_batcher *beside)
 {
 	struct gw_batcher *b = gw_batcher_new(&params);
@@ -224,7 +223,7 @@ static struct gw_wbuf run_beside(int spill, int view, int carry, int cut,
 		struct gw_spill *s;
 		assert_int_equal(gw_spill_open(pdir, &s), 0);
 		gw_batcher_set_spill(b, s);
-		gw_batcher_set_carry(b, carry, cut);
+		gw_batcher_set_carry(b, carry);
 	}
 	gw_batcher_set_view(b, view);
 	/* the cycles of DAYS days (day 2 an hour short) */
@@ -284,7 +283,7 @@ static struct gw_wbuf run_beside(int spill, int view, int carry, int cut,
 static struct gw_wbuf run(int spill, int view, uint64_t *views, uint64_t *full)
 {
 	struct counts k;
-	struct gw_wbuf out = run_with(spill, view, 1, 1, &k);
+	struct gw_wbuf out = run_with(spill, view, 1, &k);
 
 	*views = k.views;
 	*full = k.full;
@@ -346,25 +345,24 @@ static void views_same_bytes(void **state)
 }
 
 /* The seals' passes with the records carried from one to the next (a
- * record a day, the oldest dropped, the open day's cut at the day-end
- * pass or, when it did not, at the seal's pass) and with every track
- * decoded and encoded again, on the same hard days: the same bytes as
- * with every point in memory. Carried: most registers at every seal;
- * encoded again: the ones whose records are not a day's each (a meter
- * read once a day: too few points left to drop its first records'
- * coding; a day sealed again: its track read into memory). */
+ * record a day, the oldest dropped, the open day's cut at the new day's
+ * midnight) and with every track decoded and encoded again, on the same
+ * hard days: the same bytes as with every point in memory. Carried: most
+ * registers at every seal; encoded again: the ones whose records are not
+ * a day's each (a meter read once a day: too few points left to drop
+ * its first records' coding; a day sealed again: its track read into
+ * memory). */
 static void carry_same_bytes(void **state)
 {
-	static const int modes[4][2] = {{1, 1}, {1, 0}, {0, 1}, {0, 0}};
-	struct counts k[4], km;
+	struct counts k[2], km;
 
 	(void)state;
-	struct gw_wbuf mem = run_with(0, 1, 1, 1, &km);
+	struct gw_wbuf mem = run_with(0, 1, 1, &km);
 	assert_true(mem.n > 10000);
-	for (int i = 0; i < 4; i++) {
-		struct gw_wbuf w = run_with(1, 1, modes[i][0], modes[i][1], &k[i]);
-		fprintf(stderr, "# carry %d cut %d: views %llu whole %llu carried %llu "
-			"split %llu encoded %llu\n", modes[i][0], modes[i][1],
+	for (int i = 0; i < 2; i++) {
+		struct gw_wbuf w = run_with(1, 1, !i, &k[i]);
+		fprintf(stderr, "# carry %d: views %llu whole %llu carried %llu "
+			"split %llu encoded %llu\n", !i,
 			(unsigned long long)k[i].views, (unsigned long long)k[i].full,
 			(unsigned long long)k[i].carried, (unsigned long long)k[i].split,
 			(unsigned long long)k[i].encoded);
@@ -372,42 +370,35 @@ static void carry_same_bytes(void **state)
 		assert_memory_equal(w.p, mem.p, mem.n);
 		free(w.p);
 	}
-	/* six seals' passes (days 0 .. 5) over about 46 registers */
+	/* six seals' passes (days 0 .. 5) over about 46 registers, each
+	 * cutting the open day's record it carries */
 	assert_true(k[0].carried > 200);
+	assert_true(k[0].split > k[0].carried / 2);
 	assert_true(k[0].encoded > 0);
-	assert_true(k[0].split < k[0].carried / 4); /* the day-end pass cut most */
-	assert_true(k[1].carried > 200);
-	assert_true(k[1].split > k[1].carried / 2); /* the seal's pass cut them */
-	assert_int_equal(k[2].carried, 0);
-	assert_int_equal(k[3].carried, 0);
+	assert_int_equal(k[1].carried, 0);
 	/* the tracks carried are encoded again without the carry */
-	assert_true(k[2].encoded >= k[0].carried);
-	assert_int_equal(k[3].encoded, k[2].encoded);
-	/* the views the same whichever way the records were moved, but for
-	 * the day-end pass's cut: the seal then reads the day from two
-	 * records */
-	for (int i = 1; i < 4; i++)
-		assert_int_equal(k[i].views + k[i].full, k[0].views + k[0].full);
+	assert_true(k[1].encoded >= k[0].carried);
+	/* the same registers read as views either way */
+	assert_int_equal(k[1].views, k[0].views);
+	assert_int_equal(k[1].full, k[0].full);
 	free(mem.p);
 }
 
-/* The tracks themselves, cycle by cycle, with the carry and the cut on
- * and off: the same points as a batcher's without a store (the prune
- * at each edge exact, no point lost or kept beyond it), and every view
- * of the open day the track's own points (the two before its first
- * record, from the header, included). */
+/* The tracks themselves, cycle by cycle, with the carry on and off: the
+ * same points as a batcher's without a store (the prune at each edge
+ * exact, no point lost or kept beyond it), and every view of the open
+ * day the track's own points (the two before its first record, from the
+ * header, included). */
 static void carry_same_points(void **state)
 {
-	static const int modes[3][2] = {{1, 1}, {1, 0}, {0, 0}};
-
 	(void)state;
-	for (int i = 0; i < 3; i++) {
+	for (int carry = 1; carry >= 0; carry--) {
 		struct gw_batcher *m = gw_batcher_new(&params);
 		struct counts k;
 		assert_non_null(m);
-		struct gw_wbuf w = run_beside(1, 1, modes[i][0], modes[i][1], &k, m);
+		struct gw_wbuf w = run_beside(1, 1, carry, &k, m);
 		assert_true(w.n > 10000);
-		assert_true(modes[i][0] ? k.carried > 200 : k.encoded > 200);
+		assert_true(carry ? k.carried > 200 : k.encoded > 200);
 		gw_batcher_free(m);
 		free(w.p);
 	}
