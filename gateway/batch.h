@@ -341,5 +341,17 @@ void gw_batcher_set_view(struct gw_batcher *b, int on);
  * (*full) since the batcher was made. */
 void gw_batcher_view_stats(const struct gw_batcher *b, uint64_t *views,
 			   uint64_t *full);
+/* Registers the seals' passes took to the store's next file since the
+ * batcher was made: their records as they were (*carried: a record a
+ * day, the oldest dropped), of them those whose open day's record they
+ * decoded to cut it at the new day's midnight (*split), or decoded and
+ * encoded again (*encoded). */
+#define GW_BATCHER_CARRY 1
+void gw_batcher_carry_stats(const struct gw_batcher *b, uint64_t *carried,
+			    uint64_t *split, uint64_t *encoded);
+/* For the tests and benchmarks (the batches are the same either way):
+ * carry 0 has the seals' passes decode and encode every track again. A
+ * store must be set first. */
+void gw_batcher_set_carry(struct gw_batcher *b, int carry);
 
 #endif

@@ -449,34 +449,39 @@ struct gw_batcher {
 
 /* The points spilled to a store (batch_spill_core.c). A record is a
  * header of SPILL_HDR bytes, then its bytes (points encoded as in enc,
- * from the encoder's state after the record before it in the chain, or
- * from the first), zeros up to a multiple of 4. The header: a CRC-32
- * of the rest of the record (the header after it and the bytes: one
- * call checks a record that lies whole in a window), the track's
- * hash, the record's points and bytes, the record before it (0: none;
- * the same generation, an earlier offset), the points and bytes of the
- * chain up to and including it, its place in the chain (1: the first),
- * the track's first point's time, and the coder's state where the
- * record meets the other record of its chain (struct spill_state): a
- * chain's first record the state after its last point (the open day's
- * record after it starts from there), a later record the state before
- * its first point (it decodes alone: batch_track_view). (The store is a cache, emptied at
- * each start: this layout may change from one build to the next; the
- * file's version byte says which.) The seal's pass writes a track's chain anew as one record; the
- * passes of the open day (SPILL_OPEN_PASSES) add a record after it
- * with what the track gathered in memory since, or, when the track has
- * one already, write that record again with those points after its own
- * (so a chain is two records at most: the seal reads a track with two
- * reads). */
-#define SPILL_HDR 68
+ * from the coder's state its header keeps), zeros up to a multiple of
+ * 4. The header: a CRC-32 of the rest of the record (the header after
+ * it and the bytes: one call checks a record that lies whole in a
+ * window), the track's hash, the record's points and bytes, the record
+ * before it (0: none; the same generation, an earlier offset), the
+ * points and bytes of the chain up to and including it, its place in
+ * the chain (1: the first), the track's first point's time, the
+ * coder's state before its first point and after its last (struct
+ * spill_state, with k0, the points the coder had counted before it:
+ * every record decodes alone), whether it is the open day's record
+ * (open: the open day's passes write it again with their points after
+ * its own) and the value of the point two before its first (pre_v,
+ * when `pre`: with the state before it, the two points before the
+ * record, which a view of the open day needs: batch_track_view).
+ * (The store is a cache, emptied at each start: this layout may change
+ * from one build to the next; the file's version byte says which.)
+ *
+ * A chain is a record a day: the seal's pass cuts each track's points
+ * at the last point at or before each midnight of the revision window
+ * and of the open day, so that the record of the oldest day starts
+ * with the point the edge keeps (batch_prune_track); the next seal's
+ * pass then drops the records before the new edge's and copies the
+ * others to its generation as they are (batch_spill_carry), and cuts
+ * the open day's record in two at the new open day's midnight: no
+ * point but the open day's record's is decoded, and none encoded but
+ * the few after that midnight. Passes of the open day
+ * (SPILL_OPEN_PASSES) write the open day's record again with the
+ * points the track gathered in memory since after its own, or add one
+ * after the chain's last. */
+#define SPILL_HDR 112
 #define SPILL_FIRST (512 - SPILL_HDR) /* bytes of points read with the header */
-#define SPILL_DEPTH_MAX 32  /* records in a chain a reader takes (2 written) */
-/* The points at or before the open day's start that the seal's pass
- * keeps in memory (spill_track): the open day's passes write them to its
- * record, so that the next seal reads the day from that record alone (a
- * view: two points before the day's start at least, batch_seal.c). */
-#define SPILL_KEEP 3
-_Static_assert(SPILL_KEEP >= 1, "the open day's record never empty");
+#define SPILL_DEPTH_MAX 40  /* records in a chain a reader takes (a day
+			     * each: the window, 31 days at most, + 2) */
 #define SPILL_EVERY_MS (4 * 3600000LL) /* a replay's passes */
 #define SPILL_OPEN_PASSES 5 /* an open day's passes before its day-end pass */
 /* An open day's pass comes when the tracks hold the most points in
@@ -488,29 +493,36 @@ _Static_assert(SPILL_KEEP >= 1, "the open day's record never empty");
 
 /* The coder's state between two points (batch_store.c, "the points,
  * encoded"): the point before (its time and value), the time step to it
- * (0 before the second point), the two Rice means; with the points before
- * counted (the record's total - count at its start, total at its end),
- * what the decoder needs to go on from there alone. */
+ * (0 before the second point), the two Rice means, and k, the points
+ * the coder counted before (its means warm up over the first RICE_WARM
+ * + 2; kept up to 15): what the decoder needs to go on from there
+ * alone. */
 struct spill_state {
 	int64_t ts, step, v;
 	uint32_t mt, mv;
+	uint32_t k;
 };
+
+/* k as a header keeps it (any k from RICE_WARM + 2 on codes alike) */
+#define SPILL_K_MAX 15u
+_Static_assert(RICE_WARM + 2 <= SPILL_K_MAX, "k kept in 4 bits");
 
 struct spill_hdr {
 	uint32_t hash, count, len, prev, total, total_len;
 	uint16_t depth;
 	uint8_t bits; /* of the last byte, used: 1-7, 0 all eight */
+	uint8_t open; /* the open day's record */
+	uint8_t pre;  /* pre_v is known */
 	int64_t first_ts;
-	/* before its first point (a chain's first record: the coder's
-	 * first state) and after its last (a later record: not kept, 0);
-	 * the header keeps the one where it meets the other record */
-	struct spill_state start, end;
+	struct spill_state start, end; /* before its first point, after its last */
+	int64_t pre_v; /* the value of the point before start's */
 };
 
-/* A record of a chain read back: its points at `at` in the buffer. */
+/* A record of a chain read back: its header, its points at `at` in the
+ * buffer. */
 struct spill_seg {
-	uint32_t count;
-	size_t at, len; /* its bytes, 8 zeros after them */
+	struct spill_hdr h;
+	size_t at; /* its h.len bytes, 8 zeros after them */
 };
 
 struct spill_core {
@@ -527,6 +539,21 @@ struct spill_core {
 	struct spill_seg segs[SPILL_DEPTH_MAX];
 	int32_t pass_day; /* the open day of the last pass in it, */
 	int64_t pass_slot; /* and which (1 .. SPILL_OPEN_PASSES) */
+	/* The midnights the seal's pass cuts the tracks' records at, for
+	 * the open day mid_day: the window's days after the edge day's and
+	 * the open day's (n_mid of them, the open day's last). */
+	int32_t mid_day;
+	int n_mid;
+	int64_t mid[SPILL_DEPTH_MAX];
+	/* a chain read back, kept while its records are written anew
+	 * (batch_store.c, spill_carry) */
+	uint8_t *cbuf;
+	size_t ccap;
+	uint64_t carried, encoded; /* gw_batcher_carry_stats, and split */
+	/* gw_batcher_set_carry (for the tests and benchmarks): the seal's
+	 * pass encodes every track again */
+	int no_carry;
+	uint64_t split; /* open days' records the seal's pass cut (decoded) */
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
 	/* A pass's records gathered in wb (wn bytes, at w_off in the file)
 	 * and written at once (SPILL_IO). An open day's pass: the tracks
@@ -643,13 +670,15 @@ struct track *batch_find_track(struct gw_batcher *b, const struct gw_reading *r,
 int batch_track_insert(const struct gw_batcher *b, struct track *t, int64_t ts,
 		       int64_t v, struct point win[3], struct pview *view);
 void batch_track_open(const struct gw_batcher *b, struct track *t);
-/* t's last record and its points in memory decoded alone into the
+/* t's last records, back to the one whose point before it (its
+ * header's state) is before s, with the two points before that record
+ * (its header's) and its points in memory, decoded alone into the
  * scratch (which then holds no track: track_pts is NULL for every one),
  * as *v (off: the points before them). Returns 1, or 0 when there is no
- * such view: t has no record after another, or its last record does not
- * read back (broken), or what it decodes to does not end in t's last
- * point and the coder's means t keeps. */
-int batch_track_view(const struct gw_batcher *b, struct track *t,
+ * such view: t has no record, or its records do not read back
+ * (broken), or what they decode to does not end in t's last point and
+ * the coder's means t keeps. */
+int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
 		     struct tpts *v);
 /* The coder's state after t's last point. */
 void batch_tail_state(const struct gw_batcher *b, const struct track *t,
@@ -684,6 +713,10 @@ int batch_spill_put(const struct gw_batcher *b, int gen, struct spill_hdr *h,
 		    uint32_t *sp);
 int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 		     const uint8_t **base);
+/* The same from t's last record back to the first whose state before
+ * it is before s (at least the last): sc->segs[*first .. depth). */
+int batch_spill_load_from(const struct gw_batcher *b, const struct track *t,
+			  int64_t s, const uint8_t **base, int *first);
 int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		      int64_t *ts);
 int batch_spill_last(const struct gw_batcher *b, const struct track *t,

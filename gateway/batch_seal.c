@@ -205,6 +205,7 @@ struct seal_src {
 	uint8_t *same; /* src->same: a bit a series, found as the day is built */
 	struct gw_wbuf days; /* the daily records' column, made likewise */
 	int view; /* the open day: its tracks read as views where exact */
+	int64_t s; /* the day's start */
 };
 
 /* A view (struct tpts: the track's last record and its points in
@@ -222,7 +223,7 @@ struct seal_src {
 static int seal_view(const struct seal_src *c, struct track *t, int64_t s,
 		     struct tpts *v)
 {
-	return c->view && batch_track_view(c->b, t, v) && tpts_lb(v, s) >= 2;
+	return c->view && batch_track_view(c->b, t, s, v) && tpts_lb(v, s) >= 2;
 }
 
 /* Room in c->ts and c->val for n points. Returns 0 or GW_ENOMEM. */
@@ -262,7 +263,7 @@ static int src_series(void *ctx, size_t i, int points, struct gw_series *out)
 	 * are the track's from v.off on), else from the whole track */
 	struct tpts v;
 	const struct point *p;
-	if (c->view && batch_track_view(c->b, t, &v) && v.off <= x->first) {
+	if (c->view && batch_track_view(c->b, t, c->s, &v) && v.off <= x->first) {
 		p = v.p + (x->first - v.off);
 	} else {
 		batch_track_open(c->b, t);
@@ -391,6 +392,7 @@ static int build_day(struct gw_batcher *b, int32_t d, int64_t now,
 	batch->created_ms = now;
 	int open_day = d == b->next_day;
 	c->view = !b->no_view && open_day;
+	c->s = s;
 	for (int k = 0; k < n; k++) {
 		struct track *t = track_at(b, list[k]);
 		struct tpts v;

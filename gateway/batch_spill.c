@@ -155,9 +155,11 @@ static int begin(struct gw_spill *s, int gen, int32_t day, int open_day)
 		g->name[0] = 0;
 		return write_failed(s, "a new file", errno ? errno : EIO);
 	}
-	hdr[8] = 5; /* version: records in chains, means warmed up, the CRC
-		     * first (3: last in the header), the coder's state before
-		     * and after each record (4: none) */
+	hdr[8] = 6; /* version: records in chains, means warmed up, the CRC
+		     * first (3: last in the header), a record a day with the
+		     * coder's state before and after it and the point two
+		     * before it (5: one state, the open day's record holding
+		     * three points before its day; 4: none) */
 	hdr[12] = (uint8_t)day;
 	hdr[13] = (uint8_t)((uint32_t)day >> 8);
 	hdr[14] = (uint8_t)((uint32_t)day >> 16);

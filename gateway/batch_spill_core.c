@@ -47,6 +47,7 @@ void batch_spill_free(struct gw_batcher *b)
 	free(b->spl->held[1].p);
 	free(b->spl->wb);
 	free(b->spl->buf);
+	free(b->spl->cbuf);
 	free(b->spl);
 	b->spl = NULL;
 }
@@ -61,6 +62,20 @@ void gw_batcher_view_stats(const struct gw_batcher *b, uint64_t *views,
 {
 	*views = b->views;
 	*full = b->view_full;
+}
+
+void gw_batcher_carry_stats(const struct gw_batcher *b, uint64_t *carried,
+			    uint64_t *split, uint64_t *encoded)
+{
+	*carried = b->spl ? b->spl->carried : 0;
+	*split = b->spl ? b->spl->split : 0;
+	*encoded = b->spl ? b->spl->encoded : 0;
+}
+
+void gw_batcher_set_carry(struct gw_batcher *b, int carry)
+{
+	if (b->spl)
+		b->spl->no_carry = !carry;
 }
 
 int gw_batcher_spill_broken(const struct gw_batcher *b)
@@ -159,7 +174,8 @@ static int64_t get64(const uint8_t *p)
 }
 
 /* A coder's state in 28 bytes: the time, the step and the value, then
- * the two means packed (mean_pack: exact, the coder keeps them so). */
+ * the two means packed (mean_pack: exact, the coder keeps them so); its
+ * k goes with the header's flags. */
 static void put_state(uint8_t *p, const struct spill_state *s)
 {
 	put64(p, s->ts);
@@ -179,6 +195,15 @@ static void get_state(const uint8_t *p, struct spill_state *s)
 	s->mv = mean_unpack((uint16_t)(m >> 16));
 }
 
+static uint32_t k_kept(uint32_t k)
+{
+	return k < SPILL_K_MAX ? k : SPILL_K_MAX;
+}
+
+/* The layout: 0 CRC, 4 hash, 8 count, 12 len, 16 prev, 20 total, 24
+ * total_len, 28 depth (16 bits), 30 bits (8), 31 flags (bit 0 open, bit
+ * 1 pre, bits 4-7 k before it), 32 first_ts, 40 the state before it,
+ * 68 after it (k after it in byte 96), 97-103 zeros, 104 pre_v. */
 static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 {
 	put32(p + 4, h->hash);
@@ -187,11 +212,15 @@ static void hdr_put(uint8_t *p, const struct spill_hdr *h)
 	put32(p + 16, h->prev);
 	put32(p + 20, h->total);
 	put32(p + 24, h->total_len);
-	put32(p + 28, (uint32_t)h->depth | (uint32_t)h->bits << 16);
-	put32(p + 32, (uint32_t)(uint64_t)h->first_ts);
-	put32(p + 36, (uint32_t)((uint64_t)h->first_ts >> 32));
-	/* the state where the record meets the other of its chain */
-	put_state(p + 40, h->depth == 1 ? &h->end : &h->start);
+	uint32_t flags = (h->open ? 1u : 0u) | (h->pre ? 2u : 0u) |
+			 k_kept(h->start.k) << 4;
+	put32(p + 28, (uint32_t)h->depth | (uint32_t)h->bits << 16 | flags << 24);
+	put64(p + 32, h->first_ts);
+	put_state(p + 40, &h->start);
+	put_state(p + 68, &h->end);
+	put32(p + 96, k_kept(h->end.k));
+	put32(p + 100, 0);
+	put64(p + 104, h->pre_v);
 }
 
 static void hdr_get(const uint8_t *p, struct spill_hdr *h)
@@ -205,14 +234,14 @@ static void hdr_get(const uint8_t *p, struct spill_hdr *h)
 	uint32_t d = get32(p + 28);
 	h->depth = (uint16_t)d;
 	h->bits = (uint8_t)(d >> 16);
+	h->open = (uint8_t)(d >> 24 & 1);
+	h->pre = (uint8_t)(d >> 25 & 1);
 	h->first_ts = get64(p + 32);
-	if (h->depth == 1) {
-		h->start = (struct spill_state){0, 0, 0, RICE_M0, RICE_M0};
-		get_state(p + 40, &h->end);
-	} else {
-		get_state(p + 40, &h->start);
-		h->end = (struct spill_state){0}; /* not kept */
-	}
+	get_state(p + 40, &h->start);
+	h->start.k = d >> 28;
+	get_state(p + 68, &h->end);
+	h->end.k = get32(p + 96);
+	h->pre_v = get64(p + 104);
 }
 
 /* The header of h and its CRC into the buffer, before its bytes;
@@ -316,10 +345,12 @@ static int broken(const struct gw_batcher *b, const struct track *t)
 	return GW_EIO;
 }
 
-/* The header's byte 30 and 31 (bits, and a zero). */
-static uint32_t d_hi(const uint8_t *hdr)
+/* What a header may not hold: bits above 7, flags' bits 2 and 3, a k
+ * after it above SPILL_K_MAX, bytes 97-103 not zero. */
+static int hdr_odd(const uint8_t *hdr)
 {
-	return get32(hdr + 28) >> 16;
+	return (hdr[30] & ~7u) || (hdr[31] & 0x0cu) || get32(hdr + 96) > SPILL_K_MAX ||
+	       get32(hdr + 100) != 0;
 }
 
 /* Starts reading records ahead (see struct spill_ra): the windows are
@@ -407,6 +438,13 @@ static const uint8_t *in_memory(const struct spill_core *sc, int gen,
 /* A read on its own (not ahead of a window): enough for a record's
  * head and the rest of most records. */
 #define RA_ALONE 4096
+/* A window taken anew begins this much before the record asked for:
+ * a chain is read from its last record back, and the records of a
+ * track one pass wrote lie one after the other (the seal's pass: the
+ * window's days; the day-end pass: the day's and the next day's open
+ * one), so the ones before it are in the same window. */
+#define RA_BACK 4096
+_Static_assert(RA_ALONE + RA_BACK <= SPILL_RA_PASS, "an alone read in a window");
 
 /* Up to n bytes of gen's file at off into dst: from memory when they
  * are there (in_memory; never from the file then); at least `need` of them
@@ -450,12 +488,15 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	if (w < 0) {
 		w = ahead >= 0 ? ahead : !ra->last;
-		size_t want = ahead >= 0 ? ra->size : n > RA_ALONE ? n : RA_ALONE;
-		int got = gw_spill_read_upto(sc->store, gen, off, ra->p[w], want);
+		size_t back = off < RA_BACK ? (size_t)off : RA_BACK;
+		size_t want = ahead >= 0 ? ra->size : (n > RA_ALONE ? n : RA_ALONE) + back;
+		if (want > ra->size)
+			want = ra->size;
+		int got = gw_spill_read_upto(sc->store, gen, off - back, ra->p[w], want);
 		ra->n[w] = got > 0 ? (size_t)got : 0;
-		ra->off[w] = off;
+		ra->off[w] = off - back;
 		ra->gen[w] = gen;
-		if (got < (int)need)
+		if (got < (int)(back + need))
 			return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	}
 	ra->last = w;
@@ -485,7 +526,7 @@ static int rec_head(const struct gw_batcher *b, const struct track *t,
 	    h->total > t->n || h->len > (size_t)h->count * 22 + 8 ||
 	    h->len > h->total_len ||
 	    h->total_len > (uint64_t)h->total * 22 + 8 * (uint64_t)h->depth ||
-	    h->depth == 0 || h->depth > SPILL_DEPTH_MAX || (d_hi(sc->head) & ~7u) ||
+	    h->depth == 0 || h->depth > SPILL_DEPTH_MAX || hdr_odd(sc->head) ||
 	    (h->depth == 1) != (h->prev == 0) ||
 	    (h->depth == 1 && (h->total != h->count || h->total_len != h->len)) ||
 	    (h->prev && ((h->prev & 1) != (sp & 1) ||
@@ -550,13 +591,27 @@ static int rec_body(const struct gw_batcher *b, const struct track *t,
 	return 0;
 }
 
+/* Whether a record's state after it is the next one's before it (k
+ * as the headers keep it). */
+static int same_state(const struct spill_state *x, const struct spill_state *y)
+{
+	return x->ts == y->ts && x->step == y->step && x->v == y->v &&
+	       x->mt == y->mt && x->mv == y->mv && k_kept(x->k) == k_kept(y->k);
+}
+
 /* Reads t's chain of records into the buffer, each record's bytes
  * followed by 8 zeros, from the first: sc->segs[0 .. depth) say where
- * (at, from *base) and how many points; returns depth, or GW_EIO when a
+ * (at, from *base), with their headers; returns depth, or GW_EIO when a
  * record cannot be read whole, is not t's, or does not follow on from
  * the one before it (the batcher is broken then). */
 int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 		     const uint8_t **base)
+{
+	return batch_spill_load_from(b, t, INT64_MIN, base, NULL);
+}
+
+int batch_spill_load_from(const struct gw_batcher *b, const struct track *t,
+			  int64_t s, const uint8_t **base, int *first)
 {
 	struct spill_core *sc = b->spl;
 	struct spill_hdr h, last = {0};
@@ -578,15 +633,20 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 		} else if (h.depth != last.depth - 1 ||
 			   h.total != last.total - last.count ||
 			   h.total_len != last.total_len - last.len ||
-			   h.first_ts != last.first_ts) {
+			   h.first_ts != last.first_ts || h.open ||
+			   !same_state(&h.end, &last.start)) {
 			return broken(b, t);
 		}
 		size_t at = (size_t)(h.total_len - h.len) + 8 * (size_t)(h.depth - 1);
 		if (rec_body(b, t, sp, &h, (size_t)have, sc->buf + at))
 			return GW_EIO;
-		sc->segs[h.depth - 1] = (struct spill_seg){h.count, at, h.len};
+		sc->segs[h.depth - 1] = (struct spill_seg){h, at};
 		last = h;
 		sp = h.prev;
+		if (first)
+			*first = h.depth - 1;
+		if (h.start.ts < s)
+			break;
 	}
 	*base = sc->buf;
 	return depth;
@@ -706,12 +766,44 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 	return len - 1 + (nbits + 7) / 8;
 }
 
+/* The record in the buffer (h, its bytes after the header) into the
+ * open day's pass's write buffer, written with the others when it is
+ * full (pass_flush), or alone when it is larger (*alone 1: written
+ * already); *sp where it is. Returns 0, or a GW_E* code (the pass's
+ * writes end: sc->skip). */
+static int pass_gather(struct gw_batcher *b, struct spill_hdr *h, uint32_t *sp,
+		       int *alone)
+{
+	struct spill_core *sc = b->spl;
+	size_t total = rec_seal(sc, h);
+
+	*alone = 0;
+	if (sc->wn + total > SPILL_IO && pass_flush(b))
+		return GW_EIO;
+	if (total > SPILL_IO) {
+		/* larger than the buffer (a track of many points): alone */
+		if (batch_spill_put(b, sc->gen, h, sp))
+			return GW_EIO;
+		sc->w_off = gw_spill_size(sc->store, sc->gen);
+		*alone = 1;
+		return 0;
+	}
+	if (sc->w_off + sc->wn + total > UINT32_MAX) {
+		sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
+		return GW_EFULL;
+	}
+	*sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
+	memcpy(sc->wb + sc->wn, sc->buf, total);
+	sc->wn += total;
+	return 0;
+}
+
 /* A pass of the open day over track t: its points in memory (every one
  * in enc) go to the store, and only its last two points, decoded, and
- * the encoder's state stay. When its chain ends in a record of the open
- * day's passes, that record is written again with them after its own
- * points (read back and checked first); else a record with them is
- * added after its record (of the seal's pass), or made the first. A
+ * the encoder's state stay. When its chain ends in the open day's
+ * record, that record is written again with them after its own points
+ * (read back and checked first); else a record with them is added
+ * after its last record, or made the first, as the open day's. A
  * track whose record is in the other generation keeps them (until the
  * seal's pass). */
 static void spill_open_track(struct gw_batcher *b, struct track *t)
@@ -732,7 +824,7 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 		if ((t->sp & 1) != (uint32_t)sc->gen ||
 		    (have = rec_head(b, t, t->sp, &p)) < 0)
 			return;
-		if (p.depth >= 2) {
+		if (p.open) {
 			/* the open day's record: its points, then enc's */
 			if (grow(sc, SPILL_HDR + p.len + enc_len + 16))
 				return;
@@ -753,16 +845,19 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 			h.total_len = p.total_len;
 			h.first_ts = p.first_ts;
 			h.start = p.end; /* on from the coder after it */
+			h.open = 1;
 		}
 	} else {
 		if (batch_spill_buf(b, enc_len))
 			return;
 		h.first_ts = batch_track_first_ts(b, t);
-		h.start = (struct spill_state){0, 0, 0, RICE_M0, RICE_M0};
+		h.start = (struct spill_state){0, 0, 0, RICE_M0, RICE_M0, 0};
+		h.open = 1;
 	}
 	batch_tail_state(b, t, &h.end); /* its last point is t's */
 	if (h.total >= t->n)
 		return;
+	size_t m = t->n - h.total - (len ? h.count : 0); /* enc's points */
 	h.count = t->n - h.total;
 	len = put_enc(b, &enc, len, &bits);
 	h.len = (uint32_t)len;
@@ -771,26 +866,15 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 	h.total_len += h.len;
 	/* into the pass's write buffer; the track lets its points go when
 	 * the buffer is written (pass_flush) */
-	size_t total = rec_seal(sc, &h);
-	if (sc->wn + total > SPILL_IO && pass_flush(b))
+	int alone;
+	if (pass_gather(b, &h, &sp, &alone))
 		return;
-	if (total > SPILL_IO) {
-		/* larger than the buffer (a track of many points): alone */
-		if (batch_spill_put(b, sc->gen, &h, &sp))
-			return;
-		sc->w_off = gw_spill_size(sc->store, sc->gen);
+	if (alone) {
 		track_chain_free(b, t);
 		batch_spill_set(b, t, sp);
 		return;
 	}
-	if (sc->w_off + sc->wn + total > UINT32_MAX) {
-		sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
-		return;
-	}
-	sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
-	memcpy(sc->wb + sc->wn, sc->buf, total);
-	sc->wn += total;
-	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, h.count};
+	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, (uint32_t)m};
 }
 
 static void pass_buffers_free(struct spill_core *sc)

@@ -909,11 +909,29 @@ static void decode(struct bit_rd *br, struct dec_state *d,
 	*d = (struct dec_state){ts, step, v, mt, mv, k};
 }
 
+/* The decoder's state a record's header keeps (before its first point). */
+static struct dec_state state_dec(const struct spill_state *s)
+{
+	return (struct dec_state){s->ts, s->step, s->v, s->mt, s->mv, s->k};
+}
+
+static struct spill_state state_spill(const struct enc_state *e)
+{
+	return (struct spill_state){e->ts, e->step, e->v, e->mt, e->mv, (uint32_t)e->k};
+}
+
+static struct enc_state state_enc(const struct spill_state *s)
+{
+	return (struct enc_state){.ts = s->ts, .step = s->step, .v = s->v,
+				  .k = s->k, .mt = s->mt, .mv = s->mv};
+}
+
 void batch_track_open(const struct gw_batcher *b, struct track *t)
 {
 	struct scratch *sc = b->sc;
 	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
 	struct bit_rd r;
+	size_t at = 0;
 
 	if (sc->owner == t)
 		return;
@@ -927,41 +945,59 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 			memset(sc->pts, 0, t->n * sizeof(*sc->pts));
 			return;
 		}
-		/* each record goes on from the state after the one before */
+		/* from the first record's state; each record goes on from
+		 * the state after the one before */
+		d = state_dec(&b->spl->segs[0].h.start);
 		for (int i = 0; i < depth; i++) {
 			const struct spill_seg *g = &b->spl->segs[i];
-			bit_rd_flat(&r, base + g->at, g->len);
-			decode(&r, &d, sc->pts + d.k, g->count);
+			bit_rd_flat(&r, base + g->at, g->h.len);
+			decode(&r, &d, sc->pts + at, g->h.count);
+			at += g->h.count;
 		}
 	}
 	struct chain c = track_chain(t);
 	bit_rd_init(&r, b->pool, &c);
-	decode(&r, &d, sc->pts + d.k, t->n - d.k);
+	decode(&r, &d, sc->pts + at, t->n - at);
 }
 
-int batch_track_view(const struct gw_batcher *b, struct track *t,
+int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
 		     struct tpts *v)
 {
 	struct scratch *sc = b->sc;
-	struct spill_hdr h;
-	const uint8_t *bytes;
+	const uint8_t *base;
 	struct bit_rd r;
+	int first;
 
 	if (!t->sp || !b->spl)
 		return 0;
-	if (batch_spill_last(b, t, &h, &bytes) < 0 || h.depth < 2)
+	int depth = batch_spill_load_from(b, t, s, &base, &first);
+	if (depth < 0)
 		return 0;
 	/* the scratch is the view's now, no track's (it has room for
 	 * t->n points: every insert made sure of it) */
 	sc->owner = NULL;
-	struct dec_state d = {h.start.ts, h.start.step, h.start.v,
-			      h.start.mt, h.start.mv, h.total - h.count};
-	size_t off = d.k, n = t->n - off;
-	bit_rd_flat(&r, bytes, h.len);
-	decode(&r, &d, sc->pts, h.count);
+	/* the two points before the first record, from its header (the
+	 * state before it: the last; pre_v and the step: the one before),
+	 * when the chain still holds them */
+	const struct spill_hdr *h = &b->spl->segs[first].h;
+	size_t before = h->total - h->count, npre = 0;
+	if (before >= 1 && h->start.k >= 1)
+		npre = before >= 2 && h->start.k >= 2 && h->pre ? 2 : 1;
+	if (npre == 2)
+		sc->pts[0] = (struct point){h->start.ts - h->start.step, h->pre_v};
+	if (npre >= 1)
+		sc->pts[npre - 1] = (struct point){h->start.ts, h->start.v};
+	struct dec_state d = state_dec(&h->start);
+	size_t off = before - npre, n = t->n - off, at = npre;
+	for (int i = first; i < depth; i++) {
+		const struct spill_seg *g = &b->spl->segs[i];
+		bit_rd_flat(&r, base + g->at, g->h.len);
+		decode(&r, &d, sc->pts + at, g->h.count);
+		at += g->h.count;
+	}
 	struct chain c = track_chain(t);
 	bit_rd_init(&r, b->pool, &c);
-	decode(&r, &d, sc->pts + h.count, t->n - h.total);
+	decode(&r, &d, sc->pts + at, n - at);
 	/* what a wrong state would not give: t's last point and the
 	 * coder's means after it */
 	struct point last = track_tail1(b, t);
@@ -978,7 +1014,7 @@ void batch_tail_state(const struct gw_batcher *b, const struct track *t,
 	struct enc_state e;
 
 	tail_state(b, t, &e);
-	*s = (struct spill_state){e.ts, e.step, e.v, e.mt, e.mv};
+	*s = (struct spill_state){e.ts, e.step, e.v, e.mt, e.mv, (uint32_t)e.k};
 }
 
 long batch_track_points(const struct gw_batcher *b, const struct track *t,
@@ -986,23 +1022,25 @@ long batch_track_points(const struct gw_batcher *b, const struct track *t,
 {
 	struct dec_state d = {.mt = RICE_M0, .mv = RICE_M0};
 	struct bit_rd r;
+	size_t at = 0;
 
 	if (t->sp) {
 		const uint8_t *base;
 		int depth = batch_spill_load(b, t, &base);
 		if (depth < 0)
 			return -1;
+		d = state_dec(&b->spl->segs[0].h.start);
 		for (int i = 0; i < depth; i++) {
 			const struct spill_seg *g = &b->spl->segs[i];
-			bit_rd_flat(&r, base + g->at, g->len);
-			decode(&r, &d, out + d.k, g->count);
+			bit_rd_flat(&r, base + g->at, g->h.len);
+			decode(&r, &d, out + at, g->h.count);
+			at += g->h.count;
 		}
 	}
-	size_t in_records = d.k;
 	struct chain c = track_chain(t);
 	bit_rd_init(&r, b->pool, &c);
-	decode(&r, &d, out + d.k, t->n - d.k);
-	return (long)in_records;
+	decode(&r, &d, out + at, t->n - at);
+	return (long)at;
 }
 
 /* Decodes up to *left points after state d from r, one at a time, while
@@ -1042,10 +1080,11 @@ int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
 		int depth = batch_spill_load(b, t, &base);
 		if (depth < 0)
 			return 0;
+		d = state_dec(&b->spl->segs[0].h.start);
 		for (int i = 0; i < depth; i++) {
 			const struct spill_seg *g = &b->spl->segs[i];
-			size_t n = g->count;
-			bit_rd_flat(&r, base + g->at, g->len);
+			size_t n = g->h.count;
+			bit_rd_flat(&r, base + g->at, g->h.len);
 			left -= n;
 			if (decode_upto(&r, &d, &n, ts, last, &found))
 				return found;
@@ -1368,27 +1407,40 @@ static void keep_in_memory(const struct gw_batcher *b, struct track *t,
 	b->sc->owner = NULL;
 }
 
-/* During a spill pass (batch_spill_begin): t's points at or before the
- * open day's start but the last SPILL_KEEP go to the store as one
- * record, and those and the rest (none, one or two after the start at
- * the seal) as a second record after it, the open day's (its passes
- * write it again with their points after these), which holds the points
- * the next seal reads before the open day's start (a view: batch_seal.c,
- * seal_view); a track with SPILL_KEEP points or fewer at or before the
- * start keeps them all in memory, and when the second record cannot be
- * written its points stay in enc, encoded on from the state after the
- * first: a track that
- * began on the day sealed (a start's lead day) then keeps no escaped
- * first point in memory, and the means it has learnt go on (the last
- * point before the start stayed in memory before: one point more in the
- * open day's first interval, and a track of a lead day of one reading
- * got no record, its chain starting over from that point). A track
- * whose record is in the generation before is moved (or, when its
- * points cannot be written, taken back into memory), so that the file
- * of that generation can go at the end of the pass. was: t's count before a prune that left its
- * points pruned in the scratch only (batch_prune_track), else 0; its
- * encoding then holds the points before the prune, and is replaced here
- * either way. */
+/* The midnights the seal's pass cuts records at (struct spill_core's
+ * mid), for the open day now. */
+static const int64_t *pass_midnights(const struct gw_batcher *b, int *n)
+{
+	struct spill_core *sc = b->spl;
+
+	if (sc->n_mid == 0 || sc->mid_day != b->next_day) {
+		int w = window(b);
+		sc->n_mid = 0;
+		for (int32_t d = w > 0 ? b->next_day - w + 1 : b->next_day;
+		     d <= b->next_day; d++)
+			sc->mid[sc->n_mid++] = d == b->next_day ? b->open_start :
+							    gw_tz_day_start(d);
+		sc->mid_day = b->next_day;
+	}
+	*n = sc->n_mid;
+	return sc->mid;
+}
+
+/* During a spill pass (batch_spill_begin): t's points go to the store
+ * as a record a day, cut at the last point at or before each midnight
+ * of the window after the edge day's (pass_midnights; a record that
+ * would be empty is not written), the last the open day's, from the
+ * last point at or before its start (its header keeps the two points
+ * before it, for the next seal's view: batch_track_view). A track
+ * without two points at or before the open day's start keeps them in
+ * memory (the open day's passes write them). When a record cannot be
+ * written the track keeps its points in memory, encoded anew. A track
+ * whose record is in the generation before is moved (or, when its points
+ * cannot be written, taken back into memory), so that the file of that
+ * generation can go at the end of the pass. was: t's count before a
+ * prune that left its points pruned in the scratch only
+ * (batch_prune_track), else 0; its encoding then holds the points
+ * before the prune, and is replaced here either way. */
 static void spill_track(const struct gw_batcher *b, struct track *t,
 			uint32_t was)
 {
@@ -1405,70 +1457,263 @@ static void spill_track(const struct gw_batcher *b, struct track *t,
 			keep_in_memory(b, t, was);
 		return;
 	}
-	size_t k = lower_bound(b, t, b->open_start + 1), n = t->n;
-	/* [0, k) go; the last SPILL_KEEP at or before the start stay */
-	k = k > SPILL_KEEP ? k - SPILL_KEEP : 0;
-	if (k == 0 || sc->skip || batch_spill_buf(b, SPILL_MAX(k))) {
+	size_t n = t->n, k = lower_bound(b, t, b->open_start + 1);
+	if (k < 2 || sc->skip) {
 		keep_in_memory(b, t, was);
 		return;
 	}
-	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
-	struct chain c = {0};
-	uint32_t sp;
-	unsigned bits;
+	/* the cuts: the last point at or before each midnight, the open
+	 * day's (k - 1) last */
+	int n_mid;
+	const int64_t *mid = pass_midnights(b, &n_mid);
+	size_t cut[SPILL_DEPTH_MAX + 1];
+	int nc = 0;
+	cut[nc++] = 0;
+	for (int i = 0; i < n_mid; i++) {
+		size_t c = i == n_mid - 1 ? k : lower_bound(b, t, mid[i] + 1);
+		if (c >= 1 && c - 1 > cut[nc - 1])
+			cut[nc++] = c - 1;
+	}
+	cut[nc] = n;
 	const struct point *p = track_pts(b, t);
-	size_t len = encode_flat(&s, p, k, sc->buf + SPILL_HDR, &bits);
-	struct spill_hdr h = {
-		.hash = batch_track_hash(b, t), .count = (uint32_t)k, .len = (uint32_t)len,
-		.total = (uint32_t)k, .total_len = (uint32_t)len, .depth = 1,
-		.bits = (uint8_t)bits, .first_ts = p[0].ts,
-		.start = {0, 0, 0, RICE_M0, RICE_M0},
-		.end = {s.ts, s.step, s.v, s.mt, s.mv},
-	};
-	struct enc_state s1 = s; /* after [0, k) */
-	for (size_t j = k; j < n; j++) {
-		if (put_point(b->pool, &c, &s, p[j].ts, p[j].v)) {
-			batch_chain_free(b->pool, &c);
-			if (was)
-				keep_in_memory(b, t, was);
-			return;
-		}
-	}
-	if (batch_spill_put(b, !sc->gen, &h, &sp)) {
-		batch_chain_free(b->pool, &c);
-		if (was || t->sp) {
-			if (reencode(b, t, track_pts(b, t), n) != 0) {
-				if (was)
-					t->n = was;
-				b->sc->owner = NULL;
-			}
-		}
-		return;
-	}
-	/* [k, n) a record after it, the open day's (its passes write it
-	 * again with their points after these), so that none stays in
-	 * memory; when it cannot be written they stay in enc (c) */
-	uint32_t sp2;
-	if (!sc->skip && batch_spill_buf(b, SPILL_MAX(n - k)) == 0) {
-		size_t len2 = encode_flat(&s1, p + k, n - k, sc->buf + SPILL_HDR, &bits);
-		struct spill_hdr h2 = {
-			.hash = h.hash, .count = (uint32_t)(n - k),
-			.len = (uint32_t)len2, .prev = sp, .total = (uint32_t)n,
-			.total_len = (uint32_t)(len + len2), .depth = 2,
-			.bits = (uint8_t)bits, .first_ts = p[0].ts,
-			.start = h.end,
-			.end = {s1.ts, s1.step, s1.v, s1.mt, s1.mv},
+	struct enc_state s = {.mt = RICE_M0, .mv = RICE_M0};
+	uint32_t sp = 0, total = 0, total_len = 0;
+	uint32_t hash = batch_track_hash(b, t);
+	for (int i = 0; i < nc; i++) {
+		size_t a = cut[i], e = cut[i + 1];
+		if (batch_spill_buf(b, SPILL_MAX(e - a)))
+			goto in_memory;
+		struct spill_hdr h = {
+			.hash = hash, .count = (uint32_t)(e - a), .prev = sp,
+			.depth = (uint16_t)(i + 1), .first_ts = p[0].ts,
+			.start = state_spill(&s), .open = i == nc - 1,
+			.pre = a >= 2, .pre_v = a >= 2 ? p[a - 2].v : 0,
 		};
-		if (batch_spill_put(b, !sc->gen, &h2, &sp2) == 0) {
-			batch_chain_free(b->pool, &c);
-			sp = sp2;
-		}
+		unsigned bits;
+		size_t len = encode_flat(&s, p + a, e - a, sc->buf + SPILL_HDR, &bits);
+		h.len = (uint32_t)len;
+		h.bits = (uint8_t)bits;
+		h.end = state_spill(&s);
+		h.total = total += h.count;
+		h.total_len = total_len += h.len;
+		if (batch_spill_put(b, !sc->gen, &h, &sp))
+			goto in_memory;
 	}
 	track_chain_free(b, t);
-	track_chain_keep(t, &c);
+	track_chain_keep(t, &(struct chain){0});
 	t->mt = mean_pack(s.mt);
 	t->mv = mean_pack(s.mv);
 	batch_spill_set(b, t, sp);
+	sc->encoded++;
+	return;
+in_memory:
+	/* what was written of it stays unread in the new generation */
+	if (was || t->sp) {
+		if (reencode(b, t, track_pts(b, t), n) != 0) {
+			if (was)
+				t->n = was;
+			b->sc->owner = NULL;
+		}
+	}
+}
+
+/* Decodes the first n points of record g (its bytes at `bytes`) into
+ * out; *d the state after them, *pos the bit after them. */
+static void seg_decode(const struct spill_seg *g, const uint8_t *bytes,
+		       struct point *out, size_t n, struct dec_state *d,
+		       size_t *pos)
+{
+	struct bit_rd r;
+
+	*d = state_dec(&g->h.start);
+	bit_rd_flat(&r, bytes, g->h.len);
+	decode(&r, d, out, n);
+	if (pos)
+		*pos = r.pos;
+}
+
+/* Record g (its bytes at `bytes`, its first two points at or before s)
+ * decoded into out, and where it is cut at the last point at or before
+ * s: *j its index, *dj the coder's state before it, *pos the bit. The
+ * points after s are the last few (those in memory at the day-end
+ * pass): all but the last SPLIT_TAIL are decoded at once, the rest one
+ * at a time (one pass); when the cut is before them, the record is
+ * decoded again up to it. */
+#define SPLIT_TAIL 8
+
+static void split_at(const struct spill_seg *g, const uint8_t *bytes, int64_t s,
+		     struct point *out, size_t *j, struct dec_state *dj, size_t *pos)
+{
+	size_t n = g->h.count, bulk = n > SPLIT_TAIL + 1 ? n - SPLIT_TAIL : 1;
+	struct dec_state st = state_dec(&g->h.start), s0;
+	struct bit_rd r;
+
+	bit_rd_flat(&r, bytes, g->h.len);
+	decode(&r, &st, out, bulk);
+	size_t i = bulk;
+	if (out[bulk - 1].ts <= s) {
+		/* the state before each point after them, while at or before s */
+		for (; i < n; i++) {
+			s0 = st;
+			size_t p0 = r.pos;
+			decode(&r, &st, out + i, 1);
+			if (out[i].ts > s)
+				break;
+			*j = i;
+			*dj = s0;
+			*pos = p0;
+		}
+		if (i > bulk) {
+			if (i < n)
+				decode(&r, &st, out + i + 1, n - i - 1);
+			return;
+		}
+	}
+	/* the cut among the points decoded at once */
+	seg_decode(g, bytes, out, n, &st, NULL);
+	size_t c = 0;
+	while (c < n && out[c].ts <= s)
+		c++;
+	*j = c - 1;
+	seg_decode(g, bytes, out, c - 1, dj, pos);
+}
+
+/* The seal's pass over a track whose chain is a record a day (as
+ * spill_track writes it): the prune to `from` and the move to the new
+ * generation without decoding the chain. The records before the one
+ * that starts with the last point at or before `from` go; the others
+ * are written again as they are, but the last, the open day's before,
+ * cut in two at the last point at or before the new open day's start:
+ * the points before it as they were coded (its first bits), those from
+ * it on encoded again from the coder's state there (a few: the day-end
+ * pass took the day's). Returns 1 with *first (t's first point's time
+ * now), or 0 when the track is not so (its prune falls inside a record,
+ * points in memory, a cut in an older record, a short track that would
+ * lose its first points' coding) or a record could not be written: t is
+ * then as it was, for spill_track. */
+static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from,
+		       int64_t *first)
+{
+	struct spill_core *sc = b->spl;
+	const uint8_t *base;
+
+	if (!spill_writes(b) || sc->no_carry || !t->sp ||
+	    (t->sp & 1) != (uint32_t)sc->gen || t->c_head)
+		return 0;
+	int depth = batch_spill_load(b, t, &base);
+	if (depth < 1)
+		return 0;
+	const struct spill_seg *g = sc->segs;
+	int last = depth - 1;
+	if (g[last].h.total != t->n)
+		return 0;
+	/* the records' bytes, kept apart from the buffer the writes use */
+	size_t all = (size_t)g[last].h.total_len + 8 * (size_t)depth;
+	if (all > sc->ccap) {
+		uint8_t *nb = realloc(sc->cbuf, all);
+		if (!nb)
+			return 0;
+		sc->cbuf = nb;
+		sc->ccap = all;
+	}
+	memcpy(sc->cbuf, base, all);
+	base = sc->cbuf;
+	/* the record that starts with the last point at or before from:
+	 * the last one whose first point is, when its second is not */
+	struct dec_state d;
+	struct point two[2];
+	int keep = 0, exact = 1;
+	for (int i = 0; i < depth; i++) {
+		size_t m = g[i].h.count < 2 ? g[i].h.count : 2;
+		seg_decode(&g[i], base + g[i].at, two, m, &d, NULL);
+		if (two[0].ts > from)
+			break;
+		keep = i;
+		exact = m == 1 || two[1].ts > from;
+	}
+	if (!exact)
+		return 0;
+	uint32_t drop = g[keep].h.total - g[keep].h.count;
+	if (drop && t->n - drop < RICE_WARM + 2)
+		return 0; /* the coder's first points: counted from the track's first */
+	/* where the new open day's record starts: the last record's first
+	 * point when its second is after the day's start (the day-end pass
+	 * cut it so), else in it, decoded */
+	const struct spill_seg *L = &g[last];
+	struct point *p = b->sc->pts;
+	size_t j = 0, pos = 0;
+	struct dec_state dj = {0};
+	b->sc->owner = NULL;
+	seg_decode(L, base + L->at, p, L->h.count < 2 ? L->h.count : 2, &d, NULL);
+	if (p[0].ts > b->open_start)
+		return 0; /* the cut in an older record */
+	if (L->h.count >= 2 && p[1].ts <= b->open_start) {
+		split_at(L, base + L->at, b->open_start, p, &j, &dj, &pos);
+		sc->split++;
+	}
+	seg_decode(&g[keep], base + g[keep].at, two, 1, &d, NULL);
+	int64_t t0 = two[0].ts;
+
+	uint32_t sp = 0, total = 0, total_len = 0;
+	uint16_t dep = 0;
+	for (int i = keep; i <= last; i++) {
+		struct spill_hdr h = g[i].h;
+		size_t len = h.len;
+		int cut = i == last && j > 0;
+		if (cut) {
+			len = (pos + 7) / 8;
+			h.count = (uint32_t)j;
+			h.bits = (uint8_t)(pos % 8);
+			h.end = (struct spill_state){dj.ts, dj.step, dj.v, dj.mt, dj.mv,
+						     (uint32_t)dj.k};
+		}
+		if (batch_spill_buf(b, len))
+			return 0;
+		memcpy(sc->buf + SPILL_HDR, base + g[i].at, len);
+		if (cut && h.bits)
+			sc->buf[SPILL_HDR + len - 1] &= (uint8_t)((1u << h.bits) - 1);
+		h.len = (uint32_t)len;
+		h.prev = sp;
+		h.depth = ++dep;
+		h.total = total += h.count;
+		h.total_len = total_len += h.len;
+		h.first_ts = t0;
+		h.open = i == last && j == 0;
+		if (batch_spill_put(b, !sc->gen, &h, &sp))
+			return 0;
+	}
+	if (j > 0) {
+		/* the new open day's record: from the point at j on */
+		size_t m = L->h.count - j;
+		if (batch_spill_buf(b, SPILL_MAX(m)))
+			return 0;
+		struct spill_state at = {dj.ts, dj.step, dj.v, dj.mt, dj.mv, (uint32_t)dj.k};
+		struct enc_state es = state_enc(&at);
+		unsigned bits;
+		size_t len = encode_flat(&es, p + j, m, sc->buf + SPILL_HDR, &bits);
+		struct spill_hdr h = {
+			.hash = L->h.hash, .count = (uint32_t)m, .len = (uint32_t)len,
+			.prev = sp, .depth = ++dep, .bits = (uint8_t)bits, .open = 1,
+			.first_ts = t0, .start = at, .end = state_spill(&es),
+		};
+		/* the point two before j: in the record, or before it */
+		if (j >= 2) {
+			h.pre = 1;
+			h.pre_v = p[j - 2].v;
+		} else {
+			h.pre = L->h.start.k >= 1;
+			h.pre_v = L->h.start.v;
+		}
+		h.total = total += h.count;
+		h.total_len = total_len += h.len;
+		if (batch_spill_put(b, !sc->gen, &h, &sp))
+			return 0;
+	}
+	t->n -= drop;
+	batch_spill_set(b, t, sp);
+	sc->carried++;
+	*first = t0;
+	return 1;
 }
 
 /* Drops a track's points no longer needed: before `from` (the edge
@@ -1481,8 +1726,10 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 		       int32_t edge_day)
 {
 	uint32_t was = 0;
+	int64_t first = 0;
+	int carried = spill_carry(b, t, from, &first);
 
-	if (t->n > 1 && first_ts(b, t) <= from) {
+	if (!carried && t->n > 1 && first_ts(b, t) <= from) {
 		batch_track_open(b, t);
 		size_t k = lower_bound(b, t, from + 1);
 		if (k > 1) {
@@ -1502,11 +1749,13 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 	struct track_ext *e = track_ext(b, t);
 	if (e) {
 		if (e->sets[SET_DERIVED].n && t->n)
-			iset_drop_before(&e->sets[SET_DERIVED], first_ts(b, t));
+			iset_drop_before(&e->sets[SET_DERIVED],
+					 carried ? first : first_ts(b, t));
 		if (e->sets[SET_BAD].n)
 			iset_drop_before(&e->sets[SET_BAD], edge_day);
 	}
-	spill_track(b, t, was);
+	if (!carried)
+		spill_track(b, t, was);
 }
 
 void batch_prune(struct gw_batcher *b)

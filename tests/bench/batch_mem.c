@@ -18,7 +18,10 @@
  * GW_MEM_KEEP=1 keeps the spool (its batch files) and prints
  * "# spool DIR" last, for batch_mem.sh's zlib baseline. A core that
  * reads the open day's registers as views (GW_BATCHER_VIEW) prints how
- * many it read so and how many whole. GW_MEM_JITTER=J:
+ * many it read so and how many whole; one that carries its records
+ * from one seal to the next (GW_BATCHER_CARRY) how many it carried, and
+ * GW_MEM_CARRY=0 turns the carry off (as before it, to compare in one
+ * build; the batches are the same). GW_MEM_JITTER=J:
  * up to J ms of jitter in a meter's time (default 40; a gateway's clock
  * run fast multiplies a few ms of it).
  *
@@ -245,6 +248,13 @@ int main(int argc, char **argv)
 			return 1;
 		gw_batcher_set_spill(bat, store);
 		spill = "on";
+#ifdef GW_BATCHER_CARRY
+		const char *carry = getenv("GW_MEM_CARRY");
+		if (carry) {
+			gw_batcher_set_carry(bat, strcmp(carry, "0") != 0);
+			printf("# GW_MEM_CARRY %s\n", carry);
+		}
+#endif
 	}
 #endif
 	for (size_t i = 0; i < (size_t)meters * (size_t)n_regs; i++)
@@ -298,6 +308,14 @@ int main(int argc, char **argv)
 	gw_batcher_view_stats(bat, &views, &whole);
 	printf("# open days' registers read as views %llu, whole %llu\n",
 	       (unsigned long long)views, (unsigned long long)whole);
+#endif
+#ifdef GW_BATCHER_CARRY
+	uint64_t carried, split, encoded;
+	gw_batcher_carry_stats(bat, &carried, &split, &encoded);
+	printf("# registers the seals' passes carried %llu (their open day's record "
+	       "cut there %llu), encoded again %llu\n",
+	       (unsigned long long)carried, (unsigned long long)split,
+	       (unsigned long long)encoded);
 #endif
 	gw_batcher_free(bat);
 	gw_journal_close(run.j);

@@ -414,9 +414,9 @@ static void dense_track(void **state)
 	free(disk.p);
 }
 
-/* Writes that fail part way (a 6 kB file size limit: EFBIG after the
+/* Writes that fail part way (an 8 kB file size limit: EFBIG after the
  * first records, as ENOSPC would): counted, the rest in memory, the same
- * bytes. Each seal's pass gathers more than 6 kB: its write fails, and
+ * bytes. Each seal's pass gathers more than 8 kB: its write fails, and
  * its tracks, which let their points go when their records were
  * gathered, read them from the records kept in memory (the next seal and
  * the open day's passes: a record read wrong there changes the bytes). */
@@ -430,7 +430,7 @@ static void write_fails(void **state)
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	signal(SIGXFSZ, SIG_IGN);
 	lim = old;
-	lim.rlim_cur = 6000;
+	lim.rlim_cur = 8000;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	struct gw_wbuf w = run(1, NONE, &st, &broken);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
