@@ -471,7 +471,7 @@ struct gw_batcher {
  * and of the open day, so that the record of the oldest day starts
  * with the point the edge keeps (batch_prune_track); the next seal's
  * pass then drops the records before the new edge's and copies the
- * others to its generation as they are (batch_spill_carry), and cuts
+ * others to its generation as they are (batch_store.c, spill_carry), and cuts
  * the open day's record in two at the new open day's midnight: no
  * point but the open day's record's is decoded, and none encoded but
  * the few after that midnight. Passes of the open day

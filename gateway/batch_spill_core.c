@@ -440,9 +440,8 @@ static const uint8_t *in_memory(const struct spill_core *sc, int gen,
 #define RA_ALONE 4096
 /* A window taken anew begins this much before the record asked for:
  * a chain is read from its last record back, and the records of a
- * track one pass wrote lie one after the other (the seal's pass: the
- * window's days; the day-end pass: the day's and the next day's open
- * one), so the ones before it are in the same window. */
+ * track the seal's pass wrote (the window's days) lie one after the
+ * other, so the ones before it are in the same window. */
 #define RA_BACK 4096
 _Static_assert(RA_ALONE + RA_BACK <= SPILL_RA_PASS, "an alone read in a window");
 

@@ -1585,8 +1585,8 @@ static void split_at(const struct spill_seg *g, const uint8_t *bytes, int64_t s,
  * are written again as they are, but the last, the open day's before,
  * cut in two at the last point at or before the new open day's start:
  * the points before it as they were coded (its first bits), those from
- * it on encoded again from the coder's state there (a few: the day-end
- * pass took the day's). Returns 1 with *first (t's first point's time
+ * it on encoded again from the coder's state there (a few: those the
+ * day-end pass found after the midnight). Returns 1 with *first (t's first point's time
  * now), or 0 when the track is not so (its prune falls inside a record,
  * points in memory, a cut in an older record, a short track that would
  * lose its first points' coding) or a record could not be written: t is
@@ -1636,9 +1636,9 @@ static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from
 	uint32_t drop = g[keep].h.total - g[keep].h.count;
 	if (drop && t->n - drop < RICE_WARM + 2)
 		return 0; /* the coder's first points: counted from the track's first */
-	/* where the new open day's record starts: the last record's first
-	 * point when its second is after the day's start (the day-end pass
-	 * cut it so), else in it, decoded */
+	/* where the new open day's record starts: in the last record (the
+	 * open day's before), decoded; its first point when its second is
+	 * after the day's start (a track silent since) */
 	const struct spill_seg *L = &g[last];
 	struct point *p = b->sc->pts;
 	size_t j = 0, pos = 0;
