@@ -719,8 +719,6 @@ int batch_spill_load_from(const struct gw_batcher *b, const struct track *t,
 			  int64_t s, const uint8_t **base, int *first);
 int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		      int64_t *ts);
-int batch_spill_last(const struct gw_batcher *b, const struct track *t,
-		     struct spill_hdr *h, const uint8_t **bytes);
 /* Which pass gw_batcher_advance(b, now_ms) runs: 0 none, 1 the
  * day-end pass (batch_spill_day_end), 2 an open day's pass
  * (batch_spill_hours; its slot, 1 .. SPILL_OPEN_PASSES, in *slot when

@@ -669,28 +669,6 @@ int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 	return 0;
 }
 
-/* t's last record (at t->sp) alone: *h its header, *bytes its h->len
- * bytes (8 zeros after them), in the buffer. Returns 0 or GW_EIO
- * (broken). */
-int batch_spill_last(const struct gw_batcher *b, const struct track *t,
-		     struct spill_hdr *h, const uint8_t **bytes)
-{
-	struct spill_core *sc = b->spl;
-	int have;
-
-	if (!sc)
-		return broken(b, t);
-	if ((have = rec_head(b, t, t->sp, h)) < 0)
-		return GW_EIO;
-	if (grow(sc, (size_t)h->len + 8))
-		return broken(b, t);
-	memset(sc->buf + h->len, 0, 8);
-	if (rec_body(b, t, t->sp, h, (size_t)have, sc->buf))
-		return GW_EIO;
-	*bytes = sc->buf;
-	return 0;
-}
-
 /* Writes the pass's buffer (one write for many records): the tracks
  * whose records it holds let their points in memory go. A write that
  * fails ends the pass, and those tracks keep them. Returns 0 or a GW_E*
@@ -765,38 +743,6 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 	return len - 1 + (nbits + 7) / 8;
 }
 
-/* The record in the buffer (h, its bytes after the header) into the
- * open day's pass's write buffer, written with the others when it is
- * full (pass_flush), or alone when it is larger (*alone 1: written
- * already); *sp where it is. Returns 0, or a GW_E* code (the pass's
- * writes end: sc->skip). */
-static int pass_gather(struct gw_batcher *b, struct spill_hdr *h, uint32_t *sp,
-		       int *alone)
-{
-	struct spill_core *sc = b->spl;
-	size_t total = rec_seal(sc, h);
-
-	*alone = 0;
-	if (sc->wn + total > SPILL_IO && pass_flush(b))
-		return GW_EIO;
-	if (total > SPILL_IO) {
-		/* larger than the buffer (a track of many points): alone */
-		if (batch_spill_put(b, sc->gen, h, sp))
-			return GW_EIO;
-		sc->w_off = gw_spill_size(sc->store, sc->gen);
-		*alone = 1;
-		return 0;
-	}
-	if (sc->w_off + sc->wn + total > UINT32_MAX) {
-		sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
-		return GW_EFULL;
-	}
-	*sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
-	memcpy(sc->wb + sc->wn, sc->buf, total);
-	sc->wn += total;
-	return 0;
-}
-
 /* A pass of the open day over track t: its points in memory (every one
  * in enc) go to the store, and only its last two points, decoded, and
  * the encoder's state stay. When its chain ends in the open day's
@@ -856,7 +802,6 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 	batch_tail_state(b, t, &h.end); /* its last point is t's */
 	if (h.total >= t->n)
 		return;
-	size_t m = t->n - h.total - (len ? h.count : 0); /* enc's points */
 	h.count = t->n - h.total;
 	len = put_enc(b, &enc, len, &bits);
 	h.len = (uint32_t)len;
@@ -865,15 +810,26 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 	h.total_len += h.len;
 	/* into the pass's write buffer; the track lets its points go when
 	 * the buffer is written (pass_flush) */
-	int alone;
-	if (pass_gather(b, &h, &sp, &alone))
+	size_t total = rec_seal(sc, &h);
+	if (sc->wn + total > SPILL_IO && pass_flush(b))
 		return;
-	if (alone) {
+	if (total > SPILL_IO) {
+		/* larger than the buffer (a track of many points): alone */
+		if (batch_spill_put(b, sc->gen, &h, &sp))
+			return;
+		sc->w_off = gw_spill_size(sc->store, sc->gen);
 		track_chain_free(b, t);
 		batch_spill_set(b, t, sp);
 		return;
 	}
-	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, (uint32_t)m};
+	if (sc->w_off + sc->wn + total > UINT32_MAX) {
+		sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
+		return;
+	}
+	sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
+	memcpy(sc->wb + sc->wn, sc->buf, total);
+	sc->wn += total;
+	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, h.count};
 }
 
 static void pass_buffers_free(struct spill_core *sc)

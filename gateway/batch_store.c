@@ -920,6 +920,11 @@ static struct spill_state state_spill(const struct enc_state *e)
 	return (struct spill_state){e->ts, e->step, e->v, e->mt, e->mv, (uint32_t)e->k};
 }
 
+static struct spill_state dec_spill(const struct dec_state *d)
+{
+	return (struct spill_state){d->ts, d->step, d->v, d->mt, d->mv, (uint32_t)d->k};
+}
+
 static struct enc_state state_enc(const struct spill_state *s)
 {
 	return (struct enc_state){.ts = s->ts, .step = s->step, .v = s->v,
@@ -1623,12 +1628,16 @@ static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from
 	struct dec_state d;
 	struct point two[2];
 	int keep = 0, exact = 1;
+	int64_t t0 = 0; /* the first point of the record kept first */
 	for (int i = 0; i < depth; i++) {
 		size_t m = g[i].h.count < 2 ? g[i].h.count : 2;
 		seg_decode(&g[i], base + g[i].at, two, m, &d, NULL);
+		if (i == 0)
+			t0 = two[0].ts;
 		if (two[0].ts > from)
 			break;
 		keep = i;
+		t0 = two[0].ts;
 		exact = m == 1 || two[1].ts > from;
 	}
 	if (!exact)
@@ -1651,8 +1660,6 @@ static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from
 		split_at(L, base + L->at, b->open_start, p, &j, &dj, &pos);
 		sc->split++;
 	}
-	seg_decode(&g[keep], base + g[keep].at, two, 1, &d, NULL);
-	int64_t t0 = two[0].ts;
 
 	uint32_t sp = 0, total = 0, total_len = 0;
 	uint16_t dep = 0;
@@ -1664,8 +1671,7 @@ static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from
 			len = (pos + 7) / 8;
 			h.count = (uint32_t)j;
 			h.bits = (uint8_t)(pos % 8);
-			h.end = (struct spill_state){dj.ts, dj.step, dj.v, dj.mt, dj.mv,
-						     (uint32_t)dj.k};
+			h.end = dec_spill(&dj);
 		}
 		if (batch_spill_buf(b, len))
 			return 0;
@@ -1687,7 +1693,7 @@ static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from
 		size_t m = L->h.count - j;
 		if (batch_spill_buf(b, SPILL_MAX(m)))
 			return 0;
-		struct spill_state at = {dj.ts, dj.step, dj.v, dj.mt, dj.mv, (uint32_t)dj.k};
+		struct spill_state at = dec_spill(&dj);
 		struct enc_state es = state_enc(&at);
 		unsigned bits;
 		size_t len = encode_flat(&es, p + j, m, sc->buf + SPILL_HDR, &bits);

@@ -117,15 +117,15 @@ static size_t cycle(struct gw_reading *buf, int c)
  * `damage`, the store's file is damaged after day 3 is sealed). Returns
  * the sealed bytes; *st the store's counts. */
 enum damage { NONE, FLIP, CUT, GONE, LINK_FLIP, LINK_BAD, LINK_CUT, LINK_HDR,
-	      LINK_CRC };
+	      LINK_CRC, LINK_STATE };
 
 /* The records of the file at fd (the layout of batch_int.h: a 16-byte
  * file header, then records of a SPILL_HDR-byte header - CRC, hash,
- * count, len, prev, total, total_len, depth, first time (8), the coder's
- * state where the record meets the other of its chain (28); the CRC over
- * the bytes after it and the len bytes - and len bytes, padded to 4):
- * the offset of the last one with depth >= 2 (a record of the open
- * day's passes) whose record before it is not the file's first record.
+ * count, len, prev, total, total_len, depth (16 bits), bits, flags,
+ * first time (8), the coder's state before the record (28, its time
+ * first) and after it ...; the CRC over the bytes after it and the len
+ * bytes - and len bytes, padded to 4): the offset of the last one with
+ * depth >= 2 whose record before it is not the file's first record.
  * Fails the test when there is none. */
 #define REC_HDR SPILL_HDR
 
@@ -142,7 +142,7 @@ static off_t last_chained(int fd, off_t size)
 
 	while (off + REC_HDR <= size) {
 		assert_int_equal(pread(fd, h, REC_HDR, off), REC_HDR);
-		if (le32(h + 28) >= 2 && le32(h + 16) != 16)
+		if ((le32(h + 28) & 0xffff) >= 2 && le32(h + 16) != 16)
 			found = off;
 		off += (REC_HDR + le32(h + 12) + 3) & ~(off_t)3;
 	}
@@ -187,13 +187,19 @@ static void damage_file(const char *path, enum damage damage)
 		x ^= 0x01;
 		assert_int_equal(pwrite(fd, &x, 1, where), 1);
 	} else {
-		/* linked to the file's first record, another track's, with a
-		 * CRC that matches */
+		/* linked to the file's first record, another track's, or
+		 * (LINK_STATE) the coder's state before it a millisecond off,
+		 * so that it no longer goes on from the record before it:
+		 * with a CRC that matches */
 		uint8_t *rec = malloc(REC_HDR + len);
 		assert_non_null(rec);
 		assert_int_equal(pread(fd, rec, REC_HDR + len, at), (ssize_t)(REC_HDR + len));
-		rec[16] = 16;
-		rec[17] = rec[18] = rec[19] = 0;
+		if (damage == LINK_STATE) {
+			rec[40] ^= 0x01;
+		} else {
+			rec[16] = 16;
+			rec[17] = rec[18] = rec[19] = 0;
+		}
 		uint32_t c = (uint32_t)crc32(0L, rec + 4, REC_HDR - 4 + len);
 		for (int i = 0; i < 4; i++)
 			rec[i] = (uint8_t)(c >> (8 * i));
@@ -591,7 +597,7 @@ static void damaged(void **state)
 static void chain_damaged(void **state)
 {
 	(void)state;
-	for (int d = LINK_FLIP; d <= LINK_CRC; d++) {
+	for (int d = LINK_FLIP; d <= LINK_STATE; d++) {
 		struct gw_spill_stats st;
 		int broken;
 		struct gw_wbuf w = run(1, (enum damage)d, &st, &broken);
@@ -896,7 +902,7 @@ static void damaged_read_alone(void **state)
 	int64_t t0 = gw_tz_day_start(day0);
 
 	(void)state;
-	for (int d = LINK_FLIP; d <= LINK_CRC; d++) {
+	for (int d = LINK_FLIP; d <= LINK_STATE; d++) {
 		if (d == LINK_BAD || d == LINK_CUT)
 			continue;
 		for (int windows = 0; windows < 2; windows++) {
