@@ -103,9 +103,12 @@ static int long_gap(struct gw_batcher *b, struct track *t)
  * that is about to be the edge day: the register there as the day before
  * was (last) sealed with it, or "pending" on the last reading before it
  * when none follows yet. A track back from a silence at the old edge
- * midnight has its long gap counted first. With `then_prune`, each track
- * is pruned to m in the same pass (one walk over the tracks a day, not
- * two). Returns 0 or GW_ENOMEM (an event could not be queued). */
+ * midnight has its long gap counted first (the events so raised come in
+ * the order of meter and code: a walk by names). With `then_prune`,
+ * every track is pruned to m after (batch_prune_to: a walk by code,
+ * which writes the records that stay in the order the open day's passes
+ * and the seal's value column read them). Returns 0 or GW_ENOMEM (an
+ * event could not be queued). */
 static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 		     int32_t new_edge)
 {
@@ -115,26 +118,26 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 
 	batch_walk_begin(b, &w);
 	while ((t = batch_walk_next(&w)) != NULL) {
-		if (t->unit >= GW_UNIT_WH && t->unit <= GW_UNIT_VAH) {
-			batch_track_open(b, t);
-			/* back from a silence: the edge day is final now */
-			if (t->edge == EDGE_BACK && m > b->edge_start && long_gap(b, t))
-				rc = GW_ENOMEM;
-			int64_t v = 0;
-			struct tpts all = track_all(b, t);
-			enum gw_quality q = batch_boundary(b, t, &all, m, &v, NULL);
-			if (q != GW_Q_INCOMPLETE) {
-				t->edge = EDGE_FROZEN;
-				track_edge_v_set(b, t, v);
-				t->edge_q = (uint8_t)q;
-			} else {
-				size_t k = lower_bound(b, t, m);
-				t->edge = k > 0 && k == t->n ? EDGE_PENDING : EDGE_NONE;
-			}
+		if (t->unit < GW_UNIT_WH || t->unit > GW_UNIT_VAH)
+			continue;
+		batch_track_open(b, t);
+		/* back from a silence: the edge day is final now */
+		if (t->edge == EDGE_BACK && m > b->edge_start && long_gap(b, t))
+			rc = GW_ENOMEM;
+		int64_t v = 0;
+		struct tpts all = track_all(b, t);
+		enum gw_quality q = batch_boundary(b, t, &all, m, &v, NULL);
+		if (q != GW_Q_INCOMPLETE) {
+			t->edge = EDGE_FROZEN;
+			track_edge_v_set(b, t, v);
+			t->edge_q = (uint8_t)q;
+		} else {
+			size_t k = lower_bound(b, t, m);
+			t->edge = k > 0 && k == t->n ? EDGE_PENDING : EDGE_NONE;
 		}
-		if (then_prune)
-			batch_prune_track(b, t, m, new_edge);
 	}
+	if (then_prune)
+		batch_prune_to(b, m, new_edge);
 	return rc;
 }
 

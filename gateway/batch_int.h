@@ -396,13 +396,18 @@ struct gw_batcher {
 	 * hash, 0 empty. */
 	uint32_t *slots;
 	size_t n_slots, n_tracks;
-	/* The tracks in the order of their names (batch_order): from one
-	 * track's number to the next's, the difference, zigzagged, 7 bits
-	 * a byte (one byte a track for a meter's registers made one after
-	 * the other); order_len bytes for n_order tracks, made again when
-	 * tracks were added since. */
-	uint8_t *order;
-	size_t order_len, n_order;
+	/* The tracks in two orders (batch_order): [WALK_NAMES] by meter,
+	 * then code; [WALK_CODES] by code, then meter (the order the value
+	 * column of a batch reads the registers in: the open day's passes
+	 * write their records so). From one track's number to the next's,
+	 * the difference, zigzagged, 7 bits a byte (about a byte a track
+	 * either way: a meter's registers are made one after the other,
+	 * and the same code of the next meter is a register count on);
+	 * len bytes for n tracks, made again when tracks were added since. */
+	struct track_order {
+		uint8_t *p;
+		size_t len, n;
+	} order[2];
 	struct track **slabs; /* where the tracks are (n_slabs) */
 	size_t n_slabs;
 	struct track_side *side; /* the tracks' exts and edge values */
@@ -488,8 +493,8 @@ struct gw_batcher {
  * memory (just before it lets them go), so its buffers are a quarter of
  * the seal's: gatewayd's peak at 10,000 meters x 23 registers is there. */
 #define SPILL_IO (64 * 1024) /* a pass's writes, gathered: bytes */
-#define SPILL_RA (256 * 1024) /* a window of records read ahead: bytes */
-#define SPILL_RA_PASS (64 * 1024) /* the same when a pass takes them */
+#define SPILL_RA (16 * 1024) /* a window of records read ahead: bytes */
+#define SPILL_RA_WIN 64 /* windows at most (a register code each, and more) */
 
 /* The coder's state between two points (batch_store.c, "the points,
  * encoded"): the point before (its time and value), the time step to it
@@ -579,19 +584,23 @@ struct spill_core {
 	} held[2];
 	/* The records read ahead, SPILL_RA bytes a read, while a walk over
 	 * the tracks is under way (batch_spill_ra_begin .. end: a seal, a
-	 * pass): two windows, one for each of a chain's records (the seal's
-	 * record, the open day's), each refilled where the record that is
-	 * not in either begins, the one used less lately. A walk in the
-	 * order the records were written reads the file once, in order. */
+	 * pass): windows, each following a run of records the walk reads
+	 * in the order they lie in the file, refilled where the record that
+	 * is in none begins when that lies just past its end. A walk in the
+	 * order the records were written uses one or two (a chain's older
+	 * records, the open day's); one by meter over records a pass wrote
+	 * by code (WALK_CODES) one a code. A window is taken when a run
+	 * needs it, up to SPILL_RA_WIN (then the one used less lately). */
 	struct spill_ra {
-		uint8_t *p[2]; /* NULL: every read goes to the file */
-		int gen[2];
-		uint64_t off[2];
-		size_t n[2];   /* bytes in the window; 0: none */
-		size_t size;   /* each window's bytes, as taken (SPILL_RA,
-				* or SPILL_RA_PASS when a pass took them) */
-		size_t want;   /* 0, or the size a pass takes them at */
+		uint8_t *p[SPILL_RA_WIN]; /* [0, n_win) taken */
+		int gen[SPILL_RA_WIN];
+		uint64_t off[SPILL_RA_WIN];
+		size_t n[SPILL_RA_WIN];   /* bytes in the window; 0: none */
+		uint32_t used[SPILL_RA_WIN]; /* when last used (tick) */
+		uint32_t tick;
+		int n_win;     /* windows taken */
 		int last;      /* the window used last */
+		int none;      /* a window could not be taken: read alone */
 		int depth;     /* begins not ended */
 	} ra;
 	uint64_t tracks_spilled, points_spilled; /* the last pass */
@@ -645,7 +654,8 @@ char *batch_fmt_time(int64_t ms, char *buf, size_t cap);
 int batch_iset_add(struct iset *s, int64_t x);
 void batch_iset_del(struct iset *s, int64_t x);
 void batch_tracks_free(struct gw_batcher *b);
-int batch_order(struct gw_batcher *b);
+enum walk_by { WALK_NAMES, WALK_CODES };
+int batch_order(struct gw_batcher *b, enum walk_by by);
 /* A walk over every track (batch_walk_begin, then batch_walk_next until
  * it gives NULL): no, the number of the track it gave last. */
 struct track_walk {
@@ -654,6 +664,8 @@ struct track_walk {
 	uint32_t no;
 };
 int batch_walk_begin(struct gw_batcher *b, struct track_walk *w);
+int batch_walk_begin_by(struct gw_batcher *b, struct track_walk *w,
+			enum walk_by by);
 void batch_walk_made(const struct gw_batcher *b, struct track_walk *w);
 struct track *batch_walk_next(struct track_walk *w);
 struct track_ext *batch_track_ext(const struct gw_batcher *b, struct track *t);
@@ -700,6 +712,7 @@ long batch_track_points(const struct gw_batcher *b, const struct track *t,
 			struct point *out);
 void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from,
 		       int32_t edge_day);
+void batch_prune_to(struct gw_batcher *b, int64_t from, int32_t edge_day);
 void batch_prune(struct gw_batcher *b);
 
 /* batch_spill_core.c */

@@ -221,6 +221,7 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 	size_t done = 0;
 	int err = g->fd >= 0 ? 0 : EBADF;
 
+	s->st.reads++;
 	while (!err && done < n) {
 		ssize_t r = pread(g->fd, q + done, n - done, (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
@@ -230,6 +231,7 @@ int gw_spill_read(struct gw_spill *s, int gen, uint64_t off, void *p, size_t n)
 			break;
 		}
 		done += (size_t)r;
+		s->st.bytes_read += (uint64_t)r;
 	}
 	if (done == n && off + n <= g->end)
 		return 0;

@@ -34,6 +34,9 @@ struct gw_spill_stats {
 	uint64_t bytes;        /* their bytes */
 	uint64_t write_failed; /* writes that failed (a full disk ...) */
 	uint64_t read_failed;  /* reads that failed or came back short */
+	uint64_t reads;        /* reads (a window of records read ahead, or
+				* a record alone) */
+	uint64_t bytes_read;   /* their bytes */
 };
 
 /* Opens the store in dir (made if missing, mode 0750) and removes every

@@ -41,8 +41,8 @@ void batch_spill_free(struct gw_batcher *b)
 	if (!b->spl)
 		return;
 	gw_spill_close(b->spl->store);
-	free(b->spl->ra.p[0]);
-	free(b->spl->ra.p[1]);
+	for (int i = 0; i < b->spl->ra.n_win; i++)
+		free(b->spl->ra.p[i]);
 	free(b->spl->held[0].p);
 	free(b->spl->held[1].p);
 	free(b->spl->wb);
@@ -367,31 +367,40 @@ void batch_spill_ra_begin(const struct gw_batcher *b)
 		sc->ra.depth++;
 }
 
-/* The windows, taken when a walk reads its first record. Returns 0, or
- * GW_ENOMEM (none: read one record at a time). */
-static int ra_take(struct spill_ra *ra)
+/* A window for a run of records a walk starts reading: one more while
+ * fewer than SPILL_RA_WIN are taken (the first sets their size), else
+ * the one used less lately. Returns it, or -1 (none: read alone). */
+static int ra_new(struct spill_ra *ra)
 {
-	if (ra->p[0])
-		return 0;
-	ra->size = ra->want ? ra->want : SPILL_RA;
-	ra->p[0] = malloc(ra->size);
-	ra->p[1] = malloc(ra->size);
-	ra->n[0] = ra->n[1] = 0;
-	if (ra->p[0] && ra->p[1])
-		return 0;
-	free(ra->p[0]);
-	free(ra->p[1]);
-	ra->p[0] = ra->p[1] = NULL;
-	return GW_ENOMEM;
+	if (ra->n_win < SPILL_RA_WIN && !ra->none) {
+		uint8_t *p = malloc(SPILL_RA);
+		if (p) {
+			ra->p[ra->n_win] = p;
+			ra->n[ra->n_win] = 0;
+			return ra->n_win++;
+		}
+		ra->none = 1; /* out of memory: the ones taken serve */
+	}
+	if (ra->n_win == 0)
+		return -1;
+	int w = 0;
+	for (int i = 1; i < ra->n_win; i++)
+		if ((int32_t)(ra->used[i] - ra->used[w]) < 0)
+			w = i;
+	return w;
 }
 
 /* Frees the windows (the next read takes them anew). */
 static void ra_give_back(struct spill_ra *ra)
 {
-	free(ra->p[0]);
-	free(ra->p[1]);
-	ra->p[0] = ra->p[1] = NULL;
-	ra->n[0] = ra->n[1] = 0;
+	for (int i = 0; i < ra->n_win; i++) {
+		free(ra->p[i]);
+		ra->p[i] = NULL;
+		ra->n[i] = 0;
+	}
+	ra->n_win = 0;
+	ra->none = 0;
+	ra->last = 0;
 }
 
 void batch_spill_ra_end(const struct gw_batcher *b)
@@ -407,7 +416,7 @@ void batch_spill_ra_end(const struct gw_batcher *b)
  * (its file made anew or dropped). */
 static void gen_forget(struct spill_core *sc, int gen)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < sc->ra.n_win; i++)
 		if (sc->ra.gen[i] == gen)
 			sc->ra.n[i] = 0;
 	free(sc->held[gen].p);
@@ -443,17 +452,20 @@ static const uint8_t *in_memory(const struct spill_core *sc, int gen,
  * track the seal's pass wrote (the window's days) lie one after the
  * other, so the ones before it are in the same window. */
 #define RA_BACK 4096
-_Static_assert(RA_ALONE + RA_BACK <= SPILL_RA_PASS, "an alone read in a window");
+_Static_assert(RA_ALONE + RA_BACK <= SPILL_RA, "an alone read in a window");
 
 /* Up to n bytes of gen's file at off into dst: from memory when they
  * are there (in_memory; never from the file then); at least `need` of them
  * (need <= n) from a window when off is in one with them (during a
- * walk: batch_spill_ra_begin .. end). Else, with
+ * walk: batch_spill_ra_begin .. end; the one used last is looked at
+ * first, then the ones after it: a walk by meter over records written
+ * by code goes from one code's window to the next). Else, with
  * `fill`: when off lies ahead of a window, within a window's size of
- * its end (a walk in the order the records lie in the file), that
- * window is refilled at off with as many bytes; when not (a walk in another
- * order), the window used less lately with RA_ALONE bytes, so that such
- * a walk does not read a window a record. Without windows, without `fill`,
+ * its end (a run of records read in the order they lie in the file),
+ * that window is refilled at off with as many bytes; when not (a run
+ * starts), a window taken for it (ra_new) with RA_ALONE bytes, so that
+ * a walk in another order does not read a window a record. Without
+ * windows, without `fill`,
  * or when the refill fails (a file cut short under the store may still
  * hold this record whole), read from the file directly as
  * gw_spill_read_upto does, so that a record that does not read back is
@@ -464,6 +476,7 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 {
 	struct spill_ra *ra = &sc->ra;
 	int w = -1, ahead = -1;
+	uint64_t ahead_end = 0;
 	size_t avail;
 	const uint8_t *mem = in_memory(sc, gen, off, &avail);
 
@@ -473,24 +486,36 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 		memcpy(dst, mem, n);
 		return (int)n;
 	}
-	if (ra->depth == 0 || ra_take(ra) || n > ra->size)
+	if (ra->depth == 0)
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
-	for (int i = 0; i < 2; i++) {
+	if (n > SPILL_RA)
+		return gw_spill_read_upto(sc->store, gen, off, dst, n);
+	for (int j = 0; j < ra->n_win; j++) {
+		int i = ra->last + j < ra->n_win ? ra->last + j : ra->last + j - ra->n_win;
 		if (!ra->n[i] || ra->gen[i] != gen || off < ra->off[i])
 			continue;
-		if (off + need <= ra->off[i] + ra->n[i])
+		uint64_t end = ra->off[i] + ra->n[i];
+		if (off + need <= end) {
 			w = i;
-		else if (off < ra->off[i] + ra->n[i] + ra->size)
+			break;
+		}
+		if (off < end + SPILL_RA && (ahead < 0 || end > ahead_end)) {
 			ahead = i;
+			ahead_end = end;
+		}
 	}
 	if (w < 0 && !fill)
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	if (w < 0) {
-		w = ahead >= 0 ? ahead : !ra->last;
-		size_t back = off < RA_BACK ? (size_t)off : RA_BACK;
-		size_t want = ahead >= 0 ? ra->size : (n > RA_ALONE ? n : RA_ALONE) + back;
-		if (want > ra->size)
-			want = ra->size;
+		w = ahead >= 0 ? ahead : ra_new(ra);
+		if (w < 0)
+			return gw_spill_read_upto(sc->store, gen, off, dst, n);
+		/* a run goes on at off; one that starts takes a little
+		 * before it (RA_BACK) */
+		size_t back = ahead >= 0 ? 0 : off < RA_BACK ? (size_t)off : RA_BACK;
+		size_t want = ahead >= 0 ? SPILL_RA : (n > RA_ALONE ? n : RA_ALONE) + back;
+		if (want > SPILL_RA)
+			want = SPILL_RA;
 		int got = gw_spill_read_upto(sc->store, gen, off - back, ra->p[w], want);
 		ra->n[w] = got > 0 ? (size_t)got : 0;
 		ra->off[w] = off - back;
@@ -499,6 +524,7 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 			return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	}
 	ra->last = w;
+	ra->used[w] = ++ra->tick;
 	size_t got = (size_t)(ra->off[w] + ra->n[w] - off);
 	if (got > n)
 		got = n;
@@ -545,10 +571,12 @@ static const uint8_t *ra_in(const struct spill_core *sc, int gen, uint64_t off,
 
 	if (mem)
 		return avail >= n ? mem : NULL;
-	for (int i = 0; i < 2; i++)
+	for (int j = 0; j < ra->n_win; j++) {
+		int i = ra->last + j < ra->n_win ? ra->last + j : ra->last + j - ra->n_win;
 		if (ra->n[i] && ra->gen[i] == gen && off >= ra->off[i] &&
 		    off + n <= ra->off[i] + ra->n[i])
 			return ra->p[i] + (off - ra->off[i]);
+	}
 	return NULL;
 }
 
@@ -872,17 +900,15 @@ static void open_pass(struct gw_batcher *b)
 	sc->w_off = gw_spill_size(sc->store, sc->gen);
 	sc->wn = sc->n_pend = 0;
 	batch_spill_ra_begin(b);
-	/* windows this pass takes are small, and given back after it (a
-	 * seal after it in the same advance takes its own) */
-	int own = sc->ra.p[0] == NULL;
-	sc->ra.want = SPILL_RA_PASS;
+	/* windows this pass takes are given back after it (a seal after it
+	 * in the same advance takes its own) */
+	int own = sc->ra.n_win == 0;
 	struct track_walk w;
 	struct track *t;
-	batch_walk_begin(b, &w);
+	batch_walk_begin_by(b, &w, WALK_CODES);
 	while ((t = batch_walk_next(&w)) != NULL)
 		spill_open_track(b, t);
 	pass_flush(b);
-	sc->ra.want = 0;
 	if (own)
 		ra_give_back(&sc->ra);
 	batch_spill_ra_end(b);

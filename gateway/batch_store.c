@@ -94,20 +94,45 @@ void batch_tracks_free(struct gw_batcher *b)
 	b->slabs = NULL;
 	b->n_slabs = 0;
 	b->n_tracks = 0;
-	free(b->order);
-	b->order = NULL;
-	b->order_len = b->n_order = 0;
+	for (int by = WALK_NAMES; by <= WALK_CODES; by++) {
+		free(b->order[by].p);
+		b->order[by] = (struct track_order){0};
+	}
 }
 
-static int cmp_track(const void *a, const void *c, void *ctx)
+static int cmp_meter(const struct gw_batcher *b, const struct track *x,
+		     const struct track *y)
+{
+	return x->meter_id == y->meter_id ? 0 :
+		strcmp(track_meter(b, x), track_meter(b, y));
+}
+
+static int cmp_code(const struct gw_batcher *b, const struct track *x,
+		    const struct track *y)
+{
+	return x->obis == y->obis ? 0 : strcmp(track_obis(b, x), track_obis(b, y));
+}
+
+/* By meter, then code (WALK_NAMES). */
+static int cmp_names(const void *a, const void *c, void *ctx)
 {
 	const struct gw_batcher *b = ctx;
 	const struct track *x = track_at(b, *(const uint32_t *)a);
 	const struct track *y = track_at(b, *(const uint32_t *)c);
-	int r = x->meter_id == y->meter_id ? 0 :
-		strcmp(track_meter(b, x), track_meter(b, y));
+	int r = cmp_meter(b, x, y);
 
-	return r ? r : strcmp(track_obis(b, x), track_obis(b, y));
+	return r ? r : cmp_code(b, x, y);
+}
+
+/* By code, then meter (WALK_CODES). */
+static int cmp_codes(const void *a, const void *c, void *ctx)
+{
+	const struct gw_batcher *b = ctx;
+	const struct track *x = track_at(b, *(const uint32_t *)a);
+	const struct track *y = track_at(b, *(const uint32_t *)c);
+	int r = cmp_code(b, x, y);
+
+	return r ? r : cmp_meter(b, x, y);
 }
 
 /* One difference of the order (batch_order): d zigzagged (wrapping: any
@@ -129,35 +154,38 @@ static size_t order_put(uint8_t *out, uint32_t d)
 	return n;
 }
 
-/* The tracks in the order of their names (meter, then code): the order
- * of every walk over the tracks that reads or writes their spilled
- * records (the passes, the seal's day, the edge and its prune, the
- * edges' text), so that each reads the records in the order the pass
- * before it wrote them, which is the order they lie in the file
- * (batch_spill_ra_begin reads them ahead then). Made again when tracks
- * were added since (new tracks are rare after the first cycle): the
- * numbers sorted, 4 bytes a track while it is made, then kept as their
- * differences (order_put), about a byte a track, written over the
- * sorted numbers when they fit behind them (the common case: no second
- * buffer). Returns 0, or GW_ENOMEM (the order is then none: the walks
- * take the tracks by number). */
-int batch_order(struct gw_batcher *b)
+/* The tracks in the order `by` (struct gw_batcher's order): by their
+ * names (meter, then code), the order of every walk over the tracks but
+ * the open day's passes (the seal's day and its series, the edge and
+ * its prune, the edges' text); by code, then meter, the passes' walk,
+ * so that the open day's records lie in the file in the order the
+ * batch's value column reads them (its largest read: a window ahead of
+ * it reads the file once), the seal's walk by names reading them through
+ * a window a code (batch_spill_core.c, struct spill_ra). Each walk reads
+ * the records the walk before it wrote in the order they lie in the
+ * file. Made again when tracks were added since (new tracks are rare
+ * after the first cycle): the numbers sorted, 4 bytes a track while it
+ * is made, then kept as their differences (order_put), about a byte a
+ * track, written over the sorted numbers when they fit behind them (the
+ * common case: no second buffer). Returns 0, or GW_ENOMEM (the order is
+ * then none: the walks take the tracks by number). */
+int batch_order(struct gw_batcher *b, enum walk_by by)
 {
+	struct track_order *to = &b->order[by];
 	size_t n = b->n_tracks, len = 0;
 	uint32_t prev = 0;
 	int fit = 1;
 
-	if (b->n_order == n && (b->order || !n))
+	if (to->n == n && (to->p || !n))
 		return 0;
-	free(b->order);
-	b->order = NULL;
-	b->order_len = b->n_order = 0;
+	free(to->p);
+	*to = (struct track_order){0};
 	uint32_t *o = malloc(n * sizeof(*o) + 1);
 	if (!o)
 		return GW_ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		o[i] = (uint32_t)(i + 1);
-	qsort_r(o, n, sizeof(*o), cmp_track, b);
+	qsort_r(o, n, sizeof(*o), by == WALK_CODES ? cmp_codes : cmp_names, b);
 	/* in place when no number's bytes reach past its own 4 */
 	for (size_t i = 0; i < n; prev = o[i++]) {
 		len += order_put(NULL, o[i] - prev);
@@ -181,10 +209,20 @@ int batch_order(struct gw_batcher *b)
 	} else {
 		free(o);
 	}
-	b->order = s;
-	b->order_len = len;
-	b->n_order = n;
+	*to = (struct track_order){s, len, n};
 	return 0;
+}
+
+static void walk_made(const struct gw_batcher *b, struct track_walk *w,
+		      enum walk_by by)
+{
+	const struct track_order *to = &b->order[by];
+
+	*w = (struct track_walk){.b = b};
+	if (to->n == b->n_tracks && to->p) {
+		w->p = to->p;
+		w->end = to->p + to->len;
+	}
 }
 
 /* Starts walk w over every track: in the order of their names when it
@@ -192,22 +230,25 @@ int batch_order(struct gw_batcher *b)
  * number. */
 void batch_walk_made(const struct gw_batcher *b, struct track_walk *w)
 {
-	*w = (struct track_walk){.b = b};
-	if (b->n_order == b->n_tracks && b->order) {
-		w->p = b->order;
-		w->end = b->order + b->order_len;
-	}
+	walk_made(b, w, WALK_NAMES);
 }
 
-/* Starts walk w over every track in the order of their names, made
- * first when tracks were added since (batch_order). Returns 0, or
- * GW_ENOMEM when it could not be made: w walks by number then. */
+/* Starts walk w over every track in the order `by`, made first when
+ * tracks were added since (batch_order). Returns 0, or GW_ENOMEM when
+ * it could not be made: w walks by number then. */
+int batch_walk_begin_by(struct gw_batcher *b, struct track_walk *w,
+			enum walk_by by)
+{
+	int rc = batch_order(b, by);
+
+	walk_made(b, w, by);
+	return rc;
+}
+
+/* The same in the order of their names. */
 int batch_walk_begin(struct gw_batcher *b, struct track_walk *w)
 {
-	int rc = batch_order(b);
-
-	batch_walk_made(b, w);
-	return rc;
+	return batch_walk_begin_by(b, w, WALK_NAMES);
 }
 
 /* The walk's next track, NULL after the last. */
@@ -1764,15 +1805,24 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
 		spill_track(b, t, was);
 }
 
-void batch_prune(struct gw_batcher *b)
+/* Every track pruned to `from` (batch_prune_track), in the order of
+ * their codes (WALK_CODES): the records that stay are written in the
+ * order the open day's passes read them. */
+void batch_prune_to(struct gw_batcher *b, int64_t from, int32_t edge_day)
 {
-	int64_t from = keep_from(b);
 	struct track_walk w;
 	struct track *t;
 
-	batch_walk_begin(b, &w);
+	batch_walk_begin_by(b, &w, WALK_CODES);
 	while ((t = batch_walk_next(&w)) != NULL)
-		batch_prune_track(b, t, from, b->edge_day);
+		batch_prune_track(b, t, from, edge_day);
+}
+
+void batch_prune(struct gw_batcher *b)
+{
+	int64_t from = keep_from(b);
+
+	batch_prune_to(b, from, b->edge_day);
 	/* a replacement matters to the steps after the kept points */
 	size_t k = 0;
 	for (size_t i = 0; i < b->n_repl; i++)

@@ -345,6 +345,8 @@ void gw_daemon_points_stats(const struct gw_daemon *d, struct gw_spill_stats *ou
 	out->bytes = d->points_before.bytes + now.bytes;
 	out->write_failed = d->points_before.write_failed + now.write_failed;
 	out->read_failed = d->points_before.read_failed + now.read_failed;
+	out->reads = d->points_before.reads + now.reads;
+	out->bytes_read = d->points_before.bytes_read + now.bytes_read;
 }
 
 /* The sealed days' points on disk (gw_batcher_set_spill): their bytes now,

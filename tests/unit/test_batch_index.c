@@ -201,8 +201,9 @@ static void same_hash(void **state)
 	gw_batcher_free(b);
 }
 
-/* A walk over b's tracks: each of its n_tracks tracks once; in the order
- * of their names (meter, then code) when `sorted`, else by number. */
+/* A walk over b's tracks: each of its n_tracks tracks once; when
+ * `sorted`, in the order of their names (meter, then code), or with
+ * `sorted` 2 by code, then meter (WALK_CODES); else by number. */
 static void check_walk(struct gw_batcher *b, const struct track_walk *from,
 		       int sorted)
 {
@@ -221,10 +222,10 @@ static void check_walk(struct gw_batcher *b, const struct track_walk *from,
 		if (!sorted)
 			assert_int_equal(w.no, n);
 		if (sorted && prev) {
-			int r = strcmp(track_meter(b, prev), track_meter(b, t));
-			if (!r)
-				r = strcmp(track_obis(b, prev), track_obis(b, t));
-			assert_true(r < 0);
+			int rm = strcmp(track_meter(b, prev), track_meter(b, t));
+			int rc = strcmp(track_obis(b, prev), track_obis(b, t));
+			assert_true(sorted == 2 ? rc < 0 || (!rc && rm < 0)
+						: rm < 0 || (!rm && rc < 0));
 		}
 		prev = t;
 	}
@@ -254,9 +255,14 @@ static void order_after_additions(void **state)
 	}
 	assert_int_equal(batch_walk_begin(b, &w), 0);
 	check_walk(b, &w, 1);
-	assert_int_equal(b->n_order, 6000);
-	assert_true(b->order_len > 6000); /* the jumps between meters */
-	assert_true(b->order_len < 6000 * 2);
+	assert_int_equal(b->order[WALK_NAMES].n, 6000);
+	assert_true(b->order[WALK_NAMES].len > 6000); /* the jumps between meters */
+	assert_true(b->order[WALK_NAMES].len < 6000 * 2);
+	assert_null(b->order[WALK_CODES].p); /* made when a walk wants it */
+	assert_int_equal(batch_walk_begin_by(b, &w, WALK_CODES), 0);
+	check_walk(b, &w, 2);
+	assert_int_equal(b->order[WALK_CODES].n, 6000);
+	assert_true(b->order[WALK_CODES].len < 6000 * 3);
 
 	for (int i = 0; i < 40; i++) {
 		meter_name(i * 50, id); /* even, m0 first */
@@ -268,13 +274,18 @@ static void order_after_additions(void **state)
 	batch_walk_made(b, &w);
 	check_walk(b, &w, 0);
 	assert_int_equal(batch_walk_begin(b, &w), 0);
-	assert_int_equal(b->n_order, 6081);
+	assert_int_equal(b->order[WALK_NAMES].n, 6081);
 	check_walk(b, &w, 1);
 	/* made once: the same bytes walked again */
-	const uint8_t *order = b->order;
+	const uint8_t *order = b->order[WALK_NAMES].p;
 	assert_int_equal(batch_walk_begin(b, &w), 0);
-	assert_ptr_equal(b->order, order);
+	assert_ptr_equal(b->order[WALK_NAMES].p, order);
 	check_walk(b, &w, 1);
+	/* the other order made again for the tracks added */
+	assert_int_equal(b->order[WALK_CODES].n, 6000);
+	assert_int_equal(batch_walk_begin_by(b, &w, WALK_CODES), 0);
+	assert_int_equal(b->order[WALK_CODES].n, 6081);
+	check_walk(b, &w, 2);
 	gw_batcher_free(b);
 }
 
