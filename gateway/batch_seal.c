@@ -136,9 +136,14 @@ static int day_tracks(struct gw_batcher *b, int64_t s, int64_t e, uint32_t *list
 		return GW_ENOMEM;
 	/* Without decoding the tracks: one with its last point before s has
 	 * nothing; else its first point before s spans the day, and one at
-	 * or after s lies inside it if it comes before e. */
+	 * or after s lies inside it if it comes before e. The first point
+	 * is at or before the one before the last (kept decoded): the
+	 * records' first time is read only when that one is at or after e
+	 * (not for a track that read on through the day). */
 	while ((t = batch_walk_next(&w)) != NULL)
-		if (t->n > 0 && track_tail1(b, t).ts >= s && batch_track_first_ts(b, t) < e)
+		if (t->n > 0 && track_tail1(b, t).ts >= s &&
+		    ((t->n >= 2 && track_tail0(b, t).ts < e) ||
+		     batch_track_first_ts(b, t) < e))
 			list[n++] = w.no;
 	return n;
 }
