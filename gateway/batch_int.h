@@ -493,7 +493,7 @@ struct gw_batcher {
  * memory (just before it lets them go), so its buffers are a quarter of
  * the seal's: gatewayd's peak at 10,000 meters x 23 registers is there. */
 #define SPILL_IO (64 * 1024) /* a pass's writes, gathered: bytes */
-#define SPILL_RA (16 * 1024) /* a window of records read ahead: bytes */
+#define SPILL_RA (32 * 1024) /* a window of records read ahead: bytes */
 #define SPILL_RA_WIN 64 /* windows at most (a register code each, and more) */
 
 /* The coder's state between two points (batch_store.c, "the points,

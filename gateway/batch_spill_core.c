@@ -447,10 +447,11 @@ static const uint8_t *in_memory(const struct spill_core *sc, int gen,
 /* A read on its own (not ahead of a window): enough for a record's
  * head and the rest of most records. */
 #define RA_ALONE 4096
-/* A window taken anew begins this much before the record asked for:
- * a chain is read from its last record back, and the records of a
- * track the seal's pass wrote (the window's days) lie one after the
- * other, so the ones before it are in the same window. */
+/* A window taken anew or refilled begins this much before the record
+ * asked for: a chain is read from its last record back, and the records
+ * of a track the seal's pass wrote (the window's days) lie one after
+ * the other, so the ones before it are in the same window (a run of
+ * them read by code goes on a track at a time, each read back). */
 #define RA_BACK 4096
 _Static_assert(RA_ALONE + RA_BACK <= SPILL_RA, "an alone read in a window");
 
@@ -510,9 +511,7 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 		w = ahead >= 0 ? ahead : ra_new(ra);
 		if (w < 0)
 			return gw_spill_read_upto(sc->store, gen, off, dst, n);
-		/* a run goes on at off; one that starts takes a little
-		 * before it (RA_BACK) */
-		size_t back = ahead >= 0 ? 0 : off < RA_BACK ? (size_t)off : RA_BACK;
+		size_t back = off < RA_BACK ? (size_t)off : RA_BACK;
 		size_t want = ahead >= 0 ? SPILL_RA : (n > RA_ALONE ? n : RA_ALONE) + back;
 		if (want > SPILL_RA)
 			want = SPILL_RA;

@@ -952,10 +952,10 @@ static void damaged_read_alone(void **state)
  * the one before it, after a pass and after a seal. The sealing call
  * (the day-end pass, the day built and written, the edge's books and
  * the carry) reads the points file through its windows less than 2.5
- * times over (1.3-1.8 here): a walk by meter over records by code keeps
- * a window a code. With the records by meter, then code (as they were),
+ * times over (1.5 here): a walk by meter over records by code keeps a
+ * window a code. With the records by meter, then code (as they were),
  * the value column reads a window for every few records, about 12
- * times the open day's records: 3.5-4 times the file in all. */
+ * times the open day's records: 3.9 times the file in all. */
 #define ORD_METERS 300
 #define ORD_CODES 12
 
