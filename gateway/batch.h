@@ -341,6 +341,14 @@ void gw_batcher_set_view(struct gw_batcher *b, int on);
  * (*full) since the batcher was made. */
 void gw_batcher_view_stats(const struct gw_batcher *b, uint64_t *views,
 			   uint64_t *full);
+/* The energy registers whose books the edge's walks took at the new
+ * edge midnight from their records around it (*views) and, having
+ * records, from all their points (*full: a point the records around it
+ * lack, a register back from a silence) since the batcher was made.
+ * gw_batcher_set_view(b, 0) has them read all their points too. */
+#define GW_BATCHER_EDGE_VIEW 1
+void gw_batcher_edge_stats(const struct gw_batcher *b, uint64_t *views,
+			   uint64_t *full);
 /* Registers the seals' passes took to the store's next file since the
  * batcher was made: their records as they were (*carried: a record a
  * day, the oldest dropped), of them those whose open day's record they

@@ -99,6 +99,33 @@ static int long_gap(struct gw_batcher *b, struct track *t)
 				 GW_EV_LONG_GAP, detail);
 }
 
+/* Energy track t's register at midnight m (batch_boundary: *value, the
+ * quality). From its records around m alone (batch_track_around: the
+ * record that starts at its last point at or before m, decoded up to
+ * the second point from m on) when it has records, views are on and
+ * `whole` is not set; from all its points when it has none (in memory:
+ * as quick), or when the view lacks a point the books need (the last
+ * reading before the old edge midnight, for a value held at the frozen
+ * edge: batch_booked; one before the record) or holds too few after m
+ * (counted in edge_full). */
+static enum gw_quality books_at(struct gw_batcher *b, struct track *t,
+				int64_t m, int whole, int64_t *value)
+{
+	struct tpts v;
+
+	if (t->sp && !whole && !b->no_view && batch_track_around(b, t, m, &v)) {
+		enum gw_quality q = batch_boundary(b, t, &v, m, value, NULL);
+		if (!v.lacks) {
+			b->edge_views++;
+			return q;
+		}
+	}
+	b->edge_full += t->sp != 0;
+	batch_track_open(b, t);
+	v = track_all(b, t);
+	return batch_boundary(b, t, &v, m, value, NULL);
+}
+
 /* Freezes every energy track's books at midnight m, the start of the day
  * that is about to be the edge day: the register there as the day before
  * was (last) sealed with it, or "pending" on the last reading before it
@@ -120,20 +147,24 @@ static int freeze_at(struct gw_batcher *b, int64_t m, int then_prune,
 	while ((t = batch_walk_next(&w)) != NULL) {
 		if (t->unit < GW_UNIT_WH || t->unit > GW_UNIT_VAH)
 			continue;
-		batch_track_open(b, t);
-		/* back from a silence: the edge day is final now */
-		if (t->edge == EDGE_BACK && m > b->edge_start && long_gap(b, t))
-			rc = GW_ENOMEM;
+		/* back from a silence: the edge day is final now (its gap
+		 * and books read from the whole track: rare) */
+		int back = t->edge == EDGE_BACK && m > b->edge_start;
+		if (back) {
+			batch_track_open(b, t);
+			if (long_gap(b, t))
+				rc = GW_ENOMEM;
+		}
 		int64_t v = 0;
-		struct tpts all = track_all(b, t);
-		enum gw_quality q = batch_boundary(b, t, &all, m, &v, NULL);
+		enum gw_quality q = books_at(b, t, m, back, &v);
 		if (q != GW_Q_INCOMPLETE) {
 			t->edge = EDGE_FROZEN;
 			track_edge_v_set(b, t, v);
 			t->edge_q = (uint8_t)q;
 		} else {
-			size_t k = lower_bound(b, t, m);
-			t->edge = k > 0 && k == t->n ? EDGE_PENDING : EDGE_NONE;
+			/* pending: readings, all of them before m */
+			t->edge = t->n > 0 && track_tail1(b, t).ts < m ? EDGE_PENDING
+								       : EDGE_NONE;
 		}
 	}
 	if (then_prune)

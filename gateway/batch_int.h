@@ -450,6 +450,11 @@ struct gw_batcher {
 	 * batcher was made (gw_batcher_view_stats). */
 	int no_view;
 	uint64_t views, view_full;
+	/* The edge's walk takes an energy track's books at the new edge
+	 * midnight from its records around it (batch_edge.c, freeze_at;
+	 * no_view turns that off too): edge_views the tracks read so,
+	 * edge_full those with records read whole (gw_batcher_edge_stats). */
+	uint64_t edge_views, edge_full;
 };
 
 /* The points spilled to a store (batch_spill_core.c). A record is a
@@ -692,14 +697,30 @@ void batch_track_open(const struct gw_batcher *b, struct track *t);
  * the coder's means t keeps. */
 int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
 		     struct tpts *v);
+/* t's points around s, from its records: the one batch_track_view
+ * starts at (its point before it, the last of t's before s, or an
+ * earlier one) decoded alone, with the two points before it from its
+ * header, only as far as the second point at or after s (into the
+ * chain in memory after the last record; all of t's when fewer), as *v
+ * in the scratch as batch_track_view leaves it. What the midnight s's
+ * value reads (batch_boundary: the readings on either side and their
+ * neighbours), without decoding the rest. Returns 1, or 0 when there
+ * is no such view: t has no record, or its records do not read back
+ * (broken), or that record holds one point at or after s and the next
+ * is in the next record. Unlike batch_track_view's, what it decodes is
+ * not checked against t's last point. */
+int batch_track_around(const struct gw_batcher *b, struct track *t, int64_t s,
+		       struct tpts *v);
 /* The coder's state after t's last point. */
 void batch_tail_state(const struct gw_batcher *b, const struct track *t,
 		      struct spill_state *s);
 int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
 /* The last of t's points at or before ts into *last: 1, or 0 if none
- * (or its record does not read back: the batcher is then broken). Decodes
- * t's points from its first only as far as ts, not the whole track (after
- * the edge's prune, ts at the edge midnight: one or two points); the
+ * (or its record does not read back: the batcher is then broken). Reads
+ * the bytes of one record only, the one batch_spill_load_one(ts + 1)
+ * gives (the later ones' headers), and decodes it only as far as ts
+ * (after the edge's prune, ts at the edge midnight: the first record,
+ * one or two points), then the chain in memory when it is the last; the
  * scratch is left as it was. */
 int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
 			int64_t ts, struct point *last);
@@ -730,6 +751,11 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
  * it is before s (at least the last): sc->segs[*first .. depth). */
 int batch_spill_load_from(const struct gw_batcher *b, const struct track *t,
 			  int64_t s, const uint8_t **base, int *first);
+/* The same with the bytes of that first record alone (sc->segs[*first]:
+ * the records after it have their headers, read and checked, and no
+ * bytes), for a reader that needs the points around s only. */
+int batch_spill_load_one(const struct gw_batcher *b, const struct track *t,
+			 int64_t s, const uint8_t **base, int *first);
 int batch_spill_first(const struct gw_batcher *b, const struct track *t,
 		      int64_t *ts);
 /* Which pass gw_batcher_advance(b, now_ms) runs: 0 none, 1 the

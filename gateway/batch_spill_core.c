@@ -64,6 +64,13 @@ void gw_batcher_view_stats(const struct gw_batcher *b, uint64_t *views,
 	*full = b->view_full;
 }
 
+void gw_batcher_edge_stats(const struct gw_batcher *b, uint64_t *views,
+			   uint64_t *full)
+{
+	*views = b->edge_views;
+	*full = b->edge_full;
+}
+
 void gw_batcher_carry_stats(const struct gw_batcher *b, uint64_t *carried,
 			    uint64_t *split, uint64_t *encoded)
 {
@@ -636,8 +643,11 @@ int batch_spill_load(const struct gw_batcher *b, const struct track *t,
 	return batch_spill_load_from(b, t, INT64_MIN, base, NULL);
 }
 
-int batch_spill_load_from(const struct gw_batcher *b, const struct track *t,
-			  int64_t s, const uint8_t **base, int *first)
+/* batch_spill_load_from; with `one`, the bytes of the record it stops
+ * at alone (the later ones' headers read and checked, their bytes
+ * neither read nor checked: zeros in the buffer). */
+static int load_from(const struct gw_batcher *b, const struct track *t,
+		     int64_t s, int one, const uint8_t **base, int *first)
 {
 	struct spill_core *sc = b->spl;
 	struct spill_hdr h, last = {0};
@@ -664,18 +674,31 @@ int batch_spill_load_from(const struct gw_batcher *b, const struct track *t,
 			return broken(b, t);
 		}
 		size_t at = (size_t)(h.total_len - h.len) + 8 * (size_t)(h.depth - 1);
-		if (rec_body(b, t, sp, &h, (size_t)have, sc->buf + at))
+		int stop = h.start.ts < s || h.depth == 1;
+		if ((!one || stop) && rec_body(b, t, sp, &h, (size_t)have, sc->buf + at))
 			return GW_EIO;
 		sc->segs[h.depth - 1] = (struct spill_seg){h, at};
 		last = h;
 		sp = h.prev;
 		if (first)
 			*first = h.depth - 1;
-		if (h.start.ts < s)
+		if (stop)
 			break;
 	}
 	*base = sc->buf;
 	return depth;
+}
+
+int batch_spill_load_from(const struct gw_batcher *b, const struct track *t,
+			  int64_t s, const uint8_t **base, int *first)
+{
+	return load_from(b, t, s, 0, base, first);
+}
+
+int batch_spill_load_one(const struct gw_batcher *b, const struct track *t,
+			 int64_t s, const uint8_t **base, int *first)
+{
+	return load_from(b, t, s, 1, base, first);
 }
 
 /* t's first point's time, from its newest record. Returns 0 or GW_EIO

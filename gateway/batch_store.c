@@ -1006,8 +1006,29 @@ void batch_track_open(const struct gw_batcher *b, struct track *t)
 	decode(&r, &d, sc->pts + at, t->n - at);
 }
 
-int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
-		     struct tpts *v)
+/* Decodes points after state d from r into out, one at a time, up to n
+ * of them, until *want of them have been at or after x (*want counts
+ * down). Returns the points decoded. */
+static size_t decode_until(struct bit_rd *r, struct dec_state *d,
+			   struct point *out, size_t n, int64_t x, size_t *want)
+{
+	size_t i = 0;
+
+	while (i < n && *want > 0) {
+		decode(r, d, out + i, 1);
+		*want -= out[i++].ts >= x;
+	}
+	return i;
+}
+
+/* batch_track_view, and batch_track_around when `around` is set: the
+ * records from the one load_from(s) gives, read with their bytes (all
+ * of them, or that one alone: batch_spill_load_one), the two points
+ * before it from its header, then the points decoded, all of them and
+ * checked, or only up to the second at or after s (that record's, and
+ * the chain in memory's when it is the last). */
+static int track_view(const struct gw_batcher *b, struct track *t, int64_t s,
+		      int around, struct tpts *v)
 {
 	struct scratch *sc = b->sc;
 	const uint8_t *base;
@@ -1016,7 +1037,8 @@ int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
 
 	if (!t->sp || !b->spl)
 		return 0;
-	int depth = batch_spill_load_from(b, t, s, &base, &first);
+	int depth = around ? batch_spill_load_one(b, t, s, &base, &first)
+			   : batch_spill_load_from(b, t, s, &base, &first);
 	if (depth < 0)
 		return 0;
 	/* the scratch is the view's now, no track's (it has room for
@@ -1035,13 +1057,29 @@ int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
 		sc->pts[npre - 1] = (struct point){h->start.ts, h->start.v};
 	struct dec_state d = state_dec(&h->start);
 	size_t off = before - npre, n = t->n - off, at = npre;
+	struct chain c = track_chain(t);
+	if (around) {
+		/* the points before s and two from s on; the record's own
+		 * first, then the chain in memory after the last record */
+		const struct spill_seg *g = &b->spl->segs[first];
+		size_t want = 2;
+		bit_rd_flat(&r, base + g->at, g->h.len);
+		at += decode_until(&r, &d, sc->pts + at, g->h.count, s, &want);
+		if (want && first == depth - 1) {
+			bit_rd_init(&r, b->pool, &c);
+			at += decode_until(&r, &d, sc->pts + at, n - at, s, &want);
+		}
+		if (want && at < n)
+			return 0; /* the next record's points are needed */
+		*v = (struct tpts){sc->pts, at, off, 0};
+		return 1;
+	}
 	for (int i = first; i < depth; i++) {
 		const struct spill_seg *g = &b->spl->segs[i];
 		bit_rd_flat(&r, base + g->at, g->h.len);
 		decode(&r, &d, sc->pts + at, g->h.count);
 		at += g->h.count;
 	}
-	struct chain c = track_chain(t);
 	bit_rd_init(&r, b->pool, &c);
 	decode(&r, &d, sc->pts + at, n - at);
 	/* what a wrong state would not give: t's last point and the
@@ -1052,6 +1090,18 @@ int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
 		return 0;
 	*v = (struct tpts){sc->pts, n, off, 0};
 	return 1;
+}
+
+int batch_track_view(const struct gw_batcher *b, struct track *t, int64_t s,
+		     struct tpts *v)
+{
+	return track_view(b, t, s, 0, v);
+}
+
+int batch_track_around(const struct gw_batcher *b, struct track *t, int64_t s,
+		       struct tpts *v)
+{
+	return track_view(b, t, s, 1, v);
 }
 
 void batch_tail_state(const struct gw_batcher *b, const struct track *t,
@@ -1122,19 +1172,30 @@ int batch_track_last_at(const struct gw_batcher *b, const struct track *t,
 		return k > 0;
 	}
 	if (t->sp) {
+		/* The record whose point before it (its header's state) is
+		 * the last at or before ts or earlier, its bytes alone: every
+		 * later record's point before it is after ts, the first of
+		 * them this record's last point, so the one sought is that
+		 * point, or this record's, or (the last record) the chain's
+		 * in memory. After the edge's prune, ts at the edge
+		 * midnight: the first record, its first point. */
 		const uint8_t *base;
-		int depth = batch_spill_load(b, t, &base);
+		int first;
+		int depth = batch_spill_load_one(b, t, ts < INT64_MAX ? ts + 1 : ts,
+						 &base, &first);
 		if (depth < 0)
 			return 0;
-		d = state_dec(&b->spl->segs[0].h.start);
-		for (int i = 0; i < depth; i++) {
-			const struct spill_seg *g = &b->spl->segs[i];
-			size_t n = g->h.count;
-			bit_rd_flat(&r, base + g->at, g->h.len);
-			left -= n;
-			if (decode_upto(&r, &d, &n, ts, last, &found))
-				return found;
+		const struct spill_seg *g = &b->spl->segs[first];
+		size_t n = g->h.count, before = g->h.total - n;
+		if (before >= 1 && g->h.start.k >= 1 && g->h.start.ts <= ts) {
+			*last = (struct point){g->h.start.ts, g->h.start.v};
+			found = 1;
 		}
+		d = state_dec(&g->h.start);
+		bit_rd_flat(&r, base + g->at, g->h.len);
+		left -= before + n;
+		if (decode_upto(&r, &d, &n, ts, last, &found) || first < depth - 1)
+			return found;
 	}
 	struct chain c = track_chain(t);
 	bit_rd_init(&r, b->pool, &c);

@@ -21,7 +21,9 @@
  * many it read so and how many whole; one that carries its records
  * from one seal to the next (GW_BATCHER_CARRY) how many it carried, and
  * GW_MEM_CARRY=0 turns the carry off (as before it, to compare in one
- * build; the batches are the same). GW_MEM_JITTER=J:
+ * build; the batches are the same); one whose edge takes the books
+ * from the records around its midnight (GW_BATCHER_EDGE_VIEW) how many
+ * energy registers it read so and how many from all their points. GW_MEM_JITTER=J:
  * up to J ms of jitter in a meter's time (default 40; a gateway's clock
  * run fast multiplies a few ms of it).
  *
@@ -308,6 +310,13 @@ int main(int argc, char **argv)
 	gw_batcher_view_stats(bat, &views, &whole);
 	printf("# open days' registers read as views %llu, whole %llu\n",
 	       (unsigned long long)views, (unsigned long long)whole);
+#endif
+#ifdef GW_BATCHER_EDGE_VIEW
+	uint64_t e_views, e_full;
+	gw_batcher_edge_stats(bat, &e_views, &e_full);
+	printf("# energy registers whose books the edge took from the records around "
+	       "its midnight %llu, from all their points %llu\n",
+	       (unsigned long long)e_views, (unsigned long long)e_full);
 #endif
 #ifdef GW_BATCHER_CARRY
 	uint64_t carried, split, encoded;

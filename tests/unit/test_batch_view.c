@@ -22,7 +22,8 @@
  *     read whole), one whose values are held at the frozen edge (below
  *     it, above the reading before the edge midnight: the same), a meter
  *     replaced just after midnight, a gap across
- *     midnight longer than max_gap, a meter read once a day (fewer than
+ *     midnight longer than max_gap, one silent for longer than the
+ *     revision window (pending at the edge), a meter read once a day (fewer than
  *     three points before any midnight), one that comes two days late
  *     (sealed days sealed again), one whose readings come out of order
  *     within the open day, and one new on day 5 - the same bytes, and
@@ -150,6 +151,14 @@ static int64_t value(int m, int c, int64_t t0, int64_t *ts)
 		else
 			v = 1100 + (c - D(2) - 24) / 8;
 		break;
+	case 22: /* silent from 20:00 of day 1 to 03:00 of day 4, longer
+		  * than the revision window: pending at day 2's edge
+		  * midnight, back, its long gap counted at day 3's, and the
+		  * records around day 4's start from the last reading
+		  * before the silence */
+		if (c >= D(2) - 16 && c < D(4) + 12)
+			return -1;
+		break;
 	case 19: /* new on day 5 */
 		if (c < D(5) + 50)
 			return -1;
@@ -163,7 +172,7 @@ static int64_t value(int m, int c, int64_t t0, int64_t *ts)
 /* How a run read and moved the registers (gw_batcher_view_stats,
  * gw_batcher_carry_stats). */
 struct counts {
-	uint64_t views, full, carried, split, encoded;
+	uint64_t views, full, carried, split, encoded, edge_views, edge_full;
 };
 
 /* Runs the days through a batcher: with a store when spill is set, views
@@ -175,11 +184,52 @@ struct counts {
 static struct gw_wbuf run_beside(int spill, int view, int carry,
 				 struct counts *cnt, struct gw_batcher *beside);
 
+static int cmp_line(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The lines of an edges text (cut in place), sorted: the tracks' lines
+ * come in the order of their records when the batcher made one (the
+ * two batchers compared need not have the same). */
+static size_t sorted_lines(char *text, size_t len, char **lines, size_t cap)
+{
+	size_t n = 0;
+
+	for (char *p = text; p < text + len && n < cap;) {
+		char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		assert_non_null(nl);
+		*nl = '\0';
+		lines[n++] = p;
+		p = nl + 1;
+	}
+	assert_true(n < cap);
+	qsort(lines, n, sizeof(*lines), cmp_line);
+	return n;
+}
+
 /* Every track of a (points on disk) and of m (in memory) the same after
- * the same calls: its points, and its view of the open day (the points
- * from the view's first on). */
+ * the same calls: its points, its view of the open day (the points
+ * from the view's first on), and its books at the edge midnight (the
+ * edges text, line by line: a's frozen there from the records around
+ * it, and its last reading at or before it from its first record; m's
+ * from its whole track). */
 static void same_points(struct gw_batcher *a, struct gw_batcher *m)
 {
+	char *ea, *em, *la[4 * METERS], *lm[4 * METERS];
+	size_t na, nm;
+	int ra = gw_batcher_edges_save(a, &ea, &na);
+
+	assert_int_equal(ra, gw_batcher_edges_save(m, &em, &nm));
+	if (ra == 0) {
+		na = sorted_lines(ea, na, la, 4 * METERS);
+		nm = sorted_lines(em, nm, lm, 4 * METERS);
+		assert_int_equal(na, nm);
+		for (size_t i = 0; i < na; i++)
+			assert_string_equal(la[i], lm[i]);
+	}
+	free(ea);
+	free(em);
 	assert_int_equal(a->n_tracks, m->n_tracks);
 	for (uint32_t no = 1; no <= a->n_tracks; no++) {
 		struct track *ta = track_at(a, no), *tm = track_at(m, no);
@@ -198,6 +248,36 @@ static void same_points(struct gw_batcher *a, struct gw_batcher *m)
 		}
 		free(pa);
 		free(pm);
+	}
+}
+
+/* batch_track_last_at of every track of a with records, read from
+ * them (no track open), at each point's time, a millisecond before it
+ * and after the last: the point its whole track gives. */
+static void last_at_all(struct gw_batcher *a)
+{
+	for (uint32_t no = 1; no <= a->n_tracks; no++) {
+		struct track *t = track_at(a, no);
+		if (!t->sp)
+			continue;
+		struct point *p = calloc(t->n + 1, sizeof(*p)), got;
+		assert_non_null(p);
+		assert_true(batch_track_points(a, t, p) >= 0);
+		a->sc->owner = NULL;
+		for (size_t i = 0; i <= t->n; i++) {
+			int64_t x = i < t->n ? p[i].ts : p[t->n - 1].ts + 1;
+			for (int64_t at = x - 1; at <= x; at++) {
+				size_t k = 0; /* points at or before `at` */
+				while (k < t->n && p[k].ts <= at)
+					k++;
+				assert_int_equal(batch_track_last_at(a, t, at, &got), k > 0);
+				if (k > 0) {
+					assert_int_equal(got.ts, p[k - 1].ts);
+					assert_int_equal(got.v, p[k - 1].v);
+				}
+			}
+		}
+		free(p);
 	}
 }
 
@@ -271,11 +351,14 @@ static struct gw_wbuf run_beside(int spill, int view, int carry,
 							   sealed, &none) >= 0);
 			free(none.p);
 			same_points(b, beside);
+			if (c % 96 == 4) /* after a seal */
+				last_at_all(b);
 		}
 	}
 	assert_int_equal(gw_batcher_spill_broken(b), 0);
 	gw_batcher_view_stats(b, &cnt->views, &cnt->full);
 	gw_batcher_carry_stats(b, &cnt->carried, &cnt->split, &cnt->encoded);
+	gw_batcher_edge_stats(b, &cnt->edge_views, &cnt->edge_full);
 	gw_batcher_free(b);
 	return out;
 }
@@ -397,6 +480,10 @@ static void carry_same_points(void **state)
 		struct counts k;
 		assert_non_null(m);
 		struct gw_wbuf w = run_beside(1, 1, carry, &k, m);
+		fprintf(stderr, "# carry %d: edge's books from the records around "
+			"its midnight %llu, from all the points %llu\n", carry,
+			(unsigned long long)k.edge_views,
+			(unsigned long long)k.edge_full);
 		assert_true(w.n > 10000);
 		assert_true(carry ? k.carried > 200 : k.encoded > 200);
 		gw_batcher_free(m);
