@@ -672,6 +672,9 @@ int batch_walk_begin(struct gw_batcher *b, struct track_walk *w);
 int batch_walk_begin_by(struct gw_batcher *b, struct track_walk *w,
 			enum walk_by by);
 void batch_walk_made(const struct gw_batcher *b, struct track_walk *w);
+void batch_walk_ahead_begin(struct gw_batcher *b, struct track_walk *w,
+			    struct track_walk ahead[2], enum walk_by by);
+struct track *batch_walk_ahead_next(struct track_walk *w, struct track_walk ahead[2]);
 struct track *batch_walk_next(struct track_walk *w);
 struct track_ext *batch_track_ext(const struct gw_batcher *b, struct track *t);
 int batch_track_energy(const struct gw_batcher *b, struct track *t);

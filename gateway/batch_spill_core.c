@@ -925,10 +925,10 @@ static void open_pass(struct gw_batcher *b)
 	/* windows this pass takes are given back after it (a seal after it
 	 * in the same advance takes its own) */
 	int own = sc->ra.n_win == 0;
-	struct track_walk w;
+	struct track_walk w, ahead[2];
 	struct track *t;
-	batch_walk_begin_by(b, &w, WALK_CODES);
-	while ((t = batch_walk_next(&w)) != NULL)
+	batch_walk_ahead_begin(b, &w, ahead, WALK_CODES);
+	while ((t = batch_walk_ahead_next(&w, ahead)) != NULL)
 		spill_open_track(b, t);
 	pass_flush(b);
 	if (own)
