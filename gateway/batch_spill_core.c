@@ -397,6 +397,14 @@ static int ra_new(struct spill_ra *ra)
 	return w;
 }
 
+/* The j-th window to look in: from the one used last on, round. */
+static inline int ra_nth(const struct spill_ra *ra, int j)
+{
+	int i = ra->last + j;
+
+	return i < ra->n_win ? i : i - ra->n_win;
+}
+
 /* Frees the windows (the next read takes them anew). */
 static void ra_give_back(struct spill_ra *ra)
 {
@@ -494,12 +502,10 @@ static int ra_read(struct spill_core *sc, int gen, uint64_t off, void *dst,
 		memcpy(dst, mem, n);
 		return (int)n;
 	}
-	if (ra->depth == 0)
-		return gw_spill_read_upto(sc->store, gen, off, dst, n);
-	if (n > SPILL_RA)
+	if (ra->depth == 0 || n > SPILL_RA)
 		return gw_spill_read_upto(sc->store, gen, off, dst, n);
 	for (int j = 0; j < ra->n_win; j++) {
-		int i = ra->last + j < ra->n_win ? ra->last + j : ra->last + j - ra->n_win;
+		int i = ra_nth(ra, j);
 		if (!ra->n[i] || ra->gen[i] != gen || off < ra->off[i])
 			continue;
 		uint64_t end = ra->off[i] + ra->n[i];
@@ -578,7 +584,7 @@ static const uint8_t *ra_in(const struct spill_core *sc, int gen, uint64_t off,
 	if (mem)
 		return avail >= n ? mem : NULL;
 	for (int j = 0; j < ra->n_win; j++) {
-		int i = ra->last + j < ra->n_win ? ra->last + j : ra->last + j - ra->n_win;
+		int i = ra_nth(ra, j);
 		if (ra->n[i] && ra->gen[i] == gen && off >= ra->off[i] &&
 		    off + n <= ra->off[i] + ra->n[i])
 			return ra->p[i] + (off - ra->off[i]);

@@ -155,15 +155,15 @@ static size_t order_put(uint8_t *out, uint32_t d)
 }
 
 /* The tracks in the order `by` (struct gw_batcher's order): by their
- * names (meter, then code), the order of every walk over the tracks but
- * the open day's passes (the seal's day and its series, the edge and
- * its prune, the edges' text); by code, then meter, the passes' walk,
- * so that the open day's records lie in the file in the order the
- * batch's value column reads them (its largest read: a window ahead of
- * it reads the file once), the seal's walk by names reading them through
- * a window a code (batch_spill_core.c, struct spill_ra). Each walk reads
- * the records the walk before it wrote in the order they lie in the
- * file. Made again when tracks were added since (new tracks are rare
+ * names (meter, then code), the order of the walks that read (the
+ * seal's day and its series, the edge's books, the edges' text); by
+ * code, then meter, the order of the walks that write records (the open
+ * day's passes, the seal's prune), so that the records lie in the file
+ * in the order the batch's value column reads them (its largest read: a
+ * window ahead of it reads the file once) and each pass reads the
+ * records the walk before it wrote in the order they lie; the walks by
+ * names read them through a window a code (batch_spill_core.c, struct
+ * spill_ra). Made again when tracks were added since (new tracks are rare
  * after the first cycle): the numbers sorted, 4 bytes a track while it
  * is made, then kept as their differences (order_put), about a byte a
  * track, written over the sorted numbers when they fit behind them (the
