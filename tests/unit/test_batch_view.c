@@ -186,6 +186,23 @@ struct counts {
 static struct gw_wbuf run_beside(int spill, int view, int carry,
 				 struct counts *cnt, struct gw_batcher *beside);
 
+/* A batcher with params, with a store when spill is set and the carry
+ * as run_beside's `carry` says. */
+static struct gw_batcher *new_batcher(int spill, int carry)
+{
+	struct gw_batcher *b = gw_batcher_new(&params);
+
+	assert_non_null(b);
+	if (spill) {
+		struct gw_spill *s;
+		assert_int_equal(gw_spill_open(pdir, &s), 0);
+		gw_batcher_set_spill(b, s);
+		gw_batcher_set_carry(b, carry != 0);
+		gw_batcher_set_day_end_cut(b, carry == 1);
+	}
+	return b;
+}
+
 static int cmp_line(const void *x, const void *y)
 {
 	return strcmp(*(char *const *)x, *(char *const *)y);
@@ -295,19 +312,11 @@ static struct gw_wbuf run_with(int spill, int view, int carry,
 static struct gw_wbuf run_beside(int spill, int view, int carry,
 				 struct counts *cnt, struct gw_batcher *beside)
 {
-	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_batcher *b = new_batcher(spill, carry);
 	struct gw_wbuf out = {0};
 	struct gw_reading buf[2 * METERS + 200];
 	int64_t t0 = gw_tz_day_start(day0);
 
-	assert_non_null(b);
-	if (spill) {
-		struct gw_spill *s;
-		assert_int_equal(gw_spill_open(pdir, &s), 0);
-		gw_batcher_set_spill(b, s);
-		gw_batcher_set_carry(b, carry != 0);
-		gw_batcher_set_day_end_cut(b, carry == 1);
-	}
 	gw_batcher_set_view(b, view);
 	/* the cycles of DAYS days (day 2 an hour short) */
 	int cycles = D(DAYS);
@@ -529,17 +538,11 @@ static int sealed_flaky(void *ctx, struct gw_batch_src *src)
  * midnight that came since). */
 static struct gw_wbuf on_the_cycle(int spill, int fail, struct counts *cnt)
 {
-	struct gw_batcher *b = gw_batcher_new(&params);
+	struct gw_batcher *b = new_batcher(spill, 1);
 	struct gw_wbuf out = {0};
 	struct gw_reading buf[8];
 	int64_t t0 = gw_tz_day_start(day0);
 
-	assert_non_null(b);
-	if (spill) {
-		struct gw_spill *s;
-		assert_int_equal(gw_spill_open(pdir, &s), 0);
-		gw_batcher_set_spill(b, s);
-	}
 	fail_left = 0;
 	for (int c = 0; c < D(5); c++) {
 		for (int m = 0; m < 4; m++)
