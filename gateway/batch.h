@@ -361,13 +361,5 @@ void gw_batcher_carry_stats(const struct gw_batcher *b, uint64_t *carried,
  * carry 0 has the seals' passes decode and encode every track again. A
  * store must be set first. */
 void gw_batcher_set_carry(struct gw_batcher *b, int carry);
-/* The open day's records the day-end pass (the last before a seal)
- * wrote as two, cut at the day's end, since the batcher was made: the
- * seal's pass carries those without decoding them (*split above counts
- * the others). For the tests and benchmarks, on 0 leaves the cut to the
- * seal's pass (the same batches either way); a store must be set first. */
-#define GW_BATCHER_DAY_END_CUT 1
-uint64_t gw_batcher_day_end_cuts(const struct gw_batcher *b);
-void gw_batcher_set_day_end_cut(struct gw_batcher *b, int on);
 
 #endif

@@ -490,8 +490,6 @@ struct gw_batcher {
  * after the chain's last. */
 #define SPILL_HDR 112
 #define SPILL_FIRST (512 - SPILL_HDR) /* bytes of points read with the header */
-/* the bytes n points take encoded, at most */
-#define SPILL_MAX(n) ((n) * 22 + 8)
 #define SPILL_DEPTH_MAX 40  /* records in a chain a reader takes (a day
 			     * each: the window, 31 days at most, + 2) */
 #define SPILL_EVERY_MS (4 * 3600000LL) /* a replay's passes */
@@ -566,14 +564,6 @@ struct spill_core {
 	 * pass encodes every track again */
 	int no_carry;
 	uint64_t split; /* open days' records the seal's pass cut (decoded) */
-	/* The day-end pass (batch_spill_day_end) writes the open day's
-	 * record as two, cut at the last point at or before the day's end
-	 * (cut_at), while `day_end` (spill_open_track): the seal's pass
-	 * then carries them as they are. cut: records so cut; no_cut:
-	 * gw_batcher_set_day_end_cut(b, 0). */
-	int day_end, no_cut;
-	int64_t cut_at;
-	uint64_t cut;
 	int64_t replay_due; /* the replay's next pass, at cycles read then */
 	/* A pass's records gathered in wb (wn bytes, at w_off in the file)
 	 * and written at once (SPILL_IO). An open day's pass: the tracks
@@ -728,19 +718,6 @@ int batch_track_around(const struct gw_batcher *b, struct track *t, int64_t s,
 void batch_tail_state(const struct gw_batcher *b, const struct track *t,
 		      struct spill_state *s);
 int64_t batch_track_first_ts(const struct gw_batcher *b, const struct track *t);
-/* The n points of t's chain in memory, after state s (its last
- * record's end), decoded into the scratch (which then holds no track) as
- * *pts; returns the index of the last at or before x (SIZE_MAX: none),
- * *at the coder's state before it. */
-size_t batch_chain_cut(const struct gw_batcher *b, const struct track *t,
-		       const struct spill_state *s, size_t n, int64_t x,
-		       struct spill_state *at, const struct point **pts);
-/* Encodes pts[0..n) after state *s (the state after them then) onto the
- * len bytes at rec, of whose last one *bits are used (0: all eight), as
- * the chain in memory would hold them; returns the bytes, *bits those of
- * the last. rec has room for SPILL_MAX(n) bytes more. */
-size_t batch_encode_onto(struct spill_state *s, const struct point *pts,
-			 size_t n, uint8_t *rec, size_t len, unsigned *bits);
 /* The last of t's points at or before ts into *last: 1, or 0 if none
  * (or its record does not read back: the batcher is then broken). Reads
  * the bytes of one record only, the one batch_spill_load_one(ts + 1)

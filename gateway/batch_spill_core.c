@@ -79,17 +79,6 @@ void gw_batcher_carry_stats(const struct gw_batcher *b, uint64_t *carried,
 	*encoded = b->spl ? b->spl->encoded : 0;
 }
 
-uint64_t gw_batcher_day_end_cuts(const struct gw_batcher *b)
-{
-	return b->spl ? b->spl->cut : 0;
-}
-
-void gw_batcher_set_day_end_cut(struct gw_batcher *b, int on)
-{
-	if (b->spl)
-		b->spl->no_cut = !on;
-}
-
 void gw_batcher_set_carry(struct gw_batcher *b, int carry)
 {
 	if (b->spl)
@@ -813,94 +802,6 @@ static size_t put_enc(const struct gw_batcher *b, const struct chain *enc,
 	return len - 1 + (nbits + 7) / 8;
 }
 
-/* The day-end pass's cut (sc->day_end) of track t's open day's record
- * p, its bytes read into the buffer after the header (room for the
- * chain's enc_len bytes after them): the record written again with the
- * points in memory up to the last at or before the day's end
- * (sc->cut_at) after its own, closed (the day's), then a new open day's
- * record from that point on. These are the records the seal's pass
- * would cut the open day's into (batch_store.c, spill_carry), which then
- * carries them as they are without decoding the record. The points in
- * memory are decoded (a day-end pass finds about 17) and those from the
- * cut on encoded again (one to three); the first record takes the
- * chain's bits before theirs. Returns 1 when both are gathered for the
- * pass's write (t waits in pend), 0 when t is not so (the cut is not
- * among the points in memory after their second, or what they decode to
- * does not end in t's last point and the coder's state; the buffer's
- * first p->len bytes as they were), -1 when the pass's write failed
- * (skip). */
-static int cut_open_track(struct gw_batcher *b, struct track *t,
-			  const struct spill_hdr *p, const struct chain *enc,
-			  size_t enc_len)
-{
-	struct spill_core *sc = b->spl;
-	size_t n = t->n - p->total;
-	struct spill_state at, tail;
-	const struct point *pts;
-
-	size_t j = batch_chain_cut(b, t, &p->end, n, sc->cut_at, &at, &pts);
-	if (j == SIZE_MAX || j < 2) /* the new record's point two before it */
-		return 0;
-	/* the first record's bytes, then the second's (8 zeros between) */
-	size_t first = SPILL_HDR + p->len + enc_len + 16;
-	size_t room = first + SPILL_MAX(n - j) + 8;
-	size_t most = 2 * (SPILL_HDR + 3) + p->len + enc_len + SPILL_MAX(n - j);
-	if (most > SPILL_IO || grow(sc, room))
-		return 0;
-	uint8_t *rec = sc->buf + SPILL_HDR, *two = sc->buf + first;
-	memset(two, 0, room - first);
-	struct spill_state s = at;
-	unsigned bits = 0;
-	size_t len2 = batch_encode_onto(&s, pts + j, n - j, two, 0, &bits);
-	size_t nb2 = len2 * 8 - (bits ? 8 - bits : 0);
-	batch_tail_state(b, t, &tail);
-	if (s.ts != tail.ts || s.step != tail.step || s.v != tail.v ||
-	    s.mt != tail.mt || s.mv != tail.mv)
-		return 0;
-	struct spill_hdr h2 = {
-		.hash = p->hash, .count = (uint32_t)(n - j), .len = (uint32_t)len2,
-		.depth = (uint16_t)(p->depth + 1), .bits = (uint8_t)bits, .open = 1,
-		.pre = 1, .first_ts = p->first_ts, .start = at, .end = s,
-		.pre_v = pts[j - 2].v,
-	};
-	/* the first: the chain after the record's bits, less the second's
-	 * (the same bits: the coder goes on from the same state) */
-	bits = p->bits;
-	size_t len = put_enc(b, enc, p->len, &bits);
-	size_t nb1 = len * 8 - (bits ? 8 - bits : 0) - nb2, len1 = (nb1 + 7) / 8;
-	if (nb1 % 8)
-		rec[len1 - 1] &= (uint8_t)((1u << (nb1 % 8)) - 1);
-	memset(rec + len1, 0, len + 8 - len1);
-	struct spill_hdr h1 = *p;
-	h1.count = p->count + (uint32_t)j;
-	h1.len = (uint32_t)len1;
-	h1.bits = (uint8_t)(nb1 % 8);
-	h1.end = at;
-	h1.open = 0;
-	h1.total = p->total + (uint32_t)j;
-	h1.total_len = p->total_len - p->len + (uint32_t)len1;
-	h2.total = h1.total + h2.count;
-	h2.total_len = h1.total_len + h2.len;
-	if (sc->wn + most > SPILL_IO && pass_flush(b))
-		return -1;
-	if (sc->w_off + sc->wn + most > UINT32_MAX) {
-		sc->skip = 1; /* a file of 4 GB: the rest stay in memory */
-		return -1;
-	}
-	size_t total = rec_seal(sc, &h1);
-	h2.prev = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
-	memcpy(sc->wb + sc->wn, sc->buf, total);
-	sc->wn += total;
-	memcpy(rec, two, len2 + 4); /* (zeros after its bytes) */
-	total = rec_seal(sc, &h2);
-	uint32_t sp = (uint32_t)(sc->w_off + sc->wn) | (uint32_t)sc->gen;
-	memcpy(sc->wb + sc->wn, sc->buf, total);
-	sc->wn += total;
-	sc->pend[sc->n_pend++] = (struct spill_pend){t, sp, h1.count + h2.count};
-	sc->cut++;
-	return 1;
-}
-
 /* A pass of the open day over track t: its points in memory (every one
  * in enc) go to the store, and only its last two points, decoded, and
  * the encoder's state stay. When its chain ends in the open day's
@@ -933,9 +834,6 @@ static void spill_open_track(struct gw_batcher *b, struct track *t)
 				return;
 			memset(sc->buf, 0, SPILL_HDR + p.len + enc_len + 16);
 			if (rec_body(b, t, t->sp, &p, (size_t)have, sc->buf + SPILL_HDR))
-				return;
-			if (sc->day_end && !sc->no_cut && p.total < t->n &&
-			    cut_open_track(b, t, &p, &enc, enc_len) != 0)
 				return;
 			h = p;
 			h.total -= p.count;
@@ -1112,14 +1010,8 @@ void batch_spill_hours(struct gw_batcher *b, int64_t now_ms)
  * (batch_pool_trim) before the seal's own buffers are taken. */
 void batch_spill_day_end(struct gw_batcher *b, int64_t now_ms)
 {
-	struct spill_core *sc = b->spl;
-
-	if (batch_spill_pass_due(b, now_ms, NULL) != 1)
-		return;
-	sc->day_end = 1;
-	sc->cut_at = b->open_end;
-	open_pass(b);
-	sc->day_end = 0;
+	if (batch_spill_pass_due(b, now_ms, NULL) == 1)
+		open_pass(b);
 }
 
 /* The same during a restart's replay, every SPILL_EVERY_MS of the

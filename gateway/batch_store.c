@@ -1151,23 +1151,6 @@ void batch_tail_state(const struct gw_batcher *b, const struct track *t,
 	*s = (struct spill_state){e.ts, e.step, e.v, e.mt, e.mv, (uint32_t)e.k};
 }
 
-size_t batch_encode_onto(struct spill_state *s, const struct point *pts,
-			 size_t n, uint8_t *rec, size_t len, unsigned *bits)
-{
-	struct enc_state e = state_enc(s);
-	unsigned sh = len ? *bits % 8 : 0; /* bits used in rec[len - 1] */
-	uint8_t *start = sh ? rec + len - 1 : rec + len;
-	struct gw_bitw w;
-
-	gw_bitw_init(&w, start, sh ? *start : 0, sh);
-	enc_points(&e, pts, n, &w);
-	size_t nbits = gw_bitw_bits(&w, start);
-	gw_bitw_flush(&w);
-	*bits = (unsigned)(nbits % 8);
-	*s = state_spill(&e);
-	return (size_t)(start - rec) + (nbits + 7) / 8;
-}
-
 long batch_track_points(const struct gw_batcher *b, const struct track *t,
 			struct point *out)
 {
@@ -1526,6 +1509,7 @@ static int64_t first_ts(const struct gw_batcher *b, struct track *t)
 /* Flat: encodes pts[0..n) after state s into out (zeroed, room for
  * SPILL_MAX(n) bytes); returns the bytes used, *bits those of the last
  * (0: all eight). */
+#define SPILL_MAX(n) ((n) * 22 + 8)
 
 static size_t encode_flat(struct enc_state *s, const struct point *pts, size_t n,
 			  uint8_t *out, unsigned *bits)
@@ -1693,86 +1677,50 @@ static void seg_decode(const struct spill_seg *g, const uint8_t *bytes,
 		*pos = r.pos;
 }
 
-/* n points after state d0, from the chain c (or, c NULL, from the
- * len bytes at `bytes`), decoded into out, and where they are cut at
- * the last point at or before x: returns its index (SIZE_MAX: none),
- * *dj the coder's state before it, *pos its bit (from `bytes` only).
- * The points after x are the last few (those the day-end pass finds
- * after the midnight): all but the last SPLIT_TAIL are decoded at once,
- * the rest one at a time (one pass); when the cut is before them, they
- * are decoded again up to it. */
+/* Record g (its bytes at `bytes`, its first two points at or before s)
+ * decoded into out, and where it is cut at the last point at or before
+ * s: *j its index, *dj the coder's state before it, *pos the bit. The
+ * points after s are the last few (those in memory at the day-end
+ * pass): all but the last SPLIT_TAIL are decoded at once, the rest one
+ * at a time (one pass); when the cut is before them, the record is
+ * decoded again up to it. */
 #define SPLIT_TAIL 8
 
-static size_t decode_cut(const struct blk_pool *pool, const struct chain *c,
-			 const uint8_t *bytes, size_t len, struct dec_state d0,
-			 struct point *out, size_t n, int64_t x,
-			 struct dec_state *dj, size_t *pos)
+static void split_at(const struct spill_seg *g, const uint8_t *bytes, int64_t s,
+		     struct point *out, size_t *j, struct dec_state *dj, size_t *pos)
 {
-	size_t bulk = n > SPLIT_TAIL + 1 ? n - SPLIT_TAIL : n > 0;
-	size_t i = bulk, j = SIZE_MAX;
-	struct dec_state st = d0, s0;
+	size_t n = g->h.count, bulk = n > SPLIT_TAIL + 1 ? n - SPLIT_TAIL : 1;
+	struct dec_state st = state_dec(&g->h.start), s0;
 	struct bit_rd r;
 
-	for (int pass = 0;; pass++) {
-		if (c)
-			bit_rd_init(&r, pool, c);
-		else
-			bit_rd_flat(&r, bytes, len);
-		if (pass == 1) {
-			/* the cut among the points decoded at once */
-			st = d0;
-			decode(&r, &st, out, n);
-			for (i = 0; i < n && out[i].ts <= x; i++)
-				;
-			if (i == 0)
-				return SIZE_MAX;
-			continue;
-		}
-		if (pass == 2) {
-			*dj = d0;
-			decode(&r, dj, out, i - 1);
-			if (pos)
-				*pos = r.pos;
-			return i - 1;
-		}
-		decode(&r, &st, out, bulk);
-		if (bulk && out[bulk - 1].ts > x)
-			continue;
-		/* the state before each point after them, while at or
-		 * before x */
+	bit_rd_flat(&r, bytes, g->h.len);
+	decode(&r, &st, out, bulk);
+	size_t i = bulk;
+	if (out[bulk - 1].ts <= s) {
+		/* the state before each point after them, while at or before s */
 		for (; i < n; i++) {
 			s0 = st;
 			size_t p0 = r.pos;
 			decode(&r, &st, out + i, 1);
-			if (out[i].ts > x)
+			if (out[i].ts > s)
 				break;
-			j = i;
+			*j = i;
 			*dj = s0;
-			if (pos)
-				*pos = p0;
+			*pos = p0;
 		}
-		if (i > bulk || !bulk) {
-			if (i + 1 < n)
+		if (i > bulk) {
+			if (i < n)
 				decode(&r, &st, out + i + 1, n - i - 1);
-			return j;
+			return;
 		}
 	}
-}
-
-size_t batch_chain_cut(const struct gw_batcher *b, const struct track *t,
-		       const struct spill_state *s, size_t n, int64_t x,
-		       struct spill_state *at, const struct point **pts)
-{
-	struct chain c = track_chain(t);
-	struct dec_state dj;
-
-	b->sc->owner = NULL;
-	*pts = b->sc->pts;
-	size_t j = decode_cut(b->pool, &c, NULL, 0, state_dec(s), b->sc->pts, n, x,
-			      &dj, NULL);
-	if (j != SIZE_MAX)
-		*at = dec_spill(&dj);
-	return j;
+	/* the cut among the points decoded at once */
+	seg_decode(g, bytes, out, n, &st, NULL);
+	size_t c = 0;
+	while (c < n && out[c].ts <= s)
+		c++;
+	*j = c - 1;
+	seg_decode(g, bytes, out, c - 1, dj, pos);
 }
 
 /* The seal's pass over a track whose chain is a record a day (as
@@ -1849,9 +1797,7 @@ static int spill_carry(const struct gw_batcher *b, struct track *t, int64_t from
 	if (p[0].ts > b->open_start)
 		return 0; /* the cut in an older record */
 	if (L->h.count >= 2 && p[1].ts <= b->open_start) {
-		j = decode_cut(NULL, NULL, base + L->at, L->h.len,
-			       state_dec(&L->h.start), p, L->h.count,
-			       b->open_start, &dj, &pos);
+		split_at(L, base + L->at, b->open_start, p, &j, &dj, &pos);
 		sc->split++;
 	}
 

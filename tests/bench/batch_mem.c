@@ -21,8 +21,7 @@
  * many it read so and how many whole; one that carries its records
  * from one seal to the next (GW_BATCHER_CARRY) how many it carried, and
  * GW_MEM_CARRY=0 turns the carry off (as before it, to compare in one
- * build; the batches are the same), GW_MEM_CUT=0 the day-end pass's cut
- * of the open day's records (the seal's pass cuts them); one whose edge takes the books
+ * build; the batches are the same); one whose edge takes the books
  * from the records around its midnight (GW_BATCHER_EDGE_VIEW) how many
  * energy registers it read so and how many from all their points. GW_MEM_JITTER=J:
  * up to J ms of jitter in a meter's time (default 40; a gateway's clock
@@ -258,13 +257,6 @@ int main(int argc, char **argv)
 			printf("# GW_MEM_CARRY %s\n", carry);
 		}
 #endif
-#ifdef GW_BATCHER_DAY_END_CUT
-		const char *cut = getenv("GW_MEM_CUT");
-		if (cut) {
-			gw_batcher_set_day_end_cut(bat, strcmp(cut, "0") != 0);
-			printf("# GW_MEM_CUT %s\n", cut);
-		}
-#endif
 	}
 #endif
 	for (size_t i = 0; i < (size_t)meters * (size_t)n_regs; i++)
@@ -333,10 +325,6 @@ int main(int argc, char **argv)
 	       "cut there %llu), encoded again %llu\n",
 	       (unsigned long long)carried, (unsigned long long)split,
 	       (unsigned long long)encoded);
-#endif
-#ifdef GW_BATCHER_DAY_END_CUT
-	printf("# open day's records the day-end passes cut at the day's end %llu\n",
-	       (unsigned long long)gw_batcher_day_end_cuts(bat));
 #endif
 	gw_batcher_free(bat);
 	gw_journal_close(run.j);

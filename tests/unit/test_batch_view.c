@@ -170,24 +170,22 @@ static int64_t value(int m, int c, int64_t t0, int64_t *ts)
 }
 
 /* How a run read and moved the registers (gw_batcher_view_stats,
- * gw_batcher_carry_stats, gw_batcher_day_end_cuts). */
+ * gw_batcher_carry_stats). */
 struct counts {
-	uint64_t views, full, carried, split, encoded, edge_views, edge_full, cut;
+	uint64_t views, full, carried, split, encoded, edge_views, edge_full;
 };
 
 /* Runs the days through a batcher: with a store when spill is set, views
  * allowed when view is, the seals' passes carrying records as they are
- * when carry is (gw_batcher_set_carry): 1 with the day-end passes cutting
- * the open day's records at the day's end, 2 leaving that to the seals'
- * passes (gw_batcher_set_day_end_cut). Meter 18's readings of day 1 come
+ * when carry is (gw_batcher_set_carry). Meter 18's readings of day 1 come
  * two days late (at cycle 3 * 96, sealed days sealed again); meter 20's
  * reading of each cycle 40 of a day comes with cycle 44 (out of order in
  * the open day). Returns the sealed bytes; *cnt the counts. */
 static struct gw_wbuf run_beside(int spill, int view, int carry,
 				 struct counts *cnt, struct gw_batcher *beside);
 
-/* A batcher with params, with a store when spill is set and the carry
- * as run_beside's `carry` says. */
+/* A batcher with params, with a store when spill is set, carrying its
+ * records when carry is. */
 static struct gw_batcher *new_batcher(int spill, int carry)
 {
 	struct gw_batcher *b = gw_batcher_new(&params);
@@ -197,8 +195,7 @@ static struct gw_batcher *new_batcher(int spill, int carry)
 		struct gw_spill *s;
 		assert_int_equal(gw_spill_open(pdir, &s), 0);
 		gw_batcher_set_spill(b, s);
-		gw_batcher_set_carry(b, carry != 0);
-		gw_batcher_set_day_end_cut(b, carry == 1);
+		gw_batcher_set_carry(b, carry);
 	}
 	return b;
 }
@@ -370,7 +367,6 @@ static struct gw_wbuf run_beside(int spill, int view, int carry,
 	assert_int_equal(gw_batcher_spill_broken(b), 0);
 	gw_batcher_view_stats(b, &cnt->views, &cnt->full);
 	gw_batcher_carry_stats(b, &cnt->carried, &cnt->split, &cnt->encoded);
-	cnt->cut = gw_batcher_day_end_cuts(b);
 	gw_batcher_edge_stats(b, &cnt->edge_views, &cnt->edge_full);
 	gw_batcher_free(b);
 	return out;
@@ -442,59 +438,45 @@ static void views_same_bytes(void **state)
 
 /* The seals' passes with the records carried from one to the next (a
  * record a day, the oldest dropped, the open day's cut at the new day's
- * midnight: by the day-end pass, or by the seal's pass) and with every
- * track decoded and encoded again, on the same hard days: the same bytes
- * as with every point in memory. Carried: most registers at every seal;
- * encoded again: the ones whose records are not a day's each (a meter
- * read once a day: too few points left to drop its first records'
- * coding; a day sealed again: its track read into memory). */
+ * midnight) and with every track decoded and encoded again, on the same
+ * hard days: the same bytes as with every point in memory. Carried: most
+ * registers at every seal; encoded again: the ones whose records are not
+ * a day's each (a meter read once a day: too few points left to drop
+ * its first records' coding; a day sealed again: its track read into
+ * memory). */
 static void carry_same_bytes(void **state)
 {
-	struct counts k[3], km;
+	struct counts k[2], km;
 
 	(void)state;
 	struct gw_wbuf mem = run_with(0, 1, 1, &km);
 	assert_true(mem.n > 10000);
-	for (int i = 0; i < 3; i++) {
-		/* carry: with the day-end cut, with the seal's, none */
-		int carry = i == 2 ? 0 : i + 1;
-		struct gw_wbuf w = run_with(1, 1, carry, &k[i]);
+	for (int i = 0; i < 2; i++) {
+		struct gw_wbuf w = run_with(1, 1, !i, &k[i]);
 		fprintf(stderr, "# carry %d: views %llu whole %llu carried %llu "
-			"cut at the day's end %llu, by the seal %llu, encoded %llu\n",
-			carry, (unsigned long long)k[i].views,
-			(unsigned long long)k[i].full,
-			(unsigned long long)k[i].carried, (unsigned long long)k[i].cut,
-			(unsigned long long)k[i].split,
+			"split %llu encoded %llu\n", !i,
+			(unsigned long long)k[i].views, (unsigned long long)k[i].full,
+			(unsigned long long)k[i].carried, (unsigned long long)k[i].split,
 			(unsigned long long)k[i].encoded);
 		assert_int_equal(w.n, mem.n);
 		assert_memory_equal(w.p, mem.p, mem.n);
 		free(w.p);
 	}
 	/* six seals' passes (days 0 .. 5) over about 46 registers, each
-	 * carrying the open day's record cut at the new day's midnight: by
-	 * the day-end pass, the seal's pass decoding it only where that did
-	 * not (the pass found it too short, the track read into memory) */
+	 * cutting the open day's record it carries */
 	assert_true(k[0].carried > 200);
-	assert_true(k[0].cut > k[0].carried / 2);
-	assert_true(k[0].split < k[0].carried / 10);
+	assert_true(k[0].split > k[0].carried / 2);
 	assert_true(k[0].encoded > 0);
-	assert_true(k[1].split > k[1].carried / 2);
-	assert_int_equal(k[1].cut, 0);
-	assert_int_equal(k[1].carried, k[0].carried);
-	assert_int_equal(k[2].carried, 0);
-	assert_int_equal(k[2].cut, 0);
+	assert_int_equal(k[1].carried, 0);
 	/* the tracks carried are encoded again without the carry */
-	assert_true(k[2].encoded >= k[0].carried);
+	assert_true(k[1].encoded >= k[0].carried);
 	/* the same registers read as views either way */
-	for (int i = 1; i < 3; i++) {
-		assert_int_equal(k[i].views, k[0].views);
-		assert_int_equal(k[i].full, k[0].full);
-	}
+	assert_int_equal(k[1].views, k[0].views);
+	assert_int_equal(k[1].full, k[0].full);
 	free(mem.p);
 }
 
-/* The tracks themselves, cycle by cycle, with the carry (the open day's
- * record cut by the day-end pass or by the seal's) and without: the
+/* The tracks themselves, cycle by cycle, with the carry on and off: the
  * same points as a batcher's without a store (the prune at each edge
  * exact, no point lost or kept beyond it), and every view of the open
  * day the track's own points (the two before its first record, from the
@@ -502,7 +484,7 @@ static void carry_same_bytes(void **state)
 static void carry_same_points(void **state)
 {
 	(void)state;
-	for (int carry = 2; carry >= 0; carry--) {
+	for (int carry = 1; carry >= 0; carry--) {
 		struct gw_batcher *m = gw_batcher_new(&params);
 		struct counts k;
 		assert_non_null(m);
@@ -513,7 +495,6 @@ static void carry_same_points(void **state)
 			(unsigned long long)k.edge_full);
 		assert_true(w.n > 10000);
 		assert_true(carry ? k.carried > 200 : k.encoded > 200);
-		assert_true(carry == 1 ? k.cut > k.carried / 2 : k.cut == 0);
 		gw_batcher_free(m);
 		free(w.p);
 	}
@@ -534,7 +515,7 @@ static int sealed_flaky(void *ctx, struct gw_batch_src *src)
 
 /* Meters read exactly at the cycle, midnights too, and one a little
  * after, for five days; with `fail`, day 1's seal fails four times first
- * (its day-end pass runs again at each try, with the points after the
+ * (the day-end pass runs again at each try, with the points after the
  * midnight that came since). */
 static struct gw_wbuf on_the_cycle(int spill, int fail, struct counts *cnt)
 {
@@ -558,35 +539,31 @@ static struct gw_wbuf on_the_cycle(int spill, int fail, struct counts *cnt)
 	assert_int_equal(fail_left, 0);
 	assert_int_equal(gw_batcher_spill_broken(b), 0);
 	gw_batcher_carry_stats(b, &cnt->carried, &cnt->split, &cnt->encoded);
-	cnt->cut = gw_batcher_day_end_cuts(b);
 	gw_batcher_free(b);
 	return out;
 }
 
-/* The day-end pass cuts every open day's record at the reading at the
- * day's end (the last at or before it), so the seals' passes carry every
- * register without decoding one; the same bytes as without a store.
- * When a seal fails, the day-end passes of its tries after the first
- * find the cut made (their points all after the midnight): the same
- * bytes again. */
-static void day_end_cut_at_midnight(void **state)
+/* The open day's record cut exactly at a reading at midnight (the last
+ * at or before it), and a seal that fails four times first, its day-end
+ * pass run again at each try: the same bytes with a store as without,
+ * every register carried and its open day's record cut. */
+static void on_the_cycle_same_bytes(void **state)
 {
 	(void)state;
 	for (int fail = 0; fail < 2; fail++) {
 		struct counts k, km;
 		struct gw_wbuf mem = on_the_cycle(0, fail, &km);
 		struct gw_wbuf w = on_the_cycle(1, fail, &k);
-		fprintf(stderr, "# seal failing %d: carried %llu, cut at the day's end "
-			"%llu, by the seal %llu\n", fail, (unsigned long long)k.carried,
-			(unsigned long long)k.cut, (unsigned long long)k.split);
+		fprintf(stderr, "# seal failing %d: carried %llu, cut %llu, encoded "
+			"%llu\n", fail, (unsigned long long)k.carried,
+			(unsigned long long)k.split, (unsigned long long)k.encoded);
 		assert_true(mem.n > 500); /* four days' batches */
 		assert_int_equal(w.n, mem.n);
 		assert_memory_equal(w.p, mem.p, mem.n);
 		/* four meters, sealed on days 0 .. 3; carried from day 1's
 		 * seal on */
 		assert_true(k.carried >= 4 * 3);
-		assert_int_equal(k.split, 0);
-		assert_true(k.cut >= k.carried);
+		assert_int_equal(k.split, k.carried);
 		free(mem.p);
 		free(w.p);
 	}
@@ -598,7 +575,7 @@ int main(void)
 		cmocka_unit_test(views_same_bytes),
 		cmocka_unit_test(carry_same_bytes),
 		cmocka_unit_test(carry_same_points),
-		cmocka_unit_test(day_end_cut_at_midnight),
+		cmocka_unit_test(on_the_cycle_same_bytes),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
