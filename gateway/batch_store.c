@@ -1909,10 +1909,9 @@ void batch_prune_track(const struct gw_batcher *b, struct track *t, int64_t from
  * order the open day's passes read them. */
 void batch_prune_to(struct gw_batcher *b, int64_t from, int32_t edge_day)
 {
-	struct track_walk w;
+	struct track_walk w, ahead[2];
 	struct track *t;
 
-	struct track_walk ahead[2];
 	batch_walk_ahead_begin(b, &w, ahead, WALK_CODES);
 	while ((t = batch_walk_ahead_next(&w, ahead)) != NULL)
 		batch_prune_track(b, t, from, edge_day);
